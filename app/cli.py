@@ -1,0 +1,102 @@
+"""``storeops`` — the command line: run the service, apply migrations."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from aiohttp import web
+from sqlalchemy.engine import make_url
+
+from app.bootstrap import build
+from app.http.server import create_app
+from app.settings import ConfigurationError, Settings, load_settings
+from app.topology import load_topology
+from storage.database import open_database
+from storage.migrate import migrate
+
+log = logging.getLogger("storeops")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="storeops", description="Keeps a shop's stock true on every channel.")
+    parser.add_argument("--env-file", default=".env", help="file of environment settings (default: .env)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="the service: HTTP API and scheduler (migrates first)")
+    commands.add_parser("migrate", help="apply database migrations and exit")
+    commands.add_parser("check-config", help="validate settings and the topology file, then exit")
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(args.env_file)
+        _configure_logging(settings)
+        if args.command == "migrate":
+            asyncio.run(_migrate(settings))
+        elif args.command == "check-config":
+            topology = load_topology(settings.config_path)
+            print(f"ok: {len(topology.warehouses)} warehouses, channels: {', '.join(topology.channels)}")
+        else:
+            asyncio.run(_run(settings))
+    except ConfigurationError as error:
+        print(f"storeops: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def _configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _safe_url(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+async def _migrate(settings: Settings) -> None:
+    database = open_database(settings.database.url, busy_timeout_ms=settings.database.busy_timeout_ms)
+    try:
+        await migrate(database)
+    finally:
+        await database.dispose()
+    print(f"migrated {_safe_url(settings.database.url)} to the newest schema")
+
+
+async def _run(settings: Settings) -> None:
+    topology = load_topology(settings.config_path)
+    if settings.http.api_token is None:
+        raise ConfigurationError(
+            "configuration error:\n  API_TOKEN: not set; the JSON API needs a bearer token "
+            "(put API_TOKEN=<a long random string> in .env)"
+        )
+    services = await build(settings, topology)
+    runner = web.AppRunner(create_app(services), access_log=logging.getLogger("storeops.access"))
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, settings.http.host, settings.http.port)
+        await site.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        print(
+            f"storeops listening on http://{settings.http.host}:{settings.http.port} "
+            f"(database {_safe_url(settings.database.url)}, topology {settings.config_path}); Ctrl-C stops",
+            flush=True,
+        )
+        await stop.wait()
+        log.info("stopping")
+    finally:
+        await runner.cleanup()
+        await services.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

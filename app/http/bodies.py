@@ -1,0 +1,76 @@
+"""Request bodies of the JSON API, validated before anything is applied."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _printable(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("must not contain control characters")
+    if value != value.strip():
+        raise ValueError("must not start or end with white space")
+    return value
+
+
+Sku = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_printable)]
+Code = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_printable)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class StockItem(_Body):
+    sku: Sku
+    warehouse: Code
+    qty: Annotated[StrictInt, Field(ge=0, le=2_000_000_000)]
+
+
+class StockMessage(_Body):
+    as_of: datetime
+    items: list[StockItem] = Field(max_length=100_000)
+
+
+class CustomerBody(_Body):
+    name: str = Field(default="", max_length=255)
+    phone: str = Field(default="", max_length=64)
+    email: str = Field(default="", max_length=255)
+
+
+class LineBody(_Body):
+    sku: Sku
+    qty: Annotated[StrictInt, Field(ge=1, le=10_000)]
+
+
+class ObligationBody(_Body):
+    payee: str = Field(min_length=1, max_length=255)
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    amount: Decimal = Field(gt=0, max_digits=18, decimal_places=4)
+    due_at: datetime
+
+
+class OrderBody(_Body):
+    channel: Code
+    external_id: Code
+    lines: list[LineBody] = Field(min_length=1, max_length=500)
+    customer: CustomerBody = CustomerBody()
+    total: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=2)
+    currency: str = Field(default="RUB", pattern=r"^[A-Z]{3}$")
+    obligations: list[ObligationBody] = Field(default_factory=list, max_length=50)
+
+
+class CancelBody(_Body):
+    reason: str = Field(default="", max_length=500)
+
+
+class DeductionBody(_Body):
+    order_id: StrictInt
+    deducted_at: datetime

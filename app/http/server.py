@@ -1,0 +1,163 @@
+"""The aiohttp application: routes of the JSON API and health, behind the bearer token."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from datetime import datetime
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+from pydantic import BaseModel
+from sqlalchemy import text
+
+from app.bootstrap import Services
+from app.http.bodies import CancelBody, DeductionBody, OrderBody, StockMessage
+from app.http.errors import ApiError, Handler, error_response, json_errors
+from app.http.views import availability_view, conflict_view, order_view, stock_result_view
+from workflows.errors import UnknownWarehouse
+from workflows.model import Customer, Obligation, StockFigure
+from workflows.orders import LineRequest, PlaceOrder
+
+SERVICES = web.AppKey("services", Services)
+M = TypeVar("M", bound=BaseModel)
+
+
+def create_app(services: Services) -> web.Application:
+    token = services.settings.http.api_token
+    app = web.Application(
+        client_max_size=services.settings.http.max_body_bytes,
+        middlewares=[json_errors, _bearer_auth(token.get_secret_value() if token else None)],
+    )
+    app[SERVICES] = services
+    app.router.add_get("/healthz", healthz)
+    app.router.add_post("/api/1c/stock", post_stock)
+    app.router.add_post("/api/1c/deductions", post_deduction)
+    app.router.add_post("/api/orders", post_order)
+    app.router.add_get("/api/orders/{order_id}", get_order)
+    app.router.add_post("/api/orders/{order_id}/cancel", cancel_order)
+    app.router.add_get("/api/stock/{sku:.+}", get_stock)
+    app.router.add_get("/api/offer-ids/conflicts", get_conflicts)
+    return app
+
+
+def _bearer_auth(token: str | None) -> Any:
+    expected = f"Bearer {token}".encode() if token else None
+
+    @web.middleware
+    async def bearer_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path.startswith("/api/"):
+            given = request.headers.get("Authorization", "")
+            if expected is None:
+                return error_response(503, "api_disabled", "API_TOKEN is not configured on this server")
+            if not given:
+                return error_response(401, "unauthorized", "send Authorization: Bearer <API_TOKEN>")
+            if not hmac.compare_digest(given.encode(), expected):
+                return error_response(401, "unauthorized", "the bearer token is not valid")
+        return await handler(request)
+
+    return bearer_auth
+
+
+async def _body(request: web.Request, model: type[M]) -> M:
+    raw = await request.read()
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ApiError(400, "malformed_json", f"the body is not valid JSON: {error}") from None
+    return model.model_validate(data)
+
+
+def _onec_time(request: web.Request, value: datetime) -> datetime:
+    """1C usually sends local time without an offset: read it in the configured zone."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=ZoneInfo(request.app[SERVICES].topology.onec.timezone))
+    return value
+
+
+def _order_id(request: web.Request) -> int:
+    raw = request.match_info["order_id"]
+    if not raw.isdigit() or len(raw) > 18:
+        raise ApiError(404, "order_not_found", f"no order {raw!r}: order ids are numbers")
+    return int(raw)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    try:
+        async with services.database.read_engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except Exception as error:  # a health check reports, it does not crash
+        return web.json_response({"status": "unavailable", "database": type(error).__name__}, status=503)
+    return web.json_response({"status": "ok", "database": "ok"})
+
+
+async def post_stock(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    message = await _body(request, StockMessage)
+    figures, unknown = [], []
+    for index, item in enumerate(message.items):
+        warehouse = services.topology.warehouse(item.warehouse)
+        if warehouse is None:
+            unknown.append({"field": f"items.{index}.warehouse", "problem": f"unknown warehouse {item.warehouse!r}"})
+        else:
+            figures.append(StockFigure(item.sku, warehouse.code, item.qty))
+    if unknown:
+        known = [w.code for w in services.topology.warehouses]
+        raise UnknownWarehouse(f"{len(unknown)} item(s) name a warehouse we do not have (known: {', '.join(known)}); nothing applied", unknown)
+    result = await services.ledger.apply_stock(_onec_time(request, message.as_of), figures)
+    return web.json_response(stock_result_view(result))
+
+
+async def post_deduction(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    body = await _body(request, DeductionBody)
+    await services.orders.get(body.order_id)  # 404 for an unknown order
+    absorbed = await services.ledger.record_deduction(body.order_id, _onec_time(request, body.deducted_at))
+    return web.json_response({"order_id": body.order_id, "absorbed": absorbed})
+
+
+async def post_order(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    body = await _body(request, OrderBody)
+    intake = await services.orders.place(
+        PlaceOrder(
+            channel=body.channel,
+            external_id=body.external_id,
+            lines=[LineRequest(line.sku, line.qty) for line in body.lines],
+            customer=Customer(body.customer.name, body.customer.phone, body.customer.email),
+            total=body.total,
+            currency=body.currency,
+            obligations=[Obligation(o.payee, o.currency, o.amount, _aware(o.due_at)) for o in body.obligations],
+        )
+    )
+    return web.json_response(order_view(intake.order, history=False), status=201 if intake.created else 200)
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ApiError(422, "invalid_request", "due_at needs a UTC offset, e.g. 2026-12-01T12:00:00+03:00")
+    return value
+
+
+async def get_order(request: web.Request) -> web.Response:
+    order = await request.app[SERVICES].orders.get(_order_id(request))
+    return web.json_response(order_view(order, history=True))
+
+
+async def cancel_order(request: web.Request) -> web.Response:
+    order_id = _order_id(request)
+    body = await _body(request, CancelBody) if request.can_read_body else CancelBody()
+    order = await request.app[SERVICES].orders.cancel(order_id, body.reason)
+    return web.json_response(order_view(order, history=True))
+
+
+async def get_stock(request: web.Request) -> web.Response:
+    sku = request.match_info["sku"]
+    return web.json_response(availability_view(await request.app[SERVICES].ledger.stock(sku)))
+
+
+async def get_conflicts(request: web.Request) -> web.Response:
+    conflicts = await request.app[SERVICES].ledger.offer_id_conflicts()
+    return web.json_response({"conflicts": [conflict_view(c) for c in conflicts]})

@@ -1,0 +1,68 @@
+"""JSON views of workflow results, in the shapes CONTRACT.md promises."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from workflows.ledger import Availability, StockUpdateResult
+from workflows.model import Order
+from workflows.offer_ids import OfferIdConflict
+
+
+def conflict_view(conflict: OfferIdConflict) -> dict[str, str]:
+    return {
+        "channel": conflict.channel,
+        "offer_id": conflict.offer_id,
+        "sku": conflict.sku,
+        "existing_sku": conflict.existing_sku,
+    }
+
+
+def stock_result_view(result: StockUpdateResult) -> dict[str, Any]:
+    return {
+        "accepted": result.accepted,
+        "ignored_stale": result.ignored_stale,
+        "absorbed": result.absorbed,
+        "shortfalls": [vars(s) for s in result.shortfalls],
+        "offer_id_conflicts": [conflict_view(c) for c in result.offer_id_conflicts],
+    }
+
+
+def availability_view(stock: Availability) -> dict[str, Any]:
+    return {
+        "sku": stock.sku,
+        "available": stock.available,
+        "on_hand": stock.on_hand,
+        "reserved": stock.reserved,
+        "by_warehouse": {
+            code: {"on_hand": level.on_hand, "reserved": level.reserved, "as_of": level.as_of.isoformat()}
+            for code, level in sorted(stock.by_warehouse.items())
+        },
+        "by_channel": stock.by_channel,
+    }
+
+
+def order_view(order: Order, *, history: bool) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "order_id": order.id,
+        "channel": order.channel,
+        "external_id": order.external_id,
+        "status": order.status.value,
+        "lines": [
+            {"line": line.line_no, "sku": line.sku, "qty": line.qty, "status": line.status.value, "warehouse": line.warehouse}
+            for line in order.lines
+        ],
+    }
+    if history:
+        view.update(
+            created_at=order.created_at.isoformat(),
+            cancelled_at=order.cancelled_at.isoformat() if order.cancelled_at else None,
+            total=None if order.total is None else str(order.total),
+            currency=order.currency,
+            obligations=[
+                {"payee": o.payee, "currency": o.currency, "amount": str(o.amount), "due_at": o.due_at.isoformat()}
+                for o in order.obligations
+            ],
+            history=[{"at": e.at.isoformat(), "event": e.kind, **e.detail} for e in order.history],
+        )
+    return view

@@ -1,0 +1,138 @@
+"""Settings from the environment (and ``.env``), in groups. Names are the public ones of
+CONTRACT.md; every secret is a ``SecretStr`` so it never lands in a log or a repr."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class _Group(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True)
+
+
+class DatabaseSettings(_Group):
+    url: str = Field(default="sqlite+aiosqlite:///./data/storeops.db", validation_alias="DATABASE_URL")
+    busy_timeout_ms: int = Field(default=30_000, ge=0, validation_alias="SQLITE_BUSY_TIMEOUT_MS")
+    sqlite_synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"] = Field(
+        default="FULL", validation_alias="SQLITE_SYNCHRONOUS"
+    )
+
+
+    @field_validator("url")
+    @classmethod
+    def _supported(cls, value: str) -> str:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError("not a database URL; use sqlite+aiosqlite:///path or postgresql+asyncpg://…") from None
+        if url.drivername not in ("sqlite+aiosqlite", "postgresql+asyncpg"):
+            raise ValueError(
+                f"unsupported driver {url.drivername!r}; use sqlite+aiosqlite:///path or postgresql+asyncpg://…"
+            )
+        return value
+
+
+class HttpSettings(_Group):
+    host: str = Field(default="127.0.0.1", validation_alias="HTTP_HOST")
+    port: int = Field(default=8080, ge=0, le=65535, validation_alias="HTTP_PORT")
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, validation_alias="HTTP_MAX_BODY_BYTES")
+    api_token: SecretStr | None = Field(default=None, validation_alias="API_TOKEN")
+
+
+class TelegramSettings(_Group):
+    bot_token: SecretStr | None = Field(default=None, validation_alias="TELEGRAM_BOT_TOKEN")
+    api_base: AnyHttpUrl = Field(default=AnyHttpUrl("https://api.telegram.org"), validation_alias="TELEGRAM_API_BASE")
+    mode: Literal["polling", "webhook"] = Field(default="polling", validation_alias="TELEGRAM_MODE")
+    webhook_secret: SecretStr | None = Field(default=None, validation_alias="TELEGRAM_WEBHOOK_SECRET")
+
+
+class SlackSettings(_Group):
+    bot_token: SecretStr | None = Field(default=None, validation_alias="SLACK_BOT_TOKEN")
+    signing_secret: SecretStr | None = Field(default=None, validation_alias="SLACK_SIGNING_SECRET")
+    app_token: SecretStr | None = Field(default=None, validation_alias="SLACK_APP_TOKEN")
+    api_base: AnyHttpUrl = Field(default=AnyHttpUrl("https://slack.com/api/"), validation_alias="SLACK_API_BASE")
+
+
+class ChannelSettings(_Group):
+    wb_token: SecretStr | None = Field(default=None, validation_alias="WB_TOKEN")
+    wb_api_base: AnyHttpUrl = Field(
+        default=AnyHttpUrl("https://marketplace-api.wildberries.ru"), validation_alias="WB_API_BASE"
+    )
+    ozon_client_id: str | None = Field(default=None, validation_alias="OZON_CLIENT_ID")
+    ozon_api_key: SecretStr | None = Field(default=None, validation_alias="OZON_API_KEY")
+    ozon_api_base: AnyHttpUrl = Field(default=AnyHttpUrl("https://api-seller.ozon.ru"), validation_alias="OZON_API_BASE")
+    ym_api_key: SecretStr | None = Field(default=None, validation_alias="YM_API_KEY")
+    ym_api_base: AnyHttpUrl = Field(default=AnyHttpUrl("https://api.partner.market.yandex.ru"), validation_alias="YM_API_BASE")
+    cbr_daily_url: AnyHttpUrl = Field(
+        default=AnyHttpUrl("https://www.cbr.ru/scripts/XML_daily.asp"), validation_alias="CBR_DAILY_URL"
+    )
+
+
+class BusinessSettings(_Group):
+    store_confirmation_timeout_s: int = Field(default=1200, ge=10, validation_alias="STORE_CONFIRMATION_TIMEOUT_S")
+    fx_deviation_threshold: float = Field(default=0.02, gt=0, lt=1, validation_alias="FX_DEVIATION_THRESHOLD")
+    fraud_amount_threshold_rub: int = Field(default=100_000, ge=0, validation_alias="FRAUD_AMOUNT_THRESHOLD_RUB")
+    locale: Literal["ru", "en"] = Field(default="ru", validation_alias="LOCALE")
+
+
+class Settings(_Group):
+    config_path: Path = Field(default=Path("storeops.toml"), validation_alias="STOREOPS_CONFIG")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", validation_alias="LOG_LEVEL")
+    database: DatabaseSettings
+    http: HttpSettings
+    telegram: TelegramSettings
+    slack: SlackSettings
+    channels: ChannelSettings
+    business: BusinessSettings
+
+
+class ConfigurationError(Exception):
+    """Start-up cannot go on; the message names the key and the problem."""
+
+
+def load_settings(env_file: str | Path | None = ".env") -> Settings:
+    groups = {
+        "database": DatabaseSettings,
+        "http": HttpSettings,
+        "telegram": TelegramSettings,
+        "slack": SlackSettings,
+        "channels": ChannelSettings,
+        "business": BusinessSettings,
+    }
+    problems: list[str] = []
+    built: dict[str, BaseSettings] = {}
+    for name, group in groups.items():
+        try:
+            built[name] = group(_env_file=env_file)  # type: ignore[call-arg]
+        except ValidationError as error:
+            problems.extend(_describe(error))
+    try:
+        settings = Settings(_env_file=env_file, **built)  # type: ignore[call-arg]
+    except ValidationError as error:
+        problems.extend(p for p in _describe(error) if p.split(":")[0] not in groups)
+    if problems:
+        raise ConfigurationError("configuration error:\n  " + "\n  ".join(problems))
+    return settings
+
+
+def _describe(error: ValidationError) -> list[str]:
+    out = []
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"]) or "?"
+        given = item.get("input")
+        shown = "" if isinstance(given, dict) or "SecretStr" in str(item.get("type", "")) else f" (got {given!r})"
+        if _looks_secret(key):
+            shown = ""
+        out.append(f"{key}: {item['msg']}{shown}")
+    return out
+
+
+def _looks_secret(key: str) -> bool:
+    return any(word in key.upper() for word in ("TOKEN", "SECRET", "KEY", "PASSWORD", "DATABASE_URL"))

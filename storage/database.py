@@ -1,0 +1,68 @@
+"""The database engine: one place that knows how SQLite and PostgreSQL differ."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+READ_ONLY = "storeops_read_only"
+
+
+@dataclass
+class Database:
+    """The engine plus what the unit of work needs to know about the backend.
+
+    On SQLite there is one writer at a time. Writers of this process queue on ``write_lock``
+    instead of spinning in SQLite's busy handler; writers of other processes are waited for by
+    ``busy_timeout``.
+    """
+
+    engine: AsyncEngine
+    read_engine: AsyncEngine
+    is_sqlite: bool
+    write_lock: asyncio.Lock | None = field(default=None)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def open_database(url: str, *, busy_timeout_ms: int = 30_000, sqlite_synchronous: str = "FULL", echo: bool = False) -> Database:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        _ensure_parent(parsed)
+        engine = create_async_engine(parsed, echo=echo, pool_size=5, max_overflow=20)
+        _configure_sqlite(engine, busy_timeout_ms, sqlite_synchronous)
+        return Database(engine, engine.execution_options(**{READ_ONLY: True}), True, asyncio.Lock())
+    engine = create_async_engine(parsed, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return Database(engine, engine.execution_options(**{READ_ONLY: True}), False)
+
+
+def _ensure_parent(url: URL) -> None:
+    if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
+        Path(url.database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+
+
+def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int, synchronous: str) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control away from the driver so that "begin" below decides.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        # A writer takes the write lock when it starts, not when it first writes: a deferred
+        # transaction that read first would fail at once with SQLITE_BUSY instead of waiting.
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")

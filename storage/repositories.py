@@ -1,0 +1,301 @@
+"""SQL implementations of the ports in :mod:`workflows.ports`, on one connection each."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from datetime import datetime
+from decimal import Decimal
+from itertools import islice
+from typing import Any, TypeVar
+
+from sqlalchemy import and_, func, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from storage import schema as t
+from workflows.errors import DuplicateOrder
+from workflows.model import (
+    Customer,
+    LineStatus,
+    Obligation,
+    Order,
+    OrderEvent,
+    OrderLine,
+    Reservation,
+    ReservationState,
+    StockFigure,
+    StockLevel,
+)
+from workflows.ports import StockKey
+
+T = TypeVar("T")
+
+
+def batched(items: Iterable[T], size: int) -> Iterator[tuple[T, ...]]:
+    """``itertools.batched`` of Python 3.12, for 3.11."""
+    iterator = iter(items)
+    while chunk := tuple(islice(iterator, size)):
+        yield chunk
+
+
+# Keeps every IN list and multi-row VALUES under SQLite's and asyncpg's parameter limits.
+_CHUNK = 500
+
+
+def _upsert(connection: AsyncConnection, table: Any) -> Any:
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+class SqlStockLevels:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._c = connection
+
+    async def for_sku(self, sku: str) -> list[StockLevel]:
+        rows = await self._c.execute(select(t.stock_levels).where(t.stock_levels.c.sku == sku))
+        return [_level(row) for row in rows]
+
+    async def for_keys(self, keys: Collection[StockKey]) -> dict[StockKey, StockLevel]:
+        found: dict[StockKey, StockLevel] = {}
+        columns = tuple_(t.stock_levels.c.sku, t.stock_levels.c.warehouse)
+        for chunk in batched(sorted(set(keys)), _CHUNK):
+            rows = await self._c.execute(select(t.stock_levels).where(columns.in_(chunk)))
+            for row in rows:
+                found[(row.sku, row.warehouse)] = _level(row)
+        return found
+
+    async def save_figures(self, figures: Sequence[StockFigure], as_of: datetime) -> None:
+        for chunk in batched(figures, _CHUNK // 4):
+            statement = _upsert(self._c, t.stock_levels).values(
+                [{"sku": f.sku, "warehouse": f.warehouse, "on_hand": f.qty, "reserved": 0, "as_of": as_of} for f in chunk]
+            )
+            statement = statement.on_conflict_do_update(
+                index_elements=["sku", "warehouse"],
+                set_={"on_hand": statement.excluded.on_hand, "as_of": statement.excluded.as_of},
+            )
+            await self._c.execute(statement)
+
+    async def try_reserve(self, sku: str, warehouse: str, qty: int) -> bool:
+        c = t.stock_levels.c
+        result = await self._c.execute(
+            update(t.stock_levels)
+            .where(c.sku == sku, c.warehouse == warehouse, c.on_hand - c.reserved >= qty)
+            .values(reserved=c.reserved + qty)
+        )
+        return result.rowcount == 1
+
+    async def unreserve(self, sku: str, warehouse: str, qty: int) -> None:
+        c = t.stock_levels.c
+        await self._c.execute(
+            update(t.stock_levels).where(c.sku == sku, c.warehouse == warehouse).values(reserved=c.reserved - qty)
+        )
+
+
+def _level(row: Any) -> StockLevel:
+    return StockLevel(row.sku, row.warehouse, row.on_hand, row.reserved, row.as_of)
+
+
+class SqlReservations:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._c = connection
+
+    async def add(self, reservation: Reservation) -> None:
+        result = await self._c.execute(
+            t.reservations.insert().returning(t.reservations.c.id),
+            {
+                "order_id": reservation.order_id,
+                "line_no": reservation.line_no,
+                "sku": reservation.sku,
+                "warehouse": reservation.warehouse,
+                "qty": reservation.qty,
+                "state": reservation.state.value,
+                "created_at": reservation.created_at,
+            },
+        )
+        reservation.id = result.scalar_one()
+
+    async def active_for_order(self, order_id: int) -> list[Reservation]:
+        c = t.reservations.c
+        rows = await self._c.execute(
+            select(t.reservations).where(c.order_id == order_id, c.state == ReservationState.ACTIVE.value).order_by(c.id)
+        )
+        return [_reservation(row) for row in rows]
+
+    async def deducted_active(self, keys: Collection[StockKey]) -> list[Reservation]:
+        c = t.reservations.c
+        found: list[Reservation] = []
+        for chunk in batched(sorted(set(keys)), _CHUNK):
+            rows = await self._c.execute(
+                select(t.reservations)
+                .where(
+                    tuple_(c.sku, c.warehouse).in_(chunk),
+                    c.state == ReservationState.ACTIVE.value,
+                    c.deducted_at.is_not(None),
+                )
+                .order_by(c.id)
+            )
+            found.extend(_reservation(row) for row in rows)
+        return found
+
+    async def mark_deducted(self, ids: Collection[int], deducted_at: datetime) -> None:
+        for chunk in batched(sorted(ids), _CHUNK):
+            await self._c.execute(
+                update(t.reservations).where(t.reservations.c.id.in_(chunk)).values(deducted_at=deducted_at)
+            )
+
+    async def end(self, ids: Collection[int], state: ReservationState, at: datetime) -> None:
+        c = t.reservations.c
+        for chunk in batched(sorted(ids), _CHUNK):
+            await self._c.execute(
+                update(t.reservations)
+                .where(c.id.in_(chunk), c.state == ReservationState.ACTIVE.value)
+                .values(state=state.value, ended_at=at)
+            )
+
+    async def totals(self, state: ReservationState) -> dict[StockKey, int]:
+        c = t.reservations.c
+        rows = await self._c.execute(
+            select(c.sku, c.warehouse, func.sum(c.qty)).where(c.state == state.value).group_by(c.sku, c.warehouse)
+        )
+        return {(sku, warehouse): int(total) for sku, warehouse, total in rows}
+
+
+def _reservation(row: Any) -> Reservation:
+    return Reservation(
+        row.id, row.order_id, row.line_no, row.sku, row.warehouse, row.qty,
+        ReservationState(row.state), row.created_at, row.deducted_at, row.ended_at,
+    )
+
+
+class SqlOrders:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._c = connection
+
+    async def add(self, order: Order) -> None:
+        try:
+            result = await self._c.execute(
+                    t.orders.insert().returning(t.orders.c.id),
+                {
+                    "channel": order.channel,
+                    "external_id": order.external_id,
+                    "customer_name": order.customer.name,
+                    "customer_phone": order.customer.phone,
+                    "customer_email": order.customer.email,
+                    "total": order.total,
+                    "currency": order.currency,
+                    "created_at": order.created_at,
+                },
+            )
+        except IntegrityError as error:
+            raise DuplicateOrder(f"{order.channel}:{order.external_id}") from error
+        order.id = result.scalar_one()
+        await self._c.execute(
+            t.order_lines.insert(),
+            [
+                {"order_id": order.id, "line_no": line.line_no, "sku": line.sku, "qty": line.qty,
+                 "status": line.status.value, "warehouse": line.warehouse}
+                for line in order.lines
+            ],
+        )
+        if order.obligations:
+            await self._c.execute(
+                t.obligations.insert(),
+                [
+                    {"order_id": order.id, "payee": o.payee, "currency": o.currency, "amount": o.amount, "due_at": o.due_at}
+                    for o in order.obligations
+                ],
+            )
+
+    async def find(self, channel: str, external_id: str) -> Order | None:
+        c = t.orders.c
+        order_id = (
+            await self._c.execute(select(c.id).where(c.channel == channel, c.external_id == external_id))
+        ).scalar_one_or_none()
+        return None if order_id is None else await self.get(order_id)
+
+    async def get(self, order_id: int) -> Order | None:
+        row = (await self._c.execute(select(t.orders).where(t.orders.c.id == order_id))).one_or_none()
+        if row is None:
+            return None
+        lines = await self._c.execute(
+            select(t.order_lines).where(t.order_lines.c.order_id == order_id).order_by(t.order_lines.c.line_no)
+        )
+        events = await self._c.execute(
+            select(t.order_events).where(t.order_events.c.order_id == order_id).order_by(t.order_events.c.id)
+        )
+        obligations = await self._c.execute(
+            select(t.obligations).where(t.obligations.c.order_id == order_id).order_by(t.obligations.c.id)
+        )
+        return Order(
+            id=row.id,
+            channel=row.channel,
+            external_id=row.external_id,
+            customer=Customer(row.customer_name, row.customer_phone, row.customer_email),
+            total=None if row.total is None else Decimal(row.total),
+            currency=row.currency,
+            created_at=row.created_at,
+            lines=[OrderLine(r.line_no, r.sku, r.qty, LineStatus(r.status), r.warehouse) for r in lines],
+            obligations=[Obligation(r.payee, r.currency, Decimal(r.amount), r.due_at) for r in obligations],
+            cancelled_at=row.cancelled_at,
+            history=[OrderEvent(r.at, r.kind, dict(r.detail)) for r in events],
+        )
+
+    async def save_lines(self, order_id: int, lines: Sequence[OrderLine]) -> None:
+        c = t.order_lines.c
+        for line in lines:
+            await self._c.execute(
+                update(t.order_lines)
+                .where(and_(c.order_id == order_id, c.line_no == line.line_no))
+                .values(status=line.status.value, warehouse=line.warehouse)
+            )
+
+    async def mark_cancelled(self, order_id: int, at: datetime) -> None:
+        await self._c.execute(update(t.orders).where(t.orders.c.id == order_id).values(cancelled_at=at))
+
+    async def add_event(self, order_id: int, event: OrderEvent) -> None:
+        await self._c.execute(
+            t.order_events.insert(), {"order_id": order_id, "at": event.at, "kind": event.kind, "detail": event.detail}
+        )
+
+
+class SqlOfferIds:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._c = connection
+
+    async def for_skus(self, channel: str, skus: Collection[str]) -> dict[str, str]:
+        c = t.offer_ids.c
+        found: dict[str, str] = {}
+        for chunk in batched(sorted(skus), _CHUNK):
+            rows = await self._c.execute(select(c.sku, c.offer_id).where(c.channel == channel, c.sku.in_(chunk)))
+            found.update({sku: offer_id for sku, offer_id in rows})
+        return found
+
+    async def owners(self, channel: str, offer_ids: Collection[str]) -> dict[str, str]:
+        c = t.offer_ids.c
+        found: dict[str, str] = {}
+        for chunk in batched(sorted(offer_ids), _CHUNK):
+            rows = await self._c.execute(select(c.offer_id, c.sku).where(c.channel == channel, c.offer_id.in_(chunk)))
+            found.update({offer_id: sku for offer_id, sku in rows})
+        return found
+
+    async def add(self, channel: str, pairs: Sequence[tuple[str, str]]) -> None:
+        for chunk in batched(pairs, _CHUNK // 3):
+            await self._c.execute(
+                t.offer_ids.insert(), [{"channel": channel, "sku": sku, "offer_id": offer_id} for sku, offer_id in chunk]
+            )
+
+    async def add_conflicts(self, channel: str, conflicts: Sequence[tuple[str, str, str]], at: datetime) -> None:
+        for offer_id, sku, existing_sku in conflicts:
+            statement = _upsert(self._c, t.offer_id_conflicts).values(
+                channel=channel, sku=sku, offer_id=offer_id, existing_sku=existing_sku, found_at=at, note=""
+            )
+            await self._c.execute(statement.on_conflict_do_nothing(index_elements=["channel", "sku"]))
+
+    async def conflicts(self) -> list[tuple[str, str, str, str]]:
+        c = t.offer_id_conflicts.c
+        rows = await self._c.execute(
+            select(c.channel, c.offer_id, c.sku, c.existing_sku).order_by(c.channel, c.offer_id, c.sku)
+        )
+        return [tuple(row) for row in rows]  # type: ignore[misc]
+

@@ -1,0 +1,160 @@
+"""The database schema: generic SQLAlchemy types only, so it is the same on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite only autoincrements a column declared exactly INTEGER PRIMARY KEY.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware.
+
+    SQLite has no time zone type: there the UTC value is stored without an offset.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given where a UTC timestamp is required")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+stock_levels = Table(
+    "stock_levels",
+    metadata,
+    Column("sku", String(255), primary_key=True),
+    Column("warehouse", String(64), primary_key=True),
+    Column("on_hand", Integer, nullable=False),
+    Column("reserved", Integer, nullable=False, default=0),
+    Column("as_of", UtcDateTime, nullable=False),
+    CheckConstraint("reserved >= 0", name="reserved_not_negative"),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("channel", String(64), nullable=False),
+    Column("external_id", String(255), nullable=False),
+    Column("customer_name", String(255), nullable=False, default=""),
+    Column("customer_phone", String(64), nullable=False, default=""),
+    Column("customer_email", String(255), nullable=False, default=""),
+    Column("total", Numeric(14, 2), nullable=True),
+    Column("currency", String(3), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("cancelled_at", UtcDateTime, nullable=True),
+    UniqueConstraint("channel", "external_id"),
+)
+
+order_lines = Table(
+    "order_lines",
+    metadata,
+    Column("order_id", Id, ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True),
+    Column("line_no", Integer, primary_key=True),
+    Column("sku", String(255), nullable=False),
+    Column("qty", Integer, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("warehouse", String(64), nullable=True),
+    CheckConstraint("qty > 0", name="qty_positive"),
+)
+
+order_events = Table(
+    "order_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("order_id", Id, ForeignKey("orders.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("detail", JSON, nullable=False),
+)
+
+obligations = Table(
+    "obligations",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("order_id", Id, ForeignKey("orders.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("payee", String(255), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("amount", Numeric(18, 4), nullable=False),
+    Column("due_at", UtcDateTime, nullable=False),
+)
+
+reservations = Table(
+    "reservations",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("order_id", Id, ForeignKey("orders.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("line_no", Integer, nullable=False),
+    Column("sku", String(255), nullable=False),
+    Column("warehouse", String(64), nullable=False),
+    Column("qty", Integer, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("deducted_at", UtcDateTime, nullable=True),
+    Column("ended_at", UtcDateTime, nullable=True),
+    CheckConstraint("qty > 0", name="qty_positive"),
+    Index(None, "sku", "warehouse", "state"),
+)
+
+offer_ids = Table(
+    "offer_ids",
+    metadata,
+    Column("channel", String(64), primary_key=True),
+    Column("sku", String(255), primary_key=True),
+    Column("offer_id", String(1000), nullable=False),
+    UniqueConstraint("channel", "offer_id"),
+)
+
+offer_id_conflicts = Table(
+    "offer_id_conflicts",
+    metadata,
+    Column("channel", String(64), primary_key=True),
+    Column("sku", String(255), primary_key=True),
+    Column("offer_id", String(1000), nullable=False),
+    Column("existing_sku", String(255), nullable=False),
+    Column("found_at", UtcDateTime, nullable=False),
+    Column("note", Text, nullable=False, default=""),
+)

@@ -1,0 +1,66 @@
+"""The SQL unit of work: one connection, one transaction, rolled back unless committed."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from storage.database import Database
+from storage.repositories import SqlOfferIds, SqlOrders, SqlReservations, SqlStockLevels
+
+
+class SqlUnitOfWork:
+    def __init__(self, database: Database, *, read_only: bool = False) -> None:
+        self._database = database
+        self._read_only = read_only
+        self._connection: AsyncConnection | None = None
+        self._locked = False
+
+    async def __aenter__(self) -> Self:
+        lock = self._database.write_lock
+        if lock is not None and not self._read_only:
+            await lock.acquire()
+            self._locked = True
+        try:
+            engine = self._database.read_engine if self._read_only else self._database.engine
+            self._connection = await engine.connect()
+            await self._connection.begin()
+        except BaseException:
+            await self._finish()
+            raise
+        self.stock = SqlStockLevels(self._connection)
+        self.reservations = SqlReservations(self._connection)
+        self.orders = SqlOrders(self._connection)
+        self.offer_ids = SqlOfferIds(self._connection)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self._finish()
+
+    async def commit(self) -> None:
+        if self._read_only:
+            raise RuntimeError("a read-only unit of work cannot commit")
+        assert self._connection is not None
+        await self._connection.commit()
+
+    async def _finish(self) -> None:
+        try:
+            if self._connection is not None:
+                await self._connection.close()  # rolls back whatever was not committed
+                self._connection = None
+        finally:
+            if self._locked and self._database.write_lock is not None:
+                self._database.write_lock.release()
+                self._locked = False
+
+
+class SqlUnitOfWorkFactory:
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    def __call__(self, *, read_only: bool = False) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self._database, read_only=read_only)

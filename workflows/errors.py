@@ -1,0 +1,39 @@
+"""Errors the workflows raise. Adapters turn each into a user-facing answer."""
+
+from __future__ import annotations
+
+
+class WorkflowError(Exception):
+    """Base of every business error. ``code`` is stable and machine-readable."""
+
+    code = "workflow_error"
+
+    def __init__(self, message: str, details: list[dict[str, object]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or []
+
+
+class UnknownChannel(WorkflowError):
+    code = "unknown_channel"
+
+
+class UnknownWarehouse(WorkflowError):
+    code = "unknown_warehouse"
+
+
+class OrderNotFound(WorkflowError):
+    code = "order_not_found"
+
+
+class OrderConflict(WorkflowError):
+    """The same (channel, external_id) was sent again with different content."""
+
+    code = "order_conflict"
+
+
+class DuplicateOrder(Exception):
+    """Raised by an order repository when (channel, external_id) already exists.
+
+    Not a :class:`WorkflowError`: intake catches it and answers with the stored order.
+    """

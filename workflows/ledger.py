@@ -1,0 +1,170 @@
+"""The stock ledger: 1C's figures, the reservation buffer and availability.
+
+Rules (DESIGN.md §3):
+- a figure older than the one we hold for that SKU and warehouse is ignored;
+- an order is held as an *active* reservation until 1C reflects it: it is *released* when the
+  order is cancelled and *absorbed* only once 1C sends stock for that SKU and warehouse computed
+  at or after the moment 1C deducted the order — never because "some new stock arrived";
+- available = on-hand over the warehouses a channel serves − active reservations − the channel's
+  safety stock, never below 0.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from workflows.model import Reservation, ReservationState, StockFigure, StockLevel
+from workflows.offer_ids import OfferIdConflict, offer_id_for, plan_offer_ids
+from workflows.ports import Clock, StockKey, UnitOfWork, UnitOfWorkFactory
+from workflows.topology import Topology
+
+
+@dataclass(frozen=True)
+class Shortfall:
+    """1C now reports less on hand than we have promised from that warehouse: stock went
+    "negative" from the buffer's point of view, and someone must look (an alert, later)."""
+
+    sku: str
+    warehouse: str
+    on_hand: int
+    reserved: int
+
+
+@dataclass
+class StockUpdateResult:
+    accepted: int = 0
+    ignored_stale: int = 0
+    absorbed: int = 0
+    shortfalls: list[Shortfall] = field(default_factory=list)
+    offer_id_conflicts: list[OfferIdConflict] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Availability:
+    sku: str
+    by_warehouse: dict[str, StockLevel]
+    by_channel: dict[str, int]
+
+    @property
+    def on_hand(self) -> int:
+        return sum(level.on_hand for level in self.by_warehouse.values())
+
+    @property
+    def reserved(self) -> int:
+        return sum(level.reserved for level in self.by_warehouse.values())
+
+    @property
+    def available(self) -> int:
+        return sum(level.free for level in self.by_warehouse.values())
+
+
+def channel_availability(levels: dict[str, StockLevel], serves: Sequence[str], safety_stock: int) -> int:
+    free = sum(levels[code].free for code in serves if code in levels)
+    return max(0, free - safety_stock)
+
+
+def availability(sku: str, levels: Sequence[StockLevel], topology: Topology) -> Availability:
+    by_warehouse = {level.warehouse: level for level in levels}
+    by_channel = {
+        name: channel_availability(by_warehouse, channel.serves, channel.safety_stock)
+        for name, channel in topology.channels.items()
+    }
+    return Availability(sku, by_warehouse, by_channel)
+
+
+class Ledger:
+    def __init__(self, uow: UnitOfWorkFactory, topology: Topology, clock: Clock) -> None:
+        self._uow = uow
+        self._topology = topology
+        self._clock = clock
+
+    async def stock(self, sku: str) -> Availability:
+        async with self._uow(read_only=True) as uow:
+            levels = await uow.stock.for_sku(sku)
+        return availability(sku, levels, self._topology)
+
+    async def apply_stock(self, as_of: datetime, figures: Sequence[StockFigure]) -> StockUpdateResult:
+        """Apply one 1C message, all or nothing. Figures must name our warehouse codes."""
+        latest: dict[StockKey, StockFigure] = {}
+        for figure in figures:  # a message naming one row twice: its last figure counts
+            latest[(figure.sku, figure.warehouse)] = figure
+        result = StockUpdateResult()
+        async with self._uow() as uow:
+            held = await uow.stock.for_keys(latest.keys())
+            fresh = [f for key, f in sorted(latest.items()) if key not in held or held[key].as_of <= as_of]
+            result.accepted = len(fresh)
+            result.ignored_stale = len(latest) - len(fresh)
+            await uow.stock.save_figures(fresh, as_of)
+            result.absorbed = await self._absorb_reflected(uow, [(f.sku, f.warehouse) for f in fresh])
+            levels = await uow.stock.for_keys([(f.sku, f.warehouse) for f in fresh])
+            result.shortfalls = [
+                Shortfall(level.sku, level.warehouse, level.on_hand, level.reserved)
+                for level in levels.values()
+                if level.reserved > level.on_hand
+            ]
+            result.offer_id_conflicts = await self._register_offer_ids(uow, {f.sku for f in fresh})
+            await uow.commit()
+        return result
+
+    async def _absorb_reflected(self, uow: UnitOfWork, keys: Sequence[StockKey]) -> int:
+        """Absorb every active reservation that 1C's figure now reflects."""
+        if not keys:
+            return 0
+        levels = await uow.stock.for_keys(keys)
+        due = [
+            r
+            for r in await uow.reservations.deducted_active(keys)
+            if r.deducted_at is not None and levels[(r.sku, r.warehouse)].as_of >= r.deducted_at
+        ]
+        await self._end(uow, due, ReservationState.ABSORBED)
+        return len(due)
+
+    async def release(self, uow: UnitOfWork, reservations: Sequence[Reservation]) -> None:
+        """Release active reservations inside the caller's unit of work."""
+        await self._end(uow, reservations, ReservationState.RELEASED)
+
+    async def _end(self, uow: UnitOfWork, reservations: Sequence[Reservation], state: ReservationState) -> None:
+        if not reservations:
+            return
+        per_key: dict[StockKey, int] = defaultdict(int)
+        for reservation in reservations:
+            per_key[(reservation.sku, reservation.warehouse)] += reservation.qty
+        for (sku, warehouse), qty in sorted(per_key.items()):
+            await uow.stock.unreserve(sku, warehouse, qty)
+        await uow.reservations.end([r.id for r in reservations if r.id is not None], state, self._clock.now())
+
+    async def _register_offer_ids(self, uow: UnitOfWork, skus: set[str]) -> list[OfferIdConflict]:
+        conflicts: list[OfferIdConflict] = []
+        if not skus:
+            return conflicts
+        for name, channel in sorted(self._topology.channels.items()):
+            mapped = await uow.offer_ids.for_skus(name, skus)
+            unmapped = skus - set(mapped)
+            wanted = {offer_id_for(sku, channel.offer_id) for sku in unmapped}
+            owners = await uow.offer_ids.owners(name, wanted) if wanted else {}
+            plan = plan_offer_ids(name, channel.offer_id, unmapped, mapped, owners)
+            await uow.offer_ids.add(name, plan.new)
+            await uow.offer_ids.add_conflicts(
+                name, [(c.offer_id, c.sku, c.existing_sku) for c in plan.conflicts], self._clock.now()
+            )
+            conflicts.extend(plan.conflicts)
+        return conflicts
+
+    async def record_deduction(self, order_id: int, deducted_at: datetime) -> int:
+        """1C says it deducted ``order_id`` at ``deducted_at`` (1C's clock). The order's active
+        reservations wait for a figure computed at or after that moment; one we already hold is
+        enough. Returns how many reservations were absorbed now."""
+        async with self._uow() as uow:
+            active = await uow.reservations.active_for_order(order_id)
+            await uow.reservations.mark_deducted([r.id for r in active if r.id is not None], deducted_at)
+            absorbed = await self._absorb_reflected(uow, sorted({(r.sku, r.warehouse) for r in active}))
+            await uow.commit()
+        return absorbed
+
+    async def offer_id_conflicts(self) -> list[OfferIdConflict]:
+        async with self._uow(read_only=True) as uow:
+            return [OfferIdConflict(*row) for row in await uow.offer_ids.conflicts()]
+

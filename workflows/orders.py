@@ -1,0 +1,162 @@
+"""Order intake: idempotent on (channel, external_id), each line routed and reserved at once.
+
+Routing (DESIGN.md §3): a line is reserved in the first warehouse the channel serves that can
+hold the whole quantity, online warehouses first, then stores by priority. A store's stock is
+only a *hold* until its staff confirm the item (the store-confirmation workflow asks them); the
+line then waits as ``awaiting_store_confirmation``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from workflows.errors import DuplicateOrder, OrderConflict, OrderNotFound, UnknownChannel
+from workflows.ledger import Ledger
+from workflows.model import (
+    Customer,
+    LineStatus,
+    Obligation,
+    Order,
+    OrderEvent,
+    OrderLine,
+    Reservation,
+    ReservationState,
+)
+from workflows.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from workflows.topology import Topology, WarehouseKind
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LineRequest:
+    sku: str
+    qty: int
+
+
+@dataclass(frozen=True)
+class PlaceOrder:
+    channel: str
+    external_id: str
+    lines: Sequence[LineRequest]
+    customer: Customer = Customer()
+    total: Decimal | None = None
+    currency: str = "RUB"
+    obligations: Sequence[Obligation] = ()
+
+
+@dataclass(frozen=True)
+class Intake:
+    order: Order
+    created: bool
+
+
+class OrderDesk:
+    def __init__(self, uow: UnitOfWorkFactory, topology: Topology, clock: Clock, ledger: Ledger) -> None:
+        self._uow = uow
+        self._topology = topology
+        self._clock = clock
+        self._ledger = ledger
+
+    async def place(self, command: PlaceOrder) -> Intake:
+        """Take an order. A repeat of (channel, external_id) answers with the stored order and
+        changes nothing; a repeat with different lines is refused as a conflict."""
+        if command.channel not in self._topology.channels:
+            raise UnknownChannel(
+                f"unknown channel {command.channel!r}",
+                [{"known": sorted(self._topology.channels)}],
+            )
+        try:
+            async with self._uow() as uow:
+                existing = await uow.orders.find(command.channel, command.external_id)
+                if existing is None:
+                    order = await self._take(uow, command)
+                    await uow.commit()
+                    log.info("order taken id=%s channel=%s status=%s", order.id, order.channel, order.status)
+                    return Intake(order, created=True)
+        except DuplicateOrder:  # another request with the same key committed first
+            async with self._uow(read_only=True) as uow:
+                existing = await uow.orders.find(command.channel, command.external_id)
+        assert existing is not None
+        _check_same(existing, command)
+        return Intake(existing, created=False)
+
+    async def _take(self, uow: UnitOfWork, command: PlaceOrder) -> Order:
+        now = self._clock.now()
+        lines = [OrderLine(n, line.sku, line.qty, LineStatus.OUT_OF_STOCK) for n, line in enumerate(command.lines, 1)]
+        order = Order(
+            None, command.channel, command.external_id, command.customer, command.total,
+            command.currency, now, lines, list(command.obligations),
+        )
+        await uow.orders.add(order)
+        assert order.id is not None
+        await uow.orders.add_event(order.id, OrderEvent(now, "received", {"channel": order.channel, "lines": len(lines)}))
+        # Lines are reserved in SKU order: with routing order fixed too, concurrent orders lock
+        # stock rows in one global order and cannot deadlock on PostgreSQL.
+        for line in sorted(lines, key=lambda item: (item.sku, item.line_no)):
+            await self._route(uow, order, line, now)
+        await uow.orders.save_lines(order.id, lines)
+        return order
+
+    async def _route(self, uow: UnitOfWork, order: Order, line: OrderLine, now: datetime) -> None:
+        assert order.id is not None
+        channel = self._topology.channels[order.channel]
+        for warehouse in self._topology.routing_order(channel):
+            if not await uow.stock.try_reserve(line.sku, warehouse.code, line.qty):
+                continue
+            await uow.reservations.add(
+                Reservation(None, order.id, line.line_no, line.sku, warehouse.code, line.qty, ReservationState.ACTIVE, now)
+            )
+            line.warehouse = warehouse.code
+            if warehouse.kind == WarehouseKind.ONLINE:
+                line.status = LineStatus.RESERVED
+                kind = "reserved"
+            else:
+                line.status = LineStatus.AWAITING_STORE_CONFIRMATION
+                kind = "held_for_store_confirmation"
+            event = OrderEvent(now, kind, {"line": line.line_no, "sku": line.sku, "qty": line.qty, "warehouse": warehouse.code})
+            await uow.orders.add_event(order.id, event)
+            return
+        line.status = LineStatus.OUT_OF_STOCK
+        event = OrderEvent(now, "out_of_stock", {"line": line.line_no, "sku": line.sku, "qty": line.qty})
+        await uow.orders.add_event(order.id, event)
+
+    async def get(self, order_id: int) -> Order:
+        async with self._uow(read_only=True) as uow:
+            order = await uow.orders.get(order_id)
+        if order is None:
+            raise OrderNotFound(f"no order {order_id}")
+        return order
+
+    async def cancel(self, order_id: int, reason: str = "") -> Order:
+        """Cancel an order: its active reservations are released. A reservation 1C already
+        absorbed stays absorbed — returning goods is 1C's business. Cancelling twice is a no-op."""
+        async with self._uow() as uow:
+            order = await uow.orders.get(order_id)
+            if order is None:
+                raise OrderNotFound(f"no order {order_id}")
+            if order.cancelled_at is None:
+                now = self._clock.now()
+                active = await uow.reservations.active_for_order(order_id)
+                await self._ledger.release(uow, active)
+                for line in order.lines:
+                    line.status = LineStatus.CANCELLED
+                await uow.orders.save_lines(order_id, order.lines)
+                await uow.orders.mark_cancelled(order_id, now)
+                await uow.orders.add_event(order_id, OrderEvent(now, "cancelled", {"reason": reason, "released": len(active)}))
+                await uow.commit()
+        return await self.get(order_id)
+
+
+def _check_same(existing: Order, command: PlaceOrder) -> None:
+    sent = [(line.sku, line.qty) for line in command.lines]
+    held = [(line.sku, line.qty) for line in existing.lines]
+    if sent != held:
+        raise OrderConflict(
+            f"order {existing.external_id!r} from {existing.channel} was already taken with other lines",
+            [{"order_id": existing.id, "lines": [{"sku": s, "qty": q} for s, q in held]}],
+        )

@@ -1,0 +1,135 @@
+"""The ports the workflows talk through. Each has a SQL implementation in ``storage/`` and an
+in-memory one in ``tests/fakes.py``; the same contract tests run against both."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol, Self
+
+from workflows.model import Order, OrderEvent, OrderLine, Reservation, ReservationState, StockFigure, StockLevel
+
+StockKey = tuple[str, str]  # (sku, warehouse)
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware (UTC)."""
+        ...
+
+
+class StockLevels(Protocol):
+    async def for_sku(self, sku: str) -> list[StockLevel]:
+        """Every warehouse row of ``sku``; empty if 1C never reported it."""
+        ...
+
+    async def for_keys(self, keys: Collection[StockKey]) -> dict[StockKey, StockLevel]:
+        """The rows that exist among ``keys``."""
+        ...
+
+    async def save_figures(self, figures: Sequence[StockFigure], as_of: datetime) -> None:
+        """Insert or overwrite ``on_hand`` and ``as_of`` of each row; ``reserved`` is kept."""
+        ...
+
+    async def try_reserve(self, sku: str, warehouse: str, qty: int) -> bool:
+        """Atomically add ``qty`` to ``reserved`` if and only if ``on_hand - reserved >= qty``.
+
+        Must hold under any concurrency, in one process or several: two callers racing for the
+        last unit get one ``True`` and one ``False``. A missing row answers ``False``.
+        """
+        ...
+
+    async def unreserve(self, sku: str, warehouse: str, qty: int) -> None:
+        """Subtract ``qty`` from ``reserved`` (a reservation was released or absorbed)."""
+        ...
+
+
+class Reservations(Protocol):
+    async def add(self, reservation: Reservation) -> None:
+        """Store a new reservation and set its ``id``."""
+        ...
+
+    async def active_for_order(self, order_id: int) -> list[Reservation]: ...
+
+    async def deducted_active(self, keys: Collection[StockKey]) -> list[Reservation]:
+        """Active reservations on ``keys`` whose order 1C has already deducted."""
+        ...
+
+    async def mark_deducted(self, ids: Collection[int], deducted_at: datetime) -> None: ...
+
+    async def end(self, ids: Collection[int], state: ReservationState, at: datetime) -> None:
+        """Move active reservations to ``released`` or ``absorbed``."""
+        ...
+
+    async def totals(self, state: ReservationState) -> dict[StockKey, int]:
+        """Sum of quantities per (sku, warehouse) in ``state`` (for audits and tests)."""
+        ...
+
+
+class Orders(Protocol):
+    async def add(self, order: Order) -> None:
+        """Store a new order with its lines and set its ``id``.
+
+        Raises :class:`workflows.errors.DuplicateOrder` when (channel, external_id) exists.
+        """
+        ...
+
+    async def find(self, channel: str, external_id: str) -> Order | None: ...
+
+    async def get(self, order_id: int) -> Order | None:
+        """The order with its lines and history, oldest event first."""
+        ...
+
+    async def save_lines(self, order_id: int, lines: Sequence[OrderLine]) -> None:
+        """Overwrite status and warehouse of the given lines."""
+        ...
+
+    async def mark_cancelled(self, order_id: int, at: datetime) -> None: ...
+
+    async def add_event(self, order_id: int, event: OrderEvent) -> None: ...
+
+
+class OfferIds(Protocol):
+    async def for_skus(self, channel: str, skus: Collection[str]) -> dict[str, str]:
+        """Stored ``sku -> offer_id`` of ``channel`` among ``skus``."""
+        ...
+
+    async def owners(self, channel: str, offer_ids: Collection[str]) -> dict[str, str]:
+        """Stored ``offer_id -> sku`` of ``channel`` among ``offer_ids``."""
+        ...
+
+    async def add(self, channel: str, pairs: Sequence[tuple[str, str]]) -> None:
+        """Store ``(sku, offer_id)`` pairs; the caller has checked both are free."""
+        ...
+
+    async def add_conflicts(self, channel: str, conflicts: Sequence[tuple[str, str, str]], at: datetime) -> None:
+        """Record ``(offer_id, sku, existing_sku)`` collisions, once each."""
+        ...
+
+    async def conflicts(self) -> list[tuple[str, str, str, str]]:
+        """Every recorded collision as ``(channel, offer_id, sku, existing_sku)``."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction. Leaving the block without :meth:`commit` rolls everything back."""
+
+    stock: StockLevels
+    reservations: Reservations
+    orders: Orders
+    offer_ids: OfferIds
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+    async def commit(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self, *, read_only: bool = False) -> UnitOfWork:
+        """A new unit of work. ``read_only`` ones may run beside writers and must not write."""
+        ...

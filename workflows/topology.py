@@ -1,0 +1,142 @@
+"""The shop's topology: warehouses and stores, channels and the warehouses they serve, people.
+
+Loaded from TOML by ``app/topology.py``; validated here so that a mistake is reported with the
+key that holds it.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from workflows.offer_ids import DEFAULT_RULES, OfferIdRule
+
+_HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WarehouseKind(StrEnum):
+    ONLINE = "online"
+    STORE = "store"
+
+
+class Warehouse(_Strict):
+    code: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_-]+$")
+    kind: WarehouseKind
+    title: str = ""
+    onec_id: str | None = None
+    slack_channel: str | None = None
+    staff: tuple[str, ...] = ()
+    priority: int = 100
+    opening_hours: str | None = None
+    timezone: str = "Europe/Moscow"
+
+    @field_validator("opening_hours")
+    @classmethod
+    def _hours(cls, value: str | None) -> str | None:
+        if value is not None and not _HOURS.match(value):
+            raise ValueError('expected "HH:MM-HH:MM", e.g. "10:00-22:00"')
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Moscow)") from None
+        return value
+
+    @property
+    def display_name(self) -> str:
+        return self.title or self.code
+
+
+class Channel(_Strict):
+    name: str
+    kind: str
+    serves: tuple[str, ...] = Field(min_length=1)
+    safety_stock: int = Field(default=0, ge=0)
+    warehouse_id: int | str | None = None  # the channel's own id of our warehouse (WB, Ozon)
+    campaign_id: int | None = None  # Yandex Market
+    offer_id: OfferIdRule
+
+
+class People(_Strict):
+    owner_telegram_id: int | None = None
+    manager_telegram_ids: tuple[int, ...] = ()
+
+
+class OneC(_Strict):
+    timezone: str = "Europe/Moscow"  # how to read a 1C timestamp that carries no offset
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return Warehouse._zone(value)
+
+
+class Topology(_Strict):
+    warehouses: tuple[Warehouse, ...] = Field(min_length=1)
+    channels: dict[str, Channel] = Field(min_length=1)
+    people: People = People()
+    onec: OneC = OneC()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _channel_names(cls, data: object) -> object:
+        """``[channels.wildberries]`` names the channel; ``kind`` defaults to that name."""
+        if isinstance(data, dict) and isinstance(data.get("channels"), dict):
+            channels = {}
+            for name, body in data["channels"].items():
+                if isinstance(body, dict):
+                    body = {"name": name, **body}
+                    body.setdefault("kind", name)
+                    body["offer_id"] = _offer_rule(body["kind"], body.get("offer_id"))
+                channels[name] = body
+            data = {**data, "channels": channels}
+        return data
+
+    @model_validator(mode="after")
+    def _references(self) -> Self:
+        codes = [w.code for w in self.warehouses]
+        duplicates = sorted({c for c in codes if codes.count(c) > 1})
+        if duplicates:
+            raise ValueError(f"warehouses: code used twice: {', '.join(duplicates)}")
+        onec_ids = [w.onec_id for w in self.warehouses if w.onec_id]
+        if len(set(onec_ids)) != len(onec_ids):
+            raise ValueError("warehouses: the same onec_id is given to two warehouses")
+        for channel in self.channels.values():
+            for code in channel.serves:
+                if code not in codes:
+                    raise ValueError(
+                        f"channels.{channel.name}.serves: unknown warehouse {code!r} (known: {', '.join(codes)})"
+                    )
+        return self
+
+    def warehouse(self, code_or_onec_id: str) -> Warehouse | None:
+        """Our warehouse for our code or for 1C's id of it."""
+        for warehouse in self.warehouses:
+            if code_or_onec_id in (warehouse.code, warehouse.onec_id):
+                return warehouse
+        return None
+
+    def routing_order(self, channel: Channel) -> list[Warehouse]:
+        """Where a channel's order line is looked for: online warehouses first, then stores by
+        priority. The order is global, so concurrent orders lock stock rows in the same order."""
+        served = [w for w in self.warehouses if w.code in channel.serves]
+        return sorted(served, key=lambda w: (w.kind != WarehouseKind.ONLINE, w.priority, w.code))
+
+
+def _offer_rule(kind: object, given: object) -> object:
+    base = DEFAULT_RULES.get(str(kind), OfferIdRule())
+    if isinstance(given, dict):
+        return {**base.model_dump(), **given}  # validated (and unknown keys named) by OfferIdRule
+    return base if given is None else given
