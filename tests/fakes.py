@@ -1,0 +1,204 @@
+"""In-memory implementations of the ports, with the same contracts as the SQL ones."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Self
+
+from workflows.errors import DuplicateOrder
+from workflows.model import Order, OrderEvent, OrderLine, Reservation, ReservationState, StockFigure, StockLevel
+from workflows.ports import StockKey
+
+
+class FakeClock:
+    def __init__(self, start: datetime | None = None) -> None:
+        self.current = start or datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, **delta: float) -> datetime:
+        self.current += timedelta(**delta)
+        return self.current
+
+
+@dataclass
+class MemoryState:
+    stock: dict[StockKey, StockLevel] = field(default_factory=dict)
+    reservations: dict[int, Reservation] = field(default_factory=dict)
+    orders: dict[int, Order] = field(default_factory=dict)
+    offer_ids: dict[tuple[str, str], str] = field(default_factory=dict)  # (channel, sku) -> offer_id
+    conflicts: dict[tuple[str, str], tuple[str, str, datetime]] = field(default_factory=dict)
+    next_id: int = 1
+
+    def new_id(self) -> int:
+        self.next_id += 1
+        return self.next_id - 1
+
+
+class MemoryStock:
+    def __init__(self, state: MemoryState) -> None:
+        self._s = state
+
+    async def for_sku(self, sku: str) -> list[StockLevel]:
+        return [level for (s, _), level in sorted(self._s.stock.items()) if s == sku]
+
+    async def for_keys(self, keys: Collection[StockKey]) -> dict[StockKey, StockLevel]:
+        return {key: self._s.stock[key] for key in keys if key in self._s.stock}
+
+    async def save_figures(self, figures: Sequence[StockFigure], as_of: datetime) -> None:
+        for f in figures:
+            held = self._s.stock.get((f.sku, f.warehouse))
+            reserved = held.reserved if held else 0
+            self._s.stock[(f.sku, f.warehouse)] = StockLevel(f.sku, f.warehouse, f.qty, reserved, as_of)
+
+    async def try_reserve(self, sku: str, warehouse: str, qty: int) -> bool:
+        level = self._s.stock.get((sku, warehouse))
+        if level is None or level.on_hand - level.reserved < qty:
+            return False
+        self._s.stock[(sku, warehouse)] = replace(level, reserved=level.reserved + qty)
+        return True
+
+    async def unreserve(self, sku: str, warehouse: str, qty: int) -> None:
+        level = self._s.stock[(sku, warehouse)]
+        self._s.stock[(sku, warehouse)] = replace(level, reserved=level.reserved - qty)
+
+
+class MemoryReservations:
+    def __init__(self, state: MemoryState) -> None:
+        self._s = state
+
+    async def add(self, reservation: Reservation) -> None:
+        reservation.id = self._s.new_id()
+        self._s.reservations[reservation.id] = copy.copy(reservation)
+
+    async def active_for_order(self, order_id: int) -> list[Reservation]:
+        return [
+            copy.copy(r)
+            for r in self._s.reservations.values()
+            if r.order_id == order_id and r.state == ReservationState.ACTIVE
+        ]
+
+    async def deducted_active(self, keys: Collection[StockKey]) -> list[Reservation]:
+        wanted = set(keys)
+        return [
+            copy.copy(r)
+            for r in self._s.reservations.values()
+            if (r.sku, r.warehouse) in wanted and r.state == ReservationState.ACTIVE and r.deducted_at is not None
+        ]
+
+    async def mark_deducted(self, ids: Collection[int], deducted_at: datetime) -> None:
+        for i in ids:
+            self._s.reservations[i].deducted_at = deducted_at
+
+    async def end(self, ids: Collection[int], state: ReservationState, at: datetime) -> None:
+        for i in ids:
+            r = self._s.reservations[i]
+            if r.state == ReservationState.ACTIVE:
+                r.state, r.ended_at = state, at
+
+    async def totals(self, state: ReservationState) -> dict[StockKey, int]:
+        out: dict[StockKey, int] = {}
+        for r in self._s.reservations.values():
+            if r.state == state:
+                out[(r.sku, r.warehouse)] = out.get((r.sku, r.warehouse), 0) + r.qty
+        return out
+
+
+class MemoryOrders:
+    def __init__(self, state: MemoryState) -> None:
+        self._s = state
+
+    async def add(self, order: Order) -> None:
+        if await self.find(order.channel, order.external_id) is not None:
+            raise DuplicateOrder(f"{order.channel}:{order.external_id}")
+        order.id = self._s.new_id()
+        self._s.orders[order.id] = copy.deepcopy(order)
+
+    async def find(self, channel: str, external_id: str) -> Order | None:
+        for order in self._s.orders.values():
+            if (order.channel, order.external_id) == (channel, external_id):
+                return copy.deepcopy(order)
+        return None
+
+    async def get(self, order_id: int) -> Order | None:
+        order = self._s.orders.get(order_id)
+        return copy.deepcopy(order) if order else None
+
+    async def save_lines(self, order_id: int, lines: Sequence[OrderLine]) -> None:
+        stored = {line.line_no: line for line in self._s.orders[order_id].lines}
+        for line in lines:
+            stored[line.line_no].status, stored[line.line_no].warehouse = line.status, line.warehouse
+
+    async def mark_cancelled(self, order_id: int, at: datetime) -> None:
+        self._s.orders[order_id].cancelled_at = at
+
+    async def add_event(self, order_id: int, event: OrderEvent) -> None:
+        self._s.orders[order_id].history.append(event)
+
+
+class MemoryOfferIds:
+    def __init__(self, state: MemoryState) -> None:
+        self._s = state
+
+    async def for_skus(self, channel: str, skus: Collection[str]) -> dict[str, str]:
+        return {sku: self._s.offer_ids[(channel, sku)] for sku in skus if (channel, sku) in self._s.offer_ids}
+
+    async def owners(self, channel: str, offer_ids: Collection[str]) -> dict[str, str]:
+        wanted = set(offer_ids)
+        return {oid: sku for (ch, sku), oid in self._s.offer_ids.items() if ch == channel and oid in wanted}
+
+    async def add(self, channel: str, pairs: Sequence[tuple[str, str]]) -> None:
+        for sku, offer_id in pairs:
+            assert (channel, sku) not in self._s.offer_ids
+            assert offer_id not in (await self.owners(channel, [offer_id])), "offer id taken"
+            self._s.offer_ids[(channel, sku)] = offer_id
+
+    async def add_conflicts(self, channel: str, conflicts: Sequence[tuple[str, str, str]], at: datetime) -> None:
+        for offer_id, sku, existing in conflicts:
+            self._s.conflicts.setdefault((channel, sku), (offer_id, existing, at))
+
+    async def conflicts(self) -> list[tuple[str, str, str, str]]:
+        return sorted((ch, oid, sku, existing) for (ch, sku), (oid, existing, _) in self._s.conflicts.items())
+
+
+class MemoryUnitOfWork:
+    """Works on a copy of the shared state and swaps it in on commit: rollback is free."""
+
+    def __init__(self, shared: list[MemoryState], read_only: bool) -> None:
+        self._shared = shared
+        self._read_only = read_only
+
+    async def __aenter__(self) -> Self:
+        self._state = copy.deepcopy(self._shared[0])
+        self.stock = MemoryStock(self._state)
+        self.reservations = MemoryReservations(self._state)
+        self.orders = MemoryOrders(self._state)
+        self.offer_ids = MemoryOfferIds(self._state)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        return None
+
+    async def commit(self) -> None:
+        if self._read_only:
+            raise RuntimeError("a read-only unit of work cannot commit")
+        self._shared[0] = self._state
+
+
+class MemoryUnitOfWorkFactory:
+    def __init__(self) -> None:
+        self.shared = [MemoryState()]
+
+    def __call__(self, *, read_only: bool = False) -> MemoryUnitOfWork:
+        return MemoryUnitOfWork(self.shared, read_only)
+
+    @property
+    def state(self) -> MemoryState:
+        return self.shared[0]
