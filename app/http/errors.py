@@ -42,23 +42,30 @@ def validation_details(error: ValidationError) -> list[dict[str, Any]]:
     ]
 
 
-@web.middleware
-async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except ApiError as error:
-        return error_response(error.status, error.code, error.message, error.details)
-    except ValidationError as error:
-        return error_response(422, "invalid_request", "the request body does not match the API", validation_details(error))
-    except wf.WorkflowError as error:
-        return error_response(_STATUS.get(type(error), 422), error.code, error.message, error.details)
-    except web.HTTPRequestEntityTooLarge as error:
-        return error_response(413, "body_too_large", f"the body is larger than {error.max_size} bytes")
-    except web.HTTPException as error:
-        if error.status < 400:
-            raise
-        code = {404: "not_found", 405: "method_not_allowed"}.get(error.status, "http_error")
-        return error_response(error.status, code, error.reason)
-    except Exception:
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        return error_response(500, "internal_error", "something went wrong on our side; it has been logged")
+def json_errors(max_body_bytes: int) -> Any:
+    """The middleware that turns every failure into the API's error shape."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except ApiError as error:
+            return error_response(error.status, error.code, error.message, error.details)
+        except ValidationError as error:
+            message = "the request body does not match the API"
+            return error_response(422, "invalid_request", message, validation_details(error))
+        except wf.WorkflowError as error:
+            return error_response(_STATUS.get(type(error), 422), error.code, error.message, error.details)
+        except web.HTTPRequestEntityTooLarge:
+            message = f"the body is larger than the limit of {max_body_bytes} bytes (HTTP_MAX_BODY_BYTES)"
+            return error_response(413, "body_too_large", message)
+        except web.HTTPException as error:
+            if error.status < 400:
+                raise
+            code = {404: "not_found", 405: "method_not_allowed"}.get(error.status, "http_error")
+            return error_response(error.status, code, error.reason)
+        except Exception:
+            log.exception("unhandled error on %s %s", request.method, request.path)
+            return error_response(500, "internal_error", "something went wrong on our side; it has been logged")
+
+    return middleware

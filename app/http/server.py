@@ -26,9 +26,10 @@ M = TypeVar("M", bound=BaseModel)
 
 def create_app(services: Services) -> web.Application:
     token = services.settings.http.api_token
+    limit = services.settings.http.max_body_bytes
     app = web.Application(
-        client_max_size=services.settings.http.max_body_bytes,
-        middlewares=[json_errors, _bearer_auth(token.get_secret_value() if token else None)],
+        client_max_size=limit,
+        middlewares=[json_errors(limit), _bearer_auth(token.get_secret_value() if token else None)],
     )
     app[SERVICES] = services
     app.router.add_get("/healthz", healthz)

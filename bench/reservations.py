@@ -1,0 +1,762 @@
+"""Reservations per second, ours beside the raw driver doing the same statements.
+
+*Ours* is the real stack: ``storage.database.open_database`` + migrations +
+``SqlUnitOfWorkFactory`` + ``Ledger`` + ``OrderDesk``. Two operations are timed:
+
+- the bare reservation unit of work: ``try_reserve`` then ``reservations.add`` in one
+  transaction (every reservation hangs on one anchor order made with ``OrderDesk.place``);
+- full order intake, ``OrderDesk.place`` of a one-line order.
+
+*Raw* runs the same SQL in one transaction with the driver alone: stdlib ``sqlite3``
+(sequential, it is synchronous), ``aiosqlite`` (sequential awaits) and an ``asyncpg`` pool. The
+raw SQLite baselines use their own file made by the same migration and the same pragmas.
+
+After every run the books are audited: no ``reserved`` above ``on_hand`` (oversell), and the
+successful reservations = the sum of ``reserved`` = the reservation rows. A scarce case (few
+units, many concurrent attempts) checks that exactly the units on hand are sold.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import sqlite3
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import aiosqlite
+import asyncpg
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from bench.common import (
+    BUSY_TIMEOUT_MS,
+    Json,
+    PgDatabase,
+    PgProbe,
+    UtcClock,
+    machine_facts,
+    median,
+    migrated_pg,
+    migrated_sqlite,
+    raw_sqlite,
+    sqlite_pragmas,
+    sqlite_timestamp,
+    temporary_pg_database,
+    topology,
+    unit_of_work_factory,
+)
+from storage.database import READ_ONLY, Database
+from workflows.ledger import Ledger
+from workflows.model import LineStatus, Reservation, ReservationState, StockFigure
+from workflows.orders import LineRequest, OrderDesk, PlaceOrder
+from workflows.ports import UnitOfWorkFactory
+
+TARGET_RATIO = 0.35
+WAREHOUSE = "online"
+CHANNEL = "site"
+PLENTY = 1_000_000  # units per SKU in the throughput runs: stock never runs out there
+ANCHOR_SKU = "BENCH-ANCHOR"  # not stocked: the anchor order reserves nothing
+SCARCE_BARE = "SCARCE-UOW"
+SCARCE_ORDERS = "SCARCE-ORDERS"
+
+
+@dataclass(frozen=True)
+class Sizes:
+    attempts: int  # reservations per timed run
+    orders: int  # orders per timed run
+    warmup: int  # untimed attempts before each run (connections, statement caches)
+    concurrency: tuple[int, ...]
+    rounds: int  # each figure is the median of this many runs, raw and ours interleaved
+    skus: int
+    scarce_units: int
+    scarce_attempts: int
+    diagnostics: bool  # also time engine variants on PostgreSQL (not the product's settings)
+
+
+FULL = Sizes(
+    attempts=3000, orders=1500, warmup=50, concurrency=(1, 16), rounds=3, skus=50,
+    scarce_units=5, scarce_attempts=200, diagnostics=True,
+)  # fmt: skip
+QUICK = Sizes(
+    attempts=200, orders=100, warmup=10, concurrency=(1, 16), rounds=1, skus=50,
+    scarce_units=5, scarce_attempts=200, diagnostics=False,
+)  # fmt: skip
+
+
+def sku(n: int) -> str:
+    return f"BENCH-{n:03d}"
+
+
+# ------------------------------------------------------------------------------------------ SQL
+
+
+SQLITE_RESERVE = (
+    "UPDATE stock_levels SET reserved = reserved + ? WHERE sku = ? AND warehouse = ? AND on_hand - reserved >= ?"
+)
+SQLITE_ADD_RESERVATION = (
+    "INSERT INTO reservations (order_id, line_no, sku, warehouse, qty, state, created_at) "
+    "VALUES (?, ?, ?, ?, ?, 'active', ?) RETURNING id"
+)
+PG_RESERVE = (
+    "UPDATE stock_levels SET reserved = reserved + $1 WHERE sku = $2 AND warehouse = $3 AND on_hand - reserved >= $4"
+)
+PG_ADD_RESERVATION = (
+    "INSERT INTO reservations (order_id, line_no, sku, warehouse, qty, state, created_at) "
+    "VALUES ($1, $2, $3, $4, $5, 'active', $6) RETURNING id"
+)
+# What OrderDesk.place runs for a new one-line order reserved in the online warehouse.
+SQLITE_ORDER = {
+    "find": "SELECT id FROM orders WHERE channel = ? AND external_id = ?",
+    "order": (
+        "INSERT INTO orders (channel, external_id, customer_name, customer_phone, customer_email, total, currency, "
+        "created_at) VALUES (?, ?, '', '', '', NULL, 'RUB', ?) RETURNING id"
+    ),
+    "line": "INSERT INTO order_lines (order_id, line_no, sku, qty, status, warehouse) VALUES (?, 1, ?, 1, ?, NULL)",
+    "event": "INSERT INTO order_events (order_id, at, kind, detail) VALUES (?, ?, ?, ?)",
+    "save_line": "UPDATE order_lines SET status = ?, warehouse = ? WHERE order_id = ? AND line_no = 1",
+}
+PG_ORDER = {
+    "find": "SELECT id FROM orders WHERE channel = $1 AND external_id = $2",
+    "order": (
+        "INSERT INTO orders (channel, external_id, customer_name, customer_phone, customer_email, total, currency, "
+        "created_at) VALUES ($1, $2, '', '', '', NULL, 'RUB', $3) RETURNING id"
+    ),
+    "line": "INSERT INTO order_lines (order_id, line_no, sku, qty, status, warehouse) VALUES ($1, 1, $2, 1, $3, NULL)",
+    "event": "INSERT INTO order_events (order_id, at, kind, detail) VALUES ($1, $2, $3, $4)",
+    "save_line": "UPDATE order_lines SET status = $1, warehouse = $2 WHERE order_id = $3 AND line_no = 1",
+}
+RESET = [
+    "DELETE FROM reservations",
+    "DELETE FROM order_events WHERE order_id <> {anchor}",
+    "DELETE FROM order_lines WHERE order_id <> {anchor}",
+    "DELETE FROM orders WHERE id <> {anchor}",
+    "UPDATE stock_levels SET reserved = 0",
+]
+AUDIT_STOCK = (
+    "SELECT COALESCE(SUM(reserved), 0),"
+    " COALESCE(SUM(CASE WHEN reserved > on_hand THEN reserved - on_hand ELSE 0 END), 0),"
+    " COALESCE(SUM(CASE WHEN reserved > on_hand THEN 1 ELSE 0 END), 0) FROM stock_levels"
+)
+AUDIT_RESERVATIONS = "SELECT COUNT(*), COALESCE(SUM(qty), 0) FROM reservations WHERE state = 'active'"
+
+
+# ------------------------------------------------------------------------------------------ audit
+
+
+@dataclass(frozen=True)
+class Audit:
+    """The books after a run. ``oversell`` is the units reserved beyond ``on_hand``, summed."""
+
+    successes: int
+    reserved_total: int
+    reservation_rows: int
+    reservation_units: int
+    rows_over: int
+    oversell: int
+
+    @property
+    def consistent(self) -> bool:
+        return self.successes == self.reserved_total == self.reservation_rows == self.reservation_units
+
+    @property
+    def ok(self) -> bool:
+        return self.oversell == 0 and self.consistent
+
+    def as_json(self) -> Json:
+        return {**asdict(self), "consistent": self.consistent, "ok": self.ok}
+
+
+class Books(Protocol):
+    """Direct access to one database for resetting and auditing between runs (not timed)."""
+
+    async def reset(self, anchor: int) -> None: ...
+
+    async def audit(self, successes: int) -> Audit: ...
+
+
+class SqliteBooks:
+    def __init__(self, path: Path) -> None:
+        self._connection = raw_sqlite(path, "NORMAL")
+
+    async def reset(self, anchor: int) -> None:
+        self._connection.execute("BEGIN IMMEDIATE")
+        for statement in RESET:
+            self._connection.execute(statement.format(anchor=int(anchor)))
+        self._connection.execute("COMMIT")
+        self._connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    async def audit(self, successes: int) -> Audit:
+        reserved, over_units, over_rows = self._connection.execute(AUDIT_STOCK).fetchone()
+        rows, units = self._connection.execute(AUDIT_RESERVATIONS).fetchone()
+        return Audit(successes, int(reserved), int(rows), int(units), int(over_rows), int(over_units))
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+class PgBooks:
+    def __init__(self, connection: Any) -> None:
+        self._connection = connection
+
+    @classmethod
+    async def open(cls, dsn: str) -> PgBooks:
+        return cls(await asyncpg.connect(dsn))
+
+    async def reset(self, anchor: int) -> None:
+        async with self._connection.transaction():
+            for statement in RESET:
+                await self._connection.execute(statement.format(anchor=int(anchor)))
+        await self._connection.execute("VACUUM ANALYZE stock_levels, reservations, orders, order_lines, order_events")
+
+    async def audit(self, successes: int) -> Audit:
+        reserved, over_units, over_rows = await self._connection.fetchrow(AUDIT_STOCK)
+        rows, units = await self._connection.fetchrow(AUDIT_RESERVATIONS)
+        return Audit(successes, int(reserved), int(rows), int(units), int(over_rows), int(over_units))
+
+    async def close(self) -> None:
+        await self._connection.close()
+
+
+# ------------------------------------------------------------------------------------------ driving
+
+
+Attempt = Callable[[int], Awaitable[bool]]
+
+
+async def drive(attempts: int, concurrency: int, attempt: Attempt, offset: int = 0) -> tuple[int, float]:
+    """``attempts`` calls of ``attempt(i)`` by ``concurrency`` workers; (successes, seconds)."""
+    counter = itertools.count()
+    succeeded = 0
+
+    async def worker() -> None:
+        nonlocal succeeded
+        while (i := next(counter)) < attempts:
+            if await attempt(offset + i):
+                succeeded += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return succeeded, time.perf_counter() - started
+
+
+@dataclass
+class EngineCounters:
+    """New DBAPI connections and statements seen by an engine (observed with events, not changed)."""
+
+    connects: int = 0
+    statements: int = 0
+
+    def watch(self, engine: AsyncEngine) -> None:
+        def on_connect(*_: object) -> None:
+            self.connects += 1
+
+        def on_execute(*_: object) -> None:
+            self.statements += 1
+
+        event.listen(engine.sync_engine, "connect", on_connect)
+        event.listen(engine.sync_engine, "before_cursor_execute", on_execute)
+
+    def snapshot(self) -> tuple[int, int]:
+        return self.connects, self.statements
+
+
+@dataclass
+class Series:
+    """Repeated runs of one measurement; the figure is the median."""
+
+    driver: str
+    operation: str
+    concurrency: int
+    runs: list[Json] = field(default_factory=list)
+
+    @property
+    def per_second(self) -> float:
+        return median([run["per_second"] for run in self.runs]) if self.runs else 0.0
+
+    @property
+    def oversell(self) -> int:
+        return sum(int(run["audit"]["oversell"]) for run in self.runs)
+
+    @property
+    def audits_ok(self) -> bool:
+        return all(run["audit"]["ok"] for run in self.runs)
+
+    def as_json(self) -> Json:
+        return {
+            "driver": self.driver,
+            "operation": self.operation,
+            "concurrency": self.concurrency,
+            "per_second_median": round(self.per_second, 1),
+            "per_second_runs": [run["per_second"] for run in self.runs],
+            "oversell": self.oversell,
+            "audits_ok": self.audits_ok,
+            "runs": self.runs,
+        }
+
+
+async def measure(
+    series: Series,
+    books: Books,
+    anchor: int,
+    attempts: int,
+    warmup: int,
+    attempt: Attempt,
+    counters: EngineCounters | None = None,
+) -> None:
+    """Reset, warm up, time ``attempts`` attempts, audit; append the run to ``series``."""
+    await books.reset(anchor)
+    warm_ok, _ = await drive(warmup, series.concurrency, attempt, offset=10_000_000)
+    before = counters.snapshot() if counters else (0, 0)
+    succeeded, seconds = await drive(attempts, series.concurrency, attempt)
+    after = counters.snapshot() if counters else (0, 0)
+    audit = await books.audit(warm_ok + succeeded)
+    run: Json = {
+        "attempts": attempts,
+        "succeeded": succeeded,
+        "seconds": round(seconds, 4),
+        "per_second": round(attempts / seconds, 1),
+        "audit": audit.as_json(),
+    }
+    if counters:
+        run["new_connections"] = after[0] - before[0]
+        run["statements_per_attempt"] = round((after[1] - before[1]) / attempts, 2)
+    series.runs.append(run)
+
+
+# ------------------------------------------------------------------------------------------ our stack
+
+
+@dataclass
+class Stack:
+    database: Database
+    uow: UnitOfWorkFactory
+    ledger: Ledger
+    desk: OrderDesk
+    clock: UtcClock
+    anchor: int
+    counters: EngineCounters
+
+
+async def build_stack(database: Database, sizes: Sizes) -> Stack:
+    """The product's objects on ``database``, stock loaded through ``Ledger.apply_stock``."""
+    counters = EngineCounters()
+    counters.watch(database.engine)
+    clock = UtcClock()
+    shop = topology(stores=0, channels=1)
+    uow = unit_of_work_factory(database)
+    ledger = Ledger(uow, shop, clock)
+    desk = OrderDesk(uow, shop, clock, ledger)
+    figures = [StockFigure(sku(n), WAREHOUSE, PLENTY) for n in range(sizes.skus)]
+    figures += [StockFigure(name, WAREHOUSE, sizes.scarce_units) for name in (SCARCE_BARE, SCARCE_ORDERS)]
+    await ledger.apply_stock(clock.now(), figures)
+    intake = await desk.place(PlaceOrder(CHANNEL, "bench-anchor", [LineRequest(ANCHOR_SKU, 1)]))
+    assert intake.order.id is not None
+    return Stack(database, uow, ledger, desk, clock, intake.order.id, counters)
+
+
+def ours_reserve(stack: Stack, skus: int, fixed_sku: str | None = None) -> Attempt:
+    async def attempt(i: int) -> bool:
+        name = fixed_sku or sku(i % skus)
+        async with stack.uow() as u:
+            ok = await u.stock.try_reserve(name, WAREHOUSE, 1)
+            if ok:
+                await u.reservations.add(
+                    Reservation(None, stack.anchor, 1, name, WAREHOUSE, 1, ReservationState.ACTIVE, stack.clock.now())
+                )
+            await u.commit()
+        return ok
+
+    return attempt
+
+
+def ours_place(stack: Stack, skus: int, prefix: str, fixed_sku: str | None = None) -> Attempt:
+    async def attempt(i: int) -> bool:
+        name = fixed_sku or sku(i % skus)
+        intake = await stack.desk.place(PlaceOrder(CHANNEL, f"{prefix}-{i}", [LineRequest(name, 1)]))
+        return intake.order.lines[0].status == LineStatus.RESERVED
+
+    return attempt
+
+
+# ------------------------------------------------------------------------------------------ raw SQLite
+
+
+def load_raw_sqlite(connection: sqlite3.Connection, sizes: Sizes) -> int:
+    """Stock rows as the ledger writes them and an anchor order; returns the anchor's id."""
+    now = sqlite_timestamp(datetime.now(UTC))
+    connection.execute("BEGIN IMMEDIATE")
+    connection.executemany(
+        "INSERT INTO stock_levels (sku, warehouse, on_hand, reserved, as_of) VALUES (?, ?, ?, 0, ?)",
+        [(sku(n), WAREHOUSE, PLENTY, now) for n in range(sizes.skus)],
+    )
+    (anchor,) = connection.execute(SQLITE_ORDER["order"], (CHANNEL, "bench-anchor", now)).fetchone()
+    connection.execute("COMMIT")
+    return int(anchor)
+
+
+def sqlite3_reserve(connection: sqlite3.Connection, anchor: int, skus: int) -> Attempt:
+    """Synchronous on purpose: awaiting it never yields, so it runs as a plain sequential loop."""
+
+    async def attempt(i: int) -> bool:
+        name = sku(i % skus)
+        connection.execute("BEGIN IMMEDIATE")
+        ok = connection.execute(SQLITE_RESERVE, (1, name, WAREHOUSE, 1)).rowcount == 1
+        if ok:
+            connection.execute(
+                SQLITE_ADD_RESERVATION, (anchor, 1, name, WAREHOUSE, 1, sqlite_timestamp(datetime.now(UTC)))
+            ).fetchone()
+        connection.execute("COMMIT")
+        return ok
+
+    return attempt
+
+
+def sqlite3_place(connection: sqlite3.Connection, skus: int, prefix: str) -> Attempt:
+    async def attempt(i: int) -> bool:
+        name, external_id = sku(i % skus), f"{prefix}-{i}"
+        now = sqlite_timestamp(datetime.now(UTC))
+        connection.execute("BEGIN IMMEDIATE")
+        connection.execute(SQLITE_ORDER["find"], (CHANNEL, external_id)).fetchone()
+        (order_id,) = connection.execute(SQLITE_ORDER["order"], (CHANNEL, external_id, now)).fetchone()
+        connection.execute(SQLITE_ORDER["line"], (order_id, name, "out_of_stock"))
+        received = json.dumps({"channel": CHANNEL, "lines": 1})
+        connection.execute(SQLITE_ORDER["event"], (order_id, now, "received", received))
+        ok = connection.execute(SQLITE_RESERVE, (1, name, WAREHOUSE, 1)).rowcount == 1
+        if ok:
+            connection.execute(SQLITE_ADD_RESERVATION, (order_id, 1, name, WAREHOUSE, 1, now)).fetchone()
+            detail = json.dumps({"line": 1, "sku": name, "qty": 1, "warehouse": WAREHOUSE})
+            connection.execute(SQLITE_ORDER["event"], (order_id, now, "reserved", detail))
+            connection.execute(SQLITE_ORDER["save_line"], ("reserved", WAREHOUSE, order_id))
+        connection.execute("COMMIT")
+        return ok
+
+    return attempt
+
+
+async def open_aiosqlite(path: Path, synchronous: str) -> aiosqlite.Connection:
+    connection = await aiosqlite.connect(path, isolation_level=None)
+    for pragma in sqlite_pragmas(synchronous):
+        await connection.execute(pragma)
+    return connection
+
+
+def aiosqlite_reserve(connection: aiosqlite.Connection, anchor: int, skus: int) -> Attempt:
+    async def attempt(i: int) -> bool:
+        name = sku(i % skus)
+        await connection.execute("BEGIN IMMEDIATE")
+        cursor = await connection.execute(SQLITE_RESERVE, (1, name, WAREHOUSE, 1))
+        ok = cursor.rowcount == 1
+        if ok:
+            cursor = await connection.execute(
+                SQLITE_ADD_RESERVATION, (anchor, 1, name, WAREHOUSE, 1, sqlite_timestamp(datetime.now(UTC)))
+            )
+            await cursor.fetchone()
+        await connection.execute("COMMIT")
+        return ok
+
+    return attempt
+
+
+# ------------------------------------------------------------------------------------------ raw asyncpg
+
+
+async def _no_reset(_connection: Any) -> None:
+    """Pool release without asyncpg's reset query: SQLAlchemy's pool sends none after a commit
+    either, so the baseline pays no round trip that ours does not."""
+
+
+async def asyncpg_pool(dsn: str, size: int) -> Any:
+    return await asyncpg.create_pool(dsn, min_size=size, max_size=size, reset=_no_reset)
+
+
+def asyncpg_reserve(pool: Any, anchor: int, skus: int) -> Attempt:
+    async def attempt(i: int) -> bool:
+        name = sku(i % skus)
+        async with pool.acquire() as connection, connection.transaction():
+            ok = bool(await connection.execute(PG_RESERVE, 1, name, WAREHOUSE, 1) == "UPDATE 1")
+            if ok:
+                await connection.fetchval(PG_ADD_RESERVATION, anchor, 1, name, WAREHOUSE, 1, datetime.now(UTC))
+        return ok
+
+    return attempt
+
+
+def asyncpg_place(pool: Any, skus: int, prefix: str) -> Attempt:
+    async def attempt(i: int) -> bool:
+        name, external_id = sku(i % skus), f"{prefix}-{i}"
+        now = datetime.now(UTC)
+        async with pool.acquire() as connection, connection.transaction():
+            await connection.fetchval(PG_ORDER["find"], CHANNEL, external_id)
+            order_id = await connection.fetchval(PG_ORDER["order"], CHANNEL, external_id, now)
+            await connection.execute(PG_ORDER["line"], order_id, name, "out_of_stock")
+            received = json.dumps({"channel": CHANNEL, "lines": 1})
+            await connection.execute(PG_ORDER["event"], order_id, now, "received", received)
+            ok = bool(await connection.execute(PG_RESERVE, 1, name, WAREHOUSE, 1) == "UPDATE 1")
+            if ok:
+                await connection.fetchval(PG_ADD_RESERVATION, order_id, 1, name, WAREHOUSE, 1, now)
+                detail = json.dumps({"line": 1, "sku": name, "qty": 1, "warehouse": WAREHOUSE})
+                await connection.execute(PG_ORDER["event"], order_id, now, "reserved", detail)
+                await connection.execute(PG_ORDER["save_line"], "reserved", WAREHOUSE, order_id)
+        return ok
+
+    return attempt
+
+
+# ------------------------------------------------------------------------------------------ scarce case
+
+
+async def scarce(stack: Stack, books: Books, sizes: Sizes) -> Json:
+    """``scarce_attempts`` concurrent attempts at ``scarce_units`` units: exactly that many win."""
+    found: Json = {"units": sizes.scarce_units, "attempts": sizes.scarce_attempts}
+    cases: list[tuple[str, Attempt]] = [
+        ("unit_of_work", ours_reserve(stack, sizes.skus, fixed_sku=SCARCE_BARE)),
+        ("order_desk_place", ours_place(stack, sizes.skus, "scarce", fixed_sku=SCARCE_ORDERS)),
+    ]
+    for name, attempt in cases:
+        await books.reset(stack.anchor)
+        results = await asyncio.gather(*(attempt(i) for i in range(sizes.scarce_attempts)))
+        succeeded = sum(results)
+        audit = await books.audit(succeeded)
+        found[name] = {
+            "succeeded": succeeded,
+            "refused": len(results) - succeeded,
+            "exact": succeeded == sizes.scarce_units,
+            "oversell": audit.oversell,
+            "audit": audit.as_json(),
+        }
+    return found
+
+
+# ------------------------------------------------------------------------------------------ SQLite
+
+
+async def sqlite_part(sizes: Sizes, synchronous: str, folder: Path) -> Json:
+    ours_path, raw_path = folder / f"ours-{synchronous}.db", folder / f"raw-{synchronous}.db"
+    stack = await build_stack(await migrated_sqlite(ours_path, synchronous), sizes)
+    await (await migrated_sqlite(raw_path, synchronous)).dispose()  # the raw file: same migration
+    raw = raw_sqlite(raw_path, synchronous)
+    raw_anchor = load_raw_sqlite(raw, sizes)
+    aio = await open_aiosqlite(raw_path, synchronous)
+    ours_books, raw_books = SqliteBooks(ours_path), SqliteBooks(raw_path)
+    ours_driver = "storeops (SQLAlchemy + aiosqlite)"
+    reserve: dict[str, Series] = {
+        "raw_sqlite3": Series("sqlite3 (stdlib), sequential", "reserve", 1),
+        "raw_aiosqlite": Series("aiosqlite, sequential awaits", "reserve", 1),
+    }
+    reserve |= {f"ours_c{c}": Series(ours_driver, "reserve", c) for c in sizes.concurrency}
+    orders: dict[str, Series] = {"raw_sqlite3": Series("sqlite3 (stdlib), sequential", "place", 1)}
+    orders |= {f"ours_c{c}": Series(ours_driver, "place", c) for c in sizes.concurrency}
+    try:
+        for round_no in range(sizes.rounds):
+            await measure(reserve["raw_sqlite3"], raw_books, raw_anchor, sizes.attempts, sizes.warmup,
+                          sqlite3_reserve(raw, raw_anchor, sizes.skus))  # fmt: skip
+            await measure(reserve["raw_aiosqlite"], raw_books, raw_anchor, sizes.attempts, sizes.warmup,
+                          aiosqlite_reserve(aio, raw_anchor, sizes.skus))  # fmt: skip
+            for c in sizes.concurrency:
+                await measure(reserve[f"ours_c{c}"], ours_books, stack.anchor, sizes.attempts, sizes.warmup,
+                              ours_reserve(stack, sizes.skus), stack.counters)  # fmt: skip
+            await measure(orders["raw_sqlite3"], raw_books, raw_anchor, sizes.orders, sizes.warmup,
+                          sqlite3_place(raw, sizes.skus, f"raw-{round_no}"))  # fmt: skip
+            for c in sizes.concurrency:
+                await measure(orders[f"ours_c{c}"], ours_books, stack.anchor, sizes.orders, sizes.warmup,
+                              ours_place(stack, sizes.skus, f"ours-{round_no}-c{c}"), stack.counters)  # fmt: skip
+        scarce_case = await scarce(stack, ours_books, sizes)
+    finally:
+        await aio.close()
+        raw.close()
+        ours_books.close()
+        raw_books.close()
+        await stack.database.dispose()
+    return {
+        "synchronous": synchronous,
+        "pragmas": sqlite_pragmas(synchronous),
+        "transaction": "BEGIN IMMEDIATE ... COMMIT (ours: storage.database's begin hook; raw: explicit)",
+        "reserve": {key: series.as_json() for key, series in reserve.items()},
+        "place": {key: series.as_json() for key, series in orders.items()},
+        "scarce": scarce_case,
+        "ratios": ratios(reserve, orders, {f"ours_c{c}": "raw_sqlite3" for c in sizes.concurrency}),
+        "extra_ratios_vs_aiosqlite": {
+            f"ours_c{c}": _ratio(reserve[f"ours_c{c}"], reserve["raw_aiosqlite"]) for c in sizes.concurrency
+        },
+    }
+
+
+def _ratio(ours: Series, raw: Series) -> float:
+    return round(ours.per_second / raw.per_second, 3) if raw.per_second else 0.0
+
+
+def ratios(reserve: dict[str, Series], orders: dict[str, Series], pairs: dict[str, str]) -> Json:
+    """ours / raw per pair ``{ours key: raw key}``; the target holds when every pair meets it."""
+    reserve_ratios = {f"{ours} / {raw}": _ratio(reserve[ours], reserve[raw]) for ours, raw in pairs.items()}
+    order_ratios = {
+        f"{ours} / {raw}": _ratio(orders[ours], orders[raw]) for ours, raw in pairs.items() if raw in orders
+    }
+    worst = min(reserve_ratios.values())
+    return {
+        "reserve": reserve_ratios,
+        "place": order_ratios,
+        "target": TARGET_RATIO,
+        "worst_reserve_ratio": worst,
+        "target_met": worst >= TARGET_RATIO,
+    }
+
+
+# ------------------------------------------------------------------------------------------ PostgreSQL
+
+
+def variant_database(url: str, *, pool_size: int, pre_ping: bool) -> Database:
+    """The product's PostgreSQL engine with other pool settings: for the diagnostics only."""
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=20, pool_pre_ping=pre_ping)
+    return Database(engine, engine.execution_options(**{READ_ONLY: True}), False)
+
+
+async def pg_part(sizes: Sizes, target: PgDatabase) -> Json:
+    stack = await build_stack(await migrated_pg(target), sizes)
+    books = await PgBooks.open(target.dsn)
+    ours_driver = "storeops (SQLAlchemy + asyncpg)"
+    raw_driver = "asyncpg pool (no reset query on release)"
+    reserve: dict[str, Series] = {}
+    orders: dict[str, Series] = {}
+    for c in sizes.concurrency:
+        reserve[f"raw_asyncpg_c{c}"] = Series(raw_driver, "reserve", c)
+        reserve[f"ours_c{c}"] = Series(ours_driver, "reserve", c)
+        orders[f"raw_asyncpg_c{c}"] = Series(raw_driver, "place", c)
+        orders[f"ours_c{c}"] = Series(ours_driver, "place", c)
+    diagnostics: Json = {}
+    try:
+        for round_no in range(sizes.rounds):
+            for c in sizes.concurrency:
+                pool = await asyncpg_pool(target.dsn, c)
+                try:
+                    await measure(reserve[f"raw_asyncpg_c{c}"], books, stack.anchor, sizes.attempts, sizes.warmup,
+                                  asyncpg_reserve(pool, stack.anchor, sizes.skus))  # fmt: skip
+                    await measure(orders[f"raw_asyncpg_c{c}"], books, stack.anchor, sizes.orders, sizes.warmup,
+                                  asyncpg_place(pool, sizes.skus, f"raw-{round_no}-c{c}"))  # fmt: skip
+                finally:
+                    await pool.close()
+                await measure(reserve[f"ours_c{c}"], books, stack.anchor, sizes.attempts, sizes.warmup,
+                              ours_reserve(stack, sizes.skus), stack.counters)  # fmt: skip
+                await measure(orders[f"ours_c{c}"], books, stack.anchor, sizes.orders, sizes.warmup,
+                              ours_place(stack, sizes.skus, f"ours-{round_no}-c{c}"), stack.counters)  # fmt: skip
+        if sizes.diagnostics:
+            diagnostics = await pg_diagnostics(sizes, target, stack.anchor, books)
+        scarce_case = await scarce(stack, books, sizes)
+    finally:
+        await books.close()
+        await stack.database.dispose()
+    pairs = {f"ours_c{c}": f"raw_asyncpg_c{c}" for c in sizes.concurrency}
+    return {
+        "database": "temporary, created and dropped by the bench; raw and ours share it, reset between runs",
+        "pool": "ours: storage.database defaults (pool_size=10, max_overflow=20, pool_pre_ping=True)",
+        "reserve": {key: series.as_json() for key, series in reserve.items()},
+        "place": {key: series.as_json() for key, series in orders.items()},
+        "scarce": scarce_case,
+        "ratios": ratios(reserve, orders, pairs),
+        "diagnostics": diagnostics,
+    }
+
+
+async def pg_diagnostics(sizes: Sizes, target: PgDatabase, anchor: int, books: Books) -> Json:
+    """Ours at the highest concurrency with other engine settings, to show where the time goes.
+    These are NOT the product's settings; they say what a change in storage/database.py buys."""
+    c = max(sizes.concurrency)
+    found: Json = {"note": "bare reservation unit of work, engine variants of storage.database (not product settings)"}
+    variants = [
+        ("product: pool_size=10, pre_ping=True", 10, True),
+        ("pool_size=10, pre_ping=False", 10, False),
+        (f"pool_size={max(10, c)}, pre_ping=True", max(10, c), True),
+        (f"pool_size={max(10, c)}, pre_ping=False", max(10, c), False),
+    ]
+    for label, pool_size, pre_ping in variants:
+        database = variant_database(target.url, pool_size=pool_size, pre_ping=pre_ping)
+        try:
+            variant = await build_variant(database, anchor)
+            series = Series(f"storeops engine variant: {label}", "reserve", c)
+            for _ in range(sizes.rounds):
+                await measure(series, books, anchor, sizes.attempts, sizes.warmup,
+                              ours_reserve(variant, sizes.skus), variant.counters)  # fmt: skip
+            found[label] = series.as_json()
+        finally:
+            await database.dispose()
+    return found
+
+
+async def build_variant(database: Database, anchor: int) -> Stack:
+    """A stack on an already loaded database (no stock loading, the given anchor)."""
+    counters = EngineCounters()
+    counters.watch(database.engine)
+    clock = UtcClock()
+    shop = topology(stores=0, channels=1)
+    uow = unit_of_work_factory(database)
+    ledger = Ledger(uow, shop, clock)
+    return Stack(database, uow, ledger, OrderDesk(uow, shop, clock, ledger), clock, anchor, counters)
+
+
+# ------------------------------------------------------------------------------------------ entry
+
+
+async def run(quick: bool, probe: PgProbe, pg_url: str, log: Callable[[str], None]) -> Json:
+    sizes = QUICK if quick else FULL
+    started = time.perf_counter()
+    result: Json = {
+        "benchmark": "reservations",
+        "quick": quick,
+        "machine": machine_facts(probe.server_version),
+        "parameters": {
+            **asdict(sizes),
+            "warehouse": WAREHOUSE,
+            "units_per_sku": PLENTY,
+            "busy_timeout_ms": BUSY_TIMEOUT_MS,
+            "figure": "median per_second over rounds; per_second = timed attempts / wall seconds",
+            "target_ratio": TARGET_RATIO,
+        },
+    }
+    sqlite: Json = {}
+    with tempfile.TemporaryDirectory(prefix="storeops-bench-") as folder:
+        result["parameters"]["sqlite_folder"] = folder
+        for synchronous in ("FULL", "NORMAL"):
+            log(f"reservations: SQLite synchronous={synchronous}")
+            sqlite[synchronous] = await sqlite_part(sizes, synchronous, Path(folder))
+    result["sqlite"] = sqlite
+    if probe.available:
+        log(f"reservations: PostgreSQL {probe.server_version}")
+        async with temporary_pg_database(pg_url) as target:
+            result["postgres"] = {"skipped": False, "temporary_database": target.name, **await pg_part(sizes, target)}
+    else:
+        log(f"reservations: PostgreSQL skipped: {probe.reason}")
+        result["postgres"] = {"skipped": True, "reason": probe.reason}
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    result["summary"] = summary(result)
+    return result
+
+
+def summary(result: Json) -> Json:
+    found: Json = {}
+    for synchronous, part in result["sqlite"].items():
+        found[f"sqlite_{synchronous.lower()}"] = _part_summary(part)
+    postgres = result["postgres"]
+    found["postgres"] = (
+        {"skipped": True, "reason": postgres["reason"]} if postgres["skipped"] else _part_summary(postgres)
+    )
+    return found
+
+
+def _part_summary(part: Json) -> Json:
+    return {
+        "reservations_per_s": {key: series["per_second_median"] for key, series in part["reserve"].items()},
+        "orders_per_s": {key: series["per_second_median"] for key, series in part["place"].items()},
+        "ratio_reserve": part["ratios"]["reserve"],
+        "ratio_place": part["ratios"]["place"],
+        "target_met": part["ratios"]["target_met"],
+        "oversell": sum(s["oversell"] for s in [*part["reserve"].values(), *part["place"].values()])
+        + sum(part["scarce"][case]["oversell"] for case in ("unit_of_work", "order_desk_place")),
+        "audits_ok": all(s["audits_ok"] for s in [*part["reserve"].values(), *part["place"].values()]),
+        "scarce_exact": {case: part["scarce"][case]["succeeded"] for case in ("unit_of_work", "order_desk_place")},
+    }
