@@ -35,7 +35,9 @@ class Services:
         await self.database.dispose()
 
 
-async def build(settings: Settings, topology: Topology, *, clock: Clock | None = None, run_migrations: bool = True) -> Services:
+async def build(
+    settings: Settings, topology: Topology, *, clock: Clock | None = None, run_migrations: bool = True
+) -> Services:
     database = open_database(
         settings.database.url,
         busy_timeout_ms=settings.database.busy_timeout_ms,

@@ -4,7 +4,7 @@ CONTRACT.md; every secret is a ``SecretStr`` so it never lands in a log or a rep
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -20,7 +20,6 @@ class DatabaseSettings(_Group):
     sqlite_synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"] = Field(
         default="FULL", validation_alias="SQLITE_SYNCHRONOUS"
     )
-
 
     @field_validator("url")
     @classmethod
@@ -67,9 +66,13 @@ class ChannelSettings(_Group):
     )
     ozon_client_id: str | None = Field(default=None, validation_alias="OZON_CLIENT_ID")
     ozon_api_key: SecretStr | None = Field(default=None, validation_alias="OZON_API_KEY")
-    ozon_api_base: AnyHttpUrl = Field(default=AnyHttpUrl("https://api-seller.ozon.ru"), validation_alias="OZON_API_BASE")
+    ozon_api_base: AnyHttpUrl = Field(
+        default=AnyHttpUrl("https://api-seller.ozon.ru"), validation_alias="OZON_API_BASE"
+    )
     ym_api_key: SecretStr | None = Field(default=None, validation_alias="YM_API_KEY")
-    ym_api_base: AnyHttpUrl = Field(default=AnyHttpUrl("https://api.partner.market.yandex.ru"), validation_alias="YM_API_BASE")
+    ym_api_base: AnyHttpUrl = Field(
+        default=AnyHttpUrl("https://api.partner.market.yandex.ru"), validation_alias="YM_API_BASE"
+    )
     cbr_daily_url: AnyHttpUrl = Field(
         default=AnyHttpUrl("https://www.cbr.ru/scripts/XML_daily.asp"), validation_alias="CBR_DAILY_URL"
     )
@@ -107,19 +110,18 @@ def load_settings(env_file: str | Path | None = ".env") -> Settings:
         "business": BusinessSettings,
     }
     problems: list[str] = []
-    built: dict[str, BaseSettings] = {}
+    built: dict[str, Any] = {}
     for name, group in groups.items():
         try:
-            built[name] = group(_env_file=env_file)  # type: ignore[call-arg]
+            built[name] = group(_env_file=env_file)
         except ValidationError as error:
             problems.extend(_describe(error))
-    try:
-        settings = Settings(_env_file=env_file, **built)  # type: ignore[call-arg]
-    except ValidationError as error:
-        problems.extend(p for p in _describe(error) if p.split(":")[0] not in groups)
     if problems:
         raise ConfigurationError("configuration error:\n  " + "\n  ".join(problems))
-    return settings
+    try:
+        return Settings(_env_file=env_file, **built)
+    except ValidationError as error:
+        raise ConfigurationError("configuration error:\n  " + "\n  ".join(_describe(error))) from None
 
 
 def _describe(error: ValidationError) -> list[str]:

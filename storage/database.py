@@ -32,7 +32,9 @@ class Database:
         await self.engine.dispose()
 
 
-def open_database(url: str, *, busy_timeout_ms: int = 30_000, sqlite_synchronous: str = "FULL", echo: bool = False) -> Database:
+def open_database(
+    url: str, *, busy_timeout_ms: int = 30_000, sqlite_synchronous: str = "FULL", echo: bool = False
+) -> Database:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         _ensure_parent(parsed)

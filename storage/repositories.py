@@ -68,7 +68,10 @@ class SqlStockLevels:
     async def save_figures(self, figures: Sequence[StockFigure], as_of: datetime) -> None:
         for chunk in batched(figures, _CHUNK // 4):
             statement = _upsert(self._c, t.stock_levels).values(
-                [{"sku": f.sku, "warehouse": f.warehouse, "on_hand": f.qty, "reserved": 0, "as_of": as_of} for f in chunk]
+                [
+                    {"sku": f.sku, "warehouse": f.warehouse, "on_hand": f.qty, "reserved": 0, "as_of": as_of}
+                    for f in chunk
+                ]
             )
             statement = statement.on_conflict_do_update(
                 index_elements=["sku", "warehouse"],
@@ -118,7 +121,9 @@ class SqlReservations:
     async def active_for_order(self, order_id: int) -> list[Reservation]:
         c = t.reservations.c
         rows = await self._c.execute(
-            select(t.reservations).where(c.order_id == order_id, c.state == ReservationState.ACTIVE.value).order_by(c.id)
+            select(t.reservations)
+            .where(c.order_id == order_id, c.state == ReservationState.ACTIVE.value)
+            .order_by(c.id)
         )
         return [_reservation(row) for row in rows]
 
@@ -163,8 +168,16 @@ class SqlReservations:
 
 def _reservation(row: Any) -> Reservation:
     return Reservation(
-        row.id, row.order_id, row.line_no, row.sku, row.warehouse, row.qty,
-        ReservationState(row.state), row.created_at, row.deducted_at, row.ended_at,
+        row.id,
+        row.order_id,
+        row.line_no,
+        row.sku,
+        row.warehouse,
+        row.qty,
+        ReservationState(row.state),
+        row.created_at,
+        row.deducted_at,
+        row.ended_at,
     )
 
 
@@ -175,7 +188,7 @@ class SqlOrders:
     async def add(self, order: Order) -> None:
         try:
             result = await self._c.execute(
-                    t.orders.insert().returning(t.orders.c.id),
+                t.orders.insert().returning(t.orders.c.id),
                 {
                     "channel": order.channel,
                     "external_id": order.external_id,
@@ -193,8 +206,14 @@ class SqlOrders:
         await self._c.execute(
             t.order_lines.insert(),
             [
-                {"order_id": order.id, "line_no": line.line_no, "sku": line.sku, "qty": line.qty,
-                 "status": line.status.value, "warehouse": line.warehouse}
+                {
+                    "order_id": order.id,
+                    "line_no": line.line_no,
+                    "sku": line.sku,
+                    "qty": line.qty,
+                    "status": line.status.value,
+                    "warehouse": line.warehouse,
+                }
                 for line in order.lines
             ],
         )
@@ -202,7 +221,13 @@ class SqlOrders:
             await self._c.execute(
                 t.obligations.insert(),
                 [
-                    {"order_id": order.id, "payee": o.payee, "currency": o.currency, "amount": o.amount, "due_at": o.due_at}
+                    {
+                        "order_id": order.id,
+                        "payee": o.payee,
+                        "currency": o.currency,
+                        "amount": o.amount,
+                        "due_at": o.due_at,
+                    }
                     for o in order.obligations
                 ],
             )
@@ -282,7 +307,8 @@ class SqlOfferIds:
     async def add(self, channel: str, pairs: Sequence[tuple[str, str]]) -> None:
         for chunk in batched(pairs, _CHUNK // 3):
             await self._c.execute(
-                t.offer_ids.insert(), [{"channel": channel, "sku": sku, "offer_id": offer_id} for sku, offer_id in chunk]
+                t.offer_ids.insert(),
+                [{"channel": channel, "sku": sku, "offer_id": offer_id} for sku, offer_id in chunk],
             )
 
     async def add_conflicts(self, channel: str, conflicts: Sequence[tuple[str, str, str]], at: datetime) -> None:
@@ -297,5 +323,4 @@ class SqlOfferIds:
         rows = await self._c.execute(
             select(c.channel, c.offer_id, c.sku, c.existing_sku).order_by(c.channel, c.offer_id, c.sku)
         )
-        return [tuple(row) for row in rows]  # type: ignore[misc]
-
+        return [(row.channel, row.offer_id, row.sku, row.existing_sku) for row in rows]

@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -87,7 +87,9 @@ async def _clean(database: Database) -> None:
 
 
 async def _open_clean(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> Database:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'storeops.db'}" if backend == "sqlite" else request.getfixturevalue("pg_url")
+    url = (
+        f"sqlite+aiosqlite:///{tmp_path / 'storeops.db'}" if backend == "sqlite" else request.getfixturevalue("pg_url")
+    )
     db = open_database(url)
     await migrate(db)
     await _clean(db)

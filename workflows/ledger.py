@@ -167,4 +167,3 @@ class Ledger:
     async def offer_id_conflicts(self) -> list[OfferIdConflict]:
         async with self._uow(read_only=True) as uow:
             return [OfferIdConflict(*row) for row in await uow.offer_ids.conflicts()]
-

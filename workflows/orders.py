@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
@@ -43,7 +43,7 @@ class PlaceOrder:
     channel: str
     external_id: str
     lines: Sequence[LineRequest]
-    customer: Customer = Customer()
+    customer: Customer = field(default_factory=Customer)
     total: Decimal | None = None
     currency: str = "RUB"
     obligations: Sequence[Obligation] = ()
@@ -89,12 +89,21 @@ class OrderDesk:
         now = self._clock.now()
         lines = [OrderLine(n, line.sku, line.qty, LineStatus.OUT_OF_STOCK) for n, line in enumerate(command.lines, 1)]
         order = Order(
-            None, command.channel, command.external_id, command.customer, command.total,
-            command.currency, now, lines, list(command.obligations),
+            None,
+            command.channel,
+            command.external_id,
+            command.customer,
+            command.total,
+            command.currency,
+            now,
+            lines,
+            list(command.obligations),
         )
         await uow.orders.add(order)
         assert order.id is not None
-        await uow.orders.add_event(order.id, OrderEvent(now, "received", {"channel": order.channel, "lines": len(lines)}))
+        await uow.orders.add_event(
+            order.id, OrderEvent(now, "received", {"channel": order.channel, "lines": len(lines)})
+        )
         # Lines are reserved in SKU order: with routing order fixed too, concurrent orders lock
         # stock rows in one global order and cannot deadlock on PostgreSQL.
         for line in sorted(lines, key=lambda item: (item.sku, item.line_no)):
@@ -109,7 +118,9 @@ class OrderDesk:
             if not await uow.stock.try_reserve(line.sku, warehouse.code, line.qty):
                 continue
             await uow.reservations.add(
-                Reservation(None, order.id, line.line_no, line.sku, warehouse.code, line.qty, ReservationState.ACTIVE, now)
+                Reservation(
+                    None, order.id, line.line_no, line.sku, warehouse.code, line.qty, ReservationState.ACTIVE, now
+                )
             )
             line.warehouse = warehouse.code
             if warehouse.kind == WarehouseKind.ONLINE:
@@ -118,7 +129,9 @@ class OrderDesk:
             else:
                 line.status = LineStatus.AWAITING_STORE_CONFIRMATION
                 kind = "held_for_store_confirmation"
-            event = OrderEvent(now, kind, {"line": line.line_no, "sku": line.sku, "qty": line.qty, "warehouse": warehouse.code})
+            event = OrderEvent(
+                now, kind, {"line": line.line_no, "sku": line.sku, "qty": line.qty, "warehouse": warehouse.code}
+            )
             await uow.orders.add_event(order.id, event)
             return
         line.status = LineStatus.OUT_OF_STOCK
@@ -147,7 +160,9 @@ class OrderDesk:
                     line.status = LineStatus.CANCELLED
                 await uow.orders.save_lines(order_id, order.lines)
                 await uow.orders.mark_cancelled(order_id, now)
-                await uow.orders.add_event(order_id, OrderEvent(now, "cancelled", {"reason": reason, "released": len(active)}))
+                await uow.orders.add_event(
+                    order_id, OrderEvent(now, "cancelled", {"reason": reason, "released": len(active)})
+                )
                 await uow.commit()
         return await self.get(order_id)
 

@@ -113,12 +113,22 @@ class OfferIds(Protocol):
 
 
 class UnitOfWork(Protocol):
-    """One transaction. Leaving the block without :meth:`commit` rolls everything back."""
+    """One transaction. Leaving the block without :meth:`commit` rolls everything back.
 
-    stock: StockLevels
-    reservations: Reservations
-    orders: Orders
-    offer_ids: OfferIds
+    The repositories are valid only inside the ``async with`` block.
+    """
+
+    @property
+    def stock(self) -> StockLevels: ...
+
+    @property
+    def reservations(self) -> Reservations: ...
+
+    @property
+    def orders(self) -> Orders: ...
+
+    @property
+    def offer_ids(self) -> OfferIds: ...
 
     async def __aenter__(self) -> Self: ...
 

@@ -97,7 +97,8 @@ async def healthz(request: web.Request) -> web.Response:
 async def post_stock(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     message = await _body(request, StockMessage)
-    figures, unknown = [], []
+    figures: list[StockFigure] = []
+    unknown: list[dict[str, object]] = []
     for index, item in enumerate(message.items):
         warehouse = services.topology.warehouse(item.warehouse)
         if warehouse is None:
@@ -106,7 +107,10 @@ async def post_stock(request: web.Request) -> web.Response:
             figures.append(StockFigure(item.sku, warehouse.code, item.qty))
     if unknown:
         known = [w.code for w in services.topology.warehouses]
-        raise UnknownWarehouse(f"{len(unknown)} item(s) name a warehouse we do not have (known: {', '.join(known)}); nothing applied", unknown)
+        raise UnknownWarehouse(
+            f"{len(unknown)} item(s) name a warehouse we do not have (known: {', '.join(known)}); nothing applied",
+            unknown,
+        )
     result = await services.ledger.apply_stock(_onec_time(request, message.as_of), figures)
     return web.json_response(stock_result_view(result))
 

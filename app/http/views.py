@@ -49,7 +49,13 @@ def order_view(order: Order, *, history: bool) -> dict[str, Any]:
         "external_id": order.external_id,
         "status": order.status.value,
         "lines": [
-            {"line": line.line_no, "sku": line.sku, "qty": line.qty, "status": line.status.value, "warehouse": line.warehouse}
+            {
+                "line": line.line_no,
+                "sku": line.sku,
+                "qty": line.qty,
+                "status": line.status.value,
+                "warehouse": line.warehouse,
+            }
             for line in order.lines
         ],
     }

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from storage.database import Database
 from storage.uow import SqlUnitOfWorkFactory
 from tests.conftest import ROOT, table_count
@@ -73,7 +74,11 @@ async def test_two_processes_share_five_units(database: Database, topology: Topo
     storms = [
         subprocess.Popen(  # noqa: ASYNC220 - the processes run while this test waits for them
             [sys.executable, "-m", "tests.integration.order_storm", url, "IRON", name, str(BUYERS // 2), str(go)],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for name in ("p1", "p2")
     ]
@@ -99,5 +104,7 @@ async def test_no_stock_row_or_one_unit(database: Database, topology: Topology, 
     if units:
         await ledger.apply_stock(FakeClock().now(), [StockFigure("ONE", "online", units)])
     desk = OrderDesk(SqlUnitOfWorkFactory(database), topology, FakeClock(), ledger)
-    results = await asyncio.gather(*(desk.place(PlaceOrder("ozon", f"b{n}", [LineRequest("ONE", 1)])) for n in range(30)))
+    results = await asyncio.gather(
+        *(desk.place(PlaceOrder("ozon", f"b{n}", [LineRequest("ONE", 1)])) for n in range(30))
+    )
     assert [r.order.lines[0].status.value for r in results].count("reserved") == units

@@ -48,7 +48,9 @@ async def _json(response: ClientResponse, status: int) -> Any:
     return body
 
 
-async def _stock(client: TestClient[Any, Any], *items: tuple[str, str, int], as_of: str = "2026-11-21T12:00:00+03:00") -> Any:
+async def _stock(
+    client: TestClient[Any, Any], *items: tuple[str, str, int], as_of: str = "2026-11-21T12:00:00+03:00"
+) -> Any:
     payload = {"as_of": as_of, "items": [{"sku": s, "warehouse": w, "qty": q} for s, w, q in items]}
     return await _json(await client.post("/api/1c/stock", json=payload, headers=AUTH), 200)
 
@@ -108,7 +110,9 @@ async def test_cancel_and_deduction(client: TestClient[Any, Any]) -> None:
     await _stock(client, ("A", "online", 2))
     one = await _json(await client.post("/api/orders", json=_order("1", ("A", 1)), headers=AUTH), 201)
     two = await _json(await client.post("/api/orders", json=_order("2", ("A", 1)), headers=AUTH), 201)
-    cancelled = await _json(await client.post(f"/api/orders/{one['order_id']}/cancel", json={"reason": "test"}, headers=AUTH), 200)
+    cancelled = await _json(
+        await client.post(f"/api/orders/{one['order_id']}/cancel", json={"reason": "test"}, headers=AUTH), 200
+    )
     assert cancelled["status"] == "cancelled"
     deducted = {"order_id": two["order_id"], "deducted_at": "2026-11-21T12:30:00+03:00"}
     assert (await _json(await client.post("/api/1c/deductions", json=deducted, headers=AUTH), 200))["absorbed"] == 0
@@ -133,13 +137,48 @@ BAD_STOCK = [
     pytest.param(b"\xff\xfe", 400, "malformed_json", id="not-utf8"),
     pytest.param({"as_of": "yesterday", "items": []}, 422, "invalid_request", id="bad-date"),
     pytest.param({"items": []}, 422, "invalid_request", id="no-as_of"),
-    pytest.param({"as_of": "2026-11-21T12:00:00Z", "items": [{"sku": "A", "warehouse": "online", "qty": -1}]}, 422, "invalid_request", id="negative-qty"),
-    pytest.param({"as_of": "2026-11-21T12:00:00Z", "items": [{"sku": "A", "warehouse": "online", "qty": 1.5}]}, 422, "invalid_request", id="fraction-qty"),
-    pytest.param({"as_of": "2026-11-21T12:00:00Z", "items": [{"sku": "A", "warehouse": "online", "qty": "3"}]}, 422, "invalid_request", id="string-qty"),
-    pytest.param({"as_of": "2026-11-21T12:00:00Z", "items": [{"sku": "A", "warehouse": "online", "qty": True}]}, 422, "invalid_request", id="bool-qty"),
-    pytest.param({"as_of": "2026-11-21T12:00:00Z", "items": [{"sku": "", "warehouse": "online", "qty": 1}]}, 422, "invalid_request", id="empty-sku"),
-    pytest.param({"as_of": "2026-11-21T12:00:00Z", "items": [{"sku": "A\nB", "warehouse": "online", "qty": 1}]}, 422, "invalid_request", id="control-char-sku"),
-    pytest.param({"as_of": "2026-11-21T12:00:00Z", "items": [{"sku": "A", "warehouse": "online", "qty": 1, "extra": 1}]}, 422, "invalid_request", id="unknown-field"),
+    pytest.param(
+        {"as_of": "2026-11-21T12:00:00Z", "items": [{"sku": "A", "warehouse": "online", "qty": -1}]},
+        422,
+        "invalid_request",
+        id="negative-qty",
+    ),
+    pytest.param(
+        {"as_of": "2026-11-21T12:00:00Z", "items": [{"sku": "A", "warehouse": "online", "qty": 1.5}]},
+        422,
+        "invalid_request",
+        id="fraction-qty",
+    ),
+    pytest.param(
+        {"as_of": "2026-11-21T12:00:00Z", "items": [{"sku": "A", "warehouse": "online", "qty": "3"}]},
+        422,
+        "invalid_request",
+        id="string-qty",
+    ),
+    pytest.param(
+        {"as_of": "2026-11-21T12:00:00Z", "items": [{"sku": "A", "warehouse": "online", "qty": True}]},
+        422,
+        "invalid_request",
+        id="bool-qty",
+    ),
+    pytest.param(
+        {"as_of": "2026-11-21T12:00:00Z", "items": [{"sku": "", "warehouse": "online", "qty": 1}]},
+        422,
+        "invalid_request",
+        id="empty-sku",
+    ),
+    pytest.param(
+        {"as_of": "2026-11-21T12:00:00Z", "items": [{"sku": "A\nB", "warehouse": "online", "qty": 1}]},
+        422,
+        "invalid_request",
+        id="control-char-sku",
+    ),
+    pytest.param(
+        {"as_of": "2026-11-21T12:00:00Z", "items": [{"sku": "A", "warehouse": "online", "qty": 1, "extra": 1}]},
+        422,
+        "invalid_request",
+        id="unknown-field",
+    ),
     pytest.param([1, 2], 422, "invalid_request", id="not-an-object"),
 ]
 
@@ -170,14 +209,20 @@ async def test_an_unknown_warehouse_rejects_the_whole_batch(client: TestClient[A
 
 async def test_an_oversized_body_is_refused(client: TestClient[Any, Any], services: Services) -> None:
     items = [{"sku": f"SKU-{n:06d}", "warehouse": "online", "qty": 1} for n in range(3000)]
-    answer = await _json(await client.post("/api/1c/stock", json={"as_of": "2026-11-21T12:00:00Z", "items": items}, headers=AUTH), 413)
+    answer = await _json(
+        await client.post("/api/1c/stock", json={"as_of": "2026-11-21T12:00:00Z", "items": items}, headers=AUTH), 413
+    )
     assert answer["error"] == "body_too_large"
     assert await table_count(services.database, "stock_levels") == 0
 
 
 @pytest.mark.parametrize(
     ("headers", "message"),
-    [({}, "send Authorization"), ({"Authorization": "Bearer wrong"}, "not valid"), ({"Authorization": TOKEN}, "not valid")],
+    [
+        ({}, "send Authorization"),
+        ({"Authorization": "Bearer wrong"}, "not valid"),
+        ({"Authorization": TOKEN}, "not valid"),
+    ],
 )
 async def test_api_needs_the_bearer_token(
     client: TestClient[Any, Any], services: Services, headers: dict[str, str], message: str
@@ -200,16 +245,28 @@ BAD_ORDERS = [
     pytest.param(_order("1", ("A", 0)), 422, "invalid_request", id="zero-qty"),
     pytest.param(_order("1", ("A", -2)), 422, "invalid_request", id="negative-qty"),
     pytest.param({**_order("1", ("A", 1)), "currency": "rub"}, 422, "invalid_request", id="bad-currency"),
-    pytest.param({k: v for k, v in _order("1", ("A", 1)).items() if k != "external_id"}, 422, "invalid_request", id="no-external-id"),
     pytest.param(
-        {**_order("1", ("A", 1)), "obligations": [{"payee": "supplier", "currency": "CNY", "amount": "100", "due_at": "2026-12-01T12:00:00"}]},
-        422, "invalid_request", id="obligation-without-offset",
+        {k: v for k, v in _order("1", ("A", 1)).items() if k != "external_id"},
+        422,
+        "invalid_request",
+        id="no-external-id",
+    ),
+    pytest.param(
+        {
+            **_order("1", ("A", 1)),
+            "obligations": [{"payee": "supplier", "currency": "CNY", "amount": "100", "due_at": "2026-12-01T12:00:00"}],
+        },
+        422,
+        "invalid_request",
+        id="obligation-without-offset",
     ),
 ]
 
 
 @pytest.mark.parametrize(("body", "status", "code"), BAD_ORDERS)
-async def test_bad_order_is_refused(client: TestClient[Any, Any], services: Services, body: Any, status: int, code: str) -> None:
+async def test_bad_order_is_refused(
+    client: TestClient[Any, Any], services: Services, body: Any, status: int, code: str
+) -> None:
     await _stock(client, ("A", "online", 5))
     answer = await _json(await client.post("/api/orders", json=body, headers=AUTH), status)
     assert answer["error"] == code
@@ -225,11 +282,18 @@ async def test_a_repeat_with_other_lines_is_a_conflict(client: TestClient[Any, A
 
 
 async def test_an_order_with_obligations_keeps_them(client: TestClient[Any, Any]) -> None:
-    body = {**_order("1", ("A", 1)), "obligations": [{"payee": "supplier", "currency": "CNY", "amount": "1200.50", "due_at": "2026-12-01T12:00:00+03:00"}]}
+    body = {
+        **_order("1", ("A", 1)),
+        "obligations": [
+            {"payee": "supplier", "currency": "CNY", "amount": "1200.50", "due_at": "2026-12-01T12:00:00+03:00"}
+        ],
+    }
     created = await _json(await client.post("/api/orders", json=body, headers=AUTH), 201)
     assert created["status"] == "out_of_stock"
     order = await _json(await client.get(f"/api/orders/{created['order_id']}", headers=AUTH), 200)
-    assert order["obligations"] == [{"payee": "supplier", "currency": "CNY", "amount": "1200.5000", "due_at": "2026-12-01T09:00:00+00:00"}]
+    assert order["obligations"] == [
+        {"payee": "supplier", "currency": "CNY", "amount": "1200.5000", "due_at": "2026-12-01T09:00:00+00:00"}
+    ]
 
 
 @pytest.mark.parametrize("order_id", ["999", "abc", "1.5", "-1"])
@@ -240,7 +304,9 @@ async def test_unknown_order_is_404(client: TestClient[Any, Any], order_id: str)
 
 async def test_deduction_for_unknown_order_is_404(client: TestClient[Any, Any]) -> None:
     body = {"order_id": 404, "deducted_at": "2026-11-21T12:00:00Z"}
-    assert (await _json(await client.post("/api/1c/deductions", json=body, headers=AUTH), 404))["error"] == "order_not_found"
+    assert (await _json(await client.post("/api/1c/deductions", json=body, headers=AUTH), 404))[
+        "error"
+    ] == "order_not_found"
 
 
 async def test_unknown_route_and_method_answer_in_json(client: TestClient[Any, Any]) -> None:

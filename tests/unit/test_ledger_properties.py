@@ -71,7 +71,9 @@ steps = st.lists(
         st.builds(
             Figures,
             st.integers(0, 30),
-            st.lists(st.tuples(st.sampled_from(SKUS), st.sampled_from(WAREHOUSES), st.integers(0, 6)), min_size=1, max_size=4).map(tuple),
+            st.lists(
+                st.tuples(st.sampled_from(SKUS), st.sampled_from(WAREHOUSES), st.integers(0, 6)), min_size=1, max_size=4
+            ).map(tuple),
         ),
         st.builds(
             Place,
@@ -102,7 +104,9 @@ async def _run(uow: UnitOfWorkFactory, topology: Topology, script: list[object])
             shortfall_rows |= {(s.sku, s.warehouse) for s in result.shortfalls}
         elif isinstance(step, Place):
             before = {sku: await ledger.stock(sku) for sku in SKUS}
-            placed = (await desk.place(PlaceOrder(step.channel, f"o{number}", [LineRequest(*line) for line in step.lines]))).order
+            placed = (
+                await desk.place(PlaceOrder(step.channel, f"o{number}", [LineRequest(*line) for line in step.lines]))
+            ).order
             assert placed.id is not None
             order_ids.append(placed.id)
             for line in placed.lines:
@@ -112,7 +116,9 @@ async def _run(uow: UnitOfWorkFactory, topology: Topology, script: list[object])
         elif isinstance(step, Cancel) and order_ids:
             await desk.cancel(order_ids[step.pick % len(order_ids)])
         elif isinstance(step, Deduct) and order_ids:
-            await ledger.record_deduction(order_ids[step.pick % len(order_ids)], clock.now() - timedelta(minutes=step.minutes_back))
+            await ledger.record_deduction(
+                order_ids[step.pick % len(order_ids)], clock.now() - timedelta(minutes=step.minutes_back)
+            )
         elif isinstance(step, Tick):
             clock.advance(minutes=step.minutes)
         await _check(uow, ledger, shortfall_rows)
@@ -139,7 +145,9 @@ def test_ledger_never_promises_a_unit_twice_in_memory(script: list[object], topo
     asyncio.run(_run(MemoryUnitOfWorkFactory(), topology, script))
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(script=steps)
 def test_ledger_never_promises_a_unit_twice_on_sqlite(script: list[object], topology: Topology) -> None:
     async def run() -> None:

@@ -62,9 +62,12 @@ async def test_availability_is_never_negative(ledger: Ledger, clock: FakeClock) 
     assert (await ledger.stock("NEVER-SEEN")).by_channel == {"site": 0, "wildberries": 0, "ozon": 0, "yandex_market": 0}
 
 
-async def test_routing_prefers_online_then_stores_by_priority(ledger: Ledger, desk: OrderDesk, clock: FakeClock) -> None:
+async def test_routing_prefers_online_then_stores_by_priority(
+    ledger: Ledger, desk: OrderDesk, clock: FakeClock
+) -> None:
     await ledger.apply_stock(
-        clock.now(), [StockFigure("LAMP", "online", 1), StockFigure("LAMP", "arbat", 5), StockFigure("LAMP", "tverskaya", 5)]
+        clock.now(),
+        [StockFigure("LAMP", "online", 1), StockFigure("LAMP", "arbat", 5), StockFigure("LAMP", "tverskaya", 5)],
     )
     first = (await desk.place(order("a", ("LAMP", 1)))).order
     second = (await desk.place(order("b", ("LAMP", 1)))).order
@@ -72,7 +75,9 @@ async def test_routing_prefers_online_then_stores_by_priority(ledger: Ledger, de
     assert (second.lines[0].status, second.lines[0].warehouse) == (LineStatus.AWAITING_STORE_CONFIRMATION, "tverskaya")
 
 
-async def test_a_channel_only_sells_from_the_warehouses_it_serves(ledger: Ledger, desk: OrderDesk, clock: FakeClock) -> None:
+async def test_a_channel_only_sells_from_the_warehouses_it_serves(
+    ledger: Ledger, desk: OrderDesk, clock: FakeClock
+) -> None:
     await ledger.apply_stock(clock.now(), [StockFigure("RUG", "arbat", 4)])
     placed = (await desk.place(order("wb-1", ("RUG", 1), channel="wildberries"))).order
     assert placed.lines[0].status == LineStatus.OUT_OF_STOCK
@@ -145,7 +150,9 @@ async def test_cancelling_releases_the_reservation_once(ledger: Ledger, desk: Or
     assert (stock.reserved, stock.available) == (0, 1)
 
 
-async def test_cancelling_after_1c_absorbed_keeps_it_absorbed(ledger: Ledger, desk: OrderDesk, clock: FakeClock) -> None:
+async def test_cancelling_after_1c_absorbed_keeps_it_absorbed(
+    ledger: Ledger, desk: OrderDesk, clock: FakeClock
+) -> None:
     t0 = clock.now()
     await ledger.apply_stock(t0, [StockFigure("IRON", "online", 1)])
     placed = (await desk.place(order("o-1", ("IRON", 1)))).order

@@ -1,0 +1,111 @@
+"""``storeops`` as an operator runs it: a real process, a real port, real signals."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import ROOT
+
+STOREOPS = [sys.executable, "-m", "app.cli"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("API_", "HTTP_", "DATABASE_", "STOREOPS_"))}
+    env.update(
+        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'data' / 'storeops.db'}",
+        STOREOPS_CONFIG=str(ROOT / "storeops.example.toml"),
+        API_TOKEN="e2e-token",
+        PYTHONPATH=str(ROOT),
+    )
+    env.update(extra)
+    return env
+
+
+def test_run_serves_healthz_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    port = _free_port()
+    process = subprocess.Popen(
+        [*STOREOPS, "--env-file", str(tmp_path / "none.env"), "run"],
+        cwd=tmp_path,
+        env=_env(tmp_path, HTTP_PORT=str(port)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert process.poll() is None, process.communicate()
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the service did not come up in 30 s"
+                time.sleep(0.1)
+        assert response.json() == {"status": "ok", "database": "ok"}
+        stock = httpx.get(f"http://127.0.0.1:{port}/api/stock/X", headers={"Authorization": "Bearer e2e-token"})
+        assert stock.status_code == 200
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert f"storeops listening on http://127.0.0.1:{port}" in out
+    assert "e2e-token" not in out + err
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ({"API_TOKEN": ""}, "API_TOKEN"),
+        ({"HTTP_PORT": "eighty"}, "HTTP_PORT"),
+        ({"STOREOPS_CONFIG": "/nonexistent/storeops.toml"}, "STOREOPS_CONFIG: topology file"),
+        ({"DATABASE_URL": "mysql://root:pw@localhost/x"}, "DATABASE_URL"),
+    ],
+)
+def test_run_refuses_a_bad_configuration_with_the_key_named(
+    tmp_path: Path, extra: dict[str, str], expected: str
+) -> None:
+    env = _env(tmp_path, **extra)
+    if extra.get("API_TOKEN") == "":
+        env.pop("API_TOKEN")
+    done = subprocess.run(
+        [*STOREOPS, "--env-file", str(tmp_path / "none.env"), "run"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert expected in done.stderr
+    assert "Traceback" not in done.stderr
+    assert "pw@" not in done.stderr
+
+
+def test_migrate_creates_the_database_and_can_run_twice(tmp_path: Path) -> None:
+    for _ in range(2):
+        done = subprocess.run(
+            [*STOREOPS, "--env-file", str(tmp_path / "none.env"), "migrate"],
+            cwd=tmp_path,
+            env=_env(tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        assert "migrated" in done.stdout
+    assert (tmp_path / "data" / "storeops.db").exists()
