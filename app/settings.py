@@ -11,7 +11,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class _Group(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True, env_ignore_empty=True
+    )
 
 
 class DatabaseSettings(_Group):
@@ -43,6 +45,13 @@ class HttpSettings(_Group):
     port: int = Field(default=8080, ge=0, le=65535, validation_alias="HTTP_PORT")
     max_body_bytes: int = Field(default=1_048_576, ge=1024, validation_alias="HTTP_MAX_BODY_BYTES")
     api_token: SecretStr | None = Field(default=None, validation_alias="API_TOKEN")
+
+    @field_validator("api_token")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("too short: use at least 16 random characters")
+        return value
 
 
 class TelegramSettings(_Group):

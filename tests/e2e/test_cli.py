@@ -29,7 +29,7 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env.update(
         DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'data' / 'storeops.db'}",
         STOREOPS_CONFIG=str(ROOT / "storeops.example.toml"),
-        API_TOKEN="e2e-token",
+        API_TOKEN="e2e-token-0123456789",
         PYTHONPATH=str(ROOT),
     )
     env.update(extra)
@@ -57,14 +57,14 @@ def test_run_serves_healthz_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
                 assert time.monotonic() < deadline, "the service did not come up in 30 s"
                 time.sleep(0.1)
         assert response.json() == {"status": "ok", "database": "ok"}
-        stock = httpx.get(f"http://127.0.0.1:{port}/api/stock/X", headers={"Authorization": "Bearer e2e-token"})
+        stock = httpx.get(f"http://127.0.0.1:{port}/api/stock/X", headers={"Authorization": "Bearer e2e-token-0123456789"})
         assert stock.status_code == 200
     finally:
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=30)
     assert process.returncode == 0, err
     assert f"storeops listening on http://127.0.0.1:{port}" in out
-    assert "e2e-token" not in out + err
+    assert "e2e-token-0123456789" not in out + err
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ from tests.conftest import ROOT, table_count
 from tests.fakes import FakeClock
 from workflows.topology import Topology
 
-TOKEN = "test-token-7f3a"
+TOKEN = "test-token-7f3a-0123"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 

@@ -37,6 +37,7 @@ def test_defaults_are_the_contract_ones(monkeypatch: pytest.MonkeyPatch) -> None
         ("FX_DEVIATION_THRESHOLD", "2", "FX_DEVIATION_THRESHOLD"),
         ("LOCALE", "de", "LOCALE"),
         ("SLACK_API_BASE", "not a url", "SLACK_API_BASE"),
+        ("API_TOKEN", "short", "API_TOKEN: Value error, too short"),
     ],
 )
 def test_a_bad_setting_names_its_key(monkeypatch: pytest.MonkeyPatch, name: str, value: str, expected: str) -> None:
@@ -60,10 +61,17 @@ def test_secrets_never_appear_in_errors_or_reprs(monkeypatch: pytest.MonkeyPatch
 def test_env_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HTTP_PORT", raising=False)
     env = tmp_path / ".env"
-    env.write_text("HTTP_PORT=9090\nAPI_TOKEN=abc\n")
+    env.write_text("HTTP_PORT=9090\nAPI_TOKEN=abcdefghijklmnop\nTELEGRAM_BOT_TOKEN=\n")
     settings = load_settings(env_file=env)
     assert settings.http.port == 9090
-    assert settings.http.api_token is not None and settings.http.api_token.get_secret_value() == "abc"
+    assert settings.http.api_token is not None and settings.http.api_token.get_secret_value() == "abcdefghijklmnop"
+    assert settings.telegram.bot_token is None  # an empty line in .env means "not set"
+
+
+def test_the_documented_env_example_loads(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load_settings(env_file=ROOT / ".env.example")
+    assert settings.http.api_token is None
+    assert settings.database.sqlite_synchronous == "FULL"
 
 
 def test_the_example_topology_loads() -> None:
@@ -106,3 +114,25 @@ def test_a_topology_mistake_names_its_key(tmp_path: Path, change: tuple[str, str
 def test_a_missing_topology_file_says_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match=r"STOREOPS_CONFIG: topology file .* not found"):
         load_topology(tmp_path / "nope.toml")
+
+
+def test_every_setting_is_documented_in_env_example() -> None:
+    from app.settings import Settings
+
+    documented = (ROOT / ".env.example").read_text(encoding="utf-8")
+    names = [str(f.validation_alias) for f in Settings.model_fields.values() if f.validation_alias]
+    for group in Settings.model_fields.values():
+        model = group.annotation
+        if isinstance(model, type) and hasattr(model, "model_fields"):
+            names += [str(f.validation_alias) for f in model.model_fields.values()]
+    assert len(names) > 25
+    assert [n for n in names if f"\n{n}=" not in documented] == []
+
+
+def test_every_topology_key_is_documented_in_the_example() -> None:
+    from workflows.offer_ids import OfferIdRule
+    from workflows.topology import Channel, OneC, People, Warehouse
+
+    documented = (ROOT / "storeops.example.toml").read_text(encoding="utf-8")
+    keys = {k for model in (Warehouse, Channel, People, OneC, OfferIdRule) for k in model.model_fields} - {"name"}
+    assert [k for k in sorted(keys) if k not in documented] == []
