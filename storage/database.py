@@ -11,6 +11,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from storage.sqlite_driver import OneHopDBAPI
+
 READ_ONLY = "storeops_read_only"
 
 
@@ -38,7 +40,11 @@ def open_database(
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         _ensure_parent(parsed)
-        engine = create_async_engine(parsed, echo=echo, pool_size=5, max_overflow=20)
+        # Our unit of work always ends its transaction before the connection goes back to the pool,
+        # so the pool's own reset (one more rollback round trip per transaction) is not needed.
+        engine = create_async_engine(
+            parsed, echo=echo, pool_size=5, max_overflow=20, module=OneHopDBAPI(), pool_reset_on_return=None
+        )
         _configure_sqlite(engine, busy_timeout_ms, sqlite_synchronous)
         return Database(engine, engine.execution_options(**{READ_ONLY: True}), True, asyncio.Lock())
     engine = create_async_engine(parsed, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True)

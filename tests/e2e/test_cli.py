@@ -57,7 +57,9 @@ def test_run_serves_healthz_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
                 assert time.monotonic() < deadline, "the service did not come up in 30 s"
                 time.sleep(0.1)
         assert response.json() == {"status": "ok", "database": "ok"}
-        stock = httpx.get(f"http://127.0.0.1:{port}/api/stock/X", headers={"Authorization": "Bearer e2e-token-0123456789"})
+        stock = httpx.get(
+            f"http://127.0.0.1:{port}/api/stock/X", headers={"Authorization": "Bearer e2e-token-0123456789"}
+        )
         assert stock.status_code == 200
     finally:
         process.send_signal(signal.SIGINT)

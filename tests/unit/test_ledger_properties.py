@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import tempfile
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -94,14 +94,18 @@ async def _run(uow: UnitOfWorkFactory, topology: Topology, script: list[object])
     desk = OrderDesk(uow, topology, clock, ledger)
     order_ids: list[int] = []
     shortfall_rows: set[tuple[str, str]] = set()
+    held_as_of: dict[tuple[str, str], datetime] = {}  # the model's own view of which figures apply
     for number, step in enumerate(script):
         if isinstance(step, Figures):
             result = await ledger.apply_stock(
                 clock.now() - timedelta(minutes=step.minutes_back), [StockFigure(*f) for f in step.figures]
             )
-            touched = {(f[0], f[1]) for f in step.figures}
-            shortfall_rows -= touched
-            shortfall_rows |= {(s.sku, s.warehouse) for s in result.shortfalls}
+            as_of = clock.now() - timedelta(minutes=step.minutes_back)
+            applied = {(sku, wh) for sku, wh, _ in step.figures if held_as_of.get((sku, wh), as_of) <= as_of}
+            held_as_of.update(dict.fromkeys(applied, as_of))
+            reported = {(s.sku, s.warehouse) for s in result.shortfalls}
+            assert reported <= applied, "a shortfall reported for a row the update did not change"
+            shortfall_rows = (shortfall_rows - applied) | reported
         elif isinstance(step, Place):
             before = {sku: await ledger.stock(sku) for sku in SKUS}
             placed = (
