@@ -278,9 +278,10 @@ class SqlOrders:
     async def mark_cancelled(self, order_id: int, at: datetime) -> None:
         await self._c.execute(update(t.orders).where(t.orders.c.id == order_id).values(cancelled_at=at))
 
-    async def add_event(self, order_id: int, event: OrderEvent) -> None:
+    async def add_events(self, order_id: int, events: Sequence[OrderEvent]) -> None:
         await self._c.execute(
-            t.order_events.insert(), {"order_id": order_id, "at": event.at, "kind": event.kind, "detail": event.detail}
+            t.order_events.insert(),
+            [{"order_id": order_id, "at": e.at, "kind": e.kind, "detail": e.detail} for e in events],
         )
 
 

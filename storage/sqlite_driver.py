@@ -41,6 +41,15 @@ def _run_statement(connection: sqlite3.Connection, operation: str, parameters: A
         cursor.close()
 
 
+def _run_many(connection: sqlite3.Connection, operation: str, rows: Any) -> _Outcome:
+    cursor = connection.cursor()
+    try:
+        cursor.executemany(operation, rows)
+        return None, None, cursor.lastrowid, cursor.rowcount
+    finally:
+        cursor.close()
+
+
 class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
     __slots__ = ()
 
@@ -56,6 +65,16 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
                 self.lastrowid = self.rowcount = -1
             else:
                 self.lastrowid, self.rowcount = lastrowid, rowcount
+        except Exception as error:
+            self._adapt_connection._handle_exception(error)
+
+    def executemany(self, operation: Any, seq_of_parameters: Any) -> Any:
+        try:
+            driver = self._connection
+            _, _, self.lastrowid, self.rowcount = self.await_(
+                driver._execute(_run_many, driver._conn, operation, seq_of_parameters)
+            )
+            self.description = None
         except Exception as error:
             self._adapt_connection._handle_exception(error)
 

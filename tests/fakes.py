@@ -118,6 +118,7 @@ class MemoryOrders:
             raise DuplicateOrder(f"{order.channel}:{order.external_id}")
         order.id = self._s.new_id()
         self._s.orders[order.id] = copy.deepcopy(order)
+        self._s.orders[order.id].history = []
 
     async def find(self, channel: str, external_id: str) -> Order | None:
         for order in self._s.orders.values():
@@ -137,8 +138,8 @@ class MemoryOrders:
     async def mark_cancelled(self, order_id: int, at: datetime) -> None:
         self._s.orders[order_id].cancelled_at = at
 
-    async def add_event(self, order_id: int, event: OrderEvent) -> None:
-        self._s.orders[order_id].history.append(event)
+    async def add_events(self, order_id: int, events: Sequence[OrderEvent]) -> None:
+        self._s.orders[order_id].history.extend(events)
 
 
 class MemoryOfferIds:

@@ -88,55 +88,41 @@ class OrderDesk:
     async def _take(self, uow: UnitOfWork, command: PlaceOrder) -> Order:
         now = self._clock.now()
         lines = [OrderLine(n, line.sku, line.qty, LineStatus.OUT_OF_STOCK) for n, line in enumerate(command.lines, 1)]
+        history = [OrderEvent(now, "received", {"channel": command.channel, "lines": len(lines)})]
+        # Lines are reserved in SKU order: with routing order fixed too, concurrent orders lock
+        # stock rows in one global order and cannot deadlock on PostgreSQL. The stock is taken
+        # first and the order written once, with each line's final status.
+        for line in sorted(lines, key=lambda item: (item.sku, item.line_no)):
+            history.append(await self._route(uow, command.channel, line, now))
         order = Order(
-            None,
-            command.channel,
-            command.external_id,
-            command.customer,
-            command.total,
-            command.currency,
-            now,
-            lines,
-            list(command.obligations),
-        )
+            None, command.channel, command.external_id, command.customer, command.total,
+            command.currency, now, lines, list(command.obligations), history=history,
+        )  # fmt: skip
         await uow.orders.add(order)
         assert order.id is not None
-        await uow.orders.add_event(
-            order.id, OrderEvent(now, "received", {"channel": order.channel, "lines": len(lines)})
-        )
-        # Lines are reserved in SKU order: with routing order fixed too, concurrent orders lock
-        # stock rows in one global order and cannot deadlock on PostgreSQL.
-        for line in sorted(lines, key=lambda item: (item.sku, item.line_no)):
-            await self._route(uow, order, line, now)
-        await uow.orders.save_lines(order.id, lines)
+        for line in lines:
+            if line.warehouse is not None:
+                reservation = Reservation(
+                    None, order.id, line.line_no, line.sku, line.warehouse, line.qty, ReservationState.ACTIVE, now
+                )
+                await uow.reservations.add(reservation)
+        await uow.orders.add_events(order.id, history)
         return order
 
-    async def _route(self, uow: UnitOfWork, order: Order, line: OrderLine, now: datetime) -> None:
-        assert order.id is not None
-        channel = self._topology.channels[order.channel]
+    async def _route(self, uow: UnitOfWork, channel_name: str, line: OrderLine, now: datetime) -> OrderEvent:
+        """Take the line's stock in the first warehouse that has it all; say what happened."""
+        channel = self._topology.channels[channel_name]
         for warehouse in self._topology.routing_order(channel):
-            if not await uow.stock.try_reserve(line.sku, warehouse.code, line.qty):
-                continue
-            await uow.reservations.add(
-                Reservation(
-                    None, order.id, line.line_no, line.sku, warehouse.code, line.qty, ReservationState.ACTIVE, now
-                )
-            )
-            line.warehouse = warehouse.code
-            if warehouse.kind == WarehouseKind.ONLINE:
-                line.status = LineStatus.RESERVED
-                kind = "reserved"
-            else:
-                line.status = LineStatus.AWAITING_STORE_CONFIRMATION
-                kind = "held_for_store_confirmation"
-            event = OrderEvent(
-                now, kind, {"line": line.line_no, "sku": line.sku, "qty": line.qty, "warehouse": warehouse.code}
-            )
-            await uow.orders.add_event(order.id, event)
-            return
+            if await uow.stock.try_reserve(line.sku, warehouse.code, line.qty):
+                line.warehouse = warehouse.code
+                if warehouse.kind == WarehouseKind.ONLINE:
+                    line.status, kind = LineStatus.RESERVED, "reserved"
+                else:
+                    line.status, kind = LineStatus.AWAITING_STORE_CONFIRMATION, "held_for_store_confirmation"
+                detail = {"line": line.line_no, "sku": line.sku, "qty": line.qty, "warehouse": warehouse.code}
+                return OrderEvent(now, kind, detail)
         line.status = LineStatus.OUT_OF_STOCK
-        event = OrderEvent(now, "out_of_stock", {"line": line.line_no, "sku": line.sku, "qty": line.qty})
-        await uow.orders.add_event(order.id, event)
+        return OrderEvent(now, "out_of_stock", {"line": line.line_no, "sku": line.sku, "qty": line.qty})
 
     async def get(self, order_id: int) -> Order:
         async with self._uow(read_only=True) as uow:
@@ -160,9 +146,8 @@ class OrderDesk:
                     line.status = LineStatus.CANCELLED
                 await uow.orders.save_lines(order_id, order.lines)
                 await uow.orders.mark_cancelled(order_id, now)
-                await uow.orders.add_event(
-                    order_id, OrderEvent(now, "cancelled", {"reason": reason, "released": len(active)})
-                )
+                event = OrderEvent(now, "cancelled", {"reason": reason, "released": len(active)})
+                await uow.orders.add_events(order_id, [event])
                 await uow.commit()
         return await self.get(order_id)
 

@@ -69,7 +69,7 @@ class Reservations(Protocol):
 
 class Orders(Protocol):
     async def add(self, order: Order) -> None:
-        """Store a new order with its lines and set its ``id``.
+        """Store a new order with its lines and obligations (not its history) and set its ``id``.
 
         Raises :class:`workflows.errors.DuplicateOrder` when (channel, external_id) exists.
         """
@@ -87,7 +87,9 @@ class Orders(Protocol):
 
     async def mark_cancelled(self, order_id: int, at: datetime) -> None: ...
 
-    async def add_event(self, order_id: int, event: OrderEvent) -> None: ...
+    async def add_events(self, order_id: int, events: Sequence[OrderEvent]) -> None:
+        """Append to the order's history, in the given order."""
+        ...
 
 
 class OfferIds(Protocol):
