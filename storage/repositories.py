@@ -8,9 +8,8 @@ from decimal import Decimal
 from itertools import islice
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, func, select, tuple_, update
+from sqlalchemy import and_, func, literal, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage import schema as t
@@ -79,15 +78,6 @@ class SqlStockLevels:
             )
             await self._c.execute(statement)
 
-    async def try_reserve(self, sku: str, warehouse: str, qty: int) -> bool:
-        c = t.stock_levels.c
-        result = await self._c.execute(
-            update(t.stock_levels)
-            .where(c.sku == sku, c.warehouse == warehouse, c.on_hand - c.reserved >= qty)
-            .values(reserved=c.reserved + qty)
-        )
-        return result.rowcount == 1
-
     async def unreserve(self, sku: str, warehouse: str, qty: int) -> None:
         c = t.stock_levels.c
         await self._c.execute(
@@ -103,20 +93,36 @@ class SqlReservations:
     def __init__(self, connection: AsyncConnection) -> None:
         self._c = connection
 
-    async def add(self, reservation: Reservation) -> None:
-        result = await self._c.execute(
-            t.reservations.insert().returning(t.reservations.c.id),
-            {
-                "order_id": reservation.order_id,
-                "line_no": reservation.line_no,
-                "sku": reservation.sku,
-                "warehouse": reservation.warehouse,
-                "qty": reservation.qty,
-                "state": reservation.state.value,
-                "created_at": reservation.created_at,
-            },
+    async def take(self, reservation: Reservation) -> bool:
+        c = t.stock_levels.c
+        enough = (
+            (c.sku == reservation.sku)
+            & (c.warehouse == reservation.warehouse)
+            & (c.on_hand - c.reserved >= reservation.qty)
         )
+        take_stock = update(t.stock_levels).where(enough).values(reserved=c.reserved + reservation.qty)
+        row = {
+            "order_id": reservation.order_id,
+            "line_no": reservation.line_no,
+            "sku": reservation.sku,
+            "warehouse": reservation.warehouse,
+            "qty": reservation.qty,
+            "state": reservation.state.value,
+            "created_at": reservation.created_at,
+        }
+        if self._c.dialect.name == "postgresql":
+            # One round trip: the reservation row exists only if the conditional UPDATE matched.
+            taken = take_stock.returning(c.sku).cte("taken")
+            columns = list(row)
+            values = select(*(literal(row[k], t.reservations.c[k].type).label(k) for k in columns)).select_from(taken)
+            statement = t.reservations.insert().from_select(columns, values).returning(t.reservations.c.id)
+            reservation.id = (await self._c.execute(statement)).scalar_one_or_none()
+            return reservation.id is not None
+        if (await self._c.execute(take_stock)).rowcount != 1:
+            return False
+        result = await self._c.execute(t.reservations.insert().returning(t.reservations.c.id), row)
         reservation.id = result.scalar_one()
+        return True
 
     async def active_for_order(self, order_id: int) -> list[Reservation]:
         c = t.reservations.c
@@ -186,37 +192,23 @@ class SqlOrders:
         self._c = connection
 
     async def add(self, order: Order) -> None:
-        try:
-            result = await self._c.execute(
-                t.orders.insert().returning(t.orders.c.id),
-                {
-                    "channel": order.channel,
-                    "external_id": order.external_id,
-                    "customer_name": order.customer.name,
-                    "customer_phone": order.customer.phone,
-                    "customer_email": order.customer.email,
-                    "total": order.total,
-                    "currency": order.currency,
-                    "created_at": order.created_at,
-                },
-            )
-        except IntegrityError as error:
-            raise DuplicateOrder(f"{order.channel}:{order.external_id}") from error
-        order.id = result.scalar_one()
-        await self._c.execute(
-            t.order_lines.insert(),
-            [
-                {
-                    "order_id": order.id,
-                    "line_no": line.line_no,
-                    "sku": line.sku,
-                    "qty": line.qty,
-                    "status": line.status.value,
-                    "warehouse": line.warehouse,
-                }
-                for line in order.lines
-            ],
+        # ON CONFLICT DO NOTHING rather than catching the unique violation: on PostgreSQL a
+        # failed statement would spoil the whole transaction; here a repeat just returns no id.
+        statement = _upsert(self._c, t.orders).values(
+            channel=order.channel,
+            external_id=order.external_id,
+            customer_name=order.customer.name,
+            customer_phone=order.customer.phone,
+            customer_email=order.customer.email,
+            total=order.total,
+            currency=order.currency,
+            created_at=order.created_at,
         )
+        statement = statement.on_conflict_do_nothing(index_elements=["channel", "external_id"])
+        order_id = (await self._c.execute(statement.returning(t.orders.c.id))).scalar_one_or_none()
+        if order_id is None:
+            raise DuplicateOrder(f"{order.channel}:{order.external_id}")
+        order.id = order_id
         if order.obligations:
             await self._c.execute(
                 t.obligations.insert(),
@@ -231,6 +223,16 @@ class SqlOrders:
                     for o in order.obligations
                 ],
             )
+
+    async def add_lines(self, order_id: int, lines: Sequence[OrderLine]) -> None:
+        await self._c.execute(
+            t.order_lines.insert(),
+            [
+                {"order_id": order_id, "line_no": line.line_no, "sku": line.sku, "qty": line.qty,
+                 "status": line.status.value, "warehouse": line.warehouse}
+                for line in lines
+            ],
+        )  # fmt: skip
 
     async def find(self, channel: str, external_id: str) -> Order | None:
         c = t.orders.c

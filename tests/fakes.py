@@ -56,13 +56,6 @@ class MemoryStock:
             reserved = held.reserved if held else 0
             self._s.stock[(f.sku, f.warehouse)] = StockLevel(f.sku, f.warehouse, f.qty, reserved, as_of)
 
-    async def try_reserve(self, sku: str, warehouse: str, qty: int) -> bool:
-        level = self._s.stock.get((sku, warehouse))
-        if level is None or level.on_hand - level.reserved < qty:
-            return False
-        self._s.stock[(sku, warehouse)] = replace(level, reserved=level.reserved + qty)
-        return True
-
     async def unreserve(self, sku: str, warehouse: str, qty: int) -> None:
         level = self._s.stock[(sku, warehouse)]
         self._s.stock[(sku, warehouse)] = replace(level, reserved=level.reserved - qty)
@@ -72,9 +65,15 @@ class MemoryReservations:
     def __init__(self, state: MemoryState) -> None:
         self._s = state
 
-    async def add(self, reservation: Reservation) -> None:
+    async def take(self, reservation: Reservation) -> bool:
+        key = (reservation.sku, reservation.warehouse)
+        level = self._s.stock.get(key)
+        if level is None or level.on_hand - level.reserved < reservation.qty:
+            return False
+        self._s.stock[key] = replace(level, reserved=level.reserved + reservation.qty)
         reservation.id = self._s.new_id()
         self._s.reservations[reservation.id] = copy.copy(reservation)
+        return True
 
     async def active_for_order(self, order_id: int) -> list[Reservation]:
         return [
@@ -119,6 +118,10 @@ class MemoryOrders:
         order.id = self._s.new_id()
         self._s.orders[order.id] = copy.deepcopy(order)
         self._s.orders[order.id].history = []
+        self._s.orders[order.id].lines = []
+
+    async def add_lines(self, order_id: int, lines: Sequence[OrderLine]) -> None:
+        self._s.orders[order_id].lines.extend(copy.deepcopy(list(lines)))
 
     async def find(self, channel: str, external_id: str) -> Order | None:
         for order in self._s.orders.values():

@@ -72,48 +72,45 @@ class OrderDesk:
             )
         try:
             async with self._uow() as uow:
-                existing = await uow.orders.find(command.channel, command.external_id)
-                if existing is None:
-                    order = await self._take(uow, command)
-                    await uow.commit()
-                    log.info("order taken id=%s channel=%s status=%s", order.id, order.channel, order.status)
-                    return Intake(order, created=True)
-        except DuplicateOrder:  # another request with the same key committed first
+                order = await self._take(uow, command)
+                await uow.commit()
+            log.info("order taken id=%s channel=%s status=%s", order.id, order.channel, order.status)
+            return Intake(order, created=True)
+        except DuplicateOrder:  # taken before, maybe by a concurrent request a moment ago
             async with self._uow(read_only=True) as uow:
                 existing = await uow.orders.find(command.channel, command.external_id)
-        assert existing is not None
+        assert existing is not None, "the order that conflicted is not there"  # orders are never deleted
         _check_same(existing, command)
         return Intake(existing, created=False)
 
     async def _take(self, uow: UnitOfWork, command: PlaceOrder) -> Order:
         now = self._clock.now()
         lines = [OrderLine(n, line.sku, line.qty, LineStatus.OUT_OF_STOCK) for n, line in enumerate(command.lines, 1)]
-        history = [OrderEvent(now, "received", {"channel": command.channel, "lines": len(lines)})]
-        # Lines are reserved in SKU order: with routing order fixed too, concurrent orders lock
-        # stock rows in one global order and cannot deadlock on PostgreSQL. The stock is taken
-        # first and the order written once, with each line's final status.
-        for line in sorted(lines, key=lambda item: (item.sku, item.line_no)):
-            history.append(await self._route(uow, command.channel, line, now))
         order = Order(
             None, command.channel, command.external_id, command.customer, command.total,
-            command.currency, now, lines, list(command.obligations), history=history,
+            command.currency, now, lines, list(command.obligations),
         )  # fmt: skip
         await uow.orders.add(order)
         assert order.id is not None
-        for line in lines:
-            if line.warehouse is not None:
-                reservation = Reservation(
-                    None, order.id, line.line_no, line.sku, line.warehouse, line.qty, ReservationState.ACTIVE, now
-                )
-                await uow.reservations.add(reservation)
-        await uow.orders.add_events(order.id, history)
+        order.history.append(OrderEvent(now, "received", {"channel": command.channel, "lines": len(lines)}))
+        # Lines are reserved in SKU order: with routing order fixed too, concurrent orders lock
+        # stock rows in one global order and cannot deadlock on PostgreSQL.
+        for line in sorted(lines, key=lambda item: (item.sku, item.line_no)):
+            order.history.append(await self._route(uow, order.id, command.channel, line, now))
+        await uow.orders.add_lines(order.id, lines)
+        await uow.orders.add_events(order.id, order.history)
         return order
 
-    async def _route(self, uow: UnitOfWork, channel_name: str, line: OrderLine, now: datetime) -> OrderEvent:
+    async def _route(
+        self, uow: UnitOfWork, order_id: int, channel_name: str, line: OrderLine, now: datetime
+    ) -> OrderEvent:
         """Take the line's stock in the first warehouse that has it all; say what happened."""
         channel = self._topology.channels[channel_name]
         for warehouse in self._topology.routing_order(channel):
-            if await uow.stock.try_reserve(line.sku, warehouse.code, line.qty):
+            reservation = Reservation(
+                None, order_id, line.line_no, line.sku, warehouse.code, line.qty, ReservationState.ACTIVE, now
+            )
+            if await uow.reservations.take(reservation):
                 line.warehouse = warehouse.code
                 if warehouse.kind == WarehouseKind.ONLINE:
                     line.status, kind = LineStatus.RESERVED, "reserved"

@@ -32,22 +32,20 @@ class StockLevels(Protocol):
         """Insert or overwrite ``on_hand`` and ``as_of`` of each row; ``reserved`` is kept."""
         ...
 
-    async def try_reserve(self, sku: str, warehouse: str, qty: int) -> bool:
-        """Atomically add ``qty`` to ``reserved`` if and only if ``on_hand - reserved >= qty``.
-
-        Must hold under any concurrency, in one process or several: two callers racing for the
-        last unit get one ``True`` and one ``False``. A missing row answers ``False``.
-        """
-        ...
-
     async def unreserve(self, sku: str, warehouse: str, qty: int) -> None:
         """Subtract ``qty`` from ``reserved`` (a reservation was released or absorbed)."""
         ...
 
 
 class Reservations(Protocol):
-    async def add(self, reservation: Reservation) -> None:
-        """Store a new reservation and set its ``id``."""
+    async def take(self, reservation: Reservation) -> bool:
+        """Atomically take ``reservation.qty`` from the free stock (``on_hand - reserved``) of its
+        SKU and warehouse and store the reservation with its ``id`` set — or, when the free stock
+        is short or the row missing, do neither and answer ``False``.
+
+        Must hold under any concurrency, in one process or several: two callers racing for the
+        last unit get one ``True`` and one ``False``.
+        """
         ...
 
     async def active_for_order(self, order_id: int) -> list[Reservation]: ...
@@ -69,11 +67,13 @@ class Reservations(Protocol):
 
 class Orders(Protocol):
     async def add(self, order: Order) -> None:
-        """Store a new order with its lines and obligations (not its history) and set its ``id``.
+        """Store a new order with its obligations (not its lines or history) and set its ``id``.
 
         Raises :class:`workflows.errors.DuplicateOrder` when (channel, external_id) exists.
         """
         ...
+
+    async def add_lines(self, order_id: int, lines: Sequence[OrderLine]) -> None: ...
 
     async def find(self, channel: str, external_id: str) -> Order | None: ...
 
