@@ -1,8 +1,8 @@
 """``python -m bench [--quick] [--only NAME ...]``: run the benchmarks, write the JSON results and
 print their summaries.
 
-``--quick`` runs small sizes (a smoke test that finishes within a minute); the figures it
-writes are marked ``"quick": true`` and are not the ones to quote.
+``--quick`` runs small sizes (a smoke test that finishes within a minute) and writes
+``bench/results/<name>.quick.json``, so it never overwrites the figures of a full run.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ async def run(quick: bool, names: Sequence[str]) -> dict[str, Json]:
     for name in names:
         started = time.perf_counter()
         result = await BENCHMARKS[name](quick, probe, url, log)
-        path = write_result(name, result)
+        path = write_result(f"{name}.quick" if quick else name, result)
         log(f"{name}: done in {time.perf_counter() - started:.1f} s, wrote {path}")
         summaries[name] = result["summary"]
     return summaries

@@ -19,15 +19,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import asyncpg
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 
-from storage.database import Database, open_database
+from storage.database import READ_ONLY, Database, open_database
 from storage.migrate import migrate
-from storage.uow import SqlUnitOfWorkFactory
-from workflows.ports import UnitOfWorkFactory
 from workflows.topology import Topology
 
 Json = dict[str, Any]
@@ -49,14 +48,29 @@ class UtcClock:
 # ------------------------------------------------------------------------------------------ facts
 
 
-def _git_commit() -> str | None:
+def _git(*args: str) -> str | None:
     try:
         done = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=5, cwd=RESULTS_DIR.parent
+            ["git", *args], capture_output=True, text=True, check=True, timeout=5, cwd=RESULTS_DIR.parent
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    return done.stdout.strip() or None
+    return done.stdout
+
+
+def _git_commit() -> str | None:
+    out = _git("rev-parse", "HEAD")
+    return out.strip() or None if out is not None else None
+
+
+def _git_changed() -> list[str] | None:
+    """Tracked files changed since the commit (bench/ itself left out): the code measured may
+    not be the commit's."""
+    out = _git("status", "--porcelain", "--untracked-files=no")
+    if out is None:
+        return None
+    paths = [line[3:] for line in out.splitlines() if len(line) > 3]
+    return [path for path in paths if not path.startswith("bench/")]
 
 
 def _versions(names: Iterable[str]) -> dict[str, str | None]:
@@ -86,8 +100,18 @@ def machine_facts(pg_server_version: str | None) -> Json:
         "postgres_server_version": pg_server_version,
         "packages": _versions(["sqlalchemy", "aiosqlite", "asyncpg", "aiohttp", "httpx", "pydantic"]),
         "git_commit": _git_commit(),
+        "git_changed_files": _git_changed(),
+        "load_average_at_start": load_average(),
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+
+
+def load_average() -> list[float] | None:
+    """1, 5 and 15 minute load averages: other work on the machine skews every figure."""
+    try:
+        return [round(value, 2) for value in os.getloadavg()]
+    except OSError:
+        return None
 
 
 def _cpu_model() -> str | None:
@@ -153,18 +177,6 @@ class Stopwatch:
 
     def __exit__(self, *_: object) -> None:
         self.seconds = time.perf_counter() - self.started
-
-
-def unit_of_work_factory(database: Database) -> UnitOfWorkFactory:
-    """The product's ``SqlUnitOfWorkFactory``, typed as the port it implements.
-
-    The cast works around a typing flaw in the product, not in the bench: ``UnitOfWork``
-    declares ``stock``, ``orders``... as plain (hence invariant) protocol attributes, and
-    ``SqlUnitOfWork`` infers the concrete ``SqlStockLevels``... for them, so mypy refuses
-    ``SqlUnitOfWorkFactory`` as a ``UnitOfWorkFactory`` (app/bootstrap.py fails the same way).
-    Once that is fixed, ``warn_redundant_casts`` will point here.
-    """
-    return cast("UnitOfWorkFactory", SqlUnitOfWorkFactory(database))
 
 
 # ------------------------------------------------------------------------------------------ topology
@@ -309,3 +321,10 @@ async def migrated_pg(database: PgDatabase) -> Database:
     product = open_database(database.url)
     await migrate(product)
     return product
+
+
+def variant_database(url: str, *, pool_size: int, pre_ping: bool) -> Database:
+    """The product's PostgreSQL engine (as storage.database builds it) with other pool settings.
+    For diagnostics only: it shows what a change there would buy; it is not the product."""
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=20, pool_pre_ping=pre_ping)
+    return Database(engine, engine.execution_options(**{READ_ONLY: True}), False)

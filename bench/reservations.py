@@ -3,13 +3,17 @@
 *Ours* is the real stack: ``storage.database.open_database`` + migrations +
 ``SqlUnitOfWorkFactory`` + ``Ledger`` + ``OrderDesk``. Two operations are timed:
 
-- the bare reservation unit of work: ``try_reserve`` then ``reservations.add`` in one
-  transaction (every reservation hangs on one anchor order made with ``OrderDesk.place``);
+- the bare reservation unit of work: ``reservations.take(Reservation(...))`` and commit, one
+  transaction (``take`` is the port's conditional UPDATE of ``stock_levels`` plus the INSERT of
+  the reservation; every reservation hangs on one anchor order made with ``OrderDesk.place``);
 - full order intake, ``OrderDesk.place`` of a one-line order.
 
 *Raw* runs the same SQL in one transaction with the driver alone: stdlib ``sqlite3``
 (sequential, it is synchronous), ``aiosqlite`` (sequential awaits) and an ``asyncpg`` pool. The
-raw SQLite baselines use their own file made by the same migration and the same pragmas.
+raw SQLite baselines use their own file made by the same migration and the same pragmas. On
+PostgreSQL there are two raw reservations: the UPDATE then the INSERT (two round trips), and the
+single statement ours sends (the UPDATE in a CTE feeding the INSERT); the target is checked
+against the latter, the same SQL as ours, and the ratio to the former is reported too.
 
 After every run the books are audited: no ``reserved`` above ``on_hand`` (oversell), and the
 successful reservations = the sum of ``reserved`` = the reservation rows. A scarce case (few
@@ -33,7 +37,7 @@ from typing import Any, Protocol
 import aiosqlite
 import asyncpg
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.common import (
     BUSY_TIMEOUT_MS,
@@ -41,6 +45,7 @@ from bench.common import (
     PgDatabase,
     PgProbe,
     UtcClock,
+    load_average,
     machine_facts,
     median,
     migrated_pg,
@@ -50,9 +55,10 @@ from bench.common import (
     sqlite_timestamp,
     temporary_pg_database,
     topology,
-    unit_of_work_factory,
+    variant_database,
 )
-from storage.database import READ_ONLY, Database
+from storage.database import Database
+from storage.uow import SqlUnitOfWorkFactory
 from workflows.ledger import Ledger
 from workflows.model import LineStatus, Reservation, ReservationState, StockFigure
 from workflows.orders import LineRequest, OrderDesk, PlaceOrder
@@ -81,7 +87,7 @@ class Sizes:
 
 
 FULL = Sizes(
-    attempts=3000, orders=1500, warmup=50, concurrency=(1, 16), rounds=3, skus=50,
+    attempts=2000, orders=600, warmup=50, concurrency=(1, 16), rounds=3, skus=50,
     scarce_units=5, scarce_attempts=200, diagnostics=True,
 )  # fmt: skip
 QUICK = Sizes(
@@ -111,27 +117,50 @@ PG_ADD_RESERVATION = (
     "INSERT INTO reservations (order_id, line_no, sku, warehouse, qty, state, created_at) "
     "VALUES ($1, $2, $3, $4, $5, 'active', $6) RETURNING id"
 )
-# What OrderDesk.place runs for a new one-line order reserved in the online warehouse.
+PG_TAKE_CTE = (
+    "WITH taken AS (UPDATE stock_levels SET reserved = reserved + $1"
+    " WHERE sku = $2 AND warehouse = $3 AND on_hand - reserved >= $1 RETURNING sku)"
+    " INSERT INTO reservations (order_id, line_no, sku, warehouse, qty, state, created_at)"
+    " SELECT $4, $5, $2, $3, $1, 'active', $6 FROM taken RETURNING id"
+)
+# What OrderDesk.place runs for a new one-line order (as of commit dde9a73): insert the order
+# (ON CONFLICT DO NOTHING, RETURNING id), take the stock and record the reservation, insert the
+# line with its final status, then both events in one executemany. ``*_STATEMENTS`` count what
+# ours shows as statements (SQLite: with BEGIN IMMEDIATE); the results put ours' count beside
+# it, so a change in place() that this copy misses shows up there.
 SQLITE_ORDER = {
-    "find": "SELECT id FROM orders WHERE channel = ? AND external_id = ?",
     "order": (
         "INSERT INTO orders (channel, external_id, customer_name, customer_phone, customer_email, total, currency, "
-        "created_at) VALUES (?, ?, '', '', '', NULL, 'RUB', ?) RETURNING id"
+        "created_at) VALUES (?, ?, '', '', '', NULL, 'RUB', ?) ON CONFLICT (channel, external_id) DO NOTHING "
+        "RETURNING id"
     ),
-    "line": "INSERT INTO order_lines (order_id, line_no, sku, qty, status, warehouse) VALUES (?, 1, ?, 1, ?, NULL)",
-    "event": "INSERT INTO order_events (order_id, at, kind, detail) VALUES (?, ?, ?, ?)",
-    "save_line": "UPDATE order_lines SET status = ?, warehouse = ? WHERE order_id = ? AND line_no = 1",
+    "line": "INSERT INTO order_lines (order_id, line_no, sku, qty, status, warehouse) VALUES (?, 1, ?, 1, ?, ?)",
+    "events": "INSERT INTO order_events (order_id, at, kind, detail) VALUES (?, ?, ?, ?)",
 }
+SQLITE_ORDER_STATEMENTS = 6
+SQLITE_RESERVE_STATEMENTS = (3,)  # BEGIN IMMEDIATE, UPDATE, INSERT
 PG_ORDER = {
-    "find": "SELECT id FROM orders WHERE channel = $1 AND external_id = $2",
     "order": (
         "INSERT INTO orders (channel, external_id, customer_name, customer_phone, customer_email, total, currency, "
-        "created_at) VALUES ($1, $2, '', '', '', NULL, 'RUB', $3) RETURNING id"
+        "created_at) VALUES ($1, $2, '', '', '', NULL, 'RUB', $3) ON CONFLICT (channel, external_id) DO NOTHING "
+        "RETURNING id"
     ),
-    "line": "INSERT INTO order_lines (order_id, line_no, sku, qty, status, warehouse) VALUES ($1, 1, $2, 1, $3, NULL)",
-    "event": "INSERT INTO order_events (order_id, at, kind, detail) VALUES ($1, $2, $3, $4)",
-    "save_line": "UPDATE order_lines SET status = $1, warehouse = $2 WHERE order_id = $3 AND line_no = 1",
+    "line": "INSERT INTO order_lines (order_id, line_no, sku, qty, status, warehouse) VALUES ($1, 1, $2, 1, $3, $4)",
+    "events": "INSERT INTO order_events (order_id, at, kind, detail) VALUES ($1, $2, $3, $4)",
 }
+PG_ORDER_STATEMENTS = 4
+PG_RESERVE_STATEMENTS = (2, 1)  # UPDATE + INSERT, or the CTE (asyncpg's BEGIN/COMMIT are no cursor statements)
+
+
+def _order_events(ok: bool, name: str) -> list[tuple[str, str]]:
+    """(kind, JSON detail) of the two events place() writes for a one-line order."""
+    if ok:
+        outcome = ("reserved", json.dumps({"line": 1, "sku": name, "qty": 1, "warehouse": WAREHOUSE}))
+    else:
+        outcome = ("out_of_stock", json.dumps({"line": 1, "sku": name, "qty": 1}))
+    return [("received", json.dumps({"channel": CHANNEL, "lines": 1})), outcome]
+
+
 RESET = [
     "DELETE FROM reservations",
     "DELETE FROM order_events WHERE order_id <> {anchor}",
@@ -281,6 +310,11 @@ class Series:
         return median([run["per_second"] for run in self.runs]) if self.runs else 0.0
 
     @property
+    def cpu_ms_per_attempt(self) -> float | None:
+        cpu = [run["bench_process_cpu_ms_per_attempt"] for run in self.runs]
+        return round(median(cpu), 3) if cpu else None
+
+    @property
     def oversell(self) -> int:
         return sum(int(run["audit"]["oversell"]) for run in self.runs)
 
@@ -295,6 +329,7 @@ class Series:
             "concurrency": self.concurrency,
             "per_second_median": round(self.per_second, 1),
             "per_second_runs": [run["per_second"] for run in self.runs],
+            "cpu_ms_per_attempt_median": self.cpu_ms_per_attempt,
             "oversell": self.oversell,
             "audits_ok": self.audits_ok,
             "runs": self.runs,
@@ -314,7 +349,9 @@ async def measure(
     await books.reset(anchor)
     warm_ok, _ = await drive(warmup, series.concurrency, attempt, offset=10_000_000)
     before = counters.snapshot() if counters else (0, 0)
+    cpu = time.process_time()
     succeeded, seconds = await drive(attempts, series.concurrency, attempt)
+    cpu = time.process_time() - cpu
     after = counters.snapshot() if counters else (0, 0)
     audit = await books.audit(warm_ok + succeeded)
     run: Json = {
@@ -322,7 +359,9 @@ async def measure(
         "succeeded": succeeded,
         "seconds": round(seconds, 4),
         "per_second": round(attempts / seconds, 1),
+        "bench_process_cpu_ms_per_attempt": round(cpu / attempts * 1000, 3),
         "audit": audit.as_json(),
+        "load_average": load_average(),
     }
     if counters:
         run["new_connections"] = after[0] - before[0]
@@ -350,7 +389,7 @@ async def build_stack(database: Database, sizes: Sizes) -> Stack:
     counters.watch(database.engine)
     clock = UtcClock()
     shop = topology(stores=0, channels=1)
-    uow = unit_of_work_factory(database)
+    uow = SqlUnitOfWorkFactory(database)
     ledger = Ledger(uow, shop, clock)
     desk = OrderDesk(uow, shop, clock, ledger)
     figures = [StockFigure(sku(n), WAREHOUSE, PLENTY) for n in range(sizes.skus)]
@@ -364,12 +403,9 @@ async def build_stack(database: Database, sizes: Sizes) -> Stack:
 def ours_reserve(stack: Stack, skus: int, fixed_sku: str | None = None) -> Attempt:
     async def attempt(i: int) -> bool:
         name = fixed_sku or sku(i % skus)
+        reservation = Reservation(None, stack.anchor, 1, name, WAREHOUSE, 1, ReservationState.ACTIVE, stack.clock.now())
         async with stack.uow() as u:
-            ok = await u.stock.try_reserve(name, WAREHOUSE, 1)
-            if ok:
-                await u.reservations.add(
-                    Reservation(None, stack.anchor, 1, name, WAREHOUSE, 1, ReservationState.ACTIVE, stack.clock.now())
-                )
+            ok = await u.reservations.take(reservation)
             await u.commit()
         return ok
 
@@ -423,17 +459,14 @@ def sqlite3_place(connection: sqlite3.Connection, skus: int, prefix: str) -> Att
         name, external_id = sku(i % skus), f"{prefix}-{i}"
         now = sqlite_timestamp(datetime.now(UTC))
         connection.execute("BEGIN IMMEDIATE")
-        connection.execute(SQLITE_ORDER["find"], (CHANNEL, external_id)).fetchone()
         (order_id,) = connection.execute(SQLITE_ORDER["order"], (CHANNEL, external_id, now)).fetchone()
-        connection.execute(SQLITE_ORDER["line"], (order_id, name, "out_of_stock"))
-        received = json.dumps({"channel": CHANNEL, "lines": 1})
-        connection.execute(SQLITE_ORDER["event"], (order_id, now, "received", received))
         ok = connection.execute(SQLITE_RESERVE, (1, name, WAREHOUSE, 1)).rowcount == 1
         if ok:
             connection.execute(SQLITE_ADD_RESERVATION, (order_id, 1, name, WAREHOUSE, 1, now)).fetchone()
-            detail = json.dumps({"line": 1, "sku": name, "qty": 1, "warehouse": WAREHOUSE})
-            connection.execute(SQLITE_ORDER["event"], (order_id, now, "reserved", detail))
-            connection.execute(SQLITE_ORDER["save_line"], ("reserved", WAREHOUSE, order_id))
+        status, warehouse = ("reserved", WAREHOUSE) if ok else ("out_of_stock", None)
+        connection.execute(SQLITE_ORDER["line"], (order_id, name, status, warehouse))
+        events = [(order_id, now, kind, detail) for kind, detail in _order_events(ok, name)]
+        connection.executemany(SQLITE_ORDER["events"], events)
         connection.execute("COMMIT")
         return ok
 
@@ -454,10 +487,9 @@ def aiosqlite_reserve(connection: aiosqlite.Connection, anchor: int, skus: int) 
         cursor = await connection.execute(SQLITE_RESERVE, (1, name, WAREHOUSE, 1))
         ok = cursor.rowcount == 1
         if ok:
-            cursor = await connection.execute(
+            await connection.execute_fetchall(  # one thread hop for execute + fetch
                 SQLITE_ADD_RESERVATION, (anchor, 1, name, WAREHOUSE, 1, sqlite_timestamp(datetime.now(UTC)))
             )
-            await cursor.fetchone()
         await connection.execute("COMMIT")
         return ok
 
@@ -488,22 +520,29 @@ def asyncpg_reserve(pool: Any, anchor: int, skus: int) -> Attempt:
     return attempt
 
 
+def asyncpg_take(pool: Any, anchor: int, skus: int) -> Attempt:
+    """The reservation as one statement, as ours sends it on PostgreSQL."""
+
+    async def attempt(i: int) -> bool:
+        name = sku(i % skus)
+        async with pool.acquire() as connection, connection.transaction():
+            taken = await connection.fetchval(PG_TAKE_CTE, 1, name, WAREHOUSE, anchor, 1, datetime.now(UTC))
+        return taken is not None
+
+    return attempt
+
+
 def asyncpg_place(pool: Any, skus: int, prefix: str) -> Attempt:
     async def attempt(i: int) -> bool:
         name, external_id = sku(i % skus), f"{prefix}-{i}"
         now = datetime.now(UTC)
         async with pool.acquire() as connection, connection.transaction():
-            await connection.fetchval(PG_ORDER["find"], CHANNEL, external_id)
             order_id = await connection.fetchval(PG_ORDER["order"], CHANNEL, external_id, now)
-            await connection.execute(PG_ORDER["line"], order_id, name, "out_of_stock")
-            received = json.dumps({"channel": CHANNEL, "lines": 1})
-            await connection.execute(PG_ORDER["event"], order_id, now, "received", received)
-            ok = bool(await connection.execute(PG_RESERVE, 1, name, WAREHOUSE, 1) == "UPDATE 1")
-            if ok:
-                await connection.fetchval(PG_ADD_RESERVATION, order_id, 1, name, WAREHOUSE, 1, now)
-                detail = json.dumps({"line": 1, "sku": name, "qty": 1, "warehouse": WAREHOUSE})
-                await connection.execute(PG_ORDER["event"], order_id, now, "reserved", detail)
-                await connection.execute(PG_ORDER["save_line"], "reserved", WAREHOUSE, order_id)
+            ok = await connection.fetchval(PG_TAKE_CTE, 1, name, WAREHOUSE, order_id, 1, now) is not None
+            status, warehouse = ("reserved", WAREHOUSE) if ok else ("out_of_stock", None)
+            await connection.execute(PG_ORDER["line"], order_id, name, status, warehouse)
+            events = [(order_id, now, kind, detail) for kind, detail in _order_events(ok, name)]
+            await connection.executemany(PG_ORDER["events"], events)
         return ok
 
     return attempt
@@ -548,7 +587,7 @@ async def sqlite_part(sizes: Sizes, synchronous: str, folder: Path) -> Json:
     ours_driver = "storeops (SQLAlchemy + aiosqlite)"
     reserve: dict[str, Series] = {
         "raw_sqlite3": Series("sqlite3 (stdlib), sequential", "reserve", 1),
-        "raw_aiosqlite": Series("aiosqlite, sequential awaits", "reserve", 1),
+        "raw_aiosqlite": Series("aiosqlite, sequential awaits (4 thread hops)", "reserve", 1),
     }
     reserve |= {f"ours_c{c}": Series(ours_driver, "reserve", c) for c in sizes.concurrency}
     orders: dict[str, Series] = {"raw_sqlite3": Series("sqlite3 (stdlib), sequential", "place", 1)}
@@ -581,22 +620,46 @@ async def sqlite_part(sizes: Sizes, synchronous: str, folder: Path) -> Json:
         "reserve": {key: series.as_json() for key, series in reserve.items()},
         "place": {key: series.as_json() for key, series in orders.items()},
         "scarce": scarce_case,
-        "ratios": ratios(reserve, orders, {f"ours_c{c}": "raw_sqlite3" for c in sizes.concurrency}),
+        "ratios": ratios(reserve, orders, {f"ours_c{c}": "raw_sqlite3" for c in sizes.concurrency}, "raw_sqlite3"),
+        "statements": statement_check(reserve, orders, SQLITE_RESERVE_STATEMENTS, SQLITE_ORDER_STATEMENTS),
         "extra_ratios_vs_aiosqlite": {
             f"ours_c{c}": _ratio(reserve[f"ours_c{c}"], reserve["raw_aiosqlite"]) for c in sizes.concurrency
         },
     }
 
 
+def statement_check(
+    reserve: dict[str, Series], orders: dict[str, Series], raw_reserve: tuple[int, ...], raw_place: int
+) -> Json:
+    """Statements per attempt that ours ran (observed on its engine) beside the raw copy's count:
+    a mismatch means the product changed and the raw baseline no longer does the same work."""
+    ours_reserve = sorted(
+        {run["statements_per_attempt"] for key, s in reserve.items() if key.startswith("ours") for run in s.runs}
+    )
+    ours_place = sorted(
+        {run["statements_per_attempt"] for key, s in orders.items() if key.startswith("ours") for run in s.runs}
+    )
+    return {
+        "reserve": {"ours": ours_reserve, "raw": raw_reserve},
+        "place": {"ours": ours_place, "raw": raw_place},
+        "match": len(ours_reserve) == 1 and ours_reserve[0] in raw_reserve and ours_place == [raw_place],
+    }
+
+
 def _ratio(ours: Series, raw: Series) -> float:
-    return round(ours.per_second / raw.per_second, 3) if raw.per_second else 0.0
+    """Median over rounds of ours / raw in the same round. The runs of one round follow each
+    other, so other load on the machine (which drifts) weighs on both sides of each ratio."""
+    paired = [a["per_second"] / b["per_second"] for a, b in zip(ours.runs, raw.runs, strict=True) if b["per_second"]]
+    return round(median(paired), 3) if paired else 0.0
 
 
-def ratios(reserve: dict[str, Series], orders: dict[str, Series], pairs: dict[str, str]) -> Json:
-    """ours / raw per pair ``{ours key: raw key}``; the target holds when every pair meets it."""
+def ratios(reserve: dict[str, Series], orders: dict[str, Series], pairs: dict[str, str], raw_place: str) -> Json:
+    """ours / raw per pair ``{ours key: raw key}`` (for orders: ``raw_place`` with the same
+    concurrency suffix, when it exists); the target holds when every reservation pair meets it."""
     reserve_ratios = {f"{ours} / {raw}": _ratio(reserve[ours], reserve[raw]) for ours, raw in pairs.items()}
+    order_pairs = {ours: raw_place.format(c=orders[ours].concurrency) for ours in pairs}
     order_ratios = {
-        f"{ours} / {raw}": _ratio(orders[ours], orders[raw]) for ours, raw in pairs.items() if raw in orders
+        f"{ours} / {raw}": _ratio(orders[ours], orders[raw]) for ours, raw in order_pairs.items() if raw in orders
     }
     worst = min(reserve_ratios.values())
     return {
@@ -611,10 +674,17 @@ def ratios(reserve: dict[str, Series], orders: dict[str, Series], pairs: dict[st
 # ------------------------------------------------------------------------------------------ PostgreSQL
 
 
-def variant_database(url: str, *, pool_size: int, pre_ping: bool) -> Database:
-    """The product's PostgreSQL engine with other pool settings: for the diagnostics only."""
-    engine = create_async_engine(url, pool_size=pool_size, max_overflow=20, pool_pre_ping=pre_ping)
-    return Database(engine, engine.execution_options(**{READ_ONLY: True}), False)
+def engine_settings(database: Database) -> Json:
+    """The pool settings the product's engine really has (observed, so the record stays true
+    when storage/database.py changes)."""
+    pool = database.engine.pool
+    size = getattr(pool, "size", None)
+    return {
+        "pool": type(pool).__name__,
+        "pool_size": size() if callable(size) else None,
+        "max_overflow": getattr(pool, "_max_overflow", None),
+        "pre_ping": getattr(pool, "_pre_ping", None),
+    }
 
 
 async def pg_part(sizes: Sizes, target: PgDatabase) -> Json:
@@ -625,7 +695,8 @@ async def pg_part(sizes: Sizes, target: PgDatabase) -> Json:
     reserve: dict[str, Series] = {}
     orders: dict[str, Series] = {}
     for c in sizes.concurrency:
-        reserve[f"raw_asyncpg_c{c}"] = Series(raw_driver, "reserve", c)
+        reserve[f"raw_asyncpg_c{c}"] = Series(f"{raw_driver}: UPDATE then INSERT", "reserve", c)
+        reserve[f"raw_asyncpg_cte_c{c}"] = Series(f"{raw_driver}: one statement (CTE), as ours", "reserve", c)
         reserve[f"ours_c{c}"] = Series(ours_driver, "reserve", c)
         orders[f"raw_asyncpg_c{c}"] = Series(raw_driver, "place", c)
         orders[f"ours_c{c}"] = Series(ours_driver, "place", c)
@@ -637,6 +708,8 @@ async def pg_part(sizes: Sizes, target: PgDatabase) -> Json:
                 try:
                     await measure(reserve[f"raw_asyncpg_c{c}"], books, stack.anchor, sizes.attempts, sizes.warmup,
                                   asyncpg_reserve(pool, stack.anchor, sizes.skus))  # fmt: skip
+                    await measure(reserve[f"raw_asyncpg_cte_c{c}"], books, stack.anchor, sizes.attempts, sizes.warmup,
+                                  asyncpg_take(pool, stack.anchor, sizes.skus))  # fmt: skip
                     await measure(orders[f"raw_asyncpg_c{c}"], books, stack.anchor, sizes.orders, sizes.warmup,
                                   asyncpg_place(pool, sizes.skus, f"raw-{round_no}-c{c}"))  # fmt: skip
                 finally:
@@ -648,41 +721,47 @@ async def pg_part(sizes: Sizes, target: PgDatabase) -> Json:
         if sizes.diagnostics:
             diagnostics = await pg_diagnostics(sizes, target, stack.anchor, books)
         scarce_case = await scarce(stack, books, sizes)
+        settings = engine_settings(stack.database)
     finally:
         await books.close()
         await stack.database.dispose()
-    pairs = {f"ours_c{c}": f"raw_asyncpg_c{c}" for c in sizes.concurrency}
     return {
         "database": "temporary, created and dropped by the bench; raw and ours share it, reset between runs",
-        "pool": "ours: storage.database defaults (pool_size=10, max_overflow=20, pool_pre_ping=True)",
+        "engine": {"ours": settings, "raw": "asyncpg.create_pool(min_size=C, max_size=C), no reset on release"},
         "reserve": {key: series.as_json() for key, series in reserve.items()},
         "place": {key: series.as_json() for key, series in orders.items()},
         "scarce": scarce_case,
-        "ratios": ratios(reserve, orders, pairs),
+        "ratios": ratios(
+            reserve, orders, {f"ours_c{c}": f"raw_asyncpg_cte_c{c}" for c in sizes.concurrency}, "raw_asyncpg_c{c}"
+        ),
+        "extra_ratios_vs_two_statements": {
+            f"ours_c{c}": _ratio(reserve[f"ours_c{c}"], reserve[f"raw_asyncpg_c{c}"]) for c in sizes.concurrency
+        },
+        "statements": statement_check(reserve, orders, PG_RESERVE_STATEMENTS, PG_ORDER_STATEMENTS),
         "diagnostics": diagnostics,
     }
 
 
 async def pg_diagnostics(sizes: Sizes, target: PgDatabase, anchor: int, books: Books) -> Json:
-    """Ours at the highest concurrency with other engine settings, to show where the time goes.
-    These are NOT the product's settings; they say what a change in storage/database.py buys."""
-    c = max(sizes.concurrency)
-    found: Json = {"note": "bare reservation unit of work, engine variants of storage.database (not product settings)"}
-    variants = [
-        ("product: pool_size=10, pre_ping=True", 10, True),
-        ("pool_size=10, pre_ping=False", 10, False),
-        (f"pool_size={max(10, c)}, pre_ping=True", max(10, c), True),
-        (f"pool_size={max(10, c)}, pre_ping=False", max(10, c), False),
+    """The bare reservation on engine variants of storage.database, to show what its settings
+    cost. These are NOT necessarily the product's settings (see ``engine.ours``)."""
+    top = max(sizes.concurrency)
+    found: Json = {"note": "bare reservation unit of work on engine variants (not product settings)"}
+    variants: list[tuple[str, int, bool, tuple[int, ...]]] = [
+        ("pool_size=10, pre_ping=True", 10, True, sizes.concurrency),
+        ("pool_size=10, pre_ping=False", 10, False, sizes.concurrency),
+        (f"pool_size={max(10, top)}, pre_ping=False", max(10, top), False, (top,)),
     ]
-    for label, pool_size, pre_ping in variants:
+    for label, pool_size, pre_ping, levels in variants:
         database = variant_database(target.url, pool_size=pool_size, pre_ping=pre_ping)
         try:
             variant = await build_variant(database, anchor)
-            series = Series(f"storeops engine variant: {label}", "reserve", c)
-            for _ in range(sizes.rounds):
-                await measure(series, books, anchor, sizes.attempts, sizes.warmup,
-                              ours_reserve(variant, sizes.skus), variant.counters)  # fmt: skip
-            found[label] = series.as_json()
+            for c in levels:
+                series = Series(f"storeops engine variant: {label}", "reserve", c)
+                for _ in range(sizes.rounds):
+                    await measure(series, books, anchor, sizes.attempts, sizes.warmup,
+                                  ours_reserve(variant, sizes.skus), variant.counters)  # fmt: skip
+                found[f"{label}, C={c}"] = series.as_json()
         finally:
             await database.dispose()
     return found
@@ -694,7 +773,7 @@ async def build_variant(database: Database, anchor: int) -> Stack:
     counters.watch(database.engine)
     clock = UtcClock()
     shop = topology(stores=0, channels=1)
-    uow = unit_of_work_factory(database)
+    uow = SqlUnitOfWorkFactory(database)
     ledger = Ledger(uow, shop, clock)
     return Stack(database, uow, ledger, OrderDesk(uow, shop, clock, ledger), clock, anchor, counters)
 
@@ -715,7 +794,10 @@ async def run(quick: bool, probe: PgProbe, pg_url: str, log: Callable[[str], Non
             "units_per_sku": PLENTY,
             "busy_timeout_ms": BUSY_TIMEOUT_MS,
             "figure": "median per_second over rounds; per_second = timed attempts / wall seconds",
+            "cpu": "bench_process_cpu_ms_per_attempt: CPU of this process (all threads; not the PostgreSQL server)",
+            "ratio": "median over rounds of ours / raw of the same round (runs of a round are back to back)",
             "target_ratio": TARGET_RATIO,
+            "audit": "after each run, over the whole database; successes include the run's warm-up attempts",
         },
     }
     sqlite: Json = {}
@@ -742,15 +824,22 @@ def summary(result: Json) -> Json:
     for synchronous, part in result["sqlite"].items():
         found[f"sqlite_{synchronous.lower()}"] = _part_summary(part)
     postgres = result["postgres"]
-    found["postgres"] = (
-        {"skipped": True, "reason": postgres["reason"]} if postgres["skipped"] else _part_summary(postgres)
-    )
+    if postgres["skipped"]:
+        found["postgres"] = {"skipped": True, "reason": postgres["reason"]}
+    else:
+        found["postgres"] = _part_summary(postgres)
+        found["postgres_engine_variants_reserve_per_s"] = {
+            key: value["per_second_median"] for key, value in postgres["diagnostics"].items() if isinstance(value, dict)
+        }
     return found
 
 
 def _part_summary(part: Json) -> Json:
     return {
         "reservations_per_s": {key: series["per_second_median"] for key, series in part["reserve"].items()},
+        "reserve_cpu_ms_per_attempt": {
+            key: series["cpu_ms_per_attempt_median"] for key, series in part["reserve"].items()
+        },
         "orders_per_s": {key: series["per_second_median"] for key, series in part["place"].items()},
         "ratio_reserve": part["ratios"]["reserve"],
         "ratio_place": part["ratios"]["place"],
@@ -758,5 +847,12 @@ def _part_summary(part: Json) -> Json:
         "oversell": sum(s["oversell"] for s in [*part["reserve"].values(), *part["place"].values()])
         + sum(part["scarce"][case]["oversell"] for case in ("unit_of_work", "order_desk_place")),
         "audits_ok": all(s["audits_ok"] for s in [*part["reserve"].values(), *part["place"].values()]),
-        "scarce_exact": {case: part["scarce"][case]["succeeded"] for case in ("unit_of_work", "order_desk_place")},
+        "raw_does_same_statements": part["statements"]["match"],
+        "scarce_succeeded": {case: part["scarce"][case]["succeeded"] for case in ("unit_of_work", "order_desk_place")},
+        "scarce_exact": all(part["scarce"][case]["exact"] for case in ("unit_of_work", "order_desk_place")),
+        **(
+            {"ratio_reserve_vs_aiosqlite": part["extra_ratios_vs_aiosqlite"]}
+            if "extra_ratios_vs_aiosqlite" in part
+            else {"ratio_reserve_vs_two_statements": part["extra_ratios_vs_two_statements"]}
+        ),
     }

@@ -235,7 +235,7 @@ async def time_calls(call: Callable[[str], Any], skus: Sequence[str], warmup: Se
         found = await call(name)
         samples.append(time.perf_counter() - started)
         empty += not found
-    return {"latency": latency_figures(samples), "lookups": len(samples), "empty_answers": empty}
+    return {"latency": latency_figures(samples), "calls": len(samples), "empty_answers": empty}
 
 
 def picks(sizes: Sizes) -> tuple[list[str], list[str]]:
@@ -254,7 +254,37 @@ async def measure_service(database_url: str, shop: Topology, sizes: Sizes) -> Js
             return bool((await ledger.stock(name)).by_warehouse)
 
         ledger_direct = await time_calls(direct, skus, warmup)
-    return {"http": http, "ledger_stock_direct": {"what": "Ledger.stock(sku), no HTTP", **ledger_direct}}
+        overhead = await fixed_costs(running.services, skus, warmup)
+    return {
+        "http": http,
+        "ledger_stock_direct": {"what": "Ledger.stock(sku), no HTTP", **ledger_direct},
+        "diagnostics": overhead,
+    }
+
+
+async def fixed_costs(services: Services, skus: Sequence[str], warmup: Sequence[str]) -> Json:
+    """What a read costs before its query: a pooled connection, then the read unit of work
+    (connection + transaction, nothing run in it). Not part of the headline figures."""
+    engine, uow = services.database.read_engine, services.uow
+
+    async def checkout(_name: str) -> bool:
+        async with engine.connect():
+            return True
+
+    async def empty_unit_of_work(_name: str) -> bool:
+        async with uow(read_only=True):
+            return True
+
+    return {
+        "engine_connect_close": {
+            "what": "async with read_engine.connect(): pass (pool checkout + return)",
+            **await time_calls(checkout, skus, warmup),
+        },
+        "read_unit_of_work_empty": {
+            "what": "async with uow(read_only=True): pass (checkout + BEGIN + rollback on close)",
+            **await time_calls(empty_unit_of_work, skus, warmup),
+        },
+    }
 
 
 # ------------------------------------------------------------------------------------------ per database
@@ -360,6 +390,7 @@ def summary(result: Json) -> Json:
             "http_floor_ms": _short(part["http"]["http_floor"]),
             "ledger_stock_direct_ms": _short(part["ledger_stock_direct"]["latency"]),
             f"{raw_key}_ms": _short(part[raw_key]["latency"]),
+            **{f"diagnostic_{key}_ms": _short(value["latency"]) for key, value in part["diagnostics"].items()},
             "wrong_answers": part["http"]["wrong_answers"],
             "load_seconds": part["load"]["seconds"],
         }

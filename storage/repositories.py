@@ -8,11 +8,12 @@ from decimal import Decimal
 from itertools import islice
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, func, literal, select, tuple_, update
+from sqlalchemy import and_, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage import schema as t
+from storage import statements as q
 from workflows.errors import DuplicateOrder
 from workflows.model import (
     Customer,
@@ -52,7 +53,7 @@ class SqlStockLevels:
         self._c = connection
 
     async def for_sku(self, sku: str) -> list[StockLevel]:
-        rows = await self._c.execute(select(t.stock_levels).where(t.stock_levels.c.sku == sku))
+        rows = await self._c.execute(q.STOCK_OF_SKU, {"b_sku": sku})
         return [_level(row) for row in rows]
 
     async def for_keys(self, keys: Collection[StockKey]) -> dict[StockKey, StockLevel]:
@@ -94,14 +95,7 @@ class SqlReservations:
         self._c = connection
 
     async def take(self, reservation: Reservation) -> bool:
-        c = t.stock_levels.c
-        enough = (
-            (c.sku == reservation.sku)
-            & (c.warehouse == reservation.warehouse)
-            & (c.on_hand - c.reserved >= reservation.qty)
-        )
-        take_stock = update(t.stock_levels).where(enough).values(reserved=c.reserved + reservation.qty)
-        row = {
+        values = {
             "order_id": reservation.order_id,
             "line_no": reservation.line_no,
             "sku": reservation.sku,
@@ -110,18 +104,14 @@ class SqlReservations:
             "state": reservation.state.value,
             "created_at": reservation.created_at,
         }
+        stock = {"b_sku": reservation.sku, "b_warehouse": reservation.warehouse, "b_qty": reservation.qty}
         if self._c.dialect.name == "postgresql":
-            # One round trip: the reservation row exists only if the conditional UPDATE matched.
-            taken = take_stock.returning(c.sku).cte("taken")
-            columns = list(row)
-            values = select(*(literal(row[k], t.reservations.c[k].type).label(k) for k in columns)).select_from(taken)
-            statement = t.reservations.insert().from_select(columns, values).returning(t.reservations.c.id)
-            reservation.id = (await self._c.execute(statement)).scalar_one_or_none()
+            together = {**stock, **{k: values[k] for k in ("order_id", "line_no", "state", "created_at")}}
+            reservation.id = (await self._c.execute(q.TAKE_AND_RESERVE, together)).scalar_one_or_none()
             return reservation.id is not None
-        if (await self._c.execute(take_stock)).rowcount != 1:
+        if (await self._c.execute(q.TAKE_STOCK, stock)).rowcount != 1:
             return False
-        result = await self._c.execute(t.reservations.insert().returning(t.reservations.c.id), row)
-        reservation.id = result.scalar_one()
+        reservation.id = (await self._c.execute(q.INSERT_RESERVATION, values)).scalar_one()
         return True
 
     async def active_for_order(self, order_id: int) -> list[Reservation]:
@@ -194,24 +184,23 @@ class SqlOrders:
     async def add(self, order: Order) -> None:
         # ON CONFLICT DO NOTHING rather than catching the unique violation: on PostgreSQL a
         # failed statement would spoil the whole transaction; here a repeat just returns no id.
-        statement = _upsert(self._c, t.orders).values(
-            channel=order.channel,
-            external_id=order.external_id,
-            customer_name=order.customer.name,
-            customer_phone=order.customer.phone,
-            customer_email=order.customer.email,
-            total=order.total,
-            currency=order.currency,
-            created_at=order.created_at,
-        )
-        statement = statement.on_conflict_do_nothing(index_elements=["channel", "external_id"])
-        order_id = (await self._c.execute(statement.returning(t.orders.c.id))).scalar_one_or_none()
+        values = {
+            "channel": order.channel,
+            "external_id": order.external_id,
+            "customer_name": order.customer.name,
+            "customer_phone": order.customer.phone,
+            "customer_email": order.customer.email,
+            "total": order.total,
+            "currency": order.currency,
+            "created_at": order.created_at,
+        }
+        order_id = (await self._c.execute(q.INSERT_ORDER[self._c.dialect.name], values)).scalar_one_or_none()
         if order_id is None:
             raise DuplicateOrder(f"{order.channel}:{order.external_id}")
         order.id = order_id
         if order.obligations:
             await self._c.execute(
-                t.obligations.insert(),
+                q.INSERT_OBLIGATIONS,
                 [
                     {
                         "order_id": order.id,
@@ -226,7 +215,7 @@ class SqlOrders:
 
     async def add_lines(self, order_id: int, lines: Sequence[OrderLine]) -> None:
         await self._c.execute(
-            t.order_lines.insert(),
+            q.INSERT_LINES,
             [
                 {"order_id": order_id, "line_no": line.line_no, "sku": line.sku, "qty": line.qty,
                  "status": line.status.value, "warehouse": line.warehouse}
@@ -235,25 +224,18 @@ class SqlOrders:
         )  # fmt: skip
 
     async def find(self, channel: str, external_id: str) -> Order | None:
-        c = t.orders.c
-        order_id = (
-            await self._c.execute(select(c.id).where(c.channel == channel, c.external_id == external_id))
-        ).scalar_one_or_none()
+        values = {"channel": channel, "external_id": external_id}
+        order_id = (await self._c.execute(q.FIND_ORDER, values)).scalar_one_or_none()
         return None if order_id is None else await self.get(order_id)
 
     async def get(self, order_id: int) -> Order | None:
-        row = (await self._c.execute(select(t.orders).where(t.orders.c.id == order_id))).one_or_none()
+        key = {"order_id": order_id}
+        row = (await self._c.execute(q.ORDER, key)).one_or_none()
         if row is None:
             return None
-        lines = await self._c.execute(
-            select(t.order_lines).where(t.order_lines.c.order_id == order_id).order_by(t.order_lines.c.line_no)
-        )
-        events = await self._c.execute(
-            select(t.order_events).where(t.order_events.c.order_id == order_id).order_by(t.order_events.c.id)
-        )
-        obligations = await self._c.execute(
-            select(t.obligations).where(t.obligations.c.order_id == order_id).order_by(t.obligations.c.id)
-        )
+        lines = await self._c.execute(q.ORDER_LINES, key)
+        events = await self._c.execute(q.ORDER_EVENTS, key)
+        obligations = await self._c.execute(q.ORDER_OBLIGATIONS, key)
         return Order(
             id=row.id,
             channel=row.channel,
@@ -282,7 +264,7 @@ class SqlOrders:
 
     async def add_events(self, order_id: int, events: Sequence[OrderEvent]) -> None:
         await self._c.execute(
-            t.order_events.insert(),
+            q.INSERT_EVENTS,
             [{"order_id": order_id, "at": e.at, "kind": e.kind, "detail": e.detail} for e in events],
         )
 
