@@ -158,3 +158,35 @@ offer_id_conflicts = Table(
     Column("found_at", UtcDateTime, nullable=False),
     Column("note", Text, nullable=False, default=""),
 )
+
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),
+    Column("subject", String(255), nullable=False, index=True),
+    Column("assignee", String(128), nullable=False),
+    Column("options", JSON, nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("deadline", UtcDateTime, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("answer", String(32), nullable=True),
+    Column("answered_by", String(128), nullable=True),
+    Column("closed_at", UtcDateTime, nullable=True),
+    Column("end_reason", String(64), nullable=True),
+    Index(None, "state", "assignee"),
+)
+
+task_deadlines = Table(
+    "task_deadlines",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("task_id", Id, ForeignKey("tasks.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),
+    Column("due_at", UtcDateTime, nullable=False),
+    Column("leased_until", UtcDateTime, nullable=True),
+    Column("lease_owner", String(64), nullable=True),
+    Column("fired_at", UtcDateTime, nullable=True),
+    Index(None, "fired_at", "due_at"),
+)

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.database import Database
 from storage.repositories import SqlOfferIds, SqlOrders, SqlReservations, SqlStockLevels
+from storage.task_repositories import SqlDeadlines, SqlTasks
 
 
 class SqlUnitOfWork:
@@ -34,6 +35,8 @@ class SqlUnitOfWork:
         self.reservations = SqlReservations(self._connection)
         self.orders = SqlOrders(self._connection)
         self.offer_ids = SqlOfferIds(self._connection)
+        self.tasks = SqlTasks(self._connection)
+        self.deadlines = SqlDeadlines(self._connection)
         return self
 
     async def __aexit__(

@@ -7,11 +7,12 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from workflows.errors import DuplicateOrder
 from workflows.model import Order, OrderEvent, OrderLine, Reservation, ReservationState, StockFigure, StockLevel
 from workflows.ports import StockKey
+from workflows.tasks import Deadline, DeadlineKind, Task, TaskState
 
 
 class FakeClock:
@@ -33,6 +34,8 @@ class MemoryState:
     orders: dict[int, Order] = field(default_factory=dict)
     offer_ids: dict[tuple[str, str], str] = field(default_factory=dict)  # (channel, sku) -> offer_id
     conflicts: dict[tuple[str, str], tuple[str, str, datetime]] = field(default_factory=dict)
+    tasks: dict[int, Task] = field(default_factory=dict)
+    deadlines: dict[int, dict[str, Any]] = field(default_factory=dict)
     next_id: int = 1
 
     def new_id(self) -> int:
@@ -170,6 +173,61 @@ class MemoryOfferIds:
         return sorted((ch, oid, sku, existing) for (ch, sku), (oid, existing, _) in self._s.conflicts.items())
 
 
+class MemoryTasks:
+    def __init__(self, state: MemoryState) -> None:
+        self._s = state
+
+    async def add(self, task: Task, deadlines: Sequence[tuple[DeadlineKind, datetime]]) -> None:
+        task.id = self._s.new_id()
+        self._s.tasks[task.id] = copy.deepcopy(task)
+        for kind, due_at in deadlines:
+            self._s.deadlines[self._s.new_id()] = {
+                "task_id": task.id, "kind": kind, "due_at": due_at, "leased_until": None, "owner": None, "fired_at": None,
+            }  # fmt: skip
+
+    async def get(self, task_id: int) -> Task | None:
+        task = self._s.tasks.get(task_id)
+        return copy.deepcopy(task) if task else None
+
+    async def close(
+        self, task_id: int, state: TaskState, at: datetime, *, reason: str, answer: str | None = None,
+        by: str | None = None,
+    ) -> bool:  # fmt: skip
+        task = self._s.tasks[task_id]
+        if task.state != TaskState.OPEN:
+            return False
+        task.state, task.closed_at, task.end_reason, task.answer, task.answered_by = state, at, reason, answer, by
+        return True
+
+
+class MemoryDeadlines:
+    def __init__(self, state: MemoryState) -> None:
+        self._s = state
+
+    async def claim_due(self, now: datetime, lease_until: datetime, owner: str, limit: int) -> list[Deadline]:
+        due = sorted(
+            (row["due_at"], i)
+            for i, row in self._s.deadlines.items()
+            if row["fired_at"] is None
+            and row["due_at"] <= now
+            and (row["leased_until"] is None or row["leased_until"] < now)
+        )[:limit]
+        for _, i in due:
+            self._s.deadlines[i].update(leased_until=lease_until, owner=owner)
+        return [Deadline(i, self._s.deadlines[i]["task_id"], self._s.deadlines[i]["kind"], at) for at, i in due]
+
+    async def fired(self, ids: Collection[int], owner: str, at: datetime) -> bool:
+        rows = [self._s.deadlines[i] for i in ids]
+        if any(row["owner"] != owner or row["fired_at"] is not None for row in rows):
+            return False
+        for row in rows:
+            row["fired_at"] = at
+        return True
+
+    async def pending(self) -> int:
+        return sum(1 for row in self._s.deadlines.values() if row["fired_at"] is None)
+
+
 class MemoryUnitOfWork:
     """Works on a copy of the shared state and swaps it in on commit: rollback is free."""
 
@@ -183,6 +241,8 @@ class MemoryUnitOfWork:
         self.reservations = MemoryReservations(self._state)
         self.orders = MemoryOrders(self._state)
         self.offer_ids = MemoryOfferIds(self._state)
+        self.tasks = MemoryTasks(self._state)
+        self.deadlines = MemoryDeadlines(self._state)
         return self
 
     async def __aexit__(

@@ -6,9 +6,12 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol, Self
+from typing import TYPE_CHECKING, Protocol, Self
 
 from workflows.model import Order, OrderEvent, OrderLine, Reservation, ReservationState, StockFigure, StockLevel
+
+if TYPE_CHECKING:
+    from workflows.tasks import Deadline, DeadlineKind, Task, TaskState
 
 StockKey = tuple[str, str]  # (sku, warehouse)
 
@@ -114,6 +117,43 @@ class OfferIds(Protocol):
         ...
 
 
+class Tasks(Protocol):
+    async def add(self, task: Task, deadlines: Sequence[tuple[DeadlineKind, datetime]]) -> None:
+        """Store a new task with its deadline rows and set its ``id``."""
+        ...
+
+    async def get(self, task_id: int) -> Task | None: ...
+
+    async def close(
+        self,
+        task_id: int,
+        state: TaskState,
+        at: datetime,
+        *,
+        reason: str,
+        answer: str | None = None,
+        by: str | None = None,
+    ) -> bool:
+        """Atomically move the task from ``open`` to ``state``; ``False`` (and no change) when it
+        is no longer open — whoever closed it first stands."""
+        ...
+
+
+class Deadlines(Protocol):
+    async def claim_due(self, now: datetime, lease_until: datetime, owner: str, limit: int) -> list[Deadline]:
+        """Lease up to ``limit`` unfired deadlines due at ``now`` that nobody holds (or whose lease
+        ran out), oldest first. Two concurrent callers never get the same row."""
+        ...
+
+    async def fired(self, ids: Collection[int], owner: str, at: datetime) -> bool:
+        """Mark deadlines fired if ``owner`` still holds them; ``False`` (nothing marked) if not."""
+        ...
+
+    async def pending(self) -> int:
+        """How many deadlines have not fired yet."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. Leaving the block without :meth:`commit` rolls everything back.
 
@@ -131,6 +171,12 @@ class UnitOfWork(Protocol):
 
     @property
     def offer_ids(self) -> OfferIds: ...
+
+    @property
+    def tasks(self) -> Tasks: ...
+
+    @property
+    def deadlines(self) -> Deadlines: ...
 
     async def __aenter__(self) -> Self: ...
 

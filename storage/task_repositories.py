@@ -1,0 +1,95 @@
+"""SQL implementations of the task and deadline ports."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from storage import schema as t
+from workflows.tasks import Deadline, DeadlineKind, Task, TaskState
+
+
+class SqlTasks:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._c = connection
+
+    async def add(self, task: Task, deadlines: Sequence[tuple[DeadlineKind, datetime]]) -> None:
+        result = await self._c.execute(
+            t.tasks.insert().returning(t.tasks.c.id),
+            {
+                "kind": task.kind, "subject": task.subject, "assignee": task.assignee, "options": list(task.options),
+                "payload": task.payload, "state": task.state.value, "deadline": task.deadline,
+                "created_at": task.created_at,
+            },
+        )  # fmt: skip
+        task.id = result.scalar_one()
+        await self._c.execute(
+            t.task_deadlines.insert(),
+            [{"task_id": task.id, "kind": kind.value, "due_at": due_at} for kind, due_at in deadlines],
+        )
+
+    async def get(self, task_id: int) -> Task | None:
+        row = (await self._c.execute(select(t.tasks).where(t.tasks.c.id == task_id))).one_or_none()
+        return None if row is None else _task(row)
+
+    async def close(
+        self, task_id: int, state: TaskState, at: datetime, *, reason: str, answer: str | None = None,
+        by: str | None = None,
+    ) -> bool:  # fmt: skip
+        c = t.tasks.c
+        result = await self._c.execute(
+            update(t.tasks)
+            .where(c.id == task_id, c.state == TaskState.OPEN.value)
+            .values(state=state.value, closed_at=at, end_reason=reason, answer=answer, answered_by=by)
+        )
+        return result.rowcount == 1
+
+
+def _task(row: Any) -> Task:
+    return Task(
+        id=row.id, kind=row.kind, subject=row.subject, assignee=row.assignee, options=tuple(row.options),
+        deadline=row.deadline, created_at=row.created_at, state=TaskState(row.state), payload=dict(row.payload),
+        answer=row.answer, answered_by=row.answered_by, closed_at=row.closed_at, end_reason=row.end_reason,
+    )  # fmt: skip
+
+
+class SqlDeadlines:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._c = connection
+
+    async def claim_due(self, now: datetime, lease_until: datetime, owner: str, limit: int) -> list[Deadline]:
+        c = t.task_deadlines.c
+        # SKIP LOCKED lets concurrent pumps on PostgreSQL take disjoint batches without waiting;
+        # SQLite renders no FOR UPDATE and relies on its single writer instead.
+        due = (
+            select(c.id)
+            .where(c.fired_at.is_(None), c.due_at <= now, or_(c.leased_until.is_(None), c.leased_until < now))
+            .order_by(c.due_at, c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        ids = list((await self._c.execute(due)).scalars())
+        if not ids:
+            return []
+        await self._c.execute(
+            update(t.task_deadlines).where(c.id.in_(ids)).values(leased_until=lease_until, lease_owner=owner)
+        )
+        rows = await self._c.execute(select(t.task_deadlines).where(c.id.in_(ids)).order_by(c.due_at, c.id))
+        return [Deadline(r.id, r.task_id, DeadlineKind(r.kind), r.due_at) for r in rows]
+
+    async def fired(self, ids: Collection[int], owner: str, at: datetime) -> bool:
+        c = t.task_deadlines.c
+        result = await self._c.execute(
+            update(t.task_deadlines)
+            .where(c.id.in_(list(ids)), c.lease_owner == owner, c.fired_at.is_(None))
+            .values(fired_at=at)
+        )
+        return result.rowcount == len(ids)
+
+    async def pending(self) -> int:
+        c = t.task_deadlines.c
+        return int((await self._c.execute(select(func.count()).where(c.fired_at.is_(None)))).scalar_one())

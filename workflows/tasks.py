@@ -1,0 +1,163 @@
+"""The human-task engine: a question put to people, with options, an assignee and a deadline.
+
+A task is ``open`` until the first decision: an answer, the deadline, or a cancellation. Closing
+is one atomic claim in storage (``open`` → something else), so a double click, a retried
+request or a click racing the timeout has exactly one effect, and everyone after the first is
+told why the question is closed. Deadlines are rows written in the same transaction as the task
+and fired by :class:`DeadlinePump`, at least once each; firing checks the task's state, so a
+repeat changes nothing.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from workflows.ports import Clock, UnitOfWork, UnitOfWorkFactory
+
+log = logging.getLogger(__name__)
+
+
+class TaskState(enum.StrEnum):
+    OPEN = "open"
+    ANSWERED = "answered"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
+class DeadlineKind(enum.StrEnum):
+    EXPIRE = "expire"  # the task's time is up
+    REMIND = "remind"  # half-time nudge; does not close anything
+
+
+@dataclass
+class Task:
+    id: int | None
+    kind: str  # store_confirmation | fx_approval | fraud_check | alert
+    subject: str  # what it is about, e.g. "order:12:line:1"
+    assignee: str  # who may answer, e.g. "store:tverskaya", "role:managers"
+    options: tuple[str, ...]
+    deadline: datetime
+    created_at: datetime
+    state: TaskState = TaskState.OPEN
+    payload: dict[str, object] = field(default_factory=dict)  # what a message needs to show
+    answer: str | None = None
+    answered_by: str | None = None
+    closed_at: datetime | None = None
+    end_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Deadline:
+    id: int
+    task_id: int
+    kind: DeadlineKind
+    due_at: datetime
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What became of an attempt to answer: ``accepted`` for the first decision only."""
+
+    accepted: bool
+    task: Task
+    refusal: str | None = None  # "not_an_option" | "answered" | "expired" | "cancelled" | "unknown_task"
+
+
+class TaskBoard:
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def open(self, uow: UnitOfWork, task: Task, *, remind: bool = True) -> Task:
+        """Store ``task`` and its deadlines inside the caller's unit of work (so a task never
+        exists without its deadline, nor a deadline without its task)."""
+        deadlines = [(DeadlineKind.EXPIRE, task.deadline)]
+        if remind:
+            deadlines.append((DeadlineKind.REMIND, task.created_at + (task.deadline - task.created_at) / 2))
+        await uow.tasks.add(task, deadlines)
+        return task
+
+    async def answer(self, task_id: int, option: str, by: str) -> Decision:
+        """The first decision stands; any later one is refused with the reason."""
+        async with self._uow() as uow:
+            task = await uow.tasks.get(task_id)
+            if task is None:
+                raise UnknownTask(f"no task {task_id}")
+            if task.state != TaskState.OPEN:
+                return Decision(False, task, task.state.value)
+            if option not in task.options:
+                return Decision(False, task, "not_an_option")
+            now = self._clock.now()
+            if not await uow.tasks.close(task_id, TaskState.ANSWERED, now, reason="answered", answer=option, by=by):
+                closed = await uow.tasks.get(task_id)  # lost the race a moment ago
+                assert closed is not None
+                return Decision(False, closed, closed.state.value)
+            await uow.commit()
+        task.state, task.answer, task.answered_by, task.closed_at, task.end_reason = (
+            TaskState.ANSWERED, option, by, now, "answered",
+        )  # fmt: skip
+        return Decision(True, task)
+
+
+class UnknownTask(LookupError):
+    pass
+
+
+# Called inside the firing unit of work with the still-open task; returns nothing.
+DeadlineHandler = Callable[[UnitOfWork, Task, Deadline], Awaitable[None]]
+
+
+async def expire(uow: UnitOfWork, task: Task, deadline: Deadline, now: datetime) -> bool:
+    """Close an open task as expired; ``False`` if someone decided first."""
+    assert task.id is not None
+    return await uow.tasks.close(task.id, TaskState.EXPIRED, now, reason="timeout")
+
+
+class DeadlinePump:
+    """Fires due deadlines. Claims a batch under a lease (``FOR UPDATE SKIP LOCKED`` on
+    PostgreSQL), so several pumps — in one process or many — never fire a row at the same
+    time; a pump that dies mid-batch leaves rows that another claims once the lease ends."""
+
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        handlers: Mapping[tuple[str, DeadlineKind], DeadlineHandler],
+        *,
+        owner: str,
+        lease: timedelta = timedelta(seconds=60),
+        batch: int = 200,
+    ) -> None:
+        self._uow, self._clock, self._handlers = uow, clock, handlers
+        self._owner, self._lease, self._batch = owner, lease, batch
+
+    async def run_once(self) -> int:
+        """Fire what is due now; returns how many deadlines were fired."""
+        fired = 0
+        while True:
+            async with self._uow() as uow:
+                now = self._clock.now()
+                due = await uow.deadlines.claim_due(now, now + self._lease, self._owner, self._batch)
+                await uow.commit()
+            for deadline in due:
+                fired += await self._fire(deadline)
+            if len(due) < self._batch:
+                return fired
+
+    async def _fire(self, deadline: Deadline) -> int:
+        async with self._uow() as uow:
+            task = await uow.tasks.get(deadline.task_id)
+            if task is not None and task.state == TaskState.OPEN:
+                handler = self._handlers.get((task.kind, deadline.kind))
+                if handler is None and deadline.kind == DeadlineKind.EXPIRE:
+                    await expire(uow, task, deadline, self._clock.now())
+                elif handler is not None:
+                    await handler(uow, task, deadline)
+            if not await uow.deadlines.fired([deadline.id], self._owner, self._clock.now()):
+                return 0  # our lease ran out and another pump took the row: let it finish
+            await uow.commit()
+        return 1
