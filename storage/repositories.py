@@ -8,7 +8,7 @@ from decimal import Decimal
 from itertools import islice
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, func, select, tuple_, update
+from sqlalchemy import and_, case, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -75,9 +75,23 @@ class SqlStockLevels:
             )
             statement = statement.on_conflict_do_update(
                 index_elements=["sku", "warehouse"],
-                set_={"on_hand": statement.excluded.on_hand, "as_of": statement.excluded.as_of},
+                set_={
+                    "on_hand": statement.excluded.on_hand,
+                    "as_of": statement.excluded.as_of,
+                    # a figure computed after staff flagged the row settles the doubt
+                    "suspect_since": case(
+                        (statement.excluded.as_of > t.stock_levels.c.suspect_since, None),
+                        else_=t.stock_levels.c.suspect_since,
+                    ),
+                },
             )
             await self._c.execute(statement)
+
+    async def mark_suspect(self, sku: str, warehouse: str, since: datetime) -> None:
+        c = t.stock_levels.c
+        await self._c.execute(
+            update(t.stock_levels).where(c.sku == sku, c.warehouse == warehouse).values(suspect_since=since)
+        )
 
     async def unreserve(self, sku: str, warehouse: str, qty: int) -> None:
         c = t.stock_levels.c
@@ -87,7 +101,7 @@ class SqlStockLevels:
 
 
 def _level(row: Any) -> StockLevel:
-    return StockLevel(row.sku, row.warehouse, row.on_hand, row.reserved, row.as_of)
+    return StockLevel(row.sku, row.warehouse, row.on_hand, row.reserved, row.as_of, row.suspect_since)
 
 
 class SqlReservations:

@@ -70,6 +70,7 @@ stock_levels = Table(
     Column("on_hand", Integer, nullable=False),
     Column("reserved", Integer, nullable=False, default=0),
     Column("as_of", UtcDateTime, nullable=False),
+    Column("suspect_since", UtcDateTime, nullable=True),
     CheckConstraint("reserved >= 0", name="reserved_not_negative"),
 )
 
@@ -189,4 +190,17 @@ task_deadlines = Table(
     Column("lease_owner", String(64), nullable=True),
     Column("fired_at", UtcDateTime, nullable=True),
     Index(None, "fired_at", "due_at"),
+)
+
+# Messages to people (chat questions, updates, alerts) written in the same transaction as the
+# change that causes them, and delivered by the chat adapters afterwards.
+notices = Table(
+    "notices",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("topic", String(64), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("delivered_at", UtcDateTime, nullable=True),
+    Index(None, "delivered_at", "id"),
 )

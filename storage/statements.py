@@ -24,7 +24,12 @@ _qty = bindparam("b_qty", type_=Integer)
 # Take qty from the free stock of one row; matches no row when the free stock is short.
 TAKE_STOCK = (
     update(t.stock_levels)
-    .where(_stock.sku == _sku, _stock.warehouse == _warehouse, _stock.on_hand - _stock.reserved >= _qty)
+    .where(
+        _stock.sku == _sku,
+        _stock.warehouse == _warehouse,
+        _stock.on_hand - _stock.reserved >= _qty,
+        _stock.suspect_since.is_(None),
+    )
     .values(reserved=_stock.reserved + _qty)
 )
 

@@ -93,3 +93,21 @@ class SqlDeadlines:
     async def pending(self) -> int:
         c = t.task_deadlines.c
         return int((await self._c.execute(select(func.count()).where(c.fired_at.is_(None)))).scalar_one())
+
+
+class SqlNotices:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._c = connection
+
+    async def add(self, topic: str, payload: dict[str, object], at: datetime) -> None:
+        await self._c.execute(t.notices.insert(), {"topic": topic, "payload": payload, "created_at": at})
+
+    async def undelivered(self, limit: int) -> list[tuple[int, str, dict[str, object]]]:
+        c = t.notices.c
+        rows = await self._c.execute(
+            select(c.id, c.topic, c.payload).where(c.delivered_at.is_(None)).order_by(c.id).limit(limit)
+        )
+        return [(r.id, r.topic, dict(r.payload)) for r in rows]
+
+    async def delivered(self, notice_id: int, at: datetime) -> None:
+        await self._c.execute(update(t.notices).where(t.notices.c.id == notice_id).values(delivered_at=at))

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.database import Database
 from storage.repositories import SqlOfferIds, SqlOrders, SqlReservations, SqlStockLevels
-from storage.task_repositories import SqlDeadlines, SqlTasks
+from storage.task_repositories import SqlDeadlines, SqlNotices, SqlTasks
 
 
 class SqlUnitOfWork:
@@ -37,6 +37,7 @@ class SqlUnitOfWork:
         self.offer_ids = SqlOfferIds(self._connection)
         self.tasks = SqlTasks(self._connection)
         self.deadlines = SqlDeadlines(self._connection)
+        self.notices = SqlNotices(self._connection)
         return self
 
     async def __aexit__(

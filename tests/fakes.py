@@ -35,6 +35,7 @@ class MemoryState:
     offer_ids: dict[tuple[str, str], str] = field(default_factory=dict)  # (channel, sku) -> offer_id
     conflicts: dict[tuple[str, str], tuple[str, str, datetime]] = field(default_factory=dict)
     tasks: dict[int, Task] = field(default_factory=dict)
+    notices: dict[int, tuple[str, dict[str, object], datetime | None]] = field(default_factory=dict)
     deadlines: dict[int, dict[str, Any]] = field(default_factory=dict)
     next_id: int = 1
 
@@ -57,7 +58,13 @@ class MemoryStock:
         for f in figures:
             held = self._s.stock.get((f.sku, f.warehouse))
             reserved = held.reserved if held else 0
-            self._s.stock[(f.sku, f.warehouse)] = StockLevel(f.sku, f.warehouse, f.qty, reserved, as_of)
+            suspect = held.suspect_since if held and held.suspect_since and as_of <= held.suspect_since else None
+            self._s.stock[(f.sku, f.warehouse)] = StockLevel(f.sku, f.warehouse, f.qty, reserved, as_of, suspect)
+
+    async def mark_suspect(self, sku: str, warehouse: str, since: datetime) -> None:
+        key = (sku, warehouse)
+        if key in self._s.stock:
+            self._s.stock[key] = replace(self._s.stock[key], suspect_since=since)
 
     async def unreserve(self, sku: str, warehouse: str, qty: int) -> None:
         level = self._s.stock[(sku, warehouse)]
@@ -71,7 +78,7 @@ class MemoryReservations:
     async def take(self, reservation: Reservation) -> bool:
         key = (reservation.sku, reservation.warehouse)
         level = self._s.stock.get(key)
-        if level is None or level.on_hand - level.reserved < reservation.qty:
+        if level is None or level.suspect_since is not None or level.on_hand - level.reserved < reservation.qty:
             return False
         self._s.stock[key] = replace(level, reserved=level.reserved + reservation.qty)
         reservation.id = self._s.new_id()
@@ -228,6 +235,23 @@ class MemoryDeadlines:
         return sum(1 for row in self._s.deadlines.values() if row["fired_at"] is None)
 
 
+class MemoryNotices:
+    def __init__(self, state: MemoryState) -> None:
+        self._s = state
+
+    async def add(self, topic: str, payload: dict[str, object], at: datetime) -> None:
+        self._s.notices[self._s.new_id()] = (topic, copy.deepcopy(payload), None)
+
+    async def undelivered(self, limit: int) -> list[tuple[int, str, dict[str, object]]]:
+        return [(i, topic, payload) for i, (topic, payload, done) in sorted(self._s.notices.items()) if done is None][
+            :limit
+        ]
+
+    async def delivered(self, notice_id: int, at: datetime) -> None:
+        topic, payload, _ = self._s.notices[notice_id]
+        self._s.notices[notice_id] = (topic, payload, at)
+
+
 class MemoryUnitOfWork:
     """Works on a copy of the shared state and swaps it in on commit: rollback is free."""
 
@@ -243,6 +267,7 @@ class MemoryUnitOfWork:
         self.offer_ids = MemoryOfferIds(self._state)
         self.tasks = MemoryTasks(self._state)
         self.deadlines = MemoryDeadlines(self._state)
+        self.notices = MemoryNotices(self._state)
         return self
 
     async def __aexit__(

@@ -18,6 +18,7 @@ class LineStatus(enum.StrEnum):
     RESERVED = "reserved"
     AWAITING_STORE_CONFIRMATION = "awaiting_store_confirmation"
     OUT_OF_STOCK = "out_of_stock"
+    UNFULFILLABLE = "unfulfillable"  # every store that held it was asked; none confirmed
     CANCELLED = "cancelled"
 
 
@@ -41,10 +42,13 @@ class StockLevel:
     on_hand: int
     reserved: int
     as_of: datetime
+    # Store staff said the item is not there (or not sellable): nothing is free here until 1C
+    # sends a figure computed after that moment.
+    suspect_since: datetime | None = None
 
     @property
     def free(self) -> int:
-        return max(0, self.on_hand - self.reserved)
+        return 0 if self.suspect_since is not None else max(0, self.on_hand - self.reserved)
 
 
 @dataclass(frozen=True)
@@ -131,6 +135,6 @@ def order_status(lines: list[OrderLine], *, cancelled: bool) -> OrderStatus:
         return OrderStatus.AWAITING_STORE_CONFIRMATION
     if statuses == {LineStatus.RESERVED}:
         return OrderStatus.RESERVED
-    if statuses <= {LineStatus.OUT_OF_STOCK, LineStatus.CANCELLED}:
+    if statuses <= {LineStatus.OUT_OF_STOCK, LineStatus.UNFULFILLABLE, LineStatus.CANCELLED}:
         return OrderStatus.OUT_OF_STOCK
     return OrderStatus.PARTIALLY_RESERVED

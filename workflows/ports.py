@@ -35,6 +35,10 @@ class StockLevels(Protocol):
         """Insert or overwrite ``on_hand`` and ``as_of`` of each row; ``reserved`` is kept."""
         ...
 
+    async def mark_suspect(self, sku: str, warehouse: str, since: datetime) -> None:
+        """Nothing of this row is free until 1C sends a figure computed after ``since``."""
+        ...
+
     async def unreserve(self, sku: str, warehouse: str, qty: int) -> None:
         """Subtract ``qty`` from ``reserved`` (a reservation was released or absorbed)."""
         ...
@@ -117,6 +121,18 @@ class OfferIds(Protocol):
         ...
 
 
+class Notices(Protocol):
+    async def add(self, topic: str, payload: dict[str, object], at: datetime) -> None:
+        """Queue a message to people (delivered by a chat adapter after commit)."""
+        ...
+
+    async def undelivered(self, limit: int) -> list[tuple[int, str, dict[str, object]]]:
+        """Oldest undelivered notices as ``(id, topic, payload)``."""
+        ...
+
+    async def delivered(self, notice_id: int, at: datetime) -> None: ...
+
+
 class Tasks(Protocol):
     async def add(self, task: Task, deadlines: Sequence[tuple[DeadlineKind, datetime]]) -> None:
         """Store a new task with its deadline rows and set its ``id``."""
@@ -174,6 +190,9 @@ class UnitOfWork(Protocol):
 
     @property
     def tasks(self) -> Tasks: ...
+
+    @property
+    def notices(self) -> Notices: ...
 
     @property
     def deadlines(self) -> Deadlines: ...
