@@ -27,6 +27,7 @@ from workflows.model import (
     ReservationState,
 )
 from workflows.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from workflows.store_confirmation import StoreCascade
 from workflows.topology import Topology, WarehouseKind
 
 log = logging.getLogger(__name__)
@@ -56,11 +57,19 @@ class Intake:
 
 
 class OrderDesk:
-    def __init__(self, uow: UnitOfWorkFactory, topology: Topology, clock: Clock, ledger: Ledger) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        topology: Topology,
+        clock: Clock,
+        ledger: Ledger,
+        cascade: StoreCascade | None = None,
+    ) -> None:
         self._uow = uow
         self._topology = topology
         self._clock = clock
         self._ledger = ledger
+        self._cascade = cascade  # without one, a store hold simply waits (tests of the ledger alone)
 
     async def place(self, command: PlaceOrder) -> Intake:
         """Take an order. A repeat of (channel, external_id) answers with the stored order and
@@ -99,6 +108,10 @@ class OrderDesk:
             order.history.append(await self._route(uow, order.id, command.channel, line, now))
         await uow.orders.add_lines(order.id, lines)
         await uow.orders.add_events(order.id, order.history)
+        if self._cascade is not None:
+            for line in lines:
+                if line.status == LineStatus.AWAITING_STORE_CONFIRMATION:
+                    await self._cascade.ask(uow, order, line)
         return order
 
     async def _route(

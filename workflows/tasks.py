@@ -81,8 +81,11 @@ class TaskBoard:
         await uow.tasks.add(task, deadlines)
         return task
 
-    async def answer(self, task_id: int, option: str, by: str) -> Decision:
-        """The first decision stands; any later one is refused with the reason."""
+    async def answer(
+        self, task_id: int, option: str, by: str, apply: Callable[[UnitOfWork, Task], Awaitable[None]] | None = None
+    ) -> Decision:
+        """The first decision stands; any later one is refused with the reason. ``apply`` runs
+        the decision's business effect in the same transaction as the claim."""
         async with self._uow() as uow:
             task = await uow.tasks.get(task_id)
             if task is None:
@@ -96,10 +99,12 @@ class TaskBoard:
                 closed = await uow.tasks.get(task_id)  # lost the race a moment ago
                 assert closed is not None
                 return Decision(False, closed, closed.state.value)
+            task.state, task.answer, task.answered_by, task.closed_at, task.end_reason = (
+                TaskState.ANSWERED, option, by, now, "answered",
+            )  # fmt: skip
+            if apply is not None:
+                await apply(uow, task)
             await uow.commit()
-        task.state, task.answer, task.answered_by, task.closed_at, task.end_reason = (
-            TaskState.ANSWERED, option, by, now, "answered",
-        )  # fmt: skip
         return Decision(True, task)
 
 

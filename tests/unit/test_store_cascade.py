@@ -1,0 +1,133 @@
+"""The store cascade on memory, SQLite and PostgreSQL, with a fake clock driving the 20 minutes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from tests.fakes import FakeClock
+from workflows.ledger import Ledger
+from workflows.model import LineStatus, StockFigure
+from workflows.orders import LineRequest, OrderDesk, PlaceOrder
+from workflows.ports import UnitOfWorkFactory
+from workflows.store_confirmation import KIND, NotStaff, StoreCascade
+from workflows.tasks import DeadlineKind, DeadlinePump, TaskBoard, TaskState
+from workflows.topology import Topology
+
+STORES = {"s1": ("U1",), "s2": ("U2",), "s3": ("U3",)}
+
+
+@pytest.fixture
+def shop() -> Topology:
+    warehouses = [{"code": "online", "kind": "online"}] + [
+        {"code": code, "kind": "store", "title": code.upper(), "slack_channel": f"C{code}", "staff": list(staff),
+         "priority": n}
+        for n, (code, staff) in enumerate(STORES.items(), 1)
+    ]  # fmt: skip
+    return Topology.model_validate({"warehouses": warehouses, "channels": {"site": {"serves": ["online", *STORES]}}})
+
+
+class Shop:
+    def __init__(self, uow: UnitOfWorkFactory, topology: Topology, clock: FakeClock) -> None:
+        self.uow, self.clock = uow, clock
+        self.ledger = Ledger(uow, topology, clock)
+        self.board = TaskBoard(uow, clock)
+        self.cascade = StoreCascade(topology, clock, self.board, self.ledger, timedelta(minutes=20))
+        self.desk = OrderDesk(uow, topology, clock, self.ledger, self.cascade)
+        self.pump = DeadlinePump(uow, clock, {(KIND, DeadlineKind.EXPIRE): self.cascade.on_timeout}, owner="test")
+
+    async def open_task_id(self) -> int:
+        async with self.uow(read_only=True) as work:
+            notices = await work.notices.undelivered(100)
+        questions = [p["task_id"] for _, topic, p in notices if topic == "store_question"]
+        return int(str(questions[-1]))
+
+
+@pytest.fixture
+async def shop_with_stock(uow: UnitOfWorkFactory, shop: Topology, clock: FakeClock) -> Shop:
+    s = Shop(uow, shop, clock)
+    await s.ledger.apply_stock(clock.now(), [StockFigure("IRON", code, 1) for code in STORES])
+    return s
+
+
+async def test_timeout_then_missing_then_available(shop_with_stock: Shop, clock: FakeClock) -> None:
+    s = shop_with_stock
+    placed = (await s.desk.place(PlaceOrder("site", "A-1", [LineRequest("IRON", 1)]))).order
+    assert placed.id is not None
+    assert (placed.lines[0].status, placed.lines[0].warehouse) == (LineStatus.AWAITING_STORE_CONFIRMATION, "s1")
+    first = await s.open_task_id()
+
+    clock.advance(minutes=19)
+    assert await s.pump.run_once() == 1  # the half-time reminder only
+    clock.advance(minutes=1)
+    assert await s.pump.run_once() == 1  # s1's time is up
+    second = await s.open_task_id()
+    assert second != first
+    late = await s.cascade.answer(first, "available", "U1")
+    assert (late.accepted, late.refusal) == (False, "expired")
+
+    assert (await s.cascade.answer(second, "missing", "U2")).accepted
+    third = await s.open_task_id()
+    assert (await s.cascade.answer(third, "available", "U3")).accepted
+    again = await s.cascade.answer(third, "available", "U3")
+    assert (again.accepted, again.refusal) == (False, "answered")
+
+    order = await s.desk.get(placed.id)
+    assert (order.lines[0].status, order.lines[0].warehouse, order.status.value) == (
+        LineStatus.RESERVED,
+        "s3",
+        "reserved",
+    )
+    assert [(e.kind, e.detail.get("store"), e.detail.get("outcome")) for e in order.history] == [
+        ("received", None, None), ("held_for_store_confirmation", None, None), ("store_asked", "s1", None),
+        ("store_declined", "s1", "timeout"), ("store_asked", "s2", None),
+        ("store_declined", "s2", "missing"), ("store_asked", "s3", None),
+        ("store_confirmed", "s3", "available"),
+    ]  # fmt: skip
+    stock = await s.ledger.stock("IRON")
+    assert {code: (lv.reserved, lv.suspect_since is not None) for code, lv in stock.by_warehouse.items()} == {
+        "s1": (0, False), "s2": (0, True), "s3": (1, False),
+    }  # fmt: skip
+    assert stock.available == 1  # s1's unit; s2's is suspect
+
+
+async def test_only_the_stores_staff_may_answer(shop_with_stock: Shop) -> None:
+    s = shop_with_stock
+    await s.desk.place(PlaceOrder("site", "A-1", [LineRequest("IRON", 1)]))
+    task_id = await s.open_task_id()
+    with pytest.raises(NotStaff):
+        await s.cascade.answer(task_id, "available", "U3")  # staff of s3, asked as s1
+    async with s.uow(read_only=True) as work:
+        task = await work.tasks.get(task_id)
+    assert task is not None and task.state == TaskState.OPEN
+    assert (await s.cascade.answer(task_id, "available", "U1")).accepted
+
+
+async def test_every_store_declines_then_the_line_is_unfulfillable(shop_with_stock: Shop, clock: FakeClock) -> None:
+    s = shop_with_stock
+    placed = (await s.desk.place(PlaceOrder("site", "A-1", [LineRequest("IRON", 1)]))).order
+    assert placed.id is not None
+    for user, option in (("U1", "defective"), ("U2", "missing"), ("U3", "missing")):
+        assert (await s.cascade.answer(await s.open_task_id(), option, user)).accepted
+    order = await s.desk.get(placed.id)
+    assert (order.lines[0].status, order.status.value) == (LineStatus.UNFULFILLABLE, "out_of_stock")
+    assert order.history[-1].kind == "unfulfillable"
+    assert (await s.ledger.stock("IRON")).reserved == 0
+    async with s.uow(read_only=True) as work:
+        alerts = [p for _, topic, p in await work.notices.undelivered(100) if topic == "alert"]
+    assert alerts == [{
+        "kind": "store_cascade_exhausted", "order_id": placed.id, "external_id": "A-1",
+        "line": 1, "sku": "IRON", "qty": 1, "asked": ["s1", "s2", "s3"],
+    }]  # fmt: skip
+
+
+async def test_a_newer_1c_figure_clears_the_doubt(shop_with_stock: Shop, clock: FakeClock) -> None:
+    s = shop_with_stock
+    await s.desk.place(PlaceOrder("site", "A-1", [LineRequest("IRON", 1)]))
+    flagged_at = clock.advance(minutes=5)
+    await s.cascade.answer(await s.open_task_id(), "missing", "U1")
+    await s.ledger.apply_stock(flagged_at - timedelta(minutes=1), [StockFigure("IRON", "s1", 1)])
+    assert (await s.ledger.stock("IRON")).by_warehouse["s1"].suspect_since is not None  # older than the doubt
+    await s.ledger.apply_stock(flagged_at + timedelta(minutes=1), [StockFigure("IRON", "s1", 1)])
+    assert (await s.ledger.stock("IRON")).by_warehouse["s1"].suspect_since is None

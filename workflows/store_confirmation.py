@@ -1,0 +1,127 @@
+"""The store cascade: an order line that only offline stores hold is confirmed by a person.
+
+The first store in priority order that holds the line is asked in its Slack channel (a task
+with ``available`` / ``missing`` / ``defective`` and a deadline); the quantity is held there
+meanwhile. ``available`` allocates the line to that store. ``missing`` or ``defective`` flags
+that store's stock of the SKU as suspect and asks the next store; so does a timeout (without
+the flag). When no store is left the line is ``unfulfillable``, the hold is released and an
+alert is queued for the owner and managers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+from workflows.errors import WorkflowError
+from workflows.ledger import Ledger
+from workflows.model import LineStatus, Order, OrderEvent, OrderLine, Reservation, ReservationState
+from workflows.ports import Clock, UnitOfWork
+from workflows.tasks import Deadline, Decision, Task, TaskBoard, expire
+from workflows.topology import Topology, WarehouseKind
+
+KIND = "store_confirmation"
+OPTIONS = ("available", "missing", "defective")
+
+
+class NotStaff(WorkflowError):
+    """Someone who is not on the store's staff list tried to answer for it."""
+
+    code = "not_staff"
+
+
+class StoreCascade:
+    def __init__(self, topology: Topology, clock: Clock, board: TaskBoard, ledger: Ledger, timeout: timedelta) -> None:
+        self._topology, self._clock, self._board, self._ledger = topology, clock, board, ledger
+        self._timeout = timeout
+
+    async def ask(self, uow: UnitOfWork, order: Order, line: OrderLine) -> Task:
+        """Open the question for the store now holding ``line``, inside the caller's transaction."""
+        assert order.id is not None
+        assert line.warehouse is not None
+        store = self._topology.warehouse(line.warehouse)
+        assert store is not None
+        now = self._clock.now()
+        task = Task(
+            None, KIND, f"order:{order.id}:line:{line.line_no}", f"store:{store.code}", OPTIONS,
+            now + self._timeout, now,
+            payload={
+                "order_id": order.id, "external_id": order.external_id, "channel": order.channel,
+                "line": line.line_no, "sku": line.sku, "qty": line.qty, "store": store.code,
+            },
+        )  # fmt: skip
+        await self._board.open(uow, task)
+        await uow.notices.add("store_question", {"task_id": task.id, "store": store.code}, now)
+        detail = {"line": line.line_no, "store": store.code, "task_id": task.id, "answer_by": task.deadline.isoformat()}
+        await uow.orders.add_events(order.id, [OrderEvent(now, "store_asked", detail)])
+        return task
+
+    async def answer(self, task_id: int, option: str, user: str) -> Decision:
+        """A store person's button. Only the store's staff may answer; the first answer stands."""
+        return await self._board.answer(task_id, option, user, apply=self._authorised(user))
+
+    def _authorised(self, user: str) -> Callable[[UnitOfWork, Task], Awaitable[None]]:
+        async def apply(uow: UnitOfWork, task: Task) -> None:
+            store = self._topology.warehouse(str(task.payload["store"]))
+            if store is None or user not in store.staff:
+                raise NotStaff(f"{user} is not on the staff of {task.payload['store']}")  # rolls the claim back
+            await self._settle(uow, task, str(task.answer), self._clock.now())
+
+        return apply
+
+    async def on_timeout(self, uow: UnitOfWork, task: Task, deadline: Deadline) -> None:
+        """Deadline handler: the store did not answer in time — ask the next one."""
+        now = self._clock.now()
+        if await expire(uow, task, deadline, now):
+            await self._settle(uow, task, "timeout", now)
+
+    async def _settle(self, uow: UnitOfWork, task: Task, outcome: str, now: datetime) -> None:
+        order_id, line_no, store = (
+            int(str(task.payload["order_id"])),
+            int(str(task.payload["line"])),
+            str(task.payload["store"]),
+        )
+        order = await uow.orders.get(order_id)
+        assert order is not None
+        line = next(item for item in order.lines if item.line_no == line_no)
+        detail: dict[str, object] = {"line": line_no, "store": store, "task_id": task.id, "outcome": outcome}
+        if task.answered_by:
+            detail["by"] = task.answered_by
+        await uow.notices.add("task_closed", {"task_id": task.id}, now)
+        if outcome == "available":
+            line.status = LineStatus.RESERVED
+            await uow.orders.save_lines(order_id, [line])
+            await uow.orders.add_events(order_id, [OrderEvent(now, "store_confirmed", detail)])
+            return
+        if outcome in ("missing", "defective"):
+            await uow.stock.mark_suspect(line.sku, store, now)
+        held = [r for r in await uow.reservations.active_for_order(order_id) if r.line_no == line_no]
+        await self._ledger.release(uow, held)
+        await uow.orders.add_events(order_id, [OrderEvent(now, "store_declined", detail)])
+        await self._next_store(uow, order, line, now)
+
+    async def _next_store(self, uow: UnitOfWork, order: Order, line: OrderLine, now: datetime) -> None:
+        assert order.id is not None
+        asked = {
+            e.detail.get("store")
+            for e in order.history
+            if e.kind == "store_asked" and e.detail.get("line") == line.line_no
+        }
+        channel = self._topology.channels[order.channel]
+        for store in self._topology.routing_order(channel):
+            if store.kind != WarehouseKind.STORE or store.code in asked:
+                continue
+            reservation = Reservation(
+                None, order.id, line.line_no, line.sku, store.code, line.qty, ReservationState.ACTIVE, now
+            )
+            if await uow.reservations.take(reservation):
+                line.warehouse, line.status = store.code, LineStatus.AWAITING_STORE_CONFIRMATION
+                await uow.orders.save_lines(order.id, [line])
+                await self.ask(uow, order, line)
+                return
+        line.warehouse, line.status = None, LineStatus.UNFULFILLABLE
+        await uow.orders.save_lines(order.id, [line])
+        detail = {"line": line.line_no, "sku": line.sku, "qty": line.qty, "asked": sorted(str(s) for s in asked)}
+        await uow.orders.add_events(order.id, [OrderEvent(now, "unfulfillable", detail)])
+        alert = {"kind": "store_cascade_exhausted", "order_id": order.id, "external_id": order.external_id, **detail}
+        await uow.notices.add("alert", alert, now)
