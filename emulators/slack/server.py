@@ -1,0 +1,241 @@
+"""Slack's Web API over HTTP on 127.0.0.1, close enough on the wire for the real ``slack_sdk`` clients.
+
+What ``slack_sdk`` (3.47) sends, and so what this accepts:
+
+* every method at ``<base_url><method>``, the token in ``Authorization: Bearer xoxb-...`` (a ``token`` parameter
+  is accepted too, as Slack does);
+* ``chat.*`` as a JSON body; ``auth.test`` as a POST whose parameters are in the *query string* (empty body);
+  ``conversations.replies`` as a **GET** with a query string; other clients may send form-encoded bodies.
+  Parameters from the query string and the body are merged, the body winning.
+
+Answers follow Slack: HTTP 200 with ``{"ok": true, ...}`` or ``{"ok": false, "error": ...}`` for every failure
+except rate limits, which are HTTP 429 with ``Retry-After`` and ``{"ok": false, "error": "ratelimited"}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Self
+
+from aiohttp import web
+
+from emulators.slack.rate_limit import ChannelRateLimiter, Clock, ForcedRateLimits, RateLimitPolicy
+from emulators.slack.workspace import (
+    BotIdentity,
+    EphemeralMessage,
+    Params,
+    SlackApiFailure,
+    SlackMessage,
+    SlackWorkspace,
+)
+
+_METHODS: dict[str, Callable[[SlackWorkspace, Params], dict[str, Any]]] = {
+    "auth.test": lambda workspace, _params: workspace.auth_test(),
+    "chat.postMessage": SlackWorkspace.post_message,
+    "chat.update": SlackWorkspace.update_message,
+    "chat.postEphemeral": SlackWorkspace.post_ephemeral,
+    "conversations.replies": SlackWorkspace.replies,
+}
+
+
+@dataclass(frozen=True)
+class SlackCall:
+    """One request as the emulator received it, and how it answered (``error`` is ``None`` when ``ok``)."""
+
+    method: str
+    params: dict[str, Any]
+    token: str | None
+    at: float
+    status: int
+    error: str | None
+
+
+@dataclass(frozen=True)
+class SlackAnswer:
+    """An HTTP answer before it is put on the wire."""
+
+    body: dict[str, Any]
+    status: int = 200
+    headers: Mapping[str, str] | None = None
+
+
+class SlackEmulator:
+    """One Slack workspace with one bot token, served on a free port of 127.0.0.1.
+
+    Use ``async with SlackEmulator(...) as slack:`` and give ``slack.base_url`` to
+    ``AsyncWebClient(base_url=...)``. Every request is recorded (:meth:`calls`); messages are kept per channel
+    (:meth:`messages`, :meth:`ephemerals`). ``clock`` drives rate limiting and call times: pass a fake one so
+    tests move time instead of sleeping.
+    """
+
+    def __init__(
+        self,
+        *,
+        bot_token: str,
+        channels: Mapping[str, str] | None = None,
+        users: Mapping[str, str] | None = None,
+        identity: BotIdentity | None = None,
+        auto_create_channels: bool = False,
+        rate_limit: RateLimitPolicy | None = None,
+        clock: Clock = time.monotonic,
+        scopes: str = "chat:write,chat:write.public,commands",
+    ) -> None:
+        self.bot_token = bot_token
+        self.scopes = scopes
+        self.workspace = SlackWorkspace(
+            identity=identity or BotIdentity(),
+            channels=channels or {},
+            users=users,
+            auto_create_channels=auto_create_channels,
+        )
+        self.received: list[SlackCall] = []
+        self._clock = clock
+        self._limiter = ChannelRateLimiter(rate_limit or RateLimitPolicy(), clock)
+        self._forced = ForcedRateLimits()
+        self._recorded = asyncio.Condition()
+        self._runner: web.AppRunner | None = None
+        self._base_url: str | None = None
+
+    # -- serving ---------------------------------------------------------------------------------------------
+
+    def application(self) -> web.Application:
+        """The aiohttp application answering ``/api/<method>``, for mounting or for ``aiohttp_client``."""
+        return create_app(self)
+
+    async def start(self) -> str:
+        """Serve on 127.0.0.1 on a free port; returns :attr:`base_url`."""
+        if self._runner is not None:
+            raise RuntimeError("the Slack emulator is already running")
+        runner = web.AppRunner(self.application(), access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        host, port = runner.addresses[0][:2]
+        self._runner = runner
+        self._base_url = f"http://{host}:{port}/api/"
+        return self._base_url
+
+    async def stop(self) -> None:
+        """Stop serving; the recorded state stays readable."""
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:<port>/api/`` (trailing slash: slack_sdk ``urljoin``s the method onto it)."""
+        if self._base_url is None:
+            raise RuntimeError("the Slack emulator is not started")
+        return self._base_url
+
+    # -- what tests read and steer ---------------------------------------------------------------------------
+
+    def calls(self, method: str | None = None) -> list[SlackCall]:
+        """Requests received, oldest first; only those of ``method`` when given."""
+        return [call for call in self.received if method is None or call.method == method]
+
+    def messages(self, channel: str) -> list[SlackMessage]:
+        """Messages in a channel (id or name), thread replies included, in posting order."""
+        return list(self.workspace.messages[self._known_channel(channel)])
+
+    def ephemerals(self, channel: str) -> list[EphemeralMessage]:
+        """Ephemeral messages shown in a channel (id or name), in order."""
+        return list(self.workspace.ephemerals[self._known_channel(channel)])
+
+    def _known_channel(self, reference: str) -> str:
+        channel = self.workspace.find_channel(reference)
+        if channel is None:
+            raise KeyError(f"no Slack channel {reference!r} in the emulator")
+        return channel
+
+    def force_rate_limit(self, method: str, times: int = 1, retry_after: int = 0) -> None:
+        """Make the next ``times`` calls of ``method`` answer 429 with ``Retry-After: retry_after``."""
+        self._forced.add(method, times, retry_after)
+
+    async def wait_for_calls(self, method: str, count: int = 1, patience: float = 5.0) -> list[SlackCall]:
+        """Wait until ``count`` calls of ``method`` arrived (for apps that call Slack in the background).
+
+        ``patience`` (real seconds) only guards against a hang: it raises ``TimeoutError`` when exceeded.
+        """
+        async with asyncio.timeout(patience), self._recorded:
+            await self._recorded.wait_for(lambda: len(self.calls(method)) >= count)
+        return self.calls(method)
+
+    # -- answering -------------------------------------------------------------------------------------------
+
+    def answer(self, method: str, params: dict[str, Any], token: str | None) -> SlackAnswer:
+        """Slack's answer to ``method`` called with ``params`` and ``token``."""
+        if method not in _METHODS:
+            return SlackAnswer({"ok": False, "error": "unknown_method", "req_method": method})
+        if not token:
+            return SlackAnswer({"ok": False, "error": "not_authed"})
+        if token != self.bot_token:
+            return SlackAnswer({"ok": False, "error": "invalid_auth"})
+        try:
+            retry_after = self._forced.take(method)
+            if retry_after is None and method == "chat.postMessage":
+                retry_after = self._limiter.acquire(self.workspace.resolve_channel(params.get("channel")))
+            if retry_after is not None:
+                body = {"ok": False, "error": "ratelimited"}
+                return SlackAnswer(body, status=429, headers={"Retry-After": str(retry_after)})
+            body = _METHODS[method](self.workspace, params)
+        except SlackApiFailure as failure:
+            return SlackAnswer({"ok": False, "error": failure.error})
+        headers = {"x-oauth-scopes": self.scopes} if method == "auth.test" else None
+        return SlackAnswer(body, headers=headers)
+
+    async def record(self, method: str, params: dict[str, Any], token: str | None, answer: SlackAnswer) -> None:
+        """Keep a received request and wake whoever waits for it."""
+        error = None if answer.body.get("ok") else str(answer.body.get("error"))
+        self.received.append(SlackCall(method, params, token, self._clock(), answer.status, error))
+        async with self._recorded:
+            self._recorded.notify_all()
+
+
+def create_app(emulator: SlackEmulator) -> web.Application:
+    """An aiohttp application serving ``emulator`` at ``/api/<method>`` (GET and POST, as Slack does)."""
+
+    async def handle(request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params, token = await _read_request(request)
+        answer = emulator.answer(method, params, token)
+        await emulator.record(method, params, token, answer)
+        return web.json_response(answer.body, status=answer.status, headers=answer.headers)
+
+    app = web.Application()
+    app.router.add_get("/api/{method}", handle)
+    app.router.add_post("/api/{method}", handle)
+    return app
+
+
+async def _read_request(request: web.Request) -> tuple[dict[str, Any], str | None]:
+    """Merged query and body parameters (without ``token``), and the token from the header or a parameter."""
+    params: dict[str, Any] = dict(request.query)
+    if request.can_read_body:
+        if request.content_type == "application/json":
+            try:
+                body = await request.json()
+            except ValueError:
+                body = None
+            if isinstance(body, dict):
+                params.update(body)
+        else:
+            form = await request.post()
+            params.update({key: value for key, value in form.items() if isinstance(value, str)})
+    token = params.pop("token", None)
+    authorization = request.headers.get("Authorization", "")
+    if authorization.startswith("Bearer "):
+        token = authorization.removeprefix("Bearer ").strip()
+    return params, None if token is None else str(token)

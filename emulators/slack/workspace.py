@@ -1,0 +1,265 @@
+"""The state of one emulated Slack workspace and what the chat/conversations methods do to it.
+
+Nothing here speaks HTTP: each method takes the request's parameters (as a dict, the way Slack merges query string
+and body) and returns Slack's response body, or raises :class:`SlackApiFailure` with Slack's error code.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+Params = Mapping[str, Any]
+Blocks = list[dict[str, Any]]
+
+
+class SlackApiFailure(Exception):
+    """A method failed the way Slack reports it: HTTP 200 with ``{"ok": false, "error": <error>}``."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+@dataclass(frozen=True)
+class BotIdentity:
+    """Who the bot token belongs to, as ``auth.test`` describes it."""
+
+    team_id: str = "T0STOREOPS"
+    team: str = "storeops"
+    user_id: str = "U0STOREBOT"
+    user: str = "storeops"
+    bot_id: str = "B0STOREBOT"
+    url: str = "https://storeops.slack.com/"
+
+
+@dataclass(frozen=True)
+class MessageVersion:
+    """What a message said before a ``chat.update`` replaced it."""
+
+    text: str
+    blocks: Blocks
+
+
+@dataclass
+class SlackMessage:
+    """A message the bot posted to a channel; ``text``/``blocks`` are current, ``history`` holds older versions."""
+
+    channel: str
+    ts: str
+    text: str
+    blocks: Blocks
+    user: str
+    bot_id: str
+    thread_ts: str | None = None
+    history: list[MessageVersion] = field(default_factory=list)
+    edited_ts: str | None = None
+
+    def to_api(self, team_id: str, reply_count: int = 0) -> dict[str, Any]:
+        """The message as Slack's API returns it (``message`` in chat.* answers, items of ``messages``)."""
+        body: dict[str, Any] = {
+            "type": "message",
+            "user": self.user,
+            "bot_id": self.bot_id,
+            "team": team_id,
+            "text": self.text,
+            "ts": self.ts,
+        }
+        if self.blocks:
+            body["blocks"] = self.blocks
+        if self.thread_ts is not None:
+            body["thread_ts"] = self.thread_ts
+        elif reply_count:
+            body["thread_ts"] = self.ts
+            body["reply_count"] = reply_count
+        if self.edited_ts is not None:
+            body["edited"] = {"user": self.user, "ts": self.edited_ts}
+        return body
+
+
+@dataclass(frozen=True)
+class EphemeralMessage:
+    """A ``chat.postEphemeral``: visible only to ``user`` in ``channel``; Slack never lets anyone read it back."""
+
+    channel: str
+    user: str
+    text: str
+    blocks: Blocks
+    message_ts: str
+    thread_ts: str | None = None
+
+
+class SlackWorkspace:
+    """Channels, users and the messages posted in them, with the semantics of Slack's chat methods.
+
+    ``channels`` maps channel ids to names (either may be used as ``channel``); ``users`` maps user ids to names,
+    or is ``None`` to accept any user id. With ``auto_create_channels`` an unknown channel id springs into being
+    on first use instead of answering ``channel_not_found``.
+    """
+
+    def __init__(
+        self,
+        *,
+        identity: BotIdentity,
+        channels: Mapping[str, str],
+        users: Mapping[str, str] | None = None,
+        auto_create_channels: bool = False,
+        first_ts: float = 1_700_000_000.0001,
+    ) -> None:
+        self.identity = identity
+        self.channels: dict[str, str] = dict(channels)
+        self.users = dict(users) if users is not None else None
+        self.auto_create_channels = auto_create_channels
+        self.messages: dict[str, list[SlackMessage]] = {channel: [] for channel in self.channels}
+        self.ephemerals: dict[str, list[EphemeralMessage]] = {channel: [] for channel in self.channels}
+        self._last_ts_micros = round(first_ts * 1_000_000) - 100
+
+    # -- the methods -----------------------------------------------------------------------------------------
+
+    def auth_test(self) -> dict[str, Any]:
+        """``auth.test`` for the bot token."""
+        i = self.identity
+        return {
+            "ok": True,
+            "url": i.url,
+            "team": i.team,
+            "user": i.user,
+            "team_id": i.team_id,
+            "user_id": i.user_id,
+            "bot_id": i.bot_id,
+            "is_enterprise_install": False,
+        }
+
+    def post_message(self, params: Params) -> dict[str, Any]:
+        """``chat.postMessage``: a new message, or a reply when ``thread_ts`` is given."""
+        channel = self.resolve_channel(params.get("channel"))
+        text, blocks = _content(params)
+        if not text and not blocks:
+            raise SlackApiFailure("no_text")
+        thread_ts = _optional_str(params.get("thread_ts"))
+        message = SlackMessage(
+            channel=channel,
+            ts=self._next_ts(),
+            text=text or "",
+            blocks=blocks or [],
+            user=self.identity.user_id,
+            bot_id=self.identity.bot_id,
+            thread_ts=thread_ts,
+        )
+        self.messages[channel].append(message)
+        return {"ok": True, "channel": channel, "ts": message.ts, "message": message.to_api(self.identity.team_id)}
+
+    def update_message(self, params: Params) -> dict[str, Any]:
+        """``chat.update``: replaces the text and/or blocks given; an omitted field keeps its value, as in Slack."""
+        channel = self.resolve_channel(params.get("channel"))
+        message = self._find(channel, _optional_str(params.get("ts")))
+        if message is None:
+            raise SlackApiFailure("message_not_found")
+        text, blocks = _content(params)
+        if not text and not blocks:
+            raise SlackApiFailure("no_text")
+        message.history.append(MessageVersion(text=message.text, blocks=message.blocks))
+        if text is not None:
+            message.text = text
+        if blocks is not None:
+            message.blocks = blocks
+        message.edited_ts = self._next_ts()
+        return {
+            "ok": True,
+            "channel": channel,
+            "ts": message.ts,
+            "text": message.text,
+            "message": message.to_api(self.identity.team_id),
+        }
+
+    def post_ephemeral(self, params: Params) -> dict[str, Any]:
+        """``chat.postEphemeral``: recorded for the user; it never appears in the channel's messages."""
+        channel = self.resolve_channel(params.get("channel"))
+        user = _optional_str(params.get("user"))
+        if not user or (self.users is not None and user not in self.users):
+            raise SlackApiFailure("user_not_found")
+        text, blocks = _content(params)
+        if not text and not blocks:
+            raise SlackApiFailure("no_text")
+        ephemeral = EphemeralMessage(
+            channel=channel,
+            user=user,
+            text=text or "",
+            blocks=blocks or [],
+            message_ts=self._next_ts(),
+            thread_ts=_optional_str(params.get("thread_ts")),
+        )
+        self.ephemerals[channel].append(ephemeral)
+        return {"ok": True, "message_ts": ephemeral.message_ts}
+
+    def replies(self, params: Params) -> dict[str, Any]:
+        """``conversations.replies``: the thread containing ``ts``, parent first, then replies in order."""
+        channel = self.resolve_channel(params.get("channel"))
+        message = self._find(channel, _optional_str(params.get("ts")))
+        if message is None:
+            raise SlackApiFailure("thread_not_found")
+        root = message.thread_ts or message.ts
+        thread = [m for m in self.messages[channel] if root in (m.ts, m.thread_ts)]
+        reply_count = len(thread) - 1
+        return {
+            "ok": True,
+            "messages": [m.to_api(self.identity.team_id, reply_count) for m in thread],
+            "has_more": False,
+            "response_metadata": {"next_cursor": ""},
+        }
+
+    # -- lookups ---------------------------------------------------------------------------------------------
+
+    def find_channel(self, reference: object) -> str | None:
+        """The id of a known channel given by id, name or ``#name`` (Slack accepts all three)."""
+        if not isinstance(reference, str) or not reference:
+            return None
+        if reference in self.channels:
+            return reference
+        name = reference.removeprefix("#")
+        return next((channel_id for channel_id, known in self.channels.items() if known == name), None)
+
+    def resolve_channel(self, reference: object) -> str:
+        """:meth:`find_channel` for a request: may auto-create the channel, else ``channel_not_found``."""
+        channel = self.find_channel(reference)
+        if channel is not None:
+            return channel
+        if self.auto_create_channels and isinstance(reference, str) and reference and not reference.startswith("#"):
+            self.channels[reference] = reference
+            self.messages[reference] = []
+            self.ephemerals[reference] = []
+            return reference
+        raise SlackApiFailure("channel_not_found")
+
+    def _find(self, channel: str, ts: str | None) -> SlackMessage | None:
+        return next((m for m in self.messages[channel] if m.ts == ts), None)
+
+    def _next_ts(self) -> str:
+        """Slack-shaped timestamps ("1700000000.000100"): unique and increasing within the workspace."""
+        self._last_ts_micros += 100
+        seconds, micros = divmod(self._last_ts_micros, 1_000_000)
+        return f"{seconds}.{micros:06d}"
+
+
+def _optional_str(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _content(params: Params) -> tuple[str | None, Blocks | None]:
+    """``text`` and ``blocks`` as given; blocks arrive as a list (JSON bodies) or a JSON string (forms)."""
+    text = _optional_str(params.get("text"))
+    raw = params.get("blocks")
+    if raw is None:
+        return text, None
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw) if raw.strip() else []
+        except ValueError:
+            raise SlackApiFailure("invalid_blocks_format") from None
+    if not isinstance(raw, list):
+        raise SlackApiFailure("invalid_blocks_format")
+    if not all(isinstance(block, dict) and isinstance(block.get("type"), str) for block in raw):
+        raise SlackApiFailure("invalid_blocks")
+    return text, raw
