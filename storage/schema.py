@@ -204,3 +204,13 @@ notices = Table(
     Column("delivered_at", UtcDateTime, nullable=True),
     Index(None, "delivered_at", "id"),
 )
+
+# The chat messages that show a task (a store's Slack question, a manager's Telegram card).
+task_messages = Table(
+    "task_messages",
+    metadata,
+    Column("task_id", Id, ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True),
+    Column("platform", String(16), primary_key=True),
+    Column("chat", String(64), primary_key=True),
+    Column("message_id", String(64), nullable=False),
+)

@@ -48,6 +48,21 @@ class SqlTasks:
         )
         return result.rowcount == 1
 
+    async def add_message(self, task_id: int, platform: str, chat: str, message_id: str) -> None:
+        values = {"task_id": task_id, "platform": platform, "chat": chat, "message_id": message_id}
+        await self._c.execute(t.task_messages.insert(), values)
+
+    async def messages(self, task_id: int) -> list[tuple[str, str, str]]:
+        c = t.task_messages.c
+        rows = await self._c.execute(select(c.platform, c.chat, c.message_id).where(c.task_id == task_id))
+        return [(r.platform, r.chat, r.message_id) for r in rows]
+
+
+async def _add_message(connection: AsyncConnection, task_id: int, platform: str, chat: str, message_id: str) -> None:
+    await connection.execute(
+        t.task_messages.insert(), {"task_id": task_id, "platform": platform, "chat": chat, "message_id": message_id}
+    )
+
 
 def _task(row: Any) -> Task:
     return Task(
@@ -102,11 +117,14 @@ class SqlNotices:
     async def add(self, topic: str, payload: dict[str, object], at: datetime) -> None:
         await self._c.execute(t.notices.insert(), {"topic": topic, "payload": payload, "created_at": at})
 
-    async def undelivered(self, limit: int) -> list[tuple[int, str, dict[str, object]]]:
+    async def undelivered(
+        self, limit: int, topics: Collection[str] | None = None
+    ) -> list[tuple[int, str, dict[str, object]]]:
         c = t.notices.c
-        rows = await self._c.execute(
-            select(c.id, c.topic, c.payload).where(c.delivered_at.is_(None)).order_by(c.id).limit(limit)
-        )
+        query = select(c.id, c.topic, c.payload).where(c.delivered_at.is_(None))
+        if topics is not None:
+            query = query.where(c.topic.in_(list(topics)))
+        rows = await self._c.execute(query.order_by(c.id).limit(limit))
         return [(r.id, r.topic, dict(r.payload)) for r in rows]
 
     async def delivered(self, notice_id: int, at: datetime) -> None:

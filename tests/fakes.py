@@ -35,6 +35,7 @@ class MemoryState:
     offer_ids: dict[tuple[str, str], str] = field(default_factory=dict)  # (channel, sku) -> offer_id
     conflicts: dict[tuple[str, str], tuple[str, str, datetime]] = field(default_factory=dict)
     tasks: dict[int, Task] = field(default_factory=dict)
+    task_messages: list[tuple[int, str, str, str]] = field(default_factory=list)
     notices: dict[int, tuple[str, dict[str, object], datetime | None]] = field(default_factory=dict)
     deadlines: dict[int, dict[str, Any]] = field(default_factory=dict)
     next_id: int = 1
@@ -206,6 +207,12 @@ class MemoryTasks:
         task.state, task.closed_at, task.end_reason, task.answer, task.answered_by = state, at, reason, answer, by
         return True
 
+    async def add_message(self, task_id: int, platform: str, chat: str, message_id: str) -> None:
+        self._s.task_messages.append((task_id, platform, chat, message_id))
+
+    async def messages(self, task_id: int) -> list[tuple[str, str, str]]:
+        return [(p, c, m) for t, p, c, m in self._s.task_messages if t == task_id]
+
 
 class MemoryDeadlines:
     def __init__(self, state: MemoryState) -> None:
@@ -242,10 +249,11 @@ class MemoryNotices:
     async def add(self, topic: str, payload: dict[str, object], at: datetime) -> None:
         self._s.notices[self._s.new_id()] = (topic, copy.deepcopy(payload), None)
 
-    async def undelivered(self, limit: int) -> list[tuple[int, str, dict[str, object]]]:
-        return [(i, topic, payload) for i, (topic, payload, done) in sorted(self._s.notices.items()) if done is None][
-            :limit
-        ]
+    async def undelivered(
+        self, limit: int, topics: Collection[str] | None = None
+    ) -> list[tuple[int, str, dict[str, object]]]:
+        waiting = [(i, topic, payload) for i, (topic, payload, done) in sorted(self._s.notices.items()) if done is None]
+        return [row for row in waiting if topics is None or row[1] in topics][:limit]
 
     async def delivered(self, notice_id: int, at: datetime) -> None:
         topic, payload, _ = self._s.notices[notice_id]

@@ -126,8 +126,10 @@ class Notices(Protocol):
         """Queue a message to people (delivered by a chat adapter after commit)."""
         ...
 
-    async def undelivered(self, limit: int) -> list[tuple[int, str, dict[str, object]]]:
-        """Oldest undelivered notices as ``(id, topic, payload)``."""
+    async def undelivered(
+        self, limit: int, topics: Collection[str] | None = None
+    ) -> list[tuple[int, str, dict[str, object]]]:
+        """Oldest undelivered notices (of ``topics``, if given) as ``(id, topic, payload)``."""
         ...
 
     async def delivered(self, notice_id: int, at: datetime) -> None: ...
@@ -152,6 +154,14 @@ class Tasks(Protocol):
     ) -> bool:
         """Atomically move the task from ``open`` to ``state``; ``False`` (and no change) when it
         is no longer open — whoever closed it first stands."""
+        ...
+
+    async def add_message(self, task_id: int, platform: str, chat: str, message_id: str) -> None:
+        """Remember a chat message that shows the task (to update it when the task closes)."""
+        ...
+
+    async def messages(self, task_id: int) -> list[tuple[str, str, str]]:
+        """``(platform, chat, message_id)`` of every message showing the task."""
         ...
 
 
