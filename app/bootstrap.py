@@ -3,16 +3,27 @@ settings. Nothing else connects to anything or reads the environment."""
 
 from __future__ import annotations
 
+import os
+import socket
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
 
 from app.settings import Settings
+from bot.slack.app import build_slack_app
+from bot.slack.delivery import SlackDelivery
 from storage.database import Database, open_database
 from storage.migrate import migrate
 from storage.uow import SqlUnitOfWorkFactory
 from workflows.ledger import Ledger
 from workflows.orders import OrderDesk
 from workflows.ports import Clock, UnitOfWorkFactory
+from workflows.store_confirmation import KIND as STORE_CONFIRMATION
+from workflows.store_confirmation import StoreCascade
+from workflows.tasks import DeadlineKind, DeadlinePump, TaskBoard
 from workflows.topology import Topology
 
 
@@ -30,6 +41,11 @@ class Services:
     clock: Clock
     ledger: Ledger
     orders: OrderDesk
+    tasks: TaskBoard
+    cascade: StoreCascade
+    pump: DeadlinePump
+    slack_app: AsyncApp | None = None
+    slack_delivery: SlackDelivery | None = None
 
     async def close(self) -> None:
         await self.database.dispose()
@@ -48,4 +64,28 @@ async def build(
     clock = clock or SystemClock()
     uow = SqlUnitOfWorkFactory(database)
     ledger = Ledger(uow, topology, clock)
-    return Services(settings, topology, database, uow, clock, ledger, OrderDesk(uow, topology, clock, ledger))
+    board = TaskBoard(uow, clock)
+    timeout = timedelta(seconds=settings.business.store_confirmation_timeout_s)
+    cascade = StoreCascade(topology, clock, board, ledger, timeout)
+    handlers = {
+        (STORE_CONFIRMATION, DeadlineKind.EXPIRE): cascade.on_timeout,
+        (STORE_CONFIRMATION, DeadlineKind.REMIND): cascade.on_reminder,
+    }
+    pump = DeadlinePump(uow, clock, handlers, owner=f"{socket.gethostname()}:{os.getpid()}")
+    services = Services(
+        settings, topology, database, uow, clock, ledger, OrderDesk(uow, topology, clock, ledger, cascade),
+        board, cascade, pump,
+    )  # fmt: skip
+    slack = settings.slack
+    if slack.bot_token is not None and slack.signing_secret is not None:
+        client = AsyncWebClient(
+            token=slack.bot_token.get_secret_value(),
+            base_url=str(slack.api_base),
+            retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=5)],  # honours Retry-After
+        )
+        services.slack_delivery = SlackDelivery(uow, client, topology, clock, settings.business.locale)
+        services.slack_app = build_slack_app(
+            client=client, signing_secret=slack.signing_secret.get_secret_value(), cascade=cascade,
+            delivery=services.slack_delivery, topology=topology, locale=settings.business.locale,
+        )  # fmt: skip
+    return services

@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 
 from app.bootstrap import build
 from app.http.server import create_app
+from app.scheduler import build_scheduler
 from app.settings import ConfigurationError, Settings, load_settings
 from app.topology import load_topology
 from storage.database import open_database
@@ -79,6 +80,8 @@ async def _run(settings: Settings) -> None:
     services = await build(settings, topology)
     runner = web.AppRunner(create_app(services), access_log=logging.getLogger("storeops.access"))
     await runner.setup()
+    scheduler = build_scheduler(services)
+    scheduler.start()
     try:
         site = web.TCPSite(runner, settings.http.host, settings.http.port)
         await site.start()
@@ -94,6 +97,7 @@ async def _run(settings: Settings) -> None:
         await stop.wait()
         log.info("stopping")
     finally:
+        scheduler.shutdown(wait=False)
         await runner.cleanup()
         await services.close()
 

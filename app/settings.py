@@ -92,6 +92,7 @@ class BusinessSettings(_Group):
     fx_deviation_threshold: float = Field(default=0.02, gt=0, lt=1, validation_alias="FX_DEVIATION_THRESHOLD")
     fraud_amount_threshold_rub: int = Field(default=100_000, ge=0, validation_alias="FRAUD_AMOUNT_THRESHOLD_RUB")
     locale: Literal["ru", "en"] = Field(default="ru", validation_alias="LOCALE")
+    deadline_pump_interval_s: float = Field(default=5.0, gt=0, le=300, validation_alias="DEADLINE_PUMP_INTERVAL_S")
 
 
 class Settings(_Group):

@@ -75,6 +75,10 @@ class StoreCascade:
         if await expire(uow, task, deadline, now):
             await self._settle(uow, task, "timeout", now)
 
+    async def on_reminder(self, uow: UnitOfWork, task: Task, deadline: Deadline) -> None:
+        """Deadline handler: half the time is gone — nudge the store in the question's thread."""
+        await uow.notices.add("store_reminder", {"task_id": task.id}, self._clock.now())
+
     async def _settle(self, uow: UnitOfWork, task: Task, outcome: str, now: datetime) -> None:
         order_id, line_no, store = (
             int(str(task.payload["order_id"])),

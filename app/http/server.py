@@ -16,6 +16,7 @@ from app.bootstrap import Services
 from app.http.bodies import CancelBody, DeductionBody, OrderBody, StockMessage
 from app.http.errors import ApiError, Handler, error_response, json_errors
 from app.http.views import availability_view, conflict_view, order_view, stock_result_view
+from bot.slack.app import slack_events_handler
 from workflows.errors import UnknownWarehouse
 from workflows.model import Customer, Obligation, StockFigure
 from workflows.orders import LineRequest, PlaceOrder
@@ -40,6 +41,8 @@ def create_app(services: Services) -> web.Application:
     app.router.add_post("/api/orders/{order_id}/cancel", cancel_order)
     app.router.add_get("/api/stock/{sku:.+}", get_stock)
     app.router.add_get("/api/offer-ids/conflicts", get_conflicts)
+    if services.slack_app is not None:
+        app.router.add_post("/slack/events", slack_events_handler(services.slack_app))
     return app
 
 

@@ -1,0 +1,20 @@
+"""The scheduler's jobs, one line each (APScheduler 3, in-memory job store: anything that must
+survive a restart is a row in our own tables, not a job)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from app.bootstrap import Services
+
+
+def build_scheduler(services: Services) -> AsyncIOScheduler:
+    scheduler = AsyncIOScheduler(timezone=UTC)
+    every = {"max_instances": 1, "coalesce": True, "next_run_time": datetime.now(UTC)}  # first run at start
+    interval = services.settings.business.deadline_pump_interval_s
+    scheduler.add_job(services.pump.run_once, "interval", seconds=interval, id="deadlines", **every)
+    if services.slack_delivery is not None:
+        scheduler.add_job(services.slack_delivery.run_once, "interval", seconds=1, id="slack-delivery", **every)
+    return scheduler

@@ -1,0 +1,1 @@
+"""The Slack side of storeops: store staff answer questions about items in their channel."""

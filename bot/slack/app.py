@@ -1,0 +1,61 @@
+"""The slack-bolt app: store staff click a button, the cascade decides, the message follows."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.slack.delivery import SlackDelivery
+from bot.texts import Locale, text
+from workflows.store_confirmation import NotStaff, StoreCascade
+from workflows.tasks import UnknownTask
+from workflows.topology import Topology
+
+_BUTTON = re.compile(r"^task:(available|missing|defective)$")
+
+
+def build_slack_app(
+    *, client: AsyncWebClient, signing_secret: str, cascade: StoreCascade, delivery: SlackDelivery,
+    topology: Topology, locale: Locale,
+) -> AsyncApp:  # fmt: skip
+    # process_before_response: the click is decided before Slack gets its 200, so a retry of an
+    # unacknowledged request finds the task already closed.
+    app = AsyncApp(client=client, signing_secret=signing_secret, process_before_response=True)
+
+    @app.action(_BUTTON)
+    async def on_button(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        option = action["action_id"].split(":", 1)[1]
+        user, channel = body["user"]["id"], body["channel"]["id"]
+        try:
+            decision = await cascade.answer(int(action["value"]), option, user)
+        except NotStaff:
+            store = next((w.display_name for w in topology.warehouses if w.slack_channel == channel), channel)
+            await client.chat_postEphemeral(
+                channel=channel, user=user, text=text(locale, "refused.not_staff", store=store)
+            )
+            return
+        except (UnknownTask, ValueError):
+            await client.chat_postEphemeral(channel=channel, user=user, text=text(locale, "refused.unknown_task"))
+            return
+        if decision.accepted:
+            await delivery.run_once()  # show the outcome now, not at the next scheduled delivery
+        elif decision.refusal in ("answered", "expired", "cancelled"):
+            message = text(locale, f"refused.{decision.refusal}", by=decision.task.answered_by)
+            await client.chat_postEphemeral(channel=channel, user=user, text=message)
+
+    return app
+
+
+def slack_events_handler(app: AsyncApp) -> Any:
+    """``POST /slack/events`` on the service's own aiohttp server (signature checked by bolt)."""
+
+    async def handle(request: web.Request) -> web.Response:
+        return await to_aiohttp_response(await app.async_dispatch(await to_bolt_request(request)))
+
+    return handle
