@@ -1,0 +1,168 @@
+"""The whole store cascade through the real slack-bolt AsyncApp and slack_sdk AsyncWebClient,
+against the Slack emulator, with requests signed by slack_sdk's SignatureVerifier. A fake clock
+drives the 20 minutes; nothing sleeps."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from slack_sdk.signature import SignatureVerifier
+
+from app.bootstrap import Services, build
+from app.http.server import create_app
+from app.settings import load_settings
+from emulators.slack import SlackEmulator
+from tests.fakes import FakeClock
+from workflows.model import LineStatus, StockFigure
+from workflows.orders import LineRequest, PlaceOrder
+from workflows.tasks import TaskState
+from workflows.topology import Topology
+
+SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+TOKEN = "xoxb-storeops-test"
+STAFF = {"s1": "U1", "s2": "U2", "s3": "U3"}
+
+
+def _shop() -> Topology:
+    stores = [
+        {"code": code, "kind": "store", "title": code.upper(), "slack_channel": f"C{code.upper()}", "staff": [user],
+         "priority": n, "timezone": "Europe/Moscow"}
+        for n, (code, user) in enumerate(STAFF.items(), 1)
+    ]  # fmt: skip
+    return Topology.model_validate(
+        {
+            "warehouses": [{"code": "online", "kind": "online"}, *stores],
+            "channels": {"site": {"serves": ["online", *STAFF]}},
+        }
+    )
+
+
+class World:
+    def __init__(self, services: Services, slack: SlackEmulator, http: TestClient[Any, Any], clock: FakeClock) -> None:
+        self.services, self.slack, self.http, self.clock = services, slack, http, clock
+
+    async def deliver(self) -> None:
+        assert self.services.slack_delivery is not None
+        await self.services.slack_delivery.run_once()
+
+    def question(self, store: str) -> Any:
+        return self.slack.messages(f"C{store.upper()}")[0]
+
+    async def click(self, store: str, option: str, user: str, *, secret: str = SECRET, age: int = 0) -> int:
+        message = self.question(store)
+        first_version = message.history[0].blocks if message.history else message.blocks  # buttons go on close
+        task_id = first_version[-1]["elements"][0]["value"]
+        payload = {
+            "type": "block_actions", "team": {"id": "T1", "domain": "shop"}, "api_app_id": "A1", "token": "legacy",
+            "user": {"id": user, "username": user.lower(), "team_id": "T1"}, "trigger_id": "1.2.3",
+            "container": {"type": "message", "message_ts": message.ts, "channel_id": message.channel, "is_ephemeral": False},
+            "channel": {"id": message.channel, "name": store}, "message": {"ts": message.ts, "text": message.text},
+            "response_url": "http://127.0.0.1:9/unused", "state": {"values": {}},
+            "actions": [{"type": "button", "action_id": f"task:{option}", "block_id": f"task:{task_id}",
+                         "value": task_id, "action_ts": "1700000001.000200"}],
+        }  # fmt: skip
+        body = "payload=" + quote(json.dumps(payload))
+        stamp = str(int(time.time()) - age)
+        signature = SignatureVerifier(secret).generate_signature(timestamp=stamp, body=body)
+        assert signature is not None
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Slack-Request-Timestamp": stamp,
+            "X-Slack-Signature": signature,
+        }
+        response = await self.http.post("/slack/events", data=body, headers=headers)
+        return response.status
+
+
+@pytest.fixture
+async def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[World]:
+    channels = {f"C{code.upper()}": code for code in STAFF}
+    async with SlackEmulator(bot_token=TOKEN, channels=channels) as slack:
+        monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'cascade.db'}")
+        monkeypatch.setenv("API_TOKEN", "cascade-test-token-0001")
+        monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
+        monkeypatch.setenv("SLACK_SIGNING_SECRET", SECRET)
+        monkeypatch.setenv("SLACK_API_BASE", slack.base_url)
+        monkeypatch.setenv("LOCALE", "ru")
+        clock = FakeClock()
+        services = await build(load_settings(env_file=None), _shop(), clock=clock)
+        await services.ledger.apply_stock(clock.now(), [StockFigure("КР-7/2", code, 1) for code in STAFF])
+        try:
+            async with TestClient(TestServer(create_app(services), host="127.0.0.1")) as http:
+                yield World(services, slack, http, clock)
+        finally:
+            await services.close()
+
+
+async def test_timeout_missing_available_as_slack_sees_it(world: World) -> None:
+    placed = (await world.services.orders.place(PlaceOrder("site", "SO-1001", [LineRequest("КР-7/2", 1)]))).order
+    assert placed.id is not None
+    await world.deliver()
+    first = world.question("s1")
+    assert "SO-1001" in first.text
+    assert [b["action_id"] for b in first.blocks[-1]["elements"]] == [
+        "task:available",
+        "task:missing",
+        "task:defective",
+    ]
+    assert "Ответьте до *12:20*" in json.dumps(first.blocks, ensure_ascii=False)  # 09:00 UTC + 20 min, Moscow time
+
+    world.clock.advance(minutes=20)
+    await world.services.pump.run_once()
+    await world.deliver()
+    assert "Ответа не было" in world.question("s1").text and world.question("s1").history  # updated in place
+    reminder = [m for m in world.slack.messages("CS1") if m.thread_ts == first.ts]
+    assert len(reminder) == 1
+
+    assert await world.click("s2", "missing", "U2") == 200
+    assert "Нет на месте — <@U2>" in world.question("s2").text
+    assert await world.click("s3", "available", "U3") == 200
+    assert "Есть, в порядке — <@U3>" in world.question("s3").text
+    assert "actions" not in [b["type"] for b in world.question("s3").blocks]  # buttons gone
+
+    order = await world.services.orders.get(placed.id)
+    assert (order.lines[0].status, order.lines[0].warehouse) == (LineStatus.RESERVED, "s3")
+    steps = [(e.kind, e.detail.get("store"), e.detail.get("outcome"), e.detail.get("by")) for e in order.history]
+    assert steps[2:] == [
+        ("store_asked", "s1", None, None), ("store_declined", "s1", "timeout", None),
+        ("store_asked", "s2", None, None), ("store_declined", "s2", "missing", "U2"),
+        ("store_asked", "s3", None, None), ("store_confirmed", "s3", "available", "U3"),
+    ]  # fmt: skip
+    api = await world.http.get(f"/api/orders/{placed.id}", headers={"Authorization": "Bearer cascade-test-token-0001"})
+    assert [h["event"] for h in (await api.json())["history"]][-1] == "store_confirmed"
+
+
+async def test_forged_or_stale_requests_are_refused_and_change_nothing(world: World) -> None:
+    await world.services.orders.place(PlaceOrder("site", "SO-2", [LineRequest("КР-7/2", 1)]))
+    await world.deliver()
+    assert await world.click("s1", "available", "U1", secret="not-the-secret") == 401
+    assert await world.click("s1", "available", "U1", age=6 * 60) == 401
+    task_id = int(world.question("s1").blocks[-1]["elements"][0]["value"])
+    async with world.services.uow(read_only=True) as work:
+        task = await work.tasks.get(task_id)
+    assert task is not None and task.state == TaskState.OPEN
+    assert world.question("s1").history == []
+
+
+async def test_other_staff_double_clicks_and_late_clicks_have_one_effect(world: World) -> None:
+    await world.services.orders.place(PlaceOrder("site", "SO-3", [LineRequest("КР-7/2", 1)]))
+    await world.deliver()
+    assert await world.click("s1", "available", "U3") == 200  # staff of s3, not s1
+    assert "только его сотрудники" in world.slack.ephemerals("CS1")[-1].text
+    assert world.question("s1").history == []
+    assert await world.click("s1", "available", "U1") == 200
+    assert await world.click("s1", "missing", "U1") == 200  # a second click
+    assert "ответил(а) <@U1>" in world.slack.ephemerals("CS1")[-1].text
+    assert len(world.question("s1").history) == 1  # updated once
+    world.clock.advance(minutes=30)
+    await world.services.pump.run_once()  # the deadline after the answer changes nothing
+    await world.deliver()
+    assert len(world.question("s1").history) == 1
+    assert world.slack.messages("CS2") == []
