@@ -48,6 +48,12 @@ class SqlTasks:
         )
         return result.rowcount == 1
 
+    async def open_about(self, subject_prefix: str) -> list[Task]:
+        c = t.tasks.c
+        escaped = subject_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = select(t.tasks).where(c.state == TaskState.OPEN.value, c.subject.like(f"{escaped}%", escape="\\"))
+        return [_task(row) for row in await self._c.execute(query.order_by(c.id))]
+
     async def add_message(self, task_id: int, platform: str, chat: str, message_id: str) -> None:
         values = {"task_id": task_id, "platform": platform, "chat": chat, "message_id": message_id}
         await self._c.execute(t.task_messages.insert(), values)

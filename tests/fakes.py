@@ -207,6 +207,13 @@ class MemoryTasks:
         task.state, task.closed_at, task.end_reason, task.answer, task.answered_by = state, at, reason, answer, by
         return True
 
+    async def open_about(self, subject_prefix: str) -> list[Task]:
+        return [
+            copy.deepcopy(task)
+            for _, task in sorted(self._s.tasks.items())
+            if task.state == TaskState.OPEN and task.subject.startswith(subject_prefix)
+        ]
+
     async def add_message(self, task_id: int, platform: str, chat: str, message_id: str) -> None:
         self._s.task_messages.append((task_id, platform, chat, message_id))
 

@@ -156,6 +156,10 @@ class Tasks(Protocol):
         is no longer open — whoever closed it first stands."""
         ...
 
+    async def open_about(self, subject_prefix: str) -> list[Task]:
+        """Open tasks whose subject starts with ``subject_prefix`` (e.g. ``"order:12:"``)."""
+        ...
+
     async def add_message(self, task_id: int, platform: str, chat: str, message_id: str) -> None:
         """Remember a chat message that shows the task (to update it when the task closes)."""
         ...

@@ -131,3 +131,24 @@ async def test_a_newer_1c_figure_clears_the_doubt(shop_with_stock: Shop, clock: 
     assert (await s.ledger.stock("IRON")).by_warehouse["s1"].suspect_since is not None  # older than the doubt
     await s.ledger.apply_stock(flagged_at + timedelta(minutes=1), [StockFigure("IRON", "s1", 1)])
     assert (await s.ledger.stock("IRON")).by_warehouse["s1"].suspect_since is None
+
+
+async def test_cancelling_the_order_closes_its_open_question(shop_with_stock: Shop, clock: FakeClock) -> None:
+    s = shop_with_stock
+    placed = (await s.desk.place(PlaceOrder("site", "A-1", [LineRequest("IRON", 1)]))).order
+    other = (await s.desk.place(PlaceOrder("site", "A-10", [LineRequest("IRON", 1)]))).order
+    assert placed.id is not None and other.id is not None
+    async with s.uow(read_only=True) as work:
+        asked = await work.tasks.open_about(f"order:{placed.id}:")
+    assert len(asked) == 1
+    await s.desk.cancel(placed.id, "client changed mind")
+    async with s.uow(read_only=True) as work:
+        task = await work.tasks.get(asked[0].id or 0)
+        still_open = await work.tasks.open_about(f"order:{other.id}:")
+        closed_notices = [p for _, topic, p in await work.notices.undelivered(100) if topic == "task_closed"]
+    assert task is not None
+    assert (task.state, task.end_reason) == (TaskState.CANCELLED, "order_cancelled")
+    assert len(still_open) == 1  # the other order's question is untouched
+    assert closed_notices == [{"task_id": task.id}]
+    late = await s.cascade.answer(task.id or 0, "available", "U1")
+    assert (late.accepted, late.refusal) == (False, "cancelled")
