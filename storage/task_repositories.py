@@ -48,6 +48,12 @@ class SqlTasks:
         )
         return result.rowcount == 1
 
+    async def closed_of_kind(self, kind: str, since: datetime) -> list[Task]:
+        c = t.tasks.c
+        closed = [TaskState.ANSWERED.value, TaskState.EXPIRED.value]
+        query = select(t.tasks).where(c.kind == kind, c.state.in_(closed), c.closed_at >= since).order_by(c.id)
+        return [_task(row) for row in await self._c.execute(query)]
+
     async def open_about(self, subject_prefix: str) -> list[Task]:
         c = t.tasks.c
         escaped = subject_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -207,6 +207,16 @@ class MemoryTasks:
         task.state, task.closed_at, task.end_reason, task.answer, task.answered_by = state, at, reason, answer, by
         return True
 
+    async def closed_of_kind(self, kind: str, since: datetime) -> list[Task]:
+        return [
+            copy.deepcopy(task)
+            for _, task in sorted(self._s.tasks.items())
+            if task.kind == kind
+            and task.state in (TaskState.ANSWERED, TaskState.EXPIRED)
+            and task.closed_at is not None
+            and task.closed_at >= since
+        ]
+
     async def open_about(self, subject_prefix: str) -> list[Task]:
         return [
             copy.deepcopy(task)

@@ -156,6 +156,10 @@ class Tasks(Protocol):
         is no longer open — whoever closed it first stands."""
         ...
 
+    async def closed_of_kind(self, kind: str, since: datetime) -> list[Task]:
+        """Tasks of ``kind`` answered or expired at or after ``since``."""
+        ...
+
     async def open_about(self, subject_prefix: str) -> list[Task]:
         """Open tasks whose subject starts with ``subject_prefix`` (e.g. ``"order:12:"``)."""
         ...

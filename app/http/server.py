@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -20,6 +20,7 @@ from bot.slack.app import slack_events_handler
 from workflows.errors import UnknownWarehouse
 from workflows.model import Customer, Obligation, StockFigure
 from workflows.orders import LineRequest, PlaceOrder
+from workflows.store_stats import store_answer_stats
 
 SERVICES = web.AppKey("services", Services)
 M = TypeVar("M", bound=BaseModel)
@@ -41,6 +42,7 @@ def create_app(services: Services) -> web.Application:
     app.router.add_post("/api/orders/{order_id}/cancel", cancel_order)
     app.router.add_get("/api/stock/{sku:.+}", get_stock)
     app.router.add_get("/api/offer-ids/conflicts", get_conflicts)
+    app.router.add_get("/api/stats/stores", get_store_stats)
     if services.slack_app is not None:
         app.router.add_post("/slack/events", slack_events_handler(services.slack_app))
     return app
@@ -169,3 +171,22 @@ async def get_stock(request: web.Request) -> web.Response:
 async def get_conflicts(request: web.Request) -> web.Response:
     conflicts = await request.app[SERVICES].ledger.offer_id_conflicts()
     return web.json_response({"conflicts": [conflict_view(c) for c in conflicts]})
+
+
+async def get_store_stats(request: web.Request) -> web.Response:
+    """How each store answered confirmations since ``?since=`` (ISO 8601; default: 7 days ago)."""
+    services = request.app[SERVICES]
+    raw = request.query.get("since")
+    try:
+        since = datetime.fromisoformat(raw) if raw else services.clock.now() - timedelta(days=7)
+    except ValueError:
+        raise ApiError(400, "invalid_request", f"since={raw!r} is not an ISO 8601 time") from None
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=ZoneInfo(services.topology.onec.timezone))
+    rows = await store_answer_stats(services.uow, since)
+    stores = [
+        {"store": r.store, "asked": r.asked, "answered": r.answered, "answer_rate": round(r.answer_rate, 3),
+         "median_seconds_to_answer": r.median_seconds}
+        for r in rows
+    ]  # fmt: skip
+    return web.json_response({"since": since.isoformat(), "stores": stores})

@@ -312,3 +312,10 @@ async def test_deduction_for_unknown_order_is_404(client: TestClient[Any, Any]) 
 async def test_unknown_route_and_method_answer_in_json(client: TestClient[Any, Any]) -> None:
     assert (await _json(await client.get("/api/nothing", headers=AUTH), 404))["error"] == "not_found"
     assert (await _json(await client.delete("/api/orders", headers=AUTH), 405))["error"] == "method_not_allowed"
+
+
+async def test_store_stats_endpoint(client: TestClient[Any, Any]) -> None:
+    answer = await _json(await client.get("/api/stats/stores?since=2026-11-01T00:00:00Z", headers=AUTH), 200)
+    assert answer == {"since": "2026-11-01T00:00:00+00:00", "stores": []}
+    bad = await _json(await client.get("/api/stats/stores?since=yesterday", headers=AUTH), 400)
+    assert bad["error"] == "invalid_request"

@@ -152,3 +152,22 @@ async def test_cancelling_the_order_closes_its_open_question(shop_with_stock: Sh
     assert closed_notices == [{"task_id": task.id}]
     late = await s.cascade.answer(task.id or 0, "available", "U1")
     assert (late.accepted, late.refusal) == (False, "cancelled")
+
+
+async def test_store_answer_statistics(shop_with_stock: Shop, clock: FakeClock) -> None:
+    from workflows.store_stats import store_answer_stats
+
+    s = shop_with_stock
+    start = clock.now()
+    await s.desk.place(PlaceOrder("site", "A-1", [LineRequest("IRON", 1)]))
+    clock.advance(minutes=20)
+    await s.pump.run_once()  # s1 timed out
+    clock.advance(minutes=3)
+    await s.cascade.answer(await s.open_task_id(), "missing", "U2")  # s2 after 3 minutes
+    clock.advance(minutes=1)
+    await s.cascade.answer(await s.open_task_id(), "available", "U3")  # s3 after 1 minute
+    stats = {row.store: row for row in await store_answer_stats(s.uow, start)}
+    assert {k: (v.asked, v.answered, v.median_seconds) for k, v in stats.items()} == {
+        "s1": (1, 0, None), "s2": (1, 1, 180.0), "s3": (1, 1, 60.0),
+    }  # fmt: skip
+    assert (stats["s1"].answer_rate, stats["s2"].answer_rate) == (0.0, 1.0)
