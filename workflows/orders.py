@@ -106,7 +106,7 @@ class OrderDesk:
         # Lines are reserved in SKU order: with routing order fixed too, concurrent orders lock
         # stock rows in one global order and cannot deadlock on PostgreSQL.
         for line in sorted(lines, key=lambda item: (item.sku, item.line_no)):
-            order.history.append(await self._route(uow, order.id, command.channel, line, now))
+            order.history.extend(await self._route(uow, order.id, command.channel, line, now))
         await uow.orders.add_lines(order.id, lines)
         await uow.orders.add_events(order.id, order.history)
         if self._cascade is not None:
@@ -117,10 +117,19 @@ class OrderDesk:
 
     async def _route(
         self, uow: UnitOfWork, order_id: int, channel_name: str, line: OrderLine, now: datetime
-    ) -> OrderEvent:
+    ) -> list[OrderEvent]:
         """Take the line's stock in the first warehouse that has it all; say what happened."""
         channel = self._topology.channels[channel_name]
+        events: list[OrderEvent] = []
         for warehouse in self._topology.routing_order(channel):
+            if (
+                warehouse.kind == WarehouseKind.STORE
+                and self._cascade is not None
+                and self._cascade.skips(warehouse, now)
+            ):
+                detail = {"line": line.line_no, "store": warehouse.code, "reason": "closed"}
+                events.append(OrderEvent(now, "store_skipped", detail))
+                continue
             reservation = Reservation(
                 None, order_id, line.line_no, line.sku, warehouse.code, line.qty, ReservationState.ACTIVE, now
             )
@@ -131,9 +140,9 @@ class OrderDesk:
                 else:
                     line.status, kind = LineStatus.AWAITING_STORE_CONFIRMATION, "held_for_store_confirmation"
                 detail = {"line": line.line_no, "sku": line.sku, "qty": line.qty, "warehouse": warehouse.code}
-                return OrderEvent(now, kind, detail)
+                return [*events, OrderEvent(now, kind, detail)]
         line.status = LineStatus.OUT_OF_STOCK
-        return OrderEvent(now, "out_of_stock", {"line": line.line_no, "sku": line.sku, "qty": line.qty})
+        return [*events, OrderEvent(now, "out_of_stock", {"line": line.line_no, "sku": line.sku, "qty": line.qty})]
 
     async def get(self, order_id: int) -> Order:
         async with self._uow(read_only=True) as uow:

@@ -18,7 +18,7 @@ from workflows.ledger import Ledger
 from workflows.model import LineStatus, Order, OrderEvent, OrderLine, Reservation, ReservationState
 from workflows.ports import Clock, UnitOfWork
 from workflows.tasks import Deadline, Decision, Task, TaskBoard, expire
-from workflows.topology import Topology, WarehouseKind
+from workflows.topology import Topology, Warehouse, WarehouseKind
 
 KIND = "store_confirmation"
 OPTIONS = ("available", "missing", "defective")
@@ -35,6 +35,10 @@ class StoreCascade:
         self._topology, self._clock, self._board, self._ledger = topology, clock, board, ledger
         self._timeout = timeout
 
+    def skips(self, store: Warehouse, now: datetime) -> bool:
+        """Whether a closed store is passed over rather than asked (topology ``store_questions``)."""
+        return self._topology.store_questions.outside_hours == "skip" and store.opens_at(now) != now
+
     async def ask(self, uow: UnitOfWork, order: Order, line: OrderLine) -> Task:
         """Open the question for the store now holding ``line``, inside the caller's transaction."""
         assert order.id is not None
@@ -42,9 +46,10 @@ class StoreCascade:
         store = self._topology.warehouse(line.warehouse)
         assert store is not None
         now = self._clock.now()
+        # a closed store asked anyway ("wait") gets its full time from when it opens
         task = Task(
             None, KIND, f"order:{order.id}:line:{line.line_no}", f"store:{store.code}", OPTIONS,
-            now + self._timeout, now,
+            store.opens_at(now) + self._timeout, now,
             payload={
                 "order_id": order.id, "external_id": order.external_id, "channel": order.channel,
                 "line": line.line_no, "sku": line.sku, "qty": line.qty, "store": store.code,
@@ -114,6 +119,11 @@ class StoreCascade:
         channel = self._topology.channels[order.channel]
         for store in self._topology.routing_order(channel):
             if store.kind != WarehouseKind.STORE or store.code in asked:
+                continue
+            if self.skips(store, now):
+                skipped = {"line": line.line_no, "store": store.code, "reason": "closed"}
+                await uow.orders.add_events(order.id, [OrderEvent(now, "store_skipped", skipped)])
+                asked.add(store.code)
                 continue
             reservation = Reservation(
                 None, order.id, line.line_no, line.sku, store.code, line.qty, ReservationState.ACTIVE, now

@@ -7,8 +7,9 @@ key that holds it.
 from __future__ import annotations
 
 import re
+from datetime import datetime, time, timedelta
 from enum import StrEnum
-from typing import Self
+from typing import Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -58,6 +59,26 @@ class Warehouse(_Strict):
     def display_name(self) -> str:
         return self.title or self.code
 
+    def opens_at(self, moment: datetime) -> datetime:
+        """``moment`` if the store is open then, else the next time it opens (always open without
+        ``opening_hours``). Hours like ``22:00-02:00`` run past midnight."""
+        if self.opening_hours is None:
+            return moment
+        zone = ZoneInfo(self.timezone)
+        local = moment.astimezone(zone)
+        start_text, end_text = self.opening_hours.split("-")
+        start, end = time.fromisoformat(start_text), _end_of_day(end_text)
+        for days in (-1, 0, 1):
+            day = local.date() + timedelta(days=days)
+            opens = datetime.combine(day, start, zone)
+            closes_day = day + timedelta(days=1) if end is None or end <= start else day
+            closes = datetime.combine(closes_day, end or time(0), zone)
+            if opens <= local < closes:
+                return moment
+            if local < opens:
+                return opens.astimezone(moment.tzinfo)
+        return datetime.combine(local.date() + timedelta(days=1), start, zone).astimezone(moment.tzinfo)
+
 
 class Channel(_Strict):
     name: str
@@ -74,6 +95,17 @@ class People(_Strict):
     manager_telegram_ids: tuple[int, ...] = ()
 
 
+def _end_of_day(value: str) -> time | None:
+    """``24:00`` means midnight at the end of the day (``None``)."""
+    return None if value == "24:00" else time.fromisoformat(value)
+
+
+class StoreQuestions(_Strict):
+    # A store outside its opening_hours: "skip" it (asked later stores at once) or "wait" (ask it
+    # now, its time to answer counting from when it opens).
+    outside_hours: Literal["skip", "wait"] = "skip"
+
+
 class OneC(_Strict):
     timezone: str = "Europe/Moscow"  # how to read a 1C timestamp that carries no offset
 
@@ -88,6 +120,7 @@ class Topology(_Strict):
     channels: dict[str, Channel] = Field(min_length=1)
     people: People = People()
     onec: OneC = OneC()
+    store_questions: StoreQuestions = StoreQuestions()
 
     @model_validator(mode="before")
     @classmethod

@@ -171,3 +171,44 @@ async def test_store_answer_statistics(shop_with_stock: Shop, clock: FakeClock) 
         "s1": (1, 0, None), "s2": (1, 1, 180.0), "s3": (1, 1, 60.0),
     }  # fmt: skip
     assert (stats["s1"].answer_rate, stats["s2"].answer_rate) == (0.0, 1.0)
+
+
+def _with_hours(topology: Topology, mode: str) -> Topology:
+    data = topology.model_dump(mode="json")
+    data["warehouses"][1]["opening_hours"] = "14:00-22:00"  # s1 opens at 14:00 Moscow = 11:00 UTC
+    data["warehouses"][1]["timezone"] = "Europe/Moscow"
+    data["store_questions"] = {"outside_hours": mode}
+    for channel in data["channels"].values():
+        channel.pop("name")
+    return Topology.model_validate(data)
+
+
+async def test_a_closed_store_is_skipped_with_the_reason(
+    uow: UnitOfWorkFactory, shop: Topology, clock: FakeClock
+) -> None:
+    s = Shop(uow, _with_hours(shop, "skip"), clock)  # the clock says 09:00 UTC: s1 is closed
+    await s.ledger.apply_stock(clock.now(), [StockFigure("IRON", code, 1) for code in STORES])
+    placed = (await s.desk.place(PlaceOrder("site", "A-1", [LineRequest("IRON", 1)]))).order
+    assert placed.lines[0].warehouse == "s2"
+    assert [(e.kind, e.detail.get("store"), e.detail.get("reason")) for e in placed.history][:2] == [
+        ("received", None, None), ("store_skipped", "s1", "closed"),
+    ]  # fmt: skip
+    await s.cascade.answer(await s.open_task_id(), "missing", "U2")  # the cascade does not come back to s1
+    order = await s.desk.get(placed.id or 0)
+    assert order.lines[0].warehouse == "s3"
+
+
+async def test_a_closed_store_can_be_waited_for(uow: UnitOfWorkFactory, shop: Topology, clock: FakeClock) -> None:
+    s = Shop(uow, _with_hours(shop, "wait"), clock)
+    await s.ledger.apply_stock(clock.now(), [StockFigure("IRON", code, 1) for code in STORES])
+    placed = (await s.desk.place(PlaceOrder("site", "A-1", [LineRequest("IRON", 1)]))).order
+    assert placed.lines[0].warehouse == "s1"
+    async with s.uow(read_only=True) as work:
+        task = await work.tasks.get(await s.open_task_id())
+    assert task is not None
+    assert task.deadline == clock.now().replace(hour=11, minute=20)  # 20 minutes from opening
+    clock.advance(minutes=30)
+    await s.pump.run_once()
+    async with s.uow(read_only=True) as work:
+        still = await work.tasks.get(task.id or 0)
+    assert still is not None and still.state == TaskState.OPEN
