@@ -35,7 +35,12 @@ def availability_view(stock: Availability) -> dict[str, Any]:
         "on_hand": stock.on_hand,
         "reserved": stock.reserved,
         "by_warehouse": {
-            code: {"on_hand": level.on_hand, "reserved": level.reserved, "as_of": level.as_of.isoformat()}
+            code: {
+                "on_hand": level.on_hand,
+                "reserved": level.reserved,
+                "as_of": level.as_of.isoformat(),
+                "suspect": level.suspect_since is not None,  # store staff said it is not there
+            }
             for code, level in sorted(stock.by_warehouse.items())
         },
         "by_channel": stock.by_channel,
