@@ -77,7 +77,8 @@ async def build(
         board, cascade, pump,
     )  # fmt: skip
     slack = settings.slack
-    if slack.bot_token is not None and slack.signing_secret is not None:
+    # Slack answers over HTTP (signed, POST /slack/events) or, with an app token, over Socket Mode.
+    if slack.bot_token is not None and (slack.signing_secret is not None or slack.app_token is not None):
         client = AsyncWebClient(
             token=slack.bot_token.get_secret_value(),
             base_url=str(slack.api_base),
@@ -85,7 +86,8 @@ async def build(
         )
         services.slack_delivery = SlackDelivery(uow, client, topology, clock, settings.business.locale)
         services.slack_app = build_slack_app(
-            client=client, signing_secret=slack.signing_secret.get_secret_value(), cascade=cascade,
+            client=client, signing_secret=slack.signing_secret.get_secret_value() if slack.signing_secret else None,
+            cascade=cascade,
             delivery=services.slack_delivery, topology=topology, locale=settings.business.locale,
         )  # fmt: skip
     return services

@@ -17,6 +17,7 @@ from app.http.server import create_app
 from app.scheduler import build_scheduler
 from app.settings import ConfigurationError, Settings, load_settings
 from app.topology import load_topology
+from bot.slack.app import start_socket_mode, stop_socket_mode
 from storage.database import open_database
 from storage.migrate import migrate
 
@@ -82,7 +83,11 @@ async def _run(settings: Settings) -> None:
     await runner.setup()
     scheduler = build_scheduler(services)
     scheduler.start()
+    socket_mode = None
     try:
+        app_token = settings.slack.app_token
+        if services.slack_app is not None and app_token is not None:
+            socket_mode = await start_socket_mode(services.slack_app, app_token.get_secret_value())
         site = web.TCPSite(runner, settings.http.host, settings.http.port)
         await site.start()
         stop = asyncio.Event()
@@ -97,6 +102,8 @@ async def _run(settings: Settings) -> None:
         await stop.wait()
         log.info("stopping")
     finally:
+        if socket_mode is not None:
+            await stop_socket_mode(socket_mode)
         scheduler.shutdown(wait=False)
         await runner.cleanup()
         await services.close()

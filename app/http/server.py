@@ -43,7 +43,7 @@ def create_app(services: Services) -> web.Application:
     app.router.add_get("/api/stock/{sku:.+}", get_stock)
     app.router.add_get("/api/offer-ids/conflicts", get_conflicts)
     app.router.add_get("/api/stats/stores", get_store_stats)
-    if services.slack_app is not None:
+    if services.slack_app is not None and services.settings.slack.signing_secret is not None:
         app.router.add_post("/slack/events", slack_events_handler(services.slack_app))
     return app
 

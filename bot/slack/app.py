@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -20,12 +21,18 @@ _BUTTON = re.compile(r"^task:(available|missing|defective)$")
 
 
 def build_slack_app(
-    *, client: AsyncWebClient, signing_secret: str, cascade: StoreCascade, delivery: SlackDelivery,
+    *, client: AsyncWebClient, signing_secret: str | None, cascade: StoreCascade, delivery: SlackDelivery,
     topology: Topology, locale: Locale,
 ) -> AsyncApp:  # fmt: skip
     # process_before_response: the click is decided before Slack gets its 200, so a retry of an
     # unacknowledged request finds the task already closed.
-    app = AsyncApp(client=client, signing_secret=signing_secret, process_before_response=True)
+    # Without a signing secret (Socket Mode only) nothing arrives over HTTP to verify.
+    app = AsyncApp(
+        client=client,
+        signing_secret=signing_secret or "",
+        request_verification_enabled=signing_secret is not None,
+        process_before_response=True,
+    )
 
     @app.action(_BUTTON)
     async def on_button(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -59,3 +66,14 @@ def slack_events_handler(app: AsyncApp) -> Any:
         return await to_aiohttp_response(await app.async_dispatch(await to_bolt_request(request)))
 
     return handle
+
+
+async def start_socket_mode(app: AsyncApp, app_token: str) -> AsyncSocketModeHandler:
+    """Connect to Slack over Socket Mode (``SLACK_APP_TOKEN``): no public URL needed."""
+    handler = AsyncSocketModeHandler(app, app_token, web_client=app.client)
+    await handler.connect_async()  # type: ignore[no-untyped-call]  # untyped in slack-bolt
+    return handler
+
+
+async def stop_socket_mode(handler: AsyncSocketModeHandler) -> None:
+    await handler.close_async()  # type: ignore[no-untyped-call]  # untyped in slack-bolt

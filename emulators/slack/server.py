@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
@@ -24,6 +25,8 @@ from typing import Any, Self
 from aiohttp import web
 
 from emulators.slack.rate_limit import ChannelRateLimiter, Clock, ForcedRateLimits, RateLimitPolicy
+from emulators.slack.socket_mode import PATH as SOCKET_MODE_PATH
+from emulators.slack.socket_mode import SocketModeHub
 from emulators.slack.workspace import (
     BotIdentity,
     EphemeralMessage,
@@ -83,6 +86,7 @@ class SlackEmulator:
         rate_limit: RateLimitPolicy | None = None,
         clock: Clock = time.monotonic,
         scopes: str = "chat:write,chat:write.public,commands",
+        app_token: str | None = None,  # xapp-…: enables Socket Mode (apps.connections.open)
     ) -> None:
         self.bot_token = bot_token
         self.scopes = scopes
@@ -99,6 +103,8 @@ class SlackEmulator:
         self._recorded = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self._base_url: str | None = None
+        self.app_token = app_token
+        self.socket_mode = SocketModeHub()
 
     # -- serving ---------------------------------------------------------------------------------------------
 
@@ -120,6 +126,7 @@ class SlackEmulator:
 
     async def stop(self) -> None:
         """Stop serving; the recorded state stays readable."""
+        await self.socket_mode.close()
         if self._runner is not None:
             runner, self._runner = self._runner, None
             await runner.cleanup()
@@ -177,6 +184,11 @@ class SlackEmulator:
 
     def answer(self, method: str, params: dict[str, Any], token: str | None) -> SlackAnswer:
         """Slack's answer to ``method`` called with ``params`` and ``token``."""
+        if method == "apps.connections.open":
+            if not token or token != self.app_token:
+                return SlackAnswer({"ok": False, "error": "invalid_auth" if token else "not_authed"})
+            ws_base = self.base_url.removesuffix("/api/").replace("http://", "ws://")
+            return SlackAnswer({"ok": True, "url": f"{ws_base}{SOCKET_MODE_PATH}?ticket={uuid.uuid4().hex}"})
         if method not in _METHODS:
             return SlackAnswer({"ok": False, "error": "unknown_method", "req_method": method})
         if not token:
@@ -215,6 +227,7 @@ def create_app(emulator: SlackEmulator) -> web.Application:
         return web.json_response(answer.body, status=answer.status, headers=answer.headers)
 
     app = web.Application()
+    app.router.add_get(SOCKET_MODE_PATH, emulator.socket_mode.handle)
     app.router.add_get("/api/{method}", handle)
     app.router.add_post("/api/{method}", handle)
     return app
