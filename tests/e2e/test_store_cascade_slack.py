@@ -166,3 +166,14 @@ async def test_other_staff_double_clicks_and_late_clicks_have_one_effect(world: 
     await world.deliver()
     assert len(world.question("s1").history) == 1
     assert world.slack.messages("CS2") == []
+
+
+async def test_slack_rate_limit_is_honoured_and_nothing_is_lost(world: World) -> None:
+    world.slack.force_rate_limit("chat.postMessage", times=1, retry_after=0)
+    await world.services.orders.place(PlaceOrder("site", "SO-4", [LineRequest("КР-7/2", 1)]))
+    await world.deliver()
+    posts = world.slack.calls("chat.postMessage")
+    assert [call.status for call in posts] == [429, 200]  # retried after Retry-After
+    assert len(world.slack.messages("CS1")) == 1  # posted once
+    async with world.services.uow(read_only=True) as work:
+        assert await work.notices.undelivered(10, ["store_question"]) == []
