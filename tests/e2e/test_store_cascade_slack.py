@@ -177,3 +177,16 @@ async def test_slack_rate_limit_is_honoured_and_nothing_is_lost(world: World) ->
     assert len(world.slack.messages("CS1")) == 1  # posted once
     async with world.services.uow(read_only=True) as work:
         assert await work.notices.undelivered(10, ["store_question"]) == []
+
+
+async def test_concurrent_delivery_runs_update_a_message_once(world: World) -> None:
+    import asyncio
+
+    await world.services.orders.place(PlaceOrder("site", "SO-5", [LineRequest("КР-7/2", 1)]))
+    await world.deliver()
+    task_id = int(world.question("s1").blocks[-1]["elements"][0]["value"])
+    assert (await world.services.cascade.answer(task_id, "available", "U1")).accepted
+    assert world.services.slack_delivery is not None
+    await asyncio.gather(*(world.services.slack_delivery.run_once() for _ in range(3)))
+    assert len(world.question("s1").history) == 1
+    assert len(world.slack.calls("chat.update")) == 1
