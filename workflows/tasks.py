@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -125,7 +125,12 @@ async def expire(uow: UnitOfWork, task: Task, deadline: Deadline, now: datetime)
 class DeadlinePump:
     """Fires due deadlines. Claims a batch under a lease (``FOR UPDATE SKIP LOCKED`` on
     PostgreSQL), so several pumps — in one process or many — never fire a row at the same
-    time; a pump that dies mid-batch leaves rows that another claims once the lease ends."""
+    time; a pump that dies mid-batch leaves rows that another claims once the lease ends.
+
+    A claimed batch is fired ``chunk`` deadlines per transaction: one commit (one fsync) for
+    many deadlines is what keeps up when hundreds fall due at once. A chunk that fails is rolled
+    back and fired again one deadline per transaction, so one bad deadline delays only itself:
+    it is logged, keeps its lease and is tried again when the lease ends."""
 
     def __init__(
         self,
@@ -136,9 +141,10 @@ class DeadlinePump:
         owner: str,
         lease: timedelta = timedelta(seconds=60),
         batch: int = 200,
+        chunk: int = 50,
     ) -> None:
         self._uow, self._clock, self._handlers = uow, clock, handlers
-        self._owner, self._lease, self._batch = owner, lease, batch
+        self._owner, self._lease, self._batch, self._chunk = owner, lease, batch, max(1, chunk)
 
     async def run_once(self) -> int:
         """Fire what is due now; returns how many deadlines were fired."""
@@ -148,21 +154,43 @@ class DeadlinePump:
                 now = self._clock.now()
                 due = await uow.deadlines.claim_due(now, now + self._lease, self._owner, self._batch)
                 await uow.commit()
-            for deadline in due:
-                fired += await self._fire(deadline)
+            for start in range(0, len(due), self._chunk):
+                fired += await self._fire_chunk(due[start : start + self._chunk])
             if len(due) < self._batch:
                 return fired
 
-    async def _fire(self, deadline: Deadline) -> int:
+    async def _fire_chunk(self, chunk: Sequence[Deadline]) -> int:
+        if len(chunk) > 1:
+            try:
+                return await self._fire(chunk)
+            except Exception:  # noqa: BLE001 - find the culprit below, one per transaction
+                log.warning("a chunk of %d deadlines failed; firing them one by one", len(chunk))
+        fired = 0
+        for deadline in chunk:
+            try:
+                fired += await self._fire([deadline])
+            except Exception:
+                log.exception("deadline %s of task %s failed; retried when its lease ends", deadline.id, deadline.task_id)
+        return fired
+
+    async def _fire(self, deadlines: Sequence[Deadline]) -> int:
         async with self._uow() as uow:
-            task = await uow.tasks.get(deadline.task_id)
-            if task is not None and task.state == TaskState.OPEN:
+            for deadline in deadlines:
+                task = await uow.tasks.get(deadline.task_id)
+                if task is None or task.state != TaskState.OPEN:
+                    continue  # decided already: firing changes nothing
                 handler = self._handlers.get((task.kind, deadline.kind))
                 if handler is None and deadline.kind == DeadlineKind.EXPIRE:
                     await expire(uow, task, deadline, self._clock.now())
                 elif handler is not None:
                     await handler(uow, task, deadline)
-            if not await uow.deadlines.fired([deadline.id], self._owner, self._clock.now()):
+            if not await uow.deadlines.fired([d.id for d in deadlines], self._owner, self._clock.now()):
+                if len(deadlines) > 1:
+                    raise LeaseLost  # some rows went to another pump: sort it out one by one
                 return 0  # our lease ran out and another pump took the row: let it finish
             await uow.commit()
-        return 1
+        return len(deadlines)
+
+
+class LeaseLost(Exception):
+    """Another pump claimed one of our rows after our lease ran out."""

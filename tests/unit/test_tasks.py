@@ -185,3 +185,38 @@ async def test_two_pumps_fire_a_thousand_deadlines_exactly_once(database: Databa
         assert await work.deadlines.pending() == 0
     if not database.is_sqlite:  # SKIP LOCKED lets both instances work at once
         assert min(by_pump.values()) > 0, by_pump
+
+
+async def test_one_failing_deadline_delays_only_itself(uow: UnitOfWorkFactory, clock: FakeClock) -> None:
+    """Deadlines fire many per transaction; a handler that raises rolls its chunk back, the
+    rest fire one by one, and the bad one keeps its lease and fires once it is fixed."""
+    tasks = [await open_question(uow, clock, n) for n in range(5)]
+    bad = tasks[2].id
+    broken = True
+
+    async def on_expire(work: UnitOfWork, t: Task, d: Deadline) -> None:
+        if t.id == bad and broken:
+            raise RuntimeError("the cascade could not load the order")
+        assert t.id is not None
+        await work.tasks.close(t.id, TaskState.EXPIRED, clock.now(), reason="timeout")
+        await work.notices.add("task_closed", {"task_id": t.id}, clock.now())
+
+    pump = DeadlinePump(uow, clock, {("store_confirmation", DeadlineKind.EXPIRE): on_expire}, owner="p1", chunk=10)
+    clock.advance(minutes=21)
+    assert await pump.run_once() == 9  # five reminders, four expiries
+    async with uow(read_only=True) as work:
+        states = [(await work.tasks.get(t.id or 0)) for t in tasks]
+        notices = await work.notices.undelivered(100)
+        assert await work.deadlines.pending() == 1
+    assert [s.state if s else None for s in states] == [
+        TaskState.EXPIRED, TaskState.EXPIRED, TaskState.OPEN, TaskState.EXPIRED, TaskState.EXPIRED,
+    ]  # fmt: skip
+    assert sorted(int(str(p["task_id"])) for _, _, p in notices) == sorted(t.id or 0 for t in tasks if t.id != bad)
+    broken = False
+    assert await pump.run_once() == 0  # still leased by this pump
+    clock.advance(seconds=61)
+    assert await pump.run_once() == 1
+    async with uow(read_only=True) as work:
+        fixed = await work.tasks.get(bad or 0)
+        assert len(await work.notices.undelivered(100)) == 5
+    assert fixed is not None and fixed.state == TaskState.EXPIRED
