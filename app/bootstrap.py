@@ -71,7 +71,12 @@ async def build(
         (STORE_CONFIRMATION, DeadlineKind.EXPIRE): cascade.on_timeout,
         (STORE_CONFIRMATION, DeadlineKind.REMIND): cascade.on_reminder,
     }
-    pump = DeadlinePump(uow, clock, handlers, owner=f"{socket.gethostname()}:{os.getpid()}")
+    # chunks of deadlines fired side by side on PostgreSQL; SQLite has a single writer
+    concurrency = 1 if database.is_sqlite else 4
+    pump = DeadlinePump(
+        uow, clock, handlers, owner=f"{socket.gethostname()}:{os.getpid()}", concurrency=concurrency,
+        lock_keys={STORE_CONFIRMATION: cascade.lock_key},
+    )  # fmt: skip
     services = Services(
         settings, topology, database, uow, clock, ledger, OrderDesk(uow, topology, clock, ledger, cascade),
         board, cascade, pump,

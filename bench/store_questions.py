@@ -24,11 +24,19 @@ clicks on ``available`` by the store's staff member are sent one after another t
 request to the emulator having recorded the ``chat.update`` of that message (the emulator's
 recorded call time; both on ``time.monotonic``). Only a subset is clicked; the rest stay open.
 
-*deadlines*: ``STORE_CONFIRMATION_TIMEOUT_S`` short; the pump runs from the start on a fixed
-grid every ``DEADLINE_PUMP_INTERVAL_S`` (as APScheduler's interval job with ``max_instances=1``,
-``coalesce``: a run that overruns makes the next start at the next grid point), while the orders
-are taken as fast as the workers can. Deadlines are thus spread over the intake window; the pump
-competes with intake for the database. Then the pump runs until every deadline has fired.
+*deadlines*: the pump runs from the start on a fixed grid every ``DEADLINE_PUMP_INTERVAL_S`` (as
+APScheduler's interval job with ``max_instances=1``, ``coalesce``: a run that overruns makes the
+next start at the next grid point), while orders are taken at a steady ``intake_rate_per_s``. With
+``STORE_CONFIRMATION_TIMEOUT_S`` = questions / rate, the last question is opened as the first one
+falls due: all of them are open at once at that moment (``peak_open_questions``). From then on
+questions fall due at the intake rate (plus the half-time reminders, at the same rate, from the
+middle of intake), and intake still competes with the pump for the database. A shop with 10 000
+open questions and the 20-minute timeout sees about 8 per second fall due; the bench runs at
+``intake_rate_per_s``. Then the pump runs until every deadline has fired.
+
+*backlog*: the pump's capacity. ``backlog`` questions opened as fast as possible with the pump
+stopped (the service was down), then all of them overdue: one ``run_once`` fires them all, and
+the figure is deadlines per second (each question has two: reminder and expiry).
 Lateness = ``tasks.closed_at`` − ``tasks.deadline`` of the tasks closed by timeout (``closed_at``
 is the clock at firing time), and ``fired_at`` − ``due_at`` of both deadline kinds (the half-time
 reminder too). No Slack in this part (its notices stay undelivered).
@@ -101,15 +109,17 @@ class Sizes:
     click_timeout_s: int  # STORE_CONFIRMATION_TIMEOUT_S of the clicks part: nothing falls due
     pump_interval_s: float  # DEADLINE_PUMP_INTERVAL_S
     drain_cap_s: float  # after intake + timeout, how long the deadlines part waits at most
+    intake_rate_per_s: float  # orders per second in the deadlines part (questions / timeout)
+    backlog: int  # overdue questions the pump drains at once in the backlog part
 
 
 FULL = Sizes(
-    questions=10_000, clicks=500, intake_workers=8, deadline_timeout_s=15, click_timeout_s=7200,
-    pump_interval_s=1.0, drain_cap_s=300.0,
+    questions=10_000, clicks=500, intake_workers=8, deadline_timeout_s=200, click_timeout_s=7200,
+    pump_interval_s=1.0, drain_cap_s=300.0, intake_rate_per_s=50.0, backlog=2_000,
 )  # fmt: skip
 QUICK = Sizes(
     questions=200, clicks=40, intake_workers=8, deadline_timeout_s=10, click_timeout_s=7200,
-    pump_interval_s=1.0, drain_cap_s=30.0,
+    pump_interval_s=1.0, drain_cap_s=30.0, intake_rate_per_s=20.0, backlog=200,
 )  # fmt: skip
 
 
@@ -263,14 +273,21 @@ async def http_server(services: Services) -> AsyncIterator[str]:
         await runner.cleanup()
 
 
-async def intake(services: Services, sizes: Sizes, prefix: str) -> Json:
-    """``sizes.questions`` one-line orders through ``services.orders.place``, by concurrent workers."""
+async def intake(
+    services: Services, sizes: Sizes, prefix: str, *, rate: float | None = None, count: int | None = None
+) -> Json:
+    """``count`` (default ``sizes.questions``) one-line orders through ``services.orders.place``,
+    by concurrent workers; order ``i`` not before ``i / rate`` seconds when a rate is given."""
+    total = sizes.questions if count is None else count
     counter = itertools.count()
     statuses: Counter[str] = Counter()
     errors: list[str] = []
+    origin = time.monotonic()
 
     async def worker() -> None:
-        while (i := next(counter)) < sizes.questions:
+        while (i := next(counter)) < total:
+            if rate is not None:
+                await asyncio.sleep(max(0.0, origin + i / rate - time.monotonic()))
             try:
                 placed = await services.orders.place(
                     PlaceOrder(CHANNEL, f"{prefix}-{i:05d}", [LineRequest(sku_for(i), 1)])
@@ -285,10 +302,11 @@ async def intake(services: Services, sizes: Sizes, prefix: str) -> Json:
     seconds = time.perf_counter() - started
     return {
         "method": "services.orders.place (real order intake), one line each, each opening one store question",
-        "orders": sizes.questions,
+        "orders": total,
         "workers": sizes.intake_workers,
+        "paced_at_per_s": rate,
         "seconds": round(seconds, 2),
-        "orders_per_s": round(sizes.questions / seconds, 1),
+        "orders_per_s": round(total / seconds, 1),
         "line_status_at_intake": dict(statuses),
         "errors": len(errors),
         "error_examples": errors[:5],
@@ -343,8 +361,11 @@ async def deadlines_part(database_url: str, sizes: Sizes, log: Callable[[str], N
         timeout = services.settings.business.store_confirmation_timeout_s
         pump = Job("DeadlinePump.run_once", interval, services.pump.run_once)
         pump.start()
-        log(f"  deadlines: {sizes.questions} orders, timeout {timeout} s, pump every {interval} s")
-        taken = await intake(services, sizes, "deadline")
+        log(
+            f"  deadlines: {sizes.questions} orders at {sizes.intake_rate_per_s:g}/s, timeout {timeout} s, "
+            f"pump every {interval} s"
+        )
+        taken = await intake(services, sizes, "deadline", rate=sizes.intake_rate_per_s)
         intake_end = services.clock.now()
         log(f"  deadlines: intake {taken['seconds']} s ({taken['orders_per_s']}/s); waiting for the pump")
         drain_started = time.perf_counter()
@@ -375,12 +396,19 @@ async def deadlines_part(database_url: str, sizes: Sizes, log: Callable[[str], N
         for kind in sorted({r.kind for r in fired})
     }
     deadlines = sorted(row.deadline for row in tasks)
+    last_opened = max((row.created_at for row in tasks), default=None)
+    peak_open = sum(
+        1
+        for row in tasks
+        if last_opened and row.created_at <= last_opened and (not row.closed_at or row.closed_at > last_opened)
+    )
     figures = seconds_figures(lateness)
     target = interval + LATENESS_MARGIN_S
     return {
         "store_confirmation_timeout_s": timeout,
         "pump_interval_s": interval,
         "intake": taken,
+        "peak_open_questions": peak_open,
         "deadline_window_s": round((deadlines[-1] - deadlines[0]).total_seconds(), 2) if deadlines else None,
         "deadlines_first_to_intake_end_s": round((intake_end - deadlines[0]).total_seconds(), 2) if deadlines else None,
         "drain_seconds_after_intake": round(drain_seconds, 1),
@@ -399,6 +427,33 @@ async def deadlines_part(database_url: str, sizes: Sizes, log: Callable[[str], N
         "books": books,
         "problems": deadline_problems(books, taken, sizes.questions, left),
         "load_average_at_end": load_average(),
+    }
+
+
+async def backlog_part(database_url: str, sizes: Sizes, log: Callable[[str], None]) -> Json:
+    """The pump's capacity: every deadline of ``sizes.backlog`` questions overdue at once."""
+    timeout = 10  # the shortest STORE_CONFIRMATION_TIMEOUT_S allowed
+    env = {"STORE_CONFIRMATION_TIMEOUT_S": str(timeout), "SLACK_BOT_TOKEN": "", "SLACK_SIGNING_SECRET": ""}
+    async with service(database_url, env) as services:
+        taken = await intake(services, sizes, "backlog", count=sizes.backlog)
+        opened = time.monotonic()
+        await asyncio.sleep(max(0.0, opened + timeout + 0.5 - time.monotonic()))  # all overdue: the pump was "down"
+        due = await unfired(services)
+        started = time.perf_counter()
+        fired = await services.pump.run_once()
+        seconds = time.perf_counter() - started
+        left = await unfired(services)
+        books = await counts(services)
+    log(f"  backlog: {fired} overdue deadlines fired in {seconds:.2f} s")
+    return {
+        "what": "questions opened with the pump stopped, then one DeadlinePump.run_once fires every overdue deadline",
+        "intake": taken,
+        "overdue_deadlines": due,
+        "fired": fired,
+        "seconds": round(seconds, 2),
+        "deadlines_per_s": round(fired / seconds, 1) if seconds else None,
+        "questions_expired_per_s": round(fired / 2 / seconds, 1) if seconds else None,
+        "problems": deadline_problems(books, taken, sizes.backlog, left),
     }
 
 
@@ -717,9 +772,11 @@ async def run(quick: bool, probe: PgProbe, pg_url: str, log: Callable[[str], Non
                 "and asked there; on timeout no store is left, so the line becomes unfulfillable (no second question)"
             ),
             "deadline_spread": (
-                "questions opened over the intake window with the pump already running, so deadlines fall due "
-                "over that window (deadline_window_s) while intake still competes for the database"
+                "questions opened at intake_rate_per_s with the pump already running and the timeout = questions / "
+                "rate, so all are open at once when the first falls due (peak_open_questions); they then fall due at "
+                "that rate over deadline_window_s while intake still competes for the database"
             ),
+            "backlog": "the pump's capacity: `backlog` questions overdue at once, fired by one run_once",
             "pump": "DeadlinePump.run_once on a fixed grid every DEADLINE_PUMP_INTERVAL_S (as app.scheduler)",
             "clicks": (
                 "signed block_actions on 'available' by the store's staff member, sequential, POST /slack/events on "
@@ -741,6 +798,7 @@ async def run(quick: bool, probe: PgProbe, pg_url: str, log: Callable[[str], Non
         sqlite = {
             "clicks": await clicks_part(sqlite_url(Path(folder) / "clicks.db"), sizes, log),
             "deadlines": await deadlines_part(sqlite_url(Path(folder) / "deadlines.db"), sizes, log),
+            "backlog": await backlog_part(sqlite_url(Path(folder) / "backlog.db"), sizes, log),
         }
     result["sqlite"] = sqlite
     if probe.available:
@@ -749,11 +807,14 @@ async def run(quick: bool, probe: PgProbe, pg_url: str, log: Callable[[str], Non
             clicks = await clicks_part(clicks_db.url, sizes, log)
         async with temporary_pg_database(pg_url) as deadlines_db:
             deadlines = await deadlines_part(deadlines_db.url, sizes, log)
+        async with temporary_pg_database(pg_url) as backlog_db:
+            backlog = await backlog_part(backlog_db.url, sizes, log)
         result["postgres"] = {
             "skipped": False,
-            "temporary_databases": [clicks_db.name, deadlines_db.name],
+            "temporary_databases": [clicks_db.name, deadlines_db.name, backlog_db.name],
             "clicks": clicks,
             "deadlines": deadlines,
+            "backlog": backlog,
         }
     else:
         log(f"store questions: PostgreSQL skipped: {probe.reason}")
@@ -770,7 +831,7 @@ def summary(result: Json) -> Json:
         if part.get("skipped"):
             found[name] = {"skipped": True, "reason": part["reason"]}
             continue
-        clicks, deadlines = part["clicks"], part["deadlines"]
+        clicks, deadlines, backlog = part["clicks"], part["deadlines"], part["backlog"]
         late = deadlines["lateness"]
         update = clicks["clicks"]["click_to_chat_update"]
         mem = clicks["memory"]
@@ -782,6 +843,9 @@ def summary(result: Json) -> Json:
             },
             "deadline_lateness_s": {k: late.get(f"{k}_s") for k in ("p50", "p90", "p99", "max")},
             "deadline_window_s": deadlines["deadline_window_s"],
+            "deadlines_due_per_s": deadlines["intake"]["paced_at_per_s"],
+            "peak_open_questions": deadlines["peak_open_questions"],
+            "pump_capacity_deadlines_per_s": backlog["deadlines_per_s"],
             "pump_interval_s": deadlines["pump_interval_s"],
             "lateness_target_p99_s": deadlines["target_p99_s"],
             "lateness_target_met": deadlines["target_met"],
@@ -796,6 +860,6 @@ def summary(result: Json) -> Json:
                 "delta_open": mem["delta_open_mb"],
                 "delta_open_and_posted": mem["delta_open_and_posted_mb"],
             },
-            "problems": [*clicks["problems"], *deadlines["problems"]],
+            "problems": [*clicks["problems"], *deadlines["problems"], *backlog["problems"]],
         }
     return found

@@ -22,6 +22,14 @@ from workflows.ports import Clock, StockKey, UnitOfWork, UnitOfWorkFactory
 from workflows.topology import Topology
 
 
+async def free_stock(uow: UnitOfWork, sku: str) -> dict[str, int]:
+    """Free units of ``sku`` per warehouse now, read without locking. Routing uses it to skip
+    warehouses that cannot hold a line instead of trying each one: a skipped warehouse is one
+    that was short a moment ago, the same as if the order had come a moment earlier. The take
+    itself stays the atomic conditional update, so nothing is ever oversold."""
+    return {level.warehouse: level.free for level in await uow.stock.for_sku(sku)}
+
+
 @dataclass(frozen=True)
 class Shortfall:
     """1C now reports less on hand than we have promised from that warehouse: stock went

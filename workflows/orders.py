@@ -15,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from workflows.errors import DuplicateOrder, OrderConflict, OrderNotFound, UnknownChannel
-from workflows.ledger import Ledger
+from workflows.ledger import Ledger, free_stock
 from workflows.model import (
     Customer,
     LineStatus,
@@ -121,6 +121,7 @@ class OrderDesk:
         """Take the line's stock in the first warehouse that has it all; say what happened."""
         channel = self._topology.channels[channel_name]
         events: list[OrderEvent] = []
+        free: dict[str, int] | None = None  # read once the first choice turns out short
         for warehouse in self._topology.routing_order(channel):
             if (
                 warehouse.kind == WarehouseKind.STORE
@@ -130,10 +131,14 @@ class OrderDesk:
                 detail = {"line": line.line_no, "store": warehouse.code, "reason": "closed"}
                 events.append(OrderEvent(now, "store_skipped", detail))
                 continue
+            if free is not None and free.get(warehouse.code, 0) < line.qty:
+                continue
             reservation = Reservation(
                 None, order_id, line.line_no, line.sku, warehouse.code, line.qty, ReservationState.ACTIVE, now
             )
-            if await uow.reservations.take(reservation):
+            if not await uow.reservations.take(reservation):
+                free = free if free is not None else await free_stock(uow, line.sku)
+            else:
                 line.warehouse = warehouse.code
                 if warehouse.kind == WarehouseKind.ONLINE:
                     line.status, kind = LineStatus.RESERVED, "reserved"

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from workflows.errors import WorkflowError
-from workflows.ledger import Ledger
+from workflows.ledger import Ledger, free_stock
 from workflows.model import LineStatus, Order, OrderEvent, OrderLine, Reservation, ReservationState
 from workflows.ports import Clock, UnitOfWork
 from workflows.tasks import Deadline, Decision, Task, TaskBoard, expire
@@ -74,6 +74,11 @@ class StoreCascade:
 
         return apply
 
+    @staticmethod
+    def lock_key(task: Task) -> str:
+        """What settling ``task`` locks: the stock rows of its SKU (for the deadline pump)."""
+        return f"sku:{task.payload['sku']}"
+
     async def on_timeout(self, uow: UnitOfWork, task: Task, deadline: Deadline) -> None:
         """Deadline handler: the store did not answer in time — ask the next one."""
         now = self._clock.now()
@@ -117,8 +122,9 @@ class StoreCascade:
             if e.kind == "store_asked" and e.detail.get("line") == line.line_no
         }
         channel = self._topology.channels[order.channel]
+        free = await free_stock(uow, line.sku)
         for store in self._topology.routing_order(channel):
-            if store.kind != WarehouseKind.STORE or store.code in asked:
+            if store.kind != WarehouseKind.STORE or store.code in asked or free.get(store.code, 0) < line.qty:
                 continue
             if self.skips(store, now):
                 skipped = {"line": line.line_no, "store": store.code, "reason": "closed"}
