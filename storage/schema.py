@@ -202,6 +202,9 @@ notices = Table(
     Column("payload", JSON, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("delivered_at", UtcDateTime, nullable=True),
+    # an adapter delivering a notice holds it until then, so two instances never both send it
+    Column("leased_until", UtcDateTime, nullable=True),
+    Column("lease_owner", String(128), nullable=True),
     Index(None, "delivered_at", "id"),
 )
 

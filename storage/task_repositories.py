@@ -139,5 +139,32 @@ class SqlNotices:
         rows = await self._c.execute(query.order_by(c.id).limit(limit))
         return [(r.id, r.topic, dict(r.payload)) for r in rows]
 
+    async def claim(
+        self, topics: Collection[str], now: datetime, lease_until: datetime, owner: str, limit: int
+    ) -> list[tuple[int, str, dict[str, object]]]:
+        c = t.notices.c
+        free = (
+            select(c.id)
+            .where(
+                c.delivered_at.is_(None), c.topic.in_(list(topics)), or_(c.leased_until.is_(None), c.leased_until < now)
+            )
+            .order_by(c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        ids = list((await self._c.execute(free)).scalars())
+        if not ids:
+            return []
+        await self._c.execute(
+            update(t.notices).where(c.id.in_(ids)).values(leased_until=lease_until, lease_owner=owner)
+        )
+        rows = await self._c.execute(select(c.id, c.topic, c.payload).where(c.id.in_(ids)).order_by(c.id))
+        return [(r.id, r.topic, dict(r.payload)) for r in rows]
+
+    async def release(self, ids: Collection[int], owner: str) -> None:
+        c = t.notices.c
+        query = update(t.notices).where(c.id.in_(list(ids)), c.lease_owner == owner, c.delivered_at.is_(None))
+        await self._c.execute(query.values(leased_until=None))
+
     async def delivered(self, notice_id: int, at: datetime) -> None:
         await self._c.execute(update(t.notices).where(t.notices.c.id == notice_id).values(delivered_at=at))

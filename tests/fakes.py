@@ -37,6 +37,7 @@ class MemoryState:
     tasks: dict[int, Task] = field(default_factory=dict)
     task_messages: list[tuple[int, str, str, str]] = field(default_factory=list)
     notices: dict[int, tuple[str, dict[str, object], datetime | None]] = field(default_factory=dict)
+    notice_leases: dict[int, datetime] = field(default_factory=dict)
     deadlines: dict[int, dict[str, Any]] = field(default_factory=dict)
     next_id: int = 1
 
@@ -265,6 +266,22 @@ class MemoryNotices:
 
     async def add(self, topic: str, payload: dict[str, object], at: datetime) -> None:
         self._s.notices[self._s.new_id()] = (topic, copy.deepcopy(payload), None)
+
+    async def claim(
+        self, topics: Collection[str], now: datetime, lease_until: datetime, owner: str, limit: int
+    ) -> list[tuple[int, str, dict[str, object]]]:
+        free = [
+            (i, topic, copy.deepcopy(payload))
+            for i, (topic, payload, done) in sorted(self._s.notices.items())
+            if done is None and topic in topics and self._s.notice_leases.get(i, now - timedelta(1)) < now
+        ][:limit]
+        for i, _, _ in free:
+            self._s.notice_leases[i] = lease_until
+        return free
+
+    async def release(self, ids: Collection[int], owner: str) -> None:
+        for i in ids:
+            self._s.notice_leases.pop(i, None)
 
     async def undelivered(
         self, limit: int, topics: Collection[str] | None = None

@@ -28,7 +28,7 @@ from workflows.model import (
 )
 from workflows.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from workflows.store_confirmation import StoreCascade
-from workflows.tasks import TaskState
+from workflows.tasks import TaskState, closed_topic
 from workflows.topology import Topology, WarehouseKind
 
 log = logging.getLogger(__name__)
@@ -174,7 +174,7 @@ class OrderDesk:
                 for task in await uow.tasks.open_about(f"order:{order_id}:"):  # no answer needed any more
                     assert task.id is not None
                     await uow.tasks.close(task.id, TaskState.CANCELLED, now, reason="order_cancelled")
-                    await uow.notices.add("task_closed", {"task_id": task.id}, now)
+                    await uow.notices.add(closed_topic(task), {"task_id": task.id}, now)
                 event = OrderEvent(now, "cancelled", {"reason": reason, "released": len(active)})
                 await uow.orders.add_events(order_id, [event])
                 await uow.commit()

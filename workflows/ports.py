@@ -132,6 +132,17 @@ class Notices(Protocol):
         """Oldest undelivered notices (of ``topics``, if given) as ``(id, topic, payload)``."""
         ...
 
+    async def claim(
+        self, topics: Collection[str], now: datetime, lease_until: datetime, owner: str, limit: int
+    ) -> list[tuple[int, str, dict[str, object]]]:
+        """Lease up to ``limit`` of the oldest undelivered notices of ``topics`` that nobody holds
+        (or whose lease ran out) to ``owner``. Two concurrent callers never get the same one."""
+        ...
+
+    async def release(self, ids: Collection[int], owner: str) -> None:
+        """Give back notices ``owner`` claimed but did not deliver, so the next run takes them."""
+        ...
+
     async def delivered(self, notice_id: int, at: datetime) -> None: ...
 
 

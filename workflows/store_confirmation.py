@@ -17,7 +17,7 @@ from workflows.errors import WorkflowError
 from workflows.ledger import Ledger, free_stock
 from workflows.model import LineStatus, Order, OrderEvent, OrderLine, Reservation, ReservationState
 from workflows.ports import Clock, UnitOfWork
-from workflows.tasks import Deadline, Decision, Task, TaskBoard, expire
+from workflows.tasks import Deadline, Decision, Task, TaskBoard, closed_topic, expire
 from workflows.topology import Topology, Warehouse, WarehouseKind
 
 KIND = "store_confirmation"
@@ -101,7 +101,7 @@ class StoreCascade:
         detail: dict[str, object] = {"line": line_no, "store": store, "task_id": task.id, "outcome": outcome}
         if task.answered_by:
             detail["by"] = task.answered_by
-        await uow.notices.add("task_closed", {"task_id": task.id}, now)
+        await uow.notices.add(closed_topic(task), {"task_id": task.id}, now)
         if outcome == "available":
             line.status = LineStatus.RESERVED
             await uow.orders.save_lines(order_id, [line])

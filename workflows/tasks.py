@@ -110,6 +110,12 @@ class TaskBoard:
         return Decision(True, task)
 
 
+def closed_topic(task: Task) -> str:
+    """The notice that a task closed: a store's question is shown in its Slack channel, the
+    office's tasks (managers, owner) in Telegram; each chat adapter takes only its own topic."""
+    return "task_closed" if task.assignee.startswith("store:") else "office_task_closed"
+
+
 class UnknownTask(LookupError):
     pass
 

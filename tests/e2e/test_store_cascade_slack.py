@@ -190,3 +190,24 @@ async def test_concurrent_delivery_runs_update_a_message_once(world: World) -> N
     await asyncio.gather(*(world.services.slack_delivery.run_once() for _ in range(3)))
     assert len(world.question("s1").history) == 1
     assert len(world.slack.calls("chat.update")) == 1
+
+
+async def test_a_question_closed_while_it_was_being_posted_is_shown_closed(world: World) -> None:
+    """On PostgreSQL another instance may take the closing notice while this one is still
+    posting the question: nothing is posted yet, so it skips it. The poster looks again after
+    posting and updates the message (here the other instance's skip is played by hand)."""
+    services = world.services
+    assert services.slack_delivery is not None
+    placed = (await services.orders.place(PlaceOrder("site", "SO-RACE", [LineRequest("КР-7/2", 1)]))).order
+    await world.deliver()
+    await services.orders.cancel(placed.id or 0, "client changed their mind")
+    async with services.uow() as work:  # the other instance's run found nothing to update
+        for notice_id, _, payload in await work.notices.undelivered(10, ["task_closed"]):
+            task_id = int(str(payload["task_id"]))
+            await work.notices.delivered(notice_id, world.clock.now())
+        await work.commit()
+    assert [block["type"] for block in world.question("s1").blocks][-1] == "actions"
+    await services.slack_delivery._recheck(task_id)
+    message = world.question("s1")
+    assert len(message.history) == 1  # posted open, then updated once
+    assert "actions" not in [block["type"] for block in message.blocks]

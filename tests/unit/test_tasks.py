@@ -220,3 +220,29 @@ async def test_one_failing_deadline_delays_only_itself(uow: UnitOfWorkFactory, c
         fixed = await work.tasks.get(bad or 0)
         assert len(await work.notices.undelivered(100)) == 5
     assert fixed is not None and fixed.state == TaskState.EXPIRED
+
+
+async def test_notices_are_leased_to_one_deliverer_at_a_time(uow: UnitOfWorkFactory, clock: FakeClock) -> None:
+    async with uow() as work:
+        for n in range(5):
+            await work.notices.add("store_question" if n % 2 == 0 else "alert", {"task_id": n}, clock.now())
+        await work.commit()
+    now, lease = clock.now(), clock.now() + timedelta(seconds=60)
+
+    async def claim(owner: str, limit: int = 10) -> list[int]:
+        async with uow() as work:
+            got = await work.notices.claim(["store_question"], clock.now(), lease, owner, limit)
+            await work.commit()
+        return [int(str(payload["task_id"])) for _, _, payload in got]
+
+    assert await claim("a", limit=2) == [0, 2]
+    assert await claim("b") == [4]  # a's two are leased; alerts are another deliverer's topic
+    assert await claim("b") == []
+    async with uow() as work:
+        waiting = await work.notices.undelivered(10, ["store_question"])
+        await work.notices.delivered(waiting[0][0], now)  # a delivered task 0, gives task 2 back
+        await work.notices.release([waiting[1][0]], "a")
+        await work.commit()
+    assert await claim("b") == [2]
+    clock.advance(seconds=61)
+    assert await claim("c") == [2, 4]  # leases ran out; task 0 stays delivered
