@@ -24,6 +24,8 @@ from decimal import Decimal
 
 import httpx
 
+from workflows.fx import FeedDown
+
 RUB = "RUB"
 MAX_SHEET_BYTES = 512 * 1024
 """A real sheet is about 10 KB; anything far larger is not one, and is not read to the end."""
@@ -77,17 +79,6 @@ class RateSheet:
             return self.rates[code]
         except KeyError:
             raise UnknownCurrency(code, self.date) from None
-
-
-def deviation(paid_rate: Decimal, current_rate: Decimal) -> Decimal:
-    """How far the rate has moved since the customer paid, relative to the rate paid: ``|current − paid| / paid``.
-
-    Either direction counts (0.05 means a 5 % move up or down). It is compared with the business threshold
-    (``FX_DEVIATION_THRESHOLD``, 2 %) by the caller. ``paid_rate`` must be positive.
-    """
-    if paid_rate <= 0:
-        raise ValueError(f"the paid rate must be positive, not {paid_rate}")
-    return abs(current_rate - paid_rate) / paid_rate
 
 
 class CbrRates:
@@ -213,3 +204,17 @@ def _last_place(number: Decimal) -> Decimal:
     if not isinstance(exponent, int):  # NaN and infinities; _number never makes them
         raise RatesUnavailable("the rate sheet has a bad number")
     return Decimal(1).scaleb(exponent)
+
+
+class CbrFeed:
+    """The FX watch's rates feed (``workflows.fx.RatesFeed``) on the Central Bank's daily sheet."""
+
+    def __init__(self, rates: CbrRates) -> None:
+        self._rates = rates
+
+    async def latest(self) -> tuple[dt.date, dict[str, Decimal]]:
+        try:
+            sheet = await self._rates.fetch()
+        except RatesUnavailable as error:
+            raise FeedDown(error.reason) from None
+        return sheet.date, dict(sheet.rates)

@@ -19,6 +19,7 @@ from workflows.model import (
     Customer,
     LineStatus,
     Obligation,
+    ObligationState,
     Order,
     OrderEvent,
     OrderLine,
@@ -259,9 +260,10 @@ class SqlOrders:
             currency=row.currency,
             created_at=row.created_at,
             lines=[OrderLine(r.line_no, r.sku, r.qty, LineStatus(r.status), r.warehouse) for r in lines],
-            obligations=[Obligation(r.payee, r.currency, Decimal(r.amount), r.due_at) for r in obligations],
+            obligations=[_obligation(r) for r in obligations],
             cancelled_at=row.cancelled_at,
             history=[OrderEvent(r.at, r.kind, dict(r.detail)) for r in events],
+            shipping_hold=row.shipping_hold,
         )
 
     async def save_lines(self, order_id: int, lines: Sequence[OrderLine]) -> None:
@@ -281,6 +283,37 @@ class SqlOrders:
             q.INSERT_EVENTS,
             [{"order_id": order_id, "at": e.at, "kind": e.kind, "detail": e.detail} for e in events],
         )
+
+    async def set_hold(self, order_id: int, hold: str | None) -> None:
+        await self._c.execute(update(t.orders).where(t.orders.c.id == order_id).values(shipping_hold=hold))
+
+    async def save_obligation(self, obligation: Obligation) -> None:
+        c = t.obligations.c
+        values = {
+            "state": obligation.state.value, "due_at": obligation.due_at, "rate_at_payment": obligation.rate_at_payment,
+            "rate_at_due": obligation.rate_at_due, "topup_rub": obligation.topup_rub,
+        }  # fmt: skip
+        await self._c.execute(update(t.obligations).where(c.id == obligation.id).values(**values))
+
+    async def obligations_due(self, now: datetime, limit: int) -> list[tuple[int, Obligation]]:
+        c = t.obligations.c
+        query = (
+            select(t.obligations)
+            .where(c.state == ObligationState.PENDING.value, c.due_at <= now, c.rate_at_payment.is_not(None))
+            .order_by(c.due_at, c.id)
+            .limit(limit)
+        )
+        return [(row.order_id, _obligation(row)) for row in await self._c.execute(query)]
+
+
+def _obligation(row: Any) -> Obligation:
+    def money(value: Any) -> Decimal | None:
+        return None if value is None else Decimal(value)
+
+    return Obligation(
+        row.payee, row.currency, Decimal(row.amount), row.due_at, row.id, ObligationState(row.state),
+        money(row.rate_at_payment), money(row.rate_at_due), money(row.topup_rub),
+    )  # fmt: skip
 
 
 class SqlOfferIds:

@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -87,6 +88,7 @@ orders = Table(
     Column("currency", String(3), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("cancelled_at", UtcDateTime, nullable=True),
+    Column("shipping_hold", String(32), nullable=True),  # e.g. fraud_check: nothing ships meanwhile
     UniqueConstraint("channel", "external_id"),
 )
 
@@ -121,6 +123,12 @@ obligations = Table(
     Column("currency", String(3), nullable=False),
     Column("amount", Numeric(18, 4), nullable=False),
     Column("due_at", UtcDateTime, nullable=False),
+    # pending -> released (may be paid) | held (a manager decides) -> released | topup | pending again
+    Column("state", String(16), nullable=False, server_default="pending"),
+    Column("rate_at_payment", Numeric(18, 6), nullable=True),  # CBR RUB per unit when the client paid
+    Column("rate_at_due", Numeric(18, 6), nullable=True),  # CBR RUB per unit when it fell due
+    Column("topup_rub", Numeric(18, 2), nullable=True),  # asked of the client after a `topup` decision
+    Index(None, "state", "due_at"),
 )
 
 reservations = Table(
@@ -216,4 +224,88 @@ task_messages = Table(
     Column("platform", String(16), primary_key=True),
     Column("chat", String(64), primary_key=True),
     Column("message_id", String(64), nullable=False),
+)
+
+
+# The payment gateway's view of each payment; an order may have several (goods, customs duty).
+payments = Table(
+    "payments",
+    metadata,
+    Column("payment_id", String(128), primary_key=True),
+    Column("order_id", Id, ForeignKey("orders.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("idempotency_key", String(128), nullable=False),
+    Column("phase", String(16), nullable=False),
+    Column("amount", Numeric(18, 2), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("void_requested_at", UtcDateTime, nullable=True),  # fraud: void it, or refund once cleared
+)
+
+payment_events = Table(
+    "payment_events",
+    metadata,
+    Column("event_id", String(128), primary_key=True),
+    Column("payment_id", String(128), nullable=False, index=True),
+    Column("phase", String(16), nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("applied", String(16), nullable=False),  # advanced | ignored_out_of_order | terminal
+    Column("payload", JSON, nullable=False),
+)
+
+blocked_clients = Table(
+    "blocked_clients",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("phone", String(64), nullable=True, index=True),
+    Column("email", String(255), nullable=True, index=True),
+    Column("reason", Text, nullable=False),
+    Column("blocked_at", UtcDateTime, nullable=False),
+)
+
+# The CBR rates as fetched: the last good sheet is what the FX watch falls back on.
+fx_rates = Table(
+    "fx_rates",
+    metadata,
+    Column("currency", String(3), primary_key=True),
+    Column("rate_date", Date, primary_key=True),
+    Column("rate", Numeric(18, 6), nullable=False),
+    Column("fetched_at", UtcDateTime, nullable=False),
+)
+
+# One row per alert episode: opened by the first failure, grouped while it repeats, resolved once.
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("key", String(255), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("detail", JSON, nullable=False),
+    Column("state", String(16), nullable=False),  # open | resolved
+    Column("count", Integer, nullable=False),
+    Column("shown_count", Integer, nullable=False),  # the count the chat message shows
+    Column("first_at", UtcDateTime, nullable=False),
+    Column("last_at", UtcDateTime, nullable=False),
+    Column("shown_at", UtcDateTime, nullable=True),
+    Column("resolved_at", UtcDateTime, nullable=True),
+    Column("task_id", Id, ForeignKey("tasks.id"), nullable=True),  # its ack/mute buttons
+    Index(None, "key", "state"),
+    Index(None, "state", "shown_at"),
+)
+
+alert_mutes = Table(
+    "alert_mutes",
+    metadata,
+    Column("key", String(255), primary_key=True),
+    Column("until", UtcDateTime, nullable=False),
+    Column("by", String(128), nullable=False),
+)
+
+# Operators' switches and marks: a paused channel, a requested sync, 1C's last message.
+controls = Table(
+    "controls",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("value", String(255), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
 )

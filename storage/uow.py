@@ -8,6 +8,7 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.database import Database
+from storage.office_repositories import SqlAlerts, SqlControls, SqlFxRates, SqlPayments
 from storage.repositories import SqlOfferIds, SqlOrders, SqlReservations, SqlStockLevels
 from storage.task_repositories import SqlDeadlines, SqlNotices, SqlTasks
 
@@ -38,6 +39,10 @@ class SqlUnitOfWork:
         self.tasks = SqlTasks(self._connection)
         self.deadlines = SqlDeadlines(self._connection)
         self.notices = SqlNotices(self._connection)
+        self.payments = SqlPayments(self._connection)
+        self.alerts = SqlAlerts(self._connection)
+        self.fx = SqlFxRates(self._connection)
+        self.controls = SqlControls(self._connection)
         return self
 
     async def __aexit__(

@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from types import TracebackType
 from typing import Any, Self
 
 from workflows.errors import DuplicateOrder
-from workflows.model import Order, OrderEvent, OrderLine, Reservation, ReservationState, StockFigure, StockLevel
+from workflows.model import (
+    Obligation,
+    ObligationState,
+    Order,
+    OrderEvent,
+    OrderLine,
+    Reservation,
+    ReservationState,
+    StockFigure,
+    StockLevel,
+)
+from workflows.office_model import Alert, Payment, Phase
 from workflows.ports import StockKey
 from workflows.tasks import Deadline, DeadlineKind, Task, TaskState
 
@@ -39,6 +51,13 @@ class MemoryState:
     notices: dict[int, tuple[str, dict[str, object], datetime | None]] = field(default_factory=dict)
     notice_leases: dict[int, datetime] = field(default_factory=dict)
     deadlines: dict[int, dict[str, Any]] = field(default_factory=dict)
+    payments: dict[str, Payment] = field(default_factory=dict)
+    payment_events: dict[str, tuple[str, str]] = field(default_factory=dict)  # event_id -> (payment_id, phase)
+    blocked: list[tuple[str, str]] = field(default_factory=list)
+    alerts: dict[int, Alert] = field(default_factory=dict)
+    mutes: dict[str, datetime] = field(default_factory=dict)
+    fx: dict[tuple[str, date], Decimal] = field(default_factory=dict)
+    controls: dict[str, tuple[str, datetime]] = field(default_factory=dict)
     next_id: int = 1
 
     def new_id(self) -> int:
@@ -155,6 +174,131 @@ class MemoryOrders:
 
     async def add_events(self, order_id: int, events: Sequence[OrderEvent]) -> None:
         self._s.orders[order_id].history.extend(events)
+
+    async def set_hold(self, order_id: int, hold: str | None) -> None:
+        self._s.orders[order_id].shipping_hold = hold
+
+    async def save_obligation(self, obligation: Obligation) -> None:
+        for order in self._s.orders.values():
+            order.obligations = [obligation if o.id == obligation.id else o for o in order.obligations]
+
+    async def obligations_due(self, now: datetime, limit: int) -> list[tuple[int, Obligation]]:
+        due = [
+            (o.due_at, o.id or 0, order_id, o)
+            for order_id, order in self._s.orders.items()
+            for o in order.obligations
+            if o.state == ObligationState.PENDING and o.due_at <= now and o.rate_at_payment is not None
+        ]
+        return [(order_id, o) for _, _, order_id, o in sorted(due, key=lambda item: item[:2])[:limit]]
+
+
+class MemoryPayments:
+    def __init__(self, state: MemoryState) -> None:
+        self._s = state
+
+    async def add_event(
+        self, event_id: str, payment_id: str, phase: str, at: datetime, applied: str, payload: dict[str, object]
+    ) -> bool:
+        if event_id in self._s.payment_events:
+            return False
+        self._s.payment_events[event_id] = (payment_id, phase)
+        return True
+
+    async def get(self, payment_id: str) -> Payment | None:
+        return copy.deepcopy(self._s.payments.get(payment_id))
+
+    async def save(self, payment: Payment) -> None:
+        self._s.payments[payment.payment_id] = copy.deepcopy(payment)
+
+    async def for_order(self, order_id: int) -> list[Payment]:
+        found = [p for p in self._s.payments.values() if p.order_id == order_id]
+        return copy.deepcopy(sorted(found, key=lambda p: p.created_at))
+
+    async def failed_attempts(self, order_id: int) -> int:
+        mine = {p.payment_id for p in self._s.payments.values() if p.order_id == order_id}
+        return sum(1 for pid, phase in self._s.payment_events.values() if pid in mine and phase == Phase.FAILED)
+
+    async def paid_before(self, phone: str, email: str, order_id: int) -> bool:
+        for payment in self._s.payments.values():
+            order = self._s.orders.get(payment.order_id)
+            if order is None or order.id == order_id or payment.phase != Phase.CLEARED:
+                continue
+            if (phone and order.customer.phone == phone) or (email and order.customer.email == email):
+                return True
+        return False
+
+    async def is_blocked(self, phone: str, email: str) -> bool:
+        return any((phone and p == phone) or (email and e == email) for p, e in self._s.blocked)
+
+    async def block(self, phone: str, email: str, reason: str, at: datetime) -> None:
+        self._s.blocked.append((phone, email))
+
+
+class MemoryAlerts:
+    def __init__(self, state: MemoryState) -> None:
+        self._s = state
+
+    async def open_for(self, key: str) -> Alert | None:
+        found = [a for a in self._s.alerts.values() if a.key == key and a.state == "open"]
+        return copy.deepcopy(found[0]) if found else None
+
+    async def get(self, alert_id: int) -> Alert | None:
+        return copy.deepcopy(self._s.alerts.get(alert_id))
+
+    async def by_task(self, task_id: int) -> Alert | None:
+        found = [a for a in self._s.alerts.values() if a.task_id == task_id]
+        return copy.deepcopy(found[0]) if found else None
+
+    async def add(self, alert: Alert) -> None:
+        alert.id = self._s.new_id()
+        self._s.alerts[alert.id] = copy.deepcopy(alert)
+
+    async def save(self, alert: Alert) -> None:
+        assert alert.id is not None
+        self._s.alerts[alert.id] = copy.deepcopy(alert)
+
+    async def stale_counts(self, shown_before: datetime, limit: int) -> list[Alert]:
+        found = [
+            a for _, a in sorted(self._s.alerts.items())
+            if a.state == "open" and a.count > a.shown_count and a.shown_at is not None and a.shown_at <= shown_before
+        ]  # fmt: skip
+        return copy.deepcopy(found[:limit])
+
+    async def recent(self, limit: int) -> list[Alert]:
+        return copy.deepcopy([a for _, a in sorted(self._s.alerts.items(), reverse=True)][:limit])
+
+    async def muted_until(self, key: str) -> datetime | None:
+        return self._s.mutes.get(key)
+
+    async def mute(self, key: str, until: datetime, by: str) -> None:
+        self._s.mutes[key] = until
+
+
+class MemoryFxRates:
+    def __init__(self, state: MemoryState) -> None:
+        self._s = state
+
+    async def store(self, rate_date: date, rates: Mapping[str, Decimal], at: datetime) -> None:
+        for currency, rate in rates.items():
+            self._s.fx[(currency, rate_date)] = rate
+
+    async def latest(self, currency: str) -> tuple[date, Decimal] | None:
+        dated = sorted((d, r) for (c, d), r in self._s.fx.items() if c == currency)
+        return dated[-1] if dated else None
+
+
+class MemoryControls:
+    def __init__(self, state: MemoryState) -> None:
+        self._s = state
+
+    async def get(self, name: str) -> tuple[str, datetime] | None:
+        return self._s.controls.get(name)
+
+    async def put(self, name: str, value: str, at: datetime) -> None:
+        self._s.controls[name] = (value, at)
+
+    async def with_prefix(self, prefix: str) -> dict[str, tuple[str, datetime]]:
+        return {k: v for k, v in self._s.controls.items() if k.startswith(prefix)}
 
 
 class MemoryOfferIds:
@@ -310,6 +454,10 @@ class MemoryUnitOfWork:
         self.tasks = MemoryTasks(self._state)
         self.deadlines = MemoryDeadlines(self._state)
         self.notices = MemoryNotices(self._state)
+        self.payments = MemoryPayments(self._state)
+        self.alerts = MemoryAlerts(self._state)
+        self.fx = MemoryFxRates(self._state)
+        self.controls = MemoryControls(self._state)
         return self
 
     async def __aexit__(

@@ -37,3 +37,15 @@ class DuplicateOrder(Exception):
 
     Not a :class:`WorkflowError`: intake catches it and answers with the stored order.
     """
+
+
+class ClientBlocked(WorkflowError):
+    """The client was blocked after a manager confirmed a fraud."""
+
+    code = "client_blocked"
+
+
+class PaymentConflict(WorkflowError):
+    """A payment id seen before arrives with another order or idempotency key."""
+
+    code = "payment_conflict"

@@ -81,6 +81,13 @@ class Customer:
     email: str = ""
 
 
+class ObligationState(enum.StrEnum):
+    PENDING = "pending"  # not due yet, or due but waiting for the client's money to clear
+    RELEASED = "released"  # may be paid out
+    HELD = "held"  # the rate moved too far: a manager decides
+    TOPUP = "topup"  # the client is asked to pay the difference first
+
+
 @dataclass(frozen=True)
 class Obligation:
     """A later payment out for the order (supplier in CNY, carrier in EUR) whose FX risk is watched."""
@@ -89,6 +96,11 @@ class Obligation:
     currency: str
     amount: Decimal
     due_at: datetime
+    id: int | None = None
+    state: ObligationState = ObligationState.PENDING
+    rate_at_payment: Decimal | None = None  # CBR roubles per unit when the client's money cleared
+    rate_at_due: Decimal | None = None
+    topup_rub: Decimal | None = None
 
 
 @dataclass
@@ -120,6 +132,7 @@ class Order:
     obligations: list[Obligation] = field(default_factory=list)
     cancelled_at: datetime | None = None
     history: list[OrderEvent] = field(default_factory=list)
+    shipping_hold: str | None = None  # why nothing may ship yet (an open fraud call check)
 
     @property
     def status(self) -> OrderStatus:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from workflows.errors import DuplicateOrder, OrderConflict, OrderNotFound, UnknownChannel
+from workflows.errors import ClientBlocked, DuplicateOrder, OrderConflict, OrderNotFound, UnknownChannel
 from workflows.ledger import Ledger, free_stock
 from workflows.model import (
     Customer,
@@ -82,6 +82,8 @@ class OrderDesk:
             )
         try:
             async with self._uow() as uow:
+                if await uow.payments.is_blocked(command.customer.phone, command.customer.email):
+                    raise ClientBlocked("this client is blocked after a confirmed fraud; a manager can explain")
                 order = await self._take(uow, command)
                 await uow.commit()
             log.info("order taken id=%s channel=%s status=%s", order.id, order.channel, order.status)
@@ -160,25 +162,31 @@ class OrderDesk:
         """Cancel an order: its active reservations are released. A reservation 1C already
         absorbed stays absorbed — returning goods is 1C's business. Cancelling twice is a no-op."""
         async with self._uow() as uow:
-            order = await uow.orders.get(order_id)
-            if order is None:
-                raise OrderNotFound(f"no order {order_id}")
-            if order.cancelled_at is None:
-                now = self._clock.now()
-                active = await uow.reservations.active_for_order(order_id)
-                await self._ledger.release(uow, active)
-                for line in order.lines:
-                    line.status = LineStatus.CANCELLED
-                await uow.orders.save_lines(order_id, order.lines)
-                await uow.orders.mark_cancelled(order_id, now)
-                for task in await uow.tasks.open_about(f"order:{order_id}:"):  # no answer needed any more
-                    assert task.id is not None
-                    await uow.tasks.close(task.id, TaskState.CANCELLED, now, reason="order_cancelled")
-                    await uow.notices.add(closed_topic(task), {"task_id": task.id}, now)
-                event = OrderEvent(now, "cancelled", {"reason": reason, "released": len(active)})
-                await uow.orders.add_events(order_id, [event])
+            if await self.cancel_in(uow, order_id, reason):
                 await uow.commit()
         return await self.get(order_id)
+
+    async def cancel_in(self, uow: UnitOfWork, order_id: int, reason: str) -> bool:
+        """Cancel inside the caller's transaction; ``False`` when it was cancelled already."""
+        order = await uow.orders.get(order_id)
+        if order is None:
+            raise OrderNotFound(f"no order {order_id}")
+        if order.cancelled_at is not None:
+            return False
+        now = self._clock.now()
+        active = await uow.reservations.active_for_order(order_id)
+        await self._ledger.release(uow, active)
+        for line in order.lines:
+            line.status = LineStatus.CANCELLED
+        await uow.orders.save_lines(order_id, order.lines)
+        await uow.orders.mark_cancelled(order_id, now)
+        for task in await uow.tasks.open_about(f"order:{order_id}:"):  # no answer needed any more
+            assert task.id is not None
+            await uow.tasks.close(task.id, TaskState.CANCELLED, now, reason="order_cancelled")
+            await uow.notices.add(closed_topic(task), {"task_id": task.id}, now)
+        event = OrderEvent(now, "cancelled", {"reason": reason, "released": len(active)})
+        await uow.orders.add_events(order_id, [event])
+        return True
 
 
 def _check_same(existing: Order, command: PlaceOrder) -> None:

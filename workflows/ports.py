@@ -3,12 +3,23 @@ in-memory one in ``tests/fakes.py``; the same contract tests run against both.""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-from datetime import datetime
+from collections.abc import Collection, Mapping, Sequence
+from datetime import date, datetime
+from decimal import Decimal
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, Self
 
-from workflows.model import Order, OrderEvent, OrderLine, Reservation, ReservationState, StockFigure, StockLevel
+from workflows.model import (
+    Obligation,
+    Order,
+    OrderEvent,
+    OrderLine,
+    Reservation,
+    ReservationState,
+    StockFigure,
+    StockLevel,
+)
+from workflows.office_model import Alert, Payment
 
 if TYPE_CHECKING:
     from workflows.tasks import Deadline, DeadlineKind, Task, TaskState
@@ -97,6 +108,88 @@ class Orders(Protocol):
     async def add_events(self, order_id: int, events: Sequence[OrderEvent]) -> None:
         """Append to the order's history, in the given order."""
         ...
+
+    async def set_hold(self, order_id: int, hold: str | None) -> None:
+        """Block shipping for a reason (``None`` lifts it)."""
+        ...
+
+    async def save_obligation(self, obligation: Obligation) -> None:
+        """Overwrite state, rates and top-up of a stored obligation (by its ``id``)."""
+        ...
+
+    async def obligations_due(self, now: datetime, limit: int) -> list[tuple[int, Obligation]]:
+        """``(order_id, obligation)`` pending with ``due_at <= now`` and a rate recorded at payment."""
+        ...
+
+
+class Payments(Protocol):
+    async def add_event(
+        self, event_id: str, payment_id: str, phase: str, at: datetime, applied: str, payload: dict[str, object]
+    ) -> bool:
+        """Record a gateway event once; ``False`` (nothing written) when ``event_id`` was seen."""
+        ...
+
+    async def get(self, payment_id: str) -> Payment | None: ...
+
+    async def save(self, payment: Payment) -> None:
+        """Insert or overwrite the payment."""
+        ...
+
+    async def for_order(self, order_id: int) -> list[Payment]: ...
+
+    async def failed_attempts(self, order_id: int) -> int:
+        """Gateway events in phase ``failed`` for the order's payments."""
+        ...
+
+    async def paid_before(self, phone: str, email: str, order_id: int) -> bool:
+        """Whether a client with this phone or e-mail has a cleared payment on another order."""
+        ...
+
+    async def is_blocked(self, phone: str, email: str) -> bool: ...
+
+    async def block(self, phone: str, email: str, reason: str, at: datetime) -> None: ...
+
+
+class Alerts(Protocol):
+    async def open_for(self, key: str) -> Alert | None: ...
+
+    async def get(self, alert_id: int) -> Alert | None: ...
+
+    async def by_task(self, task_id: int) -> Alert | None: ...
+
+    async def add(self, alert: Alert) -> None:
+        """Store a new alert and set its ``id``."""
+        ...
+
+    async def save(self, alert: Alert) -> None: ...
+
+    async def stale_counts(self, shown_before: datetime, limit: int) -> list[Alert]:
+        """Open alerts whose message shows fewer repeats than happened, last shown before then."""
+        ...
+
+    async def recent(self, limit: int) -> list[Alert]: ...
+
+    async def muted_until(self, key: str) -> datetime | None: ...
+
+    async def mute(self, key: str, until: datetime, by: str) -> None: ...
+
+
+class FxRates(Protocol):
+    async def store(self, rate_date: date, rates: Mapping[str, Decimal], at: datetime) -> None:
+        """Keep a fetched sheet (a repeat of the same date overwrites it)."""
+        ...
+
+    async def latest(self, currency: str) -> tuple[date, Decimal] | None:
+        """The newest stored rate of ``currency``: the last good one when the feed is down."""
+        ...
+
+
+class Controls(Protocol):
+    async def get(self, name: str) -> tuple[str, datetime] | None: ...
+
+    async def put(self, name: str, value: str, at: datetime) -> None: ...
+
+    async def with_prefix(self, prefix: str) -> dict[str, tuple[str, datetime]]: ...
 
 
 class OfferIds(Protocol):
@@ -225,6 +318,18 @@ class UnitOfWork(Protocol):
 
     @property
     def deadlines(self) -> Deadlines: ...
+
+    @property
+    def payments(self) -> Payments: ...
+
+    @property
+    def alerts(self) -> Alerts: ...
+
+    @property
+    def fx(self) -> FxRates: ...
+
+    @property
+    def controls(self) -> Controls: ...
 
     async def __aenter__(self) -> Self: ...
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
+from workflows.alerts import AlertDesk
 from workflows.errors import WorkflowError
 from workflows.ledger import Ledger, free_stock
 from workflows.model import LineStatus, Order, OrderEvent, OrderLine, Reservation, ReservationState
@@ -31,9 +32,18 @@ class NotStaff(WorkflowError):
 
 
 class StoreCascade:
-    def __init__(self, topology: Topology, clock: Clock, board: TaskBoard, ledger: Ledger, timeout: timedelta) -> None:
+    def __init__(
+        self,
+        topology: Topology,
+        clock: Clock,
+        board: TaskBoard,
+        ledger: Ledger,
+        timeout: timedelta,
+        alerts: AlertDesk | None = None,
+    ) -> None:
         self._topology, self._clock, self._board, self._ledger = topology, clock, board, ledger
         self._timeout = timeout
+        self._alerts = alerts or AlertDesk(clock, board)
 
     def skips(self, store: Warehouse, now: datetime) -> bool:
         """Whether a closed store is passed over rather than asked (topology ``store_questions``)."""
@@ -143,5 +153,6 @@ class StoreCascade:
         await uow.orders.save_lines(order.id, [line])
         detail = {"line": line.line_no, "sku": line.sku, "qty": line.qty, "asked": sorted(str(s) for s in asked)}
         await uow.orders.add_events(order.id, [OrderEvent(now, "unfulfillable", detail)])
-        alert = {"kind": "store_cascade_exhausted", "order_id": order.id, "external_id": order.external_id, **detail}
-        await uow.notices.add("alert", alert, now)
+        alert = {"order_id": order.id, "external_id": order.external_id, **detail}
+        key = f"store_cascade_exhausted:order:{order.id}:line:{line.line_no}"
+        await self._alerts.raise_alert(uow, key, "store_cascade_exhausted", alert)

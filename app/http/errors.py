@@ -21,6 +21,8 @@ _STATUS: dict[type[wf.WorkflowError], int] = {
     wf.UnknownWarehouse: 422,
     wf.OrderNotFound: 404,
     wf.OrderConflict: 409,
+    wf.ClientBlocked: 403,
+    wf.PaymentConflict: 409,
 }
 
 

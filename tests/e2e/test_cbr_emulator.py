@@ -12,7 +12,8 @@ import httpx
 import pytest
 
 from emulators.cbr import XML_CONTENT_TYPE, CbrEmulator, Quote, render_sheet
-from integrations.cbr import CbrRates, RatesUnavailable, deviation, parse_daily
+from integrations.cbr import CbrRates, RatesUnavailable, parse_daily
+from workflows.fx import deviation
 
 TODAY = dt.date(2025, 12, 31)  # a Wednesday
 CLIENT_TIMEOUT = 0.2

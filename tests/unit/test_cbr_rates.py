@@ -14,9 +14,9 @@ from integrations.cbr import (
     RateSheet,
     RatesUnavailable,
     UnknownCurrency,
-    deviation,
     parse_daily,
 )
+from workflows.fx import deviation
 
 # The captured real response of 31.12.2025 (API_NOTES §5), as the bank sends it: windows-1251 bytes.
 CAPTURED = """<?xml version="1.0" encoding="windows-1251"?>

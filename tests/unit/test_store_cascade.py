@@ -115,11 +115,13 @@ async def test_every_store_declines_then_the_line_is_unfulfillable(shop_with_sto
     assert order.history[-1].kind == "unfulfillable"
     assert (await s.ledger.stock("IRON")).reserved == 0
     async with s.uow(read_only=True) as work:
-        alerts = [p for _, topic, p in await work.notices.undelivered(100) if topic == "alert"]
-    assert alerts == [{
-        "kind": "store_cascade_exhausted", "order_id": placed.id, "external_id": "A-1",
-        "line": 1, "sku": "IRON", "qty": 1, "asked": ["s1", "s2", "s3"],
-    }]  # fmt: skip
+        notices = [p for _, topic, p in await work.notices.undelivered(100) if topic == "alert"]
+        alert = await work.alerts.open_for(f"store_cascade_exhausted:order:{placed.id}:line:1")
+    assert alert is not None and notices == [{"alert_id": alert.id}]
+    assert (alert.kind, alert.count) == ("store_cascade_exhausted", 1)
+    assert alert.detail == {
+        "order_id": placed.id, "external_id": "A-1", "line": 1, "sku": "IRON", "qty": 1, "asked": ["s1", "s2", "s3"],
+    }  # fmt: skip
 
 
 async def test_a_newer_1c_figure_clears_the_doubt(shop_with_stock: Shop, clock: FakeClock) -> None:

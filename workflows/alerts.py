@@ -1,0 +1,92 @@
+"""Alerts to the owner: one message per episode, however often the failure repeats.
+
+An alert has a key (``onec_silent``, ``store_cascade_exhausted:order:12``, ``sync_failing:wildberries``).
+The first failure opens an episode and queues one message; repeats only count (the message's
+count is refreshed at most once a minute by the Telegram adapter); the recovery closes the
+episode and queues one follow-up. The message carries ``ack`` / ``mute`` buttons — a task of kind
+``alert`` — and a muted key raises no new message until the mute ends.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from workflows.office_model import Alert
+from workflows.ports import Clock, UnitOfWork
+from workflows.tasks import Deadline, Decision, Task, TaskBoard, TaskState, closed_topic, expire
+
+KIND = "alert"
+OPTIONS = ("ack", "mute")
+OPEN, RESOLVED = "open", "resolved"
+# Kinds the managers see too (they can act on them); every alert goes to the owner.
+FOR_MANAGERS = frozenset({"store_cascade_exhausted", "task_escalated"})
+
+
+class AlertDesk:
+    def __init__(
+        self,
+        clock: Clock,
+        board: TaskBoard,
+        *,
+        mute_for: timedelta = timedelta(hours=4),
+        answer_within: timedelta = timedelta(hours=24),
+    ) -> None:
+        self._clock, self._board = clock, board
+        self._mute_for, self._answer_within = mute_for, answer_within
+
+    async def raise_alert(self, uow: UnitOfWork, key: str, kind: str, detail: dict[str, object]) -> Alert:
+        """Inside the caller's transaction: open an episode or count a repeat."""
+        now = self._clock.now()
+        alert = await uow.alerts.open_for(key)
+        if alert is not None:
+            alert.count, alert.last_at, alert.detail = alert.count + 1, now, detail
+            await uow.alerts.save(alert)
+            return alert
+        task = Task(
+            None, KIND, f"alert:{key}", "role:owner", OPTIONS, now + self._answer_within, now,
+            payload={"key": key, "kind": kind, **detail},
+        )  # fmt: skip
+        await self._board.open(uow, task, remind=False)
+        alert = Alert(None, key, kind, detail, OPEN, 1, 0, now, now, task_id=task.id)
+        muted = await uow.alerts.muted_until(key)
+        if muted is not None and muted > now:  # counted and listed, but nobody is messaged
+            alert.shown_count, alert.shown_at = 1, now
+            await uow.alerts.add(alert)
+            return alert
+        await uow.alerts.add(alert)
+        await uow.notices.add("alert", {"alert_id": alert.id}, now)
+        return alert
+
+    async def resolve(self, uow: UnitOfWork, key: str) -> Alert | None:
+        """Inside the caller's transaction: the failure is over. ``None`` if nothing was open."""
+        alert = await uow.alerts.open_for(key)
+        if alert is None:
+            return None
+        now = self._clock.now()
+        alert.state, alert.resolved_at = RESOLVED, now
+        await uow.alerts.save(alert)
+        if alert.task_id is not None:
+            task = await uow.tasks.get(alert.task_id)
+            if task is not None and await uow.tasks.close(alert.task_id, TaskState.CANCELLED, now, reason="resolved"):
+                await uow.notices.add(closed_topic(task), {"task_id": alert.task_id}, now)
+        muted = await uow.alerts.muted_until(key)
+        if muted is None or muted <= now:
+            await uow.notices.add("alert_resolved", {"alert_id": alert.id}, now)
+        return alert
+
+    async def answer(self, task_id: int, option: str, by: str) -> Decision:
+        """``ack``: seen, buttons go. ``mute``: no messages for this key for a while."""
+
+        async def apply(uow: UnitOfWork, task: Task) -> None:
+            now = self._clock.now()
+            if option == "mute":
+                await uow.alerts.mute(str(task.payload["key"]), now + self._mute_for, by)
+            await uow.notices.add(closed_topic(task), {"task_id": task.id}, now)
+
+        return await self._board.answer(task_id, option, by, apply=apply)
+
+    async def on_timeout(self, uow: UnitOfWork, task: Task, deadline: Deadline) -> None:
+        """Nobody pressed a button for a day: the buttons go, the alert stays in the list."""
+        now = self._clock.now()
+        if await expire(uow, task, deadline, now):
+            await uow.notices.add(closed_topic(task), {"task_id": task.id}, now)

@@ -1,0 +1,120 @@
+"""The fraud call check: a manager phones the client before anything ships.
+
+``verified`` lifts the shipping hold. ``no_answer`` asks again later (a new task that says when
+to call), and after the last attempt the owner decides. ``fraud`` cancels the order (its holds
+released, its open questions closed), marks its payments for void or refund and blocks the
+client. Nobody answering in time also goes to the owner; shipping stays held throughout.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from workflows.alerts import AlertDesk
+from workflows.model import Order, OrderEvent
+from workflows.orders import OrderDesk
+from workflows.ports import Clock, UnitOfWork
+from workflows.tasks import Deadline, Decision, Task, TaskBoard, closed_topic, expire
+
+KIND = "fraud_check"
+OPTIONS = ("verified", "no_answer", "fraud")
+HOLD = "fraud_check"
+
+
+class FraudCheck:
+    def __init__(
+        self,
+        clock: Clock,
+        board: TaskBoard,
+        alerts: AlertDesk,
+        orders: OrderDesk,
+        *,
+        answer_within: timedelta = timedelta(minutes=30),
+        call_again_after: timedelta = timedelta(minutes=30),
+        attempts: int = 3,
+    ) -> None:
+        self._clock, self._board, self._alerts, self._orders = clock, board, alerts, orders
+        self._answer_within, self._call_again_after, self._attempts = answer_within, call_again_after, attempts
+
+    async def open(self, uow: UnitOfWork, order: Order, reasons: list[str], payer: str, failed: int) -> Task:
+        """Inside the caller's transaction: hold shipping and ask the managers to call."""
+        assert order.id is not None
+        now = self._clock.now()
+        payload: dict[str, object] = {
+            "order_id": order.id, "external_id": order.external_id, "phone": order.customer.phone,
+            "name": order.customer.name, "email": order.customer.email, "payer": payer,
+            "total": None if order.total is None else str(order.total), "currency": order.currency,
+            "reasons": reasons, "failed_attempts": failed, "attempt": 1,
+        }  # fmt: skip
+        await uow.orders.set_hold(order.id, HOLD)
+        task = await self._ask(uow, order.id, payload, "role:managers")
+        detail: dict[str, object] = {"task_id": task.id, "reasons": reasons}
+        await uow.orders.add_events(order.id, [OrderEvent(now, "fraud_check_opened", detail)])
+        return task
+
+    async def _ask(self, uow: UnitOfWork, order_id: int, payload: dict[str, object], who: str) -> Task:
+        now = self._clock.now()
+        attempt = int(str(payload["attempt"]))
+        task = Task(
+            None, KIND, f"order:{order_id}:fraud_check:{attempt}", who, OPTIONS, now + self._answer_within, now,
+            payload=payload,
+        )  # fmt: skip
+        await self._board.open(uow, task, remind=False)
+        await uow.notices.add("office_task", {"task_id": task.id}, now)
+        return task
+
+    async def answer(self, task_id: int, option: str, by: str) -> Decision:
+        async def apply(uow: UnitOfWork, task: Task) -> None:
+            now = self._clock.now()
+            order_id = int(str(task.payload["order_id"]))
+            await uow.notices.add(closed_topic(task), {"task_id": task.id}, now)
+            detail: dict[str, object] = {"task_id": task.id, "decision": option, "by": by}
+            await uow.orders.add_events(order_id, [OrderEvent(now, "fraud_check_answered", detail)])
+            if option == "verified":
+                await uow.orders.set_hold(order_id, None)
+            elif option == "no_answer":
+                await self._again_or_escalate(uow, task)
+            else:
+                await self._fraud(uow, task, by)
+
+        return await self._board.answer(task_id, option, by, apply=apply)
+
+    async def _again_or_escalate(self, uow: UnitOfWork, task: Task) -> None:
+        order_id, attempt = int(str(task.payload["order_id"])), int(str(task.payload["attempt"]))
+        if attempt < self._attempts and task.assignee != "role:owner":
+            call_after = self._clock.now() + self._call_again_after
+            payload = {**task.payload, "attempt": attempt + 1, "call_after": call_after.isoformat()}
+            await self._ask(uow, order_id, payload, task.assignee)
+            return
+        await self._escalate(uow, task, "no_answer")
+
+    async def _escalate(self, uow: UnitOfWork, task: Task, why: str) -> None:
+        order_id = int(str(task.payload["order_id"]))
+        if task.assignee == "role:owner":
+            return  # the owner's own question: the hold stays, the task is in /tasks
+        payload = {**task.payload, "attempt": int(str(task.payload["attempt"])) + 1, "escalated": why}
+        await self._ask(uow, order_id, payload, "role:owner")
+        key = f"task_escalated:{task.id}"
+        await self._alerts.raise_alert(
+            uow, key, "task_escalated", {"task_kind": KIND, "order_id": order_id, "why": why}
+        )
+
+    async def _fraud(self, uow: UnitOfWork, task: Task, by: str) -> None:
+        now = self._clock.now()
+        order_id = int(str(task.payload["order_id"]))
+        await self._orders.cancel_in(uow, order_id, f"fraud confirmed by {by}")
+        for payment in await uow.payments.for_order(order_id):
+            payment.void_requested_at = now
+            await uow.payments.save(payment)
+        phone, email = str(task.payload.get("phone") or ""), str(task.payload.get("email") or "")
+        if phone or email:
+            await uow.payments.block(phone, email, f"fraud on order {task.payload['external_id']}", now)
+        voided = len(await uow.payments.for_order(order_id))
+        detail: dict[str, object] = {"phone": phone, "email": email, "payments_to_void": voided}
+        await uow.orders.add_events(order_id, [OrderEvent(now, "client_blocked", detail)])
+
+    async def on_timeout(self, uow: UnitOfWork, task: Task, deadline: Deadline) -> None:
+        now = self._clock.now()
+        if await expire(uow, task, deadline, now):
+            await uow.notices.add(closed_topic(task), {"task_id": task.id}, now)
+            await self._escalate(uow, task, "timeout")

@@ -1,0 +1,200 @@
+"""FX deviation: an outgoing payment in a foreign currency is held when the rate moved too far.
+
+When the client's money clears, the CBR rate of each obligation's currency is recorded. When an
+obligation falls due, the rate is fetched fresh and compared: a move beyond the threshold (2 % by
+default) holds it and asks the managers — ``absorb`` (pay at the new rate), ``topup`` (ask the
+client for the difference, computed in roubles) or ``postpone`` (look again in a day). No
+decision in time goes to the owner. When the feed is down the last good rate is used and the
+owner is told.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Protocol
+
+from workflows.alerts import AlertDesk
+from workflows.model import Obligation, ObligationState, Order, OrderEvent
+from workflows.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from workflows.tasks import Deadline, Decision, Task, TaskBoard, closed_topic, expire
+
+log = logging.getLogger(__name__)
+
+KIND = "fx_approval"
+OPTIONS = ("absorb", "topup", "postpone")
+FEED_DOWN_KEY = "fx_feed_down"
+
+
+class FeedDown(Exception):
+    """The rates feed did not give a usable sheet; ``reason`` is short and human."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class RatesFeed(Protocol):
+    async def latest(self) -> tuple[date, dict[str, Decimal]]:
+        """The newest sheet: its date and roubles per one unit of each currency. Raises FeedDown."""
+        ...
+
+
+def deviation(paid_rate: Decimal, current_rate: Decimal) -> Decimal:
+    """How far the rate moved since the client paid, relative to the paid rate:
+    ``|current − paid| / paid``; either direction counts. ``paid_rate`` must be positive."""
+    if paid_rate <= 0:
+        raise ValueError(f"the paid rate must be positive, not {paid_rate}")
+    return abs(current_rate - paid_rate) / paid_rate
+
+
+def difference_rub(obligation: Obligation, current_rate: Decimal) -> Decimal:
+    """What the move costs us in roubles (what a top-up asks of the client), to the kopeck."""
+    assert obligation.rate_at_payment is not None
+    moved = obligation.amount * (current_rate - obligation.rate_at_payment)
+    return moved.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+class FxWatch:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        board: TaskBoard,
+        alerts: AlertDesk,
+        feed: RatesFeed,
+        threshold: Decimal,
+        *,
+        answer_within: timedelta = timedelta(hours=4),
+        postpone_for: timedelta = timedelta(days=1),
+    ) -> None:
+        self._uow, self._clock, self._board, self._alerts, self._feed = uow, clock, board, alerts, feed
+        self._threshold, self._answer_within, self._postpone_for = threshold, answer_within, postpone_for
+
+    async def refresh(self) -> bool:
+        """Fetch the newest sheet and keep it; on failure tell the owner (once per episode)."""
+        try:
+            sheet_date, rates = await self._feed.latest()
+        except FeedDown as error:
+            log.warning("FX feed down: %s", error.reason)
+            async with self._uow() as uow:
+                await self._alerts.raise_alert(uow, FEED_DOWN_KEY, FEED_DOWN_KEY, {"reason": error.reason})
+                await uow.commit()
+            return False
+        async with self._uow() as uow:
+            await uow.fx.store(sheet_date, rates, self._clock.now())
+            await self._alerts.resolve(uow, FEED_DOWN_KEY)
+            await uow.commit()
+        return True
+
+    async def record_at_payment(self, uow: UnitOfWork, order: Order) -> None:
+        """Inside the clearing transaction: the rate each obligation's currency had when the client paid."""
+        assert order.id is not None
+        now = self._clock.now()
+        for obligation in order.obligations:
+            if obligation.rate_at_payment is not None:
+                continue  # a second payment of the same order does not move the reference
+            rate = await self._rate(uow, obligation.currency)
+            if rate is None:
+                unknown: dict[str, object] = {"payee": obligation.payee, "currency": obligation.currency}
+                await uow.orders.add_events(order.id, [OrderEvent(now, "fx_rate_unknown", unknown)])
+                continue
+            await uow.orders.save_obligation(replace(obligation, rate_at_payment=rate))
+            detail: dict[str, object] = {"payee": obligation.payee, "currency": obligation.currency, "rate": str(rate)}
+            await uow.orders.add_events(order.id, [OrderEvent(now, "fx_rate_recorded", detail)])
+
+    async def check_due(self, limit: int = 100) -> int:
+        """Compare every due obligation with a fresh rate; returns how many were looked at."""
+        await self.refresh()  # a failed fetch leaves the last good rate in place
+        async with self._uow() as uow:
+            due = await uow.orders.obligations_due(self._clock.now(), limit)
+            for order_id, obligation in due:
+                await self._check(uow, order_id, obligation)
+            await uow.commit()
+        return len(due)
+
+    async def _check(self, uow: UnitOfWork, order_id: int, obligation: Obligation) -> None:
+        now = self._clock.now()
+        paid = obligation.rate_at_payment
+        current = await self._rate(uow, obligation.currency)
+        assert paid is not None
+        if current is None:
+            return  # no rate at all yet: stays pending, the feed alert is already out
+        moved = deviation(paid, current)
+        detail: dict[str, object] = {
+            "obligation_id": obligation.id, "payee": obligation.payee, "currency": obligation.currency,
+            "amount": str(obligation.amount), "rate_at_payment": str(paid), "rate_now": str(current),
+            "deviation": str(moved.quantize(Decimal("0.0001"))),
+        }  # fmt: skip
+        if moved <= self._threshold:
+            await uow.orders.save_obligation(replace(obligation, state=ObligationState.RELEASED, rate_at_due=current))
+            await uow.orders.add_events(order_id, [OrderEvent(now, "obligation_released", detail)])
+            return
+        await uow.orders.save_obligation(replace(obligation, state=ObligationState.HELD, rate_at_due=current))
+        order = await uow.orders.get(order_id)
+        assert order is not None
+        payload = {
+            **detail, "order_id": order_id, "external_id": order.external_id,
+            "difference_rub": str(difference_rub(obligation, current)),
+        }  # fmt: skip
+        await self._ask(uow, order_id, obligation, payload, "role:managers")
+        await uow.orders.add_events(order_id, [OrderEvent(now, "obligation_held", detail)])
+
+    async def _ask(
+        self, uow: UnitOfWork, order_id: int, obligation: Obligation, payload: dict[str, object], who: str
+    ) -> Task:
+        now = self._clock.now()
+        task = Task(
+            None, KIND, f"order:{order_id}:obligation:{obligation.id}", who, OPTIONS, now + self._answer_within, now,
+            payload=payload,
+        )  # fmt: skip
+        await self._board.open(uow, task, remind=False)
+        await uow.notices.add("office_task", {"task_id": task.id}, now)
+        return task
+
+    async def answer(self, task_id: int, option: str, by: str) -> Decision:
+        async def apply(uow: UnitOfWork, task: Task) -> None:
+            now = self._clock.now()
+            order_id, obligation_id = int(str(task.payload["order_id"])), int(str(task.payload["obligation_id"]))
+            order = await uow.orders.get(order_id)
+            assert order is not None
+            obligation = next(o for o in order.obligations if o.id == obligation_id)
+            if option == "absorb":
+                changed = replace(obligation, state=ObligationState.RELEASED)
+            elif option == "topup":
+                topup = max(Decimal(0), Decimal(str(task.payload["difference_rub"])))
+                changed = replace(obligation, state=ObligationState.TOPUP, topup_rub=topup)
+            else:
+                changed = replace(obligation, state=ObligationState.PENDING, due_at=now + self._postpone_for)
+            await uow.orders.save_obligation(changed)
+            detail = {"obligation_id": obligation_id, "decision": option, "by": by}
+            if changed.topup_rub is not None:
+                detail["topup_rub"] = str(changed.topup_rub)
+            await uow.orders.add_events(order_id, [OrderEvent(now, "fx_decision", detail)])
+            await uow.notices.add(closed_topic(task), {"task_id": task.id}, now)
+
+        return await self._board.answer(task_id, option, by, apply=apply)
+
+    async def on_timeout(self, uow: UnitOfWork, task: Task, deadline: Deadline) -> None:
+        """No manager decided in time: the owner decides (the payment stays held meanwhile)."""
+        now = self._clock.now()
+        if not await expire(uow, task, deadline, now):
+            return
+        await uow.notices.add(closed_topic(task), {"task_id": task.id}, now)
+        if task.assignee == "role:owner":
+            return  # the owner's own question ran out: it stays held and listed in /tasks
+        order_id, obligation_id = int(str(task.payload["order_id"])), int(str(task.payload["obligation_id"]))
+        order = await uow.orders.get(order_id)
+        assert order is not None
+        obligation = next(o for o in order.obligations if o.id == obligation_id)
+        await self._ask(uow, order_id, obligation, {**task.payload, "escalated": True}, "role:owner")
+        key = f"task_escalated:{task.id}"
+        await self._alerts.raise_alert(uow, key, "task_escalated", {"task_kind": KIND, "order_id": order_id})
+
+    async def _rate(self, uow: UnitOfWork, currency: str) -> Decimal | None:
+        if currency.upper() == "RUB":
+            return Decimal(1)
+        found = await uow.fx.latest(currency.upper())
+        return None if found is None else found[1]
