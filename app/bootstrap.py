@@ -7,7 +7,10 @@ import os
 import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
+import httpx
+from aiogram import Bot, Dispatcher
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
@@ -15,11 +18,23 @@ from slack_sdk.web.async_client import AsyncWebClient
 from app.settings import Settings
 from bot.slack.app import build_slack_app
 from bot.slack.delivery import SlackDelivery
+from bot.telegram.app import build_bot, build_dispatcher
+from bot.telegram.delivery import TelegramDelivery
+from bot.telegram.pacing import Pacer
+from integrations.cbr import CbrFeed, CbrRates
 from storage.database import Database, open_database
 from storage.migrate import migrate
 from storage.uow import SqlUnitOfWorkFactory
+from workflows.alerts import KIND as ALERT
+from workflows.alerts import AlertDesk
+from workflows.fraud_check import KIND as FRAUD_CHECK
+from workflows.fraud_check import FraudCheck
+from workflows.fx import KIND as FX_APPROVAL
+from workflows.fx import FxWatch
 from workflows.ledger import Ledger
+from workflows.operations import Operations
 from workflows.orders import OrderDesk
+from workflows.payments import PaymentDesk
 from workflows.ports import Clock, UnitOfWorkFactory
 from workflows.store_confirmation import KIND as STORE_CONFIRMATION
 from workflows.store_confirmation import StoreCascade
@@ -44,10 +59,22 @@ class Services:
     tasks: TaskBoard
     cascade: StoreCascade
     pump: DeadlinePump
+    alerts: AlertDesk
+    operations: Operations
+    fraud: FraudCheck
+    payments: PaymentDesk
+    http_client: httpx.AsyncClient
+    fx: FxWatch
     slack_app: AsyncApp | None = None
     slack_delivery: SlackDelivery | None = None
+    telegram_bot: Bot | None = None
+    telegram_dispatcher: Dispatcher | None = None
+    telegram_delivery: TelegramDelivery | None = None
 
     async def close(self) -> None:
+        await self.http_client.aclose()
+        if self.telegram_bot is not None:
+            await self.telegram_bot.session.close()
         await self.database.dispose()
 
 
@@ -65,11 +92,23 @@ async def build(
     uow = SqlUnitOfWorkFactory(database)
     ledger = Ledger(uow, topology, clock)
     board = TaskBoard(uow, clock)
-    timeout = timedelta(seconds=settings.business.store_confirmation_timeout_s)
-    cascade = StoreCascade(topology, clock, board, ledger, timeout)
+    business = settings.business
+    alerts = AlertDesk(clock, board)
+    timeout = timedelta(seconds=business.store_confirmation_timeout_s)
+    cascade = StoreCascade(topology, clock, board, ledger, timeout, alerts)
+    orders = OrderDesk(uow, topology, clock, ledger, cascade)
+    operations = Operations(uow, clock, topology, alerts, timedelta(seconds=business.onec_silence_alert_s))
+    fraud = FraudCheck(clock, board, alerts, orders)
+    http_client = httpx.AsyncClient(timeout=httpx.Timeout(10.0), follow_redirects=True)
+    feed = CbrFeed(CbrRates(http_client, str(settings.channels.cbr_daily_url)))
+    fx = FxWatch(uow, clock, board, alerts, feed, Decimal(str(business.fx_deviation_threshold)))
+    payments = PaymentDesk(uow, clock, fraud, fx, Decimal(business.fraud_amount_threshold_rub))
     handlers = {
         (STORE_CONFIRMATION, DeadlineKind.EXPIRE): cascade.on_timeout,
         (STORE_CONFIRMATION, DeadlineKind.REMIND): cascade.on_reminder,
+        (FRAUD_CHECK, DeadlineKind.EXPIRE): fraud.on_timeout,
+        (FX_APPROVAL, DeadlineKind.EXPIRE): fx.on_timeout,
+        (ALERT, DeadlineKind.EXPIRE): alerts.on_timeout,
     }
     # chunks of deadlines fired side by side on PostgreSQL; SQLite has a single writer
     concurrency = 1 if database.is_sqlite else 4
@@ -78,8 +117,8 @@ async def build(
         lock_keys={STORE_CONFIRMATION: cascade.lock_key},
     )  # fmt: skip
     services = Services(
-        settings, topology, database, uow, clock, ledger, OrderDesk(uow, topology, clock, ledger, cascade),
-        board, cascade, pump,
+        settings, topology, database, uow, clock, ledger, orders, board, cascade, pump, alerts, operations, fraud,
+        payments, http_client, fx,
     )  # fmt: skip
     slack = settings.slack
     # Slack answers over HTTP (signed, POST /slack/events) or, with an app token, over Socket Mode.
@@ -94,5 +133,16 @@ async def build(
             client=client, signing_secret=slack.signing_secret.get_secret_value() if slack.signing_secret else None,
             cascade=cascade,
             delivery=services.slack_delivery, topology=topology, locale=settings.business.locale,
+        )  # fmt: skip
+    telegram = settings.telegram
+    if telegram.bot_token is not None:
+        bot = build_bot(telegram.bot_token.get_secret_value(), str(telegram.api_base))
+        locale = business.locale
+        delivery = TelegramDelivery(uow, bot, topology, clock, locale, Pacer())
+        answers = {FRAUD_CHECK: fraud.answer, FX_APPROVAL: fx.answer, ALERT: alerts.answer}
+        services.telegram_bot, services.telegram_delivery = bot, delivery
+        services.telegram_dispatcher = build_dispatcher(
+            uow=uow, topology=topology, ledger=ledger, orders=orders, operations=operations, answers=answers,
+            locale=locale, after_decision=delivery.run_once,
         )  # fmt: skip
     return services

@@ -18,6 +18,7 @@ from app.scheduler import build_scheduler
 from app.settings import ConfigurationError, Settings, load_settings
 from app.topology import load_topology
 from bot.slack.app import start_socket_mode, stop_socket_mode
+from bot.telegram.app import register_commands, start_polling
 from storage.database import open_database
 from storage.migrate import migrate
 
@@ -84,10 +85,15 @@ async def _run(settings: Settings) -> None:
     scheduler = build_scheduler(services)
     scheduler.start()
     socket_mode = None
+    polling: asyncio.Task[None] | None = None
     try:
         app_token = settings.slack.app_token
         if services.slack_app is not None and app_token is not None:
             socket_mode = await start_socket_mode(services.slack_app, app_token.get_secret_value())
+        if services.telegram_bot is not None and services.telegram_dispatcher is not None:
+            await register_commands(services.telegram_bot, settings.business.locale)
+            if settings.telegram.mode == "polling":
+                polling = asyncio.create_task(start_polling(services.telegram_dispatcher, services.telegram_bot))
         site = web.TCPSite(runner, settings.http.host, settings.http.port)
         await site.start()
         stop = asyncio.Event()
@@ -102,6 +108,9 @@ async def _run(settings: Settings) -> None:
         await stop.wait()
         log.info("stopping")
     finally:
+        if polling is not None:
+            polling.cancel()  # ends the long poll at once; aiogram closes its polling cleanly
+            await asyncio.gather(polling, return_exceptions=True)
         if socket_mode is not None:
             await stop_socket_mode(socket_mode)
         scheduler.shutdown(wait=False)

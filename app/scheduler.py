@@ -17,4 +17,9 @@ def build_scheduler(services: Services) -> AsyncIOScheduler:
     scheduler.add_job(services.pump.run_once, "interval", seconds=interval, id="deadlines", **every)
     if services.slack_delivery is not None:
         scheduler.add_job(services.slack_delivery.run_once, "interval", seconds=1, id="slack-delivery", **every)
+    if services.telegram_delivery is not None:
+        scheduler.add_job(services.telegram_delivery.run_once, "interval", seconds=1, id="telegram-delivery", **every)
+    business = services.settings.business
+    scheduler.add_job(services.fx.check_due, "interval", seconds=business.fx_check_interval_s, id="fx", **every)
+    scheduler.add_job(services.operations.watch_onec, "interval", seconds=60, id="onec-watch", **every)
     return scheduler

@@ -3,10 +3,11 @@ CONTRACT.md; every secret is a ``SecretStr`` so it never lands in a log or a rep
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -45,6 +46,8 @@ class HttpSettings(_Group):
     port: int = Field(default=8080, ge=0, le=65535, validation_alias="HTTP_PORT")
     max_body_bytes: int = Field(default=1_048_576, ge=1024, validation_alias="HTTP_MAX_BODY_BYTES")
     api_token: SecretStr | None = Field(default=None, validation_alias="API_TOKEN")
+    # the payment gateway may sign its events (X-Signature: sha256=<hex HMAC of the body>) instead of the bearer token
+    payments_hmac_secret: SecretStr | None = Field(default=None, validation_alias="PAYMENTS_HMAC_SECRET")
 
     @field_validator("api_token")
     @classmethod
@@ -59,6 +62,28 @@ class TelegramSettings(_Group):
     api_base: AnyHttpUrl = Field(default=AnyHttpUrl("https://api.telegram.org"), validation_alias="TELEGRAM_API_BASE")
     mode: Literal["polling", "webhook"] = Field(default="polling", validation_alias="TELEGRAM_MODE")
     webhook_secret: SecretStr | None = Field(default=None, validation_alias="TELEGRAM_WEBHOOK_SECRET")
+
+    @field_validator("bot_token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(r"\d+:[A-Za-z0-9_-]+", value.get_secret_value()):
+            raise ValueError("not a bot token: expected <digits>:<letters, digits, _ or -> as @BotFather gives it")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_-]{16,256}", value.get_secret_value()):
+            raise ValueError("use 16-256 characters of A-Z a-z 0-9 _ - (Telegram's rule, and long enough to guess)")
+        return value
+
+    @model_validator(mode="after")
+    def _webhook_needs_secret(self) -> TelegramSettings:
+        if self.mode == "webhook" and self.bot_token is not None and self.webhook_secret is None:
+            raise ValueError(
+                "TELEGRAM_MODE=webhook needs TELEGRAM_WEBHOOK_SECRET (anyone could post updates otherwise)"
+            )
+        return self
 
 
 class SlackSettings(_Group):
@@ -93,6 +118,8 @@ class BusinessSettings(_Group):
     fraud_amount_threshold_rub: int = Field(default=100_000, ge=0, validation_alias="FRAUD_AMOUNT_THRESHOLD_RUB")
     locale: Literal["ru", "en"] = Field(default="ru", validation_alias="LOCALE")
     deadline_pump_interval_s: float = Field(default=5.0, gt=0, le=300, validation_alias="DEADLINE_PUMP_INTERVAL_S")
+    onec_silence_alert_s: int = Field(default=1800, ge=60, validation_alias="ONEC_SILENCE_ALERT_S")
+    fx_check_interval_s: int = Field(default=300, ge=10, validation_alias="FX_CHECK_INTERVAL_S")
 
 
 class Settings(_Group):

@@ -295,6 +295,12 @@ class SqlOrders:
         }  # fmt: skip
         await self._c.execute(update(t.obligations).where(c.id == obligation.id).values(**values))
 
+    async def watched_currencies(self) -> set[str]:
+        c = t.obligations.c
+        open_states = [ObligationState.PENDING.value, ObligationState.HELD.value]
+        query = select(c.currency).where(c.state.in_(open_states), c.currency != "RUB").distinct()
+        return set((await self._c.execute(query)).scalars())
+
     async def obligations_due(self, now: datetime, limit: int) -> list[tuple[int, Obligation]]:
         c = t.obligations.c
         query = (

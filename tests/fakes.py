@@ -182,6 +182,13 @@ class MemoryOrders:
         for order in self._s.orders.values():
             order.obligations = [obligation if o.id == obligation.id else o for o in order.obligations]
 
+    async def watched_currencies(self) -> set[str]:
+        open_states = (ObligationState.PENDING, ObligationState.HELD)
+        return {
+            o.currency for order in self._s.orders.values() for o in order.obligations
+            if o.state in open_states and o.currency != "RUB"
+        }  # fmt: skip
+
     async def obligations_due(self, now: datetime, limit: int) -> list[tuple[int, Obligation]]:
         due = [
             (o.due_at, o.id or 0, order_id, o)

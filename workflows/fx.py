@@ -106,7 +106,13 @@ class FxWatch:
             await uow.orders.add_events(order.id, [OrderEvent(now, "fx_rate_recorded", detail)])
 
     async def check_due(self, limit: int = 100) -> int:
-        """Compare every due obligation with a fresh rate; returns how many were looked at."""
+        """Scheduled: keep rates fresh while any foreign-currency obligation is open, and compare
+        every due one with the fresh rate; returns how many were looked at. A shop with no such
+        obligations never calls the bank."""
+        async with self._uow(read_only=True) as uow:
+            watched = await uow.orders.watched_currencies()
+        if not watched:
+            return 0
         await self.refresh()  # a failed fetch leaves the last good rate in place
         async with self._uow() as uow:
             due = await uow.orders.obligations_due(self._clock.now(), limit)

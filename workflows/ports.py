@@ -117,6 +117,10 @@ class Orders(Protocol):
         """Overwrite state, rates and top-up of a stored obligation (by its ``id``)."""
         ...
 
+    async def watched_currencies(self) -> set[str]:
+        """Foreign currencies of obligations not yet released: what the FX watch needs rates for."""
+        ...
+
     async def obligations_due(self, now: datetime, limit: int) -> list[tuple[int, Obligation]]:
         """``(order_id, obligation)`` pending with ``due_at <= now`` and a rate recorded at payment."""
         ...

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
 
@@ -74,3 +74,20 @@ class CancelBody(_Body):
 class DeductionBody(_Body):
     order_id: StrictInt
     deducted_at: datetime
+
+
+class PaymentEventBody(BaseModel):
+    """A gateway event. Unknown extra fields are kept with the event, not refused: gateways add them."""
+
+    model_config = ConfigDict(extra="allow")
+
+    event_id: Code
+    payment_id: Code
+    order_id: StrictInt
+    idempotency_key: Code
+    phase: Literal["initiated", "3ds", "authorized", "cleared", "failed", "refunded"]
+    amount: Decimal = Field(gt=0, max_digits=14, decimal_places=2)
+    currency: str = Field(default="RUB", pattern=r"^[A-Z]{3}$")
+    payer_name: str = Field(default="", max_length=255)
+    ip_country: str = Field(default="", max_length=2)
+    card_country: str = Field(default="", max_length=2)

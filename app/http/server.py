@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 from datetime import datetime, timedelta
@@ -9,20 +10,31 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 from sqlalchemy import text
 
 from app.bootstrap import Services
-from app.http.bodies import CancelBody, DeductionBody, OrderBody, StockMessage
+from app.http.bodies import CancelBody, DeductionBody, OrderBody, PaymentEventBody, StockMessage
 from app.http.errors import ApiError, Handler, error_response, json_errors
-from app.http.views import availability_view, conflict_view, order_view, stock_result_view
+from app.http.views import (
+    availability_view,
+    conflict_view,
+    money_view,
+    order_view,
+    payment_outcome_view,
+    stock_result_view,
+)
 from bot.slack.app import slack_events_handler
+from bot.telegram.app import mount_webhook
 from workflows.errors import UnknownWarehouse
 from workflows.model import Customer, Obligation, StockFigure
+from workflows.office_model import Phase
 from workflows.orders import LineRequest, PlaceOrder
+from workflows.payments import PaymentEvent
 from workflows.store_stats import store_answer_stats
 
 SERVICES = web.AppKey("services", Services)
+PAYMENTS_PATH = "/api/payments/events"
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -31,7 +43,12 @@ def create_app(services: Services) -> web.Application:
     limit = services.settings.http.max_body_bytes
     app = web.Application(
         client_max_size=limit,
-        middlewares=[json_errors(limit), _bearer_auth(token.get_secret_value() if token else None)],
+        middlewares=[
+            json_errors(limit),
+            _bearer_auth(
+                token.get_secret_value() if token else None, _secret(services.settings.http.payments_hmac_secret)
+            ),
+        ],
     )
     app[SERVICES] = services
     app.router.add_get("/healthz", healthz)
@@ -43,16 +60,34 @@ def create_app(services: Services) -> web.Application:
     app.router.add_get("/api/stock/{sku:.+}", get_stock)
     app.router.add_get("/api/offer-ids/conflicts", get_conflicts)
     app.router.add_get("/api/stats/stores", get_store_stats)
+    app.router.add_post(PAYMENTS_PATH, post_payment_event)
     if services.slack_app is not None and services.settings.slack.signing_secret is not None:
         app.router.add_post("/slack/events", slack_events_handler(services.slack_app))
+    telegram = services.settings.telegram
+    if (
+        services.telegram_dispatcher
+        and services.telegram_bot
+        and telegram.mode == "webhook"
+        and telegram.webhook_secret
+    ):
+        mount_webhook(
+            app, services.telegram_dispatcher, services.telegram_bot, telegram.webhook_secret.get_secret_value()
+        )
     return app
 
 
-def _bearer_auth(token: str | None) -> Any:
+def _bearer_auth(token: str | None, payments_secret: str | None) -> Any:
     expected = f"Bearer {token}".encode() if token else None
 
     @web.middleware
     async def bearer_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+        signature = request.headers.get("X-Signature")
+        if request.path == PAYMENTS_PATH and payments_secret and signature is not None:
+            body = await request.read()
+            digest = "sha256=" + hmac.new(payments_secret.encode(), body, hashlib.sha256).hexdigest()
+            if not hmac.compare_digest(signature.encode(), digest.encode()):
+                return error_response(401, "unauthorized", "the X-Signature does not match the body")
+            return await handler(request)
         if request.path.startswith("/api/"):
             given = request.headers.get("Authorization", "")
             if expected is None:
@@ -117,6 +152,8 @@ async def post_stock(request: web.Request) -> web.Response:
             unknown,
         )
     result = await services.ledger.apply_stock(_onec_time(request, message.as_of), figures)
+    await services.operations.onec_heard()
+    await services.operations.report_shortfalls(result.shortfalls)
     return web.json_response(stock_result_view(result))
 
 
@@ -152,8 +189,27 @@ def _aware(value: datetime) -> datetime:
 
 
 async def get_order(request: web.Request) -> web.Response:
-    order = await request.app[SERVICES].orders.get(_order_id(request))
-    return web.json_response(order_view(order, history=True))
+    services = request.app[SERVICES]
+    order = await services.orders.get(_order_id(request))
+    view = order_view(order, history=True)
+    view["money"] = money_view(await services.payments.money_state(order.id or 0))
+    return web.json_response(view)
+
+
+async def post_payment_event(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    body = await _body(request, PaymentEventBody)
+    event = PaymentEvent(
+        body.event_id, body.payment_id, body.order_id, body.idempotency_key, Phase(body.phase), body.amount,
+        body.currency, body.payer_name, body.ip_country.upper(), body.card_country.upper(),
+        raw=json.loads(body.model_dump_json()),
+    )  # fmt: skip
+    outcome = await services.payments.record(event)
+    return web.json_response(payment_outcome_view(outcome), status=200 if outcome.duplicate else 202)
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
 
 
 async def cancel_order(request: web.Request) -> web.Response:

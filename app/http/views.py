@@ -7,6 +7,7 @@ from typing import Any
 from workflows.ledger import Availability, StockUpdateResult
 from workflows.model import Order
 from workflows.offer_ids import OfferIdConflict
+from workflows.payments import EventOutcome, MoneyState
 
 
 def conflict_view(conflict: OfferIdConflict) -> dict[str, str]:
@@ -70,10 +71,42 @@ def order_view(order: Order, *, history: bool) -> dict[str, Any]:
             cancelled_at=order.cancelled_at.isoformat() if order.cancelled_at else None,
             total=None if order.total is None else str(order.total),
             currency=order.currency,
+            shipping_hold=order.shipping_hold,
             obligations=[
-                {"payee": o.payee, "currency": o.currency, "amount": str(o.amount), "due_at": o.due_at.isoformat()}
+                {
+                    "payee": o.payee,
+                    "currency": o.currency,
+                    "amount": str(o.amount),
+                    "due_at": o.due_at.isoformat(),
+                    "state": o.state.value,
+                    "rate_at_payment": _text(o.rate_at_payment),
+                    "rate_at_due": _text(o.rate_at_due),
+                    "topup_rub": _text(o.topup_rub),
+                }
                 for o in order.obligations
             ],
             history=[{"at": e.at.isoformat(), "event": e.kind, **e.detail} for e in order.history],
         )
     return view
+
+
+def _text(value: object | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def money_view(state: MoneyState) -> dict[str, Any]:
+    return {
+        "requires": state.requires.value,
+        "best_phase": state.best_phase.value if state.best_phase else None,
+        "may_spend": state.may_spend,
+        "shipping_hold": state.shipping_hold,
+    }
+
+
+def payment_outcome_view(outcome: EventOutcome) -> dict[str, Any]:
+    return {
+        "duplicate": outcome.duplicate,
+        "applied": outcome.applied,
+        "phase": outcome.phase.value if outcome.phase else None,
+        "fraud_check_task": outcome.fraud_check_task,
+    }

@@ -292,7 +292,16 @@ async def test_an_order_with_obligations_keeps_them(client: TestClient[Any, Any]
     assert created["status"] == "out_of_stock"
     order = await _json(await client.get(f"/api/orders/{created['order_id']}", headers=AUTH), 200)
     assert order["obligations"] == [
-        {"payee": "supplier", "currency": "CNY", "amount": "1200.5000", "due_at": "2026-12-01T09:00:00+00:00"}
+        {
+            "payee": "supplier",
+            "currency": "CNY",
+            "amount": "1200.5000",
+            "due_at": "2026-12-01T09:00:00+00:00",
+            "state": "pending",
+            "rate_at_payment": None,
+            "rate_at_due": None,
+            "topup_rub": None,
+        }
     ]
 
 

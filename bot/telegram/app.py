@@ -1,0 +1,66 @@
+"""The aiogram side, built in the composition root: a Bot pointed at ``TELEGRAM_API_BASE``, a
+Dispatcher with the access middleware and the routers, and the two ways updates come in —
+polling (the default, after deleting any webhook) or ``POST /telegram/webhook`` with the
+secret header checked by aiogram."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler
+from aiohttp import web
+
+from bot.telegram.access import OfficeOnly
+from bot.telegram.commands import bot_commands, commands_router
+from bot.telegram.tasks_router import Answer, tasks_router
+from bot.texts import Locale
+from workflows.ledger import Ledger
+from workflows.operations import Operations
+from workflows.orders import OrderDesk
+from workflows.ports import UnitOfWorkFactory
+from workflows.topology import Topology
+
+WEBHOOK_PATH = "/telegram/webhook"
+
+
+def build_bot(token: str, api_base: str) -> Bot:
+    return Bot(token, session=AiohttpSession(api=TelegramAPIServer.from_base(api_base)))
+
+
+def build_dispatcher(
+    *,
+    uow: UnitOfWorkFactory,
+    topology: Topology,
+    ledger: Ledger,
+    orders: OrderDesk,
+    operations: Operations,
+    answers: Mapping[str, Answer],
+    locale: Locale,
+    after_decision: Callable[[], Awaitable[object]],
+) -> Dispatcher:
+    dispatcher = Dispatcher()
+    office = OfficeOnly(topology.people, locale)
+    dispatcher.message.outer_middleware(office)
+    dispatcher.callback_query.outer_middleware(office)
+    dispatcher.include_router(tasks_router(uow, answers, locale, after_decision))
+    dispatcher.include_router(commands_router(uow, topology, ledger, orders, operations, locale))
+    return dispatcher
+
+
+async def register_commands(bot: Bot, locale: Locale) -> None:
+    await bot.set_my_commands(bot_commands(locale))
+
+
+async def start_polling(dispatcher: Dispatcher, bot: Bot) -> None:
+    """Runs until cancelled. Any webhook is deleted first, or Telegram refuses getUpdates."""
+    await bot.delete_webhook(drop_pending_updates=False)
+    await dispatcher.start_polling(bot, handle_signals=False, close_bot_session=False)
+
+
+def mount_webhook(app: web.Application, dispatcher: Dispatcher, bot: Bot, secret: str) -> None:
+    SimpleRequestHandler(dispatcher=dispatcher, bot=bot, secret_token=secret, handle_in_background=False).register(
+        app, path=WEBHOOK_PATH
+    )

@@ -1,0 +1,169 @@
+"""The owner's and managers' commands. Every wrong or missing argument gets a short answer
+that says what to type; nothing here ever shows a stack trace."""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.filters import Command, CommandObject
+from aiogram.types import BotCommand, Message
+
+from bot.telegram import render
+from bot.telegram.texts import tg
+from bot.texts import Locale
+from workflows.errors import OrderNotFound, UnknownChannel
+from workflows.ledger import Ledger
+from workflows.operations import Operations
+from workflows.orders import OrderDesk
+from workflows.ports import UnitOfWorkFactory
+from workflows.topology import Topology
+
+COMMANDS = ("status", "stock", "order", "tasks", "pause", "resume", "sync", "help")
+OFFICE_KINDS = ("fraud_check", "fx_approval", "alert")
+TASKS_SHOWN = 10
+
+
+def bot_commands(locale: Locale) -> list[BotCommand]:
+    return [BotCommand(command=name, description=tg(locale, f"cmd.{name}")) for name in COMMANDS]
+
+
+def commands_router(
+    uow: UnitOfWorkFactory,
+    topology: Topology,
+    ledger: Ledger,
+    orders: OrderDesk,
+    operations: Operations,
+    locale: Locale,
+) -> Router:
+    router = Router(name="commands")
+    tz = topology.onec.timezone
+    known = ", ".join(sorted(topology.channels))
+    example = next(iter(sorted(topology.channels)), "wildberries")
+
+    @router.message(Command("start", "help"))
+    async def help_(message: Message) -> None:
+        await message.answer(tg(locale, "help"))
+
+    @router.message(Command("status"))
+    async def status(message: Message) -> None:
+        s = await operations.status()
+        channels = ", ".join(
+            tg(locale, "status.paused" if paused else "status.running", name=name)
+            for name, paused in s.channels.items()
+        )
+        onec = (
+            tg(locale, "status.onec_at", at=render.clock_time(s.onec_last_update, tz))
+            if s.onec_last_update
+            else tg(locale, "status.onec_never")
+        )
+        text = tg(locale, "status", channels=channels or "—", onec=onec, undelivered=s.undelivered_messages,
+                  tasks=s.open_tasks)  # fmt: skip
+        await message.answer(text)
+
+    @router.message(Command("stock"))
+    async def stock(message: Message, command: CommandObject) -> None:
+        sku = (command.args or "").strip()
+        if not sku:
+            await message.answer(tg(locale, "usage.stock"))
+            return
+        found = await ledger.stock(sku)
+        if not found.by_warehouse:
+            await message.answer(tg(locale, "unknown.sku", sku=sku))
+            return
+        suspect = tg(locale, "stock.suspect")
+        warehouses = "\n".join(
+            tg(locale, "stock.warehouse", code=code, on_hand=level.on_hand, reserved=level.reserved,
+               suspect=suspect if level.suspect_since else "")
+            for code, level in sorted(found.by_warehouse.items())
+        )  # fmt: skip
+        channels = "\n".join(tg(locale, "stock.channel", name=n, qty=q) for n, q in sorted(found.by_channel.items()))
+        await message.answer(
+            tg(locale, "stock", sku=sku, available=found.available, on_hand=found.on_hand, reserved=found.reserved,
+               warehouses=warehouses, channels=channels)
+        )  # fmt: skip
+
+    @router.message(Command("order"))
+    async def order(message: Message, command: CommandObject) -> None:
+        raw = (command.args or "").strip().lstrip("#")
+        if not raw.isdigit():
+            await message.answer(tg(locale, "usage.order"))
+            return
+        try:
+            found = await orders.get(int(raw))
+        except OrderNotFound:
+            await message.answer(tg(locale, "unknown.order", order=raw))
+            return
+        lines = "\n".join(
+            tg(locale, "order.line", sku=line.sku, qty=line.qty, status=line.status.value,
+               warehouse=f" ({line.warehouse})" if line.warehouse else "")
+            for line in found.lines
+        )  # fmt: skip
+        history = "\n".join(
+            tg(locale, "order.event", at=render.clock_time(event.at, tz), kind=event.kind)
+            for event in found.history[-10:]
+        )
+        await message.answer(
+            tg(locale, "order", order=found.external_id, channel=found.channel, status=found.status.value,
+               lines=lines, history=history)
+        )  # fmt: skip
+
+    @router.message(Command("tasks"))
+    async def tasks(message: Message, role: str) -> None:
+        async with uow(read_only=True) as work:
+            open_tasks = [t for t in await work.tasks.open_about("") if t.kind in OFFICE_KINDS]
+            alerts = {t.id: await work.alerts.by_task(t.id) for t in open_tasks if t.kind == "alert" and t.id}
+        mine = [t for t in open_tasks if role == "owner" or t.assignee == "role:managers"]
+        if not mine:
+            await message.answer(tg(locale, "tasks.none"))
+            return
+        for task in mine[:TASKS_SHOWN]:
+            alert = alerts.get(task.id or 0)
+            body = render.alert_text(alert, task, locale, tz) if alert else render.task_text(task, locale, tz)
+            sent = await message.answer(body, reply_markup=render.keyboard(task, locale))
+            async with uow() as work:  # so the decision edits this copy too
+                await work.tasks.add_message(task.id or 0, "telegram", str(sent.chat.id), str(sent.message_id))
+                await work.commit()
+        if len(mine) > TASKS_SHOWN:
+            await message.answer(tg(locale, "tasks.more", more=len(mine) - TASKS_SHOWN))
+
+    async def _channel_command(message: Message, command: CommandObject, name: str) -> str | None:
+        channel = (command.args or "").strip()
+        if not channel:
+            await message.answer(tg(locale, "usage.channel", command=name, example=example, known=known))
+            return None
+        if channel not in topology.channels:
+            await message.answer(tg(locale, "unknown.channel", name=channel, known=known))
+            return None
+        return channel
+
+    @router.message(Command("pause"))
+    async def pause(message: Message, command: CommandObject) -> None:
+        if channel := await _channel_command(message, command, "pause"):
+            await operations.pause(channel, _who(message))
+            await message.answer(tg(locale, "paused", name=channel))
+
+    @router.message(Command("resume"))
+    async def resume(message: Message, command: CommandObject) -> None:
+        if channel := await _channel_command(message, command, "resume"):
+            await operations.resume(channel, _who(message))
+            await message.answer(tg(locale, "resumed", name=channel))
+
+    @router.message(Command("sync"))
+    async def sync(message: Message, command: CommandObject) -> None:
+        channel = (command.args or "").strip() or None
+        try:
+            names = await operations.request_sync(channel, _who(message))
+        except UnknownChannel:
+            await message.answer(tg(locale, "unknown.channel", name=channel, known=known))
+            return
+        await message.answer(tg(locale, "sync", names=", ".join(names)))
+
+    @router.message()
+    async def anything_else(message: Message) -> None:
+        await message.answer(tg(locale, "help"))
+
+    return router
+
+
+def _who(message: Message) -> str:
+    user = message.from_user
+    return f"telegram:{user.id}" if user else "telegram"

@@ -1,0 +1,122 @@
+"""Telegram messages for tasks and alerts: text plus an inline keyboard whose buttons follow
+CONTRACT.md (``callback_data = "task:<task_id>:<option>"``, at most 64 bytes)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.telegram.texts import has, tg
+from bot.texts import Locale
+from workflows.office_model import Alert
+from workflows.tasks import Task, TaskState
+
+
+class TaskButton(CallbackData, prefix="task"):
+    task_id: int
+    option: str
+
+
+def clock_time(moment: datetime, timezone: str) -> str:
+    return moment.astimezone(ZoneInfo(timezone)).strftime("%d.%m %H:%M")
+
+
+def keyboard(task: Task, locale: Locale) -> InlineKeyboardMarkup | None:
+    if task.state != TaskState.OPEN or task.id is None:
+        return None
+    buttons = [
+        InlineKeyboardButton(
+            text=tg(locale, f"option.{option}"), callback_data=TaskButton(task_id=task.id, option=option).pack()
+        )
+        for option in task.options
+    ]
+    return InlineKeyboardMarkup(inline_keyboard=[buttons])
+
+
+def alert_title(alert: Alert, locale: Locale, timezone: str) -> str:
+    key = f"alert.{alert.kind}"
+    d = alert.detail
+    if alert.kind == "store_cascade_exhausted":
+        return tg(locale, key, sku=d.get("sku"), qty=d.get("qty"), order=d.get("external_id") or d.get("order_id"))
+    if alert.kind == "onec_silent":
+        last = datetime.fromisoformat(str(d["last_update"])) if d.get("last_update") else alert.first_at
+        return tg(locale, key, minutes=d.get("minutes"), last_update=clock_time(last, timezone))
+    if has(locale, key):
+        try:
+            return tg(locale, key, **d)
+        except KeyError:
+            pass
+    shown = ", ".join(f"{k}={v}" for k, v in sorted(d.items()))
+    return tg(locale, "alert.other", kind=alert.kind, detail=shown)
+
+
+def alert_text(alert: Alert, task: Task | None, locale: Locale, timezone: str) -> str:
+    lines = [tg(locale, "alert.title", title=alert_title(alert, locale, timezone))]
+    if alert.count > 1:
+        first, last = clock_time(alert.first_at, timezone), clock_time(alert.last_at, timezone)
+        lines.append(tg(locale, "alert.count", count=alert.count, first=first, last=last))
+    if task is not None and task.state == TaskState.ANSWERED and task.answer in ("ack", "mute"):
+        lines.append(
+            tg(
+                locale,
+                f"closed.{task.answer}",
+                by=task.answered_by,
+                at=clock_time(task.closed_at or alert.last_at, timezone),
+            )
+        )
+    return "\n".join(lines)
+
+
+def resolved_text(alert: Alert, locale: Locale, timezone: str) -> str:
+    return tg(
+        locale, "alert.resolved", title=alert_title(alert, locale, timezone), count=alert.count,
+        first=clock_time(alert.first_at, timezone), at=clock_time(alert.resolved_at or alert.last_at, timezone),
+    )  # fmt: skip
+
+
+def task_text(task: Task, locale: Locale, timezone: str) -> str:
+    """The body of an office task (fraud call check, FX approval), open or closed."""
+    p = task.payload
+    order = p.get("external_id") or p.get("order_id")
+    deadline = clock_time(task.deadline, timezone)
+    if task.kind == "fraud_check":
+        total = f"{p.get('total')} {p.get('currency')}" if p.get("total") else "?"
+        reasons = ", ".join(str(r) for r in p.get("reasons", []))  # type: ignore[attr-defined]
+        lines = [
+            tg(locale, "fraud.title", order=order, total=total),
+            tg(locale, "fraud.body", name=p.get("name") or "—", phone=p.get("phone") or "—",
+               payer=p.get("payer") or "—", reasons=reasons, deadline=deadline),
+        ]  # fmt: skip
+        if p.get("call_after"):
+            call_after = clock_time(datetime.fromisoformat(str(p["call_after"])), timezone)
+            lines.append(tg(locale, "fraud.again", attempt=p.get("attempt"), call_after=call_after))
+        if p.get("escalated"):
+            lines.append(tg(locale, "fraud.escalated", why=p["escalated"]))
+    elif task.kind == "fx_approval":
+        deviation = f"{float(str(p.get('deviation', 0))) * 100:.1f} %"
+        lines = [
+            tg(locale, "fx.title", currency=p.get("currency"), deviation=deviation, order=order),
+            tg(locale, "fx.body", payee=p.get("payee"), amount=p.get("amount"), currency=p.get("currency"),
+               paid=p.get("rate_at_payment"), now=p.get("rate_now"), difference=p.get("difference_rub"),
+               deadline=deadline),
+        ]  # fmt: skip
+    else:
+        lines = [f"{task.kind}: {task.subject}"]
+    lines.append(closed_line(task, locale, timezone))
+    return "\n".join(line for line in lines if line)
+
+
+def closed_line(task: Task, locale: Locale, timezone: str) -> str:
+    at = clock_time(task.closed_at, timezone) if task.closed_at else ""
+    if task.state == TaskState.ANSWERED:
+        return tg(locale, "closed.answered", option=tg(locale, f"option.{task.answer}"), by=task.answered_by, at=at)
+    if task.state == TaskState.EXPIRED:
+        return tg(locale, "closed.expired", at=at)
+    if task.state == TaskState.CANCELLED:
+        reason_key = f"reason.{task.end_reason}"
+        reason = tg(locale, reason_key) if has(locale, reason_key) else task.end_reason
+        return tg(locale, "closed.cancelled", reason=reason, at=at)
+    return ""

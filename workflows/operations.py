@@ -1,0 +1,111 @@
+"""Operators' switches and the service's vital signs: paused channels, requested syncs, when 1C
+last spoke (and the alert when it goes quiet), and the figures ``/status`` shows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from workflows.alerts import AlertDesk
+from workflows.errors import UnknownChannel
+from workflows.ledger import Shortfall
+from workflows.ports import Clock, UnitOfWorkFactory
+from workflows.topology import Topology
+
+ONEC_HEARD = "onec:last_update"
+ONEC_SILENT_KEY = "onec_silent"
+PAUSED = "channel:paused:"
+SYNC_REQUESTED = "channel:sync_requested:"
+
+
+@dataclass(frozen=True)
+class Status:
+    channels: dict[str, bool]  # channel -> paused
+    sync_requested: dict[str, datetime]
+    onec_last_update: datetime | None
+    undelivered_messages: int
+    open_tasks: int
+
+
+class Operations:
+    def __init__(
+        self, uow: UnitOfWorkFactory, clock: Clock, topology: Topology, alerts: AlertDesk, onec_silence: timedelta
+    ) -> None:
+        self._uow, self._clock, self._topology, self._alerts = uow, clock, topology, alerts
+        self._onec_silence = onec_silence
+
+    def _channel(self, name: str) -> str:
+        if name not in self._topology.channels:
+            raise UnknownChannel(f"unknown channel {name!r}", [{"known": sorted(self._topology.channels)}])
+        return name
+
+    async def pause(self, channel: str, by: str) -> None:
+        async with self._uow() as uow:
+            await uow.controls.put(PAUSED + self._channel(channel), by, self._clock.now())
+            await uow.commit()
+
+    async def resume(self, channel: str, by: str) -> None:
+        async with self._uow() as uow:
+            await uow.controls.put(PAUSED + self._channel(channel), "", self._clock.now())
+            await uow.commit()
+
+    async def request_sync(self, channel: str | None, by: str) -> list[str]:
+        """Ask for a full reconciliation of one channel or all; the sync engine picks it up."""
+        names = [self._channel(channel)] if channel else sorted(self._topology.channels)
+        async with self._uow() as uow:
+            for name in names:
+                await uow.controls.put(SYNC_REQUESTED + name, by, self._clock.now())
+            await uow.commit()
+        return names
+
+    async def onec_heard(self) -> None:
+        """1C sent something: note when, and end a "1C is silent" alert."""
+        async with self._uow() as uow:
+            await uow.controls.put(ONEC_HEARD, "stock", self._clock.now())
+            await self._alerts.resolve(uow, ONEC_SILENT_KEY)
+            await uow.commit()
+
+    async def report_shortfalls(self, shortfalls: Sequence[Shortfall]) -> None:
+        """1C reports less on hand than we promised: the owner hears of each SKU and warehouse."""
+        if not shortfalls:
+            return
+        async with self._uow() as uow:
+            for s in shortfalls:
+                detail: dict[str, object] = {"sku": s.sku, "warehouse": s.warehouse, "on_hand": s.on_hand,
+                                             "reserved": s.reserved}  # fmt: skip
+                await self._alerts.raise_alert(uow, f"stock_negative:{s.sku}:{s.warehouse}", "stock_negative", detail)
+            await uow.commit()
+
+    async def watch_onec(self) -> bool:
+        """Scheduled: raise (or keep counting) the alert when 1C has been quiet too long."""
+        async with self._uow() as uow:
+            heard = await uow.controls.get(ONEC_HEARD)
+            now = self._clock.now()
+            if heard is None or now - heard[1] <= self._onec_silence:
+                return False
+            minutes = int((now - heard[1]).total_seconds() // 60)
+            detail: dict[str, object] = {"last_update": heard[1].isoformat(), "minutes": minutes}
+            await self._alerts.raise_alert(uow, ONEC_SILENT_KEY, ONEC_SILENT_KEY, detail)
+            await uow.commit()
+        return True
+
+    async def status(self) -> Status:
+        async with self._uow(read_only=True) as uow:
+            paused = await uow.controls.with_prefix(PAUSED)
+            syncs = await uow.controls.with_prefix(SYNC_REQUESTED)
+            heard = await uow.controls.get(ONEC_HEARD)
+            undelivered = len(await uow.notices.undelivered(10_000))
+            open_tasks = len(await uow.tasks.open_about(""))
+        return Status(
+            channels={name: bool(paused.get(PAUSED + name, ("", None))[0]) for name in sorted(self._topology.channels)},
+            sync_requested={k.removeprefix(SYNC_REQUESTED): at for k, (_, at) in syncs.items()},
+            onec_last_update=heard[1] if heard else None,
+            undelivered_messages=undelivered,
+            open_tasks=open_tasks,
+        )
+
+    async def is_paused(self, channel: str) -> bool:
+        async with self._uow(read_only=True) as uow:
+            found = await uow.controls.get(PAUSED + channel)
+        return bool(found and found[0])
