@@ -4,6 +4,7 @@ CONTRACT.md (``callback_data = "task:<task_id>:<option>"``, at most 64 bytes).""
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from aiogram.filters.callback_data import CallbackData
@@ -83,8 +84,9 @@ def task_text(task: Task, locale: Locale, timezone: str) -> str:
     order = p.get("external_id") or p.get("order_id")
     deadline = clock_time(task.deadline, timezone)
     if task.kind == "fraud_check":
-        total = f"{p.get('total')} {p.get('currency')}" if p.get("total") else "?"
-        reasons = ", ".join(str(r) for r in p.get("reasons", []))  # type: ignore[attr-defined]
+        total = money(str(p["total"]), str(p.get("currency") or "RUB")) if p.get("total") else "?"
+        codes = p.get("reasons")
+        reasons = ", ".join(_reason(locale, str(r)) for r in (codes if isinstance(codes, list) else []))
         lines = [
             tg(locale, "fraud.title", order=order, total=total),
             tg(locale, "fraud.body", name=p.get("name") or "—", phone=p.get("phone") or "—",
@@ -99,14 +101,31 @@ def task_text(task: Task, locale: Locale, timezone: str) -> str:
         deviation = f"{float(str(p.get('deviation', 0))) * 100:.1f} %"
         lines = [
             tg(locale, "fx.title", currency=p.get("currency"), deviation=deviation, order=order),
-            tg(locale, "fx.body", payee=p.get("payee"), amount=p.get("amount"), currency=p.get("currency"),
-               paid=p.get("rate_at_payment"), now=p.get("rate_now"), difference=p.get("difference_rub"),
-               deadline=deadline),
+            tg(locale, "fx.body", payee=p.get("payee"), amount=money(str(p["amount"]), str(p["currency"])),
+               paid=_rate(p.get("rate_at_payment")), now=_rate(p.get("rate_now")),
+               difference=money(str(p["difference_rub"]), "RUB"), deadline=deadline),
         ]  # fmt: skip
     else:
         lines = [f"{task.kind}: {task.subject}"]
     lines.append(closed_line(task, locale, timezone))
     return "\n".join(line for line in lines if line)
+
+
+def money(amount: str, currency: str) -> str:
+    """``150 000 ₽``, ``1 200.50 CNY``: grouped thousands, kopecks only when there are some."""
+    value = Decimal(amount)
+    shown = f"{value:,.0f}" if value == value.to_integral_value() else f"{value:,.2f}"
+    shown = shown.replace(",", "\u202f")
+    return f"{shown} ₽" if currency.upper() == "RUB" else f"{shown} {currency.upper()}"
+
+
+def _rate(value: object) -> str:
+    return f"{Decimal(str(value)):.4f}" if value is not None else "?"
+
+
+def _reason(locale: Locale, code: str) -> str:
+    key = f"fraud.reason.{code}"
+    return tg(locale, key) if has(locale, key) else code
 
 
 def closed_line(task: Task, locale: Locale, timezone: str) -> str:

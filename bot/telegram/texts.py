@@ -64,13 +64,17 @@ _TEXTS: dict[str, dict[str, str]] = {
         ),
         "fraud.again": "Попытка {attempt}: позвоните после {call_after}",
         "fraud.escalated": "Передано владельцу ({why})",
+        "fraud.reason.new_client_large_order": "новый клиент, крупный заказ",
+        "fraud.reason.payer_is_not_recipient": "плательщик не получатель",
+        "fraud.reason.ip_country_differs_from_card": "страна IP не совпадает со страной карты",
+        "fraud.reason.repeated_failed_attempts": "несколько неудачных попыток оплаты",
         "option.verified": "Подтверждено",
         "option.no_answer": "Не ответил",
         "option.fraud": "Мошенничество",
         "fx.title": "💱 Курс {currency} сдвинулся на {deviation}: заказ {order}",
         "fx.body": (
-            "Платёж {payee}: {amount} {currency}\nКурс при оплате {paid}, сейчас {now}\n"
-            "Разница {difference} ₽\nОтветьте до {deadline}"
+            "Платёж {payee}: {amount}\nКурс ЦБ при оплате {paid} ₽, сейчас {now} ₽\n"
+            "Разница {difference}\nОтветьте до {deadline}"
         ),
         "option.absorb": "Берём на себя",
         "option.topup": "Доплата клиента",
@@ -143,13 +147,17 @@ _TEXTS: dict[str, dict[str, str]] = {
         "fraud.body": "Client: {name}\nPhone: {phone}\nPayer: {payer}\nReasons: {reasons}\nAnswer by {deadline}",
         "fraud.again": "Attempt {attempt}: call after {call_after}",
         "fraud.escalated": "Passed to the owner ({why})",
+        "fraud.reason.new_client_large_order": "new client, large order",
+        "fraud.reason.payer_is_not_recipient": "payer is not the recipient",
+        "fraud.reason.ip_country_differs_from_card": "IP country differs from the card's",
+        "fraud.reason.repeated_failed_attempts": "several failed payment attempts",
         "option.verified": "Verified",
         "option.no_answer": "No answer",
         "option.fraud": "Fraud",
         "fx.title": "💱 {currency} moved {deviation}: order {order}",
         "fx.body": (
-            "Payment to {payee}: {amount} {currency}\nRate when paid {paid}, now {now}\n"
-            "Difference {difference} RUB\nAnswer by {deadline}"
+            "Payment to {payee}: {amount}\nCBR rate when paid {paid} RUB, now {now} RUB\n"
+            "Difference {difference}\nAnswer by {deadline}"
         ),
         "option.absorb": "Absorb",
         "option.topup": "Client tops up",

@@ -1,0 +1,355 @@
+"""The office side end to end: the real aiogram Bot and Dispatcher (polling) against the
+Telegram emulator, the real HTTP API, the CBR emulator for rates, and a fake clock for the
+business timers. Managers and the owner come from the topology."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import hashlib
+import hmac
+import json
+import os
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from pydantic import SecretStr
+
+from app.bootstrap import Services, build
+from app.http.server import create_app
+from app.settings import load_settings
+from bot.telegram.app import start_polling
+from emulators.cbr import CbrEmulator
+from emulators.telegram import TelegramEmulator, TelegramLimits, TgMessage, TgUser
+from tests.fakes import FakeClock
+from workflows.model import StockFigure
+from workflows.topology import Topology
+
+TOKEN = "123456:office-test"
+API = "office-test-token-0001"
+AUTH = {"Authorization": f"Bearer {API}"}
+OWNER, MANAGER, OTHER_MANAGER, STRANGER = 1001, 1002, 1003, 999
+TRANSCRIPTS = Path(__file__).resolve().parents[2] / "docs" / "transcripts"
+
+
+def _shop() -> Topology:
+    return Topology.model_validate(
+        {
+            "warehouses": [
+                {"code": "online", "kind": "online"},
+                {
+                    "code": "tverskaya",
+                    "kind": "store",
+                    "title": "Тверская",
+                    "slack_channel": "CT",
+                    "staff": ["U1"],
+                    "priority": 1,
+                },
+            ],
+            "channels": {"site": {"serves": ["online", "tverskaya"]}, "wildberries": {"serves": ["online"]}},
+            "people": {"owner_telegram_id": OWNER, "manager_telegram_ids": [MANAGER, OTHER_MANAGER]},
+        }
+    )
+
+
+class Office:
+    def __init__(self, services: Services, tg: TelegramEmulator, cbr: CbrEmulator, http: TestClient[Any, Any],
+                 clock: FakeClock) -> None:  # fmt: skip
+        self.services, self.tg, self.cbr, self.http, self.clock = services, tg, cbr, http, clock
+
+    async def deliver(self) -> None:
+        assert self.services.telegram_delivery is not None
+        await self.services.telegram_delivery.run_once()
+
+    async def order(self, external_id: str, total: str, phone: str = "+79161234567", **extra: Any) -> int:
+        body = {
+            "channel": "site", "external_id": external_id, "lines": [{"sku": "КР-7/2", "qty": 1}],
+            "customer": {"name": "Иван Петров", "phone": phone, "email": f"{external_id}@example.ru"},
+            "total": total, "currency": "RUB", **extra,
+        }  # fmt: skip
+        response = await self.http.post("/api/orders", json=body, headers=AUTH)
+        assert response.status == 201, await response.text()
+        return int((await response.json())["order_id"])
+
+    async def pay(self, order_id: int, phase: str, n: int = 1, **extra: Any) -> dict[str, Any]:
+        body = {"event_id": f"evt-{order_id}-{phase}-{n}", "payment_id": f"pay-{order_id}", "order_id": order_id,
+                "idempotency_key": f"idem-{order_id}", "phase": phase, "amount": "150000.00", "currency": "RUB",
+                **extra}  # fmt: skip
+        response = await self.http.post("/api/payments/events", json=body, headers=AUTH)
+        assert response.status in (200, 202), await response.text()
+        return dict(await response.json())
+
+    async def get_order(self, order_id: int) -> dict[str, Any]:
+        response = await self.http.get(f"/api/orders/{order_id}", headers=AUTH)
+        assert response.status == 200
+        return dict(await response.json())
+
+    async def said_to(self, chat: int, count: int = 1) -> list[TgMessage]:
+        async with asyncio.timeout(5):
+            while len(self.tg.messages(chat)) < count:
+                await asyncio.sleep(0.01)
+        return self.tg.messages(chat)
+
+    async def answered(self, callback_id: str) -> str:
+        async with asyncio.timeout(5):
+            while not (record := next(c for c in self.tg.callbacks() if c.id == callback_id)).answered:
+                await asyncio.sleep(0.01)
+        return record.answer_text or ""
+
+
+@pytest.fixture
+async def office(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Office]:
+    clock = FakeClock()
+    users = [TgUser(OWNER, "Ольга"), TgUser(MANAGER, "Мария"), TgUser(OTHER_MANAGER, "Дмитрий"), TgUser(STRANGER, "X")]
+    async with (
+        TelegramEmulator(token=TOKEN, users=users, limits=TelegramLimits.unlimited()) as tg,
+        CbrEmulator() as cbr,
+    ):
+        env = {
+            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'office.db'}", "API_TOKEN": API,
+            "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE": tg.base_url, "CBR_DAILY_URL": cbr.daily_url,
+            "LOCALE": "ru", "FRAUD_AMOUNT_THRESHOLD_RUB": "100000",
+        }  # fmt: skip
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        for key in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "TELEGRAM_MODE", "TELEGRAM_WEBHOOK_SECRET"):
+            monkeypatch.delenv(key, raising=False)
+        services = await build(load_settings(env_file=None), _shop(), clock=clock)
+        await services.ledger.apply_stock(clock.now(), [StockFigure("КР-7/2", "online", 3)])
+        assert services.telegram_dispatcher is not None and services.telegram_bot is not None
+        polling = asyncio.create_task(start_polling(services.telegram_dispatcher, services.telegram_bot))
+        try:
+            async with TestClient(TestServer(create_app(services), host="127.0.0.1")) as http:
+                yield Office(services, tg, cbr, http, clock)
+        finally:
+            polling.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await polling
+            await services.close()
+
+
+async def test_a_manager_asks_for_stock_and_gets_it(office: Office) -> None:
+    office.tg.push_text(MANAGER, "/stock КР-7/2")
+    (reply,) = await office.said_to(MANAGER)
+    assert reply.text is not None
+    assert reply.text.startswith("КР-7/2: доступно 3, на складах 3, в резерве 0")
+    assert "• online: 3 шт., резерв 0" in reply.text and "• wildberries: 3" in reply.text
+    office.tg.push_text(MANAGER, "/stock")
+    office.tg.push_text(MANAGER, "/pause ozon")
+    replies = await office.said_to(MANAGER, 3)
+    assert replies[1].text == "Укажите артикул: /stock КР-7/2"
+    assert replies[2].text == "Канала «ozon» нет. Каналы: site, wildberries"
+
+
+async def test_a_stranger_is_refused_and_learns_nothing(office: Office) -> None:
+    office.tg.push_text(STRANGER, "/stock КР-7/2")
+    office.tg.push_text(STRANGER, "/order 1")
+    replies = await office.said_to(STRANGER, 2)
+    assert [m.text for m in replies] == ["Нет доступа.", "Нет доступа."]
+    assert office.tg.messages(MANAGER) == [] and office.tg.messages(OWNER) == []
+
+
+async def test_commands_are_registered_in_russian(office: Office) -> None:
+    from bot.telegram.app import register_commands
+
+    assert office.services.telegram_bot is not None
+    await register_commands(office.services.telegram_bot, "ru")
+    commands = dict(office.tg.commands())
+    assert set(commands) == {"status", "stock", "order", "tasks", "pause", "resume", "sync", "help"}
+    assert commands["stock"] == "Остатки по артикулу"
+
+
+async def test_a_fraud_call_check_answered_fraud_cancels_and_blocks(office: Office) -> None:
+    order_id = await office.order("SO-7001", "150000")
+    assert (await office.pay(order_id, "authorized"))["fraud_check_task"] is not None
+    assert (await office.get_order(order_id))["money"] == {
+        "requires": "cleared", "best_phase": "authorized", "may_spend": False, "shipping_hold": "fraud_check",
+    }  # fmt: skip
+    await office.deliver()
+    (to_maria,) = await office.said_to(MANAGER)
+    (to_dmitry,) = await office.said_to(OTHER_MANAGER)
+    assert to_maria.text is not None and "Проверка звонком: заказ SO-7001 на 150\u202f000 ₽" in to_maria.text
+    assert "Телефон: +79161234567" in to_maria.text and "Причины: новый клиент, крупный заказ" in to_maria.text
+    buttons = [b["callback_data"] for b in to_maria.buttons[0]]
+    task_id = buttons[0].split(":")[1]
+    assert buttons == [f"task:{task_id}:verified", f"task:{task_id}:no_answer", f"task:{task_id}:fraud"]
+
+    pressed = office.tg.push_callback(MANAGER, to_maria, f"task:{task_id}:fraud")
+    assert await office.answered(pressed) == "Готово: Мошенничество"
+    await office.tg.wait_for("editMessageText", 2)  # the press edits both managers' copies at once
+    late = office.tg.push_callback(OTHER_MANAGER, to_dmitry, f"task:{task_id}:verified", require_button=False)
+    assert (await office.answered(late)).startswith("Уже решено: Мошенничество, Мария")
+
+    order = await office.get_order(order_id)
+    assert order["status"] == "cancelled" and order["lines"][0]["status"] == "cancelled"
+    assert {"fraud_check_opened", "fraud_check_answered", "cancelled", "client_blocked"} <= {
+        e["event"] for e in order["history"]
+    }
+    stock = await (await office.http.get("/api/stock/КР-7/2", headers=AUTH)).json()
+    assert stock["reserved"] == 0 and stock["available"] == 3
+    async with office.services.uow(read_only=True) as work:
+        (payment,) = await work.payments.for_order(order_id)
+    assert payment.void_requested_at is not None
+    for chat in (MANAGER, OTHER_MANAGER):  # both copies edited in place: decision shown, buttons gone
+        (message,) = office.tg.messages(chat)
+        assert message.buttons == [] and len(message.history) == 1
+        assert message.text is not None and "Решение: Мошенничество — Мария (1002)" in message.text
+    body = {"channel": "site", "external_id": "SO-7002", "lines": [{"sku": "КР-7/2", "qty": 1}],
+            "customer": {"name": "Иван", "phone": "+79161234567"}}  # fmt: skip
+    refused = await office.http.post("/api/orders", json=body, headers=AUTH)
+    assert refused.status == 403 and (await refused.json())["error"] == "client_blocked"
+    if os.environ.get("STOREOPS_WRITE_TRANSCRIPTS"):
+        write_transcript("fraud_check.txt", "One fraud call check as the Telegram emulator saw it", office, order)
+
+
+async def test_an_fx_move_asks_a_manager_who_asks_the_client_to_top_up(office: Office) -> None:
+    office.cbr.set_rate("CNY", Decimal("12.0000"))
+    due = (office.clock.now() + timedelta(days=7)).isoformat()
+    obligation = {"payee": "Supplier Guangzhou", "currency": "CNY", "amount": "10000", "due_at": due}
+    order_id = await office.order("SO-8001", "90000", phone="+79160000001", obligations=[obligation])
+    assert await office.services.fx.check_due() == 0  # keeps rates fresh; nothing due yet
+    await office.pay(order_id, "cleared")
+    order = await office.get_order(order_id)
+    assert order["obligations"][0]["rate_at_payment"] == "12.000000"
+
+    office.clock.advance(days=8)
+    office.cbr.set_rate("CNY", Decimal("12.1000"))  # +0.83 %: within 2 %
+    await office.services.fx.check_due()
+    assert (await office.get_order(order_id))["obligations"][0]["state"] == "released"
+
+    office.cbr.set_rate("CNY", Decimal("12.0000"))
+    order_id = await office.order("SO-8002", "90000", phone="+79160000002", obligations=[
+        {**obligation, "due_at": (office.clock.now() + timedelta(days=1)).isoformat()}
+    ])  # fmt: skip
+    await office.services.fx.check_due()
+    await office.pay(order_id, "cleared")
+    office.clock.advance(days=2)
+    office.cbr.set_rate("CNY", Decimal("12.5000"))  # +4.2 %
+    assert await office.services.fx.check_due() == 1
+    await office.deliver()
+    (ask,) = await office.said_to(MANAGER)
+    assert ask.text is not None and "Курс CNY сдвинулся на 4.2 %: заказ SO-8002" in ask.text
+    assert "Платёж Supplier Guangzhou: 10\u202f000 CNY" in ask.text
+    assert "Курс ЦБ при оплате 12.0000 ₽, сейчас 12.5000 ₽\nРазница 5\u202f000 ₽" in ask.text
+    pressed = office.tg.push_callback(MANAGER, ask, ask.buttons[0][1]["callback_data"])  # topup
+    assert await office.answered(pressed) == "Готово: Доплата клиента"
+    await office.tg.wait_for("editMessageText", 2)
+    (obligation_now,) = (await office.get_order(order_id))["obligations"]
+    assert (obligation_now["state"], obligation_now["topup_rub"]) == ("topup", "5000.00")
+    (ask,) = office.tg.messages(MANAGER)
+    assert ask.buttons == [] and ask.text is not None and "Решение: Доплата клиента — Мария (1002)" in ask.text
+    if os.environ.get("STOREOPS_WRITE_TRANSCRIPTS"):
+        write_transcript("fx_approval.txt", "One FX approval as the Telegram emulator saw it", office,
+                         await office.get_order(order_id))  # fmt: skip
+
+
+async def test_a_thousand_failures_make_one_message_and_one_recovery(tmp_path: Path, office: Office) -> None:
+    """1 000 failures of one kind within a minute: one message to the owner, its count edited in
+    a minute later, one follow-up on recovery; Telegram's own limits (the emulator's defaults)
+    never answer 429 because the adapter paces itself."""
+    office.tg.api.flood.limits = TelegramLimits()  # real limits from here on
+    services = office.services
+    for n in range(1000):
+        async with services.uow() as work:
+            await services.alerts.raise_alert(work, "sync_failing:wildberries", "sync_failing", {"n": n})
+            await work.commit()
+        if n % 100 == 0:
+            await office.deliver()
+        office.clock.advance(seconds=0.05)
+    await office.deliver()
+    (alert,) = await office.said_to(OWNER)
+    assert alert.text is not None and alert.text.startswith("⚠️ sync_failing")
+    office.clock.advance(seconds=61)
+    await office.deliver()  # the count is edited in, once
+    (alert,) = office.tg.messages(OWNER)
+    assert alert.text is not None and "Повторов: 1000" in alert.text
+    async with services.uow() as work:
+        await services.alerts.resolve(work, "sync_failing:wildberries")
+        await work.commit()
+    await office.deliver()
+    alert, recovered = await office.said_to(OWNER, 2)
+    assert recovered.text is not None and recovered.text.startswith("✅ Восстановлено: sync_failing")
+    assert recovered.reply_to_message_id == alert.message_id and alert.buttons == []
+    assert [c for c in office.tg.received if c.status == 429] == []
+    assert office.tg.messages(MANAGER) == []  # the owner's alert, not the managers'
+
+
+async def test_the_webhook_needs_the_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = "office-webhook-secret-0001"
+    async with TelegramEmulator(token=TOKEN, limits=TelegramLimits.unlimited()) as tg:
+        env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'hook.db'}", "API_TOKEN": API,
+               "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE": tg.base_url, "TELEGRAM_MODE": "webhook",
+               "TELEGRAM_WEBHOOK_SECRET": secret}  # fmt: skip
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        services = await build(load_settings(env_file=None), _shop(), clock=FakeClock())
+        try:
+            async with TestClient(TestServer(create_app(services), host="127.0.0.1")) as http:
+                update = {"update_id": 1, "message": {
+                    "message_id": 1, "date": 1_700_000_000, "chat": {"id": MANAGER, "type": "private"},
+                    "from": {"id": MANAGER, "is_bot": False, "first_name": "Мария"}, "text": "/help",
+                    "entities": [{"type": "bot_command", "offset": 0, "length": 5}],
+                }}  # fmt: skip
+                wrong = await http.post(
+                    "/telegram/webhook", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "guess-guess-guess-1"}
+                )
+                assert wrong.status == 401
+                assert tg.calls("sendMessage") == []
+                right = await http.post(
+                    "/telegram/webhook", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": secret}
+                )
+                assert right.status == 200
+                (sent,) = await tg.wait_for("sendMessage")
+                assert sent.params["chat_id"] == str(MANAGER) and "/status" in sent.params["text"]
+        finally:
+            await services.close()
+
+
+async def test_payment_events_can_be_signed_instead_of_bearer(office: Office) -> None:
+    order_id = await office.order("SO-9001", "500")
+    body = json.dumps({"event_id": "e1", "payment_id": "p1", "order_id": order_id, "idempotency_key": "k1",
+                       "phase": "initiated", "amount": "500.00"}).encode()  # fmt: skip
+    unsigned = await office.http.post("/api/payments/events", data=body, headers={"Content-Type": "application/json"})
+    assert unsigned.status == 401
+    secret = "gateway-hmac-secret"
+    settings = office.services.settings
+    signed_settings = settings.model_copy(
+        update={"http": settings.http.model_copy(update={"payments_hmac_secret": SecretStr(secret)})}
+    )
+    services = dataclasses.replace(office.services, settings=signed_settings)
+    async with TestClient(TestServer(create_app(services), host="127.0.0.1")) as http:
+        good = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        forged = await http.post("/api/payments/events", data=body, headers={"X-Signature": "sha256=00"})
+        assert forged.status == 401
+        signed = await http.post("/api/payments/events", data=body, headers={"X-Signature": good})
+        assert signed.status == 202 and (await signed.json())["applied"] == "advanced"
+        again = await http.post("/api/payments/events", data=body, headers={"X-Signature": good})
+        assert again.status == 200 and (await again.json())["duplicate"] is True
+
+
+def write_transcript(name: str, title: str, office: Office, order: dict[str, Any]) -> None:
+    lines = [f"# {title} (fake clock starts 2026-11-21 09:00 UTC = 12:00 Moscow)", ""]
+    for call in office.tg.received:
+        if call.method in ("getUpdates", "getMe", "deleteWebhook"):
+            continue
+        shown = {k: v for k, v in call.params.items() if k in ("chat_id", "message_id", "callback_query_id", "text")}
+        lines.append(f"{call.method:<22} {json.dumps(shown, ensure_ascii=False)}")
+        markup = call.params.get("reply_markup")
+        if markup:
+            rows = json.loads(markup)["inline_keyboard"]
+            lines.append(
+                "    buttons: " + " | ".join(f"{b['text']} [{b['callback_data']}]" for row in rows for b in row)
+            )
+    lines += ["", "# GET /api/orders/{id} history"]
+    for event in order["history"]:
+        detail = {k: v for k, v in event.items() if k not in ("at", "event")}
+        lines.append(
+            f"{event['at'][5:16].replace('T', ' ')} UTC  {event['event']:<22} {json.dumps(detail, ensure_ascii=False)}"
+        )
+    (TRANSCRIPTS / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
