@@ -37,7 +37,7 @@ class TelegramDelivery:
         self, uow: UnitOfWorkFactory, bot: Bot, topology: Topology, clock: Clock, locale: Locale, pacer: Pacer
     ) -> None:
         self._uow, self._bot, self._topology, self._clock, self._locale = uow, bot, topology, clock, locale
-        self._pacer = pacer
+        self.pacer = pacer
         self._tz = topology.onec.timezone
         self._running = asyncio.Lock()
         self._owner = f"telegram:{socket.gethostname()}:{os.getpid()}"
@@ -152,7 +152,7 @@ class TelegramDelivery:
         self, chat: int, text: str, markup: InlineKeyboardMarkup | None, reply: ReplyParameters | None = None
     ) -> int | None:
         try:
-            sent = await self._pacer.send(
+            sent = await self.pacer.send(
                 chat, lambda: self._bot.send_message(chat, text, reply_markup=markup, reply_parameters=reply)
             )
         except TelegramForbiddenError:  # they blocked the bot or never started it: others still get it
@@ -162,7 +162,7 @@ class TelegramDelivery:
 
     async def _edit(self, chat: int, message_id: int, text: str, markup: InlineKeyboardMarkup | None) -> None:
         try:
-            await self._pacer.send(
+            await self.pacer.send(
                 chat,
                 lambda: self._bot.edit_message_text(
                     text=text, chat_id=chat, message_id=message_id, reply_markup=markup

@@ -63,4 +63,11 @@ class Pacer:
                 self.retries += 1
                 self.waited_s += error.retry_after
                 await self._sleep(float(error.retry_after))
+            finally:
+                self._done(chat_id)
         raise AssertionError("unreachable")
+
+    def _done(self, chat_id: int) -> None:
+        """Count the next second from when Telegram answered, not from when we asked: the
+        request reached it somewhere in between, and its window starts there."""
+        self._last[chat_id] = max(self._last.get(chat_id, 0.0), self._clock())

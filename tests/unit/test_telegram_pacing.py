@@ -1,0 +1,58 @@
+"""The Telegram pacer keeps within Telegram's limits on its own and waits out a 429: checked on
+a fake clock whose sleep only moves the clock."""
+
+from __future__ import annotations
+
+from aiogram.exceptions import TelegramRetryAfter
+from aiogram.methods import SendMessage
+
+from bot.telegram.pacing import Pacer
+
+
+class Time:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+async def test_one_message_a_second_per_chat_and_thirty_in_all() -> None:
+    t = Time()
+    pacer = Pacer(clock=t.clock, sleep=t.sleep)
+    sent: list[tuple[float, int]] = []
+
+    async def send(chat: int) -> int:
+        sent.append((t.now, chat))
+        return chat
+
+    for chat in (1, 1, 1):
+        await pacer.send(chat, lambda chat=chat: send(chat))  # type: ignore[misc]
+    assert [at for at, _ in sent] == [0.0, 1.0, 2.0]
+    sent.clear()
+    t.now += 1.0  # the last send above has left the one-second window
+    start = t.now
+    for chat in range(100, 131):  # 31 different chats
+        await pacer.send(chat, lambda chat=chat: send(chat))  # type: ignore[misc]
+    assert sum(1 for at, _ in sent if at < start + 1.0) == 30 and sent[-1][0] >= start + 1.0
+
+
+async def test_a_429_is_waited_out_and_the_message_sent_once() -> None:
+    t = Time()
+    pacer = Pacer(clock=t.clock, sleep=t.sleep)
+    attempts: list[float] = []
+
+    async def flaky() -> str:
+        attempts.append(t.now)
+        if len(attempts) == 1:
+            raise TelegramRetryAfter(SendMessage(chat_id=1, text="x"), "Too Many Requests: retry after 7", 7)
+        return "sent"
+
+    assert await pacer.send(1, flaky) == "sent"
+    assert len(attempts) == 2 and attempts[1] - attempts[0] >= 7
+    assert pacer.retries == 1
