@@ -9,6 +9,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from aiogram.exceptions import TelegramAPIError
 from aiohttp import web
 from sqlalchemy.engine import make_url
 
@@ -91,7 +92,10 @@ async def _run(settings: Settings) -> None:
         if services.slack_app is not None and app_token is not None:
             socket_mode = await start_socket_mode(services.slack_app, app_token.get_secret_value())
         if services.telegram_bot is not None and services.telegram_dispatcher is not None:
-            await register_commands(services.telegram_bot, settings.business.locale)
+            try:
+                await register_commands(services.telegram_bot, settings.business.locale)
+            except (TelegramAPIError, OSError) as error:  # the bot still works; the menu comes next start
+                log.warning("telegram: could not register the command menu: %s", error)
             if settings.telegram.mode == "polling":
                 polling = asyncio.create_task(start_polling(services.telegram_dispatcher, services.telegram_bot))
         site = web.TCPSite(runner, settings.http.host, settings.http.port)

@@ -111,3 +111,30 @@ def test_migrate_creates_the_database_and_can_run_twice(tmp_path: Path) -> None:
         assert done.returncode == 0, done.stderr
         assert "migrated" in done.stdout
     assert (tmp_path / "data" / "storeops.db").exists()
+
+
+async def test_run_polls_telegram_and_answers_the_owner(tmp_path: Path) -> None:
+    """The production path: ``storeops run`` registers the command menu, deletes any webhook,
+    polls the Bot API (here the emulator) and answers the owner; the token never reaches a log."""
+    import asyncio
+
+    from emulators.telegram import TelegramEmulator, TelegramLimits
+
+    token = "424242:cli-e2e-secret-token"
+    async with TelegramEmulator(token=token, limits=TelegramLimits.unlimited()) as tg:
+        env = _env(tmp_path, HTTP_PORT=str(_free_port()), TELEGRAM_BOT_TOKEN=token, TELEGRAM_API_BASE=tg.base_url)
+        process = await asyncio.create_subprocess_exec(
+            *STOREOPS, "--env-file", str(tmp_path / "none.env"), "run", cwd=tmp_path, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            await tg.wait_for("getUpdates", timeout=30)
+            assert [c.method for c in tg.received][:2] == ["setMyCommands", "deleteWebhook"]
+            tg.push_text(1001, "/status")  # the example topology's owner
+            (sent,) = await tg.wait_for("sendMessage", timeout=10)
+            assert sent.params["chat_id"] == "1001" and sent.params["text"].startswith("Каналы:")
+        finally:
+            process.send_signal(signal.SIGINT)
+            out, err = await asyncio.wait_for(process.communicate(), timeout=30)
+    assert process.returncode == 0, err.decode()
+    assert "cli-e2e-secret-token" not in (out + err).decode()
