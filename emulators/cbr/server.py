@@ -13,12 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from http import HTTPStatus
-from types import TracebackType
-from typing import Literal, Self
+from typing import Literal
 
 from aiohttp import web
 
 from emulators.cbr.sheet import DEFAULT_QUOTES, ERROR_IN_PARAMETERS, Quote, RateBook, rates_date, render_sheet
+from emulators.local_server import LocalServer
 
 PATH = "/scripts/XML_daily.asp"
 XML_CONTENT_TYPE = "application/xml; charset=windows-1251"
@@ -46,7 +46,7 @@ class CbrRequest:
         return self.query.get("date_req")
 
 
-class CbrEmulator:
+class CbrEmulator(LocalServer):
     """The bank's daily rates, served on a free port of 127.0.0.1.
 
     Use ``async with CbrEmulator() as cbr:`` and give ``cbr.daily_url`` to the client (``CBR_DAILY_URL``).
@@ -54,6 +54,9 @@ class CbrEmulator:
     :data:`~emulators.cbr.sheet.DEFAULT_QUOTES`, or ``quotes``; change them with :meth:`set_rate`. Every request
     is recorded (:attr:`received`).
     """
+
+    name = "CBR"
+    url_path = "/"
 
     def __init__(self, *, today: dt.date | None = None, quotes: Mapping[str, Quote] | None = None) -> None:
         self.today = today
@@ -63,8 +66,6 @@ class CbrEmulator:
         self._failure_status = 503
         self._released = asyncio.Event()
         self._stopping = False
-        self._runner: web.AppRunner | None = None
-        self._base_url: str | None = None
 
     # -- serving ---------------------------------------------------------------------------------------------
 
@@ -74,42 +75,12 @@ class CbrEmulator:
         app.router.add_get(PATH, self._handle)
         return app
 
-    async def start(self) -> str:
-        """Serve on 127.0.0.1 on a free port; returns :attr:`base_url`."""
-        if self._runner is not None:
-            raise RuntimeError("the CBR emulator is already running")
+    async def _after_start(self) -> None:
         self._stopping = False
-        runner = web.AppRunner(self.application(), access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        host, port = runner.addresses[0][:2]
-        self._runner = runner
-        self._base_url = f"http://{host}:{port}/"
-        return self._base_url
 
-    async def stop(self) -> None:
-        """Stop serving (held requests are let go first); the recorded requests stay readable."""
-        self._stopping = True
+    async def _before_stop(self) -> None:
+        self._stopping = True  # held requests are let go first
         self._released.set()
-        if self._runner is not None:
-            runner, self._runner = self._runner, None
-            await runner.cleanup()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
-
-    @property
-    def base_url(self) -> str:
-        """``http://127.0.0.1:<port>/``."""
-        if self._base_url is None:
-            raise RuntimeError("the CBR emulator is not started")
-        return self._base_url
 
     @property
     def daily_url(self) -> str:

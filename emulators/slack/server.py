@@ -19,11 +19,11 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from aiohttp import web
 
+from emulators.local_server import LocalServer
 from emulators.slack.rate_limit import ChannelRateLimiter, Clock, ForcedRateLimits, RateLimitPolicy
 from emulators.slack.socket_mode import PATH as SOCKET_MODE_PATH
 from emulators.slack.socket_mode import SocketModeHub
@@ -66,7 +66,7 @@ class SlackAnswer:
     headers: Mapping[str, str] | None = None
 
 
-class SlackEmulator:
+class SlackEmulator(LocalServer):
     """One Slack workspace with one bot token, served on a free port of 127.0.0.1.
 
     Use ``async with SlackEmulator(...) as slack:`` and give ``slack.base_url`` to
@@ -74,6 +74,9 @@ class SlackEmulator:
     (:meth:`messages`, :meth:`ephemerals`). ``clock`` drives rate limiting and call times: pass a fake one so
     tests move time instead of sleeping.
     """
+
+    name = "Slack"
+    url_path = "/api/"
 
     def __init__(
         self,
@@ -101,8 +104,6 @@ class SlackEmulator:
         self._limiter = ChannelRateLimiter(rate_limit or RateLimitPolicy(), clock)
         self._forced = ForcedRateLimits()
         self._recorded = asyncio.Condition()
-        self._runner: web.AppRunner | None = None
-        self._base_url: str | None = None
         self.app_token = app_token
         self.socket_mode = SocketModeHub()
 
@@ -112,40 +113,8 @@ class SlackEmulator:
         """The aiohttp application answering ``/api/<method>``, for mounting or for ``aiohttp_client``."""
         return create_app(self)
 
-    async def start(self) -> str:
-        """Serve on 127.0.0.1 on a free port; returns :attr:`base_url`."""
-        if self._runner is not None:
-            raise RuntimeError("the Slack emulator is already running")
-        runner = web.AppRunner(self.application(), access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        host, port = runner.addresses[0][:2]
-        self._runner = runner
-        self._base_url = f"http://{host}:{port}/api/"
-        return self._base_url
-
-    async def stop(self) -> None:
-        """Stop serving; the recorded state stays readable."""
+    async def _before_stop(self) -> None:
         await self.socket_mode.close()
-        if self._runner is not None:
-            runner, self._runner = self._runner, None
-            await runner.cleanup()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
-
-    @property
-    def base_url(self) -> str:
-        """``http://127.0.0.1:<port>/api/`` (trailing slash: slack_sdk ``urljoin``s the method onto it)."""
-        if self._base_url is None:
-            raise RuntimeError("the Slack emulator is not started")
-        return self._base_url
 
     # -- what tests read and steer ---------------------------------------------------------------------------
 

@@ -13,11 +13,11 @@ import contextlib
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from aiohttp import web
 
+from emulators.local_server import LocalServer
 from emulators.telegram.conversations import Conversations
 from emulators.telegram.keyboards import scope_key
 from emulators.telegram.methods import BotApi
@@ -45,7 +45,7 @@ class TgCall:
     via: str = "http"
 
 
-class TelegramEmulator:
+class TelegramEmulator(LocalServer):
     """One bot, its chats and its updates, served on a free port of 127.0.0.1.
 
     ``async with TelegramEmulator() as tg:`` then
@@ -54,6 +54,10 @@ class TelegramEmulator:
     message dates (``first_date`` plus the seconds the clock has moved): pass a fake one and move it instead of
     sleeping. ``poll_cap`` bounds how long an empty ``getUpdates`` is held (real seconds).
     """
+
+    name = "Telegram"
+    url_path = ""
+    handler_cancellation = True  # a getUpdates the client gave up on (stop_polling) ends at once, unanswered
 
     def __init__(
         self,
@@ -103,9 +107,7 @@ class TelegramEmulator:
         )
         self.webhook_auto_delivery = webhook_auto_delivery
         self._recorded = asyncio.Event()
-        self._runner: web.AppRunner | None = None
         self._auto_delivery: asyncio.Task[None] | None = None
-        self._base_url: str | None = None
 
     # -- serving ---------------------------------------------------------------------------------------------
 
@@ -113,24 +115,13 @@ class TelegramEmulator:
         """The aiohttp application answering ``/bot<token>/<method>``."""
         return create_app(self.answer)
 
-    async def start(self) -> str:
-        """Serve on 127.0.0.1 on a free port; returns :attr:`base_url`."""
-        if self._runner is not None:
-            raise RuntimeError("the Telegram emulator is already running")
-        # handler_cancellation: a getUpdates the client gave up on (stop_polling) ends at once, unanswered
-        runner = web.AppRunner(self.application(), access_log=None, handler_cancellation=True)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        host, port = runner.addresses[0][:2]
-        self._runner, self._base_url = runner, f"http://{host}:{port}"
+    async def _after_start(self) -> None:
         self.updates.reopen()
         await self.webhook_pusher.open()
         if self.webhook_auto_delivery:
             self._auto_delivery = asyncio.create_task(self.webhook_pusher.run())
-        return self._base_url
 
-    async def stop(self) -> None:
-        """Stop serving and delivering; the recorded state stays readable."""
+    async def _before_stop(self) -> None:
         self.updates.close()
         if self._auto_delivery is not None:
             task, self._auto_delivery = self._auto_delivery, None
@@ -138,25 +129,6 @@ class TelegramEmulator:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.webhook_pusher.close()
-        if self._runner is not None:
-            runner, self._runner = self._runner, None
-            await runner.cleanup()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
-
-    @property
-    def base_url(self) -> str:
-        """``http://127.0.0.1:<port>``, for ``TelegramAPIServer.from_base``."""
-        if self._base_url is None:
-            raise RuntimeError("the Telegram emulator is not started")
-        return self._base_url
 
     def now(self) -> float:
         """The emulator's clock, in seconds."""
