@@ -24,7 +24,8 @@ from typing import Any
 from aiohttp import web
 
 from emulators.local_server import LocalServer
-from emulators.slack.rate_limit import ChannelRateLimiter, Clock, ForcedRateLimits, RateLimitPolicy
+from emulators.refusals import ForcedRateLimits
+from emulators.slack.rate_limit import ChannelRateLimiter, Clock, RateLimitPolicy
 from emulators.slack.socket_mode import PATH as SOCKET_MODE_PATH
 from emulators.slack.socket_mode import SocketModeHub
 from emulators.slack.workspace import (

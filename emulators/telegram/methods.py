@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from emulators.refusals import ForcedRateLimits
 from emulators.telegram.conversations import Conversations
 from emulators.telegram.keyboards import BotCommand, check_commands, scope_key
 from emulators.telegram.model import BotProfile
@@ -25,7 +26,7 @@ from emulators.telegram.params import (
     text_param,
     too_many_requests,
 )
-from emulators.telegram.rate_limit import FloodControl, ForcedRefusals, SentMessage
+from emulators.telegram.rate_limit import FloodControl, SentMessage
 from emulators.telegram.updates import UpdateQueue, WebhookConfig
 
 NEW_MESSAGE_METHODS = frozenset({"sendMessage", "sendPhoto"})
@@ -51,7 +52,7 @@ class BotApi:
         self.conversations = conversations
         self.updates = updates
         self.flood = flood
-        self.forced = ForcedRefusals()
+        self.forced = ForcedRateLimits()
         self.commands: dict[tuple[str, str], list[BotCommand]] = {}
         self.sent: list[SentMessage] = []
         self._clock = clock

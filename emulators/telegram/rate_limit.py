@@ -127,20 +127,6 @@ class FloodControl:
         return sent[-window.messages] + window.seconds - now
 
 
-class ForcedRefusals:
-    """Makes the next K calls of a method answer 429, whatever the traffic (for tests of retry code)."""
-
-    def __init__(self) -> None:
-        self._pending: dict[str, list[int]] = defaultdict(list)
-
-    def add(self, method: str, times: int, retry_after: int) -> None:
-        self._pending[method].extend([retry_after] * times)
-
-    def take(self, method: str) -> int | None:
-        queue = self._pending.get(method)
-        return queue.pop(0) if queue else None
-
-
 # -- what a bot actually did -----------------------------------------------------------------------------------
 
 
