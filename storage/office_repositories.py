@@ -11,6 +11,7 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage import schema as t
+from storage.repositories import _upsert
 from workflows.office_model import Alert, Payment, Phase
 
 
@@ -21,16 +22,20 @@ class SqlPayments:
     async def add_event(
         self, event_id: str, payment_id: str, phase: str, at: datetime, applied: str, payload: dict[str, object]
     ) -> bool:
-        c = t.payment_events.c
-        if (await self._c.execute(select(c.event_id).where(c.event_id == event_id))).first() is not None:
-            return False
+        # ON CONFLICT DO NOTHING rather than look first: a gateway retrying while its first
+        # delivery is still in flight gets "seen" (after the first commits), not a unique violation.
         values = {"event_id": event_id, "payment_id": payment_id, "phase": phase, "received_at": at,
-                  "applied": applied, "payload": payload}  # fmt: skip
-        await self._c.execute(t.payment_events.insert(), values)
-        return True
+                  "applied": _STORED_APPLIED.get(applied, applied), "payload": payload}  # fmt: skip
+        statement = _upsert(self._c, t.payment_events).values(values)
+        statement = statement.on_conflict_do_nothing(index_elements=["event_id"])
+        return bool((await self._c.execute(statement)).rowcount == 1)
 
     async def get(self, payment_id: str) -> Payment | None:
-        row = (await self._c.execute(select(t.payments).where(t.payments.c.payment_id == payment_id))).one_or_none()
+        # Locked until commit (PostgreSQL; SQLite has one writer): two events of one payment
+        # applied at once would otherwise both start from the same phase, and the later commit
+        # could move it back (cleared, then overwritten by authorized).
+        query = select(t.payments).where(t.payments.c.payment_id == payment_id).with_for_update()
+        row = (await self._c.execute(query)).one_or_none()
         return None if row is None else _payment(row)
 
     async def save(self, payment: Payment) -> None:
@@ -54,7 +59,7 @@ class SqlPayments:
         query = (
             select(func.count())
             .select_from(t.payment_events.join(t.payments, e.payment_id == p.payment_id))
-            .where(p.order_id == order_id, e.phase == Phase.FAILED.value)
+            .where(p.order_id == order_id, e.phase == Phase.FAILED.value, e.applied == "advanced")
         )
         return int((await self._c.execute(query)).scalar_one())
 
@@ -86,6 +91,10 @@ class SqlPayments:
     async def block(self, phone: str, email: str, reason: str, at: datetime) -> None:
         values = {"phone": phone or None, "email": email or None, "reason": reason, "blocked_at": at}
         await self._c.execute(t.blocked_clients.insert(), values)
+
+
+# payment_events.applied is 16 characters wide: the longer outcomes are stored shortened.
+_STORED_APPLIED = {"ignored_out_of_order": "out_of_order", "ignored_after_end": "after_end"}
 
 
 def _payment(row: Any) -> Payment:
@@ -163,11 +172,13 @@ class SqlFxRates:
         self._c = connection
 
     async def store(self, rate_date: date, rates: Mapping[str, Decimal], at: datetime) -> None:
-        c = t.fx_rates.c
-        await self._c.execute(delete(t.fx_rates).where(c.rate_date == rate_date, c.currency.in_(list(rates))))
-        rows = [{"currency": k, "rate_date": rate_date, "rate": v, "fetched_at": at} for k, v in rates.items()]
+        # An upsert, not delete-then-insert: two fetches of one day's sheet at once (the schedule
+        # and a clearing, or two instances) would otherwise collide on the key.
+        rows = [{"currency": k, "rate_date": rate_date, "rate": v, "fetched_at": at} for k, v in sorted(rates.items())]
         if rows:
-            await self._c.execute(t.fx_rates.insert(), rows)
+            statement = _upsert(self._c, t.fx_rates).values(rows)
+            set_ = {"rate": statement.excluded.rate, "fetched_at": statement.excluded.fetched_at}
+            await self._c.execute(statement.on_conflict_do_update(index_elements=["currency", "rate_date"], set_=set_))
 
     async def latest(self, currency: str) -> tuple[date, Decimal] | None:
         c = t.fx_rates.c
@@ -186,10 +197,9 @@ class SqlControls:
         return None if row is None else (row.value, row.at)
 
     async def put(self, name: str, value: str, at: datetime) -> None:
-        c = t.controls.c
-        changed = await self._c.execute(update(t.controls).where(c.name == name).values(value=value, at=at))
-        if changed.rowcount == 0:
-            await self._c.execute(t.controls.insert(), {"name": name, "value": value, "at": at})
+        statement = _upsert(self._c, t.controls).values(name=name, value=value, at=at)
+        set_ = {"value": statement.excluded.value, "at": statement.excluded.at}
+        await self._c.execute(statement.on_conflict_do_update(index_elements=["name"], set_=set_))
 
     async def with_prefix(self, prefix: str) -> dict[str, tuple[str, datetime]]:
         c = t.controls.c

@@ -52,7 +52,8 @@ class MemoryState:
     notice_leases: dict[int, datetime] = field(default_factory=dict)
     deadlines: dict[int, dict[str, Any]] = field(default_factory=dict)
     payments: dict[str, Payment] = field(default_factory=dict)
-    payment_events: dict[str, tuple[str, str]] = field(default_factory=dict)  # event_id -> (payment_id, phase)
+    # event_id -> (payment_id, phase, applied)
+    payment_events: dict[str, tuple[str, str, str]] = field(default_factory=dict)
     blocked: list[tuple[str, str]] = field(default_factory=list)
     alerts: dict[int, Alert] = field(default_factory=dict)
     mutes: dict[str, datetime] = field(default_factory=dict)
@@ -147,9 +148,11 @@ class MemoryOrders:
         if await self.find(order.channel, order.external_id) is not None:
             raise DuplicateOrder(f"{order.channel}:{order.external_id}")
         order.id = self._s.new_id()
-        self._s.orders[order.id] = copy.deepcopy(order)
-        self._s.orders[order.id].history = []
-        self._s.orders[order.id].lines = []
+        stored = copy.deepcopy(order)
+        stored.history, stored.lines = [], []
+        # stored with their own ids, as the SQL rows get them (the caller's copies keep none)
+        stored.obligations = [replace(o, id=self._s.new_id()) for o in stored.obligations]
+        self._s.orders[order.id] = stored
 
     async def add_lines(self, order_id: int, lines: Sequence[OrderLine]) -> None:
         self._s.orders[order_id].lines.extend(copy.deepcopy(list(lines)))
@@ -208,7 +211,7 @@ class MemoryPayments:
     ) -> bool:
         if event_id in self._s.payment_events:
             return False
-        self._s.payment_events[event_id] = (payment_id, phase)
+        self._s.payment_events[event_id] = (payment_id, phase, applied)
         return True
 
     async def get(self, payment_id: str) -> Payment | None:
@@ -223,7 +226,11 @@ class MemoryPayments:
 
     async def failed_attempts(self, order_id: int) -> int:
         mine = {p.payment_id for p in self._s.payments.values() if p.order_id == order_id}
-        return sum(1 for pid, phase in self._s.payment_events.values() if pid in mine and phase == Phase.FAILED)
+        return sum(
+            1
+            for pid, phase, applied in self._s.payment_events.values()
+            if pid in mine and phase == Phase.FAILED and applied == "advanced"
+        )
 
     async def paid_before(self, phone: str, email: str, order_id: int) -> bool:
         for payment in self._s.payments.values():

@@ -4,12 +4,13 @@ An alert has a key (``onec_silent``, ``store_cascade_exhausted:order:12``, ``syn
 The first failure opens an episode and queues one message; repeats only count (the message's
 count is refreshed at most once a minute by the Telegram adapter); the recovery closes the
 episode and queues one follow-up. The message carries ``ack`` / ``mute`` buttons — a task of kind
-``alert`` — and a muted key raises no new message until the mute ends.
+``alert`` — and a muted key raises no new message until the mute ends (an episode that began
+muted and is still going then is told at its next repeat; one that ended meanwhile never is).
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from workflows.office_model import Alert
 from workflows.ports import Clock, UnitOfWork
@@ -40,6 +41,9 @@ class AlertDesk:
         alert = await uow.alerts.open_for(key)
         if alert is not None:
             alert.count, alert.last_at, alert.detail = alert.count + 1, now, detail
+            if alert.shown_at is None and await self._outlasted_mute(uow, alert, now):
+                alert.shown_at = now  # said now, once; the chat adapter records what it showed
+                await uow.notices.add("alert", {"alert_id": alert.id}, now)
             await uow.alerts.save(alert)
             return alert
         task = Task(
@@ -49,13 +53,18 @@ class AlertDesk:
         await self._board.open(uow, task, remind=False)
         alert = Alert(None, key, kind, detail, OPEN, 1, 0, now, now, task_id=task.id)
         muted = await uow.alerts.muted_until(key)
-        if muted is not None and muted > now:  # counted and listed, but nobody is messaged
-            alert.shown_count, alert.shown_at = 1, now
+        if muted is not None and muted > now:  # counted and listed, but nobody is messaged (yet)
             await uow.alerts.add(alert)
             return alert
         await uow.alerts.add(alert)
         await uow.notices.add("alert", {"alert_id": alert.id}, now)
         return alert
+
+    async def _outlasted_mute(self, uow: UnitOfWork, alert: Alert, now: datetime) -> bool:
+        """An episode that began while its key was muted and is still going when the mute ends
+        is told then: a mute silences a while, not the failure for good."""
+        muted = await uow.alerts.muted_until(alert.key)
+        return muted is not None and muted <= now and _opened_muted(alert, muted)
 
     async def resolve(self, uow: UnitOfWork, key: str) -> Alert | None:
         """Inside the caller's transaction: the failure is over. ``None`` if nothing was open."""
@@ -70,7 +79,7 @@ class AlertDesk:
             if task is not None and await uow.tasks.close(alert.task_id, TaskState.CANCELLED, now, reason="resolved"):
                 await uow.notices.add(closed_topic(task), {"task_id": alert.task_id}, now)
         muted = await uow.alerts.muted_until(key)
-        if muted is None or muted <= now:
+        if (muted is None or muted <= now) and not _opened_muted(alert, muted):
             await uow.notices.add("alert_resolved", {"alert_id": alert.id}, now)
         return alert
 
@@ -90,3 +99,9 @@ class AlertDesk:
         now = self._clock.now()
         if await expire(uow, task, deadline, now):
             await uow.notices.add(closed_topic(task), {"task_id": task.id}, now)
+
+
+def _opened_muted(alert: Alert, muted_until: datetime | None) -> bool:
+    """The episode began while its key was muted and has not been announced since: its
+    recovery is not news to anyone, but its going on after the mute ends is."""
+    return alert.shown_at is None and muted_until is not None and alert.first_at < muted_until

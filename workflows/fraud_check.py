@@ -8,7 +8,7 @@ client. Nobody answering in time also goes to the owner; shipping stays held thr
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from workflows.alerts import AlertDesk
 from workflows.model import Order, OrderEvent
@@ -52,13 +52,14 @@ class FraudCheck:
         await uow.orders.add_events(order.id, [OrderEvent(now, "fraud_check_opened", detail)])
         return task
 
-    async def _ask(self, uow: UnitOfWork, order_id: int, payload: dict[str, object], who: str) -> Task:
+    async def _ask(
+        self, uow: UnitOfWork, order_id: int, payload: dict[str, object], who: str, not_before: datetime | None = None
+    ) -> Task:
+        """``not_before``: a call to make later gets its full time to answer from then on."""
         now = self._clock.now()
         attempt = int(str(payload["attempt"]))
-        task = Task(
-            None, KIND, f"order:{order_id}:fraud_check:{attempt}", who, OPTIONS, now + self._answer_within, now,
-            payload=payload,
-        )  # fmt: skip
+        deadline = max(now, not_before or now) + self._answer_within
+        task = Task(None, KIND, f"order:{order_id}:fraud_check:{attempt}", who, OPTIONS, deadline, now, payload=payload)
         await self._board.open(uow, task, remind=False)
         await uow.notices.add("office_task", {"task_id": task.id}, now)
         return task
@@ -84,7 +85,7 @@ class FraudCheck:
         if attempt < self._attempts and task.assignee != "role:owner":
             call_after = self._clock.now() + self._call_again_after
             payload = {**task.payload, "attempt": attempt + 1, "call_after": call_after.isoformat()}
-            await self._ask(uow, order_id, payload, task.assignee)
+            await self._ask(uow, order_id, payload, task.assignee, not_before=call_after)
             return
         await self._escalate(uow, task, "no_answer")
 

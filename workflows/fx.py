@@ -89,6 +89,20 @@ class FxWatch:
             await uow.commit()
         return True
 
+    async def refresh_before_payment(self, order_id: int) -> None:
+        """Before a clearing is recorded: fetch a fresh sheet when the order has a foreign
+        obligation whose rate is still to be recorded. The stored rates are only kept fresh
+        while some foreign obligation is open, so without this the reference would be whatever
+        the last fetch left — weeks old after a quiet spell, or nothing at all for a shop's first
+        such order, which then would never be checked. A feed that is down is handled as in
+        :meth:`refresh`: the last good rate is used and the owner is told."""
+        async with self._uow(read_only=True) as uow:
+            order = await uow.orders.get(order_id)
+        if order is not None and any(
+            o.rate_at_payment is None and o.currency.upper() != "RUB" for o in order.obligations
+        ):
+            await self.refresh()
+
     async def record_at_payment(self, uow: UnitOfWork, order: Order) -> None:
         """Inside the clearing transaction: the rate each obligation's currency had when the client paid."""
         assert order.id is not None

@@ -80,6 +80,8 @@ class PaymentDesk:
         self._uow, self._clock, self._fraud, self._fx, self._threshold = uow, clock, fraud, fx, threshold_rub
 
     async def record(self, event: PaymentEvent) -> EventOutcome:
+        if event.phase == Phase.CLEARED and self._fx is not None:
+            await self._fx.refresh_before_payment(event.order_id)  # the rate of the day it clears
         async with self._uow() as uow:
             order = await uow.orders.get(event.order_id)
             if order is None:
