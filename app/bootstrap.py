@@ -138,7 +138,7 @@ async def build(
     if telegram.bot_token is not None:
         bot = build_bot(telegram.bot_token.get_secret_value(), str(telegram.api_base))
         locale = business.locale
-        delivery = TelegramDelivery(uow, bot, topology, clock, locale, Pacer())
+        delivery = TelegramDelivery(uow, bot, topology, clock, locale, Pacer(), alerts)
         answers = {FRAUD_CHECK: fraud.answer, FX_APPROVAL: fx.answer, ALERT: alerts.answer}
         services.telegram_bot, services.telegram_delivery = bot, delivery
         services.telegram_dispatcher = build_dispatcher(

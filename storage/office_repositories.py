@@ -25,7 +25,7 @@ class SqlPayments:
         # ON CONFLICT DO NOTHING rather than look first: a gateway retrying while its first
         # delivery is still in flight gets "seen" (after the first commits), not a unique violation.
         values = {"event_id": event_id, "payment_id": payment_id, "phase": phase, "received_at": at,
-                  "applied": _STORED_APPLIED.get(applied, applied), "payload": payload}  # fmt: skip
+                  "applied": applied, "payload": payload}  # fmt: skip
         statement = _upsert(self._c, t.payment_events).values(values)
         statement = statement.on_conflict_do_nothing(index_elements=["event_id"])
         return bool((await self._c.execute(statement)).rowcount == 1)
@@ -91,10 +91,6 @@ class SqlPayments:
     async def block(self, phone: str, email: str, reason: str, at: datetime) -> None:
         values = {"phone": phone or None, "email": email or None, "reason": reason, "blocked_at": at}
         await self._c.execute(t.blocked_clients.insert(), values)
-
-
-# payment_events.applied is 16 characters wide: the longer outcomes are stored shortened.
-_STORED_APPLIED = {"ignored_out_of_order": "out_of_order", "ignored_after_end": "after_end"}
 
 
 def _payment(row: Any) -> Payment:
@@ -206,3 +202,13 @@ class SqlControls:
         escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         rows = await self._c.execute(select(c.name, c.value, c.at).where(c.name.like(f"{escaped}%", escape="\\")))
         return {row.name: (row.value, row.at) for row in rows}
+
+
+class SqlLocks:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._c = connection
+
+    async def hold(self, name: str) -> None:
+        if self._c.dialect.name == "postgresql":  # released at commit or rollback
+            await self._c.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(name, 0))))
+        # SQLite: writers already run one at a time (BEGIN IMMEDIATE and the in-process lock)

@@ -249,7 +249,7 @@ payment_events = Table(
     Column("payment_id", String(128), nullable=False, index=True),
     Column("phase", String(16), nullable=False),
     Column("received_at", UtcDateTime, nullable=False),
-    Column("applied", String(16), nullable=False),  # advanced | ignored_out_of_order | terminal
+    Column("applied", String(32), nullable=False),  # advanced | ignored_out_of_order | ignored_after_end
     Column("payload", JSON, nullable=False),
 )
 

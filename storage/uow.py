@@ -8,7 +8,7 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.database import Database
-from storage.office_repositories import SqlAlerts, SqlControls, SqlFxRates, SqlPayments
+from storage.office_repositories import SqlAlerts, SqlControls, SqlFxRates, SqlLocks, SqlPayments
 from storage.repositories import SqlOfferIds, SqlOrders, SqlReservations, SqlStockLevels
 from storage.task_repositories import SqlDeadlines, SqlNotices, SqlTasks
 
@@ -43,6 +43,7 @@ class SqlUnitOfWork:
         self.alerts = SqlAlerts(self._connection)
         self.fx = SqlFxRates(self._connection)
         self.controls = SqlControls(self._connection)
+        self.locks = SqlLocks(self._connection)
         return self
 
     async def __aexit__(

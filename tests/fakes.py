@@ -301,6 +301,11 @@ class MemoryFxRates:
         return dated[-1] if dated else None
 
 
+class MemoryLocks:
+    async def hold(self, name: str) -> None:
+        return None  # one memory unit of work commits at a time: nothing to wait for
+
+
 class MemoryControls:
     def __init__(self, state: MemoryState) -> None:
         self._s = state
@@ -472,6 +477,7 @@ class MemoryUnitOfWork:
         self.alerts = MemoryAlerts(self._state)
         self.fx = MemoryFxRates(self._state)
         self.controls = MemoryControls(self._state)
+        self.locks = MemoryLocks()
         return self
 
     async def __aexit__(

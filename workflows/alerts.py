@@ -38,6 +38,7 @@ class AlertDesk:
     async def raise_alert(self, uow: UnitOfWork, key: str, kind: str, detail: dict[str, object]) -> Alert:
         """Inside the caller's transaction: open an episode or count a repeat."""
         now = self._clock.now()
+        await uow.locks.hold(f"alert:{key}")  # one episode per key, and no repeat counted twice or lost
         alert = await uow.alerts.open_for(key)
         if alert is not None:
             alert.count, alert.last_at, alert.detail = alert.count + 1, now, detail
@@ -68,6 +69,7 @@ class AlertDesk:
 
     async def resolve(self, uow: UnitOfWork, key: str) -> Alert | None:
         """Inside the caller's transaction: the failure is over. ``None`` if nothing was open."""
+        await uow.locks.hold(f"alert:{key}")
         alert = await uow.alerts.open_for(key)
         if alert is None:
             return None
@@ -93,6 +95,14 @@ class AlertDesk:
             await uow.notices.add(closed_topic(task), {"task_id": task.id}, now)
 
         return await self._board.answer(task_id, option, by, apply=apply)
+
+    async def mark_shown(self, uow: UnitOfWork, alert: Alert, count: int, at: datetime) -> None:
+        """The chat now shows ``count`` repeats (a chat adapter calls this after sending)."""
+        await uow.locks.hold(f"alert:{alert.key}")
+        fresh = await uow.alerts.get(alert.id or 0)
+        if fresh is not None:
+            fresh.shown_count, fresh.shown_at = count, at
+            await uow.alerts.save(fresh)
 
     async def on_timeout(self, uow: UnitOfWork, task: Task, deadline: Deadline) -> None:
         """Nobody pressed a button for a day: the buttons go, the alert stays in the list."""

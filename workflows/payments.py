@@ -83,6 +83,9 @@ class PaymentDesk:
         if event.phase == Phase.CLEARED and self._fx is not None:
             await self._fx.refresh_before_payment(event.order_id)  # the rate of the day it clears
         async with self._uow() as uow:
+            # one event of an order at a time: a new payment's first events, or two payments
+            # authorised at once, must not both create it or both open a fraud check
+            await uow.locks.hold(f"order:{event.order_id}:payments")
             order = await uow.orders.get(event.order_id)
             if order is None:
                 raise OrderNotFound(f"no order {event.order_id}")

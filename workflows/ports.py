@@ -142,7 +142,8 @@ class Payments(Protocol):
     async def for_order(self, order_id: int) -> list[Payment]: ...
 
     async def failed_attempts(self, order_id: int) -> int:
-        """Gateway events in phase ``failed`` for the order's payments."""
+        """Gateway events in phase ``failed`` that ended one of the order's payments (a repeated
+        failure notice of the same payment is not another attempt)."""
         ...
 
     async def paid_before(self, phone: str, email: str, order_id: int) -> bool:
@@ -185,6 +186,13 @@ class FxRates(Protocol):
 
     async def latest(self, currency: str) -> tuple[date, Decimal] | None:
         """The newest stored rate of ``currency``: the last good one when the feed is down."""
+        ...
+
+
+class Locks(Protocol):
+    async def hold(self, name: str) -> None:
+        """Hold the lock called ``name`` until this unit of work ends: another one asking for it
+        waits (across processes on PostgreSQL; SQLite has a single writer anyway)."""
         ...
 
 
@@ -334,6 +342,9 @@ class UnitOfWork(Protocol):
 
     @property
     def controls(self) -> Controls: ...
+
+    @property
+    def locks(self) -> Locks: ...
 
     async def __aenter__(self) -> Self: ...
 

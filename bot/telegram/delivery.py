@@ -19,7 +19,7 @@ from aiogram.types import InlineKeyboardMarkup, ReplyParameters
 from bot.telegram import render
 from bot.telegram.pacing import Pacer
 from bot.texts import Locale
-from workflows.alerts import FOR_MANAGERS
+from workflows.alerts import FOR_MANAGERS, AlertDesk
 from workflows.office_model import Alert
 from workflows.ports import Clock, UnitOfWorkFactory
 from workflows.tasks import Task
@@ -34,9 +34,17 @@ COUNT_REFRESH = timedelta(seconds=60)  # an alert's repeat count is edited in at
 
 class TelegramDelivery:
     def __init__(
-        self, uow: UnitOfWorkFactory, bot: Bot, topology: Topology, clock: Clock, locale: Locale, pacer: Pacer
+        self,
+        uow: UnitOfWorkFactory,
+        bot: Bot,
+        topology: Topology,
+        clock: Clock,
+        locale: Locale,
+        pacer: Pacer,
+        alerts: AlertDesk,
     ) -> None:
         self._uow, self._bot, self._topology, self._clock, self._locale = uow, bot, topology, clock, locale
+        self._alerts = alerts
         self.pacer = pacer
         self._tz = topology.onec.timezone
         self._running = asyncio.Lock()
@@ -115,12 +123,7 @@ class TelegramDelivery:
             message_id = await self._send(chat, text, markup)
             if message_id is not None and task is not None:
                 await self._remember(task, chat, message_id)
-        async with self._uow() as uow:
-            fresh = await uow.alerts.get(alert.id or 0)
-            if fresh is not None:
-                fresh.shown_count, fresh.shown_at = alert.count, self._clock.now()
-                await uow.alerts.save(fresh)
-            await uow.commit()
+        await self._mark_shown(alert)
 
     async def _refresh_counts(self, limit: int) -> None:
         """Repeats since the message went out are edited into it, at most once a minute."""
@@ -135,12 +138,12 @@ class TelegramDelivery:
             for platform, chat, message in shown[alert.id]:
                 if platform == "telegram":
                     await self._edit(int(chat), int(message), text, markup)
-            async with self._uow() as uow:
-                fresh = await uow.alerts.get(alert.id or 0)
-                if fresh is not None:
-                    fresh.shown_count, fresh.shown_at = alert.count, self._clock.now()
-                    await uow.alerts.save(fresh)
-                await uow.commit()
+            await self._mark_shown(alert)
+
+    async def _mark_shown(self, alert: Alert) -> None:
+        async with self._uow() as uow:
+            await self._alerts.mark_shown(uow, alert, alert.count, self._clock.now())
+            await uow.commit()
 
     async def _remember(self, task: Task, chat: int, message_id: int) -> None:
         assert task.id is not None

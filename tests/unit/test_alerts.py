@@ -3,10 +3,13 @@ failure repeats, one follow-up when it recovers, and the owner's ack and mute bu
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
 
+from storage.database import Database, open_database
+from storage.uow import SqlUnitOfWorkFactory
 from tests.fakes import FakeClock
 from workflows.alerts import KIND, OPTIONS, AlertDesk
 from workflows.office_model import Alert
@@ -236,3 +239,25 @@ async def test_an_episode_that_began_muted_and_ended_quietly_is_never_told(desk:
     assert await desk.notices("alert") == [{"alert_id": first.id}]
     assert await desk.notices("alert_resolved") == []
     assert (await desk.stored(during.id)).state == "resolved"
+
+
+async def test_two_instances_raising_one_key_at_once_make_one_episode(database: Database, clock: FakeClock) -> None:
+    """Two service instances (own engines) raise the same failure 40 times each, concurrently:
+    one episode, every repeat counted, one message — on PostgreSQL thanks to the key's lock."""
+    url = database.engine.url.render_as_string(hide_password=False)
+    instances = [open_database(url), open_database(url)]
+    try:
+        desks = [Desk(SqlUnitOfWorkFactory(db), clock) for db in instances]
+
+        async def storm(desk: Desk) -> None:
+            for _ in range(40):
+                await desk.fail()
+
+        await asyncio.gather(*(storm(desk) for desk in desks))
+        async with desks[0].uow(read_only=True) as work:
+            alert = await work.alerts.open_for(KEY)
+        assert alert is not None and alert.count == 80
+        assert await desks[0].notices("alert") == [{"alert_id": alert.id}]
+    finally:
+        for db in instances:
+            await db.dispose()

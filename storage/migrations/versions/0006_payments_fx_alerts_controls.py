@@ -55,7 +55,7 @@ def upgrade() -> None:
     sa.Column('payment_id', sa.String(length=128), nullable=False),
     sa.Column('phase', sa.String(length=16), nullable=False),
     sa.Column('received_at', storage.schema.UtcDateTime(timezone=True), nullable=False),
-    sa.Column('applied', sa.String(length=16), nullable=False),
+    sa.Column('applied', sa.String(length=32), nullable=False),
     sa.Column('payload', sa.JSON(), nullable=False),
     sa.PrimaryKeyConstraint('event_id', name=op.f('pk_payment_events'))
     )
