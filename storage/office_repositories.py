@@ -124,6 +124,11 @@ class SqlAlerts:
     async def save(self, alert: Alert) -> None:
         await self._c.execute(update(t.alerts).where(t.alerts.c.id == alert.id).values(**_alert_values(alert)))
 
+    async def open_of_kind(self, kind: str) -> list[Alert]:
+        c = t.alerts.c
+        query = select(t.alerts).where(c.state == "open", c.kind == kind).order_by(c.id)
+        return [_alert(row) for row in await self._c.execute(query)]
+
     async def stale_counts(self, shown_before: datetime, limit: int) -> list[Alert]:
         c = t.alerts.c
         query = (

@@ -271,6 +271,9 @@ class MemoryAlerts:
         assert alert.id is not None
         self._s.alerts[alert.id] = copy.deepcopy(alert)
 
+    async def open_of_kind(self, kind: str) -> list[Alert]:
+        return copy.deepcopy([a for _, a in sorted(self._s.alerts.items()) if a.state == "open" and a.kind == kind])
+
     async def stale_counts(self, shown_before: datetime, limit: int) -> list[Alert]:
         found = [
             a for _, a in sorted(self._s.alerts.items())

@@ -86,6 +86,7 @@ class ObligationState(enum.StrEnum):
     RELEASED = "released"  # may be paid out
     HELD = "held"  # the rate moved too far: a manager decides
     TOPUP = "topup"  # the client is asked to pay the difference first
+    CANCELLED = "cancelled"  # the order was cancelled before it was paid out: nothing to pay
 
 
 @dataclass(frozen=True)

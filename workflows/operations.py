@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from workflows.alerts import AlertDesk
 from workflows.errors import UnknownChannel
 from workflows.ledger import Shortfall
+from workflows.model import StockFigure
 from workflows.ports import Clock, UnitOfWorkFactory
 from workflows.topology import Topology
 
@@ -17,6 +18,11 @@ ONEC_HEARD = "onec:last_update"
 ONEC_SILENT_KEY = "onec_silent"
 PAUSED = "channel:paused:"
 SYNC_REQUESTED = "channel:sync_requested:"
+STOCK_NEGATIVE = "stock_negative"
+
+
+def _stock_key(sku: str, warehouse: str) -> str:
+    return f"{STOCK_NEGATIVE}:{sku}:{warehouse}"
 
 
 @dataclass(frozen=True)
@@ -66,15 +72,20 @@ class Operations:
             await self._alerts.resolve(uow, ONEC_SILENT_KEY)
             await uow.commit()
 
-    async def report_shortfalls(self, shortfalls: Sequence[Shortfall]) -> None:
-        """1C reports less on hand than we promised: the owner hears of each SKU and warehouse."""
-        if not shortfalls:
-            return
+    async def report_stock(self, figures: Sequence[StockFigure], shortfalls: Sequence[Shortfall]) -> None:
+        """After 1C's stock: 1C shows less on hand than we promised — the owner hears of each SKU
+        and warehouse; a later figure that covers the promises ends that alert."""
+        short = {(s.sku, s.warehouse) for s in shortfalls}
         async with self._uow() as uow:
             for s in shortfalls:
                 detail: dict[str, object] = {"sku": s.sku, "warehouse": s.warehouse, "on_hand": s.on_hand,
                                              "reserved": s.reserved}  # fmt: skip
-                await self._alerts.raise_alert(uow, f"stock_negative:{s.sku}:{s.warehouse}", "stock_negative", detail)
+                await self._alerts.raise_alert(uow, _stock_key(s.sku, s.warehouse), STOCK_NEGATIVE, detail)
+            reported = {(f.sku, f.warehouse) for f in figures}
+            for alert in await uow.alerts.open_of_kind(STOCK_NEGATIVE):
+                where = (str(alert.detail.get("sku")), str(alert.detail.get("warehouse")))
+                if where in reported and where not in short:
+                    await self._alerts.resolve(uow, alert.key)
             await uow.commit()
 
     async def watch_onec(self) -> bool:

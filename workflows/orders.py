@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -20,6 +20,7 @@ from workflows.model import (
     Customer,
     LineStatus,
     Obligation,
+    ObligationState,
     Order,
     OrderEvent,
     OrderLine,
@@ -184,8 +185,11 @@ class OrderDesk:
             assert task.id is not None
             await uow.tasks.close(task.id, TaskState.CANCELLED, now, reason="order_cancelled")
             await uow.notices.add(closed_topic(task), {"task_id": task.id}, now)
-        event = OrderEvent(now, "cancelled", {"reason": reason, "released": len(active)})
-        await uow.orders.add_events(order_id, [event])
+        unpaid = [o for o in order.obligations if o.state in (ObligationState.PENDING, ObligationState.HELD)]
+        for obligation in unpaid:  # no FX watch, no payout for goods that will not ship
+            await uow.orders.save_obligation(replace(obligation, state=ObligationState.CANCELLED))
+        detail = {"reason": reason, "released": len(active), "obligations_cancelled": len(unpaid)}
+        await uow.orders.add_events(order_id, [OrderEvent(now, "cancelled", detail)])
         return True
 
 

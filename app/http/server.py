@@ -153,7 +153,7 @@ async def post_stock(request: web.Request) -> web.Response:
         )
     result = await services.ledger.apply_stock(_onec_time(request, message.as_of), figures)
     await services.operations.onec_heard()
-    await services.operations.report_shortfalls(result.shortfalls)
+    await services.operations.report_stock(figures, result.shortfalls)
     return web.json_response(stock_result_view(result))
 
 

@@ -382,3 +382,18 @@ async def test_two_instances_fetching_the_same_sheet_at_once_keep_one_copy(
         assert await asyncio.gather(*(office.fx.refresh() for _ in range(4))) == [True] * 4
     async with office.uow(read_only=True) as work:
         assert await work.fx.latest("CNY") == (clock.now().date(), Decimal("12.20"))
+
+
+async def test_a_cancelled_order_pays_nothing_out_and_its_question_closes(office: Office) -> None:
+    """A held payment's order is cancelled: the obligation is cancelled, its open question is
+    closed, and the bank is not asked again for it."""
+    order_id = await office.supplier_order()
+    task = await office.held(order_id)
+    await office.orders.cancel(order_id, "client changed their mind")
+    assert (await office.obligation(order_id)).state == ObligationState.CANCELLED
+    assert await office.open_tasks(order_id) == []
+    assert {"task_id": task.id} in await office.notices("office_task_closed")
+    calls = office.feed.calls
+    office.clock.advance(days=30)
+    assert await office.fx.check_due() == 0
+    assert office.feed.calls == calls

@@ -14,6 +14,7 @@ from tests.fakes import FakeClock
 from workflows.alerts import AlertDesk
 from workflows.errors import UnknownChannel
 from workflows.ledger import Shortfall
+from workflows.model import StockFigure
 from workflows.office_model import Alert
 from workflows.operations import ONEC_SILENT_KEY, Operations
 from workflows.ports import UnitOfWorkFactory
@@ -114,11 +115,17 @@ async def test_1c_going_quiet_raises_one_alert_and_its_return_resolves_it(ops: O
     assert await ops.notices("alert_resolved") == [{"alert_id": alert.id}]
 
 
-async def test_negative_stock_is_reported_per_sku_and_warehouse(ops: Ops) -> None:
-    await ops.operations.report_shortfalls([])
+async def test_negative_stock_is_reported_per_sku_and_warehouse_and_ends_when_covered(ops: Ops) -> None:
+    def figures(*where: tuple[str, int]) -> list[StockFigure]:
+        return [StockFigure("IRON", warehouse, qty) for warehouse, qty in where]
+
+    await ops.operations.report_stock(figures(("online", 5)), [])
     assert await ops.notices("alert") == []
-    await ops.operations.report_shortfalls([Shortfall("IRON", "online", 1, 3), Shortfall("IRON", "tverskaya", 0, 1)])
-    await ops.operations.report_shortfalls([Shortfall("IRON", "online", 0, 3)])
+    await ops.operations.report_stock(
+        figures(("online", 1), ("tverskaya", 0)),
+        [Shortfall("IRON", "online", 1, 3), Shortfall("IRON", "tverskaya", 0, 1)],
+    )
+    await ops.operations.report_stock(figures(("online", 0)), [Shortfall("IRON", "online", 0, 3)])
     online = await ops.open_alert("stock_negative:IRON:online")
     store = await ops.open_alert("stock_negative:IRON:tverskaya")
     assert online is not None and store is not None
@@ -127,6 +134,10 @@ async def test_negative_stock_is_reported_per_sku_and_warehouse(ops: Ops) -> Non
     )  # fmt: skip
     assert (store.count, store.detail["on_hand"]) == (1, 0)
     assert await ops.notices("alert") == [{"alert_id": online.id}, {"alert_id": store.id}]
+    await ops.operations.report_stock(figures(("online", 4)), [])  # 1C now covers the online promises
+    assert await ops.open_alert("stock_negative:IRON:online") is None
+    assert await ops.open_alert("stock_negative:IRON:tverskaya") is not None  # not reported again: still open
+    assert await ops.notices("alert_resolved") == [{"alert_id": online.id}]
 
 
 async def test_status_counts_open_tasks_and_undelivered_messages(ops: Ops, clock: FakeClock) -> None:
@@ -135,7 +146,7 @@ async def test_status_counts_open_tasks_and_undelivered_messages(ops: Ops, clock
     await ops.operations.onec_heard()
     clock.advance(hours=1)
     await ops.operations.watch_onec()  # one alert: its ack/mute task and its message
-    await ops.operations.report_shortfalls([Shortfall("IRON", "online", 0, 1)])
+    await ops.operations.report_stock([StockFigure("IRON", "online", 0)], [Shortfall("IRON", "online", 0, 1)])
     status = await ops.operations.status()
     assert (status.open_tasks, status.undelivered_messages) == (2, 2)
     async with ops.uow() as work:
