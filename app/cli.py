@@ -91,6 +91,8 @@ async def _run(settings: Settings) -> None:
         app_token = settings.slack.app_token
         if services.slack_app is not None and app_token is not None:
             socket_mode = await start_socket_mode(services.slack_app, app_token.get_secret_value())
+        if services.telegram_bot is not None and topology.people.owner_telegram_id is None:
+            log.warning("TELEGRAM_BOT_TOKEN is set but [people] owner_telegram_id is not: alerts reach nobody")
         if services.telegram_bot is not None and services.telegram_dispatcher is not None:
             try:
                 await register_commands(services.telegram_bot, settings.business.locale)
