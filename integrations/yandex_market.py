@@ -1,0 +1,434 @@
+"""Yandex Market's Partner API as a sales channel (``workflows.channels.ChannelClient``), on an injected
+``httpx.AsyncClient``.
+
+What the Market documents (API_NOTES §3, the official OpenAPI under ``specs/yandex-market/openapi``):
+
+* Auth is the ``Api-Key`` header. At most **4 requests in parallel** per campaign, whatever the method; more, or
+  more than a method's own budget, answers **420** ``{"status":"ERROR","errors":[{"code":"REQUEST_LIMIT_EXCEEDED"}]}``.
+* ``PUT /v2/campaigns/{campaignId}/offers/stocks`` (updateStocks) takes 1..2000 unique ``sku`` values (the ShopSku
+  pattern), each with exactly one item ``{count: 0..2e9, updatedAt: ISO-8601 with offset}``, and at most 100 000
+  skus a minute. It answers ``{"status":"OK"}``, or 400 with ``errors: [{code, message}]`` for the whole request.
+* ``POST /v2/campaigns/{campaignId}/offers/stocks`` (getStocks) reads stock back: by ``offerIds`` (≤ 500, the whole
+  answer at once) or the whole listing page by page (``page_token`` + ``limit``).
+* ``GET /v2/campaigns/{campaignId}/orders`` (getOrders): orders in ``PROCESSING`` / ``STARTED`` are confirmed and
+  ready to be packed. Deprecated in the spec (shutdown 2027-04-12; its successor needs a ``businessId``).
+
+The key is sent in a header and never appears in a log line, an exception or a ``repr``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import httpx
+
+from integrations.rate_gate import RateGate
+from workflows.channels import (
+    ChannelOrder,
+    ChannelOrderLine,
+    ChannelRefused,
+    ChannelUnavailable,
+    PushOutcome,
+    StockLine,
+)
+
+log = logging.getLogger(__name__)
+
+BASE_URL = "https://api.partner.market.yandex.ru"
+SHOP_SKU = re.compile(r"(?=.*\S.*)[^\x00-\x08\x0A-\x1f\x7f]{1,255}")
+"""ShopSku.yaml's pattern ``^(?=.*\\S.*)[^\\x00-\\x08\\x0A-\\x1f\\x7f]{1,255}$``, for ``fullmatch`` (Python's ``$``
+would let a trailing newline through)."""
+BATCH_LIMIT = 2000
+MAX_COUNT = 2_000_000_000
+PARALLEL_REQUESTS = 4
+READ_CHUNK = 500  # GetWarehouseStocksRequest.offerIds maxItems
+LISTING_PAGE = 100  # getStocks ``limit``: 200 in the spec, cut to 100 (silently) by the 2026-08-04 changelog
+ORDERS_PAGE = 50  # getOrders ``limit`` maximum
+MARKET_TIME = timezone(timedelta(hours=3), "MSK")  # unverified: order dates carry no offset; Moscow time assumed
+
+NEW_ORDER_STATUS, NEW_ORDER_SUBSTATUS = "PROCESSING", "STARTED"
+
+
+def default_push_gate() -> RateGate:
+    """updateStocks allows 100 000 skus a minute; a push takes one token per sku. A bucket lets through at most
+    ``burst + 60 * rate`` in any 60 seconds, so 90 000/min with a burst of 10 000 (five full batches) stays within
+    the Market's minute however its window is counted."""
+    return RateGate(per_minute=90_000, burst=10_000)
+
+
+def default_read_gate() -> RateGate:
+    """getStocks allows 100 000 offers a minute (counted on the offers returned); same arithmetic as pushes."""
+    return RateGate(per_minute=90_000, burst=10_000)
+
+
+def default_orders_gate() -> RateGate:
+    """getOrders allows 10 000 requests an hour: 160 a minute leaves a little headroom."""
+    return RateGate(per_minute=160, burst=10)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class _OffersRefused(Exception):
+    """A 400 whose every error names offers of the request: ``reasons`` is offer id -> the Market's message."""
+
+    def __init__(self, reasons: dict[str, str]) -> None:
+        super().__init__(f"{len(reasons)} offers refused")
+        self.reasons = reasons
+
+
+class YandexMarketClient:
+    """One campaign (shop) of the Market. ``base`` is the API root (:data:`BASE_URL`, or an emulator's).
+
+    ``gate`` paces stock pushes (one token per sku; :func:`default_push_gate`); reads and orders have their own
+    budgets. Every request of this client, of any kind, holds one of four slots, the Market's parallel limit —
+    so use one client per campaign. ``clock`` gives the time the pushed figures are true (``updatedAt``); it
+    must be timezone-aware. One request per call and no retry, except that a push refused for some offers is
+    sent once more without them.
+    """
+
+    batch_limit = BATCH_LIMIT
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        api_key: str,
+        base: str = BASE_URL,
+        campaign_id: int,
+        name: str = "yandex_market",
+        gate: RateGate | None = None,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        if campaign_id < 1:
+            raise ValueError("a campaign id is a positive integer")
+        self.name = name
+        self._client = client
+        self._headers = {"Api-Key": api_key, "Accept": "application/json"}
+        self._campaign = f"{base.rstrip('/')}/v2/campaigns/{campaign_id}"
+        self._push_gate = gate if gate is not None else default_push_gate()
+        self._read_gate = default_read_gate()
+        self._orders_gate = default_orders_gate()
+        self._clock = clock
+        self._parallel = asyncio.Semaphore(PARALLEL_REQUESTS)
+
+    def __repr__(self) -> str:
+        return f"YandexMarketClient(name={self.name!r}, campaign={self._campaign!r})"
+
+    # -- stock out ---------------------------------------------------------------------------------------------
+
+    async def push_stock(self, lines: Sequence[StockLine]) -> PushOutcome:
+        """Send each line's ``qty`` (0 included, never omitted) as its offer's count, stamped with the clock's now.
+
+        A line whose offer id the Market would refuse (not a ShopSku, padded with whitespace the Market trims, in
+        the push twice) or whose qty is outside 0..2e9 is rejected here and not sent. If the Market refuses the
+        request for offers it names, those are rejected and the rest is sent once more; what is still not taken
+        after that comes back in ``retry``. ``ValueError`` for more than :attr:`batch_limit` lines.
+        """
+        if len(lines) > self.batch_limit:
+            raise ValueError(f"a push carries at most {self.batch_limit} lines, not {len(lines)}")
+        stamp = self._stamp()  # the figures are true now, not when a slot frees up
+        rejected: dict[str, str] = {}
+        batch = _sendable(lines, rejected)
+        for attempt in (1, 2):
+            if not batch:
+                break
+            try:
+                await self._put_stocks(batch, stamp)
+            except _OffersRefused as refused:
+                for line in batch:
+                    if line.offer_id in refused.reasons:
+                        rejected[line.sku] = refused.reasons[line.offer_id]
+                batch = [line for line in batch if line.offer_id not in refused.reasons]
+                log.warning("yandex_market: %d offers refused in a stock push", len(refused.reasons))
+                continue
+            except ChannelUnavailable:
+                if attempt == 1:
+                    raise
+                break  # the resend failed as a whole: what is left is for later
+            return PushOutcome(accepted=tuple(line.sku for line in batch), rejected=rejected)
+        return PushOutcome(rejected=rejected, retry=tuple(line.sku for line in batch))
+
+    async def _put_stocks(self, batch: Sequence[StockLine], stamp: str) -> None:
+        body = {"skus": [{"sku": line.offer_id, "items": [{"count": line.qty, "updatedAt": stamp}]} for line in batch]}
+        await self._push_gate.wait(len(batch))
+        try:
+            await self._call("PUT", "/offers/stocks", self._push_gate, json=body)
+        except _BadRequest as bad:
+            reasons = _reasons_by_offer(bad.errors, {line.offer_id for line in batch})
+            if reasons is None:
+                raise ChannelRefused(f"Yandex Market refused the stock push: {_describe(bad.errors)}") from None
+            raise _OffersRefused(reasons) from None
+
+    def _stamp(self) -> str:
+        now = self._clock()
+        if now.tzinfo is None or now.utcoffset() is None:
+            raise ValueError("the clock must give timezone-aware times: updatedAt needs an offset")
+        return now.isoformat(timespec="seconds")
+
+    # -- stock back --------------------------------------------------------------------------------------------
+
+    async def read_stock(self, lines: Sequence[StockLine]) -> dict[str, int]:
+        """What the Market shows as available for these lines, asked by ``offerIds`` 500 at a time.
+
+        Per offer: the ``AVAILABLE`` count (``FIT`` when the answer has no ``AVAILABLE``), summed over the
+        warehouses the answer lists. An offer listed with no stocks shows 0; one not listed is left out, as are
+        lines whose offer id is not a ShopSku (the Market would refuse the whole request for them).
+        """
+        skus_of: dict[str, list[str]] = {}
+        for line in lines:
+            if SHOP_SKU.fullmatch(line.offer_id) and line.offer_id == line.offer_id.strip():
+                skus_of.setdefault(line.offer_id, []).append(line.sku)
+        offer_ids = list(skus_of)
+        shown: dict[str, int] = {}
+        for start in range(0, len(offer_ids), READ_CHUNK):
+            chunk = offer_ids[start : start + READ_CHUNK]
+            await self._read_gate.wait(len(chunk))
+            answer = await self._call_refusing("POST", "/offers/stocks", self._read_gate, json={"offerIds": chunk})
+            shown.update(_shown_stock(answer))
+        return {sku: shown[offer] for offer, skus in skus_of.items() if offer in shown for sku in skus}
+
+    async def listed_stock(self) -> dict[str, int]:
+        """Every offer of the campaign's listing, ``offer id -> shown count`` (as :meth:`read_stock` counts it),
+        read page by page with ``page_token``. Archived offers are not in the listing."""
+        shown: dict[str, int] = {}
+        token: str | None = None
+        seen: set[str] = set()
+        while True:
+            params: dict[str, str | int] = {"limit": LISTING_PAGE}
+            if token is not None:
+                params["page_token"] = token
+            await self._read_gate.wait(LISTING_PAGE)
+            answer = await self._call_refusing("POST", "/offers/stocks", self._read_gate, params=params, json={})
+            shown.update(_shown_stock(answer))
+            token = _next_token(_dict(answer.get("result")))
+            if token is None or token in seen:
+                return shown
+            seen.add(token)
+
+    # -- orders ------------------------------------------------------------------------------------------------
+
+    async def new_orders(self) -> list[ChannelOrder]:
+        """Orders in ``PROCESSING`` / ``STARTED`` (confirmed, to be packed), every page. Test orders
+        (``fake``) are not asked for. An order that cannot be read is logged and left for the next poll."""
+        orders: list[ChannelOrder] = []
+        token: str | None = None
+        seen: set[str] = set()
+        while True:
+            params: dict[str, str | int] = {
+                "status": NEW_ORDER_STATUS,
+                "substatus": NEW_ORDER_SUBSTATUS,
+                "limit": ORDERS_PAGE,
+            }
+            if token is not None:
+                params["page_token"] = token
+            await self._orders_gate.wait()
+            answer = await self._call_refusing("GET", "/orders", self._orders_gate, params=params)
+            for raw in answer.get("orders") or []:
+                order = _order(raw)
+                if order is None:
+                    log.warning("yandex_market: an order could not be read (id=%r)", _dict(raw).get("id"))
+                else:
+                    orders.append(order)
+            token = _next_token(answer)
+            if token is None or token in seen:
+                return orders
+            seen.add(token)
+
+    # -- the wire ----------------------------------------------------------------------------------------------
+
+    async def _call_refusing(
+        self,
+        method: str,
+        path: str,
+        gate: RateGate,
+        *,
+        params: dict[str, str | int] | None = None,
+        json: Any = None,
+    ) -> dict[str, Any]:
+        try:
+            return await self._call(method, path, gate, params=params, json=json)
+        except _BadRequest as bad:
+            raise ChannelRefused(f"Yandex Market refused the request: {_describe(bad.errors)}") from None
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        gate: RateGate,
+        *,
+        params: dict[str, str | int] | None = None,
+        json: Any = None,
+    ) -> dict[str, Any]:
+        """One request in one of the parallel slots; the answer's JSON object, or one of the channel errors
+        (``_BadRequest`` for a 400, which the caller words)."""
+        async with self._parallel:
+            try:
+                response = await self._client.request(
+                    method, self._campaign + path, params=params, json=json, headers=self._headers
+                )
+            except httpx.TimeoutException:
+                raise ChannelUnavailable("Yandex Market did not answer in time") from None
+            except httpx.HTTPError as error:
+                raise ChannelUnavailable(f"Yandex Market could not be reached ({type(error).__name__})") from None
+        return _answer(response, gate)
+
+
+class _BadRequest(Exception):
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__("bad request")
+        self.errors = errors
+
+
+def _sendable(lines: Sequence[StockLine], rejected: dict[str, str]) -> list[StockLine]:
+    """The lines the Market can take, in order; the others go into ``rejected`` with the reason."""
+    times = Counter(line.offer_id for line in lines)
+    batch: list[StockLine] = []
+    for line in lines:
+        reason = _local_refusal(line, times[line.offer_id])
+        if reason is None:
+            batch.append(line)
+        else:
+            rejected[line.sku] = reason
+    return batch
+
+
+def _local_refusal(line: StockLine, times: int) -> str | None:
+    offer = line.offer_id
+    if not SHOP_SKU.fullmatch(offer):
+        return f"offer id {offer[:40]!r} is not a Yandex Market SKU (1..255 characters, no control characters)"
+    if offer != offer.strip():
+        return f"offer id {offer[:40]!r} has leading or trailing whitespace, which the Market trims off"
+    if times > 1:
+        return f"offer id {offer[:40]!r} is in this push {times} times; the Market takes each offer once a request"
+    if isinstance(line.qty, bool) or not 0 <= line.qty <= MAX_COUNT:
+        return f"quantity {line.qty!r} is outside 0..{MAX_COUNT}"
+    return None
+
+
+_QUOTED = re.compile(r"'([^']*)'|\"([^\"]*)\"|«([^»]*)»")
+
+
+def _reasons_by_offer(errors: list[dict[str, Any]], sent: set[str]) -> dict[str, str] | None:
+    """Offer id -> reason, when every error names (in quotes) offers that were sent; else ``None``.
+
+    The spec's ApiErrorDTO has only ``code`` and ``message``, so a refused offer can only be told by its id
+    appearing, quoted, in the message. An error naming none means the request as a whole was wrong."""
+    reasons: dict[str, str] = {}
+    for error in errors:
+        message = str(error.get("message", ""))
+        named = {next(group for group in match.groups() if group is not None) for match in _QUOTED.finditer(message)}
+        offers = named & sent
+        if not offers:
+            return None
+        for offer in offers:
+            reasons[offer] = f"{error.get('code', 'ERROR')}: {message}"[:300]
+    return reasons or None
+
+
+def _answer(response: httpx.Response, gate: RateGate) -> dict[str, Any]:
+    status = response.status_code
+    errors = _errors(response)
+    if status == httpx.codes.OK:
+        body = _json(response)
+        if body is None or body.get("status", "OK") != "OK":
+            raise ChannelUnavailable("Yandex Market answered HTTP 200 with something other than its JSON")
+        return body
+    if status in (420, 429):
+        retry_after = _retry_after(response)
+        if retry_after is not None:
+            gate.hold_off(retry_after)
+        raise ChannelUnavailable(f"Yandex Market limited the request: {_describe(errors, status)}", retry_after)
+    if status == httpx.codes.BAD_REQUEST:
+        raise _BadRequest(errors)
+    if status >= 500:
+        raise ChannelUnavailable(f"Yandex Market failed: {_describe(errors, status)}", _retry_after(response))
+    raise ChannelRefused(f"Yandex Market refused the request: {_describe(errors, status)}")
+
+
+def _json(response: httpx.Response) -> dict[str, Any] | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _errors(response: httpx.Response) -> list[dict[str, Any]]:
+    body = _json(response) or {}
+    raw = body.get("errors")
+    return [error for error in raw if isinstance(error, dict)] if isinstance(raw, list) else []
+
+
+def _describe(errors: list[dict[str, Any]], status: int | None = None) -> str:
+    """The Market's own words, short: ``HTTP 403: FORBIDDEN: Access denied``."""
+    said = "; ".join(f"{error.get('code', 'ERROR')}: {error.get('message', '')}".rstrip(": ") for error in errors[:3])
+    text = ": ".join(part for part in (f"HTTP {status}" if status is not None else "", said) if part)
+    return text[:300] or "no reason given"
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """The ``Retry-After`` seconds, when the answer has them (the spec does not promise any)."""
+    raw = response.headers.get("Retry-After", "")
+    try:
+        seconds = float(raw)
+    except ValueError:
+        return None
+    return seconds if seconds >= 0 else None
+
+
+def _dict(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _next_token(holder: dict[str, Any]) -> str | None:
+    token = _dict(holder.get("paging")).get("nextPageToken")
+    return token if isinstance(token, str) and token else None
+
+
+def _shown_stock(answer: dict[str, Any]) -> dict[str, int]:
+    """getStocks' ``result.warehouses[].offers[]`` as offer id -> shown count, summed over warehouses."""
+    shown: dict[str, int] = {}
+    for warehouse in _dict(answer.get("result")).get("warehouses") or []:
+        for offer in _dict(warehouse).get("offers") or []:
+            offer_id = _dict(offer).get("offerId")
+            if isinstance(offer_id, str):
+                shown[offer_id] = shown.get(offer_id, 0) + _available(_dict(offer).get("stocks"))
+    return shown
+
+
+def _available(stocks: object) -> int:
+    counts: dict[str, int] = {}
+    for stock in stocks if isinstance(stocks, list) else []:
+        kind, count = _dict(stock).get("type"), _dict(stock).get("count")
+        if isinstance(kind, str) and isinstance(count, int) and not isinstance(count, bool):
+            counts[kind] = counts.get(kind, 0) + count
+    return counts.get("AVAILABLE", counts.get("FIT", 0))
+
+
+def _order(raw: object) -> ChannelOrder | None:
+    """An OrderDTO as a :class:`ChannelOrder`; ``None`` when it lacks what intake needs."""
+    order = _dict(raw)
+    order_id, created = order.get("id"), order.get("creationDate")
+    if not isinstance(order_id, int) or isinstance(order_id, bool) or not isinstance(created, str):
+        return None
+    try:
+        created_at = datetime.strptime(created, "%d-%m-%Y %H:%M:%S").replace(tzinfo=MARKET_TIME)
+    except ValueError:
+        return None
+    lines: list[ChannelOrderLine] = []
+    for item in order.get("items") or []:
+        offer_id, count = _dict(item).get("offerId"), _dict(item).get("count")
+        if not isinstance(offer_id, str) or not isinstance(count, int) or isinstance(count, bool) or count < 1:
+            return None
+        lines.append(ChannelOrderLine(offer_id=offer_id, qty=count))
+    if not lines:
+        return None
+    return ChannelOrder(external_id=str(order_id), lines=tuple(lines), created_at=created_at.astimezone(UTC))
