@@ -9,6 +9,8 @@ import time
 from collections.abc import Awaitable, Callable
 
 Sleep = Callable[[float], Awaitable[None]]
+EPSILON = 1e-9
+MIN_SLEEP_S = 0.001
 
 
 class RateGate:
@@ -43,10 +45,11 @@ class RateGate:
         async with self._lock:
             while True:
                 self._refill()
-                if self._tokens >= min(cost, self._burst):
+                needed = min(cost, self._burst)
+                if self._tokens >= needed - EPSILON:  # float dust must not leave a waiter asking for 1e-13 s
                     self._tokens -= cost
                     return
-                wait = (min(cost, self._burst) - self._tokens) / self._rate
+                wait = max(MIN_SLEEP_S, (needed - self._tokens) / self._rate)
                 self.waited_s += wait
                 await self._sleep(wait)
 

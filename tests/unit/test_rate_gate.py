@@ -38,3 +38,13 @@ async def test_an_expensive_failure_and_a_hold_off_delay_the_next_request() -> N
     before = t.now
     await gate.wait()
     assert t.now - before >= 7
+
+
+async def test_float_dust_never_leaves_a_waiter_stuck() -> None:
+    """An exact fake sleep can leave 0.99999999999 tokens; the gate must still let the request go."""
+    t = Time()
+    t.now = 1000.0
+    gate = RateGate(per_minute=300, burst=20, clock=t.clock, sleep=t.sleep)
+    for _ in range(2000):
+        await gate.wait()
+    assert 1000.0 + (2000 - 20) / 5 - 0.01 <= t.now <= 1000.0 + (2000 - 20) / 5 + 2.5

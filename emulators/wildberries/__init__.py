@@ -1,0 +1,40 @@
+"""A wire-level emulator of the Wildberries seller API for the real ``httpx`` client: stocks on seller warehouses
+(update and read), the content card list with its cursor, new FBS orders and the seller's warehouses, behind WB's
+gateway (token, per-group token buckets with ``X-Ratelimit-Retry``, a 409 costing 10) and WB's refusals on demand.
+"""
+
+from __future__ import annotations
+
+from emulators.wildberries.rate_limit import CONTENT, ORDERS, STOCKS, BucketPolicy, TokenBucket
+from emulators.wildberries.seller import BAN_MESSAGE, MAX_AMOUNT, MAX_ITEMS, Card, CardSize, SellerAccount, WbAnswer
+from emulators.wildberries.server import (
+    CARDS_LIST_PATH,
+    NEW_ORDERS_PATH,
+    STOCKS_PATH,
+    WAREHOUSES_PATH,
+    WildberriesCall,
+    WildberriesEmulator,
+    gateway_error,
+)
+
+__all__ = [
+    "BAN_MESSAGE",
+    "CARDS_LIST_PATH",
+    "CONTENT",
+    "MAX_AMOUNT",
+    "MAX_ITEMS",
+    "NEW_ORDERS_PATH",
+    "ORDERS",
+    "STOCKS",
+    "STOCKS_PATH",
+    "WAREHOUSES_PATH",
+    "BucketPolicy",
+    "Card",
+    "CardSize",
+    "SellerAccount",
+    "TokenBucket",
+    "WbAnswer",
+    "WildberriesCall",
+    "WildberriesEmulator",
+    "gateway_error",
+]

@@ -1,0 +1,259 @@
+"""Wildberries' seller API over HTTP on 127.0.0.1, for the real ``httpx`` client.
+
+One port serves both hosts the stock client uses (give :attr:`~emulators.local_server.LocalServer.base_url` as
+the marketplace *and* the content base): ``PUT``/``POST /api/v3/stocks/{warehouseId}``, ``GET
+/api/v3/orders/new``, ``GET /api/v3/warehouses`` and ``POST /content/v2/get/cards/list``.
+
+The gateway comes first, as on WB: the token in ``Authorization`` (raw, or ``Bearer <token>``, both seen in
+the wild) else 401 in the gateway's shape; then the seller's token bucket of that group of methods else 429 with
+``X-Ratelimit-Retry``; then whatever failure a test asked for (:meth:`WildberriesEmulator.fail_with`); then the
+method itself (:class:`~emulators.wildberries.seller.SellerAccount`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any, Literal
+
+from aiohttp import web
+
+from emulators.local_server import LocalServer
+from emulators.refusals import ForcedRateLimits
+from emulators.wildberries.rate_limit import CONTENT, ORDERS, STOCKS, BucketPolicy, Clock, TokenBucket
+from emulators.wildberries.seller import SellerAccount, WbAnswer, error
+
+STOCKS_PATH = "/api/v3/stocks/{warehouseId}"
+NEW_ORDERS_PATH = "/api/v3/orders/new"
+WAREHOUSES_PATH = "/api/v3/warehouses"
+CARDS_LIST_PATH = "/content/v2/get/cards/list"
+
+Group = Literal["stocks", "orders", "content"]
+Auth = Literal["raw", "bearer", "missing", "wrong"]
+_ANY = "*"
+
+
+@dataclass(frozen=True)
+class WildberriesCall:
+    """One request as the emulator received it (the token itself is never kept) and the status it got."""
+
+    method: str
+    path: str
+    body: Any
+    auth: Auth
+    status: int
+    at: float
+
+
+class WildberriesEmulator(LocalServer):
+    """One seller on Wildberries, served on a free port of 127.0.0.1.
+
+    ``warehouses`` maps the seller's warehouse ids to names; ``cards`` are the product cards, each
+    ``{"vendorCode": …, "sizes": [{"chrtId": …, "techSize": …}]}`` (see
+    :func:`~emulators.wildberries.seller.card_from` for the optional fields). ``clock`` drives the rate limits
+    and call times: pass a fake one so tests move time instead of sleeping.
+    """
+
+    name = "Wildberries"
+    url_path = "/"
+
+    def __init__(
+        self,
+        *,
+        token: str,
+        warehouses: Mapping[int, str],
+        cards: Iterable[Mapping[str, Any]] = (),
+        clock: Clock = time.monotonic,
+        buckets: Mapping[Group, BucketPolicy] | None = None,
+    ) -> None:
+        self.token = token
+        self.seller = SellerAccount(warehouses, cards)
+        self.received: list[WildberriesCall] = []
+        self._clock = clock
+        policies: dict[Group, BucketPolicy] = {"stocks": STOCKS, "orders": ORDERS, "content": CONTENT}
+        policies.update(buckets or {})
+        self.buckets: dict[Group, TokenBucket] = {group: TokenBucket(p, clock) for group, p in policies.items()}
+        self._forced = ForcedRateLimits()
+        self._failure: int | None = None
+        self._next_order_id = 5_000_000
+
+    # -- serving ---------------------------------------------------------------------------------------------
+
+    def application(self) -> web.Application:
+        app = web.Application()
+        app.router.add_put(STOCKS_PATH, self._handle)
+        app.router.add_post(STOCKS_PATH, self._handle)
+        app.router.add_get(NEW_ORDERS_PATH, self._handle)
+        app.router.add_get(WAREHOUSES_PATH, self._handle)
+        app.router.add_post(CARDS_LIST_PATH, self._handle)
+        return app
+
+    # -- what tests read and steer ---------------------------------------------------------------------------
+
+    def stock(self, warehouse_id: int, chrt_id: int) -> int | None:
+        """The amount WB holds for a size on a seller warehouse; ``None`` when it has no record."""
+        return self.seller.stocks.get((warehouse_id, chrt_id))
+
+    def set_stock(self, warehouse_id: int, chrt_id: int, amount: int) -> None:
+        """Put a stock record in place, as if the seller had set it in the cabinet."""
+        self.seller.stocks[warehouse_id, chrt_id] = amount
+
+    def trash_card(self, vendor_code: str) -> None:
+        """The seller moved a card to the trash (after a client learned it): its sizes answer 409 NotFound."""
+        self.seller.trash_card(vendor_code)
+
+    def calls(self, path_prefix: str = "") -> list[WildberriesCall]:
+        """Requests received, oldest first; only those whose path starts with ``path_prefix`` when given."""
+        return [call for call in self.received if call.path.startswith(path_prefix)]
+
+    def add_order(
+        self,
+        chrt_id: int,
+        *,
+        order_id: int | None = None,
+        warehouse_id: int | None = None,
+        created_at: dt.datetime | None = None,
+        price: int = 150000,
+        article: str | None = None,
+    ) -> dict[str, Any]:
+        """A new FBS order (one unit of size ``chrt_id``) that ``/api/v3/orders/new`` lists until removed.
+
+        Defaults: the next order id, the first warehouse, now, the card's vendorCode as ``article``.
+        """
+        if order_id is None:
+            self._next_order_id += 1
+            order_id = self._next_order_id
+        return self.seller.add_order(
+            chrt_id,
+            order_id=order_id,
+            warehouse_id=warehouse_id if warehouse_id is not None else next(iter(self.seller.warehouses)),
+            created_at=created_at or dt.datetime.now(dt.UTC),
+            price=price,
+            article=article,
+        )
+
+    def remove_order(self, order_id: int) -> None:
+        """The order is no longer new (the seller took it into a supply, or it was cancelled)."""
+        self.seller.orders.pop(order_id, None)
+
+    def force_rate_limit(self, times: int = 1, retry_after: int = 1, *, group: Group | None = None) -> None:
+        """Answer the next ``times`` requests (of ``group``, or any) 429 with ``X-Ratelimit-Retry: retry_after``."""
+        self._forced.add(group or _ANY, times, retry_after)
+
+    def fail_with(self, status: int = 503) -> None:
+        """Answer every authorised request with HTTP ``status`` until :meth:`recover`."""
+        if not 400 <= status <= 599:
+            raise ValueError(f"a failure is an HTTP 4xx or 5xx status, not {status}")
+        self._failure = status
+
+    def recover(self) -> None:
+        """Answer normally again (a ban stays until :meth:`unban`)."""
+        self._failure = None
+        self.seller.processing = False
+
+    def ban(self) -> None:
+        """The seller is banned: stock updates answer 406 ``StatusNotAcceptable``."""
+        self.seller.banned = True
+
+    def unban(self) -> None:
+        self.seller.banned = False
+
+    def store_is_processing(self) -> None:
+        """The warehouse is busy: stock updates answer 409 ``StoreIsProcessing`` until :meth:`recover`."""
+        self.seller.processing = True
+
+    def apply_valid_on_conflict(self, apply: bool = True) -> None:
+        """Whether a stock update answered 409 still applies its good items (default: it does not)."""
+        self.seller.apply_valid_on_conflict = apply
+
+    # -- answering -------------------------------------------------------------------------------------------
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        body = await _json_body(request)
+        auth = self._auth(request.headers.get("Authorization"))
+        answer = self._answer(request, body, auth)
+        self.received.append(WildberriesCall(request.method, request.path, body, auth, answer.status, self._clock()))
+        if answer.body is None:
+            return web.Response(status=answer.status, headers=answer.headers)
+        return web.json_response(answer.body, status=answer.status, headers=answer.headers)
+
+    def _auth(self, header: str | None) -> Auth:
+        if not header:
+            return "missing"
+        if header == self.token:
+            return "raw"
+        return "bearer" if header == f"Bearer {self.token}" else "wrong"
+
+    def _answer(self, request: web.Request, body: Any, auth: Auth) -> WbAnswer:
+        if auth in ("missing", "wrong"):
+            detail = "empty Authorization header" if auth == "missing" else "token problem; token is malformed"
+            return gateway_error(401, detail)
+        group = _group(request.path)
+        retry_after = self._forced.take(group)
+        if retry_after is None:
+            retry_after = self._forced.take(_ANY)
+        if retry_after is None:
+            retry_after = self.buckets[group].admit()
+        if retry_after is not None:
+            answer = gateway_error(429, f"limited by {uuid.uuid5(uuid.NAMESPACE_OID, group)}")
+            return WbAnswer(429, answer.body, {"X-Ratelimit-Retry": str(retry_after)})
+        if self._failure is not None:
+            return gateway_error(self._failure, HTTPStatus(self._failure).phrase.lower())
+        answer = self._dispatch(request, body)
+        if answer.status == 409:
+            self.buckets[group].charge_conflict()
+        return answer
+
+    def _dispatch(self, request: web.Request, body: Any) -> WbAnswer:
+        if request.path == CARDS_LIST_PATH:
+            return self.seller.cards_page(body)
+        if request.path == NEW_ORDERS_PATH:
+            return self.seller.new_orders()
+        if request.path == WAREHOUSES_PATH:
+            return self.seller.warehouse_list()
+        try:
+            warehouse_id = int(request.match_info["warehouseId"])
+        except ValueError:
+            return error(400, "IncorrectParameter", "IncorrectParameter")
+        if request.method == "PUT":
+            return self.seller.update_stocks(warehouse_id, body)
+        return self.seller.read_stocks(warehouse_id, body)
+
+
+def gateway_error(status: int, detail: str) -> WbAnswer:
+    """An error in the shape WB's API gateway answers (401, 429, and the emulator's forced failures)."""
+    phrase = HTTPStatus(status).phrase
+    body = {
+        "title": phrase.lower(),
+        "detail": detail,
+        "code": f"07e4668e-{uuid.uuid4().hex[:12]}-[UK-emulator]",
+        "requestId": uuid.uuid4().hex,
+        "origin": "s2s-api-auth-catalog",
+        "status": status,
+        "statusText": phrase,
+        "timestamp": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    return WbAnswer(status, body)
+
+
+def _group(path: str) -> Group:
+    """The bucket a path draws on; the warehouse list shares the orders' (close enough for a stock client)."""
+    if path.startswith("/content/"):
+        return "content"
+    return "stocks" if path.startswith("/api/v3/stocks/") else "orders"
+
+
+async def _json_body(request: web.Request) -> Any:
+    """The request's JSON body; ``None`` when there is none or it is not JSON (the method answers 400)."""
+    raw = await request.read()
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None

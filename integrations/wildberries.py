@@ -1,0 +1,428 @@
+"""Wildberries as a sales channel (``workflows.channels.ChannelClient``), on an injected ``httpx.AsyncClient``.
+
+What WB serves (API_NOTES §1, the official specs): stock per *size* of a card (``chrtId``) on one seller
+warehouse, set with ``PUT /api/v3/stocks/{warehouseId}`` (1..1000 items, amount ≤ 100000, 204 on success, 409
+with an array of errors naming the refused items, 406 when the seller is banned) and read with ``POST`` on the same
+path; the cards with their sizes from ``POST /content/v2/get/cards/list`` (100 a page, a cursor); new FBS orders,
+one unit of one size each, from ``GET /api/v3/orders/new``. The token goes raw in ``Authorization``.
+
+**Offer ids.** Our offer id for WB is the seller's vendorCode, with the size after a ``/`` when the card has more
+than one: ``"SHIRT-01/XL"``; a card with a single size (WB gives a size-less product one size, ``techSize "0"``) is
+named by its bare vendorCode, and ``"MUG-7/0"`` names it too. ``/`` cannot be in a vendorCode (the shop's WB rule,
+``workflows.offer_ids``), so the first ``/`` always splits vendorCode from size; cards whose vendorCode has one are
+skipped when learning, with a warning. A bare vendorCode of a card with several sizes is refused (it names no
+single stock), and so is an offer id with no card: ``"not on Wildberries (no card)"``.
+
+**A 409 on a stock update.** The spec lists the refused items in the answer (``data``: each as sent; by legacy
+barcode ``sku`` or by ``chrtId``) but does not say whether WB applies the other items of that request. This
+client does not guess: it rejects the items named, with WB's words, and sends the rest again at once (a stock
+update sets an absolute amount, so sending it twice is harmless); they count as accepted only when WB answers 204.
+After three such rounds whatever is left goes back as ``retry``. A 409 costs 10 tokens of the stocks bucket.
+
+**Errors.** 429 → :class:`ChannelUnavailable` with ``X-Ratelimit-Retry`` as ``retry_after`` (and the gate holds
+off that long); 5xx, a timeout, a refused connection, an answer that is not WB's shape, a 409
+``StoreIsProcessing`` → :class:`ChannelUnavailable`; 401, 403, 406 and other 4xx → :class:`ChannelRefused` with
+WB's own message. The token is never logged nor put into an error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel, Field, ValidationError
+
+from integrations.rate_gate import RateGate
+from workflows.channels import (
+    ChannelOrder,
+    ChannelOrderLine,
+    ChannelRefused,
+    ChannelUnavailable,
+    PushOutcome,
+    StockLine,
+)
+
+log = logging.getLogger(__name__)
+
+SIZE_SEPARATOR = "/"
+MAX_AMOUNT = 100_000
+NO_CARD = "not on Wildberries (no card)"
+CARDS_PAGE = 100
+CONFLICT_COST = 10
+CONFLICT_ROUNDS = 3
+_MAX_CARD_PAGES = 10_000  # a million cards: a cursor that runs longer is a fault, not a catalogue
+_REASON_CHARS = 300
+
+
+class _Size(BaseModel):
+    chrtID: int
+    techSize: str = ""
+    skus: list[str] = Field(default_factory=list)
+
+
+class _Card(BaseModel):
+    vendorCode: str
+    sizes: list[_Size] = Field(default_factory=list)
+
+
+class _Cursor(BaseModel):
+    updatedAt: str | None = None
+    nmID: int | None = None
+    total: int = 0
+
+
+class _CardsPage(BaseModel):
+    cards: list[_Card] = Field(default_factory=list)
+    cursor: _Cursor = Field(default_factory=_Cursor)
+
+
+class _StockRecord(BaseModel):
+    chrtId: int | None = None
+    sku: str | None = None
+    amount: int
+
+
+class _Stocks(BaseModel):
+    stocks: list[_StockRecord] = Field(default_factory=list)
+
+
+class _Order(BaseModel):
+    id: int
+    chrtId: int
+    createdAt: dt.datetime
+
+
+class _Orders(BaseModel):
+    orders: list[dict[str, Any]]  # each read alone, so one odd order does not hide the others
+
+
+class _Conflict(BaseModel):
+    code: str = ""
+    message: str = ""
+    data: list[dict[str, Any]] | None = None
+
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+class ProductMap:
+    """Offer id ↔ ``chrtId``, learned from the card list (the convention is in the module's docstring)."""
+
+    def __init__(self, cards: Iterable[_Card]) -> None:
+        self._by_pair: dict[tuple[str, str], int] = {}
+        self._sizes: dict[str, list[int]] = {}
+        self._offer_of: dict[int, str] = {}
+        self._by_barcode: dict[str, int] = {}
+        for card in cards:
+            if SIZE_SEPARATOR in card.vendorCode:
+                log.warning("wildberries: card vendorCode=%r has a '/'; it cannot be named, skipped", card.vendorCode)
+                continue
+            if card.vendorCode in self._sizes:
+                log.warning("wildberries: two cards with vendorCode=%r; the later one is used", card.vendorCode)
+            self._sizes[card.vendorCode] = [size.chrtID for size in card.sizes]
+            for size in card.sizes:
+                self._by_pair[card.vendorCode, size.techSize] = size.chrtID
+                self._by_barcode.update(dict.fromkeys(size.skus, size.chrtID))
+                single = len(card.sizes) == 1
+                self._offer_of[size.chrtID] = card.vendorCode if single else offer_id(card.vendorCode, size.techSize)
+
+    def __len__(self) -> int:
+        return len(self._offer_of)
+
+    def chrt_id(self, offer: str) -> int | str:
+        """The size ``offer`` names, or why it names none."""
+        vendor_code, separator, size = offer.partition(SIZE_SEPARATOR)
+        if separator:
+            return self._by_pair.get((vendor_code, size), NO_CARD)
+        sizes = self._sizes.get(vendor_code, [])
+        if len(sizes) > 1:
+            return f"the Wildberries card has {len(sizes)} sizes: name one as {vendor_code}{SIZE_SEPARATOR}<size>"
+        return sizes[0] if sizes else NO_CARD
+
+    def offer_id(self, chrt_id: int) -> str | None:
+        return self._offer_of.get(chrt_id)
+
+    def by_barcode(self, barcode: str) -> int | None:
+        return self._by_barcode.get(barcode)
+
+
+def offer_id(vendor_code: str, size: str | None = None) -> str:
+    """Our offer id for a card (``size`` ``None``: the card has one size) or one size of it."""
+    return vendor_code if size is None else f"{vendor_code}{SIZE_SEPARATOR}{size}"
+
+
+@dataclass(frozen=True)
+class _Want:
+    sku: str
+    amount: int
+
+
+class WildberriesClient:
+    """Stock, stock read-back and new FBS orders of one seller warehouse (``warehouse_id``).
+
+    ``marketplace_base`` and ``content_base`` are the two WB hosts (``https://marketplace-api.wildberries.ru``,
+    ``https://content-api.wildberries.ru``). ``gate`` keeps within the stocks limit (300 a minute, burst 20, shared
+    by update and read); ``orders_gate`` and ``content_gate`` within those groups' (300/20 and 100/5). Sizes are
+    learned from the card list on first use; call :meth:`learn_products` again to pick up new cards.
+    """
+
+    batch_limit = 1000
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        token: str,
+        marketplace_base: str,
+        content_base: str,
+        warehouse_id: int,
+        name: str = "wildberries",
+        gate: RateGate | None = None,
+        orders_gate: RateGate | None = None,
+        content_gate: RateGate | None = None,
+    ) -> None:
+        self.name = name
+        self.warehouse_id = warehouse_id
+        self._http = client
+        self._token = token
+        marketplace = marketplace_base.rstrip("/")
+        self._stocks_url = f"{marketplace}/api/v3/stocks/{warehouse_id}"
+        self._orders_url = f"{marketplace}/api/v3/orders/new"
+        self._cards_url = f"{content_base.rstrip('/')}/content/v2/get/cards/list"
+        self.gate = gate or RateGate(300, 20)
+        self.orders_gate = orders_gate or RateGate(300, 20)
+        self.content_gate = content_gate or RateGate(100, 5)
+        self._products: ProductMap | None = None
+
+    def __repr__(self) -> str:  # never the token
+        return f"WildberriesClient(name={self.name!r}, warehouse_id={self.warehouse_id})"
+
+    # -- products --------------------------------------------------------------------------------------------
+
+    async def learn_products(self) -> int:
+        """Read every card (all pages) and replace the size map; returns how many sizes are known.
+
+        A failure part-way leaves the map as it was.
+        """
+        self._products = await self._learn()
+        return len(self._products)
+
+    async def products(self) -> ProductMap:
+        """The size map, learned now if it never was."""
+        if self._products is None:
+            self._products = await self._learn()
+        return self._products
+
+    async def _learn(self) -> ProductMap:
+        cards: list[_Card] = []
+        cursor: dict[str, Any] = {"limit": CARDS_PAGE}
+        seen: set[tuple[str, int]] = set()
+        for _ in range(_MAX_CARD_PAGES):
+            body = {"settings": {"cursor": cursor, "filter": {"withPhoto": -1}}}
+            response = await self._call(self.content_gate, "POST", self._cards_url, body)
+            page = self._expect(_CardsPage, response)
+            cards.extend(page.cards)
+            if page.cursor.total < CARDS_PAGE or not page.cards:
+                break
+            after = page.cursor
+            if after.updatedAt is None or after.nmID is None or (after.updatedAt, after.nmID) in seen:
+                raise ChannelUnavailable("Wildberries' card list gave no cursor to go on from")
+            seen.add((after.updatedAt, after.nmID))
+            cursor = {"limit": CARDS_PAGE, "updatedAt": after.updatedAt, "nmID": after.nmID}
+        else:
+            raise ChannelUnavailable("Wildberries' card list did not end")
+        products = ProductMap(cards)
+        log.info("wildberries: learned cards=%d sizes=%d", len(cards), len(products))
+        return products
+
+    # -- stock -----------------------------------------------------------------------------------------------
+
+    async def push_stock(self, lines: Sequence[StockLine]) -> PushOutcome:
+        """Set the amounts of ``lines`` on the warehouse (see the module's docstring for a 409)."""
+        if len(lines) > self.batch_limit:
+            raise ValueError(f"Wildberries takes at most {self.batch_limit} stocks a request, not {len(lines)}")
+        products = await self.products()
+        rejected: dict[str, str] = {}
+        pending: dict[int, _Want] = {}
+        for line in lines:
+            chrt_id = products.chrt_id(line.offer_id)
+            if line.qty < 0:
+                rejected[line.sku] = f"a negative quantity ({line.qty}) cannot be a stock"
+            elif isinstance(chrt_id, str):
+                rejected[line.sku] = chrt_id
+            elif chrt_id in pending and pending[chrt_id].sku != line.sku:
+                rejected[line.sku] = f"the same Wildberries size as {pending[chrt_id].sku}"
+            else:
+                pending[chrt_id] = _Want(line.sku, min(line.qty, MAX_AMOUNT))
+        accepted, retry = await self._put_stocks(pending, rejected, products)
+        if rejected:
+            some = list(rejected.items())[:5]
+            log.warning("wildberries: warehouse=%s rejected=%d, e.g. %s", self.warehouse_id, len(rejected), some)
+        return PushOutcome(accepted=accepted, rejected=rejected, retry=retry)
+
+    async def _put_stocks(
+        self, pending: dict[int, _Want], rejected: dict[str, str], products: ProductMap
+    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Send ``pending`` until WB answers 204; moves refused items into ``rejected``. ``(accepted, retry)``."""
+        for round_no in range(CONFLICT_ROUNDS):
+            if not pending:
+                return (), ()
+            body = {"stocks": [{"chrtId": chrt_id, "amount": want.amount} for chrt_id, want in pending.items()]}
+            try:
+                response = await self._call(self.gate, "PUT", self._stocks_url, body)
+                if response.status_code != httpx.codes.CONFLICT:
+                    self._expect(None, response)
+                    return tuple(want.sku for want in pending.values()), ()
+                refused = self._refused_items(response, pending, products)
+            except ChannelUnavailable:
+                if round_no == 0:
+                    raise
+                break  # what WB already refused stays refused; the rest is sent again later
+            for chrt_id, reason in refused.items():
+                rejected[pending.pop(chrt_id).sku] = reason
+        return (), tuple(want.sku for want in pending.values())
+
+    def _refused_items(
+        self, response: httpx.Response, pending: dict[int, _Want], products: ProductMap
+    ) -> dict[int, str]:
+        """The items of ``pending`` a 409 names, with WB's reason; raises when it names none of them."""
+        try:
+            body = response.json()
+            conflicts = [_Conflict.model_validate(entry) for entry in (body if isinstance(body, list) else [body])]
+        except (ValueError, TypeError, ValidationError):
+            raise ChannelUnavailable("Wildberries answered 409 in an unknown shape") from None
+        refused: dict[int, str] = {}
+        for conflict in conflicts:
+            if conflict.code == "StoreIsProcessing":
+                raise ChannelUnavailable("Wildberries: the warehouse is being processed; try again in a few seconds")
+            reason = f"{conflict.message} ({conflict.code})" if conflict.message else conflict.code
+            for item in conflict.data or ():
+                chrt_id = item.get("chrtId")
+                if not isinstance(chrt_id, int) and isinstance(item.get("sku"), str):
+                    chrt_id = products.by_barcode(item["sku"])
+                if isinstance(chrt_id, int) and chrt_id in pending:
+                    refused[chrt_id] = self._scrub(reason)
+        if not refused:
+            words = "; ".join(self._scrub(c.message or c.code) for c in conflicts) or "no reason given"
+            raise ChannelRefused(f"Wildberries refused the stock update (HTTP 409): {words}"[:_REASON_CHARS])
+        return refused
+
+    async def read_stock(self, lines: Sequence[StockLine]) -> dict[str, int]:
+        """What the warehouse holds for ``lines``: ``sku -> amount``; lines without a card or a record are left out."""
+        products = await self.products()
+        skus_of: dict[int, list[str]] = {}
+        for line in lines:
+            chrt_id = products.chrt_id(line.offer_id)
+            if isinstance(chrt_id, int):
+                skus_of.setdefault(chrt_id, []).append(line.sku)
+        chrt_ids = list(skus_of)
+        held: dict[str, int] = {}
+        for start in range(0, len(chrt_ids), self.batch_limit):
+            body = {"chrtIds": chrt_ids[start : start + self.batch_limit]}
+            answer = self._expect(_Stocks, await self._call(self.gate, "POST", self._stocks_url, body))
+            for record in answer.stocks:
+                size = record.chrtId if record.chrtId is not None else products.by_barcode(record.sku or "")
+                for sku in skus_of.get(size, []) if size is not None else []:
+                    held[sku] = record.amount
+        return held
+
+    # -- orders ----------------------------------------------------------------------------------------------
+
+    async def new_orders(self) -> list[ChannelOrder]:
+        """Every FBS order still new on WB (of all the seller's warehouses), one line of one unit each.
+
+        An order whose size is not among the learned cards, or that cannot be read, is skipped with a warning.
+        """
+        products = await self.products()
+        answer = self._expect(_Orders, await self._call(self.orders_gate, "GET", self._orders_url))
+        orders: list[ChannelOrder] = []
+        for raw in answer.orders:
+            try:
+                order = _Order.model_validate(raw)
+            except ValidationError:
+                log.warning("wildberries: order id=%r cannot be read; skipped", raw.get("id"))
+                continue
+            offer = products.offer_id(order.chrtId)
+            if offer is None:
+                log.warning(
+                    "wildberries: order id=%s is for chrtId=%s, not on a known card; skipped", order.id, order.chrtId
+                )
+                continue
+            created = order.createdAt if order.createdAt.tzinfo else order.createdAt.replace(tzinfo=dt.UTC)
+            orders.append(ChannelOrder(str(order.id), (ChannelOrderLine(offer, 1),), created))
+        return orders
+
+    # -- the wire --------------------------------------------------------------------------------------------
+
+    async def _call(self, gate: RateGate, method: str, url: str, body: Any = None) -> httpx.Response:
+        """One request through ``gate``; raises for 429, 5xx and what never arrived."""
+        await gate.wait()
+        try:
+            response = await self._http.request(method, url, json=body, headers={"Authorization": self._token})
+        except httpx.TimeoutException:
+            raise ChannelUnavailable("Wildberries did not answer in time") from None
+        except httpx.HTTPError as error:
+            raise ChannelUnavailable(f"Wildberries could not be reached ({type(error).__name__})") from None
+        if response.status_code == httpx.codes.TOO_MANY_REQUESTS:
+            retry_after = _retry_after(response)
+            if retry_after is not None:
+                gate.hold_off(retry_after)
+            hint = f"; retry in {retry_after:g} s" if retry_after is not None else ""
+            raise ChannelUnavailable(f"Wildberries rate limit (HTTP 429){hint}", retry_after)
+        if response.status_code >= httpx.codes.INTERNAL_SERVER_ERROR:
+            raise ChannelUnavailable(f"Wildberries answered HTTP {response.status_code}")
+        if response.status_code == httpx.codes.CONFLICT and gate is self.gate:
+            gate.charge(CONFLICT_COST - 1)  # WB counts a 409 of the stock methods as ten requests
+        return response
+
+    def _expect(self, model: type[_Model] | None, response: httpx.Response) -> Any:
+        """The answer read as ``model`` (``None``: any 2xx); raises :class:`ChannelRefused` for a 4xx."""
+        status = response.status_code
+        if not 200 <= status < 300:
+            code, words = _wb_words(response)
+            if code == "StoreIsProcessing":
+                raise ChannelUnavailable("Wildberries: the warehouse is being processed; try again in a few seconds")
+            refusal = f"Wildberries refused (HTTP {status}{' ' + code if code else ''}): {words}"
+            raise ChannelRefused(self._scrub(refusal)[:_REASON_CHARS])
+        if model is None:
+            return None
+        try:
+            return model.model_validate_json(response.content)
+        except ValidationError:
+            raise ChannelUnavailable(f"Wildberries answered {response.request.url.path} in an unknown shape") from None
+
+    def _scrub(self, text: str) -> str:
+        """``text`` without the token, should WB ever echo it."""
+        return text.replace(self._token, "***") if self._token else text
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    raw = response.headers.get("X-Ratelimit-Retry") or response.headers.get("Retry-After")
+    try:
+        seconds = float(raw) if raw is not None else None
+    except ValueError:
+        return None
+    return seconds if seconds is not None and 0 <= seconds < 86_400 else None
+
+
+def _wb_words(response: httpx.Response) -> tuple[str | None, str]:
+    """WB's error code (``None`` for the gateway's, whose code is an internal trace id) and its words, from any of
+    its error shapes: the gateway's, ``Error``, the content API's, the 409 array."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, list) and body and isinstance(body[0], dict):
+        body = body[0]
+    if not isinstance(body, dict):
+        return None, response.reason_phrase
+    if "title" in body or "detail" in body:
+        return None, ": ".join(str(body[key]) for key in ("title", "detail") if body.get(key))
+    if "errorText" in body:
+        return None, str(body["errorText"])
+    code = str(body["code"]) if body.get("code") else None
+    return code, str(body.get("message") or code or response.reason_phrase)

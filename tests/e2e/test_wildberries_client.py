@@ -1,0 +1,554 @@
+"""The Wildberries channel client, on the real ``httpx.AsyncClient``, against the Wildberries emulator over HTTP.
+
+Time is a fake monotonic clock shared by the client's rate gates and the emulator's token buckets; the gates'
+``sleep`` moves it, so nothing here really waits.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from emulators.wildberries import BAN_MESSAGE, STOCKS_PATH, WildberriesEmulator
+from integrations.rate_gate import RateGate
+from integrations.wildberries import NO_CARD, WildberriesClient
+from workflows.channels import ChannelRefused, ChannelUnavailable, StockLine
+
+TOKEN = "eyJhbGciOiJFUzI1NiJ9.test-seller-token.sig"
+WAREHOUSE = 658434
+MUG, MUG_CHRT = "MUG-7", 1001  # a product without sizes: one size, techSize "0"
+SHIRT = "SHIRT-01"
+SHIRT_CHRT = {"S": 2001, "M": 2002, "L": 2003}
+CARDS: list[dict[str, Any]] = [
+    {"vendorCode": MUG, "sizes": [{"chrtId": MUG_CHRT, "techSize": "0"}]},
+    {"vendorCode": SHIRT, "sizes": [{"chrtId": chrt, "techSize": size} for size, chrt in SHIRT_CHRT.items()]},
+    {"vendorCode": "CAP-3", "sizes": [{"chrtId": 3001, "techSize": "0"}], "photo": False},
+]
+SPECS = Path("/work/shared/notes/specs/wildberries")
+
+
+SLEEP_LATENCY = 1e-6
+"""What a sleep overshoots by. A real one always does; an exact fake lets float rounding leave the gate a hair
+short of a token (0.99999999999), so it would ask to sleep 1e-13 s, which does not move a clock near 1000."""
+
+
+class FakeMonotonic:
+    """Monotonic seconds moved by the test and by the gates' sleep."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds + SLEEP_LATENCY
+
+
+@pytest.fixture
+def monotonic() -> FakeMonotonic:
+    return FakeMonotonic()
+
+
+@pytest.fixture
+async def wb(monotonic: FakeMonotonic) -> AsyncIterator[WildberriesEmulator]:
+    async with WildberriesEmulator(
+        token=TOKEN, warehouses={WAREHOUSE: "Склад Тверская"}, cards=CARDS, clock=monotonic
+    ) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=5) as client:
+        yield client
+
+
+MakeClient = Callable[..., WildberriesClient]
+
+
+@pytest.fixture
+def make_client(wb: WildberriesEmulator, http: httpx.AsyncClient, monotonic: FakeMonotonic) -> MakeClient:
+    def make(
+        *, token: str = TOKEN, base: str | None = None, client: httpx.AsyncClient | None = None
+    ) -> WildberriesClient:
+        def gate(per_minute: float, burst: int) -> RateGate:
+            return RateGate(per_minute, burst, clock=monotonic, sleep=monotonic.sleep)
+
+        return WildberriesClient(
+            client or http,
+            token=token,
+            marketplace_base=base or wb.base_url,
+            content_base=base or wb.base_url,
+            warehouse_id=WAREHOUSE,
+            gate=gate(300, 20),
+            orders_gate=gate(300, 20),
+            content_gate=gate(100, 5),
+        )
+
+    return make
+
+
+@pytest.fixture
+def wildberries(make_client: MakeClient) -> WildberriesClient:
+    return make_client()
+
+
+def line(offer_id: str, qty: int, sku: str | None = None) -> StockLine:
+    return StockLine(sku=sku or f"1c:{offer_id}", offer_id=offer_id, qty=qty)
+
+
+def stock_puts(wb: WildberriesEmulator) -> list[Any]:
+    return [call for call in wb.calls("/api/v3/stocks/") if call.method == "PUT"]
+
+
+# -- learning the cards ----------------------------------------------------------------------------------------
+
+
+async def test_learns_every_card_across_pages_of_the_card_list(
+    monotonic: FakeMonotonic, http: httpx.AsyncClient
+) -> None:
+    cards: list[dict[str, Any]] = [
+        {"vendorCode": f"ART-{n:03d}", "sizes": [{"chrtId": 10_000 + n, "techSize": "0"}]} for n in range(230)
+    ]
+    cards[7]["photo"] = False  # listed only because the client asks for all cards (withPhoto -1)
+    async with WildberriesEmulator(token=TOKEN, warehouses={WAREHOUSE: "A"}, cards=cards, clock=monotonic) as wb:
+        gate = RateGate(100, 5, clock=monotonic, sleep=monotonic.sleep)
+        client = WildberriesClient(
+            http,
+            token=TOKEN,
+            marketplace_base=wb.base_url,
+            content_base=wb.base_url,
+            warehouse_id=WAREHOUSE,
+            content_gate=gate,
+        )
+
+        assert await client.learn_products() == 230
+
+        pages = wb.calls("/content/")
+        assert [call.status for call in pages] == [200, 200, 200]
+        assert pages[0].body == {"settings": {"cursor": {"limit": 100}, "filter": {"withPhoto": -1}}}
+        first_page_last = wb.seller.cards[-100]  # newest first: the first page ends with the 100th newest
+        assert pages[1].body["settings"]["cursor"] == {
+            "limit": 100,
+            "updatedAt": first_page_last.updated_at,
+            "nmID": first_page_last.nm_id,
+        }
+        products = await client.products()
+        assert products.chrt_id("ART-000") == 10_000
+        assert products.chrt_id("ART-007") == 10_007
+        assert products.chrt_id("ART-229") == 10_229
+
+
+async def test_offer_ids_name_a_vendor_code_and_a_size_after_a_slash(wildberries: WildberriesClient) -> None:
+    products = await wildberries.products()
+
+    assert products.chrt_id(MUG) == MUG_CHRT  # one size: the bare vendorCode
+    assert products.chrt_id(f"{MUG}/0") == MUG_CHRT
+    assert products.chrt_id(f"{SHIRT}/M") == SHIRT_CHRT["M"]
+    assert products.chrt_id("NO-SUCH") == NO_CARD
+    assert products.chrt_id(f"{SHIRT}/XXL") == NO_CARD
+    assert "3 sizes" in str(products.chrt_id(SHIRT))  # names no single stock
+    assert products.offer_id(SHIRT_CHRT["L"]) == f"{SHIRT}/L"
+    assert products.offer_id(MUG_CHRT) == MUG
+
+
+# -- pushing stock ---------------------------------------------------------------------------------------------
+
+
+async def test_push_sets_the_amounts_with_the_raw_token(
+    wb: WildberriesEmulator, wildberries: WildberriesClient
+) -> None:
+    outcome = await wildberries.push_stock([line(MUG, 5), line(f"{SHIRT}/M", 3), line(f"{SHIRT}/S", 0)])
+
+    assert set(outcome.accepted) == {f"1c:{MUG}", f"1c:{SHIRT}/M", f"1c:{SHIRT}/S"}
+    assert outcome.rejected == {}
+    assert outcome.retry == ()
+    assert wb.stock(WAREHOUSE, MUG_CHRT) == 5
+    assert wb.stock(WAREHOUSE, SHIRT_CHRT["M"]) == 3
+    assert wb.stock(WAREHOUSE, SHIRT_CHRT["S"]) == 0
+    [put] = stock_puts(wb)
+    assert put.path == f"/api/v3/stocks/{WAREHOUSE}"
+    assert put.status == 204
+    assert put.auth == "raw"
+    assert put.body == {
+        "stocks": [
+            {"chrtId": MUG_CHRT, "amount": 5},
+            {"chrtId": SHIRT_CHRT["M"], "amount": 3},
+            {"chrtId": SHIRT_CHRT["S"], "amount": 0},
+        ]
+    }
+
+
+async def test_offers_without_a_card_are_rejected_and_not_sent(
+    wb: WildberriesEmulator, wildberries: WildberriesClient
+) -> None:
+    outcome = await wildberries.push_stock([line("NO-SUCH", 4), line(SHIRT, 2), line(MUG, 1)])
+
+    assert outcome.accepted == (f"1c:{MUG}",)
+    assert outcome.rejected["1c:NO-SUCH"] == NO_CARD
+    assert "name one as SHIRT-01/<size>" in outcome.rejected[f"1c:{SHIRT}"]
+    assert [put.body for put in stock_puts(wb)] == [{"stocks": [{"chrtId": MUG_CHRT, "amount": 1}]}]
+
+
+async def test_nothing_to_send_sends_nothing(wb: WildberriesEmulator, wildberries: WildberriesClient) -> None:
+    outcome = await wildberries.push_stock([line("NO-SUCH", 4)])
+
+    assert outcome.accepted == ()
+    assert stock_puts(wb) == []
+
+
+@pytest.mark.parametrize("wb_applies_the_rest", [False, True])
+async def test_a_409_rejects_the_size_it_names_and_the_rest_is_applied(
+    wb: WildberriesEmulator, wildberries: WildberriesClient, wb_applies_the_rest: bool
+) -> None:
+    await wildberries.learn_products()
+    wb.trash_card(MUG)  # trashed after the client learned it: WB no longer knows its size
+    wb.apply_valid_on_conflict(wb_applies_the_rest)
+
+    outcome = await wildberries.push_stock([line(f"{SHIRT}/S", 7), line(MUG, 2), line(f"{SHIRT}/L", 9)])
+
+    assert outcome.rejected == {f"1c:{MUG}": "Not found (NotFound)"}
+    assert set(outcome.accepted) == {f"1c:{SHIRT}/S", f"1c:{SHIRT}/L"}
+    assert wb.stock(WAREHOUSE, SHIRT_CHRT["S"]) == 7
+    assert wb.stock(WAREHOUSE, SHIRT_CHRT["L"]) == 9
+    assert wb.stock(WAREHOUSE, MUG_CHRT) is None
+    first, second = stock_puts(wb)
+    assert first.status == 409
+    assert second.status == 204
+    assert second.body == {
+        "stocks": [{"chrtId": SHIRT_CHRT["S"], "amount": 7}, {"chrtId": SHIRT_CHRT["L"], "amount": 9}]
+    }
+
+
+async def test_a_409_costs_ten_tokens_on_both_sides(
+    wb: WildberriesEmulator, wildberries: WildberriesClient, monotonic: FakeMonotonic
+) -> None:
+    await wildberries.learn_products()
+    wb.trash_card(MUG)
+    start = monotonic.now
+
+    await wildberries.push_stock([line(MUG, 2), line(f"{SHIRT}/S", 1)])  # 409 (10 tokens), then 204 (1)
+    for qty in range(9):  # 9 more: the burst of 20 is spent, no wait yet
+        await wildberries.push_stock([line(f"{SHIRT}/S", qty)])
+    assert monotonic.now == start
+    await wildberries.push_stock([line(f"{SHIRT}/S", 42)])  # the 21st token: wait one interval
+
+    assert monotonic.now - start == pytest.approx(0.2, abs=1e-3)
+    assert [put.status for put in stock_puts(wb)].count(429) == 0
+    assert wb.stock(WAREHOUSE, SHIRT_CHRT["S"]) == 42
+
+
+async def test_a_store_being_processed_is_a_channel_unavailable(
+    wb: WildberriesEmulator, wildberries: WildberriesClient
+) -> None:
+    wb.store_is_processing()
+
+    with pytest.raises(ChannelUnavailable, match="being processed"):
+        await wildberries.push_stock([line(MUG, 1)])
+
+
+async def test_more_than_the_batch_limit_is_the_callers_error(
+    wb: WildberriesEmulator, wildberries: WildberriesClient
+) -> None:
+    assert wildberries.batch_limit == 1000
+
+    with pytest.raises(ValueError, match="at most 1000"):
+        await wildberries.push_stock([line(MUG, 1, sku=f"s{n}") for n in range(1001)])
+    assert wb.received == []
+
+
+async def test_a_full_batch_of_1000_goes_in_one_request(monotonic: FakeMonotonic, http: httpx.AsyncClient) -> None:
+    cards = [{"vendorCode": f"B-{n}", "sizes": [{"chrtId": 50_000 + n, "techSize": "0"}]} for n in range(1000)]
+    async with WildberriesEmulator(token=TOKEN, warehouses={WAREHOUSE: "A"}, cards=cards, clock=monotonic) as wb:
+        gate = RateGate(100, 5, clock=monotonic, sleep=monotonic.sleep)
+        client = WildberriesClient(
+            http,
+            token=TOKEN,
+            marketplace_base=wb.base_url,
+            content_base=wb.base_url,
+            warehouse_id=WAREHOUSE,
+            content_gate=gate,
+        )
+
+        outcome = await client.push_stock([line(f"B-{n}", n) for n in range(1000)])
+
+        assert len(outcome.accepted) == 1000
+        [put] = stock_puts(wb)
+        assert len(put.body["stocks"]) == 1000
+        assert wb.stock(WAREHOUSE, 50_999) == 999
+
+
+async def test_amounts_are_clamped_to_wbs_maximum_and_negatives_rejected(
+    wb: WildberriesEmulator, wildberries: WildberriesClient
+) -> None:
+    outcome = await wildberries.push_stock([line(MUG, 250_000), line(f"{SHIRT}/M", -3)])
+
+    assert outcome.accepted == (f"1c:{MUG}",)
+    assert "negative" in outcome.rejected[f"1c:{SHIRT}/M"]
+    assert wb.stock(WAREHOUSE, MUG_CHRT) == 100_000
+    assert stock_puts(wb)[0].body == {"stocks": [{"chrtId": MUG_CHRT, "amount": 100_000}]}
+
+
+# -- rate limits -----------------------------------------------------------------------------------------------
+
+
+async def test_a_429_gives_its_retry_hint_and_the_gate_holds_off(
+    wb: WildberriesEmulator, wildberries: WildberriesClient, monotonic: FakeMonotonic
+) -> None:
+    await wildberries.learn_products()
+    wb.force_rate_limit(1, retry_after=7)
+
+    with pytest.raises(ChannelUnavailable) as refused:
+        await wildberries.push_stock([line(MUG, 1)])
+    assert refused.value.retry_after == 7
+    start = monotonic.now
+
+    outcome = await wildberries.push_stock([line(MUG, 2)])
+
+    assert monotonic.now - start >= 7  # the gate waited out WB's hint before asking again
+    assert outcome.accepted == (f"1c:{MUG}",)
+    assert [put.status for put in stock_puts(wb)] == [429, 204]
+    assert wb.stock(WAREHOUSE, MUG_CHRT) == 2
+
+
+async def test_the_emulators_bucket_refuses_the_21st_request_at_once(
+    wb: WildberriesEmulator, http: httpx.AsyncClient
+) -> None:
+    url = f"{wb.base_url.rstrip('/')}/api/v3/stocks/{WAREHOUSE}"
+    statuses = []
+    for _ in range(21):
+        response = await http.put(
+            url, json={"stocks": [{"chrtId": MUG_CHRT, "amount": 1}]}, headers={"Authorization": TOKEN}
+        )
+        statuses.append(response.status_code)
+
+    assert statuses == [204] * 20 + [429]
+    assert response.headers["X-Ratelimit-Retry"] == "1"
+    assert response.json()["title"] == "too many requests"
+
+
+async def test_the_clients_gate_keeps_a_burst_of_25_pushes_under_wbs_bucket(
+    wb: WildberriesEmulator, wildberries: WildberriesClient, monotonic: FakeMonotonic
+) -> None:
+    await wildberries.learn_products()
+    start = monotonic.now
+
+    for qty in range(25):
+        outcome = await wildberries.push_stock([line(MUG, qty)])
+        assert outcome.accepted == (f"1c:{MUG}",)
+
+    assert [put.status for put in stock_puts(wb)] == [204] * 25
+    assert monotonic.now - start == pytest.approx(5 * 0.2, abs=1e-3)  # 20 at once, then one every 200 ms
+    assert wb.stock(WAREHOUSE, MUG_CHRT) == 24
+
+
+# -- refusals and failures -------------------------------------------------------------------------------------
+
+
+async def test_a_wrong_token_is_refused_and_never_shown(
+    wb: WildberriesEmulator, make_client: MakeClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    client = make_client(token="wrong-token-value")
+
+    with pytest.raises(ChannelRefused) as refused:
+        await client.push_stock([line(MUG, 1)])
+
+    assert "HTTP 401" in refused.value.reason
+    assert "unauthorized" in refused.value.reason
+    assert wb.calls()[0].auth == "wrong"
+    assert "wrong-token-value" not in caplog.text + repr(client) + str(refused.value)
+
+
+async def test_the_token_is_not_logged_on_a_good_push(
+    wildberries: WildberriesClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+
+    await wildberries.push_stock([line(MUG, 1), line("NO-SUCH", 1)])
+
+    assert TOKEN not in caplog.text
+    assert "NO-SUCH" in caplog.text  # the rejection is logged
+
+
+async def test_a_banned_seller_is_refused_with_wbs_message(
+    wb: WildberriesEmulator, wildberries: WildberriesClient
+) -> None:
+    wb.ban()
+
+    with pytest.raises(ChannelRefused) as refused:
+        await wildberries.push_stock([line(MUG, 1)])
+
+    assert refused.value.reason == f"Wildberries refused (HTTP 406 StatusNotAcceptable): {BAN_MESSAGE}"
+
+
+async def test_a_503_is_a_channel_unavailable_until_wb_recovers(
+    wb: WildberriesEmulator, wildberries: WildberriesClient
+) -> None:
+    await wildberries.learn_products()
+    wb.fail_with(503)
+
+    with pytest.raises(ChannelUnavailable, match="HTTP 503"):
+        await wildberries.push_stock([line(MUG, 1)])
+    wb.recover()
+
+    assert (await wildberries.push_stock([line(MUG, 1)])).accepted == (f"1c:{MUG}",)
+
+
+@pytest.mark.parametrize(
+    ("failure", "words"),
+    [(httpx.ReadTimeout("slow"), "did not answer in time"), (httpx.ConnectError("refused"), "could not be reached")],
+)
+async def test_a_timeout_or_a_refused_connection_is_a_channel_unavailable(
+    wb: WildberriesEmulator, make_client: MakeClient, failure: httpx.HTTPError, words: str
+) -> None:
+    async with httpx.AsyncClient() as real:
+
+        async def handler(request: httpx.Request) -> httpx.Response:
+            if request.method == "PUT":
+                raise failure
+            forwarded = await real.request(
+                request.method, str(request.url), content=request.content, headers=request.headers
+            )
+            return httpx.Response(forwarded.status_code, content=forwarded.content, headers=forwarded.headers)
+
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as flaky:
+            client = make_client(client=flaky)
+            with pytest.raises(ChannelUnavailable, match=words):
+                await client.push_stock([line(MUG, 1)])
+
+
+# -- reading stock and orders ----------------------------------------------------------------------------------
+
+
+async def test_read_stock_gives_what_wb_holds_per_sku(wb: WildberriesEmulator, wildberries: WildberriesClient) -> None:
+    wb.set_stock(WAREHOUSE, MUG_CHRT, 11)
+    wb.set_stock(WAREHOUSE, SHIRT_CHRT["L"], 0)
+
+    held = await wildberries.read_stock(
+        [line(MUG, 0), line(f"{SHIRT}/L", 0), line(f"{SHIRT}/S", 0), line("NO-SUCH", 0)]
+    )
+
+    assert held == {f"1c:{MUG}": 11, f"1c:{SHIRT}/L": 0}  # no record for S; no card for NO-SUCH
+    [read] = [call for call in wb.calls("/api/v3/stocks/") if call.method == "POST"]
+    assert read.body == {"chrtIds": [MUG_CHRT, SHIRT_CHRT["L"], SHIRT_CHRT["S"]]}
+
+
+async def test_new_orders_come_back_as_our_offer_ids(wb: WildberriesEmulator, wildberries: WildberriesClient) -> None:
+    wb.add_order(SHIRT_CHRT["M"], order_id=13833711, created_at=datetime(2026, 11, 21, 9, 30, tzinfo=UTC))
+    wb.add_order(MUG_CHRT, order_id=13833712)
+    wb.add_order(999_999, order_id=13833713)  # a size on no card the client knows: skipped
+
+    orders = await wildberries.new_orders()
+
+    assert [(o.external_id, [(ln.offer_id, ln.qty) for ln in o.lines]) for o in orders] == [
+        ("13833711", [(f"{SHIRT}/M", 1)]),
+        ("13833712", [(MUG, 1)]),
+    ]
+    assert orders[0].created_at == datetime(2026, 11, 21, 9, 30, tzinfo=UTC)
+    assert wb.calls("/api/v3/orders/new")[0].auth == "raw"
+
+
+# -- the wire against WB's spec --------------------------------------------------------------------------------
+
+
+def _resolve(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        node: Any = spec
+        for part in schema["$ref"].removeprefix("#/").split("/"):
+            node = node[part]
+        schema = node
+    return schema
+
+
+def _violations(spec: dict[str, Any], schema: dict[str, Any], value: Any, where: str = "$") -> list[str]:
+    """The subset of OpenAPI 3.0 schema rules WB's request bodies use (no jsonschema in the venv)."""
+    schema = _resolve(spec, schema)
+    kinds: dict[str, type | tuple[type, ...]] = {
+        "object": dict,
+        "array": list,
+        "string": str,
+        "boolean": bool,
+        "number": (int, float),
+    }
+    kind = schema.get("type")
+    if kind == "integer":
+        if not isinstance(value, int) or isinstance(value, bool):
+            return [f"{where}: not an integer"]
+    elif kind in kinds and not isinstance(value, kinds[kind]):
+        return [f"{where}: not a {kind}"]
+    problems = []
+    if "maximum" in schema and value > schema["maximum"]:
+        problems.append(f"{where}: above {schema['maximum']}")
+    if isinstance(value, list):
+        if not schema.get("minItems", 0) <= len(value) <= schema.get("maxItems", len(value)):
+            problems.append(f"{where}: {len(value)} items")
+        for index, item in enumerate(value):
+            problems += _violations(spec, schema.get("items", {}), item, f"{where}[{index}]")
+    if isinstance(value, dict):
+        problems += [f"{where}.{key}: missing" for key in schema.get("required", []) if key not in value]
+        properties = schema.get("properties", {})
+        problems += [f"{where}.{key}: not in the spec" for key in value if properties and key not in properties]
+        for key, item in value.items():
+            if key in properties:
+                problems += _violations(spec, properties[key], item, f"{where}.{key}")
+    return problems
+
+
+async def test_the_request_bodies_match_wbs_spec(wb: WildberriesEmulator, wildberries: WildberriesClient) -> None:
+    yaml = pytest.importorskip("yaml")
+    if not (SPECS / "02-products.yaml").exists():
+        pytest.skip(f"Wildberries' OpenAPI files are not at {SPECS}")
+    spec = yaml.safe_load((SPECS / "02-products.yaml").read_text(encoding="utf-8"))
+    stocks = spec["paths"]["/api/v3/stocks/{warehouseId}"]
+    cards = spec["paths"]["/content/v2/get/cards/list"]
+
+    await wildberries.push_stock([line(MUG, 250_000), line(f"{SHIRT}/M", 3)])
+    await wildberries.read_stock([line(MUG, 0)])
+
+    bodies = {(call.method, call.path.split("/")[1]): call.body for call in wb.received}
+    put_schema = stocks["put"]["requestBody"]["content"]["application/json"]["schema"]
+    post_schema = stocks["post"]["requestBody"]["content"]["application/json"]["schema"]
+    cards_schema = cards["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert _violations(spec, put_schema, bodies["PUT", "api"]) == []
+    assert _violations(spec, post_schema, bodies["POST", "api"]) == []
+    assert _violations(spec, cards_schema, bodies["POST", "content"]) == []
+    assert _violations(spec, put_schema, {"stocks": [{"chrtId": 1, "amount": 100_001}]}) != []  # the check bites
+
+
+# -- the emulator's own rules ----------------------------------------------------------------------------------
+
+
+async def test_the_emulator_validates_stock_updates_as_wb_does(
+    wb: WildberriesEmulator, http: httpx.AsyncClient
+) -> None:
+    url = f"{wb.base_url.rstrip('/')}{STOCKS_PATH.format(warehouseId=WAREHOUSE)}"
+
+    async def put(body: Any, warehouse_url: str = url) -> httpx.Response:
+        return await http.put(warehouse_url, json=body, headers={"Authorization": f"Bearer {TOKEN}"})
+
+    assert (await put({"stocks": []})).json()["code"] == "IncorrectRequest"
+    assert (await put({"stocks": [{"chrtId": MUG_CHRT, "amount": 1}] * 1001})).status_code == 400
+    assert (await put({"stocks": [{"chrtId": MUG_CHRT, "amount": -1}]})).json()["code"] == "IncorrectParameter"
+    too_many = await put({"stocks": [{"chrtId": MUG_CHRT, "amount": 100_001}]})
+    assert too_many.status_code == 409
+    assert too_many.json() == [
+        {
+            "code": "UploadDataLimit",
+            "message": "Upload limit exceeded.",
+            "data": [{"chrtId": MUG_CHRT, "amount": 100_001}],
+        }
+    ]
+    quirk = await put({"stocks": [{"chrtID": MUG_CHRT, "amount": 3}]})  # a misspelt name: 204, nothing set
+    assert quirk.status_code == 204
+    assert wb.stock(WAREHOUSE, MUG_CHRT) is None
+    assert (
+        await put({"stocks": [{"chrtId": MUG_CHRT, "amount": 1}]}, url.replace(str(WAREHOUSE), "1"))
+    ).status_code == 404
