@@ -1,0 +1,34 @@
+"""A wire-level emulator of Ozon's Seller API for the stock client: stock updates with per-item results inside a
+200 and the 30-s rule per product-warehouse pair, stock read-back, unfulfilled FBS postings, the rate limits
+(80 stock updates a minute per seller, 50 requests a second per Client-Id), header checks and failures on demand.
+"""
+
+from __future__ import annotations
+
+from emulators.ozon.postings import Posting, Product
+from emulators.ozon.seller import PAIR_INTERVAL_S, SellerAccount
+from emulators.ozon.server import (
+    PER_MINUTE_MESSAGE,
+    PER_SECOND_MESSAGE,
+    STOCK_INFO_PATH,
+    STOCKS_PATH,
+    UNFULFILLED_PATH,
+    OzonCall,
+    OzonEmulator,
+    SlidingWindow,
+)
+
+__all__ = [
+    "PAIR_INTERVAL_S",
+    "PER_MINUTE_MESSAGE",
+    "PER_SECOND_MESSAGE",
+    "STOCKS_PATH",
+    "STOCK_INFO_PATH",
+    "UNFULFILLED_PATH",
+    "OzonCall",
+    "OzonEmulator",
+    "Posting",
+    "Product",
+    "SellerAccount",
+    "SlidingWindow",
+]

@@ -1,0 +1,417 @@
+"""Ozon as a sales channel (``workflows.channels.ChannelClient``), on an injected ``httpx.AsyncClient``.
+
+What Ozon serves (API_NOTES §2, ``specs/ozon/swagger.json``): every method is a ``POST`` with ``Client-Id`` and
+``Api-Key`` headers. Stock of one FBS warehouse is set with ``/v2/products/stocks`` (at most 100 product-warehouse
+pairs a request, 80 requests a minute per seller), read back with ``/v4/product/info/stocks`` (a cursor), and
+orders are the FBS postings awaiting packaging from ``/v3/posting/fbs/unfulfilled/list`` (limit and offset).
+
+**Per-item results.** A stock update answers 200 with ``updated`` and ``errors`` per item: ``updated`` →
+accepted; ``TOO_MANY_REQUESTS`` (or its newer text ``Stock is updated too frequently``) → ``retry``; any other
+error → rejected with Ozon's code and message; an item Ozon does not mention → ``retry``.
+
+**30 s per pair.** Ozon updates one product-warehouse pair at most once in 30 s. This client does not find that
+out by errors: a line whose pair was sent less than :data:`PAIR_INTERVAL_S` ago, or is in flight, is held back
+without a request and returned in ``retry``. The 30 s count from when Ozon *answered* (by then it has applied the
+update), so a slow first request cannot bring a second one within 30 s of it at Ozon. A request Ozon certainly did
+not act on (a refused connection, 401/403/429/4xx, an item it rejected) does not start the 30 s.
+
+**Rate.** Stock updates wait on :attr:`OzonClient.gate`: :data:`GATE_BURST` at once, then
+:data:`GATE_PER_MINUTE` a minute. Ozon counts 80 a minute and does not say how, so the gate is set for the
+strictest reading, any 60-s window: a burst of 4 plus 76 a minute never puts more than 80 in one. Reads and
+order lists wait on :attr:`OzonClient.read_gate` (20 a second, far below the 50 a second per Client-Id that all
+methods share). Share one gate among the clients of one seller account (one per warehouse).
+
+**Stock read back** is ``present - reserved`` of the entries whose ``warehouse_ids`` name this warehouse: what
+is available to sell, reserves excluded, which is what a stock update sets (the spec: ``stock`` is "quantity in
+stock without the reserved"). A product Ozon lists with no entry for the warehouse reads 0; one Ozon does not list
+is left out. The spec does not say whether one entry may lump several FBS warehouses together; if it does, the
+number covers all of them.
+
+**Errors.** 429 → :class:`ChannelUnavailable` (``Retry-After``, should Ozon send one, as ``retry_after``, and the
+gate holds off that long); 5xx, ``Circle is open``, a timeout, a refused connection or an answer not in Ozon's
+shape → :class:`ChannelUnavailable`; 401, 403 and other 4xx → :class:`ChannelRefused` with Ozon's message. The key
+is never logged nor put into an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel, Field, ValidationError
+
+from integrations.rate_gate import RateGate, Sleep
+from workflows.channels import (
+    ChannelOrder,
+    ChannelOrderLine,
+    ChannelRefused,
+    ChannelUnavailable,
+    PushOutcome,
+    StockLine,
+)
+
+log = logging.getLogger(__name__)
+
+STOCKS_PATH = "/v2/products/stocks"
+STOCK_INFO_PATH = "/v4/product/info/stocks"
+UNFULFILLED_PATH = "/v3/posting/fbs/unfulfilled/list"
+BATCH_LIMIT = 100
+PAIR_INTERVAL_S = 30.0
+STOCK_UPDATES_PER_MINUTE = 80
+GATE_BURST = 4
+GATE_PER_MINUTE = STOCK_UPDATES_PER_MINUTE - GATE_BURST
+READS_PER_SECOND = 20
+MAX_OFFER_ID = 50
+PAGE_LIMIT = 1000
+ORDERS_STATUS = "awaiting_packaging"
+ORDERS_WINDOW = dt.timedelta(days=180)  # cutoff either side of now; Ozon takes a period of a year at most
+TOO_FREQUENT = frozenset({"TOO_MANY_REQUESTS", "Stock is updated too frequently"})
+_MAX_PAGES = 10_000
+_REASON_CHARS = 300
+
+
+def stock_update_gate(*, clock: Callable[[], float] = time.monotonic, sleep: Sleep = asyncio.sleep) -> RateGate:
+    """The gate for one seller account's stock updates (see the module's docstring)."""
+    return RateGate(GATE_PER_MINUTE, GATE_BURST, clock=clock, sleep=sleep)
+
+
+class _ItemError(BaseModel):
+    code: str = ""
+    message: str = ""
+
+
+class _ItemResult(BaseModel):
+    offer_id: str = ""
+    warehouse_id: int | None = None
+    updated: bool = False
+    errors: list[_ItemError] = Field(default_factory=list)
+
+
+class _StocksAnswer(BaseModel):
+    result: list[_ItemResult]
+
+
+class _Stock(BaseModel):
+    present: int = 0
+    reserved: int = 0
+    warehouse_ids: list[int] = Field(default_factory=list)  # int64 as strings on the wire
+
+
+class _StockItem(BaseModel):
+    offer_id: str
+    stocks: list[_Stock] = Field(default_factory=list)
+
+
+class _StockPage(BaseModel):
+    cursor: str = ""
+    items: list[_StockItem] = Field(default_factory=list)
+
+
+class _PostingProduct(BaseModel):
+    offer_id: str
+    quantity: int = Field(ge=1)
+
+
+class _Posting(BaseModel):
+    posting_number: str
+    in_process_at: dt.datetime
+    products: list[_PostingProduct] = Field(min_length=1)
+
+
+class _PostingList(BaseModel):
+    postings: list[dict[str, Any]] = Field(default_factory=list)  # each read alone: one odd posting hides none
+
+
+class _PostingsAnswer(BaseModel):
+    result: _PostingList
+
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+class OzonClient:
+    """Stock, stock read-back and new FBS postings of one seller warehouse (``warehouse_id``) on Ozon.
+
+    ``base`` is ``https://api-seller.ozon.ru``. ``clock`` (monotonic seconds) times the 30 s per pair and, with
+    ``sleep``, drives the default gates; ``utcnow`` places the window of :meth:`new_orders`.
+    """
+
+    batch_limit = BATCH_LIMIT
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        client_id: str,
+        api_key: str,
+        base: str,
+        warehouse_id: int,
+        name: str = "ozon",
+        gate: RateGate | None = None,
+        read_gate: RateGate | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+        utcnow: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        page_limit: int = PAGE_LIMIT,
+    ) -> None:
+        if not 1 <= page_limit <= PAGE_LIMIT:
+            raise ValueError(f"Ozon pages hold 1 to {PAGE_LIMIT} entries, not {page_limit}")
+        self.name = name
+        self.warehouse_id = warehouse_id
+        self._http = client
+        self._base = base.rstrip("/")
+        self._headers = {"Client-Id": client_id, "Api-Key": api_key}
+        self._api_key = api_key
+        self.gate = gate or stock_update_gate(clock=clock, sleep=sleep)
+        self.read_gate = read_gate or RateGate(READS_PER_SECOND * 60, READS_PER_SECOND, clock=clock, sleep=sleep)
+        self._clock, self._utcnow = clock, utcnow
+        self._page_limit = page_limit
+        self._sent: dict[str, float] = {}  # offer_id -> when Ozon answered its last update (inf: in flight)
+
+    def __repr__(self) -> str:  # never the key
+        client_id = self._headers["Client-Id"]
+        return f"OzonClient(name={self.name!r}, client_id={client_id!r}, warehouse_id={self.warehouse_id})"
+
+    # -- stock -----------------------------------------------------------------------------------------------
+
+    async def push_stock(self, lines: Sequence[StockLine]) -> PushOutcome:
+        """Set the available quantities of ``lines`` on the warehouse (see the module's docstring)."""
+        if len(lines) > self.batch_limit:
+            raise ValueError(f"Ozon takes at most {self.batch_limit} stocks a request, not {len(lines)}")
+        rejected: dict[str, str] = {}
+        retry: list[str] = []
+        sending = self._choose(lines, rejected, retry)
+        if sending:
+            accepted, refused, again = await self._update(sending)
+            rejected |= refused
+            retry += again
+        else:
+            accepted = ()
+        if rejected:
+            log.warning(
+                "ozon: warehouse=%s rejected=%d, e.g. %s", self.warehouse_id, len(rejected), list(rejected.items())[:5]
+            )
+        return PushOutcome(accepted=accepted, rejected=rejected, retry=tuple(retry))
+
+    def _choose(self, lines: Sequence[StockLine], rejected: dict[str, str], retry: list[str]) -> dict[str, StockLine]:
+        """The lines to send now, by offer id; the others go into ``rejected`` or ``retry``."""
+        now = self._clock()
+        self._sent = {offer: at for offer, at in self._sent.items() if now - at < PAIR_INTERVAL_S}
+        sending: dict[str, StockLine] = {}
+        for line in lines:
+            earlier = sending.get(line.offer_id)
+            if line.qty < 0:
+                rejected[line.sku] = f"a negative quantity ({line.qty}) cannot be a stock"
+            elif not line.offer_id or len(line.offer_id) > MAX_OFFER_ID:
+                rejected[line.sku] = f"not an Ozon offer_id (1 to {MAX_OFFER_ID} characters): {line.offer_id!r}"
+            elif earlier is not None and earlier.sku != line.sku:
+                rejected[line.sku] = f"the same Ozon offer_id as {earlier.sku}"
+            elif earlier is not None:
+                sending[line.offer_id] = line  # the same line twice: the later quantity stands
+            elif line.offer_id in self._sent:
+                retry.append(line.sku)  # its pair was sent less than 30 s ago, or is in flight
+            else:
+                sending[line.offer_id] = line
+        return sending
+
+    async def _update(self, sending: dict[str, StockLine]) -> tuple[tuple[str, ...], dict[str, str], list[str]]:
+        """One request for ``sending``: ``(accepted, rejected, retry)``; keeps the 30-s memory of the pairs."""
+        self._sent.update(dict.fromkeys(sending, math.inf))  # none of them was in it: _choose held those back
+        body = {
+            "stocks": [
+                {"offer_id": offer, "stock": line.qty, "warehouse_id": self.warehouse_id}
+                for offer, line in sending.items()
+            ]
+        }
+        try:
+            response = await self._post(STOCKS_PATH, body, self.gate)
+        except _NotSent:
+            self._forget(sending)
+            raise
+        except BaseException:  # a timeout, a broken connection, a cancellation: it may have reached Ozon
+            self._stamp(sending)
+            raise
+        if httpx.codes.is_client_error(response.status_code):
+            self._forget(sending)  # refused as a whole (401, 403, 429, 400): Ozon changed nothing
+        else:
+            self._stamp(sending)
+        self._check(response, self.gate)
+        answer = self._expect(_StocksAnswer, response)
+        results = {r.offer_id: r for r in answer.result if r.warehouse_id in (None, self.warehouse_id)}
+        accepted: list[str] = []
+        rejected: dict[str, str] = {}
+        retry: list[str] = []
+        for offer, line in sending.items():
+            result = results.get(offer)
+            codes = {error.code for error in result.errors} if result else set()
+            if result is not None and result.updated:
+                accepted.append(line.sku)
+            elif result is None or not result.errors or codes & TOO_FREQUENT:
+                retry.append(line.sku)
+            else:
+                rejected[line.sku] = self._reason(result.errors)
+                self._forget([offer])  # Ozon did not take it: a corrected line may go at once
+        return tuple(accepted), rejected, retry
+
+    def _stamp(self, sending: dict[str, StockLine]) -> None:
+        now = self._clock()
+        self._sent.update(dict.fromkeys(sending, now))
+
+    def _forget(self, offers: Iterable[str]) -> None:
+        for offer in offers:
+            self._sent.pop(offer, None)
+
+    def _reason(self, errors: list[_ItemError]) -> str:
+        return self._scrub("; ".join(f"{e.code}: {e.message}" if e.message else e.code for e in errors))[:_REASON_CHARS]
+
+    async def read_stock(self, lines: Sequence[StockLine]) -> dict[str, int]:
+        """What Ozon shows as available at the warehouse: ``sku -> present - reserved`` (see the module's docstring)."""
+        skus_of: dict[str, list[str]] = {}
+        for line in lines:
+            skus_of.setdefault(line.offer_id, []).append(line.sku)
+        offers = list(skus_of)
+        held: dict[str, int] = {}
+        for start in range(0, len(offers), PAGE_LIMIT):
+            for item in await self._stock_items(offers[start : start + PAGE_LIMIT]):
+                mine = [s for s in item.stocks if self.warehouse_id in s.warehouse_ids]
+                qty = max(0, sum(s.present - s.reserved for s in mine))
+                for sku in skus_of.get(item.offer_id, []):
+                    held[sku] = qty
+        return held
+
+    async def _stock_items(self, offers: list[str]) -> list[_StockItem]:
+        items: list[_StockItem] = []
+        cursor = ""
+        for _ in range(_MAX_PAGES):
+            body = {"cursor": cursor, "filter": {"offer_id": offers, "visibility": "ALL"}, "limit": self._page_limit}
+            page = self._expect(_StockPage, await self._call(self.read_gate, STOCK_INFO_PATH, body))
+            items.extend(page.items)
+            if not page.cursor or not page.items or page.cursor == cursor:
+                return items
+            cursor = page.cursor
+        raise ChannelUnavailable("Ozon's stock list did not end")
+
+    # -- orders ----------------------------------------------------------------------------------------------
+
+    async def new_orders(self) -> list[ChannelOrder]:
+        """The warehouse's FBS postings awaiting packaging, one order per posting (``posting_number``).
+
+        Pages are read until one comes back short: the spec does not say whether ``count`` is the total or the
+        page's, so it is not relied on. A posting that cannot be read is skipped with a warning.
+        """
+        now = self._utcnow()
+        flt = {
+            "cutoff_from": _utc(now - ORDERS_WINDOW),
+            "cutoff_to": _utc(now + ORDERS_WINDOW),
+            "status": ORDERS_STATUS,
+            "warehouse_id": [self.warehouse_id],
+        }
+        orders: dict[str, ChannelOrder] = {}
+        offset = 0
+        for _ in range(_MAX_PAGES):
+            body = {"dir": "ASC", "filter": flt, "limit": self._page_limit, "offset": offset}
+            page = self._expect(_PostingsAnswer, await self._call(self.read_gate, UNFULFILLED_PATH, body))
+            for raw in page.result.postings:
+                order = _order(raw)
+                if order is not None:
+                    orders.setdefault(order.external_id, order)  # a posting seen twice as the list moved
+            offset += len(page.result.postings)
+            if len(page.result.postings) < self._page_limit:
+                return list(orders.values())
+        raise ChannelUnavailable("Ozon's posting list did not end")
+
+    # -- the wire --------------------------------------------------------------------------------------------
+
+    async def _call(self, gate: RateGate, path: str, body: dict[str, Any]) -> httpx.Response:
+        """One request through ``gate``; raises for 429, 5xx and what never arrived."""
+        response = await self._post(path, body, gate)
+        self._check(response, gate)
+        return response
+
+    async def _post(self, path: str, body: dict[str, Any], gate: RateGate) -> httpx.Response:
+        """One request through ``gate``, whatever its status; raises only for what never got an answer."""
+        await gate.wait()
+        try:
+            return await self._http.post(f"{self._base}{path}", json=body, headers=self._headers)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as error:
+            raise _NotSent(f"Ozon could not be reached ({type(error).__name__})") from None
+        except httpx.TimeoutException:
+            raise ChannelUnavailable("Ozon did not answer in time") from None
+        except httpx.HTTPError as error:
+            raise ChannelUnavailable(f"Ozon could not be reached ({type(error).__name__})") from None
+
+    def _check(self, response: httpx.Response, gate: RateGate) -> None:
+        """Raises :class:`ChannelUnavailable` for a 429 (the gate holds off as Ozon asks) or a 5xx."""
+        status = response.status_code
+        if status == httpx.codes.TOO_MANY_REQUESTS:
+            retry_after = _retry_after(response)
+            if retry_after is not None:
+                gate.hold_off(retry_after)
+            hint = f"; retry in {retry_after:g} s" if retry_after is not None else ""
+            raise ChannelUnavailable(f"Ozon rate limit (HTTP 429): {self._words(response)}{hint}", retry_after)
+        if status >= httpx.codes.INTERNAL_SERVER_ERROR:
+            raise ChannelUnavailable(f"Ozon answered HTTP {status}: {self._words(response)}"[:_REASON_CHARS])
+
+    def _expect(self, model: type[_Model], response: httpx.Response) -> _Model:
+        """The 2xx answer read as ``model``; raises :class:`ChannelRefused` for a 4xx."""
+        status = response.status_code
+        if not httpx.codes.is_success(status):
+            words = self._words(response)
+            if "circle is open" in words.lower():  # Ozon's breaker: the method is blocked for some minutes
+                raise ChannelUnavailable(f"Ozon paused the method (HTTP {status}): {words}"[:_REASON_CHARS])
+            raise ChannelRefused(f"Ozon refused (HTTP {status}): {words}"[:_REASON_CHARS])
+        try:
+            return model.model_validate_json(response.content)
+        except ValidationError:
+            raise ChannelUnavailable(f"Ozon answered {response.request.url.path} in an unknown shape") from None
+
+    def _words(self, response: httpx.Response) -> str:
+        """The ``message`` of Ozon's ``rpcStatus`` body, else the reason phrase; never the key."""
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        message = body.get("message") if isinstance(body, dict) else None
+        return self._scrub(str(message) if message else response.reason_phrase)
+
+    def _scrub(self, text: str) -> str:
+        return text.replace(self._api_key, "***") if self._api_key else text
+
+
+class _NotSent(ChannelUnavailable):
+    """The request never left (a refused connection): Ozon certainly changed nothing."""
+
+
+def _order(raw: dict[str, Any]) -> ChannelOrder | None:
+    try:
+        posting = _Posting.model_validate(raw)
+    except ValidationError:
+        log.warning("ozon: posting %r cannot be read; skipped", raw.get("posting_number"))
+        return None
+    quantities: dict[str, int] = {}
+    for product in posting.products:
+        quantities[product.offer_id] = quantities.get(product.offer_id, 0) + product.quantity
+    created = posting.in_process_at
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=dt.UTC)  # the Seller API works in UTC
+    lines = tuple(ChannelOrderLine(offer, qty) for offer, qty in quantities.items())
+    return ChannelOrder(posting.posting_number, lines, created)
+
+
+def _utc(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    raw = response.headers.get("Retry-After")
+    try:
+        seconds = float(raw) if raw is not None else None
+    except ValueError:
+        return None
+    return seconds if seconds is not None and 0 <= seconds < 86_400 else None
