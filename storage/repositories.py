@@ -50,8 +50,16 @@ def _upsert(connection: AsyncConnection, table: Any) -> Any:
 
 
 class SqlStockLevels:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: AsyncConnection, touched: set[str] | None = None) -> None:
         self._c = connection
+        self._touched = touched if touched is not None else set()  # for the sync outbox
+
+    async def for_skus(self, skus: Collection[str]) -> dict[str, list[StockLevel]]:
+        found: dict[str, list[StockLevel]] = {}
+        for chunk in batched(sorted(set(skus)), _CHUNK):
+            for row in await self._c.execute(select(t.stock_levels).where(t.stock_levels.c.sku.in_(chunk))):
+                found.setdefault(row.sku, []).append(_level(row))
+        return found
 
     async def for_sku(self, sku: str) -> list[StockLevel]:
         rows = await self._c.execute(q.STOCK_OF_SKU, {"b_sku": sku})
@@ -67,6 +75,7 @@ class SqlStockLevels:
         return found
 
     async def save_figures(self, figures: Sequence[StockFigure], as_of: datetime) -> None:
+        self._touched.update(f.sku for f in figures)
         for chunk in batched(figures, _CHUNK // 4):
             statement = _upsert(self._c, t.stock_levels).values(
                 [
@@ -89,12 +98,14 @@ class SqlStockLevels:
             await self._c.execute(statement)
 
     async def mark_suspect(self, sku: str, warehouse: str, since: datetime) -> None:
+        self._touched.add(sku)
         c = t.stock_levels.c
         await self._c.execute(
             update(t.stock_levels).where(c.sku == sku, c.warehouse == warehouse).values(suspect_since=since)
         )
 
     async def unreserve(self, sku: str, warehouse: str, qty: int) -> None:
+        self._touched.add(sku)
         c = t.stock_levels.c
         await self._c.execute(
             update(t.stock_levels).where(c.sku == sku, c.warehouse == warehouse).values(reserved=c.reserved - qty)
@@ -106,10 +117,12 @@ def _level(row: Any) -> StockLevel:
 
 
 class SqlReservations:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: AsyncConnection, touched: set[str] | None = None) -> None:
         self._c = connection
+        self._touched = touched if touched is not None else set()
 
     async def take(self, reservation: Reservation) -> bool:
+        self._touched.add(reservation.sku)
         values = {
             "order_id": reservation.order_id,
             "line_no": reservation.line_no,

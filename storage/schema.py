@@ -309,3 +309,33 @@ controls = Table(
     Column("value", String(255), nullable=False),
     Column("at", UtcDateTime, nullable=False),
 )
+
+
+# The sync outbox: the newest quantity each channel should show per SKU, written in the same
+# transaction as the stock change, sent by the channel's dispatcher (docs/sync_engine.md).
+stock_pushes = Table(
+    "stock_pushes",
+    metadata,
+    Column("channel", String(64), primary_key=True),
+    Column("sku", String(255), primary_key=True),
+    Column("qty", Integer, nullable=False),
+    Column("version", Integer, nullable=False),  # bumped on every change: a push only retires its own
+    Column("first_pending_at", UtcDateTime, nullable=False),  # since when the channel is behind
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UtcDateTime, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("state", String(16), nullable=False),  # pending | dead
+    Column("leased_until", UtcDateTime, nullable=True),
+    Column("lease_owner", String(128), nullable=True),
+    Index(None, "channel", "state", "next_attempt_at"),
+)
+
+# What each channel last accepted from us, per SKU: a change the channel already shows is not sent.
+channel_stock = Table(
+    "channel_stock",
+    metadata,
+    Column("channel", String(64), primary_key=True),
+    Column("sku", String(255), primary_key=True),
+    Column("qty", Integer, nullable=False),
+    Column("accepted_at", UtcDateTime, nullable=False),
+)

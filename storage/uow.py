@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Self
 
@@ -9,14 +10,22 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.database import Database
 from storage.office_repositories import SqlAlerts, SqlControls, SqlFxRates, SqlLocks, SqlPayments
+from storage.outbox import SqlOutbox
 from storage.repositories import SqlOfferIds, SqlOrders, SqlReservations, SqlStockLevels
 from storage.task_repositories import SqlDeadlines, SqlNotices, SqlTasks
+from workflows.ports import UnitOfWork
+
+BeforeCommit = Callable[[UnitOfWork], Awaitable[None]]
 
 
 class SqlUnitOfWork:
-    def __init__(self, database: Database, *, read_only: bool = False) -> None:
+    def __init__(
+        self, database: Database, *, read_only: bool = False, before_commit: BeforeCommit | None = None
+    ) -> None:
         self._database = database
         self._read_only = read_only
+        self._before_commit = before_commit
+        self._touched: set[str] = set()
         self._connection: AsyncConnection | None = None
         self._locked = False
 
@@ -32,8 +41,9 @@ class SqlUnitOfWork:
         except BaseException:
             await self._finish()
             raise
-        self.stock = SqlStockLevels(self._connection)
-        self.reservations = SqlReservations(self._connection)
+        self._touched = set()
+        self.stock = SqlStockLevels(self._connection, self._touched)
+        self.reservations = SqlReservations(self._connection, self._touched)
         self.orders = SqlOrders(self._connection)
         self.offer_ids = SqlOfferIds(self._connection)
         self.tasks = SqlTasks(self._connection)
@@ -44,6 +54,7 @@ class SqlUnitOfWork:
         self.fx = SqlFxRates(self._connection)
         self.controls = SqlControls(self._connection)
         self.locks = SqlLocks(self._connection)
+        self.outbox = SqlOutbox(self._connection)
         return self
 
     async def __aexit__(
@@ -51,10 +62,16 @@ class SqlUnitOfWork:
     ) -> None:
         await self._finish()
 
+    def touched_skus(self) -> set[str]:
+        return set(self._touched)
+
     async def commit(self) -> None:
         if self._read_only:
             raise RuntimeError("a read-only unit of work cannot commit")
         assert self._connection is not None
+        if self._before_commit is not None and self._touched:
+            await self._before_commit(self)  # e.g. the sync outbox, in this same transaction
+            self._touched.clear()
         await self._connection.commit()
 
     async def _finish(self) -> None:
@@ -69,8 +86,9 @@ class SqlUnitOfWork:
 
 
 class SqlUnitOfWorkFactory:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, before_commit: BeforeCommit | None = None) -> None:
         self._database = database
+        self.before_commit = before_commit  # set by the composition root once the workflows exist
 
     def __call__(self, *, read_only: bool = False) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self._database, read_only=read_only)
+        return SqlUnitOfWork(self._database, read_only=read_only, before_commit=self.before_commit)

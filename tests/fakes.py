@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -23,7 +23,7 @@ from workflows.model import (
     StockLevel,
 )
 from workflows.office_model import Alert, Payment, Phase
-from workflows.ports import StockKey
+from workflows.ports import Push, StockKey
 from workflows.tasks import Deadline, DeadlineKind, Task, TaskState
 
 
@@ -59,6 +59,9 @@ class MemoryState:
     mutes: dict[str, datetime] = field(default_factory=dict)
     fx: dict[tuple[str, date], Decimal] = field(default_factory=dict)
     controls: dict[str, tuple[str, datetime]] = field(default_factory=dict)
+    pushes: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # (channel, sku) -> row
+    channel_stock: dict[tuple[str, str], int] = field(default_factory=dict)
+    touched: set[str] = field(default_factory=set)  # SKUs the open unit of work changed
     next_id: int = 1
 
     def new_id(self) -> int:
@@ -70,6 +73,13 @@ class MemoryStock:
     def __init__(self, state: MemoryState) -> None:
         self._s = state
 
+    async def for_skus(self, skus: Collection[str]) -> dict[str, list[StockLevel]]:
+        found: dict[str, list[StockLevel]] = {}
+        for (sku, _), level in sorted(self._s.stock.items()):
+            if sku in skus:
+                found.setdefault(sku, []).append(replace(level))
+        return found
+
     async def for_sku(self, sku: str) -> list[StockLevel]:
         return [level for (s, _), level in sorted(self._s.stock.items()) if s == sku]
 
@@ -77,6 +87,7 @@ class MemoryStock:
         return {key: self._s.stock[key] for key in keys if key in self._s.stock}
 
     async def save_figures(self, figures: Sequence[StockFigure], as_of: datetime) -> None:
+        self._s.touched.update(f.sku for f in figures)
         for f in figures:
             held = self._s.stock.get((f.sku, f.warehouse))
             reserved = held.reserved if held else 0
@@ -84,11 +95,13 @@ class MemoryStock:
             self._s.stock[(f.sku, f.warehouse)] = StockLevel(f.sku, f.warehouse, f.qty, reserved, as_of, suspect)
 
     async def mark_suspect(self, sku: str, warehouse: str, since: datetime) -> None:
+        self._s.touched.add(sku)
         key = (sku, warehouse)
         if key in self._s.stock:
             self._s.stock[key] = replace(self._s.stock[key], suspect_since=since)
 
     async def unreserve(self, sku: str, warehouse: str, qty: int) -> None:
+        self._s.touched.add(sku)
         level = self._s.stock[(sku, warehouse)]
         self._s.stock[(sku, warehouse)] = replace(level, reserved=level.reserved - qty)
 
@@ -98,6 +111,7 @@ class MemoryReservations:
         self._s = state
 
     async def take(self, reservation: Reservation) -> bool:
+        self._s.touched.add(reservation.sku)
         key = (reservation.sku, reservation.warehouse)
         level = self._s.stock.get(key)
         if level is None or level.suspect_since is not None or level.on_hand - level.reserved < reservation.qty:
@@ -309,6 +323,79 @@ class MemoryLocks:
         return None  # one memory unit of work commits at a time: nothing to wait for
 
 
+class MemoryOutbox:
+    def __init__(self, state: MemoryState) -> None:
+        self._s = state
+
+    async def known(self, channel: str, skus: Collection[str]) -> dict[str, int]:
+        found = {sku: qty for (ch, sku), qty in self._s.channel_stock.items() if ch == channel and sku in skus}
+        for (ch, sku), row in self._s.pushes.items():
+            if ch == channel and sku in skus and row["state"] == "pending":
+                found[sku] = row["qty"]
+        return found
+
+    async def enqueue(self, channel: str, changes: Mapping[str, int], at: datetime) -> None:
+        for sku, qty in changes.items():
+            row = self._s.pushes.get((channel, sku))
+            first = row["first_pending_at"] if row is not None and row["state"] == "pending" else at
+            version = row["version"] + 1 if row is not None else 1
+            self._s.pushes[(channel, sku)] = {
+                "qty": qty, "version": version, "first_pending_at": first, "attempts": 0, "next_attempt_at": at,
+                "state": "pending", "leased_until": None, "error": None,
+            }  # fmt: skip
+
+    async def claim(self, channel: str, now: datetime, lease_until: datetime, owner: str, limit: int) -> list[Push]:
+        due = sorted(
+            (row["first_pending_at"], sku)
+            for (ch, sku), row in self._s.pushes.items()
+            if ch == channel and row["state"] == "pending" and row["next_attempt_at"] <= now
+            and (row["leased_until"] is None or row["leased_until"] < now)
+        )[:limit]  # fmt: skip
+        claimed = []
+        for _, sku in due:
+            row = self._s.pushes[(channel, sku)]
+            row["leased_until"] = lease_until
+            claimed.append(Push(channel, sku, row["qty"], row["version"], row["attempts"], row["first_pending_at"]))
+        return claimed
+
+    async def accepted(self, pushes: Sequence[Push], at: datetime) -> None:
+        for push in pushes:
+            row = self._s.pushes.get((push.channel, push.sku))
+            if row is not None and row["version"] == push.version:
+                del self._s.pushes[(push.channel, push.sku)]
+            self._s.channel_stock[(push.channel, push.sku)] = push.qty
+
+    async def rejected(
+        self, pushes: Sequence[Push], reasons: Mapping[str, str], retry_at: datetime, dead_after: int
+    ) -> list[Push]:
+        dead = []
+        for push in pushes:
+            row = self._s.pushes.get((push.channel, push.sku))
+            if row is None or row["version"] != push.version:
+                continue
+            row["attempts"] = push.attempts + 1
+            row.update(next_attempt_at=retry_at, error=reasons.get(push.sku, "rejected"), leased_until=None)
+            if row["attempts"] >= dead_after:
+                row["state"] = "dead"
+                dead.append(push)
+        return dead
+
+    async def postpone(self, pushes: Sequence[Push], retry_at: datetime, error: str | None) -> None:
+        for push in pushes:
+            row = self._s.pushes.get((push.channel, push.sku))
+            if row is not None:
+                row.update(next_attempt_at=retry_at, error=error, leased_until=None)
+
+    async def depth(self) -> dict[str, tuple[int, datetime | None]]:
+        found: dict[str, tuple[int, datetime | None]] = {}
+        for (channel, _), row in self._s.pushes.items():
+            if row["state"] == "pending":
+                count, oldest = found.get(channel, (0, None))
+                first = row["first_pending_at"]
+                found[channel] = (count + 1, first if oldest is None or first < oldest else oldest)
+        return found
+
+
 class MemoryControls:
     def __init__(self, state: MemoryState) -> None:
         self._s = state
@@ -463,9 +550,12 @@ class MemoryNotices:
 class MemoryUnitOfWork:
     """Works on a copy of the shared state and swaps it in on commit: rollback is free."""
 
-    def __init__(self, shared: list[MemoryState], read_only: bool) -> None:
+    def __init__(
+        self, shared: list[MemoryState], read_only: bool, before_commit: Callable[[Any], Awaitable[None]] | None
+    ) -> None:
         self._shared = shared
         self._read_only = read_only
+        self._before_commit = before_commit
 
     async def __aenter__(self) -> Self:
         self._state = copy.deepcopy(self._shared[0])
@@ -481,7 +571,12 @@ class MemoryUnitOfWork:
         self.fx = MemoryFxRates(self._state)
         self.controls = MemoryControls(self._state)
         self.locks = MemoryLocks()
+        self.outbox = MemoryOutbox(self._state)
+        self._state.touched = set()
         return self
+
+    def touched_skus(self) -> set[str]:
+        return set(self._state.touched)
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -491,15 +586,19 @@ class MemoryUnitOfWork:
     async def commit(self) -> None:
         if self._read_only:
             raise RuntimeError("a read-only unit of work cannot commit")
+        if self._before_commit is not None and self._state.touched:
+            await self._before_commit(self)
+        self._state.touched = set()
         self._shared[0] = self._state
 
 
 class MemoryUnitOfWorkFactory:
     def __init__(self) -> None:
         self.shared = [MemoryState()]
+        self.before_commit: Callable[[Any], Awaitable[None]] | None = None
 
     def __call__(self, *, read_only: bool = False) -> MemoryUnitOfWork:
-        return MemoryUnitOfWork(self.shared, read_only)
+        return MemoryUnitOfWork(self.shared, read_only, self.before_commit)
 
     @property
     def state(self) -> MemoryState:

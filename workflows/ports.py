@@ -7,6 +7,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from types import TracebackType
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, Self
 
 from workflows.model import (
@@ -36,6 +37,10 @@ class Clock(Protocol):
 class StockLevels(Protocol):
     async def for_sku(self, sku: str) -> list[StockLevel]:
         """Every warehouse row of ``sku``; empty if 1C never reported it."""
+        ...
+
+    async def for_skus(self, skus: Collection[str]) -> dict[str, list[StockLevel]]:
+        """Every warehouse row of each of ``skus`` (a SKU 1C never reported is absent)."""
         ...
 
     async def for_keys(self, keys: Collection[StockKey]) -> dict[StockKey, StockLevel]:
@@ -188,6 +193,52 @@ class FxRates(Protocol):
 
     async def latest(self, currency: str) -> tuple[date, Decimal] | None:
         """The newest stored rate of ``currency``: the last good one when the feed is down."""
+        ...
+
+
+@dataclass(frozen=True)
+class Push:
+    """One line of the sync outbox: ``channel`` should show ``qty`` of ``sku``."""
+
+    channel: str
+    sku: str
+    qty: int
+    version: int
+    attempts: int
+    first_pending_at: datetime
+
+
+class Outbox(Protocol):
+    async def known(self, channel: str, skus: Collection[str]) -> dict[str, int]:
+        """What the channel will show for each SKU once the outbox drains: the pending quantity,
+        else what it last accepted (SKUs never sent are absent)."""
+        ...
+
+    async def enqueue(self, channel: str, changes: Mapping[str, int], at: datetime) -> None:
+        """Set the quantity to send per SKU (a newer value replaces a pending one, a dead line
+        comes back to life)."""
+        ...
+
+    async def claim(self, channel: str, now: datetime, lease_until: datetime, owner: str, limit: int) -> list[Push]:
+        """Lease up to ``limit`` pending lines due now, oldest first; never the same to two callers."""
+        ...
+
+    async def accepted(self, pushes: Sequence[Push], at: datetime) -> None:
+        """The channel took them: each line goes unless a newer value came meanwhile."""
+        ...
+
+    async def rejected(self, pushes: Sequence[Push], reasons: Mapping[str, str], retry_at: datetime,
+                       dead_after: int) -> list[Push]:  # fmt: skip
+        """The channel refused these SKUs: count an attempt; those at ``dead_after`` attempts
+        stop (state dead) and are returned."""
+        ...
+
+    async def postpone(self, pushes: Sequence[Push], retry_at: datetime, error: str | None) -> None:
+        """Not sent (the channel was unavailable, or asked to wait): try again at ``retry_at``."""
+        ...
+
+    async def depth(self) -> dict[str, tuple[int, datetime | None]]:
+        """Per channel: pending lines and since when the oldest has waited."""
         ...
 
 
@@ -347,6 +398,13 @@ class UnitOfWork(Protocol):
 
     @property
     def locks(self) -> Locks: ...
+
+    @property
+    def outbox(self) -> Outbox: ...
+
+    def touched_skus(self) -> set[str]:
+        """SKUs whose stock rows this unit of work changed so far (on-hand, reserved, suspect)."""
+        ...
 
     async def __aenter__(self) -> Self: ...
 

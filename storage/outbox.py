@@ -1,0 +1,127 @@
+"""The SQL sync outbox (``workflows.ports.Outbox``): one row per channel and SKU holding the
+newest quantity to send, leased by the channel's dispatcher like deadlines and notices."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, case, delete, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from storage import schema as t
+from storage.repositories import _CHUNK, _upsert, batched
+from workflows.ports import Push
+
+PENDING, DEAD = "pending", "dead"
+
+
+class SqlOutbox:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._c = connection
+
+    async def known(self, channel: str, skus: Collection[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        p, s = t.stock_pushes.c, t.channel_stock.c
+        for chunk in batched(sorted(set(skus)), _CHUNK):
+            shown = select(s.sku, s.qty).where(s.channel == channel, s.sku.in_(chunk))
+            found.update({row.sku: row.qty for row in await self._c.execute(shown)})
+            pending = select(p.sku, p.qty).where(p.channel == channel, p.sku.in_(chunk), p.state == PENDING)
+            found.update({row.sku: row.qty for row in await self._c.execute(pending)})  # pending wins
+        return found
+
+    async def enqueue(self, channel: str, changes: Mapping[str, int], at: datetime) -> None:
+        p = t.stock_pushes.c
+        for chunk in batched(sorted(changes.items()), _CHUNK // 8):
+            rows = [
+                {"channel": channel, "sku": sku, "qty": qty, "version": 1, "first_pending_at": at, "attempts": 0,
+                 "next_attempt_at": at, "state": PENDING}
+                for sku, qty in chunk
+            ]  # fmt: skip
+            statement = _upsert(self._c, t.stock_pushes).values(rows)
+            statement = statement.on_conflict_do_update(
+                index_elements=["channel", "sku"],
+                set_={
+                    "qty": statement.excluded.qty,
+                    "version": p.version + 1,
+                    # a line still waiting keeps its age (propagation latency counts from there);
+                    # a dead one starts afresh
+                    "first_pending_at": case(
+                        (p.state == PENDING, p.first_pending_at), else_=statement.excluded.first_pending_at
+                    ),
+                    "attempts": 0,
+                    "next_attempt_at": statement.excluded.next_attempt_at,
+                    "state": PENDING,
+                    "last_error": None,
+                },
+            )
+            await self._c.execute(statement)
+
+    async def claim(self, channel: str, now: datetime, lease_until: datetime, owner: str, limit: int) -> list[Push]:
+        p = t.stock_pushes.c
+        due = (
+            select(p.sku)
+            .where(p.channel == channel, p.state == PENDING, p.next_attempt_at <= now)
+            .where(or_(p.leased_until.is_(None), p.leased_until < now))
+            .order_by(p.first_pending_at, p.sku)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        skus = list((await self._c.execute(due)).scalars())
+        if not skus:
+            return []
+        where = and_(p.channel == channel, p.sku.in_(skus))
+        await self._c.execute(update(t.stock_pushes).where(where).values(leased_until=lease_until, lease_owner=owner))
+        rows = await self._c.execute(select(t.stock_pushes).where(where).order_by(p.first_pending_at, p.sku))
+        return [_push(row) for row in rows]
+
+    async def accepted(self, pushes: Sequence[Push], at: datetime) -> None:
+        p = t.stock_pushes.c
+        for push in pushes:
+            await self._c.execute(
+                delete(t.stock_pushes).where(p.channel == push.channel, p.sku == push.sku, p.version == push.version)
+            )
+        for chunk in batched(pushes, _CHUNK // 4):
+            statement = _upsert(self._c, t.channel_stock).values(
+                [{"channel": x.channel, "sku": x.sku, "qty": x.qty, "accepted_at": at} for x in chunk]
+            )
+            set_ = {"qty": statement.excluded.qty, "accepted_at": statement.excluded.accepted_at}
+            await self._c.execute(statement.on_conflict_do_update(index_elements=["channel", "sku"], set_=set_))
+
+    async def rejected(
+        self, pushes: Sequence[Push], reasons: Mapping[str, str], retry_at: datetime, dead_after: int
+    ) -> list[Push]:
+        p = t.stock_pushes.c
+        dead: list[Push] = []
+        for push in pushes:
+            attempts = push.attempts + 1
+            state = DEAD if attempts >= dead_after else PENDING
+            values = {"attempts": attempts, "state": state, "next_attempt_at": retry_at,
+                      "last_error": reasons.get(push.sku, "rejected"), "leased_until": None}  # fmt: skip
+            changed = await self._c.execute(
+                update(t.stock_pushes)
+                .where(p.channel == push.channel, p.sku == push.sku, p.version == push.version)
+                .values(**values)
+            )
+            if changed.rowcount == 1 and state == DEAD:
+                dead.append(push)
+        return dead
+
+    async def postpone(self, pushes: Sequence[Push], retry_at: datetime, error: str | None) -> None:
+        p = t.stock_pushes.c
+        for push in pushes:
+            await self._c.execute(
+                update(t.stock_pushes)
+                .where(p.channel == push.channel, p.sku == push.sku)
+                .values(next_attempt_at=retry_at, last_error=error, leased_until=None)
+            )
+
+    async def depth(self) -> dict[str, tuple[int, datetime | None]]:
+        p = t.stock_pushes.c
+        query = select(p.channel, func.count(), func.min(p.first_pending_at)).where(p.state == PENDING)
+        return {row[0]: (int(row[1]), row[2]) for row in await self._c.execute(query.group_by(p.channel))}
+
+
+def _push(row: Any) -> Push:
+    return Push(row.channel, row.sku, row.qty, row.version, row.attempts, row.first_pending_at)

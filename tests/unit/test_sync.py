@@ -1,0 +1,219 @@
+"""The sync outbox and a channel's dispatcher, on memory, SQLite and PostgreSQL, with a channel
+client double (the port) and a fake clock: every change reaches the channel, nothing is lost,
+a failing channel backs off and opens its circuit, a refused SKU stops with an alert."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import pytest
+
+from tests.fakes import FakeClock
+from workflows.alerts import AlertDesk
+from workflows.channels import ChannelOrder, ChannelRefused, ChannelUnavailable, PushOutcome, StockLine
+from workflows.ledger import Ledger
+from workflows.model import StockFigure
+from workflows.operations import Operations
+from workflows.orders import LineRequest, OrderDesk, PlaceOrder
+from workflows.ports import UnitOfWorkFactory
+from workflows.sync import SyncDispatcher, SyncOutbox
+from workflows.tasks import TaskBoard
+from workflows.topology import Topology
+
+
+@dataclass
+class FakeChannel:
+    """The channel client port, scripted: what it was sent, and what it answers."""
+
+    name: str = "wildberries"
+    batch_limit: int = 2
+    sent: list[list[StockLine]] = field(default_factory=list)
+    reject: dict[str, str] = field(default_factory=dict)
+    wait: set[str] = field(default_factory=set)
+    fail: list[Exception] = field(default_factory=list)
+
+    async def push_stock(self, lines: Sequence[StockLine]) -> PushOutcome:
+        if self.fail:
+            raise self.fail.pop(0)
+        self.sent.append(list(lines))
+        rejected = {line.sku: self.reject[line.sku] for line in lines if line.sku in self.reject}
+        retry = tuple(line.sku for line in lines if line.sku in self.wait)
+        accepted = tuple(line.sku for line in lines if line.sku not in rejected and line.sku not in retry)
+        return PushOutcome(accepted, rejected, retry)
+
+    async def read_stock(self, lines: Sequence[StockLine]) -> dict[str, int]:
+        return {}
+
+    async def new_orders(self) -> list[ChannelOrder]:
+        return []
+
+    def shown(self) -> dict[str, int]:
+        """What the channel shows now: the last value sent per SKU."""
+        return {line.sku: line.qty for batch in self.sent for line in batch}
+
+
+class Shop:
+    def __init__(self, uow: UnitOfWorkFactory, topology: Topology, clock: FakeClock) -> None:
+        self.uow, self.clock, self.channel = uow, clock, FakeChannel()
+        outbox = SyncOutbox(topology, clock, ["wildberries"])
+        uow.before_commit = outbox.before_commit  # type: ignore[attr-defined]
+        self.ledger = Ledger(uow, topology, clock)
+        self.alerts = AlertDesk(clock, TaskBoard(uow, clock))
+        self.operations = Operations(uow, clock, topology, self.alerts, timedelta(minutes=30))
+        self.orders = OrderDesk(uow, topology, clock, self.ledger)
+        self.dispatcher = SyncDispatcher(
+            uow, clock, self.channel, self.alerts, self.operations, owner="test", rng=random.Random(7)
+        )
+
+    async def stock(self, *figures: tuple[str, str, int]) -> None:
+        await self.ledger.apply_stock(self.clock.now(), [StockFigure(*f) for f in figures])
+
+    async def drain(self) -> int:
+        sent = 0
+        while accepted := await self.dispatcher.run_once():
+            sent += accepted
+        return sent
+
+    async def pending(self) -> dict[str, int]:
+        async with self.uow(read_only=True) as work:
+            return await work.outbox.known("wildberries", ["IRON", "KETTLE", "КР-7/2", "LAMP"])
+
+    async def notices(self, topic: str) -> list[dict[str, object]]:
+        async with self.uow(read_only=True) as work:
+            return [payload for _, _, payload in await work.notices.undelivered(1000, [topic])]
+
+
+@pytest.fixture
+def shop(uow: UnitOfWorkFactory, topology: Topology, clock: FakeClock) -> Shop:
+    return Shop(uow, topology, clock)
+
+
+async def test_a_stock_change_reaches_the_channel_with_its_availability(shop: Shop) -> None:
+    """Wildberries serves online and tverskaya with a safety stock of 1."""
+    await shop.stock(("IRON", "online", 3), ("IRON", "tverskaya", 2), ("IRON", "arbat", 9), ("KETTLE", "online", 1))
+    assert await shop.drain() == 2
+    assert shop.channel.shown() == {"IRON": 4, "KETTLE": 0}
+    await shop.stock(("IRON", "online", 3))  # nothing changed for the channel: nothing sent
+    assert await shop.drain() == 0 and len(shop.channel.sent) == 1
+
+
+async def test_an_order_changes_what_the_channel_shows(shop: Shop) -> None:
+    await shop.stock(("IRON", "online", 3))
+    await shop.drain()
+    await shop.orders.place(PlaceOrder("site", "S-1", [LineRequest("IRON", 2)]))
+    await shop.drain()
+    assert shop.channel.shown() == {"IRON": 0}  # 3 - 2 reserved - 1 safety
+    await shop.orders.cancel(
+        (await shop.orders.place(PlaceOrder("site", "S-1", [LineRequest("IRON", 2)]))).order.id or 0
+    )
+    await shop.drain()
+    assert shop.channel.shown() == {"IRON": 2}
+
+
+async def test_changes_before_a_push_make_one_line_with_the_newest_value(shop: Shop) -> None:
+    for qty in (5, 7, 2, 9):
+        await shop.stock(("IRON", "online", qty))
+        shop.clock.advance(seconds=1)
+    assert await shop.pending() == {"IRON": 8}
+    assert await shop.drain() == 1
+    assert shop.channel.sent == [[StockLine("IRON", "IRON", 8)]]
+
+
+async def test_a_newer_value_that_arrives_while_sending_is_not_lost(shop: Shop) -> None:
+    await shop.stock(("IRON", "online", 5))
+
+    async def change_while_sending(lines: Sequence[StockLine]) -> PushOutcome:
+        await shop.stock(("IRON", "online", 2))  # 1C speaks while the channel is answering
+        return PushOutcome(tuple(line.sku for line in lines))
+
+    shop.channel.push_stock = change_while_sending  # type: ignore[method-assign]
+    assert await shop.dispatcher.run_once() == 1
+    assert await shop.pending() == {"IRON": 1}  # the newer value is still to be sent
+
+
+async def test_a_sku_the_channel_keeps_refusing_stops_and_the_owner_hears(shop: Shop) -> None:
+    shop.channel.reject = {"KETTLE": "the card is in the trash"}
+    await shop.stock(("IRON", "online", 3), ("KETTLE", "online", 4))
+    await shop.dispatcher.run_once()
+    for _ in range(2):
+        shop.clock.advance(minutes=2)
+        await shop.dispatcher.run_once()
+    assert len([b for b in shop.channel.sent if any(line.sku == "KETTLE" for line in b)]) == 3
+    shop.clock.advance(minutes=2)
+    await shop.dispatcher.run_once()  # dead: not sent a fourth time
+    assert len([b for b in shop.channel.sent if any(line.sku == "KETTLE" for line in b)]) == 3
+    async with shop.uow(read_only=True) as work:
+        alert = await work.alerts.open_for("sku_rejected:wildberries")
+    assert alert is not None and alert.detail == {
+        "channel": "wildberries", "sku": "KETTLE", "reason": "the card is in the trash",
+    }  # fmt: skip
+    assert await shop.notices("alert") == [{"alert_id": alert.id}]
+    await shop.stock(("KETTLE", "online", 6))  # a new value brings it back
+    shop.channel.reject = {}
+    assert await shop.drain() == 1 and shop.channel.shown()["KETTLE"] == 5
+
+
+async def test_an_unavailable_channel_backs_off_opens_its_circuit_and_recovers(shop: Shop) -> None:
+    await shop.stock(("IRON", "online", 3))
+    shop.channel.fail = [ChannelUnavailable("HTTP 429", retry_after=7)]
+    assert await shop.dispatcher.run_once() == 0
+    shop.clock.advance(seconds=6)
+    assert await shop.dispatcher.run_once() == 0 and shop.channel.sent == []  # still waiting the hinted 7 s
+    shop.channel.fail = [ChannelUnavailable("HTTP 503") for _ in range(4)]
+    for _ in range(4):
+        shop.clock.advance(minutes=6)
+        await shop.dispatcher.run_once()
+    async with shop.uow(read_only=True) as work:
+        alert = await work.alerts.open_for("sync_failing:wildberries")
+    assert alert is not None and alert.detail["failures"] == 5 and alert.detail["reason"] == "HTTP 503"
+    assert await shop.dispatcher.run_once() == 0  # circuit open: not even tried
+    shop.clock.advance(minutes=6)
+    assert await shop.dispatcher.run_once() == 1 and shop.channel.shown() == {"IRON": 2}
+    assert await shop.notices("alert_resolved") == [{"alert_id": alert.id}]
+
+
+async def test_a_refusing_channel_is_a_failure_too(shop: Shop) -> None:
+    await shop.stock(("IRON", "online", 3))
+    shop.channel.fail = [ChannelRefused("HTTP 401: token expired")]
+    assert await shop.dispatcher.run_once() == 0
+    assert await shop.pending() == {"IRON": 2}  # kept, to go once the token is fixed
+
+
+async def test_a_paused_channel_accumulates_and_catches_up(shop: Shop) -> None:
+    await shop.operations.pause("wildberries", "telegram:1002")
+    await shop.stock(("IRON", "online", 3))
+    await shop.stock(("IRON", "online", 5))
+    assert await shop.drain() == 0 and shop.channel.sent == []
+    await shop.operations.resume("wildberries", "telegram:1002")
+    assert await shop.drain() == 1 and shop.channel.sent == [[StockLine("IRON", "IRON", 4)]]
+
+
+async def test_lines_the_channel_asks_to_wait_for_go_later(shop: Shop) -> None:
+    shop.channel.wait = {"IRON"}
+    await shop.stock(("IRON", "online", 3), ("KETTLE", "online", 2))
+    assert await shop.dispatcher.run_once() == 1
+    shop.channel.wait = set()
+    assert await shop.dispatcher.run_once() == 0  # not yet: 30 s
+    shop.clock.advance(seconds=31)
+    assert await shop.dispatcher.run_once() == 1
+    assert shop.channel.shown() == {"IRON": 2, "KETTLE": 1}
+
+
+async def test_a_dispatcher_that_died_mid_push_is_taken_over_after_its_lease(shop: Shop) -> None:
+    await shop.stock(("IRON", "online", 3))
+    async with shop.uow() as work:  # a dispatcher claims and dies before the channel answers
+        assert len(await work.outbox.claim("wildberries", shop.clock.now(), shop.clock.now() + timedelta(seconds=120),
+                                           "dead", 10)) == 1  # fmt: skip
+        await work.commit()
+    assert await shop.dispatcher.run_once() == 0
+    shop.clock.advance(seconds=121)
+    assert await shop.dispatcher.run_once() == 1 and shop.channel.shown() == {"IRON": 2}
+
+
+async def test_batches_keep_to_the_channel_limit(shop: Shop) -> None:
+    await shop.stock(*[(f"SKU-{n}", "online", n + 2) for n in range(5)])
+    assert await shop.drain() == 5
+    assert [len(batch) for batch in shop.channel.sent] == [2, 2, 1]

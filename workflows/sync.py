@@ -1,0 +1,138 @@
+"""The sync outbox and its dispatchers: every stock change reaches every channel, nothing lost.
+
+Enqueueing runs inside the transaction that changed stock (``SyncOutbox.before_commit``, hooked
+into the unit of work by the composition root): for each touched SKU and each channel with a
+client, the channel's availability is computed and, when it differs from what the channel will
+show anyway, the newest value is queued (one line per channel and SKU, so ten changes before a
+push make one line). A dispatcher per channel sends due lines in batches through the channel's
+client, retires a line only if no newer value came meanwhile, backs off with jitter when the
+channel is unavailable (honouring its hint), opens a circuit after repeated failures and tells
+the owner, and stops a line the channel keeps rejecting, telling the owner why. A paused channel
+accumulates and catches up on resume. See docs/sync_engine.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Collection, Sequence
+from datetime import datetime, timedelta
+
+from workflows.alerts import AlertDesk
+from workflows.channels import ChannelClient, ChannelRefused, ChannelUnavailable, PushOutcome, StockLine
+from workflows.ledger import channel_availability
+from workflows.operations import Operations
+from workflows.ports import Clock, Push, UnitOfWork, UnitOfWorkFactory
+from workflows.topology import Topology
+
+log = logging.getLogger(__name__)
+
+FAILURES = "sync:failures:"
+CIRCUIT = "sync:circuit_until:"
+
+
+class SyncOutbox:
+    def __init__(self, topology: Topology, clock: Clock, channels: Collection[str]) -> None:
+        self._topology, self._clock = topology, clock
+        self._channels = sorted(name for name in channels if name in topology.channels)
+
+    async def before_commit(self, uow: UnitOfWork) -> None:
+        skus = uow.touched_skus()
+        if not skus or not self._channels:
+            return
+        levels = await uow.stock.for_skus(skus)
+        now = self._clock.now()
+        for name in self._channels:
+            channel = self._topology.channels[name]
+            desired = {
+                sku: channel_availability({lv.warehouse: lv for lv in levels.get(sku, [])}, channel.serves,
+                                          channel.safety_stock)
+                for sku in skus if sku in levels
+            }  # fmt: skip
+            known = await uow.outbox.known(name, desired)
+            changes = {sku: qty for sku, qty in desired.items() if known.get(sku) != qty}
+            if changes:
+                await uow.outbox.enqueue(name, changes, now)
+
+
+class SyncDispatcher:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        client: ChannelClient,
+        alerts: AlertDesk,
+        operations: Operations,
+        *,
+        owner: str,
+        dead_after: int = 3,
+        failures_to_open: int = 5,
+        open_for: timedelta = timedelta(seconds=60),
+        lease: timedelta = timedelta(seconds=120),
+        max_backoff: timedelta = timedelta(minutes=5),
+        rng: random.Random | None = None,
+    ) -> None:
+        self._uow, self._clock, self._client, self._alerts, self._ops = uow, clock, client, alerts, operations
+        self._owner, self._dead_after, self._failures_to_open = owner, dead_after, failures_to_open
+        self._open_for, self._lease, self._max_backoff = open_for, lease, max_backoff
+        self._rng = rng or random.Random()
+        self.name = client.name
+
+    async def run_once(self) -> int:
+        """Send one batch of due lines; returns how many the channel accepted."""
+        if await self._ops.is_paused(self.name):
+            return 0
+        async with self._uow() as uow:
+            now = self._clock.now()
+            circuit = await uow.controls.get(CIRCUIT + self.name)
+            if circuit is not None and circuit[0] and datetime.fromisoformat(circuit[0]) > now:
+                return 0
+            claimed = await uow.outbox.claim(self.name, now, now + self._lease, self._owner, self._client.batch_limit)
+            offer_ids = await uow.offer_ids.for_skus(self.name, [p.sku for p in claimed]) if claimed else {}
+            await uow.commit()
+        if not claimed:
+            return 0
+        lines = [StockLine(p.sku, offer_ids[p.sku], p.qty) for p in claimed if p.sku in offer_ids]
+        try:
+            outcome = await self._client.push_stock(lines) if lines else PushOutcome()
+        except (ChannelUnavailable, ChannelRefused) as error:
+            hint = error.retry_after if isinstance(error, ChannelUnavailable) else None
+            await self._failed(claimed, error.reason, hint)
+            return 0
+        await self._settle(claimed, outcome, {p.sku for p in claimed} - set(offer_ids))
+        return len(outcome.accepted)
+
+    async def _settle(self, claimed: Sequence[Push], outcome: PushOutcome, unmapped: set[str]) -> None:
+        by_sku = {p.sku: p for p in claimed}
+        reasons = {**dict.fromkeys(unmapped, "no offer id for this channel"), **outcome.rejected}
+        answered = set(outcome.accepted) | set(reasons) | set(outcome.retry)
+        async with self._uow() as uow:
+            now = self._clock.now()
+            await uow.outbox.accepted([by_sku[s] for s in outcome.accepted if s in by_sku], now)
+            rejected = [by_sku[s] for s in reasons if s in by_sku]
+            dead = await uow.outbox.rejected(rejected, reasons, now + timedelta(minutes=1), self._dead_after)
+            for push in dead:
+                detail: dict[str, object] = {"channel": self.name, "sku": push.sku, "reason": reasons[push.sku]}
+                await self._alerts.raise_alert(uow, f"sku_rejected:{self.name}", "sku_rejected", detail)
+            later = [p for p in claimed if p.sku in set(outcome.retry) or p.sku not in answered]
+            await uow.outbox.postpone(later, now + timedelta(seconds=30), "the channel asked to wait")
+            await uow.controls.put(FAILURES + self.name, "0", now)
+            await self._alerts.resolve(uow, f"sync_failing:{self.name}")
+            await uow.commit()
+
+    async def _failed(self, claimed: Sequence[Push], reason: str, hint: float | None) -> None:
+        async with self._uow() as uow:
+            now = self._clock.now()
+            found = await uow.controls.get(FAILURES + self.name)
+            failures = (int(found[0]) if found and found[0].isdigit() else 0) + 1
+            await uow.controls.put(FAILURES + self.name, str(failures), now)
+            backoff = min(self._max_backoff.total_seconds(), 2.0 ** min(failures, 12))
+            wait = hint if hint is not None else backoff * (0.5 + self._rng.random() / 2)  # jitter
+            await uow.outbox.postpone(claimed, now + timedelta(seconds=wait), reason)
+            if failures >= self._failures_to_open:
+                until = now + max(self._open_for, timedelta(seconds=wait))
+                await uow.controls.put(CIRCUIT + self.name, until.isoformat(), now)
+                detail: dict[str, object] = {"channel": self.name, "reason": reason, "failures": failures}
+                await self._alerts.raise_alert(uow, f"sync_failing:{self.name}", "sync_failing", detail)
+            await uow.commit()
+        log.warning("sync to %s failed (%d in a row): %s", self.name, failures, reason)
