@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -22,11 +22,15 @@ from bot.telegram.app import build_bot, build_dispatcher
 from bot.telegram.delivery import TelegramDelivery
 from bot.telegram.pacing import Pacer
 from integrations.cbr import CbrFeed, CbrRates
+from integrations.ozon import OzonClient
+from integrations.wildberries import WildberriesClient
+from integrations.yandex_market import YandexMarketClient
 from storage.database import Database, open_database
 from storage.migrate import migrate
 from storage.uow import SqlUnitOfWorkFactory
 from workflows.alerts import KIND as ALERT
 from workflows.alerts import AlertDesk
+from workflows.channels import ChannelClient
 from workflows.fraud_check import KIND as FRAUD_CHECK
 from workflows.fraud_check import FraudCheck
 from workflows.fx import KIND as FX_APPROVAL
@@ -38,6 +42,7 @@ from workflows.payments import PaymentDesk
 from workflows.ports import Clock, UnitOfWorkFactory
 from workflows.store_confirmation import KIND as STORE_CONFIRMATION
 from workflows.store_confirmation import StoreCascade
+from workflows.sync import SyncDispatcher, SyncOutbox
 from workflows.tasks import DeadlineKind, DeadlinePump, TaskBoard
 from workflows.topology import Topology
 
@@ -67,6 +72,8 @@ class Services:
     fx: FxWatch
     slack_app: AsyncApp | None = None
     slack_delivery: SlackDelivery | None = None
+    channel_clients: dict[str, ChannelClient] = field(default_factory=dict)
+    dispatchers: list[SyncDispatcher] = field(default_factory=list)
     telegram_bot: Bot | None = None
     telegram_dispatcher: Dispatcher | None = None
     telegram_delivery: TelegramDelivery | None = None
@@ -134,6 +141,13 @@ async def build(
             cascade=cascade,
             delivery=services.slack_delivery, topology=topology, locale=settings.business.locale,
         )  # fmt: skip
+    services.channel_clients = channel_clients(settings, topology, http_client)
+    uow.before_commit = SyncOutbox(topology, clock, services.channel_clients).before_commit
+    owner = f"{socket.gethostname()}:{os.getpid()}"
+    services.dispatchers = [
+        SyncDispatcher(uow, clock, client, alerts, operations, owner=owner)
+        for client in services.channel_clients.values()
+    ]
     telegram = settings.telegram
     if telegram.bot_token is not None:
         bot = build_bot(telegram.bot_token.get_secret_value(), str(telegram.api_base))
@@ -146,3 +160,26 @@ async def build(
             locale=locale, after_decision=delivery.run_once,
         )  # fmt: skip
     return services
+
+
+def channel_clients(settings: Settings, topology: Topology, http: httpx.AsyncClient) -> dict[str, ChannelClient]:
+    """A client for each channel whose credentials are set and whose ids the topology gives."""
+    keys = settings.channels
+    found: dict[str, ChannelClient] = {}
+    for name, channel in topology.channels.items():
+        if channel.kind == "wildberries" and keys.wb_token and channel.warehouse_id is not None:
+            found[name] = WildberriesClient(
+                http, token=keys.wb_token.get_secret_value(), marketplace_base=str(keys.wb_api_base),
+                content_base=str(keys.wb_content_api_base), warehouse_id=int(channel.warehouse_id), name=name,
+            )  # fmt: skip
+        elif channel.kind == "ozon" and keys.ozon_client_id and keys.ozon_api_key and channel.warehouse_id is not None:
+            found[name] = OzonClient(
+                http, client_id=keys.ozon_client_id, api_key=keys.ozon_api_key.get_secret_value(),
+                base=str(keys.ozon_api_base), warehouse_id=int(channel.warehouse_id), name=name,
+            )  # fmt: skip
+        elif channel.kind == "yandex_market" and keys.ym_api_key and channel.campaign_id is not None:
+            found[name] = YandexMarketClient(
+                http, api_key=keys.ym_api_key.get_secret_value(), base=str(keys.ym_api_base),
+                campaign_id=channel.campaign_id, name=name,
+            )  # fmt: skip
+    return found

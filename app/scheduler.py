@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from app.bootstrap import Services
+from integrations.wildberries import WildberriesClient
 
 
 def build_scheduler(services: Services) -> AsyncIOScheduler:
@@ -22,4 +23,9 @@ def build_scheduler(services: Services) -> AsyncIOScheduler:
     business = services.settings.business
     scheduler.add_job(services.fx.check_due, "interval", seconds=business.fx_check_interval_s, id="fx", **every)
     scheduler.add_job(services.operations.watch_onec, "interval", seconds=60, id="onec-watch", **every)
+    for name, client in services.channel_clients.items():
+        if isinstance(client, WildberriesClient):  # new cards and sizes: their chrtIds
+            scheduler.add_job(client.learn_products, "interval", hours=1, id=f"cards-{name}", **every)
+    for dispatcher in services.dispatchers:  # each channel drains its outbox every second
+        scheduler.add_job(dispatcher.run_once, "interval", seconds=1, id=f"sync-{dispatcher.name}", **every)
     return scheduler

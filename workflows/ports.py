@@ -4,10 +4,10 @@ in-memory one in ``tests/fakes.py``; the same contract tests run against both.""
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from types import TracebackType
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, Self
 
 from workflows.model import (

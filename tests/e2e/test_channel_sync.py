@@ -1,0 +1,110 @@
+"""Stock from 1C reaches the marketplaces: the service built from settings (``app.bootstrap``)
+with the real Wildberries and Yandex Market clients against their emulators. 1C's stock comes in
+over the HTTP API; the channels' dispatchers push what each channel may sell; an order and a
+marketplace outage follow."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from app.bootstrap import Services, build
+from app.http.server import create_app
+from app.settings import load_settings
+from emulators.wildberries import WildberriesEmulator
+from emulators.yandex_market import YandexMarketEmulator
+from tests.fakes import FakeClock
+from workflows.topology import Topology
+
+API = "sync-test-token-000001"
+AUTH = {"Authorization": f"Bearer {API}"}
+WB_WAREHOUSE, CAMPAIGN = 658434, 21_000_001
+
+
+def _shop() -> Topology:
+    return Topology.model_validate(
+        {
+            "warehouses": [{"code": "online", "kind": "online"}],
+            "channels": {
+                "site": {"serves": ["online"]},
+                "wildberries": {"serves": ["online"], "safety_stock": 1, "warehouse_id": WB_WAREHOUSE},
+                "yandex_market": {"serves": ["online"], "campaign_id": CAMPAIGN},
+            },
+        }
+    )
+
+
+class World:
+    def __init__(self, services: Services, wb: WildberriesEmulator, ym: YandexMarketEmulator,
+                 http: TestClient[Any, Any], clock: FakeClock) -> None:  # fmt: skip
+        self.services, self.wb, self.ym, self.http, self.clock = services, wb, ym, http, clock
+
+    async def stock(self, **qty: int) -> None:
+        items = [{"sku": sku.replace("_", "-"), "warehouse": "online", "qty": n} for sku, n in qty.items()]
+        response = await self.http.post("/api/1c/stock", json={"as_of": self.clock.now().isoformat(), "items": items},
+                                        headers=AUTH)  # fmt: skip
+        assert response.status == 200, await response.text()
+
+    async def sync(self) -> dict[str, int]:
+        return {d.name: await d.run_once() for d in self.services.dispatchers}
+
+
+@pytest.fixture
+async def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[World]:
+    cards = [{"vendorCode": "IRON-1", "sizes": [{"chrtId": 11, "techSize": "0"}]},
+             {"vendorCode": "KETTLE-2", "sizes": [{"chrtId": 22, "techSize": "0"}]}]  # fmt: skip
+    async with (
+        WildberriesEmulator(token="wb-token", warehouses={WB_WAREHOUSE: "Склад"}, cards=cards) as wb,
+        YandexMarketEmulator("ym-key", CAMPAIGN, offers=["IRON-1", "KETTLE-2"]) as ym,
+    ):
+        env = {
+            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'sync.db'}", "API_TOKEN": API,
+            "WB_TOKEN": "wb-token", "WB_API_BASE": wb.base_url, "WB_CONTENT_API_BASE": wb.base_url,
+            "YM_API_KEY": "ym-key", "YM_API_BASE": ym.base_url,
+        }  # fmt: skip
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        for key in ("SLACK_BOT_TOKEN", "TELEGRAM_BOT_TOKEN", "OZON_CLIENT_ID", "OZON_API_KEY"):
+            monkeypatch.delenv(key, raising=False)
+        clock = FakeClock()
+        services = await build(load_settings(env_file=None), _shop(), clock=clock)
+        try:
+            async with TestClient(TestServer(create_app(services), host="127.0.0.1")) as http:
+                yield World(services, wb, ym, http, clock)
+        finally:
+            await services.close()
+
+
+async def test_stock_from_1c_reaches_both_marketplaces(world: World) -> None:
+    assert sorted(world.services.channel_clients) == ["wildberries", "yandex_market"]
+    await world.stock(IRON_1=5, KETTLE_2=0)
+    assert await world.sync() == {"wildberries": 2, "yandex_market": 2}
+    assert (world.wb.stock(WB_WAREHOUSE, 11), world.wb.stock(WB_WAREHOUSE, 22)) == (4, 0)  # safety stock 1
+    iron = world.ym.stock("IRON-1")
+    kettle = world.ym.stock("KETTLE-2")
+    assert iron is not None and kettle is not None and (iron.count, kettle.count) == (5, 0)  # zero sent, not omitted
+    assert await world.sync() == {"wildberries": 0, "yandex_market": 0}  # nothing new: nothing sent
+
+    order = {"channel": "site", "external_id": "S-1", "lines": [{"sku": "IRON-1", "qty": 2}]}
+    assert (await world.http.post("/api/orders", json=order, headers=AUTH)).status == 201
+    await world.sync()
+    assert world.wb.stock(WB_WAREHOUSE, 11) == 2
+    iron = world.ym.stock("IRON-1")
+    assert iron is not None and iron.count == 3
+
+
+async def test_a_marketplace_outage_loses_nothing(world: World) -> None:
+    await world.stock(IRON_1=5)
+    world.ym.fail_with(503)
+    assert await world.sync() == {"wildberries": 1, "yandex_market": 0}
+    await world.stock(IRON_1=7)  # changes keep coming while the Market is down
+    await world.sync()
+    world.ym.recover()
+    world.clock.advance(minutes=10)
+    assert (await world.sync())["yandex_market"] == 1
+    iron = world.ym.stock("IRON-1")
+    assert iron is not None and iron.count == 7 and world.wb.stock(WB_WAREHOUSE, 11) == 6
