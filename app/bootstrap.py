@@ -15,6 +15,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
+from app.metrics import Metrics
 from app.settings import Settings
 from bot.slack.app import build_slack_app
 from bot.slack.delivery import SlackDelivery
@@ -74,6 +75,7 @@ class Services:
     slack_delivery: SlackDelivery | None = None
     channel_clients: dict[str, ChannelClient] = field(default_factory=dict)
     dispatchers: list[SyncDispatcher] = field(default_factory=list)
+    metrics: Metrics | None = None
     telegram_bot: Bot | None = None
     telegram_dispatcher: Dispatcher | None = None
     telegram_delivery: TelegramDelivery | None = None
@@ -144,8 +146,9 @@ async def build(
     services.channel_clients = channel_clients(settings, topology, http_client)
     uow.before_commit = SyncOutbox(topology, clock, services.channel_clients).before_commit
     owner = f"{socket.gethostname()}:{os.getpid()}"
+    services.metrics = Metrics(uow, clock, sorted(services.channel_clients))
     services.dispatchers = [
-        SyncDispatcher(uow, clock, client, alerts, operations, owner=owner)
+        SyncDispatcher(uow, clock, client, alerts, operations, owner=owner, observer=services.metrics)
         for client in services.channel_clients.values()
     ]
     telegram = settings.telegram

@@ -51,7 +51,10 @@ class SqlOutbox:
                         (p.state == PENDING, p.first_pending_at), else_=statement.excluded.first_pending_at
                     ),
                     "attempts": 0,
-                    "next_attempt_at": statement.excluded.next_attempt_at,
+                    # a line backing off keeps its time: a busy SKU must not hammer a channel that is down
+                    "next_attempt_at": case(
+                        (p.state == PENDING, p.next_attempt_at), else_=statement.excluded.next_attempt_at
+                    ),
                     "state": PENDING,
                     "last_error": None,
                 },

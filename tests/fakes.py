@@ -337,10 +337,12 @@ class MemoryOutbox:
     async def enqueue(self, channel: str, changes: Mapping[str, int], at: datetime) -> None:
         for sku, qty in changes.items():
             row = self._s.pushes.get((channel, sku))
-            first = row["first_pending_at"] if row is not None and row["state"] == "pending" else at
+            waiting = row is not None and row["state"] == "pending"
+            first = row["first_pending_at"] if row is not None and waiting else at
+            due = row["next_attempt_at"] if row is not None and waiting else at
             version = row["version"] + 1 if row is not None else 1
             self._s.pushes[(channel, sku)] = {
-                "qty": qty, "version": version, "first_pending_at": first, "attempts": 0, "next_attempt_at": at,
+                "qty": qty, "version": version, "first_pending_at": first, "attempts": 0, "next_attempt_at": due,
                 "state": "pending", "leased_until": None, "error": None,
             }  # fmt: skip
 

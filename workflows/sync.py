@@ -17,6 +17,7 @@ import logging
 import random
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from workflows.alerts import AlertDesk
 from workflows.channels import ChannelClient, ChannelRefused, ChannelUnavailable, PushOutcome, StockLine
@@ -26,6 +27,17 @@ from workflows.ports import Clock, Push, UnitOfWork, UnitOfWorkFactory
 from workflows.topology import Topology
 
 log = logging.getLogger(__name__)
+
+
+class SyncObserver(Protocol):
+    """What a dispatcher reports as it goes (the metrics adapter counts it)."""
+
+    def accepted(self, channel: str, latencies_s: Sequence[float]) -> None: ...
+
+    def rejected(self, channel: str, count: int) -> None: ...
+
+    def failed(self, channel: str) -> None: ...
+
 
 FAILURES = "sync:failures:"
 CIRCUIT = "sync:circuit_until:"
@@ -71,12 +83,14 @@ class SyncDispatcher:
         lease: timedelta = timedelta(seconds=120),
         max_backoff: timedelta = timedelta(minutes=5),
         rng: random.Random | None = None,
+        observer: SyncObserver | None = None,
     ) -> None:
         self._uow, self._clock, self._client, self._alerts, self._ops = uow, clock, client, alerts, operations
         self._owner, self._dead_after, self._failures_to_open = owner, dead_after, failures_to_open
         self._open_for, self._lease, self._max_backoff = open_for, lease, max_backoff
         self._rng = rng or random.Random()
         self.name = client.name
+        self._observer = observer
 
     async def run_once(self) -> int:
         """Send one batch of due lines; returns how many the channel accepted."""
@@ -119,6 +133,11 @@ class SyncDispatcher:
             await uow.controls.put(FAILURES + self.name, "0", now)
             await self._alerts.resolve(uow, f"sync_failing:{self.name}")
             await uow.commit()
+        if self._observer is not None:
+            taken = [by_sku[s] for s in outcome.accepted if s in by_sku]
+            self._observer.accepted(self.name, [(now - p.first_pending_at).total_seconds() for p in taken])
+            if rejected:
+                self._observer.rejected(self.name, len(rejected))
 
     async def _failed(self, claimed: Sequence[Push], reason: str, hint: float | None) -> None:
         async with self._uow() as uow:
@@ -135,4 +154,6 @@ class SyncDispatcher:
                 detail: dict[str, object] = {"channel": self.name, "reason": reason, "failures": failures}
                 await self._alerts.raise_alert(uow, f"sync_failing:{self.name}", "sync_failing", detail)
             await uow.commit()
+        if self._observer is not None:
+            self._observer.failed(self.name)
         log.warning("sync to %s failed (%d in a row): %s", self.name, failures, reason)

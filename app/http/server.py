@@ -52,6 +52,7 @@ def create_app(services: Services) -> web.Application:
     )
     app[SERVICES] = services
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
     app.router.add_post("/api/1c/stock", post_stock)
     app.router.add_post("/api/1c/deductions", post_deduction)
     app.router.add_post("/api/orders", post_order)
@@ -132,6 +133,15 @@ async def healthz(request: web.Request) -> web.Response:
     except Exception as error:  # a health check reports, it does not crash
         return web.json_response({"status": "unavailable", "database": type(error).__name__}, status=503)
     return web.json_response({"status": "ok", "database": "ok"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus text; counts and ages only, nothing secret, so it needs no token (like /healthz)."""
+    found = request.app[SERVICES].metrics
+    if found is None:
+        raise ApiError(404, "not_found", "metrics are not enabled")
+    return web.Response(body=await found.render(), content_type="text/plain", charset="utf-8",
+                        headers={"X-Content-Type-Options": "nosniff"})  # fmt: skip
 
 
 async def post_stock(request: web.Request) -> web.Response:

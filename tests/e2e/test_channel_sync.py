@@ -1,5 +1,5 @@
 """Stock from 1C reaches the marketplaces: the service built from settings (``app.bootstrap``)
-with the real Wildberries and Yandex Market clients against their emulators. 1C's stock comes in
+with the real Wildberries, Ozon and Yandex Market clients against their emulators. 1C's stock comes in
 over the HTTP API; the channels' dispatchers push what each channel may sell; an order and a
 marketplace outage follow."""
 
@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from app.bootstrap import Services, build
 from app.http.server import create_app
 from app.settings import load_settings
+from emulators.ozon import OzonEmulator
 from emulators.wildberries import WildberriesEmulator
 from emulators.yandex_market import YandexMarketEmulator
 from tests.fakes import FakeClock
@@ -22,7 +23,7 @@ from workflows.topology import Topology
 
 API = "sync-test-token-000001"
 AUTH = {"Authorization": f"Bearer {API}"}
-WB_WAREHOUSE, CAMPAIGN = 658434, 21_000_001
+WB_WAREHOUSE, OZON_WAREHOUSE, CAMPAIGN = 658434, 1020000001, 21_000_001
 
 
 def _shop() -> Topology:
@@ -33,15 +34,16 @@ def _shop() -> Topology:
                 "site": {"serves": ["online"]},
                 "wildberries": {"serves": ["online"], "safety_stock": 1, "warehouse_id": WB_WAREHOUSE},
                 "yandex_market": {"serves": ["online"], "campaign_id": CAMPAIGN},
+                "ozon": {"serves": ["online"], "warehouse_id": OZON_WAREHOUSE},
             },
         }
     )
 
 
 class World:
-    def __init__(self, services: Services, wb: WildberriesEmulator, ym: YandexMarketEmulator,
+    def __init__(self, services: Services, wb: WildberriesEmulator, ym: YandexMarketEmulator, ozon: OzonEmulator,
                  http: TestClient[Any, Any], clock: FakeClock) -> None:  # fmt: skip
-        self.services, self.wb, self.ym, self.http, self.clock = services, wb, ym, http, clock
+        self.services, self.wb, self.ym, self.ozon, self.http, self.clock = services, wb, ym, ozon, http, clock
 
     async def stock(self, **qty: int) -> None:
         items = [{"sku": sku.replace("_", "-"), "warehouse": "online", "qty": n} for sku, n in qty.items()]
@@ -60,34 +62,41 @@ async def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterato
     async with (
         WildberriesEmulator(token="wb-token", warehouses={WB_WAREHOUSE: "Склад"}, cards=cards) as wb,
         YandexMarketEmulator("ym-key", CAMPAIGN, offers=["IRON-1", "KETTLE-2"]) as ym,
+        OzonEmulator("ozon-client", "ozon-key", [OZON_WAREHOUSE], ["IRON-1", "KETTLE-2"]) as ozon,
     ):
         env = {
             "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'sync.db'}", "API_TOKEN": API,
             "WB_TOKEN": "wb-token", "WB_API_BASE": wb.base_url, "WB_CONTENT_API_BASE": wb.base_url,
             "YM_API_KEY": "ym-key", "YM_API_BASE": ym.base_url,
+            "OZON_CLIENT_ID": "ozon-client", "OZON_API_KEY": "ozon-key", "OZON_API_BASE": ozon.base_url,
         }  # fmt: skip
         for key, value in env.items():
             monkeypatch.setenv(key, value)
-        for key in ("SLACK_BOT_TOKEN", "TELEGRAM_BOT_TOKEN", "OZON_CLIENT_ID", "OZON_API_KEY"):
+        for key in ("SLACK_BOT_TOKEN", "TELEGRAM_BOT_TOKEN"):
             monkeypatch.delenv(key, raising=False)
         clock = FakeClock()
         services = await build(load_settings(env_file=None), _shop(), clock=clock)
         try:
             async with TestClient(TestServer(create_app(services), host="127.0.0.1")) as http:
-                yield World(services, wb, ym, http, clock)
+                yield World(services, wb, ym, ozon, http, clock)
         finally:
             await services.close()
 
 
 async def test_stock_from_1c_reaches_both_marketplaces(world: World) -> None:
-    assert sorted(world.services.channel_clients) == ["wildberries", "yandex_market"]
+    assert sorted(world.services.channel_clients) == ["ozon", "wildberries", "yandex_market"]
     await world.stock(IRON_1=5, KETTLE_2=0)
-    assert await world.sync() == {"wildberries": 2, "yandex_market": 2}
+    assert await world.sync() == {"ozon": 2, "wildberries": 2, "yandex_market": 2}
+    assert (world.ozon.stock(OZON_WAREHOUSE, "IRON-1"), world.ozon.stock(OZON_WAREHOUSE, "KETTLE-2")) == (5, 0)
     assert (world.wb.stock(WB_WAREHOUSE, 11), world.wb.stock(WB_WAREHOUSE, 22)) == (4, 0)  # safety stock 1
     iron = world.ym.stock("IRON-1")
     kettle = world.ym.stock("KETTLE-2")
     assert iron is not None and kettle is not None and (iron.count, kettle.count) == (5, 0)  # zero sent, not omitted
-    assert await world.sync() == {"wildberries": 0, "yandex_market": 0}  # nothing new: nothing sent
+    assert await world.sync() == {"ozon": 0, "wildberries": 0, "yandex_market": 0}  # nothing new: nothing sent
+    scraped = await (await world.http.get("/metrics")).text()
+    assert 'storeops_sync_pushed_lines_total{channel="ozon"} 2.0' in scraped
+    assert 'storeops_outbox_depth{channel="wildberries"} 0.0' in scraped
+    assert 'storeops_sync_propagation_seconds_count{channel="yandex_market"} 2.0' in scraped
 
     order = {"channel": "site", "external_id": "S-1", "lines": [{"sku": "IRON-1", "qty": 2}]}
     assert (await world.http.post("/api/orders", json=order, headers=AUTH)).status == 201
@@ -100,9 +109,12 @@ async def test_stock_from_1c_reaches_both_marketplaces(world: World) -> None:
 async def test_a_marketplace_outage_loses_nothing(world: World) -> None:
     await world.stock(IRON_1=5)
     world.ym.fail_with(503)
-    assert await world.sync() == {"wildberries": 1, "yandex_market": 0}
+    assert await world.sync() == {"ozon": 1, "wildberries": 1, "yandex_market": 0}
     await world.stock(IRON_1=7)  # changes keep coming while the Market is down
     await world.sync()
+    scraped = await (await world.http.get("/metrics")).text()
+    assert 'storeops_outbox_depth{channel="yandex_market"} 1.0' in scraped
+    assert 'storeops_sync_failures_total{channel="yandex_market"} 1.0' in scraped
     world.ym.recover()
     world.clock.advance(minutes=10)
     assert (await world.sync())["yandex_market"] == 1

@@ -217,3 +217,15 @@ async def test_batches_keep_to_the_channel_limit(shop: Shop) -> None:
     await shop.stock(*[(f"SKU-{n}", "online", n + 2) for n in range(5)])
     assert await shop.drain() == 5
     assert [len(batch) for batch in shop.channel.sent] == [2, 2, 1]
+
+
+async def test_a_new_value_does_not_jump_a_backoff(shop: Shop) -> None:
+    await shop.stock(("IRON", "online", 3))
+    shop.channel.fail = [ChannelUnavailable("HTTP 503", retry_after=60)]
+    await shop.dispatcher.run_once()
+    await shop.stock(("IRON", "online", 9))  # 1C keeps talking while the channel is down
+    shop.channel.fail = [ChannelUnavailable("HTTP 503")]
+    assert await shop.dispatcher.run_once() == 0 and shop.channel.fail  # not tried again before the 60 s
+    shop.channel.fail = []
+    shop.clock.advance(seconds=61)
+    assert await shop.dispatcher.run_once() == 1 and shop.channel.shown() == {"IRON": 8}
