@@ -31,6 +31,7 @@ from storage.migrate import migrate
 from storage.uow import SqlUnitOfWorkFactory
 from workflows.alerts import KIND as ALERT
 from workflows.alerts import AlertDesk
+from workflows.channel_upkeep import ChannelUpkeep
 from workflows.channels import ChannelClient
 from workflows.fraud_check import KIND as FRAUD_CHECK
 from workflows.fraud_check import FraudCheck
@@ -76,6 +77,7 @@ class Services:
     channel_clients: dict[str, ChannelClient] = field(default_factory=dict)
     dispatchers: list[SyncDispatcher] = field(default_factory=list)
     metrics: Metrics | None = None
+    upkeep: list[ChannelUpkeep] = field(default_factory=list)
     telegram_bot: Bot | None = None
     telegram_dispatcher: Dispatcher | None = None
     telegram_delivery: TelegramDelivery | None = None
@@ -146,6 +148,7 @@ async def build(
     services.channel_clients = channel_clients(settings, topology, http_client)
     uow.before_commit = SyncOutbox(topology, clock, services.channel_clients).before_commit
     owner = f"{socket.gethostname()}:{os.getpid()}"
+    services.upkeep = [ChannelUpkeep(uow, clock, topology, c, orders) for c in services.channel_clients.values()]
     services.metrics = Metrics(uow, clock, sorted(services.channel_clients))
     services.dispatchers = [
         SyncDispatcher(uow, clock, client, alerts, operations, owner=owner, observer=services.metrics)

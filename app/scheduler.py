@@ -26,6 +26,11 @@ def build_scheduler(services: Services) -> AsyncIOScheduler:
     for name, client in services.channel_clients.items():
         if isinstance(client, WildberriesClient):  # new cards and sizes: their chrtIds
             scheduler.add_job(client.learn_products, "interval", hours=1, id=f"cards-{name}", **every)
+    for upkeep in services.upkeep:
+        scheduler.add_job(upkeep.pull_orders, "interval", seconds=60, id=f"orders-{upkeep.name}", **every)
+        later = {"max_instances": 1, "coalesce": True}  # not at start: a full read of the channel is heavy
+        scheduler.add_job(upkeep.reconcile, "interval", hours=6, id=f"reconcile-{upkeep.name}", **later)
+        scheduler.add_job(upkeep.reconcile_if_asked, "interval", seconds=30, id=f"sync-asked-{upkeep.name}", **every)
     for dispatcher in services.dispatchers:  # each channel drains its outbox every second
         scheduler.add_job(dispatcher.run_once, "interval", seconds=1, id=f"sync-{dispatcher.name}", **every)
     return scheduler

@@ -61,6 +61,11 @@ class SqlStockLevels:
                 found.setdefault(row.sku, []).append(_level(row))
         return found
 
+    async def skus_after(self, after: str, limit: int) -> list[str]:
+        c = t.stock_levels.c
+        query = select(c.sku).where(c.sku > after).group_by(c.sku).order_by(c.sku).limit(limit)
+        return list((await self._c.execute(query)).scalars())
+
     async def for_sku(self, sku: str) -> list[StockLevel]:
         rows = await self._c.execute(q.STOCK_OF_SKU, {"b_sku": sku})
         return [_level(row) for row in rows]

@@ -73,6 +73,9 @@ class MemoryStock:
     def __init__(self, state: MemoryState) -> None:
         self._s = state
 
+    async def skus_after(self, after: str, limit: int) -> list[str]:
+        return sorted({sku for sku, _ in self._s.stock if sku > after})[:limit]
+
     async def for_skus(self, skus: Collection[str]) -> dict[str, list[StockLevel]]:
         found: dict[str, list[StockLevel]] = {}
         for (sku, _), level in sorted(self._s.stock.items()):

@@ -43,6 +43,10 @@ class StockLevels(Protocol):
         """Every warehouse row of each of ``skus`` (a SKU 1C never reported is absent)."""
         ...
 
+    async def skus_after(self, after: str, limit: int) -> list[str]:
+        """SKUs 1C reported, in order, the ``limit`` next after ``after`` (paging through all)."""
+        ...
+
     async def for_keys(self, keys: Collection[StockKey]) -> dict[StockKey, StockLevel]:
         """The rows that exist among ``keys``."""
         ...

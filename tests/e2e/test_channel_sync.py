@@ -120,3 +120,32 @@ async def test_a_marketplace_outage_loses_nothing(world: World) -> None:
     assert (await world.sync())["yandex_market"] == 1
     iron = world.ym.stock("IRON-1")
     assert iron is not None and iron.count == 7 and world.wb.stock(WB_WAREHOUSE, 11) == 6
+
+
+async def test_a_marketplace_order_is_taken_and_lowers_every_channel(world: World) -> None:
+    await world.stock(IRON_1=5)
+    await world.sync()
+    world.ym.add_order(7001, [("IRON-1", 2)])
+    (upkeep,) = [u for u in world.services.upkeep if u.name == "yandex_market"]
+    assert await upkeep.pull_orders() == 1
+    assert await upkeep.pull_orders() == 0  # the same order again: taken once
+    await world.sync()
+    iron = world.ym.stock("IRON-1")
+    assert world.wb.stock(WB_WAREHOUSE, 11) == 2 and iron is not None and iron.count == 3
+    # Ozon takes a pair at most once in 30 s: its client holds the new value back, the outbox keeps it
+    assert world.ozon.stock(OZON_WAREHOUSE, "IRON-1") == 5
+    async with world.services.uow(read_only=True) as work:
+        assert await work.outbox.known("ozon", ["IRON-1"]) == {"IRON-1": 3}
+        assert (await work.outbox.depth())["ozon"][0] == 1
+
+
+async def test_reconciliation_corrects_a_hand_made_change_in_the_cabinet(world: World) -> None:
+    await world.stock(IRON_1=5, KETTLE_2=2)
+    await world.sync()
+    world.wb.set_stock(WB_WAREHOUSE, 11, 40)  # someone typed 40 in the seller's cabinet
+    (upkeep,) = [u for u in world.services.upkeep if u.name == "wildberries"]
+    report = await upkeep.reconcile()
+    assert (report.checked, report.corrected, report.failed) == (2, {"IRON-1": (40, 4)}, None)
+    await world.sync()
+    assert world.wb.stock(WB_WAREHOUSE, 11) == 4
+    assert (await upkeep.reconcile()).corrected == {}

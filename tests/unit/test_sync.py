@@ -45,7 +45,8 @@ class FakeChannel:
         return PushOutcome(accepted, rejected, retry)
 
     async def read_stock(self, lines: Sequence[StockLine]) -> dict[str, int]:
-        return {}
+        shown = self.shown()
+        return {line.sku: shown[line.sku] for line in lines if line.sku in shown}
 
     async def new_orders(self) -> list[ChannelOrder]:
         return []
@@ -229,3 +230,21 @@ async def test_a_new_value_does_not_jump_a_backoff(shop: Shop) -> None:
     shop.channel.fail = []
     shop.clock.advance(seconds=61)
     assert await shop.dispatcher.run_once() == 1 and shop.channel.shown() == {"IRON": 8}
+
+
+async def test_sync_asked_in_telegram_reconciles_once(shop: Shop, topology: Topology) -> None:
+    from workflows.channel_upkeep import ChannelUpkeep
+
+    upkeep = ChannelUpkeep(shop.uow, shop.clock, topology, shop.channel, shop.orders)
+    await shop.stock(("IRON", "online", 3), ("KETTLE", "online", 5))
+    await shop.drain()
+    shop.channel.sent.append([StockLine("KETTLE", "KETTLE", 9)])  # changed by hand in the channel
+    assert await upkeep.reconcile_if_asked() is None  # nobody asked
+    shop.clock.advance(seconds=1)
+    await shop.operations.request_sync("wildberries", "telegram:1002")
+    report = await upkeep.reconcile_if_asked()
+    assert report is not None and (report.checked, report.corrected) == (2, {"KETTLE": (9, 4)})
+    shop.clock.advance(seconds=1)
+    assert await upkeep.reconcile_if_asked() is None  # done since it was asked
+    await shop.drain()
+    assert shop.channel.shown() == {"IRON": 2, "KETTLE": 4}

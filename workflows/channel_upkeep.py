@@ -1,0 +1,109 @@
+"""Keeping a channel honest beyond the outbox: new orders pulled from it into our intake, and a
+reconciliation that reads what the channel shows and corrects any drift (a change made by hand
+in the channel's cabinet, a push lost on their side)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from workflows.channels import ChannelClient, ChannelRefused, ChannelUnavailable, StockLine
+from workflows.errors import ClientBlocked, OrderConflict
+from workflows.ledger import channel_availability
+from workflows.orders import LineRequest, OrderDesk, PlaceOrder
+from workflows.ports import Clock, UnitOfWorkFactory
+from workflows.topology import Topology
+
+log = logging.getLogger(__name__)
+
+RECONCILED = "sync:reconciled:"
+
+
+@dataclass
+class Reconciliation:
+    channel: str
+    checked: int = 0
+    corrected: dict[str, tuple[int | None, int]] = field(default_factory=dict)  # sku -> (shown, truth)
+    failed: str | None = None
+
+
+class ChannelUpkeep:
+    def __init__(
+        self, uow: UnitOfWorkFactory, clock: Clock, topology: Topology, client: ChannelClient, orders: OrderDesk
+    ) -> None:
+        self._uow, self._clock, self._topology, self._client, self._orders = uow, clock, topology, client, orders
+        self.name = client.name
+
+    async def pull_orders(self) -> int:
+        """New orders of the channel into intake (idempotent on the channel's order id); how many were new."""
+        try:
+            found = await self._client.new_orders()
+        except (ChannelUnavailable, ChannelRefused) as error:
+            log.warning("new orders from %s not read: %s", self.name, error.reason)
+            return 0
+        offer_ids = {line.offer_id for order in found for line in order.lines}
+        async with self._uow(read_only=True) as uow:
+            owners = await uow.offer_ids.owners(self.name, offer_ids) if offer_ids else {}
+        taken = 0
+        for order in found:
+            unknown = [line.offer_id for line in order.lines if line.offer_id not in owners]
+            if unknown:
+                log.warning("order %s from %s names offers we do not know: %s", order.external_id, self.name, unknown)
+                continue
+            lines = [LineRequest(owners[line.offer_id], line.qty) for line in order.lines]
+            try:
+                intake = await self._orders.place(PlaceOrder(self.name, order.external_id, lines))
+            except (OrderConflict, ClientBlocked) as error:
+                log.warning("order %s from %s not taken: %s", order.external_id, self.name, error.message)
+                continue
+            taken += intake.created
+        return taken
+
+    async def reconcile(self) -> Reconciliation:
+        """Read the channel's stock page by page, compare with what it should show, queue corrections."""
+        report = Reconciliation(self.name)
+        channel = self._topology.channels[self.name]
+        after = ""
+        while True:
+            async with self._uow(read_only=True) as uow:
+                skus = await uow.stock.skus_after(after, self._client.batch_limit)
+                if not skus:
+                    break
+                levels = await uow.stock.for_skus(skus)
+                offer_ids = await uow.offer_ids.for_skus(self.name, skus)
+            after = skus[-1]
+            truth = {
+                sku: channel_availability({lv.warehouse: lv for lv in levels.get(sku, [])}, channel.serves,
+                                          channel.safety_stock)
+                for sku in skus if sku in offer_ids
+            }  # fmt: skip
+            lines = [StockLine(sku, offer_ids[sku], qty) for sku, qty in truth.items()]
+            try:
+                shown = await self._client.read_stock(lines)
+            except (ChannelUnavailable, ChannelRefused) as error:
+                report.failed = error.reason
+                break
+            report.checked += len(lines)
+            wrong = {sku: qty for sku, qty in truth.items() if shown.get(sku) != qty}
+            if wrong:
+                report.corrected.update({sku: (shown.get(sku), qty) for sku, qty in wrong.items()})
+                async with self._uow() as uow:
+                    await uow.outbox.enqueue(self.name, wrong, self._clock.now())
+                    await uow.commit()
+        async with self._uow() as uow:
+            summary = f"checked={report.checked} corrected={len(report.corrected)}"
+            if report.failed:
+                summary += f" failed={report.failed}"
+            await uow.controls.put(RECONCILED + self.name, summary, self._clock.now())
+            await uow.commit()
+        log.info("reconciled %s: %s", self.name, summary)
+        return report
+
+    async def reconcile_if_asked(self) -> Reconciliation | None:
+        """Scheduled every minute: runs when ``/sync`` asked for this channel since the last run."""
+        async with self._uow(read_only=True) as uow:
+            asked = await uow.controls.get(f"channel:sync_requested:{self.name}")
+            done = await uow.controls.get(RECONCILED + self.name)
+        if asked is None or not asked[0] or (done is not None and done[1] >= asked[1]):
+            return None
+        return await self.reconcile()
