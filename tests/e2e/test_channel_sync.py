@@ -149,3 +149,33 @@ async def test_reconciliation_corrects_a_hand_made_change_in_the_cabinet(world: 
     await world.sync()
     assert world.wb.stock(WB_WAREHOUSE, 11) == 4
     assert (await upkeep.reconcile()).corrected == {}
+
+
+async def test_ten_minutes_down_then_back_last_value_wins_one_alert_one_recovery(world: World) -> None:
+    """Yandex Market answers 503 for ten simulated minutes while 1C keeps changing the stock and
+    the dispatchers run every second: when it is back the last value arrives, the owner got one
+    alert and then one recovery message."""
+    await world.stock(IRON_1=5)
+    await world.sync()
+    world.ym.fail_with(503)
+    for second in range(600):
+        if second % 120 == 0:
+            await world.stock(IRON_1=10 + second // 120)  # 10, 11, …, 14
+        await world.sync()
+        world.clock.advance(seconds=1)
+    attempts_while_down = len([c for c in world.ym.calls if c.status == 503])
+    world.ym.recover()
+    for _ in range(600):
+        await world.sync()
+        if (iron := world.ym.stock("IRON-1")) is not None and iron.count == 14:
+            break
+        world.clock.advance(seconds=1)
+    iron = world.ym.stock("IRON-1")
+    assert iron is not None and iron.count == 14 and world.wb.stock(WB_WAREHOUSE, 11) == 13
+    assert attempts_while_down < 40  # backoff and the open circuit, not 600 attempts
+    async with world.services.uow(read_only=True) as work:
+        opened = [p for _, t, p in await work.notices.undelivered(1000) if t == "alert"]
+        recovered = [p for _, t, p in await work.notices.undelivered(1000) if t == "alert_resolved"]
+        alert = await work.alerts.get(int(str(opened[0]["alert_id"]))) if opened else None
+    assert len(opened) == 1 and len(recovered) == 1
+    assert alert is not None and alert.key == "sync_failing:yandex_market" and alert.state == "resolved"

@@ -248,3 +248,32 @@ async def test_sync_asked_in_telegram_reconciles_once(shop: Shop, topology: Topo
     assert await upkeep.reconcile_if_asked() is None  # done since it was asked
     await shop.drain()
     assert shop.channel.shown() == {"IRON": 2, "KETTLE": 4}
+
+
+async def test_a_dispatcher_killed_after_the_channel_took_a_batch_loses_and_doubles_nothing(
+    shop: Shop, topology: Topology
+) -> None:
+    """Killed between the channel's answer and our commit: a new instance re-sends the same
+    absolute quantities after the lease (harmless to the channel) and retires them once."""
+    import asyncio
+
+    await shop.stock(("IRON", "online", 3), ("KETTLE", "online", 4))
+    original = shop.channel.push_stock
+
+    async def taken_then_killed(lines: Sequence[StockLine]) -> PushOutcome:
+        await original(lines)
+        raise asyncio.CancelledError  # the process dies before it writes down the answer
+
+    shop.channel.push_stock = taken_then_killed  # type: ignore[method-assign]
+    with pytest.raises(asyncio.CancelledError):
+        await shop.dispatcher.run_once()
+    shop.channel.push_stock = original  # type: ignore[method-assign]
+    restarted = SyncDispatcher(shop.uow, shop.clock, shop.channel, shop.alerts, shop.operations, owner="restarted")
+    assert await restarted.run_once() == 0  # still leased by the dead one
+    shop.clock.advance(seconds=121)
+    assert await restarted.run_once() == 2
+    assert await restarted.run_once() == 0
+    assert shop.channel.sent == [[StockLine("IRON", "IRON", 2), StockLine("KETTLE", "KETTLE", 3)]] * 2
+    assert await shop.pending() == {"IRON": 2, "KETTLE": 3}  # what the channel shows, nothing pending
+    async with shop.uow(read_only=True) as work:
+        assert await work.outbox.depth() == {}
