@@ -83,6 +83,8 @@ class Services:
     telegram_delivery: TelegramDelivery | None = None
 
     async def close(self) -> None:
+        for dispatcher in self.dispatchers:
+            await dispatcher.close()
         await self.http_client.aclose()
         if self.telegram_bot is not None:
             await self.telegram_bot.session.close()
@@ -154,6 +156,12 @@ async def build(
         SyncDispatcher(uow, clock, client, alerts, operations, owner=owner, observer=services.metrics)
         for client in services.channel_clients.values()
     ]
+
+    def wake_dispatchers() -> None:
+        for dispatcher in services.dispatchers:
+            dispatcher.kick()
+
+    uow.after_commit = wake_dispatchers if services.dispatchers else None
     telegram = settings.telegram
     if telegram.bot_token is not None:
         bot = build_bot(telegram.bot_token.get_secret_value(), str(telegram.api_base))

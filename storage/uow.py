@@ -16,15 +16,21 @@ from storage.task_repositories import SqlDeadlines, SqlNotices, SqlTasks
 from workflows.ports import UnitOfWork
 
 BeforeCommit = Callable[[UnitOfWork], Awaitable[None]]
+AfterCommit = Callable[[], None]
 
 
 class SqlUnitOfWork:
     def __init__(
-        self, database: Database, *, read_only: bool = False, before_commit: BeforeCommit | None = None
+        self,
+        database: Database,
+        *,
+        read_only: bool = False,
+        before_commit: BeforeCommit | None = None,
+        after_commit: AfterCommit | None = None,
     ) -> None:
         self._database = database
         self._read_only = read_only
-        self._before_commit = before_commit
+        self._before_commit, self._after_commit = before_commit, after_commit
         self._touched: set[str] = set()
         self._connection: AsyncConnection | None = None
         self._locked = False
@@ -69,10 +75,13 @@ class SqlUnitOfWork:
         if self._read_only:
             raise RuntimeError("a read-only unit of work cannot commit")
         assert self._connection is not None
-        if self._before_commit is not None and self._touched:
+        touched = bool(self._touched)
+        if self._before_commit is not None and touched:
             await self._before_commit(self)  # e.g. the sync outbox, in this same transaction
             self._touched.clear()
         await self._connection.commit()
+        if self._after_commit is not None and touched:
+            self._after_commit()  # e.g. wake the channels' dispatchers: there is something to send
 
     async def _finish(self) -> None:
         try:
@@ -89,6 +98,9 @@ class SqlUnitOfWorkFactory:
     def __init__(self, database: Database, before_commit: BeforeCommit | None = None) -> None:
         self._database = database
         self.before_commit = before_commit  # set by the composition root once the workflows exist
+        self.after_commit: AfterCommit | None = None  # runs after a commit that changed stock
 
     def __call__(self, *, read_only: bool = False) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self._database, read_only=read_only, before_commit=self.before_commit)
+        return SqlUnitOfWork(
+            self._database, read_only=read_only, before_commit=self.before_commit, after_commit=self.after_commit
+        )

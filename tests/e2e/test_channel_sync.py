@@ -5,6 +5,7 @@ marketplace outage follow."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,9 @@ async def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterato
             monkeypatch.delenv(key, raising=False)
         clock = FakeClock()
         services = await build(load_settings(env_file=None), _shop(), clock=clock)
+        kick = services.uow.after_commit  # type: ignore[attr-defined]
+        services.uow.after_commit = None  # type: ignore[attr-defined]  # the tests play the schedule by hand
+        services.kick = kick  # type: ignore[attr-defined]
         try:
             async with TestClient(TestServer(create_app(services), host="127.0.0.1")) as http:
                 yield World(services, wb, ym, ozon, http, clock)
@@ -179,3 +183,18 @@ async def test_ten_minutes_down_then_back_last_value_wins_one_alert_one_recovery
         alert = await work.alerts.get(int(str(opened[0]["alert_id"]))) if opened else None
     assert len(opened) == 1 and len(recovered) == 1
     assert alert is not None and alert.key == "sync_failing:yandex_market" and alert.state == "resolved"
+
+
+async def test_a_change_is_pushed_at_once_without_waiting_for_the_schedule(world: World) -> None:
+    """The commit that changes stock wakes every channel's dispatcher (the scheduled run stays
+    as the safety net): 1C's figure reaches all three marketplaces with no sync() call."""
+    world.services.uow.after_commit = world.services.kick  # type: ignore[attr-defined]
+    await world.stock(KETTLE_2=6)
+    async with asyncio.timeout(5):
+        while not (
+            world.wb.stock(WB_WAREHOUSE, 22) == 5
+            and world.ozon.stock(OZON_WAREHOUSE, "KETTLE-2") == 6
+            and (kettle := world.ym.stock("KETTLE-2")) is not None
+            and kettle.count == 6
+        ):
+            await asyncio.sleep(0.005)
