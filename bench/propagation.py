@@ -126,7 +126,7 @@ async def run(quick: bool, probe: PgProbe, pg_url: str, log: Callable[[str], Non
             "database": "SQLite file",
             "channels": "wildberries, ozon, yandex_market",
             "limits": "the emulators' real limits",
-        },  # fmt: skip
+        },
         "propagation": figures,
         "not_arrived_within_30_s": late,
         "seconds": round(time.perf_counter() - started, 1),
