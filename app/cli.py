@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import signal
 import sys
 from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
 
 from aiogram.exceptions import TelegramAPIError
 from aiohttp import web
@@ -15,13 +18,18 @@ from sqlalchemy.engine import make_url
 
 from app.bootstrap import build
 from app.http.server import create_app
+from app.http.views import stock_result_view
 from app.scheduler import build_scheduler
 from app.settings import ConfigurationError, Settings, load_settings
 from app.topology import load_topology
 from bot.slack.app import start_socket_mode, stop_socket_mode
 from bot.telegram.app import register_commands, start_polling
+from integrations.commerceml import CommerceMLError, parse_stock, stock_time, to_figures
 from storage.database import open_database
 from storage.migrate import migrate
+from workflows.ledger import StockUpdateResult
+from workflows.model import StockFigure
+from workflows.topology import Topology
 
 log = logging.getLogger("storeops")
 
@@ -33,12 +41,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("run", help="the service: HTTP API and scheduler (migrates first)")
     commands.add_parser("migrate", help="apply database migrations and exit")
     commands.add_parser("check-config", help="validate settings and the topology file, then exit")
+    imports = commands.add_parser("import-commerceml", help="apply 1C stock from a CommerceML offers.xml / rests.xml")
+    imports.add_argument("file", type=Path)
     args = parser.parse_args(argv)
     try:
         settings = load_settings(args.env_file)
         _configure_logging(settings)
         if args.command == "migrate":
             asyncio.run(_migrate(settings))
+        elif args.command == "import-commerceml":
+            return _import_commerceml(settings, args.file)
         elif args.command == "check-config":
             topology = load_topology(settings.config_path)
             print(f"ok: {len(topology.warehouses)} warehouses, channels: {', '.join(topology.channels)}")
@@ -62,6 +74,42 @@ def _configure_logging(settings: Settings) -> None:
 
 def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
+
+
+def _import_commerceml(settings: Settings, path: Path) -> int:
+    """A file at hand, applied as the exchange would apply it: all or nothing."""
+    topology = load_topology(settings.config_path)
+    try:
+        package = parse_stock(path.read_bytes())
+    except OSError as error:
+        print(f"storeops: cannot read {path}: {error.strerror}", file=sys.stderr)
+        return 1
+    except CommerceMLError as error:
+        print(f"storeops: {path}: {error.reason}; nothing applied", file=sys.stderr)
+        return 1
+    figures, unknown = to_figures(package, topology)
+    if unknown:
+        names = ", ".join(sorted(unknown))
+        print(f"storeops: {path}: 1C warehouses not in the topology: {names}; nothing applied", file=sys.stderr)
+        return 1
+    result = asyncio.run(_apply_stock(settings, topology, figures, stock_time(package, topology.onec.timezone)))
+    summary = {**stock_result_view(result), "warnings": package.warnings,
+               "totals_without_warehouse": len(package.totals_without_warehouse)}  # fmt: skip
+    print(json.dumps(summary, ensure_ascii=False))
+    return 0
+
+
+async def _apply_stock(
+    settings: Settings, topology: Topology, figures: list[StockFigure], as_of: datetime
+) -> StockUpdateResult:
+    services = await build(settings, topology)
+    try:
+        result = await services.ledger.apply_stock(as_of, figures)
+        await services.operations.onec_heard()
+        await services.operations.report_stock(figures, result.shortfalls)
+    finally:
+        await services.close()
+    return result
 
 
 async def _migrate(settings: Settings) -> None:

@@ -115,6 +115,16 @@ class ChannelSettings(_Group):
     )
 
 
+class OneCExchangeSettings(_Group):
+    """The standard 1C ↔ site exchange (CommerceML): on when a user and password are set."""
+
+    user: str | None = Field(default=None, validation_alias="ONEC_EXCHANGE_USER")
+    password: SecretStr | None = Field(default=None, validation_alias="ONEC_EXCHANGE_PASSWORD")
+    path: str = Field(default="/1c_exchange.php", pattern=r"^/[\w./-]*$", validation_alias="ONEC_EXCHANGE_PATH")
+    file_limit_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, validation_alias="ONEC_EXCHANGE_FILE_LIMIT_BYTES")
+    max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, validation_alias="ONEC_EXCHANGE_MAX_BYTES")
+
+
 class BusinessSettings(_Group):
     store_confirmation_timeout_s: int = Field(default=1200, ge=10, validation_alias="STORE_CONFIRMATION_TIMEOUT_S")
     fx_deviation_threshold: float = Field(default=0.02, gt=0, lt=1, validation_alias="FX_DEVIATION_THRESHOLD")
@@ -134,6 +144,7 @@ class Settings(_Group):
     slack: SlackSettings
     channels: ChannelSettings
     business: BusinessSettings
+    onec_exchange: OneCExchangeSettings
 
 
 class ConfigurationError(Exception):
@@ -148,6 +159,7 @@ def load_settings(env_file: str | Path | None = ".env") -> Settings:
         "slack": SlackSettings,
         "channels": ChannelSettings,
         "business": BusinessSettings,
+        "onec_exchange": OneCExchangeSettings,
     }
     problems: list[str] = []
     built: dict[str, Any] = {}

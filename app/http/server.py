@@ -16,6 +16,8 @@ from sqlalchemy import text
 from app.bootstrap import Services
 from app.http.bodies import CancelBody, DeductionBody, OrderBody, PaymentEventBody, StockMessage
 from app.http.errors import ApiError, Handler, error_response, json_errors
+from app.http.onec_exchange import ExchangeLimits, ledger_on_stock
+from app.http.onec_exchange import register as register_onec_exchange
 from app.http.views import (
     availability_view,
     conflict_view,
@@ -64,6 +66,13 @@ def create_app(services: Services) -> web.Application:
     app.router.add_post(PAYMENTS_PATH, post_payment_event)
     if services.slack_app is not None and services.settings.slack.signing_secret is not None:
         app.router.add_post("/slack/events", slack_events_handler(services.slack_app))
+    exchange = services.settings.onec_exchange
+    if exchange.user and exchange.password:  # outside /api/: 1C's module sends Basic auth, not our token
+        register_onec_exchange(
+            app, path=exchange.path, user=exchange.user, password=exchange.password.get_secret_value(),
+            on_stock=ledger_on_stock(services.ledger, services.operations, services.topology), clock=services.clock,
+            limits=ExchangeLimits(file_limit=exchange.file_limit_bytes, session_bytes=exchange.max_bytes),
+        )  # fmt: skip
     telegram = services.settings.telegram
     if (
         services.telegram_dispatcher

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -138,3 +139,20 @@ async def test_run_polls_telegram_and_answers_the_owner(tmp_path: Path) -> None:
             out, err = await asyncio.wait_for(process.communicate(), timeout=30)
     assert process.returncode == 0, err.decode()
     assert "cli-e2e-secret-token" not in (out + err).decode()
+
+
+def test_import_commerceml_applies_a_file_or_nothing(tmp_path: Path) -> None:
+    samples = ROOT / "tests" / "data" / "commerceml"
+    env = _env(tmp_path)
+    done = subprocess.run(
+        [*STOREOPS, "--env-file", str(tmp_path / "none.env"), "import-commerceml", str(samples / "rests_2_10.xml")],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    applied = json.loads(done.stdout)
+    assert applied["accepted"] > 0 and applied["ignored_stale"] == 0
+    broken = subprocess.run(
+        [*STOREOPS, "--env-file", str(tmp_path / "none.env"), "import-commerceml", str(samples / "malformed.xml")],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert broken.returncode == 1 and "nothing applied" in broken.stderr and "Traceback" not in broken.stderr

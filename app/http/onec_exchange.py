@@ -1,0 +1,328 @@
+"""1C's "exchange with the site" (CommerceML 2, the Bitrix protocol), served for stock only.
+
+1C starts every exchange (API_NOTES §6.1); each request names ``type`` and ``mode`` in the query string:
+
+1. ``mode=checkauth`` with HTTP Basic auth → ``success\\n<cookie name>\\n<cookie value>``: a new session, kept in
+   memory until ``ExchangeLimits.session_idle`` passes without a request. Wrong credentials → 401 ``failure``.
+2. ``mode=init`` → ``zip=no\\nfile_limit=<bytes>``: no archives, and at most that much per upload request (1C
+   splits a larger file into several, sent under the same name and appended). It also forgets earlier uploads.
+3. ``POST mode=file&filename=<name>`` → ``success``: an ``.xml`` file is kept for the session; anything else
+   (the catalogue's pictures) is read and dropped. A name that climbs out (``..``), is absolute or has odd
+   characters is refused, as is a session holding more than ``session_bytes``.
+4. ``mode=import&filename=<name>`` → the file is parsed (:func:`integrations.commerceml.parse_stock`) and handed
+   to ``on_stock``; ``success`` or ``failure\\n<reason>``. A catalogue (``import.xml``) or a prices-only file is
+   answered ``success`` without calling ``on_stock``: there is no stock in it.
+
+``type=sale`` (orders) is answered so that an exchange set up for orders too does not fail: ``query`` gives an
+empty document (the site has no orders for 1C), ``success`` is acknowledged, ``file`` is refused.
+
+Every request but ``checkauth`` needs the session cookie; without a known one the answer is ``failure``.
+Answers are ``text/plain`` in windows-1251, as Bitrix sends them and 1C reads them; a refusal is ``failure`` on
+the first line and one line of reason, with status 200 (1C shows that reason to its operator; a 4xx it shows
+only as a code) — except the 401 for wrong credentials.
+
+``on_stock`` is the caller's: it applies the package, returns a summary (logged), and refuses a package by
+raising :class:`~integrations.commerceml.CommerceMLError` or a :class:`~workflows.errors.WorkflowError`, whose
+message becomes the reason. :func:`ledger_on_stock` is the one the service uses: the ledger, then Operations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hmac
+import logging
+import re
+import secrets
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from aiohttp import web
+
+from app.http.views import stock_result_view
+from integrations.commerceml import CommerceMLError, NoOffersPackage, StockPackage, parse_stock, stock_time, to_figures
+from workflows.errors import WorkflowError
+from workflows.ledger import Ledger
+from workflows.operations import Operations
+from workflows.ports import Clock
+from workflows.topology import Topology
+
+log = logging.getLogger(__name__)
+
+COOKIE_NAME = "storeops_1c"
+CHARSET = "windows-1251"
+MIB = 1024 * 1024
+OnStock = Callable[[StockPackage], Awaitable[Mapping[str, object]]]
+
+_UNSAFE_NAME = "the file name is missing, absolute, climbs out with '..' or has odd characters"
+_NAME_PART = re.compile(r"[\w.\-]{1,128}")
+_EMPTY_ORDERS = (  # the answer to type=sale&mode=query: no orders; {} is the time it was made
+    f'<?xml version="1.0" encoding="{CHARSET}"?>\n'
+    '<КоммерческаяИнформация ВерсияСхемы="2.05" ДатаФормирования="{}"/>\n'
+)
+
+
+@dataclass(frozen=True)
+class ExchangeLimits:
+    file_limit: int = 8 * MIB  # the most one upload request may carry (told to 1C in init)
+    session_bytes: int = 64 * MIB  # all the files one session keeps, together
+    session_idle: timedelta = timedelta(minutes=30)
+    sessions: int = 4  # sessions kept at once; opening one more forgets the least recently used
+
+
+@dataclass
+class ExchangeSession:
+    last_seen: datetime
+    files: dict[str, bytearray] = field(default_factory=dict)
+
+    @property
+    def size(self) -> int:
+        return sum(len(data) for data in self.files.values())
+
+
+class ExchangeSessions:
+    """The sessions that ``checkauth`` opened, by cookie value, in memory (a restart ends them: 1C begins again)."""
+
+    def __init__(self, clock: Clock, limits: ExchangeLimits) -> None:
+        self._clock, self._limits = clock, limits
+        self._sessions: dict[str, ExchangeSession] = {}
+
+    def open(self) -> str:
+        now = self._clock.now()
+        self._forget_idle(now)
+        while len(self._sessions) >= self._limits.sessions:
+            oldest = min(self._sessions, key=lambda token: self._sessions[token].last_seen)
+            del self._sessions[oldest]
+        token = secrets.token_urlsafe(32)
+        self._sessions[token] = ExchangeSession(last_seen=now)
+        return token
+
+    def find(self, token: str | None) -> ExchangeSession | None:
+        """The live session of ``token``, marked as used now; ``None`` for an unknown or idle-expired one."""
+        now = self._clock.now()
+        self._forget_idle(now)
+        session = self._sessions.get(token or "")
+        if session is not None:
+            session.last_seen = now
+        return session
+
+    def _forget_idle(self, now: datetime) -> None:
+        for token in [t for t, s in self._sessions.items() if now - s.last_seen > self._limits.session_idle]:
+            del self._sessions[token]
+
+
+class _UtcClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class OneCExchange:
+    """The protocol's state and answers for one endpoint; :meth:`handle` serves every request to it."""
+
+    def __init__(
+        self,
+        *,
+        user: str,
+        password: str,
+        on_stock: OnStock,
+        clock: Clock | None = None,
+        limits: ExchangeLimits | None = None,
+    ) -> None:
+        if not user or not password:
+            raise ValueError("the 1C exchange needs a login and a password")
+        # 1C may encode a non-ASCII login in either: both are accepted.
+        pair = f"{user}:{password}"
+        self._credentials = [pair.encode()]
+        if _encodable(pair):
+            self._credentials.append(pair.encode(CHARSET))
+        self._on_stock = on_stock
+        self._clock = clock or _UtcClock()
+        self.limits = limits or ExchangeLimits()
+        self.sessions = ExchangeSessions(self._clock, self.limits)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        kind, mode = request.query.get("type", ""), request.query.get("mode", "")
+        if kind not in ("catalog", "sale"):
+            return _answer("failure", f"unknown exchange type {kind[:20]!r}: expected catalog or sale")
+        if mode == "checkauth":
+            return self._checkauth(request)
+        session = self.sessions.find(request.cookies.get(COOKIE_NAME))
+        if session is None:
+            return _answer("failure", "no exchange session (or it expired): start again with mode=checkauth")
+        if mode == "init":
+            session.files.clear()
+            return _answer("zip=no", f"file_limit={self.limits.file_limit}")
+        if kind == "sale":
+            return self._sale(mode)
+        if mode == "file":
+            return await self._file(request, session)
+        if mode == "import":
+            return await self._import(request, session)
+        return _answer("failure", f"unknown mode {mode[:20]!r} for type=catalog")
+
+    def _checkauth(self, request: web.Request) -> web.Response:
+        if not self._authorized(request.headers.get("Authorization", "")):
+            log.warning("1C exchange: wrong or missing credentials from %s", request.remote)
+            response = _answer("failure", "wrong login or password for the exchange", status=401)
+            response.headers["WWW-Authenticate"] = 'Basic realm="storeops 1C exchange"'
+            return response
+        return _answer("success", COOKIE_NAME, self.sessions.open())
+
+    def _authorized(self, header: str) -> bool:
+        scheme, _, encoded = header.partition(" ")
+        if scheme.lower() != "basic":
+            return False
+        try:
+            given = base64.b64decode(encoded.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            return False
+        matches = [hmac.compare_digest(given, expected) for expected in self._credentials]
+        return any(matches)
+
+    def _sale(self, mode: str) -> web.Response:
+        if mode == "query":
+            document = _EMPTY_ORDERS.format(self._clock.now().strftime("%Y-%m-%dT%H:%M:%S"))
+            return web.Response(body=document.encode(CHARSET), content_type="application/xml", charset=CHARSET)
+        if mode == "success":
+            return _answer("success")
+        return _answer("failure", "this site takes stock from 1C, not order documents")
+
+    async def _file(self, request: web.Request, session: ExchangeSession) -> web.Response:
+        name = _filename(request)
+        if name is None:
+            return _answer("failure", _UNSAFE_NAME)
+        if name.lower().endswith(".zip"):
+            return _answer("failure", "archives are not taken: switch compression off (init says zip=no)")
+        body = await _read_limited(request, self.limits.file_limit)
+        if body is None:
+            return _answer("failure", f"one upload may carry at most {self.limits.file_limit} bytes (file_limit)")
+        if not name.lower().endswith(".xml"):
+            return _answer("success")  # pictures and the like: nothing here uses them
+        held = session.files.setdefault(name, bytearray())
+        if session.size + len(body) > self.limits.session_bytes:
+            del session.files[name]
+            return _answer("failure", f"the files of one exchange may total at most {self.limits.session_bytes} bytes")
+        held += body
+        return _answer("success")
+
+    async def _import(self, request: web.Request, session: ExchangeSession) -> web.Response:
+        name = _filename(request)
+        if name is None:
+            return _answer("failure", _UNSAFE_NAME)
+        data = session.files.pop(name, None)
+        if data is None:
+            return _answer("failure", f"no file {name!r} was uploaded in this session (after init)")
+        try:
+            package = await asyncio.to_thread(parse_stock, bytes(data))
+        except NoOffersPackage:
+            log.info("1C exchange: %s holds no offers package (a catalogue?): nothing to import", name)
+            return _answer("success")
+        except CommerceMLError as error:
+            log.warning("1C exchange: %s refused: %s", name, error.reason)
+            return _answer("failure", f"{name}: {error.reason}")
+        if not package.has_stock:
+            log.info("1C exchange: %s has no stock figures (prices only?): nothing to import", name)
+            return _answer("success")
+        return await self._hand_over(name, package)
+
+    async def _hand_over(self, name: str, package: StockPackage) -> web.Response:
+        try:
+            summary = await self._on_stock(package)
+        except CommerceMLError as error:
+            reason = error.reason
+        except WorkflowError as error:
+            reason = error.message
+        except Exception:  # the exchange answers; the details go to the log
+            log.exception("1C exchange: applying %s failed", name)
+            reason = "the site could not apply the stock (an error on its side, logged); try the exchange again"
+        else:
+            log.info("1C exchange: %s applied: %s", name, dict(summary))
+            return _answer("success")
+        log.warning("1C exchange: %s not applied: %s", name, reason)
+        return _answer("failure", f"{name}: {reason}")
+
+
+def register(
+    app: web.Application,
+    *,
+    path: str,
+    user: str,
+    password: str,
+    on_stock: OnStock,
+    clock: Clock | None = None,
+    limits: ExchangeLimits | None = None,
+) -> OneCExchange:
+    """Serve the exchange at ``path`` (GET and POST) on ``app``; the returned object holds its sessions."""
+    exchange = OneCExchange(user=user, password=password, on_stock=on_stock, clock=clock, limits=limits)
+    app.router.add_get(path, exchange.handle)
+    app.router.add_post(path, exchange.handle)
+    return exchange
+
+
+def ledger_on_stock(ledger: Ledger, operations: Operations, topology: Topology) -> OnStock:
+    """``on_stock`` that applies a package as ``POST /api/1c/stock`` applies a message: all lines or none.
+
+    A package naming a 1C warehouse the topology does not know is refused whole (its figures for known
+    warehouses are not applied either), as is one without ``ДатаФормирования``. Offers with only a total are
+    counted in the summary, not applied.
+    """
+
+    async def on_stock(package: StockPackage) -> Mapping[str, object]:
+        figures, unknown = to_figures(package, topology)
+        if unknown:
+            named = ", ".join(sorted(unknown)[:5]) + (" …" if len(unknown) > 5 else "")
+            raise CommerceMLError(
+                f"{len(unknown)} 1C warehouse(s) not in the topology ({named}): give each an onec_id; nothing applied"
+            )
+        result = await ledger.apply_stock(stock_time(package, topology.onec.timezone), figures)
+        await operations.onec_heard()
+        await operations.report_stock(figures, result.shortfalls)
+        return {
+            **stock_result_view(result),
+            "changes_only": package.changes_only,
+            "totals_without_warehouse": len(package.totals_without_warehouse),
+            "warnings": package.warnings[:5],
+        }
+
+    return on_stock
+
+
+def _answer(*lines: str, status: int = 200) -> web.Response:
+    # One reason per line: 1C reads the answer line by line.
+    text = "\n".join(" ".join(line.split()) for line in lines)
+    return web.Response(
+        body=text.encode(CHARSET, errors="replace"), status=status, content_type="text/plain", charset=CHARSET
+    )
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode(CHARSET)
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _filename(request: web.Request) -> str | None:
+    """The upload's name as 1C gives it (``offers0_1.xml``, ``import_files/ab/ab12.jpg``), or ``None`` if unsafe."""
+    name = request.query.get("filename", "")
+    if len(name) > 255 or name.startswith("/"):
+        return None
+    parts = name.split("/")
+    if not all(_NAME_PART.fullmatch(part) and part not in (".", "..") for part in parts):
+        return None
+    return name
+
+
+async def _read_limited(request: web.Request, limit: int) -> bytes | None:
+    """The request body, or ``None`` once it is over ``limit`` bytes (the rest is not read)."""
+    if request.content_length is not None and request.content_length > limit:
+        return None
+    body = bytearray()
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)

@@ -1,0 +1,257 @@
+"""1C's stock in CommerceML 2 (``offers.xml``, ``rests.xml``): bytes in, a typed stock package out.
+
+What 1C writes (API_NOTES §6.1): a ``<КоммерческаяИнформация>`` root (``ДатаФормирования`` = when 1C built the
+file, usually local time without an offset) holding one offers package, ``<ПакетПредложений>`` (its
+``СодержитТолькоИзменения="true"`` marks a delta) or ``<ИзмененияПакетаПредложений>`` (always a delta). Each
+``<Предложение>`` carries stock per 1C warehouse in one of two forms, and both are read:
+
+* CML 2.04–2.07, attributes: ``<Склад ИдСклада="…" КоличествоНаСкладе="…"/>`` directly in the offer (some writers
+  spell the element ``<Склады …/>``);
+* CML 2.08+, nested: ``<Остатки><Остаток><Склад><Ид>…</Ид><Количество>…</Количество></Склад></Остаток></Остатки>``.
+
+Choices, each a rule of this module:
+
+* **Article.** ``<Артикул>`` of the offer; without one, the part of the offer's ``<Ид>`` before ``#`` (the 1C
+  product guid), with a warning: it will not match one of our SKUs unless they are 1C guids.
+* **Characteristics.** An offer ``<Ид>`` ``product#characteristic`` (or ``<Ид>`` plus ``<ИдХарактеристики>``,
+  joined the same way) is a line of its own; :func:`to_figures` then sums the lines that share an article and
+  a warehouse, so variants without their own article add up to the product's stock.
+* **Quantities.** Decimal comma or point; empty → 0 (1C writes ``КоличествоНаСкладе=""`` for none); negative
+  → 0 with a warning; fractional → rounded down (never promise part of an item) with a warning. Anything
+  else that is not a number refuses the package.
+* **Totals only.** An offer with a total ``<Количество>`` but no warehouse split cannot be put in any of our
+  warehouses: it is listed in ``totals_without_warehouse`` and never becomes a line. With a split, the total
+  is ignored.
+* **Absence.** A warehouse or offer that the file does not name is not set to zero, in a full package either:
+  ``changes_only`` is reported, never acted on here.
+
+A file is parsed whole or refused with :class:`CommerceMLError` (``reason`` is one short sentence): malformed
+XML, a DOCTYPE, another root, no offers package (:class:`NoOffersPackage`: a catalogue ``import.xml``), an
+offer without ``<Ид>`` or twice in the file, a warehouse without an id, a quantity that is not a number.
+
+The parser is the standard library's ElementTree, made safe as in ``integrations/cbr.py``: a document with a
+``DOCTYPE`` is refused before any declaration in it is read, so no entity is expanded and nothing is fetched.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from workflows.model import StockFigure
+from workflows.topology import Topology
+
+ROOT = "КоммерческаяИнформация"
+OFFER_PACKAGES = ("ПакетПредложений", "ИзмененияПакетаПредложений")
+_QUANTITY = re.compile(r"[+-]?[0-9]{1,15}(?:[.,][0-9]{0,15})?")
+_SPACES = re.compile(r"\s+")
+
+
+class CommerceMLError(Exception):
+    """The file is not a usable CommerceML stock package; nothing in it may be applied.
+
+    ``reason`` is short and human ("offer t1 has a quantity 'abc' that is not a number").
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class NoOffersPackage(CommerceMLError):
+    """A well-formed CommerceML document with no offers package: a catalogue (``import.xml``), not stock."""
+
+
+@dataclass(frozen=True)
+class StockLine:
+    """What 1C says one offer has in one of its warehouses."""
+
+    article: str
+    onec_offer_id: str
+    warehouse_onec_id: str
+    qty: int
+
+
+@dataclass(frozen=True)
+class OfferTotal:
+    """An offer with only a total quantity: no warehouse to put it in, so it is reported and not applied."""
+
+    article: str
+    onec_offer_id: str
+    qty: int
+
+
+@dataclass(frozen=True)
+class StockPackage:
+    changes_only: bool
+    generated_at: datetime | None  # the root's ДатаФормирования as written: naive when 1C gives no offset
+    lines: list[StockLine] = field(default_factory=list)
+    totals_without_warehouse: list[OfferTotal] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def has_stock(self) -> bool:
+        """False for an offers file that carries prices only (``prices.xml``)."""
+        return bool(self.lines or self.totals_without_warehouse)
+
+
+class _NoDoctype(ET.TreeBuilder):
+    """Stops the parse at a ``DOCTYPE``, before any entity it declares can be defined or expanded."""
+
+    def doctype(self, name: str, pubid: str | None, system: str | None) -> None:
+        if name.lower() == "html":
+            raise CommerceMLError("the file is a web page, not a CommerceML document")
+        raise CommerceMLError("the file declares a DOCTYPE, which CommerceML never does")
+
+
+def parse_stock(xml_bytes: bytes) -> StockPackage:
+    """A whole ``offers.xml`` / ``rests.xml`` (the encoding comes from its XML declaration) as a stock package."""
+    root = _parse(xml_bytes)
+    if root.tag != ROOT:
+        raise CommerceMLError(f"the root element is <{root.tag[:40]}>, not <{ROOT}>")
+    packages = [child for child in root if child.tag in OFFER_PACKAGES]
+    if not packages:
+        raise NoOffersPackage("the file has no <ПакетПредложений>: it is not a stock file")
+    if len(packages) > 1:
+        raise CommerceMLError("the file has more than one offers package")
+    package = packages[0]
+    changes_only = package.tag == "ИзмененияПакетаПредложений" or _flag(package.get("СодержитТолькоИзменения"))
+    result = StockPackage(changes_only=changes_only, generated_at=_generated_at(root.get("ДатаФормирования")))
+    seen: set[str] = set()
+    for index, offer in enumerate(package.iterfind("Предложения/Предложение"), start=1):
+        offer_id = _offer_id(offer, index)
+        if offer_id in seen:
+            raise CommerceMLError(f"offer {offer_id} appears twice in the file")
+        seen.add(offer_id)
+        _read_offer(offer, offer_id, result)
+    return result
+
+
+def _parse(xml_bytes: bytes) -> ET.Element:
+    parser = ET.XMLParser(target=_NoDoctype())  # noqa: S314  # safe: a DOCTYPE is refused, see the module doc
+    try:
+        parser.feed(xml_bytes)
+        root = parser.close()
+    except ET.ParseError as error:
+        raise CommerceMLError(f"the file is not well-formed XML ({error})") from None
+    except (LookupError, ValueError):  # an unknown or multi-byte encoding in the XML declaration
+        raise CommerceMLError("the file is in an encoding that cannot be read") from None
+    for element in root.iter():  # the schema's namespace (urn:1C.ru:commerceml_2, or none) plays no part
+        element.tag = element.tag.rpartition("}")[2]
+    return root
+
+
+def _flag(raw: str | None) -> bool:
+    return (raw or "").strip().lower() in ("true", "1", "да")
+
+
+def _generated_at(raw: str | None) -> datetime | None:
+    if raw is None or not raw.strip():
+        return None
+    try:
+        return datetime.fromisoformat(raw.strip())
+    except ValueError:
+        raise CommerceMLError(f"ДатаФормирования {raw[:30]!r} is not a date and time") from None
+
+
+def _offer_id(offer: ET.Element, index: int) -> str:
+    offer_id = (offer.findtext("Ид") or "").strip()
+    if not offer_id:
+        raise CommerceMLError(f"offer number {index} has no <Ид>")
+    characteristic = (offer.findtext("ИдХарактеристики") or "").strip()
+    if characteristic and "#" not in offer_id:
+        offer_id = f"{offer_id}#{characteristic}"
+    return offer_id
+
+
+def _read_offer(offer: ET.Element, offer_id: str, into: StockPackage) -> None:
+    article = (offer.findtext("Артикул") or "").strip()
+    if not article:
+        article = offer_id.partition("#")[0]
+        into.warnings.append(f"offer {offer_id} has no <Артикул>: its 1C id {article} is used as the article")
+    where = f"offer {offer_id}"
+    split = _warehouse_split(offer, where, into.warnings)
+    if split:
+        into.lines.extend(StockLine(article, offer_id, warehouse, qty) for warehouse, qty in split.items())
+        return
+    total = offer.findtext("Количество")
+    if total is None:
+        total = offer.findtext("Остатки/Остаток/Количество")
+    if total is not None:
+        into.totals_without_warehouse.append(OfferTotal(article, offer_id, _quantity(total, where, into.warnings)))
+
+
+def _warehouse_split(offer: ET.Element, where: str, warnings: list[str]) -> dict[str, int]:
+    """1C warehouse id → quantity, from either form; the same warehouse twice must agree."""
+    raw: list[tuple[str | None, str | None]] = []
+    for child in offer:
+        if child.tag in ("Склад", "Склады") and "ИдСклада" in child.attrib:  # 2.04–2.07
+            raw.append((child.get("ИдСклада"), child.get("КоличествоНаСкладе")))
+        elif child.tag == "Склады":  # the same, inside a <Склады> wrapper
+            raw.extend((w.get("ИдСклада"), w.get("КоличествоНаСкладе")) for w in child.iterfind("Склад"))
+        elif child.tag == "Склад":  # the nested form, without the Остатки wrapper
+            raw.append((child.findtext("Ид"), child.findtext("Количество")))
+    for warehouse in offer.iterfind("Остатки/Остаток/Склад"):  # 2.08+
+        raw.append((warehouse.findtext("Ид"), warehouse.findtext("Количество")))
+    split: dict[str, int] = {}
+    for warehouse_id, quantity in raw:
+        warehouse_id = (warehouse_id or "").strip()
+        if not warehouse_id:
+            raise CommerceMLError(f"{where} names a warehouse without an id")
+        qty = _quantity(quantity or "", f"{where} in warehouse {warehouse_id}", warnings)
+        if split.setdefault(warehouse_id, qty) != qty:
+            raise CommerceMLError(f"{where} gives warehouse {warehouse_id} two different quantities")
+    return split
+
+
+def _quantity(raw: str, where: str, warnings: list[str]) -> int:
+    text = _SPACES.sub("", raw)
+    if not text:
+        return 0
+    if not _QUANTITY.fullmatch(text):
+        raise CommerceMLError(f"{where} has a quantity {raw.strip()[:20]!r} that is not a number")
+    value = Decimal(text.replace(",", "."))
+    if value < 0:
+        warnings.append(f"{where}: negative quantity {text} read as 0")
+        return 0
+    whole = int(value)  # rounds down: value is not negative
+    if whole != value:
+        warnings.append(f"{where}: fractional quantity {text} rounded down to {whole}")
+    return whole
+
+
+def to_figures(package: StockPackage, topology: Topology) -> tuple[list[StockFigure], set[str]]:
+    """The package's lines as ledger figures on our warehouse codes, plus the 1C warehouse ids we do not know.
+
+    Lines for the same article and warehouse (characteristics of one product) are summed. Lines in an unknown
+    warehouse are left out of the figures; the caller refuses the whole package when any are unknown, so a
+    half-understood message is never applied.
+    """
+    sums: dict[tuple[str, str], int] = {}
+    unknown: set[str] = set()
+    for line in package.lines:
+        warehouse = topology.warehouse(line.warehouse_onec_id)
+        if warehouse is None:
+            unknown.add(line.warehouse_onec_id)
+            continue
+        key = (line.article, warehouse.code)
+        sums[key] = sums.get(key, 0) + line.qty
+    return [StockFigure(sku, code, qty) for (sku, code), qty in sorted(sums.items())], unknown
+
+
+def stock_time(package: StockPackage, onec_timezone: str | tzinfo) -> datetime:
+    """When 1C computed the figures: ``ДатаФормирования``, read in ``[onec] timezone`` when it has no offset.
+
+    The ledger compares this with 1C's deduction times, so the time the file *arrived* is no substitute: a file
+    without ``ДатаФормирования`` is refused (1C's own modules always write it).
+    """
+    if package.generated_at is None:
+        raise CommerceMLError("the file has no ДатаФормирования, so the stock's time is unknown")
+    if package.generated_at.tzinfo is not None:
+        return package.generated_at
+    zone = ZoneInfo(onec_timezone) if isinstance(onec_timezone, str) else onec_timezone
+    return package.generated_at.replace(tzinfo=zone)
