@@ -3,15 +3,17 @@ newest quantity to send, leased by the channel's dispatcher like deadlines and n
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, or_, select, update
+from sqlalchemy import and_, case, delete, func, or_, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage import schema as t
-from storage.repositories import _CHUNK, _upsert, batched
+from storage.repositories import _CHUNK, batched
 from workflows.ports import Push
 
 PENDING, DEAD = "pending", "dead"
@@ -32,34 +34,13 @@ class SqlOutbox:
         return found
 
     async def enqueue(self, channel: str, changes: Mapping[str, int], at: datetime) -> None:
-        p = t.stock_pushes.c
-        for chunk in batched(sorted(changes.items()), _CHUNK // 8):
-            rows = [
-                {"channel": channel, "sku": sku, "qty": qty, "version": 1, "first_pending_at": at, "attempts": 0,
-                 "next_attempt_at": at, "state": PENDING}
-                for sku, qty in chunk
-            ]  # fmt: skip
-            statement = _upsert(self._c, t.stock_pushes).values(rows)
-            statement = statement.on_conflict_do_update(
-                index_elements=["channel", "sku"],
-                set_={
-                    "qty": statement.excluded.qty,
-                    "version": p.version + 1,
-                    # a line still waiting keeps its age (propagation latency counts from there);
-                    # a dead one starts afresh
-                    "first_pending_at": case(
-                        (p.state == PENDING, p.first_pending_at), else_=statement.excluded.first_pending_at
-                    ),
-                    "attempts": 0,
-                    # a line backing off keeps its time: a busy SKU must not hammer a channel that is down
-                    "next_attempt_at": case(
-                        (p.state == PENDING, p.next_attempt_at), else_=statement.excluded.next_attempt_at
-                    ),
-                    "state": PENDING,
-                    "last_error": None,
-                },
-            )
-            await self._c.execute(statement)
+        rows = [
+            {"channel": channel, "sku": sku, "qty": qty, "version": 1, "first_pending_at": at, "attempts": 0,
+             "next_attempt_at": at, "state": PENDING}
+            for sku, qty in sorted(changes.items())
+        ]  # fmt: skip
+        if rows:  # one statement compiled once, executed for every row (not a VALUES list to compile per chunk)
+            await self._c.execute(_enqueue(self._c.dialect.name), rows)
 
     async def claim(self, channel: str, now: datetime, lease_until: datetime, owner: str, limit: int) -> list[Push]:
         p = t.stock_pushes.c
@@ -81,16 +62,14 @@ class SqlOutbox:
 
     async def accepted(self, pushes: Sequence[Push], at: datetime) -> None:
         p = t.stock_pushes.c
-        for push in pushes:
-            await self._c.execute(
-                delete(t.stock_pushes).where(p.channel == push.channel, p.sku == push.sku, p.version == push.version)
-            )
-        for chunk in batched(pushes, _CHUNK // 4):
-            statement = _upsert(self._c, t.channel_stock).values(
-                [{"channel": x.channel, "sku": x.sku, "qty": x.qty, "accepted_at": at} for x in chunk]
-            )
-            set_ = {"qty": statement.excluded.qty, "accepted_at": statement.excluded.accepted_at}
-            await self._c.execute(statement.on_conflict_do_update(index_elements=["channel", "sku"], set_=set_))
+        for channel in sorted({x.channel for x in pushes}):
+            mine = [(x.sku, x.version) for x in pushes if x.channel == channel]
+            for keys in batched(mine, _CHUNK):  # one statement per chunk: a batch of 2 000 is 4, not 2 000
+                retired = and_(p.channel == channel, tuple_(p.sku, p.version).in_(keys))
+                await self._c.execute(delete(t.stock_pushes).where(retired))
+        if pushes:
+            shown = [{"channel": x.channel, "sku": x.sku, "qty": x.qty, "accepted_at": at} for x in pushes]
+            await self._c.execute(_shown(self._c.dialect.name), shown)
 
     async def rejected(
         self, pushes: Sequence[Push], reasons: Mapping[str, str], retry_at: datetime, dead_after: int
@@ -113,12 +92,13 @@ class SqlOutbox:
 
     async def postpone(self, pushes: Sequence[Push], retry_at: datetime, error: str | None) -> None:
         p = t.stock_pushes.c
-        for push in pushes:
-            await self._c.execute(
-                update(t.stock_pushes)
-                .where(p.channel == push.channel, p.sku == push.sku)
-                .values(next_attempt_at=retry_at, last_error=error, leased_until=None)
-            )
+        for channel in sorted({x.channel for x in pushes}):
+            for chunk in batched(sorted(x.sku for x in pushes if x.channel == channel), _CHUNK):
+                await self._c.execute(
+                    update(t.stock_pushes)
+                    .where(p.channel == channel, p.sku.in_(chunk))
+                    .values(next_attempt_at=retry_at, last_error=error, leased_until=None)
+                )
 
     async def depth(self) -> dict[str, tuple[int, datetime | None]]:
         p = t.stock_pushes.c
@@ -128,3 +108,35 @@ class SqlOutbox:
 
 def _push(row: Any) -> Push:
     return Push(row.channel, row.sku, row.qty, row.version, row.attempts, row.first_pending_at)
+
+
+@functools.cache
+def _enqueue(dialect: str) -> Any:
+    """Insert a line or set its newest value (built once per dialect)."""
+    p = t.stock_pushes.c
+    statement = (postgresql if dialect == "postgresql" else sqlite).insert(t.stock_pushes)
+    new = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=["channel", "sku"],
+        set_={
+            "qty": new.qty,
+            "version": p.version + 1,
+            # a line still waiting keeps its age (propagation latency counts from there) and its
+            # time (a busy SKU must not hammer a channel that is down); a dead one starts afresh
+            "first_pending_at": case(
+                (p.state == PENDING, p.first_pending_at), else_=statement.excluded.first_pending_at
+            ),
+            "next_attempt_at": case((p.state == PENDING, p.next_attempt_at), else_=statement.excluded.next_attempt_at),
+            "attempts": 0,
+            "state": PENDING,
+            "last_error": None,
+        },
+    )
+
+
+@functools.cache
+def _shown(dialect: str) -> Any:
+    """What a channel accepted, per SKU (built once per dialect)."""
+    statement = (postgresql if dialect == "postgresql" else sqlite).insert(t.channel_stock)
+    set_ = {"qty": statement.excluded.qty, "accepted_at": statement.excluded.accepted_at}
+    return statement.on_conflict_do_update(index_elements=["channel", "sku"], set_=set_)
