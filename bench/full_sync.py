@@ -31,6 +31,7 @@ import httpx
 from app.bootstrap import SystemClock, build
 from app.settings import load_settings
 from bench.common import Json, PgProbe, machine_facts, sqlite_url
+from bench.propagation import CAMPAIGN, OZON_WAREHOUSE, WB_WAREHOUSE, shop
 from bench.stock_latency import EXAMPLE_CONFIG, environment
 from emulators.ozon import OzonEmulator
 from emulators.wildberries import WildberriesEmulator
@@ -43,9 +44,7 @@ from integrations.yandex_market import YandexMarketClient
 from workflows.channels import ChannelClient
 from workflows.model import StockFigure
 from workflows.sync import SyncDispatcher, SyncOutbox
-from workflows.topology import Topology
 
-WB_WAREHOUSE, OZON_WAREHOUSE, CAMPAIGN = 658434, 1020000001, 21_000_001
 TARGET_RATIO = 1.05
 # The channels' published limits, as rates: requests (or SKUs) per minute and lines per request.
 WB_PER_MIN, WB_BATCH = 300, 1000
@@ -61,19 +60,6 @@ class Sizes:
 
 FULL = Sizes(skus=100_000, scale=15.0)
 QUICK = Sizes(skus=10_000, scale=15.0)
-
-
-def shop() -> Topology:
-    return Topology.model_validate(
-        {
-            "warehouses": [{"code": "online", "kind": "online"}],
-            "channels": {
-                "wildberries": {"serves": ["online"], "warehouse_id": WB_WAREHOUSE},
-                "ozon": {"serves": ["online"], "warehouse_id": OZON_WAREHOUSE},
-                "yandex_market": {"serves": ["online"], "campaign_id": CAMPAIGN},
-            },
-        }
-    )
 
 
 def minimum_s(skus: int, scale: float) -> dict[str, float]:
