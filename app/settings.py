@@ -110,6 +110,11 @@ class ChannelSettings(_Group):
     ym_api_base: AnyHttpUrl = Field(
         default=AnyHttpUrl("https://api.partner.market.yandex.ru"), validation_alias="YM_API_BASE"
     )
+    site_api_base: AnyHttpUrl | None = Field(default=None, validation_alias="SITE_API_BASE")
+    site_api_token: SecretStr | None = Field(default=None, validation_alias="SITE_API_TOKEN")
+    retailcrm_api_base: AnyHttpUrl | None = Field(default=None, validation_alias="RETAILCRM_API_BASE")
+    retailcrm_api_key: SecretStr | None = Field(default=None, validation_alias="RETAILCRM_API_KEY")
+    retailcrm_site: str | None = Field(default=None, validation_alias="RETAILCRM_SITE")
     cbr_daily_url: AnyHttpUrl = Field(
         default=AnyHttpUrl("https://www.cbr.ru/scripts/XML_daily.asp"), validation_alias="CBR_DAILY_URL"
     )

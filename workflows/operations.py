@@ -4,7 +4,7 @@ last spoke (and the alert when it goes quiet), and the figures ``/status`` shows
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from workflows.alerts import AlertDesk
@@ -19,6 +19,7 @@ ONEC_SILENT_KEY = "onec_silent"
 PAUSED = "channel:paused:"
 SYNC_REQUESTED = "channel:sync_requested:"
 STOCK_NEGATIVE = "stock_negative"
+FAILURES = "sync:failures:"  # kept by workflows.sync: failed pushes in a row per channel
 
 
 def _stock_key(sku: str, warehouse: str) -> str:
@@ -32,6 +33,8 @@ class Status:
     onec_last_update: datetime | None
     undelivered_messages: int
     open_tasks: int
+    queued: dict[str, int] = field(default_factory=dict)  # channel -> stock lines waiting to be sent
+    failures: dict[str, int] = field(default_factory=dict)  # channel -> failed pushes in a row
 
 
 class Operations:
@@ -108,12 +111,16 @@ class Operations:
             heard = await uow.controls.get(ONEC_HEARD)
             undelivered = len(await uow.notices.undelivered(10_000))
             open_tasks = len(await uow.tasks.open_about(""))
+            depth = await uow.outbox.depth()
+            failing = await uow.controls.with_prefix(FAILURES)
         return Status(
             channels={name: bool(paused.get(PAUSED + name, ("", None))[0]) for name in sorted(self._topology.channels)},
             sync_requested={k.removeprefix(SYNC_REQUESTED): at for k, (_, at) in syncs.items()},
             onec_last_update=heard[1] if heard else None,
             undelivered_messages=undelivered,
             open_tasks=open_tasks,
+            queued={name: count for name, (count, _) in depth.items()},
+            failures={k.removeprefix(FAILURES): int(v) for k, (v, _) in failing.items() if v.isdigit() and int(v)},
         )
 
     async def is_paused(self, channel: str) -> bool:

@@ -24,7 +24,7 @@ from typing import Protocol
 from workflows.alerts import AlertDesk
 from workflows.channels import ChannelClient, ChannelRefused, ChannelUnavailable, PushOutcome, StockLine
 from workflows.ledger import channel_availability
-from workflows.operations import Operations
+from workflows.operations import FAILURES, Operations
 from workflows.ports import Clock, Push, UnitOfWork, UnitOfWorkFactory
 from workflows.topology import Topology
 
@@ -41,7 +41,6 @@ class SyncObserver(Protocol):
     def failed(self, channel: str) -> None: ...
 
 
-FAILURES = "sync:failures:"
 CIRCUIT = "sync:circuit_until:"
 
 

@@ -48,6 +48,8 @@ def commands_router(
         s = await operations.status()
         channels = ", ".join(
             tg(locale, "status.paused" if paused else "status.running", name=name)
+            + (tg(locale, "status.queued", count=s.queued[name]) if s.queued.get(name) else "")
+            + (tg(locale, "status.failing", count=s.failures[name]) if s.failures.get(name) else "")
             for name, paused in s.channels.items()
         )
         onec = (

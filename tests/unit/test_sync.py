@@ -277,3 +277,17 @@ async def test_a_dispatcher_killed_after_the_channel_took_a_batch_loses_and_doub
     assert await shop.pending() == {"IRON": 2, "KETTLE": 3}  # what the channel shows, nothing pending
     async with shop.uow(read_only=True) as work:
         assert await work.outbox.depth() == {}
+
+
+async def test_status_shows_what_waits_and_what_fails(shop: Shop) -> None:
+    await shop.stock(("IRON", "online", 3), ("KETTLE", "online", 4))
+    shop.channel.fail = [ChannelUnavailable("HTTP 503"), ChannelUnavailable("HTTP 503")]
+    await shop.dispatcher.run_once()
+    shop.clock.advance(minutes=10)
+    await shop.dispatcher.run_once()
+    status = await shop.operations.status()
+    assert (status.queued, status.failures) == ({"wildberries": 2}, {"wildberries": 2})
+    shop.clock.advance(minutes=10)
+    await shop.drain()
+    status = await shop.operations.status()
+    assert (status.queued, status.failures) == ({}, {})
