@@ -24,6 +24,8 @@ from bot.telegram.delivery import TelegramDelivery
 from bot.telegram.pacing import Pacer
 from integrations.cbr import CbrFeed, CbrRates
 from integrations.ozon import OzonClient
+from integrations.retailcrm import RetailCrmClient
+from integrations.site import SiteClient
 from integrations.wildberries import WildberriesClient
 from integrations.yandex_market import YandexMarketClient
 from storage.database import Database, open_database
@@ -190,6 +192,17 @@ def channel_clients(settings: Settings, topology: Topology, http: httpx.AsyncCli
             found[name] = OzonClient(
                 http, client_id=keys.ozon_client_id, api_key=keys.ozon_api_key.get_secret_value(),
                 base=str(keys.ozon_api_base), warehouse_id=int(channel.warehouse_id), name=name,
+            )  # fmt: skip
+        elif channel.kind == "site" and keys.site_api_base and keys.site_api_token:
+            found[name] = SiteClient(
+                http, base=str(keys.site_api_base), token=keys.site_api_token.get_secret_value(), name=name
+            )
+        elif channel.kind == "retailcrm" and keys.retailcrm_api_base and keys.retailcrm_api_key and keys.retailcrm_site:
+            if channel.warehouse_id is None:
+                continue  # the RetailCRM store code goes in the channel's warehouse_id
+            found[name] = RetailCrmClient(
+                http, base=str(keys.retailcrm_api_base), api_key=keys.retailcrm_api_key.get_secret_value(),
+                site=keys.retailcrm_site, store_code=str(channel.warehouse_id), name=name,
             )  # fmt: skip
         elif channel.kind == "yandex_market" and keys.ym_api_key and channel.campaign_id is not None:
             found[name] = YandexMarketClient(

@@ -20,6 +20,7 @@ from emulators.ozon import OzonEmulator
 from emulators.wildberries import WildberriesEmulator
 from emulators.yandex_market import YandexMarketEmulator
 from tests.fakes import FakeClock
+from workflows.model import StockFigure
 from workflows.topology import Topology
 
 API = "sync-test-token-000001"
@@ -198,3 +199,41 @@ async def test_a_change_is_pushed_at_once_without_waiting_for_the_schedule(world
             and kettle.count == 6
         ):
             await asyncio.sleep(0.005)
+
+
+async def test_the_site_and_retailcrm_get_stock_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Configured from settings like the marketplaces: the site's own API (docs/site_stock_api.md)
+    and RetailCRM (the channel's warehouse_id is the RetailCRM store code)."""
+    from emulators.retailcrm import RetailCrmEmulator
+    from emulators.site import SiteEmulator
+
+    topology = Topology.model_validate(
+        {
+            "warehouses": [{"code": "online", "kind": "online"}, {"code": "s1", "kind": "store"}],
+            "channels": {
+                "site": {"serves": ["online", "s1"]},
+                "retailcrm": {"serves": ["online"], "warehouse_id": "main"},
+            },
+        }
+    )
+    async with (
+        SiteEmulator("site-token") as site,
+        RetailCrmEmulator("crm-key", "shop", stores=["main"], offers=["IRON-1"]) as crm,
+    ):
+        env = {
+            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'crm.db'}", "API_TOKEN": API,
+            "SITE_API_BASE": site.base_url, "SITE_API_TOKEN": "site-token",
+            "RETAILCRM_API_BASE": crm.base_url, "RETAILCRM_API_KEY": "crm-key", "RETAILCRM_SITE": "shop",
+        }  # fmt: skip
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        services = await build(load_settings(env_file=None), topology, clock=FakeClock())
+        services.uow.after_commit = None  # type: ignore[attr-defined]  # sent by hand below
+        try:
+            assert sorted(services.channel_clients) == ["retailcrm", "site"]
+            now = services.clock.now()
+            await services.ledger.apply_stock(now, [StockFigure("IRON-1", "online", 3), StockFigure("IRON-1", "s1", 2)])
+            assert {d.name: await d.run_once() for d in services.dispatchers} == {"retailcrm": 1, "site": 1}
+            assert site.stock("IRON-1") == 5 and crm.stock("IRON-1", "main") == 3
+        finally:
+            await services.close()
