@@ -37,12 +37,13 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from workflows.model import StockFigure
+from workflows.model import Order, StockFigure
 from workflows.topology import Topology
 
 ROOT = "КоммерческаяИнформация"
@@ -255,3 +256,37 @@ def stock_time(package: StockPackage, onec_timezone: str | tzinfo) -> datetime:
         return package.generated_at
     zone = ZoneInfo(onec_timezone) if isinstance(onec_timezone, str) else onec_timezone
     return package.generated_at.replace(tzinfo=zone)
+
+
+def render_orders(orders: Sequence[Order], generated_at: datetime, warehouse_onec_ids: Mapping[str, str]) -> bytes:
+    """Our orders as a CommerceML 2.05 ``КоммерческаяИнформация`` of ``Документ`` elements (the
+    answer to ``type=sale&mode=query``), in windows-1251 as 1C's exchange expects. Each line
+    names the article and the 1C warehouse holding it; a total is given when the order has one."""
+    root = ET.Element("КоммерческаяИнформация", {"ВерсияСхемы": "2.05", "ДатаФормирования": _stamp(generated_at)})
+    for order in orders:
+        document = ET.SubElement(root, "Документ")
+        for tag, value in (
+            ("Ид", str(order.id)), ("Номер", order.external_id), ("Дата", order.created_at.date().isoformat()),
+            ("Время", order.created_at.strftime("%H:%M:%S")), ("ХозОперация", "Заказ товара"), ("Роль", "Продавец"),
+            ("Валюта", "руб" if order.currency.upper() == "RUB" else order.currency.upper()),
+            ("Сумма", "" if order.total is None else f"{order.total:.2f}"), ("Комментарий", f"канал {order.channel}"),
+        ):  # fmt: skip
+            ET.SubElement(document, tag).text = value
+        parties = ET.SubElement(ET.SubElement(document, "Контрагенты"), "Контрагент")
+        ET.SubElement(parties, "Наименование").text = order.customer.name or order.customer.phone or "—"
+        ET.SubElement(parties, "Роль").text = "Покупатель"
+        goods = ET.SubElement(document, "Товары")
+        for line in order.lines:
+            item = ET.SubElement(goods, "Товар")
+            ET.SubElement(item, "Ид").text = line.sku
+            ET.SubElement(item, "Артикул").text = line.sku
+            ET.SubElement(item, "Наименование").text = line.sku
+            ET.SubElement(item, "Количество").text = str(line.qty)
+            if line.warehouse is not None:
+                ET.SubElement(item, "Склад", {"Ид": warehouse_onec_ids.get(line.warehouse, line.warehouse)})
+    document_bytes: bytes = ET.tostring(root, encoding="windows-1251", xml_declaration=True)
+    return document_bytes
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S")

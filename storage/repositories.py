@@ -282,6 +282,7 @@ class SqlOrders:
             cancelled_at=row.cancelled_at,
             history=[OrderEvent(r.at, r.kind, dict(r.detail)) for r in events],
             shipping_hold=row.shipping_hold,
+            exported_at=row.exported_at,
         )
 
     async def save_lines(self, order_id: int, lines: Sequence[OrderLine]) -> None:
@@ -312,6 +313,19 @@ class SqlOrders:
             "rate_at_due": obligation.rate_at_due, "topup_rub": obligation.topup_rub,
         }  # fmt: skip
         await self._c.execute(update(t.obligations).where(c.id == obligation.id).values(**values))
+
+    async def unexported(self, limit: int) -> list[Order]:
+        c = t.orders.c
+        query = select(c.id).where(c.exported_at.is_(None), c.cancelled_at.is_(None)).order_by(c.id).limit(limit)
+        found = [await self.get(order_id) for order_id in (await self._c.execute(query)).scalars()]
+        return [order for order in found if order is not None]
+
+    async def mark_exported(self, order_ids: Collection[int], at: datetime) -> None:
+        c = t.orders.c
+        for chunk in batched(sorted(order_ids), _CHUNK):
+            await self._c.execute(
+                update(t.orders).where(c.id.in_(chunk), c.exported_at.is_(None)).values(exported_at=at)
+            )
 
     async def watched_currencies(self) -> set[str]:
         c = t.obligations.c

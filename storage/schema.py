@@ -89,6 +89,7 @@ orders = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("cancelled_at", UtcDateTime, nullable=True),
     Column("shipping_hold", String(32), nullable=True),  # e.g. fraud_check: nothing ships meanwhile
+    Column("exported_at", UtcDateTime, nullable=True),  # when 1C confirmed it took the order (exchange)
     UniqueConstraint("channel", "external_id"),
 )
 

@@ -202,6 +202,16 @@ class MemoryOrders:
         for order in self._s.orders.values():
             order.obligations = [obligation if o.id == obligation.id else o for o in order.obligations]
 
+    async def unexported(self, limit: int) -> list[Order]:
+        found = [o for _, o in sorted(self._s.orders.items()) if o.exported_at is None and o.cancelled_at is None]
+        return copy.deepcopy(found[:limit])
+
+    async def mark_exported(self, order_ids: Collection[int], at: datetime) -> None:
+        for order_id in order_ids:
+            order = self._s.orders.get(order_id)
+            if order is not None and order.exported_at is None:
+                order.exported_at = at
+
     async def watched_currencies(self) -> set[str]:
         open_states = (ObligationState.PENDING, ObligationState.HELD)
         return {

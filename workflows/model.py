@@ -134,6 +134,7 @@ class Order:
     cancelled_at: datetime | None = None
     history: list[OrderEvent] = field(default_factory=list)
     shipping_hold: str | None = None  # why nothing may ship yet (an open fraud call check)
+    exported_at: datetime | None = None  # when 1C took the order over the exchange
 
     @property
     def status(self) -> OrderStatus:

@@ -38,13 +38,23 @@ import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from aiohttp import web
 
 from app.http.views import stock_result_view
-from integrations.commerceml import CommerceMLError, NoOffersPackage, StockPackage, parse_stock, stock_time, to_figures
+from integrations.commerceml import (
+    CommerceMLError,
+    NoOffersPackage,
+    StockPackage,
+    parse_stock,
+    render_orders,
+    stock_time,
+    to_figures,
+)
 from workflows.errors import WorkflowError
 from workflows.ledger import Ledger
+from workflows.onec_orders import OrderExport
 from workflows.operations import Operations
 from workflows.ports import Clock
 from workflows.topology import Topology
@@ -55,6 +65,17 @@ COOKIE_NAME = "storeops_1c"
 CHARSET = "windows-1251"
 MIB = 1024 * 1024
 OnStock = Callable[[StockPackage], Awaitable[Mapping[str, object]]]
+
+
+class OrdersForOneC(Protocol):
+    """Where ``type=sale`` gets its orders (``OrderExport`` plus the rendering)."""
+
+    async def query(self) -> tuple[bytes, list[int]]:
+        """The CommerceML document to send, and the ids of the orders in it."""
+        ...
+
+    async def taken(self, order_ids: list[int]) -> None: ...
+
 
 _UNSAFE_NAME = "the file name is missing, absolute, climbs out with '..' or has odd characters"
 _NAME_PART = re.compile(r"[\w.\-]{1,128}")
@@ -76,6 +97,7 @@ class ExchangeLimits:
 class ExchangeSession:
     last_seen: datetime
     files: dict[str, bytearray] = field(default_factory=dict)
+    orders_sent: list[int] = field(default_factory=list)  # ids in the last query, until 1C says success
 
     @property
     def size(self) -> int:
@@ -129,6 +151,7 @@ class OneCExchange:
         on_stock: OnStock,
         clock: Clock | None = None,
         limits: ExchangeLimits | None = None,
+        orders: OrdersForOneC | None = None,
     ) -> None:
         if not user or not password:
             raise ValueError("the 1C exchange needs a login and a password")
@@ -138,6 +161,7 @@ class OneCExchange:
         if _encodable(pair):
             self._credentials.append(pair.encode(CHARSET))
         self._on_stock = on_stock
+        self._orders = orders
         self._clock = clock or _UtcClock()
         self.limits = limits or ExchangeLimits()
         self.sessions = ExchangeSessions(self._clock, self.limits)
@@ -155,7 +179,7 @@ class OneCExchange:
             session.files.clear()
             return _answer("zip=no", f"file_limit={self.limits.file_limit}")
         if kind == "sale":
-            return self._sale(mode)
+            return await self._sale(mode, session)
         if mode == "file":
             return await self._file(request, session)
         if mode == "import":
@@ -181,11 +205,18 @@ class OneCExchange:
         matches = [hmac.compare_digest(given, expected) for expected in self._credentials]
         return any(matches)
 
-    def _sale(self, mode: str) -> web.Response:
+    async def _sale(self, mode: str, session: ExchangeSession) -> web.Response:
         if mode == "query":
-            document = _EMPTY_ORDERS.format(self._clock.now().strftime("%Y-%m-%dT%H:%M:%S"))
-            return web.Response(body=document.encode(CHARSET), content_type="application/xml", charset=CHARSET)
-        if mode == "success":
+            if self._orders is None:
+                document = _EMPTY_ORDERS.format(self._clock.now().strftime("%Y-%m-%dT%H:%M:%S")).encode(CHARSET)
+            else:
+                document, session.orders_sent = await self._orders.query()
+            return web.Response(body=document, content_type="application/xml", charset=CHARSET)
+        if mode == "success":  # 1C loaded what the last query sent: those orders are its now
+            if self._orders is not None and session.orders_sent:
+                await self._orders.taken(session.orders_sent)
+                log.info("1C exchange: 1C took %d orders", len(session.orders_sent))
+                session.orders_sent = []
             return _answer("success")
         return _answer("failure", "this site takes stock from 1C, not order documents")
 
@@ -253,9 +284,10 @@ def register(
     on_stock: OnStock,
     clock: Clock | None = None,
     limits: ExchangeLimits | None = None,
+    orders: OrdersForOneC | None = None,
 ) -> OneCExchange:
     """Serve the exchange at ``path`` (GET and POST) on ``app``; the returned object holds its sessions."""
-    exchange = OneCExchange(user=user, password=password, on_stock=on_stock, clock=clock, limits=limits)
+    exchange = OneCExchange(user=user, password=password, on_stock=on_stock, clock=clock, limits=limits, orders=orders)
     app.router.add_get(path, exchange.handle)
     app.router.add_post(path, exchange.handle)
     return exchange
@@ -326,3 +358,19 @@ async def _read_limited(request: web.Request, limit: int) -> bytes | None:
         if len(body) > limit:
             return None
     return bytes(body)
+
+
+class ExportedOrders:
+    """``OrdersForOneC`` of the service: the orders ``OrderExport`` says are ready, in CommerceML."""
+
+    def __init__(self, export: OrderExport, topology: Topology, clock: Clock) -> None:
+        self._export, self._clock = export, clock
+        self._onec_ids = {w.code: w.onec_id for w in topology.warehouses if w.onec_id}
+
+    async def query(self) -> tuple[bytes, list[int]]:
+        orders = await self._export.pending()
+        document = render_orders(orders, self._clock.now(), self._onec_ids)
+        return document, [order.id for order in orders if order.id is not None]
+
+    async def taken(self, order_ids: list[int]) -> None:
+        await self._export.taken(order_ids)

@@ -16,7 +16,7 @@ from sqlalchemy import text
 from app.bootstrap import Services
 from app.http.bodies import CancelBody, DeductionBody, OrderBody, PaymentEventBody, StockMessage
 from app.http.errors import ApiError, Handler, error_response, json_errors
-from app.http.onec_exchange import ExchangeLimits, ledger_on_stock
+from app.http.onec_exchange import ExchangeLimits, ExportedOrders, ledger_on_stock
 from app.http.onec_exchange import register as register_onec_exchange
 from app.http.views import (
     availability_view,
@@ -31,6 +31,7 @@ from bot.telegram.app import mount_webhook
 from workflows.errors import UnknownWarehouse
 from workflows.model import Customer, Obligation, StockFigure
 from workflows.office_model import Phase
+from workflows.onec_orders import OrderExport
 from workflows.orders import LineRequest, PlaceOrder
 from workflows.payments import PaymentEvent
 from workflows.store_stats import store_answer_stats
@@ -72,6 +73,7 @@ def create_app(services: Services) -> web.Application:
             app, path=exchange.path, user=exchange.user, password=exchange.password.get_secret_value(),
             on_stock=ledger_on_stock(services.ledger, services.operations, services.topology), clock=services.clock,
             limits=ExchangeLimits(file_limit=exchange.file_limit_bytes, session_bytes=exchange.max_bytes),
+            orders=ExportedOrders(OrderExport(services.uow, services.clock), services.topology, services.clock),
         )  # fmt: skip
     telegram = services.settings.telegram
     if (

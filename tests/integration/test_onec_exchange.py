@@ -352,3 +352,51 @@ async def test_the_service_serves_the_exchange_when_configured(tmp_path: Path, m
         assert (await services.ledger.stock(parse_stock(sample).lines[0].article)).by_warehouse
     finally:
         await services.close()
+
+
+async def test_orders_go_to_1c_until_it_says_it_took_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """type=sale: query gives the orders whose lines are all held, in CommerceML with 1C's own
+    warehouse ids; after 1C's success they are not sent again; an order still waiting for a
+    store's answer waits."""
+    import xml.etree.ElementTree as ET
+
+    from app.http.server import create_app
+    from app.topology import load_topology
+    from workflows.model import StockFigure
+    from workflows.orders import LineRequest, PlaceOrder
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'sale.db'}")
+    monkeypatch.setenv("ONEC_EXCHANGE_USER", "1c")
+    monkeypatch.setenv("ONEC_EXCHANGE_PASSWORD", "exchange-secret")
+    for key in ("SLACK_BOT_TOKEN", "TELEGRAM_BOT_TOKEN"):
+        monkeypatch.delenv(key, raising=False)
+    topology = load_topology(ROOT / "storeops.example.toml")
+    services = await build(load_settings(env_file=None), topology, clock=FakeClock())
+    try:
+        now = services.clock.now()
+        await services.ledger.apply_stock(
+            now, [StockFigure("КР-7/2", "online", 5), StockFigure("LAMP", "tverskaya", 1)]
+        )
+        ready = (await services.orders.place(PlaceOrder("site", "S-100", [LineRequest("КР-7/2", 2)]))).order
+        waiting = (await services.orders.place(PlaceOrder("site", "S-101", [LineRequest("LAMP", 1)]))).order
+        async with TestClient(TestServer(create_app(services), host="127.0.0.1")) as http:
+            auth = {"Authorization": "Basic " + base64.b64encode(b"1c:exchange-secret").decode()}
+            lines = (await (await http.get("/1c_exchange.php", params={"type": "sale", "mode": "checkauth"},
+                                           headers=auth)).read()).decode("cp1251").splitlines()  # fmt: skip
+            cookie = {"Cookie": f"{lines[1]}={lines[2]}"}
+            query = await http.get("/1c_exchange.php", params={"type": "sale", "mode": "query"}, headers=cookie)
+            root = ET.fromstring(await query.read())
+            documents = root.findall("Документ")
+            assert [d.findtext("Номер") for d in documents] == ["S-100"]
+            (item,) = documents[0].findall("Товары/Товар")
+            assert (item.findtext("Артикул"), item.findtext("Количество")) == ("КР-7/2", "2")
+            store, online = item.find("Склад"), topology.warehouse("online")
+            assert store is not None and online is not None and store.get("Ид") == online.onec_id
+            await http.get("/1c_exchange.php", params={"type": "sale", "mode": "success"}, headers=cookie)
+            again = ET.fromstring(await (await http.get("/1c_exchange.php", params={"type": "sale", "mode": "query"},
+                                                        headers=cookie)).read())  # fmt: skip
+            assert again.findall("Документ") == []
+        assert (await services.orders.get(ready.id or 0)).history[-1].kind == "exported_to_1c"
+        assert (await services.orders.get(waiting.id or 0)).status.value == "awaiting_store_confirmation"
+    finally:
+        await services.close()
