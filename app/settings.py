@@ -130,6 +130,16 @@ class OneCExchangeSettings(_Group):
     max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, validation_alias="ONEC_EXCHANGE_MAX_BYTES")
 
 
+class OneCODataSettings(_Group):
+    """1C's OData (standard.odata): the stock register pulled on a schedule as the full truth."""
+
+    url: AnyHttpUrl | None = Field(default=None, validation_alias="ONEC_ODATA_URL")
+    user: str | None = Field(default=None, validation_alias="ONEC_ODATA_USER")
+    password: SecretStr | None = Field(default=None, validation_alias="ONEC_ODATA_PASSWORD")
+    stock_register: str = Field(default="ТоварыНаСкладах", min_length=1, validation_alias="ONEC_ODATA_REGISTER")
+    interval_s: int = Field(default=3600, ge=60, validation_alias="ONEC_ODATA_INTERVAL_S")
+
+
 class BusinessSettings(_Group):
     store_confirmation_timeout_s: int = Field(default=1200, ge=10, validation_alias="STORE_CONFIRMATION_TIMEOUT_S")
     fx_deviation_threshold: float = Field(default=0.02, gt=0, lt=1, validation_alias="FX_DEVIATION_THRESHOLD")
@@ -150,6 +160,7 @@ class Settings(_Group):
     channels: ChannelSettings
     business: BusinessSettings
     onec_exchange: OneCExchangeSettings
+    onec_odata: OneCODataSettings
 
 
 class ConfigurationError(Exception):
@@ -165,6 +176,7 @@ def load_settings(env_file: str | Path | None = ".env") -> Settings:
         "channels": ChannelSettings,
         "business": BusinessSettings,
         "onec_exchange": OneCExchangeSettings,
+        "onec_odata": OneCODataSettings,
     }
     problems: list[str] = []
     built: dict[str, Any] = {}

@@ -1,0 +1,60 @@
+"""1C's register pulled as the full truth, through the ledger, on memory, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tests.fakes import FakeClock
+from workflows.alerts import AlertDesk
+from workflows.ledger import Ledger
+from workflows.onec_pull import FAILING_KEY, OneCPull, SourceUnavailable
+from workflows.operations import Operations
+from workflows.ports import UnitOfWorkFactory
+from workflows.tasks import TaskBoard
+from workflows.topology import Topology
+
+
+class Register:
+    """The BalanceSource port, scripted."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, str, int]] = []
+        self.down: str | None = None
+
+    async def balance(self) -> list[tuple[str, str, int]]:
+        if self.down:
+            raise SourceUnavailable(self.down)
+        return list(self.rows)
+
+
+async def test_the_register_is_applied_as_the_truth(
+    uow: UnitOfWorkFactory, topology: Topology, clock: FakeClock
+) -> None:
+    register = Register()
+    ledger = Ledger(uow, topology, clock)
+    alerts = AlertDesk(clock, TaskBoard(uow, clock))
+    operations = Operations(uow, clock, topology, alerts, timedelta(minutes=30))
+    pull = OneCPull(uow, clock, topology, ledger, operations, alerts, register)
+    online, store = topology.warehouse("online"), topology.warehouse("tverskaya")
+    assert online is not None and online.onec_id and store is not None and store.onec_id
+    register.rows = [
+        ("КР-7/2", online.onec_id, 3), ("КР-7/2", online.onec_id, 2),  # two characteristics of one article
+        ("КР-7/2", store.onec_id, 1), ("LAMP", "a-1c-defects-warehouse", 9),
+    ]  # fmt: skip
+    result = await pull.run()
+    assert (result.applied, result.unknown_warehouses, result.failed) == (2, {"a-1c-defects-warehouse"}, None)
+    stock = await ledger.stock("КР-7/2")
+    assert {code: level.on_hand for code, level in stock.by_warehouse.items()} == {"online": 5, "tverskaya": 1}
+    assert (await operations.status()).onec_last_update == clock.now()
+
+    register.down = "wrong 1C login or password"
+    clock.advance(hours=1)
+    assert (await pull.run()).failed == "wrong 1C login or password"
+    async with uow(read_only=True) as work:
+        alert = await work.alerts.open_for(FAILING_KEY)
+    assert alert is not None and alert.detail == {"reason": "wrong 1C login or password"}
+    register.down = None
+    clock.advance(hours=1)
+    await pull.run()
+    async with uow(read_only=True) as work:
+        assert await work.alerts.open_for(FAILING_KEY) is None
