@@ -23,6 +23,7 @@ from bot.telegram.app import build_bot, build_dispatcher
 from bot.telegram.delivery import TelegramDelivery
 from bot.telegram.pacing import Pacer
 from integrations.cbr import CbrFeed, CbrRates
+from integrations.onec_odata import ODataBalanceSource, ODataStock
 from integrations.ozon import OzonClient
 from integrations.retailcrm import RetailCrmClient
 from integrations.site import SiteClient
@@ -40,6 +41,7 @@ from workflows.fraud_check import FraudCheck
 from workflows.fx import KIND as FX_APPROVAL
 from workflows.fx import FxWatch
 from workflows.ledger import Ledger
+from workflows.onec_pull import OneCPull
 from workflows.operations import Operations
 from workflows.orders import OrderDesk
 from workflows.payments import PaymentDesk
@@ -80,6 +82,7 @@ class Services:
     dispatchers: list[SyncDispatcher] = field(default_factory=list)
     metrics: Metrics | None = None
     upkeep: list[ChannelUpkeep] = field(default_factory=list)
+    onec_pull: OneCPull | None = None
     telegram_bot: Bot | None = None
     telegram_dispatcher: Dispatcher | None = None
     telegram_delivery: TelegramDelivery | None = None
@@ -164,6 +167,14 @@ async def build(
             dispatcher.kick()
 
     uow.after_commit = wake_dispatchers if services.dispatchers else None
+    odata = settings.onec_odata
+    if odata.url is not None and odata.user and odata.password is not None:
+        stock = ODataStock(
+            http_client, base=str(odata.url), user=odata.user, password=odata.password.get_secret_value(),
+            register=odata.stock_register, timezone=topology.onec.timezone,
+        )  # fmt: skip
+        services.onec_pull = OneCPull(uow, clock, topology, ledger, alerts=alerts, operations=operations,
+                                      source=ODataBalanceSource(stock))  # fmt: skip
     telegram = settings.telegram
     if telegram.bot_token is not None:
         bot = build_bot(telegram.bot_token.get_secret_value(), str(telegram.api_base))

@@ -26,6 +26,9 @@ def build_scheduler(services: Services) -> AsyncIOScheduler:
     for name, client in services.channel_clients.items():
         if isinstance(client, WildberriesClient):  # new cards and sizes: their chrtIds
             scheduler.add_job(client.learn_products, "interval", hours=1, id=f"cards-{name}", **every)
+    if services.onec_pull is not None:  # 1C's register as the full truth
+        interval_s = services.settings.onec_odata.interval_s
+        scheduler.add_job(services.onec_pull.run, "interval", seconds=interval_s, id="onec-pull", **every)
     for upkeep in services.upkeep:
         scheduler.add_job(upkeep.pull_orders, "interval", seconds=60, id=f"orders-{upkeep.name}", **every)
         later = {"max_instances": 1, "coalesce": True}  # not at start: a full read of the channel is heavy

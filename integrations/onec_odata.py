@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from workflows.model import StockFigure
+from workflows.onec_pull import SourceUnavailable
 from workflows.topology import Topology
 
 log = logging.getLogger(__name__)
@@ -240,3 +241,19 @@ def to_figures(balances: Iterable[Balance], topology: Topology) -> tuple[list[St
         else:
             figures.append(StockFigure(sku=balance.article, warehouse=code, qty=balance.qty))
     return figures, sorted(unknown)
+
+
+class ODataBalanceSource:
+    """The pull's port (``workflows.onec_pull.BalanceSource``) on 1C's OData."""
+
+    def __init__(self, stock: ODataStock) -> None:
+        self._stock = stock
+
+    async def balance(self) -> list[tuple[str, str, int]]:
+        try:
+            found = await self._stock.balance()
+        except ODataUnavailable as error:
+            raise SourceUnavailable(error.reason) from None
+        for warning in found.warnings[:20]:
+            log.warning("1C OData: %s", warning)
+        return [(row.article, row.warehouse_onec_id, row.qty) for row in found.balances]

@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
 import pytest
@@ -172,3 +173,31 @@ async def test_timeout_is_unavailable() -> None:
         odata = ODataStock(http, base="http://1c/trade", user=USER, password=PASSWORD)
         with pytest.raises(ODataUnavailable, match="did not answer in time"):
             await odata.balance()
+
+
+async def test_the_service_pulls_1c_s_register_when_configured(
+    onec: OneCODataEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through the composition root: ONEC_ODATA_* build the pull; one run puts 1C's balance in
+    the ledger (unknown 1C warehouses left out); a wrong password raises the owner's alert."""
+    from app.bootstrap import build
+    from app.settings import load_settings
+    from tests.fakes import FakeClock
+
+    env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'odata.db'}", "ONEC_ODATA_URL": onec.base,
+           "ONEC_ODATA_USER": USER, "ONEC_ODATA_PASSWORD": PASSWORD}  # fmt: skip
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    services = await build(load_settings(env_file=None), topology(), clock=FakeClock())
+    try:
+        assert services.onec_pull is not None
+        result = await services.onec_pull.run()
+        assert result.failed is None and result.unknown_warehouses == {STRANGER}
+        art = await services.ledger.stock("ART-01")
+        assert {code: level.on_hand for code, level in art.by_warehouse.items()} == {"main": 1, "store-1": 3}
+        onec.fail_with(401, "Не удалось авторизоваться")
+        assert (await services.onec_pull.run()).failed == "wrong 1C login or password"
+        async with services.uow(read_only=True) as work:
+            assert await work.alerts.open_for("onec_pull_failing") is not None
+    finally:
+        await services.close()
