@@ -52,6 +52,7 @@ from typing import Any, TypeGuard
 import httpx
 import iuliia  # type: ignore[import-untyped]  # the library ships no type information
 
+from integrations.http_hints import retry_after
 from workflows.channels import ChannelRefused, ChannelUnavailable
 
 log = logging.getLogger(__name__)
@@ -426,8 +427,4 @@ def _positive_number(value: object) -> TypeGuard[int | float]:
 
 
 def _retry_after(response: httpx.Response) -> float | None:
-    try:
-        seconds = float(response.headers.get("Retry-After", ""))
-    except ValueError:
-        return None
-    return seconds if seconds >= 0 else None
+    return retry_after(response)

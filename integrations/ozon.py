@@ -46,6 +46,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, Field, ValidationError
 
+from integrations.http_hints import retry_after
 from integrations.rate_gate import RateGate, Sleep
 from workflows.channels import (
     ChannelOrder,
@@ -409,9 +410,4 @@ def _utc(moment: dt.datetime) -> str:
 
 
 def _retry_after(response: httpx.Response) -> float | None:
-    raw = response.headers.get("Retry-After")
-    try:
-        seconds = float(raw) if raw is not None else None
-    except ValueError:
-        return None
-    return seconds if seconds is not None and 0 <= seconds < 86_400 else None
+    return retry_after(response)

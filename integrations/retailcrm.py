@@ -32,6 +32,7 @@ from urllib.parse import quote
 
 import httpx
 
+from integrations.http_hints import retry_after
 from integrations.rate_gate import RateGate, Sleep
 from workflows.channels import ChannelOrder, ChannelRefused, ChannelUnavailable, PushOutcome, StockLine
 
@@ -280,8 +281,4 @@ def _describe(body: dict[str, Any] | None, status: int) -> str:
 
 
 def _retry_after(response: httpx.Response) -> float | None:
-    try:
-        seconds = float(response.headers.get("Retry-After", ""))
-    except ValueError:
-        return None
-    return seconds if seconds >= 0 else None
+    return retry_after(response)

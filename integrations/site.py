@@ -23,6 +23,7 @@ from urllib.parse import quote
 
 import httpx
 
+from integrations.http_hints import retry_after
 from integrations.rate_gate import RateGate, Sleep
 from workflows.channels import (
     ChannelOrder,
@@ -233,11 +234,7 @@ def _reason(response: httpx.Response) -> str:
 
 
 def _retry_after(response: httpx.Response) -> float | None:
-    try:
-        seconds = float(response.headers.get("Retry-After", ""))
-    except ValueError:
-        return None
-    return seconds if seconds >= 0 else None
+    return retry_after(response)
 
 
 def _dict(value: object) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, Field, ValidationError
 
+from integrations.http_hints import retry_after
 from integrations.rate_gate import RateGate
 from workflows.channels import (
     ChannelOrder,
@@ -401,12 +402,7 @@ class WildberriesClient:
 
 
 def _retry_after(response: httpx.Response) -> float | None:
-    raw = response.headers.get("X-Ratelimit-Retry") or response.headers.get("Retry-After")
-    try:
-        seconds = float(raw) if raw is not None else None
-    except ValueError:
-        return None
-    return seconds if seconds is not None and 0 <= seconds < 86_400 else None
+    return retry_after(response, "X-Ratelimit-Retry", "Retry-After")
 
 
 def _wb_words(response: httpx.Response) -> tuple[str | None, str]:

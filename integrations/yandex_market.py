@@ -28,6 +28,7 @@ from typing import Any
 
 import httpx
 
+from integrations.http_hints import retry_after
 from integrations.rate_gate import RateGate
 from workflows.channels import (
     ChannelOrder,
@@ -375,13 +376,7 @@ def _describe(errors: list[dict[str, Any]], status: int | None = None) -> str:
 
 
 def _retry_after(response: httpx.Response) -> float | None:
-    """The ``Retry-After`` seconds, when the answer has them (the spec does not promise any)."""
-    raw = response.headers.get("Retry-After", "")
-    try:
-        seconds = float(raw)
-    except ValueError:
-        return None
-    return seconds if seconds >= 0 else None
+    return retry_after(response)
 
 
 def _dict(value: object) -> dict[str, Any]:
