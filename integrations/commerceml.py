@@ -230,11 +230,14 @@ def to_figures(package: StockPackage, topology: Topology) -> tuple[list[StockFig
 
     Lines for the same article and warehouse (characteristics of one product) are summed. Lines in an unknown
     warehouse are left out of the figures; the caller refuses the whole package when any are unknown, so a
-    half-understood message is never applied.
+    half-understood message is never applied. Warehouses listed in ``[onec] ignore_warehouses`` are skipped.
     """
     sums: dict[tuple[str, str], int] = {}
     unknown: set[str] = set()
+    ignored = {onec_id.lower() for onec_id in topology.onec.ignore_warehouses}
     for line in package.lines:
+        if line.warehouse_onec_id.lower() in ignored:
+            continue  # `[onec] ignore_warehouses`: a 1C warehouse the shop does not track
         warehouse = topology.warehouse(line.warehouse_onec_id)
         if warehouse is None:
             unknown.add(line.warehouse_onec_id)

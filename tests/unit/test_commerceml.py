@@ -209,3 +209,16 @@ def test_stock_time_refuses_a_package_without_a_formation_date() -> None:
     assert package.generated_at is None
     with pytest.raises(CommerceMLError, match="no ДатаФормирования"):
         stock_time(package, "Europe/Moscow")
+
+
+def test_ignored_1c_warehouses_are_skipped_not_unknown() -> None:
+    """`[onec] ignore_warehouses`: a defects warehouse 1C mentions does not block the package."""
+    package = StockPackage(
+        changes_only=False, generated_at=None,
+        lines=[StockLine("IRON", "o1", "WH-ONLINE", 3), StockLine("IRON", "o1", "WH-DEFECTS", 7)],
+    )  # fmt: skip
+    shop = Topology.model_validate(
+        {"warehouses": [{"code": "online", "kind": "online", "onec_id": "WH-ONLINE"}],
+         "channels": {"site": {"serves": ["online"]}}, "onec": {"ignore_warehouses": ["wh-defects"]}}
+    )  # fmt: skip
+    assert to_figures(package, shop) == ([StockFigure("IRON", "online", 3)], set())
