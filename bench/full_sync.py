@@ -7,49 +7,66 @@ Market's 4 in flight) with every rate multiplied by one common ``scale`` so the 
 a minute (Ozon alone needs 12.5 minutes at its real rate). The clients' gates are scaled by the
 same factor. The three channels' dispatchers drain concurrently, as the scheduler runs them.
 
+The emulators run in a process of their own (``bench.emulator_host``), as the marketplaces are
+other machines in production: the service process (engine, clients, SQLite) has a core to itself
+and the emulators the other. At the end the emulators report each marketplace's stock, and every
+SKU must show the quantity 1C gave it.
+
 The minimum a channel's limits allow is requests ÷ rate (Wildberries 100 requests at 300/min,
 Ozon 1 000 at 80/min, Yandex Market 100 000 SKUs at 100 000/min), over ``scale``; the run's is
-the largest of the three. Reported: time ÷ minimum per channel and overall (target ≤ 1.05),
-CPU time per SKU-channel, peak memory, and apart from that the time the 1C import took to
-queue every push (not part of the ratio).
+the largest of the three. Reported: time ÷ minimum per channel and overall (target ≤ 1.05), CPU
+time per SKU-channel and peak memory of the service process and of the emulators' apart, where
+each channel's time went (waiting on its gate, in the request, in the engine between requests),
+and apart from that the time the 1C import took to queue every push (not part of the ratio).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import resource
+import signal
+import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
 
 import httpx
 
 from app.bootstrap import SystemClock, build
 from app.settings import load_settings
-from bench.common import Json, PgProbe, machine_facts, sqlite_url
-from bench.propagation import CAMPAIGN, OZON_WAREHOUSE, WB_WAREHOUSE, shop
+from bench import emulator_host as host
+from bench import propagation
+from bench.common import Json, PgProbe, machine_facts, process_cpu_s, sqlite_url
 from bench.stock_latency import EXAMPLE_CONFIG, environment
-from emulators.ozon import OzonEmulator
-from emulators.wildberries import WildberriesEmulator
-from emulators.wildberries.rate_limit import ORDERS, STOCKS, BucketPolicy
-from emulators.yandex_market import YandexMarketEmulator
 from integrations.ozon import GATE_BURST, GATE_PER_MINUTE, OzonClient
 from integrations.rate_gate import RateGate
 from integrations.wildberries import WildberriesClient
 from integrations.yandex_market import YandexMarketClient
-from workflows.channels import ChannelClient
+from workflows.channels import ChannelClient, ChannelOrder, PushOutcome, StockLine
 from workflows.model import StockFigure
 from workflows.sync import SyncDispatcher, SyncOutbox
 
 TARGET_RATIO = 1.05
 # The channels' published limits, as rates: requests (or SKUs) per minute and lines per request.
 WB_PER_MIN, WB_BATCH = 300, 1000
-OZON_PER_MIN, OZON_BATCH = 80, 100
-YM_SKUS_PER_MIN = 100_000
+OZON_PER_MIN, OZON_BATCH = host.OZON_PER_MIN, 100
+YM_SKUS_PER_MIN = host.YM_SKUS_PER_MIN
+HOST_START_S = 120.0
+HOST_STOP_S = 60.0
+REPO = Path(__file__).resolve().parent.parent
+LAYOUT = ("service (engine, clients, SQLite) in one process and event loop; the three emulators in another "
+          "(bench.emulator_host), over HTTP on 127.0.0.1")  # fmt: skip
+
+assert (host.WB_WAREHOUSE, host.OZON_WAREHOUSE, host.CAMPAIGN) == (
+    propagation.WB_WAREHOUSE,
+    propagation.OZON_WAREHOUSE,
+    propagation.CAMPAIGN,
+), "the emulators must serve the shop's warehouses and campaign"
 
 
 @dataclass(frozen=True)
@@ -70,46 +87,114 @@ def minimum_s(skus: int, scale: float) -> dict[str, float]:
     }
 
 
+@dataclass
+class _Timed:
+    """A channel client that counts its pushes and the time spent in them (the gate's wait included), so the
+    rest of a channel's drain is the engine's (claiming, mapping, settling)."""
+
+    client: ChannelClient
+    gate: RateGate
+    name: str = ""
+    batch_limit: int = 0
+    pushes: int = 0
+    in_push_s: float = 0.0
+    first_at: float | None = None
+    last_done_at: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.name, self.batch_limit = self.client.name, self.client.batch_limit
+
+    async def push_stock(self, lines: Sequence[StockLine]) -> PushOutcome:
+        began = time.perf_counter()
+        self.first_at = began if self.first_at is None else self.first_at
+        try:
+            return await self.client.push_stock(lines)
+        finally:
+            self.last_done_at = time.perf_counter()
+            self.pushes += 1
+            self.in_push_s += self.last_done_at - began
+
+    async def read_stock(self, lines: Sequence[StockLine]) -> dict[str, int]:
+        return await self.client.read_stock(lines)
+
+    async def new_orders(self) -> list[ChannelOrder]:
+        return await self.client.new_orders()
+
+
+@dataclass
+class _Host:
+    process: asyncio.subprocess.Process
+    urls: dict[str, str]
+    report: Path
+
+    def cpu_s(self) -> float | None:
+        return process_cpu_s(self.process.pid)
+
+    async def stop(self) -> Json:
+        """SIGTERM, then the facts the emulators wrote as they stopped."""
+        if self.process.returncode is None:
+            self.process.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(self.process.wait(), HOST_STOP_S)
+        if code != 0:
+            raise RuntimeError(f"the emulator host exited with {code}")
+        facts: Json = json.loads(self.report.read_text())
+        return facts
+
+
+@asynccontextmanager
+async def emulators(sizes: Sizes, folder: Path) -> AsyncIterator[_Host]:
+    """The three emulators in a process of their own (``bench.emulator_host``), stopped on the way out."""
+    report = folder / "emulators.json"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.emulator_host", "--skus", str(sizes.skus), "--scale", repr(sizes.scale),
+        "--report", str(report), cwd=REPO, stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        line = await asyncio.wait_for(process.stdout.readline(), HOST_START_S)
+        if not line:
+            raise RuntimeError(f"the emulator host stopped before serving (exit {await process.wait()})")
+        yield _Host(process, json.loads(line), report)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
 async def run(quick: bool, probe: PgProbe, pg_url: str, log: Callable[[str], None]) -> Json:
     sizes = QUICK if quick else FULL
     f = sizes.scale
-    skus = [f"FS-{n:06d}" for n in range(sizes.skus)]
-    cards = [{"vendorCode": sku, "sizes": [{"chrtId": 1_000_000 + n, "techSize": "0"}]} for n, sku in enumerate(skus)]
-    wb_buckets: dict[Literal["stocks", "orders", "content"], BucketPolicy] = {
-        "stocks": BucketPolicy(STOCKS.per_minute * f, STOCKS.burst, STOCKS.conflict_cost),
-        "orders": BucketPolicy(ORDERS.per_minute * f, ORDERS.burst),
-        "content": BucketPolicy(1_000_000, 1_000),  # learning the cards is preparation, not measured
-    }
+    skus = host.catalogue(sizes.skus)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="storeops-bench-") as folder:
         async with (
-            WildberriesEmulator(token="wb", warehouses={WB_WAREHOUSE: "Склад"}, cards=cards, buckets=wb_buckets) as wb,
-            OzonEmulator("ozon-client", "ozon-key", [OZON_WAREHOUSE], skus,
-                         stock_updates_per_minute=int(OZON_PER_MIN * f), requests_per_second=int(50 * f)) as ozon,
-            YandexMarketEmulator("ym", CAMPAIGN, offers=skus, skus_per_minute=int(YM_SKUS_PER_MIN * f)) as ym,
+            emulators(sizes, Path(folder)) as emulated,
             httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=20)) as http,
-        ):  # fmt: skip
+        ):
             env = {"DATABASE_URL": sqlite_url(Path(folder) / "full_sync.db"), "STOREOPS_CONFIG": str(EXAMPLE_CONFIG),
                    "SLACK_BOT_TOKEN": "", "TELEGRAM_BOT_TOKEN": ""}  # fmt: skip
             with environment(env):
                 settings = load_settings(env_file=None)
-            services = await build(settings, shop(), clock=SystemClock())
+            services = await build(settings, propagation.shop(), clock=SystemClock())
+            url = emulated.urls
             wildberries = WildberriesClient(
                 http,
-                token="wb",
-                marketplace_base=wb.base_url,
-                content_base=wb.base_url,
-                warehouse_id=WB_WAREHOUSE,
-                gate=RateGate(300 * f, 20),
+                token=host.WB_TOKEN,
+                marketplace_base=url["wildberries"],
+                content_base=url["wildberries"],
+                warehouse_id=host.WB_WAREHOUSE,
+                gate=RateGate(WB_PER_MIN * f, 20),
                 content_gate=RateGate(1_000_000, 1_000),
             )
-            clients: dict[str, ChannelClient] = {
-                "wildberries": wildberries,
-                "ozon": OzonClient(http, client_id="ozon-client", api_key="ozon-key", base=ozon.base_url,
-                                   warehouse_id=OZON_WAREHOUSE, gate=RateGate(GATE_PER_MINUTE * f, GATE_BURST)),
-                "yandex_market": YandexMarketClient(http, api_key="ym", base=ym.base_url, campaign_id=CAMPAIGN,
-                                                    gate=RateGate(90_000 * f, 10_000)),
+            ozon_gate, ym_gate = RateGate(GATE_PER_MINUTE * f, GATE_BURST), RateGate(90_000 * f, 10_000)
+            timed = {
+                "wildberries": _Timed(wildberries, wildberries.gate),
+                "ozon": _Timed(OzonClient(http, client_id=host.OZON_CLIENT, api_key=host.OZON_KEY, base=url["ozon"],
+                                          warehouse_id=host.OZON_WAREHOUSE, gate=ozon_gate), ozon_gate),
+                "yandex_market": _Timed(YandexMarketClient(http, api_key=host.YM_KEY, base=url["yandex_market"],
+                                                           campaign_id=host.CAMPAIGN, gate=ym_gate), ym_gate),
             }  # fmt: skip
+            clients: dict[str, ChannelClient] = dict(timed)
             services.uow.before_commit = SyncOutbox(services.topology, services.clock, clients).before_commit  # type: ignore[attr-defined]
             dispatchers = [
                 SyncDispatcher(services.uow, services.clock, c, services.alerts, services.operations, owner="bench")
@@ -120,12 +205,14 @@ async def run(quick: bool, probe: PgProbe, pg_url: str, log: Callable[[str], Non
                 log(f"full sync: {sizes.skus} SKUs × 3 marketplaces, limits × {f:g}; {learned} WB sizes learned")
                 queued_at = time.perf_counter()
                 await services.ledger.apply_stock(
-                    services.clock.now(), [StockFigure(sku, "online", 1 + n % 50) for n, sku in enumerate(skus)]
+                    services.clock.now(),
+                    [StockFigure(sku, "online", host.quantity(n)) for n, sku in enumerate(skus)],
                 )
                 queue_s = time.perf_counter() - queued_at
                 async with services.uow(read_only=True) as work:
                     depth = await work.outbox.depth()
                 log(f"full sync: 1C import queued {sum(d for d, _ in depth.values())} pushes in {queue_s:.1f} s")
+                emulator_cpu0 = emulated.cpu_s()
                 cpu0, wall0 = time.process_time(), time.perf_counter()
                 took: dict[str, float] = {}
 
@@ -137,52 +224,83 @@ async def run(quick: bool, probe: PgProbe, pg_url: str, log: Callable[[str], Non
                 await asyncio.gather(*(drain(d) for d in dispatchers))
                 wall = time.perf_counter() - wall0
                 cpu = time.process_time() - cpu0
+                emulator_cpu1 = emulated.cpu_s()
                 async with services.uow(read_only=True) as work:
                     left = await work.outbox.depth()
             finally:
                 await services.close()
-            refused = {
-                "wildberries": len([c for c in wb.received if c.status == 429]),
-                "ozon": len([c for c in ozon.calls() if c.status == 429]),
-                "yandex_market": len([c for c in ym.calls if c.status in (420, 429)]),
-            }
-            shown = {
-                "wildberries": sum(1 for n in range(sizes.skus) if wb.stock(WB_WAREHOUSE, 1_000_000 + n) is not None),
-                "ozon": sum(1 for sku in skus if ozon.stock(OZON_WAREHOUSE, sku) is not None),
-                "yandex_market": sum(1 for sku in skus if ym.stock(sku) is not None),
-            }
+            facts = await emulated.stop()
+    service_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    expected = {sku: host.quantity(n) for n, sku in enumerate(skus)}
+    stock: dict[str, dict[str, int]] = facts["stock"]
+    shown = {name: len(held) for name, held in stock.items()}
+    right = {name: sum(1 for sku, qty in expected.items() if held.get(sku) == qty) for name, held in stock.items()}
+    emulator_cpu = emulator_cpu1 - emulator_cpu0 if emulator_cpu0 is not None and emulator_cpu1 is not None else None
     least = minimum_s(sizes.skus, f)
     ratios = {name: round(took[name] / least[name], 3) for name in least}
     overall = round(wall / max(least.values()), 3)
+    per_sku_channel = 3 * sizes.skus
+    time_went = {
+        name: {
+            "requests": t.pushes,
+            "gate_wait_seconds": round(t.gate.waited_s, 2),
+            "in_push_seconds": round(t.in_push_s, 2),  # the gate's wait, the request and the client's own work
+            "engine_seconds": round(took[name] - t.in_push_s, 2),  # claiming, mapping and settling between pushes
+            "first_push_after_seconds": round((t.first_at or wall0) - wall0, 3),
+        }
+        for name, t in timed.items()
+    }
+    emulator_ms = round(emulator_cpu * 1000 / per_sku_channel, 4) if emulator_cpu is not None else None
     result: Json = {
         "benchmark": "full_sync",
         "quick": quick,
         "machine": machine_facts(probe.server_version),
-        "parameters": {**asdict(sizes), "database": "SQLite file", "gates": "the clients' defaults × scale",
-                       "process": "service, three emulators and the clients in one process and event loop"},
+        "parameters": {
+            **asdict(sizes),
+            "database": "SQLite file",
+            "gates": "the clients' defaults × scale",
+            "ozon_gate": {"per_minute": GATE_PER_MINUTE, "burst": GATE_BURST},
+            "process": LAYOUT,
+        },
         "queue_seconds": round(queue_s, 1),
         "drain_seconds": {name: round(s, 2) for name, s in took.items()},
         "minimum_seconds": {name: round(s, 2) for name, s in least.items()},
         "ratio_to_minimum": ratios,
         "overall_seconds": round(wall, 2),
         "overall_ratio": overall,
-        "cpu_seconds": round(cpu, 2),
-        "cpu_ms_per_sku_channel": round(cpu * 1000 / (3 * sizes.skus), 4),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "refused_by_limits": refused,
+        "where_the_time_went": time_went,
+        "service": {
+            "cpu_seconds": round(cpu, 2),
+            "cpu_ms_per_sku_channel": round(cpu * 1000 / per_sku_channel, 4),
+            "peak_rss_mb": round(service_rss, 1),
+        },
+        "emulators": {
+            "cpu_seconds": round(emulator_cpu, 2) if emulator_cpu is not None else None,
+            "cpu_ms_per_sku_channel": emulator_ms,
+            "cpu_seconds_whole_life": facts["cpu_seconds"],
+            "peak_rss_mb": facts["peak_rss_mb"],
+            "requests": facts["requests"],
+            "yandex_market_peak_in_flight": facts["yandex_market_peak_in_flight"],
+        },
+        "refused_by_limits": facts["refused_by_limits"],
         "skus_shown_per_channel": shown,
+        "skus_right_per_channel": right,
         "left_in_outbox": {k: v[0] for k, v in left.items()},
         "seconds": round(time.perf_counter() - started, 1),
-    }  # fmt: skip
+    }
     result["summary"] = {
         "skus": sizes.skus,
         "scale": f,
         "overall_ratio": overall,
         "ratio_by_channel": ratios,
         "target_ratio": TARGET_RATIO,
-        "target_met": overall <= TARGET_RATIO and all(v == sizes.skus for v in shown.values()),
-        "cpu_ms_per_sku_channel": result["cpu_ms_per_sku_channel"],
-        "peak_rss_mb": result["peak_rss_mb"],
-        "refused_by_limits": refused,
+        "target_met": overall <= TARGET_RATIO and all(v == sizes.skus for v in right.values()),
+        "all_skus_right": all(v == sizes.skus for v in right.values()),
+        "service_cpu_ms_per_sku_channel": result["service"]["cpu_ms_per_sku_channel"],
+        "emulators_cpu_ms_per_sku_channel": result["emulators"]["cpu_ms_per_sku_channel"],
+        "service_peak_rss_mb": result["service"]["peak_rss_mb"],
+        "emulators_peak_rss_mb": result["emulators"]["peak_rss_mb"],
+        "refused_by_limits": facts["refused_by_limits"],
+        "process": LAYOUT,
     }
     return result

@@ -1,0 +1,114 @@
+"""The full-sync benchmark's three marketplace emulators in a process of their own.
+
+``python -m bench.emulator_host --skus N --scale F --report PATH`` starts the Wildberries, Ozon and Yandex
+Market emulators on 127.0.0.1 with the catalogue of :func:`catalogue` and every rate limit multiplied by ``F``
+(the shapes kept: request sizes, bursts, Ozon's sliding minute, Yandex Market's 4 in flight), prints one JSON
+line ``{"wildberries": url, "ozon": url, "yandex_market": url}`` on stdout, and serves until SIGTERM (or
+SIGINT). Then it writes to ``PATH`` what the benchmark checks: each marketplace's stock per SKU, the requests
+each refused for its limits, the most Yandex Market saw in flight, and the process's own CPU time and peak
+memory; and exits.
+
+Running the emulators here gives the service under test a core of its own, as it has in production, where the
+marketplaces are somebody else's servers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from emulators.ozon import OzonEmulator
+from emulators.wildberries import WildberriesEmulator
+from emulators.wildberries.rate_limit import ORDERS, STOCKS, BucketPolicy
+from emulators.yandex_market import YandexMarketEmulator
+
+WB_WAREHOUSE, OZON_WAREHOUSE, CAMPAIGN = 658434, 1020000001, 21_000_001  # as bench.propagation's shop
+WB_TOKEN, OZON_CLIENT, OZON_KEY, YM_KEY = "wb", "ozon-client", "ozon-key", "ym"
+OZON_PER_MIN, OZON_PER_SECOND = 80, 50
+YM_SKUS_PER_MIN = 100_000
+FIRST_CHRT_ID = 1_000_000
+
+
+def catalogue(skus: int) -> list[str]:
+    """The SKUs of the benchmark; SKU ``n`` is offer id ``FS-n`` everywhere and WB size ``FIRST_CHRT_ID + n``."""
+    return [f"FS-{n:06d}" for n in range(skus)]
+
+
+def quantity(n: int) -> int:
+    """The quantity the 1C import gives SKU ``n``, and so what every marketplace must end up showing."""
+    return 1 + n % 50
+
+
+async def serve(skus: int, scale: float, report: Path) -> None:
+    names = catalogue(skus)
+    cards = [
+        {"vendorCode": sku, "sizes": [{"chrtId": FIRST_CHRT_ID + n, "techSize": "0"}]} for n, sku in enumerate(names)
+    ]
+    wb_buckets: dict[Literal["stocks", "orders", "content"], BucketPolicy] = {
+        "stocks": BucketPolicy(STOCKS.per_minute * scale, STOCKS.burst, STOCKS.conflict_cost),
+        "orders": BucketPolicy(ORDERS.per_minute * scale, ORDERS.burst),
+        "content": BucketPolicy(1_000_000, 1_000),  # learning the cards is preparation, not measured
+    }
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with (
+        WildberriesEmulator(token=WB_TOKEN, warehouses={WB_WAREHOUSE: "Склад"}, cards=cards, buckets=wb_buckets) as wb,
+        OzonEmulator(OZON_CLIENT, OZON_KEY, [OZON_WAREHOUSE], names, stock_updates_per_minute=int(OZON_PER_MIN * scale),
+                     requests_per_second=int(OZON_PER_SECOND * scale)) as ozon,
+        YandexMarketEmulator(YM_KEY, CAMPAIGN, offers=names, skus_per_minute=int(YM_SKUS_PER_MIN * scale)) as ym,
+    ):  # fmt: skip
+        urls = {"wildberries": wb.base_url, "ozon": ozon.base_url, "yandex_market": ym.base_url}
+        print(json.dumps(urls), flush=True)
+        await stop.wait()
+        ym_stock = {sku: entry.count for sku in names if (entry := ym.stock(sku)) is not None}
+        facts: dict[str, Any] = {
+            "stock": {
+                "wildberries": {
+                    sku: qty
+                    for n, sku in enumerate(names)
+                    if (qty := wb.stock(WB_WAREHOUSE, FIRST_CHRT_ID + n)) is not None
+                },
+                "ozon": {sku: qty for sku in names if (qty := ozon.stock(OZON_WAREHOUSE, sku)) is not None},
+                "yandex_market": ym_stock,
+            },
+            "requests": {
+                "wildberries": len(wb.calls("/api/v3/stocks")),
+                "ozon": len(ozon.calls("/v2/products/stocks")),
+                "yandex_market": len([c for c in ym.calls if c.method == "PUT"]),
+            },
+            "refused_by_limits": {
+                "wildberries": len([c for c in wb.received if c.status == 429]),
+                "ozon": len([c for c in ozon.calls() if c.status == 429]),
+                "yandex_market": len([c for c in ym.calls if c.status in (420, 429)]),
+            },
+            "yandex_market_peak_in_flight": ym.in_flight.peak,
+        }
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    facts["cpu_seconds"] = round(usage.ru_utime + usage.ru_stime, 2)
+    facts["peak_rss_mb"] = round(usage.ru_maxrss / 1024, 1)
+    facts["at"] = time.time()
+    report.write_text(json.dumps(facts))  # noqa: ASYNC240 - the last thing the process does
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.emulator_host", description=__doc__.splitlines()[0])
+    parser.add_argument("--skus", type=int, required=True)
+    parser.add_argument("--scale", type=float, required=True)
+    parser.add_argument("--report", type=Path, required=True, help="where to write the facts at the end (JSON)")
+    args = parser.parse_args(argv)
+    asyncio.run(serve(args.skus, args.scale, args.report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
