@@ -30,9 +30,12 @@ and Latin letters stay as they are); item names also fill ``name_i18n``, which C
 orders. Domestic shipments go out in Cyrillic.
 
 **Errors.** A 5xx, 429, a timeout, a refused connection or an answer that is not CDEK's JSON is
-:class:`CarrierUnavailable`; a 400 (with CDEK's ``requests[].errors`` messages), 401 twice, 403, 404 or refused
-credentials is :class:`CarrierRefused`. One request per call, no retries beyond the one after a 401: a timed-out
-registration may have reached CDEK, so it is not sent again blindly.
+:class:`CarrierUnavailable`; a 400 (with CDEK's ``requests[].errors`` messages and codes), 403 or 404 is
+:class:`CarrierRefused`, and refused credentials or a 401 twice its subclass :class:`CredentialsRefused` (the account,
+not the order, is at fault). One request per call, no retries beyond the one after a 401: a timed-out registration
+may have reached CDEK, so it is not sent again blindly — :meth:`CdekClient.find` asks CDEK for the order under our
+number first (CDEK refuses a second order with a number already in use [unverified code:
+``v2_im_number_already_used``]).
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ import time
 import unicodedata
 import uuid as uuid_module
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, TypeGuard
 
@@ -81,7 +84,17 @@ class CarrierUnavailable(CarrierError, ChannelUnavailable):
 
 
 class CarrierRefused(CarrierError, ChannelRefused):
-    """CDEK refused the request and sending it again will not help: ``reason`` has CDEK's own words."""
+    """CDEK refused the request and sending it again will not help: ``reason`` has CDEK's own words, ``codes`` its
+    error codes (``v2_im_number_already_used``…), ``status`` the HTTP status when there was one."""
+
+    def __init__(self, reason: str, *, status: int | None = None, codes: tuple[str, ...] = ()) -> None:
+        super().__init__(reason)
+        self.status, self.codes = status, codes
+
+
+class CredentialsRefused(CarrierRefused):
+    """CDEK refused the account itself (its client credentials, or a fresh token): no request of it can pass until
+    the operator fixes ``CDEK_CLIENT_ID`` / ``CDEK_CLIENT_SECRET``; the order that was being sent is not at fault."""
 
 
 @dataclass(frozen=True)
@@ -97,7 +110,9 @@ class ShipmentItem:
 class Shipment:
     """One parcel to register. Prepaid: nothing is collected on delivery. ``address`` is where it is delivered
     (``to_location.address``); ``city_code`` is CDEK's code of that city, ``country_code`` its ISO 3166 alpha-2
-    code, ``shipment_point`` the CDEK office the parcel is handed in at, when the tariff starts at one."""
+    code, ``shipment_point`` the CDEK office the parcel is handed in at, when the tariff starts at one.
+    ``delivery_point`` (a CDEK pickup point's code) replaces ``to_location`` altogether: CDEK takes one or the
+    other."""
 
     number: str  # our order number
     tariff_code: int
@@ -111,6 +126,9 @@ class Shipment:
     city_code: int | None = None
     country_code: str | None = None
     shipment_point: str | None = None
+    delivery_point: str | None = None  # a CDEK pickup point to deliver to, instead of the address
+    postal_code: str | None = None
+    city: str | None = None
 
 
 @dataclass(frozen=True)
@@ -176,18 +194,12 @@ def order_body(shipment: Shipment) -> dict[str, Any]:
     keys = [item["ware_key"] for item in items]
     if len(set(keys)) != len(keys):
         raise ValueError(f"shipment {shipment.number}: an article is listed twice; give it once with its amount")
-    to_location: dict[str, Any] = {"address": text(shipment.address)}
-    if shipment.city_code is not None:
-        to_location["code"] = shipment.city_code
-    if shipment.country_code is not None:
-        to_location["country_code"] = shipment.country_code
     body: dict[str, Any] = {
         "type": ORDER_TYPE_SHOP,
         "number": shipment.number,
         "tariff_code": shipment.tariff_code,
         "sender": {"name": text(shipment.sender_name), "phones": [{"number": shipment.sender_phone}]},
         "recipient": {"name": text(shipment.recipient_name), "phones": [{"number": shipment.recipient_phone}]},
-        "to_location": to_location,
         "packages": [
             {
                 "number": f"{shipment.number}-1",
@@ -198,7 +210,24 @@ def order_body(shipment: Shipment) -> dict[str, Any]:
     }
     if shipment.shipment_point is not None:
         body["shipment_point"] = shipment.shipment_point
+    if shipment.delivery_point is not None:
+        body["delivery_point"] = shipment.delivery_point
+    else:
+        body["to_location"] = _to_location(shipment, text)
     return body
+
+
+def _to_location(shipment: Shipment, text: Callable[[str], str]) -> dict[str, Any]:
+    to_location: dict[str, Any] = {"address": text(shipment.address)}
+    if shipment.city_code is not None:
+        to_location["code"] = shipment.city_code
+    if shipment.country_code is not None:
+        to_location["country_code"] = shipment.country_code
+    if shipment.postal_code:
+        to_location["postal_code"] = shipment.postal_code
+    if shipment.city:
+        to_location["city"] = text(shipment.city)
+    return to_location
 
 
 def _item(item: ShipmentItem, text: Callable[[str], str], international: bool) -> dict[str, Any]:
@@ -277,7 +306,8 @@ class CdekClient:
         state = _registration_state(answer)
         order_uuid = _text_or_none(_dict(answer.get("entity")).get("uuid"))
         if state is not None and state.state == INVALID:
-            raise CarrierRefused(self._scrub(f"CDEK refused order {shipment.number}: {_joined(state.errors)}"))
+            reason = self._scrub(f"CDEK refused order {shipment.number}: {_joined(state.errors)}")
+            raise CarrierRefused(reason, codes=_codes(answer))
         if order_uuid is None:
             raise CarrierUnavailable("CDEK accepted the order but gave no uuid for it")
         log.info("cdek: order %s accepted for registration as %s", shipment.number, order_uuid)
@@ -299,6 +329,22 @@ class CdekClient:
             cdek_number=_text_or_none(entity.get("cdek_number")),
             uuid=_text_or_none(entity.get("uuid")) or canonical,
         )
+
+    async def find(self, number: str) -> RegistrationState | None:
+        """The order CDEK holds under our ``number`` (``GET /v2/orders?im_number=``), or ``None`` when it holds
+        none: how a registration whose answer was lost (a timeout, a crash) is recognised instead of sent twice."""
+        try:
+            answer = await self._call("GET", "/orders", params={"im_number": number})
+        except CarrierRefused as refused:
+            if refused.status == httpx.codes.NOT_FOUND and not isinstance(refused, CredentialsRefused):
+                return None
+            raise
+        state = _registration_state(answer)
+        entity = _dict(answer.get("entity"))
+        order_uuid = _text_or_none(entity.get("uuid"))
+        if state is None or order_uuid is None:
+            raise CarrierUnavailable("CDEK's answer about the order has no registration state")
+        return replace(state, cdek_number=_text_or_none(entity.get("cdek_number")), uuid=order_uuid)
 
     # -- the token ---------------------------------------------------------------------------------------------
 
@@ -327,7 +373,7 @@ class CdekClient:
         if response.status_code != httpx.codes.OK:
             said = " ".join(str(body.get(key, "")) for key in ("error", "error_description")).strip()
             reason = f"CDEK refused the client credentials (HTTP {response.status_code}): {said or 'no reason given'}"
-            raise CarrierRefused(self._scrub(reason))
+            raise CredentialsRefused(self._scrub(reason), status=response.status_code)
         token, lifetime = body.get("access_token"), body.get("expires_in")
         if not isinstance(token, str) or not token or not _positive_number(lifetime):
             raise CarrierUnavailable("CDEK answered the token request with something other than a token")
@@ -335,23 +381,29 @@ class CdekClient:
 
     # -- the wire ----------------------------------------------------------------------------------------------
 
-    async def _call(self, method: str, path: str, *, json: Any = None) -> dict[str, Any]:
+    async def _call(
+        self, method: str, path: str, *, json: Any = None, params: dict[str, str] | None = None
+    ) -> dict[str, Any]:
         """One call with the token; after a 401 once more with a fresh token (a refused request did nothing)."""
         token = await self._valid_token()
-        response = await self._send(method, path, token, json)
+        response = await self._send(method, path, token, json, params)
         if response.status_code == httpx.codes.UNAUTHORIZED:
             log.warning("cdek: the access token was refused (HTTP 401); fetching a new one")
             token = await self._valid_token(stale=token)
-            response = await self._send(method, path, token, json)
+            response = await self._send(method, path, token, json, params)
             if response.status_code == httpx.codes.UNAUTHORIZED:
                 said = _joined(_messages(_json(response)))
-                raise CarrierRefused(self._scrub(f"CDEK refused a fresh access token (HTTP 401): {said}"))
+                raise CredentialsRefused(
+                    self._scrub(f"CDEK refused a fresh access token (HTTP 401): {said}"), status=response.status_code
+                )
         return self._answer(response)
 
-    async def _send(self, method: str, path: str, token: str, json: Any) -> httpx.Response:
+    async def _send(
+        self, method: str, path: str, token: str, json: Any, params: dict[str, str] | None
+    ) -> httpx.Response:
         headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
         try:
-            return await self._client.request(method, self._base + path, json=json, headers=headers)
+            return await self._client.request(method, self._base + path, json=json, params=params, headers=headers)
         except httpx.TimeoutException:
             raise CarrierUnavailable("CDEK did not answer in time") from None
         except httpx.HTTPError as error:
@@ -367,7 +419,7 @@ class CdekClient:
             return body
         if status >= 500 or status == httpx.codes.TOO_MANY_REQUESTS:
             raise CarrierUnavailable(f"CDEK failed (HTTP {status}): {said}", _retry_after(response))
-        raise CarrierRefused(f"CDEK refused the request (HTTP {status}): {said}")
+        raise CarrierRefused(f"CDEK refused the request (HTTP {status}): {said}", status=status, codes=_codes(body))
 
     def _scrub(self, text: str) -> str:
         """``text`` without the secret or the token, whatever CDEK chose to quote back."""
@@ -398,6 +450,17 @@ def _messages(body: dict[str, Any]) -> list[str]:
                 if said:
                     messages.append(str(said))
     return messages
+
+
+def _codes(body: dict[str, Any]) -> tuple[str, ...]:
+    """CDEK's error codes in ``requests[].errors[]`` (or a top-level ``errors[]``)."""
+    holders = [request for request in body.get("requests") or [] if isinstance(request, dict)] + [body]
+    return tuple(
+        str(error["code"])
+        for holder in holders
+        for error in holder.get("errors") or []
+        if isinstance(error, dict) and error.get("code")
+    )
 
 
 def _joined(messages: list[str]) -> str:

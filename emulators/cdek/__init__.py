@@ -6,6 +6,7 @@ expire on an injected clock, order registration that answers ``ACCEPTED`` and se
 from __future__ import annotations
 
 from emulators.cdek.server import (
+    NUMBER_USED,
     ORDERS_PATH,
     SETTLE_AFTER_S,
     TOKEN_LIFETIME_S,
@@ -17,6 +18,7 @@ from emulators.cdek.server import (
 from emulators.cdek.validation import WARE_KEY, WARE_KEY_MAX, order_errors
 
 __all__ = [
+    "NUMBER_USED",
     "ORDERS_PATH",
     "SETTLE_AFTER_S",
     "TOKEN_LIFETIME_S",

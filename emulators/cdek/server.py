@@ -11,7 +11,11 @@
   :meth:`CdekEmulator.settle`, the order becomes ``SUCCESSFUL`` with a ``cdek_number`` — or ``INVALID`` with the
   reason a test queued with :meth:`CdekEmulator.reject_next`.
 * ``GET /v2/orders/{uuid}`` shows the order: ``entity`` (what was sent, its ``cdek_number``, ``statuses``) and the
-  ``CREATE`` request's ``state`` and ``errors``; 404 for an unknown uuid.
+  ``CREATE`` request's ``state`` and ``errors``; 404 for an unknown uuid. ``GET /v2/orders?im_number=<number>``
+  shows the order registered under the shop's number the same way (404 ``v2_entity_not_found_im_number``).
+* A shop's number is taken once: a second order with the number of one not refused is answered 400
+  ``v2_im_number_already_used`` (the code is what SDKs map; CDEK's exact wording and whether it answers at once
+  or only at validation are unverified — at once here).
 * A missing, unknown, revoked or expired token gets 401 (body unverified: ``v2_token_expired``).
 
 Tests steer failures (:meth:`~CdekEmulator.fail_with`, :meth:`~CdekEmulator.hang`, :meth:`~CdekEmulator.recover`)
@@ -42,6 +46,7 @@ ORDERS_PATH = "/v2/orders"
 TOKEN_LIFETIME_S = 3599  # what CDEK answers in ``expires_in``
 SETTLE_AFTER_S = 5.0
 FIRST_CDEK_NUMBER = 1_106_000_001
+NUMBER_USED = "v2_im_number_already_used"
 
 Scope = Literal["token", "orders"]
 _ORDER_STATUS = {"ACCEPTED": ("ACCEPTED", "Принят"), "SUCCESSFUL": ("CREATED", "Создан")}
@@ -116,6 +121,7 @@ class CdekEmulator(LocalServer):
         app = web.Application()
         app.router.add_post(TOKEN_PATH, self._token)
         app.router.add_post(ORDERS_PATH, self._register)
+        app.router.add_get(ORDERS_PATH, self._by_number)
         app.router.add_get(ORDERS_PATH + "/{uuid}", self._order)
         return app
 
@@ -229,6 +235,10 @@ class CdekEmulator(LocalServer):
         if errors or not isinstance(body, dict):
             return _json({"requests": [_request("INVALID", [_error(*error) for error in errors])]}, 400)
         self._settle_due()
+        number = str(body.get("number") or "")
+        if number and self._holding(number) is not None:
+            error = _error(NUMBER_USED, f"Заказ с номером {number} уже существует")
+            return _json({"requests": [_request("INVALID", [error])]}, 400)
         order = EmulatedOrder(uuid=str(uuid.uuid4()), body=body, accepted_at=self._clock())
         if self._rejections:
             order.rejection = self._rejections.popleft()
@@ -248,6 +258,27 @@ class CdekEmulator(LocalServer):
                 response = _json(_order_answer(order), 200)
         self._calls.append(CdekCall(request.method, request.path, response.status, bearer))
         return response
+
+    async def _by_number(self, request: web.Request) -> web.Response:
+        bearer = _bearer(request)
+        response = await self._refusal(request, bearer)
+        if response is None:
+            self._settle_due()
+            number = request.query.get("im_number", "")
+            order = self._holding(number) or next(
+                (order for order in reversed(self._orders.values()) if order.number == number and number), None
+            )
+            if order is None:
+                error = _error("v2_entity_not_found_im_number", f"Entity is not found by im_number {number}")
+                response = _json({"requests": [_request("INVALID", [error], kind="GET")]}, 404)
+            else:
+                response = _json(_order_answer(order), 200)
+        self._calls.append(CdekCall(request.method, request.path, response.status, bearer))
+        return response
+
+    def _holding(self, number: str) -> EmulatedOrder | None:
+        """The order that holds the shop's ``number``: one accepted or registered, not refused."""
+        return next((o for o in self._orders.values() if o.number == number and o.state != "INVALID"), None)
 
     async def _steered(self, request: web.Request, scope: Scope) -> web.Response | None:
         """Hold the request while hanging; the failure's answer when one applies to ``scope``."""

@@ -12,11 +12,12 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from emulators.cdek import ORDERS_PATH, TOKEN_LIFETIME_S, WARE_KEY, CdekEmulator
+from emulators.cdek import NUMBER_USED, ORDERS_PATH, TOKEN_LIFETIME_S, WARE_KEY, CdekEmulator
 from integrations.cdek import (
     CarrierRefused,
     CarrierUnavailable,
     CdekClient,
+    CredentialsRefused,
     RegistrationState,
     Shipment,
     ShipmentItem,
@@ -158,7 +159,7 @@ async def test_the_emulator_refuses_an_expired_token_with_401(
 async def test_wrong_credentials_are_refused(cdek: CdekEmulator, http: httpx.AsyncClient) -> None:
     wrong = CdekClient(http, base=cdek.base_url, client_id=CLIENT_ID, client_secret="not-the-secret")
 
-    with pytest.raises(CarrierRefused, match="invalid_client") as refused:
+    with pytest.raises(CredentialsRefused, match="invalid_client") as refused:
         await wrong.register(shipment())
 
     assert isinstance(refused.value, ChannelRefused)  # the port's error, for workflows that cannot import this
@@ -233,6 +234,49 @@ async def test_an_unknown_order_is_refused_and_a_non_uuid_never_sent(cdek: CdekE
     with pytest.raises(ValueError, match="badly formed"):
         await client.status("../webhooks")
     assert [call.path for call in cdek.calls()][-1].endswith("72753031-5427-4d1b-b1e4-7c4c26be00a0")
+
+
+async def test_a_number_is_taken_once_and_the_order_found_by_it(cdek: CdekEmulator, client: CdekClient) -> None:
+    assert await client.find("SHOP-1") is None  # nothing yet: a lost registration never reached CDEK
+    order_uuid = await client.register(shipment("SHOP-1"))
+
+    with pytest.raises(CarrierRefused) as refused:
+        await client.register(shipment("SHOP-1"))
+
+    assert refused.value.codes == (NUMBER_USED,)
+    assert refused.value.status == 400
+    assert len(cdek.orders()) == 1
+    found = await client.find("SHOP-1")
+    assert found == RegistrationState(state="ACCEPTED", errors=[], cdek_number=None, uuid=order_uuid)
+    cdek.settle()
+    found = await client.find("SHOP-1")
+    assert found is not None and (found.state, found.cdek_number) == ("SUCCESSFUL", "1106000001")
+
+
+async def test_a_refused_order_frees_its_number(cdek: CdekEmulator, client: CdekClient) -> None:
+    cdek.reject_next("Адрес не найден")
+    refused_uuid = await client.register(shipment("SHOP-1"))
+    cdek.settle()
+    found = await client.find("SHOP-1")
+    assert found is not None
+    assert (found.state, found.uuid, found.errors) == ("INVALID", refused_uuid, ["Адрес не найден"])
+
+    again = await client.register(shipment("SHOP-1", address="Новосибирск, ул. Ленина, 2"))  # fixed and sent again
+
+    assert again != refused_uuid
+    assert (await client.find("SHOP-1")) == RegistrationState(state="ACCEPTED", errors=[], uuid=again)
+
+
+async def test_a_pickup_point_replaces_the_address(cdek: CdekEmulator, client: CdekClient) -> None:
+    await client.register(shipment(delivery_point="NSK45", postal_code="630099", city="Новосибирск"))
+    await client.register(shipment("SHOP-2", postal_code="630099", city="Новосибирск"))
+
+    to_point, to_door = cdek.orders()
+    assert to_point.body["delivery_point"] == "NSK45"
+    assert "to_location" not in to_point.body
+    assert to_door.body["to_location"] == {
+        "address": "Новосибирск, ул. Ленина, 1", "code": 270, "postal_code": "630099", "city": "Новосибирск",
+    }  # fmt: skip
 
 
 # -- Latin for international shipments -------------------------------------------------------------------------
