@@ -12,18 +12,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from aiogram.exceptions import TelegramAPIError
-from aiohttp import web
 from sqlalchemy.engine import make_url
 
 from app.bootstrap import build
-from app.http.server import create_app
 from app.http.views import stock_result_view
-from app.scheduler import build_scheduler
+from app.sandbox.world import Sandbox
+from app.service import RunningService
 from app.settings import ConfigurationError, Settings, load_settings
 from app.topology import load_topology
-from bot.slack.app import start_socket_mode, stop_socket_mode
-from bot.telegram.app import register_commands, start_polling
 from integrations.commerceml import CommerceMLError, parse_stock, stock_time, to_figures
 from storage.database import open_database
 from storage.migrate import migrate
@@ -41,9 +37,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("run", help="the service: HTTP API and scheduler (migrates first)")
     commands.add_parser("migrate", help="apply database migrations and exit")
     commands.add_parser("check-config", help="validate settings and the topology file, then exit")
+    sandbox = commands.add_parser("sandbox", help="the service plus emulators of every outside system, on 127.0.0.1")
+    sandbox.add_argument("--host", default="127.0.0.1", help="where the console listens (default: 127.0.0.1)")
+    sandbox.add_argument(
+        "--port", type=int, default=8080, help="the console's port; 0 picks a free one (default: 8080)"
+    )
+    sandbox.add_argument("--locale", choices=("ru", "en"), default="ru", help="language of chat texts (default: ru)")
     imports = commands.add_parser("import-commerceml", help="apply 1C stock from a CommerceML offers.xml / rests.xml")
     imports.add_argument("file", type=Path)
     args = parser.parse_args(argv)
+    if args.command == "sandbox":  # its own world: no .env, no tokens, every outside system emulated
+        logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per job run drowns the rest
+        try:
+            return _sandbox(args.host, args.port, args.locale)
+        except KeyboardInterrupt:
+            return 130
+        except OSError as error:
+            print(f"storeops sandbox: cannot listen on {args.host}:{args.port}: {error.strerror}", file=sys.stderr)
+            return 1
     try:
         settings = load_settings(args.env_file)
         _configure_logging(settings)
@@ -70,6 +82,7 @@ def _configure_logging(settings: Settings) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 def _safe_url(url: str) -> str:
@@ -129,47 +142,36 @@ async def _run(settings: Settings) -> None:
             "(put API_TOKEN=<a long random string> in .env)"
         )
     services = await build(settings, topology)
-    runner = web.AppRunner(create_app(services), access_log=logging.getLogger("storeops.access"))
-    await runner.setup()
-    scheduler = build_scheduler(services)
-    scheduler.start()
-    socket_mode = None
-    polling: asyncio.Task[None] | None = None
     try:
-        app_token = settings.slack.app_token
-        if services.slack_app is not None and app_token is not None:
-            socket_mode = await start_socket_mode(services.slack_app, app_token.get_secret_value())
-        if services.telegram_bot is not None and topology.people.owner_telegram_id is None:
-            log.warning("TELEGRAM_BOT_TOKEN is set but [people] owner_telegram_id is not: alerts reach nobody")
-        if services.telegram_bot is not None and services.telegram_dispatcher is not None:
-            try:
-                await register_commands(services.telegram_bot, settings.business.locale)
-            except (TelegramAPIError, OSError) as error:  # the bot still works; the menu comes next start
-                log.warning("telegram: could not register the command menu: %s", error)
-            if settings.telegram.mode == "polling":
-                polling = asyncio.create_task(start_polling(services.telegram_dispatcher, services.telegram_bot))
-        site = web.TCPSite(runner, settings.http.host, settings.http.port)
-        await site.start()
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
-        print(
-            f"storeops listening on http://{settings.http.host}:{settings.http.port} "
-            f"(database {_safe_url(settings.database.url)}, topology {settings.config_path}); Ctrl-C stops",
-            flush=True,
-        )
-        await stop.wait()
-        log.info("stopping")
+        async with RunningService(services) as running:
+            print(
+                f"storeops listening on {running.url} "
+                f"(database {_safe_url(settings.database.url)}, topology {settings.config_path}); Ctrl-C stops",
+                flush=True,
+            )
+            await _until_stopped()
+            log.info("stopping")
     finally:
-        if polling is not None:
-            polling.cancel()  # ends the long poll at once; aiogram closes its polling cleanly
-            await asyncio.gather(polling, return_exceptions=True)
-        if socket_mode is not None:
-            await stop_socket_mode(socket_mode)
-        scheduler.shutdown(wait=False)
-        await runner.cleanup()
         await services.close()
+
+
+async def _until_stopped() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+
+
+def _sandbox(host: str, port: int, locale: str) -> int:
+    async def serve() -> None:
+        async with Sandbox(host=host, port=port, locale=locale) as sandbox:
+            print(f"storeops sandbox ready: {sandbox.console_url} (Ctrl-C stops)", flush=True)
+            await _until_stopped()
+            log.info("stopping the sandbox")
+
+    asyncio.run(serve())
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,114 @@
+"""The demo shop: an online warehouse, three Moscow stores, five channels, an owner and two managers, and a
+catalogue with the articles that break naive systems (a ``/`` in ``КР-7/2``, a name longer than Ozon's 50
+characters, sizes as separate articles)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from workflows.topology import Topology
+
+ONLINE_1C = "8b2f4e10-0000-4000-8000-000000000001"
+WB_WAREHOUSE, OZON_WAREHOUSE, YM_CAMPAIGN = 658434, 1020000001, 21000001
+RETAILCRM_STORE = "main"
+
+
+@dataclass(frozen=True)
+class Person:
+    telegram_id: int
+    name: str
+    role: str  # owner | manager
+
+
+@dataclass(frozen=True)
+class Store:
+    code: str
+    title: str
+    slack_channel: str
+    staff: tuple[tuple[str, str], ...]  # (Slack user id, name)
+    onec_id: str
+
+
+@dataclass(frozen=True)
+class Article:
+    sku: str
+    name: str
+    price_rub: int
+    stock: tuple[tuple[str, int], ...]  # (warehouse code, quantity in 1C)
+
+
+PEOPLE = (
+    Person(1001, "Ольга (владелец)", "owner"),
+    Person(1002, "Мария (менеджер)", "manager"),
+    Person(1003, "Павел (менеджер)", "manager"),
+)
+
+STORES = (
+    Store("tverskaya", "Тверская", "C0TVERSKAYA", (("U0ANNA", "Анна"), ("U0BORIS", "Борис")),
+          "8b2f4e10-0000-4000-8000-000000000011"),
+    Store("arbat", "Арбат", "C0ARBAT", (("U0VERA", "Вера"),), "8b2f4e10-0000-4000-8000-000000000012"),
+    Store("mitino", "Митино", "C0MITINO", (("U0GLEB", "Глеб"),), "8b2f4e10-0000-4000-8000-000000000013"),
+)  # fmt: skip
+
+LONG_ARTICLE = "ПЛАТЬЕ-ЛЕТНЕЕ-ЛЬНЯНОЕ-С-ПОЯСОМ-И-КАРМАНАМИ-ПЕСОЧНОЕ-44"  # 56 characters: over Ozon's 50
+
+CATALOGUE = (
+    Article("IRON-PH-7000", "Утюг Philips 7000", 8990, (("online", 1),)),
+    Article("КР-7/2", "Кронштейн КР-7/2 для телевизора", 2490, (("tverskaya", 1), ("arbat", 1))),
+    Article("KETTLE-BOSCH-1", "Чайник Bosch 1,7 л", 4590, (("online", 12), ("tverskaya", 2), ("mitino", 1))),
+    Article(LONG_ARTICLE, "Платье летнее льняное с поясом и карманами, песочное, размер 44", 6900,
+            (("online", 3), ("arbat", 1))),
+    Article("RUN-42", "Кроссовки Run, размер 42", 7490, (("online", 4), ("mitino", 1))),
+    Article("RUN-43", "Кроссовки Run, размер 43", 7490, (("online", 0), ("tverskaya", 1))),
+    Article("RUN-44", "Кроссовки Run, размер 44", 7490, (("online", 2),)),
+    Article("TV-LG-55", "Телевизор LG 55\"", 64990, (("online", 5), ("arbat", 1))),
+    Article("FRIDGE-LG-509", "Холодильник LG GA-B509", 99990, (("online", 6),)),
+    Article("BLENDER-3", "Блендер погружной", 3290, (("online", 20), ("tverskaya", 3), ("arbat", 2), ("mitino", 2))),
+    Article("PAN-24", "Сковорода 24 см", 1990, (("online", 0), ("tverskaya", 1), ("arbat", 1), ("mitino", 1))),
+)  # fmt: skip
+
+CHANNELS = ("site", "wildberries", "ozon", "yandex_market", "retailcrm")
+
+
+def article_key(sku: str) -> str:
+    """1C's ``Ref_Key`` of the article (stable across runs)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"storeops-sandbox:{sku}"))
+
+
+def article(sku: str) -> Article:
+    return next(a for a in CATALOGUE if a.sku == sku)
+
+
+def demo_topology() -> Topology:
+    everywhere = ["online", *(s.code for s in STORES)]
+    data: dict[str, Any] = {
+        "warehouses": [
+            {"code": "online", "kind": "online", "title": "Интернет-склад", "onec_id": ONLINE_1C},
+            *[
+                {
+                    "code": s.code,
+                    "kind": "store",
+                    "title": s.title,
+                    "onec_id": s.onec_id,
+                    "slack_channel": s.slack_channel,
+                    "staff": [user for user, _ in s.staff],
+                    "priority": n,
+                }
+                for n, s in enumerate(STORES, 1)
+            ],
+        ],
+        "channels": {
+            "site": {"serves": everywhere},
+            "wildberries": {"serves": ["online"], "warehouse_id": WB_WAREHOUSE, "safety_stock": 0},
+            "ozon": {"serves": ["online"], "warehouse_id": OZON_WAREHOUSE},
+            "yandex_market": {"serves": ["online"], "campaign_id": YM_CAMPAIGN},
+            "retailcrm": {"serves": everywhere, "warehouse_id": RETAILCRM_STORE},
+        },
+        "people": {
+            "owner_telegram_id": next(p.telegram_id for p in PEOPLE if p.role == "owner"),
+            "manager_telegram_ids": [p.telegram_id for p in PEOPLE if p.role == "manager"],
+        },
+    }
+    return Topology.model_validate(data)

@@ -1,0 +1,263 @@
+"""The sandbox console's routes: the page at ``/sandbox`` and its JSON under ``/sandbox/api/``.
+
+The state is read from where each person would see it — the Slack and Telegram emulators' chats, the channels'
+emulators' stock — plus our own ledger and orders. Actions are done as those people would do them: a clerk's
+click is a signed Slack interaction POSTed to ``/slack/events``, a manager's message or button press is a
+Telegram update the bot polls. Only served by ``storeops sandbox`` (on 127.0.0.1), never by ``storeops run``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from app.http.views import availability_view, order_view
+from app.sandbox.catalogue import CATALOGUE, OZON_WAREHOUSE, PEOPLE, RETAILCRM_STORE, STORES, WB_WAREHOUSE
+from app.sandbox.scenarios import SCENARIOS, ScenarioError
+from app.web import STATIC
+from emulators.slack.interactivity import block_action, buttons, deliver
+from storage.read_models import recent_order_ids
+from workflows.errors import WorkflowError
+from workflows.offer_ids import offer_id_for
+
+if TYPE_CHECKING:
+    from app.sandbox.world import Sandbox
+
+B = TypeVar("B", bound=BaseModel)
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SlackPress(_Body):
+    channel: str
+    ts: str
+    action_id: str
+    value: str
+    user: str
+
+
+class TelegramSend(_Body):
+    user: int
+    text: str = Field(min_length=1, max_length=4096)
+
+
+class TelegramPress(_Body):
+    user: int
+    message_id: int
+    data: str = Field(min_length=1, max_length=64)
+
+
+class ClockMove(_Body):
+    advance_s: int = Field(gt=0, le=7 * 24 * 3600)
+
+
+def _error(status: int, code: str, message: str, details: list[Any] | None = None) -> web.Response:
+    return web.json_response({"error": code, "message": message, "details": details or []}, status=status)
+
+
+async def _body(request: web.Request, model: type[B]) -> B | web.Response:
+    try:
+        return model.model_validate(await request.json())
+    except ValueError as error:  # not JSON, or not the right shape (ValidationError is a ValueError)
+        details = error.errors(include_url=False) if isinstance(error, ValidationError) else []
+        return _error(400, "bad_request", "the body is not what this action takes", details)
+
+
+def install(sandbox: Sandbox) -> Callable[[web.Application], None]:
+    console = Console(sandbox)
+
+    def add(app: web.Application) -> None:
+        app.router.add_get("/sandbox", console.page)
+        app.router.add_get("/sandbox/api/state", console.state)
+        app.router.add_post("/sandbox/api/slack/press", console.slack_press)
+        app.router.add_post("/sandbox/api/telegram/send", console.telegram_send)
+        app.router.add_post("/sandbox/api/telegram/press", console.telegram_press)
+        app.router.add_get("/sandbox/api/telegram/photo/{chat}/{message}", console.telegram_photo)
+        app.router.add_post("/sandbox/api/scenario/{name}", console.scenario)
+        app.router.add_post("/sandbox/api/clock", console.move_clock)
+
+    return add
+
+
+class Console:
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+
+    async def page(self, request: web.Request) -> web.StreamResponse:
+        return web.FileResponse(STATIC / "sandbox.html")
+
+    # -- state -------------------------------------------------------------------------------------------------
+
+    async def state(self, request: web.Request) -> web.Response:
+        sandbox = self.sandbox
+        return web.json_response({
+            "clock": {"now": sandbox.clock.now().isoformat(), "offset_s": int(sandbox.clock.offset.total_seconds())},
+            "stores": self._stores(),
+            "people": self._people(),
+            "stock": await self._stock(),
+            "orders": await self._orders(),
+            "scenarios": [{"name": s.name, "title": s.title, "description": s.description} for s in SCENARIOS],
+            "dashboard_url": f"/dashboard#token={sandbox.api_token}",
+        })  # fmt: skip
+
+    def _stores(self) -> list[dict[str, Any]]:
+        slack = self.sandbox.emulators.slack
+        return [
+            {
+                "code": store.code, "title": store.title, "channel": store.slack_channel,
+                "staff": [{"id": user, "name": name} for user, name in store.staff],
+                "messages": [
+                    {"ts": m.ts, "text": m.text, "blocks": m.blocks, "buttons": buttons(m), "edited": bool(m.history)}
+                    for m in slack.messages(store.slack_channel)
+                ],
+            }
+            for store in STORES
+        ]  # fmt: skip
+
+    def _people(self) -> list[dict[str, Any]]:
+        telegram = self.sandbox.emulators.telegram
+        people = []
+        for person in PEOPLE:
+            messages = []
+            for m in telegram.messages(person.telegram_id):
+                photo = f"/sandbox/api/telegram/photo/{person.telegram_id}/{m.message_id}" if m.photo else None
+                messages.append({
+                    "message_id": m.message_id, "from": "bot" if m.outgoing else "user",
+                    "text": m.text if m.text is not None else (m.caption or ""),
+                    "buttons": [[{"text": b.get("text", ""), "data": b.get("callback_data", "")} for b in row]
+                                for row in m.buttons],
+                    "photo": photo, "date": _iso(m.date), "edited": m.edit_date is not None,
+                })  # fmt: skip
+            people.append({"id": person.telegram_id, "name": person.name, "role": person.role, "messages": messages})
+        return people
+
+    async def _stock(self) -> dict[str, Any]:
+        sandbox = self.sandbox
+        topology, e = sandbox.topology, sandbox.emulators
+        rule = {name: channel.offer_id for name, channel in topology.channels.items()}
+        rows = []
+        for item in CATALOGUE:
+            view = availability_view(await sandbox.services.ledger.stock(item.sku))
+            ym = e.yandex_market.stock(offer_id_for(item.sku, rule["yandex_market"]))
+            crm = e.retailcrm.stock(offer_id_for(item.sku, rule["retailcrm"]), RETAILCRM_STORE)
+            shows = {
+                "site": e.site.stock(item.sku),
+                "wildberries": e.wildberries.stock(WB_WAREHOUSE, sandbox.wb_chrt[item.sku]),
+                "ozon": e.ozon.stock(OZON_WAREHOUSE, offer_id_for(item.sku, rule["ozon"])),
+                "yandex_market": None if ym is None else ym.count,
+                "retailcrm": None if crm is None else int(crm),
+            }
+            by_warehouse = {
+                w.code: {k: view["by_warehouse"].get(w.code, {}).get(k, 0) for k in ("on_hand", "reserved")}
+                for w in topology.warehouses
+            }
+            rows.append({
+                "sku": item.sku, "name": item.name, "by_warehouse": by_warehouse, "available": view["available"],
+                "should_show": view["by_channel"], "shows": shows,
+            })  # fmt: skip
+        return {
+            "warehouses": [{"code": w.code, "title": w.title or w.code} for w in topology.warehouses],
+            "channels": list(topology.channels),
+            "rows": rows,
+        }
+
+    async def _orders(self) -> list[dict[str, Any]]:
+        services = self.sandbox.services
+        views = []
+        for order_id in await recent_order_ids(services.database, 30):
+            view = order_view(await services.orders.get(order_id), history=True)
+            view["history"] = [
+                {"at": h.pop("at"), "event": h.pop("event"), "detail": ", ".join(f"{k}: {v}" for k, v in h.items())}
+                for h in view["history"]
+            ]
+            views.append(view)
+        return views
+
+    # -- acting as people --------------------------------------------------------------------------------------
+
+    async def slack_press(self, request: web.Request) -> web.Response:
+        body = await _body(request, SlackPress)
+        if isinstance(body, web.Response):
+            return body
+        store = next((s for s in STORES if s.slack_channel == body.channel), None)
+        if store is None:
+            return _error(404, "not_found", f"no store channel {body.channel}")
+        message = next((m for m in self.sandbox.emulators.slack.messages(body.channel) if m.ts == body.ts), None)
+        if message is None:
+            return _error(404, "not_found", f"no message {body.ts} in {body.channel}")
+        try:
+            payload = block_action(message, body.action_id, body.value, body.user)
+        except LookupError as error:
+            return _error(409, "gone", str(error))
+        secret = self.sandbox.services.settings.slack.signing_secret
+        if secret is None:
+            return _error(409, "no_slack", "the sandbox's Slack app has no signing secret")
+        url = f"{self.sandbox.url}/slack/events"
+        status = await deliver(self.sandbox.http, url, secret.get_secret_value(), payload)
+        if status >= 400:
+            return _error(502, "app_refused", f"the app answered Slack's interaction with HTTP {status}")
+        await self._deliver_slack()
+        return web.json_response({"ok": True})
+
+    async def _deliver_slack(self) -> None:
+        """Post what the click changed now, not at the delivery job's next second."""
+        delivery = self.sandbox.services.slack_delivery
+        if delivery is not None:
+            await delivery.run_once()
+
+    async def telegram_send(self, request: web.Request) -> web.Response:
+        body = await _body(request, TelegramSend)
+        if isinstance(body, web.Response):
+            return body
+        if body.user not in {p.telegram_id for p in PEOPLE}:
+            return _error(404, "not_found", f"no person {body.user} in the sandbox")
+        self.sandbox.emulators.telegram.push_text(body.user, body.text)
+        return web.json_response({"ok": True})
+
+    async def telegram_press(self, request: web.Request) -> web.Response:
+        body = await _body(request, TelegramPress)
+        if isinstance(body, web.Response):
+            return body
+        if body.user not in {p.telegram_id for p in PEOPLE}:
+            return _error(404, "not_found", f"no person {body.user} in the sandbox")
+        try:
+            self.sandbox.emulators.telegram.push_callback(body.user, (body.user, body.message_id), body.data)
+        except (ValueError, LookupError) as error:
+            return _error(409, "gone", str(error))
+        return web.json_response({"ok": True})
+
+    async def telegram_photo(self, request: web.Request) -> web.Response:
+        try:
+            chat, message = int(request.match_info["chat"]), int(request.match_info["message"])
+        except ValueError:
+            return _error(404, "not_found", "no such photo")
+        data = self.sandbox.emulators.telegram.photo(chat, message)
+        if data is None:
+            return _error(404, "not_found", "no such photo")
+        return web.Response(body=data, content_type="image/png")
+
+    async def scenario(self, request: web.Request) -> web.Response:
+        try:
+            summary = await self.sandbox.scenarios.run(request.match_info["name"])
+        except ScenarioError as error:
+            return _error(409, "scenario_failed", str(error))
+        except WorkflowError as error:
+            return _error(409, "scenario_failed", str(error))
+        return web.json_response({"ok": True, "summary": summary})
+
+    async def move_clock(self, request: web.Request) -> web.Response:
+        body = await _body(request, ClockMove)
+        if isinstance(body, web.Response):
+            return body
+        await self.sandbox.advance(body.advance_s)
+        clock = self.sandbox.clock
+        return web.json_response({"now": clock.now().isoformat(), "offset_s": int(clock.offset.total_seconds())})
+
+
+def _iso(unix: int) -> str:
+    return datetime.fromtimestamp(unix, UTC).isoformat()

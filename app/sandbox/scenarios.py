@@ -1,0 +1,214 @@
+"""The console's scenario buttons. Each acts only from outside, the way the real world would: an order appears in
+a marketplace's emulator or arrives over our HTTP API, a channel's emulator starts failing, the CBR emulator
+quotes a new rate, 1C stops answering. The service reacts through its production code; the summary says what
+to look at."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from app.sandbox.catalogue import OZON_WAREHOUSE, WB_WAREHOUSE, article
+from storage.read_models import recent_order_ids
+from workflows.offer_ids import offer_id_for
+
+if TYPE_CHECKING:
+    from app.sandbox.world import Sandbox
+
+IRON, STORE_ONLY, FRIDGE, WATCHED = "IRON-PH-7000", "КР-7/2", "FRIDGE-LG-509", "BLENDER-3"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    title: str
+    description: str
+
+
+SCENARIOS = (
+    Scenario("last_iron", "Последний утюг на пяти каналах сразу",
+             "Один утюг, пять покупателей в одну секунду: сайт, Wildberries, Ozon, Маркет и RetailCRM."),
+    Scenario("silent_store", "Магазин не отвечает",
+             "Заказ на товар, который есть только в магазинах; первый магазин молчит 20 минут."),
+    Scenario("wb_down", "Wildberries лежит 10 минут",
+             "WB отвечает 503; остаток меняется в 1С; через 10 минут WB возвращается."),
+    Scenario("yuan_jump", "Юань вырос на 4 %",
+             "Заказ с оплатой поставщику в юанях; курс ЦБ растёт на 4 % к сроку платежа."),
+    Scenario("big_new_client", "Новый клиент на 500 000 ₽",
+             "Новый клиент заказывает 5 холодильников и оплачивает: нужна проверка звонком."),
+    Scenario("onec_silent", "1С замолчала", "1С перестаёт отвечать; через 30 минут владелец получает тревогу."),
+    Scenario("onec_back", "1С вернулась", "1С снова отвечает: остатки сверены, владелец получает сообщение."),
+)  # fmt: skip
+
+
+class ScenarioError(Exception):
+    """A scenario cannot run as asked (the reason is for the console)."""
+
+
+Timer = tuple[datetime, Callable[[], Awaitable[None]]]
+
+
+class Scenarios:
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        self.timers: list[Timer] = []
+        self._numbers = itertools.count(1)
+        self._runs: dict[str, Callable[[], Awaitable[str]]] = {
+            "last_iron": self.last_iron, "silent_store": self.silent_store, "wb_down": self.wb_down,
+            "yuan_jump": self.yuan_jump, "big_new_client": self.big_new_client, "onec_silent": self.onec_silent,
+            "onec_back": self.onec_back,
+        }  # fmt: skip
+
+    async def run(self, name: str) -> str:
+        scenario = self._runs.get(name)
+        if scenario is None:
+            raise ScenarioError(f"no scenario {name!r} (known: {', '.join(self._runs)})")
+        return await scenario()
+
+    async def fire_due(self) -> int:
+        """Run the timed steps whose moment came on the sandbox clock."""
+        now = self.sandbox.clock.now()
+        due = [t for t in self.timers if t[0] <= now]
+        self.timers = [t for t in self.timers if t[0] > now]
+        for _, step in due:
+            await step()
+        return len(due)
+
+    # -- helpers -------------------------------------------------------------------------------------------------
+
+    def _ref(self, prefix: str) -> str:
+        return f"{prefix}-{next(self._numbers)}-{uuid.uuid4().hex[:4]}"
+
+    async def _api(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Our own HTTP API, as the site or a payment gateway calls it."""
+        sandbox = self.sandbox
+        headers = {"Authorization": f"Bearer {sandbox.api_token}"}
+        response = await sandbox.http.request(method, f"{sandbox.url}{path}", json=body, headers=headers)
+        if response.status_code >= 400:
+            raise ScenarioError(f"{path}: HTTP {response.status_code}: {response.text[:300]}")
+        answer: dict[str, Any] = response.json()
+        return answer
+
+    async def _order(self, channel: str, lines: list[tuple[str, int]], **extra: Any) -> dict[str, Any]:
+        body = {"channel": channel, "external_id": self._ref(channel.upper()[:4]),
+                "lines": [{"sku": sku, "qty": qty} for sku, qty in lines], **extra}  # fmt: skip
+        return await self._api("POST", "/api/orders", body)
+
+    async def _pay(self, order_id: int, amount: Decimal, *phases: str) -> None:
+        payment = self._ref("PAY")
+        for phase in phases:
+            await self._api("POST", "/api/payments/events", {
+                "event_id": self._ref("EV"), "payment_id": payment, "order_id": order_id,
+                "idempotency_key": payment, "phase": phase, "amount": str(amount), "currency": "RUB",
+            })  # fmt: skip
+
+    def _offer(self, channel: str, sku: str) -> str:
+        return offer_id_for(sku, self.sandbox.topology.channels[channel].offer_id)
+
+    # -- the scenarios -------------------------------------------------------------------------------------------
+
+    async def last_iron(self) -> str:
+        sandbox, e = self.sandbox, self.sandbox.emulators
+        free = (await sandbox.services.ledger.stock(IRON)).available
+        number = next(self._numbers)
+        e.wildberries.add_order(sandbox.wb_chrt[IRON], warehouse_id=WB_WAREHOUSE)
+        e.ozon.add_posting(f"{90000000 + number}-0001-1", [(self._offer("ozon", IRON), 1)], warehouse_id=OZON_WAREHOUSE)
+        e.yandex_market.add_order(800_000 + number, [(self._offer("yandex_market", IRON), 1)])
+        e.site.add_order(f"S-{number}", [(IRON, 1)])
+        before = await self._iron_lines()
+        pulls = [u.pull_orders() for u in sandbox.services.upkeep]
+        phone = self._order("retailcrm", [(IRON, 1)], customer={"name": "Звонок в магазин", "phone": "+79990000001"})
+        await asyncio.gather(phone, *pulls)
+        sold, refused = await self._iron_lines(before)
+        return (f"Утюг: свободно было {free}. Пять заказов пришли одновременно: продано {sold}, "
+                f"отказано {refused} (нет в наличии). Все каналы теперь показывают 0.")  # fmt: skip
+
+    async def _iron_lines(self, before: tuple[int, int] = (0, 0)) -> tuple[int, int]:
+        services = self.sandbox.services
+        sold = refused = 0
+        for order_id in await recent_order_ids(services.database, 200):
+            order = await services.orders.get(order_id)
+            for line in order.lines:
+                if line.sku == IRON:
+                    sold += line.status.value in ("reserved", "awaiting_store_confirmation", "confirmed")
+                    refused += line.status.value == "out_of_stock"
+        return sold - before[0], refused - before[1]
+
+    async def silent_store(self) -> str:
+        sandbox = self.sandbox
+        answer = await self._order("site", [(STORE_ONLY, 1)], customer={"name": "Ирина", "phone": "+79990000002"})
+        line = answer["lines"][0]
+        if line["status"] != "awaiting_store_confirmation":
+            return f"Заказ {answer['order_id']}: {STORE_ONLY} — {line['status']}; в магазинах его больше нет."
+        first = sandbox.topology.warehouse(line["warehouse"])
+        await asyncio.sleep(1.5)  # the question reaches the store's Slack channel (delivery runs every second)
+        await sandbox.advance(sandbox.services.settings.business.store_confirmation_timeout_s + 1)
+        order = await sandbox.services.orders.get(int(answer["order_id"]))
+        now = order.lines[0].warehouse
+        nxt = sandbox.topology.warehouse(now) if now else None
+        first_title = first.title if first else line["warehouse"]
+        return (f"Заказ {answer['order_id']}: спросили «{first_title}»; 20 минут без ответа — "
+                f"спрашиваем «{nxt.title if nxt else now}». Ответьте в его канале Slack.")  # fmt: skip
+
+    async def wb_down(self) -> str:
+        sandbox, e = self.sandbox, self.sandbox.emulators
+        e.wildberries.fail_with(503)
+        key = next(w for w in sandbox.topology.warehouses if w.code == "online").onec_id or "online"
+        qty = int((await sandbox.services.ledger.stock(WATCHED)).by_warehouse["online"].on_hand)
+        e.onec.set_qty(WATCHED, key, max(qty - 3, 0))
+        await sandbox.pull_onec()
+
+        async def back() -> None:
+            e.wildberries.recover()
+
+        self.timers.append((sandbox.clock.now() + timedelta(minutes=10), back))
+        return (f"Wildberries отвечает 503. В 1С {article(WATCHED).name}: {qty} → {max(qty - 3, 0)}; "
+                "изменение ждёт в очереди. Через 10 минут (перемотайте часы) WB вернётся и получит последнее "
+                "значение; владелец получит тревогу и сообщение о восстановлении.")  # fmt: skip
+
+    async def yuan_jump(self) -> str:
+        sandbox, cbr = self.sandbox, self.sandbox.emulators.cbr
+        cbr.set_rate("CNY", Decimal("12.0000"))
+        due = sandbox.clock.now() + timedelta(hours=1)
+        obligation = {"payee": "Поставщик Гуанчжоу", "currency": "CNY", "amount": "5000", "due_at": due.isoformat()}
+        answer = await self._order("site", [("BLENDER-3", 2)], total="6580", obligations=[obligation],
+                                   customer={"name": "Постоянный клиент", "phone": "+79990000003"})  # fmt: skip
+        await self._pay(int(answer["order_id"]), Decimal("6580"), "authorized", "cleared")
+        cbr.set_rate("CNY", Decimal("12.4800"))
+        await sandbox.advance(3600 + 60)
+        return (
+            f"Заказ {answer['order_id']}: 5 000 CNY поставщику; курс ЦБ при оплате 12,00 ₽, к сроку 12,48 ₽ "
+            "(+4 %). Менеджеры получили задачу в Telegram: взять на себя, доплата клиента или отложить."
+        )
+
+    async def big_new_client(self) -> str:
+        number = next(self._numbers)
+        customer = {"name": f"Новый Клиент {number}", "phone": f"+7916{number:07d}", "email": f"new{number}@example.ru"}
+        answer = await self._order("site", [(FRIDGE, 5)], total="499950", customer=customer)
+        await self._pay(int(answer["order_id"]), Decimal("499950"), "authorized")
+        return (
+            f"Заказ {answer['order_id']} на 499 950 ₽ от нового клиента: отгрузка задержана, менеджеры "
+            "получили проверку звонком с телефоном клиента."
+        )
+
+    async def onec_silent(self) -> str:
+        sandbox = self.sandbox
+        sandbox.emulators.onec.fail_with(500)
+        await sandbox.pull_onec()
+        await sandbox.advance(sandbox.services.settings.business.onec_silence_alert_s + 60)
+        return "1С не отвечает. Прошло 30 минут без данных — владелец получил тревогу. Кнопка «1С вернулась» её снимет."
+
+    async def onec_back(self) -> str:
+        sandbox = self.sandbox
+        sandbox.emulators.onec.recover()
+        result = await sandbox.pull_onec()
+        if result.failed:
+            return f"1С всё ещё не отвечает: {result.failed}"
+        return (f"1С снова отвечает: остатки сверены ({result.applied} строк). "
+                "Владелец получил сообщение о восстановлении.")  # fmt: skip

@@ -1,0 +1,252 @@
+"""``storeops sandbox``: every outside system emulated on 127.0.0.1, the real service wired to them through their
+base URLs (the production code path), a demo shop seeded from 1C, and the console at ``/sandbox``.
+
+Start-up: emulators first (free ports), then the settings a real operator would write pointing at them, then
+``app.bootstrap.build`` on a fresh SQLite file, then 1C's register is pulled once over OData — the seeded
+catalogue reaches every channel the way real stock does, through the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import shutil
+import tempfile
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+import httpx
+
+from app.bootstrap import Services, build
+from app.sandbox.catalogue import (
+    CATALOGUE,
+    OZON_WAREHOUSE,
+    PEOPLE,
+    RETAILCRM_STORE,
+    STORES,
+    WB_WAREHOUSE,
+    YM_CAMPAIGN,
+    article_key,
+    demo_topology,
+)
+from app.sandbox.clock import SandboxClock
+from app.sandbox.scenarios import Scenarios
+from app.service import RunningService
+from app.settings import load_settings
+from emulators.cbr import CbrEmulator
+from emulators.cdek import CdekEmulator
+from emulators.onec import OneCODataEmulator
+from emulators.ozon import OzonEmulator
+from emulators.retailcrm import RetailCrmEmulator
+from emulators.site import SiteEmulator
+from emulators.slack import SlackEmulator
+from emulators.telegram import TelegramEmulator
+from emulators.telegram.model import TgUser
+from emulators.wildberries import WildberriesEmulator
+from emulators.yandex_market import YandexMarketEmulator
+from workflows.offer_ids import offer_id_for
+from workflows.onec_pull import PullResult
+from workflows.topology import Topology
+
+log = logging.getLogger("storeops.sandbox")
+
+# The emulated accounts' credentials: made up, the same each run, never real.
+TELEGRAM_TOKEN = "700000001:SANDBOX-bot-token"  # noqa: S105
+SLACK_TOKEN, SLACK_SECRET = "xoxb-sandbox-bot-token", "sandbox-signing-secret"
+WB_TOKEN, OZON_CLIENT, OZON_KEY, YM_KEY = "sandbox-wb-token", "sandbox-ozon", "sandbox-ozon-key", "sandbox-ym-key"
+SITE_TOKEN, CRM_KEY, CRM_SITE = "sandbox-site-token", "sandbox-crm-key", "shop"
+ONEC_USER, ONEC_PASSWORD = "storeops", "sandbox-1c-password"
+CDEK_CLIENT, CDEK_SECRET = "sandbox-cdek", "sandbox-cdek-secret"
+
+
+@dataclass
+class Emulators:
+    slack: SlackEmulator
+    telegram: TelegramEmulator
+    onec: OneCODataEmulator
+    wildberries: WildberriesEmulator
+    ozon: OzonEmulator
+    yandex_market: YandexMarketEmulator
+    site: SiteEmulator
+    retailcrm: RetailCrmEmulator
+    cbr: CbrEmulator
+    cdek: CdekEmulator
+
+
+def wb_chrt_ids(topology: Topology) -> dict[str, int]:
+    """Our SKU → the Wildberries size (one card per article, one size each)."""
+    return {a.sku: 300_000_000 + n for n, a in enumerate(CATALOGUE, 1)}
+
+
+def _emulators(topology: Topology) -> Emulators:
+    rule = {name: channel.offer_id for name, channel in topology.channels.items()}
+
+    def offers(channel: str) -> list[str]:
+        return [offer_id_for(a.sku, rule[channel]) for a in CATALOGUE]
+
+    chrt = wb_chrt_ids(topology)
+    cards = [
+        {"vendorCode": offer_id_for(a.sku, rule["wildberries"]), "title": a.name,
+         "sizes": [{"chrtId": chrt[a.sku], "techSize": "0"}]}
+        for a in CATALOGUE
+    ]  # fmt: skip
+    warehouses = {w.code: w.onec_id or w.code for w in topology.warehouses}
+    items = [(a.sku, article_key(a.sku), warehouses[code], qty) for a in CATALOGUE for code, qty in a.stock]
+    users = [TgUser(p.telegram_id, p.name.split(" ")[0], language_code="ru") for p in PEOPLE]
+    staff = {user: name for store in STORES for user, name in store.staff}
+    return Emulators(
+        slack=SlackEmulator(bot_token=SLACK_TOKEN, channels={s.slack_channel: s.code for s in STORES}, users=staff),
+        telegram=TelegramEmulator(token=TELEGRAM_TOKEN, users=users),
+        onec=OneCODataEmulator(ONEC_USER, ONEC_PASSWORD, items=items),
+        wildberries=WildberriesEmulator(token=WB_TOKEN, warehouses={WB_WAREHOUSE: "Склад продавца"}, cards=cards),
+        ozon=OzonEmulator(OZON_CLIENT, OZON_KEY, {OZON_WAREHOUSE: "Склад FBS"}, offers("ozon")),
+        yandex_market=YandexMarketEmulator(YM_KEY, YM_CAMPAIGN, offers("yandex_market")),
+        site=SiteEmulator(SITE_TOKEN),
+        retailcrm=RetailCrmEmulator(CRM_KEY, CRM_SITE, [RETAILCRM_STORE], offers("retailcrm")),
+        cbr=CbrEmulator(),
+        cdek=CdekEmulator(CDEK_CLIENT, CDEK_SECRET),
+    )
+
+
+def environment(emulators: Emulators, *, database_url: str, host: str, port: int, api_token: str,
+                locale: str) -> dict[str, str]:  # fmt: skip
+    """What an operator would put in ``.env`` to run against these systems."""
+    e = emulators
+    return {
+        "DATABASE_URL": database_url, "HTTP_HOST": host, "HTTP_PORT": str(port), "API_TOKEN": api_token,
+        "LOCALE": locale,
+        "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN, "TELEGRAM_API_BASE": e.telegram.base_url, "TELEGRAM_MODE": "polling",
+        "SLACK_BOT_TOKEN": SLACK_TOKEN, "SLACK_SIGNING_SECRET": SLACK_SECRET, "SLACK_API_BASE": e.slack.base_url,
+        "WB_TOKEN": WB_TOKEN, "WB_API_BASE": e.wildberries.base_url, "WB_CONTENT_API_BASE": e.wildberries.base_url,
+        "OZON_CLIENT_ID": OZON_CLIENT, "OZON_API_KEY": OZON_KEY, "OZON_API_BASE": e.ozon.base_url,
+        "YM_API_KEY": YM_KEY, "YM_API_BASE": e.yandex_market.base_url,
+        "SITE_API_BASE": e.site.base_url, "SITE_API_TOKEN": SITE_TOKEN,
+        "RETAILCRM_API_BASE": e.retailcrm.base_url, "RETAILCRM_API_KEY": CRM_KEY, "RETAILCRM_SITE": CRM_SITE,
+        "CBR_DAILY_URL": e.cbr.daily_url,
+        "ONEC_ODATA_URL": e.onec.base, "ONEC_ODATA_USER": ONEC_USER, "ONEC_ODATA_PASSWORD": ONEC_PASSWORD,
+        "ONEC_ODATA_INTERVAL_S": "60",
+        "ONEC_EXCHANGE_USER": ONEC_USER, "ONEC_EXCHANGE_PASSWORD": ONEC_PASSWORD,
+        "CDEK_CLIENT_ID": CDEK_CLIENT, "CDEK_CLIENT_SECRET": CDEK_SECRET, "CDEK_API_BASE": e.cdek.base_url,
+        # business timers as in production; the console's clock moves them
+        "STORE_CONFIRMATION_TIMEOUT_S": "1200", "ONEC_SILENCE_ALERT_S": "1800", "FX_CHECK_INTERVAL_S": "10",
+        "DEADLINE_PUMP_INTERVAL_S": "1",
+    }  # fmt: skip
+
+
+# Settings of the operator's own shell that would point the sandbox away from its emulators.
+_FOREIGN = ("SLACK_APP_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "PAYMENTS_HMAC_SECRET", "STOREOPS_CONFIG")
+
+
+class Sandbox:
+    """``async with Sandbox() as sandbox:`` — the whole shop running; :attr:`console_url` to open."""
+
+    def __init__(
+        self, *, host: str = "127.0.0.1", port: int = 8080, locale: str = "ru", workdir: Path | None = None
+    ) -> None:
+        self.host, self.port, self.locale = host, port, locale
+        self.topology = demo_topology()
+        self.clock = SandboxClock()
+        self.api_token = secrets.token_urlsafe(24)
+        self._workdir, self._own_workdir = workdir, workdir is None
+        self._stack = AsyncExitStack()
+        self.emulators: Emulators
+        self.services: Services
+        self.running: RunningService
+        self.http = httpx.AsyncClient(timeout=httpx.Timeout(10.0))
+        self.wb_chrt = wb_chrt_ids(self.topology)
+        self.scenarios = Scenarios(self)
+        self._ticking: asyncio.Task[None] | None = None
+
+    @property
+    def url(self) -> str:
+        return self.running.url
+
+    @property
+    def console_url(self) -> str:
+        return f"{self.running.url}/sandbox"
+
+    async def __aenter__(self) -> Self:
+        try:
+            await self._start()
+        except BaseException:
+            await self._stop()
+            raise
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self._stop()
+
+    async def _start(self) -> None:
+        from app.sandbox.console import install  # the console needs the world; the world serves the console
+
+        if self._workdir is None:
+            self._workdir = Path(tempfile.mkdtemp(prefix="storeops-sandbox-"))
+        self.emulators = _emulators(self.topology)
+        for emulator in vars(self.emulators).values():
+            await self._stack.enter_async_context(emulator)
+        env = environment(
+            self.emulators, database_url=f"sqlite+aiosqlite:///{self._workdir / 'sandbox.db'}", host=self.host,
+            port=self.port, api_token=self.api_token, locale=self.locale,
+        )  # fmt: skip
+        for key in _FOREIGN:
+            os.environ.pop(key, None)
+        os.environ.update(env)
+        settings = load_settings(env_file=None)
+        self.services = await build(settings, self.topology, clock=self.clock)
+        self._stack.push_async_callback(self.services.close)
+        await self.seed()
+        self.running = await self._stack.enter_async_context(RunningService(self.services, extend=install(self)))
+        self._ticking = asyncio.create_task(self._tick())
+
+    async def _stop(self) -> None:
+        if self._ticking is not None:
+            self._ticking.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticking
+        await self._stack.aclose()
+        await self.http.aclose()
+        if self._own_workdir and self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+
+    async def seed(self) -> None:
+        """1C's register, read once over OData as the scheduled pull reads it; the outbox does the rest."""
+        log.info("sandbox: seeded from 1C: %s", await self.pull_onec())
+
+    async def pull_onec(self) -> PullResult:
+        """The scheduled OData pull, now."""
+        if self.services.onec_pull is None:
+            raise RuntimeError("the sandbox's 1C OData settings did not take")
+        return await self.services.onec_pull.run()
+
+    async def _tick(self) -> None:
+        """Scenario steps due on the sandbox clock (a channel coming back), checked every second."""
+        while True:
+            await asyncio.sleep(1)
+            try:
+                await self.scenarios.fire_due()
+            except Exception:  # a failing step is logged; the sandbox keeps running
+                log.exception("sandbox: a scheduled scenario step failed")
+
+    # -- the clock ---------------------------------------------------------------------------------------------
+
+    async def advance(self, seconds: int) -> None:
+        """Move the business clock and let every timer that fell due fire now rather than at its next tick."""
+        self.clock.advance(seconds)
+        await self.catch_up()
+
+    async def catch_up(self) -> None:
+        services = self.services
+        await self.scenarios.fire_due()
+        while await services.pump.run_once():
+            pass
+        await services.operations.watch_onec()
+        await services.fx.check_due()
+        for dispatcher in services.dispatchers:
+            dispatcher.kick()

@@ -1,0 +1,106 @@
+"""The running service — HTTP server, scheduler, Slack Socket Mode and Telegram polling — started and stopped
+as one piece. ``storeops run`` and ``storeops sandbox`` both go through here, so the sandbox is the production
+code path with other base URLs."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from types import TracebackType
+from typing import Self
+
+from aiogram.exceptions import TelegramAPIError
+from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+from app.bootstrap import Services
+from app.http.server import create_app
+from app.scheduler import build_scheduler
+from bot.slack.app import start_socket_mode, stop_socket_mode
+from bot.telegram.app import register_commands, start_polling
+
+log = logging.getLogger("storeops")
+
+
+class RunningService:
+    """``async with RunningService(services) as running:`` serves on ``HTTP_HOST:HTTP_PORT`` (port 0: a free
+    one, see :attr:`url`) until the block ends. ``extend`` adds routes (the sandbox console) before serving."""
+
+    def __init__(self, services: Services, *, extend: Callable[[web.Application], None] | None = None) -> None:
+        self.services = services
+        self._extend = extend
+        self._runner: web.AppRunner | None = None
+        self._scheduler: AsyncIOScheduler | None = None
+        self._socket_mode: AsyncSocketModeHandler | None = None
+        self._polling: asyncio.Task[None] | None = None
+        self.url = ""
+
+    async def __aenter__(self) -> Self:
+        try:
+            await self._start()
+        except BaseException:
+            await self._stop()
+            raise
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self._stop()
+
+    async def _start(self) -> None:
+        services = self.services
+        settings, topology = services.settings, services.topology
+        app = create_app(services)
+        if self._extend is not None:
+            self._extend(app)
+        self._runner = web.AppRunner(app, access_log=logging.getLogger("storeops.access"))
+        await self._runner.setup()
+        self._scheduler = build_scheduler(services)
+        self._scheduler.start()
+        app_token = settings.slack.app_token
+        if services.slack_app is not None and app_token is not None:
+            self._socket_mode = await start_socket_mode(services.slack_app, app_token.get_secret_value())
+        if services.telegram_bot is not None and topology.people.owner_telegram_id is None:
+            log.warning("TELEGRAM_BOT_TOKEN is set but [people] owner_telegram_id is not: alerts reach nobody")
+        if services.telegram_bot is not None and services.telegram_dispatcher is not None:
+            try:
+                await register_commands(services.telegram_bot, settings.business.locale)
+            except (TelegramAPIError, OSError) as error:  # the bot still works; the menu comes next start
+                log.warning("telegram: could not register the command menu: %s", error)
+            if settings.telegram.mode == "polling":
+                bot, dispatcher = services.telegram_bot, services.telegram_dispatcher
+                self._polling = asyncio.create_task(start_polling(dispatcher, bot))
+        site = web.TCPSite(self._runner, settings.http.host, settings.http.port)
+        await site.start()
+        host, port = self._runner.addresses[0][:2]
+        self.url = f"http://{host}:{port}"
+
+    async def _stop(self) -> None:
+        if self._polling is not None:
+            polling, self._polling = self._polling, None
+            polling.cancel()  # ends the long poll at once; aiogram closes its polling cleanly
+            await asyncio.gather(polling, return_exceptions=True)
+        if self._socket_mode is not None:
+            socket_mode, self._socket_mode = self._socket_mode, None
+            await stop_socket_mode(socket_mode)
+        if self._scheduler is not None:
+            scheduler, self._scheduler = self._scheduler, None
+            await _drain(scheduler)
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
+
+
+async def _drain(scheduler: AsyncIOScheduler, patience: float = 5.0) -> None:
+    """Stop starting jobs, let the running ones finish (a push in flight completes and is recorded), then shut
+    down. APScheduler 3 cancels running coroutine jobs on shutdown and offers no awaitable way to wait for them,
+    so the executor's pending futures are read here."""
+    scheduler.pause()
+    executor = scheduler._lookup_executor("default")  # APScheduler 3 has no public accessor
+    running = [f for f in getattr(executor, "_pending_futures", ()) if not f.done()]
+    if running:
+        await asyncio.wait(running, timeout=patience)
+    scheduler.shutdown(wait=False)
