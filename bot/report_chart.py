@@ -1,0 +1,202 @@
+"""The daily report as people see it: one PNG with its panels, and a few lines of text.
+
+Rendered with matplotlib's object API on the Agg canvas (no pyplot, no display, no global
+state), so it is safe in a server and in a worker thread. Labels are Russian by default and
+English with ``LOCALE=en``; matplotlib's bundled DejaVu Sans has the Cyrillic letters.
+"""
+
+from __future__ import annotations
+
+import io
+import textwrap
+
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from bot.texts import Locale
+from workflows.daily_report import DailyReport
+
+SIZE_IN, DPI = (12.0, 8.0), 100  # 1200 x 800 px: readable on a phone, well under Telegram's limits
+
+_TEXTS: dict[str, dict[str, str]] = {
+    "ru": {
+        "title": "Отчёт за {day}",
+        "title.so_far": "Отчёт за {day} (на {at})",
+        "orders": "Заказы по каналам и часам",
+        "hour": "час",
+        "count": "заказов",
+        "figures": "Итоги дня",
+        "stores": "Ответы магазинов",
+        "answer_rate": "отвечено, %",
+        "channels": "Доступность каналов, %",
+        "no_questions": "вопросов магазинам не было",
+        "no_channels": "каналов нет",
+        "median_answer": "медиана {value}",
+        "timeouts": "{count} без ответа",
+        "line.orders": "Заказов: {count}",
+        "line.processing": "Медиана обработки: {value}",
+        "line.processing_none": "Медиана обработки: — (ни один заказ не собран)",
+        "line.cancelled": "Отказов из-за нехватки: {count} (нет на складах {out}, не подтвердили магазины {unf})",
+        "line.prevented": "Предотвращено продаж без товара: {count}",
+        "line.worst_store": "Хуже всех отвечает: {store} — {rate} ({answered} из {asked})",
+        "line.lowest_uptime": "Меньше всех доступен: {channel} — {uptime}",
+        "seconds": "{n} с",
+        "minutes": "{n} мин",
+        "hours": "{h} ч {m} мин",
+    },
+    "en": {
+        "title": "Report for {day}",
+        "title.so_far": "Report for {day} (as of {at})",
+        "orders": "Orders by channel and hour",
+        "hour": "hour",
+        "count": "orders",
+        "figures": "The day in figures",
+        "stores": "Stores' answers",
+        "answer_rate": "answered, %",
+        "channels": "Channels' uptime, %",
+        "no_questions": "no questions to stores",
+        "no_channels": "no channels",
+        "median_answer": "median {value}",
+        "timeouts": "{count} unanswered",
+        "line.orders": "Orders: {count}",
+        "line.processing": "Median processing: {value}",
+        "line.processing_none": "Median processing: — (no order allocated)",
+        "line.cancelled": "Cancelled for lack of stock: {count} (none in stock {out}, no store confirmed {unf})",
+        "line.prevented": "Oversells prevented: {count}",
+        "line.worst_store": "Worst store answer rate: {store} — {rate} ({answered} of {asked})",
+        "line.lowest_uptime": "Lowest channel uptime: {channel} — {uptime}",
+        "seconds": "{n} s",
+        "minutes": "{n} min",
+        "hours": "{h} h {m} min",
+    },
+}
+
+
+def _t(locale: Locale, key: str, **values: object) -> str:
+    return _TEXTS[locale][key].format(**values)
+
+
+def duration(seconds: float, locale: Locale) -> str:
+    if seconds < 60:
+        return _t(locale, "seconds", n=round(seconds))
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return _t(locale, "minutes", n=minutes)
+    return _t(locale, "hours", h=minutes // 60, m=minutes % 60)
+
+
+def percent(share: float) -> str:
+    return f"{share * 100:.1f} %"
+
+
+def title(report: DailyReport, locale: Locale) -> str:
+    day = report.day.strftime("%d.%m.%Y") if locale == "ru" else report.day.isoformat()
+    if report.complete:
+        return _t(locale, "title", day=day)
+    at = report.as_of.astimezone(report.start.tzinfo).strftime("%H:%M")
+    return _t(locale, "title.so_far", day=day, at=at)
+
+
+def summary_lines(report: DailyReport, locale: Locale) -> list[str]:
+    """The few lines that go with the chart (the Telegram caption, the chart's figures panel)."""
+    lines = [_t(locale, "line.orders", count=report.orders)]
+    if report.median_processing_seconds is None:
+        lines.append(_t(locale, "line.processing_none"))
+    else:
+        lines.append(_t(locale, "line.processing", value=duration(report.median_processing_seconds, locale)))
+    lines.append(_t(locale, "line.cancelled", count=report.cancelled_for_stock, out=report.out_of_stock_lines,
+                    unf=report.unfulfillable_lines))  # fmt: skip
+    lines.append(_t(locale, "line.prevented", count=report.oversells_prevented))
+    if (store := report.worst_store) is not None:
+        lines.append(_t(locale, "line.worst_store", store=store.title, rate=percent(store.answer_rate),
+                        answered=store.answered, asked=store.asked))  # fmt: skip
+    if (channel := report.lowest_uptime) is not None:
+        lines.append(_t(locale, "line.lowest_uptime", channel=channel.channel, uptime=percent(channel.uptime)))
+    return lines
+
+
+def caption(report: DailyReport, locale: Locale) -> str:
+    return "\n".join([title(report, locale), *summary_lines(report, locale)])
+
+
+def render_png(report: DailyReport, locale: Locale) -> bytes:
+    """The chart as PNG bytes (CPU-bound: call it in a worker thread from async code)."""
+    figure = Figure(figsize=SIZE_IN, dpi=DPI, layout="constrained")
+    FigureCanvasAgg(figure)
+    grid = figure.add_gridspec(2, 3)
+    figure.suptitle(title(report, locale), fontsize=15, fontweight="bold")
+    _orders_panel(figure.add_subplot(grid[0, :2]), report, locale)
+    _figures_panel(figure.add_subplot(grid[0, 2]), report, locale)
+    _stores_panel(figure.add_subplot(grid[1, :2]), report, locale)
+    _channels_panel(figure.add_subplot(grid[1, 2]), report, locale)
+    out = io.BytesIO()
+    figure.savefig(out, format="png", dpi=DPI)
+    return out.getvalue()
+
+
+def _orders_panel(ax: Axes, report: DailyReport, locale: Locale) -> None:
+    hours = list(range(24))
+    bottom = [0] * 24
+    for channel, counts in report.orders_by_hour.items():
+        if any(counts):
+            ax.bar(hours, counts, bottom=bottom, label=f"{channel} ({sum(counts)})", width=0.8)
+            bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
+    ax.set_title(_t(locale, "orders"))
+    ax.set_xlabel(_t(locale, "hour"))
+    ax.set_ylabel(_t(locale, "count"))
+    ax.set_xticks(hours)
+    ax.set_xlim(-0.6, 23.6)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    if any(bottom):
+        ax.legend(loc="upper left", fontsize=9)
+    ax.grid(axis="y", alpha=0.3)
+
+
+def _figures_panel(ax: Axes, report: DailyReport, locale: Locale) -> None:
+    ax.set_axis_off()
+    ax.set_title(_t(locale, "figures"))
+    lines = summary_lines(report, locale)[:4]  # the stores and channels have panels of their own
+    wrapped = "\n\n".join(textwrap.fill(line, 40) for line in lines)
+    ax.text(0.0, 0.95, wrapped, va="top", ha="left", fontsize=11, transform=ax.transAxes)
+
+
+def _stores_panel(ax: Axes, report: DailyReport, locale: Locale) -> None:
+    ax.set_title(_t(locale, "stores"))
+    asked = [s for s in report.stores if s.asked]
+    if not asked:
+        ax.set_axis_off()
+        ax.text(0.5, 0.5, _t(locale, "no_questions"), ha="center", va="center", transform=ax.transAxes)
+        return
+    names = [s.title for s in asked]
+    rates = [s.answer_rate * 100 for s in asked]
+    bars = ax.barh(names, rates, color=["#c0392b" if r < 80 else "#27ae60" for r in rates])
+    ax.set_xlim(0, 135)  # room for the labels right of the bars
+    ax.set_xticks(range(0, 101, 20))
+    ax.set_xlabel(_t(locale, "answer_rate"))
+    ax.invert_yaxis()
+    for bar, store in zip(bars, asked, strict=True):
+        notes = [f"{store.answered}/{store.asked}"]
+        if store.median_answer_seconds is not None:
+            notes.append(_t(locale, "median_answer", value=duration(store.median_answer_seconds, locale)))
+        if store.timeouts:
+            notes.append(_t(locale, "timeouts", count=store.timeouts))
+        ax.text(bar.get_width() + 1, bar.get_y() + bar.get_height() / 2, ", ".join(notes), va="center", fontsize=9)
+
+
+def _channels_panel(ax: Axes, report: DailyReport, locale: Locale) -> None:
+    ax.set_title(_t(locale, "channels"))
+    if not report.channels:
+        ax.set_axis_off()
+        ax.text(0.5, 0.5, _t(locale, "no_channels"), ha="center", va="center", transform=ax.transAxes)
+        return
+    names = [c.channel for c in report.channels]
+    shares = [c.uptime * 100 for c in report.channels]
+    bars = ax.barh(names, shares, color=["#c0392b" if s < 99 else "#27ae60" for s in shares])
+    ax.set_xlim(0, 125)  # room for the labels right of the bars
+    ax.set_xticks(range(0, 101, 25))
+    ax.invert_yaxis()
+    for bar, channel in zip(bars, report.channels, strict=True):
+        ax.text(bar.get_width() + 1, bar.get_y() + bar.get_height() / 2, percent(channel.uptime), va="center",
+                fontsize=9)  # fmt: skip
