@@ -22,6 +22,7 @@ from bot.slack.delivery import SlackDelivery
 from bot.telegram.app import build_bot, build_dispatcher
 from bot.telegram.delivery import TelegramDelivery
 from bot.telegram.pacing import Pacer
+from bot.telegram.report import TelegramReport
 from integrations.cbr import CbrFeed, CbrRates
 from integrations.onec_odata import ODataBalanceSource, ODataStock
 from integrations.ozon import OzonClient
@@ -31,11 +32,13 @@ from integrations.wildberries import WildberriesClient
 from integrations.yandex_market import YandexMarketClient
 from storage.database import Database, open_database
 from storage.migrate import migrate
+from storage.report_queries import SqlDayRecords
 from storage.uow import SqlUnitOfWorkFactory
 from workflows.alerts import KIND as ALERT
 from workflows.alerts import AlertDesk
 from workflows.channel_upkeep import ChannelUpkeep
 from workflows.channels import ChannelClient
+from workflows.daily_report import DailyReports
 from workflows.fraud_check import KIND as FRAUD_CHECK
 from workflows.fraud_check import FraudCheck
 from workflows.fx import KIND as FX_APPROVAL
@@ -86,6 +89,8 @@ class Services:
     telegram_bot: Bot | None = None
     telegram_dispatcher: Dispatcher | None = None
     telegram_delivery: TelegramDelivery | None = None
+    reports: DailyReports | None = None
+    telegram_report: TelegramReport | None = None  # /report and the scheduled daily send
 
     async def close(self) -> None:
         for dispatcher in self.dispatchers:
@@ -138,6 +143,8 @@ async def build(
         settings, topology, database, uow, clock, ledger, orders, board, cascade, pump, alerts, operations, fraud,
         payments, http_client, fx,
     )  # fmt: skip
+    reports = DailyReports(SqlDayRecords(database), uow, topology, clock)
+    services.reports = reports
     slack = settings.slack
     # Slack answers over HTTP (signed, POST /slack/events) or, with an app token, over Socket Mode.
     if slack.bot_token is not None and (slack.signing_secret is not None or slack.app_token is not None):
@@ -182,9 +189,10 @@ async def build(
         delivery = TelegramDelivery(uow, bot, topology, clock, locale, Pacer(), alerts)
         answers = {FRAUD_CHECK: fraud.answer, FX_APPROVAL: fx.answer, ALERT: alerts.answer}
         services.telegram_bot, services.telegram_delivery = bot, delivery
+        services.telegram_report = TelegramReport(bot, reports, topology.people.owner_telegram_id, locale)
         services.telegram_dispatcher = build_dispatcher(
             uow=uow, topology=topology, ledger=ledger, orders=orders, operations=operations, answers=answers,
-            locale=locale, after_decision=delivery.run_once,
+            locale=locale, after_decision=delivery.run_once, report=services.telegram_report,
         )  # fmt: skip
     return services
 

@@ -4,6 +4,7 @@ survive a restart is a row in our own tables, not a job)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -29,6 +30,11 @@ def build_scheduler(services: Services) -> AsyncIOScheduler:
     if services.onec_pull is not None:  # 1C's register as the full truth
         interval_s = services.settings.onec_odata.interval_s
         scheduler.add_job(services.onec_pull.run, "interval", seconds=interval_s, id="onec-pull", **every)
+    if services.telegram_report is not None:  # yesterday's report to the owner; sent once across instances
+        hour, minute = business.report_at
+        daily = {"hour": hour, "minute": minute, "timezone": ZoneInfo(services.topology.onec.timezone)}
+        scheduler.add_job(services.telegram_report.send_scheduled, "cron", **daily, id="daily-report",
+                          max_instances=1, coalesce=True, misfire_grace_time=6 * 3600)  # fmt: skip
     for upkeep in services.upkeep:
         scheduler.add_job(upkeep.pull_orders, "interval", seconds=60, id=f"orders-{upkeep.name}", **every)
         later = {"max_instances": 1, "coalesce": True}  # not at start: a full read of the channel is heavy

@@ -140,6 +140,31 @@ class OneCODataSettings(_Group):
     interval_s: int = Field(default=3600, ge=60, validation_alias="ONEC_ODATA_INTERVAL_S")
 
 
+class CarrierSettings(_Group):
+    """CDEK, the carrier: allocated, paid orders that came with a delivery are registered once the account is set."""
+
+    cdek_client_id: str | None = Field(default=None, validation_alias="CDEK_CLIENT_ID")
+    cdek_client_secret: SecretStr | None = Field(default=None, validation_alias="CDEK_CLIENT_SECRET")
+    # production; CDEK's test host is https://api.edu.cdek.ru/v2
+    cdek_api_base: AnyHttpUrl = Field(default=AnyHttpUrl("https://api.cdek.ru/v2"), validation_alias="CDEK_API_BASE")
+    sender_name: str | None = Field(default=None, max_length=255, validation_alias="CDEK_SENDER_NAME")
+    sender_phone: str | None = Field(default=None, pattern=r"^\+?[0-9 ()-]{10,20}$", validation_alias="CDEK_SENDER_PHONE")
+    # the CDEK office the shop hands parcels in at, for tariffs that start at an office ("склад-…")
+    shipment_point: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$", validation_alias="CDEK_SHIPMENT_POINT")
+    default_weight_g: int = Field(default=500, ge=1, le=100_000, validation_alias="CDEK_DEFAULT_WEIGHT_G")
+    interval_s: int = Field(default=30, ge=5, le=600, validation_alias="SHIPPING_INTERVAL_S")
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.cdek_client_id) and self.cdek_client_secret is not None
+
+    @model_validator(mode="after")
+    def _sender_with_account(self) -> CarrierSettings:
+        if self.enabled and not (self.sender_name and self.sender_phone):
+            raise ValueError("CDEK_CLIENT_ID is set: set CDEK_SENDER_NAME and CDEK_SENDER_PHONE too (the shop as sender)")
+        return self
+
+
 class BusinessSettings(_Group):
     store_confirmation_timeout_s: int = Field(default=1200, ge=10, validation_alias="STORE_CONFIRMATION_TIMEOUT_S")
     fx_deviation_threshold: float = Field(default=0.02, gt=0, lt=1, validation_alias="FX_DEVIATION_THRESHOLD")
@@ -148,6 +173,14 @@ class BusinessSettings(_Group):
     deadline_pump_interval_s: float = Field(default=5.0, gt=0, le=300, validation_alias="DEADLINE_PUMP_INTERVAL_S")
     onec_silence_alert_s: int = Field(default=1800, ge=60, validation_alias="ONEC_SILENCE_ALERT_S")
     fx_check_interval_s: int = Field(default=300, ge=10, validation_alias="FX_CHECK_INTERVAL_S")
+    # shop-local time (the topology's onec.timezone) the owner gets yesterday's report in Telegram
+    report_time: str = Field(default="09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", validation_alias="REPORT_TIME")
+
+    @property
+    def report_at(self) -> tuple[int, int]:
+        """``REPORT_TIME`` as (hour, minute)."""
+        hour, minute = self.report_time.split(":")
+        return int(hour), int(minute)
 
 
 class Settings(_Group):
@@ -161,6 +194,7 @@ class Settings(_Group):
     business: BusinessSettings
     onec_exchange: OneCExchangeSettings
     onec_odata: OneCODataSettings
+    carrier: CarrierSettings
 
 
 class ConfigurationError(Exception):
@@ -177,6 +211,7 @@ def load_settings(env_file: str | Path | None = ".env") -> Settings:
         "business": BusinessSettings,
         "onec_exchange": OneCExchangeSettings,
         "onec_odata": OneCODataSettings,
+        "carrier": CarrierSettings,
     }
     problems: list[str] = []
     built: dict[str, Any] = {}

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from bot.telegram.access import OfficeOnly
 from bot.telegram.commands import bot_commands, commands_router
+from bot.telegram.report import TelegramReport, report_router
 from bot.telegram.tasks_router import Answer, tasks_router
 from bot.texts import Locale
 from workflows.ledger import Ledger
@@ -40,12 +41,15 @@ def build_dispatcher(
     answers: Mapping[str, Answer],
     locale: Locale,
     after_decision: Callable[[], Awaitable[object]],
+    report: TelegramReport | None = None,
 ) -> Dispatcher:
     dispatcher = Dispatcher()
     office = OfficeOnly(topology.people, locale)
     dispatcher.message.outer_middleware(office)
     dispatcher.callback_query.outer_middleware(office)
     dispatcher.include_router(tasks_router(uow, answers, locale, after_decision))
+    if report is not None:  # before the commands: their router answers anything else with the help
+        dispatcher.include_router(report_router(report, locale))
     dispatcher.include_router(commands_router(uow, topology, ledger, orders, operations, locale))
     return dispatcher
 

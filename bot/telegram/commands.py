@@ -17,7 +17,7 @@ from workflows.orders import OrderDesk
 from workflows.ports import UnitOfWorkFactory
 from workflows.topology import Topology
 
-COMMANDS = ("status", "stock", "order", "tasks", "pause", "resume", "sync", "help")
+COMMANDS = ("status", "stock", "order", "tasks", "pause", "resume", "sync", "report", "help")
 OFFICE_KINDS = ("fraud_check", "fx_approval", "alert")
 TASKS_SHOWN = 10
 

@@ -12,7 +12,7 @@ _TEXTS: dict[str, dict[str, str]] = {
             "Команды:\n/status — состояние каналов, 1С, очереди, задач\n/stock <артикул> — остатки\n"
             "/order <номер> — заказ и его история\n/tasks — открытые задачи с кнопками\n"
             "/pause <канал>, /resume <канал> — остановить/возобновить выгрузку\n/sync [канал] — полная сверка\n"
-            "/help — эта справка"
+            "/report [вчера | ГГГГ-ММ-ДД] — отчёт за день с графиком\n/help — эта справка"
         ),
         "cmd.status": "Состояние",
         "cmd.stock": "Остатки по артикулу",
@@ -21,9 +21,11 @@ _TEXTS: dict[str, dict[str, str]] = {
         "cmd.pause": "Остановить выгрузку в канал",
         "cmd.resume": "Возобновить выгрузку",
         "cmd.sync": "Полная сверка",
+        "cmd.report": "Отчёт за день",
         "cmd.help": "Справка",
         "usage.stock": "Укажите артикул: /stock КР-7/2",
         "usage.order": "Укажите номер заказа: /order 12",
+        "usage.report": "Отчёт за сегодня: /report, за вчера: /report вчера, за день: /report 2026-11-20",
         "usage.channel": "Укажите канал: /{command} {example}. Каналы: {known}",
         "unknown.channel": "Канала «{name}» нет. Каналы: {known}",
         "unknown.order": "Заказа {order} нет.",
@@ -101,7 +103,7 @@ _TEXTS: dict[str, dict[str, str]] = {
             "Commands:\n/status — channels, 1C, queue, tasks\n/stock <article> — stock\n"
             "/order <id> — an order and its history\n/tasks — open tasks with buttons\n"
             "/pause <channel>, /resume <channel> — stop/restart pushing to a channel\n/sync [channel] — full sync\n"
-            "/help — this help"
+            "/report [yesterday | YYYY-MM-DD] — a day's report with a chart\n/help — this help"
         ),
         "cmd.status": "Status",
         "cmd.stock": "Stock of an article",
@@ -110,9 +112,11 @@ _TEXTS: dict[str, dict[str, str]] = {
         "cmd.pause": "Stop pushing to a channel",
         "cmd.resume": "Resume pushing",
         "cmd.sync": "Full sync",
+        "cmd.report": "A day's report",
         "cmd.help": "Help",
         "usage.stock": "Give an article: /stock КР-7/2",
         "usage.order": "Give an order id: /order 12",
+        "usage.report": "Today so far: /report, yesterday: /report yesterday, a day: /report 2026-11-20",
         "usage.channel": "Give a channel: /{command} {example}. Channels: {known}",
         "unknown.channel": "There is no channel “{name}”. Channels: {known}",
         "unknown.order": "There is no order {order}.",

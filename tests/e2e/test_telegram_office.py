@@ -161,7 +161,7 @@ async def test_commands_are_registered_in_russian(office: Office) -> None:
     assert office.services.telegram_bot is not None
     await register_commands(office.services.telegram_bot, "ru")
     commands = dict(office.tg.commands())
-    assert set(commands) == {"status", "stock", "order", "tasks", "pause", "resume", "sync", "help"}
+    assert set(commands) == {"status", "stock", "order", "tasks", "pause", "resume", "sync", "report", "help"}
     assert commands["stock"] == "Остатки по артикулу"
 
 
