@@ -18,6 +18,7 @@ from app.http.bodies import CancelBody, DeductionBody, OrderBody, PaymentEventBo
 from app.http.errors import ApiError, Handler, error_response, json_errors
 from app.http.onec_exchange import ExchangeLimits, ExportedOrders, ledger_on_stock
 from app.http.onec_exchange import register as register_onec_exchange
+from app.http.report_routes import report_routes
 from app.http.views import (
     availability_view,
     conflict_view,
@@ -64,6 +65,8 @@ def create_app(services: Services) -> web.Application:
     app.router.add_get("/api/stock/{sku:.+}", get_stock)
     app.router.add_get("/api/offer-ids/conflicts", get_conflicts)
     app.router.add_get("/api/stats/stores", get_store_stats)
+    if services.reports is not None:  # the owner's daily report, for the dashboard
+        app.router.add_routes(report_routes(services.reports, services.settings.business.locale))
     app.router.add_post(PAYMENTS_PATH, post_payment_event)
     if services.slack_app is not None and services.settings.slack.signing_secret is not None:
         app.router.add_post("/slack/events", slack_events_handler(services.slack_app))
