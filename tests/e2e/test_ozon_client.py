@@ -7,9 +7,7 @@ gate's sleep moves it, so nothing here really waits except the one timeout test 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,6 +22,8 @@ from emulators.ozon import (
 )
 from integrations.ozon import GATE_BURST, OzonClient
 from integrations.rate_gate import RateGate
+from tests.vendor_specs import OVERRIDES, SpecChanged, StaleRequired, VendorSpec
+from tests.vendor_specs import OZON as OZON_SPEC
 from workflows.channels import ChannelOrderLine, ChannelRefused, ChannelUnavailable, StockLine
 
 CLIENT_ID = "836125"
@@ -33,7 +33,6 @@ OTHER_WH = 15110442724000
 NOW = dt.datetime(2026, 11, 21, 9, 0, tzinfo=dt.UTC)
 CYRILLIC = "УТ-0001365"  # a 1C-style code, as in the spec's own example
 MANY = [f"A{n:03}" for n in range(100)]
-SWAGGER = Path("/work/shared/notes/specs/ozon/swagger.json")
 
 
 class Time:
@@ -398,65 +397,14 @@ async def test_the_emulator_limits_50_requests_a_second(ozon: OzonEmulator, http
 
 # -- the wire against the vendor's spec ----------------------------------------------------------------------
 
-# ``jsonschema`` is not installed, so a small checker of what the spec states: required fields, types, enums.
-# The stock item's ``required`` in the spec is stale: it names ``quant_size`` (switched off on 26 June 2025, no
-# longer among its properties) and ``product_id``, which the same method's description makes optional ("if both
-# offer_id and product_id are given, offer_id wins; send only one of them").
-STALE_REQUIRED = {"productv2ProductsStocksRequestStock": {"quant_size", "product_id"}}
-
-
-def conforms(value: Any, schema: dict[str, Any], spec: dict[str, Any], where: str = "$", name: str = "") -> list[str]:
-    if "$ref" in schema:
-        name = schema["$ref"].rsplit("/", 1)[-1]
-        schema = spec["components"]["schemas"][name]
-    kind = schema.get("type")
-    if kind == "object" or "properties" in schema:
-        if not isinstance(value, dict):
-            return [f"{where}: not an object"]
-        problems = [
-            f"{where}.{field}: required"
-            for field in schema.get("required", [])
-            if field not in value and field not in STALE_REQUIRED.get(name, set())
-        ]
-        for field, sub in schema.get("properties", {}).items():
-            if value.get(field) is not None:  # Ozon sends null for absent parts (customer, addressee…)
-                problems += conforms(value[field], sub, spec, f"{where}.{field}")
-        return problems
-    if kind == "array":
-        if not isinstance(value, list):
-            return [f"{where}: not an array"]
-        return [
-            p for n, item in enumerate(value) for p in conforms(item, schema.get("items", {}), spec, f"{where}[{n}]")
-        ]
-    checks = {
-        "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
-        "string": lambda v: isinstance(v, str),
-    }
-    checks["boolean"] = lambda v: isinstance(v, bool)
-    if kind in checks and not checks[kind](value):
-        return [f"{where}: {value!r} is not {kind}"]
-    if "enum" in schema and value not in schema["enum"]:
-        return [f"{where}: {value!r} not in the enum"]
-    return []
-
 
 @pytest.fixture(scope="module")
-def spec() -> dict[str, Any]:
-    if not SWAGGER.exists():
-        pytest.skip(f"the vendor spec is not at {SWAGGER}")
-    loaded: dict[str, Any] = json.loads(SWAGGER.read_text(encoding="utf-8"))
-    return loaded
-
-
-def _bodies(spec: dict[str, Any], path: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    operation = spec["paths"][path]["post"]
-    request = operation["requestBody"]["content"]["application/json"]["schema"]
-    response = operation["responses"]["200"]["content"]["application/json"]["schema"]
-    return request, response
+def spec() -> VendorSpec:
+    return VendorSpec(OZON_SPEC)  # with the overrides of its stale parts (tests/vendor_specs.py: OVERRIDES)
 
 
 async def test_requests_and_answers_follow_the_vendor_spec(
-    spec: dict[str, Any], ozon: OzonEmulator, make: Callable[..., OzonClient], http: httpx.AsyncClient
+    spec: VendorSpec, ozon: OzonEmulator, make: Callable[..., OzonClient], http: httpx.AsyncClient
 ) -> None:
     ozon.add_posting("23713478-0018-3", [(CYRILLIC, 1)])
     client = make()
@@ -465,13 +413,70 @@ async def test_requests_and_answers_follow_the_vendor_spec(
     await client.new_orders()
 
     for path in (STOCKS_PATH, STOCK_INFO_PATH, UNFULFILLED_PATH):
-        request_schema, response_schema = _bodies(spec, path)
         [call] = ozon.calls(path)
-        assert conforms(call.body, request_schema, spec) == [], path
-        answer = (await _raw(http, ozon, path, call.body)).json()  # the emulator's answer, asked again
-        assert conforms(answer, response_schema, spec) == [], path
-    # the checker does catch what the spec requires
-    assert conforms({"stocks": [{"offer_id": "X"}]}, _bodies(spec, STOCKS_PATH)[0], spec) == [
-        "$.stocks[0].stock: required",
-        "$.stocks[0].warehouse_id: required",
+        assert spec.request_problems(path, "post", call.body) == [], path
+        answer = await _raw(http, ozon, path, call.body)  # the emulator's answer, asked again
+        assert answer.status_code == 200, path
+        assert spec.response_problems(path, "post", 200, answer.json()) == [], path
+    # the stock answer asked again holds both kinds of per-item error, each in the spec's shape
+    again = (await _raw(http, ozon, STOCKS_PATH, ozon.calls(STOCKS_PATH)[0].body)).json()
+    assert [error["code"] for item in again["result"] for error in item["errors"]] == [
+        "TOO_MANY_REQUESTS",
+        "offer_id_not_found",
+    ]
+
+
+async def test_error_answers_follow_the_vendor_spec(
+    spec: VendorSpec, ozon: OzonEmulator, http: httpx.AsyncClient
+) -> None:
+    item = {"offer_id": "PH11042", "stock": 1, "warehouse_id": WH}
+    bad_request = await _raw(http, ozon, STOCKS_PATH, {"stocks": [{"offer_id": "PH11042", "stock": 1}]})
+    bad_filter = await _raw(http, ozon, STOCK_INFO_PATH, {"limit": 1})
+    bad_period = await _raw(http, ozon, UNFULFILLED_PATH, {"filter": {}, "limit": 1})
+    url = ozon.base_url.rstrip("/") + STOCKS_PATH
+    wrong_key = await http.post(url, json={"stocks": [item]}, headers={"Client-Id": CLIENT_ID, "Api-Key": "x"})
+    ozon.fail_with(500)
+    failed = await _raw(http, ozon, STOCKS_PATH, {"stocks": [item]})
+    ozon.recover()
+    listed = [(STOCKS_PATH, bad_request), (STOCK_INFO_PATH, bad_filter), (UNFULFILLED_PATH, bad_period)]
+    listed += [(STOCKS_PATH, wrong_key), (STOCKS_PATH, failed)]
+
+    assert [response.status_code for _, response in listed] == [400, 400, 400, 403, 500]
+    for path, response in listed:
+        assert spec.response_problems(path, "post", response.status_code, response.json()) == [], path
+    # Ozon's spec lists no 401 or 429 for these methods; Ozon answers them, as every error, in rpcStatus
+    missing_headers = await http.post(url, json={"stocks": [item]})
+    ozon.force_rate_limit(path=STOCKS_PATH)
+    limited = await _raw(http, ozon, STOCKS_PATH, {"stocks": [item]})
+    assert (missing_headers.status_code, limited.status_code) == (401, 429)
+    assert spec.component_problems("rpcStatus", missing_headers.json()) == []
+    assert spec.component_problems("rpcStatus", limited.json()) == []
+
+
+def test_the_spec_check_reports_what_the_spec_forbids(spec: VendorSpec) -> None:
+    """The check bites: wrong types, missing and undeclared fields are each reported, where they are."""
+    wrong = {"stocks": [{"offer_id": "PH11042", "stock": "100", "warehouse_id": WH, "quantity": 1}, {"offer_id": 7}]}
+
+    assert spec.request_problems(STOCKS_PATH, "post", wrong) == [
+        "$.stocks[0]: 'quantity' not among the properties the spec declares",
+        "$.stocks[0].stock: '100' is not of type 'integer'",
+        "$.stocks[1]: 'stock' is a required property",
+        "$.stocks[1]: 'warehouse_id' is a required property",
+        "$.stocks[1].offer_id: 7 is not of type 'string'",
+    ]
+    # the override drops only what is stale: a body with neither quant_size nor product_id passes
+    assert (
+        spec.request_problems(STOCKS_PATH, "post", {"stocks": [{"offer_id": "X", "stock": 1, "warehouse_id": 1}]}) == []
+    )
+    # and the nulls Ozon answers are let in only where it answers them
+    assert spec.component_problems("v3FbsPosting", {"customer": None, "products": None}) == [
+        "$.products: None is not of type 'array'"
+    ]
+    # an override stops loading once Ozon mends its spec, so it is dropped rather than kept for nothing
+    stale_required = next(o for o in OVERRIDES if isinstance(o, StaleRequired))
+    with pytest.raises(SpecChanged, match="no longer requires"):
+        stale_required.apply({"required": ["stock", "warehouse_id"]}, {})
+    assert spec.response_problems(STOCKS_PATH, "post", 400, {"code": "3", "message": None}) == [
+        "$.code: '3' is not of type 'integer'",
+        "$.message: None is not of type 'string'",
     ]

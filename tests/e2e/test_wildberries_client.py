@@ -9,15 +9,22 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from emulators.wildberries import BAN_MESSAGE, STOCKS_PATH, WildberriesEmulator
+from emulators.wildberries import (
+    BAN_MESSAGE,
+    CARDS_LIST_PATH,
+    NEW_ORDERS_PATH,
+    STOCKS_PATH,
+    WAREHOUSES_PATH,
+    WildberriesEmulator,
+)
 from integrations.rate_gate import RateGate
 from integrations.wildberries import NO_CARD, WildberriesClient
+from tests.vendor_specs import WILDBERRIES_ORDERS_FBS, WILDBERRIES_PRODUCTS, VendorSpec
 from workflows.channels import ChannelRefused, ChannelUnavailable, StockLine
 
 TOKEN = "eyJhbGciOiJFUzI1NiJ9.test-seller-token.sig"
@@ -30,7 +37,6 @@ CARDS: list[dict[str, Any]] = [
     {"vendorCode": SHIRT, "sizes": [{"chrtId": chrt, "techSize": size} for size, chrt in SHIRT_CHRT.items()]},
     {"vendorCode": "CAP-3", "sizes": [{"chrtId": 3001, "techSize": "0"}], "photo": False},
 ]
-SPECS = Path("/work/shared/notes/specs/wildberries")
 
 
 SLEEP_LATENCY = 1e-6
@@ -459,68 +465,84 @@ async def test_new_orders_come_back_as_our_offer_ids(wb: WildberriesEmulator, wi
 # -- the wire against WB's spec --------------------------------------------------------------------------------
 
 
-def _resolve(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
-    while "$ref" in schema:
-        node: Any = spec
-        for part in schema["$ref"].removeprefix("#/").split("/"):
-            node = node[part]
-        schema = node
-    return schema
+@pytest.fixture(scope="module")
+def products_spec() -> VendorSpec:
+    return VendorSpec(WILDBERRIES_PRODUCTS)  # stocks, warehouses, the card list
 
 
-def _violations(spec: dict[str, Any], schema: dict[str, Any], value: Any, where: str = "$") -> list[str]:
-    """The subset of OpenAPI 3.0 schema rules WB's request bodies use (no jsonschema in the venv)."""
-    schema = _resolve(spec, schema)
-    kinds: dict[str, type | tuple[type, ...]] = {
-        "object": dict,
-        "array": list,
-        "string": str,
-        "boolean": bool,
-        "number": (int, float),
-    }
-    kind = schema.get("type")
-    if kind == "integer":
-        if not isinstance(value, int) or isinstance(value, bool):
-            return [f"{where}: not an integer"]
-    elif kind in kinds and not isinstance(value, kinds[kind]):
-        return [f"{where}: not a {kind}"]
-    problems = []
-    if "maximum" in schema and value > schema["maximum"]:
-        problems.append(f"{where}: above {schema['maximum']}")
-    if isinstance(value, list):
-        if not schema.get("minItems", 0) <= len(value) <= schema.get("maxItems", len(value)):
-            problems.append(f"{where}: {len(value)} items")
-        for index, item in enumerate(value):
-            problems += _violations(spec, schema.get("items", {}), item, f"{where}[{index}]")
-    if isinstance(value, dict):
-        problems += [f"{where}.{key}: missing" for key in schema.get("required", []) if key not in value]
-        properties = schema.get("properties", {})
-        problems += [f"{where}.{key}: not in the spec" for key in value if properties and key not in properties]
-        for key, item in value.items():
-            if key in properties:
-                problems += _violations(spec, properties[key], item, f"{where}.{key}")
-    return problems
+@pytest.fixture(scope="module")
+def orders_spec() -> VendorSpec:
+    return VendorSpec(WILDBERRIES_ORDERS_FBS)  # new FBS orders
 
 
-async def test_the_request_bodies_match_wbs_spec(wb: WildberriesEmulator, wildberries: WildberriesClient) -> None:
-    yaml = pytest.importorskip("yaml")
-    if not (SPECS / "02-products.yaml").exists():
-        pytest.skip(f"Wildberries' OpenAPI files are not at {SPECS}")
-    spec = yaml.safe_load((SPECS / "02-products.yaml").read_text(encoding="utf-8"))
-    stocks = spec["paths"]["/api/v3/stocks/{warehouseId}"]
-    cards = spec["paths"]["/content/v2/get/cards/list"]
-
+async def test_the_request_bodies_match_wbs_spec(
+    products_spec: VendorSpec, wb: WildberriesEmulator, wildberries: WildberriesClient
+) -> None:
     await wildberries.push_stock([line(MUG, 250_000), line(f"{SHIRT}/M", 3)])
     await wildberries.read_stock([line(MUG, 0)])
 
     bodies = {(call.method, call.path.split("/")[1]): call.body for call in wb.received}
-    put_schema = stocks["put"]["requestBody"]["content"]["application/json"]["schema"]
-    post_schema = stocks["post"]["requestBody"]["content"]["application/json"]["schema"]
-    cards_schema = cards["post"]["requestBody"]["content"]["application/json"]["schema"]
-    assert _violations(spec, put_schema, bodies["PUT", "api"]) == []
-    assert _violations(spec, post_schema, bodies["POST", "api"]) == []
-    assert _violations(spec, cards_schema, bodies["POST", "content"]) == []
-    assert _violations(spec, put_schema, {"stocks": [{"chrtId": 1, "amount": 100_001}]}) != []  # the check bites
+    assert products_spec.request_problems(STOCKS_PATH, "put", bodies["PUT", "api"]) == []
+    assert products_spec.request_problems(STOCKS_PATH, "post", bodies["POST", "api"]) == []
+    assert products_spec.request_problems(CARDS_LIST_PATH, "post", bodies["POST", "content"]) == []
+    # the check bites: over WB's maximum, and a misspelt name WB would silently ignore
+    assert products_spec.request_problems(STOCKS_PATH, "put", {"stocks": [{"chrtID": 1, "amount": 100_001}]}) == [
+        "$.stocks[0]: 'chrtID' not among the properties the spec declares",
+        "$.stocks[0].amount: 100001 is greater than the maximum of 100000",
+    ]
+
+
+async def test_the_emulators_answers_match_wbs_spec(
+    products_spec: VendorSpec,
+    orders_spec: VendorSpec,
+    wb: WildberriesEmulator,
+    http: httpx.AsyncClient,
+    monotonic: FakeMonotonic,
+) -> None:
+    """Each answer, success or error, against the schema WB's spec gives that method for that status."""
+    answers: list[tuple[VendorSpec, str, str, httpx.Response]] = []
+
+    async def ask(
+        spec: VendorSpec, method: str, path: str, body: Any = None, *, warehouse: int = WAREHOUSE, token: str = TOKEN
+    ) -> None:
+        monotonic.now += 60  # a full token bucket for every request: the limits are tested elsewhere
+        url = wb.base_url.rstrip("/") + path.format(warehouseId=warehouse)
+        response = await http.request(method, url, json=body, headers={"Authorization": token})
+        answers.append((spec, path, method, response))
+
+    one = {"stocks": [{"chrtId": SHIRT_CHRT["S"], "amount": 1}]}
+    wb.set_stock(WAREHOUSE, MUG_CHRT, 4)
+    wb.add_order(MUG_CHRT, order_id=13833711)
+    await ask(products_spec, "POST", STOCKS_PATH, {"chrtIds": [MUG_CHRT]})
+    await ask(products_spec, "GET", WAREHOUSES_PATH)
+    await ask(orders_spec, "GET", NEW_ORDERS_PATH)
+    await ask(
+        products_spec, "POST", CARDS_LIST_PATH, {"settings": {"cursor": {"limit": 100}, "filter": {"withPhoto": -1}}}
+    )
+    await ask(products_spec, "POST", CARDS_LIST_PATH, {"settings": {"cursor": {"limit": 0}}})
+    await ask(products_spec, "PUT", STOCKS_PATH, {"stocks": []})
+    await ask(products_spec, "PUT", STOCKS_PATH, {"stocks": [{"chrtId": MUG_CHRT, "amount": 100_001}]})
+    wb.trash_card(MUG)
+    await ask(products_spec, "PUT", STOCKS_PATH, {"stocks": [{"chrtId": MUG_CHRT, "amount": 1}]})
+    wb.store_is_processing()
+    await ask(products_spec, "PUT", STOCKS_PATH, one)
+    wb.recover()
+    wb.ban()
+    await ask(products_spec, "PUT", STOCKS_PATH, one)
+    wb.unban()
+    await ask(products_spec, "PUT", STOCKS_PATH, one, warehouse=1)
+    await ask(products_spec, "PUT", STOCKS_PATH, one, token="wrong-token")
+    wb.force_rate_limit()
+    await ask(products_spec, "PUT", STOCKS_PATH, one)
+
+    statuses = [response.status_code for *_, response in answers]
+    assert statuses == [200, 200, 200, 200, 400, 400, 409, 409, 409, 406, 404, 401, 429]
+    assert [answers[n][-1].json()[0]["code"] for n in (6, 7, 8)] == ["UploadDataLimit", "NotFound", "StoreIsProcessing"]
+    for spec, path, method, response in answers:
+        problems = spec.response_problems(path, method, response.status_code, response.json())
+        assert problems == [], (method, path, response.status_code)
+    await ask(products_spec, "PUT", STOCKS_PATH, one)
+    assert answers[-1][-1].status_code == 204 and answers[-1][-1].content == b""  # the spec's 204 has no body
 
 
 # -- the emulator's own rules ----------------------------------------------------------------------------------

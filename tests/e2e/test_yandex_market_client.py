@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 
 import httpx
 import pytest
@@ -16,13 +14,14 @@ from emulators.yandex_market import GET_ORDERS, GET_STOCKS, UPDATE_STOCKS, Yande
 from integrations.rate_gate import RateGate
 from integrations.yandex_market import SHOP_SKU, YandexMarketClient
 from tests.fakes import FakeClock
+from tests.vendor_specs import YANDEX_MARKET as YANDEX_MARKET_SPEC
+from tests.vendor_specs import VendorSpec
 from workflows.channels import ChannelOrderLine, ChannelRefused, ChannelUnavailable, StockLine
 
 KEY = "ACMA:secret-api-key-0123456789:abcdef"
 CAMPAIGN = 21_000_123
 OFFERS = ["A-1", "A-2", "Куртка зимняя 48", "B 2\t3"]
 CLIENT_TIMEOUT = 2.0
-SPEC = Path("/work/shared/notes/specs/yandex-market/openapi/components/schemas")
 
 
 class Seconds:
@@ -355,51 +354,73 @@ async def test_the_key_never_reaches_a_log_or_an_error(
 
 # -- the wire against the spec ---------------------------------------------------------------------------------
 
-
-def _spec(name: str) -> str:
-    path = SPEC / name
-    if not path.exists():
-        pytest.skip(f"the Market's OpenAPI is not at {SPEC}")
-    return path.read_text(encoding="utf-8")
+STOCKS_PATH = "/v2/campaigns/{campaignId}/offers/stocks"
+ORDERS_PATH = "/v2/campaigns/{campaignId}/orders"
 
 
-def _required(text: str) -> set[str]:
-    block = re.search(r"^required:\n((?:  - \w+\n)+)", text, re.MULTILINE)
-    assert block is not None
-    return set(re.findall(r"- (\w+)", block.group(1)))
+@pytest.fixture(scope="module")
+def spec() -> VendorSpec:
+    return VendorSpec(YANDEX_MARKET_SPEC)  # openapi.yaml and the files it $refs, relative to each other
 
 
-async def test_the_stock_push_matches_the_specs_schema(ym: YandexMarketEmulator, market: YandexMarketClient) -> None:
-    """No YAML or JSON Schema library is installed, so the schema's constraints are read from the spec's text."""
-    request, dto, item, shop_sku = (
-        _spec(name)
-        for name in ("UpdateStocksRequest.yaml", "UpdateStockDTO.yaml", "UpdateStockItemDTO.yaml", "ShopSku.yaml")
-    )
-    pattern = re.search(r"^pattern: (.+)$", shop_sku, re.MULTILINE)
-    assert pattern is not None
-    assert SHOP_SKU.pattern == pattern.group(1).removeprefix("^").removesuffix("$")
-    assert "maxItems: 2000" in request and market.batch_limit == 2000
-    assert "minItems: 1\n    maxItems: 1\n" in dto
-    assert "maximum: 2000000000" in item
+async def test_the_stock_push_and_read_match_the_specs_schema(
+    spec: VendorSpec, ym: YandexMarketEmulator, market: YandexMarketClient
+) -> None:
+    shop_sku = spec.schema(spec.component("ShopSku"))
+    assert SHOP_SKU.pattern == shop_sku["pattern"].removeprefix("^").removesuffix("$")
+    skus = spec.schema(spec.component("UpdateStocksRequest"))["properties"]["skus"]
+    assert skus["maxItems"] == market.batch_limit == 2000
 
     await market.push_stock([line("A-1", 0), line("Куртка зимняя 48", 2_000_000_000)])
+    await market.read_stock([line("A-1", 0), line("B 2\t3", 0)])
 
-    body = ym.calls[-1].body
-    assert set(body) <= {"skus"} and _required(request) <= set(body)
-    assert 1 <= len(body["skus"]) <= 2000
-    assert len({entry["sku"] for entry in body["skus"]}) == len(body["skus"])
-    for entry in body["skus"]:
-        assert set(entry) == _required(dto) | {"items"} == {"sku", "items"}
-        assert SHOP_SKU.fullmatch(entry["sku"])
-        [stock] = entry["items"]
-        assert _required(item) <= set(stock) <= {"count", "updatedAt"}
-        assert isinstance(stock["count"], int) and 0 <= stock["count"] <= 2_000_000_000
-        assert datetime.fromisoformat(stock["updatedAt"]).utcoffset() is not None
+    [push] = ym.calls_of(UPDATE_STOCKS)
+    assert spec.request_problems(STOCKS_PATH, "put", push.body) == []
+    # a rule the spec states in words only: every sku once in a request
+    assert len({entry["sku"] for entry in push.body["skus"]}) == len(push.body["skus"])
+    [read] = ym.calls_of(GET_STOCKS)
+    assert spec.request_problems(STOCKS_PATH, "post", read.body) == []
 
 
-async def test_the_emulator_refuses_what_the_spec_forbids(ym: YandexMarketEmulator, http: httpx.AsyncClient) -> None:
+async def test_the_emulators_answers_match_the_spec(
+    spec: VendorSpec, ym: YandexMarketEmulator, http: httpx.AsyncClient
+) -> None:
+    """Each answer, success or error, against the schema the spec gives that method for that status."""
+    stocks = f"{ym.base_url}v2/campaigns/{CAMPAIGN}/offers/stocks"
+    orders = f"{ym.base_url}v2/campaigns/{CAMPAIGN}/orders"
+    key = {"Api-Key": KEY}
+    push = {"skus": [{"sku": "A-1", "items": [{"count": 3, "updatedAt": "2026-11-21T12:00:00+03:00"}]}]}
+    unknown = {"skus": [{"sku": "NOT-LISTED", "items": [{"count": 1}]}]}
+    ym.add_order(90_001, [("A-1", 1), ("Куртка зимняя 48", 2)])
+    answers = [
+        (STOCKS_PATH, "put", await http.put(stocks, json=push, headers=key)),
+        (STOCKS_PATH, "post", await http.post(stocks, params={"limit": "2"}, headers=key)),
+        (STOCKS_PATH, "post", await http.post(stocks, json={"offerIds": ["A-1", "A-2"]}, headers=key)),
+        (ORDERS_PATH, "get", await http.get(orders, headers=key)),
+        (STOCKS_PATH, "put", await http.put(stocks, json=unknown, headers=key)),
+        (STOCKS_PATH, "put", await http.put(stocks, json=push)),
+        (STOCKS_PATH, "put", await http.put(stocks, json=push, headers={"Api-Key": "wrong"})),
+        (ORDERS_PATH, "get", await http.get(orders.replace(str(CAMPAIGN), str(CAMPAIGN + 1)), headers=key)),
+    ]
+    ym.refuse(UPDATE_STOCKS)
+    answers.append((STOCKS_PATH, "put", await http.put(stocks, json=push, headers=key)))
+    ym.fail_with(500)
+    answers.append((ORDERS_PATH, "get", await http.get(orders, headers=key)))
+
+    assert [response.status_code for *_, response in answers] == [200, 200, 200, 200, 400, 401, 403, 404, 420, 500]
+    assert answers[1][-1].json()["result"]["paging"]["nextPageToken"]
+    assert answers[3][-1].json()["orders"][0]["id"] == 90_001
+    for path, method, response in answers:
+        problems = spec.response_problems(path, method, response.status_code, response.json())
+        assert problems == [], (method, path, response.status_code)
+
+
+async def test_the_emulator_refuses_what_the_spec_forbids(
+    spec: VendorSpec, ym: YandexMarketEmulator, http: httpx.AsyncClient
+) -> None:
     stocks = f"{ym.base_url}v2/campaigns/{CAMPAIGN}/offers/stocks"
     item = {"count": 1, "updatedAt": "2026-11-21T12:00:00+03:00"}
+    repeated = {"skus": [{"sku": "A-1", "items": [item]}, {"sku": " A-1 ", "items": [item]}]}
     cases = [
         {"skus": []},
         {"skus": [{"sku": f"S-{n}", "items": [item]} for n in range(2001)]},
@@ -408,13 +429,15 @@ async def test_the_emulator_refuses_what_the_spec_forbids(ym: YandexMarketEmulat
         {"skus": [{"sku": "A-1", "items": [{"count": 2_000_000_001}]}]},
         {"skus": [{"sku": "A-1", "items": [{"count": -1}]}]},
         {"skus": [{"sku": "A-1", "items": [{"count": 1, "updatedAt": "2026-11-21T12:00:00"}]}]},
-        {"skus": [{"sku": "A-1", "items": [item]}, {"sku": " A-1 ", "items": [item]}]},
+        repeated,
         {"skus": [{"sku": "a\x01b", "items": [item]}]},
     ]
     for body in cases:
         response = await http.put(stocks, json=body, headers={"Api-Key": KEY})
         assert response.status_code == 400, body
         assert response.json()["status"] == "ERROR" and response.json()["errors"][0]["code"]
+        # the spec's schema forbids each too, but the repeated sku (unique by the spec's words only)
+        assert (spec.request_problems(STOCKS_PATH, "put", body) == []) == (body is repeated), body
     bad_json = await http.put(stocks, content=b"{not json", headers={"Api-Key": KEY})
     assert bad_json.status_code == 400
     assert ym.stocks == {}
