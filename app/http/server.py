@@ -15,6 +15,7 @@ from sqlalchemy import text
 
 from app.bootstrap import Services
 from app.http.bodies import CancelBody, DeductionBody, OrderBody, PaymentEventBody, StockMessage
+from app.http.dashboard import dashboard_routes
 from app.http.errors import ApiError, Handler, error_response, json_errors
 from app.http.onec_exchange import ExchangeLimits, ExportedOrders, ledger_on_stock
 from app.http.onec_exchange import register as register_onec_exchange
@@ -29,6 +30,7 @@ from app.http.views import (
 )
 from bot.slack.app import slack_events_handler
 from bot.telegram.app import mount_webhook
+from workflows.dashboard import Dashboard
 from workflows.errors import UnknownWarehouse
 from workflows.model import Customer, Obligation, StockFigure
 from workflows.office_model import Phase
@@ -67,6 +69,9 @@ def create_app(services: Services) -> web.Application:
     app.router.add_get("/api/stats/stores", get_store_stats)
     if services.reports is not None:  # the owner's daily report, for the dashboard
         app.router.add_routes(report_routes(services.reports, services.settings.business.locale))
+    dashboard = Dashboard(services.uow, services.clock, services.topology)
+    app.router.add_routes(dashboard_routes(dashboard, services.reports, services.settings.business.locale,
+                                           services.topology.onec.timezone))  # fmt: skip
     app.router.add_post(PAYMENTS_PATH, post_payment_event)
     if services.slack_app is not None and services.settings.slack.signing_secret is not None:
         app.router.add_post("/slack/events", slack_events_handler(services.slack_app))

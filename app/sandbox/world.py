@@ -132,6 +132,8 @@ def environment(emulators: Emulators, *, database_url: str, host: str, port: int
         "ONEC_ODATA_INTERVAL_S": "60",
         "ONEC_EXCHANGE_USER": ONEC_USER, "ONEC_EXCHANGE_PASSWORD": ONEC_PASSWORD,
         "CDEK_CLIENT_ID": CDEK_CLIENT, "CDEK_CLIENT_SECRET": CDEK_SECRET, "CDEK_API_BASE": e.cdek.base_url,
+        "CDEK_SENDER_NAME": "Магазин storeops (песочница)", "CDEK_SENDER_PHONE": "+74950000000",
+        "CDEK_SHIPMENT_POINT": "MSK123",
         # business timers as in production; the console's clock moves them
         "STORE_CONFIRMATION_TIMEOUT_S": "1200", "ONEC_SILENCE_ALERT_S": "1800", "FX_CHECK_INTERVAL_S": "10",
         "DEADLINE_PUMP_INTERVAL_S": "1",

@@ -1,0 +1,71 @@
+"""The operator's dashboard: the page at ``/dashboard`` (public shell; it asks for the API token) and its data
+at ``GET /api/dashboard`` (behind the bearer token like every ``/api/*`` route). Read-only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from app.http.report_routes import report_view
+from app.web import STATIC
+from bot.telegram.render import alert_title
+from bot.texts import Locale
+from workflows.daily_report import DailyReports
+from workflows.dashboard import Dashboard, Snapshot
+
+
+def dashboard_routes(
+    dashboard: Dashboard, reports: DailyReports | None, locale: Locale, timezone: str
+) -> list[web.AbstractRouteDef]:
+    async def page(request: web.Request) -> web.StreamResponse:
+        return web.FileResponse(STATIC / "dashboard.html", headers={"Cache-Control": "no-store"})
+
+    async def data(request: web.Request) -> web.Response:
+        view = snapshot_view(await dashboard.snapshot(), locale, timezone)
+        if reports is not None:
+            today = reports.today()
+            view["report"] = report_view(await reports.for_day(today))
+            view["report_png"] = f"/api/report/daily.png?date={today.isoformat()}"
+        return web.json_response(view)
+
+    return [web.get("/dashboard", page), web.get("/api/dashboard", data), web.static("/static", STATIC)]
+
+
+def snapshot_view(snapshot: Snapshot, locale: Locale, timezone: str) -> dict[str, Any]:
+    now = snapshot.at
+    return {
+        "at": now.isoformat(),
+        "channels": [
+            {
+                "name": c.name, "paused": c.paused, "circuit_open": c.circuit_open,
+                "failures_in_row": c.failures_in_row, "outbox_depth": c.outbox_depth,
+                "oldest_age_s": None if c.oldest_pending_at is None else (now - c.oldest_pending_at).total_seconds(),
+            }
+            for c in snapshot.channels
+        ],
+        "tasks": [
+            {"id": t.id, "kind": t.kind, "subject": t.subject, "assignee": t.assignee,
+             "deadline": t.deadline.isoformat(), "state": t.state.value}
+            for t in snapshot.open_tasks
+        ],
+        "alerts": [
+            {"key": a.key, "text": alert_title(a, locale, timezone), "opened_at": a.first_at.isoformat(),
+             "resolved_at": a.resolved_at.isoformat() if a.resolved_at else None, "count": a.count}
+            for a in snapshot.alerts
+        ],
+        "onec_last_update": snapshot.onec_last_update.isoformat() if snapshot.onec_last_update else None,
+        "drift": [
+            {"channel": c.name, "at": c.reconciled_at.isoformat() if c.reconciled_at else None,
+             "summary": c.reconciled, "corrected": _corrected(c.reconciled)}
+            for c in snapshot.channels if c.reconciled is not None
+        ],
+    }  # fmt: skip
+
+
+def _corrected(summary: str | None) -> int:
+    for part in (summary or "").split():
+        name, _, value = part.partition("=")
+        if name == "corrected" and value.isdigit():
+            return int(value)
+    return 0
