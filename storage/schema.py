@@ -340,3 +340,33 @@ channel_stock = Table(
     Column("qty", Integer, nullable=False),
     Column("accepted_at", UtcDateTime, nullable=False),
 )
+
+
+# The carrier registration of an order: its delivery data from intake and how far CDEK got with it. Claimed with
+# a lease (SKIP LOCKED on PostgreSQL) before anything is sent, so two instances never send one order twice.
+shipments = Table(
+    "shipments",
+    metadata,
+    Column("order_id", Id, ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True),
+    Column("tariff_code", Integer, nullable=False),
+    Column("country_code", String(2), nullable=False),
+    Column("city", String(255), nullable=False),
+    Column("address", String(255), nullable=False),
+    Column("postal_code", String(16), nullable=False),
+    Column("city_code", Integer, nullable=True),
+    Column("pickup_point", String(64), nullable=True),
+    Column("weight_g", Integer, nullable=True),
+    # waiting | registering | accepted | registered | refused | dropped
+    Column("state", String(16), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=True),
+    Column("next_attempt_at", UtcDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("failures", Integer, nullable=False),
+    Column("carrier_id", String(64), nullable=True),
+    Column("tracking_number", String(64), nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("leased_until", UtcDateTime, nullable=True),
+    Column("lease_owner", String(128), nullable=True),
+    Index(None, "state", "next_attempt_at"),
+)

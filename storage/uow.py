@@ -12,6 +12,7 @@ from storage.database import Database
 from storage.office_repositories import SqlAlerts, SqlControls, SqlFxRates, SqlLocks, SqlPayments
 from storage.outbox import SqlOutbox
 from storage.repositories import SqlOfferIds, SqlOrders, SqlReservations, SqlStockLevels
+from storage.shipment_repositories import SqlShipments
 from storage.task_repositories import SqlDeadlines, SqlNotices, SqlTasks
 from workflows.ports import UnitOfWork
 
@@ -61,6 +62,7 @@ class SqlUnitOfWork:
         self.controls = SqlControls(self._connection)
         self.locks = SqlLocks(self._connection)
         self.outbox = SqlOutbox(self._connection)
+        self.shipments = SqlShipments(self._connection)
         return self
 
     async def __aexit__(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -10,6 +11,8 @@ from decimal import Decimal
 from types import TracebackType
 from typing import Any, Self
 
+from workflows.carrier import CarrierStatus, ShipmentRefused, ShipmentRequest, Verdict
+from workflows.channels import ChannelUnavailable
 from workflows.errors import DuplicateOrder
 from workflows.model import (
     Obligation,
@@ -19,6 +22,8 @@ from workflows.model import (
     OrderLine,
     Reservation,
     ReservationState,
+    Shipment,
+    ShipmentState,
     StockFigure,
     StockLevel,
 )
@@ -61,6 +66,7 @@ class MemoryState:
     controls: dict[str, tuple[str, datetime]] = field(default_factory=dict)
     pushes: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # (channel, sku) -> row
     channel_stock: dict[tuple[str, str], int] = field(default_factory=dict)
+    shipments: dict[int, Shipment] = field(default_factory=dict)  # order_id -> its shipment
     touched: set[str] = field(default_factory=set)  # SKUs the open unit of work changed
     next_id: int = 1
 
@@ -411,6 +417,37 @@ class MemoryOutbox:
         return found
 
 
+class MemoryShipments:
+    IN_PROGRESS = (ShipmentState.WAITING, ShipmentState.REGISTERING, ShipmentState.ACCEPTED)
+
+    def __init__(self, state: MemoryState) -> None:
+        self._s = state
+
+    async def add(self, shipment: Shipment) -> None:
+        assert shipment.order_id not in self._s.shipments, "one shipment per order"
+        self._s.shipments[shipment.order_id] = copy.deepcopy(shipment)
+
+    async def get(self, order_id: int) -> Shipment | None:
+        return copy.deepcopy(self._s.shipments.get(order_id))
+
+    async def claim(self, now: datetime, lease_until: datetime, owner: str, limit: int) -> list[Shipment]:
+        due = sorted(
+            (s.next_attempt_at, s.order_id) for s in self._s.shipments.values()
+            if s.state in self.IN_PROGRESS and s.next_attempt_at <= now
+            and (s.leased_until is None or s.leased_until < now)
+        )[:limit]  # fmt: skip
+        for _, order_id in due:
+            self._s.shipments[order_id].leased_until, self._s.shipments[order_id].lease_owner = lease_until, owner
+        return [copy.deepcopy(self._s.shipments[order_id]) for _, order_id in due]
+
+    async def save(self, shipment: Shipment, owner: str) -> bool:
+        held = self._s.shipments.get(shipment.order_id)
+        if held is None or held.lease_owner not in (owner, None):
+            return False
+        self._s.shipments[shipment.order_id] = copy.deepcopy(shipment)
+        return True
+
+
 class MemoryControls:
     def __init__(self, state: MemoryState) -> None:
         self._s = state
@@ -587,6 +624,7 @@ class MemoryUnitOfWork:
         self.controls = MemoryControls(self._state)
         self.locks = MemoryLocks()
         self.outbox = MemoryOutbox(self._state)
+        self.shipments = MemoryShipments(self._state)
         self._state.touched = set()
         return self
 
@@ -618,3 +656,69 @@ class MemoryUnitOfWorkFactory:
     @property
     def state(self) -> MemoryState:
         return self.shared[0]
+
+
+class FakeCarrier:
+    """The carrier port in memory, behaving as CDEK does behind ``integrations/cdek_carrier.py``: it takes a
+    number once (a second registration gets the first one's id), validates later (:meth:`settle`), and fails on
+    demand. Every call yields to the event loop, as a network call would, so concurrent runs interleave."""
+
+    name = "cdek"
+
+    def __init__(self) -> None:
+        self.held: dict[str, dict[str, Any]] = {}  # carrier id -> {"request", "verdict", "tracking", "reason"}
+        self.calls: list[tuple[str, str]] = []  # (method, number or carrier id), answered or not
+        self.down: Exception | None = None  # raised by every call while set
+        self.refusals: list[str] = []  # the next registrations settle refused with these reasons
+        self.refuse_at_once: str | None = None  # the next registration is refused outright
+        self.lose_next_answer = False  # the next registration gets there, but its answer is lost (a timeout)
+
+    def registrations(self, number: str) -> int:
+        """Registration requests that reached the carrier for ``number``."""
+        return sum(1 for method, key in self.calls if method == "register" and key == number)
+
+    def settle(self) -> None:
+        """Decide every shipment still pending."""
+        for n, shipment in enumerate(self.held.values(), 1):
+            if shipment["verdict"] == Verdict.PENDING:
+                reason = shipment.pop("refusal", None)
+                if reason is None:
+                    shipment.update(verdict=Verdict.REGISTERED, tracking=f"11060000{n:02d}")
+                else:
+                    shipment.update(verdict=Verdict.REFUSED, reason=reason)
+
+    async def register(self, request: ShipmentRequest) -> str:
+        await self._call("register", request.number)
+        if self.refuse_at_once is not None:
+            reason, self.refuse_at_once = self.refuse_at_once, None
+            raise ShipmentRefused(reason)
+        for carrier_id, shipment in self.held.items():
+            if shipment["request"].number == request.number and shipment["verdict"] != Verdict.REFUSED:
+                return carrier_id
+        carrier_id = f"uuid-{len(self.held) + 1}"
+        self.held[carrier_id] = {"request": request, "verdict": Verdict.PENDING, "tracking": None, "reason": None}
+        if self.refusals:
+            self.held[carrier_id]["refusal"] = self.refusals.pop(0)
+        if self.lose_next_answer:
+            self.lose_next_answer = False
+            raise ChannelUnavailable("the carrier did not answer in time")
+        return carrier_id
+
+    async def status(self, carrier_id: str) -> CarrierStatus:
+        await self._call("status", carrier_id)
+        return self._status(carrier_id)
+
+    async def find(self, number: str) -> CarrierStatus | None:
+        await self._call("find", number)
+        found = [cid for cid, shipment in self.held.items() if shipment["request"].number == number]
+        return self._status(found[-1]) if found else None
+
+    async def _call(self, method: str, key: str) -> None:
+        await asyncio.sleep(0)
+        self.calls.append((method, key))
+        if self.down is not None:
+            raise self.down
+
+    def _status(self, carrier_id: str) -> CarrierStatus:
+        shipment = self.held[carrier_id]
+        return CarrierStatus(shipment["verdict"], carrier_id, shipment["tracking"], shipment["reason"])

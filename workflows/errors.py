@@ -49,3 +49,9 @@ class PaymentConflict(WorkflowError):
     """A payment id seen before arrives with another order or idempotency key."""
 
     code = "payment_conflict"
+
+
+class InvalidDelivery(WorkflowError):
+    """An order's delivery cannot go to the carrier as sent (no recipient name or phone, …)."""
+
+    code = "invalid_delivery"

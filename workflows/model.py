@@ -153,3 +153,52 @@ def order_status(lines: list[OrderLine], *, cancelled: bool) -> OrderStatus:
     if statuses <= {LineStatus.OUT_OF_STOCK, LineStatus.UNFULFILLABLE, LineStatus.CANCELLED}:
         return OrderStatus.OUT_OF_STOCK
     return OrderStatus.PARTIALLY_RESERVED
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Where and how an order goes out with the carrier (CDEK), as the channel sent it with the order.
+
+    The recipient is the order's customer (name and phone). ``pickup_point`` (a CDEK office or parcel locker code)
+    replaces the door address; ``city_code`` is CDEK's code of the city when the channel knows it."""
+
+    tariff_code: int
+    country_code: str  # ISO 3166 alpha-2
+    city: str
+    address: str  # street, house, flat: "" when delivered to a pickup point
+    postal_code: str = ""
+    city_code: int | None = None
+    pickup_point: str | None = None
+    weight_g: int | None = None  # the parcel's weight when the channel knows it
+
+    @property
+    def international(self) -> bool:
+        return self.country_code.upper() != "RU"
+
+
+class ShipmentState(enum.StrEnum):
+    WAITING = "waiting"  # until the order is allocated, paid and free to ship (or the carrier answers again)
+    REGISTERING = "registering"  # claimed and being sent; a lease that runs out means the sender died
+    ACCEPTED = "accepted"  # the carrier took it for validation: its id is known, its verdict is polled
+    REGISTERED = "registered"  # the carrier registered it: a tracking number
+    REFUSED = "refused"  # the carrier refused it, with its reason; people fix it
+    DROPPED = "dropped"  # the order was cancelled before anything reached the carrier
+
+
+@dataclass
+class Shipment:
+    """The carrier registration of one order: its delivery data and how far the registration got."""
+
+    order_id: int
+    delivery: Delivery
+    state: ShipmentState
+    created_at: datetime
+    next_attempt_at: datetime  # when the shipping run looks at it again
+    attempts: int = 0  # registration tries (a request sent, or maybe sent): after one, the carrier is asked first
+    failures: int = 0  # the carrier's failures in a row (the backoff)
+    carrier_id: str | None = None  # CDEK's uuid of the order
+    tracking_number: str | None = None  # CDEK's order number (cdek_number)
+    reason: str | None = None  # the carrier's refusal, or the last failure
+    updated_at: datetime | None = None
+    leased_until: datetime | None = None
+    lease_owner: str | None = None

@@ -14,10 +14,18 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 
-from workflows.errors import ClientBlocked, DuplicateOrder, OrderConflict, OrderNotFound, UnknownChannel
+from workflows.errors import (
+    ClientBlocked,
+    DuplicateOrder,
+    InvalidDelivery,
+    OrderConflict,
+    OrderNotFound,
+    UnknownChannel,
+)
 from workflows.ledger import Ledger, free_stock
 from workflows.model import (
     Customer,
+    Delivery,
     LineStatus,
     Obligation,
     ObligationState,
@@ -26,6 +34,8 @@ from workflows.model import (
     OrderLine,
     Reservation,
     ReservationState,
+    Shipment,
+    ShipmentState,
 )
 from workflows.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from workflows.store_confirmation import StoreCascade
@@ -50,6 +60,7 @@ class PlaceOrder:
     total: Decimal | None = None
     currency: str = "RUB"
     obligations: Sequence[Obligation] = ()
+    delivery: Delivery | None = None  # to be registered with the carrier once allocated and paid
 
 
 @dataclass(frozen=True)
@@ -81,6 +92,8 @@ class OrderDesk:
                 f"unknown channel {command.channel!r}",
                 [{"known": sorted(self._topology.channels)}],
             )
+        if command.delivery is not None:
+            _check_recipient(command.customer)
         try:
             async with self._uow() as uow:
                 if await uow.payments.is_blocked(command.customer.phone, command.customer.email):
@@ -112,6 +125,8 @@ class OrderDesk:
             order.history.extend(await self._route(uow, order.id, command.channel, line, now))
         await uow.orders.add_lines(order.id, lines)
         await uow.orders.add_events(order.id, order.history)
+        if command.delivery is not None:  # the shipping run registers it once the order may ship
+            await uow.shipments.add(Shipment(order.id, command.delivery, ShipmentState.WAITING, now, now))
         if self._cascade is not None:
             for line in lines:
                 if line.status == LineStatus.AWAITING_STORE_CONFIRMATION:
@@ -159,6 +174,11 @@ class OrderDesk:
             raise OrderNotFound(f"no order {order_id}")
         return order
 
+    async def shipment(self, order_id: int) -> Shipment | None:
+        """The order's delivery and how far its carrier registration got; ``None`` without a delivery."""
+        async with self._uow(read_only=True) as uow:
+            return await uow.shipments.get(order_id)
+
     async def cancel(self, order_id: int, reason: str = "") -> Order:
         """Cancel an order: its active reservations are released. A reservation 1C already
         absorbed stays absorbed — returning goods is 1C's business. Cancelling twice is a no-op."""
@@ -191,6 +211,20 @@ class OrderDesk:
         detail = {"reason": reason, "released": len(active), "obligations_cancelled": len(unpaid)}
         await uow.orders.add_events(order_id, [OrderEvent(now, "cancelled", detail)])
         return True
+
+
+def _check_recipient(customer: Customer) -> None:
+    """The carrier delivers to the customer: a delivery needs their name and a phone it can call."""
+    problems: list[dict[str, object]] = []
+    if not customer.name.strip():
+        problems.append({"field": "customer.name", "problem": "the recipient's name is needed for a delivery"})
+    digits = sum(char.isdigit() for char in customer.phone)
+    if not 10 <= digits <= 15 or not set(customer.phone) <= set("+0123456789 ()-"):
+        problems.append(
+            {"field": "customer.phone", "problem": "a delivery needs the recipient's phone, e.g. +79161234567"}
+        )
+    if problems:
+        raise InvalidDelivery("the carrier needs the recipient's name and phone; nothing was taken", problems)
 
 
 def _check_same(existing: Order, command: PlaceOrder) -> None:

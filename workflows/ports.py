@@ -17,6 +17,7 @@ from workflows.model import (
     OrderLine,
     Reservation,
     ReservationState,
+    Shipment,
     StockFigure,
     StockLevel,
 )
@@ -252,6 +253,25 @@ class Outbox(Protocol):
         ...
 
 
+class Shipments(Protocol):
+    async def add(self, shipment: Shipment) -> None:
+        """Store the delivery of a new order (one shipment per order)."""
+        ...
+
+    async def get(self, order_id: int) -> Shipment | None: ...
+
+    async def claim(self, now: datetime, lease_until: datetime, owner: str, limit: int) -> list[Shipment]:
+        """Lease to ``owner`` up to ``limit`` shipments still in progress (waiting, registering, accepted) that are
+        due (``next_attempt_at <= now``) and that nobody holds or whose lease ran out, the longest due first. Two
+        concurrent callers never get the same one (``SKIP LOCKED`` on PostgreSQL)."""
+        ...
+
+    async def save(self, shipment: Shipment, owner: str) -> bool:
+        """Overwrite the shipment's state, counters, carrier ids, times and lease — only if ``owner`` still holds
+        it (its lease was not taken over since); ``False`` and nothing written otherwise."""
+        ...
+
+
 class Locks(Protocol):
     async def hold(self, name: str) -> None:
         """Hold the lock called ``name`` until this unit of work ends: another one asking for it
@@ -411,6 +431,9 @@ class UnitOfWork(Protocol):
 
     @property
     def outbox(self) -> Outbox: ...
+
+    @property
+    def shipments(self) -> Shipments: ...
 
     def touched_skus(self) -> set[str]:
         """SKUs whose stock rows this unit of work changed so far (on-hand, reserved, suspect)."""
