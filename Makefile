@@ -13,13 +13,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $(STAMP)
 
-# The service on SQLite with the example topology (or ./storeops.toml), chat bots off.
-# A first run writes .env with a fresh random API_TOKEN; read it there.
+# With chat tokens (TELEGRAM_BOT_TOKEN or SLACK_BOT_TOKEN in .env or the environment): the service on
+# SQLite with ./storeops.toml (or the example topology). Without: the sandbox — every outside system
+# emulated on 127.0.0.1 and a console at http://127.0.0.1:8080/sandbox (SANDBOX_PORT to change it).
+# A first real run writes .env with a fresh random API_TOKEN; read it there.
 run: $(STAMP)
-	@test -f .env || { printf 'API_TOKEN=%s\n' "$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(24))')" > .env; \
-		echo "wrote .env with a fresh API_TOKEN (use it as: Authorization: Bearer <API_TOKEN>)"; }
-	STOREOPS_CONFIG=$${STOREOPS_CONFIG:-$$(test -f storeops.toml && echo storeops.toml || echo storeops.example.toml)} \
-		$(BIN)/storeops run
+	@if grep -qsE '^(TELEGRAM_BOT_TOKEN|SLACK_BOT_TOKEN)=.+' .env || [ -n "$$TELEGRAM_BOT_TOKEN$$SLACK_BOT_TOKEN" ]; then \
+		test -f .env || { printf 'API_TOKEN=%s\n' "$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(24))')" > .env; \
+			echo "wrote .env with a fresh API_TOKEN (use it as: Authorization: Bearer <API_TOKEN>)"; }; \
+		STOREOPS_CONFIG=$${STOREOPS_CONFIG:-$$(test -f storeops.toml && echo storeops.toml || echo storeops.example.toml)} \
+			exec $(BIN)/storeops run; \
+	else \
+		echo "no chat tokens configured: starting the sandbox (see README, 'Connecting real chats' to go live)"; \
+		exec $(BIN)/storeops sandbox --port $${SANDBOX_PORT:-8080}; \
+	fi
 
 migrate: $(STAMP)
 	$(BIN)/storeops migrate
