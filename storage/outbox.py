@@ -65,7 +65,10 @@ class SqlOutbox:
         for channel in sorted({x.channel for x in pushes}):
             mine = [(x.sku, x.version) for x in pushes if x.channel == channel]
             for keys in batched(mine, _CHUNK):  # one statement per chunk: a batch of 2 000 is 4, not 2 000
-                retired = and_(p.channel == channel, tuple_(p.sku, p.version).in_(keys))
+                # ``sku IN`` lets SQLite find the rows by the primary key; on (sku, version) alone it
+                # walked every line of the channel (13 ms a batch with 100 000 waiting)
+                skus = [sku for sku, _ in keys]
+                retired = and_(p.channel == channel, p.sku.in_(skus), tuple_(p.sku, p.version).in_(keys))
                 await self._c.execute(delete(t.stock_pushes).where(retired))
         if pushes:
             shown = [{"channel": x.channel, "sku": x.sku, "qty": x.qty, "accepted_at": at} for x in pushes]
