@@ -24,6 +24,8 @@ from bot.telegram.delivery import TelegramDelivery
 from bot.telegram.pacing import Pacer
 from bot.telegram.report import TelegramReport
 from integrations.cbr import CbrFeed, CbrRates
+from integrations.cdek import CdekClient
+from integrations.cdek_carrier import CdekCarrier
 from integrations.onec_odata import ODataBalanceSource, ODataStock
 from integrations.ozon import OzonClient
 from integrations.retailcrm import RetailCrmClient
@@ -49,6 +51,7 @@ from workflows.operations import Operations
 from workflows.orders import OrderDesk
 from workflows.payments import PaymentDesk
 from workflows.ports import Clock, UnitOfWorkFactory
+from workflows.shipping import ShippingDesk
 from workflows.store_confirmation import KIND as STORE_CONFIRMATION
 from workflows.store_confirmation import StoreCascade
 from workflows.sync import SyncDispatcher, SyncOutbox
@@ -91,6 +94,7 @@ class Services:
     telegram_delivery: TelegramDelivery | None = None
     reports: DailyReports | None = None
     telegram_report: TelegramReport | None = None  # /report and the scheduled daily send
+    shipping: ShippingDesk | None = None  # CDEK registration, when CDEK_CLIENT_ID / CDEK_CLIENT_SECRET are set
 
     async def close(self) -> None:
         for dispatcher in self.dispatchers:
@@ -174,6 +178,12 @@ async def build(
             dispatcher.kick()
 
     uow.after_commit = wake_dispatchers if services.dispatchers else None
+    if (carrier := cdek_carrier(settings, http_client)) is not None:
+        services.shipping = ShippingDesk(
+            uow, clock, carrier, alerts, Decimal(business.fraud_amount_threshold_rub), owner=owner,
+            default_weight_g=settings.carrier.default_weight_g,
+            poll_after=timedelta(seconds=settings.carrier.interval_s),
+        )  # fmt: skip
     odata = settings.onec_odata
     if odata.url is not None and odata.user and odata.password is not None:
         stock = ODataStock(
@@ -195,6 +205,21 @@ async def build(
             locale=locale, after_decision=delivery.run_once, report=services.telegram_report,
         )  # fmt: skip
     return services
+
+
+def cdek_carrier(settings: Settings, http: httpx.AsyncClient) -> CdekCarrier | None:
+    """CDEK as the carrier when its account is set (the settings then hold the shop's sender name and phone)."""
+    keys = settings.carrier
+    if not keys.enabled or keys.cdek_client_id is None or keys.cdek_client_secret is None:
+        return None
+    client = CdekClient(
+        http, base=str(keys.cdek_api_base), client_id=keys.cdek_client_id,
+        client_secret=keys.cdek_client_secret.get_secret_value(),
+    )  # fmt: skip
+    return CdekCarrier(
+        client, sender_name=keys.sender_name or "", sender_phone=keys.sender_phone or "",
+        shipment_point=keys.shipment_point,
+    )  # fmt: skip
 
 
 def channel_clients(settings: Settings, topology: Topology, http: httpx.AsyncClient) -> dict[str, ChannelClient]:

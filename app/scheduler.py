@@ -40,6 +40,9 @@ def build_scheduler(services: Services) -> AsyncIOScheduler:
         later = {"max_instances": 1, "coalesce": True}  # not at start: a full read of the channel is heavy
         scheduler.add_job(upkeep.reconcile, "interval", hours=6, id=f"reconcile-{upkeep.name}", **later)
         scheduler.add_job(upkeep.reconcile_if_asked, "interval", seconds=30, id=f"sync-asked-{upkeep.name}", **every)
+    if services.shipping is not None:  # allocated, paid orders to CDEK, and CDEK's verdicts
+        interval_s = services.settings.carrier.interval_s
+        scheduler.add_job(services.shipping.run_once, "interval", seconds=interval_s, id="shipping", **every)
     for dispatcher in services.dispatchers:  # each channel drains its outbox every second
         scheduler.add_job(dispatcher.run_once, "interval", seconds=1, id=f"sync-{dispatcher.name}", **every)
     return scheduler

@@ -148,9 +148,13 @@ class CarrierSettings(_Group):
     # production; CDEK's test host is https://api.edu.cdek.ru/v2
     cdek_api_base: AnyHttpUrl = Field(default=AnyHttpUrl("https://api.cdek.ru/v2"), validation_alias="CDEK_API_BASE")
     sender_name: str | None = Field(default=None, max_length=255, validation_alias="CDEK_SENDER_NAME")
-    sender_phone: str | None = Field(default=None, pattern=r"^\+?[0-9 ()-]{10,20}$", validation_alias="CDEK_SENDER_PHONE")
+    sender_phone: str | None = Field(
+        default=None, pattern=r"^\+?[0-9 ()-]{10,20}$", validation_alias="CDEK_SENDER_PHONE"
+    )
     # the CDEK office the shop hands parcels in at, for tariffs that start at an office ("склад-…")
-    shipment_point: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$", validation_alias="CDEK_SHIPMENT_POINT")
+    shipment_point: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$", validation_alias="CDEK_SHIPMENT_POINT"
+    )
     default_weight_g: int = Field(default=500, ge=1, le=100_000, validation_alias="CDEK_DEFAULT_WEIGHT_G")
     interval_s: int = Field(default=30, ge=5, le=600, validation_alias="SHIPPING_INTERVAL_S")
 
@@ -161,7 +165,9 @@ class CarrierSettings(_Group):
     @model_validator(mode="after")
     def _sender_with_account(self) -> CarrierSettings:
         if self.enabled and not (self.sender_name and self.sender_phone):
-            raise ValueError("CDEK_CLIENT_ID is set: set CDEK_SENDER_NAME and CDEK_SENDER_PHONE too (the shop as sender)")
+            raise ValueError(
+                "CDEK_CLIENT_ID is set: set CDEK_SENDER_NAME and CDEK_SENDER_PHONE too (the shop as sender)"
+            )
         return self
 
 

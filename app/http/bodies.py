@@ -7,7 +7,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, model_validator
+
+from workflows.model import Delivery
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -57,6 +59,42 @@ class ObligationBody(_Body):
     due_at: datetime
 
 
+Text = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_printable)]
+
+
+class AddressBody(_Body):
+    country_code: str = Field(default="RU", pattern=r"^[A-Z]{2}$")
+    city: Text
+    city_code: Annotated[StrictInt, Field(ge=1)] | None = None  # CDEK's code of the city
+    postal_code: str = Field(default="", pattern=r"^[0-9A-Za-z -]{0,12}$")
+    line: Annotated[str, Field(max_length=255), AfterValidator(_printable)] = ""  # street, house, flat
+
+
+class DeliveryBody(_Body):
+    """Where the carrier (CDEK) takes the order: a door address, or a pickup point's code."""
+
+    carrier: Literal["cdek"] = "cdek"
+    tariff_code: Annotated[StrictInt, Field(ge=1, le=100_000)]
+    address: AddressBody | None = None
+    pickup_point: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    weight_g: Annotated[StrictInt, Field(ge=1, le=1_000_000)] | None = None  # the parcel
+
+    @model_validator(mode="after")
+    def _somewhere(self) -> DeliveryBody:
+        if self.pickup_point is None and (self.address is None or not self.address.line):
+            raise ValueError("give address.line (street, house, flat) or a pickup_point")
+        return self
+
+    def to_delivery(self) -> Delivery:
+        a = self.address
+        if a is None:  # to a pickup point, which CDEK knows the place of
+            return Delivery(self.tariff_code, "RU", "", "", pickup_point=self.pickup_point, weight_g=self.weight_g)
+        return Delivery(
+            self.tariff_code, a.country_code, a.city, a.line, a.postal_code, a.city_code, self.pickup_point,
+            self.weight_g,
+        )  # fmt: skip
+
+
 class OrderBody(_Body):
     channel: Code
     external_id: Code
@@ -65,6 +103,7 @@ class OrderBody(_Body):
     total: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=2)
     currency: str = Field(default="RUB", pattern=r"^[A-Z]{3}$")
     obligations: list[ObligationBody] = Field(default_factory=list, max_length=50)
+    delivery: DeliveryBody | None = None
 
 
 class CancelBody(_Body):

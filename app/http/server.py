@@ -26,6 +26,7 @@ from app.http.views import (
     money_view,
     order_view,
     payment_outcome_view,
+    shipment_view,
     stock_result_view,
 )
 from bot.slack.app import slack_events_handler
@@ -206,6 +207,7 @@ async def post_order(request: web.Request) -> web.Response:
             total=body.total,
             currency=body.currency,
             obligations=[Obligation(o.payee, o.currency, o.amount, _aware(o.due_at)) for o in body.obligations],
+            delivery=body.delivery.to_delivery() if body.delivery is not None else None,
         )
     )
     return web.json_response(order_view(intake.order, history=False), status=201 if intake.created else 200)
@@ -222,6 +224,7 @@ async def get_order(request: web.Request) -> web.Response:
     order = await services.orders.get(_order_id(request))
     view = order_view(order, history=True)
     view["money"] = money_view(await services.payments.money_state(order.id or 0))
+    view["shipment"] = shipment_view(await services.orders.shipment(order.id or 0))
     return web.json_response(view)
 
 

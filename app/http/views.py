@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from workflows.ledger import Availability, StockUpdateResult
-from workflows.model import Order
+from workflows.model import Order, Shipment
 from workflows.offer_ids import OfferIdConflict
 from workflows.payments import EventOutcome, MoneyState
 
@@ -110,3 +110,22 @@ def payment_outcome_view(outcome: EventOutcome) -> dict[str, Any]:
         "phase": outcome.phase.value if outcome.phase else None,
         "fraud_check_task": outcome.fraud_check_task,
     }
+
+
+def shipment_view(shipment: Shipment | None) -> dict[str, Any] | None:
+    """The order's delivery and its carrier registration, as ``GET /api/orders/{id}`` shows them."""
+    if shipment is None:
+        return None
+    d = shipment.delivery
+    return {
+        "carrier": "cdek",
+        "state": shipment.state.value,
+        "tracking_number": shipment.tracking_number,
+        "carrier_id": shipment.carrier_id,
+        "reason": shipment.reason,
+        "tariff_code": d.tariff_code,
+        "address": {"country_code": d.country_code, "city": d.city, "city_code": d.city_code,
+                    "postal_code": d.postal_code, "line": d.address},
+        "pickup_point": d.pickup_point,
+        "weight_g": d.weight_g,
+    }  # fmt: skip

@@ -18,7 +18,8 @@
   or only at validation are unverified — at once here).
 * A missing, unknown, revoked or expired token gets 401 (body unverified: ``v2_token_expired``).
 
-Tests steer failures (:meth:`~CdekEmulator.fail_with`, :meth:`~CdekEmulator.hang`, :meth:`~CdekEmulator.recover`)
+Tests steer failures (:meth:`~CdekEmulator.fail_with`, :meth:`~CdekEmulator.hang`, :meth:`~CdekEmulator.hold_answers`,
+:meth:`~CdekEmulator.recover`)
 and read every call (:meth:`~CdekEmulator.calls`) and order (:meth:`~CdekEmulator.orders`).
 """
 
@@ -109,6 +110,7 @@ class CdekEmulator(LocalServer):
         self._next_cdek_number = FIRST_CDEK_NUMBER
         self._failure: tuple[int, Scope | None] | None = None
         self._hanging = False
+        self._answers_held = False
         self._released = asyncio.Event()
         self._stopping = False
 
@@ -160,9 +162,15 @@ class CdekEmulator(LocalServer):
         self._hanging = True
         self._released.clear()
 
+    def hold_answers(self) -> None:
+        """Take registrations as usual but hold their answers until :meth:`recover`: the order exists at CDEK while
+        the client times out waiting (the answer is lost)."""
+        self._answers_held = True
+        self._released.clear()
+
     def recover(self) -> None:
         """Answer normally again; held requests are answered now."""
-        self._failure, self._hanging = None, False
+        self._failure, self._hanging, self._answers_held = None, False, False
         self._released.set()
 
     def calls(self) -> list[CdekCall]:
@@ -223,6 +231,8 @@ class CdekEmulator(LocalServer):
         response = await self._refusal(request, bearer)
         if response is None:
             response = await self._accept(request)
+            while self._answers_held and not self._stopping:
+                await self._released.wait()
         self._calls.append(CdekCall(request.method, request.path, response.status, bearer))
         return response
 
