@@ -1,0 +1,305 @@
+// The sandbox console: every role of the shop on one page. Store staff answer in Slack-like
+// channel panes, the owner and managers chat in Telegram-like panes, and the stock, the
+// channels' view of it and the orders sit beside them. The page only renders
+// GET /sandbox/api/state (polled every second and right after each action) and posts what a
+// person would click or type; the service behind it is the real one, with emulated neighbours.
+import { html, render, useCallback, useEffect, useRef, useState } from "./vendor/htm-preact-standalone.mjs";
+import { ChatPane, StorePane } from "./chat_panes.js";
+import { dateTimeRu, durationRu, requestJson, timeRu } from "./format.js";
+
+const API = "/sandbox/api";
+const POLL_MS = 1000;
+const CLOCK_STEPS = [
+  [60, "+1 мин"],
+  [1200, "+20 мин"],
+  [3600, "+1 ч"],
+  [14400, "+4 ч"],
+];
+const CHANNEL_TITLES = {
+  wildberries: "WB",
+  ozon: "Ozon",
+  yandex_market: "ЯМ",
+  site: "Сайт",
+  retailcrm: "CRM",
+};
+const ORDER_STATUS_TITLES = {
+  reserved: "зарезервирован",
+  awaiting_store_confirmation: "ждёт ответа магазина",
+  partially_reserved: "зарезервирован частично",
+  out_of_stock: "нет в наличии",
+  unfulfillable: "ни один магазин не подтвердил",
+  cancelled: "отменён",
+};
+
+const channelTitle = (name) => CHANNEL_TITLES[name] || name;
+
+// ---- state: polled, refreshed at once after every action -------------------------------------
+
+function usePolledState(path, periodMs) {
+  const [state, setState] = useState(null);
+  const [error, setError] = useState(null);
+  const running = useRef(null);
+  const again = useRef(false);
+  const refresh = useCallback(async () => {
+    if (running.current) {
+      again.current = true; // an action landed mid-poll: poll once more after this one
+      return running.current;
+    }
+    running.current = (async () => {
+      do {
+        again.current = false;
+        try {
+          setState(await requestJson("GET", path));
+          setError(null);
+        } catch (failure) {
+          setError(failure.message);
+        }
+      } while (again.current);
+    })();
+    try {
+      await running.current;
+    } finally {
+      running.current = null;
+    }
+  }, [path]);
+  useEffect(() => {
+    refresh();
+    const timer = setInterval(() => document.hidden || refresh(), periodMs);
+    return () => clearInterval(timer);
+  }, [refresh, periodMs]);
+  return { state, setState, error, refresh };
+}
+
+// ---- stock and orders -----------------------------------------------------------------------
+
+function StockTable({ stock }) {
+  const warehouses = stock?.warehouses || [];
+  const channels = stock?.channels || [];
+  const rows = stock?.rows || [];
+  return html`<section class="card">
+    <h2 class="card-title">Остатки <span class="hint">красным — канал показывает не то, что должен</span></h2>
+    <div class="table-wrap">
+      <table class="stock" data-testid="stock-table">
+        <thead>
+          <tr>
+            <th rowspan="2">Товар</th>
+            ${warehouses.length > 0 && html`<th colspan=${warehouses.length} class="group">Склады: есть (в резерве)</th>`}
+            <th rowspan="2" class="num">Доступно</th>
+            ${channels.length > 0 && html`<th colspan=${channels.length} class="group">Каналы показывают</th>`}
+          </tr>
+          <tr>
+            ${warehouses.map((w) => html`<th key=${w.code} class="num" title=${w.code}>${w.title}</th>`)}
+            ${channels.map((c) => html`<th key=${c} class="num" title=${c}>${channelTitle(c)}</th>`)}
+          </tr>
+        </thead>
+        <tbody>
+          ${rows.length === 0 && html`<tr><td class="empty" colspan=${2 + warehouses.length + channels.length}>Остатков пока нет: запустите сценарий.</td></tr>`}
+          ${rows.map((row) => html`<${StockRow} key=${row.sku} row=${row} warehouses=${warehouses} channels=${channels} />`)}
+        </tbody>
+      </table>
+    </div>
+  </section>`;
+}
+
+function StockRow({ row, warehouses, channels }) {
+  return html`<tr data-testid=${`stock-row-${row.sku}`}>
+    <td class="item">
+      <div>${row.name}</div>
+      <div class="sku">${row.sku}</div>
+    </td>
+    ${warehouses.map((w) => {
+      const cell = row.by_warehouse?.[w.code] || { on_hand: 0, reserved: 0 };
+      return html`<td
+        key=${w.code}
+        class=${cell.on_hand ? "num" : "num muted"}
+        data-testid=${`stock-wh-${row.sku}-${w.code}`}
+        data-on-hand=${cell.on_hand}
+        data-reserved=${cell.reserved}
+      >
+        ${cell.on_hand}${cell.reserved > 0 && html`<span class="reserved" title="в резерве"> (${cell.reserved})</span>`}
+      </td>`;
+    })}
+    <td class="num strong" data-testid=${`stock-available-${row.sku}`}>${row.available}</td>
+    ${channels.map((channel) => {
+      const should = row.should_show?.[channel];
+      const shows = row.shows?.[channel];
+      const drift = should !== undefined && shows !== should;
+      const title = drift ? `должно быть ${should ?? "—"}, эмулятор показывает ${shows ?? "ничего"}` : "совпадает";
+      return html`<td key=${channel} class=${drift ? "num drift" : "num"} title=${title} data-testid=${`stock-shows-${row.sku}-${channel}`} data-drift=${String(drift)}>
+        ${shows ?? "—"}${drift && html`<span class="should"> ≠ ${should}</span>`}
+      </td>`;
+    })}
+  </tr>`;
+}
+
+function OrderCard({ order, open, onToggle, places }) {
+  const id = order.order_id;
+  return html`<li class=${open ? "order open" : "order"} data-testid=${`order-${id}`}>
+    <button class="order-head" data-testid=${`order-toggle-${id}`} aria-expanded=${String(open)} onClick=${onToggle}>
+      <span class="caret">${open ? "▾" : "▸"}</span>
+      <span class="order-id">№ ${id}</span>
+      <span class="chip">${channelTitle(order.channel)} ${order.external_id}</span>
+      <span class=${`status status-${order.status}`} data-testid=${`order-status-${id}`} title=${order.status}>
+        ${ORDER_STATUS_TITLES[order.status] || order.status}
+      </span>
+      <span class="muted">${dateTimeRu(order.created_at)}</span>
+    </button>
+    ${open &&
+    html`<div class="order-body">
+      <table class="lines">
+        <tbody>
+          ${(order.lines || []).map(
+            (line, i) => html`<tr key=${i}>
+              <td class="sku">${line.sku}</td>
+              <td class="num">× ${line.qty}</td>
+              <td>${ORDER_STATUS_TITLES[line.status] || line.status}</td>
+              <td class="muted">${places[line.warehouse] || line.warehouse || "склад не выбран"}</td>
+            </tr>`,
+          )}
+        </tbody>
+      </table>
+      <ol class="history" data-testid=${`order-history-${id}`}>
+        ${(order.history || []).map(
+          (event, i) => html`<li key=${i}>
+            <span class="muted">${dateTimeRu(event.at)}</span> <b>${event.event}</b> ${event.detail}
+          </li>`,
+        )}
+      </ol>
+    </div>`}
+  </li>`;
+}
+
+function Orders({ orders, warehouses }) {
+  const places = Object.fromEntries(warehouses.map((w) => [w.code, w.title]));
+  const [open, setOpen] = useState(() => new Set());
+  const toggle = (id) =>
+    setOpen((previous) => {
+      const next = new Set(previous);
+      next.has(id) ? next.delete(id) : next.add(id);
+      return next;
+    });
+  return html`<section class="card">
+    <h2 class="card-title">Заказы <span class="hint">нажмите, чтобы увидеть историю</span></h2>
+    ${orders.length === 0 && html`<p class="empty">Заказов пока нет.</p>`}
+    <ul class="orders" data-testid="orders">
+      ${orders.map((order) => html`<${OrderCard} key=${order.order_id} order=${order} open=${open.has(order.order_id)} places=${places} onToggle=${() => toggle(order.order_id)} />`)}
+    </ul>
+  </section>`;
+}
+
+// ---- top bar, log, page -------------------------------------------------------------------
+
+function TopBar({ state, connection, act, setClock }) {
+  const clock = state?.clock;
+  const advance = async (seconds, label) => {
+    const answer = await act(`Часы: ${label}`, "clock", { advance_s: seconds });
+    if (answer?.now) setClock(answer);
+  };
+  return html`<header class="topbar" data-testid="topbar">
+    <div class="brand">storeops <span>песочница</span></div>
+    <div class="clock" title="Время песочницы (МСК): настоящее время плюс сдвиг">
+      <span class="clock-now" data-testid="clock-now">${clock ? dateTimeRu(clock.now) : "—"}</span>
+      <span class="clock-offset" data-testid="clock-offset">
+        ${clock && (clock.offset_s ? `сдвиг +${durationRu(clock.offset_s)}` : "без сдвига")}
+      </span>
+    </div>
+    <div class="clock-buttons">
+      ${CLOCK_STEPS.map(
+        ([seconds, label]) => html`<button key=${seconds} class="tool" data-testid=${`clock-advance-${seconds}`} onClick=${() => advance(seconds, label)}>
+          ${label}
+        </button>`,
+      )}
+    </div>
+    <div class="scenarios">
+      ${(state?.scenarios || []).map(
+        (scenario) => html`<button
+          key=${scenario.name}
+          class="scenario"
+          data-testid=${`scenario-${scenario.name}`}
+          title=${scenario.description}
+          onClick=${() => act(`Сценарий «${scenario.title}»`, `scenario/${encodeURIComponent(scenario.name)}`)}
+        >
+          ▶ ${scenario.title}
+        </button>`,
+      )}
+    </div>
+    ${state?.dashboard_url && html`<a class="dash-link" data-testid="dashboard-link" href=${state.dashboard_url} target="_blank" rel="noopener">Панель оператора ↗</a>`}
+    ${connection && html`<div class="offline" data-testid="connection-error">Нет связи: ${connection}</div>`}
+  </header>`;
+}
+
+function ActionLog({ entries }) {
+  return html`<section class="card">
+    <h2 class="card-title">Журнал действий</h2>
+    <ol class="log" data-testid="action-log">
+      ${entries.length === 0 && html`<li class="muted">Здесь появятся ваши действия и ответы сервиса.</li>`}
+      ${entries.map((entry) => html`<li key=${entry.id} class=${`log-${entry.kind}`}><span class="muted">${timeRu(entry.at)}</span> ${entry.text}</li>`)}
+    </ol>
+  </section>`;
+}
+
+let nextEntryId = 1;
+
+function sandboxNow(seen) {
+  return seen ? new Date(Date.parse(seen.now) + Date.now() - seen.seenAt) : new Date();
+}
+
+function App() {
+  const { state, setState, error, refresh } = usePolledState(`${API}/state`, POLL_MS);
+  const [log, setLog] = useState([]);
+  const [toast, setToast] = useState(null);
+  const toastTimer = useRef(null);
+  const clockSeen = useRef(null); // the log is stamped in the sandbox's time, not the browser's
+  if (state?.clock && clockSeen.current?.now !== state.clock.now) {
+    clockSeen.current = { now: state.clock.now, seenAt: Date.now() };
+  }
+  const note = useCallback((text, kind) => {
+    const entry = { id: nextEntryId++, at: sandboxNow(clockSeen.current), text, kind };
+    setLog((previous) => [entry, ...previous].slice(0, 40));
+    if (kind === "info") return;
+    setToast(entry);
+    clearTimeout(toastTimer.current);
+    toastTimer.current = setTimeout(() => setToast(null), kind === "error" ? 8000 : 5000);
+  }, []);
+  // Every click goes through here: post it, log it, then show the world it changed.
+  const act = useCallback(
+    async (label, route, body) => {
+      try {
+        const answer = await requestJson("POST", `${API}/${route}`, { body });
+        note(answer?.summary ? `${label}: ${answer.summary}` : label, answer?.summary ? "success" : "info");
+        return answer;
+      } catch (failure) {
+        note(`${label} — ошибка: ${failure.message}`, "error");
+        return null;
+      } finally {
+        refresh();
+      }
+    },
+    [note, refresh],
+  );
+  const setClock = (clock) => setState((previous) => previous && { ...previous, clock });
+  if (!state) {
+    return html`<p class="boot" data-testid="loading">${error ? `Нет связи с песочницей: ${error}` : "Загрузка песочницы…"}</p>`;
+  }
+  return html`<div class="page">
+    <${TopBar} state=${state} connection=${error} act=${act} setClock=${setClock} />
+    <main class="columns">
+      <section class="col col-slack" data-testid="slack-column">
+        <h2 class="col-title">Slack · магазины</h2>
+        ${state.stores.map((store) => html`<${StorePane} key=${store.code} store=${store} act=${act} />`)}
+      </section>
+      <section class="col col-tg" data-testid="telegram-column">
+        <h2 class="col-title">Telegram · владелец и менеджеры</h2>
+        ${state.people.map((person) => html`<${ChatPane} key=${person.id} person=${person} act=${act} />`)}
+      </section>
+      <section class="col col-data">
+        <${StockTable} stock=${state.stock} />
+        <${Orders} orders=${state.orders || []} warehouses=${state.stock?.warehouses || []} />
+        <${ActionLog} entries=${log} />
+      </section>
+    </main>
+    ${toast && html`<div class=${`toast toast-${toast.kind}`} data-testid="toast" role="status">${toast.text}</div>`}
+  </div>`;
+}
+
+render(html`<${App} />`, document.getElementById("app"));
