@@ -11,6 +11,8 @@ from decimal import Decimal
 
 import pytest
 
+from bot.telegram.render import alert_title
+from bot.texts import Locale
 from tests.fakes import FakeCarrier, FakeClock
 from workflows.alerts import AlertDesk
 from workflows.carrier import ParcelItem
@@ -360,3 +362,23 @@ async def test_a_delivery_needs_the_recipients_name_and_phone_and_nothing_is_tak
     await shop.shipping.run_once()
     [held] = shop.carrier.held.values()
     assert [item.unit_weight_g for item in held["request"].items] == [400, 400]  # the parcel's weight, shared
+
+
+@pytest.mark.parametrize(
+    ("locale", "refused", "failing"),
+    [
+        ("ru", "СДЭК не принял заказ site-7: Адрес не найден", "СДЭК не отвечает (3 раз подряд): HTTP 503"),
+        ("en", "CDEK refused order site-7: Адрес не найден", "CDEK is not answering (3 in a row): HTTP 503"),
+    ],
+)
+def test_the_owner_reads_what_cdek_said(locale: Locale, refused: str, failing: str, clock: FakeClock) -> None:
+    def alert(kind: str, detail: dict[str, object]) -> Alert:
+        return Alert(1, f"{kind}:x", kind, detail, "open", 1, 0, clock.now(), clock.now())
+
+    shipment = alert(
+        "shipment_refused", {"carrier": "cdek", "order_id": 7, "order": "site-7", "reason": "Адрес не найден"}
+    )
+    carrier = alert("carrier_failing", {"carrier": "cdek", "reason": "HTTP 503", "failures": 3})
+
+    assert alert_title(shipment, locale, "Europe/Moscow") == refused
+    assert alert_title(carrier, locale, "Europe/Moscow") == failing
