@@ -180,6 +180,9 @@ class ShippingDesk:
             hint = error.retry_after if isinstance(error, ChannelUnavailable) else None
             await self._failed(shipment, error.reason, hint)
             return False
+        except Exception as error:  # a bug with this one shipment must not hold up the others
+            log.exception("shipping: order %s could not be handled", shipment.order_id)
+            await self._failed(shipment, f"internal error: {type(error).__name__}", None, carrier_fault=False)
         return True
 
     async def _record(self, shipment: Shipment, status: CarrierStatus) -> None:
@@ -241,9 +244,10 @@ class ShippingDesk:
 
     # -- failures ----------------------------------------------------------------------------------------------
 
-    async def _failed(self, shipment: Shipment, reason: str, hint: float | None) -> None:
+    async def _failed(self, shipment: Shipment, reason: str, hint: float | None, *, carrier_fault: bool = True) -> None:
         """The carrier did not answer (or refused our account): try again later; nothing is lost. A registration
-        keeps its counted attempt, so the next try looks at the carrier before sending."""
+        keeps its counted attempt, so the next try looks at the carrier before sending. Not ``carrier_fault``
+        (our own error): backed off the same way, without counting against the carrier."""
         async with self._uow() as uow:
             now = self._clock.now()
             failures = shipment.failures + 1
@@ -255,16 +259,18 @@ class ShippingDesk:
                 updated_at=now, leased_until=None, lease_owner=None,
             )  # fmt: skip
             await uow.shipments.save(later, self._owner)
-            found = await uow.controls.get(FAILURES + self.name)
-            in_a_row = (int(found[0]) if found and found[0].isdigit() else 0) + 1
-            await uow.controls.put(FAILURES + self.name, str(in_a_row), now)
-            if in_a_row >= self._failures_to_alert:
-                detail: dict[str, object] = {"carrier": self.name, "reason": reason, "failures": in_a_row}
-                await self._alerts.raise_alert(uow, f"{FAILING_KIND}:{self.name}", FAILING_KIND, detail)
+            if carrier_fault:
+                await self._count_failure(uow, reason, now)
             await uow.commit()
-        log.warning(
-            "shipping: %s failed for order %s (%d in a row): %s", self.name, shipment.order_id, in_a_row, reason
-        )
+        log.warning("shipping: order %s not handled, tried again in %.0f s: %s", shipment.order_id, wait, reason)
+
+    async def _count_failure(self, uow: UnitOfWork, reason: str, now: datetime) -> None:
+        found = await uow.controls.get(FAILURES + self.name)
+        in_a_row = (int(found[0]) if found and found[0].isdigit() else 0) + 1
+        await uow.controls.put(FAILURES + self.name, str(in_a_row), now)
+        if in_a_row >= self._failures_to_alert:
+            detail: dict[str, object] = {"carrier": self.name, "reason": reason, "failures": in_a_row}
+            await self._alerts.raise_alert(uow, f"{FAILING_KIND}:{self.name}", FAILING_KIND, detail)
 
     async def _carrier_answered(self, uow: UnitOfWork, now: datetime) -> None:
         found = await uow.controls.get(FAILURES + self.name)

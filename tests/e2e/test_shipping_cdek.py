@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,9 @@ from integrations.cdek import CdekClient
 from integrations.cdek_carrier import CdekCarrier
 from tests.conftest import ROOT, _clean, table_count
 from tests.fakes import FakeClock
+from workflows.carrier import ParcelItem, ShipmentRefused, ShipmentRequest
+from workflows.channels import ChannelRefused
+from workflows.model import Delivery
 from workflows.shipping import ShippingDesk
 from workflows.topology import Topology
 
@@ -338,3 +343,29 @@ def test_the_cdek_account_needs_the_shop_as_sender(monkeypatch: pytest.MonkeyPat
         load_settings(env_file=None)
 
     assert CDEK_SECRET not in str(refused.value)
+
+
+async def test_the_cdek_adapter_keeps_the_order_and_the_account_apart(cdek: CdekEmulator) -> None:
+    items = (ParcelItem("IRON", "IRON", 1, Decimal("990.00"), 700),)
+    request = ShipmentRequest(
+        "77", "Ирина Щукина", "+79161234567", Delivery(137, "RU", "Москва", "ул. Ленина, 1"), items
+    )
+    async with httpx.AsyncClient(timeout=2.0) as http:
+        client = CdekClient(http, base=cdek.base_url, client_id=CDEK_ID, client_secret=CDEK_SECRET)
+        carrier = CdekCarrier(client, sender_name=SENDER, sender_phone="+74950000001")
+        first = await client.register(carrier.shipment(request))  # got there; our side never heard
+
+        assert await carrier.register(request) == first  # CDEK says the number is taken: that order is ours
+        assert len(cdek.orders()) == 1
+        with pytest.raises(ShipmentRefused, match=r"outside 1\.\.999"):  # never sent: CDEK could not take it
+            await carrier.register(replace(request, number="78", items=(replace(items[0], qty=1000),)))
+        with pytest.raises(ShipmentRefused, match=r"Field is empty: recipient\.phones"):
+            await carrier.register(replace(request, number="79", recipient_phone=""))
+        wrong = CdekCarrier(
+            CdekClient(http, base=cdek.base_url, client_id=CDEK_ID, client_secret="old"),
+            sender_name=SENDER, sender_phone="+74950000001",
+        )  # fmt: skip
+        with pytest.raises(ChannelRefused) as refused:
+            await wrong.register(replace(request, number="80"))
+        assert not isinstance(refused.value, ShipmentRefused)  # the account, not the order
+        assert len(cdek.orders()) == 1

@@ -15,7 +15,7 @@ from bot.telegram.render import alert_title
 from bot.texts import Locale
 from tests.fakes import FakeCarrier, FakeClock
 from workflows.alerts import AlertDesk
-from workflows.carrier import ParcelItem
+from workflows.carrier import ParcelItem, ShipmentRequest
 from workflows.channels import ChannelRefused, ChannelUnavailable
 from workflows.errors import InvalidDelivery
 from workflows.fraud_check import FraudCheck
@@ -382,3 +382,36 @@ def test_the_owner_reads_what_cdek_said(locale: Locale, refused: str, failing: s
 
     assert alert_title(shipment, locale, "Europe/Moscow") == refused
     assert alert_title(carrier, locale, "Europe/Moscow") == failing
+
+
+class BrokenForOne(FakeCarrier):
+    """A carrier adapter with a bug that shows for one order only."""
+
+    def __init__(self, broken: str) -> None:
+        super().__init__()
+        self.broken = broken
+
+    async def register(self, request: ShipmentRequest) -> str:
+        if request.number == self.broken:
+            raise KeyError("a bug")
+        return await super().register(request)
+
+
+async def test_a_shipment_that_trips_a_bug_is_set_aside_and_the_others_go(
+    uow: UnitOfWorkFactory, topology: Topology, clock: FakeClock
+) -> None:
+    shop = Shop(uow, topology, clock, FakeCarrier())
+    await shop.ledger.apply_stock(clock.now(), [StockFigure("IRON", "online", 10)])
+    first, second = await shop.place("I-1"), await shop.place("I-2")
+    for order_id in (first, second):
+        await shop.pay(order_id)
+    shop.carrier = BrokenForOne(str(first))
+    desk = ShippingDesk(uow, clock, shop.carrier, shop.alerts, THRESHOLD, owner="a", rng=random.Random(1))
+
+    await desk.run_once()
+
+    stuck = await shop.shipment(first)
+    assert (stuck.state, stuck.reason) == (ShipmentState.WAITING, "internal error: KeyError")
+    assert stuck.next_attempt_at > clock.now()
+    assert (await shop.shipment(second)).state == ShipmentState.ACCEPTED
+    assert await shop.open_alert("carrier_failing:cdek") is None  # not CDEK's fault
