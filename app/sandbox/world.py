@@ -83,7 +83,7 @@ def wb_chrt_ids(topology: Topology) -> dict[str, int]:
     return {a.sku: 300_000_000 + n for n, a in enumerate(CATALOGUE, 1)}
 
 
-def _emulators(topology: Topology) -> Emulators:
+def _emulators(topology: Topology, clock: SandboxClock) -> Emulators:
     rule = {name: channel.offer_id for name, channel in topology.channels.items()}
 
     def offers(channel: str) -> list[str]:
@@ -99,9 +99,16 @@ def _emulators(topology: Topology) -> Emulators:
     items = [(a.sku, article_key(a.sku), warehouses[code], qty) for a in CATALOGUE for code, qty in a.stock]
     users = [TgUser(p.telegram_id, p.name.split(" ")[0], language_code="ru") for p in PEOPLE]
     staff = {user: name for store in STORES for user, name in store.staff}
+
+    def unix() -> float:
+        return clock.now().timestamp()
+
     return Emulators(
-        slack=SlackEmulator(bot_token=SLACK_TOKEN, channels={s.slack_channel: s.code for s in STORES}, users=staff),
-        telegram=TelegramEmulator(token=TELEGRAM_TOKEN, users=users),
+        slack=SlackEmulator(
+            bot_token=SLACK_TOKEN, channels={s.slack_channel: s.code for s in STORES}, users=staff, wall_clock=unix
+        ),
+        # message dates follow the sandbox clock (rate limits too: moving it on only frees them sooner)
+        telegram=TelegramEmulator(token=TELEGRAM_TOKEN, users=users, clock=unix, first_date=int(unix())),
         onec=OneCODataEmulator(ONEC_USER, ONEC_PASSWORD, items=items),
         wildberries=WildberriesEmulator(token=WB_TOKEN, warehouses={WB_WAREHOUSE: "Склад продавца"}, cards=cards),
         ozon=OzonEmulator(OZON_CLIENT, OZON_KEY, {OZON_WAREHOUSE: "Склад FBS"}, offers("ozon")),
@@ -190,7 +197,7 @@ class Sandbox:
 
         if self._workdir is None:
             self._workdir = Path(tempfile.mkdtemp(prefix="storeops-sandbox-"))
-        self.emulators = _emulators(self.topology)
+        self.emulators = _emulators(self.topology, self.clock)
         for emulator in vars(self.emulators).values():
             await self._stack.enter_async_context(emulator)
         env = environment(

@@ -91,6 +91,7 @@ class SlackEmulator(LocalServer):
         clock: Clock = time.monotonic,
         scopes: str = "chat:write,chat:write.public,commands",
         app_token: str | None = None,  # xapp-…: enables Socket Mode (apps.connections.open)
+        wall_clock: Callable[[], float] | None = None,  # unix seconds for message ts (default: from 1700000000)
     ) -> None:
         self.bot_token = bot_token
         self.scopes = scopes
@@ -99,6 +100,7 @@ class SlackEmulator(LocalServer):
             channels=channels or {},
             users=users,
             auto_create_channels=auto_create_channels,
+            wall_clock=wall_clock,
         )
         self.received: list[SlackCall] = []
         self._clock = clock

@@ -7,7 +7,7 @@ and body) and returns Slack's response body, or raises :class:`SlackApiFailure` 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,6 +107,7 @@ class SlackWorkspace:
         users: Mapping[str, str] | None = None,
         auto_create_channels: bool = False,
         first_ts: float = 1_700_000_000.0001,
+        wall_clock: Callable[[], float] | None = None,  # unix seconds: message ts follow it (the sandbox's clock)
     ) -> None:
         self.identity = identity
         self.channels: dict[str, str] = dict(channels)
@@ -115,6 +116,7 @@ class SlackWorkspace:
         self.messages: dict[str, list[SlackMessage]] = {channel: [] for channel in self.channels}
         self.ephemerals: dict[str, list[EphemeralMessage]] = {channel: [] for channel in self.channels}
         self._last_ts_micros = round(first_ts * 1_000_000) - 100
+        self._wall_clock = wall_clock
 
     # -- the methods -----------------------------------------------------------------------------------------
 
@@ -239,6 +241,8 @@ class SlackWorkspace:
     def _next_ts(self) -> str:
         """Slack-shaped timestamps ("1700000000.000100"): unique and increasing within the workspace."""
         self._last_ts_micros += 100
+        if self._wall_clock is not None:
+            self._last_ts_micros = max(self._last_ts_micros, round(self._wall_clock() * 1_000_000))
         seconds, micros = divmod(self._last_ts_micros, 1_000_000)
         return f"{seconds}.{micros:06d}"
 
