@@ -5,61 +5,13 @@ for the service's own one-second jobs (delivery, sync) to run."""
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import Any
 
-import httpx
 import pytest
 
-T = TypeVar("T")
-READY = re.compile(r"storeops sandbox ready: (http://\S+)/sandbox")
-READY_WITHIN_S = 60  # the issue: a console in under a minute once installed
-
-
-class Sandbox:
-    def __init__(self, url: str, ready_s: float, log: Path) -> None:
-        self.url, self.ready_s, self.log = url, ready_s, log
-        self.http = httpx.Client(base_url=url, timeout=30)
-
-    def state(self) -> dict[str, Any]:
-        response = self.http.get("/sandbox/api/state")
-        assert response.status_code == 200, response.text
-        body: dict[str, Any] = response.json()
-        return body
-
-    def post(self, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
-        return self.http.post(path, json=body or {})
-
-    def scenario(self, name: str) -> str:
-        response = self.post(f"/sandbox/api/scenario/{name}")
-        assert response.status_code == 200, response.text
-        summary: str = response.json()["summary"]
-        return summary
-
-    def eventually(self, probe: Callable[[dict[str, Any]], T | None], what: str, patience: float = 30.0) -> Any:
-        """Poll the state until ``probe`` finds something (the service's jobs run every second): what it found, or
-        the state itself when the probe only says yes."""
-        deadline = time.monotonic() + patience
-        while True:
-            state = self.state()
-            found = probe(state)
-            if found is True:
-                return state
-            if found:
-                return found
-            if time.monotonic() > deadline:
-                raise AssertionError(f"not within {patience} s: {what}\n--- log tail ---\n{self._tail()}")
-            time.sleep(0.3)
-
-    def _tail(self) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-30:])
+from tests.sandbox_process import READY_WITHIN_S, Sandbox, running_sandbox
 
 
 def person(state: dict[str, Any], name_start: str) -> dict[str, Any]:
@@ -78,34 +30,8 @@ def summary_order(summary: str) -> int:
 
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    work = tmp_path_factory.mktemp("sandbox")
-    log = work / "sandbox.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "SLACK_", "DATABASE_"))}
-    started = time.monotonic()
-    with log.open("wb") as errors:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "sandbox", "--port", "0"],
-            cwd=work, env={**env, "PYTHONPATH": str(Path(__file__).parents[2])},
-            stdout=subprocess.PIPE, stderr=errors, text=True,
-        )  # fmt: skip
-        try:
-            assert process.stdout is not None
-            line = process.stdout.readline()  # the one line a newcomer reads
-            ready = READY.search(line)
-            assert ready, f"no ready line: {line!r}\n{log.read_text(errors='replace')[-3000:]}"
-            box = Sandbox(ready.group(1), time.monotonic() - started, log)
-            yield box
-            box.http.close()
-        finally:
-            process.send_signal(signal.SIGINT)
-            try:
-                code = process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                raise
-    assert code == 0, log.read_text(errors="replace")[-3000:]
-    shutdown = log.read_text(errors="replace").split("stopping the sandbox")[-1]
-    assert "Traceback" not in shutdown, shutdown  # a clean stop: no job cut off mid-flight
+    with running_sandbox(tmp_path_factory.mktemp("sandbox")) as box:
+        yield box
 
 
 def test_the_console_is_ready_within_a_minute_and_every_channel_shows_1c_stock(sandbox: Sandbox) -> None:

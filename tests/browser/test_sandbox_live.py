@@ -1,0 +1,83 @@
+"""The real sandbox (``storeops sandbox`` as a process) in a real browser: a newcomer opens the console, a store
+clerk presses "В наличии" in the store's Slack pane, and the page shows the order allocated and the question
+updated in place; a manager asks the bot for stock from the Telegram pane; the dashboard opens with the sandbox's
+token. ``STOREOPS_SCREENSHOT_TO=<file.png>`` also saves a screenshot of the console there (the README's)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.async_api import Page, expect
+
+from tests.sandbox_process import Sandbox, running_sandbox
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")  # the session's browser lives on that loop
+PATIENCE_MS = 20_000  # the service's delivery jobs run every second; the page polls every second
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    with running_sandbox(tmp_path_factory.mktemp("sandbox-live")) as box:
+        yield box
+
+
+def _token(sandbox: Sandbox) -> str:
+    return str(sandbox.state()["dashboard_url"].split("#token=", 1)[1])
+
+
+async def test_a_clerk_confirms_in_the_slack_pane_and_the_order_is_allocated(
+    page: Page, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    # an order from the site for an article only the stores hold: Тверская (priority 1) is asked
+    async with httpx.AsyncClient() as http:
+        placed = await http.post(
+            f"{sandbox.url}/api/orders", headers={"Authorization": f"Bearer {_token(sandbox)}"},
+            json={"channel": "site", "external_id": "BROWSER-1", "lines": [{"sku": "КР-7/2", "qty": 1}]},
+        )  # fmt: skip
+    assert placed.status_code == 201, placed.text
+    order_id = placed.json()["order_id"]
+    assert placed.json()["lines"][0]["status"] == "awaiting_store_confirmation"
+
+    await page.goto(sandbox.url + "/sandbox")
+    pane = page.get_by_test_id("slack-pane-tverskaya")
+    available = pane.locator("[data-testid$='-task:available']")
+    await expect(available).to_have_count(1, timeout=PATIENCE_MS)
+    await expect(pane).to_contain_text("КР-7/2")
+    await page.get_by_test_id("slack-user-tverskaya").select_option("U0BORIS")
+    await available.click()
+
+    await page.get_by_test_id(f"order-toggle-{order_id}").click()
+    await expect(page.get_by_test_id(f"order-status-{order_id}")).to_have_attribute(
+        "title", "reserved", timeout=PATIENCE_MS
+    )
+    await expect(page.get_by_test_id(f"order-history-{order_id}")).to_contain_text("store_confirmed")
+    await expect(pane.get_by_test_id("slack-edited")).to_have_count(1, timeout=PATIENCE_MS)
+    await expect(available).to_have_count(0)  # the buttons are gone from the updated question
+    await expect(page.get_by_test_id("stock-wh-КР-7/2-tverskaya")).to_have_attribute("data-reserved", "1")
+
+    shot = tmp_path / "console.png"
+    await page.screenshot(path=str(shot), full_page=False)
+    assert shot.read_bytes().startswith(b"\x89PNG")
+    if target := os.environ.get("STOREOPS_SCREENSHOT_TO"):
+        shutil.copyfile(shot, target)
+
+
+async def test_a_manager_asks_the_bot_from_the_telegram_pane(page: Page, sandbox: Sandbox) -> None:
+    await page.goto(sandbox.url + "/sandbox")
+    await page.get_by_test_id("tg-input-1002").fill("/stock KETTLE-BOSCH-1")
+    await page.get_by_test_id("tg-send-1002").click()
+    answer = page.get_by_test_id("tg-chat-1002").locator("[data-testid^='tg-msg-1002-']")
+    await expect(answer).to_contain_text("KETTLE-BOSCH-1: доступно 15", timeout=PATIENCE_MS)  # the bot's reply
+
+
+async def test_the_dashboard_opens_from_the_console_with_the_sandbox_token(page: Page, sandbox: Sandbox) -> None:
+    await page.goto(f"{sandbox.url}/dashboard#token={_token(sandbox)}")
+    for channel in ("site", "wildberries", "ozon", "yandex_market", "retailcrm"):
+        await expect(page.get_by_test_id(f"channel-card-{channel}")).to_be_visible(timeout=PATIENCE_MS)
+    await expect(page.get_by_test_id("onec-last-update")).not_to_be_empty()
+    assert "token" not in page.url  # the token is taken out of the address bar
