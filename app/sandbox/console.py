@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from app.sandbox.world import Sandbox
 
 B = TypeVar("B", bound=BaseModel)
+P = TypeVar("P", bound="_FromPerson")
+PEOPLE_IDS = frozenset(p.telegram_id for p in PEOPLE)
 
 
 class _Body(BaseModel):
@@ -41,13 +43,15 @@ class SlackPress(_Body):
     user: str
 
 
-class TelegramSend(_Body):
-    user: int
+class _FromPerson(_Body):
+    user: int  # the person's Telegram id
+
+
+class TelegramSend(_FromPerson):
     text: str = Field(min_length=1, max_length=4096)
 
 
-class TelegramPress(_Body):
-    user: int
+class TelegramPress(_FromPerson):
     message_id: int
     data: str = Field(min_length=1, max_length=64)
 
@@ -66,6 +70,14 @@ async def _body(request: web.Request, model: type[B]) -> B | web.Response:
     except ValueError as error:  # not JSON, or not the right shape (ValidationError is a ValueError)
         details = error.errors(include_url=False) if isinstance(error, ValidationError) else []
         return _error(400, "bad_request", "the body is not what this action takes", details)
+
+
+async def _from_person(request: web.Request, model: type[P]) -> P | web.Response:
+    """A body on behalf of someone: one of the sandbox's people, or 404."""
+    body = await _body(request, model)
+    if not isinstance(body, web.Response) and body.user not in PEOPLE_IDS:
+        return _error(404, "not_found", f"no person {body.user} in the sandbox")
+    return body
 
 
 def install(sandbox: Sandbox) -> Callable[[web.Application], None]:
@@ -211,20 +223,16 @@ class Console:
             await delivery.run_once()
 
     async def telegram_send(self, request: web.Request) -> web.Response:
-        body = await _body(request, TelegramSend)
+        body = await _from_person(request, TelegramSend)
         if isinstance(body, web.Response):
             return body
-        if body.user not in {p.telegram_id for p in PEOPLE}:
-            return _error(404, "not_found", f"no person {body.user} in the sandbox")
         self.sandbox.emulators.telegram.push_text(body.user, body.text)
         return web.json_response({"ok": True})
 
     async def telegram_press(self, request: web.Request) -> web.Response:
-        body = await _body(request, TelegramPress)
+        body = await _from_person(request, TelegramPress)
         if isinstance(body, web.Response):
             return body
-        if body.user not in {p.telegram_id for p in PEOPLE}:
-            return _error(404, "not_found", f"no person {body.user} in the sandbox")
         try:
             self.sandbox.emulators.telegram.push_callback(body.user, (body.user, body.message_id), body.data)
         except (ValueError, LookupError) as error:
