@@ -8,7 +8,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, or_, select, tuple_, update
+from sqlalchemy import bindparam, case, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -52,27 +52,33 @@ class SqlOutbox:
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        skus = list((await self._c.execute(due)).scalars())
-        if not skus:
-            return []
-        where = and_(p.channel == channel, p.sku.in_(skus))
-        await self._c.execute(update(t.stock_pushes).where(where).values(leased_until=lease_until, lease_owner=owner))
-        rows = await self._c.execute(select(t.stock_pushes).where(where).order_by(p.first_pending_at, p.sku))
-        return [_push(row) for row in rows]
+        # One statement leases the lines and reads them back (not: select the skus, then update and select
+        # them again by a list of up to 2 000 skus, which SQLAlchemy renders afresh every time). PostgreSQL gets
+        # the choice as a MATERIALIZED CTE, made once: as a plain subquery it may run it again for each row, and
+        # SKIP LOCKED then skips the rows this very statement has just leased, so it leased them all. SQLite
+        # runs a subquery once (and a materialized CTE there loses its top-N sort: 24 ms instead of 16).
+        if self._c.dialect.name == "postgresql":
+            due = select(due.cte("due").prefix_with("MATERIALIZED").c.sku)
+        leased = (
+            update(t.stock_pushes)
+            .where(p.channel == channel, p.sku.in_(due))
+            .values(leased_until=lease_until, lease_owner=owner)
+            .returning(p.channel, p.sku, p.qty, p.version, p.attempts, p.first_pending_at)
+        )
+        pushes = [_push(row) for row in await self._c.execute(leased)]
+        pushes.sort(key=lambda push: (push.first_pending_at, push.sku))  # RETURNING keeps no order
+        return pushes
 
     async def accepted(self, pushes: Sequence[Push], at: datetime) -> None:
-        p = t.stock_pushes.c
-        for channel in sorted({x.channel for x in pushes}):
-            mine = [(x.sku, x.version) for x in pushes if x.channel == channel]
-            for keys in batched(mine, _CHUNK):  # one statement per chunk: a batch of 2 000 is 4, not 2 000
-                # ``sku IN`` lets SQLite find the rows by the primary key; on (sku, version) alone it
-                # walked every line of the channel (13 ms a batch with 100 000 waiting)
-                skus = [sku for sku, _ in keys]
-                retired = and_(p.channel == channel, p.sku.in_(skus), tuple_(p.sku, p.version).in_(keys))
-                await self._c.execute(delete(t.stock_pushes).where(retired))
-        if pushes:
-            shown = [{"channel": x.channel, "sku": x.sku, "qty": x.qty, "accepted_at": at} for x in pushes]
-            await self._c.execute(_shown(self._c.dialect.name), shown)
+        if not pushes:
+            return
+        ordered = sorted(pushes, key=lambda x: (x.channel, x.sku))  # rows locked in key order, as enqueue does
+        # each line goes by its primary key, if still at the version sent: one statement compiled once and
+        # executed for every line (a list of (sku, version) pairs made SQLite walk every line of the channel)
+        retired = [{"r_channel": x.channel, "r_sku": x.sku, "r_version": x.version} for x in ordered]
+        await self._c.execute(_retire(), retired)
+        shown = [{"channel": x.channel, "sku": x.sku, "qty": x.qty, "accepted_at": at} for x in ordered]
+        await self._c.execute(_shown(self._c.dialect.name), shown)
 
     async def rejected(
         self, pushes: Sequence[Push], reasons: Mapping[str, str], retry_at: datetime, dead_after: int
@@ -134,6 +140,15 @@ def _enqueue(dialect: str) -> Any:
             "state": PENDING,
             "last_error": None,
         },
+    )
+
+
+@functools.cache
+def _retire() -> Any:
+    """Delete a line if it still holds the version that was sent (built once)."""
+    p = t.stock_pushes.c
+    return delete(t.stock_pushes).where(
+        p.channel == bindparam("r_channel"), p.sku == bindparam("r_sku"), p.version == bindparam("r_version")
     )
 
 
