@@ -136,7 +136,9 @@ class Console:
         people = []
         for person in PEOPLE:
             messages = []
-            for m in telegram.messages(person.telegram_id):
+            for m in telegram.transcript(person.telegram_id):  # the person's own commands too
+                if m.deleted:
+                    continue
                 photo = f"/sandbox/api/telegram/photo/{person.telegram_id}/{m.message_id}" if m.photo else None
                 messages.append({
                     "message_id": m.message_id, "from": "bot" if m.outgoing else "user",
