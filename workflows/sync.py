@@ -18,6 +18,7 @@ import contextlib
 import logging
 import random
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -42,6 +43,13 @@ class SyncObserver(Protocol):
 
 
 CIRCUIT = "sync:circuit_until:"
+
+
+@dataclass(frozen=True)
+class _Batch:
+    claimed: list[Push]  # leased by this dispatcher
+    lines: list[StockLine]  # what goes to the channel: the claimed lines that have an offer id
+    unmapped: set[str]  # claimed SKUs with no offer id on this channel
 
 
 class SyncOutbox:
@@ -113,35 +121,85 @@ class SyncDispatcher:
         while self._kicked:
             self._kicked = False
             try:
-                while await self.run_once():
-                    pass
+                await self.drain()
             except Exception:  # the scheduled run retries; nothing is lost
                 log.exception("sync to %s: a kicked run failed", self.name)
                 return
 
     async def run_once(self) -> int:
         """Send one batch of due lines; returns how many the channel accepted."""
-        if await self._ops.is_paused(self.name):
+        batch = await self._claim()
+        if batch is None:
             return 0
+        answer = await self._send(batch)
+        if not isinstance(answer, PushOutcome):
+            await self._failed(batch.claimed, answer)
+            return 0
+        await self._settle(batch.claimed, answer, batch.unmapped)
+        return len(answer.accepted)
+
+    async def drain(self) -> int:
+        """Send batch after batch until no line is due; returns how many the channel accepted.
+
+        The database work overlaps the channel's: while a batch waits for the channel's gate and is on the
+        wire, the next one is claimed, and the batch the channel answered is settled while the next one goes.
+        So the channel's limits set the pace, not the claim and settle in between (a full sync to Ozon lost a
+        third of its 80 requests a minute to them). One push at a time still, and a line is in one batch at a
+        time (its lease), so a newer value never overtakes an older one. A failure stops the drain; what was
+        claimed ahead waits with the failed batch."""
+        accepted = 0
+        ahead: asyncio.Task[_Batch | None] | None = None
+        settling: asyncio.Task[None] | None = None
+        try:
+            batch = await self._claim()
+            while batch is not None:
+                ahead = asyncio.create_task(self._claim())
+                answer = await self._send(batch)
+                if settling is not None:
+                    done, settling = settling, None
+                    await done  # settles go one at a time, in order
+                if not isinstance(answer, PushOutcome):
+                    following, ahead = await ahead, None
+                    await self._failed([*batch.claimed, *(following.claimed if following else ())], answer)
+                    break
+                settling = asyncio.create_task(self._settle(batch.claimed, answer, batch.unmapped))
+                accepted += len(answer.accepted)
+                batch, ahead = await ahead, None
+            if settling is not None:
+                done, settling = settling, None
+                await done
+        finally:  # cancelled, or failed in an unexpected way
+            if ahead is not None:  # what it claimed goes again after its lease, as after a crash
+                ahead.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await ahead
+            if settling is not None:  # a batch the channel took is settled all the same (a short transaction)
+                with contextlib.suppress(Exception):
+                    await settling
+        return accepted
+
+    async def _claim(self) -> _Batch | None:
+        """Lease the next due lines, or ``None`` (nothing due, paused, circuit open)."""
+        if await self._ops.is_paused(self.name):
+            return None
         async with self._uow() as uow:
             now = self._clock.now()
             circuit = await uow.controls.get(CIRCUIT + self.name)
             if circuit is not None and circuit[0] and datetime.fromisoformat(circuit[0]) > now:
-                return 0
+                return None
             claimed = await uow.outbox.claim(self.name, now, now + self._lease, self._owner, self._client.batch_limit)
             offer_ids = await uow.offer_ids.for_skus(self.name, [p.sku for p in claimed]) if claimed else {}
             await uow.commit()
         if not claimed:
-            return 0
+            return None
         lines = [StockLine(p.sku, offer_ids[p.sku], p.qty) for p in claimed if p.sku in offer_ids]
+        return _Batch(claimed, lines, {p.sku for p in claimed} - set(offer_ids))
+
+    async def _send(self, batch: _Batch) -> PushOutcome | ChannelUnavailable | ChannelRefused:
         try:
-            outcome = await self._client.push_stock(lines) if lines else PushOutcome()
+            return await self._client.push_stock(batch.lines) if batch.lines else PushOutcome()
         except (ChannelUnavailable, ChannelRefused) as error:
-            hint = error.retry_after if isinstance(error, ChannelUnavailable) else None
-            await self._failed(claimed, error.reason, hint)
-            return 0
-        await self._settle(claimed, outcome, {p.sku for p in claimed} - set(offer_ids))
-        return len(outcome.accepted)
+            return error
 
     async def _settle(self, claimed: Sequence[Push], outcome: PushOutcome, unmapped: set[str]) -> None:
         by_sku = {p.sku: p for p in claimed}
@@ -166,7 +224,9 @@ class SyncDispatcher:
             if rejected:
                 self._observer.rejected(self.name, len(rejected))
 
-    async def _failed(self, claimed: Sequence[Push], reason: str, hint: float | None) -> None:
+    async def _failed(self, claimed: Sequence[Push], error: ChannelUnavailable | ChannelRefused) -> None:
+        reason = error.reason
+        hint = error.retry_after if isinstance(error, ChannelUnavailable) else None
         async with self._uow() as uow:
             now = self._clock.now()
             found = await uow.controls.get(FAILURES + self.name)
