@@ -24,7 +24,7 @@ run: $(STAMP)
 		STOREOPS_CONFIG=$${STOREOPS_CONFIG:-$$(test -f storeops.toml && echo storeops.toml || echo storeops.example.toml)} \
 			exec $(BIN)/storeops run; \
 	else \
-		echo "no chat tokens configured: starting the sandbox (see README, 'Connecting real chats' to go live)"; \
+		echo "no chat tokens configured: starting the sandbox (README, 'Running it for real', says how to go live)"; \
 		exec $(BIN)/storeops sandbox --port $${SANDBOX_PORT:-8080}; \
 	fi
 

@@ -81,8 +81,7 @@ class RunningService:
     async def _stop(self) -> None:
         if self._polling is not None:
             polling, self._polling = self._polling, None
-            polling.cancel()  # ends the long poll at once; aiogram closes its polling cleanly
-            await asyncio.gather(polling, return_exceptions=True)
+            await _stop_polling(self.services, polling)
         if self._socket_mode is not None:
             socket_mode, self._socket_mode = self._socket_mode, None
             await stop_socket_mode(socket_mode)
@@ -104,3 +103,16 @@ async def _drain(scheduler: AsyncIOScheduler, patience: float = 5.0) -> None:
     if running:
         await asyncio.wait(running, timeout=patience)
     scheduler.shutdown(wait=False)
+
+
+async def _stop_polling(services: Services, polling: asyncio.Task[None]) -> None:
+    """aiogram's own stop: it cancels its per-bot long poll and waits for it. Cancelling our task alone would
+    leave that inner poll running into a closed session ("Failed to fetch updates")."""
+    dispatcher = services.telegram_dispatcher
+    try:
+        if dispatcher is None:
+            raise RuntimeError("no dispatcher")
+        await asyncio.wait_for(dispatcher.stop_polling(), timeout=10)
+    except (RuntimeError, TimeoutError):  # not polling yet (still deleting the webhook), or stuck
+        polling.cancel()
+    await asyncio.gather(polling, return_exceptions=True)

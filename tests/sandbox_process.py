@@ -88,4 +88,4 @@ def running_sandbox(work: Path) -> Iterator[Sandbox]:
                 raise
     assert code == 0, log.read_text(errors="replace")[-3000:]
     shutdown = log.read_text(errors="replace").split("stopping the sandbox")[-1]
-    assert "Traceback" not in shutdown, shutdown  # a clean stop: no job cut off mid-flight
+    assert "Traceback" not in shutdown and " ERROR " not in shutdown, shutdown  # a clean stop, nothing cut off
