@@ -17,7 +17,8 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Collection, Sequence
+from collections import deque
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -43,6 +44,8 @@ class SyncObserver(Protocol):
 
 
 CIRCUIT = "sync:circuit_until:"
+CLAIM_LINES = 1000  # a drain claims whole batches, this many lines at least; they go within seconds, inside the lease
+SETTLE_BACKLOG = 8  # a drain sends no further while this many answered batches wait to be settled
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,57 @@ class _Batch:
     claimed: list[Push]  # leased by this dispatcher
     lines: list[StockLine]  # what goes to the channel: the claimed lines that have an offer id
     unmapped: set[str]  # claimed SKUs with no offer id on this channel
+
+
+class _Settler:
+    """Settles answered batches in the background, in the order answered; what was answered while a settle ran
+    goes in the next one together. A failed settle stops the settling (those lines go again after their lease)
+    and is kept in :attr:`error` for the drain to raise."""
+
+    def __init__(self, settle: Callable[[Sequence[tuple[_Batch, PushOutcome]]], Awaitable[None]]) -> None:
+        self._settle = settle
+        self._waiting: list[tuple[_Batch, PushOutcome]] = []
+        self._busy = 0  # batches in the settle under way
+        self._more, self._settled = asyncio.Event(), asyncio.Event()
+        self._closing = False
+        self.error: Exception | None = None
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def add(self, batch: _Batch, outcome: PushOutcome) -> None:
+        self._waiting.append((batch, outcome))
+        self._more.set()
+
+    async def below(self, backlog: int) -> None:
+        """Until fewer than ``backlog`` batches wait to be settled (or settling stopped)."""
+        while self._busy + len(self._waiting) >= backlog and not self._task.done():
+            self._settled.clear()
+            await self._settled.wait()
+
+    async def close(self) -> None:
+        """Settle what waits, then stop."""
+        self._closing = True
+        self._more.set()
+        await self._task
+
+    async def _run(self) -> None:
+        try:
+            while True:
+                await self._more.wait()
+                self._more.clear()
+                while self._waiting:
+                    batches, self._waiting = self._waiting, []
+                    self._busy = len(batches)
+                    try:
+                        await self._settle(batches)
+                    finally:
+                        self._busy = 0
+                        self._settled.set()
+                if self._closing:
+                    return
+        except Exception as error:  # handed to the drain, which raises it
+            self.error = error
+        finally:
+            self._settled.set()
 
 
 class SyncOutbox:
@@ -128,9 +182,10 @@ class SyncDispatcher:
 
     async def run_once(self) -> int:
         """Send one batch of due lines; returns how many the channel accepted."""
-        batch = await self._claim()
-        if batch is None:
+        claimed = await self._claim()
+        if not claimed:
             return 0
+        batch = claimed[0]
         answer = await self._send(batch)
         if not isinstance(answer, PushOutcome):
             await self._failed(batch.claimed, answer)
@@ -141,59 +196,84 @@ class SyncDispatcher:
     async def drain(self) -> int:
         """Send batch after batch until no line is due; returns how many the channel accepted.
 
-        The database work overlaps the channel's: while a batch waits for the channel's gate and is on the
-        wire, the next one is claimed, and the batch the channel answered is settled while the next one goes.
-        So the channel's limits set the pace, not the claim and settle in between (a full sync to Ozon lost a
-        third of its 80 requests a minute to them). One push at a time still, and a line is in one batch at a
-        time (its lease), so a newer value never overtakes an older one. A failure stops the drain; what was
-        claimed ahead waits with the failed batch."""
+        The database work runs beside the channel's, so the channel's limits set the pace, not the claim and
+        settle in between (a full sync to Ozon lost a third of its 80 requests a minute to them):
+
+        * lines are claimed :data:`CLAIM_LINES` at a time, in whole batches (finding the oldest due lines reads
+          every due line of the channel, on SQLite with the one writer's lock held: once for ten Ozon batches,
+          not before each), and the next ones while the last half of them goes;
+        * answered batches are settled in the background, in order, and whatever was answered while a settle
+          ran is settled in one transaction; at most :data:`SETTLE_BACKLOG` batches wait to be settled.
+
+        One push at a time still, and a line is in one batch at a time (its lease), so a newer value never
+        overtakes an older one. A pause takes effect before the next push (what was claimed goes back at once);
+        a failure stops the drain, and every line claimed and not sent waits with the failed batch."""
         accepted = 0
-        ahead: asyncio.Task[_Batch | None] | None = None
-        settling: asyncio.Task[None] | None = None
+        batches = max(1, CLAIM_LINES // self._client.batch_limit)
+        queue: deque[_Batch] = deque()
+        ahead: asyncio.Task[list[_Batch]] | None = None
+        settler = _Settler(self._settle_batches)
         try:
-            batch = await self._claim()
-            while batch is not None:
-                ahead = asyncio.create_task(self._claim())
-                answer = await self._send(batch)
-                if settling is not None:
-                    done, settling = settling, None
-                    await done  # settles go one at a time, in order
-                if not isinstance(answer, PushOutcome):
-                    following, ahead = await ahead, None
-                    await self._failed([*batch.claimed, *(following.claimed if following else ())], answer)
+            queue.extend(await self._claim(batches))
+            while queue and settler.error is None:
+                if await self._ops.is_paused(self.name):
+                    await self._release([push for each in queue for push in each.claimed])
                     break
-                settling = asyncio.create_task(self._settle(batch.claimed, answer, batch.unmapped))
+                batch = queue.popleft()
+                if ahead is None and len(queue) < max(1, batches // 2):
+                    ahead = asyncio.create_task(self._claim(batches))
+                await settler.below(SETTLE_BACKLOG)
+                answer = await self._send(batch)
+                if not isinstance(answer, PushOutcome):
+                    following: list[_Batch] = []
+                    if ahead is not None:
+                        following, ahead = await ahead, None
+                    waiting = [batch, *queue, *following]
+                    await self._failed([push for each in waiting for push in each.claimed], answer)
+                    break
+                settler.add(batch, answer)
                 accepted += len(answer.accepted)
-                batch, ahead = await ahead, None
-            if settling is not None:
-                done, settling = settling, None
-                await done
-        finally:  # cancelled, or failed in an unexpected way
-            if ahead is not None:  # what it claimed goes again after its lease, as after a crash
+                if not queue and ahead is not None:
+                    claimed, ahead = await ahead, None
+                    queue.extend(claimed)
+            if ahead is not None:  # stopped with a claim under way: its lines go back unsent
+                claimed, ahead = await ahead, None
+                await self._release([push for each in claimed for push in each.claimed])
+        finally:
+            if ahead is not None:  # cancelled, or failed unexpectedly: what it claimed goes again after its lease
                 ahead.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await ahead
-            if settling is not None:  # a batch the channel took is settled all the same (a short transaction)
-                with contextlib.suppress(Exception):
-                    await settling
+            await settler.close()  # what the channel took is settled all the same (short transactions)
+        if settler.error is not None:
+            raise settler.error
         return accepted
 
-    async def _claim(self) -> _Batch | None:
-        """Lease the next due lines, or ``None`` (nothing due, paused, circuit open)."""
+    async def _claim(self, batches: int = 1) -> list[_Batch]:
+        """Lease the next due lines, up to ``batches`` batches of them; none when nothing is due, the channel is
+        paused or its circuit is open."""
         if await self._ops.is_paused(self.name):
-            return None
+            return []
+        size = self._client.batch_limit
         async with self._uow() as uow:
             now = self._clock.now()
             circuit = await uow.controls.get(CIRCUIT + self.name)
             if circuit is not None and circuit[0] and datetime.fromisoformat(circuit[0]) > now:
-                return None
-            claimed = await uow.outbox.claim(self.name, now, now + self._lease, self._owner, self._client.batch_limit)
+                return []
+            claimed = await uow.outbox.claim(self.name, now, now + self._lease, self._owner, size * batches)
             offer_ids = await uow.offer_ids.for_skus(self.name, [p.sku for p in claimed]) if claimed else {}
             await uow.commit()
-        if not claimed:
-            return None
-        lines = [StockLine(p.sku, offer_ids[p.sku], p.qty) for p in claimed if p.sku in offer_ids]
-        return _Batch(claimed, lines, {p.sku for p in claimed} - set(offer_ids))
+        found: list[_Batch] = []
+        for start in range(0, len(claimed), size):
+            mine = claimed[start : start + size]
+            lines = [StockLine(p.sku, offer_ids[p.sku], p.qty) for p in mine if p.sku in offer_ids]
+            found.append(_Batch(mine, lines, {p.sku for p in mine} - set(offer_ids)))
+        return found
+
+    async def _release(self, claimed: Sequence[Push]) -> None:
+        async with self._uow() as uow:
+            await uow.outbox.postpone(claimed, self._clock.now(), None)
+            await uow.commit()
 
     async def _send(self, batch: _Batch) -> PushOutcome | ChannelUnavailable | ChannelRefused:
         try:
@@ -201,10 +281,25 @@ class SyncDispatcher:
         except (ChannelUnavailable, ChannelRefused) as error:
             return error
 
+    async def _settle_batches(self, answered: Sequence[tuple[_Batch, PushOutcome]]) -> None:
+        """Settle several answered batches (of distinct lines) in one transaction."""
+        if len(answered) == 1:
+            batch, outcome = answered[0]
+            await self._settle(batch.claimed, outcome, batch.unmapped)
+            return
+        outcome = PushOutcome(
+            accepted=tuple(sku for _, each in answered for sku in each.accepted),
+            rejected={sku: why for _, each in answered for sku, why in each.rejected.items()},
+            retry=tuple(sku for _, each in answered for sku in each.retry),
+        )
+        claimed = [push for batch, _ in answered for push in batch.claimed]
+        await self._settle(claimed, outcome, {sku for batch, _ in answered for sku in batch.unmapped})
+
     async def _settle(self, claimed: Sequence[Push], outcome: PushOutcome, unmapped: set[str]) -> None:
         by_sku = {p.sku: p for p in claimed}
         reasons = {**dict.fromkeys(unmapped, "no offer id for this channel"), **outcome.rejected}
-        answered = set(outcome.accepted) | set(reasons) | set(outcome.retry)
+        retry = set(outcome.retry)
+        answered = set(outcome.accepted) | set(reasons) | retry
         async with self._uow() as uow:
             now = self._clock.now()
             await uow.outbox.accepted([by_sku[s] for s in outcome.accepted if s in by_sku], now)
@@ -213,7 +308,7 @@ class SyncDispatcher:
             for push in dead:
                 detail: dict[str, object] = {"channel": self.name, "sku": push.sku, "reason": reasons[push.sku]}
                 await self._alerts.raise_alert(uow, f"sku_rejected:{self.name}", "sku_rejected", detail)
-            later = [p for p in claimed if p.sku in set(outcome.retry) or p.sku not in answered]
+            later = [p for p in claimed if p.sku in retry or p.sku not in answered]
             await uow.outbox.postpone(later, now + timedelta(seconds=30), "the channel asked to wait")
             await uow.controls.put(FAILURES + self.name, "0", now)
             await self._alerts.resolve(uow, f"sync_failing:{self.name}")
