@@ -201,7 +201,8 @@ class SyncDispatcher:
 
         * lines are claimed :data:`CLAIM_LINES` at a time, in whole batches (finding the oldest due lines reads
           every due line of the channel, on SQLite with the one writer's lock held: once for ten Ozon batches,
-          not before each), and the next ones while the last half of them goes;
+          not before each), and the next ones while the last half of them goes (the first claim of a drain
+          takes half as many, so that the first request goes sooner);
         * answered batches are settled in the background, in order, and whatever was answered while a settle
           ran is settled in one transaction; at most :data:`SETTLE_BACKLOG` batches wait to be settled.
 
@@ -214,7 +215,7 @@ class SyncDispatcher:
         ahead: asyncio.Task[list[_Batch]] | None = None
         settler = _Settler(self._settle_batches)
         try:
-            queue.extend(await self._claim(batches))
+            queue.extend(await self._claim(max(1, batches // 2)))  # half first: the first request goes sooner
             while queue and settler.error is None:
                 if await self._ops.is_paused(self.name):
                     await self._release([push for each in queue for push in each.claimed])
@@ -261,8 +262,11 @@ class SyncDispatcher:
             if circuit is not None and circuit[0] and datetime.fromisoformat(circuit[0]) > now:
                 return []
             claimed = await uow.outbox.claim(self.name, now, now + self._lease, self._owner, size * batches)
-            offer_ids = await uow.offer_ids.for_skus(self.name, [p.sku for p in claimed]) if claimed else {}
             await uow.commit()
+        if not claimed:
+            return []
+        async with self._uow(read_only=True) as uow:  # not under SQLite's one writer's lock
+            offer_ids = await uow.offer_ids.for_skus(self.name, [p.sku for p in claimed])
         found: list[_Batch] = []
         for start in range(0, len(claimed), size):
             mine = claimed[start : start + size]
