@@ -217,9 +217,6 @@ class SyncDispatcher:
         try:
             queue.extend(await self._claim(max(1, batches // 2)))  # half first: the first request goes sooner
             while queue and settler.error is None:
-                if await self._ops.is_paused(self.name):
-                    await self._release([push for each in queue for push in each.claimed])
-                    break
                 batch = queue.popleft()
                 if ahead is None and len(queue) < max(1, batches // 2):
                     ahead = asyncio.create_task(self._claim(batches))
@@ -236,7 +233,10 @@ class SyncDispatcher:
                 accepted += len(answer.accepted)
                 if not queue and ahead is not None:
                     claimed, ahead = await ahead, None
-                    queue.extend(claimed)
+                    queue.extend(claimed)  # checked for a pause as it was claimed
+                elif queue and await self._ops.is_paused(self.name):  # before the next push, as run_once does
+                    await self._release([push for each in queue for push in each.claimed])
+                    break
             if ahead is not None:  # stopped with a claim under way: its lines go back unsent
                 claimed, ahead = await ahead, None
                 await self._release([push for each in claimed for push in each.claimed])
