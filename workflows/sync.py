@@ -226,6 +226,7 @@ class SyncDispatcher:
                     following: list[_Batch] = []
                     if ahead is not None:
                         following, ahead = await ahead, None
+                    await settler.close()  # earlier successes first: a settle resets the count of failures
                     waiting = [batch, *queue, *following]
                     await self._failed([push for each in waiting for push in each.claimed], answer)
                     break
