@@ -77,6 +77,8 @@ class SqlOutbox:
         # executed for every line (a list of (sku, version) pairs made SQLite walk every line of the channel)
         retired = [{"r_channel": x.channel, "r_sku": x.sku, "r_version": x.version} for x in ordered]
         await self._c.execute(_retire(), retired)
+        # a line whose value changed while it was in flight is free to go at once, not when its lease runs out
+        await self._c.execute(_release_newer(), retired)
         shown = [{"channel": x.channel, "sku": x.sku, "qty": x.qty, "accepted_at": at} for x in ordered]
         await self._c.execute(_shown(self._c.dialect.name), shown)
 
@@ -97,6 +99,9 @@ class SqlOutbox:
             )
             if changed.rowcount == 1 and state == DEAD:
                 dead.append(push)
+        newer = [{"r_channel": x.channel, "r_sku": x.sku, "r_version": x.version} for x in pushes]
+        if newer:  # the refused value is stale: its successor may go now
+            await self._c.execute(_release_newer(), newer)
         return dead
 
     async def postpone(self, pushes: Sequence[Push], retry_at: datetime, error: str | None) -> None:
@@ -149,6 +154,17 @@ def _retire() -> Any:
     p = t.stock_pushes.c
     return delete(t.stock_pushes).where(
         p.channel == bindparam("r_channel"), p.sku == bindparam("r_sku"), p.version == bindparam("r_version")
+    )
+
+
+@functools.cache
+def _release_newer() -> Any:
+    """Lift the lease of a line that moved past the version that was sent (built once)."""
+    p = t.stock_pushes.c
+    return (
+        update(t.stock_pushes)
+        .where(p.channel == bindparam("r_channel"), p.sku == bindparam("r_sku"), p.version != bindparam("r_version"))
+        .values(leased_until=None, lease_owner=None)
     )
 
 
