@@ -43,6 +43,6 @@ def build_scheduler(services: Services) -> AsyncIOScheduler:
     if services.shipping is not None:  # allocated, paid orders to CDEK, and CDEK's verdicts
         interval_s = services.settings.carrier.interval_s
         scheduler.add_job(services.shipping.run_once, "interval", seconds=interval_s, id="shipping", **every)
-    for dispatcher in services.dispatchers:  # each channel drains its outbox every second
-        scheduler.add_job(dispatcher.run_once, "interval", seconds=1, id=f"sync-{dispatcher.name}", **every)
+    for dispatcher in services.dispatchers:  # each channel drains its outbox every second (and when kicked)
+        scheduler.add_job(dispatcher.scheduled, "interval", seconds=1, id=f"sync-{dispatcher.name}", **every)
     return scheduler

@@ -164,6 +164,13 @@ class SyncDispatcher:
         if self._drain is None or self._drain.done():
             self._drain = asyncio.get_running_loop().create_task(self._drain_kicked())
 
+    async def scheduled(self) -> None:
+        """The scheduler's safety net (every second): drain what is due — a backlog left by a failure or a pause
+        goes at the channel's pace, not a batch a second — sharing the kicked drain, so never two at once."""
+        self.kick()
+        if self._drain is not None:
+            await asyncio.shield(self._drain)  # the job's end does not cut a drain short
+
     async def close(self) -> None:
         """At shutdown: stop a kicked drain (what it had claimed goes again after the lease)."""
         if self._drain is not None and not self._drain.done():

@@ -267,3 +267,14 @@ async def test_a_value_changed_while_its_predecessor_was_refused_goes_next(shop:
     assert await shop.dispatcher.run_once() == 0
     assert await shop.dispatcher.run_once() == 1  # the newer value is not held by the refused one's lease
     assert shop.channel.shown() == {"KETTLE": 8}
+
+
+async def test_the_scheduled_run_drains_a_backlog_whole_and_shares_a_kicked_drain(shop: Shop) -> None:
+    await shop.stock(*[(f"SKU-{n}", "online", n + 2) for n in range(6)])
+    shop.dispatcher.kick()  # a kicked drain is under way when the scheduler's second comes
+    await asyncio.gather(shop.dispatcher.scheduled(), shop.dispatcher.scheduled())
+    assert shop.channel.shown() == {f"SKU-{n}": n + 1 for n in range(6)}  # three batches, not one a second
+    sent = [line.sku for batch in shop.channel.sent for line in batch]
+    assert sorted(sent) == sorted(set(sent))  # each line once: one drain at a time
+    async with shop.uow(read_only=True) as work:
+        assert await work.outbox.depth() == {}
