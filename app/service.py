@@ -81,7 +81,7 @@ class RunningService:
     async def _stop(self) -> None:
         if self._polling is not None:
             polling, self._polling = self._polling, None
-            await _stop_polling(self.services, polling)
+            await stop_polling(self.services, polling)
         if self._socket_mode is not None:
             socket_mode, self._socket_mode = self._socket_mode, None
             await stop_socket_mode(socket_mode)
@@ -105,7 +105,7 @@ async def _drain(scheduler: AsyncIOScheduler, patience: float = 5.0) -> None:
     scheduler.shutdown(wait=False)
 
 
-async def _stop_polling(services: Services, polling: asyncio.Task[None]) -> None:
+async def stop_polling(services: Services, polling: asyncio.Task[None]) -> None:
     """aiogram's own stop: it cancels its per-bot long poll and waits for it. Cancelling our task alone would
     leave that inner poll running into a closed session ("Failed to fetch updates")."""
     dispatcher = services.telegram_dispatcher

@@ -5,21 +5,19 @@ dashboard's JSON and PNG over the real HTTP API. The business clock is a fake on
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from app.bootstrap import Services, build
-from app.http.server import create_app
 from app.settings import load_settings
-from bot.telegram.app import start_polling
 from emulators.telegram import TelegramEmulator, TelegramLimits, TgMessage, TgUser
 from tests.fakes import FakeClock
+from tests.serving import served
 from workflows.model import StockFigure
 from workflows.orders import LineRequest, PlaceOrder
 from workflows.topology import Topology
@@ -79,15 +77,10 @@ async def shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator
             clock.current = now - timedelta(days=days_ago, hours=n)
             await services.orders.place(PlaceOrder(channel, f"R-{n}", [LineRequest("IRON", 1)]))
         clock.current = now
-        assert services.telegram_dispatcher is not None and services.telegram_bot is not None
-        polling = asyncio.create_task(start_polling(services.telegram_dispatcher, services.telegram_bot))
         try:
-            async with TestClient(TestServer(create_app(services), host="127.0.0.1")) as http:
+            async with served(services, telegram=True) as http:
                 yield Shop(services, tg, http, clock, env)
         finally:
-            polling.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await polling
             await services.close()
 
 

@@ -14,17 +14,16 @@ from typing import Any
 
 import httpx
 import pytest
-from aiohttp import ClientResponse
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from app.bootstrap import Services, build, cdek_carrier
-from app.http.server import create_app
 from app.settings import ConfigurationError, load_settings
 from emulators.cdek import ORDERS_PATH, CdekEmulator
 from integrations.cdek import CdekClient
 from integrations.cdek_carrier import CdekCarrier
 from tests.conftest import ROOT, _clean, table_count
 from tests.fakes import FakeClock
+from tests.serving import json_of, served
 from workflows.carrier import ParcelItem, ShipmentRefused, ShipmentRequest
 from workflows.channels import ChannelRefused
 from workflows.model import Delivery
@@ -73,14 +72,8 @@ async def services(
 
 @pytest.fixture
 async def client(services: Services) -> AsyncIterator[TestClient[Any, Any]]:
-    async with TestClient(TestServer(create_app(services), host="127.0.0.1")) as test_client:
+    async with served(services) as test_client:
         yield test_client
-
-
-async def _json(response: ClientResponse, status: int) -> Any:
-    body = await response.json()
-    assert response.status == status, body
-    return body
 
 
 def _order(external_id: str, delivery: dict[str, Any] | None, lines: tuple[tuple[str, int], ...] = (("IRON", 1),),
@@ -108,10 +101,10 @@ class Shop:
     async def stock(self, *items: tuple[str, str, int]) -> None:
         payload = {"as_of": "2026-11-21T12:00:00+03:00", "items": [{"sku": s, "warehouse": w, "qty": q}
                                                                    for s, w, q in items]}  # fmt: skip
-        await _json(await self.client.post("/api/1c/stock", json=payload, headers=AUTH), 200)
+        await json_of(await self.client.post("/api/1c/stock", json=payload, headers=AUTH), 200)
 
     async def order(self, body: dict[str, Any]) -> int:
-        created = await _json(await self.client.post("/api/orders", json=body, headers=AUTH), 201)
+        created = await json_of(await self.client.post("/api/orders", json=body, headers=AUTH), 201)
         return int(created["order_id"])
 
     async def pay(self, order_id: int, phase: str = "cleared") -> None:
@@ -119,10 +112,10 @@ class Shop:
             "event_id": f"e-{order_id}-{phase}", "payment_id": f"p-{order_id}", "order_id": order_id,
             "idempotency_key": f"idem-{order_id}", "phase": phase, "amount": "2590.00", "currency": "RUB",
         }  # fmt: skip
-        await _json(await self.client.post("/api/payments/events", json=event, headers=AUTH), 202)
+        await json_of(await self.client.post("/api/payments/events", json=event, headers=AUTH), 202)
 
     async def get(self, order_id: int) -> Any:
-        return await _json(await self.client.get(f"/api/orders/{order_id}", headers=AUTH), 200)
+        return await json_of(await self.client.get(f"/api/orders/{order_id}", headers=AUTH), 200)
 
     @property
     def shipping(self) -> ShippingDesk:
@@ -308,7 +301,7 @@ async def test_a_bad_delivery_is_refused_with_the_field_and_nothing_is_written(
 ) -> None:
     body = {**_order("site-bad", None), **change}
 
-    refused = await _json(await client.post("/api/orders", json=body, headers=AUTH), 422)
+    refused = await json_of(await client.post("/api/orders", json=body, headers=AUTH), 422)
 
     assert refused["error"] == "invalid_request"
     assert any(detail["field"].startswith(field) for detail in refused["details"]), refused["details"]
@@ -321,16 +314,18 @@ async def test_a_delivery_without_the_recipients_phone_is_refused(
 ) -> None:
     body = _order("site-nophone", TO_DOOR, phone="")
 
-    refused = await _json(await client.post("/api/orders", json=body, headers=AUTH), 422)
+    refused = await json_of(await client.post("/api/orders", json=body, headers=AUTH), 422)
 
     assert refused["error"] == "invalid_delivery"
     assert refused["details"] == [
         {"field": "customer.phone", "problem": "a delivery needs the recipient's phone, e.g. +79161234567"}
     ]
     assert await table_count(services.database, "orders") == 0
-    without = await _json(await client.post("/api/orders", json=_order("site-nodelivery", None, phone=""),
+    without = await json_of(await client.post("/api/orders", json=_order("site-nodelivery", None, phone=""),
                                             headers=AUTH), 201)  # fmt: skip
-    assert (await _json(await client.get(f"/api/orders/{without['order_id']}", headers=AUTH), 200))["shipment"] is None
+    assert (await json_of(await client.get(f"/api/orders/{without['order_id']}", headers=AUTH), 200))[
+        "shipment"
+    ] is None
 
 
 def test_the_cdek_account_needs_the_shop_as_sender(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,7 +5,6 @@ business timers. Managers and the owner come from the topology."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import hashlib
 import hmac
@@ -24,10 +23,10 @@ from pydantic import SecretStr
 from app.bootstrap import Services, build
 from app.http.server import create_app
 from app.settings import load_settings
-from bot.telegram.app import start_polling
 from emulators.cbr import CbrEmulator
 from emulators.telegram import TelegramEmulator, TelegramLimits, TgMessage, TgUser
 from tests.fakes import FakeClock
+from tests.serving import served
 from workflows.model import StockFigure
 from workflows.topology import Topology
 
@@ -122,15 +121,10 @@ async def office(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterat
             monkeypatch.delenv(key, raising=False)
         services = await build(load_settings(env_file=None), _shop(), clock=clock)
         await services.ledger.apply_stock(clock.now(), [StockFigure("КР-7/2", "online", 3)])
-        assert services.telegram_dispatcher is not None and services.telegram_bot is not None
-        polling = asyncio.create_task(start_polling(services.telegram_dispatcher, services.telegram_bot))
         try:
-            async with TestClient(TestServer(create_app(services), host="127.0.0.1")) as http:
+            async with served(services, telegram=True) as http:
                 yield Office(services, tg, cbr, http, clock)
         finally:
-            polling.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await polling
             await services.close()
 
 

@@ -9,14 +9,13 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from aiohttp import ClientResponse
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from app.bootstrap import Services, build
-from app.http.server import create_app
 from app.settings import load_settings
 from tests.conftest import ROOT, table_count
 from tests.fakes import FakeClock
+from tests.serving import json_of, served
 from workflows.topology import Topology
 
 TOKEN = "test-token-7f3a-0123"
@@ -38,21 +37,15 @@ async def services(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, topology: To
 
 @pytest.fixture
 async def client(services: Services) -> AsyncIterator[TestClient[Any, Any]]:
-    async with TestClient(TestServer(create_app(services), host="127.0.0.1")) as test_client:
+    async with served(services) as test_client:
         yield test_client
-
-
-async def _json(response: ClientResponse, status: int) -> Any:
-    body = await response.json()
-    assert response.status == status, body
-    return body
 
 
 async def _stock(
     client: TestClient[Any, Any], *items: tuple[str, str, int], as_of: str = "2026-11-21T12:00:00+03:00"
 ) -> Any:
     payload = {"as_of": as_of, "items": [{"sku": s, "warehouse": w, "qty": q} for s, w, q in items]}
-    return await _json(await client.post("/api/1c/stock", json=payload, headers=AUTH), 200)
+    return await json_of(await client.post("/api/1c/stock", json=payload, headers=AUTH), 200)
 
 
 def _order(external_id: str, *lines: tuple[str, int], channel: str = "site") -> dict[str, Any]:
@@ -67,26 +60,26 @@ def _order(external_id: str, *lines: tuple[str, int], channel: str = "site") -> 
 
 
 async def test_healthz_needs_no_token(client: TestClient[Any, Any]) -> None:
-    assert await _json(await client.get("/healthz"), 200) == {"status": "ok", "database": "ok"}
+    assert await json_of(await client.get("/healthz"), 200) == {"status": "ok", "database": "ok"}
 
 
 async def test_stock_then_order_then_read_back(client: TestClient[Any, Any]) -> None:
     result = await _stock(client, ("КР-7/2", "online", 1), ("КР-7/2", "3f86a8a6-4a24-11e0-af0f-0015e9b8c48d", 2))
     assert (result["accepted"], result["ignored_stale"]) == (2, 0)
 
-    created = await _json(await client.post("/api/orders", json=_order("site-1", ("КР-7/2", 1)), headers=AUTH), 201)
+    created = await json_of(await client.post("/api/orders", json=_order("site-1", ("КР-7/2", 1)), headers=AUTH), 201)
     assert created["status"] == "reserved"
     assert created["lines"] == [{"line": 1, "sku": "КР-7/2", "qty": 1, "status": "reserved", "warehouse": "online"}]
 
-    repeat = await _json(await client.post("/api/orders", json=_order("site-1", ("КР-7/2", 1)), headers=AUTH), 200)
+    repeat = await json_of(await client.post("/api/orders", json=_order("site-1", ("КР-7/2", 1)), headers=AUTH), 200)
     assert repeat["order_id"] == created["order_id"]
 
-    order = await _json(await client.get(f"/api/orders/{created['order_id']}", headers=AUTH), 200)
+    order = await json_of(await client.get(f"/api/orders/{created['order_id']}", headers=AUTH), 200)
     assert [event["event"] for event in order["history"]] == ["received", "reserved"]
     assert order["total"] == "2590.00"
 
     for path in (f"/api/stock/{quote('КР-7/2', safe='/')}", f"/api/stock/{quote('КР-7/2', safe='')}"):
-        stock = await _json(await client.get(path, headers=AUTH), 200)
+        stock = await json_of(await client.get(path, headers=AUTH), 200)
         assert stock["sku"] == "КР-7/2"
         assert (stock["on_hand"], stock["reserved"], stock["available"]) == (3, 1, 2)
         assert stock["by_warehouse"]["tverskaya"]["on_hand"] == 2
@@ -97,27 +90,27 @@ async def test_stale_figures_are_counted_not_applied(client: TestClient[Any, Any
     await _stock(client, ("A", "online", 5), as_of="2026-11-21T12:00:00+03:00")
     result = await _stock(client, ("A", "online", 9), as_of="2026-11-21T11:59:00+03:00")
     assert (result["accepted"], result["ignored_stale"]) == (0, 1)
-    assert (await _json(await client.get("/api/stock/A", headers=AUTH), 200))["on_hand"] == 5
+    assert (await json_of(await client.get("/api/stock/A", headers=AUTH), 200))["on_hand"] == 5
 
 
 async def test_1c_local_time_without_offset_is_read_as_moscow(client: TestClient[Any, Any]) -> None:
     await _stock(client, ("A", "online", 5), as_of="2026-11-21T12:00:00")
-    stock = await _json(await client.get("/api/stock/A", headers=AUTH), 200)
+    stock = await json_of(await client.get("/api/stock/A", headers=AUTH), 200)
     assert stock["by_warehouse"]["online"]["as_of"] == "2026-11-21T09:00:00+00:00"
 
 
 async def test_cancel_and_deduction(client: TestClient[Any, Any]) -> None:
     await _stock(client, ("A", "online", 2))
-    one = await _json(await client.post("/api/orders", json=_order("1", ("A", 1)), headers=AUTH), 201)
-    two = await _json(await client.post("/api/orders", json=_order("2", ("A", 1)), headers=AUTH), 201)
-    cancelled = await _json(
+    one = await json_of(await client.post("/api/orders", json=_order("1", ("A", 1)), headers=AUTH), 201)
+    two = await json_of(await client.post("/api/orders", json=_order("2", ("A", 1)), headers=AUTH), 201)
+    cancelled = await json_of(
         await client.post(f"/api/orders/{one['order_id']}/cancel", json={"reason": "test"}, headers=AUTH), 200
     )
     assert cancelled["status"] == "cancelled"
     deducted = {"order_id": two["order_id"], "deducted_at": "2026-11-21T12:30:00+03:00"}
-    assert (await _json(await client.post("/api/1c/deductions", json=deducted, headers=AUTH), 200))["absorbed"] == 0
+    assert (await json_of(await client.post("/api/1c/deductions", json=deducted, headers=AUTH), 200))["absorbed"] == 0
     await _stock(client, ("A", "online", 1), as_of="2026-11-21T12:31:00+03:00")
-    stock = await _json(await client.get("/api/stock/A", headers=AUTH), 200)
+    stock = await json_of(await client.get("/api/stock/A", headers=AUTH), 200)
     assert (stock["on_hand"], stock["reserved"], stock["available"]) == (1, 0, 1)
 
 
@@ -126,7 +119,7 @@ async def test_offer_id_conflicts_are_listed(client: TestClient[Any, Any]) -> No
     assert result["offer_id_conflicts"] == [
         {"channel": "wildberries", "offer_id": "КР-7-2", "sku": "КР-7/2", "existing_sku": "КР-7-2"}
     ]
-    listed = await _json(await client.get("/api/offer-ids/conflicts", headers=AUTH), 200)
+    listed = await json_of(await client.get("/api/offer-ids/conflicts", headers=AUTH), 200)
     assert listed["conflicts"] == result["offer_id_conflicts"]
 
 
@@ -190,7 +183,7 @@ async def test_bad_stock_message_is_refused_whole(
     data = body if isinstance(body, bytes) else json.dumps(body)
     # a good row rides along in every valid-JSON case: it must not be applied either
     response = await client.post("/api/1c/stock", data=data, headers={**AUTH, "Content-Type": "application/json"})
-    answer = await _json(response, status)
+    answer = await json_of(response, status)
     assert answer["error"] == code and answer["message"]
     assert isinstance(answer["details"], list)
     assert await table_count(services.database, "stock_levels") == 0
@@ -201,7 +194,7 @@ async def test_an_unknown_warehouse_rejects_the_whole_batch(client: TestClient[A
         "as_of": "2026-11-21T12:00:00Z",
         "items": [{"sku": "A", "warehouse": "online", "qty": 1}, {"sku": "B", "warehouse": "mars", "qty": 1}],
     }
-    answer = await _json(await client.post("/api/1c/stock", json=payload, headers=AUTH), 422)
+    answer = await json_of(await client.post("/api/1c/stock", json=payload, headers=AUTH), 422)
     assert answer["error"] == "unknown_warehouse"
     assert answer["details"] == [{"field": "items.1.warehouse", "problem": "unknown warehouse 'mars'"}]
     assert await table_count(services.database, "stock_levels") == 0
@@ -209,7 +202,7 @@ async def test_an_unknown_warehouse_rejects_the_whole_batch(client: TestClient[A
 
 async def test_an_oversized_body_is_refused(client: TestClient[Any, Any], services: Services) -> None:
     items = [{"sku": f"SKU-{n:06d}", "warehouse": "online", "qty": 1} for n in range(3000)]
-    answer = await _json(
+    answer = await json_of(
         await client.post("/api/1c/stock", json={"as_of": "2026-11-21T12:00:00Z", "items": items}, headers=AUTH), 413
     )
     assert answer["error"] == "body_too_large"
@@ -233,7 +226,7 @@ async def test_api_needs_the_bearer_token(
         await client.get("/api/stock/A", headers=headers),
         await client.post("/api/orders", json=_order("x", ("A", 1)), headers=headers),
     ):
-        answer = await _json(response, 401)
+        answer = await json_of(response, 401)
         assert answer["error"] == "unauthorized" and message in answer["message"]
     assert await table_count(services.database, "stock_levels") == 0
     assert await table_count(services.database, "orders") == 0
@@ -268,16 +261,16 @@ async def test_bad_order_is_refused(
     client: TestClient[Any, Any], services: Services, body: Any, status: int, code: str
 ) -> None:
     await _stock(client, ("A", "online", 5))
-    answer = await _json(await client.post("/api/orders", json=body, headers=AUTH), status)
+    answer = await json_of(await client.post("/api/orders", json=body, headers=AUTH), status)
     assert answer["error"] == code
     assert await table_count(services.database, "orders") == 0
-    assert (await _json(await client.get("/api/stock/A", headers=AUTH), 200))["reserved"] == 0
+    assert (await json_of(await client.get("/api/stock/A", headers=AUTH), 200))["reserved"] == 0
 
 
 async def test_a_repeat_with_other_lines_is_a_conflict(client: TestClient[Any, Any]) -> None:
     await _stock(client, ("A", "online", 5))
-    await _json(await client.post("/api/orders", json=_order("1", ("A", 1)), headers=AUTH), 201)
-    answer = await _json(await client.post("/api/orders", json=_order("1", ("A", 2)), headers=AUTH), 409)
+    await json_of(await client.post("/api/orders", json=_order("1", ("A", 1)), headers=AUTH), 201)
+    answer = await json_of(await client.post("/api/orders", json=_order("1", ("A", 2)), headers=AUTH), 409)
     assert answer["error"] == "order_conflict"
 
 
@@ -288,9 +281,9 @@ async def test_an_order_with_obligations_keeps_them(client: TestClient[Any, Any]
             {"payee": "supplier", "currency": "CNY", "amount": "1200.50", "due_at": "2026-12-01T12:00:00+03:00"}
         ],
     }
-    created = await _json(await client.post("/api/orders", json=body, headers=AUTH), 201)
+    created = await json_of(await client.post("/api/orders", json=body, headers=AUTH), 201)
     assert created["status"] == "out_of_stock"
-    order = await _json(await client.get(f"/api/orders/{created['order_id']}", headers=AUTH), 200)
+    order = await json_of(await client.get(f"/api/orders/{created['order_id']}", headers=AUTH), 200)
     assert order["obligations"] == [
         {
             "payee": "supplier",
@@ -307,24 +300,24 @@ async def test_an_order_with_obligations_keeps_them(client: TestClient[Any, Any]
 
 @pytest.mark.parametrize("order_id", ["999", "abc", "1.5", "-1"])
 async def test_unknown_order_is_404(client: TestClient[Any, Any], order_id: str) -> None:
-    answer = await _json(await client.get(f"/api/orders/{order_id}", headers=AUTH), 404)
+    answer = await json_of(await client.get(f"/api/orders/{order_id}", headers=AUTH), 404)
     assert answer["error"] == "order_not_found"
 
 
 async def test_deduction_for_unknown_order_is_404(client: TestClient[Any, Any]) -> None:
     body = {"order_id": 404, "deducted_at": "2026-11-21T12:00:00Z"}
-    assert (await _json(await client.post("/api/1c/deductions", json=body, headers=AUTH), 404))[
+    assert (await json_of(await client.post("/api/1c/deductions", json=body, headers=AUTH), 404))[
         "error"
     ] == "order_not_found"
 
 
 async def test_unknown_route_and_method_answer_in_json(client: TestClient[Any, Any]) -> None:
-    assert (await _json(await client.get("/api/nothing", headers=AUTH), 404))["error"] == "not_found"
-    assert (await _json(await client.delete("/api/orders", headers=AUTH), 405))["error"] == "method_not_allowed"
+    assert (await json_of(await client.get("/api/nothing", headers=AUTH), 404))["error"] == "not_found"
+    assert (await json_of(await client.delete("/api/orders", headers=AUTH), 405))["error"] == "method_not_allowed"
 
 
 async def test_store_stats_endpoint(client: TestClient[Any, Any]) -> None:
-    answer = await _json(await client.get("/api/stats/stores?since=2026-11-01T00:00:00Z", headers=AUTH), 200)
+    answer = await json_of(await client.get("/api/stats/stores?since=2026-11-01T00:00:00Z", headers=AUTH), 200)
     assert answer == {"since": "2026-11-01T00:00:00+00:00", "stores": []}
-    bad = await _json(await client.get("/api/stats/stores?since=yesterday", headers=AUTH), 400)
+    bad = await json_of(await client.get("/api/stats/stores?since=yesterday", headers=AUTH), 400)
     assert bad["error"] == "invalid_request"
