@@ -74,7 +74,7 @@ _TEXTS: dict[str, dict[str, str]] = {
 }
 
 
-def _t(locale: Locale, key: str, **values: object) -> str:
+def _t(locale: Locale, key: str, /, **values: object) -> str:
     return _TEXTS[locale][key].format(**values)
 
 

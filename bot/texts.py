@@ -50,5 +50,5 @@ _TEXTS: dict[str, dict[str, str]] = {
 }
 
 
-def text(locale: Locale, key: str, **values: object) -> str:
+def text(locale: Locale, key: str, /, **values: object) -> str:
     return _TEXTS[locale][key].format(**values)

@@ -193,7 +193,7 @@ _TEXTS: dict[str, dict[str, str]] = {
 }
 
 
-def tg(locale: Locale, key: str, **values: object) -> str:
+def tg(locale: Locale, key: str, /, **values: object) -> str:
     return _TEXTS[locale][key].format(**values)
 
 

@@ -1,0 +1,23 @@
+"""An alert's detail is free-form (a channel's words, a bench's counters): a field that happens to be named like
+a parameter of the text function ("key", "locale") must not break the message."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.telegram.render import alert_text, alert_title
+from bot.texts import Locale
+from workflows.office_model import Alert
+
+
+@pytest.mark.parametrize("locale", ["ru", "en"])
+def test_a_detail_field_named_key_or_locale_still_renders(locale: Locale) -> None:
+    now = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
+    detail: dict[str, object] = {"channel": "wildberries", "failures": 5, "reason": "HTTP 503", "key": 7,
+                                 "locale": "xx"}  # fmt: skip
+    alert = Alert(None, "sync_failing:wildberries", "sync_failing", detail, "open", 1, 0, now, now)
+    title = alert_title(alert, locale, "Europe/Moscow")
+    assert "wildberries" in title
+    assert "wildberries" in alert_text(alert, None, locale, "Europe/Moscow")
