@@ -46,6 +46,7 @@ from workflows.fraud_check import FraudCheck
 from workflows.fx import KIND as FX_APPROVAL
 from workflows.fx import FxWatch
 from workflows.ledger import Ledger
+from workflows.onec_intake import StockIntake
 from workflows.onec_pull import OneCPull
 from workflows.operations import Operations
 from workflows.orders import OrderDesk
@@ -82,6 +83,7 @@ class Services:
     payments: PaymentDesk
     http_client: httpx.AsyncClient
     fx: FxWatch
+    intake: StockIntake
     slack_app: AsyncApp | None = None
     slack_delivery: SlackDelivery | None = None
     channel_clients: dict[str, ChannelClient] = field(default_factory=dict)
@@ -145,7 +147,7 @@ async def build(
     )  # fmt: skip
     services = Services(
         settings, topology, database, uow, clock, ledger, orders, board, cascade, pump, alerts, operations, fraud,
-        payments, http_client, fx,
+        payments, http_client, fx, StockIntake(uow, topology, ledger, operations),
     )  # fmt: skip
     reports = DailyReports(SqlDayRecords(database), uow, topology, clock)
     services.reports = reports
@@ -190,8 +192,7 @@ async def build(
             http_client, base=str(odata.url), user=odata.user, password=odata.password.get_secret_value(),
             register=odata.stock_register, timezone=topology.onec.timezone,
         )  # fmt: skip
-        services.onec_pull = OneCPull(uow, clock, topology, ledger, alerts=alerts, operations=operations,
-                                      source=ODataBalanceSource(stock))  # fmt: skip
+        services.onec_pull = OneCPull(uow, clock, services.intake, alerts, ODataBalanceSource(stock))
     telegram = settings.telegram
     if telegram.bot_token is not None:
         bot = build_bot(telegram.bot_token.get_secret_value(), str(telegram.api_base))

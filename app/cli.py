@@ -20,11 +20,12 @@ from app.sandbox.world import Sandbox
 from app.service import RunningService
 from app.settings import ConfigurationError, Settings, load_settings
 from app.topology import load_topology
-from integrations.commerceml import CommerceMLError, parse_stock, stock_time, to_figures
+from integrations.commerceml import CommerceMLError, StockPackage, intake_lines, parse_stock, stock_time
 from storage.database import open_database
 from storage.migrate import migrate
+from workflows.errors import WorkflowError
 from workflows.ledger import StockUpdateResult
-from workflows.model import StockFigure
+from workflows.onec_intake import StockSource
 from workflows.topology import Topology
 
 log = logging.getLogger("storeops")
@@ -94,18 +95,18 @@ def _import_commerceml(settings: Settings, path: Path) -> int:
     topology = load_topology(settings.config_path)
     try:
         package = parse_stock(path.read_bytes())
+        as_of = stock_time(package)
     except OSError as error:
         print(f"storeops: cannot read {path}: {error.strerror}", file=sys.stderr)
         return 1
     except CommerceMLError as error:
         print(f"storeops: {path}: {error.reason}; nothing applied", file=sys.stderr)
         return 1
-    figures, unknown = to_figures(package, topology)
-    if unknown:
-        names = ", ".join(sorted(unknown))
-        print(f"storeops: {path}: 1C warehouses not in the topology: {names}; nothing applied", file=sys.stderr)
+    try:
+        result = asyncio.run(_apply_stock(settings, topology, as_of, package))
+    except WorkflowError as error:
+        print(f"storeops: {path}: {error.message}", file=sys.stderr)
         return 1
-    result = asyncio.run(_apply_stock(settings, topology, figures, stock_time(package, topology.onec.timezone)))
     summary = {**stock_result_view(result), "warnings": package.warnings,
                "totals_without_warehouse": len(package.totals_without_warehouse)}  # fmt: skip
     print(json.dumps(summary, ensure_ascii=False))
@@ -113,16 +114,13 @@ def _import_commerceml(settings: Settings, path: Path) -> int:
 
 
 async def _apply_stock(
-    settings: Settings, topology: Topology, figures: list[StockFigure], as_of: datetime
+    settings: Settings, topology: Topology, as_of: datetime, package: StockPackage
 ) -> StockUpdateResult:
     services = await build(settings, topology)
     try:
-        result = await services.ledger.apply_stock(as_of, figures)
-        await services.operations.onec_heard()
-        await services.operations.report_stock(figures, result.shortfalls)
+        return await services.intake.apply(StockSource.FILE, as_of, intake_lines(package))
     finally:
         await services.close()
-    return result
 
 
 async def _migrate(settings: Settings) -> None:

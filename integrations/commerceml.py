@@ -1,6 +1,6 @@
 """1C's stock in CommerceML 2 (``offers.xml``, ``rests.xml``): bytes in, a typed stock package out.
 
-What 1C writes (API_NOTES §6.1): a ``<КоммерческаяИнформация>`` root (``ДатаФормирования`` = when 1C built the
+What 1C writes: a ``<КоммерческаяИнформация>`` root (``ДатаФормирования`` = when 1C built the
 file, usually local time without an offset) holding one offers package, ``<ПакетПредложений>`` (its
 ``СодержитТолькоИзменения="true"`` marks a delta) or ``<ИзмененияПакетаПредложений>`` (always a delta). Each
 ``<Предложение>`` carries stock per 1C warehouse in one of two forms, and both are read:
@@ -14,8 +14,8 @@ Choices, each a rule of this module:
 * **Article.** ``<Артикул>`` of the offer; without one, the part of the offer's ``<Ид>`` before ``#`` (the 1C
   product guid), with a warning: it will not match one of our SKUs unless they are 1C guids.
 * **Characteristics.** An offer ``<Ид>`` ``product#characteristic`` (or ``<Ид>`` plus ``<ИдХарактеристики>``,
-  joined the same way) is a line of its own; :func:`to_figures` then sums the lines that share an article and
-  a warehouse, so variants without their own article add up to the product's stock.
+  joined the same way) is a line of its own; the 1C intake (:mod:`workflows.onec_intake`) then sums the lines
+  that share an article and a warehouse, so variants without their own article add up to the product's stock.
 * **Quantities.** Decimal comma or point; empty → 0 (1C writes ``КоличествоНаСкладе=""`` for none); negative
   → 0 with a warning; fractional → rounded down (never promise part of an item) with a warning. Anything
   else that is not a number refuses the package.
@@ -39,12 +39,11 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import datetime
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
-from workflows.model import Order, StockFigure
-from workflows.topology import Topology
+from workflows.model import Order
+from workflows.onec_intake import OneCLine
 
 ROOT = "КоммерческаяИнформация"
 OFFER_PACKAGES = ("ПакетПредложений", "ИзмененияПакетаПредложений")
@@ -225,40 +224,21 @@ def _quantity(raw: str, where: str, warnings: list[str]) -> int:
     return whole
 
 
-def to_figures(package: StockPackage, topology: Topology) -> tuple[list[StockFigure], set[str]]:
-    """The package's lines as ledger figures on our warehouse codes, plus the 1C warehouse ids we do not know.
-
-    Lines for the same article and warehouse (characteristics of one product) are summed. Lines in an unknown
-    warehouse are left out of the figures; the caller refuses the whole package when any are unknown, so a
-    half-understood message is never applied. Warehouses listed in ``[onec] ignore_warehouses`` are skipped.
-    """
-    sums: dict[tuple[str, str], int] = {}
-    unknown: set[str] = set()
-    ignored = {onec_id.lower() for onec_id in topology.onec.ignore_warehouses}
-    for line in package.lines:
-        if line.warehouse_onec_id.lower() in ignored:
-            continue  # `[onec] ignore_warehouses`: a 1C warehouse the shop does not track
-        warehouse = topology.warehouse(line.warehouse_onec_id)
-        if warehouse is None:
-            unknown.add(line.warehouse_onec_id)
-            continue
-        key = (line.article, warehouse.code)
-        sums[key] = sums.get(key, 0) + line.qty
-    return [StockFigure(sku, code, qty) for (sku, code), qty in sorted(sums.items())], unknown
+def intake_lines(package: StockPackage) -> list[OneCLine]:
+    """The package's lines as the 1C intake takes them (warehouses as 1C names them)."""
+    return [OneCLine(line.article, line.warehouse_onec_id, line.qty) for line in package.lines]
 
 
-def stock_time(package: StockPackage, onec_timezone: str | tzinfo) -> datetime:
-    """When 1C computed the figures: ``ДатаФормирования``, read in ``[onec] timezone`` when it has no offset.
+def stock_time(package: StockPackage) -> datetime:
+    """When 1C computed the figures: ``ДатаФормирования`` (without an offset it is 1C's local time, which the
+    1C intake reads in ``[onec] timezone``).
 
     The ledger compares this with 1C's deduction times, so the time the file *arrived* is no substitute: a file
     without ``ДатаФормирования`` is refused (1C's own modules always write it).
     """
     if package.generated_at is None:
         raise CommerceMLError("the file has no ДатаФормирования, so the stock's time is unknown")
-    if package.generated_at.tzinfo is not None:
-        return package.generated_at
-    zone = ZoneInfo(onec_timezone) if isinstance(onec_timezone, str) else onec_timezone
-    return package.generated_at.replace(tzinfo=zone)
+    return package.generated_at
 
 
 def render_orders(orders: Sequence[Order], generated_at: datetime, warehouse_onec_ids: Mapping[str, str]) -> bytes:

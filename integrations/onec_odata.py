@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -32,9 +32,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from workflows.model import StockFigure
 from workflows.onec_pull import SourceUnavailable
-from workflows.topology import Topology
 
 log = logging.getLogger(__name__)
 
@@ -224,23 +222,6 @@ def _whole(qty: Decimal, article: str, warehouse: str, warnings: list[str]) -> i
     if whole != qty:
         warnings.append(f"{article} in {warehouse}: 1C's balance {qty} is not whole; counted as {whole}")
     return whole
-
-
-def to_figures(balances: Iterable[Balance], topology: Topology) -> tuple[list[StockFigure], list[str]]:
-    """The balances as stock figures of our warehouses, and the 1C warehouse ids the topology does not know.
-
-    Only ``onec_id`` is matched (GUIDs case-insensitively), never a warehouse's own code.
-    """
-    ours = {w.onec_id.lower(): w.code for w in topology.warehouses if w.onec_id}
-    figures: list[StockFigure] = []
-    unknown: set[str] = set()
-    for balance in balances:
-        code = ours.get(balance.warehouse_onec_id.lower())
-        if code is None:
-            unknown.add(balance.warehouse_onec_id)
-        else:
-            figures.append(StockFigure(sku=balance.article, warehouse=code, qty=balance.qty))
-    return figures, sorted(unknown)
 
 
 class ODataBalanceSource:

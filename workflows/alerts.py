@@ -10,6 +10,7 @@ muted and is still going then is told at its next repeat; one that ended meanwhi
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 
 from workflows.office_model import Alert
@@ -21,6 +22,18 @@ OPTIONS = ("ack", "mute")
 OPEN, RESOLVED = "open", "resolved"
 # Kinds the managers see too (they can act on them); every alert goes to the owner.
 FOR_MANAGERS = frozenset({"store_cascade_exhausted", "task_escalated"})
+
+
+KEY_LIMIT = 200  # an alert's task is about "alert:<key>", kept in a 255-character column
+
+
+def alert_key(*parts: str) -> str:
+    """An alert's key from its parts (kind first). One longer than :data:`KEY_LIMIT` — a 255-character
+    article, say — keeps its head and ends in a digest of the whole, so it stays unique and fits."""
+    key = ":".join(parts)
+    if len(key) <= KEY_LIMIT:
+        return key
+    return f"{key[: KEY_LIMIT - 17]}~{hashlib.sha256(key.encode()).hexdigest()[:16]}"
 
 
 class AlertDesk:

@@ -1,6 +1,6 @@
 """The stock ledger: 1C's figures, the reservation buffer and availability.
 
-Rules (DESIGN.md §3):
+Rules:
 - a figure older than the one we hold for that SKU and warehouse is ignored;
 - an order is held as an *active* reservation until 1C reflects it: it is *released* when the
   order is cancelled and *absorbed* only once 1C sends stock for that SKU and warehouse computed
@@ -95,26 +95,34 @@ class Ledger:
         return availability(sku, levels, self._topology)
 
     async def apply_stock(self, as_of: datetime, figures: Sequence[StockFigure]) -> StockUpdateResult:
-        """Apply one 1C message, all or nothing. Figures must name our warehouse codes."""
+        """Apply figures on our warehouse codes in a unit of work of their own, all or nothing. 1C's
+        messages go through :class:`workflows.onec_intake.StockIntake`, which adds 1C's rules."""
+        async with self._uow() as uow:
+            result = await self.apply_figures(uow, as_of, figures)
+            await uow.commit()
+        return result
+
+    async def apply_figures(
+        self, uow: UnitOfWork, as_of: datetime, figures: Sequence[StockFigure]
+    ) -> StockUpdateResult:
+        """Inside the caller's unit of work: figures computed at ``as_of`` on our warehouse codes."""
         latest: dict[StockKey, StockFigure] = {}
         for figure in figures:  # a message naming one row twice: its last figure counts
             latest[(figure.sku, figure.warehouse)] = figure
         result = StockUpdateResult()
-        async with self._uow() as uow:
-            held = await uow.stock.for_keys(latest.keys())
-            fresh = [f for key, f in sorted(latest.items()) if key not in held or held[key].as_of <= as_of]
-            result.accepted = len(fresh)
-            result.ignored_stale = len(latest) - len(fresh)
-            await uow.stock.save_figures(fresh, as_of)
-            result.absorbed = await self._absorb_reflected(uow, [(f.sku, f.warehouse) for f in fresh])
-            levels = await uow.stock.for_keys([(f.sku, f.warehouse) for f in fresh])
-            result.shortfalls = [
-                Shortfall(level.sku, level.warehouse, level.on_hand, level.reserved)
-                for level in levels.values()
-                if level.reserved > level.on_hand
-            ]
-            result.offer_id_conflicts = await self._register_offer_ids(uow, {f.sku for f in fresh})
-            await uow.commit()
+        held = await uow.stock.for_keys(latest.keys())
+        fresh = [f for key, f in sorted(latest.items()) if key not in held or held[key].as_of <= as_of]
+        result.accepted = len(fresh)
+        result.ignored_stale = len(latest) - len(fresh)
+        await uow.stock.save_figures(fresh, as_of)
+        result.absorbed = await self._absorb_reflected(uow, [(f.sku, f.warehouse) for f in fresh])
+        levels = await uow.stock.for_keys([(f.sku, f.warehouse) for f in fresh])
+        result.shortfalls = [
+            Shortfall(level.sku, level.warehouse, level.on_hand, level.reserved)
+            for level in levels.values()
+            if level.reserved > level.on_hand
+        ]
+        result.offer_id_conflicts = await self._register_offer_ids(uow, {f.sku for f in fresh})
         return result
 
     async def _absorb_reflected(self, uow: UnitOfWork, keys: Sequence[StockKey]) -> int:

@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from workflows.alerts import AlertDesk
+from workflows.alerts import AlertDesk, alert_key
 from workflows.errors import UnknownChannel
 from workflows.ledger import Shortfall
 from workflows.model import StockFigure
-from workflows.ports import Clock, UnitOfWorkFactory
+from workflows.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from workflows.topology import Topology
 
 ONEC_HEARD = "onec:last_update"
@@ -23,7 +23,7 @@ FAILURES = "sync:failures:"  # kept by workflows.sync: failed pushes in a row pe
 
 
 def _stock_key(sku: str, warehouse: str) -> str:
-    return f"{STOCK_NEGATIVE}:{sku}:{warehouse}"
+    return alert_key(STOCK_NEGATIVE, sku, warehouse)
 
 
 @dataclass(frozen=True)
@@ -68,28 +68,26 @@ class Operations:
             await uow.commit()
         return names
 
-    async def onec_heard(self) -> None:
-        """1C sent something: note when, and end a "1C is silent" alert."""
-        async with self._uow() as uow:
-            await uow.controls.put(ONEC_HEARD, "stock", self._clock.now())
-            await self._alerts.resolve(uow, ONEC_SILENT_KEY)
-            await uow.commit()
+    async def heard_from_onec(self, uow: UnitOfWork, source: str) -> None:
+        """Inside the caller's unit of work: 1C sent something — note when, and end a "1C is silent" alert."""
+        await uow.controls.put(ONEC_HEARD, source, self._clock.now())
+        await self._alerts.resolve(uow, ONEC_SILENT_KEY)
 
-    async def report_stock(self, figures: Sequence[StockFigure], shortfalls: Sequence[Shortfall]) -> None:
-        """After 1C's stock: 1C shows less on hand than we promised — the owner hears of each SKU
-        and warehouse; a later figure that covers the promises ends that alert."""
+    async def report_stock(
+        self, uow: UnitOfWork, figures: Sequence[StockFigure], shortfalls: Sequence[Shortfall]
+    ) -> None:
+        """Inside the caller's unit of work, after 1C's stock: 1C shows less on hand than we promised — the
+        owner hears of each SKU and warehouse; a later figure that covers the promises ends that alert."""
         short = {(s.sku, s.warehouse) for s in shortfalls}
-        async with self._uow() as uow:
-            for s in shortfalls:
-                detail: dict[str, object] = {"sku": s.sku, "warehouse": s.warehouse, "on_hand": s.on_hand,
-                                             "reserved": s.reserved}  # fmt: skip
-                await self._alerts.raise_alert(uow, _stock_key(s.sku, s.warehouse), STOCK_NEGATIVE, detail)
-            reported = {(f.sku, f.warehouse) for f in figures}
-            for alert in await uow.alerts.open_of_kind(STOCK_NEGATIVE):
-                where = (str(alert.detail.get("sku")), str(alert.detail.get("warehouse")))
-                if where in reported and where not in short:
-                    await self._alerts.resolve(uow, alert.key)
-            await uow.commit()
+        for s in shortfalls:
+            detail: dict[str, object] = {"sku": s.sku, "warehouse": s.warehouse, "on_hand": s.on_hand,
+                                         "reserved": s.reserved}  # fmt: skip
+            await self._alerts.raise_alert(uow, _stock_key(s.sku, s.warehouse), STOCK_NEGATIVE, detail)
+        reported = {(f.sku, f.warehouse) for f in figures}
+        for alert in await uow.alerts.open_of_kind(STOCK_NEGATIVE):
+            where = (str(alert.detail.get("sku")), str(alert.detail.get("warehouse")))
+            if where in reported and where not in short:
+                await self._alerts.resolve(uow, alert.key)
 
     async def watch_onec(self) -> bool:
         """Scheduled: raise (or keep counting) the alert when 1C has been quiet too long."""

@@ -109,7 +109,7 @@ class StoreQuestions(_Strict):
 class OneC(_Strict):
     timezone: str = "Europe/Moscow"  # how to read a 1C timestamp that carries no offset
     # 1C warehouses we neither sell from nor track (defects, in transit): their lines are skipped
-    # rather than refusing the whole CommerceML package as unknown
+    # wherever 1C's stock comes from, rather than refusing the whole message as unknown
     ignore_warehouses: tuple[str, ...] = ()
 
     @field_validator("timezone")

@@ -1,6 +1,6 @@
 """1C's "exchange with the site" (CommerceML 2, the Bitrix protocol), served for stock only.
 
-1C starts every exchange (API_NOTES §6.1); each request names ``type`` and ``mode`` in the query string:
+1C starts every exchange; each request names ``type`` and ``mode`` in the query string:
 
 1. ``mode=checkauth`` with HTTP Basic auth → ``success\\n<cookie name>\\n<cookie value>``: a new session, kept in
    memory until ``ExchangeLimits.session_idle`` passes without a request. Wrong credentials → 401 ``failure``.
@@ -23,7 +23,8 @@ only as a code) — except the 401 for wrong credentials.
 
 ``on_stock`` is the caller's: it applies the package, returns a summary (logged), and refuses a package by
 raising :class:`~integrations.commerceml.CommerceMLError` or a :class:`~workflows.errors.WorkflowError`, whose
-message becomes the reason. :func:`ledger_on_stock` is the one the service uses: the ledger, then Operations.
+message becomes the reason. :func:`intake_on_stock` is the one the service uses: the 1C intake
+(:mod:`workflows.onec_intake`).
 """
 
 from __future__ import annotations
@@ -47,15 +48,14 @@ from integrations.commerceml import (
     CommerceMLError,
     NoOffersPackage,
     StockPackage,
+    intake_lines,
     parse_stock,
     render_orders,
     stock_time,
-    to_figures,
 )
 from workflows.errors import WorkflowError
-from workflows.ledger import Ledger
+from workflows.onec_intake import StockIntake, StockSource
 from workflows.onec_orders import OrderExport
-from workflows.operations import Operations
 from workflows.ports import Clock
 from workflows.topology import Topology
 
@@ -293,24 +293,13 @@ def register(
     return exchange
 
 
-def ledger_on_stock(ledger: Ledger, operations: Operations, topology: Topology) -> OnStock:
-    """``on_stock`` that applies a package as ``POST /api/1c/stock`` applies a message: all lines or none.
-
-    A package naming a 1C warehouse the topology does not know is refused whole (its figures for known
-    warehouses are not applied either), as is one without ``ДатаФормирования``. Offers with only a total are
-    counted in the summary, not applied.
-    """
+def intake_on_stock(intake: StockIntake) -> OnStock:
+    """``on_stock`` that hands a package's lines to the 1C intake, as ``POST /api/1c/stock`` hands a message:
+    all lines or none, by the same rules. One without ``ДатаФормирования`` is refused. Offers with only a
+    total are counted in the summary, not applied."""
 
     async def on_stock(package: StockPackage) -> Mapping[str, object]:
-        figures, unknown = to_figures(package, topology)
-        if unknown:
-            named = ", ".join(sorted(unknown)[:5]) + (" …" if len(unknown) > 5 else "")
-            raise CommerceMLError(
-                f"{len(unknown)} 1C warehouse(s) not in the topology ({named}): give each an onec_id; nothing applied"
-            )
-        result = await ledger.apply_stock(stock_time(package, topology.onec.timezone), figures)
-        await operations.onec_heard()
-        await operations.report_stock(figures, result.shortfalls)
+        result = await intake.apply(StockSource.EXCHANGE, stock_time(package), intake_lines(package))
         return {
             **stock_result_view(result),
             "changes_only": package.changes_only,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -17,7 +18,7 @@ from app.bootstrap import Services
 from app.http.bodies import CancelBody, DeductionBody, OrderBody, PaymentEventBody, StockMessage
 from app.http.dashboard import dashboard_routes
 from app.http.errors import ApiError, Handler, error_response, json_errors
-from app.http.onec_exchange import ExchangeLimits, ExportedOrders, ledger_on_stock
+from app.http.onec_exchange import ExchangeLimits, ExportedOrders, intake_on_stock
 from app.http.onec_exchange import register as register_onec_exchange
 from app.http.report_routes import report_routes
 from app.http.views import (
@@ -32,13 +33,16 @@ from app.http.views import (
 from bot.slack.app import slack_events_handler
 from bot.telegram.app import mount_webhook
 from workflows.dashboard import Dashboard
-from workflows.errors import UnknownWarehouse
-from workflows.model import Customer, Obligation, StockFigure
+from workflows.errors import WorkflowError
+from workflows.model import Customer, Obligation
 from workflows.office_model import Phase
+from workflows.onec_intake import OneCLine, StockSource, onec_time
 from workflows.onec_orders import OrderExport
 from workflows.orders import LineRequest, PlaceOrder
 from workflows.payments import PaymentEvent
 from workflows.store_stats import store_answer_stats
+
+log = logging.getLogger(__name__)
 
 SERVICES = web.AppKey("services", Services)
 PAYMENTS_PATH = "/api/payments/events"
@@ -80,7 +84,7 @@ def create_app(services: Services) -> web.Application:
     if exchange.user and exchange.password:  # outside /api/: 1C's module sends Basic auth, not our token
         register_onec_exchange(
             app, path=exchange.path, user=exchange.user, password=exchange.password.get_secret_value(),
-            on_stock=ledger_on_stock(services.ledger, services.operations, services.topology), clock=services.clock,
+            on_stock=intake_on_stock(services.intake), clock=services.clock,
             limits=ExchangeLimits(file_limit=exchange.file_limit_bytes, session_bytes=exchange.max_bytes),
             orders=ExportedOrders(OrderExport(services.uow, services.clock), services.topology, services.clock),
         )  # fmt: skip
@@ -131,13 +135,6 @@ async def _body(request: web.Request, model: type[M]) -> M:
     return model.model_validate(data)
 
 
-def _onec_time(request: web.Request, value: datetime) -> datetime:
-    """1C usually sends local time without an offset: read it in the configured zone."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=ZoneInfo(request.app[SERVICES].topology.onec.timezone))
-    return value
-
-
 def _order_id(request: web.Request) -> int:
     raw = request.match_info["order_id"]
     if not raw.isdigit() or len(raw) > 18:
@@ -167,23 +164,15 @@ async def metrics(request: web.Request) -> web.Response:
 async def post_stock(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     message = await _body(request, StockMessage)
-    figures: list[StockFigure] = []
-    unknown: list[dict[str, object]] = []
-    for index, item in enumerate(message.items):
-        warehouse = services.topology.warehouse(item.warehouse)
-        if warehouse is None:
-            unknown.append({"field": f"items.{index}.warehouse", "problem": f"unknown warehouse {item.warehouse!r}"})
-        else:
-            figures.append(StockFigure(item.sku, warehouse.code, item.qty))
-    if unknown:
-        known = [w.code for w in services.topology.warehouses]
-        raise UnknownWarehouse(
-            f"{len(unknown)} item(s) name a warehouse we do not have (known: {', '.join(known)}); nothing applied",
-            unknown,
-        )
-    result = await services.ledger.apply_stock(_onec_time(request, message.as_of), figures)
-    await services.operations.onec_heard()
-    await services.operations.report_stock(figures, result.shortfalls)
+    lines = [OneCLine(item.sku, item.warehouse, item.qty) for item in message.items]
+    try:
+        result = await services.intake.apply(StockSource.API, message.as_of, lines)
+    except WorkflowError:
+        raise
+    except Exception as error:  # the intake is one transaction: it rolled back whole
+        log.exception("1C stock message failed; nothing applied")
+        raise ApiError(500, "internal_error", "something went wrong on our side; nothing of this message was "
+                       "applied (send it again); it has been logged") from error  # fmt: skip
     return web.json_response(stock_result_view(result))
 
 
@@ -191,7 +180,7 @@ async def post_deduction(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     body = await _body(request, DeductionBody)
     await services.orders.get(body.order_id)  # 404 for an unknown order
-    absorbed = await services.ledger.record_deduction(body.order_id, _onec_time(request, body.deducted_at))
+    absorbed = await services.ledger.record_deduction(body.order_id, onec_time(body.deducted_at, services.topology))
     return web.json_response({"order_id": body.order_id, "absorbed": absorbed})
 
 

@@ -12,8 +12,10 @@ import httpx
 import pytest
 
 from emulators.onec import Item, OneCODataEmulator
-from integrations.onec_odata import Balance, ODataStock, ODataUnavailable, to_figures
+from integrations.onec_odata import Balance, ODataStock, ODataUnavailable
+from workflows.errors import UnknownWarehouse
 from workflows.model import StockFigure
+from workflows.onec_intake import OneCLine, resolve
 from workflows.topology import Topology
 
 USER, PASSWORD = "обмен", "s3cret-Пароль"
@@ -44,7 +46,7 @@ def stock(onec: OneCODataEmulator, client: httpx.AsyncClient, *, password: str =
     return ODataStock(client, base=onec.base, user=USER, password=password, page=3)
 
 
-def topology() -> Topology:
+def topology(*ignored: str) -> Topology:
     return Topology.model_validate(
         {
             "warehouses": [
@@ -52,6 +54,7 @@ def topology() -> Topology:
                 {"code": "store-1", "kind": "store", "onec_id": STORE.upper()},
             ],
             "channels": {"site": {"kind": "site", "serves": ["main", "store-1"]}},
+            "onec": {"ignore_warehouses": list(ignored)},
         }
     )
 
@@ -107,14 +110,16 @@ async def test_item_without_article_is_left_out_with_a_warning(client) -> None:
     ]
 
 
-async def test_to_figures_resolves_1c_warehouses_and_reports_unknown_ones(onec, client) -> None:
-    result = await stock(onec, client).balance()
+async def test_the_register_meets_the_intake_rules(onec, client) -> None:
+    lines = [OneCLine(b.article, b.warehouse_onec_id, b.qty) for b in (await stock(onec, client).balance()).balances]
 
-    figures, unknown = to_figures(result.balances, topology())
+    with pytest.raises(UnknownWarehouse, match=STRANGER):  # a 1C warehouse we neither know nor ignore
+        resolve(lines, topology())
+    figures = resolve(lines, topology(STRANGER))
 
     assert StockFigure("ART-01", "main", 1) in figures and StockFigure("ART-01", "store-1", 3) in figures
     assert StockFigure("ART-NEG", "store-1", 0) in figures
-    assert len(figures) == 10 and unknown == [STRANGER]
+    assert len(figures) == 10
 
 
 async def test_wrong_password_is_a_login_reason_and_never_shows_the_password(onec, client, caplog) -> None:
@@ -179,7 +184,7 @@ async def test_the_service_pulls_1c_s_register_when_configured(
     onec: OneCODataEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Through the composition root: ONEC_ODATA_* build the pull; one run puts 1C's balance in
-    the ledger (unknown 1C warehouses left out); a wrong password raises the owner's alert."""
+    the ledger (the 1C warehouse the shop ignores left out); a wrong password raises the owner's alert."""
     from app.bootstrap import build
     from app.settings import load_settings
     from tests.fakes import FakeClock
@@ -188,11 +193,11 @@ async def test_the_service_pulls_1c_s_register_when_configured(
            "ONEC_ODATA_USER": USER, "ONEC_ODATA_PASSWORD": PASSWORD}  # fmt: skip
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    services = await build(load_settings(env_file=None), topology(), clock=FakeClock())
+    services = await build(load_settings(env_file=None), topology(STRANGER), clock=FakeClock())
     try:
         assert services.onec_pull is not None
         result = await services.onec_pull.run()
-        assert result.failed is None and result.unknown_warehouses == {STRANGER}
+        assert result.failed is None and result.applied == 10
         art = await services.ledger.stock("ART-01")
         assert {code: level.on_hand for code, level in art.by_warehouse.items()} == {"main": 1, "store-1": 3}
         onec.fail_with(401, "Не удалось авторизоваться")

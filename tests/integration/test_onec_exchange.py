@@ -13,7 +13,7 @@ from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient, TestServer
 
 from app.bootstrap import Services, build
-from app.http.onec_exchange import COOKIE_NAME, ExchangeLimits, OneCExchange, ledger_on_stock, register
+from app.http.onec_exchange import COOKIE_NAME, ExchangeLimits, OneCExchange, intake_on_stock, register
 from app.settings import load_settings
 from integrations.commerceml import CommerceMLError, StockPackage, parse_stock
 from tests.conftest import ROOT
@@ -290,8 +290,8 @@ async def services(
         await built.close()
 
 
-async def test_ledger_on_stock_applies_the_package_at_1c_time(services: Services, clock: FakeClock) -> None:
-    on_stock = ledger_on_stock(services.ledger, services.operations, services.topology)
+async def test_intake_on_stock_applies_the_package_at_1c_time(services: Services, clock: FakeClock) -> None:
+    on_stock = intake_on_stock(services.intake)
     summary = await on_stock(parse_stock((DATA / "rests_2_10.xml").read_bytes()))
     assert summary["accepted"] == 3 and summary["totals_without_warehouse"] == 1
     stock = await services.ledger.stock("7a0c1f00-1111-11e0-aaaa-000000000001")
@@ -305,9 +305,9 @@ async def test_ledger_on_stock_applies_the_package_at_1c_time(services: Services
     assert fridge.by_warehouse["online"].as_of == datetime(2026, 11, 21, 8, 30, tzinfo=UTC)
 
 
-async def test_ledger_on_stock_refuses_a_package_with_an_unknown_warehouse(services: Services) -> None:
+async def test_intake_on_stock_refuses_a_package_with_an_unknown_warehouse(services: Services) -> None:
     app = web.Application()
-    on_stock = ledger_on_stock(services.ledger, services.operations, services.topology)
+    on_stock = intake_on_stock(services.intake)
     register(app, path=PATH, user=USER, password=PASSWORD, on_stock=on_stock, clock=services.clock, limits=LIMITS)
     xml = (DATA / "offers_2_07.xml").read_bytes().replace(b"5a1c7e20-4a24", b"00000000-0000")
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
@@ -316,8 +316,8 @@ async def test_ledger_on_stock_refuses_a_package_with_an_unknown_warehouse(servi
         answer = await run_import(client, cookie, "offers0_1.xml")
     assert answer == [
         "failure",
-        "offers0_1.xml: 1 1C warehouse(s) not in the topology (00000000-0000-11e0-af0f-0015e9b8c48d): "
-        "give each an onec_id; nothing applied",
+        "offers0_1.xml: 1 warehouse(s) not in the topology: '00000000-0000-11e0-af0f-0015e9b8c48d' (known: online, "
+        "tverskaya, arbat); give each our warehouse's onec_id, or list it in [onec] ignore_warehouses; nothing applied",
     ]
     assert (await services.ledger.stock("УТ-0001365")).by_warehouse == {}  # the known warehouses neither
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -14,11 +13,12 @@ from integrations.commerceml import (
     OfferTotal,
     StockLine,
     StockPackage,
+    intake_lines,
     parse_stock,
     stock_time,
-    to_figures,
 )
 from workflows.model import StockFigure
+from workflows.onec_intake import resolve
 from workflows.topology import Topology
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "commerceml"
@@ -180,45 +180,22 @@ def test_refusals_name_the_problem(xml: bytes, reason: str) -> None:
     assert refusal(xml) == reason
 
 
-def test_to_figures_sums_characteristics_and_resolves_warehouses(topology: Topology) -> None:
-    figures, unknown = to_figures(sample("rests_2_10.xml"), topology)
-    assert unknown == set()
-    assert figures == [
+def test_the_intake_sums_characteristics_and_resolves_warehouses(topology: Topology) -> None:
+    assert resolve(intake_lines(sample("rests_2_10.xml")), topology) == [
         StockFigure(PRODUCT, "online", 5),  # 3 + 2: two characteristics of one product
         StockFigure(PRODUCT, "tverskaya", 1),
         StockFigure("SKU-9", "arbat", 1),
     ]
 
 
-def test_to_figures_reports_unknown_warehouses_and_leaves_their_lines_out(topology: Topology) -> None:
-    body = f'<Склад ИдСклада="{ONLINE}" КоличествоНаСкладе="2"/><Склад ИдСклада="brak-1c" КоличествоНаСкладе="9"/>'
-    figures, unknown = to_figures(parse_stock(document(offer(body))), topology)
-    assert figures == [StockFigure("A-1", "online", 2)]
-    assert unknown == {"brak-1c"}
-
-
-def test_stock_time_reads_a_naive_time_in_the_onec_zone() -> None:
-    moscow = ZoneInfo("Europe/Moscow")
-    assert stock_time(sample("offers_2_07.xml"), "Europe/Moscow") == datetime(2026, 11, 21, 11, 30, tzinfo=moscow)
+def test_stock_time_is_the_formation_date_as_1c_wrote_it() -> None:
+    assert stock_time(sample("offers_2_07.xml")) == datetime(2026, 11, 21, 11, 30)  # naive: the intake reads it
     aware = sample("rests_2_10.xml")
-    assert stock_time(aware, "Asia/Vladivostok") == aware.generated_at
+    assert stock_time(aware) == aware.generated_at
 
 
 def test_stock_time_refuses_a_package_without_a_formation_date() -> None:
     package = parse_stock(document("", root_attributes=' ВерсияСхемы="2.03"'))
     assert package.generated_at is None
     with pytest.raises(CommerceMLError, match="no ДатаФормирования"):
-        stock_time(package, "Europe/Moscow")
-
-
-def test_ignored_1c_warehouses_are_skipped_not_unknown() -> None:
-    """`[onec] ignore_warehouses`: a defects warehouse 1C mentions does not block the package."""
-    package = StockPackage(
-        changes_only=False, generated_at=None,
-        lines=[StockLine("IRON", "o1", "WH-ONLINE", 3), StockLine("IRON", "o1", "WH-DEFECTS", 7)],
-    )  # fmt: skip
-    shop = Topology.model_validate(
-        {"warehouses": [{"code": "online", "kind": "online", "onec_id": "WH-ONLINE"}],
-         "channels": {"site": {"serves": ["online"]}}, "onec": {"ignore_warehouses": ["wh-defects"]}}
-    )  # fmt: skip
-    assert to_figures(package, shop) == ([StockFigure("IRON", "online", 3)], set())
+        stock_time(package)

@@ -7,11 +7,16 @@ from datetime import timedelta
 from tests.fakes import FakeClock
 from workflows.alerts import AlertDesk
 from workflows.ledger import Ledger
+from workflows.onec_intake import StockIntake
 from workflows.onec_pull import FAILING_KEY, OneCPull, SourceUnavailable
 from workflows.operations import Operations
 from workflows.ports import UnitOfWorkFactory
 from workflows.tasks import TaskBoard
 from workflows.topology import Topology
+
+
+def ignoring(topology: Topology, *warehouses: str) -> Topology:
+    return topology.model_copy(update={"onec": topology.onec.model_copy(update={"ignore_warehouses": warehouses})})
 
 
 class Register:
@@ -34,15 +39,22 @@ async def test_the_register_is_applied_as_the_truth(
     ledger = Ledger(uow, topology, clock)
     alerts = AlertDesk(clock, TaskBoard(uow, clock))
     operations = Operations(uow, clock, topology, alerts, timedelta(minutes=30))
-    pull = OneCPull(uow, clock, topology, ledger, operations, alerts, register)
+    pull = OneCPull(uow, clock, StockIntake(uow, topology, ledger, operations), alerts, register)
     online, store = topology.warehouse("online"), topology.warehouse("tverskaya")
     assert online is not None and online.onec_id and store is not None and store.onec_id
     register.rows = [
         ("КР-7/2", online.onec_id, 3), ("КР-7/2", online.onec_id, 2),  # two characteristics of one article
         ("КР-7/2", store.onec_id, 1), ("LAMP", "a-1c-defects-warehouse", 9),
     ]  # fmt: skip
+    refused = await pull.run()  # a 1C warehouse the topology neither knows nor ignores: nothing applied
+    assert refused.failed is not None and "'a-1c-defects-warehouse'" in refused.failed
+    assert (await ledger.stock("КР-7/2")).by_warehouse == {}
+    async with uow(read_only=True) as work:
+        assert await work.alerts.open_for(FAILING_KEY) is not None
+    pull = OneCPull(uow, clock, StockIntake(uow, ignoring(topology, "a-1c-defects-warehouse"), ledger, operations),
+                    alerts, register)  # fmt: skip
     result = await pull.run()
-    assert (result.applied, result.unknown_warehouses, result.failed) == (2, {"a-1c-defects-warehouse"}, None)
+    assert (result.applied, result.failed) == (2, None)
     stock = await ledger.stock("КР-7/2")
     assert {code: level.on_hand for code, level in stock.by_warehouse.items()} == {"online": 5, "tverskaya": 1}
     assert (await operations.status()).onec_last_update == clock.now()

@@ -30,6 +30,16 @@ class Ops:
         self.uow = uow
         self.operations = Operations(uow, clock, topology, AlertDesk(clock, TaskBoard(uow, clock)), SILENCE)
 
+    async def heard(self) -> None:
+        async with self.uow() as work:
+            await self.operations.heard_from_onec(work, "api")
+            await work.commit()
+
+    async def report(self, figures: list[StockFigure], shortfalls: list[Shortfall]) -> None:
+        async with self.uow() as work:
+            await self.operations.report_stock(work, figures, shortfalls)
+            await work.commit()
+
     async def open_alert(self, key: str) -> Alert | None:
         async with self.uow(read_only=True) as work:
             return await work.alerts.open_for(key)
@@ -84,7 +94,7 @@ async def test_an_unknown_channel_is_refused_and_nothing_stored(ops: Ops, call: 
 async def test_1c_going_quiet_raises_one_alert_and_its_return_resolves_it(ops: Ops, clock: FakeClock) -> None:
     operations = ops.operations
     assert not await operations.watch_onec()  # never heard from: nothing to miss yet
-    await operations.onec_heard()
+    await ops.heard()
     heard_at = clock.now()
     assert (await operations.status()).onec_last_update == heard_at
     clock.advance(minutes=30)
@@ -103,7 +113,7 @@ async def test_1c_going_quiet_raises_one_alert_and_its_return_resolves_it(ops: O
     assert await ops.notices("alert") == [{"alert_id": alert.id}]
 
     clock.advance(minutes=3)
-    await operations.onec_heard()
+    await ops.heard()
     assert await ops.open_alert(ONEC_SILENT_KEY) is None
     async with ops.uow(read_only=True) as work:
         resolved = await work.alerts.get(alert.id or 0)
@@ -111,7 +121,7 @@ async def test_1c_going_quiet_raises_one_alert_and_its_return_resolves_it(ops: O
     assert await ops.notices("alert_resolved") == [{"alert_id": alert.id}]
     assert (await operations.status()).onec_last_update == clock.now()
     assert not await operations.watch_onec()
-    await operations.onec_heard()  # heard again: nothing to resolve, nothing said
+    await ops.heard()  # heard again: nothing to resolve, nothing said
     assert await ops.notices("alert_resolved") == [{"alert_id": alert.id}]
 
 
@@ -119,13 +129,13 @@ async def test_negative_stock_is_reported_per_sku_and_warehouse_and_ends_when_co
     def figures(*where: tuple[str, int]) -> list[StockFigure]:
         return [StockFigure("IRON", warehouse, qty) for warehouse, qty in where]
 
-    await ops.operations.report_stock(figures(("online", 5)), [])
+    await ops.report(figures(("online", 5)), [])
     assert await ops.notices("alert") == []
-    await ops.operations.report_stock(
+    await ops.report(
         figures(("online", 1), ("tverskaya", 0)),
         [Shortfall("IRON", "online", 1, 3), Shortfall("IRON", "tverskaya", 0, 1)],
     )
-    await ops.operations.report_stock(figures(("online", 0)), [Shortfall("IRON", "online", 0, 3)])
+    await ops.report(figures(("online", 0)), [Shortfall("IRON", "online", 0, 3)])
     online = await ops.open_alert("stock_negative:IRON:online")
     store = await ops.open_alert("stock_negative:IRON:tverskaya")
     assert online is not None and store is not None
@@ -134,7 +144,7 @@ async def test_negative_stock_is_reported_per_sku_and_warehouse_and_ends_when_co
     )  # fmt: skip
     assert (store.count, store.detail["on_hand"]) == (1, 0)
     assert await ops.notices("alert") == [{"alert_id": online.id}, {"alert_id": store.id}]
-    await ops.operations.report_stock(figures(("online", 4)), [])  # 1C now covers the online promises
+    await ops.report(figures(("online", 4)), [])  # 1C now covers the online promises
     assert await ops.open_alert("stock_negative:IRON:online") is None
     assert await ops.open_alert("stock_negative:IRON:tverskaya") is not None  # not reported again: still open
     assert await ops.notices("alert_resolved") == [{"alert_id": online.id}]
@@ -143,17 +153,17 @@ async def test_negative_stock_is_reported_per_sku_and_warehouse_and_ends_when_co
 async def test_status_counts_open_tasks_and_undelivered_messages(ops: Ops, clock: FakeClock) -> None:
     status = await ops.operations.status()
     assert (status.open_tasks, status.undelivered_messages, status.onec_last_update) == (0, 0, None)
-    await ops.operations.onec_heard()
+    await ops.heard()
     clock.advance(hours=1)
     await ops.operations.watch_onec()  # one alert: its ack/mute task and its message
-    await ops.operations.report_stock([StockFigure("IRON", "online", 0)], [Shortfall("IRON", "online", 0, 1)])
+    await ops.report([StockFigure("IRON", "online", 0)], [Shortfall("IRON", "online", 0, 1)])
     status = await ops.operations.status()
     assert (status.open_tasks, status.undelivered_messages) == (2, 2)
     async with ops.uow() as work:
         (first, *_) = await work.notices.undelivered(10)
         await work.notices.delivered(first[0], clock.now())
         await work.commit()
-    await ops.operations.onec_heard()  # the alert's task closes; the recovery and the close are queued
+    await ops.heard()  # the alert's task closes; the recovery and the close are queued
     status = await ops.operations.status()
     assert (status.open_tasks, status.undelivered_messages) == (1, 3)
 
@@ -161,5 +171,5 @@ async def test_status_counts_open_tasks_and_undelivered_messages(ops: Ops, clock
 async def test_1c_heard_on_several_requests_at_once(database: Database, topology: Topology, clock: FakeClock) -> None:
     """Stock messages arrive in parallel: each notes the time; none fails on the first note."""
     ops = Ops(SqlUnitOfWorkFactory(database), topology, clock)
-    await asyncio.gather(*(ops.operations.onec_heard() for _ in range(4)))
+    await asyncio.gather(*(ops.heard() for _ in range(4)))
     assert (await ops.operations.status()).onec_last_update == clock.now()
