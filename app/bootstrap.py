@@ -166,7 +166,7 @@ async def build(
             delivery=services.slack_delivery, topology=topology, locale=settings.business.locale,
         )  # fmt: skip
     services.channel_clients = channel_clients(settings, topology, http_client)
-    uow.before_commit = SyncOutbox(topology, clock, services.channel_clients).before_commit
+    uow.hooks.before.append(SyncOutbox(topology, clock, services.channel_clients).before_commit)
     owner = f"{socket.gethostname()}:{os.getpid()}"
     services.upkeep = [ChannelUpkeep(uow, clock, topology, c, orders) for c in services.channel_clients.values()]
     services.metrics = Metrics(uow, clock, sorted(services.channel_clients))
@@ -179,7 +179,8 @@ async def build(
         for dispatcher in services.dispatchers:
             dispatcher.kick()
 
-    uow.after_commit = wake_dispatchers if services.dispatchers else None
+    if services.dispatchers:
+        uow.hooks.after.append(wake_dispatchers)
     if (carrier := cdek_carrier(settings, http_client)) is not None:
         services.shipping = ShippingDesk(
             uow, clock, carrier, alerts, Decimal(business.fraud_amount_threshold_rub), owner=owner,

@@ -199,7 +199,7 @@ async def run(quick: bool, probe: PgProbe, pg_url: str, log: Callable[[str], Non
                                                            campaign_id=host.CAMPAIGN, gate=ym_gate), ym_gate),
             }  # fmt: skip
             clients: dict[str, ChannelClient] = dict(timed)
-            services.uow.before_commit = SyncOutbox(services.topology, services.clock, clients).before_commit  # type: ignore[attr-defined]
+            services.uow.hooks.before[:] = [SyncOutbox(services.topology, services.clock, clients).before_commit]
             dispatchers = [
                 SyncDispatcher(services.uow, services.clock, c, services.alerts, services.operations, owner="bench")
                 for c in clients.values()

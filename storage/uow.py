@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Self
 
@@ -14,10 +13,7 @@ from storage.outbox import SqlOutbox
 from storage.repositories import SqlOfferIds, SqlOrders, SqlReservations, SqlStockLevels
 from storage.shipment_repositories import SqlShipments
 from storage.task_repositories import SqlDeadlines, SqlNotices, SqlTasks
-from workflows.ports import UnitOfWork
-
-BeforeCommit = Callable[[UnitOfWork], Awaitable[None]]
-AfterCommit = Callable[[], None]
+from workflows.ports import CommitHooks
 
 
 class SqlUnitOfWork:
@@ -26,12 +22,11 @@ class SqlUnitOfWork:
         database: Database,
         *,
         read_only: bool = False,
-        before_commit: BeforeCommit | None = None,
-        after_commit: AfterCommit | None = None,
+        hooks: CommitHooks | None = None,
     ) -> None:
         self._database = database
         self._read_only = read_only
-        self._before_commit, self._after_commit = before_commit, after_commit
+        self._hooks = hooks or CommitHooks()
         self._touched: set[str] = set()
         self._connection: AsyncConnection | None = None
         self._locked = False
@@ -78,12 +73,14 @@ class SqlUnitOfWork:
             raise RuntimeError("a read-only unit of work cannot commit")
         assert self._connection is not None
         touched = bool(self._touched)
-        if self._before_commit is not None and touched:
-            await self._before_commit(self)  # e.g. the sync outbox, in this same transaction
+        if touched:
+            for before in self._hooks.before:
+                await before(self)  # e.g. the sync outbox, in this same transaction
             self._touched.clear()
         await self._connection.commit()
-        if self._after_commit is not None and touched:
-            self._after_commit()  # e.g. wake the channels' dispatchers: there is something to send
+        if touched:
+            for after in self._hooks.after:
+                after()  # e.g. wake the channels' dispatchers: there is something to send
 
     async def _finish(self) -> None:
         try:
@@ -97,12 +94,13 @@ class SqlUnitOfWork:
 
 
 class SqlUnitOfWorkFactory:
-    def __init__(self, database: Database, before_commit: BeforeCommit | None = None) -> None:
+    def __init__(self, database: Database) -> None:
         self._database = database
-        self.before_commit = before_commit  # set by the composition root once the workflows exist
-        self.after_commit: AfterCommit | None = None  # runs after a commit that changed stock
+        self._hooks = CommitHooks()  # filled by the composition root once the workflows exist
+
+    @property
+    def hooks(self) -> CommitHooks:
+        return self._hooks
 
     def __call__(self, *, read_only: bool = False) -> SqlUnitOfWork:
-        return SqlUnitOfWork(
-            self._database, read_only=read_only, before_commit=self.before_commit, after_commit=self.after_commit
-        )
+        return SqlUnitOfWork(self._database, read_only=read_only, hooks=self._hooks)

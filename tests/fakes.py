@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -28,7 +28,7 @@ from workflows.model import (
     StockLevel,
 )
 from workflows.office_model import Alert, Payment, Phase
-from workflows.ports import Push, StockKey
+from workflows.ports import CommitHooks, Push, StockKey
 from workflows.tasks import Deadline, DeadlineKind, Task, TaskState
 
 
@@ -602,12 +602,10 @@ class MemoryNotices:
 class MemoryUnitOfWork:
     """Works on a copy of the shared state and swaps it in on commit: rollback is free."""
 
-    def __init__(
-        self, shared: list[MemoryState], read_only: bool, before_commit: Callable[[Any], Awaitable[None]] | None
-    ) -> None:
+    def __init__(self, shared: list[MemoryState], read_only: bool, hooks: CommitHooks) -> None:
         self._shared = shared
         self._read_only = read_only
-        self._before_commit = before_commit
+        self._hooks = hooks
 
     async def __aenter__(self) -> Self:
         self._state = copy.deepcopy(self._shared[0])
@@ -639,19 +637,28 @@ class MemoryUnitOfWork:
     async def commit(self) -> None:
         if self._read_only:
             raise RuntimeError("a read-only unit of work cannot commit")
-        if self._before_commit is not None and self._state.touched:
-            await self._before_commit(self)
+        touched = bool(self._state.touched)
+        if touched:
+            for before in self._hooks.before:
+                await before(self)
         self._state.touched = set()
         self._shared[0] = self._state
+        if touched:
+            for after in self._hooks.after:
+                after()
 
 
 class MemoryUnitOfWorkFactory:
     def __init__(self) -> None:
         self.shared = [MemoryState()]
-        self.before_commit: Callable[[Any], Awaitable[None]] | None = None
+        self._hooks = CommitHooks()
+
+    @property
+    def hooks(self) -> CommitHooks:
+        return self._hooks
 
     def __call__(self, *, read_only: bool = False) -> MemoryUnitOfWork:
-        return MemoryUnitOfWork(self.shared, read_only, self.before_commit)
+        return MemoryUnitOfWork(self.shared, read_only, self._hooks)
 
     @property
     def state(self) -> MemoryState:

@@ -3,8 +3,8 @@ in-memory one in ``tests/fakes.py``; the same contract tests run against both.""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from types import TracebackType
@@ -448,7 +448,30 @@ class UnitOfWork(Protocol):
     async def commit(self) -> None: ...
 
 
+BeforeCommit = Callable[[UnitOfWork], Awaitable[None]]
+AfterCommit = Callable[[], None]
+
+
+@dataclass
+class CommitHooks:
+    """Work that rides on every commit that changed stock rows (see :meth:`UnitOfWork.touched_skus`).
+
+    ``before`` runs inside the committing transaction, in order, and may write (the sync outbox queues
+    what each channel should now show, so a stock change and its pushes commit together); ``after``
+    runs once the commit succeeded and must not block (wake the channels' dispatchers). The composition
+    root registers them; a test that drives the dispatchers by hand clears ``after``.
+    """
+
+    before: list[BeforeCommit] = field(default_factory=list)
+    after: list[AfterCommit] = field(default_factory=list)
+
+
 class UnitOfWorkFactory(Protocol):
+    @property
+    def hooks(self) -> CommitHooks:
+        """What runs with each commit that changed stock, on every unit of work this factory makes."""
+        ...
+
     def __call__(self, *, read_only: bool = False) -> UnitOfWork:
         """A new unit of work. ``read_only`` ones may run beside writers and must not write."""
         ...

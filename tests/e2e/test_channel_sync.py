@@ -46,6 +46,8 @@ class World:
     def __init__(self, services: Services, wb: WildberriesEmulator, ym: YandexMarketEmulator, ozon: OzonEmulator,
                  http: TestClient[Any, Any], clock: FakeClock) -> None:  # fmt: skip
         self.services, self.wb, self.ym, self.ozon, self.http, self.clock = services, wb, ym, ozon, http, clock
+        self.kicks = list(services.uow.hooks.after)  # wake the dispatchers after a stock commit
+        services.uow.hooks.after.clear()  # the tests play the schedule by hand, unless they put these back
 
     async def stock(self, **qty: int) -> None:
         items = [{"sku": sku.replace("_", "-"), "warehouse": "online", "qty": n} for sku, n in qty.items()]
@@ -78,9 +80,6 @@ async def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterato
             monkeypatch.delenv(key, raising=False)
         clock = FakeClock()
         services = await build(load_settings(env_file=None), _shop(), clock=clock)
-        kick = services.uow.after_commit  # type: ignore[attr-defined]
-        services.uow.after_commit = None  # type: ignore[attr-defined]  # the tests play the schedule by hand
-        services.kick = kick  # type: ignore[attr-defined]
         try:
             async with TestClient(TestServer(create_app(services), host="127.0.0.1")) as http:
                 yield World(services, wb, ym, ozon, http, clock)
@@ -189,7 +188,7 @@ async def test_ten_minutes_down_then_back_last_value_wins_one_alert_one_recovery
 async def test_a_change_is_pushed_at_once_without_waiting_for_the_schedule(world: World) -> None:
     """The commit that changes stock wakes every channel's dispatcher (the scheduled run stays
     as the safety net): 1C's figure reaches all three marketplaces with no sync() call."""
-    world.services.uow.after_commit = world.services.kick  # type: ignore[attr-defined]
+    world.services.uow.hooks.after.extend(world.kicks)
     await world.stock(KETTLE_2=6)
     async with asyncio.timeout(5):
         while not (
@@ -228,7 +227,7 @@ async def test_the_site_and_retailcrm_get_stock_too(tmp_path: Path, monkeypatch:
         for key, value in env.items():
             monkeypatch.setenv(key, value)
         services = await build(load_settings(env_file=None), topology, clock=FakeClock())
-        services.uow.after_commit = None  # type: ignore[attr-defined]  # sent by hand below
+        services.uow.hooks.after.clear()  # sent by hand below
         try:
             assert sorted(services.channel_clients) == ["retailcrm", "site"]
             now = services.clock.now()

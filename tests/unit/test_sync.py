@@ -60,7 +60,7 @@ class Shop:
     def __init__(self, uow: UnitOfWorkFactory, topology: Topology, clock: FakeClock) -> None:
         self.uow, self.clock, self.channel = uow, clock, FakeChannel()
         outbox = SyncOutbox(topology, clock, ["wildberries"])
-        uow.before_commit = outbox.before_commit  # type: ignore[attr-defined]
+        uow.hooks.before.append(outbox.before_commit)
         self.ledger = Ledger(uow, topology, clock)
         self.alerts = AlertDesk(clock, TaskBoard(uow, clock))
         self.operations = Operations(uow, clock, topology, self.alerts, timedelta(minutes=30))
