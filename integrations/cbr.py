@@ -7,7 +7,8 @@ with a **decimal comma**, ``Value`` in roubles per ``Nominal`` units (``Nominal`
 
 Errors form one small tree: :class:`CbrError`, with :class:`RatesUnavailable` (the bank could not give a usable
 sheet; ``reason`` is a short sentence fit to show a person) and :class:`UnknownCurrency` (the sheet has no rate
-for that code). A sheet is either parsed whole or refused: never half.
+for that code). :class:`RatesUnavailable` is also a ``workflows.outside.Unavailable``, the kind every outside
+system's "try again later" is. A sheet is either parsed whole or refused: never half.
 
 The parser is the standard library's ``xml.etree.ElementTree`` (``defusedxml`` is not a dependency). That is safe
 here because a document with a ``DOCTYPE`` is refused before any of its declarations is read: without a DTD there
@@ -25,6 +26,7 @@ from decimal import Decimal
 import httpx
 
 from workflows.fx import FeedDown
+from workflows.outside import Unavailable
 
 RUB = "RUB"
 MAX_SHEET_BYTES = 512 * 1024
@@ -39,15 +41,11 @@ class CbrError(Exception):
     """Base of the errors of this client."""
 
 
-class RatesUnavailable(CbrError):
+class RatesUnavailable(CbrError, Unavailable):
     """No usable rate sheet: the bank did not answer, answered an error, or sent something that is not a sheet.
 
     ``reason`` is short and human ("the Central Bank answered HTTP 503"), never a stack trace.
     """
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 class UnknownCurrency(CbrError, LookupError):

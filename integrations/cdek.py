@@ -57,6 +57,7 @@ import iuliia  # type: ignore[import-untyped]  # the library ships no type infor
 
 from integrations.http_hints import retry_after
 from workflows.channels import ChannelRefused, ChannelUnavailable
+from workflows.outside import OutsideSystemError
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ _REASON_CHARS = 300
 ACCEPTED, WAITING, SUCCESSFUL, INVALID = "ACCEPTED", "WAITING", "SUCCESSFUL", "INVALID"
 
 
-class CarrierError(Exception):
+class CarrierError(OutsideSystemError):
     """Base of the errors of this client."""
 
 

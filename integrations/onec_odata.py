@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from workflows.onec_pull import SourceUnavailable
+from workflows.outside import Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -41,15 +42,11 @@ MAX_MESSAGE = 200
 """How much of 1C's own error text goes into a reason."""
 
 
-class ODataUnavailable(Exception):
+class ODataUnavailable(Unavailable):
     """1C gave no usable balance: unreachable, too slow, an HTTP error, an ``odata.error``, or malformed JSON.
 
     ``reason`` is short and human ("wrong 1C login or password"), never a stack trace or a credential.
     """
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from workflows.model import Delivery
+from workflows.outside import Refused
 
 
 @dataclass(frozen=True)
@@ -55,13 +56,9 @@ class CarrierStatus:
     reason: str | None = None  # the carrier's words when refused
 
 
-class ShipmentRefused(Exception):
+class ShipmentRefused(Refused):
     """The carrier refuses this shipment (an address it cannot find, a tariff not served there, an item it cannot
     take): ``reason`` in its words. People must fix the order; sending it again unchanged will not help."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 class Carrier(Protocol):

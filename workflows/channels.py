@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from workflows.outside import Refused, Unavailable
+
 
 @dataclass(frozen=True)
 class StockLine:
@@ -27,22 +29,14 @@ class PushOutcome:
     retry: tuple[str, ...] = ()  # skus the channel asked us to send again later (per-item throttling)
 
 
-class ChannelUnavailable(Exception):
+class ChannelUnavailable(Unavailable):
     """The whole request failed and may succeed later: rate limited (429, 420), 5xx, a timeout, a
     refused connection. ``retry_after`` is the channel's own hint in seconds, when it gave one."""
 
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
-        super().__init__(reason)
-        self.reason, self.retry_after = reason, retry_after
 
-
-class ChannelRefused(Exception):
+class ChannelRefused(Refused):
     """The channel refused the request as a whole and retrying will not help (bad token, banned
     seller, malformed request): ``reason`` says why, in the channel's words."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from typing import Protocol
 
 from workflows.alerts import AlertDesk
 from workflows.model import Obligation, ObligationState, Order, OrderEvent
+from workflows.outside import Unavailable
 from workflows.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from workflows.tasks import Deadline, Decision, Task, TaskBoard, closed_topic, expire
 
@@ -28,12 +29,8 @@ OPTIONS = ("absorb", "topup", "postpone")
 FEED_DOWN_KEY = "fx_feed_down"
 
 
-class FeedDown(Exception):
+class FeedDown(Unavailable):
     """The rates feed did not give a usable sheet; ``reason`` is short and human."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 class RatesFeed(Protocol):

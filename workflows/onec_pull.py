@@ -12,6 +12,7 @@ from typing import Protocol
 from workflows.alerts import AlertDesk
 from workflows.errors import WorkflowError
 from workflows.onec_intake import OneCLine, StockIntake, StockSource
+from workflows.outside import Unavailable
 from workflows.ports import Clock, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
@@ -19,7 +20,7 @@ log = logging.getLogger(__name__)
 FAILING_KEY = "onec_pull_failing"
 
 
-class SourceUnavailable(Exception):
+class SourceUnavailable(Unavailable):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
