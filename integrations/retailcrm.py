@@ -32,8 +32,8 @@ from urllib.parse import quote
 
 import httpx
 
-from integrations.http_hints import retry_after
 from integrations.rate_gate import RateGate, Sleep
+from integrations.wire import Wire, json_object
 from workflows.channels import ChannelOrder, ChannelRefused, ChannelUnavailable, PushOutcome, StockLine
 
 log = logging.getLogger(__name__)
@@ -195,30 +195,12 @@ class RetailCrmClient:
     ) -> dict[str, Any]:
         """One request through the gate; the answer's JSON object with ``success: true``, or a channel error."""
         await self._gate.wait()
-        try:
-            response = await self._client.request(
-                method, self._root + path, params=params, data=data, headers=self._headers
-            )
-        except httpx.TimeoutException:
-            raise ChannelUnavailable("RetailCRM did not answer in time") from None
-        except httpx.HTTPError as error:
-            raise ChannelUnavailable(f"RetailCRM could not be reached ({type(error).__name__})") from None
-        return self._answer(response)
-
-    def _answer(self, response: httpx.Response) -> dict[str, Any]:
-        status, body = response.status_code, _json(response)
-        if status == httpx.codes.SERVICE_UNAVAILABLE or status == httpx.codes.TOO_MANY_REQUESTS:
-            retry_after = _retry_after(response) or RATE_LIMITED_RETRY_S
-            self._gate.hold_off(retry_after)
-            raise ChannelUnavailable(f"RetailCRM limited or refused service: {_describe(body, status)}", retry_after)
-        if status >= 500:
-            raise ChannelUnavailable(f"RetailCRM failed: {_describe(body, status)}", _retry_after(response))
-        if status >= 400:
-            raise ChannelRefused(f"RetailCRM refused the request: {_describe(body, status)}")
-        if body is None:
-            raise ChannelUnavailable(f"RetailCRM answered HTTP {status} with something other than its JSON")
+        response = await _WIRE.send(
+            self._client, method, self._root + path, gate=self._gate, params=params, data=data, headers=self._headers
+        )
+        body = _WIRE.json_body(response)
         if body.get("success") is not True:
-            raise ChannelRefused(f"RetailCRM refused the request: {_describe(body, status)}")
+            raise _WIRE.refuse(response)
         return body
 
 
@@ -253,22 +235,15 @@ def _chunks(offer_ids: list[str], field: OfferField) -> list[list[str]]:
     return chunks
 
 
-def _json(response: httpx.Response) -> dict[str, Any] | None:
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    return body if isinstance(body, dict) else None
-
-
 def _dict(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _describe(body: dict[str, Any] | None, status: int) -> str:
-    """RetailCRM's own words, short: ``HTTP 400: Errors in the input parameters (offers: …)``."""
-    said = str(_dict(body).get("errorMsg") or "")
-    errors = _dict(body).get("errors")
+def _said(response: httpx.Response) -> str:
+    """RetailCRM's own words: ``errorMsg (field: message; …)`` from its error body."""
+    body = json_object(response) or {}
+    said = str(body.get("errorMsg") or "")
+    errors = body.get("errors")
     if isinstance(errors, dict):
         details = [f"{field}: {message}" for field, message in list(errors.items())[:3]]
     elif isinstance(errors, list):
@@ -277,8 +252,15 @@ def _describe(body: dict[str, Any] | None, status: int) -> str:
         details = []
     if details:
         said = f"{said} ({'; '.join(details)})" if said else "; ".join(details)
-    return f"HTTP {status}: {said or 'no reason given'}"[:300]
+    return said
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    return retry_after(response)
+_WIRE = Wire(
+    "RetailCRM",
+    unavailable=ChannelUnavailable,
+    refused=ChannelRefused,
+    words=_said,
+    limited=frozenset({httpx.codes.TOO_MANY_REQUESTS, httpx.codes.SERVICE_UNAVAILABLE}),
+    limited_wait=RATE_LIMITED_RETRY_S,
+)
+"""A 503 is how RetailCRM says "more than 10 a second"; the official clients wait a second after one."""

@@ -23,8 +23,8 @@ from urllib.parse import quote
 
 import httpx
 
-from integrations.http_hints import retry_after
 from integrations.rate_gate import RateGate, Sleep
+from integrations.wire import Wire
 from workflows.channels import (
     ChannelOrder,
     ChannelOrderLine,
@@ -40,6 +40,9 @@ BATCH_LIMIT = 1000  # PUT /stock items, and GET /stock skus
 QUERY_BUDGET = 6000
 """Most bytes of ``sku=…&sku=…`` one read sends: servers commonly refuse request lines over 8 KiB (aiohttp, nginx's
 default buffers), and 1000 long or Cyrillic skus, percent-encoded, would be far over."""
+_WIRE = Wire("the site", unavailable=ChannelUnavailable, refused=ChannelRefused)
+"""The site's errors are ``{"error": "<what is wrong>"}`` (the wire's default reading); it never echoes the token,
+which goes only in a header."""
 SITE_SKU = re.compile(r"[^\x00-\x1f\x7f]{1,255}")
 """What the site takes as a sku: 1..255 characters, no control characters (for ``fullmatch``)."""
 
@@ -162,32 +165,10 @@ class SiteClient:
         self, method: str, path: str, *, params: dict[str, list[str]] | None = None, json: Any = None
     ) -> dict[str, Any]:
         await self._gate.wait()
-        try:
-            response = await self._client.request(
-                method, self._base + path, params=params, json=json, headers=self._headers
-            )
-        except httpx.TimeoutException:
-            raise ChannelUnavailable("the site did not answer in time") from None
-        except httpx.HTTPError as error:
-            raise ChannelUnavailable(f"the site could not be reached ({type(error).__name__})") from None
-        return self._answer(response)
-
-    def _answer(self, response: httpx.Response) -> dict[str, Any]:
-        status = response.status_code
-        if status == httpx.codes.OK:
-            body = _json(response)
-            if body is None:
-                raise ChannelUnavailable("the site answered HTTP 200 with something other than a JSON object")
-            return body
-        reason = f"HTTP {status}: {_reason(response)}"
-        if status == httpx.codes.TOO_MANY_REQUESTS:
-            retry_after = _retry_after(response)
-            if retry_after is not None:
-                self._gate.hold_off(retry_after)
-            raise ChannelUnavailable(f"the site limited the request: {reason}", retry_after)
-        if status >= 500:
-            raise ChannelUnavailable(f"the site failed: {reason}", _retry_after(response))
-        raise ChannelRefused(f"the site refused the request: {reason}")
+        response = await _WIRE.send(
+            self._client, method, self._base + path, gate=self._gate, params=params, json=json, headers=self._headers
+        )
+        return _WIRE.json_body(response)
 
 
 def _query_chunks(offers: list[str], limit: int) -> list[list[str]]:
@@ -217,24 +198,6 @@ def _local_refusal(line: StockLine, sent: dict[str, str]) -> str | None:
 
 def _is_count(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
-def _json(response: httpx.Response) -> dict[str, Any] | None:
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    return body if isinstance(body, dict) else None
-
-
-def _reason(response: httpx.Response) -> str:
-    """The site's ``error`` text, short; the token is never in it (we do not send it anywhere it could echo)."""
-    said = (_json(response) or {}).get("error")
-    return str(said)[:300] if said else "no reason given"
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    return retry_after(response)
 
 
 def _dict(value: object) -> dict[str, Any]:

@@ -28,8 +28,8 @@ from typing import Any
 
 import httpx
 
-from integrations.http_hints import retry_after
 from integrations.rate_gate import RateGate
+from integrations.wire import Wire, json_object
 from workflows.channels import (
     ChannelOrder,
     ChannelOrderLine,
@@ -165,7 +165,7 @@ class YandexMarketClient:
         except _BadRequest as bad:
             reasons = _reasons_by_offer(bad.errors, {line.offer_id for line in batch})
             if reasons is None:
-                raise ChannelRefused(f"Yandex Market refused the stock push: {_describe(bad.errors)}") from None
+                raise _WIRE.refuse(bad.response) from None
             raise _OffersRefused(reasons) from None
 
     def _stamp(self) -> str:
@@ -257,7 +257,7 @@ class YandexMarketClient:
         try:
             return await self._call(method, path, gate, params=params, json=json)
         except _BadRequest as bad:
-            raise ChannelRefused(f"Yandex Market refused the request: {_describe(bad.errors)}") from None
+            raise _WIRE.refuse(bad.response) from None
 
     async def _call(
         self,
@@ -271,21 +271,30 @@ class YandexMarketClient:
         """One request in one of the parallel slots; the answer's JSON object, or one of the channel errors
         (``_BadRequest`` for a 400, which the caller words)."""
         async with self._parallel:
-            try:
-                response = await self._client.request(
-                    method, self._campaign + path, params=params, json=json, headers=self._headers
-                )
-            except httpx.TimeoutException:
-                raise ChannelUnavailable("Yandex Market did not answer in time") from None
-            except httpx.HTTPError as error:
-                raise ChannelUnavailable(f"Yandex Market could not be reached ({type(error).__name__})") from None
-        return _answer(response, gate)
+            response = await _WIRE.send(
+                self._client,
+                method,
+                self._campaign + path,
+                gate=gate,
+                passing=(httpx.codes.BAD_REQUEST,),
+                params=params,
+                json=json,
+                headers=self._headers,
+            )
+        if response.status_code == httpx.codes.BAD_REQUEST:
+            raise _BadRequest(response)
+        body = _WIRE.json_body(response)
+        if body.get("status", "OK") != "OK":
+            raise _WIRE.unusable(response)
+        return body
 
 
 class _BadRequest(Exception):
-    def __init__(self, errors: list[dict[str, Any]]) -> None:
+    """A 400: whether it refuses offers or the whole request is for the caller to tell from ``errors``."""
+
+    def __init__(self, response: httpx.Response) -> None:
         super().__init__("bad request")
-        self.errors = errors
+        self.response, self.errors = response, _errors(response)
 
 
 def _sendable(lines: Sequence[StockLine], rejected: dict[str, str]) -> list[StockLine]:
@@ -334,49 +343,24 @@ def _reasons_by_offer(errors: list[dict[str, Any]], sent: set[str]) -> dict[str,
     return reasons or None
 
 
-def _answer(response: httpx.Response, gate: RateGate) -> dict[str, Any]:
-    status = response.status_code
-    errors = _errors(response)
-    if status == httpx.codes.OK:
-        body = _json(response)
-        if body is None or body.get("status", "OK") != "OK":
-            raise ChannelUnavailable("Yandex Market answered HTTP 200 with something other than its JSON")
-        return body
-    if status in (420, 429):
-        retry_after = _retry_after(response)
-        if retry_after is not None:
-            gate.hold_off(retry_after)
-        raise ChannelUnavailable(f"Yandex Market limited the request: {_describe(errors, status)}", retry_after)
-    if status == httpx.codes.BAD_REQUEST:
-        raise _BadRequest(errors)
-    if status >= 500:
-        raise ChannelUnavailable(f"Yandex Market failed: {_describe(errors, status)}", _retry_after(response))
-    raise ChannelRefused(f"Yandex Market refused the request: {_describe(errors, status)}")
-
-
-def _json(response: httpx.Response) -> dict[str, Any] | None:
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    return body if isinstance(body, dict) else None
-
-
 def _errors(response: httpx.Response) -> list[dict[str, Any]]:
-    body = _json(response) or {}
-    raw = body.get("errors")
+    raw = (json_object(response) or {}).get("errors")
     return [error for error in raw if isinstance(error, dict)] if isinstance(raw, list) else []
 
 
-def _describe(errors: list[dict[str, Any]], status: int | None = None) -> str:
-    """The Market's own words, short: ``HTTP 403: FORBIDDEN: Access denied``."""
-    said = "; ".join(f"{error.get('code', 'ERROR')}: {error.get('message', '')}".rstrip(": ") for error in errors[:3])
-    text = ": ".join(part for part in (f"HTTP {status}" if status is not None else "", said) if part)
-    return text[:300] or "no reason given"
+def _said(response: httpx.Response) -> str:
+    """The Market's own words, short: ``FORBIDDEN: Access denied; …``."""
+    errors = _errors(response)[:3]
+    return "; ".join(f"{error.get('code', 'ERROR')}: {error.get('message', '')}".rstrip(": ") for error in errors)
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    return retry_after(response)
+_WIRE = Wire(
+    "Yandex Market",
+    unavailable=ChannelUnavailable,
+    refused=ChannelRefused,
+    words=_said,
+    limited=frozenset({420, httpx.codes.TOO_MANY_REQUESTS}),  # 420: REQUEST_LIMIT_EXCEEDED, the Market's own
+)
 
 
 def _dict(value: object) -> dict[str, Any]:
