@@ -47,8 +47,8 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, Field, ValidationError
 
-from integrations.http_hints import retry_after
 from integrations.rate_gate import RateGate, Sleep
+from integrations.wire import Wire, vendor_words
 from workflows.channels import (
     ChannelOrder,
     ChannelOrderLine,
@@ -170,6 +170,14 @@ class OzonClient:
         self._base = base.rstrip("/")
         self._headers = {"Client-Id": client_id, "Api-Key": api_key}
         self._api_key = api_key
+        self._wire = Wire(
+            "Ozon",
+            unavailable=ChannelUnavailable,
+            refused=ChannelRefused,
+            words=self._words,
+            refusal=self._refusal,
+            not_sent=_NotSent,
+        )
         self.gate = gate or stock_update_gate(clock=clock, sleep=sleep)
         self.read_gate = read_gate or RateGate(READS_PER_SECOND * 60, READS_PER_SECOND, clock=clock, sleep=sleep)
         self._clock, self._utcnow = clock, utcnow
@@ -245,7 +253,7 @@ class OzonClient:
             self._forget(sending)  # refused as a whole (401, 403, 429, 400): Ozon changed nothing
         else:
             self._stamp(sending)
-        self._check(response, self.gate)
+        self._wire.check(response, gate=self.gate)
         answer = self._expect(_StocksAnswer, response)
         results = {r.offer_id: r for r in answer.result if r.warehouse_id in (None, self.warehouse_id)}
         accepted: list[str] = []
@@ -343,43 +351,17 @@ class OzonClient:
     # -- the wire --------------------------------------------------------------------------------------------
 
     async def _call(self, gate: RateGate, path: str, body: dict[str, Any]) -> httpx.Response:
-        """One request through ``gate``; raises for 429, 5xx and what never arrived."""
-        response = await self._post(path, body, gate)
-        self._check(response, gate)
-        return response
+        """One request through ``gate``; the 2xx answer, else the channel error its status means."""
+        return self._wire.check(await self._post(path, body, gate), gate=gate)
 
     async def _post(self, path: str, body: dict[str, Any], gate: RateGate) -> httpx.Response:
-        """One request through ``gate``, whatever its status; raises only for what never got an answer."""
+        """One request through ``gate``, whatever its status; raises only for what never got an answer
+        (:class:`_NotSent` for what never left)."""
         await gate.wait()
-        try:
-            return await self._http.post(f"{self._base}{path}", json=body, headers=self._headers)
-        except (httpx.ConnectError, httpx.ConnectTimeout) as error:
-            raise _NotSent(f"Ozon could not be reached ({type(error).__name__})") from None
-        except httpx.TimeoutException:
-            raise ChannelUnavailable("Ozon did not answer in time") from None
-        except httpx.HTTPError as error:
-            raise ChannelUnavailable(f"Ozon could not be reached ({type(error).__name__})") from None
-
-    def _check(self, response: httpx.Response, gate: RateGate) -> None:
-        """Raises :class:`ChannelUnavailable` for a 429 (the gate holds off as Ozon asks) or a 5xx."""
-        status = response.status_code
-        if status == httpx.codes.TOO_MANY_REQUESTS:
-            retry_after = _retry_after(response)
-            if retry_after is not None:
-                gate.hold_off(retry_after)
-            hint = f"; retry in {retry_after:g} s" if retry_after is not None else ""
-            raise ChannelUnavailable(f"Ozon rate limit (HTTP 429): {self._words(response)}{hint}", retry_after)
-        if status >= httpx.codes.INTERNAL_SERVER_ERROR:
-            raise ChannelUnavailable(f"Ozon answered HTTP {status}: {self._words(response)}"[:_REASON_CHARS])
+        return await self._wire.request(self._http, "POST", f"{self._base}{path}", json=body, headers=self._headers)
 
     def _expect(self, model: type[_Model], response: httpx.Response) -> _Model:
-        """The 2xx answer read as ``model``; raises :class:`ChannelRefused` for a 4xx."""
-        status = response.status_code
-        if not httpx.codes.is_success(status):
-            words = self._words(response)
-            if "circle is open" in words.lower():  # Ozon's breaker: the method is blocked for some minutes
-                raise ChannelUnavailable(f"Ozon paused the method (HTTP {status}): {words}"[:_REASON_CHARS])
-            raise ChannelRefused(f"Ozon refused (HTTP {status}): {words}"[:_REASON_CHARS])
+        """The 2xx answer read as ``model``; :class:`ChannelUnavailable` when it is not in that shape."""
         try:
             return model.model_validate_json(response.content)
         except ValidationError:
@@ -387,12 +369,14 @@ class OzonClient:
 
     def _words(self, response: httpx.Response) -> str:
         """The ``message`` of Ozon's ``rpcStatus`` body, else the reason phrase; never the key."""
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        message = body.get("message") if isinstance(body, dict) else None
-        return self._scrub(str(message) if message else response.reason_phrase)
+        return self._scrub(vendor_words(response))
+
+    def _refusal(self, response: httpx.Response, reason: str) -> ChannelUnavailable | None:
+        """A refusal that is only a pause: Ozon's breaker (``Circle is open``) blocks a method for some minutes."""
+        words = self._words(response)
+        if "circle is open" in words.lower():
+            return ChannelUnavailable(f"Ozon paused the method: HTTP {response.status_code}: {words}"[:_REASON_CHARS])
+        return None
 
     def _scrub(self, text: str) -> str:
         return text.replace(self._api_key, "***") if self._api_key else text
@@ -420,7 +404,3 @@ def _order(raw: dict[str, Any]) -> ChannelOrder | None:
 
 def _utc(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    return retry_after(response)

@@ -44,8 +44,9 @@ _WORD_KEYS = ("message", "error", "detail", "title")
 
 Words = Callable[[httpx.Response], str]
 """The system's own words in an error answer ("" when it gave none)."""
-Refusal = Callable[[httpx.Response, str], OutsideSystemError]
-"""The error a refused request raises, given the answer and the reason worded for it."""
+Refusal = Callable[[httpx.Response, str], OutsideSystemError | None]
+"""The error a refused request raises, given the answer and the reason worded for it; ``None`` for the ordinary
+``refused``."""
 
 
 def json_object(response: httpx.Response) -> dict[str, Any] | None:
@@ -131,7 +132,8 @@ class Wire:
     def refuse(self, response: httpx.Response) -> OutsideSystemError:
         """The error of a refused request, worded from its answer (also for a 2xx that says no)."""
         reason = self.reason("refused the request", response)
-        return self.refused(reason) if self.refusal is None else self.refusal(response, reason)
+        special = None if self.refusal is None else self.refusal(response, reason)
+        return self.refused(reason) if special is None else special
 
     def json_body(self, response: httpx.Response) -> dict[str, Any]:
         """The answer's JSON object; :meth:`unusable` when it is not one."""

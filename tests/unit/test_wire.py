@@ -228,17 +228,22 @@ async def test_a_long_reason_is_cut() -> None:
 
 
 async def test_the_refusal_hook_chooses_the_error() -> None:
-    def refusal(response: httpx.Response, reason: str) -> OutsideSystemError:
+    def refusal(response: httpx.Response, reason: str) -> OutsideSystemError | None:
         if "paused" in response.text:
             return VendorDown(f"Vendor paused the method: HTTP {response.status_code}")
-        return VendorSaidNo(reason)
+        if "banned" in response.text:
+            return VendorSaidNo(f"{reason} (the account)")
+        return None
 
     wire = Wire("Vendor", refusal=refusal)
 
     with pytest.raises(VendorDown, match="paused the method: HTTP 403"):
         await send(wire, answer(403, json={"message": "paused"}))
-    with pytest.raises(VendorSaidNo, match="refused the request: HTTP 403: banned"):
+    with pytest.raises(VendorSaidNo, match=r"refused the request: HTTP 403: banned \(the account\)"):
         await send(wire, answer(403, json={"message": "banned"}))
+    with pytest.raises(Refused, match="refused the request: HTTP 403: no such offer") as ordinary:
+        await send(wire, answer(403, json={"message": "no such offer"}))
+    assert type(ordinary.value) is Refused
 
 
 # -- what the client reads itself ------------------------------------------------------------------------------
