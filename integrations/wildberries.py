@@ -36,8 +36,8 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, Field, ValidationError
 
-from integrations.http_hints import retry_after
 from integrations.rate_gate import RateGate
+from integrations.wire import Wire
 from workflows.channels import (
     ChannelOrder,
     ChannelOrderLine,
@@ -57,6 +57,7 @@ CONFLICT_COST = 10
 CONFLICT_ROUNDS = 3
 _MAX_CARD_PAGES = 10_000  # a million cards: a cursor that runs longer is a fault, not a catalogue
 _REASON_CHARS = 300
+_PROCESSING = "Wildberries: the warehouse is being processed; try again in a few seconds"
 
 
 class _Size(BaseModel):
@@ -198,6 +199,14 @@ class WildberriesClient:
         self.orders_gate = orders_gate or RateGate(300, 20)
         self.content_gate = content_gate or RateGate(100, 5)
         self._products: ProductMap | None = None
+        self._wire = Wire(
+            "Wildberries",
+            unavailable=ChannelUnavailable,
+            refused=ChannelRefused,
+            words=self._words,
+            refusal=self._refusal,
+            retry_headers=("X-Ratelimit-Retry", "Retry-After"),
+        )
 
     def __repr__(self) -> str:  # never the token
         return f"WildberriesClient(name={self.name!r}, warehouse_id={self.warehouse_id})"
@@ -275,8 +284,7 @@ class WildberriesClient:
             body = {"stocks": [{"chrtId": chrt_id, "amount": want.amount} for chrt_id, want in pending.items()]}
             try:
                 response = await self._call(self.gate, "PUT", self._stocks_url, body)
-                if response.status_code != httpx.codes.CONFLICT:
-                    self._expect(None, response)
+                if response.status_code != httpx.codes.CONFLICT:  # a 2xx: WB took them all
                     return tuple(want.sku for want in pending.values()), ()
                 refused = self._refused_items(response, pending, products)
             except ChannelUnavailable:
@@ -299,7 +307,7 @@ class WildberriesClient:
         refused: dict[int, str] = {}
         for conflict in conflicts:
             if conflict.code == "StoreIsProcessing":
-                raise ChannelUnavailable("Wildberries: the warehouse is being processed; try again in a few seconds")
+                raise ChannelUnavailable(_PROCESSING)
             reason = f"{conflict.message} ({conflict.code})" if conflict.message else conflict.code
             for item in conflict.data or ():
                 chrt_id = item.get("chrtId")
@@ -360,49 +368,38 @@ class WildberriesClient:
     # -- the wire --------------------------------------------------------------------------------------------
 
     async def _call(self, gate: RateGate, method: str, url: str, body: Any = None) -> httpx.Response:
-        """One request through ``gate``; raises for 429, 5xx and what never arrived."""
+        """One request through ``gate``; the 2xx answer or a 409 (for the caller to read), else the channel error."""
         await gate.wait()
-        try:
-            response = await self._http.request(method, url, json=body, headers={"Authorization": self._token})
-        except httpx.TimeoutException:
-            raise ChannelUnavailable("Wildberries did not answer in time") from None
-        except httpx.HTTPError as error:
-            raise ChannelUnavailable(f"Wildberries could not be reached ({type(error).__name__})") from None
-        if response.status_code == httpx.codes.TOO_MANY_REQUESTS:
-            retry_after = _retry_after(response)
-            if retry_after is not None:
-                gate.hold_off(retry_after)
-            hint = f"; retry in {retry_after:g} s" if retry_after is not None else ""
-            raise ChannelUnavailable(f"Wildberries rate limit (HTTP 429){hint}", retry_after)
-        if response.status_code >= httpx.codes.INTERNAL_SERVER_ERROR:
-            raise ChannelUnavailable(f"Wildberries answered HTTP {response.status_code}")
+        headers = {"Authorization": self._token}
+        response = await self._wire.send(
+            self._http, method, url, gate=gate, passing=(httpx.codes.CONFLICT,), json=body, headers=headers
+        )
         if response.status_code == httpx.codes.CONFLICT and gate is self.gate:
             gate.charge(CONFLICT_COST - 1)  # WB counts a 409 of the stock methods as ten requests
         return response
 
-    def _expect(self, model: type[_Model] | None, response: httpx.Response) -> Any:
-        """The answer read as ``model`` (``None``: any 2xx); raises :class:`ChannelRefused` for a 4xx."""
-        status = response.status_code
-        if not 200 <= status < 300:
-            code, words = _wb_words(response)
-            if code == "StoreIsProcessing":
-                raise ChannelUnavailable("Wildberries: the warehouse is being processed; try again in a few seconds")
-            refusal = f"Wildberries refused (HTTP {status}{' ' + code if code else ''}): {words}"
-            raise ChannelRefused(self._scrub(refusal)[:_REASON_CHARS])
-        if model is None:
-            return None
+    def _expect(self, model: type[_Model], response: httpx.Response) -> _Model:
+        """The answer read as ``model``; the channel error of a 409 where no 409 was expected."""
+        if not httpx.codes.is_success(response.status_code):
+            raise self._wire.refuse(response)
         try:
             return model.model_validate_json(response.content)
         except ValidationError:
             raise ChannelUnavailable(f"Wildberries answered {response.request.url.path} in an unknown shape") from None
 
+    def _words(self, response: httpx.Response) -> str:
+        """WB's code and words (``StatusNotAcceptable: …``), never the token."""
+        code, words = _wb_words(response)
+        return self._scrub(f"{code}: {words}" if code else words)
+
+    def _refusal(self, response: httpx.Response, reason: str) -> ChannelUnavailable | None:
+        """A refusal that is only a pause: the warehouse is being processed."""
+        code, _ = _wb_words(response)
+        return ChannelUnavailable(_PROCESSING) if code == "StoreIsProcessing" else None
+
     def _scrub(self, text: str) -> str:
         """``text`` without the token, should WB ever echo it."""
         return text.replace(self._token, "***") if self._token else text
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    return retry_after(response, "X-Ratelimit-Retry", "Retry-After")
 
 
 def _wb_words(response: httpx.Response) -> tuple[str | None, str]:

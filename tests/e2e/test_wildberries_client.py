@@ -392,7 +392,7 @@ async def test_a_banned_seller_is_refused_with_wbs_message(
     with pytest.raises(ChannelRefused) as refused:
         await wildberries.push_stock([line(MUG, 1)])
 
-    assert refused.value.reason == f"Wildberries refused (HTTP 406 StatusNotAcceptable): {BAN_MESSAGE}"
+    assert refused.value.reason == f"Wildberries refused the request: HTTP 406: StatusNotAcceptable: {BAN_MESSAGE}"
 
 
 async def test_a_503_is_a_channel_unavailable_until_wb_recovers(
