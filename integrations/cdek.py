@@ -55,7 +55,7 @@ from typing import Any, TypeGuard
 import httpx
 import iuliia  # type: ignore[import-untyped]  # the library ships no type information
 
-from integrations.http_hints import retry_after
+from integrations.wire import Wire, json_object
 from workflows.channels import ChannelRefused, ChannelUnavailable
 from workflows.outside import OutsideSystemError
 
@@ -293,6 +293,16 @@ class CdekClient:
         self._token: str | None = None
         self._token_until = 0.0
         self._token_lock = asyncio.Lock()
+        self._wire = Wire(
+            "CDEK", unavailable=CarrierUnavailable, refused=CarrierRefused, words=self._words, refusal=self._refusal
+        )
+        self._token_wire = Wire(
+            "CDEK's token endpoint",
+            unavailable=CarrierUnavailable,
+            refused=CredentialsRefused,
+            words=self._token_words,
+            refusal=_credentials_refused,
+        )
 
     def __repr__(self) -> str:
         return f"CdekClient(base={self._base!r})"
@@ -362,19 +372,9 @@ class CdekClient:
             return token
 
     async def _fetch_token(self) -> tuple[str, float]:
-        try:
-            response = await self._client.post(self._base + "/oauth/token", data=self._credentials)
-        except httpx.TimeoutException:
-            raise CarrierUnavailable("CDEK did not answer the token request in time") from None
-        except httpx.HTTPError as error:
-            raise CarrierUnavailable(f"CDEK could not be reached for a token ({type(error).__name__})") from None
-        body = _json(response)
-        if response.status_code >= 500 or response.status_code == httpx.codes.TOO_MANY_REQUESTS:
-            raise CarrierUnavailable(f"CDEK failed the token request (HTTP {response.status_code})")
-        if response.status_code != httpx.codes.OK:
-            said = " ".join(str(body.get(key, "")) for key in ("error", "error_description")).strip()
-            reason = f"CDEK refused the client credentials (HTTP {response.status_code}): {said or 'no reason given'}"
-            raise CredentialsRefused(self._scrub(reason), status=response.status_code)
+        url = self._base + "/oauth/token"
+        response = await self._token_wire.send(self._client, "POST", url, data=self._credentials)
+        body = json_object(response) or {}
         token, lifetime = body.get("access_token"), body.get("expires_in")
         if not isinstance(token, str) or not token or not _positive_number(lifetime):
             raise CarrierUnavailable("CDEK answered the token request with something other than a token")
@@ -393,34 +393,35 @@ class CdekClient:
             token = await self._valid_token(stale=token)
             response = await self._send(method, path, token, json, params)
             if response.status_code == httpx.codes.UNAUTHORIZED:
-                said = _joined(_messages(_json(response)))
-                raise CredentialsRefused(
-                    self._scrub(f"CDEK refused a fresh access token (HTTP 401): {said}"), status=response.status_code
-                )
-        return self._answer(response)
+                reason = self._wire.reason("refused a fresh access token", response)
+                raise CredentialsRefused(reason, status=response.status_code)
+        body = self._wire.json_body(response)
+        if not body:
+            raise self._wire.unusable(response)
+        return body
 
     async def _send(
         self, method: str, path: str, token: str, json: Any, params: dict[str, str] | None
     ) -> httpx.Response:
+        """One request with ``token``: the 2xx answer, or a 401 for :meth:`_call` to fetch a fresh token."""
         headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-        try:
-            return await self._client.request(method, self._base + path, json=json, params=params, headers=headers)
-        except httpx.TimeoutException:
-            raise CarrierUnavailable("CDEK did not answer in time") from None
-        except httpx.HTTPError as error:
-            raise CarrierUnavailable(f"CDEK could not be reached ({type(error).__name__})") from None
+        url = self._base + path
+        return await self._wire.send(
+            self._client, method, url, passing=(httpx.codes.UNAUTHORIZED,), json=json, params=params, headers=headers
+        )
 
-    def _answer(self, response: httpx.Response) -> dict[str, Any]:
-        status = response.status_code
-        body = _json(response)
-        said = self._scrub(_joined(_messages(body)))
-        if 200 <= status < 300:
-            if not body:
-                raise CarrierUnavailable(f"CDEK answered HTTP {status} with something other than its JSON")
-            return body
-        if status >= 500 or status == httpx.codes.TOO_MANY_REQUESTS:
-            raise CarrierUnavailable(f"CDEK failed (HTTP {status}): {said}", _retry_after(response))
-        raise CarrierRefused(f"CDEK refused the request (HTTP {status}): {said}", status=status, codes=_codes(body))
+    def _words(self, response: httpx.Response) -> str:
+        """CDEK's messages in ``requests[].errors[]`` (or ``errors[]``), scrubbed."""
+        return self._scrub("; ".join(_messages(json_object(response) or {})))
+
+    def _token_words(self, response: httpx.Response) -> str:
+        """The OAuth ``error`` and ``error_description``, scrubbed."""
+        body = json_object(response) or {}
+        return self._scrub(": ".join(str(body[key]) for key in ("error", "error_description") if body.get(key)))
+
+    def _refusal(self, response: httpx.Response, reason: str) -> CarrierRefused:
+        """CDEK's refusal with its status and its error codes (``v2_im_number_already_used``…)."""
+        return CarrierRefused(reason, status=response.status_code, codes=_codes(json_object(response) or {}))
 
     def _scrub(self, text: str) -> str:
         """``text`` without the secret or the token, whatever CDEK chose to quote back."""
@@ -468,12 +469,9 @@ def _joined(messages: list[str]) -> str:
     return "; ".join(messages)[:_REASON_CHARS] or "no reason given"
 
 
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
+def _credentials_refused(response: httpx.Response, reason: str) -> CredentialsRefused:
+    """A token request refused (other than by a 5xx or a 429) is the account's credentials refused."""
+    return CredentialsRefused(reason, status=response.status_code)
 
 
 def _dict(value: object) -> dict[str, Any]:
@@ -488,7 +486,3 @@ def _text_or_none(value: object) -> str | None:
 
 def _positive_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    return retry_after(response)

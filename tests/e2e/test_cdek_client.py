@@ -229,7 +229,7 @@ async def test_a_400_is_refused_with_cdeks_message(cdek: CdekEmulator, client: C
 
 
 async def test_an_unknown_order_is_refused_and_a_non_uuid_never_sent(cdek: CdekEmulator, client: CdekClient) -> None:
-    with pytest.raises(CarrierRefused, match=r"HTTP 404\): Entity is not found"):
+    with pytest.raises(CarrierRefused, match="HTTP 404: Entity is not found"):
         await client.status("72753031-5427-4d1b-b1e4-7c4c26be00a0")
     with pytest.raises(ValueError, match="badly formed"):
         await client.status("../webhooks")
