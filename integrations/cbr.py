@@ -25,6 +25,7 @@ from decimal import Decimal
 
 import httpx
 
+from integrations.wire import Wire
 from workflows.fx import FeedDown
 from workflows.outside import Unavailable
 
@@ -46,6 +47,10 @@ class RatesUnavailable(CbrError, Unavailable):
 
     ``reason`` is short and human ("the Central Bank answered HTTP 503"), never a stack trace.
     """
+
+
+_WIRE = Wire("the Central Bank", unavailable=RatesUnavailable)
+"""Only for a request that got no answer: the bank's answers are XML, read here."""
 
 
 class UnknownCurrency(CbrError, LookupError):
@@ -94,15 +99,11 @@ class CbrRates:
     async def fetch(self, on: dt.date | None = None) -> RateSheet:
         """The sheet in force on ``on`` (the latest one when ``None``); :class:`RatesUnavailable` if there is none."""
         params = {"date_req": on.strftime("%d/%m/%Y")} if on is not None else None
-        try:
+        with _WIRE.transport_errors():
             async with self._client.stream("GET", self._daily_url, params=params) as response:
-                if response.status_code != httpx.codes.OK:
+                if response.status_code != httpx.codes.OK:  # any status: the FX watch falls back on the last sheet
                     raise RatesUnavailable(f"the Central Bank answered HTTP {response.status_code}")
                 body = await self._read_limited(response)
-        except httpx.TimeoutException:
-            raise RatesUnavailable("the Central Bank did not answer in time") from None
-        except httpx.HTTPError as error:
-            raise RatesUnavailable(f"the Central Bank could not be reached ({type(error).__name__})") from None
         return parse_daily(body)
 
     async def _read_limited(self, response: httpx.Response) -> bytes:

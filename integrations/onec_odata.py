@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
+from integrations.wire import Wire
 from workflows.onec_pull import SourceUnavailable
 from workflows.outside import Unavailable
 
@@ -47,6 +48,11 @@ class ODataUnavailable(Unavailable):
 
     ``reason`` is short and human ("wrong 1C login or password"), never a stack trace or a credential.
     """
+
+
+_WIRE = Wire("1C", unavailable=ODataUnavailable)
+"""Only for a request that got no answer: every status of 1C's is read here, each an :class:`ODataUnavailable`
+(the pull knows no other failure)."""
 
 
 @dataclass(frozen=True)
@@ -141,14 +147,8 @@ class ODataStock:
             skip += self._page
 
     async def _get(self, entity: str, params: Mapping[str, str | int]) -> list[Mapping[str, Any]]:
-        try:
-            response = await self._client.get(
-                self._root + entity, params={"$format": "json", **params}, auth=self._auth
-            )
-        except httpx.TimeoutException:
-            raise ODataUnavailable("1C did not answer in time") from None
-        except httpx.HTTPError as error:
-            raise ODataUnavailable(f"1C could not be reached ({type(error).__name__})") from None
+        query = {"$format": "json", **params}
+        response = await _WIRE.request(self._client, "GET", self._root + entity, params=query, auth=self._auth)
         if response.status_code == httpx.codes.UNAUTHORIZED:
             raise ODataUnavailable("wrong 1C login or password")
         if response.status_code != httpx.codes.OK:
