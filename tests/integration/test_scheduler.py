@@ -1,5 +1,5 @@
 """The scheduler runs the deadline pump as soon as the service starts: a deadline that fell due
-while the service was down fires at start."""
+while the service was down fires at start. Channel upkeep jobs follow what a client can do."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from app.bootstrap import build
 from app.scheduler import build_scheduler
 from app.settings import load_settings
 from tests.fakes import FakeClock
+from workflows.channels import LearnsProducts
 from workflows.model import StockFigure
 from workflows.orders import LineRequest, PlaceOrder
 from workflows.tasks import TaskState
@@ -53,5 +54,38 @@ async def test_the_deadline_job_fires_what_fell_due_while_down(
         async with services.uow(read_only=True) as work:
             fired = await work.tasks.get(task.id or 0)
         assert fired is not None and fired.state == TaskState.EXPIRED
+    finally:
+        await services.close()
+
+
+async def test_a_client_that_learns_the_channels_catalogue_gets_an_hourly_job(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scheduler asks the port (``LearnsProducts``), not for a client class: Wildberries reads its cards again
+    every hour, Ozon (which takes our offer ids as they are) gets no such job."""
+    topology = Topology.model_validate({
+        "warehouses": [{"code": "online", "kind": "online"}],
+        "channels": {
+            "wildberries": {"serves": ["online"], "warehouse_id": 658434},
+            "ozon": {"serves": ["online"], "warehouse_id": 1020000001},
+        },
+    })  # fmt: skip
+    env = {
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cards.db'}", "WB_TOKEN": "wb-token",
+        "WB_API_BASE": "http://127.0.0.1:9", "WB_CONTENT_API_BASE": "http://127.0.0.1:9",
+        "OZON_CLIENT_ID": "ozon-client", "OZON_API_KEY": "ozon-key", "OZON_API_BASE": "http://127.0.0.1:9",
+    }  # fmt: skip
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
+    services = await build(load_settings(env_file=None), topology, clock=FakeClock())
+    try:
+        clients = services.channel_clients
+        assert sorted(clients) == ["ozon", "wildberries"]
+        assert isinstance(clients["wildberries"], LearnsProducts) and not isinstance(clients["ozon"], LearnsProducts)
+        jobs = {job.id: job for job in build_scheduler(services).get_jobs() if job.id.startswith("cards-")}
+        assert list(jobs) == ["cards-wildberries"]
+        assert jobs["cards-wildberries"].func == clients["wildberries"].learn_products
+        assert str(jobs["cards-wildberries"].trigger) == "interval[1:00:00]"
     finally:
         await services.close()
