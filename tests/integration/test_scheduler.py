@@ -1,16 +1,21 @@
 """The scheduler runs the deadline pump as soon as the service starts: a deadline that fell due
-while the service was down fires at start. Channel upkeep jobs follow what a client can do."""
+while the service was down fires at start. Channel upkeep jobs follow what a client can do. A stop lets the job
+runs under way finish, within a patience."""
 
 from __future__ import annotations
 
 import asyncio
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from app.bootstrap import build
 from app.scheduler import build_scheduler
+from app.service import JobsInFlight, stop_scheduler
 from app.settings import load_settings
 from tests.fakes import FakeClock
 from workflows.channels import LearnsProducts
@@ -89,3 +94,56 @@ async def test_a_client_that_learns_the_channels_catalogue_gets_an_hourly_job(
         assert str(jobs["cards-wildberries"].trigger) == "interval[1:00:00]"
     finally:
         await services.close()
+
+
+class Runs:
+    """Jobs that sleep, recording how each run ended."""
+
+    def __init__(self) -> None:
+        self.started: dict[str, asyncio.Event] = {}
+        self.ended: dict[str, str] = {}
+
+    def add(self, scheduler: AsyncIOScheduler, name: str, seconds: float) -> None:
+        self.started[name] = asyncio.Event()
+        scheduler.add_job(self.run, "interval", args=[name, seconds], seconds=3600, id=name,
+                          next_run_time=datetime.now(UTC))  # fmt: skip
+
+    async def run(self, name: str, seconds: float) -> None:
+        self.started[name].set()
+        try:
+            await asyncio.sleep(seconds)
+        except asyncio.CancelledError:
+            self.ended[name] = "cut short"
+            raise
+        self.ended[name] = "finished"
+
+    async def all_started(self) -> None:
+        await asyncio.wait_for(asyncio.gather(*(event.wait() for event in self.started.values())), timeout=10)
+
+
+async def test_a_stop_waits_for_the_job_runs_under_way() -> None:
+    scheduler, runs = AsyncIOScheduler(timezone=UTC), Runs()
+    runs.add(scheduler, "push", 0.3)  # a push in flight when the service is asked to stop
+    jobs = JobsInFlight(scheduler)
+    scheduler.start()
+    await runs.all_started()
+    started = time.monotonic()
+    await stop_scheduler(scheduler, jobs, patience=5)
+    assert runs.ended == {"push": "finished"}
+    assert time.monotonic() - started < 4  # no longer than the run took
+    assert await jobs.finished(0)
+
+
+async def test_a_stop_cuts_short_a_run_that_outlasts_its_patience() -> None:
+    scheduler, runs = AsyncIOScheduler(timezone=UTC), Runs()
+    runs.add(scheduler, "quick", 0.2)
+    runs.add(scheduler, "stuck", 60)
+    jobs = JobsInFlight(scheduler)
+    scheduler.start()
+    await runs.all_started()
+    started = time.monotonic()
+    await stop_scheduler(scheduler, jobs, patience=1)
+    assert 1 <= time.monotonic() - started < 10
+    for _ in range(10):  # the shutdown cancelled the stuck run; let it see that
+        await asyncio.sleep(0)
+    assert runs.ended == {"quick": "finished", "stuck": "cut short"}
