@@ -265,3 +265,16 @@ async def test_the_scheduled_run_drains_a_backlog_whole_and_shares_a_kicked_drai
     assert sorted(sent) == sorted(set(sent))  # each line once: one drain at a time
     async with shop.uow(read_only=True) as work:
         assert await work.outbox.depth() == {}
+
+
+async def test_a_commit_kicks_the_drain_and_the_scheduled_run_joins_it(shop: Shop) -> None:
+    shop.uow.hooks.after.append(shop.dispatcher.kick)  # as the composition root wires every dispatcher
+    await shop.stock(*[(f"SKU-{n}", "online", n + 2) for n in range(5)])
+    async with asyncio.timeout(10):  # no scheduled run: the commit woke the dispatcher
+        while shop.channel.shown() != {f"SKU-{n}": n + 1 for n in range(5)}:
+            await asyncio.sleep(0.001)
+    await shop.tick()  # joins the kicked drain (or finds nothing left): never a second one beside it
+    sent = [line.sku for batch in shop.channel.sent for line in batch]
+    assert sorted(sent) == sorted(set(sent)) and shop.tally.taken == 5
+    async with shop.uow(read_only=True) as work:
+        assert await work.outbox.depth() == {}
