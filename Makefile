@@ -34,6 +34,7 @@ migrate: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache --no-logo
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -41,10 +42,12 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -q
 
-# Everything CI checks: lint, types, the whole suite (PostgreSQL tests where a server answers).
+# Everything CI checks: lint, types, the import rules (pyproject's [tool.importlinter]), the whole suite
+# (PostgreSQL tests where a server answers).
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache --no-logo
 	$(BIN)/pytest -q -ra
 
 bench: $(STAMP)

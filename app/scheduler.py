@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from app.bootstrap import Services
-from integrations.wildberries import WildberriesClient
+from workflows.channels import LearnsProducts
 
 
 def build_scheduler(services: Services) -> AsyncIOScheduler:
@@ -25,7 +25,7 @@ def build_scheduler(services: Services) -> AsyncIOScheduler:
     scheduler.add_job(services.fx.check_due, "interval", seconds=business.fx_check_interval_s, id="fx", **every)
     scheduler.add_job(services.operations.watch_onec, "interval", seconds=60, id="onec-watch", **every)
     for name, client in services.channel_clients.items():
-        if isinstance(client, WildberriesClient):  # new cards and sizes: their chrtIds
+        if isinstance(client, LearnsProducts):  # new cards and sizes: the channel's ids for them
             scheduler.add_job(client.learn_products, "interval", hours=1, id=f"cards-{name}", **every)
     if services.onec_pull is not None:  # 1C's register as the full truth
         interval_s = services.settings.onec_odata.interval_s

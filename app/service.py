@@ -5,13 +5,23 @@ code path with other base URLs."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from types import TracebackType
 from typing import Self
 
 from aiogram.exceptions import TelegramAPIError
 from aiohttp import web
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_MISSED,
+    EVENT_JOB_SUBMITTED,
+    JobExecutionEvent,
+    JobSubmissionEvent,
+)
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
@@ -33,6 +43,7 @@ class RunningService:
         self._extend = extend
         self._runner: web.AppRunner | None = None
         self._scheduler: AsyncIOScheduler | None = None
+        self._jobs: JobsInFlight | None = None
         self._socket_mode: AsyncSocketModeHandler | None = None
         self._polling: asyncio.Task[None] | None = None
         self.url = ""
@@ -59,6 +70,7 @@ class RunningService:
         self._runner = web.AppRunner(app, access_log=logging.getLogger("storeops.access"))
         await self._runner.setup()
         self._scheduler = build_scheduler(services)
+        self._jobs = JobsInFlight(self._scheduler)
         self._scheduler.start()
         app_token = settings.slack.app_token
         if services.slack_app is not None and app_token is not None:
@@ -85,23 +97,48 @@ class RunningService:
         if self._socket_mode is not None:
             socket_mode, self._socket_mode = self._socket_mode, None
             await stop_socket_mode(socket_mode)
-        if self._scheduler is not None:
+        if self._scheduler is not None and self._jobs is not None:
             scheduler, self._scheduler = self._scheduler, None
-            await _drain(scheduler)
+            await stop_scheduler(scheduler, self._jobs)
         if self._runner is not None:
             runner, self._runner = self._runner, None
             await runner.cleanup()
 
 
-async def _drain(scheduler: AsyncIOScheduler, patience: float = 5.0) -> None:
+class JobsInFlight:
+    """The scheduler's job runs under way, kept from its public events: a run is submitted, then ends executed,
+    failed or missed, once per scheduled run time. APScheduler 3 cancels running coroutine jobs on shutdown and
+    offers no awaitable way to wait for them, so a stop waits here. Listening from before the scheduler starts."""
+
+    def __init__(self, scheduler: AsyncIOScheduler) -> None:
+        self._runs: set[tuple[str, datetime]] = set()
+        self._none = asyncio.Event()
+        self._none.set()
+        scheduler.add_listener(self._submitted, EVENT_JOB_SUBMITTED)
+        scheduler.add_listener(self._ended, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED)
+
+    def _submitted(self, event: JobSubmissionEvent) -> None:
+        self._runs.update((event.job_id, at) for at in event.scheduled_run_times)
+        if self._runs:
+            self._none.clear()
+
+    def _ended(self, event: JobExecutionEvent) -> None:
+        self._runs.discard((event.job_id, event.scheduled_run_time))
+        if not self._runs:
+            self._none.set()
+
+    async def finished(self, patience: float) -> bool:
+        """Until no run is under way (``True``) or ``patience`` seconds passed (``False``)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._none.wait(), timeout=patience)
+        return self._none.is_set()
+
+
+async def stop_scheduler(scheduler: AsyncIOScheduler, jobs: JobsInFlight, patience: float = 5.0) -> None:
     """Stop starting jobs, let the running ones finish (a push in flight completes and is recorded), then shut
-    down. APScheduler 3 cancels running coroutine jobs on shutdown and offers no awaitable way to wait for them,
-    so the executor's pending futures are read here."""
+    down; what still runs after ``patience`` seconds is cancelled by the shutdown."""
     scheduler.pause()
-    executor = scheduler._lookup_executor("default")  # APScheduler 3 has no public accessor
-    running = [f for f in getattr(executor, "_pending_futures", ()) if not f.done()]
-    if running:
-        await asyncio.wait(running, timeout=patience)
+    await jobs.finished(patience)
     scheduler.shutdown(wait=False)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from workflows.outside import Refused, Unavailable
 
@@ -67,4 +67,15 @@ class ChannelClient(Protocol):
     async def new_orders(self) -> list[ChannelOrder]:
         """Orders the channel has that we have not been told of (or all new ones; intake is
         idempotent on the channel's order id)."""
+        ...
+
+
+@runtime_checkable
+class LearnsProducts(Protocol):
+    """A client that maps our offers to the channel's own product ids from the channel's catalogue (Wildberries:
+    sizes and their chrtIds) and must read it again now and then to pick up new cards and sizes. The composition
+    root schedules :meth:`learn_products` for every client that has it (checked structurally: ``isinstance``)."""
+
+    async def learn_products(self) -> int:
+        """Read the channel's catalogue again and replace the map; how many products are known."""
         ...

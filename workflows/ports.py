@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from types import TracebackType
-from typing import TYPE_CHECKING, Protocol, Self
+from typing import Protocol, Self
 
 from workflows.model import (
     Obligation,
@@ -22,9 +22,7 @@ from workflows.model import (
     StockLevel,
 )
 from workflows.office_model import Alert, Payment
-
-if TYPE_CHECKING:
-    from workflows.tasks import Deadline, DeadlineKind, Task, TaskState
+from workflows.task_model import Deadline, DeadlineKind, Task, TaskState
 
 StockKey = tuple[str, str]  # (sku, warehouse)
 

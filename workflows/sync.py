@@ -187,19 +187,6 @@ class SyncDispatcher:
                 log.exception("sync to %s: a kicked run failed", self.name)
                 return
 
-    async def run_once(self) -> int:
-        """Send one batch of due lines; returns how many the channel accepted."""
-        claimed = await self._claim()
-        if not claimed:
-            return 0
-        batch = claimed[0]
-        answer = await self._send(batch)
-        if not isinstance(answer, PushOutcome):
-            await self._failed(batch.claimed, answer)
-            return 0
-        await self._settle(batch.claimed, answer, batch.unmapped)
-        return len(answer.accepted)
-
     async def drain(self) -> int:
         """Send batch after batch until no line is due; returns how many the channel accepted.
 
@@ -242,7 +229,7 @@ class SyncDispatcher:
                 if not queue and ahead is not None:
                     claimed, ahead = await ahead, None
                     queue.extend(claimed)  # checked for a pause as it was claimed
-                elif queue and await self._ops.is_paused(self.name):  # before the next push, as run_once does
+                elif queue and await self._ops.is_paused(self.name):  # before the next push
                     await self._release([push for each in queue for push in each.claimed])
                     break
             if ahead is not None:  # stopped with a claim under way: its lines go back unsent
@@ -258,7 +245,7 @@ class SyncDispatcher:
             raise settler.error
         return accepted
 
-    async def _claim(self, batches: int = 1) -> list[_Batch]:
+    async def _claim(self, batches: int) -> list[_Batch]:
         """Lease the next due lines, up to ``batches`` batches of them; none when nothing is due, the channel is
         paused or its circuit is open."""
         if await self._ops.is_paused(self.name):

@@ -11,53 +11,21 @@ repeat changes nothing.
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
 import zlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from workflows.ports import Clock, UnitOfWork, UnitOfWorkFactory
 
+# the task model, re-exported: the engine's importers take it from here
+from workflows.task_model import Deadline as Deadline
+from workflows.task_model import DeadlineKind as DeadlineKind
+from workflows.task_model import Task as Task
+from workflows.task_model import TaskState as TaskState
+
 log = logging.getLogger(__name__)
-
-
-class TaskState(enum.StrEnum):
-    OPEN = "open"
-    ANSWERED = "answered"
-    EXPIRED = "expired"
-    CANCELLED = "cancelled"
-
-
-class DeadlineKind(enum.StrEnum):
-    EXPIRE = "expire"  # the task's time is up
-    REMIND = "remind"  # half-time nudge; does not close anything
-
-
-@dataclass
-class Task:
-    id: int | None
-    kind: str  # store_confirmation | fx_approval | fraud_check | alert
-    subject: str  # what it is about, e.g. "order:12:line:1"
-    assignee: str  # who may answer, e.g. "store:tverskaya", "role:managers"
-    options: tuple[str, ...]
-    deadline: datetime
-    created_at: datetime
-    state: TaskState = TaskState.OPEN
-    payload: dict[str, object] = field(default_factory=dict)  # what a message needs to show
-    answer: str | None = None
-    answered_by: str | None = None
-    closed_at: datetime | None = None
-    end_reason: str | None = None
-
-
-@dataclass(frozen=True)
-class Deadline:
-    id: int
-    task_id: int
-    kind: DeadlineKind
-    due_at: datetime
 
 
 @dataclass(frozen=True)

@@ -9,22 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from app.http.views import availability_view, order_view
 from app.sandbox.catalogue import CATALOGUE, OZON_WAREHOUSE, PEOPLE, RETAILCRM_STORE, STORES, WB_WAREHOUSE
-from app.sandbox.scenarios import SCENARIOS, ScenarioError
+from app.sandbox.scenarios import SCENARIOS, ScenarioError, Scenarios
+from app.sandbox.shop import SandboxShop
 from app.web import STATIC
 from emulators.slack.interactivity import block_action, buttons, deliver
 from storage.read_models import recent_order_ids
 from workflows.errors import WorkflowError
 from workflows.offer_ids import offer_id_for
-
-if TYPE_CHECKING:
-    from app.sandbox.world import Sandbox
 
 B = TypeVar("B", bound=BaseModel)
 P = TypeVar("P", bound="_FromPerson")
@@ -80,8 +78,8 @@ async def _from_person(request: web.Request, model: type[P]) -> P | web.Response
     return body
 
 
-def install(sandbox: Sandbox) -> Callable[[web.Application], None]:
-    console = Console(sandbox)
+def install(sandbox: SandboxShop, scenarios: Scenarios) -> Callable[[web.Application], None]:
+    console = Console(sandbox, scenarios)
 
     def add(app: web.Application) -> None:
         app.router.add_get("/sandbox", console.page)
@@ -97,8 +95,8 @@ def install(sandbox: Sandbox) -> Callable[[web.Application], None]:
 
 
 class Console:
-    def __init__(self, sandbox: Sandbox) -> None:
-        self.sandbox = sandbox
+    def __init__(self, sandbox: SandboxShop, scenarios: Scenarios) -> None:
+        self.sandbox, self.scenarios = sandbox, scenarios
 
     async def page(self, request: web.Request) -> web.StreamResponse:
         return web.FileResponse(STATIC / "sandbox.html")
@@ -253,7 +251,7 @@ class Console:
 
     async def scenario(self, request: web.Request) -> web.Response:
         try:
-            summary = await self.sandbox.scenarios.run(request.match_info["name"])
+            summary = await self.scenarios.run(request.match_info["name"])
         except ScenarioError as error:
             return _error(409, "scenario_failed", str(error))
         except WorkflowError as error:

@@ -12,14 +12,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from app.sandbox.catalogue import OZON_WAREHOUSE, WB_WAREHOUSE, article
+from app.sandbox.shop import SandboxShop
 from storage.read_models import recent_order_ids
 from workflows.offer_ids import offer_id_for
-
-if TYPE_CHECKING:
-    from app.sandbox.world import Sandbox
 
 IRON, STORE_ONLY, FRIDGE, WATCHED = "IRON-PH-7000", "КР-7/2", "FRIDGE-LG-509", "BLENDER-3"
 
@@ -55,7 +53,7 @@ Timer = tuple[datetime, Callable[[], Awaitable[None]]]
 
 
 class Scenarios:
-    def __init__(self, sandbox: Sandbox) -> None:
+    def __init__(self, sandbox: SandboxShop) -> None:
         self.sandbox = sandbox
         self.timers: list[Timer] = []
         self._numbers = itertools.count(1)

@@ -15,7 +15,6 @@ import secrets
 import shutil
 import tempfile
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -35,7 +34,9 @@ from app.sandbox.catalogue import (
     demo_topology,
 )
 from app.sandbox.clock import SandboxClock
+from app.sandbox.console import install
 from app.sandbox.scenarios import Scenarios
+from app.sandbox.shop import Emulators
 from app.service import RunningService
 from app.settings import load_settings
 from emulators.cbr import CbrEmulator
@@ -62,20 +63,6 @@ WB_TOKEN, OZON_CLIENT, OZON_KEY, YM_KEY = "sandbox-wb-token", "sandbox-ozon", "s
 SITE_TOKEN, CRM_KEY, CRM_SITE = "sandbox-site-token", "sandbox-crm-key", "shop"
 ONEC_USER, ONEC_PASSWORD = "storeops", "sandbox-1c-password"
 CDEK_CLIENT, CDEK_SECRET = "sandbox-cdek", "sandbox-cdek-secret"
-
-
-@dataclass
-class Emulators:
-    slack: SlackEmulator
-    telegram: TelegramEmulator
-    onec: OneCODataEmulator
-    wildberries: WildberriesEmulator
-    ozon: OzonEmulator
-    yandex_market: YandexMarketEmulator
-    site: SiteEmulator
-    retailcrm: RetailCrmEmulator
-    cbr: CbrEmulator
-    cdek: CdekEmulator
 
 
 def wb_chrt_ids(topology: Topology) -> dict[str, int]:
@@ -152,7 +139,8 @@ _FOREIGN = ("SLACK_APP_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "PAYMENTS_HMAC_SECRET"
 
 
 class Sandbox:
-    """``async with Sandbox() as sandbox:`` — the whole shop running; :attr:`console_url` to open."""
+    """``async with Sandbox() as sandbox:`` — the whole shop running; :attr:`console_url` to open. What the console
+    and the scenarios use of it is ``app.sandbox.shop.SandboxShop``."""
 
     def __init__(
         self, *, host: str = "127.0.0.1", port: int = 8080, locale: str = "ru", workdir: Path | None = None
@@ -193,8 +181,6 @@ class Sandbox:
         await self._stop()
 
     async def _start(self) -> None:
-        from app.sandbox.console import install  # the console needs the world; the world serves the console
-
         if self._workdir is None:
             self._workdir = Path(tempfile.mkdtemp(prefix="storeops-sandbox-"))
         self.emulators = _emulators(self.topology, self.clock)
@@ -211,7 +197,8 @@ class Sandbox:
         self.services = await build(settings, self.topology, clock=self.clock)
         self._stack.push_async_callback(self.services.close)
         await self.seed()
-        self.running = await self._stack.enter_async_context(RunningService(self.services, extend=install(self)))
+        console = install(self, self.scenarios)
+        self.running = await self._stack.enter_async_context(RunningService(self.services, extend=console))
         self._ticking = asyncio.create_task(self._tick())
 
     async def _stop(self) -> None:

@@ -1,18 +1,24 @@
 """The scheduler runs the deadline pump as soon as the service starts: a deadline that fell due
-while the service was down fires at start."""
+while the service was down fires at start. Channel upkeep jobs follow what a client can do. A stop lets the job
+runs under way finish, within a patience."""
 
 from __future__ import annotations
 
 import asyncio
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from app.bootstrap import build
 from app.scheduler import build_scheduler
+from app.service import JobsInFlight, stop_scheduler
 from app.settings import load_settings
 from tests.fakes import FakeClock
+from workflows.channels import LearnsProducts
 from workflows.model import StockFigure
 from workflows.orders import LineRequest, PlaceOrder
 from workflows.tasks import TaskState
@@ -55,3 +61,89 @@ async def test_the_deadline_job_fires_what_fell_due_while_down(
         assert fired is not None and fired.state == TaskState.EXPIRED
     finally:
         await services.close()
+
+
+async def test_a_client_that_learns_the_channels_catalogue_gets_an_hourly_job(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scheduler asks the port (``LearnsProducts``), not for a client class: Wildberries reads its cards again
+    every hour, Ozon (which takes our offer ids as they are) gets no such job."""
+    topology = Topology.model_validate({
+        "warehouses": [{"code": "online", "kind": "online"}],
+        "channels": {
+            "wildberries": {"serves": ["online"], "warehouse_id": 658434},
+            "ozon": {"serves": ["online"], "warehouse_id": 1020000001},
+        },
+    })  # fmt: skip
+    env = {
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cards.db'}", "WB_TOKEN": "wb-token",
+        "WB_API_BASE": "http://127.0.0.1:9", "WB_CONTENT_API_BASE": "http://127.0.0.1:9",
+        "OZON_CLIENT_ID": "ozon-client", "OZON_API_KEY": "ozon-key", "OZON_API_BASE": "http://127.0.0.1:9",
+    }  # fmt: skip
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
+    services = await build(load_settings(env_file=None), topology, clock=FakeClock())
+    try:
+        clients = services.channel_clients
+        assert sorted(clients) == ["ozon", "wildberries"]
+        assert isinstance(clients["wildberries"], LearnsProducts) and not isinstance(clients["ozon"], LearnsProducts)
+        jobs = {job.id: job for job in build_scheduler(services).get_jobs() if job.id.startswith("cards-")}
+        assert list(jobs) == ["cards-wildberries"]
+        assert jobs["cards-wildberries"].func == clients["wildberries"].learn_products
+        assert str(jobs["cards-wildberries"].trigger) == "interval[1:00:00]"
+    finally:
+        await services.close()
+
+
+class Runs:
+    """Jobs that sleep, recording how each run ended."""
+
+    def __init__(self) -> None:
+        self.started: dict[str, asyncio.Event] = {}
+        self.ended: dict[str, str] = {}
+
+    def add(self, scheduler: AsyncIOScheduler, name: str, seconds: float) -> None:
+        self.started[name] = asyncio.Event()
+        scheduler.add_job(self.run, "interval", args=[name, seconds], seconds=3600, id=name,
+                          next_run_time=datetime.now(UTC))  # fmt: skip
+
+    async def run(self, name: str, seconds: float) -> None:
+        self.started[name].set()
+        try:
+            await asyncio.sleep(seconds)
+        except asyncio.CancelledError:
+            self.ended[name] = "cut short"
+            raise
+        self.ended[name] = "finished"
+
+    async def all_started(self) -> None:
+        await asyncio.wait_for(asyncio.gather(*(event.wait() for event in self.started.values())), timeout=10)
+
+
+async def test_a_stop_waits_for_the_job_runs_under_way() -> None:
+    scheduler, runs = AsyncIOScheduler(timezone=UTC), Runs()
+    runs.add(scheduler, "push", 0.3)  # a push in flight when the service is asked to stop
+    jobs = JobsInFlight(scheduler)
+    scheduler.start()
+    await runs.all_started()
+    started = time.monotonic()
+    await stop_scheduler(scheduler, jobs, patience=5)
+    assert runs.ended == {"push": "finished"}
+    assert time.monotonic() - started < 4  # no longer than the run took
+    assert await jobs.finished(0)
+
+
+async def test_a_stop_cuts_short_a_run_that_outlasts_its_patience() -> None:
+    scheduler, runs = AsyncIOScheduler(timezone=UTC), Runs()
+    runs.add(scheduler, "quick", 0.2)
+    runs.add(scheduler, "stuck", 60)
+    jobs = JobsInFlight(scheduler)
+    scheduler.start()
+    await runs.all_started()
+    started = time.monotonic()
+    await stop_scheduler(scheduler, jobs, patience=1)
+    assert 1 <= time.monotonic() - started < 10
+    for _ in range(10):  # the shutdown cancelled the stuck run; let it see that
+        await asyncio.sleep(0)
+    assert runs.ended == {"quick": "finished", "stuck": "cut short"}

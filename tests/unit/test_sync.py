@@ -1,9 +1,14 @@
 """The sync outbox and a channel's dispatcher, on memory, SQLite and PostgreSQL, with a channel
 client double (the port) and a fake clock: every change reaches the channel, nothing is lost,
-a failing channel backs off and opens its circuit, a refused SKU stops with an alert."""
+a failing channel backs off and opens its circuit, a refused SKU stops with an alert.
+
+The dispatcher runs as production runs it: :meth:`Shop.tick` is the scheduler's one-second job
+(``SyncDispatcher.scheduled``, which starts or joins the drain a commit kicks), and what the channel took is
+counted by the dispatcher's observer, as the metrics count it."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -56,27 +61,49 @@ class FakeChannel:
         return {line.sku: line.qty for batch in self.sent for line in batch}
 
 
+@dataclass
+class Tally:
+    """The dispatcher's observer (the metrics in production): lines the channel took and refused, failed pushes."""
+
+    taken: int = 0
+    refused: int = 0
+    failures: int = 0
+
+    def accepted(self, channel: str, latencies_s: Sequence[float]) -> None:
+        self.taken += len(latencies_s)
+
+    def rejected(self, channel: str, count: int) -> None:
+        self.refused += count
+
+    def failed(self, channel: str) -> None:
+        self.failures += 1
+
+
 class Shop:
     def __init__(self, uow: UnitOfWorkFactory, topology: Topology, clock: FakeClock) -> None:
-        self.uow, self.clock, self.channel = uow, clock, FakeChannel()
+        self.uow, self.clock, self.channel, self.tally = uow, clock, FakeChannel(), Tally()
         outbox = SyncOutbox(topology, clock, ["wildberries"])
         uow.hooks.before.append(outbox.before_commit)
         self.ledger = Ledger(uow, topology, clock)
         self.alerts = AlertDesk(clock, TaskBoard(uow, clock))
         self.operations = Operations(uow, clock, topology, self.alerts, timedelta(minutes=30))
         self.orders = OrderDesk(uow, topology, clock, self.ledger)
-        self.dispatcher = SyncDispatcher(
-            uow, clock, self.channel, self.alerts, self.operations, owner="test", rng=random.Random(7)
+        self.dispatcher = self.restarted("test", rng=random.Random(7))
+
+    def restarted(self, owner: str, rng: random.Random | None = None) -> SyncDispatcher:
+        """A dispatcher for the channel, as a (re)started instance builds it."""
+        return SyncDispatcher(
+            self.uow, self.clock, self.channel, self.alerts, self.operations, owner=owner, rng=rng, observer=self.tally
         )
 
     async def stock(self, *figures: tuple[str, str, int]) -> None:
         await self.ledger.apply_stock(self.clock.now(), [StockFigure(*f) for f in figures])
 
-    async def drain(self) -> int:
-        sent = 0
-        while accepted := await self.dispatcher.run_once():
-            sent += accepted
-        return sent
+    async def tick(self, dispatcher: SyncDispatcher | None = None) -> int:
+        """The scheduler's one-second run (everything due goes, batch after batch); how many lines the channel took."""
+        before = self.tally.taken
+        await (dispatcher or self.dispatcher).scheduled()
+        return self.tally.taken - before
 
     async def pending(self) -> dict[str, int]:
         async with self.uow(read_only=True) as work:
@@ -95,22 +122,22 @@ def shop(uow: UnitOfWorkFactory, topology: Topology, clock: FakeClock) -> Shop:
 async def test_a_stock_change_reaches_the_channel_with_its_availability(shop: Shop) -> None:
     """Wildberries serves online and tverskaya with a safety stock of 1."""
     await shop.stock(("IRON", "online", 3), ("IRON", "tverskaya", 2), ("IRON", "arbat", 9), ("KETTLE", "online", 1))
-    assert await shop.drain() == 2
+    assert await shop.tick() == 2
     assert shop.channel.shown() == {"IRON": 4, "KETTLE": 0}
     await shop.stock(("IRON", "online", 3))  # nothing changed for the channel: nothing sent
-    assert await shop.drain() == 0 and len(shop.channel.sent) == 1
+    assert await shop.tick() == 0 and len(shop.channel.sent) == 1
 
 
 async def test_an_order_changes_what_the_channel_shows(shop: Shop) -> None:
     await shop.stock(("IRON", "online", 3))
-    await shop.drain()
+    await shop.tick()
     await shop.orders.place(PlaceOrder("site", "S-1", [LineRequest("IRON", 2)]))
-    await shop.drain()
+    await shop.tick()
     assert shop.channel.shown() == {"IRON": 0}  # 3 - 2 reserved - 1 safety
     await shop.orders.cancel(
         (await shop.orders.place(PlaceOrder("site", "S-1", [LineRequest("IRON", 2)]))).order.id or 0
     )
-    await shop.drain()
+    await shop.tick()
     assert shop.channel.shown() == {"IRON": 2}
 
 
@@ -119,33 +146,39 @@ async def test_changes_before_a_push_make_one_line_with_the_newest_value(shop: S
         await shop.stock(("IRON", "online", qty))
         shop.clock.advance(seconds=1)
     assert await shop.pending() == {"IRON": 8}
-    assert await shop.drain() == 1
+    assert await shop.tick() == 1
     assert shop.channel.sent == [[StockLine("IRON", "IRON", 8)]]
 
 
-async def test_a_newer_value_that_arrives_while_sending_is_not_lost(shop: Shop) -> None:
+async def test_a_newer_value_that_arrives_while_sending_is_not_lost_and_goes_next(shop: Shop) -> None:
     await shop.stock(("IRON", "online", 5))
+    real = shop.channel.push_stock
 
     async def change_while_sending(lines: Sequence[StockLine]) -> PushOutcome:
+        shop.channel.push_stock = real  # type: ignore[method-assign]
         await shop.stock(("IRON", "online", 2))  # 1C speaks while the channel is answering
-        return PushOutcome(tuple(line.sku for line in lines))
+        return await real(lines)
 
     shop.channel.push_stock = change_while_sending  # type: ignore[method-assign]
-    assert await shop.dispatcher.run_once() == 1
-    assert await shop.pending() == {"IRON": 1}  # the newer value is still to be sent
+    await shop.tick()  # the newer value goes in this run or the next, as the claim ahead and the settle fall
+    await shop.tick()  # same moment: the old value's lease was lifted when it settled
+    assert [line.qty for batch in shop.channel.sent for line in batch] == [4, 1]  # in order, each once
+    async with shop.uow(read_only=True) as work:
+        assert await work.outbox.depth() == {}
 
 
 async def test_a_sku_the_channel_keeps_refusing_stops_and_the_owner_hears(shop: Shop) -> None:
     shop.channel.reject = {"KETTLE": "the card is in the trash"}
     await shop.stock(("IRON", "online", 3), ("KETTLE", "online", 4))
-    await shop.dispatcher.run_once()
+    await shop.tick()
     for _ in range(2):
         shop.clock.advance(minutes=2)
-        await shop.dispatcher.run_once()
+        await shop.tick()
     assert len([b for b in shop.channel.sent if any(line.sku == "KETTLE" for line in b)]) == 3
     shop.clock.advance(minutes=2)
-    await shop.dispatcher.run_once()  # dead: not sent a fourth time
+    await shop.tick()  # dead: not sent a fourth time
     assert len([b for b in shop.channel.sent if any(line.sku == "KETTLE" for line in b)]) == 3
+    assert shop.tally.refused == 3
     async with shop.uow(read_only=True) as work:
         alert = await work.alerts.open_for("sku_rejected:wildberries")
     assert alert is not None and alert.detail == {
@@ -154,32 +187,33 @@ async def test_a_sku_the_channel_keeps_refusing_stops_and_the_owner_hears(shop: 
     assert await shop.notices("alert") == [{"alert_id": alert.id}]
     await shop.stock(("KETTLE", "online", 6))  # a new value brings it back
     shop.channel.reject = {}
-    assert await shop.drain() == 1 and shop.channel.shown()["KETTLE"] == 5
+    assert await shop.tick() == 1 and shop.channel.shown()["KETTLE"] == 5
 
 
 async def test_an_unavailable_channel_backs_off_opens_its_circuit_and_recovers(shop: Shop) -> None:
     await shop.stock(("IRON", "online", 3))
     shop.channel.fail = [ChannelUnavailable("HTTP 429", retry_after=7)]
-    assert await shop.dispatcher.run_once() == 0
+    assert await shop.tick() == 0
     shop.clock.advance(seconds=6)
-    assert await shop.dispatcher.run_once() == 0 and shop.channel.sent == []  # still waiting the hinted 7 s
+    assert await shop.tick() == 0 and shop.channel.sent == []  # still waiting the hinted 7 s
     shop.channel.fail = [ChannelUnavailable("HTTP 503") for _ in range(4)]
     for _ in range(4):
         shop.clock.advance(minutes=6)
-        await shop.dispatcher.run_once()
+        await shop.tick()
     async with shop.uow(read_only=True) as work:
         alert = await work.alerts.open_for("sync_failing:wildberries")
     assert alert is not None and alert.detail["failures"] == 5 and alert.detail["reason"] == "HTTP 503"
-    assert await shop.dispatcher.run_once() == 0  # circuit open: not even tried
+    assert shop.tally.failures == 5
+    assert await shop.tick() == 0 and shop.channel.sent == []  # circuit open: not even tried
     shop.clock.advance(minutes=6)
-    assert await shop.dispatcher.run_once() == 1 and shop.channel.shown() == {"IRON": 2}
+    assert await shop.tick() == 1 and shop.channel.shown() == {"IRON": 2}
     assert await shop.notices("alert_resolved") == [{"alert_id": alert.id}]
 
 
 async def test_a_refusing_channel_is_a_failure_too(shop: Shop) -> None:
     await shop.stock(("IRON", "online", 3))
     shop.channel.fail = [ChannelRefused("HTTP 401: token expired")]
-    assert await shop.dispatcher.run_once() == 0
+    assert await shop.tick() == 0
     assert await shop.pending() == {"IRON": 2}  # kept, to go once the token is fixed
 
 
@@ -187,19 +221,19 @@ async def test_a_paused_channel_accumulates_and_catches_up(shop: Shop) -> None:
     await shop.operations.pause("wildberries", "telegram:1002")
     await shop.stock(("IRON", "online", 3))
     await shop.stock(("IRON", "online", 5))
-    assert await shop.drain() == 0 and shop.channel.sent == []
+    assert await shop.tick() == 0 and shop.channel.sent == []
     await shop.operations.resume("wildberries", "telegram:1002")
-    assert await shop.drain() == 1 and shop.channel.sent == [[StockLine("IRON", "IRON", 4)]]
+    assert await shop.tick() == 1 and shop.channel.sent == [[StockLine("IRON", "IRON", 4)]]
 
 
 async def test_lines_the_channel_asks_to_wait_for_go_later(shop: Shop) -> None:
     shop.channel.wait = {"IRON"}
     await shop.stock(("IRON", "online", 3), ("KETTLE", "online", 2))
-    assert await shop.dispatcher.run_once() == 1
+    assert await shop.tick() == 1
     shop.channel.wait = set()
-    assert await shop.dispatcher.run_once() == 0  # not yet: 30 s
+    assert await shop.tick() == 0  # not yet: 30 s
     shop.clock.advance(seconds=31)
-    assert await shop.dispatcher.run_once() == 1
+    assert await shop.tick() == 1
     assert shop.channel.shown() == {"IRON": 2, "KETTLE": 1}
 
 
@@ -209,27 +243,21 @@ async def test_a_dispatcher_that_died_mid_push_is_taken_over_after_its_lease(sho
         assert len(await work.outbox.claim("wildberries", shop.clock.now(), shop.clock.now() + timedelta(seconds=120),
                                            "dead", 10)) == 1  # fmt: skip
         await work.commit()
-    assert await shop.dispatcher.run_once() == 0
+    assert await shop.tick() == 0
     shop.clock.advance(seconds=121)
-    assert await shop.dispatcher.run_once() == 1 and shop.channel.shown() == {"IRON": 2}
-
-
-async def test_batches_keep_to_the_channel_limit(shop: Shop) -> None:
-    await shop.stock(*[(f"SKU-{n}", "online", n + 2) for n in range(5)])
-    assert await shop.drain() == 5
-    assert [len(batch) for batch in shop.channel.sent] == [2, 2, 1]
+    assert await shop.tick() == 1 and shop.channel.shown() == {"IRON": 2}
 
 
 async def test_a_new_value_does_not_jump_a_backoff(shop: Shop) -> None:
     await shop.stock(("IRON", "online", 3))
     shop.channel.fail = [ChannelUnavailable("HTTP 503", retry_after=60)]
-    await shop.dispatcher.run_once()
+    await shop.tick()
     await shop.stock(("IRON", "online", 9))  # 1C keeps talking while the channel is down
     shop.channel.fail = [ChannelUnavailable("HTTP 503")]
-    assert await shop.dispatcher.run_once() == 0 and shop.channel.fail  # not tried again before the 60 s
+    assert await shop.tick() == 0 and shop.channel.fail  # not tried again before the 60 s
     shop.channel.fail = []
     shop.clock.advance(seconds=61)
-    assert await shop.dispatcher.run_once() == 1 and shop.channel.shown() == {"IRON": 8}
+    assert await shop.tick() == 1 and shop.channel.shown() == {"IRON": 8}
 
 
 async def test_sync_asked_in_telegram_reconciles_once(shop: Shop, topology: Topology) -> None:
@@ -237,7 +265,7 @@ async def test_sync_asked_in_telegram_reconciles_once(shop: Shop, topology: Topo
 
     upkeep = ChannelUpkeep(shop.uow, shop.clock, topology, shop.channel, shop.orders)
     await shop.stock(("IRON", "online", 3), ("KETTLE", "online", 5))
-    await shop.drain()
+    await shop.tick()
     shop.channel.sent.append([StockLine("KETTLE", "KETTLE", 9)])  # changed by hand in the channel
     assert await upkeep.reconcile_if_asked() is None  # nobody asked
     shop.clock.advance(seconds=1)
@@ -246,33 +274,36 @@ async def test_sync_asked_in_telegram_reconciles_once(shop: Shop, topology: Topo
     assert report is not None and (report.checked, report.corrected) == (2, {"KETTLE": (9, 4)})
     shop.clock.advance(seconds=1)
     assert await upkeep.reconcile_if_asked() is None  # done since it was asked
-    await shop.drain()
+    await shop.tick()
     assert shop.channel.shown() == {"IRON": 2, "KETTLE": 4}
 
 
-async def test_a_dispatcher_killed_after_the_channel_took_a_batch_loses_and_doubles_nothing(
-    shop: Shop, topology: Topology
-) -> None:
-    """Killed between the channel's answer and our commit: a new instance re-sends the same
-    absolute quantities after the lease (harmless to the channel) and retires them once."""
-    import asyncio
-
+async def test_a_dispatcher_stopped_after_the_channel_took_a_batch_loses_and_doubles_nothing(shop: Shop) -> None:
+    """Stopped between the channel's answer and our commit (the service shutting down, or the process dying): a
+    new instance re-sends the same absolute quantities after the lease (harmless to the channel) and retires them
+    once."""
     await shop.stock(("IRON", "online", 3), ("KETTLE", "online", 4))
     original = shop.channel.push_stock
+    answered = asyncio.Event()
 
-    async def taken_then_killed(lines: Sequence[StockLine]) -> PushOutcome:
-        await original(lines)
-        raise asyncio.CancelledError  # the process dies before it writes down the answer
+    async def taken_then_stopped(lines: Sequence[StockLine]) -> PushOutcome:
+        outcome = await original(lines)
+        answered.set()
+        await asyncio.Event().wait()  # the service stops before it writes down the answer
+        return outcome
 
-    shop.channel.push_stock = taken_then_killed  # type: ignore[method-assign]
+    shop.channel.push_stock = taken_then_stopped  # type: ignore[method-assign]
+    run = asyncio.create_task(shop.tick())
+    await asyncio.wait_for(answered.wait(), timeout=10)
+    await shop.dispatcher.close()  # what the service's shutdown does
     with pytest.raises(asyncio.CancelledError):
-        await shop.dispatcher.run_once()
+        await run
     shop.channel.push_stock = original  # type: ignore[method-assign]
-    restarted = SyncDispatcher(shop.uow, shop.clock, shop.channel, shop.alerts, shop.operations, owner="restarted")
-    assert await restarted.run_once() == 0  # still leased by the dead one
+    restarted = shop.restarted("restarted")
+    assert await shop.tick(restarted) == 0  # still leased by the stopped one
     shop.clock.advance(seconds=121)
-    assert await restarted.run_once() == 2
-    assert await restarted.run_once() == 0
+    assert await shop.tick(restarted) == 2
+    assert await shop.tick(restarted) == 0
     assert shop.channel.sent == [[StockLine("IRON", "IRON", 2), StockLine("KETTLE", "KETTLE", 3)]] * 2
     assert await shop.pending() == {"IRON": 2, "KETTLE": 3}  # what the channel shows, nothing pending
     async with shop.uow(read_only=True) as work:
@@ -282,12 +313,12 @@ async def test_a_dispatcher_killed_after_the_channel_took_a_batch_loses_and_doub
 async def test_status_shows_what_waits_and_what_fails(shop: Shop) -> None:
     await shop.stock(("IRON", "online", 3), ("KETTLE", "online", 4))
     shop.channel.fail = [ChannelUnavailable("HTTP 503"), ChannelUnavailable("HTTP 503")]
-    await shop.dispatcher.run_once()
+    await shop.tick()
     shop.clock.advance(minutes=10)
-    await shop.dispatcher.run_once()
+    await shop.tick()
     status = await shop.operations.status()
     assert (status.queued, status.failures) == ({"wildberries": 2}, {"wildberries": 2})
     shop.clock.advance(minutes=10)
-    await shop.drain()
+    await shop.tick()
     status = await shop.operations.status()
     assert (status.queued, status.failures) == ({}, {})

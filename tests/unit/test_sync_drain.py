@@ -158,7 +158,9 @@ async def test_a_long_drain_in_groups(shop: Shop) -> None:
         assert await work.outbox.depth() == {}
 
 
-async def test_a_failing_settle_is_raised_and_nothing_is_lost(shop: Shop) -> None:
+async def test_a_failing_settle_is_raised_then_logged_by_the_scheduled_run_and_nothing_is_lost(
+    shop: Shop, caplog: pytest.LogCaptureFixture
+) -> None:
     await shop.stock(*[(f"SKU-{n:02}", "online", n + 2) for n in range(12)])
     real = shop.dispatcher._settle
     calls = 0
@@ -173,9 +175,13 @@ async def test_a_failing_settle_is_raised_and_nothing_is_lost(shop: Shop) -> Non
     shop.dispatcher._settle = broken  # type: ignore[method-assign]
     with pytest.raises(RuntimeError):
         await shop.dispatcher.drain()
+    shop.clock.advance(seconds=121)
+    calls = 0
+    await shop.tick()  # the scheduled run logs it; a later one sends what was not settled
+    assert "a kicked run failed" in caplog.text
     shop.dispatcher._settle = real  # type: ignore[method-assign]
     shop.clock.advance(seconds=121)
-    await shop.dispatcher.drain()
+    await shop.tick()
     assert shop.channel.shown() == {f"SKU-{n:02}": n + 1 for n in range(12)}
     async with shop.uow(read_only=True) as work:
         assert await work.outbox.depth() == {}
@@ -233,27 +239,6 @@ async def test_failures_in_a_row_count_even_with_settles_behind(shop: Shop) -> N
         shop.clock.advance(seconds=2)
 
 
-async def test_a_value_changed_while_in_flight_goes_next_without_waiting_for_the_lease(shop: Shop) -> None:
-    await shop.stock(("KETTLE", "online", 5))
-    real = shop.channel.push_stock
-    changed = False
-
-    async def meanwhile(lines: Sequence[StockLine]) -> PushOutcome:
-        nonlocal changed
-        if not changed:
-            changed = True
-            await shop.stock(("KETTLE", "online", 9))  # 1C speaks while the first value is on the wire
-        return await real(lines)
-
-    shop.channel.push_stock = meanwhile  # type: ignore[method-assign]
-    assert await shop.dispatcher.run_once() == 1
-    assert shop.channel.shown() == {"KETTLE": 4}
-    assert await shop.dispatcher.run_once() == 1  # same moment: the lease was lifted when the old value settled
-    assert shop.channel.shown() == {"KETTLE": 8}
-    async with shop.uow(read_only=True) as work:
-        assert await work.outbox.depth() == {}
-
-
 async def test_a_value_changed_while_its_predecessor_was_refused_goes_next(shop: Shop) -> None:
     await shop.stock(("KETTLE", "online", 5))
     real = shop.channel.push_stock
@@ -264,9 +249,11 @@ async def test_a_value_changed_while_its_predecessor_was_refused_goes_next(shop:
         return PushOutcome(rejected={"KETTLE": "card under moderation"})
 
     shop.channel.push_stock = refuse_meanwhile  # type: ignore[method-assign]
-    assert await shop.dispatcher.run_once() == 0
-    assert await shop.dispatcher.run_once() == 1  # the newer value is not held by the refused one's lease
-    assert shop.channel.shown() == {"KETTLE": 8}
+    await shop.tick()  # the newer value goes in this run or the next, as the claim ahead and the settle fall
+    await shop.tick()  # same moment: it was not held by the refused one's lease
+    assert shop.channel.shown() == {"KETTLE": 8} and shop.tally.taken == 1
+    async with shop.uow(read_only=True) as work:
+        assert await work.outbox.depth() == {}
 
 
 async def test_the_scheduled_run_drains_a_backlog_whole_and_shares_a_kicked_drain(shop: Shop) -> None:
@@ -276,5 +263,18 @@ async def test_the_scheduled_run_drains_a_backlog_whole_and_shares_a_kicked_drai
     assert shop.channel.shown() == {f"SKU-{n}": n + 1 for n in range(6)}  # three batches, not one a second
     sent = [line.sku for batch in shop.channel.sent for line in batch]
     assert sorted(sent) == sorted(set(sent))  # each line once: one drain at a time
+    async with shop.uow(read_only=True) as work:
+        assert await work.outbox.depth() == {}
+
+
+async def test_a_commit_kicks_the_drain_and_the_scheduled_run_joins_it(shop: Shop) -> None:
+    shop.uow.hooks.after.append(shop.dispatcher.kick)  # as the composition root wires every dispatcher
+    await shop.stock(*[(f"SKU-{n}", "online", n + 2) for n in range(5)])
+    async with asyncio.timeout(10):  # no scheduled run: the commit woke the dispatcher
+        while shop.channel.shown() != {f"SKU-{n}": n + 1 for n in range(5)}:
+            await asyncio.sleep(0.001)
+    await shop.tick()  # joins the kicked drain (or finds nothing left): never a second one beside it
+    sent = [line.sku for batch in shop.channel.sent for line in batch]
+    assert sorted(sent) == sorted(set(sent)) and shop.tally.taken == 5
     async with shop.uow(read_only=True) as work:
         assert await work.outbox.depth() == {}
