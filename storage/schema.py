@@ -311,6 +311,39 @@ controls = Table(
     Column("at", UtcDateTime, nullable=False),
 )
 
+# Per sales channel (or the carrier, by its name): operators' switches and the sync engine's memory.
+channel_states = Table(
+    "channel_states",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("paused_by", String(255), nullable=True),  # NULL while the channel runs
+    Column("paused_at", UtcDateTime, nullable=True),
+    Column("circuit_until", UtcDateTime, nullable=True),
+    Column("failures_in_a_row", Integer, nullable=False),
+    Column("sync_requested_at", UtcDateTime, nullable=True),
+    Column("sync_requested_by", String(255), nullable=True),
+    Column("reconciled_at", UtcDateTime, nullable=True),
+    Column("reconciled", Text, nullable=True),  # the last reconciliation's summary
+)
+
+# When 1C last sent something, per kind of message (the "1C is silent" alert watches it).
+onec_heartbeats = Table(
+    "onec_heartbeats",
+    metadata,
+    Column("source", String(64), primary_key=True),
+    Column("at", UtcDateTime, nullable=False),
+)
+
+# The daily report's scheduled send, one row per shop-local day: claimed, sent or failed.
+report_deliveries = Table(
+    "report_deliveries",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("state", String(16), nullable=False),  # sending | sent | failed
+    Column("owner", String(255), nullable=True),
+    Column("at", UtcDateTime, nullable=False),
+)
+
 
 # The sync outbox: the newest quantity each channel should show per SKU, written in the same
 # transaction as the stock change, sent by the channel's dispatcher (docs/sync_engine.md).

@@ -12,6 +12,7 @@ from storage.office_repositories import SqlAlerts, SqlControls, SqlFxRates, SqlL
 from storage.outbox import SqlOutbox
 from storage.repositories import SqlOfferIds, SqlOrders, SqlReservations, SqlStockLevels
 from storage.shipment_repositories import SqlShipments
+from storage.state_repositories import SqlChannelStates, SqlHeartbeats, SqlReportDeliveries
 from storage.task_repositories import SqlDeadlines, SqlNotices, SqlTasks
 from workflows.ports import CommitHooks
 
@@ -55,6 +56,9 @@ class SqlUnitOfWork:
         self.alerts = SqlAlerts(self._connection)
         self.fx = SqlFxRates(self._connection)
         self.controls = SqlControls(self._connection)
+        self.channel_states = SqlChannelStates(self._connection)
+        self.heartbeats = SqlHeartbeats(self._connection)
+        self.report_deliveries = SqlReportDeliveries(self._connection)
         self.locks = SqlLocks(self._connection)
         self.outbox = SqlOutbox(self._connection)
         self.shipments = SqlShipments(self._connection)

@@ -28,7 +28,7 @@ from workflows.model import (
     StockLevel,
 )
 from workflows.office_model import Alert, Payment, Phase
-from workflows.ports import CommitHooks, Push, StockKey
+from workflows.ports import ChannelState, CommitHooks, Heartbeat, Push, ReportDelivery, StockKey
 from workflows.tasks import Deadline, DeadlineKind, Task, TaskState
 
 
@@ -64,6 +64,9 @@ class MemoryState:
     mutes: dict[str, datetime] = field(default_factory=dict)
     fx: dict[tuple[str, date], Decimal] = field(default_factory=dict)
     controls: dict[str, tuple[str, datetime]] = field(default_factory=dict)
+    channel_states: dict[str, ChannelState] = field(default_factory=dict)
+    heartbeats: dict[str, datetime] = field(default_factory=dict)  # source -> when 1C last sent it
+    report_deliveries: dict[date, ReportDelivery] = field(default_factory=dict)
     pushes: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # (channel, sku) -> row
     channel_stock: dict[tuple[str, str], int] = field(default_factory=dict)
     shipments: dict[int, Shipment] = field(default_factory=dict)  # order_id -> its shipment
@@ -462,6 +465,71 @@ class MemoryControls:
         return {k: v for k, v in self._s.controls.items() if k.startswith(prefix)}
 
 
+class MemoryChannelStates:
+    def __init__(self, state: MemoryState) -> None:
+        self._s = state
+
+    async def get(self, name: str) -> ChannelState:
+        return self._s.channel_states.get(name, ChannelState(name))
+
+    async def all(self) -> dict[str, ChannelState]:
+        return dict(sorted(self._s.channel_states.items()))
+
+    async def pause(self, name: str, by: str, at: datetime) -> None:
+        self._set(name, paused_by=by, paused_at=at)
+
+    async def resume(self, name: str) -> None:
+        if name in self._s.channel_states:
+            self._set(name, paused_by=None, paused_at=None)
+
+    async def open_circuit(self, name: str, until: datetime) -> None:
+        self._set(name, circuit_until=until)
+
+    async def count_failure(self, name: str) -> int:
+        self._set(name, failures_in_a_row=(await self.get(name)).failures_in_a_row + 1)
+        return self._s.channel_states[name].failures_in_a_row
+
+    async def reset_failures(self, name: str) -> bool:
+        if not (await self.get(name)).failures_in_a_row:
+            return False
+        self._set(name, failures_in_a_row=0)
+        return True
+
+    async def request_sync(self, name: str, by: str, at: datetime) -> None:
+        self._set(name, sync_requested_by=by, sync_requested_at=at)
+
+    async def reconciled(self, name: str, summary: str, at: datetime) -> None:
+        self._set(name, reconciled=summary, reconciled_at=at)
+
+    def _set(self, name: str, **values: Any) -> None:
+        self._s.channel_states[name] = replace(self._s.channel_states.get(name, ChannelState(name)), **values)
+
+
+class MemoryHeartbeats:
+    def __init__(self, state: MemoryState) -> None:
+        self._s = state
+
+    async def heard(self, source: str, at: datetime) -> None:
+        self._s.heartbeats[source] = at
+
+    async def last(self) -> Heartbeat | None:
+        if not self._s.heartbeats:
+            return None
+        at, source = max((at, source) for source, at in self._s.heartbeats.items())
+        return Heartbeat(source, at)
+
+
+class MemoryReportDeliveries:
+    def __init__(self, state: MemoryState) -> None:
+        self._s = state
+
+    async def get(self, day: date) -> ReportDelivery | None:
+        return self._s.report_deliveries.get(day)
+
+    async def save(self, delivery: ReportDelivery) -> None:
+        self._s.report_deliveries[delivery.day] = delivery
+
+
 class MemoryOfferIds:
     def __init__(self, state: MemoryState) -> None:
         self._s = state
@@ -620,6 +688,9 @@ class MemoryUnitOfWork:
         self.alerts = MemoryAlerts(self._state)
         self.fx = MemoryFxRates(self._state)
         self.controls = MemoryControls(self._state)
+        self.channel_states = MemoryChannelStates(self._state)
+        self.heartbeats = MemoryHeartbeats(self._state)
+        self.report_deliveries = MemoryReportDeliveries(self._state)
         self.locks = MemoryLocks()
         self.outbox = MemoryOutbox(self._state)
         self.shipments = MemoryShipments(self._state)

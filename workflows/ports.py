@@ -285,6 +285,97 @@ class Controls(Protocol):
     async def with_prefix(self, prefix: str) -> dict[str, tuple[str, datetime]]: ...
 
 
+@dataclass(frozen=True)
+class ChannelState:
+    """What operators and the sync engine keep about one sales channel — or the carrier, of which only
+    ``failures_in_a_row`` is used. A channel nothing was ever kept about has this default state."""
+
+    name: str
+    paused_by: str | None = None  # who paused pushes to it; ``None`` while it runs
+    paused_at: datetime | None = None
+    circuit_until: datetime | None = None  # left alone until then after repeated failures
+    failures_in_a_row: int = 0  # pushes (or carrier calls) that failed since the last that got through
+    sync_requested_at: datetime | None = None  # the newest ``/sync`` asking for a full reconciliation
+    sync_requested_by: str | None = None
+    reconciled_at: datetime | None = None  # when the last reconciliation ended, and what it found
+    reconciled: str | None = None  # "checked=… corrected=…[ failed=…]"
+
+    @property
+    def paused(self) -> bool:
+        return self.paused_by is not None
+
+    def circuit_open(self, now: datetime) -> bool:
+        return self.circuit_until is not None and self.circuit_until > now
+
+
+class ChannelStates(Protocol):
+    """One :class:`ChannelState` per channel name (or the carrier's name)."""
+
+    async def get(self, name: str) -> ChannelState:
+        """Its state; the default one when nothing was kept about it."""
+        ...
+
+    async def all(self) -> dict[str, ChannelState]:
+        """Every name something was kept about."""
+        ...
+
+    async def pause(self, name: str, by: str, at: datetime) -> None:
+        """Stop pushes to the channel (pausing a paused one names the newer pauser)."""
+        ...
+
+    async def resume(self, name: str) -> None:
+        """Let pushes go again; nothing happens to a running channel."""
+        ...
+
+    async def open_circuit(self, name: str, until: datetime) -> None: ...
+
+    async def count_failure(self, name: str) -> int:
+        """One more failure in a row, counted atomically; the count now."""
+        ...
+
+    async def reset_failures(self, name: str) -> bool:
+        """Something got through: the count goes back to 0. ``True`` when it was not 0."""
+        ...
+
+    async def request_sync(self, name: str, by: str, at: datetime) -> None: ...
+
+    async def reconciled(self, name: str, summary: str, at: datetime) -> None: ...
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    source: str  # what 1C sent: "stock", …
+    at: datetime
+
+
+class Heartbeats(Protocol):
+    """When 1C last sent something, per kind of message."""
+
+    async def heard(self, source: str, at: datetime) -> None: ...
+
+    async def last(self) -> Heartbeat | None:
+        """The newest of any kind; ``None`` when 1C never spoke."""
+        ...
+
+
+@dataclass(frozen=True)
+class ReportDelivery:
+    """Where the scheduled send of one day's report stands."""
+
+    day: date
+    state: str  # workflows.daily_report.Delivery: sending | sent | failed
+    owner: str | None  # the instance that claimed the send
+    at: datetime
+
+
+class ReportDeliveries(Protocol):
+    async def get(self, day: date) -> ReportDelivery | None: ...
+
+    async def save(self, delivery: ReportDelivery) -> None:
+        """Insert or overwrite the day's row."""
+        ...
+
+
 class OfferIds(Protocol):
     async def for_skus(self, channel: str, skus: Collection[str]) -> dict[str, str]:
         """Stored ``sku -> offer_id`` of ``channel`` among ``skus``."""
@@ -423,6 +514,15 @@ class UnitOfWork(Protocol):
 
     @property
     def controls(self) -> Controls: ...
+
+    @property
+    def channel_states(self) -> ChannelStates: ...
+
+    @property
+    def heartbeats(self) -> Heartbeats: ...
+
+    @property
+    def report_deliveries(self) -> ReportDeliveries: ...
 
     @property
     def locks(self) -> Locks: ...
