@@ -6,12 +6,10 @@ acceptance) and, read at each scrape, the outbox depth and age per channel, circ
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from workflows.ports import Clock, UnitOfWorkFactory
-from workflows.sync import CIRCUIT
 
 LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 15.0, 60.0, 300.0, 900.0)
 
@@ -59,7 +57,7 @@ class Metrics:
         now = self._clock.now()
         async with self._uow(read_only=True) as uow:
             depth = await uow.outbox.depth()
-            circuits = {name: await uow.controls.get(CIRCUIT + name) for name in self._channels}
+            states = await uow.channel_states.all()
             heard = await uow.controls.get("onec:last_update")
             open_tasks = len(await uow.tasks.open_about(""))
             undelivered = len(await uow.notices.undelivered(100_000))
@@ -67,9 +65,8 @@ class Metrics:
             count, oldest = depth.get(channel, (0, None))
             self._depth.labels(channel).set(count)
             self._age.labels(channel).set((now - oldest).total_seconds() if oldest else 0)
-        for channel, found in circuits.items():
-            until = datetime.fromisoformat(found[0]) if found and found[0] else None
-            self._circuit.labels(channel).set(1 if until is not None and until > now else 0)
+        for channel in self._channels:
+            self._circuit.labels(channel).set(1 if channel in states and states[channel].circuit_open(now) else 0)
         self._onec.set(heard[1].timestamp() if heard else 0)
         self._tasks.set(open_tasks)
         self._notices.set(undelivered)

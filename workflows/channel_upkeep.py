@@ -16,8 +16,6 @@ from workflows.topology import Topology
 
 log = logging.getLogger(__name__)
 
-RECONCILED = "sync:reconciled:"
-
 
 @dataclass
 class Reconciliation:
@@ -94,7 +92,7 @@ class ChannelUpkeep:
             summary = f"checked={report.checked} corrected={len(report.corrected)}"
             if report.failed:
                 summary += f" failed={report.failed}"
-            await uow.controls.put(RECONCILED + self.name, summary, self._clock.now())
+            await uow.channel_states.reconciled(self.name, summary, self._clock.now())
             await uow.commit()
         log.info("reconciled %s: %s", self.name, summary)
         return report
@@ -102,8 +100,8 @@ class ChannelUpkeep:
     async def reconcile_if_asked(self) -> Reconciliation | None:
         """Scheduled every minute: runs when ``/sync`` asked for this channel since the last run."""
         async with self._uow(read_only=True) as uow:
-            asked = await uow.controls.get(f"channel:sync_requested:{self.name}")
-            done = await uow.controls.get(RECONCILED + self.name)
-        if asked is None or not asked[0] or (done is not None and done[1] >= asked[1]):
+            state = await uow.channel_states.get(self.name)
+        asked, done = state.sync_requested_at, state.reconciled_at
+        if asked is None or (done is not None and done >= asked):
             return None
         return await self.reconcile()

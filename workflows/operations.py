@@ -11,15 +11,12 @@ from workflows.alerts import AlertDesk, alert_key
 from workflows.errors import UnknownChannel
 from workflows.ledger import Shortfall
 from workflows.model import StockFigure
-from workflows.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from workflows.ports import ChannelState, Clock, UnitOfWork, UnitOfWorkFactory
 from workflows.topology import Topology
 
 ONEC_HEARD = "onec:last_update"
 ONEC_SILENT_KEY = "onec_silent"
-PAUSED = "channel:paused:"
-SYNC_REQUESTED = "channel:sync_requested:"
 STOCK_NEGATIVE = "stock_negative"
-FAILURES = "sync:failures:"  # kept by workflows.sync: failed pushes in a row per channel
 
 
 def _stock_key(sku: str, warehouse: str) -> str:
@@ -51,12 +48,12 @@ class Operations:
 
     async def pause(self, channel: str, by: str) -> None:
         async with self._uow() as uow:
-            await uow.controls.put(PAUSED + self._channel(channel), by, self._clock.now())
+            await uow.channel_states.pause(self._channel(channel), by, self._clock.now())
             await uow.commit()
 
     async def resume(self, channel: str, by: str) -> None:
         async with self._uow() as uow:
-            await uow.controls.put(PAUSED + self._channel(channel), "", self._clock.now())
+            await uow.channel_states.resume(self._channel(channel))
             await uow.commit()
 
     async def request_sync(self, channel: str | None, by: str) -> list[str]:
@@ -64,7 +61,7 @@ class Operations:
         names = [self._channel(channel)] if channel else sorted(self._topology.channels)
         async with self._uow() as uow:
             for name in names:
-                await uow.controls.put(SYNC_REQUESTED + name, by, self._clock.now())
+                await uow.channel_states.request_sync(name, by, self._clock.now())
             await uow.commit()
         return names
 
@@ -104,24 +101,22 @@ class Operations:
 
     async def status(self) -> Status:
         async with self._uow(read_only=True) as uow:
-            paused = await uow.controls.with_prefix(PAUSED)
-            syncs = await uow.controls.with_prefix(SYNC_REQUESTED)
+            states = await uow.channel_states.all()
             heard = await uow.controls.get(ONEC_HEARD)
             undelivered = len(await uow.notices.undelivered(10_000))
             open_tasks = len(await uow.tasks.open_about(""))
             depth = await uow.outbox.depth()
-            failing = await uow.controls.with_prefix(FAILURES)
+        channels = {name: states.get(name, ChannelState(name)) for name in sorted(self._topology.channels)}
         return Status(
-            channels={name: bool(paused.get(PAUSED + name, ("", None))[0]) for name in sorted(self._topology.channels)},
-            sync_requested={k.removeprefix(SYNC_REQUESTED): at for k, (_, at) in syncs.items()},
+            channels={name: state.paused for name, state in channels.items()},
+            sync_requested={name: s.sync_requested_at for name, s in states.items() if s.sync_requested_at},
             onec_last_update=heard[1] if heard else None,
             undelivered_messages=undelivered,
             open_tasks=open_tasks,
             queued={name: count for name, (count, _) in depth.items()},
-            failures={k.removeprefix(FAILURES): int(v) for k, (v, _) in failing.items() if v.isdigit() and int(v)},
+            failures={name: state.failures_in_a_row for name, state in channels.items() if state.failures_in_a_row},
         )
 
     async def is_paused(self, channel: str) -> bool:
         async with self._uow(read_only=True) as uow:
-            found = await uow.controls.get(PAUSED + channel)
-        return bool(found and found[0])
+            return (await uow.channel_states.get(channel)).paused

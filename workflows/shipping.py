@@ -37,7 +37,6 @@ from workflows.ports import Clock, UnitOfWork, UnitOfWorkFactory
 log = logging.getLogger(__name__)
 
 REFUSED_KIND, FAILING_KIND = "shipment_refused", "carrier_failing"
-FAILURES = "shipping:failures:"  # + the carrier's name: its failures in a row
 
 
 @dataclass(frozen=True)
@@ -211,7 +210,7 @@ class ShippingDesk:
                 await uow.orders.add_events(shipment.order_id, [OrderEvent(now, event, detail)])
             if event == "shipment_refused":
                 await self._alert_refused(uow, shipment.order_id, str(detail["reason"]))
-            await self._carrier_answered(uow, now)
+            await self._carrier_answered(uow)
             await uow.commit()
         log.info("shipping: order %s is %s at %s", done.order_id, done.state.value, self.name)
 
@@ -233,7 +232,7 @@ class ShippingDesk:
                     shipment, next_attempt_at=now + self._recheck_after, leased_until=None, lease_owner=None
                 )
                 await uow.shipments.save(later, self._owner)
-            await self._carrier_answered(uow, now)
+            await self._carrier_answered(uow)
             await uow.commit()
 
     async def _drop(self, uow: UnitOfWork, shipment: Shipment, now: datetime) -> None:
@@ -260,22 +259,18 @@ class ShippingDesk:
             )  # fmt: skip
             await uow.shipments.save(later, self._owner)
             if carrier_fault:
-                await self._count_failure(uow, reason, now)
+                await self._count_failure(uow, reason)
             await uow.commit()
         log.warning("shipping: order %s not handled, tried again in %.0f s: %s", shipment.order_id, wait, reason)
 
-    async def _count_failure(self, uow: UnitOfWork, reason: str, now: datetime) -> None:
-        found = await uow.controls.get(FAILURES + self.name)
-        in_a_row = (int(found[0]) if found and found[0].isdigit() else 0) + 1
-        await uow.controls.put(FAILURES + self.name, str(in_a_row), now)
+    async def _count_failure(self, uow: UnitOfWork, reason: str) -> None:
+        in_a_row = await uow.channel_states.count_failure(self.name)  # kept with the channels', under its name
         if in_a_row >= self._failures_to_alert:
             detail: dict[str, object] = {"carrier": self.name, "reason": reason, "failures": in_a_row}
             await self._alerts.raise_alert(uow, f"{FAILING_KIND}:{self.name}", FAILING_KIND, detail)
 
-    async def _carrier_answered(self, uow: UnitOfWork, now: datetime) -> None:
-        found = await uow.controls.get(FAILURES + self.name)
-        if found is not None and found[0] != "0":
-            await uow.controls.put(FAILURES + self.name, "0", now)
+    async def _carrier_answered(self, uow: UnitOfWork) -> None:
+        if await uow.channel_states.reset_failures(self.name):
             await self._alerts.resolve(uow, f"{FAILING_KIND}:{self.name}")
 
     async def _give_back(self, steps: list[Step]) -> None:

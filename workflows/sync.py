@@ -20,13 +20,13 @@ import random
 from collections import deque
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Protocol
 
 from workflows.alerts import AlertDesk
 from workflows.channels import ChannelClient, ChannelRefused, ChannelUnavailable, PushOutcome, StockLine
 from workflows.ledger import channel_availability
-from workflows.operations import FAILURES, Operations
+from workflows.operations import Operations
 from workflows.ports import Clock, Push, UnitOfWork, UnitOfWorkFactory
 from workflows.topology import Topology
 
@@ -43,7 +43,6 @@ class SyncObserver(Protocol):
     def failed(self, channel: str) -> None: ...
 
 
-CIRCUIT = "sync:circuit_until:"
 CLAIM_LINES = 1000  # a drain claims whole batches, this many lines at least; they go within seconds, inside the lease
 SETTLE_BACKLOG = 8  # a drain sends no further while this many answered batches wait to be settled
 
@@ -253,8 +252,7 @@ class SyncDispatcher:
         size = self._client.batch_limit
         async with self._uow() as uow:
             now = self._clock.now()
-            circuit = await uow.controls.get(CIRCUIT + self.name)
-            if circuit is not None and circuit[0] and datetime.fromisoformat(circuit[0]) > now:
+            if (await uow.channel_states.get(self.name)).circuit_open(now):
                 return []
             claimed = await uow.outbox.claim(self.name, now, now + self._lease, self._owner, size * batches)
             await uow.commit()
@@ -309,7 +307,7 @@ class SyncDispatcher:
                 await self._alerts.raise_alert(uow, f"sku_rejected:{self.name}", "sku_rejected", detail)
             later = [p for p in claimed if p.sku in retry or p.sku not in answered]
             await uow.outbox.postpone(later, now + timedelta(seconds=30), "the channel asked to wait")
-            await uow.controls.put(FAILURES + self.name, "0", now)
+            await uow.channel_states.reset_failures(self.name)
             await self._alerts.resolve(uow, f"sync_failing:{self.name}")
             await uow.commit()
         if self._observer is not None:
@@ -323,15 +321,13 @@ class SyncDispatcher:
         hint = error.retry_after if isinstance(error, ChannelUnavailable) else None
         async with self._uow() as uow:
             now = self._clock.now()
-            found = await uow.controls.get(FAILURES + self.name)
-            failures = (int(found[0]) if found and found[0].isdigit() else 0) + 1
-            await uow.controls.put(FAILURES + self.name, str(failures), now)
+            failures = await uow.channel_states.count_failure(self.name)
             backoff = min(self._max_backoff.total_seconds(), 2.0 ** min(failures, 12))
             wait = hint if hint is not None else backoff * (0.5 + self._rng.random() / 2)  # jitter
             await uow.outbox.postpone(claimed, now + timedelta(seconds=wait), reason)
             if failures >= self._failures_to_open:
                 until = now + max(self._open_for, timedelta(seconds=wait))
-                await uow.controls.put(CIRCUIT + self.name, until.isoformat(), now)
+                await uow.channel_states.open_circuit(self.name, until)
                 detail: dict[str, object] = {"channel": self.name, "reason": reason, "failures": failures}
                 await self._alerts.raise_alert(uow, f"sync_failing:{self.name}", "sync_failing", detail)
             await uow.commit()

@@ -88,7 +88,7 @@ async def test_an_unknown_channel_is_refused_and_nothing_stored(ops: Ops, call: 
     status = await ops.operations.status()
     assert (status.channels, status.sync_requested) == (dict.fromkeys(CHANNELS, False), {})
     async with ops.uow(read_only=True) as work:
-        assert await work.controls.with_prefix("channel:") == {}
+        assert await work.channel_states.all() == {}
 
 
 async def test_1c_going_quiet_raises_one_alert_and_its_return_resolves_it(ops: Ops, clock: FakeClock) -> None:

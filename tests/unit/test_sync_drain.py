@@ -14,7 +14,6 @@ import pytest
 from tests.unit.test_sync import Shop
 from tests.unit.test_sync import shop as shop  # the fixture, on memory, SQLite and PostgreSQL
 from workflows.channels import ChannelUnavailable, PushOutcome, StockLine
-from workflows.operations import FAILURES
 
 
 async def test_drain_sends_everything_oldest_first_in_batches(shop: Shop) -> None:
@@ -234,8 +233,8 @@ async def test_failures_in_a_row_count_even_with_settles_behind(shop: Shop) -> N
         await shop.dispatcher.drain()
         shop.channel.push_stock = real  # type: ignore[method-assign]
         async with shop.uow(read_only=True) as work:
-            found = await work.controls.get(FAILURES + "wildberries")
-        assert found is not None and found[0] == "1", found
+            found = await work.channel_states.get("wildberries")
+        assert found.failures_in_a_row == 1, found
         shop.clock.advance(seconds=2)
 
 
