@@ -58,7 +58,7 @@ class Metrics:
         async with self._uow(read_only=True) as uow:
             depth = await uow.outbox.depth()
             states = await uow.channel_states.all()
-            heard = await uow.controls.get("onec:last_update")
+            heard = await uow.heartbeats.last()
             open_tasks = len(await uow.tasks.open_about(""))
             undelivered = len(await uow.notices.undelivered(100_000))
         for channel in sorted({*self._channels, *depth}):
@@ -67,7 +67,7 @@ class Metrics:
             self._age.labels(channel).set((now - oldest).total_seconds() if oldest else 0)
         for channel in self._channels:
             self._circuit.labels(channel).set(1 if channel in states and states[channel].circuit_open(now) else 0)
-        self._onec.set(heard[1].timestamp() if heard else 0)
+        self._onec.set(heard.at.timestamp() if heard else 0)
         self._tasks.set(open_tasks)
         self._notices.set(undelivered)
         return generate_latest(self.registry)

@@ -35,14 +35,13 @@ from zoneinfo import ZoneInfo
 
 from workflows.model import Order, OrderEvent
 from workflows.office_model import Alert
-from workflows.ports import Clock, UnitOfWorkFactory
+from workflows.ports import Clock, ReportDelivery, UnitOfWorkFactory
 from workflows.store_confirmation import KIND as STORE_CONFIRMATION
 from workflows.tasks import Task, TaskState
 from workflows.topology import Topology
 
 SYNC_FAILING = "sync_failing"
 ALLOCATED = ("reserved", "store_confirmed")  # events that give a line its stock for good
-SENT_MARK = "report:daily:"  # controls row per day: "sending:<owner>" while sending, then "sent"
 
 
 class DayRecords(Protocol):
@@ -137,7 +136,7 @@ class DailyReport:
 
 
 class Delivery(enum.StrEnum):
-    """Where the scheduled send of one day's report stands (a ``controls`` row)."""
+    """Where the scheduled send of one day's report stands (``UnitOfWork.report_deliveries``)."""
 
     SENDING = "sending"
     SENT = "sent"
@@ -236,16 +235,15 @@ class DailyReports:
     async def claim_delivery(self, day: date, owner: str) -> bool:
         """Take the scheduled send of ``day``'s report; ``False`` when it was sent already or
         another instance is sending it now. One wins however many instances ask at once."""
-        name = f"{SENT_MARK}{day.isoformat()}"
         async with self._uow() as uow:
-            await uow.locks.hold(name)  # PostgreSQL: across instances; SQLite has one writer anyway
+            await uow.locks.hold(f"report:daily:{day.isoformat()}")  # PostgreSQL: across instances; SQLite: one writer
             now = self._clock.now()
-            found = await uow.controls.get(name)
-            if found is not None:
-                state, at = found
-                if state == Delivery.SENT or (state.startswith(Delivery.SENDING) and now - at < self._send_lease):
-                    return False
-            await uow.controls.put(name, f"{Delivery.SENDING}:{owner}"[:255], now)
+            found = await uow.report_deliveries.get(day)
+            if found is not None and (
+                found.state == Delivery.SENT or (found.state == Delivery.SENDING and now - found.at < self._send_lease)
+            ):
+                return False
+            await uow.report_deliveries.save(ReportDelivery(day, Delivery.SENDING, owner[:255], now))
             await uow.commit()
         return True
 
@@ -253,7 +251,9 @@ class DailyReports:
         """After a claimed send: ``sent`` for good, or failed (the next claim may try again)."""
         async with self._uow() as uow:
             state = Delivery.SENT if sent else Delivery.FAILED
-            await uow.controls.put(f"{SENT_MARK}{day.isoformat()}", state.value, self._clock.now())
+            found = await uow.report_deliveries.get(day)
+            owner = found.owner if found is not None else None
+            await uow.report_deliveries.save(ReportDelivery(day, state, owner, self._clock.now()))
             await uow.commit()
 
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from workflows.office_model import Alert
-from workflows.operations import ONEC_HEARD
 from workflows.ports import ChannelState, Clock, UnitOfWorkFactory
 from workflows.tasks import Task
 from workflows.topology import Topology
@@ -42,7 +41,7 @@ class Dashboard:
         now = self._clock.now()
         async with self._uow(read_only=True) as uow:
             states = await uow.channel_states.all()
-            heard = await uow.controls.get(ONEC_HEARD)
+            heard = await uow.heartbeats.last()
             depth = await uow.outbox.depth()
             tasks = await uow.tasks.open_about("")
             recent = await uow.alerts.recent(alerts)
@@ -56,4 +55,4 @@ class Dashboard:
                 reconciled=state.reconciled, reconciled_at=state.reconciled_at,
             ))  # fmt: skip
         tasks.sort(key=lambda t: t.deadline)
-        return Snapshot(now, channels, tasks, recent, heard[1] if heard else None)
+        return Snapshot(now, channels, tasks, recent, heard.at if heard else None)

@@ -14,7 +14,6 @@ from workflows.model import StockFigure
 from workflows.ports import ChannelState, Clock, UnitOfWork, UnitOfWorkFactory
 from workflows.topology import Topology
 
-ONEC_HEARD = "onec:last_update"
 ONEC_SILENT_KEY = "onec_silent"
 STOCK_NEGATIVE = "stock_negative"
 
@@ -67,7 +66,7 @@ class Operations:
 
     async def heard_from_onec(self, uow: UnitOfWork, source: str) -> None:
         """Inside the caller's unit of work: 1C sent something — note when, and end a "1C is silent" alert."""
-        await uow.controls.put(ONEC_HEARD, source, self._clock.now())
+        await uow.heartbeats.heard(source, self._clock.now())
         await self._alerts.resolve(uow, ONEC_SILENT_KEY)
 
     async def report_stock(
@@ -89,12 +88,12 @@ class Operations:
     async def watch_onec(self) -> bool:
         """Scheduled: raise (or keep counting) the alert when 1C has been quiet too long."""
         async with self._uow() as uow:
-            heard = await uow.controls.get(ONEC_HEARD)
+            heard = await uow.heartbeats.last()
             now = self._clock.now()
-            if heard is None or now - heard[1] <= self._onec_silence:
+            if heard is None or now - heard.at <= self._onec_silence:
                 return False
-            minutes = int((now - heard[1]).total_seconds() // 60)
-            detail: dict[str, object] = {"last_update": heard[1].isoformat(), "minutes": minutes}
+            minutes = int((now - heard.at).total_seconds() // 60)
+            detail: dict[str, object] = {"last_update": heard.at.isoformat(), "minutes": minutes}
             await self._alerts.raise_alert(uow, ONEC_SILENT_KEY, ONEC_SILENT_KEY, detail)
             await uow.commit()
         return True
@@ -102,7 +101,7 @@ class Operations:
     async def status(self) -> Status:
         async with self._uow(read_only=True) as uow:
             states = await uow.channel_states.all()
-            heard = await uow.controls.get(ONEC_HEARD)
+            heard = await uow.heartbeats.last()
             undelivered = len(await uow.notices.undelivered(10_000))
             open_tasks = len(await uow.tasks.open_about(""))
             depth = await uow.outbox.depth()
@@ -110,7 +109,7 @@ class Operations:
         return Status(
             channels={name: state.paused for name, state in channels.items()},
             sync_requested={name: s.sync_requested_at for name, s in states.items() if s.sync_requested_at},
-            onec_last_update=heard[1] if heard else None,
+            onec_last_update=heard.at if heard else None,
             undelivered_messages=undelivered,
             open_tasks=open_tasks,
             queued={name: count for name, (count, _) in depth.items()},
