@@ -1,4 +1,4 @@
-"""SQL implementations of the office ports: payments, alerts, FX rates, operators' controls."""
+"""SQL implementations of the office ports: payments, alerts, FX rates, named locks."""
 
 from __future__ import annotations
 
@@ -186,27 +186,6 @@ class SqlFxRates:
         query = select(c.rate_date, c.rate).where(c.currency == currency).order_by(c.rate_date.desc()).limit(1)
         row = (await self._c.execute(query)).one_or_none()
         return None if row is None else (row.rate_date, Decimal(row.rate))
-
-
-class SqlControls:
-    def __init__(self, connection: AsyncConnection) -> None:
-        self._c = connection
-
-    async def get(self, name: str) -> tuple[str, datetime] | None:
-        c = t.controls.c
-        row = (await self._c.execute(select(c.value, c.at).where(c.name == name))).one_or_none()
-        return None if row is None else (row.value, row.at)
-
-    async def put(self, name: str, value: str, at: datetime) -> None:
-        statement = _upsert(self._c, t.controls).values(name=name, value=value, at=at)
-        set_ = {"value": statement.excluded.value, "at": statement.excluded.at}
-        await self._c.execute(statement.on_conflict_do_update(index_elements=["name"], set_=set_))
-
-    async def with_prefix(self, prefix: str) -> dict[str, tuple[str, datetime]]:
-        c = t.controls.c
-        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        rows = await self._c.execute(select(c.name, c.value, c.at).where(c.name.like(f"{escaped}%", escape="\\")))
-        return {row.name: (row.value, row.at) for row in rows}
 
 
 class SqlLocks:

@@ -302,15 +302,6 @@ alert_mutes = Table(
     Column("by", String(128), nullable=False),
 )
 
-# Operators' switches and marks: a paused channel, a requested sync, 1C's last message.
-controls = Table(
-    "controls",
-    metadata,
-    Column("name", String(128), primary_key=True),
-    Column("value", String(255), nullable=False),
-    Column("at", UtcDateTime, nullable=False),
-)
-
 # Per sales channel (or the carrier, by its name): operators' switches and the sync engine's memory.
 channel_states = Table(
     "channel_states",

@@ -8,7 +8,7 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.database import Database
-from storage.office_repositories import SqlAlerts, SqlControls, SqlFxRates, SqlLocks, SqlPayments
+from storage.office_repositories import SqlAlerts, SqlFxRates, SqlLocks, SqlPayments
 from storage.outbox import SqlOutbox
 from storage.repositories import SqlOfferIds, SqlOrders, SqlReservations, SqlStockLevels
 from storage.shipment_repositories import SqlShipments
@@ -55,7 +55,6 @@ class SqlUnitOfWork:
         self.payments = SqlPayments(self._connection)
         self.alerts = SqlAlerts(self._connection)
         self.fx = SqlFxRates(self._connection)
-        self.controls = SqlControls(self._connection)
         self.channel_states = SqlChannelStates(self._connection)
         self.heartbeats = SqlHeartbeats(self._connection)
         self.report_deliveries = SqlReportDeliveries(self._connection)

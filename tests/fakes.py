@@ -63,7 +63,6 @@ class MemoryState:
     alerts: dict[int, Alert] = field(default_factory=dict)
     mutes: dict[str, datetime] = field(default_factory=dict)
     fx: dict[tuple[str, date], Decimal] = field(default_factory=dict)
-    controls: dict[str, tuple[str, datetime]] = field(default_factory=dict)
     channel_states: dict[str, ChannelState] = field(default_factory=dict)
     heartbeats: dict[str, datetime] = field(default_factory=dict)  # source -> when 1C last sent it
     report_deliveries: dict[date, ReportDelivery] = field(default_factory=dict)
@@ -451,20 +450,6 @@ class MemoryShipments:
         return True
 
 
-class MemoryControls:
-    def __init__(self, state: MemoryState) -> None:
-        self._s = state
-
-    async def get(self, name: str) -> tuple[str, datetime] | None:
-        return self._s.controls.get(name)
-
-    async def put(self, name: str, value: str, at: datetime) -> None:
-        self._s.controls[name] = (value, at)
-
-    async def with_prefix(self, prefix: str) -> dict[str, tuple[str, datetime]]:
-        return {k: v for k, v in self._s.controls.items() if k.startswith(prefix)}
-
-
 class MemoryChannelStates:
     def __init__(self, state: MemoryState) -> None:
         self._s = state
@@ -687,7 +672,6 @@ class MemoryUnitOfWork:
         self.payments = MemoryPayments(self._state)
         self.alerts = MemoryAlerts(self._state)
         self.fx = MemoryFxRates(self._state)
-        self.controls = MemoryControls(self._state)
         self.channel_states = MemoryChannelStates(self._state)
         self.heartbeats = MemoryHeartbeats(self._state)
         self.report_deliveries = MemoryReportDeliveries(self._state)

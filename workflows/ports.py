@@ -277,14 +277,6 @@ class Locks(Protocol):
         ...
 
 
-class Controls(Protocol):
-    async def get(self, name: str) -> tuple[str, datetime] | None: ...
-
-    async def put(self, name: str, value: str, at: datetime) -> None: ...
-
-    async def with_prefix(self, prefix: str) -> dict[str, tuple[str, datetime]]: ...
-
-
 @dataclass(frozen=True)
 class ChannelState:
     """What operators and the sync engine keep about one sales channel — or the carrier, of which only
@@ -511,9 +503,6 @@ class UnitOfWork(Protocol):
 
     @property
     def fx(self) -> FxRates: ...
-
-    @property
-    def controls(self) -> Controls: ...
 
     @property
     def channel_states(self) -> ChannelStates: ...

@@ -1,7 +1,12 @@
-"""The Alembic migrations build exactly the schema the code declares, on both databases."""
+"""The Alembic migrations build exactly the schema the code declares, on both databases, and carry the data
+across where a table changed shape."""
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta
+
+import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -9,7 +14,14 @@ from sqlalchemy.engine import Connection
 
 from storage.database import Database
 from storage.migrate import alembic_config, migrate
-from storage.schema import metadata
+from storage.schema import UtcDateTime, metadata
+from storage.uow import SqlUnitOfWorkFactory
+from tests.fakes import FakeClock
+from workflows.alerts import AlertDesk
+from workflows.operations import Operations
+from workflows.ports import ChannelState, Heartbeat, ReportDelivery
+from workflows.tasks import TaskBoard
+from workflows.topology import Topology
 
 
 async def test_migrated_schema_matches_the_models_and_migrating_again_is_a_no_op(database: Database) -> None:
@@ -22,3 +34,84 @@ async def test_migrated_schema_matches_the_models_and_migrating_again_is_a_no_op
 
     async with database.engine.connect() as connection:
         assert await connection.run_sync(differences) == []
+
+
+async def _migrate_to(database: Database, revision: str, *, down: bool = False) -> None:
+    def run(connection: Connection) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        (command.downgrade if down else command.upgrade)(config, revision)
+
+    async with database.engine.begin() as connection:
+        await connection.run_sync(run)
+
+
+CONTROLS = sa.table("controls", sa.column("name"), sa.column("value"), sa.column("at", UtcDateTime()))
+T0 = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
+
+
+async def test_controls_rows_move_into_the_typed_tables(
+    database: Database, topology: Topology, clock: FakeClock
+) -> None:
+    """Before 0010 channel state, 1C's heartbeat and report sends were ``controls`` rows under name prefixes;
+    after it a paused channel is still paused, an open circuit still open, 1C's last word still known."""
+    await _migrate_to(database, "0009", down=True)
+    circuit = T0 + timedelta(minutes=1)
+    rows = [
+        ("channel:paused:ozon", "telegram:1", T0), ("channel:paused:site", "", T0),  # site was resumed
+        ("channel:sync_requested:ozon", "telegram:2", T0), ("sync:reconciled:ozon", "checked=3 corrected=1", circuit),
+        ("sync:circuit_until:wildberries", circuit.isoformat(), T0), ("sync:failures:wildberries", "5", T0),
+        ("sync:failures:yandex_market", "0", T0), ("shipping:failures:cdek", "2", T0),
+        ("onec:last_update", "stock", T0), ("report:daily:2026-11-20", "sent", T0),
+        ("report:daily:2026-11-21", "sending:host-a", T0), ("something:else", "x", T0),
+    ]  # fmt: skip
+    async with database.engine.begin() as connection:
+        await connection.execute(CONTROLS.insert(), [{"name": n, "value": v, "at": at} for n, v, at in rows])
+    await migrate(database)
+
+    uow = SqlUnitOfWorkFactory(database)
+    async with uow(read_only=True) as work:
+        states = await work.channel_states.all()
+        heard = await work.heartbeats.last()
+        sent = await work.report_deliveries.get(date(2026, 11, 20))
+        sending = await work.report_deliveries.get(date(2026, 11, 21))
+    assert states == {
+        "ozon": ChannelState("ozon", paused_by="telegram:1", paused_at=T0, sync_requested_at=T0,
+                             sync_requested_by="telegram:2", reconciled_at=circuit, reconciled="checked=3 corrected=1"),
+        "wildberries": ChannelState("wildberries", circuit_until=circuit, failures_in_a_row=5),
+        "cdek": ChannelState("cdek", failures_in_a_row=2),
+    }  # fmt: skip
+    assert heard == Heartbeat("stock", T0)
+    assert sent == ReportDelivery(date(2026, 11, 20), "sent", None, T0)
+    assert sending == ReportDelivery(date(2026, 11, 21), "sending", "host-a", T0)
+    assert "controls" not in await _tables(database)
+
+    clock.current = T0 + timedelta(seconds=30)
+    operations = Operations(uow, clock, topology, AlertDesk(clock, TaskBoard(uow, clock)), timedelta(minutes=30))
+    assert await operations.is_paused("ozon") and not await operations.is_paused("site")
+    status = await operations.status()
+    assert (status.onec_last_update, status.failures) == (T0, {"wildberries": 5})
+
+
+async def test_downgrading_0010_gives_the_rows_back_to_controls(database: Database) -> None:
+    uow = SqlUnitOfWorkFactory(database)
+    async with uow() as work:
+        await work.channel_states.pause("ozon", "telegram:1", T0)
+        await work.heartbeats.heard("stock", T0)
+        await work.report_deliveries.save(ReportDelivery(date(2026, 11, 21), "sending", "host-a", T0))
+        await work.commit()
+    await _migrate_to(database, "0009", down=True)
+    async with database.engine.connect() as connection:
+        found = {row.name: (row.value, row.at) for row in await connection.execute(sa.select(CONTROLS))}
+    assert found == {
+        "channel:paused:ozon": ("telegram:1", T0), "onec:last_update": ("stock", T0),
+        "report:daily:2026-11-21": ("sending:host-a", T0),
+    }  # fmt: skip
+    await migrate(database)
+    async with uow(read_only=True) as work:
+        assert (await work.channel_states.get("ozon")).paused_by == "telegram:1"
+
+
+async def _tables(database: Database) -> set[str]:
+    async with database.engine.connect() as connection:
+        return set(await connection.run_sync(lambda c: sa.inspect(c).get_table_names()))
