@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage import schema as t
 from workflows.tasks import Deadline, DeadlineKind, Task, TaskState
+from workflows.vocabulary import NoticeTopic
 
 
 class SqlTasks:
@@ -126,8 +127,8 @@ class SqlNotices:
     def __init__(self, connection: AsyncConnection) -> None:
         self._c = connection
 
-    async def add(self, topic: str, payload: dict[str, object], at: datetime) -> None:
-        await self._c.execute(t.notices.insert(), {"topic": topic, "payload": payload, "created_at": at})
+    async def add(self, topic: NoticeTopic, payload: dict[str, object], at: datetime) -> None:
+        await self._c.execute(t.notices.insert(), {"topic": topic.value, "payload": payload, "created_at": at})
 
     async def undelivered(
         self, limit: int, topics: Collection[str] | None = None
@@ -140,14 +141,13 @@ class SqlNotices:
         return [(r.id, r.topic, dict(r.payload)) for r in rows]
 
     async def claim(
-        self, topics: Collection[str], now: datetime, lease_until: datetime, owner: str, limit: int
-    ) -> list[tuple[int, str, dict[str, object]]]:
+        self, topics: Collection[NoticeTopic], now: datetime, lease_until: datetime, owner: str, limit: int
+    ) -> list[tuple[int, NoticeTopic, dict[str, object]]]:
         c = t.notices.c
+        names = [topic.value for topic in topics]
         free = (
             select(c.id)
-            .where(
-                c.delivered_at.is_(None), c.topic.in_(list(topics)), or_(c.leased_until.is_(None), c.leased_until < now)
-            )
+            .where(c.delivered_at.is_(None), c.topic.in_(names), or_(c.leased_until.is_(None), c.leased_until < now))
             .order_by(c.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -159,7 +159,7 @@ class SqlNotices:
             update(t.notices).where(c.id.in_(ids)).values(leased_until=lease_until, lease_owner=owner)
         )
         rows = await self._c.execute(select(c.id, c.topic, c.payload).where(c.id.in_(ids)).order_by(c.id))
-        return [(r.id, r.topic, dict(r.payload)) for r in rows]
+        return [(r.id, NoticeTopic(r.topic), dict(r.payload)) for r in rows]
 
     async def release(self, ids: Collection[int], owner: str) -> None:
         c = t.notices.c

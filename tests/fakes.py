@@ -30,6 +30,7 @@ from workflows.model import (
 from workflows.office_model import Alert, Payment, Phase
 from workflows.ports import ChannelState, CommitHooks, Heartbeat, Push, ReportDelivery, StockKey
 from workflows.tasks import Deadline, DeadlineKind, Task, TaskState
+from workflows.vocabulary import NoticeTopic
 
 
 class FakeClock:
@@ -622,14 +623,14 @@ class MemoryNotices:
     def __init__(self, state: MemoryState) -> None:
         self._s = state
 
-    async def add(self, topic: str, payload: dict[str, object], at: datetime) -> None:
-        self._s.notices[self._s.new_id()] = (topic, copy.deepcopy(payload), None)
+    async def add(self, topic: NoticeTopic, payload: dict[str, object], at: datetime) -> None:
+        self._s.notices[self._s.new_id()] = (topic.value, copy.deepcopy(payload), None)
 
     async def claim(
-        self, topics: Collection[str], now: datetime, lease_until: datetime, owner: str, limit: int
-    ) -> list[tuple[int, str, dict[str, object]]]:
+        self, topics: Collection[NoticeTopic], now: datetime, lease_until: datetime, owner: str, limit: int
+    ) -> list[tuple[int, NoticeTopic, dict[str, object]]]:
         free = [
-            (i, topic, copy.deepcopy(payload))
+            (i, NoticeTopic(topic), copy.deepcopy(payload))
             for i, (topic, payload, done) in sorted(self._s.notices.items())
             if done is None and topic in topics and self._s.notice_leases.get(i, now - timedelta(1)) < now
         ][:limit]

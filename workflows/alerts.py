@@ -16,8 +16,9 @@ from datetime import datetime, timedelta
 from workflows.office_model import Alert
 from workflows.ports import Clock, UnitOfWork
 from workflows.tasks import Deadline, Decision, Task, TaskBoard, TaskState, closed_topic, expire
+from workflows.vocabulary import Assignee, NoticeTopic, TaskKind
 
-KIND = "alert"
+KIND = TaskKind.ALERT
 OPTIONS = ("ack", "mute")
 OPEN, RESOLVED = "open", "resolved"
 # Kinds the managers see too (they can act on them); every alert goes to the owner.
@@ -57,11 +58,11 @@ class AlertDesk:
             alert.count, alert.last_at, alert.detail = alert.count + 1, now, detail
             if alert.shown_at is None and await self._outlasted_mute(uow, alert, now):
                 alert.shown_at = now  # said now, once; the chat adapter records what it showed
-                await uow.notices.add("alert", {"alert_id": alert.id}, now)
+                await uow.notices.add(NoticeTopic.ALERT, {"alert_id": alert.id}, now)
             await uow.alerts.save(alert)
             return alert
         task = Task(
-            None, KIND, f"alert:{key}", "role:owner", OPTIONS, now + self._answer_within, now,
+            None, KIND, f"alert:{key}", Assignee.OWNER, OPTIONS, now + self._answer_within, now,
             payload={"key": key, "kind": kind, **detail},
         )  # fmt: skip
         await self._board.open(uow, task, remind=False)
@@ -71,7 +72,7 @@ class AlertDesk:
             await uow.alerts.add(alert)
             return alert
         await uow.alerts.add(alert)
-        await uow.notices.add("alert", {"alert_id": alert.id}, now)
+        await uow.notices.add(NoticeTopic.ALERT, {"alert_id": alert.id}, now)
         return alert
 
     async def _outlasted_mute(self, uow: UnitOfWork, alert: Alert, now: datetime) -> bool:
@@ -95,7 +96,7 @@ class AlertDesk:
                 await uow.notices.add(closed_topic(task), {"task_id": alert.task_id}, now)
         muted = await uow.alerts.muted_until(key)
         if (muted is None or muted <= now) and not _opened_muted(alert, muted):
-            await uow.notices.add("alert_resolved", {"alert_id": alert.id}, now)
+            await uow.notices.add(NoticeTopic.ALERT_RESOLVED, {"alert_id": alert.id}, now)
         return alert
 
     async def answer(self, task_id: int, option: str, by: str) -> Decision:

@@ -15,8 +15,9 @@ from workflows.model import Order, OrderEvent
 from workflows.orders import OrderDesk
 from workflows.ports import Clock, UnitOfWork
 from workflows.tasks import Deadline, Decision, Task, TaskBoard, closed_topic, expire
+from workflows.vocabulary import Assignee, NoticeTopic, TaskKind
 
-KIND = "fraud_check"
+KIND = TaskKind.FRAUD_CHECK
 OPTIONS = ("verified", "no_answer", "fraud")
 HOLD = "fraud_check"
 
@@ -47,7 +48,7 @@ class FraudCheck:
             "reasons": reasons, "failed_attempts": failed, "attempt": 1,
         }  # fmt: skip
         await uow.orders.set_hold(order.id, HOLD)
-        task = await self._ask(uow, order.id, payload, "role:managers")
+        task = await self._ask(uow, order.id, payload, Assignee.MANAGERS)
         detail: dict[str, object] = {"task_id": task.id, "reasons": reasons}
         await uow.orders.add_events(order.id, [OrderEvent(now, "fraud_check_opened", detail)])
         return task
@@ -61,7 +62,7 @@ class FraudCheck:
         deadline = max(now, not_before or now) + self._answer_within
         task = Task(None, KIND, f"order:{order_id}:fraud_check:{attempt}", who, OPTIONS, deadline, now, payload=payload)
         await self._board.open(uow, task, remind=False)
-        await uow.notices.add("office_task", {"task_id": task.id}, now)
+        await uow.notices.add(NoticeTopic.OFFICE_TASK, {"task_id": task.id}, now)
         return task
 
     async def answer(self, task_id: int, option: str, by: str) -> Decision:
@@ -82,7 +83,7 @@ class FraudCheck:
 
     async def _again_or_escalate(self, uow: UnitOfWork, task: Task) -> None:
         order_id, attempt = int(str(task.payload["order_id"])), int(str(task.payload["attempt"]))
-        if attempt < self._attempts and task.assignee != "role:owner":
+        if attempt < self._attempts and task.assignee != Assignee.OWNER:
             call_after = self._clock.now() + self._call_again_after
             payload = {**task.payload, "attempt": attempt + 1, "call_after": call_after.isoformat()}
             await self._ask(uow, order_id, payload, task.assignee, not_before=call_after)
@@ -91,13 +92,13 @@ class FraudCheck:
 
     async def _escalate(self, uow: UnitOfWork, task: Task, why: str) -> None:
         order_id = int(str(task.payload["order_id"]))
-        if task.assignee == "role:owner":
+        if task.assignee == Assignee.OWNER:
             return  # the owner's own question: the hold stays, the task is in /tasks
         payload = {**task.payload, "attempt": int(str(task.payload["attempt"])) + 1, "escalated": why}
-        await self._ask(uow, order_id, payload, "role:owner")
+        await self._ask(uow, order_id, payload, Assignee.OWNER)
         key = f"task_escalated:{task.id}"
         await self._alerts.raise_alert(
-            uow, key, "task_escalated", {"task_kind": KIND, "order_id": order_id, "why": why}
+            uow, key, "task_escalated", {"task_kind": KIND.value, "order_id": order_id, "why": why}
         )
 
     async def _fraud(self, uow: UnitOfWork, task: Task, by: str) -> None:

@@ -21,10 +21,11 @@ from workflows.model import Obligation, ObligationState, Order, OrderEvent
 from workflows.outside import Unavailable
 from workflows.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from workflows.tasks import Deadline, Decision, Task, TaskBoard, closed_topic, expire
+from workflows.vocabulary import Assignee, NoticeTopic, TaskKind
 
 log = logging.getLogger(__name__)
 
-KIND = "fx_approval"
+KIND = TaskKind.FX_APPROVAL
 OPTIONS = ("absorb", "topup", "postpone")
 FEED_DOWN_KEY = "fx_feed_down"
 
@@ -156,7 +157,7 @@ class FxWatch:
             **detail, "order_id": order_id, "external_id": order.external_id,
             "difference_rub": str(difference_rub(obligation, current)),
         }  # fmt: skip
-        await self._ask(uow, order_id, obligation, payload, "role:managers")
+        await self._ask(uow, order_id, obligation, payload, Assignee.MANAGERS)
         await uow.orders.add_events(order_id, [OrderEvent(now, "obligation_held", detail)])
 
     async def _ask(
@@ -168,7 +169,7 @@ class FxWatch:
             payload=payload,
         )  # fmt: skip
         await self._board.open(uow, task, remind=False)
-        await uow.notices.add("office_task", {"task_id": task.id}, now)
+        await uow.notices.add(NoticeTopic.OFFICE_TASK, {"task_id": task.id}, now)
         return task
 
     async def answer(self, task_id: int, option: str, by: str) -> Decision:
@@ -200,15 +201,15 @@ class FxWatch:
         if not await expire(uow, task, deadline, now):
             return
         await uow.notices.add(closed_topic(task), {"task_id": task.id}, now)
-        if task.assignee == "role:owner":
+        if task.assignee == Assignee.OWNER:
             return  # the owner's own question ran out: it stays held and listed in /tasks
         order_id, obligation_id = int(str(task.payload["order_id"])), int(str(task.payload["obligation_id"]))
         order = await uow.orders.get(order_id)
         assert order is not None
         obligation = next(o for o in order.obligations if o.id == obligation_id)
-        await self._ask(uow, order_id, obligation, {**task.payload, "escalated": True}, "role:owner")
+        await self._ask(uow, order_id, obligation, {**task.payload, "escalated": True}, Assignee.OWNER)
         key = f"task_escalated:{task.id}"
-        await self._alerts.raise_alert(uow, key, "task_escalated", {"task_kind": KIND, "order_id": order_id})
+        await self._alerts.raise_alert(uow, key, "task_escalated", {"task_kind": KIND.value, "order_id": order_id})
 
     async def _rate(self, uow: UnitOfWork, currency: str) -> Decimal | None:
         if currency.upper() == "RUB":

@@ -23,6 +23,7 @@ from workflows.model import (
 )
 from workflows.office_model import Alert, Payment
 from workflows.task_model import Deadline, DeadlineKind, Task, TaskState
+from workflows.vocabulary import NoticeTopic
 
 StockKey = tuple[str, str]  # (sku, warehouse)
 
@@ -391,19 +392,20 @@ class OfferIds(Protocol):
 
 
 class Notices(Protocol):
-    async def add(self, topic: str, payload: dict[str, object], at: datetime) -> None:
+    async def add(self, topic: NoticeTopic, payload: dict[str, object], at: datetime) -> None:
         """Queue a message to people (delivered by a chat adapter after commit)."""
         ...
 
     async def undelivered(
         self, limit: int, topics: Collection[str] | None = None
     ) -> list[tuple[int, str, dict[str, object]]]:
-        """Oldest undelivered notices (of ``topics``, if given) as ``(id, topic, payload)``."""
+        """Oldest undelivered notices (of ``topics``, if given) as ``(id, topic, payload)``, as
+        stored: for counting and inspecting, not for delivering."""
         ...
 
     async def claim(
-        self, topics: Collection[str], now: datetime, lease_until: datetime, owner: str, limit: int
-    ) -> list[tuple[int, str, dict[str, object]]]:
+        self, topics: Collection[NoticeTopic], now: datetime, lease_until: datetime, owner: str, limit: int
+    ) -> list[tuple[int, NoticeTopic, dict[str, object]]]:
         """Lease up to ``limit`` of the oldest undelivered notices of ``topics`` that nobody holds
         (or whose lease ran out) to ``owner``. Two concurrent callers never get the same one."""
         ...

@@ -20,8 +20,9 @@ from workflows.model import LineStatus, Order, OrderEvent, OrderLine, Reservatio
 from workflows.ports import Clock, UnitOfWork
 from workflows.tasks import Deadline, Decision, Task, TaskBoard, closed_topic, expire
 from workflows.topology import Topology, Warehouse, WarehouseKind
+from workflows.vocabulary import NoticeTopic, TaskKind, store_assignee
 
-KIND = "store_confirmation"
+KIND = TaskKind.STORE_CONFIRMATION
 OPTIONS = ("available", "missing", "defective")
 
 
@@ -58,7 +59,7 @@ class StoreCascade:
         now = self._clock.now()
         # a closed store asked anyway ("wait") gets its full time from when it opens
         task = Task(
-            None, KIND, f"order:{order.id}:line:{line.line_no}", f"store:{store.code}", OPTIONS,
+            None, KIND, f"order:{order.id}:line:{line.line_no}", store_assignee(store.code), OPTIONS,
             store.opens_at(now) + self._timeout, now,
             payload={
                 "order_id": order.id, "external_id": order.external_id, "channel": order.channel,
@@ -66,7 +67,7 @@ class StoreCascade:
             },
         )  # fmt: skip
         await self._board.open(uow, task)
-        await uow.notices.add("store_question", {"task_id": task.id, "store": store.code}, now)
+        await uow.notices.add(NoticeTopic.STORE_QUESTION, {"task_id": task.id, "store": store.code}, now)
         detail = {"line": line.line_no, "store": store.code, "task_id": task.id, "answer_by": task.deadline.isoformat()}
         await uow.orders.add_events(order.id, [OrderEvent(now, "store_asked", detail)])
         return task
@@ -97,7 +98,7 @@ class StoreCascade:
 
     async def on_reminder(self, uow: UnitOfWork, task: Task, deadline: Deadline) -> None:
         """Deadline handler: half the time is gone — nudge the store in the question's thread."""
-        await uow.notices.add("store_reminder", {"task_id": task.id}, self._clock.now())
+        await uow.notices.add(NoticeTopic.STORE_REMINDER, {"task_id": task.id}, self._clock.now())
 
     async def _settle(self, uow: UnitOfWork, task: Task, outcome: str, now: datetime) -> None:
         order_id, line_no, store = (

@@ -24,6 +24,7 @@ from workflows.task_model import Deadline as Deadline
 from workflows.task_model import DeadlineKind as DeadlineKind
 from workflows.task_model import Task as Task
 from workflows.task_model import TaskState as TaskState
+from workflows.vocabulary import NoticeTopic, TaskKind, assigned_store
 
 log = logging.getLogger(__name__)
 
@@ -78,10 +79,10 @@ class TaskBoard:
         return Decision(True, task)
 
 
-def closed_topic(task: Task) -> str:
+def closed_topic(task: Task) -> NoticeTopic:
     """The notice that a task closed: a store's question is shown in its Slack channel, the
     office's tasks (managers, owner) in Telegram; each chat adapter takes only its own topic."""
-    return "task_closed" if task.assignee.startswith("store:") else "office_task_closed"
+    return NoticeTopic.TASK_CLOSED if assigned_store(task.assignee) is not None else NoticeTopic.OFFICE_TASK_CLOSED
 
 
 class UnknownTask(LookupError):
@@ -117,19 +118,20 @@ class DeadlinePump:
         self,
         uow: UnitOfWorkFactory,
         clock: Clock,
-        handlers: Mapping[tuple[str, DeadlineKind], DeadlineHandler],
+        handlers: Mapping[tuple[TaskKind, DeadlineKind], DeadlineHandler],
         *,
         owner: str,
         lease: timedelta = timedelta(seconds=60),
         batch: int = 200,
         chunk: int = 50,
         concurrency: int = 1,
-        lock_keys: Mapping[str, Callable[[Task], str]] | None = None,
+        lock_keys: Mapping[TaskKind, Callable[[Task], str]] | None = None,
     ) -> None:
-        self._uow, self._clock, self._handlers = uow, clock, handlers
+        self._uow, self._clock = uow, clock
+        self._handlers = {(kind.value, when): handler for (kind, when), handler in handlers.items()}  # stored kinds
         self._owner, self._lease, self._batch, self._chunk = owner, lease, batch, max(1, chunk)
         self._concurrency = max(1, concurrency)
-        self._lock_keys = dict(lock_keys or {})
+        self._lock_keys = {kind.value: key_of for kind, key_of in (lock_keys or {}).items()}
 
     async def run_once(self) -> int:
         """Fire what is due now; returns how many deadlines were fired."""

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from workflows.topology import Topology
+from workflows.vocabulary import Role
 
 ONLINE_1C = "8b2f4e10-0000-4000-8000-000000000001"
 WB_WAREHOUSE, OZON_WAREHOUSE, YM_CAMPAIGN = 658434, 1020000001, 21000001
@@ -19,7 +20,7 @@ RETAILCRM_STORE = "main"
 class Person:
     telegram_id: int
     name: str
-    role: str  # owner | manager
+    role: Role
 
 
 @dataclass(frozen=True)
@@ -40,9 +41,9 @@ class Article:
 
 
 PEOPLE = (
-    Person(1001, "Ольга (владелец)", "owner"),
-    Person(1002, "Мария (менеджер)", "manager"),
-    Person(1003, "Павел (менеджер)", "manager"),
+    Person(1001, "Ольга (владелец)", Role.OWNER),
+    Person(1002, "Мария (менеджер)", Role.MANAGER),
+    Person(1003, "Павел (менеджер)", Role.MANAGER),
 )
 
 STORES = (
@@ -107,8 +108,8 @@ def demo_topology() -> Topology:
             "retailcrm": {"serves": everywhere, "warehouse_id": RETAILCRM_STORE},
         },
         "people": {
-            "owner_telegram_id": next(p.telegram_id for p in PEOPLE if p.role == "owner"),
-            "manager_telegram_ids": [p.telegram_id for p in PEOPLE if p.role == "manager"],
+            "owner_telegram_id": next(p.telegram_id for p in PEOPLE if p.role == Role.OWNER),
+            "manager_telegram_ids": [p.telegram_id for p in PEOPLE if p.role == Role.MANAGER],
         },
     }
     return Topology.model_validate(data)

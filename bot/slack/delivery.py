@@ -20,10 +20,11 @@ from bot.texts import Locale, text
 from workflows.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from workflows.tasks import Task, TaskState
 from workflows.topology import Topology
+from workflows.vocabulary import STORE_TOPICS, NoticeTopic
 
 log = logging.getLogger(__name__)
 
-TOPICS = ("store_question", "store_reminder", "task_closed")
+TOPICS = STORE_TOPICS
 LEASE = timedelta(seconds=60)  # a notice Slack has not taken by then is tried again
 
 
@@ -79,7 +80,7 @@ class SlackDelivery:
             fallback, blocks_ = blocks.closed(task, self._locale, store.timezone if store else "UTC")
             await self._client.chat_update(channel=chat, ts=ts, text=fallback, blocks=blocks_)
 
-    async def _deliver(self, uow: UnitOfWork, topic: str, task_id: int) -> bool:
+    async def _deliver(self, uow: UnitOfWork, topic: NoticeTopic, task_id: int) -> bool:
         """Send one notice; ``True`` when it posted a question showing the task open."""
         task = await uow.tasks.get(task_id)
         if task is None:
@@ -89,20 +90,20 @@ class SlackDelivery:
             log.warning("store %s has no slack_channel; question for task %s not sent", task.payload["store"], task_id)
             return False
         posted = {chat: ts for platform, chat, ts in await uow.tasks.messages(task_id) if platform == "slack"}
-        if topic == "store_question" and store.slack_channel not in posted:
+        if topic == NoticeTopic.STORE_QUESTION and store.slack_channel not in posted:
             # a task closed before its question went out is shown closed straight away
             render = blocks.question if task.state == TaskState.OPEN else blocks.closed
             fallback, shown = render(task, self._locale, store.timezone)
             response = await self._client.chat_postMessage(channel=store.slack_channel, text=fallback, blocks=shown)
             await uow.tasks.add_message(task_id, "slack", store.slack_channel, str(response["ts"]))
             return task.state == TaskState.OPEN
-        elif topic == "store_reminder" and store.slack_channel in posted:
+        elif topic == NoticeTopic.STORE_REMINDER and store.slack_channel in posted:
             await self._client.chat_postMessage(
                 channel=store.slack_channel,
                 thread_ts=posted[store.slack_channel],
                 text=self._reminder(task, store.timezone),
             )
-        elif topic == "task_closed" and store.slack_channel in posted:
+        elif topic == NoticeTopic.TASK_CLOSED and store.slack_channel in posted:
             fallback, shown = blocks.closed(task, self._locale, store.timezone)
             await self._client.chat_update(
                 channel=store.slack_channel, ts=posted[store.slack_channel], text=fallback, blocks=shown

@@ -13,15 +13,16 @@ from aiogram.types import CallbackQuery, Message, TelegramObject
 from bot.telegram.texts import tg
 from bot.texts import Locale
 from workflows.topology import People
+from workflows.vocabulary import Role
 
 log = logging.getLogger(__name__)
 
 
-def role_of(people: People, user_id: int) -> str | None:
+def role_of(people: People, user_id: int) -> Role | None:
     if people.owner_telegram_id == user_id:
-        return "owner"
+        return Role.OWNER
     if user_id in people.manager_telegram_ids:
-        return "manager"
+        return Role.MANAGER
     return None
 
 

@@ -23,6 +23,7 @@ from workflows.operations import Operations
 from workflows.orders import OrderDesk
 from workflows.ports import UnitOfWorkFactory
 from workflows.topology import Topology
+from workflows.vocabulary import TaskKind
 
 WEBHOOK_PATH = "/telegram/webhook"
 
@@ -38,7 +39,7 @@ def build_dispatcher(
     ledger: Ledger,
     orders: OrderDesk,
     operations: Operations,
-    answers: Mapping[str, Answer],
+    answers: Mapping[TaskKind, Answer],
     locale: Locale,
     after_decision: Callable[[], Awaitable[object]],
     report: TelegramReport | None = None,

@@ -16,9 +16,9 @@ from workflows.operations import Operations
 from workflows.orders import OrderDesk
 from workflows.ports import UnitOfWorkFactory
 from workflows.topology import Topology
+from workflows.vocabulary import OFFICE_KINDS, Assignee, Role, TaskKind
 
 COMMANDS = ("status", "stock", "order", "tasks", "pause", "resume", "sync", "report", "help")
-OFFICE_KINDS = ("fraud_check", "fx_approval", "alert")
 TASKS_SHOWN = 10
 
 
@@ -109,11 +109,11 @@ def commands_router(
         )  # fmt: skip
 
     @router.message(Command("tasks"))
-    async def tasks(message: Message, role: str) -> None:
+    async def tasks(message: Message, role: Role) -> None:
         async with uow(read_only=True) as work:
             open_tasks = [t for t in await work.tasks.open_about("") if t.kind in OFFICE_KINDS]
-            alerts = {t.id: await work.alerts.by_task(t.id) for t in open_tasks if t.kind == "alert" and t.id}
-        mine = [t for t in open_tasks if role == "owner" or t.assignee == "role:managers"]
+            alerts = {t.id: await work.alerts.by_task(t.id) for t in open_tasks if t.kind == TaskKind.ALERT and t.id}
+        mine = [t for t in open_tasks if role == Role.OWNER or t.assignee == Assignee.MANAGERS]
         if not mine:
             await message.answer(tg(locale, "tasks.none"))
             return

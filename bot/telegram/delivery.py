@@ -24,10 +24,11 @@ from workflows.office_model import Alert
 from workflows.ports import Clock, UnitOfWorkFactory
 from workflows.tasks import Task
 from workflows.topology import Topology
+from workflows.vocabulary import OFFICE_TOPICS, Assignee, NoticeTopic, TaskKind
 
 log = logging.getLogger(__name__)
 
-TOPICS = ("alert", "alert_resolved", "office_task", "office_task_closed")
+TOPICS = OFFICE_TOPICS
 LEASE = timedelta(seconds=120)
 COUNT_REFRESH = timedelta(seconds=60)  # an alert's repeat count is edited in at most once a minute
 
@@ -54,7 +55,7 @@ class TelegramDelivery:
         people = self._topology.people
         owner = [people.owner_telegram_id] if people.owner_telegram_id else []
         managers = list(people.manager_telegram_ids)
-        if assignee == "role:managers" or alert_kind in FOR_MANAGERS:
+        if assignee == Assignee.MANAGERS or alert_kind in FOR_MANAGERS:
             return list(dict.fromkeys([*managers, *owner])) if alert_kind else (managers or owner)
         return owner
 
@@ -85,30 +86,30 @@ class TelegramDelivery:
             sent += 1
         return sent
 
-    async def _deliver(self, topic: str, payload: dict[str, object]) -> None:
+    async def _deliver(self, topic: NoticeTopic, payload: dict[str, object]) -> None:
         async with self._uow(read_only=True) as uow:
-            if topic in ("alert", "alert_resolved"):
+            if topic in (NoticeTopic.ALERT, NoticeTopic.ALERT_RESOLVED):
                 alert = await uow.alerts.get(int(str(payload["alert_id"])))
                 task = await uow.tasks.get(alert.task_id) if alert and alert.task_id else None
             else:
                 task = await uow.tasks.get(int(str(payload["task_id"])))
-                alert = await uow.alerts.by_task(task.id) if task and task.id and task.kind == "alert" else None
+                alert = await uow.alerts.by_task(task.id) if task and task.id and task.kind == TaskKind.ALERT else None
             messages = await uow.tasks.messages(task.id) if task and task.id else []
         shown = [(chat, message) for platform, chat, message in messages if platform == "telegram"]
-        if topic == "alert" and alert is not None:
+        if topic == NoticeTopic.ALERT and alert is not None:
             await self._post_alert(alert, task)
-        elif topic == "alert_resolved" and alert is not None:
-            for chat, message in shown or [(str(c), "") for c in self.recipients("role:owner", alert.kind)]:
+        elif topic == NoticeTopic.ALERT_RESOLVED and alert is not None:
+            for chat, message in shown or [(str(c), "") for c in self.recipients(Assignee.OWNER, alert.kind)]:
                 text = render.resolved_text(alert, self._locale, self._tz)
                 reply = ReplyParameters(message_id=int(message), allow_sending_without_reply=True) if message else None
                 await self._send(int(chat), text, None, reply)
-        elif topic == "office_task" and task is not None:
+        elif topic == NoticeTopic.OFFICE_TASK and task is not None:
             markup = render.keyboard(task, self._locale)
             for person in self.recipients(task.assignee):
                 message_id = await self._send(person, render.task_text(task, self._locale, self._tz), markup)
                 if message_id is not None:
                     await self._remember(task, person, message_id)
-        elif topic == "office_task_closed" and task is not None:
+        elif topic == NoticeTopic.OFFICE_TASK_CLOSED and task is not None:
             if alert is not None:
                 body = render.alert_text(alert, task, self._locale, self._tz)
             else:
@@ -119,7 +120,7 @@ class TelegramDelivery:
     async def _post_alert(self, alert: Alert, task: Task | None) -> None:
         text = render.alert_text(alert, task, self._locale, self._tz)
         markup = render.keyboard(task, self._locale) if task else None
-        for chat in self.recipients("role:owner", alert.kind):
+        for chat in self.recipients(Assignee.OWNER, alert.kind):
             message_id = await self._send(chat, text, markup)
             if message_id is not None and task is not None:
                 await self._remember(task, chat, message_id)

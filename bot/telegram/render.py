@@ -14,6 +14,7 @@ from bot.telegram.texts import has, tg
 from bot.texts import Locale
 from workflows.office_model import Alert
 from workflows.tasks import Task, TaskState
+from workflows.vocabulary import TaskKind
 
 
 class TaskButton(CallbackData, prefix="task"):
@@ -83,7 +84,7 @@ def task_text(task: Task, locale: Locale, timezone: str) -> str:
     p = task.payload
     order = p.get("external_id") or p.get("order_id")
     deadline = clock_time(task.deadline, timezone)
-    if task.kind == "fraud_check":
+    if task.kind == TaskKind.FRAUD_CHECK:
         total = money(str(p["total"]), str(p.get("currency") or "RUB")) if p.get("total") else "?"
         codes = p.get("reasons")
         reasons = ", ".join(_reason(locale, str(r)) for r in (codes if isinstance(codes, list) else []))
@@ -97,7 +98,7 @@ def task_text(task: Task, locale: Locale, timezone: str) -> str:
             lines.append(tg(locale, "fraud.again", attempt=p.get("attempt"), call_after=call_after))
         if p.get("escalated"):
             lines.append(tg(locale, "fraud.escalated", why=p["escalated"]))
-    elif task.kind == "fx_approval":
+    elif task.kind == TaskKind.FX_APPROVAL:
         deviation = f"{float(str(p.get('deviation', 0))) * 100:.1f} %"
         lines = [
             tg(locale, "fx.title", currency=p.get("currency"), deviation=deviation, order=order),

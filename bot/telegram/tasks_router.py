@@ -13,27 +13,29 @@ from bot.telegram.texts import tg
 from bot.texts import Locale
 from workflows.ports import UnitOfWorkFactory
 from workflows.tasks import Decision
+from workflows.vocabulary import Assignee, Role, TaskKind
 
 Answer = Callable[[int, str, str], Awaitable[Decision]]
 
 
 def tasks_router(
-    uow: UnitOfWorkFactory, answers: Mapping[str, Answer], locale: Locale, after: Callable[[], Awaitable[object]]
+    uow: UnitOfWorkFactory, answers: Mapping[TaskKind, Answer], locale: Locale, after: Callable[[], Awaitable[object]]
 ) -> Router:
     router = Router(name="tasks")
+    by_kind = {kind.value: answer for kind, answer in answers.items()}  # by the kind as stored
 
     @router.callback_query(TaskButton.filter())
-    async def decide(callback: CallbackQuery, callback_data: TaskButton, role: str) -> None:
+    async def decide(callback: CallbackQuery, callback_data: TaskButton, role: Role) -> None:
         async with uow(read_only=True) as work:
             task = await work.tasks.get(callback_data.task_id)
-        if task is None or task.kind not in answers:
+        if task is None or task.kind not in by_kind:
             await callback.answer(tg(locale, "refused.unknown_task"), show_alert=True)
             return
-        if task.assignee == "role:owner" and role != "owner":
+        if task.assignee == Assignee.OWNER and role != Role.OWNER:
             await callback.answer(tg(locale, "refused.not_yours"), show_alert=True)
             return
         who = callback.from_user.full_name or str(callback.from_user.id)
-        decision = await answers[task.kind](
+        decision = await by_kind[task.kind](
             callback_data.task_id, callback_data.option, f"{who} ({callback.from_user.id})"
         )
         if decision.accepted:

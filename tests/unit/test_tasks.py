@@ -13,6 +13,7 @@ from storage.uow import SqlUnitOfWorkFactory
 from tests.fakes import FakeClock
 from workflows.ports import UnitOfWork, UnitOfWorkFactory
 from workflows.tasks import Deadline, DeadlineKind, DeadlinePump, Task, TaskBoard, TaskState, UnknownTask
+from workflows.vocabulary import NoticeTopic, TaskKind
 
 OPTIONS = ("available", "missing", "defective")
 
@@ -69,7 +70,7 @@ async def test_the_deadline_expires_an_unanswered_task_once(uow: UnitOfWorkFacto
         assert t.id is not None
         reminded.append(t.id)
 
-    pump = DeadlinePump(uow, clock, {("store_confirmation", DeadlineKind.REMIND): remind}, owner="p1")
+    pump = DeadlinePump(uow, clock, {(TaskKind.STORE_CONFIRMATION, DeadlineKind.REMIND): remind}, owner="p1")
     assert await pump.run_once() == 0
     clock.advance(minutes=10)  # half-time
     assert await pump.run_once() == 1
@@ -171,7 +172,7 @@ async def test_two_pumps_fire_a_thousand_deadlines_exactly_once(database: Databa
 
     try:
         pumps = [
-            DeadlinePump(SqlUnitOfWorkFactory(db), clock, {("store_confirmation", DeadlineKind.EXPIRE): handler(name)},
+            DeadlinePump(SqlUnitOfWorkFactory(db), clock, {(TaskKind.STORE_CONFIRMATION, DeadlineKind.EXPIRE): handler(name)},
                          owner=name, batch=50)
             for name, db in zip(("a", "b"), instances, strict=True)
         ]  # fmt: skip
@@ -199,9 +200,11 @@ async def test_one_failing_deadline_delays_only_itself(uow: UnitOfWorkFactory, c
             raise RuntimeError("the cascade could not load the order")
         assert t.id is not None
         await work.tasks.close(t.id, TaskState.EXPIRED, clock.now(), reason="timeout")
-        await work.notices.add("task_closed", {"task_id": t.id}, clock.now())
+        await work.notices.add(NoticeTopic.TASK_CLOSED, {"task_id": t.id}, clock.now())
 
-    pump = DeadlinePump(uow, clock, {("store_confirmation", DeadlineKind.EXPIRE): on_expire}, owner="p1", chunk=10)
+    pump = DeadlinePump(
+        uow, clock, {(TaskKind.STORE_CONFIRMATION, DeadlineKind.EXPIRE): on_expire}, owner="p1", chunk=10
+    )
     clock.advance(minutes=21)
     assert await pump.run_once() == 9  # five reminders, four expiries
     async with uow(read_only=True) as work:
@@ -225,13 +228,14 @@ async def test_one_failing_deadline_delays_only_itself(uow: UnitOfWorkFactory, c
 async def test_notices_are_leased_to_one_deliverer_at_a_time(uow: UnitOfWorkFactory, clock: FakeClock) -> None:
     async with uow() as work:
         for n in range(5):
-            await work.notices.add("store_question" if n % 2 == 0 else "alert", {"task_id": n}, clock.now())
+            topic = NoticeTopic.STORE_QUESTION if n % 2 == 0 else NoticeTopic.ALERT
+            await work.notices.add(topic, {"task_id": n}, clock.now())
         await work.commit()
     now, lease = clock.now(), clock.now() + timedelta(seconds=60)
 
     async def claim(owner: str, limit: int = 10) -> list[int]:
         async with uow() as work:
-            got = await work.notices.claim(["store_question"], clock.now(), lease, owner, limit)
+            got = await work.notices.claim([NoticeTopic.STORE_QUESTION], clock.now(), lease, owner, limit)
             await work.commit()
         return [int(str(payload["task_id"])) for _, _, payload in got]
 
