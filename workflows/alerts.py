@@ -14,8 +14,9 @@ import hashlib
 from datetime import datetime, timedelta
 
 from workflows.office_model import Alert
+from workflows.payloads import AlertNotice, AlertTask
 from workflows.ports import Clock, UnitOfWork
-from workflows.tasks import Deadline, Decision, Task, TaskBoard, TaskState, closed_topic, expire
+from workflows.tasks import Deadline, Decision, Task, TaskBoard, TaskState, expire, notify_closed
 from workflows.vocabulary import Assignee, NoticeTopic, TaskKind
 
 KIND = TaskKind.ALERT
@@ -58,12 +59,12 @@ class AlertDesk:
             alert.count, alert.last_at, alert.detail = alert.count + 1, now, detail
             if alert.shown_at is None and await self._outlasted_mute(uow, alert, now):
                 alert.shown_at = now  # said now, once; the chat adapter records what it showed
-                await uow.notices.add(NoticeTopic.ALERT, {"alert_id": alert.id}, now)
+                await _notify(uow, NoticeTopic.ALERT, alert, now)
             await uow.alerts.save(alert)
             return alert
         task = Task(
             None, KIND, f"alert:{key}", Assignee.OWNER, OPTIONS, now + self._answer_within, now,
-            payload={"key": key, "kind": kind, **detail},
+            payload=AlertTask(key, kind, detail).to_payload(),
         )  # fmt: skip
         await self._board.open(uow, task, remind=False)
         alert = Alert(None, key, kind, detail, OPEN, 1, 0, now, now, task_id=task.id)
@@ -72,7 +73,7 @@ class AlertDesk:
             await uow.alerts.add(alert)
             return alert
         await uow.alerts.add(alert)
-        await uow.notices.add(NoticeTopic.ALERT, {"alert_id": alert.id}, now)
+        await _notify(uow, NoticeTopic.ALERT, alert, now)
         return alert
 
     async def _outlasted_mute(self, uow: UnitOfWork, alert: Alert, now: datetime) -> bool:
@@ -93,10 +94,10 @@ class AlertDesk:
         if alert.task_id is not None:
             task = await uow.tasks.get(alert.task_id)
             if task is not None and await uow.tasks.close(alert.task_id, TaskState.CANCELLED, now, reason="resolved"):
-                await uow.notices.add(closed_topic(task), {"task_id": alert.task_id}, now)
+                await notify_closed(uow, task, now)
         muted = await uow.alerts.muted_until(key)
         if (muted is None or muted <= now) and not _opened_muted(alert, muted):
-            await uow.notices.add(NoticeTopic.ALERT_RESOLVED, {"alert_id": alert.id}, now)
+            await _notify(uow, NoticeTopic.ALERT_RESOLVED, alert, now)
         return alert
 
     async def answer(self, task_id: int, option: str, by: str) -> Decision:
@@ -105,8 +106,8 @@ class AlertDesk:
         async def apply(uow: UnitOfWork, task: Task) -> None:
             now = self._clock.now()
             if option == "mute":
-                await uow.alerts.mute(str(task.payload["key"]), now + self._mute_for, by)
-            await uow.notices.add(closed_topic(task), {"task_id": task.id}, now)
+                await uow.alerts.mute(AlertTask.from_payload(task.payload).key, now + self._mute_for, by)
+            await notify_closed(uow, task, now)
 
         return await self._board.answer(task_id, option, by, apply=apply)
 
@@ -122,7 +123,12 @@ class AlertDesk:
         """Nobody pressed a button for a day: the buttons go, the alert stays in the list."""
         now = self._clock.now()
         if await expire(uow, task, deadline, now):
-            await uow.notices.add(closed_topic(task), {"task_id": task.id}, now)
+            await notify_closed(uow, task, now)
+
+
+async def _notify(uow: UnitOfWork, topic: NoticeTopic, alert: Alert, at: datetime) -> None:
+    assert alert.id is not None
+    await uow.notices.add(topic, AlertNotice(alert.id).to_payload(), at)
 
 
 def _opened_muted(alert: Alert, muted_until: datetime | None) -> bool:

@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo
 
 from workflows.model import Order, OrderEvent
 from workflows.office_model import Alert
+from workflows.payloads import StoreQuestion
 from workflows.ports import Clock, ReportDelivery, UnitOfWorkFactory
 from workflows.store_confirmation import KIND as STORE_CONFIRMATION
 from workflows.tasks import Task, TaskState
@@ -199,7 +200,7 @@ class DailyReports:
     def _stores(self, questions: Sequence[Task]) -> tuple[StoreFigures, ...]:
         by_store: dict[str, list[Task]] = {}
         for task in questions:
-            by_store.setdefault(str(task.payload.get("store")), []).append(task)
+            by_store.setdefault(StoreQuestion.from_payload(task.payload).store, []).append(task)
         out = []
         for code, asked in sorted(by_store.items()):
             answered = [t for t in asked if t.state == TaskState.ANSWERED and t.closed_at is not None]

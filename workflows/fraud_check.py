@@ -8,13 +8,15 @@ client. Nobody answering in time also goes to the owner; shipping stays held thr
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from workflows.alerts import AlertDesk
 from workflows.model import Order, OrderEvent
 from workflows.orders import OrderDesk
+from workflows.payloads import FraudCall, TaskNotice
 from workflows.ports import Clock, UnitOfWork
-from workflows.tasks import Deadline, Decision, Task, TaskBoard, closed_topic, expire
+from workflows.tasks import Deadline, Decision, Task, TaskBoard, expire, notify_closed
 from workflows.vocabulary import Assignee, NoticeTopic, TaskKind
 
 KIND = TaskKind.FRAUD_CHECK
@@ -41,35 +43,32 @@ class FraudCheck:
         """Inside the caller's transaction: hold shipping and ask the managers to call."""
         assert order.id is not None
         now = self._clock.now()
-        payload: dict[str, object] = {
-            "order_id": order.id, "external_id": order.external_id, "phone": order.customer.phone,
-            "name": order.customer.name, "email": order.customer.email, "payer": payer,
-            "total": None if order.total is None else str(order.total), "currency": order.currency,
-            "reasons": reasons, "failed_attempts": failed, "attempt": 1,
-        }  # fmt: skip
+        call = FraudCall(
+            order.id, order.external_id, order.customer.phone, order.customer.name, order.customer.email, payer,
+            order.total, order.currency, tuple(reasons), failed,
+        )  # fmt: skip
         await uow.orders.set_hold(order.id, HOLD)
-        task = await self._ask(uow, order.id, payload, Assignee.MANAGERS)
+        task = await self._ask(uow, call, Assignee.MANAGERS)
         detail: dict[str, object] = {"task_id": task.id, "reasons": reasons}
         await uow.orders.add_events(order.id, [OrderEvent(now, "fraud_check_opened", detail)])
         return task
 
-    async def _ask(
-        self, uow: UnitOfWork, order_id: int, payload: dict[str, object], who: str, not_before: datetime | None = None
-    ) -> Task:
+    async def _ask(self, uow: UnitOfWork, call: FraudCall, who: str, not_before: datetime | None = None) -> Task:
         """``not_before``: a call to make later gets its full time to answer from then on."""
         now = self._clock.now()
-        attempt = int(str(payload["attempt"]))
         deadline = max(now, not_before or now) + self._answer_within
-        task = Task(None, KIND, f"order:{order_id}:fraud_check:{attempt}", who, OPTIONS, deadline, now, payload=payload)
+        subject = f"order:{call.order_id}:fraud_check:{call.attempt}"
+        task = Task(None, KIND, subject, who, OPTIONS, deadline, now, payload=call.to_payload())
         await self._board.open(uow, task, remind=False)
-        await uow.notices.add(NoticeTopic.OFFICE_TASK, {"task_id": task.id}, now)
+        assert task.id is not None
+        await uow.notices.add(NoticeTopic.OFFICE_TASK, TaskNotice(task.id).to_payload(), now)
         return task
 
     async def answer(self, task_id: int, option: str, by: str) -> Decision:
         async def apply(uow: UnitOfWork, task: Task) -> None:
             now = self._clock.now()
-            order_id = int(str(task.payload["order_id"]))
-            await uow.notices.add(closed_topic(task), {"task_id": task.id}, now)
+            order_id = FraudCall.from_payload(task.payload).order_id
+            await notify_closed(uow, task, now)
             detail: dict[str, object] = {"task_id": task.id, "decision": option, "by": by}
             await uow.orders.add_events(order_id, [OrderEvent(now, "fraud_check_answered", detail)])
             if option == "verified":
@@ -82,35 +81,35 @@ class FraudCheck:
         return await self._board.answer(task_id, option, by, apply=apply)
 
     async def _again_or_escalate(self, uow: UnitOfWork, task: Task) -> None:
-        order_id, attempt = int(str(task.payload["order_id"])), int(str(task.payload["attempt"]))
-        if attempt < self._attempts and task.assignee != Assignee.OWNER:
+        call = FraudCall.from_payload(task.payload)
+        if call.attempt < self._attempts and task.assignee != Assignee.OWNER:
             call_after = self._clock.now() + self._call_again_after
-            payload = {**task.payload, "attempt": attempt + 1, "call_after": call_after.isoformat()}
-            await self._ask(uow, order_id, payload, task.assignee, not_before=call_after)
+            again = replace(call, attempt=call.attempt + 1, call_after=call_after)
+            await self._ask(uow, again, task.assignee, not_before=call_after)
             return
         await self._escalate(uow, task, "no_answer")
 
     async def _escalate(self, uow: UnitOfWork, task: Task, why: str) -> None:
-        order_id = int(str(task.payload["order_id"]))
         if task.assignee == Assignee.OWNER:
             return  # the owner's own question: the hold stays, the task is in /tasks
-        payload = {**task.payload, "attempt": int(str(task.payload["attempt"])) + 1, "escalated": why}
-        await self._ask(uow, order_id, payload, Assignee.OWNER)
+        call = FraudCall.from_payload(task.payload)
+        await self._ask(uow, replace(call, attempt=call.attempt + 1, escalated=why), Assignee.OWNER)
         key = f"task_escalated:{task.id}"
         await self._alerts.raise_alert(
-            uow, key, "task_escalated", {"task_kind": KIND.value, "order_id": order_id, "why": why}
+            uow, key, "task_escalated", {"task_kind": KIND.value, "order_id": call.order_id, "why": why}
         )
 
     async def _fraud(self, uow: UnitOfWork, task: Task, by: str) -> None:
         now = self._clock.now()
-        order_id = int(str(task.payload["order_id"]))
+        call = FraudCall.from_payload(task.payload)
+        order_id = call.order_id
         await self._orders.cancel_in(uow, order_id, f"fraud confirmed by {by}")
         for payment in await uow.payments.for_order(order_id):
             payment.void_requested_at = now
             await uow.payments.save(payment)
-        phone, email = str(task.payload.get("phone") or ""), str(task.payload.get("email") or "")
+        phone, email = call.phone, call.email
         if phone or email:
-            await uow.payments.block(phone, email, f"fraud on order {task.payload['external_id']}", now)
+            await uow.payments.block(phone, email, f"fraud on order {call.external_id}", now)
         voided = len(await uow.payments.for_order(order_id))
         detail: dict[str, object] = {"phone": phone, "email": email, "payments_to_void": voided}
         await uow.orders.add_events(order_id, [OrderEvent(now, "client_blocked", detail)])
@@ -118,5 +117,5 @@ class FraudCheck:
     async def on_timeout(self, uow: UnitOfWork, task: Task, deadline: Deadline) -> None:
         now = self._clock.now()
         if await expire(uow, task, deadline, now):
-            await uow.notices.add(closed_topic(task), {"task_id": task.id}, now)
+            await notify_closed(uow, task, now)
             await self._escalate(uow, task, "timeout")

@@ -19,8 +19,9 @@ from typing import Protocol
 from workflows.alerts import AlertDesk
 from workflows.model import Obligation, ObligationState, Order, OrderEvent
 from workflows.outside import Unavailable
+from workflows.payloads import FxApproval, TaskNotice
 from workflows.ports import Clock, UnitOfWork, UnitOfWorkFactory
-from workflows.tasks import Deadline, Decision, Task, TaskBoard, closed_topic, expire
+from workflows.tasks import Deadline, Decision, Task, TaskBoard, expire, notify_closed
 from workflows.vocabulary import Assignee, NoticeTopic, TaskKind
 
 log = logging.getLogger(__name__)
@@ -141,10 +142,11 @@ class FxWatch:
         if current is None:
             return  # no rate at all yet: stays pending, the feed alert is already out
         moved = deviation(paid, current)
+        shown = moved.quantize(Decimal("0.0001"))
         detail: dict[str, object] = {
             "obligation_id": obligation.id, "payee": obligation.payee, "currency": obligation.currency,
             "amount": str(obligation.amount), "rate_at_payment": str(paid), "rate_now": str(current),
-            "deviation": str(moved.quantize(Decimal("0.0001"))),
+            "deviation": str(shown),
         }  # fmt: skip
         if moved <= self._threshold:
             await uow.orders.save_obligation(replace(obligation, state=ObligationState.RELEASED, rate_at_due=current))
@@ -153,36 +155,37 @@ class FxWatch:
         await uow.orders.save_obligation(replace(obligation, state=ObligationState.HELD, rate_at_due=current))
         order = await uow.orders.get(order_id)
         assert order is not None
-        payload = {
-            **detail, "order_id": order_id, "external_id": order.external_id,
-            "difference_rub": str(difference_rub(obligation, current)),
-        }  # fmt: skip
-        await self._ask(uow, order_id, obligation, payload, Assignee.MANAGERS)
+        assert obligation.id is not None
+        approval = FxApproval(
+            order_id, order.external_id, obligation.id, obligation.payee, obligation.currency, obligation.amount,
+            paid, current, shown, difference_rub(obligation, current),
+        )  # fmt: skip
+        await self._ask(uow, approval, Assignee.MANAGERS)
         await uow.orders.add_events(order_id, [OrderEvent(now, "obligation_held", detail)])
 
-    async def _ask(
-        self, uow: UnitOfWork, order_id: int, obligation: Obligation, payload: dict[str, object], who: str
-    ) -> Task:
+    async def _ask(self, uow: UnitOfWork, approval: FxApproval, who: str) -> Task:
         now = self._clock.now()
         task = Task(
-            None, KIND, f"order:{order_id}:obligation:{obligation.id}", who, OPTIONS, now + self._answer_within, now,
-            payload=payload,
+            None, KIND, f"order:{approval.order_id}:obligation:{approval.obligation_id}", who, OPTIONS,
+            now + self._answer_within, now, payload=approval.to_payload(),
         )  # fmt: skip
         await self._board.open(uow, task, remind=False)
-        await uow.notices.add(NoticeTopic.OFFICE_TASK, {"task_id": task.id}, now)
+        assert task.id is not None
+        await uow.notices.add(NoticeTopic.OFFICE_TASK, TaskNotice(task.id).to_payload(), now)
         return task
 
     async def answer(self, task_id: int, option: str, by: str) -> Decision:
         async def apply(uow: UnitOfWork, task: Task) -> None:
             now = self._clock.now()
-            order_id, obligation_id = int(str(task.payload["order_id"])), int(str(task.payload["obligation_id"]))
+            approval = FxApproval.from_payload(task.payload)
+            order_id, obligation_id = approval.order_id, approval.obligation_id
             order = await uow.orders.get(order_id)
             assert order is not None
             obligation = next(o for o in order.obligations if o.id == obligation_id)
             if option == "absorb":
                 changed = replace(obligation, state=ObligationState.RELEASED)
             elif option == "topup":
-                topup = max(Decimal(0), Decimal(str(task.payload["difference_rub"])))
+                topup = max(Decimal(0), approval.difference_rub)
                 changed = replace(obligation, state=ObligationState.TOPUP, topup_rub=topup)
             else:
                 changed = replace(obligation, state=ObligationState.PENDING, due_at=now + self._postpone_for)
@@ -191,7 +194,7 @@ class FxWatch:
             if changed.topup_rub is not None:
                 detail["topup_rub"] = str(changed.topup_rub)
             await uow.orders.add_events(order_id, [OrderEvent(now, "fx_decision", detail)])
-            await uow.notices.add(closed_topic(task), {"task_id": task.id}, now)
+            await notify_closed(uow, task, now)
 
         return await self._board.answer(task_id, option, by, apply=apply)
 
@@ -200,16 +203,14 @@ class FxWatch:
         now = self._clock.now()
         if not await expire(uow, task, deadline, now):
             return
-        await uow.notices.add(closed_topic(task), {"task_id": task.id}, now)
+        await notify_closed(uow, task, now)
         if task.assignee == Assignee.OWNER:
             return  # the owner's own question ran out: it stays held and listed in /tasks
-        order_id, obligation_id = int(str(task.payload["order_id"])), int(str(task.payload["obligation_id"]))
-        order = await uow.orders.get(order_id)
-        assert order is not None
-        obligation = next(o for o in order.obligations if o.id == obligation_id)
-        await self._ask(uow, order_id, obligation, {**task.payload, "escalated": True}, Assignee.OWNER)
+        approval = FxApproval.from_payload(task.payload)
+        await self._ask(uow, replace(approval, escalated=True), Assignee.OWNER)
         key = f"task_escalated:{task.id}"
-        await self._alerts.raise_alert(uow, key, "task_escalated", {"task_kind": KIND.value, "order_id": order_id})
+        detail: dict[str, object] = {"task_kind": KIND.value, "order_id": approval.order_id}
+        await self._alerts.raise_alert(uow, key, "task_escalated", detail)
 
     async def _rate(self, uow: UnitOfWork, currency: str) -> Decimal | None:
         if currency.upper() == "RUB":

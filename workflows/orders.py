@@ -39,7 +39,7 @@ from workflows.model import (
 )
 from workflows.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from workflows.store_confirmation import StoreCascade
-from workflows.tasks import TaskState, closed_topic
+from workflows.tasks import TaskState, notify_closed
 from workflows.topology import Topology, WarehouseKind
 
 log = logging.getLogger(__name__)
@@ -204,7 +204,7 @@ class OrderDesk:
         for task in await uow.tasks.open_about(f"order:{order_id}:"):  # no answer needed any more
             assert task.id is not None
             await uow.tasks.close(task.id, TaskState.CANCELLED, now, reason="order_cancelled")
-            await uow.notices.add(closed_topic(task), {"task_id": task.id}, now)
+            await notify_closed(uow, task, now)
         unpaid = [o for o in order.obligations if o.state in (ObligationState.PENDING, ObligationState.HELD)]
         for obligation in unpaid:  # no FX watch, no payout for goods that will not ship
             await uow.orders.save_obligation(replace(obligation, state=ObligationState.CANCELLED))

@@ -17,8 +17,9 @@ from workflows.alerts import AlertDesk
 from workflows.errors import WorkflowError
 from workflows.ledger import Ledger, free_stock
 from workflows.model import LineStatus, Order, OrderEvent, OrderLine, Reservation, ReservationState
+from workflows.payloads import StoreQuestion, TaskNotice
 from workflows.ports import Clock, UnitOfWork
-from workflows.tasks import Deadline, Decision, Task, TaskBoard, closed_topic, expire
+from workflows.tasks import Deadline, Decision, Task, TaskBoard, expire, notify_closed
 from workflows.topology import Topology, Warehouse, WarehouseKind
 from workflows.vocabulary import NoticeTopic, TaskKind, store_assignee
 
@@ -58,16 +59,16 @@ class StoreCascade:
         assert store is not None
         now = self._clock.now()
         # a closed store asked anyway ("wait") gets its full time from when it opens
+        question = StoreQuestion(
+            order.id, order.external_id, order.channel, line.line_no, line.sku, line.qty, store.code
+        )
         task = Task(
             None, KIND, f"order:{order.id}:line:{line.line_no}", store_assignee(store.code), OPTIONS,
-            store.opens_at(now) + self._timeout, now,
-            payload={
-                "order_id": order.id, "external_id": order.external_id, "channel": order.channel,
-                "line": line.line_no, "sku": line.sku, "qty": line.qty, "store": store.code,
-            },
+            store.opens_at(now) + self._timeout, now, payload=question.to_payload(),
         )  # fmt: skip
         await self._board.open(uow, task)
-        await uow.notices.add(NoticeTopic.STORE_QUESTION, {"task_id": task.id, "store": store.code}, now)
+        assert task.id is not None
+        await uow.notices.add(NoticeTopic.STORE_QUESTION, TaskNotice(task.id, store.code).to_payload(), now)
         detail = {"line": line.line_no, "store": store.code, "task_id": task.id, "answer_by": task.deadline.isoformat()}
         await uow.orders.add_events(order.id, [OrderEvent(now, "store_asked", detail)])
         return task
@@ -78,9 +79,10 @@ class StoreCascade:
 
     def _authorised(self, user: str) -> Callable[[UnitOfWork, Task], Awaitable[None]]:
         async def apply(uow: UnitOfWork, task: Task) -> None:
-            store = self._topology.warehouse(str(task.payload["store"]))
+            code = StoreQuestion.from_payload(task.payload).store
+            store = self._topology.warehouse(code)
             if store is None or user not in store.staff:
-                raise NotStaff(f"{user} is not on the staff of {task.payload['store']}")  # rolls the claim back
+                raise NotStaff(f"{user} is not on the staff of {code}")  # rolls the claim back
             await self._settle(uow, task, str(task.answer), self._clock.now())
 
         return apply
@@ -88,7 +90,7 @@ class StoreCascade:
     @staticmethod
     def lock_key(task: Task) -> str:
         """What settling ``task`` locks: the stock rows of its SKU (for the deadline pump)."""
-        return f"sku:{task.payload['sku']}"
+        return f"sku:{StoreQuestion.from_payload(task.payload).sku}"
 
     async def on_timeout(self, uow: UnitOfWork, task: Task, deadline: Deadline) -> None:
         """Deadline handler: the store did not answer in time — ask the next one."""
@@ -98,21 +100,19 @@ class StoreCascade:
 
     async def on_reminder(self, uow: UnitOfWork, task: Task, deadline: Deadline) -> None:
         """Deadline handler: half the time is gone — nudge the store in the question's thread."""
-        await uow.notices.add(NoticeTopic.STORE_REMINDER, {"task_id": task.id}, self._clock.now())
+        assert task.id is not None
+        await uow.notices.add(NoticeTopic.STORE_REMINDER, TaskNotice(task.id).to_payload(), self._clock.now())
 
     async def _settle(self, uow: UnitOfWork, task: Task, outcome: str, now: datetime) -> None:
-        order_id, line_no, store = (
-            int(str(task.payload["order_id"])),
-            int(str(task.payload["line"])),
-            str(task.payload["store"]),
-        )
+        question = StoreQuestion.from_payload(task.payload)
+        order_id, line_no, store = question.order_id, question.line, question.store
         order = await uow.orders.get(order_id)
         assert order is not None
         line = next(item for item in order.lines if item.line_no == line_no)
         detail: dict[str, object] = {"line": line_no, "store": store, "task_id": task.id, "outcome": outcome}
         if task.answered_by:
             detail["by"] = task.answered_by
-        await uow.notices.add(closed_topic(task), {"task_id": task.id}, now)
+        await notify_closed(uow, task, now)
         if outcome == "available":
             line.status = LineStatus.RESERVED
             await uow.orders.save_lines(order_id, [line])

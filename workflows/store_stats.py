@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from statistics import median
 
+from workflows.payloads import StoreQuestion
 from workflows.ports import UnitOfWorkFactory
 from workflows.store_confirmation import KIND
 from workflows.tasks import Task, TaskState
@@ -27,7 +28,7 @@ class StoreAnswers:
 def store_answers(tasks: Sequence[Task]) -> list[StoreAnswers]:
     by_store: dict[str, list[Task]] = {}
     for task in tasks:
-        by_store.setdefault(str(task.payload.get("store")), []).append(task)
+        by_store.setdefault(StoreQuestion.from_payload(task.payload).store, []).append(task)
     out = []
     for store, closed in sorted(by_store.items()):
         waits = [

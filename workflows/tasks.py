@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from workflows.payloads import TaskNotice
 from workflows.ports import Clock, UnitOfWork, UnitOfWorkFactory
 
 # the task model, re-exported: the engine's importers take it from here
@@ -83,6 +84,12 @@ def closed_topic(task: Task) -> NoticeTopic:
     """The notice that a task closed: a store's question is shown in its Slack channel, the
     office's tasks (managers, owner) in Telegram; each chat adapter takes only its own topic."""
     return NoticeTopic.TASK_CLOSED if assigned_store(task.assignee) is not None else NoticeTopic.OFFICE_TASK_CLOSED
+
+
+async def notify_closed(uow: UnitOfWork, task: Task, at: datetime) -> None:
+    """Queue the notice that ``task`` closed, in the caller's transaction, for the chat showing it."""
+    assert task.id is not None
+    await uow.notices.add(closed_topic(task), TaskNotice(task.id).to_payload(), at)
 
 
 class UnknownTask(LookupError):

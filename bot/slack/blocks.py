@@ -8,6 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.texts import Locale, text
+from workflows.payloads import StoreQuestion
 from workflows.tasks import Task, TaskState
 
 _STYLE = {"available": "primary", "missing": "danger"}
@@ -19,10 +20,10 @@ def local_time(moment: datetime, timezone: str) -> str:
 
 def question(task: Task, locale: Locale, timezone: str) -> tuple[str, list[dict[str, Any]]]:
     """The fallback text and the blocks of an open store question."""
-    p = task.payload
-    size = text(locale, "question.size", size=p["size"]) if p.get("size") else ""
-    title = text(locale, "question.title", order=p.get("external_id", p.get("order_id")))
-    item = text(locale, "question.item", item=p.get("name") or p["sku"], sku=p["sku"], size=size, qty=p["qty"])
+    q = StoreQuestion.from_payload(task.payload)
+    size = text(locale, "question.size", size=q.size) if q.size else ""
+    title = text(locale, "question.title", order=q.external_id)
+    item = text(locale, "question.item", item=q.name or q.sku, sku=q.sku, size=size, qty=q.qty)
     deadline = text(locale, "question.deadline", deadline=local_time(task.deadline, timezone))
     buttons = [
         {
@@ -39,7 +40,7 @@ def question(task: Task, locale: Locale, timezone: str) -> tuple[str, list[dict[
         {"type": "context", "elements": [{"type": "mrkdwn", "text": deadline}]},
         {"type": "actions", "block_id": f"task:{task.id}", "elements": buttons},
     ]
-    return f"{title}: {p['sku']} × {p['qty']}", blocks
+    return f"{title}: {q.sku} × {q.qty}", blocks
 
 
 def closed(task: Task, locale: Locale, timezone: str) -> tuple[str, list[dict[str, Any]]]:

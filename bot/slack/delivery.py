@@ -17,6 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack import blocks
 from bot.texts import Locale, text
+from workflows.payloads import StoreQuestion, TaskNotice
 from workflows.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from workflows.tasks import Task, TaskState
 from workflows.topology import Topology
@@ -50,7 +51,7 @@ class SlackDelivery:
             await uow.commit()
         sent = 0
         for notice_id, topic, payload in waiting:
-            task_id = int(str(payload["task_id"]))
+            task_id = TaskNotice.from_payload(payload).task_id
             try:
                 async with self._uow() as uow:
                     posted_open = await self._deliver(uow, topic, task_id)
@@ -75,7 +76,7 @@ class SlackDelivery:
             shown = [(chat, ts) for platform, chat, ts in await uow.tasks.messages(task_id) if platform == "slack"]
         if task is None or task.state == TaskState.OPEN:
             return
-        store = self._topology.warehouse(str(task.payload["store"]))
+        store = self._topology.warehouse(StoreQuestion.from_payload(task.payload).store)
         for chat, ts in shown:
             fallback, blocks_ = blocks.closed(task, self._locale, store.timezone if store else "UTC")
             await self._client.chat_update(channel=chat, ts=ts, text=fallback, blocks=blocks_)
@@ -85,9 +86,10 @@ class SlackDelivery:
         task = await uow.tasks.get(task_id)
         if task is None:
             return False
-        store = self._topology.warehouse(str(task.payload["store"]))
+        code = StoreQuestion.from_payload(task.payload).store
+        store = self._topology.warehouse(code)
         if store is None or not store.slack_channel:
-            log.warning("store %s has no slack_channel; question for task %s not sent", task.payload["store"], task_id)
+            log.warning("store %s has no slack_channel; question for task %s not sent", code, task_id)
             return False
         posted = {chat: ts for platform, chat, ts in await uow.tasks.messages(task_id) if platform == "slack"}
         if topic == NoticeTopic.STORE_QUESTION and store.slack_channel not in posted:
@@ -111,5 +113,5 @@ class SlackDelivery:
         return False
 
     def _reminder(self, task: Task, timezone: str) -> str:
-        order = task.payload.get("external_id", task.payload.get("order_id"))
+        order = StoreQuestion.from_payload(task.payload).external_id
         return text(self._locale, "reminder", order=order, deadline=blocks.local_time(task.deadline, timezone))

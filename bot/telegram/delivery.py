@@ -21,6 +21,7 @@ from bot.telegram.pacing import Pacer
 from bot.texts import Locale
 from workflows.alerts import FOR_MANAGERS, AlertDesk
 from workflows.office_model import Alert
+from workflows.payloads import AlertNotice, TaskNotice
 from workflows.ports import Clock, UnitOfWorkFactory
 from workflows.tasks import Task
 from workflows.topology import Topology
@@ -89,10 +90,10 @@ class TelegramDelivery:
     async def _deliver(self, topic: NoticeTopic, payload: dict[str, object]) -> None:
         async with self._uow(read_only=True) as uow:
             if topic in (NoticeTopic.ALERT, NoticeTopic.ALERT_RESOLVED):
-                alert = await uow.alerts.get(int(str(payload["alert_id"])))
+                alert = await uow.alerts.get(AlertNotice.from_payload(payload).alert_id)
                 task = await uow.tasks.get(alert.task_id) if alert and alert.task_id else None
             else:
-                task = await uow.tasks.get(int(str(payload["task_id"])))
+                task = await uow.tasks.get(TaskNotice.from_payload(payload).task_id)
                 alert = await uow.alerts.by_task(task.id) if task and task.id and task.kind == TaskKind.ALERT else None
             messages = await uow.tasks.messages(task.id) if task and task.id else []
         shown = [(chat, message) for platform, chat, message in messages if platform == "telegram"]

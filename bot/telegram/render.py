@@ -13,6 +13,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.telegram.texts import has, tg
 from bot.texts import Locale
 from workflows.office_model import Alert
+from workflows.payloads import FraudCall, FxApproval
 from workflows.tasks import Task, TaskState
 from workflows.vocabulary import TaskKind
 
@@ -81,35 +82,41 @@ def resolved_text(alert: Alert, locale: Locale, timezone: str) -> str:
 
 def task_text(task: Task, locale: Locale, timezone: str) -> str:
     """The body of an office task (fraud call check, FX approval), open or closed."""
-    p = task.payload
-    order = p.get("external_id") or p.get("order_id")
     deadline = clock_time(task.deadline, timezone)
     if task.kind == TaskKind.FRAUD_CHECK:
-        total = money(str(p["total"]), str(p.get("currency") or "RUB")) if p.get("total") else "?"
-        codes = p.get("reasons")
-        reasons = ", ".join(_reason(locale, str(r)) for r in (codes if isinstance(codes, list) else []))
-        lines = [
-            tg(locale, "fraud.title", order=order, total=total),
-            tg(locale, "fraud.body", name=p.get("name") or "—", phone=p.get("phone") or "—",
-               payer=p.get("payer") or "—", reasons=reasons, deadline=deadline),
-        ]  # fmt: skip
-        if p.get("call_after"):
-            call_after = clock_time(datetime.fromisoformat(str(p["call_after"])), timezone)
-            lines.append(tg(locale, "fraud.again", attempt=p.get("attempt"), call_after=call_after))
-        if p.get("escalated"):
-            lines.append(tg(locale, "fraud.escalated", why=p["escalated"]))
+        lines = _fraud_lines(FraudCall.from_payload(task.payload), locale, timezone, deadline)
     elif task.kind == TaskKind.FX_APPROVAL:
-        deviation = f"{float(str(p.get('deviation', 0))) * 100:.1f} %"
-        lines = [
-            tg(locale, "fx.title", currency=p.get("currency"), deviation=deviation, order=order),
-            tg(locale, "fx.body", payee=p.get("payee"), amount=money(str(p["amount"]), str(p["currency"])),
-               paid=_rate(p.get("rate_at_payment")), now=_rate(p.get("rate_now")),
-               difference=money(str(p["difference_rub"]), "RUB"), deadline=deadline),
-        ]  # fmt: skip
+        lines = _fx_lines(FxApproval.from_payload(task.payload), locale, deadline)
     else:
         lines = [f"{task.kind}: {task.subject}"]
     lines.append(closed_line(task, locale, timezone))
     return "\n".join(line for line in lines if line)
+
+
+def _fraud_lines(call: FraudCall, locale: Locale, timezone: str, deadline: str) -> list[str]:
+    total = money(str(call.total), call.currency or "RUB") if call.total is not None else "?"
+    reasons = ", ".join(_reason(locale, code) for code in call.reasons)
+    lines = [
+        tg(locale, "fraud.title", order=call.external_id or call.order_id, total=total),
+        tg(locale, "fraud.body", name=call.name or "—", phone=call.phone or "—", payer=call.payer or "—",
+           reasons=reasons, deadline=deadline),
+    ]  # fmt: skip
+    if call.call_after is not None:
+        call_after = clock_time(call.call_after, timezone)
+        lines.append(tg(locale, "fraud.again", attempt=call.attempt, call_after=call_after))
+    if call.escalated:
+        lines.append(tg(locale, "fraud.escalated", why=call.escalated))
+    return lines
+
+
+def _fx_lines(fx: FxApproval, locale: Locale, deadline: str) -> list[str]:
+    deviation = f"{float(fx.deviation) * 100:.1f} %"
+    return [
+        tg(locale, "fx.title", currency=fx.currency, deviation=deviation, order=fx.external_id or fx.order_id),
+        tg(locale, "fx.body", payee=fx.payee, amount=money(str(fx.amount), fx.currency),
+           paid=_rate(fx.rate_at_payment), now=_rate(fx.rate_now), difference=money(str(fx.difference_rub), "RUB"),
+           deadline=deadline),
+    ]  # fmt: skip
 
 
 def money(amount: str, currency: str) -> str:

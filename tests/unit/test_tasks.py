@@ -11,6 +11,7 @@ import pytest
 from storage.database import Database, open_database
 from storage.uow import SqlUnitOfWorkFactory
 from tests.fakes import FakeClock
+from workflows.payloads import TaskNotice
 from workflows.ports import UnitOfWork, UnitOfWorkFactory
 from workflows.tasks import Deadline, DeadlineKind, DeadlinePump, Task, TaskBoard, TaskState, UnknownTask
 from workflows.vocabulary import NoticeTopic, TaskKind
@@ -200,7 +201,7 @@ async def test_one_failing_deadline_delays_only_itself(uow: UnitOfWorkFactory, c
             raise RuntimeError("the cascade could not load the order")
         assert t.id is not None
         await work.tasks.close(t.id, TaskState.EXPIRED, clock.now(), reason="timeout")
-        await work.notices.add(NoticeTopic.TASK_CLOSED, {"task_id": t.id}, clock.now())
+        await work.notices.add(NoticeTopic.TASK_CLOSED, TaskNotice(t.id).to_payload(), clock.now())
 
     pump = DeadlinePump(
         uow, clock, {(TaskKind.STORE_CONFIRMATION, DeadlineKind.EXPIRE): on_expire}, owner="p1", chunk=10
@@ -214,7 +215,9 @@ async def test_one_failing_deadline_delays_only_itself(uow: UnitOfWorkFactory, c
     assert [s.state if s else None for s in states] == [
         TaskState.EXPIRED, TaskState.EXPIRED, TaskState.OPEN, TaskState.EXPIRED, TaskState.EXPIRED,
     ]  # fmt: skip
-    assert sorted(int(str(p["task_id"])) for _, _, p in notices) == sorted(t.id or 0 for t in tasks if t.id != bad)
+    assert sorted(TaskNotice.from_payload(p).task_id for _, _, p in notices) == sorted(
+        t.id or 0 for t in tasks if t.id != bad
+    )
     broken = False
     assert await pump.run_once() == 0  # still leased by this pump
     clock.advance(seconds=61)
@@ -229,7 +232,7 @@ async def test_notices_are_leased_to_one_deliverer_at_a_time(uow: UnitOfWorkFact
     async with uow() as work:
         for n in range(5):
             topic = NoticeTopic.STORE_QUESTION if n % 2 == 0 else NoticeTopic.ALERT
-            await work.notices.add(topic, {"task_id": n}, clock.now())
+            await work.notices.add(topic, TaskNotice(n).to_payload(), clock.now())
         await work.commit()
     now, lease = clock.now(), clock.now() + timedelta(seconds=60)
 
@@ -237,7 +240,7 @@ async def test_notices_are_leased_to_one_deliverer_at_a_time(uow: UnitOfWorkFact
         async with uow() as work:
             got = await work.notices.claim([NoticeTopic.STORE_QUESTION], clock.now(), lease, owner, limit)
             await work.commit()
-        return [int(str(payload["task_id"])) for _, _, payload in got]
+        return [TaskNotice.from_payload(payload).task_id for _, _, payload in got]
 
     assert await claim("a", limit=2) == [0, 2]
     assert await claim("b") == [4]  # a's two are leased; alerts are another deliverer's topic

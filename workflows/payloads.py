@@ -1,0 +1,207 @@
+"""What a task or a notice carries, one definition each, written and read through it.
+
+A task's payload is what its message needs to show and what its workflow needs to act on the
+answer; a notice's payload says which task or alert a chat message is about. Both are stored as
+JSON, so ``to_payload`` gives the exact dict that was always stored (no migration), and
+``from_payload`` reads it back, also from rows written before these types existed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+Payload = dict[str, object]
+
+
+class PayloadError(ValueError):
+    """A stored payload lacks a field or holds something of the wrong type."""
+
+
+def _int(payload: Mapping[str, object], key: str) -> int:
+    value = payload.get(key)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    raise PayloadError(f"{key} is not a whole number: {value!r}")
+
+
+def _str(payload: Mapping[str, object], key: str) -> str:
+    """A text field; a missing or empty one reads as ``""``."""
+    value = payload.get(key)
+    return "" if value is None else str(value)
+
+
+def _decimal(payload: Mapping[str, object], key: str) -> Decimal:
+    value = payload.get(key)
+    if value is None or isinstance(value, bool):
+        raise PayloadError(f"{key} is not a number: {value!r}")
+    return Decimal(str(value))
+
+
+@dataclass(frozen=True)
+class StoreQuestion:
+    """The store cascade's question: one order line, held at one store until its staff answer."""
+
+    order_id: int
+    external_id: str
+    channel: str
+    line: int
+    sku: str
+    qty: int
+    store: str
+    name: str | None = None  # shown instead of the SKU when set
+    size: str | None = None  # shown when set
+
+    def to_payload(self) -> Payload:
+        payload: Payload = {
+            "order_id": self.order_id, "external_id": self.external_id, "channel": self.channel,
+            "line": self.line, "sku": self.sku, "qty": self.qty, "store": self.store,
+        }  # fmt: skip
+        payload.update({k: v for k, v in (("name", self.name), ("size", self.size)) if v})
+        return payload
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, object]) -> StoreQuestion:
+        return cls(
+            order_id=_int(payload, "order_id"), external_id=_str(payload, "external_id"),
+            channel=_str(payload, "channel"), line=_int(payload, "line"), sku=_str(payload, "sku"),
+            qty=_int(payload, "qty"), store=_str(payload, "store"),
+            name=_str(payload, "name") or None, size=_str(payload, "size") or None,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class FraudCall:
+    """The fraud call check: whom to phone about which order, and why."""
+
+    order_id: int
+    external_id: str
+    phone: str
+    name: str
+    email: str
+    payer: str
+    total: Decimal | None
+    currency: str
+    reasons: tuple[str, ...]
+    failed_attempts: int
+    attempt: int = 1
+    call_after: datetime | None = None  # a later attempt: when to call again
+    escalated: str | None = None  # why the owner is asked: "no_answer" | "timeout"
+
+    def to_payload(self) -> Payload:
+        payload: Payload = {
+            "order_id": self.order_id, "external_id": self.external_id, "phone": self.phone, "name": self.name,
+            "email": self.email, "payer": self.payer, "total": None if self.total is None else str(self.total),
+            "currency": self.currency, "reasons": list(self.reasons), "failed_attempts": self.failed_attempts,
+            "attempt": self.attempt,
+        }  # fmt: skip
+        if self.call_after is not None:
+            payload["call_after"] = self.call_after.isoformat()
+        if self.escalated is not None:
+            payload["escalated"] = self.escalated
+        return payload
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, object]) -> FraudCall:
+        reasons = payload.get("reasons")
+        total, call_after, escalated = payload.get("total"), payload.get("call_after"), payload.get("escalated")
+        return cls(
+            order_id=_int(payload, "order_id"), external_id=_str(payload, "external_id"),
+            phone=_str(payload, "phone"), name=_str(payload, "name"), email=_str(payload, "email"),
+            payer=_str(payload, "payer"), total=Decimal(str(total)) if total else None,
+            currency=_str(payload, "currency"),
+            reasons=tuple(str(r) for r in reasons) if isinstance(reasons, list) else (),
+            failed_attempts=_int(payload, "failed_attempts") if "failed_attempts" in payload else 0,
+            attempt=_int(payload, "attempt"),
+            call_after=datetime.fromisoformat(str(call_after)) if call_after else None,
+            escalated=str(escalated) if escalated else None,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class FxApproval:
+    """An obligation held because the rate moved too far: the figures a manager decides on."""
+
+    order_id: int
+    external_id: str
+    obligation_id: int
+    payee: str
+    currency: str
+    amount: Decimal
+    rate_at_payment: Decimal
+    rate_now: Decimal
+    deviation: Decimal  # relative, 0.0512 for 5.12 %
+    difference_rub: Decimal  # what a top-up asks of the client
+    escalated: bool = False  # the managers did not decide in time: the owner is asked
+
+    def to_payload(self) -> Payload:
+        payload: Payload = {
+            "obligation_id": self.obligation_id, "payee": self.payee, "currency": self.currency,
+            "amount": str(self.amount), "rate_at_payment": str(self.rate_at_payment), "rate_now": str(self.rate_now),
+            "deviation": str(self.deviation), "order_id": self.order_id, "external_id": self.external_id,
+            "difference_rub": str(self.difference_rub),
+        }  # fmt: skip
+        if self.escalated:
+            payload["escalated"] = True
+        return payload
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, object]) -> FxApproval:
+        return cls(
+            order_id=_int(payload, "order_id"), external_id=_str(payload, "external_id"),
+            obligation_id=_int(payload, "obligation_id"), payee=_str(payload, "payee"),
+            currency=_str(payload, "currency"), amount=_decimal(payload, "amount"),
+            rate_at_payment=_decimal(payload, "rate_at_payment"), rate_now=_decimal(payload, "rate_now"),
+            deviation=_decimal(payload, "deviation"), difference_rub=_decimal(payload, "difference_rub"),
+            escalated=bool(payload.get("escalated")),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class AlertTask:
+    """The buttons of an alert: which key a mute silences, and the failure's details."""
+
+    key: str
+    kind: str
+    detail: Mapping[str, object] = field(default_factory=dict)
+
+    def to_payload(self) -> Payload:
+        return {"key": self.key, "kind": self.kind, **self.detail}
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, object]) -> AlertTask:
+        detail = {k: v for k, v in payload.items() if k not in ("key", "kind")}
+        return cls(key=_str(payload, "key"), kind=_str(payload, "kind"), detail=detail)
+
+
+@dataclass(frozen=True)
+class TaskNotice:
+    """A notice about a task: its question, reminder or closing (``store``: a store's question)."""
+
+    task_id: int
+    store: str | None = None
+
+    def to_payload(self) -> Payload:
+        return {"task_id": self.task_id} if self.store is None else {"task_id": self.task_id, "store": self.store}
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, object]) -> TaskNotice:
+        return cls(task_id=_int(payload, "task_id"), store=_str(payload, "store") or None)
+
+
+@dataclass(frozen=True)
+class AlertNotice:
+    """A notice about an alert: its first message or its recovery."""
+
+    alert_id: int
+
+    def to_payload(self) -> Payload:
+        return {"alert_id": self.alert_id}
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, object]) -> AlertNotice:
+        return cls(alert_id=_int(payload, "alert_id"))
