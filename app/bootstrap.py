@@ -46,6 +46,7 @@ from workflows.fraud_check import FraudCheck
 from workflows.fx import KIND as FX_APPROVAL
 from workflows.fx import FxWatch
 from workflows.ledger import Ledger
+from workflows.office import OfficeDesk
 from workflows.onec_intake import StockIntake
 from workflows.onec_pull import OneCPull
 from workflows.operations import Operations
@@ -200,10 +201,11 @@ async def build(
         locale = business.locale
         delivery = TelegramDelivery(uow, bot, topology, clock, locale, Pacer(), alerts)
         answers = {FRAUD_CHECK: fraud.answer, FX_APPROVAL: fx.answer, ALERT: alerts.answer}
+        office = OfficeDesk(uow, topology.people, answers)
         services.telegram_bot, services.telegram_delivery = bot, delivery
         services.telegram_report = TelegramReport(bot, reports, topology.people.owner_telegram_id, locale)
         services.telegram_dispatcher = build_dispatcher(
-            uow=uow, topology=topology, ledger=ledger, orders=orders, operations=operations, answers=answers,
+            office=office, topology=topology, ledger=ledger, orders=orders, operations=operations,
             locale=locale, after_decision=delivery.run_once, report=services.telegram_report,
         )  # fmt: skip
     return services

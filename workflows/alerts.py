@@ -22,8 +22,7 @@ from workflows.vocabulary import Assignee, NoticeTopic, TaskKind
 KIND = TaskKind.ALERT
 OPTIONS = ("ack", "mute")
 OPEN, RESOLVED = "open", "resolved"
-# Kinds the managers see too (they can act on them); every alert goes to the owner.
-FOR_MANAGERS = frozenset({"store_cascade_exhausted", "task_escalated"})
+TASK_ESCALATED = "task_escalated"  # the kind of alert that says an office task went to the owner
 
 
 KEY_LIMIT = 200  # an alert's task is about "alert:<key>", kept in a 255-character column

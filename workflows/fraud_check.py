@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from workflows.alerts import AlertDesk
+from workflows.alerts import TASK_ESCALATED, AlertDesk
 from workflows.model import Order, OrderEvent
 from workflows.orders import OrderDesk
 from workflows.payloads import FraudCall, TaskNotice
@@ -94,9 +94,9 @@ class FraudCheck:
             return  # the owner's own question: the hold stays, the task is in /tasks
         call = FraudCall.from_payload(task.payload)
         await self._ask(uow, replace(call, attempt=call.attempt + 1, escalated=why), Assignee.OWNER)
-        key = f"task_escalated:{task.id}"
+        key = f"{TASK_ESCALATED}:{task.id}"
         await self._alerts.raise_alert(
-            uow, key, "task_escalated", {"task_kind": KIND.value, "order_id": call.order_id, "why": why}
+            uow, key, TASK_ESCALATED, {"task_kind": KIND.value, "order_id": call.order_id, "why": why}
         )
 
     async def _fraud(self, uow: UnitOfWork, task: Task, by: str) -> None:

@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Protocol
 
-from workflows.alerts import AlertDesk
+from workflows.alerts import TASK_ESCALATED, AlertDesk
 from workflows.model import Obligation, ObligationState, Order, OrderEvent
 from workflows.outside import Unavailable
 from workflows.payloads import FxApproval, TaskNotice
@@ -208,9 +208,9 @@ class FxWatch:
             return  # the owner's own question ran out: it stays held and listed in /tasks
         approval = FxApproval.from_payload(task.payload)
         await self._ask(uow, replace(approval, escalated=True), Assignee.OWNER)
-        key = f"task_escalated:{task.id}"
+        key = f"{TASK_ESCALATED}:{task.id}"
         detail: dict[str, object] = {"task_kind": KIND.value, "order_id": approval.order_id}
-        await self._alerts.raise_alert(uow, key, "task_escalated", detail)
+        await self._alerts.raise_alert(uow, key, TASK_ESCALATED, detail)
 
     async def _rate(self, uow: UnitOfWork, currency: str) -> Decimal | None:
         if currency.upper() == "RUB":

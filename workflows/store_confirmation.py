@@ -25,6 +25,7 @@ from workflows.vocabulary import NoticeTopic, TaskKind, store_assignee
 
 KIND = TaskKind.STORE_CONFIRMATION
 OPTIONS = ("available", "missing", "defective")
+EXHAUSTED = "store_cascade_exhausted"  # the alert when no store is left to ask
 
 
 class NotStaff(WorkflowError):
@@ -155,5 +156,5 @@ class StoreCascade:
         detail = {"line": line.line_no, "sku": line.sku, "qty": line.qty, "asked": sorted(str(s) for s in asked)}
         await uow.orders.add_events(order.id, [OrderEvent(now, "unfulfillable", detail)])
         alert = {"order_id": order.id, "external_id": order.external_id, **detail}
-        key = f"store_cascade_exhausted:order:{order.id}:line:{line.line_no}"
-        await self._alerts.raise_alert(uow, key, "store_cascade_exhausted", alert)
+        key = f"{EXHAUSTED}:order:{order.id}:line:{line.line_no}"
+        await self._alerts.raise_alert(uow, key, EXHAUSTED, alert)

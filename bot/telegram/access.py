@@ -12,22 +12,15 @@ from aiogram.types import CallbackQuery, Message, TelegramObject
 
 from bot.telegram.texts import tg
 from bot.texts import Locale
+from workflows.office import role_of
 from workflows.topology import People
-from workflows.vocabulary import Role
 
 log = logging.getLogger(__name__)
 
 
-def role_of(people: People, user_id: int) -> Role | None:
-    if people.owner_telegram_id == user_id:
-        return Role.OWNER
-    if user_id in people.manager_telegram_ids:
-        return Role.MANAGER
-    return None
-
-
 class OfficeOnly(BaseMiddleware):
-    """Outer middleware on messages and callbacks: puts ``role`` into the handler's data."""
+    """Outer middleware on messages and callbacks: puts the person's ``role`` (a
+    :class:`workflows.vocabulary.Role`) into the handler's data."""
 
     def __init__(self, people: People, locale: Locale) -> None:
         self._people, self._locale = people, locale

@@ -5,7 +5,7 @@ secret header checked by aiogram."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -16,14 +16,13 @@ from aiohttp import web
 from bot.telegram.access import OfficeOnly
 from bot.telegram.commands import bot_commands, commands_router
 from bot.telegram.report import TelegramReport, report_router
-from bot.telegram.tasks_router import Answer, tasks_router
+from bot.telegram.tasks_router import tasks_router
 from bot.texts import Locale
 from workflows.ledger import Ledger
+from workflows.office import OfficeDesk
 from workflows.operations import Operations
 from workflows.orders import OrderDesk
-from workflows.ports import UnitOfWorkFactory
 from workflows.topology import Topology
-from workflows.vocabulary import TaskKind
 
 WEBHOOK_PATH = "/telegram/webhook"
 
@@ -34,24 +33,23 @@ def build_bot(token: str, api_base: str) -> Bot:
 
 def build_dispatcher(
     *,
-    uow: UnitOfWorkFactory,
+    office: OfficeDesk,
     topology: Topology,
     ledger: Ledger,
     orders: OrderDesk,
     operations: Operations,
-    answers: Mapping[TaskKind, Answer],
     locale: Locale,
     after_decision: Callable[[], Awaitable[object]],
     report: TelegramReport | None = None,
 ) -> Dispatcher:
     dispatcher = Dispatcher()
-    office = OfficeOnly(topology.people, locale)
-    dispatcher.message.outer_middleware(office)
-    dispatcher.callback_query.outer_middleware(office)
-    dispatcher.include_router(tasks_router(uow, answers, locale, after_decision))
+    only_office = OfficeOnly(topology.people, locale)
+    dispatcher.message.outer_middleware(only_office)
+    dispatcher.callback_query.outer_middleware(only_office)
+    dispatcher.include_router(tasks_router(office, locale, after_decision))
     if report is not None:  # before the commands: their router answers anything else with the help
         dispatcher.include_router(report_router(report, locale))
-    dispatcher.include_router(commands_router(uow, topology, ledger, orders, operations, locale))
+    dispatcher.include_router(commands_router(office, topology, ledger, orders, operations, locale))
     return dispatcher
 
 

@@ -12,11 +12,11 @@ from bot.telegram.texts import tg
 from bot.texts import Locale
 from workflows.errors import OrderNotFound, UnknownChannel
 from workflows.ledger import Ledger
+from workflows.office import OfficeDesk
 from workflows.operations import Operations
 from workflows.orders import OrderDesk
-from workflows.ports import UnitOfWorkFactory
 from workflows.topology import Topology
-from workflows.vocabulary import OFFICE_KINDS, Assignee, Role, TaskKind
+from workflows.vocabulary import Role
 
 COMMANDS = ("status", "stock", "order", "tasks", "pause", "resume", "sync", "report", "help")
 TASKS_SHOWN = 10
@@ -27,7 +27,7 @@ def bot_commands(locale: Locale) -> list[BotCommand]:
 
 
 def commands_router(
-    uow: UnitOfWorkFactory,
+    office: OfficeDesk,
     topology: Topology,
     ledger: Ledger,
     orders: OrderDesk,
@@ -110,20 +110,14 @@ def commands_router(
 
     @router.message(Command("tasks"))
     async def tasks(message: Message, role: Role) -> None:
-        async with uow(read_only=True) as work:
-            open_tasks = [t for t in await work.tasks.open_about("") if t.kind in OFFICE_KINDS]
-            alerts = {t.id: await work.alerts.by_task(t.id) for t in open_tasks if t.kind == TaskKind.ALERT and t.id}
-        mine = [t for t in open_tasks if role == Role.OWNER or t.assignee == Assignee.MANAGERS]
+        mine = await office.open_tasks(role)
         if not mine:
             await message.answer(tg(locale, "tasks.none"))
             return
-        for task in mine[:TASKS_SHOWN]:
-            alert = alerts.get(task.id or 0)
+        for task, alert in mine[:TASKS_SHOWN]:
             body = render.alert_text(alert, task, locale, tz) if alert else render.task_text(task, locale, tz)
             sent = await message.answer(body, reply_markup=render.keyboard(task, locale))
-            async with uow() as work:  # so the decision edits this copy too
-                await work.tasks.add_message(task.id or 0, "telegram", str(sent.chat.id), str(sent.message_id))
-                await work.commit()
+            await office.shown(task.id or 0, "telegram", str(sent.chat.id), str(sent.message_id))
         if len(mine) > TASKS_SHOWN:
             await message.answer(tg(locale, "tasks.more", more=len(mine) - TASKS_SHOWN))
 

@@ -19,13 +19,14 @@ from aiogram.types import InlineKeyboardMarkup, ReplyParameters
 from bot.telegram import render
 from bot.telegram.pacing import Pacer
 from bot.texts import Locale
-from workflows.alerts import FOR_MANAGERS, AlertDesk
+from workflows.alerts import AlertDesk
+from workflows.office import alert_recipients, task_recipients
 from workflows.office_model import Alert
 from workflows.payloads import AlertNotice, TaskNotice
 from workflows.ports import Clock, UnitOfWorkFactory
 from workflows.tasks import Task
 from workflows.topology import Topology
-from workflows.vocabulary import OFFICE_TOPICS, Assignee, NoticeTopic, TaskKind
+from workflows.vocabulary import OFFICE_TOPICS, NoticeTopic, TaskKind
 
 log = logging.getLogger(__name__)
 
@@ -51,14 +52,6 @@ class TelegramDelivery:
         self._tz = topology.onec.timezone
         self._running = asyncio.Lock()
         self._owner = f"telegram:{socket.gethostname()}:{os.getpid()}"
-
-    def recipients(self, assignee: str, alert_kind: str | None = None) -> list[int]:
-        people = self._topology.people
-        owner = [people.owner_telegram_id] if people.owner_telegram_id else []
-        managers = list(people.manager_telegram_ids)
-        if assignee == Assignee.MANAGERS or alert_kind in FOR_MANAGERS:
-            return list(dict.fromkeys([*managers, *owner])) if alert_kind else (managers or owner)
-        return owner
 
     async def run_once(self, limit: int = 50) -> int:
         async with self._running:
@@ -88,6 +81,7 @@ class TelegramDelivery:
         return sent
 
     async def _deliver(self, topic: NoticeTopic, payload: dict[str, object]) -> None:
+        people = self._topology.people
         async with self._uow(read_only=True) as uow:
             if topic in (NoticeTopic.ALERT, NoticeTopic.ALERT_RESOLVED):
                 alert = await uow.alerts.get(AlertNotice.from_payload(payload).alert_id)
@@ -100,13 +94,13 @@ class TelegramDelivery:
         if topic == NoticeTopic.ALERT and alert is not None:
             await self._post_alert(alert, task)
         elif topic == NoticeTopic.ALERT_RESOLVED and alert is not None:
-            for chat, message in shown or [(str(c), "") for c in self.recipients(Assignee.OWNER, alert.kind)]:
+            for chat, message in shown or [(str(c), "") for c in alert_recipients(people, alert.kind)]:
                 text = render.resolved_text(alert, self._locale, self._tz)
                 reply = ReplyParameters(message_id=int(message), allow_sending_without_reply=True) if message else None
                 await self._send(int(chat), text, None, reply)
         elif topic == NoticeTopic.OFFICE_TASK and task is not None:
             markup = render.keyboard(task, self._locale)
-            for person in self.recipients(task.assignee):
+            for person in task_recipients(people, task.assignee):
                 message_id = await self._send(person, render.task_text(task, self._locale, self._tz), markup)
                 if message_id is not None:
                     await self._remember(task, person, message_id)
@@ -121,7 +115,7 @@ class TelegramDelivery:
     async def _post_alert(self, alert: Alert, task: Task | None) -> None:
         text = render.alert_text(alert, task, self._locale, self._tz)
         markup = render.keyboard(task, self._locale) if task else None
-        for chat in self.recipients(Assignee.OWNER, alert.kind):
+        for chat in alert_recipients(self._topology.people, alert.kind):
             message_id = await self._send(chat, text, markup)
             if message_id is not None and task is not None:
                 await self._remember(task, chat, message_id)

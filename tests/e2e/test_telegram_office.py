@@ -159,6 +159,33 @@ async def test_commands_are_registered_in_russian(office: Office) -> None:
     assert commands["stock"] == "Остатки по артикулу"
 
 
+async def test_tasks_lists_what_each_may_see_and_only_the_owner_answers_the_owners(office: Office) -> None:
+    order_id = await office.order("SO-7101", "150000")
+    await office.pay(order_id, "authorized")
+    await office.deliver()
+    await office.said_to(MANAGER)
+    office.tg.push_text(OWNER, "/tasks")  # the owner sees the managers' tasks too
+    (listed,) = await office.said_to(OWNER)
+    assert listed.text is not None and "Проверка звонком: заказ SO-7101" in listed.text
+    pressed = office.tg.push_callback(OWNER, listed, listed.buttons[0][0]["callback_data"])
+    assert (await office.answered(pressed)).startswith("Готово")
+    await office.tg.wait_for("editMessageText", 3)  # the copy /tasks sent is edited with the managers' two
+    (listed,) = office.tg.messages(OWNER)
+    assert listed.buttons == [] and listed.text is not None and "Ольга" in listed.text
+
+    async with office.services.uow() as work:
+        await office.services.alerts.raise_alert(work, "sync_failing:site", "sync_failing", {"error": "503"})
+        await work.commit()
+    await office.deliver()
+    _, alert = await office.said_to(OWNER, 2)
+    office.tg.push_text(MANAGER, "/tasks")  # the owner's alert is not the managers'
+    _, none = await office.said_to(MANAGER, 2)
+    assert none.text == "Открытых задач нет."
+    ack = alert.buttons[0][0]["callback_data"]
+    refused = office.tg.push_callback(MANAGER, none, ack, require_button=False)
+    assert await office.answered(refused) == "Эту задачу решает владелец."
+
+
 async def test_a_fraud_call_check_answered_fraud_cancels_and_blocks(office: Office) -> None:
     order_id = await office.order("SO-7001", "150000")
     assert (await office.pay(order_id, "authorized"))["fraud_check_task"] is not None
