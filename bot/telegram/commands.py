@@ -35,14 +35,24 @@ def commands_router(
     locale: Locale,
 ) -> Router:
     router = Router(name="commands")
-    tz = topology.onec.timezone
-    known = ", ".join(sorted(topology.channels))
-    example = next(iter(sorted(topology.channels)), "wildberries")
 
     @router.message(Command("start", "help"))
     async def help_(message: Message) -> None:
         await message.answer(tg(locale, "help"))
 
+    _status_command(router, operations, topology.onec.timezone, locale)
+    _lookup_commands(router, ledger, orders, topology.onec.timezone, locale)
+    _tasks_command(router, office, topology.onec.timezone, locale)
+    _channel_commands(router, operations, topology, locale)
+
+    @router.message()
+    async def anything_else(message: Message) -> None:
+        await message.answer(tg(locale, "help"))
+
+    return router
+
+
+def _status_command(router: Router, operations: Operations, tz: str, locale: Locale) -> None:
     @router.message(Command("status"))
     async def status(message: Message) -> None:
         s = await operations.status()
@@ -61,6 +71,8 @@ def commands_router(
                   tasks=s.open_tasks)  # fmt: skip
         await message.answer(text)
 
+
+def _lookup_commands(router: Router, ledger: Ledger, orders: OrderDesk, tz: str, locale: Locale) -> None:
     @router.message(Command("stock"))
     async def stock(message: Message, command: CommandObject) -> None:
         sku = (command.args or "").strip()
@@ -108,6 +120,8 @@ def commands_router(
                lines=lines, history=history)
         )  # fmt: skip
 
+
+def _tasks_command(router: Router, office: OfficeDesk, tz: str, locale: Locale) -> None:
     @router.message(Command("tasks"))
     async def tasks(message: Message, role: Role) -> None:
         mine = await office.open_tasks(role)
@@ -120,6 +134,11 @@ def commands_router(
             await office.shown(task.id or 0, "telegram", str(sent.chat.id), str(sent.message_id))
         if len(mine) > TASKS_SHOWN:
             await message.answer(tg(locale, "tasks.more", more=len(mine) - TASKS_SHOWN))
+
+
+def _channel_commands(router: Router, operations: Operations, topology: Topology, locale: Locale) -> None:
+    known = ", ".join(sorted(topology.channels))
+    example = next(iter(sorted(topology.channels)), "wildberries")
 
     async def _channel_command(message: Message, command: CommandObject, name: str) -> str | None:
         channel = (command.args or "").strip()
@@ -152,12 +171,6 @@ def commands_router(
             await message.answer(tg(locale, "unknown.channel", name=channel, known=known))
             return
         await message.answer(tg(locale, "sync", names=", ".join(names)))
-
-    @router.message()
-    async def anything_else(message: Message) -> None:
-        await message.answer(tg(locale, "help"))
-
-    return router
 
 
 def _who(message: Message) -> str:
