@@ -101,14 +101,13 @@ class AlertDesk:
 
     async def answer(self, task_id: int, option: str, by: str) -> Decision:
         """``ack``: seen, buttons go. ``mute``: no messages for this key for a while."""
-
-        async def apply(uow: UnitOfWork, task: Task) -> None:
-            now = self._clock.now()
-            if option == "mute":
-                await uow.alerts.mute(AlertTask.from_payload(task.payload).key, now + self._mute_for, by)
-            await notify_closed(uow, task, now)
-
-        return await self._board.answer(task_id, option, by, apply=apply)
+        async with self._board.deciding(task_id, option, by) as (uow, decision):
+            if decision.accepted:
+                now = self._clock.now()
+                if option == "mute":
+                    await uow.alerts.mute(AlertTask.from_payload(decision.task.payload).key, now + self._mute_for, by)
+                await notify_closed(uow, decision.task, now)
+        return decision
 
     async def mark_shown(self, uow: UnitOfWork, alert: Alert, count: int, at: datetime) -> None:
         """The chat now shows ``count`` repeats (a chat adapter calls this after sending)."""

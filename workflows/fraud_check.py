@@ -65,20 +65,23 @@ class FraudCheck:
         return task
 
     async def answer(self, task_id: int, option: str, by: str) -> Decision:
-        async def apply(uow: UnitOfWork, task: Task) -> None:
-            now = self._clock.now()
-            order_id = FraudCall.from_payload(task.payload).order_id
-            await notify_closed(uow, task, now)
-            detail: dict[str, object] = {"task_id": task.id, "decision": option, "by": by}
-            await uow.orders.add_events(order_id, [OrderEvent(now, "fraud_check_answered", detail)])
-            if option == "verified":
-                await uow.orders.set_hold(order_id, None)
-            elif option == "no_answer":
-                await self._again_or_escalate(uow, task)
-            else:
-                await self._fraud(uow, task, by)
+        async with self._board.deciding(task_id, option, by) as (uow, decision):
+            if decision.accepted:
+                await self._decided(uow, decision.task, option, by)
+        return decision
 
-        return await self._board.answer(task_id, option, by, apply=apply)
+    async def _decided(self, uow: UnitOfWork, task: Task, option: str, by: str) -> None:
+        now = self._clock.now()
+        order_id = FraudCall.from_payload(task.payload).order_id
+        await notify_closed(uow, task, now)
+        detail: dict[str, object] = {"task_id": task.id, "decision": option, "by": by}
+        await uow.orders.add_events(order_id, [OrderEvent(now, "fraud_check_answered", detail)])
+        if option == "verified":
+            await uow.orders.set_hold(order_id, None)
+        elif option == "no_answer":
+            await self._again_or_escalate(uow, task)
+        else:
+            await self._fraud(uow, task, by)
 
     async def _again_or_escalate(self, uow: UnitOfWork, task: Task) -> None:
         call = FraudCall.from_payload(task.payload)

@@ -175,28 +175,31 @@ class FxWatch:
         return task
 
     async def answer(self, task_id: int, option: str, by: str) -> Decision:
-        async def apply(uow: UnitOfWork, task: Task) -> None:
-            now = self._clock.now()
-            approval = FxApproval.from_payload(task.payload)
-            order_id, obligation_id = approval.order_id, approval.obligation_id
-            order = await uow.orders.get(order_id)
-            assert order is not None
-            obligation = next(o for o in order.obligations if o.id == obligation_id)
-            if option == "absorb":
-                changed = replace(obligation, state=ObligationState.RELEASED)
-            elif option == "topup":
-                topup = max(Decimal(0), approval.difference_rub)
-                changed = replace(obligation, state=ObligationState.TOPUP, topup_rub=topup)
-            else:
-                changed = replace(obligation, state=ObligationState.PENDING, due_at=now + self._postpone_for)
-            await uow.orders.save_obligation(changed)
-            detail = {"obligation_id": obligation_id, "decision": option, "by": by}
-            if changed.topup_rub is not None:
-                detail["topup_rub"] = str(changed.topup_rub)
-            await uow.orders.add_events(order_id, [OrderEvent(now, "fx_decision", detail)])
-            await notify_closed(uow, task, now)
+        async with self._board.deciding(task_id, option, by) as (uow, decision):
+            if decision.accepted:
+                await self._decided(uow, decision.task, option, by)
+        return decision
 
-        return await self._board.answer(task_id, option, by, apply=apply)
+    async def _decided(self, uow: UnitOfWork, task: Task, option: str, by: str) -> None:
+        now = self._clock.now()
+        approval = FxApproval.from_payload(task.payload)
+        order_id, obligation_id = approval.order_id, approval.obligation_id
+        order = await uow.orders.get(order_id)
+        assert order is not None
+        obligation = next(o for o in order.obligations if o.id == obligation_id)
+        if option == "absorb":
+            changed = replace(obligation, state=ObligationState.RELEASED)
+        elif option == "topup":
+            topup = max(Decimal(0), approval.difference_rub)
+            changed = replace(obligation, state=ObligationState.TOPUP, topup_rub=topup)
+        else:
+            changed = replace(obligation, state=ObligationState.PENDING, due_at=now + self._postpone_for)
+        await uow.orders.save_obligation(changed)
+        detail = {"obligation_id": obligation_id, "decision": option, "by": by}
+        if changed.topup_rub is not None:
+            detail["topup_rub"] = str(changed.topup_rub)
+        await uow.orders.add_events(order_id, [OrderEvent(now, "fx_decision", detail)])
+        await notify_closed(uow, task, now)
 
     async def on_timeout(self, uow: UnitOfWork, task: Task, deadline: Deadline) -> None:
         """No manager decided in time: the owner decides (the payment stays held meanwhile)."""

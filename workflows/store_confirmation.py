@@ -10,7 +10,6 @@ alert is queued for the owner and managers.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from workflows.alerts import AlertDesk
@@ -76,17 +75,14 @@ class StoreCascade:
 
     async def answer(self, task_id: int, option: str, user: str) -> Decision:
         """A store person's button. Only the store's staff may answer; the first answer stands."""
-        return await self._board.answer(task_id, option, user, apply=self._authorised(user))
-
-    def _authorised(self, user: str) -> Callable[[UnitOfWork, Task], Awaitable[None]]:
-        async def apply(uow: UnitOfWork, task: Task) -> None:
-            code = StoreQuestion.from_payload(task.payload).store
-            store = self._topology.warehouse(code)
-            if store is None or user not in store.staff:
-                raise NotStaff(f"{user} is not on the staff of {code}")  # rolls the claim back
-            await self._settle(uow, task, str(task.answer), self._clock.now())
-
-        return apply
+        async with self._board.deciding(task_id, option, user) as (uow, decision):
+            if decision.accepted:
+                code = StoreQuestion.from_payload(decision.task.payload).store
+                store = self._topology.warehouse(code)
+                if store is None or user not in store.staff:
+                    raise NotStaff(f"{user} is not on the staff of {code}")  # rolls the claim back
+                await self._settle(uow, decision.task, option, self._clock.now())
+        return decision
 
     @staticmethod
     def lock_key(task: Task) -> str:

@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import zlib
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -53,31 +54,42 @@ class TaskBoard:
         await uow.tasks.add(task, deadlines)
         return task
 
-    async def answer(
-        self, task_id: int, option: str, by: str, apply: Callable[[UnitOfWork, Task], Awaitable[None]] | None = None
-    ) -> Decision:
-        """The first decision stands; any later one is refused with the reason. ``apply`` runs
-        the decision's business effect in the same transaction as the claim."""
-        async with self._uow() as uow:
-            task = await uow.tasks.get(task_id)
-            if task is None:
-                raise UnknownTask(f"no task {task_id}")
-            if task.state != TaskState.OPEN:
-                return Decision(False, task, task.state.value)
-            if option not in task.options:
-                return Decision(False, task, "not_an_option")
-            now = self._clock.now()
-            if not await uow.tasks.close(task_id, TaskState.ANSWERED, now, reason="answered", answer=option, by=by):
-                closed = await uow.tasks.get(task_id)  # lost the race a moment ago
-                assert closed is not None
-                return Decision(False, closed, closed.state.value)
-            task.state, task.answer, task.answered_by, task.closed_at, task.end_reason = (
-                TaskState.ANSWERED, option, by, now, "answered",
-            )  # fmt: skip
-            if apply is not None:
-                await apply(uow, task)
-            await uow.commit()
+    async def claim(self, uow: UnitOfWork, task_id: int, option: str, by: str) -> Decision:
+        """Inside the caller's unit of work: close the task with ``option`` if it is still open.
+        The first decision stands; any later one is refused with the reason and changes nothing.
+        Raises :class:`UnknownTask`."""
+        task = await uow.tasks.get(task_id)
+        if task is None:
+            raise UnknownTask(f"no task {task_id}")
+        if task.state != TaskState.OPEN:
+            return Decision(False, task, task.state.value)
+        if option not in task.options:
+            return Decision(False, task, "not_an_option")
+        now = self._clock.now()
+        if not await uow.tasks.close(task_id, TaskState.ANSWERED, now, reason="answered", answer=option, by=by):
+            closed = await uow.tasks.get(task_id)  # lost the race a moment ago
+            assert closed is not None
+            return Decision(False, closed, closed.state.value)
+        task.state, task.answer, task.answered_by, task.closed_at, task.end_reason = (
+            TaskState.ANSWERED, option, by, now, "answered",
+        )  # fmt: skip
         return Decision(True, task)
+
+    @asynccontextmanager
+    async def deciding(self, task_id: int, option: str, by: str) -> AsyncIterator[tuple[UnitOfWork, Decision]]:
+        """One transaction for an answer: the claim, then the caller's business effect in the block.
+        It commits when the claim was accepted and the block ends without an error; an error in
+        the block (the person may not answer, say) rolls the claim back too::
+
+            async with board.deciding(task_id, option, by) as (uow, decision):
+                if decision.accepted:
+                    ...  # the decision's effect, in ``uow``
+        """
+        async with self._uow() as uow:
+            decision = await self.claim(uow, task_id, option, by)
+            yield uow, decision
+            if decision.accepted:
+                await uow.commit()
 
 
 def closed_topic(task: Task) -> NoticeTopic:

@@ -13,7 +13,7 @@ from storage.uow import SqlUnitOfWorkFactory
 from tests.fakes import FakeClock
 from workflows.payloads import TaskNotice
 from workflows.ports import UnitOfWork, UnitOfWorkFactory
-from workflows.tasks import Deadline, DeadlineKind, DeadlinePump, Task, TaskBoard, TaskState, UnknownTask
+from workflows.tasks import Deadline, DeadlineKind, DeadlinePump, Decision, Task, TaskBoard, TaskState, UnknownTask
 from workflows.vocabulary import NoticeTopic, TaskKind
 
 OPTIONS = ("available", "missing", "defective")
@@ -35,13 +35,19 @@ async def open_question(uow: UnitOfWorkFactory, clock: FakeClock, n: int = 0) ->
     return task
 
 
+async def answer(board: TaskBoard, task_id: int, option: str, by: str) -> Decision:
+    """An answer with no business effect beyond closing the task."""
+    async with board.deciding(task_id, option, by) as (_, decision):
+        return decision
+
+
 async def test_the_first_answer_stands(uow: UnitOfWorkFactory, clock: FakeClock) -> None:
     task = await open_question(uow, clock)
     assert task.id is not None
     board = TaskBoard(uow, clock)
     clock.advance(minutes=3)
-    first = await board.answer(task.id, "available", "U0ANNA")
-    second = await board.answer(task.id, "missing", "U0BORIS")
+    first = await answer(board, task.id, "available", "U0ANNA")
+    second = await answer(board, task.id, "missing", "U0BORIS")
     assert first.accepted
     assert (second.accepted, second.refusal) == (False, "answered")
     assert (second.task.answer, second.task.answered_by) == ("available", "U0ANNA")
@@ -53,13 +59,33 @@ async def test_the_first_answer_stands(uow: UnitOfWorkFactory, clock: FakeClock)
     )  # fmt: skip
 
 
+async def test_an_error_in_the_decision_block_rolls_the_claim_back(uow: UnitOfWorkFactory, clock: FakeClock) -> None:
+    task = await open_question(uow, clock)
+    assert task.id is not None
+    board = TaskBoard(uow, clock)
+
+    async def refused_effect(task_id: int) -> None:
+        async with board.deciding(task_id, "available", "U0STRANGER") as (work, decision):
+            assert decision.accepted
+            await work.notices.add(NoticeTopic.TASK_CLOSED, {"task_id": task_id}, clock.now())
+            raise PermissionError("not on the store's staff")
+
+    with pytest.raises(PermissionError):
+        await refused_effect(task.id)
+    async with uow(read_only=True) as work:
+        stored = await work.tasks.get(task.id)
+        assert await work.notices.undelivered(10, [NoticeTopic.TASK_CLOSED]) == []
+    assert stored is not None and stored.state == TaskState.OPEN
+    assert (await answer(board, task.id, "missing", "U0ANNA")).accepted  # still open for the right person
+
+
 async def test_an_answer_that_is_not_an_option_changes_nothing(uow: UnitOfWorkFactory, clock: FakeClock) -> None:
     task = await open_question(uow, clock)
     assert task.id is not None
-    decision = await TaskBoard(uow, clock).answer(task.id, "maybe", "U0ANNA")
+    decision = await answer(TaskBoard(uow, clock), task.id, "maybe", "U0ANNA")
     assert (decision.accepted, decision.refusal, decision.task.state) == (False, "not_an_option", TaskState.OPEN)
     with pytest.raises(UnknownTask):
-        await TaskBoard(uow, clock).answer(10_000, "available", "U0ANNA")
+        await answer(TaskBoard(uow, clock), 10_000, "available", "U0ANNA")
 
 
 async def test_the_deadline_expires_an_unanswered_task_once(uow: UnitOfWorkFactory, clock: FakeClock) -> None:
@@ -84,7 +110,7 @@ async def test_the_deadline_expires_an_unanswered_task_once(uow: UnitOfWorkFacto
         assert await work.deadlines.pending() == 0
     assert stored is not None
     assert (stored.state, stored.end_reason) == (TaskState.EXPIRED, "timeout")
-    late = await TaskBoard(uow, clock).answer(task.id, "available", "U0ANNA")
+    late = await answer(TaskBoard(uow, clock), task.id, "available", "U0ANNA")
     assert (late.accepted, late.refusal) == (False, "expired")
     assert reminded == [task.id]
 
@@ -92,7 +118,7 @@ async def test_the_deadline_expires_an_unanswered_task_once(uow: UnitOfWorkFacto
 async def test_a_deadline_after_an_answer_changes_nothing(uow: UnitOfWorkFactory, clock: FakeClock) -> None:
     task = await open_question(uow, clock)
     assert task.id is not None
-    await TaskBoard(uow, clock).answer(task.id, "missing", "U0ANNA")
+    await answer(TaskBoard(uow, clock), task.id, "missing", "U0ANNA")
     clock.advance(minutes=30)
     assert await DeadlinePump(uow, clock, {}, owner="p1").run_once() == 2  # both rows fired, no effect
     async with uow(read_only=True) as work:
@@ -125,7 +151,7 @@ async def test_concurrent_clicks_have_one_effect(database: Database, clock: Fake
     task = await open_question(uow, clock)
     assert task.id is not None
     board = TaskBoard(uow, clock)
-    decisions = await asyncio.gather(*(board.answer(task.id, OPTIONS[n % 3], f"U{n}") for n in range(20)))
+    decisions = await asyncio.gather(*(answer(board, task.id, OPTIONS[n % 3], f"U{n}") for n in range(20)))
     assert [d.accepted for d in decisions].count(True) == 1
     winner = next(d for d in decisions if d.accepted)
     assert {d.task.answer for d in decisions if not d.accepted} == {winner.task.answer}
