@@ -118,7 +118,7 @@ async def _apply_stock(
 ) -> StockUpdateResult:
     services = await build(settings, topology)
     try:
-        return await services.intake.apply(StockSource.FILE, as_of, intake_lines(package))
+        return await services.shop.intake.apply(StockSource.FILE, as_of, intake_lines(package))
     finally:
         await services.close()
 

@@ -13,36 +13,37 @@ from workflows.channels import LearnsProducts
 
 
 def build_scheduler(services: Services) -> AsyncIOScheduler:
+    shop, chats = services.shop, services.chats
     scheduler = AsyncIOScheduler(timezone=UTC)
     every = {"max_instances": 1, "coalesce": True, "next_run_time": datetime.now(UTC)}  # first run at start
     interval = services.settings.business.deadline_pump_interval_s
-    scheduler.add_job(services.pump.run_once, "interval", seconds=interval, id="deadlines", **every)
-    if services.slack_delivery is not None:
-        scheduler.add_job(services.slack_delivery.run_once, "interval", seconds=1, id="slack-delivery", **every)
-    if services.telegram_delivery is not None:
-        scheduler.add_job(services.telegram_delivery.run_once, "interval", seconds=1, id="telegram-delivery", **every)
+    scheduler.add_job(shop.pump.run_once, "interval", seconds=interval, id="deadlines", **every)
+    if chats.slack_delivery is not None:
+        scheduler.add_job(chats.slack_delivery.run_once, "interval", seconds=1, id="slack-delivery", **every)
+    if chats.telegram_delivery is not None:
+        scheduler.add_job(chats.telegram_delivery.run_once, "interval", seconds=1, id="telegram-delivery", **every)
     business = services.settings.business
-    scheduler.add_job(services.fx.check_due, "interval", seconds=business.fx_check_interval_s, id="fx", **every)
-    scheduler.add_job(services.operations.watch_onec, "interval", seconds=60, id="onec-watch", **every)
-    for name, client in services.channel_clients.items():
+    scheduler.add_job(shop.fx.check_due, "interval", seconds=business.fx_check_interval_s, id="fx", **every)
+    scheduler.add_job(shop.operations.watch_onec, "interval", seconds=60, id="onec-watch", **every)
+    for name, client in shop.channels.items():
         if isinstance(client, LearnsProducts):  # new cards and sizes: the channel's ids for them
             scheduler.add_job(client.learn_products, "interval", hours=1, id=f"cards-{name}", **every)
-    if services.onec_pull is not None:  # 1C's register as the full truth
+    if shop.onec_pull is not None:  # 1C's register as the full truth
         interval_s = services.settings.onec_odata.interval_s
-        scheduler.add_job(services.onec_pull.run, "interval", seconds=interval_s, id="onec-pull", **every)
-    if services.telegram_report is not None:  # yesterday's report to the owner; sent once across instances
+        scheduler.add_job(shop.onec_pull.run, "interval", seconds=interval_s, id="onec-pull", **every)
+    if chats.telegram_report is not None:  # yesterday's report to the owner; sent once across instances
         hour, minute = business.report_at
-        daily = {"hour": hour, "minute": minute, "timezone": ZoneInfo(services.topology.onec.timezone)}
-        scheduler.add_job(services.telegram_report.send_scheduled, "cron", **daily, id="daily-report",
+        daily = {"hour": hour, "minute": minute, "timezone": ZoneInfo(shop.topology.onec.timezone)}
+        scheduler.add_job(chats.telegram_report.send_scheduled, "cron", **daily, id="daily-report",
                           max_instances=1, coalesce=True, misfire_grace_time=6 * 3600)  # fmt: skip
-    for upkeep in services.upkeep:
+    for upkeep in shop.upkeep:
         scheduler.add_job(upkeep.pull_orders, "interval", seconds=60, id=f"orders-{upkeep.name}", **every)
         later = {"max_instances": 1, "coalesce": True}  # not at start: a full read of the channel is heavy
         scheduler.add_job(upkeep.reconcile, "interval", hours=6, id=f"reconcile-{upkeep.name}", **later)
         scheduler.add_job(upkeep.reconcile_if_asked, "interval", seconds=30, id=f"sync-asked-{upkeep.name}", **every)
-    if services.shipping is not None:  # allocated, paid orders to CDEK, and CDEK's verdicts
+    if shop.shipping is not None:  # allocated, paid orders to CDEK, and CDEK's verdicts
         interval_s = services.settings.carrier.interval_s
-        scheduler.add_job(services.shipping.run_once, "interval", seconds=interval_s, id="shipping", **every)
-    for dispatcher in services.dispatchers:  # each channel drains its outbox every second (and when kicked)
+        scheduler.add_job(shop.shipping.run_once, "interval", seconds=interval_s, id="shipping", **every)
+    for dispatcher in shop.dispatchers:  # each channel drains its outbox every second (and when kicked)
         scheduler.add_job(dispatcher.scheduled, "interval", seconds=1, id=f"sync-{dispatcher.name}", **every)
     return scheduler

@@ -63,7 +63,7 @@ class RunningService:
 
     async def _start(self) -> None:
         services = self.services
-        settings, topology = services.settings, services.topology
+        settings, topology = services.settings, services.shop.topology
         app = create_app(services)
         if self._extend is not None:
             self._extend(app)
@@ -73,17 +73,17 @@ class RunningService:
         self._jobs = JobsInFlight(self._scheduler)
         self._scheduler.start()
         app_token = settings.slack.app_token
-        if services.slack_app is not None and app_token is not None:
-            self._socket_mode = await start_socket_mode(services.slack_app, app_token.get_secret_value())
-        if services.telegram_bot is not None and topology.people.owner_telegram_id is None:
+        if services.chats.slack_app is not None and app_token is not None:
+            self._socket_mode = await start_socket_mode(services.chats.slack_app, app_token.get_secret_value())
+        if services.chats.telegram_bot is not None and topology.people.owner_telegram_id is None:
             log.warning("TELEGRAM_BOT_TOKEN is set but [people] owner_telegram_id is not: alerts reach nobody")
-        if services.telegram_bot is not None and services.telegram_dispatcher is not None:
+        if services.chats.telegram_bot is not None and services.chats.telegram_dispatcher is not None:
             try:
-                await register_commands(services.telegram_bot, settings.business.locale)
+                await register_commands(services.chats.telegram_bot, settings.business.locale)
             except (TelegramAPIError, OSError) as error:  # the bot still works; the menu comes next start
                 log.warning("telegram: could not register the command menu: %s", error)
             if settings.telegram.mode == "polling":
-                bot, dispatcher = services.telegram_bot, services.telegram_dispatcher
+                bot, dispatcher = services.chats.telegram_bot, services.chats.telegram_dispatcher
                 self._polling = asyncio.create_task(start_polling(dispatcher, bot))
         site = web.TCPSite(self._runner, settings.http.host, settings.http.port)
         await site.start()
@@ -145,7 +145,7 @@ async def stop_scheduler(scheduler: AsyncIOScheduler, jobs: JobsInFlight, patien
 async def stop_polling(services: Services, polling: asyncio.Task[None]) -> None:
     """aiogram's own stop: it cancels its per-bot long poll and waits for it. Cancelling our task alone would
     leave that inner poll running into a closed session ("Failed to fetch updates")."""
-    dispatcher = services.telegram_dispatcher
+    dispatcher = services.chats.telegram_dispatcher
     try:
         if dispatcher is None:
             raise RuntimeError("no dispatcher")

@@ -73,7 +73,7 @@ async def run(quick: bool, probe: PgProbe, pg_url: str, log: Callable[[str], Non
             with environment(env):
                 settings = load_settings(env_file=None)
             services = await build(settings, shop(), clock=SystemClock())
-            delivery = services.telegram_delivery
+            delivery = services.chats.telegram_delivery
             assert delivery is not None
             stop = asyncio.Event()
 
@@ -96,22 +96,22 @@ async def run(quick: bool, probe: PgProbe, pg_url: str, log: Callable[[str], Non
                 key = n % sizes.keys
                 if recovered and key % 2 == 0:
                     continue  # these recovered at half-time and stay healthy
-                async with services.uow() as work:
-                    await services.alerts.raise_alert(work, f"bench:{key}", kind_of(key), {"n": n, "key": key})
+                async with services.shop.uow() as work:
+                    await services.shop.alerts.raise_alert(work, f"bench:{key}", kind_of(key), {"n": n, "key": key})
                     await work.commit()
                 raised[kind_of(key)] += 1
                 if not recovered and at - origin >= sizes.seconds / 2:
-                    async with services.uow() as work:
+                    async with services.shop.uow() as work:
                         for even in range(0, sizes.keys, 2):
-                            await services.alerts.resolve(work, f"bench:{even}")
+                            await services.shop.alerts.resolve(work, f"bench:{even}")
                         await work.commit()
                     recovered = True
             raise_seconds = time.monotonic() - origin
             drain_started = time.monotonic()
             while True:  # until every notice is out and every count is shown
-                async with services.uow(read_only=True) as work:
+                async with services.shop.uow(read_only=True) as work:
                     left = len(await work.notices.undelivered(10_000))
-                    stale = len(await work.alerts.stale_counts(services.clock.now(), 10_000))
+                    stale = len(await work.alerts.stale_counts(services.shop.clock.now(), 10_000))
                 if left == 0 and stale == 0:
                     break
                 if time.monotonic() - drain_started > 300:

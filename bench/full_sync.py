@@ -199,21 +199,22 @@ async def run(quick: bool, probe: PgProbe, pg_url: str, log: Callable[[str], Non
                                                            campaign_id=host.CAMPAIGN, gate=ym_gate), ym_gate),
             }  # fmt: skip
             clients: dict[str, ChannelClient] = dict(timed)
-            services.uow.hooks.before[:] = [SyncOutbox(services.topology, services.clock, clients).before_commit]
+            shop = services.shop
+            shop.uow.hooks.before[:] = [SyncOutbox(shop.topology, shop.clock, clients).before_commit]
             dispatchers = [
-                SyncDispatcher(services.uow, services.clock, c, services.alerts, services.operations, owner="bench")
+                SyncDispatcher(shop.uow, shop.clock, c, shop.alerts, shop.operations, owner="bench")
                 for c in clients.values()
             ]  # fmt: skip
             try:
                 learned = await wildberries.learn_products()
                 log(f"full sync: {sizes.skus} SKUs × 3 marketplaces, limits × {f:g}; {learned} WB sizes learned")
                 queued_at = time.perf_counter()
-                await services.ledger.apply_stock(
-                    services.clock.now(),
+                await services.shop.ledger.apply_stock(
+                    services.shop.clock.now(),
                     [StockFigure(sku, "online", host.quantity(n)) for n, sku in enumerate(skus)],
                 )
                 queue_s = time.perf_counter() - queued_at
-                async with services.uow(read_only=True) as work:
+                async with services.shop.uow(read_only=True) as work:
                     depth = await work.outbox.depth()
                 log(f"full sync: 1C import queued {sum(d for d, _ in depth.values())} pushes in {queue_s:.1f} s")
                 rss_before_drain = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -229,7 +230,7 @@ async def run(quick: bool, probe: PgProbe, pg_url: str, log: Callable[[str], Non
                 wall = time.perf_counter() - wall0
                 cpu = time.process_time() - cpu0
                 emulator_cpu1 = emulated.cpu_s()
-                async with services.uow(read_only=True) as work:
+                async with services.shop.uow(read_only=True) as work:
                     left = await work.outbox.depth()
             finally:
                 await services.close()

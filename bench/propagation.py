@@ -91,7 +91,7 @@ async def run(quick: bool, probe: PgProbe, pg_url: str, log: Callable[[str], Non
                 async with httpx.AsyncClient(base_url=f"http://{host}:{port}", timeout=30) as http:
                     for n, sku in enumerate(skus):
                         qty = 7 + n % 5
-                        body = {"as_of": services.clock.now().isoformat(), "items": [
+                        body = {"as_of": services.shop.clock.now().isoformat(), "items": [
                             {"sku": sku, "warehouse": "online", "qty": qty}]}  # fmt: skip
                         begin = time.perf_counter()
                         response = await http.post("/api/1c/stock", json=body,

@@ -248,7 +248,7 @@ async def measure_service(database_url: str, shop: Topology, sizes: Sizes) -> Js
     skus, warmup = picks(sizes)
     async with serve(database_url, shop) as running:
         http = await time_http(running, skus, warmup, len(shop.warehouses), sizes.floor_requests)
-        ledger = running.services.ledger
+        ledger = running.services.shop.ledger
 
         async def direct(name: str) -> bool:
             return bool((await ledger.stock(name)).by_warehouse)
@@ -265,7 +265,7 @@ async def measure_service(database_url: str, shop: Topology, sizes: Sizes) -> Js
 async def fixed_costs(services: Services, skus: Sequence[str], warmup: Sequence[str]) -> Json:
     """What a read costs before its query: a pooled connection, then the read unit of work
     (connection + transaction, nothing run in it). Not part of the headline figures."""
-    engine, uow = services.database.read_engine, services.uow
+    engine, uow = services.database.read_engine, services.shop.uow
 
     async def checkout(_name: str) -> bool:
         async with engine.connect():

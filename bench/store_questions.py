@@ -3,7 +3,7 @@
 The real service throughout: settings from the environment (``load_settings``), ``app.bootstrap.build``
 on the system clock (``SystemClock``, real time: deadlines really fall due), the product's own
 ``DeadlinePump``, ``SlackDelivery``, slack-bolt app and aiohttp server. Questions are opened by real
-order intake, ``services.orders.place`` of one-line orders, from a few concurrent workers. Every
+order intake, ``services.shop.orders.place`` of one-line orders, from a few concurrent workers. Every
 line is held in stores only: each SKU is stocked in exactly one store (plenty of it) and at 0 in
 the online warehouse, so routing holds it in that store and the cascade asks it; when that
 question expires there is no other store to ask and the line becomes ``unfulfillable`` (no
@@ -16,7 +16,7 @@ questions stay open. Slack is the emulator (``emulators.slack``) on 127.0.0.1 wi
 posting limit lifted (real Slack allows about 1 message per second per channel; that bound is
 reported beside the figure). The service's RSS is read before intake, with all questions open,
 and after they are posted to Slack. The questions are delivered with
-``services.slack_delivery.run_once()`` until it has nothing left (questions posted per second).
+``services.chats.slack_delivery.run_once()`` until it has nothing left (questions posted per second).
 Then, with the scheduler's two jobs running as ``app.scheduler`` runs them (the deadline pump
 every ``DEADLINE_PUMP_INTERVAL_S``, the Slack delivery every second), signed ``block_actions``
 clicks on ``available`` by the store's staff member are sent one after another to
@@ -255,7 +255,7 @@ async def service(database_url: str, extra_env: dict[str, str]) -> AsyncIterator
         settings = load_settings(env_file=None)
     services = await build(settings, shop(), clock=SystemClock())
     try:
-        await services.ledger.apply_stock(services.clock.now(), stock())
+        await services.shop.ledger.apply_stock(services.shop.clock.now(), stock())
         yield services
     finally:
         await services.close()
@@ -276,7 +276,7 @@ async def http_server(services: Services) -> AsyncIterator[str]:
 async def intake(
     services: Services, sizes: Sizes, prefix: str, *, rate: float | None = None, count: int | None = None
 ) -> Json:
-    """``count`` (default ``sizes.questions``) one-line orders through ``services.orders.place``,
+    """``count`` (default ``sizes.questions``) one-line orders through ``services.shop.orders.place``,
     by concurrent workers; order ``i`` not before ``i / rate`` seconds when a rate is given."""
     total = sizes.questions if count is None else count
     counter = itertools.count()
@@ -289,7 +289,7 @@ async def intake(
             if rate is not None:
                 await asyncio.sleep(max(0.0, origin + i / rate - time.monotonic()))
             try:
-                placed = await services.orders.place(
+                placed = await services.shop.orders.place(
                     PlaceOrder(CHANNEL, f"{prefix}-{i:05d}", [LineRequest(sku_for(i), 1)])
                 )
             except Exception as error:
@@ -301,7 +301,7 @@ async def intake(
     await asyncio.gather(*(worker() for _ in range(sizes.intake_workers)))
     seconds = time.perf_counter() - started
     return {
-        "method": "services.orders.place (real order intake), one line each, each opening one store question",
+        "method": "services.shop.orders.place (real order intake), one line each, each opening one store question",
         "orders": total,
         "workers": sizes.intake_workers,
         "paced_at_per_s": rate,
@@ -359,14 +359,14 @@ async def deadlines_part(database_url: str, sizes: Sizes, log: Callable[[str], N
     async with service(database_url, env) as services:
         interval = services.settings.business.deadline_pump_interval_s
         timeout = services.settings.business.store_confirmation_timeout_s
-        pump = Job("DeadlinePump.run_once", interval, services.pump.run_once)
+        pump = Job("DeadlinePump.run_once", interval, services.shop.pump.run_once)
         pump.start()
         log(
             f"  deadlines: {sizes.questions} orders at {sizes.intake_rate_per_s:g}/s, timeout {timeout} s, "
             f"pump every {interval} s"
         )
         taken = await intake(services, sizes, "deadline", rate=sizes.intake_rate_per_s)
-        intake_end = services.clock.now()
+        intake_end = services.shop.clock.now()
         log(f"  deadlines: intake {taken['seconds']} s ({taken['orders_per_s']}/s); waiting for the pump")
         drain_started = time.perf_counter()
         left = await unfired(services)
@@ -440,7 +440,7 @@ async def backlog_part(database_url: str, sizes: Sizes, log: Callable[[str], Non
         await asyncio.sleep(max(0.0, opened + timeout + 0.5 - time.monotonic()))  # all overdue: the pump was "down"
         due = await unfired(services)
         started = time.perf_counter()
-        fired = await services.pump.run_once()
+        fired = await services.shop.pump.run_once()
         seconds = time.perf_counter() - started
         left = await unfired(services)
         books = await counts(services)
@@ -599,7 +599,7 @@ async def click_all(base_url: str, slack: SlackEmulator, targets: Sequence[Quest
 
 
 async def deliver_all(services: Services) -> Json:
-    delivery = services.slack_delivery
+    delivery = services.chats.slack_delivery
     assert delivery is not None
     runs = 0
     sent_total = 0
@@ -609,7 +609,7 @@ async def deliver_all(services: Services) -> Json:
         sent_total += sent
     seconds = time.perf_counter() - started
     return {
-        "method": "services.slack_delivery.run_once() (100 notices a call) until it delivers nothing",
+        "method": "services.chats.slack_delivery.run_once() (100 notices a call) until it delivers nothing",
         "calls": runs + 1,
         "questions_posted": sent_total,
         "seconds": round(seconds, 2),
@@ -647,10 +647,10 @@ async def clicks_part(database_url: str, sizes: Sizes, log: Callable[[str], None
             targets = questions[::step][: sizes.clicks]
             log(f"  clicks: {delivered['questions_per_s']} questions/s posted; {len(targets)} clicks")
             interval = services.settings.business.deadline_pump_interval_s
-            assert services.slack_delivery is not None
+            assert services.chats.slack_delivery is not None
             jobs = [
-                Job("DeadlinePump.run_once", interval, services.pump.run_once),
-                Job("SlackDelivery.run_once", 1.0, services.slack_delivery.run_once),
+                Job("DeadlinePump.run_once", interval, services.shop.pump.run_once),
+                Job("SlackDelivery.run_once", 1.0, services.chats.slack_delivery.run_once),
             ]
             for job in jobs:
                 job.start()
@@ -764,7 +764,7 @@ async def run(quick: bool, probe: PgProbe, pg_url: str, log: Callable[[str], Non
             "skus_per_store": SKUS_PER_STORE,
             "clock": "app.bootstrap.SystemClock (real time)",
             "opening": (
-                "real order intake: services.orders.place of one-line orders by concurrent workers "
+                "real order intake: services.shop.orders.place of one-line orders by concurrent workers "
                 "(not TaskBoard.open in batches)"
             ),
             "stock": (

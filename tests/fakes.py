@@ -11,9 +11,10 @@ from decimal import Decimal
 from types import TracebackType
 from typing import Any, Self
 
-from workflows.carrier import CarrierStatus, ShipmentRefused, ShipmentRequest, Verdict
-from workflows.channels import ChannelUnavailable
+from workflows.carrier import Carrier, CarrierStatus, ShipmentRefused, ShipmentRequest, Verdict
+from workflows.channels import ChannelClient, ChannelUnavailable
 from workflows.errors import DuplicateOrder
+from workflows.fx import FeedDown
 from workflows.model import (
     Obligation,
     ObligationState,
@@ -28,8 +29,10 @@ from workflows.model import (
     StockLevel,
 )
 from workflows.office_model import Alert, Payment, Phase
-from workflows.ports import ChannelState, CommitHooks, Heartbeat, Push, ReportDelivery, StockKey
+from workflows.ports import ChannelState, CommitHooks, Heartbeat, Push, ReportDelivery, StockKey, UnitOfWorkFactory
+from workflows.shop import Instance, Outside, Rules, Shop, assemble
 from workflows.tasks import Deadline, DeadlineKind, Task, TaskState
+from workflows.topology import Topology
 from workflows.vocabulary import NoticeTopic
 
 
@@ -785,3 +788,29 @@ class FakeCarrier:
     def _status(self, carrier_id: str) -> CarrierStatus:
         shipment = self.held[carrier_id]
         return CarrierStatus(shipment["verdict"], carrier_id, shipment["tracking"], shipment["reason"])
+
+
+class FakeRates:
+    """The Central Bank's sheet as a port double: today's date (by the fake clock) and the rates set;
+    ``down`` makes it fail as the feed does."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock, self.rates, self.down, self.calls = clock, {"CNY": Decimal("12.00")}, "", 0
+
+    async def latest(self) -> tuple[date, dict[str, Decimal]]:
+        self.calls += 1
+        if self.down:
+            raise FeedDown(self.down)
+        return self.clock.now().date(), dict(self.rates)
+
+    def set(self, rate: str) -> None:
+        self.rates["CNY"] = Decimal(rate)
+
+
+def assembled(
+    uow: UnitOfWorkFactory, topology: Topology, clock: FakeClock, *, rates: FakeRates | None = None,
+    carrier: Carrier | None = None, channels: Mapping[str, ChannelClient] | None = None, rules: Rules | None = None,
+) -> Shop:  # fmt: skip
+    """The shop's workflows wired as production wires them (``workflows.shop.assemble``), on fakes."""
+    outside = Outside(rates or FakeRates(clock), channels or {}, carrier)
+    return assemble(uow, topology, clock, outside, rules or Rules(), Instance(owner="test"))

@@ -21,8 +21,8 @@ from bot.telegram.app import start_polling
 async def served(services: Services, *, telegram: bool = False) -> AsyncIterator[TestClient[Any, Any]]:
     polling = None
     if telegram:
-        assert services.telegram_dispatcher is not None and services.telegram_bot is not None
-        polling = asyncio.create_task(start_polling(services.telegram_dispatcher, services.telegram_bot))
+        assert services.chats.telegram_dispatcher is not None and services.chats.telegram_bot is not None
+        polling = asyncio.create_task(start_polling(services.chats.telegram_dispatcher, services.chats.telegram_bot))
     try:
         async with TestClient(TestServer(create_app(services), host="127.0.0.1")) as http:
             yield http

@@ -62,6 +62,7 @@ def create_app(services: Services) -> web.Application:
         ],
     )
     app[SERVICES] = services
+    shop = services.shop
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     app.router.add_post("/api/1c/stock", post_stock)
@@ -72,32 +73,26 @@ def create_app(services: Services) -> web.Application:
     app.router.add_get("/api/stock/{sku:.+}", get_stock)
     app.router.add_get("/api/offer-ids/conflicts", get_conflicts)
     app.router.add_get("/api/stats/stores", get_store_stats)
-    if services.reports is not None:  # the owner's daily report, for the dashboard
-        app.router.add_routes(report_routes(services.reports, services.settings.business.locale))
-    dashboard = Dashboard(services.uow, services.clock, services.topology)
-    app.router.add_routes(dashboard_routes(dashboard, services.reports, services.settings.business.locale,
-                                           services.topology.onec.timezone))  # fmt: skip
+    if shop.reports is not None:  # the owner's daily report, for the dashboard
+        app.router.add_routes(report_routes(shop.reports, services.settings.business.locale))
+    dashboard = Dashboard(shop.uow, shop.clock, shop.topology)
+    app.router.add_routes(dashboard_routes(dashboard, shop.reports, services.settings.business.locale,
+                                           shop.topology.onec.timezone))  # fmt: skip
     app.router.add_post(PAYMENTS_PATH, post_payment_event)
-    if services.slack_app is not None and services.settings.slack.signing_secret is not None:
-        app.router.add_post("/slack/events", slack_events_handler(services.slack_app))
+    if services.chats.slack_app is not None and services.settings.slack.signing_secret is not None:
+        app.router.add_post("/slack/events", slack_events_handler(services.chats.slack_app))
     exchange = services.settings.onec_exchange
     if exchange.user and exchange.password:  # outside /api/: 1C's module sends Basic auth, not our token
         register_onec_exchange(
             app, path=exchange.path, user=exchange.user, password=exchange.password.get_secret_value(),
-            on_stock=intake_on_stock(services.intake), clock=services.clock,
+            on_stock=intake_on_stock(shop.intake), clock=shop.clock,
             limits=ExchangeLimits(file_limit=exchange.file_limit_bytes, session_bytes=exchange.max_bytes),
-            orders=ExportedOrders(OrderExport(services.uow, services.clock), services.topology, services.clock),
+            orders=ExportedOrders(OrderExport(shop.uow, shop.clock), shop.topology, shop.clock),
         )  # fmt: skip
     telegram = services.settings.telegram
-    if (
-        services.telegram_dispatcher
-        and services.telegram_bot
-        and telegram.mode == "webhook"
-        and telegram.webhook_secret
-    ):
-        mount_webhook(
-            app, services.telegram_dispatcher, services.telegram_bot, telegram.webhook_secret.get_secret_value()
-        )
+    chats = services.chats
+    if chats.telegram_dispatcher and chats.telegram_bot and telegram.mode == "webhook" and telegram.webhook_secret:
+        mount_webhook(app, chats.telegram_dispatcher, chats.telegram_bot, telegram.webhook_secret.get_secret_value())
     return app
 
 
@@ -166,7 +161,7 @@ async def post_stock(request: web.Request) -> web.Response:
     message = await _body(request, StockMessage)
     lines = [OneCLine(item.sku, item.warehouse, item.qty) for item in message.items]
     try:
-        result = await services.intake.apply(StockSource.API, message.as_of, lines)
+        result = await services.shop.intake.apply(StockSource.API, message.as_of, lines)
     except WorkflowError:
         raise
     except Exception as error:  # the intake is one transaction: it rolled back whole
@@ -179,15 +174,16 @@ async def post_stock(request: web.Request) -> web.Response:
 async def post_deduction(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     body = await _body(request, DeductionBody)
-    await services.orders.get(body.order_id)  # 404 for an unknown order
-    absorbed = await services.ledger.record_deduction(body.order_id, onec_time(body.deducted_at, services.topology))
+    await services.shop.orders.get(body.order_id)  # 404 for an unknown order
+    deducted_at = onec_time(body.deducted_at, services.shop.topology)
+    absorbed = await services.shop.ledger.record_deduction(body.order_id, deducted_at)
     return web.json_response({"order_id": body.order_id, "absorbed": absorbed})
 
 
 async def post_order(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     body = await _body(request, OrderBody)
-    intake = await services.orders.place(
+    intake = await services.shop.orders.place(
         PlaceOrder(
             channel=body.channel,
             external_id=body.external_id,
@@ -210,10 +206,10 @@ def _aware(value: datetime) -> datetime:
 
 async def get_order(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    order = await services.orders.get(_order_id(request))
+    order = await services.shop.orders.get(_order_id(request))
     view = order_view(order, history=True)
-    view["money"] = money_view(await services.payments.money_state(order.id or 0))
-    view["shipment"] = shipment_view(await services.orders.shipment(order.id or 0))
+    view["money"] = money_view(await services.shop.payments.money_state(order.id or 0))
+    view["shipment"] = shipment_view(await services.shop.orders.shipment(order.id or 0))
     return web.json_response(view)
 
 
@@ -225,7 +221,7 @@ async def post_payment_event(request: web.Request) -> web.Response:
         body.currency, body.payer_name, body.ip_country.upper(), body.card_country.upper(),
         raw=json.loads(body.model_dump_json()),
     )  # fmt: skip
-    outcome = await services.payments.record(event)
+    outcome = await services.shop.payments.record(event)
     return web.json_response(payment_outcome_view(outcome), status=200 if outcome.duplicate else 202)
 
 
@@ -236,17 +232,17 @@ def _secret(value: SecretStr | None) -> str | None:
 async def cancel_order(request: web.Request) -> web.Response:
     order_id = _order_id(request)
     body = await _body(request, CancelBody) if request.can_read_body else CancelBody()
-    order = await request.app[SERVICES].orders.cancel(order_id, body.reason)
+    order = await request.app[SERVICES].shop.orders.cancel(order_id, body.reason)
     return web.json_response(order_view(order, history=True))
 
 
 async def get_stock(request: web.Request) -> web.Response:
     sku = request.match_info["sku"]
-    return web.json_response(availability_view(await request.app[SERVICES].ledger.stock(sku)))
+    return web.json_response(availability_view(await request.app[SERVICES].shop.ledger.stock(sku)))
 
 
 async def get_conflicts(request: web.Request) -> web.Response:
-    conflicts = await request.app[SERVICES].ledger.offer_id_conflicts()
+    conflicts = await request.app[SERVICES].shop.ledger.offer_id_conflicts()
     return web.json_response({"conflicts": [conflict_view(c) for c in conflicts]})
 
 
@@ -255,12 +251,12 @@ async def get_store_stats(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     raw = request.query.get("since")
     try:
-        since = datetime.fromisoformat(raw) if raw else services.clock.now() - timedelta(days=7)
+        since = datetime.fromisoformat(raw) if raw else services.shop.clock.now() - timedelta(days=7)
     except ValueError:
         raise ApiError(400, "invalid_request", f"since={raw!r} is not an ISO 8601 time") from None
     if since.tzinfo is None:
-        since = since.replace(tzinfo=ZoneInfo(services.topology.onec.timezone))
-    rows = await store_answer_stats(services.uow, since)
+        since = since.replace(tzinfo=ZoneInfo(services.shop.topology.onec.timezone))
+    rows = await store_answer_stats(services.shop.uow, since)
     stores = [
         {"store": r.store, "asked": r.asked, "answered": r.answered, "answer_rate": round(r.answer_rate, 3),
          "median_seconds_to_answer": r.median_seconds}

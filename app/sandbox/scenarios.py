@@ -113,14 +113,14 @@ class Scenarios:
 
     async def last_iron(self) -> str:
         sandbox, e = self.sandbox, self.sandbox.emulators
-        free = (await sandbox.services.ledger.stock(IRON)).available
+        free = (await sandbox.services.shop.ledger.stock(IRON)).available
         number = next(self._numbers)
         e.wildberries.add_order(sandbox.wb_chrt[IRON], warehouse_id=WB_WAREHOUSE)
         e.ozon.add_posting(f"{90000000 + number}-0001-1", [(self._offer("ozon", IRON), 1)], warehouse_id=OZON_WAREHOUSE)
         e.yandex_market.add_order(800_000 + number, [(self._offer("yandex_market", IRON), 1)])
         e.site.add_order(f"S-{number}", [(IRON, 1)])
         before = await self._iron_lines()
-        pulls = [u.pull_orders() for u in sandbox.services.upkeep]
+        pulls = [u.pull_orders() for u in sandbox.services.shop.upkeep]
         phone = self._order("retailcrm", [(IRON, 1)], customer={"name": "Звонок в магазин", "phone": "+79990000001"})
         await asyncio.gather(phone, *pulls)
         sold, refused = await self._iron_lines(before)
@@ -131,7 +131,7 @@ class Scenarios:
         services = self.sandbox.services
         sold = refused = 0
         for order_id in await recent_order_ids(services.database, 200):
-            order = await services.orders.get(order_id)
+            order = await services.shop.orders.get(order_id)
             for line in order.lines:
                 if line.sku == IRON:
                     sold += line.status.value in ("reserved", "awaiting_store_confirmation", "confirmed")
@@ -147,7 +147,7 @@ class Scenarios:
         first = sandbox.topology.warehouse(line["warehouse"])
         await asyncio.sleep(1.5)  # the question reaches the store's Slack channel (delivery runs every second)
         await sandbox.advance(sandbox.services.settings.business.store_confirmation_timeout_s + 1)
-        order = await sandbox.services.orders.get(int(answer["order_id"]))
+        order = await sandbox.services.shop.orders.get(int(answer["order_id"]))
         now = order.lines[0].warehouse
         nxt = sandbox.topology.warehouse(now) if now else None
         first_title = first.title if first else line["warehouse"]
@@ -158,7 +158,7 @@ class Scenarios:
         sandbox, e = self.sandbox, self.sandbox.emulators
         e.wildberries.fail_with(503)
         key = next(w for w in sandbox.topology.warehouses if w.code == "online").onec_id or "online"
-        qty = int((await sandbox.services.ledger.stock(WATCHED)).by_warehouse["online"].on_hand)
+        qty = int((await sandbox.services.shop.ledger.stock(WATCHED)).by_warehouse["online"].on_hand)
         e.onec.set_qty(WATCHED, key, max(qty - 3, 0))
         await sandbox.pull_onec()
 

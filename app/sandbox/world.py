@@ -217,9 +217,9 @@ class Sandbox:
 
     async def pull_onec(self) -> PullResult:
         """The scheduled OData pull, now."""
-        if self.services.onec_pull is None:
+        if self.services.shop.onec_pull is None:
             raise RuntimeError("the sandbox's 1C OData settings did not take")
-        return await self.services.onec_pull.run()
+        return await self.services.shop.onec_pull.run()
 
     async def _tick(self) -> None:
         """Scenario steps due on the sandbox clock (a channel coming back), checked every second."""
@@ -240,9 +240,9 @@ class Sandbox:
     async def catch_up(self) -> None:
         services = self.services
         await self.scenarios.fire_due()
-        while await services.pump.run_once():
+        while await services.shop.pump.run_once():
             pass
-        await services.operations.watch_onec()
-        await services.fx.check_due()
-        for dispatcher in services.dispatchers:
+        await services.shop.operations.watch_onec()
+        await services.shop.fx.check_due()
+        for dispatcher in services.shop.dispatchers:
             dispatcher.kick()

@@ -46,8 +46,8 @@ class World:
     def __init__(self, services: Services, wb: WildberriesEmulator, ym: YandexMarketEmulator, ozon: OzonEmulator,
                  http: TestClient[Any, Any], clock: FakeClock) -> None:  # fmt: skip
         self.services, self.wb, self.ym, self.ozon, self.http, self.clock = services, wb, ym, ozon, http, clock
-        self.kicks = list(services.uow.hooks.after)  # wake the dispatchers after a stock commit
-        services.uow.hooks.after.clear()  # the tests play the schedule by hand, unless they put these back
+        self.kicks = list(services.shop.uow.hooks.after)  # wake the dispatchers after a stock commit
+        services.shop.uow.hooks.after.clear()  # the tests play the schedule by hand, unless they put these back
 
     async def stock(self, **qty: int) -> None:
         items = [{"sku": sku.replace("_", "-"), "warehouse": "online", "qty": n} for sku, n in qty.items()]
@@ -70,11 +70,11 @@ async def scheduled_sync(services: Services) -> dict[str, int]:
     def pushed() -> dict[str, float]:
         return {
             d.name: registry.get_sample_value("storeops_sync_pushed_lines_total", {"channel": d.name}) or 0.0
-            for d in services.dispatchers
+            for d in services.shop.dispatchers
         }
 
     before = pushed()
-    await asyncio.gather(*(d.scheduled() for d in services.dispatchers))
+    await asyncio.gather(*(d.scheduled() for d in services.shop.dispatchers))
     return {name: int(count - before[name]) for name, count in pushed().items()}
 
 
@@ -107,7 +107,7 @@ async def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterato
 
 
 async def test_stock_from_1c_reaches_both_marketplaces(world: World) -> None:
-    assert sorted(world.services.channel_clients) == ["ozon", "wildberries", "yandex_market"]
+    assert sorted(world.services.shop.channels) == ["ozon", "wildberries", "yandex_market"]
     await world.stock(IRON_1=5, KETTLE_2=0)
     assert await world.sync() == {"ozon": 2, "wildberries": 2, "yandex_market": 2}
     assert (world.ozon.stock(OZON_WAREHOUSE, "IRON-1"), world.ozon.stock(OZON_WAREHOUSE, "KETTLE-2")) == (5, 0)
@@ -149,7 +149,7 @@ async def test_a_marketplace_order_is_taken_and_lowers_every_channel(world: Worl
     await world.stock(IRON_1=5)
     await world.sync()
     world.ym.add_order(7001, [("IRON-1", 2)])
-    (upkeep,) = [u for u in world.services.upkeep if u.name == "yandex_market"]
+    (upkeep,) = [u for u in world.services.shop.upkeep if u.name == "yandex_market"]
     assert await upkeep.pull_orders() == 1
     assert await upkeep.pull_orders() == 0  # the same order again: taken once
     await world.sync()
@@ -157,7 +157,7 @@ async def test_a_marketplace_order_is_taken_and_lowers_every_channel(world: Worl
     assert world.wb.stock(WB_WAREHOUSE, 11) == 2 and iron is not None and iron.count == 3
     # Ozon takes a pair at most once in 30 s: its client holds the new value back, the outbox keeps it
     assert world.ozon.stock(OZON_WAREHOUSE, "IRON-1") == 5
-    async with world.services.uow(read_only=True) as work:
+    async with world.services.shop.uow(read_only=True) as work:
         assert await work.outbox.known("ozon", ["IRON-1"]) == {"IRON-1": 3}
         assert (await work.outbox.depth())["ozon"][0] == 1
 
@@ -166,7 +166,7 @@ async def test_reconciliation_corrects_a_hand_made_change_in_the_cabinet(world: 
     await world.stock(IRON_1=5, KETTLE_2=2)
     await world.sync()
     world.wb.set_stock(WB_WAREHOUSE, 11, 40)  # someone typed 40 in the seller's cabinet
-    (upkeep,) = [u for u in world.services.upkeep if u.name == "wildberries"]
+    (upkeep,) = [u for u in world.services.shop.upkeep if u.name == "wildberries"]
     report = await upkeep.reconcile()
     assert (report.checked, report.corrected, report.failed) == (2, {"IRON-1": (40, 4)}, None)
     await world.sync()
@@ -196,7 +196,7 @@ async def test_ten_minutes_down_then_back_last_value_wins_one_alert_one_recovery
     iron = world.ym.stock("IRON-1")
     assert iron is not None and iron.count == 14 and world.wb.stock(WB_WAREHOUSE, 11) == 13
     assert attempts_while_down < 40  # backoff and the open circuit, not 600 attempts
-    async with world.services.uow(read_only=True) as work:
+    async with world.services.shop.uow(read_only=True) as work:
         opened = [p for _, t, p in await work.notices.undelivered(1000) if t == "alert"]
         recovered = [p for _, t, p in await work.notices.undelivered(1000) if t == "alert_resolved"]
         alert = await work.alerts.get(int(str(opened[0]["alert_id"]))) if opened else None
@@ -207,7 +207,7 @@ async def test_ten_minutes_down_then_back_last_value_wins_one_alert_one_recovery
 async def test_a_change_is_pushed_at_once_without_waiting_for_the_schedule(world: World) -> None:
     """The commit that changes stock wakes every channel's dispatcher (the scheduled run stays
     as the safety net): 1C's figure reaches all three marketplaces with no sync() call."""
-    world.services.uow.hooks.after.extend(world.kicks)
+    world.services.shop.uow.hooks.after.extend(world.kicks)
     await world.stock(KETTLE_2=6)
     async with asyncio.timeout(5):
         while not (
@@ -246,11 +246,13 @@ async def test_the_site_and_retailcrm_get_stock_too(tmp_path: Path, monkeypatch:
         for key, value in env.items():
             monkeypatch.setenv(key, value)
         services = await build(load_settings(env_file=None), topology, clock=FakeClock())
-        services.uow.hooks.after.clear()  # sent by hand below
+        services.shop.uow.hooks.after.clear()  # sent by hand below
         try:
-            assert sorted(services.channel_clients) == ["retailcrm", "site"]
-            now = services.clock.now()
-            await services.ledger.apply_stock(now, [StockFigure("IRON-1", "online", 3), StockFigure("IRON-1", "s1", 2)])
+            assert sorted(services.shop.channels) == ["retailcrm", "site"]
+            now = services.shop.clock.now()
+            await services.shop.ledger.apply_stock(
+                now, [StockFigure("IRON-1", "online", 3), StockFigure("IRON-1", "s1", 2)]
+            )
             assert await scheduled_sync(services) == {"retailcrm": 1, "site": 1}
             assert site.stock("IRON-1") == 5 and crm.stock("IRON-1", "main") == 3
         finally:

@@ -71,11 +71,11 @@ async def shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator
         for key in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "TELEGRAM_MODE", "TELEGRAM_WEBHOOK_SECRET"):
             monkeypatch.delenv(key, raising=False)
         services = await build(load_settings(env_file=None), _shop(), clock=clock)
-        await services.ledger.apply_stock(clock.now() - timedelta(days=2), [StockFigure("IRON", "online", 5)])
+        await services.shop.ledger.apply_stock(clock.now() - timedelta(days=2), [StockFigure("IRON", "online", 5)])
         now = clock.now()
         for n, (channel, days_ago) in enumerate([("site", 1), ("wildberries", 1), ("site", 1), ("site", 0)]):
             clock.current = now - timedelta(days=days_ago, hours=n)
-            await services.orders.place(PlaceOrder(channel, f"R-{n}", [LineRequest("IRON", 1)]))
+            await services.shop.orders.place(PlaceOrder(channel, f"R-{n}", [LineRequest("IRON", 1)]))
         clock.current = now
         try:
             async with served(services, telegram=True) as http:
@@ -108,12 +108,12 @@ async def test_the_owner_asks_for_the_report_and_gets_the_chart(shop: Shop) -> N
 async def test_the_daily_send_goes_out_once_from_two_instances(shop: Shop) -> None:
     second = await build(load_settings(env_file=None), _shop(), clock=shop.clock, run_migrations=False)
     try:
-        assert shop.services.telegram_report is not None and second.telegram_report is not None
-        runs = [shop.services.telegram_report.send_scheduled, second.telegram_report.send_scheduled] * 2
+        assert shop.services.chats.telegram_report is not None and second.chats.telegram_report is not None
+        runs = [shop.services.chats.telegram_report.send_scheduled, second.chats.telegram_report.send_scheduled] * 2
         sent = await asyncio.gather(*(run() for run in runs))
         assert sorted(sent) == [False, False, False, True]
         shop.clock.advance(hours=2)
-        assert not await second.telegram_report.send_scheduled()  # the job run again later that day
+        assert not await second.chats.telegram_report.send_scheduled()  # the job run again later that day
     finally:
         await second.close()
     (photo,) = await shop.photos_to(OWNER)

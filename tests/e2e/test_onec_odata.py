@@ -195,14 +195,14 @@ async def test_the_service_pulls_1c_s_register_when_configured(
         monkeypatch.setenv(key, value)
     services = await build(load_settings(env_file=None), topology(STRANGER), clock=FakeClock())
     try:
-        assert services.onec_pull is not None
-        result = await services.onec_pull.run()
+        assert services.shop.onec_pull is not None
+        result = await services.shop.onec_pull.run()
         assert result.failed is None and result.applied == 10
-        art = await services.ledger.stock("ART-01")
+        art = await services.shop.ledger.stock("ART-01")
         assert {code: level.on_hand for code, level in art.by_warehouse.items()} == {"main": 1, "store-1": 3}
         onec.fail_with(401, "Не удалось авторизоваться")
-        assert (await services.onec_pull.run()).failed == "wrong 1C login or password"
-        async with services.uow(read_only=True) as work:
+        assert (await services.shop.onec_pull.run()).failed == "wrong 1C login or password"
+        async with services.shop.uow(read_only=True) as work:
             assert await work.alerts.open_for("onec_pull_failing") is not None
     finally:
         await services.close()

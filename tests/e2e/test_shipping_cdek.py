@@ -16,7 +16,8 @@ import httpx
 import pytest
 from aiohttp.test_utils import TestClient
 
-from app.bootstrap import Services, build, cdek_carrier
+from app.bootstrap import Services, build
+from app.outside import cdek_carrier
 from app.settings import ConfigurationError, load_settings
 from emulators.cdek import ORDERS_PATH, CdekEmulator
 from integrations.cdek import CdekClient
@@ -119,8 +120,8 @@ class Shop:
 
     @property
     def shipping(self) -> ShippingDesk:
-        assert self.services.shipping is not None, "CDEK_CLIENT_ID is set: the shipping desk is built"
-        return self.services.shipping
+        assert self.services.shop.shipping is not None, "CDEK_CLIENT_ID is set: the shipping desk is built"
+        return self.services.shop.shipping
 
 
 @pytest.fixture
@@ -208,7 +209,7 @@ async def test_a_shipment_cdek_refuses_is_in_the_history_and_alerted_with_cdeks_
     assert order["shipment"]["state"] == "refused"
     assert order["shipment"]["reason"] == "Адрес не найден: ул. Тверская, д. 1, кв. 5"
     assert order["history"][-1]["event"] == "shipment_refused"
-    async with services.uow(read_only=True) as work:
+    async with services.shop.uow(read_only=True) as work:
         alert = await work.alerts.open_for(f"shipment_refused:order:{order_id}")
         notices = await work.notices.undelivered(10, ["alert"])
     assert alert is not None
@@ -244,7 +245,9 @@ async def test_two_instances_running_side_by_side_register_each_order_exactly_on
     clock.advance(minutes=2)
     carrier = cdek_carrier(services.settings, services.http_client)  # the second instance's own client and token
     assert carrier is not None
-    other = ShippingDesk(services.uow, clock, carrier, services.alerts, shop.shipping._threshold, owner="instance-b")
+    other = ShippingDesk(
+        services.shop.uow, clock, carrier, services.shop.alerts, shop.shipping._threshold, owner="instance-b"
+    )
 
     for _ in range(3):
         await asyncio.gather(shop.shipping.run_once(), other.run_once(), shop.shipping.run_once())
@@ -268,7 +271,9 @@ async def test_a_registration_whose_answer_timed_out_is_found_at_cdek_not_sent_t
     async with httpx.AsyncClient(timeout=0.2) as impatient:
         client = CdekClient(impatient, base=cdek.base_url, client_id=CDEK_ID, client_secret=CDEK_SECRET)
         carrier = CdekCarrier(client, sender_name=SENDER, sender_phone="+74950000001", shipment_point="MSK123")
-        desk = ShippingDesk(services.uow, clock, carrier, services.alerts, shop.shipping._threshold, owner="impatient")
+        desk = ShippingDesk(
+            services.shop.uow, clock, carrier, services.shop.alerts, shop.shipping._threshold, owner="impatient"
+        )
         cdek.hold_answers()
         await desk.run_once()  # times out: did CDEK get it?
         cdek.recover()

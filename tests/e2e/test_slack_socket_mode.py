@@ -33,7 +33,7 @@ async def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterato
         monkeypatch.setenv("SLACK_API_BASE", slack.base_url)
         clock = FakeClock()
         services = await build(load_settings(env_file=None), _shop(), clock=clock)
-        await services.ledger.apply_stock(clock.now(), [StockFigure("LAMP", "s1", 1)])
+        await services.shop.ledger.apply_stock(clock.now(), [StockFigure("LAMP", "s1", 1)])
         try:
             yield services, slack
         finally:
@@ -54,13 +54,13 @@ def _click(message: Any, option: str, user: str) -> dict[str, Any]:
 
 async def test_a_click_over_socket_mode_is_acknowledged_and_decided(setup: tuple[Services, SlackEmulator]) -> None:
     services, slack = setup
-    assert services.slack_app is not None and services.slack_delivery is not None
+    assert services.chats.slack_app is not None and services.chats.slack_delivery is not None
     assert "/slack/events" not in {r.resource.canonical for r in create_app(services).router.routes() if r.resource}
-    placed = (await services.orders.place(PlaceOrder("site", "SM-1", [LineRequest("LAMP", 1)]))).order
-    await services.slack_delivery.run_once()
+    placed = (await services.shop.orders.place(PlaceOrder("site", "SM-1", [LineRequest("LAMP", 1)]))).order
+    await services.chats.slack_delivery.run_once()
     question = slack.messages("CS1")[0]
 
-    handler = await start_socket_mode(services.slack_app, APP_TOKEN)
+    handler = await start_socket_mode(services.chats.slack_app, APP_TOKEN)
     try:
         ack = await slack.socket_mode.send("interactive", _click(question, "available", "U1"))
     finally:
@@ -68,5 +68,5 @@ async def test_a_click_over_socket_mode_is_acknowledged_and_decided(setup: tuple
     assert ack["envelope_id"]
     assert len(slack.calls("apps.connections.open")) == 1
     assert "Есть, в порядке — <@U1>" in slack.messages("CS1")[0].text  # decided before the ack
-    order = await services.orders.get(placed.id or 0)
+    order = await services.shop.orders.get(placed.id or 0)
     assert (order.lines[0].status, order.lines[0].warehouse) == (LineStatus.RESERVED, "s1")

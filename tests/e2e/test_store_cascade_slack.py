@@ -49,8 +49,8 @@ class World:
         self.services, self.slack, self.http, self.clock = services, slack, http, clock
 
     async def deliver(self) -> None:
-        assert self.services.slack_delivery is not None
-        await self.services.slack_delivery.run_once()
+        assert self.services.chats.slack_delivery is not None
+        await self.services.chats.slack_delivery.run_once()
 
     def question(self, store: str) -> Any:
         return self.slack.messages(f"C{store.upper()}")[0]
@@ -93,7 +93,7 @@ async def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterato
         monkeypatch.setenv("LOCALE", "ru")
         clock = FakeClock()
         services = await build(load_settings(env_file=None), _shop(), clock=clock)
-        await services.ledger.apply_stock(clock.now(), [StockFigure("КР-7/2", code, 1) for code in STAFF])
+        await services.shop.ledger.apply_stock(clock.now(), [StockFigure("КР-7/2", code, 1) for code in STAFF])
         try:
             async with TestClient(TestServer(create_app(services), host="127.0.0.1")) as http:
                 yield World(services, slack, http, clock)
@@ -102,7 +102,7 @@ async def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterato
 
 
 async def test_timeout_missing_available_as_slack_sees_it(world: World) -> None:
-    placed = (await world.services.orders.place(PlaceOrder("site", "SO-1001", [LineRequest("КР-7/2", 1)]))).order
+    placed = (await world.services.shop.orders.place(PlaceOrder("site", "SO-1001", [LineRequest("КР-7/2", 1)]))).order
     assert placed.id is not None
     await world.deliver()
     first = world.question("s1")
@@ -115,7 +115,7 @@ async def test_timeout_missing_available_as_slack_sees_it(world: World) -> None:
     assert "Ответьте до *12:20*" in json.dumps(first.blocks, ensure_ascii=False)  # 09:00 UTC + 20 min, Moscow time
 
     world.clock.advance(minutes=20)
-    await world.services.pump.run_once()
+    await world.services.shop.pump.run_once()
     await world.deliver()
     assert "Ответа не было" in world.question("s1").text and world.question("s1").history  # updated in place
     reminder = [m for m in world.slack.messages("CS1") if m.thread_ts == first.ts]
@@ -127,7 +127,7 @@ async def test_timeout_missing_available_as_slack_sees_it(world: World) -> None:
     assert "Есть, в порядке — <@U3>" in world.question("s3").text
     assert "actions" not in [b["type"] for b in world.question("s3").blocks]  # buttons gone
 
-    order = await world.services.orders.get(placed.id)
+    order = await world.services.shop.orders.get(placed.id)
     assert (order.lines[0].status, order.lines[0].warehouse) == (LineStatus.RESERVED, "s3")
     steps = [(e.kind, e.detail.get("store"), e.detail.get("outcome"), e.detail.get("by")) for e in order.history]
     assert steps[2:] == [
@@ -140,19 +140,19 @@ async def test_timeout_missing_available_as_slack_sees_it(world: World) -> None:
 
 
 async def test_forged_or_stale_requests_are_refused_and_change_nothing(world: World) -> None:
-    await world.services.orders.place(PlaceOrder("site", "SO-2", [LineRequest("КР-7/2", 1)]))
+    await world.services.shop.orders.place(PlaceOrder("site", "SO-2", [LineRequest("КР-7/2", 1)]))
     await world.deliver()
     assert await world.click("s1", "available", "U1", secret="not-the-secret") == 401
     assert await world.click("s1", "available", "U1", age=6 * 60) == 401
     task_id = int(world.question("s1").blocks[-1]["elements"][0]["value"])
-    async with world.services.uow(read_only=True) as work:
+    async with world.services.shop.uow(read_only=True) as work:
         task = await work.tasks.get(task_id)
     assert task is not None and task.state == TaskState.OPEN
     assert world.question("s1").history == []
 
 
 async def test_other_staff_double_clicks_and_late_clicks_have_one_effect(world: World) -> None:
-    await world.services.orders.place(PlaceOrder("site", "SO-3", [LineRequest("КР-7/2", 1)]))
+    await world.services.shop.orders.place(PlaceOrder("site", "SO-3", [LineRequest("КР-7/2", 1)]))
     await world.deliver()
     assert await world.click("s1", "available", "U3") == 200  # staff of s3, not s1
     assert "только его сотрудники" in world.slack.ephemerals("CS1")[-1].text
@@ -162,7 +162,7 @@ async def test_other_staff_double_clicks_and_late_clicks_have_one_effect(world: 
     assert "ответил(а) <@U1>" in world.slack.ephemerals("CS1")[-1].text
     assert len(world.question("s1").history) == 1  # updated once
     world.clock.advance(minutes=30)
-    await world.services.pump.run_once()  # the deadline after the answer changes nothing
+    await world.services.shop.pump.run_once()  # the deadline after the answer changes nothing
     await world.deliver()
     assert len(world.question("s1").history) == 1
     assert world.slack.messages("CS2") == []
@@ -170,24 +170,24 @@ async def test_other_staff_double_clicks_and_late_clicks_have_one_effect(world: 
 
 async def test_slack_rate_limit_is_honoured_and_nothing_is_lost(world: World) -> None:
     world.slack.force_rate_limit("chat.postMessage", times=1, retry_after=0)
-    await world.services.orders.place(PlaceOrder("site", "SO-4", [LineRequest("КР-7/2", 1)]))
+    await world.services.shop.orders.place(PlaceOrder("site", "SO-4", [LineRequest("КР-7/2", 1)]))
     await world.deliver()
     posts = world.slack.calls("chat.postMessage")
     assert [call.status for call in posts] == [429, 200]  # retried after Retry-After
     assert len(world.slack.messages("CS1")) == 1  # posted once
-    async with world.services.uow(read_only=True) as work:
+    async with world.services.shop.uow(read_only=True) as work:
         assert await work.notices.undelivered(10, ["store_question"]) == []
 
 
 async def test_concurrent_delivery_runs_update_a_message_once(world: World) -> None:
     import asyncio
 
-    await world.services.orders.place(PlaceOrder("site", "SO-5", [LineRequest("КР-7/2", 1)]))
+    await world.services.shop.orders.place(PlaceOrder("site", "SO-5", [LineRequest("КР-7/2", 1)]))
     await world.deliver()
     task_id = int(world.question("s1").blocks[-1]["elements"][0]["value"])
-    assert (await world.services.cascade.answer(task_id, "available", "U1")).accepted
-    assert world.services.slack_delivery is not None
-    await asyncio.gather(*(world.services.slack_delivery.run_once() for _ in range(3)))
+    assert (await world.services.shop.cascade.answer(task_id, "available", "U1")).accepted
+    assert world.services.chats.slack_delivery is not None
+    await asyncio.gather(*(world.services.chats.slack_delivery.run_once() for _ in range(3)))
     assert len(world.question("s1").history) == 1
     assert len(world.slack.calls("chat.update")) == 1
 
@@ -197,17 +197,17 @@ async def test_a_question_closed_while_it_was_being_posted_is_shown_closed(world
     posting the question: nothing is posted yet, so it skips it. The poster looks again after
     posting and updates the message (here the other instance's skip is played by hand)."""
     services = world.services
-    assert services.slack_delivery is not None
-    placed = (await services.orders.place(PlaceOrder("site", "SO-RACE", [LineRequest("КР-7/2", 1)]))).order
+    assert services.chats.slack_delivery is not None
+    placed = (await services.shop.orders.place(PlaceOrder("site", "SO-RACE", [LineRequest("КР-7/2", 1)]))).order
     await world.deliver()
-    await services.orders.cancel(placed.id or 0, "client changed their mind")
-    async with services.uow() as work:  # the other instance's run found nothing to update
+    await services.shop.orders.cancel(placed.id or 0, "client changed their mind")
+    async with services.shop.uow() as work:  # the other instance's run found nothing to update
         for notice_id, _, payload in await work.notices.undelivered(10, ["task_closed"]):
             task_id = int(str(payload["task_id"]))
             await work.notices.delivered(notice_id, world.clock.now())
         await work.commit()
     assert [block["type"] for block in world.question("s1").blocks][-1] == "actions"
-    await services.slack_delivery._recheck(task_id)
+    await services.chats.slack_delivery._recheck(task_id)
     message = world.question("s1")
     assert len(message.history) == 1  # posted open, then updated once
     assert "actions" not in [block["type"] for block in message.blocks]

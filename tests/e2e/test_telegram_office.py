@@ -63,8 +63,8 @@ class Office:
         self.services, self.tg, self.cbr, self.http, self.clock = services, tg, cbr, http, clock
 
     async def deliver(self) -> None:
-        assert self.services.telegram_delivery is not None
-        await self.services.telegram_delivery.run_once()
+        assert self.services.chats.telegram_delivery is not None
+        await self.services.chats.telegram_delivery.run_once()
 
     async def order(self, external_id: str, total: str, phone: str = "+79161234567", **extra: Any) -> int:
         body = {
@@ -120,7 +120,7 @@ async def office(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterat
         for key in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "TELEGRAM_MODE", "TELEGRAM_WEBHOOK_SECRET"):
             monkeypatch.delenv(key, raising=False)
         services = await build(load_settings(env_file=None), _shop(), clock=clock)
-        await services.ledger.apply_stock(clock.now(), [StockFigure("КР-7/2", "online", 3)])
+        await services.shop.ledger.apply_stock(clock.now(), [StockFigure("КР-7/2", "online", 3)])
         try:
             async with served(services, telegram=True) as http:
                 yield Office(services, tg, cbr, http, clock)
@@ -152,8 +152,8 @@ async def test_a_stranger_is_refused_and_learns_nothing(office: Office) -> None:
 async def test_commands_are_registered_in_russian(office: Office) -> None:
     from bot.telegram.app import register_commands
 
-    assert office.services.telegram_bot is not None
-    await register_commands(office.services.telegram_bot, "ru")
+    assert office.services.chats.telegram_bot is not None
+    await register_commands(office.services.chats.telegram_bot, "ru")
     commands = dict(office.tg.commands())
     assert set(commands) == {"status", "stock", "order", "tasks", "pause", "resume", "sync", "report", "help"}
     assert commands["stock"] == "Остатки по артикулу"
@@ -173,8 +173,8 @@ async def test_tasks_lists_what_each_may_see_and_only_the_owner_answers_the_owne
     (listed,) = office.tg.messages(OWNER)
     assert listed.buttons == [] and listed.text is not None and "Ольга" in listed.text
 
-    async with office.services.uow() as work:
-        await office.services.alerts.raise_alert(work, "sync_failing:site", "sync_failing", {"error": "503"})
+    async with office.services.shop.uow() as work:
+        await office.services.shop.alerts.raise_alert(work, "sync_failing:site", "sync_failing", {"error": "503"})
         await work.commit()
     await office.deliver()
     _, alert = await office.said_to(OWNER, 2)
@@ -214,7 +214,7 @@ async def test_a_fraud_call_check_answered_fraud_cancels_and_blocks(office: Offi
     }
     stock = await (await office.http.get("/api/stock/КР-7/2", headers=AUTH)).json()
     assert stock["reserved"] == 0 and stock["available"] == 3
-    async with office.services.uow(read_only=True) as work:
+    async with office.services.shop.uow(read_only=True) as work:
         (payment,) = await work.payments.for_order(order_id)
     assert payment.void_requested_at is not None
     for chat in (MANAGER, OTHER_MANAGER):  # both copies edited in place: decision shown, buttons gone
@@ -234,25 +234,25 @@ async def test_an_fx_move_asks_a_manager_who_asks_the_client_to_top_up(office: O
     due = (office.clock.now() + timedelta(days=7)).isoformat()
     obligation = {"payee": "Supplier Guangzhou", "currency": "CNY", "amount": "10000", "due_at": due}
     order_id = await office.order("SO-8001", "90000", phone="+79160000001", obligations=[obligation])
-    assert await office.services.fx.check_due() == 0  # keeps rates fresh; nothing due yet
+    assert await office.services.shop.fx.check_due() == 0  # keeps rates fresh; nothing due yet
     await office.pay(order_id, "cleared")
     order = await office.get_order(order_id)
     assert order["obligations"][0]["rate_at_payment"] == "12.000000"
 
     office.clock.advance(days=8)
     office.cbr.set_rate("CNY", Decimal("12.1000"))  # +0.83 %: within 2 %
-    await office.services.fx.check_due()
+    await office.services.shop.fx.check_due()
     assert (await office.get_order(order_id))["obligations"][0]["state"] == "released"
 
     office.cbr.set_rate("CNY", Decimal("12.0000"))
     order_id = await office.order("SO-8002", "90000", phone="+79160000002", obligations=[
         {**obligation, "due_at": (office.clock.now() + timedelta(days=1)).isoformat()}
     ])  # fmt: skip
-    await office.services.fx.check_due()
+    await office.services.shop.fx.check_due()
     await office.pay(order_id, "cleared")
     office.clock.advance(days=2)
     office.cbr.set_rate("CNY", Decimal("12.5000"))  # +4.2 %
-    assert await office.services.fx.check_due() == 1
+    assert await office.services.shop.fx.check_due() == 1
     await office.deliver()
     (ask,) = await office.said_to(MANAGER)
     assert ask.text is not None and "Курс CNY сдвинулся на 4.2 %: заказ SO-8002" in ask.text
@@ -277,8 +277,8 @@ async def test_a_thousand_failures_make_one_message_and_one_recovery(tmp_path: P
     office.tg.api.flood.limits = TelegramLimits()  # real limits from here on
     services = office.services
     for n in range(1000):
-        async with services.uow() as work:
-            await services.alerts.raise_alert(work, "sync_failing:wildberries", "sync_failing", {"n": n})
+        async with services.shop.uow() as work:
+            await services.shop.alerts.raise_alert(work, "sync_failing:wildberries", "sync_failing", {"n": n})
             await work.commit()
         if n % 100 == 0:
             await office.deliver()
@@ -290,8 +290,8 @@ async def test_a_thousand_failures_make_one_message_and_one_recovery(tmp_path: P
     await office.deliver()  # the count is edited in, once
     (alert,) = office.tg.messages(OWNER)
     assert alert.text is not None and "Повторов: 1000" in alert.text
-    async with services.uow() as work:
-        await services.alerts.resolve(work, "sync_failing:wildberries")
+    async with services.shop.uow() as work:
+        await services.shop.alerts.resolve(work, "sync_failing:wildberries")
         await work.commit()
     await office.deliver()
     alert, recovered = await office.said_to(OWNER, 2)

@@ -206,13 +206,13 @@ async def test_a_failure_after_the_stock_write_answers_500_and_applies_nothing(
     async def broken(*args: object) -> None:
         raise RuntimeError("the shortfall alert could not be written")
 
-    monkeypatch.setattr(services.operations, "report_stock", broken)
+    monkeypatch.setattr(services.shop.operations, "report_stock", broken)
     payload = {"as_of": "2026-11-21T12:00:00Z", "items": [{"sku": "A", "warehouse": "online", "qty": 1}]}
     answer = await json_of(await client.post("/api/1c/stock", json=payload, headers=AUTH), 500)
     assert answer["error"] == "internal_error" and "nothing of this message was applied" in answer["message"]
     assert await table_count(services.database, "stock_levels") == 0
     assert await table_count(services.database, "stock_pushes") == 0
-    assert (await services.operations.status()).onec_last_update is None
+    assert (await services.shop.operations.status()).onec_last_update is None
 
 
 async def test_an_oversized_body_is_refused(client: TestClient[Any, Any], services: Services) -> None:

@@ -291,24 +291,24 @@ async def services(
 
 
 async def test_intake_on_stock_applies_the_package_at_1c_time(services: Services, clock: FakeClock) -> None:
-    on_stock = intake_on_stock(services.intake)
+    on_stock = intake_on_stock(services.shop.intake)
     summary = await on_stock(parse_stock((DATA / "rests_2_10.xml").read_bytes()))
     assert summary["accepted"] == 3 and summary["totals_without_warehouse"] == 1
-    stock = await services.ledger.stock("7a0c1f00-1111-11e0-aaaa-000000000001")
+    stock = await services.shop.ledger.stock("7a0c1f00-1111-11e0-aaaa-000000000001")
     assert {code: level.on_hand for code, level in stock.by_warehouse.items()} == {"online": 5, "tverskaya": 1}
     assert stock.by_warehouse["online"].as_of == datetime(2026, 11, 21, 8, 30, tzinfo=UTC)  # 11:30+03:00
 
     # offers_2_07.xml has no offset: read in [onec] timezone (Moscow), 11:30 → 08:30 UTC
     await on_stock(parse_stock((DATA / "offers_2_07.xml").read_bytes()))
-    fridge = await services.ledger.stock("УТ-0001365")
+    fridge = await services.shop.ledger.stock("УТ-0001365")
     assert {code: level.on_hand for code, level in fridge.by_warehouse.items()} == {"online": 2, "tverskaya": 31}
     assert fridge.by_warehouse["online"].as_of == datetime(2026, 11, 21, 8, 30, tzinfo=UTC)
 
 
 async def test_intake_on_stock_refuses_a_package_with_an_unknown_warehouse(services: Services) -> None:
     app = web.Application()
-    on_stock = intake_on_stock(services.intake)
-    register(app, path=PATH, user=USER, password=PASSWORD, on_stock=on_stock, clock=services.clock, limits=LIMITS)
+    on_stock = intake_on_stock(services.shop.intake)
+    register(app, path=PATH, user=USER, password=PASSWORD, on_stock=on_stock, clock=services.shop.clock, limits=LIMITS)
     xml = (DATA / "offers_2_07.xml").read_bytes().replace(b"5a1c7e20-4a24", b"00000000-0000")
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
         cookie = await login(client)
@@ -319,7 +319,7 @@ async def test_intake_on_stock_refuses_a_package_with_an_unknown_warehouse(servi
         "offers0_1.xml: 1 warehouse(s) not in the topology: '00000000-0000-11e0-af0f-0015e9b8c48d' (known: online, "
         "tverskaya, arbat); give each our warehouse's onec_id, or list it in [onec] ignore_warehouses; nothing applied",
     ]
-    assert (await services.ledger.stock("УТ-0001365")).by_warehouse == {}  # the known warehouses neither
+    assert (await services.shop.ledger.stock("УТ-0001365")).by_warehouse == {}  # the known warehouses neither
 
 
 async def test_the_service_serves_the_exchange_when_configured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -349,7 +349,7 @@ async def test_the_service_serves_the_exchange_when_configured(tmp_path: Path, m
             params["mode"] = "import"
             done = await http.get("/1c_exchange.php", params=params, headers=cookie)
             assert (await done.read()).decode("cp1251").startswith("success")
-        assert (await services.ledger.stock(parse_stock(sample).lines[0].article)).by_warehouse
+        assert (await services.shop.ledger.stock(parse_stock(sample).lines[0].article)).by_warehouse
     finally:
         await services.close()
 
@@ -373,12 +373,12 @@ async def test_orders_go_to_1c_until_it_says_it_took_them(tmp_path: Path, monkey
     topology = load_topology(ROOT / "storeops.example.toml")
     services = await build(load_settings(env_file=None), topology, clock=FakeClock())
     try:
-        now = services.clock.now()
-        await services.ledger.apply_stock(
+        now = services.shop.clock.now()
+        await services.shop.ledger.apply_stock(
             now, [StockFigure("КР-7/2", "online", 5), StockFigure("LAMP", "tverskaya", 1)]
         )
-        ready = (await services.orders.place(PlaceOrder("site", "S-100", [LineRequest("КР-7/2", 2)]))).order
-        waiting = (await services.orders.place(PlaceOrder("site", "S-101", [LineRequest("LAMP", 1)]))).order
+        ready = (await services.shop.orders.place(PlaceOrder("site", "S-100", [LineRequest("КР-7/2", 2)]))).order
+        waiting = (await services.shop.orders.place(PlaceOrder("site", "S-101", [LineRequest("LAMP", 1)]))).order
         async with TestClient(TestServer(create_app(services), host="127.0.0.1")) as http:
             auth = {"Authorization": "Basic " + base64.b64encode(b"1c:exchange-secret").decode()}
             lines = (await (await http.get("/1c_exchange.php", params={"type": "sale", "mode": "checkauth"},
@@ -396,7 +396,7 @@ async def test_orders_go_to_1c_until_it_says_it_took_them(tmp_path: Path, monkey
             again = ET.fromstring(await (await http.get("/1c_exchange.php", params={"type": "sale", "mode": "query"},
                                                         headers=cookie)).read())  # fmt: skip
             assert again.findall("Документ") == []
-        assert (await services.orders.get(ready.id or 0)).history[-1].kind == "exported_to_1c"
-        assert (await services.orders.get(waiting.id or 0)).status.value == "awaiting_store_confirmation"
+        assert (await services.shop.orders.get(ready.id or 0)).history[-1].kind == "exported_to_1c"
+        assert (await services.shop.orders.get(waiting.id or 0)).status.value == "awaiting_store_confirmation"
     finally:
         await services.close()

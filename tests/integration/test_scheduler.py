@@ -33,9 +33,9 @@ async def test_the_deadline_job_fires_what_fell_due_while_down(
     clock = FakeClock()
     services = await build(load_settings(env_file=None), topology, clock=clock)
     try:
-        await services.ledger.apply_stock(clock.now(), [StockFigure("LAMP", "tverskaya", 1)])
-        placed = (await services.orders.place(PlaceOrder("site", "S-1", [LineRequest("LAMP", 1)]))).order
-        async with services.uow(read_only=True) as work:
+        await services.shop.ledger.apply_stock(clock.now(), [StockFigure("LAMP", "tverskaya", 1)])
+        placed = (await services.shop.orders.place(PlaceOrder("site", "S-1", [LineRequest("LAMP", 1)]))).order
+        async with services.shop.uow(read_only=True) as work:
             (task,) = await work.tasks.open_about(f"order:{placed.id}:")
         clock.advance(hours=3)  # "down" past the store's 20 minutes
 
@@ -56,7 +56,7 @@ async def test_the_deadline_job_fires_what_fell_due_while_down(
         finally:
             scheduler.shutdown(wait=False)
         assert outcome[0].exception is None
-        async with services.uow(read_only=True) as work:
+        async with services.shop.uow(read_only=True) as work:
             fired = await work.tasks.get(task.id or 0)
         assert fired is not None and fired.state == TaskState.EXPIRED
     finally:
@@ -85,7 +85,7 @@ async def test_a_client_that_learns_the_channels_catalogue_gets_an_hourly_job(
     monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
     services = await build(load_settings(env_file=None), topology, clock=FakeClock())
     try:
-        clients = services.channel_clients
+        clients = services.shop.channels
         assert sorted(clients) == ["ozon", "wildberries"]
         assert isinstance(clients["wildberries"], LearnsProducts) and not isinstance(clients["ozon"], LearnsProducts)
         jobs = {job.id: job for job in build_scheduler(services).get_jobs() if job.id.startswith("cards-")}

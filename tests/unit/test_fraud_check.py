@@ -8,19 +8,16 @@ from decimal import Decimal
 
 import pytest
 
-from tests.fakes import FakeClock
-from workflows.alerts import KIND as ALERT
-from workflows.alerts import AlertDesk
+from tests.fakes import FakeClock, assembled
 from workflows.errors import ClientBlocked
-from workflows.fraud_check import KIND, OPTIONS, FraudCheck
-from workflows.ledger import Ledger
+from workflows.fraud_check import KIND, OPTIONS
 from workflows.model import Customer, LineStatus, ReservationState, StockFigure
 from workflows.office_model import Phase
-from workflows.orders import LineRequest, OrderDesk, PlaceOrder
-from workflows.payments import EventOutcome, PaymentDesk, PaymentEvent
+from workflows.orders import LineRequest, PlaceOrder
+from workflows.payments import EventOutcome, PaymentEvent
 from workflows.ports import UnitOfWorkFactory
-from workflows.store_confirmation import StoreCascade
-from workflows.tasks import DeadlineKind, DeadlinePump, Task, TaskBoard, TaskState
+from workflows.shop import Rules
+from workflows.tasks import Task, TaskState
 from workflows.topology import Topology
 
 THRESHOLD = Decimal(100_000)
@@ -28,22 +25,13 @@ IVAN = Customer("Иван Петров", "+79161234567", "ivan@example.ru")
 
 
 class Office:
-    """The fraud check wired as ``app/bootstrap.py`` wires it."""
+    """The fraud check as production wires it."""
 
     def __init__(self, uow: UnitOfWorkFactory, topology: Topology, clock: FakeClock) -> None:
         self.uow, self.clock = uow, clock
-        self.ledger = Ledger(uow, topology, clock)
-        board = TaskBoard(uow, clock)
-        self.alerts = AlertDesk(clock, board)
-        cascade = StoreCascade(topology, clock, board, self.ledger, timedelta(minutes=20), self.alerts)
-        self.orders = OrderDesk(uow, topology, clock, self.ledger, cascade)
-        self.fraud = FraudCheck(clock, board, self.alerts, self.orders)
-        self.payments = PaymentDesk(uow, clock, self.fraud, None, THRESHOLD)
-        handlers = {
-            (KIND, DeadlineKind.EXPIRE): self.fraud.on_timeout,
-            (ALERT, DeadlineKind.EXPIRE): self.alerts.on_timeout,
-        }
-        self.pump = DeadlinePump(uow, clock, handlers, owner="test")
+        shop = assembled(uow, topology, clock, rules=Rules(fraud_amount_threshold_rub=THRESHOLD))
+        self.ledger, self.alerts, self.orders, self.fraud = shop.ledger, shop.alerts, shop.orders, shop.fraud
+        self.payments, self.pump = shop.payments, shop.pump
 
     async def place(
         self, external_id: str, total: str, customer: Customer = IVAN, skus: tuple[str, ...] = ("IRON",)

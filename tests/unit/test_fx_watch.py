@@ -4,63 +4,34 @@ when the supplier is paid, a manager's decision when it moved too far, and a fee
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
 from storage.database import Database
 from storage.uow import SqlUnitOfWorkFactory
-from tests.fakes import FakeClock
-from workflows.alerts import KIND as ALERT
-from workflows.alerts import AlertDesk
-from workflows.fraud_check import FraudCheck
-from workflows.fx import FEED_DOWN_KEY, KIND, OPTIONS, FeedDown, FxWatch, deviation, difference_rub
-from workflows.ledger import Ledger
+from tests.fakes import FakeClock, FakeRates, assembled
+from workflows.fx import FEED_DOWN_KEY, KIND, OPTIONS, deviation, difference_rub
 from workflows.model import Customer, Obligation, ObligationState, StockFigure
 from workflows.office_model import Phase
-from workflows.orders import LineRequest, OrderDesk, PlaceOrder
-from workflows.payments import PaymentDesk, PaymentEvent
+from workflows.orders import LineRequest, PlaceOrder
+from workflows.payments import PaymentEvent
 from workflows.ports import UnitOfWorkFactory
-from workflows.tasks import DeadlineKind, DeadlinePump, Task, TaskBoard, TaskState
+from workflows.tasks import Task, TaskState
 from workflows.topology import Topology
 
 AMOUNT = Decimal("1234.5710")  # CNY; a move of 0.50 ₽ costs 617.2855 ₽, i.e. 617.29 to the kopeck
 
 
-class Feed:
-    """The CBR sheet as a port double: today's date (by the fake clock) and the rates set."""
-
-    def __init__(self, clock: FakeClock) -> None:
-        self.clock, self.rates, self.down, self.calls = clock, {"CNY": Decimal("12.00")}, "", 0
-
-    async def latest(self) -> tuple[date, dict[str, Decimal]]:
-        self.calls += 1
-        if self.down:
-            raise FeedDown(self.down)
-        return self.clock.now().date(), dict(self.rates)
-
-    def set(self, rate: str) -> None:
-        self.rates["CNY"] = Decimal(rate)
-
-
 class Office:
-    """The FX watch and the payment desk wired as ``app/bootstrap.py`` wires them."""
+    """The FX watch and the payment desk as production wires them."""
 
     def __init__(self, uow: UnitOfWorkFactory, topology: Topology, clock: FakeClock) -> None:
-        self.uow, self.clock, self.feed = uow, clock, Feed(clock)
-        self.ledger = Ledger(uow, topology, clock)
-        board = TaskBoard(uow, clock)
-        self.alerts = AlertDesk(clock, board)
-        self.orders = OrderDesk(uow, topology, clock, self.ledger)
-        self.fx = FxWatch(uow, clock, board, self.alerts, self.feed, Decimal("0.02"))
-        fraud = FraudCheck(clock, board, self.alerts, self.orders)
-        self.payments = PaymentDesk(uow, clock, fraud, self.fx, Decimal(100_000))
-        handlers = {
-            (KIND, DeadlineKind.EXPIRE): self.fx.on_timeout,
-            (ALERT, DeadlineKind.EXPIRE): self.alerts.on_timeout,
-        }
-        self.pump = DeadlinePump(uow, clock, handlers, owner="test")
+        self.uow, self.clock, self.feed = uow, clock, FakeRates(clock)
+        shop = assembled(uow, topology, clock, rates=self.feed)
+        self.ledger, self.alerts, self.orders, self.fx = shop.ledger, shop.alerts, shop.orders, shop.fx
+        self.payments, self.pump = shop.payments, shop.pump
 
     async def place(self, external_id: str, *obligations: Obligation) -> int:
         customer = Customer("Иван Петров", f"+7916{external_id}", f"{external_id}@example.ru")

@@ -10,17 +10,14 @@ import pytest
 
 from storage.database import Database
 from storage.uow import SqlUnitOfWorkFactory
-from tests.fakes import FakeClock
-from workflows.alerts import AlertDesk
+from tests.fakes import FakeClock, assembled
 from workflows.errors import OrderNotFound, PaymentConflict
-from workflows.fraud_check import FraudCheck
-from workflows.ledger import Ledger
 from workflows.model import Customer, StockFigure
 from workflows.office_model import Phase
-from workflows.orders import LineRequest, OrderDesk, PlaceOrder
-from workflows.payments import PaymentDesk, PaymentEvent
+from workflows.orders import LineRequest, PlaceOrder
+from workflows.payments import PaymentEvent
 from workflows.ports import UnitOfWorkFactory
-from workflows.tasks import TaskBoard
+from workflows.shop import Rules
 from workflows.topology import Topology
 
 THRESHOLD = Decimal(100_000)
@@ -28,15 +25,12 @@ IVAN = Customer("Иван Петров", "+79161234567", "ivan@example.ru")
 
 
 class Office:
-    """The payment desk wired as ``app/bootstrap.py`` wires it, minus the FX watch."""
+    """The payment desk as production wires it."""
 
     def __init__(self, uow: UnitOfWorkFactory, topology: Topology, clock: FakeClock) -> None:
         self.uow, self.clock = uow, clock
-        self.ledger = Ledger(uow, topology, clock)
-        board = TaskBoard(uow, clock)
-        self.orders = OrderDesk(uow, topology, clock, self.ledger)
-        self.fraud = FraudCheck(clock, board, AlertDesk(clock, board), self.orders)
-        self.desk = PaymentDesk(uow, clock, self.fraud, None, THRESHOLD)
+        shop = assembled(uow, topology, clock, rules=Rules(fraud_amount_threshold_rub=THRESHOLD))
+        self.ledger, self.orders, self.fraud, self.desk = shop.ledger, shop.orders, shop.fraud, shop.payments
 
     async def place(self, external_id: str, total: str, customer: Customer = IVAN) -> int:
         command = PlaceOrder("site", external_id, [LineRequest("IRON", 1)], customer, Decimal(total))

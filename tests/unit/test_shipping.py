@@ -13,21 +13,18 @@ import pytest
 
 from bot.telegram.render import alert_title
 from bot.texts import Locale
-from tests.fakes import FakeCarrier, FakeClock
-from workflows.alerts import AlertDesk
+from tests.fakes import FakeCarrier, FakeClock, assembled
 from workflows.carrier import ParcelItem, ShipmentRequest
 from workflows.channels import ChannelRefused, ChannelUnavailable
 from workflows.errors import InvalidDelivery
-from workflows.fraud_check import FraudCheck
-from workflows.ledger import Ledger
 from workflows.model import Customer, Delivery, Shipment, ShipmentState, StockFigure
 from workflows.office_model import Alert, Phase
-from workflows.orders import LineRequest, OrderDesk, PlaceOrder
-from workflows.payments import PaymentDesk, PaymentEvent
+from workflows.orders import LineRequest, PlaceOrder
+from workflows.payments import PaymentEvent
 from workflows.ports import UnitOfWorkFactory
 from workflows.shipping import ShippingDesk
-from workflows.store_confirmation import StoreCascade
-from workflows.tasks import Task, TaskBoard
+from workflows.shop import Rules
+from workflows.tasks import Task
 from workflows.topology import Topology
 
 THRESHOLD = Decimal(100_000)
@@ -38,18 +35,14 @@ LATER = timedelta(minutes=11)  # past any backoff, poll or recheck
 
 
 class Shop:
-    """Intake, payments, the fraud check and the shipping desk wired as ``app/bootstrap.py`` wires them."""
+    """Intake, payments, the fraud check and the shipping desk as production wires them."""
 
     def __init__(self, uow: UnitOfWorkFactory, topology: Topology, clock: FakeClock, carrier: FakeCarrier) -> None:
         self.uow, self.clock, self.carrier = uow, clock, carrier
-        self.ledger = Ledger(uow, topology, clock)
-        board = TaskBoard(uow, clock)
-        self.alerts = AlertDesk(clock, board)
-        self.cascade = StoreCascade(topology, clock, board, self.ledger, timedelta(minutes=20), self.alerts)
-        self.orders = OrderDesk(uow, topology, clock, self.ledger, self.cascade)
-        self.fraud = FraudCheck(clock, board, self.alerts, self.orders)
-        self.payments = PaymentDesk(uow, clock, self.fraud, None, THRESHOLD)
-        self.shipping = self.desk("instance-a")
+        shop = assembled(uow, topology, clock, carrier=carrier, rules=Rules(fraud_amount_threshold_rub=THRESHOLD))
+        self.ledger, self.alerts, self.cascade, self.orders = shop.ledger, shop.alerts, shop.cascade, shop.orders
+        self.fraud, self.payments = shop.fraud, shop.payments
+        self.shipping = self.desk("instance-a")  # the test's own lease and backoff
 
     def desk(self, owner: str) -> ShippingDesk:
         return ShippingDesk(

@@ -1,0 +1,76 @@
+"""The chat adapters from settings: the store staff's Slack (over signed HTTP or Socket Mode) and the
+office's Telegram bot, each wired to the shop's workflows. Either may be absent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiogram import Bot, Dispatcher
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
+
+from app.settings import Settings
+from bot.slack.app import build_slack_app
+from bot.slack.delivery import SlackDelivery
+from bot.telegram.app import build_bot, build_dispatcher
+from bot.telegram.delivery import TelegramDelivery
+from bot.telegram.pacing import Pacer
+from bot.telegram.report import TelegramReport
+from workflows.shop import Shop
+
+
+@dataclass
+class Chats:
+    slack_app: AsyncApp | None = None
+    slack_delivery: SlackDelivery | None = None
+    telegram_bot: Bot | None = None
+    telegram_dispatcher: Dispatcher | None = None
+    telegram_delivery: TelegramDelivery | None = None
+    telegram_report: TelegramReport | None = None  # /report and the scheduled daily send
+
+    async def close(self) -> None:
+        if self.telegram_bot is not None:
+            await self.telegram_bot.session.close()
+
+
+def connect_chats(settings: Settings, shop: Shop) -> Chats:
+    chats = Chats()
+    _connect_slack(settings, shop, chats)
+    _connect_telegram(settings, shop, chats)
+    return chats
+
+
+def _connect_slack(settings: Settings, shop: Shop, chats: Chats) -> None:
+    """Slack answers over HTTP (signed, POST /slack/events) or, with an app token, over Socket Mode."""
+    slack = settings.slack
+    if slack.bot_token is None or (slack.signing_secret is None and slack.app_token is None):
+        return
+    client = AsyncWebClient(
+        token=slack.bot_token.get_secret_value(),
+        base_url=str(slack.api_base),
+        retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=5)],  # honours Retry-After
+    )
+    locale = settings.business.locale
+    chats.slack_delivery = SlackDelivery(shop.uow, client, shop.topology, shop.clock, locale)
+    chats.slack_app = build_slack_app(
+        client=client, signing_secret=slack.signing_secret.get_secret_value() if slack.signing_secret else None,
+        cascade=shop.cascade, delivery=chats.slack_delivery, topology=shop.topology, locale=locale,
+    )  # fmt: skip
+
+
+def _connect_telegram(settings: Settings, shop: Shop, chats: Chats) -> None:
+    telegram = settings.telegram
+    if telegram.bot_token is None:
+        return
+    bot = build_bot(telegram.bot_token.get_secret_value(), str(telegram.api_base))
+    locale = settings.business.locale
+    delivery = TelegramDelivery(shop.uow, bot, shop.topology, shop.clock, locale, Pacer(), shop.alerts)
+    chats.telegram_bot, chats.telegram_delivery = bot, delivery
+    if shop.reports is not None:
+        owner = shop.topology.people.owner_telegram_id
+        chats.telegram_report = TelegramReport(bot, shop.reports, owner, locale)
+    chats.telegram_dispatcher = build_dispatcher(
+        office=shop.office, topology=shop.topology, ledger=shop.ledger, orders=shop.orders,
+        operations=shop.operations, locale=locale, after_decision=delivery.run_once, report=chats.telegram_report,
+    )  # fmt: skip

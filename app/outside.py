@@ -1,0 +1,94 @@
+"""The outside systems from settings: a client for each channel whose credentials are set, the carrier, 1C's
+stock register, the Central Bank's rates and what the daily report reads — as the ports the workflows use
+(:class:`workflows.shop.Outside`). Which concrete client serves which port is decided here and nowhere else."""
+
+from __future__ import annotations
+
+import httpx
+
+from app.settings import Settings
+from integrations.cbr import CbrFeed, CbrRates
+from integrations.cdek import CdekClient
+from integrations.cdek_carrier import CdekCarrier
+from integrations.onec_odata import ODataBalanceSource, ODataStock
+from integrations.ozon import OzonClient
+from integrations.retailcrm import RetailCrmClient
+from integrations.site import SiteClient
+from integrations.wildberries import WildberriesClient
+from integrations.yandex_market import YandexMarketClient
+from storage.database import Database
+from storage.report_queries import SqlDayRecords
+from workflows.channels import ChannelClient
+from workflows.shop import Outside
+from workflows.topology import Topology
+
+
+def outside_systems(settings: Settings, topology: Topology, http: httpx.AsyncClient, database: Database) -> Outside:
+    return Outside(
+        rates=CbrFeed(CbrRates(http, str(settings.channels.cbr_daily_url))),
+        channels=channel_clients(settings, topology, http),
+        carrier=cdek_carrier(settings, http),
+        onec_register=onec_register(settings, topology, http),
+        day_records=SqlDayRecords(database),
+    )
+
+
+def onec_register(settings: Settings, topology: Topology, http: httpx.AsyncClient) -> ODataBalanceSource | None:
+    """1C's stock register over OData, when its address and login are set."""
+    odata = settings.onec_odata
+    if odata.url is None or not odata.user or odata.password is None:
+        return None
+    stock = ODataStock(
+        http, base=str(odata.url), user=odata.user, password=odata.password.get_secret_value(),
+        register=odata.stock_register, timezone=topology.onec.timezone,
+    )  # fmt: skip
+    return ODataBalanceSource(stock)
+
+
+def cdek_carrier(settings: Settings, http: httpx.AsyncClient) -> CdekCarrier | None:
+    """CDEK as the carrier when its account is set (the settings then hold the shop's sender name and phone)."""
+    keys = settings.carrier
+    if not keys.enabled or keys.cdek_client_id is None or keys.cdek_client_secret is None:
+        return None
+    client = CdekClient(
+        http, base=str(keys.cdek_api_base), client_id=keys.cdek_client_id,
+        client_secret=keys.cdek_client_secret.get_secret_value(),
+    )  # fmt: skip
+    return CdekCarrier(
+        client, sender_name=keys.sender_name or "", sender_phone=keys.sender_phone or "",
+        shipment_point=keys.shipment_point,
+    )  # fmt: skip
+
+
+def channel_clients(settings: Settings, topology: Topology, http: httpx.AsyncClient) -> dict[str, ChannelClient]:
+    """A client for each channel whose credentials are set and whose ids the topology gives."""
+    keys = settings.channels
+    found: dict[str, ChannelClient] = {}
+    for name, channel in topology.channels.items():
+        if channel.kind == "wildberries" and keys.wb_token and channel.warehouse_id is not None:
+            found[name] = WildberriesClient(
+                http, token=keys.wb_token.get_secret_value(), marketplace_base=str(keys.wb_api_base),
+                content_base=str(keys.wb_content_api_base), warehouse_id=int(channel.warehouse_id), name=name,
+            )  # fmt: skip
+        elif channel.kind == "ozon" and keys.ozon_client_id and keys.ozon_api_key and channel.warehouse_id is not None:
+            found[name] = OzonClient(
+                http, client_id=keys.ozon_client_id, api_key=keys.ozon_api_key.get_secret_value(),
+                base=str(keys.ozon_api_base), warehouse_id=int(channel.warehouse_id), name=name,
+            )  # fmt: skip
+        elif channel.kind == "site" and keys.site_api_base and keys.site_api_token:
+            found[name] = SiteClient(
+                http, base=str(keys.site_api_base), token=keys.site_api_token.get_secret_value(), name=name
+            )
+        elif channel.kind == "retailcrm" and keys.retailcrm_api_base and keys.retailcrm_api_key and keys.retailcrm_site:
+            if channel.warehouse_id is None:
+                continue  # the RetailCRM store code goes in the channel's warehouse_id
+            found[name] = RetailCrmClient(
+                http, base=str(keys.retailcrm_api_base), api_key=keys.retailcrm_api_key.get_secret_value(),
+                site=keys.retailcrm_site, store_code=str(channel.warehouse_id), name=name,
+            )  # fmt: skip
+        elif channel.kind == "yandex_market" and keys.ym_api_key and channel.campaign_id is not None:
+            found[name] = YandexMarketClient(
+                http, api_key=keys.ym_api_key.get_secret_value(), base=str(keys.ym_api_base),
+                campaign_id=channel.campaign_id, name=name,
+            )  # fmt: skip
+    return found

@@ -1,0 +1,172 @@
+"""The shop's workflows, assembled from their ports: the one place that knows which business object needs
+which. The composition root (``app/bootstrap.py``) calls :func:`assemble` with SQL storage and the real
+outside clients; tests call it with the in-memory twin, fakes of the outside systems and a fake clock, so
+what they test is wired exactly as production wires it.
+
+Nothing here connects to anything or reads settings: the business rules come in as :class:`Rules`, the
+outside systems as :class:`Outside` (each one optional: a shop without a carrier ships nothing by CDEK),
+and how this process takes part in a cluster as :class:`Instance`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+
+from workflows.alerts import AlertDesk
+from workflows.carrier import Carrier
+from workflows.channel_upkeep import ChannelUpkeep
+from workflows.channels import ChannelClient
+from workflows.daily_report import DailyReports, DayRecords
+from workflows.fraud_check import FraudCheck
+from workflows.fx import FxWatch, RatesFeed
+from workflows.ledger import Ledger
+from workflows.office import OfficeDesk
+from workflows.onec_intake import StockIntake
+from workflows.onec_pull import BalanceSource, OneCPull
+from workflows.operations import Operations
+from workflows.orders import OrderDesk
+from workflows.payments import PaymentDesk
+from workflows.ports import Clock, UnitOfWorkFactory
+from workflows.shipping import ShippingDesk
+from workflows.store_confirmation import StoreCascade
+from workflows.sync import SyncDispatcher, SyncObserver, SyncOutbox
+from workflows.tasks import DeadlineKind, DeadlinePump, TaskBoard
+from workflows.topology import Topology
+from workflows.vocabulary import TaskKind
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The business knobs (settings in production)."""
+
+    store_confirmation_timeout: timedelta = timedelta(minutes=20)
+    fx_deviation_threshold: Decimal = Decimal("0.02")
+    fraud_amount_threshold_rub: Decimal = Decimal(100_000)
+    onec_silence: timedelta = timedelta(minutes=30)
+    parcel_weight_g: int = 500  # a parcel's weight when the order names none
+    carrier_poll_after: timedelta = timedelta(seconds=30)
+
+
+@dataclass(frozen=True)
+class Outside:
+    """The outside systems the workflows reach, through their ports."""
+
+    rates: RatesFeed  # the Central Bank's sheet
+    channels: Mapping[str, ChannelClient] = field(default_factory=dict)  # by channel name
+    carrier: Carrier | None = None
+    onec_register: BalanceSource | None = None  # 1C's stock register, pulled as the full truth
+    day_records: DayRecords | None = None  # what the owner's daily report reads
+
+
+@dataclass(frozen=True)
+class Instance:
+    """How this process takes part: its name on leases, and how many deadline chunks it fires at once
+    (several on PostgreSQL; SQLite has one writer)."""
+
+    owner: str = "storeops"
+    deadline_concurrency: int = 1
+    sync_observer: SyncObserver | None = None  # sees every push (the metrics)
+
+
+@dataclass
+class Shop:
+    uow: UnitOfWorkFactory
+    clock: Clock
+    topology: Topology
+    ledger: Ledger
+    tasks: TaskBoard
+    alerts: AlertDesk
+    cascade: StoreCascade
+    orders: OrderDesk
+    operations: Operations
+    intake: StockIntake
+    fraud: FraudCheck
+    fx: FxWatch
+    payments: PaymentDesk
+    office: OfficeDesk
+    pump: DeadlinePump
+    channels: Mapping[str, ChannelClient] = field(default_factory=dict)
+    dispatchers: list[SyncDispatcher] = field(default_factory=list)
+    upkeep: list[ChannelUpkeep] = field(default_factory=list)
+    shipping: ShippingDesk | None = None
+    onec_pull: OneCPull | None = None
+    reports: DailyReports | None = None
+
+    def wake_dispatchers(self) -> None:
+        """Something changed stock: every channel's dispatcher sends now instead of at its next tick."""
+        for dispatcher in self.dispatchers:
+            dispatcher.kick()
+
+    async def close(self) -> None:
+        for dispatcher in self.dispatchers:
+            await dispatcher.close()
+
+
+def assemble(
+    uow: UnitOfWorkFactory, topology: Topology, clock: Clock, outside: Outside,
+    rules: Rules = Rules(), instance: Instance = Instance(),
+) -> Shop:  # fmt: skip
+    """Every workflow of the shop on these ports; the sync outbox and the dispatchers' wake-up are
+    registered on ``uow``'s commit hooks."""
+    ledger, board = Ledger(uow, topology, clock), TaskBoard(uow, clock)
+    alerts = AlertDesk(clock, board)
+    cascade = StoreCascade(topology, clock, board, ledger, rules.store_confirmation_timeout, alerts)
+    orders = OrderDesk(uow, topology, clock, ledger, cascade)
+    operations = Operations(uow, clock, topology, alerts, rules.onec_silence)
+    fraud = FraudCheck(clock, board, alerts, orders)
+    fx = FxWatch(uow, clock, board, alerts, outside.rates, rules.fx_deviation_threshold)
+    answers = {TaskKind.FRAUD_CHECK: fraud.answer, TaskKind.FX_APPROVAL: fx.answer, TaskKind.ALERT: alerts.answer}
+    shop = Shop(
+        uow, clock, topology, ledger, board, alerts, cascade, orders, operations,
+        StockIntake(uow, topology, ledger, operations), fraud, fx,
+        PaymentDesk(uow, clock, fraud, fx, rules.fraud_amount_threshold_rub),
+        OfficeDesk(uow, topology.people, answers), _pump(uow, clock, cascade, fraud, fx, alerts, instance),
+        channels=dict(outside.channels),
+    )  # fmt: skip
+    _connect_channels(shop, instance)
+    if outside.carrier is not None:
+        shop.shipping = ShippingDesk(
+            uow, clock, outside.carrier, alerts, rules.fraud_amount_threshold_rub, owner=instance.owner,
+            default_weight_g=rules.parcel_weight_g, poll_after=rules.carrier_poll_after,
+        )  # fmt: skip
+    if outside.onec_register is not None:
+        shop.onec_pull = OneCPull(uow, clock, shop.intake, alerts, outside.onec_register)
+    if outside.day_records is not None:
+        shop.reports = DailyReports(outside.day_records, uow, topology, clock)
+    return shop
+
+
+def _pump(
+    uow: UnitOfWorkFactory, clock: Clock, cascade: StoreCascade, fraud: FraudCheck, fx: FxWatch, alerts: AlertDesk,
+    instance: Instance,
+) -> DeadlinePump:  # fmt: skip
+    """The deadline pump with each kind of task's handlers."""
+    handlers = {
+        (TaskKind.STORE_CONFIRMATION, DeadlineKind.EXPIRE): cascade.on_timeout,
+        (TaskKind.STORE_CONFIRMATION, DeadlineKind.REMIND): cascade.on_reminder,
+        (TaskKind.FRAUD_CHECK, DeadlineKind.EXPIRE): fraud.on_timeout,
+        (TaskKind.FX_APPROVAL, DeadlineKind.EXPIRE): fx.on_timeout,
+        (TaskKind.ALERT, DeadlineKind.EXPIRE): alerts.on_timeout,
+    }
+    return DeadlinePump(
+        uow, clock, handlers, owner=instance.owner, concurrency=instance.deadline_concurrency,
+        lock_keys={TaskKind.STORE_CONFIRMATION: cascade.lock_key},
+    )  # fmt: skip
+
+
+def _connect_channels(shop: Shop, instance: Instance) -> None:
+    """Each channel gets its dispatcher and its upkeep; a stock commit queues the channels' pushes in
+    the same transaction and wakes the dispatchers once it is committed."""
+    uow, clock = shop.uow, shop.clock
+    shop.upkeep = [ChannelUpkeep(uow, clock, shop.topology, c, shop.orders) for c in shop.channels.values()]
+    observer = instance.sync_observer
+    shop.dispatchers = [
+        SyncDispatcher(uow, clock, c, shop.alerts, shop.operations, owner=instance.owner, observer=observer)
+        for c in shop.channels.values()
+    ]
+    uow.hooks.before.append(SyncOutbox(shop.topology, clock, shop.channels).before_commit)
+    if shop.dispatchers:
+        uow.hooks.after.append(shop.wake_dispatchers)
