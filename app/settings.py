@@ -1,5 +1,5 @@
-"""Settings from the environment (and ``.env``), in groups. Names are the public ones of
-CONTRACT.md; every secret is a ``SecretStr`` so it never lands in a log or a repr."""
+"""Settings from the environment (and ``.env``), in groups. Names are the public ones
+documented in ``.env.example``; every secret is a ``SecretStr`` so it never lands in a log or a repr."""
 
 from __future__ import annotations
 

@@ -1,9 +1,10 @@
 """The Central Bank of Russia's official daily exchange rates (``XML_daily.asp``), on an injected ``httpx.AsyncClient``.
 
-What the bank serves (API_NOTES §5): an XML document in **windows-1251** (its XML declaration says so), numbers
-with a **decimal comma**, ``Value`` in roubles per ``Nominal`` units (``Nominal`` is 100 for JPY, KZT, DZD…),
-``VunitRate`` in roubles per one unit, and the root ``Date`` attribute naming the day the rates are set *for*
-(asking for a Sunday gives Saturday's sheet). ``?date_req=DD/MM/YYYY`` asks for another day.
+What the bank serves (a captured real answer is in ``tests/unit/test_cbr_rates.py``): an XML document in
+**windows-1251** (its XML declaration says so), numbers with a **decimal comma**, ``Value`` in roubles per
+``Nominal`` units (``Nominal`` is 100 for JPY, KZT, DZD…), ``VunitRate`` in roubles per one unit, and the root
+``Date`` attribute naming the day the rates are set *for* (asking for a Sunday gives Saturday's sheet).
+``?date_req=DD/MM/YYYY`` asks for another day.
 
 Errors form one small tree: :class:`CbrError`, with :class:`RatesUnavailable` (the bank could not give a usable
 sheet; ``reason`` is a short sentence fit to show a person) and :class:`UnknownCurrency` (the sheet has no rate

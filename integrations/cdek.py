@@ -1,7 +1,7 @@
 """CDEK's API v2 as our carrier, on an injected ``httpx.AsyncClient``: register a shipment, then learn whether
 CDEK took it.
 
-What CDEK serves (API_NOTES §4; CDEK publishes no OpenAPI file, so this follows the SDKs that copy its field docs):
+What CDEK serves (CDEK publishes no OpenAPI file, so this follows the SDKs that copy its field docs):
 
 * **OAuth2 client credentials.** ``POST {base}/oauth/token`` with a form body ``grant_type=client_credentials``,
   ``client_id``, ``client_secret`` answers ``{"access_token", "token_type": "bearer", "expires_in": 3599, …}``;

@@ -1,14 +1,15 @@
 """Stock balances from 1C's standard OData interface (``standard.odata``), on an injected ``httpx.AsyncClient``.
 
-What 1C serves (API_NOTES §6.2): ``{base}/odata/standard.odata/<Entity>?$format=json`` behind HTTP Basic auth,
-answering ``{"odata.metadata": …, "value": [...]}``, paged with ``$top``/``$skip``. The balance is the virtual
+What 1C serves (its standard OData interface as 1C documents it):
+``{base}/odata/standard.odata/<Entity>?$format=json`` behind HTTP Basic auth, answering
+``{"odata.metadata": …, "value": [...]}``, paged with ``$top``/``$skip``. The balance is the virtual
 table ``AccumulationRegister_<register>/Balance(Period=datetime'…',Dimensions='Номенклатура,Склад')``, whose
 rows carry ``Номенклатура_Key``, ``Склад_Key`` and the resource ``ВНаличииBalance``. Errors come as
 ``{"odata.error": {"code": …, "message": {"lang": …, "value": …}}}``.
 
 The article is not on the register: it is ``Артикул`` of ``Catalog_Номенклатура``. It is read with a second,
-paged request (``$select=Ref_Key,Артикул``) rather than ``$expand``, because the notes document the catalog's
-fields but not ``$expand`` on a register's virtual table. Rows of one article in one warehouse are summed (several
+paged request (``$select=Ref_Key,Артикул``) rather than ``$expand``, because the catalog's fields are documented
+but ``$expand`` on a register's virtual table is not. Rows of one article in one warehouse are summed (several
 characteristics, or two catalog items sharing an article).
 
 Quantities become whole numbers: a fraction is floored and a negative balance counts as 0, each with a warning

@@ -1,6 +1,6 @@
 """Ozon as a sales channel (``workflows.channels.ChannelClient``), on an injected ``httpx.AsyncClient``.
 
-What Ozon serves (API_NOTES §2, ``specs/ozon/swagger.json``): every method is a ``POST`` with ``Client-Id`` and
+What Ozon serves (its API documentation and published OpenAPI file): every method is a ``POST`` with ``Client-Id`` and
 ``Api-Key`` headers. Stock of one FBS warehouse is set with ``/v2/products/stocks`` (at most 100 product-warehouse
 pairs a request, 80 requests a minute per seller), read back with ``/v4/product/info/stocks`` (a cursor), and
 orders are the FBS postings awaiting packaging from ``/v3/posting/fbs/unfulfilled/list`` (limit and offset).

@@ -1,6 +1,6 @@
 """RetailCRM (API v5) as a sales channel (``workflows.channels.ChannelClient``), on an injected ``httpx.AsyncClient``.
 
-What RetailCRM documents (API_NOTES §7, the official clients):
+What RetailCRM documents, and its official clients do:
 
 * Auth is the ``X-API-KEY`` header (``apiKey`` in the query also works; the header keeps the key out of URLs and
   so out of access logs). Every answer carries ``success``; a refusal is ``{"success": false, "errorMsg": …,
@@ -9,8 +9,8 @@ What RetailCRM documents (API_NOTES §7, the official clients):
   clients treat as "rate limited, retry in 1 s".
 * ``POST /api/v5/store/inventories/upload`` is form-encoded: ``offers`` is a JSON *string* holding
   ``[{"xmlId": …, "stores": [{"code": <store code>, "available": n}]}]``, plus ``site``. At most 250 offers
-  (the notes' figure, unverified). It answers ``{"success": true, "processedOffersCount": n, "notFoundOffers":
-  [{"xmlId": …, "externalId": …}]}``: offers it does not know are skipped, the rest applied.
+  (unverified: the official clients' largest page). It answers ``{"success": true, "processedOffersCount": n,
+  "notFoundOffers": [{"xmlId": …, "externalId": …}]}``: offers it does not know are skipped, the rest applied.
 * ``GET /api/v5/store/inventories`` lists offers with their stock per store (``filter[details]=1``), filtered by
   ``filter[offerXmlId][]`` / ``filter[offerExternalId][]`` and ``filter[sites][]``, paged by ``limit`` / ``page``.
 
@@ -38,7 +38,7 @@ from workflows.channels import ChannelOrder, ChannelRefused, ChannelUnavailable,
 
 log = logging.getLogger(__name__)
 
-BATCH_LIMIT = 250  # offers per upload (API_NOTES §7: unverified, the clients' largest page)
+BATCH_LIMIT = 250  # offers per upload (unverified: the official clients' largest page)
 READ_PAGE = 250  # inventories ``limit``: one of 20, 50, 100, 250
 QUERY_BUDGET = 6000  # characters of offer filters a read puts in its URL: servers refuse lines over ~8 KB
 RATE_LIMITED_RETRY_S = 1.0  # what the official clients wait after a 503

@@ -1,7 +1,7 @@
 """Wildberries as a sales channel (``workflows.channels.ChannelClient``), on an injected ``httpx.AsyncClient``.
 
-What WB serves (API_NOTES §1, the official specs): stock per *size* of a card (``chrtId``) on one seller
-warehouse, set with ``PUT /api/v3/stocks/{warehouseId}`` (1..1000 items, amount ≤ 100000, 204 on success, 409
+What WB serves (its API documentation and published OpenAPI files): stock per *size* of a card (``chrtId``) on one
+seller warehouse, set with ``PUT /api/v3/stocks/{warehouseId}`` (1..1000 items, amount ≤ 100000, 204 on success, 409
 with an array of errors naming the refused items, 406 when the seller is banned) and read with ``POST`` on the same
 path; the cards with their sizes from ``POST /content/v2/get/cards/list`` (100 a page, a cursor); new FBS orders,
 one unit of one size each, from ``GET /api/v3/orders/new``. The token goes raw in ``Authorization``.

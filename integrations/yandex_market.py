@@ -1,7 +1,7 @@
 """Yandex Market's Partner API as a sales channel (``workflows.channels.ChannelClient``), on an injected
 ``httpx.AsyncClient``.
 
-What the Market documents (API_NOTES §3, the official OpenAPI under ``specs/yandex-market/openapi``):
+What the Market documents (its API documentation and published OpenAPI):
 
 * Auth is the ``Api-Key`` header. At most **4 requests in parallel** per campaign, whatever the method; more, or
   more than a method's own budget, answers **420** ``{"status":"ERROR","errors":[{"code":"REQUEST_LIMIT_EXCEEDED"}]}``.

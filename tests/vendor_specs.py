@@ -37,6 +37,7 @@ from jsonschema.validators import extend  # type: ignore[import-untyped]
 from openapi_schema_validator import OAS30Validator, oas30_format_checker
 from referencing import Registry, Resource, Specification
 
+# The vendors' published OpenAPI files, kept outside the repository: a test that needs one skips without it.
 SPECS = Path("/work/shared/notes/specs")
 OZON = SPECS / "ozon" / "swagger.json"
 WILDBERRIES_PRODUCTS = SPECS / "wildberries" / "02-products.yaml"

@@ -1,9 +1,10 @@
 """Order intake: idempotent on (channel, external_id), each line routed and reserved at once.
 
-Routing (DESIGN.md §3): a line is reserved in the first warehouse the channel serves that can
-hold the whole quantity, online warehouses first, then stores by priority. A store's stock is
-only a *hold* until its staff confirm the item (the store-confirmation workflow asks them); the
-line then waits as ``awaiting_store_confirmation``.
+Routing: a line is reserved in the first warehouse the channel serves that can hold the whole
+quantity, online warehouses first, then stores by priority (why whole: docs/decisions.md, "A line is
+reserved whole in one warehouse"). A store's stock is only a *hold* until its staff confirm the
+item (the store-confirmation workflow asks them); the line then waits as
+``awaiting_store_confirmation``.
 """
 
 from __future__ import annotations

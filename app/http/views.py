@@ -1,4 +1,4 @@
-"""JSON views of workflow results, in the shapes CONTRACT.md promises."""
+"""JSON views of workflow results, in the shapes the public HTTP API promises (README, "HTTP API")."""
 
 from __future__ import annotations
 

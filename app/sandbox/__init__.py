@@ -1,1 +1,1 @@
-"""The sandbox: every outside system emulated on 127.0.0.1 and the real service wired to them (issue 6)."""
+"""The sandbox: every outside system emulated on 127.0.0.1 and the real service wired to them."""

@@ -1,5 +1,5 @@
-"""Block Kit for a store's question and for its closed state. Buttons follow CONTRACT.md:
-``action_id = "task:<option>"``, ``value = "<task_id>"``."""
+"""Block Kit for a store's question and for its closed state. Each button carries
+``action_id = "task:<option>"`` and ``value = "<task_id>"``, as :mod:`bot.slack.app` reads a click."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Telegram messages for tasks and alerts: text plus an inline keyboard whose buttons follow
-CONTRACT.md (``callback_data = "task:<task_id>:<option>"``, at most 64 bytes)."""
+"""Telegram messages for tasks and alerts: text plus an inline keyboard whose buttons carry
+``callback_data = "task:<task_id>:<option>"`` (Telegram allows at most 64 bytes)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The Central Bank's ``GET /scripts/XML_daily.asp`` over HTTP on 127.0.0.1, for the real ``httpx`` client.
 
-Answers as the bank does (API_NOTES §5): HTTP 200, ``application/xml; charset=windows-1251``, the sheet in force
+Answers as the bank does: HTTP 200, ``application/xml; charset=windows-1251``, the sheet in force
 on the day asked (``?date_req=DD/MM/YYYY``, else today). Tests steer it into the ways the bank fails: an HTTP
 error status, an HTML page instead of XML, or no answer at all.
 """

@@ -1,7 +1,7 @@
 """The Central Bank's rate sheets as data, and as the bytes ``XML_daily.asp`` puts on the wire.
 
 Nothing here speaks HTTP. A :class:`RateBook` holds standing quotes (served for any day) and quotes set for one
-day only; :func:`render_sheet` writes a sheet the way the bank does (API_NOTES §5): windows-1251, decimal commas,
+day only; :func:`render_sheet` writes a sheet the way the bank does: windows-1251, decimal commas,
 ``Value`` with 4 decimals for ``Nominal`` units, ``VunitRate`` for one unit, the ``Date`` the rates are set for.
 """
 

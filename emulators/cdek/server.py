@@ -1,4 +1,4 @@
-"""CDEK's API v2 over HTTP on 127.0.0.1, for the real ``httpx`` client (API_NOTES §4).
+"""CDEK's API v2 over HTTP on 127.0.0.1, for the real ``httpx`` client.
 
 * ``POST /v2/oauth/token`` (form body, or the query string as old examples send it): ``grant_type=client_credentials``
   with the account's ``client_id`` and ``client_secret`` gets a bearer token that expires ``token_lifetime`` seconds

@@ -1,4 +1,4 @@
-"""What CDEK checks when ``POST /v2/orders`` arrives, before it answers ``ACCEPTED`` (API_NOTES §4).
+"""What CDEK checks when ``POST /v2/orders`` arrives, before it answers ``ACCEPTED``.
 
 The field rules are CDEK's documented ones as the SDKs copy them: an online-shop order (``type`` 1) needs its
 ``number``, a ``tariff_code``, a recipient with a name and a phone, where it goes (``to_location`` with an

@@ -1,6 +1,6 @@
 """1C's OData interface (``standard.odata``) over HTTP on 127.0.0.1, for the real ``httpx`` client.
 
-Serves what :mod:`integrations.onec_odata` reads, in 1C's shapes (API_NOTES §6.2): the balance virtual table
+Serves what :mod:`integrations.onec_odata` reads, in 1C's shapes: the balance virtual table
 ``AccumulationRegister_<register>/Balance(…)`` (``Номенклатура_Key``, ``Склад_Key``, ``ВНаличииBalance``; rows
 with a zero balance are absent, as in 1C) and ``Catalog_Номенклатура`` (``Ref_Key``, ``Артикул``…), with
 ``$select``, ``$top``/``$skip`` and HTTP Basic auth. Errors are ``odata.error`` bodies.

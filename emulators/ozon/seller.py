@@ -1,5 +1,5 @@
 """One Ozon seller account as data: its products, FBS warehouses, stock, reserves and postings, and the three
-methods the stock client uses, answered in the spec's shapes (API_NOTES §2; ``specs/ozon/swagger.json``).
+methods the stock client uses, answered in the shapes of Ozon's published OpenAPI file (the spec).
 
 Nothing here speaks HTTP: each method takes the decoded request body and returns ``(status, body)``. Where the
 spec is silent the choice is marked *[emulator]*; it is a plausible reading, not Ozon's documented behaviour.

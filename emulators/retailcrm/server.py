@@ -1,4 +1,4 @@
-"""RetailCRM API v5 for one account over HTTP on 127.0.0.1, for the real ``httpx`` client (API_NOTES §7).
+"""RetailCRM API v5 for one account over HTTP on 127.0.0.1, for the real ``httpx`` client.
 
 Serves ``POST /api/v5/store/inventories/upload`` (form-encoded, ``offers`` a JSON string, optional ``site``) and
 ``GET /api/v5/store/inventories`` (``filter[…]``, ``limit`` / ``page``). Answers as RetailCRM does: a ``success``

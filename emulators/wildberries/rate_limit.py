@@ -1,7 +1,7 @@
 """Wildberries' rate limiting as its gateway applies it, on an injectable clock.
 
 WB documents each group of methods as a token bucket with four numbers: period, limit, interval (period / limit)
-and burst (API_NOTES §1.1). Stocks on seller warehouses: 300 a minute, burst 20, and **a request answered 409
+and burst. Stocks on seller warehouses: 300 a minute, burst 20, and **a request answered 409
 counts as 10**. FBS orders: 300 a minute, burst 20. Content: 100 a minute, burst 5. Over the limit the gateway
 answers 429 with ``X-Ratelimit-Retry``: whole seconds to wait.
 """

@@ -1,6 +1,6 @@
 """One Wildberries seller account as the emulator keeps it: product cards with their sizes, stock per (seller
-warehouse, size) and new FBS orders, with WB's answers to the methods the client uses (shapes from the official
-specs, API_NOTES §1). Plain data and pure answers: the HTTP side is in :mod:`emulators.wildberries.server`.
+warehouse, size) and new FBS orders, with WB's answers to the methods the client uses (shapes from WB's
+published OpenAPI files). Plain data and pure answers: the HTTP side is in :mod:`emulators.wildberries.server`.
 
 Where the spec is silent the emulator picks something and says so:
 

@@ -1,7 +1,7 @@
 """The Market's two limits that matter to a stock client, on a clock tests control.
 
 * **Parallel requests**: at most 4 at once per campaign; the fifth answers 420 at once
-  (``Hit rate limit of 4 parallel requests for campaignId …``, API_NOTES §3.1).
+  (``Hit rate limit of 4 parallel requests for campaignId …``).
 * **Skus a minute** for updateStocks: 100 000 (``x-resource-limit-config`` on ``req.skus``). How the Market counts
   its minute is not published; the emulator counts a sliding 60 s, the strictest reading.
 """

@@ -1,4 +1,4 @@
-"""The Market's wire shapes (OpenAPI under ``specs/yandex-market/openapi``): the error envelope, the updateStocks
+"""The Market's wire shapes (from its published OpenAPI): the error envelope, the updateStocks
 request's validation, getStocks offers, OrderDTOs and opaque page tokens.
 
 Error *messages* are the emulator's own (the spec types them as free text); a message about one offer names it in

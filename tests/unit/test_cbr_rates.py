@@ -18,7 +18,7 @@ from integrations.cbr import (
 )
 from workflows.fx import deviation
 
-# The captured real response of 31.12.2025 (API_NOTES §5), as the bank sends it: windows-1251 bytes.
+# The captured real response of 31.12.2025, as the bank sends it: windows-1251 bytes.
 CAPTURED = """<?xml version="1.0" encoding="windows-1251"?>
 <ValCurs Date="31.12.2025" name="Foreign Currency Market">
     <Valute ID="R01010">
