@@ -36,6 +36,21 @@ from workflows.topology import Topology
 from workflows.vocabulary import NoticeTopic
 
 
+class FakeTime:
+    """A monotonic clock and a sleep that only moves it (for rate gates and pacers)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
 class FakeClock:
     def __init__(self, start: datetime | None = None) -> None:
         self.current = start or datetime(2026, 11, 21, 9, 0, tzinfo=UTC)

@@ -7,23 +7,11 @@ from aiogram.exceptions import TelegramRetryAfter
 from aiogram.methods import SendMessage
 
 from bot.telegram.pacing import Pacer
-
-
-class Time:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
+from tests.fakes import FakeTime
 
 
 async def test_one_message_a_second_per_chat_and_thirty_in_all() -> None:
-    t = Time()
+    t = FakeTime()
     pacer = Pacer(clock=t.clock, sleep=t.sleep)
     sent: list[tuple[float, int]] = []
 
@@ -43,7 +31,7 @@ async def test_one_message_a_second_per_chat_and_thirty_in_all() -> None:
 
 
 async def test_a_429_is_waited_out_and_the_message_sent_once() -> None:
-    t = Time()
+    t = FakeTime()
     pacer = Pacer(clock=t.clock, sleep=t.sleep)
     attempts: list[float] = []
 

@@ -12,6 +12,7 @@ import pytest
 from integrations.http_hints import retry_after
 from integrations.rate_gate import RateGate
 from integrations.wire import REASON_CHARS, Wire, json_object
+from tests.fakes import FakeTime
 from workflows.outside import OutsideSystemError, Refused, Unavailable
 
 URL = "http://vendor.test/api"
@@ -28,19 +29,6 @@ class VendorSaidNo(Refused):
 
 class NeverLeft(VendorDown):
     pass
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
 
 
 def vendor_reason(response: httpx.Response) -> str:
