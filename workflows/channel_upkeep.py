@@ -98,7 +98,7 @@ class ChannelUpkeep:
         return report
 
     async def reconcile_if_asked(self) -> Reconciliation | None:
-        """Scheduled every minute: runs when ``/sync`` asked for this channel since the last run."""
+        """Scheduled every 30 s: runs when ``/sync`` asked for this channel since the last run."""
         async with self._uow(read_only=True) as uow:
             state = await uow.channel_states.get(self.name)
         asked, done = state.sync_requested_at, state.reconciled_at

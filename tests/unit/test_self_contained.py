@@ -34,8 +34,6 @@ THIRD_PARTY = frozenset(
 ALLOWED = frozenset(
     {
         ("tests/vendor_specs.py", 'SPECS = Path("/work/shared/notes/specs")'),
-        # Rewritten on another branch; drop this entry once that rewrite is merged.
-        ("docs/sync_engine.md", "# The sync engine (issue 5) — the plan the next session builds"),
     }
 )
 
