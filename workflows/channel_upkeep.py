@@ -11,7 +11,7 @@ from workflows.channels import ChannelClient, ChannelRefused, ChannelUnavailable
 from workflows.errors import ClientBlocked, OrderConflict
 from workflows.ledger import channel_availability
 from workflows.orders import LineRequest, OrderDesk, PlaceOrder
-from workflows.ports import Clock, UnitOfWorkFactory
+from workflows.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from workflows.topology import Topology
 
 log = logging.getLogger(__name__)
@@ -60,21 +60,15 @@ class ChannelUpkeep:
     async def reconcile(self) -> Reconciliation:
         """Read the channel's stock page by page, compare with what it should show, queue corrections."""
         report = Reconciliation(self.name)
-        channel = self._topology.channels[self.name]
         after = ""
         while True:
             async with self._uow(read_only=True) as uow:
                 skus = await uow.stock.skus_after(after, self._client.batch_limit)
                 if not skus:
                     break
-                levels = await uow.stock.for_skus(skus)
                 offer_ids = await uow.offer_ids.for_skus(self.name, skus)
+                truth = await self._truth(uow, [sku for sku in skus if sku in offer_ids])
             after = skus[-1]
-            truth = {
-                sku: channel_availability({lv.warehouse: lv for lv in levels.get(sku, [])}, channel.serves,
-                                          channel.safety_stock)
-                for sku in skus if sku in offer_ids
-            }  # fmt: skip
             lines = [StockLine(sku, offer_ids[sku], qty) for sku, qty in truth.items()]
             try:
                 shown = await self._client.read_stock(lines)
@@ -82,12 +76,7 @@ class ChannelUpkeep:
                 report.failed = error.reason
                 break
             report.checked += len(lines)
-            wrong = {sku: qty for sku, qty in truth.items() if shown.get(sku) != qty}
-            if wrong:
-                report.corrected.update({sku: (shown.get(sku), qty) for sku, qty in wrong.items()})
-                async with self._uow() as uow:
-                    await uow.outbox.enqueue(self.name, wrong, self._clock.now())
-                    await uow.commit()
+            await self._correct(report, {sku: qty for sku, qty in truth.items() if shown.get(sku) != qty}, shown)
         async with self._uow() as uow:
             summary = f"checked={report.checked} corrected={len(report.corrected)}"
             if report.failed:
@@ -96,6 +85,31 @@ class ChannelUpkeep:
             await uow.commit()
         log.info("reconciled %s: %s", self.name, summary)
         return report
+
+    async def _truth(self, uow: UnitOfWork, skus: list[str]) -> dict[str, int]:
+        """What the channel should show of each SKU, by the stock as ``uow`` sees it now."""
+        channel = self._topology.channels[self.name]
+        levels = await uow.stock.for_skus(skus) if skus else {}
+        return {
+            sku: channel_availability({lv.warehouse: lv for lv in levels.get(sku, [])}, channel.serves,
+                                      channel.safety_stock)
+            for sku in skus
+        }  # fmt: skip
+
+    async def _correct(self, report: Reconciliation, wrong: dict[str, int], shown: dict[str, int]) -> None:
+        """Queue the corrections, each computed again from the stock at the moment it is queued: stock that
+        changed while the channel was being read queued its own push, which an older figure must not undo.
+        The first write takes the SKUs' outbox rows, so a stock change racing this one waits for it (or this
+        one for the change) before the stock is read again."""
+        if not wrong:
+            return
+        async with self._uow() as uow:
+            now = self._clock.now()
+            await uow.outbox.enqueue(self.name, wrong, now)
+            fresh = await self._truth(uow, sorted(wrong))
+            await uow.outbox.enqueue(self.name, fresh, now)
+            await uow.commit()
+        report.corrected.update({sku: (shown.get(sku), qty) for sku, qty in fresh.items() if shown.get(sku) != qty})
 
     async def reconcile_if_asked(self) -> Reconciliation | None:
         """Scheduled every 30 s: runs when ``/sync`` asked for this channel since the last run."""
