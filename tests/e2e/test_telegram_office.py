@@ -235,6 +235,24 @@ async def test_a_task_shown_by_tasks_before_its_delivery_is_still_delivered_once
     assert all(m.buttons == [] and "Решение:" in (m.text or "") for m in shown)
 
 
+async def test_a_recovery_is_said_once_in_a_chat_that_shows_the_alert_twice(office: Office) -> None:
+    async with office.services.shop.uow() as work:
+        await office.services.shop.alerts.raise_alert(work, "sync_failing:site", "sync_failing", {"error": "503"})
+        await work.commit()
+    await office.deliver()
+    office.tg.push_text(OWNER, "/tasks")  # a second copy of the alert in the owner's chat
+    alert, _ = await office.said_to(OWNER, 2)
+    async with office.services.shop.uow() as work:
+        await office.services.shop.alerts.resolve(work, "sync_failing:site")
+        await work.commit()
+    await office.deliver()
+    *copies, recovered = await office.said_to(OWNER, 3)
+    assert len(office.tg.messages(OWNER)) == 3  # one recovery, however many copies
+    assert recovered.text is not None and recovered.text.startswith("✅ Восстановлено: sync_failing")
+    assert recovered.reply_to_message_id == alert.message_id  # in reply to the alert as first delivered
+    assert all(m.buttons == [] for m in copies)
+
+
 async def test_a_fraud_call_check_answered_fraud_cancels_and_blocks(office: Office) -> None:
     order_id = await office.order("SO-7001", "150000")
     assert (await office.pay(order_id, "authorized"))["fraud_check_task"] is not None
