@@ -95,6 +95,17 @@ class Office:
                 await asyncio.sleep(0.01)
         return self.tg.messages(chat)
 
+    async def remembered(self, message: TgMessage, copies: int) -> None:
+        """Until the task behind ``message``'s buttons is known to show in ``copies`` messages: /tasks records its
+        copy just after sending it, so a test going on at once could outrun it."""
+        task_id = int(message.buttons[0][0]["callback_data"].split(":")[1])
+        async with asyncio.timeout(5):
+            while True:
+                async with self.services.shop.uow(read_only=True) as work:
+                    if len(await work.tasks.messages(task_id)) >= copies:
+                        return
+                await asyncio.sleep(0.01)
+
     async def answered(self, callback_id: str) -> str:
         async with asyncio.timeout(5):
             while not (record := next(c for c in self.tg.callbacks() if c.id == callback_id)).answered:
@@ -202,10 +213,12 @@ async def test_tasks_twice_lists_every_task_both_times_and_an_answer_edits_every
     checks, alerts = listed[0::2], [alert, *listed[1::2]]
     assert all(m.text is not None and "Проверка звонком: заказ SO-7201" in m.text for m in checks)
     assert all(m.text is not None and m.text.startswith("⚠️") for m in alerts)
+    await office.remembered(checks[1], 4)  # the managers' two copies and the owner's two
+    await office.remembered(alerts[2], 3)
 
     pressed = office.tg.push_callback(OWNER, checks[1], checks[1].buttons[0][0]["callback_data"])
     assert (await office.answered(pressed)).startswith("Готово")
-    await office.tg.wait_for("editMessageText", 4)  # the managers' two copies and the owner's two
+    await office.tg.wait_for("editMessageText", 4)
     pressed = office.tg.push_callback(OWNER, alerts[2], alerts[2].buttons[0][0]["callback_data"])  # ack
     assert (await office.answered(pressed)).startswith("Готово")
     await office.tg.wait_for("editMessageText", 7)  # the delivered alert and both copies of it
@@ -221,6 +234,7 @@ async def test_a_task_shown_by_tasks_before_its_delivery_is_still_delivered_once
     await office.pay(await office.order("SO-7301", "150000"), "authorized")
     office.tg.push_text(MANAGER, "/tasks")
     (listed,) = await office.said_to(MANAGER)
+    await office.remembered(listed, 1)
     await office.deliver()
     for _ in range(2):
         office.clock.advance(seconds=121)  # past the notice's lease: a notice not retired would go out again
@@ -241,7 +255,8 @@ async def test_a_recovery_is_said_once_in_a_chat_that_shows_the_alert_twice(offi
         await work.commit()
     await office.deliver()
     office.tg.push_text(OWNER, "/tasks")  # a second copy of the alert in the owner's chat
-    alert, _ = await office.said_to(OWNER, 2)
+    alert, copy = await office.said_to(OWNER, 2)
+    await office.remembered(copy, 2)
     async with office.services.shop.uow() as work:
         await office.services.shop.alerts.resolve(work, "sync_failing:site")
         await work.commit()
