@@ -217,14 +217,15 @@ notices = Table(
     Index(None, "delivered_at", "id"),
 )
 
-# The chat messages that show a task (a store's Slack question, a manager's Telegram card).
+# The chat messages that show a task (a store's Slack question, a manager's Telegram card). A chat may
+# show one task several times: its delivery posted it and a person's /tasks sent a fresh copy.
 task_messages = Table(
     "task_messages",
     metadata,
     Column("task_id", Id, ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True),
     Column("platform", String(16), primary_key=True),
     Column("chat", String(64), primary_key=True),
-    Column("message_id", String(64), nullable=False),
+    Column("message_id", String(64), primary_key=True),
 )
 
 

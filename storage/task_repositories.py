@@ -10,6 +10,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage import schema as t
+from storage.repositories import _upsert
 from workflows.tasks import Deadline, DeadlineKind, Task, TaskState
 from workflows.vocabulary import NoticeTopic
 
@@ -63,18 +64,13 @@ class SqlTasks:
 
     async def add_message(self, task_id: int, platform: str, chat: str, message_id: str) -> None:
         values = {"task_id": task_id, "platform": platform, "chat": chat, "message_id": message_id}
-        await self._c.execute(t.task_messages.insert(), values)
+        statement = _upsert(self._c, t.task_messages).values(values)
+        await self._c.execute(statement.on_conflict_do_nothing(index_elements=list(values)))
 
     async def messages(self, task_id: int) -> list[tuple[str, str, str]]:
         c = t.task_messages.c
         rows = await self._c.execute(select(c.platform, c.chat, c.message_id).where(c.task_id == task_id))
         return [(r.platform, r.chat, r.message_id) for r in rows]
-
-
-async def _add_message(connection: AsyncConnection, task_id: int, platform: str, chat: str, message_id: str) -> None:
-    await connection.execute(
-        t.task_messages.insert(), {"task_id": task_id, "platform": platform, "chat": chat, "message_id": message_id}
-    )
 
 
 def _task(row: Any) -> Task:

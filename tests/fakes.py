@@ -603,7 +603,8 @@ class MemoryTasks:
         ]
 
     async def add_message(self, task_id: int, platform: str, chat: str, message_id: str) -> None:
-        self._s.task_messages.append((task_id, platform, chat, message_id))
+        if (shown := (task_id, platform, chat, message_id)) not in self._s.task_messages:
+            self._s.task_messages.append(shown)
 
     async def messages(self, task_id: int) -> list[tuple[str, str, str]]:
         return [(p, c, m) for t, p, c, m in self._s.task_messages if t == task_id]

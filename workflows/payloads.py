@@ -161,20 +161,26 @@ class FxApproval:
         )  # fmt: skip
 
 
+_OWN = ("key", "kind")  # an alert task's own fields, never a detail's
+
+
 @dataclass(frozen=True)
 class AlertTask:
-    """The buttons of an alert: which key a mute silences, and the failure's details."""
+    """The buttons of an alert: which key a mute silences, and the failure's details.
+
+    The details sit beside ``key`` and ``kind``, as always stored; a detail of either name is left out, so
+    the alert's own key and kind always stand (the alert's row keeps its whole detail)."""
 
     key: str
     kind: str
     detail: Mapping[str, object] = field(default_factory=dict)
 
     def to_payload(self) -> Payload:
-        return {"key": self.key, "kind": self.kind, **self.detail}
+        return {"key": self.key, "kind": self.kind, **{k: v for k, v in self.detail.items() if k not in _OWN}}
 
     @classmethod
     def from_payload(cls, payload: Mapping[str, object]) -> AlertTask:
-        detail = {k: v for k, v in payload.items() if k not in ("key", "kind")}
+        detail = {k: v for k, v in payload.items() if k not in _OWN}
         return cls(key=_str(payload, "key"), kind=_str(payload, "kind"), detail=detail)
 
 

@@ -447,11 +447,14 @@ class Tasks(Protocol):
         ...
 
     async def add_message(self, task_id: int, platform: str, chat: str, message_id: str) -> None:
-        """Remember a chat message that shows the task (to update it when the task closes)."""
+        """Remember a chat message that shows the task (to update it when the task closes). A chat may
+        show a task several times (delivered, then sent again on request): each copy is kept, and
+        the same message remembered again is still one."""
         ...
 
     async def messages(self, task_id: int) -> list[tuple[str, str, str]]:
-        """``(platform, chat, message_id)`` of every message showing the task."""
+        """``(platform, chat, message_id)`` of every message showing the task, every copy in a chat
+        included, in no particular order."""
         ...
 
 

@@ -94,7 +94,8 @@ class TelegramDelivery:
         if topic == NoticeTopic.ALERT and alert is not None:
             await self._post_alert(alert, task)
         elif topic == NoticeTopic.ALERT_RESOLVED and alert is not None:
-            for chat, message in shown or [(str(c), "") for c in alert_recipients(people, alert.kind)]:
+            told = _first_in_each_chat(shown) or [(str(c), "") for c in alert_recipients(people, alert.kind)]
+            for chat, message in told:
                 text = render.resolved_text(alert, self._locale, self._tz)
                 reply = ReplyParameters(message_id=int(message), allow_sending_without_reply=True) if message else None
                 await self._send(int(chat), text, None, reply)
@@ -172,3 +173,13 @@ class TelegramDelivery:
                 raise
         except TelegramForbiddenError:
             log.warning("telegram chat %s does not accept messages from the bot", chat)
+
+
+def _first_in_each_chat(shown: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """One message per chat, its earliest (Telegram numbers a chat's messages in order): a chat that shows a task
+    several times (delivered, then sent again by /tasks) is told of it once, in reply to where it first was."""
+    first: dict[str, str] = {}
+    for chat, message in shown:
+        if chat not in first or int(message) < int(first[chat]):
+            first[chat] = message
+    return list(first.items())

@@ -95,6 +95,17 @@ class Office:
                 await asyncio.sleep(0.01)
         return self.tg.messages(chat)
 
+    async def remembered(self, message: TgMessage, copies: int) -> None:
+        """Until the task behind ``message``'s buttons is known to show in ``copies`` messages: /tasks records its
+        copy just after sending it, so a test going on at once could outrun it."""
+        task_id = int(message.buttons[0][0]["callback_data"].split(":")[1])
+        async with asyncio.timeout(5):
+            while True:
+                async with self.services.shop.uow(read_only=True) as work:
+                    if len(await work.tasks.messages(task_id)) >= copies:
+                        return
+                await asyncio.sleep(0.01)
+
     async def answered(self, callback_id: str) -> str:
         async with asyncio.timeout(5):
             while not (record := next(c for c in self.tg.callbacks() if c.id == callback_id)).answered:
@@ -184,6 +195,77 @@ async def test_tasks_lists_what_each_may_see_and_only_the_owner_answers_the_owne
     ack = alert.buttons[0][0]["callback_data"]
     refused = office.tg.push_callback(MANAGER, none, ack, require_button=False)
     assert await office.answered(refused) == "Эту задачу решает владелец."
+
+
+async def test_tasks_twice_lists_every_task_both_times_and_an_answer_edits_every_copy(office: Office) -> None:
+    """A chat may show a task several times — delivered, then sent again by each /tasks — and all of them are
+    remembered: every /tasks lists every task, and the decision edits every copy in every chat."""
+    await office.pay(await office.order("SO-7201", "150000"), "authorized")
+    async with office.services.shop.uow() as work:
+        await office.services.shop.alerts.raise_alert(work, "sync_failing:site", "sync_failing", {"error": "503"})
+        await work.commit()
+    await office.deliver()
+    (alert,) = await office.said_to(OWNER)  # the owner's alert; the call check went to the managers
+    for shown in (3, 5):
+        office.tg.push_text(OWNER, "/tasks")
+        await office.said_to(OWNER, shown)
+    _, *listed = office.tg.messages(OWNER)
+    checks, alerts = listed[0::2], [alert, *listed[1::2]]
+    assert all(m.text is not None and "Проверка звонком: заказ SO-7201" in m.text for m in checks)
+    assert all(m.text is not None and m.text.startswith("⚠️") for m in alerts)
+    await office.remembered(checks[1], 4)  # the managers' two copies and the owner's two
+    await office.remembered(alerts[2], 3)
+
+    pressed = office.tg.push_callback(OWNER, checks[1], checks[1].buttons[0][0]["callback_data"])
+    assert (await office.answered(pressed)).startswith("Готово")
+    await office.tg.wait_for("editMessageText", 4)
+    pressed = office.tg.push_callback(OWNER, alerts[2], alerts[2].buttons[0][0]["callback_data"])  # ack
+    assert (await office.answered(pressed)).startswith("Готово")
+    await office.tg.wait_for("editMessageText", 7)  # the delivered alert and both copies of it
+    checks = [*office.tg.messages(MANAGER), *office.tg.messages(OTHER_MANAGER), *office.tg.messages(OWNER)[1::2]]
+    assert len(checks) == 4 and all(m.buttons == [] and "Решение:" in (m.text or "") for m in checks)
+    alerts = office.tg.messages(OWNER)[0::2]
+    assert len(alerts) == 3 and all(m.buttons == [] and "Ольга" in (m.text or "") for m in alerts)
+
+
+async def test_a_task_shown_by_tasks_before_its_delivery_is_still_delivered_once(office: Office) -> None:
+    """/tasks sends a copy of a call check whose notice has not gone out yet: the delivery then sends the notice
+    to every manager once and retires it — no resend at every lease — and the answer edits all three messages."""
+    await office.pay(await office.order("SO-7301", "150000"), "authorized")
+    office.tg.push_text(MANAGER, "/tasks")
+    (listed,) = await office.said_to(MANAGER)
+    await office.remembered(listed, 1)
+    await office.deliver()
+    for _ in range(2):
+        office.clock.advance(seconds=121)  # past the notice's lease: a notice not retired would go out again
+        await office.deliver()
+    async with office.services.shop.uow(read_only=True) as work:
+        assert await work.notices.undelivered(10) == []
+    assert [len(office.tg.messages(chat)) for chat in (MANAGER, OTHER_MANAGER, OWNER)] == [2, 1, 0]
+    pressed = office.tg.push_callback(MANAGER, listed, listed.buttons[0][0]["callback_data"])
+    assert (await office.answered(pressed)).startswith("Готово")
+    await office.tg.wait_for("editMessageText", 3)
+    shown = [*office.tg.messages(MANAGER), *office.tg.messages(OTHER_MANAGER)]
+    assert all(m.buttons == [] and "Решение:" in (m.text or "") for m in shown)
+
+
+async def test_a_recovery_is_said_once_in_a_chat_that_shows_the_alert_twice(office: Office) -> None:
+    async with office.services.shop.uow() as work:
+        await office.services.shop.alerts.raise_alert(work, "sync_failing:site", "sync_failing", {"error": "503"})
+        await work.commit()
+    await office.deliver()
+    office.tg.push_text(OWNER, "/tasks")  # a second copy of the alert in the owner's chat
+    alert, copy = await office.said_to(OWNER, 2)
+    await office.remembered(copy, 2)
+    async with office.services.shop.uow() as work:
+        await office.services.shop.alerts.resolve(work, "sync_failing:site")
+        await work.commit()
+    await office.deliver()
+    *copies, recovered = await office.said_to(OWNER, 3)
+    assert len(office.tg.messages(OWNER)) == 3  # one recovery, however many copies
+    assert recovered.text is not None and recovered.text.startswith("✅ Восстановлено: sync_failing")
+    assert recovered.reply_to_message_id == alert.message_id  # in reply to the alert as first delivered
+    assert all(m.buttons == [] for m in copies)
 
 
 async def test_a_fraud_call_check_answered_fraud_cancels_and_blocks(office: Office) -> None:

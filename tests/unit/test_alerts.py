@@ -175,6 +175,22 @@ async def test_a_muted_key_raises_no_message_until_the_mute_ends(desk: Desk, clo
     assert await desk.notices("alert_resolved") == [{"alert_id": loud.id}]
 
 
+async def test_a_mute_silences_the_alerts_own_key_whatever_its_detail_holds(desk: Desk, clock: FakeClock) -> None:
+    """A detail may carry fields named ``key`` or ``kind`` (what a channel said, say): the alert's task still
+    carries the alert's own, so its mute silences this alert and not a key named in the detail."""
+    async with desk.uow() as work:
+        detail: dict[str, object] = {"key": "onec_silent", "kind": "sku", "reason": "503"}
+        alert = await desk.alerts.raise_alert(work, KEY, "sync_failing", detail)
+        await work.commit()
+    task = await desk.task(alert.task_id)
+    assert (task.payload["key"], task.payload["kind"]) == (KEY, "sync_failing")
+    assert (await desk.stored(alert.id)).detail == detail  # the alert itself keeps its whole detail
+    assert (await desk.alerts.answer(alert.task_id or 0, "mute", "1001")).accepted
+    async with desk.uow(read_only=True) as work:
+        assert await work.alerts.muted_until(KEY) == clock.now() + timedelta(hours=4)
+        assert await work.alerts.muted_until("onec_silent") is None
+
+
 async def test_stale_counts_lists_alerts_that_repeated_since_they_were_shown(desk: Desk, clock: FakeClock) -> None:
     await desk.fail(5, key="never_shown")  # not delivered yet: nothing to edit
     alert = await desk.fail()

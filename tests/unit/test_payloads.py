@@ -79,6 +79,13 @@ def test_an_alert_task_carries_its_key_kind_and_details() -> None:
     assert AlertTask.from_payload(stored(alert.to_payload())) == alert
 
 
+def test_an_alert_tasks_own_key_and_kind_win_over_fields_of_the_same_name_in_its_detail() -> None:
+    alert = AlertTask("sync_failing:ozon", "sync_failing", {"key": "onec_silent", "kind": "sku", "n": 3})
+    assert alert.to_payload() == {"key": "sync_failing:ozon", "kind": "sync_failing", "n": 3}
+    read = AlertTask.from_payload(stored(alert.to_payload()))
+    assert (read.key, read.kind, read.detail) == ("sync_failing:ozon", "sync_failing", {"n": 3})
+
+
 def test_notices_name_their_task_or_alert() -> None:
     assert TaskNotice(5).to_payload() == {"task_id": 5}
     assert TaskNotice(5, "tverskaya").to_payload() == {"task_id": 5, "store": "tverskaya"}

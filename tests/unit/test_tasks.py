@@ -88,6 +88,26 @@ async def test_an_answer_that_is_not_an_option_changes_nothing(uow: UnitOfWorkFa
         await answer(TaskBoard(uow, clock), 10_000, "available", "U0ANNA")
 
 
+async def test_a_chat_keeps_every_copy_of_a_task_and_each_copy_once(uow: UnitOfWorkFactory, clock: FakeClock) -> None:
+    """A task delivered to a chat and shown there again on request is in that chat twice: both copies
+    are kept (the decision edits both); the same copy recorded again is still one."""
+    task, other = await open_question(uow, clock), await open_question(uow, clock, 1)
+    assert task.id is not None and other.id is not None
+    async with uow() as work:
+        await work.tasks.add_message(task.id, "telegram", "1002", "41")  # the delivery's copy
+        await work.tasks.add_message(task.id, "telegram", "1002", "57")  # /tasks sent another
+        await work.tasks.add_message(task.id, "telegram", "1003", "41")
+        await work.tasks.add_message(other.id, "telegram", "1002", "42")
+        await work.commit()
+    async with uow() as work:
+        await work.tasks.add_message(task.id, "telegram", "1002", "57")  # the same copy again
+        await work.commit()
+    async with uow(read_only=True) as work:
+        shown = await work.tasks.messages(task.id)
+        assert await work.tasks.messages(other.id) == [("telegram", "1002", "42")]
+    assert sorted(shown) == [("telegram", "1002", "41"), ("telegram", "1002", "57"), ("telegram", "1003", "41")]
+
+
 async def test_the_deadline_expires_an_unanswered_task_once(uow: UnitOfWorkFactory, clock: FakeClock) -> None:
     task = await open_question(uow, clock)
     assert task.id is not None
