@@ -109,6 +109,8 @@ class SlackEmulator(LocalServer):
         self._recorded = asyncio.Condition()
         self.app_token = app_token
         self.socket_mode = SocketModeHub()
+        self._hanging: dict[str, asyncio.Event] = {}
+        self.held: list[str] = []  # methods of calls that arrived while hanging, in order
 
     # -- serving ---------------------------------------------------------------------------------------------
 
@@ -117,6 +119,7 @@ class SlackEmulator(LocalServer):
         return create_app(self)
 
     async def _before_stop(self) -> None:
+        self.release()
         await self.socket_mode.close()
 
     # -- what tests read and steer ---------------------------------------------------------------------------
@@ -142,6 +145,34 @@ class SlackEmulator(LocalServer):
     def force_rate_limit(self, method: str, times: int = 1, retry_after: int = 0) -> None:
         """Make the next ``times`` calls of ``method`` answer 429 with ``Retry-After: retry_after``."""
         self._forced.add(method, times, retry_after)
+
+    def hang(self, method: str) -> None:
+        """Calls of ``method`` get no answer until :meth:`release`; then they are dropped (HTTP 503, nothing
+        done), as a request lost in a Slack outage. Only :attr:`held` records them, not :meth:`calls`."""
+        self._hanging.setdefault(method, asyncio.Event())
+
+    def release(self, method: str | None = None) -> None:
+        """Stop hanging ``method`` (every method when ``None``); held calls are dropped."""
+        for name in [method] if method is not None else list(self._hanging):
+            event = self._hanging.pop(name, None)
+            if event is not None:
+                event.set()
+
+    async def hold(self, method: str) -> bool:
+        """Wait while ``method`` hangs; ``True`` when the call was held (and so must be dropped)."""
+        event = self._hanging.get(method)
+        if event is None:
+            return False
+        self.held.append(method)
+        async with self._recorded:
+            self._recorded.notify_all()
+        await event.wait()
+        return True
+
+    async def wait_for_held(self, method: str, count: int = 1, patience: float = 5.0) -> None:
+        """Wait until ``count`` calls of ``method`` are held (``patience`` only guards against a hang)."""
+        async with asyncio.timeout(patience), self._recorded:
+            await self._recorded.wait_for(lambda: self.held.count(method) >= count)
 
     async def wait_for_calls(self, method: str, count: int = 1, patience: float = 5.0) -> list[SlackCall]:
         """Wait until ``count`` calls of ``method`` arrived (for apps that call Slack in the background).
@@ -194,6 +225,8 @@ def create_app(emulator: SlackEmulator) -> web.Application:
     async def handle(request: web.Request) -> web.Response:
         method = request.match_info["method"]
         params, token = await _read_request(request)
+        if await emulator.hold(method):
+            raise web.HTTPServiceUnavailable()
         answer = emulator.answer(method, params, token)
         await emulator.record(method, params, token, answer)
         return web.json_response(answer.body, status=answer.status, headers=answer.headers)
