@@ -30,6 +30,8 @@ class Chats:
     telegram_report: TelegramReport | None = None  # /report and the scheduled daily send
 
     async def close(self) -> None:
+        if self.slack_delivery is not None:
+            await self.slack_delivery.close()
         if self.telegram_bot is not None:
             await self.telegram_bot.session.close()
 
@@ -49,6 +51,7 @@ def _connect_slack(settings: Settings, shop: Shop, chats: Chats) -> None:
     client = AsyncWebClient(
         token=slack.bot_token.get_secret_value(),
         base_url=str(slack.api_base),
+        timeout=slack.timeout_s,  # type: ignore[arg-type]  # aiohttp takes a float; slack_sdk hints int
         retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=5)],  # honours Retry-After
     )
     locale = settings.business.locale

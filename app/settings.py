@@ -91,6 +91,8 @@ class SlackSettings(_Group):
     signing_secret: SecretStr | None = Field(default=None, validation_alias="SLACK_SIGNING_SECRET")
     app_token: SecretStr | None = Field(default=None, validation_alias="SLACK_APP_TOKEN")
     api_base: AnyHttpUrl = Field(default=AnyHttpUrl("https://slack.com/api/"), validation_alias="SLACK_API_BASE")
+    # Seconds a Slack call may take; a delivery that runs out tries again on the next run.
+    timeout_s: float = Field(default=5.0, gt=0, le=60, validation_alias="SLACK_TIMEOUT_S")
 
 
 class ChannelSettings(_Group):

@@ -51,7 +51,7 @@ def build_slack_app(
             await client.chat_postEphemeral(channel=channel, user=user, text=text(locale, "refused.unknown_task"))
             return
         if decision.accepted:
-            await delivery.run_once()  # show the outcome now, not at the next scheduled delivery
+            delivery.kick()  # show the outcome now, in the background: Slack waits only 3 s for the answer
         elif decision.refusal in ("answered", "expired", "cancelled"):
             message = text(locale, f"refused.{decision.refusal}", by=decision.task.answered_by)
             await client.chat_postEphemeral(channel=channel, user=user, text=message)

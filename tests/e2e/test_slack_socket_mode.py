@@ -67,6 +67,7 @@ async def test_a_click_over_socket_mode_is_acknowledged_and_decided(setup: tuple
         await stop_socket_mode(handler)
     assert ack["envelope_id"]
     assert len(slack.calls("apps.connections.open")) == 1
-    assert "Есть, в порядке — <@U1>" in slack.messages("CS1")[0].text  # decided before the ack
-    order = await services.shop.orders.get(placed.id or 0)
+    await services.chats.slack_delivery.settled()  # the message follows in the background
+    assert "Есть, в порядке — <@U1>" in slack.messages("CS1")[0].text
+    order = await services.shop.orders.get(placed.id or 0)  # decided before the ack
     assert (order.lines[0].status, order.lines[0].warehouse) == (LineStatus.RESERVED, "s1")

@@ -4,6 +4,7 @@ drives the 20 minutes; nothing sleeps."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -55,7 +56,9 @@ class World:
     def question(self, store: str) -> Any:
         return self.slack.messages(f"C{store.upper()}")[0]
 
-    async def click(self, store: str, option: str, user: str, *, secret: str = SECRET, age: int = 0) -> int:
+    async def click(
+        self, store: str, option: str, user: str, *, secret: str = SECRET, age: int = 0, settle: bool = True
+    ) -> int:
         message = self.question(store)
         first_version = message.history[0].blocks if message.history else message.blocks  # buttons go on close
         task_id = first_version[-1]["elements"][0]["value"]
@@ -78,11 +81,20 @@ class World:
             "X-Slack-Signature": signature,
         }
         response = await self.http.post("/slack/events", data=body, headers=headers)
+        assert self.services.chats.slack_delivery is not None
+        if settle:
+            await self.services.chats.slack_delivery.settled()  # the click's delivery runs in the background
         return response.status
 
 
 @pytest.fixture
-async def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[World]:
+def slack_timeout_s() -> str:
+    """SLACK_TIMEOUT_S for the world; a test parametrizes it to a tiny value to see a timeout."""
+    return "5"
+
+
+@pytest.fixture
+async def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, slack_timeout_s: str) -> AsyncIterator[World]:
     channels = {f"C{code.upper()}": code for code in STAFF}
     async with SlackEmulator(bot_token=TOKEN, channels=channels) as slack:
         monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'cascade.db'}")
@@ -90,6 +102,7 @@ async def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterato
         monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
         monkeypatch.setenv("SLACK_SIGNING_SECRET", SECRET)
         monkeypatch.setenv("SLACK_API_BASE", slack.base_url)
+        monkeypatch.setenv("SLACK_TIMEOUT_S", slack_timeout_s)
         monkeypatch.setenv("LOCALE", "ru")
         clock = FakeClock()
         services = await build(load_settings(env_file=None), _shop(), clock=clock)
@@ -211,3 +224,49 @@ async def test_a_question_closed_while_it_was_being_posted_is_shown_closed(world
     message = world.question("s1")
     assert len(message.history) == 1  # posted open, then updated once
     assert "actions" not in [block["type"] for block in message.blocks]
+
+
+async def test_a_hung_slack_holds_no_write_lock(world: World) -> None:
+    """Delivery calls Slack outside any transaction: on SQLite a write transaction holds the
+    process's write lock, so orders and stock figures would wait for Slack."""
+    delivery = world.services.chats.slack_delivery
+    assert delivery is not None
+    world.slack.hang("chat.postMessage")
+    await world.services.shop.orders.place(PlaceOrder("site", "SO-H1", [LineRequest("КР-7/2", 1)]))
+    running = asyncio.create_task(delivery.run_once())
+    await world.slack.wait_for_held("chat.postMessage")
+    async with asyncio.timeout(2):  # a guard: with the lock held this waits for Slack (5 s here)
+        await world.services.shop.ledger.apply_stock(world.clock.now(), [StockFigure("LAMP", "s1", 4)])
+        await world.services.shop.orders.place(PlaceOrder("site", "SO-H2", [LineRequest("LAMP", 1)]))
+    world.slack.release()  # the held call is dropped: the notice goes back
+    assert await running == 0
+    await world.deliver()
+    assert {m.text.split(": ")[0][-5:] for m in world.slack.messages("CS1")} == {"SO-H1", "SO-H2"}
+
+
+@pytest.mark.parametrize("slack_timeout_s", ["0.2"])
+async def test_a_timed_out_notice_is_released_and_sent_when_slack_answers_again(world: World) -> None:
+    world.slack.hang("chat.postMessage")
+    await world.services.shop.orders.place(PlaceOrder("site", "SO-T1", [LineRequest("КР-7/2", 1)]))
+    assert world.services.chats.slack_delivery is not None
+    assert await world.services.chats.slack_delivery.run_once() == 0  # SLACK_TIMEOUT_S ran out
+    world.slack.release()
+    await world.deliver()  # the same moment: released, not left to wait out its lease
+    assert ["SO-T1" in m.text for m in world.slack.messages("CS1")] == [True]
+    async with world.services.shop.uow(read_only=True) as work:
+        assert await work.notices.undelivered(10, ["store_question"]) == []
+
+
+async def test_a_click_is_answered_while_slack_hangs(world: World) -> None:
+    """Slack waits 3 s for the answer to a click; the message follows in the background."""
+    await world.services.shop.orders.place(PlaceOrder("site", "SO-C1", [LineRequest("КР-7/2", 1)]))
+    await world.deliver()
+    world.slack.hang("chat.update")
+    async with asyncio.timeout(2):  # a guard: waiting for the delivery would take SLACK_TIMEOUT_S (5 s)
+        assert await world.click("s1", "available", "U1", settle=False) == 200
+    await world.slack.wait_for_held("chat.update")
+    world.slack.release()
+    assert world.services.chats.slack_delivery is not None
+    await world.services.chats.slack_delivery.settled()
+    await world.deliver()
+    assert "Есть, в порядке — <@U1>" in world.question("s1").text
