@@ -11,6 +11,7 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.slack.blocks import escape
 from bot.slack.delivery import SlackDelivery
 from bot.texts import Locale, text
 from workflows.store_confirmation import NotStaff, StoreCascade
@@ -44,7 +45,7 @@ def build_slack_app(
         except NotStaff:
             store = next((w.display_name for w in topology.warehouses if w.slack_channel == channel), channel)
             await client.chat_postEphemeral(
-                channel=channel, user=user, text=text(locale, "refused.not_staff", store=store)
+                channel=channel, user=user, text=text(locale, "refused.not_staff", store=escape(store))
             )
             return
         except (UnknownTask, ValueError):
@@ -53,7 +54,7 @@ def build_slack_app(
         if decision.accepted:
             delivery.kick()  # show the outcome now, in the background: Slack waits only 3 s for the answer
         elif decision.refusal in ("answered", "expired", "cancelled"):
-            message = text(locale, f"refused.{decision.refusal}", by=decision.task.answered_by)
+            message = text(locale, f"refused.{decision.refusal}", by=escape(decision.task.answered_by))
             await client.chat_postEphemeral(channel=channel, user=user, text=message)
 
     return app

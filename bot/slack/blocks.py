@@ -14,6 +14,12 @@ from workflows.tasks import Task, TaskState
 _STYLE = {"available": "primary", "missing": "danger"}
 
 
+def escape(value: object) -> str:
+    """``value`` as literal mrkdwn text (Slack's rule: ``&``, ``<``, ``>``), so an order number or SKU
+    cannot mention ``<!channel>`` or pass off a link ``<http://…|ok>`` to store staff."""
+    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def local_time(moment: datetime, timezone: str) -> str:
     return moment.astimezone(ZoneInfo(timezone)).strftime("%H:%M")
 
@@ -21,9 +27,9 @@ def local_time(moment: datetime, timezone: str) -> str:
 def question(task: Task, locale: Locale, timezone: str) -> tuple[str, list[dict[str, Any]]]:
     """The fallback text and the blocks of an open store question."""
     q = StoreQuestion.from_payload(task.payload)
-    size = text(locale, "question.size", size=q.size) if q.size else ""
-    title = text(locale, "question.title", order=q.external_id)
-    item = text(locale, "question.item", item=q.name or q.sku, sku=q.sku, size=size, qty=q.qty)
+    size = text(locale, "question.size", size=escape(q.size)) if q.size else ""
+    title = text(locale, "question.title", order=escape(q.external_id))
+    item = text(locale, "question.item", item=escape(q.name or q.sku), sku=escape(q.sku), size=size, qty=escape(q.qty))
     deadline = text(locale, "question.deadline", deadline=local_time(task.deadline, timezone))
     buttons = [
         {
@@ -40,7 +46,7 @@ def question(task: Task, locale: Locale, timezone: str) -> tuple[str, list[dict[
         {"type": "context", "elements": [{"type": "mrkdwn", "text": deadline}]},
         {"type": "actions", "block_id": f"task:{task.id}", "elements": buttons},
     ]
-    return f"{title}: {q.sku} × {q.qty}", blocks
+    return f"{title}: {escape(q.sku)} × {escape(q.qty)}", blocks
 
 
 def closed(task: Task, locale: Locale, timezone: str) -> tuple[str, list[dict[str, Any]]]:
@@ -48,7 +54,7 @@ def closed(task: Task, locale: Locale, timezone: str) -> tuple[str, list[dict[st
     fallback, blocks = question(task, locale, timezone)
     at = local_time(task.closed_at or task.deadline, timezone)
     if task.state == TaskState.ANSWERED:
-        outcome = text(locale, f"closed.{task.answer}", by=task.answered_by, at=at)
+        outcome = text(locale, f"closed.{task.answer}", by=escape(task.answered_by), at=at)
     elif task.state == TaskState.EXPIRED:
         outcome = text(locale, "closed.timeout", at=at)
     else:

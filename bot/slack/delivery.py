@@ -167,4 +167,6 @@ class SlackDelivery:
 
     def _reminder(self, task: Task, timezone: str) -> str:
         order = StoreQuestion.from_payload(task.payload).external_id
-        return text(self._locale, "reminder", order=order, deadline=blocks.local_time(task.deadline, timezone))
+        return text(
+            self._locale, "reminder", order=blocks.escape(order), deadline=blocks.local_time(task.deadline, timezone)
+        )
