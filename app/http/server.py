@@ -79,8 +79,10 @@ def create_app(services: Services) -> web.Application:
     app.router.add_routes(dashboard_routes(dashboard, shop.reports, services.settings.business.locale,
                                            shop.topology.onec.timezone))  # fmt: skip
     app.router.add_post(PAYMENTS_PATH, post_payment_event)
-    if services.chats.slack_app is not None and services.settings.slack.signing_secret is not None:
-        app.router.add_post("/slack/events", slack_events_handler(services.chats.slack_app))
+    slack_secret = services.settings.slack.signing_secret
+    if services.chats.slack_app is not None and slack_secret is not None:
+        handler = slack_events_handler(services.chats.slack_app, slack_secret.get_secret_value())
+        app.router.add_post("/slack/events", handler)
     exchange = services.settings.onec_exchange
     if exchange.user and exchange.password:  # outside /api/: 1C's module sends Basic auth, not our token
         register_onec_exchange(

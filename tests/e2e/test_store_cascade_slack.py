@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -270,3 +271,64 @@ async def test_a_click_is_answered_while_slack_hangs(world: World) -> None:
     await world.services.chats.slack_delivery.settled()
     await world.deliver()
     assert "Есть, в порядке — <@U1>" in world.question("s1").text
+
+
+async def _post_events(world: World, body: str, *, stamp: str | None = None, sign: bool = True) -> int:
+    stamp = str(int(time.time())) if stamp is None else stamp
+    signature = SignatureVerifier(SECRET).generate_signature(timestamp=stamp, body=body) if sign else "v0=" + "0" * 64
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Slack-Request-Timestamp": stamp,
+        "X-Slack-Signature": signature or "",
+    }
+    return (await world.http.post("/slack/events", data=body.encode(), headers=headers)).status
+
+
+def _logged_about_events(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name.startswith(("slack_bolt", "bot.slack", "aiohttp.server", "aiohttp.web"))
+    ]
+
+
+async def test_a_forged_request_is_refused_with_one_short_line_and_no_body(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    forged = "payload=" + quote('{"type":"block_actions"}') + "&junk=" + "FORGED\nINJECTED " * 4000
+    assert await _post_events(world, forged[:60_000], sign=False) == 401
+    logged = _logged_about_events(caplog)
+    assert len(logged) == 1 and "401" in logged[0]
+    assert len(logged[0]) < 200 and "FORGED" not in logged[0] and "\n" not in logged[0]
+
+
+async def test_an_oversized_body_is_refused_unread(world: World, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    assert await _post_events(world, "payload=" + "x" * 100_000) == 413
+    logged = _logged_about_events(caplog)
+    assert len(logged) == 1 and "413" in logged[0] and "xxxx" not in logged[0]
+
+
+@pytest.mark.parametrize("stamp", ["soon", "", "1e9", "١٧٠٠٠٠٠٠٠٠"])
+async def test_a_timestamp_that_is_not_a_number_is_a_bad_request(
+    world: World, caplog: pytest.LogCaptureFixture, stamp: str
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    assert await _post_events(world, "payload=%7B%7D", stamp=stamp, sign=False) == 400
+    assert len(_logged_about_events(caplog)) == 1
+
+
+@pytest.mark.parametrize("body", ["payload=%7Bnot json", "payload=%5B1%5D", "{", "\udcff"])
+async def test_a_body_bolt_cannot_read_is_a_bad_request_not_a_crash(
+    world: World, caplog: pytest.LogCaptureFixture, body: str
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    encoded = body.encode("utf-8", "surrogateescape")
+    stamp = str(int(time.time()))
+    signature = SignatureVerifier(SECRET).generate_signature(timestamp=stamp, body=encoded.decode("latin-1"))
+    headers = {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": signature or ""}
+    status = (await world.http.post("/slack/events", data=encoded, headers=headers)).status
+    assert status in (400, 401)
+    assert not [r for r in caplog.records if r.exc_info], "no traceback"
+    assert len(_logged_about_events(caplog)) == 1
