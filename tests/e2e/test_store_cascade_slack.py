@@ -250,7 +250,8 @@ async def test_a_timed_out_notice_is_released_and_sent_when_slack_answers_again(
     world.slack.hang("chat.postMessage")
     await world.services.shop.orders.place(PlaceOrder("site", "SO-T1", [LineRequest("КР-7/2", 1)]))
     assert world.services.chats.slack_delivery is not None
-    assert await world.services.chats.slack_delivery.run_once() == 0  # SLACK_TIMEOUT_S ran out
+    async with asyncio.timeout(3):  # a guard: slack_sdk's own default would wait 30 s
+        assert await world.services.chats.slack_delivery.run_once() == 0  # SLACK_TIMEOUT_S ran out
     world.slack.release()
     await world.deliver()  # the same moment: released, not left to wait out its lease
     assert ["SO-T1" in m.text for m in world.slack.messages("CS1")] == [True]

@@ -37,6 +37,8 @@ def test_defaults_are_the_contract_ones(monkeypatch: pytest.MonkeyPatch) -> None
         ("FX_DEVIATION_THRESHOLD", "2", "FX_DEVIATION_THRESHOLD"),
         ("LOCALE", "de", "LOCALE"),
         ("SLACK_API_BASE", "not a url", "SLACK_API_BASE"),
+        ("SLACK_TIMEOUT_S", "0", "SLACK_TIMEOUT_S"),
+        ("SLACK_TIMEOUT_S", "soon", "SLACK_TIMEOUT_S"),
         ("API_TOKEN", "short", "API_TOKEN: Value error, too short"),
     ],
 )
