@@ -184,6 +184,22 @@ async def test_slack_errors_are_http_200_with_an_error_code(slack: SlackEmulator
     ]
 
 
+async def test_a_hung_method_answers_nothing_until_released_then_drops_what_it_held(slack: SlackEmulator) -> None:
+    client = AsyncWebClient(token=TOKEN, base_url=slack.base_url, timeout=1)
+    slack.hang("chat.postMessage")
+    posting = asyncio.create_task(client.chat_postMessage(channel=TVERSKAYA, text="lost"))
+    await slack.wait_for_held("chat.postMessage")
+    assert (await client.auth_test())["ok"]  # other methods still answer
+    assert not posting.done()
+    slack.release("chat.postMessage")
+    with pytest.raises(SlackApiError) as dropped:
+        await posting
+    assert dropped.value.response.status_code == 503
+    await client.chat_postMessage(channel=TVERSKAYA, text="kept")
+    assert [m.text for m in slack.messages(TVERSKAYA)] == ["kept"]
+    assert slack.held == ["chat.postMessage"] and len(slack.calls("chat.postMessage")) == 1
+
+
 async def test_the_fourth_rapid_post_to_a_channel_is_rate_limited(
     slack: SlackEmulator, client: AsyncWebClient, monotonic: MonotonicClock
 ) -> None:
