@@ -39,7 +39,7 @@ async def test_the_register_is_applied_as_the_truth(
     ledger = Ledger(uow, topology, clock)
     alerts = AlertDesk(clock, TaskBoard(uow, clock))
     operations = Operations(uow, clock, topology, alerts, timedelta(minutes=30))
-    pull = OneCPull(uow, clock, StockIntake(uow, topology, ledger, operations), alerts, register)
+    pull = OneCPull(uow, clock, StockIntake(uow, topology, ledger, operations, clock), alerts, register)
     online, store = topology.warehouse("online"), topology.warehouse("tverskaya")
     assert online is not None and online.onec_id and store is not None and store.onec_id
     register.rows = [
@@ -51,7 +51,7 @@ async def test_the_register_is_applied_as_the_truth(
     assert (await ledger.stock("КР-7/2")).by_warehouse == {}
     async with uow(read_only=True) as work:
         assert await work.alerts.open_for(FAILING_KEY) is not None
-    pull = OneCPull(uow, clock, StockIntake(uow, ignoring(topology, "a-1c-defects-warehouse"), ledger, operations),
+    pull = OneCPull(uow, clock, StockIntake(uow, ignoring(topology, "a-1c-defects-warehouse"), ledger, operations, clock),
                     alerts, register)  # fmt: skip
     result = await pull.run()
     assert (result.applied, result.failed) == (2, None)
