@@ -215,3 +215,44 @@ async def test_a_repeat_through_1c_s_id_of_the_warehouse_is_a_repeat_too(shop: S
     lines = [OneCLine("IRON", "tverskaya", 3), OneCLine("IRON", TVERSKAYA_1C, 2)]
     with pytest.raises(InvalidStockLine):
         await shop.intake.apply(StockSource.API, shop.clock.now(), lines)
+
+
+async def _stored_from_the_future(shop: Shop) -> None:
+    """A wrong as_of, stored before figures from the future were refused (or by hand)."""
+    async with shop.uow() as work:
+        figures = [
+            StockFigure("IRON", "online", 9),
+            StockFigure("IRON", "tverskaya", 4),
+            StockFigure("NAIL", "online", 1),
+        ]
+        await work.stock.save_figures(figures, datetime(9999, 12, 31, 20, 59, 59, tzinfo=ZoneInfo("UTC")))
+        await work.commit()
+
+
+async def test_clearing_a_stored_time_lets_the_next_true_figure_apply(shop: Shop) -> None:
+    await _stored_from_the_future(shop)
+    lines = [OneCLine("IRON", "online", 2), OneCLine("IRON", "tverskaya", 1)]
+    stale = await shop.intake.apply(StockSource.REGISTER, shop.clock.now(), lines)
+    assert stale.ignored_stale == 2
+    assert await shop.ledger.clear_stock_time("IRON") == 2
+    assert await shop.on_hand("IRON") == {"online": 9, "tverskaya": 4}  # the quantities stay until 1C's next
+    result = await shop.intake.apply(StockSource.REGISTER, shop.clock.now(), lines)
+    assert (result.accepted, result.ignored_stale) == (2, 0)
+    assert await shop.on_hand("IRON") == {"online": 2, "tverskaya": 1}
+    nail = await shop.intake.apply(StockSource.REGISTER, shop.clock.now(), [OneCLine("NAIL", "online", 5)])
+    assert nail.ignored_stale == 1  # another article's rows are left alone
+
+
+async def test_clearing_a_stored_time_in_one_warehouse_only(shop: Shop) -> None:
+    await _stored_from_the_future(shop)
+    assert await shop.ledger.clear_stock_time("IRON", "tverskaya") == 1
+    lines = [OneCLine("IRON", "online", 2), OneCLine("IRON", "tverskaya", 1)]
+    result = await shop.intake.apply(StockSource.REGISTER, shop.clock.now(), lines)
+    assert (result.accepted, result.ignored_stale) == (1, 1)
+    assert await shop.on_hand("IRON") == {"online": 9, "tverskaya": 1}
+
+
+async def test_clearing_the_time_of_an_unknown_article_or_warehouse(shop: Shop) -> None:
+    assert await shop.ledger.clear_stock_time("NEVER-SEEN") == 0
+    with pytest.raises(UnknownWarehouse, match="'mars'"):
+        await shop.ledger.clear_stock_time("IRON", "mars")
