@@ -92,7 +92,7 @@ def resolve(lines: Sequence[OneCLine], topology: Topology, *, sum_repeats: bool 
     if unknown:
         raise _refusal(unknown, topology)
     if repeated:
-        raise _bad_lines(repeated, "repeated article and warehouse")
+        raise _bad_lines(repeated, "line(s) repeating an article and warehouse")
     return [StockFigure(sku, code, qty) for (sku, code), qty in sorted(sums.items())]
 
 
