@@ -223,6 +223,23 @@ async def test_a_figure_from_the_future_is_refused_naming_as_of(
     await _stock(client, ("A", "online", 4), as_of="2026-11-21T12:10:00Z")  # within the tolerance
 
 
+async def test_the_future_tolerance_is_the_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, topology: Topology
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'tolerance.db'}")
+    monkeypatch.setenv("API_TOKEN", TOKEN)
+    monkeypatch.setenv("ONEC_FUTURE_TOLERANCE_S", "60")
+    built = await build(load_settings(env_file=None), topology, clock=FakeClock(NOW))
+    try:
+        async with served(built) as client:
+            await _stock(client, ("A", "online", 1), as_of="2026-11-21T12:01:00Z")
+            payload = {"as_of": "2026-11-21T12:01:01Z", "items": [{"sku": "A", "warehouse": "online", "qty": 2}]}
+            answer = await json_of(await client.post("/api/1c/stock", json=payload, headers=AUTH), 422)
+            assert answer["error"] == "figure_from_future" and "by more than 60 s" in answer["message"]
+    finally:
+        await built.close()
+
+
 CONFUSABLE_SKUS = ["A\u200b", "\ufeffA", "A\u200f", "A\x85", "A\u2028", "Я" * 256]
 
 
