@@ -1,4 +1,4 @@
-"""``storeops`` — the command line: run the service, apply migrations."""
+"""``storeops`` — the command line: run the service, apply migrations, apply or repair 1C's stock."""
 
 from __future__ import annotations
 
@@ -46,6 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     sandbox.add_argument("--locale", choices=("ru", "en"), default="ru", help="language of chat texts (default: ru)")
     imports = commands.add_parser("import-commerceml", help="apply 1C stock from a CommerceML offers.xml / rests.xml")
     imports.add_argument("file", type=Path)
+    clear = commands.add_parser("clear-stock-time", help="forget when 1C computed an article's stock (a wrong as_of)")
+    clear.add_argument("sku", help="the article whose rows' as_of is reset, so 1C's next figure applies")
+    clear.add_argument("--warehouse", metavar="CODE", help="only this warehouse's row (our code)")
     args = parser.parse_args(argv)
     if args.command == "sandbox":  # its own world: no .env, no tokens, every outside system emulated
         logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
@@ -64,6 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(_migrate(settings))
         elif args.command == "import-commerceml":
             return _import_commerceml(settings, args.file)
+        elif args.command == "clear-stock-time":
+            return _clear_stock_time(settings, args.sku, args.warehouse)
         elif args.command == "check-config":
             topology = load_topology(settings.config_path)
             print(f"ok: {len(topology.warehouses)} warehouses, channels: {', '.join(topology.channels)}")
@@ -121,6 +126,29 @@ async def _apply_stock(
         return await services.shop.intake.apply(StockSource.FILE, as_of, intake_lines(package))
     finally:
         await services.close()
+
+
+def _clear_stock_time(settings: Settings, sku: str, warehouse: str | None) -> int:
+    """A wrong as_of stored for ``sku`` (one far ahead makes every true figure stale): reset, quantities kept."""
+    topology = load_topology(settings.config_path)
+
+    async def clear() -> int:
+        services = await build(settings, topology)
+        try:
+            return await services.shop.ledger.clear_stock_time(sku, warehouse)
+        finally:
+            await services.close()
+
+    try:
+        cleared = asyncio.run(clear())
+    except WorkflowError as error:
+        print(f"storeops: {error.message}", file=sys.stderr)
+        return 1
+    if cleared == 0:
+        print(f"storeops: no stock of {sku!r}{f' in {warehouse!r}' if warehouse else ''} is held", file=sys.stderr)
+        return 1
+    print(json.dumps({"sku": sku, "warehouse": warehouse, "rows_cleared": cleared}, ensure_ascii=False))
+    return 0
 
 
 async def _migrate(settings: Settings) -> None:

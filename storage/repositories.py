@@ -109,6 +109,13 @@ class SqlStockLevels:
             update(t.stock_levels).where(c.sku == sku, c.warehouse == warehouse).values(suspect_since=since)
         )
 
+    async def set_as_of(self, sku: str, warehouse: str | None, as_of: datetime) -> int:
+        c = t.stock_levels.c
+        statement = update(t.stock_levels).where(c.sku == sku).values(as_of=as_of)
+        if warehouse is not None:
+            statement = statement.where(c.warehouse == warehouse)
+        return int((await self._c.execute(statement)).rowcount)
+
     async def unreserve(self, sku: str, warehouse: str, qty: int) -> None:
         self._touched.add(sku)
         c = t.stock_levels.c

@@ -130,6 +130,12 @@ class MemoryStock:
         if key in self._s.stock:
             self._s.stock[key] = replace(self._s.stock[key], suspect_since=since)
 
+    async def set_as_of(self, sku: str, warehouse: str | None, as_of: datetime) -> int:
+        keys = [key for key in self._s.stock if key[0] == sku and warehouse in (None, key[1])]
+        for key in keys:
+            self._s.stock[key] = replace(self._s.stock[key], as_of=as_of)
+        return len(keys)
+
     async def unreserve(self, sku: str, warehouse: str, qty: int) -> None:
         self._s.touched.add(sku)
         level = self._s.stock[(sku, warehouse)]

@@ -55,3 +55,15 @@ class InvalidDelivery(WorkflowError):
     """An order's delivery cannot go to the carrier as sent (no recipient name or phone, …)."""
 
     code = "invalid_delivery"
+
+
+class FigureFromFuture(WorkflowError):
+    """1C's figures are dated further ahead of our clock than the tolerance allows."""
+
+    code = "figure_from_future"
+
+
+class InvalidStockLine(WorkflowError):
+    """A line of 1C's stock names an article or a quantity the shop cannot take, or repeats another line."""
+
+    code = "invalid_stock_line"

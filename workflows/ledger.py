@@ -14,8 +14,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
+from workflows.errors import UnknownWarehouse
 from workflows.model import Reservation, ReservationState, StockFigure, StockLevel
 from workflows.offer_ids import OfferIdConflict, offer_id_for, plan_offer_ids
 from workflows.ports import Clock, StockKey, UnitOfWork, UnitOfWorkFactory
@@ -83,6 +84,10 @@ def availability(sku: str, levels: Sequence[StockLevel], topology: Topology) -> 
     return Availability(sku, by_warehouse, by_channel)
 
 
+# a row's as_of once cleared: before any figure 1C can send, so the next one applies
+CLEARED_AS_OF = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 class Ledger:
     def __init__(self, uow: UnitOfWorkFactory, topology: Topology, clock: Clock) -> None:
         self._uow = uow
@@ -93,6 +98,19 @@ class Ledger:
         async with self._uow(read_only=True) as uow:
             levels = await uow.stock.for_sku(sku)
         return availability(sku, levels, self._topology)
+
+    async def clear_stock_time(self, sku: str, warehouse: str | None = None) -> int:
+        """Forget when 1C computed ``sku``'s figures (in ``warehouse`` only, when given), so the next figure 1C
+        sends applies whatever its time — the way out of a wrong ``as_of`` stored (one far in the future makes
+        every true figure look stale). The quantities stay as they are. The number of rows cleared; raises
+        :class:`UnknownWarehouse` for a code the topology does not know."""
+        if warehouse is not None and self._topology.warehouse(warehouse) is None:
+            known = ", ".join(w.code for w in self._topology.warehouses)
+            raise UnknownWarehouse(f"no warehouse {warehouse!r} in the topology (known: {known})")
+        async with self._uow() as uow:
+            cleared = await uow.stock.set_as_of(sku, warehouse, CLEARED_AS_OF)
+            await uow.commit()
+        return cleared
 
     async def apply_stock(self, as_of: datetime, figures: Sequence[StockFigure]) -> StockUpdateResult:
         """Apply figures on our warehouse codes in a unit of work of their own, all or nothing. 1C's

@@ -9,8 +9,16 @@ or pulled from the OData stock register on a schedule. Each entrance only transl
 - warehouses listed in ``[onec] ignore_warehouses`` (defects, in transit) are skipped;
 - a message naming any other warehouse the topology does not know is refused whole, nothing applied — a
   half-understood message would leave the stock of that warehouse silently wrong;
-- lines naming the same article and warehouse are summed (1C lists a product's characteristics apart);
-- ``as_of`` without an offset is 1C's local time, read in ``[onec] timezone``;
+- every line's article passes :func:`workflows.articles.check_sku` (normalised to NFC; invisible characters,
+  empty or over-long articles refused) and its quantity lies within ``0..MAX_QTY``, whatever the source — a
+  message with a line that does not is refused whole, each bad line named (``items.N.sku``, ``items.N.qty``);
+- lines naming the same article and warehouse: a per-source rule. From CommerceML (the exchange, the file)
+  and the OData register they are summed — 1C lists a product's characteristics apart. From the JSON API
+  (:attr:`StockSource.API`) each item is already one article in one warehouse, so a repeat is refused as a
+  duplicate rather than silently summed;
+- ``as_of`` without an offset is 1C's local time, read in ``[onec] timezone``; a message dated more than the
+  future tolerance ahead of our clock is refused (:class:`FigureFromFuture`) — taken, it would make every
+  later true figure for its articles look stale;
 - the figures go through the ledger (older ones ignored, deductions absorbed), 1C counts as heard, and
   shortfalls (1C shows less than we promised) are alerted — all in one transaction, so the caller's answer
   is exactly what was committed: if any step fails, nothing of the message is applied.
@@ -20,16 +28,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from workflows.errors import UnknownWarehouse
+from workflows.articles import check_sku
+from workflows.errors import FigureFromFuture, InvalidStockLine, UnknownWarehouse
 from workflows.ledger import Ledger, StockUpdateResult
 from workflows.model import StockFigure
 from workflows.operations import Operations
-from workflows.ports import UnitOfWorkFactory
+from workflows.ports import Clock, UnitOfWorkFactory
 from workflows.topology import Topology
+
+MAX_QTY = 2_000_000_000  # as the JSON API's bound: a figure above it is a mistake, and overflows a column
 
 
 class StockSource(StrEnum):
@@ -57,22 +68,57 @@ def onec_time(value: datetime, topology: Topology) -> datetime:
     return value
 
 
-def resolve(lines: Sequence[OneCLine], topology: Topology) -> list[StockFigure]:
-    """The lines as ledger figures on our warehouse codes, by the rules above. Raises :class:`UnknownWarehouse`."""
+def resolve(lines: Sequence[OneCLine], topology: Topology, *, sum_repeats: bool = True) -> list[StockFigure]:
+    """The lines as ledger figures on our warehouse codes, by the rules above. Raises :class:`UnknownWarehouse`,
+    or :class:`InvalidStockLine` for a repeated article and warehouse when ``sum_repeats`` is false."""
     codes = {w.code for w in topology.warehouses}
     onec_ids = {w.onec_id.lower(): w.code for w in topology.warehouses if w.onec_id}
     ignored = {name.lower() for name in topology.onec.ignore_warehouses}
     sums: dict[tuple[str, str], int] = {}
+    first: dict[tuple[str, str], int] = {}
     unknown: list[tuple[int, str]] = []
+    repeated: list[dict[str, object]] = []
     for index, line in enumerate(lines):
         code = line.warehouse if line.warehouse in codes else onec_ids.get(line.warehouse.lower())
         if code is not None:
-            sums[(line.sku, code)] = sums.get((line.sku, code), 0) + line.qty
+            key = (line.sku, code)
+            if key in first and not sum_repeats:
+                problem = f"repeats items.{first[key]}: {line.sku!r} in warehouse {code!r} (send one line each)"
+                repeated.append({"field": f"items.{index}.sku", "problem": problem})
+            first.setdefault(key, index)
+            sums[key] = sums.get(key, 0) + line.qty
         elif line.warehouse.lower() not in ignored:
             unknown.append((index, line.warehouse))
     if unknown:
         raise _refusal(unknown, topology)
+    if repeated:
+        raise _bad_lines(repeated, "line(s) repeating an article and warehouse")
     return [StockFigure(sku, code, qty) for (sku, code), qty in sorted(sums.items())]
+
+
+def checked(lines: Sequence[OneCLine]) -> list[OneCLine]:
+    """The lines with their articles normalised. Raises :class:`InvalidStockLine` naming every bad line."""
+    problems: list[dict[str, object]] = []
+    result: list[OneCLine] = []
+    for index, line in enumerate(lines):
+        sku = line.sku
+        try:
+            sku = check_sku(line.sku)
+        except ValueError as error:
+            problems.append({"field": f"items.{index}.sku", "problem": f"article {line.sku[:40]!r}: {error}"})
+        if not 0 <= line.qty <= MAX_QTY:
+            problems.append(
+                {"field": f"items.{index}.qty", "problem": f"quantity {line.qty} is not within 0..{MAX_QTY}"}
+            )
+        result.append(OneCLine(sku, line.warehouse, line.qty))
+    if problems:
+        raise _bad_lines(problems, "line(s) with a bad article or quantity")
+    return result
+
+
+def _bad_lines(problems: list[dict[str, object]], what: str) -> InvalidStockLine:
+    shown = "; ".join(f"{p['field']}: {p['problem']}" for p in problems[:5]) + (" …" if len(problems) > 5 else "")
+    return InvalidStockLine(f"{len(problems)} {what}: {shown}; nothing applied", problems[:100])
 
 
 def _refusal(unknown: list[tuple[int, str]], topology: Topology) -> UnknownWarehouse:
@@ -87,15 +133,33 @@ def _refusal(unknown: list[tuple[int, str]], topology: Topology) -> UnknownWareh
 
 
 class StockIntake:
-    def __init__(self, uow: UnitOfWorkFactory, topology: Topology, ledger: Ledger, operations: Operations) -> None:
+    def __init__(
+        self, uow: UnitOfWorkFactory, topology: Topology, ledger: Ledger, operations: Operations, clock: Clock,
+        future_tolerance: timedelta = timedelta(minutes=10),
+    ) -> None:  # fmt: skip
         self._uow, self._topology, self._ledger, self._ops = uow, topology, ledger, operations
+        self._clock, self._future_tolerance = clock, future_tolerance
 
     async def apply(self, source: StockSource, as_of: datetime, lines: Sequence[OneCLine]) -> StockUpdateResult:
-        """Apply one 1C message by the rules above, all or nothing. Raises :class:`UnknownWarehouse`."""
-        figures = resolve(lines, self._topology)
+        """Apply one 1C message by the rules above, all or nothing. Raises :class:`UnknownWarehouse`,
+        :class:`InvalidStockLine` or :class:`FigureFromFuture`."""
+        when = self._not_ahead(onec_time(as_of, self._topology))
+        figures = resolve(checked(lines), self._topology, sum_repeats=source is not StockSource.API)
         async with self._uow() as uow:
-            result = await self._ledger.apply_figures(uow, onec_time(as_of, self._topology), figures)
+            result = await self._ledger.apply_figures(uow, when, figures)
             await self._ops.heard_from_onec(uow, source)
             await self._ops.report_stock(uow, figures, result.shortfalls)
             await uow.commit()
         return result
+
+    def _not_ahead(self, when: datetime) -> datetime:
+        now = self._clock.now()
+        if when <= now + self._future_tolerance:
+            return when
+        seconds = int(self._future_tolerance.total_seconds())
+        problem = f"{when.isoformat()} is ahead of our clock ({now.isoformat()}) by more than {seconds} s"
+        raise FigureFromFuture(
+            f"as_of {problem} (ONEC_FUTURE_TOLERANCE_S): taken, it would make every later true figure look "
+            "stale; check 1C's clock or the date sent; nothing applied",
+            [{"field": "as_of", "problem": problem}],
+        )

@@ -59,6 +59,10 @@ class StockLevels(Protocol):
         """Nothing of this row is free until 1C sends a figure computed after ``since``."""
         ...
 
+    async def set_as_of(self, sku: str, warehouse: str | None, as_of: datetime) -> int:
+        """Set ``as_of`` of ``sku``'s rows (only ``warehouse``'s when given); the number of rows changed."""
+        ...
+
     async def unreserve(self, sku: str, warehouse: str, qty: int) -> None:
         """Subtract ``qty`` from ``reserved`` (a reservation was released or absorbed)."""
         ...

@@ -48,6 +48,7 @@ class Rules:
     onec_silence: timedelta = timedelta(minutes=30)
     parcel_weight_g: int = 500  # a parcel's weight when the order names none
     carrier_poll_after: timedelta = timedelta(seconds=30)
+    onec_future_tolerance: timedelta = timedelta(minutes=10)  # how far ahead of our clock 1C's figures may be dated
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,7 @@ def assemble(
     answers = {TaskKind.FRAUD_CHECK: fraud.answer, TaskKind.FX_APPROVAL: fx.answer, TaskKind.ALERT: alerts.answer}
     shop = Shop(
         uow, clock, topology, ledger, board, alerts, cascade, orders, operations,
-        StockIntake(uow, topology, ledger, operations), fraud, fx,
+        StockIntake(uow, topology, ledger, operations, clock, rules.onec_future_tolerance), fraud, fx,
         PaymentDesk(uow, clock, fraud, fx, rules.fraud_amount_threshold_rub),
         OfficeDesk(uow, topology.people, answers), _pump(uow, clock, cascade, fraud, fx, alerts, instance),
         channels=dict(outside.channels),

@@ -9,7 +9,9 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, model_validator
 
+from workflows.articles import MAX_SKU_LENGTH, check_sku
 from workflows.model import Delivery
+from workflows.onec_intake import MAX_QTY
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -22,7 +24,10 @@ def _printable(value: str) -> str:
     return value
 
 
-Sku = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_printable)]
+# an article: the one rule every entrance applies (workflows/articles.py), and no white space at its ends
+Sku = Annotated[
+    str, Field(min_length=1, max_length=MAX_SKU_LENGTH), AfterValidator(check_sku), AfterValidator(_printable)
+]
 Code = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_printable)]
 
 
@@ -33,7 +38,7 @@ class _Body(BaseModel):
 class StockItem(_Body):
     sku: Sku
     warehouse: Code
-    qty: Annotated[StrictInt, Field(ge=0, le=2_000_000_000)]
+    qty: Annotated[StrictInt, Field(ge=0, le=MAX_QTY)]
 
 
 class StockMessage(_Body):

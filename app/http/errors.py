@@ -19,6 +19,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _STATUS: dict[type[wf.WorkflowError], int] = {
     wf.UnknownChannel: 422,
     wf.UnknownWarehouse: 422,
+    wf.FigureFromFuture: 422,
+    wf.InvalidStockLine: 422,
     wf.OrderNotFound: 404,
     wf.OrderConflict: 409,
     wf.ClientBlocked: 403,

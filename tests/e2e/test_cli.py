@@ -156,3 +156,27 @@ def test_import_commerceml_applies_a_file_or_nothing(tmp_path: Path) -> None:
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert broken.returncode == 1 and "nothing applied" in broken.stderr and "Traceback" not in broken.stderr
+
+
+def test_clear_stock_time_lets_an_earlier_figure_apply(tmp_path: Path) -> None:
+    samples, env, none = ROOT / "tests" / "data" / "commerceml", _env(tmp_path), str(tmp_path / "none.env")
+    sku = "7a0c1f00-1111-11e0-aaaa-000000000001"
+    rests = (samples / "rests_2_10.xml").read_text(encoding="utf-8")
+    earlier = tmp_path / "earlier.xml"
+    earlier.write_text(rests.replace("2026-11-21T11:30:00+03:00", "2026-11-20T11:30:00+03:00"), encoding="utf-8")
+
+    def storeops(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*STOREOPS, "--env-file", none, *args], cwd=tmp_path, env=env, capture_output=True,
+                              text=True, timeout=60)  # fmt: skip
+
+    assert storeops("import-commerceml", str(samples / "rests_2_10.xml")).returncode == 0
+    stale = json.loads(storeops("import-commerceml", str(earlier)).stdout)
+    assert stale["accepted"] == 0 and stale["ignored_stale"] > 0
+    cleared = storeops("clear-stock-time", sku, "--warehouse", "online")
+    assert cleared.returncode == 0, cleared.stderr
+    assert json.loads(cleared.stdout) == {"sku": sku, "warehouse": "online", "rows_cleared": 1}
+    assert json.loads(storeops("import-commerceml", str(earlier)).stdout)["accepted"] == 1
+    unknown = storeops("clear-stock-time", sku, "--warehouse", "mars")
+    assert unknown.returncode == 1 and "'mars'" in unknown.stderr and "Traceback" not in unknown.stderr
+    nothing = storeops("clear-stock-time", "NEVER-SEEN")
+    assert nothing.returncode == 1 and "no stock of 'NEVER-SEEN'" in nothing.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -22,13 +23,17 @@ TOKEN = "test-token-7f3a-0123"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
+# the service's clock: the messages below are dated at or before it (one dated further ahead is refused)
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+
+
 @pytest.fixture
 async def services(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, topology: Topology) -> AsyncIterator[Services]:
     monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'api.db'}")
     monkeypatch.setenv("API_TOKEN", TOKEN)
     monkeypatch.setenv("HTTP_MAX_BODY_BYTES", "65536")
     monkeypatch.setenv("STOREOPS_CONFIG", str(ROOT / "storeops.example.toml"))
-    built = await build(load_settings(env_file=None), topology, clock=FakeClock())
+    built = await build(load_settings(env_file=None), topology, clock=FakeClock(NOW))
     try:
         yield built
     finally:
@@ -173,6 +178,12 @@ BAD_STOCK = [
         id="unknown-field",
     ),
     pytest.param([1, 2], 422, "invalid_request", id="not-an-object"),
+    pytest.param(
+        {"as_of": "2026-11-21T12:00:00Z", "items": [{"sku": "A", "warehouse": "online", "qty": 999999999999999}]},
+        422,
+        "invalid_request",
+        id="huge-qty",
+    ),
 ]
 
 
@@ -198,6 +209,77 @@ async def test_an_unknown_warehouse_rejects_the_whole_batch(client: TestClient[A
     assert answer["error"] == "unknown_warehouse"
     assert answer["details"] == [{"field": "items.1.warehouse", "problem": "unknown warehouse 'mars'"}]
     assert await table_count(services.database, "stock_levels") == 0
+
+
+@pytest.mark.parametrize("as_of", ["9999-12-31T23:59:59", "2026-11-21T12:10:01Z"])
+async def test_a_figure_from_the_future_is_refused_naming_as_of(
+    client: TestClient[Any, Any], services: Services, as_of: str
+) -> None:
+    payload = {"as_of": as_of, "items": [{"sku": "A", "warehouse": "online", "qty": 1}]}
+    answer = await json_of(await client.post("/api/1c/stock", json=payload, headers=AUTH), 422)
+    assert answer["error"] == "figure_from_future" and "ONEC_FUTURE_TOLERANCE_S" in answer["message"]
+    assert [d["field"] for d in answer["details"]] == ["as_of"]
+    assert await table_count(services.database, "stock_levels") == 0
+    await _stock(client, ("A", "online", 4), as_of="2026-11-21T12:10:00Z")  # within the tolerance
+
+
+async def test_the_future_tolerance_is_the_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, topology: Topology
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'tolerance.db'}")
+    monkeypatch.setenv("API_TOKEN", TOKEN)
+    monkeypatch.setenv("ONEC_FUTURE_TOLERANCE_S", "60")
+    built = await build(load_settings(env_file=None), topology, clock=FakeClock(NOW))
+    try:
+        async with served(built) as client:
+            await _stock(client, ("A", "online", 1), as_of="2026-11-21T12:01:00Z")
+            payload = {"as_of": "2026-11-21T12:01:01Z", "items": [{"sku": "A", "warehouse": "online", "qty": 2}]}
+            answer = await json_of(await client.post("/api/1c/stock", json=payload, headers=AUTH), 422)
+            assert answer["error"] == "figure_from_future" and "by more than 60 s" in answer["message"]
+    finally:
+        await built.close()
+
+
+CONFUSABLE_SKUS = ["A\u200b", "\ufeffA", "A\u200f", "A\x85", "A\u2028", "Я" * 256]
+
+
+@pytest.mark.parametrize("sku", CONFUSABLE_SKUS)
+async def test_a_confusable_article_is_refused_naming_its_item(
+    client: TestClient[Any, Any], services: Services, sku: str
+) -> None:
+    items = [{"sku": "A", "warehouse": "online", "qty": 1}, {"sku": sku, "warehouse": "online", "qty": 1}]
+    payload = {"as_of": "2026-11-21T12:00:00Z", "items": items}
+    answer = await json_of(await client.post("/api/1c/stock", json=payload, headers=AUTH), 422)
+    assert answer["error"] == "invalid_request"
+    assert [d["field"] for d in answer["details"]] == ["items.1.sku"]
+    assert await table_count(services.database, "stock_levels") == 0
+
+
+@pytest.mark.parametrize("sku", CONFUSABLE_SKUS)
+async def test_an_order_for_a_confusable_article_is_refused(
+    client: TestClient[Any, Any], services: Services, sku: str
+) -> None:
+    answer = await json_of(await client.post("/api/orders", json=_order("1", ("A", 1), (sku, 1)), headers=AUTH), 422)
+    assert [d["field"] for d in answer["details"]] == ["lines.1.sku"]
+    assert await table_count(services.database, "orders") == 0
+
+
+async def test_a_repeated_sku_and_warehouse_is_refused_as_a_duplicate(
+    client: TestClient[Any, Any], services: Services
+) -> None:
+    items = [{"sku": "A", "warehouse": "online", "qty": 3}, {"sku": "A", "warehouse": "online", "qty": 2}]
+    payload = {"as_of": "2026-11-21T12:00:00Z", "items": items}
+    answer = await json_of(await client.post("/api/1c/stock", json=payload, headers=AUTH), 422)
+    assert answer["error"] == "invalid_stock_line"
+    assert [d["field"] for d in answer["details"]] == ["items.1.sku"]
+    assert "repeats items.0" in answer["details"][0]["problem"]
+    assert await table_count(services.database, "stock_levels") == 0
+
+
+async def test_an_article_is_stored_in_nfc(client: TestClient[Any, Any]) -> None:
+    await _stock(client, ("\u0418\u0306-1", "online", 3))  # Й as И and a combining breve
+    stock = await json_of(await client.get(f"/api/stock/{quote('Й-1')}", headers=AUTH), 200)
+    assert stock["on_hand"] == 3
 
 
 async def test_a_failure_after_the_stock_write_answers_500_and_applies_nothing(

@@ -322,6 +322,52 @@ async def test_intake_on_stock_refuses_a_package_with_an_unknown_warehouse(servi
     assert (await services.shop.ledger.stock("УТ-0001365")).by_warehouse == {}  # the known warehouses neither
 
 
+async def _exchange(services: Services, xml: bytes) -> list[str]:
+    app = web.Application()
+    on_stock = intake_on_stock(services.shop.intake)
+    register(app, path=PATH, user=USER, password=PASSWORD, on_stock=on_stock, clock=services.shop.clock, limits=LIMITS)
+    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        cookie = await login(client)
+        await upload(client, cookie, "offers0_1.xml", xml)
+        return await run_import(client, cookie, "offers0_1.xml")
+
+
+OFFERS = (DATA / "offers_2_07.xml").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        pytest.param(('ДатаФормирования="2026-11-21T11:30:00"', 'ДатаФормирования="9999-12-31T23:59:59"'),
+                     "as_of 9999-12-31T23:59:59+03:00 is ahead of our clock", id="from-the-future"),
+        pytest.param(('КоличествоНаСкладе="2"', 'КоличествоНаСкладе="999999999999999"'),
+                     "items.0.qty: quantity 999999999999999 is not within 0..2000000000", id="huge-quantity"),
+        pytest.param(("<Артикул>УТ-0001365</Артикул>", "<Артикул>УТ-0001365\u200b</Артикул>"),
+                     "items.0.sku: article 'УТ-0001365\\u200b': must not contain a format character (U+200B)",
+                     id="zero-width-space"),
+        pytest.param(("<Артикул>УТ-0001365</Артикул>", f"<Артикул>{'Я' * 300}</Артикул>"),
+                     "items.0.sku", id="too-long-article"),
+    ],
+)  # fmt: skip
+async def test_a_package_the_intake_refuses_is_a_failure_with_the_reason(
+    services: Services, change: tuple[str, str], reason: str
+) -> None:
+    assert change[0] in OFFERS
+    answer = await _exchange(services, OFFERS.replace(change[0], change[1]).encode("utf-8"))
+    assert answer[0] == "failure" and reason in answer[1] and "nothing applied" in answer[1], answer
+    assert (await services.shop.ledger.stock("УТ-0001365")).by_warehouse == {}
+
+
+async def test_the_lines_of_one_product_s_characteristics_are_summed(services: Services) -> None:
+    twice = OFFERS.replace("<Артикул> SKU-3 </Артикул>", "<Артикул>УТ-0001365</Артикул>")
+    assert (await _exchange(services, twice.encode("utf-8")))[0] == "success"
+    fridge = await services.shop.ledger.stock("УТ-0001365")
+    assert {code: level.on_hand for code, level in fridge.by_warehouse.items()} == {
+        "online": 2 + 4,
+        "tverskaya": 31 + 2,
+    }
+
+
 async def test_the_service_serves_the_exchange_when_configured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Through the composition root: ONEC_EXCHANGE_USER/PASSWORD mount it at ONEC_EXCHANGE_PATH,
     1C's whole exchange lands in the ledger; without them the path is not there."""

@@ -23,6 +23,7 @@ def test_defaults_are_the_contract_ones(monkeypatch: pytest.MonkeyPatch) -> None
     assert settings.business.fx_deviation_threshold == 0.02
     assert settings.business.fraud_amount_threshold_rub == 100_000
     assert settings.business.locale == "ru"
+    assert settings.business.onec_future_tolerance_s == 600
     assert str(settings.slack.api_base) == "https://slack.com/api/"
 
 
@@ -36,6 +37,8 @@ def test_defaults_are_the_contract_ones(monkeypatch: pytest.MonkeyPatch) -> None
         ("TELEGRAM_MODE", "carrier-pigeon", "TELEGRAM_MODE"),
         ("FX_DEVIATION_THRESHOLD", "2", "FX_DEVIATION_THRESHOLD"),
         ("LOCALE", "de", "LOCALE"),
+        ("ONEC_FUTURE_TOLERANCE_S", "-1", "ONEC_FUTURE_TOLERANCE_S"),
+        ("ONEC_FUTURE_TOLERANCE_S", "a day", "ONEC_FUTURE_TOLERANCE_S"),
         ("SLACK_API_BASE", "not a url", "SLACK_API_BASE"),
         ("SLACK_TIMEOUT_S", "0", "SLACK_TIMEOUT_S"),
         ("SLACK_TIMEOUT_S", "soon", "SLACK_TIMEOUT_S"),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from tests.fakes import FakeClock
 from workflows.alerts import AlertDesk
 from workflows.ledger import Ledger
@@ -39,7 +41,7 @@ async def test_the_register_is_applied_as_the_truth(
     ledger = Ledger(uow, topology, clock)
     alerts = AlertDesk(clock, TaskBoard(uow, clock))
     operations = Operations(uow, clock, topology, alerts, timedelta(minutes=30))
-    pull = OneCPull(uow, clock, StockIntake(uow, topology, ledger, operations), alerts, register)
+    pull = OneCPull(uow, clock, StockIntake(uow, topology, ledger, operations, clock), alerts, register)
     online, store = topology.warehouse("online"), topology.warehouse("tverskaya")
     assert online is not None and online.onec_id and store is not None and store.onec_id
     register.rows = [
@@ -51,7 +53,7 @@ async def test_the_register_is_applied_as_the_truth(
     assert (await ledger.stock("КР-7/2")).by_warehouse == {}
     async with uow(read_only=True) as work:
         assert await work.alerts.open_for(FAILING_KEY) is not None
-    pull = OneCPull(uow, clock, StockIntake(uow, ignoring(topology, "a-1c-defects-warehouse"), ledger, operations),
+    pull = OneCPull(uow, clock, StockIntake(uow, ignoring(topology, "a-1c-defects-warehouse"), ledger, operations, clock),
                     alerts, register)  # fmt: skip
     result = await pull.run()
     assert (result.applied, result.failed) == (2, None)
@@ -70,3 +72,30 @@ async def test_the_register_is_applied_as_the_truth(
     await pull.run()
     async with uow(read_only=True) as work:
         assert await work.alerts.open_for(FAILING_KEY) is None
+
+
+@pytest.mark.parametrize(
+    ("row", "reason"),
+    [
+        (("LAMP\u200b", "online", 1), "items.1.sku: article 'LAMP\\u200b': must not contain a format character"),
+        (("LAMP", "online", 999_999_999_999_999), "items.1.qty: quantity 999999999999999 is not within"),
+        (("Я" * 256, "online", 1), "items.1.sku"),
+    ],
+)
+async def test_a_register_row_the_intake_refuses_raises_the_alert_with_its_reason(
+    uow: UnitOfWorkFactory, topology: Topology, clock: FakeClock, row: tuple[str, str, int], reason: str
+) -> None:
+    register = Register()
+    ledger = Ledger(uow, topology, clock)
+    alerts = AlertDesk(clock, TaskBoard(uow, clock))
+    operations = Operations(uow, clock, topology, alerts, timedelta(minutes=30))
+    pull = OneCPull(uow, clock, StockIntake(uow, topology, ledger, operations, clock), alerts, register)
+    online = topology.warehouse("online")
+    assert online is not None and online.onec_id
+    register.rows = [("IRON", online.onec_id, 2), (row[0], online.onec_id, row[2])]
+    refused = await pull.run()
+    assert refused.failed is not None and reason in refused.failed and "nothing applied" in refused.failed
+    assert (await ledger.stock("IRON")).by_warehouse == {}
+    async with uow(read_only=True) as work:
+        alert = await work.alerts.open_for(FAILING_KEY)
+    assert alert is not None and reason in str(alert.detail["reason"])
