@@ -115,8 +115,11 @@ class CancelBody(_Body):
     reason: str = Field(default="", max_length=500)
 
 
+OrderId = Annotated[StrictInt, Field(ge=1, le=2**63 - 1)]  # the column is a signed 64-bit integer
+
+
 class DeductionBody(_Body):
-    order_id: StrictInt
+    order_id: OrderId
     deducted_at: datetime
 
 
@@ -127,7 +130,7 @@ class PaymentEventBody(BaseModel):
 
     event_id: Code
     payment_id: Code
-    order_id: StrictInt
+    order_id: OrderId
     idempotency_key: Code
     phase: Literal["initiated", "3ds", "authorized", "cleared", "failed", "refunded"]
     amount: Decimal = Field(gt=0, max_digits=14, decimal_places=2)

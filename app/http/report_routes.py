@@ -16,6 +16,7 @@ from bot.texts import Locale
 from workflows.daily_report import DailyReport, DailyReports
 
 LOCALES: tuple[Locale, ...] = ("ru", "en")
+EARLIEST = date(1970, 1, 1)  # a day of year 1 in the shop's zone is before the first UTC instant
 
 
 def report_routes(reports: DailyReports, default_locale: Locale) -> list[web.RouteDef]:
@@ -44,8 +45,9 @@ def _day(request: web.Request, reports: DailyReports) -> date:
         day = date.fromisoformat(raw)
     except ValueError:
         raise ApiError(400, "invalid_request", f"date={raw!r} is not a day: use YYYY-MM-DD") from None
-    if day > today:
-        raise ApiError(400, "invalid_request", f"date={raw} is after today ({today.isoformat()}, {reports.timezone})")
+    if not EARLIEST <= day <= today:
+        raise ApiError(400, "invalid_request", f"date={raw} is not between {EARLIEST.isoformat()} and today "
+                       f"({today.isoformat()}, {reports.timezone})")  # fmt: skip
     return day
 
 

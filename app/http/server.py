@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 SERVICES = web.AppKey("services", Services)
 PAYMENTS_PATH = "/api/payments/events"
 M = TypeVar("M", bound=BaseModel)
+EARLIEST_YEAR, LATEST_YEAR = 1970, 9000
 
 
 def create_app(services: Services) -> web.Application:
@@ -107,7 +108,7 @@ def _bearer_auth(token: str | None, payments_secret: str | None) -> Any:
         if request.path == PAYMENTS_PATH and payments_secret and signature is not None:
             body = await request.read()
             digest = "sha256=" + hmac.new(payments_secret.encode(), body, hashlib.sha256).hexdigest()
-            if not hmac.compare_digest(signature.encode(), digest.encode()):
+            if not hmac.compare_digest(_header_bytes(signature), digest.encode()):
                 return error_response(401, "unauthorized", "the X-Signature does not match the body")
             return await handler(request)
         if request.path.startswith("/api/"):
@@ -116,25 +117,32 @@ def _bearer_auth(token: str | None, payments_secret: str | None) -> Any:
                 return error_response(503, "api_disabled", "API_TOKEN is not configured on this server")
             if not given:
                 return error_response(401, "unauthorized", "send Authorization: Bearer <API_TOKEN>")
-            if not hmac.compare_digest(given.encode(), expected):
+            if not hmac.compare_digest(_header_bytes(given), expected):
                 return error_response(401, "unauthorized", "the bearer token is not valid")
         return await handler(request)
 
     return bearer_auth
 
 
+def _header_bytes(value: str) -> bytes:
+    """A header's bytes as sent: aiohttp keeps bytes that are not UTF-8 as surrogates, which match no secret."""
+    return value.encode("utf-8", "surrogateescape")
+
+
 async def _body(request: web.Request, model: type[M]) -> M:
     raw = await request.read()
     try:
         data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+    except RecursionError:
+        raise ApiError(400, "malformed_json", "the body is nested too deeply to read") from None
+    except ValueError as error:  # not JSON, not UTF-8, or a number of more digits than Python reads
         raise ApiError(400, "malformed_json", f"the body is not valid JSON: {error}") from None
     return model.model_validate(data)
 
 
 def _order_id(request: web.Request) -> int:
     raw = request.match_info["order_id"]
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise ApiError(404, "order_not_found", f"no order {raw!r}: order ids are numbers")
     return int(raw)
 
@@ -256,6 +264,8 @@ async def get_store_stats(request: web.Request) -> web.Response:
         since = datetime.fromisoformat(raw) if raw else services.shop.clock.now() - timedelta(days=7)
     except ValueError:
         raise ApiError(400, "invalid_request", f"since={raw!r} is not an ISO 8601 time") from None
+    if not EARLIEST_YEAR <= since.year <= LATEST_YEAR:  # beyond these a UTC offset leaves the calendar
+        raise ApiError(400, "invalid_request", f"since={raw!r} must be between {EARLIEST_YEAR} and {LATEST_YEAR}")
     if since.tzinfo is None:
         since = since.replace(tzinfo=ZoneInfo(services.shop.topology.onec.timezone))
     rows = await store_answer_stats(services.shop.uow, since)

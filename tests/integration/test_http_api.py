@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -11,6 +13,7 @@ from urllib.parse import quote
 
 import pytest
 from aiohttp.test_utils import TestClient
+from pydantic import SecretStr
 
 from app.bootstrap import Services, build
 from app.settings import load_settings
@@ -418,3 +421,94 @@ async def test_store_stats_endpoint(client: TestClient[Any, Any]) -> None:
     assert answer == {"since": "2026-11-01T00:00:00+00:00", "stores": []}
     bad = await json_of(await client.get("/api/stats/stores?since=yesterday", headers=AUTH), 400)
     assert bad["error"] == "invalid_request"
+
+
+async def _raw(client: TestClient[Any, Any], request: bytes) -> tuple[int, Any]:
+    """Send bytes aiohttp's client would not send (headers that are not UTF-8); the status and JSON body."""
+    reader, writer = await asyncio.open_connection(client.host, client.port)
+    try:
+        writer.write(request)
+        await writer.drain()
+        head, _, body = (await reader.read()).partition(b"\r\n\r\n")
+    finally:
+        writer.close()
+    return int(head.split(b" ")[1]), json.loads(body)
+
+
+def _post(path: str, headers: bytes, body: bytes) -> bytes:
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n".encode()
+        + headers
+        + b"\r\n"
+        + body
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        pytest.param(b"[" * 30_000 + b"]" * 30_000, "nested", id="deep-nesting"),
+        pytest.param(b'{"order_id": ' + b"7" * 5000 + b"}", "digits", id="5000-digits"),
+    ],
+)
+async def test_json_that_python_cannot_read_is_a_400(client: TestClient[Any, Any], body: bytes, problem: str) -> None:
+    headers = {**AUTH, "Content-Type": "application/json"}
+    answer = await json_of(await client.post("/api/1c/deductions", data=body, headers=headers), 400)
+    assert answer["error"] == "malformed_json" and problem in answer["message"]
+
+
+async def test_an_order_id_beyond_64_bits_is_refused(client: TestClient[Any, Any], services: Services) -> None:
+    body = {"order_id": 2**70, "deducted_at": "2026-11-21T12:00:00Z"}
+    answer = await json_of(await client.post("/api/1c/deductions", json=body, headers=AUTH), 422)
+    assert answer["error"] == "invalid_request" and answer["details"][0]["field"] == "order_id"
+    payment = {"event_id": "e1", "payment_id": "p1", "order_id": 2**70, "idempotency_key": "k1",
+               "phase": "initiated", "amount": "10.00"}  # fmt: skip
+    answer = await json_of(await client.post("/api/payments/events", json=payment, headers=AUTH), 422)
+    assert answer["details"][0]["field"] == "order_id"
+    assert await table_count(services.database, "payment_events") == 0
+
+
+@pytest.mark.parametrize("order_id", ["²", "١٢", "𝟗"])
+async def test_an_order_id_of_non_ascii_digits_is_404(client: TestClient[Any, Any], order_id: str) -> None:
+    for response in (
+        await client.get(f"/api/orders/{quote(order_id)}", headers=AUTH),
+        await client.post(f"/api/orders/{quote(order_id)}/cancel", headers=AUTH),
+    ):
+        assert (await json_of(response, 404))["error"] == "order_not_found"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/stats/stores?since=0001-01-01",
+        "/api/stats/stores?since=0001-01-01T00:00:00%2B14:00",
+        "/api/stats/stores?since=9999-12-31T23:59:59-12:00",
+        "/api/report/daily?date=0001-01-01",
+        "/api/report/daily.png?date=0001-01-01",
+    ],
+)
+async def test_a_time_at_the_edge_of_the_calendar_is_a_400(client: TestClient[Any, Any], path: str) -> None:
+    answer = await json_of(await client.get(path, headers=AUTH), 400)
+    assert answer["error"] == "invalid_request" and "between" in answer["message"]
+
+
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        (b"Authorization: Bearer \xff\xfe\r\n", "not valid"),
+        (b"Authorization: Bearer " + TOKEN.encode() + b"\xc3\r\n", "not valid"),
+        (b"X-Signature: sha256=\xff\r\n", "X-Signature"),
+    ],
+)
+async def test_a_header_that_is_not_utf8_is_a_401(
+    client: TestClient[Any, Any], services: Services, header: bytes, message: str
+) -> None:
+    http = services.settings.http.model_copy(update={"payments_hmac_secret": SecretStr("hmac-secret-0001")})
+    settings = services.settings.model_copy(update={"http": http})
+    body = json.dumps({"event_id": "e1", "payment_id": "p1", "order_id": 1, "idempotency_key": "k1",
+                       "phase": "initiated", "amount": "10.00"}).encode()  # fmt: skip
+    async with served(dataclasses.replace(services, settings=settings)) as signed:
+        status, answer = await _raw(signed, _post("/api/payments/events", header, body))
+    assert status == 401 and answer["error"] == "unauthorized" and message in answer["message"]
+    assert await table_count(services.database, "payment_events") == 0
