@@ -29,6 +29,9 @@ Sku = Annotated[
     str, Field(min_length=1, max_length=MAX_SKU_LENGTH), AfterValidator(check_sku), AfterValidator(_printable)
 ]
 Code = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_printable)]
+# Each limit is its column's (storage/schema.py): PostgreSQL refuses a longer value where SQLite keeps it.
+ShortCode = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_printable)]  # channel, warehouse
+GatewayId = Annotated[str, Field(min_length=1, max_length=128), AfterValidator(_printable)]  # payment_events
 
 
 class _Body(BaseModel):
@@ -37,7 +40,7 @@ class _Body(BaseModel):
 
 class StockItem(_Body):
     sku: Sku
-    warehouse: Code
+    warehouse: ShortCode
     qty: Annotated[StrictInt, Field(ge=0, le=MAX_QTY)]
 
 
@@ -101,7 +104,7 @@ class DeliveryBody(_Body):
 
 
 class OrderBody(_Body):
-    channel: Code
+    channel: ShortCode
     external_id: Code
     lines: list[LineBody] = Field(min_length=1, max_length=500)
     customer: CustomerBody = CustomerBody()
@@ -128,10 +131,10 @@ class PaymentEventBody(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    event_id: Code
-    payment_id: Code
+    event_id: GatewayId
+    payment_id: GatewayId
     order_id: OrderId
-    idempotency_key: Code
+    idempotency_key: GatewayId
     phase: Literal["initiated", "3ds", "authorized", "cleared", "failed", "refunded"]
     amount: Decimal = Field(gt=0, max_digits=14, decimal_places=2)
     currency: str = Field(default="RUB", pattern=r"^[A-Z]{3}$")

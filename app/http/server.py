@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import logging
+import unicodedata
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -48,6 +49,7 @@ SERVICES = web.AppKey("services", Services)
 PAYMENTS_PATH = "/api/payments/events"
 M = TypeVar("M", bound=BaseModel)
 EARLIEST_YEAR, LATEST_YEAR = 1970, 9000
+SKU_MAX = 255  # the column's length
 
 
 def create_app(services: Services) -> web.Application:
@@ -248,6 +250,9 @@ async def cancel_order(request: web.Request) -> web.Response:
 
 async def get_stock(request: web.Request) -> web.Response:
     sku = request.match_info["sku"]
+    if len(sku) > SKU_MAX or any(unicodedata.category(c) == "Cc" for c in sku):
+        raise ApiError(400, "invalid_request", f"sku {sku[:SKU_MAX]!r} is not a SKU: at most {SKU_MAX} "
+                       "characters, no control characters")  # fmt: skip
     return web.json_response(availability_view(await request.app[SERVICES].shop.ledger.stock(sku)))
 
 

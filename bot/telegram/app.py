@@ -5,6 +5,7 @@ secret header checked by aiogram."""
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Awaitable, Callable
 
 from aiogram import Bot, Dispatcher
@@ -63,7 +64,14 @@ async def start_polling(dispatcher: Dispatcher, bot: Bot) -> None:
     await dispatcher.start_polling(bot, handle_signals=False, close_bot_session=False)
 
 
+class _WebhookHandler(SimpleRequestHandler):
+    def verify_secret(self, telegram_secret_token: str, bot: Bot) -> bool:
+        """Bytes, not str: hmac refuses to compare str holding anything but ASCII, as a header may."""
+        given = telegram_secret_token.encode("utf-8", "surrogateescape")
+        return not self.secret_token or hmac.compare_digest(given, self.secret_token.encode())
+
+
 def mount_webhook(app: web.Application, dispatcher: Dispatcher, bot: Bot, secret: str) -> None:
-    SimpleRequestHandler(dispatcher=dispatcher, bot=bot, secret_token=secret, handle_in_background=False).register(
+    _WebhookHandler(dispatcher=dispatcher, bot=bot, secret_token=secret, handle_in_background=False).register(
         app, path=WEBHOOK_PATH
     )

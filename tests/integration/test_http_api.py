@@ -17,6 +17,8 @@ from pydantic import SecretStr
 
 from app.bootstrap import Services, build
 from app.settings import load_settings
+from emulators.telegram import TelegramEmulator, TelegramLimits
+from storage.schema import metadata
 from tests.conftest import ROOT, table_count
 from tests.fakes import FakeClock
 from tests.serving import json_of, served
@@ -423,8 +425,8 @@ async def test_store_stats_endpoint(client: TestClient[Any, Any]) -> None:
     assert bad["error"] == "invalid_request"
 
 
-async def _raw(client: TestClient[Any, Any], request: bytes) -> tuple[int, Any]:
-    """Send bytes aiohttp's client would not send (headers that are not UTF-8); the status and JSON body."""
+async def _raw(client: TestClient[Any, Any], request: bytes) -> tuple[int, bytes]:
+    """Send bytes aiohttp's client would not send (headers that are not UTF-8); the status and the body."""
     reader, writer = await asyncio.open_connection(client.host, client.port)
     try:
         writer.write(request)
@@ -432,7 +434,7 @@ async def _raw(client: TestClient[Any, Any], request: bytes) -> tuple[int, Any]:
         head, _, body = (await reader.read()).partition(b"\r\n\r\n")
     finally:
         writer.close()
-    return int(head.split(b" ")[1]), json.loads(body)
+    return int(head.split(b" ")[1]), body
 
 
 def _post(path: str, headers: bytes, body: bytes) -> bytes:
@@ -509,6 +511,86 @@ async def test_a_header_that_is_not_utf8_is_a_401(
     body = json.dumps({"event_id": "e1", "payment_id": "p1", "order_id": 1, "idempotency_key": "k1",
                        "phase": "initiated", "amount": "10.00"}).encode()  # fmt: skip
     async with served(dataclasses.replace(services, settings=settings)) as signed:
-        status, answer = await _raw(signed, _post("/api/payments/events", header, body))
+        status, raw = await _raw(signed, _post("/api/payments/events", header, body))
+    answer = json.loads(raw)
     assert status == 401 and answer["error"] == "unauthorized" and message in answer["message"]
     assert await table_count(services.database, "payment_events") == 0
+
+
+@pytest.mark.parametrize("secret", ["é".encode(), b"\xff\xfe", "секрет-вебхука-0001".encode()])
+async def test_a_telegram_secret_header_that_is_not_ascii_is_a_401(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, topology: Topology, secret: bytes
+) -> None:
+    async with TelegramEmulator(token="123456:http-test", limits=TelegramLimits.unlimited()) as tg:
+        env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'hook.db'}", "TELEGRAM_BOT_TOKEN": "123456:http-test",
+               "TELEGRAM_API_BASE": tg.base_url, "TELEGRAM_MODE": "webhook",
+               "TELEGRAM_WEBHOOK_SECRET": "webhook-secret-0001", "STOREOPS_CONFIG": str(ROOT / "storeops.example.toml")}  # fmt: skip
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        services = await build(load_settings(env_file=None), topology, clock=FakeClock())
+        try:
+            async with served(services) as client:
+                header = b"X-Telegram-Bot-Api-Secret-Token: " + secret + b"\r\n"
+                status, _ = await _raw(client, _post("/telegram/webhook", header, b'{"update_id": 1}'))
+            assert status == 401
+            assert tg.calls("sendMessage") == []
+        finally:
+            await services.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def any_client(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, topology: Topology
+) -> AsyncIterator[tuple[TestClient[Any, Any], Services]]:
+    """A client of the service on SQLite, and on PostgreSQL, which refuses strings SQLite takes (NUL, too long)."""
+    sqlite = f"sqlite+aiosqlite:///{tmp_path / 'api.db'}"
+    monkeypatch.setenv("DATABASE_URL", sqlite if request.param == "sqlite" else request.getfixturevalue("pg_url"))
+    monkeypatch.setenv("API_TOKEN", TOKEN)
+    monkeypatch.setenv("STOREOPS_CONFIG", str(ROOT / "storeops.example.toml"))
+    built = await build(load_settings(env_file=None), topology, clock=FakeClock())
+    async with built.database.engine.begin() as connection:
+        for table in reversed(metadata.sorted_tables):
+            await connection.execute(table.delete())
+    try:
+        async with served(built) as test_client:
+            yield test_client, built
+    finally:
+        await built.close()
+
+
+@pytest.mark.parametrize("sku", ["A%00B", "A%01", "%C2%85", "A" * 256])
+async def test_a_sku_no_column_can_hold_is_refused_on_each_database(
+    any_client: tuple[TestClient[Any, Any], Services], sku: str
+) -> None:
+    client, _ = any_client
+    answer = await json_of(await client.get(f"/api/stock/{sku}", headers=AUTH), 400)
+    assert answer["error"] == "invalid_request" and "sku" in answer["message"]
+
+
+def _payment(**fields: Any) -> dict[str, Any]:
+    return {"event_id": "e1", "payment_id": "p1", "order_id": 1, "idempotency_key": "k1", "phase": "initiated",
+            "amount": "10.00", **fields}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/api/payments/events", _payment(event_id="e" * 129), "event_id"),
+        ("/api/payments/events", _payment(event_id="e" * 255), "event_id"),
+        ("/api/payments/events", _payment(payment_id="p" * 129), "payment_id"),
+        ("/api/payments/events", _payment(idempotency_key="k" * 129), "idempotency_key"),
+        ("/api/orders", {**_order("1", ("A", 1)), "channel": "c" * 65}, "channel"),
+        ("/api/1c/stock", {"as_of": "2026-11-21T12:00:00Z", "items": [{"sku": "A", "warehouse": "w" * 65, "qty": 1}]},
+         "items.0.warehouse"),
+        ("/api/orders", {**_order("1", ("A", 1)), "delivery": {"tariff_code": 1, "pickup_point": "P" * 65}},
+         "delivery.pickup_point"),
+    ],
+)  # fmt: skip
+async def test_every_string_limit_is_its_columns_on_each_database(
+    any_client: tuple[TestClient[Any, Any], Services], path: str, body: dict[str, Any], field: str
+) -> None:
+    client, services = any_client
+    answer = await json_of(await client.post(path, json=body, headers=AUTH), 422)
+    assert answer["error"] == "invalid_request" and answer["details"][0]["field"] == field
+    assert await table_count(services.database, "payment_events") == 0
+    assert await table_count(services.database, "orders") == 0
