@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
@@ -21,6 +22,13 @@ def _printable(value: str) -> str:
         raise ValueError("must not contain control characters")
     if value != value.strip():
         raise ValueError("must not start or end with white space")
+    return value
+
+
+def _no_control(value: str) -> str:
+    """Personal and free text: a control character is never meant, and PostgreSQL refuses NUL."""
+    if any(unicodedata.category(c) == "Cc" for c in value):
+        raise ValueError("must not contain control characters")
     return value
 
 
@@ -50,9 +58,9 @@ class StockMessage(_Body):
 
 
 class CustomerBody(_Body):
-    name: str = Field(default="", max_length=255)
-    phone: str = Field(default="", max_length=64)
-    email: str = Field(default="", max_length=255)
+    name: Annotated[str, Field(max_length=255), AfterValidator(_no_control)] = ""
+    phone: Annotated[str, Field(max_length=64), AfterValidator(_no_control)] = ""
+    email: Annotated[str, Field(max_length=255), AfterValidator(_no_control)] = ""
 
 
 class LineBody(_Body):
@@ -115,7 +123,7 @@ class OrderBody(_Body):
 
 
 class CancelBody(_Body):
-    reason: str = Field(default="", max_length=500)
+    reason: Annotated[str, Field(max_length=500), AfterValidator(_no_control)] = ""
 
 
 OrderId = Annotated[StrictInt, Field(ge=1, le=2**63 - 1)]  # the column is a signed 64-bit integer
@@ -138,6 +146,6 @@ class PaymentEventBody(BaseModel):
     phase: Literal["initiated", "3ds", "authorized", "cleared", "failed", "refunded"]
     amount: Decimal = Field(gt=0, max_digits=14, decimal_places=2)
     currency: str = Field(default="RUB", pattern=r"^[A-Z]{3}$")
-    payer_name: str = Field(default="", max_length=255)
-    ip_country: str = Field(default="", max_length=2)
-    card_country: str = Field(default="", max_length=2)
+    payer_name: Annotated[str, Field(max_length=255), AfterValidator(_no_control)] = ""
+    ip_country: Annotated[str, Field(max_length=2), AfterValidator(_no_control)] = ""
+    card_country: Annotated[str, Field(max_length=2), AfterValidator(_no_control)] = ""

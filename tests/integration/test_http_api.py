@@ -14,10 +14,13 @@ from urllib.parse import quote
 import pytest
 from aiohttp.test_utils import TestClient
 from pydantic import SecretStr
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from app.bootstrap import Services, build
 from app.settings import load_settings
 from emulators.telegram import TelegramEmulator, TelegramLimits
+from storage.database import open_database
 from storage.schema import metadata
 from tests.conftest import ROOT, table_count
 from tests.fakes import FakeClock
@@ -594,3 +597,51 @@ async def test_every_string_limit_is_its_columns_on_each_database(
     assert answer["error"] == "invalid_request" and answer["details"][0]["field"] == field
     assert await table_count(services.database, "payment_events") == 0
     assert await table_count(services.database, "orders") == 0
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/api/orders", {**_order("1", ("A", 1)), "customer": {"name": "Ир\x00ина"}}, "customer.name"),
+        ("/api/orders", {**_order("1", ("A", 1)), "customer": {"phone": "+7999\x85"}}, "customer.phone"),
+        ("/api/orders", {**_order("1", ("A", 1)), "customer": {"email": "i@example.ru\n"}}, "customer.email"),
+        ("/api/orders/1/cancel", {"reason": "дубль\x00"}, "reason"),
+        ("/api/payments/events", _payment(payer_name="Ivan\x00"), "payer_name"),
+        ("/api/payments/events", _payment(card_country="R\x00"), "card_country"),
+    ],
+)
+async def test_control_characters_in_personal_fields_are_refused_on_each_database(
+    any_client: tuple[TestClient[Any, Any], Services], path: str, body: dict[str, Any], field: str
+) -> None:
+    client, services = any_client
+    answer = await json_of(await client.post(path, json=body, headers=AUTH), 422)
+    assert answer["error"] == "invalid_request" and answer["details"][0]["field"] == field
+    assert "control characters" in answer["details"][0]["problem"]
+    assert await table_count(services.database, "orders") == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("any_client", ["postgres"], indirect=True)
+async def test_a_refused_order_logs_no_personal_data_on_postgres(
+    any_client: tuple[TestClient[Any, Any], Services], caplog: pytest.LogCaptureFixture
+) -> None:
+    client, _ = any_client
+    await json_of(await client.post("/api/1c/stock", json={"as_of": "2026-11-21T12:00:00Z", "items": [
+        {"sku": "A", "warehouse": "online", "qty": 5}]}, headers=AUTH), 200)  # fmt: skip
+    body = {**_order("1", ("A", 1)), "customer": {"name": "Ир\x00ина", "phone": "+79995551234", "email": "pd@mail.ru"}}
+    with caplog.at_level("DEBUG"):
+        response = await client.post("/api/orders", json=body, headers=AUTH)
+    assert response.status == 422
+    assert "79995551234" not in caplog.text and "pd@mail.ru" not in caplog.text
+
+
+@pytest.mark.postgres
+async def test_a_database_error_does_not_carry_the_statement_parameters(pg_url: str) -> None:
+    database = open_database(pg_url)
+    try:
+        async with database.engine.connect() as connection:
+            with pytest.raises(DBAPIError) as raised:
+                await connection.execute(text("SELECT CAST(:phone AS text)"), {"phone": "+79995551234\x00"})
+        assert "79995551234" not in str(raised.value)
+    finally:
+        await database.dispose()
