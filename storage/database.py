@@ -16,6 +16,11 @@ from storage.sqlite_driver import OneHopDBAPI
 READ_ONLY = "storeops_read_only"
 
 
+class DatabaseUnavailable(Exception):
+    """No connection to the database could be made (refused, unreachable, a file that cannot be opened):
+    nothing was read or written, and the same request may succeed later."""
+
+
 @dataclass
 class Database:
     """The engine plus what the unit of work needs to know about the backend.
@@ -54,6 +59,7 @@ def open_database(
             hide_parameters=True,
         )
         _configure_sqlite(engine, busy_timeout_ms, sqlite_synchronous)
+        _name_connect_failures(engine)
         return Database(engine, engine.execution_options(**{READ_ONLY: True}), True, asyncio.Lock())
     # No pool_pre_ping: it costs a round trip on every unit of work (reservations 176/s -> 284/s
     # without it, bench/results). A connection broken by a server restart fails one request,
@@ -61,7 +67,19 @@ def open_database(
     engine = create_async_engine(
         parsed, echo=echo, pool_size=10, max_overflow=20, pool_recycle=1800, hide_parameters=True
     )
+    _name_connect_failures(engine)
     return Database(engine, engine.execution_options(**{READ_ONLY: True}), False)
+
+
+def _name_connect_failures(engine: AsyncEngine) -> None:
+    """A failure to connect raises ``DatabaseUnavailable``, told apart from a statement that failed."""
+
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def _connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except Exception as error:
+            raise DatabaseUnavailable(f"cannot connect to the database: {type(error).__name__}") from error
 
 
 def _ensure_parent(url: URL) -> None:

@@ -10,9 +10,12 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
+from storage.database import DatabaseUnavailable
 from workflows import errors as wf
 
 log = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = 30  # when the database could not be reached
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -34,9 +37,20 @@ class ApiError(Exception):
         self.status, self.code, self.message, self.details = status, code, message, details or []
 
 
-def error_response(status: int, code: str, message: str, details: list[Any] | None = None) -> web.Response:
+def error_response(
+    status: int, code: str, message: str, details: list[Any] | None = None, headers: dict[str, str] | None = None
+) -> web.Response:
     body = {"error": code, "message": message, "details": details or []}
-    return web.json_response(body, status=status, dumps=lambda o: json.dumps(o, ensure_ascii=False, default=str))
+    return web.json_response(body, status=status, dumps=_dumps, headers=headers)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def database_unavailable() -> web.Response:
+    message = "the database cannot be reached; nothing was read or written, try again later"
+    return error_response(503, "database_unavailable", message, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 def validation_details(error: ValidationError) -> list[dict[str, Any]]:
@@ -60,6 +74,9 @@ def json_errors(max_body_bytes: int) -> Any:
             return error_response(422, "invalid_request", message, validation_details(error))
         except wf.WorkflowError as error:
             return error_response(_STATUS.get(type(error), 422), error.code, error.message, error.details)
+        except DatabaseUnavailable:
+            log.warning("the database cannot be reached on %s %s", request.method, request.path, exc_info=True)
+            return database_unavailable()
         except web.HTTPRequestEntityTooLarge:
             message = f"the body is larger than the limit of {max_body_bytes} bytes (HTTP_MAX_BODY_BYTES)"
             return error_response(413, "body_too_large", message)

@@ -18,7 +18,7 @@ from sqlalchemy import text
 from app.bootstrap import Services
 from app.http.bodies import CancelBody, DeductionBody, OrderBody, PaymentEventBody, StockMessage
 from app.http.dashboard import dashboard_routes
-from app.http.errors import ApiError, Handler, error_response, json_errors
+from app.http.errors import RETRY_AFTER_SECONDS, ApiError, Handler, error_response, json_errors
 from app.http.onec_exchange import ExchangeLimits, ExportedOrders, intake_on_stock
 from app.http.onec_exchange import register as register_onec_exchange
 from app.http.report_routes import report_routes
@@ -33,6 +33,7 @@ from app.http.views import (
 )
 from bot.slack.app import slack_events_handler
 from bot.telegram.app import mount_webhook
+from storage.database import DatabaseUnavailable
 from workflows.dashboard import Dashboard
 from workflows.errors import WorkflowError
 from workflows.model import Customer, Obligation
@@ -154,8 +155,10 @@ async def healthz(request: web.Request) -> web.Response:
     try:
         async with services.database.read_engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
-    except Exception as error:  # a health check reports, it does not crash
-        return web.json_response({"status": "unavailable", "database": type(error).__name__}, status=503)
+    except Exception:  # a health check reports, it does not crash
+        log.warning("health check: the database cannot be reached", exc_info=True)
+        return web.json_response({"status": "unavailable", "database": "unavailable"}, status=503,
+                                 headers={"Retry-After": str(RETRY_AFTER_SECONDS)})  # fmt: skip
     return web.json_response({"status": "ok", "database": "ok"})
 
 
@@ -174,7 +177,7 @@ async def post_stock(request: web.Request) -> web.Response:
     lines = [OneCLine(item.sku, item.warehouse, item.qty) for item in message.items]
     try:
         result = await services.shop.intake.apply(StockSource.API, message.as_of, lines)
-    except WorkflowError:
+    except (WorkflowError, DatabaseUnavailable):
         raise
     except Exception as error:  # the intake is one transaction: it rolled back whole
         log.exception("1C stock message failed; nothing applied")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import socket
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -645,3 +646,45 @@ async def test_a_database_error_does_not_carry_the_statement_parameters(pg_url: 
         assert "79995551234" not in str(raised.value)
     finally:
         await database.dispose()
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:  # a port nothing listens on once this closes
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def down_client(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, topology: Topology
+) -> AsyncIterator[TestClient[Any, Any]]:
+    """The service with a database it cannot reach: SQLite's file is a directory, PostgreSQL's port is closed."""
+    (tmp_path / "api.db").mkdir()
+    urls = {"sqlite": f"sqlite+aiosqlite:///{tmp_path / 'api.db'}",
+            "postgres": f"postgresql+asyncpg://postgres@127.0.0.1:{_closed_port()}/storeops"}  # fmt: skip
+    monkeypatch.setenv("DATABASE_URL", urls[request.param])
+    monkeypatch.setenv("API_TOKEN", TOKEN)
+    monkeypatch.setenv("STOREOPS_CONFIG", str(ROOT / "storeops.example.toml"))
+    built = await build(load_settings(env_file=None), topology, clock=FakeClock(), run_migrations=False)
+    try:
+        async with served(built) as test_client:
+            yield test_client
+    finally:
+        await built.close()
+
+
+async def test_an_unreachable_database_is_a_503_with_retry_after(down_client: TestClient[Any, Any]) -> None:
+    stock = {"as_of": "2026-11-21T12:00:00Z", "items": [{"sku": "A", "warehouse": "online", "qty": 1}]}
+    for response in (
+        await down_client.get("/api/stock/A", headers=AUTH),
+        await down_client.get("/api/orders/1", headers=AUTH),
+        await down_client.post("/api/orders", json=_order("1", ("A", 1)), headers=AUTH),
+        await down_client.post("/api/1c/stock", json=stock, headers=AUTH),
+    ):
+        answer = await json_of(response, 503)
+        assert answer["error"] == "database_unavailable" and "database" in answer["message"]
+        assert set(answer) == {"error", "message", "details"}
+        assert int(response.headers["Retry-After"]) > 0
+    health = await down_client.get("/healthz")
+    assert health.status == 503 and (await health.json())["database"] == "unavailable"
+    assert int(health.headers["Retry-After"]) > 0
