@@ -69,7 +69,7 @@ class LineBody(_Body):
 
 
 class ObligationBody(_Body):
-    payee: str = Field(min_length=1, max_length=255)
+    payee: Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_no_control)]
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     amount: Decimal = Field(gt=0, max_digits=18, decimal_places=4)
     due_at: datetime

@@ -609,6 +609,16 @@ async def test_every_string_limit_is_its_columns_on_each_database(
         ("/api/orders/1/cancel", {"reason": "дубль\x00"}, "reason"),
         ("/api/payments/events", _payment(payer_name="Ivan\x00"), "payer_name"),
         ("/api/payments/events", _payment(card_country="R\x00"), "card_country"),
+        (
+            "/api/orders",
+            {
+                **_order("1", ("A", 1)),
+                "obligations": [
+                    {"payee": "supplier\x00", "currency": "CNY", "amount": "1", "due_at": "2026-12-01T12:00:00Z"}
+                ],
+            },
+            "obligations.0.payee",
+        ),
     ],
 )
 async def test_control_characters_in_personal_fields_are_refused_on_each_database(
