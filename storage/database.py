@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from storage.sqlite_driver import OneHopDBAPI
@@ -69,6 +70,12 @@ def open_database(
     )
     _name_connect_failures(engine)
     return Database(engine, engine.execution_options(**{READ_ONLY: True}), False)
+
+
+def lost_connection(error: BaseException) -> bool:
+    """A statement failed because its connection broke (the server restarted or cut it): SQLAlchemy has
+    discarded the pool, and the same request will get a fresh connection."""
+    return isinstance(error, DBAPIError) and error.connection_invalidated
 
 
 def _name_connect_failures(engine: AsyncEngine) -> None:

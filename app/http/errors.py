@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from storage.database import DatabaseUnavailable
+from storage.database import DatabaseUnavailable, lost_connection
 from workflows import errors as wf
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,10 @@ def json_errors(max_body_bytes: int) -> Any:
                 raise
             code = {404: "not_found", 405: "method_not_allowed"}.get(error.status, "http_error")
             return error_response(error.status, code, error.reason)
-        except Exception:
+        except Exception as error:
+            if lost_connection(error):
+                log.warning("lost the database connection on %s %s", request.method, request.path, exc_info=True)
+                return database_unavailable()
             log.exception("unhandled error on %s %s", request.method, request.path)
             return error_response(500, "internal_error", "something went wrong on our side; it has been logged")
 

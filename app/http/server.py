@@ -33,7 +33,7 @@ from app.http.views import (
 )
 from bot.slack.app import slack_events_handler
 from bot.telegram.app import mount_webhook
-from storage.database import DatabaseUnavailable
+from storage.database import DatabaseUnavailable, lost_connection
 from workflows.dashboard import Dashboard
 from workflows.errors import WorkflowError
 from workflows.model import Customer, Obligation
@@ -180,6 +180,8 @@ async def post_stock(request: web.Request) -> web.Response:
     except (WorkflowError, DatabaseUnavailable):
         raise
     except Exception as error:  # the intake is one transaction: it rolled back whole
+        if lost_connection(error):
+            raise
         log.exception("1C stock message failed; nothing applied")
         raise ApiError(500, "internal_error", "something went wrong on our side; nothing of this message was "
                        "applied (send it again); it has been logged") from error  # fmt: skip

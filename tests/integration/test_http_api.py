@@ -16,6 +16,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from pydantic import SecretStr
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from app.bootstrap import Services, build
@@ -23,7 +24,7 @@ from app.settings import load_settings
 from emulators.telegram import TelegramEmulator, TelegramLimits
 from storage.database import open_database
 from storage.schema import metadata
-from tests.conftest import ROOT, table_count
+from tests.conftest import ROOT, _pg_admin, table_count
 from tests.fakes import FakeClock
 from tests.serving import json_of, served
 from workflows.topology import Topology
@@ -698,3 +699,21 @@ async def test_an_unreachable_database_is_a_503_with_retry_after(down_client: Te
     health = await down_client.get("/healthz")
     assert health.status == 503 and (await health.json())["database"] == "unavailable"
     assert int(health.headers["Retry-After"]) > 0
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("any_client", ["postgres"], indirect=True)
+async def test_a_connection_lost_to_a_server_restart_is_a_503(
+    any_client: tuple[TestClient[Any, Any], Services], pg_url: str
+) -> None:
+    client, _ = any_client
+    await json_of(await client.get("/api/stock/A", headers=AUTH), 200)  # a pooled connection, then cut
+    await asyncio.to_thread(
+        _pg_admin,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        f"WHERE datname = '{make_url(pg_url).database}' AND pid <> pg_backend_pid()",
+    )
+    response = await client.get("/api/stock/A", headers=AUTH)
+    answer = await json_of(response, 503)
+    assert answer["error"] == "database_unavailable" and int(response.headers["Retry-After"]) > 0
+    await json_of(await client.get("/api/stock/A", headers=AUTH), 200)  # the pool reconnects
