@@ -585,7 +585,7 @@ def _payment(**fields: Any) -> dict[str, Any]:
         ("/api/payments/events", _payment(payment_id="p" * 129), "payment_id"),
         ("/api/payments/events", _payment(idempotency_key="k" * 129), "idempotency_key"),
         ("/api/orders", {**_order("1", ("A", 1)), "channel": "c" * 65}, "channel"),
-        ("/api/1c/stock", {"as_of": "2026-11-21T12:00:00Z", "items": [{"sku": "A", "warehouse": "w" * 65, "qty": 1}]},
+        ("/api/1c/stock", {"as_of": "2026-11-21T09:00:00Z", "items": [{"sku": "A", "warehouse": "w" * 65, "qty": 1}]},
          "items.0.warehouse"),
         ("/api/orders", {**_order("1", ("A", 1)), "delivery": {"tariff_code": 1, "pickup_point": "P" * 65}},
          "delivery.pickup_point"),
@@ -638,7 +638,7 @@ async def test_a_refused_order_logs_no_personal_data_on_postgres(
     any_client: tuple[TestClient[Any, Any], Services], caplog: pytest.LogCaptureFixture
 ) -> None:
     client, _ = any_client
-    await json_of(await client.post("/api/1c/stock", json={"as_of": "2026-11-21T12:00:00Z", "items": [
+    await json_of(await client.post("/api/1c/stock", json={"as_of": "2026-11-21T09:00:00Z", "items": [
         {"sku": "A", "warehouse": "online", "qty": 5}]}, headers=AUTH), 200)  # fmt: skip
     body = {**_order("1", ("A", 1)), "customer": {"name": "Ир\x00ина", "phone": "+79995551234", "email": "pd@mail.ru"}}
     with caplog.at_level("DEBUG"):
@@ -685,7 +685,7 @@ async def down_client(
 
 
 async def test_an_unreachable_database_is_a_503_with_retry_after(down_client: TestClient[Any, Any]) -> None:
-    stock = {"as_of": "2026-11-21T12:00:00Z", "items": [{"sku": "A", "warehouse": "online", "qty": 1}]}
+    stock = {"as_of": "2026-11-21T09:00:00Z", "items": [{"sku": "A", "warehouse": "online", "qty": 1}]}
     for response in (
         await down_client.get("/api/stock/A", headers=AUTH),
         await down_client.get("/api/orders/1", headers=AUTH),
