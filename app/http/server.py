@@ -34,6 +34,7 @@ from app.http.views import (
 from bot.slack.app import slack_events_handler
 from bot.telegram.app import mount_webhook
 from storage.database import DatabaseUnavailable, lost_connection
+from workflows.articles import MAX_SKU_LENGTH
 from workflows.dashboard import Dashboard
 from workflows.errors import WorkflowError
 from workflows.model import Customer, Obligation
@@ -50,7 +51,6 @@ SERVICES = web.AppKey("services", Services)
 PAYMENTS_PATH = "/api/payments/events"
 M = TypeVar("M", bound=BaseModel)
 EARLIEST_YEAR, LATEST_YEAR = 1970, 9000
-SKU_MAX = 255  # the column's length
 
 
 def create_app(services: Services) -> web.Application:
@@ -255,9 +255,9 @@ async def cancel_order(request: web.Request) -> web.Response:
 
 async def get_stock(request: web.Request) -> web.Response:
     sku = request.match_info["sku"]
-    if len(sku) > SKU_MAX or any(unicodedata.category(c) == "Cc" for c in sku):
-        raise ApiError(400, "invalid_request", f"sku {sku[:SKU_MAX]!r} is not a SKU: at most {SKU_MAX} "
-                       "characters, no control characters")  # fmt: skip
+    if len(sku) > MAX_SKU_LENGTH or any(unicodedata.category(c) == "Cc" for c in sku):
+        message = f"sku {sku[:MAX_SKU_LENGTH]!r} is not a SKU: at most {MAX_SKU_LENGTH} characters, no control ones"
+        raise ApiError(400, "invalid_request", message)
     return web.json_response(availability_view(await request.app[SERVICES].shop.ledger.stock(sku)))
 
 
