@@ -21,9 +21,7 @@ FAILING_KEY = "onec_pull_failing"
 
 
 class SourceUnavailable(Unavailable):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+    """1C's register could not be read (1C down, a wrong login, an answer we cannot read)."""
 
 
 class BalanceSource(Protocol):

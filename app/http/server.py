@@ -165,8 +165,6 @@ async def healthz(request: web.Request) -> web.Response:
 async def metrics(request: web.Request) -> web.Response:
     """Prometheus text; counts and ages only, nothing secret, so it needs no token (like /healthz)."""
     found = request.app[SERVICES].metrics
-    if found is None:
-        raise ApiError(404, "not_found", "metrics are not enabled")
     return web.Response(body=await found.render(), content_type="text/plain", charset="utf-8",
                         headers={"X-Content-Type-Options": "nosniff"})  # fmt: skip
 

@@ -64,7 +64,6 @@ async def scheduled_sync(services: Services) -> dict[str, int]:
     """Every channel's scheduled run (``SyncDispatcher.scheduled``, the scheduler's job), run together; the lines
     each channel accepted meanwhile, as ``GET /metrics`` counts them."""
 
-    assert services.metrics is not None
     registry = services.metrics.registry
 
     def pushed() -> dict[str, float]:
