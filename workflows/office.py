@@ -79,13 +79,10 @@ class OfficeDesk:
     """The office's tasks as its chat sees them: answering with the office's rules, listing what
     a person may see, and remembering the copies a person asked for."""
 
-    def __init__(self, uow: UnitOfWorkFactory, people: People, answers: Mapping[TaskKind, Answer]) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, answers: Mapping[TaskKind, Answer]) -> None:
         """``answers``: the workflow that answers each kind of office task."""
-        self._uow, self._people = uow, people
+        self._uow = uow
         self._answers = {kind.value: answer for kind, answer in answers.items()}  # by the stored kind
-
-    def role_of(self, telegram_id: int) -> Role | None:
-        return role_of(self._people, telegram_id)
 
     async def answer(self, task_id: int, option: str, role: Role, by: str) -> Decision:
         """Hand the answer to the task's workflow (the first decision stands). Raises

@@ -124,7 +124,7 @@ def assemble(
         uow, clock, topology, ledger, board, alerts, cascade, orders, operations,
         StockIntake(uow, topology, ledger, operations, clock, rules.onec_future_tolerance), fraud, fx,
         PaymentDesk(uow, clock, fraud, fx, rules.fraud_amount_threshold_rub),
-        OfficeDesk(uow, topology.people, answers), _pump(uow, clock, cascade, fraud, fx, alerts, instance),
+        OfficeDesk(uow, answers), _pump(uow, clock, cascade, fraud, fx, alerts, instance),
         channels=dict(outside.channels),
     )  # fmt: skip
     _connect_channels(shop, instance)

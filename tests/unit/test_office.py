@@ -120,7 +120,7 @@ def answers() -> Answers:
 @pytest.fixture
 def office(uow: UnitOfWorkFactory, answers: Answers) -> OfficeDesk:
     kinds = (TaskKind.FRAUD_CHECK, TaskKind.FX_APPROVAL, TaskKind.ALERT)
-    return OfficeDesk(uow, PEOPLE, {kind: answers.of(kind) for kind in kinds})
+    return OfficeDesk(uow, {kind: answers.of(kind) for kind in kinds})
 
 
 async def test_an_answer_goes_to_the_tasks_workflow_when_the_person_may_give_it(
