@@ -14,6 +14,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from app import log_privacy
 from app.bootstrap import build
 from app.http.views import stock_result_view
 from app.sandbox.world import Sandbox
@@ -53,6 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "sandbox":  # its own world: no .env, no tokens, every outside system emulated
         logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
         logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per job run drowns the rest
+        log_privacy.install()
         try:
             return _sandbox(args.host, args.port, args.locale)
         except KeyboardInterrupt:
@@ -89,6 +91,7 @@ def _configure_logging(settings: Settings) -> None:
         stream=sys.stderr,
     )
     logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.getLogger().level))
+    log_privacy.install()
 
 
 def _safe_url(url: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import logging
 import socket
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
+from app import log_privacy
 from app.bootstrap import Services, build
 from app.settings import load_settings
 from emulators.telegram import TelegramEmulator, TelegramLimits
@@ -717,3 +719,29 @@ async def test_a_connection_lost_to_a_server_restart_is_a_503(
     answer = await json_of(response, 503)
     assert answer["error"] == "database_unavailable" and int(response.headers["Retry-After"]) > 0
     await json_of(await client.get("/api/stock/A", headers=AUTH), 200)  # the pool reconnects
+
+
+async def test_a_database_error_is_logged_without_the_values_it_quotes(
+    client: TestClient[Any, Any], services: Services, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """asyncpg's message for a value it cannot encode quotes the value; with the service's log privacy on (as
+    ``storeops run`` installs it), the 500's traceback names the error kind and where it happened, not the message."""
+    monkeypatch.setattr(log_privacy, "_installed", False)
+    monkeypatch.setattr(logging, "_logRecordFactory", logging.getLogRecordFactory())
+    log_privacy.install()
+
+    class InvalidInput(Exception):
+        pass
+
+    customer = "Иван Петров +79995551234"  # a name here, so the traceback's source lines do not show it
+
+    async def refused(*args: object) -> None:
+        quoted = InvalidInput(f"invalid input for query argument $3: {customer!r}")
+        raise DBAPIError("INSERT INTO orders ...", None, quoted)
+
+    monkeypatch.setattr(services.shop.operations, "report_stock", refused)
+    payload = {"as_of": "2026-11-21T12:00:00Z", "items": [{"sku": "A", "warehouse": "online", "qty": 1}]}
+    with caplog.at_level("DEBUG"):
+        await json_of(await client.post("/api/1c/stock", json=payload, headers=AUTH), 500)
+    assert "DBAPIError: (message not logged" in caplog.text and "in post_stock" in caplog.text
+    assert "79995551234" not in caplog.text and "Петров" not in caplog.text
