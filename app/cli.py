@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 from app import log_privacy
 from app.bootstrap import build
 from app.http.views import stock_result_view
+from app.sandbox.local_only import EXPOSED_WARNING, exposed
 from app.sandbox.world import Sandbox
 from app.service import RunningService
 from app.settings import ConfigurationError, Settings, load_settings
@@ -40,7 +41,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("migrate", help="apply database migrations and exit")
     commands.add_parser("check-config", help="validate settings and the topology file, then exit")
     sandbox = commands.add_parser("sandbox", help="the service plus emulators of every outside system, on 127.0.0.1")
-    sandbox.add_argument("--host", default="127.0.0.1", help="where the console listens (default: 127.0.0.1)")
+    sandbox.add_argument(
+        "--host", default="127.0.0.1", help="where the console listens; it has no login (default: 127.0.0.1)"
+    )
     sandbox.add_argument(
         "--port", type=int, default=8080, help="the console's port; 0 picks a free one (default: 8080)"
     )
@@ -193,6 +196,9 @@ async def _until_stopped() -> None:
 
 
 def _sandbox(host: str, port: int, locale: str) -> int:
+    if exposed(host):
+        log.warning(EXPOSED_WARNING, host)
+
     async def serve() -> None:
         async with Sandbox(host=host, port=port, locale=locale) as sandbox:
             print(f"storeops sandbox ready: {sandbox.console_url} (Ctrl-C stops)", flush=True)

@@ -3,7 +3,8 @@
 The state is read from where each person would see it — the Slack and Telegram emulators' chats, the channels'
 emulators' stock — plus our own ledger and orders. Actions are done as those people would do them: a clerk's
 click is a signed Slack interaction POSTed to ``/slack/events``, a manager's message or button press is a
-Telegram update the bot polls. Only served by ``storeops sandbox`` (on 127.0.0.1), never by ``storeops run``."""
+Telegram update the bot polls. Only served by ``storeops sandbox`` (on 127.0.0.1), never by ``storeops run``; no
+login, so ``local_only.py`` keeps other sites and other machines' names out."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from app.http.views import availability_view, order_view
 from app.sandbox.catalogue import CATALOGUE, OZON_WAREHOUSE, PEOPLE, RETAILCRM_STORE, STORES, WB_WAREHOUSE
+from app.sandbox.local_only import json_error as _error
+from app.sandbox.local_only import local_only
 from app.sandbox.scenarios import SCENARIOS, ScenarioError, Scenarios
 from app.sandbox.shop import SandboxShop
 from app.web import STATIC
@@ -58,10 +61,6 @@ class ClockMove(_Body):
     advance_s: int = Field(gt=0, le=7 * 24 * 3600)
 
 
-def _error(status: int, code: str, message: str, details: list[Any] | None = None) -> web.Response:
-    return web.json_response({"error": code, "message": message, "details": details or []}, status=status)
-
-
 async def _body(request: web.Request, model: type[B]) -> B | web.Response:
     try:
         return model.model_validate(await request.json())
@@ -82,6 +81,8 @@ def install(sandbox: SandboxShop, scenarios: Scenarios) -> Callable[[web.Applica
     console = Console(sandbox, scenarios)
 
     def add(app: web.Application) -> None:
+        # outermost, on every route of the service: the API token must not reach a page of another site either
+        app.middlewares.insert(0, local_only(sandbox.services.settings.http.host))
         app.router.add_get("/sandbox", console.page)
         app.router.add_get("/sandbox/api/state", console.state)
         app.router.add_post("/sandbox/api/slack/press", console.slack_press)

@@ -1,9 +1,10 @@
 """A fake of the JSON API behind the sandbox console and the dashboard, over a canned world.
 
 It answers the contract the pages rely on (``GET /sandbox/api/state``, the action posts,
-``GET /api/dashboard`` behind a bearer token) and changes its world the way the real service
-would (a pressed Slack question is updated, a Telegram command gets a reply, the clock moves), so
-a test sees the page re-render after each action. The static files are the real ones from
+``GET /api/dashboard`` behind a bearer token), behind the real sandbox's request rules
+(``app/sandbox/local_only.py``), and changes its world the way the real service would (a
+pressed Slack question is updated, a Telegram command gets a reply, the clock moves), so a test
+sees the page re-render after each action. The static files are the real ones from
 ``app/web/static``, served the way the service serves them.
 """
 
@@ -18,6 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
+from app.sandbox.local_only import local_only
 from app.web import STATIC
 
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
@@ -230,7 +232,8 @@ class FakeService:
     bearers: list[str | None] = field(default_factory=list)
 
     def app(self) -> web.Application:
-        app = web.Application()
+        # the real sandbox's rules (loopback Host, own Origin, JSON actions): a page that breaks them fails here
+        app = web.Application(middlewares=[local_only("127.0.0.1")])
         app.router.add_static("/static/", STATIC)
         app.router.add_get("/sandbox", self.page("sandbox.html"))
         app.router.add_get("/dashboard", self.page("dashboard.html"))

@@ -138,7 +138,8 @@ async def test_a_scenario_shows_its_summary_and_an_error_its_message(page: Page,
     await page.get_by_test_id("scenario-broken").click()
     await expect(page.get_by_test_id("toast")).to_contain_text("сценарий уже идёт")
     await expect(page.get_by_test_id("action-log").locator(".log-error")).to_have_count(1)
-    assert [path for path, _ in site.fake.posts] == ["/sandbox/api/scenario/oversell", "/sandbox/api/scenario/broken"]
+    # a JSON body even with nothing to say: the sandbox refuses an action without one
+    assert site.fake.posts == [("/sandbox/api/scenario/oversell", {}), ("/sandbox/api/scenario/broken", {})]
 
 
 async def test_the_dashboard_asks_for_the_token_then_shows_the_channels(page: Page, site: Site) -> None:

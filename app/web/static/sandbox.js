@@ -265,7 +265,8 @@ function App() {
   const act = useCallback(
     async (label, route, body) => {
       try {
-        const answer = await requestJson("POST", `${API}/${route}`, { body });
+        // always a JSON body (a scenario takes none): the sandbox refuses an action without one
+        const answer = await requestJson("POST", `${API}/${route}`, { body: body ?? {} });
         note(answer?.summary ? `${label}: ${answer.summary}` : label, answer?.summary ? "success" : "info");
         return answer;
       } catch (failure) {
