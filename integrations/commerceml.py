@@ -36,8 +36,9 @@ is fetched.
 **Memory.** The file is read in chunks (from bytes or from a file on disk) and never kept as a tree: only the
 ``<Предложение>`` being read is built, and it is dropped once its figures are taken. What stays is what the
 package holds (its lines, totals and warnings) and the set of offer ids seen, so a large catalogue's
-``import.xml`` or the prices and names of an ``offers.xml`` cost next to nothing. A refusal is the same as if the
-file were read whole first: the first problem of the earliest kind in the list above, whatever follows it.
+``import.xml`` or the prices and names of an ``offers.xml`` cost next to nothing. The refusal is the one a
+tree of the whole file would get: a DOCTYPE as soon as it is met; then malformed XML anywhere; then another root,
+no offers package or two, a ``ДатаФормирования`` that is not a date; only then the first offer with a problem.
 """
 
 from __future__ import annotations
