@@ -13,6 +13,14 @@
    to ``on_stock``; ``success`` or ``failure\\n<reason>``. A catalogue (``import.xml``) or a prices-only file is
    answered ``success`` without calling ``on_stock``: there is no stock in it.
 
+Where the files are kept: on disk, not in memory. Each ``.xml`` a session keeps is an unnamed temporary file
+(:func:`tempfile.TemporaryFile`, in the system's temporary folder, ``TMPDIR``): it has no name in any folder, so
+nothing is left behind by a crash or a restart. It is closed, and its space freed, once it is imported, when
+``init`` starts over, when its session is forgotten (idle, or the least recently used past ``sessions``) and when
+the server stops. So the files take at most ``sessions × session_bytes`` of disk (4 × 64 MiB by default), and
+memory holds only the upload being received (at most ``file_limit``) and, while a file is imported, the figures
+read from it: the parser streams the file and keeps no tree.
+
 ``type=sale`` (orders) is answered so that an exchange set up for orders too does not fail: ``query`` gives an
 empty document (the site has no orders for 1C), ``success`` is acknowledged, ``file`` is refused.
 
@@ -36,6 +44,7 @@ import hmac
 import logging
 import re
 import secrets
+import tempfile
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -93,15 +102,50 @@ class ExchangeLimits:
     sessions: int = 4  # sessions kept at once; opening one more forgets the least recently used
 
 
+class HeldFile:
+    """One file a session keeps: its pieces appended, in order, to an unnamed temporary file on disk."""
+
+    def __init__(self) -> None:
+        self._file = tempfile.TemporaryFile()  # noqa: SIM115  # closed by close(), whoever ends the file's life
+        self.size = 0
+
+    def append(self, piece: bytes) -> None:
+        self._file.write(piece)
+        self.size += len(piece)
+
+    def parse_and_close(self) -> StockPackage:
+        """The whole file as a stock package (read as a stream); the file is gone afterwards, parsed or not."""
+        try:
+            self._file.seek(0)
+            return parse_stock(self._file)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._file.close()
+
+
 @dataclass
 class ExchangeSession:
     last_seen: datetime
-    files: dict[str, bytearray] = field(default_factory=dict)
+    files: dict[str, HeldFile] = field(default_factory=dict)
     orders_sent: list[int] = field(default_factory=list)  # ids in the last query, until 1C says success
+    ended: bool = False  # forgotten by the sessions: an upload still arriving for it is not kept
 
     @property
     def size(self) -> int:
-        return sum(len(data) for data in self.files.values())
+        return sum(held.size for held in self.files.values())
+
+    def forget_files(self, name: str | None = None) -> None:
+        """Close and forget one file (by name), or all of them."""
+        for key in list(self.files) if name is None else [name]:
+            held = self.files.pop(key, None)
+            if held is not None:
+                held.close()
+
+    def end(self) -> None:
+        self.forget_files()
+        self.ended = True
 
 
 class ExchangeSessions:
@@ -116,7 +160,7 @@ class ExchangeSessions:
         self._forget_idle(now)
         while len(self._sessions) >= self._limits.sessions:
             oldest = min(self._sessions, key=lambda token: self._sessions[token].last_seen)
-            del self._sessions[oldest]
+            self._sessions.pop(oldest).end()
         token = secrets.token_urlsafe(32)
         self._sessions[token] = ExchangeSession(last_seen=now)
         return token
@@ -132,7 +176,13 @@ class ExchangeSessions:
 
     def _forget_idle(self, now: datetime) -> None:
         for token in [t for t, s in self._sessions.items() if now - s.last_seen > self._limits.session_idle]:
-            del self._sessions[token]
+            self._sessions.pop(token).end()
+
+    def close(self) -> None:
+        """Forget every session and its files (the server is stopping)."""
+        for session in self._sessions.values():
+            session.end()
+        self._sessions.clear()
 
 
 class _UtcClock:
@@ -176,7 +226,7 @@ class OneCExchange:
         if session is None:
             return _answer("failure", "no exchange session (or it expired): start again with mode=checkauth")
         if mode == "init":
-            session.files.clear()
+            session.forget_files()
             return _answer("zip=no", f"file_limit={self.limits.file_limit}")
         if kind == "sale":
             return await self._sale(mode, session)
@@ -231,28 +281,44 @@ class OneCExchange:
             return _answer("failure", f"one upload may carry at most {self.limits.file_limit} bytes (file_limit)")
         if not name.lower().endswith(".xml"):
             return _answer("success")  # pictures and the like: nothing here uses them
-        held = session.files.setdefault(name, bytearray())
-        if session.size + len(body) > self.limits.session_bytes:
-            del session.files[name]
+        return self._keep(session, name, body)
+
+    def _keep(self, session: ExchangeSession, name: str, piece: bytes) -> web.Response:
+        """Append ``piece`` to the session's file ``name``; past ``session_bytes`` the whole file is forgotten."""
+        if session.ended:  # forgotten while the piece was arriving
+            return _answer("failure", "no exchange session (or it expired): start again with mode=checkauth")
+        if session.size + len(piece) > self.limits.session_bytes:
+            session.forget_files(name)
             return _answer("failure", f"the files of one exchange may total at most {self.limits.session_bytes} bytes")
-        held += body
+        try:
+            held = session.files.get(name)
+            if held is None:
+                held = session.files[name] = HeldFile()
+            held.append(piece)
+        except OSError:
+            log.exception("1C exchange: could not keep a piece of %s on disk", name)
+            session.forget_files(name)
+            return _answer("failure", f"{name}: the site could not keep the file (an error on its side, logged)")
         return _answer("success")
 
     async def _import(self, request: web.Request, session: ExchangeSession) -> web.Response:
         name = _filename(request)
         if name is None:
             return _answer("failure", _UNSAFE_NAME)
-        data = session.files.pop(name, None)
-        if data is None:
+        held = session.files.pop(name, None)
+        if held is None:
             return _answer("failure", f"no file {name!r} was uploaded in this session (after init)")
         try:
-            package = await asyncio.to_thread(parse_stock, bytes(data))
+            package = await asyncio.to_thread(held.parse_and_close)
         except NoOffersPackage:
             log.info("1C exchange: %s holds no offers package (a catalogue?): nothing to import", name)
             return _answer("success")
         except CommerceMLError as error:
             log.warning("1C exchange: %s refused: %s", name, error.reason)
             return _answer("failure", f"{name}: {error.reason}")
+        except OSError:
+            log.exception("1C exchange: could not read %s back from disk", name)
+            return _answer("failure", f"{name}: the site could not read the file back (an error on its side, logged)")
         if not package.has_stock:
             log.info("1C exchange: %s has no stock figures (prices only?): nothing to import", name)
             return _answer("success")
@@ -290,6 +356,11 @@ def register(
     exchange = OneCExchange(user=user, password=password, on_stock=on_stock, clock=clock, limits=limits, orders=orders)
     app.router.add_get(path, exchange.handle)
     app.router.add_post(path, exchange.handle)
+
+    async def forget_sessions(_: web.Application) -> None:
+        exchange.sessions.close()
+
+    app.on_cleanup.append(forget_sessions)
     return exchange
 
 
