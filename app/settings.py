@@ -69,6 +69,9 @@ class HttpSettings(_Group):
     api_token: ChosenSecret | None = Field(default=None, validation_alias="API_TOKEN")
     # the payment gateway may sign its events (X-Signature: sha256=<hex HMAC of the body>) instead of the bearer token
     payments_hmac_secret: ChosenSecret | None = Field(default=None, validation_alias="PAYMENTS_HMAC_SECRET")
+    # wrong bearer tokens (and 1C exchange logins) one address may try within the window before it is refused
+    auth_failure_limit: int = Field(default=10, ge=1, le=10_000, validation_alias="AUTH_FAILURE_LIMIT")
+    auth_failure_window_s: int = Field(default=60, ge=1, le=86_400, validation_alias="AUTH_FAILURE_WINDOW_S")
 
 
 class TelegramSettings(_Group):

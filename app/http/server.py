@@ -22,6 +22,7 @@ from app.http.errors import RETRY_AFTER_SECONDS, ApiError, Handler, error_respon
 from app.http.onec_exchange import ExchangeLimits, ExportedOrders, intake_on_stock
 from app.http.onec_exchange import register as register_onec_exchange
 from app.http.report_routes import report_routes
+from app.http.throttle import FailedLogins, ThrottleLimits
 from app.http.views import (
     availability_view,
     conflict_view,
@@ -54,15 +55,15 @@ EARLIEST_YEAR, LATEST_YEAR = 1970, 9000
 
 
 def create_app(services: Services) -> web.Application:
-    token = services.settings.http.api_token
-    limit = services.settings.http.max_body_bytes
+    http = services.settings.http
+    limit = http.max_body_bytes
+    limits = ThrottleLimits(http.auth_failure_limit, timedelta(seconds=http.auth_failure_window_s))
+    api_logins = FailedLogins(services.shop.clock, "API token", limits)
     app = web.Application(
         client_max_size=limit,
         middlewares=[
             json_errors(limit),
-            _bearer_auth(
-                token.get_secret_value() if token else None, _secret(services.settings.http.payments_hmac_secret)
-            ),
+            _bearer_auth(_secret(http.api_token), _secret(http.payments_hmac_secret), api_logins),
         ],
     )
     app[SERVICES] = services
@@ -94,6 +95,7 @@ def create_app(services: Services) -> web.Application:
             on_stock=intake_on_stock(shop.intake), clock=shop.clock,
             limits=ExchangeLimits(file_limit=exchange.file_limit_bytes, session_bytes=exchange.max_bytes),
             orders=ExportedOrders(OrderExport(shop.uow, shop.clock), shop.topology, shop.clock),
+            logins=FailedLogins(shop.clock, "1C exchange login", limits),
         )  # fmt: skip
     telegram = services.settings.telegram
     chats = services.chats
@@ -102,11 +104,17 @@ def create_app(services: Services) -> web.Application:
     return app
 
 
-def _bearer_auth(token: str | None, payments_secret: str | None) -> Any:
+def _bearer_auth(token: str | None, payments_secret: str | None, logins: FailedLogins) -> Any:
     expected = f"Bearer {token}".encode() if token else None
 
     @web.middleware
     async def bearer_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not request.path.startswith("/api/"):
+            return await handler(request)
+        wait = logins.retry_after(request.remote)
+        if wait is not None:  # even a right token: guessing must not learn anything while blocked
+            return error_response(429, "too_many_attempts", f"too many wrong tokens from this address: try again "
+                                  f"in {wait} s", headers={"Retry-After": str(wait)})  # fmt: skip
         signature = request.headers.get("X-Signature")
         if request.path == PAYMENTS_PATH and payments_secret and signature is not None:
             body = await request.read()
@@ -114,14 +122,14 @@ def _bearer_auth(token: str | None, payments_secret: str | None) -> Any:
             if not hmac.compare_digest(_header_bytes(signature), digest.encode()):
                 return error_response(401, "unauthorized", "the X-Signature does not match the body")
             return await handler(request)
-        if request.path.startswith("/api/"):
-            given = request.headers.get("Authorization", "")
-            if expected is None:
-                return error_response(503, "api_disabled", "API_TOKEN is not configured on this server")
-            if not given:
-                return error_response(401, "unauthorized", "send Authorization: Bearer <API_TOKEN>")
-            if not hmac.compare_digest(_header_bytes(given), expected):
-                return error_response(401, "unauthorized", "the bearer token is not valid")
+        given = request.headers.get("Authorization", "")
+        if expected is None:
+            return error_response(503, "api_disabled", "API_TOKEN is not configured on this server")
+        if not given:
+            return error_response(401, "unauthorized", "send Authorization: Bearer <API_TOKEN>")
+        if not hmac.compare_digest(_header_bytes(given), expected):
+            logins.failed(request.remote)
+            return error_response(401, "unauthorized", "the bearer token is not valid")
         return await handler(request)
 
     return bearer_auth
