@@ -67,8 +67,11 @@ class HttpSettings(_Group):
     port: int = Field(default=8080, ge=0, le=65535, validation_alias="HTTP_PORT")
     max_body_bytes: int = Field(default=1_048_576, ge=1024, validation_alias="HTTP_MAX_BODY_BYTES")
     api_token: ChosenSecret | None = Field(default=None, validation_alias="API_TOKEN")
-    # the payment gateway may sign its events (X-Signature: sha256=<hex HMAC of the body>) instead of the bearer token
+    # the payment gateway may sign its events instead of sending the bearer token:
+    # X-Signature: sha256=<hex HMAC of "<X-Signature-Timestamp>." + body>
     payments_hmac_secret: ChosenSecret | None = Field(default=None, validation_alias="PAYMENTS_HMAC_SECRET")
+    # also take the old signature of the body alone (no timestamp, so a captured event can be replayed)
+    payments_signature_legacy: bool = Field(default=False, validation_alias="PAYMENTS_SIGNATURE_LEGACY")
     # wrong bearer tokens (and 1C exchange logins) one address may try within the window before it is refused
     auth_failure_limit: int = Field(default=10, ge=1, le=10_000, validation_alias="AUTH_FAILURE_LIMIT")
     auth_failure_window_s: int = Field(default=60, ge=1, le=86_400, validation_alias="AUTH_FAILURE_WINDOW_S")
