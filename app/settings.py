@@ -5,10 +5,31 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    AnyHttpUrl,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIN_SECRET_LENGTH = 16
+
+
+def _long_enough(value: SecretStr) -> SecretStr:
+    """A shared secret someone chose: at least 16 characters, so a typo or a placeholder never passes."""
+    if len(value.get_secret_value()) < MIN_SECRET_LENGTH:
+        raise ValueError(f"too short: use at least {MIN_SECRET_LENGTH} random characters")
+    return value
+
+
+# A secret we check others against (our token, a signing secret, a password): the error names the key, never the value.
+ChosenSecret = Annotated[SecretStr, AfterValidator(_long_enough)]
 
 
 class _Group(BaseSettings):
@@ -45,16 +66,15 @@ class HttpSettings(_Group):
     host: str = Field(default="127.0.0.1", validation_alias="HTTP_HOST")
     port: int = Field(default=8080, ge=0, le=65535, validation_alias="HTTP_PORT")
     max_body_bytes: int = Field(default=1_048_576, ge=1024, validation_alias="HTTP_MAX_BODY_BYTES")
-    api_token: SecretStr | None = Field(default=None, validation_alias="API_TOKEN")
-    # the payment gateway may sign its events (X-Signature: sha256=<hex HMAC of the body>) instead of the bearer token
-    payments_hmac_secret: SecretStr | None = Field(default=None, validation_alias="PAYMENTS_HMAC_SECRET")
-
-    @field_validator("api_token")
-    @classmethod
-    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and len(value.get_secret_value()) < 16:
-            raise ValueError("too short: use at least 16 random characters")
-        return value
+    api_token: ChosenSecret | None = Field(default=None, validation_alias="API_TOKEN")
+    # the payment gateway may sign its events instead of sending the bearer token:
+    # X-Signature: sha256=<hex HMAC of "<X-Signature-Timestamp>." + body>
+    payments_hmac_secret: ChosenSecret | None = Field(default=None, validation_alias="PAYMENTS_HMAC_SECRET")
+    # also take the old signature of the body alone (no timestamp, so a captured event can be replayed)
+    payments_signature_legacy: bool = Field(default=False, validation_alias="PAYMENTS_SIGNATURE_LEGACY")
+    # wrong bearer tokens (and 1C exchange logins) one address may try within the window before it is refused
+    auth_failure_limit: int = Field(default=10, ge=1, le=10_000, validation_alias="AUTH_FAILURE_LIMIT")
+    auth_failure_window_s: int = Field(default=60, ge=1, le=86_400, validation_alias="AUTH_FAILURE_WINDOW_S")
 
 
 class TelegramSettings(_Group):
@@ -88,7 +108,7 @@ class TelegramSettings(_Group):
 
 class SlackSettings(_Group):
     bot_token: SecretStr | None = Field(default=None, validation_alias="SLACK_BOT_TOKEN")
-    signing_secret: SecretStr | None = Field(default=None, validation_alias="SLACK_SIGNING_SECRET")
+    signing_secret: ChosenSecret | None = Field(default=None, validation_alias="SLACK_SIGNING_SECRET")
     app_token: SecretStr | None = Field(default=None, validation_alias="SLACK_APP_TOKEN")
     api_base: AnyHttpUrl = Field(default=AnyHttpUrl("https://slack.com/api/"), validation_alias="SLACK_API_BASE")
     # Seconds a Slack call may take; a delivery that runs out tries again on the next run.
@@ -126,7 +146,7 @@ class OneCExchangeSettings(_Group):
     """The standard 1C ↔ site exchange (CommerceML): on when a user and password are set."""
 
     user: str | None = Field(default=None, validation_alias="ONEC_EXCHANGE_USER")
-    password: SecretStr | None = Field(default=None, validation_alias="ONEC_EXCHANGE_PASSWORD")
+    password: ChosenSecret | None = Field(default=None, validation_alias="ONEC_EXCHANGE_PASSWORD")
     path: str = Field(default="/1c_exchange.php", pattern=r"^/[\w./-]*$", validation_alias="ONEC_EXCHANGE_PATH")
     file_limit_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, validation_alias="ONEC_EXCHANGE_FILE_LIMIT_BYTES")
     max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, validation_alias="ONEC_EXCHANGE_MAX_BYTES")
@@ -246,8 +266,23 @@ def _describe(error: ValidationError) -> list[str]:
         shown = "" if isinstance(given, dict) or "SecretStr" in str(item.get("type", "")) else f" (got {given!r})"
         if _looks_secret(key):
             shown = ""
-        out.append(f"{key}: {item['msg']}{shown}")
+        out.append(redact_credentials(f"{key}: {item['msg']}{shown}"))
     return out
+
+
+# scheme://<userinfo>@ — greedy, so a password holding an unescaped "@" or "/" is hidden whole
+_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^\s'\"]*)@")
+
+
+def redact_credentials(text: str) -> str:
+    """``text`` with the password of every URL in it hidden: ``scheme://user:***@host``; a userinfo without a
+    colon (a token used as the user name) is hidden whole: ``scheme://***@host``."""
+
+    def hide(match: re.Match[str]) -> str:
+        user, colon, _ = match["userinfo"].partition(":")
+        return f"{match['scheme']}{user}:***@" if colon else f"{match['scheme']}***@"
+
+    return _USERINFO.sub(hide, text)
 
 
 def _looks_secret(key: str) -> bool:

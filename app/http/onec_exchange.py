@@ -52,6 +52,7 @@ from typing import Protocol
 
 from aiohttp import web
 
+from app.http.throttle import FailedLogins
 from app.http.views import stock_result_view
 from integrations.commerceml import (
     CommerceMLError,
@@ -202,6 +203,7 @@ class OneCExchange:
         clock: Clock | None = None,
         limits: ExchangeLimits | None = None,
         orders: OrdersForOneC | None = None,
+        logins: FailedLogins | None = None,
     ) -> None:
         if not user or not password:
             raise ValueError("the 1C exchange needs a login and a password")
@@ -215,6 +217,7 @@ class OneCExchange:
         self._clock = clock or _UtcClock()
         self.limits = limits or ExchangeLimits()
         self.sessions = ExchangeSessions(self._clock, self.limits)
+        self.logins = logins or FailedLogins(self._clock, "1C exchange login")
 
     async def handle(self, request: web.Request) -> web.Response:
         kind, mode = request.query.get("type", ""), request.query.get("mode", "")
@@ -237,8 +240,16 @@ class OneCExchange:
         return _answer("failure", f"unknown mode {mode[:20]!r} for type=catalog")
 
     def _checkauth(self, request: web.Request) -> web.Response:
+        """A new session for the right login; an address with too many wrong ones in a short time is refused
+        with 429 ``failure`` and ``Retry-After`` until its block runs out, whatever it sends."""
+        wait = self.logins.retry_after(request.remote)
+        if wait is not None:
+            response = _answer("failure", f"too many wrong logins from this address: try again in {wait} s", status=429)
+            response.headers["Retry-After"] = str(wait)
+            return response
         if not self._authorized(request.headers.get("Authorization", "")):
             log.warning("1C exchange: wrong or missing credentials from %s", request.remote)
+            self.logins.failed(request.remote)
             response = _answer("failure", "wrong login or password for the exchange", status=401)
             response.headers["WWW-Authenticate"] = 'Basic realm="storeops 1C exchange"'
             return response
@@ -351,9 +362,11 @@ def register(
     clock: Clock | None = None,
     limits: ExchangeLimits | None = None,
     orders: OrdersForOneC | None = None,
+    logins: FailedLogins | None = None,
 ) -> OneCExchange:
     """Serve the exchange at ``path`` (GET and POST) on ``app``; the returned object holds its sessions."""
-    exchange = OneCExchange(user=user, password=password, on_stock=on_stock, clock=clock, limits=limits, orders=orders)
+    exchange = OneCExchange(user=user, password=password, on_stock=on_stock, clock=clock, limits=limits, orders=orders,
+                            logins=logins)  # fmt: skip
     app.router.add_get(path, exchange.handle)
     app.router.add_post(path, exchange.handle)
 

@@ -7,6 +7,7 @@ import hmac
 import json
 import logging
 import unicodedata
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -22,6 +23,7 @@ from app.http.errors import RETRY_AFTER_SECONDS, ApiError, Handler, error_respon
 from app.http.onec_exchange import ExchangeLimits, ExportedOrders, intake_on_stock
 from app.http.onec_exchange import register as register_onec_exchange
 from app.http.report_routes import report_routes
+from app.http.throttle import FailedLogins, ThrottleLimits
 from app.http.views import (
     availability_view,
     conflict_view,
@@ -43,26 +45,36 @@ from workflows.onec_intake import OneCLine, StockSource, onec_time
 from workflows.onec_orders import OrderExport
 from workflows.orders import LineRequest, PlaceOrder
 from workflows.payments import PaymentEvent
+from workflows.ports import Clock
 from workflows.store_stats import store_answer_stats
 
 log = logging.getLogger(__name__)
 
 SERVICES = web.AppKey("services", Services)
 PAYMENTS_PATH = "/api/payments/events"
+TIMESTAMP_HEADER = "X-Signature-Timestamp"
+SIGNATURE_TOLERANCE = timedelta(seconds=300)  # how far a signed timestamp may be from our clock, either way
 M = TypeVar("M", bound=BaseModel)
 EARLIEST_YEAR, LATEST_YEAR = 1970, 9000
 
 
 def create_app(services: Services) -> web.Application:
-    token = services.settings.http.api_token
-    limit = services.settings.http.max_body_bytes
+    http = services.settings.http
+    limit = http.max_body_bytes
+    limits = ThrottleLimits(http.auth_failure_limit, timedelta(seconds=http.auth_failure_window_s))
+    api_logins = FailedLogins(services.shop.clock, "API token", limits)
+    payments = None
+    if http.payments_hmac_secret is not None:
+        payments = PaymentSignature(http.payments_hmac_secret.get_secret_value().encode(), services.shop.clock,
+                                    legacy=http.payments_signature_legacy)  # fmt: skip
+        if http.payments_signature_legacy:
+            log.warning("PAYMENTS_SIGNATURE_LEGACY is on: payment events signed without a timestamp are taken and "
+                        "a captured one can be replayed; switch it off once the gateway sends one")  # fmt: skip
     app = web.Application(
         client_max_size=limit,
         middlewares=[
             json_errors(limit),
-            _bearer_auth(
-                token.get_secret_value() if token else None, _secret(services.settings.http.payments_hmac_secret)
-            ),
+            _bearer_auth(_secret(http.api_token), payments, api_logins),
         ],
     )
     app[SERVICES] = services
@@ -94,6 +106,7 @@ def create_app(services: Services) -> web.Application:
             on_stock=intake_on_stock(shop.intake), clock=shop.clock,
             limits=ExchangeLimits(file_limit=exchange.file_limit_bytes, session_bytes=exchange.max_bytes),
             orders=ExportedOrders(OrderExport(shop.uow, shop.clock), shop.topology, shop.clock),
+            logins=FailedLogins(shop.clock, "1C exchange login", limits),
         )  # fmt: skip
     telegram = services.settings.telegram
     chats = services.chats
@@ -102,29 +115,67 @@ def create_app(services: Services) -> web.Application:
     return app
 
 
-def _bearer_auth(token: str | None, payments_secret: str | None) -> Any:
+def _bearer_auth(token: str | None, payments: PaymentSignature | None, logins: FailedLogins) -> Any:
     expected = f"Bearer {token}".encode() if token else None
 
     @web.middleware
     async def bearer_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-        signature = request.headers.get("X-Signature")
-        if request.path == PAYMENTS_PATH and payments_secret and signature is not None:
-            body = await request.read()
-            digest = "sha256=" + hmac.new(payments_secret.encode(), body, hashlib.sha256).hexdigest()
-            if not hmac.compare_digest(_header_bytes(signature), digest.encode()):
-                return error_response(401, "unauthorized", "the X-Signature does not match the body")
+        if not request.path.startswith("/api/"):
             return await handler(request)
-        if request.path.startswith("/api/"):
-            given = request.headers.get("Authorization", "")
-            if expected is None:
-                return error_response(503, "api_disabled", "API_TOKEN is not configured on this server")
-            if not given:
-                return error_response(401, "unauthorized", "send Authorization: Bearer <API_TOKEN>")
-            if not hmac.compare_digest(_header_bytes(given), expected):
-                return error_response(401, "unauthorized", "the bearer token is not valid")
+        wait = logins.retry_after(request.remote)
+        if wait is not None:  # even a right token: guessing must not learn anything while blocked
+            return error_response(429, "too_many_attempts", f"too many wrong tokens from this address: try again "
+                                  f"in {wait} s", headers={"Retry-After": str(wait)})  # fmt: skip
+        signature = request.headers.get("X-Signature")
+        if request.path == PAYMENTS_PATH and payments is not None and signature is not None:
+            refusal = payments.refusal(signature, request.headers.get(TIMESTAMP_HEADER), await request.read())
+            if refusal is not None:
+                return error_response(401, "unauthorized", refusal)
+            return await handler(request)
+        given = request.headers.get("Authorization", "")
+        if expected is None:
+            return error_response(503, "api_disabled", "API_TOKEN is not configured on this server")
+        if not given:
+            return error_response(401, "unauthorized", "send Authorization: Bearer <API_TOKEN>")
+        if not hmac.compare_digest(_header_bytes(given), expected):
+            logins.failed(request.remote)
+            return error_response(401, "unauthorized", "the bearer token is not valid")
         return await handler(request)
 
     return bearer_auth
+
+
+@dataclass(frozen=True)
+class PaymentSignature:
+    """The gateway's signature of a payment event: ``X-Signature: sha256=<hex HMAC-SHA256>`` of the bytes
+    ``b"<X-Signature-Timestamp>." + body`` with ``PAYMENTS_HMAC_SECRET``, the timestamp in unix seconds and
+    within :data:`SIGNATURE_TOLERANCE` of our clock, so a captured event cannot be sent again later. With
+    ``legacy``, a signature of the body alone (no timestamp header) is taken too."""
+
+    secret: bytes
+    clock: Clock
+    legacy: bool = False
+
+    def refusal(self, signature: str, timestamp: str | None, body: bytes) -> str | None:
+        """Why the event is refused, or ``None`` when the signature holds."""
+        if timestamp is None:
+            if not self.legacy:
+                return (f"send {TIMESTAMP_HEADER}: <unix seconds> and X-Signature: sha256=<hex HMAC-SHA256 of "
+                        "'<timestamp>.' followed by the body>")  # fmt: skip
+            return None if self._matches(signature, body) else "the X-Signature does not match the body"
+        if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+            return f"{TIMESTAMP_HEADER} must be unix seconds (digits only)"
+        if not self._matches(signature, timestamp.encode() + b"." + body):
+            return f"the X-Signature does not match the {TIMESTAMP_HEADER} and the body"
+        skew = abs(self.clock.now().timestamp() - int(timestamp))
+        if skew > SIGNATURE_TOLERANCE.total_seconds():
+            return (f"{TIMESTAMP_HEADER} is {skew:.0f} s away from our clock (at most "
+                    f"{SIGNATURE_TOLERANCE.total_seconds():.0f} s): an old event is not taken again")  # fmt: skip
+        return None
+
+    def _matches(self, signature: str, signed: bytes) -> bool:
+        digest = "sha256=" + hmac.new(self.secret, signed, hashlib.sha256).hexdigest()
+        return hmac.compare_digest(_header_bytes(signature), digest.encode())
 
 
 def _header_bytes(value: str) -> bytes:

@@ -420,19 +420,22 @@ async def test_payment_events_can_be_signed_instead_of_bearer(office: Office) ->
                        "phase": "initiated", "amount": "500.00"}).encode()  # fmt: skip
     unsigned = await office.http.post("/api/payments/events", data=body, headers={"Content-Type": "application/json"})
     assert unsigned.status == 401
-    secret = "gateway-hmac-secret"
+    secret = "gateway-hmac-secret-0001"
     settings = office.services.settings
     signed_settings = settings.model_copy(
         update={"http": settings.http.model_copy(update={"payments_hmac_secret": SecretStr(secret)})}
     )
     services = dataclasses.replace(office.services, settings=signed_settings)
     async with TestClient(TestServer(create_app(services), host="127.0.0.1")) as http:
-        good = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-        forged = await http.post("/api/payments/events", data=body, headers={"X-Signature": "sha256=00"})
+        stamp = str(int(services.shop.clock.now().timestamp()))
+        good = "sha256=" + hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
+        forged = await http.post("/api/payments/events", data=body,
+                                 headers={"X-Signature": "sha256=00", "X-Signature-Timestamp": stamp})  # fmt: skip
         assert forged.status == 401
-        signed = await http.post("/api/payments/events", data=body, headers={"X-Signature": good})
+        signed_headers = {"X-Signature": good, "X-Signature-Timestamp": stamp}
+        signed = await http.post("/api/payments/events", data=body, headers=signed_headers)
         assert signed.status == 202 and (await signed.json())["applied"] == "advanced"
-        again = await http.post("/api/payments/events", data=body, headers={"X-Signature": good})
+        again = await http.post("/api/payments/events", data=body, headers=signed_headers)
         assert again.status == 200 and (await again.json())["duplicate"] is True
 
 

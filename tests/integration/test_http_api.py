@@ -502,12 +502,15 @@ async def test_a_time_at_the_edge_of_the_calendar_is_a_400(client: TestClient[An
     assert answer["error"] == "invalid_request" and "between" in answer["message"]
 
 
+SIGNED_AT = b"X-Signature-Timestamp: " + str(int(NOW.timestamp())).encode() + b"\r\n"
+
+
 @pytest.mark.parametrize(
     ("header", "message"),
     [
         (b"Authorization: Bearer \xff\xfe\r\n", "not valid"),
         (b"Authorization: Bearer " + TOKEN.encode() + b"\xc3\r\n", "not valid"),
-        (b"X-Signature: sha256=\xff\r\n", "X-Signature"),
+        (SIGNED_AT + b"X-Signature: sha256=\xff\r\n", "does not match"),
     ],
 )
 async def test_a_header_that_is_not_utf8_is_a_401(

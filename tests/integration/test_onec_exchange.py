@@ -22,7 +22,7 @@ from workflows.topology import Topology
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "commerceml"
 PATH = "/1c_exchange.php"
-USER, PASSWORD = "site-exchange", "s3cret-пароль"
+USER, PASSWORD = "site-exchange", "s3cret-пароль-0001"
 LIMITS = ExchangeLimits(file_limit=2048, session_bytes=12 * 1024)
 
 
@@ -375,7 +375,7 @@ async def test_the_service_serves_the_exchange_when_configured(tmp_path: Path, m
 
     monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'exchange.db'}")
     monkeypatch.setenv("ONEC_EXCHANGE_USER", "1c")
-    monkeypatch.setenv("ONEC_EXCHANGE_PASSWORD", "exchange-secret")
+    monkeypatch.setenv("ONEC_EXCHANGE_PASSWORD", "exchange-secret-0001")
     from app.topology import load_topology
 
     services = await build(
@@ -383,7 +383,7 @@ async def test_the_service_serves_the_exchange_when_configured(tmp_path: Path, m
     )
     try:
         async with TestClient(TestServer(create_app(services), host="127.0.0.1")) as http:
-            auth = {"Authorization": "Basic " + base64.b64encode(b"1c:exchange-secret").decode()}
+            auth = {"Authorization": "Basic " + base64.b64encode(b"1c:exchange-secret-0001").decode()}
             answer = await http.get("/1c_exchange.php", params={"type": "catalog", "mode": "checkauth"}, headers=auth)
             lines = (await answer.read()).decode("cp1251").splitlines()
             assert answer.status == 200 and lines[0] == "success"
@@ -413,7 +413,7 @@ async def test_orders_go_to_1c_until_it_says_it_took_them(tmp_path: Path, monkey
 
     monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'sale.db'}")
     monkeypatch.setenv("ONEC_EXCHANGE_USER", "1c")
-    monkeypatch.setenv("ONEC_EXCHANGE_PASSWORD", "exchange-secret")
+    monkeypatch.setenv("ONEC_EXCHANGE_PASSWORD", "exchange-secret-0001")
     for key in ("SLACK_BOT_TOKEN", "TELEGRAM_BOT_TOKEN"):
         monkeypatch.delenv(key, raising=False)
     topology = load_topology(ROOT / "storeops.example.toml")
@@ -426,7 +426,7 @@ async def test_orders_go_to_1c_until_it_says_it_took_them(tmp_path: Path, monkey
         ready = (await services.shop.orders.place(PlaceOrder("site", "S-100", [LineRequest("КР-7/2", 2)]))).order
         waiting = (await services.shop.orders.place(PlaceOrder("site", "S-101", [LineRequest("LAMP", 1)]))).order
         async with TestClient(TestServer(create_app(services), host="127.0.0.1")) as http:
-            auth = {"Authorization": "Basic " + base64.b64encode(b"1c:exchange-secret").decode()}
+            auth = {"Authorization": "Basic " + base64.b64encode(b"1c:exchange-secret-0001").decode()}
             lines = (await (await http.get("/1c_exchange.php", params={"type": "sale", "mode": "checkauth"},
                                            headers=auth)).read()).decode("cp1251").splitlines()  # fmt: skip
             cookie = {"Cookie": f"{lines[1]}={lines[2]}"}
