@@ -105,7 +105,8 @@ def _import_commerceml(settings: Settings, path: Path) -> int:
     """A file at hand, applied as the exchange would apply it: all or nothing."""
     topology = load_topology(settings.config_path)
     try:
-        package = parse_stock(path.read_bytes())
+        with path.open("rb") as file:  # read as a stream: memory grows with the figures, not the file
+            package = parse_stock(file)
         as_of = stock_time(package)
     except OSError as error:
         print(f"storeops: cannot read {path}: {error.strerror}", file=sys.stderr)
