@@ -29,9 +29,11 @@ from app.bootstrap import Services
 from app.http.server import create_app
 from app.scheduler import build_scheduler
 from bot.slack.app import start_socket_mode, stop_socket_mode
-from bot.telegram.app import register_commands, start_polling
+from bot.telegram.app import poll_while_leading, register_commands
+from storage.leadership import SqlLeadership
 
 log = logging.getLogger("storeops")
+TELEGRAM_POLLING = "telegram polling"  # the leadership among the instances sharing the database
 
 
 class RunningService:
@@ -84,7 +86,8 @@ class RunningService:
                 log.warning("telegram: could not register the command menu: %s", error)
             if settings.telegram.mode == "polling":
                 bot, dispatcher = services.chats.telegram_bot, services.chats.telegram_dispatcher
-                self._polling = asyncio.create_task(start_polling(dispatcher, bot))
+                leadership = SqlLeadership(services.database, TELEGRAM_POLLING)
+                self._polling = asyncio.create_task(poll_while_leading(dispatcher, bot, leadership))
         site = web.TCPSite(self._runner, settings.http.host, settings.http.port)
         await site.start()
         host, port = self._runner.addresses[0][:2]
@@ -93,7 +96,8 @@ class RunningService:
     async def _stop(self) -> None:
         if self._polling is not None:
             polling, self._polling = self._polling, None
-            await stop_polling(self.services, polling)
+            polling.cancel()  # stops aiogram's polling its own way, then releases the leadership
+            await asyncio.gather(polling, return_exceptions=True)
         if self._socket_mode is not None:
             socket_mode, self._socket_mode = self._socket_mode, None
             await stop_socket_mode(socket_mode)
@@ -140,16 +144,3 @@ async def stop_scheduler(scheduler: AsyncIOScheduler, jobs: JobsInFlight, patien
     scheduler.pause()
     await jobs.finished(patience)
     scheduler.shutdown(wait=False)
-
-
-async def stop_polling(services: Services, polling: asyncio.Task[None]) -> None:
-    """aiogram's own stop: it cancels its per-bot long poll and waits for it. Cancelling our task alone would
-    leave that inner poll running into a closed session ("Failed to fetch updates")."""
-    dispatcher = services.chats.telegram_dispatcher
-    try:
-        if dispatcher is None:
-            raise RuntimeError("no dispatcher")
-        await asyncio.wait_for(dispatcher.stop_polling(), timeout=10)
-    except (RuntimeError, TimeoutError):  # not polling yet (still deleting the webhook), or stuck
-        polling.cancel()
-    await asyncio.gather(polling, return_exceptions=True)

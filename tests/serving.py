@@ -13,8 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from app.bootstrap import Services
 from app.http.server import create_app
-from app.service import stop_polling
-from bot.telegram.app import start_polling
+from bot.telegram.app import start_polling, stop_polling
 
 
 @asynccontextmanager
@@ -28,7 +27,8 @@ async def served(services: Services, *, telegram: bool = False) -> AsyncIterator
             yield http
     finally:
         if polling is not None:
-            await stop_polling(services, polling)
+            assert services.chats.telegram_dispatcher is not None
+            await stop_polling(services.chats.telegram_dispatcher, polling)
 
 
 async def json_of(response: ClientResponse, status: int) -> Any:
