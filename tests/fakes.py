@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -608,6 +609,9 @@ class MemoryTasks:
             if task.state == TaskState.OPEN and task.subject.startswith(subject_prefix)
         ]
 
+    async def open_counts(self) -> dict[str, int]:
+        return dict(Counter(str(task.kind) for task in self._s.tasks.values() if task.state == TaskState.OPEN))
+
     async def add_message(self, task_id: int, platform: str, chat: str, message_id: str) -> None:
         if (shown := (task_id, platform, chat, message_id)) not in self._s.task_messages:
             self._s.task_messages.append(shown)
@@ -676,6 +680,9 @@ class MemoryNotices:
     async def delivered(self, notice_id: int, at: datetime) -> None:
         topic, payload, _ = self._s.notices[notice_id]
         self._s.notices[notice_id] = (topic, payload, at)
+
+    async def undelivered_counts(self) -> dict[str, int]:
+        return dict(Counter(topic for topic, _, done in self._s.notices.values() if done is None))
 
 
 class MemoryUnitOfWork:

@@ -420,6 +420,11 @@ class Notices(Protocol):
 
     async def delivered(self, notice_id: int, at: datetime) -> None: ...
 
+    async def undelivered_counts(self) -> dict[str, int]:
+        """How many notices wait for delivery, by topic (a topic with none is absent), counted where
+        they are stored: no notice is read (the metrics call it on every scrape)."""
+        ...
+
 
 class Tasks(Protocol):
     async def add(self, task: Task, deadlines: Sequence[tuple[DeadlineKind, datetime]]) -> None:
@@ -459,6 +464,11 @@ class Tasks(Protocol):
     async def messages(self, task_id: int) -> list[tuple[str, str, str]]:
         """``(platform, chat, message_id)`` of every message showing the task, every copy in a chat
         included, in no particular order."""
+        ...
+
+    async def open_counts(self) -> dict[str, int]:
+        """How many tasks are open, by kind (a kind with none is absent), counted where they are
+        stored: no task is read (the metrics call it on every scrape)."""
         ...
 
 
