@@ -83,6 +83,7 @@ class MemoryState:
     alerts: dict[int, Alert] = field(default_factory=dict)
     mutes: dict[str, datetime] = field(default_factory=dict)
     fx: dict[tuple[str, date], Decimal] = field(default_factory=dict)
+    fx_fetched: dict[tuple[str, date], datetime] = field(default_factory=dict)
     channel_states: dict[str, ChannelState] = field(default_factory=dict)
     heartbeats: dict[str, datetime] = field(default_factory=dict)  # source -> when 1C last sent it
     report_deliveries: dict[date, ReportDelivery] = field(default_factory=dict)
@@ -262,6 +263,17 @@ class MemoryOrders:
         ]
         return [(order_id, o) for _, _, order_id, o in sorted(due, key=lambda item: item[:2])[:limit]]
 
+    async def awaiting_rate(self, limit: int) -> list[tuple[int, Obligation]]:
+        cleared = {p.order_id for p in self._s.payments.values() if p.phase == Phase.CLEARED}
+        awaiting = [
+            (order_id, o.id or 0, o)
+            for order_id, order in self._s.orders.items()
+            if order_id in cleared
+            for o in order.obligations
+            if o.state == ObligationState.PENDING and o.rate_at_payment is None
+        ]
+        return [(order_id, o) for order_id, _, o in sorted(awaiting, key=lambda item: item[:2])[:limit]]
+
 
 class MemoryPayments:
     def __init__(self, state: MemoryState) -> None:
@@ -359,10 +371,17 @@ class MemoryFxRates:
     async def store(self, rate_date: date, rates: Mapping[str, Decimal], at: datetime) -> None:
         for currency, rate in rates.items():
             self._s.fx[(currency, rate_date)] = rate
+            self._s.fx_fetched[(currency, rate_date)] = at
 
     async def latest(self, currency: str) -> tuple[date, Decimal] | None:
         dated = sorted((d, r) for (c, d), r in self._s.fx.items() if c == currency)
         return dated[-1] if dated else None
+
+    async def latest_fetched_since(self, currency: str, since: datetime) -> Decimal | None:
+        dated = sorted(d for c, d in self._s.fx if c == currency)
+        if not dated or self._s.fx_fetched[(currency, dated[-1])] < since:
+            return None
+        return self._s.fx[(currency, dated[-1])]
 
 
 class MemoryLocks:

@@ -144,6 +144,11 @@ class Orders(Protocol):
         """``(order_id, obligation)`` pending with ``due_at <= now`` and a rate recorded at payment."""
         ...
 
+    async def awaiting_rate(self, limit: int) -> list[tuple[int, Obligation]]:
+        """``(order_id, obligation)`` pending with no rate recorded at payment although the order has a
+        cleared payment (its money came in when no fresh rate was at hand), oldest order first."""
+        ...
+
 
 class Payments(Protocol):
     async def add_event(
@@ -207,6 +212,11 @@ class FxRates(Protocol):
 
     async def latest(self, currency: str) -> tuple[date, Decimal] | None:
         """The newest stored rate of ``currency``: the last good one when the feed is down."""
+        ...
+
+    async def latest_fetched_since(self, currency: str, since: datetime) -> Decimal | None:
+        """The newest stored rate of ``currency`` if its sheet was fetched at or after ``since``, else
+        ``None``: a rate that is known to be the current one, without asking the bank."""
         ...
 
 
