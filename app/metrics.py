@@ -59,8 +59,8 @@ class Metrics:
             depth = await uow.outbox.depth()
             states = await uow.channel_states.all()
             heard = await uow.heartbeats.last()
-            open_tasks = len(await uow.tasks.open_about(""))
-            undelivered = len(await uow.notices.undelivered(100_000))
+            open_tasks = sum((await uow.tasks.open_counts()).values())  # counted in the database, none loaded
+            undelivered = sum((await uow.notices.undelivered_counts()).values())
         for channel in sorted({*self._channels, *depth}):
             count, oldest = depth.get(channel, (0, None))
             self._depth.labels(channel).set(count)

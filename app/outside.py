@@ -25,7 +25,7 @@ from workflows.topology import Topology
 
 def outside_systems(settings: Settings, topology: Topology, http: httpx.AsyncClient, database: Database) -> Outside:
     return Outside(
-        rates=CbrFeed(CbrRates(http, str(settings.channels.cbr_daily_url))),
+        rates=CbrFeed(CbrRates(http, str(settings.channels.cbr_daily_url), deadline_s=settings.channels.cbr_timeout_s)),
         channels=channel_clients(settings, topology, http),
         carrier=cdek_carrier(settings, http),
         onec_register=onec_register(settings, topology, http),

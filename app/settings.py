@@ -140,6 +140,8 @@ class ChannelSettings(_Group):
     cbr_daily_url: AnyHttpUrl = Field(
         default=AnyHttpUrl("https://www.cbr.ru/scripts/XML_daily.asp"), validation_alias="CBR_DAILY_URL"
     )
+    # the whole fetch of the rate sheet (connect, headers and body) ends after this many seconds
+    cbr_timeout_s: float = Field(default=10.0, gt=0, le=120, validation_alias="CBR_TIMEOUT_S")
 
 
 class OneCExchangeSettings(_Group):

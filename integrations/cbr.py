@@ -18,6 +18,7 @@ are no entities to expand and nothing external to fetch. A rate sheet never has 
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import re
 import xml.etree.ElementTree as ET
@@ -33,6 +34,8 @@ from workflows.outside import Unavailable
 RUB = "RUB"
 MAX_SHEET_BYTES = 512 * 1024
 """A real sheet is about 10 KB; anything far larger is not one, and is not read to the end."""
+DEFAULT_DEADLINE_S = 10.0
+"""How long one whole fetch may take, body included (``CBR_TIMEOUT_S``)."""
 
 _NUMBER = re.compile(r"[0-9]{1,12}(?:[,.][0-9]{1,12})?")
 _CHAR_CODE = re.compile(r"[A-Z]{3}")
@@ -88,24 +91,42 @@ class RateSheet:
 class CbrRates:
     """Fetches rate sheets from ``daily_url`` (``CBR_DAILY_URL``) through ``client``, which the caller owns.
 
-    Timeouts, proxies and redirects are the client's configuration; this makes one request per call and does
-    not retry.
+    Proxies, redirects and the per-read timeouts are the client's configuration. A per-read timeout alone does
+    not bound a fetch: a server that sends one byte just before each read would time out never, so the whole
+    request, headers and body, must end within ``deadline_s`` (``CBR_TIMEOUT_S``) or it is given up as
+    :class:`RatesUnavailable`. This makes one request per call and does not retry.
     """
 
-    def __init__(self, client: httpx.AsyncClient, daily_url: str, *, max_bytes: int = MAX_SHEET_BYTES) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient, daily_url: str, *, max_bytes: int = MAX_SHEET_BYTES,
+        deadline_s: float = DEFAULT_DEADLINE_S,
+    ) -> None:  # fmt: skip
+        if deadline_s <= 0:
+            raise ValueError(f"the deadline must be positive, not {deadline_s}")
         self._client = client
         self._daily_url = daily_url
         self._max_bytes = max_bytes
+        self._deadline_s = deadline_s
 
     async def fetch(self, on: dt.date | None = None) -> RateSheet:
-        """The sheet in force on ``on`` (the latest one when ``None``); :class:`RatesUnavailable` if there is none."""
+        """The sheet in force on ``on`` (the latest one when ``None``); :class:`RatesUnavailable` if there is none,
+        also when the bank has not sent all of it within the deadline."""
         params = {"date_req": on.strftime("%d/%m/%Y")} if on is not None else None
+        try:
+            async with asyncio.timeout(self._deadline_s):
+                body = await self._download(params)
+        except TimeoutError:
+            raise RatesUnavailable(
+                f"the Central Bank did not send the rate sheet within {self._deadline_s:g} s"
+            ) from None
+        return parse_daily(body)
+
+    async def _download(self, params: dict[str, str] | None) -> bytes:
         with _WIRE.transport_errors():
             async with self._client.stream("GET", self._daily_url, params=params) as response:
                 if response.status_code != httpx.codes.OK:  # any status: the FX watch falls back on the last sheet
                     raise RatesUnavailable(f"the Central Bank answered HTTP {response.status_code}")
-                body = await self._read_limited(response)
-        return parse_daily(body)
+                return await self._read_limited(response)
 
     async def _read_limited(self, response: httpx.Response) -> bytes:
         body = bytearray()

@@ -187,6 +187,12 @@ class SqlFxRates:
         row = (await self._c.execute(query)).one_or_none()
         return None if row is None else (row.rate_date, Decimal(row.rate))
 
+    async def latest_fetched_since(self, currency: str, since: datetime) -> Decimal | None:
+        c = t.fx_rates.c
+        query = select(c.rate, c.fetched_at).where(c.currency == currency).order_by(c.rate_date.desc()).limit(1)
+        row = (await self._c.execute(query)).one_or_none()
+        return None if row is None or row.fetched_at < since else Decimal(row.rate)
+
 
 class SqlLocks:
     def __init__(self, connection: AsyncConnection) -> None:

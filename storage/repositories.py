@@ -350,6 +350,17 @@ class SqlOrders:
         )
         return [(row.order_id, _obligation(row)) for row in await self._c.execute(query)]
 
+    async def awaiting_rate(self, limit: int) -> list[tuple[int, Obligation]]:
+        c, p = t.obligations.c, t.payments.c
+        cleared = select(p.payment_id).where(p.order_id == c.order_id, p.phase == "cleared").exists()
+        query = (
+            select(t.obligations)
+            .where(c.state == ObligationState.PENDING.value, c.rate_at_payment.is_(None), cleared)
+            .order_by(c.order_id, c.id)
+            .limit(limit)
+        )
+        return [(row.order_id, _obligation(row)) for row in await self._c.execute(query)]
+
 
 def _obligation(row: Any) -> Obligation:
     def money(value: Any) -> Decimal | None:

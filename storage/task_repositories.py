@@ -62,6 +62,11 @@ class SqlTasks:
         query = select(t.tasks).where(c.state == TaskState.OPEN.value, c.subject.like(f"{escaped}%", escape="\\"))
         return [_task(row) for row in await self._c.execute(query.order_by(c.id))]
 
+    async def open_counts(self) -> dict[str, int]:
+        c = t.tasks.c
+        query = select(c.kind, func.count()).where(c.state == TaskState.OPEN.value).group_by(c.kind)
+        return {kind: int(count) for kind, count in await self._c.execute(query)}
+
     async def add_message(self, task_id: int, platform: str, chat: str, message_id: str) -> None:
         values = {"task_id": task_id, "platform": platform, "chat": chat, "message_id": message_id}
         statement = _upsert(self._c, t.task_messages).values(values)
@@ -164,3 +169,8 @@ class SqlNotices:
 
     async def delivered(self, notice_id: int, at: datetime) -> None:
         await self._c.execute(update(t.notices).where(t.notices.c.id == notice_id).values(delivered_at=at))
+
+    async def undelivered_counts(self) -> dict[str, int]:
+        c = t.notices.c
+        query = select(c.topic, func.count()).where(c.delivered_at.is_(None)).group_by(c.topic)
+        return {topic: int(count) for topic, count in await self._c.execute(query)}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -82,6 +83,7 @@ class MemoryState:
     alerts: dict[int, Alert] = field(default_factory=dict)
     mutes: dict[str, datetime] = field(default_factory=dict)
     fx: dict[tuple[str, date], Decimal] = field(default_factory=dict)
+    fx_fetched: dict[tuple[str, date], datetime] = field(default_factory=dict)
     channel_states: dict[str, ChannelState] = field(default_factory=dict)
     heartbeats: dict[str, datetime] = field(default_factory=dict)  # source -> when 1C last sent it
     report_deliveries: dict[date, ReportDelivery] = field(default_factory=dict)
@@ -261,6 +263,17 @@ class MemoryOrders:
         ]
         return [(order_id, o) for _, _, order_id, o in sorted(due, key=lambda item: item[:2])[:limit]]
 
+    async def awaiting_rate(self, limit: int) -> list[tuple[int, Obligation]]:
+        cleared = {p.order_id for p in self._s.payments.values() if p.phase == Phase.CLEARED}
+        awaiting = [
+            (order_id, o.id or 0, o)
+            for order_id, order in self._s.orders.items()
+            if order_id in cleared
+            for o in order.obligations
+            if o.state == ObligationState.PENDING and o.rate_at_payment is None
+        ]
+        return [(order_id, o) for order_id, _, o in sorted(awaiting, key=lambda item: item[:2])[:limit]]
+
 
 class MemoryPayments:
     def __init__(self, state: MemoryState) -> None:
@@ -358,10 +371,17 @@ class MemoryFxRates:
     async def store(self, rate_date: date, rates: Mapping[str, Decimal], at: datetime) -> None:
         for currency, rate in rates.items():
             self._s.fx[(currency, rate_date)] = rate
+            self._s.fx_fetched[(currency, rate_date)] = at
 
     async def latest(self, currency: str) -> tuple[date, Decimal] | None:
         dated = sorted((d, r) for (c, d), r in self._s.fx.items() if c == currency)
         return dated[-1] if dated else None
+
+    async def latest_fetched_since(self, currency: str, since: datetime) -> Decimal | None:
+        dated = sorted(d for c, d in self._s.fx if c == currency)
+        if not dated or self._s.fx_fetched[(currency, dated[-1])] < since:
+            return None
+        return self._s.fx[(currency, dated[-1])]
 
 
 class MemoryLocks:
@@ -608,6 +628,9 @@ class MemoryTasks:
             if task.state == TaskState.OPEN and task.subject.startswith(subject_prefix)
         ]
 
+    async def open_counts(self) -> dict[str, int]:
+        return dict(Counter(str(task.kind) for task in self._s.tasks.values() if task.state == TaskState.OPEN))
+
     async def add_message(self, task_id: int, platform: str, chat: str, message_id: str) -> None:
         if (shown := (task_id, platform, chat, message_id)) not in self._s.task_messages:
             self._s.task_messages.append(shown)
@@ -676,6 +699,9 @@ class MemoryNotices:
     async def delivered(self, notice_id: int, at: datetime) -> None:
         topic, payload, _ = self._s.notices[notice_id]
         self._s.notices[notice_id] = (topic, payload, at)
+
+    async def undelivered_counts(self) -> dict[str, int]:
+        return dict(Counter(topic for topic, _, done in self._s.notices.values() if done is None))
 
 
 class MemoryUnitOfWork:

@@ -1,18 +1,21 @@
 """FX deviation: an outgoing payment in a foreign currency is held when the rate moved too far.
 
-When the client's money clears, the CBR rate of each obligation's currency is recorded. When an
-obligation falls due, the rate is fetched fresh and compared: a move beyond the threshold (2 % by
-default) holds it and asks the managers — ``absorb`` (pay at the new rate), ``topup`` (ask the
-client for the difference, computed in roubles) or ``postpone`` (look again in a day). No
-decision in time goes to the owner. When the feed is down the last good rate is used and the
-owner is told.
+When the client's money clears, the CBR rate of each obligation's currency is recorded: the one
+the scheduled run keeps fresh, if it was fetched lately. The clearing never asks the bank itself
+(a slow or silent feed would hold the payment gateway's call); with no recent rate at hand (a
+quiet spell, a shop's first foreign order) the payment is recorded at once and the next scheduled
+run fetches the sheet and records its rate. When an obligation falls due, the rate is fetched
+fresh and compared: a move beyond the threshold (2 % by default) holds it and asks the managers —
+``absorb`` (pay at the new rate), ``topup`` (ask the client for the difference, computed in
+roubles) or ``postpone`` (look again in a day). No decision in time goes to the owner. When the
+feed is down the last good rate is used and the owner is told.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Protocol
 
@@ -29,6 +32,9 @@ log = logging.getLogger(__name__)
 KIND = TaskKind.FX_APPROVAL
 OPTIONS = ("absorb", "topup", "postpone")
 FEED_DOWN_KEY = "fx_feed_down"
+RATE_FRESH_FOR = timedelta(hours=2)
+"""A stored rate fetched this recently is the rate of the moment: the bank sets one sheet a day, and the
+scheduled run fetches it every few minutes while any foreign obligation is open."""
 
 
 class FeedDown(Unavailable):
@@ -68,9 +74,11 @@ class FxWatch:
         *,
         answer_within: timedelta = timedelta(hours=4),
         postpone_for: timedelta = timedelta(days=1),
+        fresh_for: timedelta = RATE_FRESH_FOR,
     ) -> None:
         self._uow, self._clock, self._board, self._alerts, self._feed = uow, clock, board, alerts, feed
         self._threshold, self._answer_within, self._postpone_for = threshold, answer_within, postpone_for
+        self._fresh_for = fresh_for
 
     async def refresh(self) -> bool:
         """Fetch the newest sheet and keep it; on failure tell the owner (once per episode)."""
@@ -88,35 +96,47 @@ class FxWatch:
             await uow.commit()
         return True
 
-    async def refresh_before_payment(self, order_id: int) -> None:
-        """Before a clearing is recorded: fetch a fresh sheet when the order has a foreign
-        obligation whose rate is still to be recorded. The stored rates are only kept fresh
-        while some foreign obligation is open, so without this the reference would be whatever
-        the last fetch left — weeks old after a quiet spell, or nothing at all for a shop's first
-        such order, which then would never be checked. A feed that is down is handled as in
-        :meth:`refresh`: the last good rate is used and the owner is told."""
-        async with self._uow(read_only=True) as uow:
-            order = await uow.orders.get(order_id)
-        if order is not None and any(
-            o.rate_at_payment is None and o.currency.upper() != "RUB" for o in order.obligations
-        ):
-            await self.refresh()
-
     async def record_at_payment(self, uow: UnitOfWork, order: Order) -> None:
-        """Inside the clearing transaction: the rate each obligation's currency had when the client paid."""
+        """Inside the clearing transaction: the rate each obligation's currency has now, when a recent
+        fetch gives it; the others wait for the next scheduled run (:meth:`record_awaited`)."""
         assert order.id is not None
         now = self._clock.now()
         for obligation in order.obligations:
             if obligation.rate_at_payment is not None:
                 continue  # a second payment of the same order does not move the reference
-            rate = await self._rate(uow, obligation.currency)
+            rate = await self._fresh_rate(uow, obligation.currency, now)
             if rate is None:
-                unknown: dict[str, object] = {"payee": obligation.payee, "currency": obligation.currency}
-                await uow.orders.add_events(order.id, [OrderEvent(now, "fx_rate_unknown", unknown)])
+                awaited: dict[str, object] = {"payee": obligation.payee, "currency": obligation.currency}
+                await uow.orders.add_events(order.id, [OrderEvent(now, "fx_rate_awaited", awaited)])
                 continue
-            await uow.orders.save_obligation(replace(obligation, rate_at_payment=rate))
-            detail: dict[str, object] = {"payee": obligation.payee, "currency": obligation.currency, "rate": str(rate)}
-            await uow.orders.add_events(order.id, [OrderEvent(now, "fx_rate_recorded", detail)])
+            await self._record(uow, order.id, obligation, rate)
+
+    async def record_awaited(self, limit: int = 100) -> int:
+        """Scheduled, after a refresh: the rate at payment of obligations whose money cleared while no
+        recent rate was at hand — the sheet just fetched, or the last good one when the feed is down (as
+        a clearing always did). One with no rate at all yet waits for a later run. Returns how many."""
+        recorded = 0
+        async with self._uow() as uow:
+            awaiting = await uow.orders.awaiting_rate(limit)
+            for order_id in sorted({order_id for order_id, _ in awaiting}):
+                await uow.locks.hold(f"order:{order_id}:payments")  # as a clearing of the order does
+                order = await uow.orders.get(order_id)
+                assert order is not None
+                ids = {o.id for i, o in awaiting if i == order_id}
+                for obligation in order.obligations:
+                    if obligation.id not in ids or obligation.rate_at_payment is not None:
+                        continue  # recorded meanwhile by another clearing of the order
+                    rate = await self._rate(uow, obligation.currency)
+                    if rate is not None:
+                        await self._record(uow, order_id, obligation, rate)
+                        recorded += 1
+            await uow.commit()
+        return recorded
+
+    async def _record(self, uow: UnitOfWork, order_id: int, obligation: Obligation, rate: Decimal) -> None:
+        await uow.orders.save_obligation(replace(obligation, rate_at_payment=rate))
+        detail: dict[str, object] = {"payee": obligation.payee, "currency": obligation.currency, "rate": str(rate)}
+        await uow.orders.add_events(order_id, [OrderEvent(self._clock.now(), "fx_rate_recorded", detail)])
 
     async def check_due(self, limit: int = 100) -> int:
         """Scheduled: keep rates fresh while any foreign-currency obligation is open, and compare
@@ -127,6 +147,7 @@ class FxWatch:
         if not watched:
             return 0
         await self.refresh()  # a failed fetch leaves the last good rate in place
+        await self.record_awaited(limit)
         async with self._uow() as uow:
             due = await uow.orders.obligations_due(self._clock.now(), limit)
             for order_id, obligation in due:
@@ -214,6 +235,11 @@ class FxWatch:
         key = f"{TASK_ESCALATED}:{task.id}"
         detail: dict[str, object] = {"task_kind": KIND.value, "order_id": approval.order_id}
         await self._alerts.raise_alert(uow, key, TASK_ESCALATED, detail)
+
+    async def _fresh_rate(self, uow: UnitOfWork, currency: str, now: datetime) -> Decimal | None:
+        if currency.upper() == "RUB":
+            return Decimal(1)
+        return await uow.fx.latest_fetched_since(currency.upper(), now - self._fresh_for)
 
     async def _rate(self, uow: UnitOfWork, currency: str) -> Decimal | None:
         if currency.upper() == "RUB":

@@ -80,8 +80,6 @@ class PaymentDesk:
         self._uow, self._clock, self._fraud, self._fx, self._threshold = uow, clock, fraud, fx, threshold_rub
 
     async def record(self, event: PaymentEvent) -> EventOutcome:
-        if event.phase == Phase.CLEARED and self._fx is not None:
-            await self._fx.refresh_before_payment(event.order_id)  # the rate of the day it clears
         async with self._uow() as uow:
             # one event of an order at a time: a new payment's first events, or two payments
             # authorised at once, must not both create it or both open a fraud check

@@ -144,6 +144,11 @@ class Orders(Protocol):
         """``(order_id, obligation)`` pending with ``due_at <= now`` and a rate recorded at payment."""
         ...
 
+    async def awaiting_rate(self, limit: int) -> list[tuple[int, Obligation]]:
+        """``(order_id, obligation)`` pending with no rate recorded at payment although the order has a
+        cleared payment (its money came in when no fresh rate was at hand), oldest order first."""
+        ...
+
 
 class Payments(Protocol):
     async def add_event(
@@ -207,6 +212,11 @@ class FxRates(Protocol):
 
     async def latest(self, currency: str) -> tuple[date, Decimal] | None:
         """The newest stored rate of ``currency``: the last good one when the feed is down."""
+        ...
+
+    async def latest_fetched_since(self, currency: str, since: datetime) -> Decimal | None:
+        """The newest stored rate of ``currency`` if its sheet was fetched at or after ``since``, else
+        ``None``: a rate that is known to be the current one, without asking the bank."""
         ...
 
 
@@ -420,6 +430,11 @@ class Notices(Protocol):
 
     async def delivered(self, notice_id: int, at: datetime) -> None: ...
 
+    async def undelivered_counts(self) -> dict[str, int]:
+        """How many notices wait for delivery, by topic (a topic with none is absent), counted where
+        they are stored: no notice is read (the metrics call it on every scrape)."""
+        ...
+
 
 class Tasks(Protocol):
     async def add(self, task: Task, deadlines: Sequence[tuple[DeadlineKind, datetime]]) -> None:
@@ -459,6 +474,11 @@ class Tasks(Protocol):
     async def messages(self, task_id: int) -> list[tuple[str, str, str]]:
         """``(platform, chat, message_id)`` of every message showing the task, every copy in a chat
         included, in no particular order."""
+        ...
+
+    async def open_counts(self) -> dict[str, int]:
+        """How many tasks are open, by kind (a kind with none is absent), counted where they are
+        stored: no task is read (the metrics call it on every scrape)."""
         ...
 
 

@@ -178,6 +178,7 @@ class Scenarios:
         answer = await self._order("site", [("BLENDER-3", 2)], total="6580", obligations=[obligation],
                                    customer={"name": "Постоянный клиент", "phone": "+79990000003"})  # fmt: skip
         await self._pay(int(answer["order_id"]), Decimal("6580"), "authorized", "cleared")
+        await sandbox.services.shop.fx.check_due()  # the scheduled FX run records the rate the day it cleared
         cbr.set_rate("CNY", Decimal("12.4800"))
         await sandbox.advance(3600 + 60)
         return (

@@ -4,7 +4,7 @@ when the supplier is paid, a manager's decision when it moved too far, and a fee
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -27,8 +27,10 @@ AMOUNT = Decimal("1234.5710")  # CNY; a move of 0.50 ₽ costs 617.2855 ₽, i.e
 class Office:
     """The FX watch and the payment desk as production wires them."""
 
-    def __init__(self, uow: UnitOfWorkFactory, topology: Topology, clock: FakeClock) -> None:
-        self.uow, self.clock, self.feed = uow, clock, FakeRates(clock)
+    def __init__(
+        self, uow: UnitOfWorkFactory, topology: Topology, clock: FakeClock, feed: FakeRates | None = None
+    ) -> None:
+        self.uow, self.clock, self.feed = uow, clock, feed or FakeRates(clock)
         shop = assembled(uow, topology, clock, rates=self.feed)
         self.ledger, self.alerts, self.orders, self.fx = shop.ledger, shop.alerts, shop.orders, shop.fx
         self.payments, self.pump = shop.payments, shop.pump
@@ -300,7 +302,7 @@ async def test_once_every_foreign_obligation_is_settled_the_bank_is_not_asked_ag
 
 async def test_the_rate_at_payment_is_the_days_rate_even_after_a_quiet_spell(office: Office, clock: FakeClock) -> None:
     """Rates are fetched on schedule only while a foreign obligation is open; a clearing after
-    weeks without one must not take the sheet those weeks left behind."""
+    weeks without one must not take the sheet those weeks left behind: it waits for the next run."""
     first = await office.supplier_order("A-1", due_in=timedelta(days=1))
     office.feed.set("11.00")
     await office.fx.check_due()
@@ -310,7 +312,11 @@ async def test_the_rate_at_payment_is_the_days_rate_even_after_a_quiet_spell(off
     clock.advance(days=30)
     office.feed.set("12.00")
     order_id = await office.supplier_order("A-2")
+    calls = office.feed.calls
     await office.clear(order_id, payment="p2")
+    assert office.feed.calls == calls  # the clearing does not ask the bank
+    assert (await office.obligation(order_id)).rate_at_payment is None
+    assert await office.fx.check_due() == 0  # the next scheduled run
     assert (await office.obligation(order_id)).rate_at_payment == Decimal("12.00")
 
 
@@ -319,6 +325,12 @@ async def test_the_first_foreign_order_gets_its_rate_although_none_was_ever_fetc
 ) -> None:
     order_id = await office.supplier_order()
     await office.clear(order_id)  # paid before the scheduled check ever ran
+    assert (await office.obligation(order_id)).rate_at_payment is None
+    history = (await office.orders.get(order_id)).history
+    assert [e.detail for e in history if e.kind == "fx_rate_awaited"] == [
+        {"payee": "Supplier Guangzhou", "currency": "CNY"}
+    ]
+    assert await office.fx.check_due() == 0
     assert (await office.obligation(order_id)).rate_at_payment == Decimal("12.00")
     clock.advance(days=8)
     office.feed.set("12.50")
@@ -334,13 +346,19 @@ async def test_with_the_feed_down_when_the_money_clears_the_last_good_rate_is_re
     office.feed.down = "CBR answered 503"
     order_id = await office.supplier_order()
     await office.clear(order_id)
+    assert (await office.obligation(order_id)).rate_at_payment is None  # a day-old rate is not today's
+    await office.fx.check_due()  # the next run: the feed is still down
     assert (await office.obligation(order_id)).rate_at_payment == Decimal("12.00")
     async with office.uow(read_only=True) as work:
         assert await work.alerts.open_for(FEED_DOWN_KEY) is not None
-    # a second clearing of the same order does not ask the bank again: the reference is kept
+    # a second clearing of the same order does not ask the bank: the reference is kept
     calls = office.feed.calls
+    office.feed.down = ""
+    office.feed.set("13.00")
     await office.clear(order_id, payment="duty")
     assert office.feed.calls == calls
+    await office.fx.check_due()
+    assert (await office.obligation(order_id)).rate_at_payment == Decimal("12.00")
 
 
 async def test_two_instances_fetching_the_same_sheet_at_once_keep_one_copy(
@@ -368,3 +386,75 @@ async def test_a_cancelled_order_pays_nothing_out_and_its_question_closes(office
     office.clock.advance(days=30)
     assert await office.fx.check_due() == 0
     assert office.feed.calls == calls
+
+
+class HangingRates(FakeRates):
+    """The bank's feed that holds every request until :meth:`answer` (a server that never answers)."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__(clock)
+        self.waiting = 0
+        self._answered = asyncio.Event()
+
+    async def latest(self) -> tuple[date, dict[str, Decimal]]:
+        self.waiting += 1
+        await self._answered.wait()
+        return await super().latest()
+
+    def hang(self) -> None:
+        self._answered.clear()
+
+    def answer(self) -> None:
+        self._answered.set()
+
+
+async def test_a_clearing_is_recorded_while_the_feed_hangs_and_the_question_comes_once_rates_arrive(
+    uow: UnitOfWorkFactory, topology: Topology, clock: FakeClock
+) -> None:
+    feed = HangingRates(clock)
+    office = Office(uow, topology, clock, feed)
+    await office.ledger.apply_stock(clock.now(), [StockFigure("IRON", "online", 100)])
+    order_id = await office.supplier_order()
+    scheduled = asyncio.create_task(office.fx.check_due())  # the scheduled run, stuck on the bank
+    async with asyncio.timeout(5):
+        while not feed.waiting:
+            await asyncio.sleep(0)
+
+    async with asyncio.timeout(5):  # the test's patience, not a business timeout: it answers at once
+        await office.clear(order_id)
+    assert not scheduled.done() and feed.calls == 0  # the bank still has not answered
+    assert (await office.obligation(order_id)).rate_at_payment is None
+
+    feed.answer()  # the sheet arrives: 12.00
+    assert await scheduled == 0
+    assert (await office.obligation(order_id)).rate_at_payment == Decimal("12.00")
+    clock.advance(days=8)
+    feed.set("12.50")
+    assert await office.fx.check_due() == 1
+    (task,) = await office.open_tasks(order_id)
+    assert (task.kind, task.assignee) == (KIND, "role:managers")
+    assert await office.notices("office_task") == [{"task_id": task.id}]
+
+
+async def test_a_rate_fetched_lately_is_recorded_at_clearing_without_asking_the_bank(
+    office: Office, clock: FakeClock
+) -> None:
+    order_id = await office.supplier_order()
+    assert await office.fx.check_due() == 0  # the scheduled run keeps 12.00 fresh
+    clock.advance(minutes=5)
+    office.feed.set("12.30")  # what the bank would say now; the clearing takes the sheet at hand
+    calls = office.feed.calls
+    await office.clear(order_id)
+    assert office.feed.calls == calls
+    assert (await office.obligation(order_id)).rate_at_payment == Decimal("12.00")
+
+
+async def test_only_money_that_cleared_takes_a_rate(office: Office, clock: FakeClock) -> None:
+    order_id = await office.supplier_order()
+    authorised = PaymentEvent("p1-auth", "p1", order_id, "idem-p1", Phase.AUTHORIZED, Decimal(90_000), "RUB")
+    assert (await office.payments.record(authorised)).applied == "advanced"
+    await office.fx.check_due()
+    assert (await office.obligation(order_id)).rate_at_payment is None  # authorised is not cleared
+    clock.advance(minutes=5)
+    await office.clear(order_id)  # the run five minutes ago fetched the sheet: that rate, at once
+    assert (await office.obligation(order_id)).rate_at_payment == Decimal("12.00")
