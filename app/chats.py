@@ -36,6 +36,8 @@ class Chats:
             await self.slack_delivery.close()
         if self.slack_bot is not None:
             await self.slack_bot.close()
+        if self.telegram_delivery is not None:
+            await self.telegram_delivery.close()
         if self.telegram_bot is not None:
             await self.telegram_bot.session.close()
 
@@ -81,5 +83,5 @@ def _connect_telegram(settings: Settings, shop: Shop, chats: Chats) -> None:
         chats.telegram_report = TelegramReport(bot, shop.reports, owner, locale)
     chats.telegram_dispatcher = build_dispatcher(
         office=shop.office, topology=shop.topology, ledger=shop.ledger, orders=shop.orders,
-        operations=shop.operations, locale=locale, after_decision=delivery.run_once, report=chats.telegram_report,
+        operations=shop.operations, locale=locale, after_decision=delivery.after_decision, report=chats.telegram_report,
     )  # fmt: skip
