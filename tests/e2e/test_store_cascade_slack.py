@@ -294,6 +294,22 @@ async def test_a_click_on_a_fresh_instance_is_decided_while_slack_cannot_check_t
     assert "Есть, в порядке — <@U1>" in world.question("s1").text
 
 
+async def test_the_bot_ids_are_learned_once_slack_answers_auth_test(world: World) -> None:
+    await world.services.shop.orders.place(PlaceOrder("site", "SO-A3", [LineRequest("КР-7/2", 1)]))
+    await world.deliver()
+    bot = world.services.chats.slack_bot
+    assert bot is not None and not bot.known
+    world.slack.fail("auth.test")
+    assert await world.click("s1", "available", "U1") == 200  # decided; the check failed in the background
+    await world.slack.wait_for_calls("auth.test")
+    world.slack.release()
+    async with asyncio.timeout(2):
+        while not bot.known:  # a later request tries again (a late click: refused, answered all the same)
+            assert await world.click("s1", "missing", "U1") == 200
+            await asyncio.sleep(0.01)
+    assert [call.status for call in world.slack.calls("auth.test")] == [500, 200]
+
+
 async def test_a_refused_click_is_answered_while_slack_hangs(world: World) -> None:
     """The refusal is shown to the clicker in the background: Slack's 3 s are for our answer, not for Slack."""
     await world.services.shop.orders.place(PlaceOrder("site", "SO-A2", [LineRequest("КР-7/2", 1)]))
