@@ -5,7 +5,7 @@ marked delivered only after Telegram took them; the pacer keeps within Telegram'
 waits out any 429, so no alert is dropped.
 
 A run is the scheduler's job every :data:`INTERVAL_S`, and it ends within that: a notice is started
-only when the pacer lets all of its messages start within the run's :data:`BUDGET_S`; the first
+only when the pacer lets a message to each of its chats start within the run's :data:`BUDGET_S`; the first
 that does not fit, and everything after it, is handed back for the next run, in the same order. A
 chat gets about one message a second either way; a run just never waits a backlog out."""
 
