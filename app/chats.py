@@ -13,6 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from app.settings import Settings
 from bot.slack.app import build_slack_app
 from bot.slack.delivery import SlackDelivery
+from bot.slack.identity import KnownBot
 from bot.telegram.app import build_bot, build_dispatcher
 from bot.telegram.delivery import TelegramDelivery
 from bot.telegram.pacing import Pacer
@@ -24,6 +25,7 @@ from workflows.shop import Shop
 class Chats:
     slack_app: AsyncApp | None = None
     slack_delivery: SlackDelivery | None = None
+    slack_bot: KnownBot | None = None
     telegram_bot: Bot | None = None
     telegram_dispatcher: Dispatcher | None = None
     telegram_delivery: TelegramDelivery | None = None
@@ -32,6 +34,10 @@ class Chats:
     async def close(self) -> None:
         if self.slack_delivery is not None:
             await self.slack_delivery.close()
+        if self.slack_bot is not None:
+            await self.slack_bot.close()
+        if self.telegram_delivery is not None:
+            await self.telegram_delivery.close()
         if self.telegram_bot is not None:
             await self.telegram_bot.session.close()
 
@@ -56,8 +62,10 @@ def _connect_slack(settings: Settings, shop: Shop, chats: Chats) -> None:
     )
     locale = settings.business.locale
     chats.slack_delivery = SlackDelivery(shop.uow, client, shop.topology, shop.clock, locale)
+    chats.slack_bot = KnownBot(client)
+    secret = slack.signing_secret.get_secret_value() if slack.signing_secret else None
     chats.slack_app = build_slack_app(
-        client=client, signing_secret=slack.signing_secret.get_secret_value() if slack.signing_secret else None,
+        client=client, bot=chats.slack_bot, signing_secret=secret,
         cascade=shop.cascade, delivery=chats.slack_delivery, topology=shop.topology, locale=locale,
     )  # fmt: skip
 
@@ -75,5 +83,5 @@ def _connect_telegram(settings: Settings, shop: Shop, chats: Chats) -> None:
         chats.telegram_report = TelegramReport(bot, shop.reports, owner, locale)
     chats.telegram_dispatcher = build_dispatcher(
         office=shop.office, topology=shop.topology, ledger=shop.ledger, orders=shop.orders,
-        operations=shop.operations, locale=locale, after_decision=delivery.run_once, report=chats.telegram_report,
+        operations=shop.operations, locale=locale, after_decision=delivery.after_decision, report=chats.telegram_report,
     )  # fmt: skip

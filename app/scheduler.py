@@ -21,7 +21,9 @@ def build_scheduler(services: Services) -> AsyncIOScheduler:
     if chats.slack_delivery is not None:
         scheduler.add_job(chats.slack_delivery.run_once, "interval", seconds=1, id="slack-delivery", **every)
     if chats.telegram_delivery is not None:
-        scheduler.add_job(chats.telegram_delivery.run_once, "interval", seconds=1, id="telegram-delivery", **every)
+        # a run ends within its interval and never waits for another (see bot.telegram.delivery)
+        delivery = chats.telegram_delivery
+        scheduler.add_job(delivery.scheduled, "interval", seconds=delivery.interval_s, id="telegram-delivery", **every)
     business = services.settings.business
     scheduler.add_job(shop.fx.check_due, "interval", seconds=business.fx_check_interval_s, id="fx", **every)
     scheduler.add_job(shop.operations.watch_onec, "interval", seconds=60, id="onec-watch", **every)

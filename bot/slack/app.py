@@ -16,6 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.blocks import escape
 from bot.slack.delivery import SlackDelivery
+from bot.slack.identity import KnownBot
 from bot.texts import Locale, text
 from workflows.store_confirmation import NotStaff, StoreCascade
 from workflows.tasks import UnknownTask
@@ -28,14 +29,16 @@ _BUTTON = re.compile(r"^task:(available|missing|defective)$")
 
 
 def build_slack_app(
-    *, client: AsyncWebClient, signing_secret: str | None, cascade: StoreCascade, delivery: SlackDelivery,
-    topology: Topology, locale: Locale,
+    *, client: AsyncWebClient, bot: KnownBot, signing_secret: str | None, cascade: StoreCascade,
+    delivery: SlackDelivery, topology: Topology, locale: Locale,
 ) -> AsyncApp:  # fmt: skip
     # process_before_response: the click is decided before Slack gets its 200, so a retry of an
-    # unacknowledged request finds the task already closed.
+    # unacknowledged request finds the task already closed. Nothing on the way to that 200 calls
+    # Slack: the bot is authorized without auth.test, and what Slack is told goes in the background.
     # Without a signing secret (Socket Mode only) nothing arrives over HTTP to verify.
     app = AsyncApp(
-        client=client,
+        client=_without_token(client),  # bolt gives each request the token that `bot` authorizes
+        authorize=bot,
         signing_secret=signing_secret or "",
         request_verification_enabled=signing_secret is not None,
         process_before_response=True,
@@ -50,20 +53,27 @@ def build_slack_app(
             decision = await cascade.answer(int(action["value"]), option, user)
         except NotStaff:
             store = next((w.display_name for w in topology.warehouses if w.slack_channel == channel), channel)
-            await client.chat_postEphemeral(
-                channel=channel, user=user, text=text(locale, "refused.not_staff", store=escape(store))
-            )
+            delivery.whisper(channel, user, text(locale, "refused.not_staff", store=escape(store)))
             return
         except (UnknownTask, ValueError):
-            await client.chat_postEphemeral(channel=channel, user=user, text=text(locale, "refused.unknown_task"))
+            delivery.whisper(channel, user, text(locale, "refused.unknown_task"))
             return
         if decision.accepted:
             delivery.kick()  # show the outcome now, in the background: Slack waits only 3 s for the answer
         elif decision.refusal in ("answered", "expired", "cancelled"):
-            message = text(locale, f"refused.{decision.refusal}", by=escape(decision.task.answered_by))
-            await client.chat_postEphemeral(channel=channel, user=user, text=message)
+            delivery.whisper(
+                channel, user, text(locale, f"refused.{decision.refusal}", by=escape(decision.task.answered_by))
+            )
 
     return app
+
+
+def _without_token(client: AsyncWebClient) -> AsyncWebClient:
+    """``client``'s settings without its token, as bolt's template for each request's client: with a token
+    there as well as ``authorize``, bolt would warn at every start that it ignores the token."""
+    return AsyncWebClient(
+        base_url=client.base_url, timeout=client.timeout, retry_handlers=client.retry_handlers, logger=client.logger
+    )
 
 
 def slack_events_handler(app: AsyncApp, signing_secret: str) -> Any:

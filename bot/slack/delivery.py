@@ -10,6 +10,7 @@ import asyncio
 import logging
 import os
 import socket
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -67,7 +68,15 @@ class SlackDelivery:
 
     def kick(self) -> None:
         """Deliver soon, in the background: a click is answered without waiting for Slack."""
-        run = asyncio.create_task(self._background_run())
+        self._start(self._background_run())
+
+    def whisper(self, channel: str, user: str, message: str) -> None:
+        """Show ``message`` to ``user`` alone, in the background. It is a hint to whoever clicked, not a
+        notice: one that Slack does not take is logged and not tried again."""
+        self._start(self._whisper(channel, user, message))
+
+    def _start(self, work: Coroutine[object, object, None]) -> None:
+        run = asyncio.create_task(work)
         self._background.add(run)
         run.add_done_callback(self._background.discard)
 
@@ -87,6 +96,12 @@ class SlackDelivery:
             await self.run_once()
         except Exception:  # the scheduled run tries again; a click's answer is not the place to fail
             log.exception("slack delivery after a click failed")
+
+    async def _whisper(self, channel: str, user: str, message: str) -> None:
+        try:
+            await self._client.chat_postEphemeral(channel=channel, user=user, text=message)
+        except _SLACK_FAILED as error:
+            log.warning("slack did not take a reply to a click in %s: %s", channel, _reason(error))
 
     async def _run(self, limit: int) -> int:
         # Slack is called outside any transaction: on SQLite a write transaction holds the process's

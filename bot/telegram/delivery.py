@@ -2,7 +2,12 @@
 managers), recovery follow-ups, the managers' tasks with their buttons, and edits in place when
 a task closes or an alert's repeat count grows. Notices are leased (one deliverer at a time) and
 marked delivered only after Telegram took them; the pacer keeps within Telegram's limits and
-waits out any 429, so no alert is dropped."""
+waits out any 429, so no alert is dropped.
+
+A run is the scheduler's job every :data:`INTERVAL_S`, and it ends within that: a notice is started
+only when the pacer lets a message to each of its chats start within the run's :data:`BUDGET_S`; the first
+that does not fit, and everything after it, is handed back for the next run, in the same order. A
+chat gets about one message a second either way; a run just never waits a backlog out."""
 
 from __future__ import annotations
 
@@ -10,6 +15,8 @@ import asyncio
 import logging
 import os
 import socket
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 
 from aiogram import Bot
@@ -33,6 +40,21 @@ log = logging.getLogger(__name__)
 TOPICS = OFFICE_TOPICS
 LEASE = timedelta(seconds=120)
 COUNT_REFRESH = timedelta(seconds=60)  # an alert's repeat count is edited in at most once a minute
+INTERVAL_S = 1.0  # the scheduler starts a run this often
+# A run starts no notice later than this into it: a notice's own messages, Telegram's answers and the
+# database add to it, and the run must be over before the next one is due.
+BUDGET_S = 0.5
+_TELEGRAM_FAILED = (TelegramAPIError, OSError, TimeoutError)
+
+
+@dataclass(frozen=True)
+class _About:
+    """What a notice is about, read before anything is sent: its alert, its task, and the Telegram
+    messages (chat, message id) that show the task."""
+
+    alert: Alert | None
+    task: Task | None
+    shown: list[tuple[str, str]]
 
 
 class TelegramDelivery:
@@ -52,36 +74,87 @@ class TelegramDelivery:
         self._tz = topology.onec.timezone
         self._running = asyncio.Lock()
         self._owner = f"telegram:{socket.gethostname()}:{os.getpid()}"
+        self._budget_s = BUDGET_S
+        self.interval_s = INTERVAL_S
+        self._background: set[asyncio.Task[None]] = set()
+        self.deferred = False  # the last run handed something back for the next one (it was out of time)
 
     async def run_once(self, limit: int = 50) -> int:
+        """Deliver what fits in one run; returns how many notices went out."""
         async with self._running:
-            sent = await self._notices(limit)
-            await self._refresh_counts(limit)
+            deadline = self.pacer.now() + self._budget_s
+            sent, self.deferred = await self._notices(limit, deadline)
+            self.deferred = await self._refresh_counts(limit, deadline) or self.deferred
+            if self.deferred:
+                log.debug("telegram delivery: out of this run's time, the rest goes in the next run")
             return sent
 
-    async def _notices(self, limit: int) -> int:
+    async def scheduled(self) -> int:
+        """The scheduler's run: none when a run a button press started is under way (it delivers the
+        same notices), so a scheduled run never waits for another and stays within its interval."""
+        if self._running.locked():
+            return 0
+        return await self.run_once()
+
+    def kick(self) -> None:
+        """Deliver soon, in the background: a button press is answered without waiting for it."""
+        run = asyncio.create_task(self._background_run())
+        self._background.add(run)
+        run.add_done_callback(self._background.discard)
+
+    async def after_decision(self) -> None:
+        """The buttons' hook after a decision: :meth:`kick`, and return at once."""
+        self.kick()
+
+    async def settled(self) -> None:
+        """Wait until the background runs started by :meth:`kick` are over."""
+        while self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+
+    async def close(self) -> None:
+        """Cancel background runs (the database goes away after this); a cancelled notice's lease runs out."""
+        for run in list(self._background):
+            run.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+
+    async def _background_run(self) -> None:
+        try:
+            await self.run_once()
+        except Exception:  # the scheduled run tries again; a press's answer is not the place to fail
+            log.exception("telegram delivery after a button press failed")
+
+    def _fits(self, chats: Sequence[int], deadline: float) -> bool:
+        return self.pacer.free_in(chats) <= deadline - self.pacer.now()
+
+    async def _notices(self, limit: int, deadline: float) -> tuple[int, bool]:
+        """Deliver claimed notices in order until one does not fit in the run: how many went, and whether
+        some were handed back for lack of time."""
         async with self._uow() as uow:
             now = self._clock.now()
             waiting = await uow.notices.claim(TOPICS, now, now + LEASE, self._owner, limit)
             await uow.commit()
-        sent = 0
         for position, (notice_id, topic, payload) in enumerate(waiting):
             try:
-                await self._deliver(topic, payload)
-            except (TelegramAPIError, OSError, TimeoutError) as error:
+                about = await self._about(topic, payload)
+                if not self._fits(self._chats(topic, about), deadline):
+                    await self._release(waiting[position:])
+                    return position, True
+                await self._deliver(topic, about)
+            except _TELEGRAM_FAILED as error:
                 log.warning("telegram refused notice id=%s topic=%s: %s", notice_id, topic, error)
-                async with self._uow() as uow:
-                    await uow.notices.release([n for n, _, _ in waiting[position:]], self._owner)
-                    await uow.commit()
-                return sent
+                await self._release(waiting[position:])
+                return position, False
             async with self._uow() as uow:
                 await uow.notices.delivered(notice_id, self._clock.now())
                 await uow.commit()
-            sent += 1
-        return sent
+        return len(waiting), False
 
-    async def _deliver(self, topic: NoticeTopic, payload: dict[str, object]) -> None:
-        people = self._topology.people
+    async def _release(self, notices: Sequence[tuple[int, NoticeTopic, dict[str, object]]]) -> None:
+        async with self._uow() as uow:
+            await uow.notices.release([n for n, _, _ in notices], self._owner)
+            await uow.commit()
+
+    async def _about(self, topic: NoticeTopic, payload: dict[str, object]) -> _About:
         async with self._uow(read_only=True) as uow:
             if topic in (NoticeTopic.ALERT, NoticeTopic.ALERT_RESOLVED):
                 alert = await uow.alerts.get(AlertNotice.from_payload(payload).alert_id)
@@ -90,18 +163,37 @@ class TelegramDelivery:
                 task = await uow.tasks.get(TaskNotice.from_payload(payload).task_id)
                 alert = await uow.alerts.by_task(task.id) if task and task.id and task.kind == TaskKind.ALERT else None
             messages = await uow.tasks.messages(task.id) if task and task.id else []
-        shown = [(chat, message) for platform, chat, message in messages if platform == "telegram"]
+        return _About(alert, task, [(chat, message) for platform, chat, message in messages if platform == "telegram"])
+
+    def _chats(self, topic: NoticeTopic, about: _About) -> list[int]:
+        """The chats a notice sends to or edits in."""
+        people, alert, task = self._topology.people, about.alert, about.task
+        if topic == NoticeTopic.ALERT and alert is not None:
+            return alert_recipients(people, alert.kind)
+        if topic == NoticeTopic.ALERT_RESOLVED and alert is not None:
+            return [int(chat) for chat, _ in self._told(alert, about.shown)]
+        if topic == NoticeTopic.OFFICE_TASK and task is not None:
+            return task_recipients(people, task.assignee)
+        if topic == NoticeTopic.OFFICE_TASK_CLOSED and task is not None:
+            return [int(chat) for chat, _ in about.shown]
+        return []
+
+    def _told(self, alert: Alert, shown: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """Where a recovery is said: in reply to the alert in each chat that shows it, else to its recipients."""
+        return _first_in_each_chat(shown) or [(str(c), "") for c in alert_recipients(self._topology.people, alert.kind)]
+
+    async def _deliver(self, topic: NoticeTopic, about: _About) -> None:
+        alert, task, shown = about.alert, about.task, about.shown
         if topic == NoticeTopic.ALERT and alert is not None:
             await self._post_alert(alert, task)
         elif topic == NoticeTopic.ALERT_RESOLVED and alert is not None:
-            told = _first_in_each_chat(shown) or [(str(c), "") for c in alert_recipients(people, alert.kind)]
-            for chat, message in told:
+            for chat, message in self._told(alert, shown):
                 text = render.resolved_text(alert, self._locale, self._tz)
                 reply = ReplyParameters(message_id=int(message), allow_sending_without_reply=True) if message else None
                 await self._send(int(chat), text, None, reply)
         elif topic == NoticeTopic.OFFICE_TASK and task is not None:
             markup = render.keyboard(task, self._locale)
-            for person in task_recipients(people, task.assignee):
+            for person in task_recipients(self._topology.people, task.assignee):
                 message_id = await self._send(person, render.task_text(task, self._locale, self._tz), markup)
                 if message_id is not None:
                     await self._remember(task, person, message_id)
@@ -122,8 +214,9 @@ class TelegramDelivery:
                 await self._remember(task, chat, message_id)
         await self._mark_shown(alert)
 
-    async def _refresh_counts(self, limit: int) -> None:
-        """Repeats since the message went out are edited into it, at most once a minute."""
+    async def _refresh_counts(self, limit: int, deadline: float) -> bool:
+        """Repeats since the message went out are edited into it, at most once a minute; whether some
+        were left for the next run for lack of time."""
         async with self._uow(read_only=True) as uow:
             stale = await uow.alerts.stale_counts(self._clock.now() - COUNT_REFRESH, limit)
             shown = {a.id: await uow.tasks.messages(a.task_id) if a.task_id else [] for a in stale}
@@ -132,10 +225,15 @@ class TelegramDelivery:
             task = tasks[alert.id]
             text = render.alert_text(alert, task, self._locale, self._tz)
             markup = render.keyboard(task, self._locale) if task else None
-            for platform, chat, message in shown[alert.id]:
-                if platform == "telegram":
-                    await self._edit(int(chat), int(message), text, markup)
+            in_telegram = [
+                (int(chat), int(message)) for platform, chat, message in shown[alert.id] if platform == "telegram"
+            ]
+            if not self._fits([chat for chat, _ in in_telegram], deadline):
+                return True
+            for chat, message in in_telegram:
+                await self._edit(chat, message, text, markup)
             await self._mark_shown(alert)
+        return False
 
     async def _mark_shown(self, alert: Alert) -> None:
         async with self._uow() as uow:

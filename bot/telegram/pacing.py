@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TypeVar
 
 from aiogram.exceptions import TelegramRetryAfter
@@ -33,6 +33,22 @@ class Pacer:
         self._lock = asyncio.Lock()
         self.waited_s = 0.0  # for the bench: how long pacing held messages back
         self.retries = 0
+
+    def now(self) -> float:
+        """The pacer's clock, in seconds (only differences matter)."""
+        return self._clock()
+
+    def free_in(self, chats: Iterable[int]) -> float:
+        """Seconds until one message to each of ``chats`` could start without waiting on the limits (0: now)."""
+        distinct = set(chats)
+        now = self._clock()
+        while self._recent and now - self._recent[0] >= 1.0:
+            self._recent.popleft()
+        wait = max((self._last.get(chat, -1e9) + self._per_chat_s - now for chat in distinct), default=0.0)
+        over = len(self._recent) + len(distinct) - self._overall
+        if over > 0 and self._recent:  # the oldest ``over`` in the last second must leave it first
+            wait = max(wait, self._recent[min(over, len(self._recent)) - 1] + 1.0 - now)
+        return max(wait, 0.0)
 
     async def _slot(self, chat_id: int) -> None:
         async with self._lock:

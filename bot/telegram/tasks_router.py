@@ -1,5 +1,6 @@
 """Buttons on task and alert messages: ``task:<task_id>:<option>``. The first decision stands;
-every press is answered (``answerCallbackQuery``) and the message is edited by the delivery."""
+every press is answered (``answerCallbackQuery``) as soon as it is decided, and the message is
+edited by the delivery afterwards, in the background (``after`` only starts it)."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ def tasks_router(office: OfficeDesk, locale: Locale, after: Callable[[], Awaitab
             return
         if decision.accepted:
             await callback.answer(tg(locale, "accepted", option=tg(locale, f"option.{callback_data.option}")))
-            await after()  # edit the message now, not at the next scheduled run
+            await after()  # start editing the message now, not at the next scheduled run
             return
         closed = decision.task
         reason = decision.refusal or "unknown_task"

@@ -110,6 +110,7 @@ class SlackEmulator(LocalServer):
         self.app_token = app_token
         self.socket_mode = SocketModeHub()
         self._hanging: dict[str, asyncio.Event] = {}
+        self._failing: dict[str, int] = {}  # method → the HTTP status it answers with, nothing done
         self.held: list[str] = []  # methods of calls that arrived while hanging, in order
 
     # -- serving ---------------------------------------------------------------------------------------------
@@ -151,8 +152,19 @@ class SlackEmulator(LocalServer):
         done), as a request lost in a Slack outage. Only :attr:`held` records them, not :meth:`calls`."""
         self._hanging.setdefault(method, asyncio.Event())
 
+    def fail(self, method: str, status: int = 500) -> None:
+        """Calls of ``method`` answer HTTP ``status`` with a plain-text body and do nothing, as Slack does in an
+        outage, until :meth:`release`. They are recorded in :meth:`calls`."""
+        self._failing[method] = status
+
+    def failing(self, method: str) -> int | None:
+        """The HTTP status ``method`` fails with now, or ``None``."""
+        return self._failing.get(method)
+
     def release(self, method: str | None = None) -> None:
-        """Stop hanging ``method`` (every method when ``None``); held calls are dropped."""
+        """Stop hanging or failing ``method`` (every method when ``None``); held calls are dropped."""
+        for name in [method] if method is not None else list(self._failing):
+            self._failing.pop(name, None)
         for name in [method] if method is not None else list(self._hanging):
             event = self._hanging.pop(name, None)
             if event is not None:
@@ -227,6 +239,10 @@ def create_app(emulator: SlackEmulator) -> web.Application:
         params, token = await _read_request(request)
         if await emulator.hold(method):
             raise web.HTTPServiceUnavailable()
+        status = emulator.failing(method)
+        if status is not None:
+            await emulator.record(method, params, token, SlackAnswer({"ok": False, "error": "outage"}, status=status))
+            return web.Response(status=status, text="Slack is having trouble")
         answer = emulator.answer(method, params, token)
         await emulator.record(method, params, token, answer)
         return web.json_response(answer.body, status=answer.status, headers=answer.headers)

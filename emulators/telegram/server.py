@@ -108,6 +108,8 @@ class TelegramEmulator(LocalServer):
         self.webhook_auto_delivery = webhook_auto_delivery
         self._recorded = asyncio.Event()
         self._auto_delivery: asyncio.Task[None] | None = None
+        self._holding: dict[str, asyncio.Event] = {}
+        self.held: list[str] = []  # methods of calls that arrived while held, in order
 
     # -- serving ---------------------------------------------------------------------------------------------
 
@@ -122,6 +124,7 @@ class TelegramEmulator(LocalServer):
             self._auto_delivery = asyncio.create_task(self.webhook_pusher.run())
 
     async def _before_stop(self) -> None:
+        self.release()
         self.updates.close()
         if self._auto_delivery is not None:
             task, self._auto_delivery = self._auto_delivery, None
@@ -139,6 +142,11 @@ class TelegramEmulator(LocalServer):
     async def answer(self, token: str, method: str, params: dict[str, Any], via: str = "http") -> tuple[int, Any]:
         """The HTTP status and body for ``method`` called with ``params``; the call is recorded."""
         name = self.api.canonical(method)
+        gate = self._holding.get(name)
+        if gate is not None:
+            self.held.append(name)
+            self._wake()
+            await gate.wait()
         try:
             if token != self.token:
                 raise BotApiError(401, "Unauthorized")
@@ -151,6 +159,9 @@ class TelegramEmulator(LocalServer):
 
     def _record(self, call: TgCall) -> None:
         self.received.append(call)
+        self._wake()
+
+    def _wake(self) -> None:
         self._recorded.set()
         self._recorded = asyncio.Event()
 
@@ -173,6 +184,12 @@ class TelegramEmulator(LocalServer):
             seen = [call.method for call in self.received]
             raise TimeoutError(f"{count} × {method} not received within {timeout} s; got {seen}") from None
         return self.calls(method)
+
+    async def wait_for_held(self, method: str, count: int = 1, timeout: float = 5.0) -> None:  # noqa: ASYNC109
+        """Wait until ``count`` calls of ``method`` are held (``timeout`` only guards against a hang)."""
+        async with asyncio.timeout(timeout):
+            while self.held.count(method) < count:
+                await self._recorded.wait()
 
     def messages(self, chat_id: int, *, include_deleted: bool = False) -> list[TgMessage]:
         """The bot's messages in a chat, in sending order, with their current text, markup and edit history."""
@@ -256,6 +273,18 @@ class TelegramEmulator(LocalServer):
     def force_rate_limit(self, method: str, times: int = 1, retry_after: int = 1) -> None:
         """Make the next ``times`` calls of ``method`` answer 429 with ``retry_after``, whatever the traffic."""
         self.api.forced.add(method, times, retry_after)
+
+    def hold(self, method: str) -> None:
+        """Calls of ``method`` wait, unanswered, until :meth:`release`; then they are answered as usual (a slow
+        Telegram). :attr:`held` records them as they arrive."""
+        self._holding.setdefault(method, asyncio.Event())
+
+    def release(self, method: str | None = None) -> None:
+        """Stop holding ``method`` (every method when ``None``): the calls held are answered now."""
+        for name in [method] if method is not None else list(self._holding):
+            gate = self._holding.pop(name, None)
+            if gate is not None:
+                gate.set()
 
     async def push_to_webhook(self) -> list[WebhookDelivery]:
         """POST the pending updates to the webhook in order, stopping at the first failure; what happened.

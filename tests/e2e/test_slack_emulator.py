@@ -200,6 +200,18 @@ async def test_a_hung_method_answers_nothing_until_released_then_drops_what_it_h
     assert slack.held == ["chat.postMessage"] and len(slack.calls("chat.postMessage")) == 1
 
 
+async def test_a_failing_method_answers_its_status_until_released(slack: SlackEmulator) -> None:
+    client = AsyncWebClient(token=TOKEN, base_url=slack.base_url, timeout=1)
+    slack.fail("auth.test", 500)
+    with pytest.raises(SlackApiError) as failed:
+        await client.auth_test()
+    assert failed.value.response.status_code == 500
+    await client.chat_postMessage(channel=TVERSKAYA, text="others still answer")
+    slack.release("auth.test")
+    assert (await client.auth_test())["ok"]
+    assert [call.status for call in slack.calls("auth.test")] == [500, 200]
+
+
 async def test_the_fourth_rapid_post_to_a_channel_is_rate_limited(
     slack: SlackEmulator, client: AsyncWebClient, monotonic: MonotonicClock
 ) -> None:

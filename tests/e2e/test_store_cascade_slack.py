@@ -274,6 +274,56 @@ async def test_a_click_is_answered_while_slack_hangs(world: World) -> None:
     assert "Есть, в порядке — <@U1>" in world.question("s1").text
 
 
+@pytest.mark.parametrize("outage", ["fail", "hang"])
+async def test_a_click_on_a_fresh_instance_is_decided_while_slack_cannot_check_the_token(
+    world: World, outage: str
+) -> None:
+    """No click waits on ``auth.test``: Slack never sends a click again, so one lost to an outage is lost."""
+    await world.services.shop.orders.place(PlaceOrder("site", "SO-A1", [LineRequest("КР-7/2", 1)]))
+    await world.deliver()
+    task_id = int(world.question("s1").blocks[-1]["elements"][0]["value"])
+    if outage == "fail":
+        world.slack.fail("auth.test")
+    else:
+        world.slack.hang("auth.test")
+    async with asyncio.timeout(2):  # a guard: a click waiting on auth.test would take SLACK_TIMEOUT_S (5 s)
+        assert await world.click("s1", "available", "U1") == 200
+    async with world.services.shop.uow(read_only=True) as work:
+        task = await work.tasks.get(task_id)
+    assert task is not None and (task.state, task.answer, task.answered_by) == (TaskState.ANSWERED, "available", "U1")
+    assert "Есть, в порядке — <@U1>" in world.question("s1").text
+
+
+async def test_the_bot_ids_are_learned_once_slack_answers_auth_test(world: World) -> None:
+    await world.services.shop.orders.place(PlaceOrder("site", "SO-A3", [LineRequest("КР-7/2", 1)]))
+    await world.deliver()
+    bot = world.services.chats.slack_bot
+    assert bot is not None and not bot.known
+    world.slack.fail("auth.test")
+    assert await world.click("s1", "available", "U1") == 200  # decided; the check failed in the background
+    await world.slack.wait_for_calls("auth.test")
+    world.slack.release()
+    async with asyncio.timeout(2):
+        while not bot.known:  # a later request tries again (a late click: refused, answered all the same)
+            assert await world.click("s1", "missing", "U1") == 200
+            await asyncio.sleep(0.01)
+    assert [call.status for call in world.slack.calls("auth.test")] == [500, 200]
+
+
+async def test_a_refused_click_is_answered_while_slack_hangs(world: World) -> None:
+    """The refusal is shown to the clicker in the background: Slack's 3 s are for our answer, not for Slack."""
+    await world.services.shop.orders.place(PlaceOrder("site", "SO-A2", [LineRequest("КР-7/2", 1)]))
+    await world.deliver()
+    world.slack.hang("chat.postEphemeral")
+    async with asyncio.timeout(2):  # a guard: waiting for the ephemeral would take SLACK_TIMEOUT_S (5 s)
+        assert await world.click("s1", "available", "U3", settle=False) == 200  # U3 is not s1's staff
+    await world.slack.wait_for_held("chat.postEphemeral")
+    world.slack.release()
+    assert world.services.chats.slack_delivery is not None
+    await world.services.chats.slack_delivery.settled()
+    assert world.slack.ephemerals("CS1") == []  # dropped by the outage: a hint, not a notice, so not retried
+
+
 async def _post_events(world: World, body: str, *, stamp: str | None = None, sign: bool = True) -> int:
     stamp = str(int(time.time())) if stamp is None else stamp
     signature = SignatureVerifier(SECRET).generate_signature(timestamp=stamp, body=body) if sign else "v0=" + "0" * 64

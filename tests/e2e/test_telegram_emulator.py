@@ -309,6 +309,17 @@ async def test_limits_are_a_policy(clock: FakeClock) -> None:
     assert tg.flood_report().per_chat_per_second == {1: 3, 2: 1, 3: 1}
 
 
+async def test_a_held_method_waits_until_released_then_is_answered(tg: TelegramEmulator, bot: Bot) -> None:
+    tg.hold("sendMessage")
+    sending = asyncio.create_task(bot.send_message(1, "slow"))
+    await tg.wait_for_held("sendMessage")
+    assert (await bot.get_me()).is_bot  # other methods still answer
+    assert not sending.done() and tg.messages(1) == []
+    tg.release("sendMessage")
+    assert (await sending).text == "slow"
+    assert [m.text for m in tg.messages(1)] == ["slow"] and tg.held == ["sendMessage"]
+
+
 def test_the_clock_may_be_a_callable_or_have_now() -> None:
     ticks = iter([5.0, 6.5])
     assert [seconds_reader(lambda: next(ticks))() for _ in range(2)] == [5.0, 6.5]

@@ -23,9 +23,10 @@ from pydantic import SecretStr
 from app.bootstrap import Services, build
 from app.http.server import create_app
 from app.settings import load_settings
+from bot.telegram.pacing import Pacer
 from emulators.cbr import CbrEmulator
 from emulators.telegram import TelegramEmulator, TelegramLimits, TgMessage, TgUser
-from tests.fakes import FakeClock
+from tests.fakes import FakeClock, FakeTime
 from tests.serving import served
 from workflows.model import StockFigure
 from workflows.topology import Topology
@@ -63,8 +64,18 @@ class Office:
         self.services, self.tg, self.cbr, self.http, self.clock = services, tg, cbr, http, clock
 
     async def deliver(self) -> None:
-        assert self.services.chats.telegram_delivery is not None
-        await self.services.chats.telegram_delivery.run_once()
+        """Everything waiting, run after run as the scheduler runs them (each run stops within its time)."""
+        delivery = self.services.chats.telegram_delivery
+        assert delivery is not None
+        async with asyncio.timeout(10):
+            while await delivery.run_once() or delivery.deferred:
+                await asyncio.sleep(0.05)  # the pacer's second for a chat passes in real time
+
+    async def edited(self, count: int) -> None:
+        """Until ``count`` edits were made: a press's delivery starts at once but may leave a chat's edit,
+        held back by the pacer, to the next run."""
+        await self.deliver()
+        await self.tg.wait_for("editMessageText", count)
 
     async def order(self, external_id: str, total: str, phone: str = "+79161234567", **extra: Any) -> int:
         body = {
@@ -180,7 +191,7 @@ async def test_tasks_lists_what_each_may_see_and_only_the_owner_answers_the_owne
     assert listed.text is not None and "Проверка звонком: заказ SO-7101" in listed.text
     pressed = office.tg.push_callback(OWNER, listed, listed.buttons[0][0]["callback_data"])
     assert (await office.answered(pressed)).startswith("Готово")
-    await office.tg.wait_for("editMessageText", 3)  # the copy /tasks sent is edited with the managers' two
+    await office.edited(3)  # the copy /tasks sent is edited with the managers' two
     (listed,) = office.tg.messages(OWNER)
     assert listed.buttons == [] and listed.text is not None and "Ольга" in listed.text
 
@@ -218,10 +229,10 @@ async def test_tasks_twice_lists_every_task_both_times_and_an_answer_edits_every
 
     pressed = office.tg.push_callback(OWNER, checks[1], checks[1].buttons[0][0]["callback_data"])
     assert (await office.answered(pressed)).startswith("Готово")
-    await office.tg.wait_for("editMessageText", 4)
+    await office.edited(4)
     pressed = office.tg.push_callback(OWNER, alerts[2], alerts[2].buttons[0][0]["callback_data"])  # ack
     assert (await office.answered(pressed)).startswith("Готово")
-    await office.tg.wait_for("editMessageText", 7)  # the delivered alert and both copies of it
+    await office.edited(7)  # the delivered alert and both copies of it
     checks = [*office.tg.messages(MANAGER), *office.tg.messages(OTHER_MANAGER), *office.tg.messages(OWNER)[1::2]]
     assert len(checks) == 4 and all(m.buttons == [] and "Решение:" in (m.text or "") for m in checks)
     alerts = office.tg.messages(OWNER)[0::2]
@@ -244,7 +255,7 @@ async def test_a_task_shown_by_tasks_before_its_delivery_is_still_delivered_once
     assert [len(office.tg.messages(chat)) for chat in (MANAGER, OTHER_MANAGER, OWNER)] == [2, 1, 0]
     pressed = office.tg.push_callback(MANAGER, listed, listed.buttons[0][0]["callback_data"])
     assert (await office.answered(pressed)).startswith("Готово")
-    await office.tg.wait_for("editMessageText", 3)
+    await office.edited(3)
     shown = [*office.tg.messages(MANAGER), *office.tg.messages(OTHER_MANAGER)]
     assert all(m.buttons == [] and "Решение:" in (m.text or "") for m in shown)
 
@@ -285,7 +296,7 @@ async def test_a_fraud_call_check_answered_fraud_cancels_and_blocks(office: Offi
 
     pressed = office.tg.push_callback(MANAGER, to_maria, f"task:{task_id}:fraud")
     assert await office.answered(pressed) == "Готово: Мошенничество"
-    await office.tg.wait_for("editMessageText", 2)  # the press edits both managers' copies at once
+    await office.edited(2)  # the press edits both managers' copies at once
     late = office.tg.push_callback(OTHER_MANAGER, to_dmitry, f"task:{task_id}:verified", require_button=False)
     assert (await office.answered(late)).startswith("Уже решено: Мошенничество, Мария")
 
@@ -342,7 +353,7 @@ async def test_an_fx_move_asks_a_manager_who_asks_the_client_to_top_up(office: O
     assert "Курс ЦБ при оплате 12.0000 ₽, сейчас 12.5000 ₽\nРазница 5\u202f000 ₽" in ask.text
     pressed = office.tg.push_callback(MANAGER, ask, ask.buttons[0][1]["callback_data"])  # topup
     assert await office.answered(pressed) == "Готово: Доплата клиента"
-    await office.tg.wait_for("editMessageText", 2)
+    await office.edited(2)
     (obligation_now,) = (await office.get_order(order_id))["obligations"]
     assert (obligation_now["state"], obligation_now["topup_rub"]) == ("topup", "5000.00")
     (ask,) = office.tg.messages(MANAGER)
@@ -381,6 +392,86 @@ async def test_a_thousand_failures_make_one_message_and_one_recovery(tmp_path: P
     assert recovered.reply_to_message_id == alert.message_id and alert.buttons == []
     assert [c for c in office.tg.received if c.status == 429] == []
     assert office.tg.messages(MANAGER) == []  # the owner's alert, not the managers'
+
+
+async def test_a_delivery_run_ends_within_its_time_and_leaves_the_rest_in_order(office: Office) -> None:
+    """Eight alerts for the owner, one chat: a run sends what Telegram's one message a second lets go within
+    the run's time (on the pacer's fake clock) and hands the rest back; the next run goes on from there."""
+    delivery, t = office.services.chats.telegram_delivery, FakeTime()
+    assert delivery is not None
+    delivery.pacer = Pacer(clock=t.clock, sleep=t.sleep)
+    for n in range(8):
+        async with office.services.shop.uow() as work:
+            await office.services.shop.alerts.raise_alert(work, f"sync_failing:ch{n}", "sync_failing", {"n": n})
+            await work.commit()
+    assert await delivery.run_once() == 1
+    assert t.now < 1.0  # a run is over before the scheduler's next second
+    assert [m.text.split("\n")[0] for m in office.tg.messages(OWNER) if m.text] == ["⚠️ sync_failing: n=0"]
+    async with office.services.shop.uow(read_only=True) as work:
+        assert len(await work.notices.undelivered(10, ["alert"])) == 7  # handed back, not leased for 2 minutes
+    for second in range(1, 8):
+        t.now = float(second)
+        assert await delivery.run_once() == 1
+    shown = [m.text.split("\n")[0] for m in office.tg.messages(OWNER) if m.text]
+    assert shown == [f"⚠️ sync_failing: n={n}" for n in range(8)]
+
+
+async def test_the_scheduled_run_does_not_wait_for_a_run_a_press_started(office: Office) -> None:
+    """The press's run delivers the same notices: the scheduler's run returns at once instead of queueing
+    behind it (a queued run would still be going at the next second)."""
+    delivery = office.services.chats.telegram_delivery
+    assert delivery is not None
+    async with office.services.shop.uow() as work:
+        await office.services.shop.alerts.raise_alert(work, "sync_failing:a", "sync_failing", {})
+        await work.commit()
+    office.tg.hold("sendMessage")
+    delivery.kick()
+    await office.tg.wait_for_held("sendMessage")
+    async with asyncio.timeout(1):
+        assert await delivery.scheduled() == 0
+    office.tg.release("sendMessage")
+    await delivery.settled()
+    assert len(office.tg.messages(OWNER)) == 1
+
+
+async def test_a_press_is_answered_before_its_delivery_is_done(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Telegram posts a webhook's updates one at a time and waits for each answer: a press whose handler waited
+    for the message edits would hold back every press after it while Telegram is slow."""
+    secret = "office-webhook-secret-0002"
+    async with TelegramEmulator(
+        token=TOKEN, users=[TgUser(OWNER, "Ольга")], limits=TelegramLimits.unlimited(), webhook_timeout=3.0
+    ) as tg:
+        env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'press.db'}", "API_TOKEN": API,
+               "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE": tg.base_url, "TELEGRAM_MODE": "webhook",
+               "TELEGRAM_WEBHOOK_SECRET": secret}  # fmt: skip
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        services = await build(load_settings(env_file=None), _shop(), clock=FakeClock())
+        delivery, bot = services.chats.telegram_delivery, services.chats.telegram_bot
+        assert delivery is not None and bot is not None
+        delivery.pacer = Pacer(per_chat_s=0.0)  # the emulator has no limits here; pacing is not the point
+        try:
+            async with TestClient(TestServer(create_app(services), host="127.0.0.1")) as http:
+                await bot.set_webhook(str(http.make_url("/telegram/webhook")), secret_token=secret)
+                for kind in ("sync_failing:a", "sync_failing:b"):
+                    async with services.shop.uow() as work:
+                        await services.shop.alerts.raise_alert(work, kind, "sync_failing", {})
+                        await work.commit()
+                await delivery.run_once()
+                first, second = tg.messages(OWNER)
+                tg.hold("editMessageText")  # Telegram is slow to take the edits the presses cause
+                presses = [tg.push_callback(OWNER, m, m.buttons[0][0]["callback_data"]) for m in (first, second)]
+                pushed = await tg.push_to_webhook()
+                assert [d.ok for d in pushed] == [True, True]
+                assert all(c.answered for c in tg.callbacks() if c.id in presses)
+                await tg.wait_for_held("editMessageText")
+                tg.release("editMessageText")
+                await delivery.settled()
+                while delivery.deferred or len(tg.calls("editMessageText")) < 2:
+                    await delivery.run_once()
+                assert all(m.buttons == [] for m in tg.messages(OWNER))
+        finally:
+            await services.close()
 
 
 async def test_the_webhook_needs_the_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

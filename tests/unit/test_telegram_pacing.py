@@ -44,3 +44,21 @@ async def test_a_429_is_waited_out_and_the_message_sent_once() -> None:
     assert await pacer.send(1, flaky) == "sent"
     assert len(attempts) == 2 and attempts[1] - attempts[0] >= 7
     assert pacer.retries == 1
+
+
+async def test_free_in_says_when_one_message_to_each_chat_could_start() -> None:
+    t = FakeTime()
+    pacer = Pacer(clock=t.clock, sleep=t.sleep, overall_per_s=3)
+
+    async def sent() -> None:
+        return None
+
+    assert pacer.free_in([1, 2]) == 0.0
+    await pacer.send(1, sent)
+    t.now += 0.25
+    assert pacer.free_in([1]) == 0.75 and pacer.free_in([2]) == 0.0
+    assert pacer.free_in([1, 1, 2]) == 0.75  # one message to each chat: a chat named twice counts once
+    await pacer.send(2, sent)
+    assert pacer.free_in([3]) == 0.0  # the third of three a second
+    assert pacer.free_in([3, 4]) == 0.75  # a fourth waits until the first has left the second
+    assert t.slept == []  # asking never waits
