@@ -26,6 +26,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
 from app.bootstrap import Services
+from app.http.connections import ConnectionLimits, GuardedSite
 from app.http.server import create_app
 from app.scheduler import build_scheduler
 from bot.slack.app import start_socket_mode, stop_socket_mode
@@ -69,7 +70,10 @@ class RunningService:
         app = create_app(services)
         if self._extend is not None:
             self._extend(app)
-        self._runner = web.AppRunner(app, access_log=logging.getLogger("storeops.access"))
+        # an idle keep-alive connection waits for its next request head: the same HTTP_HEADER_TIMEOUT_S bounds it
+        self._runner = web.AppRunner(
+            app, access_log=logging.getLogger("storeops.access"), keepalive_timeout=settings.http.header_timeout_s
+        )
         await self._runner.setup()
         self._scheduler = build_scheduler(services)
         self._jobs = JobsInFlight(self._scheduler)
@@ -88,7 +92,8 @@ class RunningService:
                 bot, dispatcher = services.chats.telegram_bot, services.chats.telegram_dispatcher
                 leadership = SqlLeadership(services.database, TELEGRAM_POLLING)
                 self._polling = asyncio.create_task(poll_while_leading(dispatcher, bot, leadership))
-        site = web.TCPSite(self._runner, settings.http.host, settings.http.port)
+        limits = ConnectionLimits(settings.http.header_timeout_s, settings.http.max_connections)
+        site = GuardedSite(self._runner, settings.http.host, settings.http.port, limits)
         await site.start()
         host, port = self._runner.addresses[0][:2]
         self.url = f"http://{host}:{port}"

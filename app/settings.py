@@ -66,6 +66,13 @@ class HttpSettings(_Group):
     host: str = Field(default="127.0.0.1", validation_alias="HTTP_HOST")
     port: int = Field(default=8080, ge=0, le=65535, validation_alias="HTTP_PORT")
     max_body_bytes: int = Field(default=1_048_576, ge=1024, validation_alias="HTTP_MAX_BODY_BYTES")
+    # seconds a client has to send a whole request head: from connecting, and again after each response (an idle
+    # keep-alive connection is closed then too)
+    header_timeout_s: float = Field(default=10.0, gt=0, le=300, validation_alias="HTTP_HEADER_TIMEOUT_S")
+    # seconds a request's whole body may take to arrive, counted from its head (a 1C upload of up to 8 MiB too)
+    body_timeout_s: float = Field(default=30.0, gt=0, le=3600, validation_alias="HTTP_BODY_TIMEOUT_S")
+    # connections served at once; one more is answered 503 with Retry-After and closed
+    max_connections: int = Field(default=256, ge=1, le=100_000, validation_alias="HTTP_MAX_CONNECTIONS")
     api_token: ChosenSecret | None = Field(default=None, validation_alias="API_TOKEN")
     # the payment gateway may sign its events instead of sending the bearer token:
     # X-Signature: sha256=<hex HMAC of "<X-Signature-Timestamp>." + body>

@@ -18,6 +18,7 @@ from sqlalchemy import text
 
 from app.bootstrap import Services
 from app.http.bodies import CancelBody, DeductionBody, OrderBody, PaymentEventBody, StockMessage
+from app.http.connections import request_deadlines
 from app.http.dashboard import dashboard_routes
 from app.http.errors import RETRY_AFTER_SECONDS, ApiError, Handler, error_response, json_errors
 from app.http.onec_exchange import ExchangeLimits, ExportedOrders, intake_on_stock
@@ -74,6 +75,7 @@ def create_app(services: Services) -> web.Application:
         client_max_size=limit,
         middlewares=[
             json_errors(limit),
+            request_deadlines(services.settings.http.body_timeout_s),
             _bearer_auth(_secret(http.api_token), payments, api_logins),
         ],
     )
