@@ -78,6 +78,8 @@ class RunningService:
         self._scheduler = build_scheduler(services)
         self._jobs = JobsInFlight(self._scheduler)
         self._scheduler.start()
+        if services.chats.slack_bot is not None:  # clicks never wait for it; a bad token shows in the log at once
+            services.chats.slack_bot.learn_in_background()
         app_token = settings.slack.app_token
         if services.chats.slack_app is not None and app_token is not None:
             self._socket_mode = await start_socket_mode(services.chats.slack_app, app_token.get_secret_value())

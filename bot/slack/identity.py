@@ -5,7 +5,8 @@ the answer. While Slack is in trouble that check fails or hangs, and bolt then d
 error answered with 200, or a 500 after the timeout); Slack never sends a click again, so a click on a
 freshly started instance would be lost. The token is ours and known, so every request is authorized
 with it at once. The bot's user and bot ids (bolt uses them to ignore the bot's own events) are
-learned with one ``auth.test`` in the background, tried again on a later request if Slack failed it.
+learned with one ``auth.test`` in the background from start-up, tried again on a later request if Slack
+failed it.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ class KnownBot(AsyncAuthorize):
         actor_team_id: str | None = None,
         actor_user_id: str | None = None,
     ) -> AuthorizeResult:
-        self._learn_in_background()
+        self.learn_in_background()
         return AuthorizeResult(
             enterprise_id=enterprise_id,
             team_id=team_id,
@@ -58,7 +59,8 @@ class KnownBot(AsyncAuthorize):
         """Whether Slack has told the bot's ids yet."""
         return self._bot_user_id is not None
 
-    def _learn_in_background(self) -> None:
+    def learn_in_background(self) -> None:
+        """Ask Slack who the bot is without waiting (at start-up, and again on a request while unknown)."""
         if self.known or (self._learning is not None and not self._learning.done()):
             return
         self._learning = asyncio.create_task(self._learn())

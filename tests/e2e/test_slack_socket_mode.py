@@ -3,6 +3,7 @@ emulator's WebSocket, a store's click arrives as an envelope, is acknowledged, a
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 
 from app.bootstrap import Services, build
 from app.http.server import create_app
+from app.service import RunningService
 from app.settings import load_settings
 from bot.slack.app import start_socket_mode, stop_socket_mode
 from emulators.slack import SlackEmulator
@@ -31,6 +33,7 @@ async def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterato
         monkeypatch.setenv("SLACK_APP_TOKEN", APP_TOKEN)
         monkeypatch.delenv("SLACK_SIGNING_SECRET", raising=False)
         monkeypatch.setenv("SLACK_API_BASE", slack.base_url)
+        monkeypatch.setenv("HTTP_PORT", "0")  # a free port, for the test that starts the whole service
         clock = FakeClock()
         services = await build(load_settings(env_file=None), _shop(), clock=clock)
         await services.shop.ledger.apply_stock(clock.now(), [StockFigure("LAMP", "s1", 1)])
@@ -71,3 +74,15 @@ async def test_a_click_over_socket_mode_is_acknowledged_and_decided(setup: tuple
     assert "Есть, в порядке — <@U1>" in slack.messages("CS1")[0].text
     order = await services.shop.orders.get(placed.id or 0)  # decided before the ack
     assert (order.lines[0].status, order.lines[0].warehouse) == (LineStatus.RESERVED, "s1")
+
+
+async def test_a_started_service_learns_the_bots_ids_before_any_click(setup: tuple[Services, SlackEmulator]) -> None:
+    """Start-up asks Slack who the bot is in the background: no click has to, and a wrong token shows at once."""
+    services, slack = setup
+    bot = services.chats.slack_bot
+    assert bot is not None and not bot.known
+    async with RunningService(services):
+        await slack.wait_for_calls("auth.test")
+        async with asyncio.timeout(2):
+            while not bot.known:
+                await asyncio.sleep(0.01)
