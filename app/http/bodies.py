@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -15,6 +15,7 @@ from workflows.model import Delivery
 from workflows.onec_intake import MAX_QTY
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+EARLIEST_YEAR = 1970  # before it a time read in 1C's zone may fall before year 1 in UTC
 
 
 def _printable(value: str) -> str:
@@ -31,6 +32,20 @@ def _no_control(value: str) -> str:
         raise ValueError("must not contain control characters")
     return value
 
+
+def _in_calendar(value: datetime) -> datetime:
+    """A time is stored in UTC: it must be one UTC can hold, and nothing this service keeps is before 1970."""
+    if value.year < EARLIEST_YEAR:
+        raise ValueError(f"must not be before the year {EARLIEST_YEAR}")
+    if value.tzinfo is not None:
+        try:
+            value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("is after the last time UTC can hold (the end of the year 9999)") from None
+    return value
+
+
+Instant = Annotated[datetime, AfterValidator(_in_calendar)]
 
 # an article: the one rule every entrance applies (workflows/articles.py), and no white space at its ends
 Sku = Annotated[
@@ -53,7 +68,7 @@ class StockItem(_Body):
 
 
 class StockMessage(_Body):
-    as_of: datetime
+    as_of: Instant
     items: list[StockItem] = Field(max_length=100_000)
 
 
@@ -72,7 +87,7 @@ class ObligationBody(_Body):
     payee: Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_no_control)]
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     amount: Decimal = Field(gt=0, max_digits=18, decimal_places=4)
-    due_at: datetime
+    due_at: Instant
 
 
 Text = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_printable)]
@@ -131,7 +146,7 @@ OrderId = Annotated[StrictInt, Field(ge=1, le=2**63 - 1)]  # the column is a sig
 
 class DeductionBody(_Body):
     order_id: OrderId
-    deducted_at: datetime
+    deducted_at: Instant
 
 
 class PaymentEventBody(BaseModel):

@@ -632,6 +632,38 @@ async def test_control_characters_in_personal_fields_are_refused_on_each_databas
     assert await table_count(services.database, "orders") == 0
 
 
+async def _rows(services: Services) -> int:
+    return sum([await table_count(services.database, table.name) for table in metadata.sorted_tables])
+
+
+_ONE_ITEM = [{"sku": "A", "warehouse": "online", "qty": 1}]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field", "problem"),
+    [
+        ("/api/1c/stock", {"as_of": "0001-01-01T00:00:00+14:00", "items": _ONE_ITEM}, "as_of", "before the year 1970"),
+        ("/api/1c/stock", {"as_of": "0001-01-01T00:00:00", "items": _ONE_ITEM}, "as_of", "before the year 1970"),
+        ("/api/1c/stock", {"as_of": "9999-12-31T23:59:59-14:00", "items": _ONE_ITEM}, "as_of", "UTC can hold"),
+        ("/api/1c/deductions", {"order_id": 1, "deducted_at": "0001-01-01T00:00:00+14:00"}, "deducted_at",
+         "before the year 1970"),
+        ("/api/1c/deductions", {"order_id": 1, "deducted_at": "9999-12-31T23:59:59-14:00"}, "deducted_at",
+         "UTC can hold"),
+        ("/api/orders", {**_order("1", ("A", 1)), "obligations": [
+            {"payee": "supplier", "currency": "CNY", "amount": "1", "due_at": "9999-12-31T23:59:59-14:00"}]},
+         "obligations.0.due_at", "UTC can hold"),
+    ],
+)  # fmt: skip
+async def test_a_time_in_a_body_that_leaves_the_calendar_in_utc_is_a_422_on_each_database(
+    any_client: tuple[TestClient[Any, Any], Services], path: str, body: dict[str, Any], field: str, problem: str
+) -> None:
+    client, services = any_client
+    answer = await json_of(await client.post(path, json=body, headers=AUTH), 422)
+    assert answer["error"] == "invalid_request" and answer["details"][0]["field"] == field
+    assert problem in answer["details"][0]["problem"]
+    assert await _rows(services) == 0
+
+
 @pytest.mark.postgres
 @pytest.mark.parametrize("any_client", ["postgres"], indirect=True)
 async def test_a_refused_order_logs_no_personal_data_on_postgres(
