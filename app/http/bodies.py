@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, model_validator
+from pydantic_core import PydanticSerializationError
 
 from workflows.articles import MAX_SKU_LENGTH, check_sku
 from workflows.model import Delivery
@@ -164,3 +165,12 @@ class PaymentEventBody(BaseModel):
     payer_name: Annotated[str, Field(max_length=255), AfterValidator(_no_control)] = ""
     ip_country: Annotated[str, Field(max_length=2), AfterValidator(_no_control)] = ""
     card_country: Annotated[str, Field(max_length=2), AfterValidator(_no_control)] = ""
+
+    @model_validator(mode="after")
+    def _extras_are_text(self) -> PaymentEventBody:
+        """The extra fields are kept as JSON: one holding a lone surrogate (``"\\ud800"``) cannot be written."""
+        try:
+            self.model_dump_json()
+        except PydanticSerializationError:
+            raise ValueError("an extra field holds text that is not valid Unicode (a lone surrogate)") from None
+        return self

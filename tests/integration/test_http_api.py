@@ -664,6 +664,20 @@ async def test_a_time_in_a_body_that_leaves_the_calendar_in_utc_is_a_422_on_each
     assert await _rows(services) == 0
 
 
+@pytest.mark.parametrize("escape", ["\\ud800", "\\udc00x"])
+async def test_a_payment_event_whose_extra_field_holds_a_lone_surrogate_is_a_422_on_each_database(
+    any_client: tuple[TestClient[Any, Any], Services], escape: str
+) -> None:
+    client, services = any_client
+    body = json.dumps(_payment(gateway={"note": "NOTE"})).replace("NOTE", escape)
+    response = await client.post(
+        "/api/payments/events", data=body, headers={**AUTH, "Content-Type": "application/json"}
+    )
+    answer = await json_of(response, 422)
+    assert answer["error"] == "invalid_request" and "lone surrogate" in answer["details"][0]["problem"]
+    assert await table_count(services.database, "payment_events") == 0
+
+
 @pytest.mark.postgres
 @pytest.mark.parametrize("any_client", ["postgres"], indirect=True)
 async def test_a_refused_order_logs_no_personal_data_on_postgres(
