@@ -543,6 +543,27 @@ async def test_a_telegram_secret_header_that_is_not_ascii_is_a_401(
             await services.close()
 
 
+@pytest.mark.parametrize("body", [b"", b"not json", b"\xff\xfe", b"[1]", b"[" * 30_000 + b"]" * 30_000])
+async def test_a_telegram_update_that_is_not_a_json_object_is_a_400(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, topology: Topology, body: bytes
+) -> None:
+    async with TelegramEmulator(token="123456:http-test", limits=TelegramLimits.unlimited()) as tg:
+        env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'hook.db'}", "TELEGRAM_BOT_TOKEN": "123456:http-test",
+               "TELEGRAM_API_BASE": tg.base_url, "TELEGRAM_MODE": "webhook",
+               "TELEGRAM_WEBHOOK_SECRET": "webhook-secret-0001", "STOREOPS_CONFIG": str(ROOT / "storeops.example.toml")}  # fmt: skip
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        services = await build(load_settings(env_file=None), topology, clock=FakeClock())
+        try:
+            async with served(services) as client:
+                response = await client.post("/telegram/webhook", data=body, headers={
+                    "X-Telegram-Bot-Api-Secret-Token": "webhook-secret-0001", "Content-Type": "application/json"})  # fmt: skip
+            assert response.status == 400
+            assert tg.calls("sendMessage") == []
+        finally:
+            await services.close()
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def any_client(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, topology: Topology
