@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, model_validator
+from pydantic_core import PydanticSerializationError
 
 from workflows.articles import MAX_SKU_LENGTH, check_sku
 from workflows.model import Delivery
 from workflows.onec_intake import MAX_QTY
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+EARLIEST_YEAR = 1970  # before it a time read in 1C's zone may fall before year 1 in UTC
 
 
 def _printable(value: str) -> str:
@@ -31,6 +33,20 @@ def _no_control(value: str) -> str:
         raise ValueError("must not contain control characters")
     return value
 
+
+def _in_calendar(value: datetime) -> datetime:
+    """A time is stored in UTC: it must be one UTC can hold, and nothing this service keeps is before 1970."""
+    if value.year < EARLIEST_YEAR:
+        raise ValueError(f"must not be before the year {EARLIEST_YEAR}")
+    if value.tzinfo is not None:
+        try:
+            value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("is after the last time UTC can hold (the end of the year 9999)") from None
+    return value
+
+
+Instant = Annotated[datetime, AfterValidator(_in_calendar)]
 
 # an article: the one rule every entrance applies (workflows/articles.py), and no white space at its ends
 Sku = Annotated[
@@ -53,7 +69,7 @@ class StockItem(_Body):
 
 
 class StockMessage(_Body):
-    as_of: datetime
+    as_of: Instant
     items: list[StockItem] = Field(max_length=100_000)
 
 
@@ -72,7 +88,7 @@ class ObligationBody(_Body):
     payee: Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_no_control)]
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     amount: Decimal = Field(gt=0, max_digits=18, decimal_places=4)
-    due_at: datetime
+    due_at: Instant
 
 
 Text = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_printable)]
@@ -131,7 +147,7 @@ OrderId = Annotated[StrictInt, Field(ge=1, le=2**63 - 1)]  # the column is a sig
 
 class DeductionBody(_Body):
     order_id: OrderId
-    deducted_at: datetime
+    deducted_at: Instant
 
 
 class PaymentEventBody(BaseModel):
@@ -149,3 +165,12 @@ class PaymentEventBody(BaseModel):
     payer_name: Annotated[str, Field(max_length=255), AfterValidator(_no_control)] = ""
     ip_country: Annotated[str, Field(max_length=2), AfterValidator(_no_control)] = ""
     card_country: Annotated[str, Field(max_length=2), AfterValidator(_no_control)] = ""
+
+    @model_validator(mode="after")
+    def _extras_are_text(self) -> PaymentEventBody:
+        """The extra fields are kept as JSON: one holding a lone surrogate (``"\\ud800"``) cannot be written."""
+        try:
+            self.model_dump_json()
+        except PydanticSerializationError:
+            raise ValueError("an extra field holds text that is not valid Unicode (a lone surrogate)") from None
+        return self

@@ -96,7 +96,7 @@ def slack_events_handler(app: AsyncApp, signing_secret: str) -> Any:
             return _refuse(request, 401, "signature invalid or stale")
         try:
             bolt_request = AsyncBoltRequest(body=text_body, query=request.query_string, headers=dict(request.headers))
-        except (ValueError, TypeError, AttributeError, KeyError):  # signed, yet not a body Slack sends
+        except (ValueError, TypeError, AttributeError, KeyError, RecursionError):  # signed, yet not Slack's body
             return _refuse(request, 400, "body unreadable")
         return await to_aiohttp_response(await app.async_dispatch(bolt_request))
 

@@ -370,7 +370,9 @@ async def test_a_timestamp_that_is_not_a_number_is_a_bad_request(
     assert len(_logged_about_events(caplog)) == 1
 
 
-@pytest.mark.parametrize("body", ["payload=%7Bnot json", "payload=%5B1%5D", "{", "\udcff"])
+@pytest.mark.parametrize(
+    "body", ["payload=%7Bnot json", "payload=%5B1%5D", "{", "\udcff", '{"a":' * 5000 + "1" + "}" * 5000]
+)
 async def test_a_body_bolt_cannot_read_is_a_bad_request_not_a_crash(
     world: World, caplog: pytest.LogCaptureFixture, body: str
 ) -> None:

@@ -548,6 +548,27 @@ async def test_a_telegram_secret_header_that_is_not_ascii_is_a_401(
             await services.close()
 
 
+@pytest.mark.parametrize("body", [b"", b"not json", b"\xff\xfe", b"[1]", b"[" * 30_000 + b"]" * 30_000])
+async def test_a_telegram_update_that_is_not_a_json_object_is_a_400(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, topology: Topology, body: bytes
+) -> None:
+    async with TelegramEmulator(token="123456:http-test", limits=TelegramLimits.unlimited()) as tg:
+        env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'hook.db'}", "TELEGRAM_BOT_TOKEN": "123456:http-test",
+               "TELEGRAM_API_BASE": tg.base_url, "TELEGRAM_MODE": "webhook",
+               "TELEGRAM_WEBHOOK_SECRET": "webhook-secret-0001", "STOREOPS_CONFIG": str(ROOT / "storeops.example.toml")}  # fmt: skip
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        services = await build(load_settings(env_file=None), topology, clock=FakeClock())
+        try:
+            async with served(services) as client:
+                response = await client.post("/telegram/webhook", data=body, headers={
+                    "X-Telegram-Bot-Api-Secret-Token": "webhook-secret-0001", "Content-Type": "application/json"})  # fmt: skip
+            assert response.status == 400
+            assert tg.calls("sendMessage") == []
+        finally:
+            await services.close()
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def any_client(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, topology: Topology
@@ -635,6 +656,52 @@ async def test_control_characters_in_personal_fields_are_refused_on_each_databas
     assert answer["error"] == "invalid_request" and answer["details"][0]["field"] == field
     assert "control characters" in answer["details"][0]["problem"]
     assert await table_count(services.database, "orders") == 0
+
+
+async def _rows(services: Services) -> int:
+    return sum([await table_count(services.database, table.name) for table in metadata.sorted_tables])
+
+
+_ONE_ITEM = [{"sku": "A", "warehouse": "online", "qty": 1}]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field", "problem"),
+    [
+        ("/api/1c/stock", {"as_of": "0001-01-01T00:00:00+14:00", "items": _ONE_ITEM}, "as_of", "before the year 1970"),
+        ("/api/1c/stock", {"as_of": "0001-01-01T00:00:00", "items": _ONE_ITEM}, "as_of", "before the year 1970"),
+        ("/api/1c/stock", {"as_of": "9999-12-31T23:59:59-14:00", "items": _ONE_ITEM}, "as_of", "UTC can hold"),
+        ("/api/1c/deductions", {"order_id": 1, "deducted_at": "0001-01-01T00:00:00+14:00"}, "deducted_at",
+         "before the year 1970"),
+        ("/api/1c/deductions", {"order_id": 1, "deducted_at": "9999-12-31T23:59:59-14:00"}, "deducted_at",
+         "UTC can hold"),
+        ("/api/orders", {**_order("1", ("A", 1)), "obligations": [
+            {"payee": "supplier", "currency": "CNY", "amount": "1", "due_at": "9999-12-31T23:59:59-14:00"}]},
+         "obligations.0.due_at", "UTC can hold"),
+    ],
+)  # fmt: skip
+async def test_a_time_in_a_body_that_leaves_the_calendar_in_utc_is_a_422_on_each_database(
+    any_client: tuple[TestClient[Any, Any], Services], path: str, body: dict[str, Any], field: str, problem: str
+) -> None:
+    client, services = any_client
+    answer = await json_of(await client.post(path, json=body, headers=AUTH), 422)
+    assert answer["error"] == "invalid_request" and answer["details"][0]["field"] == field
+    assert problem in answer["details"][0]["problem"]
+    assert await _rows(services) == 0
+
+
+@pytest.mark.parametrize("escape", ["\\ud800", "\\udc00x"])
+async def test_a_payment_event_whose_extra_field_holds_a_lone_surrogate_is_a_422_on_each_database(
+    any_client: tuple[TestClient[Any, Any], Services], escape: str
+) -> None:
+    client, services = any_client
+    body = json.dumps(_payment(gateway={"note": "NOTE"})).replace("NOTE", escape)
+    response = await client.post(
+        "/api/payments/events", data=body, headers={**AUTH, "Content-Type": "application/json"}
+    )
+    answer = await json_of(response, 422)
+    assert answer["error"] == "invalid_request" and "lone surrogate" in answer["details"][0]["problem"]
+    assert await table_count(services.database, "payment_events") == 0
 
 
 @pytest.mark.postgres
