@@ -5,6 +5,7 @@ channel's rate limits and turns the channel's answers into these shapes."""
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -78,4 +79,44 @@ class LearnsProducts(Protocol):
 
     async def learn_products(self) -> int:
         """Read the channel's catalogue again and replace the map; how many products are known."""
+        ...
+
+
+class OrderEventKind(enum.StrEnum):
+    """What became of an order on the channel's side, after it was placed. The values are stored."""
+
+    CANCELLED = "cancelled"  # by the buyer, the marketplace or the seller in the channel's cabinet
+    DELIVERED = "delivered"  # the buyer has it
+    RETURNED = "returned"  # the buyer sent it back (or refused it at pick-up); goods are on their way back
+
+
+@dataclass(frozen=True)
+class ChannelOrderEvent:
+    external_id: str  # the channel's order id, as ``new_orders`` gives it
+    kind: OrderEventKind
+    at: datetime  # when the channel says it happened (UTC); when it does not say, when we saw it
+    reason: str = ""  # the channel's words or code (a cancel reason), for the order's history
+
+
+@dataclass(frozen=True)
+class OrderEventPage:
+    """Events the channel reported after a cursor. ``cursor`` is the channel's own bookmark (a time, an
+    offset, a change id), opaque to the workflows: stored per channel and handed back on the next read."""
+
+    events: tuple[ChannelOrderEvent, ...]
+    cursor: str
+
+
+@runtime_checkable
+class ReportsOrderEvents(Protocol):
+    """A channel client that can say what became of orders: cancellations, deliveries, returns. Checked
+    structurally (``isinstance``), like :class:`LearnsProducts`; a channel without it only sends orders in.
+
+    Delivery is at least once: a read may repeat events already reported (overlapping windows, a cursor
+    saved after a crash), so the intake is idempotent on (channel, order, kind)."""
+
+    async def order_events(self, cursor: str | None, watching: Sequence[str]) -> OrderEventPage:
+        """Events after ``cursor`` (``None``: the channel's look-back window, e.g. the last days).
+        ``watching`` is the channel order ids we hold open, for channels that can only be asked order by
+        order (Wildberries' statuses); others may ignore it. Raises ChannelUnavailable or ChannelRefused."""
         ...
