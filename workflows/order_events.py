@@ -35,6 +35,7 @@ from __future__ import annotations
 import enum
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from workflows.channel_verdicts import cancel_reason, channel_order_lock, history_event
 from workflows.channels import ChannelOrderEvent, ChannelRefused, ChannelUnavailable, OrderEventKind, ReportsOrderEvents
@@ -108,7 +109,7 @@ class OrderFeed:
             order = await uow.orders.find(self.name, event.external_id)
             waits = order is None and event.kind == OrderEventKind.CANCELLED
             heard = HeardOrderEvent(
-                self.name, event.external_id, event.kind.value, event.at, event.reason[:REASON_LIMIT], now,
+                self.name, event.external_id, event.kind.value, _utc(event.at), event.reason[:REASON_LIMIT], now,
                 order_id=None if order is None else order.id, applied_at=None if waits else now,
             )  # fmt: skip
             if not await uow.heard_order_events.add(heard):
@@ -142,3 +143,8 @@ class OrderFeed:
         ):
             return  # we had cancelled it ourselves: the event is kept, nothing else changes
         await uow.orders.add_events(order_id, [history_event(heard, self._clock.now())])
+
+
+def _utc(at: datetime) -> datetime:
+    """The channel's time; one given without an offset is read as UTC, as the port says it is."""
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)

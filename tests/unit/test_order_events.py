@@ -323,3 +323,14 @@ async def test_an_event_time_is_kept_as_the_channel_said(
     assert heard is not None and heard.waiting
     assert (heard.at, heard.heard_at, heard.reason) == (said("OZ-8").at, clock.now(), "buyer changed their mind")
     assert heard.heard_at - heard.at > timedelta(0)
+
+
+async def test_a_channel_time_without_an_offset_is_read_as_utc(
+    uow: UnitOfWorkFactory, topology: Topology, clock: FakeClock
+) -> None:
+    shop, ozon = await shop_with_lamps(uow, topology, clock)
+    ozon.pages = [page("c1", ChannelOrderEvent("OZ-10", CANCELLED, datetime(2026, 11, 21, 8, 30), ""))]
+    assert (await shop.order_feeds[0].pull()).waiting == 1
+    async with uow(read_only=True) as work:
+        heard = await work.heard_order_events.get("ozon", "OZ-10", "cancelled")
+    assert heard is not None and heard.at == datetime(2026, 11, 21, 8, 30, tzinfo=UTC)
