@@ -4,7 +4,8 @@
 The site has no vendor API: it implements ours, ``docs/site_stock_api.md``. In short: ``Authorization: Bearer``
 on every request; ``PUT /stock`` takes up to 1000 absolute quantities stamped ``updated_at`` and answers which
 skus it ``accepted`` and which it ``rejected`` (with a reason); ``GET /stock?sku=…`` reads them back (≤ 1000
-skus); ``GET /orders/new`` lists orders to fulfil. At most 10 requests a second, else 429 with ``Retry-After``.
+skus); ``GET /orders/new`` lists orders to fulfil; ``GET /orders/events?after=<cursor>`` pages through what became
+of them (cancelled, delivered, returned). At most 10 requests a second, else 429 with ``Retry-After``.
 Our article is the site's id, so a line's ``offer_id`` is normally its ``sku``.
 
 The token is sent in a header and never appears in a log line, an exception or a ``repr``.
@@ -27,9 +28,12 @@ from integrations.rate_gate import RateGate, Sleep
 from integrations.wire import Wire
 from workflows.channels import (
     ChannelOrder,
+    ChannelOrderEvent,
     ChannelOrderLine,
     ChannelRefused,
     ChannelUnavailable,
+    OrderEventKind,
+    OrderEventPage,
     PushOutcome,
     StockLine,
 )
@@ -45,6 +49,11 @@ _WIRE = Wire("the site", unavailable=ChannelUnavailable, refused=ChannelRefused)
 which goes only in a header."""
 SITE_SKU = re.compile(r"[^\x00-\x1f\x7f]{1,255}")
 """What the site takes as a sku: 1..255 characters, no control characters (for ``fullmatch``)."""
+EVENTS_PAGE = 100  # the ``limit`` of a read of order events
+EVENT_PAGES = 10  # full pages one read goes on for; the rest comes on the next read
+SITE_CURSOR = re.compile(r"[\x21-\x7e]{1,200}")
+"""What the site may give as ``next``: 1..200 printable ASCII characters (for ``fullmatch``)."""
+_REASON_CHARS = 300
 
 
 def default_gate(*, clock: Callable[[], float] = time.monotonic, sleep: Sleep = asyncio.sleep) -> RateGate:
@@ -161,6 +170,27 @@ class SiteClient:
                 orders.append(order)
         return orders
 
+    async def order_events(self, cursor: str | None, watching: Sequence[str]) -> OrderEventPage:
+        """What the site's journal says became of its orders after ``cursor`` (``None``: from the oldest event
+        it keeps), :data:`EVENTS_PAGE` a request, reading on while pages come full, at most :data:`EVENT_PAGES`
+        of them; the page's cursor is the site's ``next`` after the last one read. ``watching`` is not used: the
+        journal is read whole. An event that cannot be read, or of a status we do not know, is logged and passed
+        over (the cursor moves past it)."""
+        answer = await self._event_page(cursor)
+        after = _next_cursor(answer, cursor)
+        events = _order_events(answer)
+        for _ in range(EVENT_PAGES - 1):
+            if len(_list(answer.get("events"))) < EVENTS_PAGE:
+                break
+            answer = await self._event_page(after)
+            after = _next_cursor(answer, after)
+            events.extend(_order_events(answer))
+        return OrderEventPage(events=tuple(events), cursor=after)
+
+    async def _event_page(self, after: str | None) -> dict[str, Any]:
+        params = {"limit": [str(EVENTS_PAGE)]} | ({} if after is None else {"after": [after]})
+        return await self._call("GET", "/orders/events", params=params)
+
     async def _call(
         self, method: str, path: str, *, params: dict[str, list[str]] | None = None, json: Any = None
     ) -> dict[str, Any]:
@@ -233,3 +263,47 @@ def _order(raw: object) -> ChannelOrder | None:
     if not lines:
         return None
     return ChannelOrder(external_id=order_id, lines=tuple(lines), created_at=created_at.astimezone(UTC))
+
+
+def _next_cursor(answer: dict[str, Any], before: str | None) -> str:
+    """The ``next`` of an answer of ``GET /orders/events`` read after ``before``; :class:`ChannelUnavailable` when
+    it has none, or when it gave events but did not move (reading on would read them again and again)."""
+    after = answer.get("next")
+    if not isinstance(after, str) or not SITE_CURSOR.fullmatch(after):
+        raise ChannelUnavailable("the site answered its order events without a cursor (next) to go on from")
+    if after == before and _list(answer.get("events")):
+        raise ChannelUnavailable(f"the site's order events did not move past cursor {after[:40]!r}")
+    return after
+
+
+def _order_events(answer: dict[str, Any]) -> list[ChannelOrderEvent]:
+    """The events of one page that can be read, in the site's order; the others are logged."""
+    events: list[ChannelOrderEvent] = []
+    for raw in _list(answer.get("events")):
+        event = _order_event(raw)
+        if event is None:
+            entry = _dict(raw)
+            log.warning("site: an order event was passed over (order_id=%r, status=%r)", entry.get("order_id"),
+                        str(entry.get("status"))[:40])  # fmt: skip
+        else:
+            events.append(event)
+    return events
+
+
+def _order_event(raw: object) -> ChannelOrderEvent | None:
+    """An event of ``GET /orders/events``; ``None`` when it lacks what we need or its status is not ours."""
+    event = _dict(raw)
+    order_id, status, at, reason = event.get("order_id"), event.get("status"), event.get("at"), event.get("reason")
+    if not isinstance(order_id, str) or not order_id or status not in _KINDS or not isinstance(at, str):
+        return None
+    try:
+        happened = datetime.fromisoformat(at)
+    except ValueError:
+        return None
+    if happened.utcoffset() is None:
+        return None
+    words = reason[:_REASON_CHARS] if isinstance(reason, str) else ""
+    return ChannelOrderEvent(order_id, _KINDS[status], happened.astimezone(UTC), words)
+
+
+_KINDS = {kind.value: kind for kind in OrderEventKind}

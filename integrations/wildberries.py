@@ -4,7 +4,8 @@ What WB serves (its API documentation and published OpenAPI files): stock per *s
 seller warehouse, set with ``PUT /api/v3/stocks/{warehouseId}`` (1..1000 items, amount ≤ 100000, 204 on success, 409
 with an array of errors naming the refused items, 406 when the seller is banned) and read with ``POST`` on the same
 path; the cards with their sizes from ``POST /content/v2/get/cards/list`` (100 a page, a cursor); new FBS orders,
-one unit of one size each, from ``GET /api/v3/orders/new``. The token goes raw in ``Authorization``.
+one unit of one size each, from ``GET /api/v3/orders/new``; what became of them from ``POST /api/v3/orders/status``
+(1..1000 order ids a request, :mod:`integrations.wildberries_statuses`). The token goes raw in ``Authorization``.
 
 **Offer ids.** Our offer id for WB is the seller's vendorCode, with the size after a ``/`` when the card has more
 than one: ``"SHIRT-01/XL"``; a card with a single size (WB gives a size-less product one size, ``techSize "0"``) is
@@ -29,7 +30,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -37,12 +38,15 @@ import httpx
 from pydantic import BaseModel, Field, ValidationError
 
 from integrations.rate_gate import RateGate
+from integrations.wildberries_statuses import event_of
 from integrations.wire import Wire
 from workflows.channels import (
     ChannelOrder,
+    ChannelOrderEvent,
     ChannelOrderLine,
     ChannelRefused,
     ChannelUnavailable,
+    OrderEventPage,
     PushOutcome,
     StockLine,
 )
@@ -55,6 +59,8 @@ NO_CARD = "not on Wildberries (no card)"
 CARDS_PAGE = 100
 CONFLICT_COST = 10
 CONFLICT_ROUNDS = 3
+STATUS_BATCH = 1000  # order ids per POST /api/v3/orders/status
+_MAX_ORDER_ID = 2**63 - 1  # WB's order ids are int64
 _MAX_CARD_PAGES = 10_000  # a million cards: a cursor that runs longer is a fault, not a catalogue
 _REASON_CHARS = 300
 _PROCESSING = "Wildberries: the warehouse is being processed; try again in a few seconds"
@@ -102,6 +108,16 @@ class _Orders(BaseModel):
     orders: list[dict[str, Any]]  # each read alone, so one odd order does not hide the others
 
 
+class _Status(BaseModel):
+    id: int
+    supplierStatus: str | None = None
+    wbStatus: str | None = None
+
+
+class _Statuses(BaseModel):
+    orders: list[dict[str, Any]]  # each read alone, as new orders are
+
+
 class _Conflict(BaseModel):
     code: str = ""
     message: str = ""
@@ -109,6 +125,10 @@ class _Conflict(BaseModel):
 
 
 _Model = TypeVar("_Model", bound=BaseModel)
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 class ProductMap:
@@ -186,6 +206,7 @@ class WildberriesClient:
         gate: RateGate | None = None,
         orders_gate: RateGate | None = None,
         content_gate: RateGate | None = None,
+        clock: Callable[[], dt.datetime] = _utc_now,
     ) -> None:
         self.name = name
         self.warehouse_id = warehouse_id
@@ -194,11 +215,13 @@ class WildberriesClient:
         marketplace = marketplace_base.rstrip("/")
         self._stocks_url = f"{marketplace}/api/v3/stocks/{warehouse_id}"
         self._orders_url = f"{marketplace}/api/v3/orders/new"
+        self._statuses_url = f"{marketplace}/api/v3/orders/status"
         self._cards_url = f"{content_base.rstrip('/')}/content/v2/get/cards/list"
         self.gate = gate or RateGate(300, 20)
         self.orders_gate = orders_gate or RateGate(300, 20)
         self.content_gate = content_gate or RateGate(100, 5)
         self._products: ProductMap | None = None
+        self._clock = clock
         self._wire = Wire(
             "Wildberries",
             unavailable=ChannelUnavailable,
@@ -365,6 +388,29 @@ class WildberriesClient:
             orders.append(ChannelOrder(str(order.id), (ChannelOrderLine(offer, 1),), created))
         return orders
 
+    async def order_events(self, cursor: str | None, watching: Sequence[str]) -> OrderEventPage:
+        """What became of the orders in ``watching``: WB tells statuses only of the order ids it is asked about
+        (:mod:`integrations.wildberries_statuses` says which mean an event), so each read asks about every id
+        watched, :data:`STATUS_BATCH` a request, on the orders gate. An id that is not a WB order id (not a
+        number) is not asked about; an id WB does not answer for gives no event.
+
+        WB has no list of what changed since a time, so ``cursor`` is not used: the page's cursor is only the
+        time of this read (ISO-8601, UTC), a stable value to store. An order that is cancelled, sold or refused
+        comes back on every read while it is watched; the intake takes it once. Its ``at`` is the read's time:
+        WB's answer carries none.
+        """
+        now = self._clock().astimezone(dt.UTC)
+        ids = list(dict.fromkeys(_order_ids(watching)))
+        events: list[ChannelOrderEvent] = []
+        for start in range(0, len(ids), STATUS_BATCH):
+            asked = ids[start : start + STATUS_BATCH]
+            body = {"orders": asked}
+            answer = self._expect(_Statuses, await self._call(self.orders_gate, "POST", self._statuses_url, body))
+            events.extend(_events(answer, set(asked), now))
+        if events:
+            log.info("wildberries: %d order events among %d orders watched", len(events), len(ids))
+        return OrderEventPage(events=tuple(events), cursor=now.isoformat())
+
     # -- the wire --------------------------------------------------------------------------------------------
 
     async def _call(self, gate: RateGate, method: str, url: str, body: Any = None) -> httpx.Response:
@@ -400,6 +446,31 @@ class WildberriesClient:
     def _scrub(self, text: str) -> str:
         """``text`` without the token, should WB ever echo it."""
         return text.replace(self._token, "***") if self._token else text
+
+
+def _order_ids(watching: Iterable[str]) -> Iterable[int]:
+    """The WB order ids among ``watching`` (as ``new_orders`` gives them: decimal digits); others are skipped."""
+    for order_id in watching:
+        if order_id.isascii() and order_id.isdigit() and 0 < int(order_id) <= _MAX_ORDER_ID:
+            yield int(order_id)
+        else:
+            log.warning("wildberries: %r is not a Wildberries order id; its status is not asked", order_id[:40])
+
+
+def _events(answer: _Statuses, asked: set[int], now: dt.datetime) -> Iterable[ChannelOrderEvent]:
+    """The events of the orders asked about in one status answer; an entry that cannot be read is skipped."""
+    for raw in answer.orders:
+        try:
+            status = _Status.model_validate(raw)
+        except ValidationError:
+            log.warning("wildberries: a status of order id=%r cannot be read; skipped", raw.get("id"))
+            continue
+        if status.id not in asked:
+            continue
+        event = event_of(status.supplierStatus, status.wbStatus)
+        if event is not None:
+            kind, reason = event
+            yield ChannelOrderEvent(external_id=str(status.id), kind=kind, at=now, reason=reason)
 
 
 def _wb_words(response: httpx.Response) -> tuple[str | None, str]:

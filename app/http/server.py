@@ -23,9 +23,12 @@ from app.http.dashboard import dashboard_routes
 from app.http.errors import RETRY_AFTER_SECONDS, ApiError, Handler, error_response, json_errors
 from app.http.onec_exchange import ExchangeLimits, ExportedOrders, intake_on_stock
 from app.http.onec_exchange import register as register_onec_exchange
+from app.http.openapi import PUBLIC_PATHS
+from app.http.openapi import register as register_openapi
 from app.http.report_routes import report_routes
 from app.http.throttle import FailedLogins, ThrottleLimits
 from app.http.views import (
+    OrderDetailView,
     availability_view,
     conflict_view,
     money_view,
@@ -110,6 +113,7 @@ def create_app(services: Services) -> web.Application:
             orders=ExportedOrders(OrderExport(shop.uow, shop.clock), shop.topology, shop.clock),
             logins=FailedLogins(shop.clock, "1C exchange login", limits),
         )  # fmt: skip
+    register_openapi(app, exchange_path=exchange.path if exchange.user and exchange.password else None)
     telegram = services.settings.telegram
     chats = services.chats
     if chats.telegram_dispatcher and chats.telegram_bot and telegram.mode == "webhook" and telegram.webhook_secret:
@@ -122,7 +126,7 @@ def _bearer_auth(token: str | None, payments: PaymentSignature | None, logins: F
 
     @web.middleware
     async def bearer_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if not request.path.startswith("/api/"):
+        if not request.path.startswith("/api/") or request.path in PUBLIC_PATHS:  # the API's description
             return await handler(request)
         wait = logins.retry_after(request.remote)
         if wait is not None:  # even a right token: guessing must not learn anything while blocked
@@ -275,9 +279,11 @@ def _aware(value: datetime) -> datetime:
 async def get_order(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     order = await services.shop.orders.get(_order_id(request))
-    view = order_view(order, history=True)
-    view["money"] = money_view(await services.shop.payments.money_state(order.id or 0))
-    view["shipment"] = shipment_view(await services.shop.orders.shipment(order.id or 0))
+    view: OrderDetailView = {
+        **order_view(order, history=True),
+        "money": money_view(await services.shop.payments.money_state(order.id or 0)),
+        "shipment": shipment_view(await services.shop.orders.shipment(order.id or 0)),
+    }
     return web.json_response(view)
 
 

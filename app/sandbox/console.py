@@ -155,7 +155,7 @@ class Console:
         rule = {name: channel.offer_id for name, channel in topology.channels.items()}
         rows = []
         for item in CATALOGUE:
-            view = availability_view(await sandbox.services.shop.ledger.stock(item.sku))
+            view: dict[str, Any] = dict(availability_view(await sandbox.services.shop.ledger.stock(item.sku)))
             ym = e.yandex_market.stock(offer_id_for(item.sku, rule["yandex_market"]))
             crm = e.retailcrm.stock(offer_id_for(item.sku, rule["retailcrm"]), RETAILCRM_STORE)
             shows = {
@@ -183,7 +183,7 @@ class Console:
         services = self.sandbox.services
         views = []
         for order_id in await recent_order_ids(services.database, 30):
-            view = order_view(await services.shop.orders.get(order_id), history=True)
+            view: dict[str, Any] = dict(order_view(await services.shop.orders.get(order_id), history=True))
             view["history"] = [
                 {"at": h.pop("at"), "event": h.pop("event"), "detail": ", ".join(f"{k}: {v}" for k, v in h.items())}
                 for h in view["history"]

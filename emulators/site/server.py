@@ -21,8 +21,10 @@ from aiohttp import web
 
 from emulators.local_server import LocalServer
 from emulators.refusals import ForcedRateLimits
+from emulators.site.order_events import BadQuery, OrderJournal, SiteOrderEvent
 
 PUT_STOCK, GET_STOCK, GET_ORDERS = "putStock", "getStock", "getNewOrders"
+GET_ORDER_EVENTS = "getOrderEvents"
 MAX_ITEMS = 1000
 SITE_SKU = re.compile(r"[^\x00-\x1f\x7f]{1,255}")
 
@@ -93,6 +95,7 @@ class SiteEmulator(LocalServer):
         self.skus: set[str] | None = None if skus is None else set(skus)
         self.stocks: dict[str, SiteStock] = {}
         self.orders: dict[str, SiteOrder] = {}
+        self.journal = OrderJournal()
         self.calls: list[SiteCall] = []
         self.per_second = per_second
         self.forced = ForcedRateLimits()
@@ -109,6 +112,7 @@ class SiteEmulator(LocalServer):
         app.router.add_put("/api/stock", self._guarded(PUT_STOCK, self._put_stock))
         app.router.add_get("/api/stock", self._guarded(GET_STOCK, self._get_stock))
         app.router.add_get("/api/orders/new", self._guarded(GET_ORDERS, self._get_orders))
+        app.router.add_get("/api/orders/events", self._guarded(GET_ORDER_EVENTS, self._get_order_events))
         return app
 
     # -- what tests steer and read -----------------------------------------------------------------------------
@@ -125,6 +129,17 @@ class SiteEmulator(LocalServer):
         order = SiteOrder(order_id, tuple(lines), created_at or self._now())
         self.orders[order_id] = order
         return order
+
+    def record_event(self, order_id: str, status: str, *, at: datetime | None = None, reason: str = "") -> str:
+        """Write what became of an order in the journal (``status``: ``cancelled``, ``delivered``, ``returned``, or
+        anything else for a status the client must skip); it leaves the new orders. Returns the cursor just past
+        it."""
+        self.orders.pop(order_id, None)
+        return self.journal.write(SiteOrderEvent(order_id, status, at or self._now(), reason))
+
+    def cancel_order(self, order_id: str, reason: str = "", *, at: datetime | None = None) -> str:
+        """The buyer or the shop cancelled the order on the site."""
+        return self.record_event(order_id, "cancelled", at=at, reason=reason)
 
     def reject(self, sku: str, reason: str) -> None:
         """Pushes of ``sku`` are rejected with ``reason`` from now on."""
@@ -234,6 +249,12 @@ class SiteEmulator(LocalServer):
     async def _get_orders(self, request: web.Request, body: Any) -> web.Response:
         chosen = sorted(self.orders.values(), key=lambda order: order.created_at)
         return web.json_response({"orders": [order.wire() for order in chosen]})
+
+    async def _get_order_events(self, request: web.Request, body: Any) -> web.Response:
+        try:
+            return web.json_response(self.journal.page(request.query.get("after"), request.query.get("limit")))
+        except BadQuery as error:
+            raise _WireError(400, str(error)) from None
 
 
 _NOT_JSON = "<not JSON>"

@@ -1,15 +1,26 @@
 """A wire-level emulator of the Wildberries seller API for the real ``httpx`` client: stocks on seller warehouses
-(update and read), the content card list with its cursor, new FBS orders and the seller's warehouses, behind WB's
-gateway (token, per-group token buckets with ``X-Ratelimit-Retry``, a 409 costing 10) and WB's refusals on demand.
+(update and read), the content card list with its cursor, new FBS orders and their statuses, the seller's
+warehouses, behind WB's gateway (token, per-group token buckets with ``X-Ratelimit-Retry``, a 409 costing 10) and
+WB's refusals on demand.
 """
 
 from __future__ import annotations
 
 from emulators.wildberries.rate_limit import CONTENT, ORDERS, STOCKS, BucketPolicy, TokenBucket
-from emulators.wildberries.seller import BAN_MESSAGE, MAX_AMOUNT, MAX_ITEMS, Card, CardSize, SellerAccount, WbAnswer
+from emulators.wildberries.seller import (
+    BAN_MESSAGE,
+    MAX_AMOUNT,
+    MAX_ITEMS,
+    MAX_STATUS_IDS,
+    Card,
+    CardSize,
+    SellerAccount,
+    WbAnswer,
+)
 from emulators.wildberries.server import (
     CARDS_LIST_PATH,
     NEW_ORDERS_PATH,
+    ORDER_STATUSES_PATH,
     STOCKS_PATH,
     WAREHOUSES_PATH,
     WildberriesCall,
@@ -23,8 +34,10 @@ __all__ = [
     "CONTENT",
     "MAX_AMOUNT",
     "MAX_ITEMS",
+    "MAX_STATUS_IDS",
     "NEW_ORDERS_PATH",
     "ORDERS",
+    "ORDER_STATUSES_PATH",
     "STOCKS",
     "STOCKS_PATH",
     "WAREHOUSES_PATH",

@@ -8,7 +8,8 @@ Where the spec is silent the emulator picks something and says so:
   spec's examples echo a legacy ``{"sku": …, "amount": …}`` item;
 * whether WB applies the good items of a request answered 409 is not documented: by default nothing is applied,
   ``apply_valid_on_conflict=True`` applies them (clients must be right either way);
-* reading stock lists only the sizes that have a stock record on that warehouse.
+* reading stock lists only the sizes that have a stock record on that warehouse;
+* the statuses of assembly orders leave out ids the seller has no order with (the spec does not say what WB does).
 """
 
 from __future__ import annotations
@@ -22,6 +23,12 @@ from typing import Any
 MAX_ITEMS = 1000
 MAX_AMOUNT = 100_000
 MAX_CARDS_PAGE = 100
+MAX_STATUS_IDS = 1000
+SUPPLIER_STATUSES = frozenset({"new", "confirm", "complete", "cancel"})
+WB_STATUSES = frozenset(
+    {"waiting", "sorted", "sold", "canceled", "canceled_by_client", "declined_by_client", "defect"}
+    | {"ready_for_pickup", "postponed_delivery", "accepted_by_carrier", "sent_to_carrier"}
+)
 BAN_MESSAGE = "Обновление остатков заблокировано в связи с баном поставщика"
 _EPOCH = dt.datetime(2025, 12, 1, 9, 0, tzinfo=dt.UTC)
 
@@ -129,7 +136,8 @@ class SellerAccount:
         self.sizes = {size.chrt_id: (card, size) for card in self.cards for size in card.sizes}
         self.by_barcode = {code: size.chrt_id for card in self.cards for size in card.sizes for code in size.barcodes}
         self.stocks: dict[tuple[int, int], int] = {}
-        self.orders: dict[int, dict[str, Any]] = {}
+        self.orders: dict[int, dict[str, Any]] = {}  # the new ones
+        self.statuses: dict[int, tuple[str, str]] = {}  # every order's (supplierStatus, wbStatus)
         self.banned = False
         self.processing = False  # the warehouse is busy: stock updates answer 409 StoreIsProcessing
         self.apply_valid_on_conflict = False
@@ -308,7 +316,36 @@ class SellerAccount:
             "options": {"isB2b": False},
         }
         self.orders[order_id] = order
+        self.statuses[order_id] = ("new", "waiting")
         return order
+
+    def set_status(self, order_id: int, wb_status: str, supplier_status: str | None = None) -> None:
+        """The order's statuses change (``supplier_status`` ``None``: kept); it is no longer new unless both
+        say so. ``ValueError`` for a status WB's spec does not list or an order the seller does not have."""
+        if order_id not in self.statuses:
+            raise ValueError(f"the seller has no order {order_id}")
+        supplier = supplier_status or self.statuses[order_id][0]
+        if wb_status not in WB_STATUSES or supplier not in SUPPLIER_STATUSES:
+            raise ValueError(f"not a status of WB's spec: {supplier!r}, {wb_status!r}")
+        self.statuses[order_id] = (supplier, wb_status)
+        if (supplier, wb_status) != ("new", "waiting"):
+            self.orders.pop(order_id, None)
+
+    def order_statuses(self, body: Any) -> WbAnswer:
+        """``POST /api/v3/orders/status``: the statuses of 1..1000 order ids."""
+        wanted = body.get("orders") if isinstance(body, dict) else None
+        if not isinstance(wanted, list):
+            return error(400, "IncorrectRequestBody", "Incorrect required body")
+        if not all(_is_int(order_id) for order_id in wanted):
+            return error(400, "IncorrectParameter", "IncorrectParameter")
+        if not 1 <= len(wanted) <= MAX_STATUS_IDS:
+            return error(400, "IncorrectRequest", "Переданы некорректные данные")
+        orders = [
+            {"id": order_id, "supplierStatus": self.statuses[order_id][0], "wbStatus": self.statuses[order_id][1]}
+            for order_id in dict.fromkeys(wanted)
+            if order_id in self.statuses
+        ]
+        return WbAnswer(200, {"orders": orders})
 
     def new_orders(self) -> WbAnswer:
         """``GET /api/v3/orders/new``: every assembly task still new."""

@@ -2,7 +2,8 @@
 
 One port serves both hosts the stock client uses (give :attr:`~emulators.local_server.LocalServer.base_url` as
 the marketplace *and* the content base): ``PUT``/``POST /api/v3/stocks/{warehouseId}``, ``GET
-/api/v3/orders/new``, ``GET /api/v3/warehouses`` and ``POST /content/v2/get/cards/list``.
+/api/v3/orders/new``, ``POST /api/v3/orders/status``, ``GET /api/v3/warehouses`` and ``POST
+/content/v2/get/cards/list``.
 
 The gateway comes first, as on WB: the token in ``Authorization`` (raw, or ``Bearer <token>``, both seen in
 the wild) else 401 in the gateway's shape; then the seller's token bucket of that group of methods else 429 with
@@ -30,6 +31,7 @@ from emulators.wildberries.seller import SellerAccount, WbAnswer, error
 
 STOCKS_PATH = "/api/v3/stocks/{warehouseId}"
 NEW_ORDERS_PATH = "/api/v3/orders/new"
+ORDER_STATUSES_PATH = "/api/v3/orders/status"
 WAREHOUSES_PATH = "/api/v3/warehouses"
 CARDS_LIST_PATH = "/content/v2/get/cards/list"
 
@@ -89,6 +91,7 @@ class WildberriesEmulator(LocalServer):
         app.router.add_put(STOCKS_PATH, self._handle)
         app.router.add_post(STOCKS_PATH, self._handle)
         app.router.add_get(NEW_ORDERS_PATH, self._handle)
+        app.router.add_post(ORDER_STATUSES_PATH, self._handle)
         app.router.add_get(WAREHOUSES_PATH, self._handle)
         app.router.add_post(CARDS_LIST_PATH, self._handle)
         return app
@@ -140,6 +143,15 @@ class WildberriesEmulator(LocalServer):
     def remove_order(self, order_id: int) -> None:
         """The order is no longer new (the seller took it into a supply, or it was cancelled)."""
         self.seller.orders.pop(order_id, None)
+
+    def set_order_status(self, order_id: int, wb_status: str, *, supplier_status: str | None = None) -> None:
+        """What ``/api/v3/orders/status`` says of an order from now on, e.g. ``"sold"``, or ``"canceled"`` with
+        ``supplier_status="cancel"`` for the seller's cancel; the order leaves the new ones."""
+        self.seller.set_status(order_id, wb_status, supplier_status)
+
+    def cancel_order(self, order_id: int, wb_status: str = "canceled") -> None:
+        """WB or the buyer cancelled the order (``wb_status``: ``canceled``, ``declined_by_client``, ``defect``…)."""
+        self.seller.set_status(order_id, wb_status)
 
     def force_rate_limit(self, times: int = 1, retry_after: int = 1, *, group: Group | None = None) -> None:
         """Answer the next ``times`` requests (of ``group``, or any) 429 with ``X-Ratelimit-Retry: retry_after``."""
@@ -214,6 +226,8 @@ class WildberriesEmulator(LocalServer):
             return self.seller.cards_page(body)
         if request.path == NEW_ORDERS_PATH:
             return self.seller.new_orders()
+        if request.path == ORDER_STATUSES_PATH:
+            return self.seller.order_statuses(body)
         if request.path == WAREHOUSES_PATH:
             return self.seller.warehouse_list()
         try:

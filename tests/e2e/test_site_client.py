@@ -10,11 +10,19 @@ from datetime import UTC, datetime, timedelta, timezone
 import httpx
 import pytest
 
-from emulators.site import GET_STOCK, PUT_STOCK, SiteEmulator
+from emulators.site import GET_ORDER_EVENTS, GET_STOCK, PUT_STOCK, SiteEmulator
 from integrations.rate_gate import RateGate
-from integrations.site import SiteClient, default_gate
+from integrations.site import EVENT_PAGES, EVENTS_PAGE, SiteClient, default_gate
 from tests.fakes import FakeClock
-from workflows.channels import ChannelOrderLine, ChannelRefused, ChannelUnavailable, StockLine
+from workflows.channels import (
+    ChannelOrderEvent,
+    ChannelOrderLine,
+    ChannelRefused,
+    ChannelUnavailable,
+    OrderEventKind,
+    ReportsOrderEvents,
+    StockLine,
+)
 
 TOKEN = "site-secret-token-0123456789abcdef"
 
@@ -259,3 +267,124 @@ async def test_new_orders(site: SiteEmulator, client: SiteClient, caplog: pytest
     assert orders[1].lines == (ChannelOrderLine("A-1", 2), ChannelOrderLine("B-7", 1))
     assert orders[1].created_at == datetime(2026, 11, 21, 9, 15, tzinfo=UTC)
     assert "could not be read (id='10543')" in caplog.text
+
+
+# -- what became of orders -------------------------------------------------------------------------------------
+
+MOSCOW = timezone(timedelta(hours=3))
+PLACED = datetime(2026, 11, 21, 12, 0, tzinfo=MOSCOW)
+
+
+def event_queries(site: SiteEmulator) -> list[dict[str, str]]:
+    return [dict(call.query) for call in site.calls_of(GET_ORDER_EVENTS)]
+
+
+async def test_order_events_come_as_the_site_wrote_them(
+    site: SiteEmulator, client: SiteClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    site.add_order("10542", [("A-1", 1)])
+    site.cancel_order("10542", "the buyer changed their mind", at=PLACED)
+    site.record_event("10501", "delivered", at=PLACED + timedelta(hours=1))
+    site.record_event("10502", "lost in the post", at=PLACED)  # not a status of ours: passed over
+    site.record_event("10501", "returned", at=PLACED + timedelta(days=3), reason="x" * 400)
+
+    assert isinstance(client, ReportsOrderEvents)
+    page = await client.order_events(None, ["10542"])
+
+    assert page.events == (
+        ChannelOrderEvent("10542", OrderEventKind.CANCELLED, datetime(2026, 11, 21, 9, 0, tzinfo=UTC),
+                          "the buyer changed their mind"),
+        ChannelOrderEvent("10501", OrderEventKind.DELIVERED, datetime(2026, 11, 21, 10, 0, tzinfo=UTC)),
+        ChannelOrderEvent("10501", OrderEventKind.RETURNED, datetime(2026, 11, 24, 9, 0, tzinfo=UTC), "x" * 300),
+    )  # fmt: skip
+    assert page.cursor == "e-4"  # past the event passed over too
+    assert "passed over (order_id='10502', status='lost in the post')" in caplog.text
+    assert event_queries(site) == [{"limit": str(EVENTS_PAGE)}]  # from the oldest event: no after
+    assert await client.new_orders() == []  # a cancelled order is no longer to fulfil
+
+
+async def test_the_feed_pages_with_its_cursor_and_loses_nothing_after_it(
+    site: SiteEmulator, client: SiteClient
+) -> None:
+    for n in range(2 * EVENTS_PAGE + 50):
+        site.cancel_order(f"O-{n}", at=PLACED)
+
+    first = await client.order_events(None, [])
+
+    assert [event.external_id for event in first.events] == [f"O-{n}" for n in range(250)]
+    assert [query.get("after") for query in event_queries(site)] == [None, "e-100", "e-200"]
+    late = PLACED - timedelta(days=1)  # written after the read, though it happened before: still comes
+    site.record_event("O-7", "returned", at=late)
+    site.record_event("O-900", "delivered", at=PLACED)
+
+    second = await client.order_events(first.cursor, [])
+
+    assert [(e.external_id, e.kind) for e in second.events] == [
+        ("O-7", OrderEventKind.RETURNED),
+        ("O-900", OrderEventKind.DELIVERED),
+    ]
+    assert event_queries(site)[-1] == {"limit": str(EVENTS_PAGE), "after": first.cursor}
+    third = await client.order_events(second.cursor, [])
+    assert third.events == () and third.cursor == second.cursor
+
+
+async def test_a_read_stops_after_its_pages_and_the_next_one_goes_on(site: SiteEmulator, client: SiteClient) -> None:
+    total = EVENT_PAGES * EVENTS_PAGE + 30
+    for n in range(total):
+        site.record_event(f"O-{n}", "delivered", at=PLACED)
+
+    first = await client.order_events(None, [])
+    assert len(first.events) == EVENT_PAGES * EVENTS_PAGE and len(site.calls_of(GET_ORDER_EVENTS)) == EVENT_PAGES
+    second = await client.order_events(first.cursor, [])
+
+    assert [e.external_id for e in first.events + second.events] == [f"O-{n}" for n in range(total)]
+
+
+async def test_order_event_reads_map_the_sites_errors(
+    site: SiteEmulator, client: SiteClient, paused: FakeSleep
+) -> None:
+    site.refuse(GET_ORDER_EVENTS, retry_after=3)
+    with pytest.raises(ChannelUnavailable) as limited:
+        await client.order_events(None, [])
+    assert limited.value.retry_after == 3
+    site.fail_with(503)
+    with pytest.raises(ChannelUnavailable):
+        await client.order_events(None, [])
+    site.fail_with(404)  # a site that does not serve the feed
+    with pytest.raises(ChannelRefused, match="HTTP 404"):
+        await client.order_events(None, [])
+    site.recover()
+    with pytest.raises(ChannelRefused, match="after is not a cursor this site gave"):
+        await client.order_events("e-77", [])
+    assert [call.status for call in site.calls_of(GET_ORDER_EVENTS)] == [429, 503, 404, 400]
+    assert paused.slept >= 3  # the 429's Retry-After held the gate off
+
+
+async def test_a_feed_that_gives_no_cursor_or_does_not_move_is_unavailable(clock: FakeClock) -> None:
+    full = [{"order_id": f"O-{n}", "status": "delivered", "at": PLACED.isoformat()} for n in range(EVENTS_PAGE)]
+    answers = iter([{"events": full, "next": "e-1"}, {"events": full, "next": "e-1"}, {"events": []}])
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=next(answers))
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
+        client = SiteClient(http, base="https://shop.example/api", token=TOKEN, clock=clock.now)
+        with pytest.raises(ChannelUnavailable, match="did not move past cursor 'e-1'"):
+            await client.order_events(None, [])
+        with pytest.raises(ChannelUnavailable, match="without a cursor"):
+            await client.order_events(None, [])
+
+
+async def test_the_emulator_checks_the_event_query(site: SiteEmulator, http: httpx.AsyncClient) -> None:
+    site.record_event("O-1", "cancelled")
+    url = f"{site.base_url.rstrip('/')}/orders/events"
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+
+    async def status(**query: str) -> int:
+        return (await http.get(url, params=query, headers=headers)).status_code
+
+    assert [await status(limit=bad) for bad in ("0", "501", "ten")] == [400, 400, 400]
+    assert [await status(after=bad) for bad in ("e-2", "7", "e-01")] == [400, 400, 400]
+    answer = (await http.get(url, params={"after": "e-0"}, headers=headers)).json()
+    assert [e["order_id"] for e in answer["events"]] == ["O-1"] and answer["next"] == "e-1"
+    assert (await http.get(url, params={"after": "e-1"}, headers=headers)).json() == {"events": [], "next": "e-1"}

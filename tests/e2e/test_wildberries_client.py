@@ -17,15 +17,26 @@ import pytest
 from emulators.wildberries import (
     BAN_MESSAGE,
     CARDS_LIST_PATH,
+    MAX_STATUS_IDS,
     NEW_ORDERS_PATH,
+    ORDER_STATUSES_PATH,
     STOCKS_PATH,
     WAREHOUSES_PATH,
     WildberriesEmulator,
 )
+from emulators.wildberries.seller import SUPPLIER_STATUSES, WB_STATUSES
 from integrations.rate_gate import RateGate
-from integrations.wildberries import NO_CARD, WildberriesClient
+from integrations.wildberries import NO_CARD, STATUS_BATCH, WildberriesClient
+from integrations.wildberries_statuses import CANCELLED_STATUSES, RETURNED_STATUSES, SOLD, UNDER_WAY_STATUSES
 from tests.vendor_specs import WILDBERRIES_ORDERS_FBS, WILDBERRIES_PRODUCTS, VendorSpec
-from workflows.channels import ChannelRefused, ChannelUnavailable, StockLine
+from workflows.channels import (
+    ChannelOrderEvent,
+    ChannelRefused,
+    ChannelUnavailable,
+    OrderEventKind,
+    ReportsOrderEvents,
+    StockLine,
+)
 
 TOKEN = "eyJhbGciOiJFUzI1NiJ9.test-seller-token.sig"
 WAREHOUSE = 658434
@@ -37,6 +48,14 @@ CARDS: list[dict[str, Any]] = [
     {"vendorCode": SHIRT, "sizes": [{"chrtId": chrt, "techSize": size} for size, chrt in SHIRT_CHRT.items()]},
     {"vendorCode": "CAP-3", "sizes": [{"chrtId": 3001, "techSize": "0"}], "photo": False},
 ]
+
+
+READ_AT = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+
+
+def read_at() -> datetime:
+    """The wall clock of the client: when it reads order statuses."""
+    return READ_AT
 
 
 SLEEP_LATENCY = 1e-6
@@ -96,6 +115,7 @@ def make_client(wb: WildberriesEmulator, http: httpx.AsyncClient, monotonic: Fak
             gate=gate(300, 20),
             orders_gate=gate(300, 20),
             content_gate=gate(100, 5),
+            clock=read_at,
         )
 
     return make
@@ -462,6 +482,97 @@ async def test_new_orders_come_back_as_our_offer_ids(wb: WildberriesEmulator, wi
     assert wb.calls("/api/v3/orders/new")[0].auth == "raw"
 
 
+# -- what became of orders -------------------------------------------------------------------------------------
+
+
+def status_bodies(wb: WildberriesEmulator) -> list[Any]:
+    return [call.body for call in wb.calls(ORDER_STATUSES_PATH)]
+
+
+async def test_cancelled_sold_and_refused_orders_come_back_as_events(
+    wb: WildberriesEmulator, wildberries: WildberriesClient
+) -> None:
+    for order_id in range(13833701, 13833709):
+        wb.add_order(MUG_CHRT, order_id=order_id)
+    wb.cancel_order(13833701)  # WB cancelled it
+    wb.cancel_order(13833702, "declined_by_client")  # the buyer, within the first hour
+    wb.cancel_order(13833703, "defect")
+    wb.set_order_status(13833704, "sold", supplier_status="complete")
+    wb.set_order_status(13833705, "canceled_by_client", supplier_status="complete")  # refused at the pick-up point
+    wb.set_order_status(13833706, "waiting", supplier_status="cancel")  # the seller's cancel, WB not caught up
+    wb.set_order_status(13833707, "sorted", supplier_status="confirm")  # under way: no event
+    watching = [str(order_id) for order_id in range(13833701, 13833709)]
+
+    assert isinstance(wildberries, ReportsOrderEvents)
+    page = await wildberries.order_events(None, watching)
+
+    def event(order_id: int, kind: OrderEventKind, reason: str) -> ChannelOrderEvent:
+        return ChannelOrderEvent(str(order_id), kind, READ_AT, reason)  # WB gives no time: when it was read
+
+    assert page.events == (
+        event(13833701, OrderEventKind.CANCELLED, "canceled"),
+        event(13833702, OrderEventKind.CANCELLED, "declined_by_client"),
+        event(13833703, OrderEventKind.CANCELLED, "defect"),
+        event(13833704, OrderEventKind.DELIVERED, "sold"),
+        event(13833705, OrderEventKind.RETURNED, "canceled_by_client"),
+        event(13833706, OrderEventKind.CANCELLED, "supplierStatus cancel"),
+    )
+    assert page.cursor == READ_AT.isoformat()
+    assert status_bodies(wb) == [{"orders": list(range(13833701, 13833709))}]
+    assert wb.calls(ORDER_STATUSES_PATH)[0].auth == "raw"
+    again = await wildberries.order_events(page.cursor, watching)  # no change list on WB: the same answer
+    assert again.events == page.events
+
+
+async def test_statuses_are_asked_in_batches_of_wbs_limit(
+    wb: WildberriesEmulator, wildberries: WildberriesClient
+) -> None:
+    watching = [str(13_000_000 + n) for n in range(2 * STATUS_BATCH + 500)]
+    wb.add_order(MUG_CHRT, order_id=13_000_000 + 2 * STATUS_BATCH + 7)  # in the last batch
+    wb.set_order_status(13_000_000 + 2 * STATUS_BATCH + 7, "sold")
+
+    page = await wildberries.order_events(None, watching + watching[:10])  # repeats asked once
+
+    assert [len(body["orders"]) for body in status_bodies(wb)] == [1000, 1000, 500]
+    assert [order_id for body in status_bodies(wb) for order_id in body["orders"]] == [int(i) for i in watching]
+    assert [(e.external_id, e.kind) for e in page.events] == [(watching[-493], OrderEventKind.DELIVERED)]
+    assert STATUS_BATCH == MAX_STATUS_IDS  # the emulator refuses one id more, as WB's spec says
+
+
+async def test_only_the_watched_orders_are_asked_about(wb: WildberriesEmulator, wildberries: WildberriesClient) -> None:
+    wb.add_order(MUG_CHRT, order_id=13833711)
+    wb.add_order(MUG_CHRT, order_id=13833712)
+    wb.cancel_order(13833711)
+    wb.cancel_order(13833712)
+
+    page = await wildberries.order_events(None, ["13833712", "site-77", "-5", "٣"])  # not WB ids: not asked
+
+    assert status_bodies(wb) == [{"orders": [13833712]}]
+    assert [e.external_id for e in page.events] == ["13833712"]
+    assert (await wildberries.order_events(page.cursor, [])).events == ()
+    assert len(status_bodies(wb)) == 1  # nothing watched: nothing asked
+
+
+async def test_status_reads_map_wbs_errors_to_channel_errors(
+    wb: WildberriesEmulator, wildberries: WildberriesClient, make_client: MakeClient
+) -> None:
+    wb.force_rate_limit(retry_after=7, group="orders")
+    with pytest.raises(ChannelUnavailable) as limited:
+        await wildberries.order_events(None, ["13833711"])
+    assert limited.value.retry_after == 7
+    wb.fail_with(503)
+    with pytest.raises(ChannelUnavailable):
+        await wildberries.order_events(None, ["13833711"])
+    wb.fail_with(403)
+    with pytest.raises(ChannelRefused):
+        await wildberries.order_events(None, ["13833711"])
+    wb.recover()
+    with pytest.raises(ChannelRefused) as refused:
+        await make_client(token="wrong-token").order_events(None, ["13833711"])
+    assert "wrong-token" not in str(refused.value)
+    assert [call.status for call in wb.calls(ORDER_STATUSES_PATH)] == [429, 503, 403, 401]
+
+
 # -- the wire against WB's spec --------------------------------------------------------------------------------
 
 
@@ -543,6 +654,47 @@ async def test_the_emulators_answers_match_wbs_spec(
         assert problems == [], (method, path, response.status_code)
     await ask(products_spec, "PUT", STOCKS_PATH, one)
     assert answers[-1][-1].status_code == 204 and answers[-1][-1].content == b""  # the spec's 204 has no body
+
+
+async def test_status_requests_and_answers_match_wbs_spec(
+    orders_spec: VendorSpec, wb: WildberriesEmulator, wildberries: WildberriesClient, http: httpx.AsyncClient
+) -> None:
+    wb.add_order(MUG_CHRT, order_id=13833711)
+    wb.set_order_status(13833711, "canceled", supplier_status="cancel")
+    await wildberries.order_events(None, ["13833711", "13833799"])
+    [asked] = wb.calls(ORDER_STATUSES_PATH)
+    assert orders_spec.request_problems(ORDER_STATUSES_PATH, "post", asked.body) == []
+    # the check bites: ids as text, or one more than WB takes
+    assert orders_spec.request_problems(ORDER_STATUSES_PATH, "post", {"orders": ["13833711"]}) == [
+        "$.orders[0]: '13833711' is not of type 'integer'"
+    ]
+    assert len(orders_spec.request_problems(ORDER_STATUSES_PATH, "post", {"orders": list(range(1001))})) == 1
+
+    url = wb.base_url.rstrip("/") + ORDER_STATUSES_PATH
+    answers: list[httpx.Response] = []
+    bodies: list[dict[str, list[int]]] = [
+        {"orders": [13833711, 13833799]},
+        {"orders": []},
+        {"orders": list(range(1, 1002))},
+        {"ids": [1]},
+    ]
+    for body in bodies:
+        answers.append(await http.post(url, json=body, headers={"Authorization": TOKEN}))
+    assert [a.status_code for a in answers] == [200, 400, 400, 400]
+    assert answers[0].json() == {"orders": [{"id": 13833711, "supplierStatus": "cancel", "wbStatus": "canceled"}]}
+    for answer in answers:
+        problems = orders_spec.response_problems(ORDER_STATUSES_PATH, "post", answer.status_code, answer.json())
+        assert problems == [], answer.status_code
+    with pytest.raises(ValueError, match="not a status"):
+        wb.set_order_status(13833711, "returned")  # not among WB's statuses
+
+
+def test_every_wb_status_of_the_spec_is_read_and_the_emulator_knows_them(orders_spec: VendorSpec) -> None:
+    answer = orders_spec.schema(orders_spec.response_schema(ORDER_STATUSES_PATH, "post", 200))
+    fields = answer["properties"]["orders"]["items"]["properties"]
+    read = {SOLD} | RETURNED_STATUSES | CANCELLED_STATUSES | UNDER_WAY_STATUSES
+    assert set(fields["wbStatus"]["enum"]) == read == WB_STATUSES
+    assert set(fields["supplierStatus"]["enum"]) == SUPPLIER_STATUSES
 
 
 # -- the emulator's own rules ----------------------------------------------------------------------------------

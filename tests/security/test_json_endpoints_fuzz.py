@@ -34,6 +34,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from app.bootstrap import Services, build
+from app.http.openapi import mounted
 from app.settings import load_settings
 from emulators.slack import SlackEmulator
 from emulators.telegram import TelegramEmulator, TelegramLimits
@@ -125,6 +126,8 @@ ROUTES: dict[tuple[str, str], tuple[str, st.SearchStrategy[Call], int]] = {
     ("GET", "/api/report/daily.png"): ("report-png", _gets(_query("/api/report/daily.png", "date", "2026-11-20")
                                                          | _query("/api/report/daily.png", "locale", "en", "ru")), 30),
     ("GET", "/api/dashboard"): ("dashboard", _gets(_query("/api/dashboard", "x")), 10),
+    ("GET", "/api/openapi.json"): ("openapi", _gets(_query("/api/openapi.json", "x")), 10),
+    ("GET", "/api/docs"): ("api-docs", _gets(_query("/api/docs", "x")), 10),
     ("POST", "/telegram/webhook"): ("telegram", _posts("/telegram/webhook", TELEGRAM_UPDATE, "telegram-secret")
                                     | _posts("/telegram/webhook", TELEGRAM_UPDATE, "telegram-wrong"), 60),
     ("POST", "/slack/events"): ("slack", _posts("/slack/events", SLACK_EVENT, "slack-signed")
@@ -323,3 +326,11 @@ def test_a_route_fed_hostile_input_never_fails_and_a_refusal_writes_nothing(
         service.run(_check(service, call))
 
     property_holds()
+
+
+def test_every_mounted_route_is_in_the_api_description(service: Service) -> None:
+    """With both chat webhooks mounted: each route the router serves is in ``/api/openapi.json``."""
+    response = service.run(service.client.get("/api/openapi.json"))
+    described = service.run(response.json())
+    missing = [f"{m} {p}" for m, p in mounted(service.app) if m.lower() not in described["paths"].get(p, {})]
+    assert not missing, f"routes missing from the API's description (OPERATIONS in app/http/openapi.py): {missing}"
