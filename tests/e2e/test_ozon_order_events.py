@@ -4,6 +4,7 @@ HTTP: the events, their reasons and times, paging, the cursor, the wire against 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -333,3 +334,31 @@ async def test_a_wrong_key_is_refused_without_showing_it(ozon: OzonEmulator, mak
 
     assert "403" in str(refused.value)
     assert "wrong-key-123" not in str(refused.value)
+
+
+async def test_the_specs_own_returns_example_is_read_with_its_int64_written_as_text(spec: VendorSpec) -> None:
+    """Ozon writes int64 fields as strings in places, as the spec's example of ``/v1/returns/list`` does (``"id":
+    "1000015552"``): the return is read and the next page asked after that id."""
+    operation = json.loads(OZON_SPEC.read_text(encoding="utf-8"))["paths"][RETURNS_PATH]["post"]
+    example = operation["responses"]["200"]["content"]["application/json"]["example"]
+    [line] = example["returns"]
+    asked: list[dict[str, Any]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        if request.url.path == FBS_LIST_PATH:
+            return httpx.Response(200, json={"result": {"postings": [], "has_next": False}})
+        asked.append(body)
+        first = body["last_id"] == 0
+        return httpx.Response(200, json={**example, "has_next": True} if first else {"returns": [], "has_next": False})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as mocked:
+        client = OzonClient(
+            mocked, client_id=CLIENT_ID, api_key=API_KEY, base="https://ozon.test", warehouse_id=WH, utcnow=lambda: NOW
+        )
+        [event] = (await client.order_events(None, [])).events
+
+    assert (event.external_id, event.kind) == (line["posting_number"], OrderEventKind.RETURNED)
+    assert event.reason == f"{line['return_reason_name']}; {line['type']}"
+    assert event.at == dt.datetime.fromisoformat(line["logistic"]["return_date"])
+    assert [body["last_id"] for body in asked] == [0, int(line["id"])]
