@@ -272,21 +272,21 @@ class YandexMarketClient:
             "updatedAtTo": events.stamp(until),
             "limit": ORDERS_PAGE,
         }
-        for raw in await self._every_page("/orders", self._orders_gate, orders, lambda answer: answer):
+        for raw in await self._every_page("/orders", self._orders_gate, orders, _whole, "orders"):
             _keep(found, events.order_event(raw, now))
         returns: Params = {
             "fromDate": events.market_day(since),
             "toDate": events.market_day(until),
             "limit": events.RETURNS_PAGE,
         }
-        for raw in await self._every_page("/returns", self._returns_gate, returns, lambda a: _dict(a.get("result"))):
+        for raw in await self._every_page("/returns", self._returns_gate, returns, _result, "returns"):
             _keep(found, events.return_event(raw, now))
         return OrderEventPage(tuple(found.values()), events.stamp(until))
 
     async def _every_page(
-        self, path: str, gate: RateGate, params: Params, holder: Callable[[dict[str, Any]], dict[str, Any]]
+        self, path: str, gate: RateGate, params: Params, holder: Callable[[dict[str, Any]], dict[str, Any]], key: str
     ) -> list[object]:
-        """Every entry of a paged list (``orders`` or ``returns`` in ``holder(answer)``), following ``page_token``."""
+        """Every entry of a paged list (``holder(answer)[key]``, its ``paging`` beside it), following ``page_token``."""
         listed: list[object] = []
         token: str | None = None
         seen: set[str] = set()
@@ -294,7 +294,7 @@ class YandexMarketClient:
             await gate.wait()
             page = {**params, "page_token": token} if token is not None else params
             answer = holder(await self._call_refusing("GET", path, gate, params=page))
-            entries = answer.get(path.strip("/"))
+            entries = answer.get(key)
             listed.extend(entries if isinstance(entries, list) else [])
             token = _next_token(answer)
             if token is None or token in seen:
@@ -423,6 +423,14 @@ _WIRE = Wire(
 
 def _dict(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
+
+
+def _whole(answer: dict[str, Any]) -> dict[str, Any]:
+    return answer  # getOrders: ``orders`` and ``paging`` at the top
+
+
+def _result(answer: dict[str, Any]) -> dict[str, Any]:
+    return _dict(answer.get("result"))  # getReturns: inside ``result``
 
 
 def _keep(found: dict[tuple[str, OrderEventKind], ChannelOrderEvent], event: ChannelOrderEvent | None) -> None:
