@@ -3,7 +3,9 @@
 What Ozon serves (its API documentation and published OpenAPI file): every method is a ``POST`` with ``Client-Id`` and
 ``Api-Key`` headers. Stock of one FBS warehouse is set with ``/v2/products/stocks`` (at most 100 product-warehouse
 pairs a request, 80 requests a minute per seller), read back with ``/v4/product/info/stocks`` (a cursor), and
-orders are the FBS postings awaiting packaging from ``/v3/posting/fbs/unfulfilled/list`` (limit and offset).
+orders are the FBS postings awaiting packaging from ``/v3/posting/fbs/unfulfilled/list`` (limit and offset). What
+became of postings (cancelled, delivered, returned) is read from ``/v3/posting/fbs/list`` and ``/v1/returns/list``
+(see :mod:`integrations.ozon_events`).
 
 **Per-item results.** A stock update answers 200 with ``updated`` and ``errors`` per item: ``updated`` →
 accepted; ``TOO_MANY_REQUESTS`` (or its newer text ``Stock is updated too frequently``) → ``retry``; any other
@@ -47,13 +49,17 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, Field, ValidationError
 
+from integrations import ozon_events as events
 from integrations.rate_gate import RateGate, Sleep
 from integrations.wire import Wire, vendor_words
 from workflows.channels import (
     ChannelOrder,
+    ChannelOrderEvent,
     ChannelOrderLine,
     ChannelRefused,
     ChannelUnavailable,
+    OrderEventKind,
+    OrderEventPage,
     PushOutcome,
     StockLine,
 )
@@ -348,6 +354,50 @@ class OzonClient:
                 return list(orders.values())
         raise ChannelUnavailable("Ozon's posting list did not end")
 
+    # -- what became of orders ------------------------------------------------------------------------------
+
+    async def order_events(self, cursor: str | None, watching: Sequence[str]) -> OrderEventPage:
+        """Cancelled and delivered postings of the warehouse and returns of the account whose status changed since
+        ``cursor`` (see :mod:`integrations.ozon_events`); ``watching`` is not needed, Ozon lists changes by time.
+        One event per posting and kind; the cursor returned is the moment read up to."""
+        now = self._utcnow()
+        since, until = events.window(cursor, now)
+        found: dict[tuple[str, OrderEventKind], ChannelOrderEvent] = {}
+        for status in events.STATUS_KINDS:
+            for raw in await self._status_postings(events.postings_filter(status, self.warehouse_id, since, until)):
+                _keep(found, events.posting_event(raw, now))
+        for raw in await self._returns(events.returns_filter(since, until)):
+            _keep(found, events.return_event(raw, now))
+        return OrderEventPage(tuple(found.values()), events.utc(until))
+
+    async def _status_postings(self, flt: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every page of ``/v3/posting/fbs/list`` for ``flt`` (``offset`` on until ``has_next`` is false)."""
+        postings: list[dict[str, Any]] = []
+        for _ in range(_MAX_PAGES):
+            body = {"dir": "ASC", "filter": flt, "limit": self._page_limit, "offset": len(postings)}
+            response = await self._call(self.read_gate, events.FBS_LIST_PATH, body)
+            page = self._expect(events.PostingListAnswer, response).result
+            postings.extend(page.postings)
+            if not page.has_next or not page.postings:
+                return postings
+        raise ChannelUnavailable("Ozon's posting list did not end")
+
+    async def _returns(self, flt: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every page of ``/v1/returns/list`` for ``flt``: each page after the ``id`` that ended the one before."""
+        lines: list[dict[str, Any]] = []
+        last_id = 0
+        for _ in range(_MAX_PAGES):
+            body = {"filter": flt, "last_id": last_id, "limit": min(self._page_limit, events.RETURNS_PAGE)}
+            answer = self._expect(events.ReturnsAnswer, await self._call(self.read_gate, events.RETURNS_PATH, body))
+            lines.extend(answer.returns)
+            if not answer.has_next or not answer.returns:
+                return lines
+            next_id = _return_id(answer.returns[-1])
+            if next_id is None or next_id <= last_id:
+                raise ChannelUnavailable("Ozon's returns list cannot be paged: no new last id")
+            last_id = next_id
+        raise ChannelUnavailable("Ozon's returns list did not end")
+
     # -- the wire --------------------------------------------------------------------------------------------
 
     async def _call(self, gate: RateGate, path: str, body: dict[str, Any]) -> httpx.Response:
@@ -400,6 +450,19 @@ def _order(raw: dict[str, Any]) -> ChannelOrder | None:
         created = created.replace(tzinfo=dt.UTC)  # the Seller API works in UTC
     lines = tuple(ChannelOrderLine(offer, qty) for offer, qty in quantities.items())
     return ChannelOrder(posting.posting_number, lines, created)
+
+
+def _keep(found: dict[tuple[str, OrderEventKind], ChannelOrderEvent], event: ChannelOrderEvent | None) -> None:
+    if event is not None:
+        found.setdefault((event.external_id, event.kind), event)
+
+
+def _return_id(raw: dict[str, Any]) -> int | None:
+    """A return's ``id``: int64, a number or (as Ozon writes int64 in places) a string of digits."""
+    value = raw.get("id")
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return int(value) if isinstance(value, str) and value.isdigit() else None
 
 
 def _utc(moment: dt.datetime) -> str:

@@ -12,6 +12,8 @@ What the Market documents (its API documentation and published OpenAPI):
   answer at once) or the whole listing page by page (``page_token`` + ``limit``).
 * ``GET /v2/campaigns/{campaignId}/orders`` (getOrders): orders in ``PROCESSING`` / ``STARTED`` are confirmed and
   ready to be packed. Deprecated in the spec (shutdown 2027-04-12; its successor needs a ``businessId``).
+* What became of orders (cancelled, delivered, returned): getOrders by update time and getReturns (5 000 requests an
+  hour), see :mod:`integrations.yandex_market_events`.
 
 The key is sent in a header and never appears in a log line, an exception or a ``repr``.
 """
@@ -22,19 +24,23 @@ import asyncio
 import logging
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import httpx
 
+from integrations import yandex_market_events as events
 from integrations.rate_gate import RateGate
 from integrations.wire import Wire, json_object
 from workflows.channels import (
     ChannelOrder,
+    ChannelOrderEvent,
     ChannelOrderLine,
     ChannelRefused,
     ChannelUnavailable,
+    OrderEventKind,
+    OrderEventPage,
     PushOutcome,
     StockLine,
 )
@@ -55,6 +61,8 @@ MARKET_TIME = timezone(timedelta(hours=3), "MSK")  # unverified: order dates car
 
 NEW_ORDER_STATUS, NEW_ORDER_SUBSTATUS = "PROCESSING", "STARTED"
 
+Params = Mapping[str, str | int | list[str]]
+
 
 def default_push_gate() -> RateGate:
     """updateStocks allows 100 000 skus a minute; a push takes one token per sku. A bucket lets through at most
@@ -71,6 +79,11 @@ def default_read_gate() -> RateGate:
 def default_orders_gate() -> RateGate:
     """getOrders allows 10 000 requests an hour: 160 a minute leaves a little headroom."""
     return RateGate(per_minute=160, burst=10)
+
+
+def default_returns_gate() -> RateGate:
+    """getReturns allows 5 000 requests an hour: 80 a minute leaves a little headroom."""
+    return RateGate(per_minute=80, burst=5)
 
 
 def _utc_now() -> datetime:
@@ -117,6 +130,7 @@ class YandexMarketClient:
         self._push_gate = gate if gate is not None else default_push_gate()
         self._read_gate = default_read_gate()
         self._orders_gate = default_orders_gate()
+        self._returns_gate = default_returns_gate()
         self._clock = clock
         self._parallel = asyncio.Semaphore(PARALLEL_REQUESTS)
 
@@ -243,6 +257,50 @@ class YandexMarketClient:
                 return orders
             seen.add(token)
 
+    # -- what became of orders ---------------------------------------------------------------------------------
+
+    async def order_events(self, cursor: str | None, watching: Sequence[str]) -> OrderEventPage:
+        """Orders cancelled or delivered and returns made since ``cursor`` (see
+        :mod:`integrations.yandex_market_events`); ``watching`` is not needed, the Market lists changes by time.
+        One event per order and kind; the cursor returned is the moment read up to."""
+        now = self._clock().astimezone(UTC)
+        since, until = events.window(cursor, now)
+        found: dict[tuple[str, OrderEventKind], ChannelOrderEvent] = {}
+        orders: Params = {
+            "status": list(events.EVENT_STATUSES),
+            "updatedAtFrom": events.stamp(since),
+            "updatedAtTo": events.stamp(until),
+            "limit": ORDERS_PAGE,
+        }
+        for raw in await self._every_page("/orders", self._orders_gate, orders, _whole, "orders"):
+            _keep(found, events.order_event(raw, now))
+        returns: Params = {
+            "fromDate": events.market_day(since),
+            "toDate": events.market_day(until),
+            "limit": events.RETURNS_PAGE,
+        }
+        for raw in await self._every_page("/returns", self._returns_gate, returns, _result, "returns"):
+            _keep(found, events.return_event(raw, now))
+        return OrderEventPage(tuple(found.values()), events.stamp(until))
+
+    async def _every_page(
+        self, path: str, gate: RateGate, params: Params, holder: Callable[[dict[str, Any]], dict[str, Any]], key: str
+    ) -> list[object]:
+        """Every entry of a paged list (``holder(answer)[key]``, its ``paging`` beside it), following ``page_token``."""
+        listed: list[object] = []
+        token: str | None = None
+        seen: set[str] = set()
+        while True:
+            await gate.wait()
+            page = {**params, "page_token": token} if token is not None else params
+            answer = holder(await self._call_refusing("GET", path, gate, params=page))
+            entries = answer.get(key)
+            listed.extend(entries if isinstance(entries, list) else [])
+            token = _next_token(answer)
+            if token is None or token in seen:
+                return listed
+            seen.add(token)
+
     # -- the wire ----------------------------------------------------------------------------------------------
 
     async def _call_refusing(
@@ -251,7 +309,7 @@ class YandexMarketClient:
         path: str,
         gate: RateGate,
         *,
-        params: dict[str, str | int] | None = None,
+        params: Params | None = None,
         json: Any = None,
     ) -> dict[str, Any]:
         try:
@@ -265,7 +323,7 @@ class YandexMarketClient:
         path: str,
         gate: RateGate,
         *,
-        params: dict[str, str | int] | None = None,
+        params: Params | None = None,
         json: Any = None,
     ) -> dict[str, Any]:
         """One request in one of the parallel slots; the answer's JSON object, or one of the channel errors
@@ -365,6 +423,19 @@ _WIRE = Wire(
 
 def _dict(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
+
+
+def _whole(answer: dict[str, Any]) -> dict[str, Any]:
+    return answer  # getOrders: ``orders`` and ``paging`` at the top
+
+
+def _result(answer: dict[str, Any]) -> dict[str, Any]:
+    return _dict(answer.get("result"))  # getReturns: inside ``result``
+
+
+def _keep(found: dict[tuple[str, OrderEventKind], ChannelOrderEvent], event: ChannelOrderEvent | None) -> None:
+    if event is not None:
+        found.setdefault((event.external_id, event.kind), event)
 
 
 def _next_token(holder: dict[str, Any]) -> str | None:

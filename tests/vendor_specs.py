@@ -21,7 +21,7 @@ reason, and loading fails once the spec no longer says what the override correct
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -276,3 +276,39 @@ class VendorSpec:
 
     def component_problems(self, name: str, instance: Any, *, closed: bool = False) -> list[str]:
         return self.problems(self.component(name), instance, closed=closed)
+
+    def query_problems(self, path: str, method: str, query: Mapping[str, Sequence[str]]) -> list[str]:
+        """A request's query (each name with its values, repeated names as several) against ``method path``'s query
+        parameters: a name the spec does not declare (nor lists among its ``x-aliases``) is a problem, as is a value
+        its schema does not allow. An array parameter is checked as the list of its values; text that a number's
+        schema asks for is read as that number first."""
+        uri, operation = self._walk("paths", path, method.lower())
+        declared: dict[str, str] = {}
+        for index in range(len(operation.get("parameters", []))):
+            where, parameter = self._node(f"{uri}/parameters/{index}")
+            if parameter.get("in") == "query":
+                for name in (parameter["name"], *parameter.get("x-aliases", ())):
+                    declared[name] = f"{where}/schema"
+        problems: list[str] = []
+        for name, values in query.items():
+            if name not in declared:
+                problems.append(f"?{name}: not among the query parameters the spec declares")
+                continue
+            location, schema = self._node(declared[name])
+            if schema.get("type") == "array":
+                item = self._node(f"{location}/items")[1]
+                instance: Any = [_as_typed(value, item) for value in values]
+            else:
+                instance = _as_typed(values[-1], schema) if len(values) == 1 else list(values)
+            problems += [f"?{name}{problem[1:]}" for problem in self.problems(location, instance)]
+        return problems
+
+
+def _as_typed(value: str, schema: Mapping[str, Any]) -> Any:
+    """A query value as the JSON value its schema types: numbers and booleans from their text."""
+    kind = schema.get("type")
+    if kind == "integer" and value.lstrip("-").isdigit():
+        return int(value)
+    if kind == "boolean" and value in ("true", "false"):
+        return value == "true"
+    return value

@@ -120,3 +120,22 @@ class ReportsOrderEvents(Protocol):
         ``watching`` is the channel order ids we hold open, for channels that can only be asked order by
         order (Wildberries' statuses); others may ignore it. Raises ChannelUnavailable or ChannelRefused."""
         ...
+
+
+@runtime_checkable
+class FulfilsOrders(Protocol):
+    """A marketplace client that moves its orders through the marketplace's own fulfilment (FBS) flow and can
+    cancel an order the shop cannot fill. Checked structurally (``isinstance``). Both calls are idempotent: an
+    order already at or past the asked state is a success, so a retry after a lost answer is harmless."""
+
+    async def ready_to_ship(self, external_id: str, lines: Sequence[ChannelOrderLine]) -> None:
+        """Every line is allocated and may ship: move the order on (Ozon: the posting is assembled and shipped;
+        Wildberries: the assembly order goes into an open supply; Yandex Market: ready to ship). ``lines`` are
+        the channel's offers and quantities as the order came. Raises ChannelUnavailable or ChannelRefused."""
+        ...
+
+    async def cancel_unfillable(self, external_id: str) -> None:
+        """Cancel the order on the marketplace because the shop cannot fill it, with the marketplace's reason
+        code for "out of stock" (the one that costs the shop least). Raises ChannelUnavailable or
+        ChannelRefused."""
+        ...

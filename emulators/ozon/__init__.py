@@ -1,15 +1,18 @@
 """A wire-level emulator of Ozon's Seller API for the stock client: stock updates with per-item results inside a
-200 and the 30-s rule per product-warehouse pair, stock read-back, unfulfilled FBS postings, the rate limits
+200 and the 30-s rule per product-warehouse pair, stock read-back, unfulfilled FBS postings, what becomes of postings
+(cancelled, delivered, returned: ``/v3/posting/fbs/list``, ``/v1/returns/list``), the rate limits
 (80 stock updates a minute per seller, 50 requests a second per Client-Id), header checks and failures on demand.
 """
 
 from __future__ import annotations
 
-from emulators.ozon.postings import Posting, Product
+from emulators.ozon.postings import Cancellation, OzonReturn, Posting, Product
 from emulators.ozon.seller import PAIR_INTERVAL_S, SellerAccount
 from emulators.ozon.server import (
+    FBS_LIST_PATH,
     PER_MINUTE_MESSAGE,
     PER_SECOND_MESSAGE,
+    RETURNS_PATH,
     STOCK_INFO_PATH,
     STOCKS_PATH,
     UNFULFILLED_PATH,
@@ -19,14 +22,18 @@ from emulators.ozon.server import (
 )
 
 __all__ = [
+    "FBS_LIST_PATH",
     "PAIR_INTERVAL_S",
     "PER_MINUTE_MESSAGE",
     "PER_SECOND_MESSAGE",
+    "RETURNS_PATH",
     "STOCKS_PATH",
     "STOCK_INFO_PATH",
     "UNFULFILLED_PATH",
+    "Cancellation",
     "OzonCall",
     "OzonEmulator",
+    "OzonReturn",
     "Posting",
     "Product",
     "SellerAccount",

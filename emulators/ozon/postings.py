@@ -30,6 +30,20 @@ class Posting:
     shipment_date: dt.datetime
     status: str = "awaiting_packaging"
     delivering_date: dt.datetime | None = None
+    status_changed_at: dt.datetime | None = None  # the filter ``last_changed_status_date`` reads it
+    reserves: bool = False  # whether its units are held in the warehouse's reserve
+    cancellation: Cancellation | None = None
+
+
+@dataclass(frozen=True)
+class Cancellation:
+    """``v3Cancellation`` of a cancelled posting: Ozon's reason (words and id) and who cancelled."""
+
+    reason: str
+    reason_id: int
+    initiator: str  # Продавец | Клиент | Ozon | Система | Служба доставки
+    type: str  # seller | client | ozon | system | delivery
+    after_ship: bool = False
 
 
 def postings_products(products: Sequence[tuple[str, int]]) -> tuple[tuple[str, int], ...]:
@@ -76,17 +90,10 @@ def render_posting(posting: Posting, warehouse: str, products: Mapping[str, Prod
         },
         "tracking_number": "",
         "tpl_integration_type": "ozon",
-        "in_process_at": _stamp(posting.in_process_at),
-        "shipment_date": _stamp(posting.shipment_date),
-        "delivering_date": _stamp(posting.delivering_date) if posting.delivering_date else None,
-        "cancellation": {
-            "cancel_reason_id": 0,
-            "cancel_reason": "",
-            "cancellation_type": "",
-            "cancelled_after_ship": False,
-            "affect_cancellation_rating": False,
-            "cancellation_initiator": "",
-        },
+        "in_process_at": stamp(posting.in_process_at),
+        "shipment_date": stamp(posting.shipment_date),
+        "delivering_date": stamp(posting.delivering_date) if posting.delivering_date else None,
+        "cancellation": _cancellation(posting.cancellation),
         "customer": None,
         "addressee": None,
         "products": [_product(products[offer], qty) for offer, qty in posting.products],
@@ -96,6 +103,26 @@ def render_posting(posting: Posting, warehouse: str, products: Mapping[str, Prod
         "is_express": False,
         "requirements": {"products_requiring_gtd": [], "products_requiring_country": []},
         "tariffication": [],
+    }
+
+
+def _cancellation(cancelled: Cancellation | None) -> dict[str, Any]:
+    if cancelled is None:
+        return {
+            "cancel_reason_id": 0,
+            "cancel_reason": "",
+            "cancellation_type": "",
+            "cancelled_after_ship": False,
+            "affect_cancellation_rating": False,
+            "cancellation_initiator": "",
+        }
+    return {
+        "cancel_reason_id": cancelled.reason_id,
+        "cancel_reason": cancelled.reason,
+        "cancellation_type": cancelled.type,
+        "cancelled_after_ship": cancelled.after_ship,
+        "affect_cancellation_rating": cancelled.type == "seller",
+        "cancellation_initiator": cancelled.initiator,
     }
 
 
@@ -112,5 +139,22 @@ def _product(product: Product, qty: int) -> dict[str, Any]:
     }
 
 
-def _stamp(moment: dt.datetime) -> str:
+def stamp(moment: dt.datetime) -> str:
+    """A moment as Ozon writes one: UTC, ``Z``."""
     return moment.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class OzonReturn:
+    """One line of ``/v1/returns/list``: a product of a posting coming back (``type``: ``Cancellation`` before
+    handing over, ``FullReturn``/``PartialReturn`` refused at handing over, ``ClientReturn`` after it)."""
+
+    id: int
+    posting: Posting
+    offer_id: str
+    quantity: int
+    type: str
+    reason: str
+    status: str  # the visual status' sys_name
+    changed_at: dt.datetime  # visual.change_moment
+    returned_at: dt.datetime  # logistic.return_date

@@ -16,7 +16,7 @@ import binascii
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeGuard
 
-from emulators.ozon.postings import UNFULFILLED, Posting, Product, cutoff_or_delivering, render_posting
+from emulators.ozon.postings import UNFULFILLED, OzonReturn, Posting, Product, cutoff_or_delivering, render_posting
 
 Answer = tuple[int, dict[str, Any]]
 
@@ -77,6 +77,7 @@ class SellerAccount:
         self.reserved: dict[tuple[int, str], int] = {}
         self.updated_at: dict[tuple[int, str], float] = {}
         self.postings: dict[str, Posting] = {}
+        self.returns: list[OzonReturn] = []  # by id, as /v1/returns/list pages them
         self.throttle_code = TOO_FREQUENT  # newer accounts see "Stock is updated too frequently"
 
     # -- POST /v2/products/stocks ----------------------------------------------------------------------------
@@ -196,6 +197,7 @@ class SellerAccount:
                 key = (posting.warehouse_id, offer)
                 self.reserved[key] = self.reserved.get(key, 0) + qty
                 self.available[key] = max(0, self.available.get(key, 0) - qty)
+        posting.reserves = reserve
         self.postings[posting.posting_number] = posting
 
     def unfulfilled(self, body: Any) -> Answer:

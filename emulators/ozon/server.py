@@ -1,8 +1,9 @@
 """Ozon's Seller API over HTTP on 127.0.0.1, for the real ``httpx`` client.
 
-Serves ``POST /v2/products/stocks``, ``POST /v4/product/info/stocks`` and ``POST /v3/posting/fbs/unfulfilled/list``
-of one seller (:class:`~emulators.ozon.seller.SellerAccount`). A request passes, in order: a failure a test asked
-for (:meth:`OzonEmulator.fail_with`, :meth:`OzonEmulator.hang`); the headers (``Client-Id`` and ``Api-Key`` both
+Serves ``POST /v2/products/stocks``, ``POST /v4/product/info/stocks``, ``POST /v3/posting/fbs/unfulfilled/list``,
+``POST /v3/posting/fbs/list`` and ``POST /v1/returns/list`` of one seller
+(:class:`~emulators.ozon.seller.SellerAccount`). A request passes, in order: a failure a test asked for
+(:meth:`OzonEmulator.fail_with`, :meth:`OzonEmulator.hang`); the headers (``Client-Id`` and ``Api-Key`` both
 missing or empty → 401, wrong → 403, as ``rpcStatus``; the status codes and texts are *[emulator]*, the spec lists
 only the texts); a forced 429; 50 requests a second per Client-Id over all methods; 80 stock updates a minute per
 seller, counted in any 60-s window; then the method. Over a limit: HTTP 429 ``{"code": 8, "message": …}``. Refused
@@ -24,13 +25,16 @@ from typing import Any
 from aiohttp import web
 
 from emulators.local_server import LocalServer
-from emulators.ozon.postings import Posting, postings_products
+from emulators.ozon import lifecycle
+from emulators.ozon.postings import Cancellation, OzonReturn, Posting, postings_products
 from emulators.ozon.seller import SellerAccount, invalid, rpc_status
 from emulators.refusals import ForcedRateLimits
 
 STOCKS_PATH = "/v2/products/stocks"
 STOCK_INFO_PATH = "/v4/product/info/stocks"
 UNFULFILLED_PATH = "/v3/posting/fbs/unfulfilled/list"
+FBS_LIST_PATH = "/v3/posting/fbs/list"
+RETURNS_PATH = "/v1/returns/list"
 PER_SECOND_MESSAGE = "You have reached request rate limit per second"
 PER_MINUTE_MESSAGE = "You have reached request rate limit per minute"  # [emulator] the spec gives no text
 
@@ -109,7 +113,7 @@ class OzonEmulator(LocalServer):
 
     def application(self) -> web.Application:
         app = web.Application()
-        for path in (STOCKS_PATH, STOCK_INFO_PATH, UNFULFILLED_PATH):
+        for path in (STOCKS_PATH, STOCK_INFO_PATH, UNFULFILLED_PATH, FBS_LIST_PATH, RETURNS_PATH):
             app.router.add_post(path, self._handle)
         return app
 
@@ -161,12 +165,61 @@ class OzonEmulator(LocalServer):
             in_process_at=started,
             shipment_date=shipment_date or started + dt.timedelta(days=1),
             status=status,
+            status_changed_at=started,
         )
         self.seller.add_posting(posting, reserve=reserve)
         return posting
 
-    def set_posting_status(self, posting_number: str, status: str) -> None:
-        self.seller.postings[posting_number].status = status
+    def set_posting_status(self, posting_number: str, status: str, *, at: dt.datetime | None = None) -> None:
+        posting = self.seller.postings[posting_number]
+        posting.status, posting.status_changed_at = status, at or self._utcnow()
+
+    def cancel_posting(
+        self,
+        posting_number: str,
+        reason: str = "Покупатель отменил заказ",
+        *,
+        initiator: str = "Клиент",
+        cancellation_type: str = "client",
+        reason_id: int = 402,
+        after_ship: bool = False,
+        at: dt.datetime | None = None,
+    ) -> Posting:
+        """Cancel a posting as Ozon reports it (reason, its id, who; ``at``: when, else ``utcnow()``); units it
+        still reserves become available again."""
+        posting = self.seller.postings[posting_number]
+        cancelled = Cancellation(reason, reason_id, initiator, cancellation_type, after_ship)
+        lifecycle.cancel(self.seller, posting, cancelled, at or self._utcnow())
+        return posting
+
+    def deliver(self, posting_number: str, *, at: dt.datetime | None = None) -> Posting:
+        """The buyer received the posting (``at``, else ``utcnow()``)."""
+        posting = self.seller.postings[posting_number]
+        lifecycle.deliver(self.seller, posting, at or self._utcnow())
+        return posting
+
+    def return_(
+        self,
+        posting_number: str,
+        reason: str = "Покупатель отказался при вручении",
+        *,
+        kind: str = "FullReturn",
+        status: str = "MovingToSeller",
+        offers: Sequence[tuple[str, int]] | None = None,
+        at: dt.datetime | None = None,
+    ) -> list[OzonReturn]:
+        """The posting's products (or ``offers``) come back: one line of ``/v1/returns/list`` each, of ``kind``
+        (``FullReturn``, ``PartialReturn``, ``ClientReturn``, ``Cancellation``) in the visual ``status``."""
+        if kind not in lifecycle.RETURN_TYPES or status not in lifecycle.RETURN_STATUSES:
+            raise ValueError(f"not a return the emulator knows: {kind}, {status}")
+        posting = self.seller.postings[posting_number]
+        moment = at or self._utcnow()
+        made = []
+        for offer, qty in offers or posting.products:
+            number = len(self.seller.returns) + 1_000_015_552
+            made.append(OzonReturn(number, posting, offer, qty, kind, reason, status, moment, moment))
+            self.seller.returns.append(made[-1])
+        return made
 
     def calls(self, path: str | None = None) -> list[OzonCall]:
         """Requests received, oldest first (only those to ``path`` when given)."""
@@ -233,6 +286,10 @@ class OzonEmulator(LocalServer):
             return (*self.seller.update_stocks(body, self._clock()), {})
         if path == STOCK_INFO_PATH:
             return (*self.seller.stock_info(body), {})
+        if path == FBS_LIST_PATH:
+            return (*lifecycle.fbs_list(self.seller, body), {})
+        if path == RETURNS_PATH:
+            return (*lifecycle.returns_list(self.seller, body), {})
         return (*self.seller.unfulfilled(body), {})
 
     def _limit(self, path: str) -> tuple[int, dict[str, Any], dict[str, str]] | None:

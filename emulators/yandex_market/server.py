@@ -1,7 +1,8 @@
 """Yandex Market's Partner API for one campaign over HTTP on 127.0.0.1, for the real ``httpx`` client.
 
-Serves updateStocks (``PUT …/offers/stocks``), getStocks (``POST …/offers/stocks``) and getOrders
-(``GET …/orders``) under ``/v2/campaigns/{campaignId}`` and the older unversioned ``/campaigns/{campaignId}``.
+Serves updateStocks (``PUT …/offers/stocks``), getStocks (``POST …/offers/stocks``), getOrders
+(``GET …/orders``, with the update-time filter) and getReturns (``GET …/returns``) under
+``/v2/campaigns/{campaignId}`` and the older unversioned ``/campaigns/{campaignId}``.
 Answers as the Market does: ``Api-Key`` checked (none → 401, wrong → 403), an unknown campaign → 404, a fifth
 parallel request or a 100 001st sku in a minute → 420 ``REQUEST_LIMIT_EXCEEDED``, a malformed or partly unknown
 stock push → 400 and nothing applied. Tests steer it into failures and record every call.
@@ -20,6 +21,8 @@ from aiohttp import web
 
 from emulators.local_server import LocalServer
 from emulators.refusals import ForcedRateLimits
+from emulators.yandex_market import lifecycle
+from emulators.yandex_market.lifecycle import MarketReturn
 from emulators.yandex_market.limits import Clock, InFlight, SkuWindow
 from emulators.yandex_market.wire import (
     MarketOrder,
@@ -34,9 +37,10 @@ from emulators.yandex_market.wire import (
     warehouse_offer,
 )
 
-UPDATE_STOCKS, GET_STOCKS, GET_ORDERS = "updateStocks", "getStocks", "getOrders"
+UPDATE_STOCKS, GET_STOCKS, GET_ORDERS, GET_RETURNS = "updateStocks", "getStocks", "getOrders", "getReturns"
 STOCK_PAGE_DEFAULT, STOCK_PAGE_MAX = 100, 200  # PageLimit200.yaml
 ORDERS_PAGE_MAX = 50  # PageLimit50TruncateWithoutDefault.yaml
+RETURNS_PAGE_DEFAULT, RETURNS_PAGE_MAX = 50, 100  # PageLimit100Truncate.yaml
 
 Handler = Callable[[web.Request, Any], Awaitable[web.Response]]
 """A method's own answer, given the request and its JSON body (``None`` when it had none)."""
@@ -53,6 +57,14 @@ class YmCall:
     body: Any
     key_ok: bool
     status: int
+    pairs: tuple[tuple[str, str], ...] = ()  # the query as sent, a repeated name (``status=A&status=B``) each time
+
+    def query_values(self) -> dict[str, list[str]]:
+        """The query with every value of a repeated name."""
+        values: dict[str, list[str]] = {}
+        for name, value in self.pairs:
+            values.setdefault(name, []).append(value)
+        return values
 
 
 class YandexMarketEmulator(LocalServer):
@@ -83,6 +95,7 @@ class YandexMarketEmulator(LocalServer):
         self.offers: list[str] = list(dict.fromkeys(offers))
         self.stocks: dict[str, StockEntry] = {}
         self.orders: dict[int, MarketOrder] = {}
+        self.returns: list[MarketReturn] = []
         self.calls: list[YmCall] = []
         self.max_parallel = max_parallel
         self.in_flight = InFlight()
@@ -99,6 +112,7 @@ class YandexMarketEmulator(LocalServer):
             app.router.add_put(prefix + "/offers/stocks", self._guarded(UPDATE_STOCKS, self._update_stocks))
             app.router.add_post(prefix + "/offers/stocks", self._guarded(GET_STOCKS, self._get_stocks))
             app.router.add_get(prefix + "/orders", self._guarded(GET_ORDERS, self._get_orders))
+            app.router.add_get(prefix + "/returns", self._guarded(GET_RETURNS, self._get_returns))
         return app
 
     async def _before_stop(self) -> None:
@@ -127,6 +141,45 @@ class YandexMarketEmulator(LocalServer):
         order = MarketOrder(order_id, list(items), status, substatus, created_at or self._now(), fake)
         self.orders[order_id] = order
         return order
+
+    def cancel_order(self, order_id: int, substatus: str = "USER_CHANGED_MIND", *, at: datetime | None = None) -> None:
+        """The order is cancelled, ``substatus`` saying why (the spec's OrderSubstatusType: ``USER_CHANGED_MIND``,
+        ``SHOP_FAILED``, ``USER_REFUSED_DELIVERY``…), at ``at`` (else now): its ``updatedAt``."""
+        lifecycle.cancel(self.orders[order_id], substatus, at or self._now())
+
+    def deliver(self, order_id: int, *, at: datetime | None = None) -> None:
+        """The buyer received the order (``DELIVERED``), at ``at`` (else now)."""
+        lifecycle.deliver(self.orders[order_id], at or self._now())
+
+    def return_(
+        self,
+        order_id: int,
+        reason: str = "BAD_QUALITY",
+        *,
+        return_type: str = "RETURN",
+        items: Sequence[tuple[str, int]] | None = None,
+        shipment_status: str = "IN_TRANSIT",
+        refund_status: str = "STARTED_BY_USER",
+        at: datetime | None = None,
+    ) -> MarketReturn:
+        """A return (``RETURN``) or an unredeemed order (``UNREDEEMED``) of the order's items (or ``items``), made
+        and last updated at ``at`` (else now); ``reason`` is the decision's reasonType ("" for none)."""
+        if return_type not in lifecycle.RETURN_TYPES:
+            raise ValueError(f"a return is one of {sorted(lifecycle.RETURN_TYPES)}, not {return_type!r}")
+        order, moment = self.orders[order_id], at or self._now()
+        made = MarketReturn(
+            return_id=len(self.returns) + 310_000,
+            order_id=order_id,
+            items=list(items or order.items),
+            return_type=return_type,
+            created_at=moment,
+            updated_at=moment,
+            shipment_status=shipment_status,
+            refund_status=refund_status,
+            reason=reason,
+        )
+        self.returns.append(made)
+        return made
 
     def fail_with(self, status: int = 503) -> None:
         """Answer every request with HTTP ``status`` and an ``INTERNAL_ERROR`` body until :meth:`recover`."""
@@ -174,9 +227,10 @@ class YandexMarketEmulator(LocalServer):
             finally:
                 self.in_flight.leave()
             recorded = "<not JSON>" if body is _NOT_JSON else body
-            query = dict(request.query)
+            query, pairs = dict(request.query), tuple(request.query.items())
+            key_ok = key == self.api_key
             self.calls.append(
-                YmCall(operation, request.method, request.path, query, recorded, key == self.api_key, response.status)
+                YmCall(operation, request.method, request.path, query, recorded, key_ok, response.status, pairs)
             )
             return response
 
@@ -236,12 +290,14 @@ class YandexMarketEmulator(LocalServer):
     async def _get_orders(self, request: web.Request, body: Any) -> web.Response:
         statuses, substatuses = _multi(request, "status"), _multi(request, "substatus")
         fake = request.query.get("fake", "false").lower() == "true"
+        since, until = lifecycle.updated_between(request.query)
         chosen = [
             order
             for _, order in sorted(self.orders.items())
             if (not statuses or order.status in statuses)
             and (not substatuses or order.substatus in substatuses)
             and order.fake == fake
+            and lifecycle.updated_within(order, since, until)
         ]
         start = page_offset(_token(request))
         limit = page_limit(request.query.get("limit"), default=ORDERS_PAGE_MAX, maximum=ORDERS_PAGE_MAX)
@@ -249,6 +305,15 @@ class YandexMarketEmulator(LocalServer):
         if start + limit < len(chosen):
             answer["paging"] = {"nextPageToken": page_token(start + limit)}
         return web.json_response(answer)
+
+    async def _get_returns(self, request: web.Request, body: Any) -> web.Response:
+        chosen = lifecycle.returns_chosen(self.returns, request.query)
+        start = page_offset(_token(request))
+        limit = page_limit(request.query.get("limit"), default=RETURNS_PAGE_DEFAULT, maximum=RETURNS_PAGE_MAX)
+        result: dict[str, Any] = {"returns": [item.dto() for item in chosen[start : start + limit]]}
+        if start + limit < len(chosen):
+            result["paging"] = {"nextPageToken": page_token(start + limit)}
+        return web.json_response({"status": "OK", "result": result})
 
 
 _NOT_JSON = object()

@@ -190,6 +190,7 @@ class MarketOrder:
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     fake: bool = False
     price: float = 100.0
+    updated_at: datetime | None = None  # the last change (``updatedAt``); placing it, when ``None``
 
     def dto(self) -> dict[str, Any]:
         total = sum(count for _, count in self.items) * self.price
@@ -199,6 +200,7 @@ class MarketOrder:
             "status": self.status,
             "substatus": self.substatus,
             "creationDate": created.strftime("%d-%m-%Y %H:%M:%S"),
+            "updatedAt": (self.updated_at or self.created_at).astimezone(MARKET_TIME).strftime("%d-%m-%Y %H:%M:%S"),
             "currency": "RUR",
             "itemsTotal": total,
             "deliveryTotal": 0,
