@@ -75,6 +75,7 @@ class OrderFeed:
     ) -> None:
         self._uow, self._clock, self._client, self._orders = uow, clock, client, orders
         self.name = channel
+        self._last_failure: str | None = None  # said once at WARNING; a repeat every minute is only DEBUG
 
     async def pull(self) -> FeedRun:
         """Apply the channel's events after the stored bookmark, then store the channel's new one."""
@@ -85,9 +86,13 @@ class OrderFeed:
         try:
             page = await self._client.order_events(cursor, watching)
         except (ChannelUnavailable, ChannelRefused) as error:
-            log.warning("order events from %s not read: %s", self.name, error.reason)
-            run.failed = error.reason
+            level = logging.DEBUG if error.reason == self._last_failure else logging.WARNING
+            log.log(level, "order events from %s not read: %s", self.name, error.reason)
+            self._last_failure = run.failed = error.reason
             return run
+        if self._last_failure is not None:
+            log.info("order events from %s are read again", self.name)
+            self._last_failure = None
         for event in page.events:
             run.count(await self.apply(event))
         if page.cursor != cursor:

@@ -7,11 +7,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from tests.fakes import FakeClock, assembled
 from workflows.channels import (
     ChannelOrder,
     ChannelOrderEvent,
     ChannelOrderLine,
+    ChannelRefused,
     ChannelUnavailable,
     OrderEventKind,
     OrderEventPage,
@@ -334,3 +337,22 @@ async def test_a_channel_time_without_an_offset_is_read_as_utc(
     async with uow(read_only=True) as work:
         heard = await work.heard_order_events.get("ozon", "OZ-10", "cancelled")
     assert heard is not None and heard.at == datetime(2026, 11, 21, 8, 30, tzinfo=UTC)
+
+
+async def test_a_failure_that_repeats_every_pull_is_said_once(
+    uow: UnitOfWorkFactory, topology: Topology, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A site that does not serve the feed refuses every minute: one warning, then quiet until it changes."""
+    shop, ozon = await shop_with_lamps(uow, topology, clock)
+    refused = ChannelRefused("404 not found")
+    ozon.pages = [refused, refused, refused, page("c1"), refused]
+    (feed,) = shop.order_feeds
+    with caplog.at_level("INFO", logger="workflows.order_events"):
+        for _ in range(5):
+            await feed.pull()
+    said = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "workflows.order_events"]
+    assert said == [
+        ("WARNING", "order events from ozon not read: 404 not found"),
+        ("INFO", "order events from ozon are read again"),
+        ("WARNING", "order events from ozon not read: 404 not found"),
+    ]
