@@ -22,6 +22,7 @@ from app.sandbox.local_only import local_only
 from app.sandbox.scenarios import SCENARIOS, ScenarioError, Scenarios
 from app.sandbox.shop import SandboxShop
 from app.web import STATIC
+from bot.order_history import history_line
 from emulators.slack.interactivity import block_action, buttons, deliver
 from storage.read_models import recent_order_ids
 from workflows.errors import WorkflowError
@@ -184,10 +185,7 @@ class Console:
         views = []
         for order_id in await recent_order_ids(services.database, 30):
             view: dict[str, Any] = dict(order_view(await services.shop.orders.get(order_id), history=True))
-            view["history"] = [
-                {"at": h.pop("at"), "event": h.pop("event"), "detail": ", ".join(f"{k}: {v}" for k, v in h.items())}
-                for h in view["history"]
-            ]
+            view["history"] = [_history_entry(dict(h)) for h in view["history"]]
             views.append(view)
         return views
 
@@ -266,6 +264,13 @@ class Console:
         await self.sandbox.advance(body.advance_s)
         clock = self.sandbox.clock
         return web.json_response({"now": clock.now().isoformat(), "offset_s": int(clock.offset.total_seconds())})
+
+
+def _history_entry(event: dict[str, Any]) -> dict[str, Any]:
+    """One history event for the console: its time, kind, details, and the line the office reads in Telegram."""
+    at, kind = event.pop("at"), event.pop("event")
+    said = history_line("ru", kind, event)
+    return {"at": at, "event": kind, "said": said, "detail": ", ".join(f"{k}: {v}" for k, v in event.items())}
 
 
 def _iso(unix: int) -> str:

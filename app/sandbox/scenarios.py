@@ -17,9 +17,11 @@ from typing import Any
 from app.sandbox.catalogue import OZON_WAREHOUSE, WB_WAREHOUSE, article
 from app.sandbox.shop import SandboxShop
 from storage.read_models import recent_order_ids
+from workflows.model import Order
 from workflows.offer_ids import offer_id_for
 
 IRON, STORE_ONLY, FRIDGE, WATCHED = "IRON-PH-7000", "КР-7/2", "FRIDGE-LG-509", "BLENDER-3"
+TV = "TV-LG-55"
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,9 @@ SCENARIOS = (
              "Заказ с оплатой поставщику в юанях; курс ЦБ растёт на 4 % к сроку платежа."),
     Scenario("big_new_client", "Новый клиент на 500 000 ₽",
              "Новый клиент заказывает 5 холодильников и оплачивает: нужна проверка звонком."),
+    Scenario("ozon_cancel", "Покупатель отменил заказ на Ozon",
+             "Заказ с Ozon резервирует телевизор; покупатель отменяет его в Ozon — резерв снят, другие каналы "
+             "получают остаток обратно."),
     Scenario("onec_silent", "1С замолчала", "1С перестаёт отвечать; через 30 минут владелец получает тревогу."),
     Scenario("onec_back", "1С вернулась", "1С снова отвечает: остатки сверены, владелец получает сообщение."),
 )  # fmt: skip
@@ -60,7 +65,7 @@ class Scenarios:
         self._runs: dict[str, Callable[[], Awaitable[str]]] = {
             "last_iron": self.last_iron, "silent_store": self.silent_store, "wb_down": self.wb_down,
             "yuan_jump": self.yuan_jump, "big_new_client": self.big_new_client, "onec_silent": self.onec_silent,
-            "onec_back": self.onec_back,
+            "onec_back": self.onec_back, "ozon_cancel": self.ozon_cancel,
         }  # fmt: skip
 
     async def run(self, name: str) -> str:
@@ -195,6 +200,36 @@ class Scenarios:
             f"Заказ {answer['order_id']} на 499 950 ₽ от нового клиента: отгрузка задержана, менеджеры "
             "получили проверку звонком с телефоном клиента."
         )
+
+    async def ozon_cancel(self) -> str:
+        """An Ozon posting reserves a TV; the buyer cancels it in Ozon; Ozon's order feed, run as the scheduler runs
+        it, releases the reservation and the freed unit is queued for every other channel."""
+        sandbox, shop = self.sandbox, self.sandbox.services.shop
+        free = (await shop.ledger.stock(TV)).available
+        posting = f"{93000000 + next(self._numbers)}-0001-1"
+        sandbox.emulators.ozon.add_posting(posting, [(self._offer("ozon", TV), 1)], warehouse_id=OZON_WAREHOUSE)
+        await next(u for u in shop.upkeep if u.name == "ozon").pull_orders()  # the scheduled "orders-ozon" run
+        order = await self._channel_order("ozon", posting)
+        if order is None or order.status.value != "reserved":
+            state = "не пришёл" if order is None else order.status.value
+            return f"Заказ Ozon {posting}: {state}; свободных телевизоров было {free}, резервировать нечего."
+        taken = (await shop.ledger.stock(TV)).available
+        reason = "Покупатель передумал"
+        sandbox.emulators.ozon.cancel_posting(posting, reason)
+        await next(f for f in shop.order_feeds if f.name == "ozon").pull()  # the scheduled "order-events-ozon" run
+        after = await self._channel_order("ozon", posting)
+        stock = await shop.ledger.stock(TV)
+        if after is None or after.cancelled_at is None:
+            return f"Заказ {order.id} (Ozon {posting}): отмена ещё не прочитана — лента Ozon её не вернула."
+        others = ", ".join(f"{name} {qty}" for name, qty in sorted(stock.by_channel.items()) if name != "ozon")
+        return (f"Заказ {order.id} (Ozon {posting}): {article(TV).name} зарезервирован, свободно {free} → {taken}. "
+                f"Покупатель отменил его в Ozon («{reason}»); лента событий Ozon сняла резерв: свободно снова "
+                f"{stock.available}. Новый остаток поставлен в очередь для других каналов: {others}. "
+                f"В истории заказа — «отменён площадкой» с причиной.")  # fmt: skip
+
+    async def _channel_order(self, channel: str, number: str) -> Order | None:
+        async with self.sandbox.services.shop.uow(read_only=True) as uow:
+            return await uow.orders.find(channel, number)
 
     async def onec_silent(self) -> str:
         sandbox = self.sandbox

@@ -27,7 +27,7 @@ from workflows.leadership import Leadership
 from workflows.ledger import Ledger
 from workflows.office import OfficeDesk
 from workflows.operations import Operations
-from workflows.orders import OrderDesk
+from workflows.order_lookup import OrderLookup
 from workflows.topology import Topology
 
 WEBHOOK_PATH = "/telegram/webhook"
@@ -47,7 +47,7 @@ def build_dispatcher(
     office: OfficeDesk,
     topology: Topology,
     ledger: Ledger,
-    orders: OrderDesk,
+    lookup: OrderLookup,
     operations: Operations,
     locale: Locale,
     after_decision: Callable[[], Awaitable[object]],
@@ -60,7 +60,7 @@ def build_dispatcher(
     dispatcher.include_router(tasks_router(office, locale, after_decision))
     if report is not None:  # before the commands: their router answers anything else with the help
         dispatcher.include_router(report_router(report, locale))
-    dispatcher.include_router(commands_router(office, topology, ledger, orders, operations, locale))
+    dispatcher.include_router(commands_router(office, topology, ledger, lookup, operations, locale))
     return dispatcher
 
 

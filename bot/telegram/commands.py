@@ -8,13 +8,14 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import BotCommand, Message
 
 from bot.telegram import render
+from bot.telegram.order_card import order_card, order_matches
 from bot.telegram.texts import tg
 from bot.texts import Locale
-from workflows.errors import OrderNotFound, UnknownChannel
+from workflows.errors import UnknownChannel
 from workflows.ledger import Ledger
 from workflows.office import OfficeDesk
 from workflows.operations import Operations
-from workflows.orders import OrderDesk
+from workflows.order_lookup import OrderLookup
 from workflows.topology import Topology
 from workflows.vocabulary import Role
 
@@ -30,7 +31,7 @@ def commands_router(
     office: OfficeDesk,
     topology: Topology,
     ledger: Ledger,
-    orders: OrderDesk,
+    lookup: OrderLookup,
     operations: Operations,
     locale: Locale,
 ) -> Router:
@@ -41,7 +42,8 @@ def commands_router(
         await message.answer(tg(locale, "help"))
 
     _status_command(router, operations, topology.onec.timezone, locale)
-    _lookup_commands(router, ledger, orders, topology.onec.timezone, locale)
+    _lookup_commands(router, ledger, topology.onec.timezone, locale)
+    _order_command(router, lookup, topology.onec.timezone, locale)
     _tasks_command(router, office, topology.onec.timezone, locale)
     _channel_commands(router, operations, topology, locale)
 
@@ -72,7 +74,7 @@ def _status_command(router: Router, operations: Operations, tz: str, locale: Loc
         await message.answer(text)
 
 
-def _lookup_commands(router: Router, ledger: Ledger, orders: OrderDesk, tz: str, locale: Locale) -> None:
+def _lookup_commands(router: Router, ledger: Ledger, tz: str, locale: Locale) -> None:
     @router.message(Command("stock"))
     async def stock(message: Message, command: CommandObject) -> None:
         sku = (command.args or "").strip()
@@ -95,30 +97,24 @@ def _lookup_commands(router: Router, ledger: Ledger, orders: OrderDesk, tz: str,
                warehouses=warehouses, channels=channels)
         )  # fmt: skip
 
+
+def _order_command(router: Router, lookup: OrderLookup, tz: str, locale: Locale) -> None:
     @router.message(Command("order"))
     async def order(message: Message, command: CommandObject) -> None:
-        raw = (command.args or "").strip().lstrip("#")
-        if not raw.isdigit():
+        words = (command.args or "").split()
+        if not words or len(words) > 2:
             await message.answer(tg(locale, "usage.order"))
             return
-        try:
-            found = await orders.get(int(raw))
-        except OrderNotFound:
-            await message.answer(tg(locale, "unknown.order", order=raw))
-            return
-        lines = "\n".join(
-            tg(locale, "order.line", sku=line.sku, qty=line.qty, status=line.status.value,
-               warehouse=f" ({line.warehouse})" if line.warehouse else "")
-            for line in found.lines
-        )  # fmt: skip
-        history = "\n".join(
-            tg(locale, "order.event", at=render.clock_time(event.at, tz), kind=event.kind)
-            for event in found.history[-10:]
-        )
-        await message.answer(
-            tg(locale, "order", order=found.external_id, channel=found.channel, status=found.status.value,
-               lines=lines, history=history)
-        )  # fmt: skip
+        channel, reference = (words[0], words[1]) if len(words) == 2 else (None, words[0])
+        found = await lookup.find(reference, channel)
+        if not found:
+            typed = " ".join(words)[:100]
+            await message.answer(tg(locale, "unknown.order", order=typed, channels=", ".join(lookup.channels)))
+        elif len(found) > 1:
+            await message.answer(order_matches(reference, found, locale))
+        else:
+            money = await lookup.money(found[0].id or 0)
+            await message.answer(order_card(found[0], money, locale, tz))
 
 
 def _tasks_command(router: Router, office: OfficeDesk, tz: str, locale: Locale) -> None:

@@ -161,7 +161,8 @@ function OrderCard({ order, open, onToggle, places }) {
       <ol class="history" data-testid=${`order-history-${id}`}>
         ${(order.history || []).map(
           (event, i) => html`<li key=${i}>
-            <span class="muted">${dateTimeRu(event.at)}</span> <b>${event.event}</b> ${event.detail}
+            <span class="muted">${dateTimeRu(event.at)}</span> <b title=${event.detail}>${event.said || event.event}</b>
+            <span class="muted"> ${event.said ? event.event : event.detail}</span>
           </li>`,
         )}
       </ol>

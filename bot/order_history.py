@@ -1,0 +1,109 @@
+"""An order's history as a manager reads it: one short line per event, in Russian (default) and English.
+
+This is the one table of wordings for every kind of history event the workflows write (``OrderEvent(…, kind,
+detail)``). The Telegram ``/order`` command and the sandbox console both read it. A kind missing here is still
+shown, as its raw name with its details, so a new event is never hidden — but give it a wording here (a test
+checks that every kind written by ``workflows/`` has one in both languages)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from bot.texts import Locale
+
+_HISTORY: dict[str, dict[str, str]] = {
+    "ru": {
+        "received": "Заказ получен из {channel}, строк: {lines}",
+        "reserved": "Строка {line}: {sku} × {qty} зарезервирован на складе {warehouse}",
+        "held_for_store_confirmation": "Строка {line}: {sku} × {qty} придержан в магазине {warehouse}, ждём ответа",
+        "out_of_stock": "Строка {line}: {sku} × {qty} — нет в наличии",
+        "store_skipped": "Строка {line}: магазин {store} пропущен ({reason})",
+        "store_asked": "Строка {line}: спросили магазин {store}",
+        "store_confirmed": "Строка {line}: магазин {store} ответил — {outcome}{by_who}",
+        "store_declined": "Строка {line}: магазин {store} не подтвердил — {outcome}{by_who}",
+        "unfulfillable": "Строка {line}: {sku} × {qty} — ни один магазин не подтвердил",
+        "exported_to_1c": "Передан в 1С",
+        "fraud_check_opened": "Открыта проверка звонком",
+        "fraud_check_answered": "Проверка звонком: {decision}{by_who}",
+        "client_blocked": "Клиент заблокирован после проверки",
+        "payment_initiated": "Оплата начата: {amount} {currency}",
+        "payment_3ds": "Оплата: проверка 3-D Secure, {amount} {currency}",
+        "payment_authorized": "Оплата авторизована: {amount} {currency}",
+        "payment_cleared": "Оплата списана: {amount} {currency}",
+        "payment_failed": "Оплата не прошла: {amount} {currency}",
+        "payment_refunded": "Деньги возвращены: {amount} {currency}",
+        "fx_rate_awaited": "Платёж {payee} в {currency}: ждём курс ЦБ",
+        "fx_rate_recorded": "Платёж {payee} в {currency}: курс при оплате {rate}",
+        "obligation_released": "Платёж {payee}: {amount} {currency} отпущен (курс {rate_now})",
+        "obligation_held": "Платёж {payee}: {amount} {currency} задержан — курс сдвинулся на {deviation}",
+        "fx_decision": "Решение по курсу: {decision}{by_who}",
+        "shipment_accepted": "СДЭК принял заявку",
+        "shipment_registered": "СДЭК зарегистрировал отправление, трек {tracking_number}",
+        "shipment_refused": "СДЭК отказал: {reason}",
+        "shipment_dropped": "Отправление снято: {reason}",
+        "cancelled": "Заказ отменён{because}; снято резервов: {released}",
+        "cancelled_by_channel": "Отменён покупателем или площадкой {channel}{because}",
+        "delivered_to_buyer": "{channel}: доставлен покупателю",
+        "returned_by_buyer": "{channel}: покупатель вернул заказ{because}",
+    },
+    "en": {
+        "received": "Order received from {channel}, lines: {lines}",
+        "reserved": "Line {line}: {sku} × {qty} reserved at {warehouse}",
+        "held_for_store_confirmation": "Line {line}: {sku} × {qty} held at store {warehouse}, awaiting its answer",
+        "out_of_stock": "Line {line}: {sku} × {qty} — out of stock",
+        "store_skipped": "Line {line}: store {store} skipped ({reason})",
+        "store_asked": "Line {line}: store {store} asked",
+        "store_confirmed": "Line {line}: store {store} answered — {outcome}{by_who}",
+        "store_declined": "Line {line}: store {store} did not confirm — {outcome}{by_who}",
+        "unfulfillable": "Line {line}: {sku} × {qty} — no store confirmed it",
+        "exported_to_1c": "Handed to 1C",
+        "fraud_check_opened": "Call check opened",
+        "fraud_check_answered": "Call check: {decision}{by_who}",
+        "client_blocked": "Client blocked after the check",
+        "payment_initiated": "Payment started: {amount} {currency}",
+        "payment_3ds": "Payment: 3-D Secure check, {amount} {currency}",
+        "payment_authorized": "Payment authorised: {amount} {currency}",
+        "payment_cleared": "Payment cleared: {amount} {currency}",
+        "payment_failed": "Payment failed: {amount} {currency}",
+        "payment_refunded": "Money refunded: {amount} {currency}",
+        "fx_rate_awaited": "Payment to {payee} in {currency}: waiting for the CBR rate",
+        "fx_rate_recorded": "Payment to {payee} in {currency}: rate at payment {rate}",
+        "obligation_released": "Payment to {payee}: {amount} {currency} released (rate {rate_now})",
+        "obligation_held": "Payment to {payee}: {amount} {currency} held — the rate moved {deviation}",
+        "fx_decision": "Rate decision: {decision}{by_who}",
+        "shipment_accepted": "CDEK accepted the request",
+        "shipment_registered": "CDEK registered the shipment, tracking {tracking_number}",
+        "shipment_refused": "CDEK refused: {reason}",
+        "shipment_dropped": "Shipment dropped: {reason}",
+        "cancelled": "Order cancelled{because}; reservations released: {released}",
+        "cancelled_by_channel": "Cancelled by the buyer or by {channel}{because}",
+        "delivered_to_buyer": "{channel}: delivered to the buyer",
+        "returned_by_buyer": "{channel}: the buyer returned it{because}",
+    },
+}
+
+
+class _Detail(dict[str, object]):
+    """An event's detail for formatting: a field an older event lacks reads as a dash, never an error."""
+
+    def __missing__(self, key: str) -> object:
+        return "—"
+
+
+def kinds(locale: Locale) -> set[str]:
+    """The event kinds that have a wording."""
+    return set(_HISTORY[locale])
+
+
+def history_line(locale: Locale, kind: str, detail: Mapping[str, object]) -> str:
+    """One history event as a short line; an unknown kind is shown as its name with its details."""
+    template = _HISTORY[locale].get(kind)
+    if template is None:
+        said = ", ".join(f"{key}: {value}" for key, value in detail.items() if value not in (None, ""))
+        return f"{kind} ({said})" if said else kind
+    values = _Detail(detail)
+    reason = str(detail.get("reason") or "").strip()
+    values["because"] = f": {reason}" if reason else ""
+    by = detail.get("by")
+    values["by_who"] = f" ({by})" if by else ""
+    return template.format_map(values)

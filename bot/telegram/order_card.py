@@ -1,0 +1,71 @@
+"""The ``/order`` answer: one order as a manager reads it — channel and number, lines, money, history — or a short
+list when what was typed names several orders. Plain text, well under Telegram's 4096 characters."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.order_history import history_line
+from bot.telegram.render import clock_time, money
+from bot.telegram.texts import has, tg
+from bot.texts import Locale
+from workflows.model import Order
+from workflows.payments import MoneyState
+
+HISTORY_SHOWN = 15  # the newest events; the count of older ones is said
+LINES_SHOWN = 20
+MATCHES_SHOWN = 10
+DETAIL_LIMIT = 200  # characters of one history line (a channel's reason can be long)
+
+
+def order_card(order: Order, state: MoneyState, locale: Locale, timezone: str) -> str:
+    lines = [
+        tg(locale, "order.line", sku=line.sku, qty=line.qty, status=_status(locale, line.status.value),
+           warehouse=tg(locale, "order.warehouse", warehouse=line.warehouse) if line.warehouse else "")
+        for line in order.lines[:LINES_SHOWN]
+    ]  # fmt: skip
+    if len(order.lines) > LINES_SHOWN:
+        lines.append(tg(locale, "order.found_more", count=len(order.lines) - LINES_SHOWN))
+    history = [
+        tg(locale, "order.event", at=clock_time(event.at, timezone),
+           said=_short(history_line(locale, event.kind, event.detail)))
+        for event in order.history[-HISTORY_SHOWN:]
+    ]  # fmt: skip
+    if len(order.history) > HISTORY_SHOWN:
+        history.insert(0, tg(locale, "order.earlier", count=len(order.history) - HISTORY_SHOWN))
+    return tg(locale, "order", id=order.id, channel=order.channel, number=order.external_id,
+              status=_status(locale, order.status.value), lines="\n".join(lines),
+              money=_money(order, state, locale), history="\n".join(history) or "—")  # fmt: skip
+
+
+def order_matches(reference: str, found: Sequence[Order], locale: Locale) -> str:
+    shown = [
+        tg(locale, "order.found", id=o.id, channel=o.channel, number=o.external_id,
+           status=_status(locale, o.status.value))
+        for o in found[:MATCHES_SHOWN]
+    ]  # fmt: skip
+    if len(found) > MATCHES_SHOWN:
+        shown.append(tg(locale, "order.found_more", count=len(found) - MATCHES_SHOWN))
+    return tg(locale, "order.many", order=reference[:100], found="\n".join(shown))
+
+
+def _money(order: Order, state: MoneyState, locale: Locale) -> str:
+    paid = _phase(locale, state.best_phase.value) if state.best_phase else tg(locale, "order.unpaid")
+    hold = tg(locale, "order.money_hold", hold=state.shipping_hold) if state.shipping_hold else ""
+    requires = _phase(locale, state.requires.value)
+    if order.total is None:
+        return tg(locale, "order.money_no_total", paid=paid, requires=requires, hold=hold)
+    return tg(locale, "order.money", total=money(str(order.total), order.currency), paid=paid, requires=requires,
+              hold=hold)  # fmt: skip
+
+
+def _status(locale: Locale, value: str) -> str:
+    return tg(locale, f"order.status.{value}") if has(locale, f"order.status.{value}") else value
+
+
+def _phase(locale: Locale, value: str) -> str:
+    return tg(locale, f"order.phase.{value}") if has(locale, f"order.phase.{value}") else value
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= DETAIL_LIMIT else text[: DETAIL_LIMIT - 1] + "…"

@@ -1,0 +1,141 @@
+"""The office finds an order by our id or by the channel's order number, on memory, SQLite and PostgreSQL; the
+``/order`` answer shows its lines, money and a history a manager reads, the channel's cancellation included."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from bot.order_history import history_line, kinds
+from bot.telegram.order_card import order_card, order_matches
+from tests.fakes import FakeClock, assembled
+from tests.unit.test_order_events import QuietChannel, ReportingChannel, order, page, said
+from workflows.channel_verdicts import HISTORY_KINDS
+from workflows.model import Order, StockFigure
+from workflows.office_model import Phase
+from workflows.order_lookup import OrderLookup
+from workflows.orders import LineRequest, PlaceOrder
+from workflows.ports import UnitOfWorkFactory
+from workflows.shop import Shop
+from workflows.topology import Topology
+
+WORKFLOWS = Path(__file__).resolve().parents[2] / "workflows"
+
+
+async def _shop(uow: UnitOfWorkFactory, topology: Topology, clock: FakeClock) -> tuple[Shop, ReportingChannel]:
+    ozon = ReportingChannel("ozon")
+    shop = assembled(uow, topology, clock, channels={"ozon": ozon, "yandex_market": QuietChannel("yandex_market")})
+    uow.hooks.after.clear()
+    await shop.ledger.apply_stock(clock.now(), [StockFigure("LAMP", "online", 5)])
+    return shop, ozon
+
+
+def _lookup(shop: Shop) -> OrderLookup:
+    return OrderLookup(shop.uow, shop.topology.channels, shop.payments)
+
+
+async def _site_order(shop: Shop, number: str) -> Order:
+    return (await shop.orders.place(PlaceOrder("site", number, [LineRequest("LAMP", 1)]))).order
+
+
+async def test_an_order_is_found_by_our_id_by_its_channel_number_and_by_channel_and_number(
+    uow: UnitOfWorkFactory, topology: Topology, clock: FakeClock
+) -> None:
+    shop, ozon = await _shop(uow, topology, clock)
+    ozon.orders = [order("0123456789-0001-1", 1)]
+    await shop.upkeep[0].pull_orders()
+    lookup = _lookup(shop)
+
+    (by_number,) = await lookup.find("0123456789-0001-1")
+    assert (by_number.channel, by_number.external_id) == ("ozon", "0123456789-0001-1")
+    assert [o.id for o in await lookup.find(f"#{by_number.id}")] == [by_number.id]
+    assert [o.id for o in await lookup.find(" 0123456789-0001-1 ", "ozon")] == [by_number.id]
+    assert await lookup.find("0123456789-0001-1", "site") == []
+    assert await lookup.find("0123456789-0001-1", "no-such-channel") == []
+    assert await lookup.find("   ") == []
+    assert by_number.lines[0].warehouse == "online" and by_number.history  # the whole order, not a stub
+
+
+async def test_a_number_that_is_our_id_and_another_orders_channel_number_finds_both(
+    uow: UnitOfWorkFactory, topology: Topology, clock: FakeClock
+) -> None:
+    shop, _ = await _shop(uow, topology, clock)
+    first = await _site_order(shop, "S-100")
+    second = await _site_order(shop, str(first.id))  # the site numbers its orders too
+
+    found = await _lookup(shop).find(str(first.id))
+
+    assert [o.id for o in found] == [first.id, second.id]  # ours first
+    listed = order_matches(str(first.id), found, "ru")
+    assert f"/order site {first.id}" in listed and "/order site S-100" in listed
+    assert [o.id for o in await _lookup(shop).find(str(first.id), "site")] == [second.id]
+
+
+async def test_a_number_too_long_to_be_our_id_is_looked_up_as_a_channel_number_only(
+    uow: UnitOfWorkFactory, topology: Topology, clock: FakeClock
+) -> None:
+    shop, _ = await _shop(uow, topology, clock)
+    huge = "9" * 25  # a Market order number, or a typo: no id of ours is that large
+    assert await _lookup(shop).find(huge) == []
+    theirs = await _site_order(shop, huge)
+    assert [o.id for o in await _lookup(shop).find(huge)] == [theirs.id]
+
+
+async def test_the_answer_shows_lines_money_and_the_channels_cancellation_in_both_languages(
+    uow: UnitOfWorkFactory, topology: Topology, clock: FakeClock
+) -> None:
+    shop, ozon = await _shop(uow, topology, clock)
+    ozon.orders = [order("OZ-7", 2)]
+    await shop.upkeep[0].pull_orders()
+    ozon.pages = [page("c1", said("OZ-7", reason="Покупатель передумал"))]
+    await shop.order_feeds[0].pull()
+    lookup = _lookup(shop)
+    (found,) = await lookup.find("OZ-7")
+    state = await lookup.money(found.id or 0)
+
+    ru = order_card(found, state, "ru", "Europe/Moscow")
+    en = order_card(found, state, "en", "Europe/Moscow")
+
+    assert ru.startswith(f"Заказ № {found.id} — ozon OZ-7\nСтатус: отменён\n• LAMP × 2: отменён, склад online\n")
+    assert "Деньги: сумма не указана; оплата: не было; нужна: списана" in ru
+    assert "Строка 1: LAMP × 2 зарезервирован на складе online" in ru
+    assert "Отменён покупателем или площадкой ozon: Покупатель передумал" in ru
+    assert "Cancelled by the buyer or by ozon: Покупатель передумал" in en
+    assert "Money: no total given; paid: nothing yet; needs: cleared" in en
+    assert re.search(r"• \d\d\.\d\d \d\d:\d\d Заказ отменён", ru)
+    assert "cancelled_by_channel" not in ru + en  # no raw kind reaches the manager
+
+
+def test_every_history_kind_the_workflows_write_has_a_wording_in_both_languages() -> None:
+    written = {
+        kind
+        for source in WORKFLOWS.glob("*.py")
+        for kind in re.findall(r'OrderEvent\(\s*\w+,\s*"(\w+)"', source.read_text(encoding="utf-8"))
+    }
+    written |= set(HISTORY_KINDS.values()) | {f"payment_{phase.value}" for phase in Phase}
+    written |= {"shipment_accepted", "shipment_registered", "shipment_refused"}  # chosen in a branch of shipping
+    written |= {"reserved", "held_for_store_confirmation"}  # chosen in a branch of routing
+    assert {"received", "cancelled", "out_of_stock", "store_asked", "obligation_held"} <= written  # the scan works
+    assert written - kinds("ru") == set()
+    assert written - kinds("en") == set()
+
+
+@pytest.mark.parametrize(
+    ("kind", "detail", "ru", "en"),
+    [
+        ("delivered_to_buyer", {"channel": "ozon", "reason": ""}, "ozon: доставлен покупателю",
+         "ozon: delivered to the buyer"),
+        ("returned_by_buyer", {"channel": "wildberries", "reason": "брак"}, "wildberries: покупатель вернул заказ: брак",
+         "wildberries: the buyer returned it: брак"),
+        ("store_confirmed", {"line": 1, "store": "arbat"}, "Строка 1: магазин arbat ответил — —",
+         "Line 1: store arbat answered — —"),
+        ("something_new", {"x": 1, "y": ""}, "something_new (x: 1)", "something_new (x: 1)"),
+    ],
+)  # fmt: skip
+def test_a_history_line_reads_whatever_detail_the_event_kept(
+    kind: str, detail: dict[str, object], ru: str, en: str
+) -> None:
+    assert history_line("ru", kind, detail) == ru
+    assert history_line("en", kind, detail) == en
