@@ -69,6 +69,33 @@ def test_the_last_iron_sold_on_five_channels_at_once_is_sold_once(sandbox: Sandb
     sandbox.eventually(zero_everywhere, "every channel shows 0 irons")
 
 
+def test_a_buyer_cancelling_on_ozon_frees_the_tv_and_every_other_channel_gets_it_back(sandbox: Sandbox) -> None:
+    def tv(state: dict[str, Any]) -> dict[str, Any]:
+        return next(r for r in state["stock"]["rows"] if r["sku"] == "TV-LG-55")
+
+    shown_before = sandbox.eventually(lambda s: tv(s)["shows"] if tv(s)["shows"] == tv(s)["should_show"] else None,
+                                      "every channel shows the TVs")  # fmt: skip
+    summary = sandbox.scenario("ozon_cancel")
+    order_id = summary_order(summary)
+    counts = re.search(r"свободно (\d+) → (\d+).*свободно снова (\d+)", summary)
+    assert counts, summary
+    free, taken, again = map(int, counts.groups())
+    assert (taken, again) == (free - 1, free)
+    assert "«Покупатель передумал»" in summary and "wildberries" in summary and "yandex_market" in summary
+    taken_order = order(sandbox.state(), order_id)
+    assert taken_order["channel"] == "ozon" and taken_order["status"] == "cancelled"
+    assert [line["status"] for line in taken_order["lines"]] == ["cancelled"]
+    said = [(h["event"], h["said"]) for h in taken_order["history"]]
+    (by_ozon,) = [text for kind, text in said if kind == "cancelled_by_channel"]
+    assert by_ozon.startswith("Отменён покупателем или площадкой ozon: Покупатель передумал")  # Ozon's words
+    assert said[0][0] == "received" and "reserved" in [kind for kind, _ in said]
+
+    def back(state: dict[str, Any]) -> bool:
+        return tv(state)["shows"] == tv(state)["should_show"] == shown_before
+
+    sandbox.eventually(back, "every channel shows the TV the buyer gave back")
+
+
 def test_a_silent_store_passes_the_question_on_and_the_next_store_confirms_in_slack(sandbox: Sandbox) -> None:
     summary = sandbox.scenario("silent_store")
     order_id = summary_order(summary)
