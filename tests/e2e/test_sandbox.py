@@ -91,7 +91,7 @@ def test_a_buyer_cancelling_on_ozon_frees_the_tv_and_every_other_channel_gets_it
     assert said[0][0] == "received" and "reserved" in [kind for kind, _ in said]
 
     def back(state: dict[str, Any]) -> bool:
-        return tv(state)["shows"] == tv(state)["should_show"] == shown_before
+        return bool(tv(state)["shows"] == tv(state)["should_show"] == shown_before)
 
     sandbox.eventually(back, "every channel shows the TV the buyer gave back")
 
