@@ -83,6 +83,10 @@ _HISTORY: dict[str, dict[str, str]] = {
 }
 
 
+# how a cancellation the channel asked for is recorded (workflows.channel_verdicts.cancel_reason)
+CHANNEL_CANCEL_PREFIX = "cancelled on "
+
+
 class _Detail(dict[str, object]):
     """An event's detail for formatting: a field an older event lacks reads as a dash, never an error."""
 
@@ -103,6 +107,8 @@ def history_line(locale: Locale, kind: str, detail: Mapping[str, object]) -> str
         return f"{kind} ({said})" if said else kind
     values = _Detail(detail)
     reason = str(detail.get("reason") or "").strip()
+    if kind == "cancelled" and reason.startswith(CHANNEL_CANCEL_PREFIX):
+        reason = ""  # the channel's cancellation has its own line, with the channel's words
     values["because"] = f": {reason}" if reason else ""
     by = detail.get("by")
     values["by_who"] = f" ({by})" if by else ""

@@ -104,7 +104,7 @@ async def test_the_answer_shows_lines_money_and_the_channels_cancellation_in_bot
     assert "Отменён покупателем или площадкой ozon: Покупатель передумал" in ru
     assert "Cancelled by the buyer or by ozon: Покупатель передумал" in en
     assert "Money: no total given; paid: nothing yet; needs: cleared" in en
-    assert re.search(r"• \d\d\.\d\d \d\d:\d\d Заказ отменён", ru)
+    assert re.search(r"• \d\d\.\d\d \d\d:\d\d Заказ отменён; снято резервов: 1\n", ru)  # the reason once, below
     assert "cancelled_by_channel" not in ru + en  # no raw kind reaches the manager
 
 
@@ -131,6 +131,8 @@ def test_every_history_kind_the_workflows_write_has_a_wording_in_both_languages(
          "wildberries: the buyer returned it: брак"),
         ("store_confirmed", {"line": 1, "store": "arbat"}, "Строка 1: магазин arbat ответил — —",
          "Line 1: store arbat answered — —"),
+        ("cancelled", {"reason": "клиент позвонил", "released": 2}, "Заказ отменён: клиент позвонил; снято резервов: 2",
+         "Order cancelled: клиент позвонил; reservations released: 2"),
         ("something_new", {"x": 1, "y": ""}, "something_new (x: 1)", "something_new (x: 1)"),
     ],
 )  # fmt: skip
