@@ -171,7 +171,12 @@ def canned_state() -> dict[str, Any]:
                 ],
                 "history": [
                     {"at": NOW.isoformat(), "event": "created", "detail": "WB-1001"},
-                    {"at": NOW.isoformat(), "event": "store_asked", "detail": "Тверская, ответить до 12:20"},
+                    {
+                        "at": NOW.isoformat(),
+                        "event": "store_asked",
+                        "detail": "line: 1, store: tverskaya",
+                        "said": "Строка 1: спросили магазин tverskaya",
+                    },
                 ],
             }
         ],
