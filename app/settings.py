@@ -211,6 +211,8 @@ class BusinessSettings(_Group):
     onec_silence_alert_s: int = Field(default=1800, ge=60, validation_alias="ONEC_SILENCE_ALERT_S")
     # how far ahead of our clock 1C's stock may be dated; a figure further ahead is refused
     onec_future_tolerance_s: int = Field(default=600, ge=0, le=86_400, validation_alias="ONEC_FUTURE_TOLERANCE_S")
+    # the managers' time to cancel a marketplace order nobody can fill, or to wait; then the owner is asked
+    unfillable_decision_s: int = Field(default=14_400, ge=300, le=7 * 86_400, validation_alias="UNFILLABLE_DECISION_S")
     fx_check_interval_s: int = Field(default=300, ge=10, validation_alias="FX_CHECK_INTERVAL_S")
     # shop-local time (the topology's onec.timezone) the owner gets yesterday's report in Telegram
     report_time: str = Field(default="09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", validation_alias="REPORT_TIME")

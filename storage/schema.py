@@ -412,3 +412,20 @@ shipments = Table(
     Column("lease_owner", String(128), nullable=True),
     Index(None, "state", "next_attempt_at"),
 )
+
+
+# What a marketplace must do about one of its orders (ready to ship, cancel as unfillable) and when the managers are
+# asked about an order it cannot fill: one row per (order, action), the insert being the claim that it is queued once.
+order_actions = Table(
+    "order_actions",
+    metadata,
+    Column("order_id", Id, ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True),
+    Column("action", String(32), primary_key=True),  # ready_to_ship | cancel_unfillable | ask_unfillable
+    Column("state", String(16), nullable=False),  # pending | done | refused | dropped | asked
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UtcDateTime, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("done_at", UtcDateTime, nullable=True),
+    Index(None, "state", "next_attempt_at"),
+)

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.database import Database
 from storage.office_repositories import SqlAlerts, SqlFxRates, SqlLocks, SqlPayments
+from storage.order_action_repositories import SqlOrderActions
 from storage.order_event_repositories import SqlHeardOrderEvents
 from storage.outbox import SqlOutbox
 from storage.repositories import SqlOfferIds, SqlOrders, SqlReservations, SqlStockLevels
@@ -63,6 +64,7 @@ class SqlUnitOfWork:
         self.outbox = SqlOutbox(self._connection)
         self.shipments = SqlShipments(self._connection)
         self.heard_order_events = SqlHeardOrderEvents(self._connection)
+        self.order_actions = SqlOrderActions(self._connection)
         return self
 
     async def __aexit__(

@@ -35,6 +35,7 @@ from workflows.ports import (
     CommitHooks,
     HeardOrderEvent,
     Heartbeat,
+    OrderAction,
     Push,
     ReportDelivery,
     StockKey,
@@ -101,6 +102,7 @@ class MemoryState:
     shipments: dict[int, Shipment] = field(default_factory=dict)  # order_id -> its shipment
     # (channel, external_id, kind) -> what the channel said became of its order
     heard_order_events: dict[tuple[str, str, str], HeardOrderEvent] = field(default_factory=dict)
+    order_actions: dict[tuple[int, str], OrderAction] = field(default_factory=dict)  # (order_id, action) -> row
     touched: set[str] = field(default_factory=set)  # SKUs the open unit of work changed
     next_id: int = 1
 
@@ -585,6 +587,50 @@ class MemoryHeardOrderEvents:
         return [(e, taken[e.external_id]) for e in waiting if e.external_id in taken][:limit]
 
 
+class MemoryOrderActions:
+    def __init__(self, state: MemoryState) -> None:
+        self._s = state
+
+    async def add(self, action: OrderAction) -> bool:
+        key = (action.order_id, action.action)
+        if key in self._s.order_actions:
+            return False
+        self._s.order_actions[key] = action
+        return True
+
+    async def get(self, order_id: int, action: str) -> OrderAction | None:
+        return self._s.order_actions.get((order_id, action))
+
+    async def for_order(self, order_id: int) -> list[OrderAction]:
+        found = [a for a in self._s.order_actions.values() if a.order_id == order_id]
+        return sorted(found, key=lambda a: (a.created_at, a.action))
+
+    async def save(self, action: OrderAction) -> None:
+        key = (action.order_id, action.action)
+        stored = self._s.order_actions[key]
+        self._s.order_actions[key] = replace(action, created_at=stored.created_at)
+
+    async def claim(
+        self, channel: str, actions: Collection[str], now: datetime, lease_until: datetime, limit: int
+    ) -> list[OrderAction]:
+        due = [
+            a for a in self._s.order_actions.values()
+            if a.state == "pending" and a.next_attempt_at <= now and a.action in actions
+            and self._s.orders[a.order_id].channel == channel
+        ]  # fmt: skip
+        due.sort(key=lambda a: (a.next_attempt_at, a.order_id, a.action))
+        claimed = [replace(a, next_attempt_at=lease_until) for a in due[:limit]]
+        for action in claimed:
+            self._s.order_actions[(action.order_id, action.action)] = action
+        return claimed
+
+    async def candidates(self, channel: str, limit: int) -> list[int]:
+        busy = {order_id for order_id, _ in self._s.order_actions}
+        return sorted(
+            i for i, o in self._s.orders.items() if o.channel == channel and o.cancelled_at is None and i not in busy
+        )[:limit]
+
+
 class MemoryHeartbeats:
     def __init__(self, state: MemoryState) -> None:
         self._s = state
@@ -781,6 +827,7 @@ class MemoryUnitOfWork:
         self.outbox = MemoryOutbox(self._state)
         self.shipments = MemoryShipments(self._state)
         self.heard_order_events = MemoryHeardOrderEvents(self._state)
+        self.order_actions = MemoryOrderActions(self._state)
         self._state.touched = set()
         return self
 

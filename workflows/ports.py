@@ -404,6 +404,49 @@ class HeardOrderEvents(Protocol):
 
 
 @dataclass(frozen=True)
+class OrderAction:
+    """One step a marketplace must take about one of its orders (``workflows.fulfilment``): sent through the channel's
+    client until it is done or refused, at most one row per (order, action). ``ask_unfillable`` is the same kind of
+    row for a question to the managers, due when they should be asked (again)."""
+
+    order_id: int
+    action: str  # workflows.fulfilment.Action: ready_to_ship | cancel_unfillable | ask_unfillable
+    state: str  # workflows.fulfilment.ActionState: pending | done | refused | dropped | asked
+    next_attempt_at: datetime  # when the job looks at it again (a claim moves it on by a lease)
+    created_at: datetime
+    attempts: int = 0  # sends tried
+    last_error: str | None = None  # the channel's last failure or refusal
+    done_at: datetime | None = None
+
+
+class OrderActions(Protocol):
+    async def add(self, action: OrderAction) -> bool:
+        """Queue the action; ``False`` and nothing written when the order has that action already (the insert is
+        the claim: of two concurrent adds, the second gets ``False`` once the first committed)."""
+        ...
+
+    async def get(self, order_id: int, action: str) -> OrderAction | None: ...
+
+    async def for_order(self, order_id: int) -> list[OrderAction]: ...
+
+    async def save(self, action: OrderAction) -> None:
+        """Overwrite state, attempts, next attempt, last error and ``done_at`` of the stored row."""
+        ...
+
+    async def claim(
+        self, channel: str, actions: Collection[str], now: datetime, lease_until: datetime, limit: int
+    ) -> list[OrderAction]:
+        """Up to ``limit`` pending rows of ``actions`` for the channel's orders due at ``now``, oldest due first,
+        their next attempt moved to ``lease_until`` (a claimer that dies leaves them due again then). Two
+        concurrent callers never get the same row (``SKIP LOCKED`` on PostgreSQL)."""
+        ...
+
+    async def candidates(self, channel: str, limit: int) -> list[int]:
+        """Ids of the channel's orders that are not cancelled and have no action yet, oldest first."""
+        ...
+
+
+@dataclass(frozen=True)
 class Heartbeat:
     source: str  # what 1C sent: "stock", …
     at: datetime
@@ -607,6 +650,9 @@ class UnitOfWork(Protocol):
 
     @property
     def heard_order_events(self) -> HeardOrderEvents: ...
+
+    @property
+    def order_actions(self) -> OrderActions: ...
 
     def touched_skus(self) -> set[str]:
         """SKUs whose stock rows this unit of work changed so far (on-hand, reserved, suspect)."""

@@ -21,6 +21,7 @@ from workflows.channel_upkeep import ChannelUpkeep
 from workflows.channels import ChannelClient, ReportsOrderEvents
 from workflows.daily_report import DailyReports, DayRecords
 from workflows.fraud_check import FraudCheck
+from workflows.fulfilment import Fulfilment, fulfils
 from workflows.fx import FxWatch, RatesFeed
 from workflows.ledger import Ledger
 from workflows.office import OfficeDesk
@@ -36,6 +37,7 @@ from workflows.store_confirmation import StoreCascade
 from workflows.sync import SyncDispatcher, SyncObserver, SyncOutbox
 from workflows.tasks import DeadlineKind, DeadlinePump, TaskBoard
 from workflows.topology import Topology
+from workflows.unfillable import UnfillableDesk
 from workflows.vocabulary import TaskKind
 
 
@@ -50,6 +52,7 @@ class Rules:
     parcel_weight_g: int = 500  # a parcel's weight when the order names none
     carrier_poll_after: timedelta = timedelta(seconds=30)
     onec_future_tolerance: timedelta = timedelta(minutes=10)  # how far ahead of our clock 1C's figures may be dated
+    unfillable_decision: timedelta = timedelta(hours=4)  # the managers' time to decide on an unfillable order
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,8 @@ class Shop:
     shipping: ShippingDesk | None = None
     onec_pull: OneCPull | None = None
     reports: DailyReports | None = None
+    unfillable: UnfillableDesk | None = None  # the managers' question about marketplace orders nobody can fill
+    fulfilment: list[Fulfilment] = field(default_factory=list)  # marketplaces told when their orders may ship
 
     def wake_dispatchers(self) -> None:
         """Something changed stock: every channel's dispatcher sends now instead of at its next tick."""
@@ -121,15 +126,24 @@ def assemble(
     operations = Operations(uow, clock, topology, alerts, rules.onec_silence)
     fraud = FraudCheck(clock, board, alerts, orders)
     fx = FxWatch(uow, clock, board, alerts, outside.rates, rules.fx_deviation_threshold)
-    answers = {TaskKind.FRAUD_CHECK: fraud.answer, TaskKind.FX_APPROVAL: fx.answer, TaskKind.ALERT: alerts.answer}
+    unfillable = UnfillableDesk(clock, board, alerts, orders, decide_within=rules.unfillable_decision)
+    answers = {
+        TaskKind.FRAUD_CHECK: fraud.answer, TaskKind.FX_APPROVAL: fx.answer, TaskKind.ALERT: alerts.answer,
+        TaskKind.UNFILLABLE_ORDER: unfillable.answer,
+    }  # fmt: skip
     shop = Shop(
         uow, clock, topology, ledger, board, alerts, cascade, orders, operations,
         StockIntake(uow, topology, ledger, operations, clock, rules.onec_future_tolerance), fraud, fx,
         PaymentDesk(uow, clock, fraud, fx, rules.fraud_amount_threshold_rub),
-        OfficeDesk(uow, answers), _pump(uow, clock, cascade, fraud, fx, alerts, instance),
-        channels=dict(outside.channels),
+        OfficeDesk(uow, answers), _pump(uow, clock, cascade, fraud, fx, alerts, unfillable, instance),
+        channels=dict(outside.channels), unfillable=unfillable,
     )  # fmt: skip
     _connect_channels(shop, instance)
+    shop.fulfilment = [
+        Fulfilment(uow, clock, client, alerts, unfillable, rules.fraud_amount_threshold_rub, channel=name)
+        for name, channel in shop.channels.items()
+        if (client := fulfils(channel)) is not None
+    ]
     if outside.carrier is not None:
         shop.shipping = ShippingDesk(
             uow, clock, outside.carrier, alerts, rules.fraud_amount_threshold_rub, owner=instance.owner,
@@ -144,7 +158,7 @@ def assemble(
 
 def _pump(
     uow: UnitOfWorkFactory, clock: Clock, cascade: StoreCascade, fraud: FraudCheck, fx: FxWatch, alerts: AlertDesk,
-    instance: Instance,
+    unfillable: UnfillableDesk, instance: Instance,
 ) -> DeadlinePump:  # fmt: skip
     """The deadline pump with each kind of task's handlers."""
     handlers = {
@@ -153,6 +167,7 @@ def _pump(
         (TaskKind.FRAUD_CHECK, DeadlineKind.EXPIRE): fraud.on_timeout,
         (TaskKind.FX_APPROVAL, DeadlineKind.EXPIRE): fx.on_timeout,
         (TaskKind.ALERT, DeadlineKind.EXPIRE): alerts.on_timeout,
+        (TaskKind.UNFILLABLE_ORDER, DeadlineKind.EXPIRE): unfillable.on_timeout,
     }
     return DeadlinePump(
         uow, clock, handlers, owner=instance.owner, concurrency=instance.deadline_concurrency,

@@ -18,6 +18,7 @@ class TaskKind(enum.StrEnum):
     FRAUD_CHECK = "fraud_check"  # the managers phone the client
     FX_APPROVAL = "fx_approval"  # the managers decide on a rate move
     ALERT = "alert"  # the owner acknowledges or mutes a failure
+    UNFILLABLE_ORDER = "unfillable_order"  # the managers cancel a marketplace order nobody can fill, or wait
 
     @property
     def for_office(self) -> bool:

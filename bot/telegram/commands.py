@@ -112,7 +112,7 @@ def _lookup_commands(router: Router, ledger: Ledger, orders: OrderDesk, tz: str,
             for line in found.lines
         )  # fmt: skip
         history = "\n".join(
-            tg(locale, "order.event", at=render.clock_time(event.at, tz), kind=event.kind)
+            tg(locale, "order.event", at=render.clock_time(event.at, tz), kind=render.history_line(event.kind, locale))
             for event in found.history[-10:]
         )
         await message.answer(

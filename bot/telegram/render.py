@@ -13,7 +13,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.telegram.texts import has, tg
 from bot.texts import Locale
 from workflows.office_model import Alert
-from workflows.payloads import FraudCall, FxApproval
+from workflows.payloads import FraudCall, FxApproval, UnfillableOrder
 from workflows.tasks import Task, TaskState
 from workflows.vocabulary import TaskKind
 
@@ -87,6 +87,8 @@ def task_text(task: Task, locale: Locale, timezone: str) -> str:
         lines = _fraud_lines(FraudCall.from_payload(task.payload), locale, timezone, deadline)
     elif task.kind == TaskKind.FX_APPROVAL:
         lines = _fx_lines(FxApproval.from_payload(task.payload), locale, deadline)
+    elif task.kind == TaskKind.UNFILLABLE_ORDER:
+        lines = _unfillable_lines(UnfillableOrder.from_payload(task.payload), locale, deadline)
     else:
         lines = [f"{task.kind}: {task.subject}"]
     lines.append(closed_line(task, locale, timezone))
@@ -117,6 +119,23 @@ def _fx_lines(fx: FxApproval, locale: Locale, deadline: str) -> list[str]:
            paid=_rate(fx.rate_at_payment), now=_rate(fx.rate_now), difference=money(str(fx.difference_rub), "RUB"),
            deadline=deadline),
     ]  # fmt: skip
+
+
+def _unfillable_lines(question: UnfillableOrder, locale: Locale, deadline: str) -> list[str]:
+    lines = [tg(locale, "unfillable.title", order=question.external_id or question.order_id, channel=question.channel)]
+    lines += [tg(locale, "unfillable.line", sku=line.sku, qty=line.qty) for line in question.lines]
+    lines.append(tg(locale, "unfillable.body", deadline=deadline))
+    if question.attempt > 1:
+        lines.append(tg(locale, "unfillable.again", attempt=question.attempt))
+    if question.escalated:
+        lines.append(tg(locale, "unfillable.escalated", why=question.escalated))
+    return lines
+
+
+def history_line(kind: str, locale: Locale) -> str:
+    """An event of an order's history in a manager's words, when it has them; else its kind."""
+    key = f"history.{kind}"
+    return tg(locale, key) if has(locale, key) else kind
 
 
 def money(amount: str, currency: str) -> str:

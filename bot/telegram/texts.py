@@ -98,6 +98,24 @@ _TEXTS: dict[str, dict[str, str]] = {
         "refused.not_yours": "Эту задачу решает владелец.",
         "refused.unknown_task": "Задача не найдена.",
         "accepted": "Готово: {option}",
+        "option.cancel": "Отменить заказ",
+        "option.wait_1d": "Ждать поставку +1 день",
+        "option.wait_3d": "Ждать поставку +3 дня",
+        "unfillable.title": "🚫 Заказ {order} ({channel}): товара нет нигде",
+        "unfillable.line": "• {sku} × {qty}",
+        "unfillable.body": (
+            "Нет ни на складе, ни в магазинах. Отменить заказ на маркетплейсе или ждать поставку "
+            "(спросим снова)? Ответьте до {deadline}"
+        ),
+        "unfillable.again": "Спрашиваем снова ({attempt}-й раз)",
+        "unfillable.escalated": "Передано владельцу ({why})",
+        "alert.order_action_refused": "{channel} не принял «{action}» по заказу {order}: {reason}",
+        "history.marketplace_ready_to_ship": "маркетплейсу сообщено: заказ собран и готов к отгрузке",
+        "history.marketplace_cancelled": "заказ отменён на маркетплейсе (нет товара)",
+        "history.marketplace_refused_ready": "маркетплейс не принял «готов к отгрузке»",
+        "history.marketplace_refused_cancel": "маркетплейс не принял отмену",
+        "history.unfillable_asked": "менеджеров спросили: отменить или ждать поставку",
+        "history.unfillable_decided": "менеджер решил по заказу без товара",
     },
     "en": {
         "refused": "Access denied.",
@@ -189,6 +207,24 @@ _TEXTS: dict[str, dict[str, str]] = {
         "refused.not_yours": "The owner decides this one.",
         "refused.unknown_task": "Task not found.",
         "accepted": "Done: {option}",
+        "option.cancel": "Cancel the order",
+        "option.wait_1d": "Wait for stock +1 day",
+        "option.wait_3d": "Wait for stock +3 days",
+        "unfillable.title": "🚫 Order {order} ({channel}): nobody has the goods",
+        "unfillable.line": "• {sku} × {qty}",
+        "unfillable.body": (
+            "Neither the warehouse nor a store has it. Cancel the order on the marketplace, or wait for a delivery "
+            "(we ask again)? Answer by {deadline}"
+        ),
+        "unfillable.again": "Asked again (time {attempt})",
+        "unfillable.escalated": "Passed to the owner ({why})",
+        "alert.order_action_refused": '{channel} refused "{action}" for order {order}: {reason}',
+        "history.marketplace_ready_to_ship": "marketplace told: order packed and ready to ship",
+        "history.marketplace_cancelled": "order cancelled on the marketplace (out of stock)",
+        "history.marketplace_refused_ready": 'marketplace refused "ready to ship"',
+        "history.marketplace_refused_cancel": "marketplace refused the cancellation",
+        "history.unfillable_asked": "managers asked: cancel or wait for a delivery",
+        "history.unfillable_decided": "a manager decided on the out-of-stock order",
     },
 }
 
