@@ -77,14 +77,16 @@ class Fulfilment:
 
     async def sweep(self) -> int:
         """Queue what the channel's orders without an action now need; how many were queued."""
-        async with self._uow(read_only=True) as uow:
-            found = await uow.order_actions.candidates(self.name, self._batch * 10)
-        queued = 0
-        for order_id in found:
-            async with self._uow() as uow:
+        needed: list[tuple[int, Action]] = []
+        async with self._uow(read_only=True) as uow:  # most candidates wait for a store or a hold: only read them
+            for order_id in await uow.order_actions.candidates(self.name, self._batch * 10):
                 order = await uow.orders.get(order_id)
-                action = None if order is None else await self._needs(uow, order)
-                if action is not None and await queue(uow, order_id, action, self._clock.now()):
+                if order is not None and (action := await self._needs(uow, order)) is not None:
+                    needed.append((order_id, action))
+        queued = 0
+        for order_id, action in needed:  # a queued row is looked at again when due: cancelled meanwhile, it drops
+            async with self._uow() as uow:
+                if await queue(uow, order_id, action, self._clock.now()):
                     await uow.commit()
                     queued += 1
         return queued

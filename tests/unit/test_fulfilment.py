@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from tests.fakes import FakeClock, assembled
 from workflows.channels import (
@@ -19,6 +19,7 @@ from workflows.channels import (
     StockLine,
 )
 from workflows.model import Order, StockFigure
+from workflows.order_actions import SENT_TO_CHANNEL, Action, queue
 from workflows.ports import UnitOfWorkFactory
 from workflows.shop import Shop
 from workflows.tasks import Task, TaskState
@@ -263,3 +264,28 @@ async def test_no_answer_goes_to_the_owner(uow: UnitOfWorkFactory, topology: Top
         (alert,) = await work.alerts.open_of_kind("task_escalated")
     assert expired is not None and expired.state == TaskState.EXPIRED
     assert alert.detail["task_kind"] == "unfillable_order"
+
+
+async def test_order_actions_are_queued_once_claimed_once_and_candidates_are_orders_without_one(
+    uow: UnitOfWorkFactory, topology: Topology, clock: FakeClock
+) -> None:
+    shop = await marketplace(uow, topology, clock, order("OZ-1", ("LAMP", 1)), order("OZ-2", ("LAMP", 1)))
+    first, second, now = (await taken(shop, "OZ-1")).id, (await taken(shop, "OZ-2")).id, clock.now()
+    assert first is not None and second is not None
+    await shop.orders.cancel(second, "test")
+    async with uow() as work:
+        assert await work.order_actions.candidates("ozon", 10) == [first]
+        assert await work.order_actions.candidates("wildberries", 10) == []
+        assert await queue(work, first, Action.READY_TO_SHIP, now)
+        assert not await queue(work, first, Action.READY_TO_SHIP, now)
+        assert await work.order_actions.candidates("ozon", 10) == []
+        await work.commit()
+    lease = now + timedelta(minutes=2)
+    async with uow() as work:
+        assert await work.order_actions.claim("wildberries", SENT_TO_CHANNEL, now, lease, 10) == []
+        (claimed,) = await work.order_actions.claim("ozon", SENT_TO_CHANNEL, now, lease, 10)
+        assert await work.order_actions.claim("ozon", SENT_TO_CHANNEL, now, lease, 10) == []
+        await work.commit()
+    assert (claimed.order_id, claimed.action, claimed.next_attempt_at) == (first, "ready_to_ship", lease)
+    async with uow(read_only=True) as work:
+        assert await work.order_actions.for_order(first) == [claimed]
