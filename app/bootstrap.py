@@ -81,4 +81,5 @@ def rules(settings: Settings) -> Rules:
         onec_future_tolerance=timedelta(seconds=business.onec_future_tolerance_s),
         parcel_weight_g=settings.carrier.default_weight_g,
         carrier_poll_after=timedelta(seconds=settings.carrier.interval_s),
+        returns_sellable_at_once=business.returns_sellable_at_once,
     )

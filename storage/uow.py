@@ -11,6 +11,7 @@ from storage.database import Database
 from storage.office_repositories import SqlAlerts, SqlFxRates, SqlLocks, SqlPayments
 from storage.outbox import SqlOutbox
 from storage.repositories import SqlOfferIds, SqlOrders, SqlReservations, SqlStockLevels
+from storage.return_repositories import SqlReturnRecords
 from storage.shipment_repositories import SqlShipments
 from storage.state_repositories import SqlChannelStates, SqlHeartbeats, SqlReportDeliveries
 from storage.task_repositories import SqlDeadlines, SqlNotices, SqlTasks
@@ -61,6 +62,7 @@ class SqlUnitOfWork:
         self.locks = SqlLocks(self._connection)
         self.outbox = SqlOutbox(self._connection)
         self.shipments = SqlShipments(self._connection)
+        self.returns = SqlReturnRecords(self._connection, self._touched)
         return self
 
     async def __aexit__(
