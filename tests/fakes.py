@@ -727,9 +727,9 @@ class MemoryReturnRecords:
         for r in self._s.returns.values():
             level = self._s.stock.get((r.sku, r.warehouse))
             decided = r.decided_at
-            if r.sku == sku and r.state == ReturnState.SELLABLE and decided is not None:
-                if level is None or decided > level.as_of:
-                    expected[r.warehouse] = expected.get(r.warehouse, 0) + r.qty
+            settled = r.sku == sku and r.state == ReturnState.SELLABLE and decided is not None
+            if settled and decided is not None and (level is None or decided > level.as_of):
+                expected[r.warehouse] = expected.get(r.warehouse, 0) + r.qty
         return expected
 
     async def take_back(self, sku: str, warehouse: str, qty: int, as_of_if_new: datetime) -> None:

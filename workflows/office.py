@@ -15,8 +15,8 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from workflows.alerts import TASK_ESCALATED
 from workflows.errors import WorkflowError
 from workflows.office_model import Alert
-from workflows.return_model import RETURN_NOT_RECEIVED
 from workflows.ports import UnitOfWorkFactory
+from workflows.return_model import RETURN_NOT_RECEIVED
 from workflows.store_confirmation import EXHAUSTED
 from workflows.tasks import Decision, Task, UnknownTask
 from workflows.topology import People

@@ -7,7 +7,6 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
-
 # the alerts a return raises: the owner has a defective one written off in 1C; the managers chase a lost one
 RETURN_DEFECTIVE = "return_defective"
 RETURN_NOT_RECEIVED = "return_not_received"
