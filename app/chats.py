@@ -67,6 +67,7 @@ def _connect_slack(settings: Settings, shop: Shop, chats: Chats) -> None:
     chats.slack_app = build_slack_app(
         client=client, bot=chats.slack_bot, signing_secret=secret,
         cascade=shop.cascade, delivery=chats.slack_delivery, topology=shop.topology, locale=locale,
+        returns=shop.returns,
     )  # fmt: skip
 
 

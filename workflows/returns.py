@@ -139,6 +139,8 @@ class Returns:
         """The warehouse's answer (a store's staff in Slack, the office in Telegram); the first answer stands."""
         async with self._board.deciding(task_id, option, user) as (uow, decision):
             if decision.accepted:
+                if decision.task.kind != KIND:  # a button of another kind of task: changes nothing
+                    raise UnknownTask(f"task {task_id} is not a return receipt")
                 store = assigned_store(decision.task.assignee)
                 warehouse = self._topology.warehouse(store) if store is not None else None
                 if store is not None and (warehouse is None or user not in warehouse.staff):

@@ -36,8 +36,9 @@ def topology() -> Topology:
     )
 
 
-async def _shop(uow: UnitOfWorkFactory, topology: Topology, clock: FakeClock, **rules: bool) -> Shop:
-    shop = assembled(uow, topology, clock, channels={"site": FakeChannel("site")}, rules=Rules(**rules))
+async def _shop(uow: UnitOfWorkFactory, topology: Topology, clock: FakeClock, *, at_once: bool = False) -> Shop:
+    rules = Rules(returns_sellable_at_once=at_once)
+    shop = assembled(uow, topology, clock, channels={"site": FakeChannel("site")}, rules=rules)
     uow.hooks.after.clear()  # nothing is pushed in the background: the test reads the outbox
     await shop.ledger.apply_stock(clock.now(), [StockFigure("IRON", "online", 5), StockFigure("LAMP", "s1", 1)])
     return shop
@@ -97,7 +98,7 @@ async def test_sellable_is_expected_back_until_a_newer_1c_figure(
 async def test_sellable_at_once_is_stock_now_and_queued_for_the_channels(
     uow: UnitOfWorkFactory, topology: Topology, clock: FakeClock
 ) -> None:
-    shop = await _shop(uow, topology, clock, returns_sellable_at_once=True)
+    shop = await _shop(uow, topology, clock, at_once=True)
     order_id = await _order(shop)
     record = await shop.returns.announce(order_id, "IRON", None, "site")
     before = (await shop.ledger.stock("IRON")).by_channel["site"]
