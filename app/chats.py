@@ -85,4 +85,5 @@ def _connect_telegram(settings: Settings, shop: Shop, chats: Chats) -> None:
     chats.telegram_dispatcher = build_dispatcher(
         office=shop.office, topology=shop.topology, ledger=shop.ledger, orders=shop.orders,
         operations=shop.operations, locale=locale, after_decision=delivery.after_decision, report=chats.telegram_report,
+        returns=shop.returns,
     )  # fmt: skip

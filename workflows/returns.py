@@ -116,7 +116,7 @@ class Returns:
         receipt = ReturnReceipt(
             order.id, order.external_id, order.channel, record.sku, record.qty, warehouse.code, record.source
         )
-        in_slack = bool(warehouse.slack_channel)
+        in_slack = not self.asks_managers(warehouse.code)
         assignee = store_assignee(warehouse.code) if in_slack else Assignee.MANAGERS
         task = Task(
             None, KIND, alert_key("return", str(order.id), record.sku), assignee, OPTIONS, now + STAYS_OPEN, now,
@@ -134,6 +134,11 @@ class Returns:
         }  # fmt: skip
         await uow.orders.add_events(order.id, [OrderEvent(now, "return_announced", detail)])
         return task
+
+    def asks_managers(self, code: str) -> bool:
+        """Whether a return to warehouse ``code`` is the managers' task (it has no Slack channel)."""
+        warehouse = self._topology.warehouse(code)
+        return warehouse is None or not warehouse.slack_channel
 
     async def answer(self, task_id: int, option: str, user: str) -> Decision:
         """The warehouse's answer (a store's staff in Slack, the office in Telegram); the first answer stands."""

@@ -147,6 +147,11 @@ async def test_first_answer_stands_and_only_the_store_staff_answer(
     with pytest.raises(UnknownTask):  # a store's receipt is not the office's to answer
         await shop.office.answer(task_id, "defective", Role.OWNER, "Owner (1)")
     assert [t.id for t, _ in await shop.office.open_tasks(Role.OWNER)] == []
+    question = next(t for t in await _task_ids(shop, "store_question") if t != task_id)  # the cascade's own
+    with pytest.raises(UnknownTask):  # a return button on another kind of task changes nothing
+        await shop.returns.answer(question, "defective", "U1")
+    async with shop.uow(read_only=True) as work:
+        assert (await work.tasks.get(question)).state == "open"  # type: ignore[union-attr]
     clock.advance(minutes=1)
     assert (await shop.returns.answer(task_id, "sellable", "U1")).accepted
     late = await shop.returns.answer(task_id, "defective", "U1")
