@@ -14,7 +14,7 @@ from workflows.model import StockFigure
 from workflows.orders import LineRequest, PlaceOrder
 from workflows.ports import UnitOfWorkFactory
 from workflows.return_model import RETURN_DEFECTIVE, RETURN_NOT_RECEIVED, ReturnState
-from workflows.returns import SkuNotInOrder
+from workflows.returns import InvalidReturn, NotShipped, SkuNotInOrder
 from workflows.shop import Rules, Shop
 from workflows.store_confirmation import NotStaff
 from workflows.tasks import UnknownTask
@@ -173,5 +173,11 @@ async def test_unknown_order_or_sku_changes_nothing(
         await shop.returns.announce(order_id, "KETTLE", None, "manager:2")
     with pytest.raises(OrderNotFound):
         await shop.returns.announce(order_id + 100, "IRON", None, "manager:2")
+    with pytest.raises(InvalidReturn):  # more than the order holds
+        await shop.returns.announce(order_id, "IRON", 3, "site")
+    missed = (await shop.orders.place(PlaceOrder("site", "A-2", [LineRequest("KETTLE", 1)]))).order
+    assert missed.id is not None
+    with pytest.raises(NotShipped):  # out of stock: it never left a warehouse
+        await shop.returns.announce(missed.id, "KETTLE", None, "site")
     assert await _task_ids(shop, "office_task") == []
     assert await _events(shop, order_id) == []
