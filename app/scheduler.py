@@ -43,6 +43,8 @@ def build_scheduler(services: Services) -> AsyncIOScheduler:
         later = {"max_instances": 1, "coalesce": True}  # not at start: a full read of the channel is heavy
         scheduler.add_job(upkeep.reconcile, "interval", hours=6, id=f"reconcile-{upkeep.name}", **later)
         scheduler.add_job(upkeep.reconcile_if_asked, "interval", seconds=30, id=f"sync-asked-{upkeep.name}", **every)
+    for feed in shop.order_feeds:  # cancellations, deliveries, returns: as often as new orders are read
+        scheduler.add_job(feed.pull, "interval", seconds=60, id=f"order-events-{feed.name}", **every)
     if shop.shipping is not None:  # allocated, paid orders to CDEK, and CDEK's verdicts
         interval_s = services.settings.carrier.interval_s
         scheduler.add_job(shop.shipping.run_once, "interval", seconds=interval_s, id="shipping", **every)

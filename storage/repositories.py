@@ -361,6 +361,11 @@ class SqlOrders:
         )
         return [(row.order_id, _obligation(row)) for row in await self._c.execute(query)]
 
+    async def open_external_ids(self, channel: str, limit: int) -> list[str]:
+        c = t.orders.c
+        query = select(c.external_id).where(c.channel == channel, c.cancelled_at.is_(None))
+        return list((await self._c.execute(query.order_by(c.id.desc()).limit(limit))).scalars())
+
 
 def _obligation(row: Any) -> Obligation:
     def money(value: Any) -> Decimal | None:

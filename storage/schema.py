@@ -316,6 +316,23 @@ channel_states = Table(
     Column("sync_requested_by", String(255), nullable=True),
     Column("reconciled_at", UtcDateTime, nullable=True),
     Column("reconciled", Text, nullable=True),  # the last reconciliation's summary
+    Column("order_events_cursor", Text, nullable=True),  # the channel's bookmark in its order events
+)
+
+# What the channels said became of their orders (cancelled, delivered, returned): one row per event, its key the
+# claim that the event was applied once. A cancellation of an order not taken yet waits (applied_at NULL).
+channel_order_events = Table(
+    "channel_order_events",
+    metadata,
+    Column("channel", String(64), primary_key=True),
+    Column("external_id", String(255), primary_key=True),
+    Column("kind", String(16), primary_key=True),
+    Column("at", UtcDateTime, nullable=False),  # when the channel says it happened
+    Column("reason", Text, nullable=False),
+    Column("heard_at", UtcDateTime, nullable=False),
+    Column("order_id", Id, ForeignKey("orders.id", ondelete="CASCADE"), nullable=True),
+    Column("applied_at", UtcDateTime, nullable=True),
+    Index(None, "channel", "applied_at"),
 )
 
 # When 1C last sent something, per kind of message (the "1C is silent" alert watches it).

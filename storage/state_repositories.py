@@ -54,6 +54,9 @@ class SqlChannelStates:
     async def reconciled(self, name: str, summary: str, at: datetime) -> None:
         await self._set(name, reconciled=summary, reconciled_at=at)
 
+    async def save_order_events_cursor(self, name: str, cursor: str) -> None:
+        await self._set(name, order_events_cursor=cursor)
+
     async def _set(self, name: str, **values: Any) -> None:
         """Write ``values`` into the name's row, making the row (otherwise default) when there is none."""
         statement = _upsert(self._c, t.channel_states).values(name=name, failures_in_a_row=0, **values)
@@ -68,6 +71,7 @@ def _channel_state(row: Any) -> ChannelState:
         name=row.name, paused_by=row.paused_by, paused_at=row.paused_at, circuit_until=row.circuit_until,
         failures_in_a_row=row.failures_in_a_row, sync_requested_at=row.sync_requested_at,
         sync_requested_by=row.sync_requested_by, reconciled_at=row.reconciled_at, reconciled=row.reconciled,
+        order_events_cursor=row.order_events_cursor,
     )  # fmt: skip
 
 

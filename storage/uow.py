@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.database import Database
 from storage.office_repositories import SqlAlerts, SqlFxRates, SqlLocks, SqlPayments
+from storage.order_event_repositories import SqlHeardOrderEvents
 from storage.outbox import SqlOutbox
 from storage.repositories import SqlOfferIds, SqlOrders, SqlReservations, SqlStockLevels
 from storage.return_repositories import SqlReturnRecords
@@ -62,6 +63,7 @@ class SqlUnitOfWork:
         self.locks = SqlLocks(self._connection)
         self.outbox = SqlOutbox(self._connection)
         self.shipments = SqlShipments(self._connection)
+        self.heard_order_events = SqlHeardOrderEvents(self._connection)
         self.returns = SqlReturnRecords(self._connection, self._touched)
         return self
 

@@ -30,7 +30,16 @@ from workflows.model import (
     StockLevel,
 )
 from workflows.office_model import Alert, Payment, Phase
-from workflows.ports import ChannelState, CommitHooks, Heartbeat, Push, ReportDelivery, StockKey, UnitOfWorkFactory
+from workflows.ports import (
+    ChannelState,
+    CommitHooks,
+    HeardOrderEvent,
+    Heartbeat,
+    Push,
+    ReportDelivery,
+    StockKey,
+    UnitOfWorkFactory,
+)
 from workflows.return_model import ReturnRecord, ReturnState
 from workflows.shop import Instance, Outside, Rules, Shop, assemble
 from workflows.tasks import Deadline, DeadlineKind, Task, TaskState
@@ -91,6 +100,8 @@ class MemoryState:
     pushes: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # (channel, sku) -> row
     channel_stock: dict[tuple[str, str], int] = field(default_factory=dict)
     shipments: dict[int, Shipment] = field(default_factory=dict)  # order_id -> its shipment
+    # (channel, external_id, kind) -> what the channel said became of its order
+    heard_order_events: dict[tuple[str, str, str], HeardOrderEvent] = field(default_factory=dict)
     returns: dict[tuple[int, str], ReturnRecord] = field(default_factory=dict)  # (order_id, sku) -> its return
     touched: set[str] = field(default_factory=set)  # SKUs the open unit of work changed
     next_id: int = 1
@@ -242,6 +253,10 @@ class MemoryOrders:
     async def unexported(self, limit: int) -> list[Order]:
         found = [o for _, o in sorted(self._s.orders.items()) if o.exported_at is None and o.cancelled_at is None]
         return copy.deepcopy(found[:limit])
+
+    async def open_external_ids(self, channel: str, limit: int) -> list[str]:
+        found = [o for _, o in sorted(self._s.orders.items(), reverse=True) if o.channel == channel]
+        return [o.external_id for o in found if o.cancelled_at is None][:limit]
 
     async def mark_exported(self, order_ids: Collection[int], at: datetime) -> None:
         for order_id in order_ids:
@@ -533,8 +548,43 @@ class MemoryChannelStates:
     async def reconciled(self, name: str, summary: str, at: datetime) -> None:
         self._set(name, reconciled=summary, reconciled_at=at)
 
+    async def save_order_events_cursor(self, name: str, cursor: str) -> None:
+        self._set(name, order_events_cursor=cursor)
+
     def _set(self, name: str, **values: Any) -> None:
         self._s.channel_states[name] = replace(self._s.channel_states.get(name, ChannelState(name)), **values)
+
+
+class MemoryHeardOrderEvents:
+    def __init__(self, state: MemoryState) -> None:
+        self._s = state
+
+    async def add(self, event: HeardOrderEvent) -> bool:
+        key = (event.channel, event.external_id, event.kind)
+        if key in self._s.heard_order_events:
+            return False
+        self._s.heard_order_events[key] = event
+        return True
+
+    async def get(self, channel: str, external_id: str, kind: str) -> HeardOrderEvent | None:
+        return self._s.heard_order_events.get((channel, external_id, kind))
+
+    async def waiting_cancellation(self, channel: str, external_id: str) -> HeardOrderEvent | None:
+        found = await self.get(channel, external_id, "cancelled")
+        return found if found is not None and found.waiting else None
+
+    async def settle(self, channel: str, external_id: str, kind: str, order_id: int, at: datetime) -> bool:
+        found = await self.get(channel, external_id, kind)
+        if found is None or not found.waiting:
+            return False
+        self._s.heard_order_events[(channel, external_id, kind)] = replace(found, order_id=order_id, applied_at=at)
+        return True
+
+    async def waiting_with_order(self, channel: str, limit: int) -> list[tuple[HeardOrderEvent, int]]:
+        taken = {o.external_id: order_id for order_id, o in self._s.orders.items() if o.channel == channel}
+        waiting = [e for e in self._s.heard_order_events.values() if e.channel == channel and e.waiting]
+        waiting.sort(key=lambda e: (e.heard_at, e.external_id))
+        return [(e, taken[e.external_id]) for e in waiting if e.external_id in taken][:limit]
 
 
 class MemoryHeartbeats:
@@ -767,6 +817,7 @@ class MemoryUnitOfWork:
         self.locks = MemoryLocks()
         self.outbox = MemoryOutbox(self._state)
         self.shipments = MemoryShipments(self._state)
+        self.heard_order_events = MemoryHeardOrderEvents(self._state)
         self.returns = MemoryReturnRecords(self._state)
         self._state.touched = set()
         return self

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 
+from workflows.channel_verdicts import cancel_reason, channel_order_lock, history_event
 from workflows.errors import (
     ClientBlocked,
     DuplicateOrder,
@@ -38,7 +39,7 @@ from workflows.model import (
     Shipment,
     ShipmentState,
 )
-from workflows.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from workflows.ports import Clock, HeardOrderEvent, UnitOfWork, UnitOfWorkFactory
 from workflows.store_confirmation import StoreCascade
 from workflows.tasks import TaskState, notify_closed
 from workflows.topology import Topology, WarehouseKind
@@ -99,7 +100,13 @@ class OrderDesk:
             async with self._uow() as uow:
                 if await uow.payments.is_blocked(command.customer.phone, command.customer.email):
                     raise ClientBlocked("this client is blocked after a confirmed fraud; a manager can explain")
-                order = await self._take(uow, command)
+                # one decision at a time per channel order: a cancellation read meanwhile waits for this one
+                await uow.locks.hold(channel_order_lock(command.channel, command.external_id))
+                cancelled = await uow.heard_order_events.waiting_cancellation(command.channel, command.external_id)
+                if cancelled is None:
+                    order = await self._take(uow, command)
+                else:
+                    order = await self._take_cancelled(uow, command, cancelled)
                 await uow.commit()
             log.info("order taken id=%s channel=%s status=%s", order.id, order.channel, order.status)
             return Intake(order, created=True)
@@ -112,14 +119,9 @@ class OrderDesk:
 
     async def _take(self, uow: UnitOfWork, command: PlaceOrder) -> Order:
         now = self._clock.now()
-        lines = [OrderLine(n, line.sku, line.qty, LineStatus.OUT_OF_STOCK) for n, line in enumerate(command.lines, 1)]
-        order = Order(
-            None, command.channel, command.external_id, command.customer, command.total,
-            command.currency, now, lines, list(command.obligations),
-        )  # fmt: skip
-        await uow.orders.add(order)
+        order = await self._received(uow, command, now)
         assert order.id is not None
-        order.history.append(OrderEvent(now, "received", {"channel": command.channel, "lines": len(lines)}))
+        lines = order.lines
         # Lines are reserved in SKU order: with routing order fixed too, concurrent orders lock
         # stock rows in one global order and cannot deadlock on PostgreSQL.
         for line in sorted(lines, key=lambda item: (item.sku, item.line_no)):
@@ -133,6 +135,33 @@ class OrderDesk:
                 if line.status == LineStatus.AWAITING_STORE_CONFIRMATION:
                     await self._cascade.ask(uow, order, line)
         return order
+
+    async def _received(self, uow: UnitOfWork, command: PlaceOrder, now: datetime) -> Order:
+        """The new order stored (its lines not yet): every line out of stock until routed."""
+        lines = [OrderLine(n, line.sku, line.qty, LineStatus.OUT_OF_STOCK) for n, line in enumerate(command.lines, 1)]
+        order = Order(
+            None, command.channel, command.external_id, command.customer, command.total,
+            command.currency, now, lines, list(command.obligations),
+        )  # fmt: skip
+        await uow.orders.add(order)
+        order.history.append(OrderEvent(now, "received", {"channel": command.channel, "lines": len(lines)}))
+        return order
+
+    async def _take_cancelled(self, uow: UnitOfWork, command: PlaceOrder, cancelled: HeardOrderEvent) -> Order:
+        """The channel cancelled the order before we took it: it is kept for the record, already cancelled, and
+        never routed, so it never holds stock, asks no store and ships nothing."""
+        now = self._clock.now()
+        order = await self._received(uow, command, now)
+        assert order.id is not None
+        await uow.orders.add_lines(order.id, order.lines)
+        await uow.orders.add_events(order.id, order.history)
+        await self.cancel_in(uow, order.id, cancel_reason(cancelled))
+        await uow.heard_order_events.settle(cancelled.channel, cancelled.external_id, cancelled.kind, order.id, now)
+        await uow.orders.add_events(order.id, [history_event(cancelled, now)])
+        log.info("order %s from %s was cancelled by the channel before it came in", order.external_id, order.channel)
+        taken = await uow.orders.get(order.id)
+        assert taken is not None
+        return taken
 
     async def _route(
         self, uow: UnitOfWork, order_id: int, channel_name: str, line: OrderLine, now: datetime
@@ -190,6 +219,7 @@ class OrderDesk:
 
     async def cancel_in(self, uow: UnitOfWork, order_id: int, reason: str) -> bool:
         """Cancel inside the caller's transaction; ``False`` when it was cancelled already."""
+        await uow.locks.hold(f"order-cancel:{order_id}")  # a manager and a channel cancelling at once: one releases
         order = await uow.orders.get(order_id)
         if order is None:
             raise OrderNotFound(f"no order {order_id}")

@@ -150,6 +150,10 @@ class Orders(Protocol):
         cleared payment (its money came in when no fresh rate was at hand), oldest order first."""
         ...
 
+    async def open_external_ids(self, channel: str, limit: int) -> list[str]:
+        """The channel's order ids of its orders that are not cancelled, the ``limit`` newest first."""
+        ...
+
 
 class Payments(Protocol):
     async def add_event(
@@ -307,6 +311,7 @@ class ChannelState:
     sync_requested_by: str | None = None
     reconciled_at: datetime | None = None  # when the last reconciliation ended, and what it found
     reconciled: str | None = None  # "checked=… corrected=…[ failed=…]"
+    order_events_cursor: str | None = None  # the channel's bookmark after the last order events we applied
 
     @property
     def paused(self) -> bool:
@@ -348,6 +353,55 @@ class ChannelStates(Protocol):
     async def request_sync(self, name: str, by: str, at: datetime) -> None: ...
 
     async def reconciled(self, name: str, summary: str, at: datetime) -> None: ...
+
+    async def save_order_events_cursor(self, name: str, cursor: str) -> None:
+        """Keep the channel's bookmark to hand back on the next read of its order events."""
+        ...
+
+
+@dataclass(frozen=True)
+class HeardOrderEvent:
+    """What a channel said became of one of its orders (``workflows.channels.ChannelOrderEvent``), as kept: its
+    row is the claim that it was applied once. A cancellation of an order we do not hold yet waits
+    (``applied_at`` is ``None``) until the order comes in."""
+
+    channel: str
+    external_id: str  # the channel's order id
+    kind: str  # workflows.channels.OrderEventKind: cancelled | delivered | returned
+    at: datetime  # when the channel says it happened
+    reason: str  # the channel's words or code
+    heard_at: datetime  # when we read it
+    order_id: int | None = None  # our order, when we hold it
+    applied_at: datetime | None = None  # None: waiting for its order
+
+    @property
+    def waiting(self) -> bool:
+        return self.applied_at is None
+
+
+class HeardOrderEvents(Protocol):
+    """Order events read from the channels, one row per (channel, external_id, kind)."""
+
+    async def add(self, event: HeardOrderEvent) -> bool:
+        """Keep the event; ``False`` and nothing written when (channel, external_id, kind) is kept already.
+
+        The insert is the claim: of two transactions adding the same event at once, the second waits for
+        the first and gets ``False`` once it committed (or inserts when it rolled back)."""
+        ...
+
+    async def get(self, channel: str, external_id: str, kind: str) -> HeardOrderEvent | None: ...
+
+    async def waiting_cancellation(self, channel: str, external_id: str) -> HeardOrderEvent | None:
+        """The channel's cancellation of this order, if one waits for the order to come in."""
+        ...
+
+    async def settle(self, channel: str, external_id: str, kind: str, order_id: int, at: datetime) -> bool:
+        """A waiting event is now applied to ``order_id``; ``False`` (no change) when it was not waiting."""
+        ...
+
+    async def waiting_with_order(self, channel: str, limit: int) -> list[tuple[HeardOrderEvent, int]]:
+        """Waiting events of the channel whose order we now hold, with its id, oldest heard first."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -551,6 +605,9 @@ class UnitOfWork(Protocol):
 
     @property
     def shipments(self) -> Shipments: ...
+
+    @property
+    def heard_order_events(self) -> HeardOrderEvents: ...
 
     @property
     def returns(self) -> ReturnRecords: ...

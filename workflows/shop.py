@@ -18,7 +18,7 @@ from decimal import Decimal
 from workflows.alerts import AlertDesk
 from workflows.carrier import Carrier
 from workflows.channel_upkeep import ChannelUpkeep
-from workflows.channels import ChannelClient
+from workflows.channels import ChannelClient, ReportsOrderEvents
 from workflows.daily_report import DailyReports, DayRecords
 from workflows.fraud_check import FraudCheck
 from workflows.fx import FxWatch, RatesFeed
@@ -27,6 +27,7 @@ from workflows.office import OfficeDesk
 from workflows.onec_intake import StockIntake
 from workflows.onec_pull import BalanceSource, OneCPull
 from workflows.operations import Operations
+from workflows.order_events import OrderFeed
 from workflows.orders import OrderDesk
 from workflows.payments import PaymentDesk
 from workflows.ports import Clock, UnitOfWorkFactory
@@ -95,6 +96,7 @@ class Shop:
     channels: Mapping[str, ChannelClient] = field(default_factory=dict)
     dispatchers: list[SyncDispatcher] = field(default_factory=list)
     upkeep: list[ChannelUpkeep] = field(default_factory=list)
+    order_feeds: list[OrderFeed] = field(default_factory=list)  # channels that say what became of their orders
     shipping: ShippingDesk | None = None
     onec_pull: OneCPull | None = None
     reports: DailyReports | None = None
@@ -167,10 +169,16 @@ def _pump(
 
 
 def _connect_channels(shop: Shop, instance: Instance) -> None:
-    """Each channel gets its dispatcher and its upkeep; a stock commit queues the channels' pushes in
-    the same transaction and wakes the dispatchers once it is committed."""
+    """Each channel gets its dispatcher and its upkeep, and its order feed when its client reports what became of
+    its orders; a stock commit queues the channels' pushes in the same transaction and wakes the dispatchers once
+    it is committed."""
     uow, clock = shop.uow, shop.clock
     shop.upkeep = [ChannelUpkeep(uow, clock, shop.topology, c, shop.orders) for c in shop.channels.values()]
+    shop.order_feeds = [
+        OrderFeed(uow, clock, c, shop.orders, channel=c.name)
+        for c in shop.channels.values()
+        if isinstance(c, ReportsOrderEvents)
+    ]
     observer = instance.sync_observer
     shop.dispatchers = [
         SyncDispatcher(uow, clock, c, shop.alerts, shop.operations, owner=instance.owner, observer=observer)

@@ -18,8 +18,10 @@ from app.scheduler import build_scheduler
 from app.service import JobsInFlight, stop_scheduler
 from app.settings import load_settings
 from tests.fakes import FakeClock
+from tests.unit.test_order_events import ReportingChannel
 from workflows.channels import LearnsProducts
 from workflows.model import StockFigure
+from workflows.order_events import OrderFeed
 from workflows.orders import LineRequest, PlaceOrder
 from workflows.tasks import TaskState
 from workflows.topology import Topology
@@ -92,6 +94,24 @@ async def test_a_client_that_learns_the_channels_catalogue_gets_an_hourly_job(
         assert list(jobs) == ["cards-wildberries"]
         assert jobs["cards-wildberries"].func == clients["wildberries"].learn_products
         assert str(jobs["cards-wildberries"].trigger) == "interval[1:00:00]"
+    finally:
+        await services.close()
+
+
+async def test_a_channel_that_reports_order_events_has_them_pulled_as_often_as_its_orders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, topology: Topology
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'feeds.db'}")
+    monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
+    clock = FakeClock()
+    services = await build(load_settings(env_file=None), topology, clock=clock)
+    try:
+        shop = services.shop
+        shop.order_feeds = [OrderFeed(shop.uow, clock, ReportingChannel("ozon"), shop.orders, channel="ozon")]
+        jobs = {job.id: job for job in build_scheduler(services).get_jobs() if job.id.startswith("order-events-")}
+        assert list(jobs) == ["order-events-ozon"]
+        assert jobs["order-events-ozon"].func == shop.order_feeds[0].pull
+        assert str(jobs["order-events-ozon"].trigger) == "interval[0:01:00]"  # as the orders-<channel> job
     finally:
         await services.close()
 
