@@ -82,4 +82,5 @@ def rules(settings: Settings) -> Rules:
         unfillable_decision=timedelta(seconds=business.unfillable_decision_s),
         parcel_weight_g=settings.carrier.default_weight_g,
         carrier_poll_after=timedelta(seconds=settings.carrier.interval_s),
+        returns_sellable_at_once=business.returns_sellable_at_once,
     )

@@ -214,6 +214,8 @@ class BusinessSettings(_Group):
     # the managers' time to cancel a marketplace order nobody can fill, or to wait; then the owner is asked
     unfillable_decision_s: int = Field(default=14_400, ge=300, le=7 * 86_400, validation_alias="UNFILLABLE_DECISION_S")
     fx_check_interval_s: int = Field(default=300, ge=10, validation_alias="FX_CHECK_INTERVAL_S")
+    # a return the warehouse calls sellable is stock at once, rather than when 1C's next figure counts it
+    returns_sellable_at_once: bool = Field(default=False, validation_alias="RETURNS_SELLABLE_AT_ONCE")
     # shop-local time (the topology's onec.timezone) the owner gets yesterday's report in Telegram
     report_time: str = Field(default="09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", validation_alias="REPORT_TIME")
 

@@ -429,3 +429,23 @@ order_actions = Table(
     Column("done_at", UtcDateTime, nullable=True),
     Index(None, "state", "next_attempt_at"),
 )
+
+
+# Returns: one per order and SKU (the key makes announcing twice a no-op), and what the warehouse said came back.
+# "sellable" rows decided after 1C's figure for their SKU and warehouse are the stock expected back.
+returns = Table(
+    "returns",
+    metadata,
+    Column("order_id", Id, ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True),
+    Column("sku", String(255), primary_key=True),
+    Column("warehouse", String(64), nullable=False),
+    Column("qty", Integer, nullable=False),
+    Column("source", String(128), nullable=False),
+    Column("announced_at", UtcDateTime, nullable=False),
+    Column("task_id", Id, nullable=True),
+    # announced | sellable | restocked | defective | not_received
+    Column("state", String(16), nullable=False),
+    Column("decided_at", UtcDateTime, nullable=True),
+    CheckConstraint("qty > 0", name="qty_positive"),
+    Index(None, "sku", "state"),
+)

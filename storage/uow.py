@@ -13,6 +13,7 @@ from storage.order_action_repositories import SqlOrderActions
 from storage.order_event_repositories import SqlHeardOrderEvents
 from storage.outbox import SqlOutbox
 from storage.repositories import SqlOfferIds, SqlOrders, SqlReservations, SqlStockLevels
+from storage.return_repositories import SqlReturnRecords
 from storage.shipment_repositories import SqlShipments
 from storage.state_repositories import SqlChannelStates, SqlHeartbeats, SqlReportDeliveries
 from storage.task_repositories import SqlDeadlines, SqlNotices, SqlTasks
@@ -65,6 +66,7 @@ class SqlUnitOfWork:
         self.shipments = SqlShipments(self._connection)
         self.heard_order_events = SqlHeardOrderEvents(self._connection)
         self.order_actions = SqlOrderActions(self._connection)
+        self.returns = SqlReturnRecords(self._connection, self._touched)
         return self
 
     async def __aexit__(

@@ -41,6 +41,7 @@ from workflows.ports import (
     StockKey,
     UnitOfWorkFactory,
 )
+from workflows.return_model import ReturnRecord, ReturnState
 from workflows.shop import Instance, Outside, Rules, Shop, assemble
 from workflows.tasks import Deadline, DeadlineKind, Task, TaskState
 from workflows.topology import Topology
@@ -103,6 +104,7 @@ class MemoryState:
     # (channel, external_id, kind) -> what the channel said became of its order
     heard_order_events: dict[tuple[str, str, str], HeardOrderEvent] = field(default_factory=dict)
     order_actions: dict[tuple[int, str], OrderAction] = field(default_factory=dict)  # (order_id, action) -> row
+    returns: dict[tuple[int, str], ReturnRecord] = field(default_factory=dict)  # (order_id, sku) -> its return
     touched: set[str] = field(default_factory=set)  # SKUs the open unit of work changed
     next_id: int = 1
 
@@ -800,6 +802,41 @@ class MemoryNotices:
         return dict(Counter(topic for topic, _, done in self._s.notices.values() if done is None))
 
 
+class MemoryReturnRecords:
+    def __init__(self, state: MemoryState) -> None:
+        self._s = state
+
+    async def add(self, record: ReturnRecord) -> bool:
+        if (record.order_id, record.sku) in self._s.returns:
+            return False
+        self._s.returns[(record.order_id, record.sku)] = record
+        return True
+
+    async def get(self, order_id: int, sku: str) -> ReturnRecord | None:
+        return self._s.returns.get((order_id, sku))
+
+    async def settle(self, order_id: int, sku: str, state: ReturnState, at: datetime) -> None:
+        self._s.returns[(order_id, sku)] = replace(self._s.returns[(order_id, sku)], state=state, decided_at=at)
+
+    async def expected_back(self, sku: str) -> dict[str, int]:
+        expected: dict[str, int] = {}
+        for r in self._s.returns.values():
+            level = self._s.stock.get((r.sku, r.warehouse))
+            decided = r.decided_at
+            settled = r.sku == sku and r.state == ReturnState.SELLABLE and decided is not None
+            if settled and decided is not None and (level is None or decided > level.as_of):
+                expected[r.warehouse] = expected.get(r.warehouse, 0) + r.qty
+        return expected
+
+    async def take_back(self, sku: str, warehouse: str, qty: int, as_of_if_new: datetime) -> None:
+        self._s.touched.add(sku)
+        held = self._s.stock.get((sku, warehouse))
+        if held is None:
+            self._s.stock[(sku, warehouse)] = StockLevel(sku, warehouse, qty, 0, as_of_if_new)
+        else:
+            self._s.stock[(sku, warehouse)] = replace(held, on_hand=held.on_hand + qty)
+
+
 class MemoryUnitOfWork:
     """Works on a copy of the shared state and swaps it in on commit: rollback is free."""
 
@@ -828,6 +865,7 @@ class MemoryUnitOfWork:
         self.shipments = MemoryShipments(self._state)
         self.heard_order_events = MemoryHeardOrderEvents(self._state)
         self.order_actions = MemoryOrderActions(self._state)
+        self.returns = MemoryReturnRecords(self._state)
         self._state.touched = set()
         return self
 

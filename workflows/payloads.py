@@ -252,3 +252,30 @@ class AlertNotice:
     @classmethod
     def from_payload(cls, payload: Mapping[str, object]) -> AlertNotice:
         return cls(alert_id=_int(payload, "alert_id"))
+
+
+@dataclass(frozen=True)
+class ReturnReceipt:
+    """A return on its way back: which order line's goods, to which warehouse, and who reported it."""
+
+    order_id: int
+    external_id: str
+    channel: str
+    sku: str
+    qty: int
+    warehouse: str
+    source: str  # the channel's name, or "manager:<telegram id>"
+
+    def to_payload(self) -> Payload:
+        return {
+            "order_id": self.order_id, "external_id": self.external_id, "channel": self.channel, "sku": self.sku,
+            "qty": self.qty, "warehouse": self.warehouse, "source": self.source,
+        }  # fmt: skip
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, object]) -> ReturnReceipt:
+        return cls(
+            order_id=_int(payload, "order_id"), external_id=_str(payload, "external_id"),
+            channel=_str(payload, "channel"), sku=_str(payload, "sku"), qty=_int(payload, "qty"),
+            warehouse=_str(payload, "warehouse"), source=_str(payload, "source"),
+        )  # fmt: skip

@@ -22,6 +22,7 @@ from workflows.model import (
     StockLevel,
 )
 from workflows.office_model import Alert, Payment
+from workflows.return_model import ReturnRecord, ReturnState
 from workflows.task_model import Deadline, DeadlineKind, Task, TaskState
 from workflows.vocabulary import NoticeTopic
 
@@ -654,6 +655,9 @@ class UnitOfWork(Protocol):
     @property
     def order_actions(self) -> OrderActions: ...
 
+    @property
+    def returns(self) -> ReturnRecords: ...
+
     def touched_skus(self) -> set[str]:
         """SKUs whose stock rows this unit of work changed so far (on-hand, reserved, suspect)."""
         ...
@@ -693,4 +697,28 @@ class UnitOfWorkFactory(Protocol):
 
     def __call__(self, *, read_only: bool = False) -> UnitOfWork:
         """A new unit of work. ``read_only`` ones may run beside writers and must not write."""
+        ...
+
+
+class ReturnRecords(Protocol):
+    """Returns, one per order and SKU, and the stock they bring back."""
+
+    async def add(self, record: ReturnRecord) -> bool:
+        """Store ``record`` unless its order and SKU have one already; ``False`` then (nothing changed)."""
+        ...
+
+    async def get(self, order_id: int, sku: str) -> ReturnRecord | None: ...
+
+    async def settle(self, order_id: int, sku: str, state: ReturnState, at: datetime) -> None:
+        """Record what became of the return, decided at ``at``."""
+        ...
+
+    async def expected_back(self, sku: str) -> dict[str, int]:
+        """Per warehouse, the units of ``sku`` that came back sellable and that 1C's figure for that warehouse
+        does not reflect yet: those decided after the figure's ``as_of`` (or with no figure held)."""
+        ...
+
+    async def take_back(self, sku: str, warehouse: str, qty: int, as_of_if_new: datetime) -> None:
+        """Add ``qty`` to the on-hand of ``sku`` at ``warehouse`` at once (a row 1C never sent is made with
+        ``as_of_if_new``); marks the SKU touched, so the commit queues the channels' pushes."""
         ...

@@ -32,6 +32,7 @@ from workflows.order_events import OrderFeed
 from workflows.orders import OrderDesk
 from workflows.payments import PaymentDesk
 from workflows.ports import Clock, UnitOfWorkFactory
+from workflows.returns import Returns
 from workflows.shipping import ShippingDesk
 from workflows.store_confirmation import StoreCascade
 from workflows.sync import SyncDispatcher, SyncObserver, SyncOutbox
@@ -53,6 +54,7 @@ class Rules:
     carrier_poll_after: timedelta = timedelta(seconds=30)
     onec_future_tolerance: timedelta = timedelta(minutes=10)  # how far ahead of our clock 1C's figures may be dated
     unfillable_decision: timedelta = timedelta(hours=4)  # the managers' time to decide on an unfillable order
+    returns_sellable_at_once: bool = False  # a sellable return is stock at once, not when 1C's next figure counts it
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,7 @@ class Shop:
     payments: PaymentDesk
     office: OfficeDesk
     pump: DeadlinePump
+    returns: Returns
     channels: Mapping[str, ChannelClient] = field(default_factory=dict)
     dispatchers: list[SyncDispatcher] = field(default_factory=list)
     upkeep: list[ChannelUpkeep] = field(default_factory=list)
@@ -127,16 +130,17 @@ def assemble(
     fraud = FraudCheck(clock, board, alerts, orders)
     fx = FxWatch(uow, clock, board, alerts, outside.rates, rules.fx_deviation_threshold)
     unfillable = UnfillableDesk(clock, board, alerts, orders, decide_within=rules.unfillable_decision)
+    returns = Returns(uow, topology, clock, board, alerts, sellable_at_once=rules.returns_sellable_at_once)
     answers = {
         TaskKind.FRAUD_CHECK: fraud.answer, TaskKind.FX_APPROVAL: fx.answer, TaskKind.ALERT: alerts.answer,
-        TaskKind.UNFILLABLE_ORDER: unfillable.answer,
+        TaskKind.UNFILLABLE_ORDER: unfillable.answer, TaskKind.RETURN_RECEIPT: returns.answer_in_office,
     }  # fmt: skip
     shop = Shop(
         uow, clock, topology, ledger, board, alerts, cascade, orders, operations,
         StockIntake(uow, topology, ledger, operations, clock, rules.onec_future_tolerance), fraud, fx,
         PaymentDesk(uow, clock, fraud, fx, rules.fraud_amount_threshold_rub),
-        OfficeDesk(uow, answers), _pump(uow, clock, cascade, fraud, fx, alerts, unfillable, instance),
-        channels=dict(outside.channels), unfillable=unfillable,
+        OfficeDesk(uow, answers), _pump(uow, clock, cascade, fraud, fx, alerts, unfillable, returns, instance),
+        returns, channels=dict(outside.channels), unfillable=unfillable,
     )  # fmt: skip
     _connect_channels(shop, instance)
     shop.fulfilment = [
@@ -158,7 +162,7 @@ def assemble(
 
 def _pump(
     uow: UnitOfWorkFactory, clock: Clock, cascade: StoreCascade, fraud: FraudCheck, fx: FxWatch, alerts: AlertDesk,
-    unfillable: UnfillableDesk, instance: Instance,
+    unfillable: UnfillableDesk, returns: Returns, instance: Instance,
 ) -> DeadlinePump:  # fmt: skip
     """The deadline pump with each kind of task's handlers."""
     handlers = {
@@ -168,6 +172,7 @@ def _pump(
         (TaskKind.FX_APPROVAL, DeadlineKind.EXPIRE): fx.on_timeout,
         (TaskKind.ALERT, DeadlineKind.EXPIRE): alerts.on_timeout,
         (TaskKind.UNFILLABLE_ORDER, DeadlineKind.EXPIRE): unfillable.on_timeout,
+        (TaskKind.RETURN_RECEIPT, DeadlineKind.EXPIRE): returns.on_timeout,
     }
     return DeadlinePump(
         uow, clock, handlers, owner=instance.owner, concurrency=instance.deadline_concurrency,

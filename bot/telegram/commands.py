@@ -15,10 +15,11 @@ from workflows.ledger import Ledger
 from workflows.office import OfficeDesk
 from workflows.operations import Operations
 from workflows.orders import OrderDesk
+from workflows.returns import NotShipped, Returns, SkuNotInOrder
 from workflows.topology import Topology
 from workflows.vocabulary import Role
 
-COMMANDS = ("status", "stock", "order", "tasks", "pause", "resume", "sync", "report", "help")
+COMMANDS = ("status", "stock", "order", "tasks", "return", "pause", "resume", "sync", "report", "help")
 TASKS_SHOWN = 10
 
 
@@ -33,6 +34,7 @@ def commands_router(
     orders: OrderDesk,
     operations: Operations,
     locale: Locale,
+    returns: Returns | None = None,
 ) -> Router:
     router = Router(name="commands")
 
@@ -41,7 +43,9 @@ def commands_router(
         await message.answer(tg(locale, "help"))
 
     _status_command(router, operations, topology.onec.timezone, locale)
-    _lookup_commands(router, ledger, orders, topology.onec.timezone, locale)
+    _lookup_commands(router, ledger, orders, topology.onec.timezone, locale, returns)
+    if returns is not None:
+        _return_command(router, returns, locale)
     _tasks_command(router, office, topology.onec.timezone, locale)
     _channel_commands(router, operations, topology, locale)
 
@@ -72,7 +76,9 @@ def _status_command(router: Router, operations: Operations, tz: str, locale: Loc
         await message.answer(text)
 
 
-def _lookup_commands(router: Router, ledger: Ledger, orders: OrderDesk, tz: str, locale: Locale) -> None:
+def _lookup_commands(
+    router: Router, ledger: Ledger, orders: OrderDesk, tz: str, locale: Locale, returns: Returns | None
+) -> None:
     @router.message(Command("stock"))
     async def stock(message: Message, command: CommandObject) -> None:
         sku = (command.args or "").strip()
@@ -84,9 +90,11 @@ def _lookup_commands(router: Router, ledger: Ledger, orders: OrderDesk, tz: str,
             await message.answer(tg(locale, "unknown.sku", sku=sku))
             return
         suspect = tg(locale, "stock.suspect")
+        back = await returns.expected_back(sku) if returns is not None else {}
         warehouses = "\n".join(
             tg(locale, "stock.warehouse", code=code, on_hand=level.on_hand, reserved=level.reserved,
-               suspect=suspect if level.suspect_since else "")
+               suspect=suspect if level.suspect_since else "",
+               returning=tg(locale, "stock.returning", qty=back[code]) if back.get(code) else "")
             for code, level in sorted(found.by_warehouse.items())
         )  # fmt: skip
         channels = "\n".join(tg(locale, "stock.channel", name=n, qty=q) for n, q in sorted(found.by_channel.items()))
@@ -112,12 +120,47 @@ def _lookup_commands(router: Router, ledger: Ledger, orders: OrderDesk, tz: str,
             for line in found.lines
         )  # fmt: skip
         history = "\n".join(
-            tg(locale, "order.event", at=render.clock_time(event.at, tz), kind=render.history_line(event.kind, locale))
+            tg(
+                locale,
+                "order.event",
+                at=render.clock_time(event.at, tz),
+                kind=render.order_event(event.kind, event.detail, locale),
+            )
             for event in found.history[-10:]
         )
         await message.answer(
             tg(locale, "order", order=found.external_id, channel=found.channel, status=found.status.value,
                lines=lines, history=history)
+        )  # fmt: skip
+
+
+def _return_command(router: Router, returns: Returns, locale: Locale) -> None:
+    @router.message(Command("return"))
+    async def return_(message: Message, command: CommandObject) -> None:
+        parts = (command.args or "").split(maxsplit=1)
+        if len(parts) != 2:
+            await message.answer(tg(locale, "usage.return"))
+            return
+        reference, sku = parts[0], parts[1].strip()
+        try:
+            order = await returns.find_order(reference)
+            assert order.id is not None
+            record = await returns.announce(
+                order.id, sku, None, f"manager:{message.from_user.id if message.from_user else 0}"
+            )
+        except OrderNotFound:
+            await message.answer(tg(locale, "unknown.order", order=reference))
+            return
+        except SkuNotInOrder:
+            await message.answer(tg(locale, "unknown.return_sku", order=reference, sku=sku))
+            return
+        except NotShipped:
+            await message.answer(tg(locale, "return.not_shipped", order=reference, sku=sku))
+            return
+        asked = "return.asked_managers" if returns.asks_managers(record.warehouse) else "return.asked_slack"
+        await message.answer(
+            tg(locale, "return.announced", sku=sku, qty=record.qty, order=order.external_id or order.id,
+               asked=tg(locale, asked, warehouse=record.warehouse), state=tg(locale, f"return.state.{record.state}"))
         )  # fmt: skip
 
 

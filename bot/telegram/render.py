@@ -13,7 +13,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.telegram.texts import has, tg
 from bot.texts import Locale
 from workflows.office_model import Alert
-from workflows.payloads import FraudCall, FxApproval, UnfillableOrder
+from workflows.payloads import FraudCall, FxApproval, ReturnReceipt, UnfillableOrder
 from workflows.tasks import Task, TaskState
 from workflows.vocabulary import TaskKind
 
@@ -81,7 +81,7 @@ def resolved_text(alert: Alert, locale: Locale, timezone: str) -> str:
 
 
 def task_text(task: Task, locale: Locale, timezone: str) -> str:
-    """The body of an office task (fraud call check, FX approval), open or closed."""
+    """The body of an office task (fraud call check, FX approval, return receipt), open or closed."""
     deadline = clock_time(task.deadline, timezone)
     if task.kind == TaskKind.FRAUD_CHECK:
         lines = _fraud_lines(FraudCall.from_payload(task.payload), locale, timezone, deadline)
@@ -89,6 +89,12 @@ def task_text(task: Task, locale: Locale, timezone: str) -> str:
         lines = _fx_lines(FxApproval.from_payload(task.payload), locale, deadline)
     elif task.kind == TaskKind.UNFILLABLE_ORDER:
         lines = _unfillable_lines(UnfillableOrder.from_payload(task.payload), locale, deadline)
+    elif task.kind == TaskKind.RETURN_RECEIPT:
+        r = ReturnReceipt.from_payload(task.payload)
+        lines = [
+            tg(locale, "return.title", order=r.external_id or r.order_id, sku=r.sku, qty=r.qty),
+            tg(locale, "return.body", warehouse=r.warehouse),
+        ]
     else:
         lines = [f"{task.kind}: {task.subject}"]
     lines.append(closed_line(task, locale, timezone))
@@ -166,3 +172,15 @@ def closed_line(task: Task, locale: Locale, timezone: str) -> str:
         reason = tg(locale, reason_key) if has(locale, reason_key) else task.end_reason
         return tg(locale, "closed.cancelled", reason=reason, at=at)
     return ""
+
+
+def order_event(kind: str, detail: dict[str, object], locale: Locale) -> str:
+    """An order's history line in words: with its details where the kind has such words (returns), else the
+    kind's words alone (:func:`history_line`), else its kind."""
+    key = f"event.{kind}"
+    if has(locale, key):
+        try:
+            return tg(locale, key, **detail)
+        except KeyError:
+            pass
+    return history_line(kind, locale)

@@ -12,7 +12,8 @@ _TEXTS: dict[str, dict[str, str]] = {
             "Команды:\n/status — состояние каналов, 1С, очереди, задач\n/stock <артикул> — остатки\n"
             "/order <номер> — заказ и его история\n/tasks — открытые задачи с кнопками\n"
             "/pause <канал>, /resume <канал> — остановить/возобновить выгрузку\n/sync [канал] — полная сверка\n"
-            "/report [вчера | ГГГГ-ММ-ДД] — отчёт за день с графиком\n/help — эта справка"
+            "/report [вчера | ГГГГ-ММ-ДД] — отчёт за день с графиком\n"
+            "/return <заказ> <артикул> — возврат: склад отметит, что пришло\n/help — эта справка"
         ),
         "cmd.status": "Состояние",
         "cmd.stock": "Остатки по артикулу",
@@ -38,7 +39,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "status.failing": " ⚠️ {count} сбоев подряд",
         "status.onec_at": "последнее обновление {at}",
         "stock": "{sku}: доступно {available}, на складах {on_hand}, в резерве {reserved}\n{warehouses}\n{channels}",
-        "stock.warehouse": "• {code}: {on_hand} шт., резерв {reserved}{suspect}",
+        "stock.warehouse": "• {code}: {on_hand} шт., резерв {reserved}{suspect}{returning}",
         "stock.suspect": " (под сомнением)",
         "stock.channel": "• {name}: {qty}",
         "order": "Заказ {order} ({channel}), статус: {status}\n{lines}\nИстория:\n{history}",
@@ -116,6 +117,31 @@ _TEXTS: dict[str, dict[str, str]] = {
         "history.marketplace_refused_cancel": "маркетплейс не принял отмену",
         "history.unfillable_asked": "менеджеров спросили: отменить или ждать поставку",
         "history.unfillable_decided": "менеджер решил по заказу без товара",
+        "cmd.return": "Возврат по заказу",
+        "usage.return": "Укажите заказ и артикул: /return SO-1001 КР-7/2",
+        "unknown.return_sku": "В заказе {order} нет артикула {sku}. Ничего не изменено.",
+        "return.not_shipped": "Артикул {sku} заказа {order} не отгружался ни с одного склада — возвращать нечего.",
+        "return.announced": "Возврат {sku} × {qty} по заказу {order}: {asked}. Состояние: {state}.",
+        "return.asked_slack": "склад {warehouse} отметит в Slack, что пришло",
+        "return.asked_managers": "склад {warehouse} без Slack — задача у менеджеров (/tasks)",
+        "return.state.announced": "ждём посылку",
+        "return.state.sellable": "пришёл, можно продавать (ждём в остатках 1С)",
+        "return.state.restocked": "пришёл, добавлен в остаток",
+        "return.state.defective": "пришёл с браком",
+        "return.state.not_received": "не пришёл",
+        "return.title": "📦 Возврат по заказу {order}: {sku} × {qty}",
+        "return.body": "Склад: {warehouse}. Когда посылка придёт, отметьте, в каком виде товар.",
+        "option.sellable": "Пришёл, можно продавать",
+        "option.defective": "Пришёл, брак",
+        "option.not_received": "Не пришёл",
+        "stock.returning": ", ожидается возврат {qty}",
+        "alert.return_defective": "Возврат с браком: заказ {order}, {sku} × {qty} (склад {warehouse}). Спишите в 1С.",
+        "alert.return_not_received": "Возврат не пришёл: заказ {order}, {sku} × {qty} (склад {warehouse}).",
+        "event.return_announced": "возврат {sku} × {qty} заявлен ({source}), спросили склад {warehouse}",
+        "event.return_sellable": "возврат {sku} × {qty} пришёл на {warehouse}, годен ({by}); ждём в остатке 1С",
+        "event.return_restocked": "возврат {sku} × {qty} пришёл на {warehouse} и добавлен в остаток ({by})",
+        "event.return_defective": "возврат {sku} × {qty} пришёл на {warehouse} с браком ({by}); владелец спишет в 1С",
+        "event.return_not_received": "возврат {sku} × {qty} на склад {warehouse} не пришёл ({by})",
     },
     "en": {
         "refused": "Access denied.",
@@ -123,7 +149,8 @@ _TEXTS: dict[str, dict[str, str]] = {
             "Commands:\n/status — channels, 1C, queue, tasks\n/stock <article> — stock\n"
             "/order <id> — an order and its history\n/tasks — open tasks with buttons\n"
             "/pause <channel>, /resume <channel> — stop/restart pushing to a channel\n/sync [channel] — full sync\n"
-            "/report [yesterday | YYYY-MM-DD] — a day's report with a chart\n/help — this help"
+            "/report [yesterday | YYYY-MM-DD] — a day's report with a chart\n"
+            "/return <order> <article> — a return: the warehouse says what arrived\n/help — this help"
         ),
         "cmd.status": "Status",
         "cmd.stock": "Stock of an article",
@@ -149,7 +176,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "status.failing": " ⚠️ {count} failures in a row",
         "status.onec_at": "last update {at}",
         "stock": "{sku}: available {available}, on hand {on_hand}, reserved {reserved}\n{warehouses}\n{channels}",
-        "stock.warehouse": "• {code}: {on_hand}, reserved {reserved}{suspect}",
+        "stock.warehouse": "• {code}: {on_hand}, reserved {reserved}{suspect}{returning}",
         "stock.suspect": " (in doubt)",
         "stock.channel": "• {name}: {qty}",
         "order": "Order {order} ({channel}), status: {status}\n{lines}\nHistory:\n{history}",
@@ -225,6 +252,31 @@ _TEXTS: dict[str, dict[str, str]] = {
         "history.marketplace_refused_cancel": "marketplace refused the cancellation",
         "history.unfillable_asked": "managers asked: cancel or wait for a delivery",
         "history.unfillable_decided": "a manager decided on the out-of-stock order",
+        "cmd.return": "A return of an order",
+        "usage.return": "Give the order and the article: /return SO-1001 КР-7/2",
+        "unknown.return_sku": "Order {order} has no article {sku}. Nothing changed.",
+        "return.not_shipped": "Article {sku} of order {order} never left a warehouse: nothing to return.",
+        "return.announced": "Return of {sku} × {qty}, order {order}: {asked}. State: {state}.",
+        "return.asked_slack": "warehouse {warehouse} will say in Slack what arrived",
+        "return.asked_managers": "warehouse {warehouse} has no Slack: the managers' task (/tasks)",
+        "return.state.announced": "waiting for the parcel",
+        "return.state.sellable": "arrived sellable (expected in 1C's stock)",
+        "return.state.restocked": "arrived, added to stock",
+        "return.state.defective": "arrived defective",
+        "return.state.not_received": "did not arrive",
+        "return.title": "📦 Return of order {order}: {sku} × {qty}",
+        "return.body": "Warehouse: {warehouse}. When the parcel arrives, say what state the goods are in.",
+        "option.sellable": "Arrived, sellable",
+        "option.defective": "Arrived, defective",
+        "option.not_received": "Did not arrive",
+        "stock.returning": ", {qty} expected back",
+        "alert.return_defective": "Defective return: order {order}, {sku} × {qty} ({warehouse}). Write it off in 1C.",
+        "alert.return_not_received": "Return did not arrive: order {order}, {sku} × {qty} ({warehouse}).",
+        "event.return_announced": "return of {sku} × {qty} announced ({source}), warehouse {warehouse} asked",
+        "event.return_sellable": "return of {sku} × {qty} arrived at {warehouse}, sellable ({by}); awaiting 1C's stock",
+        "event.return_restocked": "return of {sku} × {qty} arrived at {warehouse}, added to stock ({by})",
+        "event.return_defective": "return of {sku} × {qty} arrived at {warehouse} defective ({by}); to write off in 1C",
+        "event.return_not_received": "return of {sku} × {qty} did not arrive at {warehouse} ({by})",
     },
 }
 

@@ -1,7 +1,7 @@
 """order actions: what a marketplace must do about an order, and questions about orders nobody can fill
 
 Revision ID: 0015
-Revises: 0012
+Revises: 0014
 Create Date: 2026-12-03 17:00:00.000000
 
 ``order_actions`` holds, per order, the steps sent to its marketplace (``ready_to_ship``, ``cancel_unfillable``)
@@ -17,7 +17,7 @@ from alembic import op
 import storage.schema
 
 revision = '0015'
-down_revision = '0012'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 
