@@ -7,6 +7,7 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from storage.crm_repositories import SqlCrmExports
 from storage.database import Database
 from storage.office_repositories import SqlAlerts, SqlFxRates, SqlLocks, SqlPayments
 from storage.outbox import SqlOutbox
@@ -61,6 +62,7 @@ class SqlUnitOfWork:
         self.locks = SqlLocks(self._connection)
         self.outbox = SqlOutbox(self._connection)
         self.shipments = SqlShipments(self._connection)
+        self.crm_exports = SqlCrmExports(self._connection)
         return self
 
     async def __aexit__(

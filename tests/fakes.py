@@ -30,7 +30,16 @@ from workflows.model import (
     StockLevel,
 )
 from workflows.office_model import Alert, Payment, Phase
-from workflows.ports import ChannelState, CommitHooks, Heartbeat, Push, ReportDelivery, StockKey, UnitOfWorkFactory
+from workflows.ports import (
+    ChannelState,
+    CommitHooks,
+    CrmExport,
+    Heartbeat,
+    Push,
+    ReportDelivery,
+    StockKey,
+    UnitOfWorkFactory,
+)
 from workflows.shop import Instance, Outside, Rules, Shop, assemble
 from workflows.tasks import Deadline, DeadlineKind, Task, TaskState
 from workflows.topology import Topology
@@ -92,6 +101,8 @@ class MemoryState:
     shipments: dict[int, Shipment] = field(default_factory=dict)  # order_id -> its shipment
     touched: set[str] = field(default_factory=set)  # SKUs the open unit of work changed
     next_id: int = 1
+    crm_exports: dict[int, dict[str, Any]] = field(default_factory=dict)  # order_id -> the row
+    crm_cursor: int = 0
 
     def new_id(self) -> int:
         self.next_id += 1
@@ -704,6 +715,43 @@ class MemoryNotices:
         return dict(Counter(topic for topic, _, done in self._s.notices.values() if done is None))
 
 
+class MemoryCrmExports:
+    """The CRM's copy of each order in memory: the version it took (own history events, ``crm_*`` not counted)."""
+
+    def __init__(self, state: MemoryState) -> None:
+        self._s = state
+
+    async def due(self, now: datetime, limit: int) -> list[CrmExport]:
+        found: list[CrmExport] = []
+        for order_id in sorted(self._s.orders):
+            export = await self.get(order_id) or CrmExport(order_id, await self.version(order_id))
+            retry = export.next_attempt_at
+            if export.sent_version != export.version and (retry is None or retry <= now):
+                found.append(export)
+        return found[:limit]
+
+    async def version(self, order_id: int) -> int:
+        return sum(1 for event in self._s.orders[order_id].history if not event.kind.startswith("crm_"))
+
+    async def get(self, order_id: int) -> CrmExport | None:
+        row = self._s.crm_exports.get(order_id)
+        return None if row is None else CrmExport(order_id, await self.version(order_id), **row)
+
+    async def sent(self, order_id: int, version: int, at: datetime) -> None:
+        self._s.crm_exports[order_id] = {"sent_version": version, "attempts": 0, "next_attempt_at": None,
+                                         "last_error": None}  # fmt: skip
+
+    async def failed(self, order_id: int, attempts: int, retry_at: datetime, error: str) -> None:
+        row = self._s.crm_exports.setdefault(order_id, {"sent_version": None})
+        row.update(attempts=attempts, next_attempt_at=retry_at, last_error=error)
+
+    async def cursor(self) -> int:
+        return self._s.crm_cursor
+
+    async def move_cursor(self, since_id: int, at: datetime) -> None:
+        self._s.crm_cursor = since_id
+
+
 class MemoryUnitOfWork:
     """Works on a copy of the shared state and swaps it in on commit: rollback is free."""
 
@@ -730,6 +778,7 @@ class MemoryUnitOfWork:
         self.locks = MemoryLocks()
         self.outbox = MemoryOutbox(self._state)
         self.shipments = MemoryShipments(self._state)
+        self.crm_exports = MemoryCrmExports(self._state)
         self._state.touched = set()
         return self
 

@@ -551,6 +551,9 @@ class UnitOfWork(Protocol):
     @property
     def shipments(self) -> Shipments: ...
 
+    @property
+    def crm_exports(self) -> CrmExports: ...
+
     def touched_skus(self) -> set[str]:
         """SKUs whose stock rows this unit of work changed so far (on-hand, reserved, suspect)."""
         ...
@@ -591,3 +594,44 @@ class UnitOfWorkFactory(Protocol):
     def __call__(self, *, read_only: bool = False) -> UnitOfWork:
         """A new unit of work. ``read_only`` ones may run beside writers and must not write."""
         ...
+
+
+# -- the CRM's copy of each order ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CrmExport:
+    """One order as its CRM copy stands: ``version`` is the number of the order's own history events now
+    (the CRM's status changes, recorded as ``crm_*`` events, do not count), ``sent_version`` the one the CRM
+    last took (``None``: never)."""
+
+    order_id: int
+    version: int
+    sent_version: int | None = None
+    attempts: int = 0  # failures in a row (the backoff)
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+
+
+class CrmExports(Protocol):
+    async def due(self, now: datetime, limit: int) -> list[CrmExport]:
+        """Orders whose version the CRM has not taken, not waiting for a retry after ``now``, oldest first."""
+        ...
+
+    async def version(self, order_id: int) -> int: ...
+
+    async def get(self, order_id: int) -> CrmExport | None:
+        """The export row, ``None`` when the order was never tried."""
+        ...
+
+    async def sent(self, order_id: int, version: int, at: datetime) -> None:
+        """The CRM took ``version``: no retry pending, no error."""
+        ...
+
+    async def failed(self, order_id: int, attempts: int, retry_at: datetime, error: str) -> None: ...
+
+    async def cursor(self) -> int:
+        """The CRM history id read up to (0 at first)."""
+        ...
+
+    async def move_cursor(self, since_id: int, at: datetime) -> None: ...

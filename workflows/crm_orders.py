@@ -1,0 +1,166 @@
+"""Our orders in the managers' CRM, and what the managers decide there.
+
+:meth:`CrmOrderSync.push_changed` sends every order the CRM has not seen in its present form: an order's version
+is the number of its own history events, so anything that happened to it (taken, reserved, paid, cancelled…)
+makes it due again, and an order nothing happened to is never sent twice. What the CRM took is a row per order
+(``crm_exports``); a failure waits with a growing backoff and is tried again.
+
+:meth:`CrmOrderSync.pull_statuses` reads the CRM's history after a stored cursor. A status in the CRM's cancel
+group (``cancel_statuses``) cancels our order once — its reservations released by :meth:`OrderDesk.cancel_in`;
+any other status is written into the order's history for the people reading it. The effects and the moved cursor
+commit together, and each history entry is applied once even when read again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import timedelta
+
+from workflows.crm import CrmLine, CrmOrder, CrmOrderBook, CrmStatusChange
+from workflows.model import Order, OrderEvent
+from workflows.office_model import Phase
+from workflows.orders import OrderDesk
+from workflows.outside import OutsideSystemError
+from workflows.ports import Clock, CrmExport, UnitOfWork, UnitOfWorkFactory
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CANCEL_STATUSES = frozenset({"cancel-other", "cancelled"})
+STATUS_EVENT = "crm_status"  # ``crm_*`` events come from the CRM: they never make the order due again
+FIRST_RETRY = timedelta(seconds=30)
+LAST_RETRY = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class PushReport:
+    sent: int = 0
+    failed: int = 0
+
+
+class CrmOrderSync:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        book: CrmOrderBook,
+        desk: OrderDesk,
+        *,
+        cancel_statuses: Collection[str] = DEFAULT_CANCEL_STATUSES,
+        batch: int = 50,
+    ) -> None:
+        if not cancel_statuses:
+            raise ValueError("the CRM needs at least one status that means cancelled")
+        self._uow, self._clock, self._book, self._desk = uow, clock, book, desk
+        self._cancel = frozenset(cancel_statuses)
+        self._batch = batch
+
+    # -- our orders out ----------------------------------------------------------------------------------------
+
+    async def push_changed(self) -> PushReport:
+        """Send each order that is new or changed since the CRM last took it and whose retry (if any) is due."""
+        async with self._uow(read_only=True) as uow:
+            due = await uow.crm_exports.due(self._clock.now(), self._batch)
+            orders = [(export, await _crm_order(uow, export.order_id)) for export in due]
+        sent = failed = 0
+        for export, order in orders:
+            if order is None:
+                continue
+            try:
+                await self._book.upsert(order)
+            except OutsideSystemError as error:
+                failed += 1
+                await self._failed(export, error.reason)
+                continue
+            sent += 1
+            async with self._uow() as uow:
+                await uow.crm_exports.sent(export.order_id, export.version, self._clock.now())
+                await uow.commit()
+        if sent or failed:
+            log.info("crm: %d orders sent, %d failed", sent, failed)
+        return PushReport(sent, failed)
+
+    async def _failed(self, export: CrmExport, reason: str) -> None:
+        attempts = export.attempts + 1
+        wait = min(FIRST_RETRY * 2 ** min(attempts - 1, 20), LAST_RETRY)
+        log.warning("crm: order %s not sent (attempt %d): %s", export.order_id, attempts, reason)
+        async with self._uow() as uow:
+            await uow.crm_exports.failed(export.order_id, attempts, self._clock.now() + wait, reason[:500])
+            await uow.commit()
+
+    # -- the managers' decisions back --------------------------------------------------------------------------
+
+    async def pull_statuses(self) -> int:
+        """Apply the CRM's status changes after the stored cursor; how many were new to us."""
+        async with self._uow(read_only=True) as uow:
+            since = await uow.crm_exports.cursor()
+        changes, cursor = await self._book.status_changes(since)
+        applied = 0
+        async with self._uow() as uow:
+            for change in changes:
+                applied += await self._apply(uow, change)
+            if cursor > since:
+                await uow.crm_exports.move_cursor(cursor, self._clock.now())
+            await uow.commit()
+        if applied:
+            log.info("crm: %d status changes applied", applied)
+        return applied
+
+    async def _apply(self, uow: UnitOfWork, change: CrmStatusChange) -> bool:
+        order = await uow.orders.get(change.order_id)
+        if order is None or _seen(order, change.history_id):
+            return False
+        now = self._clock.now()
+        if change.status in self._cancel:
+            version = await uow.crm_exports.version(change.order_id)
+            reason = f"cancelled in the CRM (status {change.status})"
+            if await self._desk.cancel_in(uow, change.order_id, reason):
+                await self._already_known(uow, change.order_id, version)
+        detail: dict[str, object] = {
+            "history_id": change.history_id,
+            "status": change.status,
+            "was": change.old_status,
+            "note": _words(change),
+        }
+        await uow.orders.add_events(change.order_id, [OrderEvent(now, STATUS_EVENT, detail)])
+        return True
+
+    async def _already_known(self, uow: UnitOfWork, order_id: int, version_before: int) -> None:
+        """The CRM cancelled the order itself: if it had our last version, it has this one too (sending it back
+        would only overwrite the manager's cancel status with ours)."""
+        export = await uow.crm_exports.get(order_id)
+        if export is not None and export.sent_version == version_before:
+            await uow.crm_exports.sent(order_id, await uow.crm_exports.version(order_id), self._clock.now())
+
+
+def _seen(order: Order, history_id: int) -> bool:
+    return any(event.kind == STATUS_EVENT and event.detail.get("history_id") == history_id for event in order.history)
+
+
+def _words(change: CrmStatusChange) -> str:
+    was = f" (was «{change.old_status}»)" if change.old_status else ""
+    return f"A manager set the status «{change.status}» in the CRM{was}"
+
+
+async def _crm_order(uow: UnitOfWork, order_id: int) -> CrmOrder | None:
+    """The order as the CRM is told it: lines, whether a payment cleared, the delivery when it has one."""
+    order = await uow.orders.get(order_id)
+    if order is None or order.id is None:
+        return None
+    payments = await uow.payments.for_order(order.id)
+    shipment = await uow.shipments.get(order.id)
+    return CrmOrder(
+        order_id=order.id,
+        number=f"{order.channel}-{order.external_id}",
+        channel=order.channel,
+        customer=order.customer,
+        lines=tuple(CrmLine(line.sku, line.qty) for line in order.lines),
+        total=order.total,
+        currency=order.currency,
+        paid=any(payment.phase == Phase.CLEARED for payment in payments),
+        cancelled=order.cancelled_at is not None,
+        status=order.status.value,
+        created_at=order.created_at,
+        delivery=None if shipment is None else shipment.delivery,
+    )
