@@ -81,4 +81,5 @@ def rules(settings: Settings) -> Rules:
         onec_future_tolerance=timedelta(seconds=business.onec_future_tolerance_s),
         parcel_weight_g=settings.carrier.default_weight_g,
         carrier_poll_after=timedelta(seconds=settings.carrier.interval_s),
+        crm_cancel_statuses=frozenset(settings.channels.retailcrm_cancel_statuses.split(",")),
     )

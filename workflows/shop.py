@@ -19,6 +19,8 @@ from workflows.alerts import AlertDesk
 from workflows.carrier import Carrier
 from workflows.channel_upkeep import ChannelUpkeep
 from workflows.channels import ChannelClient
+from workflows.crm import CrmOrderBook
+from workflows.crm_orders import DEFAULT_CANCEL_STATUSES, CrmOrderSync
 from workflows.daily_report import DailyReports, DayRecords
 from workflows.fraud_check import FraudCheck
 from workflows.fx import FxWatch, RatesFeed
@@ -49,6 +51,7 @@ class Rules:
     parcel_weight_g: int = 500  # a parcel's weight when the order names none
     carrier_poll_after: timedelta = timedelta(seconds=30)
     onec_future_tolerance: timedelta = timedelta(minutes=10)  # how far ahead of our clock 1C's figures may be dated
+    crm_cancel_statuses: frozenset[str] = DEFAULT_CANCEL_STATUSES  # the CRM's statuses that cancel our order
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,7 @@ class Outside:
     carrier: Carrier | None = None
     onec_register: BalanceSource | None = None  # 1C's stock register, pulled as the full truth
     day_records: DayRecords | None = None  # what the owner's daily report reads
+    crm: CrmOrderBook | None = None  # the managers' CRM: our orders in, their status changes out
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,7 @@ class Shop:
     shipping: ShippingDesk | None = None
     onec_pull: OneCPull | None = None
     reports: DailyReports | None = None
+    crm: CrmOrderSync | None = None
 
     def wake_dispatchers(self) -> None:
         """Something changed stock: every channel's dispatcher sends now instead of at its next tick."""
@@ -137,6 +142,8 @@ def assemble(
         shop.onec_pull = OneCPull(uow, clock, shop.intake, alerts, outside.onec_register)
     if outside.day_records is not None:
         shop.reports = DailyReports(outside.day_records, uow, topology, clock)
+    if outside.crm is not None:
+        shop.crm = CrmOrderSync(uow, clock, outside.crm, orders, cancel_statuses=rules.crm_cancel_statuses)
     return shop
 
 
