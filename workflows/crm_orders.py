@@ -22,7 +22,7 @@ from workflows.crm import CrmLine, CrmOrder, CrmOrderBook, CrmStatusChange
 from workflows.model import Order, OrderEvent
 from workflows.office_model import Phase
 from workflows.orders import OrderDesk
-from workflows.outside import OutsideSystemError
+from workflows.outside import OutsideSystemError, Refused, Unavailable
 from workflows.ports import Clock, CrmExport, UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,9 @@ class CrmOrderSync:
                 await self._book.upsert(order)
             except OutsideSystemError as error:
                 failed += 1
-                await self._failed(export, error.reason)
+                await self._failed(export, error)
+                if isinstance(error, Unavailable):
+                    break  # the CRM is down or busy: the rest waits for the next run
                 continue
             sent += 1
             async with self._uow() as uow:
@@ -81,12 +83,15 @@ class CrmOrderSync:
             log.info("crm: %d orders sent, %d failed", sent, failed)
         return PushReport(sent, failed)
 
-    async def _failed(self, export: CrmExport, reason: str) -> None:
+    async def _failed(self, export: CrmExport, error: OutsideSystemError) -> None:
+        """Try again after a backoff that doubles up to an hour. The CRM's words may quote the client's data: they
+        are kept with the order's export (``last_error``), the log only says what kind of failure it was."""
         attempts = export.attempts + 1
         wait = min(FIRST_RETRY * 2 ** min(attempts - 1, 20), LAST_RETRY)
-        log.warning("crm: order %s not sent (attempt %d): %s", export.order_id, attempts, reason)
+        kind = "refused" if isinstance(error, Refused) else "unavailable"
+        log.warning("crm: order %s not sent (%s, attempt %d)", export.order_id, kind, attempts)
         async with self._uow() as uow:
-            await uow.crm_exports.failed(export.order_id, attempts, self._clock.now() + wait, reason[:500])
+            await uow.crm_exports.failed(export.order_id, attempts, self._clock.now() + wait, error.reason[:500])
             await uow.commit()
 
     # -- the managers' decisions back --------------------------------------------------------------------------
@@ -95,7 +100,12 @@ class CrmOrderSync:
         """Apply the CRM's status changes after the stored cursor; how many were new to us."""
         async with self._uow(read_only=True) as uow:
             since = await uow.crm_exports.cursor()
-        changes, cursor = await self._book.status_changes(since)
+        try:
+            changes, cursor = await self._book.status_changes(since)
+        except OutsideSystemError as error:
+            kind = "refused" if isinstance(error, Refused) else "unavailable"
+            log.warning("crm: the order history could not be read (%s); tried again on the next run", kind)
+            return 0
         applied = 0
         async with self._uow() as uow:
             for change in changes:

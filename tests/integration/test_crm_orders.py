@@ -157,3 +157,20 @@ async def test_the_cursor_survives_a_restart(
     restarted = CrmOrderSync(uow, clock, crm, desk)
     assert await restarted.pull_statuses() == 0
     assert crm.asked_since == [0, 102]
+
+
+async def test_an_outage_stops_the_run_and_the_log_never_quotes_the_crms_words(
+    sync: CrmOrderSync, crm: FakeCrm, desk: OrderDesk, ledger: Ledger, clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    await _order(desk, ledger, clock, "A-1")
+    await _order(desk, ledger, clock, "A-2", 1)
+    crm.down = ChannelUnavailable("RetailCRM answered HTTP 503")
+    assert (await sync.push_changed()).failed == 1  # the second order is not even tried
+    assert await sync.pull_statuses() == 0  # a history that cannot be read waits for the next run
+
+    crm.down = Refused("RetailCRM refused the request: HTTP 400: email anna@example.ru is invalid")
+    clock.advance(seconds=30)
+    with caplog.at_level("INFO"):
+        assert (await sync.push_changed()).failed == 2
+    assert "crm: order" in caplog.text and "anna@example.ru" not in caplog.text
