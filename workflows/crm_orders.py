@@ -108,9 +108,11 @@ class CrmOrderSync:
             return 0
         applied = 0
         async with self._uow() as uow:
+            # another instance reading the same entries waits here, then finds them applied
+            await uow.locks.hold("crm:history")
             for change in changes:
                 applied += await self._apply(uow, change)
-            if cursor > since:
+            if cursor > await uow.crm_exports.cursor():  # never back: another instance may have read further
                 await uow.crm_exports.move_cursor(cursor, self._clock.now())
             await uow.commit()
         if applied:

@@ -3,6 +3,8 @@ and PostgreSQL, with the CRM as a port double."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from tests.fakes import FakeClock
@@ -36,6 +38,7 @@ class FakeCrm:
 
     async def status_changes(self, since: int) -> tuple[list[CrmStatusChange], int]:
         self.asked_since.append(since)
+        await asyncio.sleep(0)  # a network call: concurrent runs interleave here
         new = [c for c in self.history if self.replay or c.history_id > since]
         return new, max([since, *(c.history_id for c in new)])
 
@@ -174,3 +177,22 @@ async def test_an_outage_stops_the_run_and_the_log_never_quotes_the_crms_words(
     with caplog.at_level("INFO"):
         assert (await sync.push_changed()).failed == 2
     assert "crm: order" in caplog.text and "anna@example.ru" not in caplog.text
+
+
+async def test_two_instances_reading_the_same_history_at_once_apply_it_once(
+    sync: CrmOrderSync, crm: FakeCrm, desk: OrderDesk, ledger: Ledger, clock: FakeClock, uow: UnitOfWorkFactory
+) -> None:
+    order_id = await _order(desk, ledger, clock)
+    crm.manager_sets(order_id, "assembling")
+    crm.manager_sets(order_id, "cancelled")
+    other = CrmOrderSync(uow, clock, crm, desk)
+
+    await asyncio.gather(sync.pull_statuses(), other.pull_statuses())
+
+    order = await desk.get(order_id)
+    kinds = [event.kind for event in order.history]
+    assert kinds.count("cancelled") == 1 and kinds.count("crm_status") == 2
+    assert (await ledger.stock("IRON")).reserved == 0
+    async with uow(read_only=True) as work:
+        assert await work.reservations.totals(ReservationState.RELEASED) == {("IRON", "online"): 2}
+        assert await work.crm_exports.cursor() == 102
