@@ -45,7 +45,10 @@ def crm_orders(settings: Settings, channels: Mapping[str, ChannelClient]) -> Ret
     for client in channels.values():
         if isinstance(client, RetailCrmClient):
             cancel = keys.retailcrm_cancel_statuses.split(",")[0]
-            return RetailCrmOrders(client, cancel_status=cancel, payment_type=keys.retailcrm_payment_type)
+            return RetailCrmOrders(
+                client, cancel_status=cancel, payment_type=keys.retailcrm_payment_type,
+                status_field=keys.retailcrm_status_field,
+            )  # fmt: skip
     return None
 
 

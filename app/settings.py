@@ -154,6 +154,10 @@ class ChannelSettings(_Group):
     retailcrm_payment_type: str = Field(
         default="bank-card", pattern=r"^[a-z0-9_-]+$", max_length=64, validation_alias="RETAILCRM_PAYMENT_TYPE"
     )
+    # the code of a custom field of RetailCRM's orders that shows our own status (reserved, out of stock…); "": none
+    retailcrm_status_field: str = Field(
+        default="", pattern=r"^[a-z0-9_]*$", max_length=64, validation_alias="RETAILCRM_STATUS_FIELD"
+    )
     # seconds between sending changed orders to RetailCRM, and between reads of its status changes
     retailcrm_orders_interval_s: int = Field(default=60, ge=10, le=3600, validation_alias="RETAILCRM_ORDERS_INTERVAL_S")
     cbr_daily_url: AnyHttpUrl = Field(

@@ -18,7 +18,8 @@ What RetailCRM documents, and its official clients do:
 
 Our order's ``externalId`` is ``storeops-<our id>`` and its ``number`` ``<channel>-<channel's id>``. Our own
 status is not pushed as the CRM's ``status`` — that is the managers' workflow — except a cancellation, sent as
-``cancel_status``. No personal data is logged.
+``cancel_status``; with ``status_field`` (the code of a custom field made for it in the account) ours goes there.
+No personal data is logged.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ HISTORY_PAGES = 20  # pages read in one call at most: the rest comes on the next
 
 class RetailCrmOrders:
     """``crm`` is the account's stock client (its ``site`` is the shop); ``cancel_status`` the CRM status our
-    cancellation is sent as; ``payment_type`` the account's payment type code for the ``payments`` entry."""
+    cancellation is sent as; ``payment_type`` the account's payment type code for the ``payments`` entry;
+    ``status_field`` the account's custom field for our own status ("": not sent)."""
 
     def __init__(
         self,
@@ -50,10 +52,12 @@ class RetailCrmOrders:
         *,
         cancel_status: str = "cancel-other",
         payment_type: str = "bank-card",
+        status_field: str = "",
         history_pages: int = HISTORY_PAGES,
     ) -> None:
         self.name = f"{crm.name}-orders"
         self._crm, self._cancel, self._payment_type, self._pages = crm, cancel_status, payment_type, history_pages
+        self._status_field = status_field
 
     def __repr__(self) -> str:
         return f"RetailCrmOrders(crm={self._crm!r})"
@@ -86,6 +90,8 @@ class RetailCrmOrders:
             body["customer"] = {"id": customer_id}
         if order.cancelled:
             body["status"] = self._cancel
+        if self._status_field:
+            body["customFields"] = {self._status_field: order.status}
         if order.delivery is not None:
             body["delivery"] = {"address": _address(order.delivery)}
         return {name: value for name, value in body.items() if value not in ("", None)}

@@ -134,6 +134,7 @@ class CrmOrderSync:
             "status": change.status,
             "was": change.old_status,
             "note": _words(change),
+            "note_en": _words_en(change),
         }
         await uow.orders.add_events(change.order_id, [OrderEvent(now, STATUS_EVENT, detail)])
         return True
@@ -151,6 +152,11 @@ def _seen(order: Order, history_id: int) -> bool:
 
 
 def _words(change: CrmStatusChange) -> str:
+    was = f" (был «{change.old_status}»)" if change.old_status else ""
+    return f"Менеджер поставил в CRM статус «{change.status}»{was}"
+
+
+def _words_en(change: CrmStatusChange) -> str:
     was = f" (was «{change.old_status}»)" if change.old_status else ""
     return f"A manager set the status «{change.status}» in the CRM{was}"
 

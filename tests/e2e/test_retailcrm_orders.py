@@ -69,6 +69,7 @@ async def test_an_order_is_created_with_its_client_lines_payment_and_delivery(
     assert held["delivery"]["address"]["city"] == "Москва"
     assert held["customer"] == {"id": crm.customers[0]["id"]}
     assert crm.customers[0]["phones"] == [{"number": CLIENT.phone}]
+    assert "customFields" not in held  # no field named for our status: the CRM's statuses only
     create = crm.calls_of("orders/create")[0]
     assert create.content_type == "application/x-www-form-urlencoded" and create.form["site"] == SITE
     assert json.loads(create.form["order"])["externalId"] == "storeops-7"
@@ -141,3 +142,17 @@ async def test_a_503_is_unavailable_and_a_400_is_refused_in_retailcrms_words(
     assert "Errors in the input parameters" in refused.value.reason
     assert "items[0].quantity" in refused.value.reason
     assert crm.orders == {}
+
+
+async def test_our_status_goes_into_the_named_custom_field_and_the_order_reads_back_by_external_id(
+    crm: RetailCrmEmulator, time_: FakeTime
+) -> None:
+    async with httpx.AsyncClient(timeout=2.0) as http:
+        client = RetailCrmClient(
+            http, base=crm.base_url, api_key=KEY, site=SITE, store_code="main", clock=time_.clock, sleep=time_.sleep
+        )
+        await RetailCrmOrders(client, status_field="storeops_status").upsert(an_order(status="out_of_stock"))
+        read = await client.call("GET", "/orders/storeops-7", params=[("by", "externalId")])
+
+    assert read["order"]["customFields"] == {"storeops_status": "out_of_stock"}
+    assert "status" not in json.loads(crm.calls_of("orders/create")[0].form["order"])

@@ -145,7 +145,8 @@ async def test_another_status_goes_into_the_orders_history_in_words(
     assert order.status == OrderStatus.RESERVED
     event = order.history[-1]
     assert event.kind == "crm_status" and event.detail["status"] == "assembling"
-    assert event.detail["note"] == "A manager set the status «assembling» in the CRM (was «new»)"
+    assert event.detail["note"] == "Менеджер поставил в CRM статус «assembling» (был «new»)"
+    assert event.detail["note_en"] == "A manager set the status «assembling» in the CRM (was «new»)"
     assert (await ledger.stock("IRON")).reserved == 2
 
 
