@@ -3,6 +3,7 @@ history was read."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -17,24 +18,26 @@ CURSOR = "retailcrm"
 _OWN_PREFIX = "crm_"  # events the CRM caused: not a change to send it
 
 
-def _versions() -> Any:
-    """Each order's version: the number of its own history events."""
-    e = t.order_events.c
+def _versions(skip_channels: list[str]) -> Any:
+    """Each order's version (the number of its own history events), but for the orders of ``skip_channels``."""
+    e, o = t.order_events.c, t.orders.c
     own = ~e.kind.startswith(_OWN_PREFIX, autoescape=True)
-    return (
-        select(t.orders.c.id.label("order_id"), func.count(e.id).label("version"))
-        .select_from(t.orders.outerjoin(t.order_events, and_(e.order_id == t.orders.c.id, own)))
-        .group_by(t.orders.c.id)
-        .subquery()
+    query = (
+        select(o.id.label("order_id"), func.count(e.id).label("version"))
+        .select_from(t.orders.outerjoin(t.order_events, and_(e.order_id == o.id, own)))
+        .group_by(o.id)
     )
+    if skip_channels:
+        query = query.where(o.channel.not_in(skip_channels))
+    return query.subquery()
 
 
 class SqlCrmExports:
     def __init__(self, connection: AsyncConnection) -> None:
         self._c = connection
 
-    async def due(self, now: datetime, limit: int) -> list[CrmExport]:
-        v, x = _versions(), t.crm_exports.c
+    async def due(self, now: datetime, limit: int, skip_channels: Collection[str] = ()) -> list[CrmExport]:
+        v, x = _versions(sorted(skip_channels)), t.crm_exports.c
         query = (
             select(v.c.order_id, v.c.version, x.sent_version, x.attempts, x.next_attempt_at, x.last_error)
             .select_from(v.outerjoin(t.crm_exports, x.order_id == v.c.order_id))

@@ -721,9 +721,11 @@ class MemoryCrmExports:
     def __init__(self, state: MemoryState) -> None:
         self._s = state
 
-    async def due(self, now: datetime, limit: int) -> list[CrmExport]:
+    async def due(self, now: datetime, limit: int, skip_channels: Collection[str] = ()) -> list[CrmExport]:
         found: list[CrmExport] = []
         for order_id in sorted(self._s.orders):
+            if self._s.orders[order_id].channel in skip_channels:
+                continue
             export = await self.get(order_id) or CrmExport(order_id, await self.version(order_id))
             retry = export.next_attempt_at
             if export.sent_version != export.version and (retry is None or retry <= now):

@@ -48,12 +48,14 @@ class CrmOrderSync:
         desk: OrderDesk,
         *,
         cancel_statuses: Collection[str] = DEFAULT_CANCEL_STATUSES,
+        own_channels: Collection[str] = (),
         batch: int = 50,
     ) -> None:
         if not cancel_statuses:
             raise ValueError("the CRM needs at least one status that means cancelled")
         self._uow, self._clock, self._book, self._desk = uow, clock, book, desk
         self._cancel = frozenset(cancel_statuses)
+        self._own_channels = frozenset(own_channels)  # orders taken from the CRM itself: it has them already
         self._batch = batch
 
     # -- our orders out ----------------------------------------------------------------------------------------
@@ -61,7 +63,7 @@ class CrmOrderSync:
     async def push_changed(self) -> PushReport:
         """Send each order that is new or changed since the CRM last took it and whose retry (if any) is due."""
         async with self._uow(read_only=True) as uow:
-            due = await uow.crm_exports.due(self._clock.now(), self._batch)
+            due = await uow.crm_exports.due(self._clock.now(), self._batch, self._own_channels)
             orders = [(export, await _crm_order(uow, export.order_id)) for export in due]
         sent = failed = 0
         for export, order in orders:

@@ -614,8 +614,9 @@ class CrmExport:
 
 
 class CrmExports(Protocol):
-    async def due(self, now: datetime, limit: int) -> list[CrmExport]:
-        """Orders whose version the CRM has not taken, not waiting for a retry after ``now``, oldest first."""
+    async def due(self, now: datetime, limit: int, skip_channels: Collection[str] = ()) -> list[CrmExport]:
+        """Orders whose version the CRM has not taken, not waiting for a retry after ``now``, oldest first; none
+        of ``skip_channels``."""
         ...
 
     async def version(self, order_id: int) -> int: ...

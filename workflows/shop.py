@@ -143,7 +143,10 @@ def assemble(
     if outside.day_records is not None:
         shop.reports = DailyReports(outside.day_records, uow, topology, clock)
     if outside.crm is not None:
-        shop.crm = CrmOrderSync(uow, clock, outside.crm, orders, cancel_statuses=rules.crm_cancel_statuses)
+        own = [name for name, channel in topology.channels.items() if channel.kind == "retailcrm"]  # came from it
+        shop.crm = CrmOrderSync(
+            uow, clock, outside.crm, orders, cancel_statuses=rules.crm_cancel_statuses, own_channels=own
+        )
     return shop
 
 

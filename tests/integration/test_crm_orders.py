@@ -197,3 +197,15 @@ async def test_two_instances_reading_the_same_history_at_once_apply_it_once(
     async with uow(read_only=True) as work:
         assert await work.reservations.totals(ReservationState.RELEASED) == {("IRON", "online"): 2}
         assert await work.crm_exports.cursor() == 102
+
+
+async def test_an_order_taken_from_the_crm_itself_is_not_sent_back(
+    uow: UnitOfWorkFactory, clock: FakeClock, crm: FakeCrm, desk: OrderDesk, ledger: Ledger
+) -> None:
+    sync = CrmOrderSync(uow, clock, crm, desk, own_channels=["ozon"])  # as if ozon were the CRM's channel
+    await _order(desk, ledger, clock)
+    await ledger.apply_stock(clock.now(), [StockFigure("IRON", "online", 5)])
+    other = await desk.place(PlaceOrder("site", "S-1", [LineRequest("IRON", 1)]))
+
+    assert (await sync.push_changed()).sent == 1
+    assert [order.order_id for order in crm.sent] == [other.order.id]

@@ -41,6 +41,7 @@ async def test_retailcrm_set_up_gets_both_order_jobs(tmp_path: Path, monkeypatch
     assert isinstance(crm, CrmOrderSync)
     assert sorted(ids) == ["crm-orders", "crm-statuses"]
     assert crm._cancel == {"otmenen", "cancel-other"}
+    assert crm._own_channels == {"retailcrm"}  # orders that came from the CRM are not sent back to it
 
 
 async def test_without_retailcrm_there_is_no_order_job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
