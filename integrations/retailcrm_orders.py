@@ -11,7 +11,9 @@ What RetailCRM documents, and its official clients do:
 * Lines are ``items[]`` with ``offer.xmlId`` (our article), ``quantity`` and ``initialPrice`` when known. The
   channel goes in ``source.source`` (free text; ``orderMethod`` codes are the account's own list). Payment is a
   ``payments[]`` entry (``type`` one of the account's payment types, ``status`` ``paid`` / ``not-paid``) sent with
-  the create only: RetailCRM edits payments through their own methods, not the order's edit.
+  the create; RetailCRM edits payments through their own methods, not the order's edit, so after an edit the order
+  is read (``GET /api/v5/orders/{externalId}?by=externalId``, payments keyed by id) and our entry made
+  (``POST /api/v5/orders/payments/create``) or moved to ``paid`` (``POST /api/v5/orders/payments/{id}/edit``).
 * ``GET /api/v5/orders/history?filter[sinceId]=<id>&limit=100`` lists changes oldest first, each with its ``id``,
   ``field``, ``oldValue`` / ``newValue`` (``{"code": …}`` for a status), ``order.externalId`` and ``apiKey.current``
   when this key made it; ``pagination.totalPageCount`` says whether more follow after the last id read.
@@ -75,6 +77,7 @@ class RetailCrmOrders:
                 raise
             path = f"/orders/{quote(order.external_id, safe='')}/edit"
             await self._crm.call("POST", path, data={"by": "externalId", **self._form("order", body)})
+            await self._settle_payment(order)
 
     def _order(self, order: CrmOrder, customer_id: int | None) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -101,6 +104,21 @@ class RetailCrmOrders:
         if order.total is not None:
             payment["amount"] = float(order.total)
         return {"payments": [payment]}
+
+    async def _settle_payment(self, order: CrmOrder) -> None:
+        """After an edit: our payment entry made when the order has none of our type, and moved to ``paid`` once the
+        client's money cleared — never back (a manager may have marked it paid on delivery)."""
+        path = f"/orders/{quote(order.external_id, safe='')}"
+        held = _dict((await self._crm.call("GET", path, params=[("by", "externalId")])).get("order"))
+        raw = held.get("payments")
+        entries = raw.values() if isinstance(raw, dict) else raw if isinstance(raw, list) else []
+        ours = [p for p in entries if isinstance(p, dict) and p.get("type") == self._payment_type]
+        if not ours:
+            payment = {**self._payment(order)["payments"][0], "order": {"externalId": order.external_id}}
+            await self._crm.call("POST", "/orders/payments/create", data=self._form("payment", payment))
+        elif order.paid and ours[0].get("status") != "paid" and isinstance(ours[0].get("id"), int):
+            path = f"/orders/payments/{ours[0]['id']}/edit"
+            await self._crm.call("POST", path, data={"by": "id", **self._form("payment", {"status": "paid"})})
 
     def _form(self, field: str, value: dict[str, Any]) -> dict[str, str]:
         return {"site": self._crm.site, field: json.dumps(value, ensure_ascii=False)}

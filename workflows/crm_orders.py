@@ -2,7 +2,8 @@
 
 :meth:`CrmOrderSync.push_changed` sends every order the CRM has not seen in its present form: an order's version
 is the number of its own history events, so anything that happened to it (taken, reserved, paid, cancelled…)
-makes it due again, and an order nothing happened to is never sent twice. What the CRM took is a row per order
+makes it due again, and an order nothing happened to is never sent twice. Orders of the CRM's own channels
+(``own_channels``) came from it and are never sent. What the CRM took is a row per order
 (``crm_exports``); a failure waits with a growing backoff and is tried again.
 
 :meth:`CrmOrderSync.pull_statuses` reads the CRM's history after a stored cursor. A status in the CRM's cancel

@@ -2,7 +2,8 @@
 RetailCrmEmulator` mixes this in).
 
 Serves ``POST orders/create`` and ``orders/{externalId}/edit?by=externalId`` (form ``order`` JSON + ``site``; a
-second create of an ``externalId`` → 400 "Order already exists."), ``GET orders/{externalId}?by=externalId``,
+second create of an ``externalId`` → 400 "Order already exists."), ``GET orders/{externalId}?by=externalId``
+(payments keyed by id), ``POST orders/payments/create`` and ``orders/payments/{id}/edit`` (``by=id``),
 ``GET customers`` (``filter[phone]`` by digits, ``filter[email]``), ``POST customers/create`` and
 ``GET orders/history`` (``filter[sinceId]``, ``limit`` 20/50/100, ``pagination``, ``generatedAt``). Every create,
 every field an edit changes and every status change is a history entry with an increasing id; the API's own carry
@@ -37,6 +38,7 @@ class CrmOrdersState:
         self.customers: list[dict[str, Any]] = []
         self.history: list[dict[str, Any]] = []
         self._order_ids = 0
+        self._payment_ids = 0
 
     # -- what tests steer and read -----------------------------------------------------------------------------
 
@@ -58,6 +60,9 @@ class CrmOrdersState:
             raise OrderRefusal(400, "Order already exists.", {"externalId": "Order with this externalId exists"})
         self._order_ids += 1
         order = {"id": self._order_ids, "site": self.site, "status": "new", **body}
+        order["payments"] = {}
+        for payment in body.get("payments") or []:
+            self._add_payment(order, payment)
         if external_id:
             self.orders[external_id] = order
         else:
@@ -82,6 +87,35 @@ class CrmOrdersState:
         if request.query.get("by") != "externalId":
             raise OrderRefusal(400, "Errors in the input parameters", {"by": "only externalId here"})
         return web.json_response({"success": True, "order": self._held(request.match_info["external_id"])})
+
+    async def _create_payment(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        self._check_site(form.get("site"))
+        payment = _json_field(form.get("payment"), "payment")
+        order = self._held(str(_dict(payment.pop("order", None)).get("externalId") or ""))
+        return web.json_response({"success": True, "id": self._add_payment(order, payment)}, status=201)
+
+    async def _edit_payment(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        self._check_site(form.get("site"))
+        if form.get("by") != "id":
+            raise OrderRefusal(400, "Errors in the input parameters", {"by": "only id here"})
+        changes = _json_field(form.get("payment"), "payment")
+        for order in self.orders.values():
+            payment = order.get("payments", {}).get(request.match_info["payment_id"])
+            if payment is not None:
+                old = dict(payment)
+                payment.update({k: v for k, v in changes.items() if k != "id"})
+                self._record(order, "payments.status", old.get("status"), payment.get("status"), True)
+                return web.json_response({"success": True, "id": payment["id"]})
+        raise OrderRefusal(404, "Not found")
+
+    def _add_payment(self, order: dict[str, Any], payment: object) -> int:
+        if not isinstance(payment, dict) or not payment.get("type"):
+            raise OrderRefusal(400, "Errors in the input parameters", {"payments.type": "required"})
+        self._payment_ids += 1
+        order.setdefault("payments", {})[str(self._payment_ids)] = {"id": self._payment_ids, **payment}
+        return self._payment_ids
 
     async def _find_customers(self, request: web.Request) -> web.Response:
         phone = _digits(request.query.get("filter[phone]", ""))
@@ -171,6 +205,10 @@ def _json_field(raw: object, name: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise OrderRefusal(400, "Errors in the input parameters", {name: "must be an object"})
     return value
+
+
+def _dict(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _digits(text: str) -> str:

@@ -103,6 +103,9 @@ class RetailCrmEmulator(CrmOrdersState, LocalServer):
         app.router.add_post("/api/v5/" + UPLOAD, self._guarded(UPLOAD, self._upload))
         app.router.add_get("/api/v5/" + INVENTORIES, self._guarded(INVENTORIES, self._inventories))
         app.router.add_post("/api/v5/orders/create", self._guarded("orders/create", self._create_order))
+        payments = "/api/v5/orders/payments/"
+        app.router.add_post(payments + "create", self._guarded("payments/create", self._create_payment))
+        app.router.add_post(payments + "{payment_id}/edit", self._guarded("payments/edit", self._edit_payment))
         app.router.add_get("/api/v5/orders/history", self._guarded("orders/history", self._history))
         app.router.add_post("/api/v5/orders/{external_id}/edit", self._guarded("orders/edit", self._edit_order))
         app.router.add_get("/api/v5/orders/{external_id}", self._guarded("orders/get", self._get_order))

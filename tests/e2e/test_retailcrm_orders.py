@@ -64,7 +64,7 @@ async def test_an_order_is_created_with_its_client_lines_payment_and_delivery(
     assert held is not None
     assert held["number"] == "wildberries-WB-7" and held["source"] == {"source": "wildberries"}
     assert held["items"] == [{"offer": {"xmlId": "A-1"}, "quantity": 2, "initialPrice": 1259.5}]
-    assert held["payments"] == [{"type": "cash", "status": "paid", "amount": 2519.0}]
+    assert list(held["payments"].values()) == [{"id": 1, "type": "cash", "status": "paid", "amount": 2519.0}]
     assert held["delivery"]["address"]["text"] == "ул. Тверская, 1, кв. 5"
     assert held["delivery"]["address"]["city"] == "Москва"
     assert held["customer"] == {"id": crm.customers[0]["id"]}
@@ -156,3 +156,22 @@ async def test_our_status_goes_into_the_named_custom_field_and_the_order_reads_b
 
     assert read["order"]["customFields"] == {"storeops_status": "out_of_stock"}
     assert "status" not in json.loads(crm.calls_of("orders/create")[0].form["order"])
+
+
+async def test_after_an_edit_our_payment_is_made_or_moved_to_paid_and_never_back(
+    crm: RetailCrmEmulator, orders: RetailCrmOrders
+) -> None:
+    crm.orders["storeops-7"] = {"id": 1, "externalId": "storeops-7", "site": SITE, "status": "new", "payments": {}}
+
+    await orders.upsert(an_order(paid=False))  # already there, without our payment: it is made
+    held = crm.order("storeops-7")
+    assert held is not None
+    assert [(p["type"], p["status"]) for p in held["payments"].values()] == [("cash", "not-paid")]
+
+    await orders.upsert(an_order(paid=True))  # the money cleared: the same entry moves to paid
+    assert [(p["type"], p["status"]) for p in held["payments"].values()] == [("cash", "paid")]
+    assert len(crm.calls_of("payments/create")) == 1 and len(crm.calls_of("payments/edit")) == 1
+
+    await orders.upsert(an_order(paid=False))  # a manager's "paid" is never taken back
+    assert [p["status"] for p in held["payments"].values()] == ["paid"]
+    assert len(crm.calls_of("payments/edit")) == 1
