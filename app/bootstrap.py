@@ -83,4 +83,5 @@ def rules(settings: Settings) -> Rules:
         parcel_weight_g=settings.carrier.default_weight_g,
         carrier_poll_after=timedelta(seconds=settings.carrier.interval_s),
         returns_sellable_at_once=business.returns_sellable_at_once,
+        crm_cancel_statuses=frozenset(settings.channels.retailcrm_cancel_statuses.split(",")),
     )

@@ -50,6 +50,10 @@ def build_scheduler(services: Services) -> AsyncIOScheduler:
     if shop.shipping is not None:  # allocated, paid orders to CDEK, and CDEK's verdicts
         interval_s = services.settings.carrier.interval_s
         scheduler.add_job(shop.shipping.run_once, "interval", seconds=interval_s, id="shipping", **every)
+    if shop.crm is not None:  # our orders to RetailCRM, its managers' status changes back
+        interval_s = services.settings.channels.retailcrm_orders_interval_s
+        scheduler.add_job(shop.crm.push_changed, "interval", seconds=interval_s, id="crm-orders", **every)
+        scheduler.add_job(shop.crm.pull_statuses, "interval", seconds=interval_s, id="crm-statuses", **every)
     for dispatcher in shop.dispatchers:  # each channel drains its outbox every second (and when kicked)
         scheduler.add_job(dispatcher.scheduled, "interval", seconds=1, id=f"sync-{dispatcher.name}", **every)
     return scheduler

@@ -449,3 +449,26 @@ returns = Table(
     CheckConstraint("qty > 0", name="qty_positive"),
     Index(None, "sku", "state"),
 )
+
+
+# The managers' CRM's copy of each order: the order's version (its own history events) the CRM last took, and the
+# retry after a failure. A row appears with the first attempt; an order without one was never sent.
+crm_exports = Table(
+    "crm_exports",
+    metadata,
+    Column("order_id", Id, ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True),
+    Column("sent_version", Integer, nullable=True),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UtcDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# How far the CRM's order history was read (its history entry ids), one row per CRM.
+crm_cursors = Table(
+    "crm_cursors",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("since_id", BigInteger, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)

@@ -7,6 +7,7 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from storage.crm_repositories import SqlCrmExports
 from storage.database import Database
 from storage.office_repositories import SqlAlerts, SqlFxRates, SqlLocks, SqlPayments
 from storage.order_action_repositories import SqlOrderActions
@@ -67,6 +68,7 @@ class SqlUnitOfWork:
         self.heard_order_events = SqlHeardOrderEvents(self._connection)
         self.order_actions = SqlOrderActions(self._connection)
         self.returns = SqlReturnRecords(self._connection, self._touched)
+        self.crm_exports = SqlCrmExports(self._connection)
         return self
 
     async def __aexit__(

@@ -33,6 +33,7 @@ from workflows.office_model import Alert, Payment, Phase
 from workflows.ports import (
     ChannelState,
     CommitHooks,
+    CrmExport,
     HeardOrderEvent,
     Heartbeat,
     OrderAction,
@@ -107,6 +108,8 @@ class MemoryState:
     returns: dict[tuple[int, str], ReturnRecord] = field(default_factory=dict)  # (order_id, sku) -> its return
     touched: set[str] = field(default_factory=set)  # SKUs the open unit of work changed
     next_id: int = 1
+    crm_exports: dict[int, dict[str, Any]] = field(default_factory=dict)  # order_id -> the row
+    crm_cursor: int = 0
 
     def new_id(self) -> int:
         self.next_id += 1
@@ -837,6 +840,45 @@ class MemoryReturnRecords:
             self._s.stock[(sku, warehouse)] = replace(held, on_hand=held.on_hand + qty)
 
 
+class MemoryCrmExports:
+    """The CRM's copy of each order in memory: the version it took (own history events, ``crm_*`` not counted)."""
+
+    def __init__(self, state: MemoryState) -> None:
+        self._s = state
+
+    async def due(self, now: datetime, limit: int, skip_channels: Collection[str] = ()) -> list[CrmExport]:
+        found: list[CrmExport] = []
+        for order_id in sorted(self._s.orders):
+            if self._s.orders[order_id].channel in skip_channels:
+                continue
+            export = await self.get(order_id) or CrmExport(order_id, await self.version(order_id))
+            retry = export.next_attempt_at
+            if export.sent_version != export.version and (retry is None or retry <= now):
+                found.append(export)
+        return found[:limit]
+
+    async def version(self, order_id: int) -> int:
+        return sum(1 for event in self._s.orders[order_id].history if not event.kind.startswith("crm_"))
+
+    async def get(self, order_id: int) -> CrmExport | None:
+        row = self._s.crm_exports.get(order_id)
+        return None if row is None else CrmExport(order_id, await self.version(order_id), **row)
+
+    async def sent(self, order_id: int, version: int, at: datetime) -> None:
+        self._s.crm_exports[order_id] = {"sent_version": version, "attempts": 0, "next_attempt_at": None,
+                                         "last_error": None}  # fmt: skip
+
+    async def failed(self, order_id: int, attempts: int, retry_at: datetime, error: str) -> None:
+        row = self._s.crm_exports.setdefault(order_id, {"sent_version": None})
+        row.update(attempts=attempts, next_attempt_at=retry_at, last_error=error)
+
+    async def cursor(self) -> int:
+        return self._s.crm_cursor
+
+    async def move_cursor(self, since_id: int, at: datetime) -> None:
+        self._s.crm_cursor = since_id
+
+
 class MemoryUnitOfWork:
     """Works on a copy of the shared state and swaps it in on commit: rollback is free."""
 
@@ -866,6 +908,7 @@ class MemoryUnitOfWork:
         self.heard_order_events = MemoryHeardOrderEvents(self._state)
         self.order_actions = MemoryOrderActions(self._state)
         self.returns = MemoryReturnRecords(self._state)
+        self.crm_exports = MemoryCrmExports(self._state)
         self._state.touched = set()
         return self
 

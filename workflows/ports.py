@@ -658,6 +658,9 @@ class UnitOfWork(Protocol):
     @property
     def returns(self) -> ReturnRecords: ...
 
+    @property
+    def crm_exports(self) -> CrmExports: ...
+
     def touched_skus(self) -> set[str]:
         """SKUs whose stock rows this unit of work changed so far (on-hand, reserved, suspect)."""
         ...
@@ -722,3 +725,45 @@ class ReturnRecords(Protocol):
         """Add ``qty`` to the on-hand of ``sku`` at ``warehouse`` at once (a row 1C never sent is made with
         ``as_of_if_new``); marks the SKU touched, so the commit queues the channels' pushes."""
         ...
+
+
+# -- the CRM's copy of each order ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CrmExport:
+    """One order as its CRM copy stands: ``version`` is the number of the order's own history events now
+    (the CRM's status changes, recorded as ``crm_*`` events, do not count), ``sent_version`` the one the CRM
+    last took (``None``: never)."""
+
+    order_id: int
+    version: int
+    sent_version: int | None = None
+    attempts: int = 0  # failures in a row (the backoff)
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+
+
+class CrmExports(Protocol):
+    async def due(self, now: datetime, limit: int, skip_channels: Collection[str] = ()) -> list[CrmExport]:
+        """Orders whose version the CRM has not taken, not waiting for a retry after ``now``, oldest first; none
+        of ``skip_channels``."""
+        ...
+
+    async def version(self, order_id: int) -> int: ...
+
+    async def get(self, order_id: int) -> CrmExport | None:
+        """The export row, ``None`` when the order was never tried."""
+        ...
+
+    async def sent(self, order_id: int, version: int, at: datetime) -> None:
+        """The CRM took ``version``: no retry pending, no error."""
+        ...
+
+    async def failed(self, order_id: int, attempts: int, retry_at: datetime, error: str) -> None: ...
+
+    async def cursor(self) -> int:
+        """The CRM history id read up to (0 at first)."""
+        ...
+
+    async def move_cursor(self, since_id: int, at: datetime) -> None: ...

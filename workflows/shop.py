@@ -19,6 +19,8 @@ from workflows.alerts import AlertDesk
 from workflows.carrier import Carrier
 from workflows.channel_upkeep import ChannelUpkeep
 from workflows.channels import ChannelClient, ReportsOrderEvents
+from workflows.crm import CrmOrderBook
+from workflows.crm_orders import DEFAULT_CANCEL_STATUSES, CrmOrderSync
 from workflows.daily_report import DailyReports, DayRecords
 from workflows.fraud_check import FraudCheck
 from workflows.fulfilment import Fulfilment, fulfils
@@ -55,6 +57,7 @@ class Rules:
     onec_future_tolerance: timedelta = timedelta(minutes=10)  # how far ahead of our clock 1C's figures may be dated
     unfillable_decision: timedelta = timedelta(hours=4)  # the managers' time to decide on an unfillable order
     returns_sellable_at_once: bool = False  # a sellable return is stock at once, not when 1C's next figure counts it
+    crm_cancel_statuses: frozenset[str] = DEFAULT_CANCEL_STATUSES  # the CRM's statuses that cancel our order
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,7 @@ class Outside:
     carrier: Carrier | None = None
     onec_register: BalanceSource | None = None  # 1C's stock register, pulled as the full truth
     day_records: DayRecords | None = None  # what the owner's daily report reads
+    crm: CrmOrderBook | None = None  # the managers' CRM: our orders in, their status changes out
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,7 @@ class Shop:
     reports: DailyReports | None = None
     unfillable: UnfillableDesk | None = None  # the managers' question about marketplace orders nobody can fill
     fulfilment: list[Fulfilment] = field(default_factory=list)  # marketplaces told when their orders may ship
+    crm: CrmOrderSync | None = None
 
     def wake_dispatchers(self) -> None:
         """Something changed stock: every channel's dispatcher sends now instead of at its next tick."""
@@ -157,6 +162,11 @@ def assemble(
         shop.onec_pull = OneCPull(uow, clock, shop.intake, alerts, outside.onec_register)
     if outside.day_records is not None:
         shop.reports = DailyReports(outside.day_records, uow, topology, clock)
+    if outside.crm is not None:
+        own = [name for name, channel in topology.channels.items() if channel.kind == "retailcrm"]  # came from it
+        shop.crm = CrmOrderSync(
+            uow, clock, outside.crm, orders, cancel_statuses=rules.crm_cancel_statuses, own_channels=own
+        )
     return shop
 
 

@@ -1,7 +1,7 @@
 """returns
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 Create Date: 2026-12-03 16:40:00.000000
 
 One row per returned order line (order and SKU): where it comes back, who reported it, the warehouse's task and
@@ -16,7 +16,7 @@ from alembic import op
 import storage.schema
 
 revision = '0014'
-down_revision = '0012'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 
