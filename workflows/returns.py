@@ -85,17 +85,27 @@ class Returns:
             order = await uow.orders.get(order_id)
             if order is None:
                 raise OrderNotFound(f"no order {order_id}")
-            await uow.locks.hold(f"return:{order_id}")  # two announcements at once: one task
-            if (known := await uow.returns.get(order_id, sku)) is not None:
-                return known
-            warehouse, qty = self._shipped_from(order, sku, qty)
-            record = ReturnRecord(order_id, sku, warehouse.code, qty, source, self._clock.now())
-            task = await self._ask(uow, order, record, warehouse)
-            record = ReturnRecord(order_id, sku, warehouse.code, qty, source, record.announced_at, task.id)
-            if not await uow.returns.add(record):  # announced meanwhile by another instance: keep theirs
-                return await uow.returns.get(order_id, sku) or record
-            await uow.commit()
+            record, new = await self.announce_in(uow, order, sku, qty, source)
+            if new:
+                await uow.commit()
         return record
+
+    async def announce_in(
+        self, uow: UnitOfWork, order: Order, sku: str, qty: int | None, source: str
+    ) -> tuple[ReturnRecord, bool]:
+        """:meth:`announce` inside the caller's unit of work (a channel's "returned" event); the return and
+        whether it is new here. Raises as :meth:`announce` does, before anything is written."""
+        assert order.id is not None
+        await uow.locks.hold(f"return:{order.id}")  # two announcements at once: one task
+        if (known := await uow.returns.get(order.id, sku)) is not None:
+            return known, False
+        warehouse, qty = self._shipped_from(order, sku, qty)
+        record = ReturnRecord(order.id, sku, warehouse.code, qty, source, self._clock.now())
+        task = await self._ask(uow, order, record, warehouse)
+        record = ReturnRecord(order.id, sku, warehouse.code, qty, source, record.announced_at, task.id)
+        if not await uow.returns.add(record):  # announced meanwhile by another instance: keep theirs
+            return await uow.returns.get(order.id, sku) or record, False
+        return record, True
 
     def _shipped_from(self, order: Order, sku: str, qty: int | None) -> tuple[Warehouse, int]:
         lines = [line for line in order.lines if line.sku == sku]

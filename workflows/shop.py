@@ -197,7 +197,7 @@ def _connect_channels(shop: Shop, instance: Instance) -> None:
     uow, clock = shop.uow, shop.clock
     shop.upkeep = [ChannelUpkeep(uow, clock, shop.topology, c, shop.orders) for c in shop.channels.values()]
     shop.order_feeds = [
-        OrderFeed(uow, clock, c, shop.orders, channel=c.name)
+        OrderFeed(uow, clock, c, shop.orders, channel=c.name, returns=shop.returns)
         for c in shop.channels.values()
         if isinstance(c, ReportsOrderEvents)
     ]
