@@ -79,6 +79,9 @@ def rules(settings: Settings) -> Rules:
         fraud_amount_threshold_rub=Decimal(business.fraud_amount_threshold_rub),
         onec_silence=timedelta(seconds=business.onec_silence_alert_s),
         onec_future_tolerance=timedelta(seconds=business.onec_future_tolerance_s),
+        unfillable_decision=timedelta(seconds=business.unfillable_decision_s),
         parcel_weight_g=settings.carrier.default_weight_g,
         carrier_poll_after=timedelta(seconds=settings.carrier.interval_s),
+        returns_sellable_at_once=business.returns_sellable_at_once,
+        crm_cancel_statuses=frozenset(settings.channels.retailcrm_cancel_statuses.split(",")),
     )

@@ -68,6 +68,7 @@ def _connect_slack(settings: Settings, shop: Shop, chats: Chats) -> None:
     chats.slack_app = build_slack_app(
         client=client, bot=chats.slack_bot, signing_secret=secret,
         cascade=shop.cascade, delivery=chats.slack_delivery, topology=shop.topology, locale=locale,
+        returns=shop.returns,
     )  # fmt: skip
 
 
@@ -86,4 +87,5 @@ def _connect_telegram(settings: Settings, shop: Shop, chats: Chats) -> None:
         office=shop.office, topology=shop.topology, ledger=shop.ledger,
         lookup=OrderLookup(shop.uow, shop.topology.channels, shop.payments),
         operations=shop.operations, locale=locale, after_decision=delivery.after_decision, report=chats.telegram_report,
+        returns=shop.returns,
     )  # fmt: skip

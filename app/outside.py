@@ -4,6 +4,8 @@ stock register, the Central Bank's rates and what the daily report reads — as 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import httpx
 
 from app.settings import Settings
@@ -13,6 +15,7 @@ from integrations.cdek_carrier import CdekCarrier
 from integrations.onec_odata import ODataBalanceSource, ODataStock
 from integrations.ozon import OzonClient
 from integrations.retailcrm import RetailCrmClient
+from integrations.retailcrm_orders import RetailCrmOrders
 from integrations.site import SiteClient
 from integrations.wildberries import WildberriesClient
 from integrations.yandex_market import YandexMarketClient
@@ -24,13 +27,29 @@ from workflows.topology import Topology
 
 
 def outside_systems(settings: Settings, topology: Topology, http: httpx.AsyncClient, database: Database) -> Outside:
+    channels = channel_clients(settings, topology, http)
     return Outside(
         rates=CbrFeed(CbrRates(http, str(settings.channels.cbr_daily_url), deadline_s=settings.channels.cbr_timeout_s)),
-        channels=channel_clients(settings, topology, http),
+        channels=channels,
         carrier=cdek_carrier(settings, http),
         onec_register=onec_register(settings, topology, http),
         day_records=SqlDayRecords(database),
+        crm=crm_orders(settings, channels),
     )
+
+
+def crm_orders(settings: Settings, channels: Mapping[str, ChannelClient]) -> RetailCrmOrders | None:
+    """Orders to RetailCRM and its status changes back, on the RetailCRM channel's own client (one account: one
+    key, one rate gate) when that channel is set up."""
+    keys = settings.channels
+    for client in channels.values():
+        if isinstance(client, RetailCrmClient):
+            cancel = keys.retailcrm_cancel_statuses.split(",")[0]
+            return RetailCrmOrders(
+                client, cancel_status=cancel, payment_type=keys.retailcrm_payment_type,
+                status_field=keys.retailcrm_status_field,
+            )  # fmt: skip
+    return None
 
 
 def onec_register(settings: Settings, topology: Topology, http: httpx.AsyncClient) -> ODataBalanceSource | None:

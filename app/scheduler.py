@@ -45,9 +45,15 @@ def build_scheduler(services: Services) -> AsyncIOScheduler:
         scheduler.add_job(upkeep.reconcile_if_asked, "interval", seconds=30, id=f"sync-asked-{upkeep.name}", **every)
     for feed in shop.order_feeds:  # cancellations, deliveries, returns: as often as new orders are read
         scheduler.add_job(feed.pull, "interval", seconds=60, id=f"order-events-{feed.name}", **every)
+    for fulfilment in shop.fulfilment:  # marketplace orders told ready to ship or cancelled; unfillable ones asked
+        scheduler.add_job(fulfilment.run_once, "interval", seconds=60, id=f"fulfilment-{fulfilment.name}", **every)
     if shop.shipping is not None:  # allocated, paid orders to CDEK, and CDEK's verdicts
         interval_s = services.settings.carrier.interval_s
         scheduler.add_job(shop.shipping.run_once, "interval", seconds=interval_s, id="shipping", **every)
+    if shop.crm is not None:  # our orders to RetailCRM, its managers' status changes back
+        interval_s = services.settings.channels.retailcrm_orders_interval_s
+        scheduler.add_job(shop.crm.push_changed, "interval", seconds=interval_s, id="crm-orders", **every)
+        scheduler.add_job(shop.crm.pull_statuses, "interval", seconds=interval_s, id="crm-statuses", **every)
     for dispatcher in shop.dispatchers:  # each channel drains its outbox every second (and when kicked)
         scheduler.add_job(dispatcher.scheduled, "interval", seconds=1, id=f"sync-{dispatcher.name}", **every)
     return scheduler

@@ -144,6 +144,22 @@ class ChannelSettings(_Group):
     retailcrm_api_base: AnyHttpUrl | None = Field(default=None, validation_alias="RETAILCRM_API_BASE")
     retailcrm_api_key: SecretStr | None = Field(default=None, validation_alias="RETAILCRM_API_KEY")
     retailcrm_site: str | None = Field(default=None, validation_alias="RETAILCRM_SITE")
+    # RetailCRM status codes that mean "cancelled" (its cancel group), comma-separated: a manager's move to one
+    # cancels our order; the first is what our own cancellation is sent as.
+    retailcrm_cancel_statuses: str = Field(
+        default="cancel-other,cancelled", pattern=r"^[a-z0-9_-]+(,[a-z0-9_-]+)*$", max_length=1000,
+        validation_alias="RETAILCRM_CANCEL_STATUSES",
+    )  # fmt: skip
+    # the account's payment type code for an order's payment (RetailCRM's list of payment types)
+    retailcrm_payment_type: str = Field(
+        default="bank-card", pattern=r"^[a-z0-9_-]+$", max_length=64, validation_alias="RETAILCRM_PAYMENT_TYPE"
+    )
+    # the code of a custom field of RetailCRM's orders that shows our own status (reserved, out of stock…); "": none
+    retailcrm_status_field: str = Field(
+        default="", pattern=r"^[a-z0-9_]*$", max_length=64, validation_alias="RETAILCRM_STATUS_FIELD"
+    )
+    # seconds between sending changed orders to RetailCRM, and between reads of its status changes
+    retailcrm_orders_interval_s: int = Field(default=60, ge=10, le=3600, validation_alias="RETAILCRM_ORDERS_INTERVAL_S")
     cbr_daily_url: AnyHttpUrl = Field(
         default=AnyHttpUrl("https://www.cbr.ru/scripts/XML_daily.asp"), validation_alias="CBR_DAILY_URL"
     )
@@ -211,7 +227,11 @@ class BusinessSettings(_Group):
     onec_silence_alert_s: int = Field(default=1800, ge=60, validation_alias="ONEC_SILENCE_ALERT_S")
     # how far ahead of our clock 1C's stock may be dated; a figure further ahead is refused
     onec_future_tolerance_s: int = Field(default=600, ge=0, le=86_400, validation_alias="ONEC_FUTURE_TOLERANCE_S")
+    # the managers' time to cancel a marketplace order nobody can fill, or to wait; then the owner is asked
+    unfillable_decision_s: int = Field(default=14_400, ge=300, le=7 * 86_400, validation_alias="UNFILLABLE_DECISION_S")
     fx_check_interval_s: int = Field(default=300, ge=10, validation_alias="FX_CHECK_INTERVAL_S")
+    # a return the warehouse calls sellable is stock at once, rather than when 1C's next figure counts it
+    returns_sellable_at_once: bool = Field(default=False, validation_alias="RETURNS_SELLABLE_AT_ONCE")
     # shop-local time (the topology's onec.timezone) the owner gets yesterday's report in Telegram
     report_time: str = Field(default="09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", validation_alias="REPORT_TIME")
 

@@ -23,11 +23,12 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from emulators.ozon import OzonEmulator
 from emulators.wildberries import WildberriesEmulator
 from emulators.wildberries.rate_limit import ORDERS, STOCKS, BucketPolicy
+from emulators.wildberries.server import Group
 from emulators.yandex_market import YandexMarketEmulator
 
 WB_WAREHOUSE, OZON_WAREHOUSE, CAMPAIGN = 658434, 1020000001, 21_000_001  # as bench.propagation's shop
@@ -52,7 +53,7 @@ async def serve(skus: int, scale: float, report: Path) -> None:
     cards = [
         {"vendorCode": sku, "sizes": [{"chrtId": FIRST_CHRT_ID + n, "techSize": "0"}]} for n, sku in enumerate(names)
     ]
-    wb_buckets: dict[Literal["stocks", "orders", "content"], BucketPolicy] = {
+    wb_buckets: dict[Group, BucketPolicy] = {
         "stocks": BucketPolicy(STOCKS.per_minute * scale, STOCKS.burst, STOCKS.conflict_cost),
         "orders": BucketPolicy(ORDERS.per_minute * scale, ORDERS.burst),
         "content": BucketPolicy(1_000_000, 1_000),  # learning the cards is preparation, not measured

@@ -5,7 +5,8 @@ What Ozon serves (its API documentation and published OpenAPI file): every metho
 pairs a request, 80 requests a minute per seller), read back with ``/v4/product/info/stocks`` (a cursor), and
 orders are the FBS postings awaiting packaging from ``/v3/posting/fbs/unfulfilled/list`` (limit and offset). What
 became of postings (cancelled, delivered, returned) is read from ``/v3/posting/fbs/list`` and ``/v1/returns/list``
-(see :mod:`integrations.ozon_events`).
+(see :mod:`integrations.ozon_events`). A posting is assembled (ready to ship) with ``/v4/posting/fbs/ship`` and
+cancelled for want of stock with ``/v2/posting/fbs/cancel``, both idempotent (see :mod:`integrations.ozon_fulfilment`).
 
 **Per-item results.** A stock update answers 200 with ``updated`` and ``errors`` per item: ``updated`` →
 accepted; ``TOO_MANY_REQUESTS`` (or its newer text ``Stock is updated too frequently``) → ``retry``; any other
@@ -20,8 +21,9 @@ not act on (a refused connection, 401/403/429/4xx, an item it rejected) does not
 **Rate.** Stock updates wait on :attr:`OzonClient.gate`: :data:`GATE_BURST` at once, then
 :data:`GATE_PER_MINUTE` a minute. Ozon counts 80 a minute and does not say how, so the gate is set for the
 strictest reading, any 60-s window: a burst of 4 plus 76 a minute never puts more than 80 in one. Reads and
-order lists wait on :attr:`OzonClient.read_gate` (20 a second, far below the 50 a second per Client-Id that all
-methods share). Share one gate among the clients of one seller account (one per warehouse).
+order lists, and the moves of postings, wait on :attr:`OzonClient.read_gate` (20 a second, far below the 50 a
+second per Client-Id that all methods share). Share one gate among the clients of one seller account (one per
+warehouse).
 
 **Stock read back** is ``present - reserved`` of the entries whose ``warehouse_ids`` name this warehouse: what
 is available to sell, reserves excluded, which is what a stock update sets (the spec: ``stock`` is "quantity in
@@ -50,6 +52,7 @@ import httpx
 from pydantic import BaseModel, Field, ValidationError
 
 from integrations import ozon_events as events
+from integrations import ozon_fulfilment as moves
 from integrations.rate_gate import RateGate, Sleep
 from integrations.wire import Wire, vendor_words
 from workflows.channels import (
@@ -397,6 +400,42 @@ class OzonClient:
                 raise ChannelUnavailable("Ozon's returns list cannot be paged: no new last id")
             last_id = next_id
         raise ChannelUnavailable("Ozon's returns list did not end")
+
+    # -- moving postings on (FulfilsOrders) -------------------------------------------------------------------
+
+    async def ready_to_ship(self, external_id: str, lines: Sequence[ChannelOrderLine]) -> None:
+        """Assemble posting ``external_id`` in one package of ``lines``: it moves on to ``awaiting_deliver``. A
+        posting already there or further on is left alone; a cancelled one is refused."""
+        posting = await self._posting(external_id)
+        if posting.status in moves.SHIPPED_OR_LATER:
+            return
+        if posting.status == moves.CANCELLED:
+            raise ChannelRefused(f"Ozon posting {external_id} is cancelled; it cannot be shipped")
+        body = moves.ship_request(posting, lines)
+        try:
+            self._expect(moves.ShipAnswer, await self._call(self.read_gate, moves.SHIP_PATH, body))
+        except ChannelRefused:
+            if (await self._posting(external_id)).status not in moves.SHIPPED_OR_LATER:
+                raise
+        log.info("ozon: posting %s is assembled and awaits shipment", external_id)
+
+    async def cancel_unfillable(self, external_id: str) -> None:
+        """Cancel posting ``external_id`` as out of stock at the seller (reason 352); one already cancelled is a
+        success."""
+        body = moves.cancel_request(external_id)
+        try:
+            answer = self._expect(moves.CancelAnswer, await self._call(self.read_gate, moves.CANCEL_PATH, body))
+        except ChannelRefused:
+            if (await self._posting(external_id)).status != moves.CANCELLED:
+                raise
+            return
+        if not answer.result and (await self._posting(external_id)).status != moves.CANCELLED:
+            raise ChannelRefused(f"Ozon did not cancel posting {external_id}: it answered result false")
+        log.info("ozon: posting %s is cancelled as out of stock", external_id)
+
+    async def _posting(self, posting_number: str) -> moves.Posting:
+        response = await self._call(self.read_gate, moves.POSTING_GET_PATH, moves.posting_request(posting_number))
+        return self._expect(moves.PostingAnswer, response).result
 
     # -- the wire --------------------------------------------------------------------------------------------
 

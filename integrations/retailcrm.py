@@ -185,6 +185,18 @@ class RetailCrmClient:
 
     # -- the wire ----------------------------------------------------------------------------------------------
 
+    @property
+    def site(self) -> str:
+        return self._site
+
+    async def call(
+        self, method: str, path: str, *, params: list[tuple[str, QueryValue]] | None = None,
+        data: dict[str, str] | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        """Any RetailCRM v5 method (``path`` after ``/api/v5``) on this account's wire, gate and key: the orders'
+        client (``integrations.retailcrm_orders``) shares them."""
+        return await self._call(method, path, params=params, data=data)
+
     async def _call(
         self,
         method: str,

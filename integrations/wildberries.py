@@ -5,7 +5,9 @@ seller warehouse, set with ``PUT /api/v3/stocks/{warehouseId}`` (1..1000 items, 
 with an array of errors naming the refused items, 406 when the seller is banned) and read with ``POST`` on the same
 path; the cards with their sizes from ``POST /content/v2/get/cards/list`` (100 a page, a cursor); new FBS orders,
 one unit of one size each, from ``GET /api/v3/orders/new``; what became of them from ``POST /api/v3/orders/status``
-(1..1000 order ids a request, :mod:`integrations.wildberries_statuses`). The token goes raw in ``Authorization``.
+(1..1000 order ids a request, :mod:`integrations.wildberries_statuses`). The FBS flow (``workflows.channels.
+FulfilsOrders``: an order into an open supply, an unfillable one cancelled) is in
+:mod:`integrations.wildberries_fulfilment`. The token goes raw in ``Authorization``.
 
 **Offer ids.** Our offer id for WB is the seller's vendorCode, with the size after a ``/`` when the card has more
 than one: ``"SHIRT-01/XL"``; a card with a single size (WB gives a size-less product one size, ``techSize "0"``) is
@@ -23,14 +25,14 @@ After three such rounds whatever is left goes back as ``retry``. A 409 costs 10 
 **Errors.** 429 → :class:`ChannelUnavailable` with ``X-Ratelimit-Retry`` as ``retry_after`` (and the gate holds
 off that long); 5xx, a timeout, a refused connection, an answer that is not WB's shape, a 409
 ``StoreIsProcessing`` → :class:`ChannelUnavailable`; 401, 403, 406 and other 4xx → :class:`ChannelRefused` with
-WB's own message. The token is never logged nor put into an error.
+WB's own message. A 409 costs 10 tokens on the orders limits too. The token is never logged nor put into an error.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -38,6 +40,7 @@ import httpx
 from pydantic import BaseModel, Field, ValidationError
 
 from integrations.rate_gate import RateGate
+from integrations.wildberries_fulfilment import Statuses, WildberriesFulfilment
 from integrations.wildberries_statuses import event_of
 from integrations.wire import Wire
 from workflows.channels import (
@@ -188,8 +191,9 @@ class WildberriesClient:
 
     ``marketplace_base`` and ``content_base`` are the two WB hosts (``https://marketplace-api.wildberries.ru``,
     ``https://content-api.wildberries.ru``). ``gate`` keeps within the stocks limit (300 a minute, burst 20, shared
-    by update and read); ``orders_gate`` and ``content_gate`` within those groups' (300/20 and 100/5). Sizes are
-    learned from the card list on first use; call :meth:`learn_products` again to pick up new cards.
+    by update and read); ``orders_gate`` (FBS orders and supplies), ``cancel_gate`` (cancelling an order) and
+    ``content_gate`` within those groups' (300/20, 100/20 and 100/5). Sizes are learned from the card list on first
+    use; call :meth:`learn_products` again to pick up new cards.
     """
 
     batch_limit = 1000
@@ -206,6 +210,7 @@ class WildberriesClient:
         gate: RateGate | None = None,
         orders_gate: RateGate | None = None,
         content_gate: RateGate | None = None,
+        cancel_gate: RateGate | None = None,
         clock: Callable[[], dt.datetime] = _utc_now,
     ) -> None:
         self.name = name
@@ -229,6 +234,15 @@ class WildberriesClient:
             words=self._words,
             refusal=self._refusal,
             retry_headers=("X-Ratelimit-Retry", "Retry-After"),
+        )
+        self.fulfilment = WildberriesFulfilment(
+            call=self._call,
+            refuse=self._wire.refuse,
+            statuses=self._statuses_of,
+            marketplace=marketplace,
+            orders_gate=self.orders_gate,
+            cancel_gate=cancel_gate or RateGate(100, 20),
+            clock=clock,
         )
 
     def __repr__(self) -> str:  # never the token
@@ -411,17 +425,50 @@ class WildberriesClient:
             log.info("wildberries: %d order events among %d orders watched", len(events), len(ids))
         return OrderEventPage(events=tuple(events), cursor=now.isoformat())
 
+    async def _statuses_of(self, order_id: int) -> Statuses | None:
+        """One order's ``(supplierStatus, wbStatus)``; ``None`` when WB has no such order."""
+        body = {"orders": [order_id]}
+        answer = self._expect(_Statuses, await self._call(self.orders_gate, "POST", self._statuses_url, body))
+        for raw in answer.orders:
+            try:
+                status = _Status.model_validate(raw)
+            except ValidationError:
+                continue
+            if status.id == order_id:
+                return status.supplierStatus, status.wbStatus
+        return None
+
+    # -- the FBS flow (workflows.channels.FulfilsOrders) -----------------------------------------------------
+
+    async def ready_to_ship(self, external_id: str, lines: Sequence[ChannelOrderLine]) -> None:
+        """Put the assembly order into our open supply (WB's orders are one unit each: ``lines`` add nothing)."""
+        await self.fulfilment.ready_to_ship(external_id)
+
+    async def cancel_unfillable(self, external_id: str) -> None:
+        """Cancel the assembly order as the seller; one already cancelled is a success."""
+        await self.fulfilment.cancel_unfillable(external_id)
+
     # -- the wire --------------------------------------------------------------------------------------------
 
-    async def _call(self, gate: RateGate, method: str, url: str, body: Any = None) -> httpx.Response:
-        """One request through ``gate``; the 2xx answer or a 409 (for the caller to read), else the channel error."""
+    async def _call(
+        self,
+        gate: RateGate,
+        method: str,
+        url: str,
+        body: Any = None,
+        *,
+        passing: Collection[int] = (httpx.codes.CONFLICT,),
+        params: dict[str, Any] | None = None,
+    ) -> httpx.Response:
+        """One request through ``gate``; the 2xx answer or one in ``passing`` (for the caller to read), else the
+        channel error."""
         await gate.wait()
         headers = {"Authorization": self._token}
         response = await self._wire.send(
-            self._http, method, url, gate=gate, passing=(httpx.codes.CONFLICT,), json=body, headers=headers
+            self._http, method, url, gate=gate, passing=passing, json=body, params=params, headers=headers
         )
-        if response.status_code == httpx.codes.CONFLICT and gate is self.gate:
-            gate.charge(CONFLICT_COST - 1)  # WB counts a 409 of the stock methods as ten requests
+        if response.status_code == httpx.codes.CONFLICT:
+            gate.charge(CONFLICT_COST - 1)  # WB counts a 409 as ten requests, on the stock and the orders limits
         return response
 
     def _expect(self, model: type[_Model], response: httpx.Response) -> _Model:

@@ -14,6 +14,9 @@ What the Market documents (its API documentation and published OpenAPI):
   ready to be packed. Deprecated in the spec (shutdown 2027-04-12; its successor needs a ``businessId``).
 * What became of orders (cancelled, delivered, returned): getOrders by update time and getReturns (5 000 requests an
   hour), see :mod:`integrations.yandex_market_events`.
+* Moving an order on — ready to ship, or cancelled because the shop cannot fill it — is updateOrderStatus
+  (``PUT …/orders/{orderId}/status``), read back with getOrder when the Market refuses the change, both 10 000
+  requests an hour: see :mod:`integrations.yandex_market_fulfilment`.
 
 The key is sent in a header and never appears in a log line, an exception or a ``repr``.
 """
@@ -31,6 +34,7 @@ from typing import Any
 import httpx
 
 from integrations import yandex_market_events as events
+from integrations import yandex_market_fulfilment as moves
 from integrations.rate_gate import RateGate
 from integrations.wire import Wire, json_object
 from workflows.channels import (
@@ -79,6 +83,11 @@ def default_read_gate() -> RateGate:
 def default_orders_gate() -> RateGate:
     """getOrders allows 10 000 requests an hour: 160 a minute leaves a little headroom."""
     return RateGate(per_minute=160, burst=10)
+
+
+def default_status_gate() -> RateGate:
+    """updateOrderStatus and getOrder allow 10 000 requests an hour each: one such gate per method."""
+    return default_orders_gate()
 
 
 def default_returns_gate() -> RateGate:
@@ -131,6 +140,8 @@ class YandexMarketClient:
         self._read_gate = default_read_gate()
         self._orders_gate = default_orders_gate()
         self._returns_gate = default_returns_gate()
+        self._status_gate = default_status_gate()
+        self._order_gate = default_status_gate()
         self._clock = clock
         self._parallel = asyncio.Semaphore(PARALLEL_REQUESTS)
 
@@ -300,6 +311,31 @@ class YandexMarketClient:
             if token is None or token in seen:
                 return listed
             seen.add(token)
+
+    # -- moving orders on (FulfilsOrders) ----------------------------------------------------------------------
+
+    async def ready_to_ship(self, external_id: str, lines: Sequence[ChannelOrderLine]) -> None:
+        """``PROCESSING`` / ``READY_TO_SHIP``; an order already there or further on is left as it is. ``lines`` are
+        not sent: the Market holds the order's items (see :mod:`integrations.yandex_market_fulfilment`)."""
+        await self._move(external_id, moves.status_request(moves.PROCESSING, moves.READY_TO_SHIP), moves.ready)
+        log.info("yandex_market: order %s is ready to ship", external_id)
+
+    async def cancel_unfillable(self, external_id: str) -> None:
+        """``CANCELLED`` / ``SHOP_FAILED``; an order already cancelled is left as it is."""
+        await self._move(external_id, moves.status_request(moves.CANCELLED, moves.SHOP_FAILED), moves.cancelled)
+        log.info("yandex_market: order %s is cancelled as one the shop cannot fill", external_id)
+
+    async def _move(self, external_id: str, body: dict[str, Any], done: Callable[[dict[str, Any]], bool]) -> None:
+        """One status change; after a 400, success when the order, read again, is already ``done``."""
+        path = moves.order_path(external_id)
+        await self._status_gate.wait()
+        try:
+            await self._call("PUT", path + "/status", self._status_gate, json=body)
+        except _BadRequest as bad:
+            await self._order_gate.wait()
+            order = _dict((await self._call_refusing("GET", path, self._order_gate)).get("order"))
+            if not done(order):
+                raise _WIRE.refuse(bad.response) from None
 
     # -- the wire ----------------------------------------------------------------------------------------------
 

@@ -412,3 +412,63 @@ shipments = Table(
     Column("lease_owner", String(128), nullable=True),
     Index(None, "state", "next_attempt_at"),
 )
+
+
+# What a marketplace must do about one of its orders (ready to ship, cancel as unfillable) and when the managers are
+# asked about an order it cannot fill: one row per (order, action), the insert being the claim that it is queued once.
+order_actions = Table(
+    "order_actions",
+    metadata,
+    Column("order_id", Id, ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True),
+    Column("action", String(32), primary_key=True),  # ready_to_ship | cancel_unfillable | ask_unfillable
+    Column("state", String(16), nullable=False),  # pending | done | refused | dropped | asked
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UtcDateTime, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("done_at", UtcDateTime, nullable=True),
+    Index(None, "state", "next_attempt_at"),
+)
+
+
+# Returns: one per order and SKU (the key makes announcing twice a no-op), and what the warehouse said came back.
+# "sellable" rows decided after 1C's figure for their SKU and warehouse are the stock expected back.
+returns = Table(
+    "returns",
+    metadata,
+    Column("order_id", Id, ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True),
+    Column("sku", String(255), primary_key=True),
+    Column("warehouse", String(64), nullable=False),
+    Column("qty", Integer, nullable=False),
+    Column("source", String(128), nullable=False),
+    Column("announced_at", UtcDateTime, nullable=False),
+    Column("task_id", Id, nullable=True),
+    # announced | sellable | restocked | defective | not_received
+    Column("state", String(16), nullable=False),
+    Column("decided_at", UtcDateTime, nullable=True),
+    CheckConstraint("qty > 0", name="qty_positive"),
+    Index(None, "sku", "state"),
+)
+
+
+# The managers' CRM's copy of each order: the order's version (its own history events) the CRM last took, and the
+# retry after a failure. A row appears with the first attempt; an order without one was never sent.
+crm_exports = Table(
+    "crm_exports",
+    metadata,
+    Column("order_id", Id, ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True),
+    Column("sent_version", Integer, nullable=True),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UtcDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# How far the CRM's order history was read (its history entry ids), one row per CRM.
+crm_cursors = Table(
+    "crm_cursors",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("since_id", BigInteger, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)

@@ -7,11 +7,14 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from storage.crm_repositories import SqlCrmExports
 from storage.database import Database
 from storage.office_repositories import SqlAlerts, SqlFxRates, SqlLocks, SqlPayments
+from storage.order_action_repositories import SqlOrderActions
 from storage.order_event_repositories import SqlHeardOrderEvents
 from storage.outbox import SqlOutbox
 from storage.repositories import SqlOfferIds, SqlOrders, SqlReservations, SqlStockLevels
+from storage.return_repositories import SqlReturnRecords
 from storage.shipment_repositories import SqlShipments
 from storage.state_repositories import SqlChannelStates, SqlHeartbeats, SqlReportDeliveries
 from storage.task_repositories import SqlDeadlines, SqlNotices, SqlTasks
@@ -63,6 +66,9 @@ class SqlUnitOfWork:
         self.outbox = SqlOutbox(self._connection)
         self.shipments = SqlShipments(self._connection)
         self.heard_order_events = SqlHeardOrderEvents(self._connection)
+        self.order_actions = SqlOrderActions(self._connection)
+        self.returns = SqlReturnRecords(self._connection, self._touched)
+        self.crm_exports = SqlCrmExports(self._connection)
         return self
 
     async def __aexit__(

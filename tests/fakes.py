@@ -33,13 +33,16 @@ from workflows.office_model import Alert, Payment, Phase
 from workflows.ports import (
     ChannelState,
     CommitHooks,
+    CrmExport,
     HeardOrderEvent,
     Heartbeat,
+    OrderAction,
     Push,
     ReportDelivery,
     StockKey,
     UnitOfWorkFactory,
 )
+from workflows.return_model import ReturnRecord, ReturnState
 from workflows.shop import Instance, Outside, Rules, Shop, assemble
 from workflows.tasks import Deadline, DeadlineKind, Task, TaskState
 from workflows.topology import Topology
@@ -101,8 +104,12 @@ class MemoryState:
     shipments: dict[int, Shipment] = field(default_factory=dict)  # order_id -> its shipment
     # (channel, external_id, kind) -> what the channel said became of its order
     heard_order_events: dict[tuple[str, str, str], HeardOrderEvent] = field(default_factory=dict)
+    order_actions: dict[tuple[int, str], OrderAction] = field(default_factory=dict)  # (order_id, action) -> row
+    returns: dict[tuple[int, str], ReturnRecord] = field(default_factory=dict)  # (order_id, sku) -> its return
     touched: set[str] = field(default_factory=set)  # SKUs the open unit of work changed
     next_id: int = 1
+    crm_exports: dict[int, dict[str, Any]] = field(default_factory=dict)  # order_id -> the row
+    crm_cursor: int = 0
 
     def new_id(self) -> int:
         self.next_id += 1
@@ -585,6 +592,50 @@ class MemoryHeardOrderEvents:
         return [(e, taken[e.external_id]) for e in waiting if e.external_id in taken][:limit]
 
 
+class MemoryOrderActions:
+    def __init__(self, state: MemoryState) -> None:
+        self._s = state
+
+    async def add(self, action: OrderAction) -> bool:
+        key = (action.order_id, action.action)
+        if key in self._s.order_actions:
+            return False
+        self._s.order_actions[key] = action
+        return True
+
+    async def get(self, order_id: int, action: str) -> OrderAction | None:
+        return self._s.order_actions.get((order_id, action))
+
+    async def for_order(self, order_id: int) -> list[OrderAction]:
+        found = [a for a in self._s.order_actions.values() if a.order_id == order_id]
+        return sorted(found, key=lambda a: (a.created_at, a.action))
+
+    async def save(self, action: OrderAction) -> None:
+        key = (action.order_id, action.action)
+        stored = self._s.order_actions[key]
+        self._s.order_actions[key] = replace(action, created_at=stored.created_at)
+
+    async def claim(
+        self, channel: str, actions: Collection[str], now: datetime, lease_until: datetime, limit: int
+    ) -> list[OrderAction]:
+        due = [
+            a for a in self._s.order_actions.values()
+            if a.state == "pending" and a.next_attempt_at <= now and a.action in actions
+            and self._s.orders[a.order_id].channel == channel
+        ]  # fmt: skip
+        due.sort(key=lambda a: (a.next_attempt_at, a.order_id, a.action))
+        claimed = [replace(a, next_attempt_at=lease_until) for a in due[:limit]]
+        for action in claimed:
+            self._s.order_actions[(action.order_id, action.action)] = action
+        return claimed
+
+    async def candidates(self, channel: str, limit: int) -> list[int]:
+        busy = {order_id for order_id, _ in self._s.order_actions}
+        return sorted(
+            i for i, o in self._s.orders.items() if o.channel == channel and o.cancelled_at is None and i not in busy
+        )[:limit]
+
+
 class MemoryHeartbeats:
     def __init__(self, state: MemoryState) -> None:
         self._s = state
@@ -754,6 +805,80 @@ class MemoryNotices:
         return dict(Counter(topic for topic, _, done in self._s.notices.values() if done is None))
 
 
+class MemoryReturnRecords:
+    def __init__(self, state: MemoryState) -> None:
+        self._s = state
+
+    async def add(self, record: ReturnRecord) -> bool:
+        if (record.order_id, record.sku) in self._s.returns:
+            return False
+        self._s.returns[(record.order_id, record.sku)] = record
+        return True
+
+    async def get(self, order_id: int, sku: str) -> ReturnRecord | None:
+        return self._s.returns.get((order_id, sku))
+
+    async def settle(self, order_id: int, sku: str, state: ReturnState, at: datetime) -> None:
+        self._s.returns[(order_id, sku)] = replace(self._s.returns[(order_id, sku)], state=state, decided_at=at)
+
+    async def expected_back(self, sku: str) -> dict[str, int]:
+        expected: dict[str, int] = {}
+        for r in self._s.returns.values():
+            level = self._s.stock.get((r.sku, r.warehouse))
+            decided = r.decided_at
+            settled = r.sku == sku and r.state == ReturnState.SELLABLE and decided is not None
+            if settled and decided is not None and (level is None or decided > level.as_of):
+                expected[r.warehouse] = expected.get(r.warehouse, 0) + r.qty
+        return expected
+
+    async def take_back(self, sku: str, warehouse: str, qty: int, as_of_if_new: datetime) -> None:
+        self._s.touched.add(sku)
+        held = self._s.stock.get((sku, warehouse))
+        if held is None:
+            self._s.stock[(sku, warehouse)] = StockLevel(sku, warehouse, qty, 0, as_of_if_new)
+        else:
+            self._s.stock[(sku, warehouse)] = replace(held, on_hand=held.on_hand + qty)
+
+
+class MemoryCrmExports:
+    """The CRM's copy of each order in memory: the version it took (own history events, ``crm_*`` not counted)."""
+
+    def __init__(self, state: MemoryState) -> None:
+        self._s = state
+
+    async def due(self, now: datetime, limit: int, skip_channels: Collection[str] = ()) -> list[CrmExport]:
+        found: list[CrmExport] = []
+        for order_id in sorted(self._s.orders):
+            if self._s.orders[order_id].channel in skip_channels:
+                continue
+            export = await self.get(order_id) or CrmExport(order_id, await self.version(order_id))
+            retry = export.next_attempt_at
+            if export.sent_version != export.version and (retry is None or retry <= now):
+                found.append(export)
+        return found[:limit]
+
+    async def version(self, order_id: int) -> int:
+        return sum(1 for event in self._s.orders[order_id].history if not event.kind.startswith("crm_"))
+
+    async def get(self, order_id: int) -> CrmExport | None:
+        row = self._s.crm_exports.get(order_id)
+        return None if row is None else CrmExport(order_id, await self.version(order_id), **row)
+
+    async def sent(self, order_id: int, version: int, at: datetime) -> None:
+        self._s.crm_exports[order_id] = {"sent_version": version, "attempts": 0, "next_attempt_at": None,
+                                         "last_error": None}  # fmt: skip
+
+    async def failed(self, order_id: int, attempts: int, retry_at: datetime, error: str) -> None:
+        row = self._s.crm_exports.setdefault(order_id, {"sent_version": None})
+        row.update(attempts=attempts, next_attempt_at=retry_at, last_error=error)
+
+    async def cursor(self) -> int:
+        return self._s.crm_cursor
+
+    async def move_cursor(self, since_id: int, at: datetime) -> None:
+        self._s.crm_cursor = since_id
+
+
 class MemoryUnitOfWork:
     """Works on a copy of the shared state and swaps it in on commit: rollback is free."""
 
@@ -781,6 +906,9 @@ class MemoryUnitOfWork:
         self.outbox = MemoryOutbox(self._state)
         self.shipments = MemoryShipments(self._state)
         self.heard_order_events = MemoryHeardOrderEvents(self._state)
+        self.order_actions = MemoryOrderActions(self._state)
+        self.returns = MemoryReturnRecords(self._state)
+        self.crm_exports = MemoryCrmExports(self._state)
         self._state.touched = set()
         return self
 

@@ -16,13 +16,14 @@ from workflows.alerts import TASK_ESCALATED
 from workflows.errors import WorkflowError
 from workflows.office_model import Alert
 from workflows.ports import UnitOfWorkFactory
+from workflows.return_model import RETURN_NOT_RECEIVED
 from workflows.store_confirmation import EXHAUSTED
 from workflows.tasks import Decision, Task, UnknownTask
 from workflows.topology import People
-from workflows.vocabulary import OFFICE_KINDS, Assignee, Role, TaskKind
+from workflows.vocabulary import OFFICE_KINDS, Assignee, Role, TaskKind, assigned_store
 
 # Alert kinds the managers are told of too (they can act on them); every alert goes to the owner.
-FOR_MANAGERS = frozenset({EXHAUSTED, TASK_ESCALATED})
+FOR_MANAGERS = frozenset({EXHAUSTED, TASK_ESCALATED, RETURN_NOT_RECEIVED})
 
 # A workflow's answer to one of its tasks: (task id, option, who) → the decision.
 Answer = Callable[[int, str, str], Awaitable[Decision]]
@@ -53,7 +54,9 @@ def visible_tasks(tasks: Iterable[Task], role: Role) -> list[Task]:
     return [
         task
         for task in tasks
-        if task.kind in OFFICE_KINDS and (role == Role.OWNER or task.assignee == Assignee.MANAGERS)
+        if task.kind in OFFICE_KINDS
+        and assigned_store(task.assignee) is None  # a store's return receipt is answered in its Slack channel
+        and (role == Role.OWNER or task.assignee == Assignee.MANAGERS)
     ]
 
 

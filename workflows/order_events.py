@@ -26,8 +26,9 @@ next pull, never loses them; repeats are harmless because every event is applied
   sees what the first committed. As a safety net for an intake that did not check (an instance of an older
   version during a rolling upgrade), every pull first settles the waiting cancellations whose order has since
   come in.
-* **Delivered and returned** add one history line each (``delivered_to_buyer``, ``returned_by_buyer``); receiving
-  a return at the warehouse is not automated yet. For an order we never took they are only recorded.
+* **Delivered and returned** add one history line each (``delivered_to_buyer``, ``returned_by_buyer``); a return
+  also asks the warehouse each line left from what came back (``workflows.returns``), in the same transaction.
+  For an order we never took they are only recorded.
 """
 
 from __future__ import annotations
@@ -39,8 +40,10 @@ from datetime import UTC, datetime
 
 from workflows.channel_verdicts import cancel_reason, channel_order_lock, history_event
 from workflows.channels import ChannelOrderEvent, ChannelRefused, ChannelUnavailable, OrderEventKind, ReportsOrderEvents
+from workflows.errors import WorkflowError
 from workflows.orders import OrderDesk
 from workflows.ports import Clock, HeardOrderEvent, UnitOfWork, UnitOfWorkFactory
+from workflows.returns import Returns
 
 log = logging.getLogger(__name__)
 
@@ -71,9 +74,11 @@ class FeedRun:
 
 class OrderFeed:
     def __init__(
-        self, uow: UnitOfWorkFactory, clock: Clock, client: ReportsOrderEvents, orders: OrderDesk, *, channel: str
-    ) -> None:
+        self, uow: UnitOfWorkFactory, clock: Clock, client: ReportsOrderEvents, orders: OrderDesk, *, channel: str,
+        returns: Returns | None = None,
+    ) -> None:  # fmt: skip
         self._uow, self._clock, self._client, self._orders = uow, clock, client, orders
+        self._returns = returns  # a "returned" event asks the shipping warehouse what came back
         self.name = channel
         self._last_failure: str | None = None  # said once at WARNING; a repeat every minute is only DEBUG
 
@@ -148,6 +153,20 @@ class OrderFeed:
         ):
             return  # we had cancelled it ourselves: the event is kept, nothing else changes
         await uow.orders.add_events(order_id, [history_event(heard, self._clock.now())])
+        if heard.kind == OrderEventKind.RETURNED and self._returns is not None:
+            await self._announce_return(uow, order_id)
+
+    async def _announce_return(self, uow: UnitOfWork, order_id: int) -> None:
+        """The buyer sent the order back: each line that left a warehouse is a return that warehouse receives
+        (its staff say in Slack what arrived). A line that never left one has nothing to receive."""
+        order = await uow.orders.get(order_id)
+        assert order is not None
+        assert self._returns is not None
+        for sku in sorted({line.sku for line in order.lines if line.warehouse}):
+            try:
+                await self._returns.announce_in(uow, order, sku, None, self.name)
+            except WorkflowError as error:  # the line's quantity or warehouse does not allow it: say why
+                log.warning("return of %s from %s order %s not announced: %s", sku, self.name, order_id, error)
 
 
 def _utc(at: datetime) -> datetime:

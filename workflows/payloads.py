@@ -161,6 +161,47 @@ class FxApproval:
         )  # fmt: skip
 
 
+@dataclass(frozen=True)
+class UnfillableLine:
+    line: int
+    sku: str
+    qty: int
+
+
+@dataclass(frozen=True)
+class UnfillableOrder:
+    """A marketplace order with lines nobody could fill: cancel it on the marketplace, or wait for a delivery."""
+
+    order_id: int
+    external_id: str
+    channel: str
+    lines: tuple[UnfillableLine, ...]  # the lines no warehouse or store could fill
+    attempt: int = 1  # asked again after a ``wait``: 2, 3, …
+    escalated: str | None = None  # why the owner is asked: "timeout"
+
+    def to_payload(self) -> Payload:
+        payload: Payload = {
+            "order_id": self.order_id, "external_id": self.external_id, "channel": self.channel,
+            "lines": [{"line": x.line, "sku": x.sku, "qty": x.qty} for x in self.lines], "attempt": self.attempt,
+        }  # fmt: skip
+        if self.escalated is not None:
+            payload["escalated"] = self.escalated
+        return payload
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, object]) -> UnfillableOrder:
+        found = payload.get("lines")
+        rows = [row for row in found if isinstance(row, Mapping)] if isinstance(found, list) else []
+        escalated = payload.get("escalated")
+        return cls(
+            order_id=_int(payload, "order_id"), external_id=_str(payload, "external_id"),
+            channel=_str(payload, "channel"),
+            lines=tuple(UnfillableLine(_int(r, "line"), _str(r, "sku"), _int(r, "qty")) for r in rows),
+            attempt=_int(payload, "attempt") if "attempt" in payload else 1,
+            escalated=str(escalated) if escalated else None,
+        )  # fmt: skip
+
+
 _OWN = ("key", "kind")  # an alert task's own fields, never a detail's
 
 
@@ -211,3 +252,30 @@ class AlertNotice:
     @classmethod
     def from_payload(cls, payload: Mapping[str, object]) -> AlertNotice:
         return cls(alert_id=_int(payload, "alert_id"))
+
+
+@dataclass(frozen=True)
+class ReturnReceipt:
+    """A return on its way back: which order line's goods, to which warehouse, and who reported it."""
+
+    order_id: int
+    external_id: str
+    channel: str
+    sku: str
+    qty: int
+    warehouse: str
+    source: str  # the channel's name, or "manager:<telegram id>"
+
+    def to_payload(self) -> Payload:
+        return {
+            "order_id": self.order_id, "external_id": self.external_id, "channel": self.channel, "sku": self.sku,
+            "qty": self.qty, "warehouse": self.warehouse, "source": self.source,
+        }  # fmt: skip
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, object]) -> ReturnReceipt:
+        return cls(
+            order_id=_int(payload, "order_id"), external_id=_str(payload, "external_id"),
+            channel=_str(payload, "channel"), sku=_str(payload, "sku"), qty=_int(payload, "qty"),
+            warehouse=_str(payload, "warehouse"), source=_str(payload, "source"),
+        )  # fmt: skip

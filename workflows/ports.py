@@ -22,6 +22,7 @@ from workflows.model import (
     StockLevel,
 )
 from workflows.office_model import Alert, Payment
+from workflows.return_model import ReturnRecord, ReturnState
 from workflows.task_model import Deadline, DeadlineKind, Task, TaskState
 from workflows.vocabulary import NoticeTopic
 
@@ -404,6 +405,49 @@ class HeardOrderEvents(Protocol):
 
 
 @dataclass(frozen=True)
+class OrderAction:
+    """One step a marketplace must take about one of its orders (``workflows.fulfilment``): sent through the channel's
+    client until it is done or refused, at most one row per (order, action). ``ask_unfillable`` is the same kind of
+    row for a question to the managers, due when they should be asked (again)."""
+
+    order_id: int
+    action: str  # workflows.fulfilment.Action: ready_to_ship | cancel_unfillable | ask_unfillable
+    state: str  # workflows.fulfilment.ActionState: pending | done | refused | dropped | asked
+    next_attempt_at: datetime  # when the job looks at it again (a claim moves it on by a lease)
+    created_at: datetime
+    attempts: int = 0  # sends tried
+    last_error: str | None = None  # the channel's last failure or refusal
+    done_at: datetime | None = None
+
+
+class OrderActions(Protocol):
+    async def add(self, action: OrderAction) -> bool:
+        """Queue the action; ``False`` and nothing written when the order has that action already (the insert is
+        the claim: of two concurrent adds, the second gets ``False`` once the first committed)."""
+        ...
+
+    async def get(self, order_id: int, action: str) -> OrderAction | None: ...
+
+    async def for_order(self, order_id: int) -> list[OrderAction]: ...
+
+    async def save(self, action: OrderAction) -> None:
+        """Overwrite state, attempts, next attempt, last error and ``done_at`` of the stored row."""
+        ...
+
+    async def claim(
+        self, channel: str, actions: Collection[str], now: datetime, lease_until: datetime, limit: int
+    ) -> list[OrderAction]:
+        """Up to ``limit`` pending rows of ``actions`` for the channel's orders due at ``now``, oldest due first,
+        their next attempt moved to ``lease_until`` (a claimer that dies leaves them due again then). Two
+        concurrent callers never get the same row (``SKIP LOCKED`` on PostgreSQL)."""
+        ...
+
+    async def candidates(self, channel: str, limit: int) -> list[int]:
+        """Ids of the channel's orders that are not cancelled and have no action yet, oldest first."""
+        ...
+
+
+@dataclass(frozen=True)
 class Heartbeat:
     source: str  # what 1C sent: "stock", …
     at: datetime
@@ -608,6 +652,15 @@ class UnitOfWork(Protocol):
     @property
     def heard_order_events(self) -> HeardOrderEvents: ...
 
+    @property
+    def order_actions(self) -> OrderActions: ...
+
+    @property
+    def returns(self) -> ReturnRecords: ...
+
+    @property
+    def crm_exports(self) -> CrmExports: ...
+
     def touched_skus(self) -> set[str]:
         """SKUs whose stock rows this unit of work changed so far (on-hand, reserved, suspect)."""
         ...
@@ -648,3 +701,69 @@ class UnitOfWorkFactory(Protocol):
     def __call__(self, *, read_only: bool = False) -> UnitOfWork:
         """A new unit of work. ``read_only`` ones may run beside writers and must not write."""
         ...
+
+
+class ReturnRecords(Protocol):
+    """Returns, one per order and SKU, and the stock they bring back."""
+
+    async def add(self, record: ReturnRecord) -> bool:
+        """Store ``record`` unless its order and SKU have one already; ``False`` then (nothing changed)."""
+        ...
+
+    async def get(self, order_id: int, sku: str) -> ReturnRecord | None: ...
+
+    async def settle(self, order_id: int, sku: str, state: ReturnState, at: datetime) -> None:
+        """Record what became of the return, decided at ``at``."""
+        ...
+
+    async def expected_back(self, sku: str) -> dict[str, int]:
+        """Per warehouse, the units of ``sku`` that came back sellable and that 1C's figure for that warehouse
+        does not reflect yet: those decided after the figure's ``as_of`` (or with no figure held)."""
+        ...
+
+    async def take_back(self, sku: str, warehouse: str, qty: int, as_of_if_new: datetime) -> None:
+        """Add ``qty`` to the on-hand of ``sku`` at ``warehouse`` at once (a row 1C never sent is made with
+        ``as_of_if_new``); marks the SKU touched, so the commit queues the channels' pushes."""
+        ...
+
+
+# -- the CRM's copy of each order ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CrmExport:
+    """One order as its CRM copy stands: ``version`` is the number of the order's own history events now
+    (the CRM's status changes, recorded as ``crm_*`` events, do not count), ``sent_version`` the one the CRM
+    last took (``None``: never)."""
+
+    order_id: int
+    version: int
+    sent_version: int | None = None
+    attempts: int = 0  # failures in a row (the backoff)
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+
+
+class CrmExports(Protocol):
+    async def due(self, now: datetime, limit: int, skip_channels: Collection[str] = ()) -> list[CrmExport]:
+        """Orders whose version the CRM has not taken, not waiting for a retry after ``now``, oldest first; none
+        of ``skip_channels``."""
+        ...
+
+    async def version(self, order_id: int) -> int: ...
+
+    async def get(self, order_id: int) -> CrmExport | None:
+        """The export row, ``None`` when the order was never tried."""
+        ...
+
+    async def sent(self, order_id: int, version: int, at: datetime) -> None:
+        """The CRM took ``version``: no retry pending, no error."""
+        ...
+
+    async def failed(self, order_id: int, attempts: int, retry_at: datetime, error: str) -> None: ...
+
+    async def cursor(self) -> int:
+        """The CRM history id read up to (0 at first)."""
+        ...
+
+    async def move_cursor(self, since_id: int, at: datetime) -> None: ...

@@ -123,20 +123,7 @@ class ShippingDesk:
 
     async def _blockers(self, uow: UnitOfWork, order: Order) -> list[str]:
         """Why the order may not ship yet; empty when it may."""
-        assert order.id is not None
-        if order.cancelled_at is not None:
-            return ["cancelled"]
-        found = [
-            f"line {line.line_no} {line.status.value}" for line in order.lines if line.status != LineStatus.RESERVED
-        ]
-        payments = await uow.payments.for_order(order.id)
-        new_client = not await uow.payments.paid_before(order.customer.phone, order.customer.email, order.id)
-        money = money_state(order, payments, new_client, self._threshold)
-        if money.shipping_hold is not None:
-            found.append(f"hold {money.shipping_hold}")
-        elif not money.may_spend:
-            found.append(f"not {money.requires.value}")
-        return found
+        return await shipping_blockers(uow, order, self._threshold)
 
     def _request(self, order: Order, delivery: Delivery) -> ShipmentRequest:
         """One parcel holding the whole order, our order id as its number. Without a catalogue, an item is named
@@ -281,3 +268,23 @@ class ShippingDesk:
             for step in steps:
                 await uow.shipments.save(replace(step.before, leased_until=None, lease_owner=None), self._owner)
             await uow.commit()
+
+
+async def shipping_blockers(
+    uow: UnitOfWork, order: Order, threshold_rub: Decimal, *, channel_collects: bool = False
+) -> list[str]:
+    """Why the order may not ship yet (every line reserved, the money rule of :func:`money_state`); empty when it
+    may. ``channel_collects``: a marketplace takes its buyer's money before it hands the order over, so an order of
+    one with no payment of ours on record is held only by a shipping hold (the fraud call check)."""
+    assert order.id is not None
+    if order.cancelled_at is not None:
+        return ["cancelled"]
+    found = [f"line {line.line_no} {line.status.value}" for line in order.lines if line.status != LineStatus.RESERVED]
+    payments = await uow.payments.for_order(order.id)
+    new_client = not await uow.payments.paid_before(order.customer.phone, order.customer.email, order.id)
+    money = money_state(order, payments, new_client, threshold_rub)
+    if money.shipping_hold is not None:
+        found.append(f"hold {money.shipping_hold}")
+    elif not money.may_spend and not (channel_collects and not payments):
+        found.append(f"not {money.requires.value}")
+    return found

@@ -19,8 +19,11 @@ from workflows.alerts import AlertDesk
 from workflows.carrier import Carrier
 from workflows.channel_upkeep import ChannelUpkeep
 from workflows.channels import ChannelClient, ReportsOrderEvents
+from workflows.crm import CrmOrderBook
+from workflows.crm_orders import DEFAULT_CANCEL_STATUSES, CrmOrderSync
 from workflows.daily_report import DailyReports, DayRecords
 from workflows.fraud_check import FraudCheck
+from workflows.fulfilment import Fulfilment, fulfils
 from workflows.fx import FxWatch, RatesFeed
 from workflows.ledger import Ledger
 from workflows.office import OfficeDesk
@@ -31,11 +34,13 @@ from workflows.order_events import OrderFeed
 from workflows.orders import OrderDesk
 from workflows.payments import PaymentDesk
 from workflows.ports import Clock, UnitOfWorkFactory
+from workflows.returns import Returns
 from workflows.shipping import ShippingDesk
 from workflows.store_confirmation import StoreCascade
 from workflows.sync import SyncDispatcher, SyncObserver, SyncOutbox
 from workflows.tasks import DeadlineKind, DeadlinePump, TaskBoard
 from workflows.topology import Topology
+from workflows.unfillable import UnfillableDesk
 from workflows.vocabulary import TaskKind
 
 
@@ -50,6 +55,9 @@ class Rules:
     parcel_weight_g: int = 500  # a parcel's weight when the order names none
     carrier_poll_after: timedelta = timedelta(seconds=30)
     onec_future_tolerance: timedelta = timedelta(minutes=10)  # how far ahead of our clock 1C's figures may be dated
+    unfillable_decision: timedelta = timedelta(hours=4)  # the managers' time to decide on an unfillable order
+    returns_sellable_at_once: bool = False  # a sellable return is stock at once, not when 1C's next figure counts it
+    crm_cancel_statuses: frozenset[str] = DEFAULT_CANCEL_STATUSES  # the CRM's statuses that cancel our order
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,7 @@ class Outside:
     carrier: Carrier | None = None
     onec_register: BalanceSource | None = None  # 1C's stock register, pulled as the full truth
     day_records: DayRecords | None = None  # what the owner's daily report reads
+    crm: CrmOrderBook | None = None  # the managers' CRM: our orders in, their status changes out
 
 
 @dataclass(frozen=True)
@@ -90,6 +99,7 @@ class Shop:
     payments: PaymentDesk
     office: OfficeDesk
     pump: DeadlinePump
+    returns: Returns
     channels: Mapping[str, ChannelClient] = field(default_factory=dict)
     dispatchers: list[SyncDispatcher] = field(default_factory=list)
     upkeep: list[ChannelUpkeep] = field(default_factory=list)
@@ -97,6 +107,9 @@ class Shop:
     shipping: ShippingDesk | None = None
     onec_pull: OneCPull | None = None
     reports: DailyReports | None = None
+    unfillable: UnfillableDesk | None = None  # the managers' question about marketplace orders nobody can fill
+    fulfilment: list[Fulfilment] = field(default_factory=list)  # marketplaces told when their orders may ship
+    crm: CrmOrderSync | None = None
 
     def wake_dispatchers(self) -> None:
         """Something changed stock: every channel's dispatcher sends now instead of at its next tick."""
@@ -121,15 +134,25 @@ def assemble(
     operations = Operations(uow, clock, topology, alerts, rules.onec_silence)
     fraud = FraudCheck(clock, board, alerts, orders)
     fx = FxWatch(uow, clock, board, alerts, outside.rates, rules.fx_deviation_threshold)
-    answers = {TaskKind.FRAUD_CHECK: fraud.answer, TaskKind.FX_APPROVAL: fx.answer, TaskKind.ALERT: alerts.answer}
+    unfillable = UnfillableDesk(clock, board, alerts, orders, decide_within=rules.unfillable_decision)
+    returns = Returns(uow, topology, clock, board, alerts, sellable_at_once=rules.returns_sellable_at_once)
+    answers = {
+        TaskKind.FRAUD_CHECK: fraud.answer, TaskKind.FX_APPROVAL: fx.answer, TaskKind.ALERT: alerts.answer,
+        TaskKind.UNFILLABLE_ORDER: unfillable.answer, TaskKind.RETURN_RECEIPT: returns.answer_in_office,
+    }  # fmt: skip
     shop = Shop(
         uow, clock, topology, ledger, board, alerts, cascade, orders, operations,
         StockIntake(uow, topology, ledger, operations, clock, rules.onec_future_tolerance), fraud, fx,
         PaymentDesk(uow, clock, fraud, fx, rules.fraud_amount_threshold_rub),
-        OfficeDesk(uow, answers), _pump(uow, clock, cascade, fraud, fx, alerts, instance),
-        channels=dict(outside.channels),
+        OfficeDesk(uow, answers), _pump(uow, clock, cascade, fraud, fx, alerts, unfillable, returns, instance),
+        returns, channels=dict(outside.channels), unfillable=unfillable,
     )  # fmt: skip
     _connect_channels(shop, instance)
+    shop.fulfilment = [
+        Fulfilment(uow, clock, client, alerts, unfillable, rules.fraud_amount_threshold_rub, channel=name)
+        for name, channel in shop.channels.items()
+        if (client := fulfils(channel)) is not None
+    ]
     if outside.carrier is not None:
         shop.shipping = ShippingDesk(
             uow, clock, outside.carrier, alerts, rules.fraud_amount_threshold_rub, owner=instance.owner,
@@ -139,12 +162,17 @@ def assemble(
         shop.onec_pull = OneCPull(uow, clock, shop.intake, alerts, outside.onec_register)
     if outside.day_records is not None:
         shop.reports = DailyReports(outside.day_records, uow, topology, clock)
+    if outside.crm is not None:
+        own = [name for name, channel in topology.channels.items() if channel.kind == "retailcrm"]  # came from it
+        shop.crm = CrmOrderSync(
+            uow, clock, outside.crm, orders, cancel_statuses=rules.crm_cancel_statuses, own_channels=own
+        )
     return shop
 
 
 def _pump(
     uow: UnitOfWorkFactory, clock: Clock, cascade: StoreCascade, fraud: FraudCheck, fx: FxWatch, alerts: AlertDesk,
-    instance: Instance,
+    unfillable: UnfillableDesk, returns: Returns, instance: Instance,
 ) -> DeadlinePump:  # fmt: skip
     """The deadline pump with each kind of task's handlers."""
     handlers = {
@@ -153,6 +181,8 @@ def _pump(
         (TaskKind.FRAUD_CHECK, DeadlineKind.EXPIRE): fraud.on_timeout,
         (TaskKind.FX_APPROVAL, DeadlineKind.EXPIRE): fx.on_timeout,
         (TaskKind.ALERT, DeadlineKind.EXPIRE): alerts.on_timeout,
+        (TaskKind.UNFILLABLE_ORDER, DeadlineKind.EXPIRE): unfillable.on_timeout,
+        (TaskKind.RETURN_RECEIPT, DeadlineKind.EXPIRE): returns.on_timeout,
     }
     return DeadlinePump(
         uow, clock, handlers, owner=instance.owner, concurrency=instance.deadline_concurrency,
@@ -167,7 +197,7 @@ def _connect_channels(shop: Shop, instance: Instance) -> None:
     uow, clock = shop.uow, shop.clock
     shop.upkeep = [ChannelUpkeep(uow, clock, shop.topology, c, shop.orders) for c in shop.channels.values()]
     shop.order_feeds = [
-        OrderFeed(uow, clock, c, shop.orders, channel=c.name)
+        OrderFeed(uow, clock, c, shop.orders, channel=c.name, returns=shop.returns)
         for c in shop.channels.values()
         if isinstance(c, ReportsOrderEvents)
     ]

@@ -18,10 +18,14 @@ class TaskKind(enum.StrEnum):
     FRAUD_CHECK = "fraud_check"  # the managers phone the client
     FX_APPROVAL = "fx_approval"  # the managers decide on a rate move
     ALERT = "alert"  # the owner acknowledges or mutes a failure
+    UNFILLABLE_ORDER = "unfillable_order"  # the managers cancel a marketplace order nobody can fill, or wait
+    RETURN_RECEIPT = "return_receipt"  # a warehouse (a store in Slack, else the managers) says what came back
 
     @property
     def for_office(self) -> bool:
-        """Whether the office (owner, managers) answers it in Telegram rather than a store in Slack."""
+        """Whether the office (owner, managers) answers it in Telegram rather than a store in Slack. A
+        return receipt may be either: a store's (assignee ``store:<code>``) is answered in Slack, one for the
+        managers in Telegram; :func:`assigned_store` tells them apart."""
         return self is not TaskKind.STORE_CONFIRMATION
 
 

@@ -18,6 +18,8 @@ from bot.slack.blocks import escape
 from bot.slack.delivery import SlackDelivery
 from bot.slack.identity import KnownBot
 from bot.texts import Locale, text
+from workflows.office import Answer
+from workflows.returns import Returns
 from workflows.store_confirmation import NotStaff, StoreCascade
 from workflows.tasks import UnknownTask
 from workflows.topology import Topology
@@ -26,11 +28,12 @@ log = logging.getLogger(__name__)
 
 MAX_BODY = 64 * 1024  # Slack's interactions are a few KiB; the rest is someone else's
 _BUTTON = re.compile(r"^task:(available|missing|defective)$")
+_RETURN_BUTTON = re.compile(r"^return:(sellable|defective|not_received)$")  # a return receipt's
 
 
 def build_slack_app(
     *, client: AsyncWebClient, bot: KnownBot, signing_secret: str | None, cascade: StoreCascade,
-    delivery: SlackDelivery, topology: Topology, locale: Locale,
+    delivery: SlackDelivery, topology: Topology, locale: Locale, returns: Returns | None = None,
 ) -> AsyncApp:  # fmt: skip
     # process_before_response: the click is decided before Slack gets its 200, so a retry of an
     # unacknowledged request finds the task already closed. Nothing on the way to that 200 calls
@@ -47,25 +50,40 @@ def build_slack_app(
     @app.action(_BUTTON)
     async def on_button(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
-        option = action["action_id"].split(":", 1)[1]
-        user, channel = body["user"]["id"], body["channel"]["id"]
-        try:
-            decision = await cascade.answer(int(action["value"]), option, user)
-        except NotStaff:
-            store = next((w.display_name for w in topology.warehouses if w.slack_channel == channel), channel)
-            delivery.whisper(channel, user, text(locale, "refused.not_staff", store=escape(store)))
-            return
-        except (UnknownTask, ValueError):
-            delivery.whisper(channel, user, text(locale, "refused.unknown_task"))
-            return
-        if decision.accepted:
-            delivery.kick()  # show the outcome now, in the background: Slack waits only 3 s for the answer
-        elif decision.refusal in ("answered", "expired", "cancelled"):
-            delivery.whisper(
-                channel, user, text(locale, f"refused.{decision.refusal}", by=escape(decision.task.answered_by))
-            )
+        await _decide(cascade.answer, body, action, delivery, topology, locale)
+
+    if returns is not None:
+
+        @app.action(_RETURN_BUTTON)
+        async def on_return_button(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+            await ack()
+            await _decide(returns.answer, body, action, delivery, topology, locale)
 
     return app
+
+
+async def _decide(
+    answer: Answer, body: dict[str, Any], action: dict[str, Any], delivery: SlackDelivery, topology: Topology,
+    locale: Locale,
+) -> None:  # fmt: skip
+    """Hand a click to its workflow; the clicker alone is told why a click changed nothing."""
+    option = action["action_id"].split(":", 1)[1]
+    user, channel = body["user"]["id"], body["channel"]["id"]
+    try:
+        decision = await answer(int(action["value"]), option, user)
+    except NotStaff:
+        store = next((w.display_name for w in topology.warehouses if w.slack_channel == channel), channel)
+        delivery.whisper(channel, user, text(locale, "refused.not_staff", store=escape(store)))
+        return
+    except (UnknownTask, ValueError):
+        delivery.whisper(channel, user, text(locale, "refused.unknown_task"))
+        return
+    if decision.accepted:
+        delivery.kick()  # show the outcome now, in the background: Slack waits only 3 s for the answer
+    elif decision.refusal in ("answered", "expired", "cancelled"):
+        delivery.whisper(
+            channel, user, text(locale, f"refused.{decision.refusal}", by=escape(decision.task.answered_by))
+        )
 
 
 def _without_token(client: AsyncWebClient) -> AsyncWebClient:

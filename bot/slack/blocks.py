@@ -1,5 +1,6 @@
 """Block Kit for a store's question and for its closed state. Each button carries
-``action_id = "task:<option>"`` and ``value = "<task_id>"``, as :mod:`bot.slack.app` reads a click."""
+``action_id = "task:<option>"`` (a return receipt's: ``"return:<option>"``) and ``value = "<task_id>"``, as
+:mod:`bot.slack.app` reads a click."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.texts import Locale, text
-from workflows.payloads import StoreQuestion
+from workflows.payloads import ReturnReceipt, StoreQuestion
 from workflows.tasks import Task, TaskState
+from workflows.vocabulary import TaskKind
 
-_STYLE = {"available": "primary", "missing": "danger"}
+_STYLE = {"available": "primary", "missing": "danger", "sellable": "primary"}
 
 
 def escape(value: object) -> str:
@@ -25,35 +27,55 @@ def local_time(moment: datetime, timezone: str) -> str:
 
 
 def question(task: Task, locale: Locale, timezone: str) -> tuple[str, list[dict[str, Any]]]:
-    """The fallback text and the blocks of an open store question."""
+    """The fallback text and the blocks of an open store question (or return receipt)."""
+    if task.kind == TaskKind.RETURN_RECEIPT:
+        return return_receipt(task, locale)
     q = StoreQuestion.from_payload(task.payload)
     size = text(locale, "question.size", size=escape(q.size)) if q.size else ""
     title = text(locale, "question.title", order=escape(q.external_id))
     item = text(locale, "question.item", item=escape(q.name or q.sku), sku=escape(q.sku), size=size, qty=escape(q.qty))
     deadline = text(locale, "question.deadline", deadline=local_time(task.deadline, timezone))
-    buttons = [
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"*{title}*\n{item}"}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": deadline}]},
+        {"type": "actions", "block_id": f"task:{task.id}", "elements": _buttons(task, locale, "task", "option")},
+    ]
+    return f"{title}: {escape(q.sku)} × {escape(q.qty)}", blocks
+
+
+def return_receipt(task: Task, locale: Locale) -> tuple[str, list[dict[str, Any]]]:
+    """A return on its way to the store: what to say when the parcel arrives."""
+    r = ReturnReceipt.from_payload(task.payload)
+    title = text(locale, "return.title", order=escape(r.external_id or r.order_id))
+    item = text(locale, "return.item", sku=escape(r.sku), qty=escape(r.qty))
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"*{title}*\n{item}"}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": text(locale, "return.when")}]},
+        {"type": "actions", "block_id": f"task:{task.id}", "elements": _buttons(task, locale, "return", "return")},
+    ]
+    return f"{title}: {escape(r.sku)} × {escape(r.qty)}", blocks
+
+
+def _buttons(task: Task, locale: Locale, action: str, texts: str) -> list[dict[str, Any]]:
+    return [
         {
             "type": "button",
-            "action_id": f"task:{option}",
+            "action_id": f"{action}:{option}",
             "value": str(task.id),
-            "text": {"type": "plain_text", "text": text(locale, f"option.{option}")},
+            "text": {"type": "plain_text", "text": text(locale, f"{texts}.{option}")},
             **({"style": _STYLE[option]} if option in _STYLE else {}),
         }
         for option in task.options
     ]
-    blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": f"*{title}*\n{item}"}},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": deadline}]},
-        {"type": "actions", "block_id": f"task:{task.id}", "elements": buttons},
-    ]
-    return f"{title}: {escape(q.sku)} × {escape(q.qty)}", blocks
 
 
 def closed(task: Task, locale: Locale, timezone: str) -> tuple[str, list[dict[str, Any]]]:
     """The same question with its outcome in place of the buttons."""
     fallback, blocks = question(task, locale, timezone)
     at = local_time(task.closed_at or task.deadline, timezone)
-    if task.state == TaskState.ANSWERED:
+    if task.state == TaskState.ANSWERED and task.kind == TaskKind.RETURN_RECEIPT:
+        outcome = text(locale, f"return.closed.{task.answer}", by=escape(task.answered_by), at=at)
+    elif task.state == TaskState.ANSWERED:
         outcome = text(locale, f"closed.{task.answer}", by=escape(task.answered_by), at=at)
     elif task.state == TaskState.EXPIRED:
         outcome = text(locale, "closed.timeout", at=at)

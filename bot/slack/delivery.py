@@ -24,7 +24,7 @@ from workflows.payloads import StoreQuestion, TaskNotice
 from workflows.ports import Clock, UnitOfWorkFactory
 from workflows.tasks import Task, TaskState
 from workflows.topology import Topology
-from workflows.vocabulary import STORE_TOPICS, NoticeTopic
+from workflows.vocabulary import STORE_TOPICS, NoticeTopic, assigned_store
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +143,7 @@ class SlackDelivery:
             shown = [(chat, ts) for platform, chat, ts in await uow.tasks.messages(task_id) if platform == "slack"]
         if task is None or task.state == TaskState.OPEN:
             return
-        store = self._topology.warehouse(StoreQuestion.from_payload(task.payload).store)
+        store = self._topology.warehouse(assigned_store(task.assignee) or "")
         for chat, ts in shown:
             fallback, blocks_ = blocks.closed(task, self._locale, store.timezone if store else "UTC")
             await self._client.chat_update(channel=chat, ts=ts, text=fallback, blocks=blocks_)
@@ -155,7 +155,7 @@ class SlackDelivery:
             messages = await uow.tasks.messages(task_id) if task is not None else []
         if task is None:
             return None
-        code = StoreQuestion.from_payload(task.payload).store
+        code = assigned_store(task.assignee) or ""  # the store's (or a warehouse's) question in its channel
         store = self._topology.warehouse(code)
         if store is None or not store.slack_channel:
             log.warning("store %s has no slack_channel; question for task %s not sent", code, task_id)

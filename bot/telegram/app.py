@@ -28,6 +28,7 @@ from workflows.ledger import Ledger
 from workflows.office import OfficeDesk
 from workflows.operations import Operations
 from workflows.order_lookup import OrderLookup
+from workflows.returns import Returns
 from workflows.topology import Topology
 
 WEBHOOK_PATH = "/telegram/webhook"
@@ -52,6 +53,7 @@ def build_dispatcher(
     locale: Locale,
     after_decision: Callable[[], Awaitable[object]],
     report: TelegramReport | None = None,
+    returns: Returns | None = None,
 ) -> Dispatcher:
     dispatcher = Dispatcher()
     only_office = OfficeOnly(topology.people, locale)
@@ -60,7 +62,7 @@ def build_dispatcher(
     dispatcher.include_router(tasks_router(office, locale, after_decision))
     if report is not None:  # before the commands: their router answers anything else with the help
         dispatcher.include_router(report_router(report, locale))
-    dispatcher.include_router(commands_router(office, topology, ledger, lookup, operations, locale))
+    dispatcher.include_router(commands_router(office, topology, ledger, lookup, operations, locale, returns))
     return dispatcher
 
 

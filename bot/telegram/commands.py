@@ -11,15 +11,16 @@ from bot.telegram import render
 from bot.telegram.order_card import order_card, order_matches
 from bot.telegram.texts import tg
 from bot.texts import Locale
-from workflows.errors import UnknownChannel
+from workflows.errors import OrderNotFound, UnknownChannel
 from workflows.ledger import Ledger
 from workflows.office import OfficeDesk
 from workflows.operations import Operations
 from workflows.order_lookup import OrderLookup
+from workflows.returns import NotShipped, Returns, SkuNotInOrder
 from workflows.topology import Topology
 from workflows.vocabulary import Role
 
-COMMANDS = ("status", "stock", "order", "tasks", "pause", "resume", "sync", "report", "help")
+COMMANDS = ("status", "stock", "order", "tasks", "return", "pause", "resume", "sync", "report", "help")
 TASKS_SHOWN = 10
 
 
@@ -34,6 +35,7 @@ def commands_router(
     lookup: OrderLookup,
     operations: Operations,
     locale: Locale,
+    returns: Returns | None = None,
 ) -> Router:
     router = Router(name="commands")
 
@@ -42,8 +44,10 @@ def commands_router(
         await message.answer(tg(locale, "help"))
 
     _status_command(router, operations, topology.onec.timezone, locale)
-    _lookup_commands(router, ledger, topology.onec.timezone, locale)
+    _lookup_commands(router, ledger, topology.onec.timezone, locale, returns)
     _order_command(router, lookup, topology.onec.timezone, locale)
+    if returns is not None:
+        _return_command(router, returns, locale)
     _tasks_command(router, office, topology.onec.timezone, locale)
     _channel_commands(router, operations, topology, locale)
 
@@ -74,7 +78,7 @@ def _status_command(router: Router, operations: Operations, tz: str, locale: Loc
         await message.answer(text)
 
 
-def _lookup_commands(router: Router, ledger: Ledger, tz: str, locale: Locale) -> None:
+def _lookup_commands(router: Router, ledger: Ledger, tz: str, locale: Locale, returns: Returns | None) -> None:
     @router.message(Command("stock"))
     async def stock(message: Message, command: CommandObject) -> None:
         sku = (command.args or "").strip()
@@ -86,9 +90,11 @@ def _lookup_commands(router: Router, ledger: Ledger, tz: str, locale: Locale) ->
             await message.answer(tg(locale, "unknown.sku", sku=sku))
             return
         suspect = tg(locale, "stock.suspect")
+        back = await returns.expected_back(sku) if returns is not None else {}
         warehouses = "\n".join(
             tg(locale, "stock.warehouse", code=code, on_hand=level.on_hand, reserved=level.reserved,
-               suspect=suspect if level.suspect_since else "")
+               suspect=suspect if level.suspect_since else "",
+               returning=tg(locale, "stock.returning", qty=back[code]) if back.get(code) else "")
             for code, level in sorted(found.by_warehouse.items())
         )  # fmt: skip
         channels = "\n".join(tg(locale, "stock.channel", name=n, qty=q) for n, q in sorted(found.by_channel.items()))
@@ -109,12 +115,42 @@ def _order_command(router: Router, lookup: OrderLookup, tz: str, locale: Locale)
         found = await lookup.find(reference, channel)
         if not found:
             typed = " ".join(words)[:100]
-            await message.answer(tg(locale, "unknown.order", order=typed, channels=", ".join(lookup.channels)))
+            await message.answer(tg(locale, "order.unknown", order=typed, channels=", ".join(lookup.channels)))
         elif len(found) > 1:
             await message.answer(order_matches(reference, found, locale))
         else:
             money = await lookup.money(found[0].id or 0)
             await message.answer(order_card(found[0], money, locale, tz))
+
+
+def _return_command(router: Router, returns: Returns, locale: Locale) -> None:
+    @router.message(Command("return"))
+    async def return_(message: Message, command: CommandObject) -> None:
+        parts = (command.args or "").split(maxsplit=1)
+        if len(parts) != 2:
+            await message.answer(tg(locale, "usage.return"))
+            return
+        reference, sku = parts[0], parts[1].strip()
+        try:
+            order = await returns.find_order(reference)
+            assert order.id is not None
+            record = await returns.announce(
+                order.id, sku, None, f"manager:{message.from_user.id if message.from_user else 0}"
+            )
+        except OrderNotFound:
+            await message.answer(tg(locale, "unknown.order", order=reference))
+            return
+        except SkuNotInOrder:
+            await message.answer(tg(locale, "unknown.return_sku", order=reference, sku=sku))
+            return
+        except NotShipped:
+            await message.answer(tg(locale, "return.not_shipped", order=reference, sku=sku))
+            return
+        asked = "return.asked_managers" if returns.asks_managers(record.warehouse) else "return.asked_slack"
+        await message.answer(
+            tg(locale, "return.announced", sku=sku, qty=record.qty, order=order.external_id or order.id,
+               asked=tg(locale, asked, warehouse=record.warehouse), state=tg(locale, f"return.state.{record.state}"))
+        )  # fmt: skip
 
 
 def _tasks_command(router: Router, office: OfficeDesk, tz: str, locale: Locale) -> None:

@@ -13,7 +13,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.telegram.texts import has, tg
 from bot.texts import Locale
 from workflows.office_model import Alert
-from workflows.payloads import FraudCall, FxApproval
+from workflows.payloads import FraudCall, FxApproval, ReturnReceipt, UnfillableOrder
 from workflows.tasks import Task, TaskState
 from workflows.vocabulary import TaskKind
 
@@ -81,12 +81,20 @@ def resolved_text(alert: Alert, locale: Locale, timezone: str) -> str:
 
 
 def task_text(task: Task, locale: Locale, timezone: str) -> str:
-    """The body of an office task (fraud call check, FX approval), open or closed."""
+    """The body of an office task (fraud call check, FX approval, return receipt), open or closed."""
     deadline = clock_time(task.deadline, timezone)
     if task.kind == TaskKind.FRAUD_CHECK:
         lines = _fraud_lines(FraudCall.from_payload(task.payload), locale, timezone, deadline)
     elif task.kind == TaskKind.FX_APPROVAL:
         lines = _fx_lines(FxApproval.from_payload(task.payload), locale, deadline)
+    elif task.kind == TaskKind.UNFILLABLE_ORDER:
+        lines = _unfillable_lines(UnfillableOrder.from_payload(task.payload), locale, deadline)
+    elif task.kind == TaskKind.RETURN_RECEIPT:
+        r = ReturnReceipt.from_payload(task.payload)
+        lines = [
+            tg(locale, "return.title", order=r.external_id or r.order_id, sku=r.sku, qty=r.qty),
+            tg(locale, "return.body", warehouse=r.warehouse),
+        ]
     else:
         lines = [f"{task.kind}: {task.subject}"]
     lines.append(closed_line(task, locale, timezone))
@@ -117,6 +125,17 @@ def _fx_lines(fx: FxApproval, locale: Locale, deadline: str) -> list[str]:
            paid=_rate(fx.rate_at_payment), now=_rate(fx.rate_now), difference=money(str(fx.difference_rub), "RUB"),
            deadline=deadline),
     ]  # fmt: skip
+
+
+def _unfillable_lines(question: UnfillableOrder, locale: Locale, deadline: str) -> list[str]:
+    lines = [tg(locale, "unfillable.title", order=question.external_id or question.order_id, channel=question.channel)]
+    lines += [tg(locale, "unfillable.line", sku=line.sku, qty=line.qty) for line in question.lines]
+    lines.append(tg(locale, "unfillable.body", deadline=deadline))
+    if question.attempt > 1:
+        lines.append(tg(locale, "unfillable.again", attempt=question.attempt))
+    if question.escalated:
+        lines.append(tg(locale, "unfillable.escalated", why=question.escalated))
+    return lines
 
 
 def money(amount: str, currency: str) -> str:

@@ -12,7 +12,8 @@ _TEXTS: dict[str, dict[str, str]] = {
             "Команды:\n/status — состояние каналов, 1С, очереди, задач\n/stock <артикул> — остатки\n"
             "/order <номер> — заказ и его история (наш номер или номер в канале)\n/tasks — открытые задачи с кнопками\n"
             "/pause <канал>, /resume <канал> — остановить/возобновить выгрузку\n/sync [канал] — полная сверка\n"
-            "/report [вчера | ГГГГ-ММ-ДД] — отчёт за день с графиком\n/help — эта справка"
+            "/report [вчера | ГГГГ-ММ-ДД] — отчёт за день с графиком\n"
+            "/return <заказ> <артикул> — возврат: склад отметит, что пришло\n/help — эта справка"
         ),
         "cmd.status": "Состояние",
         "cmd.stock": "Остатки по артикулу",
@@ -28,7 +29,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "usage.report": "Отчёт за сегодня: /report, за вчера: /report вчера, за день: /report 2026-11-20",
         "usage.channel": "Укажите канал: /{command} {example}. Каналы: {known}",
         "unknown.channel": "Канала «{name}» нет. Каналы: {known}",
-        "unknown.order": "Заказа «{order}» нет ни под нашим номером, ни под номером в каналах: {channels}.",
+        "unknown.order": "Заказа {order} нет.",
         "unknown.sku": "Артикул {sku} не найден в остатках 1С.",
         "status": ("Каналы: {channels}\n1С: {onec}\nНе доставлено сообщений: {undelivered}\nОткрытых задач: {tasks}"),
         "status.paused": "⏸ {name}",
@@ -38,7 +39,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "status.failing": " ⚠️ {count} сбоев подряд",
         "status.onec_at": "последнее обновление {at}",
         "stock": "{sku}: доступно {available}, на складах {on_hand}, в резерве {reserved}\n{warehouses}\n{channels}",
-        "stock.warehouse": "• {code}: {on_hand} шт., резерв {reserved}{suspect}",
+        "stock.warehouse": "• {code}: {on_hand} шт., резерв {reserved}{suspect}{returning}",
         "stock.suspect": " (под сомнением)",
         "stock.channel": "• {name}: {qty}",
         # /order: one order as the office reads it (the history's wordings are in bot/order_history.py)
@@ -47,6 +48,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "order.warehouse": ", склад {warehouse}",
         "order.event": "• {at} {said}",
         "order.earlier": "• …и ещё {count} событий раньше",
+        "order.unknown": "Заказа «{order}» нет ни под нашим номером, ни под номером в каналах: {channels}.",
         "order.many": "По «{order}» нашлось несколько заказов:\n{found}",
         "order.found": "• № {id} — {channel} {number}, {status}: /order {channel} {number}",
         "order.found_more": "…и ещё {count}.",
@@ -120,6 +122,38 @@ _TEXTS: dict[str, dict[str, str]] = {
         "refused.not_yours": "Эту задачу решает владелец.",
         "refused.unknown_task": "Задача не найдена.",
         "accepted": "Готово: {option}",
+        "option.cancel": "Отменить заказ",
+        "option.wait_1d": "Ждать поставку +1 день",
+        "option.wait_3d": "Ждать поставку +3 дня",
+        "unfillable.title": "🚫 Заказ {order} ({channel}): товара нет нигде",
+        "unfillable.line": "• {sku} × {qty}",
+        "unfillable.body": (
+            "Нет ни на складе, ни в магазинах. Отменить заказ на маркетплейсе или ждать поставку "
+            "(спросим снова)? Ответьте до {deadline}"
+        ),
+        "unfillable.again": "Спрашиваем снова ({attempt}-й раз)",
+        "unfillable.escalated": "Передано владельцу ({why})",
+        "alert.order_action_refused": "{channel} не принял «{action}» по заказу {order}: {reason}",
+        "cmd.return": "Возврат по заказу",
+        "usage.return": "Укажите заказ и артикул: /return SO-1001 КР-7/2",
+        "unknown.return_sku": "В заказе {order} нет артикула {sku}. Ничего не изменено.",
+        "return.not_shipped": "Артикул {sku} заказа {order} не отгружался ни с одного склада — возвращать нечего.",
+        "return.announced": "Возврат {sku} × {qty} по заказу {order}: {asked}. Состояние: {state}.",
+        "return.asked_slack": "склад {warehouse} отметит в Slack, что пришло",
+        "return.asked_managers": "склад {warehouse} без Slack — задача у менеджеров (/tasks)",
+        "return.state.announced": "ждём посылку",
+        "return.state.sellable": "пришёл, можно продавать (ждём в остатках 1С)",
+        "return.state.restocked": "пришёл, добавлен в остаток",
+        "return.state.defective": "пришёл с браком",
+        "return.state.not_received": "не пришёл",
+        "return.title": "📦 Возврат по заказу {order}: {sku} × {qty}",
+        "return.body": "Склад: {warehouse}. Когда посылка придёт, отметьте, в каком виде товар.",
+        "option.sellable": "Пришёл, можно продавать",
+        "option.defective": "Пришёл, брак",
+        "option.not_received": "Не пришёл",
+        "stock.returning": ", ожидается возврат {qty}",
+        "alert.return_defective": "Возврат с браком: заказ {order}, {sku} × {qty} (склад {warehouse}). Спишите в 1С.",
+        "alert.return_not_received": "Возврат не пришёл: заказ {order}, {sku} × {qty} (склад {warehouse}).",
     },
     "en": {
         "refused": "Access denied.",
@@ -127,7 +161,8 @@ _TEXTS: dict[str, dict[str, str]] = {
             "Commands:\n/status — channels, 1C, queue, tasks\n/stock <article> — stock\n"
             "/order <number> — an order and its history (ours or the channel's)\n/tasks — open tasks with buttons\n"
             "/pause <channel>, /resume <channel> — stop/restart pushing to a channel\n/sync [channel] — full sync\n"
-            "/report [yesterday | YYYY-MM-DD] — a day's report with a chart\n/help — this help"
+            "/report [yesterday | YYYY-MM-DD] — a day's report with a chart\n"
+            "/return <order> <article> — a return: the warehouse says what arrived\n/help — this help"
         ),
         "cmd.status": "Status",
         "cmd.stock": "Stock of an article",
@@ -143,7 +178,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "usage.report": "Today so far: /report, yesterday: /report yesterday, a day: /report 2026-11-20",
         "usage.channel": "Give a channel: /{command} {example}. Channels: {known}",
         "unknown.channel": "There is no channel “{name}”. Channels: {known}",
-        "unknown.order": "No order “{order}”, neither by our number nor by a channel's number in {channels}.",
+        "unknown.order": "There is no order {order}.",
         "unknown.sku": "Article {sku} is not in 1C's stock.",
         "status": "Channels: {channels}\n1C: {onec}\nUndelivered messages: {undelivered}\nOpen tasks: {tasks}",
         "status.paused": "⏸ {name}",
@@ -153,7 +188,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "status.failing": " ⚠️ {count} failures in a row",
         "status.onec_at": "last update {at}",
         "stock": "{sku}: available {available}, on hand {on_hand}, reserved {reserved}\n{warehouses}\n{channels}",
-        "stock.warehouse": "• {code}: {on_hand}, reserved {reserved}{suspect}",
+        "stock.warehouse": "• {code}: {on_hand}, reserved {reserved}{suspect}{returning}",
         "stock.suspect": " (in doubt)",
         "stock.channel": "• {name}: {qty}",
         # /order: one order as the office reads it (the history's wordings are in bot/order_history.py)
@@ -162,6 +197,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "order.warehouse": ", at {warehouse}",
         "order.event": "• {at} {said}",
         "order.earlier": "• …and {count} earlier events",
+        "order.unknown": "No order “{order}”, neither by our number nor by a channel's number in {channels}.",
         "order.many": "Several orders match “{order}”:\n{found}",
         "order.found": "• № {id} — {channel} {number}, {status}: /order {channel} {number}",
         "order.found_more": "…and {count} more.",
@@ -233,6 +269,38 @@ _TEXTS: dict[str, dict[str, str]] = {
         "refused.not_yours": "The owner decides this one.",
         "refused.unknown_task": "Task not found.",
         "accepted": "Done: {option}",
+        "option.cancel": "Cancel the order",
+        "option.wait_1d": "Wait for stock +1 day",
+        "option.wait_3d": "Wait for stock +3 days",
+        "unfillable.title": "🚫 Order {order} ({channel}): nobody has the goods",
+        "unfillable.line": "• {sku} × {qty}",
+        "unfillable.body": (
+            "Neither the warehouse nor a store has it. Cancel the order on the marketplace, or wait for a delivery "
+            "(we ask again)? Answer by {deadline}"
+        ),
+        "unfillable.again": "Asked again (time {attempt})",
+        "unfillable.escalated": "Passed to the owner ({why})",
+        "alert.order_action_refused": '{channel} refused "{action}" for order {order}: {reason}',
+        "cmd.return": "A return of an order",
+        "usage.return": "Give the order and the article: /return SO-1001 КР-7/2",
+        "unknown.return_sku": "Order {order} has no article {sku}. Nothing changed.",
+        "return.not_shipped": "Article {sku} of order {order} never left a warehouse: nothing to return.",
+        "return.announced": "Return of {sku} × {qty}, order {order}: {asked}. State: {state}.",
+        "return.asked_slack": "warehouse {warehouse} will say in Slack what arrived",
+        "return.asked_managers": "warehouse {warehouse} has no Slack: the managers' task (/tasks)",
+        "return.state.announced": "waiting for the parcel",
+        "return.state.sellable": "arrived sellable (expected in 1C's stock)",
+        "return.state.restocked": "arrived, added to stock",
+        "return.state.defective": "arrived defective",
+        "return.state.not_received": "did not arrive",
+        "return.title": "📦 Return of order {order}: {sku} × {qty}",
+        "return.body": "Warehouse: {warehouse}. When the parcel arrives, say what state the goods are in.",
+        "option.sellable": "Arrived, sellable",
+        "option.defective": "Arrived, defective",
+        "option.not_received": "Did not arrive",
+        "stock.returning": ", {qty} expected back",
+        "alert.return_defective": "Defective return: order {order}, {sku} × {qty} ({warehouse}). Write it off in 1C.",
+        "alert.return_not_received": "Return did not arrive: order {order}, {sku} × {qty} ({warehouse}).",
     },
 }
 

@@ -1,7 +1,8 @@
 """Ozon's Seller API over HTTP on 127.0.0.1, for the real ``httpx`` client.
 
 Serves ``POST /v2/products/stocks``, ``POST /v4/product/info/stocks``, ``POST /v3/posting/fbs/unfulfilled/list``,
-``POST /v3/posting/fbs/list`` and ``POST /v1/returns/list`` of one seller
+``POST /v3/posting/fbs/list``, ``POST /v1/returns/list`` and, for the seller's own moves, ``POST /v3/posting/fbs/get``,
+``POST /v4/posting/fbs/ship`` and ``POST /v2/posting/fbs/cancel`` (:mod:`emulators.ozon.fulfilment`) of one seller
 (:class:`~emulators.ozon.seller.SellerAccount`). A request passes, in order: a failure a test asked for
 (:meth:`OzonEmulator.fail_with`, :meth:`OzonEmulator.hang`); the headers (``Client-Id`` and ``Api-Key`` both
 missing or empty → 401, wrong → 403, as ``rpcStatus``; the status codes and texts are *[emulator]*, the spec lists
@@ -25,7 +26,7 @@ from typing import Any
 from aiohttp import web
 
 from emulators.local_server import LocalServer
-from emulators.ozon import lifecycle
+from emulators.ozon import fulfilment, lifecycle
 from emulators.ozon.postings import Cancellation, OzonReturn, Posting, postings_products
 from emulators.ozon.seller import SellerAccount, invalid, rpc_status
 from emulators.refusals import ForcedRateLimits
@@ -35,6 +36,9 @@ STOCK_INFO_PATH = "/v4/product/info/stocks"
 UNFULFILLED_PATH = "/v3/posting/fbs/unfulfilled/list"
 FBS_LIST_PATH = "/v3/posting/fbs/list"
 RETURNS_PATH = "/v1/returns/list"
+POSTING_GET_PATH = "/v3/posting/fbs/get"
+SHIP_PATH = "/v4/posting/fbs/ship"
+CANCEL_PATH = "/v2/posting/fbs/cancel"
 PER_SECOND_MESSAGE = "You have reached request rate limit per second"
 PER_MINUTE_MESSAGE = "You have reached request rate limit per minute"  # [emulator] the spec gives no text
 
@@ -107,13 +111,18 @@ class OzonEmulator(LocalServer):
         self._hanging = False
         self._released = asyncio.Event()
         self._next_order_id = 559_293_000
+        self._moves: dict[str, Callable[[Any], tuple[int, dict[str, Any]]]] = {
+            POSTING_GET_PATH: lambda body: fulfilment.get(self.seller, body),
+            SHIP_PATH: lambda body: fulfilment.ship(self.seller, body, self._utcnow()),
+            CANCEL_PATH: lambda body: fulfilment.cancel(self.seller, body, self._utcnow()),
+        }
 
     def __repr__(self) -> str:  # never the key
         return f"OzonEmulator(client_id={self.client_id!r})"
 
     def application(self) -> web.Application:
         app = web.Application()
-        for path in (STOCKS_PATH, STOCK_INFO_PATH, UNFULFILLED_PATH, FBS_LIST_PATH, RETURNS_PATH):
+        for path in (STOCKS_PATH, STOCK_INFO_PATH, UNFULFILLED_PATH, FBS_LIST_PATH, RETURNS_PATH, *self._moves):
             app.router.add_post(path, self._handle)
         return app
 
@@ -290,6 +299,8 @@ class OzonEmulator(LocalServer):
             return (*lifecycle.fbs_list(self.seller, body), {})
         if path == RETURNS_PATH:
             return (*lifecycle.returns_list(self.seller, body), {})
+        if path in self._moves:
+            return (*self._moves[path](body), {})
         return (*self.seller.unfulfilled(body), {})
 
     def _limit(self, path: str) -> tuple[int, dict[str, Any], dict[str, str]] | None:

@@ -19,6 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from emulators.local_server import LocalServer
+from emulators.retailcrm.orders import CrmOrdersState, OrderRefusal
 
 UPLOAD, INVENTORIES = "store/inventories/upload", "store/inventories"
 MAX_UPLOAD = 250
@@ -63,7 +64,7 @@ class _Refusal(Exception):
         self.status, self.message, self.errors = status, message, dict(errors or {})
 
 
-class RetailCrmEmulator(LocalServer):
+class RetailCrmEmulator(CrmOrdersState, LocalServer):
     """One account with one ``site``, its warehouses ``stores`` (codes) and catalogue ``offers`` (xmlIds).
 
     ``async with RetailCrmEmulator("key", "shop", ["main"], ["A-1"]) as crm:`` and give ``crm.base_url`` to the
@@ -94,12 +95,22 @@ class RetailCrmEmulator(LocalServer):
         self._clock = clock
         self._admitted: deque[float] = deque()
         self._failure: tuple[int, str] | None = None
+        self._init_orders()
         self.add_offer(*offers)
 
     def application(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/api/v5/" + UPLOAD, self._guarded(UPLOAD, self._upload))
         app.router.add_get("/api/v5/" + INVENTORIES, self._guarded(INVENTORIES, self._inventories))
+        app.router.add_post("/api/v5/orders/create", self._guarded("orders/create", self._create_order))
+        payments = "/api/v5/orders/payments/"
+        app.router.add_post(payments + "create", self._guarded("payments/create", self._create_payment))
+        app.router.add_post(payments + "{payment_id}/edit", self._guarded("payments/edit", self._edit_payment))
+        app.router.add_get("/api/v5/orders/history", self._guarded("orders/history", self._history))
+        app.router.add_post("/api/v5/orders/{external_id}/edit", self._guarded("orders/edit", self._edit_order))
+        app.router.add_get("/api/v5/orders/{external_id}", self._guarded("orders/get", self._get_order))
+        app.router.add_get("/api/v5/customers", self._guarded("customers", self._find_customers))
+        app.router.add_post("/api/v5/customers/create", self._guarded("customers/create", self._create_customer))
         return app
 
     # -- what tests steer and read -----------------------------------------------------------------------------
@@ -137,7 +148,7 @@ class RetailCrmEmulator(LocalServer):
             try:
                 self._admit(key)
                 response = await handler(request)
-            except _Refusal as refusal:
+            except (_Refusal, OrderRefusal) as refusal:
                 response = _refused(refusal.status, refusal.message, refusal.errors)
             self.calls.append(
                 CrmCall(

@@ -1,12 +1,12 @@
 """A wire-level emulator of the Wildberries seller API for the real ``httpx`` client: stocks on seller warehouses
-(update and read), the content card list with its cursor, new FBS orders and their statuses, the seller's
-warehouses, behind WB's gateway (token, per-group token buckets with ``X-Ratelimit-Retry``, a 409 costing 10) and
-WB's refusals on demand.
+(update and read), the content card list with its cursor, new FBS orders and their statuses, FBS supplies and the
+seller's cancel, the seller's warehouses, behind WB's gateway (token, per-group token buckets with
+``X-Ratelimit-Retry``, a 409 costing 10) and WB's refusals on demand.
 """
 
 from __future__ import annotations
 
-from emulators.wildberries.rate_limit import CONTENT, ORDERS, STOCKS, BucketPolicy, TokenBucket
+from emulators.wildberries.rate_limit import CANCEL, CONTENT, ORDERS, STOCKS, BucketPolicy, TokenBucket
 from emulators.wildberries.seller import (
     BAN_MESSAGE,
     MAX_AMOUNT,
@@ -18,10 +18,14 @@ from emulators.wildberries.seller import (
     WbAnswer,
 )
 from emulators.wildberries.server import (
+    CANCEL_ORDER_PATH,
     CARDS_LIST_PATH,
     NEW_ORDERS_PATH,
     ORDER_STATUSES_PATH,
     STOCKS_PATH,
+    SUPPLIES_PATH,
+    SUPPLY_ORDERS_PATH,
+    SUPPLY_PATH,
     WAREHOUSES_PATH,
     WildberriesCall,
     WildberriesEmulator,
@@ -30,6 +34,8 @@ from emulators.wildberries.server import (
 
 __all__ = [
     "BAN_MESSAGE",
+    "CANCEL",
+    "CANCEL_ORDER_PATH",
     "CARDS_LIST_PATH",
     "CONTENT",
     "MAX_AMOUNT",
@@ -40,6 +46,9 @@ __all__ = [
     "ORDER_STATUSES_PATH",
     "STOCKS",
     "STOCKS_PATH",
+    "SUPPLIES_PATH",
+    "SUPPLY_ORDERS_PATH",
+    "SUPPLY_PATH",
     "WAREHOUSES_PATH",
     "BucketPolicy",
     "Card",

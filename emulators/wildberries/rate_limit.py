@@ -1,9 +1,10 @@
 """Wildberries' rate limiting as its gateway applies it, on an injectable clock.
 
 WB documents each group of methods as a token bucket with four numbers: period, limit, interval (period / limit)
-and burst. Stocks on seller warehouses: 300 a minute, burst 20, and **a request answered 409
-counts as 10**. FBS orders: 300 a minute, burst 20. Content: 100 a minute, burst 5. Over the limit the gateway
-answers 429 with ``X-Ratelimit-Retry``: whole seconds to wait.
+and burst. Stocks on seller warehouses: 300 a minute, burst 20, and **a request answered 409 counts as 10**. FBS
+orders, supplies and passes: 300 a minute, burst 20, a 409 counting as 10 too; cancelling an assembly order has
+its own: 100 a minute, burst 20, a 409 as 10. Content: 100 a minute, burst 5. Over the limit the gateway answers
+429 with ``X-Ratelimit-Retry``: whole seconds to wait.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ class BucketPolicy:
 
 
 STOCKS = BucketPolicy(per_minute=300, burst=20, conflict_cost=10)
-ORDERS = BucketPolicy(per_minute=300, burst=20)
+ORDERS = BucketPolicy(per_minute=300, burst=20, conflict_cost=10)
+CANCEL = BucketPolicy(per_minute=100, burst=20, conflict_cost=10)
 CONTENT = BucketPolicy(per_minute=100, burst=5)
 
 

@@ -137,6 +137,7 @@ class SellerAccount:
         self.by_barcode = {code: size.chrt_id for card in self.cards for size in card.sizes for code in size.barcodes}
         self.stocks: dict[tuple[int, int], int] = {}
         self.orders: dict[int, dict[str, Any]] = {}  # the new ones
+        self.placed: dict[int, dict[str, Any]] = {}  # every order ever placed, new or not
         self.statuses: dict[int, tuple[str, str]] = {}  # every order's (supplierStatus, wbStatus)
         self.banned = False
         self.processing = False  # the warehouse is busy: stock updates answer 409 StoreIsProcessing
@@ -316,6 +317,7 @@ class SellerAccount:
             "options": {"isB2b": False},
         }
         self.orders[order_id] = order
+        self.placed[order_id] = order
         self.statuses[order_id] = ("new", "waiting")
         return order
 

@@ -2,8 +2,10 @@
 
 One port serves both hosts the stock client uses (give :attr:`~emulators.local_server.LocalServer.base_url` as
 the marketplace *and* the content base): ``PUT``/``POST /api/v3/stocks/{warehouseId}``, ``GET
-/api/v3/orders/new``, ``POST /api/v3/orders/status``, ``GET /api/v3/warehouses`` and ``POST
-/content/v2/get/cards/list``.
+/api/v3/orders/new``, ``POST /api/v3/orders/status``, ``PATCH /api/v3/orders/{orderId}/cancel``, ``GET``/``POST
+/api/v3/supplies``, ``GET /api/v3/supplies/{supplyId}``, ``PATCH /api/marketplace/v3/supplies/{supplyId}/orders``,
+``GET /api/v3/warehouses`` and ``POST /content/v2/get/cards/list`` (supplies and cancels:
+:mod:`emulators.wildberries.supplies`).
 
 The gateway comes first, as on WB: the token in ``Authorization`` (raw, or ``Bearer <token>``, both seen in
 the wild) else 401 in the gateway's shape; then the seller's token bucket of that group of methods else 429 with
@@ -18,24 +20,30 @@ import json
 import time
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, Literal
+from urllib.parse import parse_qs
 
 from aiohttp import web
 
 from emulators.local_server import LocalServer
 from emulators.refusals import ForcedRateLimits
-from emulators.wildberries.rate_limit import CONTENT, ORDERS, STOCKS, BucketPolicy, Clock, TokenBucket
+from emulators.wildberries.rate_limit import CANCEL, CONTENT, ORDERS, STOCKS, BucketPolicy, Clock, TokenBucket
 from emulators.wildberries.seller import SellerAccount, WbAnswer, error
+from emulators.wildberries.supplies import SupplyDesk
 
 STOCKS_PATH = "/api/v3/stocks/{warehouseId}"
 NEW_ORDERS_PATH = "/api/v3/orders/new"
 ORDER_STATUSES_PATH = "/api/v3/orders/status"
 WAREHOUSES_PATH = "/api/v3/warehouses"
 CARDS_LIST_PATH = "/content/v2/get/cards/list"
+CANCEL_ORDER_PATH = "/api/v3/orders/{orderId}/cancel"
+SUPPLIES_PATH = "/api/v3/supplies"
+SUPPLY_PATH = "/api/v3/supplies/{supplyId}"
+SUPPLY_ORDERS_PATH = "/api/marketplace/v3/supplies/{supplyId}/orders"
 
-Group = Literal["stocks", "orders", "content"]
+Group = Literal["stocks", "orders", "cancel", "content"]
 Auth = Literal["raw", "bearer", "missing", "wrong"]
 _ANY = "*"
 
@@ -50,6 +58,7 @@ class WildberriesCall:
     auth: Auth
     status: int
     at: float
+    query: Mapping[str, list[str]] = field(default_factory=dict)
 
 
 class WildberriesEmulator(LocalServer):
@@ -75,9 +84,10 @@ class WildberriesEmulator(LocalServer):
     ) -> None:
         self.token = token
         self.seller = SellerAccount(warehouses, cards)
+        self.desk = SupplyDesk(self.seller)
         self.received: list[WildberriesCall] = []
         self._clock = clock
-        policies: dict[Group, BucketPolicy] = {"stocks": STOCKS, "orders": ORDERS, "content": CONTENT}
+        policies: dict[Group, BucketPolicy] = {"stocks": STOCKS, "orders": ORDERS, "cancel": CANCEL, "content": CONTENT}
         policies.update(buckets or {})
         self.buckets: dict[Group, TokenBucket] = {group: TokenBucket(p, clock) for group, p in policies.items()}
         self._forced = ForcedRateLimits()
@@ -93,6 +103,11 @@ class WildberriesEmulator(LocalServer):
         app.router.add_get(NEW_ORDERS_PATH, self._handle)
         app.router.add_post(ORDER_STATUSES_PATH, self._handle)
         app.router.add_get(WAREHOUSES_PATH, self._handle)
+        app.router.add_patch(CANCEL_ORDER_PATH, self._handle)
+        app.router.add_get(SUPPLIES_PATH, self._handle)
+        app.router.add_post(SUPPLIES_PATH, self._handle)
+        app.router.add_get(SUPPLY_PATH, self._handle)
+        app.router.add_patch(SUPPLY_ORDERS_PATH, self._handle)
         app.router.add_post(CARDS_LIST_PATH, self._handle)
         return app
 
@@ -153,6 +168,22 @@ class WildberriesEmulator(LocalServer):
         """WB or the buyer cancelled the order (``wb_status``: ``canceled``, ``declined_by_client``, ``defect``…)."""
         self.seller.set_status(order_id, wb_status)
 
+    def open_supply(self, name: str) -> str:
+        """A supply the seller opened (in the cabinet, or by an earlier run of a client); its id."""
+        return self.desk.open_supply(name).id
+
+    def close_supply(self, supply_id: str) -> None:
+        """The warehouse staff handed the supply over in WB's cabinet: closed, its orders ``complete``."""
+        self.desk.close(supply_id)
+
+    def supplies(self) -> list[dict[str, Any]]:
+        """Every supply as WB lists it, oldest first, each with ``orders``: the ids it holds."""
+        return [{**supply.wire(), "orders": list(supply.orders)} for supply in self.desk.supplies.values()]
+
+    def order_status(self, order_id: int) -> tuple[str, str]:
+        """The order's ``(supplierStatus, wbStatus)``."""
+        return self.seller.statuses[order_id]
+
     def force_rate_limit(self, times: int = 1, retry_after: int = 1, *, group: Group | None = None) -> None:
         """Answer the next ``times`` requests (of ``group``, or any) 429 with ``X-Ratelimit-Retry: retry_after``."""
         self._forced.add(group or _ANY, times, retry_after)
@@ -189,7 +220,9 @@ class WildberriesEmulator(LocalServer):
         body = await _json_body(request)
         auth = self._auth(request.headers.get("Authorization"))
         answer = self._answer(request, body, auth)
-        self.received.append(WildberriesCall(request.method, request.path, body, auth, answer.status, self._clock()))
+        query = parse_qs(request.query_string, keep_blank_values=True)
+        call = WildberriesCall(request.method, request.path, body, auth, answer.status, self._clock(), query)
+        self.received.append(call)
         if answer.body is None:
             return web.Response(status=answer.status, headers=answer.headers)
         return web.json_response(answer.body, status=answer.status, headers=answer.headers)
@@ -222,6 +255,9 @@ class WildberriesEmulator(LocalServer):
         return answer
 
     def _dispatch(self, request: web.Request, body: Any) -> WbAnswer:
+        fulfilment = self._fulfilment(request, body)
+        if fulfilment is not None:
+            return fulfilment
         if request.path == CARDS_LIST_PATH:
             return self.seller.cards_page(body)
         if request.path == NEW_ORDERS_PATH:
@@ -237,6 +273,25 @@ class WildberriesEmulator(LocalServer):
         if request.method == "PUT":
             return self.seller.update_stocks(warehouse_id, body)
         return self.seller.read_stocks(warehouse_id, body)
+
+    def _fulfilment(self, request: web.Request, body: Any) -> WbAnswer | None:
+        """The answer of a supply method or of a cancel; ``None`` for the other routes."""
+        resource = request.match_info.route.resource
+        route = resource.canonical if resource is not None else ""
+        if route == SUPPLIES_PATH:
+            if request.method == "POST":
+                return self.desk.create(body)
+            return self.desk.page(parse_qs(request.query_string))
+        if route == SUPPLY_PATH:
+            return self.desk.one(request.match_info["supplyId"])
+        if route == SUPPLY_ORDERS_PATH:
+            return self.desk.add_orders(request.match_info["supplyId"], body)
+        if route == CANCEL_ORDER_PATH:
+            order_id = request.match_info["orderId"]
+            if not order_id.isascii() or not order_id.isdigit():
+                return error(400, "IncorrectParameter", "IncorrectParameter")
+            return self.desk.cancel(int(order_id))
+        return None
 
 
 def gateway_error(status: int, detail: str) -> WbAnswer:
@@ -256,9 +311,12 @@ def gateway_error(status: int, detail: str) -> WbAnswer:
 
 
 def _group(path: str) -> Group:
-    """The bucket a path draws on; the warehouse list shares the orders' (close enough for a stock client)."""
+    """The bucket a path draws on; the warehouse list shares the orders' (close enough for a stock client), as do
+    the supplies (WB's own grouping)."""
     if path.startswith("/content/"):
         return "content"
+    if path.startswith("/api/v3/orders/") and path.endswith("/cancel"):
+        return "cancel"
     return "stocks" if path.startswith("/api/v3/stocks/") else "orders"
 
 

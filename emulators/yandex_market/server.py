@@ -1,7 +1,9 @@
 """Yandex Market's Partner API for one campaign over HTTP on 127.0.0.1, for the real ``httpx`` client.
 
 Serves updateStocks (``PUT …/offers/stocks``), getStocks (``POST …/offers/stocks``), getOrders
-(``GET …/orders``, with the update-time filter) and getReturns (``GET …/returns``) under
+(``GET …/orders``, with the update-time filter), getReturns (``GET …/returns``), and the seller's moves of an order,
+updateOrderStatus (``PUT …/orders/{orderId}/status``) and getOrder (``GET …/orders/{orderId}``:
+:mod:`emulators.yandex_market.fulfilment`) under
 ``/v2/campaigns/{campaignId}`` and the older unversioned ``/campaigns/{campaignId}``.
 Answers as the Market does: ``Api-Key`` checked (none → 401, wrong → 403), an unknown campaign → 404, a fifth
 parallel request or a 100 001st sku in a minute → 420 ``REQUEST_LIMIT_EXCEEDED``, a malformed or partly unknown
@@ -21,7 +23,7 @@ from aiohttp import web
 
 from emulators.local_server import LocalServer
 from emulators.refusals import ForcedRateLimits
-from emulators.yandex_market import lifecycle
+from emulators.yandex_market import fulfilment, lifecycle
 from emulators.yandex_market.lifecycle import MarketReturn
 from emulators.yandex_market.limits import Clock, InFlight, SkuWindow
 from emulators.yandex_market.wire import (
@@ -38,6 +40,7 @@ from emulators.yandex_market.wire import (
 )
 
 UPDATE_STOCKS, GET_STOCKS, GET_ORDERS, GET_RETURNS = "updateStocks", "getStocks", "getOrders", "getReturns"
+UPDATE_ORDER_STATUS, GET_ORDER = "updateOrderStatus", "getOrder"
 STOCK_PAGE_DEFAULT, STOCK_PAGE_MAX = 100, 200  # PageLimit200.yaml
 ORDERS_PAGE_MAX = 50  # PageLimit50TruncateWithoutDefault.yaml
 RETURNS_PAGE_DEFAULT, RETURNS_PAGE_MAX = 50, 100  # PageLimit100Truncate.yaml
@@ -113,6 +116,8 @@ class YandexMarketEmulator(LocalServer):
             app.router.add_post(prefix + "/offers/stocks", self._guarded(GET_STOCKS, self._get_stocks))
             app.router.add_get(prefix + "/orders", self._guarded(GET_ORDERS, self._get_orders))
             app.router.add_get(prefix + "/returns", self._guarded(GET_RETURNS, self._get_returns))
+            app.router.add_put(prefix + "/orders/{orderId}/status", self._guarded(UPDATE_ORDER_STATUS, self._status))
+            app.router.add_get(prefix + "/orders/{orderId}", self._guarded(GET_ORDER, self._get_order))
         return app
 
     async def _before_stop(self) -> None:
@@ -305,6 +310,14 @@ class YandexMarketEmulator(LocalServer):
         if start + limit < len(chosen):
             answer["paging"] = {"nextPageToken": page_token(start + limit)}
         return web.json_response(answer)
+
+    async def _status(self, request: web.Request, body: Any) -> web.Response:
+        order = fulfilment.find(self.orders, request.match_info["orderId"])
+        fulfilment.change_status(order, body, self._now())
+        return web.json_response({"order": order.dto()})
+
+    async def _get_order(self, request: web.Request, body: Any) -> web.Response:
+        return web.json_response({"order": fulfilment.find(self.orders, request.match_info["orderId"]).dto()})
 
     async def _get_returns(self, request: web.Request, body: Any) -> web.Response:
         chosen = lifecycle.returns_chosen(self.returns, request.query)

@@ -177,7 +177,7 @@ async def test_commands_are_registered_in_russian(office: Office) -> None:
     assert office.services.chats.telegram_bot is not None
     await register_commands(office.services.chats.telegram_bot, "ru")
     commands = dict(office.tg.commands())
-    assert set(commands) == {"status", "stock", "order", "tasks", "pause", "resume", "sync", "report", "help"}
+    assert set(commands) == {"status", "stock", "order", "tasks", "return", "pause", "resume", "sync", "report", "help"}
     assert commands["stock"] == "Остатки по артикулу"
 
 
@@ -550,3 +550,47 @@ def write_transcript(name: str, title: str, office: Office, order: dict[str, Any
             f"{event['at'][5:16].replace('T', ' ')} UTC  {event['event']:<22} {json.dumps(detail, ensure_ascii=False)}"
         )
     (TRANSCRIPTS / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+async def test_a_marketplace_order_nobody_can_fill_is_cancelled_by_a_managers_press(office: Office) -> None:
+    """A Wildberries order with a line no warehouse has: the managers get the question with its buttons, the press
+    on "cancel" cancels the order here (its reserved line released) and, on the next run, on the marketplace once."""
+    from tests.unit.test_fulfilment import FulfillingChannel, order
+    from workflows.channel_upkeep import ChannelUpkeep
+    from workflows.fulfilment import Fulfilment
+
+    shop = office.services.shop
+    assert shop.unfillable is not None
+    await shop.ledger.apply_stock(office.clock.now(), [StockFigure("ВАЗА", "online", 0)])
+    async with shop.uow(read_only=True) as work:
+        offers = await work.offer_ids.for_skus("wildberries", ["КР-7/2", "ВАЗА"])
+    wb = FulfillingChannel("wildberries", orders=[order("WB-1", (offers["КР-7/2"], 1), (offers["ВАЗА"], 1))])
+    assert await ChannelUpkeep(shop.uow, office.clock, shop.topology, wb, shop.orders).pull_orders() == 1
+    fulfilment = Fulfilment(shop.uow, office.clock, wb, shop.alerts, shop.unfillable, Decimal(100_000),
+                            channel="wildberries")  # fmt: skip
+    await fulfilment.run_once()
+    await office.deliver()
+
+    (to_maria,) = await office.said_to(MANAGER)
+    assert to_maria.text is not None and "Заказ WB-1 (wildberries): товара нет нигде" in to_maria.text
+    assert "• ВАЗА × 1" in to_maria.text
+    assert [b["text"] for b in to_maria.buttons[0]] == [
+        "Отменить заказ",
+        "Ждать поставку +1 день",
+        "Ждать поставку +3 дня",
+    ]
+    pressed = office.tg.push_callback(MANAGER, to_maria, to_maria.buttons[0][0]["callback_data"])
+    assert await office.answered(pressed) == "Готово: Отменить заказ"
+    await office.edited(2)
+    await fulfilment.run_once()
+    await fulfilment.run_once()
+
+    assert wb.cancelled == ["WB-1"]
+    async with shop.uow(read_only=True) as work:
+        taken = await work.orders.find("wildberries", "WB-1")
+    assert taken is not None and taken.status == "cancelled"
+    stock = await (await office.http.get("/api/stock/КР-7/2", headers=AUTH)).json()
+    assert stock["reserved"] == 0 and stock["available"] == 3
+    office.tg.push_text(MANAGER, f"/order {taken.id}")
+    _, shown = await office.said_to(MANAGER, 2)
+    assert shown.text is not None and "заказ отменён на маркетплейсе (нет товара)" in shown.text

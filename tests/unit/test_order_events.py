@@ -231,9 +231,32 @@ async def test_delivered_and_returned_are_recorded_once_each(
 
     assert [(r.applied, r.repeated, r.waiting) for r in runs] == [(1, 1, 0), (1, 1, 0), (1, 0, 0)]
     found = await taken(shop, "OZ-4")
-    assert kinds(found) == ["received", "reserved", "delivered_to_buyer", "returned_by_buyer"]
-    assert found.history[-1].detail["reason"] == "wrong colour"
+    assert kinds(found) == ["received", "reserved", "delivered_to_buyer", "returned_by_buyer", "return_announced"]
+    assert found.history[-2].detail["reason"] == "wrong colour"
     assert found.status != "cancelled" and await reserved(uow) == 1  # a return is not a cancellation
+
+
+async def test_a_return_from_the_channel_asks_the_shipping_warehouse_once(
+    uow: UnitOfWorkFactory, topology: Topology, clock: FakeClock
+) -> None:
+    """The buyer's return, reported by the channel (again and again), opens one receipt for the warehouse the line
+    left from; an order whose line never left a warehouse has nothing to receive."""
+    shop, ozon = await shop_with_lamps(uow, topology, clock)
+    ozon.orders = [order("OZ-8", 1), order("OZ-9", 5)]  # only one lamp is left for OZ-9: it never leaves a warehouse
+    await shop.upkeep[0].pull_orders()
+    ozon.pages = [page("c1", said("OZ-8", RETURNED, "refused")), page("c2", said("OZ-8", RETURNED, "refused"))]
+    ozon.pages.append(page("c3", said("OZ-9", RETURNED, "")))
+    (feed,) = shop.order_feeds
+    for _ in range(3):
+        await feed.pull()
+
+    returned = await taken(shop, "OZ-8")
+    async with uow(read_only=True) as work:
+        record = await work.returns.get(returned.id or 0, "LAMP")
+        receipts = await work.tasks.open_about(f"return:{returned.id}:")
+    assert record is not None and (record.warehouse, record.qty, record.source) == ("online", 1, "ozon")
+    assert len(receipts) == 1 and receipts[0].kind == "return_receipt"
+    assert kinds(await taken(shop, "OZ-9"))[-1] == "returned_by_buyer"  # nothing to receive, nothing asked
 
 
 async def test_an_order_we_cancelled_ourselves_only_gets_the_channels_word_kept(

@@ -13,11 +13,14 @@ from bot.telegram.order_card import order_card, order_matches
 from tests.fakes import FakeClock, assembled
 from tests.unit.test_order_events import QuietChannel, ReportingChannel, order, page, said
 from workflows.channel_verdicts import HISTORY_KINDS
+from workflows.crm_orders import STATUS_EVENT
+from workflows.fulfilment import REFUSED_EVENT, SENT_EVENT
 from workflows.model import Order, StockFigure
 from workflows.office_model import Phase
 from workflows.order_lookup import OrderLookup
 from workflows.orders import LineRequest, PlaceOrder
 from workflows.ports import UnitOfWorkFactory
+from workflows.return_model import ReturnState
 from workflows.shop import Shop
 from workflows.topology import Topology
 
@@ -112,12 +115,14 @@ def test_every_history_kind_the_workflows_write_has_a_wording_in_both_languages(
     written = {
         kind
         for source in WORKFLOWS.glob("*.py")
-        for kind in re.findall(r'OrderEvent\(\s*\w+,\s*"(\w+)"', source.read_text(encoding="utf-8"))
+        for kind in re.findall(r'OrderEvent\(\s*[\w.()]+,\s*"(\w+)"', source.read_text(encoding="utf-8"))
     }
     written |= set(HISTORY_KINDS.values()) | {f"payment_{phase.value}" for phase in Phase}
+    written |= {f"return_{state.value}" for state in ReturnState} | {STATUS_EVENT}
+    written |= set(SENT_EVENT.values()) | set(REFUSED_EVENT.values())
     written |= {"shipment_accepted", "shipment_registered", "shipment_refused"}  # chosen in a branch of shipping
     written |= {"reserved", "held_for_store_confirmation"}  # chosen in a branch of routing
-    assert {"received", "cancelled", "out_of_stock", "store_asked", "obligation_held"} <= written  # the scan works
+    assert {"received", "cancelled", "out_of_stock", "store_asked", "unfillable_asked"} <= written  # the scan works
     assert written - kinds("ru") == set()
     assert written - kinds("en") == set()
 

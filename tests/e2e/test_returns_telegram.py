@@ -1,0 +1,56 @@
+"""``/return`` end to end: the real aiogram bot against the Telegram emulator. A manager announces a return of a
+line the online warehouse shipped (it has no Slack channel, so the managers get the receipt), answers it, and
+reads the expected-back stock and the order's history; wrong orders and articles change nothing."""
+
+from __future__ import annotations
+
+from tests.e2e import test_telegram_office as office_world
+from tests.e2e.test_telegram_office import MANAGER, Office
+
+# the office's world: the service on SQLite, the Telegram and CBR emulators, the real HTTP API
+office = office_world.office
+
+
+async def _open_tasks(o: Office) -> int:
+    async with o.services.shop.uow(read_only=True) as work:
+        return sum((await work.tasks.open_counts()).values())
+
+
+async def test_a_manager_announces_a_return_and_answers_it(office: Office) -> None:
+    order_id = await office.order("SO-9001", "1000")
+    office.tg.push_text(MANAGER, "/return")
+    office.tg.push_text(MANAGER, "/return SO-404 КР-7/2")
+    office.tg.push_text(MANAGER, "/return SO-9001 LAMP")
+    replies = await office.said_to(MANAGER, 3)
+    assert sorted(m.text or "" for m in replies) == [  # answered in any order
+        "В заказе SO-9001 нет артикула LAMP. Ничего не изменено.",
+        "Заказа SO-404 нет.",
+        "Укажите заказ и артикул: /return SO-1001 КР-7/2",
+    ]
+    assert await _open_tasks(office) == 0
+
+    office.tg.push_text(MANAGER, "/return SO-9001 КР-7/2")
+    said = (await office.said_to(MANAGER, 4))[3].text or ""
+    assert "Возврат КР-7/2 × 1 по заказу SO-9001" in said and "задача у менеджеров" in said
+    await office.deliver()
+    receipt = next(m for m in office.tg.messages(MANAGER) if (m.text or "").startswith("📦 Возврат"))
+    assert [b["text"] for b in receipt.buttons[0]] == ["Пришёл, можно продавать", "Пришёл, брак", "Не пришёл"]
+
+    office.clock.advance(hours=1)  # the parcel arrives after 1C's last figure
+    sellable = next(b["callback_data"] for b in receipt.buttons[0] if b["callback_data"].endswith(":sellable"))
+    pressed = office.tg.push_callback(MANAGER, receipt, sellable)
+    assert (await office.answered(pressed)) == "Готово: Пришёл, можно продавать"
+    again = office.tg.push_callback(MANAGER, receipt, sellable.replace(":sellable", ":defective"))
+    assert (await office.answered(again)).startswith("Уже решено: Пришёл, можно продавать")
+
+    count = len(office.tg.messages(MANAGER))
+    office.tg.push_text(MANAGER, f"/return {order_id} КР-7/2")  # our id this time; announced already
+    office.tg.push_text(MANAGER, "/stock КР-7/2")
+    office.tg.push_text(MANAGER, f"/order {order_id}")
+    texts = [m.text or "" for m in (await office.said_to(MANAGER, count + 3))[count:]]  # answered in any order
+    said_again, stock, history = (next(t for t in texts if t.startswith(head)) for head in ("Возврат", "КР", "Заказ"))
+    assert "Состояние: пришёл, можно продавать" in said_again
+    assert "• online: 3 шт., резерв 1, ожидается возврат 1" in stock
+    assert "возврат КР-7/2 × 1 заявлен (manager:1002), спросили склад online" in history
+    assert "возврат КР-7/2 × 1 пришёл на online, годен" in history
+    assert await _open_tasks(office) == 0
