@@ -3,6 +3,7 @@ one row per (channel, order, kind), the insert being the claim that the event is
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -35,6 +36,17 @@ class SqlHeardOrderEvents:
         query = select(t.channel_order_events).where(c.channel == channel, c.external_id == external_id, c.kind == kind)
         row = (await self._c.execute(query)).one_or_none()
         return None if row is None else _heard(row)
+
+    async def heard_of(self, channel: str, external_ids: Sequence[str]) -> set[tuple[str, str]]:
+        c = t.channel_order_events.c
+        found: set[tuple[str, str]] = set()
+        wanted = sorted(set(external_ids))
+        for start in range(0, len(wanted), 500):  # a bounded IN list per query
+            query = select(c.external_id, c.kind).where(
+                c.channel == channel, c.external_id.in_(wanted[start : start + 500])
+            )
+            found.update((row.external_id, row.kind) for row in await self._c.execute(query))
+        return found
 
     async def waiting_cancellation(self, channel: str, external_id: str) -> HeardOrderEvent | None:
         found = await self.get(channel, external_id, "cancelled")

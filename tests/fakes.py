@@ -574,6 +574,10 @@ class MemoryHeardOrderEvents:
     async def get(self, channel: str, external_id: str, kind: str) -> HeardOrderEvent | None:
         return self._s.heard_order_events.get((channel, external_id, kind))
 
+    async def heard_of(self, channel: str, external_ids: Sequence[str]) -> set[tuple[str, str]]:
+        wanted = set(external_ids)
+        return {(e, k) for (c, e, k) in self._s.heard_order_events if c == channel and e in wanted}
+
     async def waiting_cancellation(self, channel: str, external_id: str) -> HeardOrderEvent | None:
         found = await self.get(channel, external_id, "cancelled")
         return found if found is not None and found.waiting else None

@@ -98,7 +98,12 @@ class OrderFeed:
         if self._last_failure is not None:
             log.info("order events from %s are read again", self.name)
             self._last_failure = None
+        async with self._uow(read_only=True) as uow:  # repeats are the common case: skip them in one read
+            kept = await uow.heard_order_events.heard_of(self.name, [e.external_id for e in page.events])
         for event in page.events:
+            if (event.external_id, event.kind.value) in kept:
+                run.count(Outcome.REPEATED)
+                continue
             run.count(await self.apply(event))
         if page.cursor != cursor:
             async with self._uow() as uow:

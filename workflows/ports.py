@@ -391,6 +391,11 @@ class HeardOrderEvents(Protocol):
 
     async def get(self, channel: str, external_id: str, kind: str) -> HeardOrderEvent | None: ...
 
+    async def heard_of(self, channel: str, external_ids: Sequence[str]) -> set[tuple[str, str]]:
+        """Of the channel's orders ``external_ids``, the (external_id, kind) pairs kept already: one read that lets
+        a page of mostly repeated events skip them without a transaction each."""
+        ...
+
     async def waiting_cancellation(self, channel: str, external_id: str) -> HeardOrderEvent | None:
         """The channel's cancellation of this order, if one waits for the order to come in."""
         ...

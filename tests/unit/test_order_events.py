@@ -23,7 +23,7 @@ from workflows.channels import (
     StockLine,
 )
 from workflows.model import Order, ReservationState, StockFigure
-from workflows.order_events import OrderFeed
+from workflows.order_events import OrderFeed, Outcome
 from workflows.ports import HeardOrderEvent, UnitOfWorkFactory
 from workflows.shop import Shop
 from workflows.tasks import TaskState
@@ -379,3 +379,29 @@ async def test_a_failure_that_repeats_every_pull_is_said_once(
         ("INFO", "order events from ozon are read again"),
         ("WARNING", "order events from ozon not read: 404 not found"),
     ]
+
+
+async def test_a_page_of_repeats_is_skipped_in_one_read(
+    uow: UnitOfWorkFactory, topology: Topology, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A time-windowed channel repeats its last minutes on every read: events kept already are not applied again
+    one transaction each, and the run still counts them as repeats."""
+    shop, ozon = await shop_with_lamps(uow, topology, clock)
+    ozon.orders = [order("OZ-11", 1), order("OZ-12", 1)]
+    await shop.upkeep[0].pull_orders()
+    both = page("c1", said("OZ-11"), said("OZ-12", DELIVERED, ""))
+    ozon.pages = [both, page("c2", said("OZ-11"), said("OZ-12", DELIVERED, ""), said("OZ-12"))]
+    (feed,) = shop.order_feeds
+    await feed.pull()
+    applied: list[str] = []
+    apply = feed.apply
+
+    async def counting(event: ChannelOrderEvent) -> Outcome:
+        applied.append(event.external_id)
+        return await apply(event)
+
+    monkeypatch.setattr(feed, "apply", counting)
+    run = await feed.pull()
+
+    assert applied == ["OZ-12"]  # only the new cancellation of OZ-12
+    assert (run.applied, run.repeated) == (1, 2)
