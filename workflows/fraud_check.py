@@ -14,10 +14,10 @@ from datetime import datetime, timedelta
 from workflows.alerts import TASK_ESCALATED, AlertDesk
 from workflows.model import Order, OrderEvent
 from workflows.orders import OrderDesk
-from workflows.payloads import FraudCall, TaskNotice
+from workflows.payloads import FraudCall
 from workflows.ports import Clock, UnitOfWork
 from workflows.tasks import Deadline, Decision, Task, TaskBoard, expire, notify_closed
-from workflows.vocabulary import Assignee, NoticeTopic, TaskKind
+from workflows.vocabulary import Assignee, TaskKind
 
 KIND = TaskKind.FRAUD_CHECK
 OPTIONS = ("verified", "no_answer", "fraud")
@@ -59,10 +59,7 @@ class FraudCheck:
         deadline = max(now, not_before or now) + self._answer_within
         subject = f"order:{call.order_id}:fraud_check:{call.attempt}"
         task = Task(None, KIND, subject, who, OPTIONS, deadline, now, payload=call.to_payload())
-        await self._board.open(uow, task, remind=False)
-        assert task.id is not None
-        await uow.notices.add(NoticeTopic.OFFICE_TASK, TaskNotice(task.id).to_payload(), now)
-        return task
+        return await self._board.open_for_office(uow, task)
 
     async def answer(self, task_id: int, option: str, by: str) -> Decision:
         async with self._board.deciding(task_id, option, by) as (uow, decision):

@@ -22,10 +22,10 @@ from typing import Protocol
 from workflows.alerts import TASK_ESCALATED, AlertDesk
 from workflows.model import Obligation, ObligationState, Order, OrderEvent
 from workflows.outside import Unavailable
-from workflows.payloads import FxApproval, TaskNotice
+from workflows.payloads import FxApproval
 from workflows.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from workflows.tasks import Deadline, Decision, Task, TaskBoard, expire, notify_closed
-from workflows.vocabulary import Assignee, NoticeTopic, TaskKind
+from workflows.vocabulary import Assignee, TaskKind
 
 log = logging.getLogger(__name__)
 
@@ -190,10 +190,7 @@ class FxWatch:
             None, KIND, f"order:{approval.order_id}:obligation:{approval.obligation_id}", who, OPTIONS,
             now + self._answer_within, now, payload=approval.to_payload(),
         )  # fmt: skip
-        await self._board.open(uow, task, remind=False)
-        assert task.id is not None
-        await uow.notices.add(NoticeTopic.OFFICE_TASK, TaskNotice(task.id).to_payload(), now)
-        return task
+        return await self._board.open_for_office(uow, task)
 
     async def answer(self, task_id: int, option: str, by: str) -> Decision:
         async with self._board.deciding(task_id, option, by) as (uow, decision):

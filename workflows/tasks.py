@@ -54,6 +54,14 @@ class TaskBoard:
         await uow.tasks.add(task, deadlines)
         return task
 
+    async def open_for_office(self, uow: UnitOfWork, task: Task) -> Task:
+        """Open an office question (no reminder: its deadline hands it on) and queue its Telegram notice, in the
+        caller's unit of work."""
+        await self.open(uow, task, remind=False)
+        assert task.id is not None
+        await uow.notices.add(NoticeTopic.OFFICE_TASK, TaskNotice(task.id).to_payload(), task.created_at)
+        return task
+
     async def claim(self, uow: UnitOfWork, task_id: int, option: str, by: str) -> Decision:
         """Inside the caller's unit of work: close the task with ``option`` if it is still open.
         The first decision stands; any later one is refused with the reason and changes nothing.

@@ -16,10 +16,10 @@ from workflows.alerts import TASK_ESCALATED, AlertDesk
 from workflows.model import LineStatus, Order, OrderEvent
 from workflows.order_actions import Action, ActionState, queue
 from workflows.orders import OrderDesk
-from workflows.payloads import TaskNotice, UnfillableLine, UnfillableOrder
+from workflows.payloads import UnfillableLine, UnfillableOrder
 from workflows.ports import Clock, UnitOfWork
 from workflows.tasks import Deadline, Decision, Task, TaskBoard, expire, notify_closed
-from workflows.vocabulary import Assignee, NoticeTopic, TaskKind
+from workflows.vocabulary import Assignee, TaskKind
 
 KIND = TaskKind.UNFILLABLE_ORDER
 CANCEL = "cancel"
@@ -54,10 +54,7 @@ class UnfillableDesk:
         if question.escalated:
             subject += ":owner"
         task = Task(None, KIND, subject, who, OPTIONS, now + self._decide_within, now, payload=question.to_payload())
-        await self._board.open(uow, task, remind=False)
-        assert task.id is not None
-        await uow.notices.add(NoticeTopic.OFFICE_TASK, TaskNotice(task.id).to_payload(), now)
-        return task
+        return await self._board.open_for_office(uow, task)
 
     async def answer(self, task_id: int, option: str, by: str) -> Decision:
         async with self._board.deciding(task_id, option, by) as (uow, decision):
