@@ -68,6 +68,8 @@ CATALOGUE = (
     Article("FRIDGE-LG-509", "Холодильник LG GA-B509", 99990, (("online", 6),)),
     Article("BLENDER-3", "Блендер погружной", 3290, (("online", 20), ("tverskaya", 3), ("arbat", 2), ("mitino", 2))),
     Article("PAN-24", "Сковорода 24 см", 1990, (("online", 0), ("tverskaya", 1), ("arbat", 1), ("mitino", 1))),
+    Article("RUN-45", "Кроссовки Run, размер 45", 7490, (("online", 1),)),  # ``wb_unfillable`` sells the last pair
+    Article("VASE-MT-1", "Ваза керамическая", 2990, (("mitino", 2),)),  # only in one store
 )  # fmt: skip
 
 CHANNELS = ("site", "wildberries", "ozon", "yandex_market", "retailcrm")

@@ -14,14 +14,18 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from app.sandbox.catalogue import OZON_WAREHOUSE, WB_WAREHOUSE, article
+from app.sandbox.catalogue import OZON_WAREHOUSE, STORES, WB_WAREHOUSE, article
 from app.sandbox.shop import SandboxShop
+from emulators.slack.interactivity import block_action, buttons, deliver
 from storage.read_models import recent_order_ids
 from workflows.model import Order
 from workflows.offer_ids import offer_id_for
 
 IRON, STORE_ONLY, FRIDGE, WATCHED = "IRON-PH-7000", "КР-7/2", "FRIDGE-LG-509", "BLENDER-3"
 TV = "TV-LG-55"
+SOLD_OUT, VASE = "RUN-45", "VASE-MT-1"
+MANAGER = 1002  # Мария: the manager who answers in the scenarios
+BY_BOT_WITHIN_S = 15.0  # how long a scenario waits for the bot's own polling to take a person's message
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,12 @@ SCENARIOS = (
     Scenario("ozon_cancel", "Покупатель отменил заказ на Ozon",
              "Заказ с Ozon резервирует телевизор; покупатель отменяет его в Ozon — резерв снят, другие каналы "
              "получают остаток обратно."),
+    Scenario("wb_unfillable", "Товара нет нигде: менеджер отменяет заказ на Wildberries",
+             "Заказ с Wildberries на кроссовки, которых нет ни на складе, ни в магазинах; менеджеры получают вопрос в "
+             "Telegram, Мария нажимает «Отменить» — заказ отменён у нас и на WB."),
+    Scenario("store_return", "Возврат пришёл в магазин",
+             "Вазу из магазина «Митино» купили на сайте; менеджер оформляет возврат командой /return, магазин в "
+             "Slack отвечает «годен» — товар ждём в остатке."),
     Scenario("onec_silent", "1С замолчала", "1С перестаёт отвечать; через 30 минут владелец получает тревогу."),
     Scenario("onec_back", "1С вернулась", "1С снова отвечает: остатки сверены, владелец получает сообщение."),
 )  # fmt: skip
@@ -66,6 +76,7 @@ class Scenarios:
             "last_iron": self.last_iron, "silent_store": self.silent_store, "wb_down": self.wb_down,
             "yuan_jump": self.yuan_jump, "big_new_client": self.big_new_client, "onec_silent": self.onec_silent,
             "onec_back": self.onec_back, "ozon_cancel": self.ozon_cancel,
+            "wb_unfillable": self.wb_unfillable, "store_return": self.store_return,
         }  # fmt: skip
 
     async def run(self, name: str) -> str:
@@ -226,6 +237,122 @@ class Scenarios:
                 f"Покупатель отменил его в Ozon («{reason}»); лента событий Ozon сняла резерв: свободно снова "
                 f"{stock.available}. Новый остаток поставлен в очередь для других каналов: {others}. "
                 f"В истории заказа — «отменён площадкой» с причиной.")  # fmt: skip
+
+    async def wb_unfillable(self) -> str:
+        """A Wildberries order for an article nobody has: the fulfilment sweep asks the managers, a manager presses
+        «cancel» in Telegram, the action job cancels the order on Wildberries through its real client."""
+        sandbox, shop = self.sandbox, self.sandbox.services.shop
+        wb = sandbox.emulators.wildberries
+        if (await shop.ledger.stock(SOLD_OUT)).available > 0:  # the last pair goes on the site first: 0 everywhere
+            await self._order("site", [(SOLD_OUT, 1)], customer={"name": "Сергей", "phone": "+79990000005"})
+        number = int(wb.add_order(sandbox.wb_chrt[SOLD_OUT], warehouse_id=WB_WAREHOUSE)["id"])
+        await next(u for u in shop.upkeep if u.name == "wildberries").pull_orders()  # the "orders-wildberries" run
+        order = await self._channel_order("wildberries", str(number))
+        if order is None or order.id is None:
+            return f"Заказ WB {number} не пришёл: посмотрите журнал песочницы."
+        fulfilment = next(f for f in shop.fulfilment if f.name == "wildberries")
+        await fulfilment.run_once()  # the sweep queues the question and asks it
+        data = await self._telegram_button(SOLD_OUT, ":cancel")
+        if data is None:
+            return f"Заказ {order.id} (WB {number}): вопрос менеджерам не пришёл в Telegram."
+        sandbox.emulators.telegram.push_callback(MANAGER, data[0], data[1])  # Мария presses «cancel»
+        order_id = order.id
+        cancelled = await self._until(lambda: self._cancelled(order_id))
+        await fulfilment.run_once()  # the action job: the cancel goes to Wildberries
+        supplier, wb_status = wb.seller.statuses[number]
+        if not cancelled:
+            return f"Заказ {order.id} (WB {number}): нажатие «Отменить» бот не обработал; на WB {supplier}/{wb_status}."
+        return (f"Заказ {order.id} (WB {number}): {article(SOLD_OUT).name} нет ни на складе, ни в магазинах. "
+                f"Менеджерам задан вопрос в Telegram (отменить / ждать 1 день / ждать 3 дня); Мария нажала "
+                f"«Отменить». Заказ отменён у нас, резервов нет; Wildberries получил отмену: статус в эмуляторе WB "
+                f"— {supplier}/{wb_status}. Смотрите историю заказа и чат Марии.")  # fmt: skip
+
+    async def _cancelled(self, order_id: int) -> bool:
+        return (await self.sandbox.services.shop.orders.get(order_id)).cancelled_at is not None
+
+    async def _telegram_button(self, about: str, ending: str) -> tuple[tuple[int, int], str] | None:
+        """The manager's message mentioning ``about`` with a button whose data ends with ``ending``, once the
+        delivery job (run now, and again while Telegram's flood control holds it back) has sent it:
+        ``((chat, message_id), data)``."""
+        found: list[tuple[tuple[int, int], str]] = []
+
+        async def sent() -> bool:
+            delivery = self.sandbox.services.chats.telegram_delivery
+            if delivery is not None:
+                await delivery.run_once()
+            found.extend(self._manager_button(about, ending))
+            return bool(found)
+
+        return found[0] if await self._until(sent) else None
+
+    def _manager_button(self, about: str, ending: str) -> list[tuple[tuple[int, int], str]]:
+        for message in reversed(self.sandbox.emulators.telegram.messages(MANAGER)):
+            if about not in (message.text or ""):
+                continue
+            for row in message.buttons:
+                for button in row:
+                    if str(button.get("callback_data", "")).endswith(ending):
+                        return [((MANAGER, message.message_id), str(button["callback_data"]))]
+        return []
+
+    async def _until(self, probe: Callable[[], Awaitable[bool]]) -> bool:
+        """Wait (real seconds: the bot polls its chats on its own) until ``probe`` holds."""
+        deadline = asyncio.get_running_loop().time() + BY_BOT_WITHIN_S
+        while not await probe():
+            if asyncio.get_running_loop().time() > deadline:
+                return False
+            await asyncio.sleep(0.2)
+        return True
+
+    async def store_return(self) -> str:
+        """A vase confirmed by its store is returned: a manager announces it with ``/return`` in Telegram, the store
+        gets the return receipt in Slack and its clerk presses «sellable»."""
+        shop = self.sandbox.services.shop
+        answer = await self._order("site", [(VASE, 1)], customer={"name": "Елена", "phone": "+79990000004"})
+        order_id, line = int(answer["order_id"]), answer["lines"][0]
+        if line["status"] != "awaiting_store_confirmation":
+            return f"Заказ {order_id}: {VASE} — {line['status']}; в магазине её больше нет."
+        store = next(s for s in STORES if s.code == line["warehouse"])
+        if not await self._slack_press(store.slack_channel, VASE, "task:available"):
+            return f"Заказ {order_id}: вопрос магазину «{store.title}» не пришёл в Slack."
+        self.sandbox.emulators.telegram.push_text(MANAGER, f"/return {order_id} {VASE}")
+
+        async def announced() -> bool:
+            async with shop.uow(read_only=True) as uow:
+                return await uow.returns.get(order_id, VASE) is not None
+
+        if not await self._until(announced):
+            return f"Заказ {order_id}: бот не принял /return {order_id} {VASE}."
+        if not await self._slack_press(store.slack_channel, VASE, "return:sellable"):
+            return f"Заказ {order_id}: квитанция возврата не пришла в Slack магазина «{store.title}»."
+        async with shop.uow(read_only=True) as uow:
+            record = await uow.returns.get(order_id, VASE)
+        state = record.state.value if record else "?"
+        where = ("уже добавлена в остаток магазина" if state == "restocked"
+                 else "ожидается в остатке магазина, пока 1С её не посчитает")  # fmt: skip
+        return (f"Заказ {order_id}: {article(VASE).name} подтверждена магазином «{store.title}» в Slack. "
+                f"Покупатель вернул её: Мария написала боту /return {order_id} {VASE}; в канале магазина появилась "
+                f"квитанция возврата (годен / брак / не пришёл), {store.staff[0][1]} нажал(а) «годен». Ваза {where}. "
+                f"Смотрите /stock {VASE} и /order {order_id} в Telegram и историю заказа.")  # fmt: skip
+
+    async def _slack_press(self, channel: str, about: str, action_id: str) -> bool:
+        """The store's first clerk presses ``action_id`` on the store's message mentioning ``about``, once the
+        Slack delivery job (run now) has posted it; whether the app took the press."""
+        sandbox = self.sandbox
+        delivery, secret = sandbox.services.chats.slack_delivery, sandbox.services.settings.slack.signing_secret
+        if delivery is None or secret is None:
+            return False
+        await delivery.run_once()
+        store = next(s for s in STORES if s.slack_channel == channel)
+        for message in reversed(sandbox.emulators.slack.messages(channel)):
+            button = next((b for b in buttons(message) if b["action_id"] == action_id), None)
+            if button is None or about not in message.text + str(message.blocks):
+                continue
+            payload = block_action(message, action_id, button["value"], store.staff[0][0])
+            status = await deliver(sandbox.http, f"{sandbox.url}/slack/events", secret.get_secret_value(), payload)
+            await delivery.run_once()
+            return status < 400
+        return False
 
     async def _channel_order(self, channel: str, number: str) -> Order | None:
         async with self.sandbox.services.shop.uow(read_only=True) as uow:

@@ -96,6 +96,41 @@ def test_a_buyer_cancelling_on_ozon_frees_the_tv_and_every_other_channel_gets_it
     sandbox.eventually(back, "every channel shows the TV the buyer gave back")
 
 
+def test_an_unfillable_wildberries_order_is_cancelled_by_a_manager_here_and_on_wildberries(sandbox: Sandbox) -> None:
+    summary = sandbox.scenario("wb_unfillable")
+    order_id = summary_order(summary)
+    cancelled = order(sandbox.state(), order_id)
+    assert cancelled["channel"] == "wildberries" and cancelled["status"] == "cancelled", summary
+    said = [h["event"] for h in cancelled["history"]]
+    assert said[0] == "received" and [line["status"] for line in cancelled["lines"]] == ["cancelled"]
+    assert any("нет в наличии" in h["said"] for h in cancelled["history"])  # nobody had it when it came in
+    for kind in ("unfillable_asked", "unfillable_decided", "marketplace_cancelled"):
+        assert kind in said, said
+    decided = next(h for h in cancelled["history"] if h["event"] == "unfillable_decided")
+    assert "decision: cancel" in decided["detail"] and "1002" in decided["detail"]  # Мария pressed it
+    assert "cancel/" in summary  # the emulator's supplierStatus is "cancel": Wildberries was told
+
+    def question_closed(state: dict[str, Any]) -> dict[str, Any] | None:
+        chat = person(state, "Мария")["messages"]
+        return next((m for m in chat if "RUN-45" in m["text"] and m["edited"] and not m["buttons"]), None)
+
+    sandbox.eventually(question_closed, "Мария's question loses its buttons once answered")
+
+
+def test_a_return_to_a_store_is_received_there_as_sellable_in_slack(sandbox: Sandbox) -> None:
+    summary = sandbox.scenario("store_return")
+    order_id = summary_order(summary)
+    returned = order(sandbox.state(), order_id)
+    assert [(line["sku"], line["warehouse"]) for line in returned["lines"]] == [("VASE-MT-1", "mitino")]
+    said = [h["event"] for h in returned["history"]]
+    assert "return_announced" in said and "return_sellable" in said, said
+    answered = next(h for h in returned["history"] if h["event"] == "return_sellable")
+    assert "U0GLEB" in answered["detail"] and "ожидается в остатке" in summary
+    mitino = next(s for s in sandbox.state()["stores"] if s["code"] == "mitino")
+    receipts = [m for m in mitino["messages"] if "VASE-MT-1" in str(m["blocks"]) and m["edited"]]
+    assert len(receipts) == 2 and all(not m["buttons"] for m in receipts)  # the question and the receipt, answered
+
+
 def test_a_silent_store_passes_the_question_on_and_the_next_store_confirms_in_slack(sandbox: Sandbox) -> None:
     summary = sandbox.scenario("silent_store")
     order_id = summary_order(summary)
