@@ -108,7 +108,7 @@ def test_an_unfillable_wildberries_order_is_cancelled_by_a_manager_here_and_on_w
         assert kind in said, said
     decided = next(h for h in cancelled["history"] if h["event"] == "unfillable_decided")
     assert "decision: cancel" in decided["detail"] and "1002" in decided["detail"]  # Мария pressed it
-    assert "cancel/" in summary  # the emulator's supplierStatus is "cancel": Wildberries was told
+    assert "supplierStatus=cancel" in summary  # what the WB emulator now says: the seller cancelled it
 
     def question_closed(state: dict[str, Any]) -> dict[str, Any] | None:
         chat = person(state, "Мария")["messages"]
