@@ -110,6 +110,19 @@ _HISTORY: dict[str, dict[str, str]] = {
 # how a cancellation the channel asked for is recorded (workflows.channel_verdicts.cancel_reason)
 CHANNEL_CANCEL_PREFIX = "cancelled on "
 
+# the office's cancellations, stored as "<code>: <who>" (workflows.fraud_check, workflows.unfillable)
+_OFFICE_REASONS: dict[Locale, dict[str, str]] = {
+    "ru": {"fraud_confirmed": "мошенничество подтвердил(а) {who}", "unfillable": "товара нет, отменил(а) {who}"},
+    "en": {"fraud_confirmed": "fraud confirmed by {who}", "unfillable": "nobody can fill it, cancelled by {who}"},
+}
+
+
+def _reason_words(locale: Locale, reason: str) -> str:
+    """A cancellation's reason in the reader's language when it is one of the office's codes, else as stored."""
+    code, _, who = reason.partition(": ")
+    template = _OFFICE_REASONS[locale].get(code)
+    return template.format(who=who) if template is not None else reason
+
 
 class _Detail(dict[str, object]):
     """An event's detail for formatting: a field an older event lacks reads as a dash, never an error."""
@@ -133,7 +146,7 @@ def history_line(locale: Locale, kind: str, detail: Mapping[str, object]) -> str
     reason = str(detail.get("reason") or "").strip()
     if kind == "cancelled" and reason.startswith(CHANNEL_CANCEL_PREFIX):
         reason = ""  # the channel's cancellation has its own line, with the channel's words
-    values["because"] = f": {reason}" if reason else ""
+    values["because"] = f": {_reason_words(locale, reason)}" if reason else ""
     by = detail.get("by")
     values["by_who"] = f" ({by})" if by else ""
     return template.format_map(values)

@@ -103,7 +103,7 @@ class FraudCheck:
         now = self._clock.now()
         call = FraudCall.from_payload(task.payload)
         order_id = call.order_id
-        await self._orders.cancel_in(uow, order_id, f"fraud confirmed by {by}")
+        await self._orders.cancel_in(uow, order_id, f"fraud_confirmed: {by}")
         for payment in await uow.payments.for_order(order_id):
             payment.void_requested_at = now
             await uow.payments.save(payment)

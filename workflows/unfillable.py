@@ -69,7 +69,7 @@ class UnfillableDesk:
         asked = await uow.order_actions.get(order_id, Action.ASK_UNFILLABLE)
         detail: dict[str, object] = {"task_id": task.id, "decision": option, "by": by}
         if option == CANCEL:
-            await self._orders.cancel_in(uow, order_id, f"nobody can fill it; cancelled by {by}")
+            await self._orders.cancel_in(uow, order_id, f"unfillable: {by}")
             await queue(uow, order_id, Action.CANCEL_UNFILLABLE, now)
             if asked is not None:
                 await uow.order_actions.save(replace(asked, state=ActionState.DONE, done_at=now))

@@ -146,3 +146,20 @@ def test_a_history_line_reads_whatever_detail_the_event_kept(
 ) -> None:
     assert history_line("ru", kind, detail) == ru
     assert history_line("en", kind, detail) == en
+
+
+def test_the_offices_cancellation_reasons_read_in_the_readers_language() -> None:
+    """The fraud check and the unfillable question store a code and who decided; each reader sees words."""
+    unfillable = {"reason": "unfillable: Мария (1002)", "released": 0}
+    assert (
+        history_line("ru", "cancelled", unfillable)
+        == "Заказ отменён: товара нет, отменил(а) Мария (1002); снято резервов: 0"
+    )
+    assert history_line("en", "cancelled", unfillable) == (
+        "Order cancelled: nobody can fill it, cancelled by Мария (1002); reservations released: 0"
+    )
+    fraud = {"reason": "fraud_confirmed: Олег (7)", "released": 1}
+    assert "мошенничество подтвердил(а) Олег (7)" in history_line("ru", "cancelled", fraud)
+    assert history_line("en", "cancelled", {"reason": "the client called", "released": 1}).startswith(
+        "Order cancelled: the client called;"
+    )  # a reason in someone's own words is shown as written
