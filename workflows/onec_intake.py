@@ -19,6 +19,9 @@ or pulled from the OData stock register on a schedule. Each entrance only transl
 - ``as_of`` without an offset is 1C's local time, read in ``[onec] timezone``; a message dated more than the
   future tolerance ahead of our clock is refused (:class:`FigureFromFuture`) — taken, it would make every
   later true figure for its articles look stale;
+- the OData register is the full truth and, like 1C's balance queries, leaves out what is at zero: a pull
+  counts every row we hold above zero that it does not list as a figure of 0 (otherwise stock sold out in
+  1C would stay on sale here);
 - the figures go through the ledger (older ones ignored, deductions absorbed), 1C counts as heard, and
   shortfalls (1C shows less than we promised) are alerted — all in one transaction, so the caller's answer
   is exactly what was committed: if any step fails, nothing of the message is applied.
@@ -37,7 +40,7 @@ from workflows.errors import FigureFromFuture, InvalidStockLine, UnknownWarehous
 from workflows.ledger import Ledger, StockUpdateResult
 from workflows.model import StockFigure
 from workflows.operations import Operations
-from workflows.ports import Clock, UnitOfWorkFactory
+from workflows.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from workflows.topology import Topology
 
 MAX_QTY = 2_000_000_000  # as the JSON API's bound: a figure above it is a mistake, and overflows a column
@@ -146,6 +149,8 @@ class StockIntake:
         when = self._not_ahead(onec_time(as_of, self._topology))
         figures = resolve(checked(lines), self._topology, sum_repeats=source is not StockSource.API)
         async with self._uow() as uow:
+            if source is StockSource.REGISTER:
+                figures = [*figures, *await _absent_as_zero(uow, figures)]
             result = await self._ledger.apply_figures(uow, when, figures)
             await self._ops.heard_from_onec(uow, source)
             await self._ops.report_stock(uow, figures, result.shortfalls)
@@ -163,3 +168,20 @@ class StockIntake:
             "stale; check 1C's clock or the date sent; nothing applied",
             [{"field": "as_of", "problem": problem}],
         )
+
+
+async def _absent_as_zero(uow: UnitOfWork, figures: Sequence[StockFigure], page: int = 500) -> list[StockFigure]:
+    """A figure of 0 for every stock row held above zero that a full register read does not list."""
+    listed = {(figure.sku, figure.warehouse) for figure in figures}
+    zeros: list[StockFigure] = []
+    after = ""
+    while skus := await uow.stock.skus_after(after, page):
+        levels = await uow.stock.for_skus(skus)
+        zeros += [
+            StockFigure(level.sku, level.warehouse, 0)
+            for sku in skus
+            for level in levels.get(sku, [])
+            if level.on_hand > 0 and (level.sku, level.warehouse) not in listed
+        ]
+        after = skus[-1]
+    return zeros

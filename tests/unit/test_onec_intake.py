@@ -232,14 +232,14 @@ async def _stored_from_the_future(shop: Shop) -> None:
 async def test_clearing_a_stored_time_lets_the_next_true_figure_apply(shop: Shop) -> None:
     await _stored_from_the_future(shop)
     lines = [OneCLine("IRON", "online", 2), OneCLine("IRON", "tverskaya", 1)]
-    stale = await shop.intake.apply(StockSource.REGISTER, shop.clock.now(), lines)
+    stale = await shop.intake.apply(StockSource.API, shop.clock.now(), lines)
     assert stale.ignored_stale == 2
     assert await shop.ledger.clear_stock_time("IRON") == 2
     assert await shop.on_hand("IRON") == {"online": 9, "tverskaya": 4}  # the quantities stay until 1C's next
-    result = await shop.intake.apply(StockSource.REGISTER, shop.clock.now(), lines)
+    result = await shop.intake.apply(StockSource.API, shop.clock.now(), lines)
     assert (result.accepted, result.ignored_stale) == (2, 0)
     assert await shop.on_hand("IRON") == {"online": 2, "tverskaya": 1}
-    nail = await shop.intake.apply(StockSource.REGISTER, shop.clock.now(), [OneCLine("NAIL", "online", 5)])
+    nail = await shop.intake.apply(StockSource.API, shop.clock.now(), [OneCLine("NAIL", "online", 5)])
     assert nail.ignored_stale == 1  # another article's rows are left alone
 
 
@@ -247,7 +247,7 @@ async def test_clearing_a_stored_time_in_one_warehouse_only(shop: Shop) -> None:
     await _stored_from_the_future(shop)
     assert await shop.ledger.clear_stock_time("IRON", "tverskaya") == 1
     lines = [OneCLine("IRON", "online", 2), OneCLine("IRON", "tverskaya", 1)]
-    result = await shop.intake.apply(StockSource.REGISTER, shop.clock.now(), lines)
+    result = await shop.intake.apply(StockSource.API, shop.clock.now(), lines)
     assert (result.accepted, result.ignored_stale) == (1, 1)
     assert await shop.on_hand("IRON") == {"online": 9, "tverskaya": 1}
 

@@ -74,6 +74,31 @@ async def test_the_register_is_applied_as_the_truth(
         assert await work.alerts.open_for(FAILING_KEY) is None
 
 
+async def test_a_row_the_register_no_longer_lists_is_zero(
+    uow: UnitOfWorkFactory, topology: Topology, clock: FakeClock
+) -> None:
+    """1C's balance leaves out what it has none of: stock sold out in 1C must not stay on sale here."""
+    register = Register()
+    ledger = Ledger(uow, topology, clock)
+    alerts = AlertDesk(clock, TaskBoard(uow, clock))
+    operations = Operations(uow, clock, topology, alerts, timedelta(minutes=30))
+    pull = OneCPull(uow, clock, StockIntake(uow, topology, ledger, operations, clock), alerts, register)
+    online, store = topology.warehouse("online"), topology.warehouse("tverskaya")
+    assert online is not None and online.onec_id and store is not None and store.onec_id
+    register.rows = [("LAMP", online.onec_id, 4), ("LAMP", store.onec_id, 2), ("KETTLE", online.onec_id, 1)]
+    await pull.run()
+    clock.advance(minutes=5)
+    register.rows = [("LAMP", store.onec_id, 2)]  # the online lamps and the kettle were sold in 1C
+
+    result = await pull.run()
+
+    assert result.failed is None
+    assert {code: lv.on_hand for code, lv in (await ledger.stock("LAMP")).by_warehouse.items()} == {
+        "online": 0, "tverskaya": 2,
+    }  # fmt: skip
+    assert {code: lv.on_hand for code, lv in (await ledger.stock("KETTLE")).by_warehouse.items()} == {"online": 0}
+
+
 @pytest.mark.parametrize(
     ("row", "reason"),
     [
