@@ -43,6 +43,14 @@ class OrderLookup:
                     found.setdefault(theirs.id, theirs)
         return list(found.values())
 
+    async def one(self, reference: str) -> Order | None:
+        """The one order ``reference`` names for a command that acts on it: ours when it is one of our ids, else
+        the only channel order with that number; ``None`` when there is none or several."""
+        found = await self.find(reference)
+        wanted = reference.strip().lstrip("#№").strip()
+        ours = [order for order in found if str(order.id) == wanted]
+        return ours[0] if ours else found[0] if len(found) == 1 else None
+
     async def money(self, order_id: int) -> MoneyState:
         """What the order's payments allow (see :class:`~workflows.payments.PaymentDesk`)."""
         return await self._payments.money_state(order_id)

@@ -65,18 +65,6 @@ class Returns:
         self._uow, self._topology, self._clock, self._board, self._alerts = uow, topology, clock, board, alerts
         self._at_once = sellable_at_once
 
-    async def find_order(self, reference: str) -> Order:
-        """The order for our id or, failing that, a channel's order number (one channel's only). Raises
-        :class:`OrderNotFound`."""
-        reference = reference.strip().lstrip("#")
-        async with self._uow(read_only=True) as uow:
-            if reference.isdigit() and (order := await uow.orders.get(int(reference))) is not None:
-                return order
-            found = [o for name in sorted(self._topology.channels) if (o := await uow.orders.find(name, reference))]
-        if len(found) != 1:
-            raise OrderNotFound(f"no single order {reference!r}")
-        return found[0]
-
     async def announce(self, order_id: int, sku: str, qty: int | None, source: str) -> ReturnRecord:
         """A return of ``qty`` of ``sku`` (the whole line's when ``None``) from ``order_id`` is on its way: ask the
         warehouse that shipped it. The same order and SKU again returns the first return and changes nothing.

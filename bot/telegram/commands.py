@@ -47,7 +47,7 @@ def commands_router(
     _lookup_commands(router, ledger, topology.onec.timezone, locale, returns)
     _order_command(router, lookup, topology.onec.timezone, locale)
     if returns is not None:
-        _return_command(router, returns, locale)
+        _return_command(router, returns, lookup, locale)
     _tasks_command(router, office, topology.onec.timezone, locale)
     _channel_commands(router, operations, topology, locale)
 
@@ -123,7 +123,7 @@ def _order_command(router: Router, lookup: OrderLookup, tz: str, locale: Locale)
             await message.answer(order_card(found[0], money, locale, tz))
 
 
-def _return_command(router: Router, returns: Returns, locale: Locale) -> None:
+def _return_command(router: Router, returns: Returns, lookup: OrderLookup, locale: Locale) -> None:
     @router.message(Command("return"))
     async def return_(message: Message, command: CommandObject) -> None:
         parts = (command.args or "").split(maxsplit=1)
@@ -131,9 +131,11 @@ def _return_command(router: Router, returns: Returns, locale: Locale) -> None:
             await message.answer(tg(locale, "usage.return"))
             return
         reference, sku = parts[0], parts[1].strip()
+        order = await lookup.one(reference)
+        if order is None or order.id is None:
+            await message.answer(tg(locale, "unknown.order", order=reference))
+            return
         try:
-            order = await returns.find_order(reference)
-            assert order.id is not None
             record = await returns.announce(
                 order.id, sku, None, f"manager:{message.from_user.id if message.from_user else 0}"
             )

@@ -11,6 +11,7 @@ from tests.fakes import FakeClock, assembled
 from tests.unit.test_sync import FakeChannel
 from workflows.errors import OrderNotFound
 from workflows.model import StockFigure
+from workflows.order_lookup import OrderLookup
 from workflows.orders import LineRequest, PlaceOrder
 from workflows.ports import UnitOfWorkFactory
 from workflows.return_model import RETURN_DEFECTIVE, RETURN_NOT_RECEIVED, ReturnState
@@ -165,10 +166,10 @@ async def test_unknown_order_or_sku_changes_nothing(
 ) -> None:
     shop = await _shop(uow, topology, clock)
     order_id = await _order(shop)
-    assert (await shop.returns.find_order("A-1")).id == order_id  # the channel's number
-    assert (await shop.returns.find_order(str(order_id))).id == order_id  # ours
-    with pytest.raises(OrderNotFound):
-        await shop.returns.find_order("B-404")
+    lookup = OrderLookup(shop.uow, shop.topology.channels, shop.payments)
+    assert (found := await lookup.one("A-1")) is not None and found.id == order_id  # the channel's number
+    assert (found := await lookup.one(str(order_id))) is not None and found.id == order_id  # ours
+    assert await lookup.one("B-404") is None
     with pytest.raises(SkuNotInOrder):
         await shop.returns.announce(order_id, "KETTLE", None, "manager:2")
     with pytest.raises(OrderNotFound):
