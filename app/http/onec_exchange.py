@@ -443,7 +443,7 @@ class ExportedOrders:
     async def query(self) -> tuple[bytes, list[int]]:
         orders = await self._export.pending()
         document = render_orders(orders, self._clock.now(), self._onec_ids)
-        return document, [order.id for order in orders if order.id is not None]
+        return document, [sent.order.id for sent in orders if sent.order.id is not None]
 
     async def taken(self, order_ids: list[int]) -> None:
         await self._export.taken(order_ids)
