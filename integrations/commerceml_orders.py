@@ -7,6 +7,9 @@ What 1C writes: a ``<КоммерческаяИнформация>`` root holdin
 these are read; goods, parties and taxes are skipped. A file with no documents (1C's counterparties file, say)
 is an empty package, not an error.
 
+A document without ``ХозОперация`` is read as a customer's order («Заказ товара»), which is what 1C sends the
+site; one with another operation is passed on as it is and skipped by the workflow.
+
 Dates are 1C's local time: ISO (``2015-06-29T15:39:10``) or 1C's ``29.06.2015 15:39:10``; 1C's empty date
 (year 1) is no date. A flag is ``true``/``1``/``да``.
 
