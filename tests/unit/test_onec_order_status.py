@@ -4,12 +4,15 @@ order we do not know, or of another operation, is skipped and counted."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from decimal import Decimal
 
 import pytest
 
 from bot.order_history import history_line
+from storage.database import Database
+from storage.uow import SqlUnitOfWorkFactory
 from tests.fakes import FakeClock, assembled
 from workflows.model import StockFigure
 from workflows.office_model import Phase
@@ -19,6 +22,8 @@ from workflows.payments import PaymentEvent
 from workflows.ports import UnitOfWork, UnitOfWorkFactory
 from workflows.shop import Shop
 from workflows.topology import Topology
+
+INSTANCES = 4
 
 
 @pytest.fixture
@@ -136,3 +141,24 @@ async def test_a_paid_order_s_event_is_kept_when_it_is_cancelled_later(shop: Sho
     await status.apply([OrderDocument(ref=str(order_id), payment_number="ТДЦУ-7", cancelled=True)])
     history = await kinds(shop, order_id)
     assert history.count("paid_in_1c") == 1 and history[-1] == "cancelled"
+
+
+async def test_instances_applying_the_same_package_at_once_write_it_once(
+    database: Database, topology: Topology, clock: FakeClock
+) -> None:
+    """Two 1C exchanges (or a retry) on several instances: one paid event, one cancel, the stock freed once."""
+    shops = []
+    for _ in range(INSTANCES):
+        uow = SqlUnitOfWorkFactory(database)
+        shops.append(assembled(uow, topology, clock))
+        uow.hooks.after.clear()
+    await shops[0].ledger.apply_stock(clock.now(), [StockFigure("IRON", "online", 10)])
+    paid, cancelled = await place(shops[0], "S-7"), await place(shops[0], "S-8", qty=3)
+    package = [OrderDocument(ref=str(paid), payment_number="ТДЦУ-1"), OrderDocument(ref=str(cancelled), cancelled=True)]
+    runs = await asyncio.gather(
+        *(OneCOrderStatus(s.uow, clock, s.orders, topology.channels).apply(package) for s in shops)
+    )
+    assert (sum(run.paid for run in runs), sum(run.cancelled for run in runs)) == (1, 1)
+    assert (await kinds(shops[0], paid)).count("paid_in_1c") == 1
+    assert (await kinds(shops[0], cancelled)).count("cancelled") == 1
+    assert (await shops[0].ledger.stock("IRON")).reserved == 2
