@@ -30,7 +30,7 @@ read from it: the parser streams the file and keeps no tree.
   and expects no import; the newer (an ``init`` with ``version=``) answers ``success`` and applies it at
   ``mode=import``. Both are served without asking which: a piece shorter than ``file_limit`` is the file's last
   (1C sends full pieces before it), so the file is parsed (:func:`integrations.commerceml_orders.parse_order_documents`)
-  and handed to ``on_documents`` then, and answered ``success`` or ``failure\n<reason>``; an ``import`` of it that
+  and handed to ``on_documents`` then, and answered ``success`` or ``failure\\n<reason>``; an ``import`` of it that
   follows is answered ``success``. A file whose size is a whole number of pieces waits for its ``import``.
   Without ``on_documents``, ``file`` is refused.
 
