@@ -63,6 +63,7 @@ class PlaceOrder:
     currency: str = "RUB"
     obligations: Sequence[Obligation] = ()
     delivery: Delivery | None = None  # to be registered with the carrier once allocated and paid
+    ship_by: datetime | None = None  # the marketplace's shipping deadline, when it tells one
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,7 @@ class OrderDesk:
         lines = [OrderLine(n, line.sku, line.qty, LineStatus.OUT_OF_STOCK) for n, line in enumerate(command.lines, 1)]
         order = Order(
             None, command.channel, command.external_id, command.customer, command.total,
-            command.currency, now, lines, list(command.obligations),
+            command.currency, now, lines, list(command.obligations), ship_by=command.ship_by,
         )  # fmt: skip
         await uow.orders.add(order)
         order.history.append(OrderEvent(now, "received", {"channel": command.channel, "lines": len(lines)}))
