@@ -229,6 +229,10 @@ class BusinessSettings(_Group):
     onec_future_tolerance_s: int = Field(default=600, ge=0, le=86_400, validation_alias="ONEC_FUTURE_TOLERANCE_S")
     # the managers' time to cancel a marketplace order nobody can fill, or to wait; then the owner is asked
     unfillable_decision_s: int = Field(default=14_400, ge=300, le=7 * 86_400, validation_alias="UNFILLABLE_DECISION_S")
+    # ...and at the latest this long before the marketplace's own shipping deadline, when it tells one
+    unfillable_ship_by_margin_s: int = Field(
+        default=7200, ge=0, le=7 * 86_400, validation_alias="UNFILLABLE_SHIP_BY_MARGIN_S"
+    )
     fx_check_interval_s: int = Field(default=300, ge=10, validation_alias="FX_CHECK_INTERVAL_S")
     # a return the warehouse calls sellable is stock at once, rather than when 1C's next figure counts it
     returns_sellable_at_once: bool = Field(default=False, validation_alias="RETURNS_SELLABLE_AT_ONCE")
