@@ -160,6 +160,8 @@ class ChannelSettings(_Group):
     )
     # seconds between sending changed orders to RetailCRM, and between reads of its status changes
     retailcrm_orders_interval_s: int = Field(default=60, ge=10, le=3600, validation_alias="RETAILCRM_ORDERS_INTERVAL_S")
+    # seconds between reads of each channel's order events (cancellations, deliveries, returns)
+    order_events_interval_s: int = Field(default=60, gt=0, le=3600, validation_alias="ORDER_EVENTS_INTERVAL_S")
     cbr_daily_url: AnyHttpUrl = Field(
         default=AnyHttpUrl("https://www.cbr.ru/scripts/XML_daily.asp"), validation_alias="CBR_DAILY_URL"
     )
