@@ -280,6 +280,37 @@ async def test_wait_routes_the_lines_again_and_stock_found_asks_nobody(
     assert [external_id for external_id, _ in ozon.ready] == ["OZ-2"]
 
 
+async def test_wait_finding_the_goods_in_a_store_asks_the_store_not_the_managers(
+    uow: UnitOfWorkFactory, topology: Topology, clock: FakeClock
+) -> None:
+    wb = FulfillingChannel("wildberries", orders=[order("WB-7", ("VASE", 1))])  # Wildberries sells Tverskaya's too
+    shop = assembled(uow, topology, clock, channels={"wildberries": wb})
+    uow.hooks.after.clear()
+    await shop.ledger.apply_stock(clock.now(), [StockFigure("VASE", "online", 0), StockFigure("VASE", "tverskaya", 0)])
+    await shop.upkeep[0].pull_orders()
+    (fulfilment,) = shop.fulfilment
+    await fulfilment.run_once()
+    async with uow(read_only=True) as work:
+        found = await work.orders.find("wildberries", "WB-7")
+        assert found is not None and found.id is not None
+        (task,) = await work.tasks.open_about(f"order:{found.id}:unfillable")
+    assert task.id is not None
+    assert (await shop.office.answer(task.id, "wait_1d", Role.MANAGER, "anna")).accepted
+
+    await shop.ledger.apply_stock(clock.now(), [StockFigure("VASE", "tverskaya", 1)])
+    clock.advance(days=1, seconds=1)
+    await fulfilment.run_once()
+
+    async with uow(read_only=True) as work:
+        assert await work.tasks.open_about(f"order:{found.id}:unfillable") == []
+        (store_question,) = await work.tasks.open_about(f"order:{found.id}:line:")
+        routed = await work.orders.get(found.id)
+    assert store_question.kind == TaskKind.STORE_CONFIRMATION and store_question.assignee == "store:tverskaya"
+    assert routed is not None and routed.lines[0].status == "awaiting_store_confirmation"
+    assert "unfillable_rerouted" in kinds(routed)
+    assert wb.ready == []  # the store has not confirmed yet
+
+
 async def test_the_marketplaces_ship_by_ends_the_managers_time_earlier(
     uow: UnitOfWorkFactory, topology: Topology, clock: FakeClock
 ) -> None:
