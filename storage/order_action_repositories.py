@@ -7,7 +7,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage import schema as t
@@ -75,6 +75,10 @@ class SqlOrderActions:
             select(o.id).where(o.channel == channel, o.cancelled_at.is_(None), ~has_action).order_by(o.id).limit(limit)
         )
         return [int(order_id) for order_id in (await self._c.execute(query)).scalars()]
+
+    async def withdraw(self, order_id: int, action: str) -> None:
+        a = t.order_actions.c
+        await self._c.execute(delete(t.order_actions).where(a.order_id == order_id, a.action == action))
 
 
 def _values(action: OrderAction) -> dict[str, Any]:

@@ -238,6 +238,7 @@ class SqlOrders:
             "total": order.total,
             "currency": order.currency,
             "created_at": order.created_at,
+            "ship_by": order.ship_by,
         }
         order_id = (await self._c.execute(q.INSERT_ORDER[self._c.dialect.name], values)).scalar_one_or_none()
         if order_id is None:
@@ -295,6 +296,7 @@ class SqlOrders:
             history=[OrderEvent(r.at, r.kind, dict(r.detail)) for r in events],
             shipping_hold=row.shipping_hold,
             exported_at=row.exported_at,
+            ship_by=row.ship_by,
         )
 
     async def save_lines(self, order_id: int, lines: Sequence[OrderLine]) -> None:

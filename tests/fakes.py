@@ -642,6 +642,9 @@ class MemoryOrderActions:
             i for i, o in self._s.orders.items() if o.channel == channel and o.cancelled_at is None and i not in busy
         )[:limit]
 
+    async def withdraw(self, order_id: int, action: str) -> None:
+        self._s.order_actions.pop((order_id, action), None)
+
 
 class MemoryHeartbeats:
     def __init__(self, state: MemoryState) -> None:

@@ -455,6 +455,10 @@ class OrderActions(Protocol):
         """Ids of the channel's orders that are not cancelled and have no action yet, oldest first."""
         ...
 
+    async def withdraw(self, order_id: int, action: str) -> None:
+        """Forget the order's action (no longer needed, nothing was sent): the order is a candidate again."""
+        ...
+
 
 @dataclass(frozen=True)
 class Heartbeat:

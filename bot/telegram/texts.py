@@ -133,6 +133,13 @@ _TEXTS: dict[str, dict[str, str]] = {
         ),
         "unfillable.again": "Спрашиваем снова ({attempt}-й раз)",
         "unfillable.escalated": "Передано владельцу ({why})",
+        "unfillable.why.timeout": "менеджеры не ответили вовремя",
+        "unfillable.why.ship_by": "срок отгрузки маркетплейса уже близко",
+        "unfillable.ship_by": "Маркетплейс ждёт отгрузку до {ship_by}",
+        "unfillable.wait_past": "⚠️ {waits} — уже после срока маркетплейса",
+        "alert.unfillable_ship_by_near": (
+            "Заказ {order} ({channel}): товара нет нигде, а отгрузить его нужно до {ship_by} — решать владельцу"
+        ),
         "alert.order_action_refused": "{channel} не принял «{action}» по заказу {order}: {reason}",
         "cmd.return": "Возврат по заказу",
         "usage.return": "Укажите заказ и артикул: /return SO-1001 КР-7/2",
@@ -280,6 +287,13 @@ _TEXTS: dict[str, dict[str, str]] = {
         ),
         "unfillable.again": "Asked again (time {attempt})",
         "unfillable.escalated": "Passed to the owner ({why})",
+        "unfillable.why.timeout": "the managers did not answer in time",
+        "unfillable.why.ship_by": "the marketplace's shipping deadline is near",
+        "unfillable.ship_by": "The marketplace wants it shipped by {ship_by}",
+        "unfillable.wait_past": "⚠️ {waits}: past the marketplace's deadline",
+        "alert.unfillable_ship_by_near": (
+            "Order {order} ({channel}): nobody has the goods and it must ship by {ship_by}; the owner decides"
+        ),
         "alert.order_action_refused": '{channel} refused "{action}" for order {order}: {reason}',
         "cmd.return": "A return of an order",
         "usage.return": "Give the order and the article: /return SO-1001 КР-7/2",
