@@ -235,6 +235,8 @@ class BusinessSettings(_Group):
     unfillable_ship_by_margin_s: int = Field(
         default=7200, ge=0, le=7 * 86_400, validation_alias="UNFILLABLE_SHIP_BY_MARGIN_S"
     )
+    # ``wait`` on that question, with no delivery date named (/wait names one), asks again this much later
+    unfillable_wait_s: int = Field(default=86_400, ge=3600, le=30 * 86_400, validation_alias="UNFILLABLE_WAIT_S")
     fx_check_interval_s: int = Field(default=300, ge=10, validation_alias="FX_CHECK_INTERVAL_S")
     # a return the warehouse calls sellable is stock at once, rather than when 1C's next figure counts it
     returns_sellable_at_once: bool = Field(default=False, validation_alias="RETURNS_SELLABLE_AT_ONCE")

@@ -179,11 +179,13 @@ class UnfillableOrder:
     attempt: int = 1  # asked again after a ``wait``: 2, 3, …
     escalated: str | None = None  # why the owner is asked: "timeout", or "ship_by" (the marketplace's deadline is near)
     ship_by: datetime | None = None  # the marketplace's shipping deadline, when it told one
+    wait_s: int = 86_400  # how long ``wait`` puts the question off when no date is named
 
     def to_payload(self) -> Payload:
         payload: Payload = {
             "order_id": self.order_id, "external_id": self.external_id, "channel": self.channel,
             "lines": [{"line": x.line, "sku": x.sku, "qty": x.qty} for x in self.lines], "attempt": self.attempt,
+            "wait_s": self.wait_s,
         }  # fmt: skip
         if self.escalated is not None:
             payload["escalated"] = self.escalated
@@ -203,6 +205,7 @@ class UnfillableOrder:
             attempt=_int(payload, "attempt") if "attempt" in payload else 1,
             escalated=str(escalated) if escalated else None,
             ship_by=datetime.fromisoformat(str(ship_by)) if ship_by else None,
+            wait_s=_int(payload, "wait_s") if "wait_s" in payload else 86_400,
         )  # fmt: skip
 
 

@@ -1,9 +1,11 @@
 """A marketplace order with a line nobody can fill (no warehouse had it, or every store said no): the managers decide.
 
 The question offers ``cancel`` — the order is cancelled here (``OrderDesk.cancel_in``: everything it held is
-released) and ``cancel_unfillable`` is queued for the marketplace — or ``wait_1d`` / ``wait_3d``: a delivery is
-expected, and the question comes back that much later. A wait that ends after the marketplace's shipping deadline
-is still allowed (the managers know their deliveries); the question says so, and so does the order's history.
+released) and ``cancel_unfillable`` is queued for the marketplace — or ``wait``: a delivery is expected, and the
+question comes back ``wait_for`` later (a day by default), or on the date of the next delivery when a manager names
+it (:meth:`UnfillableDesk.wait_until`, Telegram's ``/wait <order> <date>``, before or after pressing ``wait``). A
+wait that ends after the marketplace's shipping deadline is still allowed (the managers know their deliveries); the
+question says so, and so does the order's history.
 
 The managers have ``decide_within``, but at the latest until ``ship_by_margin`` before the marketplace's own
 shipping deadline (``Order.ship_by``: Ozon's and Yandex Market's; Wildberries tells none, so the setting alone
@@ -22,20 +24,33 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from workflows.alerts import TASK_ESCALATED, AlertDesk
+from workflows.errors import OrderNotFound, WorkflowError
 from workflows.model import LineStatus, Order, OrderEvent
 from workflows.order_actions import Action, ActionState, queue
 from workflows.orders import OrderDesk
 from workflows.payloads import UnfillableLine, UnfillableOrder
-from workflows.ports import Clock, UnitOfWork
+from workflows.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from workflows.tasks import Deadline, Decision, Task, TaskBoard, expire, notify_closed
 from workflows.vocabulary import Assignee, TaskKind
 
 KIND = TaskKind.UNFILLABLE_ORDER
 CANCEL = "cancel"
-WAITS = {"wait_1d": timedelta(days=1), "wait_3d": timedelta(days=3)}
-OPTIONS = (CANCEL, *WAITS)
+WAIT = "wait"
+OPTIONS = (CANCEL, WAIT)
 UNFILLABLE = (LineStatus.OUT_OF_STOCK, LineStatus.UNFULFILLABLE)
 SHIP_BY_NEAR = "unfillable_ship_by_near"  # the alert: an order nobody can fill and its marketplace's deadline is near
+
+
+class NothingToWait(WorkflowError):
+    """The order has no question about missing goods, open or waiting: there is nothing to put off."""
+
+    code = "nothing_to_wait"
+
+
+class InvalidWait(WorkflowError):
+    """A date to ask again on that is not in the future."""
+
+    code = "invalid_wait"
 
 
 def unfillable_lines(order: Order) -> tuple[UnfillableLine, ...]:
@@ -45,6 +60,7 @@ def unfillable_lines(order: Order) -> tuple[UnfillableLine, ...]:
 class UnfillableDesk:
     def __init__(
         self,
+        uow: UnitOfWorkFactory,
         clock: Clock,
         board: TaskBoard,
         alerts: AlertDesk,
@@ -52,9 +68,19 @@ class UnfillableDesk:
         *,
         decide_within: timedelta,
         ship_by_margin: timedelta = timedelta(hours=2),
+        wait_for: timedelta = timedelta(days=1),
     ) -> None:
-        self._clock, self._board, self._alerts, self._orders = clock, board, alerts, orders
-        self._decide_within, self._ship_by_margin = decide_within, ship_by_margin
+        self._uow, self._clock, self._board, self._alerts, self._orders = uow, clock, board, alerts, orders
+        self._decide_within, self._ship_by_margin, self._wait_for = decide_within, ship_by_margin, wait_for
+
+    def now(self) -> datetime:
+        """The shop's clock (a delivery day named in chat is read against it)."""
+        return self._clock.now()
+
+    @property
+    def wait_for(self) -> timedelta:
+        """How long ``wait`` puts the question off when no date is named."""
+        return self._wait_for
 
     def deadline(self, order: Order) -> datetime:
         """Until when the managers may decide: ``decide_within`` from now, but no later than ``ship_by_margin``
@@ -70,7 +96,13 @@ class UnfillableDesk:
         assert order.id is not None
         now = self._clock.now()
         question = UnfillableOrder(
-            order.id, order.external_id, order.channel, unfillable_lines(order), attempt, ship_by=order.ship_by
+            order.id,
+            order.external_id,
+            order.channel,
+            unfillable_lines(order),
+            attempt,
+            ship_by=order.ship_by,
+            wait_s=int(self._wait_for.total_seconds()),
         )
         deadline = self.deadline(order)
         detail: dict[str, object] = {"attempt": attempt}
@@ -117,7 +149,38 @@ class UnfillableDesk:
                 await self._decided(uow, decision.task, option, by)
         return decision
 
-    async def _decided(self, uow: UnitOfWork, task: Task, option: str, by: str) -> None:
+    async def wait_until(self, order_id: int, until: datetime, by: str) -> datetime:
+        """A manager names the day the goods come: the order's question — open (answered ``wait`` now, the first
+        decision standing as ever) or already waiting — comes back at ``until``. Returns when it will. Raises
+        :class:`InvalidWait` for a moment not in the future, :class:`OrderNotFound`, :class:`NothingToWait`."""
+        if until <= self._clock.now():
+            raise InvalidWait(f"{until.isoformat()} is not in the future")
+        async with self._uow() as uow:
+            if await uow.orders.get(order_id) is None:
+                raise OrderNotFound(f"no order {order_id}")
+            open_ = [t for t in await uow.tasks.open_about(f"order:{order_id}:unfillable:") if t.kind == KIND]
+        if open_:
+            assert open_[0].id is not None
+            async with self._board.deciding(open_[0].id, WAIT, by) as (uow, decision):
+                if decision.accepted:
+                    await self._decided(uow, decision.task, WAIT, by, until=until)
+                    return until
+        async with self._uow() as uow:  # decided (by this press or an earlier one): move the waiting question
+            asked = await uow.order_actions.get(order_id, Action.ASK_UNFILLABLE)
+            if asked is None or asked.state != ActionState.PENDING:
+                raise NothingToWait(f"order {order_id} has no question about missing goods waiting")
+            await uow.order_actions.save(replace(asked, next_attempt_at=until))
+            detail: dict[str, object] = {"decision": WAIT, "by": by, "ask_again_at": until.isoformat()}
+            order = await uow.orders.get(order_id)
+            if order is not None and order.ship_by is not None and until > order.ship_by:
+                detail["past_ship_by"] = order.ship_by.isoformat()
+            await uow.orders.add_events(order_id, [OrderEvent(self._clock.now(), "unfillable_wait_moved", detail)])
+            await uow.commit()
+        return until
+
+    async def _decided(
+        self, uow: UnitOfWork, task: Task, option: str, by: str, *, until: datetime | None = None
+    ) -> None:
         now = self._clock.now()
         question = UnfillableOrder.from_payload(task.payload)
         order_id = question.order_id
@@ -130,7 +193,7 @@ class UnfillableDesk:
             if asked is not None:
                 await uow.order_actions.save(replace(asked, state=ActionState.DONE, done_at=now))
         else:
-            until = now + WAITS[option]
+            until = until or now + self._wait_for
             detail["ask_again_at"] = until.isoformat()
             if question.ship_by is not None and until > question.ship_by:
                 detail["past_ship_by"] = question.ship_by.isoformat()  # the managers chose it: said, not refused

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -15,7 +15,7 @@ from bot.texts import Locale
 from workflows.office_model import Alert
 from workflows.payloads import FraudCall, FxApproval, ReturnReceipt, UnfillableOrder
 from workflows.tasks import Task, TaskState
-from workflows.unfillable import SHIP_BY_NEAR, WAITS
+from workflows.unfillable import SHIP_BY_NEAR
 from workflows.vocabulary import TaskKind
 
 
@@ -135,11 +135,13 @@ def _unfillable_lines(question: UnfillableOrder, task: Task, locale: Locale, tim
     lines = [tg(locale, "unfillable.title", order=question.external_id or question.order_id, channel=question.channel)]
     lines += [tg(locale, "unfillable.line", sku=line.sku, qty=line.qty) for line in question.lines]
     lines.append(tg(locale, "unfillable.body", deadline=clock_time(task.deadline, timezone)))
+    wait_ends = task.created_at + timedelta(seconds=question.wait_s)
+    order = question.external_id or question.order_id
+    lines.append(tg(locale, "unfillable.wait", again=clock_time(wait_ends, timezone), order=order))
     if question.ship_by is not None:  # the marketplace's own deadline, and whether a wait runs past it
         lines.append(tg(locale, "unfillable.ship_by", ship_by=clock_time(question.ship_by, timezone)))
-        past = [option for option, wait in WAITS.items() if task.created_at + wait > question.ship_by]
-        if past:
-            lines.append(tg(locale, "unfillable.wait_past", waits=", ".join(tg(locale, f"option.{o}") for o in past)))
+        if wait_ends > question.ship_by:
+            lines.append(tg(locale, "unfillable.wait_past"))
     if question.attempt > 1:
         lines.append(tg(locale, "unfillable.again", attempt=question.attempt))
     if question.escalated:

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from tests.fakes import FakeClock, assembled
 from workflows.channels import (
     ChannelOrder,
@@ -20,12 +22,15 @@ from workflows.channels import (
     PushOutcome,
     StockLine,
 )
+from workflows.errors import OrderNotFound
 from workflows.model import Order, StockFigure
 from workflows.order_actions import SENT_TO_CHANNEL, Action, queue
+from workflows.orders import LineRequest, PlaceOrder
 from workflows.ports import UnitOfWorkFactory
 from workflows.shop import Shop
 from workflows.tasks import Task, TaskState
 from workflows.topology import Topology
+from workflows.unfillable import InvalidWait, NothingToWait
 from workflows.vocabulary import Assignee, Role, TaskKind
 
 
@@ -110,6 +115,11 @@ def kinds(found: Order) -> list[str]:
     return [event.kind for event in found.history]
 
 
+def asked_about(task: Task) -> int:
+    """The order an unfillable question is about."""
+    return int(str(task.payload["order_id"]))
+
+
 async def test_an_allocated_order_is_ready_to_ship_once(
     uow: UnitOfWorkFactory, topology: Topology, clock: FakeClock
 ) -> None:
@@ -191,7 +201,7 @@ async def test_an_unfillable_line_asks_the_managers_once(
 
     (task,) = await open_tasks(shop, "OZ-2")
     assert (task.kind, task.assignee) == (TaskKind.UNFILLABLE_ORDER, Assignee.MANAGERS)
-    assert task.options == ("cancel", "wait_1d", "wait_3d")
+    assert task.options == ("cancel", "wait")
     assert task.payload["lines"] == [{"line": 2, "sku": "VASE", "qty": 1}]
     assert channel(shop).ready == []  # not every line is allocated
 
@@ -223,7 +233,7 @@ async def test_a_second_answer_is_refused(uow: UnitOfWorkFactory, topology: Topo
     (task,) = await open_tasks(shop, "OZ-2")
     assert task.id is not None
 
-    first = await shop.office.answer(task.id, "wait_1d", Role.MANAGER, "anna")
+    first = await shop.office.answer(task.id, "wait", Role.MANAGER, "anna")
     second = await shop.office.answer(task.id, "cancel", Role.MANAGER, "boris")
 
     assert first.accepted and not second.accepted
@@ -238,7 +248,8 @@ async def test_wait_asks_again_on_the_date(uow: UnitOfWorkFactory, topology: Top
     (task,) = await open_tasks(shop, "OZ-2")
     assert task.id is not None
 
-    assert (await shop.office.answer(task.id, "wait_3d", Role.MANAGER, "anna")).accepted
+    assert shop.unfillable is not None  # the manager names the delivery day, three days on
+    await shop.unfillable.wait_until(asked_about(task), clock.now() + timedelta(days=3), "anna")
     clock.advance(days=2)
     await fulfilment.run_once()
     assert await open_tasks(shop, "OZ-2") == []
@@ -261,7 +272,7 @@ async def test_wait_routes_the_lines_again_and_stock_found_asks_nobody(
     await fulfilment.run_once()
     (task,) = await open_tasks(shop, "OZ-2")
     assert task.id is not None
-    assert (await shop.office.answer(task.id, "wait_1d", Role.MANAGER, "anna")).accepted
+    assert (await shop.office.answer(task.id, "wait", Role.MANAGER, "anna")).accepted
 
     await shop.ledger.apply_stock(clock.now(), [StockFigure("VASE", "online", 2)])  # the delivery came
     clock.advance(days=1, seconds=1)
@@ -295,7 +306,7 @@ async def test_wait_finding_the_goods_in_a_store_asks_the_store_not_the_managers
         assert found is not None and found.id is not None
         (task,) = await work.tasks.open_about(f"order:{found.id}:unfillable")
     assert task.id is not None
-    assert (await shop.office.answer(task.id, "wait_1d", Role.MANAGER, "anna")).accepted
+    assert (await shop.office.answer(task.id, "wait", Role.MANAGER, "anna")).accepted
 
     await shop.ledger.apply_stock(clock.now(), [StockFigure("VASE", "tverskaya", 1)])
     clock.advance(days=1, seconds=1)
@@ -366,10 +377,11 @@ async def test_a_wait_past_the_ship_by_is_allowed_and_the_history_says_so(
     (task,) = await open_tasks(shop, "OZ-2")
     assert task.id is not None
 
-    assert (await shop.office.answer(task.id, "wait_3d", Role.MANAGER, "anna")).accepted
+    assert shop.unfillable is not None  # the delivery day named is three days on, past the ship-by
+    await shop.unfillable.wait_until(asked_about(task), clock.now() + timedelta(days=3), "anna")
 
     (decided,) = [event for event in (await taken(shop, "OZ-2")).history if event.kind == "unfillable_decided"]
-    assert decided.detail["past_ship_by"] == ship_by.isoformat()
+    assert decided.detail["decision"] == "wait" and decided.detail["past_ship_by"] == ship_by.isoformat()
 
 
 async def test_no_answer_goes_to_the_owner(uow: UnitOfWorkFactory, topology: Topology, clock: FakeClock) -> None:
@@ -413,3 +425,40 @@ async def test_order_actions_are_queued_once_claimed_once_and_candidates_are_ord
     assert (claimed.order_id, claimed.action, claimed.next_attempt_at) == (first, "ready_to_ship", lease)
     async with uow(read_only=True) as work:
         assert await work.order_actions.for_order(first) == [claimed]
+
+
+async def test_a_named_delivery_day_moves_a_waiting_question_and_nothing_else_is_put_off(
+    uow: UnitOfWorkFactory, topology: Topology, clock: FakeClock
+) -> None:
+    """``wait`` pressed asks again after the default day; a delivery day named afterwards (``/wait``) moves that; an
+    order with no such question, or a day not in the future, changes nothing."""
+    shop = await marketplace(uow, topology, clock, order("OZ-2", ("VASE", 1)))
+    (fulfilment,) = shop.fulfilment
+    await fulfilment.run_once()
+    (task,) = await open_tasks(shop, "OZ-2")
+    assert task.id is not None and shop.unfillable is not None
+    assert (await shop.office.answer(task.id, "wait", Role.MANAGER, "anna")).accepted
+    order_id = asked_about(task)
+
+    with pytest.raises(InvalidWait):
+        await shop.unfillable.wait_until(order_id, clock.now(), "boris")
+    with pytest.raises(OrderNotFound):
+        await shop.unfillable.wait_until(order_id + 100, clock.now() + timedelta(days=2), "boris")
+    until = clock.now() + timedelta(days=2)
+    assert await shop.unfillable.wait_until(order_id, until, "boris") == until
+    history = (await taken(shop, "OZ-2")).history
+    (moved,) = [event for event in history if event.kind == "unfillable_wait_moved"]
+    assert moved.detail == {"decision": "wait", "by": "boris", "ask_again_at": until.isoformat()}
+
+    clock.advance(days=1, seconds=1)  # the default day is over, but the named day is not
+    await fulfilment.run_once()
+    assert await open_tasks(shop, "OZ-2") == []
+    clock.advance(days=1)
+    await fulfilment.run_once()
+    (again,) = await open_tasks(shop, "OZ-2")
+    assert again.payload["attempt"] == 2
+
+    placed = await shop.orders.place(PlaceOrder("ozon", "OZ-9", [LineRequest("LAMP", 1)]))  # filled: no question
+    assert placed.order.id is not None
+    with pytest.raises(NothingToWait):
+        await shop.unfillable.wait_until(placed.order.id, clock.now() + timedelta(days=2), "boris")

@@ -1,5 +1,5 @@
 """The managers' question about a marketplace order nobody can fill shows the marketplace's own shipping deadline in
-the shop's time when the marketplace told one, and warns which wait would end past it; the owner's alert for an
+the shop's time when the marketplace told one, when ``wait`` asks again and whether that is past it; the owner's alert for an
 order whose deadline is already near names that deadline."""
 
 from __future__ import annotations
@@ -28,26 +28,27 @@ def question(ship_by: datetime | None, escalated: str | None = None) -> Task:
                 payload=asked.to_payload())  # fmt: skip
 
 
-def test_the_ship_by_is_shown_in_the_shops_time_and_a_wait_past_it_is_warned_of() -> None:
+def test_the_ship_by_is_shown_in_the_shops_time_and_the_wait_with_how_to_name_a_day() -> None:
     text = task_text(question(NOW + timedelta(days=2)), "ru", SHOP_TIME)  # 23.11 12:00 Moscow
 
     assert "Маркетплейс ждёт отгрузку до 23.11 12:00" in text
-    assert "⚠️ Ждать поставку +3 дня — уже после срока маркетплейса" in text
-    assert "+1 день — уже после" not in text
+    assert "«Ждать» — спросим снова 22.11 12:00; знаете день поставки — /wait OZ-2 ДД.ММ" in text
+    assert "⚠️" not in text  # a day's wait ends before the marketplace's deadline
 
 
-def test_both_waits_are_warned_of_when_the_ship_by_is_within_a_day() -> None:
+def test_a_wait_past_the_ship_by_is_warned_of() -> None:
     text = task_text(question(NOW + timedelta(hours=20)), "en", SHOP_TIME)
 
     assert "The marketplace wants it shipped by 22.11 08:00" in text
-    assert "⚠️ Wait for stock +1 day, Wait for stock +3 days: past the marketplace's deadline" in text
+    assert "“Wait” asks again 22.11 12:00; if you know the delivery day: /wait OZ-2 DD.MM" in text
+    assert "⚠️ That is past the marketplace's deadline" in text
 
 
 def test_without_a_ship_by_the_question_is_as_before() -> None:
     text = task_text(question(None), "ru", SHOP_TIME)
 
     assert "Ответьте до 21.11 16:00" in text
-    assert "отгрузку до" not in text and "⚠️" not in text
+    assert "отгрузку до" not in text and "⚠️" not in text and "/wait OZ-2" in text
 
 
 @pytest.mark.parametrize(("locale", "words"), [("ru", "срок отгрузки маркетплейса уже близко"),
