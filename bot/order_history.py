@@ -23,6 +23,8 @@ _HISTORY: dict[str, dict[str, str]] = {
         "store_declined": "Строка {line}: магазин {store} не подтвердил — {outcome}{by_who}",
         "unfulfillable": "Строка {line}: {sku} × {qty} — ни один магазин не подтвердил",
         "exported_to_1c": "Передан в 1С",
+        "paid_in_1c": "1С: оплачен, документ оплаты {number} от {at}",
+        "shipped_in_1c": "1С: отгружен, документ отгрузки {number} от {at}",
         "fraud_check_opened": "Открыта проверка звонком",
         "fraud_check_answered": "Проверка звонком: {decision}{by_who}",
         "client_blocked": "Клиент заблокирован после проверки",
@@ -69,6 +71,8 @@ _HISTORY: dict[str, dict[str, str]] = {
         "store_declined": "Line {line}: store {store} did not confirm — {outcome}{by_who}",
         "unfulfillable": "Line {line}: {sku} × {qty} — no store confirmed it",
         "exported_to_1c": "Handed to 1C",
+        "paid_in_1c": "1C: paid, payment document {number} of {at}",
+        "shipped_in_1c": "1C: shipped, shipment document {number} of {at}",
         "fraud_check_opened": "Call check opened",
         "fraud_check_answered": "Call check: {decision}{by_who}",
         "client_blocked": "Client blocked after the check",
@@ -110,10 +114,19 @@ _HISTORY: dict[str, dict[str, str]] = {
 # how a cancellation the channel asked for is recorded (workflows.channel_verdicts.cancel_reason)
 CHANNEL_CANCEL_PREFIX = "cancelled on "
 
-# the office's cancellations, stored as "<code>: <who>" (workflows.fraud_check, workflows.unfillable)
+# cancellations stored as codes: the office's as "<code>: <who>" (workflows.fraud_check, workflows.unfillable),
+# 1C's as the bare code (workflows.onec_order_status)
 _OFFICE_REASONS: dict[Locale, dict[str, str]] = {
-    "ru": {"fraud_confirmed": "мошенничество подтвердил(а) {who}", "unfillable": "товара нет, отменил(а) {who}"},
-    "en": {"fraud_confirmed": "fraud confirmed by {who}", "unfillable": "nobody can fill it, cancelled by {who}"},
+    "ru": {
+        "fraud_confirmed": "мошенничество подтвердил(а) {who}",
+        "unfillable": "товара нет, отменил(а) {who}",
+        "cancelled_in_1c": "отменён или помечен на удаление в 1С",
+    },
+    "en": {
+        "fraud_confirmed": "fraud confirmed by {who}",
+        "unfillable": "nobody can fill it, cancelled by {who}",
+        "cancelled_in_1c": "cancelled or marked for deletion in 1C",
+    },
 }
 
 

@@ -147,12 +147,12 @@ def return_event(raw: dict[str, Any], now: dt.datetime) -> ChannelOrderEvent | N
 def _cancel_reason(cancellation: _Cancellation | None) -> str:
     if cancellation is None:
         return ""
-    parts = [cancellation.cancel_reason or f"cancel_reason_id {cancellation.cancel_reason_id}"]
-    if cancellation.cancellation_initiator:
-        parts.append(f"initiator: {cancellation.cancellation_initiator}")
+    """Ozon's own words (Russian): the reason, then who cancelled in brackets — «Покупатель передумал (Клиент)»."""
+    reason = cancellation.cancel_reason or f"cancel_reason_id {cancellation.cancel_reason_id}"
+    said = [cancellation.cancellation_initiator] if cancellation.cancellation_initiator else []
     if cancellation.cancelled_after_ship:
-        parts.append("after shipping")
-    return "; ".join(parts)[:_REASON_CHARS]
+        said.append("после отгрузки")
+    return (f"{reason} ({', '.join(said)})" if said else reason)[:_REASON_CHARS]
 
 
 def utc(moment: dt.datetime) -> str:

@@ -7,7 +7,9 @@ What RetailCRM documents, and its official clients do:
   form-encoded: ``order`` is a JSON *string*, ``site`` the shop's code. A create of an ``externalId`` the account
   holds is refused ("already exists"): the order is then edited instead, so a repeat never makes a second one.
 * The order names its client by ``customer.id``: found by ``GET /api/v5/customers?filter[phone]=`` (then
-  ``filter[email]=``), else made by ``POST /api/v5/customers/create`` (form ``customer`` JSON + ``site``).
+  ``filter[email]=``), else made by ``POST /api/v5/customers/create`` (form ``customer`` JSON + ``site``) with an
+  ``externalId`` from the phone (:func:`customer_key`): when two instances make the same client at once, the
+  second create is refused ("already exists") and the client is read by that ``externalId``.
 * Lines are ``items[]`` with ``offer.xmlId`` (our article), ``quantity`` and ``initialPrice`` when known. The
   channel goes in ``source.source`` (free text; ``orderMethod`` codes are the account's own list). Payment is a
   ``payments[]`` entry (``type`` one of the account's payment types, ``status`` ``paid`` / ``not-paid``) sent with
@@ -26,6 +28,7 @@ No personal data is logged.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from datetime import datetime
@@ -134,10 +137,17 @@ class RetailCrmOrders:
                     return int(found["id"])
         if not customer.phone and not customer.email:
             return None
-        made: dict[str, Any] = {"firstName": customer.name, "email": customer.email}
+        key = customer_key(customer)
+        made: dict[str, Any] = {"externalId": key, "firstName": customer.name, "email": customer.email}
         if customer.phone:
             made["phones"] = [{"number": customer.phone}]
-        created = await self._crm.call("POST", "/customers/create", data=self._form("customer", _filled(made)))
+        try:
+            created = await self._crm.call("POST", "/customers/create", data=self._form("customer", _filled(made)))
+        except ChannelRefused as refusal:  # made meanwhile by another instance or order: read it by its key
+            if "already exists" not in refusal.reason.lower():
+                raise
+            path = f"/customers/{quote(key, safe='')}"
+            created = _dict((await self._crm.call("GET", path, params=[("by", "externalId")])).get("customer"))
         if not isinstance(created.get("id"), int):
             raise ChannelRefused("RetailCRM made a customer but did not say its id")
         log.info("retailcrm: a customer was created for an order")
@@ -165,6 +175,17 @@ class RetailCrmOrders:
             if not entries or not isinstance(pages, int) or pages <= 1:
                 break
         return changes, cursor
+
+
+def customer_key(customer: Customer) -> str:
+    """The ``externalId`` a client we create gets: from the phone's digits (else the e-mail), hashed — so two
+    instances creating the same client at once make one (the CRM refuses a second ``externalId``), and no personal
+    data is in the key."""
+    digits = "".join(char for char in customer.phone if char.isdigit())
+    if len(digits) == 11 and digits[0] == "8":  # a Russian number written 8…: the same as +7…
+        digits = "7" + digits[1:]
+    basis = f"phone:{digits}" if digits else f"email:{customer.email.strip().lower()}"
+    return "storeops-client-" + hashlib.sha256(basis.encode()).hexdigest()[:20]
 
 
 def _status_change(entry: dict[str, Any]) -> CrmStatusChange | None:

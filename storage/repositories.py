@@ -163,6 +163,11 @@ class SqlReservations:
         )
         return [_reservation(row) for row in rows]
 
+    async def for_order(self, order_id: int) -> list[Reservation]:
+        c = t.reservations.c
+        rows = await self._c.execute(select(t.reservations).where(c.order_id == order_id).order_by(c.id))
+        return [_reservation(row) for row in rows]
+
     async def deducted_active(self, keys: Collection[StockKey]) -> list[Reservation]:
         c = t.reservations.c
         found: list[Reservation] = []

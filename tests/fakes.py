@@ -187,6 +187,9 @@ class MemoryReservations:
             if r.order_id == order_id and r.state == ReservationState.ACTIVE
         ]
 
+    async def for_order(self, order_id: int) -> list[Reservation]:
+        return [copy.copy(r) for _, r in sorted(self._s.reservations.items()) if r.order_id == order_id]
+
     async def deducted_active(self, keys: Collection[StockKey]) -> list[Reservation]:
         wanted = set(keys)
         return [

@@ -2,13 +2,13 @@
 many orders wait on people or on a marketplace right now. Read by the operator's dashboard.
 
 The steps are the events that change where an order stands or that someone must act on: a cancellation by anyone
-(us, the buyer or marketplace, the managers through the CRM, the marketplace told of our own), the managers'
+(us, the buyer or marketplace, the managers through the CRM or 1C, the marketplace told of our own), the managers'
 question about an order nobody can fill and their answer, the marketplace told the order is packed (or refusing
 it), a CDEK shipment registered, refused or dropped, delivery to the buyer, a return announced and what arrived,
-and 1C taking the order. Routing a line (reserved, a store asked and answering), payments, the fraud check and
-FX are left out: they are the steps before an order can move, and each has its own task or alert when it needs
-someone. A CRM that fails to take an order leaves no history event (its row backs off, see
-:mod:`workflows.crm_orders`), so it is not among them."""
+1C taking the order and its documents saying paid and shipped. Routing a line (reserved, a store asked and
+answering), payments, the fraud check and FX are left out: they are the steps before an order can move, and each
+has its own task or alert when it needs someone. A CRM that fails to take an order leaves no history event (its
+row backs off, see :mod:`workflows.crm_orders`), so it is not among them."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from workflows.channel_verdicts import HISTORY_KINDS
 from workflows.crm_orders import STATUS_EVENT
 from workflows.fulfilment import REFUSED_EVENT, SENT_EVENT
+from workflows.onec_order_status import PAID_EVENT, SHIPPED_EVENT
 from workflows.order_actions import SENT_TO_CHANNEL, ActionState
 from workflows.ports import ActionCount, UnitOfWork
 from workflows.return_model import ReturnState
@@ -30,7 +31,7 @@ LIFECYCLE_KINDS: frozenset[str] = frozenset({
     "unfillable_asked", "unfillable_decided",
     "shipment_registered", "shipment_refused", "shipment_dropped",
     *(f"return_{state.value}" for state in ReturnState),  # announced, then what arrived
-    "exported_to_1c",
+    "exported_to_1c", PAID_EVENT, SHIPPED_EVENT,  # 1C took the order; 1C's documents say paid, shipped
     STATUS_EVENT,  # a manager's status in RetailCRM
 })  # fmt: skip
 

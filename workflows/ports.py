@@ -82,6 +82,10 @@ class Reservations(Protocol):
 
     async def active_for_order(self, order_id: int) -> list[Reservation]: ...
 
+    async def for_order(self, order_id: int) -> list[Reservation]:
+        """Every reservation the order ever had, in any state, oldest first."""
+        ...
+
     async def deducted_active(self, keys: Collection[StockKey]) -> list[Reservation]:
         """Active reservations on ``keys`` whose order 1C has already deducted."""
         ...

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from workflows.alerts import AlertDesk, alert_key
 from workflows.errors import OrderNotFound, WorkflowError
 from workflows.ledger import CLEARED_AS_OF
-from workflows.model import Order, OrderEvent
+from workflows.model import Order, OrderEvent, ReservationState
 from workflows.payloads import ReturnReceipt, TaskNotice
 from workflows.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from workflows.return_model import RETURN_DEFECTIVE, RETURN_NOT_RECEIVED, ReturnRecord, ReturnState
@@ -46,7 +46,8 @@ class SkuNotInOrder(WorkflowError):
 
 
 class NotShipped(WorkflowError):
-    """The order's line of that SKU was never allocated to a warehouse: nothing went out to come back."""
+    """The order's line of that SKU never left a warehouse — it was never allocated to one, or its goods were released
+    when the order was cancelled: nothing went out to come back."""
 
     code = "not_shipped"
 
@@ -88,6 +89,7 @@ class Returns:
         if (known := await uow.returns.get(order.id, sku)) is not None:
             return known, False
         warehouse, qty = self._shipped_from(order, sku, qty)
+        await self._check_left(uow, order, sku)
         record = ReturnRecord(order.id, sku, warehouse.code, qty, source, self._clock.now())
         task = await self._ask(uow, order, record, warehouse)
         record = ReturnRecord(order.id, sku, warehouse.code, qty, source, record.announced_at, task.id)
@@ -107,6 +109,15 @@ class Returns:
         if qty is not None and not 0 < qty <= held:
             raise InvalidReturn(f"order {order.id} holds {held} of {sku!r}, not {qty}")
         return warehouse, held if qty is None else qty
+
+    @staticmethod
+    async def _check_left(uow: UnitOfWork, order: Order, sku: str) -> None:
+        """A line whose goods were all released (the order was cancelled before 1C deducted them) never left: the
+        ledger already counts them free where they lie, so receiving them back would count them twice."""
+        assert order.id is not None
+        held = [r for r in await uow.reservations.for_order(order.id) if r.sku == sku]
+        if held and all(r.state == ReservationState.RELEASED for r in held):
+            raise NotShipped(f"order {order.id}: {sku!r} was released when the order was cancelled; it never left")
 
     async def _ask(self, uow: UnitOfWork, order: Order, record: ReturnRecord, warehouse: Warehouse) -> Task:
         assert order.id is not None

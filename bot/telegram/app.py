@@ -20,6 +20,7 @@ from aiohttp import web
 
 from bot.telegram.access import OfficeOnly
 from bot.telegram.commands import bot_commands, commands_router
+from bot.telegram.pacing import FloodWait
 from bot.telegram.report import TelegramReport, report_router
 from bot.telegram.tasks_router import tasks_router
 from bot.texts import Locale
@@ -40,7 +41,10 @@ log = logging.getLogger(__name__)
 
 
 def build_bot(token: str, api_base: str) -> Bot:
-    return Bot(token, session=AiohttpSession(api=TelegramAPIServer.from_base(api_base)))
+    """The bot; every request it makes outside a paced delivery waits out a 429 (:class:`FloodWait`)."""
+    session = AiohttpSession(api=TelegramAPIServer.from_base(api_base))
+    session.middleware(FloodWait())
+    return Bot(token, session=session)
 
 
 def build_dispatcher(

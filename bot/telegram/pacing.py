@@ -1,19 +1,34 @@
 """Telegram's flood limits, kept on our side: at most one message a second per chat and about
 thirty a second in all. A 429 that still comes back is waited out (``retry_after``) and the
-same message is sent again, so nothing is dropped."""
+same message is sent again, so nothing is dropped.
+
+Deliveries go through :class:`Pacer`. Everything else the bot sends — a command's reply, a button's answer —
+goes through :class:`FloodWait`, a request middleware on the bot's session: a 429 is waited out there too, up to
+``max_wait_s``, so a reply the manager is waiting for (``/return``'s confirmation, say) is not lost to a burst."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
-from typing import TypeVar
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, TypeVar
 
+from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
 from aiogram.exceptions import TelegramRetryAfter
+from aiogram.methods.base import TelegramType
+
+if TYPE_CHECKING:
+    from aiogram import Bot
+    from aiogram.methods import Response, TelegramMethod
 
 T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
+log = logging.getLogger(__name__)
+_PACED: ContextVar[bool] = ContextVar("storeops_telegram_paced", default=False)
+"""Set while :meth:`Pacer.send` runs its call: the pacer waits out 429s itself, :class:`FloodWait` stands aside."""
 
 
 class Pacer:
@@ -71,6 +86,7 @@ class Pacer:
         """Run ``call`` (one Bot API request to ``chat_id``) within the limits."""
         for attempt in range(self._max_retries + 1):
             await self._slot(chat_id)
+            paced = _PACED.set(True)
             try:
                 return await call()
             except TelegramRetryAfter as error:
@@ -80,6 +96,7 @@ class Pacer:
                 self.waited_s += error.retry_after
                 await self._sleep(float(error.retry_after))
             finally:
+                _PACED.reset(paced)
                 self._done(chat_id)
         raise AssertionError("unreachable")
 
@@ -87,3 +104,29 @@ class Pacer:
         """Count the next second from when Telegram answered, not from when we asked: the
         request reached it somewhere in between, and its window starts there."""
         self._last[chat_id] = max(self._last.get(chat_id, 0.0), self._clock())
+
+
+class FloodWait(BaseRequestMiddleware):
+    """Waits out Telegram's 429 (``retry_after``) for requests outside :class:`Pacer` and sends them again: at most
+    ``retries`` times, and never for longer than ``max_wait_s`` at once — past that the error goes up to the
+    handler (and aiogram's log) instead of holding the update for minutes."""
+
+    def __init__(self, *, sleep: Sleep = asyncio.sleep, retries: int = 3, max_wait_s: float = 30.0) -> None:
+        self.sleep, self._retries, self._max_wait_s = sleep, retries, max_wait_s
+        self.waited = 0  # how many 429s were waited out (for tests and the log)
+
+    async def __call__(
+        self, make_request: NextRequestMiddlewareType[TelegramType], bot: Bot, method: TelegramMethod[TelegramType]
+    ) -> Response[TelegramType]:
+        if _PACED.get():
+            return await make_request(bot, method)
+        for attempt in range(self._retries + 1):
+            try:
+                return await make_request(bot, method)
+            except TelegramRetryAfter as error:
+                if attempt == self._retries or error.retry_after > self._max_wait_s:
+                    raise
+                log.info("telegram: %s refused for flood, retry in %ss", method.__api_method__, error.retry_after)
+                self.waited += 1
+                await self.sleep(float(error.retry_after))
+        raise AssertionError("unreachable")

@@ -4,7 +4,8 @@ RetailCrmEmulator` mixes this in).
 Serves ``POST orders/create`` and ``orders/{externalId}/edit?by=externalId`` (form ``order`` JSON + ``site``; a
 second create of an ``externalId`` → 400 "Order already exists."), ``GET orders/{externalId}?by=externalId``
 (payments keyed by id), ``POST orders/payments/create`` and ``orders/payments/{id}/edit`` (``by=id``),
-``GET customers`` (``filter[phone]`` by digits, ``filter[email]``), ``POST customers/create`` and
+``GET customers`` (``filter[phone]`` by digits, ``filter[email]``), ``POST customers/create`` (a second create of
+an ``externalId`` → 400 "Customer already exists."), ``GET customers/{externalId}?by=externalId`` and
 ``GET orders/history`` (``filter[sinceId]``, ``limit`` 20/50/100, ``pagination``, ``generatedAt``). Every create,
 every field an edit changes and every status change is a history entry with an increasing id; the API's own carry
 ``apiKey.current``. :meth:`CrmOrdersState.set_status` changes a status as a manager would.
@@ -133,9 +134,21 @@ class CrmOrdersState:
         form = await request.post()
         customer = _json_field(form.get("customer"), "customer")
         self._check_site(form.get("site"))
+        external_id = customer.get("externalId")
+        if external_id and any(held.get("externalId") == external_id for held in self.customers):
+            raise OrderRefusal(400, "Customer already exists.", {"externalId": "Customer with this externalId exists"})
         customer["id"] = len(self.customers) + 1
         self.customers.append(customer)
         return web.json_response({"success": True, "id": customer["id"]}, status=201)
+
+    async def _get_customer(self, request: web.Request) -> web.Response:
+        if request.query.get("by") != "externalId":
+            raise OrderRefusal(400, "Errors in the input parameters", {"by": "only externalId here"})
+        external_id = request.match_info["external_id"]
+        found = next((held for held in self.customers if held.get("externalId") == external_id), None)
+        if found is None:
+            raise OrderRefusal(404, "Not found")
+        return web.json_response({"success": True, "customer": found})
 
     async def _history(self, request: web.Request) -> web.Response:
         since = request.query.get("filter[sinceId]", "0")

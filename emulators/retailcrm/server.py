@@ -111,6 +111,7 @@ class RetailCrmEmulator(CrmOrdersState, LocalServer):
         app.router.add_get("/api/v5/orders/{external_id}", self._guarded("orders/get", self._get_order))
         app.router.add_get("/api/v5/customers", self._guarded("customers", self._find_customers))
         app.router.add_post("/api/v5/customers/create", self._guarded("customers/create", self._create_customer))
+        app.router.add_get("/api/v5/customers/{external_id}", self._guarded("customers/get", self._get_customer))
         return app
 
     # -- what tests steer and read -----------------------------------------------------------------------------

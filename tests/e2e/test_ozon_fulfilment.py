@@ -209,7 +209,7 @@ async def test_cancel_unfillable_cancels_as_out_of_stock_and_the_events_say_so(
     assert await client.new_orders() == []
     [event] = (await client.order_events(None, [])).events
     assert (event.external_id, event.kind) == (placed, OrderEventKind.CANCELLED)
-    assert event.reason == "Товар закончился на складе продавца; initiator: Продавец"
+    assert event.reason == "Товар закончился на складе продавца (Продавец)"
     assert (ozon.reserved(WH, "PH11042"), ozon.stock(WH, "PH11042")) == (0, 5)  # the reserve is given back
 
 

@@ -138,7 +138,7 @@ async def test_cancelled_delivered_and_returned_postings_come_back_as_events(
         ("3000-0001-1", OrderEventKind.RETURNED),
     }
     cancelled = events["1000-0001-1", OrderEventKind.CANCELLED]
-    assert cancelled.reason == "Покупатель передумал; initiator: Клиент"
+    assert cancelled.reason == "Покупатель передумал (Клиент)"
     assert cancelled.at == NOW  # a posting does not say when it was cancelled: when it was read
     returned = events["3000-0001-1", OrderEventKind.RETURNED]
     assert (returned.at, returned.reason) == (returned_at, "Не подошёл размер; ClientReturn")
@@ -153,7 +153,7 @@ async def test_the_event_names_the_posting_as_new_orders_did(ozon: OzonEmulator,
     [event] = (await client.order_events(None, [])).events
 
     assert (event.external_id, event.kind) == (order.external_id, OrderEventKind.CANCELLED)
-    assert event.reason == "Продавец отменил; initiator: Продавец; after shipping"
+    assert event.reason == "Продавец отменил (Продавец, после отгрузки)"
 
 
 async def test_a_refusal_at_pick_up_is_returned_and_a_rejected_return_is_not(

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -175,3 +176,18 @@ async def test_after_an_edit_our_payment_is_made_or_moved_to_paid_and_never_back
     await orders.upsert(an_order(paid=False))  # a manager's "paid" is never taken back
     assert [p["status"] for p in held["payments"].values()] == ["paid"]
     assert len(crm.calls_of("payments/edit")) == 1
+
+
+async def test_two_orders_of_one_new_client_pushed_at_once_make_one_customer(
+    crm: RetailCrmEmulator, orders: RetailCrmOrders
+) -> None:
+    """Two instances (or two orders in flight) both look the client up, both find none, both create: the customer
+    carries an ``externalId`` made from the phone, so the CRM refuses the second create and it is read by that id."""
+    await asyncio.gather(orders.upsert(an_order(7)), orders.upsert(an_order(8)))
+
+    assert len(crm.customers) == 1 and len(crm.calls_of("customers")) == 4  # both looked (phone, e-mail): none
+    (customer,) = crm.customers
+    assert str(customer["externalId"]).startswith("storeops-client-")
+    assert [crm.order(f"storeops-{n}")["customer"] for n in (7, 8)] == [{"id": customer["id"]}] * 2  # type: ignore[index]
+    creates = crm.calls_of("customers/create")
+    assert sorted(call.status for call in creates) == [201, 400]

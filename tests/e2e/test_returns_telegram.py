@@ -4,6 +4,9 @@ reads the expected-back stock and the order's history; wrong orders and articles
 
 from __future__ import annotations
 
+from bot.telegram.pacing import FloodWait
+from emulators.telegram import TelegramLimits, Window
+from emulators.telegram.rate_limit import FloodControl
 from tests.e2e import test_telegram_office as office_world
 from tests.e2e.test_telegram_office import MANAGER, Office
 
@@ -54,3 +57,27 @@ async def test_a_manager_announces_a_return_and_answers_it(office: Office) -> No
     assert "возврат КР-7/2 × 1 заявлен (manager:1002), спросили склад online" in history
     assert "возврат КР-7/2 × 1 пришёл на online, годен" in history
     assert await _open_tasks(office) == 0
+
+
+async def test_a_reply_refused_for_flood_is_sent_again_once_telegram_allows(office: Office) -> None:
+    """Two commands at once in one chat with Telegram's one-message-per-stretch limit: the second reply is refused
+    (429 with ``retry_after``), waited out and sent again — before, it was lost and the manager saw no answer to a
+    ``/return`` that had been recorded. The emulator's clock is moved by the wait; nothing sleeps."""
+    await office.order("SO-9002", "1000")
+    now = [0.0]
+    limits = TelegramLimits(per_chat=Window(1, 10.0), per_group=None, overall=None)
+    office.tg.api.flood = FloodControl(limits, lambda: now[0])
+    assert office.services.chats.telegram_bot is not None
+    (flood_wait,) = [m for m in office.services.chats.telegram_bot.session.middleware if isinstance(m, FloodWait)]
+    waits: list[float] = []
+
+    async def moved(seconds: float) -> None:
+        waits.append(seconds)
+        now[0] += seconds
+
+    flood_wait.sleep = moved
+    office.tg.push_text(MANAGER, "/return SO-9002 КР-7/2")
+    office.tg.push_text(MANAGER, "/stock КР-7/2")
+    texts = sorted(m.text or "" for m in await office.said_to(MANAGER, 2))
+    assert texts[0].startswith("Возврат КР-7/2 × 1 по заказу SO-9002") and texts[1].startswith("КР-7/2")
+    assert waits == [10.0] and [c.status for c in office.tg.received if c.status == 429] == [429]

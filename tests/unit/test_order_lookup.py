@@ -17,6 +17,7 @@ from workflows.crm_orders import STATUS_EVENT
 from workflows.fulfilment import REFUSED_EVENT, SENT_EVENT
 from workflows.model import Order, StockFigure
 from workflows.office_model import Phase
+from workflows.onec_order_status import PAID_EVENT, SHIPPED_EVENT
 from workflows.order_lookup import OrderLookup
 from workflows.orders import LineRequest, PlaceOrder
 from workflows.ports import UnitOfWorkFactory
@@ -122,6 +123,7 @@ def test_every_history_kind_the_workflows_write_has_a_wording_in_both_languages(
     written |= set(SENT_EVENT.values()) | set(REFUSED_EVENT.values())
     written |= {"shipment_accepted", "shipment_registered", "shipment_refused"}  # chosen in a branch of shipping
     written |= {"reserved", "held_for_store_confirmation"}  # chosen in a branch of routing
+    written |= {PAID_EVENT, SHIPPED_EVENT}  # what 1C said of the order (workflows.onec_order_status)
     assert {"received", "cancelled", "out_of_stock", "store_asked", "unfillable_asked"} <= written  # the scan works
     assert written - kinds("ru") == set()
     assert written - kinds("en") == set()

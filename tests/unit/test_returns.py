@@ -10,7 +10,7 @@ import pytest
 from tests.fakes import FakeClock, assembled
 from tests.unit.test_sync import FakeChannel
 from workflows.errors import OrderNotFound
-from workflows.model import StockFigure
+from workflows.model import ReservationState, StockFigure
 from workflows.order_lookup import OrderLookup
 from workflows.orders import LineRequest, PlaceOrder
 from workflows.ports import UnitOfWorkFactory
@@ -182,3 +182,30 @@ async def test_unknown_order_or_sku_changes_nothing(
         await shop.returns.announce(missed.id, "KETTLE", None, "site")
     assert await _task_ids(shop, "office_task") == []
     assert await _events(shop, order_id) == []
+
+
+async def test_a_line_released_by_a_cancellation_never_left_and_cannot_come_back(
+    uow: UnitOfWorkFactory, topology: Topology, clock: FakeClock
+) -> None:
+    """Cancelled before 1C deducted it, the order's IRON was released: the ledger counts it free in the warehouse
+    already, so a return of it would count it twice. Refused, nothing asked; a line 1C had deducted (absorbed) still
+    comes back."""
+    shop = await _shop(uow, topology, clock)
+    order_id = await _order(shop)
+    await shop.orders.cancel(order_id, "buyer")
+    with pytest.raises(NotShipped):
+        await shop.returns.announce(order_id, "IRON", None, "manager:2")
+    assert await _task_ids(shop, "office_task") == []
+    assert await shop.returns.expected_back("IRON") == {}
+    assert await _events(shop, order_id) == []
+
+    placed = (await shop.orders.place(PlaceOrder("site", "A-3", [LineRequest("IRON", 2)]))).order
+    shipped = placed.id  # this one 1C deducted and took into its figures before it came back
+    assert shipped is not None
+    async with shop.uow() as work:
+        held = [r for r in await work.reservations.for_order(shipped) if r.sku == "IRON"]
+        await work.reservations.end([r.id for r in held if r.id is not None], ReservationState.ABSORBED, clock.now())
+        await work.commit()
+    await shop.orders.cancel(shipped, "buyer")
+    record = await shop.returns.announce(shipped, "IRON", None, "manager:2")
+    assert (record.warehouse, record.qty) == ("online", 2)

@@ -3,10 +3,13 @@ a fake clock whose sleep only moves the clock."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from aiogram.exceptions import TelegramRetryAfter
 from aiogram.methods import SendMessage
 
-from bot.telegram.pacing import Pacer
+from bot.telegram.pacing import FloodWait, Pacer
 from tests.fakes import FakeTime
 
 
@@ -62,3 +65,41 @@ async def test_free_in_says_when_one_message_to_each_chat_could_start() -> None:
     assert pacer.free_in([3]) == 0.0  # the third of three a second
     assert pacer.free_in([3, 4]) == 0.75  # a fourth waits until the first has left the second
     assert t.slept == []  # asking never waits
+
+
+def _refusing(t: FakeTime, refusals: list[int], attempts: list[float]) -> Any:
+    async def make_request(bot: object, method: SendMessage) -> str:
+        attempts.append(t.now)
+        if refusals:
+            seconds = refusals.pop(0)
+            raise TelegramRetryAfter(method, f"Too Many Requests: retry after {seconds}", seconds)
+        return "sent"
+
+    return make_request
+
+
+async def test_flood_wait_waits_out_a_reply_refused_for_flood_but_not_for_long() -> None:
+    t = FakeTime()
+    attempts: list[float] = []
+    wait = FloodWait(sleep=t.sleep, max_wait_s=30.0)
+    method = SendMessage(chat_id=1, text="x")
+    sent: object = await wait(_refusing(t, [3], attempts), None, method)  # type: ignore[arg-type]
+    assert sent == "sent"
+    assert attempts == [0.0, 3.0] and wait.waited == 1
+
+    attempts.clear()  # a minute's ban: the handler hears of it at once rather than holding the update
+    with pytest.raises(TelegramRetryAfter):
+        await wait(_refusing(t, [60], attempts), None, method)  # type: ignore[arg-type]
+    assert len(attempts) == 1
+
+
+async def test_flood_wait_stands_aside_inside_the_pacer_which_waits_out_429_itself() -> None:
+    t = FakeTime()
+    attempts: list[float] = []
+    wait = FloodWait(sleep=t.sleep)
+    pacer = Pacer(clock=t.clock, sleep=t.sleep)
+    make_request = _refusing(t, [7], attempts)
+    method = SendMessage(chat_id=1, text="x")
+    sent: object = await pacer.send(1, lambda: wait(make_request, None, method))  # type: ignore[arg-type]
+    assert sent == "sent"
+    assert wait.waited == 0 and pacer.retries == 1 and len(attempts) == 2
