@@ -1,9 +1,9 @@
 """An order's history as a manager reads it: one short line per event, in Russian (default) and English.
 
 This is the one table of wordings for every kind of history event the workflows write (``OrderEvent(…, kind,
-detail)``). The Telegram ``/order`` command and the sandbox console both read it. A kind missing here is still
-shown, as its raw name with its details, so a new event is never hidden — but give it a wording here (a test
-checks that every kind written by ``workflows/`` has one in both languages)."""
+detail)``). The Telegram ``/order`` command, the sandbox console and the operator's dashboard read it. A kind
+missing here is still shown, as its raw name with its details, so a new event is never hidden — but give it a
+wording here (a test checks that every kind written by ``workflows/`` has one in both languages)."""
 
 from __future__ import annotations
 

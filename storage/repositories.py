@@ -28,7 +28,7 @@ from workflows.model import (
     StockFigure,
     StockLevel,
 )
-from workflows.ports import StockKey
+from workflows.ports import SeenOrderEvent, StockKey
 
 T = TypeVar("T")
 
@@ -372,6 +372,21 @@ class SqlOrders:
         c = t.orders.c
         query = select(c.external_id).where(c.channel == channel, c.cancelled_at.is_(None))
         return list((await self._c.execute(query.order_by(c.id.desc()).limit(limit))).scalars())
+
+    async def recent_events(self, kinds: Collection[str], limit: int) -> list[SeenOrderEvent]:
+        # newest written = the highest id: the primary key walks back and stops at ``limit``, no sort of the table
+        e, o = t.order_events.c, t.orders.c
+        query = (
+            select(e.order_id, e.at, e.kind, e.detail, o.channel, o.external_id)
+            .join_from(t.order_events, t.orders, e.order_id == o.id)
+            .where(e.kind.in_(sorted(kinds)))
+            .order_by(e.id.desc())
+            .limit(limit)
+        )
+        return [
+            SeenOrderEvent(r.order_id, r.channel, r.external_id, OrderEvent(r.at, r.kind, dict(r.detail)))
+            for r in await self._c.execute(query)
+        ]
 
 
 def _obligation(row: Any) -> Obligation:
