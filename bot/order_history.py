@@ -52,7 +52,8 @@ _HISTORY: dict[str, dict[str, str]] = {
         "marketplace_refused_ready": "{channel} не принял «готов к отгрузке»{because}",
         "marketplace_refused_cancel": "{channel} не принял отмену{because}",
         "unfillable_asked": "Менеджеров спросили: отменить или ждать поставку",
-        "unfillable_decided": "Менеджер решил по заказу без товара{by_who}",
+        "unfillable_decided": "Товара нет — решение: {decision_words}{by_who}",
+        "unfillable_wait_moved": "Товара нет — ждём поставку до {until}{by_who}",
         "unfillable_rerouted": "После ожидания товар нашёлся: строки распределены снова, менеджеров не спрашиваем",
         "crm_status": "RetailCRM: {note}",
         "return_announced": "возврат {sku} × {qty} заявлен ({source}), спросили склад {warehouse}",
@@ -101,7 +102,8 @@ _HISTORY: dict[str, dict[str, str]] = {
         "marketplace_refused_ready": '{channel} refused "ready to ship"{because}',
         "marketplace_refused_cancel": "{channel} refused the cancellation{because}",
         "unfillable_asked": "Managers asked: cancel or wait for a delivery",
-        "unfillable_decided": "A manager decided on the out-of-stock order{by_who}",
+        "unfillable_decided": "Out of stock — decided: {decision_words}{by_who}",
+        "unfillable_wait_moved": "Out of stock — waiting for the delivery until {until}{by_who}",
         "unfillable_rerouted": "Stock found after the wait: the lines are routed again, the managers are not asked",
         "crm_status": "RetailCRM: {note_en}",
         "return_announced": "return of {sku} × {qty} announced ({source}), warehouse {warehouse} asked",
@@ -129,6 +131,12 @@ _OFFICE_REASONS: dict[Locale, dict[str, str]] = {
         "unfillable": "nobody can fill it, cancelled by {who}",
         "cancelled_in_1c": "cancelled or marked for deletion in 1C",
     },
+}
+
+
+_DECISIONS: dict[Locale, dict[str, str]] = {
+    "ru": {"cancel": "отменить заказ", "wait": "ждать поставку до {until}"},
+    "en": {"cancel": "cancel the order", "wait": "wait for the delivery until {until}"},
 }
 
 
@@ -164,4 +172,7 @@ def history_line(locale: Locale, kind: str, detail: Mapping[str, object]) -> str
     values["because"] = f": {_reason_words(locale, reason)}" if reason else ""
     by = detail.get("by")
     values["by_who"] = f" ({by})" if by else ""
+    values["until"] = str(detail.get("ask_again_at") or "—")[:10]  # the day; the time is the shop's morning
+    decision = str(detail.get("decision") or "")
+    values["decision_words"] = _DECISIONS[locale].get(decision, decision).format(until=values["until"])
     return template.format_map(values)

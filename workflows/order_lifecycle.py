@@ -28,7 +28,7 @@ LIFECYCLE_KINDS: frozenset[str] = frozenset({
     "cancelled",  # by us: the API, the office (fraud, unfillable), the CRM's cancel status
     *HISTORY_KINDS.values(),  # cancelled by the buyer or marketplace, delivered, returned — as the channel said
     *SENT_EVENT.values(), *REFUSED_EVENT.values(),  # the marketplace told: packed / cancelled, or refusing
-    "unfillable_asked", "unfillable_decided",
+    "unfillable_asked", "unfillable_decided", "unfillable_wait_moved", "unfillable_rerouted",
     "shipment_registered", "shipment_refused", "shipment_dropped",
     *(f"return_{state.value}" for state in ReturnState),  # announced, then what arrived
     "exported_to_1c", PAID_EVENT, SHIPPED_EVENT,  # 1C took the order; 1C's documents say paid, shipped

@@ -154,7 +154,7 @@ async def test_the_dashboard_words_the_steps_as_the_offices_order_command_does(
     uow: UnitOfWorkFactory, clock: FakeClock, topology: Topology
 ) -> None:
     order_id = await _order(uow, clock, "ozon", "OZ-9")
-    await _events(uow, clock, order_id, ("unfillable_asked", {}), ("unfillable_decided", {"by": "Анна"}),
+    await _events(uow, clock, order_id, ("unfillable_asked", {}), ("unfillable_decided", {"by": "Анна", "decision": "cancel"}),
                   ("cancelled", {"reason": "unfillable: Анна", "released": 0}))  # fmt: skip
     snapshot = await Dashboard(uow, clock, topology).snapshot()
 
@@ -164,7 +164,7 @@ async def test_the_dashboard_words_the_steps_as_the_offices_order_command_does(
     assert ru["locale"] == "ru" and en["locale"] == "en"
     assert [step["text"] for step in ru["order_events"]] == [
         "Заказ отменён: товара нет, отменил(а) Анна; снято резервов: 0",
-        "Менеджер решил по заказу без товара (Анна)",
+        "Товара нет — решение: отменить заказ (Анна)",
         "Менеджеров спросили: отменить или ждать поставку",
     ]
     assert (
