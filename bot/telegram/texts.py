@@ -44,7 +44,11 @@ _TEXTS: dict[str, dict[str, str]] = {
         "stock.suspect": " (под сомнением)",
         "stock.channel": "• {name}: {qty}",
         # /order: one order as the office reads it (the history's wordings are in bot/order_history.py)
-        "order": "Заказ № {id} — {channel} {number}\nСтатус: {status}\n{lines}\nДеньги: {money}\nИстория:\n{history}",
+        "order": (
+            "Заказ № {id} — {channel} {number}\nСтатус: {status}{ship_by}\n{lines}\nДеньги: {money}\n"
+            "История:\n{history}"
+        ),
+        "order.ship_by": "\nОтгрузить до {ship_by} (срок маркетплейса)",
         "order.line": "• {sku} × {qty}: {status}{warehouse}",
         "order.warehouse": ", склад {warehouse}",
         "order.event": "• {at} {said}",
@@ -206,7 +210,10 @@ _TEXTS: dict[str, dict[str, str]] = {
         "stock.suspect": " (in doubt)",
         "stock.channel": "• {name}: {qty}",
         # /order: one order as the office reads it (the history's wordings are in bot/order_history.py)
-        "order": "Order № {id} — {channel} {number}\nStatus: {status}\n{lines}\nMoney: {money}\nHistory:\n{history}",
+        "order": (
+            "Order № {id} — {channel} {number}\nStatus: {status}{ship_by}\n{lines}\nMoney: {money}\nHistory:\n{history}"
+        ),
+        "order.ship_by": "\nShip by {ship_by} (the marketplace's deadline)",
         "order.line": "• {sku} × {qty}: {status}{warehouse}",
         "order.warehouse": ", at {warehouse}",
         "order.event": "• {at} {said}",

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -165,3 +167,23 @@ def test_the_offices_cancellation_reasons_read_in_the_readers_language() -> None
     assert history_line("en", "cancelled", {"reason": "the client called", "released": 1}).startswith(
         "Order cancelled: the client called;"
     )  # a reason in someone's own words is shown as written
+
+
+async def test_an_open_marketplace_order_shows_its_ship_by_in_the_shops_time(
+    uow: UnitOfWorkFactory, topology: Topology, clock: FakeClock
+) -> None:
+    shop, ozon = await _shop(uow, topology, clock)
+    ship_by = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)  # 12:00 in Moscow
+    ozon.orders = [replace(order("OZ-8", 1), ship_by=ship_by)]
+    await shop.upkeep[0].pull_orders()
+    lookup = _lookup(shop)
+    (found,) = await lookup.find("OZ-8")
+    state = await lookup.money(found.id or 0)
+
+    assert "Статус: зарезервирован\nОтгрузить до 22.11 12:00 (срок маркетплейса)\n" in order_card(
+        found, state, "ru", "Europe/Moscow"
+    )
+    assert "Ship by 22.11 12:00 (the marketplace's deadline)" in order_card(found, state, "en", "Europe/Moscow")
+    await shop.orders.cancel(found.id or 0, "test")
+    (cancelled,) = await lookup.find("OZ-8")
+    assert "Отгрузить до" not in order_card(cancelled, state, "ru", "Europe/Moscow")  # no longer a deadline
