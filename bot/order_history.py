@@ -134,6 +134,13 @@ _OFFICE_REASONS: dict[Locale, dict[str, str]] = {
 }
 
 
+_STORE_OUTCOMES: dict[Locale, dict[str, str]] = {  # a store's answer (workflows.store_confirmation)
+    "ru": {"available": "есть, в порядке", "missing": "нет на месте", "defective": "брак",
+           "timeout": "не ответил вовремя"},
+    "en": {"available": "there, in good condition", "missing": "not there", "defective": "defective",
+           "timeout": "no answer in time"},
+}  # fmt: skip
+
 _DECISIONS: dict[Locale, dict[str, str]] = {
     "ru": {"cancel": "отменить заказ", "wait": "ждать поставку до {until}"},
     "en": {"cancel": "cancel the order", "wait": "wait for the delivery until {until}"},
@@ -173,6 +180,8 @@ def history_line(locale: Locale, kind: str, detail: Mapping[str, object]) -> str
     by = detail.get("by")
     values["by_who"] = f" ({by})" if by else ""
     values["until"] = str(detail.get("ask_again_at") or "—")[:10]  # the day; the time is the shop's morning
+    outcome = str(detail.get("outcome") or "—")
+    values["outcome"] = _STORE_OUTCOMES[locale].get(outcome, outcome)
     decision = str(detail.get("decision") or "")
     values["decision_words"] = _DECISIONS[locale].get(decision, decision).format(until=values["until"])
     return template.format_map(values)
