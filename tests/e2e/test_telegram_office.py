@@ -177,7 +177,9 @@ async def test_commands_are_registered_in_russian(office: Office) -> None:
     assert office.services.chats.telegram_bot is not None
     await register_commands(office.services.chats.telegram_bot, "ru")
     commands = dict(office.tg.commands())
-    assert set(commands) == {"status", "stock", "order", "tasks", "return", "pause", "resume", "sync", "report", "help"}
+    assert set(commands) == {
+        "status", "stock", "order", "tasks", "return", "wait", "pause", "resume", "sync", "report", "help",
+    }
     assert commands["stock"] == "Остатки по артикулу"
 
 
