@@ -178,7 +178,17 @@ async def test_commands_are_registered_in_russian(office: Office) -> None:
     await register_commands(office.services.chats.telegram_bot, "ru")
     commands = dict(office.tg.commands())
     assert set(commands) == {
-        "status", "stock", "order", "tasks", "return", "wait", "pause", "resume", "sync", "report", "help",
+        "status",
+        "stock",
+        "order",
+        "tasks",
+        "return",
+        "wait",
+        "pause",
+        "resume",
+        "sync",
+        "report",
+        "help",
     }
     assert commands["stock"] == "Остатки по артикулу"
 
