@@ -22,7 +22,14 @@ from app.sandbox.world import Sandbox
 from app.service import RunningService
 from app.settings import ConfigurationError, Settings, load_settings
 from app.topology import load_topology
-from integrations.commerceml import CommerceMLError, StockPackage, intake_lines, parse_stock, stock_time
+from integrations.commerceml import (
+    CommerceMLError,
+    StockPackage,
+    intake_lines,
+    intake_totals,
+    parse_stock,
+    stock_time,
+)
 from storage.database import open_database
 from storage.migrate import migrate
 from workflows.errors import WorkflowError
@@ -119,8 +126,9 @@ def _import_commerceml(settings: Settings, path: Path) -> int:
     except WorkflowError as error:
         print(f"storeops: {path}: {error.message}", file=sys.stderr)
         return 1
-    summary = {**stock_result_view(result), "warnings": package.warnings,
-               "totals_without_warehouse": len(package.totals_without_warehouse)}  # fmt: skip
+    totals = len(package.totals_without_warehouse)
+    summary = {**stock_result_view(result), "warnings": package.warnings, "totals_without_warehouse": totals,
+               "totals_placed_in": topology.onec.totals_warehouse if totals else None}  # fmt: skip
     print(json.dumps(summary, ensure_ascii=False))
     return 0
 
@@ -130,7 +138,7 @@ async def _apply_stock(
 ) -> StockUpdateResult:
     services = await build(settings, topology)
     try:
-        return await services.shop.intake.apply(StockSource.FILE, as_of, intake_lines(package))
+        return await services.shop.intake.apply(StockSource.FILE, as_of, intake_lines(package), intake_totals(package))
     finally:
         await services.close()
 

@@ -19,9 +19,9 @@ Choices, each a rule of this module:
 * **Quantities.** Decimal comma or point; empty → 0 (1C writes ``КоличествоНаСкладе=""`` for none); negative
   → 0 with a warning; fractional → rounded down (never promise part of an item) with a warning. Anything
   else that is not a number refuses the package.
-* **Totals only.** An offer with a total ``<Количество>`` but no warehouse split cannot be put in any of our
-  warehouses: it is listed in ``totals_without_warehouse`` and never becomes a line. With a split, the total
-  is ignored.
+* **Totals only.** An offer with a total ``<Количество>`` but no warehouse split names none of our
+  warehouses: it is listed in ``totals_without_warehouse``, not among the lines, and the 1C intake decides
+  (``[onec] totals_warehouse``, see :func:`intake_totals`). With a split, the total is ignored.
 * **Absence.** A warehouse or offer that the file does not name is not set to zero, in a full package either:
   ``changes_only`` is reported, never acted on here.
 
@@ -53,7 +53,7 @@ from decimal import Decimal
 from typing import IO
 
 from workflows.model import Order
-from workflows.onec_intake import OneCLine
+from workflows.onec_intake import OneCLine, OneCTotal
 
 ROOT = "КоммерческаяИнформация"
 OFFER_PACKAGES = ("ПакетПредложений", "ИзмененияПакетаПредложений")
@@ -313,6 +313,11 @@ def _quantity(raw: str, where: str, warnings: list[str]) -> int:
 def intake_lines(package: StockPackage) -> list[OneCLine]:
     """The package's lines as the 1C intake takes them (warehouses as 1C names them)."""
     return [OneCLine(line.article, line.warehouse_onec_id, line.qty) for line in package.lines]
+
+
+def intake_totals(package: StockPackage) -> list[OneCTotal]:
+    """The package's offers given as a total only: the 1C intake puts them in ``[onec] totals_warehouse``."""
+    return [OneCTotal(total.article, total.qty) for total in package.totals_without_warehouse]
 
 
 def stock_time(package: StockPackage) -> datetime:

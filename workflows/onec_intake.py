@@ -22,6 +22,11 @@ or pulled from the OData stock register on a schedule. Each entrance only transl
 - the OData register is the full truth and, like 1C's balance queries, leaves out what is at zero: a pull
   counts every row we hold above zero that it does not list as a figure of 0 (otherwise stock sold out in
   1C would stay on sale here);
+- an offer 1C gives only as a total, with no warehouse (:class:`OneCTotal`, CommerceML's ``<Количество>``
+  alone), goes to ``[onec] totals_warehouse``. Without that setting it cannot be placed: a message of nothing
+  but totals is refused whole (:class:`TotalsWithoutWarehouse`, telling the operator to set it), one with
+  warehouse lines too has those applied; either way the owner is alerted (``onec_totals_unplaced``), once
+  per episode, and the first message whose totals are placed ends the alert;
 - the figures go through the ledger (older ones ignored, deductions absorbed), 1C counts as heard, and
   shortfalls (1C shows less than we promised) are alerted — all in one transaction, so the caller's answer
   is exactly what was committed: if any step fails, nothing of the message is applied.
@@ -36,7 +41,7 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from workflows.articles import check_sku
-from workflows.errors import FigureFromFuture, InvalidStockLine, UnknownWarehouse
+from workflows.errors import FigureFromFuture, InvalidStockLine, TotalsWithoutWarehouse, UnknownWarehouse
 from workflows.ledger import Ledger, StockUpdateResult
 from workflows.model import StockFigure
 from workflows.operations import Operations
@@ -61,6 +66,14 @@ class OneCLine:
 
     sku: str
     warehouse: str
+    qty: int
+
+
+@dataclass(frozen=True)
+class OneCTotal:
+    """An offer's stock as a total only: 1C named no warehouse for it."""
+
+    sku: str
     qty: int
 
 
@@ -143,19 +156,45 @@ class StockIntake:
         self._uow, self._topology, self._ledger, self._ops = uow, topology, ledger, operations
         self._clock, self._future_tolerance = clock, future_tolerance
 
-    async def apply(self, source: StockSource, as_of: datetime, lines: Sequence[OneCLine]) -> StockUpdateResult:
+    @property
+    def totals_warehouse(self) -> str | None:
+        """Where totals without a warehouse go (``[onec] totals_warehouse``), if anywhere."""
+        return self._topology.onec.totals_warehouse
+
+    async def apply(
+        self, source: StockSource, as_of: datetime, lines: Sequence[OneCLine], totals: Sequence[OneCTotal] = ()
+    ) -> StockUpdateResult:
         """Apply one 1C message by the rules above, all or nothing. Raises :class:`UnknownWarehouse`,
-        :class:`InvalidStockLine` or :class:`FigureFromFuture`."""
+        :class:`InvalidStockLine`, :class:`FigureFromFuture` or :class:`TotalsWithoutWarehouse`."""
         when = self._not_ahead(onec_time(as_of, self._topology))
-        figures = resolve(checked(lines), self._topology, sum_repeats=source is not StockSource.API)
+        where = self.totals_warehouse
+        placed = [OneCLine(t.sku, where, t.qty) for t in totals] if where else []
+        unplaced = [] if placed else [t.sku for t in totals]
+        if unplaced and not lines:
+            await self._refuse_totals(source, unplaced)
+        figures = resolve(checked([*lines, *placed]), self._topology, sum_repeats=source is not StockSource.API)
         async with self._uow() as uow:
             if source is StockSource.REGISTER:
                 figures = [*figures, *await _absent_as_zero(uow, figures)]
             result = await self._ledger.apply_figures(uow, when, figures)
             await self._ops.heard_from_onec(uow, source)
             await self._ops.report_stock(uow, figures, result.shortfalls)
+            if totals:
+                await self._ops.report_totals(uow, source, unplaced)
             await uow.commit()
         return result
+
+    async def _refuse_totals(self, source: StockSource, unplaced: Sequence[str]) -> None:
+        """A message of totals only, with nowhere to put them: the owner is alerted (that much is committed)
+        and the message refused."""
+        async with self._uow() as uow:
+            await self._ops.report_totals(uow, source, unplaced)
+            await uow.commit()
+        raise TotalsWithoutWarehouse(
+            f"all {len(unplaced)} offer(s) give only a total, no warehouse (e.g. {unplaced[0][:60]!r}): set "
+            "[onec] totals_warehouse to the code of our warehouse that holds them; nothing applied",
+            [{"field": "totals_warehouse", "problem": "not set, and 1C gives no warehouse"}],
+        )
 
     def _not_ahead(self, when: datetime) -> datetime:
         now = self._clock.now()

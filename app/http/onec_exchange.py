@@ -59,6 +59,7 @@ from integrations.commerceml import (
     NoOffersPackage,
     StockPackage,
     intake_lines,
+    intake_totals,
     parse_stock,
     render_orders,
     stock_time,
@@ -380,14 +381,17 @@ def register(
 def intake_on_stock(intake: StockIntake) -> OnStock:
     """``on_stock`` that hands a package's lines to the 1C intake, as ``POST /api/1c/stock`` hands a message:
     all lines or none, by the same rules. One without ``ДатаФормирования`` is refused. Offers with only a
-    total are counted in the summary, not applied."""
+    total go to ``[onec] totals_warehouse``; without it a file of nothing else is refused (the intake's
+    reason says to set it) and in a mixed one they are counted in the summary, not applied."""
 
     async def on_stock(package: StockPackage) -> Mapping[str, object]:
-        result = await intake.apply(StockSource.EXCHANGE, stock_time(package), intake_lines(package))
+        totals = intake_totals(package)
+        result = await intake.apply(StockSource.EXCHANGE, stock_time(package), intake_lines(package), totals)
         return {
             **stock_result_view(result),
             "changes_only": package.changes_only,
-            "totals_without_warehouse": len(package.totals_without_warehouse),
+            "totals_without_warehouse": len(totals),
+            "totals_placed_in": intake.totals_warehouse if totals else None,
             "warnings": package.warnings[:5],
         }
 
