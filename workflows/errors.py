@@ -74,3 +74,9 @@ class TotalsWithoutWarehouse(WorkflowError):
     them in."""
 
     code = "totals_without_warehouse"
+
+
+class InvalidCatalogue(WorkflowError):
+    """1C's catalogue names a product whose article cannot be one of our SKUs."""
+
+    code = "invalid_catalogue"

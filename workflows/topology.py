@@ -114,6 +114,12 @@ class OneC(_Strict):
     # our warehouse (its code) that takes an offer's stock when 1C gives only its total, no warehouse
     # (CommerceML ``<Предложение><Количество>`` without ``<Склад>``); unset, such a file is refused
     totals_warehouse: str | None = None
+    # SKUs of 1C's characteristics (product#characteristic): "article" sums them into the product's article;
+    # "article_size" makes each its own SKU, <article><variant_separator><size>, e.g. "КР-7/42"
+    variant_skus: Literal["article", "article_size"] = "article"
+    variant_separator: str = Field(default="/", min_length=1, max_length=3, pattern=r"^\S+$")
+    # the characteristic that is the size; a characteristic without it is named by all its values
+    size_characteristic: str = Field(default="Размер", min_length=1)
 
     @field_validator("timezone")
     @classmethod

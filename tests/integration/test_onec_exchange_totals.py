@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -17,17 +18,19 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from app.bootstrap import Services, build
-from app.http.onec_exchange import intake_on_stock, register
+from app.http.onec_exchange import catalogue_on_import, intake_on_stock, register
 from app.settings import load_settings
 from tests.conftest import ROOT
 from tests.fakes import FakeClock
 from tests.integration.test_onec_exchange import LIMITS, PASSWORD, PATH, USER, login, run_import, upload
+from workflows.catalogue import CatalogueItem
 from workflows.operations import ONEC_TOTALS_UNPLACED
 from workflows.topology import Topology
 
 REALWORLD = Path(__file__).resolve().parents[3] / "shared" / "realworld" / "commerceml"
 SAMPLES = ["offers__cml2.04_1c-official-sample__irpsv.xml", "offers__cml2.04_qty-only__imega.xml"]
 DATA = Path(__file__).resolve().parent.parent / "data" / "commerceml"
+ROOMY = replace(LIMITS, session_bytes=256 * 1024)  # 1C's sample catalogue is larger than LIMITS allows
 
 
 def sample(name: str) -> bytes:
@@ -70,7 +73,9 @@ async def services(
 async def exchange(services: Services, xml: bytes, name: str = "offers.xml") -> list[str]:
     app = web.Application()
     on_stock = intake_on_stock(services.shop.intake)
-    register(app, path=PATH, user=USER, password=PASSWORD, on_stock=on_stock, clock=services.shop.clock, limits=LIMITS)
+    assert services.shop.catalogue is not None
+    register(app, path=PATH, user=USER, password=PASSWORD, on_stock=on_stock, clock=services.shop.clock, limits=ROOMY,
+             on_catalogue=catalogue_on_import(services.shop.catalogue))  # fmt: skip
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
         cookie = await login(client)
         assert await upload(client, cookie, name, xml) == ["success"]
@@ -83,16 +88,40 @@ async def alert_detail(services: Services) -> dict[str, object] | None:
     return None if alert is None else alert.detail
 
 
+async def on_hand(services: Services, sku: str) -> dict[str, int]:
+    return {code: level.on_hand for code, level in (await services.shop.ledger.stock(sku)).by_warehouse.items()}
+
+
 @pytest.mark.parametrize("services", ["tverskaya"], indirect=True)
-@pytest.mark.parametrize("name", SAMPLES)
-async def test_a_real_totals_only_file_lands_in_totals_warehouse(services: Services, name: str) -> None:
-    xml = sample(name)
+async def test_1c_s_own_sample_lands_in_totals_warehouse_once_its_catalogue_names_the_products(
+    services: Services,
+) -> None:
+    """Its offers carry no <Артикул>: held until 1C's catalogue (also without articles) names them, then the
+    product's guid is the stable key, its characteristics summed."""
+    xml = sample(SAMPLES[0])
+    catalogue = sample("import__cml2.04_1c-official-sample__irpsv.xml")
     expected = totals_of(xml)
     assert await exchange(services, xml) == ["success"]
-    for product, qty in expected.items():  # no <Артикул>: the product's 1C guid stands for it, variants summed
-        stock = await services.shop.ledger.stock(product)
-        assert {code: level.on_hand for code, level in stock.by_warehouse.items()} == {"tverskaya": qty}
+    for product in expected:
+        assert await on_hand(services, product) == {}
+    assert await exchange(services, catalogue, "import.xml") == ["success"]
+    for product, qty in expected.items():
+        assert await on_hand(services, product) == {"tverskaya": qty}
     assert await alert_detail(services) is None
+
+
+@pytest.mark.parametrize("services", ["tverskaya"], indirect=True)
+async def test_a_real_export_without_articles_lands_under_the_articles_the_catalogue_gives(services: Services) -> None:
+    xml = sample(SAMPLES[1])
+    expected = totals_of(xml)
+    assert await exchange(services, xml) == ["success"]
+    assert services.shop.catalogue is not None
+    articles = {product: f"РЕЗАК-{n}" for n, product in enumerate(sorted(expected))}
+    result = await services.shop.catalogue.learn([CatalogueItem(p, article) for p, article in articles.items()])
+    assert result.still_held == 0 and result.released.accepted == len(expected)
+    for product, qty in expected.items():
+        assert await on_hand(services, articles[product]) == {"tverskaya": qty}
+        assert await on_hand(services, product) == {}
 
 
 @pytest.mark.parametrize("services", [None], indirect=True)
@@ -121,7 +150,7 @@ async def test_without_totals_warehouse_a_mixed_file_applies_its_warehouse_lines
     from integrations.commerceml import parse_stock
 
     summary = await on_stock(parse_stock((DATA / "rests_2_10.xml").read_bytes()))
-    assert summary["accepted"] == 3
+    assert summary["accepted"] == 1 and summary["held_for_catalogue"] == 3  # SKU-9; the rest has no article
     assert summary["totals_without_warehouse"] == 1 and summary["totals_placed_in"] is None
     assert await alert_detail(services) == {"offers": 1, "example": "SKU-T", "source": "exchange"}
     assert (await services.shop.ledger.stock("SKU-T")).by_warehouse == {}
