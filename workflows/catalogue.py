@@ -61,7 +61,7 @@ class CatalogueItem:
 @dataclass
 class CatalogueResult:
     products: int = 0
-    without_article: list[str] = field(default_factory=list)  # 1C ids, their guid standing in as the SKU
+    without_article: list[str] = field(default_factory=list)  # 1C ids whose product has no article: guid as SKU
     released: StockUpdateResult = field(default_factory=StockUpdateResult)  # held figures now applied
     still_held: int = 0
 
@@ -164,9 +164,9 @@ class OneCCatalogue:
         async with self._uow() as uow:
             await uow.onec_catalogue.learn(records)
             released, still_held = await release_held(uow, self._topology, self._ledger, self._ops)
+            bare = await _without_article(uow, [item.onec_id for item in items if not item.article])
             await self._ops.heard_from_onec(uow, "catalogue")
             await uow.commit()
-        bare = [item.onec_id for item in items if not item.article]
         return CatalogueResult(len(items), bare, released, still_held)
 
     async def unmapped(self, limit: int = 1000) -> list[OneCProduct]:
@@ -187,6 +187,15 @@ class OneCCatalogue:
         size = size_of(item.characteristics, self._topology.onec) if "#" in item.onec_id else None
         article = check_sku(item.article) if item.article else None
         return OneCProduct(item.onec_id, article, item.name or None, item.barcode or None, size, updated_at=now)
+
+
+async def _without_article(uow: UnitOfWork, bare: list[str]) -> list[str]:
+    """Of these 1C ids without an article of their own, those whose product has none either."""
+    parents = await uow.onec_catalogue.get({onec_id.partition("#")[0] for onec_id in bare if "#" in onec_id})
+    return [
+        onec_id for onec_id in bare
+        if "#" not in onec_id or not getattr(parents.get(onec_id.partition("#")[0]), "article", None)
+    ]  # fmt: skip
 
 
 def _usable(article: str) -> bool:

@@ -1,4 +1,4 @@
-"""1C's "exchange with the site" (CommerceML 2, the Bitrix protocol), served for stock only.
+"""1C's "exchange with the site" (CommerceML 2, the Bitrix protocol), served for stock and the catalogue.
 
 1C starts every exchange; each request names ``type`` and ``mode`` in the query string:
 
