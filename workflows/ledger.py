@@ -49,7 +49,7 @@ class StockUpdateResult:
     absorbed: int = 0
     shortfalls: list[Shortfall] = field(default_factory=list)
     offer_id_conflicts: list[OfferIdConflict] = field(default_factory=list)
-    held_for_catalogue: int = 0  # CommerceML lines keyed by a 1C id nothing names yet (workflows.catalogue)
+    held_for_catalogue: int = 0  # 1C figures keyed by an id nothing names yet, this and earlier messages
 
 
 @dataclass(frozen=True)
