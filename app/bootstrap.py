@@ -80,6 +80,8 @@ def rules(settings: Settings) -> Rules:
         onec_silence=timedelta(seconds=business.onec_silence_alert_s),
         onec_future_tolerance=timedelta(seconds=business.onec_future_tolerance_s),
         unfillable_decision=timedelta(seconds=business.unfillable_decision_s),
+        unfillable_ship_by_margin=timedelta(seconds=business.unfillable_ship_by_margin_s),
+        unfillable_wait=timedelta(seconds=business.unfillable_wait_s),
         parcel_weight_g=settings.carrier.default_weight_g,
         carrier_poll_after=timedelta(seconds=settings.carrier.interval_s),
         returns_sellable_at_once=business.returns_sellable_at_once,

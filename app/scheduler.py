@@ -43,8 +43,9 @@ def build_scheduler(services: Services) -> AsyncIOScheduler:
         later = {"max_instances": 1, "coalesce": True}  # not at start: a full read of the channel is heavy
         scheduler.add_job(upkeep.reconcile, "interval", hours=6, id=f"reconcile-{upkeep.name}", **later)
         scheduler.add_job(upkeep.reconcile_if_asked, "interval", seconds=30, id=f"sync-asked-{upkeep.name}", **every)
-    for feed in shop.order_feeds:  # cancellations, deliveries, returns: as often as new orders are read
-        scheduler.add_job(feed.pull, "interval", seconds=60, id=f"order-events-{feed.name}", **every)
+    events_s = services.settings.channels.order_events_interval_s
+    for feed in shop.order_feeds:  # cancellations, deliveries, returns
+        scheduler.add_job(feed.pull, "interval", seconds=events_s, id=f"order-events-{feed.name}", **every)
     for fulfilment in shop.fulfilment:  # marketplace orders told ready to ship or cancelled; unfillable ones asked
         scheduler.add_job(fulfilment.run_once, "interval", seconds=60, id=f"fulfilment-{fulfilment.name}", **every)
     if shop.shipping is not None:  # allocated, paid orders to CDEK, and CDEK's verdicts

@@ -160,6 +160,8 @@ class ChannelSettings(_Group):
     )
     # seconds between sending changed orders to RetailCRM, and between reads of its status changes
     retailcrm_orders_interval_s: int = Field(default=60, ge=10, le=3600, validation_alias="RETAILCRM_ORDERS_INTERVAL_S")
+    # seconds between reads of each channel's order events (cancellations, deliveries, returns)
+    order_events_interval_s: int = Field(default=60, gt=0, le=3600, validation_alias="ORDER_EVENTS_INTERVAL_S")
     cbr_daily_url: AnyHttpUrl = Field(
         default=AnyHttpUrl("https://www.cbr.ru/scripts/XML_daily.asp"), validation_alias="CBR_DAILY_URL"
     )
@@ -229,6 +231,12 @@ class BusinessSettings(_Group):
     onec_future_tolerance_s: int = Field(default=600, ge=0, le=86_400, validation_alias="ONEC_FUTURE_TOLERANCE_S")
     # the managers' time to cancel a marketplace order nobody can fill, or to wait; then the owner is asked
     unfillable_decision_s: int = Field(default=14_400, ge=300, le=7 * 86_400, validation_alias="UNFILLABLE_DECISION_S")
+    # ...and at the latest this long before the marketplace's own shipping deadline, when it tells one
+    unfillable_ship_by_margin_s: int = Field(
+        default=7200, ge=0, le=7 * 86_400, validation_alias="UNFILLABLE_SHIP_BY_MARGIN_S"
+    )
+    # ``wait`` on that question, with no delivery date named (/wait names one), asks again this much later
+    unfillable_wait_s: int = Field(default=86_400, ge=3600, le=30 * 86_400, validation_alias="UNFILLABLE_WAIT_S")
     fx_check_interval_s: int = Field(default=300, ge=10, validation_alias="FX_CHECK_INTERVAL_S")
     # a return the warehouse calls sellable is stock at once, rather than when 1C's next figure counts it
     returns_sellable_at_once: bool = Field(default=False, validation_alias="RETURNS_SELLABLE_AT_ONCE")

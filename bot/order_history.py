@@ -1,9 +1,9 @@
 """An order's history as a manager reads it: one short line per event, in Russian (default) and English.
 
 This is the one table of wordings for every kind of history event the workflows write (``OrderEvent(…, kind,
-detail)``). The Telegram ``/order`` command and the sandbox console both read it. A kind missing here is still
-shown, as its raw name with its details, so a new event is never hidden — but give it a wording here (a test
-checks that every kind written by ``workflows/`` has one in both languages)."""
+detail)``). The Telegram ``/order`` command, the sandbox console and the operator's dashboard read it. A kind
+missing here is still shown, as its raw name with its details, so a new event is never hidden — but give it a
+wording here (a test checks that every kind written by ``workflows/`` has one in both languages)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,8 @@ _HISTORY: dict[str, dict[str, str]] = {
         "store_declined": "Строка {line}: магазин {store} не подтвердил — {outcome}{by_who}",
         "unfulfillable": "Строка {line}: {sku} × {qty} — ни один магазин не подтвердил",
         "exported_to_1c": "Передан в 1С",
+        "paid_in_1c": "1С: оплачен, документ оплаты {number} от {at}",
+        "shipped_in_1c": "1С: отгружен, документ отгрузки {number} от {at}",
         "fraud_check_opened": "Открыта проверка звонком",
         "fraud_check_answered": "Проверка звонком: {decision}{by_who}",
         "client_blocked": "Клиент заблокирован после проверки",
@@ -50,7 +52,9 @@ _HISTORY: dict[str, dict[str, str]] = {
         "marketplace_refused_ready": "{channel} не принял «готов к отгрузке»{because}",
         "marketplace_refused_cancel": "{channel} не принял отмену{because}",
         "unfillable_asked": "Менеджеров спросили: отменить или ждать поставку",
-        "unfillable_decided": "Менеджер решил по заказу без товара{by_who}",
+        "unfillable_decided": "Товара нет — решение: {decision_words}{by_who}",
+        "unfillable_wait_moved": "Товара нет — ждём поставку до {until}{by_who}",
+        "unfillable_rerouted": "После ожидания товар нашёлся: строки распределены снова, менеджеров не спрашиваем",
         "crm_status": "RetailCRM: {note}",
         "return_announced": "возврат {sku} × {qty} заявлен ({source}), спросили склад {warehouse}",
         "return_sellable": "возврат {sku} × {qty} пришёл на {warehouse}, годен ({by}); ждём в остатке 1С",
@@ -69,6 +73,8 @@ _HISTORY: dict[str, dict[str, str]] = {
         "store_declined": "Line {line}: store {store} did not confirm — {outcome}{by_who}",
         "unfulfillable": "Line {line}: {sku} × {qty} — no store confirmed it",
         "exported_to_1c": "Handed to 1C",
+        "paid_in_1c": "1C: paid, payment document {number} of {at}",
+        "shipped_in_1c": "1C: shipped, shipment document {number} of {at}",
         "fraud_check_opened": "Call check opened",
         "fraud_check_answered": "Call check: {decision}{by_who}",
         "client_blocked": "Client blocked after the check",
@@ -96,7 +102,9 @@ _HISTORY: dict[str, dict[str, str]] = {
         "marketplace_refused_ready": '{channel} refused "ready to ship"{because}',
         "marketplace_refused_cancel": "{channel} refused the cancellation{because}",
         "unfillable_asked": "Managers asked: cancel or wait for a delivery",
-        "unfillable_decided": "A manager decided on the out-of-stock order{by_who}",
+        "unfillable_decided": "Out of stock — decided: {decision_words}{by_who}",
+        "unfillable_wait_moved": "Out of stock — waiting for the delivery until {until}{by_who}",
+        "unfillable_rerouted": "Stock found after the wait: the lines are routed again, the managers are not asked",
         "crm_status": "RetailCRM: {note_en}",
         "return_announced": "return of {sku} × {qty} announced ({source}), warehouse {warehouse} asked",
         "return_sellable": "return of {sku} × {qty} arrived at {warehouse}, sellable ({by}); awaiting 1C's stock",
@@ -110,10 +118,32 @@ _HISTORY: dict[str, dict[str, str]] = {
 # how a cancellation the channel asked for is recorded (workflows.channel_verdicts.cancel_reason)
 CHANNEL_CANCEL_PREFIX = "cancelled on "
 
-# the office's cancellations, stored as "<code>: <who>" (workflows.fraud_check, workflows.unfillable)
+# cancellations stored as codes: the office's as "<code>: <who>" (workflows.fraud_check, workflows.unfillable),
+# 1C's as the bare code (workflows.onec_order_status)
 _OFFICE_REASONS: dict[Locale, dict[str, str]] = {
-    "ru": {"fraud_confirmed": "мошенничество подтвердил(а) {who}", "unfillable": "товара нет, отменил(а) {who}"},
-    "en": {"fraud_confirmed": "fraud confirmed by {who}", "unfillable": "nobody can fill it, cancelled by {who}"},
+    "ru": {
+        "fraud_confirmed": "мошенничество подтвердил(а) {who}",
+        "unfillable": "товара нет, отменил(а) {who}",
+        "cancelled_in_1c": "отменён или помечен на удаление в 1С",
+    },
+    "en": {
+        "fraud_confirmed": "fraud confirmed by {who}",
+        "unfillable": "nobody can fill it, cancelled by {who}",
+        "cancelled_in_1c": "cancelled or marked for deletion in 1C",
+    },
+}
+
+
+_STORE_OUTCOMES: dict[Locale, dict[str, str]] = {  # a store's answer (workflows.store_confirmation)
+    "ru": {"available": "есть, в порядке", "missing": "нет на месте", "defective": "брак",
+           "timeout": "не ответил вовремя"},
+    "en": {"available": "there, in good condition", "missing": "not there", "defective": "defective",
+           "timeout": "no answer in time"},
+}  # fmt: skip
+
+_DECISIONS: dict[Locale, dict[str, str]] = {
+    "ru": {"cancel": "отменить заказ", "wait": "ждать поставку до {until}"},
+    "en": {"cancel": "cancel the order", "wait": "wait for the delivery until {until}"},
 }
 
 
@@ -149,4 +179,9 @@ def history_line(locale: Locale, kind: str, detail: Mapping[str, object]) -> str
     values["because"] = f": {_reason_words(locale, reason)}" if reason else ""
     by = detail.get("by")
     values["by_who"] = f" ({by})" if by else ""
+    values["until"] = str(detail.get("ask_again_at") or "—")[:10]  # the day; the time is the shop's morning
+    outcome = str(detail.get("outcome") or "—")
+    values["outcome"] = _STORE_OUTCOMES[locale].get(outcome, outcome)
+    decision = str(detail.get("decision") or "")
+    values["decision_words"] = _DECISIONS[locale].get(decision, decision).format(until=values["until"])
     return template.format_map(values)

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import io
 import re
+import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -53,8 +54,9 @@ from decimal import Decimal
 from typing import IO
 
 from workflows.catalogue import Characteristics, OneCOffer
-from workflows.model import Order
+from workflows.model import Customer, Delivery, Order
 from workflows.onec_intake import OneCLine, OneCTotal
+from workflows.onec_orders import OrderForOneC
 
 ROOT = "КоммерческаяИнформация"
 OFFER_PACKAGES = ("ПакетПредложений", "ИзмененияПакетаПредложений")
@@ -360,12 +362,20 @@ def stock_time(package: StockPackage) -> datetime:
     return package.generated_at
 
 
-def render_orders(orders: Sequence[Order], generated_at: datetime, warehouse_onec_ids: Mapping[str, str]) -> bytes:
+def render_orders(
+    orders: Sequence[OrderForOneC], generated_at: datetime, warehouse_onec_ids: Mapping[str, str]
+) -> bytes:
     """Our orders as a CommerceML 2.05 ``КоммерческаяИнформация`` of ``Документ`` elements (the
     answer to ``type=sale&mode=query``), in windows-1251 as 1C's exchange expects. Each line
-    names the article and the 1C warehouse holding it; a total is given when the order has one."""
+    names the article and the 1C warehouse holding it; a total is given when the order has one.
+
+    The client is a ``Контрагент`` as Bitrix writes one: an ``Ид`` that stays the same for the same client (from
+    the phone, else the e-mail, else the name), the name, the delivery address when the order has one
+    (``АдресРегистрации``) and ``Контакты`` («Телефон рабочий», «Почта»). The document's ``ЗначенияРеквизитов``
+    say whether it is paid (``Заказ оплачен``, with ``Дата оплаты``), that it is not cancelled, and its status."""
     root = ET.Element("КоммерческаяИнформация", {"ВерсияСхемы": "2.05", "ДатаФормирования": _stamp(generated_at)})
-    for order in orders:
+    for sent in orders:
+        order = sent.order
         document = ET.SubElement(root, "Документ")
         for tag, value in (
             ("Ид", str(order.id)), ("Номер", order.external_id), ("Дата", order.created_at.date().isoformat()),
@@ -374,9 +384,7 @@ def render_orders(orders: Sequence[Order], generated_at: datetime, warehouse_one
             ("Сумма", "" if order.total is None else f"{order.total:.2f}"), ("Комментарий", f"канал {order.channel}"),
         ):  # fmt: skip
             ET.SubElement(document, tag).text = value
-        parties = ET.SubElement(ET.SubElement(document, "Контрагенты"), "Контрагент")
-        ET.SubElement(parties, "Наименование").text = order.customer.name or order.customer.phone or "—"
-        ET.SubElement(parties, "Роль").text = "Покупатель"
+        _client(ET.SubElement(document, "Контрагенты"), order, sent.delivery)
         goods = ET.SubElement(document, "Товары")
         for line in order.lines:
             item = ET.SubElement(goods, "Товар")
@@ -386,8 +394,73 @@ def render_orders(orders: Sequence[Order], generated_at: datetime, warehouse_one
             ET.SubElement(item, "Количество").text = str(line.qty)
             if line.warehouse is not None:
                 ET.SubElement(item, "Склад", {"Ид": warehouse_onec_ids.get(line.warehouse, line.warehouse)})
+        _requisites(ET.SubElement(document, "ЗначенияРеквизитов"), sent)
     document_bytes: bytes = ET.tostring(root, encoding="windows-1251", xml_declaration=True)
     return document_bytes
+
+
+_CLIENT_IDS = uuid.UUID("5b0f3a52-9a43-4c5e-8f0e-6f1c0a1e7d21")  # our namespace of clients' ids in 1C
+_STATUS_WORDS = {"reserved": "Зарезервирован", "awaiting_store_confirmation": "Ждёт ответа магазина",
+                 "partially_reserved": "Зарезервирован частично", "out_of_stock": "Нет в наличии",
+                 "cancelled": "Отменён"}  # fmt: skip
+
+
+def client_id(customer: Customer) -> str:
+    """The client's ``Ид`` in 1C: the same for every order of one phone (else e-mail, else name), never the data
+    itself; empty when the order names no client at all."""
+    digits = "".join(char for char in customer.phone if char.isdigit())
+    key = f"phone:{digits[-10:]}" if len(digits) >= 10 else f"email:{customer.email.strip().lower()}"
+    if key == "email:":
+        key = f"name:{' '.join(customer.name.lower().split())}"
+    return "" if key == "name:" else str(uuid.uuid5(_CLIENT_IDS, key))
+
+
+def _client(parties: ET.Element, order: Order, delivery: Delivery | None) -> None:
+    customer = order.customer
+    party = ET.SubElement(parties, "Контрагент")
+    name = customer.name.strip() or customer.phone.strip() or customer.email.strip() or "—"
+    ET.SubElement(party, "Ид").text = client_id(customer) or f"order-{order.id}"
+    ET.SubElement(party, "Наименование").text = name
+    ET.SubElement(party, "ПолноеНаименование").text = name
+    ET.SubElement(party, "Роль").text = "Покупатель"
+    if delivery is not None:
+        address = ET.SubElement(party, "АдресРегистрации")
+        ET.SubElement(address, "Представление").text = delivery_address(delivery)
+        for kind, value in (("Почтовый индекс", delivery.postal_code), ("Страна", delivery.country_code.upper()),
+                            ("Город", delivery.city), ("Улица", delivery.address)):  # fmt: skip
+            if value.strip():
+                field_ = ET.SubElement(address, "АдресноеПоле")
+                ET.SubElement(field_, "Тип").text = kind
+                ET.SubElement(field_, "Значение").text = value.strip()
+    contacts = [("Телефон рабочий", customer.phone.strip()), ("Почта", customer.email.strip())]
+    if any(value for _, value in contacts):
+        listed = ET.SubElement(party, "Контакты")
+        for kind, value in contacts:
+            if value:
+                contact = ET.SubElement(listed, "Контакт")
+                ET.SubElement(contact, "Тип").text = kind
+                ET.SubElement(contact, "Значение").text = value
+
+
+def delivery_address(delivery: Delivery) -> str:
+    """The delivery as one line: the door address, or the carrier's pick-up point."""
+    where = delivery.address.strip() or (f"пункт выдачи {delivery.pickup_point}" if delivery.pickup_point else "")
+    parts = (delivery.postal_code.strip(), delivery.city.strip(), where)
+    return ", ".join(part for part in parts if part)
+
+
+def _requisites(values: ET.Element, sent: OrderForOneC) -> None:
+    status = sent.order.status.value
+    named = [("Заказ оплачен", "true" if sent.paid else "false")]
+    if sent.paid_at is not None:
+        named.append(("Дата оплаты", sent.paid_at.strftime("%d.%m.%Y %H:%M:%S")))
+    if sent.delivery is not None:
+        named.append(("Адрес доставки", delivery_address(sent.delivery)))
+    named += [("Отменен", "false"), ("Статус заказа", f"[{status}] {_STATUS_WORDS.get(status, status)}")]
+    for name, value in named:
+        requisite = ET.SubElement(values, "ЗначениеРеквизита")
+        ET.SubElement(requisite, "Наименование").text = name
+        ET.SubElement(requisite, "Значение").text = value
 
 
 def _stamp(moment: datetime) -> str:

@@ -132,6 +132,7 @@ class _PostingProduct(BaseModel):
 class _Posting(BaseModel):
     posting_number: str
     in_process_at: dt.datetime
+    shipment_date: dt.datetime | None = None  # assemble by then: the posting's shipping deadline
     products: list[_PostingProduct] = Field(min_length=1)
 
 
@@ -484,11 +485,14 @@ def _order(raw: dict[str, Any]) -> ChannelOrder | None:
     quantities: dict[str, int] = {}
     for product in posting.products:
         quantities[product.offer_id] = quantities.get(product.offer_id, 0) + product.quantity
-    created = posting.in_process_at
-    if created.tzinfo is None:
-        created = created.replace(tzinfo=dt.UTC)  # the Seller API works in UTC
     lines = tuple(ChannelOrderLine(offer, qty) for offer, qty in quantities.items())
-    return ChannelOrder(posting.posting_number, lines, created)
+    ship_by = None if posting.shipment_date is None else _as_utc(posting.shipment_date)
+    return ChannelOrder(posting.posting_number, lines, _as_utc(posting.in_process_at), ship_by)
+
+
+def _as_utc(moment: dt.datetime) -> dt.datetime:
+    """A Seller API time; one without an offset is UTC, as the Seller API works in UTC."""
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
 
 
 def _keep(found: dict[tuple[str, OrderEventKind], ChannelOrderEvent], event: ChannelOrderEvent | None) -> None:

@@ -382,6 +382,8 @@ class WildberriesClient:
         """Every FBS order still new on WB (of all the seller's warehouses), one line of one unit each.
 
         An order whose size is not among the learned cards, or that cannot be read, is skipped with a warning.
+        WB's order carries no shipping deadline (``ddate`` and ``sellerDate`` are delivery dates, and only for
+        oversized goods): its orders have no ``ship_by``, and the managers' time to decide is the setting alone.
         """
         products = await self.products()
         answer = self._expect(_Orders, await self._call(self.orders_gate, "GET", self._orders_url))

@@ -517,4 +517,27 @@ def _order(raw: object) -> ChannelOrder | None:
         lines.append(ChannelOrderLine(offer_id=offer_id, qty=count))
     if not lines:
         return None
-    return ChannelOrder(external_id=str(order_id), lines=tuple(lines), created_at=created_at.astimezone(UTC))
+    return ChannelOrder(
+        external_id=str(order_id), lines=tuple(lines), created_at=created_at.astimezone(UTC),
+        ship_by=_ship_by(_dict(order.get("delivery")).get("shipments")),
+    )  # fmt: skip
+
+
+def _ship_by(shipments: object) -> datetime | None:
+    """The earliest ``delivery.shipments[].shipmentDate`` (``DD-MM-YYYY``, the day to hand the order to the
+    delivery service), at the start of that day in Moscow time — the last moment the whole day is still ahead — or
+    at its ``shipmentTime`` (Express, ``HH:MM``) when given; ``None`` when the Market gives no day (an order by an
+    organisation, until the delivery date is agreed) or one that cannot be read."""
+    found: list[datetime] = []
+    for shipment in shipments if isinstance(shipments, list) else []:
+        day, time = _dict(shipment).get("shipmentDate"), _dict(shipment).get("shipmentTime")
+        if not isinstance(day, str):
+            continue
+        try:
+            moment = datetime.strptime(day, "%d-%m-%Y")
+            if isinstance(time, str) and time:
+                moment = datetime.strptime(f"{day} {time}", "%d-%m-%Y %H:%M")
+        except ValueError:
+            continue
+        found.append(moment.replace(tzinfo=MARKET_TIME).astimezone(UTC))
+    return min(found, default=None)

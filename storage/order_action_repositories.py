@@ -7,12 +7,12 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import case, delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage import schema as t
 from storage.repositories import _upsert
-from workflows.ports import OrderAction
+from workflows.ports import ActionCount, OrderAction
 
 PENDING = "pending"
 
@@ -75,6 +75,17 @@ class SqlOrderActions:
             select(o.id).where(o.channel == channel, o.cancelled_at.is_(None), ~has_action).order_by(o.id).limit(limit)
         )
         return [int(order_id) for order_id in (await self._c.execute(query)).scalars()]
+
+    async def withdraw(self, order_id: int, action: str) -> None:
+        a = t.order_actions.c
+        await self._c.execute(delete(t.order_actions).where(a.order_id == order_id, a.action == action))
+
+    async def counts(self) -> list[ActionCount]:
+        a = t.order_actions.c
+        retrying = func.sum(case((a.attempts > 0, 1), else_=0))
+        query = select(a.action, a.state, func.count(), retrying).group_by(a.action, a.state)
+        rows = await self._c.execute(query.order_by(a.action, a.state))
+        return [ActionCount(action, state, int(count), int(tried or 0)) for action, state, count, tried in rows]
 
 
 def _values(action: OrderAction) -> dict[str, Any]:

@@ -74,4 +74,5 @@ def _order(row: Any) -> Order:
         row.id, row.channel, row.external_id, Customer(row.customer_name, row.customer_phone, row.customer_email),
         None if row.total is None else Decimal(row.total), row.currency, row.created_at, [],
         cancelled_at=row.cancelled_at, shipping_hold=row.shipping_hold, exported_at=row.exported_at,
+        ship_by=row.ship_by,
     )  # fmt: skip

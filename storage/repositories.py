@@ -28,7 +28,7 @@ from workflows.model import (
     StockFigure,
     StockLevel,
 )
-from workflows.ports import StockKey
+from workflows.ports import SeenOrderEvent, StockKey
 
 T = TypeVar("T")
 
@@ -238,6 +238,7 @@ class SqlOrders:
             "total": order.total,
             "currency": order.currency,
             "created_at": order.created_at,
+            "ship_by": order.ship_by,
         }
         order_id = (await self._c.execute(q.INSERT_ORDER[self._c.dialect.name], values)).scalar_one_or_none()
         if order_id is None:
@@ -295,6 +296,7 @@ class SqlOrders:
             history=[OrderEvent(r.at, r.kind, dict(r.detail)) for r in events],
             shipping_hold=row.shipping_hold,
             exported_at=row.exported_at,
+            ship_by=row.ship_by,
         )
 
     async def save_lines(self, order_id: int, lines: Sequence[OrderLine]) -> None:
@@ -370,6 +372,21 @@ class SqlOrders:
         c = t.orders.c
         query = select(c.external_id).where(c.channel == channel, c.cancelled_at.is_(None))
         return list((await self._c.execute(query.order_by(c.id.desc()).limit(limit))).scalars())
+
+    async def recent_events(self, kinds: Collection[str], limit: int) -> list[SeenOrderEvent]:
+        # newest written = the highest id: the primary key walks back and stops at ``limit``, no sort of the table
+        e, o = t.order_events.c, t.orders.c
+        query = (
+            select(e.order_id, e.at, e.kind, e.detail, o.channel, o.external_id)
+            .join_from(t.order_events, t.orders, e.order_id == o.id)
+            .where(e.kind.in_(sorted(kinds)))
+            .order_by(e.id.desc())
+            .limit(limit)
+        )
+        return [
+            SeenOrderEvent(r.order_id, r.channel, r.external_id, OrderEvent(r.at, r.kind, dict(r.detail)))
+            for r in await self._c.execute(query)
+        ]
 
 
 def _obligation(row: Any) -> Obligation:

@@ -61,6 +61,10 @@ class SqlReturnRecords:
         )
         return {warehouse: int(qty) for warehouse, qty in await self._c.execute(statement)}
 
+    async def awaiting_receipt(self) -> int:
+        query = select(func.count()).select_from(t.returns).where(t.returns.c.state == ReturnState.ANNOUNCED.value)
+        return int((await self._c.execute(query)).scalar_one())
+
     async def take_back(self, sku: str, warehouse: str, qty: int, as_of_if_new: datetime) -> None:
         self._touched.add(sku)
         row = {"sku": sku, "warehouse": warehouse, "on_hand": qty, "reserved": 0, "as_of": as_of_if_new}

@@ -90,6 +90,7 @@ orders = Table(
     Column("cancelled_at", UtcDateTime, nullable=True),
     Column("shipping_hold", String(32), nullable=True),  # e.g. fraud_check: nothing ships meanwhile
     Column("exported_at", UtcDateTime, nullable=True),  # when 1C confirmed it took the order (exchange)
+    Column("ship_by", UtcDateTime, nullable=True),  # the marketplace's shipping deadline, when it tells one
     UniqueConstraint("channel", "external_id"),
 )
 

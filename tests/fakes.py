@@ -31,6 +31,7 @@ from workflows.model import (
 )
 from workflows.office_model import Alert, Payment, Phase
 from workflows.ports import (
+    ActionCount,
     ChannelState,
     CommitHooks,
     CrmExport,
@@ -41,6 +42,7 @@ from workflows.ports import (
     OrderAction,
     Push,
     ReportDelivery,
+    SeenOrderEvent,
     StockKey,
     UnitOfWorkFactory,
 )
@@ -108,6 +110,7 @@ class MemoryState:
     heard_order_events: dict[tuple[str, str, str], HeardOrderEvent] = field(default_factory=dict)
     order_actions: dict[tuple[int, str], OrderAction] = field(default_factory=dict)  # (order_id, action) -> row
     returns: dict[tuple[int, str], ReturnRecord] = field(default_factory=dict)  # (order_id, sku) -> its return
+    event_log: list[tuple[int, OrderEvent]] = field(default_factory=list)  # (order_id, event), in writing order
     touched: set[str] = field(default_factory=set)  # SKUs the open unit of work changed
     next_id: int = 1
     crm_exports: dict[int, dict[str, Any]] = field(default_factory=dict)  # order_id -> the row
@@ -254,6 +257,15 @@ class MemoryOrders:
 
     async def add_events(self, order_id: int, events: Sequence[OrderEvent]) -> None:
         self._s.orders[order_id].history.extend(events)
+        self._s.event_log.extend((order_id, event) for event in events)
+
+    async def recent_events(self, kinds: Collection[str], limit: int) -> list[SeenOrderEvent]:
+        found = [(order_id, e) for order_id, e in reversed(self._s.event_log) if e.kind in kinds][:limit]
+        return [
+            SeenOrderEvent(order_id, self._s.orders[order_id].channel, self._s.orders[order_id].external_id,
+                           copy.deepcopy(event))
+            for order_id, event in found
+        ]  # fmt: skip
 
     async def set_hold(self, order_id: int, hold: str | None) -> None:
         self._s.orders[order_id].shipping_hold = hold
@@ -646,6 +658,18 @@ class MemoryOrderActions:
             i for i, o in self._s.orders.items() if o.channel == channel and o.cancelled_at is None and i not in busy
         )[:limit]
 
+    async def withdraw(self, order_id: int, action: str) -> None:
+        self._s.order_actions.pop((order_id, action), None)
+
+    async def counts(self) -> list[ActionCount]:
+        rows: Counter[tuple[str, str]] = Counter()
+        retrying: Counter[tuple[str, str]] = Counter()
+        for a in self._s.order_actions.values():
+            rows[(a.action, a.state)] += 1
+            retrying[(a.action, a.state)] += int(a.attempts > 0)
+        return [ActionCount(action, state, count, retrying[(action, state)]) for (action, state), count in
+                sorted(rows.items())]  # fmt: skip
+
 
 class MemoryHeartbeats:
     def __init__(self, state: MemoryState) -> None:
@@ -841,6 +865,9 @@ class MemoryReturnRecords:
             if settled and decided is not None and (level is None or decided > level.as_of):
                 expected[r.warehouse] = expected.get(r.warehouse, 0) + r.qty
         return expected
+
+    async def awaiting_receipt(self) -> int:
+        return sum(1 for r in self._s.returns.values() if r.state == ReturnState.ANNOUNCED)
 
     async def take_back(self, sku: str, warehouse: str, qty: int, as_of_if_new: datetime) -> None:
         self._s.touched.add(sku)

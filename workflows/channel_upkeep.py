@@ -50,7 +50,9 @@ class ChannelUpkeep:
                 continue
             lines = [LineRequest(owners[line.offer_id], line.qty) for line in order.lines]
             try:
-                intake = await self._orders.place(PlaceOrder(self.name, order.external_id, lines))
+                intake = await self._orders.place(
+                    PlaceOrder(self.name, order.external_id, lines, ship_by=order.ship_by)
+                )
             except (OrderConflict, ClientBlocked) as error:
                 log.warning("order %s from %s not taken: %s", order.external_id, self.name, error.message)
                 continue

@@ -51,6 +51,7 @@ class ChannelOrder:
     external_id: str  # the channel's order id, as text
     lines: tuple[ChannelOrderLine, ...]
     created_at: datetime
+    ship_by: datetime | None = None  # the marketplace's own shipping deadline (UTC), when it gives one
 
 
 class ChannelClient(Protocol):

@@ -1,5 +1,6 @@
 """What the operator's dashboard shows: each channel's health and queue, open tasks with their deadlines, recent
-alerts, 1C's last word and what reconciliation last corrected — one read, no writes."""
+alerts, 1C's last word, what reconciliation last corrected, and the orders' lifecycle (the newest steps across
+orders and what waits on people or marketplaces, :mod:`workflows.order_lifecycle`) — one read, no writes."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from workflows.office_model import Alert
-from workflows.ports import ChannelState, Clock, UnitOfWorkFactory
+from workflows.order_lifecycle import LIFECYCLE_KINDS, OrderCounters, order_counters
+from workflows.ports import ChannelState, Clock, SeenOrderEvent, UnitOfWorkFactory
 from workflows.tasks import Task
 from workflows.topology import Topology
 
@@ -31,13 +33,15 @@ class Snapshot:
     open_tasks: list[Task]
     alerts: list[Alert]
     onec_last_update: datetime | None
+    order_events: list[SeenOrderEvent]  # the newest lifecycle steps across orders, newest first
+    orders: OrderCounters
 
 
 class Dashboard:
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock, topology: Topology) -> None:
         self._uow, self._clock, self._topology = uow, clock, topology
 
-    async def snapshot(self, alerts: int = 20) -> Snapshot:
+    async def snapshot(self, alerts: int = 20, order_events: int = 30) -> Snapshot:
         now = self._clock.now()
         async with self._uow(read_only=True) as uow:
             states = await uow.channel_states.all()
@@ -45,6 +49,8 @@ class Dashboard:
             depth = await uow.outbox.depth()
             tasks = await uow.tasks.open_about("")
             recent = await uow.alerts.recent(alerts)
+            events = await uow.orders.recent_events(LIFECYCLE_KINDS, order_events)
+            counters = await order_counters(uow)
         channels = []
         for name in self._topology.channels:
             state = states.get(name, ChannelState(name))
@@ -55,4 +61,4 @@ class Dashboard:
                 reconciled=state.reconciled, reconciled_at=state.reconciled_at,
             ))  # fmt: skip
         tasks.sort(key=lambda t: t.deadline)
-        return Snapshot(now, channels, tasks, recent, heard.at if heard else None)
+        return Snapshot(now, channels, tasks, recent, heard.at if heard else None, events, counters)

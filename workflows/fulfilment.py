@@ -10,7 +10,9 @@ every minute. One run:
   ``ready_to_ship``; any other order is looked at again on the next run. A sweep rather than a hook in each place
   that allocates (the intake, a store's answer, a payment, the fraud check's ``verified``): one rule in one place,
   and an order is moved on at most a run after it may be.
-* **Asks** the due ``ask_unfillable`` questions (:mod:`workflows.unfillable`).
+* **Asks** the due ``ask_unfillable`` questions (:mod:`workflows.unfillable`), each in its own transaction. One
+  due again after the managers' ``wait`` routes the lines again first: every one found stock, the row is withdrawn
+  and the order is swept afresh (ready to ship once allocated); else the managers are asked again.
 * **Sends** the due ``ready_to_ship`` and ``cancel_unfillable`` actions through the client. Each row is one per
   (order, action) — the insert is the claim that it is queued once — and is claimed by moving its next attempt past
   a lease, so two runs do not send it at once; a run that dies leaves it due again when the lease ends (both calls
@@ -101,20 +103,32 @@ class Fulfilment:
         return None
 
     async def ask_due(self) -> int:
-        """Put the due questions about unfillable orders to the managers; how many."""
+        """Put the due questions about unfillable orders to the managers; how many were due."""
         async with self._uow() as uow:
             now = self._clock.now()
             due = await uow.order_actions.claim(self.name, [Action.ASK_UNFILLABLE], now, now + self._lease, self._batch)
-            for row in due:
-                order = await uow.orders.get(row.order_id)
-                assert order is not None, "an order is never deleted"
-                if order.cancelled_at is not None:
-                    await uow.order_actions.save(replace(row, state=ActionState.DROPPED, done_at=now))
-                    continue
-                await self._unfillable.ask(uow, order, row.attempts + 1)
-                await uow.order_actions.save(replace(row, state=ActionState.ASKED, attempts=row.attempts + 1))
             await uow.commit()
+        for row in due:  # one transaction each: routing again takes stock, in intake's lock order, one order at a time
+            async with self._uow() as uow:
+                await self._ask(uow, row)
+                await uow.commit()
         return len(due)
+
+    async def _ask(self, uow: UnitOfWork, row: OrderAction) -> None:
+        """Ask about the order — after a wait, only when routing its lines again found no stock. Stock found, the
+        question is withdrawn and the next sweep sees the order afresh (ready to ship once allocated)."""
+        await uow.locks.hold(f"order-cancel:{row.order_id}")  # as a cancellation does: not cancelled meanwhile
+        order = await uow.orders.get(row.order_id)
+        assert order is not None, "an order is never deleted"
+        now = self._clock.now()
+        if order.cancelled_at is not None:
+            await uow.order_actions.save(replace(row, state=ActionState.DROPPED, done_at=now))
+        elif row.attempts > 0 and await self._unfillable.route_again(uow, order):
+            await uow.order_actions.withdraw(row.order_id, row.action)
+        else:
+            order = await uow.orders.get(row.order_id) or order  # routed again: only what is still unfillable
+            await self._unfillable.ask(uow, order, row.attempts + 1)
+            await uow.order_actions.save(replace(row, state=ActionState.ASKED, attempts=row.attempts + 1))
 
     async def send_due(self) -> int:
         """Send the due actions to the marketplace; how many it took."""

@@ -135,6 +135,7 @@ class Order:
     history: list[OrderEvent] = field(default_factory=list)
     shipping_hold: str | None = None  # why nothing may ship yet (an open fraud call check)
     exported_at: datetime | None = None  # when 1C took the order over the exchange
+    ship_by: datetime | None = None  # the marketplace's shipping deadline, when it tells one
 
     @property
     def status(self) -> OrderStatus:

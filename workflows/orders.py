@@ -10,7 +10,7 @@ item (the store-confirmation workflow asks them); the line then waits as
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
@@ -63,6 +63,7 @@ class PlaceOrder:
     currency: str = "RUB"
     obligations: Sequence[Obligation] = ()
     delivery: Delivery | None = None  # to be registered with the carrier once allocated and paid
+    ship_by: datetime | None = None  # the marketplace's shipping deadline, when it tells one
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,7 @@ class OrderDesk:
         lines = [OrderLine(n, line.sku, line.qty, LineStatus.OUT_OF_STOCK) for n, line in enumerate(command.lines, 1)]
         order = Order(
             None, command.channel, command.external_id, command.customer, command.total,
-            command.currency, now, lines, list(command.obligations),
+            command.currency, now, lines, list(command.obligations), ship_by=command.ship_by,
         )  # fmt: skip
         await uow.orders.add(order)
         order.history.append(OrderEvent(now, "received", {"channel": command.channel, "lines": len(lines)}))
@@ -162,6 +163,23 @@ class OrderDesk:
         taken = await uow.orders.get(order.id)
         assert taken is not None
         return taken
+
+    async def route_again(self, uow: UnitOfWork, order: Order, line_nos: Collection[int]) -> list[OrderLine]:
+        """Inside the caller's transaction: route the order's lines ``line_nos`` again, as intake does (a store's
+        hold asks the store); the lines as they now stand. For an order whose lines found no stock before."""
+        assert order.id is not None
+        now = self._clock.now()
+        lines = [line for line in order.lines if line.line_no in line_nos]
+        events: list[OrderEvent] = []
+        for line in sorted(lines, key=lambda item: (item.sku, item.line_no)):  # as in intake: one global lock order
+            events.extend(await self._route(uow, order.id, order.channel, line, now))
+        await uow.orders.save_lines(order.id, lines)
+        await uow.orders.add_events(order.id, events)
+        if self._cascade is not None:
+            for line in lines:
+                if line.status == LineStatus.AWAITING_STORE_CONFIRMATION:
+                    await self._cascade.ask(uow, order, line)
+        return lines
 
     async def _route(
         self, uow: UnitOfWork, order_id: int, channel_name: str, line: OrderLine, now: datetime

@@ -177,28 +177,35 @@ class UnfillableOrder:
     channel: str
     lines: tuple[UnfillableLine, ...]  # the lines no warehouse or store could fill
     attempt: int = 1  # asked again after a ``wait``: 2, 3, …
-    escalated: str | None = None  # why the owner is asked: "timeout"
+    escalated: str | None = None  # why the owner is asked: "timeout", or "ship_by" (the marketplace's deadline is near)
+    ship_by: datetime | None = None  # the marketplace's shipping deadline, when it told one
+    wait_s: int = 86_400  # how long ``wait`` puts the question off when no date is named
 
     def to_payload(self) -> Payload:
         payload: Payload = {
             "order_id": self.order_id, "external_id": self.external_id, "channel": self.channel,
             "lines": [{"line": x.line, "sku": x.sku, "qty": x.qty} for x in self.lines], "attempt": self.attempt,
+            "wait_s": self.wait_s,
         }  # fmt: skip
         if self.escalated is not None:
             payload["escalated"] = self.escalated
+        if self.ship_by is not None:
+            payload["ship_by"] = self.ship_by.isoformat()
         return payload
 
     @classmethod
     def from_payload(cls, payload: Mapping[str, object]) -> UnfillableOrder:
         found = payload.get("lines")
         rows = [row for row in found if isinstance(row, Mapping)] if isinstance(found, list) else []
-        escalated = payload.get("escalated")
+        escalated, ship_by = payload.get("escalated"), payload.get("ship_by")
         return cls(
             order_id=_int(payload, "order_id"), external_id=_str(payload, "external_id"),
             channel=_str(payload, "channel"),
             lines=tuple(UnfillableLine(_int(r, "line"), _str(r, "sku"), _int(r, "qty")) for r in rows),
             attempt=_int(payload, "attempt") if "attempt" in payload else 1,
             escalated=str(escalated) if escalated else None,
+            ship_by=datetime.fromisoformat(str(ship_by)) if ship_by else None,
+            wait_s=_int(payload, "wait_s") if "wait_s" in payload else 86_400,
         )  # fmt: skip
 
 

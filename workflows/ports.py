@@ -158,6 +158,21 @@ class Orders(Protocol):
         """The channel's order ids of its orders that are not cancelled, the ``limit`` newest first."""
         ...
 
+    async def recent_events(self, kinds: Collection[str], limit: int) -> list[SeenOrderEvent]:
+        """The ``limit`` newest history events of ``kinds`` across all orders, newest written first, each with
+        its order's channel and the channel's number: one query, for screens."""
+        ...
+
+
+@dataclass(frozen=True)
+class SeenOrderEvent:
+    """One event of an order's history as a screen lists it among other orders' events."""
+
+    order_id: int
+    channel: str
+    external_id: str  # the channel's number for the order
+    event: OrderEvent
+
 
 class Payments(Protocol):
     async def add_event(
@@ -454,6 +469,22 @@ class OrderActions(Protocol):
     async def candidates(self, channel: str, limit: int) -> list[int]:
         """Ids of the channel's orders that are not cancelled and have no action yet, oldest first."""
         ...
+
+    async def withdraw(self, order_id: int, action: str) -> None:
+        """Forget the order's action (no longer needed, nothing was sent): the order is a candidate again."""
+        ...
+
+    async def counts(self) -> list[ActionCount]:
+        """How many rows there are per action and state, counted where they are stored (no row is read)."""
+        ...
+
+
+@dataclass(frozen=True)
+class ActionCount:
+    action: str
+    state: str
+    rows: int
+    retrying: int  # of them, rows tried at least once (pending ones are backing off after a failure)
 
 
 @dataclass(frozen=True)
@@ -786,6 +817,10 @@ class ReturnRecords(Protocol):
     async def take_back(self, sku: str, warehouse: str, qty: int, as_of_if_new: datetime) -> None:
         """Add ``qty`` to the on-hand of ``sku`` at ``warehouse`` at once (a row 1C never sent is made with
         ``as_of_if_new``); marks the SKU touched, so the commit queues the channels' pushes."""
+        ...
+
+    async def awaiting_receipt(self) -> int:
+        """How many returns are announced and not yet answered by their warehouse (counted, not read)."""
         ...
 
 

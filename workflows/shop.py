@@ -57,6 +57,8 @@ class Rules:
     carrier_poll_after: timedelta = timedelta(seconds=30)
     onec_future_tolerance: timedelta = timedelta(minutes=10)  # how far ahead of our clock 1C's figures may be dated
     unfillable_decision: timedelta = timedelta(hours=4)  # the managers' time to decide on an unfillable order
+    unfillable_ship_by_margin: timedelta = timedelta(hours=2)  # ...ending at the latest this long before ship-by
+    unfillable_wait: timedelta = timedelta(days=1)  # ``wait`` with no date named asks again this much later
     returns_sellable_at_once: bool = False  # a sellable return is stock at once, not when 1C's next figure counts it
     crm_cancel_statuses: frozenset[str] = DEFAULT_CANCEL_STATUSES  # the CRM's statuses that cancel our order
 
@@ -136,7 +138,10 @@ def assemble(
     operations = Operations(uow, clock, topology, alerts, rules.onec_silence)
     fraud = FraudCheck(clock, board, alerts, orders)
     fx = FxWatch(uow, clock, board, alerts, outside.rates, rules.fx_deviation_threshold)
-    unfillable = UnfillableDesk(clock, board, alerts, orders, decide_within=rules.unfillable_decision)
+    unfillable = UnfillableDesk(
+        uow, clock, board, alerts, orders, decide_within=rules.unfillable_decision,
+        ship_by_margin=rules.unfillable_ship_by_margin, wait_for=rules.unfillable_wait,
+    )  # fmt: skip
     returns = Returns(uow, topology, clock, board, alerts, sellable_at_once=rules.returns_sellable_at_once)
     answers = {
         TaskKind.FRAUD_CHECK: fraud.answer, TaskKind.FX_APPROVAL: fx.answer, TaskKind.ALERT: alerts.answer,

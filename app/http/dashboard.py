@@ -1,18 +1,20 @@
 """The operator's dashboard: the page at ``/dashboard`` (public shell; it asks for the API token) and its data
-at ``GET /api/dashboard`` (behind the bearer token like every ``/api/*`` route). Read-only."""
+at ``GET /api/dashboard`` (behind the bearer token like every ``/api/*`` route). Read-only. Texts (alerts, the
+orders' steps) come worded in the service's language by the same tables the office's chats use."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
+from app.http.dashboard_views import DashboardView, OrderStepView
 from app.http.report_routes import report_view
 from app.web import STATIC
+from bot.order_history import history_line
 from bot.telegram.render import alert_title
 from bot.texts import Locale
 from workflows.daily_report import DailyReports
 from workflows.dashboard import Dashboard, Snapshot
+from workflows.ports import SeenOrderEvent
 
 
 def dashboard_routes(
@@ -32,10 +34,11 @@ def dashboard_routes(
     return [web.get("/dashboard", page), web.get("/api/dashboard", data), web.static("/static", STATIC)]
 
 
-def snapshot_view(snapshot: Snapshot, locale: Locale, timezone: str) -> dict[str, Any]:
+def snapshot_view(snapshot: Snapshot, locale: Locale, timezone: str) -> DashboardView:
     now = snapshot.at
     return {
         "at": now.isoformat(),
+        "locale": locale,
         "channels": [
             {
                 "name": c.name, "paused": c.paused, "circuit_open": c.circuit_open,
@@ -60,6 +63,21 @@ def snapshot_view(snapshot: Snapshot, locale: Locale, timezone: str) -> dict[str
              "summary": c.reconciled, "corrected": _corrected(c.reconciled)}
             for c in snapshot.channels if c.reconciled is not None
         ],
+        "order_events": [order_step_view(seen, locale) for seen in snapshot.order_events],
+        "orders": {
+            "unfillable_open": snapshot.orders.unfillable_open, "returns_awaiting": snapshot.orders.returns_awaiting,
+            "to_move_on": snapshot.orders.to_move_on, "move_retrying": snapshot.orders.move_retrying,
+            "move_refused": snapshot.orders.move_refused,
+        },
+    }  # fmt: skip
+
+
+def order_step_view(seen: SeenOrderEvent, locale: Locale) -> OrderStepView:
+    """One lifecycle step, worded as the office's ``/order`` words it (``bot/order_history.py``)."""
+    event = seen.event
+    return {
+        "order_id": seen.order_id, "channel": seen.channel, "external_id": seen.external_id, "kind": event.kind,
+        "at": event.at.isoformat(), "text": history_line(locale, event.kind, event.detail),
     }  # fmt: skip
 
 

@@ -1,4 +1,5 @@
-"""1C's "exchange with the site" (CommerceML 2, the Bitrix protocol), served for stock and the catalogue.
+"""1C's "exchange with the site" (CommerceML 2, the Bitrix protocol): stock, the catalogue and order documents
+in, orders out.
 
 1C starts every exchange; each request names ``type`` and ``mode`` in the query string:
 
@@ -22,8 +23,18 @@ the server stops. So the files take at most ``sessions × session_bytes`` of dis
 memory holds only the upload being received (at most ``file_limit``) and, while a file is imported, the figures
 read from it: the parser streams the file and keeps no tree.
 
-``type=sale`` (orders) is answered so that an exchange set up for orders too does not fail: ``query`` gives an
-empty document (the site has no orders for 1C), ``success`` is acknowledged, ``file`` is refused.
+``type=sale`` (orders), after the same ``checkauth`` and ``init``:
+
+* ``mode=query`` → our orders ready for 1C (``orders``: :class:`ExportedOrders`, with the client's contacts and
+  whether it is paid), or an empty document when no ``orders`` is given; ``mode=success`` → 1C took them.
+* ``POST mode=file&filename=<name>`` → 1C's order documents (what it did with our orders), kept in pieces exactly as
+  a catalogue file is. Bitrix's module has two ways and 1C uses either: the older applies the file at ``mode=file``
+  and expects no import; the newer (an ``init`` with ``version=``) answers ``success`` and applies it at
+  ``mode=import``. Both are served without asking which: a piece shorter than ``file_limit`` is the file's last
+  (1C sends full pieces before it), so the file is parsed (:func:`integrations.commerceml_orders.parse_order_documents`)
+  and handed to ``on_documents`` then, and answered ``success`` or ``failure\\n<reason>``; an ``import`` of it that
+  follows is answered ``success``. A file whose size is a whole number of pieces waits for its ``import``.
+  Without ``on_documents``, ``file`` is refused.
 
 Every request but ``checkauth`` needs the session cookie; without a known one the answer is ``failure``.
 Answers are ``text/plain`` in windows-1251, as Bitrix sends them and 1C reads them; a refusal is ``failure`` on
@@ -33,7 +44,8 @@ only as a code) — except the 401 for wrong credentials.
 ``on_stock`` is the caller's: it applies the package, returns a summary (logged), and refuses a package by
 raising :class:`~integrations.commerceml.CommerceMLError` or a :class:`~workflows.errors.WorkflowError`, whose
 message becomes the reason. :func:`intake_on_stock` is the one the service uses: the 1C intake
-(:mod:`workflows.onec_intake`).
+(:mod:`workflows.onec_intake`). ``on_documents`` is the same for order documents; the service's is
+:func:`status_on_documents` (:mod:`workflows.onec_order_status`, the whole package in one transaction).
 """
 
 from __future__ import annotations
@@ -49,7 +61,7 @@ import tempfile
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import IO, Protocol, TypeVar
 
 from aiohttp import web
 
@@ -66,9 +78,11 @@ from integrations.commerceml import (
     stock_time,
 )
 from integrations.commerceml_catalogue import CataloguePackage, NoCatalogue, parse_catalogue
+from integrations.commerceml_orders import OrderDocuments, parse_order_documents
 from workflows.catalogue import OneCCatalogue
 from workflows.errors import WorkflowError
 from workflows.onec_intake import StockIntake, StockSource
+from workflows.onec_order_status import OneCOrderStatus
 from workflows.onec_orders import OrderExport
 from workflows.ports import Clock
 from workflows.topology import Topology
@@ -80,6 +94,8 @@ CHARSET = "windows-1251"
 MIB = 1024 * 1024
 OnStock = Callable[[StockPackage], Awaitable[Mapping[str, object]]]
 OnCatalogue = Callable[[CataloguePackage], Awaitable[Mapping[str, object]]]
+OnOrderDocuments = Callable[[OrderDocuments], Awaitable[Mapping[str, object]]]
+Parsed = TypeVar("Parsed")
 
 
 class OrdersForOneC(Protocol):
@@ -122,16 +138,13 @@ class HeldFile:
     def parse_and_close(self) -> StockPackage | CataloguePackage:
         """The whole file as a stock package, or else as 1C's catalogue (each read as a stream); the file is gone
         afterwards, parsed or not. Neither → :class:`NoOffersPackage`."""
+        return self.read_and_close(_stock_or_catalogue)
+
+    def read_and_close(self, parse: Callable[[IO[bytes]], Parsed]) -> Parsed:
+        """The whole file read by ``parse`` from its start; the file is gone afterwards, parsed or not."""
         try:
             self._file.seek(0)
-            try:
-                return parse_stock(self._file)
-            except NoOffersPackage:
-                self._file.seek(0)
-                try:
-                    return parse_catalogue(self._file)
-                except NoCatalogue:
-                    raise NoOffersPackage("the file holds neither stock nor a catalogue") from None
+            return parse(self._file)
         finally:
             self.close()
 
@@ -144,6 +157,7 @@ class ExchangeSession:
     last_seen: datetime
     files: dict[str, HeldFile] = field(default_factory=dict)
     orders_sent: list[int] = field(default_factory=list)  # ids in the last query, until 1C says success
+    documents_applied: set[str] = field(default_factory=set)  # order files applied at their last piece
     ended: bool = False  # forgotten by the sessions: an upload still arriving for it is not kept
 
     @property
@@ -217,6 +231,7 @@ class OneCExchange:
         limits: ExchangeLimits | None = None,
         orders: OrdersForOneC | None = None,
         logins: FailedLogins | None = None,
+        on_documents: OnOrderDocuments | None = None,
         on_catalogue: OnCatalogue | None = None,
     ) -> None:
         if not user or not password:
@@ -228,6 +243,7 @@ class OneCExchange:
             self._credentials.append(pair.encode(CHARSET))
         self._on_stock, self._on_catalogue = on_stock, on_catalogue
         self._orders = orders
+        self._on_documents = on_documents
         self._clock = clock or _UtcClock()
         self.limits = limits or ExchangeLimits()
         self.sessions = ExchangeSessions(self._clock, self.limits)
@@ -244,9 +260,10 @@ class OneCExchange:
             return _answer("failure", "no exchange session (or it expired): start again with mode=checkauth")
         if mode == "init":
             session.forget_files()
+            session.documents_applied.clear()
             return _answer("zip=no", f"file_limit={self.limits.file_limit}")
         if kind == "sale":
-            return await self._sale(mode, session)
+            return await self._sale(request, mode, session)
         if mode == "file":
             return await self._file(request, session)
         if mode == "import":
@@ -280,7 +297,7 @@ class OneCExchange:
         matches = [hmac.compare_digest(given, expected) for expected in self._credentials]
         return any(matches)
 
-    async def _sale(self, mode: str, session: ExchangeSession) -> web.Response:
+    async def _sale(self, request: web.Request, mode: str, session: ExchangeSession) -> web.Response:
         if mode == "query":
             if self._orders is None:
                 document = _EMPTY_ORDERS.format(self._clock.now().strftime("%Y-%m-%dT%H:%M:%S")).encode(CHARSET)
@@ -293,7 +310,59 @@ class OneCExchange:
                 log.info("1C exchange: 1C took %d orders", len(session.orders_sent))
                 session.orders_sent = []
             return _answer("success")
-        return _answer("failure", "this site takes stock from 1C, not order documents")
+        if mode not in ("file", "import"):
+            return _answer("failure", f"unknown mode {mode[:20]!r} for type=sale")
+        if self._on_documents is None:
+            return _answer("failure", "this site takes stock from 1C, not order documents")
+        if mode == "file":
+            return await self._sale_file(request, session)
+        return await self._sale_import(request, session)
+
+    async def _sale_file(self, request: web.Request, session: ExchangeSession) -> web.Response:
+        """A piece of 1C's order file, kept as a catalogue file is. A piece shorter than ``file_limit`` is the
+        file's last (1C sends full pieces before it): the file is applied at once, as Bitrix's older protocol
+        does, and an ``import`` of it that may follow is answered ``success``."""
+        response = await self._file(request, session)
+        name = _filename(request) or ""
+        held = session.files.get(name)
+        if response.body != b"success" or held is None or held.size % self.limits.file_limit == 0:
+            return response  # refused, not kept (a picture), or more pieces may come: import applies it
+        del session.files[name]
+        return await self._apply_documents(name, held, session)
+
+    async def _sale_import(self, request: web.Request, session: ExchangeSession) -> web.Response:
+        name = _filename(request)
+        if name is None:
+            return _answer("failure", _UNSAFE_NAME)
+        held = session.files.pop(name, None)
+        if held is None:
+            if name in session.documents_applied:
+                return _answer("success")  # applied when its last piece came
+            return _answer("failure", f"no file {name!r} was uploaded in this session (after init)")
+        return await self._apply_documents(name, held, session)
+
+    async def _apply_documents(self, name: str, held: HeldFile, session: ExchangeSession) -> web.Response:
+        """Parse 1C's order file and hand its documents over: ``success``, or ``failure`` with the reason."""
+        assert self._on_documents is not None
+        try:
+            package = await asyncio.to_thread(held.read_and_close, parse_order_documents)
+            summary = await self._on_documents(package)
+        except CommerceMLError as error:
+            reason = error.reason
+        except WorkflowError as error:
+            reason = error.message
+        except OSError:
+            log.exception("1C exchange: could not read %s back from disk", name)
+            reason = "the site could not read the file back (an error on its side, logged)"
+        except Exception:  # the exchange answers; the details go to the log
+            log.exception("1C exchange: applying the order documents of %s failed", name)
+            reason = "the site could not apply the order documents (an error on its side, logged); try again"
+        else:
+            session.documents_applied.add(name)
+            log.info("1C exchange: order documents %s applied: %s", name, dict(summary))
+            return _answer("success")
+        log.warning("1C exchange: order documents %s not applied: %s", name, reason)
+        return _answer("failure", f"{name}: {reason}")
 
     async def _file(self, request: web.Request, session: ExchangeSession) -> web.Response:
         name = _filename(request)
@@ -386,11 +455,13 @@ def register(
     limits: ExchangeLimits | None = None,
     orders: OrdersForOneC | None = None,
     logins: FailedLogins | None = None,
+    on_documents: OnOrderDocuments | None = None,
     on_catalogue: OnCatalogue | None = None,
 ) -> OneCExchange:
     """Serve the exchange at ``path`` (GET and POST) on ``app``; the returned object holds its sessions."""
     exchange = OneCExchange(user=user, password=password, on_stock=on_stock, clock=clock, limits=limits, orders=orders,
-                            logins=logins, on_catalogue=on_catalogue)  # fmt: skip
+                            logins=logins, on_documents=on_documents,
+                            on_catalogue=on_catalogue)  # fmt: skip
     app.router.add_get(path, exchange.handle)
     app.router.add_post(path, exchange.handle)
 
@@ -438,6 +509,37 @@ def catalogue_on_import(catalogue: OneCCatalogue) -> OnCatalogue:
         }
 
     return on_catalogue
+
+
+def status_on_documents(status: OneCOrderStatus) -> OnOrderDocuments:
+    """``on_documents`` that hands 1C's order documents to :class:`~workflows.onec_order_status.OneCOrderStatus`
+    (the whole package in one transaction); the summary is what is logged."""
+
+    async def on_documents(package: OrderDocuments) -> Mapping[str, object]:
+        summary = await status.apply(package.documents)
+        return {
+            "documents": summary.documents,
+            "paid": summary.paid,
+            "shipped": summary.shipped,
+            "cancelled": summary.cancelled,
+            "unchanged": summary.unchanged,
+            "unknown_orders": len(summary.unknown_orders),
+            "other_operations": summary.other_operations,
+        }
+
+    return on_documents
+
+
+def _stock_or_catalogue(file: IO[bytes]) -> StockPackage | CataloguePackage:
+    """A stock package, or else 1C's catalogue; neither → :class:`NoOffersPackage`."""
+    try:
+        return parse_stock(file)
+    except NoOffersPackage:
+        file.seek(0)
+        try:
+            return parse_catalogue(file)
+        except NoCatalogue:
+            raise NoOffersPackage("the file holds neither stock nor a catalogue") from None
 
 
 def _answer(*lines: str, status: int = 200) -> web.Response:
@@ -489,7 +591,7 @@ class ExportedOrders:
     async def query(self) -> tuple[bytes, list[int]]:
         orders = await self._export.pending()
         document = render_orders(orders, self._clock.now(), self._onec_ids)
-        return document, [order.id for order in orders if order.id is not None]
+        return document, [sent.order.id for sent in orders if sent.order.id is not None]
 
     async def taken(self, order_ids: list[int]) -> None:
         await self._export.taken(order_ids)

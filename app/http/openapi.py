@@ -26,6 +26,7 @@ from pydantic.json_schema import JsonSchemaMode
 
 from app.http import views
 from app.http.bodies import CancelBody, DeductionBody, OrderBody, PaymentEventBody, StockMessage
+from app.http.dashboard_views import DashboardView
 
 SPEC_PATH, DOCS_PATH = "/api/openapi.json", "/api/docs"
 PUBLIC_PATHS = frozenset({SPEC_PATH, DOCS_PATH})  # served without the bearer token
@@ -183,7 +184,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         tag="Dashboard",
     ),
     ("GET", "/api/dashboard"): Operation(
-        "The operator dashboard's data", {200: ("The snapshot.", dict[str, Any])}, tag="Dashboard"
+        "The operator dashboard's data", {200: ("The snapshot.", DashboardView)}, tag="Dashboard"
     ),
     ("GET", SPEC_PATH): Operation("This document", {200: ("OpenAPI 3.1.", dict[str, Any])}, auth="none", tag="Docs"),
     ("GET", DOCS_PATH): Operation(

@@ -21,7 +21,13 @@ from app.http.bodies import CancelBody, DeductionBody, OrderBody, PaymentEventBo
 from app.http.connections import request_deadlines
 from app.http.dashboard import dashboard_routes
 from app.http.errors import RETRY_AFTER_SECONDS, ApiError, Handler, error_response, json_errors
-from app.http.onec_exchange import ExchangeLimits, ExportedOrders, catalogue_on_import, intake_on_stock
+from app.http.onec_exchange import (
+    ExchangeLimits,
+    ExportedOrders,
+    catalogue_on_import,
+    intake_on_stock,
+    status_on_documents,
+)
 from app.http.onec_exchange import register as register_onec_exchange
 from app.http.openapi import PUBLIC_PATHS
 from app.http.openapi import register as register_openapi
@@ -46,6 +52,7 @@ from workflows.errors import WorkflowError
 from workflows.model import Customer, Obligation
 from workflows.office_model import Phase
 from workflows.onec_intake import OneCLine, StockSource, onec_time
+from workflows.onec_order_status import OneCOrderStatus
 from workflows.onec_orders import OrderExport
 from workflows.orders import LineRequest, PlaceOrder
 from workflows.payments import PaymentEvent
@@ -112,6 +119,8 @@ def create_app(services: Services) -> web.Application:
             limits=ExchangeLimits(file_limit=exchange.file_limit_bytes, session_bytes=exchange.max_bytes),
             orders=ExportedOrders(OrderExport(shop.uow, shop.clock), shop.topology, shop.clock),
             logins=FailedLogins(shop.clock, "1C exchange login", limits),
+            on_documents=status_on_documents(OneCOrderStatus(shop.uow, shop.clock, shop.orders,
+                                                             shop.topology.channels)),
             on_catalogue=catalogue_on_import(shop.catalogue) if shop.catalogue is not None else None,
         )  # fmt: skip
     register_openapi(app, exchange_path=exchange.path if exchange.user and exchange.password else None)

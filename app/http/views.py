@@ -141,6 +141,7 @@ class OrderRecordView(OrderView):
     total: str | None  # a decimal string
     currency: str
     shipping_hold: str | None  # why nothing may ship yet
+    ship_by: str | None  # the marketplace's own shipping deadline, when it told one
     obligations: list[ObligationView]
     history: list[HistoryEntryView]
 
@@ -254,6 +255,7 @@ def order_view(order: Order, *, history: bool) -> OrderView | OrderRecordView:
         "total": None if order.total is None else str(order.total),
         "currency": order.currency,
         "shipping_hold": order.shipping_hold,
+        "ship_by": order.ship_by.isoformat() if order.ship_by else None,
         "obligations": [_obligation(o) for o in order.obligations],
         "history": [_event(e) for e in order.history],
     }

@@ -263,7 +263,7 @@ class Scenarios:
         if not cancelled:
             return f"Заказ {order.id} (WB {number}): нажатие «Отменить» бот не обработал; на WB {supplier}/{wb_status}."
         return (f"Заказ {order.id} (WB {number}): {article(SOLD_OUT).name} нет ни на складе, ни в магазинах. "
-                f"Менеджерам задан вопрос в Telegram (отменить / ждать 1 день / ждать 3 дня); Мария нажала "
+                f"Менеджерам задан вопрос в Telegram (отменить / ждать поставку); Мария нажала "
                 f"«Отменить». Заказ отменён у нас, резервов нет; Wildberries получил отмену: в эмуляторе WB "
                 f"supplierStatus={supplier}, wbStatus={wb_status}. Смотрите историю заказа и чат Марии.")  # fmt: skip
 

@@ -31,6 +31,7 @@ from workflows.operations import Operations
 from workflows.order_lookup import OrderLookup
 from workflows.returns import Returns
 from workflows.topology import Topology
+from workflows.unfillable import UnfillableDesk
 
 WEBHOOK_PATH = "/telegram/webhook"
 LEADERSHIP_CHECK_S = 15.0
@@ -58,6 +59,7 @@ def build_dispatcher(
     after_decision: Callable[[], Awaitable[object]],
     report: TelegramReport | None = None,
     returns: Returns | None = None,
+    unfillable: UnfillableDesk | None = None,
 ) -> Dispatcher:
     dispatcher = Dispatcher()
     only_office = OfficeOnly(topology.people, locale)
@@ -66,7 +68,9 @@ def build_dispatcher(
     dispatcher.include_router(tasks_router(office, locale, after_decision))
     if report is not None:  # before the commands: their router answers anything else with the help
         dispatcher.include_router(report_router(report, locale))
-    dispatcher.include_router(commands_router(office, topology, ledger, lookup, operations, locale, returns))
+    dispatcher.include_router(
+        commands_router(office, topology, ledger, lookup, operations, locale, returns, unfillable)
+    )
     return dispatcher
 
 

@@ -10,6 +10,7 @@ from aiogram.types import BotCommand, Message
 from bot.telegram import render
 from bot.telegram.order_card import order_card, order_matches
 from bot.telegram.texts import tg
+from bot.telegram.wait_command import wait_command
 from bot.texts import Locale
 from workflows.errors import OrderNotFound, UnknownChannel
 from workflows.ledger import Ledger
@@ -18,9 +19,10 @@ from workflows.operations import Operations
 from workflows.order_lookup import OrderLookup
 from workflows.returns import NotShipped, Returns, SkuNotInOrder
 from workflows.topology import Topology
+from workflows.unfillable import UnfillableDesk
 from workflows.vocabulary import Role
 
-COMMANDS = ("status", "stock", "order", "tasks", "return", "pause", "resume", "sync", "report", "help")
+COMMANDS = ("status", "stock", "order", "tasks", "return", "wait", "pause", "resume", "sync", "report", "help")
 TASKS_SHOWN = 10
 
 
@@ -36,6 +38,7 @@ def commands_router(
     operations: Operations,
     locale: Locale,
     returns: Returns | None = None,
+    unfillable: UnfillableDesk | None = None,
 ) -> Router:
     router = Router(name="commands")
 
@@ -48,6 +51,8 @@ def commands_router(
     _order_command(router, lookup, topology.onec.timezone, locale)
     if returns is not None:
         _return_command(router, returns, lookup, locale)
+    if unfillable is not None:
+        wait_command(router, unfillable, lookup, topology.onec.timezone, locale)
     _tasks_command(router, office, topology.onec.timezone, locale)
     _channel_commands(router, operations, topology, locale)
 

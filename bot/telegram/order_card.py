@@ -33,8 +33,11 @@ def order_card(order: Order, state: MoneyState, locale: Locale, timezone: str) -
     ]  # fmt: skip
     if len(order.history) > HISTORY_SHOWN:
         history.insert(0, tg(locale, "order.earlier", count=len(order.history) - HISTORY_SHOWN))
+    ship_by = ""
+    if order.ship_by is not None and order.cancelled_at is None:  # the marketplace's deadline, while it matters
+        ship_by = tg(locale, "order.ship_by", ship_by=clock_time(order.ship_by, timezone))
     return tg(locale, "order", id=order.id, channel=order.channel, number=order.external_id,
-              status=_status(locale, order.status.value), lines="\n".join(lines),
+              status=_status(locale, order.status.value), ship_by=ship_by, lines="\n".join(lines),
               money=_money(order, state, locale), history="\n".join(history) or "—")  # fmt: skip
 
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -15,6 +15,7 @@ from bot.texts import Locale
 from workflows.office_model import Alert
 from workflows.payloads import FraudCall, FxApproval, ReturnReceipt, UnfillableOrder
 from workflows.tasks import Task, TaskState
+from workflows.unfillable import SHIP_BY_NEAR
 from workflows.vocabulary import TaskKind
 
 
@@ -44,6 +45,9 @@ def alert_title(alert: Alert, locale: Locale, timezone: str) -> str:
     d = alert.detail
     if alert.kind == "store_cascade_exhausted":
         return tg(locale, key, sku=d.get("sku"), qty=d.get("qty"), order=d.get("external_id") or d.get("order_id"))
+    if alert.kind == SHIP_BY_NEAR:
+        ship_by = clock_time(datetime.fromisoformat(str(d["ship_by"])), timezone) if d.get("ship_by") else "?"
+        return tg(locale, key, order=d.get("order") or d.get("order_id"), channel=d.get("channel"), ship_by=ship_by)
     if alert.kind == "onec_silent":
         last = datetime.fromisoformat(str(d["last_update"])) if d.get("last_update") else alert.first_at
         return tg(locale, key, minutes=d.get("minutes"), last_update=clock_time(last, timezone))
@@ -88,7 +92,7 @@ def task_text(task: Task, locale: Locale, timezone: str) -> str:
     elif task.kind == TaskKind.FX_APPROVAL:
         lines = _fx_lines(FxApproval.from_payload(task.payload), locale, deadline)
     elif task.kind == TaskKind.UNFILLABLE_ORDER:
-        lines = _unfillable_lines(UnfillableOrder.from_payload(task.payload), locale, deadline)
+        lines = _unfillable_lines(UnfillableOrder.from_payload(task.payload), task, locale, timezone)
     elif task.kind == TaskKind.RETURN_RECEIPT:
         r = ReturnReceipt.from_payload(task.payload)
         lines = [
@@ -127,14 +131,24 @@ def _fx_lines(fx: FxApproval, locale: Locale, deadline: str) -> list[str]:
     ]  # fmt: skip
 
 
-def _unfillable_lines(question: UnfillableOrder, locale: Locale, deadline: str) -> list[str]:
+def _unfillable_lines(question: UnfillableOrder, task: Task, locale: Locale, timezone: str) -> list[str]:
     lines = [tg(locale, "unfillable.title", order=question.external_id or question.order_id, channel=question.channel)]
     lines += [tg(locale, "unfillable.line", sku=line.sku, qty=line.qty) for line in question.lines]
-    lines.append(tg(locale, "unfillable.body", deadline=deadline))
+    lines.append(tg(locale, "unfillable.body", deadline=clock_time(task.deadline, timezone)))
+    wait_ends = task.created_at + timedelta(seconds=question.wait_s)
+    order = question.external_id or question.order_id
+    lines.append(tg(locale, "unfillable.wait", again=clock_time(wait_ends, timezone), order=order))
+    if question.ship_by is not None:  # the marketplace's own deadline, and whether a wait runs past it
+        lines.append(tg(locale, "unfillable.ship_by", ship_by=clock_time(question.ship_by, timezone)))
+        if wait_ends > question.ship_by:
+            lines.append(tg(locale, "unfillable.wait_past"))
     if question.attempt > 1:
         lines.append(tg(locale, "unfillable.again", attempt=question.attempt))
     if question.escalated:
-        lines.append(tg(locale, "unfillable.escalated", why=question.escalated))
+        why = f"unfillable.why.{question.escalated}"
+        lines.append(
+            tg(locale, "unfillable.escalated", why=tg(locale, why) if has(locale, why) else question.escalated)
+        )
     return lines
 
 

@@ -13,7 +13,8 @@ _TEXTS: dict[str, dict[str, str]] = {
             "/order <номер> — заказ и его история (наш номер или номер в канале)\n/tasks — открытые задачи с кнопками\n"
             "/pause <канал>, /resume <канал> — остановить/возобновить выгрузку\n/sync [канал] — полная сверка\n"
             "/report [вчера | ГГГГ-ММ-ДД] — отчёт за день с графиком\n"
-            "/return <заказ> <артикул> — возврат: склад отметит, что пришло\n/help — эта справка"
+            "/return <заказ> <артикул> — возврат: склад отметит, что пришло\n"
+            "/wait <заказ> <ДД.ММ> — ждать поставку товара, которого нет, до этого дня\n/help — эта справка"
         ),
         "cmd.status": "Состояние",
         "cmd.stock": "Остатки по артикулу",
@@ -43,7 +44,11 @@ _TEXTS: dict[str, dict[str, str]] = {
         "stock.suspect": " (под сомнением)",
         "stock.channel": "• {name}: {qty}",
         # /order: one order as the office reads it (the history's wordings are in bot/order_history.py)
-        "order": "Заказ № {id} — {channel} {number}\nСтатус: {status}\n{lines}\nДеньги: {money}\nИстория:\n{history}",
+        "order": (
+            "Заказ № {id} — {channel} {number}\nСтатус: {status}{ship_by}\n{lines}\nДеньги: {money}\n"
+            "История:\n{history}"
+        ),
+        "order.ship_by": "\nОтгрузить до {ship_by} (срок маркетплейса)",
         "order.line": "• {sku} × {qty}: {status}{warehouse}",
         "order.warehouse": ", склад {warehouse}",
         "order.event": "• {at} {said}",
@@ -127,8 +132,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "refused.unknown_task": "Задача не найдена.",
         "accepted": "Готово: {option}",
         "option.cancel": "Отменить заказ",
-        "option.wait_1d": "Ждать поставку +1 день",
-        "option.wait_3d": "Ждать поставку +3 дня",
+        "option.wait": "Ждать поставку",
         "unfillable.title": "🚫 Заказ {order} ({channel}): товара нет нигде",
         "unfillable.line": "• {sku} × {qty}",
         "unfillable.body": (
@@ -137,9 +141,22 @@ _TEXTS: dict[str, dict[str, str]] = {
         ),
         "unfillable.again": "Спрашиваем снова ({attempt}-й раз)",
         "unfillable.escalated": "Передано владельцу ({why})",
+        "unfillable.why.timeout": "менеджеры не ответили вовремя",
+        "unfillable.why.ship_by": "срок отгрузки маркетплейса уже близко",
+        "unfillable.ship_by": "Маркетплейс ждёт отгрузку до {ship_by}",
+        "unfillable.wait": "«Ждать» — спросим снова {again}; знаете день поставки — /wait {order} ДД.ММ",
+        "unfillable.wait_past": "⚠️ Это уже после срока маркетплейса",
+        "alert.unfillable_ship_by_near": (
+            "Заказ {order} ({channel}): товара нет нигде, а отгрузить его нужно до {ship_by} — решать владельцу"
+        ),
         "alert.order_action_refused": "{channel} не принял «{action}» по заказу {order}: {reason}",
         "cmd.return": "Возврат по заказу",
         "usage.return": "Укажите заказ и артикул: /return SO-1001 КР-7/2",
+        "cmd.wait": "Ждать поставку до дня",
+        "usage.wait": "Укажите заказ и день поставки: /wait 5000001 05.12",
+        "wait.bad_date": "«{date}» — не день после сегодняшнего. Пример: /wait 5000001 05.12",
+        "wait.nothing": "По заказу {order} нет вопроса о товаре, которого нет. Ничего не изменено.",
+        "wait.set": "Заказ {order}: ждём поставку, спросим снова {when}.",
         "unknown.return_sku": "В заказе {order} нет артикула {sku}. Ничего не изменено.",
         "return.not_shipped": "Артикул {sku} заказа {order} не отгружался ни с одного склада — возвращать нечего.",
         "return.announced": "Возврат {sku} × {qty} по заказу {order}: {asked}. Состояние: {state}.",
@@ -166,7 +183,8 @@ _TEXTS: dict[str, dict[str, str]] = {
             "/order <number> — an order and its history (ours or the channel's)\n/tasks — open tasks with buttons\n"
             "/pause <channel>, /resume <channel> — stop/restart pushing to a channel\n/sync [channel] — full sync\n"
             "/report [yesterday | YYYY-MM-DD] — a day's report with a chart\n"
-            "/return <order> <article> — a return: the warehouse says what arrived\n/help — this help"
+            "/return <order> <article> — a return: the warehouse says what arrived\n"
+            "/wait <order> <DD.MM> — wait for the delivery of missing goods until that day\n/help — this help"
         ),
         "cmd.status": "Status",
         "cmd.stock": "Stock of an article",
@@ -196,7 +214,10 @@ _TEXTS: dict[str, dict[str, str]] = {
         "stock.suspect": " (in doubt)",
         "stock.channel": "• {name}: {qty}",
         # /order: one order as the office reads it (the history's wordings are in bot/order_history.py)
-        "order": "Order № {id} — {channel} {number}\nStatus: {status}\n{lines}\nMoney: {money}\nHistory:\n{history}",
+        "order": (
+            "Order № {id} — {channel} {number}\nStatus: {status}{ship_by}\n{lines}\nMoney: {money}\nHistory:\n{history}"
+        ),
+        "order.ship_by": "\nShip by {ship_by} (the marketplace's deadline)",
         "order.line": "• {sku} × {qty}: {status}{warehouse}",
         "order.warehouse": ", at {warehouse}",
         "order.event": "• {at} {said}",
@@ -278,8 +299,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "refused.unknown_task": "Task not found.",
         "accepted": "Done: {option}",
         "option.cancel": "Cancel the order",
-        "option.wait_1d": "Wait for stock +1 day",
-        "option.wait_3d": "Wait for stock +3 days",
+        "option.wait": "Wait for a delivery",
         "unfillable.title": "🚫 Order {order} ({channel}): nobody has the goods",
         "unfillable.line": "• {sku} × {qty}",
         "unfillable.body": (
@@ -288,9 +308,22 @@ _TEXTS: dict[str, dict[str, str]] = {
         ),
         "unfillable.again": "Asked again (time {attempt})",
         "unfillable.escalated": "Passed to the owner ({why})",
+        "unfillable.why.timeout": "the managers did not answer in time",
+        "unfillable.why.ship_by": "the marketplace's shipping deadline is near",
+        "unfillable.ship_by": "The marketplace wants it shipped by {ship_by}",
+        "unfillable.wait": "“Wait” asks again {again}; if you know the delivery day: /wait {order} DD.MM",
+        "unfillable.wait_past": "⚠️ That is past the marketplace's deadline",
+        "alert.unfillable_ship_by_near": (
+            "Order {order} ({channel}): nobody has the goods and it must ship by {ship_by}; the owner decides"
+        ),
         "alert.order_action_refused": '{channel} refused "{action}" for order {order}: {reason}',
         "cmd.return": "A return of an order",
         "usage.return": "Give the order and the article: /return SO-1001 КР-7/2",
+        "cmd.wait": "Wait for a delivery until a day",
+        "usage.wait": "Give the order and the delivery day: /wait 5000001 05.12",
+        "wait.bad_date": "“{date}” is not a day after today. Example: /wait 5000001 05.12",
+        "wait.nothing": "Order {order} has no question about missing goods. Nothing changed.",
+        "wait.set": "Order {order}: waiting for the delivery; we ask again {when}.",
         "unknown.return_sku": "Order {order} has no article {sku}. Nothing changed.",
         "return.not_shipped": "Article {sku} of order {order} never left a warehouse: nothing to return.",
         "return.announced": "Return of {sku} × {qty}, order {order}: {asked}. State: {state}.",

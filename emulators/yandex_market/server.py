@@ -16,7 +16,7 @@ import json
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from aiohttp import web
@@ -141,9 +141,11 @@ class YandexMarketEmulator(LocalServer):
         substatus: str = "STARTED",
         created_at: datetime | None = None,
         fake: bool = False,
+        ship_on: date | None = None,
     ) -> MarketOrder:
-        """Place an order of ``items`` (offer id, count); by default confirmed and waiting to be packed."""
-        order = MarketOrder(order_id, list(items), status, substatus, created_at or self._now(), fake)
+        """Place an order of ``items`` (offer id, count); by default confirmed and waiting to be packed, to be
+        shipped on ``ship_on`` (else the day after it was placed, in Moscow time)."""
+        order = MarketOrder(order_id, list(items), status, substatus, created_at or self._now(), fake, ship_on=ship_on)
         self.orders[order_id] = order
         return order
 

@@ -12,7 +12,7 @@ import binascii
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 SHOP_SKU = re.compile(r"(?=.*\S.*)[^\x00-\x08\x0A-\x1f\x7f]{1,255}")
@@ -191,6 +191,7 @@ class MarketOrder:
     fake: bool = False
     price: float = 100.0
     updated_at: datetime | None = None  # the last change (``updatedAt``); placing it, when ``None``
+    ship_on: date | None = None  # the day to hand it to the delivery service (``shipmentDate``); else the next
 
     def dto(self) -> dict[str, Any]:
         total = sum(count for _, count in self.items) * self.price
@@ -226,6 +227,9 @@ class MarketOrder:
                 "deliveryPartnerType": "YANDEX_MARKET",
                 "dates": {"fromDate": (created + timedelta(days=2)).strftime("%d-%m-%Y")},
                 "deliveryServiceId": 1006360,
+                "shipments": [
+                    {"shipmentDate": (self.ship_on or (created + timedelta(days=1)).date()).strftime("%d-%m-%Y")}
+                ],
             },
             "buyer": {"type": "PERSON"},
             "taxSystem": "OSN",

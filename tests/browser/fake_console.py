@@ -222,6 +222,26 @@ def dashboard_answer() -> dict[str, Any]:
         ],
         "onec_last_update": (NOW - timedelta(minutes=5)).isoformat(),
         "drift": [{"channel": "ozon", "at": NOW.isoformat(), "summary": "checked=40 corrected=2", "corrected": 2}],
+        "locale": "ru",
+        "order_events": [
+            {
+                "order_id": 41,
+                "channel": "ozon",
+                "external_id": "0154-1",
+                "kind": "cancelled_by_channel",
+                "at": (NOW - timedelta(minutes=3)).isoformat(),
+                "text": "Отменён покупателем или площадкой ozon",
+            },
+            {
+                "order_id": 40,
+                "channel": "wildberries",
+                "external_id": "WB-1001",
+                "kind": "marketplace_ready_to_ship",
+                "at": (NOW - timedelta(minutes=9)).isoformat(),
+                "text": "wildberries: сообщено, что заказ собран и готов к отгрузке",
+            },
+        ],
+        "orders": {"unfillable_open": 1, "returns_awaiting": 2, "to_move_on": 3, "move_retrying": 1, "move_refused": 0},
         "report": {"orders": 12, "revenue_rub": 154000, "cancelled": 0},
         "report_png": "/api/dashboard/report.png",
     }
@@ -235,6 +255,7 @@ class FakeService:
     token: str = TOKEN
     posts: list[tuple[str, Any]] = field(default_factory=list)
     bearers: list[str | None] = field(default_factory=list)
+    dashboard_locale: str = "ru"  # the service's LOCALE, which the orders' panel follows
 
     def app(self) -> web.Application:
         # the real sandbox's rules (loopback Host, own Origin, JSON actions): a page that breaks them fails here
@@ -335,7 +356,7 @@ class FakeService:
     async def dashboard(self, request: web.Request) -> web.Response:
         if not self._authorised(request):
             return web.json_response({"error": "unauthorized", "message": "bad token", "details": []}, status=401)
-        return web.json_response(dashboard_answer())
+        return web.json_response(dashboard_answer() | {"locale": self.dashboard_locale})
 
     async def report_png(self, request: web.Request) -> web.Response:
         if not self._authorised(request):

@@ -168,9 +168,28 @@ async def test_the_dashboard_asks_for_the_token_then_shows_the_channels(page: Pa
     await expect(page.get_by_test_id("onec-last-update")).to_contain_text("5 мин назад")
     await expect(page.get_by_test_id("alert-channel:ozon")).to_contain_text("×3")
     await expect(page.get_by_test_id("report")).to_contain_text("154")
+    panel = page.get_by_test_id("orders-panel")
+    await expect(panel.get_by_role("heading")).to_have_text("Заказы: последние события")
+    newest = page.get_by_test_id("order-event-0")
+    await expect(newest).to_contain_text("Ozon 0154-1")
+    await expect(newest).to_contain_text("Отменён покупателем или площадкой ozon")
+    await expect(newest).to_have_class(re.compile(r"\btrouble\b"))
+    await expect(page.get_by_test_id("order-event-1")).not_to_have_class(re.compile(r"\btrouble\b"))
+    await expect(page.get_by_test_id("order-counter-returns_awaiting")).to_have_text("Возвратов ждут приёмки: 2")
+    await expect(page.get_by_test_id("order-counter-move_retrying")).to_have_class(re.compile(r"\btrouble\b"))
+    await expect(page.get_by_test_id("order-counter-move_refused")).not_to_have_class(re.compile(r"\btrouble\b"))
     await expect(page.get_by_test_id("report-chart")).to_have_attribute("src", re.compile(r"^blob:"))
     assert f"Bearer {TOKEN}" in site.fake.bearers
     assert await page.evaluate("sessionStorage.getItem('storeops.apiToken')") == TOKEN
+
+
+async def test_the_orders_panel_speaks_the_services_language(page: Page, site: Site) -> None:
+    site.fake.dashboard_locale = "en"
+    await page.goto(f"{site.url}/dashboard#token={TOKEN}")
+
+    panel = page.get_by_test_id("orders-panel")
+    await expect(panel.get_by_role("heading")).to_have_text("Orders: recent events")
+    await expect(page.get_by_test_id("order-counter-to_move_on")).to_have_text("Waiting to be moved on: 3")
 
 
 async def test_a_token_in_the_link_logs_in_and_leaves_the_address_bar(page: Page, site: Site) -> None:

@@ -1,7 +1,8 @@
 """The real sandbox (``storeops sandbox`` as a process) in a real browser: a newcomer opens the console, a store
 clerk presses "В наличии" in the store's Slack pane, and the page shows the order allocated and the question
 updated in place; a manager asks the bot for stock from the Telegram pane; the dashboard opens with the sandbox's
-token. ``STOREOPS_SCREENSHOT_TO=<file.png>`` also saves a screenshot of the console there (the README's)."""
+token, and an order cancelled through the API is on its orders panel, worded as the office's /order words it.
+``STOREOPS_SCREENSHOT_TO=<file.png>`` also saves a screenshot of the console there (the README's)."""
 
 from __future__ import annotations
 
@@ -82,3 +83,26 @@ async def test_the_dashboard_opens_from_the_console_with_the_sandbox_token(page:
         await expect(page.get_by_test_id(f"channel-card-{channel}")).to_be_visible(timeout=PATIENCE_MS)
     await expect(page.get_by_test_id("onec-last-update")).not_to_be_empty()
     assert "token" not in page.url  # the token is taken out of the address bar
+
+
+async def test_a_cancelled_order_is_on_the_dashboards_orders_panel(page: Page, sandbox: Sandbox) -> None:
+    headers = {"Authorization": f"Bearer {_token(sandbox)}"}
+    async with httpx.AsyncClient() as http:
+        order = {"channel": "site", "external_id": "BROWSER-CANCEL-1", "lines": [{"sku": "KETTLE-BOSCH-1", "qty": 1}]}
+        placed = await http.post(f"{sandbox.url}/api/orders", headers=headers, json=order)
+        assert placed.status_code == 201, placed.text
+        order_id = placed.json()["order_id"]
+        cancelled = await http.post(
+            f"{sandbox.url}/api/orders/{order_id}/cancel", headers=headers, json={"reason": "покупатель передумал"}
+        )
+        assert cancelled.status_code == 200, cancelled.text
+
+    await page.goto(f"{sandbox.url}/dashboard#token={_token(sandbox)}")
+    panel = page.get_by_test_id("orders-panel")
+    await expect(panel.get_by_role("heading")).to_have_text("Заказы: последние события", timeout=PATIENCE_MS)
+    step = panel.locator("[data-testid^='order-event-']").filter(has_text="BROWSER-CANCEL-1")
+    await expect(step).to_have_count(1, timeout=PATIENCE_MS)
+    await expect(step).to_have_attribute("data-kind", "cancelled")
+    await expect(step).to_contain_text(f"Сайт BROWSER-CANCEL-1 #{order_id}")
+    await expect(step).to_contain_text("Заказ отменён: покупатель передумал; снято резервов: 1")
+    await expect(page.get_by_test_id("order-counter-unfillable_open")).to_be_visible()

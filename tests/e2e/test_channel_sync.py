@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -256,3 +257,34 @@ async def test_the_site_and_retailcrm_get_stock_too(tmp_path: Path, monkeypatch:
             assert site.stock("IRON-1") == 5 and crm.stock("IRON-1", "main") == 3
         finally:
             await services.close()
+
+
+async def test_the_marketplaces_shipping_deadline_reaches_the_order_and_bounds_the_managers_time(
+    world: World,
+) -> None:
+    """Ozon's ``shipment_date`` and the Market's ``shipmentDate`` come in with the order through the real clients;
+    the managers' question about an Ozon order nobody can fill ends 2 h before Ozon's deadline."""
+    now = datetime.now(UTC).replace(microsecond=0)  # the clients ask the emulators for a window around real time
+    world.clock.current = now
+    await world.stock(IRON_1=5, KETTLE_2=0)
+    ship_by = now + timedelta(hours=3)
+    world.ozon.add_posting("70001-0001-1", [("KETTLE-2", 1)], in_process_at=now, shipment_date=ship_by)
+    world.ym.add_order(7002, [("IRON-1", 1)], created_at=now, ship_on=(now + timedelta(days=2)).date())
+    upkeep = {u.name: u for u in world.services.shop.upkeep}
+    assert await upkeep["ozon"].pull_orders() == 1
+    assert await upkeep["yandex_market"].pull_orders() == 1
+
+    async with world.services.shop.uow(read_only=True) as work:
+        ozon_order = await work.orders.find("ozon", "70001-0001-1")
+        market_order = await work.orders.find("yandex_market", "7002")
+    assert ozon_order is not None and market_order is not None
+    assert ozon_order.ship_by == ship_by
+    moscow_day = datetime.combine((now + timedelta(days=2)).date(), time(), timezone(timedelta(hours=3)))
+    assert market_order.ship_by == moscow_day  # the start of the Market's shipment day, Moscow time
+
+    (fulfilment,) = [f for f in world.services.shop.fulfilment if f.name == "ozon"]
+    await fulfilment.run_once()
+    async with world.services.shop.uow(read_only=True) as work:
+        (task,) = await work.tasks.open_about(f"order:{ozon_order.id}:unfillable")
+    assert task.deadline == ship_by - timedelta(hours=2)
+    assert task.payload["ship_by"] == ship_by.isoformat()

@@ -344,6 +344,7 @@ async def test_new_orders_are_the_postings_awaiting_packaging_read_page_by_page(
     assert [o.external_id for o in orders] == [f"1000{n}-0001-1" for n in range(5)] + ["20000-0001-1"]
     assert orders[0].lines == (ChannelOrderLine("PH11042", 1),)
     assert orders[0].created_at == NOW - dt.timedelta(hours=5)
+    assert orders[0].ship_by == NOW + dt.timedelta(hours=19)  # the shipment_date: a day after it came, by default
     assert orders[-1].lines == (ChannelOrderLine(CYRILLIC, 2), ChannelOrderLine("MUG-7", 2))
     calls = ozon.calls(UNFULFILLED_PATH)
     assert [c.body["offset"] for c in calls] == [0, 2, 4, 6]  # the last page came back empty

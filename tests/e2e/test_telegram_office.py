@@ -574,11 +574,8 @@ async def test_a_marketplace_order_nobody_can_fill_is_cancelled_by_a_managers_pr
     (to_maria,) = await office.said_to(MANAGER)
     assert to_maria.text is not None and "Заказ WB-1 (wildberries): товара нет нигде" in to_maria.text
     assert "• ВАЗА × 1" in to_maria.text
-    assert [b["text"] for b in to_maria.buttons[0]] == [
-        "Отменить заказ",
-        "Ждать поставку +1 день",
-        "Ждать поставку +3 дня",
-    ]
+    assert [b["text"] for b in to_maria.buttons[0]] == ["Отменить заказ", "Ждать поставку"]
+    assert [b["callback_data"].rsplit(":", 1)[1] for b in to_maria.buttons[0]] == ["cancel", "wait"]
     pressed = office.tg.push_callback(MANAGER, to_maria, to_maria.buttons[0][0]["callback_data"])
     assert await office.answered(pressed) == "Готово: Отменить заказ"
     await office.edited(2)
@@ -594,3 +591,56 @@ async def test_a_marketplace_order_nobody_can_fill_is_cancelled_by_a_managers_pr
     office.tg.push_text(MANAGER, f"/order {taken.id}")
     _, shown = await office.said_to(MANAGER, 2)
     assert shown.text is not None and "заказ отменён на маркетплейсе (нет товара)" in shown.text
+
+
+async def test_a_manager_waits_for_a_delivery_day_named_with_wait(office: Office) -> None:
+    """The question's ``wait`` press puts it off a day; ``/wait <order> <day>`` names the delivery day instead, and the
+    question comes back that morning; a wrong day, an unknown order or one with no such question change nothing."""
+    from zoneinfo import ZoneInfo
+
+    from tests.unit.test_fulfilment import FulfillingChannel, order
+    from workflows.channel_upkeep import ChannelUpkeep
+    from workflows.fulfilment import Fulfilment
+
+    shop = office.services.shop
+    assert shop.unfillable is not None
+    await shop.ledger.apply_stock(office.clock.now(), [StockFigure("ВАЗА", "online", 0)])
+    async with shop.uow(read_only=True) as work:
+        offers = await work.offer_ids.for_skus("wildberries", ["ВАЗА"])
+    wb = FulfillingChannel("wildberries", orders=[order("WB-7", (offers["ВАЗА"], 1))])
+    assert await ChannelUpkeep(shop.uow, office.clock, shop.topology, wb, shop.orders).pull_orders() == 1
+    fulfilment = Fulfilment(shop.uow, office.clock, wb, shop.alerts, shop.unfillable, Decimal(100_000),
+                            channel="wildberries")  # fmt: skip
+    await fulfilment.run_once()
+    await office.deliver()
+    (question,) = await office.said_to(MANAGER)
+    assert question.text is not None and "/wait WB-7 ДД.ММ" in question.text
+    pressed = office.tg.push_callback(MANAGER, question, question.buttons[0][1]["callback_data"])
+    assert await office.answered(pressed) == "Готово: Ждать поставку"
+
+    moscow = office.clock.now().astimezone(ZoneInfo("Europe/Moscow"))
+    day = (moscow + timedelta(days=3)).strftime("%d.%m")
+    office.tg.push_text(MANAGER, "/wait WB-7")
+    office.tg.push_text(MANAGER, "/wait WB-7 31.02")
+    office.tg.push_text(MANAGER, f"/wait SO-404 {day}")
+    office.tg.push_text(MANAGER, f"/wait {moscow.strftime('%d.%m')} WB-7")  # today, and the words swapped
+    said = sorted(m.text or "" for m in (await office.said_to(MANAGER, 5))[1:])
+    assert said == [
+        "«31.02» — не день после сегодняшнего. Пример: /wait 5000001 05.12",
+        "«WB-7» — не день после сегодняшнего. Пример: /wait 5000001 05.12",
+        "Заказа SO-404 нет.",
+        "Укажите заказ и день поставки: /wait 5000001 05.12",
+    ]
+    office.tg.push_text(MANAGER, f"/wait WB-7 {day}")
+    (set_,) = (await office.said_to(MANAGER, 6))[5:]
+    assert set_.text == f"Заказ WB-7: ждём поставку, спросим снова {day} 10:00."
+
+    office.clock.advance(days=2)  # the default day is long over; the named day is not yet here
+    await fulfilment.run_once()
+    async with shop.uow(read_only=True) as work:
+        assert [t for t in await work.tasks.open_about("order:") if t.kind == "unfillable_order"] == []
+    office.clock.advance(days=2)
+    await fulfilment.run_once()
+    async with shop.uow(read_only=True) as work:
+        (again,) = [t for t in await work.tasks.open_about("order:") if t.kind == "unfillable_order"]
+    assert again.payload["attempt"] == 2

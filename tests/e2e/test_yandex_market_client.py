@@ -503,6 +503,7 @@ async def test_new_orders_are_the_ones_to_pack_every_page(ym: YandexMarketEmulat
     first = orders[0]
     assert first.lines == (ChannelOrderLine("A-1", 1), ChannelOrderLine("Куртка зимняя 48", 1))
     assert first.created_at == placed  # the Market writes Moscow time without an offset
+    assert first.ship_by == datetime(2026, 11, 21, 21, 0, tzinfo=UTC)  # 22.11 (the next day) from 00:00 Moscow time
     calls = ym.calls_of(GET_ORDERS)
     assert len(calls) == 2
     assert calls[0].query == {"status": "PROCESSING", "substatus": "STARTED", "limit": "50"}

@@ -18,6 +18,7 @@ from storage.schema import UtcDateTime, metadata
 from storage.uow import SqlUnitOfWorkFactory
 from tests.fakes import FakeClock
 from workflows.alerts import AlertDesk
+from workflows.model import Customer, Order
 from workflows.operations import Operations
 from workflows.ports import ChannelState, Heartbeat, ReportDelivery
 from workflows.tasks import Task, TaskBoard
@@ -61,6 +62,7 @@ async def _migrate_to(database: Database, revision: str, *, down: bool = False) 
 
 CONTROLS = sa.table("controls", sa.column("name"), sa.column("value"), sa.column("at", UtcDateTime()))
 T0 = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
+HOUR = timedelta(hours=1)
 
 
 async def test_controls_rows_move_into_the_typed_tables(
@@ -165,3 +167,31 @@ async def test_a_task_message_from_before_0011_is_kept_beside_a_second_copy_in_i
 async def _tables(database: Database) -> set[str]:
     async with database.engine.connect() as connection:
         return set(await connection.run_sync(lambda c: sa.inspect(c).get_table_names()))
+
+
+async def test_an_order_from_before_0016_has_no_ship_by_and_going_down_keeps_the_order(database: Database) -> None:
+    """0016 adds the marketplace's shipping deadline to orders: an order taken before reads back without one, an
+    order taken after keeps its own, and going back down drops only the column."""
+    await _migrate_to(database, "0015", down=True)
+    columns = ("channel", "external_id", "customer_name", "customer_phone", "customer_email", "currency", "created_at")
+    old_order = {"channel": "ozon", "external_id": "OZ-OLD", "currency": "RUB", "created_at": T0}
+    async with database.engine.begin() as connection:
+        await connection.execute(
+            sa.table("orders", *(sa.column(c) for c in columns)).insert(),
+            old_order | {"customer_name": "", "customer_phone": "", "customer_email": ""},
+        )
+    await migrate(database)
+    uow = SqlUnitOfWorkFactory(database)
+    async with uow() as work:
+        await work.orders.add(Order(None, "ozon", "OZ-NEW", Customer(), None, "RUB", T0, [], ship_by=T0 + HOUR))
+        await work.commit()
+    async with uow(read_only=True) as work:
+        old, new = await work.orders.find("ozon", "OZ-OLD"), await work.orders.find("ozon", "OZ-NEW")
+    assert old is not None and old.ship_by is None
+    assert new is not None and new.ship_by == T0 + HOUR
+
+    await _migrate_to(database, "0015", down=True)
+    async with database.engine.connect() as connection:
+        kept = await connection.execute(sa.text("SELECT external_id FROM orders ORDER BY external_id"))
+        assert [row.external_id for row in kept] == ["OZ-NEW", "OZ-OLD"]
+    await migrate(database)

@@ -128,6 +128,8 @@ async def test_the_main_flows_answer_as_described(client: TestClient[Any, Any]) 
     cancel = "/api/orders/{order_id}/cancel"
     await api.check(await client.post(f"/api/orders/{placed['order_id']}/cancel", json={"reason": "дубль"},
                                       headers=AUTH), "POST", cancel)  # fmt: skip
+    dashboard = await api.check(await client.get("/api/dashboard", headers=AUTH), "GET", "/api/dashboard")
+    assert [(step["external_id"], step["kind"]) for step in dashboard["order_events"]] == [("S-1", "cancelled")]
     await api.check(await client.get("/api/orders/1"), "GET", one)  # 401: no token
     await api.check(await client.post("/api/orders", json={"channel": "site"}, headers=AUTH), "POST", "/api/orders")
     big = {**order, "external_id": "x" * 70_000}

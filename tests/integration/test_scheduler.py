@@ -98,7 +98,7 @@ async def test_a_client_that_learns_the_channels_catalogue_gets_an_hourly_job(
         await services.close()
 
 
-async def test_a_channel_that_reports_order_events_has_them_pulled_as_often_as_its_orders(
+async def test_a_channel_that_reports_order_events_has_them_pulled_every_minute_by_default(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, topology: Topology
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'feeds.db'}")
@@ -111,7 +111,24 @@ async def test_a_channel_that_reports_order_events_has_them_pulled_as_often_as_i
         jobs = {job.id: job for job in build_scheduler(services).get_jobs() if job.id.startswith("order-events-")}
         assert list(jobs) == ["order-events-ozon"]
         assert jobs["order-events-ozon"].func == shop.order_feeds[0].pull
-        assert str(jobs["order-events-ozon"].trigger) == "interval[0:01:00]"  # as the orders-<channel> job
+        assert str(jobs["order-events-ozon"].trigger) == "interval[0:01:00]"  # ORDER_EVENTS_INTERVAL_S
+    finally:
+        await services.close()
+
+
+async def test_the_order_events_interval_is_a_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, topology: Topology
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'feeds.db'}")
+    monkeypatch.setenv("ORDER_EVENTS_INTERVAL_S", "15")
+    monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
+    clock = FakeClock()
+    services = await build(load_settings(env_file=None), topology, clock=clock)
+    try:
+        shop = services.shop
+        shop.order_feeds = [OrderFeed(shop.uow, clock, ReportingChannel("ozon"), shop.orders, channel="ozon")]
+        jobs = {job.id: job for job in build_scheduler(services).get_jobs()}
+        assert str(jobs["order-events-ozon"].trigger) == "interval[0:00:15]"
     finally:
         await services.close()
 

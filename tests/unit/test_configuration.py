@@ -42,6 +42,9 @@ def test_defaults_are_the_contract_ones(monkeypatch: pytest.MonkeyPatch) -> None
         ("SLACK_API_BASE", "not a url", "SLACK_API_BASE"),
         ("SLACK_TIMEOUT_S", "0", "SLACK_TIMEOUT_S"),
         ("SLACK_TIMEOUT_S", "soon", "SLACK_TIMEOUT_S"),
+        ("ORDER_EVENTS_INTERVAL_S", "0", "ORDER_EVENTS_INTERVAL_S"),
+        ("ORDER_EVENTS_INTERVAL_S", "-5", "ORDER_EVENTS_INTERVAL_S"),
+        ("UNFILLABLE_SHIP_BY_MARGIN_S", "-1", "UNFILLABLE_SHIP_BY_MARGIN_S"),
         ("API_TOKEN", "short", "API_TOKEN: Value error, too short"),
     ],
 )

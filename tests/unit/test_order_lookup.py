@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,7 @@ from workflows.crm_orders import STATUS_EVENT
 from workflows.fulfilment import REFUSED_EVENT, SENT_EVENT
 from workflows.model import Order, StockFigure
 from workflows.office_model import Phase
+from workflows.onec_order_status import PAID_EVENT, SHIPPED_EVENT
 from workflows.order_lookup import OrderLookup
 from workflows.orders import LineRequest, PlaceOrder
 from workflows.ports import UnitOfWorkFactory
@@ -122,6 +125,7 @@ def test_every_history_kind_the_workflows_write_has_a_wording_in_both_languages(
     written |= set(SENT_EVENT.values()) | set(REFUSED_EVENT.values())
     written |= {"shipment_accepted", "shipment_registered", "shipment_refused"}  # chosen in a branch of shipping
     written |= {"reserved", "held_for_store_confirmation"}  # chosen in a branch of routing
+    written |= {PAID_EVENT, SHIPPED_EVENT}  # what 1C said of the order (workflows.onec_order_status)
     assert {"received", "cancelled", "out_of_stock", "store_asked", "unfillable_asked"} <= written  # the scan works
     assert written - kinds("ru") == set()
     assert written - kinds("en") == set()
@@ -136,6 +140,10 @@ def test_every_history_kind_the_workflows_write_has_a_wording_in_both_languages(
          "wildberries: the buyer returned it: брак"),
         ("store_confirmed", {"line": 1, "store": "arbat"}, "Строка 1: магазин arbat ответил — —",
          "Line 1: store arbat answered — —"),
+        ("store_confirmed", {"line": 1, "store": "arbat", "outcome": "available", "by": "U1"},
+         "Строка 1: магазин arbat ответил — есть, в порядке (U1)", "Line 1: store arbat answered — there, in good condition (U1)"),
+        ("store_declined", {"line": 2, "store": "arbat", "outcome": "timeout"},
+         "Строка 2: магазин arbat не подтвердил — не ответил вовремя", "Line 2: store arbat did not confirm — no answer in time"),
         ("cancelled", {"reason": "клиент позвонил", "released": 2}, "Заказ отменён: клиент позвонил; снято резервов: 2",
          "Order cancelled: клиент позвонил; reservations released: 2"),
         ("something_new", {"x": 1, "y": ""}, "something_new (x: 1)", "something_new (x: 1)"),
@@ -163,3 +171,23 @@ def test_the_offices_cancellation_reasons_read_in_the_readers_language() -> None
     assert history_line("en", "cancelled", {"reason": "the client called", "released": 1}).startswith(
         "Order cancelled: the client called;"
     )  # a reason in someone's own words is shown as written
+
+
+async def test_an_open_marketplace_order_shows_its_ship_by_in_the_shops_time(
+    uow: UnitOfWorkFactory, topology: Topology, clock: FakeClock
+) -> None:
+    shop, ozon = await _shop(uow, topology, clock)
+    ship_by = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)  # 12:00 in Moscow
+    ozon.orders = [replace(order("OZ-8", 1), ship_by=ship_by)]
+    await shop.upkeep[0].pull_orders()
+    lookup = _lookup(shop)
+    (found,) = await lookup.find("OZ-8")
+    state = await lookup.money(found.id or 0)
+
+    assert "Статус: зарезервирован\nОтгрузить до 22.11 12:00 (срок маркетплейса)\n" in order_card(
+        found, state, "ru", "Europe/Moscow"
+    )
+    assert "Ship by 22.11 12:00 (the marketplace's deadline)" in order_card(found, state, "en", "Europe/Moscow")
+    await shop.orders.cancel(found.id or 0, "test")
+    (cancelled,) = await lookup.find("OZ-8")
+    assert "Отгрузить до" not in order_card(cancelled, state, "ru", "Europe/Moscow")  # no longer a deadline

@@ -20,6 +20,8 @@ const TASK_KINDS = {
   fx_approval: "курс валюты",
   fraud_check: "проверка звонком",
   alert: "оповещение",
+  unfillable_order: "заказ без товара",
+  return_receipt: "приём возврата",
 };
 const TASK_STATES = { open: "ждёт ответа", answered: "отвечена", expired: "время вышло", cancelled: "отменена" };
 const QUEUE_AGE_WARN_S = 300; // an outbox row older than this means the channel is falling behind
@@ -125,6 +127,64 @@ function Drift({ drift }) {
   </section>`;
 }
 
+// The orders' panel follows the service's LOCALE, as its texts (worded by the service) do.
+const ORDER_WORDS = {
+  ru: {
+    title: "Заказы: последние события",
+    empty: "Событий по заказам пока не было.",
+    when: "Когда", order: "Заказ", what: "Что",
+    unfillable_open: "Открытых вопросов «нет товара»",
+    returns_awaiting: "Возвратов ждут приёмки",
+    to_move_on: "Ждут передачи площадке",
+    move_retrying: "из них после сбоя",
+    move_refused: "Площадка отказала",
+  },
+  en: {
+    title: "Orders: recent events",
+    empty: "No order events yet.",
+    when: "When", order: "Order", what: "What",
+    unfillable_open: "Out-of-stock questions open",
+    returns_awaiting: "Returns awaiting receipt",
+    to_move_on: "Waiting to be moved on",
+    move_retrying: "of them retrying after a failure",
+    move_refused: "Refused by the marketplace",
+  },
+};
+const ORDER_COUNTERS = ["unfillable_open", "returns_awaiting", "to_move_on", "move_retrying", "move_refused"];
+const TROUBLE_COUNTERS = new Set(["move_retrying", "move_refused"]); // need someone when above zero
+const TROUBLE_STEP = /cancel|refused|defective|not_received|dropped/;
+
+function OrderSteps({ steps, counters, locale }) {
+  const words = ORDER_WORDS[locale] || ORDER_WORDS.ru;
+  return html`<section class="card wide" data-testid="orders-panel">
+    <h2 class="card-title">${words.title}</h2>
+    <div class="order-counters" data-testid="order-counters">
+      ${ORDER_COUNTERS.map((name) => {
+        const value = counters?.[name] ?? 0;
+        const trouble = value > 0 && TROUBLE_COUNTERS.has(name);
+        return html`<div key=${name} class=${trouble ? "order-counter trouble" : "order-counter"} data-testid=${`order-counter-${name}`}>
+          ${words[name]}: <span class="order-counter-value">${value}</span>
+        </div>`;
+      })}
+    </div>
+    ${steps.length === 0
+      ? html`<p class="empty">${words.empty}</p>`
+      : html`<table class="grid" data-testid="order-events">
+          <thead><tr><th>${words.when}</th><th>${words.order}</th><th>${words.what}</th></tr></thead>
+          <tbody>
+            ${steps.map(
+              (step, i) => html`<tr key=${i} class=${TROUBLE_STEP.test(step.kind) ? "order-step trouble" : "order-step"}
+                  data-testid=${`order-event-${i}`} data-kind=${step.kind} title=${step.kind}>
+                <td class="when">${dateTimeRu(step.at)}</td>
+                <td class="when">${CHANNEL_TITLES[step.channel] || step.channel} ${step.external_id} <span class="muted">#${step.order_id}</span></td>
+                <td>${step.text}</td>
+              </tr>`,
+            )}
+          </tbody>
+        </table>`}
+  </section>`;
+}
+
 function figure(value) {
   if (value === null || value === undefined) return "—";
   if (typeof value === "number") return value.toLocaleString("ru-RU");
@@ -214,6 +274,7 @@ function Dashboard({ data, token, problem, fetchedAt, onLogout }) {
           1С: ${onec ? html`последние остатки ${dateTimeRu(onec)} (${relativeRu(onec, now)})` : "остатков из 1С ещё не было"}
         </p>
       </section>
+      <${OrderSteps} steps=${data.order_events || []} counters=${data.orders} locale=${data.locale} />
       <${Tasks} tasks=${data.tasks || []} now=${now} />
       <${Alerts} alerts=${data.alerts || []} now=${now} />
       <${Drift} drift=${data.drift || []} />

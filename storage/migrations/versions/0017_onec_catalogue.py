@@ -1,7 +1,7 @@
 """1C's catalogue: what 1C said of its products, and the figures waiting for it
 
-Revision ID: 0016
-Revises: 0015
+Revision ID: 0017
+Revises: 0016
 Create Date: 2026-12-03 19:00:00.000000
 
 ``onec_products`` holds, per 1C id (a product, or ``product#characteristic``), the article, name, barcode and
@@ -16,8 +16,8 @@ from alembic import op
 
 import storage.schema
 
-revision = '0016'
-down_revision = '0015'
+revision = '0017'
+down_revision = '0016'
 branch_labels = None
 depends_on = None
 
