@@ -22,12 +22,23 @@ from app.sandbox.world import Sandbox
 from app.service import RunningService
 from app.settings import ConfigurationError, Settings, load_settings
 from app.topology import load_topology
-from integrations.commerceml import CommerceMLError, StockPackage, intake_lines, parse_stock, stock_time
+from integrations.commerceml import (
+    CommerceMLError,
+    NoOffersPackage,
+    StockPackage,
+    intake_lines,
+    intake_totals,
+    parse_stock,
+    stock_time,
+)
+from integrations.commerceml_catalogue import CataloguePackage, parse_catalogue
 from storage.database import open_database
 from storage.migrate import migrate
+from workflows.catalogue import CatalogueResult
 from workflows.errors import WorkflowError
 from workflows.ledger import StockUpdateResult
 from workflows.onec_intake import StockSource
+from workflows.ports import OneCProduct
 from workflows.topology import Topology
 
 log = logging.getLogger("storeops")
@@ -48,8 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--port", type=int, default=8080, help="the console's port; 0 picks a free one (default: 8080)"
     )
     sandbox.add_argument("--locale", choices=("ru", "en"), default="ru", help="language of chat texts (default: ru)")
-    imports = commands.add_parser("import-commerceml", help="apply 1C stock from a CommerceML offers.xml / rests.xml")
-    imports.add_argument("file", type=Path)
+    _onec_files(commands)
     clear = commands.add_parser("clear-stock-time", help="forget when 1C computed an article's stock (a wrong as_of)")
     clear.add_argument("sku", help="the article whose rows' as_of is reset, so 1C's next figure applies")
     clear.add_argument("--warehouse", metavar="CODE", help="only this warehouse's row (our code)")
@@ -72,6 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(_migrate(settings))
         elif args.command == "import-commerceml":
             return _import_commerceml(settings, args.file)
+        elif args.command == "catalogue":
+            return _unmapped(settings)
         elif args.command == "clear-stock-time":
             return _clear_stock_time(settings, args.sku, args.warehouse)
         elif args.command == "check-config":
@@ -85,6 +97,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return 0
+
+
+def _onec_files(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    imports = commands.add_parser(
+        "import-commerceml",
+        help="apply 1C stock from a CommerceML offers.xml / rests.xml, or its catalogue (import.xml)",
+    )
+    imports.add_argument("file", type=Path)
+    catalogue = commands.add_parser("catalogue", help="1C's catalogue as storeops holds it")
+    catalogue.add_argument(
+        "--unmapped", action="store_true", required=True,
+        help="list 1C's products with no article (their 1C guid stands in as the SKU): give them one in 1C",
+    )  # fmt: skip
 
 
 def _configure_logging(settings: Settings) -> None:
@@ -106,7 +131,11 @@ def _import_commerceml(settings: Settings, path: Path) -> int:
     topology = load_topology(settings.config_path)
     try:
         with path.open("rb") as file:  # read as a stream: memory grows with the figures, not the file
-            package = parse_stock(file)
+            try:
+                package = parse_stock(file)
+            except NoOffersPackage:
+                file.seek(0)
+                return _import_catalogue(settings, topology, path, parse_catalogue(file))
         as_of = stock_time(package)
     except OSError as error:
         print(f"storeops: cannot read {path}: {error.strerror}", file=sys.stderr)
@@ -119,8 +148,31 @@ def _import_commerceml(settings: Settings, path: Path) -> int:
     except WorkflowError as error:
         print(f"storeops: {path}: {error.message}", file=sys.stderr)
         return 1
-    summary = {**stock_result_view(result), "warnings": package.warnings,
-               "totals_without_warehouse": len(package.totals_without_warehouse)}  # fmt: skip
+    totals = len(package.totals_without_warehouse)
+    summary = {**stock_result_view(result), "warnings": package.warnings, "totals_without_warehouse": totals,
+               "totals_placed_in": topology.onec.totals_warehouse if totals else None}  # fmt: skip
+    print(json.dumps(summary, ensure_ascii=False))
+    return 0
+
+
+def _import_catalogue(settings: Settings, topology: Topology, path: Path, package: CataloguePackage) -> int:
+    """1C's catalogue at hand, kept as the exchange keeps it; the stock that waited for it is applied."""
+
+    async def learn() -> CatalogueResult:
+        services = await build(settings, topology)
+        try:
+            assert services.shop.catalogue is not None
+            return await services.shop.catalogue.learn(package.products)
+        finally:
+            await services.close()
+
+    try:
+        result = asyncio.run(learn())
+    except WorkflowError as error:
+        print(f"storeops: {path}: {error.message}", file=sys.stderr)
+        return 1
+    summary = {"products": result.products, "without_article": len(result.without_article),
+               "released": stock_result_view(result.released), "still_held": result.still_held}  # fmt: skip
     print(json.dumps(summary, ensure_ascii=False))
     return 0
 
@@ -130,9 +182,27 @@ async def _apply_stock(
 ) -> StockUpdateResult:
     services = await build(settings, topology)
     try:
-        return await services.shop.intake.apply(StockSource.FILE, as_of, intake_lines(package))
+        return await services.shop.intake.apply(StockSource.FILE, as_of, intake_lines(package), intake_totals(package))
     finally:
         await services.close()
+
+
+def _unmapped(settings: Settings) -> int:
+    """1C's products without an article, one JSON object a line: 1C's id (the SKU their stock goes under) and
+    name."""
+    topology = load_topology(settings.config_path)
+
+    async def listed() -> list[OneCProduct]:
+        services = await build(settings, topology)
+        try:
+            assert services.shop.catalogue is not None
+            return await services.shop.catalogue.unmapped()
+        finally:
+            await services.close()
+
+    for product in asyncio.run(listed()):
+        print(json.dumps({"onec_id": product.onec_id, "name": product.name}, ensure_ascii=False))
+    return 0
 
 
 def _clear_stock_time(settings: Settings, sku: str, warehouse: str | None) -> int:

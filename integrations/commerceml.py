@@ -19,9 +19,9 @@ Choices, each a rule of this module:
 * **Quantities.** Decimal comma or point; empty → 0 (1C writes ``КоличествоНаСкладе=""`` for none); negative
   → 0 with a warning; fractional → rounded down (never promise part of an item) with a warning. Anything
   else that is not a number refuses the package.
-* **Totals only.** An offer with a total ``<Количество>`` but no warehouse split cannot be put in any of our
-  warehouses: it is listed in ``totals_without_warehouse`` and never becomes a line. With a split, the total
-  is ignored.
+* **Totals only.** An offer with a total ``<Количество>`` but no warehouse split names none of our
+  warehouses: it is listed in ``totals_without_warehouse``, not among the lines, and the 1C intake decides
+  (``[onec] totals_warehouse``, see :func:`intake_totals`). With a split, the total is ignored.
 * **Absence.** A warehouse or offer that the file does not name is not set to zero, in a full package either:
   ``changes_only`` is reported, never acted on here.
 
@@ -53,8 +53,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import IO
 
+from workflows.catalogue import Characteristics, OneCOffer
 from workflows.model import Customer, Delivery, Order
-from workflows.onec_intake import OneCLine
+from workflows.onec_intake import OneCLine, OneCTotal
 from workflows.onec_orders import OrderForOneC
 
 ROOT = "КоммерческаяИнформация"
@@ -105,6 +106,10 @@ class StockPackage:
     lines: list[StockLine] = field(default_factory=list)
     totals_without_warehouse: list[OfferTotal] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # what offers say of themselves, for the 1C catalogue (workflows.catalogue): ids that gave no <Артикул>,
+    # and each characteristic's (name, value) pairs (ХарактеристикиТовара) when it lists them
+    without_article: set[str] = field(default_factory=set)
+    characteristics: dict[str, Characteristics] = field(default_factory=dict)
 
     @property
     def has_stock(self) -> bool:
@@ -260,7 +265,10 @@ def _read_offer(offer: ET.Element, offer_id: str, into: StockPackage) -> None:
     article = (offer.findtext("Артикул") or "").strip()
     if not article:
         article = offer_id.partition("#")[0]
+        into.without_article.add(offer_id)
         into.warnings.append(f"offer {offer_id} has no <Артикул>: its 1C id {article} is used as the article")
+    if characteristics := characteristics_of(offer):
+        into.characteristics[offer_id] = characteristics
     where = f"offer {offer_id}"
     split = _warehouse_split(offer, where, into.warnings)
     if split:
@@ -271,6 +279,14 @@ def _read_offer(offer: ET.Element, offer_id: str, into: StockPackage) -> None:
         total = offer.findtext("Остатки/Остаток/Количество")
     if total is not None:
         into.totals_without_warehouse.append(OfferTotal(article, offer_id, _quantity(total, where, into.warnings)))
+
+
+def characteristics_of(element: ET.Element) -> Characteristics:
+    """``ХарактеристикиТовара/ХарактеристикаТовара`` as (name, value) pairs, in 1C's order (tags without namespace)."""
+    return tuple(
+        ((item.findtext("Наименование") or "").strip(), (item.findtext("Значение") or "").strip())
+        for item in element.iterfind("ХарактеристикиТовара/ХарактеристикаТовара")
+    )
 
 
 def _warehouse_split(offer: ET.Element, where: str, warnings: list[str]) -> dict[str, int]:
@@ -313,8 +329,25 @@ def _quantity(raw: str, where: str, warnings: list[str]) -> int:
 
 
 def intake_lines(package: StockPackage) -> list[OneCLine]:
-    """The package's lines as the 1C intake takes them (warehouses as 1C names them)."""
-    return [OneCLine(line.article, line.warehouse_onec_id, line.qty) for line in package.lines]
+    """The package's lines as the 1C intake takes them (warehouses as 1C names them), each with 1C's id of its
+    offer, so that the intake finds its SKU through 1C's catalogue."""
+    return [
+        OneCLine(line.article, line.warehouse_onec_id, line.qty, _offer(package, line.onec_offer_id, line.article))
+        for line in package.lines
+    ]
+
+
+def intake_totals(package: StockPackage) -> list[OneCTotal]:
+    """The package's offers given as a total only: the 1C intake puts them in ``[onec] totals_warehouse``."""
+    return [
+        OneCTotal(total.article, total.qty, _offer(package, total.onec_offer_id, total.article))
+        for total in package.totals_without_warehouse
+    ]
+
+
+def _offer(package: StockPackage, offer_id: str, article: str) -> OneCOffer:
+    own = "" if offer_id in package.without_article else article
+    return OneCOffer(offer_id, own, characteristics=package.characteristics.get(offer_id, ()))
 
 
 def stock_time(package: StockPackage) -> datetime:

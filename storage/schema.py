@@ -473,3 +473,29 @@ crm_cursors = Table(
     Column("since_id", BigInteger, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
 )
+
+
+# What 1C said of each of its products and characteristics (``product#characteristic``), from its catalogue and its
+# offers files: the article (empty when 1C gives none), name, barcode and size. Our SKU is worked out from it.
+onec_products = Table(
+    "onec_products",
+    metadata,
+    Column("onec_id", String(255), primary_key=True),
+    Column("article", String(255), nullable=True),
+    Column("name", String(500), nullable=True),
+    Column("barcode", String(64), nullable=True),
+    Column("size", String(255), nullable=True),
+    Column("updated_at", UtcDateTime, nullable=True),
+    Index(None, "article"),
+)
+
+# 1C figures keyed by a 1C id nothing named yet: held, with the time 1C computed them, until the catalogue arrives.
+onec_held_stock = Table(
+    "onec_held_stock",
+    metadata,
+    Column("onec_id", String(255), primary_key=True),
+    Column("warehouse", String(64), primary_key=True),
+    Column("qty", Integer, nullable=False),
+    Column("as_of", UtcDateTime, nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+)

@@ -7,6 +7,7 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from storage.catalogue_repositories import SqlOneCCatalogue
 from storage.crm_repositories import SqlCrmExports
 from storage.database import Database
 from storage.office_repositories import SqlAlerts, SqlFxRates, SqlLocks, SqlPayments
@@ -69,6 +70,7 @@ class SqlUnitOfWork:
         self.order_actions = SqlOrderActions(self._connection)
         self.returns = SqlReturnRecords(self._connection, self._touched)
         self.crm_exports = SqlCrmExports(self._connection)
+        self.onec_catalogue = SqlOneCCatalogue(self._connection)
         return self
 
     async def __aexit__(

@@ -37,6 +37,8 @@ from workflows.ports import (
     CrmExport,
     HeardOrderEvent,
     Heartbeat,
+    HeldFigure,
+    OneCProduct,
     OrderAction,
     Push,
     ReportDelivery,
@@ -113,6 +115,8 @@ class MemoryState:
     next_id: int = 1
     crm_exports: dict[int, dict[str, Any]] = field(default_factory=dict)  # order_id -> the row
     crm_cursor: int = 0
+    onec_products: dict[str, OneCProduct] = field(default_factory=dict)  # 1C id -> what 1C said of it
+    onec_held: dict[tuple[str, str], HeldFigure] = field(default_factory=dict)  # (1C id, warehouse) -> figure
 
     def new_id(self) -> int:
         self.next_id += 1
@@ -913,6 +917,42 @@ class MemoryCrmExports:
         self._s.crm_cursor = since_id
 
 
+class MemoryOneCCatalogue:
+    def __init__(self, state: MemoryState) -> None:
+        self._s = state
+
+    async def learn(self, products: Sequence[OneCProduct]) -> None:
+        for product in products:
+            stored = self._s.onec_products.get(product.onec_id, OneCProduct(product.onec_id))
+            said = {name: value for name in ("article", "name", "barcode", "size", "updated_at")
+                    if (value := getattr(product, name)) is not None}  # fmt: skip
+            self._s.onec_products[product.onec_id] = replace(stored, **said)
+
+    async def get(self, onec_ids: Collection[str]) -> dict[str, OneCProduct]:
+        return {i: self._s.onec_products[i] for i in onec_ids if i in self._s.onec_products}
+
+    async def without_article(self, after: str, limit: int) -> list[OneCProduct]:
+        found = sorted(
+            (p for p in self._s.onec_products.values() if p.article is None and p.onec_id > after),
+            key=lambda p: p.onec_id,
+        )
+        return found[:limit]
+
+    async def hold(self, figures: Sequence[HeldFigure]) -> None:
+        for figure in figures:
+            key = (figure.onec_id, figure.warehouse)
+            stored = self._s.onec_held.get(key)
+            if stored is None or figure.as_of >= stored.as_of:
+                self._s.onec_held[key] = figure
+
+    async def held(self) -> list[HeldFigure]:
+        return sorted(self._s.onec_held.values(), key=lambda f: (f.as_of, f.onec_id, f.warehouse))
+
+    async def release(self, keys: Collection[tuple[str, str]]) -> None:
+        for key in keys:
+            self._s.onec_held.pop(key, None)
+
+
 class MemoryUnitOfWork:
     """Works on a copy of the shared state and swaps it in on commit: rollback is free."""
 
@@ -943,6 +983,7 @@ class MemoryUnitOfWork:
         self.order_actions = MemoryOrderActions(self._state)
         self.returns = MemoryReturnRecords(self._state)
         self.crm_exports = MemoryCrmExports(self._state)
+        self.onec_catalogue = MemoryOneCCatalogue(self._state)
         self._state.touched = set()
         return self
 

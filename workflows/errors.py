@@ -67,3 +67,16 @@ class InvalidStockLine(WorkflowError):
     """A line of 1C's stock names an article or a quantity the shop cannot take, or repeats another line."""
 
     code = "invalid_stock_line"
+
+
+class TotalsWithoutWarehouse(WorkflowError):
+    """1C's stock gives only totals per offer, no warehouse, and ``[onec] totals_warehouse`` names none to put
+    them in."""
+
+    code = "totals_without_warehouse"
+
+
+class InvalidCatalogue(WorkflowError):
+    """1C's catalogue names a product whose article cannot be one of our SKUs."""
+
+    code = "invalid_catalogue"

@@ -49,6 +49,7 @@ class StockUpdateResult:
     absorbed: int = 0
     shortfalls: list[Shortfall] = field(default_factory=list)
     offer_id_conflicts: list[OfferIdConflict] = field(default_factory=list)
+    held_for_catalogue: int = 0  # 1C figures keyed by an id nothing names yet, this and earlier messages
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,14 @@ or pulled from the OData stock register on a schedule. Each entrance only transl
 - the OData register is the full truth and, like 1C's balance queries, leaves out what is at zero: a pull
   counts every row we hold above zero that it does not list as a figure of 0 (otherwise stock sold out in
   1C would stay on sale here);
+- an offer 1C gives only as a total, with no warehouse (:class:`OneCTotal`, CommerceML's ``<Количество>``
+  alone), goes to ``[onec] totals_warehouse``. Without that setting it cannot be placed: a message of nothing
+  but totals is refused whole (:class:`TotalsWithoutWarehouse`, telling the operator to set it), one with
+  warehouse lines too has those applied; either way the owner is alerted (``onec_totals_unplaced``), once
+  per episode, and the first message whose totals are placed ends the alert;
+- a CommerceML line carries 1C's id of its offer (:class:`~workflows.catalogue.OneCOffer`): its SKU is worked out
+  through 1C's catalogue (:mod:`workflows.catalogue`: article, characteristics as sizes), and one nothing names
+  yet is held until the catalogue arrives;
 - the figures go through the ledger (older ones ignored, deductions absorbed), 1C counts as heard, and
   shortfalls (1C shows less than we promised) are alerted — all in one transaction, so the caller's answer
   is exactly what was committed: if any step fails, nothing of the message is applied.
@@ -36,7 +44,8 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from workflows.articles import check_sku
-from workflows.errors import FigureFromFuture, InvalidStockLine, UnknownWarehouse
+from workflows.catalogue import OneCOffer, hold, ids_to_look_up, product_record, release_held, sku_of
+from workflows.errors import FigureFromFuture, InvalidStockLine, TotalsWithoutWarehouse, UnknownWarehouse
 from workflows.ledger import Ledger, StockUpdateResult
 from workflows.model import StockFigure
 from workflows.operations import Operations
@@ -62,6 +71,16 @@ class OneCLine:
     sku: str
     warehouse: str
     qty: int
+    offer: OneCOffer | None = None  # CommerceML: 1C's id of the offer, resolved through the catalogue
+
+
+@dataclass(frozen=True)
+class OneCTotal:
+    """An offer's stock as a total only: 1C named no warehouse for it."""
+
+    sku: str
+    qty: int
+    offer: OneCOffer | None = None
 
 
 def onec_time(value: datetime, topology: Topology) -> datetime:
@@ -113,7 +132,7 @@ def checked(lines: Sequence[OneCLine]) -> list[OneCLine]:
             problems.append(
                 {"field": f"items.{index}.qty", "problem": f"quantity {line.qty} is not within 0..{MAX_QTY}"}
             )
-        result.append(OneCLine(sku, line.warehouse, line.qty))
+        result.append(OneCLine(sku, line.warehouse, line.qty, line.offer))
     if problems:
         raise _bad_lines(problems, "line(s) with a bad article or quantity")
     return result
@@ -143,19 +162,76 @@ class StockIntake:
         self._uow, self._topology, self._ledger, self._ops = uow, topology, ledger, operations
         self._clock, self._future_tolerance = clock, future_tolerance
 
-    async def apply(self, source: StockSource, as_of: datetime, lines: Sequence[OneCLine]) -> StockUpdateResult:
+    @property
+    def totals_warehouse(self) -> str | None:
+        """Where totals without a warehouse go (``[onec] totals_warehouse``), if anywhere."""
+        return self._topology.onec.totals_warehouse
+
+    async def apply(
+        self, source: StockSource, as_of: datetime, lines: Sequence[OneCLine], totals: Sequence[OneCTotal] = ()
+    ) -> StockUpdateResult:
         """Apply one 1C message by the rules above, all or nothing. Raises :class:`UnknownWarehouse`,
-        :class:`InvalidStockLine` or :class:`FigureFromFuture`."""
+        :class:`InvalidStockLine`, :class:`FigureFromFuture` or :class:`TotalsWithoutWarehouse`."""
         when = self._not_ahead(onec_time(as_of, self._topology))
-        figures = resolve(checked(lines), self._topology, sum_repeats=source is not StockSource.API)
+        where = self.totals_warehouse
+        placed = [OneCLine(t.sku, where, t.qty, t.offer) for t in totals] if where else []
+        unplaced = [] if placed else [t.sku for t in totals]
+        if unplaced and not lines:
+            await self._refuse_totals(source, unplaced)
+        sum_repeats = source is not StockSource.API
+        given = checked([*lines, *placed])
+        figures = resolve(given, self._topology, sum_repeats=sum_repeats)  # refuses before anything is written
+        from_catalogue = any(line.offer is not None for line in given)
         async with self._uow() as uow:
+            held: list[StockFigure] = []
+            if from_catalogue:
+                figures, held = await self._through_catalogue(uow, given, sum_repeats)
             if source is StockSource.REGISTER:
                 figures = [*figures, *await _absent_as_zero(uow, figures)]
             result = await self._ledger.apply_figures(uow, when, figures)
             await self._ops.heard_from_onec(uow, source)
             await self._ops.report_stock(uow, figures, result.shortfalls)
+            if totals:
+                await self._ops.report_totals(uow, source, unplaced)
+            if from_catalogue:  # what this file says of its offers may name figures held before
+                _, result.held_for_catalogue = await release_held(uow, self._topology, self._ledger, self._ops)
+                await uow.onec_catalogue.hold(hold(held, when, self._clock.now()))
+                result.held_for_catalogue += len(held)
             await uow.commit()
         return result
+
+    async def _through_catalogue(
+        self, uow: UnitOfWork, lines: Sequence[OneCLine], sum_repeats: bool
+    ) -> tuple[list[StockFigure], list[StockFigure]]:
+        """Lines from CommerceML on our SKUs through 1C's catalogue (:mod:`workflows.catalogue`), after keeping
+        what this file says of its offers: the figures to apply, and those to hold (``sku`` = 1C's id)."""
+        offers = [line.offer for line in lines if line.offer is not None]
+        records = [record for offer in offers if (record := product_record(offer, self._topology.onec))]
+        await uow.onec_catalogue.learn(records)
+        known = await uow.onec_catalogue.get(ids_to_look_up(offers))
+        mapped: list[OneCLine] = []
+        waiting: list[OneCLine] = []
+        for line in lines:
+            if line.offer is None:
+                mapped.append(line)
+            elif (sku := sku_of(line.offer, known, self._topology.onec)) is not None:
+                mapped.append(OneCLine(sku, line.warehouse, line.qty))
+            else:
+                waiting.append(OneCLine(line.offer.onec_id, line.warehouse, line.qty))
+        figures = resolve(checked(mapped), self._topology, sum_repeats=sum_repeats)
+        return figures, resolve(waiting, self._topology)
+
+    async def _refuse_totals(self, source: StockSource, unplaced: Sequence[str]) -> None:
+        """A message of totals only, with nowhere to put them: the owner is alerted (that much is committed)
+        and the message refused."""
+        async with self._uow() as uow:
+            await self._ops.report_totals(uow, source, unplaced)
+            await uow.commit()
+        raise TotalsWithoutWarehouse(
+            f"all {len(unplaced)} offer(s) give only a total, no warehouse (e.g. {unplaced[0][:60]!r}): set "
+            "[onec] totals_warehouse to the code of our warehouse that holds them; nothing applied",
+            [{"field": "totals_warehouse", "problem": "not set, and 1C gives no warehouse"}],
+        )
 
     def _not_ahead(self, when: datetime) -> datetime:
         now = self._clock.now()

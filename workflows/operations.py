@@ -16,6 +16,7 @@ from workflows.topology import Topology
 
 ONEC_SILENT_KEY = "onec_silent"
 STOCK_NEGATIVE = "stock_negative"
+ONEC_TOTALS_UNPLACED = "onec_totals_unplaced"  # 1C gave totals without a warehouse and none is configured
 
 
 def _stock_key(sku: str, warehouse: str) -> str:
@@ -84,6 +85,16 @@ class Operations:
             where = (str(alert.detail.get("sku")), str(alert.detail.get("warehouse")))
             if where in reported and where not in short:
                 await self._alerts.resolve(uow, alert.key)
+
+    async def report_totals(self, uow: UnitOfWork, source: str, unplaced: Sequence[str]) -> None:
+        """Inside the caller's unit of work, after 1C sent totals without a warehouse: those it could not place
+        (``unplaced``, their articles) raise the alert — the operator must set ``[onec] totals_warehouse``; none
+        unplaced (they went to that warehouse) ends it."""
+        if not unplaced:
+            await self._alerts.resolve(uow, ONEC_TOTALS_UNPLACED)
+            return
+        detail: dict[str, object] = {"offers": len(unplaced), "example": unplaced[0], "source": source}
+        await self._alerts.raise_alert(uow, ONEC_TOTALS_UNPLACED, ONEC_TOTALS_UNPLACED, detail)
 
     async def watch_onec(self) -> bool:
         """Scheduled: raise (or keep counting) the alert when 1C has been quiet too long."""

@@ -488,6 +488,56 @@ class ActionCount:
 
 
 @dataclass(frozen=True)
+class OneCProduct:
+    """What 1C said of one of its products or of one characteristic of it (``product#characteristic``): read from
+    the catalogue (``import.xml``) and from the offers files. ``None`` is "not said": a later file that says it
+    fills it in, one that does not leaves it as it was."""
+
+    onec_id: str
+    article: str | None = None
+    name: str | None = None
+    barcode: str | None = None
+    size: str | None = None  # a characteristic's size (``[onec] size_characteristic``), or its values together
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class HeldFigure:
+    """A 1C figure keyed by 1C's id that no article could be found for yet: held, with the time 1C computed it,
+    until the catalogue names the product."""
+
+    onec_id: str
+    warehouse: str  # ours
+    qty: int
+    as_of: datetime
+    received_at: datetime
+
+
+class OneCCatalogueRecords(Protocol):
+    async def learn(self, products: Sequence[OneCProduct]) -> None:
+        """Insert or update by ``onec_id``: a field given replaces the stored one, a ``None`` keeps it."""
+        ...
+
+    async def get(self, onec_ids: Collection[str]) -> dict[str, OneCProduct]: ...
+
+    async def without_article(self, after: str, limit: int) -> list[OneCProduct]:
+        """Products (and characteristics) with no article, by ``onec_id`` after ``after``."""
+        ...
+
+    async def hold(self, figures: Sequence[HeldFigure]) -> None:
+        """Keep figures for later: per (1C id, warehouse) the one 1C computed last wins (a tie: the newer)."""
+        ...
+
+    async def held(self) -> list[HeldFigure]:
+        """Every figure held, oldest ``as_of`` first."""
+        ...
+
+    async def release(self, keys: Collection[tuple[str, str]]) -> None:
+        """Forget the held figures of these (1C id, warehouse) pairs."""
+        ...
+
+
+@dataclass(frozen=True)
 class Heartbeat:
     source: str  # what 1C sent: "stock", …
     at: datetime
@@ -700,6 +750,9 @@ class UnitOfWork(Protocol):
 
     @property
     def crm_exports(self) -> CrmExports: ...
+
+    @property
+    def onec_catalogue(self) -> OneCCatalogueRecords: ...
 
     def touched_skus(self) -> set[str]:
         """SKUs whose stock rows this unit of work changed so far (on-hand, reserved, suspect)."""

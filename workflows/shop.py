@@ -17,6 +17,7 @@ from decimal import Decimal
 
 from workflows.alerts import AlertDesk
 from workflows.carrier import Carrier
+from workflows.catalogue import OneCCatalogue
 from workflows.channel_upkeep import ChannelUpkeep
 from workflows.channels import ChannelClient, ReportsOrderEvents
 from workflows.crm import CrmOrderBook
@@ -112,6 +113,7 @@ class Shop:
     unfillable: UnfillableDesk | None = None  # the managers' question about marketplace orders nobody can fill
     fulfilment: list[Fulfilment] = field(default_factory=list)  # marketplaces told when their orders may ship
     crm: CrmOrderSync | None = None
+    catalogue: OneCCatalogue | None = None  # 1C's catalogue: its products' articles and sizes
 
     def wake_dispatchers(self) -> None:
         """Something changed stock: every channel's dispatcher sends now instead of at its next tick."""
@@ -152,6 +154,7 @@ def assemble(
         OfficeDesk(uow, answers), _pump(uow, clock, cascade, fraud, fx, alerts, unfillable, returns, instance),
         returns, channels=dict(outside.channels), unfillable=unfillable,
     )  # fmt: skip
+    shop.catalogue = OneCCatalogue(uow, topology, ledger, operations, clock)
     _connect_channels(shop, instance)
     shop.fulfilment = [
         Fulfilment(uow, clock, client, alerts, unfillable, rules.fraud_amount_threshold_rub, channel=name)

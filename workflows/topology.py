@@ -111,6 +111,15 @@ class OneC(_Strict):
     # 1C warehouses we neither sell from nor track (defects, in transit): their lines are skipped
     # wherever 1C's stock comes from, rather than refusing the whole message as unknown
     ignore_warehouses: tuple[str, ...] = ()
+    # our warehouse (its code) that takes an offer's stock when 1C gives only its total, no warehouse
+    # (CommerceML ``<Предложение><Количество>`` without ``<Склад>``); unset, such a file is refused
+    totals_warehouse: str | None = None
+    # SKUs of 1C's characteristics (product#characteristic): "article" sums them into the product's article;
+    # "article_size" makes each its own SKU, <article><variant_separator><size>, e.g. "КР-7/42"
+    variant_skus: Literal["article", "article_size"] = "article"
+    variant_separator: str = Field(default="/", min_length=1, max_length=3, pattern=r"^\S+$")
+    # the characteristic that is the size; a characteristic without it is named by all its values
+    size_characteristic: str = Field(default="Размер", min_length=1)
 
     @field_validator("timezone")
     @classmethod
@@ -155,6 +164,12 @@ class Topology(_Strict):
                     raise ValueError(
                         f"channels.{channel.name}.serves: unknown warehouse {code!r} (known: {', '.join(codes)})"
                     )
+        totals = self.onec.totals_warehouse
+        if totals is not None and totals not in codes:
+            raise ValueError(
+                f"onec.totals_warehouse: unknown warehouse {totals!r}: give the code of one of ours "
+                f"(known: {', '.join(codes)})"
+            )
         return self
 
     def warehouse(self, code_or_onec_id: str) -> Warehouse | None:

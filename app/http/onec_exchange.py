@@ -1,4 +1,5 @@
-"""1C's "exchange with the site" (CommerceML 2, the Bitrix protocol): stock and order documents in, orders out.
+"""1C's "exchange with the site" (CommerceML 2, the Bitrix protocol): stock, the catalogue and order documents
+in, orders out.
 
 1C starts every exchange; each request names ``type`` and ``mode`` in the query string:
 
@@ -10,8 +11,9 @@
    (the catalogue's pictures) is read and dropped. A name that climbs out (``..``), is absolute or has odd
    characters is refused, as is a session holding more than ``session_bytes``.
 4. ``mode=import&filename=<name>`` → the file is parsed (:func:`integrations.commerceml.parse_stock`) and handed
-   to ``on_stock``; ``success`` or ``failure\\n<reason>``. A catalogue (``import.xml``) or a prices-only file is
-   answered ``success`` without calling ``on_stock``: there is no stock in it.
+   to ``on_stock``; ``success`` or ``failure\\n<reason>``. A catalogue (``import.xml``, read by
+   :func:`integrations.commerceml_catalogue.parse_catalogue`) goes to ``on_catalogue`` (when there is none, or for
+   a prices-only file, the answer is ``success`` and nothing is done).
 
 Where the files are kept: on disk, not in memory. Each ``.xml`` a session keeps is an unnamed temporary file
 (:func:`tempfile.TemporaryFile`, in the system's temporary folder, ``TMPDIR``): it has no name in any folder, so
@@ -70,11 +72,14 @@ from integrations.commerceml import (
     NoOffersPackage,
     StockPackage,
     intake_lines,
+    intake_totals,
     parse_stock,
     render_orders,
     stock_time,
 )
+from integrations.commerceml_catalogue import CataloguePackage, NoCatalogue, parse_catalogue
 from integrations.commerceml_orders import OrderDocuments, parse_order_documents
+from workflows.catalogue import OneCCatalogue
 from workflows.errors import WorkflowError
 from workflows.onec_intake import StockIntake, StockSource
 from workflows.onec_order_status import OneCOrderStatus
@@ -88,6 +93,7 @@ COOKIE_NAME = "storeops_1c"
 CHARSET = "windows-1251"
 MIB = 1024 * 1024
 OnStock = Callable[[StockPackage], Awaitable[Mapping[str, object]]]
+OnCatalogue = Callable[[CataloguePackage], Awaitable[Mapping[str, object]]]
 OnOrderDocuments = Callable[[OrderDocuments], Awaitable[Mapping[str, object]]]
 Parsed = TypeVar("Parsed")
 
@@ -129,9 +135,10 @@ class HeldFile:
         self._file.write(piece)
         self.size += len(piece)
 
-    def parse_and_close(self) -> StockPackage:
-        """The whole file as a stock package (read as a stream); the file is gone afterwards, parsed or not."""
-        return self.read_and_close(parse_stock)
+    def parse_and_close(self) -> StockPackage | CataloguePackage:
+        """The whole file as a stock package, or else as 1C's catalogue (each read as a stream); the file is gone
+        afterwards, parsed or not. Neither → :class:`NoOffersPackage`."""
+        return self.read_and_close(_stock_or_catalogue)
 
     def read_and_close(self, parse: Callable[[IO[bytes]], Parsed]) -> Parsed:
         """The whole file read by ``parse`` from its start; the file is gone afterwards, parsed or not."""
@@ -225,6 +232,7 @@ class OneCExchange:
         orders: OrdersForOneC | None = None,
         logins: FailedLogins | None = None,
         on_documents: OnOrderDocuments | None = None,
+        on_catalogue: OnCatalogue | None = None,
     ) -> None:
         if not user or not password:
             raise ValueError("the 1C exchange needs a login and a password")
@@ -233,7 +241,7 @@ class OneCExchange:
         self._credentials = [pair.encode()]
         if _encodable(pair):
             self._credentials.append(pair.encode(CHARSET))
-        self._on_stock = on_stock
+        self._on_stock, self._on_catalogue = on_stock, on_catalogue
         self._orders = orders
         self._on_documents = on_documents
         self._clock = clock or _UtcClock()
@@ -397,7 +405,7 @@ class OneCExchange:
         try:
             package = await asyncio.to_thread(held.parse_and_close)
         except NoOffersPackage:
-            log.info("1C exchange: %s holds no offers package (a catalogue?): nothing to import", name)
+            log.info("1C exchange: %s holds neither stock nor a catalogue: nothing to import", name)
             return _answer("success")
         except CommerceMLError as error:
             log.warning("1C exchange: %s refused: %s", name, error.reason)
@@ -405,14 +413,23 @@ class OneCExchange:
         except OSError:
             log.exception("1C exchange: could not read %s back from disk", name)
             return _answer("failure", f"{name}: the site could not read the file back (an error on its side, logged)")
+        if isinstance(package, CataloguePackage):
+            if self._on_catalogue is None:
+                log.info("1C exchange: %s is a catalogue, which this exchange does not take", name)
+                return _answer("success")
+            return await self._hand_over(name, package)
         if not package.has_stock:
             log.info("1C exchange: %s has no stock figures (prices only?): nothing to import", name)
             return _answer("success")
         return await self._hand_over(name, package)
 
-    async def _hand_over(self, name: str, package: StockPackage) -> web.Response:
+    async def _hand_over(self, name: str, package: StockPackage | CataloguePackage) -> web.Response:
         try:
-            summary = await self._on_stock(package)
+            if isinstance(package, CataloguePackage):
+                assert self._on_catalogue is not None
+                summary = await self._on_catalogue(package)
+            else:
+                summary = await self._on_stock(package)
         except CommerceMLError as error:
             reason = error.reason
         except WorkflowError as error:
@@ -439,10 +456,12 @@ def register(
     orders: OrdersForOneC | None = None,
     logins: FailedLogins | None = None,
     on_documents: OnOrderDocuments | None = None,
+    on_catalogue: OnCatalogue | None = None,
 ) -> OneCExchange:
     """Serve the exchange at ``path`` (GET and POST) on ``app``; the returned object holds its sessions."""
     exchange = OneCExchange(user=user, password=password, on_stock=on_stock, clock=clock, limits=limits, orders=orders,
-                            logins=logins, on_documents=on_documents)  # fmt: skip
+                            logins=logins, on_documents=on_documents,
+                            on_catalogue=on_catalogue)  # fmt: skip
     app.router.add_get(path, exchange.handle)
     app.router.add_post(path, exchange.handle)
 
@@ -456,18 +475,40 @@ def register(
 def intake_on_stock(intake: StockIntake) -> OnStock:
     """``on_stock`` that hands a package's lines to the 1C intake, as ``POST /api/1c/stock`` hands a message:
     all lines or none, by the same rules. One without ``ДатаФормирования`` is refused. Offers with only a
-    total are counted in the summary, not applied."""
+    total go to ``[onec] totals_warehouse``; without it a file of nothing else is refused (the intake's
+    reason says to set it) and in a mixed one they are counted in the summary, not applied."""
 
     async def on_stock(package: StockPackage) -> Mapping[str, object]:
-        result = await intake.apply(StockSource.EXCHANGE, stock_time(package), intake_lines(package))
+        totals = intake_totals(package)
+        result = await intake.apply(StockSource.EXCHANGE, stock_time(package), intake_lines(package), totals)
         return {
             **stock_result_view(result),
             "changes_only": package.changes_only,
-            "totals_without_warehouse": len(package.totals_without_warehouse),
+            "totals_without_warehouse": len(totals),
+            "totals_placed_in": intake.totals_warehouse if totals else None,
+            "held_for_catalogue": result.held_for_catalogue,
             "warnings": package.warnings[:5],
         }
 
     return on_stock
+
+
+def catalogue_on_import(catalogue: OneCCatalogue) -> OnCatalogue:
+    """``on_catalogue`` that keeps what 1C's catalogue says of its products (:mod:`workflows.catalogue`) and
+    applies the stock that waited for it. Products without an article are counted in the summary; ``storeops
+    catalogue --unmapped`` lists them."""
+
+    async def on_catalogue(package: CataloguePackage) -> Mapping[str, object]:
+        result = await catalogue.learn(package.products)
+        return {
+            "products": result.products,
+            "without_article": len(result.without_article),
+            "released": stock_result_view(result.released),
+            "still_held": result.still_held,
+            "changes_only": package.changes_only,
+        }
+
+    return on_catalogue
 
 
 def status_on_documents(status: OneCOrderStatus) -> OnOrderDocuments:
@@ -487,6 +528,18 @@ def status_on_documents(status: OneCOrderStatus) -> OnOrderDocuments:
         }
 
     return on_documents
+
+
+def _stock_or_catalogue(file: IO[bytes]) -> StockPackage | CataloguePackage:
+    """A stock package, or else 1C's catalogue; neither → :class:`NoOffersPackage`."""
+    try:
+        return parse_stock(file)
+    except NoOffersPackage:
+        file.seek(0)
+        try:
+            return parse_catalogue(file)
+        except NoCatalogue:
+            raise NoOffersPackage("the file holds neither stock nor a catalogue") from None
 
 
 def _answer(*lines: str, status: int = 200) -> web.Response:

@@ -21,7 +21,13 @@ from app.http.bodies import CancelBody, DeductionBody, OrderBody, PaymentEventBo
 from app.http.connections import request_deadlines
 from app.http.dashboard import dashboard_routes
 from app.http.errors import RETRY_AFTER_SECONDS, ApiError, Handler, error_response, json_errors
-from app.http.onec_exchange import ExchangeLimits, ExportedOrders, intake_on_stock, status_on_documents
+from app.http.onec_exchange import (
+    ExchangeLimits,
+    ExportedOrders,
+    catalogue_on_import,
+    intake_on_stock,
+    status_on_documents,
+)
 from app.http.onec_exchange import register as register_onec_exchange
 from app.http.openapi import PUBLIC_PATHS
 from app.http.openapi import register as register_openapi
@@ -115,6 +121,7 @@ def create_app(services: Services) -> web.Application:
             logins=FailedLogins(shop.clock, "1C exchange login", limits),
             on_documents=status_on_documents(OneCOrderStatus(shop.uow, shop.clock, shop.orders,
                                                              shop.topology.channels)),
+            on_catalogue=catalogue_on_import(shop.catalogue) if shop.catalogue is not None else None,
         )  # fmt: skip
     register_openapi(app, exchange_path=exchange.path if exchange.user and exchange.password else None)
     telegram = services.settings.telegram

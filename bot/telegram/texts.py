@@ -90,6 +90,10 @@ _TEXTS: dict[str, dict[str, str]] = {
         "alert.shipment_refused": "СДЭК не принял заказ {order}: {reason}",
         "alert.carrier_failing": "СДЭК не отвечает ({failures} раз подряд): {reason}",
         "alert.stock_negative": "1С показывает {sku} на складе {warehouse}: {on_hand} шт., а обещано {reserved}",
+        "alert.onec_totals_unplaced": (
+            "1С прислала остатки без склада: {offers} предл. (например, {example}) не разнесены — "
+            "укажите склад в [onec] totals_warehouse"
+        ),
         "alert.other": "{kind}: {detail}",
         "option.ack": "Принято",
         "option.mute": "Не беспокоить 4 ч",
@@ -255,6 +259,10 @@ _TEXTS: dict[str, dict[str, str]] = {
         "alert.shipment_refused": "CDEK refused order {order}: {reason}",
         "alert.carrier_failing": "CDEK is not answering ({failures} in a row): {reason}",
         "alert.stock_negative": "1C shows {sku} at {warehouse}: {on_hand} on hand, {reserved} promised",
+        "alert.onec_totals_unplaced": (
+            "1C sent stock without a warehouse: {offers} offer(s) (e.g. {example}) not placed — "
+            "set the warehouse in [onec] totals_warehouse"
+        ),
         "alert.other": "{kind}: {detail}",
         "option.ack": "Got it",
         "option.mute": "Mute 4 h",

@@ -160,7 +160,7 @@ def test_import_commerceml_applies_a_file_or_nothing(tmp_path: Path) -> None:
 
 def test_clear_stock_time_lets_an_earlier_figure_apply(tmp_path: Path) -> None:
     samples, env, none = ROOT / "tests" / "data" / "commerceml", _env(tmp_path), str(tmp_path / "none.env")
-    sku = "7a0c1f00-1111-11e0-aaaa-000000000001"
+    sku = "SKU-9"  # in arbat; the file's other lines have no article and wait for 1C's catalogue
     rests = (samples / "rests_2_10.xml").read_text(encoding="utf-8")
     earlier = tmp_path / "earlier.xml"
     earlier.write_text(rests.replace("2026-11-21T11:30:00+03:00", "2026-11-20T11:30:00+03:00"), encoding="utf-8")
@@ -172,11 +172,35 @@ def test_clear_stock_time_lets_an_earlier_figure_apply(tmp_path: Path) -> None:
     assert storeops("import-commerceml", str(samples / "rests_2_10.xml")).returncode == 0
     stale = json.loads(storeops("import-commerceml", str(earlier)).stdout)
     assert stale["accepted"] == 0 and stale["ignored_stale"] > 0
-    cleared = storeops("clear-stock-time", sku, "--warehouse", "online")
+    cleared = storeops("clear-stock-time", sku, "--warehouse", "arbat")
     assert cleared.returncode == 0, cleared.stderr
-    assert json.loads(cleared.stdout) == {"sku": sku, "warehouse": "online", "rows_cleared": 1}
+    assert json.loads(cleared.stdout) == {"sku": sku, "warehouse": "arbat", "rows_cleared": 1}
     assert json.loads(storeops("import-commerceml", str(earlier)).stdout)["accepted"] == 1
     unknown = storeops("clear-stock-time", sku, "--warehouse", "mars")
     assert unknown.returncode == 1 and "'mars'" in unknown.stderr and "Traceback" not in unknown.stderr
     nothing = storeops("clear-stock-time", "NEVER-SEEN")
     assert nothing.returncode == 1 and "no stock of 'NEVER-SEEN'" in nothing.stderr
+
+
+def test_a_catalogue_at_hand_applies_the_stock_that_waited_and_lists_products_without_articles(
+    tmp_path: Path,
+) -> None:
+    samples, env, none = ROOT / "tests" / "data" / "commerceml", _env(tmp_path), str(tmp_path / "none.env")
+
+    def storeops(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*STOREOPS, "--env-file", none, *args], cwd=tmp_path, env=env, capture_output=True,
+                              text=True, timeout=60)  # fmt: skip
+
+    stock = storeops("import-commerceml", str(samples / "rests_2_10.xml"))
+    assert stock.returncode == 0, stock.stderr
+    assert json.loads(stock.stdout)["accepted"] == 1  # SKU-9; the product without an article waits
+    catalogue = storeops("import-commerceml", str(samples / "import_rests_2_10.xml"))
+    assert catalogue.returncode == 0, catalogue.stderr
+    learnt = json.loads(catalogue.stdout)
+    assert (learnt["products"], learnt["without_article"], learnt["still_held"]) == (4, 1, 0)
+    assert learnt["released"]["accepted"] == 2  # КР-7 in online and tverskaya
+    unmapped = storeops("catalogue", "--unmapped")
+    assert unmapped.returncode == 0, unmapped.stderr
+    assert [json.loads(line) for line in unmapped.stdout.splitlines()] == [
+        {"onec_id": "7a0c1f00-1111-11e0-aaaa-0000000000b0", "name": "Подарочная карта"}
+    ]

@@ -13,9 +13,17 @@ from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient, TestServer
 
 from app.bootstrap import Services, build
-from app.http.onec_exchange import COOKIE_NAME, ExchangeLimits, OneCExchange, intake_on_stock, register
+from app.http.onec_exchange import (
+    COOKIE_NAME,
+    ExchangeLimits,
+    OneCExchange,
+    catalogue_on_import,
+    intake_on_stock,
+    register,
+)
 from app.settings import load_settings
 from integrations.commerceml import CommerceMLError, StockPackage, parse_stock
+from integrations.commerceml_catalogue import parse_catalogue
 from tests.conftest import ROOT
 from tests.fakes import FakeClock
 from workflows.topology import Topology
@@ -293,8 +301,12 @@ async def services(
 async def test_intake_on_stock_applies_the_package_at_1c_time(services: Services, clock: FakeClock) -> None:
     on_stock = intake_on_stock(services.shop.intake)
     summary = await on_stock(parse_stock((DATA / "rests_2_10.xml").read_bytes()))
-    assert summary["accepted"] == 3 and summary["totals_without_warehouse"] == 1
-    stock = await services.shop.ledger.stock("7a0c1f00-1111-11e0-aaaa-000000000001")
+    # SKU-9 applied; the product without <Артикул> waits for 1C's catalogue (3 figures: 2 + 1 in two warehouses)
+    assert summary["accepted"] == 1 and summary["totals_without_warehouse"] == 1
+    assert summary["held_for_catalogue"] == 3
+    assert services.shop.catalogue is not None
+    await catalogue_on_import(services.shop.catalogue)(parse_catalogue((DATA / "import_rests_2_10.xml").read_bytes()))
+    stock = await services.shop.ledger.stock("КР-7")  # the catalogue's article, characteristics summed
     assert {code: level.on_hand for code, level in stock.by_warehouse.items()} == {"online": 5, "tverskaya": 1}
     assert stock.by_warehouse["online"].as_of == datetime(2026, 11, 21, 8, 30, tzinfo=UTC)  # 11:30+03:00
 
@@ -395,7 +407,9 @@ async def test_the_service_serves_the_exchange_when_configured(tmp_path: Path, m
             params["mode"] = "import"
             done = await http.get("/1c_exchange.php", params=params, headers=cookie)
             assert (await done.read()).decode("cp1251").startswith("success")
-        assert (await services.shop.ledger.stock(parse_stock(sample).lines[0].article)).by_warehouse
+        package = parse_stock(sample)
+        with_article = [line for line in package.lines if line.onec_offer_id not in package.without_article]
+        assert (await services.shop.ledger.stock(with_article[0].article)).by_warehouse
     finally:
         await services.close()
 

@@ -107,6 +107,10 @@ def test_the_example_topology_loads() -> None:
             "unknown time zone 'Mars/Olympus'",
         ),
         (("[people]", "[people\n"), "not valid TOML"),
+        (
+            ("ignore_warehouses = []", 'ignore_warehouses = []\ntotals_warehouse = "warehouse-9"'),
+            "onec.totals_warehouse: unknown warehouse 'warehouse-9': give the code of one of ours (known: online,",
+        ),
     ],
 )
 def test_a_topology_mistake_names_its_key(tmp_path: Path, change: tuple[str, str], expected: str) -> None:
