@@ -8,7 +8,7 @@ from decimal import Decimal
 from itertools import islice
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, case, func, select, tuple_, update
+from sqlalchemy import and_, case, delete, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -153,6 +153,17 @@ class SqlReservations:
             return False
         reservation.id = (await self._c.execute(q.INSERT_RESERVATION, values)).scalar_one()
         return True
+
+    async def untake(self, reservation: Reservation) -> None:
+        self._touched.add(reservation.sku)
+        await self._c.execute(delete(t.reservations).where(t.reservations.c.id == reservation.id))
+        s = t.stock_levels.c
+        await self._c.execute(
+            update(t.stock_levels)
+            .where(s.sku == reservation.sku, s.warehouse == reservation.warehouse)
+            .values(reserved=s.reserved - reservation.qty)
+        )
+        reservation.id = None
 
     async def active_for_order(self, order_id: int) -> list[Reservation]:
         c = t.reservations.c

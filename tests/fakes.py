@@ -180,6 +180,16 @@ class MemoryReservations:
         self._s.reservations[reservation.id] = copy.copy(reservation)
         return True
 
+    async def untake(self, reservation: Reservation) -> None:
+        self._s.touched.add(reservation.sku)
+        assert reservation.id is not None
+        del self._s.reservations[reservation.id]
+        level = self._s.stock[(reservation.sku, reservation.warehouse)]
+        self._s.stock[(reservation.sku, reservation.warehouse)] = replace(
+            level, reserved=level.reserved - reservation.qty
+        )
+        reservation.id = None
+
     async def active_for_order(self, order_id: int) -> list[Reservation]:
         return [
             copy.copy(r)

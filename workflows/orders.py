@@ -24,6 +24,7 @@ from workflows.errors import (
     OrderNotFound,
     UnknownChannel,
 )
+from workflows.kits import KitBook, kit_needs, reserve_kit
 from workflows.ledger import Ledger, free_stock
 from workflows.model import (
     Customer,
@@ -86,6 +87,7 @@ class OrderDesk:
         self._clock = clock
         self._ledger = ledger
         self._cascade = cascade  # without one, a store hold simply waits (tests of the ledger alone)
+        self._kits = KitBook(topology)
 
     async def place(self, command: PlaceOrder) -> Intake:
         """Take an order. A repeat of (channel, external_id) answers with the stored order and
@@ -123,10 +125,13 @@ class OrderDesk:
         order = await self._received(uow, command, now)
         assert order.id is not None
         lines = order.lines
-        # Lines are reserved in SKU order: with routing order fixed too, concurrent orders lock
-        # stock rows in one global order and cannot deadlock on PostgreSQL.
-        for line in sorted(lines, key=lambda item: (item.sku, item.line_no)):
-            order.history.extend(await self._route(uow, order.id, command.channel, line, now))
+        # Lines are reserved in SKU order (a kit's by its first component): with routing order fixed too,
+        # concurrent orders lock stock rows in one global order and cannot deadlock on PostgreSQL.
+        for line in sorted(lines, key=lambda item: (self._first_row(item.sku, now), item.line_no)):
+            if line.sku in self._kits.skus:
+                order.history.extend(await self._route_kit(uow, order.id, command.channel, line, now))
+            else:
+                order.history.extend(await self._route(uow, order.id, command.channel, line, now))
         await uow.orders.add_lines(order.id, lines)
         await uow.orders.add_events(order.id, order.history)
         if command.delivery is not None:  # the shipping run registers it once the order may ship
@@ -214,6 +219,34 @@ class OrderDesk:
                 return [*events, OrderEvent(now, kind, detail)]
         line.status = LineStatus.OUT_OF_STOCK
         return [*events, OrderEvent(now, "out_of_stock", {"line": line.line_no, "sku": line.sku, "qty": line.qty})]
+
+    def _first_row(self, sku: str, now: datetime) -> str:
+        """The SKU whose stock row a line locks first: its own, a kit's first component."""
+        components = self._kits.composition(sku, now) if sku in self._kits.skus else None
+        return min(components) if components else sku
+
+    async def _route_kit(
+        self, uow: UnitOfWork, order_id: int, channel_name: str, line: OrderLine, now: datetime
+    ) -> list[OrderEvent]:
+        """Take every component of a kit line in the first online warehouse that has them all, all or none. Kits
+        are assembled in online warehouses only: no store is asked about one (docs/kits.md)."""
+        components = self._kits.composition(line.sku, now)
+        line.status = LineStatus.OUT_OF_STOCK
+        detail: dict[str, object] = {"line": line.line_no, "sku": line.sku, "qty": line.qty}
+        if components is None:  # its promotion ended and no composition follows it
+            return [OrderEvent(now, "out_of_stock", {**detail, "reason": "no_composition"})]
+        needs = kit_needs(components, line.qty)
+        free: dict[str, dict[str, int]] | None = None  # read once the first choice turns out short
+        for warehouse in self._topology.routing_order(self._topology.channels[channel_name]):
+            if warehouse.kind != WarehouseKind.ONLINE:
+                continue
+            if free is not None and any(free[sku].get(warehouse.code, 0) < qty for sku, qty in needs.items()):
+                continue
+            if await reserve_kit(uow, order_id, line.line_no, needs, warehouse.code, now):
+                line.warehouse, line.status = warehouse.code, LineStatus.RESERVED
+                return [OrderEvent(now, "reserved", {**detail, "warehouse": warehouse.code, "components": needs})]
+            free = free if free is not None else {sku: await free_stock(uow, sku) for sku in needs}
+        return [OrderEvent(now, "out_of_stock", detail)]
 
     async def get(self, order_id: int) -> Order:
         async with self._uow(read_only=True) as uow:

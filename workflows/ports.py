@@ -80,6 +80,11 @@ class Reservations(Protocol):
         """
         ...
 
+    async def untake(self, reservation: Reservation) -> None:
+        """Undo a :meth:`take` made earlier in this unit of work: the reservation row is gone and its quantity
+        free again, as if never taken (a kit whose later component was short gives back the earlier ones)."""
+        ...
+
     async def active_for_order(self, order_id: int) -> list[Reservation]: ...
 
     async def for_order(self, order_id: int) -> list[Reservation]:

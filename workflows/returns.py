@@ -115,7 +115,8 @@ class Returns:
         """A line whose goods were all released (the order was cancelled before 1C deducted them) never left: the
         ledger already counts them free where they lie, so receiving them back would count them twice."""
         assert order.id is not None
-        held = [r for r in await uow.reservations.for_order(order.id) if r.sku == sku]
+        lines = {line.line_no for line in order.lines if line.sku == sku}  # a kit line's are its components'
+        held = [r for r in await uow.reservations.for_order(order.id) if r.line_no in lines]
         if held and all(r.state == ReservationState.RELEASED for r in held):
             raise NotShipped(f"order {order.id}: {sku!r} was released when the order was cancelled; it never left")
 

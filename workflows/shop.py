@@ -37,7 +37,7 @@ from workflows.ports import Clock, UnitOfWorkFactory
 from workflows.returns import Returns
 from workflows.shipping import ShippingDesk
 from workflows.store_confirmation import StoreCascade
-from workflows.sync import SyncDispatcher, SyncObserver, SyncOutbox
+from workflows.sync import KitRefresh, SyncDispatcher, SyncObserver, SyncOutbox
 from workflows.tasks import DeadlineKind, DeadlinePump, TaskBoard
 from workflows.topology import Topology
 from workflows.unfillable import UnfillableDesk
@@ -112,6 +112,7 @@ class Shop:
     unfillable: UnfillableDesk | None = None  # the managers' question about marketplace orders nobody can fill
     fulfilment: list[Fulfilment] = field(default_factory=list)  # marketplaces told when their orders may ship
     crm: CrmOrderSync | None = None
+    kits: KitRefresh | None = None  # kits' values queued when a composition changes (a promotion)
 
     def wake_dispatchers(self) -> None:
         """Something changed stock: every channel's dispatcher sends now instead of at its next tick."""
@@ -212,5 +213,7 @@ def _connect_channels(shop: Shop, instance: Instance) -> None:
         for c in shop.channels.values()
     ]
     uow.hooks.before.append(SyncOutbox(shop.topology, clock, shop.channels).before_commit)
+    if shop.topology.kits:
+        shop.kits = KitRefresh(uow, shop.topology, clock, shop.ledger, shop.channels)
     if shop.dispatchers:
         uow.hooks.after.append(shop.wake_dispatchers)
