@@ -16,7 +16,7 @@ from datetime import datetime
 
 from workflows.model import Reservation, ReservationState, StockLevel, channel_availability
 from workflows.ports import UnitOfWork
-from workflows.topology import Channel, Kit, Topology
+from workflows.topology import Channel, Kit, Topology, WarehouseKind
 
 
 @dataclass(frozen=True)
@@ -54,14 +54,17 @@ def kit_free(components: Mapping[str, int], free: Mapping[str, int]) -> int:
     return min(free.get(sku, 0) // per_kit for sku, per_kit in components.items())
 
 
-def kit_levels(sku: str, components: Mapping[str, int], levels: Mapping[str, Sequence[StockLevel]]) -> list[StockLevel]:
-    """A kit's stock per warehouse, put as the stock of a SKU: ``on_hand`` kits the components on hand there
-    would make, of which ``on_hand - reserved`` are free (the kits the free components make). ``as_of`` is the
-    oldest component figure; a warehouse lacking a component's row has no kit."""
+def kit_levels(
+    sku: str, components: Mapping[str, int], levels: Mapping[str, Sequence[StockLevel]], assembled_in: Collection[str]
+) -> list[StockLevel]:
+    """A kit's stock in each warehouse of ``assembled_in``, put as the stock of a SKU: ``on_hand`` kits the
+    components on hand there would make, of which ``on_hand - reserved`` are free (the kits the free components
+    make). ``as_of`` is the oldest component figure; a warehouse lacking a component's row has no kit."""
     by_warehouse: dict[str, dict[str, StockLevel]] = {}
     for component in components:
         for level in levels.get(component, ()):
-            by_warehouse.setdefault(level.warehouse, {})[component] = level
+            if level.warehouse in assembled_in:
+                by_warehouse.setdefault(level.warehouse, {})[component] = level
     found: list[StockLevel] = []
     for warehouse, rows in sorted(by_warehouse.items()):
         if set(rows) != set(components):
@@ -80,6 +83,8 @@ class KitBook:
     def __init__(self, topology: Topology) -> None:
         self._book = compositions(topology.kits, topology.onec.timezone)
         self.skus = frozenset(c.sku for c in self._book)  # every kit SKU, whatever its validity
+        # kits are assembled in online warehouses only: no store is asked to (docs/kits.md)
+        self.assembled_in = frozenset(w.code for w in topology.warehouses if w.kind == WarehouseKind.ONLINE)
 
     def composition(self, sku: str, moment: datetime) -> Mapping[str, int] | None:
         return composition_at(self._book, sku, moment)
@@ -99,7 +104,7 @@ class KitBook:
         found = {sku: rows[sku] for sku in set(skus) - kits if sku in rows}
         for kit in kits:
             components = self.composition(kit, moment)
-            found[kit] = kit_levels(kit, components, rows) if components else []
+            found[kit] = kit_levels(kit, components, rows, self.assembled_in) if components else []
         return found
 
     async def desired(

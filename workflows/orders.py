@@ -238,7 +238,7 @@ class OrderDesk:
         needs = kit_needs(components, line.qty)
         free: dict[str, dict[str, int]] | None = None  # read once the first choice turns out short
         for warehouse in self._topology.routing_order(self._topology.channels[channel_name]):
-            if warehouse.kind != WarehouseKind.ONLINE:
+            if warehouse.code not in self._kits.assembled_in:
                 continue
             if free is not None and any(free[sku].get(warehouse.code, 0) < qty for sku, qty in needs.items()):
                 continue

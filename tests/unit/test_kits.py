@@ -19,6 +19,8 @@ from workflows.ledger import Ledger
 from workflows.model import LineStatus, ReservationState, StockFigure, StockLevel
 from workflows.orders import LineRequest, OrderDesk, PlaceOrder
 from workflows.ports import UnitOfWorkFactory
+from workflows.returns import NotShipped
+from workflows.shop import Rules
 from workflows.sync import KitRefresh, SyncOutbox
 from workflows.topology import Topology
 
@@ -93,10 +95,11 @@ def test_kit_levels_per_warehouse() -> None:
         A: [level(A, "online", 10, reserved=4), level(A, "reserve", 5), level(A, "store", 3, suspect=True)],
         B: [level(B, "online", 9), level(B, "store", 8)],  # none in reserve
     }
-    found = {lv.warehouse: lv for lv in kit_levels(KIT, {A: 1, B: 2}, levels)}
+    found = {lv.warehouse: lv for lv in kit_levels(KIT, {A: 1, B: 2}, levels, {"online", "reserve", "store"})}
     assert set(found) == {"online", "store"}  # reserve lacks a component: no kit there
     assert (found["online"].on_hand, found["online"].free) == (4, 4)  # on hand 10 A, 9 B: 4; free 6 A: 4
     assert (found["store"].on_hand, found["store"].free) == (3, 0)  # a suspect component: nothing free
+    assert [lv.warehouse for lv in kit_levels(KIT, {A: 1, B: 2}, levels, {"online"})] == ["online"]
 
 
 @pytest.mark.parametrize(
@@ -189,6 +192,7 @@ async def test_a_kit_short_everywhere_takes_nothing(uow: UnitOfWorkFactory, cloc
 async def test_kits_are_not_assembled_in_stores(uow: UnitOfWorkFactory, clock: FakeClock) -> None:
     ledger, desk = _parts(uow, with_kits(PROMOTION), clock)
     await _stock(ledger, clock, [(A, "store", 5), (B, "store", 9)])
+    assert (await ledger.stock(KIT)).by_channel == {"site": 0, "ozon": 0}  # not offered where it is not sold
     placed = (await desk.place(PlaceOrder("site", "k1", [LineRequest(KIT, 1)]))).order
     assert placed.lines[0].status == LineStatus.OUT_OF_STOCK
     assert await _active(uow) == {}
@@ -307,3 +311,25 @@ async def test_reconciliation_corrects_a_kit(uow: UnitOfWorkFactory, clock: Fake
     assert (report.checked, report.corrected) == (3, {KIT: (40, 2)})
     await shop.dispatchers[0].drain()
     assert channel.shown[KIT] == 2
+
+
+async def test_a_returned_kit_goes_back_as_its_components(uow: UnitOfWorkFactory, clock: FakeClock) -> None:
+    shop = assembled(uow, with_kits(PROMOTION), clock, rules=Rules(returns_sellable_at_once=True))
+    await shop.ledger.apply_stock(clock.now(), [StockFigure(A, "online", 5), StockFigure(B, "online", 9)])
+    placed = (await shop.orders.place(PlaceOrder("site", "k1", [LineRequest(KIT, 2)]))).order
+    clock.current = MOSCOW_15  # the composition changed since: what the line took comes back
+    record = await shop.returns.announce(placed.id or 0, KIT, 1, "site")
+    assert record.warehouse == "online"
+    assert (await shop.returns.answer_in_office(record.task_id or 0, "sellable", "Anna (2)")).accepted
+    assert {sku: (await shop.ledger.stock(sku)).on_hand for sku in (A, B)} == {A: 6, B: 12}
+    async with uow(read_only=True) as work:
+        assert await work.stock.for_sku(KIT) == []
+
+
+async def test_a_cancelled_kit_never_left(uow: UnitOfWorkFactory, clock: FakeClock) -> None:
+    shop = assembled(uow, with_kits(PROMOTION), clock)
+    await shop.ledger.apply_stock(clock.now(), [StockFigure(A, "online", 5), StockFigure(B, "online", 9)])
+    placed = (await shop.orders.place(PlaceOrder("site", "k1", [LineRequest(KIT, 1)]))).order
+    await shop.orders.cancel(placed.id or 0, "changed their mind")
+    with pytest.raises(NotShipped):
+        await shop.returns.announce(placed.id or 0, KIT, None, "site")

@@ -1,0 +1,104 @@
+"""Kits and their bare components ordered at once, in one process and across two: no component is ever
+promised beyond its stock, and every kit line holds all its components or none."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from sqlalchemy import select
+
+from storage import schema as t
+from storage.database import Database
+from storage.uow import SqlUnitOfWorkFactory
+from tests.conftest import ROOT
+from tests.fakes import FakeClock
+from tests.integration.kit_storm import MUG, SPOON, kit_topology, place_all
+from workflows.ledger import Ledger
+from workflows.model import ReservationState, StockFigure
+
+MUGS, SPOONS = 25, 40
+ORDERS = 200
+
+
+async def _stock(database: Database) -> None:
+    ledger = Ledger(SqlUnitOfWorkFactory(database), kit_topology(), FakeClock())
+    await ledger.apply_stock(
+        FakeClock().now(), [StockFigure(MUG, "online", MUGS), StockFigure(SPOON, "online", SPOONS)]
+    )
+
+
+async def _check(database: Database, outcomes: dict[str, list[str]]) -> None:
+    """What the orders were told matches what is held, nothing is oversold, every kit line whole or empty."""
+    async with database.engine.connect() as connection:
+        r, o, s = t.reservations.c, t.orders.c, t.stock_levels.c
+        rows = (await connection.execute(
+            select(o.external_id, r.line_no, r.sku, r.qty).join(t.orders, o.id == r.order_id)
+            .where(r.state == ReservationState.ACTIVE.value)
+        )).all()  # fmt: skip
+        reserved: dict[str, int] = {sku: qty for sku, qty in await connection.execute(select(s.sku, s.reserved))}
+    held: dict[tuple[str, int], dict[str, int]] = defaultdict(dict)
+    for external_id, line_no, sku, qty in rows:
+        held[(external_id, line_no)][sku] = qty
+    kits = mugs = spoons = 0
+    for external_id, statuses in outcomes.items():
+        for line_no, status in enumerate(statuses, 1):
+            taken = held.get((external_id, line_no), {})
+            assert (status == "reserved") == bool(taken), (external_id, line_no, status, taken)
+            if taken == {MUG: 1, SPOON: 2}:
+                kits += 1
+            elif taken == {MUG: 1}:
+                mugs += 1
+            elif taken == {SPOON: 1}:
+                spoons += 1
+            else:
+                assert not taken, (external_id, line_no, taken)  # a kit line half taken, say
+    assert reserved == {MUG: kits + mugs, SPOON: 2 * kits + spoons}  # the rows agree with the reservations
+    # demand outruns both (a bare line fails only when none is left, and nothing taken is given back after a
+    # commit): both sell out exactly, never beyond
+    assert reserved == {MUG: MUGS, SPOON: SPOONS}
+    assert kits > 0 and mugs > 0 and spoons > 0
+
+
+async def test_kits_and_bare_components_at_once(database: Database) -> None:
+    await _stock(database)
+    outcomes = await place_all(SqlUnitOfWorkFactory(database), FakeClock(), "one", ORDERS)
+    assert len(outcomes) == ORDERS
+    await _check(database, outcomes)
+
+
+async def test_two_processes_order_kits_and_components(database: Database, tmp_path: Path) -> None:
+    await _stock(database)
+    url = database.engine.url.render_as_string(hide_password=False)
+    go = tmp_path / "go"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    storms = [
+        subprocess.Popen(  # noqa: ASYNC220 - the processes run while this test waits for them
+            [sys.executable, "-m", "tests.integration.kit_storm", url, name, str(ORDERS // 2), str(go)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in ("p1", "p2")
+    ]
+    deadline = time.monotonic() + 180  # a loaded machine takes its time to import the service twice
+    while not all(Path(f"{go}.{name}.ready").exists() for name in ("p1", "p2")):
+        assert time.monotonic() < deadline, "storm processes did not start"
+        assert all(p.poll() is None for p in storms), [p.communicate() for p in storms]
+        await asyncio.sleep(0.05)
+    go.touch()
+    outcomes: dict[str, list[str]] = {}
+    for process in storms:
+        out, err = await asyncio.to_thread(process.communicate, timeout=300)
+        assert process.returncode == 0, err
+        outcomes.update(json.loads(out))
+    assert len(outcomes) == ORDERS
+    await _check(database, outcomes)
