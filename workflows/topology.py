@@ -167,16 +167,16 @@ def _check_kits(kits: Sequence[Kit], zone: str) -> None:
     for n, kit in enumerate(kits):
         start, end = kit.window(zone)
         if start is not None and end is not None and end <= start:
-            raise ValueError(f"kits[{n}] ({kit.sku}): valid_to must come after valid_from")
+            raise ValueError(f"kits.{n} ({kit.sku}): valid_to must come after valid_from")
         if kit.sku in kit.components:
-            raise ValueError(f"kits[{n}] ({kit.sku}): a kit cannot be its own component")
+            raise ValueError(f"kits.{n} ({kit.sku}): a kit cannot be its own component")
         nested = sorted(set(kit.components) & kit_skus)
         if nested:
-            raise ValueError(f"kits[{n}] ({kit.sku}): {', '.join(nested)} is a kit itself; kits cannot be nested")
+            raise ValueError(f"kits.{n} ({kit.sku}): {', '.join(nested)} is a kit itself; kits cannot be nested")
         for m, other in enumerate(kits[:n]):
             if other.sku == kit.sku and _overlap((start, end), other.window(zone)):
                 raise ValueError(
-                    f"kits[{n}] ({kit.sku}): its validity overlaps kits[{m}]'s; "
+                    f"kits.{n} ({kit.sku}): its validity overlaps kits.{m}'s; "
                     "one kit has one composition at a time (give valid_from / valid_to)"
                 )
 

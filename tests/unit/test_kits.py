@@ -7,11 +7,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
+from app.topology import load_topology
+from tests.conftest import ROOT
 from tests.fakes import FakeClock, assembled
 from workflows.channels import ChannelOrder, PushOutcome, StockLine
 from workflows.kits import Composition, composition_at, compositions, kit_free, kit_levels, kits_using
@@ -333,3 +336,16 @@ async def test_a_cancelled_kit_never_left(uow: UnitOfWorkFactory, clock: FakeClo
     await shop.orders.cancel(placed.id or 0, "changed their mind")
     with pytest.raises(NotShipped):
         await shop.returns.announce(placed.id or 0, KIT, None, "site")
+
+
+def test_the_examples_kits_load(tmp_path: Path) -> None:
+    """The commented example in storeops.example.toml, uncommented, is a valid topology."""
+    text = (ROOT / "storeops.example.toml").read_text(encoding="utf-8")
+    start = text.index("\n# [[kits]]\n") + 1
+    example = "\n".join(line.removeprefix("#").removeprefix(" ") for line in text[start:].splitlines())
+    path = tmp_path / "storeops.toml"
+    path.write_text(text[:start] + example, encoding="utf-8")
+    topology = load_topology(path)
+    book = compositions(topology.kits, topology.onec.timezone)
+    assert composition_at(book, "НАБОР-КУХНЯ", datetime(2026, 12, 25, tzinfo=UTC)) == {"КР-7/2": 1, "ПОЛ-12": 3}
+    assert composition_at(book, "НАБОР-КУХНЯ", datetime(2027, 1, 8, tzinfo=UTC)) == {"КР-7/2": 1, "ПОЛ-12": 2}
