@@ -112,11 +112,15 @@ class KitBook:
     ) -> dict[str, int]:
         """What ``channel`` should show of each of ``skus`` (kits included); a SKU without stock rows is left
         out, a kit never is (one out of force shows 0)."""
-        levels = await self.levels(uow, skus, moment)
-        return {
-            sku: channel_availability({lv.warehouse: lv for lv in rows}, channel.serves, channel.safety_stock)
-            for sku, rows in levels.items()
-        }
+        return channel_values(await self.levels(uow, skus, moment), channel)
+
+
+def channel_values(levels: Mapping[str, Sequence[StockLevel]], channel: Channel) -> dict[str, int]:
+    """What ``channel`` should show of each SKU of ``levels`` (its rows, as :meth:`KitBook.levels` gives them)."""
+    return {
+        sku: channel_availability({lv.warehouse: lv for lv in rows}, channel.serves, channel.safety_stock)
+        for sku, rows in levels.items()
+    }
 
 
 def kit_needs(components: Mapping[str, int], kits: int) -> dict[str, int]:

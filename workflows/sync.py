@@ -25,7 +25,7 @@ from typing import Protocol
 
 from workflows.alerts import AlertDesk
 from workflows.channels import ChannelClient, ChannelRefused, ChannelUnavailable, PushOutcome, StockLine
-from workflows.kits import KitBook
+from workflows.kits import KitBook, channel_values
 from workflows.ledger import Ledger
 from workflows.operations import Operations
 from workflows.ports import Clock, Push, UnitOfWork, UnitOfWorkFactory
@@ -118,9 +118,9 @@ class SyncOutbox:
         if not skus or not self._channels:
             return
         now = self._clock.now()
-        skus = skus | self._kits.using(skus, now)  # a component's change is its kits' change
+        levels = await self._kits.levels(uow, skus | self._kits.using(skus, now), now)  # a component's kits too
         for name in self._channels:
-            desired = await self._kits.desired(uow, self._topology.channels[name], skus, now)
+            desired = channel_values(levels, self._topology.channels[name])
             known = await uow.outbox.known(name, desired)
             changes = {sku: qty for sku, qty in desired.items() if known.get(sku) != qty}
             if changes:
@@ -147,8 +147,9 @@ class KitRefresh:
         async with self._uow() as uow:
             now = self._clock.now()
             await self._ledger.register_offer_ids(uow, set(self._kits.skus))  # a kit has no figures to bring them
+            levels = await self._kits.levels(uow, self._kits.skus, now)
             for name in self._channels:
-                desired = await self._kits.desired(uow, self._topology.channels[name], self._kits.skus, now)
+                desired = channel_values(levels, self._topology.channels[name])
                 known = await uow.outbox.known(name, desired)
                 changes = {sku: qty for sku, qty in desired.items() if known.get(sku) != qty}
                 if changes:
