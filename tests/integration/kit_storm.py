@@ -33,18 +33,22 @@ def kit_topology() -> Topology:
 
 
 def order(prefix: str, n: int) -> PlaceOrder:
-    """Kits, bare mugs, bare spoons, and a kit with a mug in one order, in turn."""
+    """Kits, bare mugs, bare spoons, and kits and bare components in one order, in turn."""
     lines = [
         [LineRequest(KIT, 1)],
         [LineRequest(MUG, 1)],
         [LineRequest(SPOON, 1)],
         [LineRequest(MUG, 1), LineRequest(KIT, 1)],
-    ][n % 4]
+        [LineRequest(SPOON, 2), LineRequest(MUG, 1)],
+        [LineRequest(KIT, 2)],
+    ][n % 6]
     return PlaceOrder("ozon", f"{prefix}-{n}", lines)
 
 
-async def place_all(uow: UnitOfWorkFactory, clock: Clock, prefix: str, count: int) -> dict[str, list[str]]:
-    topology = kit_topology()
+async def place_all(
+    uow: UnitOfWorkFactory, clock: Clock, prefix: str, count: int, topology: Topology | None = None
+) -> dict[str, list[str]]:
+    topology = topology or kit_topology()
     desk = OrderDesk(uow, topology, clock, Ledger(uow, topology, clock))
     results = await asyncio.gather(*(desk.place(order(prefix, n)) for n in range(count)))
     return {r.order.external_id: [line.status.value for line in r.order.lines] for r in results}

@@ -12,16 +12,17 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from storage import schema as t
 from storage.database import Database
 from storage.uow import SqlUnitOfWorkFactory
 from tests.conftest import ROOT
 from tests.fakes import FakeClock
-from tests.integration.kit_storm import MUG, SPOON, kit_topology, place_all
+from tests.integration.kit_storm import KIT, MUG, SPOON, kit_topology, order, place_all
 from workflows.ledger import Ledger
 from workflows.model import ReservationState, StockFigure
+from workflows.topology import Topology
 
 MUGS, SPOONS = 25, 40
 ORDERS = 200
@@ -46,24 +47,19 @@ async def _check(database: Database, outcomes: dict[str, list[str]]) -> None:
     held: dict[tuple[str, int], dict[str, int]] = defaultdict(dict)
     for external_id, line_no, sku, qty in rows:
         held[(external_id, line_no)][sku] = qty
-    kits = mugs = spoons = 0
+    totals = {MUG: 0, SPOON: 0}
     for external_id, statuses in outcomes.items():
-        for line_no, status in enumerate(statuses, 1):
+        prefix, n = external_id.rsplit("-", 1)
+        for line_no, (line, status) in enumerate(zip(order(prefix, int(n)).lines, statuses, strict=True), 1):
             taken = held.get((external_id, line_no), {})
-            assert (status == "reserved") == bool(taken), (external_id, line_no, status, taken)
-            if taken == {MUG: 1, SPOON: 2}:
-                kits += 1
-            elif taken == {MUG: 1}:
-                mugs += 1
-            elif taken == {SPOON: 1}:
-                spoons += 1
-            else:
-                assert not taken, (external_id, line_no, taken)  # a kit line half taken, say
-    assert reserved == {MUG: kits + mugs, SPOON: 2 * kits + spoons}  # the rows agree with the reservations
+            wanted = {MUG: line.qty, SPOON: 2 * line.qty} if line.sku == KIT else {line.sku: line.qty}
+            assert taken == (wanted if status == "reserved" else {}), (external_id, line, status, taken)
+            for sku, qty in taken.items():
+                totals[sku] += qty
+    assert reserved == totals  # the rows agree with the reservations
     # demand outruns both (a bare line fails only when none is left, and nothing taken is given back after a
     # commit): both sell out exactly, never beyond
     assert reserved == {MUG: MUGS, SPOON: SPOONS}
-    assert kits > 0 and mugs > 0 and spoons > 0
 
 
 async def test_kits_and_bare_components_at_once(database: Database) -> None:
@@ -102,3 +98,30 @@ async def test_two_processes_order_kits_and_components(database: Database, tmp_p
         outcomes.update(json.loads(out))
     assert len(outcomes) == ORDERS
     await _check(database, outcomes)
+
+
+TWO_WAREHOUSES = {
+    "warehouses": [{"code": "online", "kind": "online", "priority": 1}, {"code": "reserve", "kind": "online"}],
+    "channels": {"ozon": {"serves": ["online", "reserve"]}},
+    "kits": [{"sku": KIT, "components": {MUG: 1, SPOON: 2}}],
+}
+
+
+async def test_kits_moving_on_to_a_second_warehouse(database: Database) -> None:
+    """The first warehouse runs short of spoons early, so kits give back their mug there and go on to the
+    second while bare mugs and spoons are ordered in both: no deadlock, no oversell."""
+    topology = Topology.model_validate(TWO_WAREHOUSES)
+    ledger = Ledger(SqlUnitOfWorkFactory(database), topology, FakeClock())
+    stock = [(MUG, "online", 15), (SPOON, "online", 9), (MUG, "reserve", 15), (SPOON, "reserve", 40)]
+    await ledger.apply_stock(FakeClock().now(), [StockFigure(sku, code, qty) for sku, code, qty in stock])
+    outcomes = await place_all(SqlUnitOfWorkFactory(database), FakeClock(), "two", ORDERS, topology)
+    async with database.engine.connect() as connection:
+        s = t.stock_levels.c
+        rows = {(sku, code): (on_hand, reserved) for sku, code, on_hand, reserved in await connection.execute(
+            select(s.sku, s.warehouse, s.on_hand, s.reserved))}  # fmt: skip
+        r = t.reservations.c
+        held = {(sku, code): int(qty) for sku, code, qty in await connection.execute(
+            select(r.sku, r.warehouse, func.sum(r.qty)).group_by(r.sku, r.warehouse))}  # fmt: skip
+    assert all(reserved <= on_hand for on_hand, reserved in rows.values()), rows
+    assert {key: reserved for key, (_, reserved) in rows.items() if reserved} == held
+    assert sum(statuses.count("reserved") for statuses in outcomes.values()) > 0
