@@ -125,13 +125,7 @@ class OrderDesk:
         order = await self._received(uow, command, now)
         assert order.id is not None
         lines = order.lines
-        # Lines are reserved in SKU order (a kit's by its first component): with routing order fixed too,
-        # concurrent orders lock stock rows in one global order and cannot deadlock on PostgreSQL.
-        for line in sorted(lines, key=lambda item: (self._first_row(item.sku, now), item.line_no)):
-            if line.sku in self._kits.skus:
-                order.history.extend(await self._route_kit(uow, order.id, command.channel, line, now))
-            else:
-                order.history.extend(await self._route(uow, order.id, command.channel, line, now))
+        order.history.extend(await self._route_lines(uow, order.id, command.channel, lines, now))
         await uow.orders.add_lines(order.id, lines)
         await uow.orders.add_events(order.id, order.history)
         if command.delivery is not None:  # the shipping run registers it once the order may ship
@@ -175,9 +169,7 @@ class OrderDesk:
         assert order.id is not None
         now = self._clock.now()
         lines = [line for line in order.lines if line.line_no in line_nos]
-        events: list[OrderEvent] = []
-        for line in sorted(lines, key=lambda item: (item.sku, item.line_no)):  # as in intake: one global lock order
-            events.extend(await self._route(uow, order.id, order.channel, line, now))
+        events = await self._route_lines(uow, order.id, order.channel, lines, now)
         await uow.orders.save_lines(order.id, lines)
         await uow.orders.add_events(order.id, events)
         if self._cascade is not None:
@@ -185,6 +177,20 @@ class OrderDesk:
                 if line.status == LineStatus.AWAITING_STORE_CONFIRMATION:
                     await self._cascade.ask(uow, order, line)
         return lines
+
+    async def _route_lines(
+        self, uow: UnitOfWork, order_id: int, channel_name: str, lines: Sequence[OrderLine], now: datetime
+    ) -> list[OrderEvent]:
+        """Route each line (a kit's components together); what happened, in the order it happened."""
+        events: list[OrderEvent] = []
+        # Lines are reserved in SKU order (a kit's by its first component): with routing order fixed too,
+        # concurrent orders lock stock rows in one global order and do not deadlock on PostgreSQL.
+        for line in sorted(lines, key=lambda item: (self._first_row(item.sku, now), item.line_no)):
+            if line.sku in self._kits.skus:
+                events.extend(await self._route_kit(uow, order_id, channel_name, line, now))
+            else:
+                events.extend(await self._route(uow, order_id, channel_name, line, now))
+        return events
 
     async def _route(
         self, uow: UnitOfWork, order_id: int, channel_name: str, line: OrderLine, now: datetime

@@ -349,3 +349,19 @@ def test_the_examples_kits_load(tmp_path: Path) -> None:
     book = compositions(topology.kits, topology.onec.timezone)
     assert composition_at(book, "НАБОР-КУХНЯ", datetime(2026, 12, 25, tzinfo=UTC)) == {"КР-7/2": 1, "ПОЛ-12": 3}
     assert composition_at(book, "НАБОР-КУХНЯ", datetime(2027, 1, 8, tzinfo=UTC)) == {"КР-7/2": 1, "ПОЛ-12": 2}
+
+
+async def test_an_unfillable_kit_routed_again_takes_its_components(uow: UnitOfWorkFactory, clock: FakeClock) -> None:
+    ledger, desk = _parts(uow, with_kits(PROMOTION), clock)
+    await _stock(ledger, clock, [(A, "online", 1), (B, "online", 1)])
+    placed = (await desk.place(PlaceOrder("site", "k1", [LineRequest(KIT, 1)]))).order
+    assert placed.lines[0].status == LineStatus.OUT_OF_STOCK
+    clock.advance(hours=1)
+    await _stock(ledger, clock, [(B, "online", 3)])  # the spoons came
+    async with uow() as work:
+        order = await work.orders.get(placed.id or 0)
+        assert order is not None
+        (line,) = await desk.route_again(work, order, [1])
+        await work.commit()
+    assert (line.status, line.warehouse) == (LineStatus.RESERVED, "online")
+    assert await _active(uow) == {(A, "online"): 1, (B, "online"): 3}
