@@ -116,6 +116,13 @@ class SqlStockLevels:
             statement = statement.where(c.warehouse == warehouse)
         return int((await self._c.execute(statement)).rowcount)
 
+    async def lock(self, keys: Sequence[StockKey]) -> None:
+        if self._c.dialect.name != "postgresql":
+            return  # SQLite: the unit of work holds the one writer's lock already
+        c = t.stock_levels.c
+        for sku, warehouse in keys:  # one statement each: the order given is the order locked
+            await self._c.execute(select(c.sku).where(c.sku == sku, c.warehouse == warehouse).with_for_update())
+
     async def unreserve(self, sku: str, warehouse: str, qty: int) -> None:
         self._touched.add(sku)
         c = t.stock_levels.c

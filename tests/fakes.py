@@ -159,6 +159,9 @@ class MemoryStock:
             self._s.stock[key] = replace(self._s.stock[key], as_of=as_of)
         return len(keys)
 
+    async def lock(self, keys: Sequence[StockKey]) -> None:
+        return None  # one unit of work at a time in memory
+
     async def unreserve(self, sku: str, warehouse: str, qty: int) -> None:
         self._s.touched.add(sku)
         level = self._s.stock[(sku, warehouse)]

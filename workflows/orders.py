@@ -40,7 +40,7 @@ from workflows.model import (
     Shipment,
     ShipmentState,
 )
-from workflows.ports import Clock, HeardOrderEvent, UnitOfWork, UnitOfWorkFactory
+from workflows.ports import Clock, HeardOrderEvent, StockKey, UnitOfWork, UnitOfWorkFactory
 from workflows.store_confirmation import StoreCascade
 from workflows.tasks import TaskState, notify_closed
 from workflows.topology import Topology, WarehouseKind
@@ -181,11 +181,15 @@ class OrderDesk:
     async def _route_lines(
         self, uow: UnitOfWork, order_id: int, channel_name: str, lines: Sequence[OrderLine], now: datetime
     ) -> list[OrderEvent]:
-        """Route each line (a kit's components together); what happened, in the order it happened."""
+        """Route each line (a kit's components together); what happened, in the order it happened.
+
+        Stock rows are locked in one global order, by SKU and then by warehouse in routing order, so concurrent
+        orders cannot deadlock on PostgreSQL: plain lines lock them as they are routed, in SKU order; an order
+        with a kit line, whose components are taken warehouse by warehouse, locks every row it may touch first."""
         events: list[OrderEvent] = []
-        # Lines are reserved in SKU order (a kit's by its first component): with routing order fixed too,
-        # concurrent orders lock stock rows in one global order and do not deadlock on PostgreSQL.
-        for line in sorted(lines, key=lambda item: (self._first_row(item.sku, now), item.line_no)):
+        if any(line.sku in self._kits.skus for line in lines):
+            await uow.stock.lock(self._rows(channel_name, lines, now))
+        for line in sorted(lines, key=lambda item: (item.sku, item.line_no)):
             if line.sku in self._kits.skus:
                 events.extend(await self._route_kit(uow, order_id, channel_name, line, now))
             else:
@@ -226,10 +230,12 @@ class OrderDesk:
         line.status = LineStatus.OUT_OF_STOCK
         return [*events, OrderEvent(now, "out_of_stock", {"line": line.line_no, "sku": line.sku, "qty": line.qty})]
 
-    def _first_row(self, sku: str, now: datetime) -> str:
-        """The SKU whose stock row a line locks first: its own, a kit's first component."""
-        components = self._kits.composition(sku, now) if sku in self._kits.skus else None
-        return min(components) if components else sku
+    def _rows(self, channel_name: str, lines: Sequence[OrderLine], now: datetime) -> list[StockKey]:
+        """Every stock row routing ``lines`` may take, in the global lock order."""
+        warehouses = [w.code for w in self._topology.routing_order(self._topology.channels[channel_name])]
+        skus = {line.sku for line in lines} - self._kits.skus
+        skus |= self._kits.components({line.sku for line in lines}, now)
+        return [(sku, code) for sku in sorted(skus) for code in warehouses]
 
     async def _route_kit(
         self, uow: UnitOfWork, order_id: int, channel_name: str, line: OrderLine, now: datetime

@@ -68,6 +68,11 @@ class StockLevels(Protocol):
         """Subtract ``qty`` from ``reserved`` (a reservation was released or absorbed)."""
         ...
 
+    async def lock(self, keys: Sequence[StockKey]) -> None:
+        """Hold these rows until the transaction ends, taking them one by one in the order given (rows that do not
+        exist are passed over). Only where writers run at once (PostgreSQL); elsewhere one writer holds all."""
+        ...
+
 
 class Reservations(Protocol):
     async def take(self, reservation: Reservation) -> bool:

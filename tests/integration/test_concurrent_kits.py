@@ -12,7 +12,9 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
 
 from storage import schema as t
 from storage.database import Database
@@ -125,3 +127,20 @@ async def test_kits_moving_on_to_a_second_warehouse(database: Database) -> None:
     assert all(reserved <= on_hand for on_hand, reserved in rows.values()), rows
     assert {key: reserved for key, (_, reserved) in rows.items() if reserved} == held
     assert sum(statuses.count("reserved") for statuses in outcomes.values()) > 0
+
+
+async def test_an_order_with_a_kit_holds_its_rows_from_the_start(database: Database) -> None:
+    """On PostgreSQL ``lock`` holds the rows to the end of the transaction, in the order given (another
+    transaction asking for one without waiting is refused); SQLite's one writer holds everything anyway."""
+    await _stock(database)
+    uow = SqlUnitOfWorkFactory(database)
+    async with uow() as work:
+        await work.stock.lock([(MUG, "online"), (SPOON, "online"), ("NO-SUCH-ROW", "online")])
+        if database.engine.dialect.name == "postgresql":
+            async with database.engine.connect() as other:
+                s = t.stock_levels.c
+                ask = select(s.sku).where(s.sku == SPOON).with_for_update(nowait=True)
+                with pytest.raises(DBAPIError, match="lock"):
+                    await other.execute(ask)
+    async with database.engine.connect() as other:  # released with the transaction
+        assert (await other.execute(select(t.stock_levels.c.sku).with_for_update())).all()
