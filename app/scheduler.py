@@ -55,6 +55,8 @@ def build_scheduler(services: Services) -> AsyncIOScheduler:
         interval_s = services.settings.channels.retailcrm_orders_interval_s
         scheduler.add_job(shop.crm.push_changed, "interval", seconds=interval_s, id="crm-orders", **every)
         scheduler.add_job(shop.crm.pull_statuses, "interval", seconds=interval_s, id="crm-statuses", **every)
+    if shop.kits is not None:  # a kit's composition changing (a promotion) changes what the channels may sell
+        scheduler.add_job(shop.kits.run_once, "interval", seconds=60, id="kits", **every)
     for dispatcher in shop.dispatchers:  # each channel drains its outbox every second (and when kicked)
         scheduler.add_job(dispatcher.scheduled, "interval", seconds=1, id=f"sync-{dispatcher.name}", **every)
     return scheduler

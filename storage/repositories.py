@@ -8,7 +8,7 @@ from decimal import Decimal
 from itertools import islice
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, case, func, select, tuple_, update
+from sqlalchemy import and_, case, delete, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -116,6 +116,13 @@ class SqlStockLevels:
             statement = statement.where(c.warehouse == warehouse)
         return int((await self._c.execute(statement)).rowcount)
 
+    async def lock(self, keys: Sequence[StockKey]) -> None:
+        if self._c.dialect.name != "postgresql":
+            return  # SQLite: the unit of work holds the one writer's lock already
+        c = t.stock_levels.c
+        for sku, warehouse in keys:  # one statement each: the order given is the order locked
+            await self._c.execute(select(c.sku).where(c.sku == sku, c.warehouse == warehouse).with_for_update())
+
     async def unreserve(self, sku: str, warehouse: str, qty: int) -> None:
         self._touched.add(sku)
         c = t.stock_levels.c
@@ -153,6 +160,17 @@ class SqlReservations:
             return False
         reservation.id = (await self._c.execute(q.INSERT_RESERVATION, values)).scalar_one()
         return True
+
+    async def untake(self, reservation: Reservation) -> None:
+        self._touched.add(reservation.sku)
+        await self._c.execute(delete(t.reservations).where(t.reservations.c.id == reservation.id))
+        s = t.stock_levels.c
+        await self._c.execute(
+            update(t.stock_levels)
+            .where(s.sku == reservation.sku, s.warehouse == reservation.warehouse)
+            .values(reserved=s.reserved - reservation.qty)
+        )
+        reservation.id = None
 
     async def active_for_order(self, order_id: int) -> list[Reservation]:
         c = t.reservations.c

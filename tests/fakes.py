@@ -163,6 +163,9 @@ class MemoryStock:
             self._s.stock[key] = replace(self._s.stock[key], as_of=as_of)
         return len(keys)
 
+    async def lock(self, keys: Sequence[StockKey]) -> None:
+        return None  # one unit of work at a time in memory
+
     async def unreserve(self, sku: str, warehouse: str, qty: int) -> None:
         self._s.touched.add(sku)
         level = self._s.stock[(sku, warehouse)]
@@ -183,6 +186,16 @@ class MemoryReservations:
         reservation.id = self._s.new_id()
         self._s.reservations[reservation.id] = copy.copy(reservation)
         return True
+
+    async def untake(self, reservation: Reservation) -> None:
+        self._s.touched.add(reservation.sku)
+        assert reservation.id is not None
+        del self._s.reservations[reservation.id]
+        level = self._s.stock[(reservation.sku, reservation.warehouse)]
+        self._s.stock[(reservation.sku, reservation.warehouse)] = replace(
+            level, reserved=level.reserved - reservation.qty
+        )
+        reservation.id = None
 
     async def active_for_order(self, order_id: int) -> list[Reservation]:
         return [

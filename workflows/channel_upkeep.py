@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from workflows.channels import ChannelClient, ChannelRefused, ChannelUnavailable, StockLine
 from workflows.errors import ClientBlocked, OrderConflict
-from workflows.ledger import channel_availability
+from workflows.kits import KitBook
 from workflows.orders import LineRequest, OrderDesk, PlaceOrder
 from workflows.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from workflows.topology import Topology
@@ -31,6 +31,7 @@ class ChannelUpkeep:
     ) -> None:
         self._uow, self._clock, self._topology, self._client, self._orders = uow, clock, topology, client, orders
         self.name = client.name
+        self._kits = KitBook(topology)
 
     async def pull_orders(self) -> int:
         """New orders of the channel into intake (idempotent on the channel's order id); how many were new."""
@@ -65,7 +66,7 @@ class ChannelUpkeep:
         after = ""
         while True:
             async with self._uow(read_only=True) as uow:
-                skus = await uow.stock.skus_after(after, self._client.batch_limit)
+                skus = await self._page(uow, after)
                 if not skus:
                     break
                 offer_ids = await uow.offer_ids.for_skus(self.name, skus)
@@ -88,15 +89,19 @@ class ChannelUpkeep:
         log.info("reconciled %s: %s", self.name, summary)
         return report
 
+    async def _page(self, uow: UnitOfWork, after: str) -> list[str]:
+        """The next SKUs after ``after``, in order: those 1C reported and the kits."""
+        limit = self._client.batch_limit
+        stocked = await uow.stock.skus_after(after, limit)
+        kits = sorted(sku for sku in self._kits.skus if sku > after)[:limit]
+        return sorted(set(stocked) | set(kits))[:limit]
+
     async def _truth(self, uow: UnitOfWork, skus: list[str]) -> dict[str, int]:
-        """What the channel should show of each SKU, by the stock as ``uow`` sees it now."""
+        """What the channel should show of each SKU (a kit's from its components), by the stock as ``uow`` sees
+        it now."""
         channel = self._topology.channels[self.name]
-        levels = await uow.stock.for_skus(skus) if skus else {}
-        return {
-            sku: channel_availability({lv.warehouse: lv for lv in levels.get(sku, [])}, channel.serves,
-                                      channel.safety_stock)
-            for sku in skus
-        }  # fmt: skip
+        desired = await self._kits.desired(uow, channel, skus, self._clock.now()) if skus else {}
+        return {sku: desired.get(sku, 0) for sku in skus}
 
     async def _correct(self, report: Reconciliation, wrong: dict[str, int], shown: dict[str, int]) -> None:
         """Queue the corrections, each computed again from the stock at the moment it is queued: stock that

@@ -11,16 +11,20 @@ Rules:
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from workflows.errors import UnknownWarehouse
-from workflows.model import Reservation, ReservationState, StockFigure, StockLevel
+from workflows.kits import KitBook
+from workflows.model import Reservation, ReservationState, StockFigure, StockLevel, channel_availability
 from workflows.offer_ids import OfferIdConflict, offer_id_for, plan_offer_ids
 from workflows.ports import Clock, StockKey, UnitOfWork, UnitOfWorkFactory
 from workflows.topology import Topology
+
+log = logging.getLogger(__name__)
 
 
 async def free_stock(uow: UnitOfWork, sku: str) -> dict[str, int]:
@@ -46,6 +50,7 @@ class Shortfall:
 class StockUpdateResult:
     accepted: int = 0
     ignored_stale: int = 0
+    ignored_kits: int = 0  # figures 1C sent for a kit's own SKU
     absorbed: int = 0
     shortfalls: list[Shortfall] = field(default_factory=list)
     offer_id_conflicts: list[OfferIdConflict] = field(default_factory=list)
@@ -57,6 +62,7 @@ class Availability:
     sku: str
     by_warehouse: dict[str, StockLevel]
     by_channel: dict[str, int]
+    components: Mapping[str, int] | None = None  # a kit's composition in force; its levels are assembled from it
 
     @property
     def on_hand(self) -> int:
@@ -71,18 +77,15 @@ class Availability:
         return sum(level.free for level in self.by_warehouse.values())
 
 
-def channel_availability(levels: dict[str, StockLevel], serves: Sequence[str], safety_stock: int) -> int:
-    free = sum(levels[code].free for code in serves if code in levels)
-    return max(0, free - safety_stock)
-
-
-def availability(sku: str, levels: Sequence[StockLevel], topology: Topology) -> Availability:
+def availability(
+    sku: str, levels: Sequence[StockLevel], topology: Topology, components: Mapping[str, int] | None = None
+) -> Availability:
     by_warehouse = {level.warehouse: level for level in levels}
     by_channel = {
         name: channel_availability(by_warehouse, channel.serves, channel.safety_stock)
         for name, channel in topology.channels.items()
     }
-    return Availability(sku, by_warehouse, by_channel)
+    return Availability(sku, by_warehouse, by_channel, components)
 
 
 # a row's as_of once cleared: before any figure 1C can send, so the next one applies
@@ -94,8 +97,15 @@ class Ledger:
         self._uow = uow
         self._topology = topology
         self._clock = clock
+        self._kits = KitBook(topology)
 
     async def stock(self, sku: str) -> Availability:
+        """``sku``'s stock; a kit's is assembled from its components in force now (see workflows/kits.py)."""
+        if sku in self._kits.skus:
+            now = self._clock.now()
+            async with self._uow(read_only=True) as uow:
+                levels = (await self._kits.levels(uow, [sku], now)).get(sku, [])
+            return availability(sku, levels, self._topology, self._kits.composition(sku, now) or {})
         async with self._uow(read_only=True) as uow:
             levels = await uow.stock.for_sku(sku)
         return availability(sku, levels, self._topology)
@@ -126,9 +136,12 @@ class Ledger:
     ) -> StockUpdateResult:
         """Inside the caller's unit of work: figures computed at ``as_of`` on our warehouse codes."""
         latest: dict[StockKey, StockFigure] = {}
-        for figure in figures:  # a message naming one row twice: its last figure counts
-            latest[(figure.sku, figure.warehouse)] = figure
         result = StockUpdateResult()
+        for figure in figures:  # a message naming one row twice: its last figure counts
+            if figure.sku in self._kits.skus:  # a kit's stock is its components' (docs/kits.md)
+                result.ignored_kits += 1
+                continue
+            latest[(figure.sku, figure.warehouse)] = figure
         held = await uow.stock.for_keys(latest.keys())
         fresh = [f for key, f in sorted(latest.items()) if key not in held or held[key].as_of <= as_of]
         result.accepted = len(fresh)
@@ -141,7 +154,11 @@ class Ledger:
             for level in levels.values()
             if level.reserved > level.on_hand
         ]
-        result.offer_id_conflicts = await self._register_offer_ids(uow, {f.sku for f in fresh})
+        touched = {f.sku for f in fresh}
+        kits = self._kits.using(touched, self._clock.now())  # their offer ids come with their components
+        result.offer_id_conflicts = await self.register_offer_ids(uow, touched | kits)
+        if result.ignored_kits:
+            log.info("1C's figures for %d rows of kit SKUs ignored: a kit's are its components'", result.ignored_kits)
         return result
 
     async def _absorb_reflected(self, uow: UnitOfWork, keys: Sequence[StockKey]) -> int:
@@ -171,7 +188,9 @@ class Ledger:
             await uow.stock.unreserve(sku, warehouse, qty)
         await uow.reservations.end([r.id for r in reservations if r.id is not None], state, self._clock.now())
 
-    async def _register_offer_ids(self, uow: UnitOfWork, skus: set[str]) -> list[OfferIdConflict]:
+    async def register_offer_ids(self, uow: UnitOfWork, skus: set[str]) -> list[OfferIdConflict]:
+        """Give ``skus`` their offer id on every channel where they have none yet (a kit gets one as soon as its
+        components are reported, having no figures of its own)."""
         conflicts: list[OfferIdConflict] = []
         if not skus:
             return conflicts

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -49,6 +50,12 @@ class StockLevel:
     @property
     def free(self) -> int:
         return 0 if self.suspect_since is not None else max(0, self.on_hand - self.reserved)
+
+
+def channel_availability(levels: Mapping[str, StockLevel], serves: Sequence[str], safety_stock: int) -> int:
+    """What a channel may sell: the free stock of the warehouses it serves less its safety stock, never below 0."""
+    free = sum(levels[code].free for code in serves if code in levels)
+    return max(0, free - safety_stock)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from workflows.errors import (
     OrderNotFound,
     UnknownChannel,
 )
+from workflows.kits import KitBook, kit_needs, reserve_kit
 from workflows.ledger import Ledger, free_stock
 from workflows.model import (
     Customer,
@@ -39,7 +40,7 @@ from workflows.model import (
     Shipment,
     ShipmentState,
 )
-from workflows.ports import Clock, HeardOrderEvent, UnitOfWork, UnitOfWorkFactory
+from workflows.ports import Clock, HeardOrderEvent, StockKey, UnitOfWork, UnitOfWorkFactory
 from workflows.store_confirmation import StoreCascade
 from workflows.tasks import TaskState, notify_closed
 from workflows.topology import Topology, WarehouseKind
@@ -86,6 +87,7 @@ class OrderDesk:
         self._clock = clock
         self._ledger = ledger
         self._cascade = cascade  # without one, a store hold simply waits (tests of the ledger alone)
+        self._kits = KitBook(topology)
 
     async def place(self, command: PlaceOrder) -> Intake:
         """Take an order. A repeat of (channel, external_id) answers with the stored order and
@@ -123,10 +125,7 @@ class OrderDesk:
         order = await self._received(uow, command, now)
         assert order.id is not None
         lines = order.lines
-        # Lines are reserved in SKU order: with routing order fixed too, concurrent orders lock
-        # stock rows in one global order and cannot deadlock on PostgreSQL.
-        for line in sorted(lines, key=lambda item: (item.sku, item.line_no)):
-            order.history.extend(await self._route(uow, order.id, command.channel, line, now))
+        order.history.extend(await self._route_lines(uow, order.id, command.channel, lines, now))
         await uow.orders.add_lines(order.id, lines)
         await uow.orders.add_events(order.id, order.history)
         if command.delivery is not None:  # the shipping run registers it once the order may ship
@@ -170,9 +169,7 @@ class OrderDesk:
         assert order.id is not None
         now = self._clock.now()
         lines = [line for line in order.lines if line.line_no in line_nos]
-        events: list[OrderEvent] = []
-        for line in sorted(lines, key=lambda item: (item.sku, item.line_no)):  # as in intake: one global lock order
-            events.extend(await self._route(uow, order.id, order.channel, line, now))
+        events = await self._route_lines(uow, order.id, order.channel, lines, now)
         await uow.orders.save_lines(order.id, lines)
         await uow.orders.add_events(order.id, events)
         if self._cascade is not None:
@@ -180,6 +177,24 @@ class OrderDesk:
                 if line.status == LineStatus.AWAITING_STORE_CONFIRMATION:
                     await self._cascade.ask(uow, order, line)
         return lines
+
+    async def _route_lines(
+        self, uow: UnitOfWork, order_id: int, channel_name: str, lines: Sequence[OrderLine], now: datetime
+    ) -> list[OrderEvent]:
+        """Route each line (a kit's components together); what happened, in the order it happened.
+
+        Stock rows are locked in one global order, by SKU and then by warehouse in routing order, so concurrent
+        orders cannot deadlock on PostgreSQL: plain lines lock them as they are routed, in SKU order; an order
+        with a kit line, whose components are taken warehouse by warehouse, locks every row it may touch first."""
+        events: list[OrderEvent] = []
+        if any(line.sku in self._kits.skus for line in lines):
+            await uow.stock.lock(self._rows(channel_name, lines, now))
+        for line in sorted(lines, key=lambda item: (item.sku, item.line_no)):
+            if line.sku in self._kits.skus:
+                events.extend(await self._route_kit(uow, order_id, channel_name, line, now))
+            else:
+                events.extend(await self._route(uow, order_id, channel_name, line, now))
+        return events
 
     async def _route(
         self, uow: UnitOfWork, order_id: int, channel_name: str, line: OrderLine, now: datetime
@@ -214,6 +229,36 @@ class OrderDesk:
                 return [*events, OrderEvent(now, kind, detail)]
         line.status = LineStatus.OUT_OF_STOCK
         return [*events, OrderEvent(now, "out_of_stock", {"line": line.line_no, "sku": line.sku, "qty": line.qty})]
+
+    def _rows(self, channel_name: str, lines: Sequence[OrderLine], now: datetime) -> list[StockKey]:
+        """Every stock row routing ``lines`` may take, in the global lock order."""
+        warehouses = [w.code for w in self._topology.routing_order(self._topology.channels[channel_name])]
+        skus = {line.sku for line in lines} - self._kits.skus
+        skus |= self._kits.components({line.sku for line in lines}, now)
+        return [(sku, code) for sku in sorted(skus) for code in warehouses]
+
+    async def _route_kit(
+        self, uow: UnitOfWork, order_id: int, channel_name: str, line: OrderLine, now: datetime
+    ) -> list[OrderEvent]:
+        """Take every component of a kit line in the first online warehouse that has them all, all or none. Kits
+        are assembled in online warehouses only: no store is asked about one (docs/kits.md)."""
+        components = self._kits.composition(line.sku, now)
+        line.status = LineStatus.OUT_OF_STOCK
+        detail: dict[str, object] = {"line": line.line_no, "sku": line.sku, "qty": line.qty}
+        if components is None:  # its promotion ended and no composition follows it
+            return [OrderEvent(now, "out_of_stock", {**detail, "reason": "no_composition"})]
+        needs = kit_needs(components, line.qty)
+        free: dict[str, dict[str, int]] | None = None  # read once the first choice turns out short
+        for warehouse in self._topology.routing_order(self._topology.channels[channel_name]):
+            if warehouse.code not in self._kits.assembled_in:
+                continue
+            if free is not None and any(free[sku].get(warehouse.code, 0) < qty for sku, qty in needs.items()):
+                continue
+            if await reserve_kit(uow, order_id, line.line_no, needs, warehouse.code, now):
+                line.warehouse, line.status = warehouse.code, LineStatus.RESERVED
+                return [OrderEvent(now, "reserved", {**detail, "warehouse": warehouse.code, "components": needs})]
+            free = free if free is not None else {sku: await free_stock(uow, sku) for sku in needs}
+        return [OrderEvent(now, "out_of_stock", detail)]
 
     async def get(self, order_id: int) -> Order:
         async with self._uow(read_only=True) as uow:

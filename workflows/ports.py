@@ -68,6 +68,11 @@ class StockLevels(Protocol):
         """Subtract ``qty`` from ``reserved`` (a reservation was released or absorbed)."""
         ...
 
+    async def lock(self, keys: Sequence[StockKey]) -> None:
+        """Hold these rows until the transaction ends, taking them one by one in the order given (rows that do not
+        exist are passed over). Only where writers run at once (PostgreSQL); elsewhere one writer holds all."""
+        ...
+
 
 class Reservations(Protocol):
     async def take(self, reservation: Reservation) -> bool:
@@ -78,6 +83,11 @@ class Reservations(Protocol):
         Must hold under any concurrency, in one process or several: two callers racing for the
         last unit get one ``True`` and one ``False``.
         """
+        ...
+
+    async def untake(self, reservation: Reservation) -> None:
+        """Undo a :meth:`take` made earlier in this unit of work: the reservation row is gone and its quantity
+        free again, as if never taken (a kit whose later component was short gives back the earlier ones)."""
         ...
 
     async def active_for_order(self, order_id: int) -> list[Reservation]: ...

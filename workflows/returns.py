@@ -115,7 +115,8 @@ class Returns:
         """A line whose goods were all released (the order was cancelled before 1C deducted them) never left: the
         ledger already counts them free where they lie, so receiving them back would count them twice."""
         assert order.id is not None
-        held = [r for r in await uow.reservations.for_order(order.id) if r.sku == sku]
+        lines = {line.line_no for line in order.lines if line.sku == sku}  # a kit line's are its components'
+        held = [r for r in await uow.reservations.for_order(order.id) if r.line_no in lines]
         if held and all(r.state == ReservationState.RELEASED for r in held):
             raise NotShipped(f"order {order.id}: {sku!r} was released when the order was cancelled; it never left")
 
@@ -179,7 +180,8 @@ class Returns:
         state = ReturnState(outcome)
         if state == ReturnState.SELLABLE and self._at_once:
             state = ReturnState.RESTOCKED
-            await uow.returns.take_back(receipt.sku, receipt.warehouse, receipt.qty, CLEARED_AS_OF)
+            for sku, qty in (await _units_back(uow, receipt)).items():
+                await uow.returns.take_back(sku, receipt.warehouse, qty, CLEARED_AS_OF)
         await uow.returns.settle(receipt.order_id, receipt.sku, state, now)
         await notify_closed(uow, task, now)
         detail: dict[str, object] = {
@@ -196,3 +198,16 @@ class Returns:
         """Units of ``sku`` per warehouse that came back sellable and that 1C's figures do not count yet."""
         async with self._uow(read_only=True) as uow:
             return await uow.returns.expected_back(sku)
+
+
+async def _units_back(uow: UnitOfWork, receipt: ReturnReceipt) -> dict[str, int]:
+    """What goes back on the shelf: the SKU returned, or for a kit its components, as many a kit as its order
+    line took (the composition may have changed since)."""
+    order = await uow.orders.get(receipt.order_id)
+    lines = {line.line_no: line.qty for line in order.lines if line.sku == receipt.sku} if order else {}
+    per_kit = {
+        r.sku: r.qty // lines[r.line_no]
+        for r in await uow.reservations.for_order(receipt.order_id)
+        if r.line_no in lines and r.sku != receipt.sku
+    }
+    return {sku: qty * receipt.qty for sku, qty in per_kit.items()} or {receipt.sku: receipt.qty}

@@ -38,7 +38,7 @@ from workflows.ports import Clock, UnitOfWorkFactory
 from workflows.returns import Returns
 from workflows.shipping import ShippingDesk
 from workflows.store_confirmation import StoreCascade
-from workflows.sync import SyncDispatcher, SyncObserver, SyncOutbox
+from workflows.sync import KitRefresh, SyncDispatcher, SyncObserver, SyncOutbox
 from workflows.tasks import DeadlineKind, DeadlinePump, TaskBoard
 from workflows.topology import Topology
 from workflows.unfillable import UnfillableDesk
@@ -114,6 +114,7 @@ class Shop:
     fulfilment: list[Fulfilment] = field(default_factory=list)  # marketplaces told when their orders may ship
     crm: CrmOrderSync | None = None
     catalogue: OneCCatalogue | None = None  # 1C's catalogue: its products' articles and sizes
+    kits: KitRefresh | None = None  # kits' values queued when a composition changes (a promotion)
 
     def wake_dispatchers(self) -> None:
         """Something changed stock: every channel's dispatcher sends now instead of at its next tick."""
@@ -215,5 +216,7 @@ def _connect_channels(shop: Shop, instance: Instance) -> None:
         for c in shop.channels.values()
     ]
     uow.hooks.before.append(SyncOutbox(shop.topology, clock, shop.channels).before_commit)
+    if shop.topology.kits:
+        shop.kits = KitRefresh(uow, shop.topology, clock, shop.ledger, shop.channels)
     if shop.dispatchers:
         uow.hooks.after.append(shop.wake_dispatchers)

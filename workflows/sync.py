@@ -25,7 +25,8 @@ from typing import Protocol
 
 from workflows.alerts import AlertDesk
 from workflows.channels import ChannelClient, ChannelRefused, ChannelUnavailable, PushOutcome, StockLine
-from workflows.ledger import channel_availability
+from workflows.kits import KitBook, channel_values
+from workflows.ledger import Ledger
 from workflows.operations import Operations
 from workflows.ports import Clock, Push, UnitOfWork, UnitOfWorkFactory
 from workflows.topology import Topology
@@ -109,24 +110,55 @@ class SyncOutbox:
     def __init__(self, topology: Topology, clock: Clock, channels: Collection[str]) -> None:
         self._topology, self._clock = topology, clock
         self._channels = sorted(name for name in channels if name in topology.channels)
+        self._kits = KitBook(topology)
 
     async def before_commit(self, uow: UnitOfWork) -> None:
+        """Queue the new availability of every touched SKU, and of every kit in force made with one of them."""
         skus = uow.touched_skus()
         if not skus or not self._channels:
             return
-        levels = await uow.stock.for_skus(skus)
         now = self._clock.now()
+        levels = await self._kits.levels(uow, skus | self._kits.using(skus, now), now)  # a component's kits too
         for name in self._channels:
-            channel = self._topology.channels[name]
-            desired = {
-                sku: channel_availability({lv.warehouse: lv for lv in levels.get(sku, [])}, channel.serves,
-                                          channel.safety_stock)
-                for sku in skus if sku in levels
-            }  # fmt: skip
+            desired = channel_values(levels, self._topology.channels[name])
             known = await uow.outbox.known(name, desired)
             changes = {sku: qty for sku, qty in desired.items() if known.get(sku) != qty}
             if changes:
                 await uow.outbox.enqueue(name, changes, now)
+
+
+class KitRefresh:
+    """A kit's availability changes without any stock change when its composition does (a promotion starts or
+    ends): every minute each kit's value is computed for every channel and what differs from what the channel
+    will show is queued, as a stock change would queue it."""
+
+    def __init__(
+        self, uow: UnitOfWorkFactory, topology: Topology, clock: Clock, ledger: Ledger, channels: Collection[str]
+    ) -> None:
+        self._uow, self._topology, self._clock, self._ledger = uow, topology, clock, ledger
+        self._kits = KitBook(topology)
+        self._channels = sorted(name for name in channels if name in topology.channels)
+
+    async def run_once(self) -> int:
+        """Queue what changed; the number of channel lines queued."""
+        if not self._kits.skus or not self._channels:
+            return 0
+        queued = 0
+        async with self._uow() as uow:
+            now = self._clock.now()
+            await self._ledger.register_offer_ids(uow, set(self._kits.skus))  # a kit has no figures to bring them
+            levels = await self._kits.levels(uow, self._kits.skus, now)
+            for name in self._channels:
+                desired = channel_values(levels, self._topology.channels[name])
+                known = await uow.outbox.known(name, desired)
+                changes = {sku: qty for sku, qty in desired.items() if known.get(sku) != qty}
+                if changes:
+                    await uow.outbox.enqueue(name, changes, now)
+                    queued += len(changes)
+            await uow.commit()
+        if queued:
+            log.info("kits: %d channel lines queued", queued)
+        return queued
 
 
 class SyncDispatcher:

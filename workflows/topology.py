@@ -7,13 +7,15 @@ key that holds it.
 from __future__ import annotations
 
 import re
-from datetime import datetime, time, timedelta
+from collections.abc import Sequence
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from workflows.articles import check_sku
 from workflows.offer_ids import DEFAULT_RULES, OfferIdRule
 
 _HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
@@ -127,12 +129,80 @@ class OneC(_Strict):
         return Warehouse._zone(value)
 
 
+class Kit(_Strict):
+    """One composition of a kit: the SKU sold, and how many of each component SKU make one. A promotional
+    composition has ``valid_from`` / ``valid_to``: a date or a datetime (one without offset is in the shop's
+    time, ``onec.timezone``); ``valid_from`` is inclusive, a datetime ``valid_to`` exclusive and a date
+    ``valid_to`` the last day it holds. See docs/kits.md."""
+
+    sku: str
+    components: dict[str, int] = Field(min_length=1)
+    valid_from: datetime | date | None = None
+    valid_to: datetime | date | None = None
+
+    @field_validator("sku")
+    @classmethod
+    def _sku(cls, value: str) -> str:
+        return check_sku(value)
+
+    @field_validator("components")
+    @classmethod
+    def _components(cls, value: dict[str, int]) -> dict[str, int]:
+        checked = {check_sku(sku): qty for sku, qty in value.items()}
+        short = sorted(sku for sku, qty in checked.items() if qty < 1)
+        if short:
+            raise ValueError(f"a component's quantity per kit must be at least 1: {', '.join(short)}")
+        return checked
+
+    def window(self, zone: str) -> tuple[datetime | None, datetime | None]:
+        """When this composition holds, as aware datetimes: ``[start, end)``, ``None`` for open-ended."""
+        tz = ZoneInfo(zone)
+        return _moment(self.valid_from, tz, last_day=False), _moment(self.valid_to, tz, last_day=True)
+
+
+def _moment(value: datetime | date | None, zone: ZoneInfo, *, last_day: bool) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=zone)
+    day = value + timedelta(days=1) if last_day else value  # a date valid_to holds all that day
+    return datetime.combine(day, time(0), zone)
+
+
+def _check_kits(kits: Sequence[Kit], zone: str) -> None:
+    """Compositions of one kit must not overlap in time; a kit is not its own component and no component is a
+    kit itself (kits are one level deep)."""
+    kit_skus = {kit.sku for kit in kits}
+    for n, kit in enumerate(kits):
+        start, end = kit.window(zone)
+        if start is not None and end is not None and end <= start:
+            raise ValueError(f"kits.{n} ({kit.sku}): valid_to must come after valid_from")
+        if kit.sku in kit.components:
+            raise ValueError(f"kits.{n} ({kit.sku}): a kit cannot be its own component")
+        nested = sorted(set(kit.components) & kit_skus)
+        if nested:
+            raise ValueError(f"kits.{n} ({kit.sku}): {', '.join(nested)} is a kit itself; kits cannot be nested")
+        for m, other in enumerate(kits[:n]):
+            if other.sku == kit.sku and _overlap((start, end), other.window(zone)):
+                raise ValueError(
+                    f"kits.{n} ({kit.sku}): its validity overlaps kits.{m}'s; "
+                    "one kit has one composition at a time (give valid_from / valid_to)"
+                )
+
+
+def _overlap(a: tuple[datetime | None, datetime | None], b: tuple[datetime | None, datetime | None]) -> bool:
+    (a_start, a_end), (b_start, b_end) = a, b
+    b_before_a_ends = b_start is None or a_end is None or b_start < a_end
+    return b_before_a_ends and (a_start is None or b_end is None or a_start < b_end)
+
+
 class Topology(_Strict):
     warehouses: tuple[Warehouse, ...] = Field(min_length=1)
     channels: dict[str, Channel] = Field(min_length=1)
     people: People = People()
     onec: OneC = OneC()
     store_questions: StoreQuestions = StoreQuestions()
+    kits: tuple[Kit, ...] = ()
 
     @model_validator(mode="before")
     @classmethod
@@ -170,6 +240,7 @@ class Topology(_Strict):
                 f"onec.totals_warehouse: unknown warehouse {totals!r}: give the code of one of ours "
                 f"(known: {', '.join(codes)})"
             )
+        _check_kits(self.kits, self.onec.timezone)
         return self
 
     def warehouse(self, code_or_onec_id: str) -> Warehouse | None:

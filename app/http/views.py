@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, cast, overload
+from typing import Any, Literal, NotRequired, cast, overload
 
 from pydantic import ConfigDict, with_config
 from typing_extensions import TypedDict
@@ -65,6 +65,7 @@ class AvailabilityView(TypedDict):
     reserved: int
     by_warehouse: dict[str, WarehouseStockView]
     by_channel: dict[str, int]
+    components: NotRequired[dict[str, int]]  # a kit: its composition in force, each component's qty per kit
 
 
 class OrderLineView(TypedDict):
@@ -207,7 +208,7 @@ def _shortfall(shortfall: Shortfall) -> ShortfallView:
 
 
 def availability_view(stock: Availability) -> AvailabilityView:
-    return {
+    view: AvailabilityView = {
         "sku": stock.sku,
         "available": stock.available,
         "on_hand": stock.on_hand,
@@ -223,6 +224,9 @@ def availability_view(stock: Availability) -> AvailabilityView:
         },
         "by_channel": stock.by_channel,
     }
+    if stock.components is not None:
+        view["components"] = dict(stock.components)
+    return view
 
 
 @overload

@@ -91,7 +91,7 @@ def _lookup_commands(router: Router, ledger: Ledger, tz: str, locale: Locale, re
             await message.answer(tg(locale, "usage.stock"))
             return
         found = await ledger.stock(sku)
-        if not found.by_warehouse:
+        if not found.by_warehouse and found.components is None:
             await message.answer(tg(locale, "unknown.sku", sku=sku))
             return
         suspect = tg(locale, "stock.suspect")
@@ -102,6 +102,9 @@ def _lookup_commands(router: Router, ledger: Ledger, tz: str, locale: Locale, re
                returning=tg(locale, "stock.returning", qty=back[code]) if back.get(code) else "")
             for code, level in sorted(found.by_warehouse.items())
         )  # fmt: skip
+        if found.components is not None:  # a kit: its figures are what its components make
+            parts = ", ".join(f"{part} × {qty}" for part, qty in sorted(found.components.items())) or "—"
+            warehouses = "\n".join(filter(None, [tg(locale, "stock.kit", components=parts), warehouses]))
         channels = "\n".join(tg(locale, "stock.channel", name=n, qty=q) for n, q in sorted(found.by_channel.items()))
         await message.answer(
             tg(locale, "stock", sku=sku, available=found.available, on_hand=found.on_hand, reserved=found.reserved,

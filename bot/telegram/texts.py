@@ -42,6 +42,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "stock": "{sku}: доступно {available}, на складах {on_hand}, в резерве {reserved}\n{warehouses}\n{channels}",
         "stock.warehouse": "• {code}: {on_hand} шт., резерв {reserved}{suspect}{returning}",
         "stock.suspect": " (под сомнением)",
+        "stock.kit": "• набор: {components}",
         "stock.channel": "• {name}: {qty}",
         # /order: one order as the office reads it (the history's wordings are in bot/order_history.py)
         "order": (
@@ -212,6 +213,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "stock": "{sku}: available {available}, on hand {on_hand}, reserved {reserved}\n{warehouses}\n{channels}",
         "stock.warehouse": "• {code}: {on_hand}, reserved {reserved}{suspect}{returning}",
         "stock.suspect": " (in doubt)",
+        "stock.kit": "• a kit of: {components}",
         "stock.channel": "• {name}: {qty}",
         # /order: one order as the office reads it (the history's wordings are in bot/order_history.py)
         "order": (
