@@ -77,11 +77,6 @@ class UnfillableDesk:
         """The shop's clock (a delivery day named in chat is read against it)."""
         return self._clock.now()
 
-    @property
-    def wait_for(self) -> timedelta:
-        """How long ``wait`` puts the question off when no date is named."""
-        return self._wait_for
-
     def deadline(self, order: Order) -> datetime:
         """Until when the managers may decide: ``decide_within`` from now, but no later than ``ship_by_margin``
         before the marketplace's shipping deadline (possibly already past: then the owner is asked at once)."""
@@ -155,7 +150,7 @@ class UnfillableDesk:
         :class:`InvalidWait` for a moment not in the future, :class:`OrderNotFound`, :class:`NothingToWait`."""
         if until <= self._clock.now():
             raise InvalidWait(f"{until.isoformat()} is not in the future")
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             if await uow.orders.get(order_id) is None:
                 raise OrderNotFound(f"no order {order_id}")
             open_ = [t for t in await uow.tasks.open_about(f"order:{order_id}:unfillable:") if t.kind == KIND]
