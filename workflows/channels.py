@@ -9,6 +9,7 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
 from workflows.outside import Refused, Unavailable
@@ -19,6 +20,13 @@ class StockLine:
     sku: str  # our article (1C's)
     offer_id: str  # the channel's id for it (see workflows.offer_ids)
     qty: int  # what the channel should show as available, >= 0
+
+
+@dataclass(frozen=True)
+class PriceLine:
+    sku: str  # our article (1C's)
+    offer_id: str  # the channel's id for it (see workflows.offer_ids)
+    price: Decimal  # what a buyer should pay on this channel, in roubles with kopecks (already rounded, > 0)
 
 
 @dataclass(frozen=True)
@@ -69,6 +77,24 @@ class ChannelClient(Protocol):
     async def new_orders(self) -> list[ChannelOrder]:
         """Orders the channel has that we have not been told of (or all new ones; intake is
         idempotent on the channel's order id)."""
+        ...
+
+
+@runtime_checkable
+class SetsPrices(Protocol):
+    """A channel client that can set and read back the price of its offers (every channel's does). Checked
+    structurally (``isinstance``). Prices go through the same engine as stock (one line per channel and SKU, the
+    newest value wins, leased, retried, refused lines reported), on the channel's own price API and its limits."""
+
+    price_batch_limit: int  # most lines one price push may carry
+
+    async def push_prices(self, lines: Sequence[PriceLine]) -> PushOutcome:
+        """Set up to ``price_batch_limit`` prices. Raises ChannelUnavailable or ChannelRefused."""
+        ...
+
+    async def read_prices(self, lines: Sequence[PriceLine]) -> dict[str, Decimal]:
+        """The price the channel shows now for these lines' offers: ``sku -> price`` (missing: not listed or no
+        price). ``price`` of the lines is ignored. Raises ChannelUnavailable or ChannelRefused."""
         ...
 
 
