@@ -59,4 +59,6 @@ def build_scheduler(services: Services) -> AsyncIOScheduler:
         scheduler.add_job(shop.kits.run_once, "interval", seconds=60, id="kits", **every)
     for dispatcher in shop.dispatchers:  # each channel drains its outbox every second (and when kicked)
         scheduler.add_job(dispatcher.scheduled, "interval", seconds=1, id=f"sync-{dispatcher.name}", **every)
+    for prices in shop.price_dispatchers:  # and its prices, if it sells at one of 1C's price types
+        scheduler.add_job(prices.scheduled, "interval", seconds=1, id=f"prices-{prices.name}", **every)
     return scheduler

@@ -1,14 +1,19 @@
 """The SQL sync outbox (``workflows.ports.Outbox``): one row per channel and SKU holding the
-newest quantity to send, leased by the channel's dispatcher like deadlines and notices."""
+newest value to send, leased by the channel's dispatcher like deadlines and notices.
+
+Two outboxes share this code: stock (``stock_pushes``, the quantity; what was accepted in ``channel_stock``) and
+prices (``price_pushes``, the price in kopecks; ``channel_prices``). :data:`STOCK` and :data:`PRICES` name their
+tables and value column; the price outbox also holds lines for a manager's decision (state ``held``)."""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, delete, func, or_, select, update
+from sqlalchemy import Column, Table, bindparam, case, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -16,34 +21,56 @@ from storage import schema as t
 from storage.repositories import _CHUNK, batched
 from workflows.ports import Push
 
-PENDING, DEAD = "pending", "dead"
+PENDING, HELD, DEAD = "pending", "held", "dead"
+
+
+@dataclass(frozen=True)
+class Lane:
+    """Which outbox: its lines, what the channels accepted, and the name of the value column in both."""
+
+    lines: Table
+    shown: Table
+    value: str
+
+    def value_of(self, table: Table) -> Column[Any]:
+        return table.c[self.value]
+
+
+STOCK = Lane(t.stock_pushes, t.channel_stock, "qty")
+PRICES = Lane(t.price_pushes, t.channel_prices, "price_minor")
 
 
 class SqlOutbox:
-    def __init__(self, connection: AsyncConnection) -> None:
-        self._c = connection
+    def __init__(self, connection: AsyncConnection, lane: Lane = STOCK) -> None:
+        self._c, self._lane = connection, lane
 
     async def known(self, channel: str, skus: Collection[str]) -> dict[str, int]:
         found: dict[str, int] = {}
-        p, s = t.stock_pushes.c, t.channel_stock.c
+        lane = self._lane
+        p, s = lane.lines.c, lane.shown.c
+        shown_value, line_value = lane.value_of(lane.shown), lane.value_of(lane.lines)
         for chunk in batched(sorted(set(skus)), _CHUNK):
-            shown = select(s.sku, s.qty).where(s.channel == channel, s.sku.in_(chunk))
-            found.update({row.sku: row.qty for row in await self._c.execute(shown)})
-            pending = select(p.sku, p.qty).where(p.channel == channel, p.sku.in_(chunk), p.state == PENDING)
-            found.update({row.sku: row.qty for row in await self._c.execute(pending)})  # pending wins
+            shown = select(s.sku, shown_value.label("v")).where(s.channel == channel, s.sku.in_(chunk))
+            found.update({row.sku: row.v for row in await self._c.execute(shown)})
+            waiting = select(p.sku, line_value.label("v")).where(
+                p.channel == channel, p.sku.in_(chunk), p.state.in_((PENDING, HELD))
+            )
+            found.update({row.sku: row.v for row in await self._c.execute(waiting)})  # pending (or held) wins
         return found
 
     async def enqueue(self, channel: str, changes: Mapping[str, int], at: datetime) -> None:
+        value = self._lane.value
         rows = [
-            {"channel": channel, "sku": sku, "qty": qty, "version": 1, "first_pending_at": at, "attempts": 0,
+            {"channel": channel, "sku": sku, value: qty, "version": 1, "first_pending_at": at, "attempts": 0,
              "next_attempt_at": at, "state": PENDING}
             for sku, qty in sorted(changes.items())
         ]  # fmt: skip
         if rows:  # one statement compiled once, executed for every row (not a VALUES list to compile per chunk)
-            await self._c.execute(_enqueue(self._c.dialect.name), rows)
+            await self._c.execute(_enqueue(self._c.dialect.name, self._lane), rows)
 
     async def claim(self, channel: str, now: datetime, lease_until: datetime, owner: str, limit: int) -> list[Push]:
-        p = t.stock_pushes.c
+        lines = self._lane.lines
+        p = lines.c
         due = (
             select(p.sku)
             .where(p.channel == channel, p.state == PENDING, p.next_attempt_at <= now)
@@ -60,11 +87,12 @@ class SqlOutbox:
         if self._c.dialect.name == "postgresql":
             due = select(due.cte("due").prefix_with("MATERIALIZED").c.sku)
         leased = (
-            update(t.stock_pushes)
+            update(lines)
             .where(p.channel == channel, p.sku.in_(due))
             .values(leased_until=lease_until, lease_owner=owner)
-            .returning(p.channel, p.sku, p.qty, p.version, p.attempts, p.first_pending_at)
-        )
+            .returning(p.channel, p.sku, self._lane.value_of(lines).label("qty"), p.version, p.attempts,
+                       p.first_pending_at)
+        )  # fmt: skip
         pushes = [_push(row) for row in await self._c.execute(leased)]
         pushes.sort(key=lambda push: (push.first_pending_at, push.sku))  # RETURNING keeps no order
         return pushes
@@ -76,16 +104,18 @@ class SqlOutbox:
         # each line goes by its primary key, if still at the version sent: one statement compiled once and
         # executed for every line (a list of (sku, version) pairs made SQLite walk every line of the channel)
         retired = [{"r_channel": x.channel, "r_sku": x.sku, "r_version": x.version} for x in ordered]
-        await self._c.execute(_retire(), retired)
+        await self._c.execute(_retire(self._lane), retired)
         # a line whose value changed while it was in flight is free to go at once, not when its lease runs out
-        await self._c.execute(_release_newer(), retired)
-        shown = [{"channel": x.channel, "sku": x.sku, "qty": x.qty, "accepted_at": at} for x in ordered]
-        await self._c.execute(_shown(self._c.dialect.name), shown)
+        await self._c.execute(_release_newer(self._lane), retired)
+        value = self._lane.value
+        shown = [{"channel": x.channel, "sku": x.sku, value: x.qty, "accepted_at": at} for x in ordered]
+        await self._c.execute(_shown(self._c.dialect.name, self._lane), shown)
 
     async def rejected(
         self, pushes: Sequence[Push], reasons: Mapping[str, str], retry_at: datetime, dead_after: int
     ) -> list[Push]:
-        p = t.stock_pushes.c
+        lines = self._lane.lines
+        p = lines.c
         dead: list[Push] = []
         for push in pushes:
             attempts = push.attempts + 1
@@ -93,7 +123,7 @@ class SqlOutbox:
             values = {"attempts": attempts, "state": state, "next_attempt_at": retry_at,
                       "last_error": reasons.get(push.sku, "rejected"), "leased_until": None}  # fmt: skip
             changed = await self._c.execute(
-                update(t.stock_pushes)
+                update(lines)
                 .where(p.channel == push.channel, p.sku == push.sku, p.version == push.version)
                 .values(**values)
             )
@@ -101,21 +131,22 @@ class SqlOutbox:
                 dead.append(push)
         newer = [{"r_channel": x.channel, "r_sku": x.sku, "r_version": x.version} for x in pushes]
         if newer:  # the refused value is stale: its successor may go now
-            await self._c.execute(_release_newer(), newer)
+            await self._c.execute(_release_newer(self._lane), newer)
         return dead
 
     async def postpone(self, pushes: Sequence[Push], retry_at: datetime, error: str | None) -> None:
-        p = t.stock_pushes.c
+        lines = self._lane.lines
+        p = lines.c
         for channel in sorted({x.channel for x in pushes}):
             for chunk in batched(sorted(x.sku for x in pushes if x.channel == channel), _CHUNK):
                 await self._c.execute(
-                    update(t.stock_pushes)
+                    update(lines)
                     .where(p.channel == channel, p.sku.in_(chunk))
                     .values(next_attempt_at=retry_at, last_error=error, leased_until=None)
                 )
 
     async def depth(self) -> dict[str, tuple[int, datetime | None]]:
-        p = t.stock_pushes.c
+        p = self._lane.lines.c
         query = select(p.channel, func.count(), func.min(p.first_pending_at)).where(p.state == PENDING)
         return {row[0]: (int(row[1]), row[2]) for row in await self._c.execute(query.group_by(p.channel))}
 
@@ -125,15 +156,16 @@ def _push(row: Any) -> Push:
 
 
 @functools.cache
-def _enqueue(dialect: str) -> Any:
-    """Insert a line or set its newest value (built once per dialect)."""
-    p = t.stock_pushes.c
-    statement = (postgresql if dialect == "postgresql" else sqlite).insert(t.stock_pushes)
+def _enqueue(dialect: str, lane: Lane) -> Any:
+    """Insert a line or set its newest value (built once per dialect and outbox)."""
+    p = lane.lines.c
+    statement = (postgresql if dialect == "postgresql" else sqlite).insert(lane.lines)
     new = statement.excluded
+    held: dict[str, Any] = {"batch_id": None} if "batch_id" in p else {}  # a newer value leaves a held batch
     return statement.on_conflict_do_update(
         index_elements=["channel", "sku"],
         set_={
-            "qty": new.qty,
+            lane.value: new[lane.value],
             "version": p.version + 1,
             # a line still waiting keeps its age (propagation latency counts from there) and its
             # time (a busy SKU must not hammer a channel that is down); a dead one starts afresh
@@ -144,33 +176,34 @@ def _enqueue(dialect: str) -> Any:
             "attempts": 0,
             "state": PENDING,
             "last_error": None,
+            **held,
         },
     )
 
 
 @functools.cache
-def _retire() -> Any:
-    """Delete a line if it still holds the version that was sent (built once)."""
-    p = t.stock_pushes.c
-    return delete(t.stock_pushes).where(
+def _retire(lane: Lane) -> Any:
+    """Delete a line if it still holds the version that was sent (built once per outbox)."""
+    p = lane.lines.c
+    return delete(lane.lines).where(
         p.channel == bindparam("r_channel"), p.sku == bindparam("r_sku"), p.version == bindparam("r_version")
     )
 
 
 @functools.cache
-def _release_newer() -> Any:
-    """Lift the lease of a line that moved past the version that was sent (built once)."""
-    p = t.stock_pushes.c
+def _release_newer(lane: Lane) -> Any:
+    """Lift the lease of a line that moved past the version that was sent (built once per outbox)."""
+    p = lane.lines.c
     return (
-        update(t.stock_pushes)
+        update(lane.lines)
         .where(p.channel == bindparam("r_channel"), p.sku == bindparam("r_sku"), p.version != bindparam("r_version"))
         .values(leased_until=None, lease_owner=None)
     )
 
 
 @functools.cache
-def _shown(dialect: str) -> Any:
-    """What a channel accepted, per SKU (built once per dialect)."""
-    statement = (postgresql if dialect == "postgresql" else sqlite).insert(t.channel_stock)
-    set_ = {"qty": statement.excluded.qty, "accepted_at": statement.excluded.accepted_at}
+def _shown(dialect: str, lane: Lane) -> Any:
+    """What a channel accepted, per SKU (built once per dialect and outbox)."""
+    statement = (postgresql if dialect == "postgresql" else sqlite).insert(lane.shown)
+    set_ = {lane.value: statement.excluded[lane.value], "accepted_at": statement.excluded.accepted_at}
     return statement.on_conflict_do_update(index_elements=["channel", "sku"], set_=set_)

@@ -385,6 +385,63 @@ channel_stock = Table(
 )
 
 
+# Prices take the same road as stock: the newest price (in kopecks) each channel should show per SKU, sent by the
+# channel's price dispatcher. A price the guard holds for a manager's decision waits here in state ``held`` with
+# its batch (``price_batches``) and is not sent until approved.
+price_pushes = Table(
+    "price_pushes",
+    metadata,
+    Column("channel", String(64), primary_key=True),
+    Column("sku", String(255), primary_key=True),
+    Column("price_minor", BigInteger, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("first_pending_at", UtcDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UtcDateTime, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("state", String(16), nullable=False),  # pending | held | dead
+    Column("leased_until", UtcDateTime, nullable=True),
+    Column("lease_owner", String(128), nullable=True),
+    Column("batch_id", Id, nullable=True),  # the held batch a manager decides on
+    Index(None, "channel", "state", "next_attempt_at"),
+    Index(None, "batch_id"),
+)
+
+# What each channel last accepted from us as a price, per SKU (kopecks).
+channel_prices = Table(
+    "channel_prices",
+    metadata,
+    Column("channel", String(64), primary_key=True),
+    Column("sku", String(255), primary_key=True),
+    Column("price_minor", BigInteger, nullable=False),
+    Column("accepted_at", UtcDateTime, nullable=False),
+)
+
+# 1C's prices per price type (by the type's name, as the topology names it) and SKU, in kopecks: the book of record.
+onec_prices = Table(
+    "onec_prices",
+    metadata,
+    Column("price_type", String(255), primary_key=True),
+    Column("sku", String(255), primary_key=True),
+    Column("price_minor", BigInteger, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# One price type's prices from one 1C upload that the guard held (a big drop, or below a floor): one question to
+# the managers for the whole batch, and what they decided.
+price_batches = Table(
+    "price_batches",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("price_type", String(255), nullable=False),
+    Column("source", String(32), nullable=False),  # where the upload came from (exchange, api, odata)
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("lines", Integer, nullable=False),  # channel prices held
+    Column("state", String(16), nullable=False),  # held | approved | rejected
+    Column("decided_by", String(128), nullable=True),
+    Column("decided_at", UtcDateTime, nullable=True),
+)
+
 # The carrier registration of an order: its delivery data from intake and how far CDEK got with it. Claimed with
 # a lease (SKIP LOCKED on PostgreSQL) before anything is sent, so two instances never send one order twice.
 shipments = Table(

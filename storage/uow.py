@@ -13,7 +13,8 @@ from storage.database import Database
 from storage.office_repositories import SqlAlerts, SqlFxRates, SqlLocks, SqlPayments
 from storage.order_action_repositories import SqlOrderActions
 from storage.order_event_repositories import SqlHeardOrderEvents
-from storage.outbox import SqlOutbox
+from storage.outbox import PRICES, SqlOutbox
+from storage.price_repositories import SqlPriceBook
 from storage.repositories import SqlOfferIds, SqlOrders, SqlReservations, SqlStockLevels
 from storage.return_repositories import SqlReturnRecords
 from storage.shipment_repositories import SqlShipments
@@ -65,6 +66,8 @@ class SqlUnitOfWork:
         self.report_deliveries = SqlReportDeliveries(self._connection)
         self.locks = SqlLocks(self._connection)
         self.outbox = SqlOutbox(self._connection)
+        self.price_outbox = SqlOutbox(self._connection, PRICES)
+        self.prices = SqlPriceBook(self._connection)
         self.shipments = SqlShipments(self._connection)
         self.heard_order_events = SqlHeardOrderEvents(self._connection)
         self.order_actions = SqlOrderActions(self._connection)

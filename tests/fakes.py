@@ -38,8 +38,10 @@ from workflows.ports import (
     HeardOrderEvent,
     Heartbeat,
     HeldFigure,
+    HeldPrice,
     OneCProduct,
     OrderAction,
+    PriceBatch,
     Push,
     ReportDelivery,
     SeenOrderEvent,
@@ -117,6 +119,10 @@ class MemoryState:
     crm_cursor: int = 0
     onec_products: dict[str, OneCProduct] = field(default_factory=dict)  # 1C id -> what 1C said of it
     onec_held: dict[tuple[str, str], HeldFigure] = field(default_factory=dict)  # (1C id, warehouse) -> figure
+    price_pushes: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # (channel, sku) -> row
+    channel_prices: dict[tuple[str, str], int] = field(default_factory=dict)
+    onec_prices: dict[tuple[str, str], int] = field(default_factory=dict)  # (price type, sku) -> kopecks
+    price_batches: dict[int, PriceBatch] = field(default_factory=dict)
 
     def new_id(self) -> int:
         self.next_id += 1
@@ -444,55 +450,59 @@ class MemoryLocks:
 
 
 class MemoryOutbox:
-    def __init__(self, state: MemoryState) -> None:
+    """The stock outbox, or (``prices=True``) the price outbox, whose lines may also be held for a decision."""
+
+    def __init__(self, state: MemoryState, *, prices: bool = False) -> None:
         self._s = state
+        self._pushes = state.price_pushes if prices else state.pushes
+        self._shown = state.channel_prices if prices else state.channel_stock
 
     async def known(self, channel: str, skus: Collection[str]) -> dict[str, int]:
-        found = {sku: qty for (ch, sku), qty in self._s.channel_stock.items() if ch == channel and sku in skus}
-        for (ch, sku), row in self._s.pushes.items():
-            if ch == channel and sku in skus and row["state"] == "pending":
+        found = {sku: qty for (ch, sku), qty in self._shown.items() if ch == channel and sku in skus}
+        for (ch, sku), row in self._pushes.items():
+            if ch == channel and sku in skus and row["state"] in ("pending", "held"):
                 found[sku] = row["qty"]
         return found
 
     async def enqueue(self, channel: str, changes: Mapping[str, int], at: datetime) -> None:
         for sku, qty in changes.items():
-            row = self._s.pushes.get((channel, sku))
+            row = self._pushes.get((channel, sku))
             waiting = row is not None and row["state"] == "pending"
             first = row["first_pending_at"] if row is not None and waiting else at
             due = row["next_attempt_at"] if row is not None and waiting else at
             version = row["version"] + 1 if row is not None else 1
-            self._s.pushes[(channel, sku)] = {
+            self._pushes[(channel, sku)] = {
                 "qty": qty, "version": version, "first_pending_at": first, "attempts": 0, "next_attempt_at": due,
-                "state": "pending", "leased_until": None, "error": None,
+                "state": "pending", "leased_until": None, "error": None, "batch_id": None,
             }  # fmt: skip
 
     async def claim(self, channel: str, now: datetime, lease_until: datetime, owner: str, limit: int) -> list[Push]:
         due = sorted(
             (row["first_pending_at"], sku)
-            for (ch, sku), row in self._s.pushes.items()
+            for (ch, sku), row in self._pushes.items()
             if ch == channel and row["state"] == "pending" and row["next_attempt_at"] <= now
             and (row["leased_until"] is None or row["leased_until"] < now)
         )[:limit]  # fmt: skip
         claimed = []
         for _, sku in due:
-            row = self._s.pushes[(channel, sku)]
+            row = self._pushes[(channel, sku)]
             row["leased_until"] = lease_until
             claimed.append(Push(channel, sku, row["qty"], row["version"], row["attempts"], row["first_pending_at"]))
         return claimed
 
     async def accepted(self, pushes: Sequence[Push], at: datetime) -> None:
         for push in pushes:
-            row = self._s.pushes.get((push.channel, push.sku))
+            row = self._pushes.get((push.channel, push.sku))
             if row is not None and row["version"] == push.version:
-                del self._s.pushes[(push.channel, push.sku)]
-            self._s.channel_stock[(push.channel, push.sku)] = push.qty
+                del self._pushes[(push.channel, push.sku)]
+            self._shown[(push.channel, push.sku)] = push.qty
 
     async def rejected(
         self, pushes: Sequence[Push], reasons: Mapping[str, str], retry_at: datetime, dead_after: int
     ) -> list[Push]:
         dead = []
         for push in pushes:
-            row = self._s.pushes.get((push.channel, push.sku))
+            row = self._pushes.get((push.channel, push.sku))
             if row is None or row["version"] != push.version:
                 continue
             row["attempts"] = push.attempts + 1
@@ -504,18 +514,73 @@ class MemoryOutbox:
 
     async def postpone(self, pushes: Sequence[Push], retry_at: datetime, error: str | None) -> None:
         for push in pushes:
-            row = self._s.pushes.get((push.channel, push.sku))
+            row = self._pushes.get((push.channel, push.sku))
             if row is not None:
                 row.update(next_attempt_at=retry_at, error=error, leased_until=None)
 
     async def depth(self) -> dict[str, tuple[int, datetime | None]]:
         found: dict[str, tuple[int, datetime | None]] = {}
-        for (channel, _), row in self._s.pushes.items():
+        for (channel, _), row in self._pushes.items():
             if row["state"] == "pending":
                 count, oldest = found.get(channel, (0, None))
                 first = row["first_pending_at"]
                 found[channel] = (count + 1, first if oldest is None or first < oldest else oldest)
         return found
+
+
+class MemoryPriceBook:
+    def __init__(self, state: MemoryState) -> None:
+        self._s = state
+
+    async def onec(self, price_type: str, skus: Collection[str]) -> dict[str, int]:
+        return {sku: v for (kind, sku), v in self._s.onec_prices.items() if kind == price_type and sku in skus}
+
+    async def put_onec(self, price_type: str, prices: Mapping[str, int], at: datetime) -> None:
+        for sku, value in prices.items():
+            self._s.onec_prices[(price_type, sku)] = value
+
+    async def shown(self, channel: str, skus: Collection[str]) -> dict[str, int]:
+        return {sku: v for (ch, sku), v in self._s.channel_prices.items() if ch == channel and sku in skus}
+
+    async def open_batch(self, price_type: str, source: str, at: datetime, lines: int) -> int:
+        batch_id = self._s.new_id()
+        self._s.price_batches[batch_id] = PriceBatch(batch_id, price_type, source, at, lines, "held")
+        return batch_id
+
+    async def hold(self, channel: str, prices: Mapping[str, int], at: datetime, batch_id: int) -> None:
+        for sku, value in prices.items():
+            row = self._s.price_pushes.get((channel, sku))
+            self._s.price_pushes[(channel, sku)] = {
+                "qty": value, "version": row["version"] + 1 if row is not None else 1, "first_pending_at": at,
+                "attempts": 0, "next_attempt_at": at, "state": "held", "leased_until": None, "error": None,
+                "batch_id": batch_id,
+            }  # fmt: skip
+
+    async def batch(self, batch_id: int) -> PriceBatch | None:
+        return self._s.price_batches.get(batch_id)
+
+    async def held(self, batch_id: int) -> list[HeldPrice]:
+        return [
+            HeldPrice(channel, sku, row["qty"])
+            for (channel, sku), row in sorted(self._s.price_pushes.items())
+            if row["state"] == "held" and row["batch_id"] == batch_id
+        ]
+
+    async def release(self, batch_id: int, at: datetime) -> int:
+        rows = [r for r in self._s.price_pushes.values() if r["state"] == "held" and r["batch_id"] == batch_id]
+        for row in rows:
+            row.update(state="pending", batch_id=None, first_pending_at=at, next_attempt_at=at, attempts=0)
+        return len(rows)
+
+    async def drop(self, batch_id: int) -> int:
+        keys = [k for k, r in self._s.price_pushes.items() if r["state"] == "held" and r["batch_id"] == batch_id]
+        for key in keys:
+            del self._s.price_pushes[key]
+        return len(keys)
+
+    async def decide(self, batch_id: int, state: str, by: str, at: datetime) -> None:
+        batch = self._s.price_batches[batch_id]
+        self._s.price_batches[batch_id] = replace(batch, state=state, decided_by=by, decided_at=at)
 
 
 class MemoryShipments:
@@ -991,6 +1056,8 @@ class MemoryUnitOfWork:
         self.report_deliveries = MemoryReportDeliveries(self._state)
         self.locks = MemoryLocks()
         self.outbox = MemoryOutbox(self._state)
+        self.price_outbox = MemoryOutbox(self._state, prices=True)
+        self.prices = MemoryPriceBook(self._state)
         self.shipments = MemoryShipments(self._state)
         self.heard_order_events = MemoryHeardOrderEvents(self._state)
         self.order_actions = MemoryOrderActions(self._state)

@@ -29,6 +29,10 @@ def _int(payload: Mapping[str, object], key: str) -> int:
     raise PayloadError(f"{key} is not a whole number: {value!r}")
 
 
+def _maybe_int(payload: Mapping[str, object], key: str) -> int | None:
+    return None if payload.get(key) is None else _int(payload, key)
+
+
 def _str(payload: Mapping[str, object], key: str) -> str:
     """A text field; a missing or empty one reads as ``""``."""
     value = payload.get(key)
@@ -206,6 +210,57 @@ class UnfillableOrder:
             escalated=str(escalated) if escalated else None,
             ship_by=datetime.fromisoformat(str(ship_by)) if ship_by else None,
             wait_s=_int(payload, "wait_s") if "wait_s" in payload else 86_400,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PriceSample:
+    """One held channel price, shown in the question: what the channel shows and what 1C asks (kopecks)."""
+
+    channel: str
+    sku: str
+    shown: int | None  # None: the channel has no price from us yet
+    new: int
+    floor: int | None = None  # set when the new price is below the SKU's floor
+
+
+@dataclass(frozen=True)
+class PriceQuestion:
+    """One price type's prices from one 1C upload that the guard held: the managers approve or reject them all."""
+
+    batch_id: int
+    price_type: str
+    lines: int  # channel prices held
+    skus: int
+    samples: tuple[PriceSample, ...]  # the largest drops first, a few
+    escalated: str | None = None  # "timeout": the managers did not answer, the owner is asked
+
+    def to_payload(self) -> Payload:
+        payload: Payload = {
+            "batch_id": self.batch_id, "price_type": self.price_type, "lines": self.lines, "skus": self.skus,
+            "samples": [
+                {"channel": x.channel, "sku": x.sku, "shown": x.shown, "new": x.new, "floor": x.floor}
+                for x in self.samples
+            ],
+        }  # fmt: skip
+        if self.escalated is not None:
+            payload["escalated"] = self.escalated
+        return payload
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, object]) -> PriceQuestion:
+        found = payload.get("samples")
+        rows = [row for row in found if isinstance(row, Mapping)] if isinstance(found, list) else []
+        escalated = payload.get("escalated")
+        return cls(
+            batch_id=_int(payload, "batch_id"), price_type=_str(payload, "price_type"),
+            lines=_int(payload, "lines"), skus=_int(payload, "skus"),
+            samples=tuple(
+                PriceSample(_str(r, "channel"), _str(r, "sku"), _maybe_int(r, "shown"), _int(r, "new"),
+                            _maybe_int(r, "floor"))
+                for r in rows
+            ),
+            escalated=str(escalated) if escalated else None,
         )  # fmt: skip
 
 

@@ -548,6 +548,73 @@ class OneCCatalogueRecords(Protocol):
 
 
 @dataclass(frozen=True)
+class HeldPrice:
+    """One channel price the guard holds for a manager's decision (kopecks)."""
+
+    channel: str
+    sku: str
+    price_minor: int
+
+
+@dataclass(frozen=True)
+class PriceBatch:
+    """One price type's held prices from one 1C upload: one question to the managers."""
+
+    id: int
+    price_type: str
+    source: str
+    created_at: datetime
+    lines: int
+    state: str  # held | approved | rejected
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+
+
+class PriceBook(Protocol):
+    """1C's prices per price type, what each channel accepted, and the batches the price guard holds. The price
+    outbox itself is :class:`Outbox` (``UnitOfWork.price_outbox``), with values in kopecks."""
+
+    async def onec(self, price_type: str, skus: Collection[str]) -> dict[str, int]:
+        """1C's price of each SKU for this price type (kopecks); SKUs without one are absent."""
+        ...
+
+    async def put_onec(self, price_type: str, prices: Mapping[str, int], at: datetime) -> None:
+        """Store 1C's prices for this price type (a newer upload replaces each SKU's)."""
+        ...
+
+    async def shown(self, channel: str, skus: Collection[str]) -> dict[str, int]:
+        """What the channel last accepted from us (kopecks)."""
+        ...
+
+    async def open_batch(self, price_type: str, source: str, at: datetime, lines: int) -> int:
+        """A new held batch; its id."""
+        ...
+
+    async def hold(self, channel: str, prices: Mapping[str, int], at: datetime, batch_id: int) -> None:
+        """Queue these channel prices held for ``batch_id`` (not sent until released); a line waiting for this
+        channel and SKU is replaced."""
+        ...
+
+    async def batch(self, batch_id: int) -> PriceBatch | None: ...
+
+    async def held(self, batch_id: int) -> list[HeldPrice]:
+        """The lines still held for this batch (a newer price of a SKU takes it out of its batch)."""
+        ...
+
+    async def release(self, batch_id: int, at: datetime) -> int:
+        """The batch's held lines become pending, due at ``at``; how many."""
+        ...
+
+    async def drop(self, batch_id: int) -> int:
+        """The batch's held lines are forgotten (the channel keeps its price); how many."""
+        ...
+
+    async def decide(self, batch_id: int, state: str, by: str, at: datetime) -> None:
+        """Record the decision on a batch."""
+        ...
+
+
+@dataclass(frozen=True)
 class Heartbeat:
     source: str  # what 1C sent: "stock", …
     at: datetime
@@ -745,6 +812,14 @@ class UnitOfWork(Protocol):
 
     @property
     def outbox(self) -> Outbox: ...
+
+    @property
+    def price_outbox(self) -> Outbox:
+        """The prices' outbox: values are kopecks."""
+        ...
+
+    @property
+    def prices(self) -> PriceBook: ...
 
     @property
     def shipments(self) -> Shipments: ...

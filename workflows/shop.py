@@ -19,7 +19,7 @@ from workflows.alerts import AlertDesk
 from workflows.carrier import Carrier
 from workflows.catalogue import OneCCatalogue
 from workflows.channel_upkeep import ChannelUpkeep
-from workflows.channels import ChannelClient, ReportsOrderEvents
+from workflows.channels import ChannelClient, ReportsOrderEvents, SetsPrices
 from workflows.crm import CrmOrderBook
 from workflows.crm_orders import DEFAULT_CANCEL_STATUSES, CrmOrderSync
 from workflows.daily_report import DailyReports, DayRecords
@@ -35,10 +35,12 @@ from workflows.order_events import OrderFeed
 from workflows.orders import OrderDesk
 from workflows.payments import PaymentDesk
 from workflows.ports import Clock, UnitOfWorkFactory
+from workflows.price_guard import PriceGuard
+from workflows.prices import PriceIntake
 from workflows.returns import Returns
 from workflows.shipping import ShippingDesk
 from workflows.store_confirmation import StoreCascade
-from workflows.sync import KitRefresh, SyncDispatcher, SyncObserver, SyncOutbox
+from workflows.sync import KitRefresh, PriceDispatcher, SyncDispatcher, SyncObserver, SyncOutbox
 from workflows.tasks import DeadlineKind, DeadlinePump, TaskBoard
 from workflows.topology import Topology
 from workflows.unfillable import UnfillableDesk
@@ -61,6 +63,8 @@ class Rules:
     unfillable_wait: timedelta = timedelta(days=1)  # ``wait`` with no date named asks again this much later
     returns_sellable_at_once: bool = False  # a sellable return is stock at once, not when 1C's next figure counts it
     crm_cancel_statuses: frozenset[str] = DEFAULT_CANCEL_STATUSES  # the CRM's statuses that cancel our order
+    price_drop_approval: Decimal = Decimal("0.2")  # a channel price falling more than this share waits for a manager
+    price_approval: timedelta = timedelta(hours=4)  # the managers' time to decide on held prices, then the owner's
 
 
 @dataclass(frozen=True)
@@ -115,14 +119,22 @@ class Shop:
     crm: CrmOrderSync | None = None
     catalogue: OneCCatalogue | None = None  # 1C's catalogue: its products' articles and sizes
     kits: KitRefresh | None = None  # kits' values queued when a composition changes (a promotion)
+    prices: PriceIntake | None = None  # 1C's prices to the channels that sell at a price type
+    price_guard: PriceGuard | None = None  # big drops wait for the managers
+    price_dispatchers: list[PriceDispatcher] = field(default_factory=list)  # one per channel that takes prices
 
     def wake_dispatchers(self) -> None:
         """Something changed stock: every channel's dispatcher sends now instead of at its next tick."""
         for dispatcher in self.dispatchers:
             dispatcher.kick()
 
+    def wake_price_dispatchers(self) -> None:
+        """Prices were queued or released: send them now rather than at the next tick."""
+        for dispatcher in self.price_dispatchers:
+            dispatcher.kick()
+
     async def close(self) -> None:
-        for dispatcher in self.dispatchers:
+        for dispatcher in [*self.dispatchers, *self.price_dispatchers]:
             await dispatcher.close()
 
 
@@ -144,18 +156,21 @@ def assemble(
         ship_by_margin=rules.unfillable_ship_by_margin, wait_for=rules.unfillable_wait,
     )  # fmt: skip
     returns = Returns(uow, topology, clock, board, alerts, sellable_at_once=rules.returns_sellable_at_once)
+    guard = PriceGuard(clock, board, alerts, decide_within=rules.price_approval)
     answers = {
         TaskKind.FRAUD_CHECK: fraud.answer, TaskKind.FX_APPROVAL: fx.answer, TaskKind.ALERT: alerts.answer,
         TaskKind.UNFILLABLE_ORDER: unfillable.answer, TaskKind.RETURN_RECEIPT: returns.answer_in_office,
+        TaskKind.PRICE_APPROVAL: guard.answer,
     }  # fmt: skip
     shop = Shop(
         uow, clock, topology, ledger, board, alerts, cascade, orders, operations,
         StockIntake(uow, topology, ledger, operations, clock, rules.onec_future_tolerance), fraud, fx,
         PaymentDesk(uow, clock, fraud, fx, rules.fraud_amount_threshold_rub),
-        OfficeDesk(uow, answers), _pump(uow, clock, cascade, fraud, fx, alerts, unfillable, returns, instance),
-        returns, channels=dict(outside.channels), unfillable=unfillable,
+        OfficeDesk(uow, answers), _pump(uow, clock, cascade, fraud, fx, alerts, unfillable, returns, guard, instance),
+        returns, channels=dict(outside.channels), unfillable=unfillable, price_guard=guard,
     )  # fmt: skip
     shop.catalogue = OneCCatalogue(uow, topology, ledger, operations, clock)
+    shop.prices = PriceIntake(uow, topology, ledger, clock, guard, drop_approval=rules.price_drop_approval)
     _connect_channels(shop, instance)
     shop.fulfilment = [
         Fulfilment(uow, clock, client, alerts, unfillable, rules.fraud_amount_threshold_rub, channel=name)
@@ -181,7 +196,7 @@ def assemble(
 
 def _pump(
     uow: UnitOfWorkFactory, clock: Clock, cascade: StoreCascade, fraud: FraudCheck, fx: FxWatch, alerts: AlertDesk,
-    unfillable: UnfillableDesk, returns: Returns, instance: Instance,
+    unfillable: UnfillableDesk, returns: Returns, guard: PriceGuard, instance: Instance,
 ) -> DeadlinePump:  # fmt: skip
     """The deadline pump with each kind of task's handlers."""
     handlers = {
@@ -192,6 +207,7 @@ def _pump(
         (TaskKind.ALERT, DeadlineKind.EXPIRE): alerts.on_timeout,
         (TaskKind.UNFILLABLE_ORDER, DeadlineKind.EXPIRE): unfillable.on_timeout,
         (TaskKind.RETURN_RECEIPT, DeadlineKind.EXPIRE): returns.on_timeout,
+        (TaskKind.PRICE_APPROVAL, DeadlineKind.EXPIRE): guard.on_timeout,
     }
     return DeadlinePump(
         uow, clock, handlers, owner=instance.owner, concurrency=instance.deadline_concurrency,
@@ -214,6 +230,11 @@ def _connect_channels(shop: Shop, instance: Instance) -> None:
     shop.dispatchers = [
         SyncDispatcher(uow, clock, c, shop.alerts, shop.operations, owner=instance.owner, observer=observer)
         for c in shop.channels.values()
+    ]
+    shop.price_dispatchers = [
+        PriceDispatcher(uow, clock, c, shop.alerts, shop.operations, owner=instance.owner)
+        for name, c in shop.channels.items()
+        if isinstance(c, SetsPrices) and (channel := shop.topology.channels.get(name)) and channel.price_type
     ]
     uow.hooks.before.append(SyncOutbox(shop.topology, clock, shop.channels).before_commit)
     if shop.topology.kits:

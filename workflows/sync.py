@@ -21,14 +21,23 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from workflows.alerts import AlertDesk
-from workflows.channels import ChannelClient, ChannelRefused, ChannelUnavailable, PushOutcome, StockLine
+from workflows.channels import (
+    ChannelClient,
+    ChannelRefused,
+    ChannelUnavailable,
+    PriceLine,
+    PushOutcome,
+    SetsPrices,
+    StockLine,
+)
 from workflows.kits import KitBook, channel_values
 from workflows.ledger import Ledger
 from workflows.operations import Operations
-from workflows.ports import Clock, Push, UnitOfWork, UnitOfWorkFactory
+from workflows.ports import Clock, Outbox, Push, UnitOfWork, UnitOfWorkFactory
+from workflows.prices import from_minor
 from workflows.topology import Topology
 
 log = logging.getLogger(__name__)
@@ -51,7 +60,7 @@ SETTLE_BACKLOG = 8  # a drain sends no further while this many answered batches 
 @dataclass(frozen=True)
 class _Batch:
     claimed: list[Push]  # leased by this dispatcher
-    lines: list[StockLine]  # what goes to the channel: the claimed lines that have an offer id
+    lines: list[StockLine] | list[PriceLine]  # what goes to the channel: the claimed lines that have an offer id
     unmapped: set[str]  # claimed SKUs with no offer id on this channel
 
 
@@ -162,6 +171,10 @@ class KitRefresh:
 
 
 class SyncDispatcher:
+    """Sends one channel's stock outbox. :class:`PriceDispatcher` is the same engine on the price outbox."""
+
+    what = "stock"  # said in logs
+
     def __init__(
         self,
         uow: UnitOfWorkFactory,
@@ -184,6 +197,8 @@ class SyncDispatcher:
         self._open_for, self._lease, self._max_backoff = open_for, lease, max_backoff
         self._rng = rng or random.Random()
         self.name = client.name
+        self._state_key = self.name  # whose failures and circuit (channel_states)
+        self._rejected_kind, self._failing_kind = "sku_rejected", "sync_failing"  # the owner's alerts
         self._observer = observer
         self._kicked = False
         self._drain: asyncio.Task[None] | None = None
@@ -215,7 +230,7 @@ class SyncDispatcher:
             try:
                 await self.drain()
             except Exception:  # the scheduled run retries; nothing is lost
-                log.exception("sync to %s: a kicked run failed", self.name)
+                log.exception("%s sync to %s: a kicked run failed", self.what, self.name)
                 return
 
     async def drain(self) -> int:
@@ -235,7 +250,7 @@ class SyncDispatcher:
         overtakes an older one. A pause takes effect before the next push (what was claimed goes back at once);
         a failure stops the drain, and every line claimed and not sent waits with the failed batch."""
         accepted = 0
-        batches = max(1, CLAIM_LINES // self._client.batch_limit)
+        batches = max(1, CLAIM_LINES // self._batch_limit())
         queue: deque[_Batch] = deque()
         ahead: asyncio.Task[list[_Batch]] | None = None
         settler = _Settler(self._settle_batches)
@@ -281,12 +296,12 @@ class SyncDispatcher:
         paused or its circuit is open."""
         if await self._ops.is_paused(self.name):
             return []
-        size = self._client.batch_limit
+        size = self._batch_limit()
         async with self._uow() as uow:
             now = self._clock.now()
-            if (await uow.channel_states.get(self.name)).circuit_open(now):
+            if (await uow.channel_states.get(self._state_key)).circuit_open(now):
                 return []
-            claimed = await uow.outbox.claim(self.name, now, now + self._lease, self._owner, size * batches)
+            claimed = await self._outbox(uow).claim(self.name, now, now + self._lease, self._owner, size * batches)
             await uow.commit()
         if not claimed:
             return []
@@ -295,18 +310,32 @@ class SyncDispatcher:
         found: list[_Batch] = []
         for start in range(0, len(claimed), size):
             mine = claimed[start : start + size]
-            lines = [StockLine(p.sku, offer_ids[p.sku], p.qty) for p in mine if p.sku in offer_ids]
-            found.append(_Batch(mine, lines, {p.sku for p in mine} - set(offer_ids)))
+            found.append(_Batch(mine, self._lines(mine, offer_ids), {p.sku for p in mine} - set(offer_ids)))
         return found
+
+    # -- what differs between stock and prices -------------------------------------------------------------------
+    def _outbox(self, uow: UnitOfWork) -> Outbox:
+        return uow.outbox
+
+    def _batch_limit(self) -> int:
+        return self._client.batch_limit
+
+    def _lines(self, claimed: Sequence[Push], offer_ids: dict[str, str]) -> list[StockLine] | list[PriceLine]:
+        return [StockLine(p.sku, offer_ids[p.sku], p.qty) for p in claimed if p.sku in offer_ids]
+
+    async def _push(self, lines: list[StockLine] | list[PriceLine]) -> PushOutcome:
+        return await self._client.push_stock([line for line in lines if isinstance(line, StockLine)])
+
+    # ------------------------------------------------------------------------------------------------------------
 
     async def _release(self, claimed: Sequence[Push]) -> None:
         async with self._uow() as uow:
-            await uow.outbox.postpone(claimed, self._clock.now(), None)
+            await self._outbox(uow).postpone(claimed, self._clock.now(), None)
             await uow.commit()
 
     async def _send(self, batch: _Batch) -> PushOutcome | ChannelUnavailable | ChannelRefused:
         try:
-            return await self._client.push_stock(batch.lines) if batch.lines else PushOutcome()
+            return await self._push(batch.lines) if batch.lines else PushOutcome()
         except (ChannelUnavailable, ChannelRefused) as error:
             return error
 
@@ -331,16 +360,18 @@ class SyncDispatcher:
         answered = set(outcome.accepted) | set(reasons) | retry
         async with self._uow() as uow:
             now = self._clock.now()
-            await uow.outbox.accepted([by_sku[s] for s in outcome.accepted if s in by_sku], now)
+            outbox = self._outbox(uow)
+            await outbox.accepted([by_sku[s] for s in outcome.accepted if s in by_sku], now)
             rejected = [by_sku[s] for s in reasons if s in by_sku]
-            dead = await uow.outbox.rejected(rejected, reasons, now + timedelta(minutes=1), self._dead_after)
+            dead = await outbox.rejected(rejected, reasons, now + timedelta(minutes=1), self._dead_after)
+            kind = self._rejected_kind
             for push in dead:
                 detail: dict[str, object] = {"channel": self.name, "sku": push.sku, "reason": reasons[push.sku]}
-                await self._alerts.raise_alert(uow, f"sku_rejected:{self.name}", "sku_rejected", detail)
+                await self._alerts.raise_alert(uow, f"{kind}:{self.name}", kind, detail)
             later = [p for p in claimed if p.sku in retry or p.sku not in answered]
-            await uow.outbox.postpone(later, now + timedelta(seconds=30), "the channel asked to wait")
-            await uow.channel_states.reset_failures(self.name)
-            await self._alerts.resolve(uow, f"sync_failing:{self.name}")
+            await outbox.postpone(later, now + timedelta(seconds=30), "the channel asked to wait")
+            await uow.channel_states.reset_failures(self._state_key)
+            await self._alerts.resolve(uow, f"{self._failing_kind}:{self.name}")
             await uow.commit()
         if self._observer is not None:
             taken = [by_sku[s] for s in outcome.accepted if s in by_sku]
@@ -353,16 +384,48 @@ class SyncDispatcher:
         hint = error.retry_after if isinstance(error, ChannelUnavailable) else None
         async with self._uow() as uow:
             now = self._clock.now()
-            failures = await uow.channel_states.count_failure(self.name)
+            failures = await uow.channel_states.count_failure(self._state_key)
             backoff = min(self._max_backoff.total_seconds(), 2.0 ** min(failures, 12))
             wait = hint if hint is not None else backoff * (0.5 + self._rng.random() / 2)  # jitter
-            await uow.outbox.postpone(claimed, now + timedelta(seconds=wait), reason)
+            await self._outbox(uow).postpone(claimed, now + timedelta(seconds=wait), reason)
             if failures >= self._failures_to_open:
                 until = now + max(self._open_for, timedelta(seconds=wait))
-                await uow.channel_states.open_circuit(self.name, until)
+                await uow.channel_states.open_circuit(self._state_key, until)
                 detail: dict[str, object] = {"channel": self.name, "reason": reason, "failures": failures}
-                await self._alerts.raise_alert(uow, f"sync_failing:{self.name}", "sync_failing", detail)
+                kind = self._failing_kind
+                await self._alerts.raise_alert(uow, f"{kind}:{self.name}", kind, detail)
             await uow.commit()
         if self._observer is not None:
             self._observer.failed(self.name)
-        log.warning("sync to %s failed (%d in a row): %s", self.name, failures, reason)
+        log.warning("%s sync to %s failed (%d in a row): %s", self.what, self.name, failures, reason)
+
+
+class PriceDispatcher(SyncDispatcher):
+    """Sends one channel's price outbox, on the very engine that sends its stock: leases, batches within the
+    channel's price API limits, settling in the background, backoff, a circuit of its own (``<channel>:prices`` in
+    the channel states: a price API that is down stops no stock), and the owner's alerts ``price_rejected`` and
+    ``price_sync_failing``. A pause of the channel pauses its prices too. Values are kopecks in the outbox and
+    roubles on the wire (:class:`~workflows.channels.PriceLine`)."""
+
+    what = "price"
+
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, client: ChannelClient, alerts: AlertDesk,
+                 operations: Operations, *, owner: str, **options: Any) -> None:  # fmt: skip
+        if not isinstance(client, SetsPrices):
+            raise TypeError(f"{client.name}'s client cannot set prices")
+        super().__init__(uow, clock, client, alerts, operations, owner=owner, **options)
+        self._prices: SetsPrices = client
+        self._state_key = f"{self.name}:prices"
+        self._rejected_kind, self._failing_kind = "price_rejected", "price_sync_failing"
+
+    def _outbox(self, uow: UnitOfWork) -> Outbox:
+        return uow.price_outbox
+
+    def _batch_limit(self) -> int:
+        return self._prices.price_batch_limit
+
+    def _lines(self, claimed: Sequence[Push], offer_ids: dict[str, str]) -> list[StockLine] | list[PriceLine]:
+        return [PriceLine(p.sku, offer_ids[p.sku], from_minor(p.qty)) for p in claimed if p.sku in offer_ids]
+
+    async def _push(self, lines: list[StockLine] | list[PriceLine]) -> PushOutcome:
+        return await self._prices.push_prices([line for line in lines if isinstance(line, PriceLine)])

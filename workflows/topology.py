@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from enum import StrEnum
 from typing import Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -90,6 +91,12 @@ class Channel(_Strict):
     warehouse_id: int | str | None = None  # the channel's own id of our warehouse (WB, Ozon)
     campaign_id: int | None = None  # Yandex Market
     offer_id: OfferIdRule
+    # Prices: which of 1C's price types this channel sells at (its name, as 1C's <ТипЦены><Наименование>, or its
+    # id); unset, storeops sends this channel no prices. The channel's price is 1C's × (1 + price_markup), rounded
+    # to a multiple of price_rounding (halves up): 0.01 kopecks, 1 whole roubles, 10 tens.
+    price_type: str | None = Field(default=None, min_length=1)
+    price_markup: Decimal = Field(default=Decimal(0), ge=Decimal("-0.9"), le=Decimal(10))
+    price_rounding: Decimal = Field(default=Decimal("0.01"), ge=Decimal("0.01"), le=Decimal(1000))
 
 
 class People(_Strict):
@@ -127,6 +134,23 @@ class OneC(_Strict):
     @classmethod
     def _zone(cls, value: str) -> str:
         return Warehouse._zone(value)
+
+
+class Prices(_Strict):
+    """What the price guard holds back: a channel price below a floor waits for a manager's decision, as a big drop
+    does. A SKU's floor is ``floors[sku]`` (roubles) or, failing that, its price of 1C's ``floor_type`` (a price
+    type 1C keeps as the minimum, e.g. "Минимальная"); a SKU with neither has no floor."""
+
+    floor_type: str | None = Field(default=None, min_length=1)
+    floors: dict[str, Decimal] = {}
+
+    @field_validator("floors")
+    @classmethod
+    def _positive(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
+        bad = sorted(sku for sku, floor in value.items() if floor <= 0)
+        if bad:
+            raise ValueError(f"a floor must be above 0: {', '.join(bad)}")
+        return value
 
 
 class Kit(_Strict):
@@ -203,6 +227,7 @@ class Topology(_Strict):
     onec: OneC = OneC()
     store_questions: StoreQuestions = StoreQuestions()
     kits: tuple[Kit, ...] = ()
+    prices: Prices = Prices()
 
     @model_validator(mode="before")
     @classmethod

@@ -62,7 +62,13 @@ def test_a_manager_sees_the_managers_tasks_and_the_owner_every_office_task(clock
 
 
 def test_the_office_kinds_are_every_kind_but_the_stores_question() -> None:
-    office = {TaskKind.FRAUD_CHECK, TaskKind.FX_APPROVAL, TaskKind.ALERT, TaskKind.UNFILLABLE_ORDER}
+    office = {
+        TaskKind.FRAUD_CHECK,
+        TaskKind.FX_APPROVAL,
+        TaskKind.ALERT,
+        TaskKind.UNFILLABLE_ORDER,
+        TaskKind.PRICE_APPROVAL,
+    }
     assert office | {TaskKind.RETURN_RECEIPT} == OFFICE_KINDS
     assert "alert" in OFFICE_KINDS and "store_confirmation" not in OFFICE_KINDS  # the stored strings match
 
