@@ -18,7 +18,7 @@ from workflows.prices import InvalidPrice, OneCPrice, PriceResult, channel_price
 from workflows.shop import Rules, Shop
 from workflows.tasks import TaskState
 from workflows.topology import Channel, Prices, Topology
-from workflows.vocabulary import Assignee, TaskKind
+from workflows.vocabulary import Assignee, Role, TaskKind
 
 RETAIL, MINIMUM = "Розничная", "Минимальная"
 
@@ -143,7 +143,7 @@ async def test_a_big_drop_is_held_as_one_batch_and_sent_when_a_manager_approves(
     samples = payload["samples"]
     assert isinstance(samples, list) and samples[0]["sku"] == "IRON"  # the largest drop first
 
-    decision = await office.shop.office.answer(task_id, "approve", "manager", "tg:1002")
+    decision = await office.shop.office.answer(task_id, "approve", Role.MANAGER, "tg:1002")
     assert decision.accepted
     await office.send()
     assert office.wb.shown()["IRON"] == Decimal("550.00") and office.ozon.shown()["LAMP"] == Decimal("630.00")
@@ -151,7 +151,7 @@ async def test_a_big_drop_is_held_as_one_batch_and_sent_when_a_manager_approves(
     async with office.uow(read_only=True) as work:
         batch = await work.prices.batch(int(str(payload["batch_id"])))
     assert batch is not None and batch.state == "approved" and batch.decided_by == "tg:1002"
-    again = await office.shop.office.answer(task_id, "reject", "manager", "tg:1003")
+    again = await office.shop.office.answer(task_id, "reject", Role.MANAGER, "tg:1003")
     assert not again.accepted and again.refusal == "answered"  # the first decision stands
 
 
@@ -162,7 +162,7 @@ async def test_a_rejected_batch_keeps_the_channels_prices_and_is_not_asked_again
     await office.send()
     await office.upload(("IRON", "100"))  # a typo in 1C: 90 % off
     [(task_id, _, _)] = await office.questions()
-    assert (await office.shop.office.answer(task_id, "reject", "manager", "tg:1002")).accepted
+    assert (await office.shop.office.answer(task_id, "reject", Role.MANAGER, "tg:1002")).accepted
     await office.send()
     assert office.ozon.shown()["IRON"] == Decimal("1000.00") and office.wb.shown()["IRON"] == Decimal("1100.00")
     await office.upload(("IRON", "100"))  # 1C still says so: not asked again
@@ -179,7 +179,9 @@ async def test_below_the_floor_is_held_even_for_a_new_price(office: Office) -> N
     await office.send()
     assert set(office.ozon.shown()) == {"IRON"} and set(office.wb.shown()) == {"IRON", "KETTLE"}
     [(_, _, payload)] = await office.questions()
-    floors = {(s["channel"], s["sku"]): s["floor"] for s in payload["samples"]}  # type: ignore[union-attr]
+    samples = payload["samples"]
+    assert isinstance(samples, list)
+    floors = {(s["channel"], s["sku"]): s["floor"] for s in samples}
     assert floors[("ozon", "KETTLE")] == 70_000 and floors[("ozon", "LAMP")] == 50_000
 
 
@@ -199,7 +201,7 @@ async def test_no_answer_hands_the_batch_to_the_owner_with_an_alert(office: Offi
     assert any(a.kind == "task_escalated" for a in alerts)
     await office.send()
     assert office.ozon.shown()["IRON"] == Decimal("1000.00")  # still held while the owner decides
-    assert (await office.shop.office.answer(task_id, "approve", "owner", "tg:1001")).accepted
+    assert (await office.shop.office.answer(task_id, "approve", Role.OWNER, "tg:1001")).accepted
     await office.send()
     assert office.ozon.shown()["IRON"] == Decimal("100.00")
 
@@ -212,7 +214,7 @@ async def test_a_newer_price_takes_a_line_out_of_its_held_batch(office: Office) 
     await office.upload(("IRON", "950"))  # 1C fixed IRON before anyone answered: it goes at once
     await office.send()
     assert office.ozon.shown()["IRON"] == Decimal("950.00")
-    assert (await office.shop.office.answer(task_id, "approve", "manager", "tg:1002")).accepted
+    assert (await office.shop.office.answer(task_id, "approve", Role.MANAGER, "tg:1002")).accepted
     await office.send()
     assert office.ozon.shown() == {"IRON": Decimal("950.00"), "LAMP": Decimal("100.00")}
 
