@@ -13,7 +13,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.telegram.texts import has, tg
 from bot.texts import Locale
 from workflows.office_model import Alert
-from workflows.payloads import FraudCall, FxApproval, ReturnReceipt, UnfillableOrder
+from workflows.payloads import FraudCall, FxApproval, PriceQuestion, ReturnReceipt, UnfillableOrder
 from workflows.tasks import Task, TaskState
 from workflows.unfillable import SHIP_BY_NEAR
 from workflows.vocabulary import TaskKind
@@ -93,6 +93,8 @@ def task_text(task: Task, locale: Locale, timezone: str) -> str:
         lines = _fx_lines(FxApproval.from_payload(task.payload), locale, deadline)
     elif task.kind == TaskKind.UNFILLABLE_ORDER:
         lines = _unfillable_lines(UnfillableOrder.from_payload(task.payload), task, locale, timezone)
+    elif task.kind == TaskKind.PRICE_APPROVAL:
+        lines = _price_lines(PriceQuestion.from_payload(task.payload), locale, deadline)
     elif task.kind == TaskKind.RETURN_RECEIPT:
         r = ReturnReceipt.from_payload(task.payload)
         lines = [
@@ -150,6 +152,29 @@ def _unfillable_lines(question: UnfillableOrder, task: Task, locale: Locale, tim
             tg(locale, "unfillable.escalated", why=tg(locale, why) if has(locale, why) else question.escalated)
         )
     return lines
+
+
+def _price_lines(question: PriceQuestion, locale: Locale, deadline: str) -> list[str]:
+    lines = [tg(locale, "price.title", price_type=question.price_type, lines=question.lines, skus=question.skus)]
+    for x in question.samples:
+        new = _kopecks(x.new)
+        line = (
+            tg(locale, "price.line", sku=x.sku, channel=x.channel, shown=_kopecks(x.shown), new=new)
+            if x.shown is not None
+            else tg(locale, "price.line_new", sku=x.sku, channel=x.channel, new=new)
+        )
+        lines.append(line + (tg(locale, "price.floor", floor=_kopecks(x.floor)) if x.floor is not None else ""))
+    if question.lines > len(question.samples):
+        lines.append(tg(locale, "price.more", more=question.lines - len(question.samples)))
+    lines.append(tg(locale, "price.body", deadline=deadline))
+    if question.escalated:
+        why = f"price.why.{question.escalated}"
+        lines.append(tg(locale, "price.escalated", why=tg(locale, why) if has(locale, why) else question.escalated))
+    return lines
+
+
+def _kopecks(value: int) -> str:
+    return money(str(Decimal(value) / 100), "RUB")
 
 
 def money(amount: str, currency: str) -> str:
