@@ -86,4 +86,6 @@ def rules(settings: Settings) -> Rules:
         carrier_poll_after=timedelta(seconds=settings.carrier.interval_s),
         returns_sellable_at_once=business.returns_sellable_at_once,
         crm_cancel_statuses=frozenset(settings.channels.retailcrm_cancel_statuses.split(",")),
+        price_drop_approval=Decimal(str(business.price_drop_approval)),
+        price_approval=timedelta(seconds=business.price_approval_timeout_s),
     )

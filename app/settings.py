@@ -238,6 +238,12 @@ class BusinessSettings(_Group):
     # ``wait`` on that question, with no delivery date named (/wait names one), asks again this much later
     unfillable_wait_s: int = Field(default=86_400, ge=3600, le=30 * 86_400, validation_alias="UNFILLABLE_WAIT_S")
     fx_check_interval_s: int = Field(default=300, ge=10, validation_alias="FX_CHECK_INTERVAL_S")
+    # a channel price falling more than this share below what the channel shows waits for the managers' approval
+    price_drop_approval: float = Field(default=0.2, gt=0, lt=1, validation_alias="PRICE_DROP_APPROVAL")
+    # ...who have this long to approve or reject it, then the owner is asked
+    price_approval_timeout_s: int = Field(
+        default=14_400, ge=300, le=7 * 86_400, validation_alias="PRICE_APPROVAL_TIMEOUT_S"
+    )
     # a return the warehouse calls sellable is stock at once, rather than when 1C's next figure counts it
     returns_sellable_at_once: bool = Field(default=False, validation_alias="RETURNS_SELLABLE_AT_ONCE")
     # shop-local time (the topology's onec.timezone) the owner gets yesterday's report in Telegram
