@@ -143,10 +143,12 @@ def test_every_setting_is_documented_in_env_example() -> None:
 
 def test_every_topology_key_is_documented_in_the_example() -> None:
     from workflows.offer_ids import OfferIdRule
-    from workflows.topology import Channel, OneC, People, StoreQuestions, Warehouse
+    from workflows.topology import Channel, OneC, People, Prices, StoreQuestions, Warehouse
 
     documented = (ROOT / "storeops.example.toml").read_text(encoding="utf-8")
     keys = {
-        k for model in (Warehouse, Channel, People, OneC, OfferIdRule, StoreQuestions) for k in model.model_fields
+        k
+        for model in (Warehouse, Channel, People, OneC, OfferIdRule, StoreQuestions, Prices)
+        for k in model.model_fields
     } - {"name"}
     assert [k for k in sorted(keys) if k not in documented] == []

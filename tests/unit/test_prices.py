@@ -60,12 +60,16 @@ class PriceChannel:
 
 
 def priced(topology: Topology, **rules: dict[str, object]) -> Topology:
-    """The example topology with Wildberries at retail +10 % in whole roubles, Ozon at retail, the site at none."""
+    """The example topology with Wildberries at retail +10 % in whole roubles, Ozon at retail, the rest at none."""
     channels: dict[str, Channel] = dict(topology.channels)
     channels["wildberries"] = channels["wildberries"].model_copy(
         update={"price_type": RETAIL, "price_markup": Decimal("0.1"), "price_rounding": Decimal(1)}
     )
-    channels["ozon"] = channels["ozon"].model_copy(update={"price_type": RETAIL})
+    channels["ozon"] = channels["ozon"].model_copy(
+        update={"price_type": RETAIL, "price_markup": Decimal(0), "price_rounding": Decimal("0.01")}
+    )
+    for name in ("site", "yandex_market"):
+        channels[name] = channels[name].model_copy(update={"price_type": None})
     prices = Prices(floor_type=MINIMUM, floors={"LAMP": Decimal(500)})
     return topology.model_copy(update={"channels": channels, "prices": prices, **rules})
 
