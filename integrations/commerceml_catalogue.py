@@ -24,15 +24,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO
 
-from integrations.commerceml import (
-    _CHUNK,
-    ROOT,
-    CommerceMLError,
-    _feed,
-    _flag,
-    _generated_at,
-    characteristics_of,
-)
+from integrations.commerceml import characteristics_of
+from integrations.commerceml_reading import _CHUNK, ROOT, CommerceMLError, _feed, _generated_at
+from integrations.commerceml_reading import flag as _flag
 from workflows.catalogue import CatalogueItem
 
 

@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO
 
-from integrations.commerceml import _CHUNK, ROOT, CommerceMLError, _feed, _flag, _generated_at
+from integrations.commerceml_reading import _CHUNK, ROOT, CommerceMLError, _feed, _generated_at
+from integrations.commerceml_reading import flag as _flag
 from workflows.onec_order_status import ORDER_OPERATION, OrderDocument
 
 _DATE_FORMATS = ("%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M", "%d.%m.%Y")
