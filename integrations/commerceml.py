@@ -52,6 +52,7 @@ from typing import IO
 from integrations.commerceml_reading import CommerceMLError as CommerceMLError  # re-exported: callers catch it here
 from integrations.commerceml_reading import CommerceMLReader, RecordHandler, flag, read
 from workflows.catalogue import Characteristics, OneCOffer
+from workflows.clients import client_key, has_contact
 from workflows.model import Customer, Delivery, Order
 from workflows.onec_intake import OneCLine, OneCTotal
 from workflows.onec_orders import OrderForOneC
@@ -306,20 +307,20 @@ def render_orders(
     return document_bytes
 
 
-_CLIENT_IDS = uuid.UUID("5b0f3a52-9a43-4c5e-8f0e-6f1c0a1e7d21")  # our namespace of clients' ids in 1C
+_CLIENT_IDS = uuid.UUID("5b0f3a52-9a43-4c5e-8f0e-6f1c0a1e7d21")  # our namespace of 1C ids of clients by name
 _STATUS_WORDS = {"reserved": "Зарезервирован", "awaiting_store_confirmation": "Ждёт ответа магазина",
                  "partially_reserved": "Зарезервирован частично", "out_of_stock": "Нет в наличии",
                  "cancelled": "Отменён"}  # fmt: skip
 
 
 def client_id(customer: Customer) -> str:
-    """The client's ``Ид`` in 1C: the same for every order of one phone (else e-mail, else name), never the data
-    itself; empty when the order names no client at all."""
-    digits = "".join(char for char in customer.phone if char.isdigit())
-    key = f"phone:{digits[-10:]}" if len(digits) >= 10 else f"email:{customer.email.strip().lower()}"
-    if key == "email:":
-        key = f"name:{' '.join(customer.name.lower().split())}"
-    return "" if key == "name:" else str(uuid.uuid5(_CLIENT_IDS, key))
+    """The client's ``Ид`` in 1C: the key RetailCRM knows the client by too (:func:`workflows.clients.client_key`:
+    the same for every order of one phone, else e-mail, never the data itself); without either, one from the
+    name; empty when the order names no client at all."""
+    if has_contact(customer.phone, customer.email):
+        return client_key(customer.phone, customer.email)
+    name = " ".join(customer.name.lower().split())
+    return str(uuid.uuid5(_CLIENT_IDS, f"name:{name}")) if name else ""
 
 
 def _client(parties: ET.Element, order: Order, delivery: Delivery | None) -> None:
