@@ -29,21 +29,17 @@ A file is parsed whole or refused with :class:`CommerceMLError` (``reason`` is o
 XML, a DOCTYPE, another root, no offers package (:class:`NoOffersPackage`: a catalogue ``import.xml``), an
 offer without ``<Ид>`` or twice in the file, a warehouse without an id, a quantity that is not a number.
 
-The parser is the standard library's expat-based ``XMLParser``, made safe as in ``integrations/cbr.py``: a
-document with a ``DOCTYPE`` is refused before any declaration in it is read, so no entity is expanded and nothing
-is fetched.
-
-**Memory.** The file is read in chunks (from bytes or from a file on disk) and never kept as a tree: only the
-``<Предложение>`` being read is built, and it is dropped once its figures are taken. What stays is what the
-package holds (its lines, totals and warnings) and the set of offer ids seen, so a large catalogue's
-``import.xml`` or the prices and names of an ``offers.xml`` cost next to nothing. The refusal is the one a
-tree of the whole file would get: a DOCTYPE as soon as it is met; then malformed XML anywhere; then another root,
-no offers package or two, a ``ДатаФормирования`` that is not a date; only then the first offer with a problem.
+The file is read as :mod:`integrations.commerceml_reading` reads every CommerceML file: in chunks, the namespace
+and the declared encoding as they come, a DOCTYPE refused before anything in it is read. Only the ``<Предложение>``
+being read is built, and it is dropped once its figures are taken. What stays is what the package holds (its
+lines, totals and warnings) and the set of offer ids seen, so a large catalogue's ``import.xml`` or the prices and
+names of an ``offers.xml`` cost next to nothing. The refusal is the one a tree of the whole file would get: a
+DOCTYPE as soon as it is met; then malformed XML anywhere; then another root, no offers package or two, a
+``ДатаФормирования`` that is not a date; only then the first offer with a problem.
 """
 
 from __future__ import annotations
 
-import io
 import re
 import uuid
 import xml.etree.ElementTree as ET
@@ -53,27 +49,17 @@ from datetime import datetime
 from decimal import Decimal
 from typing import IO
 
+from integrations.commerceml_reading import CommerceMLError as CommerceMLError  # re-exported: callers catch it here
+from integrations.commerceml_reading import CommerceMLReader, RecordHandler, flag, read
 from workflows.catalogue import Characteristics, OneCOffer
+from workflows.clients import client_key, has_contact
 from workflows.model import Customer, Delivery, Order
 from workflows.onec_intake import OneCLine, OneCTotal
 from workflows.onec_orders import OrderForOneC
 
-ROOT = "КоммерческаяИнформация"
 OFFER_PACKAGES = ("ПакетПредложений", "ИзмененияПакетаПредложений")
 _QUANTITY = re.compile(r"[+-]?[0-9]{1,15}(?:[.,][0-9]{0,15})?")
 _SPACES = re.compile(r"\s+")
-_CHUNK = 64 * 1024  # bytes handed to the parser at a time
-
-
-class CommerceMLError(Exception):
-    """The file is not a usable CommerceML stock package; nothing in it may be applied.
-
-    ``reason`` is short and human ("offer t1 has a quantity 'abc' that is not a number").
-    """
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 class NoOffersPackage(CommerceMLError):
@@ -120,135 +106,57 @@ class StockPackage:
 def parse_stock(source: bytes | IO[bytes]) -> StockPackage:
     """A whole ``offers.xml`` / ``rests.xml`` (the encoding comes from its XML declaration) as a stock package,
     from its bytes or from a binary file read to its end (which the caller closes)."""
-    reader = _StockReader()
-    parser = ET.XMLParser(target=reader)  # noqa: S314  # safe: a DOCTYPE is refused, see the module doc
-    stream = io.BytesIO(source) if isinstance(source, bytes) else source
-    while chunk := stream.read(_CHUNK):
-        _feed(parser, chunk)
-    _feed(parser, None)
-    return reader.package()
+    return read(source, _StockReader())
 
 
-def _feed(parser: ET.XMLParser, chunk: bytes | None) -> None:
-    """One more chunk for the parser, or the end of the file (``None``)."""
-    try:
-        if chunk is None:
-            parser.close()
-        else:
-            parser.feed(chunk)
-    except ET.ParseError as error:
-        raise CommerceMLError(f"the file is not well-formed XML ({error})") from None
-    except (LookupError, ValueError):  # an unknown or multi-byte encoding in the XML declaration
-        raise CommerceMLError("the file is in an encoding that cannot be read") from None
+class _StockReader(CommerceMLReader[StockPackage]):
+    """Notes the offers package as it opens, and reads each of its offers as it closes.
 
-
-class _StockReader:
-    """The parser's target: notes the root and the offers package as they open, builds each offer of that
-    package on its own and reads it as it closes. Nothing else in the file is kept.
-
-    The schema's namespace (``urn:1C.ru:commerceml_2``, or none) plays no part: tags are read without it. A
-    problem with an offer is kept, not raised, so that a file that also turns out malformed, or to have another
+    A problem with an offer is kept, not raised, so that a file that also turns out malformed, or to have another
     root or two packages, is refused for that instead (as when the whole tree is checked first).
     """
 
     def __init__(self) -> None:
-        self._path: list[str] = []  # the open elements above the offer being read: root, package, Предложения
-        self._root_tag = ""
-        self._root_attributes: dict[str, str] = {}
+        super().__init__()
         self._packages: list[tuple[str, dict[str, str]]] = []
-        self._offer: ET.TreeBuilder | None = None  # builds the offer being read
-        self._offer_depth = 0  # its elements open now, itself included
         self._offers = 0
         self._seen: set[str] = set()
         self._found = StockPackage(changes_only=False, generated_at=None)
-        self._problem: CommerceMLError | None = None
 
-    def doctype(self, name: str, pubid: str | None, system: str | None) -> None:
-        """Stops the parse at a ``DOCTYPE``, before any entity it declares can be defined or expanded."""
-        if name.lower() == "html":
-            raise CommerceMLError("the file is a web page, not a CommerceML document")
-        raise CommerceMLError("the file declares a DOCTYPE, which CommerceML never does")
-
-    def start(self, tag: str, attributes: dict[str, str]) -> None:
-        tag = tag.rpartition("}")[2]
-        if self._offer is not None:
-            self._offer_depth += 1
-            self._offer.start(tag, attributes)
-            return
+    def _opens(self, tag: str, attributes: dict[str, str]) -> RecordHandler | None:
         depth = len(self._path)
-        if depth == 0:
-            self._root_tag, self._root_attributes = tag, attributes
-        elif depth == 1 and tag in OFFER_PACKAGES:
+        if depth == 1 and tag in OFFER_PACKAGES:
             self._packages.append((tag, attributes))
         elif depth == 3 and tag == "Предложение" and self._reads_offers():
-            self._offer, self._offer_depth = ET.TreeBuilder(), 1
-            self._offer.start(tag, attributes)
-            return
-        self._path.append(tag)
-
-    def data(self, text: str) -> None:
-        if self._offer is not None:
-            self._offer.data(text)
-
-    def end(self, tag: str) -> None:
-        if self._offer is None:
-            self._path.pop()
-            return
-        self._offer.end(tag.rpartition("}")[2])
-        self._offer_depth -= 1
-        if self._offer_depth == 0:
-            offer, self._offer = self._offer.close(), None
-            self._take(offer)
-
-    def close(self) -> None:
-        """The end of the document: what was read is asked for with :meth:`package`."""
+            return self._take_offer
+        return None
 
     def _reads_offers(self) -> bool:
         """Whether the element opening now, at root/package/Предложения, is an offer worth reading."""
         package, offers = self._path[1], self._path[2]
         return (
-            self._problem is None and self._root_tag == ROOT and len(self._packages) == 1
+            self._reads_records() and len(self._packages) == 1
             and package in OFFER_PACKAGES and offers == "Предложения"
         )  # fmt: skip
 
-    def _take(self, offer: ET.Element) -> None:
+    def _take_offer(self, offer: ET.Element) -> None:
         self._offers += 1
-        try:
-            offer_id = _offer_id(offer, self._offers)
-            if offer_id in self._seen:
-                raise CommerceMLError(f"offer {offer_id} appears twice in the file")
-            self._seen.add(offer_id)
-            _read_offer(offer, offer_id, self._found)
-        except CommerceMLError as problem:
-            self._problem = problem
+        offer_id = _offer_id(offer, self._offers)
+        if offer_id in self._seen:
+            raise CommerceMLError(f"offer {offer_id} appears twice in the file")
+        self._seen.add(offer_id)
+        _read_offer(offer, offer_id, self._found)
 
-    def package(self) -> StockPackage:
-        """The package read, or the refusal of the file."""
-        if self._root_tag != ROOT:
-            raise CommerceMLError(f"the root element is <{self._root_tag[:40]}>, not <{ROOT}>")
+    def _check_kind(self) -> None:
         if not self._packages:
             raise NoOffersPackage("the file has no <ПакетПредложений>: it is not a stock file")
         if len(self._packages) > 1:
             raise CommerceMLError("the file has more than one offers package")
+
+    def _package(self, generated_at: datetime | None) -> StockPackage:
         tag, attributes = self._packages[0]
-        changes_only = tag == "ИзмененияПакетаПредложений" or _flag(attributes.get("СодержитТолькоИзменения"))
-        generated_at = _generated_at(self._root_attributes.get("ДатаФормирования"))
-        if self._problem is not None:
-            raise self._problem
+        changes_only = tag == "ИзмененияПакетаПредложений" or flag(attributes.get("СодержитТолькоИзменения"))
         return replace(self._found, changes_only=changes_only, generated_at=generated_at)
-
-
-def _flag(raw: str | None) -> bool:
-    return (raw or "").strip().lower() in ("true", "1", "да")
-
-
-def _generated_at(raw: str | None) -> datetime | None:
-    if raw is None or not raw.strip():
-        return None
-    try:
-        return datetime.fromisoformat(raw.strip())
-    except ValueError:
-        raise CommerceMLError(f"ДатаФормирования {raw[:30]!r} is not a date and time") from None
 
 
 def _offer_id(offer: ET.Element, index: int) -> str:
@@ -399,20 +307,20 @@ def render_orders(
     return document_bytes
 
 
-_CLIENT_IDS = uuid.UUID("5b0f3a52-9a43-4c5e-8f0e-6f1c0a1e7d21")  # our namespace of clients' ids in 1C
+_CLIENT_IDS = uuid.UUID("5b0f3a52-9a43-4c5e-8f0e-6f1c0a1e7d21")  # our namespace of 1C ids of clients by name
 _STATUS_WORDS = {"reserved": "Зарезервирован", "awaiting_store_confirmation": "Ждёт ответа магазина",
                  "partially_reserved": "Зарезервирован частично", "out_of_stock": "Нет в наличии",
                  "cancelled": "Отменён"}  # fmt: skip
 
 
 def client_id(customer: Customer) -> str:
-    """The client's ``Ид`` in 1C: the same for every order of one phone (else e-mail, else name), never the data
-    itself; empty when the order names no client at all."""
-    digits = "".join(char for char in customer.phone if char.isdigit())
-    key = f"phone:{digits[-10:]}" if len(digits) >= 10 else f"email:{customer.email.strip().lower()}"
-    if key == "email:":
-        key = f"name:{' '.join(customer.name.lower().split())}"
-    return "" if key == "name:" else str(uuid.uuid5(_CLIENT_IDS, key))
+    """The client's ``Ид`` in 1C: the key RetailCRM knows the client by too (:func:`workflows.clients.client_key`:
+    the same for every order of one phone, else e-mail, never the data itself); without either, one from the
+    name; empty when the order names no client at all."""
+    if has_contact(customer.phone, customer.email):
+        return client_key(customer.phone, customer.email)
+    name = " ".join(customer.name.lower().split())
+    return str(uuid.uuid5(_CLIENT_IDS, f"name:{name}")) if name else ""
 
 
 def _client(parties: ET.Element, order: Order, delivery: Delivery | None) -> None:

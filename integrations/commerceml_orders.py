@@ -18,19 +18,19 @@ A file is read whole or refused with :class:`~integrations.commerceml.CommerceML
 document with neither ``Ид`` nor ``Номер``, a date that is not a date. The schema's namespace (or none) plays no
 part, windows-1251 comes from the XML declaration and a UTF-8 byte-order mark is taken.
 
-**Memory.** As for stock files: the file is fed to the parser in chunks and only the ``<Документ>`` being read is
-built, then reduced to an :class:`~workflows.onec_order_status.OrderDocument` and dropped.
+**Memory.** As for every CommerceML file (:mod:`integrations.commerceml_reading`): the file is fed to the
+parser in chunks and only the ``<Документ>`` being read is built, then reduced to an
+:class:`~workflows.onec_order_status.OrderDocument` and dropped.
 """
 
 from __future__ import annotations
 
-import io
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO
 
-from integrations.commerceml import _CHUNK, ROOT, CommerceMLError, _feed, _flag, _generated_at
+from integrations.commerceml_reading import CommerceMLError, CommerceMLReader, RecordHandler, flag, read
 from workflows.onec_order_status import ORDER_OPERATION, OrderDocument
 
 _DATE_FORMATS = ("%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M", "%d.%m.%Y")
@@ -44,74 +44,27 @@ class OrderDocuments:
 
 def parse_order_documents(source: bytes | IO[bytes]) -> OrderDocuments:
     """A whole orders file from 1C as its documents, from its bytes or a binary file read to its end."""
-    reader = _DocumentReader()
-    parser = ET.XMLParser(target=reader)  # noqa: S314  # safe: a DOCTYPE is refused, see the module doc
-    stream = io.BytesIO(source) if isinstance(source, bytes) else source
-    while chunk := stream.read(_CHUNK):
-        _feed(parser, chunk)
-    _feed(parser, None)
-    return reader.package()
+    return read(source, _DocumentReader())
 
 
-class _DocumentReader:
-    """The parser's target: notes the root, builds each ``<Документ>`` directly under it and reduces it as it
-    closes. A document's problem is kept, not raised, so a file that also turns out malformed is refused for
-    that instead (the order of refusals a whole-tree reading gives)."""
+class _DocumentReader(CommerceMLReader[OrderDocuments]):
+    """Reads each ``<Документ>`` directly under the root as it closes. A document's problem is kept, not raised,
+    so a file that also turns out malformed is refused for that instead (the order of refusals a whole-tree
+    reading gives)."""
 
     def __init__(self) -> None:
-        self._depth = 0
-        self._root_tag = ""
-        self._root_attributes: dict[str, str] = {}
-        self._document: ET.TreeBuilder | None = None
-        self._document_depth = 0
+        super().__init__()
         self._documents: list[OrderDocument] = []
-        self._problem: CommerceMLError | None = None
 
-    def doctype(self, name: str, pubid: str | None, system: str | None) -> None:
-        if name.lower() == "html":
-            raise CommerceMLError("the file is a web page, not a CommerceML document")
-        raise CommerceMLError("the file declares a DOCTYPE, which CommerceML never does")
+    def _opens(self, tag: str, attributes: dict[str, str]) -> RecordHandler | None:
+        if len(self._path) == 1 and tag == "Документ" and self._reads_records():
+            return self._take_document
+        return None
 
-    def start(self, tag: str, attributes: dict[str, str]) -> None:
-        tag = tag.rpartition("}")[2]
-        if self._document is not None:
-            self._document_depth += 1
-            self._document.start(tag, attributes)
-            return
-        if self._depth == 0:
-            self._root_tag, self._root_attributes = tag, attributes
-        elif self._depth == 1 and tag == "Документ" and self._root_tag == ROOT and self._problem is None:
-            self._document, self._document_depth = ET.TreeBuilder(), 1
-            self._document.start(tag, attributes)
-            return
-        self._depth += 1
+    def _take_document(self, document: ET.Element) -> None:
+        self._documents.append(_read_document(document, len(self._documents) + 1))
 
-    def data(self, text: str) -> None:
-        if self._document is not None:
-            self._document.data(text)
-
-    def end(self, tag: str) -> None:
-        if self._document is None:
-            self._depth -= 1
-            return
-        self._document.end(tag.rpartition("}")[2])
-        self._document_depth -= 1
-        if self._document_depth == 0:
-            document, self._document = self._document.close(), None
-            try:
-                self._documents.append(_read_document(document, len(self._documents) + 1))
-            except CommerceMLError as problem:
-                self._problem = problem
-
-    def close(self) -> None:
-        """The end of the document: what was read is asked for with :meth:`package`."""
-
-    def package(self) -> OrderDocuments:
-        if self._root_tag != ROOT:
-            raise CommerceMLError(f"the root element is <{self._root_tag[:40]}>, not <{ROOT}>")
-        generated_at = _generated_at(self._root_attributes.get("ДатаФормирования"))
-        if self._problem is not None:
-            raise self._problem
+    def _package(self, generated_at: datetime | None) -> OrderDocuments:
         return OrderDocuments(generated_at, self._documents)
 
 
@@ -126,15 +79,15 @@ def _read_document(document: ET.Element, index: int) -> OrderDocument:
         number=number,
         onec_number=_text(document, "Номер1С"),
         operation=_text(document, "ХозОперация") or ORDER_OPERATION,
-        deletion_mark=_flag(_text(document, "ПометкаУдаления")),
-        posted=_flag(values.get("проведен")),
-        cancelled=_flag(values.get("отменен")),
+        deletion_mark=flag(_text(document, "ПометкаУдаления")),
+        posted=flag(values.get("проведен")),
+        cancelled=flag(values.get("отменен")),
         payment_number=values.get("номер оплаты по 1с", ""),
         paid_at=_date(values.get("дата оплаты по 1с"), where),
         shipment_number=values.get("номер отгрузки по 1с", ""),
         shipped_at=_date(values.get("дата отгрузки по 1с"), where),
         status_id=values.get("статуса заказа ид", ""),
-        final=_flag(values.get("финальный статус")),
+        final=flag(values.get("финальный статус")),
     )
 
 

@@ -8,8 +8,9 @@ What RetailCRM documents, and its official clients do:
   holds is refused ("already exists"): the order is then edited instead, so a repeat never makes a second one.
 * The order names its client by ``customer.id``: found by ``GET /api/v5/customers?filter[phone]=`` (then
   ``filter[email]=``), else made by ``POST /api/v5/customers/create`` (form ``customer`` JSON + ``site``) with an
-  ``externalId`` from the phone (:func:`customer_key`): when two instances make the same client at once, the
-  second create is refused ("already exists") and the client is read by that ``externalId``.
+  ``externalId`` from the phone (:func:`workflows.clients.client_key`, 1C's ``Ид`` of the client too): when two
+  instances make the same client at once, the second create is refused ("already exists") and the client is read
+  by that ``externalId``.
 * Lines are ``items[]`` with ``offer.xmlId`` (our article), ``quantity`` and ``initialPrice`` when known. The
   channel goes in ``source.source`` (free text; ``orderMethod`` codes are the account's own list). Payment is a
   ``payments[]`` entry (``type`` one of the account's payment types, ``status`` ``paid`` / ``not-paid``) sent with
@@ -28,7 +29,6 @@ No personal data is logged.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from datetime import datetime
@@ -37,6 +37,7 @@ from urllib.parse import quote
 
 from integrations.retailcrm import RetailCrmClient
 from workflows.channels import ChannelRefused
+from workflows.clients import client_key
 from workflows.crm import CrmOrder, CrmStatusChange, order_id_of
 from workflows.model import Customer, Delivery
 
@@ -137,7 +138,7 @@ class RetailCrmOrders:
                     return int(found["id"])
         if not customer.phone and not customer.email:
             return None
-        key = customer_key(customer)
+        key = client_key(customer.phone, customer.email)
         made: dict[str, Any] = {"externalId": key, "firstName": customer.name, "email": customer.email}
         if customer.phone:
             made["phones"] = [{"number": customer.phone}]
@@ -175,17 +176,6 @@ class RetailCrmOrders:
             if not entries or not isinstance(pages, int) or pages <= 1:
                 break
         return changes, cursor
-
-
-def customer_key(customer: Customer) -> str:
-    """The ``externalId`` a client we create gets: from the phone's digits (else the e-mail), hashed — so two
-    instances creating the same client at once make one (the CRM refuses a second ``externalId``), and no personal
-    data is in the key."""
-    digits = "".join(char for char in customer.phone if char.isdigit())
-    if len(digits) == 11 and digits[0] == "8":  # a Russian number written 8…: the same as +7…
-        digits = "7" + digits[1:]
-    basis = f"phone:{digits}" if digits else f"email:{customer.email.strip().lower()}"
-    return "storeops-client-" + hashlib.sha256(basis.encode()).hexdigest()[:20]
 
 
 def _status_change(entry: dict[str, Any]) -> CrmStatusChange | None:

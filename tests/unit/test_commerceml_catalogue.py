@@ -72,6 +72,8 @@ def test_a_bom_and_a_namespace_change_nothing() -> None:
     [
         (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><x/>', "CommerceMLError",
          "the file declares a DOCTYPE, which CommerceML never does"),
+        (b"<!DOCTYPE html><html><body>502</body></html>", "CommerceMLError",
+         "the file is a web page, not a CommerceML document"),
         (document("<Товар><Ид>p1</Ид>"), "CommerceMLError", "the file is not well-formed XML"),
         (document("<Товар><Артикул>A</Артикул></Товар>"), "CommerceMLError", "product number 1 has no <Ид>"),
         (document("<Товар><Ид>p1</Ид></Товар><Товар><Ид>p1</Ид></Товар>"), "CommerceMLError",
