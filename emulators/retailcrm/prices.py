@@ -11,19 +11,29 @@ whole upload.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aiohttp import web
-
-if TYPE_CHECKING:
-    from emulators.retailcrm.server import CrmOffer
 
 MAX_PRICE_UPLOAD = 250
 OFFER_LIMITS = (20, 50, 100)
 ID_FIELDS = ("id", "externalId", "xmlId")
 BAD_INPUT = "Errors in the input parameters"
+
+
+class CatalogueOffer(Protocol):
+    """An offer of the emulator's catalogue (``server.CrmOffer``), as prices need it."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def xml_id(self) -> str: ...
+
+    @property
+    def external_id(self) -> str: ...
 
 
 class PriceRefusal(Exception):
@@ -36,7 +46,7 @@ class CrmPricesState:
     """Prices per (offer xmlId, price type code). Needs ``site`` and ``offers`` from the emulator."""
 
     site: str
-    offers: list[CrmOffer]
+    offers: Sequence[CatalogueOffer]
 
     def _init_prices(self, price_types: Iterable[str]) -> None:
         self.price_types: list[str] = list(dict.fromkeys(price_types))
@@ -70,7 +80,7 @@ class CrmPricesState:
             self.prices[(xml_id, code)] = price
         return _ok({"processedOffersCount": len(entries) - len(not_found), "notFoundOffers": not_found})
 
-    def _offer(self, entry: dict[str, Any]) -> CrmOffer | None:
+    def _offer(self, entry: dict[str, Any]) -> CatalogueOffer | None:
         for offer in self.offers:
             if entry.get("id") == offer.id or str(entry.get("xmlId", entry.get("externalId"))) == offer.xml_id:
                 return offer
@@ -109,7 +119,7 @@ class CrmPricesState:
         pagination = {"limit": limit, "totalCount": len(chosen), "currentPage": page, "totalPageCount": pages}
         return _ok({"pagination": pagination, "offers": shown})
 
-    def _offer_wire(self, offer: CrmOffer) -> dict[str, Any]:
+    def _offer_wire(self, offer: CatalogueOffer) -> dict[str, Any]:
         prices = [
             {"priceType": code, "price": float(self.prices[(offer.xml_id, code)]), "ordering": order, "currency": "RUB"}
             for order, code in enumerate(self.price_types, start=1)
