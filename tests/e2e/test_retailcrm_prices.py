@@ -146,6 +146,10 @@ async def test_limited_and_failing_are_unavailable_with_the_hint(
         await client.push_prices([line("A-1", "10")])
     assert limited.value.retry_after == 1.0 and "retry in 1 s" in str(limited.value)
 
+    crm.fail_with(429, "Too many requests")
+    with pytest.raises(ChannelUnavailable, match="HTTP 429: Too many requests; retry in 1 s"):
+        await client.read_prices([line("A-1", "10")])
+
     crm.fail_with(500)
     with pytest.raises(ChannelUnavailable, match="HTTP 500: Internal server error"):
         await client.read_prices([line("A-1", "10")])

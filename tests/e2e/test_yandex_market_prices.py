@@ -154,10 +154,11 @@ async def test_limited_and_failing_are_unavailable_with_the_hint(
 async def test_a_wrong_key_and_shared_prices_are_refused(
     ym: YandexMarketEmulator, http: httpx.AsyncClient, market: YandexMarketClient
 ) -> None:
-    wrong = YandexMarketClient(http, api_key="wrong", base=ym.base_url, campaign_id=CAMPAIGN)
-    with pytest.raises(ChannelRefused, match="HTTP 403"):
+    wrong_key = "ACMA:not-the-key-9876543210:fedcba"
+    wrong = YandexMarketClient(http, api_key=wrong_key, base=ym.base_url, campaign_id=CAMPAIGN)
+    with pytest.raises(ChannelRefused, match="HTTP 403: FORBIDDEN") as refused:
         await wrong.push_prices([line("A-1", "100")])
-    assert "wrong" not in str(ym.calls)
+    assert wrong_key not in str(refused.value) and wrong_key not in repr(wrong)
 
     ym.same_prices_everywhere = True
     with pytest.raises(ChannelRefused, match="HTTP 423: LOCKED: Prices are the same for all stores"):
