@@ -17,6 +17,8 @@ What the Market documents (its API documentation and published OpenAPI):
 * Moving an order on — ready to ship, or cancelled because the shop cannot fill it — is updateOrderStatus
   (``PUT …/orders/{orderId}/status``), read back with getOrder when the Market refuses the change, both 10 000
   requests an hour: see :mod:`integrations.yandex_market_fulfilment`.
+* Prices: the campaign's updatePrices and getPricesByOfferIds (``…/offer-prices/updates``, ``…/offer-prices``),
+  10 000 offers a minute each: see :mod:`integrations.yandex_market_prices`.
 
 The key is sent in a header and never appears in a log line, an exception or a ``repr``.
 """
@@ -113,11 +115,11 @@ class _OffersRefused(Exception):
 class YandexMarketClient:
     """One campaign (shop) of the Market. ``base`` is the API root (:data:`BASE_URL`, or an emulator's).
 
-    ``gate`` paces stock pushes (one token per sku; :func:`default_push_gate`); reads and orders have their own
-    budgets. Every request of this client, of any kind, holds one of four slots, the Market's parallel limit —
-    so use one client per campaign. ``clock`` gives the time the pushed figures are true (``updatedAt``); it
-    must be timezone-aware. One request per call and no retry, except that a push refused for some offers is
-    sent once more without them.
+    ``gate`` paces stock pushes (one token per sku; :func:`default_push_gate`), ``price_gate`` price pushes (one
+    token per offer); reads and orders have their own budgets. Every request of this client, of any kind, holds
+    one of four slots, the Market's parallel limit — so use one client per campaign. ``clock`` gives the time the
+    pushed figures are true (``updatedAt``); it must be timezone-aware. One request per call and no retry, except
+    that a push refused for some offers is sent once more without them.
     """
 
     batch_limit = BATCH_LIMIT
