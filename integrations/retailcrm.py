@@ -14,6 +14,8 @@ What RetailCRM documents, and its official clients do:
 * ``GET /api/v5/store/inventories`` lists offers with their stock per store (``filter[details]=1``), filtered by
   ``filter[offerXmlId][]`` / ``filter[offerExternalId][]`` and ``filter[sites][]``, paged by ``limit`` / ``page``.
 
+Prices go up and come back on ``store/prices/upload`` and ``store/offers``: :mod:`integrations.retailcrm_prices`.
+
 Offers are named by ``StockLine.offer_id`` (``workflows.offer_ids`` decides it; by default our article) sent as
 ``xmlId`` — the field 1C's catalogue exchange fills — or as ``externalId`` with ``offer_field="externalId"``.
 The key never appears in a log line, an exception or a ``repr``.
@@ -27,14 +29,17 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from decimal import Decimal
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
 
+from integrations import retailcrm_prices as crm_prices
 from integrations.rate_gate import RateGate, Sleep
+from integrations.retailcrm_prices import OfferField
 from integrations.wire import Wire, json_object
-from workflows.channels import ChannelOrder, ChannelRefused, ChannelUnavailable, PushOutcome, StockLine
+from workflows.channels import ChannelOrder, ChannelRefused, ChannelUnavailable, PriceLine, PushOutcome, StockLine
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +49,6 @@ QUERY_BUDGET = 6000  # characters of offer filters a read puts in its URL: serve
 RATE_LIMITED_RETRY_S = 1.0  # what the official clients wait after a 503
 
 QueryValue = str | int | float | bool | None
-OfferField = Literal["xmlId", "externalId"]
 _FILTER_OF: dict[OfferField, str] = {"xmlId": "filter[offerXmlId][]", "externalId": "filter[offerExternalId][]"}
 
 
@@ -65,6 +69,7 @@ class RetailCrmClient:
     """
 
     batch_limit = BATCH_LIMIT
+    price_batch_limit = crm_prices.PRICE_BATCH_LIMIT
 
     def __init__(
         self,
@@ -76,6 +81,7 @@ class RetailCrmClient:
         store_code: str,
         name: str = "retailcrm",
         offer_field: OfferField = "xmlId",
+        price_type: str = crm_prices.DEFAULT_PRICE_TYPE,
         gate: RateGate | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Sleep = asyncio.sleep,
@@ -87,6 +93,7 @@ class RetailCrmClient:
         self._root = f"{base.rstrip('/')}/api/v5"
         self._headers = {"X-API-KEY": api_key, "Accept": "application/json"}
         self._site, self._store, self._field = site, store_code, offer_field
+        self.price_type = price_type  # the account's code of the price the shop sells at
         self._gate = gate if gate is not None else default_gate(clock=clock, sleep=sleep)
 
     def __repr__(self) -> str:
@@ -110,6 +117,13 @@ class RetailCrmClient:
         offers = [{self._field: line.offer_id, "stores": [self._store_stock(line.qty)]} for line in batch]
         form = {"site": self._site, "offers": json.dumps(offers, ensure_ascii=False)}
         answer = await self._call("POST", "/store/inventories/upload", data=form)
+        return self._settled(batch, answer, rejected, "stock")
+
+    def _settled(
+        self, batch: Sequence[StockLine] | Sequence[PriceLine], answer: dict[str, Any], rejected: dict[str, str],
+        what: str,
+    ) -> PushOutcome:  # fmt: skip
+        """An upload's outcome: the offers in ``notFoundOffers`` rejected, the rest of ``batch`` accepted."""
         not_found = self._not_found(answer.get("notFoundOffers"))
         accepted: list[str] = []
         for line in batch:
@@ -119,7 +133,7 @@ class RetailCrmClient:
             else:
                 accepted.append(line.sku)
         if not_found:
-            log.warning("retailcrm: %d offers not found in a stock upload", len(not_found))
+            log.warning("retailcrm: %d offers not found in a %s upload", len(not_found), what)
         return PushOutcome(accepted=tuple(accepted), rejected=rejected)
 
     def _store_stock(self, qty: int) -> dict[str, str | int]:
@@ -145,7 +159,7 @@ class RetailCrmClient:
             if line.offer_id:
                 skus_of.setdefault(line.offer_id, []).append(line.sku)
         shown: dict[str, int] = {}
-        for chunk in _chunks(list(skus_of), self._field):
+        for chunk in _chunks(list(skus_of), _FILTER_OF[self._field]):
             shown.update(await self._read_chunk(chunk))
         return {sku: shown[offer] for offer, skus in skus_of.items() if offer in shown for sku in skus}
 
@@ -159,9 +173,7 @@ class RetailCrmClient:
             for offer in answer.get("offers") or []:
                 if isinstance(offer, dict) and offer.get(self._field) is not None:
                     shown[str(offer[self._field])] = self._in_store(offer.get("stores"))
-            pagination = _dict(answer.get("pagination"))
-            pages = pagination.get("totalPageCount")
-            if not isinstance(pages, int) or page >= pages:
+            if page >= _pages(answer):
                 return shown
             page += 1
 
@@ -175,6 +187,46 @@ class RetailCrmClient:
             if code == self._store and isinstance(quantity, int | float) and not isinstance(quantity, bool):
                 total += quantity
         return int(total)
+
+    # -- prices (SetsPrices) ------------------------------------------------------------------------------------
+
+    async def push_prices(self, lines: Sequence[PriceLine]) -> PushOutcome:
+        """Upload each line's price as the offer's price of :attr:`price_type` on the site, in one request (see
+        :mod:`integrations.retailcrm_prices`).
+
+        Lines RetailCRM could not take as meant (an empty offer id, an offer twice in the push, a price that is not
+        a positive amount in kopecks) are rejected here and not sent; offers in ``notFoundOffers`` are rejected
+        with that reason; the rest are accepted. ``ValueError`` for more than :attr:`price_batch_limit` lines."""
+        if len(lines) > self.price_batch_limit:
+            raise ValueError(f"a price push carries at most {self.price_batch_limit} lines, not {len(lines)}")
+        rejected: dict[str, str] = {}
+        batch = _sendable(lines, rejected)
+        if not batch:
+            return PushOutcome(rejected=rejected)
+        form = crm_prices.upload_form(batch, self._field, self._site, self.price_type)
+        answer = await self._call("POST", crm_prices.UPLOAD_PATH, data=form)
+        return self._settled(batch, answer, rejected, "price")
+
+    async def read_prices(self, lines: Sequence[PriceLine]) -> dict[str, Decimal]:
+        """The price of :attr:`price_type` RetailCRM holds for these lines' offers on the site, asked by offer id
+        (100 a page, as many as fit a URL), every page. An offer without that price, or not listed, is left out."""
+        skus_of: dict[str, list[str]] = {}
+        for line in lines:
+            if line.offer_id:
+                skus_of.setdefault(line.offer_id, []).append(line.sku)
+        name = crm_prices.OFFERS_FILTER[self._field]
+        shown: dict[str, Decimal] = {}
+        for chunk in _chunks(list(skus_of), name, crm_prices.OFFERS_PAGE):
+            page = 1
+            while True:
+                params: list[tuple[str, QueryValue]] = [(name, offer) for offer in chunk]
+                params += [("filter[sites][]", self._site), ("limit", crm_prices.OFFERS_PAGE), ("page", page)]
+                answer = await self._call("GET", crm_prices.OFFERS_PATH, params=params)
+                shown.update(crm_prices.shown_prices(answer, self._field, self.price_type))
+                if page >= _pages(answer):
+                    break
+                page += 1
+        return {sku: shown[offer] for offer, skus in skus_of.items() if offer in shown for sku in skus}
 
     # -- orders ------------------------------------------------------------------------------------------------
 
@@ -216,15 +268,24 @@ class RetailCrmClient:
         return body
 
 
-def _sendable(lines: Sequence[StockLine], rejected: dict[str, str]) -> list[StockLine]:
+Line = TypeVar("Line", StockLine, PriceLine)
+
+
+def _sendable(lines: Sequence[Line], rejected: dict[str, str]) -> list[Line]:
     """The lines RetailCRM can take, in order; the others go into ``rejected`` with the reason."""
     times = Counter(line.offer_id for line in lines)
-    batch: list[StockLine] = []
+    batch: list[Line] = []
     for line in lines:
         if not line.offer_id.strip():
             rejected[line.sku] = "empty offer id"
         elif times[line.offer_id] > 1:
             rejected[line.sku] = f"offer id {line.offer_id[:60]!r} is in this push {times[line.offer_id]} times"
+        elif isinstance(line, PriceLine):
+            reason = crm_prices.price_refusal(line.price)
+            if reason is None:
+                batch.append(line)
+            else:
+                rejected[line.sku] = reason
         elif isinstance(line.qty, bool) or line.qty < 0:
             rejected[line.sku] = f"quantity {line.qty!r} is negative"
         else:
@@ -232,14 +293,20 @@ def _sendable(lines: Sequence[StockLine], rejected: dict[str, str]) -> list[Stoc
     return batch
 
 
-def _chunks(offer_ids: list[str], field: OfferField) -> list[list[str]]:
-    """Offer ids in groups of at most :data:`READ_PAGE` whose filters fit :data:`QUERY_BUDGET` once encoded."""
-    name = len(quote(_FILTER_OF[field], safe="")) + 2  # ``=`` and ``&``
+def _pages(answer: dict[str, Any]) -> int:
+    """How many pages a list answer says there are (1 when it does not say)."""
+    pages = _dict(answer.get("pagination")).get("totalPageCount")
+    return pages if isinstance(pages, int) and not isinstance(pages, bool) else 1
+
+
+def _chunks(offer_ids: list[str], filter_name: str, most: int = READ_PAGE) -> list[list[str]]:
+    """Offer ids in groups of at most ``most`` whose filters fit :data:`QUERY_BUDGET` once encoded."""
+    name = len(quote(filter_name, safe="")) + 2  # ``=`` and ``&``
     chunks: list[list[str]] = []
     size = QUERY_BUDGET
     for offer in offer_ids:
         cost = name + len(quote(offer, safe=""))
-        if not chunks or len(chunks[-1]) >= READ_PAGE or size + cost > QUERY_BUDGET:
+        if not chunks or len(chunks[-1]) >= most or size + cost > QUERY_BUDGET:
             chunks.append([])
             size = 0
         chunks[-1].append(offer)

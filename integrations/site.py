@@ -4,8 +4,9 @@
 The site has no vendor API: it implements ours, ``docs/site_stock_api.md``. In short: ``Authorization: Bearer``
 on every request; ``PUT /stock`` takes up to 1000 absolute quantities stamped ``updated_at`` and answers which
 skus it ``accepted`` and which it ``rejected`` (with a reason); ``GET /stock?sku=…`` reads them back (≤ 1000
-skus); ``GET /orders/new`` lists orders to fulfil; ``GET /orders/events?after=<cursor>`` pages through what became
-of them (cancelled, delivered, returned). At most 10 requests a second, else 429 with ``Retry-After``.
+skus); ``PUT /prices`` and ``GET /prices`` do the same for prices; ``GET /orders/new`` lists orders to fulfil;
+``GET /orders/events?after=<cursor>`` pages through what became of them (cancelled, delivered, returned). At most
+10 requests a second, else 429 with ``Retry-After``.
 Our article is the site's id, so a line's ``offer_id`` is normally its ``sku``.
 
 The token is sent in a header and never appears in a log line, an exception or a ``repr``.
@@ -19,11 +20,13 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, TypeGuard
 from urllib.parse import quote
 
 import httpx
 
+from integrations import site_prices
 from integrations.rate_gate import RateGate, Sleep
 from integrations.wire import Wire
 from workflows.channels import (
@@ -34,6 +37,7 @@ from workflows.channels import (
     ChannelUnavailable,
     OrderEventKind,
     OrderEventPage,
+    PriceLine,
     PushOutcome,
     StockLine,
 )
@@ -75,6 +79,7 @@ class SiteClient:
     """
 
     batch_limit = BATCH_LIMIT
+    price_batch_limit = BATCH_LIMIT  # PUT /prices items, and GET /prices skus: as for stock
 
     def __init__(
         self,
@@ -120,20 +125,7 @@ class SiteClient:
         if not items:
             return PushOutcome(rejected=rejected)
         answer = await self._call("PUT", "/stock", json={"items": items})
-        accepted = {offer for offer in _strings(answer.get("accepted")) if offer in sku_of}
-        refused = 0
-        for entry in _list(answer.get("rejected")):
-            offer, reason = _dict(entry).get("sku"), _dict(entry).get("reason")
-            if isinstance(offer, str) and offer in sku_of and offer not in accepted:
-                rejected[sku_of[offer]] = str(reason or "rejected, no reason given")[:300]
-                refused += 1
-        if refused:
-            log.warning("site: %d items rejected in a stock push", refused)
-        return PushOutcome(
-            accepted=tuple(sku for offer, sku in sku_of.items() if offer in accepted),
-            rejected=rejected,
-            retry=tuple(sku for offer, sku in sku_of.items() if offer not in accepted and sku not in rejected),
-        )
+        return _outcome(answer, sku_of, rejected, "stock")
 
     def _stamp(self) -> str:
         now = self._clock()
@@ -156,6 +148,48 @@ class SiteClient:
                 offer, available = _dict(item).get("sku"), _dict(item).get("available")
                 if isinstance(offer, str) and _is_count(available):
                     shown[offer] = available
+        return {sku: shown[offer] for offer, skus in skus_of.items() if offer in shown for sku in skus}
+
+    # -- prices (SetsPrices) ------------------------------------------------------------------------------------
+
+    async def push_prices(self, lines: Sequence[PriceLine]) -> PushOutcome:
+        """Send each line's price as its offer id's ``price`` (``PUT /prices``), stamped now, as stock is sent.
+
+        A line the site would reject anyway (offer id not a site sku, already in this push, a price that is not a
+        positive amount in kopecks) is rejected here and not sent. ``ValueError`` for more than
+        :attr:`price_batch_limit` lines."""
+        if len(lines) > self.price_batch_limit:
+            raise ValueError(f"a price push carries at most {self.price_batch_limit} lines, not {len(lines)}")
+        stamp = self._stamp()
+        rejected: dict[str, str] = {}
+        sku_of: dict[str, str] = {}  # offer id -> our sku, for the lines sent
+        items: list[dict[str, Any]] = []
+        for line in lines:
+            reason = _local_refusal(line, sku_of)
+            if reason is not None:
+                rejected[line.sku] = reason
+                continue
+            sku_of[line.offer_id] = line.sku
+            items.append({"sku": line.offer_id, "price": site_prices.wire_price(line.price), "updated_at": stamp})
+        if not items:
+            return PushOutcome(rejected=rejected)
+        answer = await self._call("PUT", "/prices", json={"items": items})
+        return _outcome(answer, sku_of, rejected, "price")
+
+    async def read_prices(self, lines: Sequence[PriceLine]) -> dict[str, Decimal]:
+        """The price the site shows for these lines (``GET /prices``), asked as stock is read back. Skus the site
+        does not sell, or sells without a price, are left out."""
+        skus_of: dict[str, list[str]] = {}
+        for line in lines:
+            if SITE_SKU.fullmatch(line.offer_id):
+                skus_of.setdefault(line.offer_id, []).append(line.sku)
+        shown: dict[str, Decimal] = {}
+        for chunk in _query_chunks(list(skus_of), self.price_batch_limit):
+            answer = await self._call("GET", "/prices", params={"sku": chunk})
+            for item in _list(answer.get("items")):
+                offer, price = _dict(item).get("sku"), site_prices.read_price(_dict(item).get("price"))
+                if isinstance(offer, str) and price is not None:
+                    shown[offer] = price
         return {sku: shown[offer] for offer, skus in skus_of.items() if offer in shown for sku in skus}
 
     async def new_orders(self) -> list[ChannelOrder]:
@@ -201,6 +235,25 @@ class SiteClient:
         return _WIRE.json_body(response)
 
 
+def _outcome(answer: dict[str, Any], sku_of: dict[str, str], rejected: dict[str, str], what: str) -> PushOutcome:
+    """A push's answer (``accepted`` skus, ``rejected`` ones with a reason) for the items sent, ``sku_of`` (the
+    site's sku -> ours); an item in neither list is to be sent again."""
+    accepted = {offer for offer in _strings(answer.get("accepted")) if offer in sku_of}
+    refused = 0
+    for entry in _list(answer.get("rejected")):
+        offer, reason = _dict(entry).get("sku"), _dict(entry).get("reason")
+        if isinstance(offer, str) and offer in sku_of and offer not in accepted:
+            rejected[sku_of[offer]] = str(reason or "rejected, no reason given")[:300]
+            refused += 1
+    if refused:
+        log.warning("site: %d items rejected in a %s push", refused, what)
+    return PushOutcome(
+        accepted=tuple(sku for offer, sku in sku_of.items() if offer in accepted),
+        rejected=rejected,
+        retry=tuple(sku for offer, sku in sku_of.items() if offer not in accepted and sku not in rejected),
+    )
+
+
 def _query_chunks(offers: list[str], limit: int) -> list[list[str]]:
     """``offers`` in order, cut so each chunk has at most ``limit`` and its query at most :data:`QUERY_BUDGET`."""
     chunks: list[list[str]] = []
@@ -215,12 +268,14 @@ def _query_chunks(offers: list[str], limit: int) -> list[list[str]]:
     return chunks
 
 
-def _local_refusal(line: StockLine, sent: dict[str, str]) -> str | None:
+def _local_refusal(line: StockLine | PriceLine, sent: dict[str, str]) -> str | None:
     offer = line.offer_id
     if not SITE_SKU.fullmatch(offer):
         return f"offer id {offer[:40]!r} is not a site sku (1..255 characters, no control characters)"
     if offer in sent:
         return f"offer id {offer[:40]!r} is already in this push (for {sent[offer][:40]!r})"
+    if isinstance(line, PriceLine):
+        return site_prices.price_refusal(line.price)
     if not _is_count(line.qty):
         return f"quantity {line.qty!r} is not an integer >= 0"
     return None

@@ -17,6 +17,8 @@ What the Market documents (its API documentation and published OpenAPI):
 * Moving an order on — ready to ship, or cancelled because the shop cannot fill it — is updateOrderStatus
   (``PUT …/orders/{orderId}/status``), read back with getOrder when the Market refuses the change, both 10 000
   requests an hour: see :mod:`integrations.yandex_market_fulfilment`.
+* Prices: the campaign's updatePrices and getPricesByOfferIds (``…/offer-prices/updates``, ``…/offer-prices``),
+  10 000 offers a minute each: see :mod:`integrations.yandex_market_prices`.
 
 The key is sent in a header and never appears in a log line, an exception or a ``repr``.
 """
@@ -27,14 +29,16 @@ import asyncio
 import logging
 import re
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
+from decimal import Decimal
+from typing import Any, TypeVar
 
 import httpx
 
 from integrations import yandex_market_events as events
 from integrations import yandex_market_fulfilment as moves
+from integrations import yandex_market_prices as prices
 from integrations.rate_gate import RateGate
 from integrations.wire import Wire, json_object
 from workflows.channels import (
@@ -45,6 +49,7 @@ from workflows.channels import (
     ChannelUnavailable,
     OrderEventKind,
     OrderEventPage,
+    PriceLine,
     PushOutcome,
     StockLine,
 )
@@ -110,14 +115,15 @@ class _OffersRefused(Exception):
 class YandexMarketClient:
     """One campaign (shop) of the Market. ``base`` is the API root (:data:`BASE_URL`, or an emulator's).
 
-    ``gate`` paces stock pushes (one token per sku; :func:`default_push_gate`); reads and orders have their own
-    budgets. Every request of this client, of any kind, holds one of four slots, the Market's parallel limit —
-    so use one client per campaign. ``clock`` gives the time the pushed figures are true (``updatedAt``); it
-    must be timezone-aware. One request per call and no retry, except that a push refused for some offers is
-    sent once more without them.
+    ``gate`` paces stock pushes (one token per sku; :func:`default_push_gate`), ``price_gate`` price pushes (one
+    token per offer); reads and orders have their own budgets. Every request of this client, of any kind, holds
+    one of four slots, the Market's parallel limit — so use one client per campaign. ``clock`` gives the time the
+    pushed figures are true (``updatedAt``); it must be timezone-aware. One request per call and no retry, except
+    that a push refused for some offers is sent once more without them.
     """
 
     batch_limit = BATCH_LIMIT
+    price_batch_limit = prices.PRICE_BATCH_LIMIT
 
     def __init__(
         self,
@@ -128,6 +134,7 @@ class YandexMarketClient:
         campaign_id: int,
         name: str = "yandex_market",
         gate: RateGate | None = None,
+        price_gate: RateGate | None = None,
         clock: Callable[[], datetime] = _utc_now,
     ) -> None:
         if campaign_id < 1:
@@ -142,6 +149,8 @@ class YandexMarketClient:
         self._returns_gate = default_returns_gate()
         self._status_gate = default_status_gate()
         self._order_gate = default_status_gate()
+        self._price_gate = price_gate if price_gate is not None else prices.default_price_gate()
+        self._price_read_gate = prices.default_price_read_gate()
         self._clock = clock
         self._parallel = asyncio.Semaphore(PARALLEL_REQUESTS)
 
@@ -163,24 +172,7 @@ class YandexMarketClient:
         stamp = self._stamp()  # the figures are true now, not when a slot frees up
         rejected: dict[str, str] = {}
         batch = _sendable(lines, rejected)
-        for attempt in (1, 2):
-            if not batch:
-                break
-            try:
-                await self._put_stocks(batch, stamp)
-            except _OffersRefused as refused:
-                for line in batch:
-                    if line.offer_id in refused.reasons:
-                        rejected[line.sku] = refused.reasons[line.offer_id]
-                batch = [line for line in batch if line.offer_id not in refused.reasons]
-                log.warning("yandex_market: %d offers refused in a stock push", len(refused.reasons))
-                continue
-            except ChannelUnavailable:
-                if attempt == 1:
-                    raise
-                break  # the resend failed as a whole: what is left is for later
-            return PushOutcome(accepted=tuple(line.sku for line in batch), rejected=rejected)
-        return PushOutcome(rejected=rejected, retry=tuple(line.sku for line in batch))
+        return await _dropping_refused(batch, rejected, lambda sendable: self._put_stocks(sendable, stamp), "stock")
 
     async def _put_stocks(self, batch: Sequence[StockLine], stamp: str) -> None:
         body = {"skus": [{"sku": line.offer_id, "items": [{"count": line.qty, "updatedAt": stamp}]} for line in batch]}
@@ -208,10 +200,7 @@ class YandexMarketClient:
         warehouses the answer lists. An offer listed with no stocks shows 0; one not listed is left out, as are
         lines whose offer id is not a ShopSku (the Market would refuse the whole request for them).
         """
-        skus_of: dict[str, list[str]] = {}
-        for line in lines:
-            if SHOP_SKU.fullmatch(line.offer_id) and line.offer_id == line.offer_id.strip():
-                skus_of.setdefault(line.offer_id, []).append(line.sku)
+        skus_of = _readable_offers(lines)
         offer_ids = list(skus_of)
         shown: dict[str, int] = {}
         for start in range(0, len(offer_ids), READ_CHUNK):
@@ -238,6 +227,47 @@ class YandexMarketClient:
             if token is None or token in seen:
                 return shown
             seen.add(token)
+
+    # -- prices (SetsPrices) ------------------------------------------------------------------------------------
+
+    async def push_prices(self, lines: Sequence[PriceLine]) -> PushOutcome:
+        """Set each line's price (roubles) on its offer in this campaign (updatePrices; see
+        :mod:`integrations.yandex_market_prices`).
+
+        A line whose offer id the Market would refuse, or whose price is not a positive amount in kopecks, is
+        rejected here and not sent. Offers the Market names in a 400 are rejected in its words and the rest is sent
+        once more, as for stock. A 423 (the cabinet's prices are the same in every store) is refused as a whole.
+        ``ValueError`` for more than :attr:`price_batch_limit` lines."""
+        if len(lines) > self.price_batch_limit:
+            raise ValueError(f"a price push carries at most {self.price_batch_limit} lines, not {len(lines)}")
+        rejected: dict[str, str] = {}
+        batch = _sendable(lines, rejected)
+        return await _dropping_refused(batch, rejected, self._update_prices, "price")
+
+    async def _update_prices(self, batch: Sequence[PriceLine]) -> None:
+        await self._price_gate.wait(len(batch))
+        try:
+            await self._call("POST", prices.UPDATES_PATH, self._price_gate, json=prices.update_body(batch))
+        except _BadRequest as bad:
+            reasons = _reasons_by_offer(bad.errors, {line.offer_id for line in batch})
+            if reasons is None:
+                raise _WIRE.refuse(bad.response) from None
+            raise _OffersRefused(reasons) from None
+
+    async def read_prices(self, lines: Sequence[PriceLine]) -> dict[str, Decimal]:
+        """The price this campaign shows for these lines' offers (getPricesByOfferIds, 500 at a time); an offer
+        with no price in roubles is left out, as are offer ids that are not ShopSkus."""
+        skus_of = _readable_offers(lines)
+        offer_ids = list(skus_of)
+        shown: dict[str, Decimal] = {}
+        for start in range(0, len(offer_ids), prices.PRICE_READ_CHUNK):
+            chunk = offer_ids[start : start + prices.PRICE_READ_CHUNK]
+            await self._price_read_gate.wait(len(chunk))
+            answer = await self._call_refusing(
+                "POST", prices.READ_PATH, self._price_read_gate, json={"offerIds": chunk}
+            )
+            shown.update(prices.shown_prices(answer))
+        return {sku: shown[offer] for offer, skus in skus_of.items() if offer in shown for sku in skus}
 
     # -- orders ------------------------------------------------------------------------------------------------
 
@@ -383,6 +413,34 @@ class YandexMarketClient:
         return body
 
 
+Line = TypeVar("Line", StockLine, PriceLine)
+
+
+async def _dropping_refused(
+    batch: list[Line], rejected: dict[str, str], send: Callable[[list[Line]], Awaitable[None]], what: str
+) -> PushOutcome:
+    """Send ``batch``; if the Market refuses it for offers it names, reject those and send the rest once more. What
+    a failed resend leaves comes back in ``retry``; a first request that fails as a whole raises."""
+    for attempt in (1, 2):
+        if not batch:
+            break
+        try:
+            await send(batch)
+        except _OffersRefused as refused:
+            for line in batch:
+                if line.offer_id in refused.reasons:
+                    rejected[line.sku] = refused.reasons[line.offer_id]
+            batch = [line for line in batch if line.offer_id not in refused.reasons]
+            log.warning("yandex_market: %d offers refused in a %s push", len(refused.reasons), what)
+            continue
+        except ChannelUnavailable:
+            if attempt == 1:
+                raise
+            break  # the resend failed as a whole: what is left is for later
+        return PushOutcome(accepted=tuple(line.sku for line in batch), rejected=rejected)
+    return PushOutcome(rejected=rejected, retry=tuple(line.sku for line in batch))
+
+
 class _BadRequest(Exception):
     """A 400: whether it refuses offers or the whole request is for the caller to tell from ``errors``."""
 
@@ -391,12 +449,14 @@ class _BadRequest(Exception):
         self.response, self.errors = response, _errors(response)
 
 
-def _sendable(lines: Sequence[StockLine], rejected: dict[str, str]) -> list[StockLine]:
+def _sendable(lines: Sequence[Line], rejected: dict[str, str]) -> list[Line]:
     """The lines the Market can take, in order; the others go into ``rejected`` with the reason."""
     times = Counter(line.offer_id for line in lines)
-    batch: list[StockLine] = []
+    batch: list[Line] = []
     for line in lines:
-        reason = _local_refusal(line, times[line.offer_id])
+        reason = _offer_refusal(line.offer_id, times[line.offer_id])
+        if reason is None:
+            reason = _qty_refusal(line.qty) if isinstance(line, StockLine) else prices.price_refusal(line.price)
         if reason is None:
             batch.append(line)
         else:
@@ -404,17 +464,29 @@ def _sendable(lines: Sequence[StockLine], rejected: dict[str, str]) -> list[Stoc
     return batch
 
 
-def _local_refusal(line: StockLine, times: int) -> str | None:
-    offer = line.offer_id
+def _offer_refusal(offer: str, times: int) -> str | None:
     if not SHOP_SKU.fullmatch(offer):
         return f"offer id {offer[:40]!r} is not a Yandex Market SKU (1..255 characters, no control characters)"
     if offer != offer.strip():
         return f"offer id {offer[:40]!r} has leading or trailing whitespace, which the Market trims off"
     if times > 1:
         return f"offer id {offer[:40]!r} is in this push {times} times; the Market takes each offer once a request"
-    if isinstance(line.qty, bool) or not 0 <= line.qty <= MAX_COUNT:
-        return f"quantity {line.qty!r} is outside 0..{MAX_COUNT}"
     return None
+
+
+def _qty_refusal(qty: int) -> str | None:
+    if isinstance(qty, bool) or not 0 <= qty <= MAX_COUNT:
+        return f"quantity {qty!r} is outside 0..{MAX_COUNT}"
+    return None
+
+
+def _readable_offers(lines: Sequence[StockLine] | Sequence[PriceLine]) -> dict[str, list[str]]:
+    """Offer id -> our skus, for the lines whose offer id the Market would not refuse a read for."""
+    skus_of: dict[str, list[str]] = {}
+    for line in lines:
+        if SHOP_SKU.fullmatch(line.offer_id) and line.offer_id == line.offer_id.strip():
+            skus_of.setdefault(line.offer_id, []).append(line.sku)
+    return skus_of
 
 
 _QUOTED = re.compile(r"'([^']*)'|\"([^\"]*)\"|«([^»]*)»")

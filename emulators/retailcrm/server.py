@@ -1,10 +1,12 @@
 """RetailCRM API v5 for one account over HTTP on 127.0.0.1, for the real ``httpx`` client.
 
 Serves ``POST /api/v5/store/inventories/upload`` (form-encoded, ``offers`` a JSON string, optional ``site``) and
-``GET /api/v5/store/inventories`` (``filter[…]``, ``limit`` / ``page``). Answers as RetailCRM does: a ``success``
-flag in every answer, refusals as ``{"success": false, "errorMsg": …, "errors": {…}}``; the key from ``X-API-KEY``
-or ``apiKey`` (none → 401, wrong → 403); more than 10 requests in a second → 503, on a clock tests move. Offers it
-does not know are skipped and named in ``notFoundOffers``; anything malformed refuses the whole upload.
+``GET /api/v5/store/inventories`` (``filter[…]``, ``limit`` / ``page``); prices (``store/prices/upload``,
+``store/offers``: :mod:`emulators.retailcrm.prices`) and orders (:mod:`emulators.retailcrm.orders`) beside them.
+Answers as RetailCRM does: a ``success`` flag in every answer, refusals as ``{"success": false, "errorMsg": …,
+"errors": {…}}``; the key from ``X-API-KEY`` or ``apiKey`` (none → 401, wrong → 403); more than 10 requests in a
+second → 503, on a clock tests move. Offers it does not know are skipped and named in ``notFoundOffers``; anything
+malformed refuses the whole upload.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ from aiohttp import web
 
 from emulators.local_server import LocalServer
 from emulators.retailcrm.orders import CrmOrdersState, OrderRefusal
+from emulators.retailcrm.prices import CrmPricesState, PriceRefusal
 
 UPLOAD, INVENTORIES = "store/inventories/upload", "store/inventories"
+PRICES_UPLOAD, OFFERS = "store/prices/upload", "store/offers"
 MAX_UPLOAD = 250
 PAGE_LIMITS = (20, 50, 100, 250)
 FORM = "application/x-www-form-urlencoded"
@@ -64,7 +68,7 @@ class _Refusal(Exception):
         self.status, self.message, self.errors = status, message, dict(errors or {})
 
 
-class RetailCrmEmulator(CrmOrdersState, LocalServer):
+class RetailCrmEmulator(CrmOrdersState, CrmPricesState, LocalServer):
     """One account with one ``site``, its warehouses ``stores`` (codes) and catalogue ``offers`` (xmlIds).
 
     ``async with RetailCrmEmulator("key", "shop", ["main"], ["A-1"]) as crm:`` and give ``crm.base_url`` to the
@@ -84,6 +88,7 @@ class RetailCrmEmulator(CrmOrdersState, LocalServer):
         *,
         per_second: int = 10,
         max_page: int = 250,
+        price_types: Iterable[str] = ("base",),
         clock: Clock = time.monotonic,
     ) -> None:
         self.api_key, self.site = api_key, site
@@ -96,12 +101,15 @@ class RetailCrmEmulator(CrmOrdersState, LocalServer):
         self._admitted: deque[float] = deque()
         self._failure: tuple[int, str] | None = None
         self._init_orders()
+        self._init_prices(price_types)
         self.add_offer(*offers)
 
     def application(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/api/v5/" + UPLOAD, self._guarded(UPLOAD, self._upload))
         app.router.add_get("/api/v5/" + INVENTORIES, self._guarded(INVENTORIES, self._inventories))
+        app.router.add_post("/api/v5/" + PRICES_UPLOAD, self._guarded(PRICES_UPLOAD, self._upload_prices))
+        app.router.add_get("/api/v5/" + OFFERS, self._guarded(OFFERS, self._offers_list))
         app.router.add_post("/api/v5/orders/create", self._guarded("orders/create", self._create_order))
         payments = "/api/v5/orders/payments/"
         app.router.add_post(payments + "create", self._guarded("payments/create", self._create_payment))
@@ -149,7 +157,7 @@ class RetailCrmEmulator(CrmOrdersState, LocalServer):
             try:
                 self._admit(key)
                 response = await handler(request)
-            except (_Refusal, OrderRefusal) as refusal:
+            except (_Refusal, OrderRefusal, PriceRefusal) as refusal:
                 response = _refused(refusal.status, refusal.message, refusal.errors)
             self.calls.append(
                 CrmCall(

@@ -1,9 +1,9 @@
-"""The site's stock API (``docs/site_stock_api.md``) over HTTP on 127.0.0.1, for the real ``httpx`` client.
+"""The site's stock and price API (``docs/site_stock_api.md``) over HTTP on 127.0.0.1, for the real ``httpx`` client.
 
 Answers as the document says: no ``Authorization`` → 401, a wrong token → 403, an 11th request within a second →
-429 with ``Retry-After``, a push of more than 1000 items or a read of more than 1000 skus → 413, a body not of the
-documented shape → 400; otherwise 200, item by item. Tests steer it into failures and read what it holds and what
-it was asked.
+429 with ``Retry-After``, a push of more than 1000 items or a read of more than 1000 skus → 413 (stock and prices
+alike), a body not of the documented shape → 400; otherwise 200, item by item. Tests steer it into failures and
+read what it holds and what it was asked.
 """
 
 from __future__ import annotations
@@ -15,16 +15,20 @@ from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
 
 from emulators.local_server import LocalServer
 from emulators.refusals import ForcedRateLimits
+from emulators.site import prices
 from emulators.site.order_events import BadQuery, OrderJournal, SiteOrderEvent
+from emulators.site.prices import SitePrice
 
 PUT_STOCK, GET_STOCK, GET_ORDERS = "putStock", "getStock", "getNewOrders"
 GET_ORDER_EVENTS = "getOrderEvents"
+PUT_PRICES, GET_PRICES = "putPrices", "getPrices"
 MAX_ITEMS = 1000
 SITE_SKU = re.compile(r"[^\x00-\x1f\x7f]{1,255}")
 
@@ -94,6 +98,7 @@ class SiteEmulator(LocalServer):
         self._token = token
         self.skus: set[str] | None = None if skus is None else set(skus)
         self.stocks: dict[str, SiteStock] = {}
+        self.prices: dict[str, SitePrice] = {}
         self.orders: dict[str, SiteOrder] = {}
         self.journal = OrderJournal()
         self.calls: list[SiteCall] = []
@@ -102,6 +107,7 @@ class SiteEmulator(LocalServer):
         self._clock, self._now = clock, now
         self._recent: deque[float] = deque()
         self._rejects: dict[str, str] = {}
+        self._price_rejects: dict[str, str] = {}
         self._failure: int | None = None
 
     def __repr__(self) -> str:
@@ -111,6 +117,8 @@ class SiteEmulator(LocalServer):
         app = web.Application()
         app.router.add_put("/api/stock", self._guarded(PUT_STOCK, self._put_stock))
         app.router.add_get("/api/stock", self._guarded(GET_STOCK, self._get_stock))
+        app.router.add_put("/api/prices", self._guarded(PUT_PRICES, self._put_prices))
+        app.router.add_get("/api/prices", self._guarded(GET_PRICES, self._get_prices))
         app.router.add_get("/api/orders/new", self._guarded(GET_ORDERS, self._get_orders))
         app.router.add_get("/api/orders/events", self._guarded(GET_ORDER_EVENTS, self._get_order_events))
         return app
@@ -121,6 +129,11 @@ class SiteEmulator(LocalServer):
         """What the site shows as available for ``sku`` (``None``: never pushed)."""
         held = self.stocks.get(sku)
         return None if held is None else held.available
+
+    def price(self, sku: str) -> Decimal | None:
+        """The price the site shows for ``sku`` (``None``: never set)."""
+        held = self.prices.get(sku)
+        return None if held is None else held.price
 
     def add_order(
         self, order_id: str, lines: Sequence[tuple[str, int]], *, created_at: datetime | None = None
@@ -144,6 +157,10 @@ class SiteEmulator(LocalServer):
     def reject(self, sku: str, reason: str) -> None:
         """Pushes of ``sku`` are rejected with ``reason`` from now on."""
         self._rejects[sku] = reason
+
+    def reject_price(self, sku: str, reason: str) -> None:
+        """Prices of ``sku`` are rejected with ``reason`` from now on."""
+        self._price_rejects[sku] = reason
 
     def fail_with(self, status: int = 503) -> None:
         """Answer every request with HTTP ``status`` until :meth:`recover`."""
@@ -218,27 +235,56 @@ class SiteEmulator(LocalServer):
         return web.json_response({"accepted": accepted, "rejected": rejected})
 
     def _refusal(self, item: dict[str, Any], counts: Counter[Any]) -> str | None:
-        sku, available, stamp = item.get("sku"), item.get("available"), item.get("updated_at")
-        if not isinstance(sku, str) or not SITE_SKU.fullmatch(sku):
-            return "sku must be 1..255 characters without control characters"
-        if counts[sku] > 1:
-            return "sku is in the request more than once"
-        if sku in self._rejects:
-            return self._rejects[sku]
-        if self.skus is not None and sku not in self.skus:
-            return "unknown sku"
+        available, stamp = item.get("available"), item.get("updated_at")
+        reason = self._sku_refusal(item.get("sku"), counts, self._rejects)
+        if reason is not None:
+            return reason
         if not isinstance(available, int) or isinstance(available, bool) or available < 0:
             return "available must be an integer >= 0"
         if not _aware(stamp):
             return "updated_at must be ISO-8601 with an offset"
         return None
 
+    def _sku_refusal(self, sku: object, counts: Counter[Any], rejects: dict[str, str]) -> str | None:
+        if not isinstance(sku, str) or not SITE_SKU.fullmatch(sku):
+            return "sku must be 1..255 characters without control characters"
+        if counts[sku] > 1:
+            return "sku is in the request more than once"
+        if sku in rejects:
+            return rejects[sku]
+        if self.skus is not None and sku not in self.skus:
+            return "unknown sku"
+        return None
+
+    async def _put_prices(self, request: web.Request, body: Any) -> web.Response:
+        items = _items(body)
+        counts = Counter(item.get("sku") for item in items if isinstance(item.get("sku"), str))
+        accepted: list[str] = []
+        rejected: list[dict[str, Any]] = []
+        for item in items:
+            sku = item.get("sku")
+            reason = self._sku_refusal(sku, counts, self._price_rejects) or prices.price_refusal(item)
+            if reason is None and not _aware(item.get("updated_at")):
+                reason = "updated_at must be ISO-8601 with an offset"
+            if reason is not None:
+                rejected.append({"sku": sku, "reason": reason})
+                continue
+            assert isinstance(sku, str)
+            accepted.append(sku)
+            stamp = datetime.fromisoformat(item["updated_at"])
+            held = self.prices.get(sku)
+            if held is None or stamp >= held.updated_at:  # an older price is taken but not applied
+                self.prices[sku] = SitePrice(Decimal(item["price"]), stamp)
+        return web.json_response({"accepted": accepted, "rejected": rejected})
+
+    async def _get_prices(self, request: web.Request, body: Any) -> web.Response:
+        wanted = _wanted(request)
+        return web.json_response(
+            {"items": [prices.wire(sku, self.prices[sku]) for sku in wanted if sku in self.prices]}
+        )
+
     async def _get_stock(self, request: web.Request, body: Any) -> web.Response:
-        wanted = list(dict.fromkeys(request.query.getall("sku", [])))
-        if not wanted:
-            raise _WireError(400, "at least one sku is needed")
-        if len(wanted) > MAX_ITEMS:
-            raise _WireError(413, f"at most {MAX_ITEMS} skus a request, not {len(wanted)}")
+        wanted = _wanted(request)
         items = []
         for sku in wanted:
             held = self.stocks.get(sku)
@@ -268,6 +314,16 @@ async def _body(request: web.Request) -> Any:
         return json.loads(text) if text.strip() else None
     except ValueError:
         return _NOT_JSON
+
+
+def _wanted(request: web.Request) -> list[str]:
+    """The skus a read asks for, or :class:`_WireError` (400, 413)."""
+    wanted = list(dict.fromkeys(request.query.getall("sku", [])))
+    if not wanted:
+        raise _WireError(400, "at least one sku is needed")
+    if len(wanted) > MAX_ITEMS:
+        raise _WireError(413, f"at most {MAX_ITEMS} skus a request, not {len(wanted)}")
+    return wanted
 
 
 def _items(body: Any) -> list[dict[str, Any]]:

@@ -3,7 +3,9 @@
 Serves updateStocks (``PUT …/offers/stocks``), getStocks (``POST …/offers/stocks``), getOrders
 (``GET …/orders``, with the update-time filter), getReturns (``GET …/returns``), and the seller's moves of an order,
 updateOrderStatus (``PUT …/orders/{orderId}/status``) and getOrder (``GET …/orders/{orderId}``:
-:mod:`emulators.yandex_market.fulfilment`) under
+:mod:`emulators.yandex_market.fulfilment`), and the campaign's prices, updatePrices (``POST …/offer-prices/updates``,
+10 000 offers a minute; 423 when the cabinet's prices are the same in every store) and getPricesByOfferIds
+(``POST …/offer-prices``: :mod:`emulators.yandex_market.prices`) under
 ``/v2/campaigns/{campaignId}`` and the older unversioned ``/campaigns/{campaignId}``.
 Answers as the Market does: ``Api-Key`` checked (none → 401, wrong → 403), an unknown campaign → 404, a fifth
 parallel request or a 100 001st sku in a minute → 420 ``REQUEST_LIMIT_EXCEEDED``, a malformed or partly unknown
@@ -26,6 +28,13 @@ from emulators.refusals import ForcedRateLimits
 from emulators.yandex_market import fulfilment, lifecycle
 from emulators.yandex_market.lifecycle import MarketReturn
 from emulators.yandex_market.limits import Clock, InFlight, SkuWindow
+from emulators.yandex_market.prices import (
+    OFFERS_PER_MINUTE,
+    PriceEntry,
+    parse_price_offer_ids,
+    parse_update_prices,
+    price_offer,
+)
 from emulators.yandex_market.wire import (
     MarketOrder,
     StockEntry,
@@ -41,6 +50,7 @@ from emulators.yandex_market.wire import (
 
 UPDATE_STOCKS, GET_STOCKS, GET_ORDERS, GET_RETURNS = "updateStocks", "getStocks", "getOrders", "getReturns"
 UPDATE_ORDER_STATUS, GET_ORDER = "updateOrderStatus", "getOrder"
+UPDATE_PRICES, GET_PRICES = "updatePrices", "getPricesByOfferIds"
 STOCK_PAGE_DEFAULT, STOCK_PAGE_MAX = 100, 200  # PageLimit200.yaml
 ORDERS_PAGE_MAX = 50  # PageLimit50TruncateWithoutDefault.yaml
 RETURNS_PAGE_DEFAULT, RETURNS_PAGE_MAX = 50, 100  # PageLimit100Truncate.yaml
@@ -91,6 +101,7 @@ class YandexMarketEmulator(LocalServer):
         warehouse_id: int = 700_001,
         max_parallel: int = 4,
         skus_per_minute: int = 100_000,
+        price_offers_per_minute: int = OFFERS_PER_MINUTE,
         clock: Clock = time.monotonic,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -103,6 +114,9 @@ class YandexMarketEmulator(LocalServer):
         self.max_parallel = max_parallel
         self.in_flight = InFlight()
         self.sku_window = SkuWindow(skus_per_minute, clock)
+        self.prices: dict[str, PriceEntry] = {}
+        self.price_window = SkuWindow(price_offers_per_minute, clock)
+        self.same_prices_everywhere = False  # the cabinet's onlyDefaultPrice: campaign prices answer 423
         self.forced = ForcedRateLimits()
         self._now = now
         self._failure: int | None = None
@@ -118,6 +132,8 @@ class YandexMarketEmulator(LocalServer):
             app.router.add_get(prefix + "/returns", self._guarded(GET_RETURNS, self._get_returns))
             app.router.add_put(prefix + "/orders/{orderId}/status", self._guarded(UPDATE_ORDER_STATUS, self._status))
             app.router.add_get(prefix + "/orders/{orderId}", self._guarded(GET_ORDER, self._get_order))
+            app.router.add_post(prefix + "/offer-prices/updates", self._guarded(UPDATE_PRICES, self._update_prices))
+            app.router.add_post(prefix + "/offer-prices", self._guarded(GET_PRICES, self._get_prices))
         return app
 
     async def _before_stop(self) -> None:
@@ -128,6 +144,10 @@ class YandexMarketEmulator(LocalServer):
     def stock(self, offer_id: str) -> StockEntry | None:
         """The stock held for ``offer_id`` (``None``: never pushed)."""
         return self.stocks.get(offer_id)
+
+    def price(self, offer_id: str) -> PriceEntry | None:
+        """The price the campaign shows for ``offer_id`` (``None``: never set)."""
+        return self.prices.get(offer_id)
 
     def add_offer(self, *offer_ids: str) -> None:
         self.offers.extend(offer for offer in offer_ids if offer not in self.offers)
@@ -278,6 +298,24 @@ class YandexMarketEmulator(LocalServer):
         for update in updates:
             self.stocks[update.sku] = StockEntry(update.count, update.updated_at or self._now(), update.stamp)
         return web.json_response({"status": "OK"})
+
+    async def _update_prices(self, request: web.Request, body: Any) -> web.Response:
+        if self.same_prices_everywhere:
+            raise WireError(423, [("LOCKED", "Prices are the same for all stores of the business: set them with "
+                                   "POST v2/businesses/{businessId}/offer-prices/updates")])  # fmt: skip
+        updates = parse_update_prices(body, set(self.offers))
+        if not self.price_window.take(len(updates)):
+            return _limited(f"Hit rate limit of {self.price_window.per_minute} offers per minute for updatePrices")
+        for update in updates:
+            self.prices[update.offer_id] = PriceEntry(update.value, update.currency, self._now())
+        return web.json_response({"status": "OK"})
+
+    async def _get_prices(self, request: web.Request, body: Any) -> web.Response:
+        wanted = parse_price_offer_ids(body)
+        chosen = [offer for offer in (self.offers if wanted is None else wanted) if offer in self.prices]
+        return web.json_response(
+            {"status": "OK", "result": {"offers": [price_offer(offer, self.prices[offer]) for offer in chosen]}}
+        )
 
     async def _get_stocks(self, request: web.Request, body: Any) -> web.Response:
         wanted = parse_offer_ids(body)
