@@ -24,6 +24,11 @@ Choices, each a rule of this module:
   (``[onec] totals_warehouse``, see :func:`intake_totals`). With a split, the total is ignored.
 * **Absence.** A warehouse or offer that the file does not name is not set to zero, in a full package either:
   ``changes_only`` is reported, never acted on here.
+* **Prices.** ``<ТипыЦен><ТипЦены>`` name the package's price types (``Ид`` → ``Наименование``); each offer's
+  ``<Цены><Цена>`` gives ``ИдТипаЦены`` and ``ЦенаЗаЕдиницу`` (decimal comma or point, spaces as thousands
+  separators), per ``<Коэффициент>`` base units when it is given and not 1. A price in another currency than
+  roubles (``RUB``, ``руб``, ``643``) is skipped with a warning; a price that is not a number above 0 refuses the
+  package. A prices-only file (``prices.xml``) is a package with prices and no stock.
 
 A file is parsed whole or refused with :class:`CommerceMLError` (``reason`` is one short sentence): malformed
 XML, a DOCTYPE, another root, no offers package (:class:`NoOffersPackage`: a catalogue ``import.xml``), an
@@ -56,6 +61,7 @@ from workflows.clients import client_key, has_contact
 from workflows.model import Customer, Delivery, Order
 from workflows.onec_intake import OneCLine, OneCTotal
 from workflows.onec_orders import OrderForOneC
+from workflows.prices import OneCPrice
 
 OFFER_PACKAGES = ("ПакетПредложений", "ИзмененияПакетаПредложений")
 _QUANTITY = re.compile(r"[+-]?[0-9]{1,15}(?:[.,][0-9]{0,15})?")
@@ -86,6 +92,16 @@ class OfferTotal:
 
 
 @dataclass(frozen=True)
+class OfferPrice:
+    """One offer's price of one of 1C's price types (by 1C's id of the type), per base unit, in roubles."""
+
+    article: str
+    onec_offer_id: str
+    price_type_id: str
+    price: Decimal
+
+
+@dataclass(frozen=True)
 class StockPackage:
     changes_only: bool
     generated_at: datetime | None  # the root's ДатаФормирования as written: naive when 1C gives no offset
@@ -96,6 +112,8 @@ class StockPackage:
     # and each characteristic's (name, value) pairs (ХарактеристикиТовара) when it lists them
     without_article: set[str] = field(default_factory=set)
     characteristics: dict[str, Characteristics] = field(default_factory=dict)
+    prices: list[OfferPrice] = field(default_factory=list)
+    price_types: dict[str, str] = field(default_factory=dict)  # 1C's id of a price type -> its name
 
     @property
     def has_stock(self) -> bool:
@@ -129,7 +147,14 @@ class _StockReader(CommerceMLReader[StockPackage]):
             self._packages.append((tag, attributes))
         elif depth == 3 and tag == "Предложение" and self._reads_offers():
             return self._take_offer
+        elif depth == 3 and tag == "ТипЦены" and self._path[2] == "ТипыЦен" and self._path[1] in OFFER_PACKAGES:
+            return self._take_price_type
         return None
+
+    def _take_price_type(self, element: ET.Element) -> None:
+        type_id = (element.findtext("Ид") or "").strip()
+        if type_id:
+            self._found.price_types[type_id] = (element.findtext("Наименование") or "").strip() or type_id
 
     def _reads_offers(self) -> bool:
         """Whether the element opening now, at root/package/Предложения, is an offer worth reading."""
@@ -178,6 +203,7 @@ def _read_offer(offer: ET.Element, offer_id: str, into: StockPackage) -> None:
     if characteristics := characteristics_of(offer):
         into.characteristics[offer_id] = characteristics
     where = f"offer {offer_id}"
+    into.prices.extend(_prices(offer, article, offer_id, where, into.warnings))
     split = _warehouse_split(offer, where, into.warnings)
     if split:
         into.lines.extend(StockLine(article, offer_id, warehouse, qty) for warehouse, qty in split.items())
@@ -187,6 +213,51 @@ def _read_offer(offer: ET.Element, offer_id: str, into: StockPackage) -> None:
         total = offer.findtext("Остатки/Остаток/Количество")
     if total is not None:
         into.totals_without_warehouse.append(OfferTotal(article, offer_id, _quantity(total, where, into.warnings)))
+
+
+def _prices(offer: ET.Element, article: str, offer_id: str, where: str, warnings: list[str]) -> list[OfferPrice]:
+    found: list[OfferPrice] = []
+    for price in offer.iterfind("Цены/Цена"):
+        type_id = (price.findtext("ИдТипаЦены") or "").strip()
+        currency = (price.findtext("Валюта") or "RUB").strip()
+        if not type_id:
+            raise CommerceMLError(f"{where} has a price without <ИдТипаЦены>")
+        if currency.upper() not in _ROUBLES:
+            warnings.append(f"{where}: a price in {currency[:10]} skipped (only roubles are sold)")
+            continue
+        value = _money(price.findtext("ЦенаЗаЕдиницу") or "", f"{where} price type {type_id}")
+        factor = _money(price.findtext("Коэффициент") or "1", f"{where} price type {type_id} coefficient")
+        found.append(OfferPrice(article, offer_id, type_id, value / factor if factor != 1 else value))
+    return found
+
+
+_ROUBLES = ("RUB", "RUR", "РУБ", "РУБ.", "643")
+
+
+def _money(raw: str, where: str) -> Decimal:
+    text = _SPACES.sub("", raw)  # thousands separated by spaces, no-break ones too
+    if not _QUANTITY.fullmatch(text):
+        raise CommerceMLError(f"{where} has a price {raw.strip()[:20]!r} that is not a number")
+    value = Decimal(text.replace(",", "."))
+    if value <= 0:
+        raise CommerceMLError(f"{where} has a price {text} that is not above 0")
+    return value
+
+
+def intake_prices(package: StockPackage) -> list[OneCPrice]:
+    """The package's prices as the price intake takes them: by the price type's name (and 1C's id of it), each
+    with 1C's id of its offer, so that the intake finds its SKU through 1C's catalogue."""
+    names = package.price_types
+    return [
+        OneCPrice(
+            p.article,
+            names.get(p.price_type_id, p.price_type_id),
+            p.price,
+            _offer(package, p.onec_offer_id, p.article),
+            p.price_type_id,
+        )
+        for p in package.prices
+    ]
 
 
 def characteristics_of(element: ET.Element) -> Characteristics:

@@ -66,12 +66,13 @@ from typing import IO, Protocol, TypeVar
 from aiohttp import web
 
 from app.http.throttle import FailedLogins
-from app.http.views import stock_result_view
+from app.http.views import price_result_view, stock_result_view
 from integrations.commerceml import (
     CommerceMLError,
     NoOffersPackage,
     StockPackage,
     intake_lines,
+    intake_prices,
     intake_totals,
     parse_stock,
     render_orders,
@@ -85,6 +86,7 @@ from workflows.onec_intake import StockIntake, StockSource
 from workflows.onec_order_status import OneCOrderStatus
 from workflows.onec_orders import OrderExport
 from workflows.ports import Clock
+from workflows.prices import PriceIntake, checked_prices
 from workflows.topology import Topology
 
 log = logging.getLogger(__name__)
@@ -418,8 +420,8 @@ class OneCExchange:
                 log.info("1C exchange: %s is a catalogue, which this exchange does not take", name)
                 return _answer("success")
             return await self._hand_over(name, package)
-        if not package.has_stock:
-            log.info("1C exchange: %s has no stock figures (prices only?): nothing to import", name)
+        if not package.has_stock and not package.prices:
+            log.info("1C exchange: %s has neither stock figures nor prices: nothing to import", name)
             return _answer("success")
         return await self._hand_over(name, package)
 
@@ -472,23 +474,32 @@ def register(
     return exchange
 
 
-def intake_on_stock(intake: StockIntake) -> OnStock:
+def intake_on_stock(intake: StockIntake, prices: PriceIntake | None = None) -> OnStock:
     """``on_stock`` that hands a package's lines to the 1C intake, as ``POST /api/1c/stock`` hands a message:
     all lines or none, by the same rules. One without ``ДатаФормирования`` is refused. Offers with only a
     total go to ``[onec] totals_warehouse``; without it a file of nothing else is refused (the intake's
-    reason says to set it) and in a mixed one they are counted in the summary, not applied."""
+    reason says to set it) and in a mixed one they are counted in the summary, not applied.
+
+    The package's prices (an ``offers.xml`` with ``<Цены>``, or a ``prices.xml``) go to ``prices``, the price
+    intake (:mod:`workflows.prices`), after the stock: checked before the stock is applied, so a bad price refuses
+    the file before anything of it is written."""
 
     async def on_stock(package: StockPackage) -> Mapping[str, object]:
-        totals = intake_totals(package)
-        result = await intake.apply(StockSource.EXCHANGE, stock_time(package), intake_lines(package), totals)
-        return {
-            **stock_result_view(result),
-            "changes_only": package.changes_only,
-            "totals_without_warehouse": len(totals),
-            "totals_placed_in": intake.totals_warehouse if totals else None,
-            "held_for_catalogue": result.held_for_catalogue,
-            "warnings": package.warnings[:5],
-        }
+        offered = checked_prices(intake_prices(package)) if prices is not None else []
+        summary: dict[str, object] = {"changes_only": package.changes_only, "warnings": package.warnings[:5]}
+        if package.has_stock:
+            totals = intake_totals(package)
+            result = await intake.apply(StockSource.EXCHANGE, stock_time(package), intake_lines(package), totals)
+            summary |= {
+                **stock_result_view(result),
+                "totals_without_warehouse": len(totals),
+                "totals_placed_in": intake.totals_warehouse if totals else None,
+                "held_for_catalogue": result.held_for_catalogue,
+            }
+        if prices is not None and offered:
+            priced = await prices.apply(StockSource.EXCHANGE.value, offered)
+            summary["prices"] = price_result_view(priced)
+        return summary
 
     return on_stock
 

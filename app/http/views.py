@@ -11,6 +11,7 @@ from workflows.ledger import Availability, Shortfall, StockUpdateResult
 from workflows.model import Obligation, Order, OrderEvent, Shipment
 from workflows.offer_ids import OfferIdConflict
 from workflows.payments import EventOutcome, MoneyState
+from workflows.prices import PriceResult
 
 # The shapes below are the JSON bodies the API sends. Views build them as plain dicts (so the bytes sent are
 # what ``json.dumps`` makes of them); ``app/http/openapi.py`` turns the same types into the published schemas.
@@ -44,6 +45,18 @@ class StockResultView(TypedDict):
     absorbed: int
     shortfalls: list[ShortfallView]
     offer_id_conflicts: list[ConflictView]
+
+
+class PriceResultView(TypedDict):
+    """What became of one upload of 1C's prices (``POST /api/1c/prices``, the exchange's offers and prices)."""
+
+    received: int
+    changed: int  # SKU prices 1C changed, per price type
+    unmapped: int  # prices of offers 1C's catalogue has not named yet: not used
+    queued: dict[str, int]  # channel -> prices queued to send
+    held: dict[str, int]  # channel -> prices held for the managers' decision
+    batches: list[int]  # the held batches, one question each
+    unused_types: list[str]  # price types no channel sells at
 
 
 class DeductionView(TypedDict):
@@ -196,6 +209,14 @@ def stock_result_view(result: StockUpdateResult) -> StockResultView:
         "shortfalls": [_shortfall(s) for s in result.shortfalls],
         "offer_id_conflicts": [conflict_view(c) for c in result.offer_id_conflicts],
     }
+
+
+def price_result_view(result: PriceResult) -> PriceResultView:
+    return {
+        "received": result.received, "changed": result.changed, "unmapped": result.unmapped,
+        "queued": dict(result.queued), "held": dict(result.held), "batches": list(result.batches),
+        "unused_types": list(result.unused_types),
+    }  # fmt: skip
 
 
 def _shortfall(shortfall: Shortfall) -> ShortfallView:
