@@ -22,7 +22,7 @@ from emulators.wildberries import (
 )
 from integrations.rate_gate import RateGate
 from integrations.wildberries import NO_CARD, WildberriesClient
-from integrations.wildberries_prices import ONE_PRICE_A_CARD, whole_roubles
+from integrations.wildberries_prices import ONE_PRICE_A_CARD, price_gate, whole_roubles
 from tests.vendor_specs import WILDBERRIES_PRODUCTS, VendorSpec
 from workflows.channels import ChannelRefused, ChannelUnavailable, PriceLine, SetsPrices
 
@@ -91,7 +91,7 @@ def make_client(wb: WildberriesEmulator, http: httpx.AsyncClient, monotonic: Fak
             gate=gate(300, 20),
             orders_gate=gate(300, 20),
             content_gate=gate(100, 5),
-            prices_gate=prices_gate or gate(90, 5),
+            prices_gate=prices_gate or price_gate(clock=monotonic, sleep=monotonic.sleep),
         )
 
     return make
@@ -254,7 +254,7 @@ async def test_a_full_batch_of_1000_cards_goes_in_one_upload(monotonic: FakeMono
         gate = RateGate(100, 5, clock=monotonic, sleep=monotonic.sleep)
         client = WildberriesClient(
             http, token=TOKEN, marketplace_base=wb.base_url, content_base=wb.base_url, prices_base=wb.base_url,
-            warehouse_id=WAREHOUSE, content_gate=gate, prices_gate=RateGate(90, 5, clock=monotonic, sleep=monotonic.sleep),
+            warehouse_id=WAREHOUSE, content_gate=gate, prices_gate=price_gate(clock=monotonic, sleep=monotonic.sleep),
         )  # fmt: skip
 
         outcome = await client.push_prices([line(f"A-{n}", str(100 + n)) for n in range(1000)])
