@@ -199,7 +199,8 @@ class _Want:
 
 
 class WildberriesClient:
-    """Stock, stock read-back and new FBS orders of one seller warehouse (``warehouse_id``).
+    """Stock, stock read-back, new FBS orders and their moves of one seller warehouse (``warehouse_id``), and the
+    seller's prices.
 
     ``marketplace_base`` and ``content_base`` are the two WB hosts (``https://marketplace-api.wildberries.ru``,
     ``https://content-api.wildberries.ru``). ``gate`` keeps within the stocks limit (300 a minute, burst 20, shared

@@ -24,8 +24,8 @@ not say which: the prices are read back, and a line that WB shows at the price s
 rejected with WB's words. Any other 400 refuses the whole request (:class:`ChannelRefused`: our request is wrong).
 
 **Reading back** is ``discountedPrice`` of each size from ``POST /api/v2/list/goods/filter`` (up to 1000 cards a
-request): the price less the seller's discount, before WB's own promotions. WB shows whole roubles, so a price with
-kopecks reads back rounded; compare :func:`whole_roubles` of ours.
+request): the price less the seller's discount, before WB's own promotions. The prices we set are whole roubles, so a
+price of ours with kopecks reads back rounded; compare :func:`whole_roubles` of ours.
 
 **Limits.** Every method of the prices API shares one bucket per seller: 10 requests in 6 s, burst 5. The gate
 (:func:`price_gate`) is 90 a minute with a burst of 5; one push is one request per endpoint used (card prices,
@@ -63,6 +63,7 @@ ALREADY_SET = "already set"
 ONE_PRICE_A_CARD = "Wildberries sets one price for all sizes of this card (its category has no prices per size)"
 ALL_WRONG_OR_SET = "All item Nos. are specified incorrectly"
 _REASON_CHARS = 300
+_KOPECKS = Decimal("0.01")
 _PATHS = (UPLOAD_PATH, SIZE_UPLOAD_PATH, LIST_PATH)
 
 
@@ -203,7 +204,7 @@ class WildberriesPrices:
             shown = await self._shown({w.chrt_id for w in wants}, {int(item["nmID"]) for item in items})
             words = f"Wildberries refused the prices: {task.errorText}"[:_REASON_CHARS]
             rejected.update({w.sku: words for w in wants if shown.get(w.chrt_id) != w.roubles})
-            return [w.sku for w in wants if shown.get(w.chrt_id) == w.roubles]
+            return [w.sku for w in wants if shown.get(w.chrt_id) == w.roubles]  # Decimal(500) == 500
         if ALREADY_SET in task.errorText:
             return [w.sku for w in wants]
         raise self._refuse(response)
@@ -219,25 +220,24 @@ class WildberriesPrices:
                 skus_of.setdefault(chrt_id, []).append(line.sku)
                 cards.add(nm)
         shown = await self._shown(set(skus_of), cards)
-        return {sku: Decimal(price) for chrt_id, price in shown.items() for sku in skus_of.get(chrt_id, [])}
+        return {sku: price for chrt_id, price in shown.items() for sku in skus_of.get(chrt_id, [])}
 
-    async def _shown(self, chrt_ids: set[int], cards: Iterable[int]) -> dict[int, int]:
-        """What WB shows a buyer for these sizes, in whole roubles, ``chrtID -> price``; a size without one is left
+    async def _shown(self, chrt_ids: set[int], cards: Iterable[int]) -> dict[int, Decimal]:
+        """What WB shows a buyer for these sizes (to the kopeck), ``chrtID -> price``; a size without one is left
         out."""
-        shown: dict[int, int] = {}
+        shown: dict[int, Decimal] = {}
         for good in await self._goods(list(cards)):
             for size in good.sizes:
                 price = size.discountedPrice
                 if size.sizeID in chrt_ids and price is not None and price > 0:
-                    shown[size.sizeID] = whole_roubles(price)
+                    shown[size.sizeID] = price.quantize(_KOPECKS, rounding=ROUND_HALF_UP)
         return shown
 
     async def _learn_cards(self, cards: list[int]) -> None:
-        """Remember whether each card's category prices sizes one by one; a card WB does not list does not."""
-        if not cards:
-            return
-        listed = {good.nmID: good.editableSizePrice for good in await self._goods(cards)}
-        self._per_size.update({nm: listed.get(nm, False) for nm in cards})
+        """Remember whether each card's category prices sizes one by one. A card WB does not list (yet) is priced
+        as a whole this time and asked about again the next."""
+        if cards:
+            self._per_size.update({good.nmID: good.editableSizePrice for good in await self._goods(cards)})
 
     async def _goods(self, cards: list[int]) -> list[_Good]:
         goods: list[_Good] = []

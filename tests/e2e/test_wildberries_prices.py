@@ -239,6 +239,18 @@ async def test_a_price_below_a_rouble_is_rejected_without_a_request(
     assert uploads(wb) == []
 
 
+async def test_a_card_wb_does_not_list_yet_is_priced_whole_and_asked_about_again(
+    wb: WildberriesEmulator, wildberries: WildberriesClient
+) -> None:
+    await wildberries.push_prices([line(f"{BOOTS}/41", "900"), line(f"{BOOTS}/42", "900")])
+    assert wb.card_price(BOOTS) == (900, 0)  # unlisted until priced: one price for the card
+
+    outcome = await wildberries.push_prices([line(f"{BOOTS}/41", "900"), line(f"{BOOTS}/42", "950")])
+
+    assert set(outcome.accepted) == {f"1c:{BOOTS}/41", f"1c:{BOOTS}/42"}  # now listed: prices per size
+    assert (wb.price(BOOTS_CHRT["41"]), wb.price(BOOTS_CHRT["42"])) == (900, 950)
+
+
 # -- limits, refusals, failures --------------------------------------------------------------------------------
 
 
@@ -315,6 +327,7 @@ async def test_the_emulators_bucket_refuses_the_6th_request_at_once(
 async def test_the_clients_gate_keeps_a_run_of_pushes_under_wbs_bucket(
     wb: WildberriesEmulator, wildberries: WildberriesClient, monotonic: FakeMonotonic
 ) -> None:
+    wb.set_price(MUG, 99)
     await wildberries.learn_products()
     start = monotonic.now
 
