@@ -28,8 +28,9 @@ request): the price less the seller's discount, before WB's own promotions. The 
 price of ours with kopecks reads back rounded; compare :func:`whole_roubles` of ours.
 
 **Limits.** Every method of the prices API shares one bucket per seller: 10 requests in 6 s, burst 5. The gate
-(:func:`price_gate`) is 90 a minute with a burst of 5; one push is one request per endpoint used (card prices,
-size prices), plus one read the first time a card is seen.
+(:func:`price_gate`) is 90 a minute with a burst of 5; one push is one request per endpoint used (size prices first,
+then card prices), plus one read the first time a card is seen. When the second request fails, the push fails as a
+whole and its lines go again later, those of the first too: setting a price twice is harmless.
 """
 
 from __future__ import annotations

@@ -237,6 +237,28 @@ async def test_a_5xx_is_unavailable_and_a_wrong_key_refused(
         await make(api_key="").push_prices([line("MUG-7", "100")])
 
 
+async def test_no_answer_in_time_is_unavailable_and_counts_towards_the_products_hour(
+    ozon: OzonEmulator, t: Time
+) -> None:
+    async with httpx.AsyncClient(timeout=0.2) as impatient:  # gives up after 0.2 s
+        client = OzonClient(
+            impatient, client_id=CLIENT_ID, api_key=API_KEY, base=ozon.base_url, warehouse_id=WH, clock=t.clock,
+            sleep=t.sleep,
+        )  # fmt: skip
+        for n in range(UPDATES_PER_PRODUCT - 1):
+            await client.push_prices([line("MUG-7", str(100 + n))])
+        ozon.hang()
+        with pytest.raises(ChannelUnavailable, match="did not answer in time"):
+            await client.push_prices([line("MUG-7", "300")])
+        ozon.recover()
+
+        outcome = await client.push_prices([line("MUG-7", "301")])
+
+    assert outcome.retry == ("sku-MUG-7",)  # the lost request may have been Ozon's 10th update this hour
+    sent = [item["price"] for call in ozon.calls(IMPORT_PRICES_PATH) for item in call.body["prices"]]
+    assert "301" not in sent  # held back without a request
+
+
 async def test_the_gate_keeps_a_run_of_pushes_within_a_strict_per_second_limit(
     t: Time, http: httpx.AsyncClient
 ) -> None:
