@@ -235,8 +235,8 @@ class WildberriesPrices:
         return shown
 
     async def _learn_cards(self, cards: list[int]) -> None:
-        """Remember whether each card's category prices sizes one by one. A card WB does not list (yet) is priced
-        as a whole this time and asked about again the next."""
+        """Remember whether each card's category prices sizes one by one. A card WB does not list (gone since the
+        cards were learned) is priced as a whole this time, and WB's answer says what became of it."""
         if cards:
             self._per_size.update({good.nmID: good.editableSizePrice for good in await self._goods(cards)})
 

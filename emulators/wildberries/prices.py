@@ -11,8 +11,8 @@ Where the spec is silent the emulator picks something and says so:
 * an upload whose every item is such, or already set, answers 400 "All item Nos. are specified incorrectly, or the
   specified prices and discounts are already set"; one whose every item is known and already set answers 400 "The
   specified prices and discounts are already set";
-* the list shows a card once it has a price (a card never priced is not listed); 208 "this task already exists" is
-  not emulated;
+* the list shows every card of the seller, one never priced at a price of 0; 208 "this task already exists" is not
+  emulated;
 * a card price sets every size of the card to it, also in a category with prices per size.
 """
 
@@ -153,7 +153,7 @@ class PriceList:
             return price_error(400, "Invalid request parameters")
         if not 1 <= limit <= MAX_LIST or offset < 0:
             return price_error(400, "Invalid request parameters")
-        listed = [nm for nm in self.cards if nm in self.prices and only in (None, nm)]
+        listed = [nm for nm in self.cards if only in (None, nm)]
         return self._goods(listed[offset : offset + limit])
 
     def list_by_cards(self, body: Any) -> WbAnswer:
@@ -161,11 +161,11 @@ class PriceList:
         if not isinstance(nm_list, list) or not 1 <= len(nm_list) <= MAX_LIST or not all(map(_is_int, nm_list)):
             return price_error(400, "Invalid request parameters")
         cards = self.cards
-        return self._goods(nm for nm in dict.fromkeys(nm_list) if nm in cards and nm in self.prices)
+        return self._goods(nm for nm in dict.fromkeys(nm_list) if nm in cards)
 
     def _goods(self, nm_ids: Iterable[int]) -> WbAnswer:
         cards = self.cards
-        goods = [self._good(cards[nm], self.prices[nm]) for nm in nm_ids]
+        goods = [self._good(cards[nm], self.prices.get(nm, CardPrice())) for nm in nm_ids]
         return WbAnswer(200, {"data": {"listGoods": goods}, "error": False, "errorText": ""})
 
     def _good(self, card: Card, price: CardPrice) -> dict[str, Any]:

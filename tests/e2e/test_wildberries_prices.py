@@ -239,15 +239,14 @@ async def test_a_price_below_a_rouble_is_rejected_without_a_request(
     assert uploads(wb) == []
 
 
-async def test_a_card_wb_does_not_list_yet_is_priced_whole_and_asked_about_again(
+async def test_a_card_never_priced_reads_back_as_no_price_and_gets_prices_per_size_at_once(
     wb: WildberriesEmulator, wildberries: WildberriesClient
 ) -> None:
-    await wildberries.push_prices([line(f"{BOOTS}/41", "900"), line(f"{BOOTS}/42", "900")])
-    assert wb.card_price(BOOTS) == (900, 0)  # unlisted until priced: one price for the card
+    assert await wildberries.read_prices([line(f"{BOOTS}/41", "1")]) == {}  # WB lists it at 0
 
     outcome = await wildberries.push_prices([line(f"{BOOTS}/41", "900"), line(f"{BOOTS}/42", "950")])
 
-    assert set(outcome.accepted) == {f"1c:{BOOTS}/41", f"1c:{BOOTS}/42"}  # now listed: prices per size
+    assert set(outcome.accepted) == {f"1c:{BOOTS}/41", f"1c:{BOOTS}/42"}
     assert (wb.price(BOOTS_CHRT["41"]), wb.price(BOOTS_CHRT["42"])) == (900, 950)
 
 
