@@ -87,7 +87,8 @@ def channel_clients(settings: Settings, topology: Topology, http: httpx.AsyncCli
         if channel.kind == "wildberries" and keys.wb_token and channel.warehouse_id is not None:
             found[name] = WildberriesClient(
                 http, token=keys.wb_token.get_secret_value(), marketplace_base=str(keys.wb_api_base),
-                content_base=str(keys.wb_content_api_base), warehouse_id=int(channel.warehouse_id), name=name,
+                content_base=str(keys.wb_content_api_base), prices_base=str(keys.wb_prices_api_base),
+                warehouse_id=int(channel.warehouse_id), name=name,
             )  # fmt: skip
         elif channel.kind == "ozon" and keys.ozon_client_id and keys.ozon_api_key and channel.warehouse_id is not None:
             found[name] = OzonClient(

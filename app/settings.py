@@ -130,6 +130,9 @@ class ChannelSettings(_Group):
     wb_content_api_base: AnyHttpUrl = Field(
         default=AnyHttpUrl("https://content-api.wildberries.ru"), validation_alias="WB_CONTENT_API_BASE"
     )
+    wb_prices_api_base: AnyHttpUrl = Field(
+        default=AnyHttpUrl("https://discounts-prices-api.wildberries.ru"), validation_alias="WB_PRICES_API_BASE"
+    )
     ozon_client_id: str | None = Field(default=None, validation_alias="OZON_CLIENT_ID")
     ozon_api_key: SecretStr | None = Field(default=None, validation_alias="OZON_API_KEY")
     ozon_api_base: AnyHttpUrl = Field(

@@ -7,6 +7,8 @@ orders are the FBS postings awaiting packaging from ``/v3/posting/fbs/unfulfille
 became of postings (cancelled, delivered, returned) is read from ``/v3/posting/fbs/list`` and ``/v1/returns/list``
 (see :mod:`integrations.ozon_events`). A posting is assembled (ready to ship) with ``/v4/posting/fbs/ship`` and
 cancelled for want of stock with ``/v2/posting/fbs/cancel``, both idempotent (see :mod:`integrations.ozon_fulfilment`).
+Prices (``workflows.channels.SetsPrices``) are set with ``/v1/product/import/prices`` and read back with
+``/v5/product/info/prices`` (see :mod:`integrations.ozon_prices`), on a gate of their own.
 
 **Per-item results.** A stock update answers 200 with ``updated`` and ``errors`` per item: ``updated`` →
 accepted; ``TOO_MANY_REQUESTS`` (or its newer text ``Stock is updated too frequently``) → ``retry``; any other
@@ -46,6 +48,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import httpx
@@ -53,6 +56,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from integrations import ozon_events as events
 from integrations import ozon_fulfilment as moves
+from integrations import ozon_prices as prices
 from integrations.rate_gate import RateGate, Sleep
 from integrations.wire import Wire, vendor_words
 from workflows.channels import (
@@ -63,6 +67,7 @@ from workflows.channels import (
     ChannelUnavailable,
     OrderEventKind,
     OrderEventPage,
+    PriceLine,
     PushOutcome,
     StockLine,
 )
@@ -155,6 +160,7 @@ class OzonClient:
     """
 
     batch_limit = BATCH_LIMIT
+    price_batch_limit = prices.PRICE_BATCH
 
     def __init__(
         self,
@@ -167,6 +173,7 @@ class OzonClient:
         name: str = "ozon",
         gate: RateGate | None = None,
         read_gate: RateGate | None = None,
+        price_gate: RateGate | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Sleep = asyncio.sleep,
         utcnow: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
@@ -196,6 +203,11 @@ class OzonClient:
         # (answered at, offer_id) in the order answered, so the 30 s run out from the front; an entry whose
         # offer was forgotten or answered again since is stale and just dropped
         self._expiry: deque[tuple[float, str]] = deque()
+        self.prices = prices.OzonPrices(
+            post=self._post, check=lambda response, gate: self._wire.check(response, gate=gate), expect=self._expect,
+            not_sent=_NotSent, gate=price_gate or prices.price_gate(clock=clock, sleep=sleep),
+            read_gate=self.read_gate, clock=clock, scrub=self._scrub, page_limit=page_limit,
+        )  # fmt: skip
 
     def __repr__(self) -> str:  # never the key
         client_id = self._headers["Client-Id"]
@@ -328,6 +340,16 @@ class OzonClient:
                 return items
             cursor = page.cursor
         raise ChannelUnavailable("Ozon's stock list did not end")
+
+    # -- prices (workflows.channels.SetsPrices) --------------------------------------------------------------
+
+    async def push_prices(self, lines: Sequence[PriceLine]) -> PushOutcome:
+        """Set the prices of ``lines`` (``old_price`` 0, roubles; see :mod:`integrations.ozon_prices`)."""
+        return await self.prices.push(lines)
+
+    async def read_prices(self, lines: Sequence[PriceLine]) -> dict[str, Decimal]:
+        """The price on each offer's card before Ozon's promotions: ``sku -> price``."""
+        return await self.prices.read(lines)
 
     # -- orders ----------------------------------------------------------------------------------------------
 

@@ -7,7 +7,8 @@ path; the cards with their sizes from ``POST /content/v2/get/cards/list`` (100 a
 one unit of one size each, from ``GET /api/v3/orders/new``; what became of them from ``POST /api/v3/orders/status``
 (1..1000 order ids a request, :mod:`integrations.wildberries_statuses`). The FBS flow (``workflows.channels.
 FulfilsOrders``: an order into an open supply, an unfillable one cancelled) is in
-:mod:`integrations.wildberries_fulfilment`. The token goes raw in ``Authorization``.
+:mod:`integrations.wildberries_fulfilment`; prices (``workflows.channels.SetsPrices``, per card ``nmID`` on the prices
+API's host) in :mod:`integrations.wildberries_prices`. The token goes raw in ``Authorization``.
 
 **Offer ids.** Our offer id for WB is the seller's vendorCode, with the size after a ``/`` when the card has more
 than one: ``"SHIRT-01/XL"``; a card with a single size (WB gives a size-less product one size, ``techSize "0"``) is
@@ -34,6 +35,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import httpx
@@ -41,6 +43,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from integrations.rate_gate import RateGate
 from integrations.wildberries_fulfilment import Statuses, WildberriesFulfilment
+from integrations.wildberries_prices import PRICE_BATCH, PRICES_HOST, WildberriesPrices, price_gate
 from integrations.wildberries_statuses import event_of
 from integrations.wire import Wire
 from workflows.channels import (
@@ -50,6 +53,7 @@ from workflows.channels import (
     ChannelRefused,
     ChannelUnavailable,
     OrderEventPage,
+    PriceLine,
     PushOutcome,
     StockLine,
 )
@@ -77,6 +81,7 @@ class _Size(BaseModel):
 
 class _Card(BaseModel):
     vendorCode: str
+    nmID: int | None = None
     sizes: list[_Size] = Field(default_factory=list)
 
 
@@ -142,6 +147,7 @@ class ProductMap:
         self._sizes: dict[str, list[int]] = {}
         self._offer_of: dict[int, str] = {}
         self._by_barcode: dict[str, int] = {}
+        self._nm_of: dict[int, int] = {}  # chrtId -> the card's nmID (the prices API names cards by it)
         for card in cards:
             if SIZE_SEPARATOR in card.vendorCode:
                 log.warning("wildberries: card vendorCode=%r has a '/'; it cannot be named, skipped", card.vendorCode)
@@ -150,6 +156,8 @@ class ProductMap:
                 log.warning("wildberries: two cards with vendorCode=%r; the later one is used", card.vendorCode)
             self._sizes[card.vendorCode] = [size.chrtID for size in card.sizes]
             for size in card.sizes:
+                if card.nmID is not None:
+                    self._nm_of[size.chrtID] = card.nmID
                 self._by_pair[card.vendorCode, size.techSize] = size.chrtID
                 self._by_barcode.update(dict.fromkeys(size.skus, size.chrtID))
                 single = len(card.sizes) == 1
@@ -171,6 +179,10 @@ class ProductMap:
     def offer_id(self, chrt_id: int) -> str | None:
         return self._offer_of.get(chrt_id)
 
+    def nm_id(self, chrt_id: int) -> int | None:
+        """The card (``nmID``) a size belongs to."""
+        return self._nm_of.get(chrt_id)
+
     def by_barcode(self, barcode: str) -> int | None:
         return self._by_barcode.get(barcode)
 
@@ -187,16 +199,19 @@ class _Want:
 
 
 class WildberriesClient:
-    """Stock, stock read-back and new FBS orders of one seller warehouse (``warehouse_id``).
+    """Stock, stock read-back, new FBS orders and their moves of one seller warehouse (``warehouse_id``), and the
+    seller's prices.
 
     ``marketplace_base`` and ``content_base`` are the two WB hosts (``https://marketplace-api.wildberries.ru``,
     ``https://content-api.wildberries.ru``). ``gate`` keeps within the stocks limit (300 a minute, burst 20, shared
     by update and read); ``orders_gate`` (FBS orders and supplies), ``cancel_gate`` (cancelling an order) and
-    ``content_gate`` within those groups' (300/20, 100/20 and 100/5). Sizes are learned from the card list on first
-    use; call :meth:`learn_products` again to pick up new cards.
+    ``content_gate`` within those groups' (300/20, 100/20 and 100/5); ``prices_gate`` within the prices API's (10
+    in 6 s, burst 5) on ``prices_base`` (``https://discounts-prices-api.wildberries.ru``). Sizes are learned from the
+    card list on first use; call :meth:`learn_products` again to pick up new cards.
     """
 
     batch_limit = 1000
+    price_batch_limit = PRICE_BATCH
 
     def __init__(
         self,
@@ -211,6 +226,8 @@ class WildberriesClient:
         orders_gate: RateGate | None = None,
         content_gate: RateGate | None = None,
         cancel_gate: RateGate | None = None,
+        prices_base: str = PRICES_HOST,
+        prices_gate: RateGate | None = None,
         clock: Callable[[], dt.datetime] = _utc_now,
     ) -> None:
         self.name = name
@@ -244,6 +261,10 @@ class WildberriesClient:
             cancel_gate=cancel_gate or RateGate(100, 20),
             clock=clock,
         )
+        self.prices = WildberriesPrices(
+            call=self._call, refuse=self._wire.refuse, sizes=self.products, base=prices_base,
+            gate=prices_gate or price_gate(),
+        )  # fmt: skip
 
     def __repr__(self) -> str:  # never the token
         return f"WildberriesClient(name={self.name!r}, warehouse_id={self.warehouse_id})"
@@ -375,6 +396,17 @@ class WildberriesClient:
                 for sku in skus_of.get(size, []) if size is not None else []:
                     held[sku] = record.amount
         return held
+
+    # -- prices (workflows.channels.SetsPrices) --------------------------------------------------------------
+
+    async def push_prices(self, lines: Sequence[PriceLine]) -> PushOutcome:
+        """Set the prices of ``lines``: whole roubles, no seller's discount; *accepted* is WB taking the upload
+        (:mod:`integrations.wildberries_prices`)."""
+        return await self.prices.push(lines)
+
+    async def read_prices(self, lines: Sequence[PriceLine]) -> dict[str, Decimal]:
+        """What WB shows a buyer for ``lines`` before its own promotions, in whole roubles: ``sku -> price``."""
+        return await self.prices.read(lines)
 
     # -- orders ----------------------------------------------------------------------------------------------
 

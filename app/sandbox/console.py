@@ -166,13 +166,19 @@ class Console:
                 "yandex_market": None if ym is None else ym.count,
                 "retailcrm": None if crm is None else int(crm),
             }
+            wb_price = e.wildberries.price(sandbox.wb_chrt[item.sku])
+            ozon_price = e.ozon.price(offer_id_for(item.sku, rule["ozon"]))
+            prices = {  # what the marketplaces show a buyer before their promotions, in roubles (None: no price)
+                "wildberries": None if wb_price is None else str(wb_price),
+                "ozon": None if ozon_price is None else str(ozon_price),
+            }
             by_warehouse = {
                 w.code: {k: view["by_warehouse"].get(w.code, {}).get(k, 0) for k in ("on_hand", "reserved")}
                 for w in topology.warehouses
             }
             rows.append({
                 "sku": item.sku, "name": item.name, "by_warehouse": by_warehouse, "available": view["available"],
-                "should_show": view["by_channel"], "shows": shows,
+                "should_show": view["by_channel"], "shows": shows, "prices_shown": prices,
             })  # fmt: skip
         return {
             "warehouses": [{"code": w.code, "title": w.title or w.code} for w in topology.warehouses],

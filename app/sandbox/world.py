@@ -117,6 +117,7 @@ def environment(emulators: Emulators, *, database_url: str, host: str, port: int
         "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN, "TELEGRAM_API_BASE": e.telegram.base_url, "TELEGRAM_MODE": "polling",
         "SLACK_BOT_TOKEN": SLACK_TOKEN, "SLACK_SIGNING_SECRET": SLACK_SECRET, "SLACK_API_BASE": e.slack.base_url,
         "WB_TOKEN": WB_TOKEN, "WB_API_BASE": e.wildberries.base_url, "WB_CONTENT_API_BASE": e.wildberries.base_url,
+        "WB_PRICES_API_BASE": e.wildberries.base_url,
         "OZON_CLIENT_ID": OZON_CLIENT, "OZON_API_KEY": OZON_KEY, "OZON_API_BASE": e.ozon.base_url,
         "YM_API_KEY": YM_KEY, "YM_API_BASE": e.yandex_market.base_url,
         "SITE_API_BASE": e.site.base_url, "SITE_API_TOKEN": SITE_TOKEN,

@@ -2,7 +2,8 @@
 200 and the 30-s rule per product-warehouse pair, stock read-back, unfulfilled FBS postings, what becomes of postings
 (cancelled, delivered, returned: ``/v3/posting/fbs/list``, ``/v1/returns/list``), the seller's own moves (a
 posting read, assembled, cancelled: ``/v3/posting/fbs/get``, ``/v4/posting/fbs/ship``, ``/v2/posting/fbs/cancel``),
-the rate limits (80 stock updates a minute per seller, 50 requests a second per Client-Id), header checks and
+prices (``/v1/product/import/prices``, ``/v5/product/info/prices``, 10 updates a product an hour), the rate limits
+(80 stock updates a minute per seller, 50 requests a second per Client-Id), header checks and
 failures on demand.
 """
 
@@ -13,9 +14,11 @@ from emulators.ozon.seller import PAIR_INTERVAL_S, SellerAccount
 from emulators.ozon.server import (
     CANCEL_PATH,
     FBS_LIST_PATH,
+    IMPORT_PRICES_PATH,
     PER_MINUTE_MESSAGE,
     PER_SECOND_MESSAGE,
     POSTING_GET_PATH,
+    PRICE_INFO_PATH,
     RETURNS_PATH,
     SHIP_PATH,
     STOCK_INFO_PATH,
@@ -29,10 +32,12 @@ from emulators.ozon.server import (
 __all__ = [
     "CANCEL_PATH",
     "FBS_LIST_PATH",
+    "IMPORT_PRICES_PATH",
     "PAIR_INTERVAL_S",
     "PER_MINUTE_MESSAGE",
     "PER_SECOND_MESSAGE",
     "POSTING_GET_PATH",
+    "PRICE_INFO_PATH",
     "RETURNS_PATH",
     "SHIP_PATH",
     "STOCKS_PATH",

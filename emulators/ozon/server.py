@@ -2,7 +2,8 @@
 
 Serves ``POST /v2/products/stocks``, ``POST /v4/product/info/stocks``, ``POST /v3/posting/fbs/unfulfilled/list``,
 ``POST /v3/posting/fbs/list``, ``POST /v1/returns/list`` and, for the seller's own moves, ``POST /v3/posting/fbs/get``,
-``POST /v4/posting/fbs/ship`` and ``POST /v2/posting/fbs/cancel`` (:mod:`emulators.ozon.fulfilment`) of one seller
+``POST /v4/posting/fbs/ship`` and ``POST /v2/posting/fbs/cancel`` (:mod:`emulators.ozon.fulfilment`), and prices,
+``POST /v1/product/import/prices`` and ``POST /v5/product/info/prices`` (:mod:`emulators.ozon.prices`), of one seller
 (:class:`~emulators.ozon.seller.SellerAccount`). A request passes, in order: a failure a test asked for
 (:meth:`OzonEmulator.fail_with`, :meth:`OzonEmulator.hang`); the headers (``Client-Id`` and ``Api-Key`` both
 missing or empty → 401, wrong → 403, as ``rpcStatus``; the status codes and texts are *[emulator]*, the spec lists
@@ -20,6 +21,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from http import HTTPStatus
 from typing import Any
 
@@ -28,6 +30,7 @@ from aiohttp import web
 from emulators.local_server import LocalServer
 from emulators.ozon import fulfilment, lifecycle
 from emulators.ozon.postings import Cancellation, OzonReturn, Posting, postings_products
+from emulators.ozon.prices import PriceBook, Priced
 from emulators.ozon.seller import SellerAccount, invalid, rpc_status
 from emulators.refusals import ForcedRateLimits
 
@@ -39,6 +42,8 @@ RETURNS_PATH = "/v1/returns/list"
 POSTING_GET_PATH = "/v3/posting/fbs/get"
 SHIP_PATH = "/v4/posting/fbs/ship"
 CANCEL_PATH = "/v2/posting/fbs/cancel"
+IMPORT_PRICES_PATH = "/v1/product/import/prices"
+PRICE_INFO_PATH = "/v5/product/info/prices"
 PER_SECOND_MESSAGE = "You have reached request rate limit per second"
 PER_MINUTE_MESSAGE = "You have reached request rate limit per minute"  # [emulator] the spec gives no text
 
@@ -102,6 +107,7 @@ class OzonEmulator(LocalServer):
         names = warehouses if isinstance(warehouses, Mapping) else {w: f"Склад {w}" for w in warehouses}
         self.client_id, self._api_key = client_id, api_key
         self.seller = SellerAccount(names, products)
+        self.price_book = PriceBook(self.seller.products)
         self.received: list[OzonCall] = []
         self._clock, self._utcnow = clock, utcnow
         self.per_second = SlidingWindow(requests_per_second, 1.0, clock)
@@ -122,7 +128,8 @@ class OzonEmulator(LocalServer):
 
     def application(self) -> web.Application:
         app = web.Application()
-        for path in (STOCKS_PATH, STOCK_INFO_PATH, UNFULFILLED_PATH, FBS_LIST_PATH, RETURNS_PATH, *self._moves):
+        paths = (STOCKS_PATH, STOCK_INFO_PATH, UNFULFILLED_PATH, FBS_LIST_PATH, RETURNS_PATH)
+        for path in (*paths, IMPORT_PRICES_PATH, PRICE_INFO_PATH, *self._moves):
             app.router.add_post(path, self._handle)
         return app
 
@@ -147,6 +154,23 @@ class OzonEmulator(LocalServer):
         self.seller.available[warehouse_id, offer_id] = available
         if reserved is not None:
             self.seller.reserved[warehouse_id, offer_id] = reserved
+
+    def price(self, offer_id: str) -> Decimal | None:
+        """The price on the product's card (before Ozon's promotions); ``None`` when never set."""
+        priced = self.price_book.prices.get(offer_id)
+        return None if priced is None else priced.price
+
+    def old_price(self, offer_id: str) -> Decimal | None:
+        priced = self.price_book.prices.get(offer_id)
+        return None if priced is None else priced.old_price
+
+    def set_price(self, offer_id: str, price: Decimal, *, old_price: Decimal = Decimal(0)) -> None:
+        """Price a product as if in the seller's cabinet (does not count towards its 10 updates an hour)."""
+        self.price_book.prices[offer_id] = Priced(price, old_price)
+
+    def set_price_bounds(self, offer_id: str, lowest: Decimal, highest: Decimal) -> None:
+        """The product's category allows prices only within these: others are ``invalid_category_price``."""
+        self.price_book.bounds[offer_id] = (lowest, highest)
 
     def add_posting(
         self,
@@ -301,6 +325,10 @@ class OzonEmulator(LocalServer):
             return (*lifecycle.returns_list(self.seller, body), {})
         if path in self._moves:
             return (*self._moves[path](body), {})
+        if path == IMPORT_PRICES_PATH:
+            return (*self.price_book.import_prices(body, self._clock()), {})
+        if path == PRICE_INFO_PATH:
+            return (*self.price_book.info_prices(body), {})
         return (*self.seller.unfulfilled(body), {})
 
     def _limit(self, path: str) -> tuple[int, dict[str, Any], dict[str, str]] | None:

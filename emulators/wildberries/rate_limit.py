@@ -3,7 +3,8 @@
 WB documents each group of methods as a token bucket with four numbers: period, limit, interval (period / limit)
 and burst. Stocks on seller warehouses: 300 a minute, burst 20, and **a request answered 409 counts as 10**. FBS
 orders, supplies and passes: 300 a minute, burst 20, a 409 counting as 10 too; cancelling an assembly order has
-its own: 100 a minute, burst 20, a 409 as 10. Content: 100 a minute, burst 5. Over the limit the gateway answers
+its own: 100 a minute, burst 20, a 409 as 10. Content: 100 a minute, burst 5. Prices and discounts: 10 in 6 s
+(100 a minute), burst 5. Over the limit the gateway answers
 429 with ``X-Ratelimit-Retry``: whole seconds to wait.
 """
 
@@ -34,6 +35,7 @@ STOCKS = BucketPolicy(per_minute=300, burst=20, conflict_cost=10)
 ORDERS = BucketPolicy(per_minute=300, burst=20, conflict_cost=10)
 CANCEL = BucketPolicy(per_minute=100, burst=20, conflict_cost=10)
 CONTENT = BucketPolicy(per_minute=100, burst=5)
+PRICES = BucketPolicy(per_minute=100, burst=5)  # 10 in 6 s, burst 5, for every method of the prices API
 
 
 class TokenBucket:

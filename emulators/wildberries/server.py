@@ -4,8 +4,9 @@ One port serves both hosts the stock client uses (give :attr:`~emulators.local_s
 the marketplace *and* the content base): ``PUT``/``POST /api/v3/stocks/{warehouseId}``, ``GET
 /api/v3/orders/new``, ``POST /api/v3/orders/status``, ``PATCH /api/v3/orders/{orderId}/cancel``, ``GET``/``POST
 /api/v3/supplies``, ``GET /api/v3/supplies/{supplyId}``, ``PATCH /api/marketplace/v3/supplies/{supplyId}/orders``,
-``GET /api/v3/warehouses`` and ``POST /content/v2/get/cards/list`` (supplies and cancels:
-:mod:`emulators.wildberries.supplies`).
+``GET /api/v3/warehouses``, ``POST /content/v2/get/cards/list`` (supplies and cancels:
+:mod:`emulators.wildberries.supplies`) and, of the prices API, ``POST /api/v2/upload/task``, ``POST
+/api/v2/upload/task/size`` and ``GET``/``POST /api/v2/list/goods/filter`` (:mod:`emulators.wildberries.prices`).
 
 The gateway comes first, as on WB: the token in ``Authorization`` (raw, or ``Bearer <token>``, both seen in
 the wild) else 401 in the gateway's shape; then the seller's token bucket of that group of methods else 429 with
@@ -29,7 +30,8 @@ from aiohttp import web
 
 from emulators.local_server import LocalServer
 from emulators.refusals import ForcedRateLimits
-from emulators.wildberries.rate_limit import CANCEL, CONTENT, ORDERS, STOCKS, BucketPolicy, Clock, TokenBucket
+from emulators.wildberries.prices import CardPrice, PriceList
+from emulators.wildberries.rate_limit import CANCEL, CONTENT, ORDERS, PRICES, STOCKS, BucketPolicy, Clock, TokenBucket
 from emulators.wildberries.seller import SellerAccount, WbAnswer, error
 from emulators.wildberries.supplies import SupplyDesk
 
@@ -42,8 +44,11 @@ CANCEL_ORDER_PATH = "/api/v3/orders/{orderId}/cancel"
 SUPPLIES_PATH = "/api/v3/supplies"
 SUPPLY_PATH = "/api/v3/supplies/{supplyId}"
 SUPPLY_ORDERS_PATH = "/api/marketplace/v3/supplies/{supplyId}/orders"
+PRICES_UPLOAD_PATH = "/api/v2/upload/task"
+SIZE_PRICES_UPLOAD_PATH = "/api/v2/upload/task/size"
+PRICES_LIST_PATH = "/api/v2/list/goods/filter"
 
-Group = Literal["stocks", "orders", "cancel", "content"]
+Group = Literal["stocks", "orders", "cancel", "content", "prices"]
 Auth = Literal["raw", "bearer", "missing", "wrong"]
 _ANY = "*"
 
@@ -85,9 +90,12 @@ class WildberriesEmulator(LocalServer):
         self.token = token
         self.seller = SellerAccount(warehouses, cards)
         self.desk = SupplyDesk(self.seller)
+        self.price_list = PriceList(lambda: self.seller.cards)
         self.received: list[WildberriesCall] = []
         self._clock = clock
-        policies: dict[Group, BucketPolicy] = {"stocks": STOCKS, "orders": ORDERS, "cancel": CANCEL, "content": CONTENT}
+        policies: dict[Group, BucketPolicy] = {
+            "stocks": STOCKS, "orders": ORDERS, "cancel": CANCEL, "content": CONTENT, "prices": PRICES,
+        }  # fmt: skip
         policies.update(buckets or {})
         self.buckets: dict[Group, TokenBucket] = {group: TokenBucket(p, clock) for group, p in policies.items()}
         self._forced = ForcedRateLimits()
@@ -109,6 +117,10 @@ class WildberriesEmulator(LocalServer):
         app.router.add_get(SUPPLY_PATH, self._handle)
         app.router.add_patch(SUPPLY_ORDERS_PATH, self._handle)
         app.router.add_post(CARDS_LIST_PATH, self._handle)
+        app.router.add_post(PRICES_UPLOAD_PATH, self._handle)
+        app.router.add_post(SIZE_PRICES_UPLOAD_PATH, self._handle)
+        app.router.add_get(PRICES_LIST_PATH, self._handle)
+        app.router.add_post(PRICES_LIST_PATH, self._handle)
         return app
 
     # -- what tests read and steer ---------------------------------------------------------------------------
@@ -120,6 +132,30 @@ class WildberriesEmulator(LocalServer):
     def set_stock(self, warehouse_id: int, chrt_id: int, amount: int) -> None:
         """Put a stock record in place, as if the seller had set it in the cabinet."""
         self.seller.stocks[warehouse_id, chrt_id] = amount
+
+    def price(self, chrt_id: int) -> int | None:
+        """What WB shows a buyer for a size before its own promotions (the price less the seller's discount, whole
+        roubles); ``None`` when the card has no price."""
+        card, _ = self.seller.sizes[chrt_id]
+        return self.price_list.size_price(card.nm_id, chrt_id)
+
+    def card_price(self, vendor_code: str) -> tuple[int, int] | None:
+        """A card's own ``(price, discount %)``; ``None`` when it has no price."""
+        card = next(card for card in self.seller.cards if card.vendor_code == vendor_code)
+        found = self.price_list.prices.get(card.nm_id)
+        return None if found is None else (found.price, found.discount)
+
+    def set_price(self, vendor_code: str, price: int, *, discount: int = 0) -> None:
+        """Price a card as if the seller had done it in the cabinet (every size at ``price``)."""
+        card = next(card for card in self.seller.cards if card.vendor_code == vendor_code)
+        self.price_list.prices[card.nm_id] = CardPrice(price, discount)
+
+    def allow_size_prices(self, vendor_code: str) -> None:
+        """The card's category lets each size have its own price (``editableSizePrice``)."""
+        self.price_list.per_size.add(next(c.nm_id for c in self.seller.cards if c.vendor_code == vendor_code))
+
+    def nm_id(self, vendor_code: str) -> int:
+        return next(card.nm_id for card in self.seller.cards if card.vendor_code == vendor_code)
 
     def trash_card(self, vendor_code: str) -> None:
         """The seller moved a card to the trash (after a client learned it): its sizes answer 409 NotFound."""
@@ -260,6 +296,9 @@ class WildberriesEmulator(LocalServer):
             return fulfilment
         if request.path == CARDS_LIST_PATH:
             return self.seller.cards_page(body)
+        prices = self._prices(request, body)
+        if prices is not None:
+            return prices
         if request.path == NEW_ORDERS_PATH:
             return self.seller.new_orders()
         if request.path == ORDER_STATUSES_PATH:
@@ -273,6 +312,18 @@ class WildberriesEmulator(LocalServer):
         if request.method == "PUT":
             return self.seller.update_stocks(warehouse_id, body)
         return self.seller.read_stocks(warehouse_id, body)
+
+    def _prices(self, request: web.Request, body: Any) -> WbAnswer | None:
+        """The answer of a method of the prices API; ``None`` for the other routes."""
+        if request.path == PRICES_UPLOAD_PATH:
+            return self.price_list.upload(body)
+        if request.path == SIZE_PRICES_UPLOAD_PATH:
+            return self.price_list.upload_sizes(body)
+        if request.path == PRICES_LIST_PATH and request.method == "GET":
+            return self.price_list.list_by_query(parse_qs(request.query_string))
+        if request.path == PRICES_LIST_PATH:
+            return self.price_list.list_by_cards(body)
+        return None
 
     def _fulfilment(self, request: web.Request, body: Any) -> WbAnswer | None:
         """The answer of a supply method or of a cancel; ``None`` for the other routes."""
@@ -315,6 +366,8 @@ def _group(path: str) -> Group:
     the supplies (WB's own grouping)."""
     if path.startswith("/content/"):
         return "content"
+    if path.startswith("/api/v2/"):
+        return "prices"
     if path.startswith("/api/v3/orders/") and path.endswith("/cancel"):
         return "cancel"
     return "stocks" if path.startswith("/api/v3/stocks/") else "orders"

@@ -90,6 +90,7 @@ async def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterato
         env = {
             "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'sync.db'}", "API_TOKEN": API,
             "WB_TOKEN": "wb-token", "WB_API_BASE": wb.base_url, "WB_CONTENT_API_BASE": wb.base_url,
+            "WB_PRICES_API_BASE": wb.base_url,
             "YM_API_KEY": "ym-key", "YM_API_BASE": ym.base_url,
             "OZON_CLIENT_ID": "ozon-client", "OZON_API_KEY": "ozon-key", "OZON_API_BASE": ozon.base_url,
         }  # fmt: skip

@@ -52,6 +52,7 @@ def test_the_console_is_ready_within_a_minute_and_every_channel_shows_1c_stock(s
     assert rows["KETTLE-BOSCH-1"]["shows"] == {
         "site": 15, "wildberries": 12, "ozon": 12, "yandex_market": 12, "retailcrm": 15,
     }  # fmt: skip
+    assert set(rows["KETTLE-BOSCH-1"]["prices_shown"]) == {"wildberries", "ozon"}  # what the marketplaces show
     assert len(state["stores"]) == 3
     assert [p["role"] for p in state["people"]] == ["owner", "manager", "manager"]
 
