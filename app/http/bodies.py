@@ -73,6 +73,17 @@ class StockMessage(_Body):
     items: list[StockItem] = Field(max_length=100_000)
 
 
+class PriceItem(_Body):
+    sku: Sku
+    # the price type's name as 1C names it (e.g. "Розничная"); at most the column's 255 characters
+    price_type: Code
+    price: Decimal = Field(gt=0, le=100_000_000, max_digits=13, decimal_places=2)  # roubles per unit
+
+
+class PriceMessage(_Body):
+    items: list[PriceItem] = Field(min_length=1, max_length=100_000)
+
+
 class CustomerBody(_Body):
     name: Annotated[str, Field(max_length=255), AfterValidator(_no_control)] = ""
     phone: Annotated[str, Field(max_length=64), AfterValidator(_no_control)] = ""

@@ -25,7 +25,7 @@ from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import JsonSchemaMode
 
 from app.http import views
-from app.http.bodies import CancelBody, DeductionBody, OrderBody, PaymentEventBody, StockMessage
+from app.http.bodies import CancelBody, DeductionBody, OrderBody, PaymentEventBody, PriceMessage, StockMessage
 from app.http.dashboard_views import DashboardView
 
 SPEC_PATH, DOCS_PATH = "/api/openapi.json", "/api/docs"
@@ -101,6 +101,12 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "1C's stock figures, applied in one transaction",
         {200: ("Applied.", views.StockResultView)},
         StockMessage,
+        tag="1C",
+    ),
+    ("POST", "/api/1c/prices"): Operation(
+        "1C's prices per price type, to every channel that sells at that type; big drops held for the managers",
+        {200: ("Applied: queued, held for a decision, or unchanged.", views.PriceResultView)},
+        PriceMessage,
         tag="1C",
     ),
     ("POST", "/api/1c/deductions"): Operation(

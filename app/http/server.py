@@ -17,7 +17,7 @@ from pydantic import BaseModel, SecretStr
 from sqlalchemy import text
 
 from app.bootstrap import Services
-from app.http.bodies import CancelBody, DeductionBody, OrderBody, PaymentEventBody, StockMessage
+from app.http.bodies import CancelBody, DeductionBody, OrderBody, PaymentEventBody, PriceMessage, StockMessage
 from app.http.connections import request_deadlines
 from app.http.dashboard import dashboard_routes
 from app.http.errors import RETRY_AFTER_SECONDS, ApiError, Handler, error_response, json_errors
@@ -40,6 +40,7 @@ from app.http.views import (
     money_view,
     order_view,
     payment_outcome_view,
+    price_result_view,
     shipment_view,
     stock_result_view,
 )
@@ -57,6 +58,7 @@ from workflows.onec_orders import OrderExport
 from workflows.orders import LineRequest, PlaceOrder
 from workflows.payments import PaymentEvent
 from workflows.ports import Clock
+from workflows.prices import OneCPrice
 from workflows.store_stats import store_answer_stats
 
 log = logging.getLogger(__name__)
@@ -94,6 +96,7 @@ def create_app(services: Services) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     app.router.add_post("/api/1c/stock", post_stock)
+    app.router.add_post("/api/1c/prices", post_prices)
     app.router.add_post("/api/1c/deductions", post_deduction)
     app.router.add_post("/api/orders", post_order)
     app.router.add_get("/api/orders/{order_id}", get_order)
@@ -251,6 +254,19 @@ async def post_stock(request: web.Request) -> web.Response:
         raise ApiError(500, "internal_error", "something went wrong on our side; nothing of this message was "
                        "applied (send it again); it has been logged") from error  # fmt: skip
     return web.json_response(stock_result_view(result))
+
+
+async def post_prices(request: web.Request) -> web.Response:
+    """1C's prices, per price type and SKU, applied as one upload (:mod:`workflows.prices`)."""
+    services = request.app[SERVICES]
+    message = await _body(request, PriceMessage)
+    prices = services.shop.prices
+    if prices is None:  # pragma: no cover - assemble always builds it
+        raise ApiError(503, "prices_unavailable", "prices are not set up in this service")
+    lines = [OneCPrice(item.sku, item.price_type, item.price) for item in message.items]
+    result = await prices.apply("api", lines)
+    services.shop.wake_price_dispatchers()
+    return web.json_response(price_result_view(result))
 
 
 async def post_deduction(request: web.Request) -> web.Response:

@@ -73,6 +73,8 @@ ORDER_BODY = {
     "delivery": {"tariff_code": 136, "address": {"country_code": "RU", "city": "Москва", "city_code": 44,
                  "postal_code": "125009", "line": "ул. Тверская, 1"}, "pickup_point": "MSK123", "weight_g": 500},
 }  # fmt: skip
+PRICES = {"items": [{"sku": "КР-7/2", "price_type": "Розничная", "price": "1990.00"},
+                     {"sku": "A", "price_type": "Оптовая", "price": "10.5"}]}  # fmt: skip
 DEDUCTION = {"order_id": ORDER, "deducted_at": "2026-11-21T12:30:00+03:00"}
 CANCEL = {"reason": "дубль"}
 PAYMENT = {"event_id": "e1", "payment_id": "p1", "order_id": ORDER, "idempotency_key": "k1", "phase": "initiated",
@@ -111,6 +113,7 @@ def _query(path: str, name: str, *special: str) -> st.SearchStrategy[str]:
 ORDER_IDS = path_segment("{order}", "{order}")
 ROUTES: dict[tuple[str, str], tuple[str, st.SearchStrategy[Call], int]] = {
     ("POST", "/api/1c/stock"): ("stock", _posts("/api/1c/stock", STOCK), 150),
+    ("POST", "/api/1c/prices"): ("prices", _posts("/api/1c/prices", PRICES), 120),
     ("POST", "/api/1c/deductions"): ("deductions", _posts("/api/1c/deductions", DEDUCTION), 120),
     ("POST", "/api/orders"): ("orders", _posts("/api/orders", ORDER_BODY), 200),
     ("POST", "/api/orders/{order_id}/cancel"): (
