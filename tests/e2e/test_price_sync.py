@@ -54,7 +54,7 @@ class World:
 
     def shown(self, offer: str) -> tuple[int | None, Decimal | None, Decimal | None]:
         ym = self.ym.price(offer)
-        return self.wb.price({"IRON-1": 11, "KETTLE-2": 22}[offer]), self.ozon.price(offer), ym and ym.value
+        return self.wb.price({"IRON-1": 11, "KETTLE-2": 22}[offer]), self.ozon.price(offer), ym.value if ym else None
 
 
 @pytest.fixture
