@@ -21,7 +21,7 @@ from datetime import timedelta
 from workflows.alerts import TASK_ESCALATED, AlertDesk
 from workflows.payloads import PriceQuestion, PriceSample
 from workflows.ports import Clock, UnitOfWork
-from workflows.tasks import Deadline, Decision, Task, TaskBoard, expire, notify_closed
+from workflows.tasks import Deadline, Decision, Task, TaskBoard, answer_with, expire, notify_closed
 from workflows.vocabulary import Assignee, TaskKind
 
 KIND = TaskKind.PRICE_APPROVAL
@@ -60,10 +60,7 @@ class PriceGuard:
         return await self._board.open_for_office(uow, task)
 
     async def answer(self, task_id: int, option: str, by: str) -> Decision:
-        async with self._board.deciding(task_id, option, by) as (uow, decision):
-            if decision.accepted:
-                await self._decided(uow, decision.task, option, by)
-        return decision
+        return await answer_with(self._board, task_id, option, by, self._decided)
 
     async def _decided(self, uow: UnitOfWork, task: Task, option: str, by: str) -> None:
         now = self._clock.now()

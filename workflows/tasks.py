@@ -100,6 +100,19 @@ class TaskBoard:
                 await uow.commit()
 
 
+# What an answer does, in the answering unit of work: (uow, the task as closed, option, who).
+DecisionEffect = Callable[[UnitOfWork, Task, str, str], Awaitable[None]]
+
+
+async def answer_with(board: TaskBoard, task_id: int, option: str, by: str, effect: DecisionEffect) -> Decision:
+    """Answer a task and, if this answer is the first decision, apply ``effect`` in the same transaction (the
+    office desks' ``answer``: see :meth:`TaskBoard.deciding`)."""
+    async with board.deciding(task_id, option, by) as (uow, decision):
+        if decision.accepted:
+            await effect(uow, decision.task, option, by)
+    return decision
+
+
 def closed_topic(task: Task) -> NoticeTopic:
     """The notice that a task closed: a store's question is shown in its Slack channel, the
     office's tasks (managers, owner) in Telegram; each chat adapter takes only its own topic."""

@@ -30,7 +30,7 @@ from workflows.order_actions import Action, ActionState, queue
 from workflows.orders import OrderDesk
 from workflows.payloads import UnfillableLine, UnfillableOrder
 from workflows.ports import Clock, UnitOfWork, UnitOfWorkFactory
-from workflows.tasks import Deadline, Decision, Task, TaskBoard, expire, notify_closed
+from workflows.tasks import Deadline, Decision, Task, TaskBoard, answer_with, expire, notify_closed
 from workflows.vocabulary import Assignee, TaskKind
 
 KIND = TaskKind.UNFILLABLE_ORDER
@@ -139,10 +139,7 @@ class UnfillableDesk:
         return await self._board.open_for_office(uow, task)
 
     async def answer(self, task_id: int, option: str, by: str) -> Decision:
-        async with self._board.deciding(task_id, option, by) as (uow, decision):
-            if decision.accepted:
-                await self._decided(uow, decision.task, option, by)
-        return decision
+        return await answer_with(self._board, task_id, option, by, self._decided)
 
     async def wait_until(self, order_id: int, until: datetime, by: str) -> datetime:
         """A manager names the day the goods come: the order's question — open (answered ``wait`` now, the first
