@@ -27,8 +27,8 @@ Choices, each a rule of this module:
 * **Prices.** ``<ТипыЦен><ТипЦены>`` name the package's price types (``Ид`` → ``Наименование``); each offer's
   ``<Цены><Цена>`` gives ``ИдТипаЦены`` and ``ЦенаЗаЕдиницу`` (decimal comma or point, spaces as thousands
   separators), per ``<Коэффициент>`` base units when it is given and not 1. A price in another currency than
-  roubles (``RUB``, ``руб``, ``643``) is skipped with a warning; a price that is not a number above 0 refuses the
-  package. A prices-only file (``prices.xml``) is a package with prices and no stock.
+  roubles (``RUB``, ``руб``, ``643``), or without its type, is skipped with a warning; a price that is not a
+  number above 0 refuses the package. A prices-only file (``prices.xml``) is a package with prices and no stock.
 
 A file is parsed whole or refused with :class:`CommerceMLError` (``reason`` is one short sentence): malformed
 XML, a DOCTYPE, another root, no offers package (:class:`NoOffersPackage`: a catalogue ``import.xml``), an
@@ -220,8 +220,9 @@ def _prices(offer: ET.Element, article: str, offer_id: str, where: str, warnings
     for price in offer.iterfind("Цены/Цена"):
         type_id = (price.findtext("ИдТипаЦены") or "").strip()
         currency = (price.findtext("Валюта") or "RUB").strip()
-        if not type_id:
-            raise CommerceMLError(f"{where} has a price without <ИдТипаЦены>")
+        if not type_id:  # no channel can sell at a type it cannot name
+            warnings.append(f"{where}: a price without <ИдТипаЦены> skipped")
+            continue
         if currency.upper() not in _ROUBLES:
             warnings.append(f"{where}: a price in {currency[:10]} skipped (only roubles are sold)")
             continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -131,9 +132,11 @@ def test_both_forms_in_one_offer_count_a_warehouse_once_when_they_agree() -> Non
 
 
 def test_a_prices_only_offers_file_has_no_stock() -> None:
-    package = parse_stock(document(offer("<Цены><Цена><ЦенаЗаЕдиницу>10,5</ЦенаЗаЕдиницу></Цена></Цены>")))
+    package = parse_stock(
+        document(offer("<Цены><Цена><ИдТипаЦены>PT</ИдТипаЦены><ЦенаЗаЕдиницу>10,5</ЦенаЗаЕдиницу></Цена></Цены>"))
+    )
     assert package.lines == [] and package.totals_without_warehouse == []
-    assert not package.has_stock
+    assert not package.has_stock and [p.price for p in package.prices] == [Decimal("10.5")]
 
 
 def test_a_catalogue_is_not_a_stock_file() -> None:

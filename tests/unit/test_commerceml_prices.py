@@ -76,9 +76,10 @@ def test_a_price_that_is_not_a_price_refuses_the_file(value: str, reason: str) -
     assert refused.value.reason == reason
 
 
-def test_a_price_without_its_type_refuses_the_file() -> None:
-    with pytest.raises(CommerceMLError, match="offer g1 has a price without <ИдТипаЦены>"):
-        parse_stock(offers(offer("g1", "A", "<Цена><ЦенаЗаЕдиницу>5</ЦенаЗаЕдиницу></Цена>")))
+def test_a_price_without_its_type_is_skipped_with_a_warning() -> None:
+    package = parse_stock(offers(offer("g1", "A", "<Цена><ЦенаЗаЕдиницу>5</ЦенаЗаЕдиницу></Цена>", price("7"))))
+    assert [(p.sku, p.price) for p in intake_prices(package)] == [("A", Decimal(7))]
+    assert package.warnings == ["offer g1: a price without <ИдТипаЦены> skipped"]
 
 
 def _rouble_prices(xml: bytes) -> list[tuple[str, str, Decimal]]:
