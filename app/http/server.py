@@ -71,6 +71,21 @@ M = TypeVar("M", bound=BaseModel)
 EARLIEST_YEAR, LATEST_YEAR = 1970, 9000
 
 
+def _add_api_routes(app: web.Application) -> None:
+    """The service's own routes: health, metrics and the JSON API."""
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_post("/api/1c/stock", post_stock)
+    app.router.add_post("/api/1c/prices", post_prices)
+    app.router.add_post("/api/1c/deductions", post_deduction)
+    app.router.add_post("/api/orders", post_order)
+    app.router.add_get("/api/orders/{order_id}", get_order)
+    app.router.add_post("/api/orders/{order_id}/cancel", cancel_order)
+    app.router.add_get("/api/stock/{sku:.+}", get_stock)
+    app.router.add_get("/api/offer-ids/conflicts", get_conflicts)
+    app.router.add_get("/api/stats/stores", get_store_stats)
+
+
 def create_app(services: Services) -> web.Application:
     http = services.settings.http
     limit = http.max_body_bytes
@@ -93,17 +108,7 @@ def create_app(services: Services) -> web.Application:
     )
     app[SERVICES] = services
     shop = services.shop
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/metrics", metrics)
-    app.router.add_post("/api/1c/stock", post_stock)
-    app.router.add_post("/api/1c/prices", post_prices)
-    app.router.add_post("/api/1c/deductions", post_deduction)
-    app.router.add_post("/api/orders", post_order)
-    app.router.add_get("/api/orders/{order_id}", get_order)
-    app.router.add_post("/api/orders/{order_id}/cancel", cancel_order)
-    app.router.add_get("/api/stock/{sku:.+}", get_stock)
-    app.router.add_get("/api/offer-ids/conflicts", get_conflicts)
-    app.router.add_get("/api/stats/stores", get_store_stats)
+    _add_api_routes(app)
     if shop.reports is not None:  # the owner's daily report, for the dashboard
         app.router.add_routes(report_routes(shop.reports, services.settings.business.locale))
     dashboard = Dashboard(shop.uow, shop.clock, shop.topology)
