@@ -43,18 +43,49 @@ def test_the_console_is_ready_within_a_minute_and_every_channel_shows_1c_stock(s
     assert "text/html" in page.headers["content-type"]
 
     def synced(state: dict[str, Any]) -> bool:
-        return all(row["shows"] == row["should_show"] for row in state["stock"]["rows"])
+        rows = state["stock"]["rows"]
+        return all(row["shows"] == row["should_show"] and all(row["prices_shown"].values()) for row in rows)
 
-    state = sandbox.eventually(lambda s: s if synced(s) else None, "every channel's emulator shows 1C's stock")
+    state = sandbox.eventually(
+        lambda s: s if synced(s) else None, "every channel's emulator shows 1C's stock and prices"
+    )
     rows = {row["sku"]: row for row in state["stock"]["rows"]}
     assert rows["КР-7/2"]["by_warehouse"]["tverskaya"] == {"on_hand": 1, "reserved": 0}
     assert rows["КР-7/2"]["shows"]["wildberries"] == 0  # only in stores; WB sells from the online warehouse
     assert rows["KETTLE-BOSCH-1"]["shows"] == {
         "site": 15, "wildberries": 12, "ozon": 12, "yandex_market": 12, "retailcrm": 15,
     }  # fmt: skip
-    assert set(rows["KETTLE-BOSCH-1"]["prices_shown"]) == {"wildberries", "ozon"}  # what the marketplaces show
+    assert rows["KETTLE-BOSCH-1"]["prices_shown"] == {  # 1C's 4 590 ₽ at each channel's markup and rounding
+        "site": "4590.00", "wildberries": "5279.00", "ozon": "5050.00", "yandex_market": "5049.00",
+        "retailcrm": "4590.00",
+    }  # fmt: skip
     assert len(state["stores"]) == 3
     assert [p["role"] for p in state["people"]] == ["owner", "manager", "manager"]
+
+
+def test_the_gift_set_is_a_kit_every_channel_shows_with_what_its_components_make_and_its_price(
+    sandbox: Sandbox,
+) -> None:
+    def kit(state: dict[str, Any]) -> dict[str, Any]:
+        return next(r for r in state["stock"]["rows"] if r["sku"] == "НАБОР-ЧАЙ-БЛЕНДЕР")
+
+    state = sandbox.eventually(lambda s: s if kit(s)["shows"] == kit(s)["should_show"] else None,
+                               "every channel shows the gift set")  # fmt: skip
+    rows = {row["sku"]: row for row in state["stock"]["rows"]}
+    gift = rows["НАБОР-ЧАЙ-БЛЕНДЕР"]
+    assert gift["kit"] == {"KETTLE-BOSCH-1": 1, "BLENDER-3": 1}
+
+    def free_online(sku: str) -> int:
+        cell = rows[sku]["by_warehouse"]["online"]
+        return int(cell["on_hand"] - cell["reserved"])
+
+    made = min(free_online("KETTLE-BOSCH-1"), free_online("BLENDER-3"))  # assembled online only, never in stores
+    assert made > 0 and set(gift["shows"].values()) == {made}, gift
+    assert gift["by_warehouse"]["tverskaya"] == {"on_hand": 0, "reserved": 0}
+    assert gift["prices_shown"] == {  # the set's own 1C price, 6 990 ₽, not its components'
+        "site": "6990.00", "wildberries": "8039.00", "ozon": "7690.00", "yandex_market": "7689.00",
+        "retailcrm": "6990.00",
+    }  # fmt: skip
 
 
 def test_the_last_iron_sold_on_five_channels_at_once_is_sold_once(sandbox: Sandbox) -> None:
