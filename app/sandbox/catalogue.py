@@ -1,6 +1,7 @@
 """The demo shop: an online warehouse, three Moscow stores, five channels, an owner and two managers, and a
 catalogue with the articles that break naive systems (a ``/`` in ``КР-7/2``, a name longer than Ozon's 50
-characters, sizes as separate articles)."""
+characters, sizes as separate articles), a gift set sold as a kit of two of them, and 1C's retail price of each
+(every channel sells at it, the marketplaces with their markups and roundings)."""
 
 from __future__ import annotations
 
@@ -72,6 +73,13 @@ CATALOGUE = (
     Article("VASE-MT-1", "Ваза керамическая", 2990, (("mitino", 2),)),  # only in one store
 )  # fmt: skip
 
+# A gift set: a kit (docs/kits.md) of two articles above, sold on every channel; it has no stock in 1C, only a price.
+GIFT_SET = "НАБОР-ЧАЙ-БЛЕНДЕР"
+KITS = (
+    (Article(GIFT_SET, "Подарочный набор: чайник Bosch и блендер", 6990, ()), {"KETTLE-BOSCH-1": 1, "BLENDER-3": 1}),
+)
+RETAIL = "Розничная"  # 1C's price type every channel sells at
+
 CHANNELS = ("site", "wildberries", "ozon", "yandex_market", "retailcrm")
 
 
@@ -81,7 +89,12 @@ def article_key(sku: str) -> str:
 
 
 def article(sku: str) -> Article:
-    return next(a for a in CATALOGUE if a.sku == sku)
+    return next(a for a in offered() if a.sku == sku)
+
+
+def offered() -> tuple[Article, ...]:
+    """Everything the channels list: the catalogue's articles and the kits."""
+    return (*CATALOGUE, *(kit for kit, _ in KITS))
 
 
 def demo_topology() -> Topology:
@@ -102,13 +115,34 @@ def demo_topology() -> Topology:
                 for n, s in enumerate(STORES, 1)
             ],
         ],
+        # every channel sells at 1C's retail price; the marketplaces add their commission, each rounded its way
         "channels": {
-            "site": {"serves": everywhere},
-            "wildberries": {"serves": ["online"], "warehouse_id": WB_WAREHOUSE, "safety_stock": 0},
-            "ozon": {"serves": ["online"], "warehouse_id": OZON_WAREHOUSE},
-            "yandex_market": {"serves": ["online"], "campaign_id": YM_CAMPAIGN},
-            "retailcrm": {"serves": everywhere, "warehouse_id": RETAILCRM_STORE},
+            "site": {"serves": everywhere, "price_type": RETAIL},
+            "wildberries": {
+                "serves": ["online"],
+                "warehouse_id": WB_WAREHOUSE,
+                "safety_stock": 0,
+                "price_type": RETAIL,
+                "price_markup": "0.15",
+                "price_rounding": "1",
+            },
+            "ozon": {
+                "serves": ["online"],
+                "warehouse_id": OZON_WAREHOUSE,
+                "price_type": RETAIL,
+                "price_markup": "0.1",
+                "price_rounding": "10",
+            },
+            "yandex_market": {
+                "serves": ["online"],
+                "campaign_id": YM_CAMPAIGN,
+                "price_type": RETAIL,
+                "price_markup": "0.1",
+                "price_rounding": "1",
+            },
+            "retailcrm": {"serves": everywhere, "warehouse_id": RETAILCRM_STORE, "price_type": RETAIL},
         },
+        "kits": [{"sku": kit.sku, "components": components} for kit, components in KITS],
         "people": {
             "owner_telegram_id": next(p.telegram_id for p in PEOPLE if p.role == Role.OWNER),
             "manager_telegram_ids": [p.telegram_id for p in PEOPLE if p.role == Role.MANAGER],

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from app.http.views import availability_view, order_view
-from app.sandbox.catalogue import CATALOGUE, OZON_WAREHOUSE, PEOPLE, RETAILCRM_STORE, STORES, WB_WAREHOUSE
+from app.sandbox.catalogue import KITS, OZON_WAREHOUSE, PEOPLE, RETAILCRM_STORE, STORES, WB_WAREHOUSE, offered
 from app.sandbox.local_only import json_error as _error
 from app.sandbox.local_only import local_only
 from app.sandbox.scenarios import SCENARIOS, ScenarioError, Scenarios
@@ -152,26 +153,12 @@ class Console:
 
     async def _stock(self) -> dict[str, Any]:
         sandbox = self.sandbox
-        topology, e = sandbox.topology, sandbox.emulators
-        rule = {name: channel.offer_id for name, channel in topology.channels.items()}
+        topology = sandbox.topology
         rows = []
-        for item in CATALOGUE:
+        kits = {kit.sku: components for kit, components in KITS}
+        for item in offered():
             view: dict[str, Any] = dict(availability_view(await sandbox.services.shop.ledger.stock(item.sku)))
-            ym = e.yandex_market.stock(offer_id_for(item.sku, rule["yandex_market"]))
-            crm = e.retailcrm.stock(offer_id_for(item.sku, rule["retailcrm"]), RETAILCRM_STORE)
-            shows = {
-                "site": e.site.stock(item.sku),
-                "wildberries": e.wildberries.stock(WB_WAREHOUSE, sandbox.wb_chrt[item.sku]),
-                "ozon": e.ozon.stock(OZON_WAREHOUSE, offer_id_for(item.sku, rule["ozon"])),
-                "yandex_market": None if ym is None else ym.count,
-                "retailcrm": None if crm is None else int(crm),
-            }
-            wb_price = e.wildberries.price(sandbox.wb_chrt[item.sku])
-            ozon_price = e.ozon.price(offer_id_for(item.sku, rule["ozon"]))
-            prices = {  # what the marketplaces show a buyer before their promotions, in roubles (None: no price)
-                "wildberries": None if wb_price is None else str(wb_price),
-                "ozon": None if ozon_price is None else str(ozon_price),
-            }
+            shows, prices = self._shown(item.sku)
             by_warehouse = {
                 w.code: {k: view["by_warehouse"].get(w.code, {}).get(k, 0) for k in ("on_hand", "reserved")}
                 for w in topology.warehouses
@@ -179,12 +166,37 @@ class Console:
             rows.append({
                 "sku": item.sku, "name": item.name, "by_warehouse": by_warehouse, "available": view["available"],
                 "should_show": view["by_channel"], "shows": shows, "prices_shown": prices,
+                "kit": kits.get(item.sku),
             })  # fmt: skip
         return {
             "warehouses": [{"code": w.code, "title": w.title or w.code} for w in topology.warehouses],
             "channels": list(topology.channels),
             "rows": rows,
         }
+
+    def _shown(self, sku: str) -> tuple[dict[str, int | None], dict[str, str | None]]:
+        """What each channel's emulator shows of ``sku``: its stock, and its price (roubles) as a buyer sees it
+        (the marketplaces' before their promotions)."""
+        sandbox, e = self.sandbox, self.sandbox.emulators
+        offer = {name: offer_id_for(sku, channel.offer_id) for name, channel in sandbox.topology.channels.items()}
+        chrt = sandbox.wb_chrt[sku]
+        ym, crm = e.yandex_market.stock(offer["yandex_market"]), e.retailcrm.stock(offer["retailcrm"], RETAILCRM_STORE)
+        shows = {
+            "site": e.site.stock(sku),
+            "wildberries": e.wildberries.stock(WB_WAREHOUSE, chrt),
+            "ozon": e.ozon.stock(OZON_WAREHOUSE, offer["ozon"]),
+            "yandex_market": None if ym is None else ym.count,
+            "retailcrm": None if crm is None else int(crm),
+        }
+        ym_price = e.yandex_market.price(offer["yandex_market"])
+        prices = _roubles({
+            "site": e.site.price(sku),
+            "wildberries": e.wildberries.price(chrt),
+            "ozon": e.ozon.price(offer["ozon"]),
+            "yandex_market": None if ym_price is None else ym_price.value,
+            "retailcrm": e.retailcrm.price(offer["retailcrm"]),
+        })  # fmt: skip
+        return shows, prices
 
     async def _orders(self) -> list[dict[str, Any]]:
         services = self.sandbox.services
@@ -277,6 +289,11 @@ def _history_entry(event: dict[str, Any]) -> dict[str, Any]:
     at, kind = event.pop("at"), event.pop("event")
     said = history_line("ru", kind, event)
     return {"at": at, "event": kind, "said": said, "detail": ", ".join(f"{k}: {v}" for k, v in event.items())}
+
+
+def _roubles(prices: dict[str, Decimal | int | None]) -> dict[str, str | None]:
+    """Prices in roubles as text with kopecks (``None``: the channel shows no price)."""
+    return {channel: None if p is None else f"{Decimal(p):.2f}" for channel, p in prices.items()}
 
 
 def _iso(unix: int) -> str:

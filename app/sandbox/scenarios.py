@@ -14,7 +14,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from app.sandbox.catalogue import OZON_WAREHOUSE, STORES, WB_WAREHOUSE, article
+from app.sandbox.catalogue import OZON_WAREHOUSE, RETAIL, STORES, WB_WAREHOUSE, article
+from app.sandbox.price_drop import MARKED_DOWN, SLIPPED, narration, slipped_prices
 from app.sandbox.shop import SandboxShop
 from emulators.slack.interactivity import block_action, buttons, deliver
 from storage.read_models import recent_order_ids
@@ -55,6 +56,10 @@ SCENARIOS = (
     Scenario("store_return", "Возврат пришёл в магазин",
              "Вазу из магазина «Митино» купили на сайте; менеджер оформляет возврат командой /return, магазин в "
              "Slack отвечает «годен» — товар ждём в остатке."),
+    Scenario("price_drop", "В 1С ошиблись в цене: −60 %",
+             "1С выгружает розничные цены: три товара на 60 % дешевле (ошибка), блендер на 10 % (обычная уценка). "
+             "Уценка уходит на каналы сразу; большие падения ждут: менеджерам один вопрос в Telegram — выгрузить "
+             "новые цены или оставить старые."),
     Scenario("onec_silent", "1С замолчала", "1С перестаёт отвечать; через 30 минут владелец получает тревогу."),
     Scenario("onec_back", "1С вернулась", "1С снова отвечает: остатки сверены, владелец получает сообщение."),
 )  # fmt: skip
@@ -76,7 +81,7 @@ class Scenarios:
             "last_iron": self.last_iron, "silent_store": self.silent_store, "wb_down": self.wb_down,
             "yuan_jump": self.yuan_jump, "big_new_client": self.big_new_client, "onec_silent": self.onec_silent,
             "onec_back": self.onec_back, "ozon_cancel": self.ozon_cancel,
-            "wb_unfillable": self.wb_unfillable, "store_return": self.store_return,
+            "wb_unfillable": self.wb_unfillable, "store_return": self.store_return, "price_drop": self.price_drop,
         }  # fmt: skip
 
     async def run(self, name: str) -> str:
@@ -357,6 +362,27 @@ class Scenarios:
     async def _channel_order(self, channel: str, number: str) -> Order | None:
         async with self.sandbox.services.shop.uow(read_only=True) as uow:
             return await uow.orders.find(channel, number)
+
+    async def price_drop(self) -> str:
+        """1C's retail prices with a slip, uploaded as 1C uploads them (``POST /api/1c/prices``): the big drops are
+        held and the managers get one question in Telegram; the person at the console answers it there."""
+        shop = self.sandbox.services.shop
+        async with shop.uow(read_only=True) as uow:
+            before = await uow.prices.onec(RETAIL, [*SLIPPED, MARKED_DOWN])
+        upload = slipped_prices(before)
+        if not upload:
+            return "В 1С ещё нет розничных цен этих товаров: песочница не загрузила прайс-лист (смотрите журнал)."
+        items = [{"sku": sku, "price_type": RETAIL, "price": str(price)} for sku, price in upload.items()]
+        answer = await self._api("POST", "/api/1c/prices", {"items": items})
+        shop.wake_price_dispatchers()  # the markdown goes now, not at the next second
+        said = narration(before, upload, answer)
+        for batch in answer["batches"]:
+            async with shop.uow(read_only=True) as uow:
+                tasks = await uow.tasks.open_about(f"price_batch:{batch}")
+            task = next((t for t in tasks if t.subject == f"price_batch:{batch}"), None)
+            if task is None or await self._telegram_button(RETAIL, f"task:{task.id}:approve") is None:
+                return f"{said} Но вопрос менеджерам не пришёл в Telegram: посмотрите журнал песочницы."
+        return said
 
     async def onec_silent(self) -> str:
         sandbox = self.sandbox

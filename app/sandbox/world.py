@@ -3,7 +3,8 @@ base URLs (the production code path), a demo shop seeded from 1C, and the consol
 
 Start-up: emulators first (free ports), then the settings a real operator would write pointing at them, then
 ``app.bootstrap.build`` on a fresh SQLite file, then 1C's register is pulled once over OData — the seeded
-catalogue reaches every channel the way real stock does, through the outbox."""
+catalogue reaches every channel the way real stock does, through the outbox — and, once the service listens, 1C's
+retail price list is uploaded over ``POST /api/1c/prices`` so every channel shows a price from the start."""
 
 from __future__ import annotations
 
@@ -26,12 +27,14 @@ from app.sandbox.catalogue import (
     CATALOGUE,
     OZON_WAREHOUSE,
     PEOPLE,
+    RETAIL,
     RETAILCRM_STORE,
     STORES,
     WB_WAREHOUSE,
     YM_CAMPAIGN,
     article_key,
     demo_topology,
+    offered,
 )
 from app.sandbox.clock import SandboxClock
 from app.sandbox.console import install
@@ -66,21 +69,21 @@ CDEK_CLIENT, CDEK_SECRET = "sandbox-cdek", "sandbox-cdek-secret"
 
 
 def wb_chrt_ids(topology: Topology) -> dict[str, int]:
-    """Our SKU → the Wildberries size (one card per article, one size each)."""
-    return {a.sku: 300_000_000 + n for n, a in enumerate(CATALOGUE, 1)}
+    """Our SKU → the Wildberries size (one card per article or kit, one size each)."""
+    return {a.sku: 300_000_000 + n for n, a in enumerate(offered(), 1)}
 
 
 def _emulators(topology: Topology, clock: SandboxClock) -> Emulators:
     rule = {name: channel.offer_id for name, channel in topology.channels.items()}
 
     def offers(channel: str) -> list[str]:
-        return [offer_id_for(a.sku, rule[channel]) for a in CATALOGUE]
+        return [offer_id_for(a.sku, rule[channel]) for a in offered()]
 
     chrt = wb_chrt_ids(topology)
     cards = [
         {"vendorCode": offer_id_for(a.sku, rule["wildberries"]), "title": a.name,
          "sizes": [{"chrtId": chrt[a.sku], "techSize": "0"}]}
-        for a in CATALOGUE
+        for a in offered()
     ]  # fmt: skip
     warehouses = {w.code: w.onec_id or w.code for w in topology.warehouses}
     items = [(a.sku, article_key(a.sku), warehouses[code], qty) for a in CATALOGUE for code, qty in a.stock]
@@ -200,6 +203,7 @@ class Sandbox:
         await self.seed()
         console = install(self, self.scenarios)
         self.running = await self._stack.enter_async_context(RunningService(self.services, extend=console))
+        await self.seed_prices()
         self._ticking = asyncio.create_task(self._tick())
 
     async def _stop(self) -> None:
@@ -215,6 +219,14 @@ class Sandbox:
     async def seed(self) -> None:
         """1C's register, read once over OData as the scheduled pull reads it; the outbox does the rest."""
         log.info("sandbox: seeded from 1C: %s", await self.pull_onec())
+
+    async def seed_prices(self) -> None:
+        """1C's retail price of every article and kit, uploaded as 1C's price list is: over our API."""
+        items = [{"sku": a.sku, "price_type": RETAIL, "price": str(a.price_rub)} for a in offered()]
+        headers = {"Authorization": f"Bearer {self.api_token}"}
+        response = await self.http.post(f"{self.url}/api/1c/prices", json={"items": items}, headers=headers)
+        response.raise_for_status()
+        log.info("sandbox: 1C's price list: %s", response.json())
 
     async def pull_onec(self) -> PullResult:
         """The scheduled OData pull, now."""

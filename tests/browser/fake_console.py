@@ -156,7 +156,22 @@ def canned_state() -> dict[str, Any]:
                     "available": 0,
                     "should_show": {"wildberries": 0, "ozon": 0},
                     "shows": {"wildberries": 0, "ozon": 1},
-                }
+                    "prices_shown": {"wildberries": "2864.00", "ozon": None},
+                    "kit": None,
+                },
+                {
+                    "sku": "НАБОР-1",
+                    "name": "Подарочный набор",
+                    "by_warehouse": {
+                        "online": {"on_hand": 3, "reserved": 0},
+                        "tverskaya": {"on_hand": 0, "reserved": 0},
+                    },
+                    "available": 3,
+                    "should_show": {"wildberries": 3, "ozon": 3},
+                    "shows": {"wildberries": 3, "ozon": 3},
+                    "prices_shown": {"wildberries": "8039.50", "ozon": "7690.00"},
+                    "kit": {"KETTLE-BOSCH-1": 1, "BLENDER-3": 2},
+                },
             ],
         },
         "orders": [

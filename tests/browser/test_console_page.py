@@ -63,6 +63,10 @@ async def test_console_shows_every_role(page: Page, site: Site) -> None:
     await expect(page.get_by_test_id("stock-shows-КР-7/2-ozon")).to_have_attribute("data-drift", "true")
     await expect(page.get_by_test_id("stock-shows-КР-7/2-wildberries")).to_have_attribute("data-drift", "false")
     await expect(page.get_by_test_id("stock-available-КР-7/2")).to_have_text("0")
+    await expect(page.get_by_test_id("stock-price-КР-7/2-wildberries")).to_contain_text("864 ₽")  # beside the stock
+    await expect(page.get_by_test_id("stock-price-КР-7/2-ozon")).to_have_count(0)  # no price on the emulator
+    await expect(page.get_by_test_id("stock-price-НАБОР-1-wildberries")).to_contain_text("039,50 ₽")
+    await expect(page.get_by_test_id("stock-kit-НАБОР-1")).to_have_text("набор: KETTLE-BOSCH-1 × 1 + BLENDER-3 × 2")
 
     await expect(page.get_by_test_id("order-history-42")).to_have_count(0)
     await page.get_by_test_id("order-toggle-42").click()

@@ -85,7 +85,7 @@ function StockTable({ stock }) {
             <th rowspan="2">Товар</th>
             ${warehouses.length > 0 && html`<th colspan=${warehouses.length} class="group">Склады: есть (в резерве)</th>`}
             <th rowspan="2" class="num">Доступно</th>
-            ${channels.length > 0 && html`<th colspan=${channels.length} class="group">Каналы показывают</th>`}
+            ${channels.length > 0 && html`<th colspan=${channels.length} class="group">Каналы показывают: остаток, цена</th>`}
           </tr>
           <tr>
             ${warehouses.map((w) => html`<th key=${w.code} class="num" title=${w.code}>${w.title}</th>`)}
@@ -101,11 +101,19 @@ function StockTable({ stock }) {
   </section>`;
 }
 
+// "2289.00" → "2 289 ₽", "1990.40" → "1 990,40 ₽": the price as the channel's emulator holds it
+function rubles(text) {
+  const value = Number(text);
+  const digits = Number.isInteger(value) ? 0 : 2;
+  return `${value.toLocaleString("ru-RU", { minimumFractionDigits: digits, maximumFractionDigits: digits })} ₽`;
+}
+
 function StockRow({ row, warehouses, channels }) {
   return html`<tr data-testid=${`stock-row-${row.sku}`}>
     <td class="item">
       <div>${row.name}</div>
       <div class="sku">${row.sku}</div>
+      ${row.kit && html`<div class="kit" data-testid=${`stock-kit-${row.sku}`}>набор: ${Object.entries(row.kit).map(([sku, qty]) => `${sku} × ${qty}`).join(" + ")}</div>`}
     </td>
     ${warehouses.map((w) => {
       const cell = row.by_warehouse?.[w.code] || { on_hand: 0, reserved: 0 };
@@ -127,6 +135,7 @@ function StockRow({ row, warehouses, channels }) {
       const title = drift ? `должно быть ${should ?? "—"}, эмулятор показывает ${shows ?? "ничего"}` : "совпадает";
       return html`<td key=${channel} class=${drift ? "num drift" : "num"} title=${title} data-testid=${`stock-shows-${row.sku}-${channel}`} data-drift=${String(drift)}>
         ${shows ?? "—"}${drift && html`<span class="should"> ≠ ${should}</span>`}
+        ${row.prices_shown?.[channel] != null && html`<div class="price" data-testid=${`stock-price-${row.sku}-${channel}`}>${rubles(row.prices_shown[channel])}</div>`}
       </td>`;
     })}
   </tr>`;
