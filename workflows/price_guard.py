@@ -28,7 +28,7 @@ KIND = TaskKind.PRICE_APPROVAL
 APPROVE = "approve"
 REJECT = "reject"
 OPTIONS = (APPROVE, REJECT)
-SAMPLES = 5  # held prices named in a question: the largest drops
+SAMPLES = 5  # held prices named in a question: the SKUs that fall most
 
 
 class PriceGuard:
@@ -87,8 +87,12 @@ class PriceGuard:
 
 
 def _largest_drops(samples: Sequence[PriceSample]) -> tuple[PriceSample, ...]:
+    """A few held prices to show: each SKU once (on the channel where it falls most), the largest drops first."""
+
     def drop(sample: PriceSample) -> float:
         base = sample.shown or sample.floor or sample.new
         return (base - sample.new) / base if base else 0.0
 
-    return tuple(sorted(samples, key=lambda x: (-drop(x), x.channel, x.sku))[:SAMPLES])
+    ordered = sorted(samples, key=lambda x: (-drop(x), x.sku, x.channel))
+    per_sku = {x.sku: x for x in reversed(ordered)}  # the first (largest) of each SKU wins
+    return tuple(sorted(per_sku.values(), key=lambda x: (-drop(x), x.sku, x.channel))[:SAMPLES])

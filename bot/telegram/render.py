@@ -94,7 +94,7 @@ def task_text(task: Task, locale: Locale, timezone: str) -> str:
     elif task.kind == TaskKind.UNFILLABLE_ORDER:
         lines = _unfillable_lines(UnfillableOrder.from_payload(task.payload), task, locale, timezone)
     elif task.kind == TaskKind.PRICE_APPROVAL:
-        lines = _price_lines(PriceQuestion.from_payload(task.payload), locale, deadline)
+        lines = _price_lines(PriceQuestion.from_payload(task.payload), locale, deadline, task.state == TaskState.OPEN)
     elif task.kind == TaskKind.RETURN_RECEIPT:
         r = ReturnReceipt.from_payload(task.payload)
         lines = [
@@ -154,19 +154,21 @@ def _unfillable_lines(question: UnfillableOrder, task: Task, locale: Locale, tim
     return lines
 
 
-def _price_lines(question: PriceQuestion, locale: Locale, deadline: str) -> list[str]:
+def _price_lines(question: PriceQuestion, locale: Locale, deadline: str, open_: bool) -> list[str]:
     lines = [tg(locale, "price.title", price_type=question.price_type, lines=question.lines, skus=question.skus)]
     for x in question.samples:
         new = _kopecks(x.new)
         line = (
-            tg(locale, "price.line", sku=x.sku, channel=x.channel, shown=_kopecks(x.shown), new=new)
-            if x.shown is not None
+            tg(locale, "price.line", sku=x.sku, channel=x.channel, shown=_kopecks(x.shown), new=new,
+               drop=round(100 * (x.shown - x.new) / x.shown))
+            if x.shown
             else tg(locale, "price.line_new", sku=x.sku, channel=x.channel, new=new)
-        )
+        )  # fmt: skip
         lines.append(line + (tg(locale, "price.floor", floor=_kopecks(x.floor)) if x.floor is not None else ""))
-    if question.lines > len(question.samples):
-        lines.append(tg(locale, "price.more", more=question.lines - len(question.samples)))
-    lines.append(tg(locale, "price.body", deadline=deadline))
+    if question.skus > len(question.samples):
+        lines.append(tg(locale, "price.more", more=question.skus - len(question.samples)))
+    if open_:  # once decided, the closing line says what became of them
+        lines.append(tg(locale, "price.body", deadline=deadline))
     if question.escalated:
         why = f"price.why.{question.escalated}"
         lines.append(tg(locale, "price.escalated", why=tg(locale, why) if has(locale, why) else question.escalated))
