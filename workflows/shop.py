@@ -36,6 +36,7 @@ from workflows.orders import OrderDesk
 from workflows.payments import PaymentDesk
 from workflows.ports import Clock, UnitOfWorkFactory
 from workflows.price_guard import PriceGuard
+from workflows.price_upkeep import PriceUpkeep
 from workflows.prices import PriceIntake
 from workflows.returns import Returns
 from workflows.shipping import ShippingDesk
@@ -215,12 +216,23 @@ def _pump(
     )  # fmt: skip
 
 
+def _price_upkeep(shop: Shop, name: str, client: ChannelClient) -> PriceUpkeep | None:
+    """A channel's price reconciliation, when its client sets prices and it sells at one of 1C's price types."""
+    channel = shop.topology.channels.get(name)
+    if not isinstance(client, SetsPrices) or channel is None or not channel.price_type:
+        return None
+    return PriceUpkeep(shop.uow, shop.clock, client, shop.alerts, name=name)
+
+
 def _connect_channels(shop: Shop, instance: Instance) -> None:
     """Each channel gets its dispatcher and its upkeep, and its order feed when its client reports what became of
     its orders; a stock commit queues the channels' pushes in the same transaction and wakes the dispatchers once
     it is committed."""
     uow, clock = shop.uow, shop.clock
-    shop.upkeep = [ChannelUpkeep(uow, clock, shop.topology, c, shop.orders) for c in shop.channels.values()]
+    shop.upkeep = [
+        ChannelUpkeep(uow, clock, shop.topology, c, shop.orders, _price_upkeep(shop, name, c))
+        for name, c in shop.channels.items()
+    ]
     shop.order_feeds = [
         OrderFeed(uow, clock, c, shop.orders, channel=c.name, returns=shop.returns)
         for c in shop.channels.values()
