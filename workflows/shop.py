@@ -29,7 +29,7 @@ from workflows.fx import FxWatch, RatesFeed
 from workflows.ledger import Ledger
 from workflows.office import OfficeDesk
 from workflows.onec_intake import StockIntake
-from workflows.onec_pull import BalanceSource, OneCPull
+from workflows.onec_pull import BalanceSource, OneCPull, PriceSource
 from workflows.operations import Operations
 from workflows.order_events import OrderFeed
 from workflows.orders import OrderDesk
@@ -76,6 +76,7 @@ class Outside:
     channels: Mapping[str, ChannelClient] = field(default_factory=dict)  # by channel name
     carrier: Carrier | None = None
     onec_register: BalanceSource | None = None  # 1C's stock register, pulled as the full truth
+    onec_prices: PriceSource | None = None  # 1C's price register, pulled with it
     day_records: DayRecords | None = None  # what the owner's daily report reads
     crm: CrmOrderBook | None = None  # the managers' CRM: our orders in, their status changes out
 
@@ -184,7 +185,10 @@ def assemble(
             default_weight_g=rules.parcel_weight_g, poll_after=rules.carrier_poll_after,
         )  # fmt: skip
     if outside.onec_register is not None:
-        shop.onec_pull = OneCPull(uow, clock, shop.intake, alerts, outside.onec_register)
+        shop.onec_pull = OneCPull(
+            uow, clock, shop.intake, alerts, outside.onec_register, prices=outside.onec_prices,
+            price_intake=shop.prices,
+        )  # fmt: skip
     if outside.day_records is not None:
         shop.reports = DailyReports(outside.day_records, uow, topology, clock)
     if outside.crm is not None:
