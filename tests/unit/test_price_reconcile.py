@@ -235,3 +235,15 @@ async def test_resend_leaves_a_pending_or_held_line_alone_and_brings_a_dead_one_
     assert known == {"IRON": 100_000, "KETTLE": 10_000, "LAMP": 3, "MUG": 4}
     assert states == {"IRON": "pending", "KETTLE": "held", "LAMP": "pending", "MUG": "pending"}
     assert [h.sku for h in held] == ["KETTLE"]
+
+
+async def test_sync_asked_in_the_chat_reconciles_the_prices_too(front: Shopfront) -> None:
+    await front.upload(("IRON", "1000"))
+    await front.send()
+    front.ozon.shown["IRON"] = Decimal("10.00")
+    assert await front.upkeep("ozon").reconcile_if_asked() is None  # nobody asked
+
+    await front.shop.operations.request_sync("ozon", "tg:1001")
+    report = await front.upkeep("ozon").reconcile_if_asked()
+
+    assert report is not None and report.prices is not None and set(report.prices.drifted) == {"IRON"}
