@@ -1,5 +1,5 @@
 """The outside systems from settings: a client for each channel whose credentials are set, the carrier, 1C's
-stock register, the Central Bank's rates and what the daily report reads — as the ports the workflows use
+stock and price registers, the Central Bank's rates and what the daily report reads — as the ports the workflows use
 (:class:`workflows.shop.Outside`). Which concrete client serves which port is decided here and nowhere else."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from integrations.cbr import CbrFeed, CbrRates
 from integrations.cdek import CdekClient
 from integrations.cdek_carrier import CdekCarrier
 from integrations.onec_odata import ODataBalanceSource, ODataStock
+from integrations.onec_odata_prices import ODataPrices, ODataPriceSource
 from integrations.ozon import OzonClient
 from integrations.retailcrm import RetailCrmClient
 from integrations.retailcrm_orders import RetailCrmOrders
@@ -33,6 +34,7 @@ def outside_systems(settings: Settings, topology: Topology, http: httpx.AsyncCli
         channels=channels,
         carrier=cdek_carrier(settings, http),
         onec_register=onec_register(settings, topology, http),
+        onec_prices=onec_prices(settings, topology, http),
         day_records=SqlDayRecords(database),
         crm=crm_orders(settings, channels),
     )
@@ -52,16 +54,27 @@ def crm_orders(settings: Settings, channels: Mapping[str, ChannelClient]) -> Ret
     return None
 
 
-def onec_register(settings: Settings, topology: Topology, http: httpx.AsyncClient) -> ODataBalanceSource | None:
-    """1C's stock register over OData, when its address and login are set."""
+def onec_odata(settings: Settings, topology: Topology, http: httpx.AsyncClient) -> ODataStock | None:
+    """1C's OData, when its address and login are set."""
     odata = settings.onec_odata
     if odata.url is None or not odata.user or odata.password is None:
         return None
-    stock = ODataStock(
+    return ODataStock(
         http, base=str(odata.url), user=odata.user, password=odata.password.get_secret_value(),
         register=odata.stock_register, timezone=topology.onec.timezone,
     )  # fmt: skip
-    return ODataBalanceSource(stock)
+
+
+def onec_register(settings: Settings, topology: Topology, http: httpx.AsyncClient) -> ODataBalanceSource | None:
+    """1C's stock register over OData, when its address and login are set."""
+    stock = onec_odata(settings, topology, http)
+    return ODataBalanceSource(stock) if stock is not None else None
+
+
+def onec_prices(settings: Settings, topology: Topology, http: httpx.AsyncClient) -> ODataPriceSource | None:
+    """1C's price register over OData, pulled with the stock, unless its name is set empty."""
+    stock, register = onec_odata(settings, topology, http), settings.onec_odata.price_register.strip()
+    return ODataPriceSource(ODataPrices(stock, register=register)) if stock is not None and register else None
 
 
 def cdek_carrier(settings: Settings, http: httpx.AsyncClient) -> CdekCarrier | None:

@@ -41,6 +41,7 @@ def build_scheduler(services: Services) -> AsyncIOScheduler:
     for upkeep in shop.upkeep:
         scheduler.add_job(upkeep.pull_orders, "interval", seconds=60, id=f"orders-{upkeep.name}", **every)
         later = {"max_instances": 1, "coalesce": True}  # not at start: a full read of the channel is heavy
+        # the channel's stock, then its prices when it sells at one of 1C's price types (workflows.price_upkeep)
         scheduler.add_job(upkeep.reconcile, "interval", hours=6, id=f"reconcile-{upkeep.name}", **later)
         scheduler.add_job(upkeep.reconcile_if_asked, "interval", seconds=30, id=f"sync-asked-{upkeep.name}", **every)
     events_s = services.settings.channels.order_events_interval_s

@@ -189,6 +189,8 @@ class OneCODataSettings(_Group):
     user: str | None = Field(default=None, validation_alias="ONEC_ODATA_USER")
     password: SecretStr | None = Field(default=None, validation_alias="ONEC_ODATA_PASSWORD")
     stock_register: str = Field(default="ТоварыНаСкладах", min_length=1, validation_alias="ONEC_ODATA_REGISTER")
+    # the information register of item prices, pulled with the stock; empty: prices are not pulled
+    price_register: str = Field(default="ЦеныНоменклатуры", validation_alias="ONEC_ODATA_PRICE_REGISTER")
     interval_s: int = Field(default=3600, ge=60, validation_alias="ONEC_ODATA_INTERVAL_S")
 
 

@@ -103,8 +103,8 @@ class ODataStock:
 
     async def balance(self, at: datetime | None = None) -> StockBalance:
         """Every row of the register's balance at ``at`` (now when ``None``), articles resolved, all pages read."""
-        rows = await self._read_all(self._balance_entity(at), "Номенклатура_Key,Склад_Key,ВНаличииBalance")
-        articles = await self._articles()
+        rows = await self.read_all(self._balance_entity(at), "Номенклатура_Key,Склад_Key,ВНаличииBalance")
+        articles = await self.articles()
         warnings: list[str] = []
         totals: dict[tuple[str, str], Decimal] = {}
         for row in rows:
@@ -132,12 +132,13 @@ class ODataStock:
             params = f"Period=datetime'{local.replace(microsecond=0).isoformat()}',{params}"
         return f"AccumulationRegister_{self._register}/Balance({params})"
 
-    async def _articles(self) -> dict[str, str]:
+    async def articles(self) -> dict[str, str]:
         """``Ref_Key`` (lower case: GUIDs compare so) → ``Артикул`` for the whole catalog."""
-        items = await self._read_all(CATALOG, "Ref_Key,Артикул")
+        items = await self.read_all(CATALOG, "Ref_Key,Артикул")
         return {_text(item, "Ref_Key").lower(): _article(item) for item in items}
 
-    async def _read_all(self, entity: str, select: str) -> list[Mapping[str, Any]]:
+    async def read_all(self, entity: str, select: str) -> list[Mapping[str, Any]]:
+        """Every row of ``entity`` (its ``$select``ed fields), page by page. Raises :class:`ODataUnavailable`."""
         rows: list[Mapping[str, Any]] = []
         skip = 0
         while True:

@@ -212,6 +212,7 @@ class WildberriesClient:
 
     batch_limit = 1000
     price_batch_limit = PRICE_BATCH
+    price_read_step = Decimal(1)  # WB's prices are whole roubles (workflows.channels.RoundsPricesRead)
 
     def __init__(
         self,

@@ -8,12 +8,12 @@ from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, select, union, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage import schema as t
-from storage.outbox import HELD, PENDING
+from storage.outbox import DEAD, HELD, PENDING
 from storage.repositories import _CHUNK, batched
 from workflows.ports import HeldPrice, PriceBatch
 
@@ -45,6 +45,31 @@ class SqlPriceBook:
             query = select(s.sku, s.price_minor).where(s.channel == channel, s.sku.in_(chunk))
             found.update({row.sku: row.price_minor for row in await self._c.execute(query)})
         return found
+
+    async def priced_after(self, channel: str, after: str, limit: int) -> list[str]:
+        s, p = t.channel_prices.c, t.price_pushes.c
+        accepted = select(s.sku).where(s.channel == channel, s.sku > after)
+        queued = select(p.sku).where(p.channel == channel, p.sku > after)
+        both = union(accepted, queued).subquery()
+        query = select(both.c.sku).order_by(both.c.sku).limit(limit)
+        return [row.sku for row in await self._c.execute(query)]
+
+    async def waiting(self, channel: str, skus: Collection[str]) -> dict[str, str]:
+        p = t.price_pushes.c
+        found: dict[str, str] = {}
+        for chunk in batched(sorted(set(skus)), _CHUNK):
+            query = select(p.sku, p.state).where(p.channel == channel, p.sku.in_(chunk))
+            found.update({row.sku: row.state for row in await self._c.execute(query)})
+        return found
+
+    async def resend(self, channel: str, prices: Mapping[str, int], at: datetime) -> None:
+        rows = [
+            {"channel": channel, "sku": sku, "price_minor": v, "version": 1, "first_pending_at": at, "attempts": 0,
+             "next_attempt_at": at, "state": PENDING}
+            for sku, v in sorted(prices.items())
+        ]  # fmt: skip
+        if rows:
+            await self._c.execute(_resend(self._c.dialect.name), rows)
 
     async def open_batch(self, price_type: str, source: str, at: datetime, lines: int) -> int:
         values = {"price_type": price_type, "source": source, "created_at": at, "lines": lines, "state": HELD}
@@ -119,3 +144,18 @@ def _hold(dialect: str) -> Any:
         "batch_id": new.batch_id,
     }  # fmt: skip
     return statement.on_conflict_do_update(index_elements=["channel", "sku"], set_=set_)
+
+
+@functools.cache
+def _resend(dialect: str) -> Any:
+    """Queue a price again: a new line, or a dead one brought back to life with a new version; a pending or held
+    line is left as it is, in the very statement (a price held meanwhile is never sent by a reconciliation)."""
+    p = t.price_pushes.c
+    statement = (postgresql if dialect == "postgresql" else sqlite).insert(t.price_pushes)
+    new = statement.excluded
+    set_ = {
+        "price_minor": new.price_minor, "version": p.version + 1, "first_pending_at": new.first_pending_at,
+        "attempts": 0, "next_attempt_at": new.next_attempt_at, "state": PENDING, "last_error": None,
+        "batch_id": None, "leased_until": None, "lease_owner": None,
+    }  # fmt: skip
+    return statement.on_conflict_do_update(index_elements=["channel", "sku"], set_=set_, where=p.state == DEAD)

@@ -542,6 +542,25 @@ class MemoryPriceBook:
     async def shown(self, channel: str, skus: Collection[str]) -> dict[str, int]:
         return {sku: v for (ch, sku), v in self._s.channel_prices.items() if ch == channel and sku in skus}
 
+    async def priced_after(self, channel: str, after: str, limit: int) -> list[str]:
+        accepted = {sku for (ch, sku) in self._s.channel_prices if ch == channel}
+        queued = {sku for (ch, sku) in self._s.price_pushes if ch == channel}
+        return sorted(sku for sku in accepted | queued if sku > after)[:limit]
+
+    async def waiting(self, channel: str, skus: Collection[str]) -> dict[str, str]:
+        return {sku: row["state"] for (ch, sku), row in self._s.price_pushes.items() if ch == channel and sku in skus}
+
+    async def resend(self, channel: str, prices: Mapping[str, int], at: datetime) -> None:
+        for sku, value in prices.items():
+            row = self._s.price_pushes.get((channel, sku))
+            if row is not None and row["state"] != "dead":
+                continue
+            self._s.price_pushes[(channel, sku)] = {
+                "qty": value, "version": row["version"] + 1 if row is not None else 1, "first_pending_at": at,
+                "attempts": 0, "next_attempt_at": at, "state": "pending", "leased_until": None, "error": None,
+                "batch_id": None,
+            }  # fmt: skip
+
     async def open_batch(self, price_type: str, source: str, at: datetime, lines: int) -> int:
         batch_id = self._s.new_id()
         self._s.price_batches[batch_id] = PriceBatch(batch_id, price_type, source, at, lines, "held")

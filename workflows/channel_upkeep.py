@@ -12,6 +12,7 @@ from workflows.errors import ClientBlocked, OrderConflict
 from workflows.kits import KitBook
 from workflows.orders import LineRequest, OrderDesk, PlaceOrder
 from workflows.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from workflows.price_upkeep import PriceDrift, PriceUpkeep
 from workflows.topology import Topology
 
 log = logging.getLogger(__name__)
@@ -23,13 +24,16 @@ class Reconciliation:
     checked: int = 0
     corrected: dict[str, tuple[int | None, int]] = field(default_factory=dict)  # sku -> (shown, truth)
     failed: str | None = None
+    prices: PriceDrift | None = None  # the channel's prices, when it sells at one of 1C's price types
 
 
 class ChannelUpkeep:
     def __init__(
-        self, uow: UnitOfWorkFactory, clock: Clock, topology: Topology, client: ChannelClient, orders: OrderDesk
-    ) -> None:
+        self, uow: UnitOfWorkFactory, clock: Clock, topology: Topology, client: ChannelClient, orders: OrderDesk,
+        prices: PriceUpkeep | None = None,
+    ) -> None:  # fmt: skip
         self._uow, self._clock, self._topology, self._client, self._orders = uow, clock, topology, client, orders
+        self._prices = prices
         self.name = client.name
         self._kits = KitBook(topology)
 
@@ -61,7 +65,8 @@ class ChannelUpkeep:
         return taken
 
     async def reconcile(self) -> Reconciliation:
-        """Read the channel's stock page by page, compare with what it should show, queue corrections."""
+        """Read the channel's stock page by page, compare with what it should show, queue corrections; then its
+        prices likewise (:mod:`workflows.price_upkeep`), when it has them."""
         report = Reconciliation(self.name)
         after = ""
         while True:
@@ -80,10 +85,14 @@ class ChannelUpkeep:
                 break
             report.checked += len(lines)
             await self._correct(report, {sku: qty for sku, qty in truth.items() if shown.get(sku) != qty}, shown)
+        if self._prices is not None:
+            report.prices = await self._prices.reconcile()
         async with self._uow() as uow:
             summary = f"checked={report.checked} corrected={len(report.corrected)}"
             if report.failed:
                 summary += f" failed={report.failed}"
+            if report.prices is not None:
+                summary += f" {report.prices.summary()}"
             await uow.channel_states.reconciled(self.name, summary, self._clock.now())
             await uow.commit()
         log.info("reconciled %s: %s", self.name, summary)

@@ -99,6 +99,14 @@ class SetsPrices(Protocol):
 
 
 @runtime_checkable
+class RoundsPricesRead(Protocol):
+    """A price client whose channel shows our prices rounded (Wildberries: whole roubles): reading back gives
+    ``price_read_step`` multiples, so ours is compared rounded to that step, halves up. Checked structurally."""
+
+    price_read_step: Decimal
+
+
+@runtime_checkable
 class LearnsProducts(Protocol):
     """A client that maps our offers to the channel's own product ids from the channel's catalogue (Wildberries:
     sizes and their chrtIds) and must read it again now and then to pick up new cards and sizes. The composition

@@ -339,7 +339,7 @@ class ChannelState:
     sync_requested_at: datetime | None = None  # the newest ``/sync`` asking for a full reconciliation
     sync_requested_by: str | None = None
     reconciled_at: datetime | None = None  # when the last reconciliation ended, and what it found
-    reconciled: str | None = None  # "checked=… corrected=…[ failed=…]"
+    reconciled: str | None = None  # "checked=… corrected=…[ failed=…][ prices_checked=… price_drift=… …]"
     order_events_cursor: str | None = None  # the channel's bookmark after the last order events we applied
 
     @property
@@ -584,6 +584,20 @@ class PriceBook(Protocol):
 
     async def shown(self, channel: str, skus: Collection[str]) -> dict[str, int]:
         """What the channel last accepted from us (kopecks)."""
+        ...
+
+    async def priced_after(self, channel: str, after: str, limit: int) -> list[str]:
+        """Up to ``limit`` SKUs after ``after``, in order, that we priced on ``channel``: it accepted a price of
+        ours, or a line of the price outbox waits for it (in any state)."""
+        ...
+
+    async def waiting(self, channel: str, skus: Collection[str]) -> dict[str, str]:
+        """The state of the price outbox's line of each SKU that has one: ``pending``, ``held`` or ``dead``."""
+        ...
+
+    async def resend(self, channel: str, prices: Mapping[str, int], at: datetime) -> None:
+        """Queue these prices (kopecks) to send again, due at ``at``, leaving alone a SKU whose line is pending
+        (it goes anyway) or held (it waits for a manager's decision); a dead line comes back to life."""
         ...
 
     async def open_batch(self, price_type: str, source: str, at: datetime, lines: int) -> int:

@@ -29,13 +29,14 @@ from workflows.fx import FxWatch, RatesFeed
 from workflows.ledger import Ledger
 from workflows.office import OfficeDesk
 from workflows.onec_intake import StockIntake
-from workflows.onec_pull import BalanceSource, OneCPull
+from workflows.onec_pull import BalanceSource, OneCPull, PriceSource
 from workflows.operations import Operations
 from workflows.order_events import OrderFeed
 from workflows.orders import OrderDesk
 from workflows.payments import PaymentDesk
 from workflows.ports import Clock, UnitOfWorkFactory
 from workflows.price_guard import PriceGuard
+from workflows.price_upkeep import PriceUpkeep
 from workflows.prices import PriceIntake
 from workflows.returns import Returns
 from workflows.shipping import ShippingDesk
@@ -75,6 +76,7 @@ class Outside:
     channels: Mapping[str, ChannelClient] = field(default_factory=dict)  # by channel name
     carrier: Carrier | None = None
     onec_register: BalanceSource | None = None  # 1C's stock register, pulled as the full truth
+    onec_prices: PriceSource | None = None  # 1C's price register, pulled with it
     day_records: DayRecords | None = None  # what the owner's daily report reads
     crm: CrmOrderBook | None = None  # the managers' CRM: our orders in, their status changes out
 
@@ -183,7 +185,10 @@ def assemble(
             default_weight_g=rules.parcel_weight_g, poll_after=rules.carrier_poll_after,
         )  # fmt: skip
     if outside.onec_register is not None:
-        shop.onec_pull = OneCPull(uow, clock, shop.intake, alerts, outside.onec_register)
+        shop.onec_pull = OneCPull(
+            uow, clock, shop.intake, alerts, outside.onec_register, prices=outside.onec_prices,
+            price_intake=shop.prices,
+        )  # fmt: skip
     if outside.day_records is not None:
         shop.reports = DailyReports(outside.day_records, uow, topology, clock)
     if outside.crm is not None:
@@ -215,12 +220,23 @@ def _pump(
     )  # fmt: skip
 
 
+def _price_upkeep(shop: Shop, name: str, client: ChannelClient) -> PriceUpkeep | None:
+    """A channel's price reconciliation, when its client sets prices and it sells at one of 1C's price types."""
+    channel = shop.topology.channels.get(name)
+    if not isinstance(client, SetsPrices) or channel is None or not channel.price_type:
+        return None
+    return PriceUpkeep(shop.uow, shop.clock, client, shop.alerts, name=name)
+
+
 def _connect_channels(shop: Shop, instance: Instance) -> None:
     """Each channel gets its dispatcher and its upkeep, and its order feed when its client reports what became of
     its orders; a stock commit queues the channels' pushes in the same transaction and wakes the dispatchers once
     it is committed."""
     uow, clock = shop.uow, shop.clock
-    shop.upkeep = [ChannelUpkeep(uow, clock, shop.topology, c, shop.orders) for c in shop.channels.values()]
+    shop.upkeep = [
+        ChannelUpkeep(uow, clock, shop.topology, c, shop.orders, _price_upkeep(shop, name, c))
+        for name, c in shop.channels.items()
+    ]
     shop.order_feeds = [
         OrderFeed(uow, clock, c, shop.orders, channel=c.name, returns=shop.returns)
         for c in shop.channels.values()

@@ -90,6 +90,10 @@ _TEXTS: dict[str, dict[str, str]] = {
         "alert.sku_rejected": "{channel} не принимает остаток артикула {sku}: {reason}",
         "alert.price_sync_failing": "Цены в {channel} не выгружаются ({failures} раз подряд): {reason}",
         "alert.price_rejected": "{channel} не принимает цену артикула {sku}: {reason}",
+        "alert.price_drift": (
+            "В {channel} цены не совпадают с нашими: {count} арт. Например, {sku}: там {shown} ₽, у нас {ours} ₽. "
+            "Наши цены отправлены снова, кроме ждущих решения менеджеров."
+        ),
         "option.approve": "Выгрузить новые цены",
         "option.reject": "Оставить старые",
         "price.title": "🏷 Цены «{price_type}» из 1С упали сильнее порога — цен: {lines}, артикулов: {skus}",
@@ -272,6 +276,10 @@ _TEXTS: dict[str, dict[str, str]] = {
         "alert.sku_rejected": "{channel} refuses the stock of {sku}: {reason}",
         "alert.price_sync_failing": "Prices to {channel} keep failing ({failures} in a row): {reason}",
         "alert.price_rejected": "{channel} refuses the price of {sku}: {reason}",
+        "alert.price_drift": (
+            "Prices on {channel} differ from ours: {count} SKUs. For example {sku}: {shown} ₽ there, {ours} ₽ here. "
+            "Ours were sent again, except those waiting for the managers' decision."
+        ),
         "option.approve": "Send the new prices",
         "option.reject": "Keep the old ones",
         "price.title": "🏷 “{price_type}” prices from 1C fell beyond the threshold — prices: {lines}, SKUs: {skus}",

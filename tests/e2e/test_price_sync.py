@@ -129,3 +129,33 @@ async def test_a_price_api_that_is_down_opens_its_own_circuit_and_catches_up(wor
     assert world.shown("IRON-1")[1] == Decimal(1100)  # caught up after the outage
     async with world.services.shop.uow(read_only=True) as work:
         assert await work.alerts.open_for("price_sync_failing:ozon") is None
+
+
+async def test_reconciliation_sends_again_a_price_changed_in_a_cabinet_and_whole_roubles_are_no_drift(
+    world: World,
+) -> None:
+    await world.prices(IRON_1="1990.40", KETTLE_2="2500")
+    await world.send()
+    upkeep = {u.name: u for u in world.services.shop.upkeep}
+
+    for name in ("wildberries", "ozon", "yandex_market"):
+        report = await upkeep[name].reconcile()
+        assert report.prices is not None and report.prices.checked == 2 and report.prices.drifted == {}, name
+
+    world.wb.set_price("IRON-1", 2289, discount=10)  # a discount set by hand in WB's cabinet: 2060 to a buyer
+    world.ozon.set_price("KETTLE-2", Decimal(1999))
+    wb, ozon = await upkeep["wildberries"].reconcile(), await upkeep["ozon"].reconcile()
+    assert wb.prices is not None and wb.prices.drifted == {"IRON-1": (Decimal(2060), Decimal(2289))}
+    assert ozon.prices is not None and ozon.prices.drifted == {"KETTLE-2": (Decimal(1999), Decimal(2750))}
+    async with world.services.shop.uow(read_only=True) as work:
+        alert = await work.alerts.open_for("price_drift:wildberries")
+    assert alert is not None and alert.detail["count"] == 1 and alert.detail["shown"] == "2060.00"
+
+    await world.send()
+    assert world.shown("IRON-1")[0] == 2289 and world.wb.card_price("IRON-1") == (2289, 0)
+    assert world.shown("KETTLE-2")[1] == Decimal(2750)
+    again = await upkeep["wildberries"].reconcile()
+    assert again.prices is not None and again.prices.drifted == {}
+    async with world.services.shop.uow(read_only=True) as work:
+        assert await work.alerts.open_for("price_drift:wildberries") is None
+        assert await work.alerts.open_for("price_drift:ozon") is not None  # until its own next reconciliation

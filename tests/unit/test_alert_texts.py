@@ -21,3 +21,12 @@ def test_a_detail_field_named_key_or_locale_still_renders(locale: Locale) -> Non
     title = alert_title(alert, locale, "Europe/Moscow")
     assert "wildberries" in title
     assert "wildberries" in alert_text(alert, None, locale, "Europe/Moscow")
+
+
+@pytest.mark.parametrize("locale", ["ru", "en"])
+def test_price_drift_says_how_many_and_shows_one(locale: Locale) -> None:
+    now = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
+    detail: dict[str, object] = {"channel": "ozon", "count": 3, "sku": "KETTLE", "shown": "1999.00", "ours": "2500.40"}
+    alert = Alert(None, "price_drift:ozon", "price_drift", detail, "open", 1, 0, now, now)
+    title = alert_title(alert, locale, "Europe/Moscow")
+    assert all(part in title for part in ("ozon", "3", "KETTLE", "1999.00", "2500.40")) and "price_drift" not in title
