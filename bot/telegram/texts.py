@@ -89,6 +89,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "alert.sync_failing": "Выгрузка в {channel} не проходит ({failures} раз подряд): {reason}",
         "alert.sku_rejected": "{channel} не принимает остаток артикула {sku}: {reason}",
         "alert.price_sync_failing": "Цены в {channel} не выгружаются ({failures} раз подряд): {reason}",
+        "alert.onec_pull_failing": "Не удаётся прочитать остатки и цены из 1С (OData): {reason}",
         "alert.price_rejected": "{channel} не принимает цену артикула {sku}: {reason}",
         "alert.price_drift": (
             "В {channel} цены не совпадают с нашими: {count} арт. Например, {sku}: там {shown} ₽, у нас {ours} ₽. "
@@ -275,6 +276,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "alert.sync_failing": "Pushing to {channel} keeps failing ({failures} in a row): {reason}",
         "alert.sku_rejected": "{channel} refuses the stock of {sku}: {reason}",
         "alert.price_sync_failing": "Prices to {channel} keep failing ({failures} in a row): {reason}",
+        "alert.onec_pull_failing": "Reading stock and prices from 1C (OData) fails: {reason}",
         "alert.price_rejected": "{channel} refuses the price of {sku}: {reason}",
         "alert.price_drift": (
             "Prices on {channel} differ from ours: {count} SKUs. For example {sku}: {shown} ₽ there, {ours} ₽ here. "
