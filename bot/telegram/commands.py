@@ -234,9 +234,9 @@ def _channel_commands(router: Router, operations: Operations, topology: Topology
 
 def _command_name(text: str) -> str | None:
     """The command ``text`` starts with, lower case and without the bot's name (``/Foo@shop_bot x`` → ``foo``)."""
-    if not text.startswith("/"):
-        return None
-    return text[1:].split(maxsplit=1)[0].split("@", 1)[0].casefold() if text[1:].strip() else ""
+    words = text[1:].split(maxsplit=1) if text.startswith("/") else []
+    name = words[0].split("@", 1)[0].casefold() if words and not text[1].isspace() else ""
+    return name or None
 
 
 def _who(message: Message) -> str:

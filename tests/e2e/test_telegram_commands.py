@@ -55,10 +55,10 @@ async def test_channels_are_named_in_any_case(office: Office) -> None:
 
 
 async def test_an_unknown_command_is_said_to_be_unknown(office: Office) -> None:
-    unknown, named, text, help_ = await _ask(office, "/foo", "/Foo@office_bot bar", "привет", "/HELP")
+    unknown, named, text, slash, help_ = await _ask(office, "/foo", "/Foo@office_bot bar", "привет", "/", "/HELP")
     assert unknown == "Команды /foo нет. Список команд: /help"
     assert named == "Команды /foo нет. Список команд: /help"
-    assert text.startswith("Команды:\n/status") and help_ == text
+    assert text.startswith("Команды:\n/status") and slash == help_ == text
 
 
 @pytest.mark.parametrize("office", ["en"], indirect=True)
