@@ -19,3 +19,21 @@ def test_a_phone_is_looked_up_as_it_is_written() -> None:
     assert set(phone_forms("+7 916 123 45 67")) == set(forms)
     assert phone_forms("79161234567") and phone_forms("9161234567") == []  # ten bare digits: too like an order id
     assert phone_forms("12") == phone_forms("0123456789-0001-1") == phone_forms("SO-4401") == []
+
+
+def test_a_channel_is_named_in_any_case_or_by_its_kind_when_one_alone_is_of_it() -> None:
+    from workflows.topology import Topology
+
+    topology = Topology.model_validate(
+        {
+            "warehouses": [{"code": "online", "kind": "online"}],
+            "channels": {
+                "wb": {"kind": "wildberries", "serves": ["online"]},
+                "site": {"serves": ["online"]},
+                "site2": {"kind": "site", "serves": ["online"]},
+            },
+        }
+    )
+    assert topology.channel_named(" WB ") == "wb" and topology.channel_named("Wildberries") == "wb"
+    assert topology.channel_named("SITE") == "site"  # its name, though two channels are of kind site
+    assert topology.channel_named("Site2") == "site2" and topology.channel_named("ozon") is None
