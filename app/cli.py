@@ -59,6 +59,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--port", type=int, default=8080, help="the console's port; 0 picks a free one (default: 8080)"
     )
     sandbox.add_argument("--locale", choices=("ru", "en"), default="ru", help="language of chat texts (default: ru)")
+    sandbox.add_argument(
+        "--access-log", action="store_true",
+        help="log every HTTP request (off by default: the open console asks for its state every second)",
+    )  # fmt: skip
     _onec_files(commands)
     clear = commands.add_parser("clear-stock-time", help="forget when 1C computed an article's stock (a wrong as_of)")
     clear.add_argument("sku", help="the article whose rows' as_of is reset, so 1C's next figure applies")
@@ -67,6 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "sandbox":  # its own world: no .env, no tokens, every outside system emulated
         logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
         logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per job run drowns the rest
+        if not args.access_log:  # a line per console refresh drowns the rest; a request's errors are logged apart
+            logging.getLogger("storeops.access").setLevel(logging.WARNING)
         log_privacy.install()
         try:
             return _sandbox(args.host, args.port, args.locale)

@@ -292,6 +292,24 @@ class SqlOrders:
         order_id = (await self._c.execute(q.FIND_ORDER, values)).scalar_one_or_none()
         return None if order_id is None else await self.get(order_id)
 
+    async def named(self, channel: str, external_ids: Collection[str]) -> list[Order]:
+        c = t.orders.c
+        ids: list[int] = []
+        for chunk in batched(sorted(set(external_ids)), _CHUNK):  # on the (channel, external_id) unique index
+            ids += (await self._c.execute(select(c.id).where(c.channel == channel, c.external_id.in_(chunk)))).scalars()
+        return [order for order_id in sorted(ids) if (order := await self.get(order_id)) is not None]
+
+    async def of_phone(self, phones: Collection[str], limit: int) -> list[Order]:
+        c = t.orders.c
+        query = (
+            select(c.id)
+            .where(c.customer_phone.in_(sorted(set(phones))))
+            .order_by(c.created_at.desc(), c.id.desc())
+            .limit(limit)
+        )
+        ids = list((await self._c.execute(query)).scalars())
+        return [order for order_id in ids if (order := await self.get(order_id)) is not None]
+
     async def get(self, order_id: int) -> Order | None:
         key = {"order_id": order_id}
         row = (await self._c.execute(q.ORDER, key)).one_or_none()

@@ -262,6 +262,17 @@ class MemoryOrders:
                 return copy.deepcopy(order)
         return None
 
+    async def named(self, channel: str, external_ids: Collection[str]) -> list[Order]:
+        return [
+            copy.deepcopy(order)
+            for _, order in sorted(self._s.orders.items())
+            if order.channel == channel and order.external_id in external_ids
+        ]
+
+    async def of_phone(self, phones: Collection[str], limit: int) -> list[Order]:
+        newest = sorted(self._s.orders.values(), key=lambda order: (order.created_at, order.id or 0), reverse=True)
+        return [copy.deepcopy(order) for order in newest if order.customer.phone in phones][:limit]
+
     async def get(self, order_id: int) -> Order | None:
         order = self._s.orders.get(order_id)
         return copy.deepcopy(order) if order else None

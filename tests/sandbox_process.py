@@ -61,13 +61,13 @@ class Sandbox:
 
 
 @contextmanager
-def running_sandbox(work: Path) -> Iterator[Sandbox]:
+def running_sandbox(work: Path, *options: str) -> Iterator[Sandbox]:
     log = work / "sandbox.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "SLACK_", "DATABASE_"))}
     started = time.monotonic()
     with log.open("wb") as errors:
         process = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "sandbox", "--port", "0"],
+            [sys.executable, "-m", "app.cli", "sandbox", "--port", "0", *options],
             cwd=work, env={**env, "PYTHONPATH": str(Path(__file__).parents[1])},
             stdout=subprocess.PIPE, stderr=errors, text=True,
         )  # fmt: skip

@@ -23,6 +23,7 @@ from workflows.model import Reservation, ReservationState, StockFigure, StockLev
 from workflows.offer_ids import OfferIdConflict, offer_id_for, plan_offer_ids
 from workflows.ports import Clock, StockKey, UnitOfWork, UnitOfWorkFactory
 from workflows.topology import Topology
+from workflows.typed_names import case_forms, same_name
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +110,18 @@ class Ledger:
         async with self._uow(read_only=True) as uow:
             levels = await uow.stock.for_sku(sku)
         return availability(sku, levels, self._topology)
+
+    async def skus_named(self, typed: str) -> list[str]:
+        """The SKUs ``typed`` names: itself when it is a kit's or 1C reported it, else those it names in another
+        case (``кр-7/2`` for ``КР-7/2``; several when two differ only in case), sorted; empty when none."""
+        sku = typed.strip()
+        forms = case_forms(sku)
+        async with self._uow(read_only=True) as uow:
+            stocked = await uow.stock.for_skus(forms)
+        if sku in self._kits.skus or sku in stocked:
+            return [sku]
+        kits = {kit for kit in self._kits.skus if same_name(kit, sku)}
+        return sorted(kits | {found for found in stocked if same_name(found, sku)})
 
     async def clear_stock_time(self, sku: str, warehouse: str | None = None) -> int:
         """Forget when 1C computed ``sku``'s figures (in ``warehouse`` only, when given), so the next figure 1C

@@ -1,9 +1,10 @@
-"""Finding an order the way the office names it: by our order id or by the channel's own order number.
+"""Finding an order the way the office names it: by our order id, the channel's own order number or the phone.
 
 A manager holds whatever the buyer or the marketplace's cabinet shows — an Ozon posting number, a Market order
-id, a site order number — or our id from an alert. :meth:`OrderLookup.find` takes either: a number that is one
-of our ids, and every channel's order with that number, all come back (a site order ``12`` and our order 12 are
-both shown, and the manager picks). Nothing here writes."""
+id, a site order number, the client's phone — or our id from an alert. :meth:`OrderLookup.find` takes any: a
+number that is one of our ids, every channel's order with that number (in any case: ``wb-1`` is ``WB-1``) and a
+client's newest orders by their phone all come back (a site order ``12`` and our order 12 are both shown, and the
+manager picks). Nothing here writes."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from collections.abc import Iterable
 from workflows.model import Order
 from workflows.payments import MoneyState, PaymentDesk
 from workflows.ports import UnitOfWorkFactory
+from workflows.typed_names import case_forms, phone_forms, same_name
 
 REFERENCE_LIMIT = 100  # characters of what was typed that are looked up
 LARGEST_ID = 2**63 - 1  # our ids are 64-bit integers in the database: a longer number is no id of ours
+PHONE_ORDERS = 5  # a client's newest orders shown for their phone
 
 
 class OrderLookup:
@@ -25,9 +28,10 @@ class OrderLookup:
     def channels(self) -> tuple[str, ...]:
         return self._channels
 
-    async def find(self, reference: str, channel: str | None = None) -> list[Order]:
-        """The orders ``reference`` may name, ours by id first, then by channel order number; empty when none.
-        With ``channel``, only that channel's order with that number."""
+    async def find(self, reference: str, channel: str | None = None, *, by_phone: bool = True) -> list[Order]:
+        """The orders ``reference`` may name, empty when none: ours by id first, then the channels' orders with
+        that number in any case, then (``by_phone``) the :data:`PHONE_ORDERS` newest orders of a customer whose
+        phone it is. With ``channel``, only that channel's order with that number."""
         wanted = reference.strip().lstrip("#№").strip()[:REFERENCE_LIMIT]
         if not wanted or (channel is not None and channel not in self._channels):
             return []
@@ -37,16 +41,24 @@ class OrderLookup:
                 ours = await uow.orders.get(int(wanted))
                 if ours is not None and ours.id is not None:
                     found[ours.id] = ours
+            forms = case_forms(wanted)
             for name in self._channels if channel is None else (channel,):
-                theirs = await uow.orders.find(name, wanted)
-                if theirs is not None and theirs.id is not None:
-                    found.setdefault(theirs.id, theirs)
+                exact = await uow.orders.find(name, wanted)
+                theirs = [exact] if exact is not None else await uow.orders.named(name, forms)
+                for order in theirs:
+                    if order.id is not None and same_name(order.external_id, wanted):
+                        found.setdefault(order.id, order)
+            if channel is None and by_phone and (phones := phone_forms(wanted)):
+                for order in await uow.orders.of_phone(phones, PHONE_ORDERS):
+                    if order.id is not None:
+                        found.setdefault(order.id, order)
         return list(found.values())
 
     async def one(self, reference: str) -> Order | None:
         """The one order ``reference`` names for a command that acts on it: ours when it is one of our ids, else
-        the only channel order with that number; ``None`` when there is none or several."""
-        found = await self.find(reference)
+        the only channel order with that number; ``None`` when there is none or several. Never by a phone: a
+        client's next order would silently become the one acted on."""
+        found = await self.find(reference, by_phone=False)
         wanted = reference.strip().lstrip("#№").strip()
         ours = [order for order in found if str(order.id) == wanted]
         return ours[0] if ours else found[0] if len(found) == 1 else None

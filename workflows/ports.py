@@ -123,6 +123,14 @@ class Orders(Protocol):
 
     async def find(self, channel: str, external_id: str) -> Order | None: ...
 
+    async def named(self, channel: str, external_ids: Collection[str]) -> list[Order]:
+        """``channel``'s orders whose own number is one of ``external_ids`` (exactly), oldest first."""
+        ...
+
+    async def of_phone(self, phones: Collection[str], limit: int) -> list[Order]:
+        """The ``limit`` newest orders whose customer's phone is written as one of ``phones`` (exactly)."""
+        ...
+
     async def get(self, order_id: int) -> Order | None:
         """The order with its lines and history, oldest event first."""
         ...

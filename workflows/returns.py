@@ -31,6 +31,7 @@ from workflows.return_model import RETURN_DEFECTIVE, RETURN_NOT_RECEIVED, Return
 from workflows.store_confirmation import NotStaff
 from workflows.tasks import Deadline, Decision, Task, TaskBoard, UnknownTask, notify_closed
 from workflows.topology import Topology, Warehouse
+from workflows.typed_names import same_name
 from workflows.vocabulary import Assignee, NoticeTopic, TaskKind, assigned_store, store_assignee
 
 KIND = TaskKind.RETURN_RECEIPT
@@ -56,6 +57,16 @@ class InvalidReturn(WorkflowError):
     """A quantity that is not between 1 and what the order holds of the SKU."""
 
     code = "invalid_return"
+
+
+def line_sku(order: Order, typed: str) -> str:
+    """The SKU of ``order``'s line that ``typed`` names: itself, else the one line's it names in another case
+    (``кр-7/2`` for ``КР-7/2``); ``typed`` as it is when it names none or several."""
+    skus = {line.sku for line in order.lines}
+    if typed in skus:
+        return typed
+    named = [sku for sku in skus if same_name(sku, typed)]
+    return named[0] if len(named) == 1 else typed
 
 
 class Returns:

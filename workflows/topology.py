@@ -275,6 +275,15 @@ class Topology(_Strict):
                 return warehouse
         return None
 
+    def channel_named(self, typed: str) -> str | None:
+        """The channel a person named by ``typed``, whatever its case: its name, else its kind when one channel
+        alone is of that kind (``Wildberries`` for a channel named ``wb``); ``None`` when it names none."""
+        wanted = typed.strip().casefold()
+        by_name = [name for name in self.channels if name.casefold() == wanted]
+        by_kind = [name for name, channel in self.channels.items() if channel.kind.casefold() == wanted]
+        found = by_name or by_kind
+        return found[0] if len(found) == 1 else None
+
     def routing_order(self, channel: Channel) -> list[Warehouse]:
         """Where a channel's order line is looked for: online warehouses first, then stores by
         priority. The order is global, so concurrent orders lock stock rows in the same order."""

@@ -12,18 +12,20 @@ from bot.telegram.order_card import order_card, order_matches
 from bot.telegram.texts import tg
 from bot.telegram.wait_command import wait_command
 from bot.texts import Locale
-from workflows.errors import OrderNotFound, UnknownChannel
+from workflows.errors import OrderNotFound
 from workflows.ledger import Ledger
 from workflows.office import OfficeDesk
 from workflows.operations import Operations
 from workflows.order_lookup import OrderLookup
-from workflows.returns import NotShipped, Returns, SkuNotInOrder
+from workflows.returns import NotShipped, Returns, SkuNotInOrder, line_sku
 from workflows.topology import Topology
 from workflows.unfillable import UnfillableDesk
 from workflows.vocabulary import Role
 
 COMMANDS = ("status", "stock", "order", "tasks", "return", "wait", "pause", "resume", "sync", "report", "help")
+KNOWN = frozenset(COMMANDS) | {"start"}  # what a shop without returns or a report still answers with the help
 TASKS_SHOWN = 10
+SKUS_SHOWN = 10
 
 
 def bot_commands(locale: Locale) -> list[BotCommand]:
@@ -42,13 +44,13 @@ def commands_router(
 ) -> Router:
     router = Router(name="commands")
 
-    @router.message(Command("start", "help"))
+    @router.message(Command("start", "help", ignore_case=True))
     async def help_(message: Message) -> None:
         await message.answer(tg(locale, "help"))
 
     _status_command(router, operations, topology.onec.timezone, locale)
     _lookup_commands(router, ledger, topology.onec.timezone, locale, returns)
-    _order_command(router, lookup, topology.onec.timezone, locale)
+    _order_command(router, lookup, topology, locale)
     if returns is not None:
         _return_command(router, returns, lookup, locale)
     if unfillable is not None:
@@ -58,13 +60,17 @@ def commands_router(
 
     @router.message()
     async def anything_else(message: Message) -> None:
-        await message.answer(tg(locale, "help"))
+        command = _command_name(message.text or "")
+        if command is not None and command not in KNOWN:
+            await message.answer(tg(locale, "unknown.command", command=command[:50]))
+            return
+        await message.answer(tg(locale, "help"))  # plain text, or a command this shop runs without
 
     return router
 
 
 def _status_command(router: Router, operations: Operations, tz: str, locale: Locale) -> None:
-    @router.message(Command("status"))
+    @router.message(Command("status", ignore_case=True))
     async def status(message: Message) -> None:
         s = await operations.status()
         channels = ", ".join(
@@ -84,16 +90,21 @@ def _status_command(router: Router, operations: Operations, tz: str, locale: Loc
 
 
 def _lookup_commands(router: Router, ledger: Ledger, tz: str, locale: Locale, returns: Returns | None) -> None:
-    @router.message(Command("stock"))
+    @router.message(Command("stock", ignore_case=True))
     async def stock(message: Message, command: CommandObject) -> None:
-        sku = (command.args or "").strip()
-        if not sku:
+        typed = (command.args or "").strip()
+        if not typed:
             await message.answer(tg(locale, "usage.stock"))
             return
-        found = await ledger.stock(sku)
-        if not found.by_warehouse and found.components is None:
-            await message.answer(tg(locale, "unknown.sku", sku=sku))
+        named = await ledger.skus_named(typed)
+        if len(named) > 1:
+            await message.answer(tg(locale, "stock.many", sku=typed[:100], skus=", ".join(named[:SKUS_SHOWN])))
             return
+        found = await ledger.stock(named[0]) if named else None
+        if found is None or (not found.by_warehouse and found.components is None):
+            await message.answer(tg(locale, "unknown.sku", sku=typed[:100]))
+            return
+        sku = named[0]
         suspect = tg(locale, "stock.suspect")
         back = await returns.expected_back(sku) if returns is not None else {}
         warehouses = "\n".join(
@@ -112,14 +123,19 @@ def _lookup_commands(router: Router, ledger: Ledger, tz: str, locale: Locale, re
         )  # fmt: skip
 
 
-def _order_command(router: Router, lookup: OrderLookup, tz: str, locale: Locale) -> None:
-    @router.message(Command("order"))
+def _order_command(router: Router, lookup: OrderLookup, topology: Topology, locale: Locale) -> None:
+    tz = topology.onec.timezone
+
+    @router.message(Command("order", ignore_case=True))
     async def order(message: Message, command: CommandObject) -> None:
-        words = (command.args or "").split()
-        if not words or len(words) > 2:
+        typed = (command.args or "").strip()
+        words = typed.split()
+        if not words:
             await message.answer(tg(locale, "usage.order"))
             return
-        channel, reference = (words[0], words[1]) if len(words) == 2 else (None, words[0])
+        channel = topology.channel_named(words[0]) if len(words) == 2 else None
+        # "ozon 0123-1" names a channel's order; anything else is one reference ("+7 916 123-45-67" too)
+        reference = words[1] if channel is not None else typed
         found = await lookup.find(reference, channel)
         if not found:
             typed = " ".join(words)[:100]
@@ -132,17 +148,18 @@ def _order_command(router: Router, lookup: OrderLookup, tz: str, locale: Locale)
 
 
 def _return_command(router: Router, returns: Returns, lookup: OrderLookup, locale: Locale) -> None:
-    @router.message(Command("return"))
+    @router.message(Command("return", ignore_case=True))
     async def return_(message: Message, command: CommandObject) -> None:
         parts = (command.args or "").split(maxsplit=1)
         if len(parts) != 2:
             await message.answer(tg(locale, "usage.return"))
             return
-        reference, sku = parts[0], parts[1].strip()
+        reference, typed = parts[0], parts[1].strip()
         order = await lookup.one(reference)
         if order is None or order.id is None:
             await message.answer(tg(locale, "unknown.order", order=reference))
             return
+        sku = line_sku(order, typed)
         try:
             record = await returns.announce(
                 order.id, sku, None, f"manager:{message.from_user.id if message.from_user else 0}"
@@ -164,7 +181,7 @@ def _return_command(router: Router, returns: Returns, lookup: OrderLookup, local
 
 
 def _tasks_command(router: Router, office: OfficeDesk, tz: str, locale: Locale) -> None:
-    @router.message(Command("tasks"))
+    @router.message(Command("tasks", ignore_case=True))
     async def tasks(message: Message, role: Role) -> None:
         mine = await office.open_tasks(role)
         if not mine:
@@ -183,36 +200,43 @@ def _channel_commands(router: Router, operations: Operations, topology: Topology
     example = next(iter(sorted(topology.channels)), "wildberries")
 
     async def _channel_command(message: Message, command: CommandObject, name: str) -> str | None:
-        channel = (command.args or "").strip()
-        if not channel:
+        typed = (command.args or "").strip()
+        if not typed:
             await message.answer(tg(locale, "usage.channel", command=name, example=example, known=known))
             return None
-        if channel not in topology.channels:
-            await message.answer(tg(locale, "unknown.channel", name=channel, known=known))
-            return None
+        channel = topology.channel_named(typed)
+        if channel is None:
+            await message.answer(tg(locale, "unknown.channel", name=typed[:100], known=known))
         return channel
 
-    @router.message(Command("pause"))
+    @router.message(Command("pause", ignore_case=True))
     async def pause(message: Message, command: CommandObject) -> None:
         if channel := await _channel_command(message, command, "pause"):
             await operations.pause(channel, _who(message))
             await message.answer(tg(locale, "paused", name=channel))
 
-    @router.message(Command("resume"))
+    @router.message(Command("resume", ignore_case=True))
     async def resume(message: Message, command: CommandObject) -> None:
         if channel := await _channel_command(message, command, "resume"):
             await operations.resume(channel, _who(message))
             await message.answer(tg(locale, "resumed", name=channel))
 
-    @router.message(Command("sync"))
+    @router.message(Command("sync", ignore_case=True))
     async def sync(message: Message, command: CommandObject) -> None:
-        channel = (command.args or "").strip() or None
-        try:
-            names = await operations.request_sync(channel, _who(message))
-        except UnknownChannel:
-            await message.answer(tg(locale, "unknown.channel", name=channel, known=known))
+        typed = (command.args or "").strip()
+        channel = topology.channel_named(typed) if typed else None
+        if typed and channel is None:
+            await message.answer(tg(locale, "unknown.channel", name=typed[:100], known=known))
             return
+        names = await operations.request_sync(channel, _who(message))
         await message.answer(tg(locale, "sync", names=", ".join(names)))
+
+
+def _command_name(text: str) -> str | None:
+    """The command ``text`` starts with, lower case and without the bot's name (``/Foo@shop_bot x`` → ``foo``)."""
+    words = text[1:].split(maxsplit=1) if text.startswith("/") else []
+    name = words[0].split("@", 1)[0].casefold() if words and not text[1].isspace() else ""
+    return name or None
 
 
 def _who(message: Message) -> str:

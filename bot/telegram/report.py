@@ -67,7 +67,7 @@ class TelegramReport:
 def report_router(report: TelegramReport, locale: Locale) -> Router:
     router = Router(name="report")
 
-    @router.message(Command("report"))
+    @router.message(Command("report", ignore_case=True))
     async def report_command(message: Message, command: CommandObject) -> None:
         day = _day(command.args, report.reports.today())
         if day is None or day > report.reports.today():

@@ -10,7 +10,8 @@ _TEXTS: dict[str, dict[str, str]] = {
         "refused": "Нет доступа.",
         "help": (
             "Команды:\n/status — состояние каналов, 1С, очереди, задач\n/stock <артикул> — остатки\n"
-            "/order <номер> — заказ и его история (наш номер или номер в канале)\n/tasks — открытые задачи с кнопками\n"
+            "/order <номер> — заказ и история (наш номер, номер в канале или телефон)\n"
+            "/tasks — открытые задачи с кнопками\n"
             "/pause <канал>, /resume <канал> — остановить/возобновить выгрузку\n/sync [канал] — полная сверка\n"
             "/report [вчера | ГГГГ-ММ-ДД] — отчёт за день с графиком\n"
             "/return <заказ> <артикул> — возврат: склад отметит, что пришло\n"
@@ -26,12 +27,17 @@ _TEXTS: dict[str, dict[str, str]] = {
         "cmd.report": "Отчёт за день",
         "cmd.help": "Справка",
         "usage.stock": "Укажите артикул: /stock КР-7/2",
-        "usage.order": "Укажите номер заказа — наш или номер в канале: /order 12, /order ozon 0123456789-0001-1",
+        "usage.order": (
+            "Укажите номер заказа — наш или номер в канале, или телефон клиента: /order 12, "
+            "/order ozon 0123456789-0001-1, /order +79161234567"
+        ),
         "usage.report": "Отчёт за сегодня: /report, за вчера: /report вчера, за день: /report 2026-11-20",
         "usage.channel": "Укажите канал: /{command} {example}. Каналы: {known}",
         "unknown.channel": "Канала «{name}» нет. Каналы: {known}",
         "unknown.order": "Заказа {order} нет.",
         "unknown.sku": "Артикул {sku} не найден в остатках 1С.",
+        "unknown.command": "Команды /{command} нет. Список команд: /help",
+        "stock.many": "«{sku}» — это несколько артикулов: {skus}. Наберите один точно.",
         "status": ("Каналы: {channels}\n1С: {onec}\nНе доставлено сообщений: {undelivered}\nОткрытых задач: {tasks}"),
         "status.paused": "⏸ {name}",
         "status.running": "▶️ {name}",
@@ -198,7 +204,8 @@ _TEXTS: dict[str, dict[str, str]] = {
         "refused": "Access denied.",
         "help": (
             "Commands:\n/status — channels, 1C, queue, tasks\n/stock <article> — stock\n"
-            "/order <number> — an order and its history (ours or the channel's)\n/tasks — open tasks with buttons\n"
+            "/order <number> — an order and its history (ours, the channel's or a phone)\n"
+            "/tasks — open tasks with buttons\n"
             "/pause <channel>, /resume <channel> — stop/restart pushing to a channel\n/sync [channel] — full sync\n"
             "/report [yesterday | YYYY-MM-DD] — a day's report with a chart\n"
             "/return <order> <article> — a return: the warehouse says what arrived\n"
@@ -214,12 +221,17 @@ _TEXTS: dict[str, dict[str, str]] = {
         "cmd.report": "A day's report",
         "cmd.help": "Help",
         "usage.stock": "Give an article: /stock КР-7/2",
-        "usage.order": "Give an order number — ours or the channel's: /order 12, /order ozon 0123456789-0001-1",
+        "usage.order": (
+            "Give an order number — ours or the channel's — or the client's phone: /order 12, "
+            "/order ozon 0123456789-0001-1, /order +79161234567"
+        ),
         "usage.report": "Today so far: /report, yesterday: /report yesterday, a day: /report 2026-11-20",
         "usage.channel": "Give a channel: /{command} {example}. Channels: {known}",
         "unknown.channel": "There is no channel “{name}”. Channels: {known}",
         "unknown.order": "There is no order {order}.",
         "unknown.sku": "Article {sku} is not in 1C's stock.",
+        "unknown.command": "There is no command /{command}. The commands: /help",
+        "stock.many": "“{sku}” is several articles: {skus}. Type one exactly.",
         "status": "Channels: {channels}\n1C: {onec}\nUndelivered messages: {undelivered}\nOpen tasks: {tasks}",
         "status.paused": "⏸ {name}",
         "status.running": "▶️ {name}",

@@ -44,7 +44,7 @@ def wait_command(router: Router, desk: UnfillableDesk, lookup: OrderLookup, time
     """Register ``/wait`` on ``router`` (before its catch-all handler, which answers anything else with the help)."""
     zone = ZoneInfo(timezone)
 
-    @router.message(Command("wait"))
+    @router.message(Command("wait", ignore_case=True))
     async def wait(message: Message, command: CommandObject) -> None:
         parts = (command.args or "").split()
         if len(parts) != 2:

@@ -81,3 +81,14 @@ async def test_a_reply_refused_for_flood_is_sent_again_once_telegram_allows(offi
     texts = sorted(m.text or "" for m in await office.said_to(MANAGER, 2))
     assert texts[0].startswith("Возврат КР-7/2 × 1 по заказу SO-9002") and texts[1].startswith("КР-7/2")
     assert waits == [10.0] and [c.status for c in office.tg.received if c.status == 429] == [429]
+
+
+async def test_a_return_names_its_order_and_article_in_any_case(office: Office) -> None:
+    await office.order("SO-9003", "1000")
+    office.tg.push_text(MANAGER, "/RETURN so-9003 кр-7/2")
+    (said,) = await office.said_to(MANAGER)
+    assert (said.text or "").startswith("Возврат КР-7/2 × 1 по заказу SO-9003")
+    async with office.services.shop.uow(read_only=True) as work:
+        order = await work.orders.find("site", "SO-9003")
+        assert order is not None and order.id is not None
+        assert await work.returns.get(order.id, "КР-7/2") is not None

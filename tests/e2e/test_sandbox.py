@@ -414,6 +414,27 @@ def test_a_manager_asks_for_stock_in_telegram(sandbox: Sandbox) -> None:
     sandbox.eventually(answered, "the bot answers /stock")
 
 
+CONSOLE_REFRESH = '"GET /sandbox/api/state HTTP/1.1" 200'
+
+
+def test_the_console_refreshing_every_second_logs_nothing_unless_asked(
+    sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The README promises one line; a line per console refresh would bury it. ``--access-log`` brings them back."""
+    for _ in range(3):
+        sandbox.state()
+    time.sleep(1)  # an access line is written just after its response: give it the time of one refresh
+    quiet = sandbox.log.read_text(errors="replace")
+    assert CONSOLE_REFRESH not in quiet and "storeops.access" not in quiet
+    assert "1C balance read" in quiet  # the rest of the log is as it was
+    with running_sandbox(tmp_path_factory.mktemp("sandbox-access"), "--access-log") as logged:
+        logged.state()
+        deadline = time.monotonic() + 10
+        while CONSOLE_REFRESH not in logged.log.read_text(errors="replace"):
+            assert time.monotonic() < deadline, "no access line with --access-log"
+            time.sleep(0.1)
+
+
 def test_bad_console_requests_get_clear_errors(sandbox: Sandbox) -> None:
     stranger = sandbox.post("/sandbox/api/telegram/send", {"user": 999, "text": "/status"})
     assert stranger.status_code == 404 and stranger.json()["error"] == "not_found"

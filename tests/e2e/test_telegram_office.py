@@ -125,7 +125,10 @@ class Office:
 
 
 @pytest.fixture
-async def office(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Office]:
+async def office(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> AsyncIterator[Office]:
+    """The office in Russian; ``@pytest.mark.parametrize("office", ["en"], indirect=True)`` for English."""
     clock = FakeClock()
     users = [TgUser(OWNER, "Ольга"), TgUser(MANAGER, "Мария"), TgUser(OTHER_MANAGER, "Дмитрий"), TgUser(STRANGER, "X")]
     async with (
@@ -135,7 +138,7 @@ async def office(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterat
         env = {
             "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'office.db'}", "API_TOKEN": API,
             "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE": tg.base_url, "CBR_DAILY_URL": cbr.daily_url,
-            "LOCALE": "ru", "FRAUD_AMOUNT_THRESHOLD_RUB": "100000",
+            "LOCALE": getattr(request, "param", "ru"), "FRAUD_AMOUNT_THRESHOLD_RUB": "100000",
         }  # fmt: skip
         for key, value in env.items():
             monkeypatch.setenv(key, value)

@@ -40,3 +40,21 @@ async def test_a_number_that_names_two_orders_lists_both_with_what_to_type(offic
     office.tg.push_text(MANAGER, f"/order site {first}")
     replies = await office.said_to(MANAGER, 2)
     assert replies[1].text is not None and replies[1].text.startswith(f"Заказ № {second} — site {first}")
+
+
+async def test_an_order_is_found_by_its_channels_number_in_any_case_and_by_the_clients_phone(office: Office) -> None:
+    first = await office.order("SO-4601", "500", phone="+79160000001")
+    second = await office.order("SO-4602", "700", phone="+79160000001")
+    other = await office.order("SO-4603", "900", phone="+79160000002")
+    for n, typed in enumerate(("/order so-4601", "/ORDER Site so-4602", "/order 8 (916) 000-00-01",
+                               "/order +7 916 000-00-02", "/order +79160000009"), 1):  # fmt: skip
+        office.tg.push_text(MANAGER, typed)
+        await office.said_to(MANAGER, n)
+    by_number, by_channel, by_phone, one_phone, no_phone = (m.text or "" for m in office.tg.messages(MANAGER))
+    assert by_number.startswith(f"Заказ № {first} — site SO-4601\n")
+    assert by_channel.startswith(f"Заказ № {second} — site SO-4602\n")
+    assert by_phone.startswith("По «8 (916) 000-00-01» нашлось несколько заказов:")
+    assert by_phone.index(f"• № {second} — site SO-4602") < by_phone.index(f"• № {first} — site SO-4601")
+    assert "SO-4603" not in by_phone
+    assert one_phone.startswith(f"Заказ № {other} — site SO-4603\n")
+    assert no_phone.startswith("Заказа «+79160000009» нет")

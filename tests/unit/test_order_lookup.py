@@ -191,3 +191,38 @@ async def test_an_open_marketplace_order_shows_its_ship_by_in_the_shops_time(
     await shop.orders.cancel(found.id or 0, "test")
     (cancelled,) = await lookup.find("OZ-8")
     assert "Отгрузить до" not in order_card(cancelled, state, "ru", "Europe/Moscow")  # no longer a deadline
+
+
+async def test_a_channel_number_in_another_case_and_a_clients_phone_find_the_order(
+    uow: UnitOfWorkFactory, topology: Topology, clock: FakeClock
+) -> None:
+    """Cyrillic letters included, which SQLite's ``lower()`` leaves as they are."""
+    from workflows.model import Customer
+
+    shop, _ = await _shop(uow, topology, clock)
+    lookup = _lookup(shop)
+    placed = []
+    for number, phone in (("САЙТ-7-Ab", "+7 (916) 000-00-01"), ("SO-2", "89160000001"), ("SO-3", "+79160000002")):
+        request = PlaceOrder("site", number, [LineRequest("LAMP", 1)], Customer("Иван", phone))
+        placed.append((await shop.orders.place(request)).order)
+        clock.advance(minutes=1)
+    first, second, third = (o.id for o in placed)
+
+    assert [o.id for o in await lookup.find("сайт-7-aB")] == [first]
+    assert [o.id for o in await lookup.find("САЙТ-7-AB", "site")] == [first]
+    assert await lookup.find("сайт-7-ab", "ozon") == []
+    assert [o.id for o in await lookup.find("+79160000001")] == [second, first]  # the newest first
+    assert [o.id for o in await lookup.find("8 916 000 00 02")] == [third]
+    assert await lookup.find("+79160000001", by_phone=False) == []
+    assert (await lookup.one("so-3")) is not None and await lookup.one("+79160000002") is None
+
+
+async def test_an_article_is_named_in_any_case(uow: UnitOfWorkFactory, topology: Topology, clock: FakeClock) -> None:
+    shop, _ = await _shop(uow, topology, clock)
+    figures = [StockFigure("КР-7/2", "online", 1), StockFigure("Ab-1", "online", 1), StockFigure("aB-1", "online", 1)]
+    await shop.ledger.apply_stock(clock.now(), figures)
+    assert await shop.ledger.skus_named("кр-7/2") == ["КР-7/2"]
+    assert await shop.ledger.skus_named("lamp") == ["LAMP"]
+    assert await shop.ledger.skus_named("ab-1") == ["Ab-1", "aB-1"]
+    assert await shop.ledger.skus_named("aB-1") == ["aB-1"]
+    assert await shop.ledger.skus_named("кр-7/3") == []
