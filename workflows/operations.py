@@ -1,5 +1,5 @@
 """Operators' switches and the service's vital signs: paused channels, requested syncs, when 1C
-last spoke (and the alert when it goes quiet), and the figures ``/status`` shows."""
+last spoke (and the alert when it goes quiet in its working time), and the figures ``/status`` shows."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from workflows.ledger import Shortfall
 from workflows.model import StockFigure
 from workflows.ports import ChannelState, Clock, UnitOfWork, UnitOfWorkFactory
 from workflows.topology import Topology
+from workflows.working_time import ALL_DAY
 
 ONEC_SILENT_KEY = "onec_silent"
 STOCK_NEGATIVE = "stock_negative"
@@ -97,14 +98,22 @@ class Operations:
         await self._alerts.raise_alert(uow, ONEC_TOTALS_UNPLACED, ONEC_TOTALS_UNPLACED, detail)
 
     async def watch_onec(self) -> bool:
-        """Scheduled: raise (or keep counting) the alert when 1C has been quiet too long."""
+        """Scheduled: raise (or keep counting) the alert when 1C has been quiet too long in the time it is expected
+        to talk (``[onec] working_hours`` / ``working_days``): a night without 1C is no silence, and outside that
+        time an open alert waits, not counted, for the morning."""
+        working = self._topology.onec.working_time
         async with self._uow() as uow:
             heard = await uow.heartbeats.last()
             now = self._clock.now()
-            if heard is None or now - heard.at <= self._onec_silence:
+            if heard is None or not working.covers(now):
                 return False
-            minutes = int((now - heard.at).total_seconds() // 60)
+            silent = working.between(heard.at, now)
+            if silent <= self._onec_silence:
+                return False
+            minutes = int(silent.total_seconds() // 60)
             detail: dict[str, object] = {"last_update": heard.at.isoformat(), "minutes": minutes}
+            if not working.always:  # the minutes are working minutes: the text says so
+                detail["working_hours"] = working.hours or ALL_DAY
             await self._alerts.raise_alert(uow, ONEC_SILENT_KEY, ONEC_SILENT_KEY, detail)
             await uow.commit()
         return True

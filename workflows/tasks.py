@@ -5,7 +5,8 @@ is one atomic claim in storage (``open`` → something else), so a double click,
 request or a click racing the timeout has exactly one effect, and everyone after the first is
 told why the question is closed. Deadlines are rows written in the same transaction as the task
 and fired by :class:`DeadlinePump`, at least once each; firing checks the task's state, so a
-repeat changes nothing.
+repeat changes nothing. A reminder is never fired at or after its task's deadline: one that fell due
+while the pump was behind is skipped.
 """
 
 from __future__ import annotations
@@ -230,6 +231,8 @@ class DeadlinePump:
                 task = await uow.tasks.get(deadline.task_id)
                 if task is None or task.state != TaskState.OPEN:
                     continue  # decided already: firing changes nothing
+                if deadline.kind == DeadlineKind.REMIND and self._clock.now() >= task.deadline:
+                    continue  # fired late (a pump that was down, a clock moved on): "answer by" would be past
                 handler = self._handlers.get((task.kind, deadline.kind))
                 if handler is None and deadline.kind == DeadlineKind.EXPIRE:
                     await expire(uow, task, deadline, self._clock.now())

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from workflows.articles import check_sku
 from workflows.offer_ids import DEFAULT_RULES, OfferIdRule
+from workflows.working_time import WEEKDAYS, Weekday, WorkingTime
 
 _HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
 
@@ -129,11 +130,25 @@ class OneC(_Strict):
     variant_separator: str = Field(default="/", min_length=1, max_length=3, pattern=r"^\S+$")
     # the characteristic that is the size; a characteristic without it is named by all its values
     size_characteristic: str = Field(default="Размер", min_length=1)
+    # when 1C is expected to send stock, in its timezone: "HH:MM-HH:MM" (past midnight allowed) on working_days;
+    # 1C's silence is counted only over that time. Unset: always expected
+    working_hours: str | None = None
+    working_days: tuple[Weekday, ...] = Field(default=WEEKDAYS, min_length=1)
 
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
         return Warehouse._zone(value)
+
+    @field_validator("working_hours")
+    @classmethod
+    def _hours(cls, value: str | None) -> str | None:
+        return Warehouse._hours(value)
+
+    @property
+    def working_time(self) -> WorkingTime:
+        """When 1C is expected to talk."""
+        return WorkingTime(self.working_hours, self.working_days, self.timezone)
 
 
 class Prices(_Strict):

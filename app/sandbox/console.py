@@ -125,7 +125,8 @@ class Console:
                 "code": store.code, "title": store.title, "channel": store.slack_channel,
                 "staff": [{"id": user, "name": name} for user, name in store.staff],
                 "messages": [
-                    {"ts": m.ts, "text": m.text, "blocks": m.blocks, "buttons": buttons(m), "edited": bool(m.history)}
+                    {"ts": m.ts, "text": m.text, "blocks": m.blocks, "buttons": buttons(m), "edited": bool(m.history),
+                     "edited_ts": m.edited_ts}
                     for m in slack.messages(store.slack_channel)
                 ],
             }

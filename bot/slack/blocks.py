@@ -23,7 +23,14 @@ def escape(value: object) -> str:
 
 
 def local_time(moment: datetime, timezone: str) -> str:
-    return moment.astimezone(ZoneInfo(timezone)).strftime("%H:%M")
+    """A moment as a store reads it: its local hour and minute, the seconds dropped (floored, never rounded up).
+    The one rule for every time in a store's messages."""
+    return moment.astimezone(ZoneInfo(timezone)).replace(second=0, microsecond=0).strftime("%H:%M")
+
+
+def answer_by(task: Task, timezone: str) -> str:
+    """The task's deadline as the question, its reminder and its closed state all state it."""
+    return local_time(task.deadline, timezone)
 
 
 def question(task: Task, locale: Locale, timezone: str) -> tuple[str, list[dict[str, Any]]]:
@@ -34,7 +41,7 @@ def question(task: Task, locale: Locale, timezone: str) -> tuple[str, list[dict[
     size = text(locale, "question.size", size=escape(q.size)) if q.size else ""
     title = text(locale, "question.title", order=escape(q.external_id))
     item = text(locale, "question.item", item=escape(q.name or q.sku), sku=escape(q.sku), size=size, qty=escape(q.qty))
-    deadline = text(locale, "question.deadline", deadline=local_time(task.deadline, timezone))
+    deadline = text(locale, "question.deadline", deadline=answer_by(task, timezone))
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": f"*{title}*\n{item}"}},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": deadline}]},
@@ -69,8 +76,15 @@ def _buttons(task: Task, locale: Locale, action: str, texts: str) -> list[dict[s
     ]
 
 
+def reminder(task: Task, locale: Locale, timezone: str) -> str:
+    """The nudge in the question's thread, half-way to the deadline."""
+    order = StoreQuestion.from_payload(task.payload).external_id
+    return text(locale, "reminder", order=escape(order), deadline=answer_by(task, timezone))
+
+
 def closed(task: Task, locale: Locale, timezone: str) -> tuple[str, list[dict[str, Any]]]:
-    """The same question with its outcome in place of the buttons."""
+    """The same question with its outcome in place of the buttons: who answered and when it was closed; a question
+    that ran out says the deadline it stated, however late the timeout was handled."""
     fallback, blocks = question(task, locale, timezone)
     at = local_time(task.closed_at or task.deadline, timezone)
     if task.state == TaskState.ANSWERED and task.kind == TaskKind.RETURN_RECEIPT:
@@ -78,7 +92,7 @@ def closed(task: Task, locale: Locale, timezone: str) -> tuple[str, list[dict[st
     elif task.state == TaskState.ANSWERED:
         outcome = text(locale, f"closed.{task.answer}", by=escape(task.answered_by), at=at)
     elif task.state == TaskState.EXPIRED:
-        outcome = text(locale, "closed.timeout", at=at)
+        outcome = text(locale, "closed.timeout", at=answer_by(task, timezone))
     else:
         outcome = text(locale, "closed.cancelled", at=at)
     return f"{fallback} — {outcome}", [

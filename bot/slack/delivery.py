@@ -19,8 +19,8 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack import blocks
-from bot.texts import Locale, text
-from workflows.payloads import StoreQuestion, TaskNotice
+from bot.texts import Locale
+from workflows.payloads import TaskNotice
 from workflows.ports import Clock, UnitOfWorkFactory
 from workflows.tasks import Task, TaskState
 from workflows.topology import Topology
@@ -167,11 +167,11 @@ class SlackDelivery:
             fallback, shown = render(task, self._locale, store.timezone)
             response = await self._client.chat_postMessage(channel=store.slack_channel, text=fallback, blocks=shown)
             return _Posted(store.slack_channel, str(response["ts"]), task.state == TaskState.OPEN)
-        elif topic == NoticeTopic.STORE_REMINDER and store.slack_channel in posted:
+        elif topic == NoticeTopic.STORE_REMINDER and store.slack_channel in posted and self._still_due(task):
             await self._client.chat_postMessage(
                 channel=store.slack_channel,
                 thread_ts=posted[store.slack_channel],
-                text=self._reminder(task, store.timezone),
+                text=blocks.reminder(task, self._locale, store.timezone),
             )
         elif topic == NoticeTopic.TASK_CLOSED and store.slack_channel in posted:
             fallback, shown = blocks.closed(task, self._locale, store.timezone)
@@ -180,8 +180,7 @@ class SlackDelivery:
             )
         return None
 
-    def _reminder(self, task: Task, timezone: str) -> str:
-        order = StoreQuestion.from_payload(task.payload).external_id
-        return text(
-            self._locale, "reminder", order=blocks.escape(order), deadline=blocks.local_time(task.deadline, timezone)
-        )
+    def _still_due(self, task: Task) -> bool:
+        """A reminder that reaches Slack only after its question closed or its time ran out (Slack was down) would
+        ask for an answer by a time gone by: it is dropped."""
+        return task.state == TaskState.OPEN and self._clock.now() < task.deadline

@@ -50,6 +50,9 @@ def alert_title(alert: Alert, locale: Locale, timezone: str) -> str:
         return tg(locale, key, order=d.get("order") or d.get("order_id"), channel=d.get("channel"), ship_by=ship_by)
     if alert.kind == "onec_silent":
         last = datetime.fromisoformat(str(d["last_update"])) if d.get("last_update") else alert.first_at
+        if d.get("working_hours"):  # minutes of 1C's working time, not of the clock
+            key, hours = "alert.onec_silent_hours", d["working_hours"]
+            return tg(locale, key, minutes=d.get("minutes"), hours=hours, last_update=clock_time(last, timezone))
         return tg(locale, key, minutes=d.get("minutes"), last_update=clock_time(last, timezone))
     if has(locale, key):
         try:

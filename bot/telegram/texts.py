@@ -90,6 +90,9 @@ _TEXTS: dict[str, dict[str, str]] = {
         "alert.resolved": "✅ Восстановлено: {title} (было {count} раз, {first}–{at})",
         "alert.store_cascade_exhausted": "Ни один магазин не подтвердил товар {sku} × {qty} для заказа {order}",
         "alert.onec_silent": "1С молчит {minutes} мин (последнее обновление {last_update})",
+        "alert.onec_silent_hours": (
+            "1С молчит {minutes} мин в рабочее время {hours} (последнее обновление {last_update})"
+        ),
         "alert.fx_feed_down": "Курсы ЦБ недоступны: {reason}. Используем последний известный курс.",
         "alert.task_escalated": "Задача передана владельцу: {task_kind}, заказ {order_id}",
         "alert.sync_failing": "Выгрузка в {channel} не проходит ({failures} раз подряд): {reason}",
@@ -283,6 +286,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "alert.resolved": "✅ Recovered: {title} ({count} times, {first}–{at})",
         "alert.store_cascade_exhausted": "No store confirmed {sku} × {qty} for order {order}",
         "alert.onec_silent": "1C has been silent for {minutes} min (last update {last_update})",
+        "alert.onec_silent_hours": "1C silent for {minutes} min of working time {hours} (last update {last_update})",
         "alert.fx_feed_down": "CBR rates unavailable: {reason}. Using the last known rate.",
         "alert.task_escalated": "Task passed to the owner: {task_kind}, order {order_id}",
         "alert.sync_failing": "Pushing to {channel} keeps failing ({failures} in a row): {reason}",

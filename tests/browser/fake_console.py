@@ -25,6 +25,7 @@ from app.web import STATIC
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 TOKEN = "s3cret-token"
 STORE_TS = "1795251600.000100"
+EDITED_TS = "1795252140.000200"  # nine minutes after STORE_TS: 12:09 in Moscow
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 QUESTION: list[dict[str, Any]] = [
     {
@@ -334,6 +335,7 @@ class FakeService:
             ],
             buttons=[],
             edited=True,
+            edited_ts=EDITED_TS,
         )
         return web.json_response({"ok": True})
 

@@ -97,7 +97,8 @@ async def test_a_slack_button_posts_the_press_as_the_chosen_staff_member(page: P
         "user": "U0BORIS",
     }
     question = page.get_by_test_id(f"slack-msg-tverskaya-{STORE_TS}")
-    await expect(question.get_by_test_id("slack-edited")).to_have_text("(изменено)")  # the updated message, at once
+    # the updated message, at once, with when it was edited (the question was posted at 12:00)
+    await expect(question.get_by_test_id("slack-edited")).to_have_text("(изменено 12:09)")
     await expect(question.get_by_role("button")).to_have_count(0)
     await expect(question).to_contain_text("@U0BORIS")
 

@@ -390,6 +390,16 @@ def test_wildberries_down_for_ten_minutes_gets_the_last_value_one_alert_and_a_re
     assert owner[0].startswith("⚠️") and not owner[1].startswith("⚠️"), owner
 
 
+def test_moving_the_clock_on_while_1c_is_well_alerts_nobody(sandbox: Sandbox) -> None:
+    """1C, pulled every minute, would have spoken during a jump: the jump is no silence (nor a flood of alerts and
+    recoveries, one pair per click)."""
+    token = sandbox.state()["dashboard_url"].split("#token=", 1)[1]
+    for _ in range(2):
+        assert sandbox.post("/sandbox/api/clock", {"advance_s": 45 * 60}).status_code == 200
+    board = sandbox.http.get("/api/dashboard", headers={"Authorization": f"Bearer {token}"}).json()
+    assert [a for a in board["alerts"] if a["key"] == "onec_silent"] == []
+
+
 def test_1c_silent_alerts_the_owner_and_its_return_is_reported(sandbox: Sandbox) -> None:
     sandbox.scenario("onec_silent")
 

@@ -128,12 +128,16 @@ async def test_timeout_missing_available_as_slack_sees_it(world: World) -> None:
     ]
     assert "Ответьте до *12:20*" in json.dumps(first.blocks, ensure_ascii=False)  # 09:00 UTC + 20 min, Moscow time
 
-    world.clock.advance(minutes=20)
+    world.clock.advance(minutes=10)
     await world.services.shop.pump.run_once()
     await world.deliver()
-    assert "Ответа не было" in world.question("s1").text and world.question("s1").history  # updated in place
-    reminder = [m for m in world.slack.messages("CS1") if m.thread_ts == first.ts]
-    assert len(reminder) == 1
+    reminder = [m.text for m in world.slack.messages("CS1") if m.thread_ts == first.ts]
+    assert reminder == ["Напоминание: заказ SO-1001 ждёт ответа до 12:20."]  # the question's deadline, as it said
+
+    world.clock.advance(minutes=10)
+    await world.services.shop.pump.run_once()
+    await world.deliver()
+    assert "Ответа не было до 12:20" in world.question("s1").text and world.question("s1").history  # in place
 
     assert await world.click("s2", "missing", "U2") == 200
     assert "Нет на месте — <@U2>" in world.question("s2").text
@@ -151,6 +155,33 @@ async def test_timeout_missing_available_as_slack_sees_it(world: World) -> None:
     ]  # fmt: skip
     api = await world.http.get(f"/api/orders/{placed.id}", headers={"Authorization": "Bearer cascade-test-token-0001"})
     assert [h["event"] for h in (await api.json())["history"]][-1] == "store_confirmed"
+
+
+async def test_a_late_pump_sends_no_reminder_after_the_deadline(world: World) -> None:
+    """The pump fires half-time and the deadline together (it was down, the clock moved on): s1's thread gets no
+    reminder, its question closes stating the deadline it gave, and s2 is asked with its own."""
+    await world.services.shop.orders.place(PlaceOrder("site", "SO-1002", [LineRequest("КР-7/2", 1)]))
+    await world.deliver()
+    first = world.question("s1")
+    world.clock.advance(minutes=27)
+    await world.services.shop.pump.run_once()
+    await world.deliver()
+    assert [m for m in world.slack.messages("CS1") if m.thread_ts == first.ts] == []
+    assert "Ответа не было до 12:20" in world.question("s1").text  # not 12:27, when the pump came round
+    assert "Ответьте до *12:47*" in json.dumps(world.question("s2").blocks, ensure_ascii=False)
+
+
+async def test_a_reminder_still_waiting_when_the_store_answers_is_not_sent(world: World) -> None:
+    await world.services.shop.orders.place(PlaceOrder("site", "SO-1003", [LineRequest("КР-7/2", 1)]))
+    await world.deliver()
+    world.clock.advance(minutes=10)
+    await world.services.shop.pump.run_once()  # the reminder is queued; Slack has not had it yet
+    world.clock.advance(minutes=1)
+    assert await world.click("s1", "available", "U1") == 200  # the click's delivery takes the reminder too
+    await world.deliver()
+    first = world.question("s1")
+    assert [m for m in world.slack.messages("CS1") if m.thread_ts == first.ts] == []
+    assert "Есть, в порядке — <@U1>, 12:11" in first.text  # when it was answered
 
 
 async def test_forged_or_stale_requests_are_refused_and_change_nothing(world: World) -> None:

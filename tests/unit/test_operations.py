@@ -4,7 +4,8 @@ requested syncs, 1C going quiet, stock that went negative, and what ``/status`` 
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -19,10 +20,19 @@ from workflows.office_model import Alert
 from workflows.operations import ONEC_SILENT_KEY, Operations
 from workflows.ports import UnitOfWorkFactory
 from workflows.tasks import TaskBoard
-from workflows.topology import Topology
+from workflows.topology import OneC, Topology
 
 SILENCE = timedelta(minutes=30)
 CHANNELS = ["ozon", "site", "wildberries", "yandex_market"]  # storeops.example.toml
+EVENING = datetime(2026, 12, 7, 21, 50, tzinfo=ZoneInfo("Europe/Moscow")).astimezone(UTC)  # a Monday, shop time
+
+
+def working(topology: Topology, hours: str, *days: str) -> Topology:
+    """The topology with 1C expected only at ``hours`` (on ``days``, every day if none)."""
+    onec = OneC.model_validate(
+        {**topology.onec.model_dump(), "working_hours": hours, **({"working_days": days} if days else {})}
+    )
+    return topology.model_copy(update={"onec": onec})
 
 
 class Ops:
@@ -173,3 +183,56 @@ async def test_1c_heard_on_several_requests_at_once(database: Database, topology
     ops = Ops(SqlUnitOfWorkFactory(database), topology, clock)
     await asyncio.gather(*(ops.heard() for _ in range(4)))
     assert (await ops.operations.status()).onec_last_update == clock.now()
+
+
+async def test_1c_quiet_at_night_is_counted_from_the_morning(uow: UnitOfWorkFactory, topology: Topology) -> None:
+    """1C last spoke at 21:50 and is expected 08:00-22:00: ten working minutes that evening, twenty the next
+    morning make the allowed thirty; the alert comes at 08:21, not at 22:21, and counts working minutes."""
+    clock = FakeClock(EVENING)
+    ops = Ops(uow, working(topology, "08:00-22:00"), clock)
+    await ops.heard()
+    heard_at = clock.now()
+    clock.advance(minutes=31)  # 22:21: the clock's half hour, but 1C has gone home
+    assert not await ops.operations.watch_onec()
+    clock.advance(hours=9, minutes=59)  # 08:20: exactly thirty working minutes
+    assert not await ops.operations.watch_onec()
+    assert await ops.notices("alert") == []
+    clock.advance(minutes=5)  # 08:25
+    assert await ops.operations.watch_onec()
+    alert = await ops.open_alert(ONEC_SILENT_KEY)
+    assert alert is not None
+    assert alert.detail == {"last_update": heard_at.isoformat(), "minutes": 35, "working_hours": "08:00-22:00"}
+    await ops.heard()
+    assert await ops.open_alert(ONEC_SILENT_KEY) is None
+
+
+async def test_an_alert_raised_at_closing_waits_the_night_uncounted(uow: UnitOfWorkFactory, topology: Topology) -> None:
+    clock = FakeClock(EVENING - timedelta(hours=1))  # 20:50
+    ops = Ops(uow, working(topology, "08:00-22:00", "Mon", "Tue", "Wed", "Thu", "Fri"), clock)
+    await ops.heard()
+    clock.advance(minutes=31)
+    assert await ops.operations.watch_onec()
+    for _ in range(10):  # every hour of the night, as the scheduler would every minute
+        clock.advance(hours=1)
+        assert not await ops.operations.watch_onec()
+    alert = await ops.open_alert(ONEC_SILENT_KEY)
+    assert alert is not None and (alert.count, alert.detail["minutes"]) == (1, 31)
+    clock.advance(hours=1)  # Tuesday 08:21
+    assert await ops.operations.watch_onec()
+    alert = await ops.open_alert(ONEC_SILENT_KEY)
+    assert alert is not None and (alert.count, alert.detail["minutes"]) == (2, 70 + 21)
+    assert await ops.notices("alert") == [{"alert_id": alert.id}]  # one message, its count edited
+
+
+async def test_1c_quiet_over_the_weekend_is_no_alarm(uow: UnitOfWorkFactory, topology: Topology) -> None:
+    friday = EVENING + timedelta(days=4, hours=-4)  # Friday 17:50
+    clock = FakeClock(friday)
+    ops = Ops(uow, working(topology, "09:00-18:00", "Mon", "Tue", "Wed", "Thu", "Fri"), clock)
+    await ops.heard()
+    for hours in (1, 24, 24, 14.25):  # Friday 18:50, Saturday, Sunday, Monday 09:05
+        clock.advance(hours=hours)
+        assert not await ops.operations.watch_onec(), clock.now()
+    clock.advance(minutes=20)  # Monday 09:25: ten minutes on Friday, twenty-five this morning
+    assert await ops.operations.watch_onec()
+    alert = await ops.open_alert(ONEC_SILENT_KEY)
+    assert alert is not None and alert.detail["minutes"] == 35

@@ -240,3 +240,26 @@ async def test_concurrent_pump_lanes_settle_many_timeouts_without_deadlock(
         levels = {(lv.sku, lv.warehouse): lv.reserved for sku in skus for lv in await work.stock.for_sku(sku)}
     assert len(open_now) == 120 and {t.payload["store"] for t in open_now} == {"s2"}
     assert levels == {(sku, code): (40 if code == "s2" else 0) for sku in skus for code in STORES}
+
+
+async def test_a_reminder_is_never_sent_once_the_question_ran_out(shop_with_stock: Shop, clock: FakeClock) -> None:
+    """A pump that was behind (down, or the clock moved on) finds the half-time reminder and the deadline due at
+    once: the question times out and no reminder asks for an answer by a time gone by; the next store's comes."""
+    s = shop_with_stock
+    handlers = {(KIND, DeadlineKind.EXPIRE): s.cascade.on_timeout, (KIND, DeadlineKind.REMIND): s.cascade.on_reminder}
+    pump = DeadlinePump(s.uow, clock, handlers, owner="late")
+
+    async def reminded() -> list[object]:
+        async with s.uow(read_only=True) as work:
+            return [p["task_id"] for _, topic, p in await work.notices.undelivered(100) if topic == "store_reminder"]
+
+    await s.desk.place(PlaceOrder("site", "A-1", [LineRequest("IRON", 1)]))
+    first = await s.open_task_id()
+    clock.advance(minutes=20)  # due together, the reminder first
+    assert await pump.run_once() == 2
+    assert await reminded() == []
+    second = await s.open_task_id()
+    assert second != first
+    clock.advance(minutes=10)  # s2's reminder, at half-time
+    assert await pump.run_once() == 1
+    assert await reminded() == [second]

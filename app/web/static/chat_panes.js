@@ -115,8 +115,11 @@ function SlackMessage({ store, message, busyKey, onPress }) {
     const testid = `slack-btn-${store.code}-${message.ts}-${b.action_id}`;
     return html`<${SlackButton} key=${key} button=${full} testid=${testid} busy=${busyKey === `${message.ts}|${key}`} onPress=${(pressed) => onPress(message, pressed)} />`;
   };
-  // Slack writes "(edited)" right after the text; after the last block when there are blocks.
-  const edited = message.edited ? ' <span class="sk-edited" data-testid="slack-edited">(изменено)</span>' : "";
+  // Slack writes "(edited)" right after the text; after the last block when there are blocks. It tells when the
+  // edit was made (a question closed), not when the message was first posted.
+  const editedAt = message.edited_ts ? ` ${slackTsTime(message.edited_ts)}` : "";
+  const editedText = `(изменено${editedAt})`;
+  const edited = message.edited ? ` <span class="sk-edited" data-testid="slack-edited">${editedText}</span>` : "";
   const body = blocks.length
     ? blocks.map((block, i) => html`<${SlackBlock} key=${i} block=${block} button=${button} />`)
     : html`<div class="sk-text" dangerouslySetInnerHTML=${{ __html: slackMrkdwn(message.text) + edited }} />`;
@@ -130,7 +133,7 @@ function SlackMessage({ store, message, busyKey, onPress }) {
       </div>
       ${body}
       ${rest.length > 0 && html`<div class="sk-actions">${rest.map(button)}</div>`}
-      ${message.edited && blocks.length > 0 && html`<span class="sk-edited" data-testid="slack-edited">(изменено)</span>`}
+      ${message.edited && blocks.length > 0 && html`<span class="sk-edited" data-testid="slack-edited">${editedText}</span>`}
     </div>
   </div>`;
 }
