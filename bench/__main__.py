@@ -14,7 +14,16 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
-from bench import alert_storm, cancellation, full_sync, propagation, reservations, stock_latency, store_questions
+from bench import (
+    alert_storm,
+    cancellation,
+    full_sync,
+    prices,
+    propagation,
+    reservations,
+    stock_latency,
+    store_questions,
+)
 from bench.common import Json, PgProbe, pg_url, probe_pg, write_result
 
 Runner = Callable[[bool, PgProbe, str, Callable[[str], None]], Awaitable[Json]]
@@ -22,6 +31,7 @@ BENCHMARKS: dict[str, Runner] = {
     "alert_storm": alert_storm.run,
     "cancellation": cancellation.run,
     "full_sync": full_sync.run,
+    "prices": prices.run,
     "propagation": propagation.run,
     "reservations": reservations.run,
     "stock_latency": stock_latency.run,

@@ -1,12 +1,12 @@
-"""The full-sync benchmark's three marketplace emulators in a process of their own.
+"""The full-sync and price benchmarks' three marketplace emulators in a process of their own.
 
 ``python -m bench.emulator_host --skus N --scale F --report PATH`` starts the Wildberries, Ozon and Yandex
 Market emulators on 127.0.0.1 with the catalogue of :func:`catalogue` and every rate limit multiplied by ``F``
 (the shapes kept: request sizes, bursts, Ozon's sliding minute, Yandex Market's 4 in flight), prints one JSON
 line ``{"wildberries": url, "ozon": url, "yandex_market": url}`` on stdout, and serves until SIGTERM (or
-SIGINT). Then it writes to ``PATH`` what the benchmark checks: each marketplace's stock per SKU, the requests
-each refused for its limits, the most Yandex Market saw in flight, and the process's own CPU time and peak
-memory; and exits.
+SIGINT). Then it writes to ``PATH`` what the benchmark checks: each marketplace's stock and price per SKU, the stock
+and price requests each received and those it refused for its limits, the most Yandex Market saw in flight, and the
+process's own CPU time and peak memory; and exits.
 
 Running the emulators here gives the service under test a core of its own, as it has in production, where the
 marketplaces are somebody else's servers.
@@ -27,14 +27,17 @@ from typing import Any
 
 from emulators.ozon import OzonEmulator
 from emulators.wildberries import WildberriesEmulator
-from emulators.wildberries.rate_limit import ORDERS, STOCKS, BucketPolicy
+from emulators.wildberries.rate_limit import ORDERS, PRICES, STOCKS, BucketPolicy
 from emulators.wildberries.server import Group
 from emulators.yandex_market import YandexMarketEmulator
+from emulators.yandex_market.prices import OFFERS_PER_MINUTE
 
 WB_WAREHOUSE, OZON_WAREHOUSE, CAMPAIGN = 658434, 1020000001, 21_000_001  # as bench.propagation's shop
 WB_TOKEN, OZON_CLIENT, OZON_KEY, YM_KEY = "wb", "ozon-client", "ozon-key", "ym"
 OZON_PER_MIN, OZON_PER_SECOND = 80, 50
 YM_SKUS_PER_MIN = 100_000
+WB_PRICE_REQUESTS_PER_MIN, WB_PRICE_BURST = PRICES.per_minute, PRICES.burst
+YM_PRICE_OFFERS_PER_MIN = OFFERS_PER_MINUTE
 FIRST_CHRT_ID = 1_000_000
 
 
@@ -57,6 +60,7 @@ async def serve(skus: int, scale: float, report: Path) -> None:
         "stocks": BucketPolicy(STOCKS.per_minute * scale, STOCKS.burst, STOCKS.conflict_cost),
         "orders": BucketPolicy(ORDERS.per_minute * scale, ORDERS.burst),
         "content": BucketPolicy(1_000_000, 1_000),  # learning the cards is preparation, not measured
+        "prices": BucketPolicy(PRICES.per_minute * scale, PRICES.burst),
     }
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -66,7 +70,8 @@ async def serve(skus: int, scale: float, report: Path) -> None:
         WildberriesEmulator(token=WB_TOKEN, warehouses={WB_WAREHOUSE: "Склад"}, cards=cards, buckets=wb_buckets) as wb,
         OzonEmulator(OZON_CLIENT, OZON_KEY, [OZON_WAREHOUSE], names, stock_updates_per_minute=int(OZON_PER_MIN * scale),
                      requests_per_second=int(OZON_PER_SECOND * scale)) as ozon,
-        YandexMarketEmulator(YM_KEY, CAMPAIGN, offers=names, skus_per_minute=int(YM_SKUS_PER_MIN * scale)) as ym,
+        YandexMarketEmulator(YM_KEY, CAMPAIGN, offers=names, skus_per_minute=int(YM_SKUS_PER_MIN * scale),
+                             price_offers_per_minute=int(YM_PRICE_OFFERS_PER_MIN * scale)) as ym,
     ):  # fmt: skip
         urls = {"wildberries": wb.base_url, "ozon": ozon.base_url, "yandex_market": ym.base_url}
         print(json.dumps(urls), flush=True)
@@ -82,10 +87,16 @@ async def serve(skus: int, scale: float, report: Path) -> None:
                 "ozon": {sku: qty for sku in names if (qty := ozon.stock(OZON_WAREHOUSE, sku)) is not None},
                 "yandex_market": ym_stock,
             },
+            "price": prices(names, wb, ozon, ym),
             "requests": {
                 "wildberries": len(wb.calls("/api/v3/stocks")),
                 "ozon": len(ozon.calls("/v2/products/stocks")),
                 "yandex_market": len([c for c in ym.calls if c.method == "PUT"]),
+            },
+            "price_requests": {
+                "wildberries": len(wb.calls("/api/v2/")),  # uploads and reads of the prices API
+                "ozon": len(ozon.calls("/v1/product/import/prices")),
+                "yandex_market": len([c for c in ym.calls if c.path.endswith("/offer-prices/updates")]),
             },
             "refused_by_limits": {
                 "wildberries": len([c for c in wb.received if c.status == 429]),
@@ -99,6 +110,21 @@ async def serve(skus: int, scale: float, report: Path) -> None:
     facts["peak_rss_mb"] = round(usage.ru_maxrss / 1024, 1)
     facts["at"] = time.time()
     report.write_text(json.dumps(facts))  # noqa: ASYNC240 - the last thing the process does
+
+
+def prices(
+    names: list[str], wb: WildberriesEmulator, ozon: OzonEmulator, ym: YandexMarketEmulator
+) -> dict[str, dict[str, str]]:
+    """What each marketplace shows as each SKU's price (roubles as text; a SKU never priced is left out)."""
+    shown: dict[str, dict[str, str]] = {"wildberries": {}, "ozon": {}, "yandex_market": {}}
+    for n, sku in enumerate(names):
+        if (whole := wb.price(FIRST_CHRT_ID + n)) is not None:
+            shown["wildberries"][sku] = str(whole)
+        if (price := ozon.price(sku)) is not None:
+            shown["ozon"][sku] = str(price)
+        if (entry := ym.price(sku)) is not None:
+            shown["yandex_market"][sku] = str(entry.value)
+    return shown
 
 
 def main(argv: Sequence[str] | None = None) -> int:

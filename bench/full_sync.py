@@ -125,7 +125,7 @@ class _Timed:
 
 
 @dataclass
-class _Host:
+class EmulatorHost:
     process: asyncio.subprocess.Process
     urls: dict[str, str]
     report: Path
@@ -145,7 +145,7 @@ class _Host:
 
 
 @asynccontextmanager
-async def emulators(sizes: Sizes, folder: Path) -> AsyncIterator[_Host]:
+async def emulators(sizes: Sizes, folder: Path) -> AsyncIterator[EmulatorHost]:
     """The three emulators in a process of their own (``bench.emulator_host``), stopped on the way out."""
     report = folder / "emulators.json"
     process = await asyncio.create_subprocess_exec(
@@ -157,7 +157,7 @@ async def emulators(sizes: Sizes, folder: Path) -> AsyncIterator[_Host]:
         line = await asyncio.wait_for(process.stdout.readline(), HOST_START_S)
         if not line:
             raise RuntimeError(f"the emulator host stopped before serving (exit {await process.wait()})")
-        yield _Host(process, json.loads(line), report)
+        yield EmulatorHost(process, json.loads(line), report)
     finally:
         if process.returncode is None:
             process.kill()

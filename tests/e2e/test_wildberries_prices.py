@@ -22,7 +22,7 @@ from emulators.wildberries import (
 )
 from integrations.rate_gate import RateGate
 from integrations.wildberries import NO_CARD, WildberriesClient
-from integrations.wildberries_prices import ONE_PRICE_A_CARD, price_gate, whole_roubles
+from integrations.wildberries_prices import GATE_BURST, GATE_PER_MINUTE, ONE_PRICE_A_CARD, price_gate, whole_roubles
 from tests.vendor_specs import WILDBERRIES_PRODUCTS, VendorSpec
 from workflows.channels import ChannelRefused, ChannelUnavailable, PriceLine, SetsPrices
 
@@ -335,8 +335,8 @@ async def test_the_clients_gate_keeps_a_run_of_pushes_under_wbs_bucket(
 
     calls = wb.calls("/api/v2/")
     assert len(calls) == 13 and all(call.status == 200 for call in calls)  # one list read, then 12 uploads
-    # 5 at once, then one every 60/90 s: the gate, not WB's 429, set the pace
-    assert monotonic.now - start == pytest.approx(8 * 60 / 90, abs=1e-3)
+    # the gate's burst at once, then one every 60/96 s: the gate, not WB's 429, set the pace
+    assert monotonic.now - start == pytest.approx((13 - GATE_BURST) * 60 / GATE_PER_MINUTE, abs=1e-3)
     assert wb.card_price(MUG) == (111, 0)
 
 
