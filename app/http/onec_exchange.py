@@ -474,7 +474,9 @@ def register(
     return exchange
 
 
-def intake_on_stock(intake: StockIntake, prices: PriceIntake | None = None) -> OnStock:
+def intake_on_stock(
+    intake: StockIntake, prices: PriceIntake | None = None, prices_queued: Callable[[], None] | None = None
+) -> OnStock:
     """``on_stock`` that hands a package's lines to the 1C intake, as ``POST /api/1c/stock`` hands a message:
     all lines or none, by the same rules. One without ``ДатаФормирования`` is refused. Offers with only a
     total go to ``[onec] totals_warehouse``; without it a file of nothing else is refused (the intake's
@@ -482,7 +484,8 @@ def intake_on_stock(intake: StockIntake, prices: PriceIntake | None = None) -> O
 
     The package's prices (an ``offers.xml`` with ``<Цены>``, or a ``prices.xml``) go to ``prices``, the price
     intake (:mod:`workflows.prices`), after the stock: checked before the stock is applied, so a bad price refuses
-    the file before anything of it is written."""
+    the file before anything of it is written; ``prices_queued`` then wakes the price dispatchers, so the new prices
+    go at once rather than at their next scheduled run."""
 
     async def on_stock(package: StockPackage) -> Mapping[str, object]:
         offered = checked_prices(intake_prices(package)) if prices is not None else []
@@ -499,6 +502,8 @@ def intake_on_stock(intake: StockIntake, prices: PriceIntake | None = None) -> O
         if prices is not None and offered:
             priced = await prices.apply(StockSource.EXCHANGE.value, offered)
             summary["prices"] = price_result_view(priced)
+            if prices_queued is not None and priced.queued:
+                prices_queued()
         return summary
 
     return on_stock

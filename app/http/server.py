@@ -123,7 +123,7 @@ def create_app(services: Services) -> web.Application:
     if exchange.user and exchange.password:  # outside /api/: 1C's module sends Basic auth, not our token
         register_onec_exchange(
             app, path=exchange.path, user=exchange.user, password=exchange.password.get_secret_value(),
-            on_stock=intake_on_stock(shop.intake, shop.prices), clock=shop.clock,
+            on_stock=intake_on_stock(shop.intake, shop.prices, shop.wake_price_dispatchers), clock=shop.clock,
             limits=ExchangeLimits(file_limit=exchange.file_limit_bytes, session_bytes=exchange.max_bytes),
             orders=ExportedOrders(OrderExport(shop.uow, shop.clock), shop.topology, shop.clock),
             logins=FailedLogins(shop.clock, "1C exchange login", limits),
