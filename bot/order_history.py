@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from bot.texts import Locale
-from bot.wording import Names, clock_time, count, money, number, percent
+from bot.wording import Names, clock_time, count, money, percent, rate
 
 _HISTORY: dict[str, dict[str, str]] = {
     "ru": {
@@ -225,7 +225,7 @@ def _put_names(values: _Detail, detail: Mapping[str, object], names: Names, time
         values["money"] = money(locale, str(detail["amount"]), str(detail.get("currency") or "RUB"))
     for key in ("rate", "rate_now"):
         if detail.get(key) is not None:
-            values[key] = number(locale, str(detail[key]), places=4)
+            values[key] = rate(locale, str(detail[key]))
     if detail.get("deviation") is not None:
         values["deviation"] = percent(locale, Decimal(str(detail["deviation"])) * 100)
 

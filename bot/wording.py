@@ -78,8 +78,13 @@ def count(locale: Locale, n: int, word: str) -> str:
 
 def number(locale: Locale, value: int | float | Decimal | str, *, places: int = 2) -> str:
     """A number as the reader writes it: no ``.0`` for whole numbers, at most ``places`` decimals."""
-    rounded = round(Decimal(str(value)), places)
-    return format_decimal(rounded.normalize() if rounded == rounded.to_integral() else rounded, locale=_babel(locale))
+    pattern = "#,##0." + "#" * places if places else "#,##0"
+    return format_decimal(Decimal(str(value)), format=pattern, locale=_babel(locale))
+
+
+def rate(locale: Locale, value: Decimal | str) -> str:
+    """An exchange rate as the central bank states it, to four places: «12,5000»."""
+    return format_decimal(Decimal(str(value)), format="#,##0.0000", locale=_babel(locale))
 
 
 def percent(locale: Locale, share_percent: float | Decimal | str) -> str:

@@ -12,7 +12,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.telegram.alert_texts import alert_title
 from bot.telegram.texts import has, tg
 from bot.texts import Locale
-from bot.wording import Names, clock_time, count, money, number, percent
+from bot.wording import Names, clock_time, count, money, percent, rate
 from workflows.office_model import Alert
 from workflows.payloads import FraudCall, FxApproval, PriceQuestion, ReturnReceipt, UnfillableOrder
 from workflows.tasks import Task, TaskState
@@ -163,7 +163,7 @@ def _kopecks(locale: Locale, value: int) -> str:
 
 
 def _rate(locale: Locale, value: object) -> str:
-    return number(locale, str(value), places=4) if value is not None else "?"
+    return rate(locale, str(value)) if value is not None else "?"
 
 
 def _why(locale: Locale, code: str) -> str:
