@@ -54,7 +54,7 @@ def commands_router(
     _lookup_commands(router, ledger, names, returns)
     _order_command(router, lookup, topology, names)
     if returns is not None:
-        _return_command(router, returns, lookup, locale)
+        _return_command(router, returns, lookup, names)
     if unfillable is not None:
         wait_command(router, unfillable, lookup, topology.onec.timezone, locale)
     _tasks_command(router, office, topology.onec.timezone, names)
@@ -159,7 +159,9 @@ def _order_command(router: Router, lookup: OrderLookup, topology: Topology, name
             await message.answer(order_card(found[0], money, names, tz))
 
 
-def _return_command(router: Router, returns: Returns, lookup: OrderLookup, locale: Locale) -> None:
+def _return_command(router: Router, returns: Returns, lookup: OrderLookup, names: Names) -> None:
+    locale = names.locale
+
     @router.message(Command("return", ignore_case=True))
     async def return_(message: Message, command: CommandObject) -> None:
         parts = (command.args or "").split(maxsplit=1)
@@ -186,9 +188,10 @@ def _return_command(router: Router, returns: Returns, lookup: OrderLookup, local
             await message.answer(tg(locale, "return.not_shipped", order=reference, sku=sku))
             return
         asked = "return.asked_managers" if returns.asks_managers(record.warehouse) else "return.asked_slack"
+        asked_words = tg(locale, asked, warehouse=names.place(record.warehouse))
         await message.answer(
             tg(locale, "return.announced", sku=sku, qty=record.qty, order=order.external_id or order.id,
-               asked=tg(locale, asked, warehouse=record.warehouse), state=tg(locale, f"return.state.{record.state}"))
+               asked=asked_words, state=tg(locale, f"return.state.{record.state}"))
         )  # fmt: skip
 
 

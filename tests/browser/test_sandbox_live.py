@@ -104,5 +104,5 @@ async def test_a_cancelled_order_is_on_the_dashboards_orders_panel(page: Page, s
     await expect(step).to_have_count(1, timeout=PATIENCE_MS)
     await expect(step).to_have_attribute("data-kind", "cancelled")
     await expect(step).to_contain_text(f"Сайт BROWSER-CANCEL-1 #{order_id}")
-    await expect(step).to_contain_text("Заказ отменён: покупатель передумал; снято резервов: 1")
+    await expect(step).to_contain_text("Заказ отменён: покупатель передумал; снято: 1\xa0резерв")
     await expect(page.get_by_test_id("order-counter-unfillable_open")).to_be_visible()

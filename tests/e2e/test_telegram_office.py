@@ -295,7 +295,9 @@ async def test_a_recovery_is_said_once_in_a_chat_that_shows_the_alert_twice(offi
     await office.deliver()
     *copies, recovered = await office.said_to(OWNER, 3)
     assert len(office.tg.messages(OWNER)) == 3  # one recovery, however many copies
-    assert recovered.text is not None and recovered.text.startswith("✅ Восстановлено: Выгрузка в ")
+    assert recovered.text is not None and recovered.text.startswith(
+        "✅ Восстановлено: Выгрузка в канал «Сайт» не проходит (5\xa0раз подряд): HTTP 503 (повторов: 1, "
+    )
     assert recovered.reply_to_message_id == alert.message_id  # in reply to the alert as first delivered
     assert all(m.buttons == [] for m in copies)
 
@@ -407,7 +409,7 @@ async def test_a_thousand_failures_make_one_message_and_one_recovery(tmp_path: P
     await office.deliver()
     (alert,) = await office.said_to(OWNER)
     assert alert.text is not None and alert.text.startswith(
-        "⚠️ Выгрузка в Wildberries не проходит (5\xa0раз подряд): HTTP 503"
+        "⚠️ Выгрузка в канал «Wildberries» не проходит (5\xa0раз подряд): HTTP 503"
     )
     office.clock.advance(seconds=61)
     await office.deliver()  # the count is edited in, once
@@ -418,7 +420,9 @@ async def test_a_thousand_failures_make_one_message_and_one_recovery(tmp_path: P
         await work.commit()
     await office.deliver()
     alert, recovered = await office.said_to(OWNER, 2)
-    assert recovered.text is not None and recovered.text.startswith("✅ Восстановлено: Выгрузка в ")
+    assert recovered.text is not None and recovered.text.startswith(
+        "✅ Восстановлено: Выгрузка в канал «Wildberries» не проходит ("
+    )
     assert recovered.reply_to_message_id == alert.message_id and alert.buttons == []
     assert [c for c in office.tg.received if c.status == 429] == []
     assert office.tg.messages(MANAGER) == []  # the owner's alert, not the managers'
@@ -442,7 +446,7 @@ async def test_a_delivery_run_ends_within_its_time_and_leaves_the_rest_in_order(
     assert await delivery.run_once() == 1
     assert t.now < 1.0  # a run is over before the scheduler's next second
     assert [m.text.split("\n")[0] for m in office.tg.messages(OWNER) if m.text] == [
-        "⚠️ Выгрузка в ch0 не проходит (1\xa0раз подряд): HTTP 503"
+        "⚠️ Выгрузка в канал «ch0» не проходит (1\xa0раз подряд): HTTP 503"
     ]
     async with office.services.shop.uow(read_only=True) as work:
         assert len(await work.notices.undelivered(10, ["alert"])) == 7  # handed back, not leased for 2 minutes
@@ -451,7 +455,7 @@ async def test_a_delivery_run_ends_within_its_time_and_leaves_the_rest_in_order(
         assert await delivery.run_once() == 1
     shown = [m.text.split("\n")[0] for m in office.tg.messages(OWNER) if m.text]
     assert shown == [
-        f"⚠️ Выгрузка в ch{n} не проходит ({count('ru', n + 1, 'time')} подряд): HTTP 503" for n in range(8)
+        f"⚠️ Выгрузка в канал «ch{n}» не проходит ({count('ru', n + 1, 'time')} подряд): HTTP 503" for n in range(8)
     ]
 
 

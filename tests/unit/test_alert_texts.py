@@ -22,7 +22,7 @@ def test_a_detail_field_named_key_or_locale_still_renders(locale: Locale) -> Non
     assert (
         title
         == {
-            "ru": "Выгрузка в Wildberries не проходит (5\xa0раз подряд): HTTP 503",
+            "ru": "Выгрузка в канал «Wildberries» не проходит (5\xa0раз подряд): HTTP 503",
             "en": "Pushing to Wildberries keeps failing (5\xa0times in a row): HTTP 503",
         }[locale]
     )
@@ -38,7 +38,7 @@ def test_price_drift_says_how_many_and_shows_one(locale: Locale) -> None:
     assert (
         title
         == {
-            "ru": "В Ozon цены не совпадают с нашими: 3\xa0артикула. Например, KETTLE: там 1\xa0999,00\xa0₽, у нас "
+            "ru": "В канале «Ozon» цены не совпадают с нашими: 3\xa0артикула. Например, KETTLE: там 1\xa0999,00\xa0₽, у нас "
             "2\xa0500,40\xa0₽. Наши цены отправлены снова, кроме ждущих решения менеджеров.",
             "en": "Prices on Ozon differ from ours: 3\xa0articles. For example KETTLE: 1,999.00\xa0RUB there, 2,500.40\xa0RUB "
             "here. Ours were sent again, except those waiting for the managers' decision.",
