@@ -64,11 +64,14 @@ def _babel(locale: Locale) -> str:
     return _BABEL[locale]
 
 
+def _plural_category(locale: Locale, n: int) -> str:
+    return str(BabelLocale.parse(_babel(locale)).plural_form(abs(n)))
+
+
 def noun(locale: Locale, n: int, word: str) -> str:
     """``word`` (a key of the nouns above) in the form that goes with ``n``: 1 цена, 4 цены, 15 цен."""
     forms = _NOUNS[locale][word]
-    category = BabelLocale.parse(_babel(locale)).plural_form(abs(n))
-    return forms.get(category, forms["other"] if "other" in forms else forms["many"])
+    return forms.get(_plural_category(locale, n), forms["other"])
 
 
 def count(locale: Locale, n: int, word: str) -> str:
