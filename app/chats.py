@@ -18,6 +18,7 @@ from bot.telegram.app import build_bot, build_dispatcher
 from bot.telegram.delivery import TelegramDelivery
 from bot.telegram.pacing import Pacer
 from bot.telegram.report import TelegramReport
+from bot.wording import Names
 from workflows.order_lookup import OrderLookup
 from workflows.shop import Shop
 
@@ -82,7 +83,7 @@ def _connect_telegram(settings: Settings, shop: Shop, chats: Chats) -> None:
     chats.telegram_bot, chats.telegram_delivery = bot, delivery
     if shop.reports is not None:
         owner = shop.topology.people.owner_telegram_id
-        chats.telegram_report = TelegramReport(bot, shop.reports, owner, locale)
+        chats.telegram_report = TelegramReport(bot, shop.reports, owner, locale, Names.of(shop.topology, locale))
     chats.telegram_dispatcher = build_dispatcher(
         office=shop.office, topology=shop.topology, ledger=shop.ledger,
         lookup=OrderLookup(shop.uow, shop.topology.channels, shop.payments),

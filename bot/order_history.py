@@ -8,96 +8,99 @@ wording here (a test checks that every kind written by ``workflows/`` has one in
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
 
 from bot.texts import Locale
+from bot.wording import Names, clock_time, count, money, percent, rate
 
 _HISTORY: dict[str, dict[str, str]] = {
     "ru": {
-        "received": "Заказ получен из {channel}, строк: {lines}",
+        "received": "Заказ получен: {channel}, {lines_words}",
         "reserved": "Строка {line}: {sku} × {qty} зарезервирован на складе {warehouse}",
         "held_for_store_confirmation": "Строка {line}: {sku} × {qty} придержан в магазине {warehouse}, ждём ответа",
         "out_of_stock": "Строка {line}: {sku} × {qty} — нет в наличии",
         "store_skipped": "Строка {line}: магазин {store} пропущен ({reason})",
-        "store_asked": "Строка {line}: спросили магазин {store}",
+        "store_asked": "Строка {line}: спросили магазин {store}, ответ до {answer_by}",
         "store_confirmed": "Строка {line}: магазин {store} ответил — {outcome}{by_who}",
         "store_declined": "Строка {line}: магазин {store} не подтвердил — {outcome}{by_who}",
-        "unfulfillable": "Строка {line}: {sku} × {qty} — ни один магазин не подтвердил",
+        "unfulfillable": "Строка {line}: {sku} × {qty} — ни один магазин не подтвердил (спросили: {asked})",
         "exported_to_1c": "Передан в 1С",
         "paid_in_1c": "1С: оплачен, документ оплаты {number} от {at}",
         "shipped_in_1c": "1С: отгружен, документ отгрузки {number} от {at}",
         "fraud_check_opened": "Открыта проверка звонком",
         "fraud_check_answered": "Проверка звонком: {decision}{by_who}",
         "client_blocked": "Клиент заблокирован после проверки",
-        "payment_initiated": "Оплата начата: {amount} {currency}",
-        "payment_3ds": "Оплата: проверка 3-D Secure, {amount} {currency}",
-        "payment_authorized": "Оплата авторизована: {amount} {currency}",
-        "payment_cleared": "Оплата списана: {amount} {currency}",
-        "payment_failed": "Оплата не прошла: {amount} {currency}",
-        "payment_refunded": "Деньги возвращены: {amount} {currency}",
+        "payment_initiated": "Оплата начата: {money}",
+        "payment_3ds": "Оплата: проверка 3-D Secure, {money}",
+        "payment_authorized": "Оплата авторизована: {money}",
+        "payment_cleared": "Оплата списана: {money}",
+        "payment_failed": "Оплата не прошла: {money}",
+        "payment_refunded": "Деньги возвращены: {money}",
         "fx_rate_awaited": "Платёж {payee} в {currency}: ждём курс ЦБ",
-        "fx_rate_recorded": "Платёж {payee} в {currency}: курс при оплате {rate}",
-        "obligation_released": "Платёж {payee}: {amount} {currency} отпущен (курс {rate_now})",
-        "obligation_held": "Платёж {payee}: {amount} {currency} задержан — курс сдвинулся на {deviation}",
+        "fx_rate_recorded": "Платёж {payee} в {currency}: курс при оплате {rate} ₽",
+        "obligation_released": "Платёж {payee}: {money} отпущен (курс {rate_now} ₽)",
+        "obligation_held": "Платёж {payee}: {money} задержан — курс сдвинулся на {deviation}",
         "fx_decision": "Решение по курсу: {decision}{by_who}",
         "shipment_accepted": "СДЭК принял заявку",
         "shipment_registered": "СДЭК зарегистрировал отправление, трек {tracking_number}",
         "shipment_refused": "СДЭК отказал: {reason}",
         "shipment_dropped": "Отправление снято: {reason}",
-        "cancelled": "Заказ отменён{because}; снято резервов: {released}",
+        "cancelled": "Заказ отменён{because}; снято: {released}",
         "cancelled_by_channel": "Отменён покупателем или площадкой {channel}{because}",
         "delivered_to_buyer": "{channel}: доставлен покупателю",
         "returned_by_buyer": "{channel}: покупатель вернул заказ{because}",
         "marketplace_ready_to_ship": "{channel}: сообщено, что заказ собран и готов к отгрузке",
         "marketplace_cancelled": "{channel}: заказ отменён на маркетплейсе (нет товара)",
-        "marketplace_refused_ready": "{channel} не принял «готов к отгрузке»{because}",
-        "marketplace_refused_cancel": "{channel} не принял отмену{because}",
+        "marketplace_refused_ready": "{channel}: не принял «готов к отгрузке»{because}",
+        "marketplace_refused_cancel": "{channel}: не принял отмену{because}",
         "unfillable_asked": "Менеджеров спросили: отменить или ждать поставку",
         "unfillable_decided": "Товара нет — решение: {decision_words}{by_who}",
         "unfillable_wait_moved": "Товара нет — ждём поставку до {until}{by_who}",
         "unfillable_rerouted": "После ожидания товар нашёлся: строки распределены снова, менеджеров не спрашиваем",
         "crm_status": "RetailCRM: {note}",
-        "return_announced": "возврат {sku} × {qty} заявлен ({source}), спросили склад {warehouse}",
-        "return_sellable": "возврат {sku} × {qty} пришёл на {warehouse}, годен ({by}); ждём в остатке 1С",
-        "return_restocked": "возврат {sku} × {qty} пришёл на {warehouse} и добавлен в остаток ({by})",
-        "return_defective": "возврат {sku} × {qty} пришёл на {warehouse} с браком ({by}); владелец спишет в 1С",
-        "return_not_received": "возврат {sku} × {qty} на склад {warehouse} не пришёл ({by})",
+        "return_announced": "Возврат {sku} × {qty} заявлен, спросили склад {warehouse}",
+        "return_sellable": "Возврат {sku} × {qty} пришёл на {warehouse}, годен ({by}); ждём в остатке 1С",
+        "return_restocked": "Возврат {sku} × {qty} пришёл на {warehouse} и добавлен в остаток ({by})",
+        "return_defective": "Возврат {sku} × {qty} пришёл на {warehouse} с браком ({by}); владелец спишет в 1С",
+        "return_not_received": "Возврат {sku} × {qty} на склад {warehouse} не пришёл ({by})",
     },
     "en": {
-        "received": "Order received from {channel}, lines: {lines}",
+        "received": "Order received: {channel}, {lines_words}",
         "reserved": "Line {line}: {sku} × {qty} reserved at {warehouse}",
         "held_for_store_confirmation": "Line {line}: {sku} × {qty} held at store {warehouse}, awaiting its answer",
         "out_of_stock": "Line {line}: {sku} × {qty} — out of stock",
         "store_skipped": "Line {line}: store {store} skipped ({reason})",
-        "store_asked": "Line {line}: store {store} asked",
+        "store_asked": "Line {line}: store {store} asked, answer by {answer_by}",
         "store_confirmed": "Line {line}: store {store} answered — {outcome}{by_who}",
         "store_declined": "Line {line}: store {store} did not confirm — {outcome}{by_who}",
-        "unfulfillable": "Line {line}: {sku} × {qty} — no store confirmed it",
+        "unfulfillable": "Line {line}: {sku} × {qty} — no store confirmed it (asked: {asked})",
         "exported_to_1c": "Handed to 1C",
         "paid_in_1c": "1C: paid, payment document {number} of {at}",
         "shipped_in_1c": "1C: shipped, shipment document {number} of {at}",
         "fraud_check_opened": "Call check opened",
         "fraud_check_answered": "Call check: {decision}{by_who}",
         "client_blocked": "Client blocked after the check",
-        "payment_initiated": "Payment started: {amount} {currency}",
-        "payment_3ds": "Payment: 3-D Secure check, {amount} {currency}",
-        "payment_authorized": "Payment authorised: {amount} {currency}",
-        "payment_cleared": "Payment cleared: {amount} {currency}",
-        "payment_failed": "Payment failed: {amount} {currency}",
-        "payment_refunded": "Money refunded: {amount} {currency}",
+        "payment_initiated": "Payment started: {money}",
+        "payment_3ds": "Payment: 3-D Secure check, {money}",
+        "payment_authorized": "Payment authorised: {money}",
+        "payment_cleared": "Payment cleared: {money}",
+        "payment_failed": "Payment failed: {money}",
+        "payment_refunded": "Money refunded: {money}",
         "fx_rate_awaited": "Payment to {payee} in {currency}: waiting for the CBR rate",
-        "fx_rate_recorded": "Payment to {payee} in {currency}: rate at payment {rate}",
-        "obligation_released": "Payment to {payee}: {amount} {currency} released (rate {rate_now})",
-        "obligation_held": "Payment to {payee}: {amount} {currency} held — the rate moved {deviation}",
+        "fx_rate_recorded": "Payment to {payee} in {currency}: rate at payment {rate} RUB",
+        "obligation_released": "Payment to {payee}: {money} released (rate {rate_now} RUB)",
+        "obligation_held": "Payment to {payee}: {money} held — the rate moved {deviation}",
         "fx_decision": "Rate decision: {decision}{by_who}",
         "shipment_accepted": "CDEK accepted the request",
         "shipment_registered": "CDEK registered the shipment, tracking {tracking_number}",
         "shipment_refused": "CDEK refused: {reason}",
         "shipment_dropped": "Shipment dropped: {reason}",
-        "cancelled": "Order cancelled{because}; reservations released: {released}",
+        "cancelled": "Order cancelled{because}; released: {released}",
         "cancelled_by_channel": "Cancelled by the buyer or by {channel}{because}",
         "delivered_to_buyer": "{channel}: delivered to the buyer",
         "returned_by_buyer": "{channel}: the buyer returned it{because}",
-        "marketplace_ready_to_ship": "{channel} told: order packed and ready to ship",
+        "marketplace_ready_to_ship": "{channel}: told the order is packed and ready to ship",
         "marketplace_cancelled": "{channel}: order cancelled on the marketplace (out of stock)",
         "marketplace_refused_ready": '{channel} refused "ready to ship"{because}',
         "marketplace_refused_cancel": "{channel} refused the cancellation{because}",
@@ -106,11 +109,11 @@ _HISTORY: dict[str, dict[str, str]] = {
         "unfillable_wait_moved": "Out of stock — waiting for the delivery until {until}{by_who}",
         "unfillable_rerouted": "Stock found after the wait: the lines are routed again, the managers are not asked",
         "crm_status": "RetailCRM: {note_en}",
-        "return_announced": "return of {sku} × {qty} announced ({source}), warehouse {warehouse} asked",
-        "return_sellable": "return of {sku} × {qty} arrived at {warehouse}, sellable ({by}); awaiting 1C's stock",
-        "return_restocked": "return of {sku} × {qty} arrived at {warehouse}, added to stock ({by})",
-        "return_defective": "return of {sku} × {qty} arrived at {warehouse} defective ({by}); to write off in 1C",
-        "return_not_received": "return of {sku} × {qty} did not arrive at {warehouse} ({by})",
+        "return_announced": "Return of {sku} × {qty} announced, warehouse {warehouse} asked",
+        "return_sellable": "Return of {sku} × {qty} arrived at {warehouse}, sellable ({by}); awaiting 1C's stock",
+        "return_restocked": "Return of {sku} × {qty} arrived at {warehouse}, added to stock ({by})",
+        "return_defective": "Return of {sku} × {qty} arrived at {warehouse} defective ({by}); to write off in 1C",
+        "return_not_received": "Return of {sku} × {qty} did not arrive at {warehouse} ({by})",
     },
 }
 
@@ -141,10 +144,16 @@ _STORE_OUTCOMES: dict[Locale, dict[str, str]] = {  # a store's answer (workflows
            "timeout": "no answer in time"},
 }  # fmt: skip
 
-_DECISIONS: dict[Locale, dict[str, str]] = {
-    "ru": {"cancel": "отменить заказ", "wait": "ждать поставку до {until}"},
-    "en": {"cancel": "cancel the order", "wait": "wait for the delivery until {until}"},
-}
+_DECISIONS: dict[Locale, dict[str, str]] = {  # the office's answers (workflows.unfillable, fraud_check, fx)
+    "ru": {"cancel": "отменить заказ", "wait": "ждать поставку до {until}", "verified": "подтверждено",
+           "no_answer": "клиент не ответил", "fraud": "мошенничество", "absorb": "берём разницу на себя",
+           "topup": "доплата клиента", "postpone": "отложить"},
+    "en": {"cancel": "cancel the order", "wait": "wait for the delivery until {until}", "verified": "verified",
+           "no_answer": "the client did not answer", "fraud": "fraud", "absorb": "we absorb the difference",
+           "topup": "the client tops up", "postpone": "postpone"},
+}  # fmt: skip
+
+_UNKNOWN: dict[Locale, str] = {"ru": "Событие заказа без описания", "en": "An order event with no wording"}
 
 
 def _reason_words(locale: Locale, reason: str) -> str:
@@ -166,12 +175,15 @@ def kinds(locale: Locale) -> set[str]:
     return set(_HISTORY[locale])
 
 
-def history_line(locale: Locale, kind: str, detail: Mapping[str, object]) -> str:
-    """One history event as a short line; an unknown kind is shown as its name with its details."""
+def history_line(
+    locale: Locale, kind: str, detail: Mapping[str, object], names: Names | None = None, timezone: str = "UTC"
+) -> str:
+    """One history event as a short line: channels and stores by their titles, times in the shop's zone, sums
+    and counts in the reader's language. A kind with no wording yet is said to be one, never shown as its code."""
     template = _HISTORY[locale].get(kind)
     if template is None:
-        said = ", ".join(f"{key}: {value}" for key, value in detail.items() if value not in (None, ""))
-        return f"{kind} ({said})" if said else kind
+        return _UNKNOWN[locale]
+    names = names or Names.of(None, locale)
     values = _Detail(detail)
     reason = str(detail.get("reason") or "").strip()
     if kind == "cancelled" and reason.startswith(CHANNEL_CANCEL_PREFIX):
@@ -179,9 +191,44 @@ def history_line(locale: Locale, kind: str, detail: Mapping[str, object]) -> str
     values["because"] = f": {_reason_words(locale, reason)}" if reason else ""
     by = detail.get("by")
     values["by_who"] = f" ({by})" if by else ""
-    values["until"] = str(detail.get("ask_again_at") or "—")[:10]  # the day; the time is the shop's morning
+    ask_again = detail.get("ask_again_at")
+    values["until"] = _day(ask_again, timezone) if ask_again else "—"  # the day; the time is the shop's morning
     outcome = str(detail.get("outcome") or "—")
     values["outcome"] = _STORE_OUTCOMES[locale].get(outcome, outcome)
     decision = str(detail.get("decision") or "")
     values["decision_words"] = _DECISIONS[locale].get(decision, decision).format(until=values["until"])
+    values["decision"] = values["decision_words"]
+    _put_names(values, detail, names, timezone)
     return template.format_map(values)
+
+
+def _put_names(values: _Detail, detail: Mapping[str, object], names: Names, timezone: str) -> None:
+    locale = names.locale
+    for key in ("channel", "carrier"):
+        if detail.get(key):
+            values[key] = names.channel(detail[key])
+    for key in ("warehouse", "store"):
+        if detail.get(key):
+            values[key] = names.place(detail[key])
+    asked = detail.get("asked")
+    if isinstance(asked, list | tuple):
+        values["asked"] = ", ".join(names.place(code) for code in asked) or "—"
+    for key in ("answer_by", "at"):
+        moment = detail.get(key)
+        if isinstance(moment, str) and "T" in moment:
+            values[key] = clock_time(datetime.fromisoformat(moment), timezone)
+    if detail.get("lines") is not None:
+        values["lines_words"] = count(locale, int(str(detail["lines"])), "line")
+    if detail.get("released") is not None:
+        values["released"] = count(locale, int(str(detail["released"])), "reservation")
+    if detail.get("amount") is not None:
+        values["money"] = money(locale, str(detail["amount"]), str(detail.get("currency") or "RUB"))
+    for key in ("rate", "rate_now"):
+        if detail.get(key) is not None:
+            values[key] = rate(locale, str(detail[key]))
+    if detail.get("deviation") is not None:
+        values["deviation"] = percent(locale, Decimal(str(detail["deviation"])) * 100)
+
+
+def _day(moment: object, timezone: str) -> str:
+    return clock_time(datetime.fromisoformat(str(moment)), timezone)[:5]

@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from bot.texts import Locale
+from bot.wording import Names, duration, number, percent
 from workflows.daily_report import DailyReport
 
 SIZE_IN, DPI = (12.0, 8.0), 100  # 1200 x 800 px: readable on a phone, well under Telegram's limits
@@ -42,9 +43,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "line.prevented": "Предотвращено продаж без товара: {count}",
         "line.worst_store": "Хуже всех отвечает: {store} — {rate} ({answered} из {asked})",
         "line.lowest_uptime": "Меньше всех доступен: {channel} — {uptime}",
-        "seconds": "{n} с",
-        "minutes": "{n} мин",
-        "hours": "{h} ч {m} мин",
+        "line.all_up": "Все каналы были доступны весь день",
     },
     "en": {
         "title": "Report for {day}",
@@ -67,9 +66,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "line.prevented": "Oversells prevented: {count}",
         "line.worst_store": "Worst store answer rate: {store} — {rate} ({answered} of {asked})",
         "line.lowest_uptime": "Lowest channel uptime: {channel} — {uptime}",
-        "seconds": "{n} s",
-        "minutes": "{n} min",
-        "hours": "{h} h {m} min",
+        "line.all_up": "Every channel was up all day",
     },
 }
 
@@ -78,17 +75,8 @@ def _t(locale: Locale, key: str, /, **values: object) -> str:
     return _TEXTS[locale][key].format(**values)
 
 
-def duration(seconds: float, locale: Locale) -> str:
-    if seconds < 60:
-        return _t(locale, "seconds", n=round(seconds))
-    minutes = round(seconds / 60)
-    if minutes < 60:
-        return _t(locale, "minutes", n=minutes)
-    return _t(locale, "hours", h=minutes // 60, m=minutes % 60)
-
-
-def percent(share: float) -> str:
-    return f"{share * 100:.1f} %"
+def _percent(share: float, locale: Locale) -> str:
+    return percent(locale, share * 100)
 
 
 def title(report: DailyReport, locale: Locale) -> str:
@@ -99,49 +87,61 @@ def title(report: DailyReport, locale: Locale) -> str:
     return _t(locale, "title.so_far", day=day, at=at)
 
 
-def summary_lines(report: DailyReport, locale: Locale) -> list[str]:
+def summary_lines(report: DailyReport, locale: Locale, names: Names | None = None) -> list[str]:
     """The few lines that go with the chart (the Telegram caption, the chart's figures panel)."""
+    names = names or Names.of(None, locale)
     lines = [_t(locale, "line.orders", count=report.orders)]
     if report.median_processing_seconds is None:
         lines.append(_t(locale, "line.processing_none"))
     else:
-        lines.append(_t(locale, "line.processing", value=duration(report.median_processing_seconds, locale)))
+        lines.append(_t(locale, "line.processing", value=duration(locale, report.median_processing_seconds)))
     lines.append(_t(locale, "line.cancelled", count=report.cancelled_for_stock, out=report.out_of_stock_lines,
                     unf=report.unfulfillable_lines))  # fmt: skip
     lines.append(_t(locale, "line.prevented", count=report.oversells_prevented))
     if (store := report.worst_store) is not None:
-        lines.append(_t(locale, "line.worst_store", store=store.title, rate=percent(store.answer_rate),
+        lines.append(_t(locale, "line.worst_store", store=store.title, rate=_percent(store.answer_rate, locale),
                         answered=store.answered, asked=store.asked))  # fmt: skip
-    if (channel := report.lowest_uptime) is not None:
-        lines.append(_t(locale, "line.lowest_uptime", channel=channel.channel, uptime=percent(channel.uptime)))
+    if (channel := report.lowest_uptime) is not None and channel.uptime < 1:
+        lines.append(_t(locale, "line.lowest_uptime", channel=names.channel(channel.channel),
+                        uptime=_percent(channel.uptime, locale)))  # fmt: skip
+    elif channel is not None:  # naming one of several channels all at 100 % would single it out for nothing
+        lines.append(_t(locale, "line.all_up"))
     return lines
 
 
-def caption(report: DailyReport, locale: Locale) -> str:
-    return "\n".join([title(report, locale), *summary_lines(report, locale)])
+def caption(report: DailyReport, locale: Locale, names: Names | None = None) -> str:
+    return "\n".join([title(report, locale), *summary_lines(report, locale, names)])
 
 
-def render_png(report: DailyReport, locale: Locale) -> bytes:
+def render_png(report: DailyReport, locale: Locale, names: Names | None = None) -> bytes:
     """The chart as PNG bytes (CPU-bound: call it in a worker thread from async code)."""
     figure = Figure(figsize=SIZE_IN, dpi=DPI, layout="constrained")
     FigureCanvasAgg(figure)
+    names = names or Names.of(None, locale)
     grid = figure.add_gridspec(2, 3)
     figure.suptitle(title(report, locale), fontsize=15, fontweight="bold")
-    _orders_panel(figure.add_subplot(grid[0, :2]), report, locale)
-    _figures_panel(figure.add_subplot(grid[0, 2]), report, locale)
+    _orders_panel(figure.add_subplot(grid[0, :2]), report, names)
+    _figures_panel(figure.add_subplot(grid[0, 2]), report, names)
     _stores_panel(figure.add_subplot(grid[1, :2]), report, locale)
-    _channels_panel(figure.add_subplot(grid[1, 2]), report, locale)
+    _channels_panel(figure.add_subplot(grid[1, 2]), report, names)
     out = io.BytesIO()
     figure.savefig(out, format="png", dpi=DPI)
     return out.getvalue()
 
 
-def _orders_panel(ax: Axes, report: DailyReport, locale: Locale) -> None:
+def _orders_panel(ax: Axes, report: DailyReport, names: Names) -> None:
+    locale = names.locale
     hours = list(range(24))
     bottom = [0] * 24
     for channel, counts in report.orders_by_hour.items():
         if any(counts):
-            ax.bar(hours, counts, bottom=bottom, label=f"{channel} ({sum(counts)})", width=0.8)
+            ax.bar(
+                hours,
+                counts,
+                bottom=bottom,
+                label=f"{names.channel(channel)} ({number(locale, sum(counts))})",
+                width=0.8,
+            )
             bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
     ax.set_title(_t(locale, "orders"))
     ax.set_xlabel(_t(locale, "hour"))
@@ -154,10 +154,10 @@ def _orders_panel(ax: Axes, report: DailyReport, locale: Locale) -> None:
     ax.grid(axis="y", alpha=0.3)
 
 
-def _figures_panel(ax: Axes, report: DailyReport, locale: Locale) -> None:
+def _figures_panel(ax: Axes, report: DailyReport, names: Names) -> None:
     ax.set_axis_off()
-    ax.set_title(_t(locale, "figures"))
-    lines = summary_lines(report, locale)[:4]  # the stores and channels have panels of their own
+    ax.set_title(_t(names.locale, "figures"))
+    lines = summary_lines(report, names.locale, names)[:4]  # the stores and channels have panels of their own
     wrapped = "\n\n".join(textwrap.fill(line, 40) for line in lines)
     ax.text(0.0, 0.95, wrapped, va="top", ha="left", fontsize=11, transform=ax.transAxes)
 
@@ -179,24 +179,25 @@ def _stores_panel(ax: Axes, report: DailyReport, locale: Locale) -> None:
     for bar, store in zip(bars, asked, strict=True):
         notes = [f"{store.answered}/{store.asked}"]
         if store.median_answer_seconds is not None:
-            notes.append(_t(locale, "median_answer", value=duration(store.median_answer_seconds, locale)))
+            notes.append(_t(locale, "median_answer", value=duration(locale, store.median_answer_seconds)))
         if store.timeouts:
             notes.append(_t(locale, "timeouts", count=store.timeouts))
         ax.text(bar.get_width() + 1, bar.get_y() + bar.get_height() / 2, ", ".join(notes), va="center", fontsize=9)
 
 
-def _channels_panel(ax: Axes, report: DailyReport, locale: Locale) -> None:
+def _channels_panel(ax: Axes, report: DailyReport, names: Names) -> None:
+    locale = names.locale
     ax.set_title(_t(locale, "channels"))
     if not report.channels:
         ax.set_axis_off()
         ax.text(0.5, 0.5, _t(locale, "no_channels"), ha="center", va="center", transform=ax.transAxes)
         return
-    names = [c.channel for c in report.channels]
+    titles = [names.channel(c.channel) for c in report.channels]
     shares = [c.uptime * 100 for c in report.channels]
-    bars = ax.barh(names, shares, color=["#c0392b" if s < 99 else "#27ae60" for s in shares])
+    bars = ax.barh(titles, shares, color=["#c0392b" if s < 99 else "#27ae60" for s in shares])
     ax.set_xlim(0, 125)  # room for the labels right of the bars
     ax.set_xticks(range(0, 101, 25))
     ax.invert_yaxis()
     for bar, channel in zip(bars, report.channels, strict=True):
-        ax.text(bar.get_width() + 1, bar.get_y() + bar.get_height() / 2, percent(channel.uptime), va="center",
+        ax.text(bar.get_width() + 1, bar.get_y() + bar.get_height() / 2, _percent(channel.uptime, locale), va="center",
                 fontsize=9)  # fmt: skip

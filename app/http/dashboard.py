@@ -63,7 +63,7 @@ def snapshot_view(snapshot: Snapshot, locale: Locale, timezone: str) -> Dashboar
              "summary": c.reconciled, "corrected": _corrected(c.reconciled)}
             for c in snapshot.channels if c.reconciled is not None
         ],
-        "order_events": [order_step_view(seen, locale) for seen in snapshot.order_events],
+        "order_events": [order_step_view(seen, locale, timezone) for seen in snapshot.order_events],
         "orders": {
             "unfillable_open": snapshot.orders.unfillable_open, "returns_awaiting": snapshot.orders.returns_awaiting,
             "to_move_on": snapshot.orders.to_move_on, "move_retrying": snapshot.orders.move_retrying,
@@ -72,12 +72,12 @@ def snapshot_view(snapshot: Snapshot, locale: Locale, timezone: str) -> Dashboar
     }  # fmt: skip
 
 
-def order_step_view(seen: SeenOrderEvent, locale: Locale) -> OrderStepView:
+def order_step_view(seen: SeenOrderEvent, locale: Locale, timezone: str = "UTC") -> OrderStepView:
     """One lifecycle step, worded as the office's ``/order`` words it (``bot/order_history.py``)."""
     event = seen.event
     return {
         "order_id": seen.order_id, "channel": seen.channel, "external_id": seen.external_id, "kind": event.kind,
-        "at": event.at.isoformat(), "text": history_line(locale, event.kind, event.detail),
+        "at": event.at.isoformat(), "text": history_line(locale, event.kind, event.detail, None, timezone),
     }  # fmt: skip
 
 

@@ -24,6 +24,7 @@ from app.sandbox.scenarios import SCENARIOS, ScenarioError, Scenarios
 from app.sandbox.shop import SandboxShop
 from app.web import STATIC
 from bot.order_history import history_line
+from bot.wording import Names
 from emulators.slack.interactivity import block_action, buttons, deliver
 from storage.read_models import recent_order_ids
 from workflows.errors import WorkflowError
@@ -201,10 +202,12 @@ class Console:
 
     async def _orders(self) -> list[dict[str, Any]]:
         services = self.sandbox.services
+        locale = services.settings.business.locale
+        names, tz = Names.of(self.sandbox.topology, locale), self.sandbox.topology.onec.timezone
         views = []
         for order_id in await recent_order_ids(services.database, 30):
             view: dict[str, Any] = dict(order_view(await services.shop.orders.get(order_id), history=True))
-            view["history"] = [_history_entry(dict(h)) for h in view["history"]]
+            view["history"] = [_history_entry(dict(h), names, tz) for h in view["history"]]
             views.append(view)
         return views
 
@@ -285,10 +288,10 @@ class Console:
         return web.json_response({"now": clock.now().isoformat(), "offset_s": int(clock.offset.total_seconds())})
 
 
-def _history_entry(event: dict[str, Any]) -> dict[str, Any]:
+def _history_entry(event: dict[str, Any], names: Names, timezone: str) -> dict[str, Any]:
     """One history event for the console: its time, kind, details, and the line the office reads in Telegram."""
     at, kind = event.pop("at"), event.pop("event")
-    said = history_line("ru", kind, event)
+    said = history_line(names.locale, kind, event, names, timezone)
     return {"at": at, "event": kind, "said": said, "detail": ", ".join(f"{k}: {v}" for k, v in event.items())}
 
 

@@ -12,6 +12,7 @@ from bot.telegram.order_card import order_card, order_matches
 from bot.telegram.texts import tg
 from bot.telegram.wait_command import wait_command
 from bot.texts import Locale
+from bot.wording import Names, count, number
 from workflows.errors import OrderNotFound
 from workflows.ledger import Ledger
 from workflows.office import OfficeDesk
@@ -48,15 +49,16 @@ def commands_router(
     async def help_(message: Message) -> None:
         await message.answer(tg(locale, "help"))
 
-    _status_command(router, operations, topology.onec.timezone, locale)
-    _lookup_commands(router, ledger, topology.onec.timezone, locale, returns)
-    _order_command(router, lookup, topology, locale)
+    names = Names.of(topology, locale)
+    _status_command(router, operations, topology.onec.timezone, names)
+    _lookup_commands(router, ledger, names, returns)
+    _order_command(router, lookup, topology, names)
     if returns is not None:
-        _return_command(router, returns, lookup, locale)
+        _return_command(router, returns, lookup, names)
     if unfillable is not None:
         wait_command(router, unfillable, lookup, topology.onec.timezone, locale)
-    _tasks_command(router, office, topology.onec.timezone, locale)
-    _channel_commands(router, operations, topology, locale)
+    _tasks_command(router, office, topology.onec.timezone, names)
+    _channel_commands(router, operations, topology, names)
 
     @router.message()
     async def anything_else(message: Message) -> None:
@@ -69,14 +71,20 @@ def commands_router(
     return router
 
 
-def _status_command(router: Router, operations: Operations, tz: str, locale: Locale) -> None:
+def _status_command(router: Router, operations: Operations, tz: str, names: Names) -> None:
+    locale = names.locale
+
     @router.message(Command("status", ignore_case=True))
     async def status(message: Message) -> None:
         s = await operations.status()
         channels = ", ".join(
-            tg(locale, "status.paused" if paused else "status.running", name=name)
-            + (tg(locale, "status.queued", count=s.queued[name]) if s.queued.get(name) else "")
-            + (tg(locale, "status.failing", count=s.failures[name]) if s.failures.get(name) else "")
+            tg(locale, "status.paused" if paused else "status.running", name=names.channel(name))
+            + (tg(locale, "status.queued", count=number(locale, s.queued[name])) if s.queued.get(name) else "")
+            + (
+                tg(locale, "status.failing", count=count(locale, s.failures[name], "failure"))
+                if s.failures.get(name)
+                else ""
+            )
             for name, paused in s.channels.items()
         )
         onec = (
@@ -89,7 +97,9 @@ def _status_command(router: Router, operations: Operations, tz: str, locale: Loc
         await message.answer(text)
 
 
-def _lookup_commands(router: Router, ledger: Ledger, tz: str, locale: Locale, returns: Returns | None) -> None:
+def _lookup_commands(router: Router, ledger: Ledger, names: Names, returns: Returns | None) -> None:
+    locale = names.locale
+
     @router.message(Command("stock", ignore_case=True))
     async def stock(message: Message, command: CommandObject) -> None:
         typed = (command.args or "").strip()
@@ -108,7 +118,7 @@ def _lookup_commands(router: Router, ledger: Ledger, tz: str, locale: Locale, re
         suspect = tg(locale, "stock.suspect")
         back = await returns.expected_back(sku) if returns is not None else {}
         warehouses = "\n".join(
-            tg(locale, "stock.warehouse", code=code, on_hand=level.on_hand, reserved=level.reserved,
+            tg(locale, "stock.warehouse", place=names.place(code), on_hand=level.on_hand, reserved=level.reserved,
                suspect=suspect if level.suspect_since else "",
                returning=tg(locale, "stock.returning", qty=back[code]) if back.get(code) else "")
             for code, level in sorted(found.by_warehouse.items())
@@ -116,15 +126,17 @@ def _lookup_commands(router: Router, ledger: Ledger, tz: str, locale: Locale, re
         if found.components is not None:  # a kit: its figures are what its components make
             parts = ", ".join(f"{part} × {qty}" for part, qty in sorted(found.components.items())) or "—"
             warehouses = "\n".join(filter(None, [tg(locale, "stock.kit", components=parts), warehouses]))
-        channels = "\n".join(tg(locale, "stock.channel", name=n, qty=q) for n, q in sorted(found.by_channel.items()))
+        channels = "\n".join(
+            tg(locale, "stock.channel", name=names.channel(n), qty=q) for n, q in sorted(found.by_channel.items())
+        )
         await message.answer(
             tg(locale, "stock", sku=sku, available=found.available, on_hand=found.on_hand, reserved=found.reserved,
                warehouses=warehouses, channels=channels)
         )  # fmt: skip
 
 
-def _order_command(router: Router, lookup: OrderLookup, topology: Topology, locale: Locale) -> None:
-    tz = topology.onec.timezone
+def _order_command(router: Router, lookup: OrderLookup, topology: Topology, names: Names) -> None:
+    tz, locale = topology.onec.timezone, names.locale
 
     @router.message(Command("order", ignore_case=True))
     async def order(message: Message, command: CommandObject) -> None:
@@ -141,13 +153,15 @@ def _order_command(router: Router, lookup: OrderLookup, topology: Topology, loca
             typed = " ".join(words)[:100]
             await message.answer(tg(locale, "order.unknown", order=typed, channels=", ".join(lookup.channels)))
         elif len(found) > 1:
-            await message.answer(order_matches(reference, found, locale))
+            await message.answer(order_matches(reference, found, names))
         else:
             money = await lookup.money(found[0].id or 0)
-            await message.answer(order_card(found[0], money, locale, tz))
+            await message.answer(order_card(found[0], money, names, tz))
 
 
-def _return_command(router: Router, returns: Returns, lookup: OrderLookup, locale: Locale) -> None:
+def _return_command(router: Router, returns: Returns, lookup: OrderLookup, names: Names) -> None:
+    locale = names.locale
+
     @router.message(Command("return", ignore_case=True))
     async def return_(message: Message, command: CommandObject) -> None:
         parts = (command.args or "").split(maxsplit=1)
@@ -174,13 +188,16 @@ def _return_command(router: Router, returns: Returns, lookup: OrderLookup, local
             await message.answer(tg(locale, "return.not_shipped", order=reference, sku=sku))
             return
         asked = "return.asked_managers" if returns.asks_managers(record.warehouse) else "return.asked_slack"
+        asked_words = tg(locale, asked, warehouse=names.place(record.warehouse))
         await message.answer(
             tg(locale, "return.announced", sku=sku, qty=record.qty, order=order.external_id or order.id,
-               asked=tg(locale, asked, warehouse=record.warehouse), state=tg(locale, f"return.state.{record.state}"))
+               asked=asked_words, state=tg(locale, f"return.state.{record.state}"))
         )  # fmt: skip
 
 
-def _tasks_command(router: Router, office: OfficeDesk, tz: str, locale: Locale) -> None:
+def _tasks_command(router: Router, office: OfficeDesk, tz: str, names: Names) -> None:
+    locale = names.locale
+
     @router.message(Command("tasks", ignore_case=True))
     async def tasks(message: Message, role: Role) -> None:
         mine = await office.open_tasks(role)
@@ -188,14 +205,19 @@ def _tasks_command(router: Router, office: OfficeDesk, tz: str, locale: Locale) 
             await message.answer(tg(locale, "tasks.none"))
             return
         for task, alert in mine[:TASKS_SHOWN]:
-            body = render.alert_text(alert, task, locale, tz) if alert else render.task_text(task, locale, tz)
+            body = (
+                render.alert_text(alert, task, locale, tz, names)
+                if alert
+                else render.task_text(task, locale, tz, names)
+            )
             sent = await message.answer(body, reply_markup=render.keyboard(task, locale))
             await office.shown(task.id or 0, "telegram", str(sent.chat.id), str(sent.message_id))
         if len(mine) > TASKS_SHOWN:
             await message.answer(tg(locale, "tasks.more", more=len(mine) - TASKS_SHOWN))
 
 
-def _channel_commands(router: Router, operations: Operations, topology: Topology, locale: Locale) -> None:
+def _channel_commands(router: Router, operations: Operations, topology: Topology, names: Names) -> None:
+    locale = names.locale
     known = ", ".join(sorted(topology.channels))
     example = next(iter(sorted(topology.channels)), "wildberries")
 
@@ -213,13 +235,13 @@ def _channel_commands(router: Router, operations: Operations, topology: Topology
     async def pause(message: Message, command: CommandObject) -> None:
         if channel := await _channel_command(message, command, "pause"):
             await operations.pause(channel, _who(message))
-            await message.answer(tg(locale, "paused", name=channel))
+            await message.answer(tg(locale, "paused", name=channel, title=names.channel(channel)))
 
     @router.message(Command("resume", ignore_case=True))
     async def resume(message: Message, command: CommandObject) -> None:
         if channel := await _channel_command(message, command, "resume"):
             await operations.resume(channel, _who(message))
-            await message.answer(tg(locale, "resumed", name=channel))
+            await message.answer(tg(locale, "resumed", name=channel, title=names.channel(channel)))
 
     @router.message(Command("sync", ignore_case=True))
     async def sync(message: Message, command: CommandObject) -> None:
@@ -228,8 +250,8 @@ def _channel_commands(router: Router, operations: Operations, topology: Topology
         if typed and channel is None:
             await message.answer(tg(locale, "unknown.channel", name=typed[:100], known=known))
             return
-        names = await operations.request_sync(channel, _who(message))
-        await message.answer(tg(locale, "sync", names=", ".join(names)))
+        synced = await operations.request_sync(channel, _who(message))
+        await message.answer(tg(locale, "sync", names=", ".join(names.channel(n) for n in synced)))
 
 
 def _command_name(text: str) -> str | None:

@@ -26,6 +26,7 @@ from aiogram.types import InlineKeyboardMarkup, ReplyParameters
 from bot.telegram import render
 from bot.telegram.pacing import Pacer
 from bot.texts import Locale
+from bot.wording import Names
 from workflows.alerts import AlertDesk
 from workflows.office import alert_recipients, task_recipients
 from workflows.office_model import Alert
@@ -72,6 +73,7 @@ class TelegramDelivery:
         self._alerts = alerts
         self.pacer = pacer
         self._tz = topology.onec.timezone
+        self._names = Names.of(topology, locale)
         self._running = asyncio.Lock()
         self._owner = f"telegram:{socket.gethostname()}:{os.getpid()}"
         self._budget_s = BUDGET_S
@@ -188,25 +190,27 @@ class TelegramDelivery:
             await self._post_alert(alert, task)
         elif topic == NoticeTopic.ALERT_RESOLVED and alert is not None:
             for chat, message in self._told(alert, shown):
-                text = render.resolved_text(alert, self._locale, self._tz)
+                text = render.resolved_text(alert, self._locale, self._tz, self._names)
                 reply = ReplyParameters(message_id=int(message), allow_sending_without_reply=True) if message else None
                 await self._send(int(chat), text, None, reply)
         elif topic == NoticeTopic.OFFICE_TASK and task is not None:
             markup = render.keyboard(task, self._locale)
             for person in task_recipients(self._topology.people, task.assignee):
-                message_id = await self._send(person, render.task_text(task, self._locale, self._tz), markup)
+                message_id = await self._send(
+                    person, render.task_text(task, self._locale, self._tz, self._names), markup
+                )
                 if message_id is not None:
                     await self._remember(task, person, message_id)
         elif topic == NoticeTopic.OFFICE_TASK_CLOSED and task is not None:
             if alert is not None:
-                body = render.alert_text(alert, task, self._locale, self._tz)
+                body = render.alert_text(alert, task, self._locale, self._tz, self._names)
             else:
-                body = render.task_text(task, self._locale, self._tz)
+                body = render.task_text(task, self._locale, self._tz, self._names)
             for chat, message in shown:
                 await self._edit(int(chat), int(message), body, None)
 
     async def _post_alert(self, alert: Alert, task: Task | None) -> None:
-        text = render.alert_text(alert, task, self._locale, self._tz)
+        text = render.alert_text(alert, task, self._locale, self._tz, self._names)
         markup = render.keyboard(task, self._locale) if task else None
         for chat in alert_recipients(self._topology.people, alert.kind):
             message_id = await self._send(chat, text, markup)
@@ -223,7 +227,7 @@ class TelegramDelivery:
             tasks = {a.id: await uow.tasks.get(a.task_id) if a.task_id else None for a in stale}
         for alert in stale:
             task = tasks[alert.id]
-            text = render.alert_text(alert, task, self._locale, self._tz)
+            text = render.alert_text(alert, task, self._locale, self._tz, self._names)
             markup = render.keyboard(task, self._locale) if task else None
             in_telegram = [
                 (int(chat), int(message)) for platform, chat, message in shown[alert.id] if platform == "telegram"

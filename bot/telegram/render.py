@@ -3,29 +3,25 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.telegram.alert_texts import alert_title
 from bot.telegram.texts import has, tg
 from bot.texts import Locale
+from bot.wording import Names, clock_time, count, money, percent, rate
 from workflows.office_model import Alert
 from workflows.payloads import FraudCall, FxApproval, PriceQuestion, ReturnReceipt, UnfillableOrder
 from workflows.tasks import Task, TaskState
-from workflows.unfillable import SHIP_BY_NEAR
 from workflows.vocabulary import TaskKind
 
 
 class TaskButton(CallbackData, prefix="task"):
     task_id: int
     option: str
-
-
-def clock_time(moment: datetime, timezone: str) -> str:
-    return moment.astimezone(ZoneInfo(timezone)).strftime("%d.%m %H:%M")
 
 
 def keyboard(task: Task, locale: Locale) -> InlineKeyboardMarkup | None:
@@ -40,31 +36,11 @@ def keyboard(task: Task, locale: Locale) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup(inline_keyboard=[buttons])
 
 
-def alert_title(alert: Alert, locale: Locale, timezone: str) -> str:
-    key = f"alert.{alert.kind}"
-    d = alert.detail
-    if alert.kind == "store_cascade_exhausted":
-        return tg(locale, key, sku=d.get("sku"), qty=d.get("qty"), order=d.get("external_id") or d.get("order_id"))
-    if alert.kind == SHIP_BY_NEAR:
-        ship_by = clock_time(datetime.fromisoformat(str(d["ship_by"])), timezone) if d.get("ship_by") else "?"
-        return tg(locale, key, order=d.get("order") or d.get("order_id"), channel=d.get("channel"), ship_by=ship_by)
-    if alert.kind == "onec_silent":
-        last = datetime.fromisoformat(str(d["last_update"])) if d.get("last_update") else alert.first_at
-        if d.get("working_hours"):  # minutes of 1C's working time, not of the clock
-            key, hours = "alert.onec_silent_hours", d["working_hours"]
-            return tg(locale, key, minutes=d.get("minutes"), hours=hours, last_update=clock_time(last, timezone))
-        return tg(locale, key, minutes=d.get("minutes"), last_update=clock_time(last, timezone))
-    if has(locale, key):
-        try:
-            return tg(locale, key, **d)
-        except KeyError:
-            pass
-    shown = ", ".join(f"{k}={v}" for k, v in sorted(d.items()))
-    return tg(locale, "alert.other", kind=alert.kind, detail=shown)
+__all__ = ["alert_text", "alert_title", "clock_time", "closed_line", "keyboard", "resolved_text", "task_text"]
 
 
-def alert_text(alert: Alert, task: Task | None, locale: Locale, timezone: str) -> str:
-    lines = [tg(locale, "alert.title", title=alert_title(alert, locale, timezone))]
+def alert_text(alert: Alert, task: Task | None, locale: Locale, timezone: str, names: Names | None = None) -> str:
+    lines = [tg(locale, "alert.title", title=alert_title(alert, locale, timezone, names))]
     if alert.count > 1:
         first, last = clock_time(alert.first_at, timezone), clock_time(alert.last_at, timezone)
         lines.append(tg(locale, "alert.count", count=alert.count, first=first, last=last))
@@ -80,38 +56,40 @@ def alert_text(alert: Alert, task: Task | None, locale: Locale, timezone: str) -
     return "\n".join(lines)
 
 
-def resolved_text(alert: Alert, locale: Locale, timezone: str) -> str:
+def resolved_text(alert: Alert, locale: Locale, timezone: str, names: Names | None = None) -> str:
     return tg(
-        locale, "alert.resolved", title=alert_title(alert, locale, timezone), count=alert.count,
+        locale, "alert.resolved", title=alert_title(alert, locale, timezone, names), count=alert.count,
         first=clock_time(alert.first_at, timezone), at=clock_time(alert.resolved_at or alert.last_at, timezone),
     )  # fmt: skip
 
 
-def task_text(task: Task, locale: Locale, timezone: str) -> str:
+def task_text(task: Task, locale: Locale, timezone: str, names: Names | None = None) -> str:
     """The body of an office task (fraud call check, FX approval, return receipt), open or closed."""
+    names = names or Names.of(None, locale)
     deadline = clock_time(task.deadline, timezone)
     if task.kind == TaskKind.FRAUD_CHECK:
         lines = _fraud_lines(FraudCall.from_payload(task.payload), locale, timezone, deadline)
     elif task.kind == TaskKind.FX_APPROVAL:
         lines = _fx_lines(FxApproval.from_payload(task.payload), locale, deadline)
     elif task.kind == TaskKind.UNFILLABLE_ORDER:
-        lines = _unfillable_lines(UnfillableOrder.from_payload(task.payload), task, locale, timezone)
+        lines = _unfillable_lines(UnfillableOrder.from_payload(task.payload), task, names, timezone)
     elif task.kind == TaskKind.PRICE_APPROVAL:
-        lines = _price_lines(PriceQuestion.from_payload(task.payload), locale, deadline, task.state == TaskState.OPEN)
+        question = PriceQuestion.from_payload(task.payload)
+        lines = _price_lines(question, names, deadline, task.state == TaskState.OPEN)
     elif task.kind == TaskKind.RETURN_RECEIPT:
         r = ReturnReceipt.from_payload(task.payload)
         lines = [
             tg(locale, "return.title", order=r.external_id or r.order_id, sku=r.sku, qty=r.qty),
-            tg(locale, "return.body", warehouse=r.warehouse),
+            tg(locale, "return.body", warehouse=names.place(r.warehouse)),
         ]
     else:
-        lines = [f"{task.kind}: {task.subject}"]
+        lines = [tg(locale, "task.other", task=tg(locale, "task.kind.other"), subject=task.subject)]
     lines.append(closed_line(task, locale, timezone))
     return "\n".join(line for line in lines if line)
 
 
 def _fraud_lines(call: FraudCall, locale: Locale, timezone: str, deadline: str) -> list[str]:
-    total = money(str(call.total), call.currency or "RUB") if call.total is not None else "?"
+    total = money(locale, str(call.total), call.currency or "RUB") if call.total is not None else "?"
     reasons = ", ".join(_reason(locale, code) for code in call.reasons)
     lines = [
         tg(locale, "fraud.title", order=call.external_id or call.order_id, total=total),
@@ -122,22 +100,25 @@ def _fraud_lines(call: FraudCall, locale: Locale, timezone: str, deadline: str) 
         call_after = clock_time(call.call_after, timezone)
         lines.append(tg(locale, "fraud.again", attempt=call.attempt, call_after=call_after))
     if call.escalated:
-        lines.append(tg(locale, "fraud.escalated", why=call.escalated))
+        lines.append(tg(locale, "fraud.escalated", why=_why(locale, call.escalated)))
     return lines
 
 
 def _fx_lines(fx: FxApproval, locale: Locale, deadline: str) -> list[str]:
-    deviation = f"{float(fx.deviation) * 100:.1f} %"
+    deviation = percent(locale, Decimal(str(fx.deviation)) * 100)
     return [
         tg(locale, "fx.title", currency=fx.currency, deviation=deviation, order=fx.external_id or fx.order_id),
-        tg(locale, "fx.body", payee=fx.payee, amount=money(str(fx.amount), fx.currency),
-           paid=_rate(fx.rate_at_payment), now=_rate(fx.rate_now), difference=money(str(fx.difference_rub), "RUB"),
+        tg(locale, "fx.body", payee=fx.payee, amount=money(locale, str(fx.amount), fx.currency),
+           paid=_rate(locale, fx.rate_at_payment), now=_rate(locale, fx.rate_now),
+           difference=money(locale, str(fx.difference_rub), "RUB"),
            deadline=deadline),
     ]  # fmt: skip
 
 
-def _unfillable_lines(question: UnfillableOrder, task: Task, locale: Locale, timezone: str) -> list[str]:
-    lines = [tg(locale, "unfillable.title", order=question.external_id or question.order_id, channel=question.channel)]
+def _unfillable_lines(question: UnfillableOrder, task: Task, names: Names, timezone: str) -> list[str]:
+    locale = names.locale
+    order_ = question.external_id or question.order_id
+    lines = [tg(locale, "unfillable.title", order=order_, channel=names.channel(question.channel))]
     lines += [tg(locale, "unfillable.line", sku=line.sku, qty=line.qty) for line in question.lines]
     lines.append(tg(locale, "unfillable.body", deadline=clock_time(task.deadline, timezone)))
     wait_ends = task.created_at + timedelta(seconds=question.wait_s)
@@ -150,48 +131,44 @@ def _unfillable_lines(question: UnfillableOrder, task: Task, locale: Locale, tim
     if question.attempt > 1:
         lines.append(tg(locale, "unfillable.again", attempt=question.attempt))
     if question.escalated:
-        why = f"unfillable.why.{question.escalated}"
-        lines.append(
-            tg(locale, "unfillable.escalated", why=tg(locale, why) if has(locale, why) else question.escalated)
-        )
+        lines.append(tg(locale, "unfillable.escalated", why=_why(locale, question.escalated)))
     return lines
 
 
-def _price_lines(question: PriceQuestion, locale: Locale, deadline: str, open_: bool) -> list[str]:
-    lines = [tg(locale, "price.title", price_type=question.price_type, lines=question.lines, skus=question.skus)]
+def _price_lines(question: PriceQuestion, names: Names, deadline: str, open_: bool) -> list[str]:
+    locale = names.locale
+    lines = [tg(locale, "price.title", price_type=question.price_type, lines=count(locale, question.lines, "price"),
+                skus=count(locale, question.skus, "article"))]  # fmt: skip
     for x in question.samples:
-        new = _kopecks(x.new)
+        new, channel = _kopecks(locale, x.new), names.channel(x.channel)
         line = (
-            tg(locale, "price.line", sku=x.sku, channel=x.channel, shown=_kopecks(x.shown), new=new,
-               drop=round(100 * (x.shown - x.new) / x.shown))
+            tg(locale, "price.line", sku=x.sku, channel=channel, shown=_kopecks(locale, x.shown), new=new,
+               drop=percent(locale, round(100 * (x.shown - x.new) / x.shown)))
             if x.shown
-            else tg(locale, "price.line_new", sku=x.sku, channel=x.channel, new=new)
+            else tg(locale, "price.line_new", sku=x.sku, channel=channel, new=new)
         )  # fmt: skip
-        lines.append(line + (tg(locale, "price.floor", floor=_kopecks(x.floor)) if x.floor is not None else ""))
+        floor = tg(locale, "price.floor", floor=_kopecks(locale, x.floor)) if x.floor is not None else ""
+        lines.append(line + floor)
     if question.skus > len(question.samples):
-        lines.append(tg(locale, "price.more", more=question.skus - len(question.samples)))
+        lines.append(tg(locale, "price.more", more=count(locale, question.skus - len(question.samples), "article")))
     if open_:  # once decided, the closing line says what became of them
         lines.append(tg(locale, "price.body", deadline=deadline))
     if question.escalated:
-        why = f"price.why.{question.escalated}"
-        lines.append(tg(locale, "price.escalated", why=tg(locale, why) if has(locale, why) else question.escalated))
+        lines.append(tg(locale, "price.escalated", why=_why(locale, question.escalated)))
     return lines
 
 
-def _kopecks(value: int) -> str:
-    return money(str(Decimal(value) / 100), "RUB")
+def _kopecks(locale: Locale, value: int) -> str:
+    return money(locale, Decimal(value) / 100, "RUB")
 
 
-def money(amount: str, currency: str) -> str:
-    """``150 000 ₽``, ``1 200.50 CNY``: grouped thousands, kopecks only when there are some."""
-    value = Decimal(amount)
-    shown = f"{value:,.0f}" if value == value.to_integral_value() else f"{value:,.2f}"
-    shown = shown.replace(",", "\u202f")
-    return f"{shown} ₽" if currency.upper() == "RUB" else f"{shown} {currency.upper()}"
+def _rate(locale: Locale, value: object) -> str:
+    return rate(locale, str(value)) if value is not None else "?"
 
 
-def _rate(value: object) -> str:
-    return f"{Decimal(str(value)):.4f}" if value is not None else "?"
+def _why(locale: Locale, code: str) -> str:
+    """Why a question went to the owner, in words (a code with no wording reads as the managers' indecision)."""
+    return tg(locale, f"why.{code}") if has(locale, f"why.{code}") else tg(locale, "why.other")
 
 
 def _reason(locale: Locale, code: str) -> str:

@@ -19,6 +19,7 @@ from aiogram.types import BufferedInputFile, Message
 from bot.report_chart import caption, render_png
 from bot.telegram.texts import tg
 from bot.texts import Locale
+from bot.wording import Names
 from workflows.daily_report import DailyReport, DailyReports
 
 log = logging.getLogger(__name__)
@@ -29,8 +30,11 @@ TODAY = ("", "today", "сегодня")
 
 
 class TelegramReport:
-    def __init__(self, bot: Bot, reports: DailyReports, owner_chat: int | None, locale: Locale) -> None:
+    def __init__(
+        self, bot: Bot, reports: DailyReports, owner_chat: int | None, locale: Locale, names: Names | None = None
+    ) -> None:
         self._bot, self._reports, self._owner_chat, self._locale = bot, reports, owner_chat, locale
+        self._names = names or Names.of(None, locale)
         self._instance = f"{socket.gethostname()}:{os.getpid()}"
 
     @property
@@ -39,8 +43,8 @@ class TelegramReport:
 
     async def photo(self, day: date) -> tuple[BufferedInputFile, str]:
         report = await self._reports.for_day(day)
-        png = await asyncio.to_thread(render_png, report, self._locale)  # keeps the event loop free
-        return BufferedInputFile(png, filename=f"report-{day.isoformat()}.png"), _caption(report, self._locale)
+        png = await asyncio.to_thread(render_png, report, self._locale, self._names)  # keeps the event loop free
+        return BufferedInputFile(png, filename=f"report-{day.isoformat()}.png"), _caption(report, self._names)
 
     async def send_scheduled(self) -> bool:
         """The scheduled job: yesterday's report to the owner; ``True`` if this call sent it."""
@@ -91,6 +95,6 @@ def _day(args: str | None, today: date) -> date | None:
         return None
 
 
-def _caption(report: DailyReport, locale: Locale) -> str:
-    text = caption(report, locale)
+def _caption(report: DailyReport, names: Names) -> str:
+    text = caption(report, names.locale, names)
     return text if len(text) <= CAPTION_LIMIT else text[: CAPTION_LIMIT - 1] + "…"

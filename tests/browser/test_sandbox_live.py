@@ -56,7 +56,9 @@ async def test_a_clerk_confirms_in_the_slack_pane_and_the_order_is_allocated(
     await expect(page.get_by_test_id(f"order-status-{order_id}")).to_have_attribute(
         "title", "reserved", timeout=PATIENCE_MS
     )
-    await expect(page.get_by_test_id(f"order-history-{order_id}")).to_contain_text("store_confirmed")
+    history = page.get_by_test_id(f"order-history-{order_id}")
+    await expect(history).to_contain_text("Строка 1: магазин Тверская ответил — есть, в порядке")
+    await expect(history).not_to_contain_text("store_confirmed")  # the event's words, not its code
     await expect(pane.get_by_test_id("slack-edited")).to_have_count(1, timeout=PATIENCE_MS)
     await expect(available).to_have_count(0)  # the buttons are gone from the updated question
     await expect(page.get_by_test_id("stock-wh-КР-7/2-tverskaya")).to_have_attribute("data-reserved", "1")
@@ -104,5 +106,5 @@ async def test_a_cancelled_order_is_on_the_dashboards_orders_panel(page: Page, s
     await expect(step).to_have_count(1, timeout=PATIENCE_MS)
     await expect(step).to_have_attribute("data-kind", "cancelled")
     await expect(step).to_contain_text(f"Сайт BROWSER-CANCEL-1 #{order_id}")
-    await expect(step).to_contain_text("Заказ отменён: покупатель передумал; снято резервов: 1")
+    await expect(step).to_contain_text("Заказ отменён: покупатель передумал; снято: 1\xa0резерв")
     await expect(page.get_by_test_id("order-counter-unfillable_open")).to_be_visible()

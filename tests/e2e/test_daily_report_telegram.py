@@ -17,6 +17,7 @@ from app.bootstrap import Services, build
 from app.settings import load_settings
 from emulators.telegram import TelegramEmulator, TelegramLimits, TgMessage, TgUser
 from tests.fakes import FakeClock
+from tests.people_words import raw_codes
 from tests.serving import served
 from workflows.model import StockFigure
 from workflows.orders import LineRequest, PlaceOrder
@@ -89,7 +90,8 @@ async def test_the_owner_asks_for_the_report_and_gets_the_chart(shop: Shop) -> N
     (photo,) = await shop.photos_to(OWNER)
     assert photo.caption is not None
     assert photo.caption.splitlines()[:2] == ["Отчёт за 21.11.2026 (на 12:00)", "Заказов: 1"]
-    assert "Медиана обработки: 0 с" in photo.caption
+    assert "Медиана обработки: меньше минуты" in photo.caption
+    assert raw_codes(photo.caption) == [], photo.caption
     picture = shop.tg.photo(OWNER, photo.message_id)
     assert picture is not None and picture[:8] == PNG and len(picture) > 20_000
 

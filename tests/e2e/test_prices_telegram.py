@@ -54,10 +54,10 @@ async def test_a_batch_of_big_drops_is_one_question_and_one_press_sends_it(offic
     (question,) = await office.said_to(MANAGER)
     assert question.text is not None
     lines = question.text.splitlines()
-    assert lines[0] == "🏷 Цены «Розничная» из 1С упали сильнее порога — цен: 4, артикулов: 2"
+    assert lines[0] == "🏷 Цены «Розничная» из 1С упали сильнее порога: 4\xa0цены на 2\xa0артикула"
     assert lines[1:3] == [  # each SKU once, where it falls most, the largest drop first
-        "• КР-7/2 в site: 1\u202f000 ₽ → 500 ₽ (−50 %)",
-        "• ВАЗА в site: 2\u202f000 ₽ → 1\u202f500 ₽ (−25 %)",
+        "• КР-7/2 в канале «Сайт»: 1\xa0000,00\xa0₽ → 500,00\xa0₽ (−50\xa0%)",
+        "• ВАЗА в канале «Сайт»: 2\xa0000,00\xa0₽ → 1\xa0500,00\xa0₽ (−25\xa0%)",
     ]
     assert [b["text"] for b in question.buttons[0]] == ["Выгрузить новые цены", "Оставить старые"]
     assert [b["callback_data"].rsplit(":", 1)[1] for b in question.buttons[0]] == ["approve", "reject"]

@@ -54,8 +54,8 @@ async def test_a_manager_announces_a_return_and_answers_it(office: Office) -> No
     said_again, stock, history = (next(t for t in texts if t.startswith(head)) for head in ("Возврат", "КР", "Заказ"))
     assert "Состояние: пришёл, можно продавать" in said_again
     assert "• online: 3 шт., резерв 1, ожидается возврат 1" in stock
-    assert "возврат КР-7/2 × 1 заявлен (manager:1002), спросили склад online" in history
-    assert "возврат КР-7/2 × 1 пришёл на online, годен" in history
+    assert "Возврат КР-7/2 × 1 заявлен, спросили склад online" in history
+    assert "Возврат КР-7/2 × 1 пришёл на online, годен (Мария (1002)); ждём в остатке 1С" in history
     assert await _open_tasks(office) == 0
 
 

@@ -45,9 +45,9 @@ async def test_channels_are_named_in_any_case(office: Office) -> None:
     paused, resumed, synced, refused = await _ask(
         office, "/pause Wildberries", "/Resume WILDBERRIES", "/sync Site", "/pause Ozon"
     )
-    assert paused.startswith("Выгрузка в wildberries остановлена.")
-    assert resumed == "Выгрузка в wildberries возобновлена."
-    assert synced == "Полная сверка запрошена: site."
+    assert paused == "Выгрузка в канал «Wildberries» остановлена. Изменения копятся и уйдут после /resume wildberries."
+    assert resumed == "Выгрузка в канал «Wildberries» возобновлена."
+    assert synced == "Полная сверка запрошена: Сайт."
     assert refused == "Канала «Ozon» нет. Каналы: site, wildberries"
     async with office.services.shop.uow(read_only=True) as work:
         states = await work.channel_states.all()

@@ -24,6 +24,7 @@ from app.bootstrap import Services, build
 from app.http.server import create_app
 from app.settings import load_settings
 from bot.telegram.pacing import Pacer
+from bot.wording import count
 from emulators.cbr import CbrEmulator
 from emulators.telegram import TelegramEmulator, TelegramLimits, TgMessage, TgUser
 from tests.fakes import FakeClock, FakeTime
@@ -36,6 +37,8 @@ API = "office-test-token-0001"
 AUTH = {"Authorization": f"Bearer {API}"}
 OWNER, MANAGER, OTHER_MANAGER, STRANGER = 1001, 1002, 1003, 999
 TRANSCRIPTS = Path(__file__).resolve().parents[2] / "docs" / "transcripts"
+
+SITE_DOWN: dict[str, object] = {"channel": "site", "reason": "HTTP 503", "failures": 5}
 
 
 def _shop() -> Topology:
@@ -158,7 +161,10 @@ async def test_a_manager_asks_for_stock_and_gets_it(office: Office) -> None:
     (reply,) = await office.said_to(MANAGER)
     assert reply.text is not None
     assert reply.text.startswith("КР-7/2: доступно 3, на складах 3, в резерве 0")
-    assert "• online: 3 шт., резерв 0" in reply.text and "• wildberries: 3" in reply.text
+    assert (
+        reply.text
+        == "КР-7/2: доступно 3, на складах 3, в резерве 0\n• online: 3 шт., резерв 0\n• Сайт: 3\n• Wildberries: 3"
+    )
     office.tg.push_text(MANAGER, "/stock")
     office.tg.push_text(MANAGER, "/pause ozon")
     replies = await office.said_to(MANAGER, 3)
@@ -211,7 +217,7 @@ async def test_tasks_lists_what_each_may_see_and_only_the_owner_answers_the_owne
     assert listed.buttons == [] and listed.text is not None and "Ольга" in listed.text
 
     async with office.services.shop.uow() as work:
-        await office.services.shop.alerts.raise_alert(work, "sync_failing:site", "sync_failing", {"error": "503"})
+        await office.services.shop.alerts.raise_alert(work, "sync_failing:site", "sync_failing", SITE_DOWN)
         await work.commit()
     await office.deliver()
     _, alert = await office.said_to(OWNER, 2)
@@ -228,7 +234,7 @@ async def test_tasks_twice_lists_every_task_both_times_and_an_answer_edits_every
     remembered: every /tasks lists every task, and the decision edits every copy in every chat."""
     await office.pay(await office.order("SO-7201", "150000"), "authorized")
     async with office.services.shop.uow() as work:
-        await office.services.shop.alerts.raise_alert(work, "sync_failing:site", "sync_failing", {"error": "503"})
+        await office.services.shop.alerts.raise_alert(work, "sync_failing:site", "sync_failing", SITE_DOWN)
         await work.commit()
     await office.deliver()
     (alert,) = await office.said_to(OWNER)  # the owner's alert; the call check went to the managers
@@ -277,7 +283,7 @@ async def test_a_task_shown_by_tasks_before_its_delivery_is_still_delivered_once
 
 async def test_a_recovery_is_said_once_in_a_chat_that_shows_the_alert_twice(office: Office) -> None:
     async with office.services.shop.uow() as work:
-        await office.services.shop.alerts.raise_alert(work, "sync_failing:site", "sync_failing", {"error": "503"})
+        await office.services.shop.alerts.raise_alert(work, "sync_failing:site", "sync_failing", SITE_DOWN)
         await work.commit()
     await office.deliver()
     office.tg.push_text(OWNER, "/tasks")  # a second copy of the alert in the owner's chat
@@ -289,7 +295,9 @@ async def test_a_recovery_is_said_once_in_a_chat_that_shows_the_alert_twice(offi
     await office.deliver()
     *copies, recovered = await office.said_to(OWNER, 3)
     assert len(office.tg.messages(OWNER)) == 3  # one recovery, however many copies
-    assert recovered.text is not None and recovered.text.startswith("✅ Восстановлено: sync_failing")
+    assert recovered.text is not None and recovered.text.startswith(
+        "✅ Восстановлено: Выгрузка в канал «Сайт» не проходит (5\xa0раз подряд): HTTP 503 (повторов: 1, "
+    )
     assert recovered.reply_to_message_id == alert.message_id  # in reply to the alert as first delivered
     assert all(m.buttons == [] for m in copies)
 
@@ -303,7 +311,7 @@ async def test_a_fraud_call_check_answered_fraud_cancels_and_blocks(office: Offi
     await office.deliver()
     (to_maria,) = await office.said_to(MANAGER)
     (to_dmitry,) = await office.said_to(OTHER_MANAGER)
-    assert to_maria.text is not None and "Проверка звонком: заказ SO-7001 на 150\u202f000 ₽" in to_maria.text
+    assert to_maria.text is not None and "Проверка звонком: заказ SO-7001 на 150\xa0000,00\xa0₽" in to_maria.text
     assert "Телефон: +79161234567" in to_maria.text and "Причины: новый клиент, крупный заказ" in to_maria.text
     buttons = [b["callback_data"] for b in to_maria.buttons[0]]
     task_id = buttons[0].split(":")[1]
@@ -363,9 +371,11 @@ async def test_an_fx_move_asks_a_manager_who_asks_the_client_to_top_up(office: O
     assert await office.services.shop.fx.check_due() == 1
     await office.deliver()
     (ask,) = await office.said_to(MANAGER)
-    assert ask.text is not None and "Курс CNY сдвинулся на 4.2 %: заказ SO-8002" in ask.text
-    assert "Платёж Supplier Guangzhou: 10\u202f000 CNY" in ask.text
-    assert "Курс ЦБ при оплате 12.0000 ₽, сейчас 12.5000 ₽\nРазница 5\u202f000 ₽" in ask.text
+    assert ask.text is not None and "Курс CNY сдвинулся на 4,2\xa0%: заказ SO-8002" in ask.text
+    assert ask.text == (
+        "💱 Курс CNY сдвинулся на 4,2\xa0%: заказ SO-8002\nПлатёж Supplier Guangzhou: 10\xa0000,00\xa0CN¥\n"
+        "Курс ЦБ при оплате 12,0000 ₽, сейчас 12,5000 ₽\nРазница 5\xa0000,00\xa0₽\nОтветьте до 01.12 16:00"
+    )
     pressed = office.tg.push_callback(MANAGER, ask, ask.buttons[0][1]["callback_data"])  # topup
     assert await office.answered(pressed) == "Готово: Доплата клиента"
     await office.edited(2)
@@ -386,14 +396,21 @@ async def test_a_thousand_failures_make_one_message_and_one_recovery(tmp_path: P
     services = office.services
     for n in range(1000):
         async with services.shop.uow() as work:
-            await services.shop.alerts.raise_alert(work, "sync_failing:wildberries", "sync_failing", {"n": n})
+            await services.shop.alerts.raise_alert(
+                work,
+                "sync_failing:wildberries",
+                "sync_failing",
+                {"channel": "wildberries", "reason": "HTTP 503", "failures": n + 5},
+            )
             await work.commit()
         if n % 100 == 0:
             await office.deliver()
         office.clock.advance(seconds=0.05)
     await office.deliver()
     (alert,) = await office.said_to(OWNER)
-    assert alert.text is not None and alert.text.startswith("⚠️ sync_failing")
+    assert alert.text is not None and alert.text.startswith(
+        "⚠️ Выгрузка в канал «Wildberries» не проходит (5\xa0раз подряд): HTTP 503"
+    )
     office.clock.advance(seconds=61)
     await office.deliver()  # the count is edited in, once
     (alert,) = office.tg.messages(OWNER)
@@ -403,7 +420,9 @@ async def test_a_thousand_failures_make_one_message_and_one_recovery(tmp_path: P
         await work.commit()
     await office.deliver()
     alert, recovered = await office.said_to(OWNER, 2)
-    assert recovered.text is not None and recovered.text.startswith("✅ Восстановлено: sync_failing")
+    assert recovered.text is not None and recovered.text.startswith(
+        "✅ Восстановлено: Выгрузка в канал «Wildberries» не проходит ("
+    )
     assert recovered.reply_to_message_id == alert.message_id and alert.buttons == []
     assert [c for c in office.tg.received if c.status == 429] == []
     assert office.tg.messages(MANAGER) == []  # the owner's alert, not the managers'
@@ -417,18 +436,27 @@ async def test_a_delivery_run_ends_within_its_time_and_leaves_the_rest_in_order(
     delivery.pacer = Pacer(clock=t.clock, sleep=t.sleep)
     for n in range(8):
         async with office.services.shop.uow() as work:
-            await office.services.shop.alerts.raise_alert(work, f"sync_failing:ch{n}", "sync_failing", {"n": n})
+            await office.services.shop.alerts.raise_alert(
+                work,
+                f"sync_failing:ch{n}",
+                "sync_failing",
+                {"channel": f"ch{n}", "reason": "HTTP 503", "failures": n + 1},
+            )
             await work.commit()
     assert await delivery.run_once() == 1
     assert t.now < 1.0  # a run is over before the scheduler's next second
-    assert [m.text.split("\n")[0] for m in office.tg.messages(OWNER) if m.text] == ["⚠️ sync_failing: n=0"]
+    assert [m.text.split("\n")[0] for m in office.tg.messages(OWNER) if m.text] == [
+        "⚠️ Выгрузка в канал «ch0» не проходит (1\xa0раз подряд): HTTP 503"
+    ]
     async with office.services.shop.uow(read_only=True) as work:
         assert len(await work.notices.undelivered(10, ["alert"])) == 7  # handed back, not leased for 2 minutes
     for second in range(1, 8):
         t.now = float(second)
         assert await delivery.run_once() == 1
     shown = [m.text.split("\n")[0] for m in office.tg.messages(OWNER) if m.text]
-    assert shown == [f"⚠️ sync_failing: n={n}" for n in range(8)]
+    assert shown == [
+        f"⚠️ Выгрузка в канал «ch{n}» не проходит ({count('ru', n + 1, 'time')} подряд): HTTP 503" for n in range(8)
+    ]
 
 
 async def test_the_scheduled_run_does_not_wait_for_a_run_a_press_started(office: Office) -> None:
@@ -587,7 +615,7 @@ async def test_a_marketplace_order_nobody_can_fill_is_cancelled_by_a_managers_pr
     await office.deliver()
 
     (to_maria,) = await office.said_to(MANAGER)
-    assert to_maria.text is not None and "Заказ WB-1 (wildberries): товара нет нигде" in to_maria.text
+    assert to_maria.text is not None and "Заказ WB-1 (Wildberries): товара нет нигде" in to_maria.text
     assert "• ВАЗА × 1" in to_maria.text
     assert [b["text"] for b in to_maria.buttons[0]] == ["Отменить заказ", "Ждать поставку"]
     assert [b["callback_data"].rsplit(":", 1)[1] for b in to_maria.buttons[0]] == ["cancel", "wait"]

@@ -36,7 +36,7 @@ from storage.report_queries import SqlDayRecords
 from storage.uow import SqlUnitOfWorkFactory
 from tests.fakes import FakeClock
 from workflows.alerts import AlertDesk
-from workflows.daily_report import DailyReport, DailyReports
+from workflows.daily_report import ChannelUptime, DailyReport, DailyReports
 from workflows.ledger import Ledger
 from workflows.model import StockFigure
 from workflows.orders import LineRequest, OrderDesk, PlaceOrder
@@ -182,8 +182,8 @@ async def test_the_caption_says_it_in_a_few_lines(database: Database) -> None:
         "Медиана обработки: 2 мин",
         "Отказов из-за нехватки: 2 (нет на складах 1, не подтвердили магазины 1)",
         "Предотвращено продаж без товара: 2",
-        "Хуже всех отвечает: Арбат — 66.7 % (2 из 3)",
-        "Меньше всех доступен: wildberries — 97.9 %",
+        "Хуже всех отвечает: Арбат — 66,7\xa0% (2 из 3)",
+        "Меньше всех доступен: Wildberries — 97,9\xa0%",
     ]
     assert caption(report, "en").splitlines()[1:3] == ["Orders: 6", "Median processing: 2 min"]
 
@@ -204,6 +204,22 @@ def test_an_empty_day_renders_too() -> None:
                         None, 0, 0, 0, (), ())  # fmt: skip
     assert render_png(empty, "ru")[:8] == b"\x89PNG\r\n\x1a\n"
     assert "Медиана обработки: — (ни один заказ не собран)" in caption(empty, "ru")
+
+
+def test_every_channel_up_is_said_so_and_a_quick_median_is_under_a_minute() -> None:
+    start = msk(21, 0)
+    up = (ChannelUptime("ozon", 0.0, 1.0), ChannelUptime("yandex_market", 0.0, 1.0))
+    day = DailyReport(DAY, "Europe/Moscow", start, start + timedelta(days=1), start + timedelta(days=1),
+                      {"yandex_market": (1,) + (0,) * 23}, 1, 0.4, 0, 0, 0, (), up)  # fmt: skip
+    assert caption(day, "ru").splitlines()[2::3] == [
+        "Медиана обработки: меньше минуты",
+        "Все каналы были доступны весь день",
+    ]
+    assert caption(day, "en").splitlines()[2::3] == [
+        "Median processing: under a minute",
+        "Every channel was up all day",
+    ]
+    assert render_png(day, "ru")[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 async def test_the_scheduled_send_is_claimed_once_across_instances(database: Database) -> None:

@@ -81,10 +81,10 @@ async def test_a_cancel_in_1c_frees_the_stock_once(shop: Shop, status: OneCOrder
     (event,) = [e for e in order.history if e.kind == "cancelled"]
     assert event.detail["reason"] == CANCEL_REASON and event.detail["released"] == 1
     assert history_line("ru", "cancelled", event.detail) == (
-        "Заказ отменён: отменён или помечен на удаление в 1С; снято резервов: 1"
+        "Заказ отменён: отменён или помечен на удаление в 1С; снято: 1\xa0резерв"
     )
     assert history_line("en", "cancelled", event.detail) == (
-        "Order cancelled: cancelled or marked for deletion in 1C; reservations released: 1"
+        "Order cancelled: cancelled or marked for deletion in 1C; released: 1\xa0reservation"
     )
 
 

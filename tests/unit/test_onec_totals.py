@@ -96,9 +96,9 @@ async def test_a_message_without_totals_leaves_the_alert_as_it_is(
 @pytest.mark.parametrize(
     ("locale", "expected"),
     [
-        ("ru", "1С прислала остатки без склада: 3 предл. (например, СТОЛ-1) не разнесены — укажите склад в [onec] "
+        ("ru", "1С прислала остатки без склада: 3\xa0предложения (например, СТОЛ-1) не разнесены — укажите склад в [onec] "
                "totals_warehouse"),
-        ("en", "1C sent stock without a warehouse: 3 offer(s) (e.g. СТОЛ-1) not placed — set the warehouse in [onec] "
+        ("en", "1C sent stock without a warehouse: 3\xa0offers (e.g. СТОЛ-1) not placed — set the warehouse in [onec] "
                "totals_warehouse"),
     ],
 )  # fmt: skip

@@ -163,13 +163,13 @@ async def test_the_dashboard_words_the_steps_as_the_offices_order_command_does(
 
     assert ru["locale"] == "ru" and en["locale"] == "en"
     assert [step["text"] for step in ru["order_events"]] == [
-        "Заказ отменён: товара нет, отменил(а) Анна; снято резервов: 0",
+        "Заказ отменён: товара нет, отменил(а) Анна; снято: 0\xa0резервов",
         "Товара нет — решение: отменить заказ (Анна)",
         "Менеджеров спросили: отменить или ждать поставку",
     ]
     assert (
         en["order_events"][0]["text"]
-        == "Order cancelled: nobody can fill it, cancelled by Анна; reservations released: 0"
+        == "Order cancelled: nobody can fill it, cancelled by Анна; released: 0\xa0reservations"
     )
     first = ru["order_events"][0]
     assert {k: first[k] for k in ("order_id", "channel", "external_id", "kind")} == {

@@ -12,6 +12,8 @@ import pytest
 
 from bot.order_history import history_line, kinds
 from bot.telegram.order_card import order_card, order_matches
+from bot.texts import Locale
+from bot.wording import Names
 from tests.fakes import FakeClock, assembled
 from tests.unit.test_order_events import QuietChannel, ReportingChannel, order, page, said
 from workflows.channel_verdicts import HISTORY_KINDS
@@ -74,7 +76,7 @@ async def test_a_number_that_is_our_id_and_another_orders_channel_number_finds_b
     found = await _lookup(shop).find(str(first.id))
 
     assert [o.id for o in found] == [first.id, second.id]  # ours first
-    listed = order_matches(str(first.id), found, "ru")
+    listed = order_matches(str(first.id), found, Names.of(topology, "ru"))
     assert f"/order site {first.id}" in listed and "/order site S-100" in listed
     assert [o.id for o in await _lookup(shop).find(str(first.id), "site")] == [second.id]
 
@@ -101,16 +103,18 @@ async def test_the_answer_shows_lines_money_and_the_channels_cancellation_in_bot
     (found,) = await lookup.find("OZ-7")
     state = await lookup.money(found.id or 0)
 
-    ru = order_card(found, state, "ru", "Europe/Moscow")
-    en = order_card(found, state, "en", "Europe/Moscow")
+    ru = order_card(found, state, Names.of(topology, "ru"), "Europe/Moscow")
+    en = order_card(found, state, Names.of(topology, "en"), "Europe/Moscow")
 
-    assert ru.startswith(f"Заказ № {found.id} — ozon OZ-7\nСтатус: отменён\n• LAMP × 2: отменён, склад online\n")
+    assert ru.startswith(
+        f"Заказ № {found.id} — Ozon OZ-7\nСтатус: отменён\n• LAMP × 2: отменён, склад Интернет-склад\n"
+    )
     assert "Деньги: сумма не указана; оплата: не было; нужна: списана" in ru
-    assert "Строка 1: LAMP × 2 зарезервирован на складе online" in ru
-    assert "Отменён покупателем или площадкой ozon: Покупатель передумал" in ru
-    assert "Cancelled by the buyer or by ozon: Покупатель передумал" in en
+    assert "Строка 1: LAMP × 2 зарезервирован на складе Интернет-склад" in ru
+    assert "Отменён покупателем или площадкой Ozon: Покупатель передумал" in ru
+    assert "Cancelled by the buyer or by Ozon: Покупатель передумал" in en
     assert "Money: no total given; paid: nothing yet; needs: cleared" in en
-    assert re.search(r"• \d\d\.\d\d \d\d:\d\d Заказ отменён; снято резервов: 1\n", ru)  # the reason once, below
+    assert re.search(r"• \d\d\.\d\d \d\d:\d\d Заказ отменён; снято: 1\xa0резерв\n", ru)  # the reason once, below
     assert "cancelled_by_channel" not in ru + en  # no raw kind reaches the manager
 
 
@@ -134,26 +138,35 @@ def test_every_history_kind_the_workflows_write_has_a_wording_in_both_languages(
 @pytest.mark.parametrize(
     ("kind", "detail", "ru", "en"),
     [
-        ("delivered_to_buyer", {"channel": "ozon", "reason": ""}, "ozon: доставлен покупателю",
-         "ozon: delivered to the buyer"),
-        ("returned_by_buyer", {"channel": "wildberries", "reason": "брак"}, "wildberries: покупатель вернул заказ: брак",
-         "wildberries: the buyer returned it: брак"),
-        ("store_confirmed", {"line": 1, "store": "arbat"}, "Строка 1: магазин arbat ответил — —",
-         "Line 1: store arbat answered — —"),
+        ("delivered_to_buyer", {"channel": "ozon", "reason": ""}, "Ozon: доставлен покупателю",
+         "Ozon: delivered to the buyer"),
+        ("returned_by_buyer", {"channel": "wb", "reason": "брак"}, "Wildberries: покупатель вернул заказ: брак",
+         "Wildberries: the buyer returned it: брак"),
+        ("store_confirmed", {"line": 1, "store": "arbat"}, "Строка 1: магазин Арбат ответил — —",
+         "Line 1: store Арбат answered — —"),
         ("store_confirmed", {"line": 1, "store": "arbat", "outcome": "available", "by": "U1"},
-         "Строка 1: магазин arbat ответил — есть, в порядке (U1)", "Line 1: store arbat answered — there, in good condition (U1)"),
+         "Строка 1: магазин Арбат ответил — есть, в порядке (U1)", "Line 1: store Арбат answered — there, in good condition (U1)"),
         ("store_declined", {"line": 2, "store": "arbat", "outcome": "timeout"},
-         "Строка 2: магазин arbat не подтвердил — не ответил вовремя", "Line 2: store arbat did not confirm — no answer in time"),
-        ("cancelled", {"reason": "клиент позвонил", "released": 2}, "Заказ отменён: клиент позвонил; снято резервов: 2",
-         "Order cancelled: клиент позвонил; reservations released: 2"),
-        ("something_new", {"x": 1, "y": ""}, "something_new (x: 1)", "something_new (x: 1)"),
+         "Строка 2: магазин Арбат не подтвердил — не ответил вовремя", "Line 2: store Арбат did not confirm — no answer in time"),
+        ("store_asked", {"line": 1, "store": "arbat", "task_id": 4, "answer_by": "2026-12-03T11:21:52.284396+00:00"},
+         "Строка 1: спросили магазин Арбат, ответ до 03.12 14:21", "Line 1: store Арбат asked, answer by 03.12 14:21"),
+        ("unfulfillable", {"line": 1, "sku": "A", "qty": 1, "asked": ["arbat", "tverskaya"]},
+         "Строка 1: A × 1 — ни один магазин не подтвердил (спросили: Арбат, Тверская)",
+         "Line 1: A × 1 — no store confirmed it (asked: Арбат, Тверская)"),
+        ("received", {"channel": "site", "lines": 22}, "Заказ получен: Сайт, 22\xa0строки",
+         "Order received: Site, 22\xa0lines"),
+        ("cancelled", {"reason": "клиент позвонил", "released": 2}, "Заказ отменён: клиент позвонил; снято: 2\xa0резерва",
+         "Order cancelled: клиент позвонил; released: 2\xa0reservations"),
+        ("something_new", {"x": 1, "y": ""}, "Событие заказа без описания", "An order event with no wording"),
     ],
 )  # fmt: skip
 def test_a_history_line_reads_whatever_detail_the_event_kept(
     kind: str, detail: dict[str, object], ru: str, en: str
 ) -> None:
-    assert history_line("ru", kind, detail) == ru
-    assert history_line("en", kind, detail) == en
+    locales: tuple[tuple[Locale, str], ...] = (("ru", ru), ("en", en))
+    for locale, expected in locales:
+        names = Names(locale, {"wb": "wildberries"}, {"arbat": "Арбат", "tverskaya": "Тверская"})
+        assert history_line(locale, kind, detail, names, "Europe/Moscow") == expected
 
 
 def test_the_offices_cancellation_reasons_read_in_the_readers_language() -> None:
@@ -161,10 +174,10 @@ def test_the_offices_cancellation_reasons_read_in_the_readers_language() -> None
     unfillable = {"reason": "unfillable: Мария (1002)", "released": 0}
     assert (
         history_line("ru", "cancelled", unfillable)
-        == "Заказ отменён: товара нет, отменил(а) Мария (1002); снято резервов: 0"
+        == "Заказ отменён: товара нет, отменил(а) Мария (1002); снято: 0\xa0резервов"
     )
     assert history_line("en", "cancelled", unfillable) == (
-        "Order cancelled: nobody can fill it, cancelled by Мария (1002); reservations released: 0"
+        "Order cancelled: nobody can fill it, cancelled by Мария (1002); released: 0\xa0reservations"
     )
     fraud = {"reason": "fraud_confirmed: Олег (7)", "released": 1}
     assert "мошенничество подтвердил(а) Олег (7)" in history_line("ru", "cancelled", fraud)
@@ -185,12 +198,16 @@ async def test_an_open_marketplace_order_shows_its_ship_by_in_the_shops_time(
     state = await lookup.money(found.id or 0)
 
     assert "Статус: зарезервирован\nОтгрузить до 22.11 12:00 (срок маркетплейса)\n" in order_card(
-        found, state, "ru", "Europe/Moscow"
+        found, state, Names.of(topology, "ru"), "Europe/Moscow"
     )
-    assert "Ship by 22.11 12:00 (the marketplace's deadline)" in order_card(found, state, "en", "Europe/Moscow")
+    assert "Ship by 22.11 12:00 (the marketplace's deadline)" in order_card(
+        found, state, Names.of(topology, "en"), "Europe/Moscow"
+    )
     await shop.orders.cancel(found.id or 0, "test")
     (cancelled,) = await lookup.find("OZ-8")
-    assert "Отгрузить до" not in order_card(cancelled, state, "ru", "Europe/Moscow")  # no longer a deadline
+    assert "Отгрузить до" not in order_card(
+        cancelled, state, Names.of(topology, "ru"), "Europe/Moscow"
+    )  # no longer a deadline
 
 
 async def test_a_channel_number_in_another_case_and_a_clients_phone_find_the_order(

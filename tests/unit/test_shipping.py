@@ -360,8 +360,8 @@ async def test_a_delivery_needs_the_recipients_name_and_phone_and_nothing_is_tak
 @pytest.mark.parametrize(
     ("locale", "refused", "failing"),
     [
-        ("ru", "СДЭК не принял заказ site-7: Адрес не найден", "СДЭК не отвечает (3 раз подряд): HTTP 503"),
-        ("en", "CDEK refused order site-7: Адрес не найден", "CDEK is not answering (3 in a row): HTTP 503"),
+        ("ru", "СДЭК не принял заказ site-7: Адрес не найден", "СДЭК не отвечает (3\xa0раза подряд): HTTP 503"),
+        ("en", "CDEK refused order site-7: Адрес не найден", "CDEK is not answering (3\xa0times in a row): HTTP 503"),
     ],
 )
 def test_the_owner_reads_what_cdek_said(locale: Locale, refused: str, failing: str, clock: FakeClock) -> None:

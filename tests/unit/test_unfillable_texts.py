@@ -63,6 +63,6 @@ def test_the_ship_by_alert_names_the_order_and_the_deadline_in_the_shops_time() 
     alert = Alert(None, f"{SHIP_BY_NEAR}:order:7:1", SHIP_BY_NEAR, detail, "open", 1, 0, NOW, NOW)
 
     assert alert_title(alert, "ru", SHOP_TIME) == (
-        "Заказ OZ-2 (ozon): товара нет нигде, а отгрузить его нужно до 21.11 13:00 — решать владельцу"
+        "Заказ OZ-2 (Ozon): товара нет нигде, а отгрузить его нужно до 21.11 13:00 — решать владельцу"
     )
     assert "must ship by 21.11 13:00" in alert_title(alert, "en", SHOP_TIME)

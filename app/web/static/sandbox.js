@@ -171,7 +171,7 @@ function OrderCard({ order, open, onToggle, places }) {
         ${(order.history || []).map(
           (event, i) => html`<li key=${i}>
             <span class="muted">${dateTimeRu(event.at)}</span> <b title=${event.detail}>${event.said || event.event}</b>
-            <span class="muted"> ${event.said ? event.event : event.detail}</span>
+            ${event.said ? "" : html`<span class="muted"> ${event.detail}</span>`}
           </li>`,
         )}
       </ol>

@@ -1,0 +1,258 @@
+"""Every text people read, rendered in both languages: every office task kind in each of its states, every store
+question, every alert kind the workflows raise and every order-history event kind. None may lack a text in either
+language or show the program's own codes (tests/people_words.py) where a person expects words."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from bot.order_history import history_line, kinds
+from bot.slack import blocks
+from bot.telegram import render
+from bot.telegram.texts import keys
+from bot.texts import _TEXTS as SLACK_TEXTS
+from bot.texts import Locale
+from bot.wording import Names
+from tests.people_words import raw_codes
+from workflows.office_model import Alert
+from workflows.payloads import (
+    FraudCall,
+    FxApproval,
+    PriceQuestion,
+    PriceSample,
+    ReturnReceipt,
+    StoreQuestion,
+    UnfillableLine,
+    UnfillableOrder,
+)
+from workflows.task_model import Task, TaskState
+from workflows.vocabulary import TaskKind
+
+TZ = "Europe/Moscow"
+NOW = datetime(2026, 12, 3, 11, 21, 52, 284396, tzinfo=UTC)
+LOCALES: tuple[Locale, ...] = ("ru", "en")
+NAMES = {
+    locale: Names(
+        locale,
+        {"site": "site", "wb": "wildberries", "ozon": "ozon", "yandex_market": "yandex_market", "crm": "retailcrm"},
+        {"online": "Интернет-склад", "arbat": "Арбат", "tverskaya": "Тверская"},
+    )
+    for locale in LOCALES
+}
+WORKFLOWS = Path(__file__).resolve().parents[2] / "workflows"
+
+ESCALATIONS: list[dict[str, object]] = [
+    {"task_kind": kind.value, "order_id": 8, "why": why} for kind in TaskKind for why in ("timeout", "no_answer")
+]
+ESCALATIONS += [
+    {"task_kind": "unfillable_order", "order_id": 8, "why": "ship_by"},
+    {"task_kind": "price_approval", "batch_id": 3, "why": "timeout"},
+    {"task_kind": "fx_approval", "order_id": 8},
+]
+# one alert of each kind, with the details its workflow writes
+ALERTS: dict[str, list[dict[str, object]]] = {
+    "store_cascade_exhausted": [{"order_id": 8, "external_id": "S-8", "line": 1, "sku": "LAMP", "qty": 2,
+                                 "asked": ["arbat", "tverskaya"]}],
+    "onec_silent": [{"last_update": NOW.isoformat(), "minutes": 43},
+                    {"last_update": NOW.isoformat(), "minutes": 65, "working_hours": "08:00-22:00"}],
+    "fx_feed_down": [{"reason": "HTTP 503"}],
+    "task_escalated": ESCALATIONS,
+    "sync_failing": [{"channel": "yandex_market", "reason": "HTTP 503", "failures": 2}],
+    "sku_rejected": [{"channel": "ozon", "sku": "LAMP", "reason": "Товар не найден"}],
+    "price_sync_failing": [{"channel": "wb", "reason": "HTTP 429", "failures": 22}],
+    "price_rejected": [{"channel": "site", "sku": "LAMP", "reason": "Цена ниже минимальной"}],
+    "onec_pull_failing": [{"reason": "HTTP 500"}],
+    "price_drift": [{"channel": "ozon", "count": 22, "sku": "KETTLE", "shown": "12.0000", "ours": "2500.40"}],
+    "shipment_refused": [{"carrier": "cdek", "order_id": 8, "order": "S-8", "reason": "Адрес не найден"}],
+    "carrier_failing": [{"carrier": "cdek", "reason": "HTTP 502", "failures": 1}],
+    "stock_negative": [{"sku": "LAMP", "warehouse": "tverskaya", "on_hand": 1, "reserved": 2}],
+    "onec_totals_unplaced": [{"offers": 22, "example": "LAMP", "source": "CommerceML"}],
+    "unfillable_ship_by_near": [{"order_id": 8, "order": "OZ-8", "channel": "ozon", "ship_by": NOW.isoformat(),
+                                 "task_id": 4}],
+    "order_action_refused": [{"channel": "yandex_market", "action": action, "order_id": 8, "order": "YM-8",
+                              "reason": "Заказ уже отменён"}
+                             for action in ("ready_to_ship", "cancel_unfillable", "ask_unfillable")],
+    "return_defective": [{"order": "S-8", "order_id": 8, "sku": "LAMP", "qty": 1, "warehouse": "arbat",
+                          "outcome": "defective", "task_id": 5, "by": "Анна"}],
+    "return_not_received": [{"order": "S-8", "order_id": 8, "sku": "LAMP", "qty": 1, "warehouse": "online",
+                             "outcome": "not_received", "task_id": 5, "by": "Анна"}],
+}  # fmt: skip
+
+
+def _raised_kinds() -> set[str]:
+    """The alert kinds ``workflows/`` raises: the third argument of every ``raise_alert`` call, resolved to its
+    module's constant; one held in a variable must be one of the kinds listed for that module."""
+    by_variable = {
+        "sync.py": {"sku_rejected", "sync_failing", "price_rejected", "price_sync_failing"},
+        "returns.py": {"return_defective", "return_not_received"},
+    }
+    found: set[str] = set()
+    for path in sorted(WORKFLOWS.glob("*.py")):
+        module = importlib.import_module(f"workflows.{path.stem}")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "raise_alert" and len(node.args) >= 3:
+                kind = node.args[2]
+                value = getattr(module, kind.id, None) if isinstance(kind, ast.Name) else None
+                if isinstance(value, str):
+                    found.add(value)
+                else:
+                    assert path.name in by_variable, f"{path.name}: an alert kind held in a variable; list it here"
+                    found |= by_variable[path.name]
+    return found
+
+
+def test_every_alert_kind_raised_has_a_sample_here() -> None:
+    raised = _raised_kinds()
+    assert {"onec_pull_failing", "task_escalated", "price_drift"} <= raised  # the scan works
+    assert raised - set(ALERTS) == set()
+
+
+def _check(text: str) -> None:
+    assert text.strip()
+    assert raw_codes(text) == [], text
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize(("kind", "detail"), [(k, d) for k, ds in ALERTS.items() for d in ds])
+def test_every_alert_reads_as_words(locale: Locale, kind: str, detail: dict[str, object]) -> None:
+    alert = Alert(7, f"{kind}:x", kind, detail, "open", 2, 1, NOW, NOW + timedelta(minutes=5))
+    ack = Task(9, TaskKind.ALERT, "alert:7", "role:owner", ("ack", "mute"), NOW, NOW, TaskState.ANSWERED,
+               answer="ack", answered_by="Олег", closed_at=NOW)  # fmt: skip
+    names = NAMES[locale]
+    title = render.alert_title(alert, locale, TZ, names)
+    assert title != render.alert_title(Alert(7, "x", "brand_new", {}, "open", 1, 0, NOW, NOW), locale, TZ)
+    _check(render.alert_text(alert, ack, locale, TZ, names))
+    resolved = Alert(7, f"{kind}:x", kind, detail, "resolved", 2, 1, NOW, NOW, resolved_at=NOW + timedelta(hours=1))
+    _check(render.resolved_text(resolved, locale, TZ, names))
+
+
+def _office_tasks() -> list[Task]:
+    payloads: dict[TaskKind, tuple[tuple[str, ...], list[dict[str, object]]]] = {
+        TaskKind.FRAUD_CHECK: (("verified", "no_answer", "fraud"), [
+            FraudCall(8, "S-8", "+79161234567", "Иван", "i@example.com", "Пётр", Decimal("150000"), "RUB",
+                      ("new_client_large_order", "payer_is_not_recipient", "ip_country_differs_from_card",
+                       "repeated_failed_attempts"), 2, attempt=2, call_after=NOW, escalated=why).to_payload()
+            for why in (None, "no_answer", "timeout")]),
+        TaskKind.FX_APPROVAL: (("absorb", "topup", "postpone"), [
+            FxApproval(8, "S-8", 1, "Поставщик", "CNY", Decimal("1200.5"), Decimal("12.3456"), Decimal("12.9"),
+                       Decimal("0.04"), Decimal("12.0000"), escalated=escalated).to_payload()
+            for escalated in (False, True)]),
+        TaskKind.UNFILLABLE_ORDER: (("cancel", "wait"), [
+            UnfillableOrder(8, "YM-8", "yandex_market", (UnfillableLine(1, "LAMP", 2),), attempt, why,
+                            NOW + timedelta(hours=2)).to_payload()
+            for attempt, why in ((1, None), (2, "timeout"), (3, "ship_by"))]),
+        TaskKind.PRICE_APPROVAL: (("approve", "reject"), [
+            PriceQuestion(3, "Розничная", lines, skus, (PriceSample("ozon", "LAMP", 150000, 120000, 125000),
+                          PriceSample("yandex_market", "KETTLE", None, 9900)), why).to_payload()
+            for lines, skus, why in ((1, 1, None), (4, 3, "timeout"), (15, 22, None))]),
+        TaskKind.RETURN_RECEIPT: (("sellable", "defective", "not_received"), [
+            ReturnReceipt(8, "S-8", "site", "LAMP", 1, "online", "manager:42").to_payload()]),
+    }  # fmt: skip
+    tasks = []
+    for kind, (options, variants) in payloads.items():
+        for payload in variants:
+            base = Task(4, kind, "order:8", "role:managers", options, NOW + timedelta(minutes=20), NOW,
+                        payload=payload)  # fmt: skip
+            tasks.append(base)
+            tasks += [Task(4, kind, "order:8", "role:managers", options, base.deadline, NOW, TaskState.ANSWERED,
+                           payload, option, "Анна", NOW) for option in options]  # fmt: skip
+            tasks.append(Task(4, kind, "order:8", "role:managers", options, base.deadline, NOW, TaskState.EXPIRED,
+                              payload, closed_at=NOW))  # fmt: skip
+            tasks += [Task(4, kind, "order:8", "role:managers", options, base.deadline, NOW, TaskState.CANCELLED,
+                           payload, closed_at=NOW, end_reason=why) for why in ("resolved", "order_cancelled")]  # fmt: skip
+    return tasks
+
+
+def test_every_office_task_kind_is_rendered_here() -> None:
+    rendered = {task.kind for task in _office_tasks()} | {TaskKind.ALERT, TaskKind.STORE_CONFIRMATION}
+    assert rendered == set(TaskKind)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_every_office_task_reads_as_words(locale: Locale) -> None:
+    for task in _office_tasks():
+        _check(render.task_text(task, locale, TZ, NAMES[locale]))
+        markup = render.keyboard(task, locale)
+        for row in markup.inline_keyboard if markup else []:
+            for button in row:
+                _check(button.text)
+
+
+def _store_tasks() -> list[Task]:
+    question = StoreQuestion(8, "S-8", "site", 1, "LAMP", 2, "arbat", name="Лампа", size="M").to_payload()
+    receipt = ReturnReceipt(8, "S-8", "site", "LAMP", 1, "arbat", "site").to_payload()
+    tasks = []
+    for kind, options, payload in (
+        (TaskKind.STORE_CONFIRMATION, ("available", "missing", "defective"), question),
+        (TaskKind.RETURN_RECEIPT, ("sellable", "defective", "not_received"), receipt),
+    ):
+        deadline = NOW + timedelta(minutes=20)
+        tasks.append(Task(4, kind, "order:8", "store:arbat", options, deadline, NOW, payload=payload))
+        tasks += [Task(4, kind, "order:8", "store:arbat", options, deadline, NOW, TaskState.ANSWERED, payload,
+                       option, "U1", NOW) for option in options]  # fmt: skip
+        tasks.append(Task(4, kind, "order:8", "store:arbat", options, deadline, NOW, TaskState.EXPIRED, payload,
+                          closed_at=NOW))  # fmt: skip
+        tasks.append(Task(4, kind, "order:8", "store:arbat", options, deadline, NOW, TaskState.CANCELLED, payload,
+                          closed_at=NOW, end_reason="order_cancelled"))  # fmt: skip
+    return tasks
+
+
+def _block_texts(value: object) -> list[str]:
+    if isinstance(value, dict):
+        return [t for k, v in value.items() for t in ([v] if k == "text" and isinstance(v, str) else _block_texts(v))]
+    if isinstance(value, list):
+        return [t for item in value for t in _block_texts(item)]
+    return []
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_every_store_question_reads_as_words(locale: Locale) -> None:
+    for task in _store_tasks():
+        fallback, shown = (
+            blocks.closed(task, locale, TZ) if task.state != TaskState.OPEN else blocks.question(task, locale, TZ)
+        )
+        for text in [fallback, *_block_texts(shown)]:
+            _check(text.replace("<@U1>", "Анна"))
+    _check(blocks.reminder(_store_tasks()[0], locale, TZ))
+
+
+# every field an order event's detail may hold, as the workflows write them
+EVENT_DETAIL: dict[str, object] = {
+    "channel": "yandex_market", "lines": 22, "line": 1, "sku": "LAMP", "qty": 2, "warehouse": "tverskaya",
+    "store": "arbat", "outcome": "available", "by": "Анна", "answer_by": NOW.isoformat(), "task_id": 4,
+    "asked": ["arbat", "tverskaya"], "number": "0001", "at": NOW.isoformat(), "decision": "verified",
+    "amount": "1200.5", "currency": "CNY", "payee": "Поставщик", "rate": "12.3456", "rate_now": "12.9",
+    "rate_at_payment": "12.3456", "deviation": "0.04", "tracking_number": "1001", "released": 2,
+    "note": "Менеджер поставил в CRM статус «Собран»", "note_en": "The manager set the CRM status “Packed”",
+    "source": "ozon", "ask_again_at": NOW.isoformat(), "components": {"LAMP": 1}, "obligation_id": 1,
+    "payment_id": "p-1", "reason": "Покупатель передумал",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_every_order_event_reads_as_words(locale: Locale) -> None:
+    assert kinds("ru") == kinds("en")
+    for kind in sorted(kinds(locale)):
+        for detail in (EVENT_DETAIL, {}, {**EVENT_DETAIL, "reason": "unfillable: Анна", "decision": "wait"}):
+            _check(history_line(locale, kind, detail, NAMES[locale], TZ))
+
+
+def test_both_languages_have_every_text() -> None:
+    assert keys("ru") == keys("en")
+    assert set(SLACK_TEXTS["ru"]) == set(SLACK_TEXTS["en"])
+
+
+@pytest.mark.parametrize(
+    ("text", "raw"),
+    [("Заказ получен из site, строк: 2", "site"), ("answer_by: 2026-12-03T11:21:52", "answer_by"),
+     ("спросили: ['arbat']", "['"), ("было 4.0 %", "4.0"), ("12.0000 ₽", "0000 ₽"),
+     ("Задача передана владельцу: fx_approval", "fx_approval")],
+)  # fmt: skip
+def test_the_check_catches_the_codes_people_saw(text: str, raw: str) -> None:
+    assert any(raw in found for found in raw_codes(text))
