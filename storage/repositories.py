@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage import schema as t
 from storage import statements as q
+from storage.order_listing import listed
+from storage.order_listing import obligation_of as _obligation
 from workflows.errors import DuplicateOrder
 from workflows.model import (
     Customer,
@@ -28,7 +30,7 @@ from workflows.model import (
     StockFigure,
     StockLevel,
 )
-from workflows.ports import SeenOrderEvent, StockKey
+from workflows.ports import OrderFilter, SeenOrderEvent, StockKey
 
 T = TypeVar("T")
 
@@ -424,15 +426,8 @@ class SqlOrders:
             for r in await self._c.execute(query)
         ]
 
-
-def _obligation(row: Any) -> Obligation:
-    def money(value: Any) -> Decimal | None:
-        return None if value is None else Decimal(value)
-
-    return Obligation(
-        row.payee, row.currency, Decimal(row.amount), row.due_at, row.id, ObligationState(row.state),
-        money(row.rate_at_payment), money(row.rate_at_due), money(row.topup_rub),
-    )  # fmt: skip
+    async def listed(self, wanted: OrderFilter, limit: int) -> list[Order]:
+        return await listed(self._c, wanted, limit)
 
 
 class SqlOfferIds:

@@ -28,9 +28,11 @@ class OrderLookup:
     def channels(self) -> tuple[str, ...]:
         return self._channels
 
-    async def find(self, reference: str, channel: str | None = None, *, by_phone: bool = True) -> list[Order]:
+    async def find(
+        self, reference: str, channel: str | None = None, *, by_phone: bool = True, phone_orders: int = PHONE_ORDERS
+    ) -> list[Order]:
         """The orders ``reference`` may name, empty when none: ours by id first, then the channels' orders with
-        that number in any case, then (``by_phone``) the :data:`PHONE_ORDERS` newest orders of a customer whose
+        that number in any case, then (``by_phone``) the ``phone_orders`` newest orders of a customer whose
         phone it is. With ``channel``, only that channel's order with that number."""
         wanted = reference.strip().lstrip("#№").strip()[:REFERENCE_LIMIT]
         if not wanted or (channel is not None and channel not in self._channels):
@@ -49,7 +51,7 @@ class OrderLookup:
                     if order.id is not None and same_name(order.external_id, wanted):
                         found.setdefault(order.id, order)
             if channel is None and by_phone and (phones := phone_forms(wanted)):
-                for order in await uow.orders.of_phone(phones, PHONE_ORDERS):
+                for order in await uow.orders.of_phone(phones, phone_orders):
                     if order.id is not None:
                         found.setdefault(order.id, order)
         return list(found.values())
