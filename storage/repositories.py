@@ -302,6 +302,10 @@ class SqlOrders:
         return [order for order_id in sorted(ids) if (order := await self.get(order_id)) is not None]
 
     async def of_phone(self, phones: Collection[str], limit: int) -> list[Order]:
+        ids = await self.ids_of_phone(phones, limit)
+        return [order for order_id in ids if (order := await self.get(order_id)) is not None]
+
+    async def ids_of_phone(self, phones: Collection[str], limit: int) -> list[int]:
         c = t.orders.c
         query = (
             select(c.id)
@@ -309,8 +313,7 @@ class SqlOrders:
             .order_by(c.created_at.desc(), c.id.desc())
             .limit(limit)
         )
-        ids = list((await self._c.execute(query)).scalars())
-        return [order for order_id in ids if (order := await self.get(order_id)) is not None]
+        return list((await self._c.execute(query)).scalars())
 
     async def get(self, order_id: int) -> Order | None:
         key = {"order_id": order_id}

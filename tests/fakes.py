@@ -274,6 +274,9 @@ class MemoryOrders:
         newest = sorted(self._s.orders.values(), key=lambda order: (order.created_at, order.id or 0), reverse=True)
         return [copy.deepcopy(order) for order in newest if order.customer.phone in phones][:limit]
 
+    async def ids_of_phone(self, phones: Collection[str], limit: int) -> list[int]:
+        return [order.id for order in await self.of_phone(phones, limit) if order.id is not None]
+
     async def get(self, order_id: int) -> Order | None:
         order = self._s.orders.get(order_id)
         return copy.deepcopy(order) if order else None

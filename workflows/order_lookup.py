@@ -28,11 +28,9 @@ class OrderLookup:
     def channels(self) -> tuple[str, ...]:
         return self._channels
 
-    async def find(
-        self, reference: str, channel: str | None = None, *, by_phone: bool = True, phone_orders: int = PHONE_ORDERS
-    ) -> list[Order]:
+    async def find(self, reference: str, channel: str | None = None, *, by_phone: bool = True) -> list[Order]:
         """The orders ``reference`` may name, empty when none: ours by id first, then the channels' orders with
-        that number in any case, then (``by_phone``) the ``phone_orders`` newest orders of a customer whose
+        that number in any case, then (``by_phone``) the :data:`PHONE_ORDERS` newest orders of a customer whose
         phone it is. With ``channel``, only that channel's order with that number."""
         wanted = reference.strip().lstrip("#№").strip()[:REFERENCE_LIMIT]
         if not wanted or (channel is not None and channel not in self._channels):
@@ -51,10 +49,20 @@ class OrderLookup:
                     if order.id is not None and same_name(order.external_id, wanted):
                         found.setdefault(order.id, order)
             if channel is None and by_phone and (phones := phone_forms(wanted)):
-                for order in await uow.orders.of_phone(phones, phone_orders):
+                for order in await uow.orders.of_phone(phones, PHONE_ORDERS):
                     if order.id is not None:
                         found.setdefault(order.id, order)
         return list(found.values())
+
+    async def ids(self, reference: str, *, phone_orders: int = PHONE_ORDERS) -> list[int]:
+        """The ids of the orders :meth:`find` gives for ``reference`` (with the ``phone_orders`` newest of a phone),
+        the phone's without reading those orders: for a listing that reads only the page it shows."""
+        found = [order.id for order in await self.find(reference, by_phone=False) if order.id is not None]
+        phones = phone_forms(reference.strip().lstrip("#№").strip()[:REFERENCE_LIMIT])
+        if phones:
+            async with self._uow(read_only=True) as uow:
+                found += [i for i in await uow.orders.ids_of_phone(phones, phone_orders) if i not in found]
+        return found
 
     async def one(self, reference: str) -> Order | None:
         """The one order ``reference`` names for a command that acts on it: ours when it is one of our ids, else

@@ -53,8 +53,7 @@ class OrderSearch:
         limit = max(1, min(query.limit, LARGEST_PAGE))
         ids: list[int] | None = None
         if query.q is not None:
-            found = await self._lookup.find(query.q, phone_orders=PHONE_ORDERS_SEARCHED)
-            ids = [order.id for order in found if order.id is not None]
+            ids = await self._lookup.ids(query.q, phone_orders=PHONE_ORDERS_SEARCHED)
             if not ids:
                 return OrderPage([], None)
         wanted = OrderFilter(ids, query.channel, query.status, query.since, query.until, query.before_id)

@@ -132,6 +132,10 @@ class Orders(Protocol):
         """The ``limit`` newest orders whose customer's phone is written as one of ``phones`` (exactly)."""
         ...
 
+    async def ids_of_phone(self, phones: Collection[str], limit: int) -> list[int]:
+        """The ids of :meth:`of_phone`'s orders, in its order, without reading the orders."""
+        ...
+
     async def get(self, order_id: int) -> Order | None:
         """The order with its lines and history, oldest event first."""
         ...
