@@ -15,7 +15,7 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, exists, not_, or_, select
+from sqlalchemy import and_, exists, not_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -66,22 +66,23 @@ def _conditions(wanted: OrderFilter) -> list[ColumnElement[bool]]:
 
 
 def status_is(status: S) -> ColumnElement[bool]:
-    """``order_status`` in SQL: cancelled first, then a store awaited, all reserved, nothing held, else partly."""
+    """``order_status`` in SQL, as conditions joined by AND only (each an index lookup per order): a store awaited;
+    every line reserved; no line holding anything (out of stock); else partly reserved."""
     o, ln = t.orders.c, t.order_lines.c
 
     def any_line(*condition: ColumnElement[bool]) -> ColumnElement[bool]:
         return exists().where(ln.order_id == o.id, *condition)
 
     awaiting = any_line(ln.status == LineStatus.AWAITING_STORE_CONFIRMATION.value)
-    reserved = and_(any_line(), not_(any_line(ln.status != LineStatus.RESERVED.value)))
-    empty = not_(any_line(ln.status.not_in(_EMPTY)))
+    not_reserved = any_line(ln.status != LineStatus.RESERVED.value)
+    holding = any_line(ln.status.not_in(_EMPTY))
     live = o.cancelled_at.is_(None)
     return {
         S.CANCELLED: o.cancelled_at.is_not(None),
         S.AWAITING_STORE_CONFIRMATION: and_(live, awaiting),
-        S.RESERVED: and_(live, reserved),
-        S.OUT_OF_STOCK: and_(live, not_(awaiting), not_(reserved), empty),
-        S.PARTIALLY_RESERVED: and_(live, not_(or_(awaiting, reserved, empty))),
+        S.RESERVED: and_(live, any_line(), not_(not_reserved)),
+        S.OUT_OF_STOCK: and_(live, not_(holding)),  # no line holds anything (an order without lines too)
+        S.PARTIALLY_RESERVED: and_(live, not_(awaiting), holding, not_reserved),
     }[status]
 
 
