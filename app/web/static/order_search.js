@@ -113,7 +113,7 @@ export function OrderSearch({ token, locale, channelTitles }) {
     </form>
     ${problem && html`<p class="form-error" data-testid="order-search-error" role="alert">${problem}</p>`}
     ${found && found.orders.length === 0 && html`<p class="empty" data-testid="order-search-none">${words.none}</p>`}
-    ${found && found.orders.length > 0 && html`<table class="grid order-find-results" data-testid="order-search-results">
+    ${found && found.orders.length > 0 && html`<div class="table-wrap"><table class="grid order-find-results" data-testid="order-search-results">
       <thead><tr><th>${words.order}</th><th>${words.status}</th><th>${words.created}</th><th class="num">${words.total}</th><th>${words.waiting}</th></tr></thead>
       <tbody>
         ${found.orders.map((order) => html`
@@ -130,7 +130,7 @@ export function OrderSearch({ token, locale, channelTitles }) {
             <td colspan="5"><${History} detail=${detail} words=${words} /></td>
           </tr>`}`)}
       </tbody>
-    </table>`}
+    </table></div>`}
     ${found && found.next_cursor && html`<button type="button" class="order-find-more" data-testid="order-search-more"
       onClick=${() => search(found.next_cursor)}>${words.more}</button>`}
   </section>`;
