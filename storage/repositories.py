@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage import schema as t
 from storage import statements as q
+from storage.order_listing import listed
+from storage.order_listing import obligation_of as _obligation
 from workflows.errors import DuplicateOrder
 from workflows.model import (
     Customer,
@@ -28,7 +30,7 @@ from workflows.model import (
     StockFigure,
     StockLevel,
 )
-from workflows.ports import SeenOrderEvent, StockKey
+from workflows.ports import OrderFilter, SeenOrderEvent, StockKey
 
 T = TypeVar("T")
 
@@ -300,6 +302,10 @@ class SqlOrders:
         return [order for order_id in sorted(ids) if (order := await self.get(order_id)) is not None]
 
     async def of_phone(self, phones: Collection[str], limit: int) -> list[Order]:
+        ids = await self.ids_of_phone(phones, limit)
+        return [order for order_id in ids if (order := await self.get(order_id)) is not None]
+
+    async def ids_of_phone(self, phones: Collection[str], limit: int) -> list[int]:
         c = t.orders.c
         query = (
             select(c.id)
@@ -307,8 +313,7 @@ class SqlOrders:
             .order_by(c.created_at.desc(), c.id.desc())
             .limit(limit)
         )
-        ids = list((await self._c.execute(query)).scalars())
-        return [order for order_id in ids if (order := await self.get(order_id)) is not None]
+        return list((await self._c.execute(query)).scalars())
 
     async def get(self, order_id: int) -> Order | None:
         key = {"order_id": order_id}
@@ -424,15 +429,8 @@ class SqlOrders:
             for r in await self._c.execute(query)
         ]
 
-
-def _obligation(row: Any) -> Obligation:
-    def money(value: Any) -> Decimal | None:
-        return None if value is None else Decimal(value)
-
-    return Obligation(
-        row.payee, row.currency, Decimal(row.amount), row.due_at, row.id, ObligationState(row.state),
-        money(row.rate_at_payment), money(row.rate_at_due), money(row.topup_rub),
-    )  # fmt: skip
+    async def listed(self, wanted: OrderFilter, limit: int) -> list[Order]:
+        return await listed(self._c, wanted, limit)
 
 
 class SqlOfferIds:

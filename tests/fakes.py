@@ -41,6 +41,7 @@ from workflows.ports import (
     HeldPrice,
     OneCProduct,
     OrderAction,
+    OrderFilter,
     PriceBatch,
     Push,
     ReportDelivery,
@@ -273,6 +274,9 @@ class MemoryOrders:
         newest = sorted(self._s.orders.values(), key=lambda order: (order.created_at, order.id or 0), reverse=True)
         return [copy.deepcopy(order) for order in newest if order.customer.phone in phones][:limit]
 
+    async def ids_of_phone(self, phones: Collection[str], limit: int) -> list[int]:
+        return [order.id for order in await self.of_phone(phones, limit) if order.id is not None]
+
     async def get(self, order_id: int) -> Order | None:
         order = self._s.orders.get(order_id)
         return copy.deepcopy(order) if order else None
@@ -296,6 +300,21 @@ class MemoryOrders:
                            copy.deepcopy(event))
             for order_id, event in found
         ]  # fmt: skip
+
+    async def listed(self, wanted: OrderFilter, limit: int) -> list[Order]:
+        def passes(order: Order) -> bool:
+            assert order.id is not None
+            return (
+                (wanted.ids is None or order.id in wanted.ids)
+                and wanted.channel in (None, order.channel)
+                and wanted.status in (None, order.status)
+                and (wanted.since is None or order.created_at >= wanted.since)
+                and (wanted.until is None or order.created_at < wanted.until)
+                and (wanted.before_id is None or order.id < wanted.before_id)
+            )
+
+        newest = [order for _, order in sorted(self._s.orders.items(), reverse=True) if passes(order)]
+        return [copy.deepcopy(order) for order in newest[:limit]]
 
     async def set_hold(self, order_id: int, hold: str | None) -> None:
         self._s.orders[order_id].shipping_hold = hold

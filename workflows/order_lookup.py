@@ -54,6 +54,16 @@ class OrderLookup:
                         found.setdefault(order.id, order)
         return list(found.values())
 
+    async def ids(self, reference: str, *, phone_orders: int = PHONE_ORDERS) -> list[int]:
+        """The ids of the orders :meth:`find` gives for ``reference`` (with the ``phone_orders`` newest of a phone),
+        the phone's without reading those orders: for a listing that reads only the page it shows."""
+        found = [order.id for order in await self.find(reference, by_phone=False) if order.id is not None]
+        phones = phone_forms(reference.strip().lstrip("#№").strip()[:REFERENCE_LIMIT])
+        if phones:
+            async with self._uow(read_only=True) as uow:
+                found += [i for i in await uow.orders.ids_of_phone(phones, phone_orders) if i not in found]
+        return found
+
     async def one(self, reference: str) -> Order | None:
         """The one order ``reference`` names for a command that acts on it: ours when it is one of our ids, else
         the only channel order with that number; ``None`` when there is none or several. Never by a phone: a

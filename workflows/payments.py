@@ -155,8 +155,13 @@ class PaymentDesk:
             order = await uow.orders.get(order_id)
             if order is None:
                 raise OrderNotFound(f"no order {order_id}")
-            payments = await uow.payments.for_order(order_id)
-            new_client = not await uow.payments.paid_before(order.customer.phone, order.customer.email, order_id)
+            return await self.money_in(uow, order)
+
+    async def money_in(self, uow: UnitOfWork, order: Order) -> MoneyState:
+        """What ``order``'s payments allow, read inside the caller's unit of work (a listing reads many)."""
+        assert order.id is not None
+        payments = await uow.payments.for_order(order.id)
+        new_client = not await uow.payments.paid_before(order.customer.phone, order.customer.email, order.id)
         return money_state(order, payments, new_client, self._threshold)
 
 

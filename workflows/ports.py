@@ -15,6 +15,7 @@ from workflows.model import (
     Order,
     OrderEvent,
     OrderLine,
+    OrderStatus,
     Reservation,
     ReservationState,
     Shipment,
@@ -131,6 +132,10 @@ class Orders(Protocol):
         """The ``limit`` newest orders whose customer's phone is written as one of ``phones`` (exactly)."""
         ...
 
+    async def ids_of_phone(self, phones: Collection[str], limit: int) -> list[int]:
+        """The ids of :meth:`of_phone`'s orders, in its order, without reading the orders."""
+        ...
+
     async def get(self, order_id: int) -> Order | None:
         """The order with its lines and history, oldest event first."""
         ...
@@ -180,6 +185,23 @@ class Orders(Protocol):
         """The ``limit`` newest history events of ``kinds`` across all orders, newest written first, each with
         its order's channel and the channel's number: one query, for screens."""
         ...
+
+    async def listed(self, wanted: OrderFilter, limit: int) -> list[Order]:
+        """Up to ``limit`` orders ``wanted`` names, the highest id (the newest) first, each with its lines and
+        history: a few queries whatever the page's size, walking the primary key down from ``before_id``."""
+        ...
+
+
+@dataclass(frozen=True)
+class OrderFilter:
+    """Which orders a listing wants; each field set narrows it."""
+
+    ids: Collection[int] | None = None  # only these (what an order number or a phone resolved to)
+    channel: str | None = None
+    status: OrderStatus | None = None  # as :func:`workflows.model.order_status` derives it from the lines
+    since: datetime | None = None  # created at or after
+    until: datetime | None = None  # created before
+    before_id: int | None = None  # keyset paging: ids below this one
 
 
 @dataclass(frozen=True)

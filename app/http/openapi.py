@@ -27,6 +27,7 @@ from pydantic.json_schema import JsonSchemaMode
 from app.http import views
 from app.http.bodies import CancelBody, DeductionBody, OrderBody, PaymentEventBody, PriceMessage, StockMessage
 from app.http.dashboard_views import DashboardView
+from app.http.order_listing import OrderListView
 
 SPEC_PATH, DOCS_PATH = "/api/openapi.json", "/api/docs"
 PUBLIC_PATHS = frozenset({SPEC_PATH, DOCS_PATH})  # served without the bearer token
@@ -125,6 +126,38 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         },
         OrderBody,
         tag="Orders",
+    ),
+    ("GET", "/api/orders"): Operation(
+        "Find orders: by any number they are known by or the client's phone, channel, status, creation time",
+        {200: ("A page, newest first.", OrderListView), 400: ("A parameter is wrong; the error names it.", ERROR)},
+        parameters=(
+            _query(
+                "q",
+                {"type": "string", "maxLength": 100},
+                "Our order id, a channel's order number (any case) or the client's phone (their newest 100 orders).",
+            ),
+            _query("channel", {"type": "string"}, "One of the shop's channels."),
+            _query(
+                "status",
+                {
+                    "enum": [
+                        "reserved",
+                        "awaiting_store_confirmation",
+                        "partially_reserved",
+                        "out_of_stock",
+                        "cancelled",
+                    ]
+                },
+                "The order's status.",
+            ),
+            _query("since", {"type": "string"}, "Created at or after (ISO 8601; without an offset, in 1C's zone)."),
+            _query("until", {"type": "string"}, "Created before (ISO 8601; without an offset, in 1C's zone)."),
+            _query("limit", {"type": "integer", "minimum": 1, "maximum": 100}, "Orders per page (20 by default)."),
+            _query("cursor", {"type": "string"}, "The previous page's `next_cursor`, as it came."),
+        ),
+        tag="Orders",
+        description="Newest first (by id). Paging is by keyset: an order placed meanwhile never shifts or repeats "
+        "what the next page shows. Each order says why it waits and what happens next (`waiting`, in `LOCALE`).",
     ),
     ("GET", "/api/orders/{order_id}"): Operation(
         "An order with its history, money and shipment",

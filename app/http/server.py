@@ -31,6 +31,7 @@ from app.http.onec_exchange import (
 from app.http.onec_exchange import register as register_onec_exchange
 from app.http.openapi import PUBLIC_PATHS
 from app.http.openapi import register as register_openapi
+from app.http.order_listing import order_listing_routes
 from app.http.report_routes import report_routes
 from app.http.throttle import FailedLogins, ThrottleLimits
 from app.http.views import (
@@ -44,6 +45,7 @@ from app.http.views import (
     shipment_view,
     stock_result_view,
 )
+from bot.order_history import history_line
 from bot.slack.app import slack_events_handler
 from bot.telegram.app import mount_webhook
 from storage.database import DatabaseUnavailable, lost_connection
@@ -55,6 +57,8 @@ from workflows.office_model import Phase
 from workflows.onec_intake import OneCLine, StockSource, onec_time
 from workflows.onec_order_status import OneCOrderStatus
 from workflows.onec_orders import OrderExport
+from workflows.order_lookup import OrderLookup
+from workflows.order_search import OrderSearch
 from workflows.orders import LineRequest, PlaceOrder
 from workflows.payments import PaymentEvent
 from workflows.ports import Clock
@@ -114,6 +118,8 @@ def create_app(services: Services) -> web.Application:
     dashboard = Dashboard(shop.uow, shop.clock, shop.topology)
     app.router.add_routes(dashboard_routes(dashboard, shop.reports, services.settings.business.locale,
                                            shop.topology.onec.timezone))  # fmt: skip
+    search = OrderSearch(shop.uow, OrderLookup(shop.uow, shop.topology.channels, shop.payments), shop.payments)
+    app.router.add_routes(order_listing_routes(search, shop.topology, services.settings.business.locale))
     app.router.add_post(PAYMENTS_PATH, post_payment_event)
     slack_secret = services.settings.slack.signing_secret
     if services.chats.slack_app is not None and slack_secret is not None:
@@ -315,6 +321,9 @@ async def get_order(request: web.Request) -> web.Response:
         "money": money_view(await services.shop.payments.money_state(order.id or 0)),
         "shipment": shipment_view(await services.shop.orders.shipment(order.id or 0)),
     }
+    locale = services.settings.business.locale
+    for entry, event in zip(view["history"], order.history, strict=True):  # as the office's /order words it
+        entry["text"] = history_line(locale, event.kind, event.detail)
     return web.json_response(view)
 
 

@@ -118,6 +118,7 @@ class HistoryEntryView(TypedDict):
 
     at: str
     event: str
+    text: NotRequired[str]  # the event in the service's language, as the office's /order words it (GET only)
 
 
 class MoneyView(TypedDict):

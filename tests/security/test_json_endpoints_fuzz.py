@@ -120,6 +120,11 @@ ROUTES: dict[tuple[str, str], tuple[str, st.SearchStrategy[Call], int]] = {
         "cancel", _posts(ORDER_IDS.map(lambda i: f"/api/orders/{i}/cancel"), CANCEL)
         | st.builds(Call, st.just("POST"), ORDER_IDS.map(lambda i: f"/api/orders/{i}/cancel")), 100),
     ("POST", "/api/payments/events"): ("payments", _posts("/api/payments/events", PAYMENT), 150),
+    ("GET", "/api/orders"): ("order-search", _gets(_query("/api/orders", "q", "SITE-3-abf6", "+79990000000", "seeded")
+                                                | _query("/api/orders", "limit", "1", "100", "101")
+                                                | _query("/api/orders", "cursor", "YmVmb3JlOjE")
+                                                | _query("/api/orders", "status", "reserved", "cancelled")
+                                                | _query("/api/orders", "since", "2026-11-21T12:00:00+03:00")), 80),
     ("GET", "/api/orders/{order_id}"): ("order", _gets(ORDER_IDS.map(lambda i: f"/api/orders/{i}")), 60),
     ("GET", "/api/stock/{sku}"): ("sku", _gets(st.lists(path_segment("A", "%D0%9A%D0%A0-7"), min_size=1, max_size=3)
                                               .map(lambda parts: "/api/stock/" + "/".join(parts))), 80),

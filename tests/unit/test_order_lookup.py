@@ -232,6 +232,10 @@ async def test_a_channel_number_in_another_case_and_a_clients_phone_find_the_ord
     assert [o.id for o in await lookup.find("8 916 000 00 02")] == [third]
     assert await lookup.find("+79160000001", by_phone=False) == []
     assert (await lookup.one("so-3")) is not None and await lookup.one("+79160000002") is None
+    assert await lookup.ids("+79160000001") == [second, first]  # a listing's ids: the same orders, same order
+    assert await lookup.ids("+79160000001", phone_orders=1) == [second]
+    assert await lookup.ids("сайт-7-aB") == [first]
+    assert await lookup.ids(str(third)) == [third]
 
 
 async def test_an_article_is_named_in_any_case(uow: UnitOfWorkFactory, topology: Topology, clock: FakeClock) -> None:

@@ -4,6 +4,7 @@
 // address bar at once so it does not stay in the history or get copied along with the URL.
 import { html, render, useEffect, useState } from "./vendor/htm-preact-standalone.mjs";
 import { dateTimeRu, durationRu, relativeRu, requestJson } from "./format.js";
+import { OrderSearch } from "./order_search.js";
 
 const API = "/api/dashboard";
 const POLL_MS = 5000;
@@ -274,6 +275,7 @@ function Dashboard({ data, token, problem, fetchedAt, onLogout }) {
           1С: ${onec ? html`последние остатки ${dateTimeRu(onec)} (${relativeRu(onec, now)})` : "остатков из 1С ещё не было"}
         </p>
       </section>
+      <${OrderSearch} token=${token} locale=${data.locale} channelTitles=${CHANNEL_TITLES} />
       <${OrderSteps} steps=${data.order_events || []} counters=${data.orders} locale=${data.locale} />
       <${Tasks} tasks=${data.tasks || []} now=${now} />
       <${Alerts} alerts=${data.alerts || []} now=${now} />
