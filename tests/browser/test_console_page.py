@@ -175,7 +175,7 @@ async def test_the_dashboard_asks_for_the_token_then_shows_the_channels(page: Pa
     await expect(task).to_contain_text("магазин Тверская")
     await expect(page.get_by_test_id("onec-last-update")).to_contain_text("5 мин назад")
     await expect(page.get_by_test_id("alert-channel:ozon")).to_contain_text("×3")
-    await expect(page.get_by_test_id("report")).to_contain_text("заказов 12")
+    await expect(page.get_by_test_id("report")).to_contain_text("заказов 12, отказов из-за нехватки 1, предотвращено")
     await expect(page.get_by_test_id("report-today")).to_have_attribute("href", "/report?date=2026-11-21")
     await expect(page.get_by_test_id("report-yesterday")).to_have_attribute("href", "/report?date=2026-11-20")
     panel = page.get_by_test_id("orders-panel")

@@ -168,8 +168,8 @@ function Report({ report }) {
   const yesterday = new Date(Date.parse(`${today}T12:00:00Z`) - 86_400_000).toISOString().slice(0, 10);
   return html`<section class="card" data-testid="report">
     <h2 class="card-title">Отчёт владельцу</h2>
-    <p>Сегодня на сейчас: заказов ${report.orders?.total ?? 0}, отказов из-за нехватки
-      ${report.cancelled_for_stock?.total ?? 0}, предотвращено продаж без товара ${report.oversells_prevented?.total ?? 0}.</p>
+    <p data-testid="report-figures">${`Сегодня на сейчас: заказов ${report.orders?.total ?? 0}, отказов из-за нехватки ${
+      report.cancelled_for_stock?.total ?? 0}, предотвращено продаж без товара ${report.oversells_prevented?.total ?? 0}.`}</p>
     <p class="report-links">
       <a data-testid="report-today" href=${`/report?date=${today}`}>Отчёт за сегодня</a>
       <a data-testid="report-yesterday" href=${`/report?date=${yesterday}`}>Отчёт за вчера</a>
