@@ -79,10 +79,18 @@ async def _check_layout(page: Page, name: str, width: int, shots: Path) -> None:
             .slice(0, 5).map((e) => `${e.tagName}.${e.className}`)"""
     )
     assert scroll_width <= inner_width, f"{name} at {width} px scrolls sideways ({scroll_width} px): {wide}"
-    header = await page.locator(".topbar").first.bounding_box()
-    assert header is not None
+    header = page.locator(".topbar").first
+    header_box = await header.bounding_box()
+    assert header_box is not None
     if width < 760:
-        assert header["height"] <= PHONE_HEADER_SHARE * WIDTHS[width], f"{name}: header {header['height']} px"
+        assert header_box["height"] <= PHONE_HEADER_SHARE * WIDTHS[width], f"{name}: header {header_box['height']} px"
+    for head in await page.locator(".sk-pane-head, .tg-head, .card-title, h1").all():  # brought into view by a jump
+        await head.evaluate("(e) => e.scrollIntoView({ block: 'start' })")
+        head_box, header_box = await head.bounding_box(), await header.bounding_box()
+        assert head_box is not None and header_box is not None
+        covered = header_box["y"] + header_box["height"] - head_box["y"]
+        assert covered <= 1, f"the sticky header covers {covered:.0f} px of {await head.inner_text()!r} at {width} px"
+    await page.evaluate("window.scrollTo(0, 0)")
     shots.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=shots / f"{name}-{width}.png", full_page=True)
 
@@ -112,18 +120,10 @@ async def test_the_report_page_fits_the_screen(
 async def test_the_console_fits_the_screen(sized: Opener, sandbox: Sandbox, shots: Path, width: int) -> None:
     page = await sized(f"{sandbox.url}/sandbox", width)
     await expect(page.locator("[data-testid^='stock-row-']").first).to_be_visible()
-    header = page.get_by_test_id("topbar")
-    for head in await page.locator(".sk-pane-head, .tg-head, .card-title").all():
-        await head.evaluate("(e) => e.scrollIntoView({ block: 'start' })")
-        head_box, header_box = await head.bounding_box(), await header.bounding_box()
-        assert head_box is not None and header_box is not None
-        covered = header_box["y"] + header_box["height"] - head_box["y"]
-        assert covered <= 1, f"the sticky header covers {covered:.0f} px of {await head.inner_text()!r} at {width} px"
     if width >= 1280:  # every channel's column of the stock table is on screen, not in a scrolled-away part
         for cell in await page.locator("table.stock thead tr:nth-child(2) th").all():
             box = await cell.bounding_box()
             assert box is not None and box["x"] + box["width"] <= width, f"{await cell.inner_text()!r} is off-screen"
-    await page.evaluate("window.scrollTo(0, 0)")
     await _check_layout(page, "sandbox", width, shots)
 
 
