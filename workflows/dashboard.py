@@ -41,6 +41,10 @@ class Dashboard:
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock, topology: Topology) -> None:
         self._uow, self._clock, self._topology = uow, clock, topology
 
+    @property
+    def topology(self) -> Topology:
+        return self._topology
+
     async def snapshot(self, alerts: int = 20, order_events: int = 30) -> Snapshot:
         now = self._clock.now()
         async with self._uow(read_only=True) as uow:

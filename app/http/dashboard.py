@@ -8,6 +8,7 @@ from aiohttp import web
 
 from app.http.dashboard_views import DashboardView, OrderStepView
 from app.http.report_routes import report_view
+from app.http.task_titles import TaskTitles
 from app.web import STATIC
 from bot.order_history import history_line
 from bot.telegram.render import alert_title
@@ -20,11 +21,13 @@ from workflows.ports import SeenOrderEvent
 def dashboard_routes(
     dashboard: Dashboard, reports: DailyReports | None, locale: Locale, timezone: str
 ) -> list[web.AbstractRouteDef]:
+    titles = TaskTitles(dashboard.topology, locale, timezone)
+
     async def page(request: web.Request) -> web.StreamResponse:
         return web.FileResponse(STATIC / "dashboard.html", headers={"Cache-Control": "no-store"})
 
     async def data(request: web.Request) -> web.Response:
-        view = snapshot_view(await dashboard.snapshot(), locale, timezone)
+        view = snapshot_view(await dashboard.snapshot(), locale, timezone, titles)
         if reports is not None:
             today = reports.today()
             view["report"] = report_view(await reports.for_day(today))
@@ -34,7 +37,7 @@ def dashboard_routes(
     return [web.get("/dashboard", page), web.get("/api/dashboard", data), web.static("/static", STATIC)]
 
 
-def snapshot_view(snapshot: Snapshot, locale: Locale, timezone: str) -> DashboardView:
+def snapshot_view(snapshot: Snapshot, locale: Locale, timezone: str, titles: TaskTitles) -> DashboardView:
     now = snapshot.at
     return {
         "at": now.isoformat(),
@@ -47,8 +50,9 @@ def snapshot_view(snapshot: Snapshot, locale: Locale, timezone: str) -> Dashboar
             }
             for c in snapshot.channels
         ],
-        "tasks": [
+        "tasks": [  # by deadline, the soonest first
             {"id": t.id, "kind": t.kind, "subject": t.subject, "assignee": t.assignee,
+             "title": titles.title(t), "who": titles.assignee(t.assignee),
              "deadline": t.deadline.isoformat(), "state": t.state.value}
             for t in snapshot.open_tasks
         ],

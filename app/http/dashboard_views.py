@@ -22,6 +22,8 @@ class DashboardTaskView(TypedDict):
     kind: str
     subject: str
     assignee: str
+    title: str  # what the task asks, worded for people ("Звонок клиенту по заказу SITE-3")
+    who: str  # who answers it, in words ("менеджеры", "магазин Арбат")
     deadline: str
     state: str
 

@@ -28,6 +28,7 @@ from app.http import views
 from app.http.bodies import CancelBody, DeductionBody, OrderBody, PaymentEventBody, PriceMessage, StockMessage
 from app.http.dashboard_views import DashboardView
 from app.http.order_listing import OrderListView
+from app.http.report_page import ReportPageView
 
 SPEC_PATH, DOCS_PATH = "/api/openapi.json", "/api/docs"
 PUBLIC_PATHS = frozenset({SPEC_PATH, DOCS_PATH})  # served without the bearer token
@@ -221,6 +222,20 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         media="image/png",
         parameters=(DAY, _query("locale", {"enum": ["ru", "en"]}, "The chart's language.")),
         tag="Dashboard",
+    ),
+    ("GET", "/api/report/page"): Operation(
+        "The daily report worded for the report page (LOCALE's language)",
+        {200: ("The page's figures.", ReportPageView), 400: ("Not a day, or in the future.", ERROR)},
+        parameters=(DAY,),
+        tag="Dashboard",
+    ),
+    ("GET", "/report"): Operation(
+        "The daily report page (it asks for the token)",
+        {200: ("HTML.", None)},
+        auth="none",
+        media="text/html",
+        parameters=(DAY,),
+        tag="Operations",
     ),
     ("GET", "/api/dashboard"): Operation(
         "The operator dashboard's data", {200: ("The snapshot.", DashboardView)}, tag="Dashboard"

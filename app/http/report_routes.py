@@ -1,5 +1,6 @@
-"""The daily report for the dashboard: ``GET /api/report/daily?date=YYYY-MM-DD`` (JSON) and
-``GET /api/report/daily.png?date=…[&locale=ru|en]`` (the chart the owner gets in Telegram).
+"""The daily report for the dashboard: ``GET /api/report/daily?date=YYYY-MM-DD`` (JSON),
+``GET /api/report/daily.png?date=…[&locale=ru|en]`` (the chart the owner gets in Telegram) and the page for
+people, ``GET /report?date=…`` with its worded data ``GET /api/report/page?date=…`` (``app/http/report_page.py``).
 ``date`` is a shop-local day, yesterday when left out; today gives the day so far."""
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from typing import Any
 from aiohttp import web
 
 from app.http.errors import ApiError
+from app.http.report_page import report_page_view
+from app.web import STATIC
 from bot.report_chart import render_png
 from bot.texts import Locale
 from workflows.daily_report import DailyReport, DailyReports
@@ -33,7 +36,17 @@ def report_routes(reports: DailyReports, default_locale: Locale) -> list[web.Rou
         png = await asyncio.to_thread(render_png, report, locale)  # CPU-bound: off the event loop
         return web.Response(body=png, content_type="image/png", headers={"Cache-Control": "no-store"})
 
-    return [web.get("/api/report/daily", daily), web.get("/api/report/daily.png", daily_png)]
+    async def page(request: web.Request) -> web.StreamResponse:
+        return web.FileResponse(STATIC / "report.html", headers={"Cache-Control": "no-store"})
+
+    async def page_data(request: web.Request) -> web.Response:
+        report = await reports.for_day(_day(request, reports))
+        return web.json_response(report_page_view(report, reports.today(), default_locale))
+
+    return [
+        web.get("/api/report/daily", daily), web.get("/api/report/daily.png", daily_png),
+        web.get("/report", page), web.get("/api/report/page", page_data),
+    ]  # fmt: skip
 
 
 def _day(request: web.Request, reports: DailyReports) -> date:

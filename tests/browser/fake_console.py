@@ -220,9 +220,11 @@ def dashboard_answer() -> dict[str, Any]:
         "tasks": [
             {
                 "id": 17,
-                "assignee": "tverskaya",
+                "assignee": "store:tverskaya",
                 "kind": "store_confirmation",
-                "subject": "КР-7/2 в «Тверской»",
+                "subject": "order:42:line:1",
+                "title": "Магазин Тверская: есть ли КР-7/2 для заказа WB-1001?",
+                "who": "магазин Тверская",
                 "deadline": (NOW + timedelta(minutes=12)).isoformat(),
                 "state": "open",
             }
@@ -258,7 +260,12 @@ def dashboard_answer() -> dict[str, Any]:
             },
         ],
         "orders": {"unfillable_open": 1, "returns_awaiting": 2, "to_move_on": 3, "move_retrying": 1, "move_refused": 0},
-        "report": {"orders": 12, "revenue_rub": 154000, "cancelled": 0},
+        "report": {
+            "date": "2026-11-21",
+            "orders": {"total": 12},
+            "cancelled_for_stock": {"total": 1},
+            "oversells_prevented": {"total": 154},
+        },
         "report_png": "/api/dashboard/report.png",
     }
 

@@ -489,3 +489,17 @@ def test_the_dashboard_needs_the_token_and_shows_health_tasks_alerts_and_the_rep
     assert report["orders"]["total"] == len(that_day) >= 1
     chart = sandbox.http.get(board["report_png"], headers=auth)
     assert chart.status_code == 200 and chart.content.startswith(b"\x89PNG")
+    assert all("title" in t and "who" in t and not t["who"].startswith(("role:", "store:")) for t in board["tasks"])
+
+
+def test_the_report_page_is_a_shell_and_its_figures_are_behind_the_token(sandbox: Sandbox) -> None:
+    page = sandbox.http.get("/report?date=2026-01-05")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert sandbox.http.get("/api/report/page?date=2026-01-05").status_code == 401
+    auth = {"Authorization": "Bearer " + sandbox.state()["dashboard_url"].split("#token=", 1)[1]}
+    view = sandbox.http.get("/api/report/page?date=2026-01-05", headers=auth).json()
+    assert (view["date"], view["previous"], view["next"]) == ("2026-01-05", "2026-01-04", "2026-01-06")
+    assert view["title"] == "Отчёт за 05.01.2026" and view["lines"][0] == "Заказов: 0"
+    assert view["chart"] == "/api/report/daily.png?date=2026-01-05&locale=ru"
+    later = sandbox.http.get("/api/report/page?date=2999-01-01", headers=auth)
+    assert later.status_code == 400 and "between" in later.json()["message"]

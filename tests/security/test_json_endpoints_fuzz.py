@@ -133,6 +133,7 @@ ROUTES: dict[tuple[str, str], tuple[str, st.SearchStrategy[Call], int]] = {
     ("GET", "/api/report/daily"): ("report", _gets(_query("/api/report/daily", "date", "2026-11-20")), 50),
     ("GET", "/api/report/daily.png"): ("report-png", _gets(_query("/api/report/daily.png", "date", "2026-11-20")
                                                          | _query("/api/report/daily.png", "locale", "en", "ru")), 30),
+    ("GET", "/api/report/page"): ("report-page", _gets(_query("/api/report/page", "date", "2026-11-20")), 30),
     ("GET", "/api/dashboard"): ("dashboard", _gets(_query("/api/dashboard", "x")), 10),
     ("GET", "/api/openapi.json"): ("openapi", _gets(_query("/api/openapi.json", "x")), 10),
     ("GET", "/api/docs"): ("api-docs", _gets(_query("/api/docs", "x")), 10),

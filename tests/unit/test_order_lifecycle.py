@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import event
 
 from app.http.dashboard import snapshot_view
+from app.http.task_titles import TaskTitles
 from bot.order_history import history_line, kinds
 from storage.database import Database
 from storage.uow import SqlUnitOfWorkFactory
@@ -158,8 +159,8 @@ async def test_the_dashboard_words_the_steps_as_the_offices_order_command_does(
                   ("cancelled", {"reason": "unfillable: Анна", "released": 0}))  # fmt: skip
     snapshot = await Dashboard(uow, clock, topology).snapshot()
 
-    ru = snapshot_view(snapshot, "ru", "Europe/Moscow")
-    en = snapshot_view(snapshot, "en", "Europe/Moscow")
+    ru = snapshot_view(snapshot, "ru", "Europe/Moscow", TaskTitles(topology, "ru", "Europe/Moscow"))
+    en = snapshot_view(snapshot, "en", "Europe/Moscow", TaskTitles(topology, "en", "Europe/Moscow"))
 
     assert ru["locale"] == "ru" and en["locale"] == "en"
     assert [step["text"] for step in ru["order_events"]] == [

@@ -1,14 +1,12 @@
 // The operator's dashboard: read-only health of the running service, from GET /api/dashboard
-// every 5 s with the API token as a bearer. The token is asked once and kept in sessionStorage
-// (gone when the tab closes); a link may carry it as #token=..., which is removed from the
-// address bar at once so it does not stay in the history or get copied along with the URL.
+// every 5 s with the API token as a bearer (session.js keeps it).
 import { html, render, useEffect, useState } from "./vendor/htm-preact-standalone.mjs";
 import { dateTimeRu, durationRu, relativeRu, requestJson } from "./format.js";
 import { OrderSearch } from "./order_search.js";
+import { TOKEN_KEY, TokenForm, initialToken } from "./session.js";
 
 const API = "/api/dashboard";
 const POLL_MS = 5000;
-const TOKEN_KEY = "storeops.apiToken";
 const CHANNEL_TITLES = {
   wildberries: "Wildberries",
   ozon: "Ozon",
@@ -16,29 +14,8 @@ const CHANNEL_TITLES = {
   site: "Сайт",
   retailcrm: "RetailCRM",
 };
-const TASK_KINDS = {
-  store_confirmation: "подтверждение магазина",
-  fx_approval: "курс валюты",
-  fraud_check: "проверка звонком",
-  alert: "оповещение",
-  unfillable_order: "заказ без товара",
-  return_receipt: "приём возврата",
-};
 const TASK_STATES = { open: "ждёт ответа", answered: "отвечена", expired: "время вышло", cancelled: "отменена" };
 const QUEUE_AGE_WARN_S = 300; // an outbox row older than this means the channel is falling behind
-
-function takeTokenFromFragment() {
-  const match = /(?:^#|&)token=([^&]*)/.exec(window.location.hash);
-  if (!match) return null;
-  history.replaceState(null, "", window.location.pathname + window.location.search);
-  return decodeURIComponent(match[1]);
-}
-
-function initialToken() {
-  const fromLink = takeTokenFromFragment();
-  if (fromLink) sessionStorage.setItem(TOKEN_KEY, fromLink);
-  return fromLink || sessionStorage.getItem(TOKEN_KEY);
-}
 
 function channelHealth(channel) {
   if (channel.circuit_open) return ["bad", "не отвечает: запросы приостановлены"];
@@ -62,25 +39,24 @@ function ChannelCard({ channel }) {
   </div>`;
 }
 
+// Titles and who answers come worded by the service (from each task's kind and payload), soonest deadline first.
 function Tasks({ tasks, now }) {
   return html`<section class="card">
     <h2 class="card-title">Задачи людей</h2>
     ${tasks.length === 0
       ? html`<p class="empty">Открытых задач нет.</p>`
-      : html`<table class="grid" data-testid="tasks">
-          <thead><tr><th>№</th><th>Что</th><th>О чём</th><th>Кому</th><th>Срок</th><th>Состояние</th></tr></thead>
+      : html`<table class="grid cards-on-phone" data-testid="tasks">
+          <thead><tr><th>Срок</th><th>Что сделать</th><th>Кто отвечает</th><th>Состояние</th></tr></thead>
           <tbody>
             ${tasks.map((task) => {
               const late = Date.parse(task.deadline) < now;
               return html`<tr key=${task.id} data-testid=${`task-${task.id}`}>
-                <td>${task.id}</td>
-                <td>${TASK_KINDS[task.kind] || task.kind}</td>
-                <td>${task.subject}</td>
-                <td>${task.assignee ?? "—"}</td>
-                <td class=${late ? "when late" : "when"} title=${dateTimeRu(task.deadline)}>
+                <td data-label="Срок" class=${late ? "when late" : "when"} title=${dateTimeRu(task.deadline)}>
                   ${late ? `просрочено на ${durationRu((now - Date.parse(task.deadline)) / 1000)}` : relativeRu(task.deadline, now)}
                 </td>
-                <td title=${task.state}>${TASK_STATES[task.state] || task.state}</td>
+                <td data-label="Что сделать" class="task-title">${task.title}</td>
+                <td data-label="Кто отвечает">${task.who}</td>
+                <td data-label="Состояние">${TASK_STATES[task.state] || task.state}</td>
               </tr>`;
             })}
           </tbody>
@@ -186,77 +162,26 @@ function OrderSteps({ steps, counters, locale }) {
   </section>`;
 }
 
-function figure(value) {
-  if (value === null || value === undefined) return "—";
-  if (typeof value === "number") return value.toLocaleString("ru-RU");
-  if (typeof value === "boolean") return value ? "да" : "нет";
-  if (typeof value === "object") return JSON.stringify(value);
-  return String(value);
-}
-
-function Report({ report, chart }) {
-  const entries = Object.entries(report || {});
-  return html`<section class="card">
-    <h2 class="card-title">Отчёт владельцу за сегодня</h2>
-    ${entries.length === 0 && html`<p class="empty">Цифр пока нет.</p>`}
-    <table class="grid figures" data-testid="report">
-      <tbody>
-        ${entries.map(([key, value]) => html`<tr key=${key}><th>${key}</th><td class="num">${figure(value)}</td></tr>`)}
-      </tbody>
-    </table>
-    ${chart && html`<img class="chart" data-testid="report-chart" src=${chart} alt="график отчёта" />`}
+// The owner's report has its own page (/report); the dashboard says the day's main figure and links to it.
+function Report({ report }) {
+  if (!report) return null;
+  const today = report.date;
+  const yesterday = new Date(Date.parse(`${today}T12:00:00Z`) - 86_400_000).toISOString().slice(0, 10);
+  return html`<section class="card" data-testid="report">
+    <h2 class="card-title">Отчёт владельцу</h2>
+    <p data-testid="report-figures">${`Сегодня на сейчас: заказов ${report.orders?.total ?? 0}, отказов из-за нехватки ${
+      report.cancelled_for_stock?.total ?? 0}, предотвращено продаж без товара ${report.oversells_prevented?.total ?? 0}.`}</p>
+    <p class="report-links">
+      <a data-testid="report-today" href=${`/report?date=${today}`}>Отчёт за сегодня</a>
+      <a data-testid="report-yesterday" href=${`/report?date=${yesterday}`}>Отчёт за вчера</a>
+    </p>
   </section>`;
-}
-
-// The chart is behind the token too, so an <img src> cannot fetch it: fetch it, show a blob URL.
-function useAuthorisedImage(url, token) {
-  const [objectUrl, setObjectUrl] = useState(null);
-  useEffect(() => {
-    if (!url || !token) {
-      setObjectUrl(null);
-      return undefined;
-    }
-    let made = null;
-    let cancelled = false;
-    fetch(url, { headers: { Authorization: `Bearer ${token}` }, cache: "no-store" })
-      .then((response) => (response.ok ? response.blob() : null))
-      .then((blob) => {
-        if (!blob || cancelled) return;
-        made = URL.createObjectURL(blob);
-        setObjectUrl(made);
-      })
-      .catch(() => setObjectUrl(null));
-    return () => {
-      cancelled = true;
-      if (made) URL.revokeObjectURL(made);
-    };
-  }, [url, token]);
-  return objectUrl;
-}
-
-function TokenForm({ message, onToken }) {
-  const [value, setValue] = useState("");
-  return html`<form
-    class="token-form card"
-    data-testid="token-form"
-    onSubmit=${(e) => {
-      e.preventDefault();
-      if (value.trim()) onToken(value.trim());
-    }}
-  >
-    <h1>Панель оператора storeops</h1>
-    <p>Введите API_TOKEN сервиса (он в файле <code>.env</code>). Токен хранится только в этой вкладке.</p>
-    ${message && html`<p class="form-error" data-testid="token-error" role="alert">${message}</p>`}
-    <input type="password" autocomplete="off" data-testid="token-input" placeholder="API_TOKEN" value=${value} onInput=${(e) => setValue(e.currentTarget.value)} />
-    <button type="submit" data-testid="token-submit">Войти</button>
-  </form>`;
 }
 
 function Dashboard({ data, token, problem, fetchedAt, onLogout }) {
   const served = data.at || data.now; // the service's time: the sandbox's clock runs ahead of ours
   const skew = served ? Date.parse(served) - fetchedAt : 0;
   const now = Date.now() + skew;
-  const chart = useAuthorisedImage(data.report_png, token);
   const onec = data.onec_last_update;
   return html`<div class="page dash" data-testid="dashboard">
     <header class="topbar">
@@ -280,7 +205,7 @@ function Dashboard({ data, token, problem, fetchedAt, onLogout }) {
       <${Tasks} tasks=${data.tasks || []} now=${now} />
       <${Alerts} alerts=${data.alerts || []} now=${now} />
       <${Drift} drift=${data.drift || []} />
-      <${Report} report=${data.report} chart=${chart} />
+      <${Report} report=${data.report} />
     </main>
   </div>`;
 }
@@ -322,6 +247,7 @@ function App() {
   }, [token]);
   if (!token) {
     return html`<${TokenForm}
+      title="Панель оператора storeops"
       message=${formMessage}
       onToken=${(value) => {
         sessionStorage.setItem(TOKEN_KEY, value);

@@ -32,6 +32,8 @@ const ORDER_STATUS_TITLES = {
 };
 
 const channelTitle = (name) => CHANNEL_TITLES[name] || name;
+// The stock table's column heads: short, so that every channel's column fits on a laptop (the full name is the title).
+const CHANNEL_SHORT = { wildberries: "WB", ozon: "Ozon", yandex_market: "ЯМ", site: "Сайт", retailcrm: "CRM" };
 
 // ---- state: polled, refreshed at once after every action -------------------------------------
 
@@ -82,14 +84,14 @@ function StockTable({ stock }) {
       <table class="stock" data-testid="stock-table">
         <thead>
           <tr>
-            <th rowspan="2">Товар</th>
+            <th rowspan="2" class="item">Товар</th>
             ${warehouses.length > 0 && html`<th colspan=${warehouses.length} class="group">Склады: есть (в резерве)</th>`}
-            <th rowspan="2" class="num">Доступно</th>
-            ${channels.length > 0 && html`<th colspan=${channels.length} class="group">Каналы показывают: остаток, цена</th>`}
+            <th rowspan="2" class="num" title="Доступно к продаже">Дост.</th>
+            ${channels.length > 0 && html`<th colspan=${channels.length} class="group">Каналы: остаток, цена</th>`}
           </tr>
           <tr>
-            ${warehouses.map((w) => html`<th key=${w.code} class="num" title=${w.code}>${w.title}</th>`)}
-            ${channels.map((c) => html`<th key=${c} class="num" title=${c}>${channelTitle(c)}</th>`)}
+            ${warehouses.map((w) => html`<th key=${w.code} class="num" title=${`${w.title} (${w.code})`}>${w.title}</th>`)}
+            ${channels.map((c) => html`<th key=${c} class="num" title=${channelTitle(c)}><abbr title=${channelTitle(c)}>${CHANNEL_SHORT[c] || channelTitle(c)}</abbr></th>`)}
           </tr>
         </thead>
         <tbody>
@@ -205,37 +207,41 @@ function TopBar({ state, connection, act, setClock }) {
     const answer = await act(`Часы: ${label}`, "clock", { advance_s: seconds });
     if (answer?.now) setClock(answer);
   };
+  // Only the header line (name, clock, links) stays on screen: the tool rows scroll away with the page, so that the
+  // sticky part stays small on a phone and never hides a pane's head.
   return html`<header class="topbar" data-testid="topbar">
-    <div class="brand">storeops <span>песочница</span></div>
-    <div class="clock" title="Время песочницы (МСК): настоящее время плюс сдвиг">
-      <span class="clock-now" data-testid="clock-now">${clock ? dateTimeRu(clock.now) : "—"}</span>
-      <span class="clock-offset" data-testid="clock-offset">
-        ${clock && (clock.offset_s ? `сдвиг +${durationRu(clock.offset_s)}` : "без сдвига")}
-      </span>
-    </div>
-    <div class="clock-buttons">
-      ${CLOCK_STEPS.map(
-        ([seconds, label]) => html`<button key=${seconds} class="tool" data-testid=${`clock-advance-${seconds}`} onClick=${() => advance(seconds, label)}>
-          ${label}
-        </button>`,
-      )}
-    </div>
-    <div class="scenarios">
-      ${(state?.scenarios || []).map(
-        (scenario) => html`<button
-          key=${scenario.name}
-          class="scenario"
-          data-testid=${`scenario-${scenario.name}`}
-          title=${scenario.description}
-          onClick=${() => act(`Сценарий «${scenario.title}»`, `scenario/${encodeURIComponent(scenario.name)}`)}
-        >
-          ▶ ${scenario.title}
-        </button>`,
-      )}
-    </div>
-    ${state?.dashboard_url && html`<a class="dash-link" data-testid="dashboard-link" href=${state.dashboard_url} target="_blank" rel="noopener">Панель оператора ↗</a>`}
-    ${connection && html`<div class="offline" data-testid="connection-error">Нет связи: ${connection}</div>`}
-  </header>`;
+      <div class="brand">storeops <span>песочница</span></div>
+      <div class="clock" title="Время песочницы (МСК): настоящее время плюс сдвиг">
+        <span class="clock-now" data-testid="clock-now">${clock ? dateTimeRu(clock.now) : "—"}</span>
+        <span class="clock-offset" data-testid="clock-offset">
+          ${clock && (clock.offset_s ? `сдвиг +${durationRu(clock.offset_s)}` : "без сдвига")}
+        </span>
+      </div>
+      ${state?.dashboard_url && html`<a class="dash-link" data-testid="dashboard-link" href=${state.dashboard_url} target="_blank" rel="noopener">Панель оператора ↗</a>`}
+      ${connection && html`<div class="offline" data-testid="connection-error">Нет связи: ${connection}</div>`}
+    </header>
+    <div class="toolbar" data-testid="toolbar">
+      <div class="clock-buttons">
+        ${CLOCK_STEPS.map(
+          ([seconds, label]) => html`<button key=${seconds} class="tool" data-testid=${`clock-advance-${seconds}`} onClick=${() => advance(seconds, label)}>
+            ${label}
+          </button>`,
+        )}
+      </div>
+      <div class="scenarios">
+        ${(state?.scenarios || []).map(
+          (scenario) => html`<button
+            key=${scenario.name}
+            class="scenario"
+            data-testid=${`scenario-${scenario.name}`}
+            title=${scenario.description}
+            onClick=${() => act(`Сценарий «${scenario.title}»`, `scenario/${encodeURIComponent(scenario.name)}`)}
+          >
+            ▶ ${scenario.title}
+          </button>`,
+        )}
+      </div>
+    </div>`;
 }
 
 function ActionLog({ entries }) {

@@ -1,0 +1,86 @@
+"""The daily report as a page for people: ``GET /report[?date=YYYY-MM-DD]`` is the page (a public shell, like
+``/dashboard``: it asks for the API token) and ``GET /api/report/page?date=…`` its data, behind the token. The data
+comes worded in the service's language (LOCALE) by the same texts as the owner's Telegram report: a title, the
+summary in sentences, tables of orders per channel, stores' answers and channels' uptime, the chart's address and
+the previous and next days."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from typing_extensions import TypedDict
+
+from app.http.task_titles import CHANNELS
+from bot.report_chart import duration, percent, summary_lines, title
+from bot.texts import Locale
+from workflows.daily_report import ChannelUptime, DailyReport, StoreFigures
+
+_WORDS: dict[Locale, dict[str, str]] = {
+    "ru": {
+        "summary": "Главное", "chart": "График", "orders": "Заказы по каналам", "stores": "Ответы магазинов",
+        "channels": "Доступность каналов", "channel": "Канал", "count": "Заказов", "store": "Магазин",
+        "asked": "Спросили", "answered": "Ответили", "timeouts": "Без ответа", "missing": "Нет на месте",
+        "defective": "Брак", "rate": "Доля ответов", "median": "Медиана ответа", "uptime": "Доступен",
+        "down": "Недоступен", "previous": "← предыдущий день", "next": "следующий день →",
+        "dashboard": "Панель оператора", "no_orders": "Заказов не было.", "no_stores": "Вопросов магазинам не было.",
+        "no_channels": "Каналов нет.", "so_far": "День ещё идёт: цифры на сейчас.", "chart_alt": "График отчёта",
+    },
+    "en": {
+        "summary": "Summary", "chart": "Chart", "orders": "Orders by channel", "stores": "Stores' answers",
+        "channels": "Channels' uptime", "channel": "Channel", "count": "Orders", "store": "Store",
+        "asked": "Asked", "answered": "Answered", "timeouts": "Unanswered", "missing": "Not there",
+        "defective": "Defective", "rate": "Answer rate", "median": "Median answer", "uptime": "Up",
+        "down": "Down", "previous": "← previous day", "next": "next day →",
+        "dashboard": "Operator dashboard", "no_orders": "No orders.", "no_stores": "No questions to stores.",
+        "no_channels": "No channels.", "so_far": "The day is not over: figures so far.", "chart_alt": "Report chart",
+    },
+}  # fmt: skip
+
+
+class ReportPageView(TypedDict):
+    date: str
+    locale: Locale
+    title: str
+    complete: bool  # false for today: the figures so far
+    lines: list[str]  # the summary, in sentences
+    previous: str  # the day before, YYYY-MM-DD
+    next: str | None  # the day after, unless it is still to come
+    chart: str  # the chart's address (behind the token)
+    words: dict[str, str]  # headings and column names in the page's language
+    orders: list[list[str]]  # channel, orders
+    stores: list[list[str]]  # store, asked, answered, timeouts, missing, defective, rate, median
+    channels: list[list[str]]  # channel, uptime, down time
+
+
+def report_page_view(report: DailyReport, today: date, locale: Locale) -> ReportPageView:
+    following = report.day + timedelta(days=1)
+    return {
+        "date": report.day.isoformat(),
+        "locale": locale,
+        "title": title(report, locale),
+        "complete": report.complete,
+        "lines": summary_lines(report, locale),
+        "previous": (report.day - timedelta(days=1)).isoformat(),
+        "next": following.isoformat() if following <= today else None,
+        "chart": f"/api/report/daily.png?date={report.day.isoformat()}&locale={locale}",
+        "words": _WORDS[locale],
+        "orders": [[_channel(name), str(count)] for name, count in report.orders_by_channel.items()],
+        "stores": [_store_row(s, locale) for s in report.stores],
+        "channels": [
+            [_channel(c.channel), percent(c.uptime), duration(c.down_seconds, locale)] for c in report.channels
+        ],
+    }
+
+
+def _store_row(s: StoreFigures, locale: Locale) -> list[str]:
+    median = "—" if s.median_answer_seconds is None else duration(s.median_answer_seconds, locale)
+    counts = (s.asked, s.answered, s.timeouts, s.missing, s.defective)
+    return [s.title, *(str(n) for n in counts), percent(s.answer_rate), median]
+
+
+def _channel_row(c: ChannelUptime, locale: Locale) -> list[str]:
+    return [_channel(c.channel), percent(c.uptime), duration(c.down_seconds, locale)]
+
+
+def _channel(name: str) -> str:
+    return CHANNELS.get(name, name)

@@ -1,0 +1,163 @@
+"""What a person's task asks, in one line, and who answers it, in words: the dashboard's tasks table shows these
+instead of the task's kind, subject and assignee keys (``alert:…``, ``role:owner``). Worded from the task's kind and
+payload in the service's language; a payload this module cannot read still gets a title (the kind's name), never a
+key."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from bot.telegram.render import alert_title
+from bot.texts import Locale
+from workflows.office_model import Alert
+from workflows.payloads import (
+    AlertTask,
+    FraudCall,
+    FxApproval,
+    PayloadError,
+    PriceQuestion,
+    ReturnReceipt,
+    StoreQuestion,
+    UnfillableOrder,
+)
+from workflows.task_model import Task
+from workflows.topology import Topology, WarehouseKind
+from workflows.vocabulary import Assignee, TaskKind, assigned_store
+
+CHANNELS: dict[str, str] = {
+    "wildberries": "Wildberries", "ozon": "Ozon", "yandex_market": "Яндекс Маркет", "site": "Сайт",
+    "retailcrm": "RetailCRM",
+}  # fmt: skip
+
+_TEXTS: dict[Locale, dict[str, str]] = {
+    "ru": {
+        "store_confirmation": "{store}: есть ли {item}{size} для заказа {order}?",
+        "size": " размер {size}",
+        "fraud_check": "Звонок клиенту по заказу {order}",
+        "fx_approval": "Курс {currency} сдвинулся на {deviation} по заказу {order}: решить",
+        "unfillable_order": "Заказ {order} ({channel}) нечем собрать: отменить или ждать",
+        "return_receipt": "Возврат по заказу {order}: что пришло ({sku} × {qty})",
+        "price_approval": "Цены «{price_type}» упали на {drop} %: решить",
+        "price_approval.floor": "Цены «{price_type}» ниже минимальных: решить",
+        "alert": "Сбой: {title}",
+        "other": "Задача «{kind}»",
+        "kind.store_confirmation": "Вопрос магазину о товаре",
+        "kind.fraud_check": "Проверка заказа звонком",
+        "kind.fx_approval": "Курс валюты по заказу: решить",
+        "kind.alert": "Сбой: принять или заглушить",
+        "kind.unfillable_order": "Заказ нечем собрать: решить",
+        "kind.return_receipt": "Приём возврата",
+        "kind.price_approval": "Снижение цен: решить",
+        "owner": "владелец",
+        "managers": "менеджеры",
+        "store": "магазин {title}",
+        "warehouse": "склад {title}",
+        "store.question": "Магазин {title}",
+        "warehouse.question": "Склад {title}",
+    },
+    "en": {
+        "store_confirmation": "{store}: is {item}{size} there for order {order}?",
+        "size": " size {size}",
+        "fraud_check": "Call the client about order {order}",
+        "fx_approval": "{currency} moved {deviation} for order {order}: decide",
+        "unfillable_order": "Order {order} ({channel}) cannot be filled: cancel or wait",
+        "return_receipt": "Return for order {order}: what arrived ({sku} × {qty})",
+        "price_approval": "“{price_type}” prices fell {drop} %: decide",
+        "price_approval.floor": "“{price_type}” prices below their floors: decide",
+        "alert": "Failure: {title}",
+        "other": "Task “{kind}”",
+        "kind.store_confirmation": "Question to a store about an item",
+        "kind.fraud_check": "Call check of an order",
+        "kind.fx_approval": "Exchange rate for an order: decide",
+        "kind.alert": "Failure: acknowledge or mute",
+        "kind.unfillable_order": "Order nobody can fill: decide",
+        "kind.return_receipt": "Return receipt",
+        "kind.price_approval": "Price drops: decide",
+        "owner": "the owner",
+        "managers": "the managers",
+        "store": "store {title}",
+        "warehouse": "warehouse {title}",
+        "store.question": "Store {title}",
+        "warehouse.question": "Warehouse {title}",
+    },
+}
+
+
+class TaskTitles:
+    """Words tasks for people, naming stores and warehouses by their titles in the topology."""
+
+    def __init__(self, topology: Topology, locale: Locale, timezone: str) -> None:
+        self._topology, self._locale, self._timezone = topology, locale, timezone
+
+    def title(self, task: Task) -> str:
+        try:
+            return self._title(task)
+        except (PayloadError, KeyError, TypeError, ValueError, ArithmeticError):
+            return self._kind(task.kind)
+
+    def assignee(self, assignee: str) -> str:
+        if assignee == Assignee.OWNER:
+            return self._t("owner")
+        if assignee == Assignee.MANAGERS:
+            return self._t("managers")
+        code = assigned_store(assignee)
+        return self._place(code, "store", "warehouse") if code is not None else assignee
+
+    def _title(self, task: Task) -> str:
+        payload = task.payload
+        match task.kind:
+            case TaskKind.STORE_CONFIRMATION:
+                q = StoreQuestion.from_payload(payload)
+                size = self._t("size", size=q.size) if q.size else ""
+                store = self._place(q.store, "store.question", "warehouse.question")
+                return self._t(task.kind, store=store, item=q.name or q.sku, size=size, order=_order(q))
+            case TaskKind.FRAUD_CHECK:
+                return self._t(task.kind, order=_order(FraudCall.from_payload(payload)))
+            case TaskKind.FX_APPROVAL:
+                fx = FxApproval.from_payload(payload)
+                return self._t(task.kind, currency=fx.currency, deviation=_percent(fx.deviation), order=_order(fx))
+            case TaskKind.UNFILLABLE_ORDER:
+                u = UnfillableOrder.from_payload(payload)
+                return self._t(task.kind, order=_order(u), channel=CHANNELS.get(u.channel, u.channel))
+            case TaskKind.RETURN_RECEIPT:
+                r = ReturnReceipt.from_payload(payload)
+                return self._t(task.kind, order=_order(r), sku=r.sku, qty=r.qty)
+            case TaskKind.PRICE_APPROVAL:
+                return self._price(PriceQuestion.from_payload(payload))
+            case TaskKind.ALERT:
+                return self._t(task.kind, title=self._alert(AlertTask.from_payload(payload), task))
+        return self._kind(task.kind)
+
+    def _kind(self, kind: str) -> str:
+        key = f"kind.{kind}"
+        return self._t(key) if key in _TEXTS[self._locale] else self._t("other", kind=kind)
+
+    def _alert(self, alert: AlertTask, task: Task) -> str:
+        """Worded as the owner's alert message words it; the task's own copy of the alert is enough for that."""
+        episode = Alert(id=None, key=alert.key, kind=alert.kind, detail=dict(alert.detail), state="open", count=1,
+                        shown_count=1, first_at=task.created_at, last_at=task.created_at)  # fmt: skip
+        return alert_title(episode, self._locale, self._timezone)
+
+    def _price(self, question: PriceQuestion) -> str:
+        drops = [(x.shown - x.new) / x.shown for x in question.samples if x.shown]
+        if not drops or max(drops) <= 0:
+            return self._t("price_approval.floor", price_type=question.price_type)
+        return self._t("price_approval", price_type=question.price_type, drop=round(100 * max(drops)))
+
+    def _place(self, code: str, store_key: str, warehouse_key: str) -> str:
+        warehouse = self._topology.warehouse(code)
+        if warehouse is None:
+            return self._t(store_key, title=code)
+        key = warehouse_key if warehouse.kind == WarehouseKind.ONLINE else store_key
+        return self._t(key, title=warehouse.display_name)
+
+    def _t(self, key: str, /, **values: object) -> str:
+        return _TEXTS[self._locale][key].format(**values)
+
+
+def _order(payload: StoreQuestion | FraudCall | FxApproval | UnfillableOrder | ReturnReceipt) -> str:
+    return payload.external_id or str(payload.order_id)
+
+
+def _percent(share: Decimal) -> str:
+    return f"{float(share) * 100:.1f} %"
