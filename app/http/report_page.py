@@ -11,8 +11,9 @@ from datetime import date, timedelta
 from typing_extensions import TypedDict
 
 from app.http.task_titles import CHANNELS
-from bot.report_chart import duration, percent, summary_lines, title
+from bot.report_chart import summary_lines, title
 from bot.texts import Locale
+from bot.wording import duration, percent
 from workflows.daily_report import ChannelUptime, DailyReport, StoreFigures
 
 _WORDS: dict[Locale, dict[str, str]] = {
@@ -67,19 +68,20 @@ def report_page_view(report: DailyReport, today: date, locale: Locale) -> Report
         "orders": [[_channel(name), str(count)] for name, count in report.orders_by_channel.items()],
         "stores": [_store_row(s, locale) for s in report.stores],
         "channels": [
-            [_channel(c.channel), percent(c.uptime), duration(c.down_seconds, locale)] for c in report.channels
+            [_channel(c.channel), percent(locale, c.uptime * 100), duration(locale, c.down_seconds)]
+            for c in report.channels
         ],
     }
 
 
 def _store_row(s: StoreFigures, locale: Locale) -> list[str]:
-    median = "—" if s.median_answer_seconds is None else duration(s.median_answer_seconds, locale)
+    median = "—" if s.median_answer_seconds is None else duration(locale, s.median_answer_seconds)
     counts = (s.asked, s.answered, s.timeouts, s.missing, s.defective)
-    return [s.title, *(str(n) for n in counts), percent(s.answer_rate), median]
+    return [s.title, *(str(n) for n in counts), percent(locale, s.answer_rate * 100), median]
 
 
 def _channel_row(c: ChannelUptime, locale: Locale) -> list[str]:
-    return [_channel(c.channel), percent(c.uptime), duration(c.down_seconds, locale)]
+    return [_channel(c.channel), percent(locale, c.uptime * 100), duration(locale, c.down_seconds)]
 
 
 def _channel(name: str) -> str:
