@@ -96,7 +96,7 @@ async def test_a_manager_finds_an_order_by_its_site_number_and_by_the_phone(
 
     await found.click()
     history = page.get_by_test_id(f"order-find-history-{held}")
-    await expect(history).to_contain_text("Заказ получен из site, строк: 1")
+    await expect(history).to_contain_text("Заказ получен: Сайт, 1\u00a0строка")
     await expect(history).to_contain_text("Открыта проверка звонком")
     await found.click()
     await expect(history).to_have_count(0)

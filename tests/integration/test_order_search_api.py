@@ -198,4 +198,4 @@ async def test_the_order_history_comes_worded(api: tuple[TestClient[Any, Any], S
     response = await client.get(f"{PATH}/{order_id}", headers=AUTH)
     order = await conformance.check(response, "GET", f"{PATH}/{{order_id}}")
     assert [entry["text"] for entry in order["history"]] == [
-        "Заказ получен из site, строк: 1", "Строка 1: A × 1 зарезервирован на складе online"]  # fmt: skip
+        "Заказ получен: Сайт, 1\xa0строка", "Строка 1: A × 1 зарезервирован на складе online"]  # fmt: skip
