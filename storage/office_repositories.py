@@ -7,11 +7,12 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage import schema as t
 from storage.repositories import _upsert
+from workflows.clients import phone_key
 from workflows.office_model import Alert, Payment, Phase
 
 
@@ -65,32 +66,34 @@ class SqlPayments:
 
     async def paid_before(self, phone: str, email: str, order_id: int) -> bool:
         o, p = t.orders.c, t.payments.c
-        same_client = or_(
-            and_(o.customer_phone != "", o.customer_phone == phone),
-            and_(o.customer_email != "", o.customer_email == email),
-        )
+        who = _same_client(o.phone_key, o.customer_email, phone, email)
+        if not who:
+            return False
         query = (
             select(p.payment_id)
             .select_from(t.payments.join(t.orders, p.order_id == o.id))
-            .where(p.phase == Phase.CLEARED.value, o.id != order_id, same_client)
+            .where(p.phase == Phase.CLEARED.value, o.id != order_id, or_(*who))
             .limit(1)
         )
         return (await self._c.execute(query)).first() is not None
 
     async def is_blocked(self, phone: str, email: str) -> bool:
         c = t.blocked_clients.c
-        who = [
-            clause
-            for clause in (c.phone == phone if phone else None, c.email == email if email else None)
-            if clause is not None
-        ]
+        who = _same_client(c.phone_key, c.email, phone, email)
         if not who:
             return False
         return (await self._c.execute(select(c.id).where(or_(*who)).limit(1))).first() is not None
 
     async def block(self, phone: str, email: str, reason: str, at: datetime) -> None:
-        values = {"phone": phone or None, "email": email or None, "reason": reason, "blocked_at": at}
-        await self._c.execute(t.blocked_clients.insert(), values)
+        values = {"phone": phone or None, "phone_key": phone_key(phone), "email": email or None}
+        await self._c.execute(t.blocked_clients.insert(), values | {"reason": reason, "blocked_at": at})
+
+
+def _same_client(phone_keys: Any, emails: Any, phone: str, email: str) -> list[Any]:
+    """The conditions that find a client by the phone (however it is written) or the e-mail; none without either."""
+    key = phone_key(phone)
+    clauses = (phone_keys == key if key else None, emails == email if email else None)
+    return [clause for clause in clauses if clause is not None]
 
 
 def _payment(row: Any) -> Payment:

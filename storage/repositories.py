@@ -16,6 +16,7 @@ from storage import schema as t
 from storage import statements as q
 from storage.order_listing import listed
 from storage.order_listing import obligation_of as _obligation
+from workflows.clients import phone_key
 from workflows.errors import DuplicateOrder
 from workflows.model import (
     Customer,
@@ -31,6 +32,7 @@ from workflows.model import (
     StockLevel,
 )
 from workflows.ports import OrderFilter, SeenOrderEvent, StockKey
+from workflows.typed_names import name_key
 
 T = TypeVar("T")
 
@@ -255,6 +257,8 @@ class SqlOrders:
             "customer_name": order.customer.name,
             "customer_phone": order.customer.phone,
             "customer_email": order.customer.email,
+            "external_key": name_key(order.external_id),
+            "phone_key": phone_key(order.customer.phone),
             "total": order.total,
             "currency": order.currency,
             "created_at": order.created_at,
@@ -294,25 +298,22 @@ class SqlOrders:
         order_id = (await self._c.execute(q.FIND_ORDER, values)).scalar_one_or_none()
         return None if order_id is None else await self.get(order_id)
 
-    async def named(self, channel: str, external_ids: Collection[str]) -> list[Order]:
+    async def named(self, channel: str, external_id: str) -> list[Order]:
         c = t.orders.c
-        ids: list[int] = []
-        for chunk in batched(sorted(set(external_ids)), _CHUNK):  # on the (channel, external_id) unique index
-            ids += (await self._c.execute(select(c.id).where(c.channel == channel, c.external_id.in_(chunk)))).scalars()
-        return [order for order_id in sorted(ids) if (order := await self.get(order_id)) is not None]
-
-    async def of_phone(self, phones: Collection[str], limit: int) -> list[Order]:
-        ids = await self.ids_of_phone(phones, limit)
+        query = select(c.id).where(c.channel == channel, c.external_key == name_key(external_id)).order_by(c.id)
+        ids = list((await self._c.execute(query)).scalars())
         return [order for order_id in ids if (order := await self.get(order_id)) is not None]
 
-    async def ids_of_phone(self, phones: Collection[str], limit: int) -> list[int]:
+    async def of_phone(self, phone: str, limit: int) -> list[Order]:
+        ids = await self.ids_of_phone(phone, limit)
+        return [order for order_id in ids if (order := await self.get(order_id)) is not None]
+
+    async def ids_of_phone(self, phone: str, limit: int) -> list[int]:
+        key = phone_key(phone)
+        if key is None:
+            return []
         c = t.orders.c
-        query = (
-            select(c.id)
-            .where(c.customer_phone.in_(sorted(set(phones))))
-            .order_by(c.created_at.desc(), c.id.desc())
-            .limit(limit)
-        )
+        query = select(c.id).where(c.phone_key == key).order_by(c.created_at.desc(), c.id.desc()).limit(limit)
         return list((await self._c.execute(query)).scalars())
 
     async def get(self, order_id: int) -> Order | None:

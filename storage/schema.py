@@ -91,7 +91,12 @@ orders = Table(
     Column("shipping_hold", String(32), nullable=True),  # e.g. fraud_check: nothing ships meanwhile
     Column("exported_at", UtcDateTime, nullable=True),  # when 1C confirmed it took the order (exchange)
     Column("ship_by", UtcDateTime, nullable=True),  # the marketplace's shipping deadline, when it tells one
+    # How people name the order: its number case-folded and the phone as digits (workflows/typed_names.py)
+    Column("external_key", String(255), nullable=False, server_default=""),
+    Column("phone_key", String(32), nullable=True),
     UniqueConstraint("channel", "external_id"),
+    Index(None, "channel", "external_key"),
+    Index(None, "phone_key", "created_at"),
 )
 
 order_lines = Table(
@@ -262,6 +267,7 @@ blocked_clients = Table(
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("phone", String(64), nullable=True, index=True),
     Column("email", String(255), nullable=True, index=True),
+    Column("phone_key", String(32), nullable=True, index=True),  # the phone as digits (workflows/clients.py)
     Column("reason", Text, nullable=False),
     Column("blocked_at", UtcDateTime, nullable=False),
 )

@@ -14,6 +14,7 @@ from typing import Any, Self
 
 from workflows.carrier import Carrier, CarrierStatus, ShipmentRefused, ShipmentRequest, Verdict
 from workflows.channels import ChannelClient, ChannelUnavailable
+from workflows.clients import phone_key
 from workflows.errors import DuplicateOrder
 from workflows.fx import FeedDown
 from workflows.model import (
@@ -53,6 +54,7 @@ from workflows.return_model import ReturnRecord, ReturnState
 from workflows.shop import Instance, Outside, Rules, Shop, assemble
 from workflows.tasks import Deadline, DeadlineKind, Task, TaskState
 from workflows.topology import Topology
+from workflows.typed_names import name_key
 from workflows.vocabulary import NoticeTopic
 
 
@@ -263,19 +265,20 @@ class MemoryOrders:
                 return copy.deepcopy(order)
         return None
 
-    async def named(self, channel: str, external_ids: Collection[str]) -> list[Order]:
+    async def named(self, channel: str, external_id: str) -> list[Order]:
         return [
             copy.deepcopy(order)
             for _, order in sorted(self._s.orders.items())
-            if order.channel == channel and order.external_id in external_ids
+            if order.channel == channel and name_key(order.external_id) == name_key(external_id)
         ]
 
-    async def of_phone(self, phones: Collection[str], limit: int) -> list[Order]:
+    async def of_phone(self, phone: str, limit: int) -> list[Order]:
+        key = phone_key(phone)
         newest = sorted(self._s.orders.values(), key=lambda order: (order.created_at, order.id or 0), reverse=True)
-        return [copy.deepcopy(order) for order in newest if order.customer.phone in phones][:limit]
+        return [copy.deepcopy(order) for order in newest if key and phone_key(order.customer.phone) == key][:limit]
 
-    async def ids_of_phone(self, phones: Collection[str], limit: int) -> list[int]:
-        return [order.id for order in await self.of_phone(phones, limit) if order.id is not None]
+    async def ids_of_phone(self, phone: str, limit: int) -> list[int]:
+        return [order.id for order in await self.of_phone(phone, limit) if order.id is not None]
 
     async def get(self, order_id: int) -> Order | None:
         order = self._s.orders.get(order_id)
@@ -400,12 +403,14 @@ class MemoryPayments:
             order = self._s.orders.get(payment.order_id)
             if order is None or order.id == order_id or payment.phase != Phase.CLEARED:
                 continue
-            if (phone and order.customer.phone == phone) or (email and order.customer.email == email):
+            key = phone_key(phone)
+            if (key and phone_key(order.customer.phone) == key) or (email and order.customer.email == email):
                 return True
         return False
 
     async def is_blocked(self, phone: str, email: str) -> bool:
-        return any((phone and p == phone) or (email and e == email) for p, e in self._s.blocked)
+        key = phone_key(phone)
+        return any((key and phone_key(p) == key) or (email and e == email) for p, e in self._s.blocked)
 
     async def block(self, phone: str, email: str, reason: str, at: datetime) -> None:
         self._s.blocked.append((phone, email))

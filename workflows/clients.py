@@ -24,3 +24,25 @@ def client_key(phone: str, email: str) -> str:
 def has_contact(phone: str, email: str) -> bool:
     """Whether :func:`client_key` has a phone or an e-mail to go by."""
     return any(char.isdigit() for char in phone) or bool(email.strip())
+
+
+RUSSIAN_NATIONAL_DIGITS = 10
+SHORTEST_PHONE = 5  # fewer digits than this are no phone (a placeholder, an extension)
+
+
+def phone_key(phone: str) -> str | None:
+    """The phone as it is compared and looked up: its digits with the country code, a Russian number always as
+    ``7`` and its ten digits (``+7 (916) 123-45-67``, ``8 916 123 45 67`` and ``(916) 123-45-67`` have one key);
+    a number written with ``+`` keeps its digits as written. ``None`` for text with fewer than
+    :data:`SHORTEST_PHONE` digits."""
+    text = phone.strip()
+    digits = "".join(char for char in text if char.isdigit())
+    if len(digits) < SHORTEST_PHONE:
+        return None
+    if text.startswith("+"):
+        return digits
+    if len(digits) == RUSSIAN_NATIONAL_DIGITS + 1 and digits[0] in "78":
+        return "7" + digits[1:]
+    if len(digits) == RUSSIAN_NATIONAL_DIGITS:  # a Russian number written without its country code
+        return "7" + digits
+    return digits

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from workflows.model import Order
 from workflows.payments import MoneyState, PaymentDesk
 from workflows.ports import UnitOfWorkFactory
-from workflows.typed_names import case_forms, phone_forms, same_name
+from workflows.typed_names import typed_phone
 
 REFERENCE_LIMIT = 100  # characters of what was typed that are looked up
 LARGEST_ID = 2**63 - 1  # our ids are 64-bit integers in the database: a longer number is no id of ours
@@ -41,15 +41,12 @@ class OrderLookup:
                 ours = await uow.orders.get(int(wanted))
                 if ours is not None and ours.id is not None:
                     found[ours.id] = ours
-            forms = case_forms(wanted)
             for name in self._channels if channel is None else (channel,):
-                exact = await uow.orders.find(name, wanted)
-                theirs = [exact] if exact is not None else await uow.orders.named(name, forms)
-                for order in theirs:
-                    if order.id is not None and same_name(order.external_id, wanted):
+                for order in await uow.orders.named(name, wanted):
+                    if order.id is not None:
                         found.setdefault(order.id, order)
-            if channel is None and by_phone and (phones := phone_forms(wanted)):
-                for order in await uow.orders.of_phone(phones, PHONE_ORDERS):
+            if channel is None and by_phone and (phone := typed_phone(wanted)):
+                for order in await uow.orders.of_phone(phone, PHONE_ORDERS):
                     if order.id is not None:
                         found.setdefault(order.id, order)
         return list(found.values())
@@ -58,10 +55,10 @@ class OrderLookup:
         """The ids of the orders :meth:`find` gives for ``reference`` (with the ``phone_orders`` newest of a phone),
         the phone's without reading those orders: for a listing that reads only the page it shows."""
         found = [order.id for order in await self.find(reference, by_phone=False) if order.id is not None]
-        phones = phone_forms(reference.strip().lstrip("#№").strip()[:REFERENCE_LIMIT])
-        if phones:
+        phone = typed_phone(reference.strip().lstrip("#№").strip()[:REFERENCE_LIMIT])
+        if phone:
             async with self._uow(read_only=True) as uow:
-                found += [i for i in await uow.orders.ids_of_phone(phones, phone_orders) if i not in found]
+                found += [i for i in await uow.orders.ids_of_phone(phone, phone_orders) if i not in found]
         return found
 
     async def one(self, reference: str) -> Order | None:

@@ -124,15 +124,17 @@ class Orders(Protocol):
 
     async def find(self, channel: str, external_id: str) -> Order | None: ...
 
-    async def named(self, channel: str, external_ids: Collection[str]) -> list[Order]:
-        """``channel``'s orders whose own number is one of ``external_ids`` (exactly), oldest first."""
+    async def named(self, channel: str, external_id: str) -> list[Order]:
+        """``channel``'s orders whose own number is ``external_id`` in any case (:func:`~workflows.typed_names.
+        name_key`), oldest first."""
         ...
 
-    async def of_phone(self, phones: Collection[str], limit: int) -> list[Order]:
-        """The ``limit`` newest orders whose customer's phone is written as one of ``phones`` (exactly)."""
+    async def of_phone(self, phone: str, limit: int) -> list[Order]:
+        """The ``limit`` newest orders whose customer's phone is ``phone`` however either is written
+        (:func:`~workflows.clients.phone_key`); none for text that is no phone."""
         ...
 
-    async def ids_of_phone(self, phones: Collection[str], limit: int) -> list[int]:
+    async def ids_of_phone(self, phone: str, limit: int) -> list[int]:
         """The ids of :meth:`of_phone`'s orders, in its order, without reading the orders."""
         ...
 

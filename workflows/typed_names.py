@@ -3,13 +3,17 @@ a phone — and the spellings it may stand for.
 
 Articles and order numbers are stored as they came (``КР-7/2``, ``SITE-3-abf6``) and a person types them in any
 case. SQLite's ``lower()`` folds ASCII letters only and PostgreSQL's depends on the database's locale, so a
-case-insensitive comparison cannot be left to the database; instead the typed text is turned into the spellings
-it may stand for and those are looked up exactly, on the columns' own indexes, then compared with
-:meth:`str.casefold` here. A phone is looked up by the ways one number is written."""
+case-insensitive comparison cannot be left to the database. An order is stored with its number folded here
+(:func:`name_key`) and its phone as digits (:func:`workflows.clients.phone_key`), each on an index, so whatever
+case or way of writing a phone is typed, it is one exact lookup. An article is not: stock rows are the hot path
+and carry no folded copy, so the typed text is turned into the spellings it may stand for (:func:`case_forms`),
+looked up exactly on the stock's own key, then compared with :meth:`str.casefold` here."""
 
 from __future__ import annotations
 
 from itertools import product
+
+from workflows.clients import phone_key
 
 CASED_LETTERS_SPELLED_OUT = 8  # up to 2**8 spellings; past that, only the usual ones (see case_forms)
 
@@ -28,6 +32,11 @@ def case_forms(typed: str) -> list[str]:
     return list(dict.fromkeys([typed, *forms]))
 
 
+def name_key(name: str) -> str:
+    """A name as it is compared, case and surrounding blanks aside: ``WB-1`` and `` wb-1`` have one key."""
+    return name.strip().casefold()
+
+
 def same_name(stored: str, typed: str) -> bool:
     """Whether ``typed`` names ``stored``, case aside."""
     return stored.casefold() == typed.strip().casefold()
@@ -36,27 +45,17 @@ def same_name(stored: str, typed: str) -> bool:
 PHONE_DIGITS = (10, 11)  # a Russian number without its country code, or with it (7… or 8…)
 
 
-def phone_forms(typed: str) -> list[str]:
-    """The ways the Russian phone number in ``typed`` is written in orders (``+79161234567``, ``89161234567``,
-    ``+7 (916) 123-45-67`` …); empty when ``typed`` is no phone number: a number written with a ``+`` or
-    punctuation, or 11 digits starting with 7 or 8 (plain 10 digits are too like other numbers)."""
+def typed_phone(typed: str) -> str | None:
+    """The phone key (:func:`workflows.clients.phone_key`) of the Russian number a person typed to find a client's
+    orders (``+79161234567``, ``8 (916) 123-45-67`` …); ``None`` when what was typed is no phone number: a number is
+    one written with a ``+`` or punctuation, or 11 digits starting with 7 or 8 (plain 10 digits are too like other
+    numbers)."""
     text = typed.strip()
     digits = "".join(char for char in text if char.isdigit())
     if set(text) - set("0123456789+-() ") or len(digits) not in PHONE_DIGITS:
-        return []
-    plain = text.isdigit()
-    if len(digits) == 11 and digits[0] in "78":
-        digits = digits[1:]
-    elif len(digits) == 11 or plain:
-        return []
-    code, first, second, third = digits[:3], digits[3:6], digits[6:8], digits[8:]
-    forms = [f"+7{digits}", f"7{digits}", f"8{digits}", digits]
-    for country in ("+7", "8"):
-        forms += [
-            f"{country} ({code}) {first}-{second}-{third}",
-            f"{country}({code}){first}-{second}-{third}",
-            f"{country} {code} {first}-{second}-{third}",
-            f"{country} {code} {first} {second} {third}",
-            f"{country}-{code}-{first}-{second}-{third}",
-        ]
-    return list(dict.fromkeys([text, *forms]))
+        return None
+    if len(digits) == 11 and digits[0] not in "78":
+        return None
+    if len(digits) == 10 and text.isdigit():
+        return None
+    return phone_key(text)

@@ -195,3 +195,39 @@ async def test_an_order_from_before_0016_has_no_ship_by_and_going_down_keeps_the
         kept = await connection.execute(sa.text("SELECT external_id FROM orders ORDER BY external_id"))
         assert [row.external_id for row in kept] == ["OZ-NEW", "OZ-OLD"]
     await migrate(database)
+
+
+async def test_orders_and_blocked_clients_from_before_0019_are_found_by_any_spelling(database: Database) -> None:
+    """0019 fills the folded number and the phone's digits of the rows already there: an old order is found by its
+    number in another case and its phone written another way, an old block still stops the client; going back
+    down keeps the rows."""
+    await _migrate_to(database, "0018", down=True)
+    columns = ("channel", "external_id", "customer_name", "customer_phone", "customer_email", "currency", "created_at")
+    async with database.engine.begin() as connection:
+        await connection.execute(
+            sa.table("orders", *(sa.column(c) for c in columns)).insert(),
+            [
+                {"channel": "site", "external_id": f"САЙТ-{n}", "customer_name": "", "customer_phone": phone,
+                 "customer_email": "", "currency": "RUB", "created_at": T0 + n * HOUR}
+                for n, phone in enumerate(["+7 (916) 000-00-01", "", "89160000001"])
+            ],
+        )  # fmt: skip
+        blocked = sa.table("blocked_clients", *(sa.column(c) for c in ("phone", "email", "reason", "blocked_at")))
+        await connection.execute(blocked.insert(), {"phone": "8 916 111-22-33", "reason": "fraud", "blocked_at": T0})
+    await migrate(database)
+    uow = SqlUnitOfWorkFactory(database)
+    async with uow(read_only=True) as work:
+        (old,) = await work.orders.named("site", "сайт-1")
+        by_phone = await work.orders.ids_of_phone("+79160000001", 5)
+        assert await work.payments.is_blocked("+7 916 111 22 33", "") is True
+    assert old.external_id == "САЙТ-1"
+    async with database.engine.connect() as connection:
+        rows = await connection.execute(sa.text("SELECT external_id, id FROM orders"))
+        ids = {row.external_id: row.id for row in rows}
+    assert by_phone == [ids["САЙТ-2"], ids["САЙТ-0"]]
+
+    await _migrate_to(database, "0018", down=True)
+    async with database.engine.connect() as connection:
+        kept = await connection.execute(sa.text("SELECT count(*) FROM orders"))
+        assert kept.scalar_one() == 3
+    await migrate(database)

@@ -253,6 +253,8 @@ async def test_fraud_cancels_the_order_voids_its_payments_and_blocks_the_client(
         await office.place("A-2", "100", Customer("Иван", IVAN.phone, "other@example.ru"))
     with pytest.raises(ClientBlocked):
         await office.place("A-3", "100", Customer("Иван", "+70000000000", IVAN.email))
+    with pytest.raises(ClientBlocked):  # the same phone written another way is the same client
+        await office.place("A-5", "100", Customer("Иван", "8 (916) 123-45-67", "new@example.ru"))
     assert await office.place("A-4", "100", Customer("Пётр", "+79160000002", "petr@example.ru"))
 
 

@@ -236,6 +236,16 @@ async def test_a_channel_number_in_another_case_and_a_clients_phone_find_the_ord
     assert await lookup.ids("+79160000001", phone_orders=1) == [second]
     assert await lookup.ids("сайт-7-aB") == [first]
     assert await lookup.ids(str(third)) == [third]
+    assert [o.id for o in await lookup.find("8-916-000-0002")] == [third]  # a way of writing it nobody listed
+
+
+async def test_a_long_number_in_any_mix_of_cases_is_found(
+    uow: UnitOfWorkFactory, topology: Topology, clock: FakeClock
+) -> None:
+    shop, _ = await _shop(uow, topology, clock)
+    placed = await _site_order(shop, "ЗаКаЗ-СаЙт-AbCdEf-0001")
+    assert [o.id for o in await _lookup(shop).find("заказ-сайт-abcdef-0001")] == [placed.id]
+    assert [o.id for o in await _lookup(shop).find("зАкАз-сАйТ-aBcDeF-0001")] == [placed.id]
 
 
 async def test_an_article_is_named_in_any_case(uow: UnitOfWorkFactory, topology: Topology, clock: FakeClock) -> None:
