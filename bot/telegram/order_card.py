@@ -9,6 +9,7 @@ from bot.order_history import history_line
 from bot.telegram.texts import has, tg
 from bot.texts import Locale
 from bot.wording import Names, clock_time, count, money
+from workflows.fraud_check import HOLD as FRAUD_HOLD
 from workflows.model import Order
 from workflows.payments import MoneyState
 
@@ -54,9 +55,14 @@ def order_matches(reference: str, found: Sequence[Order], names: Names) -> str:
     return tg(locale, "order.many", order=reference[:100], found="\n".join(shown))
 
 
+def _hold(locale: Locale, hold: str) -> str:
+    """Why shipping waits, in words: the call check's own, or a plain "held" for a hold this card has no words for."""
+    return tg(locale, "order.money_hold_fraud_check") if hold == FRAUD_HOLD else tg(locale, "order.money_hold")
+
+
 def _money(order: Order, state: MoneyState, locale: Locale) -> str:
     paid = _phase(locale, state.best_phase.value) if state.best_phase else tg(locale, "order.unpaid")
-    hold = tg(locale, "order.money_hold", hold=state.shipping_hold) if state.shipping_hold else ""
+    hold = _hold(locale, state.shipping_hold) if state.shipping_hold else ""
     requires = _phase(locale, state.requires.value)
     if order.total is None:
         return tg(locale, "order.money_no_total", paid=paid, requires=requires, hold=hold)

@@ -342,7 +342,7 @@ async def test_a_fraud_call_check_answered_fraud_cancels_and_blocks(office: Offi
     refused = await office.http.post("/api/orders", json=body, headers=AUTH)
     assert refused.status == 403 and (await refused.json())["error"] == "client_blocked"
     if os.environ.get("STOREOPS_WRITE_TRANSCRIPTS"):
-        write_transcript("fraud_check.txt", "One fraud call check as the Telegram emulator saw it", office, order)
+        await write_transcript("fraud_check.txt", "One fraud call check as the Telegram emulator saw it", office, order)
 
 
 async def test_an_fx_move_asks_a_manager_who_asks_the_client_to_top_up(office: Office) -> None:
@@ -384,8 +384,8 @@ async def test_an_fx_move_asks_a_manager_who_asks_the_client_to_top_up(office: O
     (ask,) = office.tg.messages(MANAGER)
     assert ask.buttons == [] and ask.text is not None and "Решение: Доплата клиента — Мария (1002)" in ask.text
     if os.environ.get("STOREOPS_WRITE_TRANSCRIPTS"):
-        write_transcript("fx_approval.txt", "One FX approval as the Telegram emulator saw it", office,
-                         await office.get_order(order_id))  # fmt: skip
+        await write_transcript("fx_approval.txt", "One FX approval as the Telegram emulator saw it", office,
+                               await office.get_order(order_id))  # fmt: skip
 
 
 async def test_a_thousand_failures_make_one_message_and_one_recovery(tmp_path: Path, office: Office) -> None:
@@ -573,9 +573,14 @@ async def test_payment_events_can_be_signed_instead_of_bearer(office: Office) ->
         assert again.status == 200 and (await again.json())["duplicate"] is True
 
 
-def write_transcript(name: str, title: str, office: Office, order: dict[str, Any]) -> None:
+async def write_transcript(name: str, title: str, office: Office, order: dict[str, Any]) -> None:
+    """What the chats saw, the order as a manager reads it with ``/order``, and the API's raw history."""
+    calls = list(office.tg.received)
+    asked = len(office.tg.messages(MANAGER))
+    office.tg.push_text(MANAGER, f"/order {order['external_id']}")
+    reply = (await office.said_to(MANAGER, asked + 1))[-1]
     lines = [f"# {title} (fake clock starts 2026-11-21 09:00 UTC = 12:00 Moscow)", ""]
-    for call in office.tg.received:
+    for call in calls:
         if call.method in ("getUpdates", "getMe", "deleteWebhook"):
             continue
         shown = {k: v for k, v in call.params.items() if k in ("chat_id", "message_id", "callback_query_id", "text")}
@@ -586,6 +591,7 @@ def write_transcript(name: str, title: str, office: Office, order: dict[str, Any
             lines.append(
                 "    buttons: " + " | ".join(f"{b['text']} [{b['callback_data']}]" for row in rows for b in row)
             )
+    lines += ["", f"# /order {order['external_id']} — what a manager reads", *(reply.text or "").splitlines()]
     lines += ["", "# GET /api/orders/{id} history"]
     for event in order["history"]:
         detail = {k: v for k, v in event.items() if k not in ("at", "event")}

@@ -15,15 +15,18 @@ from bot.telegram.order_card import order_card, order_matches
 from bot.texts import Locale
 from bot.wording import Names
 from tests.fakes import FakeClock, assembled
+from tests.people_words import raw_codes
 from tests.unit.test_order_events import QuietChannel, ReportingChannel, order, page, said
 from workflows.channel_verdicts import HISTORY_KINDS
 from workflows.crm_orders import STATUS_EVENT
+from workflows.fraud_check import HOLD as FRAUD_HOLD
 from workflows.fulfilment import REFUSED_EVENT, SENT_EVENT
 from workflows.model import Order, StockFigure
 from workflows.office_model import Phase
 from workflows.onec_order_status import PAID_EVENT, SHIPPED_EVENT
 from workflows.order_lookup import OrderLookup
 from workflows.orders import LineRequest, PlaceOrder
+from workflows.payments import MoneyState
 from workflows.ports import UnitOfWorkFactory
 from workflows.return_model import ReturnState
 from workflows.shop import Shop
@@ -116,6 +119,11 @@ async def test_the_answer_shows_lines_money_and_the_channels_cancellation_in_bot
     assert "Money: no total given; paid: nothing yet; needs: cleared" in en
     assert re.search(r"• \d\d\.\d\d \d\d:\d\d Заказ отменён; снято: 1\xa0резерв\n", ru)  # the reason once, below
     assert "cancelled_by_channel" not in ru + en  # no raw kind reaches the manager
+
+    held = MoneyState(Phase.CLEARED, Phase.AUTHORIZED, False, FRAUD_HOLD)
+    ru, en = (order_card(found, held, Names.of(topology, locale), "Europe/Moscow") for locale in ("ru", "en"))
+    assert "оплата: авторизована; нужна: списана; отгрузка задержана до проверки звонком" in ru
+    assert "shipping held until the call check" in en and raw_codes(ru) == raw_codes(en) == []
 
 
 def test_every_history_kind_the_workflows_write_has_a_wording_in_both_languages() -> None:
