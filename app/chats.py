@@ -83,7 +83,7 @@ def _connect_telegram(settings: Settings, shop: Shop, chats: Chats) -> None:
     chats.telegram_bot, chats.telegram_delivery = bot, delivery
     if shop.reports is not None:
         owner = shop.topology.people.owner_telegram_id
-        chats.telegram_report = TelegramReport(bot, shop.reports, owner, locale, Names.of(shop.topology, locale))
+        chats.telegram_report = TelegramReport(bot, shop.reports, owner, Names.of(shop.topology, locale))
     chats.telegram_dispatcher = build_dispatcher(
         office=shop.office, topology=shop.topology, ledger=shop.ledger,
         lookup=OrderLookup(shop.uow, shop.topology.channels, shop.payments),
