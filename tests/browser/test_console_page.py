@@ -100,7 +100,8 @@ async def test_a_slack_button_posts_the_press_as_the_chosen_staff_member(page: P
     # the updated message, at once, with when it was edited (the question was posted at 12:00)
     await expect(question.get_by_test_id("slack-edited")).to_have_text("(изменено 12:09)")
     await expect(question.get_by_role("button")).to_have_count(0)
-    await expect(question).to_contain_text("@U0BORIS")
+    await expect(question).to_contain_text("@Борис")  # the mention by the person's name, as Slack draws it
+    await expect(question.locator(".sk-mention")).to_have_attribute("title", "U0BORIS")
 
 
 async def test_the_telegram_command_box_quick_buttons_and_keyboard_post(page: Page, site: Site) -> None:
