@@ -14,6 +14,7 @@ from app.settings import Settings
 from bot.slack.app import build_slack_app
 from bot.slack.delivery import SlackDelivery
 from bot.slack.identity import KnownBot
+from bot.slack.people import SlackNames
 from bot.telegram.app import build_bot, build_dispatcher
 from bot.telegram.delivery import TelegramDelivery
 from bot.telegram.pacing import Pacer
@@ -69,7 +70,7 @@ def _connect_slack(settings: Settings, shop: Shop, chats: Chats) -> None:
     chats.slack_app = build_slack_app(
         client=client, bot=chats.slack_bot, signing_secret=secret,
         cascade=shop.cascade, delivery=chats.slack_delivery, topology=shop.topology, locale=locale,
-        returns=shop.returns,
+        names=SlackNames(slack.name_timeout_s), returns=shop.returns,
     )  # fmt: skip
 
 
@@ -83,7 +84,7 @@ def _connect_telegram(settings: Settings, shop: Shop, chats: Chats) -> None:
     chats.telegram_bot, chats.telegram_delivery = bot, delivery
     if shop.reports is not None:
         owner = shop.topology.people.owner_telegram_id
-        chats.telegram_report = TelegramReport(bot, shop.reports, owner, locale, Names.of(shop.topology, locale))
+        chats.telegram_report = TelegramReport(bot, shop.reports, owner, Names.of(shop.topology, locale))
     chats.telegram_dispatcher = build_dispatcher(
         office=shop.office, topology=shop.topology, ledger=shop.ledger,
         lookup=OrderLookup(shop.uow, shop.topology.channels, shop.payments),

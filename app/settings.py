@@ -120,6 +120,9 @@ class SlackSettings(_Group):
     api_base: AnyHttpUrl = Field(default=AnyHttpUrl("https://slack.com/api/"), validation_alias="SLACK_API_BASE")
     # Seconds a Slack call may take; a delivery that runs out tries again on the next run.
     timeout_s: float = Field(default=5.0, gt=0, le=60, validation_alias="SLACK_TIMEOUT_S")
+    # Seconds a store person's click waits for their name (users.info) before it is taken with their id alone:
+    # Slack waits 3 s for the click's answer.
+    name_timeout_s: float = Field(default=1.0, gt=0, le=2, validation_alias="SLACK_NAME_TIMEOUT_S")
 
 
 class ChannelSettings(_Group):

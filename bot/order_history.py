@@ -189,7 +189,8 @@ def history_line(
     if kind == "cancelled" and reason.startswith(CHANNEL_CANCEL_PREFIX):
         reason = ""  # the channel's cancellation has its own line, with the channel's words
     values["because"] = f": {_reason_words(locale, reason)}" if reason else ""
-    by = detail.get("by")
+    by = detail.get("by_name") or detail.get("by")  # the name the chat showed; an older event, the id alone
+    values["by"] = by or "—"
     values["by_who"] = f" ({by})" if by else ""
     ask_again = detail.get("ask_again_at")
     values["until"] = _day(ask_again, timezone) if ask_again else "—"  # the day; the time is the shop's morning

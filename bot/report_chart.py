@@ -87,9 +87,10 @@ def title(report: DailyReport, locale: Locale) -> str:
     return _t(locale, "title.so_far", day=day, at=at)
 
 
-def summary_lines(report: DailyReport, locale: Locale, names: Names | None = None) -> list[str]:
-    """The few lines that go with the chart (the Telegram caption, the chart's figures panel)."""
-    names = names or Names.of(None, locale)
+def summary_lines(report: DailyReport, names: Names) -> list[str]:
+    """The few lines that go with the chart (the Telegram caption, the chart's figures panel, the report page), in
+    ``names``' language: stores and channels by the topology's titles."""
+    locale = names.locale
     lines = [_t(locale, "line.orders", count=report.orders)]
     if report.median_processing_seconds is None:
         lines.append(_t(locale, "line.processing_none"))
@@ -109,24 +110,28 @@ def summary_lines(report: DailyReport, locale: Locale, names: Names | None = Non
     return lines
 
 
-def caption(report: DailyReport, locale: Locale, names: Names | None = None) -> str:
-    return "\n".join([title(report, locale), *summary_lines(report, locale, names)])
+def caption(report: DailyReport, names: Names) -> str:
+    return "\n".join([title(report, names.locale), *summary_lines(report, names)])
 
 
-def render_png(report: DailyReport, locale: Locale, names: Names | None = None) -> bytes:
+def render_png(report: DailyReport, names: Names) -> bytes:
     """The chart as PNG bytes (CPU-bound: call it in a worker thread from async code)."""
+    out = io.BytesIO()
+    chart(report, names).savefig(out, format="png", dpi=DPI)
+    return out.getvalue()
+
+
+def chart(report: DailyReport, names: Names) -> Figure:
+    """The chart's figure, every label in ``names``' language: channels and stores by their titles."""
     figure = Figure(figsize=SIZE_IN, dpi=DPI, layout="constrained")
     FigureCanvasAgg(figure)
-    names = names or Names.of(None, locale)
     grid = figure.add_gridspec(2, 3)
-    figure.suptitle(title(report, locale), fontsize=15, fontweight="bold")
+    figure.suptitle(title(report, names.locale), fontsize=15, fontweight="bold")
     _orders_panel(figure.add_subplot(grid[0, :2]), report, names)
     _figures_panel(figure.add_subplot(grid[0, 2]), report, names)
-    _stores_panel(figure.add_subplot(grid[1, :2]), report, locale)
+    _stores_panel(figure.add_subplot(grid[1, :2]), report, names.locale)
     _channels_panel(figure.add_subplot(grid[1, 2]), report, names)
-    out = io.BytesIO()
-    figure.savefig(out, format="png", dpi=DPI)
-    return out.getvalue()
+    return figure
 
 
 def _orders_panel(ax: Axes, report: DailyReport, names: Names) -> None:
@@ -157,7 +162,7 @@ def _orders_panel(ax: Axes, report: DailyReport, names: Names) -> None:
 def _figures_panel(ax: Axes, report: DailyReport, names: Names) -> None:
     ax.set_axis_off()
     ax.set_title(_t(names.locale, "figures"))
-    lines = summary_lines(report, names.locale, names)[:4]  # the stores and channels have panels of their own
+    lines = summary_lines(report, names)[:4]  # the stores and channels have panels of their own
     wrapped = "\n\n".join(textwrap.fill(line, 40) for line in lines)
     ax.text(0.0, 0.95, wrapped, va="top", ha="left", fontsize=11, transform=ax.transAxes)
 

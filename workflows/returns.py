@@ -29,7 +29,7 @@ from workflows.payloads import ReturnReceipt, TaskNotice
 from workflows.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from workflows.return_model import RETURN_DEFECTIVE, RETURN_NOT_RECEIVED, ReturnRecord, ReturnState
 from workflows.store_confirmation import NotStaff
-from workflows.tasks import Deadline, Decision, Task, TaskBoard, UnknownTask, notify_closed
+from workflows.tasks import Deadline, Decision, Task, TaskBoard, UnknownTask, answered_by, notify_closed
 from workflows.topology import Topology, Warehouse
 from workflows.typed_names import same_name
 from workflows.vocabulary import Assignee, NoticeTopic, TaskKind, assigned_store, store_assignee
@@ -161,8 +161,9 @@ class Returns:
         warehouse = self._topology.warehouse(code)
         return warehouse is None or not warehouse.slack_channel
 
-    async def answer(self, task_id: int, option: str, user: str) -> Decision:
-        """The warehouse's answer (a store's staff in Slack, the office in Telegram); the first answer stands."""
+    async def answer(self, task_id: int, option: str, user: str, *, name: str | None = None) -> Decision:
+        """The warehouse's answer (a store's staff in Slack, the office in Telegram); the first answer stands.
+        ``name``: the person as their chat shows them, when it told (Slack's ``user`` is an id)."""
         async with self._board.deciding(task_id, option, user) as (uow, decision):
             if decision.accepted:
                 if decision.task.kind != KIND:  # a button of another kind of task: changes nothing
@@ -171,7 +172,7 @@ class Returns:
                 warehouse = self._topology.warehouse(store) if store is not None else None
                 if store is not None and (warehouse is None or user not in warehouse.staff):
                     raise NotStaff(f"{user} is not on the staff of {store}")  # rolls the claim back
-                await self._settle(uow, decision.task, option, self._clock.now())
+                await self._settle(uow, decision.task, option, self._clock.now(), name)
         return decision
 
     async def answer_in_office(self, task_id: int, option: str, user: str) -> Decision:
@@ -186,7 +187,7 @@ class Returns:
         """Deadline handler: nobody is chased; the task stays open until the parcel is seen."""
         return None
 
-    async def _settle(self, uow: UnitOfWork, task: Task, outcome: str, now: datetime) -> None:
+    async def _settle(self, uow: UnitOfWork, task: Task, outcome: str, now: datetime, name: str | None = None) -> None:
         receipt = ReturnReceipt.from_payload(task.payload)
         state = ReturnState(outcome)
         if state == ReturnState.SELLABLE and self._at_once:
@@ -197,7 +198,7 @@ class Returns:
         await notify_closed(uow, task, now)
         detail: dict[str, object] = {
             "sku": receipt.sku, "qty": receipt.qty, "warehouse": receipt.warehouse, "outcome": state.value,
-            "task_id": task.id, "by": task.answered_by or "",
+            "task_id": task.id, "by": task.answered_by or "", **answered_by(task, name),
         }  # fmt: skip
         await uow.orders.add_events(receipt.order_id, [OrderEvent(now, f"return_{state.value}", detail)])
         if state in (ReturnState.DEFECTIVE, ReturnState.NOT_RECEIVED):

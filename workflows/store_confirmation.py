@@ -18,7 +18,7 @@ from workflows.ledger import Ledger, free_stock
 from workflows.model import LineStatus, Order, OrderEvent, OrderLine, Reservation, ReservationState
 from workflows.payloads import StoreQuestion, TaskNotice
 from workflows.ports import Clock, UnitOfWork
-from workflows.tasks import Deadline, Decision, Task, TaskBoard, expire, notify_closed
+from workflows.tasks import Deadline, Decision, Task, TaskBoard, answered_by, expire, notify_closed
 from workflows.topology import Topology, Warehouse, WarehouseKind
 from workflows.vocabulary import NoticeTopic, TaskKind, store_assignee
 
@@ -73,15 +73,16 @@ class StoreCascade:
         await uow.orders.add_events(order.id, [OrderEvent(now, "store_asked", detail)])
         return task
 
-    async def answer(self, task_id: int, option: str, user: str) -> Decision:
-        """A store person's button. Only the store's staff may answer; the first answer stands."""
+    async def answer(self, task_id: int, option: str, user: str, *, name: str | None = None) -> Decision:
+        """A store person's button (``user``: their chat id, ``name``: as the chat shows them, when it told). Only
+        the store's staff may answer; the first answer stands."""
         async with self._board.deciding(task_id, option, user) as (uow, decision):
             if decision.accepted:
                 code = StoreQuestion.from_payload(decision.task.payload).store
                 store = self._topology.warehouse(code)
                 if store is None or user not in store.staff:
                     raise NotStaff(f"{user} is not on the staff of {code}")  # rolls the claim back
-                await self._settle(uow, decision.task, option, self._clock.now())
+                await self._settle(uow, decision.task, option, self._clock.now(), name)
         return decision
 
     @staticmethod
@@ -100,15 +101,14 @@ class StoreCascade:
         assert task.id is not None
         await uow.notices.add(NoticeTopic.STORE_REMINDER, TaskNotice(task.id).to_payload(), self._clock.now())
 
-    async def _settle(self, uow: UnitOfWork, task: Task, outcome: str, now: datetime) -> None:
+    async def _settle(self, uow: UnitOfWork, task: Task, outcome: str, now: datetime, name: str | None = None) -> None:
         question = StoreQuestion.from_payload(task.payload)
         order_id, line_no, store = question.order_id, question.line, question.store
         order = await uow.orders.get(order_id)
         assert order is not None
         line = next(item for item in order.lines if item.line_no == line_no)
         detail: dict[str, object] = {"line": line_no, "store": store, "task_id": task.id, "outcome": outcome}
-        if task.answered_by:
-            detail["by"] = task.answered_by
+        detail |= answered_by(task, name)
         await notify_closed(uow, task, now)
         if outcome == "available":
             line.status = LineStatus.RESERVED

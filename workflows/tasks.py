@@ -114,6 +114,15 @@ async def answer_with(board: TaskBoard, task_id: int, option: str, by: str, effe
     return decision
 
 
+def answered_by(task: Task, name: str | None) -> dict[str, object]:
+    """Who answered ``task``, for its history event: ``by`` as the task records them (a chat id for store staff),
+    and ``by_name`` as their chat shows them when it told and it says more than the id."""
+    who: dict[str, object] = {"by": task.answered_by} if task.answered_by else {}
+    if who and name and name != task.answered_by:
+        who["by_name"] = name
+    return who
+
+
 def closed_topic(task: Task) -> NoticeTopic:
     """The notice that a task closed: a store's question is shown in its Slack channel, the
     office's tasks (managers, owner) in Telegram; each chat adapter takes only its own topic."""

@@ -13,6 +13,7 @@ from app.web import STATIC
 from bot.order_history import history_line
 from bot.telegram.render import alert_title
 from bot.texts import Locale
+from bot.wording import Names
 from workflows.daily_report import DailyReports
 from workflows.dashboard import Dashboard, Snapshot
 from workflows.ports import SeenOrderEvent
@@ -22,12 +23,13 @@ def dashboard_routes(
     dashboard: Dashboard, reports: DailyReports | None, locale: Locale, timezone: str
 ) -> list[web.AbstractRouteDef]:
     titles = TaskTitles(dashboard.topology, locale, timezone)
+    names = Names.of(dashboard.topology, locale)
 
     async def page(request: web.Request) -> web.StreamResponse:
         return web.FileResponse(STATIC / "dashboard.html", headers={"Cache-Control": "no-store"})
 
     async def data(request: web.Request) -> web.Response:
-        view = snapshot_view(await dashboard.snapshot(), locale, timezone, titles)
+        view = snapshot_view(await dashboard.snapshot(), names, timezone, titles)
         if reports is not None:
             today = reports.today()
             view["report"] = report_view(await reports.for_day(today))
@@ -37,14 +39,15 @@ def dashboard_routes(
     return [web.get("/dashboard", page), web.get("/api/dashboard", data), web.static("/static", STATIC)]
 
 
-def snapshot_view(snapshot: Snapshot, locale: Locale, timezone: str, titles: TaskTitles) -> DashboardView:
-    now = snapshot.at
+def snapshot_view(snapshot: Snapshot, names: Names, timezone: str, titles: TaskTitles) -> DashboardView:
+    """The dashboard's data; every text in it worded in ``names``' language, channels and stores by their titles."""
+    now, locale = snapshot.at, names.locale
     return {
         "at": now.isoformat(),
         "locale": locale,
         "channels": [
             {
-                "name": c.name, "paused": c.paused, "circuit_open": c.circuit_open,
+                "name": c.name, "title": names.channel(c.name), "paused": c.paused, "circuit_open": c.circuit_open,
                 "failures_in_row": c.failures_in_row, "outbox_depth": c.outbox_depth,
                 "oldest_age_s": None if c.oldest_pending_at is None else (now - c.oldest_pending_at).total_seconds(),
             }
@@ -57,17 +60,18 @@ def snapshot_view(snapshot: Snapshot, locale: Locale, timezone: str, titles: Tas
             for t in snapshot.open_tasks
         ],
         "alerts": [
-            {"key": a.key, "text": alert_title(a, locale, timezone), "opened_at": a.first_at.isoformat(),
+            {"key": a.key, "text": alert_title(a, locale, timezone, names), "opened_at": a.first_at.isoformat(),
              "resolved_at": a.resolved_at.isoformat() if a.resolved_at else None, "count": a.count}
             for a in snapshot.alerts
         ],
         "onec_last_update": snapshot.onec_last_update.isoformat() if snapshot.onec_last_update else None,
         "drift": [
-            {"channel": c.name, "at": c.reconciled_at.isoformat() if c.reconciled_at else None,
+            {"channel": c.name, "title": names.channel(c.name),
+             "at": c.reconciled_at.isoformat() if c.reconciled_at else None,
              "summary": c.reconciled, "corrected": _corrected(c.reconciled)}
             for c in snapshot.channels if c.reconciled is not None
         ],
-        "order_events": [order_step_view(seen, locale, timezone) for seen in snapshot.order_events],
+        "order_events": [order_step_view(seen, names, timezone) for seen in snapshot.order_events],
         "orders": {
             "unfillable_open": snapshot.orders.unfillable_open, "returns_awaiting": snapshot.orders.returns_awaiting,
             "to_move_on": snapshot.orders.to_move_on, "move_retrying": snapshot.orders.move_retrying,
@@ -76,12 +80,13 @@ def snapshot_view(snapshot: Snapshot, locale: Locale, timezone: str, titles: Tas
     }  # fmt: skip
 
 
-def order_step_view(seen: SeenOrderEvent, locale: Locale, timezone: str = "UTC") -> OrderStepView:
+def order_step_view(seen: SeenOrderEvent, names: Names, timezone: str = "UTC") -> OrderStepView:
     """One lifecycle step, worded as the office's ``/order`` words it (``bot/order_history.py``)."""
     event = seen.event
     return {
-        "order_id": seen.order_id, "channel": seen.channel, "external_id": seen.external_id, "kind": event.kind,
-        "at": event.at.isoformat(), "text": history_line(locale, event.kind, event.detail, None, timezone),
+        "order_id": seen.order_id, "channel": seen.channel, "channel_title": names.channel(seen.channel),
+        "external_id": seen.external_id, "kind": event.kind, "at": event.at.isoformat(),
+        "text": history_line(names.locale, event.kind, event.detail, names, timezone),
     }  # fmt: skip
 
 

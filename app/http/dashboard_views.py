@@ -10,6 +10,7 @@ from typing_extensions import TypedDict
 
 class ChannelCardView(TypedDict):
     name: str
+    title: str  # what the shop calls it («Яндекс Маркет»), in the dashboard's language
     paused: bool
     circuit_open: bool
     failures_in_row: int
@@ -38,6 +39,7 @@ class DashboardAlertView(TypedDict):
 
 class DriftView(TypedDict):
     channel: str
+    title: str  # the channel's title
     at: str | None
     summary: str | None  # "checked=… corrected=…"
     corrected: int
@@ -48,6 +50,7 @@ class OrderStepView(TypedDict):
 
     order_id: int
     channel: str
+    channel_title: str  # the channel's title («Яндекс Маркет»)
     external_id: str  # the channel's number for the order
     kind: str  # the history event's kind, as ``GET /api/orders/{order_id}`` shows it
     at: str

@@ -17,6 +17,7 @@ from typing_extensions import TypedDict
 from app.http.errors import ApiError
 from bot.order_waiting import waiting_line
 from bot.texts import Locale
+from bot.wording import Names
 from workflows.model import OrderStatus
 from workflows.order_lookup import REFERENCE_LIMIT
 from workflows.order_search import DEFAULT_PAGE, LARGEST_PAGE, OrderQuery, OrderSearch, OrderSummary
@@ -32,6 +33,7 @@ class OrderSummaryView(TypedDict):
 
     order_id: int
     channel: str
+    channel_title: str  # the channel's title («Яндекс Маркет»), in the service's language
     external_id: str  # the channel's number for the order
     status: str  # as ``GET /api/orders/{order_id}`` gives it
     created_at: str
@@ -52,11 +54,12 @@ class OrderListView(TypedDict):
 def order_listing_routes(search: OrderSearch, topology: Topology, locale: Locale) -> list[web.RouteDef]:
     timezone = topology.onec.timezone
     titles = {w.code: w.title for w in topology.warehouses if w.title}
+    names = Names.of(topology, locale)
 
     async def listing(request: web.Request) -> web.Response:
         page = await search.page(order_query(request, topology.channels, timezone))
         view: OrderListView = {
-            "orders": [summary_view(s, locale, timezone, titles) for s in page.orders],
+            "orders": [summary_view(s, names, timezone, titles) for s in page.orders],
             "next_cursor": None if page.next_before_id is None else encode_cursor(page.next_before_id),
         }
         return web.json_response(view)
@@ -64,16 +67,17 @@ def order_listing_routes(search: OrderSearch, topology: Topology, locale: Locale
     return [web.get("/api/orders", listing)]
 
 
-def summary_view(summary: OrderSummary, locale: Locale, timezone: str, titles: Mapping[str, str]) -> OrderSummaryView:
+def summary_view(summary: OrderSummary, names: Names, timezone: str, titles: Mapping[str, str]) -> OrderSummaryView:
     order = summary.order
     assert order.id is not None
     return {
-        "order_id": order.id, "channel": order.channel, "external_id": order.external_id,
+        "order_id": order.id, "channel": order.channel, "channel_title": names.channel(order.channel),
+        "external_id": order.external_id,
         "status": order.status.value, "created_at": order.created_at.isoformat(),
         "total": None if order.total is None else str(order.total), "currency": order.currency,
         "ship_by": order.ship_by.isoformat() if order.ship_by else None, "shipping_hold": order.shipping_hold,
         "may_spend": summary.money.may_spend, "waiting_reason": summary.waiting.reason.value,
-        "waiting": waiting_line(locale, summary.waiting, timezone, titles),
+        "waiting": waiting_line(names.locale, summary.waiting, timezone, titles),
     }  # fmt: skip
 
 

@@ -10,10 +10,9 @@ from datetime import date, timedelta
 
 from typing_extensions import TypedDict
 
-from app.http.task_titles import CHANNELS
 from bot.report_chart import summary_lines, title
 from bot.texts import Locale
-from bot.wording import duration, percent
+from bot.wording import Names, duration, percent
 from workflows.daily_report import ChannelUptime, DailyReport, StoreFigures
 
 _WORDS: dict[Locale, dict[str, str]] = {
@@ -53,24 +52,22 @@ class ReportPageView(TypedDict):
     channels: list[list[str]]  # channel, uptime, down time
 
 
-def report_page_view(report: DailyReport, today: date, locale: Locale) -> ReportPageView:
-    following = report.day + timedelta(days=1)
+def report_page_view(report: DailyReport, today: date, names: Names) -> ReportPageView:
+    """The page's data in ``names``' language: channels and stores by the topology's titles, never their codes."""
+    following, locale = report.day + timedelta(days=1), names.locale
     return {
         "date": report.day.isoformat(),
         "locale": locale,
         "title": title(report, locale),
         "complete": report.complete,
-        "lines": summary_lines(report, locale),
+        "lines": summary_lines(report, names),
         "previous": (report.day - timedelta(days=1)).isoformat(),
         "next": following.isoformat() if following <= today else None,
         "chart": f"/api/report/daily.png?date={report.day.isoformat()}&locale={locale}",
         "words": _WORDS[locale],
-        "orders": [[_channel(name), str(count)] for name, count in report.orders_by_channel.items()],
+        "orders": [[names.channel(name), str(count)] for name, count in report.orders_by_channel.items()],
         "stores": [_store_row(s, locale) for s in report.stores],
-        "channels": [
-            [_channel(c.channel), percent(locale, c.uptime * 100), duration(locale, c.down_seconds)]
-            for c in report.channels
-        ],
+        "channels": [_channel_row(c, names) for c in report.channels],
     }
 
 
@@ -80,9 +77,6 @@ def _store_row(s: StoreFigures, locale: Locale) -> list[str]:
     return [s.title, *(str(n) for n in counts), percent(locale, s.answer_rate * 100), median]
 
 
-def _channel_row(c: ChannelUptime, locale: Locale) -> list[str]:
-    return [_channel(c.channel), percent(locale, c.uptime * 100), duration(locale, c.down_seconds)]
-
-
-def _channel(name: str) -> str:
-    return CHANNELS.get(name, name)
+def _channel_row(c: ChannelUptime, names: Names) -> list[str]:
+    locale = names.locale
+    return [names.channel(c.channel), percent(locale, c.uptime * 100), duration(locale, c.down_seconds)]

@@ -16,13 +16,17 @@ from app.http.report_page import report_page_view
 from app.web import STATIC
 from bot.report_chart import render_png
 from bot.texts import Locale
+from bot.wording import Names
 from workflows.daily_report import DailyReport, DailyReports
+from workflows.topology import Topology
 
 LOCALES: tuple[Locale, ...] = ("ru", "en")
 EARLIEST = date(1970, 1, 1)  # a day of year 1 in the shop's zone is before the first UTC instant
 
 
-def report_routes(reports: DailyReports, default_locale: Locale) -> list[web.RouteDef]:
+def report_routes(reports: DailyReports, default_locale: Locale, topology: Topology) -> list[web.RouteDef]:
+    names = {locale: Names.of(topology, locale) for locale in LOCALES}  # channels and stores by their titles
+
     async def daily(request: web.Request) -> web.Response:
         report = await reports.for_day(_day(request, reports))
         return web.json_response(report_view(report))
@@ -33,7 +37,7 @@ def report_routes(reports: DailyReports, default_locale: Locale) -> list[web.Rou
         if locale is None:
             raise ApiError(400, "invalid_request", f"locale={raw!r}: use one of {', '.join(LOCALES)}")
         report = await reports.for_day(_day(request, reports))
-        png = await asyncio.to_thread(render_png, report, locale)  # CPU-bound: off the event loop
+        png = await asyncio.to_thread(render_png, report, names[locale])  # CPU-bound: off the event loop
         return web.Response(body=png, content_type="image/png", headers={"Cache-Control": "no-store"})
 
     async def page(request: web.Request) -> web.StreamResponse:
@@ -41,7 +45,7 @@ def report_routes(reports: DailyReports, default_locale: Locale) -> list[web.Rou
 
     async def page_data(request: web.Request) -> web.Response:
         report = await reports.for_day(_day(request, reports))
-        return web.json_response(report_page_view(report, reports.today(), default_locale))
+        return web.json_response(report_page_view(report, reports.today(), names[default_locale]))
 
     return [
         web.get("/api/report/daily", daily), web.get("/api/report/daily.png", daily_png),

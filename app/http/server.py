@@ -48,6 +48,7 @@ from app.http.views import (
 from bot.order_history import history_line
 from bot.slack.app import slack_events_handler
 from bot.telegram.app import mount_webhook
+from bot.wording import Names
 from storage.database import DatabaseUnavailable, lost_connection
 from workflows.articles import MAX_SKU_LENGTH
 from workflows.dashboard import Dashboard
@@ -114,7 +115,7 @@ def create_app(services: Services) -> web.Application:
     shop = services.shop
     _add_api_routes(app)
     if shop.reports is not None:  # the owner's daily report, for the dashboard
-        app.router.add_routes(report_routes(shop.reports, services.settings.business.locale))
+        app.router.add_routes(report_routes(shop.reports, services.settings.business.locale, shop.topology))
     dashboard = Dashboard(shop.uow, shop.clock, shop.topology)
     app.router.add_routes(dashboard_routes(dashboard, shop.reports, services.settings.business.locale,
                                            shop.topology.onec.timezone))  # fmt: skip
@@ -321,9 +322,10 @@ async def get_order(request: web.Request) -> web.Response:
         "money": money_view(await services.shop.payments.money_state(order.id or 0)),
         "shipment": shipment_view(await services.shop.orders.shipment(order.id or 0)),
     }
-    locale = services.settings.business.locale
+    topology = services.shop.topology
+    names = Names.of(topology, services.settings.business.locale)
     for entry, event in zip(view["history"], order.history, strict=True):  # as the office's /order words it
-        entry["text"] = history_line(locale, event.kind, event.detail)
+        entry["text"] = history_line(names.locale, event.kind, event.detail, names, topology.onec.timezone)
     return web.json_response(view)
 
 

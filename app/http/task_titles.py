@@ -5,10 +5,9 @@ key."""
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from bot.telegram.render import alert_title
 from bot.texts import Locale
+from bot.wording import Names, percent
 from workflows.office_model import Alert
 from workflows.payloads import (
     AlertTask,
@@ -24,11 +23,6 @@ from workflows.task_model import Task
 from workflows.topology import Topology, WarehouseKind
 from workflows.vocabulary import Assignee, TaskKind, assigned_store
 
-CHANNELS: dict[str, str] = {
-    "wildberries": "Wildberries", "ozon": "Ozon", "yandex_market": "Яндекс Маркет", "site": "Сайт",
-    "retailcrm": "RetailCRM",
-}  # fmt: skip
-
 _TEXTS: dict[Locale, dict[str, str]] = {
     "ru": {
         "store_confirmation": "{store}: есть ли {item}{size} для заказа {order}?",
@@ -37,7 +31,7 @@ _TEXTS: dict[Locale, dict[str, str]] = {
         "fx_approval": "Курс {currency} сдвинулся на {deviation} по заказу {order}: решить",
         "unfillable_order": "Заказ {order} ({channel}) нечем собрать: отменить или ждать",
         "return_receipt": "Возврат по заказу {order}: что пришло ({sku} × {qty})",
-        "price_approval": "Цены «{price_type}» упали на {drop} %: решить",
+        "price_approval": "Цены «{price_type}» упали на {drop}: решить",
         "price_approval.floor": "Цены «{price_type}» ниже минимальных: решить",
         "alert": "Сбой: {title}",
         "other": "Задача «{kind}»",
@@ -62,7 +56,7 @@ _TEXTS: dict[Locale, dict[str, str]] = {
         "fx_approval": "{currency} moved {deviation} for order {order}: decide",
         "unfillable_order": "Order {order} ({channel}) cannot be filled: cancel or wait",
         "return_receipt": "Return for order {order}: what arrived ({sku} × {qty})",
-        "price_approval": "“{price_type}” prices fell {drop} %: decide",
+        "price_approval": "“{price_type}” prices fell {drop}: decide",
         "price_approval.floor": "“{price_type}” prices below their floors: decide",
         "alert": "Failure: {title}",
         "other": "Task “{kind}”",
@@ -88,6 +82,7 @@ class TaskTitles:
 
     def __init__(self, topology: Topology, locale: Locale, timezone: str) -> None:
         self._topology, self._locale, self._timezone = topology, locale, timezone
+        self._names = Names.of(topology, locale)
 
     def title(self, task: Task) -> str:
         try:
@@ -115,10 +110,15 @@ class TaskTitles:
                 return self._t(task.kind, order=_order(FraudCall.from_payload(payload)))
             case TaskKind.FX_APPROVAL:
                 fx = FxApproval.from_payload(payload)
-                return self._t(task.kind, currency=fx.currency, deviation=_percent(fx.deviation), order=_order(fx))
+                return self._t(
+                    task.kind,
+                    currency=fx.currency,
+                    deviation=percent(self._locale, fx.deviation * 100),
+                    order=_order(fx),
+                )
             case TaskKind.UNFILLABLE_ORDER:
                 u = UnfillableOrder.from_payload(payload)
-                return self._t(task.kind, order=_order(u), channel=CHANNELS.get(u.channel, u.channel))
+                return self._t(task.kind, order=_order(u), channel=self._names.channel(u.channel))
             case TaskKind.RETURN_RECEIPT:
                 r = ReturnReceipt.from_payload(payload)
                 return self._t(task.kind, order=_order(r), sku=r.sku, qty=r.qty)
@@ -136,13 +136,15 @@ class TaskTitles:
         """Worded as the owner's alert message words it; the task's own copy of the alert is enough for that."""
         episode = Alert(id=None, key=alert.key, kind=alert.kind, detail=dict(alert.detail), state="open", count=1,
                         shown_count=1, first_at=task.created_at, last_at=task.created_at)  # fmt: skip
-        return alert_title(episode, self._locale, self._timezone)
+        return alert_title(episode, self._locale, self._timezone, self._names)
 
     def _price(self, question: PriceQuestion) -> str:
         drops = [(x.shown - x.new) / x.shown for x in question.samples if x.shown]
         if not drops or max(drops) <= 0:
             return self._t("price_approval.floor", price_type=question.price_type)
-        return self._t("price_approval", price_type=question.price_type, drop=round(100 * max(drops)))
+        return self._t(
+            "price_approval", price_type=question.price_type, drop=percent(self._locale, round(100 * max(drops)))
+        )
 
     def _place(self, code: str, store_key: str, warehouse_key: str) -> str:
         warehouse = self._topology.warehouse(code)
@@ -157,7 +159,3 @@ class TaskTitles:
 
 def _order(payload: StoreQuestion | FraudCall | FxApproval | UnfillableOrder | ReturnReceipt) -> str:
     return payload.external_id or str(payload.order_id)
-
-
-def _percent(share: Decimal) -> str:
-    return f"{float(share) * 100:.1f} %"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
@@ -17,11 +17,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.slack.blocks import escape
 from bot.slack.delivery import SlackDelivery
 from bot.slack.identity import KnownBot
+from bot.slack.people import SlackNames
 from bot.texts import Locale, text
-from workflows.office import Answer
 from workflows.returns import Returns
 from workflows.store_confirmation import NotStaff, StoreCascade
-from workflows.tasks import UnknownTask
+from workflows.tasks import Decision, UnknownTask
 from workflows.topology import Topology
 
 log = logging.getLogger(__name__)
@@ -31,14 +31,21 @@ _BUTTON = re.compile(r"^task:(available|missing|defective)$")
 _RETURN_BUTTON = re.compile(r"^return:(sellable|defective|not_received)$")  # a return receipt's
 
 
+class StaffAnswer(Protocol):
+    """A workflow's answer to a store person's button: the task, the option, their Slack id and shown name."""
+
+    async def __call__(self, task_id: int, option: str, user: str, *, name: str | None = None) -> Decision: ...
+
+
 def build_slack_app(
     *, client: AsyncWebClient, bot: KnownBot, signing_secret: str | None, cascade: StoreCascade,
-    delivery: SlackDelivery, topology: Topology, locale: Locale, returns: Returns | None = None,
+    delivery: SlackDelivery, topology: Topology, locale: Locale, names: SlackNames, returns: Returns | None = None,
 ) -> AsyncApp:  # fmt: skip
     # process_before_response: the click is decided before Slack gets its 200, so a retry of an
-    # unacknowledged request finds the task already closed. Nothing on the way to that 200 calls
-    # Slack: the bot is authorized without auth.test, and what Slack is told goes in the background.
-    # Without a signing secret (Socket Mode only) nothing arrives over HTTP to verify.
+    # unacknowledged request finds the task already closed. On the way to that 200 only the name of a
+    # store person who answers is asked of Slack, bounded (SlackNames): the answer is taken with the id
+    # alone when it does not come. The bot is authorized without auth.test, and what Slack is told goes
+    # in the background. Without a signing secret (Socket Mode only) nothing arrives over HTTP to verify.
     app = AsyncApp(
         client=_without_token(client),  # bolt gives each request the token that `bot` authorizes
         authorize=bot,
@@ -47,30 +54,39 @@ def build_slack_app(
         process_before_response=True,
     )
 
+    staff = {user for warehouse in topology.warehouses for user in warehouse.staff}
+
+    async def name_of(slack: AsyncWebClient, user: str) -> str | None:
+        return await names.name(slack, user) if user in staff else None  # a stranger is refused by id alone
+
     @app.action(_BUTTON)
-    async def on_button(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
-        await ack()
-        await _decide(cascade.answer, body, action, delivery, topology, locale)
+    async def on_button(ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()  # `client`: bolt's, with the token `bot` authorized
+        name = await name_of(client, body["user"]["id"])
+        await _decide(cascade.answer, body, action, name, delivery, topology, locale)
 
     if returns is not None:
 
         @app.action(_RETURN_BUTTON)
-        async def on_return_button(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+        async def on_return_button(
+            ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
+        ) -> None:
             await ack()
-            await _decide(returns.answer, body, action, delivery, topology, locale)
+            name = await name_of(client, body["user"]["id"])
+            await _decide(returns.answer, body, action, name, delivery, topology, locale)
 
     return app
 
 
 async def _decide(
-    answer: Answer, body: dict[str, Any], action: dict[str, Any], delivery: SlackDelivery, topology: Topology,
-    locale: Locale,
+    answer: StaffAnswer, body: dict[str, Any], action: dict[str, Any], name: str | None, delivery: SlackDelivery,
+    topology: Topology, locale: Locale,
 ) -> None:  # fmt: skip
     """Hand a click to its workflow; the clicker alone is told why a click changed nothing."""
     option = action["action_id"].split(":", 1)[1]
     user, channel = body["user"]["id"], body["channel"]["id"]
     try:
-        decision = await answer(int(action["value"]), option, user)
+        decision = await answer(int(action["value"]), option, user, name=name)
     except NotStaff:
         store = next((w.display_name for w in topology.warehouses if w.slack_channel == channel), channel)
         delivery.whisper(channel, user, text(locale, "refused.not_staff", store=escape(store)))

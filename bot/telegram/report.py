@@ -30,11 +30,9 @@ TODAY = ("", "today", "сегодня")
 
 
 class TelegramReport:
-    def __init__(
-        self, bot: Bot, reports: DailyReports, owner_chat: int | None, locale: Locale, names: Names | None = None
-    ) -> None:
-        self._bot, self._reports, self._owner_chat, self._locale = bot, reports, owner_chat, locale
-        self._names = names or Names.of(None, locale)
+    def __init__(self, bot: Bot, reports: DailyReports, owner_chat: int | None, names: Names) -> None:
+        """``names``: the topology's titles in the report's language (the locale is theirs)."""
+        self._bot, self._reports, self._owner_chat, self._names = bot, reports, owner_chat, names
         self._instance = f"{socket.gethostname()}:{os.getpid()}"
 
     @property
@@ -43,7 +41,7 @@ class TelegramReport:
 
     async def photo(self, day: date) -> tuple[BufferedInputFile, str]:
         report = await self._reports.for_day(day)
-        png = await asyncio.to_thread(render_png, report, self._locale, self._names)  # keeps the event loop free
+        png = await asyncio.to_thread(render_png, report, self._names)  # keeps the event loop free
         return BufferedInputFile(png, filename=f"report-{day.isoformat()}.png"), _caption(report, self._names)
 
     async def send_scheduled(self) -> bool:
@@ -96,5 +94,5 @@ def _day(args: str | None, today: date) -> date | None:
 
 
 def _caption(report: DailyReport, names: Names) -> str:
-    text = caption(report, names.locale, names)
+    text = caption(report, names)
     return text if len(text) <= CAPTION_LIMIT else text[: CAPTION_LIMIT - 1] + "…"

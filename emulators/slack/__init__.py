@@ -1,8 +1,8 @@
 """A wire-level emulator of Slack's Web API for the real ``slack_sdk`` / ``slack_bolt`` clients.
 
-It emulates ``auth.test``, ``chat.postMessage``, ``chat.update``, ``chat.postEphemeral`` and
-``conversations.replies`` for one workspace and one bot token, Slack's error bodies, and its per-channel
-posting rate limit (HTTP 429 with ``Retry-After``), on a clock tests can move.
+It emulates ``auth.test``, ``chat.postMessage``, ``chat.update``, ``chat.postEphemeral``,
+``conversations.replies`` and ``users.info`` for one workspace and one bot token, Slack's error bodies, and its
+per-channel posting rate limit (HTTP 429 with ``Retry-After``), on a clock tests can move.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from emulators.slack.workspace import (
     MessageVersion,
     SlackApiFailure,
     SlackMessage,
+    SlackUser,
     SlackWorkspace,
 )
 
@@ -30,6 +31,7 @@ __all__ = [
     "SlackCall",
     "SlackEmulator",
     "SlackMessage",
+    "SlackUser",
     "SlackWorkspace",
     "create_app",
 ]

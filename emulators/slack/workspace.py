@@ -36,6 +36,34 @@ class BotIdentity:
 
 
 @dataclass(frozen=True)
+class SlackUser:
+    """A member of the workspace as ``users.info`` describes them. Slack shows ``display_name`` when the person set
+    one, else ``real_name``; ``name`` is the legacy handle."""
+
+    real_name: str
+    display_name: str = ""
+    name: str = ""
+    deleted: bool = False
+
+    def to_api(self, user_id: str, team_id: str) -> dict[str, Any]:
+        """The ``user`` object of ``users.info``, with the fields Slack always sends (no avatars, no e-mail)."""
+        return {
+            "id": user_id, "team_id": team_id, "name": self.name or user_id.lower(), "deleted": self.deleted,
+            "color": "9f69e7", "real_name": self.real_name, "tz": "Europe/Moscow", "tz_label": "Moscow Time",
+            "tz_offset": 10800, "is_admin": False, "is_owner": False, "is_primary_owner": False,
+            "is_restricted": False, "is_ultra_restricted": False, "is_bot": False, "is_app_user": False,
+            "updated": 1_700_000_000, "is_email_confirmed": True, "who_can_share_contact_card": "EVERYONE",
+            "profile": {
+                "title": "", "phone": "", "skype": "", "real_name": self.real_name,
+                "real_name_normalized": self.real_name, "display_name": self.display_name,
+                "display_name_normalized": self.display_name, "fields": None, "status_text": "",
+                "status_emoji": "", "status_expiration": 0, "avatar_hash": "g0000000000a", "first_name": "",
+                "last_name": "", "team": team_id,
+            },
+        }  # fmt: skip
+
+
+@dataclass(frozen=True)
 class MessageVersion:
     """What a message said before a ``chat.update`` replaced it."""
 
@@ -94,8 +122,9 @@ class EphemeralMessage:
 class SlackWorkspace:
     """Channels, users and the messages posted in them, with the semantics of Slack's chat methods.
 
-    ``channels`` maps channel ids to names (either may be used as ``channel``); ``users`` maps user ids to names,
-    or is ``None`` to accept any user id. With ``auto_create_channels`` an unknown channel id springs into being
+    ``channels`` maps channel ids to names (either may be used as ``channel``); ``users`` maps user ids to the
+    people (a bare name is their display and real name), or is ``None`` to accept any user id — ``users.info`` then
+    knows nobody. With ``auto_create_channels`` an unknown channel id springs into being
     on first use instead of answering ``channel_not_found``.
     """
 
@@ -104,14 +133,16 @@ class SlackWorkspace:
         *,
         identity: BotIdentity,
         channels: Mapping[str, str],
-        users: Mapping[str, str] | None = None,
+        users: Mapping[str, str | SlackUser] | None = None,
         auto_create_channels: bool = False,
         first_ts: float = 1_700_000_000.0001,
         wall_clock: Callable[[], float] | None = None,  # unix seconds: message ts follow it (the sandbox's clock)
     ) -> None:
         self.identity = identity
         self.channels: dict[str, str] = dict(channels)
-        self.users = dict(users) if users is not None else None
+        self.users: dict[str, SlackUser] | None = None
+        if users is not None:
+            self.users = {user: SlackUser(p, p) if isinstance(p, str) else p for user, p in users.items()}
         self.auto_create_channels = auto_create_channels
         self.messages: dict[str, list[SlackMessage]] = {channel: [] for channel in self.channels}
         self.ephemerals: dict[str, list[EphemeralMessage]] = {channel: [] for channel in self.channels}
@@ -195,6 +226,14 @@ class SlackWorkspace:
         )
         self.ephemerals[channel].append(ephemeral)
         return {"ok": True, "message_ts": ephemeral.message_ts}
+
+    def user_info(self, params: Params) -> dict[str, Any]:
+        """``users.info``: one member of the workspace; ``user_not_found`` for anyone else (or no ``user``)."""
+        user = _optional_str(params.get("user"))
+        person = (self.users or {}).get(user or "")
+        if user is None or person is None:
+            raise SlackApiFailure("user_not_found")
+        return {"ok": True, "user": person.to_api(user, self.identity.team_id)}
 
     def replies(self, params: Params) -> dict[str, Any]:
         """``conversations.replies``: the thread containing ``ts``, parent first, then replies in order."""

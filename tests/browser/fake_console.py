@@ -191,7 +191,7 @@ def canned_state() -> dict[str, Any]:
                         "at": NOW.isoformat(),
                         "event": "store_asked",
                         "detail": "line: 1, store: tverskaya",
-                        "said": "Строка 1: спросили магазин tverskaya",
+                        "said": "Строка 1: спросили магазин Тверская",
                     },
                 ],
             }
@@ -204,8 +204,11 @@ def canned_state() -> dict[str, Any]:
     }
 
 
+TITLES = {"wildberries": "Wildberries", "ozon": "Ozon", "yandex_market": "Яндекс Маркет", "site": "Сайт"}
+
+
 def channel(name: str, **health: Any) -> dict[str, Any]:
-    return {"name": name, "paused": False, "circuit_open": False, "failures_in_row": 0} | health
+    return {"name": name, "title": TITLES[name], "paused": False, "circuit_open": False, "failures_in_row": 0} | health
 
 
 def dashboard_answer() -> dict[str, Any]:
@@ -239,24 +242,34 @@ def dashboard_answer() -> dict[str, Any]:
             }
         ],
         "onec_last_update": (NOW - timedelta(minutes=5)).isoformat(),
-        "drift": [{"channel": "ozon", "at": NOW.isoformat(), "summary": "checked=40 corrected=2", "corrected": 2}],
+        "drift": [
+            {
+                "channel": "ozon",
+                "title": "Ozon",
+                "at": NOW.isoformat(),
+                "summary": "checked=40 corrected=2",
+                "corrected": 2,
+            }
+        ],
         "locale": "ru",
         "order_events": [
             {
                 "order_id": 41,
                 "channel": "ozon",
+                "channel_title": "Ozon",
                 "external_id": "0154-1",
                 "kind": "cancelled_by_channel",
                 "at": (NOW - timedelta(minutes=3)).isoformat(),
-                "text": "Отменён покупателем или площадкой ozon",
+                "text": "Отменён покупателем или площадкой Ozon",
             },
             {
                 "order_id": 40,
                 "channel": "wildberries",
+                "channel_title": "Wildberries",
                 "external_id": "WB-1001",
                 "kind": "marketplace_ready_to_ship",
                 "at": (NOW - timedelta(minutes=9)).isoformat(),
-                "text": "wildberries: сообщено, что заказ собран и готов к отгрузке",
+                "text": "Wildberries: сообщено, что заказ собран и готов к отгрузке",
             },
         ],
         "orders": {"unfillable_open": 1, "returns_awaiting": 2, "to_move_on": 3, "move_retrying": 1, "move_refused": 0},

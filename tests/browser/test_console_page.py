@@ -72,7 +72,7 @@ async def test_console_shows_every_role(page: Page, site: Site) -> None:
     await page.get_by_test_id("order-toggle-42").click()
     await expect(page.get_by_test_id("order-history-42").locator("li")).to_have_count(2)
     second = page.get_by_test_id("order-history-42").locator("li").nth(1)  # the manager's words, not the kind
-    await expect(second).to_contain_text("Строка 1: спросили магазин tverskaya")
+    await expect(second).to_contain_text("Строка 1: спросили магазин Тверская")
     await expect(second).not_to_contain_text("store_asked")
     first = page.get_by_test_id("order-history-42").locator("li").nth(0)  # an event without words: kind and detail
     await expect(first).to_contain_text("created")
@@ -100,7 +100,8 @@ async def test_a_slack_button_posts_the_press_as_the_chosen_staff_member(page: P
     # the updated message, at once, with when it was edited (the question was posted at 12:00)
     await expect(question.get_by_test_id("slack-edited")).to_have_text("(изменено 12:09)")
     await expect(question.get_by_role("button")).to_have_count(0)
-    await expect(question).to_contain_text("@U0BORIS")
+    await expect(question).to_contain_text("@Борис")  # the mention by the person's name, as Slack draws it
+    await expect(question.locator(".sk-mention")).to_have_attribute("title", "U0BORIS")
 
 
 async def test_the_telegram_command_box_quick_buttons_and_keyboard_post(page: Page, site: Site) -> None:
@@ -182,7 +183,7 @@ async def test_the_dashboard_asks_for_the_token_then_shows_the_channels(page: Pa
     await expect(panel.get_by_role("heading")).to_have_text("Заказы: последние события")
     newest = page.get_by_test_id("order-event-0")
     await expect(newest).to_contain_text("Ozon 0154-1")
-    await expect(newest).to_contain_text("Отменён покупателем или площадкой ozon")
+    await expect(newest).to_contain_text("Отменён покупателем или площадкой Ozon")
     await expect(newest).to_have_class(re.compile(r"\btrouble\b"))
     await expect(page.get_by_test_id("order-event-1")).not_to_have_class(re.compile(r"\btrouble\b"))
     await expect(page.get_by_test_id("order-counter-returns_awaiting")).to_have_text("Возвратов ждут приёмки: 2")

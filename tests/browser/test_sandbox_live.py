@@ -57,7 +57,7 @@ async def test_a_clerk_confirms_in_the_slack_pane_and_the_order_is_allocated(
         "title", "reserved", timeout=PATIENCE_MS
     )
     history = page.get_by_test_id(f"order-history-{order_id}")
-    await expect(history).to_contain_text("Строка 1: магазин Тверская ответил — есть, в порядке")
+    await expect(history).to_contain_text("Строка 1: магазин Тверская ответил — есть, в порядке (Борис)")
     await expect(history).not_to_contain_text("store_confirmed")  # the event's words, not its code
     await expect(pane.get_by_test_id("slack-edited")).to_have_count(1, timeout=PATIENCE_MS)
     await expect(available).to_have_count(0)  # the buttons are gone from the updated question

@@ -15,7 +15,7 @@ from tests.e2e.test_store_cascade_slack import SECRET, World
 from workflows.orders import LineRequest, PlaceOrder
 
 # the store cascade's world: the service on SQLite, the Slack emulator, signed requests
-world, slack_timeout_s = cascade.world, cascade.slack_timeout_s
+world, slack_timeout_s, slack_name_timeout_s = cascade.world, cascade.slack_timeout_s, cascade.slack_name_timeout_s
 
 
 async def _click(world: World, message: Any, option: str, user: str) -> int:
@@ -76,5 +76,6 @@ async def test_a_return_is_asked_in_the_store_channel_and_the_first_click_stands
 
     assert await _click(world, receipt, "defective", "U1") == 200
     assert "ответил(а) <@U1>" in world.slack.ephemerals("CS1")[-1].text
-    history = [e.kind for e in (await shop.orders.get(placed.id)).history if e.kind.startswith("return_")]
-    assert history == ["return_announced", "return_sellable"]
+    history = [e for e in (await shop.orders.get(placed.id)).history if e.kind.startswith("return_")]
+    assert [e.kind for e in history] == ["return_announced", "return_sellable"]
+    assert (history[-1].detail["by"], history[-1].detail["by_name"]) == ("U1", "Анна")  # the id, and as Slack says

@@ -163,6 +163,7 @@ def test_a_return_to_a_store_is_received_there_as_sellable_in_slack(sandbox: San
     assert "return_announced" in said and "return_sellable" in said, said
     answered = next(h for h in returned["history"] if h["event"] == "return_sellable")
     assert "U0GLEB" in answered["detail"] and "ожидается в остатке" in summary
+    assert "(Глеб)" in answered["said"]  # who answered, by the name Slack shows (users.info), not the id
     mitino = next(s for s in sandbox.state()["stores"] if s["code"] == "mitino")
     receipts = [m for m in mitino["messages"] if "VASE-MT-1" in str(m["blocks"]) and m["edited"]]
     assert len(receipts) == 2 and all(not m["buttons"] for m in receipts)  # the question and the receipt, answered
@@ -189,8 +190,11 @@ def test_a_silent_store_passes_the_question_on_and_the_next_store_confirms_in_sl
     assert order(sandbox.state(), order_id)["lines"][0]["status"] == "awaiting_store_confirmation"
 
     assert sandbox.post("/sandbox/api/slack/press", {**press, "user": "U0VERA"}).status_code == 200
-    line = order(sandbox.state(), order_id)["lines"][0]
+    placed = order(sandbox.state(), order_id)
+    line = placed["lines"][0]
     assert (line["status"], line["warehouse"]) == ("reserved", "arbat")
+    confirmed = next(h for h in placed["history"] if h["event"] == "store_confirmed")
+    assert confirmed["said"] == "Строка 1: магазин Арбат ответил — есть, в порядке (Вера)"
 
     def updated(state: dict[str, Any]) -> bool:
         arbat = next(s for s in state["stores"] if s["code"] == "arbat")

@@ -21,7 +21,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from emulators.slack import SlackEmulator
+from emulators.slack import SlackEmulator, SlackUser
 
 TOKEN = "xoxb-test-storeops"
 SIGNING_SECRET = "test-signing-secret"
@@ -99,6 +99,41 @@ async def test_a_token_form_field_is_accepted(slack: SlackEmulator) -> None:
     response = await AsyncWebClient(base_url=slack.base_url).api_call("auth.test", data={"token": TOKEN})
     assert response["ok"] is True
     assert slack.calls("auth.test")[0].params == {}
+
+
+async def test_users_info_answers_as_slack_does_by_a_get_with_a_query_string(
+    slack: SlackEmulator, client: AsyncWebClient
+) -> None:
+    answer = await client.users_info(user=MANAGER)
+    user = answer["user"]
+    assert answer["ok"] is True and (user["id"], user["team_id"], user["deleted"], user["is_bot"]) == (
+        MANAGER, "T0STOREOPS", False, False,
+    )  # fmt: skip
+    assert (user["real_name"], user["profile"]["real_name"], user["profile"]["display_name"]) == ("anna",) * 3
+    assert {"name", "tz", "tz_offset", "updated", "is_admin", "is_restricted"} <= set(user)
+    assert {"real_name_normalized", "display_name_normalized", "avatar_hash", "team"} <= set(user["profile"])
+    [call] = slack.calls("users.info")
+    assert call.params["user"] == MANAGER  # slack_sdk sends it as GET ?user=…
+
+
+async def test_users_info_tells_a_display_name_apart_from_the_full_name(monotonic: MonotonicClock) -> None:
+    people = {"U1": SlackUser("Анна Петрова", "Анна", name="anna.p"), "U2": SlackUser("Вера Смирнова")}
+    async with SlackEmulator(bot_token=TOKEN, users=people, clock=monotonic) as slack:
+        client = AsyncWebClient(token=TOKEN, base_url=slack.base_url)
+        anna, vera = (await client.users_info(user="U1"))["user"], (await client.users_info(user="U2"))["user"]
+    assert (anna["name"], anna["real_name"], anna["profile"]["display_name"]) == ("anna.p", "Анна Петрова", "Анна")
+    assert (vera["name"], vera["real_name"], vera["profile"]["display_name"]) == ("u2", "Вера Смирнова", "")
+
+
+async def test_users_info_refuses_an_unknown_user_and_a_token_without_users_read(slack: SlackEmulator) -> None:
+    client = AsyncWebClient(token=TOKEN, base_url=slack.base_url)
+    with pytest.raises(SlackApiError) as unknown:
+        await client.users_info(user="U0NOBODY")
+    assert unknown.value.response["error"] == "user_not_found"
+    slack.scopes = "chat:write,chat:write.public"
+    with pytest.raises(SlackApiError) as unscoped:
+        await client.users_info(user=MANAGER)
+    assert (unscoped.value.response["error"], unscoped.value.response["needed"]) == ("missing_scope", "users:read")
 
 
 async def test_post_then_update_changes_the_stored_message(slack: SlackEmulator, client: AsyncWebClient) -> None:

@@ -20,7 +20,7 @@ from slack_sdk.signature import SignatureVerifier
 from app.bootstrap import Services, build
 from app.http.server import create_app
 from app.settings import load_settings
-from emulators.slack import SlackEmulator
+from emulators.slack import SlackEmulator, SlackUser
 from tests.fakes import FakeClock
 from workflows.model import LineStatus, StockFigure
 from workflows.orders import LineRequest, PlaceOrder
@@ -30,6 +30,12 @@ from workflows.topology import Topology
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 TOKEN = "xoxb-storeops-test"
 STAFF = {"s1": "U1", "s2": "U2", "s3": "U3"}
+# as Slack knows them: U1 and U2 chose display names, U3 has only a full name
+PEOPLE = {
+    "U1": SlackUser("Анна Петрова", "Анна"),
+    "U2": SlackUser("Борис Орлов", "Борис"),
+    "U3": SlackUser("Вера Смирнова"),
+}
 
 
 def _shop() -> Topology:
@@ -54,13 +60,15 @@ class World:
         assert self.services.chats.slack_delivery is not None
         await self.services.chats.slack_delivery.run_once()
 
-    def question(self, store: str) -> Any:
-        return self.slack.messages(f"C{store.upper()}")[0]
+    def question(self, store: str, nth: int = 0) -> Any:
+        """The store's ``nth`` question (0: its first), not counting replies in threads."""
+        return [m for m in self.slack.messages(f"C{store.upper()}") if m.thread_ts is None][nth]
 
     async def click(
-        self, store: str, option: str, user: str, *, secret: str = SECRET, age: int = 0, settle: bool = True
-    ) -> int:
-        message = self.question(store)
+        self, store: str, option: str, user: str, *, secret: str = SECRET, age: int = 0, settle: bool = True,
+        nth: int = 0,
+    ) -> int:  # fmt: skip
+        message = self.question(store, nth)
         first_version = message.history[0].blocks if message.history else message.blocks  # buttons go on close
         task_id = first_version[-1]["elements"][0]["value"]
         payload = {
@@ -95,15 +103,24 @@ def slack_timeout_s() -> str:
 
 
 @pytest.fixture
-async def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, slack_timeout_s: str) -> AsyncIterator[World]:
+def slack_name_timeout_s() -> str:
+    """SLACK_NAME_TIMEOUT_S for the world; a test parametrizes it to a tiny value to see users.info time out."""
+    return "1"
+
+
+@pytest.fixture
+async def world(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, slack_timeout_s: str, slack_name_timeout_s: str
+) -> AsyncIterator[World]:
     channels = {f"C{code.upper()}": code for code in STAFF}
-    async with SlackEmulator(bot_token=TOKEN, channels=channels) as slack:
+    async with SlackEmulator(bot_token=TOKEN, channels=channels, users=PEOPLE) as slack:
         monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'cascade.db'}")
         monkeypatch.setenv("API_TOKEN", "cascade-test-token-0001")
         monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
         monkeypatch.setenv("SLACK_SIGNING_SECRET", SECRET)
         monkeypatch.setenv("SLACK_API_BASE", slack.base_url)
         monkeypatch.setenv("SLACK_TIMEOUT_S", slack_timeout_s)
+        monkeypatch.setenv("SLACK_NAME_TIMEOUT_S", slack_name_timeout_s)
         monkeypatch.setenv("LOCALE", "ru")
         clock = FakeClock()
         services = await build(load_settings(env_file=None), _shop(), clock=clock)
@@ -155,6 +172,102 @@ async def test_timeout_missing_available_as_slack_sees_it(world: World) -> None:
     ]  # fmt: skip
     api = await world.http.get(f"/api/orders/{placed.id}", headers={"Authorization": "Bearer cascade-test-token-0001"})
     assert [h["event"] for h in (await api.json())["history"]][-1] == "store_confirmed"
+
+
+async def _history(world: World, order_id: int) -> list[str]:
+    api = await world.http.get(f"/api/orders/{order_id}", headers={"Authorization": "Bearer cascade-test-token-0001"})
+    return [entry["text"] for entry in (await api.json())["history"]]
+
+
+async def test_the_history_names_who_answered_as_slack_shows_them_and_keeps_their_id(world: World) -> None:
+    placed = (await world.services.shop.orders.place(PlaceOrder("site", "SO-N1", [LineRequest("КР-7/2", 1)]))).order
+    await world.deliver()
+    assert await world.click("s1", "missing", "U1") == 200
+    await world.deliver()
+    assert await world.click("s2", "available", "U2") == 200
+    assert "Есть, в порядке — <@U2>" in world.question("s2").text  # Slack itself shows the mention by name
+
+    order = await world.services.shop.orders.get(placed.id or 0)
+    answers = [(e.kind, e.detail.get("by"), e.detail.get("by_name")) for e in order.history if "by" in e.detail]
+    assert answers == [("store_declined", "U1", "Анна"), ("store_confirmed", "U2", "Борис")]
+    said = await _history(world, placed.id or 0)
+    assert [line for line in said if "магазин S1 не" in line or "магазин S2 ответил" in line] == [
+        "Строка 1: магазин S1 не подтвердил — нет на месте (Анна)",
+        "Строка 1: магазин S2 ответил — есть, в порядке (Борис)",
+    ]
+
+    await world.services.shop.ledger.apply_stock(world.clock.now(), [StockFigure("LAMP", "s1", 1)])
+    again = (await world.services.shop.orders.place(PlaceOrder("site", "SO-N2", [LineRequest("LAMP", 1)]))).order
+    await world.deliver()
+    await world.click("s1", "available", "U1", nth=1)  # the same person again: Slack is not asked twice
+    assert [call.params["user"] for call in world.slack.calls("users.info")] == ["U1", "U2"]
+    assert (await _history(world, again.id or 0))[-1].endswith("есть, в порядке (Анна)")
+
+
+async def test_a_person_with_no_display_name_is_named_by_their_full_name(world: World) -> None:
+    placed = (await world.services.shop.orders.place(PlaceOrder("site", "SO-N3", [LineRequest("КР-7/2", 1)]))).order
+    await world.deliver()
+    for _ in ("s1", "s2"):  # neither answers
+        world.clock.advance(minutes=20)
+        await world.services.shop.pump.run_once()
+        await world.deliver()
+    assert await world.click("s3", "available", "U3") == 200
+    assert (await _history(world, placed.id or 0))[
+        -1
+    ] == "Строка 1: магазин S3 ответил — есть, в порядке (Вера Смирнова)"
+
+
+@pytest.mark.parametrize("slack_name_timeout_s", ["0.2"])
+@pytest.mark.parametrize(
+    ("trouble", "logged"),
+    [("hang", "TimeoutError"), ("fail", "HTTP 500"), ("missing_scope", "missing_scope"),
+     ("unknown_user", "user_not_found")],
+)  # fmt: skip
+async def test_an_answer_is_taken_with_the_id_when_slack_does_not_tell_the_name(
+    world: World, trouble: str, logged: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """users.info is on the click's way to Slack's 200: bounded, and the answer never depends on it."""
+    placed = (await world.services.shop.orders.place(PlaceOrder("site", "SO-N4", [LineRequest("КР-7/2", 1)]))).order
+    await world.deliver()
+    if trouble == "hang":
+        world.slack.hang("users.info")
+    elif trouble == "fail":
+        world.slack.fail("users.info")
+    elif trouble == "missing_scope":  # the app installed before it asked for users:read
+        world.slack.scopes = "chat:write,chat:write.public"
+    else:
+        del world.slack.workspace.users["U1"]  # type: ignore[union-attr]  # gone from the workspace since
+    async with asyncio.timeout(2):  # a guard: the click waits for the name SLACK_NAME_TIMEOUT_S (0.2 s) at most
+        assert await world.click("s1", "available", "U1") == 200
+    world.slack.release()
+
+    order = await world.services.shop.orders.get(placed.id or 0)
+    assert order.lines[0].status == LineStatus.RESERVED  # the answer stands
+    confirmed = order.history[-1]
+    assert (confirmed.kind, confirmed.detail.get("by"), "by_name" in confirmed.detail) == (
+        "store_confirmed",
+        "U1",
+        False,
+    )
+    assert (await _history(world, placed.id or 0))[-1] == "Строка 1: магазин S1 ответил — есть, в порядке (U1)"
+    assert "Есть, в порядке — <@U1>" in world.question("s1").text
+    said = [r.getMessage() for r in caplog.records if r.name == "bot.slack.people"]
+    assert len(said) == 1 and said[0].endswith(f"keeps the id: {logged}")
+    assert not [r for r in caplog.records if r.exc_info]
+
+
+@pytest.mark.parametrize("slack_name_timeout_s", ["0.2"])
+async def test_a_name_slack_could_not_tell_is_asked_again_at_the_next_answer(world: World) -> None:
+    await world.services.shop.ledger.apply_stock(world.clock.now(), [StockFigure("LAMP", "s1", 1)])
+    await world.services.shop.orders.place(PlaceOrder("site", "SO-N5", [LineRequest("КР-7/2", 1)]))
+    await world.deliver()
+    world.slack.hang("users.info")
+    assert await world.click("s1", "available", "U1") == 200
+    world.slack.release()
+    placed = (await world.services.shop.orders.place(PlaceOrder("site", "SO-N6", [LineRequest("LAMP", 1)]))).order
+    await world.deliver()
+    assert await world.click("s1", "available", "U1", nth=1) == 200
+    assert (await _history(world, placed.id or 0))[-1].endswith("(Анна)")
 
 
 async def test_a_late_pump_sends_no_reminder_after_the_deadline(world: World) -> None:

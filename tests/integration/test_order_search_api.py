@@ -90,6 +90,7 @@ async def test_any_number_an_order_is_known_by_finds_it(
     assert _ids(await _list(api, q="SITE-404")) == []
     found = (await _list(api, q="site-3-abf6"))["orders"][0]
     assert found["channel"] == "site" and found["external_id"] == "SITE-3-abf6"
+    assert found["channel_title"] == "Сайт"  # what the page shows
     assert found["status"] == "reserved" and found["total"] == "990.00" and found["ship_by"] is None
     assert found["created_at"] == NOW.isoformat()
 
@@ -198,4 +199,4 @@ async def test_the_order_history_comes_worded(api: tuple[TestClient[Any, Any], S
     response = await client.get(f"{PATH}/{order_id}", headers=AUTH)
     order = await conformance.check(response, "GET", f"{PATH}/{{order_id}}")
     assert [entry["text"] for entry in order["history"]] == [
-        "Заказ получен: Сайт, 1\xa0строка", "Строка 1: A × 1 зарезервирован на складе online"]  # fmt: skip
+        "Заказ получен: Сайт, 1\xa0строка", "Строка 1: A × 1 зарезервирован на складе Интернет-склад"]  # fmt: skip

@@ -31,6 +31,7 @@ from pydantic import ValidationError
 
 from app.settings import BusinessSettings
 from bot.report_chart import caption, render_png
+from bot.wording import Names
 from storage.database import Database
 from storage.report_queries import SqlDayRecords
 from storage.uow import SqlUnitOfWorkFactory
@@ -176,7 +177,7 @@ async def test_today_is_reported_so_far(database: Database) -> None:
 
 async def test_the_caption_says_it_in_a_few_lines(database: Database) -> None:
     report = await (await the_day(database)).reports.for_day(DAY)
-    assert caption(report, "ru").splitlines() == [
+    assert caption(report, Names.of(shop(), "ru")).splitlines() == [
         "Отчёт за 21.11.2026",
         "Заказов: 6",
         "Медиана обработки: 2 мин",
@@ -185,13 +186,13 @@ async def test_the_caption_says_it_in_a_few_lines(database: Database) -> None:
         "Хуже всех отвечает: Арбат — 66,7\xa0% (2 из 3)",
         "Меньше всех доступен: Wildberries — 97,9\xa0%",
     ]
-    assert caption(report, "en").splitlines()[1:3] == ["Orders: 6", "Median processing: 2 min"]
+    assert caption(report, Names.of(shop(), "en")).splitlines()[1:3] == ["Orders: 6", "Median processing: 2 min"]
 
 
 async def test_the_chart_is_a_png(database: Database) -> None:
     report = await (await the_day(database)).reports.for_day(DAY)
     for locale in ("ru", "en"):
-        png = render_png(report, locale)
+        png = render_png(report, Names.of(shop(), locale))
         assert png[:8] == b"\x89PNG\r\n\x1a\n"
         width, height = struct.unpack(">II", png[16:24])  # IHDR
         assert (width, height) == (1200, 800)
@@ -202,8 +203,8 @@ def test_an_empty_day_renders_too() -> None:
     start = msk(21, 0)
     empty = DailyReport(DAY, "Europe/Moscow", start, start + timedelta(days=1), start + timedelta(hours=5), {}, 0,
                         None, 0, 0, 0, (), ())  # fmt: skip
-    assert render_png(empty, "ru")[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "Медиана обработки: — (ни один заказ не собран)" in caption(empty, "ru")
+    assert render_png(empty, Names.of(shop(), "ru"))[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "Медиана обработки: — (ни один заказ не собран)" in caption(empty, Names.of(shop(), "ru"))
 
 
 def test_every_channel_up_is_said_so_and_a_quick_median_is_under_a_minute() -> None:
@@ -211,15 +212,15 @@ def test_every_channel_up_is_said_so_and_a_quick_median_is_under_a_minute() -> N
     up = (ChannelUptime("ozon", 0.0, 1.0), ChannelUptime("yandex_market", 0.0, 1.0))
     day = DailyReport(DAY, "Europe/Moscow", start, start + timedelta(days=1), start + timedelta(days=1),
                       {"yandex_market": (1,) + (0,) * 23}, 1, 0.4, 0, 0, 0, (), up)  # fmt: skip
-    assert caption(day, "ru").splitlines()[2::3] == [
+    assert caption(day, Names.of(shop(), "ru")).splitlines()[2::3] == [
         "Медиана обработки: меньше минуты",
         "Все каналы были доступны весь день",
     ]
-    assert caption(day, "en").splitlines()[2::3] == [
+    assert caption(day, Names.of(shop(), "en")).splitlines()[2::3] == [
         "Median processing: under a minute",
         "Every channel was up all day",
     ]
-    assert render_png(day, "ru")[:8] == b"\x89PNG\r\n\x1a\n"
+    assert render_png(day, Names.of(shop(), "ru"))[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 async def test_the_scheduled_send_is_claimed_once_across_instances(database: Database) -> None:

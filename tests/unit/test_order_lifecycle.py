@@ -13,6 +13,7 @@ from sqlalchemy import event
 from app.http.dashboard import snapshot_view
 from app.http.task_titles import TaskTitles
 from bot.order_history import history_line, kinds
+from bot.wording import Names
 from storage.database import Database
 from storage.uow import SqlUnitOfWorkFactory
 from tests.fakes import FakeClock
@@ -159,8 +160,8 @@ async def test_the_dashboard_words_the_steps_as_the_offices_order_command_does(
                   ("cancelled", {"reason": "unfillable: Анна", "released": 0}))  # fmt: skip
     snapshot = await Dashboard(uow, clock, topology).snapshot()
 
-    ru = snapshot_view(snapshot, "ru", "Europe/Moscow", TaskTitles(topology, "ru", "Europe/Moscow"))
-    en = snapshot_view(snapshot, "en", "Europe/Moscow", TaskTitles(topology, "en", "Europe/Moscow"))
+    ru = snapshot_view(snapshot, Names.of(topology, "ru"), "Europe/Moscow", TaskTitles(topology, "ru", "Europe/Moscow"))
+    en = snapshot_view(snapshot, Names.of(topology, "en"), "Europe/Moscow", TaskTitles(topology, "en", "Europe/Moscow"))
 
     assert ru["locale"] == "ru" and en["locale"] == "en"
     assert [step["text"] for step in ru["order_events"]] == [
@@ -178,7 +179,8 @@ async def test_the_dashboard_words_the_steps_as_the_offices_order_command_does(
     }  # fmt: skip
     assert first["at"] == clock.now().isoformat()
     for step in snapshot.order_events:  # one wording table: the same line /order shows
-        assert history_line("ru", step.event.kind, step.event.detail) in [s["text"] for s in ru["order_events"]]
+        said = history_line("ru", step.event.kind, step.event.detail, Names.of(topology, "ru"), "Europe/Moscow")
+        assert said in [s["text"] for s in ru["order_events"]]
     assert ru["orders"] == {"unfillable_open": 0, "returns_awaiting": 0, "to_move_on": 0, "move_retrying": 0,
                             "move_refused": 0}  # fmt: skip
 

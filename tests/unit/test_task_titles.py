@@ -56,7 +56,9 @@ def test_office_tasks_say_what_to_do_and_who_answers(titles: TaskTitles) -> None
     unfillable = UnfillableOrder(order_id=5, external_id="OZ-5", channel="ozon", lines=(UnfillableLine(1, "A", 1),))
 
     assert titles.title(_task(TaskKind.FRAUD_CHECK, call.to_payload())) == "Звонок клиенту по заказу SITE-3"
-    assert titles.title(_task(TaskKind.PRICE_APPROVAL, prices.to_payload())) == "Цены «Розничная» упали на 60 %: решить"
+    assert (
+        titles.title(_task(TaskKind.PRICE_APPROVAL, prices.to_payload())) == "Цены «Розничная» упали на 60\xa0%: решить"
+    )
     assert titles.title(_task(TaskKind.UNFILLABLE_ORDER, unfillable.to_payload())) == (
         "Заказ OZ-5 (Ozon) нечем собрать: отменить или ждать"
     )

@@ -6,21 +6,31 @@ from __future__ import annotations
 
 import ast
 import importlib
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from matplotlib.figure import Figure
+from matplotlib.text import Text
 
+from app.http.dashboard import snapshot_view
+from app.http.report_page import report_page_view
+from app.http.task_titles import TaskTitles
 from bot.order_history import history_line, kinds
+from bot.report_chart import caption, chart
 from bot.slack import blocks
 from bot.telegram import render
 from bot.telegram.texts import keys
 from bot.texts import _TEXTS as SLACK_TEXTS
 from bot.texts import Locale
 from bot.wording import Names
-from tests.people_words import raw_codes
+from tests.people_words import raw_codes, topology_codes
+from workflows.daily_report import ChannelUptime, DailyReport, StoreFigures
+from workflows.dashboard import ChannelHealth, Snapshot
+from workflows.model import OrderEvent
 from workflows.office_model import Alert
+from workflows.order_lifecycle import OrderCounters
 from workflows.payloads import (
     FraudCall,
     FxApproval,
@@ -31,20 +41,31 @@ from workflows.payloads import (
     UnfillableLine,
     UnfillableOrder,
 )
+from workflows.ports import SeenOrderEvent
 from workflows.task_model import Task, TaskState
+from workflows.topology import Topology
 from workflows.vocabulary import TaskKind
 
 TZ = "Europe/Moscow"
 NOW = datetime(2026, 12, 3, 11, 21, 52, 284396, tzinfo=UTC)
 LOCALES: tuple[Locale, ...] = ("ru", "en")
-NAMES = {
-    locale: Names(
-        locale,
-        {"site": "site", "wb": "wildberries", "ozon": "ozon", "yandex_market": "yandex_market", "crm": "retailcrm"},
-        {"online": "Интернет-склад", "arbat": "Арбат", "tverskaya": "Тверская"},
-    )
-    for locale in LOCALES
-}
+# codes are not titles here, and channels are keyed apart from their kinds, so a code shown instead of a title shows
+SHOP = Topology.model_validate({
+    "warehouses": [
+        {"code": "online", "kind": "online", "title": "Интернет-склад"},
+        {"code": "arbat", "kind": "store", "title": "Арбат", "slack_channel": "C1", "staff": ["U1"]},
+        {"code": "tverskaya", "kind": "store", "title": "Тверская", "slack_channel": "C2", "staff": ["U2"]},
+    ],
+    "channels": {
+        "site": {"kind": "site", "serves": ["online", "arbat", "tverskaya"]},
+        "wb": {"kind": "wildberries", "serves": ["online"]},
+        "oz": {"kind": "ozon", "serves": ["online"]},
+        "ym": {"kind": "yandex_market", "serves": ["online"]},
+        "crm": {"kind": "retailcrm", "serves": ["online"]},
+    },
+})  # fmt: skip
+CODES = topology_codes(SHOP)
+NAMES = {locale: Names.of(SHOP, locale) for locale in LOCALES}
 WORKFLOWS = Path(__file__).resolve().parents[2] / "workflows"
 
 ESCALATIONS: list[dict[str, object]] = [
@@ -63,19 +84,19 @@ ALERTS: dict[str, list[dict[str, object]]] = {
                     {"last_update": NOW.isoformat(), "minutes": 65, "working_hours": "08:00-22:00"}],
     "fx_feed_down": [{"reason": "HTTP 503"}],
     "task_escalated": ESCALATIONS,
-    "sync_failing": [{"channel": "yandex_market", "reason": "HTTP 503", "failures": 2}],
-    "sku_rejected": [{"channel": "ozon", "sku": "LAMP", "reason": "Товар не найден"}],
+    "sync_failing": [{"channel": "ym", "reason": "HTTP 503", "failures": 2}],
+    "sku_rejected": [{"channel": "oz", "sku": "LAMP", "reason": "Товар не найден"}],
     "price_sync_failing": [{"channel": "wb", "reason": "HTTP 429", "failures": 22}],
     "price_rejected": [{"channel": "site", "sku": "LAMP", "reason": "Цена ниже минимальной"}],
     "onec_pull_failing": [{"reason": "HTTP 500"}],
-    "price_drift": [{"channel": "ozon", "count": 22, "sku": "KETTLE", "shown": "12.0000", "ours": "2500.40"}],
+    "price_drift": [{"channel": "oz", "count": 22, "sku": "KETTLE", "shown": "12.0000", "ours": "2500.40"}],
     "shipment_refused": [{"carrier": "cdek", "order_id": 8, "order": "S-8", "reason": "Адрес не найден"}],
     "carrier_failing": [{"carrier": "cdek", "reason": "HTTP 502", "failures": 1}],
     "stock_negative": [{"sku": "LAMP", "warehouse": "tverskaya", "on_hand": 1, "reserved": 2}],
     "onec_totals_unplaced": [{"offers": 22, "example": "LAMP", "source": "CommerceML"}],
-    "unfillable_ship_by_near": [{"order_id": 8, "order": "OZ-8", "channel": "ozon", "ship_by": NOW.isoformat(),
+    "unfillable_ship_by_near": [{"order_id": 8, "order": "OZ-8", "channel": "oz", "ship_by": NOW.isoformat(),
                                  "task_id": 4}],
-    "order_action_refused": [{"channel": "yandex_market", "action": action, "order_id": 8, "order": "YM-8",
+    "order_action_refused": [{"channel": "ym", "action": action, "order_id": 8, "order": "YM-8",
                               "reason": "Заказ уже отменён"}
                              for action in ("ready_to_ship", "cancel_unfillable", "ask_unfillable")],
     "return_defective": [{"order": "S-8", "order_id": 8, "sku": "LAMP", "qty": 1, "warehouse": "arbat",
@@ -115,7 +136,7 @@ def test_every_alert_kind_raised_has_a_sample_here() -> None:
 
 def _check(text: str) -> None:
     assert text.strip()
-    assert raw_codes(text) == [], text
+    assert raw_codes(text, CODES) == [], text
 
 
 @pytest.mark.parametrize("locale", LOCALES)
@@ -144,12 +165,12 @@ def _office_tasks() -> list[Task]:
                        Decimal("0.04"), Decimal("12.0000"), escalated=escalated).to_payload()
             for escalated in (False, True)]),
         TaskKind.UNFILLABLE_ORDER: (("cancel", "wait"), [
-            UnfillableOrder(8, "YM-8", "yandex_market", (UnfillableLine(1, "LAMP", 2),), attempt, why,
+            UnfillableOrder(8, "YM-8", "ym", (UnfillableLine(1, "LAMP", 2),), attempt, why,
                             NOW + timedelta(hours=2)).to_payload()
             for attempt, why in ((1, None), (2, "timeout"), (3, "ship_by"))]),
         TaskKind.PRICE_APPROVAL: (("approve", "reject"), [
-            PriceQuestion(3, "Розничная", lines, skus, (PriceSample("ozon", "LAMP", 150000, 120000, 125000),
-                          PriceSample("yandex_market", "KETTLE", None, 9900)), why).to_payload()
+            PriceQuestion(3, "Розничная", lines, skus, (PriceSample("oz", "LAMP", 150000, 120000, 125000),
+                          PriceSample("ym", "KETTLE", None, 9900)), why).to_payload()
             for lines, skus, why in ((1, 1, None), (4, 3, "timeout"), (15, 22, None))]),
         TaskKind.RETURN_RECEIPT: (("sellable", "defective", "not_received"), [
             ReturnReceipt(8, "S-8", "site", "LAMP", 1, "online", "manager:42").to_payload()]),
@@ -224,13 +245,13 @@ def test_every_store_question_reads_as_words(locale: Locale) -> None:
 
 # every field an order event's detail may hold, as the workflows write them
 EVENT_DETAIL: dict[str, object] = {
-    "channel": "yandex_market", "lines": 22, "line": 1, "sku": "LAMP", "qty": 2, "warehouse": "tverskaya",
+    "channel": "ym", "lines": 22, "line": 1, "sku": "LAMP", "qty": 2, "warehouse": "tverskaya",
     "store": "arbat", "outcome": "available", "by": "Анна", "answer_by": NOW.isoformat(), "task_id": 4,
     "asked": ["arbat", "tverskaya"], "number": "0001", "at": NOW.isoformat(), "decision": "verified",
     "amount": "1200.5", "currency": "CNY", "payee": "Поставщик", "rate": "12.3456", "rate_now": "12.9",
     "rate_at_payment": "12.3456", "deviation": "0.04", "tracking_number": "1001", "released": 2,
     "note": "Менеджер поставил в CRM статус «Собран»", "note_en": "The manager set the CRM status “Packed”",
-    "source": "ozon", "ask_again_at": NOW.isoformat(), "components": {"LAMP": 1}, "obligation_id": 1,
+    "source": "oz", "ask_again_at": NOW.isoformat(), "components": {"LAMP": 1}, "obligation_id": 1,
     "payment_id": "p-1", "reason": "Покупатель передумал",
 }  # fmt: skip
 
@@ -241,6 +262,77 @@ def test_every_order_event_reads_as_words(locale: Locale) -> None:
     for kind in sorted(kinds(locale)):
         for detail in (EVENT_DETAIL, {}, {**EVENT_DETAIL, "reason": "unfillable: Анна", "decision": "wait"}):
             _check(history_line(locale, kind, detail, NAMES[locale], TZ))
+
+
+def _dashboard() -> Snapshot:
+    """What the dashboard reads: every channel, every task, an alert of each kind and every history event kind."""
+    channels = [ChannelHealth(name, False, False, 0, 0, None, "checked=3 corrected=1", NOW) for name in SHOP.channels]
+    alerts = [Alert(n, f"{kind}:{n}", kind, detail, "open", 2, 1, NOW, NOW)
+              for n, (kind, detail) in enumerate((k, d) for k, ds in ALERTS.items() for d in ds)]  # fmt: skip
+    events = [SeenOrderEvent(8, channel, "YM-8", OrderEvent(NOW, kind, detail))
+              for channel in SHOP.channels for kind in sorted(kinds("ru")) for detail in (EVENT_DETAIL, {})]  # fmt: skip
+    tasks = _office_tasks() + _store_tasks()
+    return Snapshot(NOW, channels, tasks, alerts, NOW, events, OrderCounters(1, 1, 1, 1, 1))
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_the_dashboard_reads_as_words(locale: Locale) -> None:
+    view = snapshot_view(_dashboard(), NAMES[locale], TZ, TaskTitles(SHOP, locale, TZ))
+    shown = [card["title"] for card in view["channels"]] + [row["title"] for row in view["drift"]]
+    shown += [text for task in view["tasks"] for text in (task["title"], task["who"])]
+    shown += [alert["text"] for alert in view["alerts"]]
+    shown += [text for step in view["order_events"] for text in (step["text"], step["channel_title"])]
+    assert len(shown) > 2 * len(kinds(locale)) * len(SHOP.channels)
+    for text in shown:
+        _check(text)
+
+
+def _report() -> DailyReport:
+    start = datetime(2026, 12, 2, 21, 0, tzinfo=UTC)
+    hours: dict[str, tuple[int, ...]] = {"site": (0,) * 10 + (2,) + (0,) * 13, "wb": (1,) + (0,) * 23,
+                                         "oz": (0,) * 24, "ym": (0,) * 23 + (3,), "crm": (1,) * 24}  # fmt: skip
+    stores = (StoreFigures("arbat", "Арбат", 3, 2, 1, 1, 0, 75.0), StoreFigures("tverskaya", "Тверская", 0, 0, 0, 0, 0,
+              None))  # fmt: skip
+    uptime = tuple(ChannelUptime(name, 600.0 if name == "ym" else 0.0, 0.99 if name == "ym" else 1.0)
+                   for name in SHOP.channels)  # fmt: skip
+    return DailyReport(date(2026, 12, 3), TZ, start, start + timedelta(days=1), start + timedelta(days=1), hours, 4,
+                       95.0, 1, 1, 1, stores, uptime)  # fmt: skip
+
+
+def _drawn_texts(figure: Figure) -> list[Text]:
+    """Every text the chart shows: titles, labels, legends, notes, and the ticks of the axes that are drawn."""
+    texts = [t for t in figure.texts if t.get_visible()]
+    for ax in figure.axes:
+        texts += [ax.title, ax.xaxis.label, ax.yaxis.label, *ax.texts]
+        legend = ax.get_legend()
+        texts += legend.get_texts() if legend is not None else []
+        texts += [*ax.get_xticklabels(), *ax.get_yticklabels()] if ax.axison else []
+    return texts
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_the_daily_report_reads_as_words_in_telegram_on_its_page_and_in_its_chart(locale: Locale) -> None:
+    report, names = _report(), NAMES[locale]
+    page = report_page_view(report, report.day, names)
+    shown = [page["title"], *page["lines"], *page["words"].values(), caption(report, names)]
+    shown += [cell for table in (page["orders"], page["stores"], page["channels"]) for row in table for cell in row]
+    figure = chart(report, names)
+    figure.canvas.draw()  # ticks and legends get their texts when drawn
+    drawn = [text.get_text() for text in _drawn_texts(figure) if text.get_text().strip()]
+    assert {"Арбат", "Яндекс Маркет" if locale == "ru" else "Yandex Market"} <= set(drawn)  # the bars' labels
+    assert any(text.startswith("Wildberries (") for text in drawn)  # the legend
+    for text in shown + drawn:
+        _check(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Строка 1: магазин arbat ответил", "Выгрузка в канал «wb» не проходит", "Меньше всех доступен: crm — 97\xa0%"],
+)
+def test_the_check_catches_a_store_code_or_channel_key_shown_for_its_title(text: str) -> None:
+    assert raw_codes(text, CODES) != []
+    titled = text.replace("arbat", "Арбат").replace("wb", "Wildberries").replace("crm", "RetailCRM")
+    assert raw_codes(titled, CODES) == []
 
 
 def test_both_languages_have_every_text() -> None:

@@ -35,10 +35,13 @@ function useStickToBottom(count) {
 
 // ---- Slack ----------------------------------------------------------------------------------
 
-function blockText(text) {
+function blockText(text, people) {
   if (!text) return "";
-  return text.type === "plain_text" ? escapeHtml(text.text) : slackMrkdwn(text.text);
+  return text.type === "plain_text" ? escapeHtml(text.text) : slackMrkdwn(text.text, people);
 }
+
+// The store's staff by Slack user id: mentions read as their names, as Slack shows them.
+const staffNames = (store) => Object.fromEntries((store.staff || []).map((person) => [person.id, person.name]));
 
 function SlackButton({ button, busy, onPress, testid }) {
   const style = button.style ? `sk-button sk-${button.style}` : "sk-button";
@@ -57,7 +60,7 @@ function blockButton(element) {
   return { text: element.text?.text ?? "", action_id: element.action_id, value: element.value ?? "", style: element.style };
 }
 
-function SlackBlock({ block, button }) {
+function SlackBlock({ block, button, people }) {
   switch (block.type) {
     case "header":
       return html`<div class="sk-header">${block.text?.text}</div>`;
@@ -70,7 +73,7 @@ function SlackBlock({ block, button }) {
         ${(block.elements || []).map((element) =>
           element.type === "image"
             ? html`<img class="sk-context-img" src=${element.image_url} alt=${element.alt_text || ""} />`
-            : html`<span dangerouslySetInnerHTML=${{ __html: blockText(element) }} />`,
+            : html`<span dangerouslySetInnerHTML=${{ __html: blockText(element, people) }} />`,
         )}
       </div>`;
     case "actions":
@@ -81,10 +84,10 @@ function SlackBlock({ block, button }) {
       const accessory = block.accessory;
       return html`<div class="sk-section">
         <div class="sk-section-body">
-          ${block.text && html`<div class="sk-text" dangerouslySetInnerHTML=${{ __html: blockText(block.text) }} />`}
+          ${block.text && html`<div class="sk-text" dangerouslySetInnerHTML=${{ __html: blockText(block.text, people) }} />`}
           ${block.fields &&
           html`<div class="sk-fields">
-            ${block.fields.map((field) => html`<div dangerouslySetInnerHTML=${{ __html: blockText(field) }} />`)}
+            ${block.fields.map((field) => html`<div dangerouslySetInnerHTML=${{ __html: blockText(field, people) }} />`)}
           </div>`}
         </div>
         ${accessory?.type === "button" && button(blockButton(accessory))}
@@ -92,12 +95,13 @@ function SlackBlock({ block, button }) {
       </div>`;
     }
     default:
-      return block.text?.text ? html`<div class="sk-text" dangerouslySetInnerHTML=${{ __html: blockText(block.text) }} />` : null;
+      return block.text?.text ? html`<div class="sk-text" dangerouslySetInnerHTML=${{ __html: blockText(block.text, people) }} />` : null;
   }
 }
 
 function SlackMessage({ store, message, busyKey, onPress }) {
   const blocks = message.blocks || [];
+  const people = staffNames(store);
   // Buttons drawn by the blocks themselves; message.buttons adds only those they do not draw.
   const inBlocks = new Set();
   const styles = {};
@@ -121,8 +125,8 @@ function SlackMessage({ store, message, busyKey, onPress }) {
   const editedText = `(изменено${editedAt})`;
   const edited = message.edited ? ` <span class="sk-edited" data-testid="slack-edited">${editedText}</span>` : "";
   const body = blocks.length
-    ? blocks.map((block, i) => html`<${SlackBlock} key=${i} block=${block} button=${button} />`)
-    : html`<div class="sk-text" dangerouslySetInnerHTML=${{ __html: slackMrkdwn(message.text) + edited }} />`;
+    ? blocks.map((block, i) => html`<${SlackBlock} key=${i} block=${block} button=${button} people=${people} />`)
+    : html`<div class="sk-text" dangerouslySetInnerHTML=${{ __html: slackMrkdwn(message.text, people) + edited }} />`;
   const rest = (message.buttons || []).filter((b) => !inBlocks.has(`${b.action_id}|${b.value}`));
   return html`<div class="sk-message" data-testid=${`slack-msg-${store.code}-${message.ts}`} data-ts=${message.ts}>
     <div class="sk-avatar" aria-hidden="true">so</div>

@@ -1,5 +1,6 @@
 // The operator's dashboard: read-only health of the running service, from GET /api/dashboard
-// every 5 s with the API token as a bearer (session.js keeps it).
+// every 5 s with the API token as a bearer (session.js keeps it). Its texts, channels and stores come worded by
+// the service in its LOCALE, by the topology's titles: the page lays them out and names nothing itself.
 import { html, render, useEffect, useState } from "./vendor/htm-preact-standalone.mjs";
 import { dateTimeRu, durationRu, relativeRu, requestJson } from "./format.js";
 import { OrderSearch } from "./order_search.js";
@@ -7,13 +8,6 @@ import { TOKEN_KEY, TokenForm, initialToken } from "./session.js";
 
 const API = "/api/dashboard";
 const POLL_MS = 5000;
-const CHANNEL_TITLES = {
-  wildberries: "Wildberries",
-  ozon: "Ozon",
-  yandex_market: "Яндекс Маркет",
-  site: "Сайт",
-  retailcrm: "RetailCRM",
-};
 const TASK_STATES = { open: "ждёт ответа", answered: "отвечена", expired: "время вышло", cancelled: "отменена" };
 const QUEUE_AGE_WARN_S = 300; // an outbox row older than this means the channel is falling behind
 
@@ -28,7 +22,7 @@ function channelHealth(channel) {
 function ChannelCard({ channel }) {
   const [health, label] = channelHealth(channel);
   return html`<div class=${`channel-card health-${health}`} data-testid=${`channel-card-${channel.name}`} data-health=${health}>
-    <div class="channel-name">${CHANNEL_TITLES[channel.name] || channel.name}</div>
+    <div class="channel-name">${channel.title}</div>
     <div class="channel-state">${label}</div>
     <div class="channel-queue">
       ${channel.outbox_depth
@@ -94,7 +88,7 @@ function Drift({ drift }) {
           <tbody>
             ${drift.map(
               (row, i) => html`<tr key=${i} title=${row.summary || ""}>
-                <td>${CHANNEL_TITLES[row.channel] || row.channel}</td>
+                <td>${row.title}</td>
                 <td>${row.at ? dateTimeRu(row.at) : "—"}</td>
                 <td class="num">${row.corrected}</td>
               </tr>`,
@@ -153,7 +147,7 @@ function OrderSteps({ steps, counters, locale }) {
               (step, i) => html`<tr key=${i} class=${TROUBLE_STEP.test(step.kind) ? "order-step trouble" : "order-step"}
                   data-testid=${`order-event-${i}`} data-kind=${step.kind} title=${step.kind}>
                 <td class="when">${dateTimeRu(step.at)}</td>
-                <td class="when">${CHANNEL_TITLES[step.channel] || step.channel} ${step.external_id} <span class="muted">#${step.order_id}</span></td>
+                <td class="when">${step.channel_title} ${step.external_id} <span class="muted">#${step.order_id}</span></td>
                 <td>${step.text}</td>
               </tr>`,
             )}
@@ -200,7 +194,7 @@ function Dashboard({ data, token, problem, fetchedAt, onLogout }) {
           1С: ${onec ? html`последние остатки ${dateTimeRu(onec)} (${relativeRu(onec, now)})` : "остатков из 1С ещё не было"}
         </p>
       </section>
-      <${OrderSearch} token=${token} locale=${data.locale} channelTitles=${CHANNEL_TITLES} />
+      <${OrderSearch} token=${token} locale=${data.locale} />
       <${OrderSteps} steps=${data.order_events || []} counters=${data.orders} locale=${data.locale} />
       <${Tasks} tasks=${data.tasks || []} now=${now} />
       <${Alerts} alerts=${data.alerts || []} now=${now} />

@@ -62,12 +62,13 @@ export function slackTsTime(ts) {
 
 // Slack mrkdwn -> HTML. Text is escaped first; <...> control sequences (links, mentions) become
 // placeholders so that *bold* around a link still works and nothing from the text is ever markup.
-export function slackMrkdwn(text) {
+// `people` maps user ids to names: a mention <@U…> reads "@Анна", as Slack draws it, not the id.
+export function slackMrkdwn(text, people = {}) {
   const controls = [];
   const hold = (htmlPiece) => `\u0000${controls.push(htmlPiece) - 1}\u0000`;
   let out = String(text ?? "")
     .split(/(<[^<>\n]+>)/)
-    .map((part, i) => (i % 2 ? hold(slackControl(part.slice(1, -1))) : escapeHtml(unslack(part))))
+    .map((part, i) => (i % 2 ? hold(slackControl(part.slice(1, -1), people)) : escapeHtml(unslack(part))))
     .join("");
   out = out.replace(/```([\s\S]+?)```/g, (_, code) => hold(`<pre>${code}</pre>`));
   out = out.replace(/`([^`\n]+)`/g, (_, code) => hold(`<code>${code}</code>`));
@@ -84,9 +85,13 @@ function unslack(text) {
   return text.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
 }
 
-function slackControl(inner) {
+function slackControl(inner, people) {
   const [target, label] = inner.split("|", 2);
-  if (target.startsWith("@")) return `<span class="sk-mention">@${escapeHtml(label || target.slice(1))}</span>`;
+  if (target.startsWith("@")) {
+    const id = target.slice(1);
+    const name = Object.hasOwn(people, id) ? people[id] : label || id;
+    return `<span class="sk-mention" title="${escapeHtml(id)}">@${escapeHtml(name)}</span>`;
+  }
   if (target.startsWith("#")) return `<span class="sk-mention">#${escapeHtml(label || target.slice(1))}</span>`;
   if (target.startsWith("!")) {
     const word = target.slice(1).split("^")[0];

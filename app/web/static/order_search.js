@@ -67,7 +67,7 @@ function History({ detail, words }) {
   </div>`;
 }
 
-export function OrderSearch({ token, locale, channelTitles }) {
+export function OrderSearch({ token, locale }) {
   const words = WORDS[locale] || WORDS.ru;
   const statuses = STATUSES[locale] || STATUSES.ru;
   const [typed, setTyped] = useState("");
@@ -120,7 +120,7 @@ export function OrderSearch({ token, locale, channelTitles }) {
           <tr key=${order.order_id} class=${HELD.has(order.waiting_reason) ? "order-find-row held" : "order-find-row"}
               data-testid=${`order-found-${order.order_id}`} data-reason=${order.waiting_reason}
               aria-expanded=${String(open === order.order_id)} onClick=${() => toggle(order.order_id)}>
-            <td class="when">${channelTitles[order.channel] || order.channel} ${order.external_id} <span class="muted">#${order.order_id}</span></td>
+            <td class="when">${order.channel_title} ${order.external_id} <span class="muted">#${order.order_id}</span></td>
             <td><span class=${`status status-${order.status}`} title=${order.status}>${statuses[order.status] || order.status}</span></td>
             <td class="when">${dateTimeRu(order.created_at)}</td>
             <td class="num">${money(order.total, order.currency)}</td>
