@@ -79,7 +79,10 @@ def _connect_telegram(settings: Settings, shop: Shop, chats: Chats) -> None:
         return
     bot = build_bot(telegram.bot_token.get_secret_value(), str(telegram.api_base))
     locale = settings.business.locale
-    delivery = TelegramDelivery(shop.uow, bot, shop.topology, shop.clock, locale, Pacer(), shop.alerts)
+    delivery = TelegramDelivery(
+        shop.uow, bot, shop.topology, shop.clock, locale, Pacer(), shop.alerts,
+        owner=shop.instance.owner, held=shop.instance.held,
+    )  # fmt: skip
     chats.telegram_bot, chats.telegram_delivery = bot, delivery
     if shop.reports is not None:
         owner = shop.topology.people.owner_telegram_id
