@@ -5,7 +5,8 @@ What ``slack_sdk`` (3.47) sends, and so what this accepts:
 * every method at ``<base_url><method>``, the token in ``Authorization: Bearer xoxb-...`` (a ``token`` parameter
   is accepted too, as Slack does);
 * ``chat.*`` as a JSON body; ``auth.test`` as a POST whose parameters are in the *query string* (empty body);
-  ``conversations.replies`` as a **GET** with a query string; other clients may send form-encoded bodies.
+  ``conversations.replies`` and ``conversations.history`` as a **GET** with a query string (booleans as ``1``);
+  other clients may send form-encoded bodies.
   Parameters from the query string and the body are merged, the body winning.
 
 Answers follow Slack: HTTP 200 with ``{"ok": true, ...}`` or ``{"ok": false, "error": ...}`` for every failure
@@ -43,7 +44,10 @@ _METHODS: dict[str, Callable[[SlackWorkspace, Params], dict[str, Any]]] = {
     "chat.update": SlackWorkspace.update_message,
     "chat.postEphemeral": SlackWorkspace.post_ephemeral,
     "conversations.replies": SlackWorkspace.replies,
+    "conversations.history": SlackWorkspace.history,
 }
+# A method that needs one of these scopes of the token, Slack's "needed" when it has none of them.
+_SCOPES = {"conversations.history": ("channels:history", "groups:history", "im:history", "mpim:history")}
 
 
 @dataclass(frozen=True)
@@ -89,7 +93,7 @@ class SlackEmulator(LocalServer):
         auto_create_channels: bool = False,
         rate_limit: RateLimitPolicy | None = None,
         clock: Clock = time.monotonic,
-        scopes: str = "chat:write,chat:write.public,commands",
+        scopes: str = "chat:write,chat:write.public,commands,channels:history,groups:history",
         app_token: str | None = None,  # xapp-…: enables Socket Mode (apps.connections.open)
         wall_clock: Callable[[], float] | None = None,  # unix seconds for message ts (default: from 1700000000)
     ) -> None:
@@ -210,6 +214,10 @@ class SlackEmulator(LocalServer):
             return SlackAnswer({"ok": False, "error": "not_authed"})
         if token != self.bot_token:
             return SlackAnswer({"ok": False, "error": "invalid_auth"})
+        needed = _SCOPES.get(method)
+        if needed and not set(needed) & set(self.scopes.split(",")):
+            return SlackAnswer({"ok": False, "error": "missing_scope", "needed": ",".join(needed),
+                                "provided": self.scopes})  # fmt: skip
         try:
             retry_after = self._forced.take(method)
             if retry_after is None and method == "chat.postMessage":
