@@ -63,7 +63,9 @@ def _connect_slack(settings: Settings, shop: Shop, chats: Chats) -> None:
         retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=5)],  # honours Retry-After
     )
     locale = settings.business.locale
-    chats.slack_delivery = SlackDelivery(shop.uow, client, shop.topology, shop.clock, locale)
+    chats.slack_delivery = SlackDelivery(
+        shop.uow, client, shop.topology, shop.clock, locale, owner=shop.instance.owner, held=shop.instance.held
+    )
     chats.slack_bot = KnownBot(client)
     secret = slack.signing_secret.get_secret_value() if slack.signing_secret else None
     chats.slack_app = build_slack_app(
