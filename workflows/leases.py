@@ -101,10 +101,17 @@ class HeldLeases:
 
 
 class HeldScope:
-    """Keys of one kind held by one piece of work (a drain), all dropped when it ends however it ends."""
+    """Keys of one kind held by one piece of work (a drain); ``with`` it, all are dropped when the work ends
+    however it ends."""
 
     def __init__(self, held: HeldLeases, kind: LeaseKind) -> None:
         self._held, self._kind, self._mine = held, kind, Counter[LeaseKey]()
+
+    def __enter__(self) -> HeldScope:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
     def hold(self, keys: Collection[LeaseKey]) -> None:
         self._mine.update(keys)

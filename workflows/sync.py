@@ -260,12 +260,18 @@ class SyncDispatcher:
 
         One push at a time still, and a line is in one batch at a time (its lease), so a newer value never
         overtakes an older one. A pause takes effect before the next push (what was claimed goes back at once);
-        a failure stops the drain, and every line claimed and not sent waits with the failed batch."""
+        a failure stops the drain, and every line claimed and not sent waits with the failed batch.
+
+        Claimed lines are held (their leases renewed) until they are settled or given back; whatever the drain
+        leaves unsettled (cancelled, or failed unexpectedly) is let go and goes again when its lease runs out."""
+        with self._held.scope(self.lease_kind) as held:
+            return await self._drain_holding(held)
+
+    async def _drain_holding(self, held: HeldScope) -> int:
         accepted = 0
         batches = max(1, CLAIM_LINES // self._batch_limit())
         queue: deque[_Batch] = deque()
         ahead: asyncio.Task[list[_Batch]] | None = None
-        held = self._held.scope(self.lease_kind)  # renewed while claimed, until settled or given back
         settler = _Settler(lambda answered: self._settle_batches(answered, held))
         try:
             queue.extend(await self._claim(max(1, batches // 2), held))  # half first: the first request goes sooner
@@ -300,10 +306,7 @@ class SyncDispatcher:
                 ahead.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await ahead
-            try:
-                await settler.close()  # what the channel took is settled all the same (short transactions)
-            finally:
-                held.close()  # what is left unsettled is no longer renewed: it goes again when its lease runs out
+            await settler.close()  # what the channel took is settled all the same (short transactions)
         if settler.error is not None:
             raise settler.error
         return accepted
