@@ -4,24 +4,28 @@ connects to anything or reads the environment."""
 
 from __future__ import annotations
 
-import os
-import socket
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import httpx
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.chats import Chats, connect_chats
+from app.instance import incarnation
 from app.metrics import Metrics
 from app.outside import outside_systems
 from app.settings import Settings
-from storage.database import Database, open_database
+from storage.database import Database, DatabaseUnavailable, open_database
 from storage.migrate import migrate
 from storage.uow import SqlUnitOfWorkFactory
+from workflows.leases import LeaseKeeper
 from workflows.ports import Clock
 from workflows.shop import Instance, Rules, Shop, assemble
 from workflows.topology import Topology
+
+log = logging.getLogger(__name__)
 
 
 class SystemClock:
@@ -39,11 +43,16 @@ class Services:
     shop: Shop
     chats: Chats
     metrics: Metrics
+    leases: LeaseKeeper  # this process's heartbeat and the renewal of the leases it holds
 
     async def close(self) -> None:
         await self.shop.close()
         await self.http_client.aclose()
         await self.chats.close()
+        try:
+            await self.leases.end()  # its work is over: another start takes its rows at once
+        except (SQLAlchemyError, DatabaseUnavailable, OSError) as error:
+            log.warning("could not give back this instance's leases (%s); they run out", type(error).__name__)
         await self.database.dispose()
 
 
@@ -62,13 +71,15 @@ async def build(
     http_client = httpx.AsyncClient(timeout=httpx.Timeout(10.0), follow_redirects=True)
     outside = outside_systems(settings, topology, http_client, database)
     metrics = Metrics(uow, clock, sorted(outside.channels))
+    me = incarnation(settings)
     instance = Instance(
-        owner=f"{socket.gethostname()}:{os.getpid()}",
+        owner=me.owner,
         deadline_concurrency=1 if database.is_sqlite else 4,  # SQLite has a single writer
         sync_observer=metrics,
     )
     shop = assemble(uow, topology, clock, outside, rules(settings), instance)
-    return Services(settings, database, http_client, shop, connect_chats(settings, shop), metrics)
+    leases = LeaseKeeper(uow, clock, me, instance.held)
+    return Services(settings, database, http_client, shop, connect_chats(settings, shop), metrics, leases)
 
 
 def rules(settings: Settings) -> Rules:

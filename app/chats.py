@@ -64,7 +64,9 @@ def _connect_slack(settings: Settings, shop: Shop, chats: Chats) -> None:
         retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=5)],  # honours Retry-After
     )
     locale = settings.business.locale
-    chats.slack_delivery = SlackDelivery(shop.uow, client, shop.topology, shop.clock, locale)
+    chats.slack_delivery = SlackDelivery(
+        shop.uow, client, shop.topology, shop.clock, locale, owner=shop.instance.owner, held=shop.instance.held
+    )
     chats.slack_bot = KnownBot(client)
     secret = slack.signing_secret.get_secret_value() if slack.signing_secret else None
     chats.slack_app = build_slack_app(
@@ -80,7 +82,10 @@ def _connect_telegram(settings: Settings, shop: Shop, chats: Chats) -> None:
         return
     bot = build_bot(telegram.bot_token.get_secret_value(), str(telegram.api_base))
     locale = settings.business.locale
-    delivery = TelegramDelivery(shop.uow, bot, shop.topology, shop.clock, locale, Pacer(), shop.alerts)
+    delivery = TelegramDelivery(
+        shop.uow, bot, shop.topology, shop.clock, locale, Pacer(), shop.alerts,
+        owner=shop.instance.owner, held=shop.instance.held,
+    )  # fmt: skip
     chats.telegram_bot, chats.telegram_delivery = bot, delivery
     if shop.reports is not None:
         owner = shop.topology.people.owner_telegram_id

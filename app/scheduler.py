@@ -10,12 +10,15 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from app.bootstrap import Services
 from workflows.channels import LearnsProducts
+from workflows.leases import RENEW_EVERY
 
 
 def build_scheduler(services: Services) -> AsyncIOScheduler:
     shop, chats = services.shop, services.chats
     scheduler = AsyncIOScheduler(timezone=UTC)
     every = {"max_instances": 1, "coalesce": True, "next_run_time": datetime.now(UTC)}  # first run at start
+    renew_every = RENEW_EVERY.total_seconds()  # the heartbeat, and the leases of work under way renewed
+    scheduler.add_job(services.leases.renew, "interval", seconds=renew_every, id="leases", **every)
     interval = services.settings.business.deadline_pump_interval_s
     scheduler.add_job(shop.pump.run_once, "interval", seconds=interval, id="deadlines", **every)
     if chats.slack_delivery is not None:

@@ -28,10 +28,13 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from app.bootstrap import Services
 from app.http.connections import ConnectionLimits, GuardedSite
 from app.http.server import create_app
+from app.instance import alive, running
 from app.scheduler import build_scheduler
+from app.settings import ConfigurationError
 from bot.slack.app import start_socket_mode, stop_socket_mode
 from bot.telegram.app import poll_while_leading, register_commands
 from storage.leadership import SqlLeadership
+from workflows.leases import SameInstanceRunning
 
 log = logging.getLogger("storeops")
 TELEGRAM_POLLING = "telegram polling"  # the leadership among the instances sharing the database
@@ -67,6 +70,7 @@ class RunningService:
     async def _start(self) -> None:
         services = self.services
         settings, topology = services.settings, services.shop.topology
+        await self._take_over()
         app = create_app(services)
         if self._extend is not None:
             self._extend(app)
@@ -100,7 +104,21 @@ class RunningService:
         host, port = self._runner.addresses[0][:2]
         self.url = f"http://{host}:{port}"
 
+    async def _take_over(self) -> None:
+        """Become this instance's incarnation, taking back at once the leases an earlier run of it left; refused
+        while another process runs as the same instance."""
+        leases = self.services.leases
+        try:
+            await leases.begin(alive, asyncio.sleep)
+        except SameInstanceRunning as error:
+            raise ConfigurationError(
+                f"configuration error:\n  INSTANCE_ID: {error}; every instance sharing this database needs its own "
+                f"INSTANCE_ID (this one is {leases.me.instance!r})"
+            ) from None
+        running(leases.me, yes=True)
+
     async def _stop(self) -> None:
+        running(self.services.leases.me, yes=False)
         if self._polling is not None:
             polling, self._polling = self._polling, None
             polling.cancel()  # stops aiogram's polling its own way, then releases the leadership

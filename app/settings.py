@@ -267,6 +267,11 @@ class BusinessSettings(_Group):
 class Settings(_Group):
     config_path: Path = Field(default=Path("storeops.toml"), validation_alias="STOREOPS_CONFIG")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", validation_alias="LOG_LEVEL")
+    # this instance's name among those sharing the database, the same across its restarts (app/instance.py);
+    # unset: this host's name and a digest of the database, the topology file and the HTTP address
+    instance_id: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$", validation_alias="INSTANCE_ID"
+    )
     database: DatabaseSettings
     http: HttpSettings
     telegram: TelegramSettings

@@ -43,10 +43,17 @@ class SqlOrderActions:
         for key in ("order_id", "action", "created_at"):
             values.pop(key)
         where = (a.order_id == action.order_id, a.action == action.action)
-        await self._c.execute(update(t.order_actions).where(*where).values(**values))
+        await self._c.execute(update(t.order_actions).where(*where).values(**values, lease_owner=None))  # claim over
 
     async def claim(
-        self, channel: str, actions: Collection[str], now: datetime, lease_until: datetime, limit: int
+        self,
+        channel: str,
+        actions: Collection[str],
+        now: datetime,
+        lease_until: datetime,
+        limit: int,
+        *,
+        owner: str | None = None,
     ) -> list[OrderAction]:
         a, o = t.order_actions.c, t.orders.c
         of_channel = select(o.id).where(o.channel == channel)
@@ -62,7 +69,8 @@ class SqlOrderActions:
         claimed: list[OrderAction] = []
         for order_id, name in keys:
             where = (a.order_id == order_id, a.action == name)
-            await self._c.execute(update(t.order_actions).where(*where).values(next_attempt_at=lease_until))
+            leased = {"next_attempt_at": lease_until, "lease_owner": owner}
+            await self._c.execute(update(t.order_actions).where(*where).values(leased))
             found = await self.get(order_id, name)
             assert found is not None
             claimed.append(found)

@@ -202,7 +202,7 @@ task_deadlines = Table(
     Column("kind", String(16), nullable=False),
     Column("due_at", UtcDateTime, nullable=False),
     Column("leased_until", UtcDateTime, nullable=True),
-    Column("lease_owner", String(64), nullable=True),
+    Column("lease_owner", String(128), nullable=True),
     Column("fired_at", UtcDateTime, nullable=True),
     Index(None, "fired_at", "due_at"),
 )
@@ -220,6 +220,8 @@ notices = Table(
     # an adapter delivering a notice holds it until then, so two instances never both send it
     Column("leased_until", UtcDateTime, nullable=True),
     Column("lease_owner", String(128), nullable=True),
+    # when its first sending began: a chat may have taken it although we never heard back (looked up before again)
+    Column("attempted_at", UtcDateTime, nullable=True),
     Index(None, "delivered_at", "id"),
 )
 
@@ -491,6 +493,7 @@ order_actions = Table(
     Column("last_error", Text, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("done_at", UtcDateTime, nullable=True),
+    Column("lease_owner", String(128), nullable=True),  # who claimed it (its lease is ``next_attempt_at``) until saved
     Index(None, "state", "next_attempt_at"),
 )
 
@@ -561,4 +564,19 @@ onec_held_stock = Table(
     Column("qty", Integer, nullable=False),
     Column("as_of", UtcDateTime, nullable=False),
     Column("received_at", UtcDateTime, nullable=False),
+)
+
+
+# The storeops instances sharing this database: each one's stable id, the process that runs it now (its incarnation)
+# and that process's heartbeat. A lease's owner is "<instance>/<incarnation>" (workflows/leases.py): a restarted
+# instance lifts its earlier incarnations' leases at once, and a second live process with the same id is refused.
+instances = Table(
+    "instances",
+    metadata,
+    Column("instance", String(64), primary_key=True),
+    Column("incarnation", String(32), nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("heartbeat_at", UtcDateTime, nullable=True),  # null: stopped cleanly
 )

@@ -167,6 +167,15 @@ class SqlNotices:
         query = update(t.notices).where(c.id.in_(list(ids)), c.lease_owner == owner, c.delivered_at.is_(None))
         await self._c.execute(query.values(leased_until=None))
 
+    async def attempt(self, notice_id: int, at: datetime) -> datetime | None:
+        c = t.notices.c
+        earlier = (await self._c.execute(select(c.attempted_at).where(c.id == notice_id))).scalar_one_or_none()
+        if earlier is None:
+            await self._c.execute(
+                update(t.notices).where(c.id == notice_id, c.attempted_at.is_(None)).values(attempted_at=at)
+            )
+        return earlier
+
     async def delivered(self, notice_id: int, at: datetime) -> None:
         await self._c.execute(update(t.notices).where(t.notices.c.id == notice_id).values(delivered_at=at))
 

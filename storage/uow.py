@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from storage.catalogue_repositories import SqlOneCCatalogue
 from storage.crm_repositories import SqlCrmExports
 from storage.database import Database
+from storage.lease_repositories import SqlInstances, SqlLeases
 from storage.office_repositories import SqlAlerts, SqlFxRates, SqlLocks, SqlPayments
 from storage.order_action_repositories import SqlOrderActions
 from storage.order_event_repositories import SqlHeardOrderEvents
@@ -74,6 +75,8 @@ class SqlUnitOfWork:
         self.returns = SqlReturnRecords(self._connection, self._touched)
         self.crm_exports = SqlCrmExports(self._connection)
         self.onec_catalogue = SqlOneCCatalogue(self._connection)
+        self.instances = SqlInstances(self._connection)
+        self.leases = SqlLeases(self._connection)
         return self
 
     async def __aexit__(

@@ -40,6 +40,9 @@ from workflows.ports import (
     Heartbeat,
     HeldFigure,
     HeldPrice,
+    InstanceRecord,
+    LeaseKey,
+    LeaseKind,
     OneCProduct,
     OrderAction,
     OrderFilter,
@@ -96,6 +99,8 @@ class MemoryState:
     task_messages: list[tuple[int, str, str, str]] = field(default_factory=list)
     notices: dict[int, tuple[str, dict[str, object], datetime | None]] = field(default_factory=dict)
     notice_leases: dict[int, datetime] = field(default_factory=dict)
+    notice_owners: dict[int, str] = field(default_factory=dict)
+    notice_attempts: dict[int, datetime] = field(default_factory=dict)  # when each notice's first sending began
     deadlines: dict[int, dict[str, Any]] = field(default_factory=dict)
     payments: dict[str, Payment] = field(default_factory=dict)
     # event_id -> (payment_id, phase, applied)
@@ -126,6 +131,8 @@ class MemoryState:
     channel_prices: dict[tuple[str, str], int] = field(default_factory=dict)
     onec_prices: dict[tuple[str, str], int] = field(default_factory=dict)  # (price type, sku) -> kopecks
     price_batches: dict[int, PriceBatch] = field(default_factory=dict)
+    order_action_owners: dict[tuple[int, str], str] = field(default_factory=dict)  # claimed rows, until saved
+    instances: dict[str, InstanceRecord] = field(default_factory=dict)
 
     def new_id(self) -> int:
         self.next_id += 1
@@ -521,7 +528,7 @@ class MemoryOutbox:
         claimed = []
         for _, sku in due:
             row = self._pushes[(channel, sku)]
-            row["leased_until"] = lease_until
+            row["leased_until"], row["owner"] = lease_until, owner
             claimed.append(Push(channel, sku, row["qty"], row["version"], row["attempts"], row["first_pending_at"]))
         return claimed
 
@@ -769,9 +776,17 @@ class MemoryOrderActions:
         key = (action.order_id, action.action)
         stored = self._s.order_actions[key]
         self._s.order_actions[key] = replace(action, created_at=stored.created_at)
+        self._s.order_action_owners.pop(key, None)
 
     async def claim(
-        self, channel: str, actions: Collection[str], now: datetime, lease_until: datetime, limit: int
+        self,
+        channel: str,
+        actions: Collection[str],
+        now: datetime,
+        lease_until: datetime,
+        limit: int,
+        *,
+        owner: str | None = None,
     ) -> list[OrderAction]:
         due = [
             a for a in self._s.order_actions.values()
@@ -782,6 +797,8 @@ class MemoryOrderActions:
         claimed = [replace(a, next_attempt_at=lease_until) for a in due[:limit]]
         for action in claimed:
             self._s.order_actions[(action.order_id, action.action)] = action
+            if owner is not None:
+                self._s.order_action_owners[(action.order_id, action.action)] = owner
         return claimed
 
     async def candidates(self, channel: str, limit: int) -> list[int]:
@@ -792,6 +809,7 @@ class MemoryOrderActions:
 
     async def withdraw(self, order_id: int, action: str) -> None:
         self._s.order_actions.pop((order_id, action), None)
+        self._s.order_action_owners.pop((order_id, action), None)
 
     async def counts(self) -> list[ActionCount]:
         rows: Counter[tuple[str, str]] = Counter()
@@ -951,12 +969,18 @@ class MemoryNotices:
             if done is None and topic in topics and self._s.notice_leases.get(i, now - timedelta(1)) < now
         ][:limit]
         for i, _, _ in free:
-            self._s.notice_leases[i] = lease_until
+            self._s.notice_leases[i], self._s.notice_owners[i] = lease_until, owner
         return free
 
     async def release(self, ids: Collection[int], owner: str) -> None:
         for i in ids:
-            self._s.notice_leases.pop(i, None)
+            if self._s.notice_owners.get(i) == owner and self._s.notices[i][2] is None:
+                self._s.notice_leases.pop(i, None)
+
+    async def attempt(self, notice_id: int, at: datetime) -> datetime | None:
+        earlier = self._s.notice_attempts.get(notice_id)
+        self._s.notice_attempts.setdefault(notice_id, at)
+        return earlier
 
     async def undelivered(
         self, limit: int, topics: Collection[str] | None = None
@@ -1085,6 +1109,94 @@ class MemoryOneCCatalogue:
             self._s.onec_held.pop(key, None)
 
 
+class MemoryInstances:
+    def __init__(self, state: MemoryState) -> None:
+        self._s = state
+
+    async def get(self, instance: str) -> InstanceRecord | None:
+        return self._s.instances.get(instance)
+
+    async def take(self, record: InstanceRecord, replacing: str | None) -> bool:
+        stored = self._s.instances.get(record.instance)
+        if (stored is None) != (replacing is None) or (stored is not None and stored.incarnation != replacing):
+            return False
+        self._s.instances[record.instance] = record
+        return True
+
+    async def beat(self, instance: str, incarnation: str, at: datetime) -> bool:
+        stored = self._s.instances.get(instance)
+        if stored is None or stored.incarnation != incarnation:
+            return False
+        self._s.instances[instance] = replace(stored, heartbeat_at=at)
+        return True
+
+    async def leave(self, instance: str, incarnation: str) -> None:
+        stored = self._s.instances.get(instance)
+        if stored is not None and stored.incarnation == incarnation:
+            self._s.instances[instance] = replace(stored, heartbeat_at=None)
+
+
+class MemoryLeases:
+    """The leases of the memory tables, as ``storage/lease_repositories.py`` keeps them."""
+
+    def __init__(self, state: MemoryState) -> None:
+        self._s = state
+
+    def _leased(self, kind: LeaseKind) -> dict[LeaseKey, tuple[str | None, datetime | None]]:
+        """Every row of ``kind`` whose lease stands for work under way: key -> (owner, lease end)."""
+        s = self._s
+        if kind in (LeaseKind.STOCK_PUSH, LeaseKind.PRICE_PUSH):
+            rows = s.pushes if kind == LeaseKind.STOCK_PUSH else s.price_pushes
+            return {key: (row.get("owner"), row["leased_until"]) for key, row in rows.items() if row["leased_until"]}
+        if kind == LeaseKind.DEADLINE:
+            return {(i,): (r["owner"], r["leased_until"]) for i, r in s.deadlines.items()
+                    if r["leased_until"] and r["fired_at"] is None}  # fmt: skip
+        if kind == LeaseKind.NOTICE:
+            return {(i,): (s.notice_owners.get(i), until) for i, until in s.notice_leases.items()
+                    if s.notices[i][2] is None}  # fmt: skip
+        if kind == LeaseKind.SHIPMENT:
+            return {(i,): (x.lease_owner, x.leased_until) for i, x in s.shipments.items() if x.leased_until}
+        return {key: (owner, s.order_actions[key].next_attempt_at) for key, owner in s.order_action_owners.items()
+                if key in s.order_actions and s.order_actions[key].state == "pending"}  # fmt: skip
+
+    def _set(self, kind: LeaseKind, key: LeaseKey, until: datetime | None) -> None:
+        s = self._s
+        if kind in (LeaseKind.STOCK_PUSH, LeaseKind.PRICE_PUSH):
+            (s.pushes if kind == LeaseKind.STOCK_PUSH else s.price_pushes)[(str(key[0]), str(key[1]))][
+                "leased_until"
+            ] = until
+        elif kind == LeaseKind.DEADLINE:
+            s.deadlines[int(key[0])]["leased_until"] = until
+        elif kind == LeaseKind.NOTICE and until is None:
+            s.notice_leases.pop(int(key[0]), None)
+        elif kind == LeaseKind.NOTICE and until is not None:
+            s.notice_leases[int(key[0])] = until
+        elif kind == LeaseKind.SHIPMENT:
+            s.shipments[int(key[0])].leased_until = until
+        else:
+            action_key = (int(key[0]), str(key[1]))
+            due = until if until is not None else s.order_actions[action_key].next_attempt_at
+            s.order_actions[action_key] = replace(s.order_actions[action_key], next_attempt_at=due)
+
+    async def renew(self, kind: LeaseKind, keys: Collection[LeaseKey], owner: str, until: datetime) -> int:
+        leased = self._leased(kind)
+        mine = [key for key in set(keys) if key in leased and leased[key][0] == owner]
+        for key in mine:
+            self._set(kind, key, until)
+        return len(mine)
+
+    async def release_instance(self, instance: str, keep: str | None, now: datetime) -> int:
+        released = 0
+        for kind in LeaseKind:
+            for key, (owner, _) in self._leased(kind).items():
+                if owner is not None and owner.startswith(f"{instance}/") and owner != keep:
+                    self._set(kind, key, now if kind == LeaseKind.ORDER_ACTION else None)
+                    if kind == LeaseKind.ORDER_ACTION:
+                        self._s.order_action_owners.pop((int(key[0]), str(key[1])), None)
+                    released += 1
+        return released
+
+
 class MemoryUnitOfWork:
     """Works on a copy of the shared state and swaps it in on commit: rollback is free."""
 
@@ -1118,6 +1230,8 @@ class MemoryUnitOfWork:
         self.returns = MemoryReturnRecords(self._state)
         self.crm_exports = MemoryCrmExports(self._state)
         self.onec_catalogue = MemoryOneCCatalogue(self._state)
+        self.instances = MemoryInstances(self._state)
+        self.leases = MemoryLeases(self._state)
         self._state.touched = set()
         return self
 

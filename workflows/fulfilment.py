@@ -15,7 +15,8 @@ every minute. One run:
   and the order is swept afresh (ready to ship once allocated); else the managers are asked again.
 * **Sends** the due ``ready_to_ship`` and ``cancel_unfillable`` actions through the client. Each row is one per
   (order, action) — the insert is the claim that it is queued once — and is claimed by moving its next attempt past
-  a lease, so two runs do not send it at once; a run that dies leaves it due again when the lease ends (both calls
+  a lease (short, renewed while the run works on it: :mod:`workflows.leases`), so two runs do not send it at once;
+  a run that dies leaves it due again when the lease ends (both calls
   are idempotent on the marketplace). Unavailable: tried again with exponential backoff and jitter (the channel's
   hint when it gives one). Refused: the row stops and the owner is alerted. Done: never sent again. The order's
   history says what the marketplace was told, and what it answered.
@@ -31,9 +32,10 @@ from decimal import Decimal
 
 from workflows.alerts import AlertDesk
 from workflows.channels import ChannelClient, ChannelOrderLine, ChannelRefused, ChannelUnavailable, FulfilsOrders
+from workflows.leases import LEASE, HeldLeases
 from workflows.model import Order, OrderEvent
 from workflows.order_actions import SENT_TO_CHANNEL, Action, ActionState, queue
-from workflows.ports import Clock, OrderAction, UnitOfWork, UnitOfWorkFactory
+from workflows.ports import Clock, LeaseKey, LeaseKind, OrderAction, UnitOfWork, UnitOfWorkFactory
 from workflows.shipping import shipping_blockers
 from workflows.unfillable import UnfillableDesk, unfillable_lines
 
@@ -59,13 +61,16 @@ class Fulfilment:
         *,
         channel: str,
         batch: int = 20,
-        lease: timedelta = timedelta(minutes=2),
+        lease: timedelta = LEASE,  # renewed while the claimed rows are being worked on (``held``)
         recheck_after: timedelta = timedelta(seconds=60),
         first_backoff: timedelta = timedelta(seconds=30),
         max_backoff: timedelta = timedelta(minutes=10),
         rng: random.Random | None = None,
+        owner: str = "storeops",
+        held: HeldLeases | None = None,
     ) -> None:
         self._uow, self._clock, self._client, self._alerts = uow, clock, client, alerts
+        self._owner, self._held = owner, held if held is not None else HeldLeases()
         self._unfillable, self._threshold, self.name = unfillable, threshold_rub, channel
         self._batch, self._lease, self._recheck_after = batch, lease, recheck_after
         self._first_backoff, self._max_backoff = first_backoff, max_backoff
@@ -106,12 +111,15 @@ class Fulfilment:
         """Put the due questions about unfillable orders to the managers; how many were due."""
         async with self._uow() as uow:
             now = self._clock.now()
-            due = await uow.order_actions.claim(self.name, [Action.ASK_UNFILLABLE], now, now + self._lease, self._batch)
+            due = await uow.order_actions.claim(
+                self.name, [Action.ASK_UNFILLABLE], now, now + self._lease, self._batch, owner=self._owner
+            )
             await uow.commit()
-        for row in due:  # one transaction each: routing again takes stock, in intake's lock order, one order at a time
-            async with self._uow() as uow:
-                await self._ask(uow, row)
-                await uow.commit()
+        with self._held.holding(LeaseKind.ORDER_ACTION, _keys(due)):
+            for row in due:  # one transaction each: routing again takes stock, in intake's lock order, one at a time
+                async with self._uow() as uow:
+                    await self._ask(uow, row)
+                    await uow.commit()
         return len(due)
 
     async def _ask(self, uow: UnitOfWork, row: OrderAction) -> None:
@@ -134,11 +142,14 @@ class Fulfilment:
         """Send the due actions to the marketplace; how many it took."""
         async with self._uow() as uow:
             now = self._clock.now()
-            due = await uow.order_actions.claim(self.name, SENT_TO_CHANNEL, now, now + self._lease, self._batch)
+            due = await uow.order_actions.claim(
+                self.name, SENT_TO_CHANNEL, now, now + self._lease, self._batch, owner=self._owner
+            )
             await uow.commit()
         taken = 0
-        for row in due:
-            taken += await self._send(row)
+        with self._held.holding(LeaseKind.ORDER_ACTION, _keys(due)):
+            for row in due:
+                taken += await self._send(row)
         return taken
 
     async def _send(self, row: OrderAction) -> int:
@@ -215,6 +226,10 @@ class Fulfilment:
             await self._alerts.raise_alert(uow, key, REFUSED_KIND, alert)
             await uow.commit()
         log.warning("%s refused %s of order %s: %s", self.name, row.action, order.external_id, reason)
+
+
+def _keys(rows: list[OrderAction]) -> list[LeaseKey]:
+    return [(row.order_id, row.action) for row in rows]
 
 
 def fulfils(client: ChannelClient) -> FulfilsOrders | None:

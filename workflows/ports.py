@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from enum import StrEnum
 from types import TracebackType
 from typing import Protocol, Self
 
@@ -497,15 +498,23 @@ class OrderActions(Protocol):
     async def for_order(self, order_id: int) -> list[OrderAction]: ...
 
     async def save(self, action: OrderAction) -> None:
-        """Overwrite state, attempts, next attempt, last error and ``done_at`` of the stored row."""
+        """Overwrite state, attempts, next attempt, last error and ``done_at`` of the stored row; its claim is over."""
         ...
 
     async def claim(
-        self, channel: str, actions: Collection[str], now: datetime, lease_until: datetime, limit: int
+        self,
+        channel: str,
+        actions: Collection[str],
+        now: datetime,
+        lease_until: datetime,
+        limit: int,
+        *,
+        owner: str | None = None,
     ) -> list[OrderAction]:
         """Up to ``limit`` pending rows of ``actions`` for the channel's orders due at ``now``, oldest due first,
-        their next attempt moved to ``lease_until`` (a claimer that dies leaves them due again then). Two
-        concurrent callers never get the same row (``SKIP LOCKED`` on PostgreSQL)."""
+        their next attempt moved to ``lease_until`` (a claimer that dies leaves them due again then) and claimed by
+        ``owner`` until the next :meth:`save`. Two concurrent callers never get the same row (``SKIP LOCKED`` on
+        PostgreSQL)."""
         ...
 
     async def candidates(self, channel: str, limit: int) -> list[int]:
@@ -739,6 +748,11 @@ class Notices(Protocol):
         """Give back notices ``owner`` claimed but did not deliver, so the next run takes them."""
         ...
 
+    async def attempt(self, notice_id: int, at: datetime) -> datetime | None:
+        """Note that the notice is about to be sent (a chat may take it even if we never hear back): the time
+        of the first attempt when one came before this (``None`` when this is the first), kept from then on."""
+        ...
+
     async def delivered(self, notice_id: int, at: datetime) -> None: ...
 
     async def undelivered_counts(self) -> dict[str, int]:
@@ -805,6 +819,65 @@ class Deadlines(Protocol):
 
     async def pending(self) -> int:
         """How many deadlines have not fired yet."""
+        ...
+
+
+class LeaseKind(StrEnum):
+    """What a lease holds: a row of one of the leased tables (``workflows/leases.py``)."""
+
+    STOCK_PUSH = "stock_push"  # a line of the stock outbox: (channel, sku)
+    PRICE_PUSH = "price_push"  # a line of the price outbox: (channel, sku)
+    DEADLINE = "deadline"  # a task's deadline: (id,)
+    NOTICE = "notice"  # a message to people: (id,)
+    SHIPMENT = "shipment"  # a carrier registration: (order_id,)
+    ORDER_ACTION = "order_action"  # a marketplace action: (order_id, action)
+
+
+LeaseKey = tuple[str | int, ...]  # a leased row's primary key, in the order the kind names it
+
+
+@dataclass(frozen=True)
+class InstanceRecord:
+    """One storeops instance as the database knows it: its stable id, the process that runs it now (its
+    incarnation) and that process's last heartbeat (``None``: it stopped cleanly)."""
+
+    instance: str
+    incarnation: str
+    host: str
+    pid: int
+    started_at: datetime
+    heartbeat_at: datetime | None
+
+
+class Instances(Protocol):
+    async def get(self, instance: str) -> InstanceRecord | None: ...
+
+    async def take(self, record: InstanceRecord, replacing: str | None) -> bool:
+        """Make ``record`` the instance's incarnation: inserted when ``replacing`` is ``None`` (``False`` when a
+        row exists), else only over the incarnation ``replacing`` (``False`` when another took it meanwhile)."""
+        ...
+
+    async def beat(self, instance: str, incarnation: str, at: datetime) -> bool:
+        """The incarnation's heartbeat; ``False`` (nothing written) when the instance has another incarnation."""
+        ...
+
+    async def leave(self, instance: str, incarnation: str) -> None:
+        """The incarnation stopped cleanly: its heartbeat is cleared (a restart need not wait to see it dead)."""
+        ...
+
+
+class Leases(Protocol):
+    """The leases of every leased table, by kind and key: renewed by whoever holds them, released at once when
+    they belonged to a dead incarnation of this very instance."""
+
+    async def renew(self, kind: LeaseKind, keys: Collection[LeaseKey], owner: str, until: datetime) -> int:
+        """Move the lease of those rows ``owner`` still holds to ``until``; a row whose lease was lifted, taken by
+        another owner, or whose work is over (delivered, fired, done) is left alone. How many were renewed."""
+        ...
+
+    async def release_instance(self, instance: str, keep: str | None, now: datetime) -> int:
+        """Lift every lease held by an owner ``<instance>/…`` other than ``keep``, so they may be claimed now; how
+        many were lifted."""
         ...
 
 
@@ -884,6 +957,12 @@ class UnitOfWork(Protocol):
 
     @property
     def onec_catalogue(self) -> OneCCatalogueRecords: ...
+
+    @property
+    def instances(self) -> Instances: ...
+
+    @property
+    def leases(self) -> Leases: ...
 
     def touched_skus(self) -> set[str]:
         """SKUs whose stock rows this unit of work changed so far (on-hand, reserved, suspect)."""

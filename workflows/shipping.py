@@ -30,9 +30,10 @@ from decimal import ROUND_DOWN, Decimal
 from workflows.alerts import AlertDesk
 from workflows.carrier import Carrier, CarrierStatus, ParcelItem, ShipmentRefused, ShipmentRequest, Verdict
 from workflows.channels import ChannelRefused, ChannelUnavailable
+from workflows.leases import LEASE, HeldLeases
 from workflows.model import Delivery, LineStatus, Order, OrderEvent, Shipment, ShipmentState
 from workflows.payments import money_state
-from workflows.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from workflows.ports import Clock, LeaseKind, UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 
@@ -64,12 +65,13 @@ class ShippingDesk:
         default_weight_g: int = 500,
         recheck_after: timedelta = timedelta(seconds=60),
         poll_after: timedelta = timedelta(seconds=30),
-        lease: timedelta = timedelta(minutes=5),
+        lease: timedelta = LEASE,  # renewed while the carrier is being asked (``held``)
         first_backoff: timedelta = timedelta(seconds=30),
         max_backoff: timedelta = timedelta(minutes=10),
         failures_to_alert: int = 3,
         batch: int = 10,
         rng: random.Random | None = None,
+        held: HeldLeases | None = None,
     ) -> None:
         self._uow, self._clock, self._carrier, self._alerts = uow, clock, carrier, alerts
         self._threshold, self._owner, self._default_weight_g = threshold_rub, owner, default_weight_g
@@ -77,6 +79,7 @@ class ShippingDesk:
         self._first_backoff, self._max_backoff = first_backoff, max_backoff
         self._failures_to_alert, self._batch = failures_to_alert, batch
         self._rng = rng or random.Random()
+        self._held = held if held is not None else HeldLeases()
         self.name = carrier.name
 
     async def run_once(self) -> int:
@@ -84,11 +87,12 @@ class ShippingDesk:
         carrier answered about. At the first failure of the carrier the rest are given back for the next run."""
         steps = await self._claim()
         answered = 0
-        for index, step in enumerate(steps):
-            if not await self._advance(step):
-                await self._give_back(steps[index + 1 :])
-                break
-            answered += 1
+        with self._held.holding(LeaseKind.SHIPMENT, [(step.shipment.order_id,) for step in steps]):
+            for index, step in enumerate(steps):
+                if not await self._advance(step):
+                    await self._give_back(steps[index + 1 :])
+                    break
+                answered += 1
         return answered
 
     # -- the claim: one transaction ------------------------------------------------------------------------------

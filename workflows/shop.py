@@ -26,6 +26,7 @@ from workflows.daily_report import DailyReports, DayRecords
 from workflows.fraud_check import FraudCheck
 from workflows.fulfilment import Fulfilment, fulfils
 from workflows.fx import FxWatch, RatesFeed
+from workflows.leases import HeldLeases
 from workflows.ledger import Ledger
 from workflows.office import OfficeDesk
 from workflows.onec_intake import StockIntake
@@ -83,12 +84,14 @@ class Outside:
 
 @dataclass(frozen=True)
 class Instance:
-    """How this process takes part: its name on leases, and how many deadline chunks it fires at once
-    (several on PostgreSQL; SQLite has one writer)."""
+    """How this process takes part: its name on leases (``<instance>/<incarnation>``), the leases it holds while
+    their work runs (renewed by the app's :class:`~workflows.leases.LeaseKeeper`), and how many deadline chunks it
+    fires at once (several on PostgreSQL; SQLite has one writer)."""
 
     owner: str = "storeops"
     deadline_concurrency: int = 1
     sync_observer: SyncObserver | None = None  # sees every push (the metrics)
+    held: HeldLeases = field(default_factory=HeldLeases)
 
 
 @dataclass
@@ -124,6 +127,7 @@ class Shop:
     prices: PriceIntake | None = None  # 1C's prices to the channels that sell at a price type
     price_guard: PriceGuard | None = None  # big drops wait for the managers
     price_dispatchers: list[PriceDispatcher] = field(default_factory=list)  # one per channel that takes prices
+    instance: Instance = field(default_factory=Instance)  # this process's name on leases, and the leases it holds
 
     def wake_dispatchers(self) -> None:
         """Something changed stock: every channel's dispatcher sends now instead of at its next tick."""
@@ -169,20 +173,21 @@ def assemble(
         StockIntake(uow, topology, ledger, operations, clock, rules.onec_future_tolerance), fraud, fx,
         PaymentDesk(uow, clock, fraud, fx, rules.fraud_amount_threshold_rub),
         OfficeDesk(uow, answers), _pump(uow, clock, cascade, fraud, fx, alerts, unfillable, returns, guard, instance),
-        returns, channels=dict(outside.channels), unfillable=unfillable, price_guard=guard,
+        returns, channels=dict(outside.channels), unfillable=unfillable, price_guard=guard, instance=instance,
     )  # fmt: skip
     shop.catalogue = OneCCatalogue(uow, topology, ledger, operations, clock)
     shop.prices = PriceIntake(uow, topology, ledger, clock, guard, drop_approval=rules.price_drop_approval)
     _connect_channels(shop, instance)
+    held, owner, threshold = instance.held, instance.owner, rules.fraud_amount_threshold_rub
     shop.fulfilment = [
-        Fulfilment(uow, clock, client, alerts, unfillable, rules.fraud_amount_threshold_rub, channel=name)
+        Fulfilment(uow, clock, client, alerts, unfillable, threshold, channel=name, owner=owner, held=held)
         for name, channel in shop.channels.items()
         if (client := fulfils(channel)) is not None
     ]
     if outside.carrier is not None:
         shop.shipping = ShippingDesk(
             uow, clock, outside.carrier, alerts, rules.fraud_amount_threshold_rub, owner=instance.owner,
-            default_weight_g=rules.parcel_weight_g, poll_after=rules.carrier_poll_after,
+            default_weight_g=rules.parcel_weight_g, poll_after=rules.carrier_poll_after, held=instance.held,
         )  # fmt: skip
     if outside.onec_register is not None:
         shop.onec_pull = OneCPull(
@@ -216,7 +221,7 @@ def _pump(
     }
     return DeadlinePump(
         uow, clock, handlers, owner=instance.owner, concurrency=instance.deadline_concurrency,
-        lock_keys={TaskKind.STORE_CONFIRMATION: cascade.lock_key},
+        lock_keys={TaskKind.STORE_CONFIRMATION: cascade.lock_key}, held=instance.held,
     )  # fmt: skip
 
 
@@ -244,11 +249,13 @@ def _connect_channels(shop: Shop, instance: Instance) -> None:
     ]
     observer = instance.sync_observer
     shop.dispatchers = [
-        SyncDispatcher(uow, clock, c, shop.alerts, shop.operations, owner=instance.owner, observer=observer)
+        SyncDispatcher(
+            uow, clock, c, shop.alerts, shop.operations, owner=instance.owner, observer=observer, held=instance.held
+        )
         for c in shop.channels.values()
     ]
     shop.price_dispatchers = [
-        PriceDispatcher(uow, clock, c, shop.alerts, shop.operations, owner=instance.owner)
+        PriceDispatcher(uow, clock, c, shop.alerts, shop.operations, owner=instance.owner, held=instance.held)
         for name, c in shop.channels.items()
         if isinstance(c, SetsPrices) and (channel := shop.topology.channels.get(name)) and channel.price_type
     ]

@@ -34,9 +34,10 @@ from workflows.channels import (
     StockLine,
 )
 from workflows.kits import KitBook, channel_values
+from workflows.leases import LEASE, HeldLeases, HeldScope
 from workflows.ledger import Ledger
 from workflows.operations import Operations
-from workflows.ports import Clock, Outbox, Push, UnitOfWork, UnitOfWorkFactory
+from workflows.ports import Clock, LeaseKey, LeaseKind, Outbox, Push, UnitOfWork, UnitOfWorkFactory
 from workflows.prices import from_minor
 from workflows.topology import Topology
 
@@ -170,10 +171,19 @@ class KitRefresh:
         return queued
 
 
+def _keys(pushes: Sequence[Push]) -> list[LeaseKey]:
+    return [(push.channel, push.sku) for push in pushes]
+
+
 class SyncDispatcher:
-    """Sends one channel's stock outbox. :class:`PriceDispatcher` is the same engine on the price outbox."""
+    """Sends one channel's stock outbox. :class:`PriceDispatcher` is the same engine on the price outbox.
+
+    The lines a drain claimed are held in ``held`` (:class:`~workflows.leases.HeldLeases`) until they are settled or
+    given back, so their short leases are renewed while they are on their way; a dispatcher given none (a test, a
+    bench) renews nothing."""
 
     what = "stock"  # said in logs
+    lease_kind = LeaseKind.STOCK_PUSH
 
     def __init__(
         self,
@@ -187,10 +197,11 @@ class SyncDispatcher:
         dead_after: int = 3,
         failures_to_open: int = 5,
         open_for: timedelta = timedelta(seconds=60),
-        lease: timedelta = timedelta(seconds=120),
+        lease: timedelta = LEASE,
         max_backoff: timedelta = timedelta(minutes=5),
         rng: random.Random | None = None,
         observer: SyncObserver | None = None,
+        held: HeldLeases | None = None,
     ) -> None:
         self._uow, self._clock, self._client, self._alerts, self._ops = uow, clock, client, alerts, operations
         self._owner, self._dead_after, self._failures_to_open = owner, dead_after, failures_to_open
@@ -200,6 +211,7 @@ class SyncDispatcher:
         self._state_key = self.name  # whose failures and circuit (channel_states)
         self._rejected_kind, self._failing_kind = "sku_rejected", "sync_failing"  # the owner's alerts
         self._observer = observer
+        self._held = held if held is not None else HeldLeases()
         self._kicked = False
         self._drain: asyncio.Task[None] | None = None
 
@@ -248,18 +260,25 @@ class SyncDispatcher:
 
         One push at a time still, and a line is in one batch at a time (its lease), so a newer value never
         overtakes an older one. A pause takes effect before the next push (what was claimed goes back at once);
-        a failure stops the drain, and every line claimed and not sent waits with the failed batch."""
+        a failure stops the drain, and every line claimed and not sent waits with the failed batch.
+
+        Claimed lines are held (their leases renewed) until they are settled or given back; whatever the drain
+        leaves unsettled (cancelled, or failed unexpectedly) is let go and goes again when its lease runs out."""
+        with self._held.scope(self.lease_kind) as held:
+            return await self._drain_holding(held)
+
+    async def _drain_holding(self, held: HeldScope) -> int:
         accepted = 0
         batches = max(1, CLAIM_LINES // self._batch_limit())
         queue: deque[_Batch] = deque()
         ahead: asyncio.Task[list[_Batch]] | None = None
-        settler = _Settler(self._settle_batches)
+        settler = _Settler(lambda answered: self._settle_batches(answered, held))
         try:
-            queue.extend(await self._claim(max(1, batches // 2)))  # half first: the first request goes sooner
+            queue.extend(await self._claim(max(1, batches // 2), held))  # half first: the first request goes sooner
             while queue and settler.error is None:
                 batch = queue.popleft()
                 if ahead is None and len(queue) < max(1, batches // 2):
-                    ahead = asyncio.create_task(self._claim(batches))
+                    ahead = asyncio.create_task(self._claim(batches, held))
                 await settler.below(SETTLE_BACKLOG)
                 answer = await self._send(batch)
                 if not isinstance(answer, PushOutcome):
@@ -269,6 +288,7 @@ class SyncDispatcher:
                     await settler.close()  # earlier successes first: a settle resets the count of failures
                     waiting = [batch, *queue, *following]
                     await self._failed([push for each in waiting for push in each.claimed], answer)
+                    held.drop(_keys([push for each in waiting for push in each.claimed]))
                     break
                 settler.add(batch, answer)
                 accepted += len(answer.accepted)
@@ -276,11 +296,11 @@ class SyncDispatcher:
                     claimed, ahead = await ahead, None
                     queue.extend(claimed)  # checked for a pause as it was claimed
                 elif queue and await self._ops.is_paused(self.name):  # before the next push
-                    await self._release([push for each in queue for push in each.claimed])
+                    await self._release([push for each in queue for push in each.claimed], held)
                     break
             if ahead is not None:  # stopped with a claim under way: its lines go back unsent
                 claimed, ahead = await ahead, None
-                await self._release([push for each in claimed for push in each.claimed])
+                await self._release([push for each in claimed for push in each.claimed], held)
         finally:
             if ahead is not None:  # cancelled, or failed unexpectedly: what it claimed goes again after its lease
                 ahead.cancel()
@@ -291,7 +311,7 @@ class SyncDispatcher:
             raise settler.error
         return accepted
 
-    async def _claim(self, batches: int) -> list[_Batch]:
+    async def _claim(self, batches: int, held: HeldScope) -> list[_Batch]:
         """Lease the next due lines, up to ``batches`` batches of them; none when nothing is due, the channel is
         paused or its circuit is open."""
         if await self._ops.is_paused(self.name):
@@ -305,6 +325,7 @@ class SyncDispatcher:
             await uow.commit()
         if not claimed:
             return []
+        held.hold(_keys(claimed))
         async with self._uow(read_only=True) as uow:  # not under SQLite's one writer's lock
             offer_ids = await uow.offer_ids.for_skus(self.name, [p.sku for p in claimed])
         found: list[_Batch] = []
@@ -328,10 +349,11 @@ class SyncDispatcher:
 
     # ------------------------------------------------------------------------------------------------------------
 
-    async def _release(self, claimed: Sequence[Push]) -> None:
+    async def _release(self, claimed: Sequence[Push], held: HeldScope) -> None:
         async with self._uow() as uow:
             await self._outbox(uow).postpone(claimed, self._clock.now(), None)
             await uow.commit()
+        held.drop(_keys(claimed))
 
     async def _send(self, batch: _Batch) -> PushOutcome | ChannelUnavailable | ChannelRefused:
         try:
@@ -339,11 +361,12 @@ class SyncDispatcher:
         except (ChannelUnavailable, ChannelRefused) as error:
             return error
 
-    async def _settle_batches(self, answered: Sequence[tuple[_Batch, PushOutcome]]) -> None:
+    async def _settle_batches(self, answered: Sequence[tuple[_Batch, PushOutcome]], held: HeldScope) -> None:
         """Settle several answered batches (of distinct lines) in one transaction."""
         if len(answered) == 1:
             batch, outcome = answered[0]
             await self._settle(batch.claimed, outcome, batch.unmapped)
+            held.drop(_keys(batch.claimed))
             return
         outcome = PushOutcome(
             accepted=tuple(sku for _, each in answered for sku in each.accepted),
@@ -352,6 +375,7 @@ class SyncDispatcher:
         )
         claimed = [push for batch, _ in answered for push in batch.claimed]
         await self._settle(claimed, outcome, {sku for batch, _ in answered for sku in batch.unmapped})
+        held.drop(_keys(claimed))
 
     async def _settle(self, claimed: Sequence[Push], outcome: PushOutcome, unmapped: set[str]) -> None:
         by_sku = {p.sku: p for p in claimed}
@@ -408,6 +432,7 @@ class PriceDispatcher(SyncDispatcher):
     roubles on the wire (:class:`~workflows.channels.PriceLine`)."""
 
     what = "price"
+    lease_kind = LeaseKind.PRICE_PUSH
 
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock, client: ChannelClient, alerts: AlertDesk,
                  operations: Operations, *, owner: str, **options: Any) -> None:  # fmt: skip

@@ -19,8 +19,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from workflows.leases import LEASE, HeldLeases
 from workflows.payloads import TaskNotice
-from workflows.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from workflows.ports import Clock, LeaseKind, UnitOfWork, UnitOfWorkFactory
 
 # the task model, re-exported: the engine's importers take it from here
 from workflows.task_model import Deadline as Deadline
@@ -152,7 +153,9 @@ async def expire(uow: UnitOfWork, task: Task, deadline: Deadline, now: datetime)
 class DeadlinePump:
     """Fires due deadlines. Claims a batch under a lease (``FOR UPDATE SKIP LOCKED`` on
     PostgreSQL), so several pumps — in one process or many — never fire a row at the same
-    time; a pump that dies mid-batch leaves rows that another claims once the lease ends.
+    time; a pump that dies mid-batch leaves rows that another claims once the lease ends. The
+    lease is short and renewed while the batch is being fired (the claimed ids are held in
+    ``held``, :mod:`workflows.leases`), so a dead pump's rows are taken over within seconds.
 
     A claimed batch is fired ``chunk`` deadlines per transaction: one commit (one fsync) for
     many deadlines is what keeps up when hundreds fall due at once. A chunk that fails is rolled
@@ -171,17 +174,19 @@ class DeadlinePump:
         handlers: Mapping[tuple[TaskKind, DeadlineKind], DeadlineHandler],
         *,
         owner: str,
-        lease: timedelta = timedelta(seconds=60),
+        lease: timedelta = LEASE,
         batch: int = 200,
         chunk: int = 50,
         concurrency: int = 1,
         lock_keys: Mapping[TaskKind, Callable[[Task], str]] | None = None,
+        held: HeldLeases | None = None,
     ) -> None:
         self._uow, self._clock = uow, clock
         self._handlers = {(kind.value, when): handler for (kind, when), handler in handlers.items()}  # stored kinds
         self._owner, self._lease, self._batch, self._chunk = owner, lease, batch, max(1, chunk)
         self._concurrency = max(1, concurrency)
         self._lock_keys = {kind.value: key_of for kind, key_of in (lock_keys or {}).items()}
+        self._held = held if held is not None else HeldLeases()
 
     async def run_once(self) -> int:
         """Fire what is due now; returns how many deadlines were fired."""
@@ -191,14 +196,18 @@ class DeadlinePump:
                 now = self._clock.now()
                 due = await uow.deadlines.claim_due(now, now + self._lease, self._owner, self._batch)
                 await uow.commit()
-            if self._concurrency == 1:
-                for start in range(0, len(due), self._chunk):
-                    fired += await self._fire_chunk(due[start : start + self._chunk])
-            else:
-                lanes = await self._lanes(due)
-                fired += sum(await asyncio.gather(*(self._fire_lane(lane) for lane in lanes if lane)))
+            with self._held.holding(LeaseKind.DEADLINE, [(deadline.id,) for deadline in due]):
+                fired += await self._fire_batch(due)
             if len(due) < self._batch:
                 return fired
+
+    async def _fire_batch(self, due: Sequence[Deadline]) -> int:
+        if self._concurrency == 1:
+            return sum(
+                [await self._fire_chunk(due[start : start + self._chunk]) for start in range(0, len(due), self._chunk)]
+            )
+        lanes = await self._lanes(due)
+        return sum(await asyncio.gather(*(self._fire_lane(lane) for lane in lanes if lane)))
 
     async def _lanes(self, due: Sequence[Deadline]) -> list[list[tuple[str, Deadline]]]:
         """Split a claimed batch so that equal lock keys share a lane."""

@@ -99,3 +99,21 @@ def closed(task: Task, locale: Locale, timezone: str) -> tuple[str, list[dict[st
         blocks[0],
         {"type": "context", "elements": [{"type": "mrkdwn", "text": outcome}]},
     ]
+
+
+QUESTION_EVENT = "storeops_task"  # the message metadata's event type on every question posted to a store
+
+
+def question_metadata(task_id: int) -> dict[str, Any]:
+    """The message metadata a question is posted with, so that a post whose answer we never heard is found again."""
+    return {"event_type": QUESTION_EVENT, "event_payload": {"task_id": task_id}}
+
+
+def shows_question(message: dict[str, Any], task_id: int) -> bool:
+    """Whether a message of a channel's history (read with ``include_all_metadata``) is the question of
+    ``task_id``."""
+    metadata = message.get("metadata")
+    if not isinstance(metadata, dict) or metadata.get("event_type") != QUESTION_EVENT:
+        return False
+    payload = metadata.get("event_payload")
+    return isinstance(payload, dict) and str(payload.get("task_id")) == str(task_id)

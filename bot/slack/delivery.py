@@ -1,8 +1,16 @@
 """Delivers the store notices to Slack: posts questions, reminders in their thread, and updates a
 question in place when it closes. A notice is marked delivered only after Slack accepted it, so a
 crash or a Slack outage delays a message but never loses it. Notices are leased before they are
-sent, so two instances on one database never send the same one; only a crash between Slack's
-answer and our commit can send one twice (after the lease runs out)."""
+sent (a short lease, renewed while this run works: :mod:`workflows.leases`), so two instances on
+one database never send the same one at once.
+
+A crash or a timeout between Slack's taking a question and our commit leaves a question Slack
+shows although we never learnt its ``ts``. Every question is posted with message metadata naming
+its task, and the first attempt's time is kept on the notice; before a question is posted again,
+the store channel's history since then is read (``conversations.history`` with
+``include_all_metadata``) and a message of that task is taken over — updated in place — instead of
+posting a second copy. A reminder posted twice after such a crash stays possible (it has no
+buttons)."""
 
 from __future__ import annotations
 
@@ -12,7 +20,8 @@ import os
 import socket
 from collections.abc import Coroutine
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -20,16 +29,22 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack import blocks
 from bot.texts import Locale
+from workflows.leases import LEASE, HeldLeases
 from workflows.payloads import TaskNotice
-from workflows.ports import Clock, UnitOfWorkFactory
+from workflows.ports import Clock, LeaseKind, UnitOfWorkFactory
 from workflows.tasks import Task, TaskState
-from workflows.topology import Topology
+from workflows.topology import Topology, Warehouse
 from workflows.vocabulary import STORE_TOPICS, NoticeTopic, assigned_store
 
 log = logging.getLogger(__name__)
 
 TOPICS = STORE_TOPICS
-LEASE = timedelta(seconds=60)  # a notice Slack has not taken by then is tried again
+# Our clock and Slack's may differ: the history read for an unheard question starts this long before its first attempt.
+CLOCK_SKEW = timedelta(minutes=5)
+HISTORY_PAGE = 200  # messages a history page asks for (Slack's recommended most)
+HISTORY_PAGES = 10  # pages read at most looking for one question (a store channel has a few messages a minute)
+# Slack will not let the bot read the channel's history: the question is posted again rather than never.
+_CANNOT_READ = ("missing_scope", "not_in_channel", "channel_not_found", "not_allowed_token_type")
 # Slack refused, timed out (SLACK_TIMEOUT_S) or could not be reached: the notice waits for the next run.
 _SLACK_FAILED = (SlackClientError, aiohttp.ClientError, OSError, TimeoutError)
 
@@ -52,13 +67,15 @@ def _reason(error: Exception) -> str:
 
 class SlackDelivery:
     def __init__(
-        self, uow: UnitOfWorkFactory, client: AsyncWebClient, topology: Topology, clock: Clock, locale: Locale
-    ) -> None:
+        self, uow: UnitOfWorkFactory, client: AsyncWebClient, topology: Topology, clock: Clock, locale: Locale,
+        *, owner: str | None = None, held: HeldLeases | None = None,
+    ) -> None:  # fmt: skip
         self._uow, self._client, self._topology, self._clock, self._locale = uow, client, topology, clock, locale
         # One run at a time in this process: the scheduled run and the one a click starts would
         # otherwise both deliver the same notice (found by make bench: a message updated twice).
         self._running = asyncio.Lock()
-        self._owner = f"slack:{socket.gethostname()}:{os.getpid()}"
+        self._owner = owner or f"slack:{socket.gethostname()}:{os.getpid()}"
+        self._held = held if held is not None else HeldLeases()  # renewed while this run delivers them
         self._background: set[asyncio.Task[None]] = set()
 
     async def run_once(self, limit: int = 100) -> int:
@@ -110,11 +127,15 @@ class SlackDelivery:
             now = self._clock.now()
             waiting = await uow.notices.claim(TOPICS, now, now + LEASE, self._owner, limit)
             await uow.commit()
+        with self._held.holding(LeaseKind.NOTICE, [(notice_id,) for notice_id, _, _ in waiting]):
+            return await self._send(waiting)
+
+    async def _send(self, waiting: list[tuple[int, NoticeTopic, dict[str, object]]]) -> int:
         sent = 0
         for notice_id, topic, payload in waiting:
             task_id = TaskNotice.from_payload(payload).task_id
             try:
-                posted = await self._deliver(topic, task_id)
+                posted = await self._deliver(notice_id, topic, task_id)
                 await self._settle(notice_id, task_id, posted)
                 sent += 1
                 if posted is not None and posted.open:
@@ -148,7 +169,7 @@ class SlackDelivery:
             fallback, blocks_ = blocks.closed(task, self._locale, store.timezone if store else "UTC")
             await self._client.chat_update(channel=chat, ts=ts, text=fallback, blocks=blocks_)
 
-    async def _deliver(self, topic: NoticeTopic, task_id: int) -> _Posted | None:
+    async def _deliver(self, notice_id: int, topic: NoticeTopic, task_id: int) -> _Posted | None:
         """Send one notice; the question's message when it posted one."""
         async with self._uow(read_only=True) as uow:
             task = await uow.tasks.get(task_id)
@@ -162,11 +183,7 @@ class SlackDelivery:
             return None
         posted = {chat: ts for platform, chat, ts in messages if platform == "slack"}
         if topic == NoticeTopic.STORE_QUESTION and store.slack_channel not in posted:
-            # a task closed before its question went out is shown closed straight away
-            render = blocks.question if task.state == TaskState.OPEN else blocks.closed
-            fallback, shown = render(task, self._locale, store.timezone)
-            response = await self._client.chat_postMessage(channel=store.slack_channel, text=fallback, blocks=shown)
-            return _Posted(store.slack_channel, str(response["ts"]), task.state == TaskState.OPEN)
+            return await self._post_question(notice_id, task, store)
         elif topic == NoticeTopic.STORE_REMINDER and store.slack_channel in posted and self._still_due(task):
             await self._client.chat_postMessage(
                 channel=store.slack_channel,
@@ -178,6 +195,48 @@ class SlackDelivery:
             await self._client.chat_update(
                 channel=store.slack_channel, ts=posted[store.slack_channel], text=fallback, blocks=shown
             )
+        return None
+
+    async def _post_question(self, notice_id: int, task: Task, store: Warehouse) -> _Posted:
+        """Post a store's question with metadata naming its task — or, when an earlier attempt may have reached
+        Slack unheard, take over the message it left (found in the channel's history) and update it instead."""
+        assert task.id is not None
+        assert store.slack_channel
+        channel, metadata = store.slack_channel, blocks.question_metadata(task.id)
+        # a task closed before its question went out is shown closed straight away
+        render = blocks.question if task.state == TaskState.OPEN else blocks.closed
+        fallback, shown = render(task, self._locale, store.timezone)
+        async with self._uow() as uow:
+            earlier = await uow.notices.attempt(notice_id, self._clock.now())
+            await uow.commit()
+        found = await self._find_question(channel, task.id, earlier) if earlier is not None else None
+        if found is not None:
+            await self._client.chat_update(channel=channel, ts=found, text=fallback, blocks=shown, metadata=metadata)
+            log.info("slack: task %s's question was already in %s (ts %s); taken over, not posted again",
+                     task.id, channel, found)  # fmt: skip
+            return _Posted(channel, found, task.state == TaskState.OPEN)
+        response = await self._client.chat_postMessage(channel=channel, text=fallback, blocks=shown, metadata=metadata)
+        return _Posted(channel, str(response["ts"]), task.state == TaskState.OPEN)
+
+    async def _find_question(self, channel: str, task_id: int, since: datetime) -> str | None:
+        """The ``ts`` of the question of ``task_id`` in ``channel`` posted since ``since`` (our clock), if any."""
+        oldest, cursor = f"{(since - CLOCK_SKEW).timestamp():.6f}", None
+        for _ in range(HISTORY_PAGES):
+            try:
+                page = await self._client.conversations_history(
+                    channel=channel, oldest=oldest, include_all_metadata=True, limit=HISTORY_PAGE, cursor=cursor
+                )
+            except SlackApiError as error:
+                if _reason(error) not in _CANNOT_READ:
+                    raise  # Slack is in trouble: the notice waits for the next run
+                log.warning("slack: cannot read %s's history (%s) to find task %s's question; it is posted again",
+                            channel, _reason(error), task_id)  # fmt: skip
+                return None
+            messages: list[dict[str, Any]] = page.get("messages") or []
+            found = next((str(m["ts"]) for m in messages if blocks.shows_question(m, task_id)), None)
+            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+            if found is not None or not page.get("has_more") or cursor is None:
+                return found
         return None
 
     def _still_due(self, task: Task) -> bool:

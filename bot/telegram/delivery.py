@@ -1,7 +1,8 @@
 """Delivers the office notices to Telegram: alerts to the owner (and, for some kinds, the
 managers), recovery follow-ups, the managers' tasks with their buttons, and edits in place when
-a task closes or an alert's repeat count grows. Notices are leased (one deliverer at a time) and
-marked delivered only after Telegram took them; the pacer keeps within Telegram's limits and
+a task closes or an alert's repeat count grows. Notices are leased (one deliverer at a time; a
+short lease renewed while the run works, :mod:`workflows.leases`) and marked delivered only after
+Telegram took them; the pacer keeps within Telegram's limits and
 waits out any 429, so no alert is dropped.
 
 A run is the scheduler's job every :data:`INTERVAL_S`, and it ends within that: a notice is started
@@ -28,10 +29,11 @@ from bot.telegram.pacing import Pacer
 from bot.texts import Locale
 from bot.wording import Names
 from workflows.alerts import AlertDesk
+from workflows.leases import LEASE, HeldLeases
 from workflows.office import alert_recipients, task_recipients
 from workflows.office_model import Alert
 from workflows.payloads import AlertNotice, TaskNotice
-from workflows.ports import Clock, UnitOfWorkFactory
+from workflows.ports import Clock, LeaseKind, UnitOfWorkFactory
 from workflows.tasks import Task
 from workflows.topology import Topology
 from workflows.vocabulary import OFFICE_TOPICS, NoticeTopic, TaskKind
@@ -39,7 +41,6 @@ from workflows.vocabulary import OFFICE_TOPICS, NoticeTopic, TaskKind
 log = logging.getLogger(__name__)
 
 TOPICS = OFFICE_TOPICS
-LEASE = timedelta(seconds=120)
 COUNT_REFRESH = timedelta(seconds=60)  # an alert's repeat count is edited in at most once a minute
 INTERVAL_S = 1.0  # the scheduler starts a run this often
 # A run starts no notice later than this into it: a notice's own messages, Telegram's answers and the
@@ -68,6 +69,9 @@ class TelegramDelivery:
         locale: Locale,
         pacer: Pacer,
         alerts: AlertDesk,
+        *,
+        owner: str | None = None,
+        held: HeldLeases | None = None,
     ) -> None:
         self._uow, self._bot, self._topology, self._clock, self._locale = uow, bot, topology, clock, locale
         self._alerts = alerts
@@ -75,7 +79,8 @@ class TelegramDelivery:
         self._tz = topology.onec.timezone
         self._names = Names.of(topology, locale)
         self._running = asyncio.Lock()
-        self._owner = f"telegram:{socket.gethostname()}:{os.getpid()}"
+        self._owner = owner or f"telegram:{socket.gethostname()}:{os.getpid()}"
+        self._held = held if held is not None else HeldLeases()  # renewed while a run delivers them
         self._budget_s = BUDGET_S
         self.interval_s = INTERVAL_S
         self._background: set[asyncio.Task[None]] = set()
@@ -135,6 +140,12 @@ class TelegramDelivery:
             now = self._clock.now()
             waiting = await uow.notices.claim(TOPICS, now, now + LEASE, self._owner, limit)
             await uow.commit()
+        with self._held.holding(LeaseKind.NOTICE, [(notice_id,) for notice_id, _, _ in waiting]):
+            return await self._in_turn(waiting, deadline)
+
+    async def _in_turn(
+        self, waiting: list[tuple[int, NoticeTopic, dict[str, object]]], deadline: float
+    ) -> tuple[int, bool]:
         for position, (notice_id, topic, payload) in enumerate(waiting):
             try:
                 about = await self._about(topic, payload)

@@ -5,8 +5,9 @@ What ``slack_sdk`` (3.47) sends, and so what this accepts:
 * every method at ``<base_url><method>``, the token in ``Authorization: Bearer xoxb-...`` (a ``token`` parameter
   is accepted too, as Slack does);
 * ``chat.*`` as a JSON body; ``auth.test`` as a POST whose parameters are in the *query string* (empty body);
-  ``conversations.replies`` and ``users.info`` as a **GET** with a query string; other clients may send
-  form-encoded bodies. Parameters from the query string and the body are merged, the body winning.
+  ``conversations.replies``, ``conversations.history`` and ``users.info`` as a **GET** with a query string
+  (booleans as ``1``); other clients may send form-encoded bodies.
+  Parameters from the query string and the body are merged, the body winning.
 
 Answers follow Slack: HTTP 200 with ``{"ok": true, ...}`` or ``{"ok": false, "error": ...}`` for every failure
 except rate limits, which are HTTP 429 with ``Retry-After`` and ``{"ok": false, "error": "ratelimited"}``.
@@ -44,10 +45,14 @@ _METHODS: dict[str, Callable[[SlackWorkspace, Params], dict[str, Any]]] = {
     "chat.update": SlackWorkspace.update_message,
     "chat.postEphemeral": SlackWorkspace.post_ephemeral,
     "conversations.replies": SlackWorkspace.replies,
+    "conversations.history": SlackWorkspace.history,
     "users.info": SlackWorkspace.user_info,
 }
-# the scope a method needs beyond the bot's chat:write (a token without it gets ``missing_scope``)
-_NEEDS: dict[str, str] = {"users.info": "users:read"}
+# A method that needs one of these scopes of the token, Slack's "needed" when it has none of them.
+_SCOPES = {
+    "conversations.history": ("channels:history", "groups:history", "im:history", "mpim:history"),
+    "users.info": ("users:read",),
+}
 
 
 @dataclass(frozen=True)
@@ -93,7 +98,7 @@ class SlackEmulator(LocalServer):
         auto_create_channels: bool = False,
         rate_limit: RateLimitPolicy | None = None,
         clock: Clock = time.monotonic,
-        scopes: str = "chat:write,chat:write.public,commands,users:read",
+        scopes: str = "chat:write,chat:write.public,commands,users:read,channels:history,groups:history",
         app_token: str | None = None,  # xapp-…: enables Socket Mode (apps.connections.open)
         wall_clock: Callable[[], float] | None = None,  # unix seconds for message ts (default: from 1700000000)
     ) -> None:
@@ -214,9 +219,10 @@ class SlackEmulator(LocalServer):
             return SlackAnswer({"ok": False, "error": "not_authed"})
         if token != self.bot_token:
             return SlackAnswer({"ok": False, "error": "invalid_auth"})
-        needed = _NEEDS.get(method)
-        if needed is not None and needed not in self.scopes.split(","):
-            return SlackAnswer({"ok": False, "error": "missing_scope", "needed": needed, "provided": self.scopes})
+        needed = _SCOPES.get(method)
+        if needed and not set(needed) & set(self.scopes.split(",")):
+            return SlackAnswer({"ok": False, "error": "missing_scope", "needed": ",".join(needed),
+                                "provided": self.scopes})  # fmt: skip
         try:
             retry_after = self._forced.take(method)
             if retry_after is None and method == "chat.postMessage":

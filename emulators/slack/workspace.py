@@ -6,9 +6,11 @@ and body) and returns Slack's response body, or raises :class:`SlackApiFailure` 
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 Params = Mapping[str, Any]
@@ -84,9 +86,11 @@ class SlackMessage:
     thread_ts: str | None = None
     history: list[MessageVersion] = field(default_factory=list)
     edited_ts: str | None = None
+    metadata: dict[str, Any] | None = None  # message metadata: {"event_type": ..., "event_payload": {...}}
 
-    def to_api(self, team_id: str, reply_count: int = 0) -> dict[str, Any]:
-        """The message as Slack's API returns it (``message`` in chat.* answers, items of ``messages``)."""
+    def to_api(self, team_id: str, reply_count: int = 0, *, with_metadata: bool = False) -> dict[str, Any]:
+        """The message as Slack's API returns it (``message`` in chat.* answers, items of ``messages``); its
+        metadata only ``with_metadata`` (Slack's history gives it only when asked with ``include_all_metadata``)."""
         body: dict[str, Any] = {
             "type": "message",
             "user": self.user,
@@ -104,6 +108,8 @@ class SlackMessage:
             body["reply_count"] = reply_count
         if self.edited_ts is not None:
             body["edited"] = {"user": self.user, "ts": self.edited_ts}
+        if with_metadata and self.metadata is not None:
+            body["metadata"] = self.metadata
         return body
 
 
@@ -172,6 +178,7 @@ class SlackWorkspace:
         if not text and not blocks:
             raise SlackApiFailure("no_text")
         thread_ts = _optional_str(params.get("thread_ts"))
+        metadata = _metadata(params)
         message = SlackMessage(
             channel=channel,
             ts=self._next_ts(),
@@ -180,9 +187,11 @@ class SlackWorkspace:
             user=self.identity.user_id,
             bot_id=self.identity.bot_id,
             thread_ts=thread_ts,
+            metadata=metadata,
         )
         self.messages[channel].append(message)
-        return {"ok": True, "channel": channel, "ts": message.ts, "message": message.to_api(self.identity.team_id)}
+        shown = message.to_api(self.identity.team_id, with_metadata=True)  # the post's answer echoes its metadata
+        return {"ok": True, "channel": channel, "ts": message.ts, "message": shown}
 
     def update_message(self, params: Params) -> dict[str, Any]:
         """``chat.update``: replaces the text and/or blocks given; an omitted field keeps its value, as in Slack."""
@@ -193,11 +202,14 @@ class SlackWorkspace:
         text, blocks = _content(params)
         if not text and not blocks:
             raise SlackApiFailure("no_text")
+        metadata = _metadata(params)
         message.history.append(MessageVersion(text=message.text, blocks=message.blocks))
         if text is not None:
             message.text = text
         if blocks is not None:
             message.blocks = blocks
+        if metadata is not None:  # omitted: the message keeps the metadata it has
+            message.metadata = metadata
         message.edited_ts = self._next_ts()
         return {
             "ok": True,
@@ -251,6 +263,43 @@ class SlackWorkspace:
             "response_metadata": {"next_cursor": ""},
         }
 
+    def history(self, params: Params) -> dict[str, Any]:
+        """``conversations.history``: the channel's messages (not thread replies), newest first, between ``oldest``
+        and ``latest`` (exclusive unless ``inclusive``), ``limit`` a page (default 100, at most 999) with a
+        ``next_cursor`` while ``has_more``; each message's metadata only with ``include_all_metadata``."""
+        channel = self.resolve_channel(params.get("channel"))
+        oldest, latest = (
+            _timestamp(params.get("oldest"), Decimal(0)),
+            _timestamp(params.get("latest"), Decimal("Infinity")),
+        )
+        inclusive, with_metadata = _flag(params.get("inclusive")), _flag(params.get("include_all_metadata"))
+        limit = _limit(params.get("limit"))
+        cursor, up_to_latest = _optional_str(params.get("cursor")), inclusive
+        if cursor:  # Slack's cursors are opaque; ours are "next_ts:<ts of the next message>", base64
+            try:
+                latest, up_to_latest = Decimal(base64.b64decode(cursor).decode().removeprefix("next_ts:")), True
+            except (ValueError, ArithmeticError):
+                raise SlackApiFailure("invalid_cursor") from None
+        inside = [
+            m for m in self.messages[channel]
+            if m.thread_ts in (None, m.ts) and (oldest <= Decimal(m.ts) if inclusive else oldest < Decimal(m.ts))
+            and (Decimal(m.ts) <= latest if up_to_latest else Decimal(m.ts) < latest)
+        ]  # fmt: skip
+        inside.sort(key=lambda m: Decimal(m.ts), reverse=True)
+        page, rest = inside[:limit], inside[limit:]
+        replies = {m.ts: sum(1 for r in self.messages[channel] if r.thread_ts == m.ts and r.ts != m.ts) for m in page}
+        body: dict[str, Any] = {
+            "ok": True,
+            "messages": [m.to_api(self.identity.team_id, replies[m.ts], with_metadata=with_metadata) for m in page],
+            "has_more": bool(rest),
+            "pin_count": 0,
+            "channel_actions_ts": None,
+            "channel_actions_count": 0,
+        }
+        if rest:
+            body["response_metadata"] = {"next_cursor": base64.b64encode(f"next_ts:{rest[0].ts}".encode()).decode()}
+        return body
+
     # -- lookups ---------------------------------------------------------------------------------------------
 
     def find_channel(self, reference: object) -> str | None:
@@ -288,6 +337,45 @@ class SlackWorkspace:
 
 def _optional_str(value: object) -> str | None:
     return None if value is None else str(value)
+
+
+def _metadata(params: Params) -> dict[str, Any] | None:
+    """Message metadata as given (an object in a JSON body, a JSON string in a form): ``event_type`` a string and
+    ``event_payload`` an object, as Slack requires, else ``invalid_metadata_format``."""
+    raw = params.get("metadata")
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            raise SlackApiFailure("invalid_metadata_format") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("event_type"), str) or not raw["event_type"]:
+        raise SlackApiFailure("invalid_metadata_format")
+    if not isinstance(raw.get("event_payload"), dict):
+        raise SlackApiFailure("invalid_metadata_format")
+    return {"event_type": raw["event_type"], "event_payload": raw["event_payload"]}
+
+
+def _flag(value: object) -> bool:
+    """A boolean parameter as clients send it: ``true``/``1`` (slack_sdk sends ``1`` in a query string)."""
+    return value is True or str(value).lower() in ("1", "true")
+
+
+def _timestamp(value: object, default: Decimal) -> Decimal:
+    if value is None or value == "":
+        return default
+    try:
+        return Decimal(str(value))
+    except ArithmeticError:
+        raise SlackApiFailure("invalid_ts_oldest") from None
+
+
+def _limit(value: object) -> int:
+    try:
+        return max(1, min(999, int(str(value)))) if value not in (None, "") else 100
+    except ValueError:
+        raise SlackApiFailure("invalid_limit") from None
 
 
 def _content(params: Params) -> tuple[str | None, Blocks | None]:

@@ -186,6 +186,69 @@ async def test_conversations_replies_reads_a_thread(
     assert raised.value.response["error"] == "thread_not_found"
 
 
+TASK_7 = {"event_type": "storeops_task", "event_payload": {"task_id": 7}}
+
+
+async def test_metadata_is_posted_and_read_back_only_with_include_all_metadata(
+    slack: SlackEmulator, client: AsyncWebClient, monotonic: MonotonicClock
+) -> None:
+    posted = await client.chat_postMessage(channel=TVERSKAYA, text="Reserve?", blocks=BUTTON, metadata=TASK_7)
+    assert posted["message"]["metadata"] == TASK_7  # the post's answer echoes it
+    await client.chat_postMessage(channel=TVERSKAYA, text="in its thread", thread_ts=posted["ts"])
+    monotonic.advance(1.0)
+    later = await client.chat_postMessage(channel=TVERSKAYA, text="no metadata")
+
+    plain = await client.conversations_history(channel=TVERSKAYA)
+    assert [m["ts"] for m in plain["messages"]] == [later["ts"], posted["ts"]]  # newest first, no thread replies
+    assert all("metadata" not in m for m in plain["messages"])  # Slack leaves it out unless asked
+    assert plain["messages"][1]["reply_count"] == 1 and plain["has_more"] is False
+
+    full = await client.conversations_history(channel=TVERSKAYA, include_all_metadata=True)
+    assert [m.get("metadata") for m in full["messages"]] == [None, TASK_7]
+    assert slack.calls("conversations.history")[-1].params["include_all_metadata"] == "1"  # slack_sdk's GET form
+
+    await client.chat_update(channel=TVERSKAYA, ts=posted["ts"], text="Closed", blocks=[])  # no metadata: kept
+    assert slack.messages(TVERSKAYA)[0].metadata == TASK_7
+
+
+async def test_history_pages_with_a_cursor_and_keeps_to_oldest_and_latest(
+    client: AsyncWebClient, monotonic: MonotonicClock
+) -> None:
+    stamps = []
+    for n in range(5):
+        monotonic.advance(1.0)
+        stamps.append((await client.chat_postMessage(channel=TVERSKAYA, text=f"m{n}"))["ts"])
+
+    first = await client.conversations_history(channel=TVERSKAYA, oldest=stamps[0], limit=2)
+    assert [m["text"] for m in first["messages"]] == ["m4", "m3"] and first["has_more"] is True
+    cursor = first["response_metadata"]["next_cursor"]
+    second = await client.conversations_history(channel=TVERSKAYA, oldest=stamps[0], limit=2, cursor=cursor)
+    assert [m["text"] for m in second["messages"]] == ["m2", "m1"] and second["has_more"] is False  # oldest: exclusive
+    inclusive = await client.conversations_history(
+        channel=TVERSKAYA, oldest=stamps[0], latest=stamps[1], inclusive=True
+    )
+    assert [m["text"] for m in inclusive["messages"]] == ["m1", "m0"]
+
+
+async def test_history_needs_a_history_scope_and_metadata_must_be_well_formed(slack: SlackEmulator) -> None:
+    async with SlackEmulator(bot_token=TOKEN, channels={TVERSKAYA: "tverskaya"}, scopes="chat:write") as narrow:
+        with pytest.raises(SlackApiError) as raised:
+            await AsyncWebClient(token=TOKEN, base_url=narrow.base_url).conversations_history(channel=TVERSKAYA)
+    assert raised.value.response["error"] == "missing_scope"
+    assert "channels:history" in raised.value.response["needed"]
+    client = AsyncWebClient(token=TOKEN, base_url=slack.base_url)
+    malformed: list[dict[str, Any]] = [
+        {"event_type": "x"},
+        {"event_payload": {}},
+        {"event_type": "x", "event_payload": "7"},
+    ]
+    for wrong in malformed:
+        with pytest.raises(SlackApiError) as raised:
+            await client.chat_postMessage(channel=TVERSKAYA, text="hi", metadata=wrong)
+        assert raised.value.response["error"] == "invalid_metadata_format"
+    assert slack.messages(TVERSKAYA) == []
+
+
 async def test_an_ephemeral_is_recorded_for_its_user_only(slack: SlackEmulator, client: AsyncWebClient) -> None:
     response = await client.chat_postEphemeral(channel=TVERSKAYA, user=MANAGER, text="Only you can see this")
     [ephemeral] = slack.ephemerals(TVERSKAYA)

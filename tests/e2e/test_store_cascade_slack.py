@@ -9,6 +9,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -16,12 +17,15 @@ from urllib.parse import quote
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from slack_sdk.signature import SignatureVerifier
+from slack_sdk.web.async_client import AsyncWebClient
 
 from app.bootstrap import Services, build
 from app.http.server import create_app
 from app.settings import load_settings
+from bot.slack.delivery import SlackDelivery
 from emulators.slack import SlackEmulator, SlackUser
 from tests.fakes import FakeClock
+from workflows.leases import LEASE, HeldLeases
 from workflows.model import LineStatus, StockFigure
 from workflows.orders import LineRequest, PlaceOrder
 from workflows.tasks import TaskState
@@ -113,7 +117,9 @@ async def world(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, slack_timeout_s: str, slack_name_timeout_s: str
 ) -> AsyncIterator[World]:
     channels = {f"C{code.upper()}": code for code in STAFF}
-    async with SlackEmulator(bot_token=TOKEN, channels=channels, users=PEOPLE) as slack:
+    clock = FakeClock()  # Slack's message times follow it, as the real ones follow the real time
+    wall_clock = lambda: clock.now().timestamp()  # noqa: E731
+    async with SlackEmulator(bot_token=TOKEN, channels=channels, users=PEOPLE, wall_clock=wall_clock) as slack:
         monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'cascade.db'}")
         monkeypatch.setenv("API_TOKEN", "cascade-test-token-0001")
         monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
@@ -122,7 +128,6 @@ async def world(
         monkeypatch.setenv("SLACK_TIMEOUT_S", slack_timeout_s)
         monkeypatch.setenv("SLACK_NAME_TIMEOUT_S", slack_name_timeout_s)
         monkeypatch.setenv("LOCALE", "ru")
-        clock = FakeClock()
         services = await build(load_settings(env_file=None), _shop(), clock=clock)
         await services.shop.ledger.apply_stock(clock.now(), [StockFigure("КР-7/2", code, 1) for code in STAFF])
         try:
@@ -529,3 +534,98 @@ async def test_a_body_bolt_cannot_read_is_a_bad_request_not_a_crash(
     assert status in (400, 401)
     assert not [r for r in caplog.records if r.exc_info], "no traceback"
     assert len(_logged_about_events(caplog)) == 1
+
+
+class Crash(BaseException):
+    """The process dies here: nothing after it runs, nothing is handed back."""
+
+
+def other_instance(world: World) -> SlackDelivery:
+    """The delivery of another instance on the same database (its own Slack client, its own name on leases)."""
+    client = AsyncWebClient(token=TOKEN, base_url=world.slack.base_url)
+    shop = world.services.shop
+    return SlackDelivery(shop.uow, client, shop.topology, shop.clock, "ru", owner="other/1", held=HeldLeases())
+
+
+async def _posted_then_lost(world: World, order: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A question is posted and Slack takes it; the instance dies before it records the message's ts."""
+    delivery = world.services.chats.slack_delivery
+    assert delivery is not None
+
+    async def dies(*_: object) -> None:
+        raise Crash
+
+    monkeypatch.setattr(delivery, "_settle", dies)
+    await world.services.shop.orders.place(PlaceOrder("site", order, [LineRequest("КР-7/2", 1)]))
+    with pytest.raises(Crash):
+        await delivery.run_once()
+    assert len(world.slack.calls("chat.postMessage")) == 1  # Slack has it; we never learnt its ts
+
+
+async def test_a_question_slack_took_before_a_crash_is_taken_over_not_posted_again(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _posted_then_lost(world, "SO-CRASH", monkeypatch)
+    world.clock.advance(seconds=LEASE.total_seconds() + 1)  # the dead instance's lease ran out
+    other = other_instance(world)
+    assert await other.run_once() == 1
+
+    (question,) = world.slack.messages("CS1")  # one message, not two
+    assert len(world.slack.calls("chat.postMessage")) == 1
+    (update,) = world.slack.calls("chat.update")  # taken over in place, its metadata kept
+    assert update.params["ts"] == question.ts
+    assert question.metadata == {"event_type": "storeops_task", "event_payload": {"task_id": _task_id(question)}}
+    (looked,) = world.slack.calls("conversations.history")
+    assert looked.params["include_all_metadata"] == "1"
+    # bounded by the first attempt (less the clock skew allowed), which was a lease ago
+    assert float(looked.params["oldest"]) == (world.clock.now() - LEASE - timedelta(seconds=1, minutes=5)).timestamp()
+    async with world.services.shop.uow(read_only=True) as work:
+        assert await work.tasks.messages(_task_id(question)) == [("slack", "CS1", question.ts)]
+
+    assert await world.click("s1", "available", "U1") == 200  # the one live message answers and is closed
+    await other.run_once()
+    await world.deliver()
+    assert "actions" not in [block["type"] for block in world.question("s1").blocks]
+    assert len(world.slack.messages("CS1")) == 1
+
+
+@pytest.mark.parametrize("slack_timeout_s", ["0.2"])
+async def test_a_post_slack_took_but_answered_too_late_is_not_posted_again(world: World) -> None:
+    delivery = world.services.chats.slack_delivery
+    assert delivery is not None
+    slow = AsyncWebClient(token=TOKEN, base_url=world.slack.base_url)
+
+    async def answers_too_late(**arguments: Any) -> Any:
+        await AsyncWebClient.chat_postMessage(slow, **arguments)  # Slack takes it...
+        raise TimeoutError  # ...and its answer comes after SLACK_TIMEOUT_S
+
+    delivery._client.chat_postMessage = answers_too_late  # type: ignore[method-assign]
+    await world.services.shop.orders.place(PlaceOrder("site", "SO-SLOW", [LineRequest("КР-7/2", 1)]))
+    assert await delivery.run_once() == 0  # released at once, as any timeout
+    del delivery._client.chat_postMessage
+    assert await delivery.run_once() == 1  # the same moment: the release made it due again
+    assert len(world.slack.messages("CS1")) == 1
+    assert len(world.slack.calls("conversations.history")) == 1
+
+
+async def test_a_first_post_reads_no_history(world: World) -> None:
+    await world.services.shop.orders.place(PlaceOrder("site", "SO-1ST", [LineRequest("КР-7/2", 1)]))
+    await world.deliver()
+    assert world.slack.calls("conversations.history") == []
+    assert world.question("s1").metadata is not None
+
+
+async def test_without_a_history_scope_the_question_is_posted_again_with_a_warning(
+    world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    world.slack.scopes = "chat:write,chat:write.public"  # an app installed before the history scopes
+    await _posted_then_lost(world, "SO-NOSCOPE", monkeypatch)
+    world.clock.advance(seconds=LEASE.total_seconds() + 1)
+    assert await other_instance(world).run_once() == 1  # a second copy rather than none
+    assert len(world.slack.messages("CS1")) == 2
+    assert any("cannot read CS1's history (missing_scope)" in r.getMessage() for r in caplog.records)
+
+
+def _task_id(message: Any) -> int:
+    first = message.history[0].blocks if message.history else message.blocks
+    return int(first[-1]["elements"][0]["value"])

@@ -71,7 +71,8 @@ async def instances(
         for key in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "TELEGRAM_MODE"):
             monkeypatch.delenv(key, raising=False)
         built = []
-        for _ in range(2):
+        for name in ("first", "second"):  # two instances on one database: each its own id
+            monkeypatch.setenv("INSTANCE_ID", f"poller-{name}")
             services = await build(load_settings(env_file=None), topology)
             stack.push_async_callback(services.close)
             built.append(services)

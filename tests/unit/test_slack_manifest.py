@@ -25,3 +25,4 @@ def test_the_manifest_grants_the_scopes_the_bot_posts_and_updates_with() -> None
     scopes = set(yaml.safe_load(MANIFEST.read_text())["oauth_config"]["scopes"]["bot"])
     assert {"chat:write", "chat:write.public"} <= scopes  # chat.postMessage / chat.update in store channels
     assert "users:read" in scopes  # users.info: who answered, by name
+    assert {"channels:history", "groups:history"} <= scopes  # conversations.history: a question posted unheard
