@@ -16,7 +16,8 @@ $(STAMP): pyproject.toml
 # With chat tokens (TELEGRAM_BOT_TOKEN or SLACK_BOT_TOKEN in .env or the environment): the service on
 # SQLite with ./storeops.toml (or the example topology). Without: the sandbox — every outside system
 # emulated on 127.0.0.1 and a console at http://127.0.0.1:8080/sandbox (SANDBOX_PORT to change it;
-# SANDBOX_ACCESS_LOG=1 logs every HTTP request).
+# SANDBOX_ACCESS_LOG=1 logs every HTTP request; SANDBOX_DATABASE_URL=postgresql+asyncpg://user@host:5432 runs it on
+# a database of its own made on that PostgreSQL server and dropped on exit, instead of SQLite in a temporary directory).
 # A first real run writes .env with a fresh random API_TOKEN; read it there.
 run: $(STAMP)
 	@if grep -qsE '^(TELEGRAM_BOT_TOKEN|SLACK_BOT_TOKEN)=.+' .env || [ -n "$$TELEGRAM_BOT_TOKEN$$SLACK_BOT_TOKEN" ]; then \
@@ -26,7 +27,8 @@ run: $(STAMP)
 			exec $(BIN)/storeops run; \
 	else \
 		echo "no chat tokens configured: starting the sandbox (README, 'Running it for real', says how to go live)"; \
-		exec $(BIN)/storeops sandbox --port $${SANDBOX_PORT:-8080} $${SANDBOX_ACCESS_LOG:+--access-log}; \
+		exec $(BIN)/storeops sandbox --port $${SANDBOX_PORT:-8080} $${SANDBOX_ACCESS_LOG:+--access-log} \
+			$${SANDBOX_DATABASE_URL:+--database-url "$$SANDBOX_DATABASE_URL"}; \
 	fi
 
 migrate: $(STAMP)

@@ -8,15 +8,16 @@ import json
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from app import log_privacy
 from app.bootstrap import build
 from app.http.views import stock_result_view
+from app.sandbox.database import SandboxDatabaseError, requested_database
 from app.sandbox.local_only import EXPOSED_WARNING, exposed
 from app.sandbox.world import Sandbox
 from app.service import RunningService
@@ -51,36 +52,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("run", help="the service: HTTP API and scheduler (migrates first)")
     commands.add_parser("migrate", help="apply database migrations and exit")
     commands.add_parser("check-config", help="validate settings and the topology file, then exit")
-    sandbox = commands.add_parser("sandbox", help="the service plus emulators of every outside system, on 127.0.0.1")
-    sandbox.add_argument(
-        "--host", default="127.0.0.1", help="where the console listens; it has no login (default: 127.0.0.1)"
-    )
-    sandbox.add_argument(
-        "--port", type=int, default=8080, help="the console's port; 0 picks a free one (default: 8080)"
-    )
-    sandbox.add_argument("--locale", choices=("ru", "en"), default="ru", help="language of chat texts (default: ru)")
-    sandbox.add_argument(
-        "--access-log", action="store_true",
-        help="log every HTTP request (off by default: the open console asks for its state every second)",
-    )  # fmt: skip
+    _sandbox_options(commands)
     _onec_files(commands)
     clear = commands.add_parser("clear-stock-time", help="forget when 1C computed an article's stock (a wrong as_of)")
     clear.add_argument("sku", help="the article whose rows' as_of is reset, so 1C's next figure applies")
     clear.add_argument("--warehouse", metavar="CODE", help="only this warehouse's row (our code)")
     args = parser.parse_args(argv)
-    if args.command == "sandbox":  # its own world: no .env, no tokens, every outside system emulated
-        logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-        logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per job run drowns the rest
-        if not args.access_log:  # a line per console refresh drowns the rest; a request's errors are logged apart
-            logging.getLogger("storeops.access").setLevel(logging.WARNING)
-        log_privacy.install()
-        try:
-            return _sandbox(args.host, args.port, args.locale)
-        except KeyboardInterrupt:
-            return 130
-        except OSError as error:
-            print(f"storeops sandbox: cannot listen on {args.host}:{args.port}: {error.strerror}", file=sys.stderr)
-            return 1
+    if args.command == "sandbox":
+        return _sandbox_command(args)
     try:
         settings = load_settings(args.env_file)
         _configure_logging(settings)
@@ -103,6 +82,45 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return 0
+
+
+def _sandbox_options(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sandbox = commands.add_parser("sandbox", help="the service plus emulators of every outside system, on 127.0.0.1")
+    sandbox.add_argument(
+        "--host", default="127.0.0.1", help="where the console listens; it has no login (default: 127.0.0.1)"
+    )
+    sandbox.add_argument(
+        "--port", type=int, default=8080, help="the console's port; 0 picks a free one (default: 8080)"
+    )
+    sandbox.add_argument("--locale", choices=("ru", "en"), default="ru", help="language of chat texts (default: ru)")
+    sandbox.add_argument(
+        "--database-url", type=_sandbox_database, metavar="URL",
+        help="a PostgreSQL server (postgresql+asyncpg://user@host:5432) to create the sandbox's own database on, "
+        "dropped on exit, or a new SQLite file (sqlite+aiosqlite:///path); default: SQLite in a temporary directory",
+    )  # fmt: skip
+    sandbox.add_argument(
+        "--access-log", action="store_true",
+        help="log every HTTP request (off by default: the open console asks for its state every second)",
+    )  # fmt: skip
+
+
+def _sandbox_command(args: argparse.Namespace) -> int:
+    """The sandbox is its own world: no .env, no tokens, every outside system emulated."""
+    logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per job run drowns the rest
+    if not args.access_log:  # a line per console refresh drowns the rest; a request's errors are logged apart
+        logging.getLogger("storeops.access").setLevel(logging.WARNING)
+    log_privacy.install()
+    try:
+        return _sandbox(args.host, args.port, args.locale, args.database_url)
+    except KeyboardInterrupt:
+        return 130
+    except SandboxDatabaseError as error:
+        print(f"storeops sandbox: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"storeops sandbox: cannot listen on {args.host}:{args.port}: {error.strerror}", file=sys.stderr)
+        return 1
 
 
 def _onec_files(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -272,18 +290,38 @@ async def _until_stopped() -> None:
     await stop.wait()
 
 
-def _sandbox(host: str, port: int, locale: str) -> int:
+def _sandbox_database(text: str) -> URL:
+    try:
+        return requested_database(text)
+    except SandboxDatabaseError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _sandbox(host: str, port: int, locale: str, database: URL | None) -> int:
     if exposed(host):
         log.warning(EXPOSED_WARNING, host)
 
     async def serve() -> None:
-        async with Sandbox(host=host, port=port, locale=locale) as sandbox:
+        # SIGTERM while starting cancels the start, which removes the database made so far (Ctrl-C does already)
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, _cancel(asyncio.current_task()))
+        async with Sandbox(host=host, port=port, locale=locale, database=database) as sandbox:
             print(f"storeops sandbox ready: {sandbox.console_url} (Ctrl-C stops)", flush=True)
             await _until_stopped()
             log.info("stopping the sandbox")
 
-    asyncio.run(serve())
+    try:
+        asyncio.run(serve())
+    except asyncio.CancelledError:  # by SIGTERM before it was ready
+        return 128 + signal.SIGTERM
     return 0
+
+
+def _cancel(task: asyncio.Task[None] | None) -> Callable[[], None]:
+    def cancel() -> None:
+        if task is not None:
+            task.cancel()
+
+    return cancel
 
 
 if __name__ == "__main__":

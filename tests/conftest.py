@@ -70,6 +70,23 @@ async def _pg_admin_execute(sql: str) -> None:
         await connection.close()
 
 
+def _unreachable(error: Exception) -> None:
+    if REQUIRE_PG:
+        pytest.fail(f"PostgreSQL is required here (STOREOPS_REQUIRE_POSTGRES=1) but unreachable: {error}")
+    pytest.skip(f"no PostgreSQL reachable at {make_url(PG_URL).render_as_string(hide_password=True)}: {error}")
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> str:
+    """The PostgreSQL server's URL, once it answered: for what creates and drops databases of its own there (the
+    sandbox)."""
+    try:
+        _pg_admin("SELECT 1")
+    except Exception as error:
+        _unreachable(error)
+    return PG_URL
+
+
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """A fresh database for this test session, dropped at the end."""
@@ -77,9 +94,7 @@ def pg_url() -> Iterator[str]:
     try:
         _pg_admin(f'CREATE DATABASE "{name}"')
     except Exception as error:
-        if REQUIRE_PG:
-            pytest.fail(f"PostgreSQL is required here (STOREOPS_REQUIRE_POSTGRES=1) but unreachable: {error}")
-        pytest.skip(f"no PostgreSQL reachable at {make_url(PG_URL).render_as_string(hide_password=True)}: {error}")
+        _unreachable(error)
     url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
     try:
         yield url

@@ -18,6 +18,7 @@ import httpx
 
 T = TypeVar("T")
 READY = re.compile(r"storeops sandbox ready: (http://\S+)/sandbox")
+CREATED = re.compile(r"created database (storeops_sandbox_[0-9a-f]+) ")
 READY_WITHIN_S = 60  # the issue: a console in under a minute once installed
 
 
@@ -60,32 +61,49 @@ class Sandbox:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-30:])
 
 
-@contextmanager
-def running_sandbox(work: Path, *options: str) -> Iterator[Sandbox]:
-    log = work / "sandbox.log"
+def launch(work: Path, *options: str) -> subprocess.Popen[str]:
+    """``storeops sandbox`` started in ``work`` on a free port: its one ready line on ``stdout``, its log in
+    ``work/sandbox.log``. No DATABASE_URL, chat tokens or the like from the tests' environment reach it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "SLACK_", "DATABASE_"))}
-    started = time.monotonic()
-    with log.open("wb") as errors:
-        process = subprocess.Popen(
+    with (work / "sandbox.log").open("wb") as errors:
+        return subprocess.Popen(
             [sys.executable, "-m", "app.cli", "sandbox", "--port", "0", *options],
             cwd=work, env={**env, "PYTHONPATH": str(Path(__file__).parents[1])},
             stdout=subprocess.PIPE, stderr=errors, text=True,
         )  # fmt: skip
+
+
+def ready_url(process: subprocess.Popen[str], log: Path) -> str:
+    """The console's base URL from the ready line (the sandbox is then serving)."""
+    assert process.stdout is not None
+    line = process.stdout.readline()  # the one line a newcomer reads
+    ready = READY.search(line)
+    assert ready, f"no ready line: {line!r}\n{log.read_text(errors='replace')[-3000:]}"
+    return ready.group(1)
+
+
+def created_database(log: Path) -> str | None:
+    """The PostgreSQL database the sandbox made for itself, as its log names it."""
+    found = CREATED.search(log.read_text(errors="replace"))
+    return found.group(1) if found else None
+
+
+@contextmanager
+def running_sandbox(work: Path, *options: str) -> Iterator[Sandbox]:
+    log = work / "sandbox.log"
+    started = time.monotonic()
+    process = launch(work, *options)
+    try:
+        box = Sandbox(ready_url(process, log), time.monotonic() - started, log)
+        yield box
+        box.http.close()
+    finally:
+        process.send_signal(signal.SIGINT)
         try:
-            assert process.stdout is not None
-            line = process.stdout.readline()  # the one line a newcomer reads
-            ready = READY.search(line)
-            assert ready, f"no ready line: {line!r}\n{log.read_text(errors='replace')[-3000:]}"
-            box = Sandbox(ready.group(1), time.monotonic() - started, log)
-            yield box
-            box.http.close()
-        finally:
-            process.send_signal(signal.SIGINT)
-            try:
-                code = process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                raise
+            code = process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
     assert code == 0, log.read_text(errors="replace")[-3000:]
     shutdown = log.read_text(errors="replace").split("stopping the sandbox")[-1]
     assert "Traceback" not in shutdown and " ERROR " not in shutdown, shutdown  # a clean stop, nothing cut off

@@ -1,10 +1,12 @@
 """``storeops sandbox``: every outside system emulated on 127.0.0.1, the real service wired to them through their
 base URLs (the production code path), a demo shop seeded from 1C, and the console at ``/sandbox``.
 
-Start-up: emulators first (free ports), then the settings a real operator would write pointing at them, then
-``app.bootstrap.build`` on a fresh SQLite file, then 1C's register is pulled once over OData — the seeded
-catalogue reaches every channel the way real stock does, through the outbox — and, once the service listens, 1C's
-retail price list is uploaded over ``POST /api/1c/prices`` so every channel shows a price from the start."""
+Start-up: an empty database of the sandbox's own (``database.py``: a SQLite file in a temporary directory, or one
+created on the PostgreSQL server ``--database-url`` names, dropped on exit), the emulators (free ports), then the
+settings a real operator would write pointing at them, then ``app.bootstrap.build`` (which migrates), then 1C's
+register is pulled once over OData — the seeded catalogue reaches every channel the way real stock does, through the
+outbox — and, once the service listens, 1C's retail price list is uploaded over ``POST /api/1c/prices`` so every
+channel shows a price from the start."""
 
 from __future__ import annotations
 
@@ -13,14 +15,12 @@ import contextlib
 import logging
 import os
 import secrets
-import shutil
-import tempfile
 from contextlib import AsyncExitStack
-from pathlib import Path
 from types import TracebackType
 from typing import Self
 
 import httpx
+from sqlalchemy.engine import URL
 
 from app.bootstrap import Services, build
 from app.sandbox.catalogue import (
@@ -38,6 +38,7 @@ from app.sandbox.catalogue import (
 )
 from app.sandbox.clock import SandboxClock
 from app.sandbox.console import install
+from app.sandbox.database import own_database
 from app.sandbox.scenarios import Scenarios
 from app.sandbox.shop import Emulators
 from app.service import RunningService
@@ -147,13 +148,14 @@ class Sandbox:
     and the scenarios use of it is ``app.sandbox.shop.SandboxShop``."""
 
     def __init__(
-        self, *, host: str = "127.0.0.1", port: int = 8080, locale: str = "ru", workdir: Path | None = None
+        self, *, host: str = "127.0.0.1", port: int = 8080, locale: str = "ru", database: URL | None = None
     ) -> None:
-        self.host, self.port, self.locale = host, port, locale
+        """``database``: where the sandbox makes its own (``database.requested_database``); none: a SQLite file in a
+        temporary directory."""
+        self.host, self.port, self.locale, self.database = host, port, locale, database
         self.topology = demo_topology()
         self.clock = SandboxClock()
         self.api_token = secrets.token_urlsafe(24)
-        self._workdir, self._own_workdir = workdir, workdir is None
         self._stack = AsyncExitStack()
         self.emulators: Emulators
         self.services: Services
@@ -185,14 +187,14 @@ class Sandbox:
         await self._stop()
 
     async def _start(self) -> None:
-        if self._workdir is None:
-            self._workdir = Path(tempfile.mkdtemp(prefix="storeops-sandbox-"))
+        # first in, last out: the database is removed after the service that uses it has stopped
+        database_url = await self._stack.enter_async_context(own_database(self.database))
         self.emulators = _emulators(self.topology, self.clock)
         for emulator in vars(self.emulators).values():
             await self._stack.enter_async_context(emulator)
         env = environment(
-            self.emulators, database_url=f"sqlite+aiosqlite:///{self._workdir / 'sandbox.db'}", host=self.host,
-            port=self.port, api_token=self.api_token, locale=self.locale,
+            self.emulators, database_url=database_url, host=self.host, port=self.port, api_token=self.api_token,
+            locale=self.locale,
         )  # fmt: skip
         for key in _FOREIGN:
             os.environ.pop(key, None)
@@ -213,8 +215,6 @@ class Sandbox:
                 await self._ticking
         await self._stack.aclose()
         await self.http.aclose()
-        if self._own_workdir and self._workdir is not None:
-            shutil.rmtree(self._workdir, ignore_errors=True)
 
     async def seed(self) -> None:
         """1C's register, read once over OData as the scheduled pull reads it; the outbox does the rest."""

@@ -33,9 +33,12 @@ def summary_order(summary: str) -> int:
     return int(found.group(1))
 
 
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    with running_sandbox(tmp_path_factory.mktemp("sandbox")) as box:
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def sandbox(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    """The sandbox on its default SQLite, then on a database of its own on the PostgreSQL server: every scenario
+    reads and writes the database through other workflows, so each runs on both."""
+    server = ("--database-url", request.getfixturevalue("pg_server")) if request.param == "postgres" else ()
+    with running_sandbox(tmp_path_factory.mktemp(f"sandbox-{request.param}"), *server) as box:
         yield box
 
 
@@ -431,6 +434,7 @@ def test_a_manager_asks_for_stock_in_telegram(sandbox: Sandbox) -> None:
 CONSOLE_REFRESH = '"GET /sandbox/api/state HTTP/1.1" 200'
 
 
+@pytest.mark.parametrize("sandbox", ["sqlite"], indirect=True)  # the log is the same on either database
 def test_the_console_refreshing_every_second_logs_nothing_unless_asked(
     sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
