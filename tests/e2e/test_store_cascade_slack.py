@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -33,6 +34,7 @@ from workflows.topology import Topology
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 TOKEN = "xoxb-storeops-test"
+TRANSCRIPTS = Path(__file__).resolve().parents[2] / "docs" / "transcripts"
 STAFF = {"s1": "U1", "s2": "U2", "s3": "U3"}
 # as Slack knows them: U1 and U2 chose display names, U3 has only a full name
 PEOPLE = {
@@ -177,6 +179,43 @@ async def test_timeout_missing_available_as_slack_sees_it(world: World) -> None:
     ]  # fmt: skip
     api = await world.http.get(f"/api/orders/{placed.id}", headers={"Authorization": "Bearer cascade-test-token-0001"})
     assert [h["event"] for h in (await api.json())["history"]][-1] == "store_confirmed"
+    if os.environ.get("STOREOPS_WRITE_TRANSCRIPTS"):
+        write_transcript(world, await _history(world, placed.id))
+
+
+def write_transcript(world: World, history: list[str]) -> None:
+    """What Slack was sent, each message as its blocks read, and the order's history as the office reads it."""
+    lines = ["# One store cascade as the Slack emulator saw it (fake clock starts 2026-11-21 09:00 UTC = 12:00 Moscow)"]
+    for call in world.slack.calls():
+        if call.method not in ("chat.postMessage", "chat.update", "chat.postEphemeral"):
+            continue
+        where = " ".join(
+            f"{key}={call.params[key]}" for key in ("channel", "ts", "thread_ts", "user") if call.params.get(key)
+        )
+        lines += ["", f"{call.method:<22} {where}"]
+        blocks = (
+            json.loads(call.params["blocks"])
+            if isinstance(call.params.get("blocks"), str)
+            else call.params.get("blocks")
+        )
+        texts = [block["text"]["text"] for block in blocks or [] if isinstance(block.get("text"), dict)]
+        texts += [
+            element["text"]
+            for block in blocks or []
+            for element in block.get("elements", [])
+            if "text" in element and isinstance(element["text"], str)
+        ]
+        buttons = [
+            element["text"]["text"]
+            for block in blocks or []
+            if block.get("type") == "actions"
+            for element in block["elements"]
+        ]
+        lines += [f"    {line}" for text in texts or [call.params.get("text", "")] for line in text.splitlines()]
+        if buttons:
+            lines.append("    buttons: " + " | ".join(buttons))
+    lines += ["", "# The order's history as the dashboard and /order show it", *history]
+    (TRANSCRIPTS / "store_cascade.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 async def _history(world: World, order_id: int) -> list[str]:
