@@ -121,6 +121,18 @@ def clock_time(moment: datetime, timezone: str) -> str:
     return moment.astimezone(ZoneInfo(timezone)).strftime("%d.%m %H:%M")
 
 
+def time_span(first: datetime, last: datetime, timezone: str) -> str:
+    """From ``first`` to ``last`` in the shop's zone, each part once: ``03.12 14:21`` within a minute,
+    ``03.12 14:21–14:40`` within a day, else ``03.12 14:21 – 04.12 09:00``."""
+    zone = ZoneInfo(timezone)
+    start, end = first.astimezone(zone), last.astimezone(zone)
+    if start.strftime("%d.%m %H:%M") == end.strftime("%d.%m %H:%M"):
+        return start.strftime("%d.%m %H:%M")
+    if start.date() == end.date():
+        return f"{start:%d.%m %H:%M}–{end:%H:%M}"
+    return f"{start:%d.%m %H:%M} – {end:%d.%m %H:%M}"
+
+
 def channel_title(locale: Locale, kind: str) -> str:
     """A channel's title by its kind: «Яндекс Маркет» for ``yandex_market``; an unknown kind as it is."""
     return CHANNEL_TITLES[locale].get(kind, kind)

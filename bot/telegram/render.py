@@ -12,7 +12,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.telegram.alert_texts import alert_title
 from bot.telegram.texts import has, tg
 from bot.texts import Locale
-from bot.wording import Names, clock_time, count, money, percent, rate
+from bot.wording import Names, clock_time, count, money, percent, rate, time_span
 from workflows.office_model import Alert
 from workflows.payloads import FraudCall, FxApproval, PriceQuestion, ReturnReceipt, UnfillableOrder
 from workflows.tasks import Task, TaskState
@@ -42,8 +42,8 @@ __all__ = ["alert_text", "alert_title", "clock_time", "closed_line", "keyboard",
 def alert_text(alert: Alert, task: Task | None, locale: Locale, timezone: str, names: Names | None = None) -> str:
     lines = [tg(locale, "alert.title", title=alert_title(alert, locale, timezone, names))]
     if alert.count > 1:
-        first, last = clock_time(alert.first_at, timezone), clock_time(alert.last_at, timezone)
-        lines.append(tg(locale, "alert.count", count=alert.count, first=first, last=last))
+        span = time_span(alert.first_at, alert.last_at, timezone)
+        lines.append(tg(locale, "alert.count", times=count(locale, alert.count, "time"), span=span))
     if task is not None and task.state == TaskState.ANSWERED and task.answer in ("ack", "mute"):
         lines.append(
             tg(
@@ -57,10 +57,12 @@ def alert_text(alert: Alert, task: Task | None, locale: Locale, timezone: str, n
 
 
 def resolved_text(alert: Alert, locale: Locale, timezone: str, names: Names | None = None) -> str:
-    return tg(
-        locale, "alert.resolved", title=alert_title(alert, locale, timezone, names), count=alert.count,
-        first=clock_time(alert.first_at, timezone), at=clock_time(alert.resolved_at or alert.last_at, timezone),
-    )  # fmt: skip
+    """The owner's all-clear: what was wrong, for how long, how often it was said."""
+    title = alert_title(alert, locale, timezone, names)
+    span = time_span(alert.first_at, alert.resolved_at or alert.last_at, timezone)
+    if alert.count > 1:
+        return tg(locale, "alert.resolved", title=title, span=span, times=count(locale, alert.count, "time"))
+    return tg(locale, "alert.resolved_once", title=title, span=span)
 
 
 def task_text(task: Task, locale: Locale, timezone: str, names: Names | None = None) -> str:

@@ -296,7 +296,7 @@ async def test_a_recovery_is_said_once_in_a_chat_that_shows_the_alert_twice(offi
     *copies, recovered = await office.said_to(OWNER, 3)
     assert len(office.tg.messages(OWNER)) == 3  # one recovery, however many copies
     assert recovered.text is not None and recovered.text.startswith(
-        "✅ Восстановлено: Выгрузка в канал «Сайт» не проходит (5\xa0раз подряд): HTTP 503 (повторов: 1, "
+        "✅ Снова в порядке. Было: Выгрузка в канал «Сайт» не проходит (5\xa0раз подряд): HTTP 503\n21.11 12:00"
     )
     assert recovered.reply_to_message_id == alert.message_id  # in reply to the alert as first delivered
     assert all(m.buttons == [] for m in copies)
@@ -414,18 +414,26 @@ async def test_a_thousand_failures_make_one_message_and_one_recovery(tmp_path: P
     office.clock.advance(seconds=61)
     await office.deliver()  # the count is edited in, once
     (alert,) = office.tg.messages(OWNER)
-    assert alert.text is not None and "Повторов: 1000" in alert.text
+    assert alert.text is not None and "Повторилось 1\xa0000\xa0раз: 21.11 12:00" in alert.text
     async with services.shop.uow() as work:
         await services.shop.alerts.resolve(work, "sync_failing:wildberries")
         await work.commit()
     await office.deliver()
     alert, recovered = await office.said_to(OWNER, 2)
     assert recovered.text is not None and recovered.text.startswith(
-        "✅ Восстановлено: Выгрузка в канал «Wildberries» не проходит ("
+        "✅ Снова в порядке. Было: Выгрузка в канал «Wildberries» не проходит ("
     )
     assert recovered.reply_to_message_id == alert.message_id and alert.buttons == []
     assert [c for c in office.tg.received if c.status == 429] == []
     assert office.tg.messages(MANAGER) == []  # the owner's alert, not the managers'
+    if os.environ.get("STOREOPS_WRITE_TRANSCRIPTS"):
+        lines = ["# 1 000 failures of one kind and the recovery, as the owner's Telegram chat shows them", ""]
+        for message in office.tg.messages(OWNER):
+            versions = [*(version.text for version in message.history), message.text]
+            for n, text in enumerate(versions):
+                lines.append("message" if n == 0 else "edited to")
+                lines += [f"    {line}" for line in (text or "").splitlines()]
+        (TRANSCRIPTS / "alert.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 async def test_a_delivery_run_ends_within_its_time_and_leaves_the_rest_in_order(office: Office) -> None:

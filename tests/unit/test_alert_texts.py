@@ -68,15 +68,17 @@ def test_1c_silence_in_working_time_says_so(locale: Locale, expected: str) -> No
     [
         (
             "ru",
-            "✅ Восстановлено: 1С молчит 1 ч 5 мин (последнее обновление 07.12 21:50) (повторов: 2, 07.12 21:50–07.12 23:00)",
+            "✅ Снова в порядке. Было: 1С молчит 1 ч 5 мин (последнее обновление 07.12 21:50)\n"
+            "07.12 21:50–23:00, повторилось 2\xa0раза",
         ),
         (
             "en",
-            "✅ Recovered: 1C has been silent for 1 hr 5 min (last update 07.12 21:50) (repeats: 2, 07.12 21:50–07.12 23:00)",
+            "✅ Back to normal. It was: 1C has been silent for 1 hr 5 min (last update 07.12 21:50)\n"
+            "07.12 21:50–23:00, repeated 2\xa0times",
         ),
     ],
 )
-def test_a_recovery_says_the_silence_as_a_duration_and_the_repeats_without_a_plural(
+def test_a_recovery_says_the_silence_as_a_duration_and_when_and_how_often_once_each(
     locale: Locale, expected: str
 ) -> None:
     heard = datetime(2026, 12, 7, 18, 50, tzinfo=UTC)
@@ -117,3 +119,12 @@ def test_the_1c_pull_failure_and_an_unknown_kind_are_said_in_words(locale: Local
     )
     odd = Alert(None, "brand_new_kind", "brand_new_kind", {"x": 1}, "open", 1, 0, now, now)
     assert "brand_new_kind" not in alert_title(odd, locale, "Europe/Moscow")
+
+
+def test_a_span_of_time_names_each_part_once() -> None:
+    from bot.wording import time_span
+
+    at = datetime(2026, 12, 7, 18, 50, 10, tzinfo=UTC)  # 21:50 in Moscow
+    assert time_span(at, at.replace(second=50), "Europe/Moscow") == "07.12 21:50"
+    assert time_span(at, at.replace(hour=20), "Europe/Moscow") == "07.12 21:50–23:00"
+    assert time_span(at, at.replace(hour=21, minute=5), "Europe/Moscow") == "07.12 21:50 – 08.12 00:05"
