@@ -126,5 +126,5 @@ def test_a_span_of_time_names_each_part_once() -> None:
 
     at = datetime(2026, 12, 7, 18, 50, 10, tzinfo=UTC)  # 21:50 in Moscow
     assert time_span(at, at.replace(second=50), "Europe/Moscow") == "07.12 21:50"
-    assert time_span(at, at.replace(hour=20), "Europe/Moscow") == "07.12 21:50–23:00"
+    assert time_span(at, at.replace(hour=20), "Europe/Moscow") == "07.12 21:50–23:50"
     assert time_span(at, at.replace(hour=21, minute=5), "Europe/Moscow") == "07.12 21:50 – 08.12 00:05"
