@@ -4,14 +4,30 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit bench migrate clean
+.PHONY: run test lint typecheck unit bench migrate clean lock lock-upgrade
 
-# Create .venv when missing and (re)install when pyproject.toml changed.
-$(STAMP): pyproject.toml
+# Create .venv when missing and (re)install when pyproject.toml or the lock changed: the locked versions, every file
+# checked against its hash, then storeops itself without looking for dependencies; `pip check` fails when the lock
+# misses something pyproject.toml asks for (run `make lock`).
+$(STAMP): pyproject.toml requirements-test.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-test.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip check
 	@touch $(STAMP)
+
+# The locks, by uv: requirements-test.lock (the service and the test tools: what make installs) and requirements.lock
+# (the service alone, at the same versions: what the image in deploy/ installs). For Linux, macOS and Windows and
+# Python 3.11 or newer, with every file's hash. `make lock` after changing a dependency in pyproject.toml keeps
+# every other pin; `make lock-upgrade` takes the newest versions pyproject.toml allows.
+LOCK := $(BIN)/uv pip compile pyproject.toml --quiet --universal --python-version 3.11 --generate-hashes \
+	--custom-compile-command 'make lock'
+lock lock-upgrade:
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet 'uv>=0.5'
+	$(LOCK) $(if $(filter lock-upgrade,$@),--upgrade) --extra test -o requirements-test.lock
+	$(LOCK) $(if $(filter lock-upgrade,$@),--upgrade) --constraint requirements-test.lock -o requirements.lock
 
 # With chat tokens (TELEGRAM_BOT_TOKEN or SLACK_BOT_TOKEN in .env or the environment): the service on
 # SQLite with ./storeops.toml (or the example topology). Without: the sandbox — every outside system
