@@ -15,6 +15,8 @@ from pathlib import Path
 from sqlalchemy.engine import URL, make_url
 
 from app import log_privacy
+from app.backups import add_commands as add_backup_commands
+from app.backups import backup_command, restore_command
 from app.bootstrap import build
 from app.http.views import stock_result_view
 from app.sandbox.database import SandboxDatabaseError, requested_database
@@ -35,6 +37,7 @@ from integrations.commerceml import (
 from integrations.commerceml_catalogue import CataloguePackage, parse_catalogue
 from storage.database import open_database
 from storage.migrate import migrate
+from storage.sqlite_backup import BackupError, claim, database_file
 from workflows.catalogue import CatalogueResult
 from workflows.errors import WorkflowError
 from workflows.ledger import StockUpdateResult
@@ -57,6 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     clear = commands.add_parser("clear-stock-time", help="forget when 1C computed an article's stock (a wrong as_of)")
     clear.add_argument("sku", help="the article whose rows' as_of is reset, so 1C's next figure applies")
     clear.add_argument("--warehouse", metavar="CODE", help="only this warehouse's row (our code)")
+    add_backup_commands(commands)
     args = parser.parse_args(argv)
     if args.command == "sandbox":
         return _sandbox_command(args)
@@ -71,11 +75,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _unmapped(settings)
         elif args.command == "clear-stock-time":
             return _clear_stock_time(settings, args.sku, args.warehouse)
+        elif args.command == "backup":
+            return backup_command(settings, args.file)
+        elif args.command == "restore":
+            return restore_command(settings, args.file, force=args.force)
         elif args.command == "check-config":
             topology = load_topology(settings.config_path)
             print(f"ok: {len(topology.warehouses)} warehouses, channels: {', '.join(topology.channels)}")
         else:
-            asyncio.run(_run(settings))
+            return _run_claimed(settings)
     except ConfigurationError as error:
         print(f"storeops: {error}", file=sys.stderr)
         return 2
@@ -259,6 +267,21 @@ async def _migrate(settings: Settings) -> None:
     finally:
         await database.dispose()
     print(f"migrated {_safe_url(settings.database.url)} to the newest schema")
+
+
+def _run_claimed(settings: Settings) -> int:
+    """The service, holding its SQLite file's claim while it runs: one service per file, and no restore under it."""
+    database = database_file(settings.database.url)
+    if database is None:
+        asyncio.run(_run(settings))
+        return 0
+    try:
+        with claim(database, "storeops run"):
+            asyncio.run(_run(settings))
+    except BackupError as error:
+        print(f"storeops: {error}", file=sys.stderr)
+        return 1
+    return 0
 
 
 async def _run(settings: Settings) -> None:
