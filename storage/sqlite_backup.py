@@ -95,6 +95,8 @@ def backup(database: Path, target: Path) -> Copied:
         raise BackupError(f"no database at {database}")
     if not target.parent.is_dir():
         raise BackupError(f"no folder {target.parent} to write {target.name} in")
+    if target.resolve() in _own_files(database):
+        raise BackupError(f"{target} is the database's own file: name another")
     source = _open(database, "rw")  # rw, not ro: a reader of a WAL database may have to write the -shm index
     try:
         return _copy(source, target)
@@ -122,6 +124,11 @@ def restore(backup_file: Path, database: Path, *, replace: bool) -> Restored:
     finally:
         source.close()
     return Restored(Copied(database, copied.bytes, copied.revision), replaced)
+
+
+def _own_files(database: Path) -> set[Path]:
+    found = database.resolve()
+    return {found, claim_file(found), *(found.with_name(found.name + side) for side in SIDE_FILES)}
 
 
 def _open(path: Path, mode: str) -> sqlite3.Connection:

@@ -81,6 +81,9 @@ def test_backup_while_running_restore_only_once_stopped(tmp_path: Path, storeops
         _order(base, "BEFORE-BACKUP")
         code, _, err = storeops("backup", "backups/monday.db")
         assert code == 1 and "no folder" in err  # said, not created
+        for own in ("data/storeops.db", "data/../data/storeops.db-wal"):  # replacing it would lose the service's writes
+            code, _, err = storeops("backup", own)
+            assert code == 1 and "the database's own file" in err
         (tmp_path / "backups").mkdir()
         code, out, err = storeops("backup", "backups/monday.db")
         assert code == 0, err
