@@ -30,6 +30,9 @@ from tests.e2e.test_cli import STOREOPS, _env, _free_port
 
 CONFIG = Path(__file__).parents[2] / "deploy" / "nginx" / "storeops.conf"
 TOKEN = "proxy-e2e-token-0123456789"
+# What the nginx image's own nginx.conf sets in its http block before it includes conf.d/*.conf, where compose puts
+# our file: a directive of ours repeated at that level would stop nginx ("directive is duplicate").
+IMAGE_HTTP = "default_type application/octet-stream; sendfile on; keepalive_timeout 65;"
 
 
 def _nginx() -> str:
@@ -122,7 +125,7 @@ def _configure(folder: Path, ports: list[int], http: int, https: int, health: in
         ("user root;\n" if os.geteuid() == 0 else "")
         + f"daemon off;\nworker_processes 1;\npid {folder / 'nginx.pid'};\nerror_log {folder / 'error.log'} warn;\n"
         + f"events {{ worker_connections 512; }}\nhttp {{ access_log {folder / 'access.log'}; {temps}\n"
-        + f"include {folder / 'storeops.conf'};\n}}\n",
+        + f"{IMAGE_HTTP}\ninclude {folder / 'storeops.conf'};\n}}\n",
         encoding="utf-8",
     )
     return main

@@ -204,6 +204,12 @@ def test_plain_http_only_redirects_or_answers_the_certificate_challenge() -> Non
     assert plain.location("/.well-known/acme-challenge/").one("root").args == ["/var/www/acme"]
 
 
+def test_nothing_at_the_top_repeats_what_the_images_nginx_conf_sets_around_it() -> None:
+    """The image's nginx.conf sets these in its http block and includes conf.d/ there: "directive is duplicate"."""
+    image_sets = {"include", "default_type", "log_format", "sendfile", "keepalive_timeout"}
+    assert sorted(image_sets & {d.name for d in nginx().block}) == []
+
+
 def test_the_parser_reads_blocks_and_quoted_arguments() -> None:
     parsed = parse_nginx('a 1; # c\nb { c "x y"; d { e; } }')
     assert [d.name for d in parsed.block] == ["a", "b"]
