@@ -35,8 +35,12 @@ def compose() -> dict[str, Any]:
     return loaded
 
 
-def mount(volume: str) -> tuple[str, str]:
-    """A compose volume ``source:target[:mode]`` as (source, target); the source may hold ``${VAR:-default}``."""
+def mount(volume: str | dict[str, Any]) -> tuple[str, str]:
+    """A compose volume, ``source:target[:mode]`` or the long form, as (source, target); the source may hold
+    ``${VAR:-default}``. A bind of the long form must not make a missing source (an empty folder in its place)."""
+    if isinstance(volume, dict):
+        assert volume["type"] != "bind" or volume["bind"]["create_host_path"] is False, volume
+        return str(volume["source"]), str(volume["target"])
     found = re.fullmatch(r"(.+):(/[^:]*)(?::ro|:rw)?", volume)
     assert found, volume
     return found[1], found[2]
@@ -120,6 +124,9 @@ def test_compose_runs_two_instances_on_one_postgresql_behind_the_proxy() -> None
         assert set(instance["environment"]) <= setting_names()
         assert instance["environment"]["HTTP_PORT"] == "8080"
         assert instance["read_only"] is True and instance["cap_drop"] == ["ALL"]
+        topology = dict(mount(volume)[::-1] for volume in instance["volumes"])["/etc/storeops/storeops.toml"]
+        assert instance["environment"]["STOREOPS_CONFIG"] == "/etc/storeops/storeops.toml"
+        assert topology == "${STOREOPS_TOPOLOGY:-./storeops.toml}"
     assert {name: services["proxy"]["depends_on"][name]["condition"] for name in INSTANCES} == dict.fromkeys(
         INSTANCES, "service_healthy"
     )
