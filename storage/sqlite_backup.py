@@ -74,14 +74,19 @@ def claim_file(database: Path) -> Path:
 def claim(database: Path, holder: str) -> Iterator[None]:
     """Hold the database's claim for the block: exclusive, across processes, freed by the kernel however the holder
     ends. Raises ``DatabaseInUse`` naming who holds it when taken."""
-    database.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(claim_file(database), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        database.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(claim_file(database), os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as error:
+        raise BackupError(f"cannot claim {database}: {claim_file(database)}: {error.strerror}") from None
     try:
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             held_by = os.pread(descriptor, 200, 0).decode("utf-8", "replace").strip() or "another process"
             raise DatabaseInUse(f"{database} is in use by {held_by}: stop it first") from None
+        except OSError as error:  # a file system without locks (SQLite itself is unsafe there)
+            raise BackupError(f"cannot lock {claim_file(database)}: {error.strerror}") from None
         os.ftruncate(descriptor, 0)
         os.pwrite(descriptor, f"{holder} (pid {os.getpid()} on {socket.gethostname()})\n".encode(), 0)
         yield
