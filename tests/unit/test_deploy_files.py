@@ -115,6 +115,8 @@ def test_compose_runs_two_instances_on_one_postgresql_behind_the_proxy() -> None
     assert set(services) == {"postgres", *INSTANCES, "proxy"}
     urls = {services[name]["environment"]["DATABASE_URL"] for name in INSTANCES}
     (url,) = urls  # one database for both
+    # each its own id, kept when its container is recreated with a new host name
+    assert [services[name]["environment"]["INSTANCE_ID"] for name in INSTANCES] == list(INSTANCES)
     assert url.startswith("postgresql+asyncpg://storeops:") and url.endswith("@postgres:5432/storeops")
     for name in INSTANCES:
         instance = services[name]
