@@ -18,6 +18,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.http.client_address import proxy_networks
+
 MIN_SECRET_LENGTH = 16
 
 
@@ -82,6 +84,15 @@ class HttpSettings(_Group):
     # wrong bearer tokens (and 1C exchange logins) one address may try within the window before it is refused
     auth_failure_limit: int = Field(default=10, ge=1, le=10_000, validation_alias="AUTH_FAILURE_LIMIT")
     auth_failure_window_s: int = Field(default=60, ge=1, le=86_400, validation_alias="AUTH_FAILURE_WINDOW_S")
+    # reverse proxies (addresses or networks, comma-separated) whose X-Forwarded-For names the client: the wrong-
+    # token throttles then count each client, not the proxy; empty: the TCP peer is the client
+    trusted_proxies: str = Field(default="", validation_alias="HTTP_TRUSTED_PROXIES")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: str) -> str:
+        proxy_networks(value)  # a bad entry stops the start with its name
+        return value
 
 
 class TelegramSettings(_Group):

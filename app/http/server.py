@@ -18,6 +18,7 @@ from sqlalchemy import text
 
 from app.bootstrap import Services
 from app.http.bodies import CancelBody, DeductionBody, OrderBody, PaymentEventBody, PriceMessage, StockMessage
+from app.http.client_address import forwarded_client, proxy_networks
 from app.http.connections import request_deadlines
 from app.http.dashboard import dashboard_routes
 from app.http.errors import RETRY_AFTER_SECONDS, ApiError, Handler, error_response, json_errors
@@ -106,6 +107,7 @@ def create_app(services: Services) -> web.Application:
     app = web.Application(
         client_max_size=limit,
         middlewares=[
+            forwarded_client(proxy_networks(http.trusted_proxies)),
             json_errors(limit),
             request_deadlines(services.settings.http.body_timeout_s),
             _bearer_auth(_secret(http.api_token), payments, api_logins),
