@@ -181,15 +181,22 @@ def open_savepoint(connection: AsyncConnection) -> None:
     _driver(connection).defer(f"SAVEPOINT {SAVEPOINT}")
 
 
-def release_savepoint(connection: AsyncConnection) -> None:
-    _driver(connection).defer(f"RELEASE SAVEPOINT {SAVEPOINT}")
+async def release_savepoint(connection: AsyncConnection) -> None:
+    """Keep the writer's work in the batch. What it left waiting to be sent goes now, with the release, so that a
+    failure of it is still this writer's; the release alone rides with the next writer's first statement."""
+    driver = _driver(connection)
+    driver.defer(f"RELEASE SAVEPOINT {SAVEPOINT}")
+    if driver.writes_deferred:
+        await connection.run_sync(lambda _: driver.run_now([]))
 
 
 async def rollback_to_savepoint(connection: AsyncConnection) -> None:
-    """Undo what was done since :func:`open_savepoint` (nothing to send when nothing was)."""
+    """Undo what was done since :func:`open_savepoint`; what was never sent is dropped unsent."""
     driver = _driver(connection)
-    if driver.deferred and driver.deferred[-1] == f"SAVEPOINT {SAVEPOINT}":
-        driver.deferred.pop()
+    opened = (f"SAVEPOINT {SAVEPOINT}", None, False)
+    if opened in driver.deferred:  # nothing of this writer's reached SQLite
+        del driver.deferred[driver.deferred.index(opened) :]
         return
+    driver.deferred.clear()  # this writer's own, unsent: undone anyway
     undo = [f"ROLLBACK TO SAVEPOINT {SAVEPOINT}", f"RELEASE SAVEPOINT {SAVEPOINT}"]
     await connection.run_sync(lambda _: driver.run_now(undo))

@@ -112,7 +112,7 @@ class SqlUnitOfWork:
     async def _commit_in_batch(self, turn: Turn) -> None:
         """Release the savepoint into the batch, hand the connection on, and wait for the batch's COMMIT."""
         assert self._connection is not None
-        release_savepoint(self._connection)
+        await release_savepoint(self._connection)
         self._turn = self._connection = None  # the batch's now, and the next writer's
         turn.leave(kept=True)
         await turn.batch_end()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -87,7 +88,7 @@ async def test_a_failed_commit_fails_every_writer_of_its_batch(
     failures = iter([sqlite3.OperationalError("disk I/O error")])
     real_commit = sqlite_driver._commit
 
-    def failing_commit(connection: sqlite3.Connection, deferred: list[str]) -> None:
+    def failing_commit(connection: sqlite3.Connection, deferred: list[Any]) -> None:
         failure = next(failures, None)
         if failure is not None:
             raise failure
