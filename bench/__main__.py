@@ -1,8 +1,9 @@
 """``python -m bench [--quick] [--only NAME ...]``: run the benchmarks, write the JSON results and
 print their summaries.
 
-``--quick`` runs small sizes (a smoke test that finishes within a minute) and writes
-``bench/results/<name>.quick.json``, so it never overwrites the figures of a full run.
+``--quick`` (or ``STOREOPS_BENCH_QUICK=1``, for a machine shared with others) runs small sizes (a smoke test
+that finishes within a minute or two) and writes ``bench/results/<name>.quick.json``, so it never overwrites the
+figures of a full run.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -17,6 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from bench import (
     alert_storm,
     cancellation,
+    flash_sale,
     full_sync,
     prices,
     propagation,
@@ -30,6 +33,7 @@ Runner = Callable[[bool, PgProbe, str, Callable[[str], None]], Awaitable[Json]]
 BENCHMARKS: dict[str, Runner] = {
     "alert_storm": alert_storm.run,
     "cancellation": cancellation.run,
+    "flash_sale": flash_sale.run,
     "full_sync": full_sync.run,
     "prices": prices.run,
     "propagation": propagation.run,
@@ -65,7 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes, a smoke test (< 60 s)")
     parser.add_argument("--only", nargs="+", choices=sorted(BENCHMARKS), default=list(BENCHMARKS), metavar="NAME")
     args = parser.parse_args(argv)
-    summaries = asyncio.run(run(args.quick, args.only))
+    quick = args.quick or os.environ.get("STOREOPS_BENCH_QUICK") == "1"
+    summaries = asyncio.run(run(quick, args.only))
     print(json.dumps(summaries, indent=2, ensure_ascii=False))
     return 0
 

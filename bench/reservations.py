@@ -123,32 +123,39 @@ PG_TAKE_CTE = (
     " INSERT INTO reservations (order_id, line_no, sku, warehouse, qty, state, created_at)"
     " SELECT $4, $5, $2, $3, $1, 'active', $6 FROM taken RETURNING id"
 )
-# What OrderDesk.place runs for a new one-line order (as of commit dde9a73): insert the order
-# (ON CONFLICT DO NOTHING, RETURNING id), take the stock and record the reservation, insert the
-# line with its final status, then both events in one executemany. ``*_STATEMENTS`` count what
-# ours shows as statements (SQLite: with BEGIN IMMEDIATE); the results put ours' count beside
-# it, so a change in place() that this copy misses shows up there.
+# What OrderDesk.place runs for a new one-line order: look for a cancellation heard before the order (PostgreSQL:
+# under the channel order's advisory lock), insert the order (ON CONFLICT DO NOTHING, RETURNING id), take the stock
+# and record the reservation, insert the line with its final status, then both events in one executemany.
+# ``*_STATEMENTS`` count what ours shows as statements, transaction control (BEGIN) left out; the results put
+# ours' count beside it, so a change in place() that this copy misses shows up there.
+HEARD_CANCELLATION = (
+    "SELECT channel, external_id, kind, at, reason, heard_at, order_id, applied_at FROM channel_order_events "
+    "WHERE channel = {0} AND external_id = {1} AND kind = 'cancelled'"
+)
 SQLITE_ORDER = {
+    "heard": HEARD_CANCELLATION.format("?", "?"),
     "order": (
         "INSERT INTO orders (channel, external_id, customer_name, customer_phone, customer_email, total, currency, "
-        "created_at) VALUES (?, ?, '', '', '', NULL, 'RUB', ?) ON CONFLICT (channel, external_id) DO NOTHING "
-        "RETURNING id"
+        "created_at, ship_by, external_key, phone_key) VALUES (?, ?, '', '', '', NULL, 'RUB', ?, NULL, ?, NULL) "
+        "ON CONFLICT (channel, external_id) DO NOTHING RETURNING id"
     ),
     "line": "INSERT INTO order_lines (order_id, line_no, sku, qty, status, warehouse) VALUES (?, 1, ?, 1, ?, ?)",
     "events": "INSERT INTO order_events (order_id, at, kind, detail) VALUES (?, ?, ?, ?)",
 }
 SQLITE_ORDER_STATEMENTS = 6
-SQLITE_RESERVE_STATEMENTS = (3,)  # BEGIN IMMEDIATE, UPDATE, INSERT
+SQLITE_RESERVE_STATEMENTS = (2,)  # UPDATE, INSERT
 PG_ORDER = {
+    "lock": "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+    "heard": HEARD_CANCELLATION.format("$1", "$2"),
     "order": (
         "INSERT INTO orders (channel, external_id, customer_name, customer_phone, customer_email, total, currency, "
-        "created_at) VALUES ($1, $2, '', '', '', NULL, 'RUB', $3) ON CONFLICT (channel, external_id) DO NOTHING "
-        "RETURNING id"
+        "created_at, ship_by, external_key, phone_key) VALUES ($1, $2, '', '', '', NULL, 'RUB', $3, NULL, $2, NULL) "
+        "ON CONFLICT (channel, external_id) DO NOTHING RETURNING id"
     ),
     "line": "INSERT INTO order_lines (order_id, line_no, sku, qty, status, warehouse) VALUES ($1, 1, $2, 1, $3, $4)",
     "events": "INSERT INTO order_events (order_id, at, kind, detail) VALUES ($1, $2, $3, $4)",
 }
-PG_ORDER_STATEMENTS = 4
+PG_ORDER_STATEMENTS = 6
 PG_RESERVE_STATEMENTS = (2, 1)  # UPDATE + INSERT, or the CTE (asyncpg's BEGIN/COMMIT are no cursor statements)
 
 
@@ -286,8 +293,9 @@ class EngineCounters:
         def on_connect(*_: object) -> None:
             self.connects += 1
 
-        def on_execute(*_: object) -> None:
-            self.statements += 1
+        def on_execute(_connection: object, _cursor: object, statement: str, *_: object) -> None:
+            if not statement.lstrip().upper().startswith(("BEGIN", "SAVEPOINT", "RELEASE", "ROLLBACK")):
+                self.statements += 1  # the work, not its transaction's control (group commit shares that)
 
         event.listen(engine.sync_engine, "connect", on_connect)
         event.listen(engine.sync_engine, "before_cursor_execute", on_execute)
@@ -432,7 +440,7 @@ def load_raw_sqlite(connection: sqlite3.Connection, sizes: Sizes) -> int:
         "INSERT INTO stock_levels (sku, warehouse, on_hand, reserved, as_of) VALUES (?, ?, ?, 0, ?)",
         [(sku(n), WAREHOUSE, PLENTY, now) for n in range(sizes.skus)],
     )
-    (anchor,) = connection.execute(SQLITE_ORDER["order"], (CHANNEL, "bench-anchor", now)).fetchone()
+    (anchor,) = connection.execute(SQLITE_ORDER["order"], (CHANNEL, "bench-anchor", now, "bench-anchor")).fetchone()
     connection.execute("COMMIT")
     return int(anchor)
 
@@ -459,7 +467,8 @@ def sqlite3_place(connection: sqlite3.Connection, skus: int, prefix: str) -> Att
         name, external_id = sku(i % skus), f"{prefix}-{i}"
         now = sqlite_timestamp(datetime.now(UTC))
         connection.execute("BEGIN IMMEDIATE")
-        (order_id,) = connection.execute(SQLITE_ORDER["order"], (CHANNEL, external_id, now)).fetchone()
+        connection.execute(SQLITE_ORDER["heard"], (CHANNEL, external_id)).fetchall()
+        (order_id,) = connection.execute(SQLITE_ORDER["order"], (CHANNEL, external_id, now, external_id)).fetchone()
         ok = connection.execute(SQLITE_RESERVE, (1, name, WAREHOUSE, 1)).rowcount == 1
         if ok:
             connection.execute(SQLITE_ADD_RESERVATION, (order_id, 1, name, WAREHOUSE, 1, now)).fetchone()
@@ -537,6 +546,8 @@ def asyncpg_place(pool: Any, skus: int, prefix: str) -> Attempt:
         name, external_id = sku(i % skus), f"{prefix}-{i}"
         now = datetime.now(UTC)
         async with pool.acquire() as connection, connection.transaction():
+            await connection.fetchval(PG_ORDER["lock"], f"channel-order:{CHANNEL}:{external_id}")
+            await connection.fetch(PG_ORDER["heard"], CHANNEL, external_id)
             order_id = await connection.fetchval(PG_ORDER["order"], CHANNEL, external_id, now)
             ok = await connection.fetchval(PG_TAKE_CTE, 1, name, WAREHOUSE, order_id, 1, now) is not None
             status, warehouse = ("reserved", WAREHOUSE) if ok else ("out_of_stock", None)
@@ -607,6 +618,12 @@ async def sqlite_part(sizes: Sizes, synchronous: str, folder: Path) -> Json:
                 await measure(orders[f"ours_c{c}"], ours_books, stack.anchor, sizes.orders, sizes.warmup,
                               ours_place(stack, sizes.skus, f"ours-{round_no}-c{c}"), stack.counters)  # fmt: skip
         scarce_case = await scarce(stack, ours_books, sizes)
+        writers = stack.database.writers
+        group_commit: Json = {
+            "batches": writers.batches if writers else None,
+            "writers_kept": writers.kept if writers else None,
+            "writers_per_batch": round(writers.kept / writers.batches, 2) if writers and writers.batches else None,
+        }
     finally:
         await aio.close()
         raw.close()
@@ -622,6 +639,7 @@ async def sqlite_part(sizes: Sizes, synchronous: str, folder: Path) -> Json:
         "scarce": scarce_case,
         "ratios": ratios(reserve, orders, {f"ours_c{c}": "raw_sqlite3" for c in sizes.concurrency}, "raw_sqlite3"),
         "statements": statement_check(reserve, orders, SQLITE_RESERVE_STATEMENTS, SQLITE_ORDER_STATEMENTS),
+        "group_commit": group_commit,
         "extra_ratios_vs_aiosqlite": {
             f"ours_c{c}": _ratio(reserve[f"ours_c{c}"], reserve["raw_aiosqlite"]) for c in sizes.concurrency
         },

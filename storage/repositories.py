@@ -160,10 +160,9 @@ class SqlReservations:
             together = {**stock, **{k: values[k] for k in ("order_id", "line_no", "state", "created_at")}}
             reservation.id = (await self._c.execute(q.TAKE_AND_RESERVE, together)).scalar_one_or_none()
             return reservation.id is not None
-        if (await self._c.execute(q.TAKE_STOCK, stock)).rowcount != 1:
-            return False
-        reservation.id = (await self._c.execute(q.INSERT_RESERVATION, values)).scalar_one()
-        return True
+        await self._c.execute(q.TAKE_STOCK_WITH_NEXT, stock)  # SQLite: both in one trip to the driver's thread
+        reservation.id = (await self._c.execute(q.RESERVE_IF_TAKEN, values)).scalar_one_or_none()
+        return reservation.id is not None
 
     async def untake(self, reservation: Reservation) -> None:
         self._touched.add(reservation.sku)

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, String, bindparam, select, update
+from sqlalchemy import BigInteger, Integer, String, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from storage import schema as t
+from storage.sqlite_driver import WITH_NEXT
 
 _stock = t.stock_levels.c
 # Names other than the columns': SQLAlchemy keeps column names for an UPDATE's own SET values.
@@ -56,6 +57,27 @@ TAKE_AND_RESERVE = (
     .returning(t.reservations.c.id)
 )
 
+# SQLite: the UPDATE goes in the same trip to the driver's thread as the INSERT after it (WITH_NEXT), and the
+# INSERT makes the reservation row only if the UPDATE changed the stock row (changes(): the rows changed by the
+# statement just before, on this connection). Run one after the other without the driver's help, the same holds.
+TAKE_STOCK_WITH_NEXT = TAKE_STOCK.prefix_with(WITH_NEXT, dialect="sqlite")
+RESERVE_IF_TAKEN = (
+    t.reservations.insert()
+    .from_select(
+        _RESERVATION_COLUMNS,
+        select(
+            bindparam("order_id", type_=BigInteger),
+            bindparam("line_no", type_=Integer),
+            bindparam("sku", type_=String),
+            bindparam("warehouse", type_=String),
+            bindparam("qty", type_=Integer),
+            bindparam("state", type_=String),
+            bindparam("created_at", type_=t.UtcDateTime()),
+        ).where(func.changes() == 1),
+    )
+    .returning(t.reservations.c.id)
+)
+
 STOCK_OF_SKU = select(t.stock_levels).where(_stock.sku == _sku)  # takes {"b_sku": …}
 
 
@@ -78,6 +100,7 @@ ORDER_LINES = select(t.order_lines).where(t.order_lines.c.order_id == _order_id)
 ORDER_EVENTS = select(t.order_events).where(t.order_events.c.order_id == _order_id).order_by(t.order_events.c.id)
 ORDER_OBLIGATIONS = select(t.obligations).where(t.obligations.c.order_id == _order_id).order_by(t.obligations.c.id)
 
-INSERT_LINES = t.order_lines.insert()
-INSERT_EVENTS = t.order_events.insert()
+# An order's lines and events: nobody reads what inserting them returns, so on SQLite they wait for the next trip.
+INSERT_LINES = t.order_lines.insert().prefix_with(WITH_NEXT, dialect="sqlite")
+INSERT_EVENTS = t.order_events.insert().prefix_with(WITH_NEXT, dialect="sqlite")
 INSERT_OBLIGATIONS = t.obligations.insert()

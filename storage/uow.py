@@ -1,7 +1,13 @@
-"""The SQL unit of work: one connection, one transaction, rolled back unless committed."""
+"""The SQL unit of work: one connection, one transaction, rolled back unless committed.
+
+On SQLite a writing unit of work is a savepoint in the transaction of a batch of writers (group commit,
+storage/group_commit.py): to the code using it, it is still its own transaction — its commit returns once its
+work is on disk, a rollback undoes only its own work.
+"""
 
 from __future__ import annotations
 
+import contextlib
 from types import TracebackType
 from typing import Self
 
@@ -10,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from storage.catalogue_repositories import SqlOneCCatalogue
 from storage.crm_repositories import SqlCrmExports
 from storage.database import Database
+from storage.group_commit import Turn, open_savepoint, release_savepoint, rollback_to_savepoint
 from storage.lease_repositories import SqlInstances, SqlLeases
 from storage.office_repositories import SqlAlerts, SqlFxRates, SqlLocks, SqlPayments
 from storage.order_action_repositories import SqlOrderActions
@@ -37,17 +44,18 @@ class SqlUnitOfWork:
         self._hooks = hooks or CommitHooks()
         self._touched: set[str] = set()
         self._connection: AsyncConnection | None = None
-        self._locked = False
+        self._turn: Turn | None = None  # SQLite: this writer's place in a batch
 
     async def __aenter__(self) -> Self:
-        lock = self._database.write_lock
-        if lock is not None and not self._read_only:
-            await lock.acquire()
-            self._locked = True
+        writers = self._database.writers
         try:
-            engine = self._database.read_engine if self._read_only else self._database.engine
-            self._connection = await engine.connect()
-            await self._connection.begin()
+            if writers is not None and not self._read_only:
+                self._turn, self._connection = await writers.turn()
+                open_savepoint(self._connection)
+            else:
+                engine = self._database.read_engine if self._read_only else self._database.engine
+                self._connection = await engine.connect()
+                await self._connection.begin()
         except BaseException:
             await self._finish()
             raise
@@ -96,20 +104,40 @@ class SqlUnitOfWork:
             for before in self._hooks.before:
                 await before(self)  # e.g. the sync outbox, in this same transaction
             self._touched.clear()
-        await self._connection.commit()
+        if self._turn is not None:
+            await self._commit_in_batch(self._turn)
+        else:
+            await self._connection.commit()
         if touched:
             for after in self._hooks.after:
                 after()  # e.g. wake the channels' dispatchers: there is something to send
 
+    async def _commit_in_batch(self, turn: Turn) -> None:
+        """Release the savepoint into the batch, hand the connection on, and wait for the batch's COMMIT."""
+        assert self._connection is not None
+        await release_savepoint(self._connection)
+        self._turn = self._connection = None  # the batch's now, and the next writer's
+        turn.leave(kept=True)
+        await turn.batch_end()
+
     async def _finish(self) -> None:
+        if self._turn is not None:
+            await self._leave_batch(self._turn)
+        elif self._connection is not None:
+            await self._connection.close()  # rolls back whatever was not committed
+            self._connection = None
+
+    async def _leave_batch(self, turn: Turn) -> None:
+        """Undo this writer's work (only its own: back to its savepoint) and let the next writer in."""
         try:
             if self._connection is not None:
-                await self._connection.close()  # rolls back whatever was not committed
-                self._connection = None
+                with contextlib.suppress(Exception):  # a batch that lost its transaction notices it itself
+                    await rollback_to_savepoint(self._connection)
         finally:
-            if self._locked and self._database.write_lock is not None:
-                self._database.write_lock.release()
-                self._locked = False
+            self._turn = self._connection = None
+            turn.leave(kept=False)
+        with contextlib.suppress(Exception):  # the batch's failure is its committed writers' to report
+            await turn.batch_end()
 
 
 class SqlUnitOfWorkFactory:

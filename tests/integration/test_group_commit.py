@@ -1,0 +1,169 @@
+"""Writers at once: each keeps its own work or loses only its own. On SQLite they share transactions (group commit,
+storage/group_commit.py); on PostgreSQL each has its own, and the same must hold."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from storage import sqlite_driver
+from storage.database import Database
+from storage.group_commit import BatchLost
+from storage.uow import SqlUnitOfWorkFactory
+from tests.fakes import FakeClock
+from workflows.errors import DuplicateOrder
+from workflows.model import Customer, LineStatus, Order, OrderLine
+
+WRITERS = 12
+
+
+def _order(external_id: str) -> Order:
+    now = FakeClock().now()
+    return Order(None, "site", external_id, Customer(), Decimal(1), "RUB", now, [], [])
+
+
+class Boom(Exception):
+    pass
+
+
+async def _write(uow: SqlUnitOfWorkFactory, n: int, *, fail: str | None = None) -> str:
+    """Store order ``w-n``; ``fail``: raise after writing it ("python"), or break a statement after it ("sql")."""
+    async with uow() as work:
+        await work.orders.add(_order(f"w-{n}"))
+        if fail == "python":
+            raise Boom(n)
+        if fail == "sql":  # lines of an order that does not exist: the foreign key refuses them
+            await work.orders.add_lines(10**9, [OrderLine(1, "IRON", 1, LineStatus.OUT_OF_STOCK)])
+        await work.commit()
+    return f"w-{n}"
+
+
+async def _stored(database: Database) -> set[str]:
+    async with SqlUnitOfWorkFactory(database)(read_only=True) as work:
+        return {f"w-{n}" for n in range(WRITERS) if await work.orders.find("site", f"w-{n}") is not None}
+
+
+@pytest.mark.parametrize("fail", ["python", "sql"])
+async def test_a_failing_writer_loses_only_its_own_work(database: Database, fail: str) -> None:
+    uow = SqlUnitOfWorkFactory(database)
+    outcomes = await asyncio.gather(
+        *(_write(uow, n, fail=fail if n in (3, 7) else None) for n in range(WRITERS)), return_exceptions=True
+    )
+    failed = {n for n, outcome in enumerate(outcomes) if isinstance(outcome, BaseException)}
+    assert failed == {3, 7}
+    assert all(isinstance(outcomes[n], Boom if fail == "python" else IntegrityError) for n in failed)
+    assert await _stored(database) == {f"w-{n}" for n in range(WRITERS)} - {"w-3", "w-7"}
+    if database.writers is not None:  # SQLite: they went in fewer transactions than writers
+        assert database.writers.kept == WRITERS - 2
+        assert database.writers.batches < WRITERS - 2
+
+
+async def test_a_writer_that_left_sees_the_writers_before_it(database: Database) -> None:
+    """The same order twice at once: the second sees the first's, committed, as soon as it has left."""
+    uow = SqlUnitOfWorkFactory(database)
+
+    async def place() -> str:
+        try:
+            await _write(uow, 1)
+            return "taken"
+        except DuplicateOrder:
+            async with uow(read_only=True) as work:
+                assert await work.orders.find("site", "w-1") is not None
+            return "found"
+
+    assert sorted(await asyncio.gather(*(place() for _ in range(6)))) == ["found"] * 5 + ["taken"]
+
+
+async def test_a_failed_commit_fails_every_writer_of_its_batch(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nobody is told "done" for work that is not on disk (SQLite: the batch's COMMIT fails once)."""
+    if database.writers is None:
+        pytest.skip("group commit is SQLite's")
+    failures = iter([sqlite3.OperationalError("disk I/O error")])
+    real_commit = sqlite_driver._commit
+
+    def failing_commit(connection: sqlite3.Connection, deferred: list[Any]) -> None:
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        real_commit(connection, deferred)
+
+    monkeypatch.setattr(sqlite_driver, "_commit", failing_commit)
+    outcomes = await asyncio.gather(*(_write(SqlUnitOfWorkFactory(database), n) for n in range(4)),
+                                    return_exceptions=True)  # fmt: skip
+    told = [n for n, outcome in enumerate(outcomes) if isinstance(outcome, DBAPIError)]
+    kept = [outcome for outcome in outcomes if isinstance(outcome, str)]
+    assert told and set(told) | {int(k[2:]) for k in kept} == {0, 1, 2, 3}
+    assert await _stored(database) == set(kept)  # the first batch's writers lost it all, and were told
+    assert await _write(SqlUnitOfWorkFactory(database), 9) == "w-9"  # the next batch commits
+
+
+async def test_a_batch_whose_transaction_is_gone_tells_the_writers_before(database: Database) -> None:
+    """SQLite rolls a whole transaction back on a full disk or an I/O error; the writers whose work was in it are
+    told, and the writer after it starts a new batch (simulated: a writer ends the transaction itself)."""
+    if database.writers is None:
+        pytest.skip("group commit is SQLite's")
+    uow = SqlUnitOfWorkFactory(database)
+    first_in = asyncio.Event()
+
+    async def first() -> str:
+        async with uow() as work:
+            await work.orders.add(_order("w-0"))
+            first_in.set()
+            await asyncio.sleep(0)  # the others queue behind it
+            await work.commit()
+        return "w-0"
+
+    async def breaker() -> None:
+        await first_in.wait()
+        async with uow() as work:
+            await work.orders.add(_order("w-1"))
+            connection = work._connection
+            assert connection is not None
+            await connection.exec_driver_sql("ROLLBACK")  # what SQLite does itself on SQLITE_FULL
+            raise Boom(1)
+
+    async def after() -> str:
+        await first_in.wait()
+        await asyncio.sleep(0)
+        return await _write(uow, 2)
+
+    outcomes = await asyncio.gather(first(), breaker(), after(), return_exceptions=True)
+    assert isinstance(outcomes[0], BatchLost)
+    assert isinstance(outcomes[1], Boom)
+    assert outcomes[2] == "w-2"
+    assert await _stored(database) == {"w-2"}
+
+
+async def test_a_writer_cancelled_while_waiting_holds_nobody_up(database: Database) -> None:
+    uow = SqlUnitOfWorkFactory(database)
+    release = asyncio.Event()
+
+    async def holder() -> str:
+        async with uow() as work:
+            await work.orders.add(_order("w-0"))
+            await release.wait()
+            await work.commit()
+        return "w-0"
+
+    holding = asyncio.create_task(holder())
+    await asyncio.sleep(0.05)
+    waiting = [asyncio.create_task(_write(uow, n)) for n in (1, 2, 3)]
+    await asyncio.sleep(0.05)
+    waiting[1].cancel()  # gives up while queued (SQLite) or while waiting for its connection
+    release.set()
+    assert await holding == "w-0"
+    assert [await waiting[0], await waiting[2]] == ["w-1", "w-3"]
+    try:
+        await waiting[1]
+        cancelled = False
+    except asyncio.CancelledError:
+        cancelled = True
+    assert cancelled or database.writers is None  # on PostgreSQL it may have been done already
+    assert await _stored(database) == {"w-0", "w-1", "w-3"} | (set() if cancelled else {"w-2"})
