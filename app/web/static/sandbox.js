@@ -102,7 +102,7 @@ function StockTable({ stock }) {
   const rows = stock?.rows || [];
   return html`<section class="card">
     <h2 class="card-title">Остатки <span class="hint">красным — канал показывает не то, что должен</span></h2>
-    <div class="table-wrap">
+    <div class="table-wrap stock-box" data-testid="stock-box">
       <table class="stock" data-testid="stock-table">
         <thead>
           <tr>
