@@ -1,35 +1,21 @@
-"""The sandbox's pokes (``app.sandbox.changes``), on the sandbox's own database (SQLite) with the real repositories:
-a commit that wrote what the console shows pokes it, one that only leased or delivered notices does not, a rolled
-back one never does; a queued notice is told to the listeners (the chats' deliveries wake on it); an emulator's
-answer to anything but a read or the bot's long poll pokes; a waiting page wakes on a poke or when it stops."""
+"""The sandbox's pokes (``app.sandbox.changes``), on SQLite and on PostgreSQL (the sandbox runs on either), with the
+real repositories: a commit that wrote what the console shows pokes it, one that only leased or delivered notices
+does not, a rolled back one never does; a queued notice is told to the listeners (the chats' deliveries wake on it);
+an emulator's answer to anything but a read or the bot's long poll pokes; a waiting page wakes on a poke or when the
+service stops."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
-
-import pytest
 
 from app.sandbox.changes import Changes
-from storage.database import Database, open_database
-from storage.migrate import migrate
+from storage.database import Database
 from storage.uow import SqlUnitOfWorkFactory
 from workflows.model import StockFigure
 from workflows.vocabulary import NoticeTopic
 
 AT = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def database(tmp_path: Path) -> AsyncIterator[Database]:
-    db = open_database(f"sqlite+aiosqlite:///{tmp_path / 'sandbox.db'}")
-    await migrate(db)
-    try:
-        yield db
-    finally:
-        await db.dispose()
 
 
 async def settled() -> None:
