@@ -10,7 +10,7 @@ import { ChatPane, StorePane } from "./chat_panes.js";
 import { dateTimeRu, durationRu, requestJson, timeRu } from "./format.js";
 
 const API = "/sandbox/api";
-const RETRY_MS = 1000; // after a failed request, or an answer the service did not hold (nothing changed, at once)
+const RETRY_MS = 1000; // after a failed request, or an answer the service did not hold (nothing new, at once)
 const HELD_AT_LEAST_MS = 250;
 const CLOCK_STEPS = [
   [60, "+1 мин"],
@@ -49,8 +49,8 @@ function useLiveState(path) {
   const take = useCallback((answer) => {
     setError(null);
     const now = shown.current;
-    if (!answer || answer.version === now.version || answer.serial < now.serial) return;
-    shown.current = { version: answer.version, serial: answer.serial };
+    if (!answer || (answer.version && (answer.version === now.version || answer.serial < now.serial))) return;
+    shown.current = { version: answer.version ?? null, serial: answer.serial ?? -1 };
     setState(answer);
   }, []);
   const refresh = useCallback(async () => {
@@ -70,7 +70,9 @@ function useLiveState(path) {
           const answer = await requestJson("GET", seen ? `${path}?seen=${encodeURIComponent(seen)}` : path);
           if (stopped) break;
           take(answer);
-          if (answer?.version === seen && Date.now() - asked < HELD_AT_LEAST_MS) await pause(RETRY_MS);
+          // answered at once with nothing new (a service that does not hold the request): ask again in a second
+          const held = Date.now() - asked >= HELD_AT_LEAST_MS;
+          if (!held && (!answer?.version || answer.version === seen)) await pause(RETRY_MS);
         } catch (failure) {
           if (stopped) break;
           setError(failure.message);
