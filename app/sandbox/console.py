@@ -1,19 +1,27 @@
 """The sandbox console's routes: the page at ``/sandbox`` and its JSON under ``/sandbox/api/``.
 
 The state is read from where each person would see it — the Slack and Telegram emulators' chats, the channels'
-emulators' stock — plus our own ledger and orders. Actions are done as those people would do them: a clerk's
+emulators' stock — plus our own ledger and orders. A page that names the version it shows (``?seen=``) is answered
+when the state differs from it: at once, or as soon as something changes (``changes.py``), or after
+:data:`HOLD_S` with the same state; so a change reaches an open console without the console asking every second.
+Actions are done as those people would do them: a clerk's
 click is a signed Slack interaction POSTed to ``/slack/events``, a manager's message or button press is a
 Telegram update the bot polls. Only served by ``storeops sandbox`` (on 127.0.0.1), never by ``storeops run``; no
 login, so ``local_only.py`` keeps other sites and other machines' names out."""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from app.http.views import availability_view, order_view
@@ -33,6 +41,11 @@ from workflows.offer_ids import offer_id_for
 B = TypeVar("B", bound=BaseModel)
 P = TypeVar("P", bound="_FromPerson")
 PEOPLE_IDS = frozenset(p.telegram_id for p in PEOPLE)
+HOLD_S = 25.0  # how long a page's ``?seen=`` request waits for a change before it is answered with the same state
+SETTLE_S = 0.05  # after a poke, the rest of a burst (a commit, the chats' messages) lands before the state is built
+# While an action of the console runs (a scenario, a press), what it changes is shown at most this often: the page
+# asks for the state at once when the action is answered, and a state built at every step would slow the action.
+ACTING_S = 0.25
 
 
 class _Body(BaseModel):
@@ -88,36 +101,96 @@ def install(sandbox: SandboxShop, scenarios: Scenarios) -> Callable[[web.Applica
         app.middlewares.insert(0, local_only(sandbox.services.settings.http.host))
         app.router.add_get("/sandbox", console.page)
         app.router.add_get("/sandbox/api/state", console.state)
-        app.router.add_post("/sandbox/api/slack/press", console.slack_press)
-        app.router.add_post("/sandbox/api/telegram/send", console.telegram_send)
-        app.router.add_post("/sandbox/api/telegram/press", console.telegram_press)
+        app.router.add_post("/sandbox/api/slack/press", console.acting(console.slack_press))
+        app.router.add_post("/sandbox/api/telegram/send", console.acting(console.telegram_send))
+        app.router.add_post("/sandbox/api/telegram/press", console.acting(console.telegram_press))
         app.router.add_get("/sandbox/api/telegram/photo/{chat}/{message}", console.telegram_photo)
-        app.router.add_post("/sandbox/api/scenario/{name}", console.scenario)
-        app.router.add_post("/sandbox/api/clock", console.move_clock)
+        app.router.add_post("/sandbox/api/scenario/{name}", console.acting(console.scenario))
+        app.router.add_post("/sandbox/api/clock", console.acting(console.move_clock))
+        app.on_shutdown.append(console.close)  # before aiohttp waits for the requests in flight: the held ones end
 
     return add
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """The state as built after ``pokes`` pokes (the clock's moment left out: it changes all the time), the
+    ``serial``-th build: a page keeps the later of two answers that cross on the way."""
+
+    pokes: int
+    serial: int
+    version: str
+    offset_s: int
+    state: dict[str, Any]
 
 
 class Console:
     def __init__(self, sandbox: SandboxShop, scenarios: Scenarios) -> None:
         self.sandbox, self.scenarios = sandbox, scenarios
+        self.changes = sandbox.changes
+        self._building = asyncio.Lock()  # one build at a time: the pages waiting share it
+        self._last: _Snapshot | None = None
+        self._builds = 0
+        self._acting = 0  # the console's actions under way
+
+    def acting(self, action: Handler) -> Handler:
+        """``action`` as a route: while it runs the state is built less often; once it is done, a poke."""
+
+        async def route(request: web.Request) -> web.StreamResponse:
+            self._acting += 1
+            try:
+                return await action(request)
+            finally:
+                self._acting -= 1
+                self.changes.poke()
+
+        return route
 
     async def page(self, request: web.Request) -> web.StreamResponse:
         return web.FileResponse(STATIC / "sandbox.html")
 
+    async def close(self, _app: web.Application) -> None:
+        self.changes.close()
+
     # -- state -------------------------------------------------------------------------------------------------
 
     async def state(self, request: web.Request) -> web.Response:
-        sandbox = self.sandbox
-        return web.json_response({
-            "clock": {"now": sandbox.clock.now().isoformat(), "offset_s": int(sandbox.clock.offset.total_seconds())},
-            "stores": self._stores(),
-            "people": self._people(),
-            "stock": await self._stock(),
-            "orders": await self._orders(),
-            "scenarios": [{"name": s.name, "title": s.title, "description": s.description} for s in SCENARIOS],
-            "dashboard_url": f"/dashboard#token={sandbox.api_token}",
-        })  # fmt: skip
+        """The state, with its ``version``; with ``?seen=<version>``, once it is another (or :data:`HOLD_S` passed)."""
+        seen = request.query.get("seen")
+        loop = asyncio.get_running_loop()
+        until = loop.time() + HOLD_S
+        snapshot = await self._snapshot(fresh=seen is None)
+        while snapshot.version == seen and not self.changes.closed:
+            if not await self.changes.after(snapshot.pokes, until - loop.time()):
+                break
+            await asyncio.sleep(ACTING_S if self._acting else SETTLE_S)
+            snapshot = await self._snapshot(fresh=False)
+        now = self.sandbox.clock.now().isoformat()
+        clock = {"now": now, "offset_s": snapshot.offset_s}
+        answer = {"version": snapshot.version, "serial": snapshot.serial, "clock": clock, **snapshot.state}
+        return web.json_response(answer)
+
+    async def _snapshot(self, *, fresh: bool) -> _Snapshot:
+        """The state now: built again unless nothing was poked since the last build (``fresh``: built again)."""
+        async with self._building:
+            pokes, last = self.changes.count, self._last
+            if last is not None and last.pokes == pokes and not fresh:
+                return last
+            sandbox = self.sandbox
+            offset_s = int(sandbox.clock.offset.total_seconds())
+            state = {
+                "stores": self._stores(),
+                "people": self._people(),
+                "stock": await self._stock(),
+                "orders": await self._orders(),
+                "scenarios": [{"name": s.name, "title": s.title, "description": s.description} for s in SCENARIOS],
+                "dashboard_url": f"/dashboard#token={sandbox.api_token}",
+            }
+            text = json.dumps([offset_s, state], ensure_ascii=False)
+            version = hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+            self._builds += 1
+            self._last = _Snapshot(pokes, self._builds, version, offset_s, state)
+            return self._last
 
     def _stores(self) -> list[dict[str, Any]]:
         slack = self.sandbox.emulators.slack
@@ -205,8 +278,12 @@ class Console:
         locale = services.settings.business.locale
         names, tz = Names.of(self.sandbox.topology, locale), self.sandbox.topology.onec.timezone
         views = []
-        for order_id in await recent_order_ids(services.database, 30):
-            view: dict[str, Any] = dict(order_view(await services.shop.orders.get(order_id), history=True))
+        async with services.shop.uow(read_only=True) as uow:  # one transaction for all: a state built often
+            orders = [await uow.orders.get(order_id) for order_id in await recent_order_ids(services.database, 30)]
+        for order in orders:
+            if order is None:
+                continue
+            view: dict[str, Any] = dict(order_view(order, history=True))
             view["history"] = [_history_entry(dict(h), names, tz) for h in view["history"]]
             views.append(view)
         return views
@@ -234,14 +311,8 @@ class Console:
         status = await deliver(self.sandbox.http, url, secret.get_secret_value(), payload)
         if status >= 400:
             return _error(502, "app_refused", f"the app answered Slack's interaction with HTTP {status}")
-        await self._deliver_slack()
+        await self.sandbox.deliver()  # what the click changed, posted now, not at the delivery jobs' next second
         return web.json_response({"ok": True})
-
-    async def _deliver_slack(self) -> None:
-        """Post what the click changed now, not at the delivery job's next second."""
-        delivery = self.sandbox.services.chats.slack_delivery
-        if delivery is not None:
-            await delivery.run_once()
 
     async def telegram_send(self, request: web.Request) -> web.Response:
         body = await _from_person(request, TelegramSend)

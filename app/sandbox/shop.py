@@ -10,6 +10,7 @@ from typing import Protocol
 import httpx
 
 from app.bootstrap import Services
+from app.sandbox.changes import Changes
 from app.sandbox.clock import SandboxClock
 from emulators.cbr import CbrEmulator
 from emulators.cdek import CdekEmulator
@@ -47,6 +48,7 @@ class SandboxShop(Protocol):
     emulators: Emulators
     services: Services
     wb_chrt: dict[str, int]  # our SKU -> its Wildberries size
+    changes: Changes  # pokes an open console
 
     @property
     def url(self) -> str:
@@ -55,6 +57,10 @@ class SandboxShop(Protocol):
 
     async def advance(self, seconds: int) -> None:
         """Move the business clock and fire every timer that fell due."""
+        ...
+
+    async def deliver(self) -> None:
+        """The chats' delivery jobs, now."""
         ...
 
     async def pull_onec(self) -> PullResult:

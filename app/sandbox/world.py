@@ -36,6 +36,7 @@ from app.sandbox.catalogue import (
     demo_topology,
     offered,
 )
+from app.sandbox.changes import Changes
 from app.sandbox.clock import SandboxClock
 from app.sandbox.console import install
 from app.sandbox.database import own_database
@@ -54,11 +55,13 @@ from emulators.telegram import TelegramEmulator
 from emulators.telegram.model import TgUser
 from emulators.wildberries import WildberriesEmulator
 from emulators.yandex_market import YandexMarketEmulator
+from storage import schema
 from workflows.offer_ids import offer_id_for
 from workflows.onec_pull import PullResult
 from workflows.topology import Topology
 
 log = logging.getLogger("storeops.sandbox")
+NOTICES = schema.notices.name  # what the chats' deliveries send from
 
 # The emulated accounts' credentials: made up, the same each run, never real.
 TELEGRAM_TOKEN = "700000001:SANDBOX-bot-token"  # noqa: S105
@@ -163,7 +166,11 @@ class Sandbox:
         self.http = httpx.AsyncClient(timeout=httpx.Timeout(10.0))
         self.wb_chrt = wb_chrt_ids(self.topology)
         self.scenarios = Scenarios(self)
+        self.changes = Changes()  # what tells an open console that what it shows changed
         self._ticking: asyncio.Task[None] | None = None
+        self._warming: asyncio.Task[None] | None = None
+        self._delivering: asyncio.Task[None] | None = None  # the chats' deliveries a queued notice woke
+        self._deliver_again = False
 
     @property
     def url(self) -> str:
@@ -191,6 +198,7 @@ class Sandbox:
         database_url = await self._stack.enter_async_context(own_database(self.database))
         self.emulators = _emulators(self.topology, self.clock)
         for emulator in vars(self.emulators).values():
+            emulator.observe(self.changes.heard)
             await self._stack.enter_async_context(emulator)
         env = environment(
             self.emulators, database_url=database_url, host=self.host, port=self.port, api_token=self.api_token,
@@ -202,13 +210,22 @@ class Sandbox:
         settings = load_settings(env_file=None)
         self.services = await build(settings, self.topology, clock=self.clock)
         self._stack.push_async_callback(self.services.close)
+        self.changes.watch_database(self.services.database.engine)
+        self.changes.on_added(self._queued)
         await self.seed()
         console = install(self, self.scenarios)
         self.running = await self._stack.enter_async_context(RunningService(self.services, extend=console))
         await self.seed_prices()
         self._ticking = asyncio.create_task(self._tick())
+        if self.services.chats.telegram_report is not None:  # a newcomer's first /report as quick as the next
+            self._warming = asyncio.create_task(self.services.chats.telegram_report.warm_up())
 
     async def _stop(self) -> None:
+        if self._delivering is not None:
+            self._delivering.cancel()
+            await asyncio.gather(self._delivering, return_exceptions=True)
+        if self._warming is not None:
+            await asyncio.gather(self._warming, return_exceptions=True)  # a thread: it cannot be cancelled
         if self._ticking is not None:
             self._ticking.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -248,6 +265,7 @@ class Sandbox:
     async def advance(self, seconds: int) -> None:
         """Move the business clock and let every timer that fell due fire now rather than at its next tick."""
         self.clock.advance(seconds)
+        self.changes.poke()
         await self.catch_up()
 
     async def catch_up(self) -> None:
@@ -255,10 +273,42 @@ class Sandbox:
         await self.scenarios.fire_due()
         while await services.shop.pump.run_once():
             pass
+        await services.shop.fx.check_due()
+        await self.deliver()  # what the timers ask of people goes out before the slower rest of the jump
         # 1C, pulled every minute, would have spoken during the jump: pull it before judging its silence, or every
         # jump of half an hour raises "1С молчит" and the next pull its recovery; a 1C made to fail stays silent
         await self.pull_onec()
         await services.shop.operations.watch_onec()
-        await services.shop.fx.check_due()
         for dispatcher in services.shop.dispatchers:
             dispatcher.kick()
+        await self.deliver()
+
+    def _queued(self, tables: frozenset[str]) -> None:
+        """A commit queued a notice for Slack or Telegram (a question, a task, an alert, an edit): deliver it now,
+        in the background, rather than at the delivery jobs' next second. Runs woken meanwhile make one more."""
+        if NOTICES not in tables:
+            return
+        if self._delivering is not None and not self._delivering.done():
+            self._deliver_again = True
+            return
+        self._delivering = asyncio.create_task(self._deliver_woken())
+
+    async def _deliver_woken(self) -> None:
+        again = True
+        while again:
+            self._deliver_again = False
+            try:
+                await self.deliver()
+            except Exception:  # the scheduled runs try again; the sandbox keeps running
+                log.exception("sandbox: delivering the chats' notices failed")
+            again = self._deliver_again
+
+    async def deliver(self) -> None:
+        """The chats' delivery jobs, now: what the last step asked of people is in Slack and Telegram when the
+        console hears back, not at the jobs' next second. Telegram's limits still hold: a message a chat cannot take
+        yet (a second one within a second) waits for the scheduled run, as it would."""
+        chats = self.services.chats
+        if chats.slack_delivery is not None:
+            await chats.slack_delivery.run_once()
+        if chats.telegram_delivery is not None:
+            await chats.telegram_delivery.run_once()

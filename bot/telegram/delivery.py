@@ -7,8 +7,11 @@ waits out any 429, so no alert is dropped.
 
 A run is the scheduler's job every :data:`INTERVAL_S`, and it ends within that: a notice is started
 only when the pacer lets a message to each of its chats start within the run's :data:`BUDGET_S`; the first
-that does not fit, and everything after it, is handed back for the next run, in the same order. A
-chat gets about one message a second either way; a run just never waits a backlog out."""
+that does not fit, and every notice after it that sends, is handed back for the next run, in the same order. A
+chat gets about one message a second either way; a run just never waits a backlog out. A closed task's
+notice only edits the messages that show it (a person pressed a button, or its time ran out): edits take no
+chat's second, so it goes at once, even past messages still waiting for theirs — a message sent later shows the
+task as it is by then."""
 
 from __future__ import annotations
 
@@ -41,6 +44,7 @@ from workflows.vocabulary import OFFICE_TOPICS, NoticeTopic, TaskKind
 log = logging.getLogger(__name__)
 
 TOPICS = OFFICE_TOPICS
+EDITS_ONLY = frozenset({NoticeTopic.OFFICE_TASK_CLOSED})  # notices that send nothing new: no chat's second taken
 COUNT_REFRESH = timedelta(seconds=60)  # an alert's repeat count is edited in at most once a minute
 INTERVAL_S = 1.0  # the scheduler starts a run this often
 # A run starts no notice later than this into it: a notice's own messages, Telegram's answers and the
@@ -134,8 +138,8 @@ class TelegramDelivery:
         return self.pacer.free_in(chats) <= deadline - self.pacer.now()
 
     async def _notices(self, limit: int, deadline: float) -> tuple[int, bool]:
-        """Deliver claimed notices in order until one does not fit in the run: how many went, and whether
-        some were handed back for lack of time."""
+        """Deliver claimed notices in order until one that sends does not fit in the run (the edits after it
+        still go): how many went, and whether some were handed back for lack of time."""
         async with self._uow() as uow:
             now = self._clock.now()
             waiting = await uow.notices.claim(TOPICS, now, now + LEASE, self._owner, limit)
@@ -146,21 +150,27 @@ class TelegramDelivery:
     async def _in_turn(
         self, waiting: list[tuple[int, NoticeTopic, dict[str, object]]], deadline: float
     ) -> tuple[int, bool]:
-        for position, (notice_id, topic, payload) in enumerate(waiting):
+        later: list[tuple[int, NoticeTopic, dict[str, object]]] = []
+        sent = 0
+        for position, notice in enumerate(waiting):
+            notice_id, topic, payload = notice
             try:
                 about = await self._about(topic, payload)
-                if not self._fits(self._chats(topic, about), deadline):
-                    await self._release(waiting[position:])
-                    return position, True
+                if topic not in EDITS_ONLY and (later or not self._fits(self._chats(topic, about), deadline)):
+                    later.append(notice)
+                    continue
                 await self._deliver(topic, about)
             except _TELEGRAM_FAILED as error:
                 log.warning("telegram refused notice id=%s topic=%s: %s", notice_id, topic, error)
-                await self._release(waiting[position:])
-                return position, False
+                await self._release([*later, *waiting[position:]])
+                return sent, False
             async with self._uow() as uow:
                 await uow.notices.delivered(notice_id, self._clock.now())
                 await uow.commit()
-        return len(waiting), False
+            sent += 1
+        if later:
+            await self._release(later)
+        return sent, bool(later)
 
     async def _release(self, notices: Sequence[tuple[int, NoticeTopic, dict[str, object]]]) -> None:
         async with self._uow() as uow:
@@ -218,7 +228,7 @@ class TelegramDelivery:
             else:
                 body = render.task_text(task, self._locale, self._tz, self._names)
             for chat, message in shown:
-                await self._edit(int(chat), int(message), body, None)
+                await self._edit(int(chat), int(message), body, None, counted=False)
 
     async def _post_alert(self, alert: Alert, task: Task | None) -> None:
         text = render.alert_text(alert, task, self._locale, self._tz, self._names)
@@ -273,9 +283,14 @@ class TelegramDelivery:
             return None
         return sent.message_id
 
-    async def _edit(self, chat: int, message_id: int, text: str, markup: InlineKeyboardMarkup | None) -> None:
+    async def _edit(
+        self, chat: int, message_id: int, text: str, markup: InlineKeyboardMarkup | None, *, counted: bool = True
+    ) -> None:
+        """Edit a message in place; ``counted``: paced as a message is (a repeat count edited in, so that a storm
+        of them keeps to a chat's second), otherwise at once (:meth:`Pacer.edit`)."""
+        pace = self.pacer.send if counted else self.pacer.edit
         try:
-            await self.pacer.send(
+            await pace(
                 chat,
                 lambda: self._bot.edit_message_text(
                     text=text, chat_id=chat, message_id=message_id, reply_markup=markup

@@ -1,6 +1,8 @@
 """Telegram's flood limits, kept on our side: at most one message a second per chat and about
 thirty a second in all. A 429 that still comes back is waited out (``retry_after``) and the
-same message is sent again, so nothing is dropped.
+same message is sent again, so nothing is dropped. The limits count new messages: an edit of a message a
+chat already shows (:meth:`Pacer.edit`, a task closed by a person's press) neither waits for a chat's second
+nor takes it, as Telegram lets a bot edit the message a person has just pressed a button on.
 
 Deliveries go through :class:`Pacer`. Everything else the bot sends — a command's reply, a button's answer —
 goes through :class:`FloodWait`, a request middleware on the bot's session: a 429 is waited out there too, up to
@@ -84,8 +86,17 @@ class Pacer:
 
     async def send(self, chat_id: int, call: Callable[[], Awaitable[T]]) -> T:
         """Run ``call`` (one Bot API request to ``chat_id``) within the limits."""
+        return await self._attempts(chat_id, call, counted=True)
+
+    async def edit(self, chat_id: int, call: Callable[[], Awaitable[T]]) -> T:
+        """Run ``call``, an edit of a message ``chat_id`` shows, at once: it is not one of the chat's messages (a
+        429 is still waited out and the edit made again)."""
+        return await self._attempts(chat_id, call, counted=False)
+
+    async def _attempts(self, chat_id: int, call: Callable[[], Awaitable[T]], *, counted: bool) -> T:
         for attempt in range(self._max_retries + 1):
-            await self._slot(chat_id)
+            if counted:
+                await self._slot(chat_id)
             paced = _PACED.set(True)
             try:
                 return await call()
@@ -97,7 +108,8 @@ class Pacer:
                 await self._sleep(float(error.retry_after))
             finally:
                 _PACED.reset(paced)
-                self._done(chat_id)
+                if counted:
+                    self._done(chat_id)
         raise AssertionError("unreachable")
 
     def _done(self, chat_id: int) -> None:

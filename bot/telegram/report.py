@@ -16,7 +16,7 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
 from aiogram.types import BufferedInputFile, Message
 
-from bot.report_chart import caption, render_png
+from bot.report_chart import caption, render_png, warm_up
 from bot.telegram.texts import tg
 from bot.texts import Locale
 from bot.wording import Names
@@ -43,6 +43,11 @@ class TelegramReport:
         report = await self._reports.for_day(day)
         png = await asyncio.to_thread(render_png, report, self._names)  # keeps the event loop free
         return BufferedInputFile(png, filename=f"report-{day.isoformat()}.png"), _caption(report, self._names)
+
+    async def warm_up(self) -> None:
+        """The first chart of a process is the slowest (matplotlib's fonts and caches): drawn ahead, in a worker
+        thread, the first ``/report`` is as quick as the others."""
+        await asyncio.to_thread(warm_up, self._names)
 
     async def send_scheduled(self) -> bool:
         """The scheduled job: yesterday's report to the owner; ``True`` if this call sent it."""

@@ -1,7 +1,8 @@
 """The pages people open — the dashboard, the daily report, the sandbox console — laid out at a phone's, a laptop's
 and a wide screen's width, against the real sandbox after a few scenarios (so the tables hold real rows): the page
-never scrolls sideways, the sticky header stays small on a phone and never hides a pane's head, and every channel's
-column of the stock table is on screen at 1280 px. The dashboard's tasks show titles, never keys; /report renders a
+never scrolls sideways, the sticky header stays small on a phone and never hides a pane's head, every channel's
+column of the stock table is on screen at 1280 px, and on a phone the stock table scrolls in its own box with its
+header row and item column in view. The dashboard's tasks show titles, never keys; /report renders a
 given day with links to the days around it.
 
 Each check takes a screenshot; ``STOREOPS_SCREENSHOTS_DIR=docs/img`` keeps them there (the docs' pictures,
@@ -124,7 +125,41 @@ async def test_the_console_fits_the_screen(sized: Opener, sandbox: Sandbox, shot
         for cell in await page.locator("table.stock thead tr:nth-child(2) th").all():
             box = await cell.bounding_box()
             assert box is not None and box["x"] + box["width"] <= width, f"{await cell.inner_text()!r} is off-screen"
+    else:
+        await _check_the_stock_table_keeps_its_heads(page)
     await _check_layout(page, "sandbox", width, shots)
+
+
+# What shows at points along the top edge of the stock table's box and down its left edge, once it is scrolled to
+# the far corner: each point's element, as "head" (in the header row), "item" (an item cell) or what else it is.
+HEADS_JS = """(box) => {
+    box.scrollTop = box.scrollHeight;
+    box.scrollLeft = box.scrollWidth;
+    const edge = box.getBoundingClientRect();
+    const head = box.querySelector("thead").getBoundingClientRect();
+    const what = (x, y) => {
+        const found = document.elementFromPoint(x, y);
+        if (found?.closest("thead")) return "head";
+        if (found?.closest("td.item")) return "item";
+        return found ? `${found.tagName}.${found.className}` : "nothing";
+    };
+    const across = [0.05, 0.35, 0.65, 0.95].map((f) => what(edge.left + f * edge.width, edge.top + 4));
+    const down = [0.4, 0.6, 0.9].map((f) => what(edge.left + 4, edge.top + head.height + f * (edge.height - head.height)));
+    return { scrolled: [box.scrollTop, box.scrollLeft], headTop: head.top - edge.top, across, down };
+}"""
+
+
+async def _check_the_stock_table_keeps_its_heads(page: Page) -> None:
+    """On a phone the stock table scrolls in its own box: scrolled down and to the right, its header row still
+    shows at the box's top and its item column at the box's left."""
+    box = page.get_by_test_id("stock-box")
+    await box.evaluate("(box) => box.scrollIntoView({ block: 'end' })")  # below the page's sticky header
+    seen = await box.evaluate(HEADS_JS)
+    assert seen["scrolled"][0] > 0 and seen["scrolled"][1] > 0, f"the stock table does not scroll in its box: {seen}"
+    assert abs(seen["headTop"]) <= 1, f"the stock table's header row scrolled away: {seen}"
+    assert seen["across"] == ["head"] * 4, f"the stock table's header row is not in view: {seen}"
+    assert seen["down"] == ["item"] * 3, f"the stock table's item column is not in view: {seen}"
+    await box.evaluate("(box) => { box.scrollTop = 0; box.scrollLeft = 0; }")
 
 
 async def test_the_tasks_table_shows_titles_and_people_never_keys(page: Page, sandbox: Sandbox, token: str) -> None:

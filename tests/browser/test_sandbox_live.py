@@ -18,7 +18,7 @@ from playwright.async_api import Page, expect
 from tests.sandbox_process import Sandbox, running_sandbox
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")  # the session's browser lives on that loop
-PATIENCE_MS = 20_000  # the service's delivery jobs run every second; the page polls every second
+PATIENCE_MS = 20_000  # a reaction the page shows within a second or two; this only bounds a failure
 
 
 @pytest.fixture(scope="module")

@@ -9,11 +9,13 @@ import os
 import re
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 
 from tests.sandbox_process import READY_WITHIN_S, Sandbox, running_sandbox
@@ -243,6 +245,16 @@ def test_the_yuan_jump_gives_managers_a_decision_and_topup_is_recorded(sandbox: 
     state = sandbox.eventually(topped_up, "the topup is recorded on the order")
     assert order(state, order_id)["obligations"][0]["topup_rub"] == "2400.00"  # 5 000 CNY × (12.48 − 12.00)
 
+    # run again at once: the payment is recorded at the bank's 12.00 again, not at the 12.48 fetched a moment ago
+    again = summary_order(sandbox.scenario("yuan_jump"))
+    external = order(sandbox.state(), again)["external_id"]
+
+    def second_decision(state: dict[str, Any]) -> bool:
+        return any(external in m["text"] and m["buttons"] for m in person(state, "Павел")["messages"])
+
+    state = sandbox.eventually(second_decision, "Павел gets the second FX decision")
+    assert "obligation_held" in [event["event"] for event in order(state, again)["history"]]
+
 
 SLIPPED = ("TV-LG-55", "FRIDGE-LG-509", "RUN-42")  # the price_drop scenario's 60 % slips; BLENDER-3 −10 %
 PRICED = (*SLIPPED, "BLENDER-3")
@@ -431,14 +443,35 @@ def test_a_manager_asks_for_stock_in_telegram(sandbox: Sandbox) -> None:
     sandbox.eventually(answered, "the bot answers /stock")
 
 
+def test_a_page_naming_the_state_it_shows_is_answered_when_the_state_changes(sandbox: Sandbox) -> None:
+    """The console does not ask every second: its request names the version it shows and is held until there is
+    another, here the bot's answer to a manager's command."""
+    deadline = time.monotonic() + 30
+    with httpx.Client(base_url=sandbox.url, timeout=60) as page, ThreadPoolExecutor(1) as pool:
+        while True:  # until a request is held: what earlier tests started (pushes, messages) may still be landing
+            shown = sandbox.state()
+            held = pool.submit(page.get, "/sandbox/api/state", params={"seen": shown["version"]})
+            try:
+                assert held.result(timeout=1).json()["version"] != shown["version"]  # answered: something changed
+            except TimeoutError:
+                break  # nothing changed: the request waits
+            assert time.monotonic() < deadline, "no request for the state was held"
+        assert sandbox.post("/sandbox/api/telegram/send", {"user": 1003, "text": "/status"}).status_code == 200
+        changed = held.result(timeout=30).json()
+    assert changed["version"] != shown["version"] and changed["serial"] > shown["serial"]
+    assert any(m["text"] == "/status" for m in person(changed, "Павел")["messages"])
+    assert sandbox.http.get("/sandbox/api/state", params={"seen": "another"}).json()["version"] == changed["version"]
+
+
 CONSOLE_REFRESH = '"GET /sandbox/api/state HTTP/1.1" 200'
 
 
 @pytest.mark.parametrize("sandbox", ["sqlite"], indirect=True)  # the log is the same on either database
-def test_the_console_refreshing_every_second_logs_nothing_unless_asked(
+def test_the_consoles_requests_for_its_state_log_nothing_unless_asked(
     sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    """The README promises one line; a line per console refresh would bury it. ``--access-log`` brings them back."""
+    """The README promises one line; a line per request of the console would bury it. ``--access-log`` brings them
+    back."""
     for _ in range(3):
         sandbox.state()
     time.sleep(1)  # an access line is written just after its response: give it the time of one refresh

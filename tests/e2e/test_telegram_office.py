@@ -467,6 +467,33 @@ async def test_a_delivery_run_ends_within_its_time_and_leaves_the_rest_in_order(
     ]
 
 
+async def test_a_pressed_question_closes_at_once_while_a_new_message_waits_for_its_chats_second(
+    office: Office,
+) -> None:
+    """The owner presses «Принято» on an alert a moment after another alert was raised: the pressed message loses its
+    buttons in the press's own run (an edit takes no chat's second), while the new alert, a new message in the same
+    chat, waits for the owner's next second (on the pacer's fake clock)."""
+    delivery, t = office.services.chats.telegram_delivery, FakeTime()
+    assert delivery is not None
+    delivery.pacer = Pacer(clock=t.clock, sleep=t.sleep)
+    for key in ("sync_failing:a", "sync_failing:b"):
+        async with office.services.shop.uow() as work:
+            await office.services.shop.alerts.raise_alert(work, key, "sync_failing", SITE_DOWN)
+            await work.commit()
+        if key.endswith("a"):
+            assert await delivery.run_once() == 1
+    (first,) = office.tg.messages(OWNER)
+    t.now = 0.2  # the owner presses; the chat's next message may go at 1.0
+    pressed = office.tg.push_callback(OWNER, first, first.buttons[0][0]["callback_data"])
+    assert await office.answered(pressed) == "Готово: Принято"
+    await delivery.settled()
+    assert office.tg.messages(OWNER)[0].buttons == [] and len(office.tg.messages(OWNER)) == 1
+    assert delivery.deferred and t.slept == []  # the new alert was handed back, nothing waited
+    t.now = 1.0
+    assert await delivery.run_once() == 1
+    assert [m.buttons == [] for m in office.tg.messages(OWNER)] == [True, False]
+
+
 async def test_the_scheduled_run_does_not_wait_for_a_run_a_press_started(office: Office) -> None:
     """The press's run delivers the same notices: the scheduler's run returns at once instead of queueing
     behind it (a queued run would still be going at the next second)."""

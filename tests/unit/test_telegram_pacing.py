@@ -49,6 +49,37 @@ async def test_a_429_is_waited_out_and_the_message_sent_once() -> None:
     assert pacer.retries == 1
 
 
+async def test_an_edit_neither_waits_for_its_chats_second_nor_takes_it() -> None:
+    """Telegram counts new messages: the edit that closes the question a person just pressed goes at once."""
+    t = FakeTime()
+    pacer = Pacer(clock=t.clock, sleep=t.sleep)
+    done: list[tuple[float, str]] = []
+
+    async def call(what: str) -> None:
+        done.append((t.now, what))
+
+    await pacer.send(1, lambda: call("message"))
+    await pacer.edit(1, lambda: call("edit"))
+    assert pacer.free_in([1]) == 1.0  # the edit took no second: the next message waits for the first's
+    await pacer.send(1, lambda: call("next message"))
+    assert done == [(0.0, "message"), (0.0, "edit"), (1.0, "next message")]
+
+
+async def test_a_429_on_an_edit_is_waited_out_and_the_edit_made_once() -> None:
+    t = FakeTime()
+    pacer = Pacer(clock=t.clock, sleep=t.sleep)
+    attempts: list[float] = []
+
+    async def flaky() -> str:
+        attempts.append(t.now)
+        if len(attempts) == 1:
+            raise TelegramRetryAfter(SendMessage(chat_id=1, text="x"), "Too Many Requests: retry after 3", 3)
+        return "edited"
+
+    assert await pacer.edit(1, flaky) == "edited"
+    assert attempts == [0.0, 3.0] and pacer.retries == 1
+
+
 async def test_free_in_says_when_one_message_to_each_chat_could_start() -> None:
     t = FakeTime()
     pacer = Pacer(clock=t.clock, sleep=t.sleep, overall_per_s=3)

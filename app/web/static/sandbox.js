@@ -1,14 +1,17 @@
 // The sandbox console: every role of the shop on one page. Store staff answer in Slack-like
 // channel panes, the owner and managers chat in Telegram-like panes, and the stock, the
 // channels' view of it and the orders sit beside them. The page only renders
-// GET /sandbox/api/state (polled every second and right after each action) and posts what a
-// person would click or type; the service behind it is the real one, with emulated neighbours.
+// GET /sandbox/api/state and posts what a person would click or type; the service behind it is the real
+// one, with emulated neighbours. The state comes when it changes: the page asks with the version it shows
+// (?seen=) and the service answers once it has another (or after a while with the same), and right after
+// each action the page asks again at once.
 import { html, render, useCallback, useEffect, useRef, useState } from "./vendor/htm-preact-standalone.mjs";
 import { ChatPane, StorePane } from "./chat_panes.js";
 import { dateTimeRu, durationRu, requestJson, timeRu } from "./format.js";
 
 const API = "/sandbox/api";
-const POLL_MS = 1000;
+const RETRY_MS = 1000; // after a failed request, or an answer the service did not hold (nothing new, at once)
+const HELD_AT_LEAST_MS = 250;
 const CLOCK_STEPS = [
   [60, "+1 мин"],
   [1200, "+20 мин"],
@@ -35,41 +38,62 @@ const channelTitle = (name) => CHANNEL_TITLES[name] || name;
 // The stock table's column heads: short, so that every channel's column fits on a laptop (the full name is the title).
 const CHANNEL_SHORT = { wildberries: "WB", ozon: "Ozon", yandex_market: "ЯМ", site: "Сайт", retailcrm: "CRM" };
 
-// ---- state: polled, refreshed at once after every action -------------------------------------
+// ---- state: answered when it changes, refreshed at once after every action ------------------
 
-function usePolledState(path, periodMs) {
+const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function useLiveState(path) {
   const [state, setState] = useState(null);
   const [error, setError] = useState(null);
-  const running = useRef(null);
-  const again = useRef(false);
+  const shown = useRef({ version: null, serial: -1 }); // what is on screen; an older answer arriving late is dropped
+  const take = useCallback((answer) => {
+    setError(null);
+    const now = shown.current;
+    if (!answer || (answer.version && (answer.version === now.version || answer.serial < now.serial))) return;
+    shown.current = { version: answer.version ?? null, serial: answer.serial ?? -1 };
+    setState(answer);
+  }, []);
   const refresh = useCallback(async () => {
-    if (running.current) {
-      again.current = true; // an action landed mid-poll: poll once more after this one
-      return running.current;
-    }
-    running.current = (async () => {
-      do {
-        again.current = false;
-        try {
-          setState(await requestJson("GET", path));
-          setError(null);
-        } catch (failure) {
-          setError(failure.message);
-        }
-      } while (again.current);
-    })();
     try {
-      await running.current;
-    } finally {
-      running.current = null;
+      take(await requestJson("GET", path));
+    } catch (failure) {
+      setError(failure.message);
     }
-  }, [path]);
+  }, [path, take]);
   useEffect(() => {
-    refresh();
-    const timer = setInterval(() => document.hidden || refresh(), periodMs);
-    return () => clearInterval(timer);
-  }, [refresh, periodMs]);
+    let stopped = false;
+    (async () => {
+      while (!stopped) {
+        const seen = shown.current.version;
+        const asked = Date.now();
+        try {
+          const answer = await requestJson("GET", seen ? `${path}?seen=${encodeURIComponent(seen)}` : path);
+          if (stopped) break;
+          take(answer);
+          // answered at once with nothing new (a service that does not hold the request): ask again in a second
+          const held = Date.now() - asked >= HELD_AT_LEAST_MS;
+          if (!held && (!answer?.version || answer.version === seen)) await pause(RETRY_MS);
+        } catch (failure) {
+          if (stopped) break;
+          setError(failure.message);
+          await pause(RETRY_MS);
+        }
+      }
+    })();
+    return () => {
+      stopped = true;
+    };
+  }, [path, take]);
   return { state, setState, error, refresh };
+}
+
+// Re-renders its component every `ms` (the clock ticks in the page; the service is not asked for it).
+function useTicking(ms) {
+  const [, setTicks] = useState(0);
+  useEffect(() => {
+    const timer = setInterval(() => setTicks((n) => n + 1), ms);
+    return () => clearInterval(timer);
+  }, [ms]);
 }
 
 // ---- stock and orders -----------------------------------------------------------------------
@@ -80,7 +104,7 @@ function StockTable({ stock }) {
   const rows = stock?.rows || [];
   return html`<section class="card">
     <h2 class="card-title">Остатки <span class="hint">красным — канал показывает не то, что должен</span></h2>
-    <div class="table-wrap">
+    <div class="table-wrap stock-box" data-testid="stock-box">
       <table class="stock" data-testid="stock-table">
         <thead>
           <tr>
@@ -201,8 +225,9 @@ function Orders({ orders, warehouses }) {
 
 // ---- top bar, log, page -------------------------------------------------------------------
 
-function TopBar({ state, connection, act, setClock }) {
+function TopBar({ state, connection, act, setClock, now }) {
   const clock = state?.clock;
+  useTicking(1000);
   const advance = async (seconds, label) => {
     const answer = await act(`Часы: ${label}`, "clock", { advance_s: seconds });
     if (answer?.now) setClock(answer);
@@ -212,7 +237,7 @@ function TopBar({ state, connection, act, setClock }) {
   return html`<header class="topbar" data-testid="topbar">
       <div class="brand">storeops <span>песочница</span></div>
       <div class="clock" title="Время песочницы (МСК): настоящее время плюс сдвиг">
-        <span class="clock-now" data-testid="clock-now">${clock ? dateTimeRu(clock.now) : "—"}</span>
+        <span class="clock-now" data-testid="clock-now">${clock ? dateTimeRu(now()) : "—"}</span>
         <span class="clock-offset" data-testid="clock-offset">
           ${clock && (clock.offset_s ? `сдвиг +${durationRu(clock.offset_s)}` : "без сдвига")}
         </span>
@@ -261,7 +286,7 @@ function sandboxNow(seen) {
 }
 
 function App() {
-  const { state, setState, error, refresh } = usePolledState(`${API}/state`, POLL_MS);
+  const { state, setState, error, refresh } = useLiveState(`${API}/state`);
   const [log, setLog] = useState([]);
   const [toast, setToast] = useState(null);
   const toastTimer = useRef(null);
@@ -299,7 +324,7 @@ function App() {
     return html`<p class="boot" data-testid="loading">${error ? `Нет связи с песочницей: ${error}` : "Загрузка песочницы…"}</p>`;
   }
   return html`<div class="page">
-    <${TopBar} state=${state} connection=${error} act=${act} setClock=${setClock} />
+    <${TopBar} state=${state} connection=${error} act=${act} setClock=${setClock} now=${() => sandboxNow(clockSeen.current)} />
     <main class="columns">
       <section class="col col-slack" data-testid="slack-column">
         <h2 class="col-title">Slack · магазины</h2>
