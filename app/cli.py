@@ -17,8 +17,6 @@ from sqlalchemy.engine import make_url
 from app import log_privacy
 from app.bootstrap import build
 from app.http.views import stock_result_view
-from app.sandbox.local_only import EXPOSED_WARNING, exposed
-from app.sandbox.world import Sandbox
 from app.service import RunningService
 from app.settings import ConfigurationError, Settings, load_settings
 from app.topology import load_topology
@@ -273,6 +271,11 @@ async def _until_stopped() -> None:
 
 
 def _sandbox(host: str, port: int, locale: str) -> int:
+    # the sandbox's world (every emulator, the console, the demo shop) is loaded for this command only:
+    # ``storeops run`` holds none of it in memory
+    from app.sandbox.local_only import EXPOSED_WARNING, exposed
+    from app.sandbox.world import Sandbox
+
     if exposed(host):
         log.warning(EXPOSED_WARNING, host)
 
