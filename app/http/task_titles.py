@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from bot.telegram.render import alert_title
+from bot.telegram.alert_texts import alert_title
 from bot.texts import Locale
 from workflows.office_model import Alert
 from workflows.payloads import (
