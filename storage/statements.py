@@ -8,12 +8,14 @@ and executed with a dict of values.
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any
 
 from sqlalchemy import BigInteger, Integer, String, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from storage import schema as t
+from workflows.model import StockLevel
 
 _stock = t.stock_levels.c
 # Names other than the columns': SQLAlchemy keeps column names for an UPDATE's own SET values.
@@ -56,7 +58,9 @@ TAKE_AND_RESERVE = (
     .returning(t.reservations.c.id)
 )
 
-STOCK_OF_SKU = select(t.stock_levels).where(_stock.sku == _sku)  # takes {"b_sku": …}
+# A stock row's columns in the order of StockLevel's fields, so a row is read by position (repositories._levels).
+STOCK_LEVELS = select(*(t.stock_levels.c[field.name] for field in fields(StockLevel)))
+STOCK_OF_SKU = STOCK_LEVELS.where(_stock.sku == _sku)  # takes {"b_sku": …}
 
 
 def _insert_order(dialect: Any) -> Any:
