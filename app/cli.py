@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from app import log_privacy
-from app.bootstrap import build
+from app.bootstrap import build, settle_start_up
 from app.http.views import stock_result_view
 from app.service import RunningService
 from app.settings import ConfigurationError, Settings, load_settings
@@ -251,6 +251,7 @@ async def _run(settings: Settings) -> None:
     services = await build(settings, topology)
     try:
         async with RunningService(services) as running:
+            settle_start_up()
             print(
                 f"storeops listening on {running.url} "
                 f"(database {_safe_url(settings.database.url)}, topology {settings.config_path}); Ctrl-C stops",
