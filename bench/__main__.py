@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from bench import (
     alert_storm,
     cancellation,
+    footprint,
     full_sync,
     prices,
     propagation,
@@ -30,6 +31,7 @@ Runner = Callable[[bool, PgProbe, str, Callable[[str], None]], Awaitable[Json]]
 BENCHMARKS: dict[str, Runner] = {
     "alert_storm": alert_storm.run,
     "cancellation": cancellation.run,
+    "footprint": footprint.run,
     "full_sync": full_sync.run,
     "prices": prices.run,
     "propagation": propagation.run,
