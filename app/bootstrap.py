@@ -4,6 +4,7 @@ connects to anything or reads the environment."""
 
 from __future__ import annotations
 
+import gc
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -80,6 +81,16 @@ async def build(
     shop = assemble(uow, topology, clock, outside, rules(settings), instance)
     leases = LeaseKeeper(uow, clock, me, instance.held)
     return Services(settings, database, http_client, shop, connect_chats(settings, shop), metrics, leases)
+
+
+def settle_start_up() -> None:
+    """Once the service has started: what start-up built (modules, settings, the schema, a chat library's types: some
+    300 000 objects with aiogram) lives as long as the process, so the garbage collector is told to stop walking it
+    (``gc.freeze``), after collecting what start-up left. Each full collection then walks only what the jobs made,
+    which cut the CPU a 1C snapshot takes by a fifth (docs/footprint.md). For a long-running process only: what is
+    frozen is never collected."""
+    gc.collect()
+    gc.freeze()
 
 
 def rules(settings: Settings) -> Rules:

@@ -1,27 +1,29 @@
 """The chat adapters from settings: the store staff's Slack (over signed HTTP or Socket Mode) and the
-office's Telegram bot, each wired to the shop's workflows. Either may be absent."""
+office's Telegram bot, each wired to the shop's workflows. Either may be absent.
+
+Each chat's libraries are imported when it is set up, not with this module: aiogram alone holds some 120 MB once
+imported (every Telegram type's validator is built then), slack_bolt and slack_sdk some 7 MB, and a service, or a
+command such as ``storeops migrate``, that does not talk to that chat carries none of it (docs/footprint.md).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from aiogram import Bot, Dispatcher
-from slack_bolt.async_app import AsyncApp
-from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
-from slack_sdk.web.async_client import AsyncWebClient
+from typing import TYPE_CHECKING
 
 from app.settings import Settings
-from bot.slack.app import build_slack_app
-from bot.slack.delivery import SlackDelivery
-from bot.slack.identity import KnownBot
-from bot.slack.people import SlackNames
-from bot.telegram.app import build_bot, build_dispatcher
-from bot.telegram.delivery import TelegramDelivery
-from bot.telegram.pacing import Pacer
-from bot.telegram.report import TelegramReport
 from bot.wording import Names
 from workflows.order_lookup import OrderLookup
 from workflows.shop import Shop
+
+if TYPE_CHECKING:
+    from aiogram import Bot, Dispatcher
+    from slack_bolt.async_app import AsyncApp
+
+    from bot.slack.delivery import SlackDelivery
+    from bot.slack.identity import KnownBot
+    from bot.telegram.delivery import TelegramDelivery
+    from bot.telegram.report import TelegramReport
 
 
 @dataclass
@@ -57,6 +59,14 @@ def _connect_slack(settings: Settings, shop: Shop, chats: Chats) -> None:
     slack = settings.slack
     if slack.bot_token is None or (slack.signing_secret is None and slack.app_token is None):
         return
+    from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    from bot.slack.app import build_slack_app
+    from bot.slack.delivery import SlackDelivery
+    from bot.slack.identity import KnownBot
+    from bot.slack.people import SlackNames
+
     client = AsyncWebClient(
         token=slack.bot_token.get_secret_value(),
         base_url=str(slack.api_base),
@@ -80,6 +90,11 @@ def _connect_telegram(settings: Settings, shop: Shop, chats: Chats) -> None:
     telegram = settings.telegram
     if telegram.bot_token is None:
         return
+    from bot.telegram.app import build_bot, build_dispatcher
+    from bot.telegram.delivery import TelegramDelivery
+    from bot.telegram.pacing import Pacer
+    from bot.telegram.report import TelegramReport
+
     bot = build_bot(telegram.bot_token.get_secret_value(), str(telegram.api_base))
     locale = settings.business.locale
     delivery = TelegramDelivery(

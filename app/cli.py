@@ -17,11 +17,9 @@ from sqlalchemy.engine import URL, make_url
 from app import log_privacy
 from app.backups import add_commands as add_backup_commands
 from app.backups import backup_command, restore_command
-from app.bootstrap import build
+from app.bootstrap import build, settle_start_up
 from app.http.views import stock_result_view
 from app.sandbox.database import SandboxDatabaseError, requested_database
-from app.sandbox.local_only import EXPOSED_WARNING, exposed
-from app.sandbox.world import Sandbox
 from app.service import RunningService
 from app.settings import ConfigurationError, Settings, load_settings
 from app.topology import load_topology
@@ -294,6 +292,7 @@ async def _run(settings: Settings) -> None:
     services = await build(settings, topology)
     try:
         async with RunningService(services) as running:
+            settle_start_up()
             print(
                 f"storeops listening on {running.url} "
                 f"(database {_safe_url(settings.database.url)}, topology {settings.config_path}); Ctrl-C stops",
@@ -321,6 +320,11 @@ def _sandbox_database(text: str) -> URL:
 
 
 def _sandbox(host: str, port: int, locale: str, database: URL | None) -> int:
+    # the sandbox's world (every emulator, the console, the demo shop) is loaded for this command only:
+    # ``storeops run`` holds none of it in memory
+    from app.sandbox.local_only import EXPOSED_WARNING, exposed
+    from app.sandbox.world import Sandbox
+
     if exposed(host):
         log.warning(EXPOSED_WARNING, host)
 

@@ -10,9 +10,8 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
-from aiogram.exceptions import TelegramAPIError
 from aiohttp import web
 from apscheduler.events import (
     EVENT_JOB_ERROR,
@@ -23,7 +22,6 @@ from apscheduler.events import (
     JobSubmissionEvent,
 )
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
 from app.bootstrap import Services
 from app.http.connections import ConnectionLimits, GuardedSite
@@ -31,10 +29,11 @@ from app.http.server import create_app
 from app.instance import alive, running
 from app.scheduler import build_scheduler
 from app.settings import ConfigurationError
-from bot.slack.app import start_socket_mode, stop_socket_mode
-from bot.telegram.app import poll_while_leading, register_commands
 from storage.leadership import SqlLeadership
 from workflows.leases import SameInstanceRunning
+
+if TYPE_CHECKING:
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
 log = logging.getLogger("storeops")
 TELEGRAM_POLLING = "telegram polling"  # the leadership among the instances sharing the database
@@ -86,10 +85,16 @@ class RunningService:
             services.chats.slack_bot.learn_in_background()
         app_token = settings.slack.app_token
         if services.chats.slack_app is not None and app_token is not None:
+            from bot.slack.app import start_socket_mode  # slack_bolt: loaded where Slack is set up (app/chats.py)
+
             self._socket_mode = await start_socket_mode(services.chats.slack_app, app_token.get_secret_value())
         if services.chats.telegram_bot is not None and topology.people.owner_telegram_id is None:
             log.warning("TELEGRAM_BOT_TOKEN is set but [people] owner_telegram_id is not: alerts reach nobody")
         if services.chats.telegram_bot is not None and services.chats.telegram_dispatcher is not None:
+            from aiogram.exceptions import TelegramAPIError  # aiogram: loaded where Telegram is set up (app/chats.py)
+
+            from bot.telegram.app import poll_while_leading, register_commands
+
             try:
                 await register_commands(services.chats.telegram_bot, settings.business.locale)
             except (TelegramAPIError, OSError) as error:  # the bot still works; the menu comes next start
@@ -124,6 +129,8 @@ class RunningService:
             polling.cancel()  # stops aiogram's polling its own way, then releases the leadership
             await asyncio.gather(polling, return_exceptions=True)
         if self._socket_mode is not None:
+            from bot.slack.app import stop_socket_mode
+
             socket_mode, self._socket_mode = self._socket_mode, None
             await stop_socket_mode(socket_mode)
         if self._scheduler is not None and self._jobs is not None:

@@ -124,6 +124,21 @@ def process_cpu_s(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime: fields 14 and 15
 
 
+def memory_mb(pid: int) -> dict[str, float | None]:
+    """Another process's resident memory now (``rss``) and at its peak so far (``hwm``), in MB, from
+    ``/proc/<pid>/status`` (Linux); ``None`` where there is none."""
+    found: dict[str, float | None] = {"rss": None, "hwm": None}
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text(encoding="ascii").splitlines()
+    except OSError:
+        return found
+    for line in lines:
+        name, _, value = line.partition(":")
+        if name in ("VmRSS", "VmHWM"):
+            found["rss" if name == "VmRSS" else "hwm"] = round(int(value.split()[0]) / 1024, 1)  # kB
+    return found
+
+
 def _cpu_model() -> str | None:
     try:
         for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():

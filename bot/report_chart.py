@@ -3,6 +3,9 @@
 Rendered with matplotlib's object API on the Agg canvas (no pyplot, no display, no global
 state), so it is safe in a server and in a worker thread. Labels are Russian by default and
 English with ``LOCALE=en``; matplotlib's bundled DejaVu Sans has the Cyrillic letters.
+
+matplotlib (some 40 MB once loaded) is imported by the first chart drawn, not when the service starts: a
+service draws one report a day, and the texts here need none of it (docs/footprint.md).
 """
 
 from __future__ import annotations
@@ -10,15 +13,15 @@ from __future__ import annotations
 import io
 import textwrap
 from datetime import UTC, datetime, timedelta
-
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from typing import TYPE_CHECKING
 
 from bot.texts import Locale
 from bot.wording import Names, duration, number, percent
 from workflows.daily_report import ChannelUptime, DailyReport, StoreFigures
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 SIZE_IN, DPI = (12.0, 8.0), 100  # 1200 x 800 px: readable on a phone, well under Telegram's limits
 
@@ -135,6 +138,9 @@ def render_png(report: DailyReport, names: Names) -> bytes:
 
 def chart(report: DailyReport, names: Names) -> Figure:
     """The chart's figure, every label in ``names``' language: channels and stores by their titles."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # loaded by the first chart, not at start
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=SIZE_IN, dpi=DPI, layout="constrained")
     FigureCanvasAgg(figure)
     grid = figure.add_gridspec(2, 3)
@@ -147,6 +153,8 @@ def chart(report: DailyReport, names: Names) -> Figure:
 
 
 def _orders_panel(ax: Axes, report: DailyReport, names: Names) -> None:
+    from matplotlib.ticker import MaxNLocator  # see chart
+
     locale = names.locale
     hours = list(range(24))
     bottom = [0] * 24

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Table, bindparam, case, delete, func, or_, select, update
+from sqlalchemy import Column, String, Table, bindparam, case, delete, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage import schema as t
+from storage.bulk import execute_many
 from storage.repositories import _CHUNK, batched
 from workflows.ports import Push
 
@@ -59,14 +60,18 @@ class SqlOutbox:
         return found
 
     async def enqueue(self, channel: str, changes: Mapping[str, int], at: datetime) -> None:
-        value = self._lane.value
-        rows = [
-            {"channel": channel, "sku": sku, value: qty, "version": 1, "first_pending_at": at, "attempts": 0,
-             "next_attempt_at": at, "state": PENDING}
-            for sku, qty in sorted(changes.items())
-        ]  # fmt: skip
-        if rows:  # one statement compiled once, executed for every row (not a VALUES list to compile per chunk)
-            await self._c.execute(_enqueue(self._c.dialect.name, self._lane), rows)
+        # one statement compiled once, executed for every line (not a VALUES list to compile per chunk)
+        same = {"channel": channel, "version": 1, "first_pending_at": at, "attempts": 0, "next_attempt_at": at,
+                "state": PENDING}  # fmt: skip
+        statement = _enqueue(self._c.dialect.name, self._lane)
+        await execute_many(self._c, statement, ("sku", self._lane.value), sorted(changes.items()), same)
+
+    async def enqueue_changed(self, values: Mapping[str, Mapping[str, int]], at: datetime) -> None:
+        # one statement for every channel and SKU, deciding in the database: reading back what each channel will
+        # show cost more than writing the lines (a 1C snapshot touches every SKU of every channel)
+        rows = sorted((channel, sku, value) for channel, of in values.items() for sku, value in of.items())
+        statement = _enqueue_changed(self._c.dialect.name, self._lane)
+        await execute_many(self._c, statement, ("q_channel", "q_sku", "q_value"), rows, {"q_at": at})
 
     async def claim(self, channel: str, now: datetime, lease_until: datetime, owner: str, limit: int) -> list[Push]:
         lines = self._lane.lines
@@ -158,8 +163,12 @@ def _push(row: Any) -> Push:
 @functools.cache
 def _enqueue(dialect: str, lane: Lane) -> Any:
     """Insert a line or set its newest value (built once per dialect and outbox)."""
+    return _on_conflict((postgresql if dialect == "postgresql" else sqlite).insert(lane.lines), lane)
+
+
+def _on_conflict(statement: Any, lane: Lane) -> Any:
+    """An insert of a line that, where the line exists, sets its newest value."""
     p = lane.lines.c
-    statement = (postgresql if dialect == "postgresql" else sqlite).insert(lane.lines)
     new = statement.excluded
     held: dict[str, Any] = {"batch_id": None} if "batch_id" in p else {}  # a newer value leaves a held batch
     return statement.on_conflict_do_update(
@@ -179,6 +188,28 @@ def _enqueue(dialect: str, lane: Lane) -> Any:
             **held,
         },
     )
+
+
+@functools.cache
+def _enqueue_changed(dialect: str, lane: Lane) -> Any:
+    """:func:`_enqueue` a value unless the channel will show it anyway — :meth:`SqlOutbox.known`'s rule: the value of
+    the line waiting (pending or held), else the one the channel accepted last (built once per dialect and outbox)."""
+    p, s = lane.lines.c, lane.shown.c
+    channel, sku = bindparam("q_channel", type_=String), bindparam("q_sku", type_=String)
+    value, at = bindparam("q_value", type_=lane.value_of(lane.lines).type), bindparam("q_at", type_=t.UtcDateTime())
+    waiting = select(lane.value_of(lane.lines)).where(
+        p.channel == channel,
+        p.sku == sku,
+        or_(p.state == PENDING, p.state == HELD),  # no IN: compiled once (bulk)
+    )
+    shown = select(lane.value_of(lane.shown)).where(s.channel == channel, s.sku == sku)
+    will_show = func.coalesce(waiting.scalar_subquery(), shown.scalar_subquery())
+    line = select(channel, sku, value, literal(1), at, literal(0), at, literal(PENDING)).where(
+        will_show.is_distinct_from(value)
+    )
+    columns = ["channel", "sku", lane.value, "version", "first_pending_at", "attempts", "next_attempt_at", "state"]
+    statement = (postgresql if dialect == "postgresql" else sqlite).insert(lane.lines).from_select(columns, line)
+    return _on_conflict(statement, lane)
 
 
 @functools.cache

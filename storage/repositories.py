@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Sequence
+import functools
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from itertools import islice
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, case, delete, func, select, tuple_, update
+from sqlalchemy import and_, case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Result
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage import schema as t
 from storage import statements as q
+from storage.bulk import execute_many
 from storage.order_listing import listed
 from storage.order_listing import obligation_of as _obligation
 from workflows.clients import phone_key
@@ -48,6 +51,16 @@ def batched(items: Iterable[T], size: int) -> Iterator[tuple[T, ...]]:
 _CHUNK = 500
 
 
+def _key_chunks(keys: Collection[StockKey]) -> Iterator[tuple[list[str], list[str]]]:
+    """(SKU, warehouse) keys as lists of SKUs and of warehouses, to look up with ``sku IN (…) AND warehouse IN (…)``
+    and keep the rows whose key was asked for. Not ``(sku, warehouse) IN (…)``: SQLite walks the whole table for a
+    list of row values, where two plain lists go by the primary key (or an index led by the pair). The warehouses
+    are few: each chunk of SKUs takes them all."""
+    warehouses = sorted({warehouse for _, warehouse in keys})
+    for skus in batched(sorted({sku for sku, _ in keys}), _CHUNK):
+        yield list(skus), warehouses
+
+
 def _upsert(connection: AsyncConnection, table: Any) -> Any:
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     return dialect.insert(table)
@@ -61,8 +74,8 @@ class SqlStockLevels:
     async def for_skus(self, skus: Collection[str]) -> dict[str, list[StockLevel]]:
         found: dict[str, list[StockLevel]] = {}
         for chunk in batched(sorted(set(skus)), _CHUNK):
-            for row in await self._c.execute(select(t.stock_levels).where(t.stock_levels.c.sku.in_(chunk))):
-                found.setdefault(row.sku, []).append(_level(row))
+            for level in _levels(await self._c.execute(q.STOCK_LEVELS.where(t.stock_levels.c.sku.in_(chunk)))):
+                found.setdefault(level.sku, []).append(level)
         return found
 
     async def skus_after(self, after: str, limit: int) -> list[str]:
@@ -71,40 +84,47 @@ class SqlStockLevels:
         return list((await self._c.execute(query)).scalars())
 
     async def for_sku(self, sku: str) -> list[StockLevel]:
-        rows = await self._c.execute(q.STOCK_OF_SKU, {"b_sku": sku})
-        return [_level(row) for row in rows]
+        return _levels(await self._c.execute(q.STOCK_OF_SKU, {"b_sku": sku}))
 
     async def for_keys(self, keys: Collection[StockKey]) -> dict[StockKey, StockLevel]:
+        wanted = set(keys)
         found: dict[StockKey, StockLevel] = {}
-        columns = tuple_(t.stock_levels.c.sku, t.stock_levels.c.warehouse)
-        for chunk in batched(sorted(set(keys)), _CHUNK):
-            rows = await self._c.execute(select(t.stock_levels).where(columns.in_(chunk)))
-            for row in rows:
-                found[(row.sku, row.warehouse)] = _level(row)
+        c = t.stock_levels.c
+        for skus, warehouses in _key_chunks(wanted):
+            rows = await self._c.execute(q.STOCK_LEVELS.where(c.sku.in_(skus), c.warehouse.in_(warehouses)))
+            found.update({key: level for level in _levels(rows) if (key := (level.sku, level.warehouse)) in wanted})
         return found
 
-    async def save_figures(self, figures: Sequence[StockFigure], as_of: datetime) -> None:
+    async def overdrawn(self, keys: Collection[StockKey]) -> list[StockLevel]:
+        wanted = set(keys)
+        found: list[StockLevel] = []
+        c = t.stock_levels.c
+        for skus, warehouses in _key_chunks(wanted):
+            query = q.STOCK_LEVELS.where(c.sku.in_(skus), c.warehouse.in_(warehouses), c.reserved > c.on_hand)
+            found.extend(
+                level for level in _levels(await self._c.execute(query)) if (level.sku, level.warehouse) in wanted
+            )
+        return sorted(found, key=lambda level: (level.sku, level.warehouse))
+
+    async def save_figures(self, figures: Sequence[StockFigure], as_of: datetime) -> set[StockKey]:
         self._touched.update(f.sku for f in figures)
-        for chunk in batched(figures, _CHUNK // 4):
-            statement = _upsert(self._c, t.stock_levels).values(
-                [
-                    {"sku": f.sku, "warehouse": f.warehouse, "on_hand": f.qty, "reserved": 0, "as_of": as_of}
-                    for f in chunk
-                ]
-            )
-            statement = statement.on_conflict_do_update(
-                index_elements=["sku", "warehouse"],
-                set_={
-                    "on_hand": statement.excluded.on_hand,
-                    "as_of": statement.excluded.as_of,
-                    # a figure computed after staff flagged the row settles the doubt
-                    "suspect_since": case(
-                        (statement.excluded.as_of > t.stock_levels.c.suspect_since, None),
-                        else_=t.stock_levels.c.suspect_since,
-                    ),
-                },
-            )
-            await self._c.execute(statement)
+        rows = [(f.sku, f.warehouse, f.qty) for f in figures]
+        same = {"reserved": 0, "as_of": as_of}
+        columns = ("sku", "warehouse", "on_hand")
+        written = await execute_many(self._c, _save_figure(self._c.dialect.name), columns, rows, same)
+        if written == len(rows):  # SQLite counts the rows an executemany wrote (asyncpg does not): all of them
+            return set()
+        return await self._newer_than([(f.sku, f.warehouse) for f in figures], as_of)
+
+    async def _newer_than(self, keys: Collection[StockKey], as_of: datetime) -> set[StockKey]:
+        """The rows among ``keys`` that hold a figure computed after ``as_of``."""
+        wanted = set(keys)
+        found: set[StockKey] = set()
+        c = t.stock_levels.c
+        for skus, warehouses in _key_chunks(wanted):
+            query = select(c.sku, c.warehouse).where(c.sku.in_(skus), c.warehouse.in_(warehouses), c.as_of > as_of)
+            found.update(key for key in (await self._c.execute(query)).tuples() if key in wanted)
+        return found
 
     async def mark_suspect(self, sku: str, warehouse: str, since: datetime) -> None:
         self._touched.add(sku)
@@ -135,8 +155,32 @@ class SqlStockLevels:
         )
 
 
-def _level(row: Any) -> StockLevel:
-    return StockLevel(row.sku, row.warehouse, row.on_hand, row.reserved, row.as_of, row.suspect_since)
+_ADD_OFFER_ID = t.offer_ids.insert()
+
+
+@functools.cache
+def _save_figure(dialect: str) -> Any:
+    """Insert a stock row or set its figure, unless the row holds a newer one (built once per dialect)."""
+    statement = (postgresql if dialect == "postgresql" else sqlite).insert(t.stock_levels)
+    new = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=["sku", "warehouse"],
+        set_={
+            "on_hand": new.on_hand,
+            "as_of": new.as_of,
+            # a figure computed after staff flagged the row settles the doubt
+            "suspect_since": case(
+                (new.as_of > t.stock_levels.c.suspect_since, None), else_=t.stock_levels.c.suspect_since
+            ),
+        },
+        where=new.as_of >= t.stock_levels.c.as_of,
+    )
+
+
+def _levels(rows: Result[Any]) -> list[StockLevel]:
+    """Rows of :data:`storage.statements.STOCK_LEVELS` as stock levels, by position: reading a row's columns by
+    name costs several times SQLite's own work on a large read."""
+    return [StockLevel(*row) for row in rows.tuples()]
 
 
 class SqlReservations:
@@ -192,18 +236,18 @@ class SqlReservations:
     async def deducted_active(self, keys: Collection[StockKey]) -> list[Reservation]:
         c = t.reservations.c
         found: list[Reservation] = []
-        for chunk in batched(sorted(set(keys)), _CHUNK):
+        wanted = set(keys)
+        for skus, warehouses in _key_chunks(wanted):
             rows = await self._c.execute(
-                select(t.reservations)
-                .where(
-                    tuple_(c.sku, c.warehouse).in_(chunk),
+                select(t.reservations).where(
+                    c.sku.in_(skus),
+                    c.warehouse.in_(warehouses),
                     c.state == ReservationState.ACTIVE.value,
                     c.deducted_at.is_not(None),
                 )
-                .order_by(c.id)
             )
-            found.extend(_reservation(row) for row in rows)
-        return found
+            found.extend(_reservation(row) for row in rows if (row.sku, row.warehouse) in wanted)
+        return sorted(found, key=lambda reservation: reservation.id or 0)
 
     async def mark_deducted(self, ids: Collection[int], deducted_at: datetime) -> None:
         for chunk in batched(sorted(ids), _CHUNK):
@@ -453,12 +497,39 @@ class SqlOfferIds:
             found.update({offer_id: sku for offer_id, sku in rows})
         return found
 
-    async def add(self, channel: str, pairs: Sequence[tuple[str, str]]) -> None:
-        for chunk in batched(pairs, _CHUNK // 3):
-            await self._c.execute(
-                t.offer_ids.insert(),
-                [{"channel": channel, "sku": sku, "offer_id": offer_id} for sku, offer_id in chunk],
-            )
+    async def on_every_channel(self, channels: Collection[str], skus: Collection[str]) -> set[str]:
+        c = t.offer_ids.c
+        named = sorted(set(channels))
+        found: set[str] = set()
+        for chunk in batched(sorted(set(skus)), _CHUNK):
+            query = select(c.sku).where(c.channel.in_(named), c.sku.in_(chunk)).group_by(c.sku)
+            found.update((await self._c.execute(query.having(func.count() == len(named)))).scalars())
+        return found
+
+    async def mapped_on(self, channels: Collection[str], skus: Collection[str]) -> dict[str, dict[str, str]]:
+        c = t.offer_ids.c
+        found: dict[str, dict[str, str]] = {}
+        for chunk in batched(sorted(set(skus)), _CHUNK):
+            query = select(c.channel, c.sku, c.offer_id).where(c.channel.in_(sorted(set(channels))), c.sku.in_(chunk))
+            for channel, sku, offer_id in (await self._c.execute(query)).tuples():
+                found.setdefault(channel, {})[sku] = offer_id
+        return found
+
+    async def owners_on(self, offer_ids: Mapping[str, Collection[str]]) -> dict[str, dict[str, str]]:
+        c = t.offer_ids.c
+        wanted = {(channel, offer_id) for channel, ids in offer_ids.items() for offer_id in ids}
+        found: dict[str, dict[str, str]] = {}
+        channels = sorted({channel for channel, _ in wanted})
+        for chunk in batched(sorted({offer_id for _, offer_id in wanted}), _CHUNK):
+            query = select(c.channel, c.offer_id, c.sku).where(c.channel.in_(channels), c.offer_id.in_(chunk))
+            for channel, offer_id, sku in (await self._c.execute(query)).tuples():
+                if (channel, offer_id) in wanted:
+                    found.setdefault(channel, {})[offer_id] = sku
+        return found
+
+    async def add(self, pairs: Mapping[str, Sequence[tuple[str, str]]]) -> None:
+        rows = [(channel, sku, offer_id) for channel, new in sorted(pairs.items()) for sku, offer_id in new]
+        await execute_many(self._c, _ADD_OFFER_ID, ("channel", "sku", "offer_id"), rows)
 
     async def add_conflicts(self, channel: str, conflicts: Sequence[tuple[str, str, str]], at: datetime) -> None:
         for offer_id, sku, existing_sku in conflicts:

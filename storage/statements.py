@@ -8,6 +8,7 @@ and executed with a dict of values.
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any
 
 from sqlalchemy import BigInteger, Integer, String, bindparam, func, select, update
@@ -15,6 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from storage import schema as t
 from storage.sqlite_driver import WITH_NEXT
+from workflows.model import StockLevel
 
 _stock = t.stock_levels.c
 # Names other than the columns': SQLAlchemy keeps column names for an UPDATE's own SET values.
@@ -78,7 +80,9 @@ RESERVE_IF_TAKEN = (
     .returning(t.reservations.c.id)
 )
 
-STOCK_OF_SKU = select(t.stock_levels).where(_stock.sku == _sku)  # takes {"b_sku": …}
+# A stock row's columns in the order of StockLevel's fields, so a row is read by position (repositories._levels).
+STOCK_LEVELS = select(*(t.stock_levels.c[field.name] for field in fields(StockLevel)))
+STOCK_OF_SKU = STOCK_LEVELS.where(_stock.sku == _sku)  # takes {"b_sku": …}
 
 
 def _insert_order(dialect: Any) -> Any:

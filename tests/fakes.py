@@ -159,13 +159,22 @@ class MemoryStock:
     async def for_keys(self, keys: Collection[StockKey]) -> dict[StockKey, StockLevel]:
         return {key: self._s.stock[key] for key in keys if key in self._s.stock}
 
-    async def save_figures(self, figures: Sequence[StockFigure], as_of: datetime) -> None:
+    async def overdrawn(self, keys: Collection[StockKey]) -> list[StockLevel]:
+        rows = [self._s.stock[key] for key in sorted(set(keys)) if key in self._s.stock]
+        return [level for level in rows if level.reserved > level.on_hand]
+
+    async def save_figures(self, figures: Sequence[StockFigure], as_of: datetime) -> set[StockKey]:
         self._s.touched.update(f.sku for f in figures)
+        newer: set[StockKey] = set()
         for f in figures:
             held = self._s.stock.get((f.sku, f.warehouse))
+            if held is not None and held.as_of > as_of:
+                newer.add((f.sku, f.warehouse))  # a newer figure stays
+                continue
             reserved = held.reserved if held else 0
             suspect = held.suspect_since if held and held.suspect_since and as_of <= held.suspect_since else None
             self._s.stock[(f.sku, f.warehouse)] = StockLevel(f.sku, f.warehouse, f.qty, reserved, as_of, suspect)
+        return newer
 
     async def mark_suspect(self, sku: str, warehouse: str, since: datetime) -> None:
         self._s.touched.add(sku)
@@ -518,6 +527,11 @@ class MemoryOutbox:
                 "state": "pending", "leased_until": None, "error": None, "batch_id": None,
             }  # fmt: skip
 
+    async def enqueue_changed(self, values: Mapping[str, Mapping[str, int]], at: datetime) -> None:
+        for channel, of in values.items():
+            known = await self.known(channel, of)
+            await self.enqueue(channel, {sku: qty for sku, qty in of.items() if known.get(sku) != qty}, at)
+
     async def claim(self, channel: str, now: datetime, lease_until: datetime, owner: str, limit: int) -> list[Push]:
         due = sorted(
             (row["first_pending_at"], sku)
@@ -857,11 +871,23 @@ class MemoryOfferIds:
         wanted = set(offer_ids)
         return {oid: sku for (ch, sku), oid in self._s.offer_ids.items() if ch == channel and oid in wanted}
 
-    async def add(self, channel: str, pairs: Sequence[tuple[str, str]]) -> None:
-        for sku, offer_id in pairs:
-            assert (channel, sku) not in self._s.offer_ids
-            assert offer_id not in (await self.owners(channel, [offer_id])), "offer id taken"
-            self._s.offer_ids[(channel, sku)] = offer_id
+    async def on_every_channel(self, channels: Collection[str], skus: Collection[str]) -> set[str]:
+        return {sku for sku in skus if all((channel, sku) in self._s.offer_ids for channel in channels)}
+
+    async def mapped_on(self, channels: Collection[str], skus: Collection[str]) -> dict[str, dict[str, str]]:
+        found = {channel: await self.for_skus(channel, skus) for channel in channels}
+        return {channel: mapped for channel, mapped in found.items() if mapped}
+
+    async def owners_on(self, offer_ids: Mapping[str, Collection[str]]) -> dict[str, dict[str, str]]:
+        found = {channel: await self.owners(channel, ids) for channel, ids in offer_ids.items()}
+        return {channel: owned for channel, owned in found.items() if owned}
+
+    async def add(self, pairs: Mapping[str, Sequence[tuple[str, str]]]) -> None:
+        for channel, new in pairs.items():
+            for sku, offer_id in new:
+                assert (channel, sku) not in self._s.offer_ids
+                assert offer_id not in (await self.owners(channel, [offer_id])), "offer id taken"
+                self._s.offer_ids[(channel, sku)] = offer_id
 
     async def add_conflicts(self, channel: str, conflicts: Sequence[tuple[str, str, str]], at: datetime) -> None:
         for offer_id, sku, existing in conflicts:

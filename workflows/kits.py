@@ -123,6 +123,17 @@ def channel_values(levels: Mapping[str, Sequence[StockLevel]], channel: Channel)
     }
 
 
+def channels_values(
+    levels: Mapping[str, Sequence[StockLevel]], channels: Mapping[str, Channel]
+) -> dict[str, dict[str, int]]:
+    """:func:`channel_values` of each of ``channels`` (by name), each SKU's rows gathered once for all of them."""
+    rows_of = {sku: {lv.warehouse: lv for lv in rows} for sku, rows in levels.items()}
+    return {
+        name: {sku: channel_availability(rows, channel.serves, channel.safety_stock) for sku, rows in rows_of.items()}
+        for name, channel in channels.items()
+    }
+
+
 def kit_needs(components: Mapping[str, int], kits: int) -> dict[str, int]:
     """Units of each component ``kits`` kits take, in SKU order (the order their stock rows are locked in)."""
     return {sku: per_kit * kits for sku, per_kit in sorted(components.items())}

@@ -155,17 +155,16 @@ class Ledger:
                 result.ignored_kits += 1
                 continue
             latest[(figure.sku, figure.warehouse)] = figure
-        held = await uow.stock.for_keys(latest.keys())
-        fresh = [f for key, f in sorted(latest.items()) if key not in held or held[key].as_of <= as_of]
+        ordered = sorted(latest.items())  # rows are written in key order (the order PostgreSQL locks them in)
+        newer = await uow.stock.save_figures([f for _, f in ordered], as_of)
+        fresh = [f for key, f in ordered if key not in newer]
         result.accepted = len(fresh)
         result.ignored_stale = len(latest) - len(fresh)
-        await uow.stock.save_figures(fresh, as_of)
-        result.absorbed = await self._absorb_reflected(uow, [(f.sku, f.warehouse) for f in fresh])
-        levels = await uow.stock.for_keys([(f.sku, f.warehouse) for f in fresh])
+        keys = [(f.sku, f.warehouse) for f in fresh]
+        result.absorbed = await self._absorb_reflected(uow, keys, computed_at=as_of)
         result.shortfalls = [
             Shortfall(level.sku, level.warehouse, level.on_hand, level.reserved)
-            for level in levels.values()
-            if level.reserved > level.on_hand
+            for level in await uow.stock.overdrawn(keys)
         ]
         touched = {f.sku for f in fresh}
         kits = self._kits.using(touched, self._clock.now())  # their offer ids come with their components
@@ -174,16 +173,20 @@ class Ledger:
             log.info("1C's figures for %d rows of kit SKUs ignored: a kit's are its components'", result.ignored_kits)
         return result
 
-    async def _absorb_reflected(self, uow: UnitOfWork, keys: Sequence[StockKey]) -> int:
-        """Absorb every active reservation that 1C's figure now reflects."""
-        if not keys:
+    async def _absorb_reflected(
+        self, uow: UnitOfWork, keys: Sequence[StockKey], computed_at: datetime | None = None
+    ) -> int:
+        """Absorb every active reservation that 1C's figure now reflects: its row's figure was computed at or after
+        1C deducted the order. ``computed_at``: when the figures of every row of ``keys`` were computed, where the
+        caller has just saved them; otherwise each row's is read."""
+        deducted = await uow.reservations.deducted_active(keys) if keys else []
+        if not deducted:
             return 0
-        levels = await uow.stock.for_keys(keys)
-        due = [
-            r
-            for r in await uow.reservations.deducted_active(keys)
-            if r.deducted_at is not None and levels[(r.sku, r.warehouse)].as_of >= r.deducted_at
-        ]
+        if computed_at is None:
+            computed = {key: level.as_of for key, level in (await uow.stock.for_keys(keys)).items()}
+        else:
+            computed = dict.fromkeys(keys, computed_at)
+        due = [r for r in deducted if r.deducted_at is not None and computed[(r.sku, r.warehouse)] >= r.deducted_at]
         await self._end(uow, due, ReservationState.ABSORBED)
         return len(due)
 
@@ -205,18 +208,24 @@ class Ledger:
         """Give ``skus`` their offer id on every channel where they have none yet (a kit gets one as soon as its
         components are reported, having no figures of its own)."""
         conflicts: list[OfferIdConflict] = []
+        if skus:  # a SKU 1C reported before has its offer ids already, unless a channel came since
+            skus = skus - await uow.offer_ids.on_every_channel(self._topology.channels.keys(), skus)
         if not skus:
             return conflicts
-        for name, channel in sorted(self._topology.channels.items()):
-            mapped = await uow.offer_ids.for_skus(name, skus)
-            unmapped = skus - set(mapped)
-            wanted = {offer_id_for(sku, channel.offer_id) for sku in unmapped}
-            owners = await uow.offer_ids.owners(name, wanted) if wanted else {}
-            plan = plan_offer_ids(name, channel.offer_id, unmapped, mapped, owners)
-            await uow.offer_ids.add(name, plan.new)
-            await uow.offer_ids.add_conflicts(
-                name, [(c.offer_id, c.sku, c.existing_sku) for c in plan.conflicts], self._clock.now()
-            )
+        channels = sorted(self._topology.channels.items())  # every channel in one statement of each kind
+        mapped = await uow.offer_ids.mapped_on([name for name, _ in channels], skus)
+        unmapped = {name: skus - set(mapped.get(name, {})) for name, _ in channels}
+        wanted = {name: {offer_id_for(sku, channel.offer_id) for sku in unmapped[name]} for name, channel in channels}
+        owners = await uow.offer_ids.owners_on(wanted)
+        plans = [
+            plan_offer_ids(name, channel.offer_id, unmapped[name], mapped.get(name, {}), owners.get(name, {}))
+            for name, channel in channels
+        ]
+        await uow.offer_ids.add({plan.channel: plan.new for plan in plans})
+        for plan in plans:
+            if plan.conflicts:
+                found = [(c.offer_id, c.sku, c.existing_sku) for c in plan.conflicts]
+                await uow.offer_ids.add_conflicts(plan.channel, found, self._clock.now())
             conflicts.extend(plan.conflicts)
         return conflicts
 

@@ -71,6 +71,7 @@ class OfferIdConflict:
 class OfferIdPlan:
     """What to store for one channel: new pairs, and the articles refused as conflicts."""
 
+    channel: str
     new: list[tuple[str, str]]
     conflicts: list[OfferIdConflict]
 
@@ -96,4 +97,4 @@ def plan_offer_ids(
             new.append((sku, offer_id))
         elif owner != sku:
             conflicts.append(OfferIdConflict(channel, offer_id, sku, owner))
-    return OfferIdPlan(new, conflicts)
+    return OfferIdPlan(channel, new, conflicts)

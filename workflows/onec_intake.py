@@ -122,17 +122,21 @@ def checked(lines: Sequence[OneCLine]) -> list[OneCLine]:
     """The lines with their articles normalised. Raises :class:`InvalidStockLine` naming every bad line."""
     problems: list[dict[str, object]] = []
     result: list[OneCLine] = []
+    articles: dict[str, str | ValueError] = {}  # each article checked once: a snapshot names it in every warehouse
     for index, line in enumerate(lines):
-        sku = line.sku
-        try:
-            sku = check_sku(line.sku)
-        except ValueError as error:
-            problems.append({"field": f"items.{index}.sku", "problem": f"article {line.sku[:40]!r}: {error}"})
+        if (sku := articles.get(line.sku)) is None:
+            try:
+                sku = articles[line.sku] = check_sku(line.sku)
+            except ValueError as error:
+                sku = articles[line.sku] = error
+        if isinstance(sku, ValueError):
+            problems.append({"field": f"items.{index}.sku", "problem": f"article {line.sku[:40]!r}: {sku}"})
+            sku = line.sku
         if not 0 <= line.qty <= MAX_QTY:
             problems.append(
                 {"field": f"items.{index}.qty", "problem": f"quantity {line.qty} is not within 0..{MAX_QTY}"}
             )
-        result.append(OneCLine(sku, line.warehouse, line.qty, line.offer))
+        result.append(line if sku == line.sku else OneCLine(sku, line.warehouse, line.qty, line.offer))
     if problems:
         raise _bad_lines(problems, "line(s) with a bad article or quantity")
     return result

@@ -81,8 +81,9 @@ class Operations:
             detail: dict[str, object] = {"sku": s.sku, "warehouse": s.warehouse, "on_hand": s.on_hand,
                                          "reserved": s.reserved}  # fmt: skip
             await self._alerts.raise_alert(uow, _stock_key(s.sku, s.warehouse), STOCK_NEGATIVE, detail)
-        reported = {(f.sku, f.warehouse) for f in figures}
-        for alert in await uow.alerts.open_of_kind(STOCK_NEGATIVE):
+        open_alerts = await uow.alerts.open_of_kind(STOCK_NEGATIVE)
+        reported = {(f.sku, f.warehouse) for f in figures} if open_alerts else set()
+        for alert in open_alerts:
             where = (str(alert.detail.get("sku")), str(alert.detail.get("warehouse")))
             if where in reported and where not in short:
                 await self._alerts.resolve(uow, alert.key)

@@ -54,8 +54,13 @@ class StockLevels(Protocol):
         """The rows that exist among ``keys``."""
         ...
 
-    async def save_figures(self, figures: Sequence[StockFigure], as_of: datetime) -> None:
-        """Insert or overwrite ``on_hand`` and ``as_of`` of each row; ``reserved`` is kept."""
+    async def save_figures(self, figures: Sequence[StockFigure], as_of: datetime) -> set[StockKey]:
+        """Insert each figure's row, or overwrite ``on_hand`` and ``as_of`` of its row (``reserved`` is kept) — unless
+        the row holds a figure computed after ``as_of``: those rows stay as they are, and are answered."""
+        ...
+
+    async def overdrawn(self, keys: Collection[StockKey]) -> list[StockLevel]:
+        """The rows among ``keys`` with more reserved than on hand, in key order."""
         ...
 
     async def mark_suspect(self, sku: str, warehouse: str, since: datetime) -> None:
@@ -308,6 +313,11 @@ class Outbox(Protocol):
     async def enqueue(self, channel: str, changes: Mapping[str, int], at: datetime) -> None:
         """Set the quantity to send per SKU (a newer value replaces a pending one, a dead line
         comes back to life)."""
+        ...
+
+    async def enqueue_changed(self, values: Mapping[str, Mapping[str, int]], at: datetime) -> None:
+        """Per channel (``channel -> sku -> value``), :meth:`enqueue` each value that differs from what :meth:`known`
+        says the channel will show (one never sent is queued): the two in one step, without reading lines back."""
         ...
 
     async def claim(self, channel: str, now: datetime, lease_until: datetime, owner: str, limit: int) -> list[Push]:
@@ -712,8 +722,20 @@ class OfferIds(Protocol):
         """Stored ``offer_id -> sku`` of ``channel`` among ``offer_ids``."""
         ...
 
-    async def add(self, channel: str, pairs: Sequence[tuple[str, str]]) -> None:
-        """Store ``(sku, offer_id)`` pairs; the caller has checked both are free."""
+    async def on_every_channel(self, channels: Collection[str], skus: Collection[str]) -> set[str]:
+        """Those of ``skus`` that have an offer id on each of ``channels``."""
+        ...
+
+    async def mapped_on(self, channels: Collection[str], skus: Collection[str]) -> dict[str, dict[str, str]]:
+        """:meth:`for_skus` of several channels at once: ``channel -> sku -> offer_id``."""
+        ...
+
+    async def owners_on(self, offer_ids: Mapping[str, Collection[str]]) -> dict[str, dict[str, str]]:
+        """:meth:`owners` of several channels at once (``channel -> offer ids``): ``channel -> offer_id -> sku``."""
+        ...
+
+    async def add(self, pairs: Mapping[str, Sequence[tuple[str, str]]]) -> None:
+        """Store ``(sku, offer_id)`` pairs, per channel; the caller has checked both are free."""
         ...
 
     async def add_conflicts(self, channel: str, conflicts: Sequence[tuple[str, str, str]], at: datetime) -> None:

@@ -33,7 +33,7 @@ from workflows.channels import (
     SetsPrices,
     StockLine,
 )
-from workflows.kits import KitBook, channel_values
+from workflows.kits import KitBook, channel_values, channels_values
 from workflows.leases import LEASE, HeldLeases, HeldScope
 from workflows.ledger import Ledger
 from workflows.operations import Operations
@@ -129,12 +129,8 @@ class SyncOutbox:
             return
         now = self._clock.now()
         levels = await self._kits.levels(uow, skus | self._kits.using(skus, now), now)  # a component's kits too
-        for name in self._channels:
-            desired = channel_values(levels, self._topology.channels[name])
-            known = await uow.outbox.known(name, desired)
-            changes = {sku: qty for sku, qty in desired.items() if known.get(sku) != qty}
-            if changes:
-                await uow.outbox.enqueue(name, changes, now)
+        channels = {name: self._topology.channels[name] for name in self._channels}
+        await uow.outbox.enqueue_changed(channels_values(levels, channels), now)
 
 
 class KitRefresh:

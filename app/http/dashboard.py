@@ -11,7 +11,7 @@ from app.http.report_routes import report_view
 from app.http.task_titles import TaskTitles
 from app.web import STATIC
 from bot.order_history import history_line
-from bot.telegram.render import alert_title
+from bot.telegram.alert_texts import alert_title
 from bot.texts import Locale
 from bot.wording import Names
 from workflows.daily_report import DailyReports

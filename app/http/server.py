@@ -47,8 +47,6 @@ from app.http.views import (
     stock_result_view,
 )
 from bot.order_history import history_line
-from bot.slack.app import slack_events_handler
-from bot.telegram.app import mount_webhook
 from bot.wording import Names
 from storage.database import DatabaseUnavailable, lost_connection
 from workflows.articles import MAX_SKU_LENGTH
@@ -126,6 +124,8 @@ def create_app(services: Services) -> web.Application:
     app.router.add_post(PAYMENTS_PATH, post_payment_event)
     slack_secret = services.settings.slack.signing_secret
     if services.chats.slack_app is not None and slack_secret is not None:
+        from bot.slack.app import slack_events_handler  # slack_bolt is loaded where Slack is set up (app/chats.py)
+
         handler = slack_events_handler(services.chats.slack_app, slack_secret.get_secret_value())
         app.router.add_post("/slack/events", handler)
     exchange = services.settings.onec_exchange
@@ -144,6 +144,8 @@ def create_app(services: Services) -> web.Application:
     telegram = services.settings.telegram
     chats = services.chats
     if chats.telegram_dispatcher and chats.telegram_bot and telegram.mode == "webhook" and telegram.webhook_secret:
+        from bot.telegram.app import mount_webhook  # aiogram is loaded where Telegram is set up (app/chats.py)
+
         mount_webhook(app, chats.telegram_dispatcher, chats.telegram_bot, telegram.webhook_secret.get_secret_value())
     return app
 

@@ -13,7 +13,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
 from storage.database import Database
-from storage.migrate import alembic_config, migrate
+from storage.migrate import alembic_config, at_newest, migrate, newest_revision
 from storage.schema import UtcDateTime, metadata
 from storage.uow import SqlUnitOfWorkFactory
 from tests.fakes import FakeClock
@@ -35,6 +35,21 @@ async def test_migrated_schema_matches_the_models_and_migrating_again_is_a_no_op
 
     async with database.engine.connect() as connection:
         assert await connection.run_sync(differences) == []
+
+
+async def test_a_database_at_the_newest_revision_is_told_without_alembic(database: Database) -> None:
+    """On start the service asks the database its revision and loads Alembic only when it is behind: the newest
+    revision must be the one Alembic would migrate to, and a database one step behind must be migrated."""
+    assert newest_revision() == ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert await at_newest(database)  # the fixture migrated it
+    head = newest_revision()
+    assert head is not None
+    previous = ScriptDirectory.from_config(alembic_config()).get_revision(head).down_revision
+    assert isinstance(previous, str)
+    await _migrate_to(database, previous, down=True)
+    assert not await at_newest(database)
+    await migrate(database)
+    assert await at_newest(database)
 
 
 async def test_migrated_primary_keys_match_the_models(database: Database) -> None:
