@@ -18,7 +18,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from app.http.client_address import proxy_networks
+from app.client_address import proxy_networks
 
 MIN_SECRET_LENGTH = 16
 

@@ -17,8 +17,8 @@ from pydantic import BaseModel, SecretStr
 from sqlalchemy import text
 
 from app.bootstrap import Services
+from app.client_address import forwarded_client, proxy_networks
 from app.http.bodies import CancelBody, DeductionBody, OrderBody, PaymentEventBody, PriceMessage, StockMessage
-from app.http.client_address import forwarded_client, proxy_networks
 from app.http.connections import request_deadlines
 from app.http.dashboard import dashboard_routes
 from app.http.errors import RETRY_AFTER_SECONDS, ApiError, Handler, error_response, json_errors

@@ -5,7 +5,7 @@ key."""
 
 from __future__ import annotations
 
-from bot.telegram.render import alert_title
+from bot.telegram.alert_texts import alert_title
 from bot.texts import Locale
 from bot.wording import Names, percent
 from workflows.office_model import Alert

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from app.http.client_address import client_behind, proxy_networks
+from app.client_address import client_behind, proxy_networks
 from app.settings import ConfigurationError, load_settings
 from tests.security.auth_service import AUTH, auth_service
 from tests.serving import json_of, served

@@ -46,11 +46,12 @@ def test_the_chart_library_comes_with_the_first_chart() -> None:
     draw = (
         "from datetime import UTC, date, datetime\n"
         "from bot.report_chart import render_png\n"
+        "from bot.wording import Names\n"
         "from workflows.daily_report import DailyReport\n"
         "moment = datetime(2026, 11, 21, tzinfo=UTC)\n"
         "report = DailyReport(date(2026, 11, 20), 'Europe/Moscow', moment, moment, moment, {'site': (1,) * 24}, 24,\n"
         "                     60.0, 0, 0, 0, (), ())\n"
-        "assert render_png(report, 'ru').startswith(b'\\x89PNG')"
+        "assert render_png(report, Names.of(None, 'ru')).startswith(b'\\x89PNG')"
     )
     loaded = loaded_after(*START_UP, then=draw)
     assert "matplotlib" in loaded

@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiohttp import web
-
-from app.http.errors import Handler
 
 log = logging.getLogger(__name__)
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 FORWARDED_FOR = "X-Forwarded-For"
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def proxy_networks(text: str) -> list[Network]:
