@@ -17,6 +17,7 @@ from operator import itemgetter
 from typing import Any, cast
 
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -62,4 +63,29 @@ async def execute_many(
     tuples = [pick(row + tail) for row in rows]
     if not tuples:
         return 0
+    if connection.dialect.name == "postgresql":
+        await _prepared_afresh(connection, form.sql, tuples)
+        return -1
     return int((await connection.exec_driver_sql(form.sql, tuples)).rowcount)
+
+
+async def _prepared_afresh(connection: AsyncConnection, sql: str, rows: list[tuple[object, ...]]) -> None:
+    """PostgreSQL: the statement prepared for this call, not taken from the connection's cache. A cached statement
+    keeps the plan PostgreSQL settled on in its first executions — made while the table was small and, with no
+    statistics yet (autovacuum behind or off), a scan — and a statement that looks rows up then reads the whole
+    table for every row as it grows. Prepared afresh, it is planned with the table as it is. Errors come as
+    SQLAlchemy's, as from any statement."""
+    raw = await connection.get_raw_connection()
+    driver = raw.driver_connection
+    if not driver.is_in_transaction():  # type: ignore[union-attr]
+        # SQLAlchemy begins the unit of work's transaction with its first statement: this must not run before it
+        await connection.exec_driver_sql("SELECT 1")
+    try:
+        statement = await driver.prepare(sql)  # type: ignore[union-attr]
+        await statement.executemany(rows)
+    except Exception as error:
+        invalidated = connection.dialect.is_disconnect(error, raw.dbapi_connection, None)  # type: ignore[arg-type]
+        raise DBAPIError.instance(
+            sql, None, error, Exception, hide_parameters=True, connection_invalidated=invalidated,
+            dialect=connection.dialect,
+        ) from error  # fmt: skip

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage import schema as t
 from storage.bulk import execute_many
-from storage.repositories import _CHUNK, batched
+from storage.repositories import _CHUNK, _among, batched
 from workflows.ports import Push
 
 PENDING, HELD, DEAD = "pending", "held", "dead"
@@ -51,10 +51,10 @@ class SqlOutbox:
         p, s = lane.lines.c, lane.shown.c
         shown_value, line_value = lane.value_of(lane.shown), lane.value_of(lane.lines)
         for chunk in batched(sorted(set(skus)), _CHUNK):
-            shown = select(s.sku, shown_value.label("v")).where(s.channel == channel, s.sku.in_(chunk))
+            shown = select(s.sku, shown_value.label("v")).where(s.channel == channel, _among(self._c, s.sku, chunk))
             found.update({row.sku: row.v for row in await self._c.execute(shown)})
             waiting = select(p.sku, line_value.label("v")).where(
-                p.channel == channel, p.sku.in_(chunk), p.state.in_((PENDING, HELD))
+                p.channel == channel, _among(self._c, p.sku, chunk), p.state.in_((PENDING, HELD))
             )
             found.update({row.sku: row.v for row in await self._c.execute(waiting)})  # pending (or held) wins
         return found
@@ -146,7 +146,7 @@ class SqlOutbox:
             for chunk in batched(sorted(x.sku for x in pushes if x.channel == channel), _CHUNK):
                 await self._c.execute(
                     update(lines)
-                    .where(p.channel == channel, p.sku.in_(chunk))
+                    .where(p.channel == channel, _among(self._c, p.sku, chunk))
                     .values(next_attempt_at=retry_at, last_error=error, leased_until=None)
                 )
 

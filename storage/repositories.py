@@ -9,7 +9,7 @@ from decimal import Decimal
 from itertools import islice
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, case, delete, func, select, update
+from sqlalchemy import String, and_, bindparam, case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Result
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -61,6 +61,16 @@ def _key_chunks(keys: Collection[StockKey]) -> Iterator[tuple[list[str], list[st
         yield list(skus), warehouses
 
 
+def _among(connection: AsyncConnection, column: Any, values: Collection[str]) -> Any:
+    """``column IN (values)`` for a list of hundreds of keys. On PostgreSQL as ``IN (SELECT unnest(array))``: its
+    planner sizes that by the array, where it takes a literal list of hundreds to match a table it has no statistics
+    of yet (a fresh database, autovacuum behind or off) whole, and scans it for every list — a 1C snapshot's every
+    message then read every row stored so far. SQLite goes by the index either way."""
+    if connection.dialect.name != "postgresql":
+        return column.in_(values)
+    return column.in_(select(func.unnest(bindparam(None, list(values), type_=postgresql.ARRAY(String())))))
+
+
 def _upsert(connection: AsyncConnection, table: Any) -> Any:
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     return dialect.insert(table)
@@ -74,7 +84,9 @@ class SqlStockLevels:
     async def for_skus(self, skus: Collection[str]) -> dict[str, list[StockLevel]]:
         found: dict[str, list[StockLevel]] = {}
         for chunk in batched(sorted(set(skus)), _CHUNK):
-            for level in _levels(await self._c.execute(q.STOCK_LEVELS.where(t.stock_levels.c.sku.in_(chunk)))):
+            for level in _levels(
+                await self._c.execute(q.STOCK_LEVELS.where(_among(self._c, t.stock_levels.c.sku, chunk)))
+            ):
                 found.setdefault(level.sku, []).append(level)
         return found
 
@@ -91,7 +103,9 @@ class SqlStockLevels:
         found: dict[StockKey, StockLevel] = {}
         c = t.stock_levels.c
         for skus, warehouses in _key_chunks(wanted):
-            rows = await self._c.execute(q.STOCK_LEVELS.where(c.sku.in_(skus), c.warehouse.in_(warehouses)))
+            rows = await self._c.execute(
+                q.STOCK_LEVELS.where(_among(self._c, c.sku, skus), c.warehouse.in_(warehouses))
+            )
             found.update({key: level for level in _levels(rows) if (key := (level.sku, level.warehouse)) in wanted})
         return found
 
@@ -100,7 +114,9 @@ class SqlStockLevels:
         found: list[StockLevel] = []
         c = t.stock_levels.c
         for skus, warehouses in _key_chunks(wanted):
-            query = q.STOCK_LEVELS.where(c.sku.in_(skus), c.warehouse.in_(warehouses), c.reserved > c.on_hand)
+            query = q.STOCK_LEVELS.where(
+                _among(self._c, c.sku, skus), c.warehouse.in_(warehouses), c.reserved > c.on_hand
+            )
             found.extend(
                 level for level in _levels(await self._c.execute(query)) if (level.sku, level.warehouse) in wanted
             )
@@ -122,7 +138,9 @@ class SqlStockLevels:
         found: set[StockKey] = set()
         c = t.stock_levels.c
         for skus, warehouses in _key_chunks(wanted):
-            query = select(c.sku, c.warehouse).where(c.sku.in_(skus), c.warehouse.in_(warehouses), c.as_of > as_of)
+            query = select(c.sku, c.warehouse).where(
+                _among(self._c, c.sku, skus), c.warehouse.in_(warehouses), c.as_of > as_of
+            )
             found.update(key for key in (await self._c.execute(query)).tuples() if key in wanted)
         return found
 
@@ -240,7 +258,7 @@ class SqlReservations:
         for skus, warehouses in _key_chunks(wanted):
             rows = await self._c.execute(
                 select(t.reservations).where(
-                    c.sku.in_(skus),
+                    _among(self._c, c.sku, skus),
                     c.warehouse.in_(warehouses),
                     c.state == ReservationState.ACTIVE.value,
                     c.deducted_at.is_not(None),
@@ -485,7 +503,9 @@ class SqlOfferIds:
         c = t.offer_ids.c
         found: dict[str, str] = {}
         for chunk in batched(sorted(skus), _CHUNK):
-            rows = await self._c.execute(select(c.sku, c.offer_id).where(c.channel == channel, c.sku.in_(chunk)))
+            rows = await self._c.execute(
+                select(c.sku, c.offer_id).where(c.channel == channel, _among(self._c, c.sku, chunk))
+            )
             found.update({sku: offer_id for sku, offer_id in rows})
         return found
 
@@ -493,7 +513,9 @@ class SqlOfferIds:
         c = t.offer_ids.c
         found: dict[str, str] = {}
         for chunk in batched(sorted(offer_ids), _CHUNK):
-            rows = await self._c.execute(select(c.offer_id, c.sku).where(c.channel == channel, c.offer_id.in_(chunk)))
+            rows = await self._c.execute(
+                select(c.offer_id, c.sku).where(c.channel == channel, _among(self._c, c.offer_id, chunk))
+            )
             found.update({offer_id: sku for offer_id, sku in rows})
         return found
 
@@ -502,7 +524,7 @@ class SqlOfferIds:
         named = sorted(set(channels))
         found: set[str] = set()
         for chunk in batched(sorted(set(skus)), _CHUNK):
-            query = select(c.sku).where(c.channel.in_(named), c.sku.in_(chunk)).group_by(c.sku)
+            query = select(c.sku).where(c.channel.in_(named), _among(self._c, c.sku, chunk)).group_by(c.sku)
             found.update((await self._c.execute(query.having(func.count() == len(named)))).scalars())
         return found
 
@@ -510,7 +532,9 @@ class SqlOfferIds:
         c = t.offer_ids.c
         found: dict[str, dict[str, str]] = {}
         for chunk in batched(sorted(set(skus)), _CHUNK):
-            query = select(c.channel, c.sku, c.offer_id).where(c.channel.in_(sorted(set(channels))), c.sku.in_(chunk))
+            query = select(c.channel, c.sku, c.offer_id).where(
+                c.channel.in_(sorted(set(channels))), _among(self._c, c.sku, chunk)
+            )
             for channel, sku, offer_id in (await self._c.execute(query)).tuples():
                 found.setdefault(channel, {})[sku] = offer_id
         return found
@@ -521,7 +545,9 @@ class SqlOfferIds:
         found: dict[str, dict[str, str]] = {}
         channels = sorted({channel for channel, _ in wanted})
         for chunk in batched(sorted({offer_id for _, offer_id in wanted}), _CHUNK):
-            query = select(c.channel, c.offer_id, c.sku).where(c.channel.in_(channels), c.offer_id.in_(chunk))
+            query = select(c.channel, c.offer_id, c.sku).where(
+                c.channel.in_(channels), _among(self._c, c.offer_id, chunk)
+            )
             for channel, offer_id, sku in (await self._c.execute(query)).tuples():
                 if (channel, offer_id) in wanted:
                     found.setdefault(channel, {})[offer_id] = sku
