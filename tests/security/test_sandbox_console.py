@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from app import cli
+from app.sandbox import world as sandbox_world
 from app.sandbox.local_only import allowed_host, exposed, own_origin
 from tests.sandbox_process import Sandbox, running_sandbox
 
@@ -166,7 +167,7 @@ class _Unbindable:
 def test_the_sandbox_command_warns_once_when_listening_beyond_loopback(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, host: str, warnings: int
 ) -> None:
-    monkeypatch.setattr(cli, "Sandbox", _Unbindable)
+    monkeypatch.setattr(sandbox_world, "Sandbox", _Unbindable)  # the command loads the sandbox when it runs
     with caplog.at_level(logging.INFO):
         assert cli.main(["sandbox", "--host", host, "--port", "0"]) == 1
     warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
