@@ -60,7 +60,7 @@ class SandboxShop(Protocol):
         ...
 
     async def deliver(self) -> None:
-        """The chats' delivery jobs, now."""
+        """The chats' delivery jobs, now: Slack's done when it returns, Telegram's started (at Telegram's pace)."""
         ...
 
     async def pull_onec(self) -> PullResult:

@@ -15,6 +15,7 @@ import contextlib
 import logging
 import os
 import secrets
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import Self
@@ -146,6 +147,36 @@ def environment(emulators: Emulators, *, database_url: str, host: str, port: int
 _FOREIGN = ("SLACK_APP_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "PAYMENTS_HMAC_SECRET", "STOREOPS_CONFIG")
 
 
+class Soon:
+    """``work`` run in the background when asked, once more if asked again meanwhile, never twice at once."""
+
+    def __init__(self, work: Callable[[], Awaitable[None]], what: str) -> None:
+        self._work, self._what = work, what
+        self._running: asyncio.Task[None] | None = None
+        self._again = False
+
+    def ask(self) -> None:
+        if self._running is not None and not self._running.done():
+            self._again = True
+            return
+        self._running = asyncio.create_task(self._runs())
+
+    async def close(self) -> None:
+        if self._running is not None:
+            self._running.cancel()
+            await asyncio.gather(self._running, return_exceptions=True)
+
+    async def _runs(self) -> None:
+        again = True
+        while again:
+            self._again = False
+            try:
+                await self._work()
+            except Exception:  # the scheduled runs try again; the sandbox keeps running
+                log.exception("sandbox: %s failed", self._what)
+            again = self._again
+
+
 class Sandbox:
     """``async with Sandbox() as sandbox:`` — the whole shop running; :attr:`console_url` to open. What the console
     and the scenarios use of it is ``app.sandbox.shop.SandboxShop``."""
@@ -169,8 +200,8 @@ class Sandbox:
         self.changes = Changes()  # what tells an open console that what it shows changed
         self._ticking: asyncio.Task[None] | None = None
         self._warming: asyncio.Task[None] | None = None
-        self._delivering: asyncio.Task[None] | None = None  # the chats' deliveries a queued notice woke
-        self._deliver_again = False
+        self._woken = Soon(self.deliver, "delivering the chats' notices")  # when a notice is queued
+        self._telegram = Soon(self._deliver_telegram, "delivering Telegram's notices")  # at Telegram's pace
 
     @property
     def url(self) -> str:
@@ -221,9 +252,8 @@ class Sandbox:
             self._warming = asyncio.create_task(self.services.chats.telegram_report.warm_up())
 
     async def _stop(self) -> None:
-        if self._delivering is not None:
-            self._delivering.cancel()
-            await asyncio.gather(self._delivering, return_exceptions=True)
+        await self._woken.close()
+        await self._telegram.close()
         if self._warming is not None:
             await asyncio.gather(self._warming, return_exceptions=True)  # a thread: it cannot be cancelled
         if self._ticking is not None:
@@ -285,30 +315,18 @@ class Sandbox:
 
     def _queued(self, tables: frozenset[str]) -> None:
         """A commit queued a notice for Slack or Telegram (a question, a task, an alert, an edit): deliver it now,
-        in the background, rather than at the delivery jobs' next second. Runs woken meanwhile make one more."""
-        if NOTICES not in tables:
-            return
-        if self._delivering is not None and not self._delivering.done():
-            self._deliver_again = True
-            return
-        self._delivering = asyncio.create_task(self._deliver_woken())
-
-    async def _deliver_woken(self) -> None:
-        again = True
-        while again:
-            self._deliver_again = False
-            try:
-                await self.deliver()
-            except Exception:  # the scheduled runs try again; the sandbox keeps running
-                log.exception("sandbox: delivering the chats' notices failed")
-            again = self._deliver_again
+        in the background, rather than at the delivery jobs' next second."""
+        if NOTICES in tables:
+            self._woken.ask()
 
     async def deliver(self) -> None:
-        """The chats' delivery jobs, now: what the last step asked of people is in Slack and Telegram when the
-        console hears back, not at the jobs' next second. Telegram's limits still hold: a message a chat cannot take
-        yet (a second one within a second) waits for the scheduled run, as it would."""
-        chats = self.services.chats
-        if chats.slack_delivery is not None:
-            await chats.slack_delivery.run_once()
-        if chats.telegram_delivery is not None:
-            await chats.telegram_delivery.run_once()
+        """The chats' delivery jobs, now, not at their next second: Slack's done when this returns, Telegram's
+        started. Telegram's keeps to Telegram's pace (a second message to a chat within a second waits for it,
+        as it would), so nothing here waits for that."""
+        if self.services.chats.slack_delivery is not None:
+            await self.services.chats.slack_delivery.run_once()
+        self._telegram.ask()
+
+    async def _deliver_telegram(self) -> None:
+        if self.services.chats.telegram_delivery is not None:
+            await self.services.chats.telegram_delivery.run_once()
