@@ -65,6 +65,11 @@ async def execute_many(
         return 0
     if connection.dialect.name == "postgresql":
         await _prepared_afresh(connection, form.sql, tuples)
+        # the driver ran it, not SQLAlchemy: tell the engine's listeners as SQLAlchemy would have (what watches
+        # for writes, as the sandbox's console does, must see these too)
+        sync = connection.sync_connection
+        if sync is not None:
+            sync.dispatch.after_cursor_execute(sync, None, form.sql, tuples, None, True)
         return -1
     return int((await connection.exec_driver_sql(form.sql, tuples)).rowcount)
 
