@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import httpx
 import pytest
@@ -35,12 +36,22 @@ TOKEN = "proxy-e2e-token-0123456789"
 IMAGE_HTTP = "default_type application/octet-stream; sendfile on; keepalive_timeout 65;"
 
 
+# In CI (.ci/run installs nginx) a missing nginx is a failure, not a skip.
+REQUIRE_NGINX = os.environ.get("STOREOPS_REQUIRE_NGINX") == "1"
+
+
+def _missing(reason: str) -> NoReturn:
+    if REQUIRE_NGINX:
+        pytest.fail(f"{reason} — STOREOPS_REQUIRE_NGINX=1 asks for this test to run")
+    pytest.skip(reason)
+
+
 def _nginx() -> str:
     found = os.environ.get("STOREOPS_NGINX") or shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
     if found is None:
-        pytest.skip("nginx is not installed (Debian: apt-get install nginx; or STOREOPS_NGINX=/path/to/nginx)")
+        _missing("nginx is not installed (Debian: apt-get install nginx; or STOREOPS_NGINX=/path/to/nginx)")
     if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed (it makes the self-signed certificate)")
+        _missing("openssl is not installed (it makes the self-signed certificate)")
     return found
 
 
