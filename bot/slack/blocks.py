@@ -102,11 +102,28 @@ def closed(task: Task, locale: Locale, timezone: str) -> tuple[str, list[dict[st
 
 
 QUESTION_EVENT = "storeops_task"  # the message metadata's event type on every question posted to a store
+REMINDER_EVENT = "storeops_reminder"  # ... and on every reminder posted in a question's thread
 
 
 def question_metadata(task_id: int) -> dict[str, Any]:
     """The message metadata a question is posted with, so that a post whose answer we never heard is found again."""
     return {"event_type": QUESTION_EVENT, "event_payload": {"task_id": task_id}}
+
+
+def reminder_metadata(task_id: int, notice_id: int) -> dict[str, Any]:
+    """The message metadata a reminder is posted with: a reminder whose post we never heard of is found in its
+    thread, not posted twice."""
+    return {"event_type": REMINDER_EVENT, "event_payload": {"task_id": task_id, "notice_id": notice_id}}
+
+
+def shows_reminder(message: dict[str, Any], notice_id: int) -> bool:
+    """Whether a message of a question's thread (read with ``include_all_metadata``) is the reminder of
+    ``notice_id``."""
+    metadata = message.get("metadata")
+    if not isinstance(metadata, dict) or metadata.get("event_type") != REMINDER_EVENT:
+        return False
+    payload = metadata.get("event_payload")
+    return isinstance(payload, dict) and str(payload.get("notice_id")) == str(notice_id)
 
 
 def shows_question(message: dict[str, Any], task_id: int) -> bool:

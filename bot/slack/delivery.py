@@ -9,8 +9,9 @@ shows although we never learnt its ``ts``. Every question is posted with message
 its task, and the first attempt's time is kept on the notice; before a question is posted again,
 the store channel's history since then is read (``conversations.history`` with
 ``include_all_metadata``) and a message of that task is taken over — updated in place — instead of
-posting a second copy. A reminder posted twice after such a crash stays possible (it has no
-buttons)."""
+posting a second copy. A reminder is posted with metadata naming its notice in the same way; one
+attempted before is first looked for in the question's thread (``conversations.replies``), so a
+crash does not leave two reminders either."""
 
 from __future__ import annotations
 
@@ -185,11 +186,7 @@ class SlackDelivery:
         if topic == NoticeTopic.STORE_QUESTION and store.slack_channel not in posted:
             return await self._post_question(notice_id, task, store)
         elif topic == NoticeTopic.STORE_REMINDER and store.slack_channel in posted and self._still_due(task):
-            await self._client.chat_postMessage(
-                channel=store.slack_channel,
-                thread_ts=posted[store.slack_channel],
-                text=blocks.reminder(task, self._locale, store.timezone),
-            )
+            await self._post_reminder(notice_id, task, store, posted[store.slack_channel])
         elif topic == NoticeTopic.TASK_CLOSED and store.slack_channel in posted:
             fallback, shown = blocks.closed(task, self._locale, store.timezone)
             await self._client.chat_update(
@@ -217,6 +214,46 @@ class SlackDelivery:
             return _Posted(channel, found, task.state == TaskState.OPEN)
         response = await self._client.chat_postMessage(channel=channel, text=fallback, blocks=shown, metadata=metadata)
         return _Posted(channel, str(response["ts"]), task.state == TaskState.OPEN)
+
+    async def _post_reminder(self, notice_id: int, task: Task, store: Warehouse, thread: str) -> None:
+        """Post a reminder in the question's thread with metadata naming its notice — unless an earlier attempt,
+        whose answer we never heard, already put it there."""
+        assert task.id is not None
+        assert store.slack_channel
+        async with self._uow() as uow:
+            earlier = await uow.notices.attempt(notice_id, self._clock.now())
+            await uow.commit()
+        if earlier is not None and await self._find_reminder(store.slack_channel, thread, notice_id):
+            log.info("slack: task %s's reminder was already in its thread; not posted again", task.id)
+            return
+        await self._client.chat_postMessage(
+            channel=store.slack_channel,
+            thread_ts=thread,
+            text=blocks.reminder(task, self._locale, store.timezone),
+            metadata=blocks.reminder_metadata(task.id, notice_id),
+        )
+
+    async def _find_reminder(self, channel: str, thread: str, notice_id: int) -> bool:
+        """Whether the reminder of ``notice_id`` is in the thread of the question ``thread`` in ``channel``."""
+        cursor = None
+        for _ in range(HISTORY_PAGES):
+            try:
+                page = await self._client.conversations_replies(
+                    channel=channel, ts=thread, include_all_metadata=True, limit=HISTORY_PAGE, cursor=cursor
+                )
+            except SlackApiError as error:
+                if _reason(error) not in _CANNOT_READ:
+                    raise  # Slack is in trouble: the notice waits for the next run
+                log.warning("slack: cannot read a thread in %s (%s) to find a reminder; it is posted again",
+                            channel, _reason(error))  # fmt: skip
+                return False
+            messages: list[dict[str, Any]] = page.get("messages") or []
+            if any(blocks.shows_reminder(m, notice_id) for m in messages):
+                return True
+            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+            if not page.get("has_more") or cursor is None:
+                return False
+        return False
 
     async def _find_question(self, channel: str, task_id: int, since: datetime) -> str | None:
         """The ``ts`` of the question of ``task_id`` in ``channel`` posted since ``since`` (our clock), if any."""

@@ -1,8 +1,8 @@
 """A wire-level emulator of Slack's Web API for the real ``slack_sdk`` / ``slack_bolt`` clients.
 
 It emulates ``auth.test``, ``chat.postMessage`` and ``chat.update`` (with message metadata),
-``chat.postEphemeral``, ``conversations.replies``, ``conversations.history`` (the metadata only with
-``include_all_metadata``, and only for a token granted a history scope) and ``users.info`` for one workspace and
+``chat.postEphemeral``, ``conversations.replies`` and ``conversations.history`` (both only for a token granted a
+history scope, the metadata only with ``include_all_metadata``) and ``users.info`` for one workspace and
 one bot token, Slack's error bodies, and its per-channel posting rate limit (HTTP 429 with ``Retry-After``), on a
 clock tests can move.
 """

@@ -51,6 +51,7 @@ _METHODS: dict[str, Callable[[SlackWorkspace, Params], dict[str, Any]]] = {
 # A method that needs one of these scopes of the token, Slack's "needed" when it has none of them.
 _SCOPES = {
     "conversations.history": ("channels:history", "groups:history", "im:history", "mpim:history"),
+    "conversations.replies": ("channels:history", "groups:history", "im:history", "mpim:history"),
     "users.info": ("users:read",),
 }
 

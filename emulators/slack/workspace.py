@@ -248,7 +248,8 @@ class SlackWorkspace:
         return {"ok": True, "user": person.to_api(user, self.identity.team_id)}
 
     def replies(self, params: Params) -> dict[str, Any]:
-        """``conversations.replies``: the thread containing ``ts``, parent first, then replies in order."""
+        """``conversations.replies``: the thread containing ``ts``, parent first, then replies in order; each
+        message's metadata only with ``include_all_metadata``."""
         channel = self.resolve_channel(params.get("channel"))
         message = self._find(channel, _optional_str(params.get("ts")))
         if message is None:
@@ -258,7 +259,10 @@ class SlackWorkspace:
         reply_count = len(thread) - 1
         return {
             "ok": True,
-            "messages": [m.to_api(self.identity.team_id, reply_count) for m in thread],
+            "messages": [
+                m.to_api(self.identity.team_id, reply_count, with_metadata=_flag(params.get("include_all_metadata")))
+                for m in thread
+            ],
             "has_more": False,
             "response_metadata": {"next_cursor": ""},
         }

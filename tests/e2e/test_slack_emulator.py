@@ -186,6 +186,20 @@ async def test_conversations_replies_reads_a_thread(
     assert raised.value.response["error"] == "thread_not_found"
 
 
+async def test_conversations_replies_gives_metadata_only_when_asked(
+    slack: SlackEmulator, client: AsyncWebClient
+) -> None:
+    parent = await client.chat_postMessage(channel=TVERSKAYA, text="Order 42: confirm stock")
+    reminder = {"event_type": "storeops_reminder", "event_payload": {"task_id": 7, "notice_id": 3}}
+    await client.chat_postMessage(channel=TVERSKAYA, text="reminder", thread_ts=parent["ts"], metadata=reminder)
+
+    plain = await client.conversations_replies(channel=TVERSKAYA, ts=parent["ts"])
+    full = await client.conversations_replies(channel=TVERSKAYA, ts=parent["ts"], include_all_metadata=True)
+
+    assert ["metadata" in m for m in plain["messages"]] == [False, False]
+    assert full["messages"][1]["metadata"] == reminder
+
+
 TASK_7 = {"event_type": "storeops_task", "event_payload": {"task_id": 7}}
 
 
@@ -236,6 +250,12 @@ async def test_history_needs_a_history_scope_and_metadata_must_be_well_formed(sl
             await AsyncWebClient(token=TOKEN, base_url=narrow.base_url).conversations_history(channel=TVERSKAYA)
     assert raised.value.response["error"] == "missing_scope"
     assert "channels:history" in raised.value.response["needed"]
+    async with SlackEmulator(bot_token=TOKEN, channels={TVERSKAYA: "tverskaya"}, scopes="chat:write") as narrow:
+        narrow_client = AsyncWebClient(token=TOKEN, base_url=narrow.base_url)
+        parent = await narrow_client.chat_postMessage(channel=TVERSKAYA, text="hi")
+        with pytest.raises(SlackApiError) as raised:
+            await narrow_client.conversations_replies(channel=TVERSKAYA, ts=parent["ts"])
+    assert raised.value.response["error"] == "missing_scope"
     client = AsyncWebClient(token=TOKEN, base_url=slack.base_url)
     malformed: list[dict[str, Any]] = [
         {"event_type": "x"},

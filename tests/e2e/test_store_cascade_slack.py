@@ -665,6 +665,65 @@ async def test_without_a_history_scope_the_question_is_posted_again_with_a_warni
     assert any("cannot read CS1's history (missing_scope)" in r.getMessage() for r in caplog.records)
 
 
+async def _reminder_posted_then_lost(world: World, order: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A question is asked and, half-way to its deadline, its reminder is posted and Slack takes it; the instance
+    dies before it records the reminder as delivered. The question's message is returned."""
+    await world.services.shop.orders.place(PlaceOrder("site", order, [LineRequest("КР-7/2", 1)]))
+    await world.deliver()
+    first = world.question("s1")
+    world.clock.advance(minutes=10)
+    await world.services.shop.pump.run_once()  # the reminder is queued
+    delivery = world.services.chats.slack_delivery
+    assert delivery is not None
+
+    async def dies(*_: object) -> None:
+        raise Crash
+
+    monkeypatch.setattr(delivery, "_settle", dies)
+    with pytest.raises(Crash):
+        await delivery.run_once()
+    assert len([m for m in world.slack.messages("CS1") if m.thread_ts == first.ts]) == 1  # Slack has it
+    return first
+
+
+async def test_a_reminder_slack_took_before_a_crash_is_not_posted_again(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = await _reminder_posted_then_lost(world, "SO-RCRASH", monkeypatch)
+    world.clock.advance(seconds=LEASE.total_seconds() + 1)  # the dead instance's lease ran out
+    assert await other_instance(world).run_once() == 1  # the notice is settled as delivered
+
+    (reminder,) = [m for m in world.slack.messages("CS1") if m.thread_ts == first.ts]  # one, not two
+    assert reminder.metadata is not None and reminder.metadata["event_type"] == "storeops_reminder"
+    (looked,) = world.slack.calls("conversations.replies")
+    assert looked.params["ts"] == first.ts and looked.params["include_all_metadata"] == "1"
+    assert await other_instance(world).run_once() == 0  # nothing left to send
+    assert len(world.slack.calls("chat.postMessage")) == 2  # the question and one reminder
+
+
+async def test_a_first_reminder_reads_no_thread(world: World) -> None:
+    await world.services.shop.orders.place(PlaceOrder("site", "SO-R1ST", [LineRequest("КР-7/2", 1)]))
+    await world.deliver()
+    world.clock.advance(minutes=10)
+    await world.services.shop.pump.run_once()
+    await world.deliver()
+    first = world.question("s1")
+    (reminder,) = [m for m in world.slack.messages("CS1") if m.thread_ts == first.ts]
+    assert reminder.metadata is not None
+    assert world.slack.calls("conversations.replies") == []
+
+
+async def test_without_a_history_scope_the_reminder_is_posted_again_with_a_warning(
+    world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = await _reminder_posted_then_lost(world, "SO-RNOSCOPE", monkeypatch)
+    world.slack.scopes = "chat:write,chat:write.public"  # an app installed before the history scopes
+    world.clock.advance(seconds=LEASE.total_seconds() + 1)
+    assert await other_instance(world).run_once() == 1  # a second reminder rather than none
+    assert len([m for m in world.slack.messages("CS1") if m.thread_ts == first.ts]) == 2
+    assert any("cannot read a thread in CS1 (missing_scope)" in r.getMessage() for r in caplog.records)
+
+
 def _task_id(message: Any) -> int:
     first = message.history[0].blocks if message.history else message.blocks
     return int(first[-1]["elements"][0]["value"])
