@@ -119,18 +119,18 @@ def reminder_metadata(task_id: int, notice_id: int) -> dict[str, Any]:
 def shows_reminder(message: dict[str, Any], notice_id: int) -> bool:
     """Whether a message of a question's thread (read with ``include_all_metadata``) is the reminder of
     ``notice_id``."""
-    metadata = message.get("metadata")
-    if not isinstance(metadata, dict) or metadata.get("event_type") != REMINDER_EVENT:
-        return False
-    payload = metadata.get("event_payload")
-    return isinstance(payload, dict) and str(payload.get("notice_id")) == str(notice_id)
+    return _carries(message, REMINDER_EVENT, "notice_id", notice_id)
 
 
 def shows_question(message: dict[str, Any], task_id: int) -> bool:
     """Whether a message of a channel's history (read with ``include_all_metadata``) is the question of
     ``task_id``."""
+    return _carries(message, QUESTION_EVENT, "task_id", task_id)
+
+
+def _carries(message: dict[str, Any], event_type: str, key: str, value: int) -> bool:
     metadata = message.get("metadata")
-    if not isinstance(metadata, dict) or metadata.get("event_type") != QUESTION_EVENT:
+    if not isinstance(metadata, dict) or metadata.get("event_type") != event_type:
         return False
     payload = metadata.get("event_payload")
-    return isinstance(payload, dict) and str(payload.get("task_id")) == str(task_id)
+    return isinstance(payload, dict) and str(payload.get(key)) == str(value)

@@ -16,10 +16,11 @@ crash does not leave two reminders either."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import socket
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -235,46 +236,41 @@ class SlackDelivery:
 
     async def _find_reminder(self, channel: str, thread: str, notice_id: int) -> bool:
         """Whether the reminder of ``notice_id`` is in the thread of the question ``thread`` in ``channel``."""
-        cursor = None
-        for _ in range(HISTORY_PAGES):
-            try:
-                page = await self._client.conversations_replies(
-                    channel=channel, ts=thread, include_all_metadata=True, limit=HISTORY_PAGE, cursor=cursor
-                )
-            except SlackApiError as error:
-                if _reason(error) not in _CANNOT_READ:
-                    raise  # Slack is in trouble: the notice waits for the next run
-                log.warning("slack: cannot read a thread in %s (%s) to find a reminder; it is posted again",
-                            channel, _reason(error))  # fmt: skip
-                return False
-            messages: list[dict[str, Any]] = page.get("messages") or []
+        read = functools.partial(self._client.conversations_replies, channel=channel, ts=thread)
+        async for messages in self._pages(read, f"a thread in {channel}", "a reminder"):
             if any(blocks.shows_reminder(m, notice_id) for m in messages):
                 return True
-            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
-            if not page.get("has_more") or cursor is None:
-                return False
         return False
 
     async def _find_question(self, channel: str, task_id: int, since: datetime) -> str | None:
         """The ``ts`` of the question of ``task_id`` in ``channel`` posted since ``since`` (our clock), if any."""
-        oldest, cursor = f"{(since - CLOCK_SKEW).timestamp():.6f}", None
+        oldest = f"{(since - CLOCK_SKEW).timestamp():.6f}"
+        read = functools.partial(self._client.conversations_history, channel=channel, oldest=oldest)
+        async for messages in self._pages(read, f"{channel}'s history", f"task {task_id}'s question"):
+            found = next((str(m["ts"]) for m in messages if blocks.shows_question(m, task_id)), None)
+            if found is not None:
+                return found
+        return None
+
+    async def _pages(
+        self, read: Callable[..., Awaitable[Any]], where: str, looking_for: str
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """The messages of ``read`` (``conversations.history`` or ``.replies``, with metadata) page by page, up to
+        ``HISTORY_PAGES``; none when Slack will not let the bot read there (what was looked for is posted again)."""
+        cursor = None
         for _ in range(HISTORY_PAGES):
             try:
-                page = await self._client.conversations_history(
-                    channel=channel, oldest=oldest, include_all_metadata=True, limit=HISTORY_PAGE, cursor=cursor
-                )
+                page = await read(include_all_metadata=True, limit=HISTORY_PAGE, cursor=cursor)
             except SlackApiError as error:
                 if _reason(error) not in _CANNOT_READ:
                     raise  # Slack is in trouble: the notice waits for the next run
-                log.warning("slack: cannot read %s's history (%s) to find task %s's question; it is posted again",
-                            channel, _reason(error), task_id)  # fmt: skip
-                return None
-            messages: list[dict[str, Any]] = page.get("messages") or []
-            found = next((str(m["ts"]) for m in messages if blocks.shows_question(m, task_id)), None)
+                log.warning("slack: cannot read %s (%s) to find %s; it is posted again", where, _reason(error),
+                            looking_for)  # fmt: skip
+                return
+            yield page.get("messages") or []
             cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
-            if found is not None or not page.get("has_more") or cursor is None:
-                return found
-        return None
+            if not page.get("has_more") or cursor is None:
+                return
 
     def _still_due(self, task: Task) -> bool:
         """A reminder that reaches Slack only after its question closed or its time ran out (Slack was down) would
