@@ -20,7 +20,7 @@ from workflows.payment_watch import PaymentStatusWatch, poll_event_id
 from workflows.payments import PaymentEvent
 from workflows.ports import UnitOfWorkFactory
 from workflows.shop import Instance, Outside, Rules, Shop, assemble
-from workflows.tasks import TaskState
+from workflows.tasks import Task, TaskState
 from workflows.topology import Topology
 from workflows.vocabulary import Assignee, NoticeTopic, Role, TaskKind
 
@@ -90,7 +90,7 @@ class Office:
         async with self.uow(read_only=True) as work:
             return await work.payment_watches.get(payment_id)
 
-    async def tasks(self) -> list:
+    async def tasks(self) -> list[Task]:
         async with self.uow(read_only=True) as work:
             return [t for t in await work.tasks.open_about("payment:") if t.kind == TaskKind.PAYMENT_UNKNOWN]
 
