@@ -303,3 +303,19 @@ async def test_a_payment_the_gateway_does_not_know_is_asked_again_much_later(off
 def test_a_polls_event_id_fits_the_column() -> None:
     assert poll_event_id("2f1c", "succeeded") == "poll:2f1c:succeeded"
     assert len(poll_event_id("x" * 128, "waiting_for_capture")) <= 128
+
+
+async def test_a_task_nobody_answers_expires_and_the_watch_goes_on(office: Office, clock: FakeClock) -> None:
+    order_id = await office.place("W-1")
+    await office.notice(order_id, "p1", Phase.INITIATED)
+    office.gateway.statuses["p1"] = "pending"
+    clock.advance(seconds=TASK_AFTER.total_seconds())
+    await office.watch.run_once()
+    [task] = await office.tasks()
+    clock.advance(hours=4)  # the managers' time to look
+    await office.shop.pump.run_once()
+    async with office.uow(read_only=True) as work:
+        expired = await work.tasks.get(task.id or 0)
+    assert expired is not None and expired.state == TaskState.EXPIRED
+    await office.watch.run_once()
+    assert len(office.gateway.asked) == 2  # still asked about
