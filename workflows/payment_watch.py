@@ -201,6 +201,8 @@ class PaymentStatusWatch:
 
 def _raw(status: GatewayStatus) -> dict[str, object]:
     raw: dict[str, object] = {"source": FROM_STATUS_POLL, "gateway_status": status.status}
+    if status.amount is not None:  # the gateway's own figure, kept beside ours for whoever reconciles them
+        raw["gateway_amount"], raw["gateway_currency"] = str(status.amount), status.currency
     if status.cancelled_by or status.cancel_reason:
         raw["cancellation_details"] = {"party": status.cancelled_by, "reason": status.cancel_reason}
     return raw
