@@ -154,8 +154,10 @@ class PaymentStatusWatch:
                     await notify_closed(uow, task, now)
             return watch
         since = payment.updated_at
-        if now - since < self._task_after or watch.task_for == since:
+        if watch.task_for == since:
             return watch
+        if now - since < self._task_after:  # looked at again by then at the latest, whatever the backoff
+            return replace(watch, next_poll_at=min(watch.next_poll_at, since + self._task_after))
         order = await uow.orders.get(payment.order_id)
         question = PaymentUnknown(
             payment.order_id, order.external_id if order is not None else "", payment.payment_id, payment.phase.value,

@@ -319,3 +319,22 @@ async def test_a_task_nobody_answers_expires_and_the_watch_goes_on(office: Offic
     assert expired is not None and expired.state == TaskState.EXPIRED
     await office.watch.run_once()
     assert len(office.gateway.asked) == 2  # still asked about
+
+
+async def test_the_backoff_never_delays_the_managers_task(office: Office, clock: FakeClock) -> None:
+    """Asked at the gateway's pace (1, 2, 4… up to 30 minutes apart), the payment is still looked at again the
+    moment it has been unknown too long, and the task opens then."""
+    order_id = await office.place("W-1")
+    await office.notice(order_id, "p1", Phase.INITIATED)
+    since = clock.now()
+    office.gateway.down = True
+    clock.advance(seconds=POLL_AFTER.total_seconds())
+    while not await office.tasks():
+        await office.watch.run_once()
+        watch = await office.watch_of("p1")
+        assert watch is not None
+        assert watch.task_id is not None or watch.next_poll_at <= since + TASK_AFTER
+        clock.advance(seconds=max((watch.next_poll_at - clock.now()).total_seconds(), 0))
+        assert clock.now() - since <= TASK_AFTER + timedelta(minutes=30), "the task never came"
+    [task] = await office.tasks()
+    assert task.created_at == since + TASK_AFTER
