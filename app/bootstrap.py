@@ -110,4 +110,6 @@ def rules(settings: Settings) -> Rules:
         crm_cancel_statuses=frozenset(settings.channels.retailcrm_cancel_statuses.split(",")),
         price_drop_approval=Decimal(str(business.price_drop_approval)),
         price_approval=timedelta(seconds=business.price_approval_timeout_s),
+        payment_poll_after=timedelta(seconds=settings.payment_gateway.poll_after_s),
+        payment_task_after=timedelta(seconds=settings.payment_gateway.task_after_s),
     )

@@ -20,6 +20,7 @@ from integrations.retailcrm_orders import RetailCrmOrders
 from integrations.site import SiteClient
 from integrations.wildberries import WildberriesClient
 from integrations.yandex_market import YandexMarketClient
+from integrations.yookassa import YooKassaPayments
 from storage.database import Database
 from storage.report_queries import SqlDayRecords
 from workflows.channels import ChannelClient
@@ -37,7 +38,19 @@ def outside_systems(settings: Settings, topology: Topology, http: httpx.AsyncCli
         onec_prices=onec_prices(settings, topology, http),
         day_records=SqlDayRecords(database),
         crm=crm_orders(settings, channels),
+        payment_gateway=payment_gateway(settings, http),
     )
+
+
+def payment_gateway(settings: Settings, http: httpx.AsyncClient) -> YooKassaPayments | None:
+    """YooKassa, read only, when the shop's id and secret key are set."""
+    keys = settings.payment_gateway
+    if not keys.enabled or keys.shop_id is None or keys.secret_key is None:
+        return None
+    return YooKassaPayments(
+        http, base=str(keys.url), shop_id=keys.shop_id, secret_key=keys.secret_key.get_secret_value(),
+        deadline_s=keys.timeout_s,
+    )  # fmt: skip
 
 
 def crm_orders(settings: Settings, channels: Mapping[str, ChannelClient]) -> RetailCrmOrders | None:

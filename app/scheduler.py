@@ -55,6 +55,9 @@ def build_scheduler(services: Services) -> AsyncIOScheduler:
     if shop.shipping is not None:  # allocated, paid orders to CDEK, and CDEK's verdicts
         interval_s = services.settings.carrier.interval_s
         scheduler.add_job(shop.shipping.run_once, "interval", seconds=interval_s, id="shipping", **every)
+    if shop.payment_watch is not None:  # stuck payments asked about at the gateway (read only), under leases
+        interval_s = services.settings.payment_gateway.interval_s
+        scheduler.add_job(shop.payment_watch.run_once, "interval", seconds=interval_s, id="payment-watch", **every)
     if shop.crm is not None:  # our orders to RetailCRM, its managers' status changes back
         interval_s = services.settings.channels.retailcrm_orders_interval_s
         scheduler.add_job(shop.crm.push_changed, "interval", seconds=interval_s, id="crm-orders", **every)

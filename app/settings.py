@@ -239,6 +239,36 @@ class CarrierSettings(_Group):
         return self
 
 
+class PaymentGatewaySettings(_Group):
+    """The payment gateway's API (YooKassa v3), only read: a payment whose phase stands still is asked about there.
+    Off until the shop's id and secret key are set."""
+
+    url: AnyHttpUrl = Field(default=AnyHttpUrl("https://api.yookassa.ru/v3"), validation_alias="PAYMENT_GATEWAY_URL")
+    shop_id: str | None = Field(
+        default=None, pattern=r"^[0-9A-Za-z_-]{1,64}$", validation_alias="PAYMENT_GATEWAY_SHOP_ID"
+    )
+    secret_key: SecretStr | None = Field(default=None, validation_alias="PAYMENT_GATEWAY_SECRET_KEY")
+    # one status request, answer included, must end within this; else the payment is asked about again later
+    timeout_s: float = Field(default=10.0, gt=0, le=120, validation_alias="PAYMENT_GATEWAY_TIMEOUT_S")
+    # a payment not cleared, failed or refunded whose phase stood still this long is polled
+    poll_after_s: int = Field(default=900, ge=60, le=7 * 86_400, validation_alias="PAYMENT_UNKNOWN_POLL_AFTER_S")
+    # ...and unknown this long, the managers get a task in Telegram
+    task_after_s: int = Field(default=7200, ge=300, le=30 * 86_400, validation_alias="PAYMENT_UNKNOWN_TASK_AFTER_S")
+    interval_s: int = Field(default=60, ge=5, le=3600, validation_alias="PAYMENT_WATCH_INTERVAL_S")
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.shop_id) and self.secret_key is not None
+
+    @model_validator(mode="after")
+    def _task_after_poll(self) -> PaymentGatewaySettings:
+        if self.task_after_s <= self.poll_after_s:
+            raise ValueError(
+                "PAYMENT_UNKNOWN_TASK_AFTER_S must be longer than PAYMENT_UNKNOWN_POLL_AFTER_S (ask the gateway first)"
+            )
+        return self
+
+
 class BusinessSettings(_Group):
     store_confirmation_timeout_s: int = Field(default=1200, ge=10, validation_alias="STORE_CONFIRMATION_TIMEOUT_S")
     fx_deviation_threshold: float = Field(default=0.02, gt=0, lt=1, validation_alias="FX_DEVIATION_THRESHOLD")
@@ -292,6 +322,7 @@ class Settings(_Group):
     onec_exchange: OneCExchangeSettings
     onec_odata: OneCODataSettings
     carrier: CarrierSettings
+    payment_gateway: PaymentGatewaySettings
 
 
 class ConfigurationError(Exception):
@@ -309,6 +340,7 @@ def load_settings(env_file: str | Path | None = ".env") -> Settings:
         "onec_exchange": OneCExchangeSettings,
         "onec_odata": OneCODataSettings,
         "carrier": CarrierSettings,
+        "payment_gateway": PaymentGatewaySettings,
     }
     problems: list[str] = []
     built: dict[str, Any] = {}

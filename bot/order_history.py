@@ -37,6 +37,8 @@ _HISTORY: dict[str, dict[str, str]] = {
         "payment_cleared": "Оплата списана: {money}",
         "payment_failed": "Оплата не прошла: {money}",
         "payment_refunded": "Деньги возвращены: {money}",
+        "payment_unknown_asked": "Оплата не подтверждена шлюзом с {since}: менеджеров попросили проверить",
+        "payment_unknown_checked": "Неподтверждённую оплату проверили{by_who}",
         "fx_rate_awaited": "Платёж {payee} в {currency}: ждём курс ЦБ",
         "fx_rate_recorded": "Платёж {payee} в {currency}: курс при оплате {rate} ₽",
         "obligation_released": "Платёж {payee}: {money} отпущен (курс {rate_now} ₽)",
@@ -87,6 +89,8 @@ _HISTORY: dict[str, dict[str, str]] = {
         "payment_cleared": "Payment cleared: {money}",
         "payment_failed": "Payment failed: {money}",
         "payment_refunded": "Money refunded: {money}",
+        "payment_unknown_asked": "Payment not confirmed by the gateway since {since}: the managers were asked to check",
+        "payment_unknown_checked": "The unconfirmed payment was checked{by_who}",
         "fx_rate_awaited": "Payment to {payee} in {currency}: waiting for the CBR rate",
         "fx_rate_recorded": "Payment to {payee} in {currency}: rate at payment {rate} RUB",
         "obligation_released": "Payment to {payee}: {money} released (rate {rate_now} RUB)",
@@ -214,7 +218,7 @@ def _put_names(values: _Detail, detail: Mapping[str, object], names: Names, time
     asked = detail.get("asked")
     if isinstance(asked, list | tuple):
         values["asked"] = ", ".join(names.place(code) for code in asked) or "—"
-    for key in ("answer_by", "at"):
+    for key in ("answer_by", "at", "since"):
         moment = detail.get(key)
         if isinstance(moment, str) and "T" in moment:
             values[key] = clock_time(datetime.fromisoformat(moment), timezone)

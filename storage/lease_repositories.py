@@ -53,6 +53,7 @@ LEASED = {
     LeaseKind.NOTICE: _Leased(t.notices, ("id",), "leased_until", None),
     LeaseKind.SHIPMENT: _Leased(t.shipments, ("order_id",), "leased_until", None),
     LeaseKind.ORDER_ACTION: _Leased(t.order_actions, ("order_id", "action"), "next_attempt_at", _NOW, "order_id"),
+    LeaseKind.PAYMENT_WATCH: _Leased(t.payment_watches, ("payment_id",), "leased_until", None),
 }
 
 

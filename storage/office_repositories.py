@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from storage import schema as t
 from storage.repositories import _upsert
 from workflows.clients import phone_key
-from workflows.office_model import Alert, Payment, Phase
+from workflows.office_model import FROM_GATEWAY, Alert, Payment, Phase
 
 
 class SqlPayments:
@@ -21,12 +21,13 @@ class SqlPayments:
         self._c = connection
 
     async def add_event(
-        self, event_id: str, payment_id: str, phase: str, at: datetime, applied: str, payload: dict[str, object]
-    ) -> bool:
+        self, event_id: str, payment_id: str, phase: str, at: datetime, applied: str, payload: dict[str, object],
+        source: str = FROM_GATEWAY,
+    ) -> bool:  # fmt: skip
         # ON CONFLICT DO NOTHING rather than look first: a gateway retrying while its first
         # delivery is still in flight gets "seen" (after the first commits), not a unique violation.
         values = {"event_id": event_id, "payment_id": payment_id, "phase": phase, "received_at": at,
-                  "applied": applied, "payload": payload}  # fmt: skip
+                  "applied": applied, "payload": payload, "source": source}  # fmt: skip
         statement = _upsert(self._c, t.payment_events).values(values)
         statement = statement.on_conflict_do_nothing(index_elements=["event_id"])
         return bool((await self._c.execute(statement)).rowcount == 1)
@@ -56,11 +57,14 @@ class SqlPayments:
         return [_payment(row) for row in rows]
 
     async def failed_attempts(self, order_id: int) -> int:
+        # failed payments the gateway itself said failed, before or after our status poll saw it: a poll is never an
+        # attempt, and the gateway's late notice of a failure the poll recorded first still counts it, once
         e, p = t.payment_events.c, t.payments.c
         query = (
-            select(func.count())
+            select(func.count(func.distinct(p.payment_id)))
             .select_from(t.payment_events.join(t.payments, e.payment_id == p.payment_id))
-            .where(p.order_id == order_id, e.phase == Phase.FAILED.value, e.applied == "advanced")
+            .where(p.order_id == order_id, p.phase == Phase.FAILED.value, e.phase == Phase.FAILED.value)
+            .where(e.source == FROM_GATEWAY)
         )
         return int((await self._c.execute(query)).scalar_one())
 

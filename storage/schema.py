@@ -261,6 +261,23 @@ payment_events = Table(
     Column("received_at", UtcDateTime, nullable=False),
     Column("applied", String(32), nullable=False),  # advanced | ignored_out_of_order | ignored_after_end
     Column("payload", JSON, nullable=False),
+    # gateway | status_poll: the gateway's own notice, or our reading of its status (not a payment attempt)
+    Column("source", String(16), nullable=False, server_default="gateway"),
+)
+
+# The payment watch (workflows/payment_watch.py): a payment whose phase stood still too long, polled at the gateway.
+payment_watches = Table(
+    "payment_watches",
+    metadata,
+    Column("payment_id", String(128), ForeignKey("payments.payment_id", ondelete="CASCADE"), primary_key=True),
+    Column("next_poll_at", UtcDateTime, nullable=False, index=True),
+    Column("polls", Integer, nullable=False, default=0),  # answered
+    Column("failures", Integer, nullable=False, default=0),  # unanswered in a row
+    Column("last_error", Text, nullable=True),
+    Column("task_id", Id, nullable=True),  # the managers' task once it is unknown too long
+    Column("task_for", UtcDateTime, nullable=True),  # the payment's updated_at that task is about
+    Column("leased_until", UtcDateTime, nullable=True),
+    Column("lease_owner", String(128), nullable=True),
 )
 
 blocked_clients = Table(

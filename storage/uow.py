@@ -22,6 +22,7 @@ from storage.office_repositories import SqlAlerts, SqlFxRates, SqlLocks, SqlPaym
 from storage.order_action_repositories import SqlOrderActions
 from storage.order_event_repositories import SqlHeardOrderEvents
 from storage.outbox import PRICES, SqlOutbox
+from storage.payment_watch_repositories import SqlPaymentWatches
 from storage.price_repositories import SqlPriceBook
 from storage.repositories import SqlOfferIds, SqlOrders, SqlReservations, SqlStockLevels
 from storage.return_repositories import SqlReturnRecords
@@ -68,6 +69,7 @@ class SqlUnitOfWork:
         self.deadlines = SqlDeadlines(self._connection)
         self.notices = SqlNotices(self._connection)
         self.payments = SqlPayments(self._connection)
+        self.payment_watches = SqlPaymentWatches(self._connection)
         self.alerts = SqlAlerts(self._connection)
         self.fx = SqlFxRates(self._connection)
         self.channel_states = SqlChannelStates(self._connection)

@@ -30,7 +30,7 @@ from workflows.model import (
     StockFigure,
     StockLevel,
 )
-from workflows.office_model import Alert, Payment, Phase
+from workflows.office_model import FROM_GATEWAY, Alert, Payment, PaymentWatch, Phase
 from workflows.ports import (
     ActionCount,
     ChannelState,
@@ -105,6 +105,8 @@ class MemoryState:
     payments: dict[str, Payment] = field(default_factory=dict)
     # event_id -> (payment_id, phase, applied)
     payment_events: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    payment_event_sources: dict[str, str] = field(default_factory=dict)  # event_id -> gateway | status_poll
+    payment_watches: dict[str, PaymentWatch] = field(default_factory=dict)
     blocked: list[tuple[str, str]] = field(default_factory=list)
     alerts: dict[int, Alert] = field(default_factory=dict)
     mutes: dict[str, datetime] = field(default_factory=dict)
@@ -389,11 +391,13 @@ class MemoryPayments:
         self._s = state
 
     async def add_event(
-        self, event_id: str, payment_id: str, phase: str, at: datetime, applied: str, payload: dict[str, object]
-    ) -> bool:
+        self, event_id: str, payment_id: str, phase: str, at: datetime, applied: str, payload: dict[str, object],
+        source: str = FROM_GATEWAY,
+    ) -> bool:  # fmt: skip
         if event_id in self._s.payment_events:
             return False
         self._s.payment_events[event_id] = (payment_id, phase, applied)
+        self._s.payment_event_sources[event_id] = source
         return True
 
     async def get(self, payment_id: str) -> Payment | None:
@@ -407,12 +411,12 @@ class MemoryPayments:
         return copy.deepcopy(sorted(found, key=lambda p: p.created_at))
 
     async def failed_attempts(self, order_id: int) -> int:
-        mine = {p.payment_id for p in self._s.payments.values() if p.order_id == order_id}
-        return sum(
-            1
-            for pid, phase, applied in self._s.payment_events.values()
-            if pid in mine and phase == Phase.FAILED and applied == "advanced"
-        )
+        failed = {p.payment_id for p in self._s.payments.values() if p.order_id == order_id and p.phase == Phase.FAILED}
+        sources = self._s.payment_event_sources
+        return len({
+            pid for event_id, (pid, phase, _) in self._s.payment_events.items()
+            if pid in failed and phase == Phase.FAILED and sources.get(event_id, FROM_GATEWAY) == FROM_GATEWAY
+        })  # fmt: skip
 
     async def paid_before(self, phone: str, email: str, order_id: int) -> bool:
         for payment in self._s.payments.values():
@@ -430,6 +434,39 @@ class MemoryPayments:
 
     async def block(self, phone: str, email: str, reason: str, at: datetime) -> None:
         self._s.blocked.append((phone, email))
+
+
+class MemoryPaymentWatches:
+    LIVE = (Phase.INITIATED, Phase.THREE_DS, Phase.AUTHORIZED)
+
+    def __init__(self, state: MemoryState) -> None:
+        self._s = state
+
+    async def claim(
+        self, stuck_before: datetime, now: datetime, lease_until: datetime, owner: str, limit: int
+    ) -> list[tuple[Payment, PaymentWatch]]:
+        stuck = {pid: p for pid, p in self._s.payments.items() if p.phase in self.LIVE and p.updated_at <= stuck_before}
+        for pid in sorted(set(stuck) - set(self._s.payment_watches), key=lambda pid: (stuck[pid].updated_at, pid))[
+            :limit
+        ]:
+            self._s.payment_watches[pid] = PaymentWatch(pid, now)
+        due = sorted(
+            (w.next_poll_at, pid) for pid, w in self._s.payment_watches.items()
+            if pid in stuck and w.next_poll_at <= now and (w.leased_until is None or w.leased_until < now)
+        )[:limit]  # fmt: skip
+        for _, pid in due:
+            self._s.payment_watches[pid].leased_until, self._s.payment_watches[pid].lease_owner = lease_until, owner
+        return [(copy.deepcopy(stuck[pid]), copy.deepcopy(self._s.payment_watches[pid])) for _, pid in due]
+
+    async def get(self, payment_id: str) -> PaymentWatch | None:
+        return copy.deepcopy(self._s.payment_watches.get(payment_id))
+
+    async def save(self, watch: PaymentWatch, owner: str) -> bool:
+        held = self._s.payment_watches.get(watch.payment_id)
+        if held is None or held.lease_owner not in (owner, None):
+            return False
+        self._s.payment_watches[watch.payment_id] = copy.deepcopy(watch)
+        return True
 
 
 class MemoryAlerts:
@@ -1182,6 +1219,8 @@ class MemoryLeases:
                     if s.notices[i][2] is None}  # fmt: skip
         if kind == LeaseKind.SHIPMENT:
             return {(i,): (x.lease_owner, x.leased_until) for i, x in s.shipments.items() if x.leased_until}
+        if kind == LeaseKind.PAYMENT_WATCH:
+            return {(i,): (x.lease_owner, x.leased_until) for i, x in s.payment_watches.items() if x.leased_until}
         return {key: (owner, s.order_actions[key].next_attempt_at) for key, owner in s.order_action_owners.items()
                 if key in s.order_actions and s.order_actions[key].state == "pending"}  # fmt: skip
 
@@ -1199,6 +1238,8 @@ class MemoryLeases:
             s.notice_leases[int(key[0])] = until
         elif kind == LeaseKind.SHIPMENT:
             s.shipments[int(key[0])].leased_until = until
+        elif kind == LeaseKind.PAYMENT_WATCH:
+            s.payment_watches[str(key[0])].leased_until = until
         else:
             action_key = (int(key[0]), str(key[1]))
             due = until if until is not None else s.order_actions[action_key].next_attempt_at
@@ -1241,6 +1282,7 @@ class MemoryUnitOfWork:
         self.deadlines = MemoryDeadlines(self._state)
         self.notices = MemoryNotices(self._state)
         self.payments = MemoryPayments(self._state)
+        self.payment_watches = MemoryPaymentWatches(self._state)
         self.alerts = MemoryAlerts(self._state)
         self.fx = MemoryFxRates(self._state)
         self.channel_states = MemoryChannelStates(self._state)

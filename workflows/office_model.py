@@ -35,6 +35,27 @@ class Payment:
     void_requested_at: datetime | None = None
 
 
+# Where a payment event came from: the gateway's own notice, or our reading of its status (workflows/payment_watch.py)
+FROM_GATEWAY, FROM_STATUS_POLL = "gateway", "status_poll"
+
+
+@dataclass
+class PaymentWatch:
+    """The payment watch's record of one payment whose phase stood still too long: when to ask the gateway next,
+    how often it answered and how often in a row it did not, and the managers' task once it is unknown too long
+    (``task_for``: the payment's ``updated_at`` that task is about)."""
+
+    payment_id: str
+    next_poll_at: datetime
+    polls: int = 0
+    failures: int = 0
+    last_error: str | None = None
+    task_id: int | None = None
+    task_for: datetime | None = None
+    leased_until: datetime | None = None
+    lease_owner: str | None = None
+
+
 @dataclass
 class Alert:
     id: int | None

@@ -341,3 +341,40 @@ class ReturnReceipt:
             channel=_str(payload, "channel"), sku=_str(payload, "sku"), qty=_int(payload, "qty"),
             warehouse=_str(payload, "warehouse"), source=_str(payload, "source"),
         )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PaymentUnknown:
+    """The managers' question about a payment the gateway has left unknown too long (``workflows.payment_watch``):
+    which order and payment, how much, in which of our phases it stands, since when, and what the gateway last said
+    (its status, or why it did not answer)."""
+
+    order_id: int
+    external_id: str
+    payment_id: str
+    phase: str
+    since: datetime
+    amount: Decimal
+    currency: str
+    gateway_said: str = ""  # the gateway's status at the last answer
+    last_error: str = ""  # why the last poll got no answer, when it got none
+
+    def to_payload(self) -> Payload:
+        return {
+            "order_id": self.order_id, "external_id": self.external_id, "payment_id": self.payment_id,
+            "phase": self.phase, "since": self.since.isoformat(), "amount": str(self.amount),
+            "currency": self.currency, "gateway_said": self.gateway_said, "last_error": self.last_error,
+        }  # fmt: skip
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, object]) -> PaymentUnknown:
+        try:
+            since, amount = datetime.fromisoformat(_str(payload, "since")), Decimal(_str(payload, "amount"))
+        except (ValueError, ArithmeticError) as error:
+            raise PayloadError(f"a payment question with a bad time or amount: {error}") from None
+        return cls(
+            order_id=_int(payload, "order_id"), external_id=_str(payload, "external_id"),
+            payment_id=_str(payload, "payment_id"), phase=_str(payload, "phase"), since=since, amount=amount,
+            currency=_str(payload, "currency"), gateway_said=_str(payload, "gateway_said"),
+            last_error=_str(payload, "last_error"),
+        )  # fmt: skip

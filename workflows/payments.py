@@ -19,7 +19,7 @@ from workflows.errors import OrderNotFound, PaymentConflict
 from workflows.fraud_check import FraudCheck
 from workflows.fx import FxWatch
 from workflows.model import Order, OrderEvent
-from workflows.office_model import PHASE_ORDER, TERMINAL, Payment, Phase
+from workflows.office_model import FROM_GATEWAY, PHASE_ORDER, TERMINAL, Payment, Phase
 from workflows.ports import Clock, UnitOfWork, UnitOfWorkFactory
 
 FAILED_ATTEMPTS_SIGNAL = 3
@@ -38,6 +38,7 @@ class PaymentEvent:
     ip_country: str = ""
     card_country: str = ""
     raw: dict[str, object] = field(default_factory=dict)
+    source: str = FROM_GATEWAY  # or FROM_STATUS_POLL: our own reading of the gateway's status
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,7 @@ class PaymentDesk:
             else:
                 applied = "ignored_after_end" if payment.phase in TERMINAL else "ignored_out_of_order"
             if not await uow.payments.add_event(
-                event.event_id, event.payment_id, event.phase.value, now, applied, event.raw
+                event.event_id, event.payment_id, event.phase.value, now, applied, event.raw, event.source
             ):
                 return EventOutcome(True, "duplicate", payment.phase)  # nothing written: rolled back
             task_id: int | None = None

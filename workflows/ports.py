@@ -23,7 +23,7 @@ from workflows.model import (
     StockFigure,
     StockLevel,
 )
-from workflows.office_model import Alert, Payment
+from workflows.office_model import FROM_GATEWAY, Alert, Payment, PaymentWatch
 from workflows.return_model import ReturnRecord, ReturnState
 from workflows.task_model import Deadline, DeadlineKind, Task, TaskState
 from workflows.vocabulary import NoticeTopic
@@ -224,9 +224,11 @@ class SeenOrderEvent:
 
 class Payments(Protocol):
     async def add_event(
-        self, event_id: str, payment_id: str, phase: str, at: datetime, applied: str, payload: dict[str, object]
-    ) -> bool:
-        """Record a gateway event once; ``False`` (nothing written) when ``event_id`` was seen."""
+        self, event_id: str, payment_id: str, phase: str, at: datetime, applied: str, payload: dict[str, object],
+        source: str = FROM_GATEWAY,
+    ) -> bool:  # fmt: skip
+        """Record a payment event once; ``False`` (nothing written) when ``event_id`` was seen. ``source``: the
+        gateway's notice, or our status poll (``office_model.FROM_STATUS_POLL``)."""
         ...
 
     async def get(self, payment_id: str) -> Payment | None: ...
@@ -238,8 +240,8 @@ class Payments(Protocol):
     async def for_order(self, order_id: int) -> list[Payment]: ...
 
     async def failed_attempts(self, order_id: int) -> int:
-        """Gateway events in phase ``failed`` that ended one of the order's payments (a repeated
-        failure notice of the same payment is not another attempt)."""
+        """The order's payments that failed by the gateway's own word: each such payment once, however often it
+        said so. A failure only our status poll saw is not counted (until the gateway's notice arrives)."""
         ...
 
     async def paid_before(self, phone: str, email: str, order_id: int) -> bool:
@@ -359,6 +361,26 @@ class Shipments(Protocol):
     async def save(self, shipment: Shipment, owner: str) -> bool:
         """Overwrite the shipment's state, counters, carrier ids, times and lease — only if ``owner`` still holds
         it (its lease was not taken over since); ``False`` and nothing written otherwise."""
+        ...
+
+
+class PaymentWatches(Protocol):
+    """The payment watch's records (``workflows/payment_watch.py``), leased like the shipments."""
+
+    async def claim(
+        self, stuck_before: datetime, now: datetime, lease_until: datetime, owner: str, limit: int
+    ) -> list[tuple[Payment, PaymentWatch]]:
+        """Lease to ``owner`` up to ``limit`` payments not in a final phase (initiated, 3ds, authorized) whose phase
+        has not changed since ``stuck_before``, whose watch is due (``next_poll_at <= now``; a payment without a
+        watch gets one due now) and that nobody holds or whose lease ran out, the longest due first. Two concurrent
+        callers never get the same one (``SKIP LOCKED`` on PostgreSQL)."""
+        ...
+
+    async def get(self, payment_id: str) -> PaymentWatch | None: ...
+
+    async def save(self, watch: PaymentWatch, owner: str) -> bool:
+        """Overwrite the watch — only if ``owner`` still holds it or nobody does; ``False`` and nothing written
+        otherwise."""
         ...
 
 
@@ -853,6 +875,7 @@ class LeaseKind(StrEnum):
     NOTICE = "notice"  # a message to people: (id,)
     SHIPMENT = "shipment"  # a carrier registration: (order_id,)
     ORDER_ACTION = "order_action"  # a marketplace action: (order_id, action)
+    PAYMENT_WATCH = "payment_watch"  # a payment's status poll: (payment_id,)
 
 
 LeaseKey = tuple[str | int, ...]  # a leased row's primary key, in the order the kind names it
@@ -932,6 +955,9 @@ class UnitOfWork(Protocol):
 
     @property
     def payments(self) -> Payments: ...
+
+    @property
+    def payment_watches(self) -> PaymentWatches: ...
 
     @property
     def alerts(self) -> Alerts: ...

@@ -34,6 +34,8 @@ from workflows.onec_pull import BalanceSource, OneCPull, PriceSource
 from workflows.operations import Operations
 from workflows.order_events import OrderFeed
 from workflows.orders import OrderDesk
+from workflows.payment_gateway import PaymentGateway
+from workflows.payment_watch import PaymentStatusWatch
 from workflows.payments import PaymentDesk
 from workflows.ports import Clock, UnitOfWorkFactory
 from workflows.price_guard import PriceGuard
@@ -67,6 +69,8 @@ class Rules:
     crm_cancel_statuses: frozenset[str] = DEFAULT_CANCEL_STATUSES  # the CRM's statuses that cancel our order
     price_drop_approval: Decimal = Decimal("0.2")  # a channel price falling more than this share waits for a manager
     price_approval: timedelta = timedelta(hours=4)  # the managers' time to decide on held prices, then the owner's
+    payment_poll_after: timedelta = timedelta(minutes=15)  # a payment's phase standing still this long: ask the gateway
+    payment_task_after: timedelta = timedelta(hours=2)  # ...and unknown this long: the managers are asked to look
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,7 @@ class Outside:
     onec_prices: PriceSource | None = None  # 1C's price register, pulled with it
     day_records: DayRecords | None = None  # what the owner's daily report reads
     crm: CrmOrderBook | None = None  # the managers' CRM: our orders in, their status changes out
+    payment_gateway: PaymentGateway | None = None  # read only: a stuck payment's status
 
 
 @dataclass(frozen=True)
@@ -127,6 +132,7 @@ class Shop:
     prices: PriceIntake | None = None  # 1C's prices to the channels that sell at a price type
     price_guard: PriceGuard | None = None  # big drops wait for the managers
     price_dispatchers: list[PriceDispatcher] = field(default_factory=list)  # one per channel that takes prices
+    payment_watch: PaymentStatusWatch | None = None  # stuck payments asked about at the gateway
     instance: Instance = field(default_factory=Instance)  # this process's name on leases, and the leases it holds
 
     def wake_dispatchers(self) -> None:
@@ -163,17 +169,22 @@ def assemble(
     )  # fmt: skip
     returns = Returns(uow, topology, clock, board, alerts, sellable_at_once=rules.returns_sellable_at_once)
     guard = PriceGuard(clock, board, alerts, decide_within=rules.price_approval)
+    desk = PaymentDesk(uow, clock, fraud, fx, rules.fraud_amount_threshold_rub)
+    watch = _payment_watch(uow, clock, board, desk, outside, rules, instance)
     answers = {
         TaskKind.FRAUD_CHECK: fraud.answer, TaskKind.FX_APPROVAL: fx.answer, TaskKind.ALERT: alerts.answer,
         TaskKind.UNFILLABLE_ORDER: unfillable.answer, TaskKind.RETURN_RECEIPT: returns.answer_in_office,
         TaskKind.PRICE_APPROVAL: guard.answer,
     }  # fmt: skip
+    if watch is not None:
+        answers[TaskKind.PAYMENT_UNKNOWN] = watch.answer
     shop = Shop(
         uow, clock, topology, ledger, board, alerts, cascade, orders, operations,
         StockIntake(uow, topology, ledger, operations, clock, rules.onec_future_tolerance), fraud, fx,
-        PaymentDesk(uow, clock, fraud, fx, rules.fraud_amount_threshold_rub),
-        OfficeDesk(uow, answers), _pump(uow, clock, cascade, fraud, fx, alerts, unfillable, returns, guard, instance),
+        desk, OfficeDesk(uow, answers),
+        _pump(uow, clock, cascade, fraud, fx, alerts, unfillable, returns, guard, instance, watch),
         returns, channels=dict(outside.channels), unfillable=unfillable, price_guard=guard, instance=instance,
+        payment_watch=watch,
     )  # fmt: skip
     shop.catalogue = OneCCatalogue(uow, topology, ledger, operations, clock)
     shop.prices = PriceIntake(uow, topology, ledger, clock, guard, drop_approval=rules.price_drop_approval)
@@ -207,6 +218,7 @@ def assemble(
 def _pump(
     uow: UnitOfWorkFactory, clock: Clock, cascade: StoreCascade, fraud: FraudCheck, fx: FxWatch, alerts: AlertDesk,
     unfillable: UnfillableDesk, returns: Returns, guard: PriceGuard, instance: Instance,
+    watch: PaymentStatusWatch | None = None,
 ) -> DeadlinePump:  # fmt: skip
     """The deadline pump with each kind of task's handlers."""
     handlers = {
@@ -219,9 +231,24 @@ def _pump(
         (TaskKind.RETURN_RECEIPT, DeadlineKind.EXPIRE): returns.on_timeout,
         (TaskKind.PRICE_APPROVAL, DeadlineKind.EXPIRE): guard.on_timeout,
     }
+    if watch is not None:
+        handlers[(TaskKind.PAYMENT_UNKNOWN, DeadlineKind.EXPIRE)] = watch.on_timeout
     return DeadlinePump(
         uow, clock, handlers, owner=instance.owner, concurrency=instance.deadline_concurrency,
         lock_keys={TaskKind.STORE_CONFIRMATION: cascade.lock_key}, held=instance.held,
+    )  # fmt: skip
+
+
+def _payment_watch(
+    uow: UnitOfWorkFactory, clock: Clock, board: TaskBoard, desk: PaymentDesk, outside: Outside, rules: Rules,
+    instance: Instance,
+) -> PaymentStatusWatch | None:  # fmt: skip
+    """The watch over stuck payments, when a gateway's status can be read."""
+    if outside.payment_gateway is None:
+        return None
+    return PaymentStatusWatch(
+        uow, clock, outside.payment_gateway, desk, board, owner=instance.owner, poll_after=rules.payment_poll_after,
+        task_after=rules.payment_task_after, held=instance.held,
     )  # fmt: skip
 
 

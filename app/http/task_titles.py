@@ -14,6 +14,7 @@ from workflows.payloads import (
     FraudCall,
     FxApproval,
     PayloadError,
+    PaymentUnknown,
     PriceQuestion,
     ReturnReceipt,
     StoreQuestion,
@@ -42,6 +43,8 @@ _TEXTS: dict[Locale, dict[str, str]] = {
         "kind.unfillable_order": "Заказ нечем собрать: решить",
         "kind.return_receipt": "Приём возврата",
         "kind.price_approval": "Снижение цен: решить",
+        "payment_unknown": "Оплата заказа {order} не подтверждена шлюзом: проверить",
+        "kind.payment_unknown": "Неподтверждённая оплата: проверить",
         "owner": "владелец",
         "managers": "менеджеры",
         "store": "магазин {title}",
@@ -67,6 +70,8 @@ _TEXTS: dict[Locale, dict[str, str]] = {
         "kind.unfillable_order": "Order nobody can fill: decide",
         "kind.return_receipt": "Return receipt",
         "kind.price_approval": "Price drops: decide",
+        "payment_unknown": "Order {order}: payment not confirmed by the gateway, check it",
+        "kind.payment_unknown": "An unconfirmed payment: check it",
         "owner": "the owner",
         "managers": "the managers",
         "store": "store {title}",
@@ -124,6 +129,8 @@ class TaskTitles:
                 return self._t(task.kind, order=_order(r), sku=r.sku, qty=r.qty)
             case TaskKind.PRICE_APPROVAL:
                 return self._price(PriceQuestion.from_payload(payload))
+            case TaskKind.PAYMENT_UNKNOWN:
+                return self._t(task.kind, order=_order(PaymentUnknown.from_payload(payload)))
             case TaskKind.ALERT:
                 return self._t(task.kind, title=self._alert(AlertTask.from_payload(payload), task))
         return self._kind(task.kind)
@@ -157,5 +164,7 @@ class TaskTitles:
         return _TEXTS[self._locale][key].format(**values)
 
 
-def _order(payload: StoreQuestion | FraudCall | FxApproval | UnfillableOrder | ReturnReceipt) -> str:
+def _order(
+    payload: StoreQuestion | FraudCall | FxApproval | UnfillableOrder | ReturnReceipt | PaymentUnknown,
+) -> str:
     return payload.external_id or str(payload.order_id)

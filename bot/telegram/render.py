@@ -14,7 +14,7 @@ from bot.telegram.texts import has, tg
 from bot.texts import Locale
 from bot.wording import Names, clock_time, count, money, percent, rate, time_span
 from workflows.office_model import Alert
-from workflows.payloads import FraudCall, FxApproval, PriceQuestion, ReturnReceipt, UnfillableOrder
+from workflows.payloads import FraudCall, FxApproval, PaymentUnknown, PriceQuestion, ReturnReceipt, UnfillableOrder
 from workflows.tasks import Task, TaskState
 from workflows.vocabulary import TaskKind
 
@@ -78,6 +78,8 @@ def task_text(task: Task, locale: Locale, timezone: str, names: Names | None = N
     elif task.kind == TaskKind.PRICE_APPROVAL:
         question = PriceQuestion.from_payload(task.payload)
         lines = _price_lines(question, names, deadline, task.state == TaskState.OPEN)
+    elif task.kind == TaskKind.PAYMENT_UNKNOWN:
+        lines = _payment_unknown_lines(PaymentUnknown.from_payload(task.payload), locale, timezone, deadline)
     elif task.kind == TaskKind.RETURN_RECEIPT:
         r = ReturnReceipt.from_payload(task.payload)
         lines = [
@@ -103,6 +105,24 @@ def _fraud_lines(call: FraudCall, locale: Locale, timezone: str, deadline: str) 
         lines.append(tg(locale, "fraud.again", attempt=call.attempt, call_after=call_after))
     if call.escalated:
         lines.append(tg(locale, "fraud.escalated", why=_why(locale, call.escalated)))
+    return lines
+
+
+def _payment_unknown_lines(question: PaymentUnknown, locale: Locale, timezone: str, deadline: str) -> list[str]:
+    phase_key = f"order.phase.{question.phase}"
+    phase = tg(locale, phase_key if has(locale, phase_key) else "order.phase.other")
+    lines = [
+        tg(locale, "payment_unknown.title", order=question.external_id or question.order_id,
+           amount=money(locale, str(question.amount), question.currency or "RUB")),
+        tg(locale, "payment_unknown.body", payment=question.payment_id, phase=phase,
+           since=clock_time(question.since, timezone), deadline=deadline),
+    ]  # fmt: skip
+    if question.gateway_said:
+        status_key = f"gateway_status.{question.gateway_said}"
+        status = tg(locale, status_key if has(locale, status_key) else "gateway_status.other")
+        lines.append(tg(locale, "payment_unknown.said", status=status))
+    elif question.last_error:
+        lines.append(tg(locale, "payment_unknown.silent"))
     return lines
 
 

@@ -216,6 +216,20 @@ _TEXTS: dict[str, dict[str, str]] = {
         "return.state.not_received": "не пришёл",
         "return.title": "📦 Возврат по заказу {order}: {sku} × {qty}",
         "return.body": "Склад: {warehouse}. Когда посылка придёт, отметьте, в каком виде товар.",
+        "payment_unknown.title": "💳 Оплата заказа {order} не подтверждена: {amount}",
+        "payment_unknown.body": (
+            "Платёж {payment}: оплата {phase}, дальше ничего с {since}.\n"
+            "Проверьте его в кабинете платёжного шлюза до {deadline}."
+        ),
+        "payment_unknown.said": "Шлюз при последнем запросе: {status}",
+        "payment_unknown.silent": "Шлюз не ответил на последний запрос статуса",
+        "gateway_status.pending": "ждёт оплаты",
+        "gateway_status.waiting_for_capture": "деньги заблокированы, ждут списания",
+        "gateway_status.succeeded": "оплачен",
+        "gateway_status.canceled": "отменён",
+        "gateway_status.other": "статус не распознан",
+        "task.kind.payment_unknown": "неподтверждённая оплата",
+        "option.checked": "Проверено",
         "option.sellable": "Пришёл, можно продавать",
         "option.defective": "Пришёл, брак",
         "option.not_received": "Не пришёл",
@@ -430,6 +444,20 @@ _TEXTS: dict[str, dict[str, str]] = {
         "return.state.not_received": "did not arrive",
         "return.title": "📦 Return of order {order}: {sku} × {qty}",
         "return.body": "Warehouse: {warehouse}. When the parcel arrives, say what state the goods are in.",
+        "payment_unknown.title": "💳 Order {order}: payment not confirmed, {amount}",
+        "payment_unknown.body": (
+            "Payment {payment}: {phase}, nothing further since {since}.\n"
+            "Check it in the payment gateway's dashboard by {deadline}."
+        ),
+        "payment_unknown.said": "The gateway's last answer: {status}",
+        "payment_unknown.silent": "The gateway did not answer the last status request",
+        "gateway_status.pending": "waiting for the payer",
+        "gateway_status.waiting_for_capture": "money held, waiting for capture",
+        "gateway_status.succeeded": "paid",
+        "gateway_status.canceled": "cancelled",
+        "gateway_status.other": "a status we do not know",
+        "task.kind.payment_unknown": "an unconfirmed payment",
+        "option.checked": "Checked",
         "option.sellable": "Arrived, sellable",
         "option.defective": "Arrived, defective",
         "option.not_received": "Did not arrive",

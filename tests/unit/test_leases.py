@@ -3,7 +3,7 @@ work runs is never taken, a dead holder's is taken over once the short lease ran
 its own back at once, and a second live process with the same instance id is refused.
 
 Every leased table is exercised through its own claim (the stock and price outboxes, deadlines, notices,
-shipments, marketplace actions); the sync dispatcher's own renewal is shown with a push held on the wire."""
+shipments, marketplace actions, payment watches); the sync dispatcher's own renewal is shown with a push held on the wire."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 import pytest
 
@@ -21,6 +22,7 @@ from workflows.channels import ChannelOrder, PushOutcome, StockLine
 from workflows.leases import LEASE, HeldLeases, Incarnation, LeaseKeeper, SameInstanceRunning
 from workflows.ledger import Ledger
 from workflows.model import Customer, Delivery, Order, Shipment, ShipmentState, StockFigure
+from workflows.office_model import Payment, Phase
 from workflows.operations import Operations
 from workflows.ports import InstanceRecord, LeaseKey, LeaseKind, OrderAction, UnitOfWork, UnitOfWorkFactory
 from workflows.sync import SyncDispatcher, SyncOutbox
@@ -73,9 +75,14 @@ async def _action(uow: UnitOfWork, owner: str, now: datetime) -> list[LeaseKey]:
     return [(a.order_id, a.action) for a in claimed]
 
 
+async def _payment_watch(uow: UnitOfWork, owner: str, now: datetime) -> list[LeaseKey]:
+    return [(p.payment_id,) for p, _ in await uow.payment_watches.claim(now, now, now + LEASE, owner, 10)]
+
+
 CLAIMS: dict[LeaseKind, Claim] = {
     LeaseKind.STOCK_PUSH: _stock, LeaseKind.PRICE_PUSH: _price, LeaseKind.DEADLINE: _deadline,
     LeaseKind.NOTICE: _notice, LeaseKind.SHIPMENT: _shipment, LeaseKind.ORDER_ACTION: _action,
+    LeaseKind.PAYMENT_WATCH: _payment_watch,
 }  # fmt: skip
 
 
@@ -93,6 +100,8 @@ async def _one_row_of_each(uow: UnitOfWorkFactory, clock: FakeClock) -> None:
         delivery = Delivery(136, "RU", "Москва", "Тверская, 1")
         await work.shipments.add(Shipment(order.id, delivery, ShipmentState.WAITING, now, now))
         await work.order_actions.add(OrderAction(order.id, "ready_to_ship", "pending", now, now))
+        stuck = now - timedelta(hours=1)
+        await work.payments.save(Payment("pay-1", order.id, "idem-1", Phase.INITIATED, Decimal(1), "RUB", stuck, stuck))
         await work.commit()
 
 

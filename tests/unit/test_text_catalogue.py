@@ -34,6 +34,7 @@ from workflows.order_lifecycle import OrderCounters
 from workflows.payloads import (
     FraudCall,
     FxApproval,
+    PaymentUnknown,
     PriceQuestion,
     PriceSample,
     ReturnReceipt,
@@ -174,6 +175,10 @@ def _office_tasks() -> list[Task]:
             for lines, skus, why in ((1, 1, None), (4, 3, "timeout"), (15, 22, None))]),
         TaskKind.RETURN_RECEIPT: (("sellable", "defective", "not_received"), [
             ReturnReceipt(8, "S-8", "site", "LAMP", 1, "online", "manager:42").to_payload()]),
+        TaskKind.PAYMENT_UNKNOWN: (("checked",), [
+            PaymentUnknown(8, "S-8", "2f1c-0001", phase, NOW, Decimal("4990"), "RUB", said, error).to_payload()
+            for phase, said, error in (("initiated", "pending", ""), ("authorized", "", "YooKassa did not answer"),
+                                       ("3ds", "waiting_for_capture", ""), ("initiated", "", ""))]),
     }  # fmt: skip
     tasks = []
     for kind, (options, variants) in payloads.items():
@@ -252,7 +257,7 @@ EVENT_DETAIL: dict[str, object] = {
     "rate_at_payment": "12.3456", "deviation": "0.04", "tracking_number": "1001", "released": 2,
     "note": "Менеджер поставил в CRM статус «Собран»", "note_en": "The manager set the CRM status “Packed”",
     "source": "oz", "ask_again_at": NOW.isoformat(), "components": {"LAMP": 1}, "obligation_id": 1,
-    "payment_id": "p-1", "reason": "Покупатель передумал",
+    "payment_id": "p-1", "reason": "Покупатель передумал", "since": NOW.isoformat(),
 }  # fmt: skip
 
 

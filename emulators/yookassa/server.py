@@ -1,0 +1,145 @@
+"""YooKassa's ``POST /v3/payments`` and ``GET /v3/payments/{id}`` over HTTP on 127.0.0.1.
+
+As the real API does (see ``integrations/yookassa.py`` for the facts relied on): HTTP Basic auth with the shop's id
+and secret key (401 ``invalid_credentials`` otherwise), a POST without ``Idempotence-Key`` refused (400), a POST
+repeating a key answered with the payment that key created (no new charge), a payment read by id (404
+``not_found`` for an unknown one), the payment object with ``id``, ``status``, ``paid``, ``amount``,
+``created_at``, ``metadata`` and, once cancelled, ``cancellation_details``.
+
+:attr:`YooKassaEmulator.charges` counts the payments created — each one a charge started. A checkout (or a test
+standing in for it) creates payments; storeops only reads. Tests move a payment's status (:meth:`set_status`) and
+steer reads into being slow (:attr:`delay_s`) or held until released (:meth:`hang`, :meth:`release`); every request
+is recorded (:attr:`received`), with the ``Idempotence-Key`` it carried if any.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from aiohttp import web
+
+from emulators.local_server import LocalServer
+
+SHOP_ID = "100500"
+SECRET_KEY = "test_emulator-secret-key-0001"  # noqa: S105  # the emulator's own; never a real key
+STATUSES = ("pending", "waiting_for_capture", "succeeded", "canceled")
+
+
+@dataclass(frozen=True)
+class YooKassaRequest:
+    method: str
+    path: str
+    idempotence_key: str | None
+
+
+class YooKassaEmulator(LocalServer):
+    """Use ``async with YooKassaEmulator() as gateway:`` and give ``gateway.base_url`` to the client
+    (``PAYMENT_GATEWAY_URL``), with :data:`SHOP_ID` and :data:`SECRET_KEY`."""
+
+    name = "YooKassa"
+    url_path = "/v3"
+    handler_cancellation = True  # a read the client gave up on is dropped, as a real server's would be
+
+    def __init__(self, *, shop_id: str = SHOP_ID, secret_key: str = SECRET_KEY) -> None:
+        self._auth = "Basic " + base64.b64encode(f"{shop_id}:{secret_key}".encode()).decode()
+        self.payments: dict[str, dict[str, Any]] = {}
+        self._by_key: dict[str, str] = {}
+        self.received: list[YooKassaRequest] = []
+        self.delay_s = 0.0  # every read answers this much later
+        self._held: asyncio.Event | None = None
+
+    @property
+    def charges(self) -> int:
+        """How many payments were created: each one a charge started at the payer's card."""
+        return len(self.payments)
+
+    def application(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/v3/payments", self._create)
+        app.router.add_get("/v3/payments/{payment_id}", self._read)
+        return app
+
+    # -- steering ---------------------------------------------------------------------------------------------------
+
+    def create(self, value: str, *, key: str, currency: str = "RUB", metadata: dict[str, str] | None = None) -> str:
+        """A payment as the checkout creates it (the same as ``POST /v3/payments``); its id."""
+        return self._created(key, {"amount": {"value": value, "currency": currency}, "metadata": metadata or {}})
+
+    def set_status(self, payment_id: str, status: str, *, party: str = "", reason: str = "") -> None:
+        if status not in STATUSES:
+            raise ValueError(f"not a YooKassa payment status: {status}")
+        payment = self.payments[payment_id]
+        payment["status"], payment["paid"] = status, status in ("waiting_for_capture", "succeeded")
+        if status == "canceled":
+            payment["cancellation_details"] = {"party": party or "yoo_money", "reason": reason or "general_decline"}
+
+    def hang(self) -> None:
+        """Reads are held (the connection open, no answer) until :meth:`release`."""
+        self._held = asyncio.Event()
+
+    def release(self) -> None:
+        if self._held is not None:
+            self._held.set()
+            self._held = None
+
+    async def _before_stop(self) -> None:
+        self.release()
+
+    # -- the API ----------------------------------------------------------------------------------------------------
+
+    async def _create(self, request: web.Request) -> web.Response:
+        key = request.headers.get("Idempotence-Key")
+        self.received.append(YooKassaRequest("POST", request.path, key))
+        if request.headers.get("Authorization") != self._auth:
+            return _error(401, "invalid_credentials", "Authentication by given credentials failed")
+        if not key:
+            return _error(400, "invalid_request", "Idempotence key is missing", parameter="Idempotence-Key")
+        try:
+            body = await request.json()
+        except json.JSONDecodeError:
+            return _error(400, "invalid_request", "The request body is not JSON")
+        if not isinstance(body, dict) or not isinstance(body.get("amount"), dict):
+            return _error(400, "invalid_request", "Amount is missing", parameter="amount")
+        return web.json_response(self.payments[self._created(key, body)])
+
+    async def _read(self, request: web.Request) -> web.Response:
+        self.received.append(YooKassaRequest("GET", request.path, request.headers.get("Idempotence-Key")))
+        if request.headers.get("Authorization") != self._auth:
+            return _error(401, "invalid_credentials", "Authentication by given credentials failed")
+        if self._held is not None:
+            await self._held.wait()
+        if self.delay_s > 0:
+            await asyncio.sleep(self.delay_s)
+        payment = self.payments.get(request.match_info["payment_id"])
+        if payment is None:
+            return _error(404, "not_found", "Payment doesn't exist or access denied")
+        return web.json_response(payment)
+
+    def _created(self, key: str, body: dict[str, Any]) -> str:
+        if key in self._by_key:  # the same key: the first request's payment, no new charge
+            return self._by_key[key]
+        payment_id = str(uuid.uuid4())
+        amount = body["amount"]
+        self.payments[payment_id] = {
+            "id": payment_id, "status": "pending", "paid": False,
+            "amount": {"value": str(Decimal(str(amount.get("value", "0"))).quantize(Decimal("0.01"))),
+                       "currency": str(amount.get("currency", "RUB"))},
+            "created_at": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "metadata": dict(body.get("metadata") or {}), "refundable": False, "test": True,
+        }  # fmt: skip
+        self._by_key[key] = payment_id
+        return payment_id
+
+
+def _error(status: int, code: str, description: str, parameter: str | None = None) -> web.Response:
+    body: dict[str, str] = {"type": "error", "id": str(uuid.uuid4()), "code": code, "description": description}
+    if parameter is not None:
+        body["parameter"] = parameter
+    return web.json_response(body, status=status)

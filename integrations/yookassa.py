@@ -1,0 +1,118 @@
+"""YooKassa (API v3) as the payment gateway the payment watch reads: one payment's status, on an injected
+``httpx.AsyncClient``.
+
+What this relies on, from YooKassa's public API documentation (yookassa.ru/developers: "Формат взаимодействия с
+API", "Коды ответа HTTP", "Неуспешные платежи"):
+
+* the API lives at ``https://api.yookassa.ru/v3/``; ``GET /payments/{payment_id}`` returns the payment object;
+* authentication is HTTP Basic: the shop's id (``shopId``) as the user name, the secret key as the password;
+* a payment's ``status`` is ``pending`` (created, waiting for the payer), ``waiting_for_capture`` (paid, the money
+  authorised and held for a two-stage payment), ``succeeded`` (done) or ``canceled``, with
+  ``cancellation_details.party`` (``merchant``, ``yoo_money``, ``payment_network``) and ``.reason``
+  (``3d_secure_failed``, ``card_expired``, ``expired_on_confirmation``…); ``amount`` is ``{"value", "currency"}``;
+* an error answer is a JSON object ``{"type": "error", "id", "code", "description", "parameter"}``: 400
+  ``invalid_request``, 401 ``invalid_credentials``, 403 ``forbidden``, 404 ``not_found``, 429
+  ``too_many_requests``, 500 ``internal_server_error`` ("the result is unknown");
+* POST requests (creating a payment, capturing, cancelling) carry an ``Idempotence-Key`` header: the same key
+  within a day gives the first request's result instead of doing it again.
+
+We never POST. This client only reads, so no call of it can create, capture or cancel a payment, whatever happens
+to the connection; it sends no ``Idempotence-Key`` (a GET needs none, and a proxy or a future gateway must not
+mistake our read for a payment session's request). ``trace_key`` is accepted for the port and not sent.
+
+Mapped to our phases: ``waiting_for_capture`` → authorized, ``succeeded`` → cleared, ``canceled`` → failed;
+``pending`` says nothing new. Any 2xx other than 200 (YooKassa answers some requests "still being processed") and
+any 5xx, 429, timeout or unreadable answer is :class:`~workflows.payment_gateway.GatewayUnavailable`; 401, 403 and
+404 are :class:`~workflows.payment_gateway.GatewayRefused`. The secret key goes only into the Authorization header:
+never into a URL, a reason or a log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from integrations.wire import Wire, json_object
+from workflows.office_model import Phase
+from workflows.payment_gateway import GatewayRefused, GatewayStatus, GatewayUnavailable
+
+DEFAULT_BASE = "https://api.yookassa.ru/v3"
+DEFAULT_DEADLINE_S = 10.0
+PHASES: dict[str, Phase | None] = {
+    "pending": None,
+    "waiting_for_capture": Phase.AUTHORIZED,
+    "succeeded": Phase.CLEARED,
+    "canceled": Phase.FAILED,
+}
+
+
+def _words(response: httpx.Response) -> str:
+    """YooKassa's own words in an error answer: its ``code`` and ``description``."""
+    body = json_object(response) or {}
+    code, description = body.get("code"), body.get("description")
+    said = " ".join(str(part).strip() for part in (code, description) if isinstance(part, str) and part.strip())
+    return said or response.reason_phrase
+
+
+_WIRE = Wire("YooKassa", unavailable=GatewayUnavailable, refused=GatewayRefused, words=_words)
+
+
+class YooKassaPayments:
+    """Reads payments at ``base`` (``PAYMENT_GATEWAY_URL``) as the shop ``shop_id`` with ``secret_key``. One request
+    per call, no retries (the watch decides when to ask again); the whole request must end within ``deadline_s``
+    (``PAYMENT_GATEWAY_TIMEOUT_S``), however slowly the answer trickles in."""
+
+    name = "YooKassa"
+
+    def __init__(
+        self, client: httpx.AsyncClient, *, base: str = DEFAULT_BASE, shop_id: str, secret_key: str,
+        deadline_s: float = DEFAULT_DEADLINE_S,
+    ) -> None:  # fmt: skip
+        if deadline_s <= 0:
+            raise ValueError(f"the deadline must be positive, not {deadline_s}")
+        self._client, self._base, self._deadline_s = client, base.rstrip("/"), deadline_s
+        self._auth = httpx.BasicAuth(shop_id, secret_key)
+
+    def __repr__(self) -> str:  # the secret stays out of any repr a traceback or a debugger shows
+        return f"YooKassaPayments(base={self._base!r})"
+
+    async def status(self, payment_id: str, *, trace_key: str = "") -> GatewayStatus:
+        url = f"{self._base}/payments/{quote(payment_id, safe='')}"
+        try:
+            async with asyncio.timeout(self._deadline_s):
+                response = await _WIRE.send(self._client, "GET", url, auth=self._auth)
+        except TimeoutError:
+            raise GatewayUnavailable(f"YooKassa did not answer within {self._deadline_s:g} s") from None
+        if response.status_code != httpx.codes.OK:  # "accepted, still processing": ask again later
+            raise GatewayUnavailable(f"YooKassa answered HTTP {response.status_code}: not ready yet")
+        return read_payment(_WIRE.json_body(response), payment_id)
+
+
+def read_payment(body: dict[str, Any], payment_id: str) -> GatewayStatus:
+    """A payment object as our status; :class:`GatewayUnavailable` when it is not the payment asked about or its
+    status is not one of the four."""
+    if body.get("id") != payment_id:
+        raise GatewayUnavailable("YooKassa answered about another payment than the one asked")
+    status = body.get("status")
+    if not isinstance(status, str) or status not in PHASES:
+        raise GatewayUnavailable(f"YooKassa gave a payment status we do not know: {str(status)[:40]!r}")
+    amount, currency = _amount(body.get("amount"))
+    details = body.get("cancellation_details")
+    party = reason = ""
+    if isinstance(details, dict):
+        party, reason = str(details.get("party") or "")[:40], str(details.get("reason") or "")[:60]
+    return GatewayStatus(payment_id, status, PHASES[status], amount, currency, party, reason)
+
+
+def _amount(raw: object) -> tuple[Decimal | None, str]:
+    if not isinstance(raw, dict):
+        return None, ""
+    try:
+        value = Decimal(str(raw.get("value")))
+    except InvalidOperation:
+        return None, ""
+    return (value if value.is_finite() else None), str(raw.get("currency") or "")[:3]
