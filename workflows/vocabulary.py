@@ -21,6 +21,7 @@ class TaskKind(enum.StrEnum):
     UNFILLABLE_ORDER = "unfillable_order"  # the managers cancel a marketplace order nobody can fill, or wait
     RETURN_RECEIPT = "return_receipt"  # a warehouse (a store in Slack, else the managers) says what came back
     PRICE_APPROVAL = "price_approval"  # the managers let a batch of big price drops go out, or keep the old prices
+    EARMARK_SHORTFALL = "earmark_shortfall"  # a payment out exceeds what its earmark holds: top up, absorb, postpone
 
     @property
     def for_office(self) -> bool:
