@@ -109,7 +109,7 @@ class ClientMoney:
             waiting, account.unallocated = account.unallocated, Decimal(0)
             took = allocate(account, waiting)
             await uow.money.save_account(account)
-            detail: dict[str, object] = {p.value: str(amounts[p]) for p in PURPOSES}
+            detail: dict[str, object] = {f"{p.value}_rub": str(amounts[p]) for p in PURPOSES}
             detail |= {"transport": consignment.transport.value, "clearance": consignment.clearance.value}
             await uow.money.record(MoneyEntry(f"plan:{order_id}", order_id, "plan", sum(amounts.values(), Decimal(0)),
                                               now, detail={**detail, "filled": _figures(took)}))  # fmt: skip

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from bot.telegram.alert_texts import alert_title
 from bot.texts import Locale
-from bot.wording import Names, percent
+from bot.wording import Names, money, percent
 from workflows.office_model import Alert
 from workflows.payloads import (
     AlertTask,
+    EarmarkShortfall,
     FraudCall,
     FxApproval,
     PayloadError,
@@ -42,6 +43,8 @@ _TEXTS: dict[Locale, dict[str, str]] = {
         "kind.unfillable_order": "Заказ нечем собрать: решить",
         "kind.return_receipt": "Приём возврата",
         "kind.price_approval": "Снижение цен: решить",
+        "earmark_shortfall": "Не хватает резерва по заказу {order}: {amount}, решить",
+        "kind.earmark_shortfall": "Нехватка резерва по заказу: решить",
         "owner": "владелец",
         "managers": "менеджеры",
         "store": "магазин {title}",
@@ -67,6 +70,8 @@ _TEXTS: dict[Locale, dict[str, str]] = {
         "kind.unfillable_order": "Order nobody can fill: decide",
         "kind.return_receipt": "Return receipt",
         "kind.price_approval": "Price drops: decide",
+        "earmark_shortfall": "A reserve is short for order {order}: {amount}, decide",
+        "kind.earmark_shortfall": "A reserve is short for an order: decide",
         "owner": "the owner",
         "managers": "the managers",
         "store": "store {title}",
@@ -124,6 +129,9 @@ class TaskTitles:
                 return self._t(task.kind, order=_order(r), sku=r.sku, qty=r.qty)
             case TaskKind.PRICE_APPROVAL:
                 return self._price(PriceQuestion.from_payload(payload))
+            case TaskKind.EARMARK_SHORTFALL:
+                short = EarmarkShortfall.from_payload(payload)
+                return self._t(task.kind, order=_order(short), amount=money(self._locale, str(short.shortfall_rub)))
             case TaskKind.ALERT:
                 return self._t(task.kind, title=self._alert(AlertTask.from_payload(payload), task))
         return self._kind(task.kind)
@@ -157,5 +165,7 @@ class TaskTitles:
         return _TEXTS[self._locale][key].format(**values)
 
 
-def _order(payload: StoreQuestion | FraudCall | FxApproval | UnfillableOrder | ReturnReceipt) -> str:
+def _order(
+    payload: StoreQuestion | FraudCall | FxApproval | UnfillableOrder | ReturnReceipt | EarmarkShortfall,
+) -> str:
     return payload.external_id or str(payload.order_id)

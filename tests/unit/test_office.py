@@ -68,6 +68,7 @@ def test_the_office_kinds_are_every_kind_but_the_stores_question() -> None:
         TaskKind.ALERT,
         TaskKind.UNFILLABLE_ORDER,
         TaskKind.PRICE_APPROVAL,
+        TaskKind.EARMARK_SHORTFALL,
     }
     assert office | {TaskKind.RETURN_RECEIPT} == OFFICE_KINDS
     assert "alert" in OFFICE_KINDS and "store_confirmation" not in OFFICE_KINDS  # the stored strings match
