@@ -10,7 +10,9 @@ from sqlalchemy import case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage import schema as t
+from storage.order_listing import obligation_of
 from storage.repositories import _upsert
+from workflows.model import Obligation, ObligationState
 from workflows.money_model import (
     OPEN,
     PURPOSES,
@@ -133,6 +135,16 @@ class SqlMoneyBook:
         states = sorted(state.value for state in OPEN)
         query = select(t.payouts).where(p.state.in_(states), p.due_at < until).order_by(p.due_at, p.id)
         return [_payout(row) for row in await self._c.execute(query)]
+
+    async def planned_obligations(self, since: datetime, until: datetime) -> list[tuple[int, Obligation]]:
+        o, p = t.obligations.c, t.payouts.c
+        drawn = select(p.id).where(p.obligation_id == o.id).exists()
+        query = (
+            select(t.obligations)
+            .where(o.due_at >= since, o.due_at < until, o.state != ObligationState.CANCELLED.value, ~drawn)
+            .order_by(o.due_at, o.id)
+        )
+        return [(row.order_id, obligation_of(row)) for row in await self._c.execute(query)]
 
     async def totals(self) -> ReserveTotals:
         e, a = t.earmarks.c, t.money_accounts.c

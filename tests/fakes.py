@@ -1260,7 +1260,7 @@ class MemoryUnitOfWork:
         self.onec_catalogue = MemoryOneCCatalogue(self._state)
         self.instances = MemoryInstances(self._state)
         self.leases = MemoryLeases(self._state)
-        self.money = MemoryMoneyBook(self._state.money)
+        self.money = MemoryMoneyBook(self._state.money, self._state.orders)
         self._state.touched = set()
         return self
 

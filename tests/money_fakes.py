@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from workflows.model import Obligation, ObligationState, Order
 from workflows.money_model import OPEN, PURPOSES, MoneyAccount, MoneyEntry, Payout, PayoutState, ReserveTotals
 
 
@@ -23,8 +25,8 @@ class MoneyState:
 
 
 class MemoryMoneyBook:
-    def __init__(self, state: MoneyState) -> None:
-        self._s = state
+    def __init__(self, state: MoneyState, orders: Mapping[int, Order]) -> None:
+        self._s, self._orders = state, orders
 
     async def account(self, order_id: int) -> MoneyAccount | None:
         found = self._s.accounts.get(order_id)
@@ -95,6 +97,16 @@ class MemoryMoneyBook:
     async def open_payouts(self, until: datetime) -> list[Payout]:
         found = [p for p in self._s.payouts.values() if p.state in OPEN and p.due_at < until]
         return copy.deepcopy(sorted(found, key=lambda p: (p.due_at, p.id or 0)))
+
+    async def planned_obligations(self, since: datetime, until: datetime) -> list[tuple[int, Obligation]]:
+        drawn = {p.obligation_id for p in self._s.payouts.values()}
+        found = [
+            (order_id, o)
+            for order_id, order in self._orders.items()
+            for o in order.obligations
+            if since <= o.due_at < until and o.state != ObligationState.CANCELLED and o.id not in drawn
+        ]
+        return sorted(found, key=lambda pair: (pair[1].due_at, pair[1].id or 0))
 
     async def totals(self) -> ReserveTotals:
         marks = [m for a in self._s.accounts.values() for m in a.earmarks]

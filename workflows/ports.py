@@ -1159,6 +1159,11 @@ class MoneyBook(Protocol):
         """Payouts not yet paid (drawn or waiting) due before ``until``, by due date: the obligations calendar."""
         ...
 
+    async def planned_obligations(self, since: datetime, until: datetime) -> list[tuple[int, Obligation]]:
+        """``(order_id, obligation)`` of the orders' planned payments out (``Order.obligations``) due in
+        ``[since, until)`` that no payout draws yet and that are not cancelled, by due date."""
+        ...
+
     async def totals(self) -> ReserveTotals:
         """Sums over every account and earmark."""
         ...
