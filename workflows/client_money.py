@@ -260,8 +260,8 @@ class ClientMoney:
         """A payment request for the difference, linked to the order like its other payments; the estimate was
         short, so the earmark plans that much more, and the payout is drawn when the payment clears."""
         now, order_id = self._clock.now(), payout.order_id
-        payment = Payment(f"topup-{payout.id}-{task.id}", order_id, f"topup:{order_id}:{payout.id}:{task.id}",
-                          Phase.INITIATED, short, "RUB", now, now)  # fmt: skip
+        request = f"topup-{order_id}-{payout.id}-{task.id}"  # the payment's id and its session's idempotency key
+        payment = Payment(request, order_id, request, Phase.INITIATED, short, "RUB", now, now)
         await uow.payments.save(payment)
         account.earmark(payout.purpose).planned += short
         await uow.money.save_account(account)

@@ -20,6 +20,7 @@ from workflows.money_model import PayoutState, ReserveTotals, rub
 from workflows.ports import Clock, UnitOfWork, UnitOfWorkFactory
 
 LONGEST = 26  # weeks a view may span
+ZERO = Decimal("0.00")
 
 
 @dataclass(frozen=True)
@@ -45,10 +46,10 @@ class PlannedPayment:
 @dataclass
 class WeekOfPayments:
     starts: date | None  # None: the overdue bucket
-    due_rub: Decimal = Decimal(0)
-    covered_rub: Decimal = Decimal(0)  # drawn from earmarks: the money is laid in
-    waiting_rub: Decimal = Decimal(0)  # short, awaiting a top-up, postponed: a decision or the client's money
-    planned_rub: Decimal = Decimal(0)  # obligations no payout draws yet
+    due_rub: Decimal = ZERO
+    covered_rub: Decimal = ZERO  # drawn from earmarks: the money is laid in
+    waiting_rub: Decimal = ZERO  # short, awaiting a top-up, postponed: a decision or the client's money
+    planned_rub: Decimal = ZERO  # obligations no payout draws yet
     unpriced: int = 0  # obligations in a currency with no rate held (in ``by_currency`` only)
     by_currency: dict[str, Decimal] = field(default_factory=dict)
     payments: int = 0
