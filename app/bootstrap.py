@@ -110,4 +110,6 @@ def rules(settings: Settings) -> Rules:
         crm_cancel_statuses=frozenset(settings.channels.retailcrm_cancel_statuses.split(",")),
         price_drop_approval=Decimal(str(business.price_drop_approval)),
         price_approval=timedelta(seconds=business.price_approval_timeout_s),
+        money_decision=timedelta(seconds=business.money_decision_timeout_s),
+        money_postpone=timedelta(seconds=business.money_postpone_s),
     )

@@ -148,7 +148,7 @@ class SqlMoneyBook:
 
     async def totals(self) -> ReserveTotals:
         e, a = t.earmarks.c, t.money_accounts.c
-        zero = Decimal(0)
+        zero = Decimal("0.00")
         marks = (
             await self._c.execute(
                 select(func.sum(e.planned), func.sum(e.reserved), func.sum(e.drawn), func.sum(e.absorbed))
@@ -156,7 +156,7 @@ class SqlMoneyBook:
         ).one()
         unallocated = (await self._c.execute(select(func.sum(a.unallocated)))).scalar_one()
         planned, reserved, drawn, absorbed = (Decimal(x) if x is not None else zero for x in marks)
-        return ReserveTotals(planned, reserved, drawn, absorbed, Decimal(unallocated or 0))
+        return ReserveTotals(planned, reserved, drawn, absorbed, zero if unallocated is None else Decimal(unallocated))
 
 
 def _account_values(account: MoneyAccount) -> dict[str, Any]:
