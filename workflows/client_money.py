@@ -35,6 +35,7 @@ from workflows.money_model import (
     PayoutRequest,
     PayoutState,
     Purpose,
+    UnknownObligation,
     rub,
 )
 from workflows.office_model import Payment, Phase
@@ -160,6 +161,8 @@ class ClientMoney:
                     raise MoneyConflict(f"payout {request.key!r} was asked before with other figures")
                 return PayoutOutcome(existing, True)
             order = await self._order(uow, request.order_id)
+            if request.obligation_id is not None and all(o.id != request.obligation_id for o in order.obligations):
+                raise UnknownObligation(f"order {request.order_id} has no obligation {request.obligation_id}")
             account = await uow.money.account(request.order_id)
             if account is None or not account.planned:
                 raise MoneyNotPlanned(f"order {request.order_id} has no money plan: plan it first")
@@ -312,12 +315,12 @@ class ClientMoney:
             await uow.commit()
         return len(due)
 
-    async def mark_paid(self, key: str) -> Payout:
-        """The bank paid a drawn payout out: it leaves the calendar. A repeat changes nothing."""
+    async def mark_paid(self, order_id: int, key: str) -> Payout:
+        """The bank paid a drawn payout of the order out: it leaves the calendar. A repeat changes nothing."""
         async with self._uow() as uow:
             payout = await uow.money.payout(key)
-            if payout is None:
-                raise PayoutNotFound(f"no payout {key!r}")
+            if payout is None or payout.order_id != order_id:
+                raise PayoutNotFound(f"order {order_id} has no payout {key!r}")
             await uow.locks.hold(money_lock(payout.order_id))
             payout = await uow.money.payout(key)
             assert payout is not None

@@ -206,3 +206,9 @@ class NoRate(WorkflowError):
 
 class PayoutNotFound(WorkflowError):
     code = "payout_not_found"
+
+
+class UnknownObligation(WorkflowError):
+    """A payout names an obligation its order does not have."""
+
+    code = "unknown_obligation"

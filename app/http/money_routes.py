@@ -4,6 +4,7 @@ owner's liquidity view (workflows/client_money.py, workflows/liquidity.py; docs/
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -30,6 +31,7 @@ from workflows.money_model import (
     PayoutRequest,
     Purpose,
     TransportMode,
+    UnknownObligation,
 )
 
 B = TypeVar("B", bound=BaseModel)
@@ -64,10 +66,11 @@ class PayoutBody(BaseModel):
     purpose: Purpose
     payee: Code
     currency: str = Field(pattern=r"^[A-Z]{3}$")
-    amount: Annotated[Decimal, Field(gt=0, le=10**12, max_digits=18, decimal_places=4)]
+    # at most 10¹¹ at a rate of at most 10⁴ roubles: the rouble cost fits its column (16 whole digits)
+    amount: Annotated[Decimal, Field(gt=0, le=10**11, max_digits=18, decimal_places=4)]
     due_at: Annotated[Instant, AfterValidator(_aware)]
-    rate: Annotated[Decimal, Field(gt=0, le=10**6, max_digits=18, decimal_places=6)] | None = None
-    obligation_id: Annotated[StrictInt, Field(ge=1)] | None = None
+    rate: Annotated[Decimal, Field(gt=0, le=10**4, max_digits=18, decimal_places=6)] | None = None
+    obligation_id: Annotated[StrictInt, Field(ge=1, le=2**63 - 1)] | None = None
 
 
 class EarmarkView(TypedDict):
@@ -177,11 +180,8 @@ def money_routes(money: ClientMoney, liquidity: Liquidity) -> list[web.RouteDef]
         return web.json_response(outcome_view(outcome), status=200 if outcome.duplicate else 201)
 
     async def paid(request: web.Request) -> web.Response:
-        key = request.match_info["key"]
         with _refusals():
-            payout = await money.mark_paid(key)
-        if payout.order_id != _order_id(request):
-            raise ApiError(404, "payout_not_found", f"order {_order_id(request)} has no payout {key!r}")
+            payout = await money.mark_paid(_order_id(request), _key(request))
         return web.json_response(payout_view(payout))
 
     async def calendar(request: web.Request) -> web.Response:
@@ -208,17 +208,20 @@ def _refusals() -> Iterator[None]:
         yield
     except (MoneyConflict, MoneyNotPlanned) as error:
         raise ApiError(409, error.code, error.message) from error
-    except NoRate as error:
+    except (NoRate, UnknownObligation) as error:
         raise ApiError(422, error.code, error.message) from error
     except PayoutNotFound as error:
         raise ApiError(404, error.code, error.message) from error
 
 
 async def _body(request: web.Request, model: type[B]) -> B:
+    """As the other routes read theirs (``app/http/server.py``)."""
     raw = await request.read()
     try:
         data = json.loads(raw)
-    except ValueError as error:
+    except RecursionError:
+        raise ApiError(400, "malformed_json", "the body is nested too deeply to read") from None
+    except ValueError as error:  # not JSON, not UTF-8, or a number of more digits than Python reads
         raise ApiError(400, "malformed_json", f"the body is not valid JSON: {error}") from None
     return model.model_validate(data)
 
@@ -228,6 +231,18 @@ def _order_id(request: web.Request) -> int:
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise ApiError(404, "order_not_found", f"no order {raw!r}: order ids are numbers")
     return int(raw)
+
+
+def _key(request: web.Request) -> str:
+    """A payout's key from the path: what ``POST …/payouts`` would have taken as one, else no such payout."""
+    raw = request.match_info["key"]
+    try:
+        raw.encode("utf-8")
+    except UnicodeEncodeError:  # bytes that are not UTF-8 (kept as surrogates by aiohttp)
+        raise ApiError(404, "payout_not_found", "no such payout: its key is not text") from None
+    if not 1 <= len(raw) <= 128 or any(unicodedata.category(c) == "Cc" for c in raw) or raw != raw.strip():
+        raise ApiError(404, "payout_not_found", "no such payout: a key is 1 to 128 printable characters")
+    return raw
 
 
 def _weeks(request: web.Request) -> int:

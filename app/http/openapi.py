@@ -243,7 +243,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
             200: ("A repeat of the same key: what became of it.", PayoutOutcomeView),
             404: ("No such order.", ERROR),
             409: ("The key was used with other figures, or the order has no money plan.", ERROR),
-            422: ("A foreign currency with no rate given or held.", ERROR),
+            422: ("A foreign currency with no rate given or held, or an obligation the order lacks.", ERROR),
         },
         PayoutBody,
         parameters=(ORDER_ID,),

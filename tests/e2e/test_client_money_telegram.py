@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from bot.report_chart import summary_lines
+from bot.wording import Names
 from emulators.telegram import TgMessage
 from tests.e2e import test_telegram_office as office_world
 from tests.e2e.test_telegram_office import AUTH, MANAGER, OTHER_MANAGER, Office
@@ -91,3 +93,26 @@ async def test_the_tir_invoice_before_the_logistics_money_is_topped_up_by_the_cl
     assert "Клиенту выставлена доплата 1\xa0200\xa0000,00\xa0₽ на «логистика»" in history
     assert any(line.startswith("Платёж TIR Trans Logistik: 12\xa0000,00") and "взят из резерва" in line
                for line in history)  # fmt: skip
+
+
+async def test_the_owners_daily_report_has_the_weeks_money(office: Office) -> None:
+    order_id = await office.order("CN-78", "1994400.00")
+    await _json(office, "POST", f"/api/orders/{order_id}/money/plan", 200, PLAN)
+    assert await _paid(office, order_id, "pay-goods-78", "1000000.00", "idem-goods-78") == 202
+    due = (office.clock.now() + timedelta(days=2)).isoformat()  # Monday: next week
+    invoice = {"key": "tir-78", "purpose": "logistics", "payee": "TIR", "currency": "EUR", "amount": "3000",
+               "due_at": due, "rate": "100"}  # fmt: skip
+    await _json(office, "POST", f"/api/orders/{order_id}/payouts", 201, invoice)
+
+    report = await _json(office, "GET", "/api/report/daily?date=2026-11-21", 200)
+    assert report["money"] == {
+        "due_this_week_rub": "0.00", "covered_rub": "0.00", "uncovered_rub": "0.00", "due_next_week_rub": "300000.00",
+        "overdue": 0, "overdue_rub": "0.00", "available_rub": "700000.00",
+    }  # fmt: skip
+    reports = office.services.shop.reports
+    assert reports is not None
+    lines = summary_lines(await reports.for_day(reports.today()), Names.of(office_world._shop(), "ru"))
+    assert lines[-2:] == [
+        "Платежи на этой неделе: 0,00\xa0₽, из резервов покрыто 0,00\xa0₽, не покрыто 0,00\xa0₽",
+        "На следующей неделе: 300\xa0000,00\xa0₽; в резервах свободно 700\xa0000,00\xa0₽",
+    ]

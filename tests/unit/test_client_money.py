@@ -20,6 +20,7 @@ from workflows.money_model import (
     MoneyNotPlanned,
     NoRate,
     Payout,
+    PayoutNotFound,
     PayoutRequest,
     PayoutState,
     Purpose,
@@ -289,5 +290,7 @@ async def test_every_payout_is_drawn_from_exactly_one_earmark(office: MoneyOffic
         assert earmark.drawn == sum(mine, Decimal(0))
         assert earmark.available >= 0
     assert [e.key for e in view.entries if e.kind == "draw"] == [f"draw:{r.key}" for r in requests]
-    assert (await office.money.mark_paid("fts-1")).state == PayoutState.PAID
-    assert (await office.money.mark_paid("fts-1")).paid_at == (await office.payout("fts-1")).paid_at  # a repeat
+    with pytest.raises(PayoutNotFound):  # another order's key
+        await office.money.mark_paid(order_id + 1, "fts-1")
+    assert (await office.money.mark_paid(order_id, "fts-1")).state == PayoutState.PAID
+    assert (await office.money.mark_paid(order_id, "fts-1")).paid_at == (await office.payout("fts-1")).paid_at

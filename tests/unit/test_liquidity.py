@@ -49,7 +49,7 @@ async def test_the_owner_sees_obligations_against_reserves_by_week(
         assert (await office.money.draw(request)).payout.state == PayoutState.DRAWN
     for request in short:
         assert (await office.money.draw(request)).payout.state == PayoutState.SHORT
-    await office.money.mark_paid("sample")
+    await office.money.mark_paid(order_id, "sample")
 
     liquidity = Liquidity(uow, clock, "Europe/Moscow")
     calendar = await liquidity.calendar(4)
