@@ -4,6 +4,8 @@ nothing."""
 
 from __future__ import annotations
 
+import contextlib
+import random
 from datetime import timedelta
 from decimal import Decimal
 
@@ -294,3 +296,49 @@ async def test_every_payout_is_drawn_from_exactly_one_earmark(office: MoneyOffic
         await office.money.mark_paid(order_id + 1, "fts-1")
     assert (await office.money.mark_paid(order_id, "fts-1")).state == PayoutState.PAID
     assert (await office.money.mark_paid(order_id, "fts-1")).paid_at == (await office.payout("fts-1")).paid_at
+
+
+async def _check_the_books(office: MoneyOffice, order_id: int) -> None:
+    view = await office.money.account_of(order_id)
+    account, payouts = view.account, view.payouts
+    drawn_keys = [e.detail["payout"] for e in view.entries if e.kind == "draw"]
+    assert len(drawn_keys) == len(set(drawn_keys))  # each payout drawn at most once
+    for earmark in account.earmarks:
+        mine = [p for p in payouts if p.earmark_id == earmark.id]
+        assert all(p.purpose == earmark.purpose for p in mine)
+        taken = [p for p in mine if p.state in (PayoutState.DRAWN, PayoutState.PAID)]
+        assert Decimal(0) <= earmark.drawn <= earmark.reserved
+        assert earmark.drawn == sum((p.amount_rub for p in taken), Decimal(0))
+        assert earmark.absorbed == sum((p.absorbed_rub for p in mine), Decimal(0))
+        assert sorted(p.key for p in taken) == sorted(k for k in drawn_keys if k in {p.key for p in mine})
+    reserved = sum((e.reserved - e.absorbed for e in account.earmarks), Decimal(0))
+    assert account.credited == account.unallocated + reserved
+
+
+async def test_any_sequence_of_payments_draws_and_decisions_keeps_the_books(office: MoneyOffice) -> None:
+    """A seeded walk of client payments (some repeated), payouts (some repeated) and the managers' answers: after
+    every step no earmark is below zero, each one's drawn is exactly its drawn payouts, and the account adds up."""
+    rng = random.Random(20261204)
+    order_id = await office.order()
+    await office.money.plan(order_id, TIR_FULL)
+    purposes = list(Purpose)
+    for step in range(40):
+        move = rng.choice(["pay", "pay_again", "draw", "draw_again", "answer", "answer"])
+        if move.startswith("pay"):
+            n = step if move == "pay" or step == 0 else rng.randrange(step)
+            await office.pay(order_id, f"p{n}", Decimal(rng.randrange(1, 400)) * 1000)
+        elif move.startswith("draw"):
+            n = step if move == "draw" or step == 0 else rng.randrange(step)
+            amount = Decimal(rng.randrange(1, 60)) * 5000
+            request = PayoutRequest(f"out-{n}", order_id, purposes[n % 5], "payee", "RUB", amount,
+                                    office.clock.now() + timedelta(days=n % 9))  # fmt: skip
+            with contextlib.suppress(MoneyConflict):  # a repeated key with other figures: refused, nothing changed
+                await office.money.draw(request)
+        else:
+            open_ = await office.questions(order_id)
+            if open_:
+                await office.money.answer(open_[0].id or 0, rng.choice(OPTIONS), "1002")
+        await _check_the_books(office, order_id)
+    view = await office.money.account_of(order_id)
+    assert {"credit", "draw", "absorb", "topup_requested"} <= {e.kind for e in view.entries}  # the walk went far
+    assert {PayoutState.DRAWN, PayoutState.SHORT} <= {p.state for p in view.payouts}
