@@ -144,8 +144,9 @@ class ClientMoney:
         account.credited += amount
         took = allocate(account, amount, first)
         await uow.money.save_account(account)
-        detail: dict[str, object] = {"payment_id": payment.payment_id, "amount_rub": str(amount), **_figures(took)}
-        await uow.orders.add_events(order.id, [OrderEvent(now, "money_credited", detail)])
+        if account.planned:  # an order nobody plans money for keeps the history it always had (the journal has it)
+            detail: dict[str, object] = {"payment_id": payment.payment_id, "amount_rub": str(amount), **_figures(took)}
+            await uow.orders.add_events(order.id, [OrderEvent(now, "money_credited", detail)])
         for payout in payouts:
             if payout.state in WAITING:
                 await self._settle(uow, order, account, payout)
