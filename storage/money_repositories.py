@@ -72,9 +72,10 @@ class SqlMoneyBook:
 
     async def draw(self, earmark_id: int, amount: Decimal) -> bool:
         e = t.earmarks.c
-        statement = (
-            update(t.earmarks).where(e.id == earmark_id, e.drawn + amount <= e.reserved).values(drawn=e.drawn + amount)
-        )
+        # rounded to the kopeck in the statement: SQLite holds these figures as binary floats, where 0.10 + 0.20
+        # is not 0.30; rounded, the sum is the same float as the 0.30 stored (PostgreSQL's numeric is exact anyway)
+        drawn = func.round(e.drawn + amount, 2)
+        statement = update(t.earmarks).where(e.id == earmark_id, drawn <= e.reserved).values(drawn=drawn)
         return bool((await self._c.execute(statement)).rowcount == 1)
 
     async def record(self, entry: MoneyEntry) -> bool:

@@ -342,3 +342,19 @@ async def test_any_sequence_of_payments_draws_and_decisions_keeps_the_books(offi
     view = await office.money.account_of(order_id)
     assert {"credit", "draw", "absorb", "topup_requested"} <= {e.kind for e in view.entries}  # the walk went far
     assert {PayoutState.DRAWN, PayoutState.SHORT} <= {p.state for p in view.payouts}
+
+
+async def test_kopecks_add_up_exactly_on_every_backend(office: MoneyOffice) -> None:
+    """0.10 + 0.20 is 0.30: SQLite keeps these figures as binary floats, and a draw that exactly empties an earmark
+    must still pass its conditional update and the CHECK."""
+    order_id = await office.order()
+    await office.money.plan(order_id, Consignment(Decimal("0.30"), TransportMode.TIR, ClearanceMode.TRANSPORT_ONLY))
+    await office.pay(order_id, "p-kopecks", Decimal("0.30"))
+    due = office.clock.now() + timedelta(days=1)
+    for key, amount in (("k-10", "0.10"), ("k-20", "0.20")):
+        request = PayoutRequest(key, order_id, Purpose.GOODS, "supplier", "RUB", Decimal(amount), due)
+        assert (await office.money.draw(request)).payout.state == PayoutState.DRAWN
+    goods = (await office.account(order_id)).earmark(Purpose.GOODS)
+    assert (goods.reserved, goods.drawn, goods.available) == (Decimal("0.30"), Decimal("0.30"), Decimal("0.00"))
+    last = PayoutRequest("k-01", order_id, Purpose.GOODS, "supplier", "RUB", Decimal("0.01"), due)
+    assert (await office.money.draw(last)).payout.state == PayoutState.SHORT
