@@ -245,7 +245,9 @@ class ClientMoney:
             return  # a credit drew it meanwhile
         earmark = account.earmark(payout.purpose)
         short = payout.amount_rub - max(Decimal(0), earmark.available)
-        if option == "absorb":
+        if short <= 0:  # the earmark holds it by now, whatever the answer
+            await self._settle(uow, order, account, payout)
+        elif option == "absorb":
             earmark.reserved, earmark.absorbed = earmark.reserved + short, earmark.absorbed + short
             payout.absorbed_rub += short
             await uow.money.save_account(account)
