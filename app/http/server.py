@@ -124,8 +124,7 @@ def create_app(services: Services) -> web.Application:
     search = OrderSearch(shop.uow, OrderLookup(shop.uow, shop.topology.channels, shop.payments), shop.payments)
     app.router.add_routes(order_listing_routes(search, shop.topology, services.settings.business.locale))
     if shop.money is not None:  # clients' money per order, and the owner's liquidity view
-        liquidity = Liquidity(shop.uow, shop.clock, shop.topology.onec.timezone)
-        app.router.add_routes(money_routes(shop.money, liquidity))
+        app.router.add_routes(money_routes(shop.money, Liquidity(shop.uow, shop.clock, shop.topology.onec.timezone)))
     app.router.add_post(PAYMENTS_PATH, post_payment_event)
     slack_secret = services.settings.slack.signing_secret
     if services.chats.slack_app is not None and slack_secret is not None:
