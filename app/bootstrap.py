@@ -112,4 +112,6 @@ def rules(settings: Settings) -> Rules:
         price_approval=timedelta(seconds=business.price_approval_timeout_s),
         payment_poll_after=timedelta(seconds=settings.payment_gateway.poll_after_s),
         payment_task_after=timedelta(seconds=settings.payment_gateway.task_after_s),
+        money_decision=timedelta(seconds=business.money_decision_timeout_s),
+        money_postpone=timedelta(seconds=business.money_postpone_s),
     )

@@ -293,6 +293,12 @@ class BusinessSettings(_Group):
     price_approval_timeout_s: int = Field(
         default=14_400, ge=300, le=7 * 86_400, validation_alias="PRICE_APPROVAL_TIMEOUT_S"
     )
+    # the managers' time to decide on a payment out its earmark cannot cover (then the owner is asked), and how long
+    # ``postpone`` puts it off before it is tried again (docs/client_money.md)
+    money_decision_timeout_s: int = Field(
+        default=14_400, ge=300, le=7 * 86_400, validation_alias="MONEY_DECISION_TIMEOUT_S"
+    )
+    money_postpone_s: int = Field(default=86_400, ge=3600, le=30 * 86_400, validation_alias="MONEY_POSTPONE_S")
     # a return the warehouse calls sellable is stock at once, rather than when 1C's next figure counts it
     returns_sellable_at_once: bool = Field(default=False, validation_alias="RETURNS_SELLABLE_AT_ONCE")
     # shop-local time (the topology's onec.timezone) the owner gets yesterday's report in Telegram

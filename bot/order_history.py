@@ -44,6 +44,14 @@ _HISTORY: dict[str, dict[str, str]] = {
         "obligation_released": "Платёж {payee}: {money} отпущен (курс {rate_now} ₽)",
         "obligation_held": "Платёж {payee}: {money} задержан — курс сдвинулся на {deviation}",
         "fx_decision": "Решение по курсу: {decision}{by_who}",
+        "money_planned": "Резервы по смете: товар {goods_rub}, логистика {logistics_rub}, таможня {customs_rub}, "
+        "склад {warehouse_rub}, маркетплейс {marketplace_rub}",
+        "money_credited": "Зачислено на счёт заказа: {rub}",
+        "money_credit_without_rate": "Оплата в {currency} не зачислена: нет курса ЦБ",
+        "payout_drawn": "Платёж {payee}: {money} ({rub}) взят из резерва «{purpose_words}»",
+        "earmark_short": "Платёж {payee}: {money} — в резерве «{purpose_words}» не хватает {shortfall}",
+        "earmark_decision": "Решение по нехватке резерва: {decision}{by_who}",
+        "topup_requested": "Клиенту выставлена доплата {rub} на «{purpose_words}»",
         "shipment_accepted": "СДЭК принял заявку",
         "shipment_registered": "СДЭК зарегистрировал отправление, трек {tracking_number}",
         "shipment_refused": "СДЭК отказал: {reason}",
@@ -96,6 +104,14 @@ _HISTORY: dict[str, dict[str, str]] = {
         "obligation_released": "Payment to {payee}: {money} released (rate {rate_now} RUB)",
         "obligation_held": "Payment to {payee}: {money} held — the rate moved {deviation}",
         "fx_decision": "Rate decision: {decision}{by_who}",
+        "money_planned": "Reserves by the estimate: goods {goods_rub}, logistics {logistics_rub}, "
+        "customs {customs_rub}, warehouse {warehouse_rub}, marketplace {marketplace_rub}",
+        "money_credited": "Credited to the order's account: {rub}",
+        "money_credit_without_rate": "A payment in {currency} not credited: no CBR rate",
+        "payout_drawn": "Payment to {payee}: {money} ({rub}) drawn from the {purpose_words} reserve",
+        "earmark_short": "Payment to {payee}: {money} — the {purpose_words} reserve is short by {shortfall}",
+        "earmark_decision": "Reserve shortfall decision: {decision}{by_who}",
+        "topup_requested": "The client is asked to top up {rub} for {purpose_words}",
         "shipment_accepted": "CDEK accepted the request",
         "shipment_registered": "CDEK registered the shipment, tracking {tracking_number}",
         "shipment_refused": "CDEK refused: {reason}",
@@ -151,10 +167,17 @@ _STORE_OUTCOMES: dict[Locale, dict[str, str]] = {  # a store's answer (workflows
 _DECISIONS: dict[Locale, dict[str, str]] = {  # the office's answers (workflows.unfillable, fraud_check, fx)
     "ru": {"cancel": "отменить заказ", "wait": "ждать поставку до {until}", "verified": "подтверждено",
            "no_answer": "клиент не ответил", "fraud": "мошенничество", "absorb": "берём разницу на себя",
-           "topup": "доплата клиента", "postpone": "отложить"},
+           "topup": "доплата клиента", "postpone": "отложить", "request_topup": "запросить доплату у клиента"},
     "en": {"cancel": "cancel the order", "wait": "wait for the delivery until {until}", "verified": "verified",
            "no_answer": "the client did not answer", "fraud": "fraud", "absorb": "we absorb the difference",
-           "topup": "the client tops up", "postpone": "postpone"},
+           "topup": "the client tops up", "postpone": "postpone", "request_topup": "ask the client to top up"},
+}  # fmt: skip
+
+_PURPOSES: dict[Locale, dict[str, str]] = {  # an earmark's purpose (workflows.money_model.Purpose)
+    "ru": {"goods": "товар", "logistics": "логистика", "customs": "таможня", "warehouse": "склад",
+           "marketplace": "доставка на маркетплейс"},
+    "en": {"goods": "goods", "logistics": "logistics", "customs": "customs", "warehouse": "warehouse",
+           "marketplace": "marketplace delivery"},
 }  # fmt: skip
 
 _UNKNOWN: dict[Locale, str] = {"ru": "Событие заказа без описания", "en": "An order event with no wording"}
@@ -233,6 +256,12 @@ def _put_names(values: _Detail, detail: Mapping[str, object], names: Names, time
             values[key] = rate(locale, str(detail[key]))
     if detail.get("deviation") is not None:
         values["deviation"] = percent(locale, Decimal(str(detail["deviation"])) * 100)
+    purposes = [(f"{p}_rub", f"{p}_rub") for p in _PURPOSES[locale]]
+    for key, name in [("amount_rub", "rub"), ("shortfall_rub", "shortfall"), *purposes]:
+        if detail.get(key) is not None:
+            values[name] = money(locale, str(detail[key]), "RUB")
+    if detail.get("purpose"):
+        values["purpose_words"] = _PURPOSES[locale].get(str(detail["purpose"]), str(detail["purpose"]))
 
 
 def _day(moment: object, timezone: str) -> str:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot.texts import Locale
-from bot.wording import Names, duration, number, percent
+from bot.wording import Names, duration, money, number, percent
 from workflows.daily_report import ChannelUptime, DailyReport, StoreFigures
 
 if TYPE_CHECKING:
@@ -48,6 +48,9 @@ _TEXTS: dict[str, dict[str, str]] = {
         "line.worst_store": "Хуже всех отвечает: {store} — {rate} ({answered} из {asked})",
         "line.lowest_uptime": "Меньше всех доступен: {channel} — {uptime}",
         "line.all_up": "Все каналы были доступны весь день",
+        "line.money": "Платежи на этой неделе: {due}, из резервов покрыто {covered}, не покрыто {uncovered}",
+        "line.money_next": "На следующей неделе: {due}; в резервах свободно {available}",
+        "line.money_overdue": "Просрочено платежей: {count} на {due}",
     },
     "en": {
         "title": "Report for {day}",
@@ -71,6 +74,9 @@ _TEXTS: dict[str, dict[str, str]] = {
         "line.worst_store": "Worst store answer rate: {store} — {rate} ({answered} of {asked})",
         "line.lowest_uptime": "Lowest channel uptime: {channel} — {uptime}",
         "line.all_up": "Every channel was up all day",
+        "line.money": "Payments out this week: {due}, covered by reserves {covered}, not covered {uncovered}",
+        "line.money_next": "Next week: {due}; free in reserves {available}",
+        "line.money_overdue": "Overdue payments: {count} for {due}",
     },
 }
 
@@ -111,6 +117,21 @@ def summary_lines(report: DailyReport, names: Names) -> list[str]:
                         uptime=_percent(channel.uptime, locale)))  # fmt: skip
     elif channel is not None:  # naming one of several channels all at 100 % would single it out for nothing
         lines.append(_t(locale, "line.all_up"))
+    return lines + _money_lines(report, locale)
+
+
+def _money_lines(report: DailyReport, locale: Locale) -> list[str]:
+    """Clients' money: this week's payments out against the reserves (none while nobody plans any)."""
+    m = report.money
+    if m is None:
+        return []
+    lines = [
+        _t(locale, "line.money", due=money(locale, m.due), covered=money(locale, m.covered),
+           uncovered=money(locale, m.uncovered)),
+        _t(locale, "line.money_next", due=money(locale, m.next_week), available=money(locale, m.available)),
+    ]  # fmt: skip
+    if m.overdue:
+        lines.append(_t(locale, "line.money_overdue", count=m.overdue, due=money(locale, m.overdue_rub)))
     return lines
 
 

@@ -597,3 +597,72 @@ instances = Table(
     Column("started_at", UtcDateTime, nullable=False),
     Column("heartbeat_at", UtcDateTime, nullable=True),  # null: stopped cleanly
 )
+
+
+# Clients' money per order (workflows/client_money.py, docs/client_money.md): the order's virtual account, its
+# earmarks (reserves of the client's money, by purpose), the payments out drawn each from one earmark, and the
+# journal whose unique key makes every movement happen once. Figures are roubles unless a column says otherwise.
+money_accounts = Table(
+    "money_accounts",
+    metadata,
+    Column("order_id", Id, ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True),
+    Column("transport", String(32), nullable=True),  # null until the order is planned
+    Column("clearance", String(32), nullable=True),
+    Column("credited", Numeric(18, 2), nullable=False),
+    Column("unallocated", Numeric(18, 2), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+earmarks = Table(
+    "earmarks",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("order_id", Id, ForeignKey("money_accounts.order_id", ondelete="CASCADE"), nullable=False),
+    Column("purpose", String(16), nullable=False),  # goods | logistics | customs | warehouse | marketplace
+    Column("planned", Numeric(18, 2), nullable=False),
+    Column("reserved", Numeric(18, 2), nullable=False),
+    Column("drawn", Numeric(18, 2), nullable=False),
+    Column("absorbed", Numeric(18, 2), nullable=False),  # of reserved, what the shop put in by a decision
+    UniqueConstraint("order_id", "purpose"),
+    CheckConstraint("drawn <= reserved", name="not_overdrawn"),
+    CheckConstraint("drawn >= 0", name="drawn_not_negative"),
+)
+
+payouts = Table(
+    "payouts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("key", String(128), nullable=False, unique=True),  # the caller's idempotency key
+    Column("order_id", Id, ForeignKey("orders.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("earmark_id", Id, ForeignKey("earmarks.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("purpose", String(16), nullable=False),  # the earmark's, kept for reading
+    Column("payee", String(255), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("amount", Numeric(18, 4), nullable=False),  # in currency
+    Column("rate", Numeric(18, 6), nullable=False),  # roubles per unit it was costed at
+    Column("amount_rub", Numeric(18, 2), nullable=False),
+    Column("due_at", UtcDateTime, nullable=False),
+    Column("requested_due_at", UtcDateTime, nullable=False),
+    Column("state", String(16), nullable=False),  # drawn | short | awaiting_topup | postponed | paid
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("obligation_id", Id, ForeignKey("obligations.id", ondelete="SET NULL"), nullable=True),
+    Column("task_id", Id, nullable=True),
+    Column("topup_payment_id", String(128), nullable=True, index=True),
+    Column("absorbed_rub", Numeric(18, 2), nullable=False),
+    Column("drawn_at", UtcDateTime, nullable=True),
+    Column("paid_at", UtcDateTime, nullable=True),
+    Index(None, "state", "due_at"),
+)
+
+money_entries = Table(
+    "money_entries",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("key", String(160), nullable=False, unique=True),  # credit:<payment> | draw:<payout> | absorb:… | …
+    Column("order_id", Id, ForeignKey("orders.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("kind", String(32), nullable=False),
+    Column("purpose", String(16), nullable=True),
+    Column("amount_rub", Numeric(18, 2), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("detail", JSON, nullable=False),
+)

@@ -18,6 +18,7 @@ from storage.crm_repositories import SqlCrmExports
 from storage.database import Database
 from storage.group_commit import Turn, open_savepoint, release_savepoint, rollback_to_savepoint
 from storage.lease_repositories import SqlInstances, SqlLeases
+from storage.money_repositories import SqlMoneyBook
 from storage.office_repositories import SqlAlerts, SqlFxRates, SqlLocks, SqlPayments
 from storage.order_action_repositories import SqlOrderActions
 from storage.order_event_repositories import SqlHeardOrderEvents
@@ -87,6 +88,7 @@ class SqlUnitOfWork:
         self.onec_catalogue = SqlOneCCatalogue(self._connection)
         self.instances = SqlInstances(self._connection)
         self.leases = SqlLeases(self._connection)
+        self.money = SqlMoneyBook(self._connection)
         return self
 
     async def __aexit__(

@@ -12,6 +12,7 @@ from decimal import Decimal
 from types import TracebackType
 from typing import Any, Self
 
+from tests.money_fakes import MemoryMoneyBook, MoneyState
 from workflows.carrier import Carrier, CarrierStatus, ShipmentRefused, ShipmentRequest, Verdict
 from workflows.channels import ChannelClient, ChannelUnavailable
 from workflows.clients import phone_key
@@ -135,6 +136,7 @@ class MemoryState:
     price_batches: dict[int, PriceBatch] = field(default_factory=dict)
     order_action_owners: dict[tuple[int, str], str] = field(default_factory=dict)  # claimed rows, until saved
     instances: dict[str, InstanceRecord] = field(default_factory=dict)
+    money: MoneyState = field(default_factory=MoneyState)  # clients' virtual accounts (tests/money_fakes.py)
 
     def new_id(self) -> int:
         self.next_id += 1
@@ -1300,6 +1302,7 @@ class MemoryUnitOfWork:
         self.onec_catalogue = MemoryOneCCatalogue(self._state)
         self.instances = MemoryInstances(self._state)
         self.leases = MemoryLeases(self._state)
+        self.money = MemoryMoneyBook(self._state.money, self._state.orders)
         self._state.touched = set()
         return self
 

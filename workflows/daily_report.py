@@ -29,10 +29,12 @@ import enum
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from statistics import median
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from workflows.liquidity import Liquidity
 from workflows.model import Order, OrderEvent
 from workflows.office_model import Alert
 from workflows.payloads import StoreQuestion
@@ -90,6 +92,20 @@ class ChannelUptime:
 
 
 @dataclass(frozen=True)
+class MoneyWeek:
+    """Clients' money when the report is made (docs/client_money.md): what falls due this week against what the
+    earmarks hold for it, next week's, and unpaid payouts already overdue. Roubles."""
+
+    due: Decimal
+    covered: Decimal  # drawn from earmarks: laid in
+    uncovered: Decimal  # waiting for a decision or the client's money, or planned and not drawn yet
+    next_week: Decimal
+    overdue: int
+    overdue_rub: Decimal
+    available: Decimal  # what the earmarks hold beyond every drawn payout
+
+
+@dataclass(frozen=True)
 class DailyReport:
     day: date
     timezone: str
@@ -104,6 +120,7 @@ class DailyReport:
     store_declines: int  # answers missing / defective
     stores: tuple[StoreFigures, ...]
     channels: tuple[ChannelUptime, ...]
+    money: MoneyWeek | None = None  # None while no order has a money plan or a payout
 
     @property
     def complete(self) -> bool:
@@ -188,7 +205,18 @@ class DailyReports:
             unfulfillable_lines=sum(1 for e in ended if e.kind == "unfulfillable"),
             store_declines=sum(1 for t in questions if t.answer in ("missing", "defective")),
             stores=self._stores(questions),
-            channels=self._uptime(failing, start, min(end, max(start, now)), now),
+            channels=self._uptime(failing, start, min(end, max(start, now)), now), money=await self._money(),
+        )  # fmt: skip
+
+    async def _money(self) -> MoneyWeek | None:
+        """This week's payments out against the reserves, as they stand now (a past day's report shows today's)."""
+        view = await Liquidity(self._uow, self._clock, self.timezone).view(weeks=2)
+        this, following = view.weeks
+        if not (view.reserves.planned or this.payments or following.payments or view.overdue.payments):
+            return None
+        return MoneyWeek(
+            this.due_rub, this.covered_rub, this.waiting_rub + this.planned_rub, following.due_rub,
+            view.overdue.payments, view.overdue.due_rub, view.reserves.available,
         )  # fmt: skip
 
     def _by_hour(self, orders: Sequence[Order]) -> dict[str, tuple[int, ...]]:

@@ -378,3 +378,43 @@ class PaymentUnknown:
             currency=_str(payload, "currency"), gateway_said=_str(payload, "gateway_said"),
             last_error=_str(payload, "last_error"),
         )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class EarmarkShortfall:
+    """A payment out that its earmark cannot cover: the figures a manager decides on (roubles but ``amount``)."""
+
+    order_id: int
+    external_id: str
+    payout_id: int
+    purpose: str  # workflows.money_model.Purpose
+    payee: str
+    currency: str
+    amount: Decimal  # in ``currency``
+    amount_rub: Decimal
+    available_rub: Decimal  # what the earmark holds
+    shortfall_rub: Decimal  # what a top-up asks of the client, or the shop absorbs
+    due_at: datetime
+    escalated: bool = False  # the managers did not decide in time: the owner is asked
+
+    def to_payload(self) -> Payload:
+        payload: Payload = {
+            "order_id": self.order_id, "external_id": self.external_id, "payout_id": self.payout_id,
+            "purpose": self.purpose, "payee": self.payee, "currency": self.currency, "amount": str(self.amount),
+            "amount_rub": str(self.amount_rub), "available_rub": str(self.available_rub),
+            "shortfall_rub": str(self.shortfall_rub), "due_at": self.due_at.isoformat(),
+        }  # fmt: skip
+        if self.escalated:
+            payload["escalated"] = True
+        return payload
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, object]) -> EarmarkShortfall:
+        return cls(
+            order_id=_int(payload, "order_id"), external_id=_str(payload, "external_id"),
+            payout_id=_int(payload, "payout_id"), purpose=_str(payload, "purpose"), payee=_str(payload, "payee"),
+            currency=_str(payload, "currency"), amount=_decimal(payload, "amount"),
+            amount_rub=_decimal(payload, "amount_rub"), available_rub=_decimal(payload, "available_rub"),
+            shortfall_rub=_decimal(payload, "shortfall_rub"), due_at=datetime.fromisoformat(_str(payload, "due_at")),
+            escalated=bool(payload.get("escalated")),
+        )  # fmt: skip

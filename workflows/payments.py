@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from workflows.client_money import ClientMoney
 from workflows.errors import OrderNotFound, PaymentConflict
 from workflows.fraud_check import FraudCheck
 from workflows.fx import FxWatch
@@ -77,8 +78,10 @@ class PaymentDesk:
         fraud: FraudCheck,
         fx: FxWatch | None,
         threshold_rub: Decimal,
+        money: ClientMoney | None = None,
     ) -> None:
         self._uow, self._clock, self._fraud, self._fx, self._threshold = uow, clock, fraud, fx, threshold_rub
+        self._money = money  # credits each cleared payment to the order's virtual account
 
     async def record(self, event: PaymentEvent) -> EventOutcome:
         async with self._uow() as uow:
@@ -120,6 +123,8 @@ class PaymentDesk:
                 await uow.orders.add_events(order.id or 0, [OrderEvent(now, f"payment_{event.phase.value}", detail)])
                 if event.phase == Phase.CLEARED and self._fx is not None:
                     await self._fx.record_at_payment(uow, order)
+                if event.phase == Phase.CLEARED and self._money is not None:
+                    await self._money.credit(uow, order, payment)
                 if event.phase in (Phase.AUTHORIZED, Phase.CLEARED) and order.cancelled_at is None:
                     task_id = await self._screen(uow, order, event)
             await uow.commit()

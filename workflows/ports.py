@@ -23,6 +23,7 @@ from workflows.model import (
     StockFigure,
     StockLevel,
 )
+from workflows.money_model import MoneyAccount, MoneyEntry, Payout, ReserveTotals
 from workflows.office_model import FROM_GATEWAY, Alert, Payment, PaymentWatch
 from workflows.return_model import ReturnRecord, ReturnState
 from workflows.task_model import Deadline, DeadlineKind, Task, TaskState
@@ -1012,6 +1013,9 @@ class UnitOfWork(Protocol):
     @property
     def leases(self) -> Leases: ...
 
+    @property
+    def money(self) -> MoneyBook: ...
+
     def touched_skus(self) -> set[str]:
         """SKUs whose stock rows this unit of work changed so far (on-hand, reserved, suspect)."""
         ...
@@ -1122,3 +1126,70 @@ class CrmExports(Protocol):
         ...
 
     async def move_cursor(self, since_id: int, at: datetime) -> None: ...
+
+
+# -- clients' money per order: virtual accounts, earmarks, payouts -----------------------------------------------
+
+
+class MoneyBook(Protocol):
+    """Each order's virtual account with its earmarks, the payments out drawn from them and the journal. The caller
+    holds the order's money lock (``Locks.hold(f"order:{id}:money")``) while it reads and writes an account."""
+
+    async def account(self, order_id: int) -> MoneyAccount | None:
+        """The account with its earmarks (in :data:`~workflows.money_model.PURPOSES` order), or ``None``."""
+        ...
+
+    async def open_account(self, account: MoneyAccount) -> None:
+        """Store a new account and its earmarks; the earmarks get their ids."""
+        ...
+
+    async def save_account(self, account: MoneyAccount) -> None:
+        """Overwrite the account's totals and modes and each earmark's ``planned``, ``reserved`` and ``absorbed``
+        (an earmark without an id is added and gets one). ``drawn`` is never written here: only :meth:`draw`."""
+        ...
+
+    async def draw(self, earmark_id: int, amount: Decimal) -> bool:
+        """Add ``amount`` to the earmark's ``drawn`` if that leaves ``drawn`` ≤ ``reserved``, in one statement;
+        ``False`` and nothing written otherwise (two draws racing on one earmark cannot both overdraw it)."""
+        ...
+
+    async def record(self, entry: MoneyEntry) -> bool:
+        """Add a journal line unless its key is taken; ``False`` then, and nothing written."""
+        ...
+
+    async def entries(self, order_id: int) -> list[MoneyEntry]:
+        """The order's journal, oldest first."""
+        ...
+
+    async def payout(self, key: str) -> Payout | None: ...
+
+    async def payout_by_id(self, payout_id: int) -> Payout | None: ...
+
+    async def add_payout(self, payout: Payout) -> None:
+        """Store a new payout (its ``earmark_id`` set); it gets its id."""
+        ...
+
+    async def save_payout(self, payout: Payout) -> None:
+        """Overwrite a stored payout's state, due date, rate, figures and links (by its id)."""
+        ...
+
+    async def payouts_of(self, order_id: int) -> list[Payout]:
+        """The order's payouts, by due date then id."""
+        ...
+
+    async def postponed_due(self, now: datetime, limit: int) -> list[Payout]:
+        """Postponed payouts whose due date has come, earliest first."""
+        ...
+
+    async def open_payouts(self, until: datetime) -> list[Payout]:
+        """Payouts not yet paid (drawn or waiting) due before ``until``, by due date: the obligations calendar."""
+        ...
+
+    async def planned_obligations(self, since: datetime, until: datetime) -> list[tuple[int, Obligation]]:
+        """``(order_id, obligation)`` of the orders' planned payments out (``Order.obligations``) due in
+        ``[since, until)`` that no payout draws yet and that are not cancelled, by due date."""
+        ...
+
+    async def totals(self) -> ReserveTotals:
+        """Sums over every account and earmark."""
+        ...

@@ -20,6 +20,7 @@ from workflows.carrier import Carrier
 from workflows.catalogue import OneCCatalogue
 from workflows.channel_upkeep import ChannelUpkeep
 from workflows.channels import ChannelClient, ReportsOrderEvents, SetsPrices
+from workflows.client_money import ClientMoney
 from workflows.crm import CrmOrderBook
 from workflows.crm_orders import DEFAULT_CANCEL_STATUSES, CrmOrderSync
 from workflows.daily_report import DailyReports, DayRecords
@@ -28,7 +29,7 @@ from workflows.fulfilment import Fulfilment, fulfils
 from workflows.fx import FxWatch, RatesFeed
 from workflows.leases import HeldLeases
 from workflows.ledger import Ledger
-from workflows.office import OfficeDesk
+from workflows.office import Answer, OfficeDesk
 from workflows.onec_intake import StockIntake
 from workflows.onec_pull import BalanceSource, OneCPull, PriceSource
 from workflows.operations import Operations
@@ -71,6 +72,13 @@ class Rules:
     price_approval: timedelta = timedelta(hours=4)  # the managers' time to decide on held prices, then the owner's
     payment_poll_after: timedelta = timedelta(minutes=15)  # a payment's phase standing still this long: ask the gateway
     payment_task_after: timedelta = timedelta(hours=2)  # ...and unknown this long: the managers are asked to look
+    money_decision: timedelta = timedelta(hours=4)  # the managers' time to decide on an earmark's shortfall
+    money_postpone: timedelta = timedelta(days=1)  # ``postpone`` looks at a short payout again this much later
+
+    @property
+    def money_times(self) -> tuple[timedelta, timedelta]:
+        """The money desk's time to decide and what ``postpone`` puts off."""
+        return self.money_decision, self.money_postpone
 
 
 @dataclass(frozen=True)
@@ -134,6 +142,7 @@ class Shop:
     price_dispatchers: list[PriceDispatcher] = field(default_factory=list)  # one per channel that takes prices
     payment_watch: PaymentStatusWatch | None = None  # stuck payments asked about at the gateway
     instance: Instance = field(default_factory=Instance)  # this process's name on leases, and the leases it holds
+    money: ClientMoney | None = None  # clients' virtual accounts per order, earmarks and payouts
 
     def wake_dispatchers(self) -> None:
         """Something changed stock: every channel's dispatcher sends now instead of at its next tick."""
@@ -169,22 +178,19 @@ def assemble(
     )  # fmt: skip
     returns = Returns(uow, topology, clock, board, alerts, sellable_at_once=rules.returns_sellable_at_once)
     guard = PriceGuard(clock, board, alerts, decide_within=rules.price_approval)
-    desk = PaymentDesk(uow, clock, fraud, fx, rules.fraud_amount_threshold_rub)
+    money = ClientMoney(uow, clock, board, alerts, topology.estimates, *rules.money_times)
+    desk = PaymentDesk(uow, clock, fraud, fx, rules.fraud_amount_threshold_rub, money)
     watch = _payment_watch(uow, clock, board, desk, outside, rules, instance)
-    answers = {
-        TaskKind.FRAUD_CHECK: fraud.answer, TaskKind.FX_APPROVAL: fx.answer, TaskKind.ALERT: alerts.answer,
-        TaskKind.UNFILLABLE_ORDER: unfillable.answer, TaskKind.RETURN_RECEIPT: returns.answer_in_office,
-        TaskKind.PRICE_APPROVAL: guard.answer,
-    }  # fmt: skip
+    answers = _answers(fraud, fx, alerts, unfillable, returns, guard, money)
     if watch is not None:
         answers[TaskKind.PAYMENT_UNKNOWN] = watch.answer
     shop = Shop(
         uow, clock, topology, ledger, board, alerts, cascade, orders, operations,
         StockIntake(uow, topology, ledger, operations, clock, rules.onec_future_tolerance), fraud, fx,
         desk, OfficeDesk(uow, answers),
-        _pump(uow, clock, cascade, fraud, fx, alerts, unfillable, returns, guard, instance, watch),
+        _pump(uow, clock, cascade, fraud, fx, alerts, unfillable, returns, guard, money, instance, watch),
         returns, channels=dict(outside.channels), unfillable=unfillable, price_guard=guard, instance=instance,
-        payment_watch=watch,
+        payment_watch=watch, money=money,
     )  # fmt: skip
     shop.catalogue = OneCCatalogue(uow, topology, ledger, operations, clock)
     shop.prices = PriceIntake(uow, topology, ledger, clock, guard, drop_approval=rules.price_drop_approval)
@@ -215,9 +221,21 @@ def assemble(
     return shop
 
 
+def _answers(
+    fraud: FraudCheck, fx: FxWatch, alerts: AlertDesk, unfillable: UnfillableDesk, returns: Returns,
+    guard: PriceGuard, money: ClientMoney,
+) -> dict[TaskKind, Answer]:  # fmt: skip
+    """Which desk answers each kind of office task."""
+    return {
+        TaskKind.FRAUD_CHECK: fraud.answer, TaskKind.FX_APPROVAL: fx.answer, TaskKind.ALERT: alerts.answer,
+        TaskKind.UNFILLABLE_ORDER: unfillable.answer, TaskKind.RETURN_RECEIPT: returns.answer_in_office,
+        TaskKind.PRICE_APPROVAL: guard.answer, TaskKind.EARMARK_SHORTFALL: money.answer,
+    }  # fmt: skip
+
+
 def _pump(
     uow: UnitOfWorkFactory, clock: Clock, cascade: StoreCascade, fraud: FraudCheck, fx: FxWatch, alerts: AlertDesk,
-    unfillable: UnfillableDesk, returns: Returns, guard: PriceGuard, instance: Instance,
+    unfillable: UnfillableDesk, returns: Returns, guard: PriceGuard, money: ClientMoney, instance: Instance,
     watch: PaymentStatusWatch | None = None,
 ) -> DeadlinePump:  # fmt: skip
     """The deadline pump with each kind of task's handlers."""
@@ -230,6 +248,7 @@ def _pump(
         (TaskKind.UNFILLABLE_ORDER, DeadlineKind.EXPIRE): unfillable.on_timeout,
         (TaskKind.RETURN_RECEIPT, DeadlineKind.EXPIRE): returns.on_timeout,
         (TaskKind.PRICE_APPROVAL, DeadlineKind.EXPIRE): guard.on_timeout,
+        (TaskKind.EARMARK_SHORTFALL, DeadlineKind.EXPIRE): money.on_timeout,
     }
     if watch is not None:
         handlers[(TaskKind.PAYMENT_UNKNOWN, DeadlineKind.EXPIRE)] = watch.on_timeout

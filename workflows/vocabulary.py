@@ -22,6 +22,7 @@ class TaskKind(enum.StrEnum):
     RETURN_RECEIPT = "return_receipt"  # a warehouse (a store in Slack, else the managers) says what came back
     PRICE_APPROVAL = "price_approval"  # the managers let a batch of big price drops go out, or keep the old prices
     PAYMENT_UNKNOWN = "payment_unknown"  # the managers look into a payment the gateway left unknown too long
+    EARMARK_SHORTFALL = "earmark_shortfall"  # a payment out exceeds what its earmark holds: top up, absorb, postpone
 
     @property
     def for_office(self) -> bool:

@@ -27,6 +27,15 @@ from pydantic.json_schema import JsonSchemaMode
 from app.http import views
 from app.http.bodies import CancelBody, DeductionBody, OrderBody, PaymentEventBody, PriceMessage, StockMessage
 from app.http.dashboard_views import DashboardView
+from app.http.money_routes import (
+    AccountBodyView,
+    CalendarView,
+    LiquidityBodyView,
+    MoneyPlanBody,
+    PayoutBody,
+    PayoutOutcomeView,
+    PayoutView,
+)
 from app.http.order_listing import OrderListView
 from app.http.report_page import ReportPageView
 
@@ -209,6 +218,59 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         tag="Payments",
         description="Unknown extra fields are kept with the event. Authenticated by the bearer token or, when "
         "the server has `PAYMENTS_HMAC_SECRET`, by the signature headers (README, 'Payment events').",
+    ),
+    ("POST", "/api/orders/{order_id}/money/plan"): Operation(
+        "Plan the order's money: earmarks from the estimate (docs/client_money.md)",
+        {
+            200: ("Planned (or the same plan again: unchanged); the account.", AccountBodyView),
+            404: ("No such order.", ERROR),
+            409: ("Planned already with other figures.", ERROR),
+        },
+        MoneyPlanBody,
+        parameters=(ORDER_ID,),
+        tag="Money",
+    ),
+    ("GET", "/api/orders/{order_id}/money"): Operation(
+        "The order's virtual account: credited, earmarks, payouts",
+        {200: ("The account.", AccountBodyView), 404: ("No such order.", ERROR)},
+        parameters=(ORDER_ID,),
+        tag="Money",
+    ),
+    ("POST", "/api/orders/{order_id}/payouts"): Operation(
+        "A payment out, drawn from one earmark; a shortfall asks the managers instead",
+        {
+            201: ("Taken: `drawn`, or `short` with the managers' task.", PayoutOutcomeView),
+            200: ("A repeat of the same key: what became of it.", PayoutOutcomeView),
+            404: ("No such order.", ERROR),
+            409: ("The key was used with other figures, or the order has no money plan.", ERROR),
+            422: ("A foreign currency with no rate given or held, or an obligation the order lacks.", ERROR),
+        },
+        PayoutBody,
+        parameters=(ORDER_ID,),
+        tag="Money",
+        description="Idempotent on `key`. Without `rate` the newest CBR rate held is used.",
+    ),
+    ("POST", "/api/orders/{order_id}/payouts/{key}/paid"): Operation(
+        "The bank paid a drawn payout out: it leaves the obligations calendar",
+        {
+            200: ("Paid (a repeat changes nothing).", PayoutView),
+            404: ("No such payout.", ERROR),
+            409: ("The payout is not drawn.", ERROR),
+        },
+        parameters=(ORDER_ID, _path("key", {"type": "string"}, "The payout's key.")),
+        tag="Money",
+    ),
+    ("GET", "/api/money/obligations"): Operation(
+        "The obligations calendar: every planned payment out with its due date and currency",
+        {200: ("By due date.", CalendarView), 400: ("`weeks` is wrong.", ERROR)},
+        parameters=(_query("weeks", {"type": "integer", "minimum": 1, "maximum": 26}, "Weeks ahead (8)."),),
+        tag="Money",
+    ),
+    ("GET", "/api/money/liquidity"): Operation(
+        "The owner's liquidity view: obligations against reserves by week",
+        {200: ("By week, with the overdue and the reserves.", LiquidityBodyView), 400: ("`weeks` is wrong.", ERROR)},
+        parameters=(_query("weeks", {"type": "integer", "minimum": 1, "maximum": 26}, "Weeks ahead (8)."),),
+        tag="Money",
     ),
     ("GET", "/api/report/daily"): Operation(
         "The owner's daily report (README, 'Daily report')",

@@ -113,4 +113,15 @@ def report_view(report: DailyReport) -> dict[str, Any]:
             {"channel": c.channel, "uptime": round(c.uptime, 6), "down_seconds": c.down_seconds}
             for c in report.channels
         ],
+        "money": None
+        if (m := report.money) is None
+        else {  # as of now (docs/client_money.md)
+            "due_this_week_rub": str(m.due),
+            "covered_rub": str(m.covered),
+            "uncovered_rub": str(m.uncovered),
+            "due_next_week_rub": str(m.next_week),
+            "overdue": m.overdue,
+            "overdue_rub": str(m.overdue_rub),
+            "available_rub": str(m.available),
+        },
     }

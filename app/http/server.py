@@ -22,6 +22,7 @@ from app.http.bodies import CancelBody, DeductionBody, OrderBody, PaymentEventBo
 from app.http.connections import request_deadlines
 from app.http.dashboard import dashboard_routes
 from app.http.errors import RETRY_AFTER_SECONDS, ApiError, Handler, error_response, json_errors
+from app.http.money_routes import money_routes
 from app.http.onec_exchange import (
     ExchangeLimits,
     ExportedOrders,
@@ -52,6 +53,7 @@ from storage.database import DatabaseUnavailable, lost_connection
 from workflows.articles import MAX_SKU_LENGTH
 from workflows.dashboard import Dashboard
 from workflows.errors import WorkflowError
+from workflows.liquidity import Liquidity
 from workflows.model import Customer, Obligation
 from workflows.office_model import Phase
 from workflows.onec_intake import OneCLine, StockSource, onec_time
@@ -121,6 +123,8 @@ def create_app(services: Services) -> web.Application:
                                            shop.topology.onec.timezone))  # fmt: skip
     search = OrderSearch(shop.uow, OrderLookup(shop.uow, shop.topology.channels, shop.payments), shop.payments)
     app.router.add_routes(order_listing_routes(search, shop.topology, services.settings.business.locale))
+    if shop.money is not None:  # clients' money per order, and the owner's liquidity view
+        app.router.add_routes(money_routes(shop.money, Liquidity(shop.uow, shop.clock, shop.topology.onec.timezone)))
     app.router.add_post(PAYMENTS_PATH, post_payment_event)
     slack_secret = services.settings.slack.signing_secret
     if services.chats.slack_app is not None and slack_secret is not None:

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from bot.telegram.alert_texts import alert_title
 from bot.texts import Locale
-from bot.wording import Names, percent
+from bot.wording import Names, money, percent
 from workflows.office_model import Alert
 from workflows.payloads import (
     AlertTask,
+    EarmarkShortfall,
     FraudCall,
     FxApproval,
     PayloadError,
@@ -45,6 +46,8 @@ _TEXTS: dict[Locale, dict[str, str]] = {
         "kind.price_approval": "Снижение цен: решить",
         "payment_unknown": "Оплата заказа {order} не подтверждена шлюзом: проверить",
         "kind.payment_unknown": "Неподтверждённая оплата: проверить",
+        "earmark_shortfall": "Не хватает резерва по заказу {order}: {amount}, решить",
+        "kind.earmark_shortfall": "Нехватка резерва по заказу: решить",
         "owner": "владелец",
         "managers": "менеджеры",
         "store": "магазин {title}",
@@ -72,6 +75,8 @@ _TEXTS: dict[Locale, dict[str, str]] = {
         "kind.price_approval": "Price drops: decide",
         "payment_unknown": "Order {order}: payment not confirmed by the gateway, check it",
         "kind.payment_unknown": "An unconfirmed payment: check it",
+        "earmark_shortfall": "A reserve is short for order {order}: {amount}, decide",
+        "kind.earmark_shortfall": "A reserve is short for an order: decide",
         "owner": "the owner",
         "managers": "the managers",
         "store": "store {title}",
@@ -131,6 +136,9 @@ class TaskTitles:
                 return self._price(PriceQuestion.from_payload(payload))
             case TaskKind.PAYMENT_UNKNOWN:
                 return self._t(task.kind, order=_order(PaymentUnknown.from_payload(payload)))
+            case TaskKind.EARMARK_SHORTFALL:
+                short = EarmarkShortfall.from_payload(payload)
+                return self._t(task.kind, order=_order(short), amount=money(self._locale, str(short.shortfall_rub)))
             case TaskKind.ALERT:
                 return self._t(task.kind, title=self._alert(AlertTask.from_payload(payload), task))
         return self._kind(task.kind)
@@ -165,6 +173,12 @@ class TaskTitles:
 
 
 def _order(
-    payload: StoreQuestion | FraudCall | FxApproval | UnfillableOrder | ReturnReceipt | PaymentUnknown,
+    payload: StoreQuestion
+    | FraudCall
+    | FxApproval
+    | UnfillableOrder
+    | ReturnReceipt
+    | PaymentUnknown
+    | EarmarkShortfall,
 ) -> str:
     return payload.external_id or str(payload.order_id)

@@ -60,6 +60,9 @@ SCENARIOS = (
              "1С выгружает розничные цены: три товара на 60 % дешевле (ошибка), блендер на 10 % (обычная уценка). "
              "Уценка уходит на каналы сразу; большие падения ждут: менеджерам один вопрос в Telegram — выгрузить "
              "новые цены или оставить старые."),
+    Scenario("tir_before_logistics", "Счёт за TIR раньше оплаты логистики",
+             "Клиент оплатил только товар (600 000 ₽); перевозчик выставляет счёт за TIR — 12 000 €. Из резерва на "
+             "товар его не берут: менеджерам вопрос в Telegram — запросить доплату, взять на себя или отложить."),
     Scenario("onec_silent", "1С замолчала", "1С перестаёт отвечать; через 30 минут владелец получает тревогу."),
     Scenario("onec_back", "1С вернулась", "1С снова отвечает: остатки сверены, владелец получает сообщение."),
 )  # fmt: skip
@@ -82,6 +85,7 @@ class Scenarios:
             "yuan_jump": self.yuan_jump, "big_new_client": self.big_new_client, "onec_silent": self.onec_silent,
             "onec_back": self.onec_back, "ozon_cancel": self.ozon_cancel,
             "wb_unfillable": self.wb_unfillable, "store_return": self.store_return, "price_drop": self.price_drop,
+            "tir_before_logistics": self.tir_before_logistics,
         }  # fmt: skip
 
     async def run(self, name: str) -> str:
@@ -210,6 +214,25 @@ class Scenarios:
         return (
             f"Заказ {answer['order_id']}: 5 000 CNY поставщику; курс ЦБ при оплате 12,00 ₽, к сроку 12,48 ₽ "
             "(+4 %). Менеджеры получили задачу в Telegram: взять на себя, доплата клиента или отложить."
+        )
+
+    async def tir_before_logistics(self) -> str:
+        """Clients' money (docs/client_money.md): the carrier's invoice comes before the client paid for logistics."""
+        plan = {"goods_rub": "600000", "transport": "tir", "clearance": "full", "weight_kg": "4000",
+                "volume_m3": "12", "boxes": 20}  # fmt: skip
+        answer = await self._order("site", [(WATCHED, 1)], total="1994400",
+                                   customer={"name": "ООО Импорт", "phone": "+79990000077"})  # fmt: skip
+        order_id = int(answer["order_id"])
+        await self._api("POST", f"/api/orders/{order_id}/money/plan", plan)
+        await self._pay(order_id, Decimal("600000"), "authorized", "cleared")
+        due = self.sandbox.clock.now() + timedelta(days=2)
+        invoice = {"key": self._ref("TIR"), "purpose": "logistics", "payee": "TIR Trans Logistik",
+                   "currency": "EUR", "amount": "12000", "due_at": due.isoformat(), "rate": "100"}  # fmt: skip
+        await self._api("POST", f"/api/orders/{order_id}/payouts", invoice)
+        return (
+            f"Заказ {order_id}: клиент оплатил товар (600 000 ₽), в резерве на логистику пусто; счёт перевозчика "
+            "12 000 € (1 200 000 ₽) не списан. Менеджеры получили вопрос в Telegram: «Запросить доплату» выставит "
+            f"клиенту платёж, счёт оплатится, когда он пройдёт. Деньги заказа: GET /api/orders/{order_id}/money."
         )
 
     async def big_new_client(self) -> str:

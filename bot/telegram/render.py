@@ -14,7 +14,15 @@ from bot.telegram.texts import has, tg
 from bot.texts import Locale
 from bot.wording import Names, clock_time, count, money, percent, rate, time_span
 from workflows.office_model import Alert
-from workflows.payloads import FraudCall, FxApproval, PaymentUnknown, PriceQuestion, ReturnReceipt, UnfillableOrder
+from workflows.payloads import (
+    EarmarkShortfall,
+    FraudCall,
+    FxApproval,
+    PaymentUnknown,
+    PriceQuestion,
+    ReturnReceipt,
+    UnfillableOrder,
+)
 from workflows.tasks import Task, TaskState
 from workflows.vocabulary import TaskKind
 
@@ -73,6 +81,8 @@ def task_text(task: Task, locale: Locale, timezone: str, names: Names | None = N
         lines = _fraud_lines(FraudCall.from_payload(task.payload), locale, timezone, deadline)
     elif task.kind == TaskKind.FX_APPROVAL:
         lines = _fx_lines(FxApproval.from_payload(task.payload), locale, deadline)
+    elif task.kind == TaskKind.EARMARK_SHORTFALL:
+        lines = _earmark_lines(EarmarkShortfall.from_payload(task.payload), locale, timezone, deadline)
     elif task.kind == TaskKind.UNFILLABLE_ORDER:
         lines = _unfillable_lines(UnfillableOrder.from_payload(task.payload), task, names, timezone)
     elif task.kind == TaskKind.PRICE_APPROVAL:
@@ -135,6 +145,20 @@ def _fx_lines(fx: FxApproval, locale: Locale, deadline: str) -> list[str]:
            difference=money(locale, str(fx.difference_rub), "RUB"),
            deadline=deadline),
     ]  # fmt: skip
+
+
+def _earmark_lines(short: EarmarkShortfall, locale: Locale, timezone: str, deadline: str) -> list[str]:
+    purpose = tg(locale, f"earmark.purpose.{short.purpose}")
+    lines = [
+        tg(locale, "earmark.title", purpose=purpose, order=short.external_id or short.order_id),
+        tg(locale, "earmark.body", payee=short.payee, amount=money(locale, str(short.amount), short.currency),
+           amount_rub=money(locale, str(short.amount_rub), "RUB"), due=clock_time(short.due_at, timezone),
+           available=money(locale, str(short.available_rub), "RUB"),
+           shortfall=money(locale, str(short.shortfall_rub), "RUB"), deadline=deadline),
+    ]  # fmt: skip
+    if short.escalated:
+        lines.append(tg(locale, "earmark.escalated"))
+    return lines
 
 
 def _unfillable_lines(question: UnfillableOrder, task: Task, names: Names, timezone: str) -> list[str]:

@@ -167,6 +167,20 @@ _TEXTS: dict[str, dict[str, str]] = {
         "option.absorb": "Берём на себя",
         "option.topup": "Доплата клиента",
         "option.postpone": "Отложить",
+        "option.request_topup": "Запросить доплату",
+        "task.kind.earmark_shortfall": "нехватка резерва",
+        "earmark.title": "💰 Не хватает резерва «{purpose}»: заказ {order}",
+        "earmark.body": (
+            "Платёж {payee}: {amount} ({amount_rub}) до {due}\nВ резерве {available}, не хватает {shortfall}\n"
+            "Ответьте до {deadline}"
+        ),
+        "earmark.escalated": "Менеджеры не решили вовремя",
+        "earmark.purpose.goods": "товар",
+        "earmark.purpose.logistics": "логистика",
+        "earmark.purpose.customs": "таможня",
+        "earmark.purpose.warehouse": "склад",
+        "earmark.purpose.marketplace": "доставка на маркетплейс",
+        "reason.covered": "клиент доплатил",
         "closed.answered": "Решение: {option} — {by}, {at}",
         "closed.expired": "Время вышло ({at})",
         "closed.cancelled": "Не нужно: {reason} ({at})",
@@ -395,6 +409,20 @@ _TEXTS: dict[str, dict[str, str]] = {
         "option.absorb": "Absorb",
         "option.topup": "Client tops up",
         "option.postpone": "Postpone",
+        "option.request_topup": "Ask the client to top up",
+        "task.kind.earmark_shortfall": "a reserve shortfall",
+        "earmark.title": "💰 The {purpose} reserve is short: order {order}",
+        "earmark.body": (
+            "Payment to {payee}: {amount} ({amount_rub}) by {due}\nReserved {available}, short by {shortfall}\n"
+            "Answer by {deadline}"
+        ),
+        "earmark.escalated": "The managers did not decide in time",
+        "earmark.purpose.goods": "goods",
+        "earmark.purpose.logistics": "logistics",
+        "earmark.purpose.customs": "customs",
+        "earmark.purpose.warehouse": "warehouse",
+        "earmark.purpose.marketplace": "marketplace delivery",
+        "reason.covered": "the client paid",
         "closed.answered": "Decision: {option} — {by}, {at}",
         "closed.expired": "Time ran out ({at})",
         "closed.cancelled": "No longer needed: {reason} ({at})",

@@ -256,6 +256,25 @@ def test_the_yuan_jump_gives_managers_a_decision_and_topup_is_recorded(sandbox: 
     assert "obligation_held" in [event["event"] for event in order(state, again)["history"]]
 
 
+def test_the_tir_invoice_before_the_logistics_money_asks_the_managers(sandbox: Sandbox) -> None:
+    order_id = summary_order(sandbox.scenario("tir_before_logistics"))
+
+    def shortfall(state: dict[str, Any]) -> dict[str, Any] | None:
+        chat = person(state, "Павел")["messages"]
+        return next((m for m in chat if "резерва" in m["text"] and m["buttons"]), None)
+
+    message = sandbox.eventually(shortfall, "Павел gets the reserve shortfall question")
+    assert f"заказ {order(sandbox.state(), order_id)['external_id']}" in message["text"]
+    topup = next(b["data"] for row in message["buttons"] for b in row if b["data"].endswith(":request_topup"))
+    assert sandbox.post("/sandbox/api/telegram/press", {"user": 1003, "message_id": message["message_id"],
+                                                        "data": topup}).status_code == 200  # fmt: skip
+
+    def asked(state: dict[str, Any]) -> bool:
+        return "topup_requested" in [event["event"] for event in order(state, order_id)["history"]]
+
+    sandbox.eventually(asked, "the client is asked to top up")
+
+
 SLIPPED = ("TV-LG-55", "FRIDGE-LG-509", "RUN-42")  # the price_drop scenario's 60 % slips; BLENDER-3 −10 %
 PRICED = (*SLIPPED, "BLENDER-3")
 TRANSCRIPTS = Path(__file__).resolve().parents[2] / "docs" / "transcripts"

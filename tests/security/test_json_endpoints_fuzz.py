@@ -83,6 +83,10 @@ PAYMENT = {"event_id": "e1", "payment_id": "p1", "order_id": ORDER, "idempotency
 TELEGRAM_UPDATE = {"update_id": 1, "message": {"message_id": 1, "date": 1763716000, "text": "/help",
                    "chat": {"id": 1, "type": "private"}, "from": {"id": 1, "is_bot": False, "first_name": "A"}}}  # fmt: skip
 SLACK_EVENT = {"type": "url_verification", "challenge": "fuzz", "token": "x"}
+MONEY_PLAN = {"goods_rub": "600000", "transport": "tir", "clearance": "full", "weight_kg": "4000.5", "volume_m3": "12",
+              "boxes": 20}  # fmt: skip
+PAYOUT = {"key": "tir-1", "purpose": "logistics", "payee": "TIR Trans", "currency": "EUR", "amount": "12000.5",
+          "due_at": "2026-11-24T12:00:00+03:00", "rate": "98.7654"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,16 @@ ROUTES: dict[tuple[str, str], tuple[str, st.SearchStrategy[Call], int]] = {
                                               .map(lambda parts: "/api/stock/" + "/".join(parts))), 80),
     ("GET", "/api/offer-ids/conflicts"): ("conflicts", _gets(_query("/api/offer-ids/conflicts", "x")), 15),
     ("GET", "/api/stats/stores"): ("store-stats", _gets(_query("/api/stats/stores", "since")), 60),
+    ("POST", "/api/orders/{order_id}/money/plan"): (
+        "money-plan", _posts(ORDER_IDS.map(lambda i: f"/api/orders/{i}/money/plan"), MONEY_PLAN), 80),
+    ("GET", "/api/orders/{order_id}/money"): ("money", _gets(ORDER_IDS.map(lambda i: f"/api/orders/{i}/money")), 30),
+    ("POST", "/api/orders/{order_id}/payouts"): (
+        "payouts", _posts(ORDER_IDS.map(lambda i: f"/api/orders/{i}/payouts"), PAYOUT), 120),
+    ("POST", "/api/orders/{order_id}/payouts/{key}/paid"): (
+        "payout-paid", st.builds(Call, st.just("POST"), st.tuples(ORDER_IDS, path_segment("tir-1", "tir-1")).map(
+            lambda ik: f"/api/orders/{ik[0]}/payouts/{ik[1]}/paid")), 40),
+    ("GET", "/api/money/obligations"): ("obligations", _gets(_query("/api/money/obligations", "weeks", "1", "26")), 30),
+    ("GET", "/api/money/liquidity"): ("liquidity", _gets(_query("/api/money/liquidity", "weeks", "2", "27")), 30),
     ("GET", "/api/report/daily"): ("report", _gets(_query("/api/report/daily", "date", "2026-11-20")), 50),
     ("GET", "/api/report/daily.png"): ("report-png", _gets(_query("/api/report/daily.png", "date", "2026-11-20")
                                                          | _query("/api/report/daily.png", "locale", "en", "ru")), 30),

@@ -32,6 +32,7 @@ from workflows.model import OrderEvent
 from workflows.office_model import Alert
 from workflows.order_lifecycle import OrderCounters
 from workflows.payloads import (
+    EarmarkShortfall,
     FraudCall,
     FxApproval,
     PaymentUnknown,
@@ -173,6 +174,10 @@ def _office_tasks() -> list[Task]:
             PriceQuestion(3, "Розничная", lines, skus, (PriceSample("oz", "LAMP", 150000, 120000, 125000),
                           PriceSample("ym", "KETTLE", None, 9900)), why).to_payload()
             for lines, skus, why in ((1, 1, None), (4, 3, "timeout"), (15, 22, None))]),
+        TaskKind.EARMARK_SHORTFALL: (("request_topup", "absorb", "postpone"), [
+            EarmarkShortfall(8, "S-8", 3, purpose, "TIR carrier", "EUR", Decimal("12000"), Decimal("1200000"),
+                             Decimal("400000"), Decimal("800000"), NOW + timedelta(days=3), escalated).to_payload()
+            for purpose, escalated in (("logistics", False), ("customs", True), ("goods", False))]),
         TaskKind.RETURN_RECEIPT: (("sellable", "defective", "not_received"), [
             ReturnReceipt(8, "S-8", "site", "LAMP", 1, "online", "manager:42").to_payload()]),
         TaskKind.PAYMENT_UNKNOWN: (("checked",), [
@@ -191,7 +196,7 @@ def _office_tasks() -> list[Task]:
             tasks.append(Task(4, kind, "order:8", "role:managers", options, base.deadline, NOW, TaskState.EXPIRED,
                               payload, closed_at=NOW))  # fmt: skip
             tasks += [Task(4, kind, "order:8", "role:managers", options, base.deadline, NOW, TaskState.CANCELLED,
-                           payload, closed_at=NOW, end_reason=why) for why in ("resolved", "order_cancelled")]  # fmt: skip
+                           payload, closed_at=NOW, end_reason=why) for why in ("resolved", "order_cancelled", "covered")]  # fmt: skip
     return tasks
 
 

@@ -1,7 +1,7 @@
 """The payment watch: where a payment event came from, and the watch's record of each stuck payment
 
 Revision ID: 0024
-Revises: 0020
+Revises: 0021
 Create Date: 2026-12-04 08:00:00.000000
 
 ``payment_events.source`` says whether an event is the gateway's own notice (``gateway``: every existing row) or
@@ -18,7 +18,7 @@ from alembic import op
 import storage.schema
 
 revision = '0024'
-down_revision = '0020'
+down_revision = '0021'
 branch_labels = None
 depends_on = None
 

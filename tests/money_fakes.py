@@ -1,0 +1,117 @@
+"""The money book in memory (``workflows.ports.MoneyBook``), with the SQL one's contract."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from workflows.model import Obligation, ObligationState, Order
+from workflows.money_model import OPEN, PURPOSES, MoneyAccount, MoneyEntry, Payout, PayoutState, ReserveTotals
+
+
+@dataclass
+class MoneyState:
+    accounts: dict[int, MoneyAccount] = field(default_factory=dict)
+    payouts: dict[int, Payout] = field(default_factory=dict)  # by id
+    entries: list[MoneyEntry] = field(default_factory=list)
+    next_id: int = 1
+
+    def new_id(self) -> int:
+        self.next_id += 1
+        return self.next_id - 1
+
+
+class MemoryMoneyBook:
+    def __init__(self, state: MoneyState, orders: Mapping[int, Order]) -> None:
+        self._s, self._orders = state, orders
+
+    async def account(self, order_id: int) -> MoneyAccount | None:
+        found = self._s.accounts.get(order_id)
+        if found is None:
+            return None
+        account = copy.deepcopy(found)
+        account.earmarks.sort(key=lambda e: PURPOSES.index(e.purpose))
+        return account
+
+    async def open_account(self, account: MoneyAccount) -> None:
+        assert account.order_id not in self._s.accounts
+        await self.save_account(account)
+
+    async def save_account(self, account: MoneyAccount) -> None:
+        stored = self._s.accounts.get(account.order_id)
+        drawn = {e.id: e.drawn for e in stored.earmarks} if stored is not None else {}
+        for mark in account.earmarks:
+            if mark.id is None:
+                mark.id = self._s.new_id()
+        kept = copy.deepcopy(account)
+        for mark in kept.earmarks:
+            mark.drawn = drawn.get(mark.id, mark.drawn)  # only draw() writes it
+        self._s.accounts[account.order_id] = kept
+
+    async def draw(self, earmark_id: int, amount: Decimal) -> bool:
+        for account in self._s.accounts.values():
+            for mark in account.earmarks:
+                if mark.id == earmark_id:
+                    if mark.drawn + amount > mark.reserved:
+                        return False
+                    mark.drawn += amount
+                    return True
+        return False
+
+    async def record(self, entry: MoneyEntry) -> bool:
+        if any(e.key == entry.key for e in self._s.entries):
+            return False
+        self._s.entries.append(entry)
+        return True
+
+    async def entries(self, order_id: int) -> list[MoneyEntry]:
+        return [e for e in self._s.entries if e.order_id == order_id]
+
+    async def payout(self, key: str) -> Payout | None:
+        found = next((p for p in self._s.payouts.values() if p.key == key), None)
+        return copy.deepcopy(found)
+
+    async def payout_by_id(self, payout_id: int) -> Payout | None:
+        return copy.deepcopy(self._s.payouts.get(payout_id))
+
+    async def add_payout(self, payout: Payout) -> None:
+        assert all(p.key != payout.key for p in self._s.payouts.values()), "payout keys are unique"
+        payout.id = self._s.new_id()
+        self._s.payouts[payout.id] = copy.deepcopy(payout)
+
+    async def save_payout(self, payout: Payout) -> None:
+        assert payout.id in self._s.payouts
+        self._s.payouts[payout.id] = copy.deepcopy(payout)
+
+    async def payouts_of(self, order_id: int) -> list[Payout]:
+        found = [p for p in self._s.payouts.values() if p.order_id == order_id]
+        return copy.deepcopy(sorted(found, key=lambda p: (p.due_at, p.id or 0)))
+
+    async def postponed_due(self, now: datetime, limit: int) -> list[Payout]:
+        found = [p for p in self._s.payouts.values() if p.state == PayoutState.POSTPONED and p.due_at <= now]
+        return copy.deepcopy(sorted(found, key=lambda p: (p.due_at, p.id or 0))[:limit])
+
+    async def open_payouts(self, until: datetime) -> list[Payout]:
+        found = [p for p in self._s.payouts.values() if p.state in OPEN and p.due_at < until]
+        return copy.deepcopy(sorted(found, key=lambda p: (p.due_at, p.id or 0)))
+
+    async def planned_obligations(self, since: datetime, until: datetime) -> list[tuple[int, Obligation]]:
+        drawn = {p.obligation_id for p in self._s.payouts.values()}
+        found = [
+            (order_id, o)
+            for order_id, order in self._orders.items()
+            for o in order.obligations
+            if since <= o.due_at < until and o.state != ObligationState.CANCELLED and o.id not in drawn
+        ]
+        return sorted(found, key=lambda pair: (pair[1].due_at, pair[1].id or 0))
+
+    async def totals(self) -> ReserveTotals:
+        marks = [m for a in self._s.accounts.values() for m in a.earmarks]
+        return ReserveTotals(
+            sum((m.planned for m in marks), Decimal(0)), sum((m.reserved for m in marks), Decimal(0)),
+            sum((m.drawn for m in marks), Decimal(0)), sum((m.absorbed for m in marks), Decimal(0)),
+            sum((a.unallocated for a in self._s.accounts.values()), Decimal(0)),
+        )  # fmt: skip
