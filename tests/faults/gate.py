@@ -38,10 +38,9 @@ class FaultGate:
         self.name, self.upstream_port, self.latency_s = name, upstream_port, latency_s
         self.state = OPEN
         self.port = 0
+        self.gave_up = 0  # connections their clients closed while the gate hung (a request timed out)
         self._server: asyncio.Server | None = None
         self._links: set[_Link] = set()
-        self._flowing = asyncio.Event()
-        self._flowing.set()
 
     def url(self, path: str = "") -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -54,12 +53,10 @@ class FaultGate:
         await self._close_listener()
         for link in list(self._links):
             link.abort()
-        self._flowing.set()
 
     async def hang(self) -> None:
         """Nothing passes any more; connections stay open."""
         self.state = HUNG
-        self._flowing.clear()
         for link in self._links:
             link.saw_fault = True
 
@@ -77,7 +74,6 @@ class FaultGate:
         if self._server is None:
             await self.start()
         self.state = OPEN
-        self._flowing.set()
 
     async def _close_listener(self) -> None:
         if self._server is not None:
@@ -96,6 +92,8 @@ class FaultGate:
         except OSError:
             pass
         finally:
+            if self.state == HUNG:
+                self.gave_up += 1
             self._links.discard(link)
             link.abort()
 
@@ -104,9 +102,11 @@ class FaultGate:
     ) -> None:
         try:
             while data := await source.read(CHUNK):
-                await self._flowing.wait()
-                if link.saw_fault and self.state == OPEN:
-                    return  # it saw the hang: reset, never answered late
+                if link.saw_fault or self.state != OPEN:
+                    link.saw_fault = True
+                    if self.state == OPEN:
+                        return  # it saw the hang: reset, never answered late
+                    continue  # hung: what was sent is lost, as in an outage; a client that gives up is seen
                 if delay:
                     await asyncio.sleep(delay)
                 target.write(data)

@@ -352,6 +352,13 @@ class World:
         assert self._pool is not None
         return self._pool
 
+    async def reconnect(self) -> None:
+        """A fresh pool of the test's own connections (after the server restarted under the old one)."""
+        old, self._pool = self._pool, None
+        if old is not None:
+            old.terminate()
+        self._pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=4)
+
     # -- the processes ---------------------------------------------------------------------------------------
 
     def environment(self, instance: Instance) -> dict[str, str]:
