@@ -34,8 +34,11 @@ class _Link:
 
 
 class FaultGate:
-    def __init__(self, name: str, upstream_port: int, *, latency_s: float = 0.0) -> None:
+    def __init__(
+        self, name: str, upstream_port: int, *, latency_s: float = 0.0, upstream_host: str = "127.0.0.1"
+    ) -> None:
         self.name, self.upstream_port, self.latency_s = name, upstream_port, latency_s
+        self.upstream_host = upstream_host
         self.state = OPEN
         self.port = 0
         self.gave_up = 0  # connections their clients closed while the gate hung (a request timed out)
@@ -84,7 +87,7 @@ class FaultGate:
         link = _Link(writer, saw_fault=self.state != OPEN)
         self._links.add(link)
         try:
-            up_reader, link.upstream = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+            up_reader, link.upstream = await asyncio.open_connection(self.upstream_host, self.upstream_port)
             await asyncio.gather(
                 self._pipe(reader, link.upstream, link, delay=0.0),
                 self._pipe(up_reader, writer, link, delay=self.latency_s),

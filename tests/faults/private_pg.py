@@ -15,7 +15,6 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 from tests.faults.world import free_port
@@ -41,8 +40,12 @@ def _version(name: str) -> float:
         return 0.0
 
 
+class ClusterUnavailable(Exception):
+    """No private server could be made here (no binaries, no ``postgres`` OS user, initdb or pg_ctl failed)."""
+
+
 class PrivateCluster:
-    """``with PrivateCluster.made() as cluster:`` a running server; :meth:`crash` and :meth:`start` it."""
+    """:meth:`make` a running server; :meth:`crash` and :meth:`start` it; :meth:`remove` it at the end."""
 
     def __init__(self, bin_dir: Path, folder: Path) -> None:
         self.bin, self.folder = bin_dir, folder
@@ -51,24 +54,27 @@ class PrivateCluster:
         self._as_postgres = os.geteuid() == 0
 
     @classmethod
-    @contextlib.contextmanager
-    def made(cls) -> Iterator[PrivateCluster]:
+    def make(cls) -> PrivateCluster:
         bin_dir = pg_bin()
         if bin_dir is None:
-            raise RuntimeError(f"no initdb/pg_ctl found (set {PG_BIN_ENV} to PostgreSQL's bin directory)")
-        folder = Path(tempfile.mkdtemp(prefix="storeops-faults-pg-"))
-        cluster = cls(bin_dir, folder)
+            raise ClusterUnavailable(f"no initdb/pg_ctl found (set {PG_BIN_ENV} to PostgreSQL's bin directory)")
+        cluster = cls(bin_dir, Path(tempfile.mkdtemp(prefix="storeops-faults-pg-")))
         try:
             if cluster._as_postgres:
-                shutil.chown(folder, "postgres", "postgres")
+                shutil.chown(cluster.folder, "postgres", "postgres")
             cluster._run("initdb", "-D", str(cluster.data), "-A", "trust", "-U", "postgres", "-E", "UTF8",
                          "--no-sync", "--no-instructions")  # fmt: skip
             cluster.start()
-            yield cluster
-        finally:
-            with contextlib.suppress(Exception):
-                cluster._run("pg_ctl", "-D", str(cluster.data), "-m", "immediate", "-w", "stop")
-            shutil.rmtree(folder, ignore_errors=True)
+        except (OSError, LookupError, RuntimeError, subprocess.SubprocessError) as error:
+            cluster.remove()
+            raise ClusterUnavailable(f"a private PostgreSQL server could not be made: {error}") from error
+        return cluster
+
+    def remove(self) -> None:
+        """Stop the server (if it runs) and remove its directory."""
+        with contextlib.suppress(Exception):
+            self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        shutil.rmtree(self.folder, ignore_errors=True)
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{database}"
