@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,9 @@ from tests.faults import figures
 from tests.faults.world import ROOT
 
 _SESSION_STARTED = time.monotonic()
+_STARTED_AT = datetime.now(UTC).isoformat(timespec="seconds")
+_LOAD_AT_START = os.getloadavg()
+_SERVER: dict[str, str] = {}  # the shared server's version, once asked
 
 
 def admin(server_url: str, *statements: str) -> None:
@@ -36,6 +40,7 @@ def admin(server_url: str, *statements: str) -> None:
         connection = await asyncpg.connect(host=url.host, port=url.port or 5432, user=url.username,
                                            password=url.password, database="postgres", timeout=10)  # fmt: skip
         try:
+            _SERVER.setdefault("version", str(await connection.fetchval("SHOW server_version")))
             for statement in statements:
                 await connection.execute(statement)
         finally:
@@ -91,10 +96,13 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.write_line(line)
     from bench.common import machine_facts
 
+    machine = machine_facts(_SERVER.get("version"))
+    machine.update(started_at=_STARTED_AT, load_average_at_start=[round(n, 2) for n in _LOAD_AT_START],
+                   load_average_at_end=[round(n, 2) for n in os.getloadavg()])  # fmt: skip
     written = figures.write({
         "suite": "tests/faults (make test-faults)",
         "wall_time_s": round(time.monotonic() - _SESSION_STARTED, 1),
-        "machine": machine_facts(None),
+        "machine": machine,
     })  # fmt: skip
     if written is not None:
         terminalreporter.write_line(f"written to {written}")
