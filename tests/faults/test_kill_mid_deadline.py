@@ -38,13 +38,12 @@ async def test_kill_mid_deadline(recovery: str, shop_database: str, tmp_path: Pa
             shown = slack.questions(STORE_CHANNELS[store], task_id)
             return True if len(shown) == 1 and shown[0]["live"] else None
 
-        await until(lambda: asked("north", task), "the north store's question in Slack", patience=30)
-
-        rows = await w.db.acquire()
+        rows = await w.db.acquire()  # held from well before the deadline: nothing else here locks these rows
         holding = rows.transaction()
         await holding.start()
         try:
             await rows.execute("SELECT 1 FROM stock_levels WHERE sku = $1 FOR UPDATE", STORE_SKU)
+            await until(lambda: asked("north", task), "the north store's question in Slack", patience=30)
 
             async def claimed() -> str | None:
                 owner = await w.db.fetchval(
