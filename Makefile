@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit bench migrate clean lock lock-upgrade
+.PHONY: run test test-faults lint typecheck unit bench migrate clean lock lock-upgrade
 
 # Create .venv when missing and (re)install when pyproject.toml or the lock changed: the locked versions, every file
 # checked against its hash, then storeops itself without looking for dependencies; `pip check` fails when the lock
@@ -68,6 +68,12 @@ test: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache --no-logo
 	$(BIN)/pytest -q -ra
+
+# The fault suite (tests/faults, docs/faults.md), apart from the whole suite: two real `storeops run` processes on a
+# PostgreSQL database of their own, killed with -9 mid-work, their database restarted, channels and Slack hanging or
+# refusing; a few minutes. FAULTS_RESULTS=bench/results/faults.json also writes the recovery times it measured.
+test-faults: $(STAMP)
+	STOREOPS_FAULTS_RESULTS=$(FAULTS_RESULTS) $(BIN)/pytest -q -ra -p no:cacheprovider tests/faults
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
