@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -207,7 +208,6 @@ class SqlReservations:
         self._touched = touched if touched is not None else set()
 
     async def take(self, reservation: Reservation) -> bool:
-        self._touched.add(reservation.sku)
         values = {
             "order_id": reservation.order_id,
             "line_no": reservation.line_no,
@@ -221,10 +221,30 @@ class SqlReservations:
         if self._c.dialect.name == "postgresql":
             together = {**stock, **{k: values[k] for k in ("order_id", "line_no", "state", "created_at")}}
             reservation.id = (await self._c.execute(q.TAKE_AND_RESERVE, together)).scalar_one_or_none()
-            return reservation.id is not None
-        await self._c.execute(q.TAKE_STOCK_WITH_NEXT, stock)  # SQLite: both in one trip to the driver's thread
-        reservation.id = (await self._c.execute(q.RESERVE_IF_TAKEN, values)).scalar_one_or_none()
-        return reservation.id is not None
+        else:
+            await self._c.execute(q.TAKE_STOCK_WITH_NEXT, stock)  # SQLite: both in one trip to the driver's thread
+            reservation.id = (await self._c.execute(q.RESERVE_IF_TAKEN, values)).scalar_one_or_none()
+        if reservation.id is None:
+            return False  # nothing changed: nothing for the channels to hear
+        self._touched.add(reservation.sku)
+        return True
+
+    async def take_else_free(self, reservation: Reservation) -> dict[str, int] | None:
+        if self._c.dialect.name != "postgresql":  # SQLite: the read is a local call, in the same batch
+            if await self.take(reservation):
+                return None
+            return {level.warehouse: level.free for level in await SqlStockLevels(self._c).for_sku(reservation.sku)}
+        values = {
+            "b_sku": reservation.sku, "b_warehouse": reservation.warehouse, "b_qty": reservation.qty,
+            "order_id": reservation.order_id, "line_no": reservation.line_no, "state": reservation.state.value,
+            "created_at": reservation.created_at,
+        }  # fmt: skip
+        rows = (await self._c.execute(q.TAKE_ELSE_FREE, values)).tuples().all()
+        if rows and rows[0][0] is not None:
+            reservation.id = int(rows[0][0])
+            self._touched.add(reservation.sku)
+            return None
+        return {str(warehouse): int(free) for _, warehouse, free in rows}
 
     async def untake(self, reservation: Reservation) -> None:
         self._touched.add(reservation.sku)
@@ -325,7 +345,7 @@ class SqlOrders:
             "created_at": order.created_at,
             "ship_by": order.ship_by,
         }
-        order_id = (await self._c.execute(q.INSERT_ORDER[self._c.dialect.name], values)).scalar_one_or_none()
+        order_id = (await self._c.execute(q.INSERT_ORDER, values)).scalar_one_or_none()
         if order_id is None:
             raise DuplicateOrder(f"{order.channel}:{order.external_id}")
         order.id = order_id
@@ -353,6 +373,27 @@ class SqlOrders:
                 for line in lines
             ],
         )  # fmt: skip
+
+    async def add_lines_and_events(
+        self, order_id: int, lines: Sequence[OrderLine], events: Sequence[OrderEvent]
+    ) -> None:
+        if self._c.dialect.name != "postgresql" or not lines or not events:
+            await self.add_lines(order_id, lines)  # SQLite: both wait for the writer's next trip (WITH_NEXT)
+            await self.add_events(order_id, events)
+            return
+        dumps = getattr(self._c.dialect, "_json_serializer", None) or json.dumps  # as the JSON column writes it
+        values = {
+            "order_id": order_id,
+            "line_nos": [line.line_no for line in lines],
+            "skus": [line.sku for line in lines],
+            "qtys": [line.qty for line in lines],
+            "statuses": [line.status.value for line in lines],
+            "warehouses": [line.warehouse for line in lines],
+            "ats": [event.at for event in events],
+            "kinds": [event.kind for event in events],
+            "details": [dumps(event.detail) for event in events],
+        }
+        await self._c.execute(q.INSERT_LINES_AND_EVENTS, values)
 
     async def find(self, channel: str, external_id: str) -> Order | None:
         values = {"channel": channel, "external_id": external_id}

@@ -202,15 +202,20 @@ class MemoryReservations:
         self._s = state
 
     async def take(self, reservation: Reservation) -> bool:
-        self._s.touched.add(reservation.sku)
         key = (reservation.sku, reservation.warehouse)
         level = self._s.stock.get(key)
         if level is None or level.suspect_since is not None or level.on_hand - level.reserved < reservation.qty:
             return False
+        self._s.touched.add(reservation.sku)
         self._s.stock[key] = replace(level, reserved=level.reserved + reservation.qty)
         reservation.id = self._s.new_id()
         self._s.reservations[reservation.id] = copy.copy(reservation)
         return True
+
+    async def take_else_free(self, reservation: Reservation) -> dict[str, int] | None:
+        if await self.take(reservation):
+            return None
+        return {w: level.free for (sku, w), level in self._s.stock.items() if sku == reservation.sku}
 
     async def untake(self, reservation: Reservation) -> None:
         self._s.touched.add(reservation.sku)
@@ -311,6 +316,12 @@ class MemoryOrders:
     async def add_events(self, order_id: int, events: Sequence[OrderEvent]) -> None:
         self._s.orders[order_id].history.extend(events)
         self._s.event_log.extend((order_id, event) for event in events)
+
+    async def add_lines_and_events(
+        self, order_id: int, lines: Sequence[OrderLine], events: Sequence[OrderEvent]
+    ) -> None:
+        await self.add_lines(order_id, lines)
+        await self.add_events(order_id, events)
 
     async def recent_events(self, kinds: Collection[str], limit: int) -> list[SeenOrderEvent]:
         found = [(order_id, e) for order_id, e in reversed(self._s.event_log) if e.kind in kinds][:limit]

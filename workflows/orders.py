@@ -126,8 +126,7 @@ class OrderDesk:
         assert order.id is not None
         lines = order.lines
         order.history.extend(await self._route_lines(uow, order.id, command.channel, lines, now))
-        await uow.orders.add_lines(order.id, lines)
-        await uow.orders.add_events(order.id, order.history)
+        await uow.orders.add_lines_and_events(order.id, lines, order.history)
         if command.delivery is not None:  # the shipping run registers it once the order may ship
             await uow.shipments.add(Shipment(order.id, command.delivery, ShipmentState.WAITING, now, now))
         if self._cascade is not None:
@@ -217,8 +216,9 @@ class OrderDesk:
             reservation = Reservation(
                 None, order_id, line.line_no, line.sku, warehouse.code, line.qty, ReservationState.ACTIVE, now
             )
-            if not await uow.reservations.take(reservation):
-                free = free if free is not None else await free_stock(uow, line.sku)
+            short = await uow.reservations.take_else_free(reservation)  # the free units, read in the same trip
+            if short is not None:
+                free = free if free is not None else short
             else:
                 line.warehouse = warehouse.code
                 if warehouse.kind == WarehouseKind.ONLINE:
