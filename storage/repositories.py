@@ -204,6 +204,11 @@ def _save_figure(dialect: str) -> Any:
     )
 
 
+async def _cancellation_waits(connection: AsyncConnection, channel: str, external_id: str) -> bool:
+    values = {"channel": channel, "external_id": external_id}
+    return (await connection.execute(q.CANCELLATION_WAITS, values)).first() is not None
+
+
 # The rows of a list of SKUs given as one JSON array: one statement whatever the list's length, by the primary key.
 _SQLITE_LEVELS_OF_SKUS = (
     "SELECT sku, warehouse, on_hand, reserved, as_of, suspect_since FROM stock_levels "
@@ -361,7 +366,7 @@ class SqlOrders:
     def __init__(self, connection: AsyncConnection) -> None:
         self._c = connection
 
-    async def add(self, order: Order) -> None:
+    async def add(self, order: Order) -> bool:
         # ON CONFLICT DO NOTHING rather than catching the unique violation: on PostgreSQL a
         # failed statement would spoil the whole transaction; here a repeat just returns no id.
         values = {
@@ -377,10 +382,11 @@ class SqlOrders:
             "created_at": order.created_at,
             "ship_by": order.ship_by,
         }
-        order_id = (await self._c.execute(q.INSERT_ORDER, values)).scalar_one_or_none()
-        if order_id is None:
+        postgresql = self._c.dialect.name == "postgresql"
+        row = (await self._c.execute(q.INSERT_ORDER_PG if postgresql else q.INSERT_ORDER, values)).one_or_none()
+        if row is None:
             raise DuplicateOrder(f"{order.channel}:{order.external_id}")
-        order.id = order_id
+        order.id = row[0]
         if order.obligations:
             await self._c.execute(
                 q.INSERT_OBLIGATIONS,
@@ -395,6 +401,9 @@ class SqlOrders:
                     for o in order.obligations
                 ],
             )
+        if postgresql:  # read by the INSERT itself, a statement begun after the caller's lock on the order was held
+            return bool(row[1])
+        return await _cancellation_waits(self._c, order.channel, order.external_id)
 
     async def add_lines(self, order_id: int, lines: Sequence[OrderLine]) -> None:
         await self._c.execute(

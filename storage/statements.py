@@ -85,16 +85,29 @@ STOCK_OF_SKU = STOCK_LEVELS.where(_stock.sku == _sku)  # takes {"b_sku": …}
 
 # Insert an order unless (channel, external_id) exists; returns its id, or no row. Text, not the dialects' insert
 # constructs: SQLAlchemy keeps no compiled form of those (no cache key), so each order compiled its INSERT anew.
-INSERT_ORDER = text(
+_INSERT_ORDER = (
     "INSERT INTO orders (channel, external_id, customer_name, customer_phone, customer_email, total, currency, "
     "created_at, ship_by, external_key, phone_key) VALUES (:channel, :external_id, :customer_name, :customer_phone, "
     ":customer_email, :total, :currency, :created_at, :ship_by, :external_key, :phone_key) "
     "ON CONFLICT (channel, external_id) DO NOTHING RETURNING id"
-).bindparams(
+)
+_ORDER_TYPES = (
     bindparam("total", type_=Numeric(14, 2)),
     bindparam("created_at", type_=t.UtcDateTime()),
     bindparam("ship_by", type_=t.UtcDateTime()),
 )
+INSERT_ORDER = text(_INSERT_ORDER).bindparams(*_ORDER_TYPES)
+# The channel's cancellation of an order that waits for it (workflows.channel_verdicts): heard before the order came.
+_CANCELLATION_WAITS = (
+    "SELECT 1 FROM channel_order_events WHERE channel = :channel AND external_id = :external_id "
+    "AND kind = 'cancelled' AND applied_at IS NULL"
+)
+CANCELLATION_WAITS = text(_CANCELLATION_WAITS)
+# PostgreSQL: the same INSERT answering, in the same trip, whether a cancellation waits for the order. Its snapshot is
+# taken when it begins, after the order's lock was held (workflows.orders), so it sees a cancellation told before.
+INSERT_ORDER_PG = text(
+    "".join((_INSERT_ORDER, ", EXISTS (", _CANCELLATION_WAITS, ") AS cancellation_waits"))
+).bindparams(*_ORDER_TYPES)
 
 _orders = t.orders.c
 FIND_ORDER = select(_orders.id).where(

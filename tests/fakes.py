@@ -267,7 +267,7 @@ class MemoryOrders:
     def __init__(self, state: MemoryState) -> None:
         self._s = state
 
-    async def add(self, order: Order) -> None:
+    async def add(self, order: Order) -> bool:
         if await self.find(order.channel, order.external_id) is not None:
             raise DuplicateOrder(f"{order.channel}:{order.external_id}")
         order.id = self._s.new_id()
@@ -276,6 +276,8 @@ class MemoryOrders:
         # stored with their own ids, as the SQL rows get them (the caller's copies keep none)
         stored.obligations = [replace(o, id=self._s.new_id()) for o in stored.obligations]
         self._s.orders[order.id] = stored
+        heard = self._s.heard_order_events.get((order.channel, order.external_id, "cancelled"))
+        return heard is not None and heard.waiting
 
     async def add_lines(self, order_id: int, lines: Sequence[OrderLine]) -> None:
         self._s.orders[order_id].lines.extend(copy.deepcopy(list(lines)))

@@ -124,8 +124,10 @@ class Reservations(Protocol):
 
 
 class Orders(Protocol):
-    async def add(self, order: Order) -> None:
-        """Store a new order with its obligations (not its lines or history) and set its ``id``.
+    async def add(self, order: Order) -> bool:
+        """Store a new order with its obligations (not its lines or history) and set its ``id``; answer whether the
+        channel's cancellation of it waits (:meth:`HeardOrderEvents.waiting_cancellation`), as read once the order
+        is in — in the same trip to the database where it can.
 
         Raises :class:`workflows.errors.DuplicateOrder` when (channel, external_id) exists.
         """
