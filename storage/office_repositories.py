@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import String, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage import schema as t
@@ -201,11 +201,15 @@ class SqlFxRates:
         return None if row is None or row.fetched_at < since else Decimal(row.rate)
 
 
+# Built once: every order takes one (building a statement and its cache key costs more than the lock itself).
+_HOLD = select(func.pg_advisory_xact_lock(func.hashtextextended(bindparam("name", type_=String), 0)))
+
+
 class SqlLocks:
     def __init__(self, connection: AsyncConnection) -> None:
         self._c = connection
 
     async def hold(self, name: str) -> None:
         if self._c.dialect.name == "postgresql":  # released at commit or rollback
-            await self._c.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(name, 0))))
+            await self._c.execute(_HOLD, {"name": name})
         # SQLite: writers already run one at a time (BEGIN IMMEDIATE and the in-process lock)

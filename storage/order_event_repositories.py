@@ -7,12 +7,20 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage import schema as t
 from storage.repositories import _upsert
 from workflows.ports import HeardOrderEvent
+
+_events = t.channel_order_events.c
+# Built once: every order reads it (whether the channel cancelled it before it came in).
+_ONE_EVENT = select(t.channel_order_events).where(
+    _events.channel == bindparam("channel"),
+    _events.external_id == bindparam("external_id"),
+    _events.kind == bindparam("kind"),
+)
 
 
 class SqlHeardOrderEvents:
@@ -32,9 +40,8 @@ class SqlHeardOrderEvents:
         return bool((await self._c.execute(statement)).rowcount)
 
     async def get(self, channel: str, external_id: str, kind: str) -> HeardOrderEvent | None:
-        c = t.channel_order_events.c
-        query = select(t.channel_order_events).where(c.channel == channel, c.external_id == external_id, c.kind == kind)
-        row = (await self._c.execute(query)).one_or_none()
+        values = {"channel": channel, "external_id": external_id, "kind": kind}
+        row = (await self._c.execute(_ONE_EVENT, values)).one_or_none()
         return None if row is None else _heard(row)
 
     async def heard_of(self, channel: str, external_ids: Sequence[str]) -> set[tuple[str, str]]:

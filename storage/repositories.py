@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from itertools import islice
 from typing import Any, TypeVar
@@ -65,9 +66,12 @@ def _among(connection: AsyncConnection, column: Any, values: Collection[str]) ->
     """``column IN (values)`` for a list of hundreds of keys. On PostgreSQL as ``IN (SELECT unnest(array))``: its
     planner sizes that by the array, where it takes a literal list of hundreds to match a table it has no statistics
     of yet (a fresh database, autovacuum behind or off) whole, and scans it for every list — a 1C snapshot's every
-    message then read every row stored so far. SQLite goes by the index either way."""
+    message then read every row stored so far. SQLite goes by the index either way; there the keys go as one JSON
+    array (``IN (SELECT value FROM json_each(?))``): rendering hundreds of parameters into the statement at each
+    execution cost more than the look-up."""
     if connection.dialect.name != "postgresql":
-        return column.in_(values)
+        each = func.json_each(bindparam(None, json.dumps(list(values)), type_=String())).table_valued("value")
+        return column.in_(select(each.c.value))
     return column.in_(select(func.unnest(bindparam(None, list(values), type_=postgresql.ARRAY(String())))))
 
 
@@ -83,10 +87,15 @@ class SqlStockLevels:
 
     async def for_skus(self, skus: Collection[str]) -> dict[str, list[StockLevel]]:
         found: dict[str, list[StockLevel]] = {}
+        sqlite = self._c.dialect.name == "sqlite"
         for chunk in batched(sorted(set(skus)), _CHUNK):
-            for level in _levels(
-                await self._c.execute(q.STOCK_LEVELS.where(_among(self._c, t.stock_levels.c.sku, chunk)))
-            ):
+            if sqlite:  # a 1C message reads its 5 000 rows back here (the sync outbox): at the driver's speed
+                levels = _sqlite_levels(await self._c.exec_driver_sql(_SQLITE_LEVELS_OF_SKUS, (json.dumps(chunk),)))
+            else:
+                levels = _levels(
+                    await self._c.execute(q.STOCK_LEVELS.where(_among(self._c, t.stock_levels.c.sku, chunk)))
+                )
+            for level in levels:
                 found.setdefault(level.sku, []).append(level)
         return found
 
@@ -195,6 +204,35 @@ def _save_figure(dialect: str) -> Any:
     )
 
 
+async def _cancellation_waits(connection: AsyncConnection, channel: str, external_id: str) -> bool:
+    values = {"channel": channel, "external_id": external_id}
+    return (await connection.execute(q.CANCELLATION_WAITS, values)).first() is not None
+
+
+# The rows of a list of SKUs given as one JSON array: one statement whatever the list's length, by the primary key.
+_SQLITE_LEVELS_OF_SKUS = (
+    "SELECT sku, warehouse, on_hand, reserved, as_of, suspect_since FROM stock_levels "
+    "WHERE sku IN (SELECT value FROM json_each(?))"
+)
+
+
+def _sqlite_levels(rows: Result[Any]) -> list[StockLevel]:
+    """Rows of :data:`_SQLITE_LEVELS_OF_SKUS` as the driver gives them: times as SQLite holds them (UTC text, as
+    :class:`storage.schema.UtcDateTime` writes them), each distinct one parsed once — a message's rows share theirs."""
+    times: dict[str, datetime] = {}
+
+    def moment(text: str) -> datetime:
+        parsed = times.get(text)
+        if parsed is None:
+            parsed = times[text] = datetime.fromisoformat(text).replace(tzinfo=UTC)
+        return parsed
+
+    return [
+        StockLevel(sku, warehouse, on_hand, reserved, moment(as_of), None if suspect is None else moment(suspect))
+        for sku, warehouse, on_hand, reserved, as_of, suspect in rows.all()  # all at once: by row costs 5x
+    ]
+
+
 def _levels(rows: Result[Any]) -> list[StockLevel]:
     """Rows of :data:`storage.statements.STOCK_LEVELS` as stock levels, by position: reading a row's columns by
     name costs several times SQLite's own work on a large read."""
@@ -207,7 +245,6 @@ class SqlReservations:
         self._touched = touched if touched is not None else set()
 
     async def take(self, reservation: Reservation) -> bool:
-        self._touched.add(reservation.sku)
         values = {
             "order_id": reservation.order_id,
             "line_no": reservation.line_no,
@@ -221,10 +258,30 @@ class SqlReservations:
         if self._c.dialect.name == "postgresql":
             together = {**stock, **{k: values[k] for k in ("order_id", "line_no", "state", "created_at")}}
             reservation.id = (await self._c.execute(q.TAKE_AND_RESERVE, together)).scalar_one_or_none()
-            return reservation.id is not None
-        await self._c.execute(q.TAKE_STOCK_WITH_NEXT, stock)  # SQLite: both in one trip to the driver's thread
-        reservation.id = (await self._c.execute(q.RESERVE_IF_TAKEN, values)).scalar_one_or_none()
-        return reservation.id is not None
+        else:
+            await self._c.execute(q.TAKE_STOCK_WITH_NEXT, stock)  # SQLite: both in one trip to the driver's thread
+            reservation.id = (await self._c.execute(q.RESERVE_IF_TAKEN, values)).scalar_one_or_none()
+        if reservation.id is None:
+            return False  # nothing changed: nothing for the channels to hear
+        self._touched.add(reservation.sku)
+        return True
+
+    async def take_else_free(self, reservation: Reservation) -> dict[str, int] | None:
+        if self._c.dialect.name != "postgresql":  # SQLite: the read is a local call, in the same batch
+            if await self.take(reservation):
+                return None
+            return {level.warehouse: level.free for level in await SqlStockLevels(self._c).for_sku(reservation.sku)}
+        values = {
+            "b_sku": reservation.sku, "b_warehouse": reservation.warehouse, "b_qty": reservation.qty,
+            "order_id": reservation.order_id, "line_no": reservation.line_no, "state": reservation.state.value,
+            "created_at": reservation.created_at,
+        }  # fmt: skip
+        rows = (await self._c.execute(q.TAKE_ELSE_FREE, values)).tuples().all()
+        if rows and rows[0][0] is not None:
+            reservation.id = int(rows[0][0])
+            self._touched.add(reservation.sku)
+            return None
+        return {str(warehouse): int(free) for _, warehouse, free in rows}
 
     async def untake(self, reservation: Reservation) -> None:
         self._touched.add(reservation.sku)
@@ -309,7 +366,7 @@ class SqlOrders:
     def __init__(self, connection: AsyncConnection) -> None:
         self._c = connection
 
-    async def add(self, order: Order) -> None:
+    async def add(self, order: Order) -> bool:
         # ON CONFLICT DO NOTHING rather than catching the unique violation: on PostgreSQL a
         # failed statement would spoil the whole transaction; here a repeat just returns no id.
         values = {
@@ -325,10 +382,11 @@ class SqlOrders:
             "created_at": order.created_at,
             "ship_by": order.ship_by,
         }
-        order_id = (await self._c.execute(q.INSERT_ORDER[self._c.dialect.name], values)).scalar_one_or_none()
-        if order_id is None:
+        postgresql = self._c.dialect.name == "postgresql"
+        row = (await self._c.execute(q.INSERT_ORDER_PG if postgresql else q.INSERT_ORDER, values)).one_or_none()
+        if row is None:
             raise DuplicateOrder(f"{order.channel}:{order.external_id}")
-        order.id = order_id
+        order.id = row[0]
         if order.obligations:
             await self._c.execute(
                 q.INSERT_OBLIGATIONS,
@@ -343,6 +401,9 @@ class SqlOrders:
                     for o in order.obligations
                 ],
             )
+        if postgresql:  # read by the INSERT itself, a statement begun after the caller's lock on the order was held
+            return bool(row[1])
+        return await _cancellation_waits(self._c, order.channel, order.external_id)
 
     async def add_lines(self, order_id: int, lines: Sequence[OrderLine]) -> None:
         await self._c.execute(
@@ -353,6 +414,27 @@ class SqlOrders:
                 for line in lines
             ],
         )  # fmt: skip
+
+    async def add_lines_and_events(
+        self, order_id: int, lines: Sequence[OrderLine], events: Sequence[OrderEvent]
+    ) -> None:
+        if self._c.dialect.name != "postgresql" or not lines or not events:
+            await self.add_lines(order_id, lines)  # SQLite: both wait for the writer's next trip (WITH_NEXT)
+            await self.add_events(order_id, events)
+            return
+        dumps = getattr(self._c.dialect, "_json_serializer", None) or json.dumps  # as the JSON column writes it
+        values = {
+            "order_id": order_id,
+            "line_nos": [line.line_no for line in lines],
+            "skus": [line.sku for line in lines],
+            "qtys": [line.qty for line in lines],
+            "statuses": [line.status.value for line in lines],
+            "warehouses": [line.warehouse for line in lines],
+            "ats": [event.at for event in events],
+            "kinds": [event.kind for event in events],
+            "details": [dumps(event.detail) for event in events],
+        }
+        await self._c.execute(q.INSERT_LINES_AND_EVENTS, values)
 
     async def find(self, channel: str, external_id: str) -> Order | None:
         values = {"channel": channel, "external_id": external_id}

@@ -9,10 +9,8 @@ and executed with a dict of values.
 from __future__ import annotations
 
 from dataclasses import fields
-from typing import Any
 
-from sqlalchemy import BigInteger, Integer, String, bindparam, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import BigInteger, Integer, Numeric, String, bindparam, func, select, text, update
 
 from storage import schema as t
 from storage.sqlite_driver import WITH_NEXT
@@ -85,13 +83,31 @@ STOCK_LEVELS = select(*(t.stock_levels.c[field.name] for field in fields(StockLe
 STOCK_OF_SKU = STOCK_LEVELS.where(_stock.sku == _sku)  # takes {"b_sku": …}
 
 
-def _insert_order(dialect: Any) -> Any:
-    """Insert an order unless (channel, external_id) exists; returns its id, or no row."""
-    statement = dialect.insert(t.orders).on_conflict_do_nothing(index_elements=["channel", "external_id"])
-    return statement.returning(t.orders.c.id)
-
-
-INSERT_ORDER = {"postgresql": _insert_order(postgresql), "sqlite": _insert_order(sqlite)}
+# Insert an order unless (channel, external_id) exists; returns its id, or no row. Text, not the dialects' insert
+# constructs: SQLAlchemy keeps no compiled form of those (no cache key), so each order compiled its INSERT anew.
+_INSERT_ORDER = (
+    "INSERT INTO orders (channel, external_id, customer_name, customer_phone, customer_email, total, currency, "
+    "created_at, ship_by, external_key, phone_key) VALUES (:channel, :external_id, :customer_name, :customer_phone, "
+    ":customer_email, :total, :currency, :created_at, :ship_by, :external_key, :phone_key) "
+    "ON CONFLICT (channel, external_id) DO NOTHING RETURNING id"
+)
+_ORDER_TYPES = (
+    bindparam("total", type_=Numeric(14, 2)),
+    bindparam("created_at", type_=t.UtcDateTime()),
+    bindparam("ship_by", type_=t.UtcDateTime()),
+)
+INSERT_ORDER = text(_INSERT_ORDER).bindparams(*_ORDER_TYPES)
+# The channel's cancellation of an order that waits for it (workflows.channel_verdicts): heard before the order came.
+_CANCELLATION_WAITS = (
+    "SELECT 1 FROM channel_order_events WHERE channel = :channel AND external_id = :external_id "
+    "AND kind = 'cancelled' AND applied_at IS NULL"
+)
+CANCELLATION_WAITS = text(_CANCELLATION_WAITS)
+# PostgreSQL: the same INSERT answering, in the same trip, whether a cancellation waits for the order. Its snapshot is
+# taken when it begins, after the order's lock was held (workflows.orders), so it sees a cancellation told before.
+INSERT_ORDER_PG = text(
+    "".join((_INSERT_ORDER, ", EXISTS (", _CANCELLATION_WAITS, ") AS cancellation_waits"))
+).bindparams(*_ORDER_TYPES)
 
 _orders = t.orders.c
 FIND_ORDER = select(_orders.id).where(
@@ -108,3 +124,31 @@ ORDER_OBLIGATIONS = select(t.obligations).where(t.obligations.c.order_id == _ord
 INSERT_LINES = t.order_lines.insert().prefix_with(WITH_NEXT, dialect="sqlite")
 INSERT_EVENTS = t.order_events.insert().prefix_with(WITH_NEXT, dialect="sqlite")
 INSERT_OBLIGATIONS = t.obligations.insert()
+
+# PostgreSQL: an order's lines and its events in one statement (one trip to the server instead of two), whatever
+# their number: each column goes as an array. The events' ids follow the arrays' order, as their history reads.
+INSERT_LINES_AND_EVENTS = text(
+    "WITH lines AS (INSERT INTO order_lines (order_id, line_no, sku, qty, status, warehouse) "
+    "SELECT CAST(:order_id AS BIGINT), * FROM unnest(CAST(:line_nos AS INTEGER[]), CAST(:skus AS VARCHAR[]), "
+    "CAST(:qtys AS INTEGER[]), CAST(:statuses AS VARCHAR[]), CAST(:warehouses AS VARCHAR[]))) "
+    "INSERT INTO order_events (order_id, at, kind, detail) "
+    "SELECT CAST(:order_id AS BIGINT), e.at, e.kind, e.detail FROM unnest(CAST(:ats AS TIMESTAMPTZ[]), "
+    "CAST(:kinds AS VARCHAR[]), CAST(:details AS JSON[])) WITH ORDINALITY AS e(at, kind, detail, n) ORDER BY e.n"
+)
+
+# PostgreSQL: take the stock and make the reservation (as TAKE_AND_RESERVE) or, when the free stock is short, answer
+# every warehouse's free units of the SKU — what routing reads next — in the same trip. The free units are as of the
+# statement's start: a skipped warehouse is one that was short a moment ago, as workflows.ledger.free_stock says.
+TAKE_ELSE_FREE = text(
+    "WITH taken AS (UPDATE stock_levels SET reserved = reserved + CAST(:b_qty AS INTEGER) "
+    "WHERE sku = CAST(:b_sku AS VARCHAR) AND warehouse = CAST(:b_warehouse AS VARCHAR) "
+    "AND on_hand - reserved >= CAST(:b_qty AS INTEGER) AND suspect_since IS NULL RETURNING sku), "
+    "made AS (INSERT INTO reservations (order_id, line_no, sku, warehouse, qty, state, created_at) "
+    "SELECT CAST(:order_id AS BIGINT), CAST(:line_no AS INTEGER), CAST(:b_sku AS VARCHAR), "
+    "CAST(:b_warehouse AS VARCHAR), CAST(:b_qty AS INTEGER), CAST(:state AS VARCHAR), :created_at FROM taken "
+    "RETURNING id) "
+    "SELECT id, NULL AS warehouse, 0 AS free FROM made "
+    "UNION ALL SELECT NULL, warehouse, CASE WHEN suspect_since IS NOT NULL THEN 0 "
+    "ELSE GREATEST(0, on_hand - reserved) END FROM stock_levels "
+    "WHERE sku = CAST(:b_sku AS VARCHAR) AND NOT EXISTS (SELECT 1 FROM made)"
+).bindparams(bindparam("created_at", type_=t.UtcDateTime()))

@@ -206,15 +206,20 @@ class MemoryReservations:
         self._s = state
 
     async def take(self, reservation: Reservation) -> bool:
-        self._s.touched.add(reservation.sku)
         key = (reservation.sku, reservation.warehouse)
         level = self._s.stock.get(key)
         if level is None or level.suspect_since is not None or level.on_hand - level.reserved < reservation.qty:
             return False
+        self._s.touched.add(reservation.sku)
         self._s.stock[key] = replace(level, reserved=level.reserved + reservation.qty)
         reservation.id = self._s.new_id()
         self._s.reservations[reservation.id] = copy.copy(reservation)
         return True
+
+    async def take_else_free(self, reservation: Reservation) -> dict[str, int] | None:
+        if await self.take(reservation):
+            return None
+        return {w: level.free for (sku, w), level in self._s.stock.items() if sku == reservation.sku}
 
     async def untake(self, reservation: Reservation) -> None:
         self._s.touched.add(reservation.sku)
@@ -266,7 +271,7 @@ class MemoryOrders:
     def __init__(self, state: MemoryState) -> None:
         self._s = state
 
-    async def add(self, order: Order) -> None:
+    async def add(self, order: Order) -> bool:
         if await self.find(order.channel, order.external_id) is not None:
             raise DuplicateOrder(f"{order.channel}:{order.external_id}")
         order.id = self._s.new_id()
@@ -275,6 +280,8 @@ class MemoryOrders:
         # stored with their own ids, as the SQL rows get them (the caller's copies keep none)
         stored.obligations = [replace(o, id=self._s.new_id()) for o in stored.obligations]
         self._s.orders[order.id] = stored
+        heard = self._s.heard_order_events.get((order.channel, order.external_id, "cancelled"))
+        return heard is not None and heard.waiting
 
     async def add_lines(self, order_id: int, lines: Sequence[OrderLine]) -> None:
         self._s.orders[order_id].lines.extend(copy.deepcopy(list(lines)))
@@ -315,6 +322,12 @@ class MemoryOrders:
     async def add_events(self, order_id: int, events: Sequence[OrderEvent]) -> None:
         self._s.orders[order_id].history.extend(events)
         self._s.event_log.extend((order_id, event) for event in events)
+
+    async def add_lines_and_events(
+        self, order_id: int, lines: Sequence[OrderLine], events: Sequence[OrderEvent]
+    ) -> None:
+        await self.add_lines(order_id, lines)
+        await self.add_events(order_id, events)
 
     async def recent_events(self, kinds: Collection[str], limit: int) -> list[SeenOrderEvent]:
         found = [(order_id, e) for order_id, e in reversed(self._s.event_log) if e.kind in kinds][:limit]

@@ -14,7 +14,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from workflows.model import Reservation, ReservationState, StockLevel, channel_availability
+from workflows.model import Reservation, ReservationState, StockLevel, availability_of_free, channel_availability
 from workflows.ports import UnitOfWork
 from workflows.topology import Channel, Kit, Topology, WarehouseKind
 
@@ -127,9 +127,9 @@ def channels_values(
     levels: Mapping[str, Sequence[StockLevel]], channels: Mapping[str, Channel]
 ) -> dict[str, dict[str, int]]:
     """:func:`channel_values` of each of ``channels`` (by name), each SKU's rows gathered once for all of them."""
-    rows_of = {sku: {lv.warehouse: lv for lv in rows} for sku, rows in levels.items()}
+    free_of = {sku: {lv.warehouse: lv.free for lv in rows} for sku, rows in levels.items()}
     return {
-        name: {sku: channel_availability(rows, channel.serves, channel.safety_stock) for sku, rows in rows_of.items()}
+        name: {sku: availability_of_free(free, channel.serves, channel.safety_stock) for sku, free in free_of.items()}
         for name, channel in channels.items()
     }
 

@@ -54,8 +54,12 @@ class StockLevel:
 
 def channel_availability(levels: Mapping[str, StockLevel], serves: Sequence[str], safety_stock: int) -> int:
     """What a channel may sell: the free stock of the warehouses it serves less its safety stock, never below 0."""
-    free = sum(levels[code].free for code in serves if code in levels)
-    return max(0, free - safety_stock)
+    return availability_of_free({code: level.free for code, level in levels.items()}, serves, safety_stock)
+
+
+def availability_of_free(free: Mapping[str, int], serves: Sequence[str], safety_stock: int) -> int:
+    """:func:`channel_availability` from each warehouse's free units, worked out once for several channels."""
+    return max(0, sum(free.get(code, 0) for code in serves) - safety_stock)
 
 
 @dataclass(frozen=True)

@@ -100,15 +100,22 @@ def resolve(lines: Sequence[OneCLine], topology: Topology, *, sum_repeats: bool 
     first: dict[tuple[str, str], int] = {}
     unknown: list[tuple[int, str]] = []
     repeated: list[dict[str, object]] = []
+    code_of: dict[str, str] = {}  # each warehouse as 1C names it, resolved once ("" for none of ours)
     for index, line in enumerate(lines):
-        code = line.warehouse if line.warehouse in codes else onec_ids.get(line.warehouse.lower())
-        if code is not None:
+        if (code := code_of.get(line.warehouse)) is None:
+            named = line.warehouse if line.warehouse in codes else onec_ids.get(line.warehouse.lower())
+            code = code_of[line.warehouse] = named or ""
+        if code:
             key = (line.sku, code)
-            if key in first and not sum_repeats:
+            if key not in sums:
+                sums[key] = line.qty
+                if not sum_repeats:
+                    first[key] = index
+                continue
+            if not sum_repeats:
                 problem = f"repeats items.{first[key]}: {line.sku!r} in warehouse {code!r} (send one line each)"
                 repeated.append({"field": f"items.{index}.sku", "problem": problem})
-            first.setdefault(key, index)
-            sums[key] = sums.get(key, 0) + line.qty
+            sums[key] += line.qty
         elif line.warehouse.lower() not in ignored:
             unknown.append((index, line.warehouse))
     if unknown:
@@ -120,9 +127,16 @@ def resolve(lines: Sequence[OneCLine], topology: Topology, *, sum_repeats: bool 
 
 def checked(lines: Sequence[OneCLine]) -> list[OneCLine]:
     """The lines with their articles normalised. Raises :class:`InvalidStockLine` naming every bad line."""
+    articles: dict[str, str | ValueError] = {}  # each article checked once: a snapshot names it in every warehouse
+    for article in {line.sku for line in lines}:
+        try:
+            articles[article] = check_sku(article)
+        except ValueError as error:
+            articles[article] = error
+    if all(sku == article for article, sku in articles.items()) and all(0 <= line.qty <= MAX_QTY for line in lines):
+        return list(lines)  # the usual message: nothing to normalise, nothing to refuse
     problems: list[dict[str, object]] = []
     result: list[OneCLine] = []
-    articles: dict[str, str | ValueError] = {}  # each article checked once: a snapshot names it in every warehouse
     for index, line in enumerate(lines):
         if (sku := articles.get(line.sku)) is None:
             try:

@@ -105,11 +105,15 @@ class OrderDesk:
                     raise ClientBlocked("this client is blocked after a confirmed fraud; a manager can explain")
                 # one decision at a time per channel order: a cancellation read meanwhile waits for this one
                 await uow.locks.hold(channel_order_lock(command.channel, command.external_id))
-                cancelled = await uow.heard_order_events.waiting_cancellation(command.channel, command.external_id)
+                now = self._clock.now()
+                order, cancellation_waits = await self._received(uow, command, now)
+                cancelled = None
+                if cancellation_waits:  # the channel cancelled it before it came in (read after the lock was held)
+                    cancelled = await uow.heard_order_events.waiting_cancellation(command.channel, command.external_id)
                 if cancelled is None:
-                    order = await self._take(uow, command)
+                    order = await self._take(uow, order, command, now)
                 else:
-                    order = await self._take_cancelled(uow, command, cancelled)
+                    order = await self._take_cancelled(uow, order, cancelled, now)
                 await uow.commit()
             log.info("order taken id=%s channel=%s status=%s", order.id, order.channel, order.status)
             return Intake(order, created=True)
@@ -120,14 +124,11 @@ class OrderDesk:
         _check_same(existing, command)
         return Intake(existing, created=False)
 
-    async def _take(self, uow: UnitOfWork, command: PlaceOrder) -> Order:
-        now = self._clock.now()
-        order = await self._received(uow, command, now)
+    async def _take(self, uow: UnitOfWork, order: Order, command: PlaceOrder, now: datetime) -> Order:
         assert order.id is not None
         lines = order.lines
         order.history.extend(await self._route_lines(uow, order.id, command.channel, lines, now))
-        await uow.orders.add_lines(order.id, lines)
-        await uow.orders.add_events(order.id, order.history)
+        await uow.orders.add_lines_and_events(order.id, lines, order.history)
         if command.delivery is not None:  # the shipping run registers it once the order may ship
             await uow.shipments.add(Shipment(order.id, command.delivery, ShipmentState.WAITING, now, now))
         if self._cascade is not None:
@@ -136,22 +137,21 @@ class OrderDesk:
                     await self._cascade.ask(uow, order, line)
         return order
 
-    async def _received(self, uow: UnitOfWork, command: PlaceOrder, now: datetime) -> Order:
-        """The new order stored (its lines not yet): every line out of stock until routed."""
+    async def _received(self, uow: UnitOfWork, command: PlaceOrder, now: datetime) -> tuple[Order, bool]:
+        """The new order stored (its lines not yet): every line out of stock until routed; and whether the channel's
+        cancellation of it waits."""
         lines = [OrderLine(n, line.sku, line.qty, LineStatus.OUT_OF_STOCK) for n, line in enumerate(command.lines, 1)]
         order = Order(
             None, command.channel, command.external_id, command.customer, command.total,
             command.currency, now, lines, list(command.obligations), ship_by=command.ship_by,
         )  # fmt: skip
-        await uow.orders.add(order)
+        cancellation_waits = await uow.orders.add(order)
         order.history.append(OrderEvent(now, "received", {"channel": command.channel, "lines": len(lines)}))
-        return order
+        return order, cancellation_waits
 
-    async def _take_cancelled(self, uow: UnitOfWork, command: PlaceOrder, cancelled: HeardOrderEvent) -> Order:
+    async def _take_cancelled(self, uow: UnitOfWork, order: Order, cancelled: HeardOrderEvent, now: datetime) -> Order:
         """The channel cancelled the order before we took it: it is kept for the record, already cancelled, and
         never routed, so it never holds stock, asks no store and ships nothing."""
-        now = self._clock.now()
-        order = await self._received(uow, command, now)
         assert order.id is not None
         await uow.orders.add_lines(order.id, order.lines)
         await uow.orders.add_events(order.id, order.history)
@@ -217,8 +217,9 @@ class OrderDesk:
             reservation = Reservation(
                 None, order_id, line.line_no, line.sku, warehouse.code, line.qty, ReservationState.ACTIVE, now
             )
-            if not await uow.reservations.take(reservation):
-                free = free if free is not None else await free_stock(uow, line.sku)
+            short = await uow.reservations.take_else_free(reservation)  # the free units, read in the same trip
+            if short is not None:
+                free = free if free is not None else short
             else:
                 line.warehouse = warehouse.code
                 if warehouse.kind == WarehouseKind.ONLINE:

@@ -93,6 +93,11 @@ class Reservations(Protocol):
         """
         ...
 
+    async def take_else_free(self, reservation: Reservation) -> dict[str, int] | None:
+        """:meth:`take`, answering ``None`` when taken; when not, the SKU's free units per warehouse (as
+        :func:`workflows.ledger.free_stock` reads them, read without locking), which routing reads next."""
+        ...
+
     async def untake(self, reservation: Reservation) -> None:
         """Undo a :meth:`take` made earlier in this unit of work: the reservation row is gone and its quantity
         free again, as if never taken (a kit whose later component was short gives back the earlier ones)."""
@@ -120,8 +125,10 @@ class Reservations(Protocol):
 
 
 class Orders(Protocol):
-    async def add(self, order: Order) -> None:
-        """Store a new order with its obligations (not its lines or history) and set its ``id``.
+    async def add(self, order: Order) -> bool:
+        """Store a new order with its obligations (not its lines or history) and set its ``id``; answer whether the
+        channel's cancellation of it waits (:meth:`HeardOrderEvents.waiting_cancellation`), as read once the order
+        is in — in the same trip to the database where it can.
 
         Raises :class:`workflows.errors.DuplicateOrder` when (channel, external_id) exists.
         """
@@ -157,6 +164,12 @@ class Orders(Protocol):
 
     async def add_events(self, order_id: int, events: Sequence[OrderEvent]) -> None:
         """Append to the order's history, in the given order."""
+        ...
+
+    async def add_lines_and_events(
+        self, order_id: int, lines: Sequence[OrderLine], events: Sequence[OrderEvent]
+    ) -> None:
+        """:meth:`add_lines` and then :meth:`add_events`, in one trip to the database where it can."""
         ...
 
     async def set_hold(self, order_id: int, hold: str | None) -> None:

@@ -6,9 +6,10 @@ from datetime import timedelta
 
 from tests.fakes import FakeClock
 from workflows.ledger import Ledger
-from workflows.model import LineStatus, ReservationState, StockFigure
+from workflows.model import LineStatus, Reservation, ReservationState, StockFigure
 from workflows.orders import LineRequest, OrderDesk, PlaceOrder
 from workflows.ports import UnitOfWorkFactory
+from workflows.topology import Topology
 
 
 def order(external_id: str, *lines: tuple[str, int], channel: str = "site") -> PlaceOrder:
@@ -187,3 +188,26 @@ async def test_order_intake_is_idempotent_per_channel_and_external_id(
     assert (first.created, repeat.created, other_channel.created) == (True, False, True)
     assert repeat.order.id == first.order.id != other_channel.order.id
     assert (await ledger.stock("IRON")).reserved == 4
+
+
+async def test_a_short_take_answers_each_warehouses_free_stock_and_changes_nothing(
+    uow: UnitOfWorkFactory, ledger: Ledger, clock: FakeClock, topology: Topology
+) -> None:
+    """Routing reads the free stock right after a take that found too little: the take answers it (on PostgreSQL
+    in the same statement), a suspect row counting none; a take that took nothing leaves nothing for the outbox."""
+    now = clock.now()
+    await ledger.apply_stock(now, [StockFigure("PAN", "online", 1), StockFigure("PAN", "tverskaya", 4)])
+    async with uow() as work:
+        await work.stock.mark_suspect("PAN", "tverskaya", now)
+        await work.commit()
+    order_id = (await OrderDesk(uow, topology, clock, ledger).place(order("free-1", ("X", 1)))).order.id
+    assert order_id is not None
+    async with uow() as work:
+        short = Reservation(None, order_id, 1, "PAN", "online", 2, ReservationState.ACTIVE, now)
+        assert await work.reservations.take_else_free(short) == {"online": 1, "tverskaya": 0}
+        assert short.id is None and work.touched_skus() == set()
+        enough = Reservation(None, order_id, 1, "PAN", "online", 1, ReservationState.ACTIVE, now)
+        assert await work.reservations.take_else_free(enough) is None
+        assert enough.id is not None and work.touched_skus() == {"PAN"}
+        await work.commit()
+    assert (await ledger.stock("PAN")).by_warehouse["online"].reserved == 1
