@@ -43,6 +43,8 @@ class Chats:
             await self.slack_bot.close()
         if self.telegram_delivery is not None:
             await self.telegram_delivery.close()
+        if self.telegram_report is not None:
+            await self.telegram_report.close()
         if self.telegram_bot is not None:
             await self.telegram_bot.session.close()
 

@@ -124,6 +124,20 @@ def caption(report: DailyReport, names: Names) -> str:
     return "\n".join([title(report, names.locale), *summary_lines(report, names)])
 
 
+def shown(report: DailyReport, names: Names) -> tuple[object, ...]:
+    """What the chart of ``report`` shows, as it shows it: two reports with the same are drawn the same (today's,
+    asked a few seconds apart, differ in their moment and their uptime's last decimals, but not here)."""
+    return (
+        names.locale,
+        title(report, names.locale),
+        tuple(summary_lines(report, names)),
+        tuple((channel, tuple(counts)) for channel, counts in report.orders_by_hour.items()),
+        tuple((s.title, s.asked, s.answered, s.timeouts, s.median_answer_seconds, round(s.answer_rate, 3))
+              for s in report.stores),
+        tuple((c.channel, _percent(c.uptime, names.locale), round(c.uptime, 3)) for c in report.channels),
+    )  # fmt: skip
+
+
 def warm_up(names: Names) -> None:
     """Draw a small chart and throw it away: matplotlib loads its fonts and fills its caches on its first chart,
     which would otherwise make the first ``/report`` after a start the slowest by a good part of a second."""

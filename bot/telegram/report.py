@@ -1,7 +1,13 @@
 """The daily report in Telegram: ``/report [yesterday | YYYY-MM-DD]`` answers the person who
 asked (today so far by default), and the scheduled send puts yesterday's report in the owner's
 chat once a day, however many instances run the job. Both are one photo (the chart) with the
-summary as its caption."""
+summary as its caption.
+
+The chart is the answer's slow part (a fifth of a second of CPU, more on a busy machine). The last one drawn is
+kept with what it shows (:func:`bot.report_chart.shown`): a report that would show the same is answered with it.
+Whoever learns that the day's figures changed may say so (:meth:`TelegramReport.day_changed`, the sandbox does on
+each commit that adds an order, an order's event, a task or an alert); for a while after someone asked for today's
+report, today's chart is then drawn again ahead, in the background, so the next ``/report`` finds it drawn."""
 
 from __future__ import annotations
 
@@ -16,7 +22,7 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
 from aiogram.types import BufferedInputFile, Message
 
-from bot.report_chart import caption, render_png, warm_up
+from bot.report_chart import caption, render_png, shown, warm_up
 from bot.telegram.texts import tg
 from bot.texts import Locale
 from bot.wording import Names
@@ -27,6 +33,8 @@ log = logging.getLogger(__name__)
 CAPTION_LIMIT = 1024  # Telegram's, for a photo's caption
 YESTERDAY = ("yesterday", "вчера")
 TODAY = ("", "today", "сегодня")
+AHEAD_FOR_S = 15 * 60  # after today's report was asked for, its chart is drawn ahead this long (loop seconds)
+AHEAD_AFTER_S = 0.2  # a change's other writes (its commit's neighbours) land before the chart is drawn ahead
 
 
 class TelegramReport:
@@ -34,15 +42,66 @@ class TelegramReport:
         """``names``: the topology's titles in the report's language (the locale is theirs)."""
         self._bot, self._reports, self._owner_chat, self._names = bot, reports, owner_chat, names
         self._instance = f"{socket.gethostname()}:{os.getpid()}"
+        self._drawn: tuple[object, asyncio.Future[bytes]] | None = None  # the last chart: what it shows, its PNG
+        self._today_asked_at: float | None = None  # the loop's time today's report was last asked for
+        self._ahead: asyncio.Task[None] | None = None
+        self._again = False
+        self.drawn_ahead = 0  # charts drawn ahead (for the tests)
 
     @property
     def reports(self) -> DailyReports:
         return self._reports
 
     async def photo(self, day: date) -> tuple[BufferedInputFile, str]:
+        if day == self._reports.today():
+            self._today_asked_at = asyncio.get_running_loop().time()
         report = await self._reports.for_day(day)
-        png = await asyncio.to_thread(render_png, report, self._names)  # keeps the event loop free
+        png = await self._chart(report)
         return BufferedInputFile(png, filename=f"report-{day.isoformat()}.png"), _caption(report, self._names)
+
+    async def _chart(self, report: DailyReport) -> bytes:
+        """The report's chart: the last one drawn (or being drawn) if it shows the same, else drawn now, in a worker
+        thread (the event loop stays free)."""
+        showing = shown(report, self._names)
+        if self._drawn is not None and self._drawn[0] == showing:
+            return await asyncio.shield(self._drawn[1])
+        drawing = asyncio.ensure_future(asyncio.to_thread(render_png, report, self._names))
+        self._drawn = (showing, drawing)
+        try:
+            return await asyncio.shield(drawing)
+        except Exception:
+            if self._drawn is not None and self._drawn[1] is drawing:
+                self._drawn = None  # the next asks again
+            raise
+
+    def day_changed(self) -> None:
+        """The day's figures may have changed: if today's report was asked for lately, draw its chart again ahead
+        (once more if told again meanwhile, never twice at once)."""
+        asked = self._today_asked_at
+        if asked is None or asyncio.get_running_loop().time() - asked > AHEAD_FOR_S:
+            return
+        if self._ahead is not None and not self._ahead.done():
+            self._again = True
+            return
+        self._ahead = asyncio.create_task(self._draw_ahead())
+
+    async def _draw_ahead(self) -> None:
+        again = True
+        while again:
+            self._again = False
+            await asyncio.sleep(AHEAD_AFTER_S)
+            try:
+                await self._chart(await self._reports.for_day(self._reports.today()))
+                self.drawn_ahead += 1
+            except Exception:  # the next /report draws it itself
+                log.exception("drawing today's report ahead failed")
+            again = self._again
+
+    async def close(self) -> None:
+        """Stop drawing ahead (the database goes away after this)."""
+        if self._ahead is not None:
+            self._ahead.cancel()
+            await asyncio.gather(self._ahead, return_exceptions=True)
 
     async def warm_up(self) -> None:
         """The first chart of a process is the slowest (matplotlib's fonts and caches): drawn ahead, in a worker
