@@ -7,7 +7,9 @@ The chart is the answer's slow part (a fifth of a second of CPU, more on a busy 
 kept with what it shows (:func:`bot.report_chart.shown`): a report that would show the same is answered with it.
 Whoever learns that the day's figures changed may say so (:meth:`TelegramReport.day_changed`, the sandbox does on
 each commit that adds an order, an order's event, a task or an alert); for a while after someone asked for today's
-report, today's chart is then drawn again ahead, in the background, so the next ``/report`` finds it drawn."""
+report, today's chart is then drawn again ahead, in the background, once the figures have stopped changing for a moment
+(:data:`AHEAD_AFTER_S`: a burst of writes is drawn once, after it, not in the middle of the work it is part of),
+so the next ``/report`` finds it drawn."""
 
 from __future__ import annotations
 
@@ -34,7 +36,7 @@ CAPTION_LIMIT = 1024  # Telegram's, for a photo's caption
 YESTERDAY = ("yesterday", "вчера")
 TODAY = ("", "today", "сегодня")
 AHEAD_FOR_S = 15 * 60  # after today's report was asked for, its chart is drawn ahead this long (loop seconds)
-AHEAD_AFTER_S = 0.2  # a change's other writes (its commit's neighbours) land before the chart is drawn ahead
+AHEAD_AFTER_S = 0.3  # drawn ahead once the figures have not changed for this long: after a burst, not in it
 
 
 class TelegramReport:
@@ -46,6 +48,7 @@ class TelegramReport:
         self._today_asked_at: float | None = None  # the loop's time today's report was last asked for
         self._ahead: asyncio.Task[None] | None = None
         self._again = False
+        self._changed_at = 0.0  # the loop's time the day's figures were last said to change
         self.drawn_ahead = 0  # charts drawn ahead (for the tests)
 
     @property
@@ -77,19 +80,22 @@ class TelegramReport:
     def day_changed(self) -> None:
         """The day's figures may have changed: if today's report was asked for lately, draw its chart again ahead
         (once more if told again meanwhile, never twice at once)."""
-        asked = self._today_asked_at
-        if asked is None or asyncio.get_running_loop().time() - asked > AHEAD_FOR_S:
+        loop, asked = asyncio.get_running_loop(), self._today_asked_at
+        if asked is None or loop.time() - asked > AHEAD_FOR_S:
             return
+        self._changed_at = loop.time()
         if self._ahead is not None and not self._ahead.done():
             self._again = True
             return
         self._ahead = asyncio.create_task(self._draw_ahead())
 
     async def _draw_ahead(self) -> None:
+        loop = asyncio.get_running_loop()
         again = True
         while again:
+            while (quiet_in := self._changed_at + AHEAD_AFTER_S - loop.time()) > 0:  # noqa: ASYNC110 - a moving deadline
+                await asyncio.sleep(quiet_in)
             self._again = False
-            await asyncio.sleep(AHEAD_AFTER_S)
             try:
                 await self._chart(await self._reports.for_day(self._reports.today()))
                 self.drawn_ahead += 1
