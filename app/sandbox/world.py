@@ -253,6 +253,7 @@ class Sandbox:
         self._ticking = asyncio.create_task(self._tick())
         if self.services.chats.telegram_report is not None:  # a newcomer's first /report as quick as the next
             self._warming = asyncio.create_task(self.services.chats.telegram_report.warm_up())
+            self.services.chats.telegram_report.expect_today()
 
     async def _stop(self) -> None:
         await self._woken.close()

@@ -77,6 +77,11 @@ class TelegramReport:
                 self._drawn = None  # the next asks again
             raise
 
+    def expect_today(self) -> None:
+        """As if today's report had just been asked for: changes draw it ahead from now on, for a while (the sandbox,
+        whose console has the owner's /report a click away, says so when it starts)."""
+        self._today_asked_at = asyncio.get_running_loop().time()
+
     def day_changed(self) -> None:
         """The day's figures may have changed: if today's report was asked for lately, draw its chart again ahead
         (once more if told again meanwhile, never twice at once)."""

@@ -134,6 +134,15 @@ async def test_a_report_asked_while_it_is_drawn_ahead_waits_for_that_chart(
     assert drawn == [1, 7]
 
 
+async def test_a_sandbox_expecting_the_report_draws_it_ahead_before_anyone_asked(drawn: list[int]) -> None:
+    reports = Reports()
+    telegram = _telegram(reports)
+    telegram.expect_today()
+    telegram.day_changed()
+    await _ahead(telegram)
+    assert drawn == [1] and await _png(telegram) == b"\x89PNG\x01" and drawn == [1]
+
+
 async def _ahead(telegram: TelegramReport) -> None:
     running = telegram._ahead
     assert running is not None
