@@ -9,7 +9,7 @@ Whoever learns that the day's figures changed may say so (:meth:`TelegramReport.
 each commit that adds an order, an order's event, a task or an alert); for a while after someone asked for today's
 report, today's chart is then drawn again ahead, in the background, once the figures have stopped changing for a moment
 (:data:`AHEAD_AFTER_S`: a burst of writes is drawn once, after it, not in the middle of the work it is part of),
-so the next ``/report`` finds it drawn."""
+and again as the minute turns (the chart says the minute it is of), so the next ``/report`` finds it drawn."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import asyncio
 import logging
 import os
 import socket
+import time
 from datetime import date, timedelta
 
 from aiogram import Bot, Router
@@ -36,6 +37,7 @@ CAPTION_LIMIT = 1024  # Telegram's, for a photo's caption
 YESTERDAY = ("yesterday", "вчера")
 TODAY = ("", "today", "сегодня")
 AHEAD_FOR_S = 15 * 60  # after today's report was asked for, its chart is drawn ahead this long (loop seconds)
+MINUTE_LATE_S = 0.05  # drawn again this long after the minute turned, so the report says the new one
 AHEAD_AFTER_S = 0.3  # drawn ahead once the figures have not changed for this long: after a burst, not in it
 
 
@@ -49,6 +51,7 @@ class TelegramReport:
         self._ahead: asyncio.Task[None] | None = None
         self._again = False
         self._changed_at = 0.0  # the loop's time the day's figures were last said to change
+        self._minute: asyncio.TimerHandle | None = None  # today's chart drawn again as the minute turns
         self.drawn_ahead = 0  # charts drawn ahead (for the tests)
 
     @property
@@ -77,18 +80,30 @@ class TelegramReport:
                 self._drawn = None  # the next asks again
             raise
 
+    def _next_minute(self) -> None:
+        """Today's chart says the minute it is of: while it is drawn ahead, it is drawn again as the minute turns."""
+        if self._minute is not None:
+            self._minute.cancel()
+        loop = asyncio.get_running_loop()
+        turn = 60.0 - time.time() % 60.0 + MINUTE_LATE_S
+        self._minute = loop.call_later(turn, self._minute_turned)
+
+    def _minute_turned(self) -> None:
+        self._minute = None
+        self.day_changed(settled=True)
+
     def expect_today(self) -> None:
         """As if today's report had just been asked for: changes draw it ahead from now on, for a while (the sandbox,
         whose console has the owner's /report a click away, says so when it starts)."""
         self._today_asked_at = asyncio.get_running_loop().time()
 
-    def day_changed(self) -> None:
+    def day_changed(self, *, settled: bool = False) -> None:
         """The day's figures may have changed: if today's report was asked for lately, draw its chart again ahead
-        (once more if told again meanwhile, never twice at once)."""
+        (once more if told again meanwhile, never twice at once); ``settled``: no burst to wait out (the minute)."""
         loop, asked = asyncio.get_running_loop(), self._today_asked_at
         if asked is None or loop.time() - asked > AHEAD_FOR_S:
             return
-        self._changed_at = loop.time()
+        self._changed_at = max(self._changed_at, loop.time() - (AHEAD_AFTER_S if settled else 0.0))
         if self._ahead is not None and not self._ahead.done():
             self._again = True
             return
@@ -104,12 +119,15 @@ class TelegramReport:
             try:
                 await self._chart(await self._reports.for_day(self._reports.today()))
                 self.drawn_ahead += 1
+                self._next_minute()
             except Exception:  # the next /report draws it itself
                 log.exception("drawing today's report ahead failed")
             again = self._again
 
     async def close(self) -> None:
         """Stop drawing ahead (the database goes away after this)."""
+        if self._minute is not None:
+            self._minute.cancel()
         if self._ahead is not None:
             self._ahead.cancel()
             await asyncio.gather(self._ahead, return_exceptions=True)

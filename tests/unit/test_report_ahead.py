@@ -30,14 +30,14 @@ class Reports:
     """Today's figures as the test sets them; the report's moment moves on each time it is read."""
 
     def __init__(self) -> None:
-        self.orders, self.reads = 1, 0
+        self.orders, self.reads, self.minutes = 1, 0, 0
 
     def today(self) -> date:
         return DAY
 
     async def for_day(self, day: date) -> DailyReport:
         self.reads += 1
-        return _report(self.orders, START + timedelta(hours=10, seconds=self.reads))
+        return _report(self.orders, START + timedelta(hours=10, minutes=self.minutes, seconds=self.reads))
 
 
 @pytest.fixture
@@ -101,6 +101,14 @@ async def test_a_change_after_someone_asked_draws_today_ahead(drawn: list[int]) 
     assert drawn == [5, 6] and telegram.drawn_ahead == 1
     assert await _png(telegram) == b"\x89PNG\x06"  # the next /report finds it drawn
     assert drawn == [5, 6]
+
+    assert telegram._minute is not None  # the chart says the minute: it is drawn again as the minute turns
+    reports.minutes = 1
+    telegram._minute_turned()
+    await _ahead(telegram)
+    assert drawn == [5, 6, 6] and telegram.drawn_ahead == 2
+    await telegram.close()
+    assert telegram._minute is not None and telegram._minute.cancelled()
 
 
 async def test_a_report_asked_while_it_is_drawn_ahead_waits_for_that_chart(
