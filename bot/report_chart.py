@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import textwrap
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from itertools import cycle
 from typing import TYPE_CHECKING
@@ -153,15 +154,24 @@ _DAY0 = datetime(2000, 1, 1, tzinfo=UTC)
 _EMPTY = DailyReport(_DAY0.date(), "UTC", _DAY0, _DAY0 + timedelta(days=1), _DAY0, {}, 0, None, 0, 0, 0, (), ())
 
 
-def render_png(report: DailyReport, names: Names) -> bytes:
+class Unwanted(Exception):
+    """A chart drawn ahead was given up: what it would show is no longer what is asked for."""
+
+
+def render_png(report: DailyReport, names: Names, wanted: Callable[[], bool] | None = None) -> bytes:
     """The chart as PNG bytes (CPU-bound: call it in a worker thread from async code). Charts are drawn one at a time
     on one figure kept for the next: its canvas keeps what it measured of every text it drew (the hours, the
-    titles, the tick labels), which the next chart draws again."""
+    titles, the tick labels), which the next chart draws again. ``wanted``: asked before the chart is begun and
+    before the costlier half of it (the drawing and the PNG); :class:`Unwanted` when it says no."""
     out = io.BytesIO()
     with _drawing:
+        if wanted is not None and not wanted():
+            raise Unwanted
         figure = _kept_figure()
         try:
             _draw(figure, report, names)
+            if wanted is not None and not wanted():
+                raise Unwanted
             figure.savefig(out, format="png", dpi=DPI)
         finally:
             figure.clear()

@@ -25,7 +25,7 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
 from aiogram.types import BufferedInputFile, Message
 
-from bot.report_chart import caption, render_png, shown, warm_up
+from bot.report_chart import Unwanted, caption, render_png, shown, warm_up
 from bot.telegram.texts import tg
 from bot.texts import Locale
 from bot.wording import Names
@@ -65,13 +65,20 @@ class TelegramReport:
         png = await self._chart(report)
         return BufferedInputFile(png, filename=f"report-{day.isoformat()}.png"), _caption(report, self._names)
 
-    async def _chart(self, report: DailyReport) -> bytes:
+    async def _chart(self, report: DailyReport, *, ahead: bool = False) -> bytes:
         """The report's chart: the last one drawn (or being drawn) if it shows the same, else drawn now, in a worker
-        thread (the event loop stays free)."""
+        thread (the event loop stays free). One drawn ``ahead`` is given up (:class:`Unwanted`) once another is asked
+        for, so a /report does not wait behind a chart nobody will see; one asked for then draws its own."""
         showing = shown(report, self._names)
         if self._drawn is not None and self._drawn[0] == showing:
-            return await asyncio.shield(self._drawn[1])
-        drawing = asyncio.ensure_future(asyncio.to_thread(render_png, report, self._names))
+            try:
+                return await asyncio.shield(self._drawn[1])
+            except Unwanted:
+                if ahead:
+                    raise
+                return await self._chart(report)  # it was given up meanwhile: this one is wanted
+        wanted = (lambda: self._drawn is not None and self._drawn[0] == showing) if ahead else None
+        drawing = asyncio.ensure_future(asyncio.to_thread(render_png, report, self._names, wanted))
         self._drawn = (showing, drawing)
         try:
             return await asyncio.shield(drawing)
@@ -117,9 +124,11 @@ class TelegramReport:
                 await asyncio.sleep(quiet_in)
             self._again = False
             try:
-                await self._chart(await self._reports.for_day(self._reports.today()))
+                await self._chart(await self._reports.for_day(self._reports.today()), ahead=True)
                 self.drawn_ahead += 1
                 self._next_minute()
+            except Unwanted:  # something else was asked for meanwhile
+                pass
             except Exception:  # the next /report draws it itself
                 log.exception("drawing today's report ahead failed")
             again = self._again

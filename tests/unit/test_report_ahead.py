@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot.report_chart import shown
+from bot.report_chart import Unwanted, shown
 from bot.telegram import report as telegram_report
 from bot.telegram.report import TelegramReport
 from bot.wording import Names
@@ -45,7 +45,9 @@ def drawn(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Each chart drawn: the orders it showed."""
     charts: list[int] = []
 
-    def render(report: DailyReport, names: Names) -> bytes:
+    def render(report: DailyReport, names: Names, wanted: Any = None) -> bytes:
+        if wanted is not None and not wanted():
+            raise Unwanted
         charts.append(report.orders)
         return b"\x89PNG" + bytes([report.orders])
 
@@ -120,7 +122,9 @@ async def test_a_report_asked_while_it_is_drawn_ahead_waits_for_that_chart(
     release = asyncio.Event()
     started = asyncio.Event()
 
-    def slow(report: DailyReport, names: Names) -> bytes:
+    def slow(report: DailyReport, names: Names, wanted: Any = None) -> bytes:
+        if wanted is not None and not wanted():
+            raise Unwanted
         drawn.append(report.orders)
         return b"\x89PNG" + bytes([report.orders])
 
@@ -140,6 +144,36 @@ async def test_a_report_asked_while_it_is_drawn_ahead_waits_for_that_chart(
     assert await asked == b"\x89PNG\x07"
     await _ahead(telegram)
     assert drawn == [1, 7]
+
+
+async def test_a_chart_drawn_ahead_is_given_up_when_a_report_asks_for_other_figures(
+    drawn: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An order comes in while the chart ahead (of the figures before it) waits for its turn: the /report asking for
+    the new figures does not wait for a chart nobody will see."""
+    reports = Reports()
+    telegram = _telegram(reports)
+    await _png(telegram)
+    release, started = asyncio.Event(), asyncio.Event()
+    real_to_thread = asyncio.to_thread
+
+    async def held(function: Any, *args: Any) -> bytes:
+        if not started.is_set():  # the chart ahead: held until the test lets it go
+            started.set()
+            await release.wait()
+        return bytes(await real_to_thread(function, *args))
+
+    monkeypatch.setattr(asyncio, "to_thread", held)
+    reports.orders = 8
+    telegram.day_changed()
+    await started.wait()
+    reports.orders = 9  # another order, and the owner asks at once
+    asked = asyncio.create_task(_png(telegram))
+    await asyncio.sleep(0.01)
+    release.set()
+    assert await asked == b"\x89PNG\x09"
+    await _ahead(telegram)
+    assert drawn == [1, 9] and telegram.drawn_ahead == 0  # the chart of 8 orders was given up, not drawn
 
 
 async def test_a_sandbox_expecting_the_report_draws_it_ahead_before_anyone_asked(drawn: list[int]) -> None:
