@@ -18,7 +18,9 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
+from typing import TypeVar
 
 from aiogram import Bot, Router
 from aiogram.exceptions import TelegramAPIError
@@ -26,12 +28,14 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import BufferedInputFile, Message
 
 from bot.report_chart import Unwanted, caption, render_png, shown, warm_up
+from bot.telegram.pacing import Pacer
 from bot.telegram.texts import tg
 from bot.texts import Locale
 from bot.wording import Names
 from workflows.daily_report import DailyReport, DailyReports
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 CAPTION_LIMIT = 1024  # Telegram's, for a photo's caption
 YESTERDAY = ("yesterday", "вчера")
@@ -42,9 +46,13 @@ AHEAD_AFTER_S = 0.3  # drawn ahead once the figures have not changed for this lo
 
 
 class TelegramReport:
-    def __init__(self, bot: Bot, reports: DailyReports, owner_chat: int | None, names: Names) -> None:
-        """``names``: the topology's titles in the report's language (the locale is theirs)."""
+    def __init__(
+        self, bot: Bot, reports: DailyReports, owner_chat: int | None, names: Names, pacer: Pacer | None = None
+    ) -> None:
+        """``names``: the topology's titles in the report's language (the locale is theirs); ``pacer``: the
+        deliveries', whose count of each chat's second the photo keeps to (:meth:`Pacer.turn`)."""
         self._bot, self._reports, self._owner_chat, self._names = bot, reports, owner_chat, names
+        self._pacer = pacer
         self._instance = f"{socket.gethostname()}:{os.getpid()}"
         self._drawn: tuple[object, asyncio.Future[bytes]] | None = None  # the last chart: what it shows, its PNG
         self._today_asked_at: float | None = None  # the loop's time today's report was last asked for
@@ -141,6 +149,16 @@ class TelegramReport:
             self._ahead.cancel()
             await asyncio.gather(self._ahead, return_exceptions=True)
 
+    async def paced(self, chat: int, send: Callable[[], Awaitable[T]]) -> T:
+        """``send`` (the photo to ``chat``) in the chat's turn at the deliveries' pacer, if there is one."""
+        if self._pacer is None:
+            return await send()
+        await self._pacer.turn(chat)
+        try:
+            return await send()
+        finally:
+            self._pacer.took(chat)
+
     async def warm_up(self) -> None:
         """The first chart of a process is the slowest (matplotlib's fonts and caches): drawn ahead, in a worker
         thread, the first ``/report`` is as quick as the others."""
@@ -155,7 +173,8 @@ class TelegramReport:
             return False
         try:
             picture, text = await self.photo(day)
-            await self._bot.send_photo(self._owner_chat, picture, caption=text)
+            owner = self._owner_chat
+            await self.paced(owner, lambda: self._bot.send_photo(owner, picture, caption=text))
         except (TelegramAPIError, OSError, TimeoutError) as error:
             log.warning("daily report for %s not sent: %s", day, error)
             await self._reports.delivery_done(day, sent=False)
@@ -178,7 +197,7 @@ def report_router(report: TelegramReport, locale: Locale) -> Router:
             await message.answer(tg(locale, "usage.report"))
             return
         picture, text = await report.photo(day)
-        await message.answer_photo(picture, caption=text)
+        await report.paced(message.chat.id, lambda: message.answer_photo(picture, caption=text))
 
     return router
 
