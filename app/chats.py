@@ -43,6 +43,8 @@ class Chats:
             await self.slack_bot.close()
         if self.telegram_delivery is not None:
             await self.telegram_delivery.close()
+        if self.telegram_report is not None:
+            await self.telegram_report.close()
         if self.telegram_bot is not None:
             await self.telegram_bot.session.close()
 
@@ -97,14 +99,15 @@ def _connect_telegram(settings: Settings, shop: Shop, chats: Chats) -> None:
 
     bot = build_bot(telegram.bot_token.get_secret_value(), str(telegram.api_base))
     locale = settings.business.locale
+    pacer = Pacer()  # the deliveries' count of each chat's second; /report's photo keeps to it too
     delivery = TelegramDelivery(
-        shop.uow, bot, shop.topology, shop.clock, locale, Pacer(), shop.alerts,
+        shop.uow, bot, shop.topology, shop.clock, locale, pacer, shop.alerts,
         owner=shop.instance.owner, held=shop.instance.held,
     )  # fmt: skip
     chats.telegram_bot, chats.telegram_delivery = bot, delivery
     if shop.reports is not None:
         owner = shop.topology.people.owner_telegram_id
-        chats.telegram_report = TelegramReport(bot, shop.reports, owner, Names.of(shop.topology, locale))
+        chats.telegram_report = TelegramReport(bot, shop.reports, owner, Names.of(shop.topology, locale), pacer)
     chats.telegram_dispatcher = build_dispatcher(
         office=shop.office, topology=shop.topology, ledger=shop.ledger,
         lookup=OrderLookup(shop.uow, shop.topology.channels, shop.payments),

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import io
 import textwrap
+import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from itertools import cycle
 from typing import TYPE_CHECKING
 
 from bot.texts import Locale
@@ -21,9 +24,13 @@ from workflows.daily_report import ChannelUptime, DailyReport, StoreFigures
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+    from matplotlib.backends.backend_agg import RendererAgg
     from matplotlib.figure import Figure
 
 SIZE_IN, DPI = (12.0, 8.0), 100  # 1200 x 800 px: readable on a phone, well under Telegram's limits
+WIDTH_PX, HEIGHT_PX = 1200, 800
+TICK_PT = 10.0  # matplotlib's default size of tick labels ("medium")
+TITLE_Y = 1.0  # a panel's title just above it; given, so matplotlib does not measure the panel to place it
 
 _TEXTS: dict[str, dict[str, str]] = {
     "ru": {
@@ -139,6 +146,20 @@ def caption(report: DailyReport, names: Names) -> str:
     return "\n".join([title(report, names.locale), *summary_lines(report, names)])
 
 
+def shown(report: DailyReport, names: Names) -> tuple[object, ...]:
+    """What the chart of ``report`` shows, as it shows it: two reports with the same are drawn the same (today's,
+    asked a few seconds apart, differ in their moment and their uptime's last decimals, but not here)."""
+    return (
+        names.locale,
+        title(report, names.locale),
+        tuple(summary_lines(report, names)),
+        tuple((channel, tuple(counts)) for channel, counts in report.orders_by_hour.items()),
+        tuple((s.title, s.asked, s.answered, s.timeouts, s.median_answer_seconds, round(s.answer_rate, 3))
+              for s in report.stores),
+        tuple((c.channel, _percent(c.uptime, names.locale), round(c.uptime, 3)) for c in report.channels),
+    )  # fmt: skip
+
+
 def warm_up(names: Names) -> None:
     """Draw a small chart and throw it away: matplotlib loads its fonts and fills its caches on its first chart,
     which would otherwise make the first ``/report`` after a start the slowest by a good part of a second."""
@@ -150,77 +171,145 @@ def warm_up(names: Names) -> None:
     render_png(sample, names)
 
 
-def render_png(report: DailyReport, names: Names) -> bytes:
-    """The chart as PNG bytes (CPU-bound: call it in a worker thread from async code)."""
+_DAY0 = datetime(2000, 1, 1, tzinfo=UTC)
+_EMPTY = DailyReport(_DAY0.date(), "UTC", _DAY0, _DAY0 + timedelta(days=1), _DAY0, {}, 0, None, 0, 0, 0, (), ())
+
+
+class Unwanted(Exception):
+    """A chart drawn ahead was given up: what it would show is no longer what is asked for."""
+
+
+def render_png(report: DailyReport, names: Names, wanted: Callable[[], bool] | None = None) -> bytes:
+    """The chart as PNG bytes (CPU-bound: call it in a worker thread from async code). Charts are drawn one at a time
+    on one figure kept for the next: its canvas keeps what it measured of every text it drew (the hours, the
+    titles, the tick labels), which the next chart draws again. ``wanted``: asked before the chart is begun and
+    before the costlier half of it (the drawing and the PNG); :class:`Unwanted` when it says no."""
     out = io.BytesIO()
-    chart(report, names).savefig(out, format="png", dpi=DPI)
+    with _drawing:
+        if wanted is not None and not wanted():
+            raise Unwanted
+        figure = _kept_figure()
+        try:
+            _draw(figure, report, names)
+            if wanted is not None and not wanted():
+                raise Unwanted
+            figure.savefig(out, format="png", dpi=DPI)
+        finally:
+            figure.clear()
     return out.getvalue()
 
 
 def chart(report: DailyReport, names: Names) -> Figure:
-    """The chart's figure, every label in ``names``' language: channels and stores by their titles."""
+    """The chart's figure, a new one, every label in ``names``' language: channels and stores by their titles."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg  # loaded by the first chart, not at start
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=SIZE_IN, dpi=DPI, layout="constrained")
+    figure = Figure(figsize=SIZE_IN, dpi=DPI)
     FigureCanvasAgg(figure)
-    grid = figure.add_gridspec(2, 3)
-    figure.suptitle(title(report, names.locale), fontsize=15, fontweight="bold")
-    _orders_panel(figure.add_subplot(grid[0, :2]), report, names)
-    _figures_panel(figure.add_subplot(grid[0, 2]), report, names)
-    _stores_panel(figure.add_subplot(grid[1, :2]), report, names.locale)
-    _channels_panel(figure.add_subplot(grid[1, 2]), report, names)
+    _draw(figure, report, names)
     return figure
 
 
+_drawing = threading.Lock()
+_kept: list[Figure] = []  # render_png's figure, made by the first chart
+
+
+def _kept_figure() -> Figure:
+    if not _kept:
+        _kept.append(chart(_EMPTY, Names.of(None, "en")))
+    return _kept[0]
+
+
+def _draw(figure: Figure, report: DailyReport, names: Names) -> None:
+    """The chart on ``figure``, which has a canvas and nothing on it.
+
+    The panels are placed by hand, in pixels of the 1200 x 800 picture, rather than by a layout engine: constrained
+    layout measured every text of the figure in a draw of its own before the real one, which took half of a chart's
+    time. Only the widths of the bar labels (store and channel titles) vary, and they are measured here, once each."""
+    locale = names.locale
+    renderer = figure.canvas.get_renderer()  # type: ignore[attr-defined]
+    figure.text(0.5, 1 - 8 / HEIGHT_PX, title(report, locale), ha="center", va="top", fontsize=15,
+                fontweight="bold")  # fmt: skip
+    _orders_panel(_panel(figure, 62, 462, 728, 270), report, names)
+    _figures_panel(figure, report, names)
+    asked = [s for s in report.stores if s.asked]
+    left = _label_room(renderer, [s.title for s in asked])
+    _stores_panel(_panel(figure, left, 50, 790 - left, 300), asked, locale)
+    titles = [names.channel(c.channel) for c in report.channels]
+    left = 830 + _label_room(renderer, titles)
+    _channels_panel(_panel(figure, left, 50, WIDTH_PX - 15 - left, 300), report, titles, locale)
+
+
+def _panel(figure: Figure, left: float, bottom: float, width: float, height: float) -> Axes:
+    """Axes at a place given in pixels from the picture's bottom left corner."""
+    return figure.add_axes((left / WIDTH_PX, bottom / HEIGHT_PX, width / WIDTH_PX, height / HEIGHT_PX))
+
+
+def _label_room(renderer: RendererAgg, labels: list[str]) -> float:
+    """Pixels left of a panel for its bar labels (tick labels at matplotlib's default size), at most 300."""
+    from matplotlib.font_manager import FontProperties  # see chart
+
+    font = FontProperties(size=TICK_PT)
+    measure = renderer.get_text_width_height_descent
+    widest = max((measure(s, font, ismath=False)[0] for s in labels), default=0.0)  # type: ignore[no-untyped-call]
+    return min(widest, 300.0) + 12  # the tick and its pad
+
+
 def _orders_panel(ax: Axes, report: DailyReport, names: Names) -> None:
-    from matplotlib.ticker import MaxNLocator  # see chart
+    """Orders per hour, stacked by channel: each channel's bars are one collection of rectangles (``ax.bar`` makes a
+    patch of each, a tenth of the chart's time), its legend entry a patch of its colour."""
+    from matplotlib import rcParams  # see chart
+    from matplotlib.collections import PolyCollection
+    from matplotlib.patches import Patch
+    from matplotlib.ticker import MaxNLocator
 
     locale = names.locale
     hours = list(range(24))
     bottom = [0] * 24
+    colours = cycle(c["color"] for c in rcParams["axes.prop_cycle"])  # matplotlib's colours, as ax.bar takes them
+    legend: list[Patch] = []
     for channel, counts in report.orders_by_hour.items():
         if any(counts):
-            ax.bar(
-                hours,
-                counts,
-                bottom=bottom,
-                label=f"{names.channel(channel)} ({number(locale, sum(counts))})",
-                width=0.8,
-            )
+            bars = [
+                [(h - 0.4, b), (h - 0.4, b + c), (h + 0.4, b + c), (h + 0.4, b)]
+                for h, b, c in zip(hours, bottom, counts, strict=True) if c
+            ]  # fmt: skip
+            colour = next(colours)
+            ax.add_collection(PolyCollection(bars, facecolors=colour, edgecolors="none"), autolim=False)
+            legend.append(Patch(color=colour, label=f"{names.channel(channel)} ({number(locale, sum(counts))})"))
             bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
-    ax.set_title(_t(locale, "orders"))
-    ax.set_xlabel(_t(locale, "hour"))
+    ax.set_title(_t(locale, "orders"), y=TITLE_Y)
+    ax.set_xlabel(_t(locale, "hour"), labelpad=2)
     ax.set_ylabel(_t(locale, "count"))
     ax.set_xticks(hours)
     ax.set_xlim(-0.6, 23.6)
+    ax.set_ylim(0, max(max(bottom) * 1.05, 1))
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    if any(bottom):
-        ax.legend(loc="upper left", fontsize=9)
+    if legend:
+        ax.legend(handles=legend, loc="upper left", fontsize=9)
     ax.grid(axis="y", alpha=0.3)
+    ax.set_axisbelow(True)
 
 
-def _figures_panel(ax: Axes, report: DailyReport, names: Names) -> None:
-    ax.set_axis_off()
-    ax.set_title(_t(names.locale, "figures"))
+def _figures_panel(figure: Figure, report: DailyReport, names: Names) -> None:
+    """The day's main figures in words, top right: no axes, only texts."""
+    figure.text(1010 / WIDTH_PX, 1 - 58 / HEIGHT_PX, _t(names.locale, "figures"), ha="center", fontsize=12)
     lines = summary_lines(report, names)[:4]  # the stores and channels have panels of their own
     wrapped = "\n\n".join(textwrap.fill(line, 40) for line in lines)
-    ax.text(0.0, 0.95, wrapped, va="top", ha="left", fontsize=11, transform=ax.transAxes)
+    figure.text(835 / WIDTH_PX, 1 - 76 / HEIGHT_PX, wrapped, va="top", ha="left", fontsize=11)
 
 
-def _stores_panel(ax: Axes, report: DailyReport, locale: Locale) -> None:
-    ax.set_title(_t(locale, "stores"))
-    asked = [s for s in report.stores if s.asked]
+def _stores_panel(ax: Axes, asked: list[StoreFigures], locale: Locale) -> None:
+    ax.set_title(_t(locale, "stores"), y=TITLE_Y)
     if not asked:
         ax.set_axis_off()
         ax.text(0.5, 0.5, _t(locale, "no_questions"), ha="center", va="center", transform=ax.transAxes)
         return
-    names = [s.title for s in asked]
     rates = [s.answer_rate * 100 for s in asked]
-    bars = ax.barh(names, rates, color=["#c0392b" if r < 80 else "#27ae60" for r in rates])
+    bars = ax.barh([s.title for s in asked], rates, color=["#c0392b" if r < 80 else "#27ae60" for r in rates])
     ax.set_xlim(0, 135)  # room for the labels right of the bars
     ax.set_xticks(range(0, 101, 20))
-    ax.set_xlabel(_t(locale, "answer_rate"))
+    ax.set_xlabel(_t(locale, "answer_rate"), labelpad=2)
     ax.invert_yaxis()
     for bar, store in zip(bars, asked, strict=True):
         notes = [f"{store.answered}/{store.asked}"]
@@ -231,14 +320,12 @@ def _stores_panel(ax: Axes, report: DailyReport, locale: Locale) -> None:
         ax.text(bar.get_width() + 1, bar.get_y() + bar.get_height() / 2, ", ".join(notes), va="center", fontsize=9)
 
 
-def _channels_panel(ax: Axes, report: DailyReport, names: Names) -> None:
-    locale = names.locale
-    ax.set_title(_t(locale, "channels"))
+def _channels_panel(ax: Axes, report: DailyReport, titles: list[str], locale: Locale) -> None:
+    ax.set_title(_t(locale, "channels"), y=TITLE_Y)
     if not report.channels:
         ax.set_axis_off()
         ax.text(0.5, 0.5, _t(locale, "no_channels"), ha="center", va="center", transform=ax.transAxes)
         return
-    titles = [names.channel(c.channel) for c in report.channels]
     shares = [c.uptime * 100 for c in report.channels]
     bars = ax.barh(titles, shares, color=["#c0392b" if s < 99 else "#27ae60" for s in shares])
     ax.set_xlim(0, 125)  # room for the labels right of the bars

@@ -1,12 +1,14 @@
 """The operator's dashboard: the page at ``/dashboard`` (public shell; it asks for the API token) and its data
 at ``GET /api/dashboard`` (behind the bearer token like every ``/api/*`` route). Read-only. Texts (alerts, the
-orders' steps) come worded in the service's language by the same tables the office's chats use."""
+orders' steps) come worded in the service's language by the same tables the office's chats use; the page's own
+words (headings, buttons, column names) come with its shell (``dashboard_words.py``)."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from app.http.dashboard_views import DashboardView, OrderStepView
+from app.http.dashboard_words import dashboard_shell
 from app.http.report_routes import report_view
 from app.http.task_titles import TaskTitles
 from app.web import STATIC
@@ -25,8 +27,10 @@ def dashboard_routes(
     titles = TaskTitles(dashboard.topology, locale, timezone)
     names = Names.of(dashboard.topology, locale)
 
+    shell = dashboard_shell(STATIC / "dashboard.html", locale)  # its words in the service's language
+
     async def page(request: web.Request) -> web.StreamResponse:
-        return web.FileResponse(STATIC / "dashboard.html", headers={"Cache-Control": "no-store"})
+        return web.Response(text=shell, content_type="text/html", headers={"Cache-Control": "no-store"})
 
     async def data(request: web.Request) -> web.Response:
         view = snapshot_view(await dashboard.snapshot(), names, timezone, titles)

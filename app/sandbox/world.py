@@ -63,6 +63,8 @@ from workflows.topology import Topology
 
 log = logging.getLogger("storeops.sandbox")
 NOTICES = schema.notices.name  # what the chats' deliveries send from
+# what the daily report reads, where a new row may change today's figures (an order, its events, a task, an alert)
+REPORTED = frozenset(table.name for table in (schema.orders, schema.order_events, schema.tasks, schema.alerts))
 
 # The emulated accounts' credentials: made up, the same each run, never real.
 TELEGRAM_TOKEN = "700000001:SANDBOX-bot-token"  # noqa: S105
@@ -243,6 +245,7 @@ class Sandbox:
         self._stack.push_async_callback(self.services.close)
         self.changes.watch_database(self.services.database.engine)
         self.changes.on_added(self._queued)
+        self.changes.on_added(self._reported)
         await self.seed()
         console = install(self, self.scenarios)
         self.running = await self._stack.enter_async_context(RunningService(self.services, extend=console))
@@ -250,6 +253,7 @@ class Sandbox:
         self._ticking = asyncio.create_task(self._tick())
         if self.services.chats.telegram_report is not None:  # a newcomer's first /report as quick as the next
             self._warming = asyncio.create_task(self.services.chats.telegram_report.warm_up())
+            self.services.chats.telegram_report.expect_today()
 
     async def _stop(self) -> None:
         await self._woken.close()
@@ -318,6 +322,11 @@ class Sandbox:
         in the background, rather than at the delivery jobs' next second."""
         if NOTICES in tables:
             self._woken.ask()
+
+    def _reported(self, tables: frozenset[str]) -> None:
+        """A commit added to what the daily report reads: today's chart is drawn ahead, if someone asked for it."""
+        if tables & REPORTED and self.services.chats.telegram_report is not None:
+            self.services.chats.telegram_report.day_changed()
 
     async def deliver(self) -> None:
         """The chats' delivery jobs, now, not at their next second: Slack's done when this returns, Telegram's

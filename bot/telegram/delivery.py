@@ -8,7 +8,10 @@ waits out any 429, so no alert is dropped.
 A run is the scheduler's job every :data:`INTERVAL_S`, and it ends within that: a notice is started
 only when the pacer lets a message to each of its chats start within the run's :data:`BUDGET_S`; the first
 that does not fit, and every notice after it that sends, is handed back for the next run, in the same order. A
-chat gets about one message a second either way; a run just never waits a backlog out. A closed task's
+chat gets about one message a second either way; a run just never waits a backlog out. What a run handed back is
+not left to the scheduler's next second: the run that handed it back starts the next one for the moment the pacer
+lets the first of it go (:meth:`TelegramDelivery.follow_up`), so a message held for its chat's second goes when
+that second is over, in ``storeops run`` and in the sandbox alike. A closed task's
 notice only edits the messages that show it (a person pressed a button, or its time ran out): edits take no
 chat's second, so it goes at once, even past messages still waiting for theirs — a message sent later shows the
 task as it is by then."""
@@ -19,7 +22,7 @@ import asyncio
 import logging
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -89,16 +92,40 @@ class TelegramDelivery:
         self.interval_s = INTERVAL_S
         self._background: set[asyncio.Task[None]] = set()
         self.deferred = False  # the last run handed something back for the next one (it was out of time)
+        self._free_at: float | None = None  # when the pacer lets the first notice handed back go (the pacer's clock)
+        self._follow_up: asyncio.TimerHandle | None = None
+        self._follow_up_at = 0.0  # the loop's time it is set for
+        self.call_later: Callable[[float, Callable[[], None]], asyncio.TimerHandle] | None = None  # tests: a fake
 
     async def run_once(self, limit: int = 50) -> int:
         """Deliver what fits in one run; returns how many notices went out."""
         async with self._running:
             deadline = self.pacer.now() + self._budget_s
+            self._free_at = None
             sent, self.deferred = await self._notices(limit, deadline)
             self.deferred = await self._refresh_counts(limit, deadline) or self.deferred
             if self.deferred:
                 log.debug("telegram delivery: out of this run's time, the rest goes in the next run")
+                free_at = self._free_at if self._free_at is not None else self.pacer.now() + self.interval_s
+                self.follow_up(free_at - self.pacer.now())
             return sent
+
+    def follow_up(self, seconds: float) -> None:
+        """Start a run (:meth:`kick`) in ``seconds``: when what the last run handed back may go. One is set at a
+        time, the soonest asked for; a scheduled run meanwhile changes nothing (the follow-up then finds less)."""
+        loop = asyncio.get_running_loop()
+        at = loop.time() + max(seconds, 0.0)
+        if self._follow_up is not None and not self._follow_up.cancelled() and self._follow_up_at <= at:
+            return
+        if self._follow_up is not None:
+            self._follow_up.cancel()
+        self._follow_up_at = at
+        later = self.call_later or loop.call_later
+        self._follow_up = later(max(seconds, 0.0), self._followed_up)
+
+    def _followed_up(self) -> None:
+        self._follow_up = None
+        self.kick()
 
     async def scheduled(self) -> int:
         """The scheduler's run: none when a run a button press started is under way (it delivers the
@@ -124,6 +151,9 @@ class TelegramDelivery:
 
     async def close(self) -> None:
         """Cancel background runs (the database goes away after this); a cancelled notice's lease runs out."""
+        if self._follow_up is not None:
+            self._follow_up.cancel()
+            self._follow_up = None
         for run in list(self._background):
             run.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
@@ -133,6 +163,11 @@ class TelegramDelivery:
             await self.run_once()
         except Exception:  # the scheduled run tries again; a press's answer is not the place to fail
             log.exception("telegram delivery after a button press failed")
+
+    def _held_back(self, chats: Sequence[int]) -> None:
+        """A notice to ``chats`` is handed back: the next run is due when the pacer lets it go, if that is sooner."""
+        free_at = self.pacer.now() + self.pacer.free_in(chats)
+        self._free_at = free_at if self._free_at is None else min(self._free_at, free_at)
 
     def _fits(self, chats: Sequence[int], deadline: float) -> bool:
         return self.pacer.free_in(chats) <= deadline - self.pacer.now()
@@ -157,6 +192,8 @@ class TelegramDelivery:
             try:
                 about = await self._about(topic, payload)
                 if topic not in EDITS_ONLY and (later or not self._fits(self._chats(topic, about), deadline)):
+                    if not later:  # the first handed back: the next run is for when it may go
+                        self._held_back(self._chats(topic, about))
                     later.append(notice)
                     continue
                 await self._deliver(topic, about)
@@ -254,6 +291,7 @@ class TelegramDelivery:
                 (int(chat), int(message)) for platform, chat, message in shown[alert.id] if platform == "telegram"
             ]
             if not self._fits([chat for chat, _ in in_telegram], deadline):
+                self._held_back([chat for chat, _ in in_telegram])
                 return True
             for chat, message in in_telegram:
                 await self._edit(chat, message, text, markup)

@@ -84,6 +84,18 @@ class Pacer:
                 self.waited_s += wait
                 await self._sleep(wait)
 
+    async def turn(self, chat_id: int) -> None:
+        """Wait, without holding up other chats, until a message to ``chat_id`` may go within the limits, and take
+        that turn; :meth:`took` once Telegram answered. For a message sent outside the deliveries that a person waits
+        for (``/report``'s photo): it goes when its chat's second is over, instead of being refused (429) and sent
+        again a whole ``retry_after`` later, and the next delivery to that chat counts it."""
+        while (wait := self.free_in([chat_id])) > 0:
+            await self._sleep(wait)
+        await self._slot(chat_id)
+
+    def took(self, chat_id: int) -> None:
+        self._done(chat_id)
+
     async def send(self, chat_id: int, call: Callable[[], Awaitable[T]]) -> T:
         """Run ``call`` (one Bot API request to ``chat_id``) within the limits."""
         return await self._attempts(chat_id, call, counted=True)

@@ -19,8 +19,10 @@ from typing import Any
 
 from aiohttp import web
 
+from app.http.dashboard_words import dashboard_shell
 from app.sandbox.local_only import local_only
 from app.web import STATIC
+from bot.texts import Locale
 
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 TOKEN = "s3cret-token"
@@ -291,14 +293,14 @@ class FakeService:
     token: str = TOKEN
     posts: list[tuple[str, Any]] = field(default_factory=list)
     bearers: list[str | None] = field(default_factory=list)
-    dashboard_locale: str = "ru"  # the service's LOCALE, which the orders' panel follows
+    dashboard_locale: Locale = "ru"  # the service's LOCALE, which the dashboard's words follow
 
     def app(self) -> web.Application:
         # the real sandbox's rules (loopback Host, own Origin, JSON actions): a page that breaks them fails here
         app = web.Application(middlewares=[local_only("127.0.0.1")])
         app.router.add_static("/static/", STATIC)
         app.router.add_get("/sandbox", self.page("sandbox.html"))
-        app.router.add_get("/dashboard", self.page("dashboard.html"))
+        app.router.add_get("/dashboard", self.dashboard_page)
         app.router.add_get("/fake/chart.png", self.chart)
         app.router.add_get("/sandbox/api/state", self.get_state)
         app.router.add_post("/sandbox/api/slack/press", self.slack_press)
@@ -316,6 +318,12 @@ class FakeService:
             return web.FileResponse(STATIC / name)
 
         return serve
+
+    async def dashboard_page(self, _: web.Request) -> web.Response:
+        """The dashboard's shell as the service serves it: with its words, in the service's LOCALE."""
+        return web.Response(
+            text=dashboard_shell(STATIC / "dashboard.html", self.dashboard_locale), content_type="text/html"
+        )
 
     async def chart(self, _: web.Request) -> web.Response:
         return web.Response(body=chart_png(), content_type="image/png")

@@ -17,6 +17,7 @@ from aiohttp.test_utils import TestServer
 from playwright.async_api import Page, expect
 
 from tests.browser.fake_console import STORE_TS, TOKEN, FakeService
+from tests.people_words import raw_codes
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")  # the session's browser lives on that loop
 
@@ -74,6 +75,15 @@ async def test_console_shows_every_role(page: Page, site: Site) -> None:
     second = page.get_by_test_id("order-history-42").locator("li").nth(1)  # the manager's words, not the kind
     await expect(second).to_contain_text("Строка 1: спросили магазин Тверская")
     await expect(second).not_to_contain_text("store_asked")
+    # hovering it shows the same sentence, never the event's raw detail (its keys and codes)
+    await expect(second).to_have_attribute("title", "Строка 1: спросили магазин Тверская")
+    await second.hover()
+    hovered = await page.evaluate("[...document.querySelectorAll(':hover')].map((e) => e.title || '').join('|')")
+    assert "Строка 1: спросили магазин Тверская" in hovered and "store: tverskaya" not in hovered, hovered
+    titles = await page.get_by_test_id("orders").evaluate(
+        "(o) => [...o.querySelectorAll('[title]')].map((e) => e.title)"
+    )
+    assert [t for t in titles if raw_codes(t, {"tverskaya", "wildberries"})] == [], titles
     first = page.get_by_test_id("order-history-42").locator("li").nth(0)  # an event without words: kind and detail
     await expect(first).to_contain_text("created")
     await expect(first).to_contain_text("WB-1001")

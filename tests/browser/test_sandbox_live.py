@@ -7,6 +7,7 @@ token, and an order cancelled through the API is on its orders panel, worded as 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -53,9 +54,9 @@ async def test_a_clerk_confirms_in_the_slack_pane_and_the_order_is_allocated(
     await available.click()
 
     await page.get_by_test_id(f"order-toggle-{order_id}").click()
-    await expect(page.get_by_test_id(f"order-status-{order_id}")).to_have_attribute(
-        "title", "reserved", timeout=PATIENCE_MS
-    )
+    status = page.get_by_test_id(f"order-status-{order_id}")  # worded, its code only in its class
+    await expect(status).to_have_class(re.compile(r"\bstatus-reserved\b"), timeout=PATIENCE_MS)
+    await expect(status).to_have_text("зарезервирован")
     history = page.get_by_test_id(f"order-history-{order_id}")
     await expect(history).to_contain_text("Строка 1: магазин Тверская ответил — есть, в порядке (Борис)")
     await expect(history).not_to_contain_text("store_confirmed")  # the event's words, not its code

@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import json
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -442,6 +442,7 @@ async def test_a_delivery_run_ends_within_its_time_and_leaves_the_rest_in_order(
     delivery, t = office.services.chats.telegram_delivery, FakeTime()
     assert delivery is not None
     delivery.pacer = Pacer(clock=t.clock, sleep=t.sleep)
+    follow_ups = FollowUps(delivery)
     for n in range(8):
         async with office.services.shop.uow() as work:
             await office.services.shop.alerts.raise_alert(
@@ -458,6 +459,7 @@ async def test_a_delivery_run_ends_within_its_time_and_leaves_the_rest_in_order(
     ]
     async with office.services.shop.uow(read_only=True) as work:
         assert len(await work.notices.undelivered(10, ["alert"])) == 7  # handed back, not leased for 2 minutes
+    assert follow_ups.asked == [1.0]  # the next run is for the owner's next second, not the scheduler's
     for second in range(1, 8):
         t.now = float(second)
         assert await delivery.run_once() == 1
@@ -476,6 +478,7 @@ async def test_a_pressed_question_closes_at_once_while_a_new_message_waits_for_i
     delivery, t = office.services.chats.telegram_delivery, FakeTime()
     assert delivery is not None
     delivery.pacer = Pacer(clock=t.clock, sleep=t.sleep)
+    follow_ups = FollowUps(delivery)
     for key in ("sync_failing:a", "sync_failing:b"):
         async with office.services.shop.uow() as work:
             await office.services.shop.alerts.raise_alert(work, key, "sync_failing", SITE_DOWN)
@@ -489,9 +492,52 @@ async def test_a_pressed_question_closes_at_once_while_a_new_message_waits_for_i
     await delivery.settled()
     assert office.tg.messages(OWNER)[0].buttons == [] and len(office.tg.messages(OWNER)) == 1
     assert delivery.deferred and t.slept == []  # the new alert was handed back, nothing waited
+    assert follow_ups.asked == [0.8]  # for the moment the owner's second is over
     t.now = 1.0
     assert await delivery.run_once() == 1
     assert [m.buttons == [] for m in office.tg.messages(OWNER)] == [True, False]
+
+
+async def test_a_message_held_for_its_chats_second_goes_when_the_second_is_over(office: Office) -> None:
+    """Two alerts for the owner at once: the first goes, the second is handed back, and the run that handed it back
+    starts the next run for the moment the owner's second is over — not the scheduler's next second, whenever that
+    falls (the pacer on a fake clock; the loop's timer recorded and fired by hand)."""
+    delivery, t = office.services.chats.telegram_delivery, FakeTime()
+    assert delivery is not None
+    delivery.pacer = Pacer(clock=t.clock, sleep=t.sleep)
+    follow_ups = FollowUps(delivery)
+    for key in ("sync_failing:a", "sync_failing:b"):
+        async with office.services.shop.uow() as work:
+            await office.services.shop.alerts.raise_alert(work, key, "sync_failing", SITE_DOWN)
+            await work.commit()
+    t.now = 0.3  # the run starts a moment after they were raised
+    assert await delivery.run_once() == 1 and delivery.deferred
+    assert follow_ups.asked == [1.0]  # the owner's first message went at 0.3: the next may go at 1.3
+    t.now = 1.3
+    follow_ups.fire()
+    await delivery.settled()
+    assert len(office.tg.messages(OWNER)) == 2 and not delivery.deferred
+    assert follow_ups.asked == [1.0]  # nothing left: no further run was asked for
+
+
+class FollowUps:
+    """The follow-up runs a delivery asks the loop for, recorded (their delays) instead of timed."""
+
+    def __init__(self, delivery: Any) -> None:
+        self.asked: list[float] = []
+        self._due: list[Callable[[], None]] = []
+        delivery.call_later = self._later
+
+    def _later(self, seconds: float, callback: Callable[[], None]) -> asyncio.TimerHandle:
+        self.asked.append(round(seconds, 6))
+        self._due.append(callback)
+        loop = asyncio.get_running_loop()
+        return asyncio.TimerHandle(loop.time() + seconds, callback, (), loop)  # a handle to cancel, never scheduled
+
+    def fire(self) -> None:
+        due, self._due = self._due, []
+        for callback in due:
+            callback()
 
 
 async def test_the_scheduled_run_does_not_wait_for_a_run_a_press_started(office: Office) -> None:

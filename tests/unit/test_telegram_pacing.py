@@ -134,3 +134,23 @@ async def test_flood_wait_stands_aside_inside_the_pacer_which_waits_out_429_itse
     sent: object = await pacer.send(1, lambda: wait(make_request, None, method))  # type: ignore[arg-type]
     assert sent == "sent"
     assert wait.waited == 0 and pacer.retries == 1 and len(attempts) == 2
+
+
+async def test_a_photo_a_person_waits_for_takes_its_chats_turn_instead_of_a_429() -> None:
+    """/report's photo a moment after an alert was delivered to the same chat: it waits the rest of the chat's second
+    (0.7 s on the fake clock), not a refusal and Telegram's whole retry_after; another chat's turn is free at once,
+    and the next delivery to the chat counts the photo."""
+    t = FakeTime()
+    pacer = Pacer(clock=t.clock, sleep=t.sleep)
+
+    async def sent() -> None:
+        return None
+
+    await pacer.send(1, sent)  # the alert
+    t.now = 0.3
+    await pacer.turn(1)
+    assert t.now == 1.0 and t.slept == [0.7]
+    pacer.took(1)
+    await pacer.turn(2)
+    pacer.took(2)
+    assert t.now == 1.0 and pacer.free_in([1]) == 1.0

@@ -174,7 +174,7 @@ function OrderCard({ order, open, onToggle, places }) {
       <span class="caret">${open ? "▾" : "▸"}</span>
       <span class="order-id">№ ${id}</span>
       <span class="chip">${channelTitle(order.channel)} ${order.external_id}</span>
-      <span class=${`status status-${order.status}`} data-testid=${`order-status-${id}`} title=${order.status}>
+      <span class=${`status status-${order.status}`} data-testid=${`order-status-${id}`}>
         ${ORDER_STATUS_TITLES[order.status] || order.status}
       </span>
       <span class="muted">${dateTimeRu(order.created_at)}</span>
@@ -195,8 +195,8 @@ function OrderCard({ order, open, onToggle, places }) {
       </table>
       <ol class="history" data-testid=${`order-history-${id}`}>
         ${(order.history || []).map(
-          (event, i) => html`<li key=${i}>
-            <span class="muted">${dateTimeRu(event.at)}</span> <b title=${event.detail}>${event.said || event.event}</b>
+          (event, i) => html`<li key=${i} data-testid=${`order-event-${id}-${i}`} title=${event.said || null}>
+            <span class="muted">${dateTimeRu(event.at)}</span> <b>${event.said || event.event}</b>
             ${event.said ? "" : html`<span class="muted"> ${event.detail}</span>`}
           </li>`,
         )}

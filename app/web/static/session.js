@@ -18,8 +18,12 @@ export function initialToken() {
   return fromLink || sessionStorage.getItem(TOKEN_KEY);
 }
 
-export function TokenForm({ title, message, onToken }) {
+// The form's words (the page's language): ``prompt`` with "{env}" where the .env file is named, ``submit``.
+const RUSSIAN = { prompt: "Введите API_TOKEN сервиса (он в файле {env}). Токен хранится только в этой вкладке.", submit: "Войти" };
+
+export function TokenForm({ title, message, onToken, words = RUSSIAN }) {
   const [value, setValue] = useState("");
+  const [before, after] = words.prompt.split("{env}");
   return html`<form
     class="token-form card"
     data-testid="token-form"
@@ -29,10 +33,10 @@ export function TokenForm({ title, message, onToken }) {
     }}
   >
     <h1>${title}</h1>
-    <p>Введите API_TOKEN сервиса (он в файле <code>.env</code>). Токен хранится только в этой вкладке.</p>
+    <p>${before}<code>.env</code>${after}</p>
     ${message && html`<p class="form-error" data-testid="token-error" role="alert">${message}</p>`}
     <input type="password" autocomplete="off" data-testid="token-input" placeholder="API_TOKEN" value=${value} onInput=${(e) => setValue(e.currentTarget.value)} />
-    <button type="submit" data-testid="token-submit">Войти</button>
+    <button type="submit" data-testid="token-submit">${words.submit}</button>
   </form>`;
 }
 
