@@ -77,9 +77,12 @@ def _upsert(connection: AsyncConnection, table: Any) -> Any:
 
 
 class SqlStockLevels:
-    def __init__(self, connection: AsyncConnection, touched: set[str] | None = None) -> None:
+    def __init__(
+        self, connection: AsyncConnection, touched: set[str] | None = None, urgent: set[str] | None = None
+    ) -> None:
         self._c = connection
         self._touched = touched if touched is not None else set()  # for the sync outbox
+        self._urgent = urgent if urgent is not None else set()  # changed by an order: its lines go first
 
     async def for_skus(self, skus: Collection[str]) -> dict[str, list[StockLevel]]:
         found: dict[str, list[StockLevel]] = {}
@@ -146,6 +149,7 @@ class SqlStockLevels:
 
     async def mark_suspect(self, sku: str, warehouse: str, since: datetime) -> None:
         self._touched.add(sku)
+        self._urgent.add(sku)  # a store said "not here" while confirming an order
         c = t.stock_levels.c
         await self._c.execute(
             update(t.stock_levels).where(c.sku == sku, c.warehouse == warehouse).values(suspect_since=since)
@@ -167,6 +171,7 @@ class SqlStockLevels:
 
     async def unreserve(self, sku: str, warehouse: str, qty: int) -> None:
         self._touched.add(sku)
+        self._urgent.add(sku)
         c = t.stock_levels.c
         await self._c.execute(
             update(t.stock_levels).where(c.sku == sku, c.warehouse == warehouse).values(reserved=c.reserved - qty)
@@ -202,12 +207,16 @@ def _levels(rows: Result[Any]) -> list[StockLevel]:
 
 
 class SqlReservations:
-    def __init__(self, connection: AsyncConnection, touched: set[str] | None = None) -> None:
+    def __init__(
+        self, connection: AsyncConnection, touched: set[str] | None = None, urgent: set[str] | None = None
+    ) -> None:
         self._c = connection
         self._touched = touched if touched is not None else set()
+        self._urgent = urgent if urgent is not None else set()
 
     async def take(self, reservation: Reservation) -> bool:
         self._touched.add(reservation.sku)
+        self._urgent.add(reservation.sku)
         values = {
             "order_id": reservation.order_id,
             "line_no": reservation.line_no,
@@ -228,6 +237,7 @@ class SqlReservations:
 
     async def untake(self, reservation: Reservation) -> None:
         self._touched.add(reservation.sku)
+        self._urgent.add(reservation.sku)
         await self._c.execute(delete(t.reservations).where(t.reservations.c.id == reservation.id))
         s = t.stock_levels.c
         await self._c.execute(
