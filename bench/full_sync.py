@@ -340,7 +340,7 @@ async def run_case(
                 for dispatcher in dispatchers:
                     dispatcher.kick()
 
-            shop.uow.hooks.after[:] = [wake]
+            shop.uow.hooks.after[:] = []  # the import's commits start no drain: the drains start together below
             runner = web.AppRunner(create_app(services), access_log=None)
             await runner.setup()
             await web.TCPSite(runner, "127.0.0.1", 0).start()
@@ -369,6 +369,7 @@ async def run_case(
 
                 for t in timed.values():
                     t.watched, t.expect = {*during, *idle}, sizes.skus
+                shop.uow.hooks.after[:] = [wake]  # from now on, as the service wakes them after a commit
 
                 async def every_drain() -> None:
                     # what the 1C import's commit sets off (kick), and the drains the orders' commits kick meanwhile;

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import (
     Column,
+    Integer,
     SmallInteger,
     String,
     Table,
@@ -136,20 +137,18 @@ class SqlOutbox:
             return 0
         if self._c.dialect.name == "sqlite":
             return await self._accepted_sqlite(pushes, at)
-        ordered = sorted(pushes, key=lambda x: (x.channel, x.sku))  # rows locked in key order, as enqueue does
-        # each line goes by its primary key, if still at the version sent: one statement prepared once and
-        # executed for every line (a list of (sku, version) pairs made SQLite walk every line of the channel)
-        columns = ("r_channel", "r_sku", "r_version")
-        await execute_many(self._c, _retire(self._lane), columns, [(x.channel, x.sku, x.version) for x in ordered])
-        # what is left of them moved on while in flight: free to go at once, not when its lease runs out
+        # PostgreSQL: each statement takes the batch as arrays and runs once (executed once per line, a settle of
+        # 1 000 lines took 80–350 ms), walking them in key order, the order enqueue locks rows in
         moved = 0
-        for channel in sorted({x.channel for x in ordered}):
-            skus = [x.sku for x in ordered if x.channel == channel]
-            moved += int((await self._c.execute(_release_left(self._lane), {"r_channel": channel, "r_skus": skus}))
-                         .rowcount)  # fmt: skip
-        shown = [(x.channel, x.sku, x.qty) for x in ordered]
-        await execute_many(self._c, _shown(self._c.dialect.name, self._lane), ("channel", "sku", self._lane.value),
-                           shown, {"accepted_at": at})  # fmt: skip
+        statements = _pg_settle(self._lane)
+        for channel in sorted({x.channel for x in pushes}):
+            mine = sorted((x for x in pushes if x.channel == channel), key=lambda x: x.sku)
+            given = {"r_channel": channel, "r_skus": [x.sku for x in mine], "r_versions": [x.version for x in mine],
+                     "r_values": [x.qty for x in mine], "r_at": at}  # fmt: skip
+            await self._c.execute(statements.retire, given)
+            # what is left of them moved on while in flight: free to go at once, not when its lease runs out
+            moved += int((await self._c.execute(statements.release, given)).rowcount)
+            await self._c.execute(statements.shown, given)
         return moved
 
     async def _accepted_sqlite(self, pushes: Sequence[Push], at: datetime) -> int:
@@ -289,25 +288,53 @@ def _release_newer(lane: Lane) -> Any:
 
 @functools.cache
 def _release_left(lane: Lane) -> Any:
-    """Lift the lease of the lines of ``r_skus`` still there once the accepted ones were retired: those moved on
-    while in flight (built once per outbox)."""
+    """PostgreSQL: lift the lease of the lines of ``r_skus`` still there once the accepted ones were retired: those
+    moved on while in flight (built once per outbox)."""
     p = lane.lines.c
+    skus = bindparam("r_skus", type_=postgresql.ARRAY(String()))  # one array, not a thousand parameters
     return (
         update(lane.lines)
-        .where(p.channel == bindparam("r_channel"), p.sku.in_(bindparam("r_skus", expanding=True)))
+        .where(p.channel == bindparam("r_channel"), p.sku == func.any(skus))
         .values(leased_until=None, lease_owner=None)
     )
 
 
+@functools.cache
+def _pg_settle(lane: Lane) -> _Settle:
+    """PostgreSQL's settle of accepted lines over the arrays ``r_skus``, ``r_versions`` and ``r_values`` (built once
+    per outbox)."""
+    p = lane.lines.c
+    value_type = postgresql.ARRAY(lane.value_of(lane.lines).type)
+    batch = select(
+        func.unnest(
+            bindparam("r_skus", type_=postgresql.ARRAY(String())),
+            bindparam("r_versions", type_=postgresql.ARRAY(Integer())),
+            bindparam("r_values", type_=value_type),
+        )
+        .table_valued("sku", "version", "v", with_ordinality="n")
+        .render_derived(name="u")
+    ).subquery("b")
+    channel = bindparam("r_channel", type_=String)
+    retire = delete(lane.lines).where(p.channel == channel, p.sku == batch.c.sku, p.version == batch.c.version)
+    release = _release_left(lane)
+    taken = select(channel, batch.c.sku, batch.c.v, bindparam("r_at", type_=t.UtcDateTime())).order_by(batch.c.n)
+    insert = postgresql.insert(lane.shown).from_select(["channel", "sku", lane.value, "accepted_at"], taken)
+    upsert = insert.on_conflict_do_update(
+        index_elements=["channel", "sku"],
+        set_={lane.value: insert.excluded[lane.value], "accepted_at": insert.excluded.accepted_at},
+    )
+    return _Settle(retire, release, upsert)
+
+
 @dataclass(frozen=True)
-class _SqliteSettle:
+class _Settle:
     retire: Any
     release: Any
     shown: Any
 
 
 @functools.cache
-def _sqlite_settle(lane: Lane) -> _SqliteSettle:
+def _sqlite_settle(lane: Lane) -> _Settle:
     """SQLite's settle of accepted lines, each statement over ``r_lines``, a JSON array of ``[sku, version, value]``
     (built once per outbox). Each walks the array and looks every line up by its primary key."""
     each = func.json_each(bindparam("r_lines", type_=String)).table_valued("value").alias("j")
@@ -329,7 +356,7 @@ def _sqlite_settle(lane: Lane) -> _SqliteSettle:
         index_elements=["channel", "sku"],
         set_={lane.value: insert.excluded[lane.value], "accepted_at": insert.excluded.accepted_at},
     )
-    return _SqliteSettle(retire, release, upsert)
+    return _Settle(retire, release, upsert)
 
 
 @functools.cache
