@@ -81,9 +81,12 @@ def _upsert(connection: AsyncConnection, table: Any) -> Any:
 
 
 class SqlStockLevels:
-    def __init__(self, connection: AsyncConnection, touched: set[str] | None = None) -> None:
+    def __init__(
+        self, connection: AsyncConnection, touched: set[str] | None = None, urgent: set[str] | None = None
+    ) -> None:
         self._c = connection
         self._touched = touched if touched is not None else set()  # for the sync outbox
+        self._urgent = urgent if urgent is not None else set()  # changed by an order: its lines go first
 
     async def for_skus(self, skus: Collection[str]) -> dict[str, list[StockLevel]]:
         found: dict[str, list[StockLevel]] = {}
@@ -155,6 +158,7 @@ class SqlStockLevels:
 
     async def mark_suspect(self, sku: str, warehouse: str, since: datetime) -> None:
         self._touched.add(sku)
+        self._urgent.add(sku)  # a store said "not here" while confirming an order
         c = t.stock_levels.c
         await self._c.execute(
             update(t.stock_levels).where(c.sku == sku, c.warehouse == warehouse).values(suspect_since=since)
@@ -176,6 +180,7 @@ class SqlStockLevels:
 
     async def unreserve(self, sku: str, warehouse: str, qty: int) -> None:
         self._touched.add(sku)
+        self._urgent.add(sku)
         c = t.stock_levels.c
         await self._c.execute(
             update(t.stock_levels).where(c.sku == sku, c.warehouse == warehouse).values(reserved=c.reserved - qty)
@@ -240,9 +245,12 @@ def _levels(rows: Result[Any]) -> list[StockLevel]:
 
 
 class SqlReservations:
-    def __init__(self, connection: AsyncConnection, touched: set[str] | None = None) -> None:
+    def __init__(
+        self, connection: AsyncConnection, touched: set[str] | None = None, urgent: set[str] | None = None
+    ) -> None:
         self._c = connection
         self._touched = touched if touched is not None else set()
+        self._urgent = urgent if urgent is not None else set()
 
     async def take(self, reservation: Reservation) -> bool:
         values = {
@@ -264,6 +272,7 @@ class SqlReservations:
         if reservation.id is None:
             return False  # nothing changed: nothing for the channels to hear
         self._touched.add(reservation.sku)
+        self._urgent.add(reservation.sku)
         return True
 
     async def take_else_free(self, reservation: Reservation) -> dict[str, int] | None:
@@ -280,11 +289,13 @@ class SqlReservations:
         if rows and rows[0][0] is not None:
             reservation.id = int(rows[0][0])
             self._touched.add(reservation.sku)
+            self._urgent.add(reservation.sku)
             return None
         return {str(warehouse): int(free) for _, warehouse, free in rows}
 
     async def untake(self, reservation: Reservation) -> None:
         self._touched.add(reservation.sku)
+        self._urgent.add(reservation.sku)
         await self._c.execute(delete(t.reservations).where(t.reservations.c.id == reservation.id))
         s = t.stock_levels.c
         await self._c.execute(

@@ -19,9 +19,10 @@ def _insert(connection: AsyncConnection, table: Any) -> Any:
 
 
 class SqlReturnRecords:
-    def __init__(self, connection: AsyncConnection, touched: set[str]) -> None:
+    def __init__(self, connection: AsyncConnection, touched: set[str], urgent: set[str] | None = None) -> None:
         self._c = connection
         self._touched = touched  # for the sync outbox
+        self._urgent = urgent if urgent is not None else set()  # a return is an order's: its lines go first
 
     async def add(self, record: ReturnRecord) -> bool:
         values = {
@@ -67,6 +68,7 @@ class SqlReturnRecords:
 
     async def take_back(self, sku: str, warehouse: str, qty: int, as_of_if_new: datetime) -> None:
         self._touched.add(sku)
+        self._urgent.add(sku)
         row = {"sku": sku, "warehouse": warehouse, "on_hand": qty, "reserved": 0, "as_of": as_of_if_new}
         statement = _insert(self._c, t.stock_levels).values(row)
         statement = statement.on_conflict_do_update(

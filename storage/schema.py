@@ -17,6 +17,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Numeric,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -396,7 +397,10 @@ stock_pushes = Table(
     Column("state", String(16), nullable=False),  # pending | dead
     Column("leased_until", UtcDateTime, nullable=True),
     Column("lease_owner", String(128), nullable=True),
-    Index(None, "channel", "state", "next_attempt_at"),
+    # 0: an order changed it (a reservation, a release, a return), so it goes ahead of 1: 1C's bulk figures and
+    # the rest; a line keeps the more urgent of its values' priorities until it is sent
+    Column("priority", SmallInteger, nullable=False, server_default="1"),
+    Index(None, "channel", "state", "priority", "first_pending_at", "sku"),  # the claim's order
 )
 
 # What each channel last accepted from us, per SKU: a change the channel already shows is not sent.
@@ -428,7 +432,8 @@ price_pushes = Table(
     Column("leased_until", UtcDateTime, nullable=True),
     Column("lease_owner", String(128), nullable=True),
     Column("batch_id", Id, nullable=True),  # the held batch a manager decides on
-    Index(None, "channel", "state", "next_attempt_at"),
+    Column("priority", SmallInteger, nullable=False, server_default="1"),  # as stock_pushes' (prices: always 1)
+    Index(None, "channel", "state", "priority", "first_pending_at", "sku"),  # the claim's order
     Index(None, "batch_id"),
 )
 

@@ -45,6 +45,7 @@ class SqlUnitOfWork:
         self._read_only = read_only
         self._hooks = hooks or CommitHooks()
         self._touched: set[str] = set()
+        self._urgent: set[str] = set()  # of those, changed by an order
         self._connection: AsyncConnection | None = None
         self._turn: Turn | None = None  # SQLite: this writer's place in a batch
 
@@ -61,9 +62,9 @@ class SqlUnitOfWork:
         except BaseException:
             await self._finish()
             raise
-        self._touched = set()
-        self.stock = SqlStockLevels(self._connection, self._touched)
-        self.reservations = SqlReservations(self._connection, self._touched)
+        self._touched, self._urgent = set(), set()
+        self.stock = SqlStockLevels(self._connection, self._touched, self._urgent)
+        self.reservations = SqlReservations(self._connection, self._touched, self._urgent)
         self.orders = SqlOrders(self._connection)
         self.offer_ids = SqlOfferIds(self._connection)
         self.tasks = SqlTasks(self._connection)
@@ -83,7 +84,7 @@ class SqlUnitOfWork:
         self.shipments = SqlShipments(self._connection)
         self.heard_order_events = SqlHeardOrderEvents(self._connection)
         self.order_actions = SqlOrderActions(self._connection)
-        self.returns = SqlReturnRecords(self._connection, self._touched)
+        self.returns = SqlReturnRecords(self._connection, self._touched, self._urgent)
         self.crm_exports = SqlCrmExports(self._connection)
         self.onec_catalogue = SqlOneCCatalogue(self._connection)
         self.instances = SqlInstances(self._connection)
@@ -99,6 +100,9 @@ class SqlUnitOfWork:
     def touched_skus(self) -> set[str]:
         return set(self._touched)
 
+    def urgent_skus(self) -> set[str]:
+        return set(self._urgent)
+
     async def commit(self) -> None:
         if self._read_only:
             raise RuntimeError("a read-only unit of work cannot commit")
@@ -108,6 +112,7 @@ class SqlUnitOfWork:
             for before in self._hooks.before:
                 await before(self)  # e.g. the sync outbox, in this same transaction
             self._touched.clear()
+            self._urgent.clear()
         if self._turn is not None:
             await self._commit_in_batch(self._turn)
         else:

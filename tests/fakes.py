@@ -33,6 +33,8 @@ from workflows.model import (
 )
 from workflows.office_model import FROM_GATEWAY, Alert, Payment, PaymentWatch, Phase
 from workflows.ports import (
+    BULK,
+    URGENT,
     ActionCount,
     ChannelState,
     CommitHooks,
@@ -125,6 +127,7 @@ class MemoryState:
     returns: dict[tuple[int, str], ReturnRecord] = field(default_factory=dict)  # (order_id, sku) -> its return
     event_log: list[tuple[int, OrderEvent]] = field(default_factory=list)  # (order_id, event), in writing order
     touched: set[str] = field(default_factory=set)  # SKUs the open unit of work changed
+    urgent: set[str] = field(default_factory=set)  # of those, changed by an order
     next_id: int = 1
     crm_exports: dict[int, dict[str, Any]] = field(default_factory=dict)  # order_id -> the row
     crm_cursor: int = 0
@@ -182,6 +185,7 @@ class MemoryStock:
 
     async def mark_suspect(self, sku: str, warehouse: str, since: datetime) -> None:
         self._s.touched.add(sku)
+        self._s.urgent.add(sku)
         key = (sku, warehouse)
         if key in self._s.stock:
             self._s.stock[key] = replace(self._s.stock[key], suspect_since=since)
@@ -197,6 +201,7 @@ class MemoryStock:
 
     async def unreserve(self, sku: str, warehouse: str, qty: int) -> None:
         self._s.touched.add(sku)
+        self._s.urgent.add(sku)
         level = self._s.stock[(sku, warehouse)]
         self._s.stock[(sku, warehouse)] = replace(level, reserved=level.reserved - qty)
 
@@ -211,6 +216,7 @@ class MemoryReservations:
         if level is None or level.suspect_since is not None or level.on_hand - level.reserved < reservation.qty:
             return False
         self._s.touched.add(reservation.sku)
+        self._s.urgent.add(reservation.sku)
         self._s.stock[key] = replace(level, reserved=level.reserved + reservation.qty)
         reservation.id = self._s.new_id()
         self._s.reservations[reservation.id] = copy.copy(reservation)
@@ -223,6 +229,7 @@ class MemoryReservations:
 
     async def untake(self, reservation: Reservation) -> None:
         self._s.touched.add(reservation.sku)
+        self._s.urgent.add(reservation.sku)
         assert reservation.id is not None
         del self._s.reservations[reservation.id]
         level = self._s.stock[(reservation.sku, reservation.warehouse)]
@@ -567,43 +574,61 @@ class MemoryOutbox:
                 found[sku] = row["qty"]
         return found
 
-    async def enqueue(self, channel: str, changes: Mapping[str, int], at: datetime) -> None:
+    async def enqueue(
+        self, channel: str, changes: Mapping[str, int], at: datetime, urgent: Collection[str] = frozenset()
+    ) -> None:
         for sku, qty in changes.items():
             row = self._pushes.get((channel, sku))
             waiting = row is not None and row["state"] == "pending"
             first = row["first_pending_at"] if row is not None and waiting else at
             due = row["next_attempt_at"] if row is not None and waiting else at
             version = row["version"] + 1 if row is not None else 1
+            priority = URGENT if sku in urgent else BULK
+            if row is not None and waiting:
+                priority = min(priority, row.get("priority", BULK))
             self._pushes[(channel, sku)] = {
                 "qty": qty, "version": version, "first_pending_at": first, "attempts": 0, "next_attempt_at": due,
-                "state": "pending", "leased_until": None, "error": None, "batch_id": None,
+                "state": "pending", "leased_until": None, "error": None, "batch_id": None, "priority": priority,
             }  # fmt: skip
 
-    async def enqueue_changed(self, values: Mapping[str, Mapping[str, int]], at: datetime) -> None:
+    async def enqueue_changed(
+        self, values: Mapping[str, Mapping[str, int]], at: datetime, urgent: Collection[str] = frozenset()
+    ) -> None:
         for channel, of in values.items():
             known = await self.known(channel, of)
-            await self.enqueue(channel, {sku: qty for sku, qty in of.items() if known.get(sku) != qty}, at)
+            await self.enqueue(channel, {sku: qty for sku, qty in of.items() if known.get(sku) != qty}, at, urgent)
 
-    async def claim(self, channel: str, now: datetime, lease_until: datetime, owner: str, limit: int) -> list[Push]:
+    async def claim(
+        self, channel: str, now: datetime, lease_until: datetime, owner: str, limit: int, *, urgent_only: bool = False
+    ) -> list[Push]:
         due = sorted(
-            (row["first_pending_at"], sku)
+            (row.get("priority", BULK), row["first_pending_at"], sku)
             for (ch, sku), row in self._pushes.items()
             if ch == channel and row["state"] == "pending" and row["next_attempt_at"] <= now
             and (row["leased_until"] is None or row["leased_until"] < now)
+            and (row.get("priority", BULK) == URGENT or not urgent_only)
         )[:limit]  # fmt: skip
         claimed = []
-        for _, sku in due:
+        for _, _, sku in due:
             row = self._pushes[(channel, sku)]
             row["leased_until"], row["owner"] = lease_until, owner
-            claimed.append(Push(channel, sku, row["qty"], row["version"], row["attempts"], row["first_pending_at"]))
+            claimed.append(
+                Push(channel, sku, row["qty"], row["version"], row["attempts"], row["first_pending_at"],
+                     row.get("priority", BULK))
+            )  # fmt: skip
         return claimed
 
-    async def accepted(self, pushes: Sequence[Push], at: datetime) -> None:
+    async def accepted(self, pushes: Sequence[Push], at: datetime) -> int:
+        moved = 0
         for push in pushes:
             row = self._pushes.get((push.channel, push.sku))
             if row is not None and row["version"] == push.version:
                 del self._pushes[(push.channel, push.sku)]
+            elif row is not None:
+                row["leased_until"] = None
+                moved += 1
             self._shown[(push.channel, push.sku)] = push.qty
+        return moved
 
     async def rejected(
         self, pushes: Sequence[Push], reasons: Mapping[str, str], retry_at: datetime, dead_after: int
@@ -1105,6 +1130,7 @@ class MemoryReturnRecords:
 
     async def take_back(self, sku: str, warehouse: str, qty: int, as_of_if_new: datetime) -> None:
         self._s.touched.add(sku)
+        self._s.urgent.add(sku)
         held = self._s.stock.get((sku, warehouse))
         if held is None:
             self._s.stock[(sku, warehouse)] = StockLevel(sku, warehouse, qty, 0, as_of_if_new)
@@ -1316,11 +1342,14 @@ class MemoryUnitOfWork:
         self.instances = MemoryInstances(self._state)
         self.leases = MemoryLeases(self._state)
         self.money = MemoryMoneyBook(self._state.money, self._state.orders)
-        self._state.touched = set()
+        self._state.touched, self._state.urgent = set(), set()
         return self
 
     def touched_skus(self) -> set[str]:
         return set(self._state.touched)
+
+    def urgent_skus(self) -> set[str]:
+        return set(self._state.urgent)
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -1334,7 +1363,7 @@ class MemoryUnitOfWork:
         if touched:
             for before in self._hooks.before:
                 await before(self)
-        self._state.touched = set()
+        self._state.touched, self._state.urgent = set(), set()
         self._shared[0] = self._state
         if touched:
             for after in self._hooks.after:

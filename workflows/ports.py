@@ -308,6 +308,9 @@ class FxRates(Protocol):
         ...
 
 
+URGENT, BULK = 0, 1  # an outbox line's priority: what an order changed goes ahead of 1C's bulk figures
+
+
 @dataclass(frozen=True)
 class Push:
     """One line of the sync outbox: ``channel`` should show ``qty`` of ``sku``."""
@@ -318,6 +321,7 @@ class Push:
     version: int
     attempts: int
     first_pending_at: datetime
+    priority: int = BULK  # URGENT: an order changed it
 
 
 class Outbox(Protocol):
@@ -331,17 +335,25 @@ class Outbox(Protocol):
         comes back to life)."""
         ...
 
-    async def enqueue_changed(self, values: Mapping[str, Mapping[str, int]], at: datetime) -> None:
+    async def enqueue_changed(
+        self, values: Mapping[str, Mapping[str, int]], at: datetime, urgent: Collection[str] = frozenset()
+    ) -> None:
         """Per channel (``channel -> sku -> value``), :meth:`enqueue` each value that differs from what :meth:`known`
-        says the channel will show (one never sent is queued): the two in one step, without reading lines back."""
+        says the channel will show (one never sent is queued): the two in one step, without reading lines back.
+        The lines of the ``urgent`` SKUs (an order changed them) are :data:`URGENT`, the others :data:`BULK`; a
+        line keeps the more urgent of the two until it is sent."""
         ...
 
-    async def claim(self, channel: str, now: datetime, lease_until: datetime, owner: str, limit: int) -> list[Push]:
-        """Lease up to ``limit`` pending lines due now, oldest first; never the same to two callers."""
+    async def claim(
+        self, channel: str, now: datetime, lease_until: datetime, owner: str, limit: int, *, urgent_only: bool = False
+    ) -> list[Push]:
+        """Lease up to ``limit`` pending lines due now, the :data:`URGENT` ones first and then the oldest first
+        (``urgent_only``: none but those); never the same to two callers."""
         ...
 
-    async def accepted(self, pushes: Sequence[Push], at: datetime) -> None:
-        """The channel took them: each line goes unless a newer value came meanwhile."""
+    async def accepted(self, pushes: Sequence[Push], at: datetime) -> int:
+        """The channel took them: each line goes unless a newer value came meanwhile; those stay, free to go at
+        once, and their number is returned."""
         ...
 
     async def rejected(self, pushes: Sequence[Push], reasons: Mapping[str, str], retry_at: datetime,
@@ -1031,6 +1043,11 @@ class UnitOfWork(Protocol):
 
     def touched_skus(self) -> set[str]:
         """SKUs whose stock rows this unit of work changed so far (on-hand, reserved, suspect)."""
+        ...
+
+    def urgent_skus(self) -> set[str]:
+        """Those of :meth:`touched_skus` an order changed (a reservation taken, undone or released, a return):
+        the channels' lines of these go ahead of a bulk backlog."""
         ...
 
     async def __aenter__(self) -> Self: ...

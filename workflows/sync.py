@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from workflows.alerts import AlertDesk
 from workflows.channels import (
@@ -37,7 +37,7 @@ from workflows.kits import KitBook, channel_values, channels_values
 from workflows.leases import LEASE, HeldLeases, HeldScope
 from workflows.ledger import Ledger
 from workflows.operations import Operations
-from workflows.ports import Clock, LeaseKey, LeaseKind, Outbox, Push, UnitOfWork, UnitOfWorkFactory
+from workflows.ports import URGENT, Clock, LeaseKey, LeaseKind, Outbox, Push, UnitOfWork, UnitOfWorkFactory
 from workflows.prices import from_minor
 from workflows.topology import Topology
 
@@ -128,9 +128,12 @@ class SyncOutbox:
         if not skus or not self._channels:
             return
         now = self._clock.now()
+        urgent = uow.urgent_skus()
+        if urgent:
+            urgent |= self._kits.using(urgent, now)  # a kit made with what an order took changes with it
         levels = await self._kits.levels(uow, skus | self._kits.using(skus, now), now)  # a component's kits too
         channels = {name: self._topology.channels[name] for name in self._channels}
-        await uow.outbox.enqueue_changed(channels_values(levels, channels), now)
+        await uow.outbox.enqueue_changed(channels_values(levels, channels), now, urgent)
 
 
 class KitRefresh:
@@ -171,6 +174,18 @@ def _keys(pushes: Sequence[Push]) -> list[LeaseKey]:
     return [(push.channel, push.sku) for push in pushes]
 
 
+def _rebatch(claimed: list[Push], batches: Sequence[_Batch], size: int) -> list[_Batch]:
+    """The lines of ``batches`` in the order of ``claimed``, cut again into batches of ``size``."""
+    line_of: dict[str, StockLine | PriceLine] = {line.sku: line for batch in batches for line in batch.lines}
+    unmapped = {sku for batch in batches for sku in batch.unmapped}
+    found: list[_Batch] = []
+    for start in range(0, len(claimed), size):
+        mine = claimed[start : start + size]
+        lines = [line_of[push.sku] for push in mine if push.sku in line_of]
+        found.append(_Batch(mine, cast(list[StockLine] | list[PriceLine], lines), {p.sku for p in mine} & unmapped))
+    return found
+
+
 class SyncDispatcher:
     """Sends one channel's stock outbox. :class:`PriceDispatcher` is the same engine on the price outbox.
 
@@ -209,12 +224,15 @@ class SyncDispatcher:
         self._observer = observer
         self._held = held if held is not None else HeldLeases()
         self._kicked = False
+        self._look_urgent = False  # a running drain looks for order-driven lines before its next push
         self._drain: asyncio.Task[None] | None = None
 
     def kick(self) -> None:
         """Something was queued: send now rather than at the next scheduled run (the schedule
-        stays as the safety net). Several kicks while a drain runs make one more drain."""
+        stays as the safety net). Several kicks while a drain runs make one more drain; a drain under way
+        looks for order-driven lines before its next push, so they go ahead of the lines it had claimed."""
         self._kicked = True
+        self._look_urgent = True
         if self._drain is None or self._drain.done():
             self._drain = asyncio.get_running_loop().create_task(self._drain_kicked())
 
@@ -270,8 +288,18 @@ class SyncDispatcher:
         ahead: asyncio.Task[list[_Batch]] | None = None
         settler = _Settler(lambda answered: self._settle_batches(answered, held))
         try:
+            self._look_urgent = False
             queue.extend(await self._claim(max(1, batches // 2), held))  # half first: the first request goes sooner
             while queue and settler.error is None:
+                if ahead is not None and ahead.done():  # what it claimed an order changed goes first
+                    claimed, ahead = await ahead, None
+                    queue = self._ahead_first(claimed, queue)
+                if self._look_urgent:  # a commit woke us (an order?), or a line in flight moved on
+                    self._look_urgent = False
+                    if ahead is not None:  # the claim under way may have taken what woke us
+                        claimed, ahead = await ahead, None
+                        queue = self._ahead_first(claimed, queue)
+                    queue = self._ahead_first(await self._claim(1, held, urgent_only=True), queue)
                 batch = queue.popleft()
                 if ahead is None and len(queue) < max(1, batches // 2):
                     ahead = asyncio.create_task(self._claim(batches, held))
@@ -290,7 +318,7 @@ class SyncDispatcher:
                 accepted += len(answer.accepted)
                 if not queue and ahead is not None:
                     claimed, ahead = await ahead, None
-                    queue.extend(claimed)  # checked for a pause as it was claimed
+                    queue = self._ahead_first(claimed, queue)  # checked for a pause as it was claimed
                 elif queue and await self._ops.is_paused(self.name):  # before the next push
                     await self._release([push for each in queue for push in each.claimed], held)
                     break
@@ -307,9 +335,21 @@ class SyncDispatcher:
             raise settler.error
         return accepted
 
-    async def _claim(self, batches: int, held: HeldScope) -> list[_Batch]:
-        """Lease the next due lines, up to ``batches`` batches of them; none when nothing is due, the channel is
-        paused or its circuit is open."""
+    def _ahead_first(self, claimed: Sequence[_Batch], queue: deque[_Batch]) -> deque[_Batch]:
+        """``queue`` with the newly ``claimed`` batches: lines an order changed in front, the rest behind; cut again
+        into full batches when some went in front, so that they cost no extra request."""
+        urgent = [push for batch in claimed for push in batch.claimed if push.priority == URGENT]
+        if not urgent:
+            queue.extend(claimed)
+            return queue
+        everything = [*claimed, *queue]
+        rest = [push for batch in queue for push in batch.claimed]
+        rest += [push for batch in claimed for push in batch.claimed if push.priority != URGENT]
+        return deque(_rebatch([*urgent, *rest], everything, self._batch_limit()))
+
+    async def _claim(self, batches: int, held: HeldScope, *, urgent_only: bool = False) -> list[_Batch]:
+        """Lease the next due lines, order-driven ones first (``urgent_only``: only those), up to ``batches``
+        batches of them; none when nothing is due, the channel is paused or its circuit is open."""
         if await self._ops.is_paused(self.name):
             return []
         size = self._batch_limit()
@@ -317,7 +357,9 @@ class SyncDispatcher:
             now = self._clock.now()
             if (await uow.channel_states.get(self._state_key)).circuit_open(now):
                 return []
-            claimed = await self._outbox(uow).claim(self.name, now, now + self._lease, self._owner, size * batches)
+            claimed = await self._outbox(uow).claim(
+                self.name, now, now + self._lease, self._owner, size * batches, urgent_only=urgent_only
+            )
             await uow.commit()
         if not claimed:
             return []
@@ -381,7 +423,7 @@ class SyncDispatcher:
         async with self._uow() as uow:
             now = self._clock.now()
             outbox = self._outbox(uow)
-            await outbox.accepted([by_sku[s] for s in outcome.accepted if s in by_sku], now)
+            moved = await outbox.accepted([by_sku[s] for s in outcome.accepted if s in by_sku], now)
             rejected = [by_sku[s] for s in reasons if s in by_sku]
             dead = await outbox.rejected(rejected, reasons, now + timedelta(minutes=1), self._dead_after)
             kind = self._rejected_kind
@@ -393,6 +435,8 @@ class SyncDispatcher:
             await uow.channel_states.reset_failures(self._state_key)
             await self._alerts.resolve(uow, f"{self._failing_kind}:{self.name}")
             await uow.commit()
+        if moved:  # a value that changed in flight (an order's?) may go ahead of the lines claimed since
+            self._look_urgent = True
         if self._observer is not None:
             taken = [by_sku[s] for s in outcome.accepted if s in by_sku]
             self._observer.accepted(self.name, [(now - p.first_pending_at).total_seconds() for p in taken])

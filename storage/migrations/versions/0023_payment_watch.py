@@ -1,7 +1,7 @@
 """The payment watch: where a payment event came from, and the watch's record of each stuck payment
 
-Revision ID: 0024
-Revises: 0021
+Revision ID: 0023
+Revises: 0022
 Create Date: 2026-12-04 08:00:00.000000
 
 ``payment_events.source`` says whether an event is the gateway's own notice (``gateway``: every existing row) or
@@ -17,8 +17,8 @@ from alembic import op
 
 import storage.schema
 
-revision = '0024'
-down_revision = '0021'
+revision = '0023'
+down_revision = '0022'
 branch_labels = None
 depends_on = None
 
