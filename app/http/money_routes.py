@@ -3,13 +3,12 @@ owner's liquidity view (workflows/client_money.py, workflows/liquidity.py; docs/
 
 from __future__ import annotations
 
-import json
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from aiohttp import web
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
@@ -17,6 +16,8 @@ from typing_extensions import TypedDict
 
 from app.http.bodies import Code, GatewayId, Instant
 from app.http.errors import ApiError
+from app.http.requests import order_id as path_order_id
+from app.http.requests import read_body
 from workflows.client_money import AccountView, ClientMoney, PayoutOutcome
 from workflows.estimates import Consignment
 from workflows.liquidity import LONGEST, Liquidity, LiquidityView, PlannedPayment, WeekOfPayments
@@ -34,7 +35,6 @@ from workflows.money_model import (
     UnknownObligation,
 )
 
-B = TypeVar("B", bound=BaseModel)
 Amount = Annotated[Decimal, Field(ge=0, le=10**12, max_digits=18, decimal_places=4)]
 
 
@@ -161,19 +161,19 @@ class LiquidityBodyView(TypedDict):
 
 def money_routes(money: ClientMoney, liquidity: Liquidity) -> list[web.RouteDef]:
     async def plan(request: web.Request) -> web.Response:
-        body = await _body(request, MoneyPlanBody)
+        body = await read_body(request, MoneyPlanBody)
         consignment = Consignment(body.goods_rub, body.transport, body.clearance, body.weight_kg, body.volume_m3,
                                   body.boxes)  # fmt: skip
         with _refusals():
-            await money.plan(_order_id(request), consignment)
-        return web.json_response(account_view(await money.account_of(_order_id(request))))
+            await money.plan(path_order_id(request), consignment)
+        return web.json_response(account_view(await money.account_of(path_order_id(request))))
 
     async def account(request: web.Request) -> web.Response:
-        return web.json_response(account_view(await money.account_of(_order_id(request))))
+        return web.json_response(account_view(await money.account_of(path_order_id(request))))
 
     async def draw(request: web.Request) -> web.Response:
-        b = await _body(request, PayoutBody)
-        asked = PayoutRequest(b.key, _order_id(request), b.purpose, b.payee, b.currency, b.amount, b.due_at, b.rate,
+        b = await read_body(request, PayoutBody)
+        asked = PayoutRequest(b.key, path_order_id(request), b.purpose, b.payee, b.currency, b.amount, b.due_at, b.rate,
                               b.obligation_id)  # fmt: skip
         with _refusals():
             outcome = await money.draw(asked)
@@ -181,7 +181,7 @@ def money_routes(money: ClientMoney, liquidity: Liquidity) -> list[web.RouteDef]
 
     async def paid(request: web.Request) -> web.Response:
         with _refusals():
-            payout = await money.mark_paid(_order_id(request), _key(request))
+            payout = await money.mark_paid(path_order_id(request), _key(request))
         return web.json_response(payout_view(payout))
 
     async def calendar(request: web.Request) -> web.Response:
@@ -212,25 +212,6 @@ def _refusals() -> Iterator[None]:
         raise ApiError(422, error.code, error.message) from error
     except PayoutNotFound as error:
         raise ApiError(404, error.code, error.message) from error
-
-
-async def _body(request: web.Request, model: type[B]) -> B:
-    """As the other routes read theirs (``app/http/server.py``)."""
-    raw = await request.read()
-    try:
-        data = json.loads(raw)
-    except RecursionError:
-        raise ApiError(400, "malformed_json", "the body is nested too deeply to read") from None
-    except ValueError as error:  # not JSON, not UTF-8, or a number of more digits than Python reads
-        raise ApiError(400, "malformed_json", f"the body is not valid JSON: {error}") from None
-    return model.model_validate(data)
-
-
-def _order_id(request: web.Request) -> int:
-    raw = request.match_info["order_id"]
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
-        raise ApiError(404, "order_not_found", f"no order {raw!r}: order ids are numbers")
-    return int(raw)
 
 
 def _key(request: web.Request) -> str:

@@ -9,11 +9,11 @@ import logging
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
-from pydantic import BaseModel, SecretStr
+from pydantic import SecretStr
 from sqlalchemy import text
 
 from app.bootstrap import Services
@@ -35,6 +35,8 @@ from app.http.openapi import PUBLIC_PATHS
 from app.http.openapi import register as register_openapi
 from app.http.order_listing import order_listing_routes
 from app.http.report_routes import report_routes
+from app.http.requests import order_id as path_order_id
+from app.http.requests import read_body
 from app.http.throttle import FailedLogins, ThrottleLimits
 from app.http.views import (
     OrderDetailView,
@@ -73,7 +75,6 @@ SERVICES = web.AppKey("services", Services)
 PAYMENTS_PATH = "/api/payments/events"
 TIMESTAMP_HEADER = "X-Signature-Timestamp"
 SIGNATURE_TOLERANCE = timedelta(seconds=300)  # how far a signed timestamp may be from our clock, either way
-M = TypeVar("M", bound=BaseModel)
 EARLIEST_YEAR, LATEST_YEAR = 1970, 9000
 
 
@@ -222,24 +223,6 @@ def _header_bytes(value: str) -> bytes:
     return value.encode("utf-8", "surrogateescape")
 
 
-async def _body(request: web.Request, model: type[M]) -> M:
-    raw = await request.read()
-    try:
-        data = json.loads(raw)
-    except RecursionError:
-        raise ApiError(400, "malformed_json", "the body is nested too deeply to read") from None
-    except ValueError as error:  # not JSON, not UTF-8, or a number of more digits than Python reads
-        raise ApiError(400, "malformed_json", f"the body is not valid JSON: {error}") from None
-    return model.model_validate(data)
-
-
-def _order_id(request: web.Request) -> int:
-    raw = request.match_info["order_id"]
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
-        raise ApiError(404, "order_not_found", f"no order {raw!r}: order ids are numbers")
-    return int(raw)
-
-
 async def healthz(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     try:
@@ -261,7 +244,7 @@ async def metrics(request: web.Request) -> web.Response:
 
 async def post_stock(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    message = await _body(request, StockMessage)
+    message = await read_body(request, StockMessage)
     lines = [OneCLine(item.sku, item.warehouse, item.qty) for item in message.items]
     try:
         result = await services.shop.intake.apply(StockSource.API, message.as_of, lines)
@@ -279,7 +262,7 @@ async def post_stock(request: web.Request) -> web.Response:
 async def post_prices(request: web.Request) -> web.Response:
     """1C's prices, per price type and SKU, applied as one upload (:mod:`workflows.prices`)."""
     services = request.app[SERVICES]
-    message = await _body(request, PriceMessage)
+    message = await read_body(request, PriceMessage)
     prices = services.shop.prices
     if prices is None:  # pragma: no cover - assemble always builds it
         raise ApiError(503, "prices_unavailable", "prices are not set up in this service")
@@ -291,7 +274,7 @@ async def post_prices(request: web.Request) -> web.Response:
 
 async def post_deduction(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    body = await _body(request, DeductionBody)
+    body = await read_body(request, DeductionBody)
     await services.shop.orders.get(body.order_id)  # 404 for an unknown order
     deducted_at = onec_time(body.deducted_at, services.shop.topology)
     absorbed = await services.shop.ledger.record_deduction(body.order_id, deducted_at)
@@ -300,7 +283,7 @@ async def post_deduction(request: web.Request) -> web.Response:
 
 async def post_order(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    body = await _body(request, OrderBody)
+    body = await read_body(request, OrderBody)
     intake = await services.shop.orders.place(
         PlaceOrder(
             channel=body.channel,
@@ -324,7 +307,7 @@ def _aware(value: datetime) -> datetime:
 
 async def get_order(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    order = await services.shop.orders.get(_order_id(request))
+    order = await services.shop.orders.get(path_order_id(request))
     view: OrderDetailView = {
         **order_view(order, history=True),
         "money": money_view(await services.shop.payments.money_state(order.id or 0)),
@@ -339,7 +322,7 @@ async def get_order(request: web.Request) -> web.Response:
 
 async def post_payment_event(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    body = await _body(request, PaymentEventBody)
+    body = await read_body(request, PaymentEventBody)
     event = PaymentEvent(
         body.event_id, body.payment_id, body.order_id, body.idempotency_key, Phase(body.phase), body.amount,
         body.currency, body.payer_name, body.ip_country.upper(), body.card_country.upper(),
@@ -354,8 +337,8 @@ def _secret(value: SecretStr | None) -> str | None:
 
 
 async def cancel_order(request: web.Request) -> web.Response:
-    order_id = _order_id(request)
-    body = await _body(request, CancelBody) if request.can_read_body else CancelBody()
+    order_id = path_order_id(request)
+    body = await read_body(request, CancelBody) if request.can_read_body else CancelBody()
     order = await request.app[SERVICES].shop.orders.cancel(order_id, body.reason)
     return web.json_response(order_view(order, history=True))
 
