@@ -214,9 +214,9 @@ def _refusals() -> Iterator[None]:
         raise ApiError(404, error.code, error.message) from error
 
 
-def _key(request: web.Request) -> str:
+def _key(request: web.Request, name: str = "key") -> str:
     """A payout's key from the path: what ``POST …/payouts`` would have taken as one, else no such payout."""
-    raw = request.match_info["key"]
+    raw = request.match_info[name]
     try:
         raw.encode("utf-8")
     except UnicodeEncodeError:  # bytes that are not UTF-8 (kept as surrogates by aiohttp)

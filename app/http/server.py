@@ -19,6 +19,7 @@ from sqlalchemy import text
 from app.bootstrap import Services
 from app.client_address import forwarded_client, proxy_networks
 from app.http.bodies import CancelBody, DeductionBody, OrderBody, PaymentEventBody, PriceMessage, StockMessage
+from app.http.box_routes import box_routes
 from app.http.connections import request_deadlines
 from app.http.dashboard import dashboard_routes
 from app.http.errors import RETRY_AFTER_SECONDS, ApiError, Handler, error_response, json_errors
@@ -126,6 +127,8 @@ def create_app(services: Services) -> web.Application:
     app.router.add_routes(order_listing_routes(search, shop.topology, services.settings.business.locale))
     if shop.money is not None:  # clients' money per order, and the owner's liquidity view
         app.router.add_routes(money_routes(shop.money, Liquidity(shop.uow, shop.clock, shop.topology.onec.timezone)))
+    if shop.boxes is not None:  # a purchase's boxes, their scans, and the status the client sees
+        app.router.add_routes(box_routes(shop.boxes))
     app.router.add_post(PAYMENTS_PATH, post_payment_event)
     slack_secret = services.settings.slack.signing_secret
     if services.chats.slack_app is not None and slack_secret is not None:
