@@ -261,7 +261,8 @@ def _put_box_words(values: _Detail, detail: Mapping[str, object], names: Names) 
     """A box's status, the statuses it passed, the stock it moved and what it released, in the reader's words."""
     locale, words = names.locale, _BOX_WORDS[names.locale]
     statuses = _BOX_STATUSES[locale]
-    values["status_words"] = statuses.get(str(detail.get("status")), str(detail.get("status")))
+    status = str(detail.get("status") or "—")
+    values["status_words"] = statuses.get(status, status)
     skipped = detail.get("skipped")
     passed = [statuses.get(str(s), str(s)) for s in skipped] if isinstance(skipped, list) else []
     values["skipped_words"] = words["skipped"].format(statuses=", ".join(passed)) if passed else ""

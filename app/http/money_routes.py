@@ -80,6 +80,7 @@ class EarmarkView(TypedDict):
     drawn: str
     available: str
     absorbed: str
+    released: str  # of drawn, what materialised as the order's boxes moved
 
 
 class PayoutView(TypedDict):
@@ -241,7 +242,8 @@ def account_view(view: AccountView) -> AccountBodyView:
         unallocated=str(a.unallocated),
         earmarks=[
             EarmarkView(purpose=e.purpose.value, planned=str(e.planned), reserved=str(e.reserved),
-                        drawn=str(e.drawn), available=str(e.available), absorbed=str(e.absorbed))
+                        drawn=str(e.drawn), available=str(e.available), absorbed=str(e.absorbed),
+                        released=str(e.released))
             for e in a.earmarks
         ],
         payouts=[payout_view(p) for p in view.payouts],
