@@ -52,7 +52,7 @@ _HISTORY: dict[str, dict[str, str]] = {
         "earmark_short": "Платёж {payee}: {money} — в резерве «{purpose_words}» не хватает {shortfall}",
         "earmark_decision": "Решение по нехватке резерва: {decision}{by_who}",
         "topup_requested": "Клиенту выставлена доплата {rub} на «{purpose_words}»",
-        "boxes_registered": "Закупка {payee}: {boxes_words}, {units_words}; из резерва «{purpose_words}» "
+        "boxes_registered": "Закупка у {payee}: {boxes_words}, {units_words}; из резерва «{purpose_words}» "
         "израсходовано {rub}",
         "box_scanned": "Коробка {box} из {boxes} ({contents}): {status_words}{skipped_words}{stock_words}"
         "{released_words}",

@@ -5,7 +5,7 @@ use these. See docs/client_money.md, "Boxes and scans".
 A **purchase** is a payout whose purpose is ``goods`` (the supplier's invoice); its id is the payout's id.
 
 A box's barcode is ``BX-<purchase id, 8 digits or more>-<box number, 4 digits>-<check digit>``, e.g.
-``BX-00000042-0003-5``: capital letters, digits and hyphens only, so Code 128 (set B) prints it and it is one of
+``BX-00000042-0003-6``: capital letters, digits and hyphens only, so Code 128 (set B) prints it and it is one of
 GS1's 82 characters allowed in an application identifier's value. The check digit is Damm's over the purchase id
 and the box number as printed (zeros included): it refuses every single mistyped digit and every swap of two
 neighbouring digits, so a barcode typed by hand names the wrong box only after two mistakes.
@@ -62,7 +62,7 @@ def read_barcode(typed: str) -> tuple[int, int]:
     included. Spaces around it and lower case letters are forgiven (a person types it)."""
     found = _BARCODE.match(typed.strip().upper())
     if found is None:
-        raise BadBarcode(f"{typed[:60]!r} is not a box barcode (BX-00000042-0003-5)")
+        raise BadBarcode(f"{typed[:60]!r} is not a box barcode (BX-00000042-0003-6)")
     purchase, box, check = found.groups()
     if check_digit(purchase + box) != int(check):
         raise BadBarcode(f"{typed[:60]!r}: the check digit does not match; a digit is mistyped")

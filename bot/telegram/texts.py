@@ -213,7 +213,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         ),
         "alert.order_action_refused": "{channel} не принял «{action}» по заказу {order}: {reason}",
         "cmd.scan": "Коробка отсканирована: следующий статус",
-        "usage.scan": "Укажите штрихкод коробки: /scan BX-00000042-0003-5",
+        "usage.scan": "Укажите штрихкод коробки: /scan BX-00000042-0003-6",
         "scan.bad_barcode": "«{barcode}» — не штрихкод коробки или в нём опечатка (не сходится контрольная цифра). "
         "Ничего не изменено.",
         "scan.unknown": "Коробки {barcode} нет: её закупку не регистрировали. Ничего не изменено.",
@@ -480,7 +480,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         ),
         "alert.order_action_refused": '{channel} refused "{action}" for order {order}: {reason}',
         "cmd.scan": "A box scanned: its next status",
-        "usage.scan": "Give the box's barcode: /scan BX-00000042-0003-5",
+        "usage.scan": "Give the box's barcode: /scan BX-00000042-0003-6",
         "scan.bad_barcode": "«{barcode}» is not a box barcode, or it has a typo (its check digit does not match). "
         "Nothing changed.",
         "scan.unknown": "No box {barcode}: its purchase's boxes were not registered. Nothing changed.",

@@ -9,6 +9,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from pydantic import ValidationError
 
 from bot.order_history import history_line
 from bot.wording import Names
@@ -88,6 +89,7 @@ def test_a_barcode_names_its_purchase_and_box_and_refuses_any_single_typo() -> N
     assert code.startswith("BX-00000042-0003-") and len(code) == 18
     assert set(code) <= set("BX0123456789-")  # Code 128 set B and GS1's characters
     assert read_barcode(code) == (42, 3)
+    assert read_barcode("BX-00000042-0003-6") == (42, 3)  # the example the texts and docs give
     assert read_barcode(f"  {code.lower()} ") == (42, 3)  # typed by a person
     assert read_barcode(barcode(123_456_789, 9999)) == (123_456_789, 9999)  # a wider id takes more digits
     digits = [i for i, c in enumerate(code) if c.isdigit()]
@@ -262,3 +264,11 @@ async def test_the_history_tells_each_step_in_the_shops_words(office: MoneyOffic
     assert "израсходовано: логистика 678 500,00 ₽, таможня 130 980,00 ₽" in ru
     en = _plain(history_line("en", "boxes_registered", said["boxes_registered"], Names.of(office.shop.topology, "en")))
     assert en == "Purchase from Guangzhou Textile: 2 boxes, 10 pieces; 590,000.00 RUB of the goods reserve materialised"
+
+
+def test_the_moscow_warehouse_is_configured_or_the_first_online_one(topology: Topology) -> None:
+    data = topology.model_dump(mode="json")
+    assert Topology.model_validate(data).moscow_warehouse() == "online"
+    assert Topology.model_validate({**data, "boxes": {"moscow_warehouse": "online"}}).moscow_warehouse() == "online"
+    with pytest.raises(ValidationError, match=r"boxes\.moscow_warehouse: unknown warehouse 'nowhere'"):
+        Topology.model_validate({**data, "boxes": {"moscow_warehouse": "nowhere"}})
