@@ -192,10 +192,9 @@ def assemble(
         desk, OfficeDesk(uow, answers),
         _pump(uow, clock, cascade, fraud, fx, alerts, unfillable, returns, guard, money, instance, watch),
         returns, channels=dict(outside.channels), unfillable=unfillable, price_guard=guard, instance=instance,
-        payment_watch=watch, money=money,
+        payment_watch=watch, money=money, boxes=BoxDesk(uow, clock, ledger, topology.moscow_warehouse()),
     )  # fmt: skip
     shop.catalogue = OneCCatalogue(uow, topology, ledger, operations, clock)
-    shop.boxes = BoxDesk(uow, clock, ledger, topology.moscow_warehouse())
     shop.prices = PriceIntake(uow, topology, ledger, clock, guard, drop_approval=rules.price_drop_approval)
     _connect_channels(shop, instance)
     held, owner, threshold = instance.held, instance.owner, rules.fraud_amount_threshold_rub
