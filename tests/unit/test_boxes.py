@@ -12,15 +12,20 @@ import pytest
 from pydantic import ValidationError
 
 from bot.order_history import history_line
+from bot.telegram.box_card import box_card
+from bot.texts import Locale
 from bot.wording import Names
 from tests.fakes import FakeClock
+from tests.people_words import raw_codes, topology_codes
 from tests.unit.test_client_money import TIR_FULL, MoneyOffice
 from workflows.box_model import (
     STATUSES,
     BadBarcode,
+    Box,
     BoxesConflict,
     BoxLine,
     BoxNotFound,
+    BoxScan,
     BoxStatus,
     ClientStatus,
     InvalidBoxes,
@@ -32,7 +37,7 @@ from workflows.box_model import (
     barcode,
     read_barcode,
 )
-from workflows.boxes import BoxDesk
+from workflows.boxes import BoxDesk, ScanOutcome
 from workflows.errors import OrderNotFound
 from workflows.money_model import MoneyAccount, PayoutNotFound, PayoutRequest, Purpose
 from workflows.ports import UnitOfWorkFactory
@@ -272,3 +277,29 @@ def test_the_moscow_warehouse_is_configured_or_the_first_online_one(topology: To
     assert Topology.model_validate({**data, "boxes": {"moscow_warehouse": "online"}}).moscow_warehouse() == "online"
     with pytest.raises(ValidationError, match=r"boxes\.moscow_warehouse: unknown warehouse 'nowhere'"):
         Topology.model_validate({**data, "boxes": {"moscow_warehouse": "nowhere"}})
+
+
+@pytest.mark.parametrize("locale", ["ru", "en"])
+def test_the_scan_answer_reads_as_words_in_both_languages(locale: Locale, topology: Topology) -> None:
+    at = FakeClock().now()
+    box = Box(7, 1, 2, 3, barcode(1, 2), (BoxLine("КР-7/2", 4),), Decimal(100), BoxStatus.AT_MOSCOW_WAREHOUSE, at,
+              "reg", at, 11)  # fmt: skip
+    steps = [
+        BoxScan(11, 7, BoxStatus.IN_TRANSIT, at, skipped=True, released={"logistics": Decimal("10.50")}),
+        BoxScan(11, 7, BoxStatus.AT_MOSCOW_WAREHOUSE, at, released={"customs": Decimal(0)}, stock="received"),
+    ]
+    names = Names.of(topology, locale)
+    for outcome in (ScanOutcome(box, "CN-1", steps[-1], steps, False, "online"),
+                    ScanOutcome(box, "CN-1", steps[-1], [], True)):  # fmt: skip
+        text = box_card(outcome, names, "Europe/Moscow")
+        assert raw_codes(text, topology_codes(topology)) == [], text
+        assert box.barcode in text and "КР-7/2 × 4" in text
+    said = box_card(ScanOutcome(box, "CN-1", steps[-1], steps, False, "online"), names, "Europe/Moscow")
+    if locale == "ru":
+        assert said.splitlines()[2:] == [
+            "Статус: на складе в Москве (пройдено по пути: в пути)", "Остаток: принята на склад Интернет-склад",
+            "Деньги: из резерва «логистика» израсходовано 10,50\xa0₽; из резерва «таможня» нечего израсходовать — по "
+            "нему ещё ничего не оплачено",
+        ]  # fmt: skip
+    else:
+        assert "Status: at the Moscow warehouse (passed on the way: in transit)" in said
