@@ -4,7 +4,9 @@ box's share as materialised once and never above what was drawn."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import random
 from datetime import timedelta
 from decimal import Decimal
 
@@ -303,3 +305,36 @@ def test_the_scan_answer_reads_as_words_in_both_languages(locale: Locale, topolo
         ]  # fmt: skip
     else:
         assert "Status: at the Moscow warehouse (passed on the way: in transit)" in said
+
+
+async def test_a_seeded_walk_of_scans_keeps_stock_and_money_true_after_every_step(office: MoneyOffice) -> None:
+    """Forty scans of three boxes — next, to a status, repeated, backwards, with keys used again — and after each the
+    books agree: one scan row per status a box passed, stock in Moscow exactly the contents of the boxes there,
+    every earmark's ``released`` the sum of its journal lines and never above ``drawn``."""
+    order_id = await _funded(office)
+    desk = _desk(office)
+    made = (await desk.register(order_id, "cn-inv-7", "reg-1", [*BOXES, [BoxLine("IRON", 2)]])).boxes
+    base = {"IRON": await _on_hand(office, "IRON"), "KETTLE": 0}
+    chance = random.Random(81)
+    keys: list[str] = []
+    for step in range(40):
+        box = chance.choice(made)
+        status = chance.choice([None, None, *STATUSES])
+        key = chance.choice([None, f"k-{step}", *keys[-2:]])
+        with contextlib.suppress(ScanBackwards, ScanConflict):
+            await desk.scan(box.barcode, status, key)
+        if key is not None:
+            keys.append(key)
+        found = await desk.of_order(order_id)
+        for held, scans in found.boxes:
+            assert [s.status for s in scans] == list(STATUSES[: STATUSES.index(held.status) + 1])
+        in_moscow = [b for b, _ in found.boxes if b.status == BoxStatus.AT_MOSCOW_WAREHOUSE]
+        for sku, before in base.items():
+            there = sum(line.qty for b in in_moscow for line in b.contents if line.sku == sku)
+            assert await _on_hand(office, sku) == before + there, (step, sku)
+        view = await office.money.account_of(order_id)
+        _books_hold(view.account)
+        for earmark in view.account.earmarks:
+            journal = sum((e.amount_rub for e in view.entries if e.kind == "release" and e.purpose == earmark.purpose),
+                          Decimal(0))  # fmt: skip
+            assert journal == earmark.released, (step, earmark.purpose)
