@@ -13,6 +13,7 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from storage.box_repositories import SqlBoxBook
 from storage.catalogue_repositories import SqlOneCCatalogue
 from storage.crm_repositories import SqlCrmExports
 from storage.database import Database
@@ -90,6 +91,7 @@ class SqlUnitOfWork:
         self.instances = SqlInstances(self._connection)
         self.leases = SqlLeases(self._connection)
         self.money = SqlMoneyBook(self._connection)
+        self.boxes = SqlBoxBook(self._connection)
         return self
 
     async def __aexit__(

@@ -192,6 +192,7 @@ async def test_commands_are_registered_in_russian(office: Office) -> None:
         "order",
         "tasks",
         "return",
+        "scan",
         "wait",
         "pause",
         "resume",
