@@ -90,7 +90,7 @@ async def test_a_box_goes_from_the_supplier_to_fulfilment_scanned_in_telegram_an
     assert await _on_hand(office, "КР-7/2") == stock + 2  # received once
 
     said = await _scan(office, f"/scan {code}")
-    assert "Статус: отправлена на маркетплейс" in said and "Остаток: списана со склада online" in said
+    assert "Статус: отправлена на маркетплейс" in said and "Остаток: списана со склада Подольск" in said
     assert await _on_hand(office, "КР-7/2") == stock
     listed = await _json(office, "GET", f"/api/orders/{order_id}/boxes", 200)
     assert (listed["client_status"], listed["counts"]["sent_to_marketplace"]) == ("on_the_way_to_marketplace", 1)
@@ -102,7 +102,7 @@ async def test_a_box_goes_from_the_supplier_to_fulfilment_scanned_in_telegram_an
     assert (
         "Коробка 1 из 1 (КР-7/2 × 2): в пути; из резервов израсходовано: логистика 1\xa0130\xa0833,33\xa0₽" in history
     )
-    assert "Коробка 1 из 1 (КР-7/2 × 2): на складе в Москве; принята на склад online" in history
+    assert "Коробка 1 из 1 (КР-7/2 × 2): на складе в Москве; принята на склад Подольск" in history
     money = await _json(office, "GET", f"/api/orders/{order_id}/money", 200)
     goods = {e["purpose"]: e for e in money["earmarks"]}["goods"]
     assert (goods["drawn"], goods["released"]) == ("590000.00", "590000.00")

@@ -1,6 +1,6 @@
 """Boxes and scans: a purchase's boxes, the statuses each reached, and what each earmark released as goods moved
 
-Revision ID: 0025
+Revision ID: 0024
 Revises: 0023
 Create Date: 2026-12-04 14:00:00.000000
 
@@ -8,7 +8,6 @@ Two new tables, empty at first (workflows/boxes.py, docs/client_money.md "Boxes 
 of a purchase, with its barcode, contents, value and status) and ``box_scans`` (one row per box and status it
 reached, unique, so a repeated or racing scan is recorded once). ``earmarks.released`` (0 for every existing row) is
 what of an earmark's drawn money materialised as the boxes moved; the database checks ``0 <= released <= drawn``.
-Numbered 0025 after 0023 (0024 is another change's): the lead re-chains ``down_revision`` at merge.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ from alembic import op
 
 import storage.schema
 
-revision = '0025'
+revision = '0024'
 down_revision = '0023'
 branch_labels = None
 depends_on = None
