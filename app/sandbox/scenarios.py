@@ -17,6 +17,7 @@ from typing import Any
 from app.sandbox.catalogue import OZON_WAREHOUSE, RETAIL, STORES, WB_WAREHOUSE, article
 from app.sandbox.price_drop import MARKED_DOWN, SLIPPED, narration, slipped_prices
 from app.sandbox.shop import SandboxShop
+from bot.wording import money
 from emulators.slack.interactivity import block_action, buttons, deliver
 from storage.read_models import recent_order_ids
 from workflows.model import Order
@@ -63,6 +64,11 @@ SCENARIOS = (
     Scenario("tir_before_logistics", "Счёт за TIR раньше оплаты логистики",
              "Клиент оплатил только товар (600 000 ₽); перевозчик выставляет счёт за TIR — 12 000 €. Из резерва на "
              "товар его не берут: менеджерам вопрос в Telegram — запросить доплату, взять на себя или отложить."),
+    Scenario("client_journey", "Заказ клиента: от оплаты до фулфилмента",
+             "Клиент оплачивает заказ из Китая целиком; деньги разложены по резервам. Закупка у поставщика, три "
+             "коробки со штрихкодами едут в Москву и на Wildberries; на каждом шаге скан коробки списывает или "
+             "принимает товар и расходует свой резерв, платежи перевозчику, таможне, складу и маркетплейсу берутся "
+             "каждый из своего резерва."),
     Scenario("onec_silent", "1С замолчала", "1С перестаёт отвечать; через 30 минут владелец получает тревогу."),
     Scenario("onec_back", "1С вернулась", "1С снова отвечает: остатки сверены, владелец получает сообщение."),
 )  # fmt: skip
@@ -85,7 +91,7 @@ class Scenarios:
             "yuan_jump": self.yuan_jump, "big_new_client": self.big_new_client, "onec_silent": self.onec_silent,
             "onec_back": self.onec_back, "ozon_cancel": self.ozon_cancel,
             "wb_unfillable": self.wb_unfillable, "store_return": self.store_return, "price_drop": self.price_drop,
-            "tir_before_logistics": self.tir_before_logistics,
+            "tir_before_logistics": self.tir_before_logistics, "client_journey": self.client_journey,
         }  # fmt: skip
 
     async def run(self, name: str) -> str:
@@ -110,7 +116,7 @@ class Scenarios:
     def _ref(self, prefix: str) -> str:
         return f"{prefix}-{next(self._numbers)}-{uuid.uuid4().hex[:4]}"
 
-    async def _api(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    async def _api(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         """Our own HTTP API, as the site or a payment gateway calls it."""
         sandbox = self.sandbox
         headers = {"Authorization": f"Bearer {sandbox.api_token}"}
@@ -234,6 +240,61 @@ class Scenarios:
             "12 000 € (1 200 000 ₽) не списан. Менеджеры получили вопрос в Telegram: «Запросить доплату» выставит "
             f"клиенту платёж, счёт оплатится, когда он пройдёт. Деньги заказа: GET /api/orders/{order_id}/money."
         )
+
+    async def client_journey(self) -> str:
+        """Clients' money from payment to fulfilment (docs/client_money.md): the client pays the whole estimate, the
+        supplier is paid from the goods earmark, the purchase's boxes are scanned along the way — each step moving
+        stock and using up its earmark — and each payment out is drawn from its own earmark. The sandbox clock moves
+        on between the steps as the weeks of the real journey would."""
+        plan = {"goods_rub": "300000", "transport": "consolidated_truck", "clearance": "full", "weight_kg": "600",
+                "volume_m3": "3", "boxes": 3}  # fmt: skip
+        answer = await self._order("site", [(WATCHED, 1)], total="300000",
+                                   customer={"name": "ООО Восток", "phone": "+79990000078"})  # fmt: skip
+        order_id = int(answer["order_id"])
+        account = await self._api("POST", f"/api/orders/{order_id}/money/plan", plan)
+        planned = {e["purpose"]: Decimal(e["planned"]) for e in account["earmarks"]}
+        await self._pay(order_id, sum(planned.values(), Decimal(0)), "authorized", "cleared")
+        supplier = self._ref("CN")
+        await self._payout(order_id, supplier, "goods", "Guangzhou Home Appliances", "CNY", Decimal(25000), "12")
+        registered = await self._api("POST", f"/api/orders/{order_id}/purchases/{supplier}/boxes", {
+            "key": self._ref("BOXES"), "boxes": [{"contents": [{"sku": WATCHED, "qty": 10}]} for _ in range(3)],
+        })  # fmt: skip
+        barcodes = [box["barcode"] for box in registered["boxes"]]
+        # each step: the days it takes, the payment out it needs first (from the earmark of its service), the status
+        steps: tuple[tuple[int, tuple[str, str, str, str] | None, str], ...] = (
+            (3, None, "at_supplier_warehouse"),
+            (1, ("logistics", "Cargo Express", "EUR", "100"), "in_transit"),
+            (18, ("customs", "ФТС России", "RUB", "1"), "at_moscow_warehouse"),
+            (2, ("warehouse", "Склад Подольск", "RUB", "1"), "sent_to_marketplace"),
+            (2, ("marketplace", "Wildberries", "RUB", "1"), "accepted_at_fulfilment"),
+        )
+        for days, payout, status in steps:
+            await self.sandbox.advance(days * 86400)
+            if payout is not None:
+                purpose, payee, currency, rate = payout
+                amount = (planned[purpose] * Decimal("0.9") / Decimal(rate)).quantize(Decimal(1))
+                await self._payout(order_id, self._ref(purpose[:3].upper()), purpose, payee, currency, amount, rate)
+            for barcode in barcodes:
+                await self._api("POST", "/api/scans", {"barcode": barcode, "status": status, "key": self._ref("SCAN")})
+        boxes = await self._api("GET", f"/api/orders/{order_id}/boxes")
+        account = await self._api("GET", f"/api/orders/{order_id}/money")
+        released = sum((Decimal(e["released"]) for e in account["earmarks"]), Decimal(0))
+        paid = money("ru", sum(planned.values(), Decimal(0)))
+        arrived = sum(1 for box in boxes["boxes"] if box["status"] == "accepted_at_fulfilment")
+        return (
+            f"Заказ {order_id}: клиент оплатил {paid}; поставщику заплачено из резерва на товар, коробки "
+            f"{', '.join(barcodes)} прошли путь до фулфилмента Wildberries (принято {arrived} из {len(barcodes)}). "
+            f"Каждый скан расходовал свой резерв: всего {money('ru', released)}. Деньги заказа: "
+            f"GET /api/orders/{order_id}/money, коробки: GET /api/orders/{order_id}/boxes."
+        )
+
+    async def _payout(self, order_id: int, key: str, purpose: str, payee: str, currency: str, amount: Decimal,
+                      rate: str) -> None:  # fmt: skip
+        due = self.sandbox.clock.now() + timedelta(days=1)
+        await self._api("POST", f"/api/orders/{order_id}/payouts", {
+            "key": key, "purpose": purpose, "payee": payee, "currency": currency, "amount": str(amount),
+            "due_at": due.isoformat(), "rate": rate,
+        })  # fmt: skip
 
     async def big_new_client(self) -> str:
         number = next(self._numbers)

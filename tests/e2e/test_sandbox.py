@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -273,6 +274,24 @@ def test_the_tir_invoice_before_the_logistics_money_asks_the_managers(sandbox: S
         return "topup_requested" in [event["event"] for event in order(state, order_id)["history"]]
 
     sandbox.eventually(asked, "the client is asked to top up")
+
+
+def test_a_clients_order_goes_from_payment_to_fulfilment_with_each_step_using_its_own_earmark(sandbox: Sandbox) -> None:
+    summary = sandbox.scenario("client_journey")
+    order_id = summary_order(summary)
+    token = {"Authorization": "Bearer " + sandbox.state()["dashboard_url"].split("#token=", 1)[1]}
+    boxes = sandbox.http.get(f"/api/orders/{order_id}/boxes", headers=token).json()
+    assert boxes["client_status"] == "accepted_at_fulfilment" and boxes["counts"]["accepted_at_fulfilment"] == 3
+    account = sandbox.http.get(f"/api/orders/{order_id}/money", headers=token).json()
+    earmarks = {e["purpose"]: e for e in account["earmarks"]}
+    assert {p["purpose"] for p in account["payouts"]} == set(earmarks)  # one payment out from each earmark
+    assert all(p["state"] == "drawn" for p in account["payouts"]), account["payouts"]
+    for purpose, earmark in earmarks.items():  # every box passed every step: all that was drawn materialised
+        assert Decimal(earmark["released"]) == Decimal(earmark["drawn"]) > 0, purpose
+        assert Decimal(earmark["drawn"]) <= Decimal(earmark["reserved"]) == Decimal(earmark["planned"])
+    events = [event["event"] for event in order(sandbox.state(), order_id)["history"]]
+    assert events.count("money_credited") == 1 and "box_scanned" in events, events
+    assert "accepted_at_fulfilment" not in summary and "3 из 3" in summary
 
 
 SLIPPED = ("TV-LG-55", "FRIDGE-LG-509", "RUN-42")  # the price_drop scenario's 60 % slips; BLENDER-3 −10 %
