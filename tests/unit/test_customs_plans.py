@@ -241,9 +241,9 @@ async def test_a_customs_payout_made_before_the_goods_money_leaves_nothing_to_re
 def test_the_customs_rules_refuse_what_cannot_work() -> None:
     rules = CustomsRules.model_validate({"documents": ["invoice", " Сертификат происхождения "], "fts_due_days": 7})
     assert rules.documents == ("invoice", "Сертификат происхождения")
-    bad: dict[str, object]
-    for bad in ({"documents": []}, {"documents": ["invoice", "invoice"]}, {"documents": [""]},
-                {"fts_due_days": 3, "fts_remind_days": 3}, {"documents_within_days": 0}, {"deadline": 3}):  # fmt: skip
+    bads: list[dict[str, object]] = [{"documents": []}, {"documents": ["invoice", "invoice"]}, {"documents": [""]},
+                {"fts_due_days": 3, "fts_remind_days": 3}, {"documents_within_days": 0}, {"deadline": 3}]  # fmt: skip
+    for bad in bads:
         with pytest.raises(ValidationError):
             CustomsRules.model_validate(bad)
     assert Topology.model_validate(
