@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 
+from bot.customs_words import document_title
 from bot.texts import Locale
 from bot.wording import Names, clock_time, count, money, percent, rate
 
@@ -52,6 +53,12 @@ _HISTORY: dict[str, dict[str, str]] = {
         "earmark_short": "Платёж {payee}: {money} — в резерве «{purpose_words}» не хватает {shortfall}",
         "earmark_decision": "Решение по нехватке резерва: {decision}{by_who}",
         "topup_requested": "Клиенту выставлена доплата {rub} на «{purpose_words}»",
+        "customs_planned": "Полное оформление: менеджерам собрать документы ({documents}) до {answer_by}; "
+        "оплата таможни {payee} {rub} до {due_at}",
+        "customs_document_ticked": "Документ для таможни собран: {document_words} ({by})",
+        "customs_documents_done": "Все документы для таможни собраны",
+        "customs_payment_made": "Оплата таможни проведена: {payee}, {rub}",
+        "customs_escalated": "{customs_task_words}: срок пропущен, решает владелец",
         "shipment_accepted": "СДЭК принял заявку",
         "shipment_registered": "СДЭК зарегистрировал отправление, трек {tracking_number}",
         "shipment_refused": "СДЭК отказал: {reason}",
@@ -112,6 +119,12 @@ _HISTORY: dict[str, dict[str, str]] = {
         "earmark_short": "Payment to {payee}: {money} — the {purpose_words} reserve is short by {shortfall}",
         "earmark_decision": "Reserve shortfall decision: {decision}{by_who}",
         "topup_requested": "The client is asked to top up {rub} for {purpose_words}",
+        "customs_planned": "Full clearance: the managers collect the documents ({documents}) by {answer_by}; "
+        "customs payment to {payee} {rub} due {due_at}",
+        "customs_document_ticked": "Customs document collected: {document_words} ({by})",
+        "customs_documents_done": "Every customs document collected",
+        "customs_payment_made": "Customs payment made: {payee}, {rub}",
+        "customs_escalated": "{customs_task_words}: the date was missed, the owner decides",
         "shipment_accepted": "CDEK accepted the request",
         "shipment_registered": "CDEK registered the shipment, tracking {tracking_number}",
         "shipment_refused": "CDEK refused: {reason}",
@@ -180,6 +193,11 @@ _PURPOSES: dict[Locale, dict[str, str]] = {  # an earmark's purpose (workflows.m
            "marketplace": "marketplace delivery"},
 }  # fmt: skip
 
+_CUSTOMS_TASKS: dict[Locale, dict[str, str]] = {  # workflows.customs's tasks, in the order's history
+    "ru": {"customs_documents": "Документы для таможни", "customs_payment": "Оплата таможни"},
+    "en": {"customs_documents": "Customs documents", "customs_payment": "Customs payment"},
+}
+
 _UNKNOWN: dict[Locale, str] = {"ru": "Событие заказа без описания", "en": "An order event with no wording"}
 
 
@@ -241,7 +259,7 @@ def _put_names(values: _Detail, detail: Mapping[str, object], names: Names, time
     asked = detail.get("asked")
     if isinstance(asked, list | tuple):
         values["asked"] = ", ".join(names.place(code) for code in asked) or "—"
-    for key in ("answer_by", "at", "since"):
+    for key in ("answer_by", "at", "since", "due_at"):
         moment = detail.get(key)
         if isinstance(moment, str) and "T" in moment:
             values[key] = clock_time(datetime.fromisoformat(moment), timezone)
@@ -262,6 +280,10 @@ def _put_names(values: _Detail, detail: Mapping[str, object], names: Names, time
             values[name] = money(locale, str(detail[key]), "RUB")
     if detail.get("purpose"):
         values["purpose_words"] = _PURPOSES[locale].get(str(detail["purpose"]), str(detail["purpose"]))
+    if detail.get("document"):
+        values["document_words"] = document_title(locale, str(detail["document"]))
+    if detail.get("task_kind"):
+        values["customs_task_words"] = _CUSTOMS_TASKS[locale].get(str(detail["task_kind"]), str(detail["task_kind"]))
 
 
 def _day(moment: object, timezone: str) -> str:
