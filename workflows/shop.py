@@ -179,8 +179,7 @@ def assemble(
     )  # fmt: skip
     returns = Returns(uow, topology, clock, board, alerts, sellable_at_once=rules.returns_sellable_at_once)
     guard = PriceGuard(clock, board, alerts, decide_within=rules.price_approval)
-    customs = CustomsPlans(uow, clock, board, alerts, topology.customs)
-    money = ClientMoney(uow, clock, board, alerts, topology.estimates, *rules.money_times, customs=customs)
+    money = _money(uow, clock, board, alerts, topology, rules)
     desk = PaymentDesk(uow, clock, fraud, fx, rules.fraud_amount_threshold_rub, money)
     watch = _payment_watch(uow, clock, board, desk, outside, rules, instance)
     answers = _answers(fraud, fx, alerts, unfillable, returns, guard, money)
@@ -221,6 +220,14 @@ def assemble(
             uow, clock, outside.crm, orders, cancel_statuses=rules.crm_cancel_statuses, own_channels=own
         )
     return shop
+
+
+def _money(
+    uow: UnitOfWorkFactory, clock: Clock, board: TaskBoard, alerts: AlertDesk, topology: Topology, rules: Rules
+) -> ClientMoney:
+    """The money desk, with the customs plans its full-clearance orders get."""
+    customs = CustomsPlans(uow, clock, board, alerts, topology.customs)
+    return ClientMoney(uow, clock, board, alerts, topology.estimates, *rules.money_times, customs=customs)
 
 
 def _answers(
