@@ -35,10 +35,11 @@ class SqlCustomsBook:
         await self._c.execute(update(t.customs_plans).where(c.order_id == plan.order_id).values(**_values(plan)))
 
     async def uncovered(self, until: datetime) -> list[CustomsPlan]:
-        c = t.customs_plans.c
+        c, o = t.customs_plans.c, t.orders.c
         query = (
             select(t.customs_plans)
-            .where(c.payout_key.is_(None), c.fts_due_at < until)
+            .join(t.orders, o.id == c.order_id)
+            .where(c.payout_key.is_(None), c.fts_due_at < until, o.cancelled_at.is_(None))
             .order_by(c.fts_due_at, c.order_id)
         )
         return [_plan(row) for row in await self._c.execute(query)]

@@ -1345,7 +1345,7 @@ class MemoryUnitOfWork:
         self.instances = MemoryInstances(self._state)
         self.leases = MemoryLeases(self._state)
         self.money = MemoryMoneyBook(self._state.money, self._state.orders)
-        self.customs = MemoryCustomsBook(self._state.money)
+        self.customs = MemoryCustomsBook(self._state.money, self._state.orders)
         self._state.touched, self._state.urgent = set(), set()
         return self
 

@@ -120,8 +120,8 @@ class MemoryMoneyBook:
 
 
 class MemoryCustomsBook:
-    def __init__(self, state: MoneyState) -> None:
-        self._s = state
+    def __init__(self, state: MoneyState, orders: Mapping[int, Order]) -> None:
+        self._s, self._orders = state, orders
 
     async def plan(self, order_id: int) -> CustomsPlan | None:
         return copy.deepcopy(self._s.customs.get(order_id))
@@ -137,5 +137,8 @@ class MemoryCustomsBook:
         self._s.customs[plan.order_id] = copy.deepcopy(plan)
 
     async def uncovered(self, until: datetime) -> list[CustomsPlan]:
-        found = [p for p in self._s.customs.values() if not p.covered and p.fts_due_at < until]
+        found = [
+            p for p in self._s.customs.values()
+            if not p.covered and p.fts_due_at < until and self._orders[p.order_id].cancelled_at is None
+        ]  # fmt: skip
         return [copy.deepcopy(p) for p in sorted(found, key=lambda p: (p.fts_due_at, p.order_id))]

@@ -975,7 +975,8 @@ class CustomsBook(Protocol):
         ...
 
     async def uncovered(self, until: datetime) -> list[CustomsPlan]:
-        """Plans whose FTS payment no payout covers yet, due before ``until`` (overdue ones too), by due date."""
+        """Plans of orders not cancelled whose FTS payment no payout covers yet, due before ``until`` (overdue ones
+        too), by due date."""
         ...
 
 

@@ -250,3 +250,17 @@ def test_the_customs_rules_refuse_what_cannot_work() -> None:
         {"warehouses": [{"code": "online", "kind": "online"}], "channels": {"site": {"serves": ["online"]}},
          "customs": {"fts_due_days": 14}}
     ).customs.fts_due_days == 14  # fmt: skip
+
+
+async def test_a_cancelled_order_drops_its_customs_tasks_and_leaves_the_calendar(office: MoneyOffice) -> None:
+    order_id = await office.order()
+    await office.money.plan(order_id, TIR_FULL)
+    await office.pay(order_id, "p-goods", Decimal(600_000))
+    liquidity = Liquidity(office.uow, office.clock, "Europe/Moscow")
+    assert [line.source for line in await liquidity.calendar(4)] == ["customs_plan"]
+    await office.orders.cancel(order_id, "the client changed their mind")
+    assert await _tasks(office, order_id) == []
+    assert await liquidity.calendar(4) == []
+    office.clock.advance(days=11)
+    await office.shop.pump.run_once()  # the deadlines find the tasks closed: the owner is not asked
+    assert await _tasks(office, order_id) == []
