@@ -57,7 +57,7 @@ class CustomsPlans:
     async def goods_paid(self, uow: UnitOfWork, order: Order, account: MoneyAccount, payment_id: str) -> None:
         """Inside the money transaction, under the order's money lock: make the plan if the goods earmark is full on
         full clearance and the order has none yet (see the module's docstring)."""
-        if account.clearance != ClearanceMode.FULL or not account.planned:
+        if account.clearance != ClearanceMode.FULL or not account.planned or order.cancelled_at is not None:
             return
         goods = account.earmark(Purpose.GOODS)
         if goods.reserved - goods.absorbed < goods.planned:
@@ -76,7 +76,7 @@ class CustomsPlans:
             plan.payout_key, plan.covered_at = made.key, now
         if not await uow.customs.add(plan):
             return
-        checklist = await self._ask_documents(uow, order, plan, Assignee.MANAGERS, now + self._days(rules))
+        checklist = await self._ask_documents(uow, order, plan, Assignee.MANAGERS, now + self._documents_within)
         plan.documents_task_id = checklist.id
         if not plan.covered:
             payment = self._payment(order, plan)
@@ -93,9 +93,9 @@ class CustomsPlans:
         }  # fmt: skip
         await uow.orders.add_events(order.id, [OrderEvent(now, "customs_planned", detail)])
 
-    @staticmethod
-    def _days(rules: CustomsRules) -> timedelta:
-        return timedelta(days=rules.documents_within_days)
+    @property
+    def _documents_within(self) -> timedelta:
+        return timedelta(days=self._rules.documents_within_days)
 
     async def _ask_documents(
         self, uow: UnitOfWork, order: Order, plan: CustomsPlan, who: str, deadline: datetime, *, escalated: bool = False
@@ -203,7 +203,7 @@ class CustomsPlans:
             return
         if task.kind == DOCUMENTS:
             again = await self._ask_documents(
-                uow, order, plan, Assignee.OWNER, now + self._days(self._rules), escalated=True
+                uow, order, plan, Assignee.OWNER, now + self._documents_within, escalated=True
             )
             plan.documents_task_id = again.id
         else:

@@ -264,3 +264,12 @@ async def test_a_cancelled_order_drops_its_customs_tasks_and_leaves_the_calendar
     office.clock.advance(days=11)
     await office.shop.pump.run_once()  # the deadlines find the tasks closed: the owner is not asked
     assert await _tasks(office, order_id) == []
+
+
+async def test_goods_money_on_an_order_cancelled_before_it_plans_nothing(office: MoneyOffice) -> None:
+    order_id = await office.order()
+    await office.money.plan(order_id, TIR_FULL)
+    await office.orders.cancel(order_id, "the client changed their mind")
+    await office.pay(order_id, "p-late", Decimal(600_000))
+    assert await _plan(office, order_id) is None
+    assert await _tasks(office, order_id) == []
