@@ -13,7 +13,7 @@ import pytest
 from emulators.telegram import TgMessage
 from tests.e2e import test_telegram_office as office_world
 from tests.e2e.test_client_money_telegram import PLAN, _json, _paid
-from tests.e2e.test_telegram_office import MANAGER, OTHER_MANAGER, STRANGER, Office
+from tests.e2e.test_telegram_office import MANAGER, OTHER_MANAGER, OWNER, STRANGER, Office
 
 office = office_world.office
 
@@ -151,3 +151,32 @@ async def test_partial_clearance_sends_no_checklist(office: Office) -> None:
     view = await _json(office, "GET", f"/api/orders/{order_id}/customs", 200)
     assert (view["clearance"], view["plan"]) == ("partial", None)
     assert (await office.http.get("/api/orders/999999/customs", headers=office_world.AUTH)).status == 404
+
+
+async def test_the_checklist_is_reminded_then_goes_to_the_owner_as_the_clock_moves(office: Office) -> None:
+    order_id = await office.order("CN-93", "1994400.00")
+    await _json(office, "POST", f"/api/orders/{order_id}/money/plan", 200, PLAN)
+    assert await _paid(office, order_id, "pay-goods-93", "600000.00", "idem-goods-93") == 202
+    assert len(await _said(office, MANAGER, "📋")) == 1
+
+    office.clock.advance(days=2, hours=12, seconds=1)  # half of the five days
+    await office.services.shop.pump.run_once()
+    first, reminder = await _said(office, MANAGER, "📋")
+    invoice = _buttons(first)[0][1]
+    assert reminder.text is not None and reminder.text.splitlines()[-1] == "⏰ Напоминание: срок — 26.11 12:00"
+    assert len(_buttons(reminder)) == 5  # the reminder can be ticked too
+
+    office.clock.advance(days=2, hours=12)  # the deadline: the owner gets the rest, with an alert
+    await office.services.shop.pump.run_once()
+    (owners,) = await _said(office, OWNER, "📋")
+    assert owners.text is not None
+    assert owners.text.splitlines()[-1] == "Менеджеры не собрали документы вовремя"
+    assert len(_buttons(owners)) == 5
+    await office.deliver()
+    expired = next(m for m in office.tg.messages(MANAGER) if m.message_id == first.message_id)
+    assert expired.text is not None and expired.text.splitlines()[-1].startswith("Время вышло")
+    assert expired.buttons == []
+    late = office.tg.push_callback(MANAGER, first, invoice, require_button=False)
+    assert await office.answered(late) == "Время на ответ вышло."
+    history = [entry["text"] for entry in (await office.get_order(order_id))["history"]]
+    assert "Документы для таможни: срок пропущен, решает владелец" in history
