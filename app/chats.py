@@ -112,5 +112,5 @@ def _connect_telegram(settings: Settings, shop: Shop, chats: Chats) -> None:
         office=shop.office, topology=shop.topology, ledger=shop.ledger,
         lookup=OrderLookup(shop.uow, shop.topology.channels, shop.payments),
         operations=shop.operations, locale=locale, after_decision=delivery.after_decision, report=chats.telegram_report,
-        returns=shop.returns, unfillable=shop.unfillable,
+        returns=shop.returns, unfillable=shop.unfillable, boxes=shop.boxes,
     )  # fmt: skip

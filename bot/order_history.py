@@ -59,6 +59,10 @@ _HISTORY: dict[str, dict[str, str]] = {
         "customs_documents_done": "Все документы для таможни собраны",
         "customs_payment_made": "Оплата таможни проведена: {payee}, {rub}",
         "customs_escalated": "{customs_task_words}: срок пропущен, решает владелец",
+        "boxes_registered": "Закупка у {payee}: {boxes_words}, {units_words}; из резерва «{purpose_words}» "
+        "израсходовано {rub}",
+        "box_scanned": "Коробка {box} из {boxes} ({contents}): {status_words}{skipped_words}{stock_words}"
+        "{released_words}",
         "shipment_accepted": "СДЭК принял заявку",
         "shipment_registered": "СДЭК зарегистрировал отправление, трек {tracking_number}",
         "shipment_refused": "СДЭК отказал: {reason}",
@@ -125,6 +129,9 @@ _HISTORY: dict[str, dict[str, str]] = {
         "customs_documents_done": "Every customs document collected",
         "customs_payment_made": "Customs payment made: {payee}, {rub}",
         "customs_escalated": "{customs_task_words}: the date was missed, the owner decides",
+        "boxes_registered": "Purchase from {payee}: {boxes_words}, {units_words}; {rub} of the {purpose_words} "
+        "reserve materialised",
+        "box_scanned": "Box {box} of {boxes} ({contents}): {status_words}{skipped_words}{stock_words}{released_words}",
         "shipment_accepted": "CDEK accepted the request",
         "shipment_registered": "CDEK registered the shipment, tracking {tracking_number}",
         "shipment_refused": "CDEK refused: {reason}",
@@ -197,6 +204,23 @@ _CUSTOMS_TASKS: dict[Locale, dict[str, str]] = {  # workflows.customs's tasks, i
     "ru": {"customs_documents": "Документы для таможни", "customs_payment": "Оплата таможни"},
     "en": {"customs_documents": "Customs documents", "customs_payment": "Customs payment"},
 }
+_BOX_STATUSES: dict[Locale, dict[str, str]] = {  # a box's status (workflows.box_model.BoxStatus)
+    "ru": {"purchased": "выкуплена", "at_supplier_warehouse": "на складе поставщика", "in_transit": "в пути",
+           "at_moscow_warehouse": "на складе в Москве", "sent_to_marketplace": "отправлена на маркетплейс",
+           "accepted_at_fulfilment": "принята на фулфилменте"},
+    "en": {"purchased": "purchased", "at_supplier_warehouse": "at the supplier's warehouse",
+           "in_transit": "in transit", "at_moscow_warehouse": "at the Moscow warehouse",
+           "sent_to_marketplace": "sent to the marketplace", "accepted_at_fulfilment": "accepted at fulfilment"},
+}  # fmt: skip
+
+_BOX_WORDS: dict[Locale, dict[str, str]] = {
+    "ru": {"skipped": " (пройдено по пути: {statuses})", "received": "; принята на склад {warehouse}",
+           "written_off": "; списана со склада {warehouse}", "released": "; из резервов израсходовано: {sums}",
+           "sum": "{purpose} {rub}"},
+    "en": {"skipped": " (passed on the way: {statuses})", "received": "; received at {warehouse}",
+           "written_off": "; written off at {warehouse}", "released": "; materialised from the reserves: {sums}",
+           "sum": "{purpose} {rub}"},
+}  # fmt: skip
 
 _UNKNOWN: dict[Locale, str] = {"ru": "Событие заказа без описания", "en": "An order event with no wording"}
 
@@ -245,7 +269,29 @@ def history_line(
     values["decision_words"] = _DECISIONS[locale].get(decision, decision).format(until=values["until"])
     values["decision"] = values["decision_words"]
     _put_names(values, detail, names, timezone)
+    if kind == "box_scanned":
+        _put_box_words(values, detail, names)
     return template.format_map(values)
+
+
+def _put_box_words(values: _Detail, detail: Mapping[str, object], names: Names) -> None:
+    """A box's status, the statuses it passed, the stock it moved and what it released, in the reader's words."""
+    locale, words = names.locale, _BOX_WORDS[names.locale]
+    statuses = _BOX_STATUSES[locale]
+    status = str(detail.get("status") or "—")
+    values["status_words"] = statuses.get(status, status)
+    skipped = detail.get("skipped")
+    passed = [statuses.get(str(s), str(s)) for s in skipped] if isinstance(skipped, list) else []
+    values["skipped_words"] = words["skipped"].format(statuses=", ".join(passed)) if passed else ""
+    stock = str(detail.get("stock") or "")
+    values["stock_words"] = words[stock].format(warehouse=values["warehouse"]) if stock in words else ""
+    released = detail.get("released")
+    sums = [
+        words["sum"].format(purpose=_PURPOSES[locale].get(str(p), str(p)), rub=money(locale, str(v), "RUB"))
+        for p, v in (released.items() if isinstance(released, dict) else [])
+        if Decimal(str(v)) > 0
+    ]
+    values["released_words"] = words["released"].format(sums=", ".join(sums)) if sums else ""
 
 
 def _put_names(values: _Detail, detail: Mapping[str, object], names: Names, timezone: str) -> None:
@@ -265,8 +311,12 @@ def _put_names(values: _Detail, detail: Mapping[str, object], names: Names, time
             values[key] = clock_time(datetime.fromisoformat(moment), timezone)
     if detail.get("lines") is not None:
         values["lines_words"] = count(locale, int(str(detail["lines"])), "line")
-    if detail.get("released") is not None:
+    if detail.get("released") is not None and not isinstance(detail["released"], dict):  # a box's is by purpose
         values["released"] = count(locale, int(str(detail["released"])), "reservation")
+    if detail.get("units") is not None:
+        values["units_words"] = count(locale, int(str(detail["units"])), "piece")
+    if detail.get("boxes") is not None:
+        values["boxes_words"] = count(locale, int(str(detail["boxes"])), "box")
     if detail.get("amount") is not None:
         values["money"] = money(locale, str(detail["amount"]), str(detail.get("currency") or "RUB"))
     for key in ("rate", "rate_now"):

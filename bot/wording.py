@@ -41,6 +41,7 @@ _NOUNS: dict[Locale, dict[str, dict[str, str]]] = {
         "piece": {"one": "штука", "few": "штуки", "many": "штук", "other": "штуки"},
         "reservation": {"one": "резерв", "few": "резерва", "many": "резервов", "other": "резерва"},
         "message": {"one": "сообщение", "few": "сообщения", "many": "сообщений", "other": "сообщения"},
+        "box": {"one": "коробка", "few": "коробки", "many": "коробок", "other": "коробки"},
     },
     "en": {
         "time": {"one": "time", "other": "times"},
@@ -53,6 +54,7 @@ _NOUNS: dict[Locale, dict[str, dict[str, str]]] = {
         "piece": {"one": "piece", "other": "pieces"},
         "reservation": {"one": "reservation", "other": "reservations"},
         "message": {"one": "message", "other": "messages"},
+        "box": {"one": "box", "other": "boxes"},
     },
 }
 

@@ -45,7 +45,7 @@ class SqlMoneyBook:
             TransportMode(row.transport) if row.transport else None,
             ClearanceMode(row.clearance) if row.clearance else None,
             [Earmark(Purpose(m.purpose), Decimal(m.planned), Decimal(m.reserved), Decimal(m.drawn),
-                     Decimal(m.absorbed), m.id) for m in marks],
+                     Decimal(m.absorbed), m.id, Decimal(m.released)) for m in marks],
         )  # fmt: skip
 
     async def open_account(self, account: MoneyAccount) -> None:
@@ -76,6 +76,12 @@ class SqlMoneyBook:
         # is not 0.30; rounded, the sum is the same float as the 0.30 stored (PostgreSQL's numeric is exact anyway)
         drawn = func.round(e.drawn + amount, 2)
         statement = update(t.earmarks).where(e.id == earmark_id, drawn <= e.reserved).values(drawn=drawn)
+        return bool((await self._c.execute(statement)).rowcount == 1)
+
+    async def release(self, earmark_id: int, amount: Decimal) -> bool:
+        e = t.earmarks.c
+        released = func.round(e.released + amount, 2)  # rounded as in draw(): SQLite's floats
+        statement = update(t.earmarks).where(e.id == earmark_id, released <= e.drawn).values(released=released)
         return bool((await self._c.execute(statement)).rowcount == 1)
 
     async def record(self, entry: MoneyEntry) -> bool:

@@ -178,6 +178,21 @@ class SqlStockLevels:
         for sku, warehouse in keys:  # one statement each: the order given is the order locked
             await self._c.execute(select(c.sku).where(c.sku == sku, c.warehouse == warehouse).with_for_update())
 
+    async def receive(self, sku: str, warehouse: str, qty: int, as_of_if_new: datetime) -> None:
+        self._touched.add(sku)
+        row = {"sku": sku, "warehouse": warehouse, "on_hand": qty, "reserved": 0, "as_of": as_of_if_new}
+        statement = (postgresql if self._c.dialect.name == "postgresql" else sqlite).insert(t.stock_levels).values(row)
+        statement = statement.on_conflict_do_update(
+            index_elements=["sku", "warehouse"], set_={"on_hand": t.stock_levels.c.on_hand + qty}
+        )
+        await self._c.execute(statement)
+
+    async def write_off(self, sku: str, warehouse: str, qty: int) -> None:
+        self._touched.add(sku)
+        c = t.stock_levels.c
+        left = case((c.on_hand >= qty, c.on_hand - qty), else_=0)
+        await self._c.execute(update(t.stock_levels).where(c.sku == sku, c.warehouse == warehouse).values(on_hand=left))
+
     async def unreserve(self, sku: str, warehouse: str, qty: int) -> None:
         self._touched.add(sku)
         self._urgent.add(sku)

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     Date,
@@ -628,9 +629,13 @@ earmarks = Table(
     Column("reserved", Numeric(18, 2), nullable=False),
     Column("drawn", Numeric(18, 2), nullable=False),
     Column("absorbed", Numeric(18, 2), nullable=False),  # of reserved, what the shop put in by a decision
+    # of drawn, what materialised as the order's boxes moved (workflows/boxes.py)
+    Column("released", Numeric(18, 2), nullable=False, server_default="0"),
     UniqueConstraint("order_id", "purpose"),
     CheckConstraint("drawn <= reserved", name="not_overdrawn"),
     CheckConstraint("drawn >= 0", name="drawn_not_negative"),
+    CheckConstraint("released <= drawn", name="not_released_beyond_drawn"),
+    CheckConstraint("released >= 0", name="released_not_negative"),
 )
 
 payouts = Table(
@@ -691,4 +696,40 @@ customs_plans = Table(
     Column("payout_key", String(128), nullable=True),  # the customs payout that covers it
     Column("covered_at", UtcDateTime, nullable=True),
     Index(None, "fts_due_at"),
+)
+
+# The boxes a purchase's goods travel in (workflows/boxes.py, docs/client_money.md "Boxes and scans"): a purchase
+# is a payout of purpose goods; each box has a barcode and a status, and each status it reached is one scan row,
+# unique per box and status, so a repeated or racing scan is recorded once.
+boxes = Table(
+    "boxes",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("barcode", String(40), nullable=False, unique=True),
+    Column("order_id", Id, ForeignKey("orders.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("payout_id", Id, ForeignKey("payouts.id", ondelete="CASCADE"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("boxes", Integer, nullable=False),  # of its purchase
+    Column("contents", JSON, nullable=False),  # [{"sku", "qty"}]
+    Column("value_rub", Numeric(18, 2), nullable=False),  # its share of the purchase's rouble cost
+    Column("status", String(32), nullable=False),
+    Column("status_at", UtcDateTime, nullable=False),
+    Column("key", String(128), nullable=False, index=True),  # the registration's idempotency key
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("payout_id", "number"),
+)
+
+box_scans = Table(
+    "box_scans",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("box_id", Id, ForeignKey("boxes.id", ondelete="CASCADE"), nullable=False),
+    Column("order_id", Id, ForeignKey("orders.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("status", String(32), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("key", String(128), nullable=True, unique=True),  # the scanner's idempotency key, when it sent one
+    Column("skipped", Boolean, nullable=False),
+    Column("released", JSON, nullable=False),  # {purpose: roubles}
+    Column("stock", String(16), nullable=True),  # received | written_off
+    UniqueConstraint("box_id", "status"),
 )

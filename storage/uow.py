@@ -13,6 +13,7 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from storage.box_repositories import SqlBoxBook
 from storage.catalogue_repositories import SqlOneCCatalogue
 from storage.crm_repositories import SqlCrmExports
 from storage.customs_repositories import SqlCustomsBook
@@ -92,6 +93,7 @@ class SqlUnitOfWork:
         self.leases = SqlLeases(self._connection)
         self.money = SqlMoneyBook(self._connection)
         self.customs = SqlCustomsBook(self._connection)
+        self.boxes = SqlBoxBook(self._connection)
         return self
 
     async def __aexit__(

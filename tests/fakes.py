@@ -12,7 +12,7 @@ from decimal import Decimal
 from types import TracebackType
 from typing import Any, Self
 
-from tests.money_fakes import MemoryCustomsBook, MemoryMoneyBook, MoneyState
+from tests.money_fakes import MemoryBoxBook, MemoryCustomsBook, MemoryMoneyBook, MoneyState
 from workflows.carrier import Carrier, CarrierStatus, ShipmentRefused, ShipmentRequest, Verdict
 from workflows.channels import ChannelClient, ChannelUnavailable
 from workflows.clients import phone_key
@@ -198,6 +198,19 @@ class MemoryStock:
 
     async def lock(self, keys: Sequence[StockKey]) -> None:
         return None  # one unit of work at a time in memory
+
+    async def receive(self, sku: str, warehouse: str, qty: int, as_of_if_new: datetime) -> None:
+        self._s.touched.add(sku)
+        held = self._s.stock.get((sku, warehouse))
+        self._s.stock[(sku, warehouse)] = (
+            replace(held, on_hand=held.on_hand + qty) if held else StockLevel(sku, warehouse, qty, 0, as_of_if_new)
+        )
+
+    async def write_off(self, sku: str, warehouse: str, qty: int) -> None:
+        self._s.touched.add(sku)
+        held = self._s.stock.get((sku, warehouse))
+        if held is not None:
+            self._s.stock[(sku, warehouse)] = replace(held, on_hand=max(0, held.on_hand - qty))
 
     async def unreserve(self, sku: str, warehouse: str, qty: int) -> None:
         self._s.touched.add(sku)
@@ -1346,6 +1359,7 @@ class MemoryUnitOfWork:
         self.leases = MemoryLeases(self._state)
         self.money = MemoryMoneyBook(self._state.money, self._state.orders)
         self.customs = MemoryCustomsBook(self._state.money, self._state.orders)
+        self.boxes = MemoryBoxBook(self._state.money)
         self._state.touched, self._state.urgent = set(), set()
         return self
 

@@ -1,13 +1,15 @@
-"""The money book in memory (``workflows.ports.MoneyBook``), with the SQL one's contract."""
+"""The money book and the box book in memory (``workflows.ports.MoneyBook``, ``BoxBook``), with the SQL ones'
+contracts."""
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from workflows.box_model import STATUSES, Box, BoxScan, BoxStatus
 from workflows.customs_model import CustomsPlan
 from workflows.model import Obligation, ObligationState, Order
 from workflows.money_model import OPEN, PURPOSES, MoneyAccount, MoneyEntry, Payout, PayoutState, ReserveTotals
@@ -19,6 +21,8 @@ class MoneyState:
     payouts: dict[int, Payout] = field(default_factory=dict)  # by id
     entries: list[MoneyEntry] = field(default_factory=list)
     customs: dict[int, CustomsPlan] = field(default_factory=dict)  # by order
+    boxes: dict[int, Box] = field(default_factory=dict)  # by id
+    scans: list[BoxScan] = field(default_factory=list)
     next_id: int = 1
 
     def new_id(self) -> int:
@@ -44,13 +48,13 @@ class MemoryMoneyBook:
 
     async def save_account(self, account: MoneyAccount) -> None:
         stored = self._s.accounts.get(account.order_id)
-        drawn = {e.id: e.drawn for e in stored.earmarks} if stored is not None else {}
+        held = {e.id: (e.drawn, e.released) for e in stored.earmarks} if stored is not None else {}
         for mark in account.earmarks:
             if mark.id is None:
                 mark.id = self._s.new_id()
         kept = copy.deepcopy(account)
-        for mark in kept.earmarks:
-            mark.drawn = drawn.get(mark.id, mark.drawn)  # only draw() writes it
+        for mark in kept.earmarks:  # only draw() and release() write these
+            mark.drawn, mark.released = held.get(mark.id, (mark.drawn, mark.released))
         self._s.accounts[account.order_id] = kept
 
     async def draw(self, earmark_id: int, amount: Decimal) -> bool:
@@ -60,6 +64,16 @@ class MemoryMoneyBook:
                     if mark.drawn + amount > mark.reserved:
                         return False
                     mark.drawn += amount
+                    return True
+        return False
+
+    async def release(self, earmark_id: int, amount: Decimal) -> bool:
+        for account in self._s.accounts.values():
+            for mark in account.earmarks:
+                if mark.id == earmark_id:
+                    if mark.released + amount > mark.drawn:
+                        return False
+                    mark.released += amount
                     return True
         return False
 
@@ -142,3 +156,52 @@ class MemoryCustomsBook:
             if not p.covered and p.fts_due_at < until and self._orders[p.order_id].cancelled_at is None
         ]  # fmt: skip
         return [copy.deepcopy(p) for p in sorted(found, key=lambda p: (p.fts_due_at, p.order_id))]
+
+
+class MemoryBoxBook:
+    def __init__(self, state: MoneyState) -> None:
+        self._s = state
+
+    async def add(self, boxes: Sequence[Box]) -> None:
+        for box in boxes:
+            taken = {(b.payout_id, b.number) for b in self._s.boxes.values()}
+            assert (box.payout_id, box.number) not in taken, "a purchase's box numbers are unique"
+            assert all(b.barcode != box.barcode for b in self._s.boxes.values()), "barcodes are unique"
+            box.id = self._s.new_id()
+            self._s.boxes[box.id] = copy.deepcopy(box)
+
+    async def of_payout(self, payout_id: int) -> list[Box]:
+        found = [b for b in self._s.boxes.values() if b.payout_id == payout_id]
+        return copy.deepcopy(sorted(found, key=lambda b: b.number))
+
+    async def of_order(self, order_id: int) -> list[Box]:
+        found = [b for b in self._s.boxes.values() if b.order_id == order_id]
+        return copy.deepcopy(sorted(found, key=lambda b: (b.payout_id, b.number)))
+
+    async def with_key(self, key: str) -> list[Box]:
+        return copy.deepcopy(sorted((b for b in self._s.boxes.values() if b.key == key), key=lambda b: b.id or 0))
+
+    async def by_barcode(self, barcode: str) -> Box | None:
+        return copy.deepcopy(next((b for b in self._s.boxes.values() if b.barcode == barcode), None))
+
+    async def move(self, box_id: int, came_from: BoxStatus, to: BoxStatus, at: datetime) -> bool:
+        box = self._s.boxes.get(box_id)
+        if box is None or box.status != came_from:
+            return False
+        box.status, box.status_at = to, at
+        return True
+
+    async def add_scan(self, scan: BoxScan) -> bool:
+        if any((s.box_id, s.status) == (scan.box_id, scan.status) for s in self._s.scans):
+            return False
+        if scan.key is not None and any(s.key == scan.key for s in self._s.scans):
+            return False
+        self._s.scans.append(copy.deepcopy(scan))
+        return True
+
+    async def scans(self, box_id: int) -> list[BoxScan]:
+        found = [s for s in self._s.scans if s.box_id == box_id]
+        return copy.deepcopy(sorted(found, key=lambda s: STATUSES.index(s.status)))
+
+    async def scan_by_key(self, key: str) -> BoxScan | None:
+        return copy.deepcopy(next((s for s in self._s.scans if s.key == key), None))

@@ -190,6 +190,17 @@ class Ledger:
         await self._end(uow, due, ReservationState.ABSORBED)
         return len(due)
 
+    async def receive(self, uow: UnitOfWork, warehouse: str, goods: Mapping[str, int]) -> None:
+        """Inside the caller's unit of work: ``goods`` (units by SKU) arrived at ``warehouse``; they count at once
+        (1C's next figure for the row, computed later, replaces ours as always). The commit queues the pushes."""
+        for sku, qty in sorted(goods.items()):
+            await uow.stock.receive(sku, warehouse, qty, CLEARED_AS_OF)
+
+    async def write_off(self, uow: UnitOfWork, warehouse: str, goods: Mapping[str, int]) -> None:
+        """Inside the caller's unit of work: ``goods`` left ``warehouse`` (never below 0)."""
+        for sku, qty in sorted(goods.items()):
+            await uow.stock.write_off(sku, warehouse, qty)
+
     async def release(self, uow: UnitOfWork, reservations: Sequence[Reservation]) -> None:
         """Release active reservations inside the caller's unit of work."""
         await self._end(uow, reservations, ReservationState.RELEASED)

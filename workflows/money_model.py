@@ -61,6 +61,7 @@ class Earmark:
     drawn: Decimal = Decimal(0)
     absorbed: Decimal = Decimal(0)  # of ``reserved``, what the shop put in by a manager's ``absorb``
     id: int | None = None
+    released: Decimal = Decimal(0)  # of ``drawn``, what materialised as the goods moved (docs: boxes and scans)
 
     @property
     def available(self) -> Decimal:
@@ -159,7 +160,7 @@ class MoneyEntry:
 
     key: str
     order_id: int
-    kind: str  # credit | allocate | draw | absorb | topup_requested | paid
+    kind: str  # credit | plan | draw | absorb | topup_requested | paid | release
     amount_rub: Decimal
     at: datetime
     purpose: Purpose | None = None

@@ -11,6 +11,7 @@ from enum import StrEnum
 from types import TracebackType
 from typing import Protocol, Self
 
+from workflows.box_model import Box, BoxScan, BoxStatus
 from workflows.customs_model import CustomsPlan
 from workflows.model import (
     Obligation,
@@ -75,6 +76,16 @@ class StockLevels(Protocol):
 
     async def unreserve(self, sku: str, warehouse: str, qty: int) -> None:
         """Subtract ``qty`` from ``reserved`` (a reservation was released or absorbed)."""
+        ...
+
+    async def receive(self, sku: str, warehouse: str, qty: int, as_of_if_new: datetime) -> None:
+        """Add ``qty`` to the on-hand of ``sku`` at ``warehouse`` (goods that arrived: a row 1C never sent is made
+        with ``as_of_if_new``); marks the SKU touched, so the commit queues the channels' pushes."""
+        ...
+
+    async def write_off(self, sku: str, warehouse: str, qty: int) -> None:
+        """Take ``qty`` off the on-hand of ``sku`` at ``warehouse`` (goods that left), never below 0; marks it
+        touched."""
         ...
 
     async def lock(self, keys: Sequence[StockKey]) -> None:
@@ -1072,6 +1083,9 @@ class UnitOfWork(Protocol):
     @property
     def customs(self) -> CustomsBook: ...
 
+    @property
+    def boxes(self) -> BoxBook: ...
+
     def touched_skus(self) -> set[str]:
         """SKUs whose stock rows this unit of work changed so far (on-hand, reserved, suspect)."""
         ...
@@ -1214,6 +1228,11 @@ class MoneyBook(Protocol):
         ``False`` and nothing written otherwise (two draws racing on one earmark cannot both overdraw it)."""
         ...
 
+    async def release(self, earmark_id: int, amount: Decimal) -> bool:
+        """Add ``amount`` to the earmark's ``released`` (what was drawn and has materialised as goods moved) if that
+        leaves ``released`` ≤ ``drawn``, in one statement; ``False`` and nothing written otherwise."""
+        ...
+
     async def record(self, entry: MoneyEntry) -> bool:
         """Add a journal line unless its key is taken; ``False`` then, and nothing written."""
         ...
@@ -1254,3 +1273,44 @@ class MoneyBook(Protocol):
     async def totals(self) -> ReserveTotals:
         """Sums over every account and earmark."""
         ...
+
+
+# -- the boxes a purchase's goods travel in, and their scans ------------------------------------------------------
+
+
+class BoxBook(Protocol):
+    """Boxes by purchase (a ``goods`` payout) and the statuses each reached. The caller holds the order's money lock
+    (``order:{id}:money``) while it writes a box's status, its scans and the money they release."""
+
+    async def add(self, boxes: Sequence[Box]) -> None:
+        """Store new boxes (a purchase's, all at once); each gets its id."""
+        ...
+
+    async def of_payout(self, payout_id: int) -> list[Box]:
+        """The purchase's boxes by number."""
+        ...
+
+    async def of_order(self, order_id: int) -> list[Box]:
+        """The order's boxes by purchase, then number."""
+        ...
+
+    async def with_key(self, key: str) -> list[Box]:
+        """The boxes registered under the idempotency ``key``."""
+        ...
+
+    async def by_barcode(self, barcode: str) -> Box | None: ...
+
+    async def move(self, box_id: int, came_from: BoxStatus, to: BoxStatus, at: datetime) -> bool:
+        """Set the box's status to ``to`` if it is still ``came_from``, in one statement; ``False`` otherwise."""
+        ...
+
+    async def add_scan(self, scan: BoxScan) -> bool:
+        """Record the box reaching a status unless that box has reached it, or the scan's key is taken; ``False``
+        then, and nothing written."""
+        ...
+
+    async def scans(self, box_id: int) -> list[BoxScan]:
+        """The box's scans in status order."""
+        ...
+
+    async def scan_by_key(self, key: str) -> BoxScan | None: ...

@@ -16,6 +16,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from workflows.alerts import AlertDesk
+from workflows.boxes import BoxDesk
 from workflows.carrier import Carrier
 from workflows.catalogue import OneCCatalogue
 from workflows.channel_upkeep import ChannelUpkeep
@@ -144,6 +145,7 @@ class Shop:
     payment_watch: PaymentStatusWatch | None = None  # stuck payments asked about at the gateway
     instance: Instance = field(default_factory=Instance)  # this process's name on leases, and the leases it holds
     money: ClientMoney | None = None  # clients' virtual accounts per order, earmarks and payouts
+    boxes: BoxDesk | None = None  # a purchase's boxes, their scans, and the stock and money each step moves
 
     def wake_dispatchers(self) -> None:
         """Something changed stock: every channel's dispatcher sends now instead of at its next tick."""
@@ -191,7 +193,7 @@ def assemble(
         desk, OfficeDesk(uow, answers),
         _pump(uow, clock, cascade, fraud, fx, alerts, unfillable, returns, guard, money, instance, watch),
         returns, channels=dict(outside.channels), unfillable=unfillable, price_guard=guard, instance=instance,
-        payment_watch=watch, money=money,
+        payment_watch=watch, money=money, boxes=BoxDesk(uow, clock, ledger, topology.moscow_warehouse()),
     )  # fmt: skip
     shop.catalogue = OneCCatalogue(uow, topology, ledger, operations, clock)
     shop.prices = PriceIntake(uow, topology, ledger, clock, guard, drop_approval=rules.price_drop_approval)

@@ -237,6 +237,14 @@ def _overlap(a: tuple[datetime | None, datetime | None], b: tuple[datetime | Non
     return b_before_a_ends and (a_start is None or b_end is None or a_start < b_end)
 
 
+class Boxes(_Strict):
+    """Where a purchase's boxes are received (docs/client_money.md, "Boxes and scans")."""
+
+    # the code of our Moscow warehouse, whose stock a box's contents enter when it is scanned there; not given:
+    # the first online warehouse (by priority, then code)
+    moscow_warehouse: str | None = None
+
+
 class Topology(_Strict):
     warehouses: tuple[Warehouse, ...] = Field(min_length=1)
     channels: dict[str, Channel] = Field(min_length=1)
@@ -247,6 +255,7 @@ class Topology(_Strict):
     prices: Prices = Prices()
     estimates: EstimateRates = EstimateRates()  # the rates of clients' money plans (workflows/estimates.py)
     customs: CustomsRules = CustomsRules()  # full clearance's documents and FTS payment (workflows/customs.py)
+    boxes: Boxes = Boxes()
 
     @model_validator(mode="before")
     @classmethod
@@ -284,8 +293,22 @@ class Topology(_Strict):
                 f"onec.totals_warehouse: unknown warehouse {totals!r}: give the code of one of ours "
                 f"(known: {', '.join(codes)})"
             )
+        moscow = self.boxes.moscow_warehouse
+        if moscow is not None and moscow not in codes:
+            raise ValueError(
+                f"boxes.moscow_warehouse: unknown warehouse {moscow!r}: give the code of one of ours "
+                f"(known: {', '.join(codes)})"
+            )
         _check_kits(self.kits, self.onec.timezone)
         return self
+
+    def moscow_warehouse(self) -> str:
+        """The warehouse a purchase's boxes are received into: ``boxes.moscow_warehouse``, else the first online
+        warehouse, else the first warehouse of all."""
+        if self.boxes.moscow_warehouse is not None:
+            return self.boxes.moscow_warehouse
+        ranked = sorted(self.warehouses, key=lambda w: (w.kind != WarehouseKind.ONLINE, w.priority, w.code))
+        return ranked[0].code
 
     def warehouse(self, code_or_onec_id: str) -> Warehouse | None:
         """Our warehouse for our code or for 1C's id of it."""

@@ -82,6 +82,7 @@ class EarmarkView(TypedDict):
     drawn: str
     available: str
     absorbed: str
+    released: str  # of drawn, what materialised as the order's boxes moved
 
 
 class PayoutView(TypedDict):
@@ -222,9 +223,9 @@ def _refusals() -> Iterator[None]:
         raise ApiError(404, error.code, error.message) from error
 
 
-def _key(request: web.Request) -> str:
+def _key(request: web.Request, name: str = "key") -> str:
     """A payout's key from the path: what ``POST …/payouts`` would have taken as one, else no such payout."""
-    raw = request.match_info["key"]
+    raw = request.match_info[name]
     try:
         raw.encode("utf-8")
     except UnicodeEncodeError:  # bytes that are not UTF-8 (kept as surrogates by aiohttp)
@@ -249,7 +250,8 @@ def account_view(view: AccountView) -> AccountBodyView:
         unallocated=str(a.unallocated),
         earmarks=[
             EarmarkView(purpose=e.purpose.value, planned=str(e.planned), reserved=str(e.reserved),
-                        drawn=str(e.drawn), available=str(e.available), absorbed=str(e.absorbed))
+                        drawn=str(e.drawn), available=str(e.available), absorbed=str(e.absorbed),
+                        released=str(e.released))
             for e in a.earmarks
         ],
         payouts=[payout_view(p) for p in view.payouts],

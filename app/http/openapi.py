@@ -26,6 +26,7 @@ from pydantic.json_schema import JsonSchemaMode
 
 from app.http import views
 from app.http.bodies import CancelBody, DeductionBody, OrderBody, PaymentEventBody, PriceMessage, StockMessage
+from app.http.box_routes import BoxesBody, OrderBoxesView, RegistrationView, ScanBody, ScanOutcomeView
 from app.http.customs_view import CustomsBodyView
 from app.http.dashboard_views import DashboardView
 from app.http.money_routes import (
@@ -260,6 +261,42 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         },
         parameters=(ORDER_ID, _path("key", {"type": "string"}, "The payout's key.")),
         tag="Money",
+    ),
+    ("POST", "/api/orders/{order_id}/purchases/{payout_key}/boxes"): Operation(
+        "Register a purchase's boxes and their contents; each gets a barcode (docs/client_money.md, boxes)",
+        {
+            201: ("Registered: every box `purchased`, the goods earmark released its share.", RegistrationView),
+            200: ("A repeat of the same key and boxes: what was registered.", RegistrationView),
+            404: ("No such order, or it has no payout of that key.", ERROR),
+            409: ("Registered already otherwise, the key used for another purchase, or the purchase not drawn.", ERROR),
+            422: ("Bad figures, or the payout is not a purchase (its purpose is not `goods`).", ERROR),
+        },
+        BoxesBody,
+        parameters=(ORDER_ID, _path("payout_key", {"type": "string"}, "The purchase's payout key.")),
+        tag="Money",
+        description="Idempotent on `key`. A barcode is `BX-<purchase id, 8 digits>-<box, 4 digits>-<check digit>`.",
+    ),
+    ("GET", "/api/orders/{order_id}/boxes"): Operation(
+        "The order's boxes with their statuses and times, and the status the client sees",
+        {200: ("The boxes.", OrderBoxesView), 404: ("No such order.", ERROR)},
+        parameters=(ORDER_ID,),
+        tag="Money",
+    ),
+    ("POST", "/api/scans"): Operation(
+        "A box scanned: it moves on to `status` (its next when left out), moving stock and releasing money",
+        {
+            201: ("Moved on; `steps` are the statuses it reached, those passed on the way first.", ScanOutcomeView),
+            200: (
+                "A repeat (the box is there already, or the same key): what it was; nothing changed.",
+                ScanOutcomeView,
+            ),
+            404: ("No box of that barcode.", ERROR),
+            409: ("The box is further on already (`scan_backwards`), or the key was used otherwise.", ERROR),
+            422: ("Not a box barcode or a wrong check digit (`bad_barcode`), or a time in the future.", ERROR),
+        },
+        ScanBody,
+        tag="Money",
+        description="Idempotent on `key`, and on the box and status.",
     ),
     ("GET", "/api/money/obligations"): Operation(
         "The obligations calendar: every planned payment out with its due date and currency",

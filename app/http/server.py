@@ -19,6 +19,7 @@ from sqlalchemy import text
 from app.bootstrap import Services
 from app.client_address import forwarded_client, proxy_networks
 from app.http.bodies import CancelBody, DeductionBody, OrderBody, PaymentEventBody, PriceMessage, StockMessage
+from app.http.box_routes import box_routes
 from app.http.connections import request_deadlines
 from app.http.dashboard import dashboard_routes
 from app.http.errors import RETRY_AFTER_SECONDS, ApiError, Handler, error_response, json_errors
@@ -67,6 +68,7 @@ from workflows.orders import LineRequest, PlaceOrder
 from workflows.payments import PaymentEvent
 from workflows.ports import Clock
 from workflows.prices import OneCPrice
+from workflows.shop import Shop
 from workflows.store_stats import store_answer_stats
 
 log = logging.getLogger(__name__)
@@ -91,6 +93,13 @@ def _add_api_routes(app: web.Application) -> None:
     app.router.add_get("/api/stock/{sku:.+}", get_stock)
     app.router.add_get("/api/offer-ids/conflicts", get_conflicts)
     app.router.add_get("/api/stats/stores", get_store_stats)
+
+
+def _add_money_routes(app: web.Application, shop: Shop) -> None:
+    if shop.money is not None:  # clients' money per order, and the owner's liquidity view
+        app.router.add_routes(money_routes(shop.money, Liquidity(shop.uow, shop.clock, shop.topology.onec.timezone)))
+    if shop.boxes is not None:  # a purchase's boxes, their scans, and the status the client sees
+        app.router.add_routes(box_routes(shop.boxes))
 
 
 def create_app(services: Services) -> web.Application:
@@ -124,8 +133,7 @@ def create_app(services: Services) -> web.Application:
                                            shop.topology.onec.timezone))  # fmt: skip
     search = OrderSearch(shop.uow, OrderLookup(shop.uow, shop.topology.channels, shop.payments), shop.payments)
     app.router.add_routes(order_listing_routes(search, shop.topology, services.settings.business.locale))
-    if shop.money is not None:  # clients' money per order, and the owner's liquidity view
-        app.router.add_routes(money_routes(shop.money, Liquidity(shop.uow, shop.clock, shop.topology.onec.timezone)))
+    _add_money_routes(app, shop)
     app.router.add_post(PAYMENTS_PATH, post_payment_event)
     slack_secret = services.settings.slack.signing_secret
     if services.chats.slack_app is not None and slack_secret is not None:

@@ -4,6 +4,7 @@ a duration, counts with their nouns, codes as phrases — so no internal name re
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
@@ -37,6 +38,39 @@ def _code_words(locale: Locale, group: str, code: object) -> str:
     return tg(locale, key) if has(locale, key) else tg(locale, f"{group}.other")
 
 
+_HTTP = re.compile(r"\bHTTP (\d{3})\b")
+_CAUSES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("login", re.compile(r"wrong .*login or password|unauthori[sz]ed|\b401\b", re.IGNORECASE)),
+    ("timeout", re.compile(r"did not answer|timed? ?out|in time\b", re.IGNORECASE)),
+    ("unreachable", re.compile(r"could not be reached|connect|refused the connection", re.IGNORECASE)),
+    ("garbled", re.compile(r"unknown shape|not json|not well-formed|something other than|cannot be read", re.I)),
+)
+
+
+def cause_words(locale: Locale, reason: str) -> str:
+    """Why an outside system failed, in the reader's language: the integrations word their reasons for the log, in
+    English ("1C answered HTTP 500"); the chat says the kind of failure — an HTTP status, no answer in time, no
+    connection, wrong login — and anything else as an answer that cannot be read (the log keeps the details)."""
+    for cause, pattern in _CAUSES:
+        if pattern.search(reason):
+            return tg(locale, f"cause.{cause}")
+    status = _HTTP.search(reason)
+    if status is not None:
+        return tg(locale, "cause.http", status=status.group(1))
+    return tg(locale, "cause.garbled")
+
+
+def _refusal_words(reason: str) -> str:
+    """A refusal's reason is the system's own words about the item ("nmID not found"): kept, without the English
+    frame our integration put around them for the log ("Wildberries refused the stock update (HTTP 409): …")."""
+    _, colon, words = reason.partition("): ")
+    return (words if colon and words.strip() else reason).strip()[:200] or "—"
+
+
+# Alerts about a system that keeps failing: their reason is a transport failure, said as its kind.
+_FAILING = frozenset({"sync_failing", "price_sync_failing", "onec_pull_failing", "carrier_failing", "fx_feed_down"})
+
+
 def _onec_silent(alert: Alert, d: dict[str, object], locale: Locale, tz: str, names: Names) -> None:
     d["minutes"] = duration(locale, 60 * int(str(d.get("minutes") or 0)))
     d["last_update"] = _moment(d.get("last_update"), tz) if d.get("last_update") else clock_time(alert.first_at, tz)
@@ -56,7 +90,7 @@ def _price_drift(alert: Alert, d: dict[str, object], locale: Locale, tz: str, na
             d[key] = money(locale, str(d[key]))
 
 
-def _shared(d: dict[str, object], locale: Locale, tz: str, names: Names) -> None:
+def _shared(alert: Alert, d: dict[str, object], locale: Locale, tz: str, names: Names) -> None:
     if "channel" in d:
         d["channel"] = names.channel(d["channel"])
     if "warehouse" in d:
@@ -69,6 +103,9 @@ def _shared(d: dict[str, object], locale: Locale, tz: str, names: Names) -> None
         d["ship_by"] = _moment(d.get("ship_by"), tz)
     if "action" in d:
         d["action"] = _code_words(locale, "action", d["action"])
+    if isinstance(d.get("reason"), str):
+        reason = str(d["reason"])
+        d["reason"] = cause_words(locale, reason) if alert.kind in _FAILING else _refusal_words(reason)
     for key in ("on_hand", "reserved", "qty"):
         if isinstance(d.get(key), int | float):
             d[key] = number(locale, d[key])  # type: ignore[arg-type]
@@ -86,7 +123,7 @@ def alert_title(alert: Alert, locale: Locale, timezone: str, names: Names | None
     """The alert's title; a kind with no text yet is said as a generic alert, never as its code."""
     names = names or Names.of(None, locale)
     d = _Detail(alert.detail)
-    _shared(d, locale, timezone, names)
+    _shared(alert, d, locale, timezone, names)
     words = _BY_KIND.get(alert.kind)
     if words is not None:
         words(alert, d, locale, timezone, names)

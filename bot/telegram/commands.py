@@ -8,12 +8,15 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import BotCommand, Message
 
 from bot.telegram import render
+from bot.telegram.box_card import box_card
 from bot.telegram.order_card import order_card, order_matches
 from bot.telegram.texts import tg
 from bot.telegram.wait_command import wait_command
 from bot.texts import Locale
 from bot.wording import Names, count, number
-from workflows.errors import OrderNotFound
+from workflows.box_model import BadBarcode, BoxNotFound
+from workflows.boxes import BoxDesk
+from workflows.errors import OrderNotFound, WorkflowError
 from workflows.ledger import Ledger
 from workflows.office import OfficeDesk
 from workflows.operations import Operations
@@ -23,7 +26,7 @@ from workflows.topology import Topology
 from workflows.unfillable import UnfillableDesk
 from workflows.vocabulary import Role
 
-COMMANDS = ("status", "stock", "order", "tasks", "return", "wait", "pause", "resume", "sync", "report", "help")
+COMMANDS = ("status", "stock", "order", "tasks", "return", "scan", "wait", "pause", "resume", "sync", "report", "help")
 KNOWN = frozenset(COMMANDS) | {"start"}  # what a shop without returns or a report still answers with the help
 TASKS_SHOWN = 10
 SKUS_SHOWN = 10
@@ -42,6 +45,7 @@ def commands_router(
     locale: Locale,
     returns: Returns | None = None,
     unfillable: UnfillableDesk | None = None,
+    boxes: BoxDesk | None = None,
 ) -> Router:
     router = Router(name="commands")
 
@@ -55,6 +59,8 @@ def commands_router(
     _order_command(router, lookup, topology, names)
     if returns is not None:
         _return_command(router, returns, lookup, names)
+    if boxes is not None:
+        _scan_command(router, boxes, names, topology.onec.timezone)
     if unfillable is not None:
         wait_command(router, unfillable, lookup, topology.onec.timezone, locale)
     _tasks_command(router, office, topology.onec.timezone, names)
@@ -193,6 +199,28 @@ def _return_command(router: Router, returns: Returns, lookup: OrderLookup, names
             tg(locale, "return.announced", sku=sku, qty=record.qty, order=order.external_id or order.id,
                asked=asked_words, state=tg(locale, f"return.state.{record.state}"))
         )  # fmt: skip
+
+
+def _scan_command(router: Router, boxes: BoxDesk, names: Names, tz: str) -> None:
+    locale = names.locale
+
+    @router.message(Command("scan", ignore_case=True))
+    async def scan(message: Message, command: CommandObject) -> None:
+        typed = (command.args or "").strip()
+        if not typed:
+            await message.answer(tg(locale, "usage.scan"))
+            return
+        key = f"telegram:{message.chat.id}:{message.message_id}"  # the same message delivered again: one scan
+        try:
+            outcome = await boxes.scan(typed, key=key)
+        except BadBarcode:
+            await message.answer(tg(locale, "scan.bad_barcode", barcode=typed[:60]))
+        except BoxNotFound:
+            await message.answer(tg(locale, "scan.unknown", barcode=typed[:60]))
+        except WorkflowError as error:
+            await message.answer(tg(locale, "scan.refused", barcode=typed[:60], reason=error.message))
+        else:
+            await message.answer(box_card(outcome, names, tz))
 
 
 def _tasks_command(router: Router, office: OfficeDesk, tz: str, names: Names) -> None:

@@ -15,6 +15,7 @@ _TEXTS: dict[str, dict[str, str]] = {
             "/pause <канал>, /resume <канал> — остановить/возобновить выгрузку\n/sync [канал] — полная сверка\n"
             "/report [вчера | ГГГГ-ММ-ДД] — отчёт за день с графиком\n"
             "/return <заказ> <артикул> — возврат: склад отметит, что пришло\n"
+            "/scan <штрихкод> — коробка закупки переходит в следующий статус\n"
             "/wait <заказ> <ДД.ММ> — ждать поставку товара, которого нет, до этого дня\n/help — эта справка"
         ),
         "cmd.status": "Состояние",
@@ -98,6 +99,11 @@ _TEXTS: dict[str, dict[str, str]] = {
         "alert.fx_feed_down": "Курсы ЦБ недоступны: {reason}. Используем последний известный курс.",
         "alert.task_escalated": "Решать владельцу: {task}{about} — {why}",
         "alert.about_order": ", заказ {order}",
+        "cause.http": "HTTP {status}",
+        "cause.timeout": "не ответил вовремя",
+        "cause.unreachable": "нет связи",
+        "cause.login": "неверный логин или пароль",
+        "cause.garbled": "непонятный ответ",
         "alert.sync_failing": "Выгрузка в канал «{channel}» не проходит ({failures} подряд): {reason}",
         "alert.sku_rejected": "{channel} не принимает остаток артикула {sku}: {reason}",
         "alert.price_sync_failing": "Цены в канал «{channel}» не выгружаются ({failures} подряд): {reason}",
@@ -227,6 +233,30 @@ _TEXTS: dict[str, dict[str, str]] = {
             "Заказ {order} ({channel}): товара нет нигде, а отгрузить его нужно до {ship_by} — решать владельцу"
         ),
         "alert.order_action_refused": "{channel} не принял «{action}» по заказу {order}: {reason}",
+        "cmd.scan": "Коробка отсканирована: следующий статус",
+        "usage.scan": "Укажите штрихкод коробки: /scan BX-00000042-0003-6",
+        "scan.bad_barcode": "«{barcode}» — не штрихкод коробки или в нём опечатка (не сходится контрольная цифра). "
+        "Ничего не изменено.",
+        "scan.unknown": "Коробки {barcode} нет: её закупку не регистрировали. Ничего не изменено.",
+        "scan.refused": "Коробка {barcode}: {reason}. Ничего не изменено.",
+        "scan.title": "📦 Заказ {order}, коробка {box} из {boxes} ({barcode})",
+        "scan.line": "• {sku} × {qty}",
+        "scan.status": "Статус: {status}",
+        "scan.skipped": " (пройдено по пути: {statuses})",
+        "scan.repeat": "Уже отмечена: {status}, {at}. Ничего не изменилось.",
+        "scan.last": "Дальше статусов нет.",
+        "scan.stock.received": "Остаток: принята на склад {warehouse}",
+        "scan.stock.written_off": "Остаток: списана со склада {warehouse}",
+        "scan.money": "Деньги: {money}",
+        "scan.money.none": "не меняются на этом шаге",
+        "scan.money.released": "из резерва «{purpose}» израсходовано {rub}",
+        "scan.money.nothing_drawn": "из резерва «{purpose}» нечего израсходовать — по нему ещё ничего не оплачено",
+        "box.status.purchased": "выкуплена",
+        "box.status.at_supplier_warehouse": "на складе поставщика",
+        "box.status.in_transit": "в пути",
+        "box.status.at_moscow_warehouse": "на складе в Москве",
+        "box.status.sent_to_marketplace": "отправлена на маркетплейс",
+        "box.status.accepted_at_fulfilment": "принята на фулфилменте",
         "cmd.return": "Возврат по заказу",
         "usage.return": "Укажите заказ и артикул: /return SO-1001 КР-7/2",
         "cmd.wait": "Ждать поставку до дня",
@@ -276,6 +306,7 @@ _TEXTS: dict[str, dict[str, str]] = {
             "/pause <channel>, /resume <channel> — stop/restart pushing to a channel\n/sync [channel] — full sync\n"
             "/report [yesterday | YYYY-MM-DD] — a day's report with a chart\n"
             "/return <order> <article> — a return: the warehouse says what arrived\n"
+            "/scan <barcode> — a purchase's box moves on to its next status\n"
             "/wait <order> <DD.MM> — wait for the delivery of missing goods until that day\n/help — this help"
         ),
         "cmd.status": "Status",
@@ -358,6 +389,11 @@ _TEXTS: dict[str, dict[str, str]] = {
         "alert.fx_feed_down": "CBR rates unavailable: {reason}. Using the last known rate.",
         "alert.task_escalated": "The owner decides: {task}{about} — {why}",
         "alert.about_order": ", order {order}",
+        "cause.http": "HTTP {status}",
+        "cause.timeout": "no answer in time",
+        "cause.unreachable": "cannot connect",
+        "cause.login": "wrong login or password",
+        "cause.garbled": "an answer that cannot be read",
         "alert.sync_failing": "Pushing to {channel} keeps failing ({failures} in a row): {reason}",
         "alert.sku_rejected": "{channel} refuses the stock of {sku}: {reason}",
         "alert.price_sync_failing": "Prices to {channel} keep failing ({failures} in a row): {reason}",
@@ -485,6 +521,30 @@ _TEXTS: dict[str, dict[str, str]] = {
             "Order {order} ({channel}): nobody has the goods and it must ship by {ship_by}; the owner decides"
         ),
         "alert.order_action_refused": '{channel} refused "{action}" for order {order}: {reason}',
+        "cmd.scan": "A box scanned: its next status",
+        "usage.scan": "Give the box's barcode: /scan BX-00000042-0003-6",
+        "scan.bad_barcode": "«{barcode}» is not a box barcode, or it has a typo (its check digit does not match). "
+        "Nothing changed.",
+        "scan.unknown": "No box {barcode}: its purchase's boxes were not registered. Nothing changed.",
+        "scan.refused": "Box {barcode}: {reason}. Nothing changed.",
+        "scan.title": "📦 Order {order}, box {box} of {boxes} ({barcode})",
+        "scan.line": "• {sku} × {qty}",
+        "scan.status": "Status: {status}",
+        "scan.skipped": " (passed on the way: {statuses})",
+        "scan.repeat": "Marked already: {status}, {at}. Nothing changed.",
+        "scan.last": "There is no status after this one.",
+        "scan.stock.received": "Stock: received at {warehouse}",
+        "scan.stock.written_off": "Stock: written off at {warehouse}",
+        "scan.money": "Money: {money}",
+        "scan.money.none": "unchanged at this step",
+        "scan.money.released": "{rub} of the {purpose} reserve materialised",
+        "scan.money.nothing_drawn": "nothing of the {purpose} reserve to materialise: nothing was paid from it yet",
+        "box.status.purchased": "purchased",
+        "box.status.at_supplier_warehouse": "at the supplier's warehouse",
+        "box.status.in_transit": "in transit",
+        "box.status.at_moscow_warehouse": "at the Moscow warehouse",
+        "box.status.sent_to_marketplace": "sent to the marketplace",
+        "box.status.accepted_at_fulfilment": "accepted at fulfilment",
         "cmd.return": "A return of an order",
         "usage.return": "Give the order and the article: /return SO-1001 КР-7/2",
         "cmd.wait": "Wait for a delivery until a day",

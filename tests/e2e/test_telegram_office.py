@@ -45,7 +45,7 @@ def _shop() -> Topology:
     return Topology.model_validate(
         {
             "warehouses": [
-                {"code": "online", "kind": "online"},
+                {"code": "online", "kind": "online", "title": "Подольск"},
                 {
                     "code": "tverskaya",
                     "kind": "store",
@@ -163,7 +163,7 @@ async def test_a_manager_asks_for_stock_and_gets_it(office: Office) -> None:
     assert reply.text.startswith("КР-7/2: доступно 3, на складах 3, в резерве 0")
     assert (
         reply.text
-        == "КР-7/2: доступно 3, на складах 3, в резерве 0\n• online: 3 шт., резерв 0\n• Сайт: 3\n• Wildberries: 3"
+        == "КР-7/2: доступно 3, на складах 3, в резерве 0\n• Подольск: 3 шт., резерв 0\n• Сайт: 3\n• Wildberries: 3"
     )
     office.tg.push_text(MANAGER, "/stock")
     office.tg.push_text(MANAGER, "/pause ozon")
@@ -192,6 +192,7 @@ async def test_commands_are_registered_in_russian(office: Office) -> None:
         "order",
         "tasks",
         "return",
+        "scan",
         "wait",
         "pause",
         "resume",

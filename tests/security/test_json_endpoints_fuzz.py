@@ -85,6 +85,9 @@ TELEGRAM_UPDATE = {"update_id": 1, "message": {"message_id": 1, "date": 17637160
 SLACK_EVENT = {"type": "url_verification", "challenge": "fuzz", "token": "x"}
 MONEY_PLAN = {"goods_rub": "600000", "transport": "tir", "clearance": "full", "weight_kg": "4000.5", "volume_m3": "12",
               "boxes": 20}  # fmt: skip
+BOXES = {"key": "reg-1", "boxes": [{"contents": [{"sku": "КР-7/2", "qty": 2}, {"sku": "A", "qty": 1}]},
+                                   {"contents": [{"sku": "A", "qty": 3}]}]}  # fmt: skip
+SCAN = {"barcode": "BX-00000001-0001-4", "status": "in_transit", "key": "gate-1", "at": "2026-11-21T12:00:00+03:00"}
 PAYOUT = {"key": "tir-1", "purpose": "logistics", "payee": "TIR Trans", "currency": "EUR", "amount": "12000.5",
           "due_at": "2026-11-24T12:00:00+03:00", "rate": "98.7654"}  # fmt: skip
 
@@ -144,6 +147,12 @@ ROUTES: dict[tuple[str, str], tuple[str, st.SearchStrategy[Call], int]] = {
     ("POST", "/api/orders/{order_id}/payouts/{key}/paid"): (
         "payout-paid", st.builds(Call, st.just("POST"), st.tuples(ORDER_IDS, path_segment("tir-1", "tir-1")).map(
             lambda ik: f"/api/orders/{ik[0]}/payouts/{ik[1]}/paid")), 40),
+    ("POST", "/api/orders/{order_id}/purchases/{payout_key}/boxes"): (
+        "boxes", st.builds(Call, st.just("POST"), st.tuples(ORDER_IDS, path_segment("cn-1", "tir-1")).map(
+            lambda ik: f"/api/orders/{ik[0]}/purchases/{ik[1]}/boxes"), bodies(BOXES), st.sampled_from(CONTENT_TYPES)),
+        80),
+    ("GET", "/api/orders/{order_id}/boxes"): ("order-boxes", _gets(ORDER_IDS.map(lambda i: f"/api/orders/{i}/boxes")), 30),
+    ("POST", "/api/scans"): ("scans", _posts("/api/scans", SCAN), 80),
     ("GET", "/api/money/obligations"): ("obligations", _gets(_query("/api/money/obligations", "weeks", "1", "26")), 30),
     ("GET", "/api/money/liquidity"): ("liquidity", _gets(_query("/api/money/liquidity", "weeks", "2", "27")), 30),
     ("GET", "/api/report/daily"): ("report", _gets(_query("/api/report/daily", "date", "2026-11-20")), 50),

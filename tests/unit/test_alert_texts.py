@@ -128,3 +128,36 @@ def test_a_span_of_time_names_each_part_once() -> None:
     assert time_span(at, at.replace(second=50), "Europe/Moscow") == "07.12 21:50"
     assert time_span(at, at.replace(hour=20), "Europe/Moscow") == "07.12 21:50–23:50"
     assert time_span(at, at.replace(hour=21, minute=5), "Europe/Moscow") == "07.12 21:50 – 08.12 00:05"
+
+
+@pytest.mark.parametrize(
+    ("kind", "reason", "ru", "en"),
+    [
+        ("onec_pull_failing", "1C answered HTTP 500: Internal error", "HTTP 500", "HTTP 500"),
+        ("onec_pull_failing", "wrong 1C login or password", "неверный логин или пароль", "wrong login or password"),
+        ("fx_feed_down", "the Central Bank's answer is not well-formed XML", "непонятный ответ",
+         "an answer that cannot be read"),
+        ("fx_feed_down", "the rate sheet has no date", "непонятный ответ", "an answer that cannot be read"),
+        ("carrier_failing", "CDEK did not answer in time", "не ответил вовремя", "no answer in time"),
+        ("sync_failing", "Ozon could not be reached (ConnectError)", "нет связи", "cannot connect"),
+    ],
+)  # fmt: skip
+def test_a_failing_systems_reason_is_said_as_its_kind_never_in_the_integrations_english(
+    kind: str, reason: str, ru: str, en: str
+) -> None:
+    now = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
+    alert = Alert(None, kind, kind, {"reason": reason, "channel": "ozon", "failures": 3}, "open", 1, 0, now, now)
+    assert f": {ru}" in alert_title(alert, "ru", "Europe/Moscow")
+    assert f": {en}" in alert_title(alert, "en", "Europe/Moscow")
+    assert "answered" not in alert_title(alert, "ru", "Europe/Moscow")
+
+
+def test_a_refusal_keeps_the_systems_own_words_without_our_frame() -> None:
+    now = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
+    detail: dict[str, object] = {"channel": "wildberries", "sku": "KR-7",
+                                 "reason": "Wildberries refused the stock update (HTTP 409): Карточка не найдена"}  # fmt: skip
+    alert = Alert(None, "sku_rejected:wildberries:KR-7", "sku_rejected", detail, "open", 1, 0, now, now)
+    assert (
+        alert_title(alert, "ru", "Europe/Moscow")
+        == "Wildberries не принимает остаток артикула KR-7: Карточка не найдена"
+    )

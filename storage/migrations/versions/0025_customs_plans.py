@@ -1,7 +1,7 @@
 """Customs plans: an order's document checklist and planned FTS payment on full clearance
 
-Revision ID: 0024
-Revises: 0023
+Revision ID: 0025
+Revises: 0024
 Create Date: 2026-12-04 14:00:00.000000
 
 ``customs_plans`` holds one row per order planned with full clearance whose goods money is in: the checklist with
@@ -16,8 +16,8 @@ from alembic import op
 
 import storage.schema
 
-revision = '0024'
-down_revision = '0023'
+revision = '0025'
+down_revision = '0024'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,108 @@
+"""A purchase's box from the supplier to the marketplace, end to end: the boxes registered through the HTTP API, a
+manager scanning the box with ``/scan`` through the real aiogram bot against the Telegram emulator and the warehouse's
+scanner posting ``/api/scans``; stock received and written off once, the earmarks releasing the box's share, the
+order's history and the status the client sees."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from emulators.telegram import TgMessage
+from tests.e2e import test_telegram_office as office_world
+from tests.e2e.test_client_money_telegram import PLAN
+from tests.e2e.test_telegram_office import AUTH, MANAGER, Office
+
+office = office_world.office
+
+
+async def _json(office: Office, method: str, path: str, status: int, body: Any = None) -> Any:
+    response = await office.http.request(method, path, json=body, headers=AUTH)
+    assert response.status == status, await response.text()
+    return await response.json()
+
+
+async def _scan(office: Office, text: str) -> str:
+    before = len(office.tg.messages(MANAGER))
+    office.tg.push_text(MANAGER, text)
+    said: list[TgMessage] = await office.said_to(MANAGER, before + 1)
+    return said[before].text or ""
+
+
+async def _on_hand(office: Office, sku: str) -> int:
+    return (await office.services.shop.ledger.stock(sku)).by_warehouse["online"].on_hand
+
+
+async def _funded_purchase(office: Office) -> int:
+    order_id = await office.order("CN-77", "1994400.00")
+    await _json(office, "POST", f"/api/orders/{order_id}/money/plan", 200, PLAN)
+    body = {"event_id": "pay-all-cleared", "payment_id": "pay-all", "order_id": order_id,
+            "idempotency_key": "idem-all", "phase": "cleared", "amount": "1994400.00", "currency": "RUB"}  # fmt: skip
+    assert (await office.http.post("/api/payments/events", json=body, headers=AUTH)).status == 202
+    due = (office.clock.now() + timedelta(days=2)).isoformat()
+    for key, purpose, currency, amount in (("cn-inv-7", "goods", "RUB", "590000"),
+                                           ("tir-1", "logistics", "EUR", "11500")):  # fmt: skip
+        payout = {"key": key, "purpose": purpose, "payee": "Guangzhou Textile" if purpose == "goods" else "TIR",
+                  "currency": currency, "amount": amount, "due_at": due, "rate": "100"}  # fmt: skip
+        assert (await _json(office, "POST", f"/api/orders/{order_id}/payouts", 201, payout))["payout"][
+            "state"
+        ] == "drawn"
+    return order_id
+
+
+async def test_a_box_goes_from_the_supplier_to_fulfilment_scanned_in_telegram_and_by_the_warehouse(
+    office: Office,
+) -> None:
+    order_id = await _funded_purchase(office)
+    boxes = {"key": "reg-1", "boxes": [{"contents": [{"sku": "КР-7/2", "qty": 2}]}]}
+    path = f"/api/orders/{order_id}/purchases/cn-inv-7/boxes"
+    (box,) = (await _json(office, "POST", path, 201, boxes))["boxes"]
+    assert (box["number"], box["status"], box["value_rub"]) == (1, "purchased", "590000.00")
+    assert (await _json(office, "POST", path, 200, boxes))["duplicate"] is True  # the same key again
+    await _json(office, "POST", f"/api/orders/{order_id}/purchases/no-such/boxes", 404, boxes)
+    refused = await _json(office, "POST", f"/api/orders/{order_id}/purchases/tir-1/boxes", 422, boxes)
+    assert refused["error"] == "not_a_purchase"
+    bad = {"key": "reg-2", "boxes": [{"contents": [{"sku": "КР-7/2", "qty": 0}]}]}
+    await _json(office, "POST", path, 422, bad)
+    code, stock = box["barcode"], await _on_hand(office, "КР-7/2")
+
+    said = await _scan(office, f"/scan {code}")
+    assert said.splitlines() == [
+        f"📦 Заказ CN-77, коробка 1 из 1 ({code})", "• КР-7/2 × 2", "Статус: на складе поставщика",
+        "Деньги: не меняются на этом шаге",
+    ]  # fmt: skip
+    said = await _scan(office, f"/SCAN {code.lower()}")  # the command and the barcode in any case
+    assert said.splitlines()[2:] == [
+        "Статус: в пути",
+        "Деньги: из резерва «логистика» израсходовано 1\xa0130\xa0833,33\xa0₽",
+    ]  # 1 150 000 × 590 000 / 600 000 (the goods' plan)
+    typo = code[:-1] + str((int(code[-1]) + 1) % 10)
+    assert "не сходится контрольная цифра" in await _scan(office, f"/scan {typo}")
+    assert await _scan(office, "/scan") == "Укажите штрихкод коробки: /scan BX-00000042-0003-6"
+
+    scanner = {"barcode": code, "status": "at_moscow_warehouse", "key": "gate-1"}
+    arrived = await _json(office, "POST", "/api/scans", 201, scanner)
+    assert arrived["steps"][0]["stock"] == "received" and await _on_hand(office, "КР-7/2") == stock + 2
+    assert (await _json(office, "POST", "/api/scans", 200, scanner))["duplicate"] is True
+    backwards = await _json(office, "POST", "/api/scans", 409, {"barcode": code, "status": "in_transit"})
+    assert backwards["error"] == "scan_backwards"
+    assert (await _json(office, "POST", "/api/scans", 422, {"barcode": typo}))["error"] == "bad_barcode"
+    assert await _on_hand(office, "КР-7/2") == stock + 2  # received once
+
+    said = await _scan(office, f"/scan {code}")
+    assert "Статус: отправлена на маркетплейс" in said and "Остаток: списана со склада Подольск" in said
+    assert await _on_hand(office, "КР-7/2") == stock
+    listed = await _json(office, "GET", f"/api/orders/{order_id}/boxes", 200)
+    assert (listed["client_status"], listed["counts"]["sent_to_marketplace"]) == ("on_the_way_to_marketplace", 1)
+    assert [s["status"] for s in listed["boxes"][0]["scans"]] == [
+        "purchased", "at_supplier_warehouse", "in_transit", "at_moscow_warehouse", "sent_to_marketplace",
+    ]  # fmt: skip
+
+    history = [entry["text"] for entry in (await office.get_order(order_id))["history"]]
+    assert (
+        "Коробка 1 из 1 (КР-7/2 × 2): в пути; из резервов израсходовано: логистика 1\xa0130\xa0833,33\xa0₽" in history
+    )
+    assert "Коробка 1 из 1 (КР-7/2 × 2): на складе в Москве; принята на склад Подольск" in history
+    money = await _json(office, "GET", f"/api/orders/{order_id}/money", 200)
+    goods = {e["purpose"]: e for e in money["earmarks"]}["goods"]
+    assert (goods["drawn"], goods["released"]) == ("590000.00", "590000.00")
