@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 
+from bot.customs_words import document_title
 from bot.texts import Locale
 from bot.wording import Names, clock_time, count, money, percent, rate
 
@@ -52,6 +53,12 @@ _HISTORY: dict[str, dict[str, str]] = {
         "earmark_short": "Платёж {payee}: {money} — в резерве «{purpose_words}» не хватает {shortfall}",
         "earmark_decision": "Решение по нехватке резерва: {decision}{by_who}",
         "topup_requested": "Клиенту выставлена доплата {rub} на «{purpose_words}»",
+        "customs_planned": "Полное оформление: менеджерам собрать документы ({documents}) до {answer_by}; "
+        "оплата таможни {payee} {rub} до {due_at}",
+        "customs_document_ticked": "Документ для таможни собран: {document_words} ({by})",
+        "customs_documents_done": "Все документы для таможни собраны",
+        "customs_payment_made": "Оплата таможни проведена: {payee}, {rub}",
+        "customs_escalated": "{customs_task_words}: срок пропущен, решает владелец",
         "boxes_registered": "Закупка у {payee}: {boxes_words}, {units_words}; из резерва «{purpose_words}» "
         "израсходовано {rub}",
         "box_scanned": "Коробка {box} из {boxes} ({contents}): {status_words}{skipped_words}{stock_words}"
@@ -116,6 +123,12 @@ _HISTORY: dict[str, dict[str, str]] = {
         "earmark_short": "Payment to {payee}: {money} — the {purpose_words} reserve is short by {shortfall}",
         "earmark_decision": "Reserve shortfall decision: {decision}{by_who}",
         "topup_requested": "The client is asked to top up {rub} for {purpose_words}",
+        "customs_planned": "Full clearance: the managers collect the documents ({documents}) by {answer_by}; "
+        "customs payment to {payee} {rub} due {due_at}",
+        "customs_document_ticked": "Customs document collected: {document_words} ({by})",
+        "customs_documents_done": "Every customs document collected",
+        "customs_payment_made": "Customs payment made: {payee}, {rub}",
+        "customs_escalated": "{customs_task_words}: the date was missed, the owner decides",
         "boxes_registered": "Purchase from {payee}: {boxes_words}, {units_words}; {rub} of the {purpose_words} "
         "reserve materialised",
         "box_scanned": "Box {box} of {boxes} ({contents}): {status_words}{skipped_words}{stock_words}{released_words}",
@@ -187,6 +200,10 @@ _PURPOSES: dict[Locale, dict[str, str]] = {  # an earmark's purpose (workflows.m
            "marketplace": "marketplace delivery"},
 }  # fmt: skip
 
+_CUSTOMS_TASKS: dict[Locale, dict[str, str]] = {  # workflows.customs's tasks, in the order's history
+    "ru": {"customs_documents": "Документы для таможни", "customs_payment": "Оплата таможни"},
+    "en": {"customs_documents": "Customs documents", "customs_payment": "Customs payment"},
+}
 _BOX_STATUSES: dict[Locale, dict[str, str]] = {  # a box's status (workflows.box_model.BoxStatus)
     "ru": {"purchased": "выкуплена", "at_supplier_warehouse": "на складе поставщика", "in_transit": "в пути",
            "at_moscow_warehouse": "на складе в Москве", "sent_to_marketplace": "отправлена на маркетплейс",
@@ -288,7 +305,7 @@ def _put_names(values: _Detail, detail: Mapping[str, object], names: Names, time
     asked = detail.get("asked")
     if isinstance(asked, list | tuple):
         values["asked"] = ", ".join(names.place(code) for code in asked) or "—"
-    for key in ("answer_by", "at", "since"):
+    for key in ("answer_by", "at", "since", "due_at"):
         moment = detail.get(key)
         if isinstance(moment, str) and "T" in moment:
             values[key] = clock_time(datetime.fromisoformat(moment), timezone)
@@ -313,6 +330,10 @@ def _put_names(values: _Detail, detail: Mapping[str, object], names: Names, time
             values[name] = money(locale, str(detail[key]), "RUB")
     if detail.get("purpose"):
         values["purpose_words"] = _PURPOSES[locale].get(str(detail["purpose"]), str(detail["purpose"]))
+    if detail.get("document"):
+        values["document_words"] = document_title(locale, str(detail["document"]))
+    if detail.get("task_kind"):
+        values["customs_task_words"] = _CUSTOMS_TASKS[locale].get(str(detail["task_kind"]), str(detail["task_kind"]))
 
 
 def _day(moment: object, timezone: str) -> str:

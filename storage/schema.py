@@ -677,6 +677,26 @@ money_entries = Table(
     Column("detail", JSON, nullable=False),
 )
 
+# Customs plans (workflows/customs.py, docs/client_money.md "Customs plans"): one per order on full clearance, made
+# when the client's goods money is in. ``documents`` is the checklist with each tick (who, when); the FTS payment is
+# planned in roubles from the customs earmark until a customs payout covers it.
+customs_plans = Table(
+    "customs_plans",
+    metadata,
+    Column("order_id", Id, ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True),
+    Column("goods_cleared_at", UtcDateTime, nullable=False),
+    Column("payment_id", String(128), nullable=False),  # "" when the plan came after the money
+    Column("documents", JSON, nullable=False),  # [{"n", "title", "ticked_by", "ticked_at"}]
+    Column("documents_task_id", Id, nullable=True),
+    Column("documents_done_at", UtcDateTime, nullable=True),
+    Column("fts_payee", String(255), nullable=False),
+    Column("fts_amount_rub", Numeric(18, 2), nullable=False),
+    Column("fts_due_at", UtcDateTime, nullable=False),
+    Column("fts_task_id", Id, nullable=True),
+    Column("payout_key", String(128), nullable=True),  # the customs payout that covers it
+    Column("covered_at", UtcDateTime, nullable=True),
+    Index(None, "fts_due_at"),
+)
 
 # The boxes a purchase's goods travel in (workflows/boxes.py, docs/client_money.md "Boxes and scans"): a purchase
 # is a payout of purpose goods; each box has a barcode and a status, and each status it reached is one scan row,

@@ -77,6 +77,9 @@ class SqlTasks:
         rows = await self._c.execute(select(c.platform, c.chat, c.message_id).where(c.task_id == task_id))
         return [(r.platform, r.chat, r.message_id) for r in rows]
 
+    async def set_payload(self, task_id: int, payload: dict[str, object]) -> None:
+        await self._c.execute(update(t.tasks).where(t.tasks.c.id == task_id).values(payload=payload))
+
 
 def _task(row: Any) -> Task:
     return Task(

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from storage.box_repositories import SqlBoxBook
 from storage.catalogue_repositories import SqlOneCCatalogue
 from storage.crm_repositories import SqlCrmExports
+from storage.customs_repositories import SqlCustomsBook
 from storage.database import Database
 from storage.group_commit import Turn, open_savepoint, release_savepoint, rollback_to_savepoint
 from storage.lease_repositories import SqlInstances, SqlLeases
@@ -91,6 +92,7 @@ class SqlUnitOfWork:
         self.instances = SqlInstances(self._connection)
         self.leases = SqlLeases(self._connection)
         self.money = SqlMoneyBook(self._connection)
+        self.customs = SqlCustomsBook(self._connection)
         self.boxes = SqlBoxBook(self._connection)
         return self
 

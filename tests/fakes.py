@@ -12,7 +12,7 @@ from decimal import Decimal
 from types import TracebackType
 from typing import Any, Self
 
-from tests.money_fakes import MemoryBoxBook, MemoryMoneyBook, MoneyState
+from tests.money_fakes import MemoryBoxBook, MemoryCustomsBook, MemoryMoneyBook, MoneyState
 from workflows.carrier import Carrier, CarrierStatus, ShipmentRefused, ShipmentRequest, Verdict
 from workflows.channels import ChannelClient, ChannelUnavailable
 from workflows.clients import phone_key
@@ -1040,6 +1040,9 @@ class MemoryTasks:
     async def messages(self, task_id: int) -> list[tuple[str, str, str]]:
         return [(p, c, m) for t, p, c, m in self._s.task_messages if t == task_id]
 
+    async def set_payload(self, task_id: int, payload: dict[str, object]) -> None:
+        self._s.tasks[task_id].payload = copy.deepcopy(payload)
+
 
 class MemoryDeadlines:
     def __init__(self, state: MemoryState) -> None:
@@ -1355,6 +1358,7 @@ class MemoryUnitOfWork:
         self.instances = MemoryInstances(self._state)
         self.leases = MemoryLeases(self._state)
         self.money = MemoryMoneyBook(self._state.money, self._state.orders)
+        self.customs = MemoryCustomsBook(self._state.money, self._state.orders)
         self.boxes = MemoryBoxBook(self._state.money)
         self._state.touched, self._state.urgent = set(), set()
         return self

@@ -10,6 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from workflows.box_model import STATUSES, Box, BoxScan, BoxStatus
+from workflows.customs_model import CustomsPlan
 from workflows.model import Obligation, ObligationState, Order
 from workflows.money_model import OPEN, PURPOSES, MoneyAccount, MoneyEntry, Payout, PayoutState, ReserveTotals
 
@@ -19,6 +20,7 @@ class MoneyState:
     accounts: dict[int, MoneyAccount] = field(default_factory=dict)
     payouts: dict[int, Payout] = field(default_factory=dict)  # by id
     entries: list[MoneyEntry] = field(default_factory=list)
+    customs: dict[int, CustomsPlan] = field(default_factory=dict)  # by order
     boxes: dict[int, Box] = field(default_factory=dict)  # by id
     scans: list[BoxScan] = field(default_factory=list)
     next_id: int = 1
@@ -129,6 +131,31 @@ class MemoryMoneyBook:
             sum((m.drawn for m in marks), Decimal(0)), sum((m.absorbed for m in marks), Decimal(0)),
             sum((a.unallocated for a in self._s.accounts.values()), Decimal(0)),
         )  # fmt: skip
+
+
+class MemoryCustomsBook:
+    def __init__(self, state: MoneyState, orders: Mapping[int, Order]) -> None:
+        self._s, self._orders = state, orders
+
+    async def plan(self, order_id: int) -> CustomsPlan | None:
+        return copy.deepcopy(self._s.customs.get(order_id))
+
+    async def add(self, plan: CustomsPlan) -> bool:
+        if plan.order_id in self._s.customs:
+            return False
+        self._s.customs[plan.order_id] = copy.deepcopy(plan)
+        return True
+
+    async def save(self, plan: CustomsPlan) -> None:
+        assert plan.order_id in self._s.customs
+        self._s.customs[plan.order_id] = copy.deepcopy(plan)
+
+    async def uncovered(self, until: datetime) -> list[CustomsPlan]:
+        found = [
+            p for p in self._s.customs.values()
+            if not p.covered and p.fts_due_at < until and self._orders[p.order_id].cancelled_at is None
+        ]  # fmt: skip
+        return [copy.deepcopy(p) for p in sorted(found, key=lambda p: (p.fts_due_at, p.order_id))]
 
 
 class MemoryBoxBook:

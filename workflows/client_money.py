@@ -18,6 +18,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from workflows.alerts import TASK_ESCALATED, AlertDesk
+from workflows.customs import CustomsPlans
 from workflows.errors import OrderNotFound
 from workflows.estimates import Consignment, EstimateRates, estimate
 from workflows.model import Order, OrderEvent
@@ -84,9 +85,11 @@ class ClientMoney:
     def __init__(
         self, uow: UnitOfWorkFactory, clock: Clock, board: TaskBoard, alerts: AlertDesk, rates: EstimateRates,
         decide_within: timedelta = timedelta(hours=4), postpone_for: timedelta = timedelta(days=1),
+        customs: CustomsPlans | None = None,
     ) -> None:  # fmt: skip
         self._uow, self._clock, self._board, self._alerts, self._rates = uow, clock, board, alerts, rates
         self._decide_within, self._postpone_for = decide_within, postpone_for
+        self.customs = customs  # on full clearance, the goods money in plans the customs documents and payment
 
     async def plan(self, order_id: int, consignment: Consignment) -> MoneyAccount:
         """Set the order's earmarks from the estimate; money already credited fills them. Planning again with the
@@ -94,7 +97,7 @@ class ClientMoney:
         amounts = estimate(self._rates, consignment)
         async with self._uow() as uow:
             await uow.locks.hold(money_lock(order_id))
-            await self._order(uow, order_id)
+            order = await self._order(uow, order_id)
             account = await uow.money.account(order_id)
             if account is not None and account.planned:
                 same = (account.transport, account.clearance) == (consignment.transport, consignment.clearance)
@@ -115,6 +118,8 @@ class ClientMoney:
             await uow.money.record(MoneyEntry(f"plan:{order_id}", order_id, "plan", sum(amounts.values(), Decimal(0)),
                                               now, detail={**detail, "filled": _figures(took)}))  # fmt: skip
             await uow.orders.add_events(order_id, [OrderEvent(now, "money_planned", detail)])
+            if self.customs is not None:  # money credited before the plan may have filled the goods earmark
+                await self.customs.goods_paid(uow, order, account, "")
             await uow.commit()
         return account
 
@@ -150,6 +155,8 @@ class ClientMoney:
         for payout in payouts:
             if payout.state in WAITING:
                 await self._settle(uow, order, account, payout)
+        if self.customs is not None:
+            await self.customs.goods_paid(uow, order, account, payment.payment_id)
 
     async def draw(self, request: PayoutRequest) -> PayoutOutcome:
         """Take a payment out from its earmark, or ask the managers when the earmark holds too little. A request
@@ -177,6 +184,8 @@ class ClientMoney:
             )  # fmt: skip
             await uow.money.add_payout(payout)
             task = await self._settle(uow, order, account, payout, ask=True)
+            if self.customs is not None:
+                await self.customs.payout_made(uow, payout)
             await uow.commit()
         return PayoutOutcome(payout, False, None if task is None else task.id)
 

@@ -1,11 +1,12 @@
 """The obligations calendar and the owner's liquidity view: every planned payment out with its due date and currency,
 and, week by week, what falls due against what the earmarks hold for it.
 
-Two sources make the calendar: payouts (``workflows.client_money``) not yet paid — drawn ones are covered, laid in
-from their earmark; short, awaiting a top-up or postponed ones are not — and the orders' planned obligations
+Three sources make the calendar: payouts (``workflows.client_money``) not yet paid — drawn ones are covered, laid in
+from their earmark; short, awaiting a top-up or postponed ones are not —, the orders' planned obligations
 (``Order.obligations``, the FX watch's) that no payout draws yet, costed at the rate recorded for them or the newest
-CBR rate held. Weeks start on Monday in the shop's time zone; what fell due before this week and is not paid is
-``overdue``. A read model: it writes nothing.
+CBR rate held, and the orders' planned payments to customs (``workflows.customs``) that no customs payout covers yet,
+overdue ones included. Weeks start on Monday in the shop's time zone; what fell due before this week and is not paid
+is ``overdue``. A read model: it writes nothing.
 """
 
 from __future__ import annotations
@@ -27,9 +28,9 @@ ZERO = Decimal("0.00")
 class PlannedPayment:
     """One line of the calendar."""
 
-    source: str  # payout | obligation
+    source: str  # payout | obligation | customs_plan
     order_id: int
-    reference: str  # the payout's key, or "obligation:<id>"
+    reference: str  # the payout's key, "obligation:<id>", or "customs:<order id>" (the planned FTS payment)
     payee: str
     currency: str
     amount: Decimal
@@ -102,6 +103,11 @@ class Liquidity:
             ]  # fmt: skip
             for order_id, obligation in await uow.money.planned_obligations(this_week, until):
                 lines.append(await _obligation_line(uow, order_id, obligation))
+            lines += [
+                PlannedPayment("customs_plan", plan.order_id, f"customs:{plan.order_id}", plan.fts_payee, "RUB",
+                               plan.fts_amount_rub, plan.fts_amount_rub, plan.fts_due_at, "planned", "customs")
+                for plan in await uow.customs.uncovered(until)
+            ]  # fmt: skip
         return sorted(lines, key=lambda line: (line.due_at, line.order_id, line.reference))
 
     async def view(self, weeks: int = 8) -> LiquidityView:

@@ -418,3 +418,89 @@ class EarmarkShortfall:
             shortfall_rub=_decimal(payload, "shortfall_rub"), due_at=datetime.fromisoformat(_str(payload, "due_at")),
             escalated=bool(payload.get("escalated")),
         )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ChecklistItem:
+    """One document of a customs checklist as its message shows it."""
+
+    option: str  # doc<n>, the button
+    title: str  # a code of workflows.customs_model.DEFAULT_DOCUMENTS or a configured title
+    ticked_by: str | None = None
+    ticked_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class CustomsChecklist:
+    """The documents the managers collect for an order's full clearance, each ticked once."""
+
+    order_id: int
+    external_id: str
+    items: tuple[ChecklistItem, ...]
+    escalated: bool = False  # the managers did not finish in time: the owner's
+    reminded: bool = False
+
+    def to_payload(self) -> Payload:
+        items: list[object] = [
+            {"option": i.option, "title": i.title, "ticked_by": i.ticked_by,
+             "ticked_at": i.ticked_at.isoformat() if i.ticked_at else None}
+            for i in self.items
+        ]  # fmt: skip
+        payload: Payload = {"order_id": self.order_id, "external_id": self.external_id, "items": items}
+        if self.escalated:
+            payload["escalated"] = True
+        if self.reminded:
+            payload["reminded"] = True
+        return payload
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, object]) -> CustomsChecklist:
+        raw = payload.get("items")
+        if not isinstance(raw, list):
+            raise PayloadError(f"items is not a list: {raw!r}")
+        items = tuple(
+            ChecklistItem(
+                _str(item, "option"),
+                _str(item, "title"),
+                _str(item, "ticked_by") or None,
+                datetime.fromisoformat(_str(item, "ticked_at")) if item.get("ticked_at") else None,
+            )
+            for item in raw
+            if isinstance(item, Mapping)
+        )
+        return cls(
+            _int(payload, "order_id"), _str(payload, "external_id"), items, bool(payload.get("escalated")),
+            bool(payload.get("reminded")),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CustomsPayment:
+    """The planned payment to customs (FTS) from an order's customs earmark: the managers are reminded to make it."""
+
+    order_id: int
+    external_id: str
+    payee: str
+    amount_rub: Decimal
+    due_at: datetime
+    escalated: bool = False  # it fell due unpaid: the owner's
+    reminded: bool = False
+
+    def to_payload(self) -> Payload:
+        payload: Payload = {
+            "order_id": self.order_id, "external_id": self.external_id, "payee": self.payee,
+            "amount_rub": str(self.amount_rub), "due_at": self.due_at.isoformat(),
+        }  # fmt: skip
+        if self.escalated:
+            payload["escalated"] = True
+        if self.reminded:
+            payload["reminded"] = True
+        return payload
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, object]) -> CustomsPayment:
+        return cls(
+            _int(payload, "order_id"), _str(payload, "external_id"), _str(payload, "payee"),
+            _decimal(payload, "amount_rub"), datetime.fromisoformat(_str(payload, "due_at")),
+            bool(payload.get("escalated")), bool(payload.get("reminded")),
+        )  # fmt: skip

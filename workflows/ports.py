@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from workflows.box_model import Box, BoxScan, BoxStatus
+from workflows.customs_model import CustomsPlan
 from workflows.model import (
     Obligation,
     Order,
@@ -882,6 +883,10 @@ class Tasks(Protocol):
         included, in no particular order."""
         ...
 
+    async def set_payload(self, task_id: int, payload: dict[str, object]) -> None:
+        """Overwrite what the task's message shows (a checklist's ticks, a reminder said), whatever its state."""
+        ...
+
     async def open_counts(self) -> dict[str, int]:
         """How many tasks are open, by kind (a kind with none is absent), counted where they are
         stored: no task is read (the metrics call it on every scrape)."""
@@ -960,6 +965,29 @@ class Leases(Protocol):
     async def release_instance(self, instance: str, keep: str | None, now: datetime) -> int:
         """Lift every lease held by an owner ``<instance>/…`` other than ``keep``, so they may be claimed now; how
         many were lifted."""
+        ...
+
+
+# -- customs plans: an order's document checklist and planned FTS payment on full clearance --------------------
+
+
+class CustomsBook(Protocol):
+    """Each order's customs plan (at most one). The caller holds the order's money lock when it adds or covers a plan,
+    and ``workflows.customs_model.customs_lock`` when it ticks a document."""
+
+    async def plan(self, order_id: int) -> CustomsPlan | None: ...
+
+    async def add(self, plan: CustomsPlan) -> bool:
+        """Store a new plan unless the order has one; ``False`` then, and nothing written."""
+        ...
+
+    async def save(self, plan: CustomsPlan) -> None:
+        """Overwrite a stored plan's documents, tasks and cover."""
+        ...
+
+    async def uncovered(self, until: datetime) -> list[CustomsPlan]:
+        """Plans of orders not cancelled whose FTS payment no payout covers yet, due before ``until`` (overdue ones
+        too), by due date."""
         ...
 
 
@@ -1051,6 +1079,9 @@ class UnitOfWork(Protocol):
 
     @property
     def money(self) -> MoneyBook: ...
+
+    @property
+    def customs(self) -> CustomsBook: ...
 
     @property
     def boxes(self) -> BoxBook: ...

@@ -24,6 +24,7 @@ from workflows.channels import ChannelClient, ReportsOrderEvents, SetsPrices
 from workflows.client_money import ClientMoney
 from workflows.crm import CrmOrderBook
 from workflows.crm_orders import DEFAULT_CANCEL_STATUSES, CrmOrderSync
+from workflows.customs import CustomsPlans
 from workflows.daily_report import DailyReports, DayRecords
 from workflows.fraud_check import FraudCheck
 from workflows.fulfilment import Fulfilment, fulfils
@@ -180,7 +181,7 @@ def assemble(
     )  # fmt: skip
     returns = Returns(uow, topology, clock, board, alerts, sellable_at_once=rules.returns_sellable_at_once)
     guard = PriceGuard(clock, board, alerts, decide_within=rules.price_approval)
-    money = ClientMoney(uow, clock, board, alerts, topology.estimates, *rules.money_times)
+    money = _money(uow, clock, board, alerts, topology, rules)
     desk = PaymentDesk(uow, clock, fraud, fx, rules.fraud_amount_threshold_rub, money)
     watch = _payment_watch(uow, clock, board, desk, outside, rules, instance)
     answers = _answers(fraud, fx, alerts, unfillable, returns, guard, money)
@@ -223,6 +224,14 @@ def assemble(
     return shop
 
 
+def _money(
+    uow: UnitOfWorkFactory, clock: Clock, board: TaskBoard, alerts: AlertDesk, topology: Topology, rules: Rules
+) -> ClientMoney:
+    """The money desk, with the customs plans its full-clearance orders get."""
+    customs = CustomsPlans(uow, clock, board, alerts, topology.customs)
+    return ClientMoney(uow, clock, board, alerts, topology.estimates, *rules.money_times, customs=customs)
+
+
 def _answers(
     fraud: FraudCheck, fx: FxWatch, alerts: AlertDesk, unfillable: UnfillableDesk, returns: Returns,
     guard: PriceGuard, money: ClientMoney,
@@ -232,6 +241,7 @@ def _answers(
         TaskKind.FRAUD_CHECK: fraud.answer, TaskKind.FX_APPROVAL: fx.answer, TaskKind.ALERT: alerts.answer,
         TaskKind.UNFILLABLE_ORDER: unfillable.answer, TaskKind.RETURN_RECEIPT: returns.answer_in_office,
         TaskKind.PRICE_APPROVAL: guard.answer, TaskKind.EARMARK_SHORTFALL: money.answer,
+        **({TaskKind.CUSTOMS_DOCUMENTS: money.customs.tick} if money.customs is not None else {}),
     }  # fmt: skip
 
 
@@ -252,6 +262,10 @@ def _pump(
         (TaskKind.PRICE_APPROVAL, DeadlineKind.EXPIRE): guard.on_timeout,
         (TaskKind.EARMARK_SHORTFALL, DeadlineKind.EXPIRE): money.on_timeout,
     }
+    if money.customs is not None:
+        for kind in (TaskKind.CUSTOMS_DOCUMENTS, TaskKind.CUSTOMS_PAYMENT):
+            handlers[(kind, DeadlineKind.EXPIRE)] = money.customs.on_timeout
+            handlers[(kind, DeadlineKind.REMIND)] = money.customs.on_reminder
     if watch is not None:
         handlers[(TaskKind.PAYMENT_UNKNOWN, DeadlineKind.EXPIRE)] = watch.on_timeout
     return DeadlinePump(

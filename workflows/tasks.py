@@ -47,19 +47,25 @@ class TaskBoard:
         self._uow = uow
         self._clock = clock
 
-    async def open(self, uow: UnitOfWork, task: Task, *, remind: bool = True) -> Task:
+    async def open(
+        self, uow: UnitOfWork, task: Task, *, remind: bool = True, remind_at: datetime | None = None
+    ) -> Task:
         """Store ``task`` and its deadlines inside the caller's unit of work (so a task never
-        exists without its deadline, nor a deadline without its task)."""
+        exists without its deadline, nor a deadline without its task). The reminder falls at half
+        time unless ``remind_at`` says when."""
         deadlines = [(DeadlineKind.EXPIRE, task.deadline)]
         if remind:
-            deadlines.append((DeadlineKind.REMIND, task.created_at + (task.deadline - task.created_at) / 2))
+            half = task.created_at + (task.deadline - task.created_at) / 2
+            deadlines.append((DeadlineKind.REMIND, half if remind_at is None else remind_at))
         await uow.tasks.add(task, deadlines)
         return task
 
-    async def open_for_office(self, uow: UnitOfWork, task: Task) -> Task:
-        """Open an office question (no reminder: its deadline hands it on) and queue its Telegram notice, in the
-        caller's unit of work."""
-        await self.open(uow, task, remind=False)
+    async def open_for_office(
+        self, uow: UnitOfWork, task: Task, *, remind: bool = False, remind_at: datetime | None = None
+    ) -> Task:
+        """Open an office question and queue its Telegram notice, in the caller's unit of work. A question is
+        not reminded of by default (its deadline hands it on to the owner); a chore that takes days is."""
+        await self.open(uow, task, remind=remind, remind_at=remind_at)
         assert task.id is not None
         await uow.notices.add(NoticeTopic.OFFICE_TASK, TaskNotice(task.id).to_payload(), task.created_at)
         return task

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from workflows.articles import check_sku
+from workflows.customs_model import CustomsRules
 from workflows.estimates import EstimateRates
 from workflows.offer_ids import DEFAULT_RULES, OfferIdRule
 from workflows.working_time import WEEKDAYS, Weekday, WorkingTime
@@ -253,6 +254,7 @@ class Topology(_Strict):
     kits: tuple[Kit, ...] = ()
     prices: Prices = Prices()
     estimates: EstimateRates = EstimateRates()  # the rates of clients' money plans (workflows/estimates.py)
+    customs: CustomsRules = CustomsRules()  # full clearance's documents and FTS payment (workflows/customs.py)
     boxes: Boxes = Boxes()
 
     @model_validator(mode="before")

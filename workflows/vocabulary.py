@@ -23,6 +23,8 @@ class TaskKind(enum.StrEnum):
     PRICE_APPROVAL = "price_approval"  # the managers let a batch of big price drops go out, or keep the old prices
     PAYMENT_UNKNOWN = "payment_unknown"  # the managers look into a payment the gateway left unknown too long
     EARMARK_SHORTFALL = "earmark_shortfall"  # a payment out exceeds what its earmark holds: top up, absorb, postpone
+    CUSTOMS_DOCUMENTS = "customs_documents"  # the managers tick off the documents for an order's full clearance
+    CUSTOMS_PAYMENT = "customs_payment"  # the managers are reminded to pay customs (FTS) for an order by its date
 
     @property
     def for_office(self) -> bool:

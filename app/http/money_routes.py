@@ -1,5 +1,6 @@
-"""Clients' money over HTTP: an order's money plan and account, its payments out, the obligations calendar and the
-owner's liquidity view (workflows/client_money.py, workflows/liquidity.py; docs/client_money.md)."""
+"""Clients' money over HTTP: an order's money plan and account, its payments out, its customs plan, the obligations
+calendar and the owner's liquidity view (workflows/client_money.py, workflows/customs.py, workflows/liquidity.py;
+docs/client_money.md)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
 from typing_extensions import TypedDict
 
 from app.http.bodies import Code, GatewayId, Instant
+from app.http.customs_view import customs_view
 from app.http.errors import ApiError
 from app.http.requests import order_id as path_order_id
 from app.http.requests import read_body
@@ -115,7 +117,7 @@ class PayoutOutcomeView(TypedDict):
 
 
 class PlannedPaymentView(TypedDict):
-    source: str  # payout | obligation
+    source: str  # payout | obligation | customs_plan
     order_id: int
     reference: str
     payee: str
@@ -192,6 +194,11 @@ def money_routes(money: ClientMoney, liquidity: Liquidity) -> list[web.RouteDef]
     async def owner_view(request: web.Request) -> web.Response:
         return web.json_response(liquidity_view(await liquidity.view(_weeks(request))))
 
+    async def customs(request: web.Request) -> web.Response:
+        if money.customs is None:
+            raise ApiError(404, "not_found", "customs plans are not kept by this server")
+        return web.json_response(customs_view(await money.customs.view(path_order_id(request))))
+
     return [
         web.post("/api/orders/{order_id}/money/plan", plan),
         web.get("/api/orders/{order_id}/money", account),
@@ -199,6 +206,7 @@ def money_routes(money: ClientMoney, liquidity: Liquidity) -> list[web.RouteDef]
         web.post("/api/orders/{order_id}/payouts/{key}/paid", paid),
         web.get("/api/money/obligations", calendar),
         web.get("/api/money/liquidity", owner_view),
+        web.get("/api/orders/{order_id}/customs", customs),
     ]
 
 

@@ -27,6 +27,7 @@ from pydantic.json_schema import JsonSchemaMode
 from app.http import views
 from app.http.bodies import CancelBody, DeductionBody, OrderBody, PaymentEventBody, PriceMessage, StockMessage
 from app.http.box_routes import BoxesBody, OrderBoxesView, RegistrationView, ScanBody, ScanOutcomeView
+from app.http.customs_view import CustomsBodyView
 from app.http.dashboard_views import DashboardView
 from app.http.money_routes import (
     AccountBodyView,
@@ -308,6 +309,17 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         {200: ("By week, with the overdue and the reserves.", LiquidityBodyView), 400: ("`weeks` is wrong.", ERROR)},
         parameters=(_query("weeks", {"type": "integer", "minimum": 1, "maximum": 26}, "Weeks ahead (8)."),),
         tag="Money",
+    ),
+    ("GET", "/api/orders/{order_id}/customs"): Operation(
+        "The order's customs plan: the document checklist and the planned FTS payment (full clearance)",
+        {
+            200: ("The plan; `plan` is null until the goods money is in on full clearance.", CustomsBodyView),
+            404: ("No such order.", ERROR),
+        },
+        parameters=(ORDER_ID,),
+        tag="Money",
+        description="Made once when the client's goods payment fills the goods earmark (docs/client_money.md, "
+        "'Customs plans'). The FTS payment is `covered` once a payout with purpose `customs` is made.",
     ),
     ("GET", "/api/report/daily"): Operation(
         "The owner's daily report (README, 'Daily report')",

@@ -11,6 +11,8 @@ from bot.wording import Names, money, percent
 from workflows.office_model import Alert
 from workflows.payloads import (
     AlertTask,
+    CustomsChecklist,
+    CustomsPayment,
     EarmarkShortfall,
     FraudCall,
     FxApproval,
@@ -48,6 +50,10 @@ _TEXTS: dict[Locale, dict[str, str]] = {
         "kind.payment_unknown": "Неподтверждённая оплата: проверить",
         "earmark_shortfall": "Не хватает резерва по заказу {order}: {amount}, решить",
         "kind.earmark_shortfall": "Нехватка резерва по заказу: решить",
+        "customs_documents": "Документы для таможни по заказу {order}: отмечено {ticked} из {total}",
+        "kind.customs_documents": "Документы для таможни по заказу: собрать",
+        "customs_payment": "Оплатить таможню по заказу {order}: {amount}",
+        "kind.customs_payment": "Оплата таможни по заказу",
         "owner": "владелец",
         "managers": "менеджеры",
         "store": "магазин {title}",
@@ -77,6 +83,10 @@ _TEXTS: dict[Locale, dict[str, str]] = {
         "kind.payment_unknown": "An unconfirmed payment: check it",
         "earmark_shortfall": "A reserve is short for order {order}: {amount}, decide",
         "kind.earmark_shortfall": "A reserve is short for an order: decide",
+        "customs_documents": "Customs documents for order {order}: {ticked} of {total} ticked",
+        "kind.customs_documents": "Customs documents for an order: collect",
+        "customs_payment": "Pay customs for order {order}: {amount}",
+        "kind.customs_payment": "A customs payment for an order",
         "owner": "the owner",
         "managers": "the managers",
         "store": "store {title}",
@@ -139,6 +149,13 @@ class TaskTitles:
             case TaskKind.EARMARK_SHORTFALL:
                 short = EarmarkShortfall.from_payload(payload)
                 return self._t(task.kind, order=_order(short), amount=money(self._locale, str(short.shortfall_rub)))
+            case TaskKind.CUSTOMS_DOCUMENTS:
+                docs = CustomsChecklist.from_payload(payload)
+                ticked = sum(1 for item in docs.items if item.ticked_at is not None)
+                return self._t(task.kind, order=_order(docs), ticked=ticked, total=len(docs.items))
+            case TaskKind.CUSTOMS_PAYMENT:
+                fts = CustomsPayment.from_payload(payload)
+                return self._t(task.kind, order=_order(fts), amount=money(self._locale, str(fts.amount_rub)))
             case TaskKind.ALERT:
                 return self._t(task.kind, title=self._alert(AlertTask.from_payload(payload), task))
         return self._kind(task.kind)
@@ -179,6 +196,8 @@ def _order(
     | UnfillableOrder
     | ReturnReceipt
     | PaymentUnknown
-    | EarmarkShortfall,
+    | EarmarkShortfall
+    | CustomsChecklist
+    | CustomsPayment,
 ) -> str:
     return payload.external_id or str(payload.order_id)

@@ -264,8 +264,9 @@ class TelegramDelivery:
                 body = render.alert_text(alert, task, self._locale, self._tz, self._names)
             else:
                 body = render.task_text(task, self._locale, self._tz, self._names)
+            markup = render.keyboard(task, self._locale)  # a checklist still open keeps the buttons left
             for chat, message in shown:
-                await self._edit(int(chat), int(message), body, None, counted=False)
+                await self._edit(int(chat), int(message), body, markup, counted=False)
 
     async def _post_alert(self, alert: Alert, task: Task | None) -> None:
         text = render.alert_text(alert, task, self._locale, self._tz, self._names)

@@ -9,12 +9,15 @@ from decimal import Decimal
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.customs_words import document_title
 from bot.telegram.alert_texts import alert_title
 from bot.telegram.texts import has, tg
 from bot.texts import Locale
 from bot.wording import Names, clock_time, count, money, percent, rate, time_span
 from workflows.office_model import Alert
 from workflows.payloads import (
+    CustomsChecklist,
+    CustomsPayment,
     EarmarkShortfall,
     FraudCall,
     FxApproval,
@@ -35,16 +38,31 @@ class TaskButton(CallbackData, prefix="task"):
 def keyboard(task: Task, locale: Locale) -> InlineKeyboardMarkup | None:
     if task.state != TaskState.OPEN or task.id is None:
         return None
-    buttons = [
-        InlineKeyboardButton(
-            text=tg(locale, f"option.{option}"), callback_data=TaskButton(task_id=task.id, option=option).pack()
-        )
-        for option in task.options
-    ]
+    if task.kind == TaskKind.CUSTOMS_DOCUMENTS:  # a checklist: one row per document left to tick
+        left = [i.option for i in CustomsChecklist.from_payload(task.payload).items if i.ticked_at is None]
+        rows = [[_button(task.id, option, "☐ " + option_label(task, option, locale))] for option in left]
+        return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
+    if not task.options:
+        return None
+    buttons = [_button(task.id, option, option_label(task, option, locale)) for option in task.options]
     return InlineKeyboardMarkup(inline_keyboard=[buttons])
 
 
-__all__ = ["alert_text", "alert_title", "clock_time", "closed_line", "keyboard", "resolved_text", "task_text"]
+def _button(task_id: int, option: str, text: str) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=text, callback_data=TaskButton(task_id=task_id, option=option).pack())
+
+
+def option_label(task: Task, option: str, locale: Locale) -> str:
+    """What a button of ``task`` says: a checklist's document by its title, any other option from the catalogue."""
+    if task.kind == TaskKind.CUSTOMS_DOCUMENTS:
+        item = next((i for i in CustomsChecklist.from_payload(task.payload).items if i.option == option), None)
+        return document_title(locale, item.title) if item is not None else option
+    return tg(locale, f"option.{option}") if has(locale, f"option.{option}") else option
+
+
+__all__ = [
+    "alert_text", "alert_title", "clock_time", "closed_line", "keyboard", "option_label", "resolved_text", "task_text",
+]  # fmt: skip
 
 
 def alert_text(alert: Alert, task: Task | None, locale: Locale, timezone: str, names: Names | None = None) -> str:
@@ -83,6 +101,10 @@ def task_text(task: Task, locale: Locale, timezone: str, names: Names | None = N
         lines = _fx_lines(FxApproval.from_payload(task.payload), locale, deadline)
     elif task.kind == TaskKind.EARMARK_SHORTFALL:
         lines = _earmark_lines(EarmarkShortfall.from_payload(task.payload), locale, timezone, deadline)
+    elif task.kind == TaskKind.CUSTOMS_DOCUMENTS:
+        lines = _checklist_lines(CustomsChecklist.from_payload(task.payload), task, locale, timezone, deadline)
+    elif task.kind == TaskKind.CUSTOMS_PAYMENT:
+        lines = _customs_payment_lines(CustomsPayment.from_payload(task.payload), task, locale, timezone, deadline)
     elif task.kind == TaskKind.UNFILLABLE_ORDER:
         lines = _unfillable_lines(UnfillableOrder.from_payload(task.payload), task, names, timezone)
     elif task.kind == TaskKind.PRICE_APPROVAL:
@@ -161,6 +183,48 @@ def _earmark_lines(short: EarmarkShortfall, locale: Locale, timezone: str, deadl
     return lines
 
 
+def _checklist_lines(
+    checklist: CustomsChecklist, task: Task, locale: Locale, timezone: str, deadline: str
+) -> list[str]:
+    order = checklist.external_id or checklist.order_id
+    lines = [tg(locale, "customs.docs.title", order=order)]
+    if task.state == TaskState.OPEN:
+        lines.append(tg(locale, "customs.docs.body", order=order, deadline=deadline))
+    for item in checklist.items:
+        title = document_title(locale, item.title)
+        if item.ticked_at is not None:
+            at = clock_time(item.ticked_at, timezone)
+            lines.append(tg(locale, "customs.docs.ticked", title=title, by=item.ticked_by or "—", at=at))
+        else:
+            lines.append(tg(locale, "customs.docs.left", title=title))
+    ticked = sum(1 for item in checklist.items if item.ticked_at is not None)
+    lines.append(tg(locale, "customs.docs.count", ticked=ticked, total=len(checklist.items)))
+    if checklist.reminded and task.state == TaskState.OPEN:
+        lines.append(tg(locale, "customs.reminder", deadline=deadline))
+    if checklist.escalated:
+        lines.append(tg(locale, "customs.docs.escalated"))
+    return lines
+
+
+def _customs_payment_lines(
+    payment: CustomsPayment, task: Task, locale: Locale, timezone: str, deadline: str
+) -> list[str]:
+    order = payment.external_id or payment.order_id
+    due = clock_time(payment.due_at, timezone)
+    lines = [
+        tg(locale, "customs.fts.title", order=order),
+        tg(locale, "customs.fts.body", payee=payment.payee, amount=money(locale, str(payment.amount_rub), "RUB"),
+           due=due, order=order),
+    ]  # fmt: skip
+    if task.state == TaskState.OPEN:
+        lines.append(tg(locale, "customs.fts.how", deadline=deadline))
+    if payment.reminded and task.state == TaskState.OPEN:
+        lines.append(tg(locale, "customs.reminder", deadline=deadline))
+    if payment.escalated:
+        lines.append(tg(locale, "customs.fts.escalated", due=due))
+    return lines
+
+
 def _unfillable_lines(question: UnfillableOrder, task: Task, names: Names, timezone: str) -> list[str]:
     locale = names.locale
     order_ = question.external_id or question.order_id
@@ -224,8 +288,11 @@ def _reason(locale: Locale, code: str) -> str:
 
 def closed_line(task: Task, locale: Locale, timezone: str) -> str:
     at = clock_time(task.closed_at, timezone) if task.closed_at else ""
+    if task.state == TaskState.ANSWERED and task.kind == TaskKind.CUSTOMS_DOCUMENTS:
+        return tg(locale, "customs.docs.done", at=at)
     if task.state == TaskState.ANSWERED:
-        return tg(locale, "closed.answered", option=tg(locale, f"option.{task.answer}"), by=task.answered_by, at=at)
+        option = option_label(task, task.answer or "", locale)
+        return tg(locale, "closed.answered", option=option, by=task.answered_by, at=at)
     if task.state == TaskState.EXPIRED:
         return tg(locale, "closed.expired", at=at)
     if task.state == TaskState.CANCELLED:

@@ -9,11 +9,12 @@ from collections.abc import Awaitable, Callable
 from aiogram import Router
 from aiogram.types import CallbackQuery
 
-from bot.telegram.render import TaskButton
+from bot.telegram.render import TaskButton, option_label
 from bot.telegram.texts import tg
 from bot.texts import Locale
 from workflows.office import NotYours, OfficeDesk
-from workflows.tasks import UnknownTask
+from workflows.payloads import CustomsChecklist
+from workflows.tasks import Task, UnknownTask
 from workflows.vocabulary import Role
 
 
@@ -34,13 +35,25 @@ def tasks_router(office: OfficeDesk, locale: Locale, after: Callable[[], Awaitab
             await callback.answer(tg(locale, "refused.not_yours"), show_alert=True)
             return
         if decision.accepted:
-            await callback.answer(tg(locale, "accepted", option=tg(locale, f"option.{callback_data.option}")))
+            await callback.answer(
+                tg(locale, "accepted", option=option_label(decision.task, callback_data.option, locale))
+            )
             await after()  # start editing the message now, not at the next scheduled run
             return
         closed = decision.task
         reason = decision.refusal or "unknown_task"
+        if reason == "ticked":  # a checklist's document ticked before: say by whom
+            option = option_label(closed, callback_data.option, locale)
+            by = _ticked_by(closed, callback_data.option)
+            await callback.answer(tg(locale, "refused.ticked", option=option, by=by), show_alert=True)
+            return
         key = f"refused.{reason}" if reason in ("answered", "expired", "cancelled") else "refused.unknown_task"
-        option = tg(locale, f"option.{closed.answer}") if closed.answer else ""
+        option = option_label(closed, closed.answer, locale) if closed.answer else ""
         await callback.answer(tg(locale, key, option=option, by=closed.answered_by or ""), show_alert=True)
 
     return router
+
+
+def _ticked_by(task: Task, option: str) -> str:
+    items = CustomsChecklist.from_payload(task.payload).items
+    return next((item.ticked_by or "" for item in items if item.option == option), "")

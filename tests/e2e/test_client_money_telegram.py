@@ -88,6 +88,7 @@ async def test_the_tir_invoice_before_the_logistics_money_is_topped_up_by_the_cl
     calendar = await _json(office, "GET", "/api/money/obligations", 200)
     assert [(p["reference"], p["currency"], p["amount"], p["covered"]) for p in calendar["payments"]] == [
         ("tir-2026-118", "EUR", "12000.0000", True),
+        (f"customs:{order_id}", "RUB", "222000.00", False),  # full clearance: the FTS payment planned with the goods
     ]
     history = [entry["text"] for entry in (await office.get_order(order_id))["history"]]
     assert "Клиенту выставлена доплата 1\xa0200\xa0000,00\xa0₽ на «логистика»" in history

@@ -140,6 +140,8 @@ ROUTES: dict[tuple[str, str], tuple[str, st.SearchStrategy[Call], int]] = {
     ("POST", "/api/orders/{order_id}/money/plan"): (
         "money-plan", _posts(ORDER_IDS.map(lambda i: f"/api/orders/{i}/money/plan"), MONEY_PLAN), 80),
     ("GET", "/api/orders/{order_id}/money"): ("money", _gets(ORDER_IDS.map(lambda i: f"/api/orders/{i}/money")), 30),
+    ("GET", "/api/orders/{order_id}/customs"): (
+        "customs", _gets(ORDER_IDS.map(lambda i: f"/api/orders/{i}/customs")), 30),
     ("POST", "/api/orders/{order_id}/payouts"): (
         "payouts", _posts(ORDER_IDS.map(lambda i: f"/api/orders/{i}/payouts"), PAYOUT), 120),
     ("POST", "/api/orders/{order_id}/payouts/{key}/paid"): (

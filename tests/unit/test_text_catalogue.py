@@ -32,6 +32,9 @@ from workflows.model import OrderEvent
 from workflows.office_model import Alert
 from workflows.order_lifecycle import OrderCounters
 from workflows.payloads import (
+    ChecklistItem,
+    CustomsChecklist,
+    CustomsPayment,
     EarmarkShortfall,
     FraudCall,
     FxApproval,
@@ -178,6 +181,15 @@ def _office_tasks() -> list[Task]:
             EarmarkShortfall(8, "S-8", 3, purpose, "TIR carrier", "EUR", Decimal("12000"), Decimal("1200000"),
                              Decimal("400000"), Decimal("800000"), NOW + timedelta(days=3), escalated).to_payload()
             for purpose, escalated in (("logistics", False), ("customs", True), ("goods", False))]),
+        TaskKind.CUSTOMS_DOCUMENTS: (("doc1", "doc2", "doc3"), [
+            CustomsChecklist(8, "S-8", (ChecklistItem("doc1", "invoice", "Анна", NOW),
+                                        ChecklistItem("doc2", "Сертификат происхождения"),
+                                        ChecklistItem("doc3", "conformity")), escalated, reminded).to_payload()
+            for escalated, reminded in ((False, False), (False, True), (True, False))]),
+        TaskKind.CUSTOMS_PAYMENT: ((), [
+            CustomsPayment(8, "S-8", "ФТС России", Decimal("222000"), NOW + timedelta(days=10), escalated,
+                           reminded).to_payload()
+            for escalated, reminded in ((False, False), (False, True), (True, False))]),
         TaskKind.RETURN_RECEIPT: (("sellable", "defective", "not_received"), [
             ReturnReceipt(8, "S-8", "site", "LAMP", 1, "online", "manager:42").to_payload()]),
         TaskKind.PAYMENT_UNKNOWN: (("checked",), [
@@ -196,7 +208,8 @@ def _office_tasks() -> list[Task]:
             tasks.append(Task(4, kind, "order:8", "role:managers", options, base.deadline, NOW, TaskState.EXPIRED,
                               payload, closed_at=NOW))  # fmt: skip
             tasks += [Task(4, kind, "order:8", "role:managers", options, base.deadline, NOW, TaskState.CANCELLED,
-                           payload, closed_at=NOW, end_reason=why) for why in ("resolved", "order_cancelled", "covered")]  # fmt: skip
+                           payload, closed_at=NOW, end_reason=why)
+                      for why in ("resolved", "order_cancelled", "covered", "customs_paid")]  # fmt: skip
     return tasks
 
 
@@ -263,6 +276,8 @@ EVENT_DETAIL: dict[str, object] = {
     "note": "Менеджер поставил в CRM статус «Собран»", "note_en": "The manager set the CRM status “Packed”",
     "source": "oz", "ask_again_at": NOW.isoformat(), "components": {"LAMP": 1}, "obligation_id": 1,
     "payment_id": "p-1", "reason": "Покупатель передумал", "since": NOW.isoformat(),
+    "documents": 5, "document": "packing_list", "due_at": NOW.isoformat(), "task_kind": "customs_payment",
+    "amount_rub": "222000.00", "payout": "fts-1",
 }  # fmt: skip
 
 
