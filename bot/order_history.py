@@ -52,6 +52,13 @@ _HISTORY: dict[str, dict[str, str]] = {
         "earmark_short": "Платёж {payee}: {money} — в резерве «{purpose_words}» не хватает {shortfall}",
         "earmark_decision": "Решение по нехватке резерва: {decision}{by_who}",
         "topup_requested": "Клиенту выставлена доплата {rub} на «{purpose_words}»",
+        "topup_failed": "Доплата {rub} на «{purpose_words}» не прошла",
+        "money_refunded": "Возврат клиенту {refunded}: со счёта заказа снято {rub}",
+        "refund_short": "Возврат не покрыт резервами на {shortfall}: деньги уже выплачены, менеджеров известили",
+        "refund_short_checked": "Непокрытый возврат проверен{by_who}",
+        "purchase_watch_asked": "Деньги клиента ({rub}) пришли {since}, закупки нет: менеджеров спросили",
+        "purchase_watch_decision": "Оплата без закупки — решение: {decision}{by_who}",
+        "money_route_changed": "Маршрут изменён: {changes}",
         "shipment_accepted": "СДЭК принял заявку",
         "shipment_registered": "СДЭК зарегистрировал отправление, трек {tracking_number}",
         "shipment_refused": "СДЭК отказал: {reason}",
@@ -112,6 +119,13 @@ _HISTORY: dict[str, dict[str, str]] = {
         "earmark_short": "Payment to {payee}: {money} — the {purpose_words} reserve is short by {shortfall}",
         "earmark_decision": "Reserve shortfall decision: {decision}{by_who}",
         "topup_requested": "The client is asked to top up {rub} for {purpose_words}",
+        "topup_failed": "The top-up of {rub} for {purpose_words} failed",
+        "money_refunded": "Refunded to the client {refunded}: {rub} taken from the order's account",
+        "refund_short": "A refund not covered by the reserves by {shortfall}: money already paid out, managers told",
+        "refund_short_checked": "The uncovered refund was checked{by_who}",
+        "purchase_watch_asked": "The client's money ({rub}) came in {since}, no purchase: the managers were asked",
+        "purchase_watch_decision": "Money with no purchase — decided: {decision}{by_who}",
+        "money_route_changed": "Route changed: {changes}",
         "shipment_accepted": "CDEK accepted the request",
         "shipment_registered": "CDEK registered the shipment, tracking {tracking_number}",
         "shipment_refused": "CDEK refused: {reason}",
@@ -167,10 +181,12 @@ _STORE_OUTCOMES: dict[Locale, dict[str, str]] = {  # a store's answer (workflows
 _DECISIONS: dict[Locale, dict[str, str]] = {  # the office's answers (workflows.unfillable, fraud_check, fx)
     "ru": {"cancel": "отменить заказ", "wait": "ждать поставку до {until}", "verified": "подтверждено",
            "no_answer": "клиент не ответил", "fraud": "мошенничество", "absorb": "берём разницу на себя",
-           "topup": "доплата клиента", "postpone": "отложить", "request_topup": "запросить доплату у клиента"},
+           "topup": "доплата клиента", "postpone": "отложить", "request_topup": "запросить доплату у клиента",
+           "started": "закупка идёт", "refund": "вернуть деньги клиенту"},
     "en": {"cancel": "cancel the order", "wait": "wait for the delivery until {until}", "verified": "verified",
            "no_answer": "the client did not answer", "fraud": "fraud", "absorb": "we absorb the difference",
-           "topup": "the client tops up", "postpone": "postpone", "request_topup": "ask the client to top up"},
+           "topup": "the client tops up", "postpone": "postpone", "request_topup": "ask the client to top up",
+           "started": "the purchase is under way", "refund": "refund the client"},
 }  # fmt: skip
 
 _PURPOSES: dict[Locale, dict[str, str]] = {  # an earmark's purpose (workflows.money_model.Purpose)
@@ -257,7 +273,7 @@ def _put_names(values: _Detail, detail: Mapping[str, object], names: Names, time
     if detail.get("deviation") is not None:
         values["deviation"] = percent(locale, Decimal(str(detail["deviation"])) * 100)
     purposes = [(f"{p}_rub", f"{p}_rub") for p in _PURPOSES[locale]]
-    for key, name in [("amount_rub", "rub"), ("shortfall_rub", "shortfall"), *purposes]:
+    for key, name in [("amount_rub", "rub"), ("shortfall_rub", "shortfall"), ("refunded_rub", "refunded"), *purposes]:
         if detail.get(key) is not None:
             values[name] = money(locale, str(detail[key]), "RUB")
     if detail.get("purpose"):

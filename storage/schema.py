@@ -616,6 +616,10 @@ money_accounts = Table(
     Column("credited", Numeric(18, 2), nullable=False),
     Column("unallocated", Numeric(18, 2), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+    Column("delivery", String(32), nullable=True),  # null: planned before delivery modes (the marketplace)
+    Column("cleared_at", UtcDateTime, nullable=True),  # the first client payment credited
+    Column("purchase_ask_at", UtcDateTime, nullable=True, index=True),  # the purchase watch asks then
+    Column("purchase_task_id", Id, nullable=True),  # its open question
 )
 
 earmarks = Table(
@@ -628,6 +632,7 @@ earmarks = Table(
     Column("reserved", Numeric(18, 2), nullable=False),
     Column("drawn", Numeric(18, 2), nullable=False),
     Column("absorbed", Numeric(18, 2), nullable=False),  # of reserved, what the shop put in by a decision
+    Column("estimated", Numeric(18, 2), nullable=True),  # what the estimate set (planned adds top-ups)
     UniqueConstraint("order_id", "purpose"),
     CheckConstraint("drawn <= reserved", name="not_overdrawn"),
     CheckConstraint("drawn >= 0", name="drawn_not_negative"),

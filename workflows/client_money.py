@@ -24,6 +24,7 @@ from workflows.model import Order, OrderEvent
 from workflows.money_model import (
     PURPOSES,
     WAITING,
+    DeliveryMode,
     Earmark,
     MoneyAccount,
     MoneyConflict,
@@ -38,9 +39,11 @@ from workflows.money_model import (
     UnknownObligation,
     rub,
 )
+from workflows.money_refunds import ClientRefunds
 from workflows.office_model import Payment, Phase
 from workflows.payloads import EarmarkShortfall
 from workflows.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from workflows.purchase_watch import purchase_started, watch_from
 from workflows.tasks import Deadline, Decision, Task, TaskBoard, TaskState, answer_with, expire, notify_closed
 from workflows.vocabulary import Assignee, TaskKind
 
@@ -84,9 +87,11 @@ class ClientMoney:
     def __init__(
         self, uow: UnitOfWorkFactory, clock: Clock, board: TaskBoard, alerts: AlertDesk, rates: EstimateRates,
         decide_within: timedelta = timedelta(hours=4), postpone_for: timedelta = timedelta(days=1),
+        purchase_watch: timedelta = timedelta(days=1),
     ) -> None:  # fmt: skip
         self._uow, self._clock, self._board, self._alerts, self._rates = uow, clock, board, alerts, rates
-        self._decide_within, self._postpone_for = decide_within, postpone_for
+        self._decide_within, self._postpone_for, self._purchase_watch = decide_within, postpone_for, purchase_watch
+        self.refunds = ClientRefunds(clock, board, alerts, decide_within)
 
     async def plan(self, order_id: int, consignment: Consignment) -> MoneyAccount:
         """Set the order's earmarks from the estimate; money already credited fills them. Planning again with the
@@ -97,7 +102,9 @@ class ClientMoney:
             await self._order(uow, order_id)
             account = await uow.money.account(order_id)
             if account is not None and account.planned:
-                same = (account.transport, account.clearance) == (consignment.transport, consignment.clearance)
+                same = (account.transport, account.clearance, account.delivery or DeliveryMode.MARKETPLACE) == (
+                    consignment.transport, consignment.clearance, consignment.delivery,
+                )  # fmt: skip
                 if same and all(account.earmark(p).planned == amounts[p] for p in PURPOSES):
                     return account
                 raise MoneyConflict(f"order {order_id} is planned already, with other figures")
@@ -106,12 +113,14 @@ class ClientMoney:
                 account = MoneyAccount(order_id, Decimal(0), Decimal(0), now)
                 await uow.money.open_account(account)
             account.transport, account.clearance = consignment.transport, consignment.clearance
-            account.earmarks = [Earmark(p, amounts[p]) for p in PURPOSES]
+            account.delivery = consignment.delivery
+            account.earmarks = [Earmark(p, amounts[p], estimated=amounts[p]) for p in PURPOSES]
             waiting, account.unallocated = account.unallocated, Decimal(0)
             took = allocate(account, waiting)
             await uow.money.save_account(account)
             detail: dict[str, object] = {f"{p.value}_rub": str(amounts[p]) for p in PURPOSES}
-            detail |= {"transport": consignment.transport.value, "clearance": consignment.clearance.value}
+            detail |= {"transport": consignment.transport.value, "clearance": consignment.clearance.value,
+                       "delivery": consignment.delivery.value}  # fmt: skip
             await uow.money.record(MoneyEntry(f"plan:{order_id}", order_id, "plan", sum(amounts.values(), Decimal(0)),
                                               now, detail={**detail, "filled": _figures(took)}))  # fmt: skip
             await uow.orders.add_events(order_id, [OrderEvent(now, "money_planned", detail)])
@@ -140,9 +149,9 @@ class ClientMoney:
             account = MoneyAccount(order.id, Decimal(0), Decimal(0), now)
             await uow.money.open_account(account)
         payouts = await uow.money.payouts_of(order.id)
-        first = next((p.purpose for p in payouts if p.topup_payment_id == payment.payment_id), None)
         account.credited += amount
-        took = allocate(account, amount, first)
+        took = allocate(account, amount, await self._topped_up(uow, payment))
+        watch_from(account, now, self._purchase_watch, any(p.purpose == Purpose.GOODS for p in payouts))
         await uow.money.save_account(account)
         if account.planned:  # an order nobody plans money for keeps the history it always had (the journal has it)
             detail: dict[str, object] = {"payment_id": payment.payment_id, "amount_rub": str(amount), **_figures(took)}
@@ -150,6 +159,27 @@ class ClientMoney:
         for payout in payouts:
             if payout.state in WAITING:
                 await self._settle(uow, order, account, payout)
+
+    async def _topped_up(self, uow: UnitOfWork, payment: Payment) -> Purpose | None:
+        """The earmark a top-up payment was asked for (a payout's shortfall or a route change), else ``None``."""
+        asked = await uow.money.entry(f"topup:{payment.payment_id}")
+        return None if asked is None else asked.purpose
+
+    async def refunded(self, uow: UnitOfWork, order: Order, payment: Payment) -> None:
+        """Inside the refund's transaction: what ``payment`` was credited at comes back out of the account, once."""
+        assert order.id is not None
+        await uow.locks.hold(money_lock(order.id))
+        await self.refunds.refunded(uow, order, payment, self._clock.now())
+
+    async def failed(self, uow: UnitOfWork, order: Order, payment: Payment) -> None:
+        """Inside the failure's transaction: a top-up the client was asked for did not go through. Its payout is
+        short again (its earmark no longer plans the top-up) and the managers are asked again."""
+        assert order.id is not None
+        await uow.locks.hold(money_lock(order.id))
+        await self.refunds.topup_failed(uow, order, payment, self._clock.now(), self._ask_again)
+
+    async def _ask_again(self, uow: UnitOfWork, order: Order, account: MoneyAccount, payout: Payout) -> None:
+        await self._settle(uow, order, account, payout, ask=True)
 
     async def draw(self, request: PayoutRequest) -> PayoutOutcome:
         """Take a payment out from its earmark, or ask the managers when the earmark holds too little. A request
@@ -176,6 +206,8 @@ class ClientMoney:
                 now, obligation_id=request.obligation_id,
             )  # fmt: skip
             await uow.money.add_payout(payout)
+            if payout.purpose == Purpose.GOODS:
+                await purchase_started(uow, account, now)
             task = await self._settle(uow, order, account, payout, ask=True)
             await uow.commit()
         return PayoutOutcome(payout, False, None if task is None else task.id)

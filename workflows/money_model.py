@@ -49,6 +49,16 @@ class ClearanceMode(enum.StrEnum):
     TRANSPORT_ONLY = "transport_only"
 
 
+class DeliveryMode(enum.StrEnum):
+    """How the goods go on from our Moscow warehouse: what the ``marketplace`` earmark is estimated by."""
+
+    MARKETPLACE = "marketplace"  # to Wildberries or Ozon, the topology's ``[estimates.marketplace]`` (the default)
+    OZON = "ozon"
+    WILDBERRIES = "wildberries"
+    REGION_SMALL_LOTS = "region_small_lots"  # small lots to the client's region by a parcel carrier
+    PICKUP = "pickup"  # the client collects from the warehouse
+
+
 @dataclass
 class Earmark:
     """A reserve, not a charge: ``planned`` is what the estimate (and any top-up asked) sets aside for ``purpose``,
@@ -61,10 +71,16 @@ class Earmark:
     drawn: Decimal = Decimal(0)
     absorbed: Decimal = Decimal(0)  # of ``reserved``, what the shop put in by a manager's ``absorb``
     id: int | None = None
+    estimated: Decimal | None = None  # what the estimate (plan or route change) set; ``planned`` adds top-ups
 
     @property
     def available(self) -> Decimal:
         return self.reserved - self.drawn
+
+    @property
+    def refundable(self) -> Decimal:
+        """What a refund may take back: the client's money in it not drawn (never the shop's absorbed money)."""
+        return max(Decimal(0), min(self.reserved - self.drawn, self.reserved - self.absorbed))
 
 
 @dataclass
@@ -79,6 +95,10 @@ class MoneyAccount:
     transport: TransportMode | None = None
     clearance: ClearanceMode | None = None
     earmarks: list[Earmark] = field(default_factory=list)
+    delivery: DeliveryMode | None = None  # ``None``: planned before delivery modes, read as ``marketplace``
+    cleared_at: datetime | None = None  # when the first client payment was credited
+    purchase_ask_at: datetime | None = None  # the purchase watch asks the managers then, unless goods are bought
+    purchase_task_id: int | None = None  # the managers' open question about money with no purchase
 
     def earmark(self, purpose: Purpose) -> Earmark:
         found = next((e for e in self.earmarks if e.purpose == purpose), None)
@@ -159,7 +179,7 @@ class MoneyEntry:
 
     key: str
     order_id: int
-    kind: str  # credit | allocate | draw | absorb | topup_requested | paid
+    kind: str  # credit | plan | draw | absorb | topup_requested | topup_failed | paid | refund | route
     amount_rub: Decimal
     at: datetime
     purpose: Purpose | None = None
@@ -206,6 +226,12 @@ class NoRate(WorkflowError):
 
 class PayoutNotFound(WorkflowError):
     code = "payout_not_found"
+
+
+class RouteBelowDrawn(WorkflowError):
+    """A route change would leave an earmark planned below what payments out already took from it."""
+
+    code = "route_below_drawn"
 
 
 class UnknownObligation(WorkflowError):

@@ -42,6 +42,7 @@ from workflows.ports import Clock, UnitOfWorkFactory
 from workflows.price_guard import PriceGuard
 from workflows.price_upkeep import PriceUpkeep
 from workflows.prices import PriceIntake
+from workflows.purchase_watch import PurchaseWatch
 from workflows.returns import Returns
 from workflows.shipping import ShippingDesk
 from workflows.store_confirmation import StoreCascade
@@ -74,6 +75,7 @@ class Rules:
     payment_task_after: timedelta = timedelta(hours=2)  # ...and unknown this long: the managers are asked to look
     money_decision: timedelta = timedelta(hours=4)  # the managers' time to decide on an earmark's shortfall
     money_postpone: timedelta = timedelta(days=1)  # ``postpone`` looks at a short payout again this much later
+    money_purchase_watch: timedelta = timedelta(days=1)  # cleared money with no goods payout this long: ask
 
     @property
     def money_times(self) -> tuple[timedelta, timedelta]:
@@ -143,6 +145,7 @@ class Shop:
     payment_watch: PaymentStatusWatch | None = None  # stuck payments asked about at the gateway
     instance: Instance = field(default_factory=Instance)  # this process's name on leases, and the leases it holds
     money: ClientMoney | None = None  # clients' virtual accounts per order, earmarks and payouts
+    purchase_watch: PurchaseWatch | None = None  # cleared client money with no purchase started
 
     def wake_dispatchers(self) -> None:
         """Something changed stock: every channel's dispatcher sends now instead of at its next tick."""
@@ -178,19 +181,22 @@ def assemble(
     )  # fmt: skip
     returns = Returns(uow, topology, clock, board, alerts, sellable_at_once=rules.returns_sellable_at_once)
     guard = PriceGuard(clock, board, alerts, decide_within=rules.price_approval)
-    money = ClientMoney(uow, clock, board, alerts, topology.estimates, *rules.money_times)
+    money = ClientMoney(uow, clock, board, alerts, topology.estimates, *rules.money_times,
+                        purchase_watch=rules.money_purchase_watch)  # fmt: skip
+    purchase = PurchaseWatch(uow, clock, board, alerts, *rules.money_times)
     desk = PaymentDesk(uow, clock, fraud, fx, rules.fraud_amount_threshold_rub, money)
     watch = _payment_watch(uow, clock, board, desk, outside, rules, instance)
     answers = _answers(fraud, fx, alerts, unfillable, returns, guard, money)
+    answers |= {TaskKind.PURCHASE_NOT_STARTED: purchase.answer, TaskKind.REFUND_SHORTFALL: money.refunds.answer}
     if watch is not None:
         answers[TaskKind.PAYMENT_UNKNOWN] = watch.answer
     shop = Shop(
         uow, clock, topology, ledger, board, alerts, cascade, orders, operations,
         StockIntake(uow, topology, ledger, operations, clock, rules.onec_future_tolerance), fraud, fx,
         desk, OfficeDesk(uow, answers),
-        _pump(uow, clock, cascade, fraud, fx, alerts, unfillable, returns, guard, money, instance, watch),
+        _pump(uow, clock, cascade, fraud, fx, alerts, unfillable, returns, guard, money, instance, watch, purchase),
         returns, channels=dict(outside.channels), unfillable=unfillable, price_guard=guard, instance=instance,
-        payment_watch=watch, money=money,
+        payment_watch=watch, money=money, purchase_watch=purchase,
     )  # fmt: skip
     shop.catalogue = OneCCatalogue(uow, topology, ledger, operations, clock)
     shop.prices = PriceIntake(uow, topology, ledger, clock, guard, drop_approval=rules.price_drop_approval)
@@ -236,7 +242,7 @@ def _answers(
 def _pump(
     uow: UnitOfWorkFactory, clock: Clock, cascade: StoreCascade, fraud: FraudCheck, fx: FxWatch, alerts: AlertDesk,
     unfillable: UnfillableDesk, returns: Returns, guard: PriceGuard, money: ClientMoney, instance: Instance,
-    watch: PaymentStatusWatch | None = None,
+    watch: PaymentStatusWatch | None = None, purchase: PurchaseWatch | None = None,
 ) -> DeadlinePump:  # fmt: skip
     """The deadline pump with each kind of task's handlers."""
     handlers = {
@@ -249,7 +255,10 @@ def _pump(
         (TaskKind.RETURN_RECEIPT, DeadlineKind.EXPIRE): returns.on_timeout,
         (TaskKind.PRICE_APPROVAL, DeadlineKind.EXPIRE): guard.on_timeout,
         (TaskKind.EARMARK_SHORTFALL, DeadlineKind.EXPIRE): money.on_timeout,
+        (TaskKind.REFUND_SHORTFALL, DeadlineKind.EXPIRE): money.refunds.on_timeout,
     }
+    if purchase is not None:
+        handlers[(TaskKind.PURCHASE_NOT_STARTED, DeadlineKind.EXPIRE)] = purchase.on_timeout
     if watch is not None:
         handlers[(TaskKind.PAYMENT_UNKNOWN, DeadlineKind.EXPIRE)] = watch.on_timeout
     return DeadlinePump(

@@ -23,6 +23,8 @@ class TaskKind(enum.StrEnum):
     PRICE_APPROVAL = "price_approval"  # the managers let a batch of big price drops go out, or keep the old prices
     PAYMENT_UNKNOWN = "payment_unknown"  # the managers look into a payment the gateway left unknown too long
     EARMARK_SHORTFALL = "earmark_shortfall"  # a payment out exceeds what its earmark holds: top up, absorb, postpone
+    PURCHASE_NOT_STARTED = "purchase_not_started"  # the client's money cleared, no goods bought: started, postpone…
+    REFUND_SHORTFALL = "refund_shortfall"  # a refund took back less than it gave: money already paid out
 
     @property
     def for_office(self) -> bool:

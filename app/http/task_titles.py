@@ -17,6 +17,8 @@ from workflows.payloads import (
     PayloadError,
     PaymentUnknown,
     PriceQuestion,
+    PurchaseNotStarted,
+    RefundShortfall,
     ReturnReceipt,
     StoreQuestion,
     UnfillableOrder,
@@ -48,6 +50,10 @@ _TEXTS: dict[Locale, dict[str, str]] = {
         "kind.payment_unknown": "Неподтверждённая оплата: проверить",
         "earmark_shortfall": "Не хватает резерва по заказу {order}: {amount}, решить",
         "kind.earmark_shortfall": "Нехватка резерва по заказу: решить",
+        "purchase_not_started": "Деньги по заказу {order} пришли, закупки нет: {amount}, решить",
+        "kind.purchase_not_started": "Оплата без закупки: решить",
+        "refund_shortfall": "Возврат по заказу {order} не покрыт резервами: {amount}",
+        "kind.refund_shortfall": "Возврат не покрыт резервами: проверить",
         "owner": "владелец",
         "managers": "менеджеры",
         "store": "магазин {title}",
@@ -77,6 +83,10 @@ _TEXTS: dict[Locale, dict[str, str]] = {
         "kind.payment_unknown": "An unconfirmed payment: check it",
         "earmark_shortfall": "A reserve is short for order {order}: {amount}, decide",
         "kind.earmark_shortfall": "A reserve is short for an order: decide",
+        "purchase_not_started": "Order {order}: the client's money is in, no purchase: {amount}, decide",
+        "kind.purchase_not_started": "Money with no purchase: decide",
+        "refund_shortfall": "Order {order}: a refund the reserves did not cover: {amount}",
+        "kind.refund_shortfall": "A refund the reserves did not cover: check",
         "owner": "the owner",
         "managers": "the managers",
         "store": "store {title}",
@@ -139,6 +149,12 @@ class TaskTitles:
             case TaskKind.EARMARK_SHORTFALL:
                 short = EarmarkShortfall.from_payload(payload)
                 return self._t(task.kind, order=_order(short), amount=money(self._locale, str(short.shortfall_rub)))
+            case TaskKind.PURCHASE_NOT_STARTED:
+                bought = PurchaseNotStarted.from_payload(payload)
+                return self._t(task.kind, order=_order(bought), amount=money(self._locale, str(bought.credited_rub)))
+            case TaskKind.REFUND_SHORTFALL:
+                back = RefundShortfall.from_payload(payload)
+                return self._t(task.kind, order=_order(back), amount=money(self._locale, str(back.shortfall_rub)))
             case TaskKind.ALERT:
                 return self._t(task.kind, title=self._alert(AlertTask.from_payload(payload), task))
         return self._kind(task.kind)
@@ -179,6 +195,8 @@ def _order(
     | UnfillableOrder
     | ReturnReceipt
     | PaymentUnknown
-    | EarmarkShortfall,
+    | EarmarkShortfall
+    | PurchaseNotStarted
+    | RefundShortfall,
 ) -> str:
     return payload.external_id or str(payload.order_id)
