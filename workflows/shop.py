@@ -181,13 +181,10 @@ def assemble(
     )  # fmt: skip
     returns = Returns(uow, topology, clock, board, alerts, sellable_at_once=rules.returns_sellable_at_once)
     guard = PriceGuard(clock, board, alerts, decide_within=rules.price_approval)
-    money = ClientMoney(uow, clock, board, alerts, topology.estimates, *rules.money_times,
-                        purchase_watch=rules.money_purchase_watch)  # fmt: skip
-    purchase = PurchaseWatch(uow, clock, board, alerts, *rules.money_times)
+    money, purchase = _money_desks(uow, clock, board, alerts, topology, rules)
     desk = PaymentDesk(uow, clock, fraud, fx, rules.fraud_amount_threshold_rub, money)
     watch = _payment_watch(uow, clock, board, desk, outside, rules, instance)
-    answers = _answers(fraud, fx, alerts, unfillable, returns, guard, money)
-    answers |= {TaskKind.PURCHASE_NOT_STARTED: purchase.answer, TaskKind.REFUND_SHORTFALL: money.refunds.answer}
+    answers = _answers(fraud, fx, alerts, unfillable, returns, guard, money, purchase)
     if watch is not None:
         answers[TaskKind.PAYMENT_UNKNOWN] = watch.answer
     shop = Shop(
@@ -227,15 +224,25 @@ def assemble(
     return shop
 
 
+def _money_desks(
+    uow: UnitOfWorkFactory, clock: Clock, board: TaskBoard, alerts: AlertDesk, topology: Topology, rules: Rules
+) -> tuple[ClientMoney, PurchaseWatch]:
+    """The clients' money desk and the watch over cleared money with no purchase started."""
+    money = ClientMoney(uow, clock, board, alerts, topology.estimates, *rules.money_times,
+                        purchase_watch=rules.money_purchase_watch)  # fmt: skip
+    return money, PurchaseWatch(uow, clock, board, alerts, *rules.money_times)
+
+
 def _answers(
     fraud: FraudCheck, fx: FxWatch, alerts: AlertDesk, unfillable: UnfillableDesk, returns: Returns,
-    guard: PriceGuard, money: ClientMoney,
+    guard: PriceGuard, money: ClientMoney, purchase: PurchaseWatch,
 ) -> dict[TaskKind, Answer]:  # fmt: skip
     """Which desk answers each kind of office task."""
     return {
         TaskKind.FRAUD_CHECK: fraud.answer, TaskKind.FX_APPROVAL: fx.answer, TaskKind.ALERT: alerts.answer,
         TaskKind.UNFILLABLE_ORDER: unfillable.answer, TaskKind.RETURN_RECEIPT: returns.answer_in_office,
         TaskKind.PRICE_APPROVAL: guard.answer, TaskKind.EARMARK_SHORTFALL: money.answer,
+        TaskKind.PURCHASE_NOT_STARTED: purchase.answer, TaskKind.REFUND_SHORTFALL: money.refunds.answer,
     }  # fmt: skip
 
 
