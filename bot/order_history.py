@@ -58,7 +58,8 @@ _HISTORY: dict[str, dict[str, str]] = {
         "refund_short_checked": "Непокрытый возврат проверен{by_who}",
         "purchase_watch_asked": "Деньги клиента ({rub}) пришли {since}, закупки нет: менеджеров спросили",
         "purchase_watch_decision": "Оплата без закупки — решение: {decision}{by_who}",
-        "money_route_changed": "Маршрут изменён: {changes}",
+        "money_route_changed": "Маршрут изменён, смета: {changes}",
+        "money_released": "Из резерва «{purpose_words}» в свободные деньги заказа: {rub}",
         "shipment_accepted": "СДЭК принял заявку",
         "shipment_registered": "СДЭК зарегистрировал отправление, трек {tracking_number}",
         "shipment_refused": "СДЭК отказал: {reason}",
@@ -125,7 +126,8 @@ _HISTORY: dict[str, dict[str, str]] = {
         "refund_short_checked": "The uncovered refund was checked{by_who}",
         "purchase_watch_asked": "The client's money ({rub}) came in {since}, no purchase: the managers were asked",
         "purchase_watch_decision": "Money with no purchase — decided: {decision}{by_who}",
-        "money_route_changed": "Route changed: {changes}",
+        "money_route_changed": "Route changed, estimate: {changes}",
+        "money_released": "From the {purpose_words} reserve back to the order's free money: {rub}",
         "shipment_accepted": "CDEK accepted the request",
         "shipment_registered": "CDEK registered the shipment, tracking {tracking_number}",
         "shipment_refused": "CDEK refused: {reason}",
@@ -278,6 +280,17 @@ def _put_names(values: _Detail, detail: Mapping[str, object], names: Names, time
             values[name] = money(locale, str(detail[key]), "RUB")
     if detail.get("purpose"):
         values["purpose_words"] = _PURPOSES[locale].get(str(detail["purpose"]), str(detail["purpose"]))
+    changed = detail.get("changed")
+    if isinstance(changed, Mapping):  # a route change: each earmark's estimate before and after
+        values["changes"] = ", ".join(_change(locale, str(p), x) for p, x in changed.items()) or "—"
+
+
+def _change(locale: Locale, purpose: str, figures: object) -> str:
+    """One earmark of a route change: "логистика 1 150 000,00 ₽ → 95 000,00 ₽"."""
+    words = _PURPOSES[locale].get(purpose, purpose)
+    if not isinstance(figures, list | tuple) or len(figures) != 2:
+        return words
+    return f"{words} {money(locale, str(figures[0]), 'RUB')} → {money(locale, str(figures[1]), 'RUB')}"
 
 
 def _day(moment: object, timezone: str) -> str:

@@ -44,6 +44,7 @@ from workflows.office_model import Payment, Phase
 from workflows.payloads import EarmarkShortfall
 from workflows.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from workflows.purchase_watch import purchase_started, watch_from
+from workflows.route_change import RouteChange
 from workflows.tasks import Deadline, Decision, Task, TaskBoard, TaskState, answer_with, expire, notify_closed
 from workflows.vocabulary import Assignee, TaskKind
 
@@ -92,6 +93,7 @@ class ClientMoney:
         self._uow, self._clock, self._board, self._alerts, self._rates = uow, clock, board, alerts, rates
         self._decide_within, self._postpone_for, self._purchase_watch = decide_within, postpone_for, purchase_watch
         self.refunds = ClientRefunds(clock, board, alerts, decide_within)
+        self.routes = RouteChange(uow, clock, rates)  # the client changes the route after arrival
 
     async def plan(self, order_id: int, consignment: Consignment) -> MoneyAccount:
         """Set the order's earmarks from the estimate; money already credited fills them. Planning again with the
