@@ -131,7 +131,7 @@ class RouteChange:
         detail: dict[str, object] = {
             "key": request.key, "figures": request.figures(),
             "changed": {p.value: [str(old), str(new)] for p, (old, new) in changed.items()},
-            "released": {p.value: str(x) for p, x in released.items()},
+            "given_back": {p.value: str(x) for p, x in released.items()},
         }  # fmt: skip
         total = sum((abs(new - old) for old, new in changed.values()), Decimal(0))
         await uow.money.record(MoneyEntry(journal_key, request.order_id, "route", total, now, detail=detail))

@@ -85,6 +85,7 @@ TELEGRAM_UPDATE = {"update_id": 1, "message": {"message_id": 1, "date": 17637160
 SLACK_EVENT = {"type": "url_verification", "challenge": "fuzz", "token": "x"}
 MONEY_PLAN = {"goods_rub": "600000", "transport": "tir", "clearance": "full", "weight_kg": "4000.5", "volume_m3": "12",
               "boxes": 20}  # fmt: skip
+MONEY_ROUTE = {**MONEY_PLAN, "key": "route-1", "delivery": "region_small_lots"}
 PAYOUT = {"key": "tir-1", "purpose": "logistics", "payee": "TIR Trans", "currency": "EUR", "amount": "12000.5",
           "due_at": "2026-11-24T12:00:00+03:00", "rate": "98.7654"}  # fmt: skip
 
@@ -136,6 +137,8 @@ ROUTES: dict[tuple[str, str], tuple[str, st.SearchStrategy[Call], int]] = {
     ("GET", "/api/stats/stores"): ("store-stats", _gets(_query("/api/stats/stores", "since")), 60),
     ("POST", "/api/orders/{order_id}/money/plan"): (
         "money-plan", _posts(ORDER_IDS.map(lambda i: f"/api/orders/{i}/money/plan"), MONEY_PLAN), 80),
+    ("POST", "/api/orders/{order_id}/money/route"): (
+        "money-route", _posts(ORDER_IDS.map(lambda i: f"/api/orders/{i}/money/route"), MONEY_ROUTE), 80),
     ("GET", "/api/orders/{order_id}/money"): ("money", _gets(ORDER_IDS.map(lambda i: f"/api/orders/{i}/money")), 30),
     ("POST", "/api/orders/{order_id}/payouts"): (
         "payouts", _posts(ORDER_IDS.map(lambda i: f"/api/orders/{i}/payouts"), PAYOUT), 120),
