@@ -93,7 +93,7 @@ class ClientMoney:
         self._uow, self._clock, self._board, self._alerts, self._rates = uow, clock, board, alerts, rates
         self._decide_within, self._postpone_for, self._purchase_watch = decide_within, postpone_for, purchase_watch
         self.refunds = ClientRefunds(clock, board, alerts, decide_within)
-        self.routes = RouteChange(uow, clock, rates)  # the client changes the route after arrival
+        self.routes = RouteChange(uow, clock, rates, self._draw_waiting)  # the client changes the route after arrival
 
     async def plan(self, order_id: int, consignment: Consignment) -> MoneyAccount:
         """Set the order's earmarks from the estimate; money already credited fills them. Planning again with the
@@ -158,7 +158,15 @@ class ClientMoney:
         if account.planned:  # an order nobody plans money for keeps the history it always had (the journal has it)
             detail: dict[str, object] = {"payment_id": payment.payment_id, "amount_rub": str(amount), **_figures(took)}
             await uow.orders.add_events(order.id, [OrderEvent(now, "money_credited", detail)])
-        for payout in payouts:
+        await self._draw_waiting(uow, order, account, payouts)
+
+    async def _draw_waiting(
+        self, uow: UnitOfWork, order: Order, account: MoneyAccount, payouts: list[Payout] | None = None
+    ) -> None:
+        """Every payout of the order that waited (short, awaiting a top-up, postponed) is drawn if its earmark holds
+        it now."""
+        assert order.id is not None
+        for payout in payouts if payouts is not None else await uow.money.payouts_of(order.id):
             if payout.state in WAITING:
                 await self._settle(uow, order, account, payout)
 

@@ -19,12 +19,13 @@ docs/client_money.md.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from workflows.errors import OrderNotFound
 from workflows.estimates import Consignment, EstimateRates, estimate
-from workflows.model import OrderEvent
+from workflows.model import Order, OrderEvent
 from workflows.money_model import (
     PURPOSES,
     Earmark,
@@ -76,16 +77,21 @@ def _estimated(earmark: Earmark) -> Decimal:
     return earmark.estimated if earmark.estimated is not None else earmark.planned
 
 
+# the money desk's "draw what waited if its earmark holds it now" (ClientMoney._draw_waiting)
+DrawWaiting = Callable[[UnitOfWork, Order, MoneyAccount], Awaitable[None]]
+
+
 class RouteChange:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, rates: EstimateRates) -> None:
-        self._uow, self._clock, self._rates = uow, clock, rates
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, rates: EstimateRates, draw_waiting: DrawWaiting) -> None:
+        self._uow, self._clock, self._rates, self._draw_waiting = uow, clock, rates, draw_waiting
 
     async def change(self, request: RouteRequest) -> RouteOutcome:
         new = estimate(self._rates, request.consignment)
         journal_key = f"route:{request.order_id}:{_digest(request.key)}"
         async with self._uow() as uow:
             await uow.locks.hold(f"order:{request.order_id}:money")
-            if await uow.orders.get(request.order_id) is None:
+            order = await uow.orders.get(request.order_id)
+            if order is None:
                 raise OrderNotFound(f"no order {request.order_id}")
             account = await uow.money.account(request.order_id)
             if account is None or not account.planned:
@@ -102,6 +108,7 @@ class RouteChange:
             if below:
                 raise RouteBelowDrawn(f"the new route leaves {', '.join(below)} below what was drawn from it")
             outcome = await self._apply(uow, request, account, changed, journal_key)
+            await self._draw_waiting(uow, order, account)  # an earmark filled from unallocated may hold one now
             await uow.commit()
         return outcome
 

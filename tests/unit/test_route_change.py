@@ -5,6 +5,7 @@ and the rest asked of the client as a linked top-up, and the caller's key makes 
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -13,7 +14,16 @@ from bot.order_history import history_line
 from tests.fakes import FakeClock
 from tests.unit.test_client_money import PLANNED, TIR_FULL, MoneyOffice
 from workflows.estimates import EstimateRates, estimate
-from workflows.money_model import DeliveryMode, MoneyConflict, MoneyNotPlanned, Purpose, RouteBelowDrawn, TransportMode
+from workflows.money_model import (
+    DeliveryMode,
+    MoneyConflict,
+    MoneyNotPlanned,
+    PayoutRequest,
+    PayoutState,
+    Purpose,
+    RouteBelowDrawn,
+    TransportMode,
+)
 from workflows.office_model import Phase
 from workflows.ports import UnitOfWorkFactory
 from workflows.route_change import RouteRequest
@@ -124,3 +134,16 @@ async def test_part_of_an_increase_comes_from_unallocated_money(office: MoneyOff
     assert request is not None and request.amount == Decimal(128_000)
     account = await office.account(order_id)
     assert (account.unallocated, account.earmark(Purpose.MARKETPLACE).reserved) == (Decimal(0), Decimal(55_000))
+
+
+async def test_a_payout_waiting_on_an_earmark_the_route_filled_is_drawn_at_once(office: MoneyOffice) -> None:
+    order_id = await office.order()
+    await office.money.plan(order_id, TIR_FULL)
+    await office.pay(order_id, "p-all", Decimal(1_994_400))
+    due = office.clock.now() + timedelta(days=4)
+    courier = PayoutRequest("sdek-1", order_id, Purpose.MARKETPLACE, "СДЭК", "RUB", Decimal(150_000), due)
+    assert (await office.money.draw(courier)).payout.state == PayoutState.SHORT
+    rail = replace(TO_REGION, transport=TransportMode.RAIL_CONTAINER)
+    await office.money.routes.change(RouteRequest("rail", order_id, rail))
+    assert (await office.payout("sdek-1")).state == PayoutState.DRAWN
+    assert await office.questions(order_id) == []  # the shortfall question closed: covered
