@@ -18,6 +18,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from workflows.alerts import TASK_ESCALATED, AlertDesk
+from workflows.client_topups import request_topup
 from workflows.errors import OrderNotFound
 from workflows.estimates import Consignment, EstimateRates, estimate
 from workflows.model import Order, OrderEvent
@@ -37,10 +38,11 @@ from workflows.money_model import (
     PayoutState,
     Purpose,
     UnknownObligation,
+    allocate,
     rub,
 )
 from workflows.money_refunds import ClientRefunds
-from workflows.office_model import Payment, Phase
+from workflows.office_model import Payment
 from workflows.payloads import EarmarkShortfall
 from workflows.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from workflows.purchase_watch import purchase_started, watch_from
@@ -68,20 +70,6 @@ class AccountView:
     account: MoneyAccount
     payouts: list[Payout]
     entries: list[MoneyEntry]
-
-
-def allocate(account: MoneyAccount, amount: Decimal, first: Purpose | None = None) -> dict[Purpose, Decimal]:
-    """Fill the earmarks with ``amount`` up to what each plans (``first``'s first); the rest goes unallocated."""
-    took: dict[Purpose, Decimal] = {}
-    order = ([first] if first is not None else []) + [p for p in PURPOSES if p != first]
-    for purpose in order if account.planned else ():
-        earmark = account.earmark(purpose)
-        share = min(amount, max(Decimal(0), earmark.planned - earmark.reserved))
-        if share > 0:
-            earmark.reserved += share
-            took[purpose], amount = share, amount - share
-    account.unallocated += amount
-    return took
 
 
 class ClientMoney:
@@ -297,39 +285,10 @@ class ClientMoney:
                                               payout.purpose, {"payout": payout.key, "by": by}))  # fmt: skip
             await self._settle(uow, order, account, payout)
         elif option == "request_topup":
-            await self._request_topup(uow, account, payout, short, task)
+            await request_topup(uow, account, payout, short, task.id, now)
         else:
             payout.state, payout.due_at, payout.task_id = PayoutState.POSTPONED, now + self._postpone_for, None
             await uow.money.save_payout(payout)
-
-    async def _request_topup(
-        self, uow: UnitOfWork, account: MoneyAccount, payout: Payout, short: Decimal, task: Task
-    ) -> None:
-        """A payment request for the difference, linked to the order like its other payments; the estimate was
-        short, so the earmark plans that much more, and the payout is drawn when the payment clears."""
-        now, order_id = self._clock.now(), payout.order_id
-        request = f"topup-{order_id}-{payout.id}-{task.id}"  # the payment's id and its session's idempotency key
-        payment = Payment(request, order_id, request, Phase.INITIATED, short, "RUB", now, now)
-        await uow.payments.save(payment)
-        account.earmark(payout.purpose).planned += short
-        await uow.money.save_account(account)
-        payout.state, payout.topup_payment_id, payout.task_id = PayoutState.AWAITING_TOPUP, payment.payment_id, None
-        await uow.money.save_payout(payout)
-        await uow.money.record(
-            MoneyEntry(
-                f"topup:{payment.payment_id}",
-                order_id,
-                "topup_requested",
-                short,
-                now,
-                payout.purpose,
-                {"payout": payout.key, "payment_id": payment.payment_id},
-            )
-        )
-        detail: dict[str, object] = {
-            "payment_id": payment.payment_id, "amount_rub": str(short), "purpose": payout.purpose.value,
-        }  # fmt: skip
-        await uow.orders.add_events(order_id, [OrderEvent(now, "topup_requested", detail)])
 
     async def on_timeout(self, uow: UnitOfWork, task: Task, deadline: Deadline) -> None:
         """No manager decided in time: the owner decides; the payout stays undrawn meanwhile."""

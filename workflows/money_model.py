@@ -186,6 +186,20 @@ class MoneyEntry:
     detail: dict[str, object] = field(default_factory=dict)
 
 
+def allocate(account: MoneyAccount, amount: Decimal, first: Purpose | None = None) -> dict[Purpose, Decimal]:
+    """Fill the earmarks with ``amount`` up to what each plans (``first``'s first); the rest goes unallocated."""
+    took: dict[Purpose, Decimal] = {}
+    order = ([first] if first is not None else []) + [p for p in PURPOSES if p != first]
+    for purpose in order if account.planned else ():
+        earmark = account.earmark(purpose)
+        share = min(amount, max(Decimal(0), earmark.planned - earmark.reserved))
+        if share > 0:
+            earmark.reserved += share
+            took[purpose], amount = share, amount - share
+    account.unallocated += amount
+    return took
+
+
 @dataclass(frozen=True)
 class ReserveTotals:
     """Over every account: what the estimates set aside, what client money filled, what payouts took."""

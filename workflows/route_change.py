@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from workflows.client_topups import ask_client
 from workflows.errors import OrderNotFound
 from workflows.estimates import Consignment, EstimateRates, estimate
 from workflows.model import Order, OrderEvent
@@ -36,7 +37,6 @@ from workflows.money_model import (
     Purpose,
     RouteBelowDrawn,
 )
-from workflows.office_model import Payment, Phase
 from workflows.ports import Clock, UnitOfWork, UnitOfWorkFactory
 
 
@@ -153,11 +153,7 @@ class RouteChange:
 
     async def _topup(self, uow: UnitOfWork, request: RouteRequest, purpose: Purpose, amount: Decimal) -> str:
         """A payment request for the increase, linked to the order; it fills ``purpose`` first when it clears."""
-        now, order_id = self._clock.now(), request.order_id
-        payment_id = f"route-{order_id}-{_digest(request.key)}-{purpose.value}"  # also its session's key
-        await uow.payments.save(Payment(payment_id, order_id, payment_id, Phase.INITIATED, amount, "RUB", now, now))
-        await uow.money.record(MoneyEntry(f"topup:{payment_id}", order_id, "topup_requested", amount, now, purpose,
-                                          {"payment_id": payment_id, "route": request.key}))  # fmt: skip
-        detail: dict[str, object] = {"payment_id": payment_id, "amount_rub": str(amount), "purpose": purpose.value}
-        await uow.orders.add_events(order_id, [OrderEvent(now, "topup_requested", detail)])
+        payment_id = f"route-{request.order_id}-{_digest(request.key)}-{purpose.value}"  # also its session's key
+        link: dict[str, object] = {"route": request.key}
+        await ask_client(uow, request.order_id, purpose, amount, payment_id, self._clock.now(), link)
         return payment_id
