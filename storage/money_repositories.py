@@ -46,7 +46,7 @@ class SqlMoneyBook:
             TransportMode(row.transport) if row.transport else None,
             ClearanceMode(row.clearance) if row.clearance else None,
             [Earmark(Purpose(m.purpose), Decimal(m.planned), Decimal(m.reserved), Decimal(m.drawn),
-                     Decimal(m.absorbed), m.id, None if m.estimated is None else Decimal(m.estimated))
+                     Decimal(m.absorbed), m.id, estimated=None if m.estimated is None else Decimal(m.estimated))
              for m in marks],
             DeliveryMode(row.delivery) if row.delivery else None, row.cleared_at, row.purchase_ask_at,
             row.purchase_task_id,

@@ -179,7 +179,7 @@ class MoneyEntry:
 
     key: str
     order_id: int
-    kind: str  # credit | plan | draw | absorb | topup_requested | topup_failed | paid | refund | route
+    kind: str  # credit | plan | draw | absorb | topup_requested | topup_failed | paid | refund | route | give_back
     amount_rub: Decimal
     at: datetime
     purpose: Purpose | None = None

@@ -60,7 +60,7 @@ class RouteOutcome:
     account: MoneyAccount
     duplicate: bool
     changed: dict[Purpose, tuple[Decimal, Decimal]] = field(default_factory=dict)  # estimate before, after
-    released: dict[Purpose, Decimal] = field(default_factory=dict)  # surplus moved back to unallocated
+    given_back: dict[Purpose, Decimal] = field(default_factory=dict)  # surplus moved back to unallocated
     topups: dict[Purpose, str] = field(default_factory=dict)  # the payment requests made, by earmark
 
 
@@ -118,14 +118,14 @@ class RouteChange:
     ) -> RouteOutcome:  # fmt: skip
         now, c = self._clock.now(), request.consignment
         account.transport, account.clearance, account.delivery = c.transport, c.clearance, c.delivery
-        released: dict[Purpose, Decimal] = {}
+        given_back: dict[Purpose, Decimal] = {}
         for purpose, (old, new) in changed.items():  # decreases first: their surplus may fill an increase
             earmark = account.earmark(purpose)
             earmark.planned, earmark.estimated = earmark.planned + new - old, new
             surplus = earmark.reserved - max(earmark.planned, earmark.drawn, earmark.absorbed)
             if new < old and surplus > 0:
                 earmark.reserved, account.unallocated = earmark.reserved - surplus, account.unallocated + surplus
-                released[purpose] = surplus
+                given_back[purpose] = surplus
         short: dict[Purpose, Decimal] = {}
         for purpose, (old, new) in changed.items():
             earmark = account.earmark(purpose)
@@ -138,18 +138,18 @@ class RouteChange:
         detail: dict[str, object] = {
             "key": request.key, "figures": request.figures(),
             "changed": {p.value: [str(old), str(new)] for p, (old, new) in changed.items()},
-            "given_back": {p.value: str(x) for p, x in released.items()},
+            "given_back": {p.value: str(x) for p, x in given_back.items()},
         }  # fmt: skip
         total = sum((abs(new - old) for old, new in changed.values()), Decimal(0))
         await uow.money.record(MoneyEntry(journal_key, request.order_id, "route", total, now, detail=detail))
         await uow.orders.add_events(request.order_id, [OrderEvent(now, "money_route_changed", detail)])
-        for purpose, amount in released.items():
-            await uow.money.record(MoneyEntry(f"{journal_key}:{purpose.value}", request.order_id, "release", amount,
+        for purpose, amount in given_back.items():
+            await uow.money.record(MoneyEntry(f"{journal_key}:{purpose.value}", request.order_id, "give_back", amount,
                                               now, purpose, {"key": request.key}))  # fmt: skip
             event: dict[str, object] = {"amount_rub": str(amount), "purpose": purpose.value}
-            await uow.orders.add_events(request.order_id, [OrderEvent(now, "money_released", event)])
+            await uow.orders.add_events(request.order_id, [OrderEvent(now, "money_given_back", event)])
         topups = {p: await self._topup(uow, request, p, amount) for p, amount in short.items()}
-        return RouteOutcome(account, False, changed, released, topups)
+        return RouteOutcome(account, False, changed, given_back, topups)
 
     async def _topup(self, uow: UnitOfWork, request: RouteRequest, purpose: Purpose, amount: Decimal) -> str:
         """A payment request for the increase, linked to the order; it fills ``purpose`` first when it clears."""

@@ -131,7 +131,7 @@ class RouteOutcomeView(TypedDict):
     account: AccountBodyView
     duplicate: bool
     changed: dict[str, EstimateChangeView]  # by purpose: only the earmarks whose estimate moved
-    released: dict[str, str]  # by purpose: surplus moved back to unallocated
+    given_back: dict[str, str]  # by purpose: surplus moved back to unallocated
     topups: dict[str, str]  # by purpose: the payment request made (its id is also its idempotency key)
 
 
@@ -286,7 +286,7 @@ def route_view(outcome: RouteOutcome, view: AccountView) -> RouteOutcomeView:
     return RouteOutcomeView(
         account=account_view(view), duplicate=outcome.duplicate,
         changed={p.value: EstimateChangeView(before=str(b), after=str(a)) for p, (b, a) in outcome.changed.items()},
-        released={p.value: str(x) for p, x in outcome.released.items()},
+        given_back={p.value: str(x) for p, x in outcome.given_back.items()},
         topups={p.value: payment_id for p, payment_id in outcome.topups.items()},
     )  # fmt: skip
 

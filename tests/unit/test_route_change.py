@@ -55,7 +55,7 @@ async def test_an_increase_asks_the_client_for_a_linked_top_up(office: MoneyOffi
     await office.pay(order_id, "p-all", Decimal(1_994_400))
     outcome = await office.money.routes.change(RouteRequest("route-1", order_id, TO_REGION))
     assert outcome.changed == {Purpose.MARKETPLACE: (PLANNED[Purpose.MARKETPLACE], REGION_RUB)}  # only that one
-    assert outcome.released == {}
+    assert outcome.given_back == {}
     payment_id = outcome.topups[Purpose.MARKETPLACE]
     async with office.uow(read_only=True) as work:
         request = await work.payments.get(payment_id)
@@ -95,7 +95,7 @@ async def test_a_decrease_gives_its_surplus_back_and_fills_an_increase_first(off
     await office.money.draw(office.carrier_invoice(order_id, eur="5000"))  # 500 000 of logistics drawn
     rail = replace(TO_REGION, transport=TransportMode.RAIL_CONTAINER)  # 700 000 instead of 1 150 000
     outcome = await office.money.routes.change(RouteRequest("rail-and-region", order_id, rail))
-    assert outcome.released == {Purpose.LOGISTICS: Decimal(450_000)}
+    assert outcome.given_back == {Purpose.LOGISTICS: Decimal(450_000)}
     assert outcome.topups == {}  # the surplus paid for the region
     account = await office.account(order_id)
     logistics = account.earmark(Purpose.LOGISTICS)
@@ -104,7 +104,7 @@ async def test_a_decrease_gives_its_surplus_back_and_fills_an_increase_first(off
     assert account.unallocated == Decimal(450_000 - 178_000)
     assert account.credited == Decimal(1_994_400)  # nothing came in or went out: it moved
     kinds = [e.kind for e in (await office.money.account_of(order_id)).entries]
-    assert kinds.count("release") == 1 and "topup_requested" not in kinds
+    assert kinds.count("give_back") == 1 and "topup_requested" not in kinds
 
 
 async def test_a_route_that_leaves_an_earmark_below_what_was_drawn_is_refused_and_changes_nothing(
