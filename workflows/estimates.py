@@ -73,8 +73,12 @@ class EstimateRates(_Config):
             raise ValueError("[estimates.delivery.marketplace]: the marketplace rate is [estimates.marketplace]")
         object.__setattr__(self, "logistics", {**_LOGISTICS, **self.logistics})
         object.__setattr__(self, "customs", {**_CUSTOMS, **self.customs})
-        object.__setattr__(self, "delivery", {**_DELIVERY, **self.delivery, DeliveryMode.MARKETPLACE: self.marketplace})
+        object.__setattr__(self, "delivery", {**_DELIVERY, **self.delivery})
         return self
+
+    def delivery_rate(self, mode: DeliveryMode) -> Rate:
+        """The rate of delivery on from the warehouse by ``mode``; ``marketplace`` is :attr:`marketplace`."""
+        return self.marketplace if mode == DeliveryMode.MARKETPLACE else self.delivery[mode]
 
 
 @dataclass(frozen=True)
@@ -98,5 +102,5 @@ def estimate(rates: EstimateRates, consignment: Consignment) -> dict[Purpose, De
         Purpose.LOGISTICS: rates.logistics[c.transport].cost(c),
         Purpose.CUSTOMS: rates.customs[c.clearance].cost(c),
         Purpose.WAREHOUSE: rates.warehouse.cost(c),
-        Purpose.MARKETPLACE: rates.delivery[c.delivery].cost(c),
+        Purpose.MARKETPLACE: rates.delivery_rate(c.delivery).cost(c),
     }

@@ -47,6 +47,7 @@ def test_each_delivery_mode_has_a_rate_and_the_marketplace_keeps_its_own() -> No
     assert estimate(rates, replace(TIR_FULL, delivery=DeliveryMode.PICKUP))[Purpose.MARKETPLACE] == Decimal(500)
     with pytest.raises(ValueError, match="marketplace"):
         EstimateRates.model_validate({"delivery": {"marketplace": {"flat_rub": "1"}}})
+    assert EstimateRates.model_validate(rates.model_dump(mode="json")) == rates  # read back as written
 
 
 async def test_an_increase_asks_the_client_for_a_linked_top_up(office: MoneyOffice) -> None:
