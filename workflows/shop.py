@@ -184,9 +184,7 @@ def assemble(
     money, purchase = _money_desks(uow, clock, board, alerts, topology, rules)
     desk = PaymentDesk(uow, clock, fraud, fx, rules.fraud_amount_threshold_rub, money)
     watch = _payment_watch(uow, clock, board, desk, outside, rules, instance)
-    answers = _answers(fraud, fx, alerts, unfillable, returns, guard, money, purchase)
-    if watch is not None:
-        answers[TaskKind.PAYMENT_UNKNOWN] = watch.answer
+    answers = _answers(fraud, fx, alerts, unfillable, returns, guard, money, purchase, watch)
     shop = Shop(
         uow, clock, topology, ledger, board, alerts, cascade, orders, operations,
         StockIntake(uow, topology, ledger, operations, clock, rules.onec_future_tolerance), fraud, fx,
@@ -235,15 +233,18 @@ def _money_desks(
 
 def _answers(
     fraud: FraudCheck, fx: FxWatch, alerts: AlertDesk, unfillable: UnfillableDesk, returns: Returns,
-    guard: PriceGuard, money: ClientMoney, purchase: PurchaseWatch,
+    guard: PriceGuard, money: ClientMoney, purchase: PurchaseWatch, watch: PaymentStatusWatch | None,
 ) -> dict[TaskKind, Answer]:  # fmt: skip
-    """Which desk answers each kind of office task."""
-    return {
+    """Which desk answers each kind of office task (a stuck payment's, when a gateway's status can be read)."""
+    answers: dict[TaskKind, Answer] = {
         TaskKind.FRAUD_CHECK: fraud.answer, TaskKind.FX_APPROVAL: fx.answer, TaskKind.ALERT: alerts.answer,
         TaskKind.UNFILLABLE_ORDER: unfillable.answer, TaskKind.RETURN_RECEIPT: returns.answer_in_office,
         TaskKind.PRICE_APPROVAL: guard.answer, TaskKind.EARMARK_SHORTFALL: money.answer,
         TaskKind.PURCHASE_NOT_STARTED: purchase.answer, TaskKind.REFUND_SHORTFALL: money.refunds.answer,
     }  # fmt: skip
+    if watch is not None:
+        answers[TaskKind.PAYMENT_UNKNOWN] = watch.answer
+    return answers
 
 
 def _pump(
