@@ -114,4 +114,5 @@ def rules(settings: Settings) -> Rules:
         payment_task_after=timedelta(seconds=settings.payment_gateway.task_after_s),
         money_decision=timedelta(seconds=business.money_decision_timeout_s),
         money_postpone=timedelta(seconds=business.money_postpone_s),
+        money_purchase_watch=timedelta(seconds=business.money_purchase_watch_s),
     )

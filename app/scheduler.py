@@ -31,6 +31,8 @@ def build_scheduler(services: Services) -> AsyncIOScheduler:
     scheduler.add_job(shop.fx.check_due, "interval", seconds=business.fx_check_interval_s, id="fx", **every)
     if shop.money is not None:  # postponed payments out whose new date came: drawn, or asked about again
         scheduler.add_job(shop.money.retry_postponed, "interval", seconds=300, id="money-postponed", **every)
+    if shop.purchase_watch is not None:  # cleared client money with no purchase started: the managers asked
+        scheduler.add_job(shop.purchase_watch.run_once, "interval", seconds=300, id="money-purchase-watch", **every)
     scheduler.add_job(shop.operations.watch_onec, "interval", seconds=60, id="onec-watch", **every)
     for name, client in shop.channels.items():
         if isinstance(client, LearnsProducts):  # new cards and sizes: the channel's ids for them

@@ -299,6 +299,10 @@ class BusinessSettings(_Group):
         default=14_400, ge=300, le=7 * 86_400, validation_alias="MONEY_DECISION_TIMEOUT_S"
     )
     money_postpone_s: int = Field(default=86_400, ge=3600, le=30 * 86_400, validation_alias="MONEY_POSTPONE_S")
+    # a client payment cleared on an order and no goods payout (a purchase) this long: the managers are asked
+    money_purchase_watch_s: int = Field(
+        default=86_400, ge=3600, le=30 * 86_400, validation_alias="MONEY_PURCHASE_WATCH_S"
+    )
     # a return the warehouse calls sellable is stock at once, rather than when 1C's next figure counts it
     returns_sellable_at_once: bool = Field(default=False, validation_alias="RETURNS_SELLABLE_AT_ONCE")
     # shop-local time (the topology's onec.timezone) the owner gets yesterday's report in Telegram

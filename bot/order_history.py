@@ -63,6 +63,14 @@ _HISTORY: dict[str, dict[str, str]] = {
         "израсходовано {rub}",
         "box_scanned": "Коробка {box} из {boxes} ({contents}): {status_words}{skipped_words}{stock_words}"
         "{released_words}",
+        "topup_failed": "Доплата {rub} на «{purpose_words}» не прошла",
+        "money_refunded": "Возврат клиенту {refunded}: со счёта заказа снято {rub}",
+        "refund_short": "Возврат не покрыт резервами на {shortfall}: деньги уже выплачены, менеджеров известили",
+        "refund_short_checked": "Непокрытый возврат проверен{by_who}",
+        "purchase_watch_asked": "Деньги клиента ({rub}) пришли {since}, закупки нет: менеджеров спросили",
+        "purchase_watch_decision": "Оплата без закупки — решение: {decision}{by_who}",
+        "money_route_changed": "Маршрут изменён, смета: {changes}",
+        "money_given_back": "Из резерва «{purpose_words}» в свободные деньги заказа: {rub}",
         "shipment_accepted": "СДЭК принял заявку",
         "shipment_registered": "СДЭК зарегистрировал отправление, трек {tracking_number}",
         "shipment_refused": "СДЭК отказал: {reason}",
@@ -132,6 +140,14 @@ _HISTORY: dict[str, dict[str, str]] = {
         "boxes_registered": "Purchase from {payee}: {boxes_words}, {units_words}; {rub} of the {purpose_words} "
         "reserve materialised",
         "box_scanned": "Box {box} of {boxes} ({contents}): {status_words}{skipped_words}{stock_words}{released_words}",
+        "topup_failed": "The top-up of {rub} for {purpose_words} failed",
+        "money_refunded": "Refunded to the client {refunded}: {rub} taken from the order's account",
+        "refund_short": "A refund not covered by the reserves by {shortfall}: money already paid out, managers told",
+        "refund_short_checked": "The uncovered refund was checked{by_who}",
+        "purchase_watch_asked": "The client's money ({rub}) came in {since}, no purchase: the managers were asked",
+        "purchase_watch_decision": "Money with no purchase — decided: {decision}{by_who}",
+        "money_route_changed": "Route changed, estimate: {changes}",
+        "money_given_back": "From the {purpose_words} reserve back to the order's free money: {rub}",
         "shipment_accepted": "CDEK accepted the request",
         "shipment_registered": "CDEK registered the shipment, tracking {tracking_number}",
         "shipment_refused": "CDEK refused: {reason}",
@@ -187,10 +203,12 @@ _STORE_OUTCOMES: dict[Locale, dict[str, str]] = {  # a store's answer (workflows
 _DECISIONS: dict[Locale, dict[str, str]] = {  # the office's answers (workflows.unfillable, fraud_check, fx)
     "ru": {"cancel": "отменить заказ", "wait": "ждать поставку до {until}", "verified": "подтверждено",
            "no_answer": "клиент не ответил", "fraud": "мошенничество", "absorb": "берём разницу на себя",
-           "topup": "доплата клиента", "postpone": "отложить", "request_topup": "запросить доплату у клиента"},
+           "topup": "доплата клиента", "postpone": "отложить", "request_topup": "запросить доплату у клиента",
+           "started": "закупка идёт", "refund": "вернуть деньги клиенту"},
     "en": {"cancel": "cancel the order", "wait": "wait for the delivery until {until}", "verified": "verified",
            "no_answer": "the client did not answer", "fraud": "fraud", "absorb": "we absorb the difference",
-           "topup": "the client tops up", "postpone": "postpone", "request_topup": "ask the client to top up"},
+           "topup": "the client tops up", "postpone": "postpone", "request_topup": "ask the client to top up",
+           "started": "the purchase is under way", "refund": "refund the client"},
 }  # fmt: skip
 
 _PURPOSES: dict[Locale, dict[str, str]] = {  # an earmark's purpose (workflows.money_model.Purpose)
@@ -325,7 +343,7 @@ def _put_names(values: _Detail, detail: Mapping[str, object], names: Names, time
     if detail.get("deviation") is not None:
         values["deviation"] = percent(locale, Decimal(str(detail["deviation"])) * 100)
     purposes = [(f"{p}_rub", f"{p}_rub") for p in _PURPOSES[locale]]
-    for key, name in [("amount_rub", "rub"), ("shortfall_rub", "shortfall"), *purposes]:
+    for key, name in [("amount_rub", "rub"), ("shortfall_rub", "shortfall"), ("refunded_rub", "refunded"), *purposes]:
         if detail.get(key) is not None:
             values[name] = money(locale, str(detail[key]), "RUB")
     if detail.get("purpose"):
@@ -334,6 +352,17 @@ def _put_names(values: _Detail, detail: Mapping[str, object], names: Names, time
         values["document_words"] = document_title(locale, str(detail["document"]))
     if detail.get("task_kind"):
         values["customs_task_words"] = _CUSTOMS_TASKS[locale].get(str(detail["task_kind"]), str(detail["task_kind"]))
+    changed = detail.get("changed")
+    if isinstance(changed, Mapping):  # a route change: each earmark's estimate before and after
+        values["changes"] = ", ".join(_change(locale, str(p), x) for p, x in changed.items()) or "—"
+
+
+def _change(locale: Locale, purpose: str, figures: object) -> str:
+    """One earmark of a route change: "логистика 1 150 000,00 ₽ → 95 000,00 ₽"."""
+    words = _PURPOSES[locale].get(purpose, purpose)
+    if not isinstance(figures, list | tuple) or len(figures) != 2:
+        return words
+    return f"{words} {money(locale, str(figures[0]), 'RUB')} → {money(locale, str(figures[1]), 'RUB')}"
 
 
 def _day(moment: object, timezone: str) -> str:

@@ -17,6 +17,7 @@ from workflows.money_model import (
     OPEN,
     PURPOSES,
     ClearanceMode,
+    DeliveryMode,
     Earmark,
     MoneyAccount,
     MoneyEntry,
@@ -45,7 +46,11 @@ class SqlMoneyBook:
             TransportMode(row.transport) if row.transport else None,
             ClearanceMode(row.clearance) if row.clearance else None,
             [Earmark(Purpose(m.purpose), Decimal(m.planned), Decimal(m.reserved), Decimal(m.drawn),
-                     Decimal(m.absorbed), m.id, Decimal(m.released)) for m in marks],
+                     Decimal(m.absorbed), m.id, Decimal(m.released),
+                     estimated=None if m.estimated is None else Decimal(m.estimated))
+             for m in marks],
+            DeliveryMode(row.delivery) if row.delivery else None, row.cleared_at, row.purchase_ask_at,
+            row.purchase_task_id,
         )  # fmt: skip
 
     async def open_account(self, account: MoneyAccount) -> None:
@@ -62,7 +67,8 @@ class SqlMoneyBook:
     async def _save_earmarks(self, account: MoneyAccount) -> None:
         e = t.earmarks.c
         for mark in account.earmarks:
-            values = {"planned": mark.planned, "reserved": mark.reserved, "absorbed": mark.absorbed}
+            values = {"planned": mark.planned, "reserved": mark.reserved, "absorbed": mark.absorbed,
+                      "estimated": mark.estimated}  # fmt: skip
             if mark.id is None:
                 row = {"order_id": account.order_id, "purpose": mark.purpose.value, "drawn": mark.drawn, **values}
                 inserted = await self._c.execute(t.earmarks.insert().returning(e.id), row)
@@ -95,11 +101,16 @@ class SqlMoneyBook:
     async def entries(self, order_id: int) -> list[MoneyEntry]:
         m = t.money_entries.c
         rows = await self._c.execute(select(t.money_entries).where(m.order_id == order_id).order_by(m.id))
-        return [
-            MoneyEntry(r.key, r.order_id, r.kind, Decimal(r.amount_rub), r.at,
-                       Purpose(r.purpose) if r.purpose else None, dict(r.detail))
-            for r in rows
-        ]  # fmt: skip
+        return [_entry(r) for r in rows]
+
+    async def entry(self, key: str) -> MoneyEntry | None:
+        row = (await self._c.execute(select(t.money_entries).where(t.money_entries.c.key == key))).one_or_none()
+        return None if row is None else _entry(row)
+
+    async def purchase_due(self, now: datetime, limit: int) -> list[int]:
+        a = t.money_accounts.c
+        query = select(a.order_id).where(a.purchase_ask_at <= now).order_by(a.purchase_ask_at, a.order_id).limit(limit)
+        return [int(order_id) for order_id in (await self._c.execute(query)).scalars()]
 
     async def payout(self, key: str) -> Payout | None:
         row = (await self._c.execute(select(t.payouts).where(t.payouts.c.key == key))).one_or_none()
@@ -171,6 +182,8 @@ def _account_values(account: MoneyAccount) -> dict[str, Any]:
         "transport": account.transport.value if account.transport else None,
         "clearance": account.clearance.value if account.clearance else None,
         "credited": account.credited, "unallocated": account.unallocated, "created_at": account.created_at,
+        "delivery": account.delivery.value if account.delivery else None, "cleared_at": account.cleared_at,
+        "purchase_ask_at": account.purchase_ask_at, "purchase_task_id": account.purchase_task_id,
     }  # fmt: skip
 
 
@@ -180,6 +193,11 @@ def _payout_values(payout: Payout) -> dict[str, Any]:
         "task_id": payout.task_id, "topup_payment_id": payout.topup_payment_id, "absorbed_rub": payout.absorbed_rub,
         "drawn_at": payout.drawn_at, "paid_at": payout.paid_at,
     }  # fmt: skip
+
+
+def _entry(row: Any) -> MoneyEntry:
+    return MoneyEntry(row.key, row.order_id, row.kind, Decimal(row.amount_rub), row.at,
+                      Purpose(row.purpose) if row.purpose else None, dict(row.detail))  # fmt: skip
 
 
 def _payout(row: Any) -> Payout:

@@ -617,6 +617,10 @@ money_accounts = Table(
     Column("credited", Numeric(18, 2), nullable=False),
     Column("unallocated", Numeric(18, 2), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+    Column("delivery", String(32), nullable=True),  # null: planned before delivery modes (the marketplace)
+    Column("cleared_at", UtcDateTime, nullable=True),  # the first client payment credited
+    Column("purchase_ask_at", UtcDateTime, nullable=True, index=True),  # the purchase watch asks then
+    Column("purchase_task_id", Id, nullable=True),  # its open question
 )
 
 earmarks = Table(
@@ -631,6 +635,7 @@ earmarks = Table(
     Column("absorbed", Numeric(18, 2), nullable=False),  # of reserved, what the shop put in by a decision
     # of drawn, what materialised as the order's boxes moved (workflows/boxes.py)
     Column("released", Numeric(18, 2), nullable=False, server_default="0"),
+    Column("estimated", Numeric(18, 2), nullable=True),  # what the estimate set (planned adds top-ups)
     UniqueConstraint("order_id", "purpose"),
     CheckConstraint("drawn <= reserved", name="not_overdrawn"),
     CheckConstraint("drawn >= 0", name="drawn_not_negative"),

@@ -86,6 +86,13 @@ class MemoryMoneyBook:
     async def entries(self, order_id: int) -> list[MoneyEntry]:
         return [e for e in self._s.entries if e.order_id == order_id]
 
+    async def entry(self, key: str) -> MoneyEntry | None:
+        return next((e for e in self._s.entries if e.key == key), None)
+
+    async def purchase_due(self, now: datetime, limit: int) -> list[int]:
+        due = [a for a in self._s.accounts.values() if a.purchase_ask_at is not None and a.purchase_ask_at <= now]
+        return [a.order_id for a in sorted(due, key=lambda a: (a.purchase_ask_at, a.order_id))][:limit]
+
     async def payout(self, key: str) -> Payout | None:
         found = next((p for p in self._s.payouts.values() if p.key == key), None)
         return copy.deepcopy(found)

@@ -18,6 +18,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from workflows.alerts import TASK_ESCALATED, AlertDesk
+from workflows.client_topups import request_topup
 from workflows.customs import CustomsPlans
 from workflows.errors import OrderNotFound
 from workflows.estimates import Consignment, EstimateRates, estimate
@@ -25,6 +26,7 @@ from workflows.model import Order, OrderEvent
 from workflows.money_model import (
     PURPOSES,
     WAITING,
+    DeliveryMode,
     Earmark,
     MoneyAccount,
     MoneyConflict,
@@ -37,11 +39,15 @@ from workflows.money_model import (
     PayoutState,
     Purpose,
     UnknownObligation,
+    allocate,
     rub,
 )
-from workflows.office_model import Payment, Phase
+from workflows.money_refunds import ClientRefunds
+from workflows.office_model import Payment
 from workflows.payloads import EarmarkShortfall
 from workflows.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from workflows.purchase_watch import purchase_started, watch_from
+from workflows.route_change import RouteChange
 from workflows.tasks import Deadline, Decision, Task, TaskBoard, TaskState, answer_with, expire, notify_closed
 from workflows.vocabulary import Assignee, TaskKind
 
@@ -67,29 +73,18 @@ class AccountView:
     entries: list[MoneyEntry]
 
 
-def allocate(account: MoneyAccount, amount: Decimal, first: Purpose | None = None) -> dict[Purpose, Decimal]:
-    """Fill the earmarks with ``amount`` up to what each plans (``first``'s first); the rest goes unallocated."""
-    took: dict[Purpose, Decimal] = {}
-    order = ([first] if first is not None else []) + [p for p in PURPOSES if p != first]
-    for purpose in order if account.planned else ():
-        earmark = account.earmark(purpose)
-        share = min(amount, max(Decimal(0), earmark.planned - earmark.reserved))
-        if share > 0:
-            earmark.reserved += share
-            took[purpose], amount = share, amount - share
-    account.unallocated += amount
-    return took
-
-
 class ClientMoney:
     def __init__(
         self, uow: UnitOfWorkFactory, clock: Clock, board: TaskBoard, alerts: AlertDesk, rates: EstimateRates,
         decide_within: timedelta = timedelta(hours=4), postpone_for: timedelta = timedelta(days=1),
         customs: CustomsPlans | None = None,
+        purchase_watch: timedelta = timedelta(days=1),
     ) -> None:  # fmt: skip
         self._uow, self._clock, self._board, self._alerts, self._rates = uow, clock, board, alerts, rates
-        self._decide_within, self._postpone_for = decide_within, postpone_for
+        self._decide_within, self._postpone_for, self._purchase_watch = decide_within, postpone_for, purchase_watch
         self.customs = customs  # on full clearance, the goods money in plans the customs documents and payment
+        self.refunds = ClientRefunds(clock, board, alerts, decide_within)
+        self.routes = RouteChange(uow, clock, rates, self._draw_waiting)  # the client changes the route after arrival
 
     async def plan(self, order_id: int, consignment: Consignment) -> MoneyAccount:
         """Set the order's earmarks from the estimate; money already credited fills them. Planning again with the
@@ -100,7 +95,9 @@ class ClientMoney:
             order = await self._order(uow, order_id)
             account = await uow.money.account(order_id)
             if account is not None and account.planned:
-                same = (account.transport, account.clearance) == (consignment.transport, consignment.clearance)
+                same = (account.transport, account.clearance, account.delivery or DeliveryMode.MARKETPLACE) == (
+                    consignment.transport, consignment.clearance, consignment.delivery,
+                )  # fmt: skip
                 if same and all(account.earmark(p).planned == amounts[p] for p in PURPOSES):
                     return account
                 raise MoneyConflict(f"order {order_id} is planned already, with other figures")
@@ -109,12 +106,14 @@ class ClientMoney:
                 account = MoneyAccount(order_id, Decimal(0), Decimal(0), now)
                 await uow.money.open_account(account)
             account.transport, account.clearance = consignment.transport, consignment.clearance
-            account.earmarks = [Earmark(p, amounts[p]) for p in PURPOSES]
+            account.delivery = consignment.delivery
+            account.earmarks = [Earmark(p, amounts[p], estimated=amounts[p]) for p in PURPOSES]
             waiting, account.unallocated = account.unallocated, Decimal(0)
             took = allocate(account, waiting)
             await uow.money.save_account(account)
             detail: dict[str, object] = {f"{p.value}_rub": str(amounts[p]) for p in PURPOSES}
-            detail |= {"transport": consignment.transport.value, "clearance": consignment.clearance.value}
+            detail |= {"transport": consignment.transport.value, "clearance": consignment.clearance.value,
+                       "delivery": consignment.delivery.value}  # fmt: skip
             await uow.money.record(MoneyEntry(f"plan:{order_id}", order_id, "plan", sum(amounts.values(), Decimal(0)),
                                               now, detail={**detail, "filled": _figures(took)}))  # fmt: skip
             await uow.orders.add_events(order_id, [OrderEvent(now, "money_planned", detail)])
@@ -145,18 +144,47 @@ class ClientMoney:
             account = MoneyAccount(order.id, Decimal(0), Decimal(0), now)
             await uow.money.open_account(account)
         payouts = await uow.money.payouts_of(order.id)
-        first = next((p.purpose for p in payouts if p.topup_payment_id == payment.payment_id), None)
         account.credited += amount
-        took = allocate(account, amount, first)
+        took = allocate(account, amount, await self._topped_up(uow, payment))
+        watch_from(account, now, self._purchase_watch, any(p.purpose == Purpose.GOODS for p in payouts))
         await uow.money.save_account(account)
         if account.planned:  # an order nobody plans money for keeps the history it always had (the journal has it)
             detail: dict[str, object] = {"payment_id": payment.payment_id, "amount_rub": str(amount), **_figures(took)}
             await uow.orders.add_events(order.id, [OrderEvent(now, "money_credited", detail)])
-        for payout in payouts:
-            if payout.state in WAITING:
-                await self._settle(uow, order, account, payout)
+        await self._draw_waiting(uow, order, account, payouts)
         if self.customs is not None:
             await self.customs.goods_paid(uow, order, account, payment.payment_id)
+
+    async def _draw_waiting(
+        self, uow: UnitOfWork, order: Order, account: MoneyAccount, payouts: list[Payout] | None = None
+    ) -> None:
+        """Every payout of the order that waited (short, awaiting a top-up, postponed) is drawn if its earmark holds
+        it now."""
+        assert order.id is not None
+        for payout in payouts if payouts is not None else await uow.money.payouts_of(order.id):
+            if payout.state in WAITING:
+                await self._settle(uow, order, account, payout)
+
+    async def _topped_up(self, uow: UnitOfWork, payment: Payment) -> Purpose | None:
+        """The earmark a top-up payment was asked for (a payout's shortfall or a route change), else ``None``."""
+        asked = await uow.money.entry(f"topup:{payment.payment_id}")
+        return None if asked is None else asked.purpose
+
+    async def refunded(self, uow: UnitOfWork, order: Order, payment: Payment) -> None:
+        """Inside the refund's transaction: what ``payment`` was credited at comes back out of the account, once."""
+        assert order.id is not None
+        await uow.locks.hold(money_lock(order.id))
+        await self.refunds.refunded(uow, order, payment, self._clock.now())
+
+    async def failed(self, uow: UnitOfWork, order: Order, payment: Payment) -> None:
+        """Inside the failure's transaction: a top-up the client was asked for did not go through. Its payout is
+        short again (its earmark no longer plans the top-up) and the managers are asked again."""
+        assert order.id is not None
+        await uow.locks.hold(money_lock(order.id))
+        await self.refunds.topup_failed(uow, order, payment, self._clock.now(), self._ask_again)
+
+    async def _ask_again(self, uow: UnitOfWork, order: Order, account: MoneyAccount, payout: Payout) -> None:
+        await self._settle(uow, order, account, payout, ask=True)
 
     async def draw(self, request: PayoutRequest) -> PayoutOutcome:
         """Take a payment out from its earmark, or ask the managers when the earmark holds too little. A request
@@ -183,6 +211,8 @@ class ClientMoney:
                 now, obligation_id=request.obligation_id,
             )  # fmt: skip
             await uow.money.add_payout(payout)
+            if payout.purpose == Purpose.GOODS:
+                await purchase_started(uow, account, now)
             task = await self._settle(uow, order, account, payout, ask=True)
             if self.customs is not None:
                 await self.customs.payout_made(uow, payout)
@@ -264,39 +294,10 @@ class ClientMoney:
                                               payout.purpose, {"payout": payout.key, "by": by}))  # fmt: skip
             await self._settle(uow, order, account, payout)
         elif option == "request_topup":
-            await self._request_topup(uow, account, payout, short, task)
+            await request_topup(uow, account, payout, short, task.id, now)
         else:
             payout.state, payout.due_at, payout.task_id = PayoutState.POSTPONED, now + self._postpone_for, None
             await uow.money.save_payout(payout)
-
-    async def _request_topup(
-        self, uow: UnitOfWork, account: MoneyAccount, payout: Payout, short: Decimal, task: Task
-    ) -> None:
-        """A payment request for the difference, linked to the order like its other payments; the estimate was
-        short, so the earmark plans that much more, and the payout is drawn when the payment clears."""
-        now, order_id = self._clock.now(), payout.order_id
-        request = f"topup-{order_id}-{payout.id}-{task.id}"  # the payment's id and its session's idempotency key
-        payment = Payment(request, order_id, request, Phase.INITIATED, short, "RUB", now, now)
-        await uow.payments.save(payment)
-        account.earmark(payout.purpose).planned += short
-        await uow.money.save_account(account)
-        payout.state, payout.topup_payment_id, payout.task_id = PayoutState.AWAITING_TOPUP, payment.payment_id, None
-        await uow.money.save_payout(payout)
-        await uow.money.record(
-            MoneyEntry(
-                f"topup:{payment.payment_id}",
-                order_id,
-                "topup_requested",
-                short,
-                now,
-                payout.purpose,
-                {"payout": payout.key, "payment_id": payment.payment_id},
-            )
-        )
-        detail: dict[str, object] = {
-            "payment_id": payment.payment_id, "amount_rub": str(short), "purpose": payout.purpose.value,
-        }  # fmt: skip
-        await uow.orders.add_events(order_id, [OrderEvent(now, "topup_requested", detail)])
 
     async def on_timeout(self, uow: UnitOfWork, task: Task, deadline: Deadline) -> None:
         """No manager decided in time: the owner decides; the payout stays undrawn meanwhile."""

@@ -3,7 +3,8 @@
 The rates are the topology file's ``[estimates]`` (storeops.example.toml documents every key); every rate is in
 roubles. One rate is a sum of parts, each 0 unless given:
 ``flat_rub + per_kg_rub × kg + per_m3_rub × m³ + per_box_rub × boxes + share_of_goods × goods``. Logistics has
-one rate per transport mode, customs one per clearance mode; warehouse services and marketplace delivery one each.
+one rate per transport mode, customs one per clearance mode, delivery on from the warehouse one per delivery mode
+(``marketplace``, the default, is ``[estimates.marketplace]``); warehouse services one.
 The result is rounded to the kopeck, halves up. Goods are earmarked at what the client's order says they cost.
 """
 
@@ -14,7 +15,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from workflows.money_model import ClearanceMode, Purpose, TransportMode, rub
+from workflows.money_model import ClearanceMode, DeliveryMode, Purpose, TransportMode, rub
 
 
 class _Config(BaseModel):
@@ -49,6 +50,13 @@ _CUSTOMS = {
     ClearanceMode.TRANSPORT_ONLY: Rate(),
 }
 
+_DELIVERY = {  # ``marketplace`` is not here: it is ``EstimateRates.marketplace``
+    DeliveryMode.OZON: Rate(per_box_rub=Decimal(250)),
+    DeliveryMode.WILDBERRIES: Rate(per_box_rub=Decimal(250)),
+    DeliveryMode.REGION_SMALL_LOTS: Rate(flat_rub=Decimal(3_000), per_kg_rub=Decimal(45)),
+    DeliveryMode.PICKUP: Rate(),
+}
+
 
 class EstimateRates(_Config):
     """The topology's ``[estimates]``: a mode left out keeps its default rate."""
@@ -57,12 +65,20 @@ class EstimateRates(_Config):
     customs: dict[ClearanceMode, Rate] = {}
     warehouse: Rate = Rate(per_box_rub=Decimal(150), per_m3_rub=Decimal(1_200))
     marketplace: Rate = Rate(per_box_rub=Decimal(250))
+    delivery: dict[DeliveryMode, Rate] = {}  # by delivery mode; ``marketplace`` is the rate above
 
     @model_validator(mode="after")
     def _defaults(self) -> EstimateRates:
+        if DeliveryMode.MARKETPLACE in self.delivery:
+            raise ValueError("[estimates.delivery.marketplace]: the marketplace rate is [estimates.marketplace]")
         object.__setattr__(self, "logistics", {**_LOGISTICS, **self.logistics})
         object.__setattr__(self, "customs", {**_CUSTOMS, **self.customs})
+        object.__setattr__(self, "delivery", {**_DELIVERY, **self.delivery})
         return self
+
+    def delivery_rate(self, mode: DeliveryMode) -> Rate:
+        """The rate of delivery on from the warehouse by ``mode``; ``marketplace`` is :attr:`marketplace`."""
+        return self.marketplace if mode == DeliveryMode.MARKETPLACE else self.delivery[mode]
 
 
 @dataclass(frozen=True)
@@ -75,6 +91,7 @@ class Consignment:
     weight_kg: Decimal = Decimal(0)
     volume_m3: Decimal = Decimal(0)
     boxes: int = 0
+    delivery: DeliveryMode = DeliveryMode.MARKETPLACE  # how they go on from the warehouse
 
 
 def estimate(rates: EstimateRates, consignment: Consignment) -> dict[Purpose, Decimal]:
@@ -85,5 +102,5 @@ def estimate(rates: EstimateRates, consignment: Consignment) -> dict[Purpose, De
         Purpose.LOGISTICS: rates.logistics[c.transport].cost(c),
         Purpose.CUSTOMS: rates.customs[c.clearance].cost(c),
         Purpose.WAREHOUSE: rates.warehouse.cost(c),
-        Purpose.MARKETPLACE: rates.marketplace.cost(c),
+        Purpose.MARKETPLACE: rates.delivery_rate(c.delivery).cost(c),
     }

@@ -49,6 +49,16 @@ class ClearanceMode(enum.StrEnum):
     TRANSPORT_ONLY = "transport_only"
 
 
+class DeliveryMode(enum.StrEnum):
+    """How the goods go on from our Moscow warehouse: what the ``marketplace`` earmark is estimated by."""
+
+    MARKETPLACE = "marketplace"  # to Wildberries or Ozon, the topology's ``[estimates.marketplace]`` (the default)
+    OZON = "ozon"
+    WILDBERRIES = "wildberries"
+    REGION_SMALL_LOTS = "region_small_lots"  # small lots to the client's region by a parcel carrier
+    PICKUP = "pickup"  # the client collects from the warehouse
+
+
 @dataclass
 class Earmark:
     """A reserve, not a charge: ``planned`` is what the estimate (and any top-up asked) sets aside for ``purpose``,
@@ -62,10 +72,16 @@ class Earmark:
     absorbed: Decimal = Decimal(0)  # of ``reserved``, what the shop put in by a manager's ``absorb``
     id: int | None = None
     released: Decimal = Decimal(0)  # of ``drawn``, what materialised as the goods moved (docs: boxes and scans)
+    estimated: Decimal | None = None  # what the estimate (plan or route change) set; ``planned`` adds top-ups
 
     @property
     def available(self) -> Decimal:
         return self.reserved - self.drawn
+
+    @property
+    def refundable(self) -> Decimal:
+        """What a refund may take back: the client's money in it not drawn (never the shop's absorbed money)."""
+        return max(Decimal(0), min(self.reserved - self.drawn, self.reserved - self.absorbed))
 
 
 @dataclass
@@ -80,6 +96,10 @@ class MoneyAccount:
     transport: TransportMode | None = None
     clearance: ClearanceMode | None = None
     earmarks: list[Earmark] = field(default_factory=list)
+    delivery: DeliveryMode | None = None  # ``None``: planned before delivery modes, read as ``marketplace``
+    cleared_at: datetime | None = None  # when the first client payment was credited
+    purchase_ask_at: datetime | None = None  # the purchase watch asks the managers then, unless goods are bought
+    purchase_task_id: int | None = None  # the managers' open question about money with no purchase
 
     def earmark(self, purpose: Purpose) -> Earmark:
         found = next((e for e in self.earmarks if e.purpose == purpose), None)
@@ -160,11 +180,26 @@ class MoneyEntry:
 
     key: str
     order_id: int
-    kind: str  # credit | plan | draw | absorb | topup_requested | paid | release
+    # credit | plan | draw | absorb | topup_requested | topup_failed | paid | refund | route | give_back | release
+    kind: str
     amount_rub: Decimal
     at: datetime
     purpose: Purpose | None = None
     detail: dict[str, object] = field(default_factory=dict)
+
+
+def allocate(account: MoneyAccount, amount: Decimal, first: Purpose | None = None) -> dict[Purpose, Decimal]:
+    """Fill the earmarks with ``amount`` up to what each plans (``first``'s first); the rest goes unallocated."""
+    took: dict[Purpose, Decimal] = {}
+    order = ([first] if first is not None else []) + [p for p in PURPOSES if p != first]
+    for purpose in order if account.planned else ():
+        earmark = account.earmark(purpose)
+        share = min(amount, max(Decimal(0), earmark.planned - earmark.reserved))
+        if share > 0:
+            earmark.reserved += share
+            took[purpose], amount = share, amount - share
+    account.unallocated += amount
+    return took
 
 
 @dataclass(frozen=True)
@@ -207,6 +242,12 @@ class NoRate(WorkflowError):
 
 class PayoutNotFound(WorkflowError):
     code = "payout_not_found"
+
+
+class RouteBelowDrawn(WorkflowError):
+    """A route change would leave an earmark planned below what payments out already took from it."""
+
+    code = "route_below_drawn"
 
 
 class UnknownObligation(WorkflowError):

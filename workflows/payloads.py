@@ -504,3 +504,62 @@ class CustomsPayment:
             _decimal(payload, "amount_rub"), datetime.fromisoformat(_str(payload, "due_at")),
             bool(payload.get("escalated")), bool(payload.get("reminded")),
         )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PurchaseNotStarted:
+    """The client's money on an order cleared and no goods were bought within the watch's time."""
+
+    order_id: int
+    external_id: str
+    credited_rub: Decimal  # the client's money on the account
+    cleared_at: datetime  # since when (the first payment credited)
+    escalated: bool = False  # the managers did not answer in time: the owner is asked
+
+    def to_payload(self) -> Payload:
+        payload: Payload = {
+            "order_id": self.order_id, "external_id": self.external_id, "credited_rub": str(self.credited_rub),
+            "cleared_at": self.cleared_at.isoformat(),
+        }  # fmt: skip
+        if self.escalated:
+            payload["escalated"] = True
+        return payload
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, object]) -> PurchaseNotStarted:
+        try:
+            cleared_at = datetime.fromisoformat(_str(payload, "cleared_at"))
+        except ValueError as error:
+            raise PayloadError(f"a purchase question with a bad time: {error}") from None
+        return cls(
+            order_id=_int(payload, "order_id"), external_id=_str(payload, "external_id"),
+            credited_rub=_decimal(payload, "credited_rub"), cleared_at=cleared_at,
+            escalated=bool(payload.get("escalated")),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RefundShortfall:
+    """A refunded client payment the account could not take back in full: ``shortfall_rub`` had been paid out."""
+
+    order_id: int
+    external_id: str
+    payment_id: str
+    refunded_rub: Decimal  # what the client got back
+    taken_rub: Decimal  # what came out of unallocated money and undrawn earmarks
+    shortfall_rub: Decimal  # the rest: already drawn for a supplier or a carrier
+
+    def to_payload(self) -> Payload:
+        return {
+            "order_id": self.order_id, "external_id": self.external_id, "payment_id": self.payment_id,
+            "refunded_rub": str(self.refunded_rub), "taken_rub": str(self.taken_rub),
+            "shortfall_rub": str(self.shortfall_rub),
+        }  # fmt: skip
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, object]) -> RefundShortfall:
+        return cls(
+            order_id=_int(payload, "order_id"), external_id=_str(payload, "external_id"),
+            payment_id=_str(payload, "payment_id"), refunded_rub=_decimal(payload, "refunded_rub"),
+            taken_rub=_decimal(payload, "taken_rub"), shortfall_rub=_decimal(payload, "shortfall_rub"),
+        )  # fmt: skip

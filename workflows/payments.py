@@ -123,12 +123,23 @@ class PaymentDesk:
                 await uow.orders.add_events(order.id or 0, [OrderEvent(now, f"payment_{event.phase.value}", detail)])
                 if event.phase == Phase.CLEARED and self._fx is not None:
                     await self._fx.record_at_payment(uow, order)
-                if event.phase == Phase.CLEARED and self._money is not None:
-                    await self._money.credit(uow, order, payment)
+                if self._money is not None:
+                    await self._money_moves(uow, order, payment, event.phase)
                 if event.phase in (Phase.AUTHORIZED, Phase.CLEARED) and order.cancelled_at is None:
                     task_id = await self._screen(uow, order, event)
             await uow.commit()
         return EventOutcome(False, applied, payment.phase, task_id)
+
+    async def _money_moves(self, uow: UnitOfWork, order: Order, payment: Payment, phase: Phase) -> None:
+        """The order's account follows the payment: credited when it clears, taken back when it is refunded after
+        that; a top-up that failed puts its payout back to the managers."""
+        assert self._money is not None
+        if phase == Phase.CLEARED:
+            await self._money.credit(uow, order, payment)
+        elif phase == Phase.REFUNDED:
+            await self._money.refunded(uow, order, payment)
+        elif phase == Phase.FAILED:
+            await self._money.failed(uow, order, payment)
 
     async def _screen(self, uow: UnitOfWork, order: Order, event: PaymentEvent) -> int | None:
         assert order.id is not None

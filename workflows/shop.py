@@ -44,6 +44,7 @@ from workflows.ports import Clock, UnitOfWorkFactory
 from workflows.price_guard import PriceGuard
 from workflows.price_upkeep import PriceUpkeep
 from workflows.prices import PriceIntake
+from workflows.purchase_watch import PurchaseWatch
 from workflows.returns import Returns
 from workflows.shipping import ShippingDesk
 from workflows.store_confirmation import StoreCascade
@@ -76,6 +77,7 @@ class Rules:
     payment_task_after: timedelta = timedelta(hours=2)  # ...and unknown this long: the managers are asked to look
     money_decision: timedelta = timedelta(hours=4)  # the managers' time to decide on an earmark's shortfall
     money_postpone: timedelta = timedelta(days=1)  # ``postpone`` looks at a short payout again this much later
+    money_purchase_watch: timedelta = timedelta(days=1)  # cleared money with no goods payout this long: ask
 
     @property
     def money_times(self) -> tuple[timedelta, timedelta]:
@@ -146,6 +148,7 @@ class Shop:
     instance: Instance = field(default_factory=Instance)  # this process's name on leases, and the leases it holds
     money: ClientMoney | None = None  # clients' virtual accounts per order, earmarks and payouts
     boxes: BoxDesk | None = None  # a purchase's boxes, their scans, and the stock and money each step moves
+    purchase_watch: PurchaseWatch | None = None  # cleared client money with no purchase started
 
     def wake_dispatchers(self) -> None:
         """Something changed stock: every channel's dispatcher sends now instead of at its next tick."""
@@ -181,19 +184,18 @@ def assemble(
     )  # fmt: skip
     returns = Returns(uow, topology, clock, board, alerts, sellable_at_once=rules.returns_sellable_at_once)
     guard = PriceGuard(clock, board, alerts, decide_within=rules.price_approval)
-    money = _money(uow, clock, board, alerts, topology, rules)
+    money, purchase = _money_desks(uow, clock, board, alerts, topology, rules)
     desk = PaymentDesk(uow, clock, fraud, fx, rules.fraud_amount_threshold_rub, money)
     watch = _payment_watch(uow, clock, board, desk, outside, rules, instance)
-    answers = _answers(fraud, fx, alerts, unfillable, returns, guard, money)
-    if watch is not None:
-        answers[TaskKind.PAYMENT_UNKNOWN] = watch.answer
+    answers = _answers(fraud, fx, alerts, unfillable, returns, guard, money, purchase, watch)
     shop = Shop(
         uow, clock, topology, ledger, board, alerts, cascade, orders, operations,
         StockIntake(uow, topology, ledger, operations, clock, rules.onec_future_tolerance), fraud, fx,
         desk, OfficeDesk(uow, answers),
-        _pump(uow, clock, cascade, fraud, fx, alerts, unfillable, returns, guard, money, instance, watch),
+        _pump(uow, clock, cascade, fraud, fx, alerts, unfillable, returns, guard, money, instance, watch, purchase),
         returns, channels=dict(outside.channels), unfillable=unfillable, price_guard=guard, instance=instance,
-        payment_watch=watch, money=money, boxes=BoxDesk(uow, clock, ledger, topology.moscow_warehouse()),
+        payment_watch=watch, money=money, purchase_watch=purchase,
+        boxes=BoxDesk(uow, clock, ledger, topology.moscow_warehouse()),
     )  # fmt: skip
     shop.catalogue = OneCCatalogue(uow, topology, ledger, operations, clock)
     shop.prices = PriceIntake(uow, topology, ledger, clock, guard, drop_approval=rules.price_drop_approval)
@@ -224,31 +226,38 @@ def assemble(
     return shop
 
 
-def _money(
+def _money_desks(
     uow: UnitOfWorkFactory, clock: Clock, board: TaskBoard, alerts: AlertDesk, topology: Topology, rules: Rules
-) -> ClientMoney:
-    """The money desk, with the customs plans its full-clearance orders get."""
+) -> tuple[ClientMoney, PurchaseWatch]:
+    """The clients' money desk, with the customs plans its full-clearance orders get, and the watch over cleared
+    money with no purchase started."""
     customs = CustomsPlans(uow, clock, board, alerts, topology.customs)
-    return ClientMoney(uow, clock, board, alerts, topology.estimates, *rules.money_times, customs=customs)
+    money = ClientMoney(uow, clock, board, alerts, topology.estimates, *rules.money_times, customs=customs,
+                        purchase_watch=rules.money_purchase_watch)  # fmt: skip
+    return money, PurchaseWatch(uow, clock, board, alerts, *rules.money_times)
 
 
 def _answers(
     fraud: FraudCheck, fx: FxWatch, alerts: AlertDesk, unfillable: UnfillableDesk, returns: Returns,
-    guard: PriceGuard, money: ClientMoney,
+    guard: PriceGuard, money: ClientMoney, purchase: PurchaseWatch, watch: PaymentStatusWatch | None,
 ) -> dict[TaskKind, Answer]:  # fmt: skip
-    """Which desk answers each kind of office task."""
-    return {
+    """Which desk answers each kind of office task (a stuck payment's, when a gateway's status can be read)."""
+    answers: dict[TaskKind, Answer] = {
         TaskKind.FRAUD_CHECK: fraud.answer, TaskKind.FX_APPROVAL: fx.answer, TaskKind.ALERT: alerts.answer,
         TaskKind.UNFILLABLE_ORDER: unfillable.answer, TaskKind.RETURN_RECEIPT: returns.answer_in_office,
         TaskKind.PRICE_APPROVAL: guard.answer, TaskKind.EARMARK_SHORTFALL: money.answer,
         **({TaskKind.CUSTOMS_DOCUMENTS: money.customs.tick} if money.customs is not None else {}),
+        TaskKind.PURCHASE_NOT_STARTED: purchase.answer, TaskKind.REFUND_SHORTFALL: money.refunds.answer,
     }  # fmt: skip
+    if watch is not None:
+        answers[TaskKind.PAYMENT_UNKNOWN] = watch.answer
+    return answers
 
 
 def _pump(
     uow: UnitOfWorkFactory, clock: Clock, cascade: StoreCascade, fraud: FraudCheck, fx: FxWatch, alerts: AlertDesk,
     unfillable: UnfillableDesk, returns: Returns, guard: PriceGuard, money: ClientMoney, instance: Instance,
-    watch: PaymentStatusWatch | None = None,
+    watch: PaymentStatusWatch | None = None, purchase: PurchaseWatch | None = None,
 ) -> DeadlinePump:  # fmt: skip
     """The deadline pump with each kind of task's handlers."""
     handlers = {
@@ -261,11 +270,14 @@ def _pump(
         (TaskKind.RETURN_RECEIPT, DeadlineKind.EXPIRE): returns.on_timeout,
         (TaskKind.PRICE_APPROVAL, DeadlineKind.EXPIRE): guard.on_timeout,
         (TaskKind.EARMARK_SHORTFALL, DeadlineKind.EXPIRE): money.on_timeout,
+        (TaskKind.REFUND_SHORTFALL, DeadlineKind.EXPIRE): money.refunds.on_timeout,
     }
     if money.customs is not None:
         for kind in (TaskKind.CUSTOMS_DOCUMENTS, TaskKind.CUSTOMS_PAYMENT):
             handlers[(kind, DeadlineKind.EXPIRE)] = money.customs.on_timeout
             handlers[(kind, DeadlineKind.REMIND)] = money.customs.on_reminder
+    if purchase is not None:
+        handlers[(TaskKind.PURCHASE_NOT_STARTED, DeadlineKind.EXPIRE)] = purchase.on_timeout
     if watch is not None:
         handlers[(TaskKind.PAYMENT_UNKNOWN, DeadlineKind.EXPIRE)] = watch.on_timeout
     return DeadlinePump(

@@ -25,6 +25,8 @@ class TaskKind(enum.StrEnum):
     EARMARK_SHORTFALL = "earmark_shortfall"  # a payment out exceeds what its earmark holds: top up, absorb, postpone
     CUSTOMS_DOCUMENTS = "customs_documents"  # the managers tick off the documents for an order's full clearance
     CUSTOMS_PAYMENT = "customs_payment"  # the managers are reminded to pay customs (FTS) for an order by its date
+    PURCHASE_NOT_STARTED = "purchase_not_started"  # the client's money cleared, no goods bought: started, postpone…
+    REFUND_SHORTFALL = "refund_shortfall"  # a refund took back less than it gave: money already paid out
 
     @property
     def for_office(self) -> bool:

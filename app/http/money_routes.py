@@ -25,6 +25,7 @@ from workflows.estimates import Consignment
 from workflows.liquidity import LONGEST, Liquidity, LiquidityView, PlannedPayment, WeekOfPayments
 from workflows.money_model import (
     ClearanceMode,
+    DeliveryMode,
     MoneyAccount,
     MoneyConflict,
     MoneyNotPlanned,
@@ -33,9 +34,11 @@ from workflows.money_model import (
     PayoutNotFound,
     PayoutRequest,
     Purpose,
+    RouteBelowDrawn,
     TransportMode,
     UnknownObligation,
 )
+from workflows.route_change import RouteOutcome, RouteRequest
 
 Amount = Annotated[Decimal, Field(ge=0, le=10**12, max_digits=18, decimal_places=4)]
 
@@ -57,6 +60,17 @@ class MoneyPlanBody(BaseModel):
     weight_kg: Amount = Decimal(0)
     volume_m3: Amount = Decimal(0)
     boxes: Annotated[StrictInt, Field(ge=0, le=1_000_000)] = 0
+    delivery: DeliveryMode = DeliveryMode.MARKETPLACE  # how the goods go on from the warehouse
+
+    def consignment(self) -> Consignment:
+        return Consignment(self.goods_rub, self.transport, self.clearance, self.weight_kg, self.volume_m3, self.boxes,
+                           self.delivery)  # fmt: skip
+
+
+class MoneyRouteBody(MoneyPlanBody):
+    """The whole new route and figures after arrival; ``key`` makes a repeat change nothing."""
+
+    key: GatewayId
 
 
 class PayoutBody(BaseModel):
@@ -104,10 +118,24 @@ class AccountBodyView(TypedDict):
     order_id: int
     transport: str | None
     clearance: str | None
+    delivery: str | None
     credited: str
     unallocated: str
     earmarks: list[EarmarkView]
     payouts: list[PayoutView]
+
+
+class EstimateChangeView(TypedDict):
+    before: str  # the earmark's estimate, roubles
+    after: str
+
+
+class RouteOutcomeView(TypedDict):
+    account: AccountBodyView
+    duplicate: bool
+    changed: dict[str, EstimateChangeView]  # by purpose: only the earmarks whose estimate moved
+    given_back: dict[str, str]  # by purpose: surplus moved back to unallocated
+    topups: dict[str, str]  # by purpose: the payment request made (its id is also its idempotency key)
 
 
 class PayoutOutcomeView(TypedDict):
@@ -165,11 +193,15 @@ class LiquidityBodyView(TypedDict):
 def money_routes(money: ClientMoney, liquidity: Liquidity) -> list[web.RouteDef]:
     async def plan(request: web.Request) -> web.Response:
         body = await read_body(request, MoneyPlanBody)
-        consignment = Consignment(body.goods_rub, body.transport, body.clearance, body.weight_kg, body.volume_m3,
-                                  body.boxes)  # fmt: skip
         with _refusals():
-            await money.plan(path_order_id(request), consignment)
+            await money.plan(path_order_id(request), body.consignment())
         return web.json_response(account_view(await money.account_of(path_order_id(request))))
+
+    async def route(request: web.Request) -> web.Response:
+        body = await read_body(request, MoneyRouteBody)
+        with _refusals():
+            outcome = await money.routes.change(RouteRequest(body.key, path_order_id(request), body.consignment()))
+        return web.json_response(route_view(outcome, await money.account_of(path_order_id(request))))
 
     async def account(request: web.Request) -> web.Response:
         return web.json_response(account_view(await money.account_of(path_order_id(request))))
@@ -201,6 +233,7 @@ def money_routes(money: ClientMoney, liquidity: Liquidity) -> list[web.RouteDef]
 
     return [
         web.post("/api/orders/{order_id}/money/plan", plan),
+        web.post("/api/orders/{order_id}/money/route", route),
         web.get("/api/orders/{order_id}/money", account),
         web.post("/api/orders/{order_id}/payouts", draw),
         web.post("/api/orders/{order_id}/payouts/{key}/paid", paid),
@@ -215,7 +248,7 @@ def _refusals() -> Iterator[None]:
     """The money desk's refusals as API errors: 409 for a conflict or a missing plan, 422 without a rate."""
     try:
         yield
-    except (MoneyConflict, MoneyNotPlanned) as error:
+    except (MoneyConflict, MoneyNotPlanned, RouteBelowDrawn) as error:
         raise ApiError(409, error.code, error.message) from error
     except (NoRate, UnknownObligation) as error:
         raise ApiError(422, error.code, error.message) from error
@@ -246,7 +279,8 @@ def account_view(view: AccountView) -> AccountBodyView:
     a: MoneyAccount = view.account
     return AccountBodyView(
         order_id=a.order_id, transport=a.transport.value if a.transport else None,
-        clearance=a.clearance.value if a.clearance else None, credited=str(a.credited),
+        clearance=a.clearance.value if a.clearance else None,
+        delivery=(a.delivery or DeliveryMode.MARKETPLACE).value if a.planned else None, credited=str(a.credited),
         unallocated=str(a.unallocated),
         earmarks=[
             EarmarkView(purpose=e.purpose.value, planned=str(e.planned), reserved=str(e.reserved),
@@ -255,6 +289,15 @@ def account_view(view: AccountView) -> AccountBodyView:
             for e in a.earmarks
         ],
         payouts=[payout_view(p) for p in view.payouts],
+    )  # fmt: skip
+
+
+def route_view(outcome: RouteOutcome, view: AccountView) -> RouteOutcomeView:
+    return RouteOutcomeView(
+        account=account_view(view), duplicate=outcome.duplicate,
+        changed={p.value: EstimateChangeView(before=str(b), after=str(a)) for p, (b, a) in outcome.changed.items()},
+        given_back={p.value: str(x) for p, x in outcome.given_back.items()},
+        topups={p.value: payment_id for p, payment_id in outcome.topups.items()},
     )  # fmt: skip
 
 

@@ -34,9 +34,11 @@ from app.http.money_routes import (
     CalendarView,
     LiquidityBodyView,
     MoneyPlanBody,
+    MoneyRouteBody,
     PayoutBody,
     PayoutOutcomeView,
     PayoutView,
+    RouteOutcomeView,
 )
 from app.http.order_listing import OrderListView
 from app.http.report_page import ReportPageView
@@ -231,6 +233,27 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         MoneyPlanBody,
         parameters=(ORDER_ID,),
         tag="Money",
+    ),
+    ("POST", "/api/orders/{order_id}/money/route"): Operation(
+        "Change the order's route after arrival: the changed earmarks are estimated again (docs/client_money.md)",
+        {
+            200: (
+                "Changed (or a repeat of the same key: `duplicate`, unchanged); what moved, and the account.",
+                RouteOutcomeView,
+            ),
+            404: ("No such order.", ERROR),
+            409: (
+                "No money plan yet; the key was used with other figures; or (`route_below_drawn`) an earmark "
+                "would be planned below what was drawn from it — nothing changed.",
+                ERROR,
+            ),
+        },
+        MoneyRouteBody,
+        parameters=(ORDER_ID,),
+        tag="Money",
+        description="Idempotent on `key`. A decrease moves the surplus back to `unallocated` (never below what is "
+        "drawn); an increase is filled from `unallocated` first, the rest asked of the client as a top-up payment "
+        "linked to the order (`topups`).",
     ),
     ("GET", "/api/orders/{order_id}/money"): Operation(
         "The order's virtual account: credited, earmarks, payouts",

@@ -19,6 +19,8 @@ from workflows.payloads import (
     PayloadError,
     PaymentUnknown,
     PriceQuestion,
+    PurchaseNotStarted,
+    RefundShortfall,
     ReturnReceipt,
     StoreQuestion,
     UnfillableOrder,
@@ -54,6 +56,10 @@ _TEXTS: dict[Locale, dict[str, str]] = {
         "kind.customs_documents": "Документы для таможни по заказу: собрать",
         "customs_payment": "Оплатить таможню по заказу {order}: {amount}",
         "kind.customs_payment": "Оплата таможни по заказу",
+        "purchase_not_started": "Деньги по заказу {order} пришли, закупки нет: {amount}, решить",
+        "kind.purchase_not_started": "Оплата без закупки: решить",
+        "refund_shortfall": "Возврат по заказу {order} не покрыт резервами: {amount}",
+        "kind.refund_shortfall": "Возврат не покрыт резервами: проверить",
         "owner": "владелец",
         "managers": "менеджеры",
         "store": "магазин {title}",
@@ -87,6 +93,10 @@ _TEXTS: dict[Locale, dict[str, str]] = {
         "kind.customs_documents": "Customs documents for an order: collect",
         "customs_payment": "Pay customs for order {order}: {amount}",
         "kind.customs_payment": "A customs payment for an order",
+        "purchase_not_started": "Order {order}: the client's money is in, no purchase: {amount}, decide",
+        "kind.purchase_not_started": "Money with no purchase: decide",
+        "refund_shortfall": "Order {order}: a refund the reserves did not cover: {amount}",
+        "kind.refund_shortfall": "A refund the reserves did not cover: check",
         "owner": "the owner",
         "managers": "the managers",
         "store": "store {title}",
@@ -156,6 +166,12 @@ class TaskTitles:
             case TaskKind.CUSTOMS_PAYMENT:
                 fts = CustomsPayment.from_payload(payload)
                 return self._t(task.kind, order=_order(fts), amount=money(self._locale, str(fts.amount_rub)))
+            case TaskKind.PURCHASE_NOT_STARTED:
+                bought = PurchaseNotStarted.from_payload(payload)
+                return self._t(task.kind, order=_order(bought), amount=money(self._locale, str(bought.credited_rub)))
+            case TaskKind.REFUND_SHORTFALL:
+                back = RefundShortfall.from_payload(payload)
+                return self._t(task.kind, order=_order(back), amount=money(self._locale, str(back.shortfall_rub)))
             case TaskKind.ALERT:
                 return self._t(task.kind, title=self._alert(AlertTask.from_payload(payload), task))
         return self._kind(task.kind)
@@ -198,6 +214,8 @@ def _order(
     | PaymentUnknown
     | EarmarkShortfall
     | CustomsChecklist
-    | CustomsPayment,
+    | CustomsPayment
+    | PurchaseNotStarted
+    | RefundShortfall,
 ) -> str:
     return payload.external_id or str(payload.order_id)

@@ -23,6 +23,8 @@ from workflows.payloads import (
     FxApproval,
     PaymentUnknown,
     PriceQuestion,
+    PurchaseNotStarted,
+    RefundShortfall,
     ReturnReceipt,
     UnfillableOrder,
 )
@@ -105,6 +107,10 @@ def task_text(task: Task, locale: Locale, timezone: str, names: Names | None = N
         lines = _checklist_lines(CustomsChecklist.from_payload(task.payload), task, locale, timezone, deadline)
     elif task.kind == TaskKind.CUSTOMS_PAYMENT:
         lines = _customs_payment_lines(CustomsPayment.from_payload(task.payload), task, locale, timezone, deadline)
+    elif task.kind == TaskKind.PURCHASE_NOT_STARTED:
+        lines = _purchase_lines(PurchaseNotStarted.from_payload(task.payload), locale, timezone, deadline)
+    elif task.kind == TaskKind.REFUND_SHORTFALL:
+        lines = _refund_lines(RefundShortfall.from_payload(task.payload), locale, deadline)
     elif task.kind == TaskKind.UNFILLABLE_ORDER:
         lines = _unfillable_lines(UnfillableOrder.from_payload(task.payload), task, names, timezone)
     elif task.kind == TaskKind.PRICE_APPROVAL:
@@ -223,6 +229,26 @@ def _customs_payment_lines(
     if payment.escalated:
         lines.append(tg(locale, "customs.fts.escalated", due=due))
     return lines
+
+
+def _purchase_lines(question: PurchaseNotStarted, locale: Locale, timezone: str, deadline: str) -> list[str]:
+    lines = [
+        tg(locale, "purchase.title", order=question.external_id or question.order_id),
+        tg(locale, "purchase.body", credited=money(locale, str(question.credited_rub), "RUB"),
+           since=clock_time(question.cleared_at, timezone), deadline=deadline),
+    ]  # fmt: skip
+    if question.escalated:
+        lines.append(tg(locale, "purchase.escalated"))
+    return lines
+
+
+def _refund_lines(question: RefundShortfall, locale: Locale, deadline: str) -> list[str]:
+    shortfall = money(locale, str(question.shortfall_rub), "RUB")
+    return [
+        tg(locale, "refund_short.title", order=question.external_id or question.order_id, shortfall=shortfall),
+        tg(locale, "refund_short.body", refunded=money(locale, str(question.refunded_rub), "RUB"),
+           taken=money(locale, str(question.taken_rub), "RUB"), shortfall=shortfall, deadline=deadline),
+    ]  # fmt: skip
 
 
 def _unfillable_lines(question: UnfillableOrder, task: Task, names: Names, timezone: str) -> list[str]:

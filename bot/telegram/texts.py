@@ -203,6 +203,21 @@ _TEXTS: dict[str, dict[str, str]] = {
         "earmark.purpose.warehouse": "склад",
         "earmark.purpose.marketplace": "доставка на маркетплейс",
         "reason.covered": "клиент доплатил",
+        "task.kind.purchase_not_started": "оплата без закупки",
+        "task.kind.refund_shortfall": "возврат не покрыт резервами",
+        "option.started": "Закупка идёт",
+        "option.refund": "Вернуть деньги",
+        "purchase.title": "🛒 Заказ {order}: деньги клиента пришли, закупки нет",
+        "purchase.body": (
+            "На счёте заказа {credited}, оплата с {since}\nТовар не оплачен поставщику\nОтветьте до {deadline}"
+        ),
+        "purchase.escalated": "Менеджеры не ответили вовремя",
+        "reason.purchase_started": "закупка началась",
+        "refund_short.title": "↩️ Возврат по заказу {order} не покрыт: {shortfall}",
+        "refund_short.body": (
+            "Клиенту возвращено {refunded}, со счёта заказа снято {taken}\n"
+            "{shortfall} уже выплачено поставщику или перевозчику\nОтветьте до {deadline}"
+        ),
         "closed.answered": "Решение: {option} — {by}, {at}",
         "closed.expired": "Время вышло ({at})",
         "closed.cancelled": "Не нужно: {reason} ({at})",
@@ -491,6 +506,21 @@ _TEXTS: dict[str, dict[str, str]] = {
         "earmark.purpose.warehouse": "warehouse",
         "earmark.purpose.marketplace": "marketplace delivery",
         "reason.covered": "the client paid",
+        "task.kind.purchase_not_started": "money with no purchase",
+        "task.kind.refund_shortfall": "a refund the reserves did not cover",
+        "option.started": "Purchase under way",
+        "option.refund": "Refund the client",
+        "purchase.title": "🛒 Order {order}: the client's money is in, no purchase started",
+        "purchase.body": (
+            "On the order's account {credited}, paid since {since}\nNo goods paid for\nAnswer by {deadline}"
+        ),
+        "purchase.escalated": "The managers did not answer in time",
+        "reason.purchase_started": "the purchase started",
+        "refund_short.title": "↩️ Order {order}: a refund not covered, {shortfall}",
+        "refund_short.body": (
+            "Refunded to the client {refunded}, taken from the order's account {taken}\n"
+            "{shortfall} was already paid to a supplier or a carrier\nAnswer by {deadline}"
+        ),
         "closed.answered": "Decision: {option} — {by}, {at}",
         "closed.expired": "Time ran out ({at})",
         "closed.cancelled": "No longer needed: {reason} ({at})",

@@ -117,3 +117,58 @@ async def test_the_owners_daily_report_has_the_weeks_money(office: Office) -> No
         "Платежи на этой неделе: 0,00\xa0₽, из резервов покрыто 0,00\xa0₽, не покрыто 0,00\xa0₽",
         "На следующей неделе: 300\xa0000,00\xa0₽; в резервах свободно 700\xa0000,00\xa0₽",
     ]
+
+
+async def _message_starting(office: Office, chat: int, mark: str) -> TgMessage:
+    for _ in range(4):  # the fraud call check of a new client's large order comes too
+        await office.deliver()
+        found = [m for m in await office.said_to(chat) if (m.text or "").startswith(mark)]
+        if found:
+            return found[0]
+    raise AssertionError(f"no {mark} message in {[m.text for m in office.tg.messages(chat)]}")
+
+
+async def test_cleared_money_with_no_purchase_asks_the_managers_in_telegram(office: Office) -> None:
+    order_id = await office.order("CN-79", "1994400.00")
+    await _json(office, "POST", f"/api/orders/{order_id}/money/plan", 200, PLAN)
+    assert await _paid(office, order_id, "pay-79", "600000.00", "idem-79") == 202
+    watch = office.services.shop.purchase_watch
+    assert watch is not None
+    office.clock.advance(days=1)
+    assert await watch.run_once() == 1
+
+    question = await _message_starting(office, MANAGER, "🛒")
+    assert question.text is not None
+    lines = question.text.splitlines()
+    assert lines[0] == "🛒 Заказ CN-79: деньги клиента пришли, закупки нет"
+    assert lines[1].startswith("На счёте заказа 600\xa0000,00\xa0₽, оплата с ")
+    assert [b["text"] for b in question.buttons[0]] == ["Закупка идёт", "Отложить", "Вернуть деньги"]
+    callback = question.buttons[0][0]["callback_data"]
+    assert callback.startswith("task:") and callback.endswith(":started")
+    pressed = office.tg.push_callback(MANAGER, question, callback)
+    assert await office.answered(pressed) == "Готово: Закупка идёт"
+    history = [entry["text"] for entry in (await office.get_order(order_id))["history"]]
+    assert any(line.startswith("Оплата без закупки — решение: закупка идёт") for line in history)
+
+
+async def test_a_route_change_over_http(office: Office) -> None:
+    order_id = await office.order("CN-80", "1994400.00")
+    await _json(office, "POST", f"/api/orders/{order_id}/money/plan", 200, PLAN)
+    assert await _paid(office, order_id, "pay-80", "1994400.00", "idem-80") == 202
+    route = {**PLAN, "key": "route-80", "delivery": "region_small_lots"}
+    changed = await _json(office, "POST", f"/api/orders/{order_id}/money/route", 200, route)
+    assert changed["duplicate"] is False
+    assert changed["changed"] == {"marketplace": {"before": "5000.00", "after": "183000.00"}}
+    assert list(changed["topups"]) == ["marketplace"] and changed["account"]["delivery"] == "region_small_lots"
+    again = await _json(office, "POST", f"/api/orders/{order_id}/money/route", 200, route)
+    assert (again["duplicate"], again["topups"]) == (True, {})
+    other = await _json(office, "POST", f"/api/orders/{order_id}/money/route", 409, {**route, "boxes": 3})
+    assert other["error"] == "money_conflict"
+
+    due = (office.clock.now() + timedelta(days=2)).isoformat()
+    invoice = {"key": "tir-80", "purpose": "logistics", "payee": "TIR", "currency": "EUR", "amount": "10000",
+               "due_at": due, "rate": "100"}  # fmt: skip
+    await _json(office, "POST", f"/api/orders/{order_id}/payouts", 201, invoice)
+    rail = {**route, "key": "route-80-rail", "transport": "rail_container"}
+    refused = await _json(office, "POST", f"/api/orders/{order_id}/money/route", 409, rail)
+    assert refused["error"] == "route_below_drawn"

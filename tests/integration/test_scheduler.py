@@ -42,7 +42,14 @@ async def test_the_deadline_job_fires_what_fell_due_while_down(
         clock.advance(hours=3)  # "down" past the store's 20 minutes
 
         scheduler = build_scheduler(services)
-        no_chat = {"leases", "deadlines", "fx", "money-postponed", "onec-watch"}  # no chat configured
+        no_chat = {
+            "leases",
+            "deadlines",
+            "fx",
+            "money-postponed",
+            "money-purchase-watch",
+            "onec-watch",
+        }  # no chat configured
         assert {job.id for job in scheduler.get_jobs()} == no_chat
         ran = asyncio.Event()
         outcome: list[JobExecutionEvent] = []

@@ -88,6 +88,7 @@ MONEY_PLAN = {"goods_rub": "600000", "transport": "tir", "clearance": "full", "w
 BOXES = {"key": "reg-1", "boxes": [{"contents": [{"sku": "КР-7/2", "qty": 2}, {"sku": "A", "qty": 1}]},
                                    {"contents": [{"sku": "A", "qty": 3}]}]}  # fmt: skip
 SCAN = {"barcode": "BX-00000001-0001-4", "status": "in_transit", "key": "gate-1", "at": "2026-11-21T12:00:00+03:00"}
+MONEY_ROUTE = {**MONEY_PLAN, "key": "route-1", "delivery": "region_small_lots"}
 PAYOUT = {"key": "tir-1", "purpose": "logistics", "payee": "TIR Trans", "currency": "EUR", "amount": "12000.5",
           "due_at": "2026-11-24T12:00:00+03:00", "rate": "98.7654"}  # fmt: skip
 
@@ -139,6 +140,8 @@ ROUTES: dict[tuple[str, str], tuple[str, st.SearchStrategy[Call], int]] = {
     ("GET", "/api/stats/stores"): ("store-stats", _gets(_query("/api/stats/stores", "since")), 60),
     ("POST", "/api/orders/{order_id}/money/plan"): (
         "money-plan", _posts(ORDER_IDS.map(lambda i: f"/api/orders/{i}/money/plan"), MONEY_PLAN), 80),
+    ("POST", "/api/orders/{order_id}/money/route"): (
+        "money-route", _posts(ORDER_IDS.map(lambda i: f"/api/orders/{i}/money/route"), MONEY_ROUTE), 80),
     ("GET", "/api/orders/{order_id}/money"): ("money", _gets(ORDER_IDS.map(lambda i: f"/api/orders/{i}/money")), 30),
     ("GET", "/api/orders/{order_id}/customs"): (
         "customs", _gets(ORDER_IDS.map(lambda i: f"/api/orders/{i}/customs")), 30),

@@ -72,6 +72,8 @@ def test_the_office_kinds_are_every_kind_but_the_stores_question() -> None:
         TaskKind.EARMARK_SHORTFALL,
         TaskKind.CUSTOMS_DOCUMENTS,
         TaskKind.CUSTOMS_PAYMENT,
+        TaskKind.PURCHASE_NOT_STARTED,
+        TaskKind.REFUND_SHORTFALL,
     }
     assert office | {TaskKind.RETURN_RECEIPT} == OFFICE_KINDS
     assert "alert" in OFFICE_KINDS and "store_confirmation" not in OFFICE_KINDS  # the stored strings match

@@ -41,6 +41,8 @@ from workflows.payloads import (
     PaymentUnknown,
     PriceQuestion,
     PriceSample,
+    PurchaseNotStarted,
+    RefundShortfall,
     ReturnReceipt,
     StoreQuestion,
     UnfillableLine,
@@ -196,6 +198,11 @@ def _office_tasks() -> list[Task]:
             PaymentUnknown(8, "S-8", "2f1c-0001", phase, NOW, Decimal("4990"), "RUB", said, error).to_payload()
             for phase, said, error in (("initiated", "pending", ""), ("authorized", "", "YooKassa did not answer"),
                                        ("3ds", "waiting_for_capture", ""), ("initiated", "", ""))]),
+        TaskKind.PURCHASE_NOT_STARTED: (("started", "postpone", "refund"), [
+            PurchaseNotStarted(8, "S-8", Decimal("600000"), NOW - timedelta(days=1), escalated).to_payload()
+            for escalated in (False, True)]),
+        TaskKind.REFUND_SHORTFALL: (("checked",), [
+            RefundShortfall(8, "S-8", "pay-8", Decimal("700000"), Decimal("100000"), Decimal("600000")).to_payload()]),
     }  # fmt: skip
     tasks = []
     for kind, (options, variants) in payloads.items():
@@ -209,7 +216,7 @@ def _office_tasks() -> list[Task]:
                               payload, closed_at=NOW))  # fmt: skip
             tasks += [Task(4, kind, "order:8", "role:managers", options, base.deadline, NOW, TaskState.CANCELLED,
                            payload, closed_at=NOW, end_reason=why)
-                      for why in ("resolved", "order_cancelled", "covered", "customs_paid")]  # fmt: skip
+                      for why in ("resolved", "order_cancelled", "covered", "customs_paid", "purchase_started")]  # fmt: skip
     return tasks
 
 
