@@ -242,36 +242,38 @@ class Scenarios:
         )
 
     async def client_journey(self) -> str:
-        """Clients' money from payment to fulfilment (docs/client_money.md): the client pays the whole estimate, the
-        supplier is paid from the goods earmark, the purchase's boxes are scanned along the way — each step moving
-        stock and using up its earmark — and each payment out is drawn from its own earmark. The sandbox clock moves
-        on between the steps as the weeks of the real journey would."""
+        """Clients' money from payment to fulfilment (docs/client_money.md): the client pays the whole estimate; Мария
+        confirms the new client by phone and ticks the customs documents in Telegram; the supplier is paid from the
+        goods earmark, the purchase's boxes are scanned along the way — each step moving stock and using up its
+        earmark — and each payment out (customs before its date) is drawn from its own earmark. The sandbox clock
+        moves on between the steps as the days of the real journey would."""
         plan = {"goods_rub": "300000", "transport": "consolidated_truck", "clearance": "full", "weight_kg": "600",
                 "volume_m3": "3", "boxes": 3}  # fmt: skip
         answer = await self._order("site", [(WATCHED, 1)], total="300000",
                                    customer={"name": "ООО Восток", "phone": "+79990000078"})  # fmt: skip
-        order_id = int(answer["order_id"])
+        order_id, number = int(answer["order_id"]), str(answer["external_id"])
         account = await self._api("POST", f"/api/orders/{order_id}/money/plan", plan)
         planned = {e["purpose"]: Decimal(e["planned"]) for e in account["earmarks"]}
         await self._pay(order_id, sum(planned.values(), Decimal(0)), "authorized", "cleared")
+        pressed = await self._press(number, ":verified")  # the call check of a new client's large order
+        ticked = [n for n in range(1, 21) if await self._press(number, f":doc{n}", patience=n == 1)]
         supplier = self._ref("CN")
         await self._payout(order_id, supplier, "goods", "Guangzhou Home Appliances", "CNY", Decimal(25000), "12")
         registered = await self._api("POST", f"/api/orders/{order_id}/purchases/{supplier}/boxes", {
             "key": self._ref("BOXES"), "boxes": [{"contents": [{"sku": WATCHED, "qty": 10}]} for _ in range(3)],
         })  # fmt: skip
         barcodes = [box["barcode"] for box in registered["boxes"]]
-        # each step: the days it takes, the payment out it needs first (from the earmark of its service), the status
-        steps: tuple[tuple[int, tuple[str, str, str, str] | None, str], ...] = (
-            (3, None, "at_supplier_warehouse"),
-            (1, ("logistics", "Cargo Express", "EUR", "100"), "in_transit"),
-            (18, ("customs", "ФТС России", "RUB", "1"), "at_moscow_warehouse"),
-            (2, ("warehouse", "Склад Подольск", "RUB", "1"), "sent_to_marketplace"),
-            (2, ("marketplace", "Wildberries", "RUB", "1"), "accepted_at_fulfilment"),
+        # each step: the days it takes, the payments out it needs first (from the earmark of its service), the status
+        steps: tuple[tuple[int, tuple[tuple[str, str, str, str], ...], str], ...] = (
+            (2, (), "at_supplier_warehouse"),
+            (1, (("logistics", "Cargo Express", "EUR", "100"),), "in_transit"),
+            (5, (("customs", "ФТС России", "RUB", "1"),), "at_moscow_warehouse"),
+            (1, (("warehouse", "Склад Подольск", "RUB", "1"),), "sent_to_marketplace"),
+            (1, (("marketplace", "Wildberries", "RUB", "1"),), "accepted_at_fulfilment"),
         )
-        for days, payout, status in steps:
+        for days, payouts, status in steps:
             await self.sandbox.advance(days * 86400)
-            if payout is not None:
-                purpose, payee, currency, rate = payout
+            for purpose, payee, currency, rate in payouts:
                 amount = (planned[purpose] * Decimal("0.9") / Decimal(rate)).quantize(Decimal(1))
                 await self._payout(order_id, self._ref(purpose[:3].upper()), purpose, payee, currency, amount, rate)
             for barcode in barcodes:
@@ -281,12 +283,31 @@ class Scenarios:
         released = sum((Decimal(e["released"]) for e in account["earmarks"]), Decimal(0))
         paid = money("ru", sum(planned.values(), Decimal(0)))
         arrived = sum(1 for box in boxes["boxes"] if box["status"] == "accepted_at_fulfilment")
+        people = "Мария подтвердила клиента звонком" if pressed else "проверка звонком ждёт менеджеров"
         return (
-            f"Заказ {order_id}: клиент оплатил {paid}; поставщику заплачено из резерва на товар, коробки "
-            f"{', '.join(barcodes)} прошли путь до фулфилмента Wildberries (принято {arrived} из {len(barcodes)}). "
-            f"Каждый скан расходовал свой резерв: всего {money('ru', released)}. Деньги заказа: "
-            f"GET /api/orders/{order_id}/money, коробки: GET /api/orders/{order_id}/boxes."
+            f"Заказ {order_id}: клиент оплатил {paid}; {people} и отметила документы для таможни ({len(ticked)}). "
+            f"Поставщику заплачено из резерва на товар, коробки {', '.join(barcodes)} прошли путь до фулфилмента "
+            f"Wildberries (принято {arrived} из {len(barcodes)}); таможня оплачена до срока. Каждый скан расходовал "
+            f"свой резерв: всего {money('ru', released)}. Деньги заказа: GET /api/orders/{order_id}/money, коробки: "
+            f"GET /api/orders/{order_id}/boxes."
         )
+
+    async def _press(self, about: str, ending: str, *, patience: bool = True) -> bool:
+        """Мария presses the button ending with ``ending`` on the message about ``about``, and the bot takes it."""
+        if patience:
+            found = await self._telegram_button(about, ending)
+        else:
+            found = next(iter(self._manager_button(about, ending)), None)
+        if found is None:
+            return False
+        self.sandbox.emulators.telegram.push_callback(MANAGER, found[0], found[1])
+        return await self._until(lambda: self._gone(about, ending))
+
+    async def _gone(self, about: str, ending: str) -> bool:
+        delivery = self.sandbox.services.chats.telegram_delivery
+        if delivery is not None:
+            await delivery.run_once()  # the edited message, without its pressed button
+        return not self._manager_button(about, ending)
 
     async def _payout(self, order_id: int, key: str, purpose: str, payee: str, currency: str, amount: Decimal,
                       rate: str) -> None:  # fmt: skip

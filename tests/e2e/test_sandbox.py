@@ -291,6 +291,11 @@ def test_a_clients_order_goes_from_payment_to_fulfilment_with_each_step_using_it
         assert Decimal(earmark["drawn"]) <= Decimal(earmark["reserved"]) == Decimal(earmark["planned"])
     events = [event["event"] for event in order(sandbox.state(), order_id)["history"]]
     assert events.count("money_credited") == 1 and "box_scanned" in events, events
+    assert {"fraud_check_answered", "customs_documents_done", "customs_payment_made"} <= set(events), events
+    assert "customs_escalated" not in events and "earmark_short" not in events, events
+    assert not [
+        m for m in person(sandbox.state(), "Ольга")["messages"] if str(order_id) in m["text"]
+    ]  # nothing to the owner
     assert "accepted_at_fulfilment" not in summary and "3 из 3" in summary
 
 
