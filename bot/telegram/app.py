@@ -24,6 +24,7 @@ from bot.telegram.pacing import FloodWait
 from bot.telegram.report import TelegramReport, report_router
 from bot.telegram.tasks_router import tasks_router
 from bot.texts import Locale
+from workflows.client_links import ClientLinks
 from workflows.leadership import Leadership
 from workflows.ledger import Ledger
 from workflows.office import OfficeDesk
@@ -60,6 +61,7 @@ def build_dispatcher(
     report: TelegramReport | None = None,
     returns: Returns | None = None,
     unfillable: UnfillableDesk | None = None,
+    links: ClientLinks | None = None,
 ) -> Dispatcher:
     dispatcher = Dispatcher()
     only_office = OfficeOnly(topology.people, locale)
@@ -69,7 +71,7 @@ def build_dispatcher(
     if report is not None:  # before the commands: their router answers anything else with the help
         dispatcher.include_router(report_router(report, locale))
     dispatcher.include_router(
-        commands_router(office, topology, ledger, lookup, operations, locale, returns, unfillable)
+        commands_router(office, topology, ledger, lookup, operations, locale, returns, unfillable, links)
     )
     return dispatcher
 
