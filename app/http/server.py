@@ -123,12 +123,13 @@ def create_app(services: Services) -> web.Application:
     if shop.reports is not None:  # the owner's daily report, for the dashboard
         app.router.add_routes(report_routes(shop.reports, services.settings.business.locale, shop.topology))
     dashboard = Dashboard(shop.uow, shop.clock, shop.topology)
+    liquidity = Liquidity(shop.uow, shop.clock, shop.topology.onec.timezone) if shop.money is not None else None
     app.router.add_routes(dashboard_routes(dashboard, shop.reports, services.settings.business.locale,
-                                           shop.topology.onec.timezone))  # fmt: skip
+                                           shop.topology.onec.timezone, liquidity))  # fmt: skip
     search = OrderSearch(shop.uow, OrderLookup(shop.uow, shop.topology.channels, shop.payments), shop.payments)
     app.router.add_routes(order_listing_routes(search, shop.topology, services.settings.business.locale))
-    if shop.money is not None:  # clients' money per order, and the owner's liquidity view
-        app.router.add_routes(money_routes(shop.money, Liquidity(shop.uow, shop.clock, shop.topology.onec.timezone)))
+    if shop.money is not None and liquidity is not None:  # clients' money per order, the owner's liquidity view
+        app.router.add_routes(money_routes(shop.money, liquidity))
     links = client_links(services.settings.client_page, shop.clock)  # the client's signed page (None: off)
     app.router.add_routes(client_page_routes(ClientStatus(shop.uow), links, services.settings.business.locale,
                                              shop.topology.onec.timezone))  # fmt: skip
