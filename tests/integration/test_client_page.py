@@ -5,6 +5,7 @@ order's signature is a 403 that tells nothing of the order; the settings refuse 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,9 +13,11 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from aiohttp.test_utils import TestClient
+from aiohttp import web
+from aiohttp.test_utils import TestClient, make_mocked_request
 
 from app.bootstrap import Services, build
+from app.http.client_page import SignatureHidingAccessLogger
 from app.settings import ConfigurationError, load_settings
 from tests.conftest import ROOT
 from tests.fakes import FakeClock
@@ -215,3 +218,15 @@ def test_a_short_secret_stops_the_start_naming_the_setting(monkeypatch: pytest.M
     message = str(raised.value)
     assert "CLIENT_LINK_SECRET" in message and "at least 32" in message
     assert "short-secret-123" not in message
+
+
+def test_the_access_log_leaves_the_links_signature_out(caplog: pytest.LogCaptureFixture) -> None:
+    logger = logging.getLogger("storeops.access")
+    access = SignatureHidingAccessLogger(logger, SignatureHidingAccessLogger.LOG_FORMAT)
+    request = make_mocked_request("GET", f"/client/orders/7?exp=1766318400&sig={'ab' * 32}&lang=en")
+    with caplog.at_level(logging.INFO, logger="storeops.access"):
+        access.log(request, web.Response(status=200), 0.01)
+        access.log(make_mocked_request("GET", "/api/orders/7"), web.Response(status=200), 0.01)
+    signed, plain = caplog.messages
+    assert "GET /client/orders/7?exp=1766318400&sig=***&lang=en HTTP/1.1" in signed and "abab" not in signed
+    assert "GET /api/orders/7 HTTP/1.1" in plain
