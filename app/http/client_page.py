@@ -4,7 +4,7 @@
 language (the service's LOCALE by default). What it shows is ``workflows/client_status.py``'s, nothing else.
 
 A manager gets the link from ``GET /api/orders/{order_id}/client-link`` (bearer token) or the ``/order`` reply in
-Telegram. Off (the link route answers 503) until ``CLIENT_LINK_SECRET`` is set."""
+Telegram. Off (the link route answers 409) until ``CLIENT_LINK_SECRET`` is set."""
 
 from __future__ import annotations
 
@@ -96,11 +96,11 @@ class ClientOrderView(TypedDict):
 def client_page_routes(
     status: ClientStatus, links: ClientLinks | None, locale: Locale, timezone: str
 ) -> list[web.RouteDef]:
-    """The manager's link route always (503 while the page is off); the client's two only when it is on."""
+    """The manager's link route always (409 while the page is off); the client's two only when it is on."""
 
     async def client_link(request: web.Request) -> web.Response:
         if links is None:
-            return error_response(503, "client_page_off", "the client's page is off: set CLIENT_LINK_SECRET (at least "
+            return error_response(409, "client_page_off", "the client's page is off: set CLIENT_LINK_SECRET (at least "
                                   "32 random characters) to send clients links")  # fmt: skip
         order_id = path_order_id(request)
         await status.of(order_id)  # 404 for an order that is not there: no link to nothing

@@ -285,7 +285,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         {
             200: ("The link; `url` is null without CLIENT_LINK_BASE_URL.", ClientLinkView),
             404: ("No such order.", ERROR),
-            503: ("The client's page is off: CLIENT_LINK_SECRET is not set (`client_page_off`).", ERROR),
+            409: ("The client's page is off: CLIENT_LINK_SECRET is not set (`client_page_off`).", ERROR),
         },
         parameters=(ORDER_ID,),
         tag="Money",

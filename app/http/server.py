@@ -96,6 +96,22 @@ def _add_api_routes(app: web.Application) -> None:
     app.router.add_get("/api/stats/stores", get_store_stats)
 
 
+def _add_people_routes(app: web.Application, services: Services) -> None:
+    """What people read: the owner's report, the dashboard, the order search, clients' money and the client's page."""
+    shop, locale, timezone = services.shop, services.settings.business.locale, services.shop.topology.onec.timezone
+    if shop.reports is not None:  # the owner's daily report, for the dashboard
+        app.router.add_routes(report_routes(shop.reports, locale, shop.topology))
+    dashboard = Dashboard(shop.uow, shop.clock, shop.topology)
+    liquidity = Liquidity(shop.uow, shop.clock, timezone) if shop.money is not None else None
+    app.router.add_routes(dashboard_routes(dashboard, shop.reports, locale, timezone, liquidity))
+    search = OrderSearch(shop.uow, OrderLookup(shop.uow, shop.topology.channels, shop.payments), shop.payments)
+    app.router.add_routes(order_listing_routes(search, shop.topology, locale))
+    if shop.money is not None and liquidity is not None:  # clients' money per order, the owner's liquidity view
+        app.router.add_routes(money_routes(shop.money, liquidity))
+    links = client_links(services.settings.client_page, shop.clock)  # the client's signed page (None: off)
+    app.router.add_routes(client_page_routes(ClientStatus(shop.uow), links, locale, timezone))
+
+
 def create_app(services: Services) -> web.Application:
     http = services.settings.http
     limit = http.max_body_bytes
@@ -120,19 +136,7 @@ def create_app(services: Services) -> web.Application:
     app[SERVICES] = services
     shop = services.shop
     _add_api_routes(app)
-    if shop.reports is not None:  # the owner's daily report, for the dashboard
-        app.router.add_routes(report_routes(shop.reports, services.settings.business.locale, shop.topology))
-    dashboard = Dashboard(shop.uow, shop.clock, shop.topology)
-    liquidity = Liquidity(shop.uow, shop.clock, shop.topology.onec.timezone) if shop.money is not None else None
-    app.router.add_routes(dashboard_routes(dashboard, shop.reports, services.settings.business.locale,
-                                           shop.topology.onec.timezone, liquidity))  # fmt: skip
-    search = OrderSearch(shop.uow, OrderLookup(shop.uow, shop.topology.channels, shop.payments), shop.payments)
-    app.router.add_routes(order_listing_routes(search, shop.topology, services.settings.business.locale))
-    if shop.money is not None and liquidity is not None:  # clients' money per order, the owner's liquidity view
-        app.router.add_routes(money_routes(shop.money, liquidity))
-    links = client_links(services.settings.client_page, shop.clock)  # the client's signed page (None: off)
-    app.router.add_routes(client_page_routes(ClientStatus(shop.uow), links, services.settings.business.locale,
-                                             shop.topology.onec.timezone))  # fmt: skip
+    _add_people_routes(app, services)
     app.router.add_post(PAYMENTS_PATH, post_payment_event)
     slack_secret = services.settings.slack.signing_secret
     if services.chats.slack_app is not None and slack_secret is not None:

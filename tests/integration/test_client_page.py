@@ -204,7 +204,7 @@ async def test_the_page_is_off_without_a_secret(
     try:
         async with served(services) as client:
             order_id = await _order(client, "CN-13")
-            body = await json_of(await client.get(f"/api/orders/{order_id}/client-link", headers=AUTH), 503)
+            body = await json_of(await client.get(f"/api/orders/{order_id}/client-link", headers=AUTH), 409)
             assert body["error"] == "client_page_off" and "CLIENT_LINK_SECRET" in body["message"]
             assert (await client.get(f"/api/client/orders/{order_id}?exp=1&sig=00")).status == 401  # not mounted
     finally:
