@@ -207,8 +207,8 @@ color:#185c2c}ul{list-style:none;margin:0;padding:0}li{display:flex;flex-wrap:wr
 gap:.2rem .8rem;padding:.45rem 0;border-top:1px solid #eef0f3}li:first-child{border-top:0}.sum{font-weight:600;
 white-space:nowrap}dl{display:grid;grid-template-columns:1fr auto;gap:.2rem .8rem;margin:0 0 .6rem}dd{margin:0;
 text-align:right;font-weight:600;white-space:nowrap}.purpose{width:100%;font-weight:600}.figures{display:grid;
-grid-template-columns:repeat(3,1fr);gap:.4rem;width:100%}.figures span{display:block;font-size:.8rem;color:#5f6b7a}
-.figures b{white-space:nowrap}.lang{float:right;font-size:.9rem}"""
+grid-template-columns:1fr auto;gap:.1rem .8rem;width:100%}.figures div{display:contents}.figures span{font-size:.9rem;
+color:#5f6b7a}.figures b{white-space:nowrap;text-align:right;font-weight:500}.lang{float:right;font-size:.9rem}"""
 
 
 def _shell(locale: Locale, title: str, body: str) -> str:

@@ -7,12 +7,14 @@ about the top-up nobody paid, and four hours on the managers get the unconfirmed
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Browser, Page, expect
 
 from tests.sandbox_process import Sandbox, running_sandbox
 
@@ -89,3 +91,29 @@ async def test_the_payment_watch_asks_the_gateway_emulator_about_the_unpaid_topu
     # the watch asked the emulator over the wire, as it asks YooKassa: the top-up is ours, unknown to the gateway
     asked = [line for line in sandbox.log.read_text().splitlines() if "no status from YooKassa" in line]
     assert asked and "HTTP 404: not_found" in asked[0], asked
+
+
+@pytest.mark.parametrize("lang", ["ru", "en"])
+async def test_the_clients_page_fits_a_phone_in_both_languages(
+    browser: Browser, sandbox: Sandbox, tmp_path: Path, lang: str
+) -> None:
+    summary = sandbox.scenario("tir_before_logistics")
+    order_id = int(re.search(r"Заказ (\d+)", summary).group(1))  # type: ignore[union-attr]
+    token = str(sandbox.state()["api_token"])
+    link = sandbox.http.get(f"/api/orders/{order_id}/client-link", headers={"Authorization": f"Bearer {token}"})
+    assert link.status_code == 200, link.text
+    context = await browser.new_context(locale="ru-RU", viewport={"width": 390, "height": 844})
+    try:
+        phone = await context.new_page()
+        await phone.goto(f"{sandbox.url}{link.json()['path']}&lang={lang}")
+        await expect(phone.get_by_test_id("client-stage")).to_have_text(
+            {"ru": "Оплачен частично", "en": "Partly paid"}[lang]
+        )
+        await expect(phone.locator("[data-testid^='client-earmark-']")).to_have_count(5)
+        scroll_width, inner_width = await phone.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+        assert scroll_width <= inner_width, f"the client's page scrolls sideways at 390 px ({scroll_width} px)"
+        shots = Path(os.environ.get("STOREOPS_SCREENSHOTS_DIR") or tmp_path)
+        shots.mkdir(parents=True, exist_ok=True)
+        await phone.screenshot(path=shots / f"client-page-{lang}-390.png", full_page=True)
+    finally:
+        await context.close()
