@@ -67,6 +67,8 @@ async def test_the_order_pane_shows_the_tir_orders_timeline_and_money(page: Page
     await expect(payout).to_have_attribute("data-state", "awaiting_topup")
     await expect(timeline).to_contain_text("Клиенту выставлена доплата 1\xa0200\xa0000,00\xa0₽ на «логистика»")
 
+    if shots := os.environ.get("STOREOPS_SCREENSHOTS_DIR"):
+        await pane.screenshot(path=Path(shots) / "sandbox-order-pane.png")
     link = pane.get_by_test_id("order-pane-client-link")
     async with page.context.expect_page() as opened:
         await link.click()
