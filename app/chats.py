@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from app.client_links import client_links
 from app.settings import Settings
 from bot.wording import Names
 from workflows.order_lookup import OrderLookup
@@ -113,4 +114,5 @@ def _connect_telegram(settings: Settings, shop: Shop, chats: Chats) -> None:
         lookup=OrderLookup(shop.uow, shop.topology.channels, shop.payments),
         operations=shop.operations, locale=locale, after_decision=delivery.after_decision, report=chats.telegram_report,
         returns=shop.returns, unfillable=shop.unfillable, boxes=shop.boxes,
+        links=client_links(settings.client_page, shop.clock),
     )  # fmt: skip

@@ -24,6 +24,7 @@ from apscheduler.events import (
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from app.bootstrap import Services
+from app.http.client_page import ACCESS_LOGGER
 from app.http.connections import ConnectionLimits, GuardedSite
 from app.http.server import create_app
 from app.instance import alive, running
@@ -75,7 +76,10 @@ class RunningService:
             self._extend(app)
         # an idle keep-alive connection waits for its next request head: the same HTTP_HEADER_TIMEOUT_S bounds it
         self._runner = web.AppRunner(
-            app, access_log=logging.getLogger("storeops.access"), keepalive_timeout=settings.http.header_timeout_s
+            app,
+            access_log=logging.getLogger("storeops.access"),
+            access_log_class=ACCESS_LOGGER,
+            keepalive_timeout=settings.http.header_timeout_s,
         )
         await self._runner.setup()
         self._scheduler = build_scheduler(services)

@@ -269,6 +269,34 @@ class PaymentGatewaySettings(_Group):
         return self
 
 
+CLIENT_LINK_SECRET_LENGTH = 32
+
+
+class ClientPageSettings(_Group):
+    """The client's signed order page (``/client/orders/{id}``): on when ``CLIENT_LINK_SECRET`` is set. Links are
+    signed with it (HMAC-SHA256), so it must be long and random; it is never logged."""
+
+    link_secret: SecretStr | None = Field(default=None, validation_alias="CLIENT_LINK_SECRET")
+    # the shop's public address the links start with (https://shop.example.ru); unset: a link is its path alone
+    base_url: AnyHttpUrl | None = Field(default=None, validation_alias="CLIENT_LINK_BASE_URL")
+    # how long a link a manager sends stays good
+    link_ttl_s: int = Field(default=30 * 86_400, ge=3600, le=366 * 86_400, validation_alias="CLIENT_LINK_TTL_S")
+
+    @field_validator("link_secret")
+    @classmethod
+    def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < CLIENT_LINK_SECRET_LENGTH:
+            raise ValueError(
+                f"too short for signing clients' links: use at least {CLIENT_LINK_SECRET_LENGTH} random characters "
+                "(e.g. `openssl rand -hex 32`), or leave it unset to keep the client's page off"
+            )
+        return value
+
+    @property
+    def enabled(self) -> bool:
+        return self.link_secret is not None
+
+
 class BusinessSettings(_Group):
     store_confirmation_timeout_s: int = Field(default=1200, ge=10, validation_alias="STORE_CONFIRMATION_TIMEOUT_S")
     fx_deviation_threshold: float = Field(default=0.02, gt=0, lt=1, validation_alias="FX_DEVIATION_THRESHOLD")
@@ -333,6 +361,7 @@ class Settings(_Group):
     onec_odata: OneCODataSettings
     carrier: CarrierSettings
     payment_gateway: PaymentGatewaySettings
+    client_page: ClientPageSettings
 
 
 class ConfigurationError(Exception):
@@ -351,6 +380,7 @@ def load_settings(env_file: str | Path | None = ".env") -> Settings:
         "onec_odata": OneCODataSettings,
         "carrier": CarrierSettings,
         "payment_gateway": PaymentGatewaySettings,
+        "client_page": ClientPageSettings,
     }
     problems: list[str] = []
     built: dict[str, Any] = {}

@@ -89,9 +89,9 @@ _HISTORY: dict[str, dict[str, str]] = {
         "unfillable_rerouted": "После ожидания товар нашёлся: строки распределены снова, менеджеров не спрашиваем",
         "crm_status": "RetailCRM: {note}",
         "return_announced": "Возврат {sku} × {qty} заявлен, спросили склад {warehouse}",
-        "return_sellable": "Возврат {sku} × {qty} пришёл на {warehouse}, годен ({by}); ждём в остатке 1С",
-        "return_restocked": "Возврат {sku} × {qty} пришёл на {warehouse} и добавлен в остаток ({by})",
-        "return_defective": "Возврат {sku} × {qty} пришёл на {warehouse} с браком ({by}); владелец спишет в 1С",
+        "return_sellable": "Возврат {sku} × {qty} пришёл на склад {warehouse}, годен ({by}); ждём в остатке 1С",
+        "return_restocked": "Возврат {sku} × {qty} пришёл на склад {warehouse} и добавлен в остаток ({by})",
+        "return_defective": "Возврат {sku} × {qty} пришёл на склад {warehouse} с браком ({by}); владелец спишет в 1С",
         "return_not_received": "Возврат {sku} × {qty} на склад {warehouse} не пришёл ({by})",
     },
     "en": {

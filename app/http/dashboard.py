@@ -9,6 +9,7 @@ from aiohttp import web
 
 from app.http.dashboard_views import DashboardView, OrderStepView
 from app.http.dashboard_words import dashboard_shell
+from app.http.money_routes import liquidity_view
 from app.http.report_routes import report_view
 from app.http.task_titles import TaskTitles
 from app.web import STATIC
@@ -18,11 +19,18 @@ from bot.texts import Locale
 from bot.wording import Names
 from workflows.daily_report import DailyReports
 from workflows.dashboard import Dashboard, Snapshot
+from workflows.liquidity import Liquidity, LiquidityView
 from workflows.ports import SeenOrderEvent
+
+LIQUIDITY_WEEKS = 8  # the weeks the money panel shows, this one first
 
 
 def dashboard_routes(
-    dashboard: Dashboard, reports: DailyReports | None, locale: Locale, timezone: str
+    dashboard: Dashboard,
+    reports: DailyReports | None,
+    locale: Locale,
+    timezone: str,
+    liquidity: Liquidity | None = None,
 ) -> list[web.AbstractRouteDef]:
     titles = TaskTitles(dashboard.topology, locale, timezone)
     names = Names.of(dashboard.topology, locale)
@@ -38,6 +46,10 @@ def dashboard_routes(
             today = reports.today()
             view["report"] = report_view(await reports.for_day(today))
             view["report_png"] = f"/api/report/daily.png?date={today.isoformat()}"
+        if liquidity is not None:
+            money = await liquidity.view(LIQUIDITY_WEEKS)
+            if has_money(money):
+                view["liquidity"] = liquidity_view(money)
         return web.json_response(view)
 
     return [web.get("/dashboard", page), web.get("/api/dashboard", data), web.static("/static", STATIC)]
@@ -82,6 +94,14 @@ def snapshot_view(snapshot: Snapshot, names: Names, timezone: str, titles: TaskT
             "move_refused": snapshot.orders.move_refused,
         },
     }  # fmt: skip
+
+
+def has_money(view: LiquidityView) -> bool:
+    """Whether any order has money to show: a plan (an estimate's earmarks) or a payment out, due or overdue."""
+    r = view.reserves
+    return bool(
+        r.planned or r.reserved or r.unallocated or view.overdue.payments or any(w.payments for w in view.weeks)
+    )
 
 
 def order_step_view(seen: SeenOrderEvent, names: Names, timezone: str = "UTC") -> OrderStepView:

@@ -7,6 +7,8 @@ from typing import Any, Literal, NotRequired
 
 from typing_extensions import TypedDict
 
+from app.http.money_routes import LiquidityBodyView
+
 
 class ChannelCardView(TypedDict):
     name: str
@@ -75,5 +77,7 @@ class DashboardView(TypedDict):
     drift: list[DriftView]
     order_events: list[OrderStepView]
     orders: OrderCountersView
+    # clients' money, as ``GET /api/money/liquidity`` answers it, once any order has a money plan or a payment out
+    liquidity: NotRequired[LiquidityBodyView]
     report: NotRequired[dict[str, Any]]  # the owner's daily report so far (``GET /api/report/daily``'s shape)
     report_png: NotRequired[str]  # where its chart is

@@ -27,6 +27,7 @@ from pydantic.json_schema import JsonSchemaMode
 from app.http import views
 from app.http.bodies import CancelBody, DeductionBody, OrderBody, PaymentEventBody, PriceMessage, StockMessage
 from app.http.box_routes import BoxesBody, OrderBoxesView, RegistrationView, ScanBody, ScanOutcomeView
+from app.http.client_page import ClientLinkView, ClientOrderView
 from app.http.customs_view import CustomsBodyView
 from app.http.dashboard_views import DashboardView
 from app.http.money_routes import (
@@ -110,6 +111,13 @@ SIGNATURE_HEADERS = (
         "description": "Unix seconds of the signature; at most 300 s away from the service's clock.",
     },
 )
+
+SIGNED_LINK = (
+    _query("exp", {"type": "string", "pattern": "^[0-9]{1,12}$"}, "The link's expiry, unix seconds."),
+    _query("sig", {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+           "Hex HMAC-SHA256 of `client-order:<order_id>:<exp>` with CLIENT_LINK_SECRET."),
+    _query("lang", {"enum": ["ru", "en"]}, "The language (the service's LOCALE by default)."),
+)  # fmt: skip
 
 OPERATIONS: dict[tuple[str, str], Operation] = {
     ("POST", "/api/1c/stock"): Operation(
@@ -343,6 +351,43 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         tag="Money",
         description="Made once when the client's goods payment fills the goods earmark (docs/client_money.md, "
         "'Customs plans'). The FTS payment is `covered` once a payout with purpose `customs` is made.",
+    ),
+    ("GET", "/api/orders/{order_id}/client-link"): Operation(
+        "A signed link to the order's page for the client (docs/client_money.md, 'The client's page')",
+        {
+            200: ("The link; `url` is null without CLIENT_LINK_BASE_URL.", ClientLinkView),
+            404: ("No such order.", ERROR),
+            409: ("The client's page is off: CLIENT_LINK_SECRET is not set (`client_page_off`).", ERROR),
+        },
+        parameters=(ORDER_ID,),
+        tag="Money",
+    ),
+    ("GET", "/api/client/orders/{order_id}"): Operation(
+        "The client's view of one order, opened by its signed link (no token)",
+        {
+            200: ("The order's number, stage, payments and what the money is for.", ClientOrderView),
+            403: (
+                "No signature (`link_signature_missing`), a wrong one (`link_signature_invalid`) or an expired "
+                "link (`link_expired`); nothing of the order is told.",
+                ERROR,
+            ),
+            404: ("The link is genuine but the order is not there any more.", ERROR),
+        },
+        auth="own",
+        parameters=(ORDER_ID, *SIGNED_LINK),
+        tag="Client",
+    ),
+    ("GET", "/client/orders/{order_id}"): Operation(
+        "The client's order page (HTML, for a phone), opened by its signed link",
+        {
+            200: ("HTML.", None),
+            403: ("The link is not valid or has expired (an HTML page says so).", None),
+            404: ("The order is not there any more (HTML).", None),
+        },
+        auth="own",
+        media="text/html",
+        parameters=(ORDER_ID, *SIGNED_LINK),
+        tag="Client",
     ),
     ("GET", "/api/report/daily"): Operation(
         "The owner's daily report (README, 'Daily report')",

@@ -18,8 +18,10 @@ from sqlalchemy import text
 
 from app.bootstrap import Services
 from app.client_address import forwarded_client, proxy_networks
+from app.client_links import client_links
 from app.http.bodies import CancelBody, DeductionBody, OrderBody, PaymentEventBody, PriceMessage, StockMessage
 from app.http.box_routes import box_routes
+from app.http.client_page import SIGNED_ROUTES, client_page_routes
 from app.http.connections import request_deadlines
 from app.http.dashboard import dashboard_routes
 from app.http.errors import RETRY_AFTER_SECONDS, ApiError, Handler, error_response, json_errors
@@ -54,6 +56,7 @@ from bot.order_history import history_line
 from bot.wording import Names
 from storage.database import DatabaseUnavailable, lost_connection
 from workflows.articles import MAX_SKU_LENGTH
+from workflows.client_status import ClientStatus
 from workflows.dashboard import Dashboard
 from workflows.errors import WorkflowError
 from workflows.liquidity import Liquidity
@@ -68,7 +71,6 @@ from workflows.orders import LineRequest, PlaceOrder
 from workflows.payments import PaymentEvent
 from workflows.ports import Clock
 from workflows.prices import OneCPrice
-from workflows.shop import Shop
 from workflows.store_stats import store_answer_stats
 
 log = logging.getLogger(__name__)
@@ -95,11 +97,22 @@ def _add_api_routes(app: web.Application) -> None:
     app.router.add_get("/api/stats/stores", get_store_stats)
 
 
-def _add_money_routes(app: web.Application, shop: Shop) -> None:
-    if shop.money is not None:  # clients' money per order, and the owner's liquidity view
-        app.router.add_routes(money_routes(shop.money, Liquidity(shop.uow, shop.clock, shop.topology.onec.timezone)))
+def _add_people_routes(app: web.Application, services: Services) -> None:
+    """What people read: the owner's report, the dashboard, the order search, clients' money and the client's page."""
+    shop, locale, timezone = services.shop, services.settings.business.locale, services.shop.topology.onec.timezone
+    if shop.reports is not None:  # the owner's daily report, for the dashboard
+        app.router.add_routes(report_routes(shop.reports, locale, shop.topology))
+    dashboard = Dashboard(shop.uow, shop.clock, shop.topology)
+    liquidity = Liquidity(shop.uow, shop.clock, timezone) if shop.money is not None else None
+    app.router.add_routes(dashboard_routes(dashboard, shop.reports, locale, timezone, liquidity))
+    search = OrderSearch(shop.uow, OrderLookup(shop.uow, shop.topology.channels, shop.payments), shop.payments)
+    app.router.add_routes(order_listing_routes(search, shop.topology, locale))
+    if shop.money is not None and liquidity is not None:  # clients' money per order, the owner's liquidity view
+        app.router.add_routes(money_routes(shop.money, liquidity))
     if shop.boxes is not None:  # a purchase's boxes, their scans, and the status the client sees
         app.router.add_routes(box_routes(shop.boxes))
+    links = client_links(services.settings.client_page, shop.clock)  # the client's signed page (None: off)
+    app.router.add_routes(client_page_routes(ClientStatus(shop.uow), links, locale, timezone))
 
 
 def create_app(services: Services) -> web.Application:
@@ -126,14 +139,7 @@ def create_app(services: Services) -> web.Application:
     app[SERVICES] = services
     shop = services.shop
     _add_api_routes(app)
-    if shop.reports is not None:  # the owner's daily report, for the dashboard
-        app.router.add_routes(report_routes(shop.reports, services.settings.business.locale, shop.topology))
-    dashboard = Dashboard(shop.uow, shop.clock, shop.topology)
-    app.router.add_routes(dashboard_routes(dashboard, shop.reports, services.settings.business.locale,
-                                           shop.topology.onec.timezone))  # fmt: skip
-    search = OrderSearch(shop.uow, OrderLookup(shop.uow, shop.topology.channels, shop.payments), shop.payments)
-    app.router.add_routes(order_listing_routes(search, shop.topology, services.settings.business.locale))
-    _add_money_routes(app, shop)
+    _add_people_routes(app, services)
     app.router.add_post(PAYMENTS_PATH, post_payment_event)
     slack_secret = services.settings.slack.signing_secret
     if services.chats.slack_app is not None and slack_secret is not None:
@@ -170,6 +176,8 @@ def _bearer_auth(token: str | None, payments: PaymentSignature | None, logins: F
     async def bearer_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
         if not request.path.startswith("/api/") or request.path in PUBLIC_PATHS:  # the API's description
             return await handler(request)
+        if _route_of(request) in SIGNED_ROUTES:  # the client's page: its link's signature is the permission
+            return await handler(request)
         wait = logins.retry_after(request.remote)
         if wait is not None:  # even a right token: guessing must not learn anything while blocked
             return error_response(429, "too_many_attempts", f"too many wrong tokens from this address: try again "
@@ -191,6 +199,13 @@ def _bearer_auth(token: str | None, payments: PaymentSignature | None, logins: F
         return await handler(request)
 
     return bearer_auth
+
+
+def _route_of(request: web.Request) -> str | None:
+    """The route the request was matched to, as it was added (``/api/client/orders/{order_id}``): told by the router,
+    so no spelling of the path (``..``, encoded slashes) reaches another route without the token."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else None
 
 
 @dataclass(frozen=True)

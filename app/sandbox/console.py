@@ -185,6 +185,7 @@ class Console:
                 "orders": await self._orders(),
                 "scenarios": [{"name": s.name, "title": s.title, "description": s.description} for s in SCENARIOS],
                 "dashboard_url": f"/dashboard#token={sandbox.api_token}",
+                "api_token": sandbox.api_token,  # the order pane reads the service's own API with it
             }
             text = json.dumps([offset_s, state], ensure_ascii=False)
             version = hashlib.blake2b(text.encode(), digest_size=12).hexdigest()

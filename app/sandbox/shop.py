@@ -22,6 +22,7 @@ from emulators.slack import SlackEmulator
 from emulators.telegram import TelegramEmulator
 from emulators.wildberries import WildberriesEmulator
 from emulators.yandex_market import YandexMarketEmulator
+from emulators.yookassa import YooKassaEmulator
 from workflows.onec_pull import PullResult
 from workflows.topology import Topology
 
@@ -38,6 +39,7 @@ class Emulators:
     retailcrm: RetailCrmEmulator
     cbr: CbrEmulator
     cdek: CdekEmulator
+    yookassa: YooKassaEmulator  # the payment gateway: the checkout creates payments, the payment watch reads them
 
 
 class SandboxShop(Protocol):

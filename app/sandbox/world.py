@@ -56,6 +56,7 @@ from emulators.telegram import TelegramEmulator
 from emulators.telegram.model import TgUser
 from emulators.wildberries import WildberriesEmulator
 from emulators.yandex_market import YandexMarketEmulator
+from emulators.yookassa import YooKassaEmulator
 from storage import schema
 from workflows.offer_ids import offer_id_for
 from workflows.onec_pull import PullResult
@@ -73,6 +74,7 @@ WB_TOKEN, OZON_CLIENT, OZON_KEY, YM_KEY = "sandbox-wb-token", "sandbox-ozon", "s
 SITE_TOKEN, CRM_KEY, CRM_SITE = "sandbox-site-token", "sandbox-crm-key", "shop"
 ONEC_USER, ONEC_PASSWORD = "storeops", "sandbox-1c-password"
 CDEK_CLIENT, CDEK_SECRET = "sandbox-cdek", "sandbox-cdek-secret"
+GATEWAY_SHOP, GATEWAY_KEY = "100500", "test_sandbox-yookassa-secret-key"
 
 
 def wb_chrt_ids(topology: Topology) -> dict[str, int]:
@@ -114,11 +116,12 @@ def _emulators(topology: Topology, clock: SandboxClock) -> Emulators:
         retailcrm=RetailCrmEmulator(CRM_KEY, CRM_SITE, [RETAILCRM_STORE], offers("retailcrm")),
         cbr=CbrEmulator(),
         cdek=CdekEmulator(CDEK_CLIENT, CDEK_SECRET),
+        yookassa=YooKassaEmulator(shop_id=GATEWAY_SHOP, secret_key=GATEWAY_KEY),
     )
 
 
 def environment(emulators: Emulators, *, database_url: str, host: str, port: int, api_token: str,
-                locale: str) -> dict[str, str]:  # fmt: skip
+                locale: str, link_secret: str) -> dict[str, str]:  # fmt: skip
     """What an operator would put in ``.env`` to run against these systems."""
     e = emulators
     return {
@@ -139,6 +142,10 @@ def environment(emulators: Emulators, *, database_url: str, host: str, port: int
         "CDEK_CLIENT_ID": CDEK_CLIENT, "CDEK_CLIENT_SECRET": CDEK_SECRET, "CDEK_API_BASE": e.cdek.base_url,
         "CDEK_SENDER_NAME": "Магазин storeops (песочница)", "CDEK_SENDER_PHONE": "+74950000000",
         "CDEK_SHIPMENT_POINT": "MSK123",
+        # the payment watch asks the gateway about stuck payments, as in production
+        "PAYMENT_GATEWAY_URL": e.yookassa.base_url, "PAYMENT_GATEWAY_SHOP_ID": GATEWAY_SHOP,
+        "PAYMENT_GATEWAY_SECRET_KEY": GATEWAY_KEY,
+        "CLIENT_LINK_SECRET": link_secret,  # the clients' signed order pages, linked from the console
         # business timers as in production; the console's clock moves them
         "STORE_CONFIRMATION_TIMEOUT_S": "1200", "ONEC_SILENCE_ALERT_S": "1800", "FX_CHECK_INTERVAL_S": "10",
         "DEADLINE_PUMP_INTERVAL_S": "1",
@@ -146,7 +153,8 @@ def environment(emulators: Emulators, *, database_url: str, host: str, port: int
 
 
 # Settings of the operator's own shell that would point the sandbox away from its emulators.
-_FOREIGN = ("SLACK_APP_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "PAYMENTS_HMAC_SECRET", "STOREOPS_CONFIG")
+_FOREIGN = ("SLACK_APP_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "PAYMENTS_HMAC_SECRET", "STOREOPS_CONFIG",
+            "CLIENT_LINK_BASE_URL")  # fmt: skip
 
 
 class Soon:
@@ -235,7 +243,7 @@ class Sandbox:
             await self._stack.enter_async_context(emulator)
         env = environment(
             self.emulators, database_url=database_url, host=self.host, port=self.port, api_token=self.api_token,
-            locale=self.locale,
+            locale=self.locale, link_secret=secrets.token_hex(32),
         )  # fmt: skip
         for key in _FOREIGN:
             os.environ.pop(key, None)
@@ -308,6 +316,8 @@ class Sandbox:
         while await services.shop.pump.run_once():
             pass
         await services.shop.fx.check_due()
+        if services.shop.payment_watch is not None:  # payments stuck through the jump are asked about at the gateway
+            await services.shop.payment_watch.run_once()
         await self.deliver()  # what the timers ask of people goes out before the slower rest of the jump
         # 1C, pulled every minute, would have spoken during the jump: pull it before judging its silence, or every
         # jump of half an hour raises "1С молчит" and the next pull its recovery; a 1C made to fail stays silent

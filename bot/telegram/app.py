@@ -25,6 +25,7 @@ from bot.telegram.report import TelegramReport, report_router
 from bot.telegram.tasks_router import tasks_router
 from bot.texts import Locale
 from workflows.boxes import BoxDesk
+from workflows.client_links import ClientLinks
 from workflows.leadership import Leadership
 from workflows.ledger import Ledger
 from workflows.office import OfficeDesk
@@ -62,6 +63,7 @@ def build_dispatcher(
     returns: Returns | None = None,
     unfillable: UnfillableDesk | None = None,
     boxes: BoxDesk | None = None,
+    links: ClientLinks | None = None,
 ) -> Dispatcher:
     dispatcher = Dispatcher()
     only_office = OfficeOnly(topology.people, locale)
@@ -71,7 +73,7 @@ def build_dispatcher(
     if report is not None:  # before the commands: their router answers anything else with the help
         dispatcher.include_router(report_router(report, locale))
     dispatcher.include_router(
-        commands_router(office, topology, ledger, lookup, operations, locale, returns, unfillable, boxes)
+        commands_router(office, topology, ledger, lookup, operations, locale, returns, unfillable, boxes, links)
     )
     return dispatcher
 

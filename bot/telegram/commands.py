@@ -13,9 +13,10 @@ from bot.telegram.order_card import order_card, order_matches
 from bot.telegram.texts import tg
 from bot.telegram.wait_command import wait_command
 from bot.texts import Locale
-from bot.wording import Names, count, number
+from bot.wording import Names, clock_time, count, number
 from workflows.box_model import BadBarcode, BoxNotFound
 from workflows.boxes import BoxDesk
+from workflows.client_links import ClientLinks
 from workflows.errors import OrderNotFound, WorkflowError
 from workflows.ledger import Ledger
 from workflows.office import OfficeDesk
@@ -46,6 +47,7 @@ def commands_router(
     returns: Returns | None = None,
     unfillable: UnfillableDesk | None = None,
     boxes: BoxDesk | None = None,
+    links: ClientLinks | None = None,
 ) -> Router:
     router = Router(name="commands")
 
@@ -56,7 +58,7 @@ def commands_router(
     names = Names.of(topology, locale)
     _status_command(router, operations, topology.onec.timezone, names)
     _lookup_commands(router, ledger, names, returns)
-    _order_command(router, lookup, topology, names)
+    _order_command(router, lookup, topology, names, links)
     if returns is not None:
         _return_command(router, returns, lookup, names)
     if boxes is not None:
@@ -141,7 +143,9 @@ def _lookup_commands(router: Router, ledger: Ledger, names: Names, returns: Retu
         )  # fmt: skip
 
 
-def _order_command(router: Router, lookup: OrderLookup, topology: Topology, names: Names) -> None:
+def _order_command(
+    router: Router, lookup: OrderLookup, topology: Topology, names: Names, links: ClientLinks | None
+) -> None:
     tz, locale = topology.onec.timezone, names.locale
 
     @router.message(Command("order", ignore_case=True))
@@ -162,7 +166,13 @@ def _order_command(router: Router, lookup: OrderLookup, topology: Topology, name
             await message.answer(order_matches(reference, found, names))
         else:
             money = await lookup.money(found[0].id or 0)
-            await message.answer(order_card(found[0], money, names, tz))
+            card = order_card(found[0], money, names, tz)
+            if links is not None and found[0].id is not None:  # the client's signed page, to send on
+                link = links.link(found[0].id)
+                card += tg(
+                    locale, "order.client_link", link=link.url or link.path, until=clock_time(link.expires_at, tz)
+                )
+            await message.answer(card)
 
 
 def _return_command(router: Router, returns: Returns, lookup: OrderLookup, names: Names) -> None:

@@ -57,6 +57,7 @@ _TEXTS: dict[str, dict[str, str]] = {
             "История:\n{history}"
         ),
         "order.ship_by": "\nОтгрузить до {ship_by} (срок маркетплейса)",
+        "order.client_link": "\nСсылка для клиента (до {until}): {link}",
         "order.line": "• {sku} × {qty}: {status}{warehouse}",
         "order.warehouse": ", склад {warehouse}",
         "order.event": "• {at} {said}",
@@ -362,6 +363,7 @@ _TEXTS: dict[str, dict[str, str]] = {
             "Order № {id} — {channel} {number}\nStatus: {status}{ship_by}\n{lines}\nMoney: {money}\nHistory:\n{history}"
         ),
         "order.ship_by": "\nShip by {ship_by} (the marketplace's deadline)",
+        "order.client_link": "\nThe client's link (until {until}): {link}",
         "order.line": "• {sku} × {qty}: {status}{warehouse}",
         "order.warehouse": ", at {warehouse}",
         "order.event": "• {at} {said}",

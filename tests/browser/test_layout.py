@@ -26,7 +26,8 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")  # the session's browser 
 PATIENCE_MS = 20_000
 WIDTHS = {390: 844, 1280: 800, 1920: 1080}  # a phone, a laptop, a wide screen: width -> height
 PHONE_HEADER_SHARE = 0.12  # the sticky header may take this much of a phone's height
-SCENARIOS = ("silent_store", "wb_down", "yuan_jump", "big_new_client", "wb_unfillable", "price_drop")
+SCENARIOS = ("silent_store", "wb_down", "yuan_jump", "big_new_client", "wb_unfillable", "price_drop",
+             "tir_before_logistics")  # fmt: skip
 Opener = Callable[[str, int], Awaitable[Page]]
 RAW_KEY = re.compile(r"\b(role|alert|store|order|price_batch|fraud_check|obligation):[\w:-]+")
 
@@ -103,6 +104,7 @@ async def test_the_dashboard_fits_the_screen(
     page = await sized(f"{sandbox.url}/dashboard#token={token}", width)
     await expect(page.get_by_test_id("tasks")).to_be_visible()
     await expect(page.get_by_test_id("report")).to_be_visible()
+    await expect(page.get_by_test_id("liquidity-weeks")).to_be_visible()  # clients' money, by week
     await _check_layout(page, "dashboard", width, shots)
 
 

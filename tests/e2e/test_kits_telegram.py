@@ -33,7 +33,7 @@ async def test_a_manager_asks_for_a_kits_stock(office: Office) -> None:
         [
             f"{KIT}: доступно 1, на складах 1, в резерве 0",
             "• набор: КР-7/2 × 2",
-            "• online: 1 шт., резерв 0",
+            "• Подольск: 1 шт., резерв 0",
             "• Сайт: 1",
             "• Wildberries: 1",
         ]

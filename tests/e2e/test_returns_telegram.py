@@ -54,9 +54,9 @@ async def test_a_manager_announces_a_return_and_answers_it(office: Office) -> No
     texts = [m.text or "" for m in (await office.said_to(MANAGER, count + 3))[count:]]  # answered in any order
     said_again, stock, history = (next(t for t in texts if t.startswith(head)) for head in ("Возврат", "КР", "Заказ"))
     assert "Состояние: пришёл, можно продавать" in said_again
-    assert "• online: 3 шт., резерв 1, ожидается возврат 1" in stock
-    assert "Возврат КР-7/2 × 1 заявлен, спросили склад online" in history
-    assert "Возврат КР-7/2 × 1 пришёл на online, годен (Мария (1002)); ждём в остатке 1С" in history
+    assert "• Подольск: 3 шт., резерв 1, ожидается возврат 1" in stock
+    assert "Возврат КР-7/2 × 1 заявлен, спросили склад Подольск" in history
+    assert "Возврат КР-7/2 × 1 пришёл на склад Подольск, годен (Мария (1002)); ждём в остатке 1С" in history
     assert await _open_tasks(office) == 0
 
 

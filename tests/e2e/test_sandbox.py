@@ -293,6 +293,10 @@ def test_a_clients_order_goes_from_payment_to_fulfilment_with_each_step_using_it
     assert events.count("money_credited") == 1 and "box_scanned" in events, events
     assert {"fraud_check_answered", "customs_documents_done", "customs_payment_made"} <= set(events), events
     assert "customs_escalated" not in events and "earmark_short" not in events, events
+    link = sandbox.http.get(f"/api/orders/{order_id}/client-link", headers=token).json()["path"]
+    api = link.replace(f"/client/orders/{order_id}", f"/api/client/orders/{order_id}", 1)
+    seen = sandbox.http.get(api).json()  # the client's own view, by the signed link alone
+    assert (seen["stage"], seen["stage_text"]) == ("accepted_at_fulfilment", "Товар принят на складе маркетплейса")
     number = order(sandbox.state(), order_id)["external_id"]
     owner = [m for m in person(sandbox.state(), "Ольга")["messages"] if number in m["text"]]
     assert not owner, owner  # nothing was left for the owner to decide

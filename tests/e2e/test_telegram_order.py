@@ -22,9 +22,9 @@ async def test_a_manager_finds_an_order_by_our_id_and_by_the_channels_number(off
     assert "Деньги: 150\xa0000,00\xa0₽; оплата: не было; нужна: списана" in first.text
     assert "Заказ получен: Сайт, 1\xa0строка" in first.text
     assert first.text == (
-        f"Заказ № {order_id} — Сайт SO-4401\nСтатус: зарезервирован\n• КР-7/2 × 1: зарезервирован, склад online\n"
+        f"Заказ № {order_id} — Сайт SO-4401\nСтатус: зарезервирован\n• КР-7/2 × 1: зарезервирован, склад Подольск\n"
         "Деньги: 150\xa0000,00\xa0₽; оплата: не было; нужна: списана\nИстория:\n"
-        "• 21.11 12:00 Заказ получен: Сайт, 1\xa0строка\n• 21.11 12:00 Строка 1: КР-7/2 × 1 зарезервирован на складе online"
+        "• 21.11 12:00 Заказ получен: Сайт, 1\xa0строка\n• 21.11 12:00 Строка 1: КР-7/2 × 1 зарезервирован на складе Подольск"
     )
 
 
@@ -89,3 +89,33 @@ async def test_status_stock_and_order_answer_in_peoples_words_in_both_languages(
         ]
         in order.text
     )
+
+
+@pytest.fixture
+def client_links_on(monkeypatch: pytest.MonkeyPatch) -> str:
+    """The client's page switched on (asked for before ``office``, which builds the service from the environment)."""
+    monkeypatch.setenv("CLIENT_LINK_SECRET", "telegram-order-client-link-secret-0001")
+    monkeypatch.setenv("CLIENT_LINK_BASE_URL", "https://shop.example.ru")
+    return "https://shop.example.ru"
+
+
+async def test_the_order_reply_carries_the_clients_signed_link(client_links_on: str, office: Office) -> None:
+    order_id = await office.order("SO-4801", "1200")
+    office.tg.push_text(MANAGER, f"/order {order_id}")
+    (reply,) = await office.said_to(MANAGER)
+    assert reply.text is not None
+    last = reply.text.splitlines()[-1]
+    prefix = f"Ссылка для клиента (до 21.12 12:00): {client_links_on}/client/orders/{order_id}?exp="
+    assert last.startswith(prefix), reply.text  # CLIENT_LINK_TTL_S (30 days) from the service's clock
+    assert raw_codes(reply.text) == [], reply.text
+    path = last.split(client_links_on, 1)[1]
+    opened = await office.http.get(path.replace("/client/", "/api/client/", 1))  # the client, with no token
+    assert opened.status == 200, await opened.text()
+    assert (await opened.json())["number"] == "SO-4801"
+
+
+async def test_the_order_reply_has_no_link_while_the_page_is_off(office: Office) -> None:
+    order_id = await office.order("SO-4802", "1200")
+    office.tg.push_text(MANAGER, f"/order {order_id}")
+    (reply,) = await office.said_to(MANAGER)
+    assert reply.text is not None and "/client/orders/" not in reply.text

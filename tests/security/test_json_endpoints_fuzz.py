@@ -158,6 +158,12 @@ ROUTES: dict[tuple[str, str], tuple[str, st.SearchStrategy[Call], int]] = {
     ("POST", "/api/scans"): ("scans", _posts("/api/scans", SCAN), 80),
     ("GET", "/api/money/obligations"): ("obligations", _gets(_query("/api/money/obligations", "weeks", "1", "26")), 30),
     ("GET", "/api/money/liquidity"): ("liquidity", _gets(_query("/api/money/liquidity", "weeks", "2", "27")), 30),
+    ("GET", "/api/orders/{order_id}/client-link"): (
+        "client-link", _gets(ORDER_IDS.map(lambda i: f"/api/orders/{i}/client-link")), 30),
+    ("GET", "/api/client/orders/{order_id}"): (
+        "client-order", _gets(ORDER_IDS.flatmap(lambda i: _query(f"/api/client/orders/{i}", "sig", "0" * 64))), 50),
+    ("GET", "/client/orders/{order_id}"): (
+        "client-page", _gets(ORDER_IDS.flatmap(lambda i: _query(f"/client/orders/{i}", "exp", "1", "99999999999"))), 50),
     ("GET", "/api/report/daily"): ("report", _gets(_query("/api/report/daily", "date", "2026-11-20")), 50),
     ("GET", "/api/report/daily.png"): ("report-png", _gets(_query("/api/report/daily.png", "date", "2026-11-20")
                                                          | _query("/api/report/daily.png", "locale", "en", "ru")), 30),
@@ -227,6 +233,7 @@ async def _started(
             "STOREOPS_CONFIG": str(ROOT / "storeops.example.toml"), "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
             "TELEGRAM_API_BASE": telegram.base_url, "TELEGRAM_MODE": "webhook", "TELEGRAM_WEBHOOK_SECRET": TELEGRAM_SECRET,
             "SLACK_BOT_TOKEN": "xoxb-fuzz-0001", "SLACK_SIGNING_SECRET": SLACK_SECRET, "SLACK_API_BASE": slack.base_url,
+            "CLIENT_LINK_SECRET": "fuzz-client-link-secret-0000000001",
         }  # fmt: skip
         for key, value in settings_env.items():
             env.setenv(key, value)

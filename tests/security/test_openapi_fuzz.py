@@ -45,6 +45,7 @@ class LiveApp:
         env.setenv("API_TOKEN", TOKEN)
         env.setenv("HTTP_MAX_BODY_BYTES", "65536")
         env.setenv("STOREOPS_CONFIG", str(ROOT / "storeops.example.toml"))
+        env.setenv("CLIENT_LINK_SECRET", "openapi-fuzz-client-link-secret-00001")  # the client's page fuzzed too
         self.services, self.runner, self.url = self.run(self._start(topology))
 
     def run(self, step: Any) -> Any:

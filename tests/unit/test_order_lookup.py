@@ -157,7 +157,7 @@ def test_every_history_kind_the_workflows_write_has_a_wording_in_both_languages(
         ("store_declined", {"line": 1, "store": "arbat", "outcome": "missing", "by": "U1", "by_name": "Анна"},
          "Строка 1: магазин Арбат не подтвердил — нет на месте (Анна)", "Line 1: store Арбат did not confirm — not there (Анна)"),
         ("return_sellable", {"sku": "A", "qty": 1, "warehouse": "arbat", "by": "U1", "by_name": "Анна"},
-         "Возврат A × 1 пришёл на Арбат, годен (Анна); ждём в остатке 1С",
+         "Возврат A × 1 пришёл на склад Арбат, годен (Анна); ждём в остатке 1С",
          "Return of A × 1 arrived at Арбат, sellable (Анна); awaiting 1C's stock"),
         ("store_declined", {"line": 2, "store": "arbat", "outcome": "timeout"},
          "Строка 2: магазин Арбат не подтвердил — не ответил вовремя", "Line 2: store Арбат did not confirm — no answer in time"),

@@ -171,6 +171,63 @@ function OrderSteps({ steps, counters }) {
   </section>`;
 }
 
+// Clients' money (GET /api/money/liquidity's shape, in the dashboard's data once any order has money): what falls
+// due week by week against what the earmarks hold, and the reserves over every order. Sums are roubles.
+const MONEY = new Intl.NumberFormat(W.date_locale, { style: "currency", currency: "RUB", minimumFractionDigits: 2 });
+const AMOUNT = new Intl.NumberFormat(W.date_locale, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+const DAY = new Intl.DateTimeFormat(W.date_locale, { timeZone: "UTC", day: "2-digit", month: "2-digit" });
+const rub = (text) => MONEY.format(Number(text || 0));
+const day = (iso) => DAY.format(new Date(`${iso}T00:00:00Z`));
+const RESERVES = ["planned", "reserved", "drawn", "available", "unfunded", "absorbed", "unallocated"];
+
+function byCurrency(week) {
+  return Object.entries(week.by_currency || {})
+    .filter(([currency]) => currency !== "RUB")
+    .map(([currency, amount]) => `${AMOUNT.format(Number(amount))} ${currency}`)
+    .join(", ");
+}
+
+function Liquidity({ liquidity }) {
+  if (!liquidity) return null;
+  const weeks = (liquidity.weeks || []).filter((week, i) => i === 0 || week.payments > 0);
+  const overdue = liquidity.overdue;
+  const reserves = liquidity.reserves || {};
+  return html`<section class="card wide" data-testid="liquidity">
+    <h2 class="card-title">${say("money")}</h2>
+    ${overdue?.payments > 0 && html`<p class="liquidity-overdue" data-testid="liquidity-overdue">
+      ${say("money_overdue", { count: overdue.payments, amount: rub(overdue.due_rub) })}</p>`}
+    ${weeks.every((week) => week.payments === 0)
+      ? html`<p class="empty">${say("money_no_weeks")}</p>`
+      : html`<table class="grid cards-on-phone" data-testid="liquidity-weeks">
+          <thead><tr><th>${say("money_week")}</th><th class="num">${say("money_due")}</th><th class="num">${say("money_covered")}</th>
+            <th class="num">${say("money_waiting")}</th><th class="num">${say("money_planned")}</th></tr></thead>
+          <tbody>
+            ${weeks.map((week, i) => {
+              const other = byCurrency(week);
+              const waiting = Number(week.waiting_rub) > 0;
+              return html`<tr key=${week.starts} data-testid=${`liquidity-week-${i}`} class=${waiting ? "trouble" : ""}>
+                <td data-label=${say("money_week")} class="when">
+                  ${say(i === 0 ? "money_this_week" : "money_week_of", { day: day(week.starts) })}
+                  ${other && html`<div class="muted">${other}</div>`}
+                  ${week.unpriced > 0 && html`<div class="muted">${say("money_unpriced", { count: week.unpriced })}</div>`}
+                </td>
+                <td data-label=${say("money_due")} class="num">${rub(week.due_rub)}</td>
+                <td data-label=${say("money_covered")} class="num">${rub(week.covered_rub)}</td>
+                <td data-label=${say("money_waiting")} class="num">${rub(week.waiting_rub)}</td>
+                <td data-label=${say("money_planned")} class="num">${rub(week.planned_rub)}</td>
+              </tr>`;
+            })}
+          </tbody>
+        </table>`}
+    <h3 class="liquidity-reserves-title">${say("money_reserves")}</h3>
+    <dl class="liquidity-reserves" data-testid="liquidity-reserves">
+      ${RESERVES.filter((name) => name !== "absorbed" || Number(reserves.absorbed) > 0).map(
+        (name) => html`<div key=${name} data-testid=${`reserve-${name}`}><dt>${say(`reserve_${name}`)}</dt><dd>${rub(reserves[name])}</dd></div>`,
+      )}
+    </dl>
+  </section>`;
+}
+
 // The owner's report has its own page (/report); the dashboard says the day's main figure and links to it.
 function Report({ report }) {
   if (!report) return null;
@@ -211,6 +268,7 @@ function Dashboard({ data, token, problem, fetchedAt, onLogout }) {
         </p>
       </section>
       <${OrderSearch} token=${token} say=${say} dateTime=${dateTime} />
+      <${Liquidity} liquidity=${data.liquidity} />
       <${OrderSteps} steps=${data.order_events || []} counters=${data.orders} />
       <${Tasks} tasks=${data.tasks || []} now=${now} />
       <${Alerts} alerts=${data.alerts || []} now=${now} />

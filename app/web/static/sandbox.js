@@ -223,6 +223,101 @@ function Orders({ orders, warehouses }) {
   </section>`;
 }
 
+// ---- one order's timeline and money, read from the service's own API as an operator would ----------------
+
+const PURPOSE_TITLES = {
+  goods: "товар",
+  logistics: "логистика",
+  customs: "таможня",
+  warehouse: "склад",
+  marketplace: "доставка на маркетплейс",
+};
+const PAYOUT_STATES = {
+  drawn: "взят из резерва",
+  short: "не хватает резерва",
+  awaiting_topup: "ждёт доплаты клиента",
+  postponed: "отложен",
+  paid: "оплачен",
+};
+
+function money(text, currency = "RUB") {
+  const value = Number(text || 0);
+  const shown = value.toLocaleString("ru-RU", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  return currency === "RUB" ? `${shown} ₽` : `${shown} ${currency}`;
+}
+
+// GET /api/orders/{id} (its history worded as /order words it) and GET /api/orders/{id}/money, again whenever the
+// console's state changes; the client's signed link from GET /api/orders/{id}/client-link.
+function useOrderReading(orderId, token, version) {
+  const [reading, setReading] = useState(null);
+  useEffect(() => {
+    if (!orderId || !token) return undefined;
+    let stopped = false;
+    const headers = { Authorization: `Bearer ${token}` };
+    (async () => {
+      try {
+        const [order, account] = await Promise.all([
+          requestJson("GET", `/api/orders/${orderId}`, { headers }),
+          requestJson("GET", `/api/orders/${orderId}/money`, { headers }),
+        ]);
+        const link = await requestJson("GET", `/api/orders/${orderId}/client-link`, { headers }).catch(() => null);
+        if (!stopped) setReading({ orderId, order, account, link, error: null });
+      } catch (failure) {
+        if (!stopped) setReading({ orderId, error: failure.message });
+      }
+    })();
+    return () => {
+      stopped = true;
+    };
+  }, [orderId, token, version]);
+  return reading?.orderId === orderId ? reading : null;
+}
+
+function OrderPane({ orders, token, version }) {
+  const [chosen, setChosen] = useState(null);
+  const orderId = chosen ?? orders[0]?.order_id ?? null;
+  const reading = useOrderReading(orderId, token, version);
+  const account = reading?.account;
+  return html`<section class="card" data-testid="order-pane">
+    <h2 class="card-title">Заказ: история и деньги <span class="hint">из API сервиса</span></h2>
+    ${orders.length === 0
+      ? html`<p class="empty">Заказов пока нет.</p>`
+      : html`<select class="order-pane-select" data-testid="order-pane-select" value=${orderId ?? ""}
+            onChange=${(event) => setChosen(Number(event.currentTarget.value))}>
+          ${orders.map((o) => html`<option key=${o.order_id} value=${o.order_id}>№ ${o.order_id} — ${channelTitle(o.channel)} ${o.external_id}</option>`)}
+        </select>`}
+    ${reading?.error && html`<p class="offline" data-testid="order-pane-error">Не удалось прочитать заказ: ${reading.error}</p>`}
+    ${reading?.link && html`<p><a data-testid="order-pane-client-link" href=${reading.link.path} target="_blank" rel="noopener">Страница клиента ↗</a></p>`}
+    ${reading?.order && html`<ol class="history" data-testid="order-pane-timeline">
+      ${(reading.order.history || []).map(
+        (event, i) => html`<li key=${i}><span class="muted">${dateTimeRu(event.at)}</span> ${event.text}</li>`,
+      )}
+    </ol>`}
+    ${account && html`<div data-testid="order-pane-money">
+      <p class="order-pane-account" data-testid="order-pane-account">
+        Зачислено на счёт заказа: <b>${money(account.credited)}</b>; не распределено: <b>${money(account.unallocated)}</b>
+      </p>
+      ${account.earmarks.length === 0
+        ? html`<p class="empty">Сметы по заказу нет.</p>`
+        : html`<div class="table-wrap"><table class="lines" data-testid="order-pane-earmarks">
+            <thead><tr><th>Резерв</th><th class="num">По смете</th><th class="num">Отложено</th><th class="num">Взято</th><th class="num">Свободно</th></tr></thead>
+            <tbody>
+              ${account.earmarks.map((e) => html`<tr key=${e.purpose} data-testid=${`order-pane-earmark-${e.purpose}`}>
+                <td>${PURPOSE_TITLES[e.purpose] || e.purpose}</td><td class="num">${money(e.planned)}</td>
+                <td class="num">${money(e.reserved)}</td><td class="num">${money(e.drawn)}</td><td class="num">${money(e.available)}</td>
+              </tr>`)}
+            </tbody>
+          </table></div>`}
+      ${account.payouts.length > 0 && html`<ul class="order-pane-payouts" data-testid="order-pane-payouts">
+        ${account.payouts.map((p) => html`<li key=${p.key} data-testid=${`order-pane-payout-${p.key}`} data-state=${p.state}>
+          <b>${p.payee}</b>: ${money(p.amount, p.currency)} (${money(p.amount_rub)}) из резерва «${PURPOSE_TITLES[p.purpose] || p.purpose}»,
+          до ${dateTimeRu(p.due_at)} — <span class=${`payout-state payout-${p.state}`}>${PAYOUT_STATES[p.state] || p.state}</span>
+        </li>`)}
+      </ul>`}
+    </div>`}
+  </section>`;
+}
+
 // ---- top bar, log, page -------------------------------------------------------------------
 
 function TopBar({ state, connection, act, setClock, now }) {
@@ -337,6 +432,7 @@ function App() {
       <section class="col col-data">
         <${StockTable} stock=${state.stock} />
         <${Orders} orders=${state.orders || []} warehouses=${state.stock?.warehouses || []} />
+        <${OrderPane} orders=${state.orders || []} token=${state.api_token} version=${state.version} />
         <${ActionLog} entries=${log} />
       </section>
     </main>
