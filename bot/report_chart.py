@@ -171,10 +171,6 @@ def warm_up(names: Names) -> None:
     render_png(sample, names)
 
 
-_DAY0 = datetime(2000, 1, 1, tzinfo=UTC)
-_EMPTY = DailyReport(_DAY0.date(), "UTC", _DAY0, _DAY0 + timedelta(days=1), _DAY0, {}, 0, None, 0, 0, 0, (), ())
-
-
 class Unwanted(Exception):
     """A chart drawn ahead was given up: what it would show is no longer what is asked for."""
 
@@ -215,8 +211,15 @@ _kept: list[Figure] = []  # render_png's figure, made by the first chart
 
 
 def _kept_figure() -> Figure:
+    """render_png's figure, with its canvas and nothing drawn on it: the first chart of a process is drawn on it as
+    every later one is, after its predecessor was cleared."""
     if not _kept:
-        _kept.append(chart(_EMPTY, Names.of(None, "en")))
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        figure = Figure(figsize=SIZE_IN, dpi=DPI)
+        FigureCanvasAgg(figure)
+        _kept.append(figure)
     return _kept[0]
 
 

@@ -30,6 +30,7 @@ import pytest
 from pydantic import ValidationError
 
 from app.settings import BusinessSettings
+from bot import report_chart
 from bot.report_chart import caption, render_png
 from bot.wording import Names
 from storage.database import Database
@@ -205,6 +206,17 @@ def test_an_empty_day_renders_too() -> None:
                         None, 0, 0, 0, (), ())  # fmt: skip
     assert render_png(empty, Names.of(shop(), "ru"))[:8] == b"\x89PNG\r\n\x1a\n"
     assert "Медиана обработки: — (ни один заказ не собран)" in caption(empty, Names.of(shop(), "ru"))
+
+
+def test_the_first_chart_after_a_start_is_drawn_on_a_clean_figure(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kept figure is made by the first chart of a process (``storeops run`` draws none ahead): that chart is
+    the same picture as every later one, not drawn over the figure's own first drawing."""
+    monkeypatch.setattr(report_chart, "_kept", [])  # as in a process that has drawn nothing yet
+    start = msk(21, 0)
+    day = DailyReport(DAY, "Europe/Moscow", start, start + timedelta(days=1), start + timedelta(hours=5),
+                      {"ozon": (2,) + (0,) * 23}, 2, 90.0, 0, 0, 0, (), ())  # fmt: skip
+    first = render_png(day, Names.of(shop(), "ru"))
+    assert render_png(day, Names.of(shop(), "ru")) == first
 
 
 def test_every_channel_up_is_said_so_and_a_quick_median_is_under_a_minute() -> None:
