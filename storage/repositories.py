@@ -52,14 +52,16 @@ def batched(items: Iterable[T], size: int) -> Iterator[tuple[T, ...]]:
 _CHUNK = 500
 
 
-def _key_chunks(keys: Collection[StockKey]) -> Iterator[tuple[list[str], list[str]]]:
+def _key_chunks(connection: AsyncConnection, keys: Collection[StockKey]) -> Iterator[tuple[list[str], list[str]]]:
     """(SKU, warehouse) keys as lists of SKUs and of warehouses, to look up with ``sku IN (…) AND warehouse IN (…)``
     and keep the rows whose key was asked for. Not ``(sku, warehouse) IN (…)``: SQLite walks the whole table for a
     list of row values, where two plain lists go by the primary key (or an index led by the pair). The warehouses
-    are few: each chunk of SKUs takes them all."""
+    are few: each chunk of SKUs takes them all. On SQLite, whose key lists go as one JSON array (:func:`_among`),
+    one chunk: a 1C message's keys in one statement, not ten."""
     warehouses = sorted({warehouse for _, warehouse in keys})
-    for skus in batched(sorted({sku for sku, _ in keys}), _CHUNK):
-        yield list(skus), warehouses
+    skus = sorted({sku for sku, _ in keys})
+    for chunk in batched(skus, _CHUNK if connection.dialect.name == "postgresql" else max(1, len(skus))):
+        yield list(chunk), warehouses
 
 
 def _among(connection: AsyncConnection, column: Any, values: Collection[str]) -> Any:
@@ -114,7 +116,7 @@ class SqlStockLevels:
         wanted = set(keys)
         found: dict[StockKey, StockLevel] = {}
         c = t.stock_levels.c
-        for skus, warehouses in _key_chunks(wanted):
+        for skus, warehouses in _key_chunks(self._c, wanted):
             rows = await self._c.execute(
                 q.STOCK_LEVELS.where(_among(self._c, c.sku, skus), c.warehouse.in_(warehouses))
             )
@@ -125,7 +127,7 @@ class SqlStockLevels:
         wanted = set(keys)
         found: list[StockLevel] = []
         c = t.stock_levels.c
-        for skus, warehouses in _key_chunks(wanted):
+        for skus, warehouses in _key_chunks(self._c, wanted):
             query = q.STOCK_LEVELS.where(
                 _among(self._c, c.sku, skus), c.warehouse.in_(warehouses), c.reserved > c.on_hand
             )
@@ -149,7 +151,7 @@ class SqlStockLevels:
         wanted = set(keys)
         found: set[StockKey] = set()
         c = t.stock_levels.c
-        for skus, warehouses in _key_chunks(wanted):
+        for skus, warehouses in _key_chunks(self._c, wanted):
             query = select(c.sku, c.warehouse).where(
                 _among(self._c, c.sku, skus), c.warehouse.in_(warehouses), c.as_of > as_of
             )
@@ -323,7 +325,7 @@ class SqlReservations:
         c = t.reservations.c
         found: list[Reservation] = []
         wanted = set(keys)
-        for skus, warehouses in _key_chunks(wanted):
+        for skus, warehouses in _key_chunks(self._c, wanted):
             rows = await self._c.execute(
                 select(t.reservations).where(
                     _among(self._c, c.sku, skus),

@@ -215,11 +215,11 @@ class Ledger:
         channels = sorted(self._topology.channels.items())  # every channel in one statement of each kind
         mapped = await uow.offer_ids.mapped_on([name for name, _ in channels], skus)
         unmapped = {name: skus - set(mapped.get(name, {})) for name, _ in channels}
-        wanted = {name: {offer_id_for(sku, channel.offer_id) for sku in unmapped[name]} for name, channel in channels}
-        owners = await uow.offer_ids.owners_on(wanted)
+        ids = {name: {sku: offer_id_for(sku, channel.offer_id) for sku in unmapped[name]} for name, channel in channels}
+        owners = await uow.offer_ids.owners_on({name: set(of.values()) for name, of in ids.items()})
         plans = [
-            plan_offer_ids(name, channel.offer_id, unmapped[name], mapped.get(name, {}), owners.get(name, {}))
-            for name, channel in channels
+            plan_offer_ids(name, rule.offer_id, unmapped[name], mapped.get(name, {}), owners.get(name, {}), ids[name])
+            for name, rule in channels
         ]
         await uow.offer_ids.add({plan.channel: plan.new for plan in plans})
         for plan in plans:
