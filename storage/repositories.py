@@ -138,11 +138,10 @@ class SqlStockLevels:
 
     async def save_figures(self, figures: Sequence[StockFigure], as_of: datetime) -> set[StockKey]:
         self._touched.update(f.sku for f in figures)
-        rows = [(f.sku, f.warehouse, f.qty) for f in figures]
         same = {"reserved": 0, "as_of": as_of}
-        columns = ("sku", "warehouse", "on_hand")
-        written = await execute_many(self._c, _save_figure(self._c.dialect.name), columns, rows, same)
-        if written == len(rows):  # SQLite counts the rows an executemany wrote (asyncpg does not): all of them
+        columns = ("sku", "warehouse", "on_hand")  # a figure is the tuple (sku, warehouse, qty)
+        written = await execute_many(self._c, _save_figure(self._c.dialect.name), columns, figures, same)
+        if written == len(figures):  # SQLite counts the rows an executemany wrote (asyncpg does not): all of them
             return set()
         return await self._newer_than([(f.sku, f.warehouse) for f in figures], as_of)
 

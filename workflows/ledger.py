@@ -151,7 +151,7 @@ class Ledger:
         result = StockUpdateResult()
         kits = self._kits.skus
         # a message naming one row twice: its last figure counts; a kit's stock is its components' (docs/kits.md)
-        latest = {(f.sku, f.warehouse): f for f in figures if not kits or f.sku not in kits}
+        latest = {f[:2]: f for f in figures if not kits or f.sku not in kits}  # keyed (sku, warehouse)
         result.ignored_kits = sum(1 for f in figures if f.sku in kits) if kits else 0
         ordered = sorted(latest.items())  # rows are written in key order (the order PostgreSQL locks them in)
         newer = await uow.stock.save_figures([f for _, f in ordered], as_of)
