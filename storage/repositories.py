@@ -124,16 +124,16 @@ class SqlStockLevels:
         return found
 
     async def overdrawn(self, keys: Collection[StockKey]) -> list[StockLevel]:
-        wanted = set(keys)
         found: list[StockLevel] = []
         c = t.stock_levels.c
-        for skus, warehouses in _key_chunks(self._c, wanted):
+        for skus, warehouses in _key_chunks(self._c, keys):
             query = q.STOCK_LEVELS.where(
                 _among(self._c, c.sku, skus), c.warehouse.in_(warehouses), c.reserved > c.on_hand
             )
-            found.extend(
-                level for level in _levels(await self._c.execute(query)) if (level.sku, level.warehouse) in wanted
-            )
+            found.extend(_levels(await self._c.execute(query)))
+        if found:  # rarely any: the keys asked for are made a set only then
+            wanted = set(keys)
+            found = [level for level in found if (level.sku, level.warehouse) in wanted]
         return sorted(found, key=lambda level: (level.sku, level.warehouse))
 
     async def save_figures(self, figures: Sequence[StockFigure], as_of: datetime) -> set[StockKey]:
@@ -323,8 +323,7 @@ class SqlReservations:
     async def deducted_active(self, keys: Collection[StockKey]) -> list[Reservation]:
         c = t.reservations.c
         found: list[Reservation] = []
-        wanted = set(keys)
-        for skus, warehouses in _key_chunks(self._c, wanted):
+        for skus, warehouses in _key_chunks(self._c, keys):
             rows = await self._c.execute(
                 select(t.reservations).where(
                     _among(self._c, c.sku, skus),
@@ -333,7 +332,10 @@ class SqlReservations:
                     c.deducted_at.is_not(None),
                 )
             )
-            found.extend(_reservation(row) for row in rows if (row.sku, row.warehouse) in wanted)
+            found.extend(_reservation(row) for row in rows)
+        if found:  # rarely any: the keys asked for are made a set only then
+            wanted = set(keys)
+            found = [r for r in found if (r.sku, r.warehouse) in wanted]
         return sorted(found, key=lambda reservation: reservation.id or 0)
 
     async def mark_deducted(self, ids: Collection[int], deducted_at: datetime) -> None:
