@@ -278,9 +278,8 @@ def _enqueue_changed(dialect: str, lane: Lane) -> Any:
     value, at = bindparam("q_value", type_=lane.value_of(lane.lines).type), bindparam("q_at", type_=t.UtcDateTime())
     priority = bindparam("q_priority", type_=SmallInteger)
     # the line's state is tested in what the look-up answers, not in its WHERE: a look-up by channel and state could
-    # go by the claim's index (channel, state, priority, …), and PostgreSQL, planning while the outbox is empty,
-    # chose that, walking every pending line of the channel for each line queued (a 100 000-SKU import: 51 s, 18 s
-    # without that index); by channel and SKU only, it can go by nothing but the primary key
+    # go by the claim's index (channel, state, priority, …) and walk every pending line of the channel for each line
+    # queued; by channel and SKU only, it can go by nothing but the primary key (docs/footprint.md)
     waiting = select(
         case((or_(p.state == PENDING, p.state == HELD), lane.value_of(lane.lines)), else_=None)  # no IN: bulk
     ).where(p.channel == channel, p.sku == sku)
