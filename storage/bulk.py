@@ -59,8 +59,12 @@ async def execute_many(
     fixed = {**form.given, **(same or {})}
     tail = tuple(form.processors[name](fixed[name]) if name in form.processors else fixed[name] for name in fixed)
     slots = {name: index for index, name in enumerate((*columns, *fixed))}
-    pick = itemgetter(*(slots[name] for name in form.names))
-    tuples = [pick(row + tail) for row in rows]
+    order = tuple(slots[name] for name in form.names)
+    if order == tuple(range(len(slots))):  # the statement takes the columns, then the shared values, as given
+        tuples = [row + tail for row in rows] if tail else [tuple(row) for row in rows]
+    else:
+        pick = itemgetter(*order)
+        tuples = [pick(row + tail) for row in rows]
     if not tuples:
         return 0
     if connection.dialect.name == "postgresql":

@@ -23,11 +23,13 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
+    column,
     delete,
     func,
     literal,
     or_,
     select,
+    text,
     true,
     tuple_,
     update,
@@ -38,7 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from storage import schema as t
 from storage.bulk import execute_many
 from storage.repositories import _CHUNK, _among, batched
-from workflows.ports import BULK, URGENT, Push
+from workflows.ports import BULK, URGENT, ChannelRule, Push
 
 PENDING, HELD, DEAD = "pending", "held", "dead"
 
@@ -96,6 +98,31 @@ class SqlOutbox:
         )
         statement = _enqueue_changed(self._c.dialect.name, self._lane)
         await execute_many(self._c, statement, ("q_channel", "q_sku", "q_value", "q_priority"), rows, {"q_at": at})
+
+    async def enqueue_availability(
+        self,
+        skus: Collection[str],
+        channels: Mapping[str, ChannelRule],
+        at: datetime,
+        urgent: Collection[str] = frozenset(),
+    ) -> None:
+        # the channels' values worked out and queued by the database in one statement, from the stock rows as this
+        # transaction sees them: nothing read back, no row turned into Python objects (a 1C message touches 1 000
+        # SKUs in every channel, and reading their rows back and working the values out cost more than the upsert)
+        if not skus or not channels:
+            return
+        names = sorted(channels)
+        given: dict[str, object] = {"q_at": at}
+        for i, name in enumerate(names):
+            codes, safety = sorted(set(channels[name][0])), channels[name][1]
+            given |= {f"q_code_{i}_{j}": code for j, code in enumerate(codes)}
+            given |= {f"q_name_{i}": name, f"q_safety_{i}": safety}
+        served = tuple(len(set(channels[name][0])) for name in names)
+        if self._c.dialect.name == "postgresql":
+            given |= {"q_skus": sorted(set(skus)), "q_urgent": sorted(set(urgent))}
+        else:
+            given |= {"q_skus": _json(sorted(set(skus))), "q_urgent": _json(sorted(set(urgent)))}
+        await self._c.execute(_enqueue_availability(self._c.dialect.name, served), given)
 
     async def claim(
         self, channel: str, now: datetime, lease_until: datetime, owner: str, limit: int, *, urgent_only: bool = False
@@ -250,11 +277,12 @@ def _enqueue_changed(dialect: str, lane: Lane) -> Any:
     channel, sku = bindparam("q_channel", type_=String), bindparam("q_sku", type_=String)
     value, at = bindparam("q_value", type_=lane.value_of(lane.lines).type), bindparam("q_at", type_=t.UtcDateTime())
     priority = bindparam("q_priority", type_=SmallInteger)
-    waiting = select(lane.value_of(lane.lines)).where(
-        p.channel == channel,
-        p.sku == sku,
-        or_(p.state == PENDING, p.state == HELD),  # no IN: compiled once (bulk)
-    )
+    # the line's state is tested in what the look-up answers, not in its WHERE: a look-up by channel and state could
+    # go by the claim's index (channel, state, priority, …) and walk every pending line of the channel for each line
+    # queued; by channel and SKU only, it can go by nothing but the primary key (docs/footprint.md)
+    waiting = select(
+        case((or_(p.state == PENDING, p.state == HELD), lane.value_of(lane.lines)), else_=None)  # no IN: bulk
+    ).where(p.channel == channel, p.sku == sku)
     shown = select(lane.value_of(lane.shown)).where(s.channel == channel, s.sku == sku)
     will_show = func.coalesce(waiting.scalar_subquery(), shown.scalar_subquery())
     line = select(channel, sku, value, literal(1), at, literal(0), at, literal(PENDING), priority).where(
@@ -264,6 +292,74 @@ def _enqueue_changed(dialect: str, lane: Lane) -> Any:
                "priority"]  # fmt: skip
     statement = (postgresql if dialect == "postgresql" else sqlite).insert(lane.lines).from_select(columns, line)
     return _on_conflict(statement, lane)
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+# What a channel will show of a SKU, worked out in SQL as workflows.model.availability_of_free works it out in Python
+# (tests/unit/test_outbox_availability.py holds the two to the same answer): a row's free units are on hand less
+# reserved, never below 0, and none while the row is suspect; a channel shows the free units of the warehouses it
+# serves less its safety stock, never below 0. Every SKU with a stock row gets a value in every channel. A value is
+# queued only where it differs from what the channel will show anyway (the line waiting, pending or held, else what
+# the channel accepted last: SqlOutbox.known's rule; the line looked up by its primary key alone, as in
+# _enqueue_changed), in (channel, SKU) order, the order enqueue locks lines in.
+# Each SKU's rows are summed once for all the channels, a column each (joined to a table of channels and their
+# warehouses, the look-ups of every row in it cost several times the sums).
+_AVAILABILITY = """
+WITH free AS (
+    SELECT sku, warehouse,
+        CASE WHEN suspect_since IS NULL AND on_hand > reserved THEN on_hand - reserved ELSE 0 END AS free
+    FROM stock_levels WHERE sku IN ({skus})
+),
+per_sku AS (SELECT sku, {sums} FROM free GROUP BY sku),
+v AS ({values})
+SELECT v.channel, v.sku, v.qty, 1, :q_at, 0, :q_at, 'pending', CASE WHEN v.sku IN ({urgent}) THEN 0 ELSE 1 END
+FROM v
+WHERE coalesce(
+    (SELECT CASE WHEN p.state IN ('pending', 'held') THEN p.qty END FROM stock_pushes p
+        WHERE p.channel = v.channel AND p.sku = v.sku),
+    (SELECT s.qty FROM channel_stock s WHERE s.channel = v.channel AND s.sku = v.sku)
+) {distinct} v.qty
+ORDER BY v.channel, v.sku
+"""
+
+_AVAILABILITY_COLUMNS = ["channel", "sku", "qty", "version", "first_pending_at", "attempts", "next_attempt_at", "state",
+                         "priority"]  # fmt: skip
+
+
+@functools.cache
+def _enqueue_availability(dialect: str, served: tuple[int, ...]) -> Any:
+    """:data:`_AVAILABILITY` for channels serving ``served[i]`` warehouses each (built once per dialect and shape):
+    channel ``i``'s name is ``q_name_i``, its safety stock ``q_safety_i``, its warehouses ``q_code_i_j``."""
+    pg = dialect == "postgresql"
+    binds: list[Any] = [bindparam("q_at", type_=t.UtcDateTime())]
+    sums, values = [], []
+    for i, count in enumerate(served):
+        codes = [f"q_code_{i}_{j}" for j in range(count)]
+        binds += [bindparam(name, type_=String) for name in (*codes, f"q_name_{i}")]
+        binds.append(bindparam(f"q_safety_{i}", type_=Integer))
+        among = ", ".join(f":{name}" for name in codes)
+        sums.append(f"sum(CASE WHEN warehouse IN ({among}) THEN free ELSE 0 END) AS c{i}")
+        greatest = "greatest" if pg else "max"
+        channel = f"CAST(:q_name_{i} AS VARCHAR) AS channel"
+        qty = f"{greatest}(0, c{i} - :q_safety_{i}) AS qty"
+        values.append(" ".join(("SELECT", channel, ", sku,", qty, "FROM per_sku")))
+    if pg:
+        binds += [bindparam("q_skus", type_=postgresql.ARRAY(String())),
+                  bindparam("q_urgent", type_=postgresql.ARRAY(String()))]  # fmt: skip
+        skus, urgent = "SELECT unnest(CAST(:q_skus AS text[]))", "SELECT unnest(CAST(:q_urgent AS text[]))"
+    else:
+        binds += [bindparam("q_skus", type_=String), bindparam("q_urgent", type_=String)]
+        skus, urgent = "SELECT value FROM json_each(:q_skus)", "SELECT value FROM json_each(:q_urgent)"
+    sql = _AVAILABILITY.format(  # only names of bound parameters and SQL's own words go into it
+        skus=skus, urgent=urgent, sums=", ".join(sums), values=" UNION ALL ".join(values),
+        distinct="IS DISTINCT FROM" if pg else "IS NOT",
+    )  # fmt: skip
+    source = text(sql).bindparams(*binds).columns(*(column(name) for name in _AVAILABILITY_COLUMNS))
+    insert = (postgresql if pg else sqlite).insert(STOCK.lines).from_select(_AVAILABILITY_COLUMNS, source)
+    return _on_conflict(insert, STOCK)
 
 
 @functools.cache

@@ -52,14 +52,16 @@ def batched(items: Iterable[T], size: int) -> Iterator[tuple[T, ...]]:
 _CHUNK = 500
 
 
-def _key_chunks(keys: Collection[StockKey]) -> Iterator[tuple[list[str], list[str]]]:
+def _key_chunks(connection: AsyncConnection, keys: Collection[StockKey]) -> Iterator[tuple[list[str], list[str]]]:
     """(SKU, warehouse) keys as lists of SKUs and of warehouses, to look up with ``sku IN (…) AND warehouse IN (…)``
     and keep the rows whose key was asked for. Not ``(sku, warehouse) IN (…)``: SQLite walks the whole table for a
     list of row values, where two plain lists go by the primary key (or an index led by the pair). The warehouses
-    are few: each chunk of SKUs takes them all."""
+    are few: each chunk of SKUs takes them all. On SQLite, whose key lists go as one JSON array (:func:`_among`),
+    one chunk: a 1C message's keys in one statement, not ten."""
     warehouses = sorted({warehouse for _, warehouse in keys})
-    for skus in batched(sorted({sku for sku, _ in keys}), _CHUNK):
-        yield list(skus), warehouses
+    skus = sorted({sku for sku, _ in keys})
+    for chunk in batched(skus, _CHUNK if connection.dialect.name == "postgresql" else max(1, len(skus))):
+        yield list(chunk), warehouses
 
 
 def _among(connection: AsyncConnection, column: Any, values: Collection[str]) -> Any:
@@ -114,7 +116,7 @@ class SqlStockLevels:
         wanted = set(keys)
         found: dict[StockKey, StockLevel] = {}
         c = t.stock_levels.c
-        for skus, warehouses in _key_chunks(wanted):
+        for skus, warehouses in _key_chunks(self._c, wanted):
             rows = await self._c.execute(
                 q.STOCK_LEVELS.where(_among(self._c, c.sku, skus), c.warehouse.in_(warehouses))
             )
@@ -122,25 +124,24 @@ class SqlStockLevels:
         return found
 
     async def overdrawn(self, keys: Collection[StockKey]) -> list[StockLevel]:
-        wanted = set(keys)
         found: list[StockLevel] = []
         c = t.stock_levels.c
-        for skus, warehouses in _key_chunks(wanted):
+        for skus, warehouses in _key_chunks(self._c, keys):
             query = q.STOCK_LEVELS.where(
                 _among(self._c, c.sku, skus), c.warehouse.in_(warehouses), c.reserved > c.on_hand
             )
-            found.extend(
-                level for level in _levels(await self._c.execute(query)) if (level.sku, level.warehouse) in wanted
-            )
+            found.extend(_levels(await self._c.execute(query)))
+        if found:  # rarely any: the keys asked for are made a set only then
+            wanted = set(keys)
+            found = [level for level in found if (level.sku, level.warehouse) in wanted]
         return sorted(found, key=lambda level: (level.sku, level.warehouse))
 
     async def save_figures(self, figures: Sequence[StockFigure], as_of: datetime) -> set[StockKey]:
         self._touched.update(f.sku for f in figures)
-        rows = [(f.sku, f.warehouse, f.qty) for f in figures]
         same = {"reserved": 0, "as_of": as_of}
-        columns = ("sku", "warehouse", "on_hand")
-        written = await execute_many(self._c, _save_figure(self._c.dialect.name), columns, rows, same)
-        if written == len(rows):  # SQLite counts the rows an executemany wrote (asyncpg does not): all of them
+        columns = ("sku", "warehouse", "on_hand")  # a figure is the tuple (sku, warehouse, qty)
+        written = await execute_many(self._c, _save_figure(self._c.dialect.name), columns, figures, same)
+        if written == len(figures):  # SQLite counts the rows an executemany wrote (asyncpg does not): all of them
             return set()
         return await self._newer_than([(f.sku, f.warehouse) for f in figures], as_of)
 
@@ -149,7 +150,7 @@ class SqlStockLevels:
         wanted = set(keys)
         found: set[StockKey] = set()
         c = t.stock_levels.c
-        for skus, warehouses in _key_chunks(wanted):
+        for skus, warehouses in _key_chunks(self._c, wanted):
             query = select(c.sku, c.warehouse).where(
                 _among(self._c, c.sku, skus), c.warehouse.in_(warehouses), c.as_of > as_of
             )
@@ -337,8 +338,7 @@ class SqlReservations:
     async def deducted_active(self, keys: Collection[StockKey]) -> list[Reservation]:
         c = t.reservations.c
         found: list[Reservation] = []
-        wanted = set(keys)
-        for skus, warehouses in _key_chunks(wanted):
+        for skus, warehouses in _key_chunks(self._c, keys):
             rows = await self._c.execute(
                 select(t.reservations).where(
                     _among(self._c, c.sku, skus),
@@ -347,7 +347,10 @@ class SqlReservations:
                     c.deducted_at.is_not(None),
                 )
             )
-            found.extend(_reservation(row) for row in rows if (row.sku, row.warehouse) in wanted)
+            found.extend(_reservation(row) for row in rows)
+        if found:  # rarely any: the keys asked for are made a set only then
+            wanted = set(keys)
+            found = [r for r in found if (r.sku, r.warehouse) in wanted]
         return sorted(found, key=lambda reservation: reservation.id or 0)
 
     async def mark_deducted(self, ids: Collection[int], deducted_at: datetime) -> None:

@@ -30,12 +30,14 @@ from workflows.model import (
     ShipmentState,
     StockFigure,
     StockLevel,
+    availability_of_free,
 )
 from workflows.office_model import FROM_GATEWAY, Alert, Payment, PaymentWatch, Phase
 from workflows.ports import (
     BULK,
     URGENT,
     ActionCount,
+    ChannelRule,
     ChannelState,
     CommitHooks,
     CrmExport,
@@ -610,6 +612,23 @@ class MemoryOutbox:
         for channel, of in values.items():
             known = await self.known(channel, of)
             await self.enqueue(channel, {sku: qty for sku, qty in of.items() if known.get(sku) != qty}, at, urgent)
+
+    async def enqueue_availability(
+        self,
+        skus: Collection[str],
+        channels: Mapping[str, ChannelRule],
+        at: datetime,
+        urgent: Collection[str] = frozenset(),
+    ) -> None:
+        free: dict[str, dict[str, int]] = {}
+        for (sku, warehouse), level in self._s.stock.items():
+            if sku in skus:
+                free.setdefault(sku, {})[warehouse] = level.free
+        values = {
+            name: {sku: availability_of_free(of, serves, safety) for sku, of in free.items()}
+            for name, (serves, safety) in channels.items()
+        }
+        await self.enqueue_changed(values, at, urgent)
 
     async def claim(
         self, channel: str, now: datetime, lease_until: datetime, owner: str, limit: int, *, urgent_only: bool = False

@@ -148,27 +148,25 @@ class Ledger:
         self, uow: UnitOfWork, as_of: datetime, figures: Sequence[StockFigure]
     ) -> StockUpdateResult:
         """Inside the caller's unit of work: figures computed at ``as_of`` on our warehouse codes."""
-        latest: dict[StockKey, StockFigure] = {}
         result = StockUpdateResult()
-        for figure in figures:  # a message naming one row twice: its last figure counts
-            if figure.sku in self._kits.skus:  # a kit's stock is its components' (docs/kits.md)
-                result.ignored_kits += 1
-                continue
-            latest[(figure.sku, figure.warehouse)] = figure
+        kits = self._kits.skus
+        # a message naming one row twice: its last figure counts; a kit's stock is its components' (docs/kits.md)
+        latest = {f[:2]: f for f in figures if not kits or f.sku not in kits}  # keyed (sku, warehouse)
+        result.ignored_kits = sum(1 for f in figures if f.sku in kits) if kits else 0
         ordered = sorted(latest.items())  # rows are written in key order (the order PostgreSQL locks them in)
         newer = await uow.stock.save_figures([f for _, f in ordered], as_of)
-        fresh = [f for key, f in ordered if key not in newer]
+        fresh = [f for key, f in ordered if key not in newer] if newer else [f for _, f in ordered]
         result.accepted = len(fresh)
         result.ignored_stale = len(latest) - len(fresh)
-        keys = [(f.sku, f.warehouse) for f in fresh]
+        keys = [key for key, _ in ordered if key not in newer] if newer else [key for key, _ in ordered]
         result.absorbed = await self._absorb_reflected(uow, keys, computed_at=as_of)
         result.shortfalls = [
             Shortfall(level.sku, level.warehouse, level.on_hand, level.reserved)
             for level in await uow.stock.overdrawn(keys)
         ]
         touched = {f.sku for f in fresh}
-        kits = self._kits.using(touched, self._clock.now())  # their offer ids come with their components
-        result.offer_id_conflicts = await self.register_offer_ids(uow, touched | kits)
+        using = self._kits.using(touched, self._clock.now())  # their offer ids come with their components
+        result.offer_id_conflicts = await self.register_offer_ids(uow, touched | using)
         if result.ignored_kits:
             log.info("1C's figures for %d rows of kit SKUs ignored: a kit's are its components'", result.ignored_kits)
         return result
@@ -226,11 +224,11 @@ class Ledger:
         channels = sorted(self._topology.channels.items())  # every channel in one statement of each kind
         mapped = await uow.offer_ids.mapped_on([name for name, _ in channels], skus)
         unmapped = {name: skus - set(mapped.get(name, {})) for name, _ in channels}
-        wanted = {name: {offer_id_for(sku, channel.offer_id) for sku in unmapped[name]} for name, channel in channels}
-        owners = await uow.offer_ids.owners_on(wanted)
+        ids = {name: {sku: offer_id_for(sku, channel.offer_id) for sku in unmapped[name]} for name, channel in channels}
+        owners = await uow.offer_ids.owners_on({name: set(of.values()) for name, of in ids.items()})
         plans = [
-            plan_offer_ids(name, channel.offer_id, unmapped[name], mapped.get(name, {}), owners.get(name, {}))
-            for name, channel in channels
+            plan_offer_ids(name, rule.offer_id, unmapped[name], mapped.get(name, {}), owners.get(name, {}), ids[name])
+            for name, rule in channels
         ]
         await uow.offer_ids.add({plan.channel: plan.new for plan in plans})
         for plan in plans:

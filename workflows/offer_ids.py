@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -90,15 +90,17 @@ def plan_offer_ids(
     skus: Iterable[str],
     mapped: dict[str, str],
     owners: dict[str, str],
+    offer_ids: Mapping[str, str] | None = None,
 ) -> OfferIdPlan:
     """Decide the ids of ``skus`` not yet in ``mapped`` (sku → id), given ``owners`` (id → sku)
     of the ids they would take. SKUs are taken in sorted order so that the outcome of a conflict
-    inside one batch does not depend on the order of the batch."""
+    inside one batch does not depend on the order of the batch. ``offer_ids``: their ids, where the caller has
+    worked them out already."""
     taken = dict(owners)
     new: list[tuple[str, str]] = []
     conflicts: list[OfferIdConflict] = []
     for sku in sorted(set(skus) - set(mapped)):
-        offer_id = offer_id_for(sku, rule)
+        offer_id = offer_ids[sku] if offer_ids is not None and sku in offer_ids else offer_id_for(sku, rule)
         owner = taken.get(offer_id)
         if owner is None:
             taken[offer_id] = sku

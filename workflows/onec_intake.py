@@ -95,17 +95,20 @@ def resolve(lines: Sequence[OneCLine], topology: Topology, *, sum_repeats: bool 
     or :class:`InvalidStockLine` for a repeated article and warehouse when ``sum_repeats`` is false."""
     codes = {w.code for w in topology.warehouses}
     onec_ids = {w.onec_id.lower(): w.code for w in topology.warehouses if w.onec_id}
+    code_of: dict[str, str] = {}  # each warehouse as 1C names it, resolved once ("" for none of ours)
+    for name in {line.warehouse for line in lines}:
+        code_of[name] = (name if name in codes else onec_ids.get(name.lower())) or ""
+    if all(code_of.values()):  # the usual message: every line in a warehouse of ours, each article and warehouse once
+        given = {(line.sku, code_of[line.warehouse]): line.qty for line in lines}
+        if len(given) == len(lines):
+            return [StockFigure(sku, code, qty) for (sku, code), qty in sorted(given.items())]
     ignored = {name.lower() for name in topology.onec.ignore_warehouses}
     sums: dict[tuple[str, str], int] = {}
     first: dict[tuple[str, str], int] = {}
     unknown: list[tuple[int, str]] = []
     repeated: list[dict[str, object]] = []
-    code_of: dict[str, str] = {}  # each warehouse as 1C names it, resolved once ("" for none of ours)
     for index, line in enumerate(lines):
-        if (code := code_of.get(line.warehouse)) is None:
-            named = line.warehouse if line.warehouse in codes else onec_ids.get(line.warehouse.lower())
-            code = code_of[line.warehouse] = named or ""
-        if code:
+        if code := code_of[line.warehouse]:
             key = (line.sku, code)
             if key not in sums:
                 sums[key] = line.qty

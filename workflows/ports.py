@@ -320,6 +320,9 @@ class FxRates(Protocol):
         ...
 
 
+# what a channel shows of a SKU is worked out from: the warehouses it serves, and its safety stock
+ChannelRule = tuple[Sequence[str], int]
+
 URGENT, BULK = 0, 1  # an outbox line's priority: what an order changed goes ahead of 1C's bulk figures
 
 
@@ -354,6 +357,19 @@ class Outbox(Protocol):
         says the channel will show (one never sent is queued): the two in one step, without reading lines back.
         The lines of the ``urgent`` SKUs (an order changed them) are :data:`URGENT`, the others :data:`BULK`; a
         line keeps the more urgent of the two until it is sent."""
+        ...
+
+    async def enqueue_availability(
+        self,
+        skus: Collection[str],
+        channels: Mapping[str, ChannelRule],
+        at: datetime,
+        urgent: Collection[str] = frozenset(),
+    ) -> None:
+        """:meth:`enqueue_changed` of what each of ``channels`` should show of each of ``skus`` that has stock rows,
+        worked out from its rows as this unit of work sees them by
+        :func:`workflows.model.availability_of_free`'s rule (none of ``skus`` is a kit's: a kit has no rows of its
+        own). The values are never read back: a 1C message touches a thousand SKUs."""
         ...
 
     async def claim(

@@ -131,9 +131,15 @@ class SyncOutbox:
         urgent = uow.urgent_skus()
         if urgent:
             urgent |= self._kits.using(urgent, now)  # a kit made with what an order took changes with it
-        levels = await self._kits.levels(uow, skus | self._kits.using(skus, now), now)  # a component's kits too
         channels = {name: self._topology.channels[name] for name in self._channels}
-        await uow.outbox.enqueue_changed(channels_values(levels, channels), now, urgent)
+        # a SKU's value is worked out where its rows are (a 1C message touches a thousand SKUs); a kit's, assembled
+        # from its components (those touched, and of every kit made with one of them), here
+        rules = {name: (channel.serves, channel.safety_stock) for name, channel in channels.items()}
+        await uow.outbox.enqueue_availability(skus - self._kits.skus, rules, now, urgent)
+        kits = (skus & self._kits.skus) | self._kits.using(skus, now)
+        if kits:
+            levels = await self._kits.levels(uow, kits, now)
+            await uow.outbox.enqueue_changed(channels_values(levels, channels), now, urgent)
 
 
 class KitRefresh:

@@ -18,6 +18,7 @@ from workflows.onec_intake import OneCLine, StockIntake, StockSource
 from workflows.operations import ONEC_SILENT_KEY, Operations
 from workflows.orders import LineRequest, OrderDesk, PlaceOrder
 from workflows.ports import UnitOfWork, UnitOfWorkFactory
+from workflows.sync import SyncOutbox
 from workflows.tasks import TaskBoard
 from workflows.topology import Topology
 
@@ -256,3 +257,38 @@ async def test_clearing_the_time_of_an_unknown_article_or_warehouse(shop: Shop) 
     assert await shop.ledger.clear_stock_time("NEVER-SEEN") == 0
     with pytest.raises(UnknownWarehouse, match="'mars'"):
         await shop.ledger.clear_stock_time("IRON", "mars")
+
+
+class QueuesThenFails(SyncOutbox):
+    """The sync outbox's statement has written the lines, then the commit fails (the disk filled, the server went
+    away) — the last step of a message's transaction."""
+
+    async def before_commit(self, uow: UnitOfWork) -> None:
+        await super().before_commit(uow)
+        raise RuntimeError("the commit could not be written")
+
+
+async def test_a_message_failing_in_its_outbox_step_leaves_stock_lines_and_offer_ids_as_they_were(
+    uow: UnitOfWorkFactory, topology: Topology, clock: FakeClock
+) -> None:
+    shop = Shop(uow, topology, clock, Operations)
+    channels = list(topology.channels)
+    uow.hooks.before.append(SyncOutbox(topology, clock, channels).before_commit)
+    skus = [f"SKU-{n:04d}" for n in range(700)]  # more than one chunk of keys on PostgreSQL
+    first = [OneCLine(sku, "online", 5) for sku in skus]
+    await shop.intake.apply(StockSource.API, clock.now() - timedelta(hours=1), first)
+
+    async def held() -> tuple[object, ...]:
+        async with uow(read_only=True) as work:
+            stock = await work.stock.for_skus([*skus, "NEW-1"])
+            known = {name: await work.outbox.known(name, [*skus, "NEW-1"]) for name in channels}
+            offers = {name: await work.offer_ids.for_skus(name, [*skus, "NEW-1"]) for name in channels}
+        return stock, known, offers
+
+    before = await held()
+    uow.hooks.before[:] = [QueuesThenFails(topology, clock, channels).before_commit]
+    again = [OneCLine(sku, "online", 9) for sku in skus] + [OneCLine("NEW-1", "online", 3)]
+    with pytest.raises(RuntimeError, match="could not be written"):
+        await shop.intake.apply(StockSource.API, clock.now(), again)
+    assert await held() == before
+    assert before[1] == {name: dict.fromkeys(skus, 5 - topology.channels[name].safety_stock) for name in channels}
