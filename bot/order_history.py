@@ -49,7 +49,7 @@ _HISTORY: dict[str, dict[str, str]] = {
         "склад {warehouse_rub}, маркетплейс {marketplace_rub}",
         "money_credited": "Зачислено на счёт заказа: {rub}",
         "money_credit_without_rate": "Оплата в {currency} не зачислена: нет курса ЦБ",
-        "payout_drawn": "Платёж {payee}: {money} ({rub}) взят из резерва «{purpose_words}»",
+        "payout_drawn": "Платёж {payee}: {paid_words} взят из резерва «{purpose_words}»",
         "earmark_short": "Платёж {payee}: {money} — в резерве «{purpose_words}» не хватает {shortfall}",
         "earmark_decision": "Решение по нехватке резерва: {decision}{by_who}",
         "topup_requested": "Клиенту выставлена доплата {rub} на «{purpose_words}»",
@@ -127,7 +127,7 @@ _HISTORY: dict[str, dict[str, str]] = {
         "customs {customs_rub}, warehouse {warehouse_rub}, marketplace {marketplace_rub}",
         "money_credited": "Credited to the order's account: {rub}",
         "money_credit_without_rate": "A payment in {currency} not credited: no CBR rate",
-        "payout_drawn": "Payment to {payee}: {money} ({rub}) drawn from the {purpose_words} reserve",
+        "payout_drawn": "Payment to {payee}: {paid_words} drawn from the {purpose_words} reserve",
         "earmark_short": "Payment to {payee}: {money} — the {purpose_words} reserve is short by {shortfall}",
         "earmark_decision": "Reserve shortfall decision: {decision}{by_who}",
         "topup_requested": "The client is asked to top up {rub} for {purpose_words}",
@@ -336,7 +336,11 @@ def _put_names(values: _Detail, detail: Mapping[str, object], names: Names, time
     if detail.get("boxes") is not None:
         values["boxes_words"] = count(locale, int(str(detail["boxes"])), "box")
     if detail.get("amount") is not None:
-        values["money"] = money(locale, str(detail["amount"]), str(detail.get("currency") or "RUB"))
+        currency = str(detail.get("currency") or "RUB")
+        values["money"] = money(locale, str(detail["amount"]), currency)
+        if detail.get("amount_rub") is not None:  # a payment out: its roubles beside a foreign sum, not twice
+            rub = money(locale, str(detail["amount_rub"]), "RUB")
+            values["paid_words"] = values["money"] if currency.upper() == "RUB" else f"{values['money']} ({rub})"
     for key in ("rate", "rate_now"):
         if detail.get(key) is not None:
             values[key] = rate(locale, str(detail[key]))

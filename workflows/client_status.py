@@ -15,7 +15,7 @@ from decimal import Decimal
 from workflows.box_model import STATUSES, Box, client_status
 from workflows.errors import OrderNotFound
 from workflows.model import Order
-from workflows.money_model import PURPOSES, MoneyAccount, Payout, PayoutState, Purpose
+from workflows.money_model import PURPOSES, MoneyAccount, Payout, PayoutState, Purpose, rub
 from workflows.office_model import PHASE_ORDER, Payment, Phase
 from workflows.ports import UnitOfWorkFactory
 
@@ -60,7 +60,7 @@ def client_stage(order: Order, payments: list[Payment], account: MoneyAccount | 
 
 def left_to_pay(account: MoneyAccount) -> Decimal:
     """What the estimate still needs of the client's money: every earmark's plan not yet filled."""
-    return sum((max(Decimal(0), e.planned - e.reserved) for e in account.earmarks), Decimal(0))
+    return rub(sum((max(Decimal(0), e.planned - e.reserved) for e in account.earmarks), Decimal(0)))
 
 
 @dataclass(frozen=True)

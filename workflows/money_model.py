@@ -219,7 +219,7 @@ class ReserveTotals:
     @property
     def unfunded(self) -> Decimal:
         """What the clients have yet to pay of the estimates."""
-        return max(Decimal(0), self.planned - self.reserved)
+        return rub(max(Decimal(0), self.planned - self.reserved))
 
 
 class MoneyNotPlanned(WorkflowError):
