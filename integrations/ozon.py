@@ -161,6 +161,7 @@ class OzonClient:
 
     batch_limit = BATCH_LIMIT
     price_batch_limit = prices.PRICE_BATCH
+    pushes_in_flight = 2  # the gate sets Ozon's pace; a second push waits on it while the first is answered
 
     def __init__(
         self,

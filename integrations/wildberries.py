@@ -212,6 +212,7 @@ class WildberriesClient:
 
     batch_limit = 1000
     price_batch_limit = PRICE_BATCH
+    pushes_in_flight = 4  # WB limits a rate with a burst of 20, not requests at once: overlap answers and gate
     price_read_step = Decimal(1)  # WB's prices are whole roubles (workflows.channels.RoundsPricesRead)
 
     def __init__(

@@ -124,6 +124,7 @@ class YandexMarketClient:
 
     batch_limit = BATCH_LIMIT
     price_batch_limit = prices.PRICE_BATCH_LIMIT
+    pushes_in_flight = PARALLEL_REQUESTS  # the campaign's 4 requests at once (the client's slots keep to them)
 
     def __init__(
         self,

@@ -86,6 +86,20 @@ class SqlLeases:
                 renewed += result.rowcount
         return renewed
 
+    async def release(self, kind: LeaseKind, keys: Collection[LeaseKey], owner: str, now: datetime) -> int:
+        leased = LEASED[kind]
+        c = leased.table.c
+        lifted: dict[str, Any] = {leased.lease: now if leased.released is _NOW else None}
+        if leased.table is t.order_actions:
+            lifted["lease_owner"] = None
+        row = tuple_(*(c[name] for name in leased.keys))
+        released = 0
+        for chunk in batched(sorted(set(keys), key=str), _CHUNK):
+            where = [c.lease_owner == owner, leased.live(), row.in_([tuple(key) for key in chunk])]
+            result = await self._c.execute(update(leased.table).where(*where).values(lifted))
+            released += result.rowcount
+        return released
+
     async def release_instance(self, instance: str, keep: str | None, now: datetime) -> int:
         released = 0
         for leased in LEASED.values():

@@ -1328,6 +1328,15 @@ class MemoryLeases:
             self._set(kind, key, until)
         return len(mine)
 
+    async def release(self, kind: LeaseKind, keys: Collection[LeaseKey], owner: str, now: datetime) -> int:
+        leased = self._leased(kind)
+        mine = [key for key in set(keys) if key in leased and leased[key][0] == owner]
+        for key in mine:
+            self._set(kind, key, now if kind == LeaseKind.ORDER_ACTION else None)
+            if kind == LeaseKind.ORDER_ACTION:
+                self._s.order_action_owners.pop((int(key[0]), str(key[1])), None)
+        return len(mine)
+
     async def release_instance(self, instance: str, keep: str | None, now: datetime) -> int:
         released = 0
         for kind in LeaseKind:

@@ -80,6 +80,14 @@ class ChannelClient(Protocol):
         ...
 
 
+def pushes_in_flight(client: object) -> int:
+    """How many pushes of one channel may be on the wire at once: the client's ``pushes_in_flight`` where it says
+    (Yandex Market takes 4 requests at once per campaign; a gated client gains by overlapping a request's answer
+    with the next one's gate), else 1. Each push carries distinct lines, so the order per SKU is kept."""
+    value = getattr(client, "pushes_in_flight", 1)
+    return value if isinstance(value, int) and value >= 1 else 1
+
+
 @runtime_checkable
 class SetsPrices(Protocol):
     """A channel client that can set and read back the price of its offers (every channel's does). Checked

@@ -71,9 +71,25 @@ class HeldLeases:
 
     def __init__(self) -> None:
         self._held: dict[LeaseKind, Counter[LeaseKey]] = {}
+        self._left: dict[LeaseKind, set[LeaseKey]] = {}  # leases of work that ended unsettled: to be lifted
+
+    def left_behind(self, kind: LeaseKind) -> set[LeaseKey]:
+        """Keys whose work ended without settling them (a drain whose database went away under it) and that no
+        work holds now: their leases are still this process's, to lift at the next chance instead of waiting them
+        out."""
+        held = self._held.get(kind, Counter())
+        return {key for key in self._left.get(kind, ()) if held[key] <= 0}
+
+    def lifted(self, kind: LeaseKind, keys: Collection[LeaseKey]) -> None:
+        """Those left-behind leases were lifted (or their rows claimed again): forget them."""
+        self._left.get(kind, set()).difference_update(keys)
+
+    def leave_behind(self, kind: LeaseKind, keys: Collection[LeaseKey]) -> None:
+        self._left.setdefault(kind, set()).update(keys)
 
     def hold(self, kind: LeaseKind, keys: Collection[LeaseKey]) -> None:
         self._held.setdefault(kind, Counter()).update(keys)
+        self.lifted(kind, keys)  # claimed again: no longer left behind
 
     def drop(self, kind: LeaseKind, keys: Collection[LeaseKey]) -> None:
         counts = self._held.get(kind)
@@ -123,7 +139,11 @@ class HeldScope:
         self._held.drop(self._kind, mine)
 
     def close(self) -> None:
+        """The work ended: whatever it still holds was neither settled nor given back (it failed, or was
+        cancelled), so those leases are left behind for :meth:`HeldLeases.left_behind`."""
+        left = [key for key, count in self._mine.items() if count > 0]
         self._held.drop(self._kind, list(self._mine.elements()))
+        self._held.leave_behind(self._kind, left)
         self._mine.clear()
 
 

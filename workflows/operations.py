@@ -41,6 +41,12 @@ class Operations:
     ) -> None:
         self._uow, self._clock, self._topology, self._alerts = uow, clock, topology, alerts
         self._onec_silence = onec_silence
+        self._marks: dict[str, int] = {}  # pauses and resumes told through this process, per channel
+
+    def pause_mark(self, channel: str) -> int:
+        """Moves on whenever this process pauses or resumes ``channel``: a drain that keeps the channel's pause
+        state between its pushes looks again at once (another instance's pause it sees at its next look)."""
+        return self._marks.get(channel, 0)
 
     def _channel(self, name: str) -> str:
         if name not in self._topology.channels:
@@ -51,11 +57,13 @@ class Operations:
         async with self._uow() as uow:
             await uow.channel_states.pause(self._channel(channel), by, self._clock.now())
             await uow.commit()
+        self._marks[channel] = self._marks.get(channel, 0) + 1
 
     async def resume(self, channel: str, by: str) -> None:
         async with self._uow() as uow:
             await uow.channel_states.resume(self._channel(channel))
             await uow.commit()
+        self._marks[channel] = self._marks.get(channel, 0) + 1
 
     async def request_sync(self, channel: str | None, by: str) -> list[str]:
         """Ask for a full reconciliation of one channel or all; the sync engine picks it up."""

@@ -983,6 +983,12 @@ class Leases(Protocol):
         many were lifted."""
         ...
 
+    async def release(self, kind: LeaseKind, keys: Collection[LeaseKey], owner: str, now: datetime) -> int:
+        """Lift the leases of those rows ``owner`` still holds (work of its that ended unsettled, say when the
+        database went away under it), so they may be claimed now; rows leased by another owner, or whose work is
+        over, are left alone. How many were lifted."""
+        ...
+
 
 # -- customs plans: an order's document checklist and planned FTS payment on full clearance --------------------
 

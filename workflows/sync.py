@@ -32,6 +32,7 @@ from workflows.channels import (
     PushOutcome,
     SetsPrices,
     StockLine,
+    pushes_in_flight,
 )
 from workflows.kits import KitBook, channel_values, channels_values
 from workflows.leases import LEASE, HeldLeases, HeldScope
@@ -56,6 +57,7 @@ class SyncObserver(Protocol):
 
 CLAIM_LINES = 1000  # a drain claims whole batches, this many lines at least; they go within seconds, inside the lease
 SETTLE_BACKLOG = 8  # a drain sends no further while this many answered batches wait to be settled
+PAUSE_LOOK_S = 0.25  # within a drain, a channel's pause is read again this often (and at once after a local pause)
 
 
 @dataclass(frozen=True)
@@ -232,6 +234,7 @@ class SyncDispatcher:
         self._kicked = False
         self._look_urgent = False  # a running drain looks for order-driven lines before its next push
         self._drain: asyncio.Task[None] | None = None
+        self._pause_seen: tuple[int, float, bool] = (-1, 0.0, False)  # (pause mark, loop time, paused) last read
 
     def kick(self) -> None:
         """Something was queued: send now rather than at the next scheduled run (the schedule
@@ -284,62 +287,111 @@ class SyncDispatcher:
 
         Claimed lines are held (their leases renewed) until they are settled or given back; whatever the drain
         leaves unsettled (cancelled, or failed unexpectedly) is let go and goes again when its lease runs out."""
+        self._pause_seen = (-1, 0.0, False)  # a drain starts from the database's word
         with self._held.scope(self.lease_kind) as held:
             return await self._drain_holding(held)
 
+    async def _paused(self) -> bool:
+        """Whether the channel is paused: read from the database at a drain's start, whenever this process paused
+        or resumed it, and otherwise at most every :data:`PAUSE_LOOK_S` — a read before every push cost a
+        channel as fast as Wildberries a tenth of its time between requests."""
+        mark, now = self._ops.pause_mark(self.name), asyncio.get_running_loop().time()
+        seen_mark, seen_at, paused = self._pause_seen
+        if mark != seen_mark or now - seen_at >= PAUSE_LOOK_S:
+            paused = await self._ops.is_paused(self.name)
+            self._pause_seen = (mark, now, paused)
+        return paused
+
     async def _drain_holding(self, held: HeldScope) -> int:
         accepted = 0
-        batches = max(1, CLAIM_LINES // self._batch_limit())
+        lanes = self._lanes()
+        batches = max(lanes, CLAIM_LINES // self._batch_limit(), 1)
         queue: deque[_Batch] = deque()
         ahead: asyncio.Task[list[_Batch]] | None = None
+        urgent: asyncio.Task[list[_Batch]] | None = None  # a look for order-driven lines, beside the pushes
+        sending: dict[asyncio.Task[PushOutcome | ChannelUnavailable | ChannelRefused], _Batch] = {}
+        failed: list[tuple[_Batch, ChannelUnavailable | ChannelRefused]] = []
+        paused = False
+        pushes = 0
         settler = _Settler(lambda answered: self._settle_batches(answered, held))
         try:
             self._look_urgent = False
-            queue.extend(await self._claim(max(1, batches // 2), held))  # half first: the first request goes sooner
-            while queue and settler.error is None:
+            # half first, so that the first request goes sooner; the drain's first claim also lifts what an earlier
+            # drain left leased (no other claim of this dispatcher runs yet, so none of its fresh leases is lifted)
+            queue.extend(await self._claim(max(1, batches // 2), held, lift_left=True))
+            while settler.error is None:
                 if ahead is not None and ahead.done():  # what it claimed an order changed goes first
-                    claimed, ahead = await ahead, None
+                    claimed, ahead = ahead.result(), None
                     queue = self._ahead_first(claimed, queue)
-                if self._look_urgent:  # a commit woke us (an order?), or a line in flight moved on
+                if urgent is not None and urgent.done():  # in front of the lines claimed before
+                    claimed, urgent = urgent.result(), None
+                    queue = self._ahead_first(claimed, queue)
+                if self._look_urgent and urgent is None and not (failed or paused):
+                    # a commit woke us (an order?), or a line in flight moved on: look for order-driven lines while
+                    # the pushes go on (a claim waits its turn on SQLite's writer: not before every push)
                     self._look_urgent = False
-                    if ahead is not None:  # the claim under way may have taken what woke us
-                        claimed, ahead = await ahead, None
+                    urgent = asyncio.create_task(self._claim(1, held, urgent_only=True))
+                if failed or paused:
+                    if not sending:
+                        break
+                elif queue and len(sending) < lanes:
+                    if urgent is not None and not sending:  # nothing on the wire to overlap: the order's line
+                        claimed, urgent = await urgent, None  # goes in this push rather than a request later
                         queue = self._ahead_first(claimed, queue)
-                    queue = self._ahead_first(await self._claim(1, held, urgent_only=True), queue)
-                batch = queue.popleft()
-                if ahead is None and len(queue) < max(1, batches // 2):
-                    ahead = asyncio.create_task(self._claim(batches, held))
-                await settler.below(SETTLE_BACKLOG)
-                answer = await self._send(batch)
-                if not isinstance(answer, PushOutcome):
-                    following: list[_Batch] = []
-                    if ahead is not None:
-                        following, ahead = await ahead, None
-                    await settler.close()  # earlier successes first: a settle resets the count of failures
-                    waiting = [batch, *queue, *following]
-                    await self._failed([push for each in waiting for push in each.claimed], answer)
-                    held.drop(_keys([push for each in waiting for push in each.claimed]))
+                    if pushes and await self._paused():  # before the next push
+                        paused = True
+                        continue
+                    batch = queue.popleft()
+                    if ahead is None and len(queue) < max(1, batches // 2):
+                        ahead = asyncio.create_task(self._claim(batches, held))
+                    await settler.below(SETTLE_BACKLOG)
+                    sending[asyncio.create_task(self._send(batch))] = batch
+                    pushes += 1
+                    continue
+                waiting: set[asyncio.Future[Any]] = set(sending)
+                if not queue and not failed and not paused:
+                    waiting |= {task for task in (ahead, urgent) if task is not None}
+                if not waiting:
                     break
-                settler.add(batch, answer)
-                accepted += len(answer.accepted)
-                if not queue and ahead is not None:
-                    claimed, ahead = await ahead, None
-                    queue = self._ahead_first(claimed, queue)  # checked for a pause as it was claimed
-                elif queue and await self._ops.is_paused(self.name):  # before the next push
-                    await self._release([push for each in queue for push in each.claimed], held)
-                    break
-            if ahead is not None:  # stopped with a claim under way: its lines go back unsent
-                claimed, ahead = await ahead, None
-                await self._release([push for each in claimed for push in each.claimed], held)
+                done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+                for task in [task for task in sending if task in done]:
+                    batch, answer = sending.pop(task), task.result()
+                    if isinstance(answer, PushOutcome):
+                        settler.add(batch, answer)
+                        accepted += len(answer.accepted)
+                    else:
+                        failed.append((batch, answer))
+            following: list[_Batch] = []
+            if ahead is not None:  # stopped with a claim under way
+                following, ahead = await ahead, None
+            if urgent is not None:
+                following, urgent = [*following, *await urgent], None
+            if failed:
+                await settler.close()  # earlier successes first: a settle resets the count of failures
+                stuck = [push for each in [*(b for b, _ in failed), *queue, *following] for push in each.claimed]
+                await self._failed(stuck, failed[0][1])
+                held.drop(_keys(stuck))
+            elif paused or following:  # what was claimed and not sent goes back at once
+                await self._release([push for each in [*queue, *following] for push in each.claimed], held)
+        except BaseException:
+            for task in sending:  # cancelled, or failed unexpectedly: nothing more goes out
+                task.cancel()
+            raise
         finally:
-            if ahead is not None:  # cancelled, or failed unexpectedly: what it claimed goes again after its lease
-                ahead.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await ahead
+            if sending:  # no push of a line is left on the wire when the drain ends
+                await asyncio.gather(*sending, return_exceptions=True)
+            for claiming in (ahead, urgent):  # cancelled, or failed unexpectedly: what it claimed is left behind
+                if claiming is not None:
+                    claiming.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await claiming
             await settler.close()  # what the channel took is settled all the same (short transactions)
         if settler.error is not None:
             raise settler.error
         return accepted
+
+    def _lanes(self) -> int:
+        return pushes_in_flight(self._client)
 
     def _ahead_first(self, claimed: Sequence[_Batch], queue: deque[_Batch]) -> deque[_Batch]:
         """``queue`` with the newly ``claimed`` batches: lines an order changed in front, the rest behind; cut again
@@ -353,20 +405,32 @@ class SyncDispatcher:
         rest += [push for batch in claimed for push in batch.claimed if push.priority != URGENT]
         return deque(_rebatch([*urgent, *rest], everything, self._batch_limit()))
 
-    async def _claim(self, batches: int, held: HeldScope, *, urgent_only: bool = False) -> list[_Batch]:
+    async def _claim(
+        self, batches: int, held: HeldScope, *, urgent_only: bool = False, lift_left: bool = False
+    ) -> list[_Batch]:
         """Lease the next due lines, order-driven ones first (``urgent_only``: only those), up to ``batches``
         batches of them; none when nothing is due, the channel is paused or its circuit is open."""
-        if await self._ops.is_paused(self.name):
+        if await self._paused():
             return []
         size = self._batch_limit()
+        left = [key for key in self._held.left_behind(self.lease_kind) if key[0] == self.name] if lift_left else []
+        lifted = 0
         async with self._uow() as uow:
             now = self._clock.now()
+            if left:  # an earlier drain of ours ended unsettled (its database went away): its lines go now
+                lifted = await uow.leases.release(self.lease_kind, left, self._owner, now)
             if (await uow.channel_states.get(self._state_key)).circuit_open(now):
+                await uow.commit()
+                self._held.lifted(self.lease_kind, left)
                 return []
             claimed = await self._outbox(uow).claim(
                 self.name, now, now + self._lease, self._owner, size * batches, urgent_only=urgent_only
             )
             await uow.commit()
+        if left:
+            self._held.lifted(self.lease_kind, left)
+            log.info("%s sync to %s: %d lines an unsettled drain left leased go again now", self.what, self.name,
+                     lifted)  # fmt: skip
         if not claimed:
             return []
         held.hold(_keys(claimed))
@@ -494,6 +558,9 @@ class PriceDispatcher(SyncDispatcher):
 
     def _batch_limit(self) -> int:
         return self._prices.price_batch_limit
+
+    def _lanes(self) -> int:
+        return 1  # a channel's price API has limits of its own, a request at a time keeps within them
 
     def _lines(self, claimed: Sequence[Push], offer_ids: dict[str, str]) -> list[StockLine] | list[PriceLine]:
         return [PriceLine(p.sku, offer_ids[p.sku], from_minor(p.qty)) for p in claimed if p.sku in offer_ids]
