@@ -146,7 +146,7 @@ _HISTORY: dict[str, dict[str, str]] = {
         "box_scanned": "Box {box} of {boxes} ({contents}): {status_words}{skipped_words}{stock_words}{released_words}",
         "box_scan_undone": "Box {box} of {boxes} ({contents}): scan undone, {status_words} again (undone: "
         "{undone_words}){stock_words}{released_words}; {by}: {reason}",
-        "boxes_released_late": "{payee}'s invoice paid after boxes passed «{status_words}»: {rub} of the "
+        "boxes_released_late": "The invoice of {payee} paid after boxes were {status_words}: {rub} of the "
         "{purpose_words} reserve materialised for {boxes_words}",
         "topup_failed": "The top-up of {rub} for {purpose_words} failed",
         "money_refunded": "Refunded to the client {refunded}: {rub} taken from the order's account",

@@ -14,6 +14,7 @@ import pytest
 from bot.order_history import history_line
 from bot.wording import Names
 from tests.fakes import FakeClock
+from tests.people_words import raw_codes, topology_codes
 from tests.unit.test_boxes import BOXES, _books_hold, _desk, _funded, _on_hand
 from tests.unit.test_client_money import MoneyOffice
 from workflows.box_model import (
@@ -108,6 +109,7 @@ async def test_an_undo_takes_back_exactly_what_the_scans_did_and_a_rescan_does_i
     assert "Ольга: scanned the wrong box" in said and "в резервы возвращено: таможня 130 980,00 ₽" in said, said
     en = history_line("en", undo.kind, undo.detail, Names.of(office.shop.topology, "en"))
     assert "scan undone" in en and "Ольга" in en, en
+    assert raw_codes(en, topology_codes(office.shop.topology)) == [], en
 
 
 async def test_a_payout_drawn_after_boxes_passed_its_step_releases_their_share_once(office: MoneyOffice) -> None:
@@ -142,8 +144,15 @@ async def test_a_payout_drawn_after_boxes_passed_its_step_releases_their_share_o
     customs = (await office.account(order_id)).earmark(Purpose.CUSTOMS)
     assert customs.released == Decimal("218300.00")
     assert _journal((await office.money.account_of(order_id)).entries, Purpose.CUSTOMS) == customs.released
-    kinds = [e.kind for e in (await office.orders.get(order_id)).history]
-    assert kinds.count("boxes_released_late") == 1
+    late_said = [e for e in (await office.orders.get(order_id)).history if e.kind == "boxes_released_late"]
+    assert len(late_said) == 1
+    for locale in ("ru", "en"):
+        said = history_line(locale, "boxes_released_late", late_said[0].detail, Names.of(office.shop.topology, locale))
+        assert raw_codes(said, topology_codes(office.shop.topology)) == [], said
+    assert said.replace("\xa0", " ") == (
+        "The invoice of ФТС paid after boxes were at the Moscow warehouse: 130,980.00 RUB of the customs reserve "
+        "materialised for 1 box"
+    )
 
 
 async def test_a_seeded_walk_of_scans_undos_and_late_payouts_keeps_the_books_true(office: MoneyOffice) -> None:
