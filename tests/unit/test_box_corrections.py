@@ -16,7 +16,7 @@ from bot.wording import Names
 from tests.fakes import FakeClock
 from tests.people_words import raw_codes, topology_codes
 from tests.unit.test_boxes import BOXES, _books_hold, _desk, _funded, _on_hand
-from tests.unit.test_client_money import MoneyOffice
+from tests.unit.test_client_money import TIR_FULL, MoneyOffice
 from workflows.box_model import (
     STATUSES,
     BoxLine,
@@ -167,6 +167,7 @@ async def test_a_seeded_walk_of_scans_undos_and_late_payouts_keeps_the_books_tru
     chance = random.Random(82)
     payouts = [("fts-1", Decimal(100_000)), ("fts-2", Decimal(122_000))]
     keys: list[str] = []
+    undos = 0
     for step in range(60):
         box = chance.choice(made)
         roll = chance.random()
@@ -178,7 +179,7 @@ async def test_a_seeded_walk_of_scans_undos_and_late_payouts_keeps_the_books_tru
             key = chance.choice([f"u-{step}", f"u-{step}", *keys[-2:]])
             keys.append(key)
             with contextlib.suppress(UndoNotBack, UndoConflict):
-                await desk.undo(box.barcode, chance.choice(STATUSES), key, "walk", "Ольга")
+                undos += not (await desk.undo(box.barcode, chance.choice(STATUSES), key, "walk", "Ольга")).duplicate
         else:
             with contextlib.suppress(ScanBackwards, ScanConflict):
                 await desk.scan(box.barcode, chance.choice([None, None, *STATUSES]), chance.choice([None, f"s-{step}"]))
@@ -196,7 +197,9 @@ async def test_a_seeded_walk_of_scans_undos_and_late_payouts_keeps_the_books_tru
         for earmark in view.account.earmarks:
             assert _journal(view.entries, earmark.purpose) == earmark.released, (step, earmark.purpose)
         _shares_hold(view.account, found.boxes)
-    assert not payouts and any("late:" in e.key for e in (await office.money.account_of(order_id)).entries)
+    entries = (await office.money.account_of(order_id)).entries
+    assert not payouts and undos >= 5 and any(e.key.startswith("late:") for e in entries)
+    assert any(e.key.startswith("release:") and e.key.endswith(":1") for e in entries)  # scanned on after an undo
 
 
 def _shares_hold(account: MoneyAccount, boxes: list) -> None:  # type: ignore[type-arg]
@@ -209,3 +212,29 @@ def _shares_hold(account: MoneyAccount, boxes: list) -> None:  # type: ignore[ty
                     live[purpose] = live.get(purpose, Decimal(0)) + amount
     for earmark in account.earmarks:
         assert live.get(earmark.purpose.value, Decimal(0)) == earmark.released, earmark.purpose
+
+
+async def test_a_payout_drawn_when_a_later_payment_covers_it_releases_for_the_boxes_past_its_step(
+    office: MoneyOffice,
+) -> None:
+    order_id = await office.order()
+    await office.money.plan(order_id, TIR_FULL)
+    await office.pay(order_id, "p-goods", Decimal(600_000))  # goods only: logistics holds nothing yet
+    due = office.clock.now() + timedelta(days=2)
+    goods = PayoutRequest("cn-inv-7", order_id, Purpose.GOODS, "Guangzhou Textile", "CNY", Decimal(50_000), due,
+                          Decimal("11.80"))  # fmt: skip
+    await office.money.draw(goods)
+    desk = _desk(office)
+    first, _ = (await desk.register(order_id, "cn-inv-7", "reg-1", BOXES)).boxes
+    assert (await desk.scan(first.barcode, BoxStatus.IN_TRANSIT)).released == {"logistics": Decimal(0)}
+    carrier = PayoutRequest("tir-1", order_id, Purpose.LOGISTICS, "TIR carrier", "EUR", Decimal(11_500), due,
+                            Decimal(100))  # fmt: skip
+    assert (await office.money.draw(carrier)).task_id is not None  # short: the managers are asked
+    assert (await office.account(order_id)).earmark(Purpose.LOGISTICS).released == 0
+
+    await office.pay(order_id, "p-rest", Decimal(1_394_400))  # the carrier's invoice is drawn now
+    logistics = (await office.account(order_id)).earmark(Purpose.LOGISTICS)
+    assert (logistics.drawn, logistics.released) == (Decimal(1_150_000), Decimal("678500.00"))  # × 354 000 / 600 000
+    await office.pay(order_id, "p-rest", Decimal(1_394_400))  # the gateway says it again: nothing more
+    assert (await office.account(order_id)).earmark(Purpose.LOGISTICS).released == logistics.released
+    assert _journal((await office.money.account_of(order_id)).entries, Purpose.LOGISTICS) == logistics.released
