@@ -63,6 +63,10 @@ _HISTORY: dict[str, dict[str, str]] = {
         "израсходовано {rub}",
         "box_scanned": "Коробка {box} из {boxes} ({contents}): {status_words}{skipped_words}{stock_words}"
         "{released_words}",
+        "box_scan_undone": "Коробка {box} из {boxes} ({contents}): скан отменён, снова {status_words} (отменено: "
+        "{undone_words}){stock_words}{released_words}; {by}: {reason}",
+        "boxes_released_late": "Счёт {payee} оплачен после того, как коробки прошли этап «{status_words}»: "
+        "из резерва «{purpose_words}» израсходовано {rub} за {boxes_words}",
         "topup_failed": "Доплата {rub} на «{purpose_words}» не прошла",
         "money_refunded": "Возврат клиенту {refunded}: со счёта заказа снято {rub}",
         "refund_short": "Возврат не покрыт резервами на {shortfall}: деньги уже выплачены, менеджеров известили",
@@ -140,6 +144,10 @@ _HISTORY: dict[str, dict[str, str]] = {
         "boxes_registered": "Purchase from {payee}: {boxes_words}, {units_words}; {rub} of the {purpose_words} "
         "reserve materialised",
         "box_scanned": "Box {box} of {boxes} ({contents}): {status_words}{skipped_words}{stock_words}{released_words}",
+        "box_scan_undone": "Box {box} of {boxes} ({contents}): scan undone, {status_words} again (undone: "
+        "{undone_words}){stock_words}{released_words}; {by}: {reason}",
+        "boxes_released_late": "The invoice of {payee} paid after boxes were {status_words}: {rub} of the "
+        "{purpose_words} reserve materialised for {boxes_words}",
         "topup_failed": "The top-up of {rub} for {purpose_words} failed",
         "money_refunded": "Refunded to the client {refunded}: {rub} taken from the order's account",
         "refund_short": "A refund not covered by the reserves by {shortfall}: money already paid out, managers told",
@@ -234,9 +242,11 @@ _BOX_STATUSES: dict[Locale, dict[str, str]] = {  # a box's status (workflows.box
 _BOX_WORDS: dict[Locale, dict[str, str]] = {
     "ru": {"skipped": " (пройдено по пути: {statuses})", "received": "; принята на склад {warehouse}",
            "written_off": "; списана со склада {warehouse}", "released": "; из резервов израсходовано: {sums}",
+           "taken_back": "; в резервы возвращено: {sums}",
            "sum": "{purpose} {rub}"},
     "en": {"skipped": " (passed on the way: {statuses})", "received": "; received at {warehouse}",
            "written_off": "; written off at {warehouse}", "released": "; materialised from the reserves: {sums}",
+           "taken_back": "; back in the reserves: {sums}",
            "sum": "{purpose} {rub}"},
 }  # fmt: skip
 
@@ -287,7 +297,7 @@ def history_line(
     values["decision_words"] = _DECISIONS[locale].get(decision, decision).format(until=values["until"])
     values["decision"] = values["decision_words"]
     _put_names(values, detail, names, timezone)
-    if kind == "box_scanned":
+    if kind in ("box_scanned", "box_scan_undone", "boxes_released_late"):
         _put_box_words(values, detail, names)
     return template.format_map(values)
 
@@ -301,15 +311,24 @@ def _put_box_words(values: _Detail, detail: Mapping[str, object], names: Names) 
     skipped = detail.get("skipped")
     passed = [statuses.get(str(s), str(s)) for s in skipped] if isinstance(skipped, list) else []
     values["skipped_words"] = words["skipped"].format(statuses=", ".join(passed)) if passed else ""
+    undone = detail.get("undone")
+    values["undone_words"] = (
+        ", ".join(statuses.get(str(s), str(s)) for s in undone) if isinstance(undone, list) else "—"
+    )
     stock = str(detail.get("stock") or "")
     values["stock_words"] = words[stock].format(warehouse=values["warehouse"]) if stock in words else ""
     released = detail.get("released")
-    sums = [
-        words["sum"].format(purpose=_PURPOSES[locale].get(str(p), str(p)), rub=money(locale, str(v), "RUB"))
-        for p, v in (released.items() if isinstance(released, dict) else [])
-        if Decimal(str(v)) > 0
-    ]
-    values["released_words"] = words["released"].format(sums=", ".join(sums)) if sums else ""
+    figures = [(str(p), Decimal(str(v))) for p, v in (released.items() if isinstance(released, dict) else [])]
+    said = []
+    for wording, sign in (("released", 1), ("taken_back", -1)):  # a scan undone gives back what it released
+        sums = [
+            words["sum"].format(purpose=_PURPOSES[locale].get(p, p), rub=money(locale, str(sign * v), "RUB"))
+            for p, v in figures
+            if sign * v > 0
+        ]
+        if sums:
+            said.append(words[wording].format(sums=", ".join(sums)))
+    values["released_words"] = "".join(said)
 
 
 def _put_names(values: _Detail, detail: Mapping[str, object], names: Names, timezone: str) -> None:

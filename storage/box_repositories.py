@@ -63,7 +63,7 @@ class SqlBoxBook:
         values = {
             "box_id": scan.box_id, "order_id": scan.order_id, "status": scan.status.value, "at": scan.at,
             "key": scan.key, "skipped": scan.skipped, "released": {p: str(v) for p, v in scan.released.items()},
-            "stock": scan.stock,
+            "stock": scan.stock, "round": scan.round, "undone_at": scan.undone_at, "undo_key": scan.undo_key,
         }  # fmt: skip
         # either unique constraint (box and status, or the key) makes it a repeat: nothing written
         statement = _upsert(self._c, t.box_scans).values(values).on_conflict_do_nothing()
@@ -72,12 +72,37 @@ class SqlBoxBook:
     async def scans(self, box_id: int) -> list[BoxScan]:
         s = t.box_scans.c
         return [
-            _scan(r) for r in await self._c.execute(select(t.box_scans).where(s.box_id == box_id).order_by(_IN_ORDER))
+            _scan(r)
+            for r in await self._c.execute(select(t.box_scans).where(s.box_id == box_id).order_by(_IN_ORDER, s.round))
         ]
 
     async def scan_by_key(self, key: str) -> BoxScan | None:
         row = (await self._c.execute(select(t.box_scans).where(t.box_scans.c.key == key))).one_or_none()
         return None if row is None else _scan(row)
+
+    async def set_released(self, box_id: int, status: BoxStatus, round_: int, released: dict[str, Decimal]) -> None:
+        s = t.box_scans.c
+        statement = (
+            update(t.box_scans)
+            .where(s.box_id == box_id, s.status == status.value, s.round == round_)
+            .values(released={p: str(v) for p, v in released.items()})
+        )
+        await self._c.execute(statement)
+
+    async def undo_scan(self, box_id: int, status: BoxStatus, round_: int, at: datetime, key: str) -> bool:
+        s = t.box_scans.c
+        statement = (
+            update(t.box_scans)
+            .where(s.box_id == box_id, s.status == status.value, s.round == round_, s.undone_at.is_(None))
+            .values(undone_at=at, undo_key=key)
+        )
+        return bool((await self._c.execute(statement)).rowcount == 1)
+
+    async def undone_by(self, key: str) -> list[BoxScan]:
+        s = t.box_scans.c
+        return [
+            _scan(r) for r in await self._c.execute(select(t.box_scans).where(s.undo_key == key).order_by(_IN_ORDER))
+        ]
 
 
 def _box(row: Any) -> Box:
@@ -91,4 +116,4 @@ def _box(row: Any) -> Box:
 def _scan(row: Any) -> BoxScan:
     released = {str(p): Decimal(str(v)) for p, v in dict(row.released).items()}
     return BoxScan(row.box_id, row.order_id, BoxStatus(row.status), row.at, row.key, bool(row.skipped), released,
-                   row.stock)  # fmt: skip
+                   row.stock, int(row.round), row.undone_at, row.undo_key)  # fmt: skip

@@ -87,7 +87,9 @@ class SqlMoneyBook:
     async def release(self, earmark_id: int, amount: Decimal) -> bool:
         e = t.earmarks.c
         released = func.round(e.released + amount, 2)  # rounded as in draw(): SQLite's floats
-        statement = update(t.earmarks).where(e.id == earmark_id, released <= e.drawn).values(released=released)
+        statement = (
+            update(t.earmarks).where(e.id == earmark_id, released <= e.drawn, released >= 0).values(released=released)
+        )
         return bool((await self._c.execute(statement)).rowcount == 1)
 
     async def record(self, entry: MoneyEntry) -> bool:

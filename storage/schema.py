@@ -736,5 +736,9 @@ box_scans = Table(
     Column("skipped", Boolean, nullable=False),
     Column("released", JSON, nullable=False),  # {purpose: roubles}
     Column("stock", String(16), nullable=True),  # received | written_off
-    UniqueConstraint("box_id", "status"),
+    # how many times the box's reaching this status was undone before: a re-scan after an undo is round 1, …
+    Column("round", Integer, nullable=False, server_default="0"),
+    Column("undone_at", UtcDateTime, nullable=True),  # a manager's correction took the box back before it
+    Column("undo_key", String(128), nullable=True, index=True),  # the correction's idempotency key
+    UniqueConstraint("box_id", "status", "round"),
 )

@@ -4,6 +4,7 @@ contracts."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -71,7 +72,7 @@ class MemoryMoneyBook:
         for account in self._s.accounts.values():
             for mark in account.earmarks:
                 if mark.id == earmark_id:
-                    if mark.released + amount > mark.drawn:
+                    if not 0 <= mark.released + amount <= mark.drawn:
                         return False
                     mark.released += amount
                     return True
@@ -199,7 +200,7 @@ class MemoryBoxBook:
         return True
 
     async def add_scan(self, scan: BoxScan) -> bool:
-        if any((s.box_id, s.status) == (scan.box_id, scan.status) for s in self._s.scans):
+        if any((s.box_id, s.status, s.round) == (scan.box_id, scan.status, scan.round) for s in self._s.scans):
             return False
         if scan.key is not None and any(s.key == scan.key for s in self._s.scans):
             return False
@@ -208,7 +209,27 @@ class MemoryBoxBook:
 
     async def scans(self, box_id: int) -> list[BoxScan]:
         found = [s for s in self._s.scans if s.box_id == box_id]
-        return copy.deepcopy(sorted(found, key=lambda s: STATUSES.index(s.status)))
+        return copy.deepcopy(sorted(found, key=lambda s: (STATUSES.index(s.status), s.round)))
 
     async def scan_by_key(self, key: str) -> BoxScan | None:
         return copy.deepcopy(next((s for s in self._s.scans if s.key == key), None))
+
+    def _find(self, box_id: int, status: BoxStatus, round_: int) -> int | None:
+        return next((n for n, s in enumerate(self._s.scans) if (s.box_id, s.status, s.round) == (box_id, status, round_)),
+                    None)  # fmt: skip
+
+    async def set_released(self, box_id: int, status: BoxStatus, round_: int, released: dict[str, Decimal]) -> None:
+        n = self._find(box_id, status, round_)
+        if n is not None:
+            self._s.scans[n] = dataclasses.replace(self._s.scans[n], released=dict(released))
+
+    async def undo_scan(self, box_id: int, status: BoxStatus, round_: int, at: datetime, key: str) -> bool:
+        n = self._find(box_id, status, round_)
+        if n is None or self._s.scans[n].undone_at is not None:
+            return False
+        self._s.scans[n] = dataclasses.replace(self._s.scans[n], undone_at=at, undo_key=key)
+        return True
+
+    async def undone_by(self, key: str) -> list[BoxScan]:
+        found = [s for s in self._s.scans if s.undo_key == key]
+        return copy.deepcopy(sorted(found, key=lambda s: STATUSES.index(s.status)))

@@ -150,7 +150,8 @@ class Box:
 
 @dataclass(frozen=True)
 class BoxScan:
-    """A box reaching ``status``: recorded once per box and status. ``skipped``: the box was scanned further on and
+    """A box reaching ``status``: recorded once per box, status and ``round`` (a scan undone stays, marked, and the
+    box reaching the status again is the next round). ``skipped``: the box was scanned further on and
     passed this status on the way; ``released``: what each earmark released as materialised then."""
 
     box_id: int
@@ -161,6 +162,9 @@ class BoxScan:
     skipped: bool = False
     released: dict[str, Decimal] = field(default_factory=dict)  # purpose -> roubles
     stock: str | None = None  # received | written_off, at the Moscow warehouse
+    round: int = 0  # how many times the box's reaching this status was undone before
+    undone_at: datetime | None = None  # a manager's correction took the box back before this status
+    undo_key: str | None = None
 
     @property
     def released_rub(self) -> Decimal:
@@ -218,3 +222,15 @@ class InvalidScanTime(WorkflowError):
     """A scan's time in the future, or before the box's last status."""
 
     code = "invalid_scan_time"
+
+
+class UndoNotBack(WorkflowError):
+    """An undo takes a box back to a status before its own: not to where it is, nor further on."""
+
+    code = "undo_not_back"
+
+
+class UndoConflict(WorkflowError):
+    """An undo key seen before comes with another box or status."""
+
+    code = "undo_conflict"

@@ -37,11 +37,14 @@ from workflows.box_model import (
     PurchaseNotDrawn,
     ScanBackwards,
     ScanConflict,
+    UndoConflict,
+    UndoNotBack,
     after,
     barcode,
     client_status,
     read_barcode,
 )
+from workflows.box_money import due, release, release_key, room, unrelease_key
 from workflows.client_money import money_lock
 from workflows.errors import OrderNotFound
 from workflows.ledger import Ledger
@@ -81,6 +84,26 @@ class ScanOutcome:
         for step in self.steps:
             for purpose, amount in step.released.items():
                 total[purpose] = total.get(purpose, Decimal(0)) + amount
+        return total
+
+
+@dataclass(frozen=True)
+class UndoOutcome:
+    """What a correction did: ``undone`` are the box's scans it took back, the last status first (a duplicate: those
+    the key took back before); ``released`` what each earmark took back, negative."""
+
+    box: Box
+    order: str
+    undone: list[BoxScan]
+    duplicate: bool
+    warehouse: str | None = None  # the Moscow warehouse, when stock moved back there
+
+    @property
+    def released(self) -> dict[str, Decimal]:
+        total: dict[str, Decimal] = {}
+        for scan in self.undone:
+            for purpose, amount in scan.released.items():
+                total[purpose] = total.get(purpose, Decimal(0)) - amount
         return total
 
 
@@ -195,8 +218,9 @@ class BoxDesk:
             if at > now + CLOCK_SLACK or at < box.status_at:
                 raise InvalidScanTime(f"a scan at {at.isoformat()}: not in the future, nor before the box's last")
             account = await uow.money.account(box.order_id)
+            rounds = Counter(s.status for s in await uow.boxes.scans(box.id) if s.undone_at is not None)
             steps = [
-                await self._reach(uow, account, box, s, at, key if s == target else None, s != target)
+                await self._reach(uow, account, box, s, at, key if s == target else None, s != target, rounds[s])
                 for s in STATUSES[here + 1 : STATUSES.index(target) + 1]
             ]
             if not await uow.boxes.move(box.id, box.status, target, at):
@@ -210,16 +234,17 @@ class BoxDesk:
 
     async def _reach(
         self, uow: UnitOfWork, account: MoneyAccount | None, box: Box, status: BoxStatus, at: datetime,
-        key: str | None, skipped: bool,
+        key: str | None, skipped: bool, round_: int = 0,
     ) -> BoxScan:  # fmt: skip
-        """Record ``box`` reaching ``status`` and do what that does; the scan row goes first, so a repeat that got
-        this far (its unique key taken) moves neither stock nor money."""
+        """Record ``box`` reaching ``status`` (in ``round_``: the times it was undone before) and do what that does;
+        the scan row goes first, so a repeat that got this far (its unique key taken) moves neither stock nor
+        money."""
         assert box.id is not None
         purpose = RELEASES.get(status)
         amount = _share(account, box, purpose) if purpose is not None and account is not None else None
         stock = {BoxStatus.AT_MOSCOW_WAREHOUSE: "received", BoxStatus.SENT_TO_MARKETPLACE: "written_off"}.get(status)
         released = {} if purpose is None or amount is None else {purpose.value: amount}
-        scan = BoxScan(box.id, box.order_id, status, at, key, skipped, released, stock)
+        scan = BoxScan(box.id, box.order_id, status, at, key, skipped, released, stock, round_)
         if not await uow.boxes.add_scan(scan):
             raise _Repeated
         goods = Counter[str]()
@@ -230,16 +255,92 @@ class BoxDesk:
         elif stock == "written_off":
             await self._ledger.write_off(uow, self._warehouse, goods)
         if purpose is not None and amount is not None and account is not None:
-            earmark = account.earmark(purpose)
-            assert earmark.id is not None
-            if amount > 0 and not await uow.money.release(earmark.id, amount):
-                raise RuntimeError(f"earmark {earmark.id} cannot release {amount} under its lock")  # rolls back
-            earmark.released += amount
-            entry = MoneyEntry(f"release:{box.barcode}:{status.value}", box.order_id, "release", amount, at, purpose,
+            await release(uow, account, purpose, amount)
+            entry = MoneyEntry(release_key(box, scan), box.order_id, "release", amount, at, purpose,
                                {"box": box.barcode, "status": status.value})  # fmt: skip
             if not await uow.money.record(entry):
                 raise _Repeated
         return scan
+
+    async def undo(self, typed: str, status: BoxStatus, key: str, reason: str, by: str) -> UndoOutcome:
+        """A manager's correction of a wrong scan forward: the box ``typed`` names goes back to ``status``, an
+        earlier one. Each status undone, the last first, takes back what it did — the stock it received or wrote
+        off, the earmark's share it released (journal ``unrelease:…``) — and its scan row is marked undone, kept.
+        The same ``key`` again answers what it did. Raises :class:`BadBarcode`, :class:`BoxNotFound`,
+        :class:`UndoNotBack`, :class:`UndoConflict`."""
+        code = barcode(*read_barcode(typed))
+        try:
+            return await self._undo(code, status, key, reason, by)
+        except _Repeated:
+            return await self._undo(code, status, key, reason, by)
+
+    async def _undo(self, code: str, status: BoxStatus, key: str, reason: str, by: str) -> UndoOutcome:
+        async with self._uow() as uow:
+            found = await uow.boxes.by_barcode(code)
+            if found is None:
+                raise BoxNotFound(f"no box {code}: its purchase's boxes were not registered")
+            await uow.locks.hold(money_lock(found.order_id))
+            box = await uow.boxes.by_barcode(code)
+            assert box is not None
+            assert box.id is not None
+            order = await _order(uow, box.order_id)
+            if prior := await uow.boxes.undone_by(key):
+                back_to = STATUSES[min(STATUSES.index(s.status) for s in prior) - 1]
+                if prior[0].box_id != box.id or back_to != status:
+                    raise UndoConflict(f"undo key {key!r} took another box or to another status")
+                return UndoOutcome(box, _number(order), prior[::-1], True)
+            if STATUSES.index(status) >= STATUSES.index(box.status):
+                raise UndoNotBack(f"box {code} is {box.status.value}: an undo takes it back, not to {status.value}")
+            now, account = self._clock.now(), await uow.money.account(box.order_id)
+            scans = [s for s in await uow.boxes.scans(box.id) if s.undone_at is None]
+            undone = [s for s in scans if STATUSES.index(s.status) > STATUSES.index(status)][::-1]
+            for scan in undone:
+                await self._take_back(uow, account, box, scan, now, key)
+            back = next((s.at for s in scans if s.status == status), box.created_at)
+            if not await uow.boxes.move(box.id, box.status, status, back):
+                raise _Repeated
+            box.status, box.status_at = status, back
+            moved = any(s.stock for s in undone)
+            outcome = UndoOutcome(box, _number(order), undone, False, self._warehouse if moved else None)
+            detail = {**self._undo_detail(outcome), "by": by, "reason": reason}
+            await uow.orders.add_events(box.order_id, [OrderEvent(now, "box_scan_undone", detail)])
+            await uow.commit()
+        return outcome
+
+    async def _take_back(
+        self, uow: UnitOfWork, account: MoneyAccount | None, box: Box, scan: BoxScan, now: datetime, key: str
+    ) -> None:
+        """Take back what ``scan`` did, its row first marked undone so a racing repeat does nothing twice."""
+        assert box.id is not None
+        if not await uow.boxes.undo_scan(box.id, scan.status, scan.round, now, key):
+            raise _Repeated
+        goods = Counter[str]()
+        for line in box.contents:
+            goods[line.sku] += line.qty
+        if scan.stock == "received":
+            await self._ledger.write_off(uow, self._warehouse, goods)
+        elif scan.stock == "written_off":
+            await self._ledger.receive(uow, self._warehouse, goods)
+        for name, amount in scan.released.items():
+            if account is None or amount == 0:
+                continue
+            purpose = Purpose(name)
+            await release(uow, account, purpose, -amount)
+            entry = MoneyEntry(unrelease_key(box, scan), box.order_id, "unrelease", -amount, now, purpose,
+                               {"box": box.barcode, "status": scan.status.value, "undo": key})  # fmt: skip
+            if not await uow.money.record(entry):
+                raise _Repeated
+
+    def _undo_detail(self, outcome: UndoOutcome) -> dict[str, object]:
+        box = outcome.box
+        stock = next((s.stock for s in outcome.undone if s.stock), None)
+        back = {"received": "written_off", "written_off": "received"}.get(stock or "")
+        return {
+            "barcode": box.barcode, "box": box.number, "boxes": box.boxes, "contents": contents_text(box),
+            "status": box.status.value, "undone": [s.status.value for s in outcome.undone],
+            "released": {p: str(v) for p, v in outcome.released.items()}, "stock": back,
+            "warehouse": self._warehouse if back else None,
+        }  # fmt: skip
 
     def _detail(self, outcome: ScanOutcome) -> dict[str, object]:
         box = outcome.box
@@ -288,18 +389,10 @@ def _values(amount_rub: Decimal, contents: Sequence[tuple[BoxLine, ...]]) -> lis
 
 
 def _share(account: MoneyAccount, box: Box, purpose: Purpose) -> Decimal | None:
-    """What ``purpose``'s earmark releases for ``box``: the goods earmark the box's value; any other its drawn money
-    in the proportion of the box's value to the order's goods (the goods' plan, or what was drawn for goods if more).
-    Never more than the earmark's drawn money not released yet. ``None`` when the order has no money plan."""
-    if not account.planned:
-        return None
-    earmark = account.earmark(purpose)
-    room = max(Decimal(0), earmark.drawn - earmark.released)
-    if purpose == Purpose.GOODS:
-        return min(box.value_rub, room)
-    goods = account.earmark(Purpose.GOODS)
-    base = max(goods.planned, goods.drawn)
-    return min(rub(earmark.drawn * box.value_rub / base), room) if base > 0 else Decimal(0)
+    """What ``purpose``'s earmark releases for ``box`` (``workflows.box_money.due``), never more than the earmark's
+    drawn money not released yet. ``None`` when the order has no money plan."""
+    share = due(account, box, purpose)
+    return None if share is None else min(share, room(account, purpose))
 
 
 async def _order(uow: UnitOfWork, order_id: int) -> Order:
@@ -315,5 +408,5 @@ def _number(order: Order) -> str:
 
 async def _scan_at(uow: UnitOfWork, box: Box) -> BoxScan:
     assert box.id is not None
-    scans = [s for s in await uow.boxes.scans(box.id) if s.status == box.status]
+    scans = [s for s in await uow.boxes.scans(box.id) if s.status == box.status and s.undone_at is None]
     return scans[0] if scans else BoxScan(box.id, box.order_id, box.status, box.status_at)

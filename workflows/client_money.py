@@ -18,6 +18,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from workflows.alerts import TASK_ESCALATED, AlertDesk
+from workflows.box_money import released_late
 from workflows.client_topups import request_topup
 from workflows.customs import CustomsPlans
 from workflows.errors import OrderNotFound
@@ -235,6 +236,7 @@ class ClientMoney:
             await uow.money.record(MoneyEntry(f"draw:{payout.key}", order.id, "draw", payout.amount_rub, now,
                                               payout.purpose, {"payout": payout.key}))  # fmt: skip
             await uow.orders.add_events(order.id, [OrderEvent(now, "payout_drawn", _payout_detail(payout))])
+            await released_late(uow, account, payout)  # boxes past the earmark's step take their share now
             return None
         if not ask:
             return None

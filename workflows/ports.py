@@ -1252,7 +1252,8 @@ class MoneyBook(Protocol):
 
     async def release(self, earmark_id: int, amount: Decimal) -> bool:
         """Add ``amount`` to the earmark's ``released`` (what was drawn and has materialised as goods moved) if that
-        leaves ``released`` ≤ ``drawn``, in one statement; ``False`` and nothing written otherwise."""
+        leaves 0 ≤ ``released`` ≤ ``drawn``, in one statement; ``False`` and nothing written otherwise. A negative
+        ``amount`` takes a release back (a box's scan undone)."""
         ...
 
     async def record(self, entry: MoneyEntry) -> bool:
@@ -1335,12 +1336,25 @@ class BoxBook(Protocol):
         ...
 
     async def add_scan(self, scan: BoxScan) -> bool:
-        """Record the box reaching a status unless that box has reached it, or the scan's key is taken; ``False``
-        then, and nothing written."""
+        """Record the box reaching a status unless that box has reached it in the scan's round, or the scan's key is
+        taken; ``False`` then, and nothing written."""
         ...
 
     async def scans(self, box_id: int) -> list[BoxScan]:
-        """The box's scans in status order."""
+        """The box's scans in status order, then round; those undone included (marked)."""
         ...
 
     async def scan_by_key(self, key: str) -> BoxScan | None: ...
+
+    async def set_released(self, box_id: int, status: BoxStatus, round_: int, released: dict[str, Decimal]) -> None:
+        """Overwrite what the box's scan of ``status`` in ``round_`` released (a payout drawn after it added to it)."""
+        ...
+
+    async def undo_scan(self, box_id: int, status: BoxStatus, round_: int, at: datetime, key: str) -> bool:
+        """Mark the box's scan of ``status`` in ``round_`` undone at ``at`` by the correction ``key``, if it is not
+        undone yet, in one statement; ``False`` otherwise."""
+        ...
+
+    async def undone_by(self, key: str) -> list[BoxScan]:
+        """The scans the correction ``key`` undid."""
+        ...

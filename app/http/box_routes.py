@@ -32,8 +32,10 @@ from workflows.box_model import (
     PurchaseNotDrawn,
     ScanBackwards,
     ScanConflict,
+    UndoConflict,
+    UndoNotBack,
 )
-from workflows.boxes import BoxDesk, OrderBoxes, Registration, ScanOutcome
+from workflows.boxes import BoxDesk, OrderBoxes, Registration, ScanOutcome, UndoOutcome
 from workflows.money_model import PayoutNotFound
 
 
@@ -76,6 +78,19 @@ class ScanBody(BaseModel):
     at: Annotated[Instant, AfterValidator(_aware)] | None = None
 
 
+class UndoBody(BaseModel):
+    """A manager's correction of a wrong scan forward: the box goes back to ``status``, an earlier one; ``reason``
+    and ``by`` (who; the office's API token when left out) go into the order's history."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    barcode: Annotated[str, Field(min_length=1, max_length=64)]
+    status: BoxStatus
+    key: GatewayId
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    by: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+
+
 class BoxLineView(TypedDict):
     sku: str
     qty: int
@@ -87,6 +102,8 @@ class ScanView(TypedDict):
     skipped: bool  # passed on the way to a status further on
     released: dict[str, str]  # purpose -> roubles released as materialised
     stock: str | None  # received | written_off, at the Moscow warehouse
+    round: int  # how many times the box's reaching this status was undone before
+    undone_at: str | None  # a manager's correction took it back (kept for the history)
 
 
 class BoxView(TypedDict):
@@ -112,6 +129,14 @@ class ScanOutcomeView(TypedDict):
     scan: ScanView  # of the box's status now (a duplicate: as recorded before)
     steps: list[ScanView]  # the statuses reached now, in order; empty for a duplicate
     released: dict[str, str]
+
+
+class UndoOutcomeView(TypedDict):
+    duplicate: bool
+    order: str
+    box: BoxView
+    undone: list[ScanView]  # the scans taken back, the last status first
+    released: dict[str, str]  # purpose -> roubles taken back (negative)
 
 
 class BoxWithScansView(BoxView):
@@ -140,6 +165,12 @@ def box_routes(desk: BoxDesk) -> list[web.RouteDef]:
             outcome = await desk.scan(body.barcode, body.status, body.key, body.at)
         return web.json_response(scan_outcome_view(outcome), status=200 if outcome.duplicate else 201)
 
+    async def undo(request: web.Request) -> web.Response:
+        body = await read_body(request, UndoBody)
+        with _refusals():
+            outcome = await desk.undo(body.barcode, body.status, body.key, body.reason.strip(), body.by or "API")
+        return web.json_response(undo_outcome_view(outcome), status=200 if outcome.duplicate else 201)
+
     async def listing(request: web.Request) -> web.Response:
         return web.json_response(order_boxes_view(await desk.of_order(path_order_id(request))))
 
@@ -147,6 +178,7 @@ def box_routes(desk: BoxDesk) -> list[web.RouteDef]:
         web.post("/api/orders/{order_id}/purchases/{payout_key}/boxes", register),
         web.get("/api/orders/{order_id}/boxes", listing),
         web.post("/api/scans", scan),
+        web.post("/api/scans/undo", undo),
     ]
 
 
@@ -156,7 +188,7 @@ def _refusals() -> Iterator[None]:
         yield
     except (BoxNotFound, PayoutNotFound) as error:
         raise ApiError(404, error.code, error.message) from error
-    except (BoxesConflict, ScanBackwards, ScanConflict, PurchaseNotDrawn) as error:
+    except (BoxesConflict, ScanBackwards, ScanConflict, PurchaseNotDrawn, UndoNotBack, UndoConflict) as error:
         raise ApiError(409, error.code, error.message) from error
     except (BadBarcode, InvalidBoxes, InvalidScanTime, NotAPurchase) as error:
         raise ApiError(422, error.code, error.message) from error
@@ -172,7 +204,8 @@ def box_view(box: Box) -> BoxView:
 
 def scan_view(scan: BoxScan) -> ScanView:
     return ScanView(status=scan.status.value, at=scan.at.isoformat(), skipped=scan.skipped,
-                    released={p: str(v) for p, v in scan.released.items()}, stock=scan.stock)  # fmt: skip
+                    released={p: str(v) for p, v in scan.released.items()}, stock=scan.stock, round=scan.round,
+                    undone_at=None if scan.undone_at is None else scan.undone_at.isoformat())  # fmt: skip
 
 
 def registration_view(done: Registration) -> RegistrationView:
@@ -183,6 +216,13 @@ def scan_outcome_view(outcome: ScanOutcome) -> ScanOutcomeView:
     return ScanOutcomeView(
         duplicate=outcome.duplicate, order=outcome.order, box=box_view(outcome.box), scan=scan_view(outcome.scan),
         steps=[scan_view(s) for s in outcome.steps], released={p: str(v) for p, v in outcome.released.items()},
+    )  # fmt: skip
+
+
+def undo_outcome_view(outcome: UndoOutcome) -> UndoOutcomeView:
+    return UndoOutcomeView(
+        duplicate=outcome.duplicate, order=outcome.order, box=box_view(outcome.box),
+        undone=[scan_view(s) for s in outcome.undone], released={p: str(v) for p, v in outcome.released.items()},
     )  # fmt: skip
 
 

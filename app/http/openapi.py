@@ -26,7 +26,15 @@ from pydantic.json_schema import JsonSchemaMode
 
 from app.http import views
 from app.http.bodies import CancelBody, DeductionBody, OrderBody, PaymentEventBody, PriceMessage, StockMessage
-from app.http.box_routes import BoxesBody, OrderBoxesView, RegistrationView, ScanBody, ScanOutcomeView
+from app.http.box_routes import (
+    BoxesBody,
+    OrderBoxesView,
+    RegistrationView,
+    ScanBody,
+    ScanOutcomeView,
+    UndoBody,
+    UndoOutcomeView,
+)
 from app.http.client_page import ClientLinkView, ClientOrderView
 from app.http.customs_view import CustomsBodyView
 from app.http.dashboard_views import DashboardView
@@ -328,6 +336,20 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         ScanBody,
         tag="Money",
         description="Idempotent on `key`, and on the box and status.",
+    ),
+    ("POST", "/api/scans/undo"): Operation(
+        "A manager's correction of a wrong scan forward: the box goes back to `status`, each status undone taking "
+        "back the stock it moved and the money it released",
+        {
+            201: ("Taken back; `undone` are the scans undone (kept, marked), the last status first.", UndoOutcomeView),
+            200: ("A repeat of the same key: what it undid; nothing changed.", UndoOutcomeView),
+            404: ("No box of that barcode.", ERROR),
+            409: ("The status is not before the box's (`undo_not_back`), or the key was used otherwise.", ERROR),
+            422: ("Not a box barcode or a wrong check digit (`bad_barcode`).", ERROR),
+        },
+        UndoBody,
+        tag="Money",
+        description="Idempotent on `key`. `reason` and `by` go into the order's history.",
     ),
     ("GET", "/api/money/obligations"): Operation(
         "The obligations calendar: every planned payment out with its due date and currency",

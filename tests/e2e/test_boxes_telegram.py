@@ -106,3 +106,41 @@ async def test_a_box_goes_from_the_supplier_to_fulfilment_scanned_in_telegram_an
     money = await _json(office, "GET", f"/api/orders/{order_id}/money", 200)
     goods = {e["purpose"]: e for e in money["earmarks"]}["goods"]
     assert (goods["drawn"], goods["released"]) == ("590000.00", "590000.00")
+
+
+async def test_a_wrong_scan_forward_is_undone_over_the_api_and_the_history_says_who_and_why(office: Office) -> None:
+    order_id = await _funded_purchase(office)
+    boxes = {"key": "reg-1", "boxes": [{"contents": [{"sku": "КР-7/2", "qty": 2}]}]}
+    (box,) = (await _json(office, "POST", f"/api/orders/{order_id}/purchases/cn-inv-7/boxes", 201, boxes))["boxes"]
+    code, stock = box["barcode"], await _on_hand(office, "КР-7/2")
+    await _json(office, "POST", "/api/scans", 201, {"barcode": code, "status": "at_moscow_warehouse"})
+    assert await _on_hand(office, "КР-7/2") == stock + 2
+
+    undo = {"barcode": code, "status": "at_supplier_warehouse", "key": "fix-1", "reason": "не та коробка",
+            "by": "Ольга"}  # fmt: skip
+    undone = await _json(office, "POST", "/api/scans/undo", 201, undo)
+    assert undone["box"]["status"] == "at_supplier_warehouse"
+    assert [s["status"] for s in undone["undone"]] == ["at_moscow_warehouse", "in_transit"]
+    assert undone["released"] == {"customs": "0.00", "logistics": "-1130833.33"}
+    assert await _on_hand(office, "КР-7/2") == stock
+    assert (await _json(office, "POST", "/api/scans/undo", 200, undo))["duplicate"] is True
+    again = await _json(office, "POST", "/api/scans/undo", 409, {**undo, "key": "fix-2"})
+    assert again["error"] == "undo_not_back"
+    await _json(office, "POST", "/api/scans/undo", 404, {**undo, "barcode": "BX-00000042-0003-6", "key": "fix-3"})
+    await _json(office, "POST", "/api/scans/undo", 422, {**undo, "status": "nowhere"})
+    money = {e["purpose"]: e for e in (await _json(office, "GET", f"/api/orders/{order_id}/money", 200))["earmarks"]}
+    assert money["logistics"]["released"] == "0.00"
+
+    listed = await _json(office, "GET", f"/api/orders/{order_id}/boxes", 200)
+    assert [(s["status"], s["undone_at"] is not None) for s in listed["boxes"][0]["scans"]][-2:] == [
+        ("in_transit", True), ("at_moscow_warehouse", True),
+    ]  # fmt: skip
+    history = [entry["text"] for entry in (await office.get_order(order_id))["history"]]
+    assert (
+        "Коробка 1 из 1 (КР-7/2 × 2): скан отменён, снова на складе поставщика (отменено: на складе в Москве, в пути);"
+        " списана со склада Подольск; в резервы возвращено: логистика 1\xa0130\xa0833,33\xa0₽; Ольга: не та коробка"
+        in history
+    ), history
+
+    arrived = await _json(office, "POST", "/api/scans", 201, {"barcode": code, "status": "in_transit"})
+    assert arrived["released"] == {"logistics": "1130833.33"}  # released once more, under a key of its own

@@ -88,6 +88,7 @@ MONEY_PLAN = {"goods_rub": "600000", "transport": "tir", "clearance": "full", "w
 BOXES = {"key": "reg-1", "boxes": [{"contents": [{"sku": "КР-7/2", "qty": 2}, {"sku": "A", "qty": 1}]},
                                    {"contents": [{"sku": "A", "qty": 3}]}]}  # fmt: skip
 SCAN = {"barcode": "BX-00000001-0001-4", "status": "in_transit", "key": "gate-1", "at": "2026-11-21T12:00:00+03:00"}
+UNDO = {"barcode": "BX-00000001-0001-4", "status": "purchased", "key": "fix-1", "reason": "wrong box", "by": "Ольга"}
 MONEY_ROUTE = {**MONEY_PLAN, "key": "route-1", "delivery": "region_small_lots"}
 PAYOUT = {"key": "tir-1", "purpose": "logistics", "payee": "TIR Trans", "currency": "EUR", "amount": "12000.5",
           "due_at": "2026-11-24T12:00:00+03:00", "rate": "98.7654"}  # fmt: skip
@@ -156,6 +157,7 @@ ROUTES: dict[tuple[str, str], tuple[str, st.SearchStrategy[Call], int]] = {
         80),
     ("GET", "/api/orders/{order_id}/boxes"): ("order-boxes", _gets(ORDER_IDS.map(lambda i: f"/api/orders/{i}/boxes")), 30),
     ("POST", "/api/scans"): ("scans", _posts("/api/scans", SCAN), 80),
+    ("POST", "/api/scans/undo"): ("scan-undo", _posts("/api/scans/undo", UNDO), 60),
     ("GET", "/api/money/obligations"): ("obligations", _gets(_query("/api/money/obligations", "weeks", "1", "26")), 30),
     ("GET", "/api/money/liquidity"): ("liquidity", _gets(_query("/api/money/liquidity", "weeks", "2", "27")), 30),
     ("GET", "/api/orders/{order_id}/client-link"): (
