@@ -47,7 +47,7 @@ from workflows.money_refunds import ClientRefunds
 from workflows.office_model import Payment
 from workflows.payloads import EarmarkShortfall
 from workflows.ports import Clock, UnitOfWork, UnitOfWorkFactory
-from workflows.purchase_watch import purchase_started, watch_from
+from workflows.purchase_watch import purchase_started, watch_from, watch_planned
 from workflows.route_change import RouteChange
 from workflows.tasks import Deadline, Decision, Task, TaskBoard, TaskState, answer_with, expire, notify_closed
 from workflows.vocabulary import Assignee, TaskKind
@@ -111,6 +111,7 @@ class ClientMoney:
             account.earmarks = [Earmark(p, amounts[p], estimated=amounts[p]) for p in PURPOSES]
             waiting, account.unallocated = account.unallocated, Decimal(0)
             took = allocate(account, waiting)
+            watch_planned(account, self._purchase_watch)  # no payout can exist before the plan
             await uow.money.save_account(account)
             detail: dict[str, object] = {f"{p.value}_rub": str(amounts[p]) for p in PURPOSES}
             detail |= {"transport": consignment.transport.value, "clearance": consignment.clearance.value,

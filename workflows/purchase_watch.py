@@ -35,11 +35,18 @@ def money_lock(order_id: int) -> str:  # the money desk's lock (workflows.client
 
 
 def watch_from(account: MoneyAccount, now: datetime, after: timedelta, purchased: bool) -> None:
-    """At the order's first credited payment: note when to ask, unless goods were bought already."""
+    """At the order's first credited payment: note when to ask, unless goods were bought already. Only an order
+    with a money plan is watched: a shop's everyday order, paid and shipped from stock, buys nothing abroad."""
     if account.cleared_at is None:
         account.cleared_at = now
-        if not purchased and account.purchase_task_id is None:
+        if account.planned and not purchased and account.purchase_task_id is None:
             account.purchase_ask_at = now + after
+
+
+def watch_planned(account: MoneyAccount, after: timedelta) -> None:
+    """At the order's money plan, when the client's money came first: the watch counts from when it came."""
+    if account.cleared_at is not None and account.purchase_task_id is None:
+        account.purchase_ask_at = account.cleared_at + after
 
 
 async def purchase_started(uow: UnitOfWork, account: MoneyAccount, now: datetime) -> None:
@@ -132,4 +139,4 @@ class PurchaseWatch:
         await self._alerts.raise_alert(uow, f"{TASK_ESCALATED}:{task.id}", TASK_ESCALATED, detail)
 
 
-__all__ = ["KIND", "OPTIONS", "PurchaseWatch", "purchase_started", "watch_from"]
+__all__ = ["KIND", "OPTIONS", "PurchaseWatch", "purchase_started", "watch_from", "watch_planned"]

@@ -199,7 +199,8 @@ async def test_a_purchase_started_in_time_asks_nobody(office: MoneyOffice, clock
 
 async def test_postpone_asks_again_later_and_started_ends_the_watch(office: MoneyOffice, clock: FakeClock) -> None:
     order_id = await office.order()
-    await office.pay(order_id, "p-1", Decimal(700_000))  # no plan needed: the money is in
+    await office.pay(order_id, "p-1", Decimal(700_000))  # the money before the plan: counted from when it came
+    await office.money.plan(order_id, TIR_FULL)
     watch = office.shop.purchase_watch
     assert watch is not None
     clock.advance(days=1)
@@ -222,6 +223,7 @@ async def test_postpone_asks_again_later_and_started_ends_the_watch(office: Mone
 
 async def test_money_refunded_in_full_before_the_watch_asks_nobody(office: MoneyOffice, clock: FakeClock) -> None:
     order_id = await office.order()
+    await office.money.plan(order_id, TIR_FULL)
     await office.pay(order_id, "p-1", Decimal(700_000))
     await event(office, order_id, "p-1", Phase.REFUNDED, Decimal(700_000))
     clock.advance(days=1)
@@ -259,3 +261,13 @@ def test_the_watch_time_is_a_setting_checked_at_start_up(monkeypatch: pytest.Mon
         monkeypatch.setenv("MONEY_PURCHASE_WATCH_S", bad)
         with pytest.raises(ConfigurationError, match="MONEY_PURCHASE_WATCH_S"):
             load_settings(env_file=None)
+
+
+async def test_an_everyday_order_with_no_money_plan_is_not_watched(office: MoneyOffice, clock: FakeClock) -> None:
+    """A shop's order paid and shipped from stock buys nothing abroad: its cleared money asks nobody."""
+    order_id = await office.order()
+    await office.pay(order_id, "p-1", Decimal(700_000))
+    clock.advance(days=3)
+    assert office.shop.purchase_watch is not None
+    assert await office.shop.purchase_watch.run_once() == 0
+    assert await open_tasks(office, order_id, "purchase") == []
