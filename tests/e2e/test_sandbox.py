@@ -430,6 +430,9 @@ def write_price_transcript(summary: str, question: dict[str, Any], data: str, ed
     (TRANSCRIPTS / "price_approval.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
+PUSH_TO_WB = "Выгрузка в канал «Wildberries» не проходит"
+
+
 def test_wildberries_down_for_ten_minutes_gets_the_last_value_one_alert_and_a_recovery(sandbox: Sandbox) -> None:
     sandbox.scenario("wb_down")
 
@@ -440,8 +443,8 @@ def test_wildberries_down_for_ten_minutes_gets_the_last_value_one_alert_and_a_re
                                "the other channels take the new value")  # fmt: skip
     assert row(state)["shows"]["wildberries"] != row(state)["should_show"]["wildberries"]
 
-    def alerted(state: dict[str, Any]) -> bool:
-        return any("wildberries" in m["text"].lower() for m in person(state, "Ольга")["messages"])
+    def alerted(state: dict[str, Any]) -> bool:  # the owner hears of other Wildberries orders too: this alert only
+        return any(PUSH_TO_WB in m["text"] for m in person(state, "Ольга")["messages"])
 
     sandbox.eventually(alerted, "the owner is alerted that Wildberries fails", patience=60)
     assert sandbox.post("/sandbox/api/clock", {"advance_s": 11 * 60}).status_code == 200
@@ -449,7 +452,7 @@ def test_wildberries_down_for_ten_minutes_gets_the_last_value_one_alert_and_a_re
                        "Wildberries gets the last value once back", patience=60)  # fmt: skip
 
     def about_wb(state: dict[str, Any]) -> list[str]:
-        return [m["text"] for m in person(state, "Ольга")["messages"] if "wildberries" in m["text"].lower()]
+        return [m["text"] for m in person(state, "Ольга")["messages"] if PUSH_TO_WB in m["text"]]
 
     owner = sandbox.eventually(lambda s: about_wb(s) if len(about_wb(s)) >= 2 else None, "a recovery message")
     assert len(owner) == 2, owner  # one alert (repeats counted into it), one recovery
@@ -511,7 +514,9 @@ def test_a_page_naming_the_state_it_shows_is_answered_when_the_state_changes(san
         while not any(m["text"] == "/status" for m in person(changed, "Павел")["messages"]):
             assert time.monotonic() < deadline + 30, "the manager's message never showed"
             changed = page.get("/sandbox/api/state", params={"seen": changed["version"]}).json()
-    assert sandbox.http.get("/sandbox/api/state", params={"seen": "another"}).json()["version"] == changed["version"]
+    asked = time.monotonic()  # a version the console never had is answered at once, not held for HOLD_S (25 s)
+    assert sandbox.http.get("/sandbox/api/state", params={"seen": "another"}).json()["version"] != "another"
+    assert time.monotonic() - asked < 10
 
 
 CONSOLE_REFRESH = '"GET /sandbox/api/state HTTP/1.1" 200'
