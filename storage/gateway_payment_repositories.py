@@ -58,7 +58,9 @@ class SqlGatewayPayments:
 
     async def save(self, row: GatewayPayment, owner: str) -> bool:
         g = t.gateway_payments.c
-        held = and_(g.payment_id == row.payment_id, or_(g.lease_owner == owner, g.lease_owner.is_(None)))
+        held = and_(
+            g.payment_id == row.payment_id, g.state == "pending", or_(g.lease_owner == owner, g.lease_owner.is_(None))
+        )
         values = {name: getattr(row, name) for name in _FIELDS if name not in ("payment_id", "order_id")}
         changed = await self._c.execute(update(t.gateway_payments).where(held).values(**values))
         return bool(changed.rowcount == 1)

@@ -533,7 +533,7 @@ class MemoryGatewayPayments:
 
     async def save(self, row: GatewayPayment, owner: str) -> bool:
         held = self._s.gateway_payments.get(row.payment_id)
-        if held is None or held.lease_owner not in (owner, None):
+        if held is None or held.state != "pending" or held.lease_owner not in (owner, None):
             return False
         self._s.gateway_payments[row.payment_id] = copy.deepcopy(row)
         return True

@@ -437,7 +437,8 @@ class GatewayPayments(Protocol):
     async def by_gateway_id(self, gateway_id: str) -> GatewayPayment | None: ...
 
     async def save(self, row: GatewayPayment, owner: str) -> bool:
-        """Overwrite the row — only if ``owner`` still holds it or nobody does; ``False`` and nothing written."""
+        """Overwrite the row — only while it is still ``pending`` and ``owner`` still holds it or nobody does (a row
+        another instance created or dropped meanwhile stays as it is); ``False`` and nothing written otherwise."""
         ...
 
 
