@@ -14,8 +14,8 @@ from storage.repositories import _upsert
 from workflows.payment_gateway import GatewayPayment
 
 _FIELDS = (
-    "payment_id", "order_id", "description", "next_attempt_at", "state", "gateway_id", "confirmation_url", "attempts",
-    "last_error", "leased_until", "lease_owner",
+    "payment_id", "order_id", "description", "next_attempt_at", "state", "gateway_id", "confirmation_url",
+    "return_url", "first_tried_at", "attempts", "last_error", "leased_until", "lease_owner",
 )  # fmt: skip
 
 

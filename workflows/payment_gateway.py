@@ -88,7 +88,9 @@ class PaymentCheckout(Protocol):
 class GatewayPayment:
     """Our top-up payment as it is (to be) created at the gateway: ``pending`` until the gateway made it, then
     ``created`` with its id and the client's ``confirmation_url``; ``dropped`` when the payment no longer waits for
-    the client (paid another way, failed) before it was made. Leased while it is being created."""
+    the client (paid another way, failed) before it was made; ``given_up`` when it could not be made within the
+    day the gateway keeps an idempotency key (asking later could make a second payment). Leased while it is being
+    created."""
 
     payment_id: str
     order_id: int
@@ -97,6 +99,8 @@ class GatewayPayment:
     state: str = "pending"
     gateway_id: str | None = None
     confirmation_url: str | None = None
+    return_url: str | None = None  # fixed at the first attempt, so that every retry is the same request
+    first_tried_at: datetime | None = None
     attempts: int = 0
     last_error: str | None = None
     leased_until: datetime | None = None

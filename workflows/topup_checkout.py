@@ -14,8 +14,12 @@ pushed:
 * **A gateway that does not answer** leaves the row pending; it is tried again after 1, 2, 4… minutes up to 30 (or
   the gateway's hint), and the rest of that run waits for the next one. One that says no is tried again after 30
   minutes, its reason kept in ``last_error``.
+* **The same request every time.** The return address (the client's signed page, whose link expires) is fixed and
+  saved before the first attempt; YooKassa refuses a key sent again with another body.
 * **No longer needed.** A payment that left ``initiated`` before it was created at the gateway (paid another way,
-  failed) is ``dropped``: nothing is created.
+  failed) is ``dropped``: nothing is created. One still not made 23 hours after its first attempt is ``given_up``:
+  the gateway forgets a key after a day, and asking later could make a second payment; the payment watch, hearing
+  nothing of it, asks the managers.
 """
 
 from __future__ import annotations
@@ -33,6 +37,10 @@ from workflows.payment_gateway import CreatedPayment, GatewayPayment, GatewayUna
 from workflows.ports import Clock, LeaseKind, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
+
+# YooKassa keeps an Idempotence-Key for 24 hours: after that the same key could make a second payment, so a top-up
+# not made by then is given up (the payment watch then asks the managers about it), with an hour to spare
+KEY_KEPT_FOR = timedelta(hours=23)
 
 
 class TopupCheckout:
@@ -60,10 +68,9 @@ class TopupCheckout:
         claimed = await self._claim()
         made = 0
         with self._held.holding(LeaseKind.GATEWAY_PAYMENT, [(row.payment_id,) for row in claimed]):
-            for index, row in enumerate(claimed):
-                request = await self._request(row)
+            for index, claimed_row in enumerate(claimed):
+                row, request = await self._request(claimed_row)
                 if request is None:
-                    await self._save(replace(row, state="dropped"))
                     continue
                 try:
                     created = await self._checkout.create(request)
@@ -85,13 +92,30 @@ class TopupCheckout:
             await uow.commit()
         return claimed
 
-    async def _request(self, row: GatewayPayment) -> NewPayment | None:
+    async def _request(self, row: GatewayPayment) -> tuple[GatewayPayment, NewPayment | None]:
+        """The request to send for ``row`` — the same one every time: the return address is fixed at the first
+        attempt and saved before it is sent (YooKassa refuses a key sent again with another body). ``None`` when
+        nothing is to be sent: the payment no longer waits (``dropped``), or the key is too old to trust
+        (``given_up``), or the row was taken over meanwhile."""
         async with self._uow(read_only=True) as uow:
             payment = await uow.payments.get(row.payment_id)
+        now = self._clock.now()
         if payment is None or payment.phase != Phase.INITIATED:
-            return None
-        url = self._return_url(row.order_id)
-        return NewPayment(row.payment_id, row.order_id, payment.amount, payment.currency, row.description, url)
+            await self._save(replace(row, state="dropped"))
+            return row, None
+        if row.first_tried_at is not None and now - row.first_tried_at >= KEY_KEPT_FOR:
+            log.warning("top-up %s: not created at %s within %s; given up", row.payment_id, self._checkout.name,
+                        KEY_KEPT_FOR)  # fmt: skip
+            await self._save(replace(row, state="given_up"))
+            return row, None
+        if row.return_url is None or row.first_tried_at is None:
+            row = replace(row, return_url=self._return_url(row.order_id), first_tried_at=now)
+            async with self._uow() as uow:
+                if not await uow.gateway_payments.save(row, self._owner):
+                    return row, None  # taken over meanwhile: the other instance sends it
+                await uow.commit()
+        url = row.return_url or ""
+        return row, NewPayment(row.payment_id, row.order_id, payment.amount, payment.currency, row.description, url)
 
     async def _created(self, row: GatewayPayment, request: NewPayment, created: CreatedPayment) -> None:
         after = replace(

@@ -206,14 +206,14 @@ async def test_two_workers_at_once_ask_once_and_a_worker_whose_lease_ran_out_mak
 
     # a second top-up: the first worker's request hangs past its lease, the second takes the row over
     await _pending_payment(office, order_id, "slow")
-    office.gateway.hold = asyncio.Event()
+    office.gateway.hold = held = asyncio.Event()
     stuck = asyncio.create_task(first.run_once())
     while len(office.gateway.creates) < 2:
         await asyncio.sleep(0.01)
-    clock.advance(minutes=1)  # the first worker's lease ran out
-    office.gateway.hold.set()
-    office.gateway.hold = None
+    office.gateway.hold = None  # only the first worker's request hangs
+    clock.advance(minutes=1)  # its lease ran out
     assert await second.run_once() == 1
+    held.set()
     assert await stuck == 1  # its answer came late: the same payment, its save refused, nothing written twice
     assert [c.key for c in office.gateway.creates[1:]] == ["slow", "slow"] and office.gateway.charges == 2
     assert (await office.history(order_id)).count("topup_link_sent") == 2  # one per top-up
@@ -279,3 +279,20 @@ async def test_without_a_gateway_the_request_is_recorded_as_before_and_nothing_i
 ) -> None:
     shop = assemble(uow, topology, clock, Outside(FakeRates(clock)), Rules(), Instance(owner="test"))
     assert shop.topup_checkout is None and shop.payment_watch is None
+
+
+async def test_a_topup_the_gateway_never_took_within_a_day_of_keys_is_given_up_not_asked_again(
+    office: TopupOffice, clock: FakeClock
+) -> None:
+    _, payment_id = await office.short_payout()
+    office.gateway.lose_answers = 1_000  # every create lost: nobody knows whether YooKassa made it
+    for _ in range(50):
+        await office.checkout.run_once()
+        clock.advance(minutes=30)
+    row = await office.row(payment_id)
+    assert row.state == "given_up" and office.gateway.charges == 1  # past 23 h a retry could make a second payment
+    asked = len(office.gateway.creates)
+    assert {c.return_url for c in office.gateway.creates} == {page(row.order_id)}  # the same request every time
+    clock.advance(hours=1)
+    await office.checkout.run_once()
+    assert len(office.gateway.creates) == asked

@@ -30,6 +30,8 @@ def upgrade() -> None:
     sa.Column('description', sa.String(length=128), nullable=False),
     sa.Column('gateway_id', sa.String(length=128), nullable=True),
     sa.Column('confirmation_url', sa.Text(), nullable=True),
+    sa.Column('return_url', sa.Text(), nullable=True),
+    sa.Column('first_tried_at', storage.schema.UtcDateTime(timezone=True), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('next_attempt_at', storage.schema.UtcDateTime(timezone=True), nullable=False),
