@@ -134,7 +134,7 @@ class TopupCheckout:
 
     async def _failed(self, row: GatewayPayment, error: OutsideSystemError, hint_s: float | None) -> None:
         attempts = row.attempts + 1
-        wait = min(self._first_backoff * 2 ** (attempts - 1), self._max_backoff)
+        wait = min(self._first_backoff * 2 ** min(attempts - 1, 20), self._max_backoff)  # no overflow, however long
         if hint_s is not None:
             wait = max(wait, timedelta(seconds=hint_s))
         log.warning("top-up %s: not created at %s (%s), trying again in %s", row.payment_id, self._checkout.name,
