@@ -146,7 +146,7 @@ class PaymentStatusWatch:
         self, payment: Payment, watch: PaymentWatch, error: OutsideSystemError, hint_s: float | None
     ) -> None:
         failures = watch.failures + 1
-        wait = min(self._first_backoff * 2 ** (failures - 1), self._max_backoff)
+        wait = min(self._first_backoff * 2 ** min(failures - 1, 20), self._max_backoff)  # no overflow, however long
         if hint_s is not None:
             wait = max(wait, timedelta(seconds=hint_s))
         log.warning("payment %s: no status from %s (%s), asking again in %s", payment.payment_id,
