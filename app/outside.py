@@ -4,6 +4,7 @@ stock and price registers, the Central Bank's rates and what the daily report re
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 
 import httpx
@@ -28,6 +29,8 @@ from workflows.channels import ChannelClient
 from workflows.ports import Clock
 from workflows.shop import Outside
 from workflows.topology import Topology
+
+log = logging.getLogger(__name__)
 
 
 def outside_systems(
@@ -55,6 +58,8 @@ def topup_return_url(settings: Settings, clock: Clock | None) -> Callable[[int],
     (top-ups are not created at the gateway) while the client's page is off or has no ``CLIENT_LINK_BASE_URL``."""
     links = client_links(settings.client_page, clock) if clock is not None else None
     if links is None or settings.client_page.base_url is None:
+        log.warning("YooKassa is set but CLIENT_LINK_SECRET or CLIENT_LINK_BASE_URL is not: clients' top-ups are not "
+                    "created there (nowhere to send the client back to)")  # fmt: skip
         return None
 
     def url(order_id: int) -> str:
