@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 
+from bot.order_history import history_line
 from integrations.yookassa import PHASES
 from tests.fakes import FakeClock, FakeRates
 from tests.unit.test_client_money import TIR_FULL
@@ -166,7 +167,12 @@ async def test_a_topup_is_created_once_with_our_id_as_the_key_and_its_link_is_on
         "yk-1",
         "https://yoomoney.test/checkout/yk-1",
     )
-    assert (await office.history(order_id)).count("topup_link_sent") == 1
+    [sent_line] = [e for e in (await office.shop.orders.get(order_id)).history if e.kind == "topup_link_sent"]
+    said = {
+        locale: history_line(locale, sent_line.kind, sent_line.detail).replace("\xa0", " ") for locale in ("ru", "en")
+    }
+    assert said["ru"] == "Клиенту отправлена ссылка на оплату доплаты 1 200 000,00 ₽ (ЮKassa): она на странице заказа"
+    assert said["en"].startswith("The client was sent the link to pay the top-up of ")
 
     status = await ClientStatus(office.uow).of(order_id)
     assert status.stage == ClientStage.AWAITING_TOPUP
