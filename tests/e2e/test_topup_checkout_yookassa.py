@@ -98,7 +98,8 @@ async def test_a_request_topup_is_paid_at_yookassa_through_the_link_on_the_clien
     async with shop.uow(read_only=True) as work:
         payout = await work.money.payout("tir-1")
     assert payout is not None and payout.task_id is not None
-    assert (await shop.money.answer(payout.task_id, "request_topup", "1002")).accepted  # type: ignore[union-attr]
+    assert shop.money is not None
+    assert (await shop.money.answer(payout.task_id, "request_topup", "1002")).accepted  # the manager's button
     async with shop.uow(read_only=True) as work:
         payout = await work.money.payout("tir-1")
     assert payout is not None and payout.topup_payment_id is not None
