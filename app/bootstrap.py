@@ -70,7 +70,7 @@ async def build(
     clock = clock or SystemClock()
     uow = SqlUnitOfWorkFactory(database)
     http_client = httpx.AsyncClient(timeout=httpx.Timeout(10.0), follow_redirects=True)
-    outside = outside_systems(settings, topology, http_client, database)
+    outside = outside_systems(settings, topology, http_client, database, clock)
     metrics = Metrics(uow, clock, sorted(outside.channels))
     me = incarnation(settings)
     instance = Instance(

@@ -4,10 +4,12 @@ stock and price registers, the Central Bank's rates and what the daily report re
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Mapping
 
 import httpx
 
+from app.client_links import client_links
 from app.settings import Settings
 from integrations.cbr import CbrFeed, CbrRates
 from integrations.cdek import CdekClient
@@ -24,12 +26,19 @@ from integrations.yookassa import YooKassaPayments
 from storage.database import Database
 from storage.report_queries import SqlDayRecords
 from workflows.channels import ChannelClient
+from workflows.ports import Clock
 from workflows.shop import Outside
 from workflows.topology import Topology
 
+log = logging.getLogger(__name__)
 
-def outside_systems(settings: Settings, topology: Topology, http: httpx.AsyncClient, database: Database) -> Outside:
+
+def outside_systems(
+    settings: Settings, topology: Topology, http: httpx.AsyncClient, database: Database, clock: Clock | None = None
+) -> Outside:
     channels = channel_clients(settings, topology, http)
+    gateway = payment_gateway(settings, http)
+    return_url = topup_return_url(settings, clock) if gateway is not None else None
     return Outside(
         rates=CbrFeed(CbrRates(http, str(settings.channels.cbr_daily_url), deadline_s=settings.channels.cbr_timeout_s)),
         channels=channels,
@@ -38,8 +47,25 @@ def outside_systems(settings: Settings, topology: Topology, http: httpx.AsyncCli
         onec_prices=onec_prices(settings, topology, http),
         day_records=SqlDayRecords(database),
         crm=crm_orders(settings, channels),
-        payment_gateway=payment_gateway(settings, http),
+        payment_gateway=gateway,
+        payment_checkout=gateway if return_url is not None else None,
+        topup_return_url=return_url,
     )
+
+
+def topup_return_url(settings: Settings, clock: Clock | None) -> Callable[[int], str] | None:
+    """Where YooKassa sends a client back after paying a top-up: their order's signed page, a whole address. None
+    (top-ups are not created at the gateway) while the client's page is off or has no ``CLIENT_LINK_BASE_URL``."""
+    links = client_links(settings.client_page, clock) if clock is not None else None
+    if links is None or settings.client_page.base_url is None:
+        log.warning("YooKassa is set but CLIENT_LINK_SECRET or CLIENT_LINK_BASE_URL is not: clients' top-ups are not "
+                    "created there (nowhere to send the client back to)")  # fmt: skip
+        return None
+
+    def url(order_id: int) -> str:
+        return links.link(order_id).url or ""
+
+    return url
 
 
 def payment_gateway(settings: Settings, http: httpx.AsyncClient) -> YooKassaPayments | None:

@@ -62,6 +62,9 @@ def build_scheduler(services: Services) -> AsyncIOScheduler:
     if shop.payment_watch is not None:  # stuck payments asked about at the gateway (read only), under leases
         interval_s = services.settings.payment_gateway.interval_s
         scheduler.add_job(shop.payment_watch.run_once, "interval", seconds=interval_s, id="payment-watch", **every)
+    if shop.topup_checkout is not None:  # clients' top-ups created at the gateway, once per payment id, under leases
+        interval_s = services.settings.payment_gateway.interval_s
+        scheduler.add_job(shop.topup_checkout.run_once, "interval", seconds=interval_s, id="topup-checkout", **every)
     if shop.crm is not None:  # our orders to RetailCRM, its managers' status changes back
         interval_s = services.settings.channels.retailcrm_orders_interval_s
         scheduler.add_job(shop.crm.push_changed, "interval", seconds=interval_s, id="crm-orders", **every)

@@ -240,8 +240,9 @@ class CarrierSettings(_Group):
 
 
 class PaymentGatewaySettings(_Group):
-    """The payment gateway's API (YooKassa v3), only read: a payment whose phase stands still is asked about there.
-    Off until the shop's id and secret key are set."""
+    """The payment gateway's API (YooKassa v3): a payment whose phase stands still is asked about there, and clients'
+    top-ups are created there (once per payment id; with the client's page and its base URL set). Off until the
+    shop's id and secret key are set."""
 
     url: AnyHttpUrl = Field(default=AnyHttpUrl("https://api.yookassa.ru/v3"), validation_alias="PAYMENT_GATEWAY_URL")
     shop_id: str | None = Field(

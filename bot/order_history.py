@@ -53,6 +53,7 @@ _HISTORY: dict[str, dict[str, str]] = {
         "earmark_short": "Платёж {payee}: {money} — в резерве «{purpose_words}» не хватает {shortfall}",
         "earmark_decision": "Решение по нехватке резерва: {decision}{by_who}",
         "topup_requested": "Клиенту выставлена доплата {rub} на «{purpose_words}»",
+        "topup_link_sent": "Клиенту отправлена ссылка на оплату доплаты {rub} (ЮKassa): она на странице заказа",
         "customs_planned": "Полное оформление: менеджерам собрать документы ({documents}) до {answer_by}; "
         "оплата таможни {payee} {rub} до {due_at}",
         "customs_document_ticked": "Документ для таможни собран: {document_words} ({by})",
@@ -135,6 +136,7 @@ _HISTORY: dict[str, dict[str, str]] = {
         "earmark_short": "Payment to {payee}: {money} — the {purpose_words} reserve is short by {shortfall}",
         "earmark_decision": "Reserve shortfall decision: {decision}{by_who}",
         "topup_requested": "The client is asked to top up {rub} for {purpose_words}",
+        "topup_link_sent": "The client was sent the link to pay the top-up of {rub} (YooKassa), on their order's page",
         "customs_planned": "Full clearance: the managers collect the documents ({documents}) by {answer_by}; "
         "customs payment to {payee} {rub} due {due_at}",
         "customs_document_ticked": "Customs document collected: {document_words} ({by})",

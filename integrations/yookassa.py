@@ -16,9 +16,13 @@ API", "Коды ответа HTTP", "Неуспешные платежи"):
 * POST requests (creating a payment, capturing, cancelling) carry an ``Idempotence-Key`` header: the same key
   within a day gives the first request's result instead of doing it again.
 
-We never POST. This client only reads, so no call of it can create, capture or cancel a payment, whatever happens
-to the connection; it sends no ``Idempotence-Key`` (a GET needs none, and a proxy or a future gateway must not
-mistake our read for a payment session's request). ``trace_key`` is accepted for the port and not sent.
+One POST: :meth:`YooKassaPayments.create` makes a client's top-up a payment (decision 87), with our payment id as
+its ``Idempotence-Key`` — a retry after a timeout, or a second instance, gets the payment that key made, never a
+second one; the same key with another body is a 400 (YooKassa refuses to reuse a key). It asks ``capture: true``
+(one stage: the client's money is taken when they pay) and ``confirmation: redirect`` back to the client's page;
+the answer's ``id`` and ``confirmation.confirmation_url`` are kept. Reads send no ``Idempotence-Key`` (a GET needs
+none, and a proxy or a future gateway must not mistake our read for a payment session's request); ``trace_key`` is
+accepted for the port and not sent.
 
 Mapped to our phases: ``waiting_for_capture`` → authorized, ``succeeded`` → cleared, ``canceled`` → failed;
 ``pending`` says nothing new. Any 2xx other than 200 (YooKassa answers some requests "still being processed") and
@@ -38,7 +42,13 @@ import httpx
 
 from integrations.wire import Wire, json_object
 from workflows.office_model import Phase
-from workflows.payment_gateway import GatewayRefused, GatewayStatus, GatewayUnavailable
+from workflows.payment_gateway import (
+    CreatedPayment,
+    GatewayRefused,
+    GatewayStatus,
+    GatewayUnavailable,
+    NewPayment,
+)
 
 DEFAULT_BASE = "https://api.yookassa.ru/v3"
 DEFAULT_DEADLINE_S = 10.0
@@ -62,9 +72,10 @@ _WIRE = Wire("YooKassa", unavailable=GatewayUnavailable, refused=GatewayRefused,
 
 
 class YooKassaPayments:
-    """Reads payments at ``base`` (``PAYMENT_GATEWAY_URL``) as the shop ``shop_id`` with ``secret_key``. One request
-    per call, no retries (the watch decides when to ask again); the whole request must end within ``deadline_s``
-    (``PAYMENT_GATEWAY_TIMEOUT_S``), however slowly the answer trickles in."""
+    """Reads payments (and creates clients' top-ups) at ``base`` (``PAYMENT_GATEWAY_URL``) as the shop ``shop_id``
+    with ``secret_key``. One request per call, no retries (the watch or the checkout decides when to ask again); the
+    whole request must end within ``deadline_s`` (``PAYMENT_GATEWAY_TIMEOUT_S``), however slowly the answer trickles
+    in."""
 
     name = "YooKassa"
 
@@ -90,6 +101,38 @@ class YooKassaPayments:
         if response.status_code != httpx.codes.OK:  # "accepted, still processing": ask again later
             raise GatewayUnavailable(f"YooKassa answered HTTP {response.status_code}: not ready yet")
         return read_payment(_WIRE.json_body(response), payment_id)
+
+    async def create(self, payment: NewPayment) -> CreatedPayment:
+        body = {
+            "amount": {"value": f"{payment.amount:.2f}", "currency": payment.currency},
+            "capture": True,
+            "confirmation": {"type": "redirect", "return_url": payment.return_url},
+            "description": payment.description[:128],
+            "metadata": {"payment_id": payment.key, "order_id": str(payment.order_id)},
+        }
+        headers = {"Idempotence-Key": payment.key}
+        try:
+            async with asyncio.timeout(self._deadline_s):
+                response = await _WIRE.send(
+                    self._client, "POST", f"{self._base}/payments", auth=self._auth, json=body, headers=headers
+                )
+        except TimeoutError:
+            raise GatewayUnavailable(f"YooKassa did not answer within {self._deadline_s:g} s") from None
+        if response.status_code != httpx.codes.OK:
+            raise GatewayUnavailable(f"YooKassa answered HTTP {response.status_code}: not ready yet")
+        return read_created(_WIRE.json_body(response))
+
+
+def read_created(body: dict[str, Any]) -> CreatedPayment:
+    """A created payment's id, status and the address the payer confirms it at."""
+    payment_id, status = body.get("id"), body.get("status")
+    confirmation = body.get("confirmation")
+    url = confirmation.get("confirmation_url") if isinstance(confirmation, dict) else None
+    if not isinstance(payment_id, str) or not payment_id or status not in PHASES:
+        raise GatewayUnavailable("YooKassa answered a payment we cannot read")
+    if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+        raise GatewayUnavailable("YooKassa gave no confirmation_url for the payment")
+    return CreatedPayment(payment_id, str(status), url)
 
 
 def read_payment(body: dict[str, Any], payment_id: str) -> GatewayStatus:

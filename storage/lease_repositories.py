@@ -54,6 +54,7 @@ LEASED = {
     LeaseKind.SHIPMENT: _Leased(t.shipments, ("order_id",), "leased_until", None),
     LeaseKind.ORDER_ACTION: _Leased(t.order_actions, ("order_id", "action"), "next_attempt_at", _NOW, "order_id"),
     LeaseKind.PAYMENT_WATCH: _Leased(t.payment_watches, ("payment_id",), "leased_until", None),
+    LeaseKind.GATEWAY_PAYMENT: _Leased(t.gateway_payments, ("payment_id",), "leased_until", None),
 }
 
 

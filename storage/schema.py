@@ -282,6 +282,26 @@ payment_watches = Table(
     Column("lease_owner", String(128), nullable=True),
 )
 
+# A top-up payment created at the gateway for the client to pay (workflows/topup_checkout.py): written with the
+# request, created later under a lease with our payment id as the gateway's idempotency key.
+gateway_payments = Table(
+    "gateway_payments",
+    metadata,
+    Column("payment_id", String(128), ForeignKey("payments.payment_id", ondelete="CASCADE"), primary_key=True),
+    Column("order_id", Id, ForeignKey("orders.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("state", String(16), nullable=False),  # pending | created | dropped | given_up
+    Column("description", String(128), nullable=False),  # what the client reads at the gateway
+    Column("gateway_id", String(128), nullable=True, unique=True),  # the gateway's payment id
+    Column("confirmation_url", Text, nullable=True),  # where the client pays
+    Column("return_url", Text, nullable=True),  # fixed at the first attempt: every retry sends the same body
+    Column("first_tried_at", UtcDateTime, nullable=True),  # the gateway keeps a key a day: retries stop before that
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text, nullable=True),
+    Column("next_attempt_at", UtcDateTime, nullable=False, index=True),
+    Column("leased_until", UtcDateTime, nullable=True),
+    Column("lease_owner", String(128), nullable=True),
+)
+
 blocked_clients = Table(
     "blocked_clients",
     metadata,

@@ -18,6 +18,7 @@ from storage.catalogue_repositories import SqlOneCCatalogue
 from storage.crm_repositories import SqlCrmExports
 from storage.customs_repositories import SqlCustomsBook
 from storage.database import Database
+from storage.gateway_payment_repositories import SqlGatewayPayments
 from storage.group_commit import Turn, open_savepoint, release_savepoint, rollback_to_savepoint
 from storage.lease_repositories import SqlInstances, SqlLeases
 from storage.money_repositories import SqlMoneyBook
@@ -74,6 +75,7 @@ class SqlUnitOfWork:
         self.notices = SqlNotices(self._connection)
         self.payments = SqlPayments(self._connection)
         self.payment_watches = SqlPaymentWatches(self._connection)
+        self.gateway_payments = SqlGatewayPayments(self._connection)
         self.alerts = SqlAlerts(self._connection)
         self.fx = SqlFxRates(self._connection)
         self.channel_states = SqlChannelStates(self._connection)

@@ -33,6 +33,7 @@ from workflows.model import (
     availability_of_free,
 )
 from workflows.office_model import FROM_GATEWAY, Alert, Payment, PaymentWatch, Phase
+from workflows.payment_gateway import GatewayPayment
 from workflows.ports import (
     BULK,
     URGENT,
@@ -112,6 +113,7 @@ class MemoryState:
     payment_events: dict[str, tuple[str, str, str]] = field(default_factory=dict)
     payment_event_sources: dict[str, str] = field(default_factory=dict)  # event_id -> gateway | status_poll
     payment_watches: dict[str, PaymentWatch] = field(default_factory=dict)
+    gateway_payments: dict[str, GatewayPayment] = field(default_factory=dict)
     blocked: list[tuple[str, str]] = field(default_factory=list)
     alerts: dict[int, Alert] = field(default_factory=dict)
     mutes: dict[str, datetime] = field(default_factory=dict)
@@ -503,6 +505,37 @@ class MemoryPaymentWatches:
         if held is None or held.lease_owner not in (owner, None):
             return False
         self._s.payment_watches[watch.payment_id] = copy.deepcopy(watch)
+        return True
+
+
+class MemoryGatewayPayments:
+    def __init__(self, state: MemoryState) -> None:
+        self._s = state
+
+    async def add(self, row: GatewayPayment) -> None:
+        self._s.gateway_payments.setdefault(row.payment_id, copy.deepcopy(row))
+
+    async def claim(self, now: datetime, lease_until: datetime, owner: str, limit: int) -> list[GatewayPayment]:
+        due = sorted(
+            (r.next_attempt_at, pid) for pid, r in self._s.gateway_payments.items()
+            if r.state == "pending" and r.next_attempt_at <= now and (r.leased_until is None or r.leased_until < now)
+        )[:limit]  # fmt: skip
+        for _, pid in due:
+            self._s.gateway_payments[pid].leased_until, self._s.gateway_payments[pid].lease_owner = lease_until, owner
+        return [copy.deepcopy(self._s.gateway_payments[pid]) for _, pid in due]
+
+    async def get(self, payment_id: str) -> GatewayPayment | None:
+        return copy.deepcopy(self._s.gateway_payments.get(payment_id))
+
+    async def by_gateway_id(self, gateway_id: str) -> GatewayPayment | None:
+        found = [r for r in self._s.gateway_payments.values() if r.gateway_id == gateway_id]
+        return copy.deepcopy(found[0]) if found else None
+
+    async def save(self, row: GatewayPayment, owner: str) -> bool:
+        held = self._s.gateway_payments.get(row.payment_id)
+        if held is None or held.state != "pending" or held.lease_owner not in (owner, None):
+            return False
+        self._s.gateway_payments[row.payment_id] = copy.deepcopy(row)
         return True
 
 
@@ -1297,6 +1330,8 @@ class MemoryLeases:
             return {(i,): (x.lease_owner, x.leased_until) for i, x in s.shipments.items() if x.leased_until}
         if kind == LeaseKind.PAYMENT_WATCH:
             return {(i,): (x.lease_owner, x.leased_until) for i, x in s.payment_watches.items() if x.leased_until}
+        if kind == LeaseKind.GATEWAY_PAYMENT:
+            return {(i,): (x.lease_owner, x.leased_until) for i, x in s.gateway_payments.items() if x.leased_until}
         return {key: (owner, s.order_actions[key].next_attempt_at) for key, owner in s.order_action_owners.items()
                 if key in s.order_actions and s.order_actions[key].state == "pending"}  # fmt: skip
 
@@ -1316,6 +1351,8 @@ class MemoryLeases:
             s.shipments[int(key[0])].leased_until = until
         elif kind == LeaseKind.PAYMENT_WATCH:
             s.payment_watches[str(key[0])].leased_until = until
+        elif kind == LeaseKind.GATEWAY_PAYMENT:
+            s.gateway_payments[str(key[0])].leased_until = until
         else:
             action_key = (int(key[0]), str(key[1]))
             due = until if until is not None else s.order_actions[action_key].next_attempt_at
@@ -1368,6 +1405,7 @@ class MemoryUnitOfWork:
         self.notices = MemoryNotices(self._state)
         self.payments = MemoryPayments(self._state)
         self.payment_watches = MemoryPaymentWatches(self._state)
+        self.gateway_payments = MemoryGatewayPayments(self._state)
         self.alerts = MemoryAlerts(self._state)
         self.fx = MemoryFxRates(self._state)
         self.channel_states = MemoryChannelStates(self._state)

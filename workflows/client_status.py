@@ -70,6 +70,7 @@ class ClientPayment:
     phase: Phase
     at: datetime  # when it last moved
     topup_for: Purpose | None  # a top-up the shop asked for: what it is meant for
+    pay_url: str | None = None  # a top-up not paid yet, created at the gateway: where the client pays it
 
 
 @dataclass(frozen=True)
@@ -113,12 +114,17 @@ class ClientStatus:
             account = await uow.money.account(order_id)
             payouts = await uow.money.payouts_of(order_id)
             boxes = await uow.boxes.of_order(order_id)
+            pay_urls: dict[str, str] = {}
+            for payment in payments:
+                made = await uow.gateway_payments.get(payment.payment_id) if payment.phase == Phase.INITIATED else None
+                if made is not None and made.confirmation_url:
+                    pay_urls[payment.payment_id] = made.confirmation_url
         topup_for = {p.topup_payment_id: p.purpose for p in payouts if p.topup_payment_id}
         return ClientOrderStatus(
             order_id, order.external_id, order.created_at, order.total, order.currency,
             client_stage(order, payments, account, payouts, boxes),
-            tuple(ClientPayment(p.amount, p.currency, p.phase, p.updated_at, topup_for.get(p.payment_id))
-                  for p in payments),
+            tuple(ClientPayment(p.amount, p.currency, p.phase, p.updated_at, topup_for.get(p.payment_id),
+                                pay_urls.get(p.payment_id)) for p in payments),
             _money(account) if account is not None and account.planned else None,
         )  # fmt: skip
 

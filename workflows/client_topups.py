@@ -11,6 +11,7 @@ from decimal import Decimal
 from workflows.model import OrderEvent
 from workflows.money_model import MoneyAccount, MoneyEntry, Payout, PayoutState, Purpose
 from workflows.office_model import Payment, Phase
+from workflows.payment_gateway import GatewayPayment
 from workflows.ports import UnitOfWork
 
 
@@ -25,7 +26,21 @@ async def ask_client(
                                       {**link, "payment_id": payment_id}))  # fmt: skip
     detail: dict[str, object] = {"payment_id": payment_id, "amount_rub": str(amount), "purpose": purpose.value}
     await uow.orders.add_events(order_id, [OrderEvent(now, "topup_requested", detail)])
+    order = await uow.orders.get(order_id)
+    number = order.external_id if order is not None else str(order_id)
+    await uow.gateway_payments.add(GatewayPayment(payment_id, order_id, describe(number, purpose), now))
     return payment
+
+
+PURPOSE_WORDS = {
+    Purpose.GOODS: "товар", Purpose.LOGISTICS: "доставка из Китая", Purpose.CUSTOMS: "таможня",
+    Purpose.WAREHOUSE: "склад в Москве", Purpose.MARKETPLACE: "доставка на маркетплейс",
+}  # fmt: skip
+
+
+def describe(number: str, purpose: Purpose) -> str:
+    """What the client reads at the gateway's payment page (YooKassa allows 128 characters)."""
+    return f"Заказ {number}: доплата, {PURPOSE_WORDS[purpose]}"[:128]
 
 
 async def request_topup(

@@ -1,6 +1,7 @@
-"""The payment gateway as the payment watch reads it: one payment's status, by the gateway's payment id.
+"""The payment gateway as the payment watch reads it (one payment's status, by the gateway's payment id) and as the
+top-up checkout writes to it (a client's top-up created as a payment, once per our payment id: decision 87).
 
-The port only reads. Nothing here creates, captures or cancels a payment, so asking again — after a timeout, from
+The status port only reads. Nothing here creates, captures or cancels a payment, so asking again — after a timeout, from
 another instance, a minute later — can never start a second charge. ``trace_key`` is the payment session's
 idempotency key, which a client may send along as a correlation header of a read; it must never be sent where the
 gateway would take it as a request to create something.
@@ -9,6 +10,7 @@ gateway would take it as a request to create something.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
@@ -45,3 +47,61 @@ class PaymentGateway(Protocol):
         """The payment's status now. Raises :class:`GatewayUnavailable` or :class:`GatewayRefused`; never writes
         anything at the gateway."""
         ...
+
+
+# -- creating a top-up at the gateway (workflows/topup_checkout.py) ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewPayment:
+    """A payment to create at the gateway for the client to pay. ``key`` is our payment id: sent as the request's
+    idempotency key, so the gateway gives the same payment back however often it is asked."""
+
+    key: str
+    order_id: int
+    amount: Decimal
+    currency: str
+    description: str
+    return_url: str
+
+
+@dataclass(frozen=True)
+class CreatedPayment:
+    """The gateway's payment made for a :class:`NewPayment`: its own id, its status, and where the client pays."""
+
+    gateway_id: str
+    status: str
+    confirmation_url: str
+
+
+class PaymentCheckout(Protocol):
+    name: str
+
+    async def create(self, payment: NewPayment) -> CreatedPayment:
+        """The gateway's payment for ``payment.key`` — made now, or the one that key made before. Raises
+        :class:`GatewayUnavailable` (nobody knows whether it was made: ask again with the same key) or
+        :class:`GatewayRefused`."""
+        ...
+
+
+@dataclass
+class GatewayPayment:
+    """Our top-up payment as it is (to be) created at the gateway: ``pending`` until the gateway made it, then
+    ``created`` with its id and the client's ``confirmation_url``; ``dropped`` when the payment no longer waits for
+    the client (paid another way, failed) before it was made; ``given_up`` when it could not be made within the
+    day the gateway keeps an idempotency key (asking later could make a second payment). Leased while it is being
+    created."""
+
+    payment_id: str
+    order_id: int
+    description: str  # what the client reads at the gateway: the order and what the money is for
+    next_attempt_at: datetime
+    state: str = "pending"
+    gateway_id: str | None = None
+    confirmation_url: str | None = None
+    return_url: str | None = None  # fixed at the first attempt, so that every retry is the same request
+    first_tried_at: datetime | None = None
+    attempts: int = 0
+    last_error: str | None = None
+    leased_until: datetime | None = None
+    lease_owner: str | None = None

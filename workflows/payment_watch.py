@@ -17,6 +17,9 @@ while the client waits for the goods. Rules (docs/architecture.md, "Payments"):
 * **Unknown too long.** Once a payment has been unknown for ``task_after`` the managers get one task in Telegram
   naming the order, the payment and since when (a new one only if the payment moves and then sticks again). A poll
   that settles the payment (cleared or failed) closes that task.
+* **Our top-ups** created at the gateway (``workflows/topup_checkout.py``) are read by the gateway's payment id; one
+  not created yet is not asked about, and one the gateway says is still ``pending`` waits for the client, not the
+  managers.
 * **Leased**, like the shipments: two runs or two instances never poll one payment at once.
 """
 
@@ -34,7 +37,7 @@ from workflows.model import OrderEvent
 from workflows.office_model import FROM_STATUS_POLL, PHASE_ORDER, Payment, PaymentWatch, Phase
 from workflows.outside import OutsideSystemError
 from workflows.payloads import PaymentUnknown
-from workflows.payment_gateway import GatewayStatus, GatewayUnavailable, PaymentGateway
+from workflows.payment_gateway import GatewayPayment, GatewayStatus, GatewayUnavailable, PaymentGateway
 from workflows.payments import PaymentDesk, PaymentEvent
 from workflows.ports import Clock, LeaseKind, UnitOfWork, UnitOfWorkFactory
 from workflows.tasks import Deadline, Decision, Task, TaskBoard, TaskState, answer_with, expire, notify_closed
@@ -83,12 +86,18 @@ class PaymentStatusWatch:
     async def run_once(self) -> int:
         """One pass: poll the stuck payments that are due. Returns how many the gateway answered about. At the first
         poll the gateway leaves unanswered, the rest are given back untouched for the next run."""
-        claimed = await self._claim()
+        claimed, at_gateway = await self._claim()
         answered = 0
         with self._held.holding(LeaseKind.PAYMENT_WATCH, [(payment.payment_id,) for payment, _ in claimed]):
             for index, (payment, watch) in enumerate(claimed):
+                row = at_gateway.get(payment.payment_id)
+                if row is not None and row.state == "pending":  # our top-up, not made at the gateway yet
+                    not_yet = GatewayUnavailable("not created at the gateway yet")
+                    await self._unanswered(payment, watch, not_yet, None)
+                    continue
+                asked = row.gateway_id if row is not None and row.gateway_id else payment.payment_id
                 try:
-                    status = await self._gateway.status(payment.payment_id, trace_key=payment.idempotency_key)
+                    status = await self._gateway.status(asked, trace_key=payment.idempotency_key)
                 except GatewayUnavailable as error:
                     await self._unanswered(payment, watch, error, error.retry_after)
                     await self._give_back([w for _, w in claimed[index + 1 :]])
@@ -96,20 +105,31 @@ class PaymentStatusWatch:
                 except OutsideSystemError as error:  # refused: asking the same way again will not help soon
                     await self._unanswered(payment, watch, error, self._max_backoff.total_seconds())
                     continue
-                await self._answered(payment, watch, status)
+                await self._answered(payment, watch, status, awaiting_client=row is not None)
                 answered += 1
         return answered
 
-    async def _claim(self) -> list[tuple[Payment, PaymentWatch]]:
+    async def _claim(self) -> tuple[list[tuple[Payment, PaymentWatch]], dict[str, GatewayPayment]]:
+        """The payments due, and those of them that are our top-ups created (or to be created) at the gateway: those
+        are read by the gateway's id."""
         async with self._uow() as uow:
             now = self._clock.now()
             claimed = await uow.payment_watches.claim(
                 now - self._poll_after, now, now + self._lease, self._owner, self._batch
             )
+            at_gateway: dict[str, GatewayPayment] = {}
+            for payment, _ in claimed:
+                row = await uow.gateway_payments.get(payment.payment_id)
+                if row is not None and row.state != "dropped":
+                    at_gateway[payment.payment_id] = row
             await uow.commit()
-        return claimed
+        return claimed, at_gateway
 
-    async def _answered(self, payment: Payment, watch: PaymentWatch, status: GatewayStatus) -> None:
+    async def _answered(
+        self, payment: Payment, watch: PaymentWatch, status: GatewayStatus, *, awaiting_client: bool = False
+    ) -> None:
+        """``awaiting_client``: our own top-up, which the gateway says is ``pending`` — the client has not paid it
+        yet, which is no question for the managers."""
         if status.phase is not None:
             event = PaymentEvent(
                 poll_event_id(payment.payment_id, status.status), payment.payment_id, payment.order_id,
@@ -120,13 +140,13 @@ class PaymentStatusWatch:
                 await self._desk.record(event)
         now = self._clock.now()
         after = replace(watch, polls=watch.polls + 1, failures=0, last_error=None, next_poll_at=now + self._poll_after)
-        await self._settle(after, status.status)
+        await self._settle(after, status.status, quiet=awaiting_client and status.status == "pending")
 
     async def _unanswered(
         self, payment: Payment, watch: PaymentWatch, error: OutsideSystemError, hint_s: float | None
     ) -> None:
         failures = watch.failures + 1
-        wait = min(self._first_backoff * 2 ** (failures - 1), self._max_backoff)
+        wait = min(self._first_backoff * 2 ** min(failures - 1, 20), self._max_backoff)  # no overflow, however long
         if hint_s is not None:
             wait = max(wait, timedelta(seconds=hint_s))
         log.warning("payment %s: no status from %s (%s), asking again in %s", payment.payment_id,
@@ -134,12 +154,13 @@ class PaymentStatusWatch:
         after = replace(watch, failures=failures, last_error=error.reason[:300], next_poll_at=self._clock.now() + wait)
         await self._settle(after, "")
 
-    async def _settle(self, watch: PaymentWatch, gateway_said: str) -> None:
-        """Save the watch, lease released, and open or close the managers' task, in one transaction."""
+    async def _settle(self, watch: PaymentWatch, gateway_said: str, *, quiet: bool = False) -> None:
+        """Save the watch, lease released, and open or close the managers' task, in one transaction (``quiet``: the
+        payment waits for the client, known to the gateway, so no task is opened)."""
         async with self._uow() as uow:
             payment = await uow.payments.get(watch.payment_id)
             watch = replace(watch, leased_until=None, lease_owner=None)
-            if payment is not None:
+            if payment is not None and not quiet:
                 watch = await self._task(uow, payment, watch, gateway_said)
             if not await uow.payment_watches.save(watch, self._owner):
                 return  # another instance took it over meanwhile: its word stands

@@ -12,7 +12,7 @@ for ``cleared``; for the others ``authorised`` is enough.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from workflows.client_money import ClientMoney
@@ -92,6 +92,11 @@ class PaymentDesk:
             if order is None:
                 raise OrderNotFound(f"no order {event.order_id}")
             payment = await uow.payments.get(event.payment_id)
+            if payment is None:  # the gateway's own id for a top-up we created there: our payment
+                made = await uow.gateway_payments.by_gateway_id(event.payment_id)
+                payment = None if made is None else await uow.payments.get(made.payment_id)
+                if payment is not None and payment.order_id == event.order_id:
+                    event = replace(event, payment_id=payment.payment_id, idempotency_key=payment.idempotency_key)
             if payment is not None and (payment.order_id, payment.idempotency_key) != (
                 event.order_id, event.idempotency_key,
             ):  # fmt: skip

@@ -27,6 +27,7 @@ from workflows.model import (
 )
 from workflows.money_model import MoneyAccount, MoneyEntry, Payout, ReserveTotals
 from workflows.office_model import FROM_GATEWAY, Alert, Payment, PaymentWatch
+from workflows.payment_gateway import GatewayPayment
 from workflows.return_model import ReturnRecord, ReturnState
 from workflows.task_model import Deadline, DeadlineKind, Task, TaskState
 from workflows.vocabulary import NoticeTopic
@@ -415,6 +416,29 @@ class Shipments(Protocol):
     async def save(self, shipment: Shipment, owner: str) -> bool:
         """Overwrite the shipment's state, counters, carrier ids, times and lease — only if ``owner`` still holds
         it (its lease was not taken over since); ``False`` and nothing written otherwise."""
+        ...
+
+
+class GatewayPayments(Protocol):
+    """Top-up payments to create at the gateway (``workflows/topup_checkout.py``): an outbox written in the
+    transaction that asks the client, leased while a row is being created, as the shipments are."""
+
+    async def add(self, row: GatewayPayment) -> None:
+        """Record ``row`` unless its payment has one already (then nothing changes)."""
+        ...
+
+    async def claim(self, now: datetime, lease_until: datetime, owner: str, limit: int) -> list[GatewayPayment]:
+        """Lease to ``owner`` up to ``limit`` pending rows due (``next_attempt_at <= now``) that nobody holds or whose
+        lease ran out, the longest due first. Two concurrent callers never get the same one."""
+        ...
+
+    async def get(self, payment_id: str) -> GatewayPayment | None: ...
+
+    async def by_gateway_id(self, gateway_id: str) -> GatewayPayment | None: ...
+
+    async def save(self, row: GatewayPayment, owner: str) -> bool:
+        """Overwrite the row — only while it is still ``pending`` and ``owner`` still holds it or nobody does (a row
+        another instance created or dropped meanwhile stays as it is); ``False`` and nothing written otherwise."""
         ...
 
 
@@ -934,6 +958,7 @@ class LeaseKind(StrEnum):
     SHIPMENT = "shipment"  # a carrier registration: (order_id,)
     ORDER_ACTION = "order_action"  # a marketplace action: (order_id, action)
     PAYMENT_WATCH = "payment_watch"  # a payment's status poll: (payment_id,)
+    GATEWAY_PAYMENT = "gateway_payment"  # a top-up being created at the gateway: (payment_id,)
 
 
 LeaseKey = tuple[str | int, ...]  # a leased row's primary key, in the order the kind names it
@@ -1045,6 +1070,9 @@ class UnitOfWork(Protocol):
 
     @property
     def payment_watches(self) -> PaymentWatches: ...
+
+    @property
+    def gateway_payments(self) -> GatewayPayments: ...
 
     @property
     def alerts(self) -> Alerts: ...

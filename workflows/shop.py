@@ -10,7 +10,7 @@ and how this process takes part in a cluster as :class:`Instance`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -37,7 +37,7 @@ from workflows.onec_pull import BalanceSource, OneCPull, PriceSource
 from workflows.operations import Operations
 from workflows.order_events import OrderFeed
 from workflows.orders import OrderDesk
-from workflows.payment_gateway import PaymentGateway
+from workflows.payment_gateway import PaymentCheckout, PaymentGateway
 from workflows.payment_watch import PaymentStatusWatch
 from workflows.payments import PaymentDesk
 from workflows.ports import Clock, UnitOfWorkFactory
@@ -51,6 +51,7 @@ from workflows.store_confirmation import StoreCascade
 from workflows.sync import KitRefresh, PriceDispatcher, SyncDispatcher, SyncObserver, SyncOutbox
 from workflows.tasks import DeadlineKind, DeadlinePump, TaskBoard
 from workflows.topology import Topology
+from workflows.topup_checkout import TopupCheckout
 from workflows.unfillable import UnfillableDesk
 from workflows.vocabulary import TaskKind
 
@@ -97,6 +98,8 @@ class Outside:
     day_records: DayRecords | None = None  # what the owner's daily report reads
     crm: CrmOrderBook | None = None  # the managers' CRM: our orders in, their status changes out
     payment_gateway: PaymentGateway | None = None  # read only: a stuck payment's status
+    payment_checkout: PaymentCheckout | None = None  # creates clients' top-ups at the gateway, once per payment id
+    topup_return_url: Callable[[int], str] | None = None  # where the gateway sends the client back: their page
 
 
 @dataclass(frozen=True)
@@ -145,6 +148,7 @@ class Shop:
     price_guard: PriceGuard | None = None  # big drops wait for the managers
     price_dispatchers: list[PriceDispatcher] = field(default_factory=list)  # one per channel that takes prices
     payment_watch: PaymentStatusWatch | None = None  # stuck payments asked about at the gateway
+    topup_checkout: TopupCheckout | None = None  # clients' top-ups created at the gateway for them to pay
     instance: Instance = field(default_factory=Instance)  # this process's name on leases, and the leases it holds
     money: ClientMoney | None = None  # clients' virtual accounts per order, earmarks and payouts
     boxes: BoxDesk | None = None  # a purchase's boxes, their scans, and the stock and money each step moves
@@ -198,6 +202,10 @@ def assemble(
         boxes=BoxDesk(uow, clock, ledger, topology.moscow_warehouse()),
     )  # fmt: skip
     shop.catalogue = OneCCatalogue(uow, topology, ledger, operations, clock)
+    if outside.payment_checkout is not None and outside.topup_return_url is not None:
+        shop.topup_checkout = TopupCheckout(
+            uow, clock, outside.payment_checkout, outside.topup_return_url, owner=instance.owner, held=instance.held
+        )
     shop.prices = PriceIntake(uow, topology, ledger, clock, guard, drop_approval=rules.price_drop_approval)
     _connect_channels(shop, instance)
     held, owner, threshold = instance.held, instance.owner, rules.fraud_amount_threshold_rub

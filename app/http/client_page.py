@@ -62,6 +62,7 @@ class ClientPaymentView(TypedDict):
     at: str
     topup_for: str | None  # a top-up's purpose: goods | logistics | customs | warehouse | marketplace
     topup_for_text: str | None
+    pay_url: str | None  # an unpaid top-up created at the gateway: where the client pays it
 
 
 class ClientEarmarkView(TypedDict):
@@ -176,7 +177,8 @@ def client_order_view(s: ClientOrderStatus, locale: Locale, expires: datetime) -
             ClientPaymentView(amount=str(p.amount), currency=p.currency, state=p.phase.value,
                               state_text=WORDS[locale][f"phase.{p.phase.value}"], at=p.at.isoformat(),
                               topup_for=p.topup_for.value if p.topup_for else None,
-                              topup_for_text=purpose(p.topup_for.value if p.topup_for else None))
+                              topup_for_text=purpose(p.topup_for.value if p.topup_for else None),
+                              pay_url=p.pay_url)
             for p in s.payments
         ],
         money=None if m is None else ClientMoneyView(
@@ -210,7 +212,9 @@ gap:.2rem .8rem;padding:.45rem 0;border-top:1px solid #eef0f3}li:first-child{bor
 white-space:nowrap}dl{display:grid;grid-template-columns:1fr auto;gap:.2rem .8rem;margin:0 0 .6rem}dd{margin:0;
 text-align:right;font-weight:600;white-space:nowrap}.purpose{width:100%;font-weight:600}.figures{display:grid;
 grid-template-columns:1fr auto;gap:.1rem .8rem;width:100%}.figures div{display:contents}.figures span{font-size:.9rem;
-color:#5f6b7a}.figures b{white-space:nowrap;text-align:right;font-weight:500}.lang{float:right;font-size:.9rem}"""
+color:#5f6b7a}.figures b{white-space:nowrap;text-align:right;font-weight:500}.lang{float:right;font-size:.9rem}
+.pay{display:inline-block;margin-top:.4rem;padding:.5rem .9rem;border-radius:.4rem;background:#1f6feb;color:#fff;
+text-decoration:none;font-weight:500}"""
 
 
 def _shell(locale: Locale, title: str, body: str) -> str:
@@ -255,9 +259,13 @@ def _payments(s: ClientOrderStatus, locale: Locale, timezone: str) -> str:
             state = word(locale, f"phase.{p.phase.value}")
             if p.topup_for is not None:
                 state += " · " + word(locale, "topup_for", purpose=word(locale, f"purpose.{p.topup_for.value}"))
+            pay = ""
+            if p.pay_url:  # the gateway's page for this top-up: the only address on the page that leads away
+                pay = (f'<a class="pay" data-testid="client-pay-topup" href="{e(p.pay_url)}" rel="noreferrer">'
+                       f'{e(word(locale, "pay_topup"))}</a>')  # fmt: skip
             items.append(
                 f'<li data-testid="client-payment"><span class="sum">{e(money(locale, p.amount, p.currency))}'
-                f'</span><span>{e(state)}</span><span class="muted">{e(_when(p.at, timezone))}</span></li>'
+                f'</span><span>{e(state)}</span><span class="muted">{e(_when(p.at, timezone))}</span>{pay}</li>'
             )
         rows = f"<ul>{''.join(items)}</ul>"
     return f'<section class="card" data-testid="client-payments"><h2>{e(word(locale, "payments"))}</h2>{rows}</section>'

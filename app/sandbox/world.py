@@ -316,6 +316,8 @@ class Sandbox:
         while await services.shop.pump.run_once():
             pass
         await services.shop.fx.check_due()
+        if services.shop.topup_checkout is not None:  # top-ups asked during the jump are created at the gateway
+            await services.shop.topup_checkout.run_once()
         if services.shop.payment_watch is not None:  # payments stuck through the jump are asked about at the gateway
             await services.shop.payment_watch.run_once()
         await self.deliver()  # what the timers ask of people goes out before the slower rest of the jump

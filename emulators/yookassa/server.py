@@ -7,7 +7,11 @@ repeating a key answered with the payment that key created (no new charge), a pa
 ``created_at``, ``metadata`` and, once cancelled, ``cancellation_details``.
 
 :attr:`YooKassaEmulator.charges` counts the payments created — each one a charge started. A checkout (or a test
-standing in for it) creates payments; storeops only reads. Tests move a payment's status (:meth:`set_status`) and
+standing in for it) creates payments, and storeops creates clients' top-ups: the same ``Idempotence-Key`` gives the
+payment it made first, the same key with another body is a 400 ``invalid_request`` (``Idempotence key
+duplicated``), and a redirect confirmation gets a ``confirmation_url``. :meth:`pay` is the client paying there;
+:attr:`create_answer_delay_s` makes a create answered late (done at once, so a client that gives up has had it
+made all the same). Tests move a payment's status (:meth:`set_status`) and
 steer reads into being slow (:attr:`delay_s`) or held until released (:meth:`hang`, :meth:`release`); every request
 is recorded (:attr:`received`), with the ``Idempotence-Key`` it carried if any.
 """
@@ -53,6 +57,8 @@ class YooKassaEmulator(LocalServer):
         self._by_key: dict[str, str] = {}
         self.received: list[YooKassaRequest] = []
         self.delay_s = 0.0  # every read answers this much later
+        self.create_answer_delay_s = 0.0  # a create is done at once, and answered this much later (or never seen)
+        self._bodies: dict[str, dict[str, Any]] = {}  # by Idempotence-Key: the body that key was first sent with
         self._held: asyncio.Event | None = None
 
     @property
@@ -79,6 +85,12 @@ class YooKassaEmulator(LocalServer):
         payment["status"], payment["paid"] = status, status in ("waiting_for_capture", "succeeded")
         if status == "canceled":
             payment["cancellation_details"] = {"party": party or "yoo_money", "reason": reason or "general_decline"}
+
+    def pay(self, payment_id: str) -> None:
+        """The client pays at the confirmation page: a ``capture: true`` payment succeeds, anything else waits for
+        capture."""
+        payment = self.payments[payment_id]
+        self.set_status(payment_id, "succeeded" if payment.get("_capture") else "waiting_for_capture")
 
     def hang(self) -> None:
         """Reads are held (the connection open, no answer) until :meth:`release`."""
@@ -107,7 +119,12 @@ class YooKassaEmulator(LocalServer):
             return _error(400, "invalid_request", "The request body is not JSON")
         if not isinstance(body, dict) or not isinstance(body.get("amount"), dict):
             return _error(400, "invalid_request", "Amount is missing", parameter="amount")
-        return web.json_response(self.payments[self._created(key, body)])
+        if key in self._bodies and self._bodies[key] != body:  # as YooKassa: a key is for one request only
+            return _error(400, "invalid_request", "Idempotence key duplicated", parameter="Idempotence-Key")
+        payment = self.payments[self._created(key, body)]
+        if self.create_answer_delay_s > 0:  # made already: the client may give up before it hears so
+            await asyncio.sleep(self.create_answer_delay_s)
+        return web.json_response(_shown(payment))
 
     async def _read(self, request: web.Request) -> web.Response:
         self.received.append(YooKassaRequest("GET", request.path, request.headers.get("Idempotence-Key")))
@@ -120,7 +137,7 @@ class YooKassaEmulator(LocalServer):
         payment = self.payments.get(request.match_info["payment_id"])
         if payment is None:
             return _error(404, "not_found", "Payment doesn't exist or access denied")
-        return web.json_response(payment)
+        return web.json_response(_shown(payment))
 
     def _created(self, key: str, body: dict[str, Any]) -> str:
         if key in self._by_key:  # the same key: the first request's payment, no new charge
@@ -134,8 +151,22 @@ class YooKassaEmulator(LocalServer):
             "created_at": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "metadata": dict(body.get("metadata") or {}), "refundable": False, "test": True,
         }  # fmt: skip
-        self._by_key[key] = payment_id
+        confirmation = body.get("confirmation")
+        if isinstance(confirmation, dict) and confirmation.get("type") == "redirect":
+            self.payments[payment_id]["confirmation"] = {
+                "type": "redirect", "return_url": str(confirmation.get("return_url") or ""),
+                "confirmation_url": f"https://yoomoney.ru/checkout/payments/v2/contract?orderId={payment_id}",
+            }  # fmt: skip
+        if body.get("description"):
+            self.payments[payment_id]["description"] = str(body["description"])
+        self.payments[payment_id]["_capture"] = bool(body.get("capture"))
+        self._by_key[key], self._bodies[key] = payment_id, body
         return payment_id
+
+
+def _shown(payment: dict[str, Any]) -> dict[str, Any]:
+    """The payment as the API shows it, without the emulator's own notes."""
+    return {name: value for name, value in payment.items() if not name.startswith("_")}
 
 
 def _error(status: int, code: str, description: str, parameter: str | None = None) -> web.Response:

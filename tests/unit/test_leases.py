@@ -24,6 +24,7 @@ from workflows.ledger import Ledger
 from workflows.model import Customer, Delivery, Order, Shipment, ShipmentState, StockFigure
 from workflows.office_model import Payment, Phase
 from workflows.operations import Operations
+from workflows.payment_gateway import GatewayPayment
 from workflows.ports import InstanceRecord, LeaseKey, LeaseKind, OrderAction, UnitOfWork, UnitOfWorkFactory
 from workflows.sync import SyncDispatcher, SyncOutbox
 from workflows.tasks import Deadline, DeadlineKind, DeadlinePump, Task, TaskBoard
@@ -79,10 +80,14 @@ async def _payment_watch(uow: UnitOfWork, owner: str, now: datetime) -> list[Lea
     return [(p.payment_id,) for p, _ in await uow.payment_watches.claim(now, now, now + LEASE, owner, 10)]
 
 
+async def _gateway_payment(uow: UnitOfWork, owner: str, now: datetime) -> list[LeaseKey]:
+    return [(row.payment_id,) for row in await uow.gateway_payments.claim(now, now + LEASE, owner, 10)]
+
+
 CLAIMS: dict[LeaseKind, Claim] = {
     LeaseKind.STOCK_PUSH: _stock, LeaseKind.PRICE_PUSH: _price, LeaseKind.DEADLINE: _deadline,
     LeaseKind.NOTICE: _notice, LeaseKind.SHIPMENT: _shipment, LeaseKind.ORDER_ACTION: _action,
-    LeaseKind.PAYMENT_WATCH: _payment_watch,
+    LeaseKind.PAYMENT_WATCH: _payment_watch, LeaseKind.GATEWAY_PAYMENT: _gateway_payment,
 }  # fmt: skip
 
 
@@ -102,6 +107,7 @@ async def _one_row_of_each(uow: UnitOfWorkFactory, clock: FakeClock) -> None:
         await work.order_actions.add(OrderAction(order.id, "ready_to_ship", "pending", now, now))
         stuck = now - timedelta(hours=1)
         await work.payments.save(Payment("pay-1", order.id, "idem-1", Phase.INITIATED, Decimal(1), "RUB", stuck, stuck))
+        await work.gateway_payments.add(GatewayPayment("pay-1", order.id, "Заказ OZ-1: доплата, товар", now))
         await work.commit()
 
 

@@ -60,10 +60,13 @@ async def test_an_increase_asks_the_client_for_a_linked_top_up(office: MoneyOffi
     payment_id = outcome.topups[Purpose.MARKETPLACE]
     async with office.uow(read_only=True) as work:
         request = await work.payments.get(payment_id)
+        to_create = await work.gateway_payments.get(payment_id)
     assert request is not None
     assert (request.order_id, request.phase, request.amount, request.currency, request.idempotency_key) == (
         order_id, Phase.INITIATED, Decimal(178_000), "RUB", payment_id,
     )  # fmt: skip
+    assert to_create is not None and (to_create.state, to_create.order_id) == ("pending", order_id)  # for YooKassa
+    assert "доставка на маркетплейс" in to_create.description
     account = await office.account(order_id)
     marketplace = account.earmark(Purpose.MARKETPLACE)
     assert (marketplace.planned, marketplace.reserved, marketplace.estimated) == (REGION_RUB, Decimal(5000), REGION_RUB)
