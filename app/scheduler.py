@@ -4,6 +4,7 @@ survive a restart is a row in our own tables, not a job)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -29,10 +30,7 @@ def build_scheduler(services: Services) -> AsyncIOScheduler:
         scheduler.add_job(delivery.scheduled, "interval", seconds=delivery.interval_s, id="telegram-delivery", **every)
     business = services.settings.business
     scheduler.add_job(shop.fx.check_due, "interval", seconds=business.fx_check_interval_s, id="fx", **every)
-    if shop.money is not None:  # postponed payments out whose new date came: drawn, or asked about again
-        scheduler.add_job(shop.money.retry_postponed, "interval", seconds=300, id="money-postponed", **every)
-    if shop.purchase_watch is not None:  # cleared client money with no purchase started: the managers asked
-        scheduler.add_job(shop.purchase_watch.run_once, "interval", seconds=300, id="money-purchase-watch", **every)
+    _add_money_jobs(scheduler, services, every)
     scheduler.add_job(shop.operations.watch_onec, "interval", seconds=60, id="onec-watch", **every)
     for name, client in shop.channels.items():
         if isinstance(client, LearnsProducts):  # new cards and sizes: the channel's ids for them
@@ -59,12 +57,6 @@ def build_scheduler(services: Services) -> AsyncIOScheduler:
     if shop.shipping is not None:  # allocated, paid orders to CDEK, and CDEK's verdicts
         interval_s = services.settings.carrier.interval_s
         scheduler.add_job(shop.shipping.run_once, "interval", seconds=interval_s, id="shipping", **every)
-    if shop.payment_watch is not None:  # stuck payments asked about at the gateway (read only), under leases
-        interval_s = services.settings.payment_gateway.interval_s
-        scheduler.add_job(shop.payment_watch.run_once, "interval", seconds=interval_s, id="payment-watch", **every)
-    if shop.topup_checkout is not None:  # clients' top-ups created at the gateway, once per payment id, under leases
-        interval_s = services.settings.payment_gateway.interval_s
-        scheduler.add_job(shop.topup_checkout.run_once, "interval", seconds=interval_s, id="topup-checkout", **every)
     if shop.crm is not None:  # our orders to RetailCRM, its managers' status changes back
         interval_s = services.settings.channels.retailcrm_orders_interval_s
         scheduler.add_job(shop.crm.push_changed, "interval", seconds=interval_s, id="crm-orders", **every)
@@ -76,3 +68,16 @@ def build_scheduler(services: Services) -> AsyncIOScheduler:
     for prices in shop.price_dispatchers:  # and its prices, if it sells at one of 1C's price types
         scheduler.add_job(prices.scheduled, "interval", seconds=1, id=f"prices-{prices.name}", **every)
     return scheduler
+
+
+def _add_money_jobs(scheduler: AsyncIOScheduler, services: Services, every: dict[str, Any]) -> None:
+    """Clients' money and payments: postponed payouts, the purchase watch, stuck payments, top-ups at the gateway."""
+    shop, gateway_s = services.shop, services.settings.payment_gateway.interval_s
+    if shop.money is not None:  # postponed payments out whose new date came: drawn, or asked about again
+        scheduler.add_job(shop.money.retry_postponed, "interval", seconds=300, id="money-postponed", **every)
+    if shop.purchase_watch is not None:  # cleared client money with no purchase started: the managers asked
+        scheduler.add_job(shop.purchase_watch.run_once, "interval", seconds=300, id="money-purchase-watch", **every)
+    if shop.payment_watch is not None:  # stuck payments asked about at the gateway (read only), under leases
+        scheduler.add_job(shop.payment_watch.run_once, "interval", seconds=gateway_s, id="payment-watch", **every)
+    if shop.topup_checkout is not None:  # clients' top-ups created at the gateway, once per payment id, under leases
+        scheduler.add_job(shop.topup_checkout.run_once, "interval", seconds=gateway_s, id="topup-checkout", **every)

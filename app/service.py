@@ -174,9 +174,23 @@ class JobsInFlight:
         return self._none.is_set()
 
 
+class _CutOffAtStop(logging.Filter):
+    """APScheduler logs a job the shutdown cancelled as an ERROR with its traceback; at a stop that is expected
+    (its work is not marked done, so it runs again after the start): said once, as information."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info is not None and isinstance(record.exc_info[1], asyncio.CancelledError):
+            job = record.args[0] if isinstance(record.args, tuple) and record.args else None
+            log.info("stopping: job %s was still running, cut off; it runs again after the next start",
+                     getattr(job, "id", job))  # fmt: skip
+            return False
+        return True
+
+
 async def stop_scheduler(scheduler: AsyncIOScheduler, jobs: JobsInFlight, patience: float = 5.0) -> None:
     """Stop starting jobs, let the running ones finish (a push in flight completes and is recorded), then shut
     down; what still runs after ``patience`` seconds is cancelled by the shutdown."""
     scheduler.pause()
-    await jobs.finished(patience)
+    if not await jobs.finished(patience):
+        logging.getLogger("apscheduler.executors.default").addFilter(_CutOffAtStop())
     scheduler.shutdown(wait=False)

@@ -202,10 +202,6 @@ def assemble(
         boxes=BoxDesk(uow, clock, ledger, topology.moscow_warehouse()),
     )  # fmt: skip
     shop.catalogue = OneCCatalogue(uow, topology, ledger, operations, clock)
-    if outside.payment_checkout is not None and outside.topup_return_url is not None:
-        shop.topup_checkout = TopupCheckout(
-            uow, clock, outside.payment_checkout, outside.topup_return_url, owner=instance.owner, held=instance.held
-        )
     shop.prices = PriceIntake(uow, topology, ledger, clock, guard, drop_approval=rules.price_drop_approval)
     _connect_channels(shop, instance)
     held, owner, threshold = instance.held, instance.owner, rules.fraud_amount_threshold_rub
@@ -214,6 +210,18 @@ def assemble(
         for name, channel in shop.channels.items()
         if (client := fulfils(channel)) is not None
     ]
+    _connect_outside(shop, outside, rules, instance)
+    return shop
+
+
+def _connect_outside(shop: Shop, outside: Outside, rules: Rules, instance: Instance) -> None:
+    """The workflows that exist only when their outside system is configured: the gateway's checkout, the
+    carrier, 1C's register, the daily report's records, the CRM."""
+    uow, clock, topology, alerts = shop.uow, shop.clock, shop.topology, shop.alerts
+    if outside.payment_checkout is not None and outside.topup_return_url is not None:
+        shop.topup_checkout = TopupCheckout(
+            uow, clock, outside.payment_checkout, outside.topup_return_url, owner=instance.owner, held=instance.held
+        )
     if outside.carrier is not None:
         shop.shipping = ShippingDesk(
             uow, clock, outside.carrier, alerts, rules.fraud_amount_threshold_rub, owner=instance.owner,
@@ -229,9 +237,8 @@ def assemble(
     if outside.crm is not None:
         own = [name for name, channel in topology.channels.items() if channel.kind == "retailcrm"]  # came from it
         shop.crm = CrmOrderSync(
-            uow, clock, outside.crm, orders, cancel_statuses=rules.crm_cancel_statuses, own_channels=own
+            uow, clock, outside.crm, shop.orders, cancel_statuses=rules.crm_cancel_statuses, own_channels=own
         )
-    return shop
 
 
 def _money_desks(

@@ -320,12 +320,8 @@ class SyncDispatcher:
             # drain left leased (no other claim of this dispatcher runs yet, so none of its fresh leases is lifted)
             queue.extend(await self._claim(max(1, batches // 2), held, lift_left=True))
             while settler.error is None:
-                if ahead is not None and ahead.done():  # what it claimed an order changed goes first
-                    claimed, ahead = ahead.result(), None
-                    queue = self._ahead_first(claimed, queue)
-                if urgent is not None and urgent.done():  # in front of the lines claimed before
-                    claimed, urgent = urgent.result(), None
-                    queue = self._ahead_first(claimed, queue)
+                ahead, queue = self._taken(ahead, queue)  # what it claimed an order changed goes first
+                urgent, queue = self._taken(urgent, queue)  # in front of the lines claimed before
                 if self._look_urgent and urgent is None and not (failed or paused):
                     # a commit woke us (an order?), or a line in flight moved on: look for order-driven lines while
                     # the pushes go on (a claim waits its turn on SQLite's writer: not before every push)
@@ -354,41 +350,40 @@ class SyncDispatcher:
                 if not waiting:
                     break
                 done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-                for task in [task for task in sending if task in done]:
-                    batch, answer = sending.pop(task), task.result()
-                    if isinstance(answer, PushOutcome):
-                        settler.add(batch, answer)
-                        accepted += len(answer.accepted)
-                    else:
-                        failed.append((batch, answer))
-            following: list[_Batch] = []
-            if ahead is not None:  # stopped with a claim under way
-                following, ahead = await ahead, None
-            if urgent is not None:
-                following, urgent = [*following, *await urgent], None
-            if failed:
-                await settler.close()  # earlier successes first: a settle resets the count of failures
-                stuck = [push for each in [*(b for b, _ in failed), *queue, *following] for push in each.claimed]
-                await self._failed(stuck, failed[0][1])
-                held.drop(_keys(stuck))
-            elif paused or following:  # what was claimed and not sent goes back at once
-                await self._release([push for each in [*queue, *following] for push in each.claimed], held)
+                accepted += _answered(done, sending, settler, failed)
+            following = [*(await ahead if ahead is not None else []), *(await urgent if urgent is not None else [])]
+            await self._wind_up(held, settler, failed, [*queue, *following], release=paused or bool(following))
         except BaseException:
             for task in sending:  # cancelled, or failed unexpectedly: nothing more goes out
                 task.cancel()
             raise
         finally:
-            if sending:  # no push of a line is left on the wire when the drain ends
-                await asyncio.gather(*sending, return_exceptions=True)
-            for claiming in (ahead, urgent):  # cancelled, or failed unexpectedly: what it claimed is left behind
-                if claiming is not None:
-                    claiming.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, Exception):
-                        await claiming
-            await settler.close()  # what the channel took is settled all the same (short transactions)
+            await _left_over(sending, (ahead, urgent), settler)
         if settler.error is not None:
             raise settler.error
         return accepted
+
+    def _taken(
+        self, claiming: asyncio.Task[list[_Batch]] | None, queue: deque[_Batch]
+    ) -> tuple[asyncio.Task[list[_Batch]] | None, deque[_Batch]]:
+        """A claim that came back: its lines in the queue (order-driven ones first), the claim no longer under way."""
+        if claiming is None or not claiming.done():
+            return claiming, queue
+        return None, self._ahead_first(claiming.result(), queue)
+
+    async def _wind_up(
+        self, held: HeldScope, settler: _Settler, failed: list[tuple[_Batch, ChannelUnavailable | ChannelRefused]],
+        unsent: list[_Batch], *, release: bool,
+    ) -> None:  # fmt: skip
+        """The drain stopped: after a failure what was claimed and not accepted waits its retry; paused, or with a
+        claim that came in after the stop (``release``), what was claimed and not sent goes back at once."""
+        if failed:
+            await settler.close()  # earlier successes first: a settle resets the count of failures
+            stuck = [push for each in [*(b for b, _ in failed), *unsent] for push in each.claimed]
+            await self._failed(stuck, failed[0][1])
+            held.drop(_keys(stuck))
+        elif release:
+            await self._release([push for each in unsent for push in each.claimed], held)
 
     def _lanes(self) -> int:
         return pushes_in_flight(self._client)
@@ -567,3 +562,38 @@ class PriceDispatcher(SyncDispatcher):
 
     async def _push(self, lines: list[StockLine] | list[PriceLine]) -> PushOutcome:
         return await self._prices.push_prices([line for line in lines if isinstance(line, PriceLine)])
+
+
+def _answered(
+    done: set[asyncio.Future[Any]],
+    sending: dict[asyncio.Task[PushOutcome | ChannelUnavailable | ChannelRefused], _Batch],
+    settler: _Settler,
+    failed: list[tuple[_Batch, ChannelUnavailable | ChannelRefused]],
+) -> int:
+    """The pushes that came back: an accepted one to be settled, a failed one noted; how many lines were accepted."""
+    accepted = 0
+    for task in [task for task in sending if task in done]:
+        batch, answer = sending.pop(task), task.result()
+        if isinstance(answer, PushOutcome):
+            settler.add(batch, answer)
+            accepted += len(answer.accepted)
+        else:
+            failed.append((batch, answer))
+    return accepted
+
+
+async def _left_over(
+    sending: dict[asyncio.Task[PushOutcome | ChannelUnavailable | ChannelRefused], _Batch],
+    claims: tuple[asyncio.Task[list[_Batch]] | None, ...],
+    settler: _Settler,
+) -> None:
+    """However the drain ended: no push of a line left on the wire, a claim still under way cancelled (what it
+    claimed is left behind), and what the channel took settled all the same (short transactions)."""
+    if sending:
+        await asyncio.gather(*sending, return_exceptions=True)
+    for claiming in claims:
+        if claiming is not None and not claiming.done():
+            claiming.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await claiming
+    await settler.close()

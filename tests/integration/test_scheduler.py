@@ -5,6 +5,7 @@ runs under way finish, within a patience."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -179,7 +180,7 @@ async def test_a_stop_waits_for_the_job_runs_under_way() -> None:
     assert await jobs.finished(0)
 
 
-async def test_a_stop_cuts_short_a_run_that_outlasts_its_patience() -> None:
+async def test_a_stop_cuts_short_a_run_that_outlasts_its_patience(caplog: pytest.LogCaptureFixture) -> None:
     scheduler, runs = AsyncIOScheduler(timezone=UTC), Runs()
     runs.add(scheduler, "quick", 0.2)
     runs.add(scheduler, "stuck", 60)
@@ -187,8 +188,11 @@ async def test_a_stop_cuts_short_a_run_that_outlasts_its_patience() -> None:
     scheduler.start()
     await runs.all_started()
     started = time.monotonic()
-    await stop_scheduler(scheduler, jobs, patience=1)
-    assert 1 <= time.monotonic() - started < 10
-    for _ in range(10):  # the shutdown cancelled the stuck run; let it see that
-        await asyncio.sleep(0)
+    with caplog.at_level(logging.INFO):
+        await stop_scheduler(scheduler, jobs, patience=1)
+        assert 1 <= time.monotonic() - started < 10
+        for _ in range(10):  # the shutdown cancelled the stuck run; let it see that
+            await asyncio.sleep(0)
     assert runs.ended == {"quick": "finished", "stuck": "cut short"}
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []  # expected at a stop: no ERROR
+    assert any("job stuck was still running, cut off" in r.getMessage() for r in caplog.records)
