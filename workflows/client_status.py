@@ -60,7 +60,7 @@ def client_stage(order: Order, payments: list[Payment], account: MoneyAccount | 
 
 def left_to_pay(account: MoneyAccount) -> Decimal:
     """What the estimate still needs of the client's money: every earmark's plan not yet filled."""
-    return rub(sum((max(Decimal(0), e.planned - e.reserved) for e in account.earmarks), Decimal(0)))
+    return rub(sum((e.room for e in account.earmarks), Decimal(0)))
 
 
 @dataclass(frozen=True)

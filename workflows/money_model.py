@@ -79,6 +79,11 @@ class Earmark:
         return self.reserved - self.drawn
 
     @property
+    def room(self) -> Decimal:
+        """What the client's money may still fill of it: its plan not yet reserved."""
+        return max(Decimal(0), self.planned - self.reserved)
+
+    @property
     def refundable(self) -> Decimal:
         """What a refund may take back: the client's money in it not drawn (never the shop's absorbed money)."""
         return max(Decimal(0), min(self.reserved - self.drawn, self.reserved - self.absorbed))
@@ -194,7 +199,7 @@ def allocate(account: MoneyAccount, amount: Decimal, first: Purpose | None = Non
     order = ([first] if first is not None else []) + [p for p in PURPOSES if p != first]
     for purpose in order if account.planned else ():
         earmark = account.earmark(purpose)
-        share = min(amount, max(Decimal(0), earmark.planned - earmark.reserved))
+        share = min(amount, earmark.room)
         if share > 0:
             earmark.reserved += share
             took[purpose], amount = share, amount - share

@@ -130,7 +130,7 @@ class RouteChange:
         for purpose, (old, new) in changed.items():
             earmark = account.earmark(purpose)
             if new > old:
-                share = min(account.unallocated, new - old, max(Decimal(0), earmark.planned - earmark.reserved))
+                share = min(account.unallocated, new - old, earmark.room)
                 earmark.reserved, account.unallocated = earmark.reserved + share, account.unallocated - share
                 if new - old - share > 0:
                     short[purpose] = new - old - share

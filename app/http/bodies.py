@@ -48,6 +48,15 @@ def _in_calendar(value: datetime) -> datetime:
 
 Instant = Annotated[datetime, AfterValidator(_in_calendar)]
 
+
+def _with_offset(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("needs a UTC offset, e.g. 2026-12-01T12:00:00+03:00")
+    return value
+
+
+AwareInstant = Annotated[Instant, AfterValidator(_with_offset)]  # a moment with its UTC offset: never guessed
+
 # an article: the one rule every entrance applies (workflows/articles.py), and no white space at its ends
 Sku = Annotated[
     str, Field(min_length=1, max_length=MAX_SKU_LENGTH), AfterValidator(check_sku), AfterValidator(_printable)

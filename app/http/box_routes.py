@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from typing import Annotated
 
 from aiohttp import web
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from typing_extensions import TypedDict
 
-from app.http.bodies import Code, GatewayId, Instant
+from app.http.bodies import AwareInstant, Code, GatewayId
 from app.http.errors import ApiError
 from app.http.money_routes import _key as path_payout_key
 from app.http.requests import order_id as path_order_id
@@ -37,12 +36,6 @@ from workflows.box_model import (
 )
 from workflows.boxes import BoxDesk, OrderBoxes, Registration, ScanOutcome, UndoOutcome
 from workflows.money_model import PayoutNotFound
-
-
-def _aware(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        raise ValueError("needs a UTC offset, e.g. 2026-12-01T12:00:00+03:00")
-    return value
 
 
 class BoxLineBody(BaseModel):
@@ -75,7 +68,7 @@ class ScanBody(BaseModel):
     barcode: Annotated[str, Field(min_length=1, max_length=64)]
     status: BoxStatus | None = None
     key: GatewayId | None = None
-    at: Annotated[Instant, AfterValidator(_aware)] | None = None
+    at: AwareInstant | None = None
 
 
 class UndoBody(BaseModel):

@@ -7,15 +7,14 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
 from aiohttp import web
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from typing_extensions import TypedDict
 
-from app.http.bodies import Code, GatewayId, Instant
+from app.http.bodies import AwareInstant, Code, GatewayId
 from app.http.customs_view import customs_view
 from app.http.errors import ApiError
 from app.http.requests import order_id as path_order_id
@@ -41,12 +40,6 @@ from workflows.money_model import (
 from workflows.route_change import RouteOutcome, RouteRequest
 
 Amount = Annotated[Decimal, Field(ge=0, le=10**12, max_digits=18, decimal_places=4)]
-
-
-def _aware(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        raise ValueError("needs a UTC offset, e.g. 2026-12-01T12:00:00+03:00")
-    return value
 
 
 class MoneyPlanBody(BaseModel):
@@ -84,7 +77,7 @@ class PayoutBody(BaseModel):
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     # at most 10¹¹ at a rate of at most 10⁴ roubles: the rouble cost fits its column (16 whole digits)
     amount: Annotated[Decimal, Field(gt=0, le=10**11, max_digits=18, decimal_places=4)]
-    due_at: Annotated[Instant, AfterValidator(_aware)]
+    due_at: AwareInstant
     rate: Annotated[Decimal, Field(gt=0, le=10**4, max_digits=18, decimal_places=6)] | None = None
     obligation_id: Annotated[StrictInt, Field(ge=1, le=2**63 - 1)] | None = None
 
