@@ -187,10 +187,13 @@ class _CutOffAtStop(logging.Filter):
         return True
 
 
+_CUT_OFF_AT_STOP = _CutOffAtStop()  # one per process: ``addFilter`` keeps one copy of an object, however many stops
+
+
 async def stop_scheduler(scheduler: AsyncIOScheduler, jobs: JobsInFlight, patience: float = 5.0) -> None:
     """Stop starting jobs, let the running ones finish (a push in flight completes and is recorded), then shut
     down; what still runs after ``patience`` seconds is cancelled by the shutdown."""
     scheduler.pause()
     if not await jobs.finished(patience):
-        logging.getLogger("apscheduler.executors.default").addFilter(_CutOffAtStop())
+        logging.getLogger("apscheduler.executors.default").addFilter(_CUT_OFF_AT_STOP)
     scheduler.shutdown(wait=False)

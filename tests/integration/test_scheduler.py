@@ -196,3 +196,19 @@ async def test_a_stop_cuts_short_a_run_that_outlasts_its_patience(caplog: pytest
     assert runs.ended == {"quick": "finished", "stuck": "cut short"}
     assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []  # expected at a stop: no ERROR
     assert any("job stuck was still running, cut off" in r.getMessage() for r in caplog.records)
+
+
+async def test_stops_that_cut_runs_short_leave_one_filter_on_the_scheduler_log() -> None:
+    """A process that starts and stops the service many times (the tests) does not pile up copies of the filter."""
+    executor_log = logging.getLogger("apscheduler.executors.default")
+    for _ in range(2):
+        scheduler, runs = AsyncIOScheduler(timezone=UTC), Runs()
+        runs.add(scheduler, "stuck", 60)
+        jobs = JobsInFlight(scheduler)
+        scheduler.start()
+        await runs.all_started()
+        await stop_scheduler(scheduler, jobs, patience=0.1)
+        for _ in range(10):
+            await asyncio.sleep(0)
+        assert runs.ended == {"stuck": "cut short"}
+    assert [type(f).__name__ for f in executor_log.filters].count("_CutOffAtStop") == 1
