@@ -6,11 +6,15 @@ What RetailCRM documents, and its official clients do:
 * ``POST /api/v5/orders/create`` and ``POST /api/v5/orders/{externalId}/edit`` (``by=externalId``) are
   form-encoded: ``order`` is a JSON *string*, ``site`` the shop's code. A create of an ``externalId`` the account
   holds is refused ("already exists"): the order is then edited instead, so a repeat never makes a second one.
-* The order names its client by ``customer.id``: found by ``GET /api/v5/customers?filter[phone]=`` (then
-  ``filter[email]=``), else made by ``POST /api/v5/customers/create`` (form ``customer`` JSON + ``site``) with an
-  ``externalId`` from the phone (:func:`workflows.clients.client_key`, 1C's ``Ид`` of the client too): when two
-  instances make the same client at once, the second create is refused ("already exists") and the client is read
-  by that ``externalId``.
+* The order names its client by ``customer.id`` (:meth:`RetailCrmOrders.customer_id`, which the workflow calls once
+  per client and keeps). ``GET /api/v5/customers`` has no phone filter: ``filter[name]`` searches the name *and the
+  phones* (RetailCRM's own shop modules look a buyer up by phone with it), ``filter[email]`` the e-mail. How the CRM
+  matches a phone is not documented, so the search is given the number's last ten digits (a Russian number is
+  written ``+7…`` or ``8…``) and every customer it returns is checked here: one of its ``phones`` must be the same
+  number (:func:`workflows.clients.phone_key`), or its e-mail the same. None found: made by
+  ``POST /api/v5/customers/create`` (form ``customer`` JSON + ``site``) with an ``externalId`` from the phone
+  (:func:`workflows.clients.client_key`, 1C's ``Ид`` of the client too); a create refused as "already exists" (one
+  whose answer was lost, tried again) is read by that ``externalId``.
 * Lines are ``items[]`` with ``offer.xmlId`` (our article), ``quantity`` and ``initialPrice`` when known. The
   channel goes in ``source.source`` (free text; ``orderMethod`` codes are the account's own list). Payment is a
   ``payments[]`` entry (``type`` one of the account's payment types, ``status`` ``paid`` / ``not-paid``) sent with
@@ -37,7 +41,7 @@ from urllib.parse import quote
 
 from integrations.retailcrm import RetailCrmClient
 from workflows.channels import ChannelRefused
-from workflows.clients import client_key
+from workflows.clients import client_key, phone_key
 from workflows.crm import CrmOrder, CrmStatusChange, order_id_of
 from workflows.model import Customer, Delivery
 
@@ -45,6 +49,7 @@ log = logging.getLogger(__name__)
 
 HISTORY_PAGE = 100  # ``limit``: one of 20, 50, 100
 HISTORY_PAGES = 20  # pages read in one call at most: the rest comes on the next
+CUSTOMER_PAGE = 100  # customers of a search looked at: ``limit`` one of 20, 50, 100
 
 
 class RetailCrmOrders:
@@ -72,8 +77,7 @@ class RetailCrmOrders:
 
     async def upsert(self, order: CrmOrder) -> None:
         """Create the order, or edit it by ``externalId`` when the account already holds it."""
-        customer_id = await self._customer(order.customer)
-        body = self._order(order, customer_id)
+        body = self._order(order, order.customer_id)
         try:
             await self._crm.call("POST", "/orders/create", data=self._form("order", {**body, **self._payment(order)}))
         except ChannelRefused as refusal:
@@ -127,24 +131,23 @@ class RetailCrmOrders:
     def _form(self, field: str, value: dict[str, Any]) -> dict[str, str]:
         return {"site": self._crm.site, field: json.dumps(value, ensure_ascii=False)}
 
-    async def _customer(self, customer: Customer) -> int | None:
-        """The CRM's client with this phone (else e-mail), made when there is none; ``None`` with neither."""
-        for field, value in (("phone", customer.phone), ("email", customer.email)):
-            if not value:
-                continue
-            answer = await self._crm.call("GET", "/customers", params=[(f"filter[{field}]", value), ("limit", 20)])
-            for found in answer.get("customers") or []:
-                if isinstance(found, dict) and isinstance(found.get("id"), int):
-                    return int(found["id"])
+    # -- customers -------------------------------------------------------------------------------------------
+
+    async def customer_id(self, customer: Customer) -> int:
+        """The CRM's customer with this phone, else this e-mail (checked, not taken on the search's word); made when
+        there is none. ``ChannelRefused`` for a customer with neither."""
+        found = await self._found(customer)
+        if found is not None:
+            return found
         if not customer.phone and not customer.email:
-            return None
+            raise ChannelRefused("a customer needs a phone or an e-mail")
         key = client_key(customer.phone, customer.email)
         made: dict[str, Any] = {"externalId": key, "firstName": customer.name, "email": customer.email}
         if customer.phone:
             made["phones"] = [{"number": customer.phone}]
         try:
             created = await self._crm.call("POST", "/customers/create", data=self._form("customer", _filled(made)))
-        except ChannelRefused as refusal:  # made meanwhile by another instance or order: read it by its key
+        except ChannelRefused as refusal:  # made before, its answer lost: read it by its key
             if "already exists" not in refusal.reason.lower():
                 raise
             path = f"/customers/{quote(key, safe='')}"
@@ -153,6 +156,28 @@ class RetailCrmOrders:
             raise ChannelRefused("RetailCRM made a customer but did not say its id")
         log.info("retailcrm: a customer was created for an order")
         return int(created["id"])
+
+    async def _found(self, customer: Customer) -> int | None:
+        phone = phone_key(customer.phone)
+        if phone is not None:
+            search = phone[1:] if len(phone) == 11 and phone[0] == "7" else phone
+            for held in await self._customers("name", search):
+                if phone in {phone_key(str(_dict(entry).get("number") or "")) for entry in _list(held.get("phones"))}:
+                    return int(held["id"])
+        email = customer.email.strip().lower()
+        if email:
+            for held in await self._customers("email", email):
+                if str(held.get("email") or "").strip().lower() == email:
+                    return int(held["id"])
+        return None
+
+    async def _customers(self, field: str, value: str) -> list[dict[str, Any]]:
+        """The first page (:data:`CUSTOMER_PAGE`) of customers the CRM's ``filter[field]`` search returns."""
+        answer = await self._crm.call(
+            "GET", "/customers", params=[(f"filter[{field}]", value), ("limit", CUSTOMER_PAGE)]
+        )
+        found = answer.get("customers")
+        return [held for held in _list(found) if isinstance(held, dict) and isinstance(held.get("id"), int)]
 
     # -- status changes back -----------------------------------------------------------------------------------
 
@@ -221,3 +246,7 @@ def _when(entry: dict[str, Any]) -> datetime | None:
 
 def _dict(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
+
+
+def _list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []

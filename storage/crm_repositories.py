@@ -1,5 +1,5 @@
-"""SQL implementation of the CRM export port: which version of each order the CRM took, and how far its order
-history was read."""
+"""SQL implementation of the CRM export port: which version of each order the CRM took, how far its order history
+was read, and the CRM's customer of each client (claimed first, so that one instance makes it)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage import schema as t
@@ -86,6 +86,29 @@ class SqlCrmExports:
         await self._c.execute(
             statement.on_conflict_do_update(index_elements=["name"], set_={"since_id": since_id, "updated_at": at})
         )
+
+    async def customer_id(self, client: str) -> int | None:
+        query = select(t.crm_customers.c.customer_id).where(t.crm_customers.c.client == client)
+        found = (await self._c.execute(query)).scalar_one_or_none()
+        return None if found is None else int(found)
+
+    async def claim_customer(self, client: str, owner: str, now: datetime, until: datetime) -> bool:
+        values = {"client": client, "claimed_by": owner, "claimed_until": until, "updated_at": now}
+        insert = _upsert(self._c, t.crm_customers).values(values).on_conflict_do_nothing(index_elements=["client"])
+        if (await self._c.execute(insert)).rowcount == 1:
+            return True
+        c = t.crm_customers.c
+        taken = (
+            update(t.crm_customers)
+            .where(c.client == client, c.customer_id.is_(None), or_(c.claimed_by == owner, c.claimed_until <= now))
+            .values(claimed_by=owner, claimed_until=until, updated_at=now)
+        )
+        return bool((await self._c.execute(taken)).rowcount == 1)
+
+    async def customer_made(self, client: str, customer_id: int, at: datetime) -> None:
+        values = {"customer_id": customer_id, "claimed_by": None, "claimed_until": None, "updated_at": at}
+        statement = _upsert(self._c, t.crm_customers).values(client=client, **values)
+        await self._c.execute(statement.on_conflict_do_update(index_elements=["client"], set_=values))
 
 
 def _export(row: Any) -> CrmExport:

@@ -584,6 +584,20 @@ crm_cursors = Table(
 )
 
 
+# The CRM's customer of each client (a client key: the phone's digits with the country code, else the e-mail): one
+# phone, one customer. The row is written before the CRM is asked, as a claim: the key's uniqueness lets one instance
+# find or make the customer while another waits; ``customer_id`` is filled once it is known.
+crm_customers = Table(
+    "crm_customers",
+    metadata,
+    Column("client", String(320), primary_key=True),
+    Column("customer_id", BigInteger, nullable=True),
+    Column("claimed_by", String(128), nullable=True),
+    Column("claimed_until", UtcDateTime, nullable=True),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+
 # What 1C said of each of its products and characteristics (``product#characteristic``), from its catalogue and its
 # offers files: the article (empty when 1C gives none), name, barcode and size. Our SKU is worked out from it.
 onec_products = Table(

@@ -135,6 +135,7 @@ class MemoryState:
     next_id: int = 1
     crm_exports: dict[int, dict[str, Any]] = field(default_factory=dict)  # order_id -> the row
     crm_cursor: int = 0
+    crm_customers: dict[str, dict[str, Any]] = field(default_factory=dict)  # client key -> customer id and claim
     onec_products: dict[str, OneCProduct] = field(default_factory=dict)  # 1C id -> what 1C said of it
     onec_held: dict[tuple[str, str], HeldFigure] = field(default_factory=dict)  # (1C id, warehouse) -> figure
     price_pushes: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # (channel, sku) -> row
@@ -1243,6 +1244,20 @@ class MemoryCrmExports:
 
     async def move_cursor(self, since_id: int, at: datetime) -> None:
         self._s.crm_cursor = since_id
+
+    async def customer_id(self, client: str) -> int | None:
+        row = self._s.crm_customers.get(client)
+        return None if row is None else row["customer_id"]
+
+    async def claim_customer(self, client: str, owner: str, now: datetime, until: datetime) -> bool:
+        row = self._s.crm_customers.get(client)
+        if row is not None and (row["customer_id"] is not None or (row["by"] != owner and row["until"] > now)):
+            return False
+        self._s.crm_customers[client] = {"customer_id": None, "by": owner, "until": until}
+        return True
+
+    async def customer_made(self, client: str, customer_id: int, at: datetime) -> None:
+        self._s.crm_customers[client] = {"customer_id": customer_id, "by": None, "until": None}
 
 
 class MemoryOneCCatalogue:

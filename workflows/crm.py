@@ -8,6 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
+from workflows.clients import phone_key
 from workflows.model import Customer, Delivery
 
 EXTERNAL_PREFIX = "storeops-"
@@ -24,6 +25,16 @@ def order_id_of(external_id: str) -> int | None:
         return None
     digits = external_id.removeprefix(EXTERNAL_PREFIX)
     return int(digits) if digits.isdigit() and len(digits) <= 18 else None
+
+
+def crm_client_key(customer: Customer) -> str | None:
+    """Who the CRM's customer is, in our table of them: the phone as compared (``workflows.clients.phone_key``:
+    ``+7 916 123-45-67`` and ``89161234567`` are one), else the e-mail in lower case; ``None`` with neither."""
+    phone = phone_key(customer.phone)
+    if phone is not None:
+        return f"phone:{phone}"
+    email = customer.email.strip().lower()
+    return f"email:{email}" if email else None
 
 
 @dataclass(frozen=True)
@@ -49,6 +60,7 @@ class CrmOrder:
     status: str  # ours (``OrderStatus``)
     created_at: datetime
     delivery: Delivery | None = None
+    customer_id: int | None = None  # the CRM's customer the order names (``CrmOrderBook.customer_id``)
 
     @property
     def external_id(self) -> str:
@@ -70,9 +82,13 @@ class CrmStatusChange:
 class CrmOrderBook(Protocol):
     name: str
 
+    async def customer_id(self, customer: Customer) -> int:
+        """The CRM's customer with this phone (however the CRM has it written), else this e-mail; made when there is
+        none. A repeat after a create whose answer was lost finds the one made (``Unavailable`` / ``Refused``)."""
+
     async def upsert(self, order: CrmOrder) -> None:
-        """Create the order in the CRM, or bring the one there up to date; a repeat makes nothing new.
-        ``workflows.outside.Unavailable`` / ``Refused`` when it could not."""
+        """Create the order in the CRM under ``order.customer_id``, or bring the one there up to date; a repeat
+        makes nothing new. ``workflows.outside.Unavailable`` / ``Refused`` when it could not."""
 
     async def status_changes(self, since: int) -> tuple[list[CrmStatusChange], int]:
         """Status changes of our orders after history entry ``since``, oldest first, and the id to continue

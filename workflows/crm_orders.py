@@ -6,6 +6,12 @@ makes it due again, and an order nothing happened to is never sent twice. Orders
 (``own_channels``) came from it and are never sent. What the CRM took is a row per order
 (``crm_exports``); a failure waits with a growing backoff and is tried again.
 
+An order names its client's customer in the CRM, and one client is one customer however the phone is written
+(:func:`workflows.crm.crm_client_key`). The CRM's id of each client's customer is kept (``crm_customers``); a client
+not known yet is looked up in the CRM and made there only when it has none — under a claim on the client's row
+first, so that of two instances pushing the first orders of one new client at once, one finds or makes the customer
+and the other's order waits for the next run. The claim runs out after :data:`CUSTOMER_CLAIM` when its instance died.
+
 :meth:`CrmOrderSync.pull_statuses` reads the CRM's history after a stored cursor. A status in the CRM's cancel
 group (``cancel_statuses``) cancels our order once — its reservations released by :meth:`OrderDesk.cancel_in`;
 any other status is written into the order's history for the people reading it. The effects and the moved cursor
@@ -14,12 +20,13 @@ commit together, and each history entry is applied once even when read again.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
-from workflows.crm import CrmLine, CrmOrder, CrmOrderBook, CrmStatusChange
+from workflows.crm import CrmLine, CrmOrder, CrmOrderBook, CrmStatusChange, crm_client_key
 from workflows.model import Order, OrderEvent
 from workflows.office_model import Phase
 from workflows.orders import OrderDesk
@@ -32,12 +39,14 @@ DEFAULT_CANCEL_STATUSES = frozenset({"cancel-other", "cancelled"})
 STATUS_EVENT = "crm_status"  # ``crm_*`` events come from the CRM: they never make the order due again
 FIRST_RETRY = timedelta(seconds=30)
 LAST_RETRY = timedelta(hours=1)
+CUSTOMER_CLAIM = timedelta(minutes=2)  # an instance finding or making a client's customer: a few requests at most
 
 
 @dataclass(frozen=True)
 class PushReport:
     sent: int = 0
     failed: int = 0
+    waiting: int = 0  # orders whose client's customer another instance is finding or making: the next run sends them
 
 
 class CrmOrderSync:
@@ -51,6 +60,7 @@ class CrmOrderSync:
         cancel_statuses: Collection[str] = DEFAULT_CANCEL_STATUSES,
         own_channels: Collection[str] = (),
         batch: int = 50,
+        owner: str = "storeops",
     ) -> None:
         if not cancel_statuses:
             raise ValueError("the CRM needs at least one status that means cancelled")
@@ -58,20 +68,30 @@ class CrmOrderSync:
         self._cancel = frozenset(cancel_statuses)
         self._own_channels = frozenset(own_channels)  # orders taken from the CRM itself: it has them already
         self._batch = batch
+        self._owner = owner  # this instance's name on the claims of clients' customers
+        self._pushing = asyncio.Lock()  # one push at a time here: the claims tell instances apart, not runs
 
     # -- our orders out ----------------------------------------------------------------------------------------
 
     async def push_changed(self) -> PushReport:
         """Send each order that is new or changed since the CRM last took it and whose retry (if any) is due."""
+        async with self._pushing:
+            return await self._push()
+
+    async def _push(self) -> PushReport:
         async with self._uow(read_only=True) as uow:
             due = await uow.crm_exports.due(self._clock.now(), self._batch, self._own_channels)
             orders = [(export, await _crm_order(uow, export.order_id)) for export in due]
-        sent = failed = 0
+        sent = failed = waiting = 0
         for export, order in orders:
             if order is None:
                 continue
             try:
-                await self._book.upsert(order)
+                named = await self._named(order)
+                if named is None:
+                    waiting += 1
+                    continue
+                await self._book.upsert(named)
             except OutsideSystemError as error:
                 failed += 1
                 await self._failed(export, error)
@@ -82,9 +102,32 @@ class CrmOrderSync:
             async with self._uow() as uow:
                 await uow.crm_exports.sent(export.order_id, export.version, self._clock.now())
                 await uow.commit()
-        if sent or failed:
-            log.info("crm: %d orders sent, %d failed", sent, failed)
-        return PushReport(sent, failed)
+        if sent or failed or waiting:
+            log.info("crm: %d orders sent, %d failed, %d wait for their client", sent, failed, waiting)
+        return PushReport(sent, failed, waiting)
+
+    async def _named(self, order: CrmOrder) -> CrmOrder | None:
+        """The order with its client's customer in the CRM: known, or found or made there under this instance's
+        claim; ``None`` while another instance holds the claim."""
+        client = crm_client_key(order.customer)
+        if client is None:
+            return order  # no phone, no e-mail: the order names no customer
+        async with self._uow(read_only=True) as uow:
+            customer_id = await uow.crm_exports.customer_id(client)
+        if customer_id is None:
+            now = self._clock.now()
+            async with self._uow() as uow:
+                claimed = await uow.crm_exports.claim_customer(client, self._owner, now, now + CUSTOMER_CLAIM)
+                customer_id = None if claimed else await uow.crm_exports.customer_id(client)
+                await uow.commit()
+            if not claimed and customer_id is None:
+                return None
+            if claimed:
+                customer_id = await self._book.customer_id(order.customer)
+                async with self._uow() as uow:
+                    await uow.crm_exports.customer_made(client, customer_id, self._clock.now())
+                    await uow.commit()
+        return replace(order, customer_id=customer_id)
 
     async def _failed(self, export: CrmExport, error: OutsideSystemError) -> None:
         """Try again after a backoff that doubles up to an hour. The CRM's words may quote the client's data: they

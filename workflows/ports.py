@@ -1252,6 +1252,22 @@ class CrmExports(Protocol):
 
     async def move_cursor(self, since_id: int, at: datetime) -> None: ...
 
+    # one client, one CRM customer: the CRM's customer id per client key (``workflows.crm.crm_client_key``)
+
+    async def customer_id(self, client: str) -> int | None:
+        """The CRM's id of the customer of ``client``; ``None`` while it is not known."""
+        ...
+
+    async def claim_customer(self, client: str, owner: str, now: datetime, until: datetime) -> bool:
+        """Take the right to find or make the CRM's customer of ``client`` until ``until``: ``True`` when its row is
+        new (the key's uniqueness decides between instances), or has no customer yet and its claim is ``owner``'s or
+        ran out by ``now``."""
+        ...
+
+    async def customer_made(self, client: str, customer_id: int, at: datetime) -> None:
+        """The CRM's customer of ``client`` is ``customer_id`` (the claim ends)."""
+        ...
+
 
 # -- clients' money per order: virtual accounts, earmarks, payouts -----------------------------------------------
 

@@ -237,7 +237,13 @@ def _connect_outside(shop: Shop, outside: Outside, rules: Rules, instance: Insta
     if outside.crm is not None:
         own = [name for name, channel in topology.channels.items() if channel.kind == "retailcrm"]  # came from it
         shop.crm = CrmOrderSync(
-            uow, clock, outside.crm, shop.orders, cancel_statuses=rules.crm_cancel_statuses, own_channels=own
+            uow,
+            clock,
+            outside.crm,
+            shop.orders,
+            cancel_statuses=rules.crm_cancel_statuses,
+            own_channels=own,
+            owner=instance.owner,
         )
 
 

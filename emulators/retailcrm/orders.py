@@ -4,8 +4,10 @@ RetailCrmEmulator` mixes this in).
 Serves ``POST orders/create`` and ``orders/{externalId}/edit?by=externalId`` (form ``order`` JSON + ``site``; a
 second create of an ``externalId`` → 400 "Order already exists."), ``GET orders/{externalId}?by=externalId``
 (payments keyed by id), ``POST orders/payments/create`` and ``orders/payments/{id}/edit`` (``by=id``),
-``GET customers`` (``filter[phone]`` by digits, ``filter[email]``), ``POST customers/create`` (a second create of
-an ``externalId`` → 400 "Customer already exists."), ``GET customers/{externalId}?by=externalId`` and
+``GET customers`` (``filter[name]``: a part of the name, of the e-mail, or of a phone's digits; ``filter[email]``: a
+part of the e-mail; ``limit`` 20/50/100; a filter the API does not have, ``filter[phone]`` say, → 400 — unverified:
+the real API's matching rules and its answer to an unknown filter are not documented), ``POST customers/create`` (a
+second create of an ``externalId`` → 400 "Customer already exists."), ``GET customers/{externalId}?by=externalId`` and
 ``GET orders/history`` (``filter[sinceId]``, ``limit`` 20/50/100, ``pagination``, ``generatedAt``). Every create,
 every field an edit changes and every status change is a history entry with an increasing id; the API's own carry
 ``apiKey.current``. :meth:`CrmOrdersState.set_status` changes a status as a manager would.
@@ -21,6 +23,18 @@ from typing import Any
 from aiohttp import web
 
 HISTORY_LIMITS = (20, 50, 100)
+CUSTOMER_LIMITS = (20, 50, 100)
+# the customer list's filters, as RetailCRM's official API clients name them (``filter[<name>]``, ``[]`` for lists)
+CUSTOMER_FILTERS = frozenset({
+    "ids", "externalIds", "city", "region", "name", "email", "notes", "minOrdersCount", "maxOrdersCount",
+    "minAverageSumm", "maxAverageSumm", "minTotalSumm", "maxTotalSumm", "minCostSumm", "maxCostSumm", "classSegment",
+    "vip", "bad", "attachments", "online", "emailMarketingUnsubscribed", "sex", "segment", "discountCardNumber",
+    "contragentName", "contragentInn", "contragentKpp", "contragentBik", "contragentCorrAccount",
+    "contragentBankAccount", "contragentTypes", "sites", "managers", "managerGroups", "dateFrom", "dateTo",
+    "firstWebVisitFrom", "firstWebVisitTo", "lastWebVisitFrom", "lastWebVisitTo", "firstOrderFrom", "firstOrderTo",
+    "lastOrderFrom", "lastOrderTo", "browserId", "commentary", "sourceName", "mediumName", "campaignName",
+    "keywordName", "adContentName", "mgCustomerId", "customFields", "tags", "attachedTags", "countries", "isContact",
+})  # fmt: skip
 
 
 class OrderRefusal(Exception):
@@ -119,16 +133,24 @@ class CrmOrdersState:
         return self._payment_ids
 
     async def _find_customers(self, request: web.Request) -> web.Response:
-        phone = _digits(request.query.get("filter[phone]", ""))
-        email = request.query.get("filter[email]", "").lower()
+        query = request.query
+        for name in query:
+            field = name.removeprefix("filter[").split("]", 1)[0] if name.startswith("filter[") else None
+            if field is not None and field not in CUSTOMER_FILTERS:
+                raise OrderRefusal(400, "Errors in the input parameters", {name: "This filter does not exist."})
+        limit = query.get("limit", "20")
+        if not limit.isdigit() or int(limit) not in CUSTOMER_LIMITS:
+            raise OrderRefusal(400, "Errors in the input parameters", {"limit": f"one of {CUSTOMER_LIMITS}"})
+        name, email = query.get("filter[name]", "").strip().lower(), query.get("filter[email]", "").strip().lower()
         found = [
             customer
             for customer in self.customers
-            if (not phone or phone in {_digits(p.get("number", "")) for p in customer.get("phones", [])})
-            and (not email or str(customer.get("email", "")).lower() == email)
+            if (not name or _named_by(customer, name))
+            and (not email or email in str(customer.get("email", "")).lower())
         ]
-        pagination = {"limit": 20, "totalCount": len(found), "currentPage": 1, "totalPageCount": 1}
-        return web.json_response({"success": True, "pagination": pagination, "customers": found[:20]})
+        pages = max(1, -(-len(found) // int(limit)))
+        pagination = {"limit": int(limit), "totalCount": len(found), "currentPage": 1, "totalPageCount": pages}
+        return web.json_response({"success": True, "pagination": pagination, "customers": found[: int(limit)]})
 
     async def _create_customer(self, request: web.Request) -> web.Response:
         form = await request.post()
@@ -222,6 +244,15 @@ def _json_field(raw: object, name: str) -> dict[str, Any]:
 
 def _dict(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
+
+
+def _named_by(customer: dict[str, Any], text: str) -> bool:
+    """``filter[name]``: ``text`` in the customer's full name or e-mail, or, when it is a number, in a phone's
+    digits."""
+    words = " ".join(str(customer.get(k) or "") for k in ("lastName", "firstName", "patronymic", "email")).lower()
+    digits = _digits(text)
+    phones = [_digits(str(phone.get("number", ""))) for phone in customer.get("phones") or []]
+    return text in words or (len(digits) >= 5 and any(digits in phone for phone in phones))
 
 
 def _digits(text: str) -> str:

@@ -100,6 +100,7 @@ class RetailCrmEmulator(CrmOrdersState, CrmPricesState, LocalServer):
         self._clock = clock
         self._admitted: deque[float] = deque()
         self._failure: tuple[int, str] | None = None
+        self._lost: set[str] = set()  # operations whose next answer is lost after the work was done
         self._init_orders()
         self._init_prices(price_types)
         self.add_offer(*offers)
@@ -145,6 +146,11 @@ class RetailCrmEmulator(CrmOrdersState, CrmPricesState, LocalServer):
     def recover(self) -> None:
         self._failure = None
 
+    def lose_next_answer(self, operation: str) -> None:
+        """The next request of ``operation`` (``"customers/create"``…) is carried out, and its answer lost on the way
+        back: the client gets a 504, as from a proxy that gave up waiting."""
+        self._lost.add(operation)
+
     def calls_of(self, operation: str) -> list[CrmCall]:
         return [call for call in self.calls if call.operation == operation]
 
@@ -157,6 +163,9 @@ class RetailCrmEmulator(CrmOrdersState, CrmPricesState, LocalServer):
             try:
                 self._admit(key)
                 response = await handler(request)
+                if operation in self._lost:
+                    self._lost.discard(operation)
+                    raise _Refusal(504, "Gateway Time-out")
             except (_Refusal, OrderRefusal, PriceRefusal) as refusal:
                 response = _refused(refusal.status, refusal.message, refusal.errors)
             self.calls.append(

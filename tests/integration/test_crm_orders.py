@@ -10,9 +10,9 @@ import pytest
 from tests.fakes import FakeClock
 from workflows.channels import ChannelUnavailable
 from workflows.crm import CrmOrder, CrmStatusChange
-from workflows.crm_orders import CrmOrderSync
+from workflows.crm_orders import CrmOrderSync, PushReport
 from workflows.ledger import Ledger
-from workflows.model import OrderStatus, ReservationState, StockFigure
+from workflows.model import Customer, OrderStatus, ReservationState, StockFigure
 from workflows.orders import LineRequest, OrderDesk, PlaceOrder
 from workflows.outside import Refused
 from workflows.ports import UnitOfWorkFactory
@@ -26,10 +26,23 @@ class FakeCrm:
 
     def __init__(self) -> None:
         self.sent: list[CrmOrder] = []
+        self.customers_made: list[Customer] = []  # a CRM that makes a customer each time it is asked
+        self.asked = asyncio.Event()  # a customer was asked for
+        self.hold: asyncio.Event | None = None  # set: the answer waits for it
         self.asked_since: list[int] = []
         self.history: list[CrmStatusChange] = []
         self.down: Exception | None = None
         self.replay = False
+
+    async def customer_id(self, customer: Customer) -> int:
+        if self.down is not None:
+            raise self.down
+        self.asked.set()
+        await asyncio.sleep(0)  # a network call: concurrent runs interleave here
+        if self.hold is not None:
+            await self.hold.wait()
+        self.customers_made.append(customer)
+        return 500 + len(self.customers_made)
 
     async def upsert(self, order: CrmOrder) -> None:
         if self.down is not None:
@@ -209,3 +222,55 @@ async def test_an_order_taken_from_the_crm_itself_is_not_sent_back(
 
     assert (await sync.push_changed()).sent == 1
     assert [order.order_id for order in crm.sent] == [other.order.id]
+
+
+async def _clients_order(desk: OrderDesk, ledger: Ledger, clock: FakeClock, name: str, phone: str) -> int:
+    await ledger.apply_stock(clock.now(), [StockFigure("IRON", "online", 5)])
+    placed = await desk.place(PlaceOrder("ozon", name, [LineRequest("IRON", 1)], Customer("Анна", phone)))
+    assert placed.order.id is not None
+    return placed.order.id
+
+
+async def test_while_one_instance_makes_a_new_clients_customer_the_others_orders_of_that_client_wait(
+    uow: UnitOfWorkFactory, clock: FakeClock, crm: FakeCrm, desk: OrderDesk, ledger: Ledger
+) -> None:
+    first = await _clients_order(desk, ledger, clock, "A-1", "+7 916 123-45-67")
+    second = await _clients_order(desk, ledger, clock, "A-2", "8 (916) 123-45-67")
+    one = CrmOrderSync(uow, clock, crm, desk, owner="one/1", batch=1)
+    two = CrmOrderSync(uow, clock, crm, desk, owner="two/1")
+    crm.hold = asyncio.Event()
+
+    making = asyncio.create_task(one.push_changed())
+    await asyncio.wait_for(crm.asked.wait(), 5)  # one is making the client's customer in the CRM
+    assert await asyncio.wait_for(two.push_changed(), 5) == PushReport(sent=0, failed=0, waiting=2)
+    crm.hold.set()
+    assert await making == PushReport(sent=1)
+    assert await two.push_changed() == PushReport(sent=1)
+
+    assert len(crm.customers_made) == 1
+    assert [(order.order_id, order.customer_id) for order in crm.sent] == [(first, 501), (second, 501)]
+
+
+async def test_a_claim_left_by_an_instance_that_died_runs_out(
+    uow: UnitOfWorkFactory, clock: FakeClock, crm: FakeCrm, desk: OrderDesk, ledger: Ledger
+) -> None:
+    order_id = await _clients_order(desk, ledger, clock, "A-1", "+7 916 123-45-67")
+    dead = CrmOrderSync(uow, clock, crm, desk, owner="one/1")
+    crm.down = ChannelUnavailable("RetailCRM did not answer")  # the claim is taken, the customer not made
+    assert (await dead.push_changed()).failed == 1
+    crm.down = None
+    other = CrmOrderSync(uow, clock, crm, desk, owner="two/1")
+
+    clock.advance(seconds=30)  # the order's retry is due, the claim still the dead instance's
+    assert await other.push_changed() == PushReport(waiting=1)
+    clock.advance(seconds=90)
+    assert await other.push_changed() == PushReport(sent=1)
+    assert len(crm.customers_made) == 1 and [order.order_id for order in crm.sent] == [order_id]
+
+
+async def test_an_order_without_phone_or_email_names_no_customer(
+    sync: CrmOrderSync, crm: FakeCrm, desk: OrderDesk, ledger: Ledger, clock: FakeClock
+) -> None:
+    await _order(desk, ledger, clock)
+    assert (await sync.push_changed()).sent == 1
+    assert crm.customers_made == [] and crm.sent[0].customer_id is None
