@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from workflows.crm import CrmLine, CrmOrder, CrmOrderBook, CrmStatusChange, crm_client_key
-from workflows.model import Order, OrderEvent
+from workflows.model import Customer, Order, OrderEvent
 from workflows.office_model import Phase
 from workflows.orders import OrderDesk
 from workflows.outside import OutsideSystemError, Refused, Unavailable
@@ -107,27 +107,29 @@ class CrmOrderSync:
         return PushReport(sent, failed, waiting)
 
     async def _named(self, order: CrmOrder) -> CrmOrder | None:
-        """The order with its client's customer in the CRM: known, or found or made there under this instance's
-        claim; ``None`` while another instance holds the claim."""
+        """The order with its client's customer in the CRM; ``None`` while another instance finds or makes it."""
         client = crm_client_key(order.customer)
         if client is None:
             return order  # no phone, no e-mail: the order names no customer
         async with self._uow(read_only=True) as uow:
             customer_id = await uow.crm_exports.customer_id(client)
         if customer_id is None:
-            now = self._clock.now()
-            async with self._uow() as uow:
-                claimed = await uow.crm_exports.claim_customer(client, self._owner, now, now + CUSTOMER_CLAIM)
-                customer_id = None if claimed else await uow.crm_exports.customer_id(client)
-                await uow.commit()
-            if not claimed and customer_id is None:
-                return None
-            if claimed:
-                customer_id = await self._book.customer_id(order.customer)
-                async with self._uow() as uow:
-                    await uow.crm_exports.customer_made(client, customer_id, self._clock.now())
-                    await uow.commit()
-        return replace(order, customer_id=customer_id)
+            customer_id = await self._found_or_made(client, order.customer)
+        return None if customer_id is None else replace(order, customer_id=customer_id)
+
+    async def _found_or_made(self, client: str, customer: Customer) -> int | None:
+        """The client's customer found or made in the CRM under this instance's claim on the client's row; without
+        the claim, the one another instance made meanwhile, else ``None``."""
+        now = self._clock.now()
+        async with self._uow() as uow:
+            if not await uow.crm_exports.claim_customer(client, self._owner, now, now + CUSTOMER_CLAIM):
+                return await uow.crm_exports.customer_id(client)
+            await uow.commit()
+        customer_id = await self._book.customer_id(customer)
+        async with self._uow() as uow:
+            await uow.crm_exports.customer_made(client, customer_id, self._clock.now())
+            await uow.commit()
+        return customer_id
 
     async def _failed(self, export: CrmExport, error: OutsideSystemError) -> None:
         """Try again after a backoff that doubles up to an hour. The CRM's words may quote the client's data: they

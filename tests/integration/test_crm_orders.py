@@ -4,13 +4,14 @@ and PostgreSQL, with the CRM as a port double."""
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta
 
 import pytest
 
 from tests.fakes import FakeClock
 from workflows.channels import ChannelUnavailable
 from workflows.crm import CrmOrder, CrmStatusChange
-from workflows.crm_orders import CrmOrderSync, PushReport
+from workflows.crm_orders import CUSTOMER_CLAIM, CrmOrderSync, PushReport
 from workflows.ledger import Ledger
 from workflows.model import Customer, OrderStatus, ReservationState, StockFigure
 from workflows.orders import LineRequest, OrderDesk, PlaceOrder
@@ -274,3 +275,28 @@ async def test_an_order_without_phone_or_email_names_no_customer(
     await _order(desk, ledger, clock)
     assert (await sync.push_changed()).sent == 1
     assert crm.customers_made == [] and crm.sent[0].customer_id is None
+
+
+async def test_a_clients_row_is_claimed_by_one_owner_at_a_time_and_kept_once_made(
+    uow: UnitOfWorkFactory, clock: FakeClock
+) -> None:
+    now, until = clock.now(), clock.now() + CUSTOMER_CLAIM
+    later = until + timedelta(seconds=1)
+
+    async def claim(owner: str, at: datetime) -> bool:
+        async with uow() as work:
+            taken = await work.crm_exports.claim_customer("phone:79161234567", owner, at, at + CUSTOMER_CLAIM)
+            await work.commit()
+        return taken
+
+    assert [await claim("one/1", now), await claim("two/1", now), await claim("one/1", now)] == [True, False, True]
+    assert await claim("two/1", later)  # one's claim ran out
+    assert not await claim("one/1", later)
+    async with uow() as work:
+        assert await work.crm_exports.customer_id("phone:79161234567") is None
+        await work.crm_exports.customer_made("phone:79161234567", 41, later)
+        await work.commit()
+    assert not await claim("two/1", later + CUSTOMER_CLAIM * 2)  # made: nothing left to claim
+    async with uow(read_only=True) as work:
+        assert await work.crm_exports.customer_id("phone:79161234567") == 41
+        assert await work.crm_exports.customer_id("phone:79031234567") is None
