@@ -40,6 +40,7 @@ STATUS_EVENT = "crm_status"  # ``crm_*`` events come from the CRM: they never ma
 FIRST_RETRY = timedelta(seconds=30)
 LAST_RETRY = timedelta(hours=1)
 CUSTOMER_CLAIM = timedelta(minutes=2)  # an instance finding or making a client's customer: a few requests at most
+CUSTOMER_PATIENCE_S = 60.0  # the most that work may take: it gives up well before its claim can run out
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class CrmOrderSync:
         own_channels: Collection[str] = (),
         batch: int = 50,
         owner: str = "storeops",
+        customer_patience_s: float = CUSTOMER_PATIENCE_S,
     ) -> None:
         if not cancel_statuses:
             raise ValueError("the CRM needs at least one status that means cancelled")
@@ -70,6 +72,7 @@ class CrmOrderSync:
         self._batch = batch
         self._owner = owner  # this instance's name on the claims of clients' customers
         self._pushing = asyncio.Lock()  # one push at a time here: the claims tell instances apart, not runs
+        self._patience = customer_patience_s
 
     # -- our orders out ----------------------------------------------------------------------------------------
 
@@ -125,7 +128,11 @@ class CrmOrderSync:
             if not await uow.crm_exports.claim_customer(client, self._owner, now, now + CUSTOMER_CLAIM):
                 return await uow.crm_exports.customer_id(client)
             await uow.commit()
-        customer_id = await self._book.customer_id(customer)
+        try:
+            async with asyncio.timeout(self._patience):  # never past the claim: another may take it over then
+                customer_id = await self._book.customer_id(customer)
+        except TimeoutError:
+            raise Unavailable(f"the CRM did not find or make the customer within {self._patience:g} s") from None
         async with self._uow() as uow:
             await uow.crm_exports.customer_made(client, customer_id, self._clock.now())
             await uow.commit()

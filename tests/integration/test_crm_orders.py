@@ -300,3 +300,19 @@ async def test_a_clients_row_is_claimed_by_one_owner_at_a_time_and_kept_once_mad
     async with uow(read_only=True) as work:
         assert await work.crm_exports.customer_id("phone:79161234567") == 41
         assert await work.crm_exports.customer_id("phone:79031234567") is None
+
+
+async def test_finding_or_making_a_customer_gives_up_before_its_claim_could_run_out(
+    uow: UnitOfWorkFactory, clock: FakeClock, crm: FakeCrm, desk: OrderDesk, ledger: Ledger
+) -> None:
+    await _clients_order(desk, ledger, clock, "A-1", "+7 916 123-45-67")
+    sync = CrmOrderSync(uow, clock, crm, desk, customer_patience_s=0.05)
+    crm.hold = asyncio.Event()  # the CRM never answers
+
+    assert await asyncio.wait_for(sync.push_changed(), 5) == PushReport(failed=1)
+    async with uow(read_only=True) as work:
+        export = (await work.crm_exports.due(clock.now() + timedelta(minutes=1), 10))[0]
+    assert export.last_error is not None and "within 0.05 s" in export.last_error
+    crm.hold.set()
+    clock.advance(seconds=30)
+    assert await sync.push_changed() == PushReport(sent=1)  # its own claim: taken again at once
