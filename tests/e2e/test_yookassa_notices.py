@@ -20,7 +20,7 @@ from aiohttp.test_utils import TestClient
 
 from app.bootstrap import Services, build
 from app.http.gateway_notice_routes import YOOKASSA_PATH
-from app.settings import load_settings
+from app.settings import ConfigurationError, load_settings
 from emulators.yookassa import SECRET_KEY, SHOP_ID, YooKassaEmulator
 from storage.schema import metadata
 from tests.conftest import ROOT, table_count
@@ -78,13 +78,15 @@ class World:
         return await self.http.post(YOOKASSA_PATH, json=body)  # no token: YooKassa sends none
 
 
+def _sqlite(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'notices.db'}"
+
+
 async def _world(
-    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, topology: Topology,
-    gateway: YooKassaEmulator, **extra: str,
-) -> Services:  # fmt: skip
-    sqlite = f"sqlite+aiosqlite:///{tmp_path / 'notices.db'}"
+    url: str, monkeypatch: pytest.MonkeyPatch, topology: Topology, gateway: YooKassaEmulator, **extra: str
+) -> Services:
     env = {
-        "DATABASE_URL": sqlite if request.param == "sqlite" else request.getfixturevalue("pg_url"),
+        "DATABASE_URL": url,
         "API_TOKEN": TOKEN, "STOREOPS_CONFIG": str(ROOT / "storeops.example.toml"), "CLIENT_LINK_SECRET": SECRET,
         "CLIENT_LINK_BASE_URL": "https://shop.example.ru", "PAYMENT_GATEWAY_URL": gateway.base_url,
         "PAYMENT_GATEWAY_SHOP_ID": SHOP_ID, "PAYMENT_GATEWAY_SECRET_KEY": SECRET_KEY,
@@ -105,7 +107,8 @@ async def world(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, topology: Topology
 ) -> AsyncIterator[World]:
     async with YooKassaEmulator() as gateway:
-        services = await _world(request, tmp_path, monkeypatch, topology, gateway)
+        url = _sqlite(tmp_path) if request.param == "sqlite" else request.getfixturevalue("pg_url")
+        services = await _world(url, monkeypatch, topology, gateway)
         try:
             async with served(services) as http:
                 gateway.notify_url = str(http.make_url(YOOKASSA_PATH))
@@ -236,26 +239,48 @@ async def test_a_notice_yookassa_cannot_confirm_now_is_a_503_and_its_repeat_is_t
     assert await world.phase(payment) == Phase.AUTHORIZED
 
 
-@pytest.mark.parametrize("world_on", ["sqlite"], indirect=True)
-async def test_with_an_allowlist_a_notice_from_elsewhere_is_refused_before_yookassa_is_asked(
-    world_on: tuple[Services, YooKassaEmulator],
-) -> None:
-    services, gateway = world_on
-    async with served(services) as http:
-        body = {"type": "notification", "event": "payment.succeeded", "object": {"id": "anything"}}
-        refused = await json_of(await http.post(YOOKASSA_PATH, json=body), 403)
-        assert refused["error"] == "forbidden_source" and gateway.received == []
+YOOKASSA_IPS = (
+    "185.71.76.0/27, 185.71.77.0/27, 77.75.153.0/25, 77.75.156.11, 77.75.156.35, 77.75.154.128/25, 2a02:5180::/32"
+)
 
 
 @pytest.fixture
-async def world_on(
-    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, topology: Topology
-) -> AsyncIterator[tuple[Services, YooKassaEmulator]]:
-    """The service taking notices from YooKassa's published addresses only (the test speaks from 127.0.0.1)."""
+async def listed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, topology: Topology
+) -> AsyncIterator[tuple[TestClient[Any, Any], YooKassaEmulator]]:
+    """The service taking notices from YooKassa's published addresses only, behind a reverse proxy on 127.0.0.1 that
+    names the sender in X-Forwarded-For (the test speaks from 127.0.0.1)."""
     async with YooKassaEmulator() as gateway:
-        ips = "185.71.76.0/27, 185.71.77.0/27, 77.75.153.0/25, 77.75.156.11, 77.75.156.35, 77.75.154.128/25, 2a02:5180::/32"
-        services = await _world(request, tmp_path, monkeypatch, topology, gateway, PAYMENT_GATEWAY_NOTICE_IPS=ips)
+        services = await _world(_sqlite(tmp_path), monkeypatch, topology, gateway,
+                                PAYMENT_GATEWAY_NOTICE_IPS=YOOKASSA_IPS, HTTP_TRUSTED_PROXIES="127.0.0.1")  # fmt: skip
         try:
-            yield services, gateway
+            async with served(services) as http:
+                yield http, gateway
         finally:
             await services.close()
+
+
+async def test_with_the_address_list_only_yookassas_addresses_are_heard_and_others_refused_before_it_is_asked(
+    listed: tuple[TestClient[Any, Any], YooKassaEmulator],
+) -> None:
+    http, gateway = listed
+    body = {
+        "type": "notification",
+        "event": "payment.succeeded",
+        "object": {"id": "2f1c0000-000f-5000-8000-0000000000a1"},
+    }
+    for sender in (None, "203.0.113.7", "185.71.76.32"):  # the proxy itself, a stranger, just outside a range
+        headers = {"X-Forwarded-For": sender} if sender else {}
+        refused = await json_of(await http.post(YOOKASSA_PATH, json=body, headers=headers), 403)
+        assert refused["error"] == "forbidden_source"
+    assert gateway.received == []  # nothing was asked of YooKassa for them
+    for sender in ("185.71.76.5", "77.75.156.35", "2a02:5180::1"):
+        said = await json_of(await http.post(YOOKASSA_PATH, json=body, headers={"X-Forwarded-For": sender}), 200)
+        assert said["applied"] == "not_at_gateway"
+    assert len(gateway.received) == 3
+
+
+def test_an_address_list_with_a_mistake_stops_the_start_with_its_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAYMENT_GATEWAY_NOTICE_IPS", "185.71.76.0/27, yookassa.ru")
+    with pytest.raises(ConfigurationError, match=r"PAYMENT_GATEWAY_NOTICE_IPS: .*'yookassa.ru' is no IP address"):
+        load_settings(env_file=None)
