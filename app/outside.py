@@ -50,6 +50,7 @@ def outside_systems(
         payment_gateway=gateway,
         payment_checkout=gateway if return_url is not None else None,
         topup_return_url=return_url,
+        payment_notices=gateway,
     )
 
 

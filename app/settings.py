@@ -256,10 +256,19 @@ class PaymentGatewaySettings(_Group):
     # ...and unknown this long, the managers get a task in Telegram
     task_after_s: int = Field(default=7200, ge=300, le=30 * 86_400, validation_alias="PAYMENT_UNKNOWN_TASK_AFTER_S")
     interval_s: int = Field(default=60, ge=5, le=3600, validation_alias="PAYMENT_WATCH_INTERVAL_S")
+    # where YooKassa's notices may come from (addresses or networks, comma-separated); empty: from anywhere (each
+    # is confirmed by reading the payment at YooKassa all the same)
+    notice_ips: str = Field(default="", validation_alias="PAYMENT_GATEWAY_NOTICE_IPS")
 
     @property
     def enabled(self) -> bool:
         return bool(self.shop_id) and self.secret_key is not None
+
+    @field_validator("notice_ips")
+    @classmethod
+    def _notice_ips(cls, value: str) -> str:
+        proxy_networks(value)  # a bad entry stops the start with its name
+        return value
 
     @model_validator(mode="after")
     def _task_after_poll(self) -> PaymentGatewaySettings:

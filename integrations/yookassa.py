@@ -1,5 +1,5 @@
-"""YooKassa (API v3) as the payment gateway the payment watch reads: one payment's status, on an injected
-``httpx.AsyncClient``.
+"""YooKassa (API v3) as the payment gateway the payment watch reads: one payment's status (and, to confirm YooKassa's
+own notices, one refund's), on an injected ``httpx.AsyncClient``.
 
 What this relies on, from YooKassa's public API documentation (yookassa.ru/developers: "Формат взаимодействия с
 API", "Коды ответа HTTP", "Неуспешные платежи"):
@@ -13,6 +13,12 @@ API", "Коды ответа HTTP", "Неуспешные платежи"):
 * an error answer is a JSON object ``{"type": "error", "id", "code", "description", "parameter"}``: 400
   ``invalid_request``, 401 ``invalid_credentials``, 403 ``forbidden``, 404 ``not_found``, 429
   ``too_many_requests``, 500 ``internal_server_error`` ("the result is unknown");
+* ``GET /refunds/{refund_id}`` returns the refund object: ``id``, ``payment_id``, ``status`` (``pending``,
+  ``succeeded``, ``canceled``), ``amount``; a payment refunded shows ``refunded_amount``; a payment's ``metadata``
+  is what it was created with (ours: our payment id and order id);
+* HTTP notifications carry no signature: YooKassa advises checking the sender's address against its published
+  ranges and/or reading the object's status with the shop's credentials before acting (storeops always reads it;
+  the address check is an option: docs/payments.md);
 * POST requests (creating a payment, capturing, cancelling) carry an ``Idempotence-Key`` header: the same key
   within a day gives the first request's result instead of doing it again.
 
@@ -26,9 +32,9 @@ accepted for the port and not sent.
 
 Mapped to our phases: ``waiting_for_capture`` → authorized, ``succeeded`` → cleared, ``canceled`` → failed;
 ``pending`` says nothing new. Any 2xx other than 200 (YooKassa answers some requests "still being processed") and
-any 5xx, 429, timeout or unreadable answer is :class:`~workflows.payment_gateway.GatewayUnavailable`; 401, 403 and
-404 are :class:`~workflows.payment_gateway.GatewayRefused`. The secret key goes only into the Authorization header:
-never into a URL, a reason or a log line.
+any 5xx, 429, timeout or unreadable answer is :class:`~workflows.payment_gateway.GatewayUnavailable`; 401 and 403
+are :class:`~workflows.payment_gateway.GatewayRefused`, 404 its :class:`~workflows.payment_gateway.GatewayNotFound`.
+The secret key goes only into the Authorization header: never into a URL, a reason or a log line.
 """
 
 from __future__ import annotations
@@ -44,6 +50,8 @@ from integrations.wire import Wire, json_object
 from workflows.office_model import Phase
 from workflows.payment_gateway import (
     CreatedPayment,
+    GatewayNotFound,
+    GatewayRefund,
     GatewayRefused,
     GatewayStatus,
     GatewayUnavailable,
@@ -68,7 +76,13 @@ def _words(response: httpx.Response) -> str:
     return said or response.reason_phrase
 
 
-_WIRE = Wire("YooKassa", unavailable=GatewayUnavailable, refused=GatewayRefused, words=_words)
+def _refusal(response: httpx.Response, reason: str) -> GatewayRefused | None:
+    """404: no such payment or refund for this shop (a notice naming one is not YooKassa's)."""
+    return GatewayNotFound(reason) if response.status_code == httpx.codes.NOT_FOUND else None
+
+
+_WIRE = Wire("YooKassa", unavailable=GatewayUnavailable, refused=GatewayRefused, words=_words, refusal=_refusal)
+METADATA_KEYS, METADATA_CHARS = 16, 128  # what of a payment's metadata is kept: ours is two short ids
 
 
 class YooKassaPayments:
@@ -92,7 +106,14 @@ class YooKassaPayments:
         return f"YooKassaPayments(base={self._base!r})"
 
     async def status(self, payment_id: str, *, trace_key: str = "") -> GatewayStatus:
-        url = f"{self._base}/payments/{quote(payment_id, safe='')}"
+        return read_payment(await self._read("payments", payment_id), payment_id)
+
+    async def refund(self, refund_id: str) -> GatewayRefund:
+        """``GET /refunds/{id}``: a refund's payment, status and amount (a notice's ``refund.succeeded`` checked)."""
+        return read_refund(await self._read("refunds", refund_id), refund_id)
+
+    async def _read(self, kind: str, object_id: str) -> dict[str, Any]:
+        url = f"{self._base}/{kind}/{quote(object_id, safe='')}"
         try:
             async with asyncio.timeout(self._deadline_s):
                 response = await _WIRE.send(self._client, "GET", url, auth=self._auth)
@@ -100,7 +121,7 @@ class YooKassaPayments:
             raise GatewayUnavailable(f"YooKassa did not answer within {self._deadline_s:g} s") from None
         if response.status_code != httpx.codes.OK:  # "accepted, still processing": ask again later
             raise GatewayUnavailable(f"YooKassa answered HTTP {response.status_code}: not ready yet")
-        return read_payment(_WIRE.json_body(response), payment_id)
+        return _WIRE.json_body(response)
 
     async def create(self, payment: NewPayment) -> CreatedPayment:
         body = {
@@ -148,7 +169,28 @@ def read_payment(body: dict[str, Any], payment_id: str) -> GatewayStatus:
     party = reason = ""
     if isinstance(details, dict):
         party, reason = str(details.get("party") or "")[:40], str(details.get("reason") or "")[:60]
-    return GatewayStatus(payment_id, status, PHASES[status], amount, currency, party, reason)
+    refunded, _ = _amount(body.get("refunded_amount"))
+    return GatewayStatus(
+        payment_id, status, PHASES[status], amount, currency, party, reason, _metadata(body.get("metadata")), refunded
+    )
+
+
+def read_refund(body: dict[str, Any], refund_id: str) -> GatewayRefund:
+    """A refund object; :class:`GatewayUnavailable` when it is not the refund asked about or names no payment."""
+    payment_id, status = body.get("payment_id"), body.get("status")
+    if body.get("id") != refund_id or not isinstance(payment_id, str) or not payment_id:
+        raise GatewayUnavailable("YooKassa answered a refund we cannot read")
+    if status not in ("pending", "succeeded", "canceled"):
+        raise GatewayUnavailable(f"YooKassa gave a refund status we do not know: {str(status)[:40]!r}")
+    amount, currency = _amount(body.get("amount"))
+    return GatewayRefund(refund_id, payment_id, str(status), amount, currency)
+
+
+def _metadata(raw: object) -> dict[str, str]:
+    if not isinstance(raw, dict):
+        return {}
+    kept = [(str(k)[:METADATA_CHARS], str(v)[:METADATA_CHARS]) for k, v in raw.items() if isinstance(v, str | int)]
+    return dict(kept[:METADATA_KEYS])
 
 
 def _amount(raw: object) -> tuple[Decimal | None, str]:

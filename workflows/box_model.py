@@ -230,6 +230,26 @@ class UndoNotBack(WorkflowError):
     code = "undo_not_back"
 
 
+class BoxMovedOn(WorkflowError):
+    """An undo confirmed for the box's scan to one status finds the box at another: it moved meanwhile."""
+
+    code = "box_moved_on"
+
+
+def last_scan(status: BoxStatus, live: dict[BoxStatus, BoxScan]) -> tuple[BoxStatus | None, list[BoxStatus]]:
+    """What undoing a box's last scan does: the status it goes back to (``None``: never scanned, nothing to undo) and
+    the statuses undone, the last first — the box's own and those its last scan passed on the way (``skipped``).
+    ``live`` are the box's scans not undone, by status."""
+    here = STATUSES.index(status)
+    if here == 0:
+        return None, []
+    undone, back = [status], here - 1
+    while back > 0 and (scan := live.get(STATUSES[back])) is not None and scan.skipped:
+        undone.append(STATUSES[back])
+        back -= 1
+    return STATUSES[back], undone
+
+
 class UndoConflict(WorkflowError):
     """An undo key seen before comes with another box or status."""
 

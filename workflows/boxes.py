@@ -27,6 +27,7 @@ from workflows.box_model import (
     Box,
     BoxesConflict,
     BoxLine,
+    BoxMovedOn,
     BoxNotFound,
     BoxScan,
     BoxStatus,
@@ -42,6 +43,7 @@ from workflows.box_model import (
     after,
     barcode,
     client_status,
+    last_scan,
     read_barcode,
 )
 from workflows.box_money import due, release, release_key, room, unrelease_key
@@ -105,6 +107,17 @@ class UndoOutcome:
             for purpose, amount in scan.released.items():
                 total[purpose] = total.get(purpose, Decimal(0)) - amount
         return total
+
+
+@dataclass(frozen=True)
+class LastScan:
+    """What undoing the box's last scan would do: back to ``back_to`` (``None``: never scanned), ``undoes`` the
+    statuses taken back, the last first."""
+
+    box: Box
+    order: str
+    back_to: BoxStatus | None
+    undoes: list[BoxStatus]
 
 
 @dataclass(frozen=True)
@@ -262,19 +275,36 @@ class BoxDesk:
                 raise _Repeated
         return scan
 
-    async def undo(self, typed: str, status: BoxStatus, key: str, reason: str, by: str) -> UndoOutcome:
+    async def last_scan(self, typed: str) -> LastScan:
+        """The box ``typed`` names and what undoing its last scan would do (``/unscan`` asks before it undoes).
+        Raises :class:`BadBarcode`, :class:`BoxNotFound`."""
+        code = barcode(*read_barcode(typed))
+        async with self._uow(read_only=True) as uow:
+            box = await uow.boxes.by_barcode(code)
+            if box is None or box.id is None:
+                raise BoxNotFound(f"no box {code}: its purchase's boxes were not registered")
+            order = await _order(uow, box.order_id)
+            live = {s.status: s for s in await uow.boxes.scans(box.id) if s.undone_at is None}
+        return LastScan(box, _number(order), *last_scan(box.status, live))
+
+    async def undo(
+        self, typed: str, status: BoxStatus, key: str, reason: str, by: str, *, expect: BoxStatus | None = None
+    ) -> UndoOutcome:
         """A manager's correction of a wrong scan forward: the box ``typed`` names goes back to ``status``, an
         earlier one. Each status undone, the last first, takes back what it did — the stock it received or wrote
         off, the earmark's share it released (journal ``unrelease:…``) — and its scan row is marked undone, kept.
-        The same ``key`` again answers what it did. Raises :class:`BadBarcode`, :class:`BoxNotFound`,
-        :class:`UndoNotBack`, :class:`UndoConflict`."""
+        The same ``key`` again answers what it did. ``expect``: the status the box was shown at when the undo was
+        confirmed; a box found elsewhere is not touched. Raises :class:`BadBarcode`, :class:`BoxNotFound`,
+        :class:`UndoNotBack`, :class:`UndoConflict`, :class:`BoxMovedOn`."""
         code = barcode(*read_barcode(typed))
         try:
-            return await self._undo(code, status, key, reason, by)
+            return await self._undo(code, status, key, reason, by, expect)
         except _Repeated:
-            return await self._undo(code, status, key, reason, by)
+            return await self._undo(code, status, key, reason, by, expect)
 
-    async def _undo(self, code: str, status: BoxStatus, key: str, reason: str, by: str) -> UndoOutcome:
+    async def _undo(
+        self, code: str, status: BoxStatus, key: str, reason: str, by: str, expect: BoxStatus | None
+    ) -> UndoOutcome:
         async with self._uow() as uow:
             found = await uow.boxes.by_barcode(code)
             if found is None:
@@ -291,6 +321,8 @@ class BoxDesk:
                 return UndoOutcome(box, _number(order), prior[::-1], True)
             if STATUSES.index(status) >= STATUSES.index(box.status):
                 raise UndoNotBack(f"box {code} is {box.status.value}: an undo takes it back, not to {status.value}")
+            if expect is not None and box.status != expect:
+                raise BoxMovedOn(f"box {code} is {box.status.value} now, not {expect.value}: nothing undone")
             now, account = self._clock.now(), await uow.money.account(box.order_id)
             scans = [s for s in await uow.boxes.scans(box.id) if s.undone_at is None]
             undone = [s for s in scans if STATUSES.index(s.status) > STATUSES.index(status)][::-1]

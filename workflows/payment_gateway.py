@@ -9,7 +9,8 @@ gateway would take it as a request to create something.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
@@ -26,6 +27,10 @@ class GatewayRefused(Refused):
     """The gateway said no (bad credentials, no such payment): asking the same way again will not help."""
 
 
+class GatewayNotFound(GatewayRefused):
+    """The gateway knows no such payment or refund (with our credentials): a notice naming it is not the gateway's."""
+
+
 @dataclass(frozen=True)
 class GatewayStatus:
     """What the gateway says of one payment. ``phase`` is ours (``None``: still pending, nothing to record);
@@ -38,6 +43,20 @@ class GatewayStatus:
     currency: str = ""
     cancelled_by: str = ""  # the gateway's cancellation_details.party
     cancel_reason: str = ""  # and its reason
+    metadata: Mapping[str, str] = field(default_factory=dict)  # what the payment was created with (our ids)
+    refunded: Decimal | None = None  # how much of it was refunded, by the gateway's own figure
+
+
+@dataclass(frozen=True)
+class GatewayRefund:
+    """A refund as the gateway shows it: its id, the gateway's payment it gives money back from, its status
+    (``pending``, ``succeeded``, ``canceled``) and amount."""
+
+    refund_id: str
+    payment_id: str
+    status: str
+    amount: Decimal | None = None
+    currency: str = ""
 
 
 class PaymentGateway(Protocol):
@@ -46,6 +65,16 @@ class PaymentGateway(Protocol):
     async def status(self, payment_id: str, *, trace_key: str = "") -> GatewayStatus:
         """The payment's status now. Raises :class:`GatewayUnavailable` or :class:`GatewayRefused`; never writes
         anything at the gateway."""
+        ...
+
+
+class NoticeConfirmations(PaymentGateway, Protocol):
+    """What a gateway's notice is checked against before anything is recorded: the payment's status (above) and a
+    refund's, read at the gateway with the shop's credentials."""
+
+    async def refund(self, refund_id: str) -> GatewayRefund:
+        """The refund now. Raises :class:`GatewayUnavailable`, :class:`GatewayNotFound` or :class:`GatewayRefused`;
+        never writes anything at the gateway."""
         ...
 
 

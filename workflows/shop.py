@@ -29,6 +29,7 @@ from workflows.daily_report import DailyReports, DayRecords
 from workflows.fraud_check import FraudCheck
 from workflows.fulfilment import Fulfilment, fulfils
 from workflows.fx import FxWatch, RatesFeed
+from workflows.gateway_notices import GatewayNotices
 from workflows.leases import HeldLeases
 from workflows.ledger import Ledger
 from workflows.office import Answer, OfficeDesk
@@ -37,7 +38,7 @@ from workflows.onec_pull import BalanceSource, OneCPull, PriceSource
 from workflows.operations import Operations
 from workflows.order_events import OrderFeed
 from workflows.orders import OrderDesk
-from workflows.payment_gateway import PaymentCheckout, PaymentGateway
+from workflows.payment_gateway import NoticeConfirmations, PaymentCheckout, PaymentGateway
 from workflows.payment_watch import PaymentStatusWatch
 from workflows.payments import PaymentDesk
 from workflows.ports import Clock, UnitOfWorkFactory
@@ -100,6 +101,7 @@ class Outside:
     payment_gateway: PaymentGateway | None = None  # read only: a stuck payment's status
     payment_checkout: PaymentCheckout | None = None  # creates clients' top-ups at the gateway, once per payment id
     topup_return_url: Callable[[int], str] | None = None  # where the gateway sends the client back: their page
+    payment_notices: NoticeConfirmations | None = None  # the gateway's own notices confirmed by reading it
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,7 @@ class Shop:
     price_dispatchers: list[PriceDispatcher] = field(default_factory=list)  # one per channel that takes prices
     payment_watch: PaymentStatusWatch | None = None  # stuck payments asked about at the gateway
     topup_checkout: TopupCheckout | None = None  # clients' top-ups created at the gateway for them to pay
+    gateway_notices: GatewayNotices | None = None  # the gateway's own notices, checked there, as payment events
     instance: Instance = field(default_factory=Instance)  # this process's name on leases, and the leases it holds
     money: ClientMoney | None = None  # clients' virtual accounts per order, earmarks and payouts
     boxes: BoxDesk | None = None  # a purchase's boxes, their scans, and the stock and money each step moves
@@ -222,6 +225,8 @@ def _connect_outside(shop: Shop, outside: Outside, rules: Rules, instance: Insta
         shop.topup_checkout = TopupCheckout(
             uow, clock, outside.payment_checkout, outside.topup_return_url, owner=instance.owner, held=instance.held
         )
+    if outside.payment_notices is not None:
+        shop.gateway_notices = GatewayNotices(uow, outside.payment_notices, shop.payments)
     if outside.carrier is not None:
         shop.shipping = ShippingDesk(
             uow, clock, outside.carrier, alerts, rules.fraud_amount_threshold_rub, owner=instance.owner,

@@ -194,3 +194,21 @@ class PaymentEventBody(BaseModel):
         except PydanticSerializationError:
             raise ValueError("an extra field holds text that is not valid Unicode (a lone surrogate)") from None
         return self
+
+
+class YooKassaObject(BaseModel):
+    """The payment or refund a YooKassa notice names: only its id is read, the rest is asked of YooKassa."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z_-]+$")
+
+
+class YooKassaNoticeBody(BaseModel):
+    """YooKassa's HTTP notification: ``{"type": "notification", "event": "payment.succeeded", "object": {…}}``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    type: Literal["notification"]
+    event: str = Field(pattern=r"^[a-z_]{1,40}\.[a-z_]{1,40}$")
+    object: YooKassaObject

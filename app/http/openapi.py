@@ -25,7 +25,15 @@ from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import JsonSchemaMode
 
 from app.http import views
-from app.http.bodies import CancelBody, DeductionBody, OrderBody, PaymentEventBody, PriceMessage, StockMessage
+from app.http.bodies import (
+    CancelBody,
+    DeductionBody,
+    OrderBody,
+    PaymentEventBody,
+    PriceMessage,
+    StockMessage,
+    YooKassaNoticeBody,
+)
 from app.http.box_routes import (
     BoxesBody,
     OrderBoxesView,
@@ -223,6 +231,24 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
             _query("since", {"type": "string"}, "ISO 8601; without an offset, in 1C's zone; 7 days ago when left out."),
         ),
         tag="Stores",
+    ),
+    ("POST", "/api/payments/yookassa"): Operation(
+        "YooKassa's HTTP notification of a payment or a refund, confirmed at YooKassa",
+        {
+            200: (
+                "Taken: recorded as YooKassa's own read says, or deliberately left (see `applied`).",
+                views.GatewayNoticeView,
+            ),
+            400: ("Not a YooKassa notification; nothing changed.", ERROR),
+            403: ("Not from an address in `PAYMENT_GATEWAY_NOTICE_IPS`.", ERROR),
+            503: ("YooKassa (or the database) could not be asked now; nothing recorded, send it again.", ERROR),
+        },
+        YooKassaNoticeBody,
+        auth="none",
+        tag="Payments",
+        description="No token: nothing in the body is believed but the id it names; the payment (or the refund) "
+        "is read at YooKassa with the shop's credentials and that read is what is recorded (docs/payments.md). "
+        "Mounted when YooKassa is set up.",
     ),
     ("POST", "/api/payments/events"): Operation(
         "A payment gateway's event",

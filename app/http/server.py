@@ -25,6 +25,7 @@ from app.http.client_page import SIGNED_ROUTES, client_page_routes
 from app.http.connections import request_deadlines
 from app.http.dashboard import dashboard_routes
 from app.http.errors import RETRY_AFTER_SECONDS, ApiError, Handler, error_response, json_errors
+from app.http.gateway_notice_routes import YOOKASSA_PATH, gateway_notice_routes
 from app.http.money_routes import money_routes
 from app.http.onec_exchange import (
     ExchangeLimits,
@@ -141,6 +142,8 @@ def create_app(services: Services) -> web.Application:
     _add_api_routes(app)
     _add_people_routes(app, services)
     app.router.add_post(PAYMENTS_PATH, post_payment_event)
+    if shop.gateway_notices is not None:  # YooKassa's own notices: confirmed there, so no token (and none sent)
+        app.router.add_routes(gateway_notice_routes(shop.gateway_notices, services.settings.payment_gateway.notice_ips))
     slack_secret = services.settings.slack.signing_secret
     if services.chats.slack_app is not None and slack_secret is not None:
         from bot.slack.app import slack_events_handler  # slack_bolt is loaded where Slack is set up (app/chats.py)
@@ -177,6 +180,8 @@ def _bearer_auth(token: str | None, payments: PaymentSignature | None, logins: F
         if not request.path.startswith("/api/") or request.path in PUBLIC_PATHS:  # the API's description
             return await handler(request)
         if _route_of(request) in SIGNED_ROUTES:  # the client's page: its link's signature is the permission
+            return await handler(request)
+        if _route_of(request) == YOOKASSA_PATH:  # YooKassa sends no token: each notice is confirmed at YooKassa
             return await handler(request)
         wait = logins.retry_after(request.remote)
         if wait is not None:  # even a right token: guessing must not learn anything while blocked

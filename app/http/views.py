@@ -175,6 +175,15 @@ class PaymentOutcomeView(TypedDict):
     fraud_check_task: int | None
 
 
+class GatewayNoticeView(TypedDict):
+    # advanced, ignored_out_of_order, ignored_after_end, duplicate; or nothing recorded: pending, not_ours,
+    # not_at_gateway, partial_refund, refund_not_done, other_event
+    applied: str
+    payment_id: str | None  # ours
+    phase: str | None
+    gateway_status: str  # what YooKassa's own read said
+
+
 class StoreStatsRow(TypedDict):
     store: str
     asked: int

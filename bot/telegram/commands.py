@@ -11,6 +11,7 @@ from bot.telegram import render
 from bot.telegram.box_card import box_card
 from bot.telegram.order_card import order_card, order_matches
 from bot.telegram.texts import tg
+from bot.telegram.unscan_command import unscan_command
 from bot.telegram.wait_command import wait_command
 from bot.texts import Locale
 from bot.wording import Names, clock_time, count, number
@@ -27,7 +28,10 @@ from workflows.topology import Topology
 from workflows.unfillable import UnfillableDesk
 from workflows.vocabulary import Role
 
-COMMANDS = ("status", "stock", "order", "tasks", "return", "scan", "wait", "pause", "resume", "sync", "report", "help")
+COMMANDS = (
+    "status", "stock", "order", "tasks", "return", "scan", "unscan", "wait", "pause", "resume", "sync", "report",
+    "help",
+)  # fmt: skip
 KNOWN = frozenset(COMMANDS) | {"start"}  # what a shop without returns or a report still answers with the help
 TASKS_SHOWN = 10
 SKUS_SHOWN = 10
@@ -63,6 +67,7 @@ def commands_router(
         _return_command(router, returns, lookup, names)
     if boxes is not None:
         _scan_command(router, boxes, names, topology.onec.timezone)
+        unscan_command(router, boxes, names)
     if unfillable is not None:
         wait_command(router, unfillable, lookup, topology.onec.timezone, locale)
     _tasks_command(router, office, topology.onec.timezone, names)

@@ -16,6 +16,7 @@ _TEXTS: dict[str, dict[str, str]] = {
             "/report [вчера | ГГГГ-ММ-ДД] — отчёт за день с графиком\n"
             "/return <заказ> <артикул> — возврат: склад отметит, что пришло\n"
             "/scan <штрихкод> — коробка закупки переходит в следующий статус\n"
+            "/unscan <штрихкод> — отменить последний скан коробки (с подтверждением)\n"
             "/wait <заказ> <ДД.ММ> — ждать поставку товара, которого нет, до этого дня\n/help — эта справка"
         ),
         "cmd.status": "Состояние",
@@ -267,6 +268,20 @@ _TEXTS: dict[str, dict[str, str]] = {
         "scan.money.none": "не меняются на этом шаге",
         "scan.money.released": "из резерва «{purpose}» израсходовано {rub}",
         "scan.money.nothing_drawn": "из резерва «{purpose}» нечего израсходовать — по нему ещё ничего не оплачено",
+        "cmd.unscan": "Отменить последний скан коробки",
+        "usage.unscan": "Укажите штрихкод коробки: /unscan BX-00000042-0003-6",
+        "unscan.nothing": "Коробку {barcode} ещё не сканировали ({status}): отменять нечего.",
+        "unscan.ask": "↩️ Отменить последний скан? Заказ {order}, коробка {box} из {boxes} ({barcode})\n"
+        "Сейчас: {status}; после отмены: {back}",
+        "unscan.button": "Отменить скан",
+        "unscan.reason": "скан отменён в Telegram (/unscan)",
+        "unscan.accepted": "Готово: скан отменён",
+        "unscan.done": "↩️ Скан отменён: заказ {order}, коробка {box} из {boxes} ({barcode})",
+        "unscan.status": "Статус: снова {status} (отменено: {undone})",
+        "unscan.money.returned": "в резерв «{purpose}» возвращено {rub}",
+        "unscan.by": "Отменил(а): {by}",
+        "unscan.already": "Уже отменено: коробка {barcode} — {status}.",
+        "unscan.moved": "Коробка {barcode} уже {status}: скан не отменён, ничего не изменено. Наберите /unscan заново.",
         "box.status.purchased": "выкуплена",
         "box.status.at_supplier_warehouse": "на складе поставщика",
         "box.status.in_transit": "в пути",
@@ -323,6 +338,7 @@ _TEXTS: dict[str, dict[str, str]] = {
             "/report [yesterday | YYYY-MM-DD] — a day's report with a chart\n"
             "/return <order> <article> — a return: the warehouse says what arrived\n"
             "/scan <barcode> — a purchase's box moves on to its next status\n"
+            "/unscan <barcode> — undo a box's last scan (asks to confirm)\n"
             "/wait <order> <DD.MM> — wait for the delivery of missing goods until that day\n/help — this help"
         ),
         "cmd.status": "Status",
@@ -571,6 +587,20 @@ _TEXTS: dict[str, dict[str, str]] = {
         "scan.money.none": "unchanged at this step",
         "scan.money.released": "{rub} of the {purpose} reserve materialised",
         "scan.money.nothing_drawn": "nothing of the {purpose} reserve to materialise: nothing was paid from it yet",
+        "cmd.unscan": "Undo a box's last scan",
+        "usage.unscan": "Give the box's barcode: /unscan BX-00000042-0003-6",
+        "unscan.nothing": "Box {barcode} was never scanned ({status}): nothing to undo.",
+        "unscan.ask": "↩️ Undo the last scan? Order {order}, box {box} of {boxes} ({barcode})\n"
+        "Now: {status}; after the undo: {back}",
+        "unscan.button": "Undo the scan",
+        "unscan.reason": "scan undone in Telegram (/unscan)",
+        "unscan.accepted": "Done: scan undone",
+        "unscan.done": "↩️ Scan undone: order {order}, box {box} of {boxes} ({barcode})",
+        "unscan.status": "Status: {status} again (undone: {undone})",
+        "unscan.money.returned": "{rub} back to the {purpose} reserve",
+        "unscan.by": "Undone by: {by}",
+        "unscan.already": "Undone already: box {barcode} is {status}.",
+        "unscan.moved": "Box {barcode} is {status} now: the scan was not undone, nothing changed. Type /unscan again.",
         "box.status.purchased": "purchased",
         "box.status.at_supplier_warehouse": "at the supplier's warehouse",
         "box.status.in_transit": "in transit",

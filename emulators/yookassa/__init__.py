@@ -6,6 +6,6 @@ charge."""
 
 from __future__ import annotations
 
-from emulators.yookassa.server import SECRET_KEY, SHOP_ID, YooKassaEmulator, YooKassaRequest
+from emulators.yookassa.server import SECRET_KEY, SHOP_ID, YooKassaEmulator, YooKassaNotice, YooKassaRequest
 
-__all__ = ["SECRET_KEY", "SHOP_ID", "YooKassaEmulator", "YooKassaRequest"]
+__all__ = ["SECRET_KEY", "SHOP_ID", "YooKassaEmulator", "YooKassaNotice", "YooKassaRequest"]

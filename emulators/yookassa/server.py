@@ -1,4 +1,5 @@
-"""YooKassa's ``POST /v3/payments`` and ``GET /v3/payments/{id}`` over HTTP on 127.0.0.1.
+"""YooKassa's ``POST /v3/payments``, ``GET /v3/payments/{id}`` and ``GET /v3/refunds/{id}`` over HTTP on 127.0.0.1,
+and its HTTP notifications sent to the shop's URL.
 
 As the real API does (see ``integrations/yookassa.py`` for the facts relied on): HTTP Basic auth with the shop's id
 and secret key (401 ``invalid_credentials`` otherwise), a POST without ``Idempotence-Key`` refused (400), a POST
@@ -14,12 +15,20 @@ duplicated``), and a redirect confirmation gets a ``confirmation_url``. :meth:`p
 made all the same). Tests move a payment's status (:meth:`set_status`) and
 steer reads into being slow (:attr:`delay_s`) or held until released (:meth:`hang`, :meth:`release`); every request
 is recorded (:attr:`received`), with the ``Idempotence-Key`` it carried if any.
+
+**Notifications.** With :attr:`notify_url` set (the URL a shop gives in YooKassa's "HTTP-уведомления"), a payment
+reaching ``waiting_for_capture``, ``succeeded`` or ``canceled`` and a refund made (:meth:`refund`) are told there as
+YooKassa tells them: ``POST`` of ``{"type": "notification", "event": "payment.succeeded", "object": {…the object as it
+was then…}}``, no signature, no token. Each one sent is kept in :attr:`notices` with the answer's status;
+:meth:`delivered` waits for those under way, and :meth:`notify` sends one (again) by hand, as YooKassa repeats a
+notice that did not get a 200.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import uuid
 from dataclasses import dataclass
@@ -27,6 +36,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from emulators.local_server import LocalServer
@@ -34,6 +44,8 @@ from emulators.local_server import LocalServer
 SHOP_ID = "100500"
 SECRET_KEY = "test_emulator-secret-key-0001"  # noqa: S105  # the emulator's own; never a real key
 STATUSES = ("pending", "waiting_for_capture", "succeeded", "canceled")
+NOTIFIED = ("waiting_for_capture", "succeeded", "canceled")  # the statuses a payment.<status> notice is sent for
+NOTICE_TIMEOUT_S = 10.0  # how long a notice waits for the shop's answer
 
 
 @dataclass(frozen=True)
@@ -41,6 +53,15 @@ class YooKassaRequest:
     method: str
     path: str
     idempotence_key: str | None
+
+
+@dataclass(frozen=True)
+class YooKassaNotice:
+    """A notification sent to the shop: its event, the object's id, and the HTTP status answered (``None``: none)."""
+
+    event: str
+    object_id: str
+    status: int | None
 
 
 class YooKassaEmulator(LocalServer):
@@ -60,6 +81,10 @@ class YooKassaEmulator(LocalServer):
         self.create_answer_delay_s = 0.0  # a create is done at once, and answered this much later (or never seen)
         self._bodies: dict[str, dict[str, Any]] = {}  # by Idempotence-Key: the body that key was first sent with
         self._held: asyncio.Event | None = None
+        self.refunds: dict[str, dict[str, Any]] = {}
+        self.notify_url: str | None = None  # where notifications go; None: none are sent
+        self.notices: list[YooKassaNotice] = []
+        self._sending: set[asyncio.Task[int | None]] = set()
 
     @property
     def charges(self) -> int:
@@ -70,6 +95,7 @@ class YooKassaEmulator(LocalServer):
         app = web.Application()
         app.router.add_post("/v3/payments", self._create)
         app.router.add_get("/v3/payments/{payment_id}", self._read)
+        app.router.add_get("/v3/refunds/{payment_id}", self._read)
         return app
 
     # -- steering ---------------------------------------------------------------------------------------------------
@@ -82,9 +108,69 @@ class YooKassaEmulator(LocalServer):
         if status not in STATUSES:
             raise ValueError(f"not a YooKassa payment status: {status}")
         payment = self.payments[payment_id]
+        before = payment["status"]
         payment["status"], payment["paid"] = status, status in ("waiting_for_capture", "succeeded")
         if status == "canceled":
             payment["cancellation_details"] = {"party": party or "yoo_money", "reason": reason or "general_decline"}
+        if status != before and status in NOTIFIED:
+            self._tell(f"payment.{status}", payment)
+
+    def refund(self, payment_id: str, value: str | None = None) -> str:
+        """The shop refunds ``value`` (all of what is left when ``None``) of a succeeded payment: the refund, made at
+        once, is told as ``refund.succeeded``; the payment's ``refunded_amount`` grows. Its id."""
+        payment = self.payments[payment_id]
+        if payment["status"] != "succeeded":
+            raise ValueError(f"payment {payment_id} is {payment['status']}: only a succeeded one is refunded")
+        paid, done = Decimal(payment["amount"]["value"]), Decimal(payment.get("refunded_amount", {}).get("value", 0))
+        amount = (paid - done if value is None else Decimal(value)).quantize(Decimal("0.01"))
+        if not 0 < amount <= paid - done:
+            raise ValueError(f"cannot refund {amount} of {paid} with {done} refunded already")
+        currency = payment["amount"]["currency"]
+        payment["refunded_amount"] = {"value": str(done + amount), "currency": currency}
+        refund_id = str(uuid.uuid4())
+        self.refunds[refund_id] = {
+            "id": refund_id, "payment_id": payment_id, "status": "succeeded",
+            "amount": {"value": str(amount), "currency": currency}, "created_at": _now(),
+        }  # fmt: skip
+        self._tell("refund.succeeded", self.refunds[refund_id])
+        return refund_id
+
+    # -- notifications ----------------------------------------------------------------------------------------------
+
+    def _tell(self, event: str, thing: dict[str, Any]) -> None:
+        """Send the notice of ``event`` with the object as it is now, in the background."""
+        if self.notify_url is None:
+            return
+        task = asyncio.get_running_loop().create_task(self._send(event, _shown(thing)))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def notify(self, event: str, object_id: str) -> int | None:
+        """Send a notice of ``event`` about the payment or refund ``object_id`` as it is now (again, as YooKassa
+        repeats one); the HTTP status the shop answered, ``None`` when nothing answered."""
+        thing = self.payments.get(object_id) or self.refunds[object_id]
+        return await self._send(event, _shown(thing))
+
+    async def delivered(self) -> list[YooKassaNotice]:
+        """Once every notice under way was answered (or not): all sent so far."""
+        while self._sending:
+            await asyncio.gather(*self._sending, return_exceptions=True)
+        return list(self.notices)
+
+    async def _send(self, event: str, thing: dict[str, Any]) -> int | None:
+        if self.notify_url is None:
+            raise RuntimeError("no notify_url: set where the shop takes YooKassa's notices")
+        body = {"type": "notification", "event": event, "object": thing}
+        status: int | None = None
+        with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+            timeout = aiohttp.ClientTimeout(total=NOTICE_TIMEOUT_S)
+            async with (
+                aiohttp.ClientSession(timeout=timeout) as session,
+                session.post(self.notify_url, json=body) as answer,
+            ):
+                status = answer.status
+        self.notices.append(YooKassaNotice(event, str(thing["id"]), status))
+        return status
 
     def pay(self, payment_id: str) -> None:
         """The client pays at the confirmation page: a ``capture: true`` payment succeeds, anything else waits for
@@ -103,6 +189,7 @@ class YooKassaEmulator(LocalServer):
 
     async def _before_stop(self) -> None:
         self.release()
+        await self.delivered()
 
     # -- the API ----------------------------------------------------------------------------------------------------
 
@@ -134,10 +221,11 @@ class YooKassaEmulator(LocalServer):
             await self._held.wait()
         if self.delay_s > 0:
             await asyncio.sleep(self.delay_s)
-        payment = self.payments.get(request.match_info["payment_id"])
-        if payment is None:
-            return _error(404, "not_found", "Payment doesn't exist or access denied")
-        return web.json_response(_shown(payment))
+        refund = request.path.startswith("/v3/refunds/")
+        found = (self.refunds if refund else self.payments).get(request.match_info["payment_id"])
+        if found is None:
+            return _error(404, "not_found", f"{'Refund' if refund else 'Payment'} doesn't exist or access denied")
+        return web.json_response(_shown(found))
 
     def _created(self, key: str, body: dict[str, Any]) -> str:
         if key in self._by_key:  # the same key: the first request's payment, no new charge
@@ -148,7 +236,7 @@ class YooKassaEmulator(LocalServer):
             "id": payment_id, "status": "pending", "paid": False,
             "amount": {"value": str(Decimal(str(amount.get("value", "0"))).quantize(Decimal("0.01"))),
                        "currency": str(amount.get("currency", "RUB"))},
-            "created_at": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "created_at": _now(),
             "metadata": dict(body.get("metadata") or {}), "refundable": False, "test": True,
         }  # fmt: skip
         confirmation = body.get("confirmation")
@@ -162,6 +250,10 @@ class YooKassaEmulator(LocalServer):
         self.payments[payment_id]["_capture"] = bool(body.get("capture"))
         self._by_key[key], self._bodies[key] = payment_id, body
         return payment_id
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _shown(payment: dict[str, Any]) -> dict[str, Any]:

@@ -8,10 +8,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from emulators.telegram import TgMessage
 from tests.e2e import test_telegram_office as office_world
 from tests.e2e.test_client_money_telegram import PLAN
-from tests.e2e.test_telegram_office import AUTH, MANAGER, Office
+from tests.e2e.test_telegram_office import AUTH, MANAGER, OTHER_MANAGER, STRANGER, Office
 
 office = office_world.office
 
@@ -144,3 +146,77 @@ async def test_a_wrong_scan_forward_is_undone_over_the_api_and_the_history_says_
 
     arrived = await _json(office, "POST", "/api/scans", 201, {"barcode": code, "status": "in_transit"})
     assert arrived["released"] == {"logistics": "1130833.33"}  # released once more, under a key of its own
+
+
+async def _asked(office: Office, chat: int, text: str) -> TgMessage:
+    before = len(office.tg.messages(chat))
+    office.tg.push_text(chat, text)
+    said: list[TgMessage] = await office.said_to(chat, before + 1)
+    return said[before]
+
+
+async def _released(office: Office, order_id: int, purpose: str) -> str:
+    money = await _json(office, "GET", f"/api/orders/{order_id}/money", 200)
+    return str({e["purpose"]: e for e in money["earmarks"]}[purpose]["released"])
+
+
+async def test_a_manager_undoes_a_wrong_scan_with_unscan_after_confirming_it(office: Office) -> None:
+    order_id = await _funded_purchase(office)
+    boxes = {"key": "reg-1", "boxes": [{"contents": [{"sku": "КР-7/2", "qty": 2}]}]}
+    (box,) = (await _json(office, "POST", f"/api/orders/{order_id}/purchases/cn-inv-7/boxes", 201, boxes))["boxes"]
+    code = box["barcode"]
+    never = await _asked(office, MANAGER, f"/unscan {code}")
+    assert never.text == f"Коробку {code} ещё не сканировали (выкуплена): отменять нечего." and not never.buttons
+    await _scan(office, f"/scan {code}")
+    await _scan(office, f"/scan {code}")  # one too many: in transit, the carrier's share released
+    assert await _released(office, order_id, "logistics") == "1130833.33"
+    assert await _scan(office, "/unscan") == "Укажите штрихкод коробки: /unscan BX-00000042-0003-6"
+    assert "Коробки BX-00000042-0003-6 нет" in await _scan(office, "/unscan BX-00000042-0003-6")
+
+    question = await _asked(office, MANAGER, f"/UNSCAN {code.lower()}")
+    assert question.text == (f"↩️ Отменить последний скан? Заказ CN-77, коробка 1 из 1 ({code})\n"
+                             "Сейчас: в пути; после отмены: на складе поставщика")  # fmt: skip
+    [[button]] = question.buttons
+    assert button["text"] == "Отменить скан"
+    stranger = office.tg.push_callback(STRANGER, question, button["callback_data"], require_button=False)
+    assert await office.answered(stranger) == "Нет доступа."
+    assert await _released(office, order_id, "logistics") == "1130833.33"  # nothing changed
+
+    pressed = office.tg.push_callback(MANAGER, question, button["callback_data"])
+    assert await office.answered(pressed) == "Готово: скан отменён"
+    await office.tg.wait_for("editMessageText", 1)
+    done = next(m for m in office.tg.messages(MANAGER) if m.message_id == question.message_id)
+    assert (done.text or "").splitlines() == [
+        f"↩️ Скан отменён: заказ CN-77, коробка 1 из 1 ({code})", "Статус: снова на складе поставщика (отменено: в пути)",
+        "Деньги: в резерв «логистика» возвращено 1\xa0130\xa0833,33\xa0₽", "Отменил(а): Мария (1002)",
+    ]  # fmt: skip
+    assert not done.buttons
+    assert await _released(office, order_id, "logistics") == "0.00"
+    again = office.tg.push_callback(OTHER_MANAGER, question, button["callback_data"], require_button=False)
+    assert await office.answered(again) == f"Уже отменено: коробка {code} — на складе поставщика."
+    assert await _released(office, order_id, "logistics") == "0.00"
+    history = [entry["text"] for entry in (await office.get_order(order_id))["history"]]
+    assert any("скан отменён, снова на складе поставщика" in line and "Мария (1002)" in line for line in history)
+
+    stale = await _asked(office, MANAGER, f"/unscan {code}")  # asked, then the box is scanned on meanwhile
+    assert "Сейчас: на складе поставщика; после отмены: выкуплена" in (stale.text or "")
+    await _scan(office, f"/scan {code}")
+    late = office.tg.push_callback(MANAGER, stale, stale.buttons[0][0]["callback_data"])
+    assert await office.answered(late) == (f"Коробка {code} уже в пути: скан не отменён, ничего не изменено. "
+                                           "Наберите /unscan заново.")  # fmt: skip
+    assert await _released(office, order_id, "logistics") == "1130833.33"
+
+
+@pytest.mark.parametrize("office", ["en"], indirect=True)
+async def test_unscan_speaks_english_and_is_in_the_help(office: Office) -> None:
+    order_id = await _funded_purchase(office)
+    boxes = {"key": "reg-1", "boxes": [{"contents": [{"sku": "КР-7/2", "qty": 2}]}]}
+    (box,) = (await _json(office, "POST", f"/api/orders/{order_id}/purchases/cn-inv-7/boxes", 201, boxes))["boxes"]
+    code = box["barcode"]
+    await _scan(office, f"/scan {code}")
+    question = await _asked(office, MANAGER, f"/unscan {code}")
+    assert question.text == (f"↩️ Undo the last scan? Order CN-77, box 1 of 1 ({code})\n"
+                             "Now: at the supplier's warehouse; after the undo: purchased")  # fmt: skip
+    pressed = office.tg.push_callback(MANAGER, question, question.buttons[0][0]["callback_data"])
+    assert await office.answered(pressed) == "Done: scan undone"
+    assert "/unscan <barcode> — undo a box's last scan (asks to confirm)" in await _scan(office, "/help")

@@ -193,6 +193,7 @@ async def test_commands_are_registered_in_russian(office: Office) -> None:
         "tasks",
         "return",
         "scan",
+        "unscan",
         "wait",
         "pause",
         "resume",

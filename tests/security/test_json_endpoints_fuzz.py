@@ -9,8 +9,8 @@ one field changed; GET routes get hostile path segments and query values. Whatev
 2. a 4xx from ``/api/`` is JSON in the API's error shape (``app/http/errors.py``);
 3. a refused (4xx) request changes no row of any table.
 
-The chat webhooks are mounted too (Telegram and Slack, against their emulators): garbage must not 5xx
-there either, and a wrong secret or signature must be refused with a 4xx.
+The chat webhooks are mounted too (Telegram and Slack, against their emulators), and YooKassa's notices (against
+its emulator): garbage must not 5xx there either, and a wrong secret or signature must be refused with a 4xx.
 """
 
 from __future__ import annotations
@@ -38,6 +38,9 @@ from app.http.openapi import mounted
 from app.settings import load_settings
 from emulators.slack import SlackEmulator
 from emulators.telegram import TelegramEmulator, TelegramLimits
+from emulators.yookassa import SECRET_KEY as YOOKASSA_KEY
+from emulators.yookassa import SHOP_ID as YOOKASSA_SHOP
+from emulators.yookassa import YooKassaEmulator
 from storage.schema import metadata
 from tests.conftest import ROOT
 from tests.fakes import FakeClock
@@ -90,6 +93,8 @@ BOXES = {"key": "reg-1", "boxes": [{"contents": [{"sku": "КР-7/2", "qty": 2}, 
 SCAN = {"barcode": "BX-00000001-0001-4", "status": "in_transit", "key": "gate-1", "at": "2026-11-21T12:00:00+03:00"}
 UNDO = {"barcode": "BX-00000001-0001-4", "status": "purchased", "key": "fix-1", "reason": "wrong box", "by": "Ольга"}
 MONEY_ROUTE = {**MONEY_PLAN, "key": "route-1", "delivery": "region_small_lots"}
+YOOKASSA_NOTICE = {"type": "notification", "event": "payment.succeeded",
+                   "object": {"id": "2f1c0000-000f-5000-8000-000000000000", "status": "succeeded"}}  # fmt: skip
 PAYOUT = {"key": "tir-1", "purpose": "logistics", "payee": "TIR Trans", "currency": "EUR", "amount": "12000.5",
           "due_at": "2026-11-24T12:00:00+03:00", "rate": "98.7654"}  # fmt: skip
 
@@ -129,6 +134,7 @@ ROUTES: dict[tuple[str, str], tuple[str, st.SearchStrategy[Call], int]] = {
         "cancel", _posts(ORDER_IDS.map(lambda i: f"/api/orders/{i}/cancel"), CANCEL)
         | st.builds(Call, st.just("POST"), ORDER_IDS.map(lambda i: f"/api/orders/{i}/cancel")), 100),
     ("POST", "/api/payments/events"): ("payments", _posts("/api/payments/events", PAYMENT), 150),
+    ("POST", "/api/payments/yookassa"): ("yookassa", _posts("/api/payments/yookassa", YOOKASSA_NOTICE, "none"), 100),
     ("GET", "/api/orders"): ("order-search", _gets(_query("/api/orders", "q", "SITE-3-abf6", "+79990000000", "seeded")
                                                 | _query("/api/orders", "limit", "1", "100", "101")
                                                 | _query("/api/orders", "cursor", "YmVmb3JlOjE")
@@ -229,13 +235,15 @@ async def _started(
     async with (
         TelegramEmulator(token=TELEGRAM_TOKEN, limits=TelegramLimits.unlimited()) as telegram,
         SlackEmulator(bot_token="xoxb-fuzz-0001") as slack,
+        YooKassaEmulator() as yookassa,
     ):
         settings_env = {
             "DATABASE_URL": url, "API_TOKEN": TOKEN, "HTTP_MAX_BODY_BYTES": "65536",
             "STOREOPS_CONFIG": str(ROOT / "storeops.example.toml"), "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
             "TELEGRAM_API_BASE": telegram.base_url, "TELEGRAM_MODE": "webhook", "TELEGRAM_WEBHOOK_SECRET": TELEGRAM_SECRET,
             "SLACK_BOT_TOKEN": "xoxb-fuzz-0001", "SLACK_SIGNING_SECRET": SLACK_SECRET, "SLACK_API_BASE": slack.base_url,
-            "CLIENT_LINK_SECRET": "fuzz-client-link-secret-0000000001",
+            "CLIENT_LINK_SECRET": "fuzz-client-link-secret-0000000001", "PAYMENT_GATEWAY_URL": yookassa.base_url,
+            "PAYMENT_GATEWAY_SHOP_ID": YOOKASSA_SHOP, "PAYMENT_GATEWAY_SECRET_KEY": YOOKASSA_KEY,
         }  # fmt: skip
         for key, value in settings_env.items():
             env.setenv(key, value)

@@ -20,6 +20,7 @@ from tests.unit.test_client_money import TIR_FULL, MoneyOffice
 from workflows.box_model import (
     STATUSES,
     BoxLine,
+    BoxMovedOn,
     BoxNotFound,
     BoxStatus,
     ScanBackwards,
@@ -238,3 +239,31 @@ async def test_a_payout_drawn_when_a_later_payment_covers_it_releases_for_the_bo
     await office.pay(order_id, "p-rest", Decimal(1_394_400))  # the gateway says it again: nothing more
     assert (await office.account(order_id)).earmark(Purpose.LOGISTICS).released == logistics.released
     assert _journal((await office.money.account_of(order_id)).entries, Purpose.LOGISTICS) == logistics.released
+
+
+async def test_the_last_scan_is_undone_whole_with_the_statuses_it_passed_and_only_where_it_was_shown(
+    office: MoneyOffice,
+) -> None:
+    """What ``/unscan`` asks before it undoes: a scan straight to Moscow passed two statuses on the way, and undoing
+    it takes the box back to where it was before that scan; confirmed for one status, a box found at another is not
+    touched."""
+    order_id = await _funded(office)
+    desk = _desk(office)
+    first, _ = (await desk.register(order_id, "cn-inv-7", "reg-1", BOXES)).boxes
+    assert (await desk.last_scan(first.barcode)).back_to is None  # registered, never scanned: nothing to undo
+    await desk.scan(first.barcode, BoxStatus.AT_SUPPLIER_WAREHOUSE)
+    await desk.scan(first.barcode, BoxStatus.AT_MOSCOW_WAREHOUSE)
+    last = await desk.last_scan(first.barcode.lower())
+    assert (last.back_to, last.undoes) == (
+        BoxStatus.AT_SUPPLIER_WAREHOUSE, [BoxStatus.AT_MOSCOW_WAREHOUSE, BoxStatus.IN_TRANSIT],
+    )  # fmt: skip
+    with pytest.raises(BoxMovedOn):
+        await desk.undo(first.barcode, BoxStatus.AT_SUPPLIER_WAREHOUSE, "fix-1", "", "", expect=BoxStatus.IN_TRANSIT)
+    assert (await desk.last_scan(first.barcode)).box.status == BoxStatus.AT_MOSCOW_WAREHOUSE  # untouched
+    assert last.back_to is not None
+    undone = await desk.undo(first.barcode, last.back_to, "fix-2", "", "", expect=BoxStatus.AT_MOSCOW_WAREHOUSE)
+    assert [s.status for s in undone.undone] == last.undoes
+    again = await desk.last_scan(first.barcode)
+    assert (again.back_to, again.undoes) == (BoxStatus.PURCHASED, [BoxStatus.AT_SUPPLIER_WAREHOUSE])
+    with pytest.raises(BoxNotFound):
+        await desk.last_scan(barcode(999, 1))
