@@ -3,6 +3,7 @@ unit name the settings, routes, limits and files the code has. Starting them is 
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import shutil
 import subprocess
@@ -132,6 +133,24 @@ def test_compose_runs_two_instances_on_one_postgresql_behind_the_proxy() -> None
     assert {name: services["proxy"]["depends_on"][name]["condition"] for name in INSTANCES} == dict.fromkeys(
         INSTANCES, "service_healthy"
     )
+
+
+def defaulted(value: str) -> str:
+    """A compose value with each ``${VARIABLE:-default}`` in it as its default."""
+    return re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", value)
+
+
+def test_the_instances_trust_the_proxy_alone_to_name_the_client() -> None:
+    """Not the private networks: a client there (the office, 1C, this host) would be taken for a proxy, and share
+    the proxy's address, and so its wrong-token block, with every other one."""
+    document = compose()
+    proxy = ipaddress.ip_address(defaulted(document["services"]["proxy"]["networks"]["default"]["ipv4_address"]))
+    for name in INSTANCES:
+        trusted = document["services"][name]["environment"]["HTTP_TRUSTED_PROXIES"]
+        assert ipaddress.ip_network(defaulted(trusted)) == ipaddress.ip_network(proxy)
+    (network,) = document["networks"]["default"]["ipam"]["config"]
+    assert proxy in ipaddress.ip_network(defaulted(network["subnet"]))
+    assert proxy not in ipaddress.ip_network(defaulted(network["ip_range"]))  # no other container takes it
 
 
 def test_postgresql_keeps_its_data_in_a_volume_and_says_when_it_is_ready() -> None:
