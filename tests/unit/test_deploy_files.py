@@ -196,6 +196,13 @@ def test_the_upstream_is_both_instances_below_their_connection_limit() -> None:
     assert upstream.all("keepalive")
 
 
+def test_the_proxy_lets_an_idle_connection_to_an_instance_go_before_the_instance_does() -> None:
+    """An instance closes a keep-alive connection idle for HTTP_HEADER_TIMEOUT_S; a request nginx sends on one just
+    then fails, and a POST is not sent again."""
+    (upstream,) = nginx().all("upstream")
+    assert seconds(upstream.one("keepalive_timeout").args[0]) < HttpSettings.model_fields["header_timeout_s"].default
+
+
 def test_the_proxy_has_timeouts_and_limits_no_looser_than_the_service() -> None:
     config = nginx()
     http = HttpSettings.model_fields
