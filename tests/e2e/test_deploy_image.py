@@ -37,7 +37,7 @@ from sqlalchemy.engine import make_url
 
 from tests.conftest import ROOT
 from tests.e2e.test_cli import _free_port
-from tests.e2e.test_deploy_stack import COMPOSE_FILE
+from tests.e2e.test_deploy_stack import COMPOSE_FILE, _free_network_prefix
 from tests.e2e.test_proxy_live import _configure, _database, _up
 
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"
@@ -259,7 +259,10 @@ def layout(image: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lay
         pytest.skip("openssl is not installed (it makes the self-signed certificate)")
     folder = tmp_path_factory.mktemp("layout")
     run = f"storeops-e2e-{uuid.uuid4().hex[:8]}"
-    assert _docker("network", "create", run).returncode == 0
+    prefix = _free_network_prefix()  # compose.yaml's layout: a /24, the proxy at .10, the others in .128/25
+    created = _docker("network", "create", "--subnet", f"{prefix}.0/24", "--ip-range", f"{prefix}.128/25",
+                      "--gateway", f"{prefix}.1", run)  # fmt: skip
+    assert created.returncode == 0, created.stderr
     databases = _database()
     names = {service: f"{run}-{service}" for service in ("storeops-1", "storeops-2", "proxy")}
     relay = None
@@ -274,7 +277,7 @@ def layout(image: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lay
                 "--read-only", "--tmpfs", "/tmp", "--cap-drop", "ALL", "--security-opt", "no-new-privileges:true",
                 "--mount", f"type=bind,source={ROOT / 'storeops.example.toml'},target=/etc/storeops/storeops.toml,readonly",
                 "-e", f"DATABASE_URL={inside}", "-e", f"INSTANCE_ID={service}", "-e", "HTTP_HOST=0.0.0.0",
-                "-e", "HTTP_PORT=8080", "-e", "HTTP_TRUSTED_PROXIES=10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16",
+                "-e", "HTTP_PORT=8080", "-e", f"HTTP_TRUSTED_PROXIES={prefix}.10",
                 "-e", f"API_TOKEN={TOKEN}", "-e", "LOCALE=ru", image,
             )  # fmt: skip
             assert started.returncode == 0, started.stderr
@@ -292,7 +295,7 @@ def layout(image: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lay
         (certs / "privkey.pem").chmod(0o644)  # the image's workers are not root
         http, https = _free_port(), _free_port()
         started = _docker(
-            "run", "-d", "--name", names["proxy"], "--network", run,
+            "run", "-d", "--name", names["proxy"], "--network", run, "--ip", f"{prefix}.10",
             "-p", f"127.0.0.1:{http}:80", "-p", f"127.0.0.1:{https}:443",
             "-v", f"{COMPOSE_FILE.parent / 'nginx' / 'storeops.conf'}:/etc/nginx/conf.d/default.conf:ro",
             "--mount", f"type=bind,source={certs},target=/etc/nginx/certs,readonly",

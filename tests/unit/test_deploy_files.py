@@ -3,6 +3,7 @@ unit name the settings, routes, limits and files the code has. Starting them is 
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import shutil
 import subprocess
@@ -134,6 +135,24 @@ def test_compose_runs_two_instances_on_one_postgresql_behind_the_proxy() -> None
     )
 
 
+def defaulted(value: str) -> str:
+    """A compose value with each ``${VARIABLE:-default}`` in it as its default."""
+    return re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", value)
+
+
+def test_the_instances_trust_the_proxy_alone_to_name_the_client() -> None:
+    """Not the private networks: a client there (the office, 1C, this host) would be taken for a proxy, and share
+    the proxy's address, and so its wrong-token block, with every other one."""
+    document = compose()
+    proxy = ipaddress.ip_address(defaulted(document["services"]["proxy"]["networks"]["default"]["ipv4_address"]))
+    for name in INSTANCES:
+        trusted = document["services"][name]["environment"]["HTTP_TRUSTED_PROXIES"]
+        assert ipaddress.ip_network(defaulted(trusted)) == ipaddress.ip_network(proxy)
+    (network,) = document["networks"]["default"]["ipam"]["config"]
+    assert proxy in ipaddress.ip_network(defaulted(network["subnet"]))
+    assert proxy not in ipaddress.ip_network(defaulted(network["ip_range"]))  # no other container takes it
+
+
 def test_postgresql_keeps_its_data_in_a_volume_and_says_when_it_is_ready() -> None:
     document = compose()
     postgres = document["services"]["postgres"]
@@ -175,6 +194,13 @@ def test_the_upstream_is_both_instances_below_their_connection_limit() -> None:
         (max_conns,) = [int(a.split("=")[1]) for a in server.args if a.startswith("max_conns=")]
         assert max_conns < HttpSettings.model_fields["max_connections"].default
     assert upstream.all("keepalive")
+
+
+def test_the_proxy_lets_an_idle_connection_to_an_instance_go_before_the_instance_does() -> None:
+    """An instance closes a keep-alive connection idle for HTTP_HEADER_TIMEOUT_S; a request nginx sends on one just
+    then fails, and a POST is not sent again."""
+    (upstream,) = nginx().all("upstream")
+    assert seconds(upstream.one("keepalive_timeout").args[0]) < HttpSettings.model_fields["header_timeout_s"].default
 
 
 def test_the_proxy_has_timeouts_and_limits_no_looser_than_the_service() -> None:
