@@ -1,9 +1,10 @@
 """The chat adapters from settings: the store staff's Slack (over signed HTTP or Socket Mode) and the
 office's Telegram bot, each wired to the shop's workflows. Either may be absent.
 
-Each chat's libraries are imported when it is set up, not with this module: aiogram alone holds some 120 MB once
-imported (every Telegram type's validator is built then), slack_bolt and slack_sdk some 7 MB, and a service, or a
-command such as ``storeops migrate``, that does not talk to that chat carries none of it (docs/footprint.md).
+Each chat's libraries are imported when it is set up, not with this module: aiogram some 20 MB (its Telegram types
+and methods built when first used, :mod:`bot.telegram.aiogram_import`; 120 MB as aiogram imports itself),
+slack_bolt and slack_sdk some 7 MB, and a service, or a command such as ``storeops migrate``, that does not talk to
+that chat carries none of it (docs/footprint.md).
 """
 
 from __future__ import annotations
@@ -93,6 +94,9 @@ def _connect_telegram(settings: Settings, shop: Shop, chats: Chats) -> None:
     telegram = settings.telegram
     if telegram.bot_token is None:
         return
+    from bot.telegram.aiogram_import import import_aiogram
+
+    import_aiogram()  # before any other module imports aiogram: its types and methods built when first used
     from bot.telegram.app import build_bot, build_dispatcher
     from bot.telegram.delivery import TelegramDelivery
     from bot.telegram.pacing import Pacer

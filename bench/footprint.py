@@ -180,6 +180,7 @@ async def idle(with_chats: bool, sizes: Sizes, *, restart: bool = True) -> Json:
                     await asyncio.sleep(0.5)
                 peak = memory_mb(process.pid)["hwm"]
                 chart = _chart_library_mapped(process.pid)
+                load = load_average()
             finally:
                 if process.returncode is None:
                     process.send_signal(signal.SIGINT)
@@ -197,6 +198,7 @@ async def idle(with_chats: bool, sizes: Sizes, *, restart: bool = True) -> Json:
         "start_up_peak_mb": peak,
         "chart_library_loaded": chart,
         "samples": len(samples),
+        "load_average": load,  # as the samples ended
     }
 
 
@@ -239,6 +241,7 @@ async def snapshot_pg(skus: int, pg_url: str) -> Json:
 async def run(quick: bool, probe: PgProbe, pg_url: str, log: Callable[[str], None]) -> Json:
     size = sizes(quick)
     started = time.perf_counter()
+    machine = machine_facts(probe.server_version)  # its load average and time: the run's start
     log(f"footprint: idle storeops run, with the chats and without ({size.settle_s:g} s to settle)")
     idle_chats = await idle(True, size)
     idle_bare = await idle(False, size)
@@ -258,7 +261,7 @@ async def run(quick: bool, probe: PgProbe, pg_url: str, log: Callable[[str], Non
     result: Json = {
         "benchmark": "footprint",
         "quick": quick,
-        "machine": machine_facts(probe.server_version),
+        "machine": machine,
         "parameters": {
             **asdict(size),
             "scale": size.skus / FULL_SKUS,

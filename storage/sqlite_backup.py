@@ -25,8 +25,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from alembic.script import ScriptDirectory
-from alembic.util import CommandError
 from sqlalchemy.engine import make_url
 
 from storage.migrate import alembic_config
@@ -185,6 +183,9 @@ def _known(revision: str | None, backup_file: Path) -> None:
     """A backup this version can run on: made by storeops, and by this version or an older one."""
     if revision is None:
         raise BackupError(f"{backup_file} is not a storeops database (it has no schema version)")
+    from alembic.script import ScriptDirectory  # here, not with the module: `storeops run` imports it (the claim)
+    from alembic.util import CommandError
+
     try:
         found = ScriptDirectory.from_config(alembic_config()).get_revision(revision)
     except CommandError:

@@ -20,6 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from app.topology import load_topology
+from bot.telegram.aiogram_import import import_aiogram
 from storage.database import Database, open_database
 from storage.migrate import migrate
 from storage.schema import metadata
@@ -29,6 +30,10 @@ from workflows.ledger import Ledger
 from workflows.orders import OrderDesk
 from workflows.ports import UnitOfWorkFactory
 from workflows.topology import Topology
+
+# aiogram as the service imports it (app/chats.py): its Telegram types and methods built when first used, so the
+# Telegram tests run the models the way the service builds them.
+import_aiogram()
 
 # In CI the property tests replay a fixed set of examples, so a run cannot fail on a case that a
 # previous run never tried; locally they explore new ones each time.

@@ -21,7 +21,6 @@ from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -98,6 +97,8 @@ def _own_file(path: Path) -> Iterator[str]:
 
 @asynccontextmanager
 async def _own_postgres(server: URL) -> AsyncIterator[str]:
+    import asyncpg  # here: `storeops run` imports this module (its command line) and, on SQLite, needs no asyncpg
+
     name = PREFIX + secrets.token_hex(6)
     shown = server.render_as_string(hide_password=True)
     connection = await _admin(server)
@@ -132,6 +133,8 @@ async def _admin(server: URL) -> Any:
     extra = {key: value for key, value in server.query.items() if isinstance(value, str)}  # ?ssl=require, ?host=
     params = {key: value for key, value in {**named, **extra}.items() if value is not None}
     shown = server.render_as_string(hide_password=True)
+    import asyncpg
+
     try:
         return await asyncpg.connect(database=server.database or "postgres", timeout=CONNECT_TIMEOUT_S, **params)
     except TimeoutError:
@@ -157,6 +160,8 @@ async def _name_leftovers(connection: Any, shown: str) -> None:
 
 
 async def _drop(server: URL, name: str) -> None:
+    import asyncpg
+
     try:
         connection = await _admin(server)
         try:
