@@ -298,7 +298,7 @@ class EngineCounters:
                 self.statements += 1  # the work, not its transaction's control (group commit shares that)
 
         event.listen(engine.sync_engine, "connect", on_connect)
-        event.listen(engine.sync_engine, "before_cursor_execute", on_execute)
+        event.listen(engine.sync_engine, "after_cursor_execute", on_execute)
 
     def snapshot(self) -> tuple[int, int]:
         return self.connects, self.statements
