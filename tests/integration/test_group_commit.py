@@ -10,6 +10,7 @@ from typing import Any
 
 import aiosqlite
 import pytest
+from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from storage import sqlite_driver
@@ -241,3 +242,28 @@ def _count_trips(monkeypatch: Any) -> _Trips:
 
     monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
     return trips
+
+
+async def test_the_engines_listeners_hear_a_take(database: Database) -> None:
+    """What watches the engine for writes (the sandbox's console) hears the take's UPDATE and INSERT, though on SQLite
+    the driver runs them, not SQLAlchemy; a take that took nothing wrote no reservation, and none is heard."""
+    uow = SqlUnitOfWorkFactory(database)
+    order_id = await _stock_and_anchor(uow, 1)
+    heard: list[str] = []
+
+    def listener(_connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        heard.append(" ".join(statement.split()[:3]).upper())
+
+    event.listen(database.engine.sync_engine, "after_cursor_execute", listener)
+    try:
+        assert await _reserve(uow, order_id, 1) is True
+        taken = list(heard)
+        heard.clear()
+        assert await _reserve(uow, order_id, 2) is False
+    finally:
+        event.remove(database.engine.sync_engine, "after_cursor_execute", listener)
+    if database.writers is not None:  # PostgreSQL: one statement, a CTE, does both
+        assert taken == ["UPDATE STOCK_LEVELS SET", "INSERT INTO RESERVATIONS"]
+        assert heard == ["UPDATE STOCK_LEVELS SET"]
+    else:
+        assert len(taken) == len(heard) == 1 and taken[0].startswith("WITH TAKEN AS")
