@@ -123,9 +123,9 @@ PG_TAKE_CTE = (
     " INSERT INTO reservations (order_id, line_no, sku, warehouse, qty, state, created_at)"
     " SELECT $4, $5, $2, $3, $1, 'active', $6 FROM taken RETURNING id"
 )
-# What OrderDesk.place runs for a new one-line order: look for a cancellation heard before the order (PostgreSQL:
-# under the channel order's advisory lock), insert the order (ON CONFLICT DO NOTHING, RETURNING id), take the stock
-# and record the reservation, insert the line with its final status, then both events in one executemany.
+# What OrderDesk.place runs for a new one-line order on SQLite: look for a cancellation heard before the order,
+# insert the order (ON CONFLICT DO NOTHING, RETURNING id), take the stock and record the reservation, insert the line
+# with its final status, then both events in one executemany.
 # ``*_STATEMENTS`` count what ours shows as statements, transaction control (BEGIN) left out; the results put
 # ours' count beside it, so a change in place() that this copy misses shows up there.
 HEARD_CANCELLATION = (
@@ -144,18 +144,35 @@ SQLITE_ORDER = {
 }
 SQLITE_ORDER_STATEMENTS = 6
 SQLITE_RESERVE_STATEMENTS = (2,)  # UPDATE, INSERT
+# PostgreSQL's place() sends fewer statements (docs/reservations.md, "An order's trips"): the order's INSERT answers
+# whether a cancellation waits for it, the take answers the free stock when it takes nothing, and the lines and
+# events go in one statement, each column an array.
 PG_ORDER = {
     "lock": "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-    "heard": HEARD_CANCELLATION.format("$1", "$2"),
     "order": (
         "INSERT INTO orders (channel, external_id, customer_name, customer_phone, customer_email, total, currency, "
         "created_at, ship_by, external_key, phone_key) VALUES ($1, $2, '', '', '', NULL, 'RUB', $3, NULL, $2, NULL) "
-        "ON CONFLICT (channel, external_id) DO NOTHING RETURNING id"
+        "ON CONFLICT (channel, external_id) DO NOTHING RETURNING id, EXISTS (SELECT 1 FROM channel_order_events "
+        "WHERE channel = $1 AND external_id = $2 AND kind = 'cancelled' AND applied_at IS NULL)"
     ),
-    "line": "INSERT INTO order_lines (order_id, line_no, sku, qty, status, warehouse) VALUES ($1, 1, $2, 1, $3, $4)",
-    "events": "INSERT INTO order_events (order_id, at, kind, detail) VALUES ($1, $2, $3, $4)",
+    "take_else_free": (
+        "WITH taken AS (UPDATE stock_levels SET reserved = reserved + $1 WHERE sku = $2 AND warehouse = $3"
+        " AND on_hand - reserved >= $1 AND suspect_since IS NULL RETURNING sku),"
+        " made AS (INSERT INTO reservations (order_id, line_no, sku, warehouse, qty, state, created_at)"
+        " SELECT $4, $5, $2, $3, $1, 'active', $6 FROM taken RETURNING id)"
+        " SELECT id, NULL, 0 FROM made UNION ALL SELECT NULL, warehouse, CASE WHEN suspect_since IS NOT NULL THEN 0"
+        " ELSE GREATEST(0, on_hand - reserved) END FROM stock_levels WHERE sku = $2 AND NOT EXISTS (SELECT 1 FROM made)"
+    ),
+    "lines_and_events": (
+        "WITH lines AS (INSERT INTO order_lines (order_id, line_no, sku, qty, status, warehouse)"
+        " SELECT $1::bigint, * FROM unnest($2::integer[], $3::varchar[], $4::integer[], $5::varchar[],"
+        " $6::varchar[]))"
+        " INSERT INTO order_events (order_id, at, kind, detail) SELECT $1::bigint, e.at, e.kind, e.detail"
+        " FROM unnest($7::timestamptz[], $8::varchar[], $9::json[]) WITH ORDINALITY AS e(at, kind, detail, n)"
+        " ORDER BY e.n"
+    ),
 }
-PG_ORDER_STATEMENTS = 6
+PG_ORDER_STATEMENTS = 4
 PG_RESERVE_STATEMENTS = (2, 1)  # UPDATE + INSERT, or the CTE (asyncpg's BEGIN/COMMIT are no cursor statements)
 
 
@@ -298,7 +315,7 @@ class EngineCounters:
                 self.statements += 1  # the work, not its transaction's control (group commit shares that)
 
         event.listen(engine.sync_engine, "connect", on_connect)
-        event.listen(engine.sync_engine, "before_cursor_execute", on_execute)
+        event.listen(engine.sync_engine, "after_cursor_execute", on_execute)
 
     def snapshot(self) -> tuple[int, int]:
         return self.connects, self.statements
@@ -547,13 +564,15 @@ def asyncpg_place(pool: Any, skus: int, prefix: str) -> Attempt:
         now = datetime.now(UTC)
         async with pool.acquire() as connection, connection.transaction():
             await connection.fetchval(PG_ORDER["lock"], f"channel-order:{CHANNEL}:{external_id}")
-            await connection.fetch(PG_ORDER["heard"], CHANNEL, external_id)
-            order_id = await connection.fetchval(PG_ORDER["order"], CHANNEL, external_id, now)
-            ok = await connection.fetchval(PG_TAKE_CTE, 1, name, WAREHOUSE, order_id, 1, now) is not None
+            order_id, _waits = await connection.fetchrow(PG_ORDER["order"], CHANNEL, external_id, now)
+            rows = await connection.fetch(PG_ORDER["take_else_free"], 1, name, WAREHOUSE, order_id, 1, now)
+            ok = bool(rows) and rows[0][0] is not None
             status, warehouse = ("reserved", WAREHOUSE) if ok else ("out_of_stock", None)
-            await connection.execute(PG_ORDER["line"], order_id, name, status, warehouse)
-            events = [(order_id, now, kind, detail) for kind, detail in _order_events(ok, name)]
-            await connection.executemany(PG_ORDER["events"], events)
+            events = _order_events(ok, name)
+            await connection.execute(
+                PG_ORDER["lines_and_events"], order_id, [1], [name], [1], [status], [warehouse],
+                [now] * len(events), [kind for kind, _ in events], [detail for _, detail in events],
+            )  # fmt: skip
         return ok
 
     return attempt

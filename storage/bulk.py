@@ -24,22 +24,27 @@ from sqlalchemy.sql.compiler import SQLCompiler
 
 
 @dataclass(frozen=True)
-class _Compiled:
+class Compiled:
     sql: str
     names: tuple[str, ...]  # the parameters, in the order the SQL takes them
     processors: Mapping[str, Any]  # name -> the type's bind processor, where it has one
     given: Mapping[str, Any]  # name -> its value, for a parameter the statement holds itself (``version + 1``)
 
+    def parameters(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
+        """The statement's parameters from ``values`` by name, each processed by its type, in the SQL's order."""
+        processors = self.processors
+        return tuple(processors[n](values[n]) if n in processors else values[n] for n in self.names)
+
 
 @functools.cache
-def _compiled(statement: ClauseElement, dialect: Dialect, keys: tuple[str, ...]) -> _Compiled:
+def compiled(statement: ClauseElement, dialect: Dialect, keys: tuple[str, ...]) -> Compiled:
     compiled = cast(SQLCompiler, statement.compile(dialect=dialect, column_keys=list(keys)))
     if compiled.has_out_parameters or "POSTCOMPILE" in compiled.string:
         raise ValueError("a statement for execute_many takes single values: no IN lists, no OUT parameters")
     names = tuple(compiled.positiontup or ())
     processors = {name: compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names}
     given = {name: compiled.binds[name].value for name in names if name not in keys}
-    return _Compiled(compiled.string, names, {n: p for n, p in processors.items() if p is not None}, given)
+    return Compiled(compiled.string, names, {n: p for n, p in processors.items() if p is not None}, given)
 
 
 async def execute_many(
@@ -52,7 +57,7 @@ async def execute_many(
     """Execute ``statement`` (built once, its bound parameters named as ``columns`` and ``same``) for each of
     ``rows``, which give the values of ``columns`` in that order; ``same`` names the values every row shares.
     Answers the rows written as the driver counts them: SQLite does, asyncpg does not (-1)."""
-    form = _compiled(statement, connection.dialect, (*columns, *(same or {})))
+    form = compiled(statement, connection.dialect, (*columns, *(same or {})))
     varying = sorted(name for name in form.processors if name in columns)
     if varying:
         raise TypeError(f"{varying}: a value its type must process is to be the same for every row (same=)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, make_url
@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from storage.group_commit import GroupCommit
-from storage.sqlite_driver import OneHopDBAPI
+from storage.sqlite_driver import OneHopConnection, OneHopDBAPI
 
 READ_ONLY = "storeops_read_only"
 
@@ -116,4 +116,6 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int, synchronous: st
         # A writer takes the write lock when it starts, not when it first writes: a deferred
         # transaction that read first would fail at once with SQLITE_BUSY instead of waiting.
         read_only = connection.get_execution_options().get(READ_ONLY, False)
-        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        begin = "BEGIN" if read_only else "BEGIN IMMEDIATE"
+        # Handed to the driver, where it waits for the next statement anyway: no execution of its own to pay for.
+        cast(OneHopConnection, connection.connection.dbapi_connection).defer(begin)

@@ -8,7 +8,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from itertools import islice
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import String, and_, bindparam, case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -17,9 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage import schema as t
 from storage import statements as q
-from storage.bulk import execute_many
+from storage.bulk import compiled, execute_many
 from storage.order_listing import listed
 from storage.order_listing import obligation_of as _obligation
+from storage.sqlite_driver import OneHopConnection, then_if_one_changed
 from workflows.clients import phone_key
 from workflows.errors import DuplicateOrder
 from workflows.model import (
@@ -260,6 +261,25 @@ def _levels(rows: Result[Any]) -> list[StockLevel]:
     return [StockLevel(*row) for row in rows.tuples()]
 
 
+async def _take_on_sqlite(connection: AsyncConnection, values: dict[str, Any]) -> int | None:
+    """SQLite: the take and, only if it changed the stock row, the reservation's INSERT, in one call to the driver
+    (``OneHopConnection.call``): one trip to its thread, or none in a batch whose transaction holds the write lock.
+    Not through SQLAlchemy's execution, whose work for each statement cost several times SQLite's own; the
+    statements are compiled once, and the engine's listeners hear them as from SQLAlchemy."""
+    take = compiled(q.TAKE_STOCK, connection.dialect, ("b_sku", "b_warehouse", "b_qty"))
+    add = compiled(q.INSERT_RESERVATION, connection.dialect, q.RESERVATION_COLUMNS)
+    stock, row = take.parameters(values), add.parameters(values)
+    sync = connection.sync_connection
+    assert sync is not None
+    driver = cast(OneHopConnection, sync.connection.dbapi_connection)
+    made = await driver.call(then_if_one_changed, take.sql, stock, add.sql, row)
+    sync.dispatch.after_cursor_execute(sync, None, take.sql, stock, None, False)
+    if made is None:
+        return None
+    sync.dispatch.after_cursor_execute(sync, None, add.sql, row, None, False)
+    return int(made[0])
+
+
 class SqlReservations:
     def __init__(
         self, connection: AsyncConnection, touched: set[str] | None = None, urgent: set[str] | None = None
@@ -283,8 +303,7 @@ class SqlReservations:
             together = {**stock, **{k: values[k] for k in ("order_id", "line_no", "state", "created_at")}}
             reservation.id = (await self._c.execute(q.TAKE_AND_RESERVE, together)).scalar_one_or_none()
         else:
-            await self._c.execute(q.TAKE_STOCK_WITH_NEXT, stock)  # SQLite: both in one trip to the driver's thread
-            reservation.id = (await self._c.execute(q.RESERVE_IF_TAKEN, values)).scalar_one_or_none()
+            reservation.id = await _take_on_sqlite(self._c, {**stock, **values})
         if reservation.id is None:
             return False  # nothing changed: nothing for the channels to hear
         self._touched.add(reservation.sku)

@@ -11,11 +11,20 @@ The statements that only open or close a scope — ``BEGIN``, ``SAVEPOINT``, ``R
 cannot fail on their own in a way that the statement after them would not report, so they are not
 sent alone: they wait on the connection and go in the same trip as the next statement, ``COMMIT`` or
 ``ROLLBACK``. So does a statement marked :data:`WITH_NEXT` (storage/statements.py) whose result its
-caller never reads: the reservation's UPDATE, whose INSERT follows it, and an order's lines and
-events, which a writer of the group commit sends with its savepoint's release before it hands the
-connection on (storage/group_commit.py), so a failure is still its own. A reservation in a batch
-then costs one trip instead of four. A transaction that never ran a
-statement costs no trip at all: its deferred ``BEGIN`` is dropped with it.
+caller never reads: an order's lines and events, which a writer of the group commit sends with its
+savepoint's release before it hands the connection on (storage/group_commit.py), so a failure is
+still its own. A transaction that never ran a statement costs no trip at all: its deferred ``BEGIN``
+is dropped with it.
+
+:meth:`OneHopConnection.call` runs a function of ours on the sqlite3 connection, after what waits:
+the reservation's UPDATE and, if it changed the row, its INSERT (storage/repositories.py). When the
+connection already holds SQLite's write lock — its ``BEGIN IMMEDIATE`` ran, its transaction is open:
+a writer after the first of a group-commit batch — it runs at once on the event loop's thread, not
+on aiosqlite's: such a statement waits on nobody (in WAL mode readers never block the writer) and
+syncs nothing to disk (only ``COMMIT`` does), so it costs SQLite's own tens of microseconds, less
+than the trip. Anything that may wait — ``BEGIN IMMEDIATE`` on another process's writer (the busy
+timeout), ``COMMIT``'s fsync, any other statement — still goes to the thread. A reservation then
+costs one trip alone (with ``BEGIN``), and none in a batch after its first.
 
 It uses aiosqlite's ``_execute`` (its one way to run a function on its thread), so aiosqlite is
 pinned to the versions the test suite has run against.
@@ -26,7 +35,8 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections import deque
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 import aiosqlite
 from sqlalchemy.dialects.sqlite.aiosqlite import (
@@ -41,7 +51,9 @@ _Deferred = tuple[str, Any, bool]  # a statement, its parameters (None: none), a
 # Opening a transaction or a savepoint, releasing a savepoint: sent with the next statement.
 _DEFERRABLE = re.compile(r"^\s*(BEGIN|SAVEPOINT|RELEASE)\b", re.IGNORECASE)
 _BEGIN = re.compile(r"^\s*BEGIN\b", re.IGNORECASE)
+_BEGIN_WRITE = re.compile(r"^\s*BEGIN\s+IMMEDIATE\b", re.IGNORECASE)
 WITH_NEXT = "/* with the next statement */"  # in a statement: it goes in the next one's trip
+T = TypeVar("T")
 
 
 async def _nothing() -> None:
@@ -60,6 +72,31 @@ def _run_deferred(connection: sqlite3.Connection, deferred: list[_Deferred]) -> 
         except sqlite3.Error as error:
             error.storeops_statement = (statement, parameters, many)  # type: ignore[attr-defined]
             raise
+
+
+def run_one(connection: sqlite3.Connection, statement: str, parameters: Any) -> sqlite3.Cursor:
+    """One statement; a failure says which (as :func:`_run_deferred`'s do)."""
+    try:
+        return connection.execute(statement, parameters)
+    except sqlite3.Error as error:
+        error.storeops_statement = (statement, parameters, False)  # type: ignore[attr-defined]
+        raise
+
+
+def then_if_one_changed(
+    connection: sqlite3.Connection,
+    deferred: list[_Deferred],
+    first: str,
+    first_parameters: Any,
+    then: str,
+    then_parameters: Any,
+) -> Any:
+    """What waits, then ``first``; ``then`` only if ``first`` changed exactly one row. ``then``'s first row, or
+    ``None`` when it did not run (for :meth:`OneHopConnection.call`)."""
+    _run_deferred(connection, deferred)
+    if run_one(connection, first, first_parameters).rowcount != 1:
+        return None
+    return run_one(connection, then, then_parameters).fetchone()
 
 
 def _as_sqlalchemy(error: Exception) -> Exception:
@@ -147,15 +184,40 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class OneHopConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ("deferred",)
+    __slots__ = ("deferred", "write_begun")
 
     def __init__(self, dbapi: Any, connection: Any) -> None:
         super().__init__(dbapi, connection)
         self.deferred: list[_Deferred] = []  # statements waiting for the next trip, in order
+        self.write_begun = False  # a BEGIN IMMEDIATE went to SQLite in this transaction
 
     def take_deferred(self) -> list[_Deferred]:
         taken, self.deferred = self.deferred, []
+        if taken and _BEGIN_WRITE.match(taken[0][0]):
+            self.write_begun = True
         return taken
+
+    @property
+    def holds_write_lock(self) -> bool:
+        """SQLite's write lock is this connection's: its BEGIN IMMEDIATE ran and the transaction is still open, so a
+        statement waits on nobody (WAL: readers never block the writer)."""
+        return self.write_begun and self.begun and bool(self._connection._conn.in_transaction)
+
+    async def call(self, function: Callable[..., T], *args: Any) -> T:
+        """``function(sqlite3 connection, what waits, *args)`` in one trip to the driver's thread — or, when this
+        connection holds the write lock, at once on the caller's thread: a short statement then costs SQLite's own
+        work (microseconds), less than the trip. Errors come as SQLAlchemy words a statement's."""
+        inline = self.holds_write_lock
+        work = self.take_deferred()
+        try:
+            if inline:
+                return function(self._connection._conn, work, *args)
+            return cast(T, await self._connection._execute(function, self._connection._conn, work, *args))
+        except sqlite3.Error as error:
+            worded = _as_sqlalchemy(error)
+            if worded is error:
+                raise
+            raise worded from error
 
     @property
     def begun(self) -> bool:
@@ -186,6 +248,7 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
             self._handle_exception(_as_sqlalchemy(error))
 
     def commit(self) -> None:
+        self.write_begun = False
         if not self.begun:  # nothing was run: nothing to commit
             self.deferred.clear()
             return
@@ -195,6 +258,7 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
             self._handle_exception(_as_sqlalchemy(error))
 
     def rollback(self) -> None:
+        self.write_begun = False
         begun = self.begun
         self.deferred.clear()  # a savepoint opened or released inside it goes with it
         if begun:
@@ -213,5 +277,6 @@ class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):
         super().__init__(aiosqlite, sqlite3)
 
     def connect(self, *args: Any, **kwargs: Any) -> AsyncAdapt_aiosqlite_connection:
+        kwargs.setdefault("check_same_thread", False)  # OneHopConnection.call may run a statement on the loop's thread
         adapted = super().connect(*args, **kwargs)
         return OneHopConnection(self, adapted._connection)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-from sqlalchemy import BigInteger, Integer, Numeric, String, bindparam, func, select, text, update
+from sqlalchemy import BigInteger, Integer, Numeric, String, bindparam, select, text, update
 
 from storage import schema as t
 from storage.sqlite_driver import WITH_NEXT
@@ -36,14 +36,14 @@ TAKE_STOCK = (
 
 INSERT_RESERVATION = t.reservations.insert().returning(t.reservations.c.id)
 
-_RESERVATION_COLUMNS = ["order_id", "line_no", "sku", "warehouse", "qty", "state", "created_at"]
+RESERVATION_COLUMNS = ("order_id", "line_no", "sku", "warehouse", "qty", "state", "created_at")
 
 # PostgreSQL: the same two steps in one statement; the reservation row exists only if the
 # conditional UPDATE matched.
 TAKE_AND_RESERVE = (
     t.reservations.insert()
     .from_select(
-        _RESERVATION_COLUMNS,
+        list(RESERVATION_COLUMNS),
         select(
             bindparam("order_id", type_=BigInteger),
             bindparam("line_no", type_=Integer),
@@ -53,27 +53,6 @@ TAKE_AND_RESERVE = (
             bindparam("state", type_=String),
             bindparam("created_at", type_=t.UtcDateTime()),
         ).select_from(TAKE_STOCK.returning(_stock.sku).cte("taken")),
-    )
-    .returning(t.reservations.c.id)
-)
-
-# SQLite: the UPDATE goes in the same trip to the driver's thread as the INSERT after it (WITH_NEXT), and the
-# INSERT makes the reservation row only if the UPDATE changed the stock row (changes(): the rows changed by the
-# statement just before, on this connection). Run one after the other without the driver's help, the same holds.
-TAKE_STOCK_WITH_NEXT = TAKE_STOCK.prefix_with(WITH_NEXT, dialect="sqlite")
-RESERVE_IF_TAKEN = (
-    t.reservations.insert()
-    .from_select(
-        _RESERVATION_COLUMNS,
-        select(
-            bindparam("order_id", type_=BigInteger),
-            bindparam("line_no", type_=Integer),
-            bindparam("sku", type_=String),
-            bindparam("warehouse", type_=String),
-            bindparam("qty", type_=Integer),
-            bindparam("state", type_=String),
-            bindparam("created_at", type_=t.UtcDateTime()),
-        ).where(func.changes() == 1),
     )
     .returning(t.reservations.c.id)
 )

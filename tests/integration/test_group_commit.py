@@ -8,7 +8,9 @@ import sqlite3
 from decimal import Decimal
 from typing import Any
 
+import aiosqlite
 import pytest
+from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from storage import sqlite_driver
@@ -17,7 +19,7 @@ from storage.group_commit import BatchLost
 from storage.uow import SqlUnitOfWorkFactory
 from tests.fakes import FakeClock
 from workflows.errors import DuplicateOrder
-from workflows.model import Customer, LineStatus, Order, OrderLine
+from workflows.model import Customer, LineStatus, Order, OrderLine, Reservation, ReservationState, StockFigure
 
 WRITERS = 12
 
@@ -167,3 +169,101 @@ async def test_a_writer_cancelled_while_waiting_holds_nobody_up(database: Databa
         cancelled = True
     assert cancelled or database.writers is None  # on PostgreSQL it may have been done already
     assert await _stored(database) == {"w-0", "w-1", "w-3"} | (set() if cancelled else {"w-2"})
+
+
+async def _stock_and_anchor(uow: SqlUnitOfWorkFactory, units: int) -> int:
+    """``units`` of IRON online, and an order to hang reservations on; the order's id."""
+    async with uow() as work:
+        await work.stock.save_figures([StockFigure("IRON", "online", units)], FakeClock().now())
+        anchor = _order("anchor")
+        await work.orders.add(anchor)
+        await work.commit()
+    assert anchor.id is not None
+    return anchor.id
+
+
+async def _reserve(uow: SqlUnitOfWorkFactory, order_id: int, line_no: int) -> bool:
+    reservation = Reservation(None, order_id, line_no, "IRON", "online", 1, ReservationState.ACTIVE, FakeClock().now())
+    async with uow() as work:
+        taken = await work.reservations.take(reservation)
+        await work.commit()
+    return taken
+
+
+async def test_takes_at_once_sell_exactly_what_is_on_hand(database: Database, monkeypatch: Any) -> None:
+    """On SQLite a take after the first of its batch runs on the event loop's thread (its batch holds the write lock):
+    no trip to the driver's, and the books come out as with one transaction each."""
+    uow = SqlUnitOfWorkFactory(database)
+    order_id = await _stock_and_anchor(uow, 5)
+    batches_before = database.writers.batches if database.writers is not None else 0
+    trips = _count_trips(monkeypatch)
+    outcomes = await asyncio.gather(*(_reserve(uow, order_id, n) for n in range(1, WRITERS + 1)))
+    trips_taken = trips.count
+    assert sorted(outcomes) == [False] * (WRITERS - 5) + [True] * 5
+    async with uow(read_only=True) as work:
+        (level,) = await work.stock.for_sku("IRON")
+        assert (level.on_hand, level.reserved) == (5, 5)
+        taken = await work.reservations.for_order(order_id)
+        assert sorted(r.line_no for r in taken) == [n for n, ok in enumerate(outcomes, 1) if ok]
+    if database.writers is not None:
+        batches = database.writers.batches - batches_before
+        assert batches < WRITERS  # they shared transactions...
+        assert trips_taken == 2 * batches  # ...and each batch paid two trips: its first take (with BEGIN), its COMMIT
+
+
+async def test_a_take_that_fails_on_the_loops_thread_loses_only_its_own_work(database: Database) -> None:
+    """A reservation for an order that does not exist (the foreign key refuses it) fails as a statement does, with
+    SQLAlchemy's IntegrityError, and the writers around it keep theirs."""
+    uow = SqlUnitOfWorkFactory(database)
+    order_id = await _stock_and_anchor(uow, 100)
+    outcomes = await asyncio.gather(
+        *(_reserve(uow, 10**9 if n == 4 else order_id, n) for n in range(1, WRITERS + 1)), return_exceptions=True
+    )
+    assert isinstance(outcomes[3], IntegrityError)
+    assert [outcome for n, outcome in enumerate(outcomes, 1) if n != 4] == [True] * (WRITERS - 1)
+    async with uow(read_only=True) as work:
+        (level,) = await work.stock.for_sku("IRON")
+        assert level.reserved == WRITERS - 1
+        assert len(await work.reservations.for_order(order_id)) == WRITERS - 1
+
+
+class _Trips:
+    count = 0
+
+
+def _count_trips(monkeypatch: Any) -> _Trips:
+    """Counts the trips to aiosqlite's thread from now on."""
+    trips = _Trips()
+    real = aiosqlite.Connection._execute
+
+    async def counted(self: Any, function: Any, *args: Any, **kwargs: Any) -> Any:
+        trips.count += 1
+        return await real(self, function, *args, **kwargs)  # type: ignore[no-untyped-call]
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    return trips
+
+
+async def test_the_engines_listeners_hear_a_take(database: Database) -> None:
+    """What watches the engine for writes (the sandbox's console) hears the take's UPDATE and INSERT, though on SQLite
+    the driver runs them, not SQLAlchemy; a take that took nothing wrote no reservation, and none is heard."""
+    uow = SqlUnitOfWorkFactory(database)
+    order_id = await _stock_and_anchor(uow, 1)
+    heard: list[str] = []
+
+    def listener(_connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        heard.append(" ".join(statement.split()[:3]).upper())
+
+    event.listen(database.engine.sync_engine, "after_cursor_execute", listener)
+    try:
+        assert await _reserve(uow, order_id, 1) is True
+        taken = list(heard)
+        heard.clear()
+        assert await _reserve(uow, order_id, 2) is False
+    finally:
+        event.remove(database.engine.sync_engine, "after_cursor_execute", listener)
+    if database.writers is not None:  # PostgreSQL: one statement, a CTE, does both
+        assert taken == ["UPDATE STOCK_LEVELS SET", "INSERT INTO RESERVATIONS"]
+        assert heard == ["UPDATE STOCK_LEVELS SET"]
+    else:
+        assert len(taken) == len(heard) == 1 and taken[0].startswith("WITH TAKEN AS")
