@@ -8,6 +8,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from itertools import islice
+from operator import itemgetter
 from typing import Any, TypeVar
 
 from sqlalchemy import String, and_, bindparam, case, delete, func, select, update
@@ -58,8 +59,8 @@ def _key_chunks(connection: AsyncConnection, keys: Collection[StockKey]) -> Iter
     list of row values, where two plain lists go by the primary key (or an index led by the pair). The warehouses
     are few: each chunk of SKUs takes them all. On SQLite, whose key lists go as one JSON array (:func:`_among`),
     one chunk: a 1C message's keys in one statement, not ten."""
-    warehouses = sorted({warehouse for _, warehouse in keys})
-    skus = sorted({sku for sku, _ in keys})
+    warehouses = sorted(set(map(itemgetter(1), keys)))
+    skus = sorted(set(map(itemgetter(0), keys)))
     for chunk in batched(skus, _CHUNK if connection.dialect.name == "postgresql" else max(1, len(skus))):
         yield list(chunk), warehouses
 
@@ -137,7 +138,7 @@ class SqlStockLevels:
         return sorted(found, key=lambda level: (level.sku, level.warehouse))
 
     async def save_figures(self, figures: Sequence[StockFigure], as_of: datetime) -> set[StockKey]:
-        self._touched.update(f.sku for f in figures)
+        self._touched.update(map(itemgetter(0), figures))  # a figure's SKU
         same = {"reserved": 0, "as_of": as_of}
         columns = ("sku", "warehouse", "on_hand")  # a figure is the tuple (sku, warehouse, qty)
         written = await execute_many(self._c, _save_figure(self._c.dialect.name), columns, figures, same)
