@@ -37,11 +37,13 @@ or pulled from the OData stock register on a schedule. Each entrance only transl
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from operator import attrgetter
+from typing import cast
 from zoneinfo import ZoneInfo
 
 from workflows.articles import check_sku
@@ -84,6 +86,10 @@ class OneCTotal:
     offer: OneCOffer | None = None
 
 
+# A figure from its three values without a Python call per figure (StockFigure(...) and _make are Python code).
+_figure = cast(Callable[[tuple[str, str, int]], StockFigure], functools.partial(tuple.__new__, StockFigure))
+
+
 def onec_time(value: datetime, topology: Topology) -> datetime:
     """A 1C timestamp: one without an offset is read in ``[onec] timezone``."""
     if value.tzinfo is None:
@@ -103,7 +109,7 @@ def resolve(lines: Sequence[OneCLine], topology: Topology, *, sum_repeats: bool 
         skus = list(map(attrgetter("sku"), lines))  # column by column, at C's speed: a snapshot has a million lines
         ours = list(map(code_of.__getitem__, map(attrgetter("warehouse"), lines)))
         if len(set(zip(skus, ours, strict=True))) == len(lines):
-            return sorted(map(StockFigure._make, zip(skus, ours, map(attrgetter("qty"), lines), strict=True)))
+            return sorted(map(_figure, zip(skus, ours, map(attrgetter("qty"), lines), strict=True)))
     ignored = {name.lower() for name in topology.onec.ignore_warehouses}
     sums: dict[tuple[str, str], int] = {}
     first: dict[tuple[str, str], int] = {}
