@@ -22,7 +22,7 @@ from itertools import islice
 from workflows.errors import UnknownWarehouse
 from workflows.kits import KitBook
 from workflows.model import Reservation, ReservationState, StockFigure, StockLevel, channel_availability
-from workflows.offer_ids import OfferIdConflict, offer_id_for, plan_offer_ids
+from workflows.offer_ids import OfferIdConflict, OfferIdRule, offer_id_for, plan_offer_ids
 from workflows.ports import Clock, StockKey, UnitOfWork, UnitOfWorkFactory
 from workflows.topology import Topology
 from workflows.typed_names import case_forms, same_name
@@ -238,7 +238,11 @@ class Ledger:
         channels = sorted(self._topology.channels.items())  # every channel in one statement of each kind
         mapped = await uow.offer_ids.mapped_on([name for name, _ in channels], skus)
         unmapped = {name: skus - set(mapped.get(name, {})) for name, _ in channels}
-        ids = {name: {sku: offer_id_for(sku, channel.offer_id) for sku in unmapped[name]} for name, channel in channels}
+        by_rule: dict[OfferIdRule, dict[str, str]] = {}  # channels of one rule share their ids: each worked out once
+        for name, channel in channels:
+            known = by_rule.setdefault(channel.offer_id, {})
+            known.update((sku, offer_id_for(sku, channel.offer_id)) for sku in unmapped[name] - known.keys())
+        ids = {name: {sku: by_rule[channel.offer_id][sku] for sku in unmapped[name]} for name, channel in channels}
         owners = await uow.offer_ids.owners_on({name: set(of.values()) for name, of in ids.items()})
         plans = [
             plan_offer_ids(name, rule.offer_id, unmapped[name], mapped.get(name, {}), owners.get(name, {}), ids[name])
