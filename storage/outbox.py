@@ -38,7 +38,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage import schema as t
-from storage.bulk import execute_many
+from storage.bulk import execute_many, execute_once
 from storage.repositories import _CHUNK, _among, batched
 from workflows.ports import BULK, URGENT, ChannelRule, Push
 
@@ -117,12 +117,13 @@ class SqlOutbox:
             codes, safety = sorted(set(channels[name][0])), channels[name][1]
             given |= {f"q_code_{i}_{j}": code for j, code in enumerate(codes)}
             given |= {f"q_name_{i}": name, f"q_safety_{i}": safety}
-        served = tuple(len(set(channels[name][0])) for name in names)
+        statement = _enqueue_availability(self._c.dialect.name, tuple(len(set(channels[n][0])) for n in names))
         if self._c.dialect.name == "postgresql":
             given |= {"q_skus": sorted(set(skus)), "q_urgent": sorted(set(urgent))}
-        else:
+            await self._c.execute(statement, given)
+        else:  # SQLite: some fifty parameters, bound as the driver takes them
             given |= {"q_skus": _json(sorted(set(skus))), "q_urgent": _json(sorted(set(urgent)))}
-        await self._c.execute(_enqueue_availability(self._c.dialect.name, served), given)
+            await execute_once(self._c, statement, given)
 
     async def claim(
         self, channel: str, now: datetime, lease_until: datetime, owner: str, limit: int, *, urgent_only: bool = False

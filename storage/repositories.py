@@ -8,6 +8,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from itertools import islice
+from operator import itemgetter
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import String, and_, bindparam, case, delete, func, select, update
@@ -59,8 +60,8 @@ def _key_chunks(connection: AsyncConnection, keys: Collection[StockKey]) -> Iter
     list of row values, where two plain lists go by the primary key (or an index led by the pair). The warehouses
     are few: each chunk of SKUs takes them all. On SQLite, whose key lists go as one JSON array (:func:`_among`),
     one chunk: a 1C message's keys in one statement, not ten."""
-    warehouses = sorted({warehouse for _, warehouse in keys})
-    skus = sorted({sku for sku, _ in keys})
+    warehouses = sorted(set(map(itemgetter(1), keys)))
+    skus = sorted(set(map(itemgetter(0), keys)))
     for chunk in batched(skus, _CHUNK if connection.dialect.name == "postgresql" else max(1, len(skus))):
         yield list(chunk), warehouses
 
@@ -128,6 +129,10 @@ class SqlStockLevels:
         found: list[StockLevel] = []
         c = t.stock_levels.c
         for skus, warehouses in _key_chunks(self._c, keys):
+            if self._c.dialect.name == "sqlite":  # every 1C message asks: the driver's SQL, no statement to build
+                rows = await self._c.exec_driver_sql(_SQLITE_OVERDRAWN, (json.dumps(skus), json.dumps(warehouses)))
+                found.extend(_sqlite_levels(rows))
+                continue
             query = q.STOCK_LEVELS.where(
                 _among(self._c, c.sku, skus), c.warehouse.in_(warehouses), c.reserved > c.on_hand
             )
@@ -138,7 +143,7 @@ class SqlStockLevels:
         return sorted(found, key=lambda level: (level.sku, level.warehouse))
 
     async def save_figures(self, figures: Sequence[StockFigure], as_of: datetime) -> set[StockKey]:
-        self._touched.update(f.sku for f in figures)
+        self._touched.update(map(itemgetter(0), figures))  # a figure's SKU
         same = {"reserved": 0, "as_of": as_of}
         columns = ("sku", "warehouse", "on_hand")  # a figure is the tuple (sku, warehouse, qty)
         written = await execute_many(self._c, _save_figure(self._c.dialect.name), columns, figures, same)
@@ -235,6 +240,15 @@ async def _cancellation_waits(connection: AsyncConnection, channel: str, externa
 _SQLITE_LEVELS_OF_SKUS = (
     "SELECT sku, warehouse, on_hand, reserved, as_of, suspect_since FROM stock_levels "
     "WHERE sku IN (SELECT value FROM json_each(?))"
+)
+
+
+# The keys' rows with more reserved than on hand, by the partial index of those (migration 0030): the same look-up
+# through the primary key fetched each of a 1C message's 5 000 rows to compare the two.
+_SQLITE_OVERDRAWN = (
+    "SELECT sku, warehouse, on_hand, reserved, as_of, suspect_since FROM stock_levels "
+    "WHERE sku IN (SELECT value FROM json_each(?)) AND warehouse IN (SELECT value FROM json_each(?)) "
+    "AND reserved > on_hand"
 )
 
 
@@ -358,12 +372,16 @@ class SqlReservations:
         c = t.reservations.c
         found: list[Reservation] = []
         for skus, warehouses in _key_chunks(self._c, keys):
+            among = [_among(self._c, c.sku, skus), c.warehouse.in_(warehouses)]
+            if self._c.dialect.name == "sqlite":  # every 1C message asks, and there are seldom any: their ids first
+                given = (json.dumps(skus), json.dumps(warehouses), ReservationState.ACTIVE.value)
+                ids = (await self._c.exec_driver_sql(_SQLITE_DEDUCTED_ACTIVE, given)).scalars().all()
+                if not ids:
+                    continue
+                among = [c.id.in_(ids)]
             rows = await self._c.execute(
                 select(t.reservations).where(
-                    _among(self._c, c.sku, skus),
-                    c.warehouse.in_(warehouses),
-                    c.state == ReservationState.ACTIVE.value,
-                    c.deducted_at.is_not(None),
+                    *among, c.state == ReservationState.ACTIVE.value, c.deducted_at.is_not(None)
                 )
             )
             found.extend(_reservation(row) for row in rows)
@@ -393,6 +411,12 @@ class SqlReservations:
             select(c.sku, c.warehouse, func.sum(c.qty)).where(c.state == state.value).group_by(c.sku, c.warehouse)
         )
         return {(sku, warehouse): int(total) for sku, warehouse, total in rows}
+
+
+_SQLITE_DEDUCTED_ACTIVE = (
+    "SELECT id FROM reservations WHERE sku IN (SELECT value FROM json_each(?)) "
+    "AND warehouse IN (SELECT value FROM json_each(?)) AND state = ? AND deducted_at IS NOT NULL"
+)
 
 
 def _reservation(row: Any) -> Reservation:
@@ -625,6 +649,22 @@ class SqlOrders:
         return await listed(self._c, wanted, limit)
 
 
+# SQLite: a 1C message's look-ups of offer ids, the keys as JSON arrays (as _among), by the primary key or the
+# unique (channel, offer_id); the driver's SQL, as for_skus: no statement built and compiled for each message.
+_SQLITE_ON_EVERY_CHANNEL = (
+    "SELECT sku FROM offer_ids WHERE channel IN (SELECT value FROM json_each(?1)) "
+    "AND sku IN (SELECT value FROM json_each(?2)) GROUP BY sku HAVING count(*) = ?3"
+)
+_SQLITE_MAPPED_ON = (
+    "SELECT channel, sku, offer_id FROM offer_ids WHERE channel IN (SELECT value FROM json_each(?)) "
+    "AND sku IN (SELECT value FROM json_each(?))"
+)
+_SQLITE_OWNERS_ON = (
+    "SELECT channel, offer_id, sku FROM offer_ids WHERE channel IN (SELECT value FROM json_each(?)) "
+    "AND offer_id IN (SELECT value FROM json_each(?))"
+)
+
+
 class SqlOfferIds:
     def __init__(self, connection: AsyncConnection) -> None:
         self._c = connection
@@ -653,6 +693,9 @@ class SqlOfferIds:
         c = t.offer_ids.c
         named = sorted(set(channels))
         found: set[str] = set()
+        if self._c.dialect.name == "sqlite" and skus:  # every 1C message asks: the driver's SQL, all keys at once
+            given = (json.dumps(named), json.dumps(sorted(set(skus))), len(named))
+            return set((await self._c.exec_driver_sql(_SQLITE_ON_EVERY_CHANNEL, given)).scalars().all())
         for chunk in batched(sorted(set(skus)), _CHUNK):
             query = select(c.sku).where(c.channel.in_(named), _among(self._c, c.sku, chunk)).group_by(c.sku)
             found.update((await self._c.execute(query.having(func.count() == len(named)))).scalars())
@@ -661,11 +704,19 @@ class SqlOfferIds:
     async def mapped_on(self, channels: Collection[str], skus: Collection[str]) -> dict[str, dict[str, str]]:
         c = t.offer_ids.c
         found: dict[str, dict[str, str]] = {}
-        for chunk in batched(sorted(set(skus)), _CHUNK):
-            query = select(c.channel, c.sku, c.offer_id).where(
-                c.channel.in_(sorted(set(channels))), _among(self._c, c.sku, chunk)
-            )
-            for channel, sku, offer_id in (await self._c.execute(query)).tuples():
+        for chunk in batched(sorted(set(skus)), _CHUNK if self._c.dialect.name == "postgresql" else len(skus)):
+            if self._c.dialect.name == "sqlite":  # a 1C message with new SKUs asks: the driver's SQL
+                given = (json.dumps(sorted(set(channels))), json.dumps(chunk))
+                rows: Any = (await self._c.exec_driver_sql(_SQLITE_MAPPED_ON, given)).tuples().all()
+            else:
+                rows = (
+                    await self._c.execute(
+                        select(c.channel, c.sku, c.offer_id).where(
+                            c.channel.in_(sorted(set(channels))), _among(self._c, c.sku, chunk)
+                        )
+                    )
+                ).tuples()
+            for channel, sku, offer_id in rows:
                 found.setdefault(channel, {})[sku] = offer_id
         return found
 
@@ -674,11 +725,17 @@ class SqlOfferIds:
         wanted = {(channel, offer_id) for channel, ids in offer_ids.items() for offer_id in ids}
         found: dict[str, dict[str, str]] = {}
         channels = sorted({channel for channel, _ in wanted})
-        for chunk in batched(sorted({offer_id for _, offer_id in wanted}), _CHUNK):
-            query = select(c.channel, c.offer_id, c.sku).where(
-                c.channel.in_(channels), _among(self._c, c.offer_id, chunk)
-            )
-            for channel, offer_id, sku in (await self._c.execute(query)).tuples():
+        ids = sorted({offer_id for _, offer_id in wanted})
+        for chunk in batched(ids, _CHUNK if self._c.dialect.name == "postgresql" else max(1, len(ids))):
+            if self._c.dialect.name == "sqlite":  # a 1C message with new SKUs asks: the driver's SQL
+                given = (json.dumps(channels), json.dumps(chunk))
+                rows: Any = (await self._c.exec_driver_sql(_SQLITE_OWNERS_ON, given)).tuples().all()
+            else:
+                query = select(c.channel, c.offer_id, c.sku).where(
+                    c.channel.in_(channels), _among(self._c, c.offer_id, chunk)
+                )
+                rows = (await self._c.execute(query)).tuples()
+            for channel, offer_id, sku in rows:
                 if (channel, offer_id) in wanted:
                     found.setdefault(channel, {})[offer_id] = sku
         return found

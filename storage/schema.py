@@ -23,6 +23,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -65,6 +66,8 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+_OVERDRAWN = text("reserved > on_hand")
+
 stock_levels = Table(
     "stock_levels",
     metadata,
@@ -75,6 +78,9 @@ stock_levels = Table(
     Column("as_of", UtcDateTime, nullable=False),
     Column("suspect_since", UtcDateTime, nullable=True),
     CheckConstraint("reserved >= 0", name="reserved_not_negative"),
+    # the rows promised beyond what is on hand, and only those: a 1C message asks which of its 5 000 rows are, and
+    # finds next to none without fetching each row (migration 0030)
+    Index("ix_stock_levels_overdrawn", "sku", "warehouse", sqlite_where=_OVERDRAWN, postgresql_where=_OVERDRAWN),
 )
 
 orders = Table(

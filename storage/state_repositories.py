@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage import schema as t
+from storage import statements as q
 from storage.repositories import _upsert
 from workflows.ports import ChannelState, Heartbeat, ReportDelivery
 
@@ -80,8 +81,8 @@ class SqlHeartbeats:
         self._c = connection
 
     async def heard(self, source: str, at: datetime) -> None:
-        statement = _upsert(self._c, t.onec_heartbeats).values(source=source, at=at)
-        await self._c.execute(statement.on_conflict_do_update(index_elements=["source"], set_={"at": at}))
+        statement = q.HEARD_WITH_NEXT if self._c.dialect.name == "sqlite" else q.HEARD
+        await self._c.execute(statement, {"source": source, "at": at})
 
     async def last(self) -> Heartbeat | None:
         c = t.onec_heartbeats.c

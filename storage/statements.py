@@ -62,6 +62,16 @@ STOCK_LEVELS = select(*(t.stock_levels.c[field.name] for field in fields(StockLe
 STOCK_OF_SKU = STOCK_LEVELS.where(_stock.sku == _sku)  # takes {"b_sku": …}
 
 
+# 1C was heard from. A fixed text, compiled once (a dialect's insert construct is compiled at every call); on SQLite
+# it goes with the next statement's trip to the driver's thread (WITH_NEXT): every 1C message notes it, nothing reads
+# its answer.
+_HEARD = (
+    "INSERT {with_next} INTO onec_heartbeats (source, at) VALUES (:source, :at) "
+    "ON CONFLICT (source) DO UPDATE SET at = excluded.at"
+)
+HEARD = text(_HEARD.format(with_next="")).bindparams(bindparam("at", type_=t.UtcDateTime()))
+HEARD_WITH_NEXT = text(_HEARD.format(with_next=WITH_NEXT)).bindparams(bindparam("at", type_=t.UtcDateTime()))
+
 # Insert an order unless (channel, external_id) exists; returns its id, or no row. Text, not the dialects' insert
 # constructs: SQLAlchemy keeps no compiled form of those (no cache key), so each order compiled its INSERT anew.
 _INSERT_ORDER = (

@@ -12,15 +12,17 @@ Rules:
 from __future__ import annotations
 
 import logging
+import operator
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import islice
 
 from workflows.errors import UnknownWarehouse
 from workflows.kits import KitBook
 from workflows.model import Reservation, ReservationState, StockFigure, StockLevel, channel_availability
-from workflows.offer_ids import OfferIdConflict, offer_id_for, plan_offer_ids
+from workflows.offer_ids import OfferIdConflict, OfferIdRule, offer_id_for, plan_offer_ids
 from workflows.ports import Clock, StockKey, UnitOfWork, UnitOfWorkFactory
 from workflows.topology import Topology
 from workflows.typed_names import case_forms, same_name
@@ -93,6 +95,18 @@ def availability(
 CLEARED_AS_OF = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+KEY = operator.itemgetter(0, 1)  # a figure's (SKU, warehouse)
+
+
+def in_key_order(figures: list[StockFigure]) -> list[StockFigure]:
+    """``figures`` by (SKU, warehouse), a row named twice by its last figure. Figures already so (as
+    :func:`workflows.onec_intake.resolve` gives them) come back as they are, checked in one pass."""
+    keys = list(map(KEY, figures))
+    if all(map(operator.lt, keys, islice(keys, 1, None))):
+        return figures
+    return sorted({f[:2]: f for f in figures}.values())  # one figure per key: qty never decides the order
+
+
 class Ledger:
     def __init__(self, uow: UnitOfWorkFactory, topology: Topology, clock: Clock) -> None:
         self._uow = uow
@@ -151,14 +165,14 @@ class Ledger:
         result = StockUpdateResult()
         kits = self._kits.skus
         # a message naming one row twice: its last figure counts; a kit's stock is its components' (docs/kits.md)
-        latest = {f[:2]: f for f in figures if not kits or f.sku not in kits}  # keyed (sku, warehouse)
-        result.ignored_kits = sum(1 for f in figures if f.sku in kits) if kits else 0
-        ordered = sorted(latest.items())  # rows are written in key order (the order PostgreSQL locks them in)
-        newer = await uow.stock.save_figures([f for _, f in ordered], as_of)
-        fresh = [f for key, f in ordered if key not in newer] if newer else [f for _, f in ordered]
+        rows = [f for f in figures if f.sku not in kits] if kits else list(figures)
+        result.ignored_kits = len(figures) - len(rows)
+        rows = in_key_order(rows)  # rows are written in key order (the order PostgreSQL locks them in)
+        newer = await uow.stock.save_figures(rows, as_of)
+        fresh = [f for f in rows if f[:2] not in newer] if newer else rows
         result.accepted = len(fresh)
-        result.ignored_stale = len(latest) - len(fresh)
-        keys = [key for key, _ in ordered if key not in newer] if newer else [key for key, _ in ordered]
+        result.ignored_stale = len(rows) - len(fresh)
+        keys = list(map(KEY, fresh))
         result.absorbed = await self._absorb_reflected(uow, keys, computed_at=as_of)
         result.shortfalls = [
             Shortfall(level.sku, level.warehouse, level.on_hand, level.reserved)
@@ -224,7 +238,11 @@ class Ledger:
         channels = sorted(self._topology.channels.items())  # every channel in one statement of each kind
         mapped = await uow.offer_ids.mapped_on([name for name, _ in channels], skus)
         unmapped = {name: skus - set(mapped.get(name, {})) for name, _ in channels}
-        ids = {name: {sku: offer_id_for(sku, channel.offer_id) for sku in unmapped[name]} for name, channel in channels}
+        by_rule: dict[OfferIdRule, dict[str, str]] = {}  # channels of one rule share their ids: each worked out once
+        for name, channel in channels:
+            known = by_rule.setdefault(channel.offer_id, {})
+            known.update((sku, offer_id_for(sku, channel.offer_id)) for sku in unmapped[name] - known.keys())
+        ids = {name: {sku: by_rule[channel.offer_id][sku] for sku in unmapped[name]} for name, channel in channels}
         owners = await uow.offer_ids.owners_on({name: set(of.values()) for name, of in ids.items()})
         plans = [
             plan_offer_ids(name, rule.offer_id, unmapped[name], mapped.get(name, {}), owners.get(name, {}), ids[name])

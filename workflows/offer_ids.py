@@ -53,7 +53,7 @@ def offer_id_for(article: str, rule: OfferIdRule) -> str:
         and article.isascii()
         and article.isprintable()  # ASCII: no control character (category C), and NFC leaves it as it is
         and article.strip() == article
-        and not any(ch in article for ch in rule.forbidden)
+        and not any(map(article.__contains__, rule.forbidden))
     ):
         return article  # most articles: nothing to drop, replace or cut (a 1C snapshot names 100 000 of them)
     cleaned = "".join(

@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from workflows.articles import check_sku
+from workflows.articles import check_sku, checked_in_full
 
 
 @pytest.mark.parametrize("sku", ["КР-7/2", "SKU 12 (red)", "Я" * 255, "A-1_b.2", "УТ-0001365"])
@@ -35,3 +37,16 @@ def test_an_article_is_normalised_to_nfc() -> None:
 def test_an_empty_long_or_invisible_article_is_refused(sku: str, problem: str) -> None:
     with pytest.raises(ValueError, match=re.escape(problem)):
         check_sku(sku)
+
+
+@given(st.text(max_size=300) | st.text(st.characters(codec="ascii"), max_size=40))
+def test_the_shortcut_answers_as_the_full_check(text: str) -> None:
+    try:
+        expected: str | type[ValueError] = checked_in_full(text)
+    except ValueError:
+        expected = ValueError
+    try:
+        got: str | type[ValueError] = check_sku(text)
+    except ValueError:
+        got = ValueError
+    assert got == expected
