@@ -75,7 +75,7 @@ from bench.common import (
 from bench.stock_latency import EXAMPLE_CONFIG, environment
 from integrations.ozon import GATE_BURST, GATE_PER_MINUTE, OzonClient
 from integrations.rate_gate import RateGate
-from integrations.wildberries import WildberriesClient
+from integrations.wildberries import STOCK_GATE, WildberriesClient
 from integrations.yandex_market import YandexMarketClient
 from workflows.channels import ChannelClient, ChannelOrder, PushOutcome, StockLine
 from workflows.model import StockFigure
@@ -89,7 +89,7 @@ OZON_PER_MIN, OZON_BATCH = host.OZON_PER_MIN, 100
 YM_SKUS_PER_MIN = host.YM_SKUS_PER_MIN
 # The clients' default gates (per minute, burst): Wildberries' stocks group, Ozon's stock updates (requests),
 # Yandex Market's pushes (SKUs).
-GATES = {"wildberries": (300, 20), "ozon": (GATE_PER_MINUTE, GATE_BURST), "yandex_market": (90_000, 10_000)}
+GATES = {"wildberries": STOCK_GATE, "ozon": (GATE_PER_MINUTE, GATE_BURST), "yandex_market": (90_000, 8_000)}
 HOST_START_S = 120.0
 HOST_STOP_S = 60.0
 REPO = Path(__file__).resolve().parent.parent
