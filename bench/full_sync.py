@@ -3,16 +3,21 @@
 100 000 SKUs stocked online, then each of Wildberries, Ozon and Yandex Market must be told all
 of them. The real dispatchers (``workflows.sync``) and clients run against the emulators, whose
 limits keep their real shape (request sizes, rates, bursts, Ozon's sliding minute, Yandex
-Market's 4 in flight) with every rate multiplied by one common ``scale`` so the run fits in about
-a minute (Ozon alone needs 12.5 minutes at its real rate). The clients' gates are scaled by the
-same factor. The three channels' dispatchers drain concurrently, as the scheduler runs them.
+Market's 4 in flight), each channel's rates multiplied by a factor of its own, and its client's gates by the same.
+The three channels' dispatchers drain concurrently, as the scheduler runs them.
+
+Two cases (``SCENARIOS``), each on both databases. **target**, what the 1.05 target is about: Wildberries and Yandex
+Market at their real limits (factor 1: floors 16 s and 60 s) and Ozon × 15 (its real floor is 12.5 minutes; 50 s).
+**headroom**: every channel × 15, Wildberries' floor 1.07 s and Yandex Market's 4 s — no engine reaches a channel's
+limit there; it shows the service's own ceiling per channel in lines a second, and its CPU per line.
+``STOREOPS_BENCH_FULL_SYNC_SCENARIOS=target`` (or ``headroom``) runs one.
 
 The emulators run in a process of their own (``bench.emulator_host``), as the marketplaces are
 other machines in production: the service process (engine, clients, SQLite) has a core to itself
 and the emulators the other. At the end the emulators report each marketplace's stock, and every
 SKU must show the quantity 1C gave it.
 
-The minimum a channel's limits allow is what its documented limit lets through at best, over ``scale``:
+The minimum a channel's limits allow is what its documented limit lets through at best, over its factor:
 Wildberries documents a token bucket (300 a minute, burst 20), so its 100 requests take (100 − 20) ÷ 300/min —
 the first 20 go at once; Ozon 1 000 requests at 80/min and Yandex Market 100 000 SKUs at 100 000/min, whose windows
 are not published, as rates. The run's is the largest of the three. A channel's time runs until it has taken
@@ -31,8 +36,8 @@ new value on the channel's emulator; on Ozon, which takes a product-warehouse pa
 when the pair was free again if that is later. The raw baseline of the same run: the same orders once the
 backlog is gone.
 
-Two cases, one after the other: a SQLite file in a temporary folder, and a temporary PostgreSQL database
-(created and dropped here, as ``bench.flash_sale`` does; skipped when the server does not answer).
+Each case on two databases, one after the other: a SQLite file in a temporary folder, and a temporary PostgreSQL
+database (created and dropped here, as ``bench.flash_sale`` does; skipped when the server does not answer).
 ``STOREOPS_BENCH_FULL_SYNC_CASES=sqlite`` (or ``postgresql``) runs one.
 """
 
