@@ -2,7 +2,8 @@
 
 ``python -m bench.emulator_host --skus N --scale F --report PATH`` starts the Wildberries, Ozon and Yandex
 Market emulators on 127.0.0.1 with the catalogue of :func:`catalogue` and every rate limit multiplied by ``F``
-(the shapes kept: request sizes, bursts, Ozon's sliding minute, Yandex Market's 4 in flight), prints one JSON
+(the shapes kept: request sizes, bursts, Ozon's sliding minute, Yandex Market's 4 in flight); ``--channel-scale
+ozon=15`` (repeatable) gives one marketplace a factor of its own (1: its real limits). It prints one JSON
 line ``{"wildberries": url, "ozon": url, "yandex_market": url}`` on stdout, and serves until SIGTERM (or
 SIGINT). Then it writes to ``PATH`` what the benchmark checks: each marketplace's stock and price per SKU, the stock
 and price requests each received and those it refused for its limits, the most Yandex Market saw in flight, and the
@@ -51,16 +52,21 @@ def quantity(n: int) -> int:
     return 1 + n % 50
 
 
-async def serve(skus: int, scale: float, report: Path) -> None:
+CHANNELS = ("wildberries", "ozon", "yandex_market")
+
+
+async def serve(skus: int, scales: dict[str, float], report: Path) -> None:
+    """Serve until SIGTERM; ``scales`` is each marketplace's factor on its limits."""
     names = catalogue(skus)
+    wb_f, ozon_f, ym_f = (scales[name] for name in CHANNELS)
     cards = [
         {"vendorCode": sku, "sizes": [{"chrtId": FIRST_CHRT_ID + n, "techSize": "0"}]} for n, sku in enumerate(names)
     ]
     wb_buckets: dict[Group, BucketPolicy] = {
-        "stocks": BucketPolicy(STOCKS.per_minute * scale, STOCKS.burst, STOCKS.conflict_cost),
-        "orders": BucketPolicy(ORDERS.per_minute * scale, ORDERS.burst),
+        "stocks": BucketPolicy(STOCKS.per_minute * wb_f, STOCKS.burst, STOCKS.conflict_cost),
+        "orders": BucketPolicy(ORDERS.per_minute * wb_f, ORDERS.burst),
         "content": BucketPolicy(1_000_000, 1_000),  # learning the cards is preparation, not measured
-        "prices": BucketPolicy(PRICES.per_minute * scale, PRICES.burst),
+        "prices": BucketPolicy(PRICES.per_minute * wb_f, PRICES.burst),
     }
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -68,10 +74,11 @@ async def serve(skus: int, scale: float, report: Path) -> None:
         loop.add_signal_handler(sig, stop.set)
     async with (
         WildberriesEmulator(token=WB_TOKEN, warehouses={WB_WAREHOUSE: "Склад"}, cards=cards, buckets=wb_buckets) as wb,
-        OzonEmulator(OZON_CLIENT, OZON_KEY, [OZON_WAREHOUSE], names, stock_updates_per_minute=int(OZON_PER_MIN * scale),
-                     requests_per_second=int(OZON_PER_SECOND * scale)) as ozon,
-        YandexMarketEmulator(YM_KEY, CAMPAIGN, offers=names, skus_per_minute=int(YM_SKUS_PER_MIN * scale),
-                             price_offers_per_minute=int(YM_PRICE_OFFERS_PER_MIN * scale)) as ym,
+        OzonEmulator(OZON_CLIENT, OZON_KEY, [OZON_WAREHOUSE], names,
+                     stock_updates_per_minute=int(OZON_PER_MIN * ozon_f),
+                     requests_per_second=int(OZON_PER_SECOND * ozon_f)) as ozon,
+        YandexMarketEmulator(YM_KEY, CAMPAIGN, offers=names, skus_per_minute=int(YM_SKUS_PER_MIN * ym_f),
+                             price_offers_per_minute=int(YM_PRICE_OFFERS_PER_MIN * ym_f)) as ym,
     ):  # fmt: skip
         urls = {"wildberries": wb.base_url, "ozon": ozon.base_url, "yandex_market": ym.base_url}
         print(json.dumps(urls), flush=True)
@@ -131,9 +138,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.emulator_host", description=__doc__.splitlines()[0])
     parser.add_argument("--skus", type=int, required=True)
     parser.add_argument("--scale", type=float, required=True)
+    parser.add_argument("--channel-scale", action="append", default=[], metavar="NAME=F",
+                        help=f"one marketplace's own factor ({', '.join(CHANNELS)}); repeatable")  # fmt: skip
     parser.add_argument("--report", type=Path, required=True, help="where to write the facts at the end (JSON)")
     args = parser.parse_args(argv)
-    asyncio.run(serve(args.skus, args.scale, args.report))
+    scales = dict.fromkeys(CHANNELS, args.scale)
+    for given in args.channel_scale:
+        name, _, factor = given.partition("=")
+        if name not in CHANNELS or not factor:
+            parser.error(f"--channel-scale takes NAME=F with NAME one of {', '.join(CHANNELS)}, not {given!r}")
+        scales[name] = float(factor)
+    asyncio.run(serve(args.skus, scales, args.report))
     return 0
 
 

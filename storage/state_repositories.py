@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage import schema as t
@@ -14,13 +14,16 @@ from storage import statements as q
 from storage.repositories import _upsert
 from workflows.ports import ChannelState, Heartbeat, ReportDelivery
 
+# a channel's state is read before every claim of its drain and at every look at its pause: built once
+_STATE_OF = select(t.channel_states).where(t.channel_states.c.name == bindparam("s_name"))
+
 
 class SqlChannelStates:
     def __init__(self, connection: AsyncConnection) -> None:
         self._c = connection
 
     async def get(self, name: str) -> ChannelState:
-        row = (await self._c.execute(select(t.channel_states).where(t.channel_states.c.name == name))).one_or_none()
+        row = (await self._c.execute(_STATE_OF, {"s_name": name})).one_or_none()
         return ChannelState(name) if row is None else _channel_state(row)
 
     async def all(self) -> dict[str, ChannelState]:

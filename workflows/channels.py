@@ -10,13 +10,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 from workflows.outside import Refused, Unavailable
 
 
-@dataclass(frozen=True)
-class StockLine:
+class StockLine(NamedTuple):
+    """One line of a stock push. A named tuple, as :class:`~workflows.ports.Push`: a drain makes one per line it sends
+    (a frozen dataclass's ``__init__`` costs several times as much)."""
+
     sku: str  # our article (1C's)
     offer_id: str  # the channel's id for it (see workflows.offer_ids)
     qty: int  # what the channel should show as available, >= 0

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from types import TracebackType
-from typing import Protocol, Self
+from typing import NamedTuple, Protocol, Self
 
 from workflows.box_model import Box, BoxScan, BoxStatus
 from workflows.customs_model import CustomsPlan
@@ -327,9 +327,9 @@ ChannelRule = tuple[Sequence[str], int]
 URGENT, BULK = 0, 1  # an outbox line's priority: what an order changed goes ahead of 1C's bulk figures
 
 
-@dataclass(frozen=True)
-class Push:
-    """One line of the sync outbox: ``channel`` should show ``qty`` of ``sku``."""
+class Push(NamedTuple):
+    """One line of the sync outbox: ``channel`` should show ``qty`` of ``sku``. A named tuple, not a frozen dataclass:
+    a drain makes one for every line it claims, and a frozen dataclass's ``__init__`` costs several times as much."""
 
     channel: str
     sku: str

@@ -14,6 +14,7 @@ Where the spec is silent the emulator picks something and says so:
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -133,6 +134,7 @@ class SellerAccount:
     def __init__(self, warehouses: Mapping[int, str], cards: Iterable[Mapping[str, Any]]) -> None:
         self.warehouses = dict(warehouses)
         self.cards = [card_from(raw, index) for index, raw in enumerate(cards)]
+        self._listed: dict[int, tuple[list[Card], list[tuple[str, int]], list[Card]]] = {}  # see _listing
         self.sizes = {size.chrt_id: (card, size) for card in self.cards for size in card.sizes}
         self.by_barcode = {code: size.chrt_id for card in self.cards for size in card.sizes for code in size.barcodes}
         self.stocks: dict[tuple[int, int], int] = {}
@@ -262,16 +264,28 @@ class SellerAccount:
             return content_error(400, f"cursor.limit must be 1..{MAX_CARDS_PAGE}")
         with_photo = (settings.get("filter") or {}).get("withPhoto", 0)
         ascending = bool((settings.get("sort") or {}).get("ascending", False))
-        cards = [card for card in self.cards if with_photo == -1 or card.has_photo == (with_photo == 1)]
-        cards.sort(key=lambda card: card.cursor_key, reverse=not ascending)
-        if "updatedAt" in cursor and "nmID" in cursor:
-            after = (str(cursor["updatedAt"]), int(cursor["nmID"]))
-            cards = [card for card in cards if (card.cursor_key > after if ascending else card.cursor_key < after)]
-        page = cards[:limit]
+        keys, cards = self._listing(-1 if with_photo == -1 else 1 if with_photo == 1 else 0)
+        after = (str(cursor["updatedAt"]), int(cursor["nmID"])) if "updatedAt" in cursor and "nmID" in cursor else None
+        if ascending:
+            start = 0 if after is None else bisect.bisect_right(keys, after)
+            page = cards[start : start + limit]
+        else:
+            end = len(cards) if after is None else bisect.bisect_left(keys, after)
+            page = cards[max(0, end - limit) : end][::-1]
         answer_cursor: dict[str, Any] = {"total": len(page)}
         if page:
             answer_cursor = {"updatedAt": page[-1].updated_at, "nmID": page[-1].nm_id, "total": len(page)}
         return WbAnswer(200, {"cards": [card.wire() for card in page], "cursor": answer_cursor})
+
+    def _listing(self, with_photo: int) -> tuple[list[tuple[str, int]], list[Card]]:
+        """The cards ``withPhoto`` lists, by their cursor's key, and the keys; sorted once while the cards stay the
+        same (a card is never changed in place, the list is replaced), not for every page: a bench lists 100 000."""
+        cached = self._listed.get(with_photo)
+        if cached is None or cached[0] is not self.cards:
+            chosen = [card for card in self.cards if with_photo == -1 or card.has_photo == (with_photo == 1)]
+            chosen.sort(key=lambda card: card.cursor_key)
+            cached = self._listed[with_photo] = (self.cards, [card.cursor_key for card in chosen], chosen)
+        return cached[1], cached[2]
 
     # -- orders ------------------------------------------------------------------------------------------------
 

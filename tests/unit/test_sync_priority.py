@@ -103,3 +103,27 @@ async def test_a_drain_under_way_sends_an_order_in_its_next_push_ahead_of_what_i
     assert sorted(sku for batch in pushes for sku in batch) == sorted([*BACKLOG, "IRON", "KETTLE"])  # each once
     assert shop.channel.shown()["KETTLE"] == 0  # 4 - 3 reserved - 1 safety
     assert [len(batch) for batch in pushes] == [2] * 7  # as many requests as before: none half-empty
+
+
+async def test_an_order_costs_no_extra_request_when_the_backlog_comes_in_several_claims(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("workflows.sync.CLAIM_LINES", 8)  # four batches of 2 a claim: the backlog takes several
+    await shop.stock(("KETTLE", "online", 4))
+    await shop.tick()
+    await _backlog(shop)
+    shop.uow.hooks.after.append(shop.dispatcher.kick)
+    real = shop.channel.push_stock
+
+    async def order_while_sending(lines: Sequence[StockLine]) -> PushOutcome:
+        shop.channel.push_stock = real  # type: ignore[method-assign]
+        await shop.orders.place(PlaceOrder("site", "S-1", [LineRequest("KETTLE", 3)]))
+        return await real(lines)
+
+    shop.channel.push_stock = order_while_sending  # type: ignore[method-assign]
+    await shop.tick()
+
+    pushes = [[line.sku for line in batch] for batch in shop.channel.sent[1:]]
+    assert sorted(sku for batch in pushes for sku in batch) == sorted([*BACKLOG, "IRON", "KETTLE"])  # each once
+    # the order's line cut the claimed lines again, one short of a batch: the next claim's lines filled it
+    assert [len(batch) for batch in pushes] == [2] * 7
