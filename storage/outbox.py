@@ -11,7 +11,7 @@ import functools
 import json
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -41,6 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from storage import schema as t
 from storage.bulk import execute_many, execute_once
 from storage.repositories import _CHUNK, _among, batched
+from storage.sqlite_times import utc_moments
 from workflows.ports import BULK, URGENT, ChannelRule, Push
 
 PENDING, HELD, DEAD = "pending", "held", "dead"
@@ -251,13 +252,7 @@ def _claim(dialect: str, lane: Lane, urgent_only: bool) -> Any:
 def _sqlite_times(rows: Sequence[Any]) -> list[Any]:
     """Claimed rows with their ``first_pending_at`` (column 5) read from SQLite's UTC text, each distinct time parsed
     once (a 1C import's lines share theirs), instead of a type's processing per row."""
-    times: dict[str, datetime] = {}
-
-    def moment(text: str) -> datetime:
-        parsed = times.get(text)
-        if parsed is None:
-            parsed = times[text] = datetime.fromisoformat(text).replace(tzinfo=UTC)
-        return parsed
+    moment = utc_moments()
 
     return [(*row[:5], moment(row[5]), row[6]) for row in rows]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from itertools import islice
 from operator import itemgetter
@@ -22,6 +22,7 @@ from storage.bulk import compiled, execute_many
 from storage.order_listing import listed
 from storage.order_listing import obligation_of as _obligation
 from storage.sqlite_driver import OneHopConnection, then_if_one_changed
+from storage.sqlite_times import utc_moments
 from workflows.clients import phone_key
 from workflows.errors import DuplicateOrder
 from workflows.model import (
@@ -255,13 +256,7 @@ _SQLITE_OVERDRAWN = (
 def _sqlite_levels(rows: Result[Any]) -> list[StockLevel]:
     """Rows of :data:`_SQLITE_LEVELS_OF_SKUS` as the driver gives them: times as SQLite holds them (UTC text, as
     :class:`storage.schema.UtcDateTime` writes them), each distinct one parsed once — a message's rows share theirs."""
-    times: dict[str, datetime] = {}
-
-    def moment(text: str) -> datetime:
-        parsed = times.get(text)
-        if parsed is None:
-            parsed = times[text] = datetime.fromisoformat(text).replace(tzinfo=UTC)
-        return parsed
+    moment = utc_moments()
 
     return [
         StockLevel(sku, warehouse, on_hand, reserved, moment(as_of), None if suspect is None else moment(suspect))

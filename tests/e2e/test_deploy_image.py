@@ -37,7 +37,7 @@ from sqlalchemy.engine import make_url
 
 from tests.conftest import ROOT
 from tests.e2e.test_cli import _free_port
-from tests.e2e.test_deploy_stack import COMPOSE_FILE, _free_network_prefix
+from tests.e2e.test_deploy_stack import COMPOSE_FILE, _asked_for, _free_network_prefix
 from tests.e2e.test_proxy_live import _configure, _database, _up
 
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"
@@ -321,17 +321,6 @@ def layout(image: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lay
 
 
 RESOLVER_VALID_S = 10  # nginx/storeops.conf: `resolver 127.0.0.11 valid=10s`
-
-
-def _asked_for(client: httpx.Client, url: str, seconds: float) -> list[tuple[int, float]]:
-    """``url`` asked one request at a time for ``seconds``: each answer's status and time."""
-    answers: list[tuple[int, float]] = []
-    until = time.monotonic() + seconds
-    while time.monotonic() < until:
-        began = time.monotonic()
-        answers.append((client.get(url).status_code, time.monotonic() - began))
-        time.sleep(0.1)
-    return answers
 
 
 def _answers(client: httpx.Client, url: str) -> bool:
