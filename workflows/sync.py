@@ -338,7 +338,7 @@ class SyncDispatcher:
                     if await self._short_waits(queue, ahead):  # it goes with the lines claimed ahead
                         continue
                     batch = queue.popleft()
-                    if ahead is None and len(queue) < max(1, batches // 2):
+                    if ahead is None and self._runs_low(queue, batches):
                         ahead = asyncio.create_task(self._claim(batches, held))
                     await settler.below(SETTLE_BACKLOG)
                     sending[asyncio.create_task(self._send(batch))] = batch
@@ -371,6 +371,12 @@ class SyncDispatcher:
             return False
         await asyncio.wait({ahead})
         return True
+
+    def _runs_low(self, queue: deque[_Batch], batches: int) -> bool:
+        """Whether the queue holds fewer full batches than half a claim, so the next claim starts now. Only full ones
+        count: a short batch at the queue's end (the lines an order's cut pushed out of the batch before) waits for
+        that claim's lines, and with one batch a claim (Wildberries: 1 000 lines) it would otherwise go alone."""
+        return sum(1 for batch in queue if len(batch.claimed) >= self._batch_limit()) < max(1, batches // 2)
 
     def _taken(
         self, claiming: asyncio.Task[list[_Batch]] | None, queue: deque[_Batch]

@@ -127,3 +127,32 @@ async def test_an_order_costs_no_extra_request_when_the_backlog_comes_in_several
     assert sorted(sku for batch in pushes for sku in batch) == sorted([*BACKLOG, "IRON", "KETTLE"])  # each once
     # the order's line cut the claimed lines again, one short of a batch: the next claim's lines filled it
     assert [len(batch) for batch in pushes] == [2] * 7
+
+
+async def test_orders_during_a_backlog_claimed_a_batch_at_a_time_cost_no_request_of_their_own(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # as many lines a claim as a request takes, one push at a time: Wildberries' 1 000 lines in the full-sync bench
+    monkeypatch.setattr("workflows.sync.CLAIM_LINES", 2)
+    await shop.stock(("KETTLE", "online", 4))
+    await shop.tick()
+    await _backlog(shop)
+    shop.uow.hooks.after.append(shop.dispatcher.kick)
+    real = shop.channel.push_stock
+    buyers = {1: "KETTLE", 3: BACKLOG[-1]}  # a buyer during the backlog's first push, another during its third
+
+    async def orders_while_sending(lines: Sequence[StockLine]) -> PushOutcome:
+        sku = buyers.pop(len(shop.channel.sent), None)
+        if sku is not None:
+            await shop.orders.place(PlaceOrder("site", f"S-{sku}", [LineRequest(sku, 1)]))
+        return await real(lines)
+
+    shop.channel.push_stock = orders_while_sending  # type: ignore[method-assign]
+    await shop.tick()
+
+    assert not buyers  # both ordered while the backlog drained
+    pushes = [[line.sku for line in batch] for batch in shop.channel.sent[1:]]
+    assert sorted(sku for batch in pushes for sku in batch) == sorted([*BACKLOG, "IRON", "KETTLE"])  # each once
+    assert pushes[1][0] == "KETTLE" and BACKLOG[-1] in pushes[3]  # in the push after the one under way, ahead
+    assert [len(batch) for batch in pushes] == [2] * 7  # the orders' lines rode in the backlog's pushes
+    assert shop.channel.shown()["KETTLE"] == 2 and shop.channel.shown()[BACKLOG[-1]] == 3
