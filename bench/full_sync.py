@@ -82,7 +82,7 @@ from integrations.ozon import GATE_BURST, GATE_PER_MINUTE, OzonClient
 from integrations.rate_gate import RateGate
 from integrations.wildberries import STOCK_GATE, WildberriesClient
 from integrations.yandex_market import YandexMarketClient
-from workflows.channels import ChannelClient, ChannelOrder, PushOutcome, StockLine
+from workflows.channels import ChannelClient, ChannelOrder, PushOutcome, StockLine, pushes_in_flight
 from workflows.model import StockFigure
 from workflows.sync import SyncDispatcher, SyncOutbox
 from workflows.topology import Topology
@@ -214,6 +214,11 @@ class _Timed:
 
     def __post_init__(self) -> None:
         self.name, self.batch_limit = self.client.name, self.client.batch_limit
+
+    @property
+    def pushes_in_flight(self) -> int:
+        """The client's own: without it the engine would keep one push on the wire, not what the service does."""
+        return pushes_in_flight(self.client)
 
     async def push_stock(self, lines: Sequence[StockLine]) -> PushOutcome:
         began = time.perf_counter()
