@@ -126,6 +126,7 @@ class YandexMarketClient:
     batch_limit = BATCH_LIMIT
     price_batch_limit = prices.PRICE_BATCH_LIMIT
     pushes_in_flight = PARALLEL_REQUESTS  # the campaign's 4 requests at once (the client's slots keep to them)
+    charges_per_line = True  # updateStocks counts SKUs a minute: an order's lines go in a push of their own
 
     def __init__(
         self,

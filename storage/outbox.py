@@ -128,11 +128,12 @@ class SqlOutbox:
             await execute_once(self._c, statement, given)
 
     async def claim(
-        self, channel: str, now: datetime, lease_until: datetime, owner: str, limit: int, *, urgent_only: bool = False
-    ) -> list[Push]:
+        self, channel: str, now: datetime, lease_until: datetime, owner: str, limit: int, *, urgent_only: bool = False,
+        mine_too: bool = False,
+    ) -> list[Push]:  # fmt: skip
         given = {"c_channel": channel, "c_now": now, "c_until": lease_until, "c_owner": owner, "c_limit": limit}
         dialect = self._c.dialect.name
-        rows = (await self._c.execute(_claim(dialect, self._lane, urgent_only), given)).tuples().all()
+        rows = (await self._c.execute(_claim(dialect, self._lane, urgent_only, mine_too), given)).tuples().all()
         if dialect == "sqlite":  # first_pending_at as SQLite holds it (UTC text): parsed once per distinct time
             rows = _sqlite_times(rows)
         # (RETURNING keeps no order)
@@ -214,19 +215,22 @@ class SqlOutbox:
 
 
 @functools.cache
-def _claim(dialect: str, lane: Lane, urgent_only: bool) -> Any:
+def _claim(dialect: str, lane: Lane, urgent_only: bool, mine_too: bool = False) -> Any:
     """Lease a channel's next due lines and read them back, in one statement (built once per dialect, outbox and
     kind of claim: a claim runs several times a second in a drain, and building it anew each time cost more than
     SQLite's work for it). Parameters: ``c_channel``, ``c_now``, ``c_until``, ``c_owner``, ``c_limit``."""
     lines = lane.lines
     p = lines.c
     channel, now = bindparam("c_channel", type_=String), bindparam("c_now", type_=t.UtcDateTime())
+    free = [p.leased_until.is_(None), p.leased_until < now]
+    if mine_too:
+        free.append(p.lease_owner == bindparam("c_owner", type_=String))
     # in the order of the outbox's index (channel, state, priority, first_pending_at, sku): the claim walks it
     # to its limit, past the lines not due or leased, instead of sorting every due line of the channel
     due = (
         select(p.sku)
         .where(p.channel == channel, p.state == PENDING, p.next_attempt_at <= now)
-        .where(or_(p.leased_until.is_(None), p.leased_until < now))
+        .where(or_(*free))
         .order_by(p.priority, p.first_pending_at, p.sku)
         .limit(bindparam("c_limit", type_=Integer))
         .with_for_update(skip_locked=True)

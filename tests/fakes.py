@@ -665,13 +665,21 @@ class MemoryOutbox:
         await self.enqueue_changed(values, at, urgent)
 
     async def claim(
-        self, channel: str, now: datetime, lease_until: datetime, owner: str, limit: int, *, urgent_only: bool = False
+        self,
+        channel: str,
+        now: datetime,
+        lease_until: datetime,
+        owner: str,
+        limit: int,
+        *,
+        urgent_only: bool = False,
+        mine_too: bool = False,
     ) -> list[Push]:
         due = sorted(
             (row.get("priority", BULK), row["first_pending_at"], sku)
             for (ch, sku), row in self._pushes.items()
             if ch == channel and row["state"] == "pending" and row["next_attempt_at"] <= now
-            and (row["leased_until"] is None or row["leased_until"] < now)
+            and (row["leased_until"] is None or row["leased_until"] < now or (mine_too and row.get("owner") == owner))
             and (row.get("priority", BULK) == URGENT or not urgent_only)
         )[:limit]  # fmt: skip
         claimed = []

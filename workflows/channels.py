@@ -5,8 +5,10 @@ channel's rate limits and turns the channel's answers into these shapes."""
 
 from __future__ import annotations
 
+import contextvars
 import enum
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -38,6 +40,7 @@ class PushOutcome:
     accepted: tuple[str, ...] = ()  # skus the channel took
     rejected: dict[str, str] = field(default_factory=dict)  # sku -> the channel's reason; retrying will not help
     retry: tuple[str, ...] = ()  # skus the channel asked us to send again later (per-item throttling)
+    retry_in: dict[str, float] = field(default_factory=dict)  # sku -> seconds until it may go, where the client knows
 
 
 class ChannelUnavailable(Unavailable):
@@ -88,6 +91,32 @@ def pushes_in_flight(client: object) -> int:
     with the next one's gate), else 1. Each push carries distinct lines, so the order per SKU is kept."""
     value = getattr(client, "pushes_in_flight", 1)
     return value if isinstance(value, int) and value >= 1 else 1
+
+
+def charges_per_line(client: object) -> bool:
+    """Whether a channel counts its limit in lines rather than requests (Yandex Market: 100 000 SKUs a minute). Then
+    the lines an order changed go in a push of their own, which costs their lines only, rather than at the head of
+    a full one, which would wait at the gate for a whole batch's share of the limit."""
+    return getattr(client, "charges_per_line", False) is True
+
+
+_URGENT_PUSH: contextvars.ContextVar[bool] = contextvars.ContextVar("storeops_urgent_push", default=False)
+
+
+@contextmanager
+def urgent_push() -> Iterator[None]:
+    """Mark the requests made within as an urgent push (it carries what an order changed): a client's rate gate lets
+    it go ahead of the requests already waiting (``integrations.rate_gate``). Per task, as a context variable is."""
+    token = _URGENT_PUSH.set(True)
+    try:
+        yield
+    finally:
+        _URGENT_PUSH.reset(token)
+
+
+def push_is_urgent() -> bool:
+    """Whether the running task is within :func:`urgent_push`."""
+    return _URGENT_PUSH.get()
 
 
 @runtime_checkable

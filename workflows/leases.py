@@ -134,6 +134,9 @@ class HeldScope:
     def drop(self, keys: Collection[LeaseKey]) -> None:
         self._held.drop(self._kind, _let_go(self._mine, keys))
 
+    def holds(self, key: LeaseKey) -> bool:
+        return self._mine.get(key, 0) > 0
+
     def close(self) -> None:
         """The work ended: whatever it still holds was neither settled nor given back (it failed, or was
         cancelled), so those leases are left behind for :meth:`HeldLeases.left_behind`."""

@@ -374,10 +374,13 @@ class Outbox(Protocol):
         ...
 
     async def claim(
-        self, channel: str, now: datetime, lease_until: datetime, owner: str, limit: int, *, urgent_only: bool = False
-    ) -> list[Push]:
+        self, channel: str, now: datetime, lease_until: datetime, owner: str, limit: int, *, urgent_only: bool = False,
+        mine_too: bool = False,
+    ) -> list[Push]:  # fmt: skip
         """Lease up to ``limit`` pending lines due now, the :data:`URGENT` ones first and then the oldest first
-        (``urgent_only``: none but those); never the same to two callers."""
+        (``urgent_only``: none but those); never the same to two callers. ``mine_too``: lines ``owner`` holds a lease
+        on as well (read again with their newest value: a drain takes an order's value of a line it claimed and has
+        not sent yet)."""
         ...
 
     async def accepted(self, pushes: Sequence[Push], at: datetime) -> int:

@@ -16,11 +16,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
 from collections import deque
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any, Protocol, cast
 
 from workflows.alerts import AlertDesk
@@ -32,7 +34,9 @@ from workflows.channels import (
     PushOutcome,
     SetsPrices,
     StockLine,
+    charges_per_line,
     pushes_in_flight,
+    urgent_push,
 )
 from workflows.kits import KitBook, channel_values, channels_values
 from workflows.leases import LEASE, HeldLeases, HeldScope
@@ -65,6 +69,12 @@ class _Batch:
     claimed: list[Push]  # leased by this dispatcher
     lines: list[StockLine] | list[PriceLine]  # what goes to the channel: the claimed lines that have an offer id
     unmapped: set[str]  # claimed SKUs with no offer id on this channel
+    again: frozenset[str] = frozenset()  # claimed SKUs the drain held already: newer values of lines it claimed before
+
+    @cached_property
+    def urgent(self) -> bool:
+        """Whether it carries a line an order changed: it may take a lane more, and goes first at the gate."""
+        return any(push.priority == URGENT for push in self.claimed)
 
 
 class _Settler:
@@ -234,6 +244,8 @@ class SyncDispatcher:
         self._kicked = False
         self._look_urgent = False  # a running drain looks for order-driven lines before its next push
         self._drain: asyncio.Task[None] | None = None
+        self._wake: asyncio.Future[None] | None = None  # a drain waiting on its pushes and claims also waits on this
+        self._wake_at: asyncio.TimerHandle | None = None  # a kick set for when a held-back line may go
         self._pause_seen: tuple[int, float, bool] = (-1, 0.0, False)  # (pause mark, loop time, paused) last read
 
     def kick(self) -> None:
@@ -242,8 +254,27 @@ class SyncDispatcher:
         looks for order-driven lines before its next push, so they go ahead of the lines it had claimed."""
         self._kicked = True
         self._look_urgent = True
+        self._wake_up()
         if self._drain is None or self._drain.done():
             self._drain = asyncio.get_running_loop().create_task(self._drain_kicked())
+
+    def _wake_up(self) -> None:
+        """A drain waiting on its pushes looks for order-driven lines now, not when the next push is answered (on
+        Yandex Market, up to a second and more later)."""
+        if self._wake is not None and not self._wake.done():
+            self._wake.set_result(None)
+
+    def _kick_in(self, seconds: float) -> None:
+        """Kick this dispatcher in ``seconds`` (when a line the channel held back may go: Ozon's pair is free), rather
+        than at the first scheduled run after; one wake-up at a time, the soonest. On the loop's own time: a missed
+        wake-up costs only the wait for the schedule."""
+        loop = asyncio.get_running_loop()
+        at = loop.time() + seconds
+        if self._wake_at is not None and not self._wake_at.cancelled() and self._wake_at.when() <= at:
+            return
+        if self._wake_at is not None:
+            self._wake_at.cancel()
+        self._wake_at = loop.call_at(at, self.kick)
 
     async def scheduled(self) -> None:
         """The scheduler's safety net (every second): drain what is due — a backlog left by a failure or a pause
@@ -254,6 +285,8 @@ class SyncDispatcher:
 
     async def close(self) -> None:
         """At shutdown: stop a kicked drain (what it had claimed goes again after the lease)."""
+        if self._wake_at is not None:
+            self._wake_at.cancel()
         if self._drain is not None and not self._drain.done():
             self._drain.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -289,7 +322,10 @@ class SyncDispatcher:
         leaves unsettled (cancelled, or failed unexpectedly) is let go and goes again when its lease runs out."""
         self._pause_seen = (-1, 0.0, False)  # a drain starts from the database's word
         with self._held.scope(self.lease_kind) as held:
-            return await self._drain_holding(held)
+            try:
+                return await self._drain_holding(held)
+            finally:
+                self._wake = None
 
     async def _paused(self) -> bool:
         """Whether the channel is paused: read from the database at a drain's start, whenever this process paused
@@ -324,11 +360,11 @@ class SyncDispatcher:
                     # a commit woke us (an order?), or a line in flight moved on: look for order-driven lines while
                     # the pushes go on (a claim waits its turn on SQLite's writer: not before every push)
                     self._look_urgent = False
-                    urgent = asyncio.create_task(self._claim(1, held, urgent_only=True))
+                    urgent = asyncio.create_task(self._claim(1, held, urgent_only=True, mine_too=True))
                 if failed or paused:
                     if not sending:
                         break
-                elif queue and len(sending) < lanes:
+                elif queue and len(sending) < lanes + self._jumps(queue[0]):  # a lane more for an order's lines
                     if urgent is not None and not sending:  # nothing on the wire to overlap: the order's line
                         claimed, urgent = await urgent, None  # goes in this push rather than a request later
                         queue = self._ahead_first(claimed, queue)
@@ -344,9 +380,7 @@ class SyncDispatcher:
                     sending[asyncio.create_task(self._send(batch))] = batch
                     pushes += 1
                     continue
-                waiting: set[asyncio.Future[Any]] = set(sending)
-                if not queue and not failed and not paused:
-                    waiting |= {task for task in (ahead, urgent) if task is not None}
+                waiting = self._waiting_on(sending, None if queue else ahead, urgent, stopping=bool(failed or paused))
                 if not waiting:
                     break
                 done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
@@ -363,11 +397,29 @@ class SyncDispatcher:
             raise settler.error
         return accepted
 
+    def _waiting_on(
+        self, sending: Collection[asyncio.Future[Any]], ahead: asyncio.Task[list[_Batch]] | None,
+        urgent: asyncio.Task[list[_Batch]] | None, *, stopping: bool,
+    ) -> set[asyncio.Future[Any]]:  # fmt: skip
+        """What the drain waits on for its next step: its pushes, and unless it is stopping its claims under way and a
+        kick (an order's lines may be due); nothing when nothing is under way, and the drain is over."""
+        waiting: set[asyncio.Future[Any]] = set(sending)
+        if not stopping:
+            waiting |= {task for task in (ahead, urgent) if task is not None}
+            if waiting:
+                waiting.add(self._wake_future())
+        return waiting
+
+    def _wake_future(self) -> asyncio.Future[None]:
+        if self._wake is None or self._wake.done():
+            self._wake = asyncio.get_running_loop().create_future()
+        return self._wake
+
     async def _short_waits(self, queue: deque[_Batch], ahead: asyncio.Task[list[_Batch]] | None) -> bool:
         """Whether the next batch, the last in the queue and short of full (what a cut for an order's line left
         over), waited for the claim under way: its lines are cut again with the claim's, instead of taking a request
         of their own (on Wildberries, a fifth of a second of its limit)."""
-        if ahead is None or len(queue) != 1 or len(queue[0].claimed) >= self._batch_limit():
+        if ahead is None or len(queue) != 1 or not self._fills(queue[0]):
             return False
         await asyncio.wait({ahead})
         return True
@@ -384,7 +436,24 @@ class SyncDispatcher:
         """A claim that came back: its lines in the queue (order-driven ones first), the claim no longer under way."""
         if claiming is None or not claiming.done():
             return claiming, queue
-        return None, self._ahead_first(claiming.result(), queue)
+        claimed = claiming.result()
+        again = frozenset().union(*(batch.again for batch in claimed))
+        if again:
+            claimed, queue = self._newer(claimed, queue, again)
+        return None, self._ahead_first(claimed, queue)
+
+    def _newer(
+        self, claimed: list[_Batch], queue: deque[_Batch], again: frozenset[str]
+    ) -> tuple[list[_Batch], deque[_Batch]]:
+        """An order's values of lines the drain had claimed before: one still in the queue gives way to its newer value
+        (the older was never sent); one sent already, or being settled, keeps its place, and its newer value goes once
+        the older is answered (the settle finds it moved on)."""
+        queued = {push.sku for batch in queue for push in batch.claimed}
+        late = again - queued
+        size = self._batch_limit()
+        kept = [push for batch in claimed for push in batch.claimed if push.sku not in late]
+        rest = [push for batch in queue for push in batch.claimed if push.sku not in again]
+        return _rebatch(kept, claimed, size), deque(_rebatch(rest, queue, size))
 
     async def _wind_up(
         self, held: HeldScope, settler: _Settler, failed: list[tuple[_Batch, ChannelUnavailable | ChannelRefused]],
@@ -407,24 +476,45 @@ class SyncDispatcher:
         """``queue`` with the newly ``claimed`` batches: lines an order changed in front, the rest behind; cut again
         into full batches when some went in front, or when the queue ends in a batch short of full (what such a cut
         left over), so that they cost no extra request."""
-        urgent = [push for batch in claimed for push in batch.claimed if push.priority == URGENT]
-        if not urgent:
-            if claimed and queue and len(queue[-1].claimed) < self._batch_limit():  # fill it with the new lines
+        claimed_urgent = [push for batch in claimed for push in batch.claimed if push.priority == URGENT]
+        if not claimed_urgent:
+            if claimed and queue and self._fills(queue[-1]):  # fill it with the new lines
                 everything = [*queue, *claimed]
                 return deque(_rebatch([push for batch in everything for push in batch.claimed], everything,
                                       self._batch_limit()))  # fmt: skip
             queue.extend(claimed)
             return queue
         everything = [*claimed, *queue]
-        rest = [push for batch in queue for push in batch.claimed]
+        queued = [push for batch in queue for push in batch.claimed]
+        # the order's lines queued before (waiting for a lane) stay in front of the new ones, and of the rest
+        urgent = [push for push in queued if push.priority == URGENT] + claimed_urgent
+        rest = [push for push in queued if push.priority != URGENT]
         rest += [push for batch in claimed for push in batch.claimed if push.priority != URGENT]
+        if charges_per_line(self._client):  # a push of their own costs the order's lines only
+            return deque([*_rebatch(urgent, everything, self._batch_limit()),
+                          *_rebatch(rest, everything, self._batch_limit())])  # fmt: skip
         return deque(_rebatch([*urgent, *rest], everything, self._batch_limit()))
 
+    def _jumps(self, batch: _Batch) -> bool:
+        """Whether ``batch`` goes ahead of the pushes already formed: it carries an order's line and costs the channel
+        nothing more for it — on a channel that counts lines, always; on one that counts requests, when it is full
+        (the order's lines ride with the backlog's). A short one there (the backlog's last lines are all on their way)
+        waits its turn: going first, every order would take a request from the backlog, and orders as frequent as
+        the channel's requests would hold its last pushes back for as long as they came."""
+        return batch.urgent and (charges_per_line(self._client) or len(batch.claimed) >= self._batch_limit())
+
+    def _fills(self, batch: _Batch) -> bool:
+        """Whether ``batch`` is short of full and takes lines claimed after it: not an order's own push on a channel
+        that counts lines (it would wait at the gate for the lines it took)."""
+        return len(batch.claimed) < self._batch_limit() and not (batch.urgent and charges_per_line(self._client))
+
     async def _claim(
-        self, batches: int, held: HeldScope, *, urgent_only: bool = False, lift_left: bool = False
-    ) -> list[_Batch]:
+        self, batches: int, held: HeldScope, *, urgent_only: bool = False, mine_too: bool = False,
+        lift_left: bool = False,
+    ) -> list[_Batch]:  # fmt: skip
         """Lease the next due lines, order-driven ones first (``urgent_only``: only those), up to ``batches``
-        batches of them; none when nothing is due, the channel is paused or its circuit is open."""
+        batches of them; none when nothing is due, the channel is paused or its circuit is open. ``mine_too``: lines
+        this drain holds too, with their newest values (marked in :attr:`_Batch.again`)."""
         if await self._paused():
             return []
         size = self._batch_limit()
@@ -439,8 +529,9 @@ class SyncDispatcher:
                 self._held.lifted(self.lease_kind, left)
                 return []
             claimed = await self._outbox(uow).claim(
-                self.name, now, now + self._lease, self._owner, size * batches, urgent_only=urgent_only
-            )
+                self.name, now, now + self._lease, self._owner, size * batches, urgent_only=urgent_only,
+                mine_too=mine_too,
+            )  # fmt: skip
             await uow.commit()
         if left:
             self._held.lifted(self.lease_kind, left)
@@ -448,13 +539,17 @@ class SyncDispatcher:
                      lifted)  # fmt: skip
         if not claimed:
             return []
-        held.hold(_keys(claimed))
+        again = (
+            frozenset(push.sku for push in claimed if held.holds((self.name, push.sku))) if mine_too else frozenset()
+        )
+        held.hold([(self.name, push.sku) for push in claimed if push.sku not in again])
         async with self._uow(read_only=True) as uow:  # not under SQLite's one writer's lock
             offer_ids = await uow.offer_ids.for_skus(self.name, [p.sku for p in claimed])
         found: list[_Batch] = []
         for start in range(0, len(claimed), size):
             mine = claimed[start : start + size]
-            found.append(_Batch(mine, self._lines(mine, offer_ids), {p.sku for p in mine} - set(offer_ids)))
+            skus = {p.sku for p in mine}
+            found.append(_Batch(mine, self._lines(mine, offer_ids), skus - set(offer_ids), again & skus))
         return found
 
     # -- what differs between stock and prices -------------------------------------------------------------------
@@ -479,8 +574,15 @@ class SyncDispatcher:
         held.drop(_keys(claimed))
 
     async def _send(self, batch: _Batch) -> PushOutcome | ChannelUnavailable | ChannelRefused:
+        """One push, in a task of its own: marked urgent when it carries an order's lines, so that the client's rate
+        gate lets it go ahead of the pushes already waiting there."""
+        if not batch.lines:
+            return PushOutcome()
         try:
-            return await self._push(batch.lines) if batch.lines else PushOutcome()
+            if self._jumps(batch):
+                with urgent_push():
+                    return await self._push(batch.lines)
+            return await self._push(batch.lines)
         except (ChannelUnavailable, ChannelRefused) as error:
             return error
 
@@ -495,6 +597,7 @@ class SyncDispatcher:
             accepted=tuple(sku for _, each in answered for sku in each.accepted),
             rejected={sku: why for _, each in answered for sku, why in each.rejected.items()},
             retry=tuple(sku for _, each in answered for sku in each.retry),
+            retry_in={sku: wait for _, each in answered for sku, wait in each.retry_in.items()},
         )
         claimed = [push for batch, _ in answered for push in batch.claimed]
         await self._settle(claimed, outcome, {sku for batch, _ in answered for sku in batch.unmapped})
@@ -516,12 +619,15 @@ class SyncDispatcher:
                 detail: dict[str, object] = {"channel": self.name, "sku": push.sku, "reason": reasons[push.sku]}
                 await self._alerts.raise_alert(uow, f"{kind}:{self.name}", kind, detail)
             later = [p for p in claimed if p.sku in retry or p.sku not in answered]
-            await outbox.postpone(later, now + timedelta(seconds=30), "the channel asked to wait")
+            soonest = await _postpone_asked(outbox, later, outcome.retry_in, now)
             await uow.channel_states.reset_failures(self._state_key)
             await self._alerts.resolve(uow, f"{self._failing_kind}:{self.name}")
             await uow.commit()
         if moved:  # a value that changed in flight (an order's?) may go ahead of the lines claimed since
             self._look_urgent = True
+            self._wake_up()
+        if soonest is not None:
+            self._kick_in(soonest)
         if self._observer is not None:
             taken = [by_sku[s] for s in outcome.accepted if s in by_sku]
             self._observer.accepted(self.name, [(now - p.first_pending_at).total_seconds() for p in taken])
@@ -582,6 +688,23 @@ class PriceDispatcher(SyncDispatcher):
 
     async def _push(self, lines: list[StockLine] | list[PriceLine]) -> PushOutcome:
         return await self._prices.push_prices([line for line in lines if isinstance(line, PriceLine)])
+
+
+ASKED_WAIT_S = 30.0  # a line the channel asked to send again later waits this long, unless its client knows better
+
+
+async def _postpone_asked(
+    outbox: Outbox, later: Sequence[Push], retry_in: dict[str, float], now: datetime
+) -> float | None:
+    """Postpone the lines the channel did not take: each by the client's word of when it may go (``retry_in``), else
+    :data:`ASKED_WAIT_S`; the soonest such wait, if any is shorter."""
+    by_wait: dict[float, list[Push]] = {}
+    for push in later:
+        by_wait.setdefault(math.ceil(retry_in.get(push.sku, ASKED_WAIT_S) * 10) / 10, []).append(push)  # not sooner
+    for wait, pushes in sorted(by_wait.items()):
+        await outbox.postpone(pushes, now + timedelta(seconds=max(0.0, wait)), "the channel asked to wait")
+    shorter = [wait for wait in by_wait if wait < ASKED_WAIT_S]
+    return max(0.0, min(shorter)) if shorter else None
 
 
 def _answered(

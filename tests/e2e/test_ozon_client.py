@@ -20,7 +20,7 @@ from emulators.ozon import (
     UNFULFILLED_PATH,
     OzonEmulator,
 )
-from integrations.ozon import GATE_BURST, OzonClient
+from integrations.ozon import GATE_BURST, GATE_PER_MINUTE, PAIR_MARGIN_S, OzonClient
 from integrations.rate_gate import RateGate
 from tests.vendor_specs import OVERRIDES, SpecChanged, StaleRequired, VendorSpec
 from tests.vendor_specs import OZON as OZON_SPEC
@@ -152,6 +152,7 @@ async def test_the_same_pair_within_30_s_is_held_back_by_the_client_then_sent(
     outcome = await client.push_stock([line("PH11042", 9), line("MUG-7", 4)])
 
     assert outcome.retry == ("sku-PH11042",)
+    assert outcome.retry_in == {"sku-PH11042": pytest.approx(0.1 + PAIR_MARGIN_S)}  # when it may go: its pair is free
     assert outcome.accepted == ("sku-MUG-7",)
     assert [item["offer_id"] for item in ozon.calls(STOCKS_PATH)[-1].body["stocks"]] == ["MUG-7"]
     assert ozon.stock(WH, "PH11042") == 10
@@ -177,6 +178,7 @@ async def test_ozons_own_too_many_requests_per_item_comes_back_as_retry(
     outcome = await make().push_stock([line("PH11042", 2), line("MUG-7", 2)])
 
     assert outcome.retry == ("sku-PH11042",)
+    assert outcome.retry_in == {"sku-PH11042": pytest.approx(30 + PAIR_MARGIN_S)}  # Ozon's word: 30 s from its answer
     assert outcome.accepted == ("sku-MUG-7",)
     assert ozon.stock(WH, "PH11042") == 1
 
@@ -200,7 +202,8 @@ async def test_the_gate_keeps_100_pushes_within_80_a_minute(
     assert {call.status for call in calls} == {200}
     busiest = max(sum(1 for other in calls if start.at <= other.at < start.at + 60) for start in calls)
     assert busiest <= 80
-    assert t.now == pytest.approx((100 - GATE_BURST) * 60 / 76)  # waited, and no longer than needed
+    assert t.now == pytest.approx((100 - GATE_BURST) * 60 / GATE_PER_MINUTE)  # waited, and no longer than needed
+    assert GATE_BURST + GATE_PER_MINUTE == 80
 
 
 async def test_without_the_gate_ozon_refuses_the_81st_update_of_a_minute(
