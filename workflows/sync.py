@@ -366,8 +366,8 @@ class SyncDispatcher:
                         break
                 elif queue and len(sending) < lanes + self._jumps(queue[0]):  # a lane more for an order's lines
                     if urgent is not None and not sending:  # nothing on the wire to overlap: the order's line
-                        claimed, urgent = await urgent, None  # goes in this push rather than a request later
-                        queue = self._ahead_first(claimed, queue)
+                        await asyncio.wait({urgent})  # goes in this push rather than a request later
+                        urgent, queue = self._taken(urgent, queue)
                     if pushes and await self._paused():  # before the next push
                         paused = True
                         continue

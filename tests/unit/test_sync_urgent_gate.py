@@ -232,3 +232,27 @@ async def test_where_requests_count_an_order_alone_after_the_backlogs_last_pushe
     assert [[line.sku for line in batch] for batch in channel.sent] == [BACKLOG[:2], BACKLOG[2:4], ["KETTLE"]]
     assert channel.marked == [False, False, False]  # behind the backlog's push, as it came
     assert time.now == 2.0  # a request a second all the same
+
+
+async def test_an_order_on_a_queued_line_of_a_one_lane_drain_goes_once_with_its_newer_value(shop: Shop) -> None:
+    """One push at a time: between two pushes nothing is on the wire, and the drain waits for its look for an order's
+    lines before the next push; a line it had queued comes back from that look with the order's value, and must take
+    its place in the queue, not go twice (a channel refuses a request naming an offer twice)."""
+    await shop.stock(*[(sku, "online", 5) for sku in [*BACKLOG, "IRON"]])
+    shop.clock.advance(seconds=30)
+    shop.uow.hooks.after.append(shop.dispatcher.kick)
+    real = shop.channel.push_stock
+
+    async def order_while_sending(lines: Sequence[StockLine]) -> PushOutcome:
+        shop.channel.push_stock = real  # type: ignore[method-assign]
+        await shop.orders.place(PlaceOrder("site", "S-1", [LineRequest("BULK-07", 3)]))  # queued, not yet sent
+        return await real(lines)
+
+    shop.channel.push_stock = order_while_sending  # type: ignore[method-assign]
+    await shop.tick()
+
+    for batch in shop.channel.sent:
+        assert len({line.sku for line in batch}) == len(batch), batch  # no SKU twice in a push
+    pushed = [(line.sku, line.qty) for batch in shop.channel.sent for line in batch]
+    assert [qty for sku, qty in pushed if sku == "BULK-07"] == [1]  # once, with the order's value (5 - 3 - 1)
+    assert shop.channel.sent[1][0].sku == "BULK-07"  # in the very next push
