@@ -246,6 +246,7 @@ class SyncDispatcher:
         self._drain: asyncio.Task[None] | None = None
         self._wake: asyncio.Future[None] | None = None  # a drain waiting on its pushes and claims also waits on this
         self._wake_at: asyncio.TimerHandle | None = None  # a kick set for when a held-back line may go
+        self._closed = False
         self._pause_seen: tuple[int, float, bool] = (-1, 0.0, False)  # (pause mark, loop time, paused) last read
 
     def kick(self) -> None:
@@ -268,9 +269,13 @@ class SyncDispatcher:
         """Kick this dispatcher in ``seconds`` (when a line the channel held back may go: Ozon's pair is free), rather
         than at the first scheduled run after; one wake-up at a time, the soonest. On the loop's own time: a missed
         wake-up costs only the wait for the schedule."""
+        if self._closed:  # a settle at shutdown starts nothing more
+            return
         loop = asyncio.get_running_loop()
-        at = loop.time() + seconds
-        if self._wake_at is not None and not self._wake_at.cancelled() and self._wake_at.when() <= at:
+        now = loop.time()
+        at = now + seconds
+        pending = self._wake_at is not None and not self._wake_at.cancelled() and self._wake_at.when() > now
+        if pending and self._wake_at is not None and self._wake_at.when() <= at:
             return
         if self._wake_at is not None:
             self._wake_at.cancel()
@@ -284,13 +289,15 @@ class SyncDispatcher:
             await asyncio.shield(self._drain)  # the job's end does not cut a drain short
 
     async def close(self) -> None:
-        """At shutdown: stop a kicked drain (what it had claimed goes again after the lease)."""
-        if self._wake_at is not None:
-            self._wake_at.cancel()
+        """At shutdown: stop a kicked drain (what it had claimed goes again after the lease), and any kick set for
+        later; what the drain settles as it stops sets none."""
+        self._closed = True
         if self._drain is not None and not self._drain.done():
             self._drain.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._drain
+        if self._wake_at is not None:
+            self._wake_at.cancel()
 
     async def _drain_kicked(self) -> None:
         while self._kicked:

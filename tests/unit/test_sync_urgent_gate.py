@@ -169,6 +169,11 @@ async def test_a_line_the_channel_held_back_goes_when_the_channel_said_not_30_s_
 
     await until(lambda: bool(channel.sent))  # the dispatcher woke itself when the channel said: no scheduled run
     assert channel.shown() == {"KETTLE": 3}
+
+    await shop.stock(("IRON", "online", 3))
+    assert await shop.tick() == 0  # held back in turn: a wake-up that already fired does not stand in for this one
+    shop.clock.advance(seconds=0.1)
+    await until(lambda: "IRON" in channel.shown())
     await shop.dispatcher.close()
 
 
