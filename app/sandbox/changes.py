@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import PendingRollbackError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage import schema
@@ -112,5 +113,9 @@ class Changes:
                 listener(added)
 
     def _rolled_back(self, connection: Connection) -> None:
-        connection.info.pop(_WROTE, None)
-        connection.info.pop(_ADDED, None)
+        try:
+            info = connection.info
+        except PendingRollbackError:  # a statement failed under a stopping service: nothing it wrote was kept
+            return  # (the connection's marks go with it: at worst the console looks again once for nothing)
+        info.pop(_WROTE, None)
+        info.pop(_ADDED, None)
