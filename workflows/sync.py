@@ -274,11 +274,11 @@ class SyncDispatcher:
         loop = asyncio.get_running_loop()
         now = loop.time()
         at = now + seconds
-        pending = self._wake_at is not None and not self._wake_at.cancelled() and self._wake_at.when() > now
-        if pending and self._wake_at is not None and self._wake_at.when() <= at:
+        earlier = self._wake_at
+        if earlier is not None and not earlier.cancelled() and now < earlier.when() <= at:  # a sooner one is pending
             return
-        if self._wake_at is not None:
-            self._wake_at.cancel()
+        if earlier is not None:
+            earlier.cancel()
         self._wake_at = loop.call_at(at, self.kick)
 
     async def scheduled(self) -> None:
