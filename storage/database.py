@@ -110,6 +110,7 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int, synchronous: st
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+        cast(OneHopConnection, dbapi_connection).configure(busy_timeout_ms, synchronous)
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:

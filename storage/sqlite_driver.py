@@ -26,6 +26,17 @@ than the trip. Anything that may wait — ``BEGIN IMMEDIATE`` on another process
 timeout), ``COMMIT``'s fsync, any other statement — still goes to the thread. A reservation then
 costs one trip alone (with ``BEGIN``), and none in a batch after its first.
 
+The first writer of a batch tries its ``BEGIN IMMEDIATE`` on the loop's thread too, with the busy timeout at 0 for
+that one statement: SQLite then either takes the write lock at once (no other process writes) or answers "busy"
+at once, and only then does the whole transaction go to aiosqlite's thread to wait out the busy timeout there.
+With ``synchronous`` at ``NORMAL`` or ``OFF`` in WAL mode a ``COMMIT`` writes the WAL and syncs nothing, so a
+transaction that ran wholly on the loop's thread (reservations) commits there too
+(:meth:`OneHopConnection.configure`): it wrote a few pages. The one that fills the WAL past SQLite's automatic
+checkpoint (a thousand pages: about one reservation in 230) also copies the WAL into the database and syncs it,
+holding the loop some 5 ms. A transaction that sent anything to the thread — a 1C message's thousands of rows —
+commits there, and so does every ``COMMIT`` with ``FULL`` or ``EXTRA``, which syncs. A reservation with
+``NORMAL`` costs no trip at all.
+
 It uses aiosqlite's ``_execute`` (its one way to run a function on its thread), so aiosqlite is
 pinned to the versions the test suite has run against.
 """
@@ -35,7 +46,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, cast
 
 import aiosqlite
@@ -52,6 +63,8 @@ _Deferred = tuple[str, Any, bool]  # a statement, its parameters (None: none), a
 _DEFERRABLE = re.compile(r"^\s*(BEGIN|SAVEPOINT|RELEASE)\b", re.IGNORECASE)
 _BEGIN = re.compile(r"^\s*BEGIN\b", re.IGNORECASE)
 _BEGIN_WRITE = re.compile(r"^\s*BEGIN\s+IMMEDIATE\b", re.IGNORECASE)
+# In WAL mode a COMMIT with these syncs nothing (the checkpoint does); with FULL and EXTRA it syncs the WAL.
+_SYNCS_NOTHING_ON_COMMIT = frozenset({"OFF", "NORMAL"})
 WITH_NEXT = "/* with the next statement */"  # in a statement: it goes in the next one's trip
 T = TypeVar("T")
 
@@ -153,9 +166,8 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
             self.await_(_nothing())
             return
         try:
-            driver = self._connection
             description, rows, lastrowid, rowcount = self.await_(
-                driver._execute(_run_statement, driver._conn, adapted.take_deferred(), operation, parameters)
+                adapted.on_thread(_run_statement, adapted.take_deferred(), operation, parameters)
             )
             self.description = description
             if description:
@@ -174,9 +186,8 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
             self.await_(_nothing())
             return
         try:
-            driver = self._connection
             _, _, self.lastrowid, self.rowcount = self.await_(
-                driver._execute(_run_many, driver._conn, adapted.take_deferred(), operation, seq_of_parameters)
+                adapted.on_thread(_run_many, adapted.take_deferred(), operation, seq_of_parameters)
             )
             self.description = None
         except Exception as error:
@@ -184,12 +195,25 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class OneHopConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ("deferred", "write_begun")
+    __slots__ = ("busy_timeout_ms", "commits_at_once", "deferred", "went_to_thread", "write_begun")
 
     def __init__(self, dbapi: Any, connection: Any) -> None:
         super().__init__(dbapi, connection)
         self.deferred: list[_Deferred] = []  # statements waiting for the next trip, in order
         self.write_begun = False  # a BEGIN IMMEDIATE went to SQLite in this transaction
+        self.busy_timeout_ms: int | None = None  # as configured; None: not told (BEGIN never tried at once)
+        self.commits_at_once = False  # a COMMIT syncs nothing: a small transaction's runs on the caller's thread
+        self.went_to_thread = False  # a statement of this transaction went to the driver's thread
+
+    def configure(self, busy_timeout_ms: int, synchronous: str) -> None:
+        """Told the pragmas the engine set on this connection (WAL, ``busy_timeout``, ``synchronous``)."""
+        self.busy_timeout_ms = busy_timeout_ms
+        self.commits_at_once = synchronous.upper() in _SYNCS_NOTHING_ON_COMMIT
+
+    def on_thread(self, function: Callable[..., Any], *args: Any) -> Awaitable[Any]:
+        """``function(sqlite3 connection, *args)`` on the driver's thread (aiosqlite's answer is untyped)."""
+        self.went_to_thread = True
+        return cast(Awaitable[Any], self._connection._execute(function, self._connection._conn, *args))
 
     def take_deferred(self) -> list[_Deferred]:
         taken, self.deferred = self.deferred, []
@@ -210,14 +234,33 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
         inline = self.holds_write_lock
         work = self.take_deferred()
         try:
+            if not inline and self._begins_at_once(work):
+                work, inline = work[1:], True
             if inline:
                 return function(self._connection._conn, work, *args)
-            return cast(T, await self._connection._execute(function, self._connection._conn, work, *args))
+            return cast(T, await self.on_thread(function, work, *args))
         except sqlite3.Error as error:
             worded = _as_sqlalchemy(error)
             if worded is error:
                 raise
             raise worded from error
+
+    def _begins_at_once(self, work: list[_Deferred]) -> bool:
+        """Whether ``work`` opens a write transaction whose ``BEGIN IMMEDIATE`` has just run here, on the caller's
+        thread, because SQLite gave the write lock at once; ``False`` (nothing run) when another process holds it."""
+        if self.busy_timeout_ms is None or not work or not _BEGIN_WRITE.match(work[0][0]):
+            return False
+        connection: sqlite3.Connection = self._connection._conn
+        connection.execute("PRAGMA busy_timeout=0")
+        try:
+            connection.execute(work[0][0])
+        except sqlite3.OperationalError as error:
+            if error.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                return False  # it waits for the lock on the driver's thread, as any statement would
+            raise
+        finally:
+            connection.execute(f"PRAGMA busy_timeout={self.busy_timeout_ms}")
+        return True
 
     @property
     def begun(self) -> bool:
@@ -243,22 +286,28 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
         """Run what waits and ``statements`` in one trip (a ``ROLLBACK TO``, whose failure must show here)."""
         try:
             work = self.take_deferred() + [(statement, None, False) for statement in statements]
-            self.await_(self._connection._execute(_run_deferred, self._connection._conn, work))
+            self.await_(self.on_thread(_run_deferred, work))
         except Exception as error:
             self._handle_exception(_as_sqlalchemy(error))
 
     def commit(self) -> None:
         self.write_begun = False
+        # only what ran here, no statement on the thread and no rows waiting to go: its COMMIT writes a few pages
+        small = not self.went_to_thread and not any(many for _, _, many in self.deferred)
+        self.went_to_thread = False
         if not self.begun:  # nothing was run: nothing to commit
             self.deferred.clear()
             return
         try:
-            self.await_(self._connection._execute(_commit, self._connection._conn, self.take_deferred()))
+            if self.commits_at_once and small:
+                _commit(self._connection._conn, self.take_deferred())
+            else:
+                self.await_(self._connection._execute(_commit, self._connection._conn, self.take_deferred()))
         except Exception as error:
             self._handle_exception(_as_sqlalchemy(error))
 
     def rollback(self) -> None:
-        self.write_begun = False
+        self.write_begun = self.went_to_thread = False
         begun = self.begun
         self.deferred.clear()  # a savepoint opened or released inside it goes with it
         if begun:
@@ -268,7 +317,7 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
         if not server_side:
             return OneHopCursor(self)
         if self.deferred:  # a streamed result runs through aiosqlite's own cursor: what waits goes first
-            self.await_(self._connection._execute(_run_deferred, self._connection._conn, self.take_deferred()))
+            self.await_(self.on_thread(_run_deferred, self.take_deferred()))
         return super().cursor(server_side)
 
 
