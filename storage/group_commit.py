@@ -5,6 +5,8 @@ SQLite has one writer at a time, and a transaction of ours pays a ``BEGIN IMMEDI
 transaction instead of one transaction each: a writer asks for its turn (:meth:`GroupCommit.turn`), and one task,
 the batch's, gives the turns out in the order they were asked for, on one connection in one transaction, for as
 long as writers are waiting (at most ``max_writers``, and none joins a batch open longer than ``max_open_s``).
+The batches keep one connection open from one to the next (its checkout and close cost a writer alone a fifth of
+its time); a batch that failed closes it, and the next opens another.
 
 A writer works in a savepoint: its commit releases it, its rollback — or its failure — rolls back to it, so one
 writer's failure never touches another's work. When nobody is waiting any more, the batch commits, and only then
@@ -71,6 +73,7 @@ class GroupCommit:
         self._max_writers, self._max_open_s = max_writers, max_open_s
         self._waiting: deque[Turn] = deque()
         self._task: asyncio.Task[None] | None = None
+        self._connection: AsyncConnection | None = None
         self.batches = 0  # batches committed, and the writers' work they kept: how well writes are grouped
         self.kept = 0
 
@@ -101,6 +104,9 @@ class GroupCommit:
             turn = self._waiting.popleft()
             if not turn.granted.done():
                 turn.granted.set_exception(DatabaseClosed("the database was closed"))
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            await connection.close()
 
     async def _run(self) -> None:
         while self._waiting:
@@ -108,7 +114,7 @@ class GroupCommit:
 
     async def _batch(self) -> None:
         try:
-            connection = await self._engine.connect()
+            connection, self._connection = self._connection or await self._engine.connect(), None
         except Exception as error:  # each waiting writer would have failed to connect alike
             while self._waiting:
                 turn = self._waiting.popleft()
@@ -134,7 +140,9 @@ class GroupCommit:
             try:
                 if failure is not None:  # whatever SQLite kept of the transaction goes with the connection
                     await connection.invalidate()
-                await connection.close()
+                    await connection.close()
+                else:
+                    self._connection = connection
             finally:
                 for turn in members:
                     if failure is None:

@@ -109,6 +109,37 @@ async def test_a_failed_commit_fails_every_writer_of_its_batch(
     assert await _write(SqlUnitOfWorkFactory(database), 9) == "w-9"  # the next batch commits
 
 
+async def test_batches_one_after_another_keep_one_connection_and_a_failed_one_gives_it_up(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writers one at a time each make a batch: they share one open connection (no checkout and close per batch);
+    a batch whose COMMIT failed leaves with its connection, and the next batch opens a fresh one."""
+    if database.writers is None:
+        pytest.skip("group commit is SQLite's")
+    uow = SqlUnitOfWorkFactory(database)
+    checkouts: list[object] = []
+    event.listen(database.engine.sync_engine.pool, "checkout", lambda dbapi, *_: checkouts.append(dbapi))
+    for n in range(3):
+        assert await _write(uow, n) == f"w-{n}"
+    assert len(checkouts) == 1
+    failures = iter([sqlite3.OperationalError("disk I/O error")])
+    real_commit = sqlite_driver._commit
+
+    def failing_commit(connection: sqlite3.Connection, deferred: list[Any]) -> None:
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        real_commit(connection, deferred)
+
+    monkeypatch.setattr(sqlite_driver, "_commit", failing_commit)
+    with pytest.raises(DBAPIError):
+        await _write(uow, 3)
+    assert await _write(uow, 4) == "w-4"
+    assert await _write(uow, 5) == "w-5"
+    assert len(checkouts) == 2 and checkouts[1] is not checkouts[0]
+    assert await _stored(database) == {"w-0", "w-1", "w-2", "w-4", "w-5"}
+
+
 async def test_a_batch_whose_transaction_is_gone_tells_the_writers_before(database: Database) -> None:
     """SQLite rolls a whole transaction back on a full disk or an I/O error; the writers whose work was in it are
     told, and the writer after it starts a new batch (simulated: a writer ends the transaction itself)."""
