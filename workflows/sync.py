@@ -62,6 +62,9 @@ class SyncObserver(Protocol):
 CLAIM_LINES = 1000  # a drain claims whole batches, this many lines at least; they go within seconds, inside the lease
 SETTLE_BACKLOG = 8  # a drain sends no further while this many answered batches wait to be settled
 PAUSE_LOOK_S = 0.25  # within a drain, a channel's pause is read again this often (and at once after a local pause)
+# within a drain, a settle clears the channel's failures and resolves its "failing" alert at most this often, unless
+# this dispatcher failed since (another instance's failure is cleared within this time of a success here)
+HEALTH_LOOK_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -204,6 +207,20 @@ def _rebatch(claimed: list[Push], batches: Sequence[_Batch], size: int) -> list[
     return found
 
 
+def _cut_all(claimed: Sequence[_Batch], queue: deque[_Batch], size: int, *, per_line: bool) -> deque[_Batch]:
+    """The whole queue and the claimed batches cut again: an order's lines first (in pushes of their own where the
+    channel counts lines), then the rest in their order."""
+    everything = [*claimed, *queue]
+    queued = [push for batch in queue for push in batch.claimed]
+    urgent = [push for push in queued if push.priority == URGENT]
+    urgent += [push for batch in claimed for push in batch.claimed if push.priority == URGENT]
+    rest = [push for push in queued if push.priority != URGENT]
+    rest += [push for batch in claimed for push in batch.claimed if push.priority != URGENT]
+    if per_line:
+        return deque([*_rebatch(urgent, everything, size), *_rebatch(rest, everything, size)])
+    return deque(_rebatch([*urgent, *rest], everything, size))
+
+
 class SyncDispatcher:
     """Sends one channel's stock outbox. :class:`PriceDispatcher` is the same engine on the price outbox.
 
@@ -248,6 +265,7 @@ class SyncDispatcher:
         self._wake_at: asyncio.TimerHandle | None = None  # a kick set for when a held-back line may go
         self._closed = False
         self._pause_seen: tuple[int, float, bool] = (-1, 0.0, False)  # (pause mark, loop time, paused) last read
+        self._healthy_at: float | None = None  # loop time a settle last cleared failures and the failing alert
 
     def kick(self) -> None:
         """Something was queued: send now rather than at the next scheduled run (the schedule
@@ -328,6 +346,7 @@ class SyncDispatcher:
         Claimed lines are held (their leases renewed) until they are settled or given back; whatever the drain
         leaves unsettled (cancelled, or failed unexpectedly) is let go and goes again when its lease runs out."""
         self._pause_seen = (-1, 0.0, False)  # a drain starts from the database's word
+        self._healthy_at = None  # and its first settle clears whatever failures are recorded
         with self._held.scope(self.lease_kind) as held:
             try:
                 return await self._drain_holding(held)
@@ -482,25 +501,47 @@ class SyncDispatcher:
     def _ahead_first(self, claimed: Sequence[_Batch], queue: deque[_Batch]) -> deque[_Batch]:
         """``queue`` with the newly ``claimed`` batches: lines an order changed in front, the rest behind; cut again
         into full batches when some went in front, or when the queue ends in a batch short of full (what such a cut
-        left over), so that they cost no extra request."""
+        left over), so that they cost no extra request.
+
+        Only the batches that change are cut again — the queue's front ones that carry an order's lines, the claimed
+        ones and, where the channel counts requests, as many lines from the queue's end as fill the last of the new
+        front batches — not the whole queue: cut again for every order, a queue of thousands of lines cost the drains
+        a tenth of their CPU in a full sync. The full batches in between keep their lines and their place."""
+        size = self._batch_limit()
         claimed_urgent = [push for batch in claimed for push in batch.claimed if push.priority == URGENT]
         if not claimed_urgent:
             if claimed and queue and self._fills(queue[-1]):  # fill it with the new lines
-                everything = [*queue, *claimed]
-                return deque(_rebatch([push for batch in everything for push in batch.claimed], everything,
-                                      self._batch_limit()))  # fmt: skip
+                last = queue.pop()
+                pushes = [*last.claimed, *(push for batch in claimed for push in batch.claimed)]
+                queue.extend(_rebatch(pushes, [last, *claimed], size))
+                return queue
             queue.extend(claimed)
             return queue
-        everything = [*claimed, *queue]
-        queued = [push for batch in queue for push in batch.claimed]
+        front = 0
+        while front < len(queue) and queue[front].urgent:
+            front += 1
+        head = [queue.popleft() for _ in range(front)]
+        if any(batch.urgent for batch in queue):  # an order's lines behind the backlog's: cut the whole queue again
+            return _cut_all(claimed, deque([*head, *queue]), size, per_line=charges_per_line(self._client))
+        queued = [push for batch in head for push in batch.claimed]
         # the order's lines queued before (waiting for a lane) stay in front of the new ones, and of the rest
         urgent = [push for push in queued if push.priority == URGENT] + claimed_urgent
         rest = [push for push in queued if push.priority != URGENT]
-        rest += [push for batch in claimed for push in batch.claimed if push.priority != URGENT]
+        late = [push for batch in claimed for push in batch.claimed if push.priority != URGENT]
+        changed = [*head, *claimed]
         if charges_per_line(self._client):  # a push of their own costs the order's lines only
-            return deque([*_rebatch(urgent, everything, self._batch_limit()),
-                          *_rebatch(rest, everything, self._batch_limit())])  # fmt: skip
-        return deque(_rebatch([*urgent, *rest], everything, self._batch_limit()))
+            return deque([*_rebatch(urgent, changed, size), *_rebatch(rest, changed, size), *queue,
+                          *_rebatch(late, changed, size)])  # fmt: skip
+        pushes = [*urgent, *rest, *late]
+        tail: list[_Batch] = []  # the queue's last batches, whose lines fill the new front's last batch
+        need = -len(pushes) % size
+        while need > sum(len(batch.claimed) for batch in tail) and queue:
+            tail.insert(0, queue.pop())
+        taken = [push for batch in tail for push in batch.claimed]
+        cut = max(0, len(taken) - need)
+        fill, left = taken[cut:], taken[:cut]
+        changed += tail
+        return deque([*_rebatch([*pushes, *fill], changed, size), *queue, *_rebatch(left, changed, size)])
 
     def _jumps(self, batch: _Batch) -> bool:
         """Whether ``batch`` goes ahead of the pushes already formed: it carries an order's line and costs the channel
@@ -627,9 +668,14 @@ class SyncDispatcher:
                 await self._alerts.raise_alert(uow, f"{kind}:{self.name}", kind, detail)
             later = [p for p in claimed if p.sku in retry or p.sku not in answered]
             soonest = await _postpone_asked(outbox, later, outcome.retry_in, now)
-            await uow.channel_states.reset_failures(self._state_key)
-            await self._alerts.resolve(uow, f"{self._failing_kind}:{self.name}")
+            looked = asyncio.get_running_loop().time()
+            clears = self._healthy_at is None or looked - self._healthy_at >= HEALTH_LOOK_S
+            if clears:  # not at every settle: three statements each, a sixth of a full sync's settling
+                await uow.channel_states.reset_failures(self._state_key)
+                await self._alerts.resolve(uow, f"{self._failing_kind}:{self.name}")
             await uow.commit()
+        if clears:
+            self._healthy_at = looked
         if moved:  # a value that changed in flight (an order's?) may go ahead of the lines claimed since
             self._look_urgent = True
             self._wake_up()
@@ -642,6 +688,7 @@ class SyncDispatcher:
                 self._observer.rejected(self.name, len(rejected))
 
     async def _failed(self, claimed: Sequence[Push], error: ChannelUnavailable | ChannelRefused) -> None:
+        self._healthy_at = None  # the next success clears the failures this records
         reason = error.reason
         hint = error.retry_after if isinstance(error, ChannelUnavailable) else None
         async with self._uow() as uow:

@@ -17,6 +17,7 @@ from datetime import timedelta
 import pytest
 
 from tests.fakes import FakeClock
+from workflows import sync
 from workflows.alerts import AlertDesk
 from workflows.channels import ChannelOrder, ChannelRefused, ChannelUnavailable, PushOutcome, StockLine
 from workflows.ledger import Ledger
@@ -215,6 +216,54 @@ async def test_a_refusing_channel_is_a_failure_too(shop: Shop) -> None:
     shop.channel.fail = [ChannelRefused("HTTP 401: token expired")]
     assert await shop.tick() == 0
     assert await shop.pending() == {"IRON": 2}  # kept, to go once the token is fixed
+
+
+@dataclass
+class OtherInstanceFails(FakeChannel):
+    """Before its third push, once the drain's first settle is in, another instance records a failure of the
+    channel (as its own failed push would)."""
+
+    shop: Shop | None = None
+
+    async def push_stock(self, lines: Sequence[StockLine]) -> PushOutcome:
+        if len(self.sent) == 2 and self.shop is not None:
+            shop = self.shop
+            for _ in range(2000):  # looks every 5 ms for the first settle: not a business timer
+                if shop.tally.taken:
+                    break
+                await asyncio.sleep(0.005)
+            async with shop.uow() as work:
+                await work.channel_states.count_failure("wildberries")
+                await work.commit()
+        return await super().push_stock(lines)
+
+
+async def failures(shop: Shop) -> int:
+    async with shop.uow(read_only=True) as work:
+        return (await work.channel_states.get("wildberries")).failures_in_a_row
+
+
+async def test_a_drain_clears_the_channels_failures_at_its_first_settle_then_at_most_every_few_moments(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Clearing the failures and resolving the "failing" alert costs a settle three statements, so within a drain it
+    is done at the first settle, then at most every ``HEALTH_LOOK_S`` (and after a failure of its own): a failure
+    another instance records meanwhile is cleared by a later look or the next drain, not by every settle."""
+    monkeypatch.setattr(sync, "HEALTH_LOOK_S", 3600.0)
+    shop.channel = OtherInstanceFails(shop=shop)
+    dispatcher = shop.restarted("test")
+    await shop.stock(*((sku, "online", 4) for sku in ("IRON", "KETTLE", "LAMP", "КР-7/2", "BOLT", "NUT")))
+    assert await shop.tick(dispatcher) == 6 and len(shop.channel.sent) == 3
+    assert await failures(shop) == 1  # recorded after the first settle: left for the next look
+    await shop.stock(("IRON", "online", 9))
+    assert await shop.tick(dispatcher) == 1
+    assert await failures(shop) == 0  # the next drain's first settle cleared it
+    monkeypatch.setattr(sync, "HEALTH_LOOK_S", 0.0)  # every settle looks
+    shop.channel.sent.clear()
+    shop.tally.taken = 0
+    await shop.stock(*((sku, "online", 2) for sku in ("IRON", "KETTLE", "LAMP", "КР-7/2", "BOLT", "NUT")))
+    assert await shop.tick(dispatcher) == 6
+    assert await failures(shop) == 0
 
 
 async def test_a_paused_channel_accumulates_and_catches_up(shop: Shop) -> None:
