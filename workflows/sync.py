@@ -207,20 +207,6 @@ def _rebatch(claimed: list[Push], batches: Sequence[_Batch], size: int) -> list[
     return found
 
 
-def _cut_all(claimed: Sequence[_Batch], queue: deque[_Batch], size: int, *, per_line: bool) -> deque[_Batch]:
-    """The whole queue and the claimed batches cut again: an order's lines first (in pushes of their own where the
-    channel counts lines), then the rest in their order."""
-    everything = [*claimed, *queue]
-    queued = [push for batch in queue for push in batch.claimed]
-    urgent = [push for push in queued if push.priority == URGENT]
-    urgent += [push for batch in claimed for push in batch.claimed if push.priority == URGENT]
-    rest = [push for push in queued if push.priority != URGENT]
-    rest += [push for batch in claimed for push in batch.claimed if push.priority != URGENT]
-    if per_line:
-        return deque([*_rebatch(urgent, everything, size), *_rebatch(rest, everything, size)])
-    return deque(_rebatch([*urgent, *rest], everything, size))
-
-
 class SyncDispatcher:
     """Sends one channel's stock outbox. :class:`PriceDispatcher` is the same engine on the price outbox.
 
@@ -501,47 +487,26 @@ class SyncDispatcher:
     def _ahead_first(self, claimed: Sequence[_Batch], queue: deque[_Batch]) -> deque[_Batch]:
         """``queue`` with the newly ``claimed`` batches: lines an order changed in front, the rest behind; cut again
         into full batches when some went in front, or when the queue ends in a batch short of full (what such a cut
-        left over), so that they cost no extra request.
-
-        Only the batches that change are cut again — the queue's front ones that carry an order's lines, the claimed
-        ones and, where the channel counts requests, as many lines from the queue's end as fill the last of the new
-        front batches — not the whole queue: cut again for every order, a queue of thousands of lines cost the drains
-        a tenth of their CPU in a full sync. The full batches in between keep their lines and their place."""
-        size = self._batch_limit()
+        left over), so that they cost no extra request."""
         claimed_urgent = [push for batch in claimed for push in batch.claimed if push.priority == URGENT]
         if not claimed_urgent:
-            if claimed and queue and self._fills(queue[-1]):  # fill it with the new lines
-                last = queue.pop()
+            if claimed and queue and self._fills(queue[-1]):  # fill it with the new lines (the others are full, or an
+                last = queue.pop()  # order's push of its own on a channel that counts lines: left as they are)
                 pushes = [*last.claimed, *(push for batch in claimed for push in batch.claimed)]
-                queue.extend(_rebatch(pushes, [last, *claimed], size))
+                queue.extend(_rebatch(pushes, [last, *claimed], self._batch_limit()))
                 return queue
             queue.extend(claimed)
             return queue
-        front = 0
-        while front < len(queue) and queue[front].urgent:
-            front += 1
-        head = [queue.popleft() for _ in range(front)]
-        if any(batch.urgent for batch in queue):  # an order's lines behind the backlog's: cut the whole queue again
-            return _cut_all(claimed, deque([*head, *queue]), size, per_line=charges_per_line(self._client))
-        queued = [push for batch in head for push in batch.claimed]
+        everything = [*claimed, *queue]
+        queued = [push for batch in queue for push in batch.claimed]
         # the order's lines queued before (waiting for a lane) stay in front of the new ones, and of the rest
         urgent = [push for push in queued if push.priority == URGENT] + claimed_urgent
         rest = [push for push in queued if push.priority != URGENT]
-        late = [push for batch in claimed for push in batch.claimed if push.priority != URGENT]
-        changed = [*head, *claimed]
+        rest += [push for batch in claimed for push in batch.claimed if push.priority != URGENT]
         if charges_per_line(self._client):  # a push of their own costs the order's lines only
-            return deque([*_rebatch(urgent, changed, size), *_rebatch(rest, changed, size), *queue,
-                          *_rebatch(late, changed, size)])  # fmt: skip
-        pushes = [*urgent, *rest, *late]
-        tail: list[_Batch] = []  # the queue's last batches, whose lines fill the new front's last batch
-        need = -len(pushes) % size
-        while need > sum(len(batch.claimed) for batch in tail) and queue:
-            tail.insert(0, queue.pop())
-        taken = [push for batch in tail for push in batch.claimed]
-        cut = max(0, len(taken) - need)
-        fill, left = taken[cut:], taken[:cut]
-        changed += tail
-        return deque([*_rebatch([*pushes, *fill], changed, size), *queue, *_rebatch(left, changed, size)])
+            return deque([*_rebatch(urgent, everything, self._batch_limit()),
+                          *_rebatch(rest, everything, self._batch_limit())])  # fmt: skip
+        return deque(_rebatch([*urgent, *rest], everything, self._batch_limit()))
 
     def _jumps(self, batch: _Batch) -> bool:
         """Whether ``batch`` goes ahead of the pushes already formed: it carries an order's line and costs the channel
