@@ -84,12 +84,8 @@ async def test_a_writer_that_left_sees_the_writers_before_it(database: Database)
     assert sorted(await asyncio.gather(*(place() for _ in range(6)))) == ["found"] * 5 + ["taken"]
 
 
-async def test_a_failed_commit_fails_every_writer_of_its_batch(
-    database: Database, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Nobody is told "done" for work that is not on disk (SQLite: the batch's COMMIT fails once)."""
-    if database.writers is None:
-        pytest.skip("group commit is SQLite's")
+def _next_commit_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite's next COMMIT fails once with an I/O error; the ones after it commit."""
     failures = iter([sqlite3.OperationalError("disk I/O error")])
     real_commit = sqlite_driver._commit
 
@@ -100,6 +96,15 @@ async def test_a_failed_commit_fails_every_writer_of_its_batch(
         real_commit(connection, deferred)
 
     monkeypatch.setattr(sqlite_driver, "_commit", failing_commit)
+
+
+async def test_a_failed_commit_fails_every_writer_of_its_batch(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nobody is told "done" for work that is not on disk (SQLite: the batch's COMMIT fails once)."""
+    if database.writers is None:
+        pytest.skip("group commit is SQLite's")
+    _next_commit_fails(monkeypatch)
     outcomes = await asyncio.gather(*(_write(SqlUnitOfWorkFactory(database), n) for n in range(4)),
                                     return_exceptions=True)  # fmt: skip
     told = [n for n, outcome in enumerate(outcomes) if isinstance(outcome, DBAPIError)]
@@ -122,16 +127,7 @@ async def test_batches_one_after_another_keep_one_connection_and_a_failed_one_gi
     for n in range(3):
         assert await _write(uow, n) == f"w-{n}"
     assert len(checkouts) == 1
-    failures = iter([sqlite3.OperationalError("disk I/O error")])
-    real_commit = sqlite_driver._commit
-
-    def failing_commit(connection: sqlite3.Connection, deferred: list[Any]) -> None:
-        failure = next(failures, None)
-        if failure is not None:
-            raise failure
-        real_commit(connection, deferred)
-
-    monkeypatch.setattr(sqlite_driver, "_commit", failing_commit)
+    _next_commit_fails(monkeypatch)
     with pytest.raises(DBAPIError):
         await _write(uow, 3)
     assert await _write(uow, 4) == "w-4"
